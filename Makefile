@@ -1,0 +1,76 @@
+# crest - build everything with `make`, test with `make test`.
+# Source lists are wildcards: a new file in src/ needs no edit here.
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2 -g
+SAN     ?=
+CFLAGS  := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Werror $(OPT) $(SAN) -pthread -fPIC \
+           -Iinclude -Isrc
+LDLIBS  := -lcjson -ljpeg -lpng -lm -pthread
+TESTLIBS := -lcmocka
+
+SRC     := $(wildcard src/*.c src/*/*.c)
+LIBSRC  := $(filter-out src/cli/%,$(SRC))
+CLISRC  := $(wildcard src/cli/*.c)
+LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
+CLIOBJ  := $(CLISRC:%.c=$(BUILD)/%.o)
+TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
+HDRS    := $(wildcard include/*.h src/*.h src/*/*.h tests/*.h)
+
+.PHONY: all lib test asan clang bench demo setup clean
+all: lib $(BUILD)/crest $(TESTS) $(EXAMPLES)
+lib: $(BUILD)/libcrest.a $(BUILD)/libcrest.so
+
+$(BUILD)/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libcrest.a: $(LIBOBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libcrest.so: $(LIBOBJ)
+	$(CC) $(CFLAGS) -shared -o $@ $^ $(LDLIBS)
+
+$(BUILD)/crest: $(CLIOBJ) $(BUILD)/libcrest.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libcrest.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libcrest.a $(TESTLIBS) $(LDLIBS)
+
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libcrest.a include/crest.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libcrest.a $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libcrest.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -O3 -o $@ $< $(BUILD)/libcrest.a $(LDLIBS)
+
+setup:
+	bash tools/setup.sh
+
+# The README's test command: set-up, build, the whole suite.
+test: setup all
+	bash tests/run.sh $(BUILD)
+
+# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all
+	CREST_SANITIZED=1 bash tests/run.sh build-asan
+
+# gcc and clang must both build cleanly.
+clang:
+	$(MAKE) CC=clang BUILD=build-clang all
+
+bench: all $(BENCHES)
+
+# The README's main job.
+demo: setup all
+	$(BUILD)/examples/way1_dense_head
+
+clean:
+	rm -rf build build-asan build-clang

@@ -1,0 +1,262 @@
+/* crest.h - classification heads on neural networks, trained in C.
+ *
+ * The only header users include. Conventions:
+ *   - Functions return CREST_OK (0) or a negative CREST_E_* code, or NULL;
+ *     crest_last_error() then names the file, layer or column at fault.
+ *     The message is thread-local and valid until the next failing call.
+ *   - Options structs treat zero as "the default": pass
+ *     &(crest_fit_opts){ .epochs = 5 } and leave the rest out.
+ *   - Ownership: X_new / X_free pairs; X_free(NULL) is a no-op. A call that
+ *     "consumes" an argument owns it even when it fails.
+ *   - Nothing in the library prints unless asked to (fit's .verbose).
+ */
+#ifndef CREST_H
+#define CREST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CREST_VERSION "0.1.0"
+
+/* ---- errors ------------------------------------------------------------ */
+
+enum {
+    CREST_OK = 0,
+    CREST_E_NOMEM = -1,       /* out of memory */
+    CREST_E_IO = -2,          /* a file could not be read or written */
+    CREST_E_FORMAT = -3,      /* a file or value is malformed */
+    CREST_E_SHAPE = -4,       /* shapes do not fit together */
+    CREST_E_ARG = -5,         /* a bad argument or option value */
+    CREST_E_STATE = -6,       /* call out of order (e.g. fit before compile) */
+    CREST_E_UNSUPPORTED = -7, /* a valid request crest does not implement */
+};
+
+const char *crest_last_error(void);
+const char *crest_strerror(int code);
+
+/* ---- shapes ------------------------------------------------------------ */
+
+#define CREST_MAX_DIMS 6
+
+/* A shape without the batch dimension, as Keras' input_shape. */
+typedef struct crest_dims {
+    int ndim;
+    int64_t d[CREST_MAX_DIMS];
+} crest_dims;
+
+crest_dims crest_shape(int ndim, ...);      /* crest_shape(3, 28, 28, 1) */
+int64_t crest_dims_count(crest_dims s);     /* product of the dims */
+
+/* ---- activations and initializers -------------------------------------- */
+
+typedef enum crest_act {
+    CREST_LINEAR = 0, CREST_RELU, CREST_RELU6, CREST_SIGMOID, CREST_TANH,
+    CREST_SOFTMAX, CREST_LOG_SOFTMAX, CREST_SWISH, CREST_HARD_SIGMOID,
+    CREST_ACT_COUNT
+} crest_act;
+
+typedef enum crest_init {
+    CREST_INIT_DEFAULT = 0,   /* the layer's Keras default */
+    CREST_GLOROT_UNIFORM, CREST_GLOROT_NORMAL, CREST_HE_NORMAL, CREST_HE_UNIFORM,
+    CREST_ZEROS, CREST_ONES, CREST_RANDOM_NORMAL, CREST_RANDOM_UNIFORM,
+    CREST_INIT_COUNT
+} crest_init;
+
+const char *crest_act_name(crest_act a);          /* Keras spelling: "relu" */
+int crest_act_parse(const char *name, crest_act *out);
+
+/* ---- graphs: what layers, custom models and lambdas are made of --------- */
+
+typedef struct crest_graph crest_graph;   /* a graph being traced; owned by its model */
+typedef struct crest_node crest_node;     /* a value in it; owned by the graph */
+
+/* Ops. Each returns NULL after an error; the first error sticks in the graph
+ * and every later op returns NULL, so a builder checks once at the end.
+ * Shapes include the batch dimension first. */
+crest_node *crest_op_matmul(crest_graph *g, crest_node *a, crest_node *b);
+crest_node *crest_op_add(crest_graph *g, crest_node *a, crest_node *b);  /* broadcasting */
+crest_node *crest_op_sub(crest_graph *g, crest_node *a, crest_node *b);
+crest_node *crest_op_mul(crest_graph *g, crest_node *a, crest_node *b);
+crest_node *crest_op_bias_add(crest_graph *g, crest_node *x, crest_node *bias);
+crest_node *crest_op_scale(crest_graph *g, crest_node *x, float mul, float add);
+crest_node *crest_op_activate(crest_graph *g, crest_node *x, crest_act act);
+crest_node *crest_op_dropout(crest_graph *g, crest_node *x, float rate, bool training);
+crest_node *crest_op_reshape(crest_graph *g, crest_node *x, crest_dims per_sample);
+crest_node *crest_op_flatten(crest_graph *g, crest_node *x);
+crest_node *crest_op_sum(crest_graph *g, crest_node *x, int axis, bool keepdims);  /* axis -1.. */
+crest_node *crest_op_mean(crest_graph *g, crest_node *x, int axis, bool keepdims);
+crest_node *crest_op_concat(crest_graph *g, crest_node **xs, int n, int axis);
+
+/* A trainable variable owned by the layer being built (a Lambda's or a
+ * custom layer's). Created and initialized on first use, found by name after. */
+crest_node *crest_variable(crest_graph *g, const char *name, crest_dims shape,
+                           crest_init init, bool trainable);
+crest_dims crest_node_shape(const crest_node *x);   /* with the batch dim (as traced) */
+bool crest_graph_training(const crest_graph *g);
+
+/* ---- layers ------------------------------------------------------------ */
+
+typedef struct crest_layer crest_layer;
+
+typedef struct crest_dense_opts {
+    int units;
+    crest_act activation;
+    bool no_bias;                 /* use_bias = !no_bias */
+    crest_init kernel_init;       /* default glorot_uniform */
+    crest_init bias_init;         /* default zeros */
+    float l2;                     /* kernel L2 regularizer factor, 0 = none */
+    const char *name;             /* default "dense", "dense_1", ... */
+} crest_dense_opts;
+
+crest_layer *crest_dense(int units, crest_act activation);
+crest_layer *crest_dense_ex(const crest_dense_opts *o);
+crest_layer *crest_activation(crest_act activation);
+crest_layer *crest_dropout(float rate);
+crest_layer *crest_flatten(void);
+crest_layer *crest_reshape(crest_dims target);
+void crest_layer_free(crest_layer *l);
+int crest_layer_set_name(crest_layer *l, const char *name);
+const char *crest_layer_name(const crest_layer *l);
+void crest_layer_set_trainable(crest_layer *l, bool trainable);
+
+/* Apply a layer inside a graph being traced (custom models, lambdas). */
+crest_node *crest_layer_apply(crest_layer *l, crest_graph *g, crest_node *x);
+
+/* ---- models ------------------------------------------------------------ */
+
+typedef struct crest_model crest_model;
+
+int crest_sequential_new(crest_model **out, crest_dims input_shape);
+int crest_add(crest_model *m, crest_layer *l);     /* consumes l, even on failure */
+void crest_model_free(crest_model *m);
+
+/* Number of classes / width of the model's output (0 before it is built). */
+int64_t crest_model_output_size(const crest_model *m);
+crest_dims crest_model_input_shape(const crest_model *m);
+size_t crest_model_param_count(const crest_model *m, bool trainable_only);
+
+/* Keras-style summary. Returns a malloc'd string (free with crest_free),
+ * a table or, with json, one JSON object; NULL on error. */
+char *crest_model_summary(crest_model *m, bool json);
+void crest_free(void *p);
+
+/* Threads used by this model's kernels (default: the number of cores). */
+int crest_model_set_threads(crest_model *m, int n_threads);
+
+/* ---- compile ----------------------------------------------------------- */
+
+typedef struct crest_optimizer crest_optimizer;
+crest_optimizer *crest_sgd(float lr, float momentum, bool nesterov);
+crest_optimizer *crest_adam(float lr);
+crest_optimizer *crest_adam_ex(float lr, float beta1, float beta2, float epsilon);
+crest_optimizer *crest_rmsprop(float lr);
+crest_optimizer *crest_rmsprop_ex(float lr, float rho, float momentum, float epsilon);
+void crest_optimizer_free(crest_optimizer *o);
+
+typedef enum crest_loss {
+    CREST_SPARSE_CCE = 0,   /* integer labels */
+    CREST_CCE,              /* one-hot (or soft) labels */
+    CREST_BCE,              /* binary: labels 0/1 per output unit */
+} crest_loss;
+
+enum { CREST_ACCURACY = 1, CREST_TOP_K = 2 };
+
+typedef struct crest_compile_opts {
+    crest_optimizer *optimizer;   /* consumed; default adam(1e-3) */
+    crest_loss loss;
+    bool from_logits;             /* outputs are logits, not probabilities */
+    float label_smoothing;        /* CCE and BCE, as Keras */
+    int metrics;                  /* CREST_ACCURACY | CREST_TOP_K */
+    int top_k;                    /* default 5 */
+} crest_compile_opts;
+
+int crest_compile(crest_model *m, const crest_compile_opts *o);
+
+/* ---- data -------------------------------------------------------------- */
+
+typedef struct crest_dataset crest_dataset;
+
+/* n samples of sample_shape floats each, with integer labels in
+ * [0, n_classes) (labels may be NULL for unlabeled data). Copies x, labels. */
+int crest_dataset_new(crest_dataset **out, size_t n, crest_dims sample_shape,
+                      const float *x, const int32_t *labels, int n_classes);
+/* Same, for one-hot / soft / multi-label targets: y is [n, n_outputs]. */
+int crest_dataset_new_dense(crest_dataset **out, size_t n, crest_dims sample_shape,
+                            const float *x, const float *y, int n_outputs);
+/* A built-in or on-disk data set: "fashion-mnist", "fashion-mnist:test",
+ * "mnist:train", or a folder of IDX files. Pixels are scaled to [0, 1]. */
+int crest_dataset_load(crest_dataset **out, const char *spec);
+void crest_dataset_free(crest_dataset *d);
+size_t crest_dataset_size(const crest_dataset *d);
+crest_dims crest_dataset_sample_shape(const crest_dataset *d);
+int crest_dataset_classes(const crest_dataset *d);
+const float *crest_dataset_x(const crest_dataset *d);
+const int32_t *crest_dataset_labels(const crest_dataset *d);   /* NULL if dense targets */
+/* Rows [start, start+count) as a new data set. */
+int crest_dataset_slice(const crest_dataset *d, size_t start, size_t count,
+                        crest_dataset **out);
+/* Where built-in data sets live: $CREST_DATA, else "data" beside the
+ * working directory. Returns the folder (static storage). */
+const char *crest_data_dir(void);
+
+/* ---- fit / evaluate / predict ----------------------------------------- */
+
+typedef struct crest_history {
+    int epochs;                  /* epochs run */
+    int best_epoch;              /* with early stopping: the restored one (0-based) */
+    double loss[1024], accuracy[1024], val_loss[1024], val_accuracy[1024];
+} crest_history;
+
+typedef struct crest_fit_opts {
+    int epochs;                  /* default 1 */
+    int batch_size;              /* default 32 */
+    uint64_t seed;               /* shuffling and dropout (init uses the model seed) */
+    bool no_shuffle;
+    float validation_split;      /* last fraction of the data, as Keras */
+    const crest_dataset *validation_data;
+    const float *class_weight;   /* [n_classes] or NULL */
+    int early_stopping_patience; /* 0 = off; monitors val_loss (loss without val) */
+    float early_stopping_min_delta;
+    bool no_restore_best;        /* with early stopping: keep the last weights */
+    int verbose;                 /* 0 silent, 1 progress bar, 2 one line per epoch (stderr) */
+    crest_history *history;      /* filled if not NULL */
+} crest_fit_opts;
+
+int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *o);
+
+typedef struct crest_metrics {
+    double loss, accuracy, top_k_accuracy;
+    size_t n;
+} crest_metrics;
+
+int crest_evaluate(crest_model *m, const crest_dataset *d, int batch_size,
+                   crest_metrics *out);
+/* probs: [n, crest_model_output_size(m)], written. x: [n, input shape]. */
+int crest_predict(crest_model *m, const float *x, size_t n, float *probs);
+
+/* Free-form JSON saved with the model (TF.js userDefinedMetadata): crest keeps
+ * {"crest": {...}} there (loss, class names, preprocessing). */
+int crest_model_set_metadata(crest_model *m, const char *json);
+const char *crest_model_metadata(const crest_model *m);   /* NULL if none */
+
+/* Model seed for weight initialization (default 0); set before the first build. */
+int crest_model_set_seed(crest_model *m, uint64_t seed);
+
+/* ---- save / load ------------------------------------------------------- */
+
+/* A folder in Keras' TF.js layers format: model.json + weights.bin,
+ * loadable by tf.loadLayersModel. Written atomically. */
+int crest_model_save(crest_model *m, const char *dir);
+/* A TF.js layers folder, or a model.json path. */
+int crest_model_load(crest_model **out, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,33 @@
+/* cli.h - shared pieces of the `crest` command. Exit codes per CLI.md. */
+#ifndef CREST_CLI_H
+#define CREST_CLI_H
+
+#include "crest.h"
+#include <stdbool.h>
+
+enum { EXIT_OK = 0, EXIT_RUN = 1, EXIT_USAGE = 2, EXIT_INPUT = 3 };
+
+/* Maps a library error to an exit code, printing "crest CMD: message". */
+int cli_fail(const char *cmd, int rc);
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Option parsing: --name value / --name=value / --flag. */
+typedef struct cli_args {
+    int argc, i;
+    char **argv;
+    const char *cmd;
+} cli_args;
+
+/* Next argument: *name is "--x" option or NULL for a positional (in *val). */
+bool cli_next(cli_args *a, const char **name, const char **val, bool *has_inline);
+int cli_value(cli_args *a, const char *name, const char *inl, const char **out);
+int cli_int(const char *cmd, const char *name, const char *s, long lo, long hi, long *out);
+int cli_float(const char *cmd, const char *name, const char *s, double lo, double hi,
+              double *out);
+
+int cmd_train(int argc, char **argv);
+int cmd_evaluate(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_summary(int argc, char **argv);
+
+#endif

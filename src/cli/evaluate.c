@@ -1,0 +1,340 @@
+/* evaluate.c - `crest evaluate`, `crest predict`, `crest summary`. */
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The loss a model was trained with, from crest's metadata. */
+static crest_loss model_loss(const crest_model *m)
+{
+    const char *meta = crest_model_metadata(m);
+    if (meta && strstr(meta, "\"binary_crossentropy\""))
+        return CREST_BCE;
+    if (meta && strstr(meta, "\"categorical_crossentropy\""))
+        return CREST_CCE;
+    return CREST_SPARSE_CCE;
+}
+
+static const char *eval_help =
+    "usage: crest evaluate DIR --data SPEC [--json] [--threads T]\n"
+    "  Loss, accuracy, per-class precision/recall/F1 and the confusion matrix.\n";
+
+int cmd_evaluate(int argc, char **argv)
+{
+    cli_args a = { argc, 0, argv, "evaluate" };
+    const char *name, *val, *dir = NULL, *data = NULL, *v;
+    bool inl, json = false;
+    long threads = 0;
+    int rc = 0;
+    while (cli_next(&a, &name, &val, &inl)) {
+        if (!name) {
+            if (dir)
+                return cli_usage("evaluate", "unexpected argument '%s'", val);
+            dir = val;
+        } else if (!strcmp(name, "--help")) {
+            fputs(eval_help, stdout);
+            return EXIT_OK;
+        } else if (!strcmp(name, "--json")) {
+            json = true;
+        } else if (!strcmp(name, "--data")) {
+            if ((rc = cli_value(&a, name, val, &data)))
+                return rc;
+        } else if (!strcmp(name, "--threads")) {
+            if ((rc = cli_value(&a, name, val, &v)) ||
+                (rc = cli_int("evaluate", name, v, 1, 256, &threads)))
+                return rc;
+        } else if (!strcmp(name, "--label")) {
+            if ((rc = cli_value(&a, name, val, &v)))
+                return rc;
+        } else {
+            return cli_usage("evaluate", "unknown option %s", name);
+        }
+    }
+    if (!dir || !data)
+        return cli_usage("evaluate", "needs a model folder and --data");
+    crest_model *m = NULL;
+    crest_dataset *ds = NULL;
+    float *probs = NULL;
+    long *conf = NULL;
+    crest_metrics met;
+    int err = crest_model_load(&m, dir);
+    if (!err && threads)
+        err = crest_model_set_threads(m, (int)threads);
+    if (!err)
+        err = crest_compile(m, &(crest_compile_opts){ .loss = model_loss(m) });
+    if (!err)
+        err = crest_dataset_load(&ds, data);
+    if (!err)
+        err = crest_evaluate(m, ds, 256, &met);
+    size_t n = crest_dataset_size(ds);
+    int K = (int)crest_model_output_size(m);
+    const int32_t *labels = crest_dataset_labels(ds);
+    if (!err && !labels) {
+        fprintf(stderr, "crest evaluate: %s has no integer labels\n", data);
+        rc = EXIT_INPUT;
+        goto out;
+    }
+    if (!err) {
+        probs = malloc((n ? n : 1) * (size_t)K * sizeof *probs);
+        conf = calloc((size_t)K * (size_t)K, sizeof *conf);
+        if (!probs || !conf) {
+            fprintf(stderr, "crest evaluate: out of memory\n");
+            rc = EXIT_RUN;
+            goto out;
+        }
+        err = crest_predict(m, crest_dataset_x(ds), n, probs);
+    }
+    if (err) {
+        rc = cli_fail("evaluate", err);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int best = 0;
+        for (int k = 1; k < K; k++)
+            if (probs[i * (size_t)K + k] > probs[i * (size_t)K + best])
+                best = k;
+        conf[(size_t)labels[i] * (size_t)K + (size_t)best]++;
+    }
+    cJSON *root = cJSON_CreateObject(), *pc = NULL, *cm = NULL;
+    if (json) {
+        cJSON_AddNumberToObject(root, "n", (double)n);
+        cJSON_AddNumberToObject(root, "loss", met.loss);
+        cJSON_AddNumberToObject(root, "accuracy", met.accuracy);
+        pc = cJSON_AddArrayToObject(root, "per_class");
+        cm = cJSON_AddArrayToObject(root, "confusion");
+    } else {
+        printf("n: %zu\nloss: %.4f\naccuracy: %.4f\n\n%-8s %9s %9s %9s %8s\n", n, met.loss,
+               met.accuracy, "class", "precision", "recall", "f1", "support");
+    }
+    for (int k = 0; k < K; k++) {
+        long tp = conf[(size_t)k * K + k], col = 0, row = 0;
+        for (int j = 0; j < K; j++) {
+            col += conf[(size_t)j * K + k];
+            row += conf[(size_t)k * K + j];
+        }
+        double p = col ? (double)tp / col : 0, r = row ? (double)tp / row : 0;
+        double f1 = p + r > 0 ? 2 * p * r / (p + r) : 0;
+        if (json) {
+            cJSON *o = cJSON_CreateObject(), *rowj = cJSON_CreateArray();
+            cJSON_AddNumberToObject(o, "label", k);
+            cJSON_AddNumberToObject(o, "precision", p);
+            cJSON_AddNumberToObject(o, "recall", r);
+            cJSON_AddNumberToObject(o, "f1", f1);
+            cJSON_AddNumberToObject(o, "support", (double)row);
+            cJSON_AddItemToArray(pc, o);
+            for (int j = 0; j < K; j++)
+                cJSON_AddItemToArray(rowj, cJSON_CreateNumber((double)conf[(size_t)k * K + j]));
+            cJSON_AddItemToArray(cm, rowj);
+        } else {
+            printf("%-8d %9.4f %9.4f %9.4f %8ld\n", k, p, r, f1, row);
+        }
+    }
+    if (json) {
+        char *s = cJSON_PrintUnformatted(root);
+        if (s)
+            puts(s);
+        free(s);
+    } else {
+        printf("\nconfusion (rows: true class, columns: predicted)\n");
+        for (int k = 0; k < K; k++) {
+            for (int j = 0; j < K; j++)
+                printf("%6ld", conf[(size_t)k * K + j]);
+            printf("\n");
+        }
+    }
+    cJSON_Delete(root);
+out:
+    free(probs);
+    free(conf);
+    crest_model_free(m);
+    crest_dataset_free(ds);
+    return rc;
+}
+
+/* ---- predict ------------------------------------------------------------ */
+
+static const char *predict_help =
+    "usage: crest predict DIR INPUT... [--top K] [--json]\n"
+    "       crest predict DIR --data SPEC [--limit N] [--top K] [--json]\n"
+    "  INPUT: a raw little-endian float32 file (.f32) of one or more samples of\n"
+    "  the model's input shape. --data: samples of a data set (labels ignored).\n"
+    "  Prints each sample's top classes; --json prints all probabilities.\n";
+
+static void print_row(cJSON *arr, const char *src, size_t i, const float *p, int K, int top)
+{
+    if (arr) {
+        cJSON *o = cJSON_CreateObject(), *pa = cJSON_CreateArray();
+        cJSON_AddStringToObject(o, "input", src);
+        cJSON_AddNumberToObject(o, "index", (double)i);
+        for (int k = 0; k < K; k++)
+            cJSON_AddItemToArray(pa, cJSON_CreateNumber(p[k]));
+        cJSON_AddItemToObject(o, "probs", pa);
+        cJSON_AddItemToArray(arr, o);
+        return;
+    }
+    printf("%s[%zu]:", src, i);
+    bool used[4096] = { 0 };
+    for (int t = 0; t < top && t < K && K <= 4096; t++) {
+        int best = -1;
+        for (int k = 0; k < K; k++)
+            if (!used[k] && (best < 0 || p[k] > p[best]))
+                best = k;
+        used[best] = true;
+        printf(" %d (%.4f)", best, p[best]);
+    }
+    printf("\n");
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    cli_args a = { argc, 0, argv, "predict" };
+    const char *name, *val, *dir = NULL, *data = NULL, *v, *inputs[256];
+    int n_inputs = 0, rc = 0;
+    bool inl, json = false;
+    long top = 1, limit = -1;
+    while (cli_next(&a, &name, &val, &inl)) {
+        if (!name) {
+            if (!dir)
+                dir = val;
+            else if (n_inputs < 256)
+                inputs[n_inputs++] = val;
+            else
+                return cli_usage("predict", "at most 256 inputs");
+        } else if (!strcmp(name, "--help")) {
+            fputs(predict_help, stdout);
+            return EXIT_OK;
+        } else if (!strcmp(name, "--json")) {
+            json = true;
+        } else if (!strcmp(name, "--data")) {
+            if ((rc = cli_value(&a, name, val, &data)))
+                return rc;
+        } else if (!strcmp(name, "--top") || !strcmp(name, "--limit")) {
+            if ((rc = cli_value(&a, name, val, &v)) ||
+                (rc = cli_int("predict", name, v, 1, 1L << 40, name[2] == 't' ? &top : &limit)))
+                return rc;
+        } else {
+            return cli_usage("predict", "unknown option %s", name);
+        }
+    }
+    if (!dir || (!n_inputs && !data))
+        return cli_usage("predict", "needs a model folder and inputs or --data");
+    crest_model *m = NULL;
+    crest_dataset *ds = NULL;
+    float *x = NULL, *probs = NULL;
+    cJSON *root = json ? cJSON_CreateObject() : NULL;
+    cJSON *arr = root ? cJSON_AddArrayToObject(root, "predictions") : NULL;
+    int err = crest_model_load(&m, dir);
+    if (err) {
+        rc = cli_fail("predict", err);
+        goto out;
+    }
+    int K = (int)crest_model_output_size(m);
+    size_t per = (size_t)crest_dims_count(crest_model_input_shape(m));
+    for (int f = 0; f <= n_inputs && !rc; f++) {
+        const char *src = f < n_inputs ? inputs[f] : data;
+        size_t n = 0;
+        if (!src || (f == n_inputs && !data))
+            break;
+        free(x);
+        x = NULL;
+        if (f == n_inputs) {
+            if ((err = crest_dataset_load(&ds, data))) {
+                rc = cli_fail("predict", err);
+                break;
+            }
+            n = crest_dataset_size(ds);
+            if (limit >= 0 && (size_t)limit < n)
+                n = (size_t)limit;
+            if ((size_t)crest_dims_count(crest_dataset_sample_shape(ds)) != per) {
+                fprintf(stderr, "crest predict: %s samples do not fit the model input\n", data);
+                rc = EXIT_INPUT;
+                break;
+            }
+        } else {
+            FILE *fp = fopen(src, "rb");
+            long len = -1;
+            if (fp && fseek(fp, 0, SEEK_END) == 0)
+                len = ftell(fp);
+            if (!fp || len < 0 || len % (long)(per * 4) != 0 || len == 0) {
+                fprintf(stderr, "crest predict: %s: %s\n", src,
+                        !fp ? "cannot open" : "size is not a whole number of float32 samples");
+                if (fp)
+                    fclose(fp);
+                rc = EXIT_INPUT;
+                break;
+            }
+            n = (size_t)len / (per * 4);
+            x = malloc((size_t)len);
+            rewind(fp);
+            if (!x || fread(x, 1, (size_t)len, fp) != (size_t)len) {
+                fprintf(stderr, "crest predict: %s: read failed\n", src);
+                fclose(fp);
+                rc = EXIT_INPUT;
+                break;
+            }
+            fclose(fp);
+        }
+        free(probs);
+        probs = malloc((n ? n : 1) * (size_t)K * sizeof *probs);
+        if (!probs) {
+            rc = EXIT_RUN;
+            break;
+        }
+        err = crest_predict(m, x ? x : crest_dataset_x(ds), n, probs);
+        if (err) {
+            rc = cli_fail("predict", err);
+            break;
+        }
+        for (size_t i = 0; i < n; i++)
+            print_row(arr, src, i, probs + i * (size_t)K, K, (int)top);
+    }
+    if (!rc && root) {
+        char *s = cJSON_PrintUnformatted(root);
+        if (s)
+            puts(s);
+        free(s);
+    }
+out:
+    cJSON_Delete(root);
+    free(x);
+    free(probs);
+    crest_model_free(m);
+    crest_dataset_free(ds);
+    return rc;
+}
+
+/* ---- summary ------------------------------------------------------------ */
+
+int cmd_summary(int argc, char **argv)
+{
+    const char *path = NULL;
+    bool json = false;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            json = true;
+        else if (!strcmp(argv[i], "--help")) {
+            puts("usage: crest summary MODEL [--json]");
+            return EXIT_OK;
+        } else if (argv[i][0] == '-' || path)
+            return cli_usage("summary", "unexpected argument '%s'", argv[i]);
+        else
+            path = argv[i];
+    }
+    if (!path)
+        return cli_usage("summary", "needs a model");
+    crest_model *m = NULL;
+    int err = crest_model_load(&m, path);
+    char *s = err ? NULL : crest_model_summary(m, json);
+    if (!s) {
+        crest_model_free(m);
+        return cli_fail("summary", err ? err : CREST_E_NOMEM);
+    }
+    fputs(s, stdout);
+    if (json)
+        putchar('\n');
+    crest_free(s);
+    crest_model_free(m);
+    return EXIT_OK;
+}

@@ -1,0 +1,156 @@
+/* train.c - `crest train`: a Dense head (optionally hidden layers) on a data set. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *help =
+    "usage: crest train --data SPEC --out DIR [options]\n"
+    "  --data SPEC          fashion-mnist[:train|:test], mnist[:train|:test], IDX folder\n"
+    "  --out DIR            where the trained model goes (TF.js layers format)\n"
+    "  --hidden 256[,128]   hidden Dense(relu) layers (default none: Dense softmax only)\n"
+    "  --dropout P          dropout before the final Dense\n"
+    "  --epochs E --batch B --lr LR --optimizer adam|sgd|rmsprop --seed S\n"
+    "  --val SPEC | --val-split F   validation data, reported each epoch\n"
+    "  --early-stop PATIENCE        stop when val loss stops improving; restore best\n"
+    "  --threads T\n";
+
+typedef struct train_opts {
+    const char *data, *out, *val, *optimizer;
+    int hidden[8], n_hidden;
+    double dropout, lr, val_split;
+    long epochs, batch, seed, patience, threads;
+} train_opts;
+
+static int parse_hidden(const char *s, train_opts *o)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    o->n_hidden = 0;
+    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+        long v;
+        if (o->n_hidden == 8 || cli_int("train", "--hidden", t, 1, 1 << 20, &v))
+            return EXIT_INPUT;
+        o->hidden[o->n_hidden++] = (int)v;
+    }
+    return 0;
+}
+
+static int parse(int argc, char **argv, train_opts *o)
+{
+    cli_args a = { argc, 0, argv, "train" };
+    const char *name, *val;
+    bool inl;
+    int rc = 0;
+    while (!rc && cli_next(&a, &name, &val, &inl)) {
+        const char *v = NULL;
+        if (!name)
+            return cli_usage("train", "unexpected argument '%s'", val);
+        if (!strcmp(name, "--help")) {
+            fputs(help, stdout);
+            exit(EXIT_OK);
+        }
+        if ((rc = cli_value(&a, name, val, &v)))
+            return rc;
+        long l;
+        if (!strcmp(name, "--data")) o->data = v;
+        else if (!strcmp(name, "--out")) o->out = v;
+        else if (!strcmp(name, "--val")) o->val = v;
+        else if (!strcmp(name, "--optimizer")) o->optimizer = v;
+        else if (!strcmp(name, "--hidden")) rc = parse_hidden(v, o);
+        else if (!strcmp(name, "--dropout")) rc = cli_float("train", name, v, 0, 0.99, &o->dropout);
+        else if (!strcmp(name, "--lr")) rc = cli_float("train", name, v, 1e-9, 100, &o->lr);
+        else if (!strcmp(name, "--val-split")) rc = cli_float("train", name, v, 0, 0.99, &o->val_split);
+        else if (!strcmp(name, "--epochs")) rc = cli_int("train", name, v, 1, 1024, &o->epochs);
+        else if (!strcmp(name, "--batch")) rc = cli_int("train", name, v, 1, 1 << 20, &o->batch);
+        else if (!strcmp(name, "--seed")) rc = cli_int("train", name, v, 0, 1L << 62, &o->seed);
+        else if (!strcmp(name, "--early-stop")) rc = cli_int("train", name, v, 1, 1000, &o->patience);
+        else if (!strcmp(name, "--threads")) rc = cli_int("train", name, v, 1, 256, &l), o->threads = l;
+        else return cli_usage("train", "unknown option %s", name);
+    }
+    if (rc)
+        return rc;
+    if (!o->data || !o->out)
+        return cli_usage("train", "--data and --out are required");
+    if (o->optimizer && strcmp(o->optimizer, "adam") && strcmp(o->optimizer, "sgd") &&
+        strcmp(o->optimizer, "rmsprop")) {
+        fprintf(stderr, "crest train: --optimizer '%s' is not adam, sgd or rmsprop\n",
+                o->optimizer);
+        return EXIT_INPUT;
+    }
+    return 0;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    train_opts o = { .epochs = 5, .batch = 32, .lr = 1e-3 };
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc;
+    crest_dataset *ds = NULL, *val = NULL;
+    crest_model *m = NULL;
+    int err = crest_dataset_load(&ds, o.data);
+    if (!err && o.val)
+        err = crest_dataset_load(&val, o.val);
+    if (err) {
+        rc = cli_fail("train", err);
+        goto out;
+    }
+    int K = crest_dataset_classes(ds);
+    err = crest_sequential_new(&m, crest_dataset_sample_shape(ds));
+    if (!err) {
+        crest_model_set_seed(m, (uint64_t)o.seed);
+        if (o.threads)
+            crest_model_set_threads(m, (int)o.threads);
+        crest_add(m, crest_flatten());
+        for (int i = 0; i < o.n_hidden; i++)
+            crest_add(m, crest_dense(o.hidden[i], CREST_RELU));
+        if (o.dropout > 0)
+            crest_add(m, crest_dropout((float)o.dropout));
+        err = crest_add(m, crest_dense(K, CREST_SOFTMAX));
+    }
+    if (!err) {
+        crest_optimizer *opt = !o.optimizer || !strcmp(o.optimizer, "adam")
+                                   ? crest_adam((float)o.lr)
+                               : !strcmp(o.optimizer, "sgd") ? crest_sgd((float)o.lr, 0, false)
+                                                             : crest_rmsprop((float)o.lr);
+        err = opt ? crest_compile(m, &(crest_compile_opts){ .optimizer = opt,
+                                                            .loss = CREST_SPARSE_CCE,
+                                                            .metrics = CREST_ACCURACY })
+                  : CREST_E_ARG;
+    }
+    if (!err) {
+        char *s = crest_model_summary(m, false);
+        if (s)
+            fputs(s, stdout);
+        crest_free(s);
+        err = crest_fit(m, ds, &(crest_fit_opts){ .epochs = (int)o.epochs,
+                                                  .batch_size = (int)o.batch,
+                                                  .seed = (uint64_t)o.seed,
+                                                  .validation_split = (float)o.val_split,
+                                                  .validation_data = val,
+                                                  .early_stopping_patience = (int)o.patience,
+                                                  .verbose = 1 });
+    }
+    if (!err) {
+        char meta[512];
+        snprintf(meta, sizeof meta,
+                 "{\"crest\":{\"loss\":\"sparse_categorical_crossentropy\",\"data\":\"%s\","
+                 "\"classes\":%d,\"preprocessing\":\"x/255\"}}",
+                 strchr(o.data, '"') ? "?" : o.data, K);
+        err = crest_model_set_metadata(m, meta);
+    }
+    if (!err)
+        err = crest_model_save(m, o.out);
+    if (err) {
+        rc = cli_fail("train", err);
+        goto out;
+    }
+    printf("saved: %s\n", o.out);
+out:
+    crest_model_free(m);
+    crest_dataset_free(ds);
+    crest_dataset_free(val);
+    return rc;
+}

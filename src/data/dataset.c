@@ -1,0 +1,228 @@
+/* dataset.c - in-memory data sets, and IDX files (MNIST, Fashion-MNIST). */
+#define _POSIX_C_SOURCE 200809L
+#include "../internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+static int ds_alloc(crest_dataset **out, size_t n, crest_dims shape, int n_classes, bool dense)
+{
+    *out = NULL;
+    if (shape.ndim < 1 || shape.ndim >= CREST_MAX_DIMS)
+        return cr_fail(CREST_E_SHAPE, "data set: sample rank %d", shape.ndim);
+    int64_t stride = cr_dims_count(&shape);
+    if (stride < 1 || (n && (size_t)stride > SIZE_MAX / sizeof(float) / n))
+        return cr_fail(CREST_E_SHAPE, "data set: %zu samples of %lld values", n,
+                       (long long)stride);
+    if (n_classes < 0)
+        return cr_fail(CREST_E_ARG, "data set: %d classes", n_classes);
+    crest_dataset *d = cr_calloc(1, sizeof *d);
+    if (!d)
+        return cr_fail(CREST_E_NOMEM, "data set: out of memory");
+    d->n = n;
+    d->shape = shape;
+    d->stride = stride;
+    d->n_classes = n_classes;
+    d->x = cr_malloc((n ? n : 1) * (size_t)stride * sizeof(float));
+    if (dense)
+        d->y = cr_malloc((n ? n : 1) * (size_t)(n_classes ? n_classes : 1) * sizeof(float));
+    else
+        d->labels = cr_malloc((n ? n : 1) * sizeof(int32_t));
+    if (!d->x || (dense ? !d->y : !d->labels)) {
+        crest_dataset_free(d);
+        return cr_fail(CREST_E_NOMEM, "data set: out of memory for %zu samples", n);
+    }
+    *out = d;
+    return CREST_OK;
+}
+
+int crest_dataset_new(crest_dataset **out, size_t n, crest_dims shape, const float *x,
+                      const int32_t *labels, int n_classes)
+{
+    if (!out || (!x && n))
+        return cr_fail(CREST_E_ARG, "dataset_new: NULL argument");
+    int rc = ds_alloc(out, n, shape, n_classes, false);
+    if (rc)
+        return rc;
+    crest_dataset *d = *out;
+    for (size_t i = 0; labels && i < n; i++)
+        if (labels[i] < 0 || (n_classes && labels[i] >= n_classes)) {
+            crest_dataset_free(d);
+            *out = NULL;
+            return cr_fail(CREST_E_ARG, "dataset_new: label %d of sample %zu is not in [0, %d)",
+                           (int)labels[i], i, n_classes);
+        }
+    memcpy(d->x, x, n * (size_t)d->stride * sizeof(float));
+    if (labels)
+        memcpy(d->labels, labels, n * sizeof(int32_t));
+    else {
+        cr_free(d->labels);
+        d->labels = NULL;
+    }
+    return CREST_OK;
+}
+
+int crest_dataset_new_dense(crest_dataset **out, size_t n, crest_dims shape, const float *x,
+                            const float *y, int n_outputs)
+{
+    if (!out || ((!x || !y) && n) || n_outputs < 1)
+        return cr_fail(CREST_E_ARG, "dataset_new_dense: NULL argument or no outputs");
+    int rc = ds_alloc(out, n, shape, n_outputs, true);
+    if (rc)
+        return rc;
+    memcpy((*out)->x, x, n * (size_t)(*out)->stride * sizeof(float));
+    memcpy((*out)->y, y, n * (size_t)n_outputs * sizeof(float));
+    return CREST_OK;
+}
+
+void crest_dataset_free(crest_dataset *d)
+{
+    if (!d)
+        return;
+    cr_free(d->x);
+    cr_free(d->labels);
+    cr_free(d->y);
+    cr_free(d);
+}
+
+size_t crest_dataset_size(const crest_dataset *d) { return d ? d->n : 0; }
+crest_dims crest_dataset_sample_shape(const crest_dataset *d)
+{
+    crest_dims s = { 0 };
+    if (d)
+        s = d->shape;
+    return s;
+}
+int crest_dataset_classes(const crest_dataset *d) { return d ? d->n_classes : 0; }
+const float *crest_dataset_x(const crest_dataset *d) { return d ? d->x : NULL; }
+const int32_t *crest_dataset_labels(const crest_dataset *d) { return d ? d->labels : NULL; }
+
+int crest_dataset_slice(const crest_dataset *d, size_t start, size_t count, crest_dataset **out)
+{
+    if (!d || !out)
+        return cr_fail(CREST_E_ARG, "dataset_slice: NULL argument");
+    if (start > d->n || count > d->n - start)
+        return cr_fail(CREST_E_ARG, "dataset_slice: rows [%zu, %zu) of %zu", start,
+                       start + count, d->n);
+    if (d->y)
+        return crest_dataset_new_dense(out, count, d->shape, d->x + start * (size_t)d->stride,
+                                       d->y + start * (size_t)d->n_classes, d->n_classes);
+    return crest_dataset_new(out, count, d->shape, d->x + start * (size_t)d->stride,
+                             d->labels ? d->labels + start : NULL, d->n_classes);
+}
+
+/* ---- IDX --------------------------------------------------------------- */
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* An IDX file of unsigned bytes: dims out, data pointer into *buf. */
+static int idx_read(const char *path, int want_rank, char **buf, uint32_t *dims,
+                    const unsigned char **data)
+{
+    size_t len;
+    int rc = cr_read_file(path, (size_t)1 << 31, buf, &len);
+    if (rc)
+        return rc;
+    const unsigned char *p = (const unsigned char *)*buf;
+    if (len < 4 || p[0] || p[1] || p[2] != 0x08 || p[3] != want_rank)
+        return cr_fail(CREST_E_FORMAT, "%s: not an IDX file of %d-D unsigned bytes", path,
+                       want_rank);
+    size_t head = 4 + 4 * (size_t)want_rank, count = 1;
+    if (len < head)
+        return cr_fail(CREST_E_FORMAT, "%s: truncated header", path);
+    for (int i = 0; i < want_rank; i++) {
+        dims[i] = be32(p + 4 + 4 * i);
+        if (dims[i] == 0 || dims[i] > (1u << 28))
+            return cr_fail(CREST_E_FORMAT, "%s: dimension %d is %u", path, i, dims[i]);
+        count *= dims[i];
+        if (count > ((size_t)1 << 34))
+            return cr_fail(CREST_E_FORMAT, "%s: too large", path);
+    }
+    if (len != head + count)
+        return cr_fail(CREST_E_FORMAT, "%s: %zu bytes, the header says %zu", path, len,
+                       head + count);
+    *data = p + head;
+    return CREST_OK;
+}
+
+static int idx_pair(crest_dataset **out, const char *images, const char *labels)
+{
+    char *ib = NULL, *lb = NULL;
+    uint32_t idim[3], ldim[1];
+    const unsigned char *ip, *lp;
+    crest_dataset *d = NULL;
+    int rc = idx_read(images, 3, &ib, idim, &ip);
+    if (!rc)
+        rc = idx_read(labels, 1, &lb, ldim, &lp);
+    if (!rc && ldim[0] != idim[0])
+        rc = cr_fail(CREST_E_FORMAT, "%s has %u labels for %u images in %s", labels, ldim[0],
+                     idim[0], images);
+    if (rc)
+        goto out;
+    int max = 0;
+    for (uint32_t i = 0; i < ldim[0]; i++)
+        max = lp[i] > max ? lp[i] : max;
+    rc = ds_alloc(&d, idim[0], crest_shape(2, (int)idim[1], (int)idim[2]), max + 1, false);
+    if (rc)
+        goto out;
+    size_t cnt = (size_t)idim[0] * idim[1] * idim[2];
+    for (size_t i = 0; i < cnt; i++)
+        d->x[i] = ip[i] / 255.0f;
+    for (uint32_t i = 0; i < ldim[0]; i++)
+        d->labels[i] = lp[i];
+    /* the known sets have 10 classes even if a slice lacks the last ones */
+    if (d->n_classes < 10)
+        d->n_classes = 10;
+    *out = d;
+    d = NULL;
+out:
+    crest_dataset_free(d);
+    cr_free(ib);
+    cr_free(lb);
+    return rc;
+}
+
+const char *crest_data_dir(void)
+{
+    const char *e = getenv("CREST_DATA");
+    return e && *e ? e : "data";
+}
+
+int crest_dataset_load(crest_dataset **out, const char *spec)
+{
+    if (!out || !spec)
+        return cr_fail(CREST_E_ARG, "dataset_load: NULL argument");
+    *out = NULL;
+    char name[512], part[32] = "train", dir[1024], img[1200], lab[1200];
+    const char *colon = strrchr(spec, ':');
+    size_t nlen = colon ? (size_t)(colon - spec) : strlen(spec);
+    if (nlen >= sizeof name)
+        return cr_fail(CREST_E_ARG, "data set name '%s' is too long", spec);
+    memcpy(name, spec, nlen);
+    name[nlen] = 0;
+    if (colon) {
+        if (strcmp(colon + 1, "train") && strcmp(colon + 1, "test"))
+            return cr_fail(CREST_E_ARG, "data set '%s': part must be :train or :test", spec);
+        snprintf(part, sizeof part, "%s", colon + 1);
+    }
+    struct stat st;
+    if (strcmp(name, "fashion-mnist") == 0 || strcmp(name, "mnist") == 0)
+        snprintf(dir, sizeof dir, "%s/%s", crest_data_dir(), name);
+    else if (stat(name, &st) == 0 && S_ISDIR(st.st_mode))
+        snprintf(dir, sizeof dir, "%s", name);
+    else
+        return cr_fail(CREST_E_ARG,
+                       "data set '%s': not a built-in name (fashion-mnist, mnist) or a folder "
+                       "of IDX files", spec);
+    const char *pre = strcmp(part, "test") == 0 ? "t10k" : "train";
+    snprintf(img, sizeof img, "%s/%s-images-idx3-ubyte", dir, pre);
+    snprintf(lab, sizeof lab, "%s/%s-labels-idx1-ubyte", dir, pre);
+    int rc = idx_pair(out, img, lab);
+    if (rc == CREST_E_IO && stat(img, &st) != 0)
+        cr_wrap(rc, "data set '%s' is missing (run tools/setup.sh)", spec);
+    return rc;
+}

@@ -1,0 +1,422 @@
+/* graph.c - nodes, shape planning, memory planning, forward and backward.
+ *
+ * Nodes are appended as they are traced and an op's inputs always exist
+ * before it, so creation order is a topological order: forward walks it
+ * up, backward walks it down.
+ *
+ * Planning for a batch size re-runs every shape rule (so a graph traced
+ * once serves any batch), then lays all buffers out in one arena:
+ *  - training graphs keep every value (backward reads them) and give a
+ *    gradient buffer to each node that needs one;
+ *  - inference graphs reuse a buffer once its last consumer has run.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+cr_graph *cr_graph_new(crest_model *m, bool training)
+{
+    cr_graph *g = cr_calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->model = m;
+    g->training = training;
+    cr_rng_seed(&g->init_rng, 0);
+    return g;
+}
+
+static void node_free(cr_node *n)
+{
+    if (!n)
+        return;
+    cr_free(n->in);
+    cr_free(n->attr);
+    cr_free(n);
+}
+
+void cr_graph_free(cr_graph *g)
+{
+    if (!g)
+        return;
+    for (int i = 0; i < g->n; i++)
+        node_free(g->nodes[i]);
+    for (int i = 0; i < g->n_own_w; i++)
+        cr_weight_free(g->own_w[i]);
+    cr_free(g->own_w);
+    cr_free(g->nodes);
+    cr_free(g->losses);
+    cr_free(g->arena);
+    cr_free(g);
+}
+
+cr_node *cr_graph_fail(cr_graph *g, int code, const char *fmt, ...)
+{
+    if (!g || g->err)
+        return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g->errmsg, sizeof g->errmsg, fmt, ap);
+    va_end(ap);
+    g->err = code;
+    cr_fail(code, "%s", g->errmsg);
+    return NULL;
+}
+
+int cr_graph_status(const cr_graph *g)
+{
+    if (!g)
+        return cr_fail(CREST_E_NOMEM, "out of memory creating a graph");
+    if (g->err)
+        return cr_fail(g->err, "%s", g->errmsg);
+    return CREST_OK;
+}
+
+bool crest_graph_training(const crest_graph *g) { return g && g->training; }
+
+crest_dims crest_node_shape(const crest_node *x)
+{
+    crest_dims s = { 0 };
+    if (x)
+        s = x->shape;
+    return s;
+}
+
+static cr_node *add_node(cr_graph *g, int kind)
+{
+    if (g->n == g->cap) {
+        int cap = g->cap ? 2 * g->cap : 64;
+        cr_node **nodes = cr_realloc(g->nodes, (size_t)cap * sizeof *nodes);
+        if (!nodes)
+            return cr_graph_fail(g, CREST_E_NOMEM, "out of memory growing the graph");
+        g->nodes = nodes;
+        g->cap = cap;
+    }
+    cr_node *n = cr_calloc(1, sizeof *n);
+    if (!n)
+        return cr_graph_fail(g, CREST_E_NOMEM, "out of memory adding a node");
+    n->kind = kind;
+    n->id = g->n;
+    n->layer = g->layer ? g->layer->name : NULL;
+    g->nodes[g->n++] = n;
+    g->planned = false;
+    return n;
+}
+
+cr_node *cr_input(cr_graph *g, cr_dims sample)
+{
+    if (!g || g->err)
+        return NULL;
+    if (sample.ndim < 0 || sample.ndim >= CR_MAX_DIMS)
+        return cr_graph_fail(g, CREST_E_SHAPE, "input: rank %d is not supported (max %d)",
+                             sample.ndim, CR_MAX_DIMS - 1);
+    for (int i = 0; i < sample.ndim; i++)
+        if (sample.d[i] <= 0 || sample.d[i] > (1 << 24))
+            return cr_graph_fail(g, CREST_E_SHAPE, "input: dimension %d is %lld", i,
+                                 (long long)sample.d[i]);
+    cr_node *n = add_node(g, CR_NODE_INPUT);
+    if (!n)
+        return NULL;
+    n->sample = sample;
+    n->shape.ndim = sample.ndim + 1;
+    n->shape.d[0] = 1;
+    for (int i = 0; i < sample.ndim; i++)
+        n->shape.d[i + 1] = sample.d[i];
+    return n;
+}
+
+cr_node *cr_param(cr_graph *g, cr_weight *w)
+{
+    if (!g || g->err)
+        return NULL;
+    cr_node *n = add_node(g, CR_NODE_PARAM);
+    if (!n)
+        return NULL;
+    n->w = w;
+    n->shape = w->shape;
+    n->val = w->val;
+    n->needs_grad = g->training && w->trainable && (!w->owner || w->owner->trainable);
+    return n;
+}
+
+cr_node *cr_op(cr_graph *g, const cr_op_def *def, cr_node **in, int n_in,
+               const void *attr, size_t attr_size)
+{
+    if (!g || g->err)
+        return NULL;
+    for (int i = 0; i < n_in; i++)
+        if (!in[i])
+            return cr_graph_fail(g, CREST_E_ARG, "%s: input %d is NULL", def->name, i);
+    if (def->arity >= 0 && n_in != def->arity)
+        return cr_graph_fail(g, CREST_E_ARG, "%s: takes %d inputs, got %d", def->name,
+                             def->arity, n_in);
+    cr_node *n = add_node(g, CR_NODE_OP);
+    if (!n)
+        return NULL;
+    n->op = def;
+    n->n_in = n_in;
+    n->in = cr_malloc((size_t)(n_in ? n_in : 1) * sizeof *n->in);
+    if (!n->in)
+        return cr_graph_fail(g, CREST_E_NOMEM, "%s: out of memory", def->name);
+    for (int i = 0; i < n_in; i++) {
+        n->in[i] = in[i];
+        n->needs_grad |= in[i]->needs_grad;
+    }
+    if (attr_size) {
+        n->attr = cr_malloc(attr_size);
+        if (!n->attr)
+            return cr_graph_fail(g, CREST_E_NOMEM, "%s: out of memory", def->name);
+        memcpy(n->attr, attr, attr_size);
+    }
+    int rc = def->shape(n);
+    if (rc != CREST_OK) {
+        if (n->layer)
+            cr_wrap(rc, "layer '%s'", n->layer);
+        return cr_graph_fail(g, rc, "%s", crest_last_error());
+    }
+    return n;
+}
+
+void cr_graph_add_loss(cr_graph *g, cr_node *scalar)
+{
+    if (!g || g->err || !scalar)
+        return;
+    cr_node **l = cr_realloc(g->losses, (size_t)(g->n_losses + 1) * sizeof *l);
+    if (!l) {
+        cr_graph_fail(g, CREST_E_NOMEM, "out of memory adding a loss");
+        return;
+    }
+    g->losses = l;
+    g->losses[g->n_losses++] = scalar;
+}
+
+/* ---- planning ---------------------------------------------------------- */
+
+/* Buffers are 16-float aligned offsets into one arena. */
+static int64_t round16(int64_t n) { return (n + 15) & ~(int64_t)15; }
+
+typedef struct slot { int64_t off, size; bool busy; } slot;
+
+typedef struct planner {
+    slot *s;
+    int n, cap;
+    int64_t top;
+} planner;
+
+/* Best fit among free slots, else a new slot at the top. */
+static int64_t plan_take(planner *p, int64_t size, int *slot_id)
+{
+    int best = -1;
+    for (int i = 0; i < p->n; i++)
+        if (!p->s[i].busy && p->s[i].size >= size &&
+            (best < 0 || p->s[i].size < p->s[best].size))
+            best = i;
+    if (best < 0) {
+        if (p->n == p->cap) {
+            int cap = p->cap ? p->cap * 2 : 64;
+            slot *s = cr_realloc(p->s, (size_t)cap * sizeof *s);
+            if (!s)
+                return -1;
+            p->s = s;
+            p->cap = cap;
+        }
+        best = p->n++;
+        p->s[best] = (slot){ .off = p->top, .size = size };
+        p->top += size;
+    }
+    p->s[best].busy = true;
+    *slot_id = best;
+    return p->s[best].off;
+}
+
+int cr_graph_plan(cr_graph *g, int64_t batch)
+{
+    int rc = cr_graph_status(g);
+    if (rc)
+        return rc;
+    if (batch < 1)
+        return cr_fail(CREST_E_ARG, "batch size %lld", (long long)batch);
+    if (g->planned && g->batch == batch)
+        return CREST_OK;
+
+    /* shapes */
+    for (int i = 0; i < g->n; i++) {
+        cr_node *n = g->nodes[i];
+        if (n->kind == CR_NODE_INPUT) {
+            n->shape.d[0] = batch;
+        } else if (n->kind == CR_NODE_OP) {
+            rc = n->op->shape(n);
+            if (rc) {
+                if (n->layer)
+                    cr_wrap(rc, "layer '%s'", n->layer);
+                return rc;
+            }
+        }
+        n->last_use = n->id;
+    }
+    for (int i = 0; i < g->n; i++)
+        for (int j = 0; j < g->nodes[i]->n_in; j++)
+            g->nodes[i]->in[j]->last_use = i;
+
+    /* layout: value, aux, grad offsets */
+    int64_t *voff = cr_malloc((size_t)g->n * 3 * sizeof *voff);
+    int *vslot = cr_malloc((size_t)g->n * sizeof *vslot);
+    planner p = { 0 };
+    if (!voff || !vslot) {
+        rc = cr_fail(CREST_E_NOMEM, "out of memory planning the graph");
+        goto out;
+    }
+    int64_t *aoff = voff + g->n, *goff = voff + 2 * g->n;
+    for (int i = 0; i < g->n; i++) {
+        cr_node *n = g->nodes[i];
+        voff[i] = aoff[i] = goff[i] = -1;
+        vslot[i] = -1;
+        if (n->kind == CR_NODE_PARAM)
+            continue;
+        int64_t cnt = round16(cr_dims_count(&n->shape));
+        int64_t off = plan_take(&p, cnt, &vslot[i]);
+        int sid;
+        if (off < 0)
+            goto nomem;
+        voff[i] = off;
+        if (n->op && n->op->aux_size) {
+            int64_t a = n->op->aux_size(n);
+            if (a > 0) {   /* aux lives as long as the value: a slot of its own */
+                aoff[i] = plan_take(&p, round16(a), &sid);
+                if (aoff[i] < 0)
+                    goto nomem;
+                if (!g->training)
+                    p.s[sid].busy = false;   /* inference: scratch only during forward */
+            }
+        }
+        if (g->training && n->needs_grad && n->kind == CR_NODE_OP) {
+            goff[i] = plan_take(&p, cnt, &sid);
+            if (goff[i] < 0)
+                goto nomem;
+        }
+        if (!g->training) {
+            /* release inputs whose last consumer is this node */
+            for (int j = 0; j < n->n_in; j++) {
+                cr_node *in = n->in[j];
+                if (in->last_use == i && in->kind == CR_NODE_OP && vslot[in->id] >= 0 &&
+                    !in->keep)
+                    p.s[vslot[in->id]].busy = false;
+            }
+        }
+    }
+    if ((size_t)p.top > g->arena_cap) {
+        float *a = cr_realloc(g->arena, (size_t)p.top * sizeof *a);
+        if (!a)
+            goto nomem;
+        g->arena = a;
+        g->arena_cap = (size_t)p.top;
+    }
+    for (int i = 0; i < g->n; i++) {
+        cr_node *n = g->nodes[i];
+        if (n->kind == CR_NODE_PARAM) {
+            n->val = n->w->val;
+            n->grad = n->needs_grad ? n->w->grad : NULL;
+            continue;
+        }
+        n->val = g->arena + voff[i];
+        n->aux = aoff[i] >= 0 ? g->arena + aoff[i] : NULL;
+        n->grad = goff[i] >= 0 ? g->arena + goff[i] : NULL;
+    }
+    g->batch = batch;
+    g->planned = true;
+    goto out;
+nomem:
+    rc = cr_fail(CREST_E_NOMEM, "out of memory planning the graph (batch %lld)",
+                 (long long)batch);
+out:
+    cr_free(p.s);
+    cr_free(voff);
+    cr_free(vslot);
+    return rc;
+}
+
+/* Inference plans may hand a released buffer to a later node, so values of
+ * intermediate nodes are only valid until reused; outputs that callers read
+ * must be the last node or kept alive by being consumed late. Callers that
+ * need several outputs plan a training-style graph. */
+
+void cr_graph_forward(cr_graph *g, const cr_ctx *c)
+{
+    for (int i = 0; i < g->n; i++) {
+        cr_node *n = g->nodes[i];
+        if (n->kind == CR_NODE_OP)
+            n->op->forward(n, c);
+    }
+}
+
+void cr_graph_backward(cr_graph *g, cr_node *loss, const cr_ctx *c)
+{
+    for (int i = 0; i < g->n; i++) {
+        cr_node *n = g->nodes[i];
+        if (n->kind == CR_NODE_OP && n->grad)
+            memset(n->grad, 0, (size_t)cr_dims_count(&n->shape) * sizeof(float));
+    }
+    if (!loss->grad)
+        return;
+    loss->grad[0] = 1.0f;
+    for (int i = loss->id; i >= 0; i--) {
+        cr_node *n = g->nodes[i];
+        if (n->kind == CR_NODE_OP && n->grad && n->op->backward)
+            n->op->backward(n, c);
+    }
+}
+
+cr_node *cr_example_var(cr_graph *g, cr_rng *r, cr_dims shape, float lo, float hi, float gap)
+{
+    if (!g || g->err)
+        return NULL;
+    cr_weight *w = cr_weight_new("example", shape, true);
+    cr_weight **ws = w ? cr_realloc(g->own_w, (size_t)(g->n_own_w + 1) * sizeof *ws) : NULL;
+    if (!ws) {
+        cr_weight_free(w);
+        return cr_graph_fail(g, CREST_E_NOMEM, "out of memory");
+    }
+    g->own_w = ws;
+    g->own_w[g->n_own_w++] = w;
+    for (int64_t i = 0; i < w->size; i++) {
+        float v;
+        do
+            v = lo + (hi - lo) * (float)cr_rng_uniform(r);
+        while (gap > 0 && v > -gap && v < gap);
+        w->val[i] = v;
+    }
+    return cr_param(g, w);
+}
+
+typedef struct rows_job {
+    cr_rows_fn fn;
+    void *ctx;
+    int64_t rows;
+} rows_job;
+
+static void rows_task(void *ctx, int ith, int nth)
+{
+    rows_job *j = ctx;
+    int64_t lo, hi;
+    cr_split(j->rows, ith, nth, &lo, &hi);
+    if (hi > lo)
+        j->fn(j->ctx, lo, hi);
+}
+
+void cr_parallel_rows(const cr_ctx *c, int64_t rows, int64_t work_per_row, cr_rows_fn fn,
+                      void *ctx)
+{
+    int nth = c && c->pool ? cr_pool_size(c->pool) : 1;
+    /* below ~64k flops a thread hand-off costs more than it saves */
+    if (nth > 1 && rows * work_per_row < 65536)
+        nth = 1;
+    if (nth > rows)
+        nth = (int)rows;
+    if (nth <= 1) {
+        if (rows > 0)
+            fn(ctx, 0, rows);
+        return;
+    }
+    rows_job j = { fn, ctx, rows };
+    cr_pool_run(c->pool, nth, rows_task, &j);
+}

@@ -1,0 +1,291 @@
+/* internal.h - crest's private interfaces (prefix cr_). Never installed. */
+#ifndef CR_INTERNAL_H
+#define CR_INTERNAL_H
+
+#include "crest.h"
+#include "kernels/kernels.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* Sets the thread-local message and returns code: `return cr_fail(...)`. */
+int cr_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prepends "context: " to the current message, returns code unchanged. */
+int cr_wrap(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- memory: every allocation goes through here, so tests can fail it - */
+
+void *cr_malloc(size_t n);
+void *cr_calloc(size_t n, size_t size);
+void *cr_realloc(void *p, size_t n);
+char *cr_strdup(const char *s);
+void cr_free(void *p);
+/* Test hook: the k-th allocation from now (0-based) fails; -1 disables. */
+void cr_alloc_fail_after(long k);
+
+/* ---- random numbers: xoshiro256**, seeded by splitmix64 ----------------- */
+
+typedef struct cr_rng { uint64_t s[4]; } cr_rng;
+void cr_rng_seed(cr_rng *r, uint64_t seed);
+uint64_t cr_rng_next(cr_rng *r);
+double cr_rng_uniform(cr_rng *r);          /* [0, 1) */
+double cr_rng_normal(cr_rng *r);           /* N(0, 1) */
+uint64_t cr_rng_below(cr_rng *r, uint64_t n);
+
+/* ---- shapes ------------------------------------------------------------ */
+
+typedef crest_dims cr_dims;
+#define CR_MAX_DIMS CREST_MAX_DIMS
+int64_t cr_dims_count(const cr_dims *s);
+bool cr_dims_eq(const cr_dims *a, const cr_dims *b);
+/* "[32,28,28]" into buf; returns buf. */
+char *cr_dims_str(const cr_dims *s, char *buf, size_t size);
+
+typedef struct cJSON cJSON;
+
+/* ---- graph ------------------------------------------------------------- */
+
+typedef struct crest_graph cr_graph;
+typedef struct crest_node cr_node;
+typedef struct cr_weight cr_weight;
+
+/* Execution context handed to forward/backward. */
+typedef struct cr_ctx {
+    cr_pool *pool;
+    cr_rng *rng;          /* dropout etc. */
+    bool training;
+} cr_ctx;
+
+/* One op: shape rule, forward and backward together. Backward accumulates
+ * (+=) into in[i]->grad wherever that pointer is not NULL. */
+typedef struct cr_op_def {
+    const char *name;
+    int arity;                               /* -1: variadic */
+    int (*shape)(cr_node *n);                /* sets n->shape from inputs; 0 or cr_fail */
+    void (*forward)(cr_node *n, const cr_ctx *c);
+    void (*backward)(cr_node *n, const cr_ctx *c);
+    int64_t (*aux_size)(const cr_node *n);   /* floats of per-node scratch kept fwd->bwd */
+    /* Gradient check: builds a small random instance whose inputs are
+     * trainable variables; returns its output. tol: relative tolerance. */
+    cr_node *(*example)(cr_graph *g, cr_rng *r);
+    double gc_tol;
+} cr_op_def;
+
+enum cr_node_kind { CR_NODE_OP = 0, CR_NODE_INPUT, CR_NODE_PARAM };
+
+struct crest_node {
+    const cr_op_def *op;          /* NULL for inputs and params */
+    int kind;
+    int id;                       /* index in g->nodes (a topological order) */
+    int n_in;
+    cr_node **in;
+    cr_dims shape;                /* full shape, batch first (params: as stored) */
+    cr_dims sample;               /* inputs: shape without the batch */
+    bool needs_grad;
+    float *val, *grad, *aux;
+    void *attr;                   /* op attributes, op-specific struct */
+    cr_weight *w;                 /* params */
+    const char *layer;            /* name of the layer that made it (errors) */
+    int last_use;                 /* planning: id of last consumer */
+    bool keep;                    /* inference plans never reuse its buffer */
+};
+
+struct crest_graph {
+    cr_node **nodes;
+    int n, cap;
+    int err;                      /* sticky first error (message in last_error) */
+    char errmsg[512];
+    bool training;
+    crest_model *model;           /* for variables, init rng; may be NULL in tests */
+    crest_layer *layer;           /* the layer currently building, or NULL */
+    cr_weight **own_w;            /* variables created with no layer (tests) */
+    int n_own_w;
+    cr_node **losses;             /* extra loss terms (regularizers), scalars */
+    int n_losses;
+    cr_rng init_rng;              /* used when model is NULL */
+    /* plan */
+    int64_t batch;
+    float *arena;
+    size_t arena_cap;             /* floats */
+    bool planned;
+};
+
+cr_graph *cr_graph_new(crest_model *m, bool training);
+void cr_graph_free(cr_graph *g);
+/* Records the first error; returns NULL so builders can `return cr_graph_fail(...)`. */
+cr_node *cr_graph_fail(cr_graph *g, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int cr_graph_status(const cr_graph *g);   /* 0 or the sticky error (message re-set) */
+
+cr_node *cr_input(cr_graph *g, cr_dims sample_shape);
+cr_node *cr_param(cr_graph *g, cr_weight *w);
+/* Generic op node. attr (attr_size bytes) is copied. */
+cr_node *cr_op(cr_graph *g, const cr_op_def *def, cr_node **in, int n_in,
+               const void *attr, size_t attr_size);
+void cr_graph_add_loss(cr_graph *g, cr_node *scalar);
+/* Gradient-check helper: a trainable variable owned by g with uniform values
+ * in [lo, hi], kept at least `gap` away from zero (for ops with kinks). */
+cr_node *cr_example_var(cr_graph *g, cr_rng *r, cr_dims shape, float lo, float hi,
+                        float gap);
+/* Threads split over rows: runs fn over [0, rows) in chunks via the pool. */
+typedef void (*cr_rows_fn)(void *ctx, int64_t lo, int64_t hi);
+void cr_parallel_rows(const cr_ctx *c, int64_t rows, int64_t work_per_row, cr_rows_fn fn,
+                      void *ctx);
+
+/* Concrete shapes and buffers for this batch size (re-plans when it changes).
+ * keep_all: every value kept (training); else buffers are reused. */
+int cr_graph_plan(cr_graph *g, int64_t batch);
+void cr_graph_forward(cr_graph *g, const cr_ctx *c);
+/* Gradients of the scalar node `loss` w.r.t. everything that needs them;
+ * weight gradients are accumulated into w->grad (caller zeroes them). */
+void cr_graph_backward(cr_graph *g, cr_node *loss, const cr_ctx *c);
+
+/* ---- ops (src/ops) ----------------------------------------------------- */
+
+#define CR_AXIS_ALL (-1000)       /* crest_op_sum / crest_op_mean over every axis */
+
+extern const cr_op_def *const cr_op_registry[];
+extern const int cr_op_registry_count;
+
+/* Loss ops: scalar mean over the batch (weights: per-sample, or NULL). */
+cr_node *cr_op_sparse_cce(cr_graph *g, cr_node *out, cr_node *labels, cr_node *sw,
+                          bool from_logits);
+cr_node *cr_op_cce(cr_graph *g, cr_node *out, cr_node *target, cr_node *sw,
+                   bool from_logits, float smoothing);
+cr_node *cr_op_bce(cr_graph *g, cr_node *out, cr_node *target, cr_node *sw,
+                   bool from_logits, float smoothing);
+cr_node *cr_op_l2(cr_graph *g, cr_node *w, float factor);    /* factor * sum(w^2) */
+
+extern const cr_op_def cr_op_softmax_def, cr_op_sigmoid_def;
+
+/* ---- weights and layers ------------------------------------------------ */
+
+struct cr_weight {
+    char *name;                   /* short: "kernel"; full name is layer/name */
+    cr_dims shape;
+    int64_t size;
+    float *val, *grad;
+    float *slot[2];               /* optimizer state */
+    bool trainable;
+    crest_layer *owner;
+};
+
+cr_weight *cr_weight_new(const char *name, cr_dims shape, bool trainable);
+void cr_weight_free(cr_weight *w);
+/* Fills w->val per Keras' initializer semantics (fans from the shape). */
+void cr_weight_init(cr_weight *w, crest_init init, cr_rng *r);
+
+typedef struct cr_layer_def {
+    const char *keras_class;      /* "Dense" */
+    const char *default_name;     /* "dense" */
+    size_t cfg_size;
+    /* Adds the layer's ops for inputs in[0..n_in). */
+    cr_node *(*build)(crest_layer *l, cr_graph *g, cr_node **in, int n_in);
+    /* Keras config <-> cfg. parse gets the "config" object. */
+    int (*parse)(crest_layer *l, const cJSON *config);
+    int (*save)(const crest_layer *l, cJSON *config);
+    void (*free_cfg)(void *cfg);  /* optional: frees what cfg points to */
+} cr_layer_def;
+
+struct crest_layer {
+    const cr_layer_def *def;
+    char name[128];
+    bool named;                   /* user gave the name */
+    void *cfg;
+    bool trainable;
+    cr_weight **w;
+    int n_w;
+    cr_dims out_shape;            /* last built output, without batch */
+    bool built;
+};
+
+crest_layer *cr_layer_new(const cr_layer_def *def, const void *cfg);
+cr_weight *cr_layer_weight(crest_layer *l, const char *name);
+/* Variable of the layer being built in g: found by name or created. */
+cr_node *cr_layer_var(cr_graph *g, const char *name, cr_dims shape, crest_init init,
+                      bool trainable);
+cr_node *cr_layer_apply(crest_layer *l, cr_graph *g, cr_node **in, int n_in);
+
+extern const cr_layer_def *const cr_layer_registry[];
+extern const int cr_layer_registry_count;
+const cr_layer_def *cr_layer_def_find(const char *keras_class);
+
+/* Keras initializer names */
+const char *cr_init_keras_name(crest_init i);     /* "GlorotUniform" */
+int cr_init_parse(const cJSON *init_obj, crest_init *out);
+
+/* ---- models ------------------------------------------------------------ */
+
+enum cr_model_kind { CR_SEQUENTIAL = 0, CR_FUNCTIONAL, CR_CUSTOM };
+
+struct crest_model {
+    int kind;
+    char name[128];
+    cr_dims in_shape;
+    crest_layer **layers;
+    int n_layers, cap_layers;
+    int err;                      /* sticky construction error */
+    char errmsg[512];
+    uint64_t seed;
+    cr_rng init_rng;
+    int threads;
+    cr_pool *pool;
+    /* compiled */
+    bool compiled;
+    crest_compile_opts copts;
+    crest_optimizer *opt;
+    /* functional / custom models: how to trace the forward pass, and how
+     * to free what they own besides layers (may be NULL) */
+    cr_node *(*trace)(crest_model *m, cr_graph *g);
+    void (*destroy)(crest_model *m);
+    cJSON *(*to_json)(crest_model *m);        /* modelTopology for save */
+    void *impl;
+    /* traced graphs: inference, training (with loss), evaluation (with loss) */
+    cr_graph *g_infer, *g_train, *g_eval;
+    cr_node *out_infer, *out_train, *loss, *label_in, *sw_in;
+    cr_node *out_eval, *loss_eval, *label_eval, *sw_eval;
+    int64_t out_size;
+    /* all distinct weights, in Keras order */
+    cr_weight **weights;
+    int n_weights;
+    char *meta_json;              /* userDefinedMetadata to save (crest extras) */
+};
+
+int cr_model_build(crest_model *m);               /* traces g_infer (idempotent) */
+int cr_model_build_train(crest_model *m);         /* traces g_train (after compile) */
+int cr_model_build_eval(crest_model *m);          /* traces g_eval (after compile) */
+/* Appends l (named uniquely); consumes l, even on failure. */
+int cr_model_push_layer(crest_model *m, crest_layer *l);
+void cr_model_invalidate(crest_model *m);          /* drop traced graphs */
+int cr_model_collect_weights(crest_model *m);
+int cr_model_pool(crest_model *m, cr_pool **out);
+/* Unique default names per model, Keras style: dense, dense_1, ... */
+void cr_model_name_layer(crest_model *m, crest_layer *l);
+
+/* ---- optimizers -------------------------------------------------------- */
+
+int cr_optimizer_step(crest_optimizer *o, cr_weight **w, int n);
+void cr_optimizer_reset(crest_optimizer *o);
+
+/* ---- datasets ---------------------------------------------------------- */
+
+struct crest_dataset {
+    size_t n;
+    cr_dims shape;                /* per sample */
+    int64_t stride;               /* floats per sample */
+    float *x;
+    int32_t *labels;              /* or NULL */
+    float *y;                     /* dense targets [n, n_out] or NULL */
+    int n_classes;                /* classes or dense width */
+};
+
+/* ---- files ------------------------------------------------------------- */
+
+/* Reads a whole file (max bytes; 0 = no limit). Caller frees *out. */
+int cr_read_file(const char *path, size_t max, char **out, size_t *len);
+/* Writes atomically: temp file in the same folder, fsync, rename. */
+int cr_write_file_atomic(const char *path, const void *data, size_t len);
+
+#endif

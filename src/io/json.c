@@ -1,0 +1,182 @@
+/* json.c - checked accessors over cJSON for Keras configs. */
+#include "json.h"
+
+#include <math.h>
+
+int cr_json_num(const cJSON *o, const char *key, double lo, double hi, double def, double *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v || cJSON_IsNull(v)) {
+        if (def == (double)CR_JSON_REQUIRED)
+            return cr_fail(CREST_E_FORMAT, "'%s' is missing", key);
+        *out = def;
+        return CREST_OK;
+    }
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+        return cr_fail(CREST_E_FORMAT, "'%s' is not a number", key);
+    if (v->valuedouble < lo || v->valuedouble > hi)
+        return cr_fail(CREST_E_FORMAT, "'%s' = %g is outside [%g, %g]", key, v->valuedouble,
+                       lo, hi);
+    *out = v->valuedouble;
+    return CREST_OK;
+}
+
+int cr_json_int(const cJSON *o, const char *key, int lo, int hi, int def, int *out)
+{
+    double d;
+    int rc = cr_json_num(o, key, lo, hi, def == CR_JSON_REQUIRED ? (double)CR_JSON_REQUIRED : def,
+                         &d);
+    if (rc)
+        return rc;
+    if (d != floor(d))
+        return cr_fail(CREST_E_FORMAT, "'%s' = %g is not an integer", key, d);
+    *out = (int)d;
+    return CREST_OK;
+}
+
+int cr_json_bool(const cJSON *o, const char *key, bool def, bool *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v || cJSON_IsNull(v)) {
+        *out = def;
+        return CREST_OK;
+    }
+    if (!cJSON_IsBool(v))
+        return cr_fail(CREST_E_FORMAT, "'%s' is not true or false", key);
+    *out = cJSON_IsTrue(v);
+    return CREST_OK;
+}
+
+int cr_json_str(const cJSON *o, const char *key, const char *def, const char **out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v || cJSON_IsNull(v)) {
+        if (!def)
+            return cr_fail(CREST_E_FORMAT, "'%s' is missing", key);
+        *out = def;
+        return CREST_OK;
+    }
+    if (!cJSON_IsString(v))
+        return cr_fail(CREST_E_FORMAT, "'%s' is not a string", key);
+    *out = v->valuestring;
+    return CREST_OK;
+}
+
+int cr_json_act(const cJSON *o, const char *key, crest_act *out)
+{
+    const char *name = NULL;
+    int rc = cr_json_str(o, key, "linear", &name);
+    if (rc)
+        return rc;
+    return crest_act_parse(name, out);
+}
+
+int cr_json_l2(const cJSON *o, const char *key, float *out)
+{
+    *out = 0;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v || cJSON_IsNull(v))
+        return CREST_OK;
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(v, "class_name");
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(v, "config");
+    if (!cJSON_IsString(cls) || !cJSON_IsObject(cfg))
+        return cr_fail(CREST_E_FORMAT, "'%s' is not a regularizer object", key);
+    const char *c = cls->valuestring;
+    if (strcmp(c, "L1L2") && strcmp(c, "L2") && strcmp(c, "l2") && strcmp(c, "l1_l2"))
+        return cr_fail(CREST_E_UNSUPPORTED, "'%s': regularizer %s is not supported", key, c);
+    double l1 = 0, l2 = 0;
+    int rc = cr_json_num(cfg, "l1", 0, 1e6, 0, &l1);
+    if (!rc)
+        rc = cr_json_num(cfg, "l2", 0, 1e6, 0, &l2);
+    if (!rc && l1 != 0)
+        rc = cr_fail(CREST_E_UNSUPPORTED, "'%s': L1 regularization is not supported", key);
+    *out = (float)l2;
+    return rc;
+}
+
+int cr_json_dims(const cJSON *o, const char *key, bool skip_first, cr_dims *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsArray(v))
+        return cr_fail(CREST_E_FORMAT, "'%s' is not an array", key);
+    int n = cJSON_GetArraySize(v), k = 0;
+    if (n - (skip_first ? 1 : 0) > CR_MAX_DIMS - 1 || n - (skip_first ? 1 : 0) < 0)
+        return cr_fail(CREST_E_FORMAT, "'%s' has %d entries", key, n);
+    cr_dims d = { 0 };
+    for (int i = skip_first ? 1 : 0; i < n; i++) {
+        const cJSON *e = cJSON_GetArrayItem(v, i);
+        if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) ||
+            (e->valuedouble < 1 && e->valuedouble != -1) || e->valuedouble > (1 << 24))
+            return cr_fail(CREST_E_FORMAT, "'%s'[%d] is not a positive dimension", key, i);
+        d.d[k++] = (int64_t)e->valuedouble;
+    }
+    d.ndim = k;
+    *out = d;
+    return CREST_OK;
+}
+
+int cr_json_pair(const cJSON *o, const char *key, int def, int out[2])
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v || cJSON_IsNull(v)) {
+        if (def == CR_JSON_REQUIRED)
+            return cr_fail(CREST_E_FORMAT, "'%s' is missing", key);
+        out[0] = out[1] = def;
+        return CREST_OK;
+    }
+    if (cJSON_IsNumber(v)) {
+        int x;
+        int rc = cr_json_int(o, key, 0, 1 << 16, def, &x);
+        out[0] = out[1] = x;
+        return rc;
+    }
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 2)
+        return cr_fail(CREST_E_FORMAT, "'%s' is not a pair of integers", key);
+    for (int i = 0; i < 2; i++) {
+        const cJSON *e = cJSON_GetArrayItem(v, i);
+        if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) ||
+            e->valuedouble < 0 || e->valuedouble > (1 << 16))
+            return cr_fail(CREST_E_FORMAT, "'%s'[%d] is not a small integer", key, i);
+        out[i] = (int)e->valuedouble;
+    }
+    return CREST_OK;
+}
+
+void cr_json_add_init(cJSON *o, const char *key, crest_init i)
+{
+    cJSON *init = cJSON_AddObjectToObject(o, key);
+    if (!init)
+        return;
+    cJSON_AddStringToObject(init, "class_name", cr_init_keras_name(i));
+    cJSON *cfg = cJSON_AddObjectToObject(init, "config");
+    if (cfg && i != CREST_ZEROS && i != CREST_ONES)
+        cJSON_AddNullToObject(cfg, "seed");
+}
+
+void cr_json_add_l2(cJSON *o, const char *key, float l2)
+{
+    if (l2 <= 0) {
+        cJSON_AddNullToObject(o, key);
+        return;
+    }
+    cJSON *r = cJSON_AddObjectToObject(o, key);
+    if (!r)
+        return;
+    cJSON_AddStringToObject(r, "class_name", "L1L2");
+    cJSON *cfg = cJSON_AddObjectToObject(r, "config");
+    if (cfg) {
+        cJSON_AddNumberToObject(cfg, "l1", 0);
+        cJSON_AddNumberToObject(cfg, "l2", l2);
+    }
+}
+
+void cr_json_add_dims(cJSON *o, const char *key, const cr_dims *d, bool batch_null)
+{
+    cJSON *a = cJSON_AddArrayToObject(o, key);
+    if (!a)
+        return;
+    if (batch_null)
+        cJSON_AddItemToArray(a, cJSON_CreateNull());
+    for (int i = 0; i < d->ndim; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber((double)d->d[i]));
+}

@@ -1,0 +1,571 @@
+/* tfjs.c - Keras models in TF.js layers format: model.json + weight shards.
+ *
+ * Save writes model.json (format "layers-model", modelTopology in Keras'
+ * JSON form, weightsManifest) and one float32 shard whose name carries a
+ * hash of its bytes. Both are written atomically (temp + rename), shard
+ * first, so model.json always names a complete shard: a run that dies
+ * leaves either the old model or the new one. Stale shards go last.
+ *
+ * Load reads Sequential topologies here (functional ones through
+ * cr_functional_from_json when linked in), then the weights manifest:
+ * float32 / int32, and quantized uint8 / uint16 (min + scale * q) and
+ * float16. Shard paths must stay inside the model's folder.
+ */
+#define _XOPEN_SOURCE 700
+#include "../internal.h"
+#include "json.h"
+#include "tfjs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_JSON ((size_t)256 << 20)
+#define MAX_SHARDS_BYTES ((size_t)4 << 30)
+
+/* ---- save -------------------------------------------------------------- */
+
+static cJSON *layer_json(const crest_layer *l, const cr_dims *batch_input)
+{
+    cJSON *o = cJSON_CreateObject(), *cfg = cJSON_CreateObject();
+    if (!o || !cfg) {
+        cJSON_Delete(o);
+        cJSON_Delete(cfg);
+        return NULL;
+    }
+    cJSON_AddStringToObject(o, "class_name", l->def->keras_class);
+    cJSON_AddItemToObject(o, "config", cfg);
+    cJSON_AddStringToObject(cfg, "name", l->name);
+    cJSON_AddBoolToObject(cfg, "trainable", l->trainable);
+    if (batch_input) {
+        cr_json_add_dims(cfg, "batch_input_shape", batch_input, true);
+        cJSON_AddStringToObject(cfg, "dtype", "float32");
+    }
+    if (l->def->save && l->def->save(l, cfg)) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+cJSON *cr_topology_json(crest_model *m)
+{
+    if (m->to_json)
+        return m->to_json(m);
+    if (m->kind != CR_SEQUENTIAL) {
+        cr_fail(CREST_E_UNSUPPORTED, "model '%s': this kind of model cannot be saved", m->name);
+        return NULL;
+    }
+    cJSON *top = cJSON_CreateObject();
+    if (!top)
+        return NULL;
+    cJSON_AddStringToObject(top, "class_name", "Sequential");
+    cJSON *cfg = cJSON_AddObjectToObject(top, "config");
+    cJSON_AddStringToObject(cfg, "name", m->name);
+    cJSON *layers = cJSON_AddArrayToObject(cfg, "layers");
+    for (int i = 0; i < m->n_layers; i++) {
+        cJSON *l = layer_json(m->layers[i], i == 0 ? &m->in_shape : NULL);
+        if (!l) {
+            cJSON_Delete(top);
+            cr_wrap(CREST_E_FORMAT, "saving layer '%s'", m->layers[i]->name);
+            return NULL;
+        }
+        cJSON_AddItemToArray(layers, l);
+    }
+    cJSON_AddStringToObject(top, "keras_version", "tfjs-layers 4.22.0");
+    cJSON_AddStringToObject(top, "backend", "tensor_flow.js");
+    return top;
+}
+
+static uint64_t fnv1a(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static int ensure_dir(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0)
+        return S_ISDIR(st.st_mode) ? CREST_OK
+                                   : cr_fail(CREST_E_IO, "%s: exists and is not a folder", dir);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return cr_fail(CREST_E_IO, "%s: %s", dir, strerror(errno));
+    return CREST_OK;
+}
+
+/* Removes weights.*.bin files in dir other than keep. */
+static void remove_stale(const char *dir, const char *keep)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (strncmp(e->d_name, "weights.", 8) == 0 && n > 12 &&
+            strcmp(e->d_name + n - 4, ".bin") == 0 && strcmp(e->d_name, keep) != 0) {
+            char p[PATH_MAX];
+            if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < (int)sizeof p)
+                unlink(p);
+        }
+    }
+    closedir(d);
+}
+
+int crest_model_save(crest_model *m, const char *dir)
+{
+    if (!m || !dir || !*dir)
+        return cr_fail(CREST_E_ARG, "save: model or folder is NULL");
+    int rc = cr_model_build(m);
+    if (rc)
+        return rc;
+    if ((rc = ensure_dir(dir)))
+        return rc;
+    size_t total = crest_model_param_count(m, false) * sizeof(float), off = 0;
+    char *bin = cr_malloc(total ? total : 1), *text = NULL;
+    cJSON *root = NULL;
+    if (!bin) {
+        rc = cr_fail(CREST_E_NOMEM, "save: out of memory for %zu bytes of weights", total);
+        goto out;
+    }
+    root = cJSON_CreateObject();
+    if (!root)
+        goto nomem;
+    cJSON_AddStringToObject(root, "format", "layers-model");
+    cJSON_AddStringToObject(root, "generatedBy", "crest " CREST_VERSION);
+    cJSON_AddNullToObject(root, "convertedBy");
+    cJSON *top = cr_topology_json(m);
+    if (!top) {
+        rc = CREST_E_FORMAT;
+        goto out;
+    }
+    cJSON_AddItemToObject(root, "modelTopology", top);
+    cJSON *man = cJSON_AddArrayToObject(root, "weightsManifest");
+    cJSON *grp = cJSON_CreateObject();
+    cJSON_AddItemToArray(man, grp);
+    cJSON *paths = cJSON_AddArrayToObject(grp, "paths");
+    cJSON *specs = cJSON_AddArrayToObject(grp, "weights");
+    for (int i = 0; i < m->n_weights; i++) {
+        cr_weight *w = m->weights[i];
+        char name[300];
+        snprintf(name, sizeof name, "%s/%s", w->owner ? w->owner->name : "", w->name);
+        cJSON *s = cJSON_CreateObject();
+        cJSON_AddStringToObject(s, "name", name);
+        cr_json_add_dims(s, "shape", &w->shape, false);
+        cJSON_AddStringToObject(s, "dtype", "float32");
+        cJSON_AddItemToArray(specs, s);
+        /* little-endian float32, as TF.js reads it (x86 and ARM hosts) */
+        memcpy(bin + off, w->val, (size_t)w->size * sizeof(float));
+        off += (size_t)w->size * sizeof(float);
+    }
+    char shard[64], path[PATH_MAX];
+    snprintf(shard, sizeof shard, "weights.%016llx.bin", (unsigned long long)fnv1a(bin, total));
+    cJSON_AddItemToArray(paths, cJSON_CreateString(shard));
+    if (m->meta_json) {
+        cJSON *meta = cJSON_Parse(m->meta_json);
+        if (meta)
+            cJSON_AddItemToObject(root, "userDefinedMetadata", meta);
+    }
+    text = cJSON_PrintUnformatted(root);
+    if (!text)
+        goto nomem;
+    if (snprintf(path, sizeof path, "%s/%s", dir, shard) >= (int)sizeof path) {
+        rc = cr_fail(CREST_E_ARG, "save: folder name too long");
+        goto out;
+    }
+    if ((rc = cr_write_file_atomic(path, bin, total)))
+        goto out;
+    snprintf(path, sizeof path, "%s/model.json", dir);
+    if ((rc = cr_write_file_atomic(path, text, strlen(text))))
+        goto out;
+    remove_stale(dir, shard);
+    goto out;
+nomem:
+    rc = cr_fail(CREST_E_NOMEM, "save: out of memory");
+out:
+    cJSON_Delete(root);
+    cJSON_free(text);
+    cr_free(bin);
+    return rc;
+}
+
+/* ---- load: topology ---------------------------------------------------- */
+
+int cr_layer_from_json(const cJSON *lj, crest_layer **out)
+{
+    *out = NULL;
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(lj, "class_name");
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(lj, "config");
+    if (!cJSON_IsString(cls) || !cJSON_IsObject(cfg))
+        return cr_fail(CREST_E_FORMAT, "a layer has no class_name or config");
+    const char *name = NULL;
+    int rc = cr_json_str(cfg, "name", "", &name);
+    if (rc)
+        return rc;
+    const cr_layer_def *def = cr_layer_def_find(cls->valuestring);
+    if (!def)
+        return cr_fail(CREST_E_UNSUPPORTED, "layer '%s': class %s is not supported", name,
+                       cls->valuestring);
+    crest_layer *l = cr_layer_new(def, NULL);
+    if (!l)
+        return CREST_E_NOMEM;
+    if (*name && (rc = crest_layer_set_name(l, name)))
+        goto fail;
+    bool trainable = true;
+    if ((rc = cr_json_bool(cfg, "trainable", true, &trainable)))
+        goto fail;
+    l->trainable = trainable;
+    if (def->parse && (rc = def->parse(l, cfg)))
+        goto fail;
+    *out = l;
+    return CREST_OK;
+fail:
+    crest_layer_free(l);
+    return cr_wrap(rc, "layer '%s' (%s)", name, cls->valuestring);
+}
+
+/* Input shape from a layer config: batch_input_shape (Keras 2, TF.js) or
+ * batch_shape (Keras 3), both with a leading null batch. */
+int cr_input_shape_json(const cJSON *cfg, cr_dims *out, bool *found)
+{
+    *found = false;
+    const char *keys[] = { "batch_input_shape", "batch_shape" };
+    for (int i = 0; i < 2; i++)
+        if (cJSON_GetObjectItemCaseSensitive(cfg, keys[i])) {
+            *found = true;
+            return cr_json_dims(cfg, keys[i], true, out);
+        }
+    return CREST_OK;
+}
+
+static int sequential_from_json(const cJSON *cfg, crest_model **out)
+{
+    const cJSON *layers = cJSON_IsArray(cfg) ? cfg : cJSON_GetObjectItemCaseSensitive(cfg, "layers");
+    if (!cJSON_IsArray(layers) || cJSON_GetArraySize(layers) == 0)
+        return cr_fail(CREST_E_FORMAT, "Sequential config has no layers");
+    cr_dims in = { .ndim = -1 };
+    const cJSON *lj;
+    cJSON_ArrayForEach(lj, layers)
+    {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(lj, "config");
+        bool found;
+        int rc = cr_input_shape_json(c, &in, &found);
+        if (rc)
+            return cr_wrap(rc, "input shape");
+        if (found)
+            break;
+    }
+    if (in.ndim < 1)
+        return cr_fail(CREST_E_FORMAT, "Sequential model has no batch_input_shape");
+    int rc = crest_sequential_new(out, in);
+    if (rc)
+        return rc;
+    const cJSON *name = cJSON_IsObject(cfg) ? cJSON_GetObjectItemCaseSensitive(cfg, "name") : NULL;
+    if (cJSON_IsString(name))
+        snprintf((*out)->name, sizeof (*out)->name, "%s", name->valuestring);
+    cJSON_ArrayForEach(lj, layers)
+    {
+        const cJSON *cls = cJSON_GetObjectItemCaseSensitive(lj, "class_name");
+        if (cJSON_IsString(cls) && strcmp(cls->valuestring, "InputLayer") == 0)
+            continue;
+        crest_layer *l;
+        if ((rc = cr_layer_from_json(lj, &l)) || (rc = crest_add(*out, l)))
+            break;
+    }
+    if (rc) {
+        crest_model_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+cr_functional_from_json_fn cr_functional_from_json_hook;
+
+int cr_model_from_topology(const cJSON *topo, crest_model **out)
+{
+    const cJSON *mc = cJSON_GetObjectItemCaseSensitive(topo, "model_config");
+    if (cJSON_IsObject(mc))   /* Keras 2 converter wraps it */
+        topo = mc;
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(topo, "class_name");
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(topo, "config");
+    if (!cJSON_IsString(cls) || !cfg)
+        return cr_fail(CREST_E_FORMAT, "modelTopology has no class_name or config");
+    if (strcmp(cls->valuestring, "Sequential") == 0)
+        return sequential_from_json(cfg, out);
+    if ((strcmp(cls->valuestring, "Model") == 0 || strcmp(cls->valuestring, "Functional") == 0) &&
+        cr_functional_from_json_hook)
+        return cr_functional_from_json_hook(cfg, out);
+    return cr_fail(CREST_E_UNSUPPORTED, "model class %s is not supported", cls->valuestring);
+}
+
+/* ---- load: weights ----------------------------------------------------- */
+
+/* dir/rel, refusing absolute paths and anything that leaves dir. */
+int cr_safe_join(const char *dir, const char *rel, char *out, size_t size)
+{
+    if (!*rel || rel[0] == '/' || strstr(rel, ".."))
+        return cr_fail(CREST_E_FORMAT, "shard path '%s' leaves the model folder", rel);
+    while (rel[0] == '.' && rel[1] == '/')
+        rel += 2;
+    if (snprintf(out, size, "%s/%s", dir, rel) >= (int)size)
+        return cr_fail(CREST_E_FORMAT, "shard path '%s' is too long", rel);
+    char rd[PATH_MAX], rp[PATH_MAX];
+    if (!realpath(dir, rd))
+        return cr_fail(CREST_E_IO, "%s: %s", dir, strerror(errno));
+    if (!realpath(out, rp))
+        return cr_fail(CREST_E_IO, "%s: %s (weights shard missing)", out, strerror(errno));
+    size_t n = strlen(rd);
+    if (strncmp(rp, rd, n) != 0 || rp[n] != '/')
+        return cr_fail(CREST_E_FORMAT, "shard path '%s' leaves the model folder", rel);
+    return CREST_OK;
+}
+
+static float half_to_float(uint16_t h)
+{
+    int s = h >> 15, e = (h >> 10) & 31, f = h & 1023;
+    float v;
+    if (e == 0)
+        v = ldexpf((float)f, -24);
+    else if (e == 31)
+        v = f ? NAN : INFINITY;
+    else
+        v = ldexpf((float)(f | 1024), e - 25);
+    return s ? -v : v;
+}
+
+static cr_weight *find_weight(crest_model *m, const char *name)
+{
+    for (int i = 0; i < m->n_weights; i++) {
+        cr_weight *w = m->weights[i];
+        if (!w->owner)
+            continue;
+        size_t ln = strlen(w->owner->name);
+        if (strncmp(name, w->owner->name, ln) == 0 && name[ln] == '/' &&
+            strcmp(name + ln + 1, w->name) == 0)
+            return w;
+    }
+    return NULL;
+}
+
+/* Decodes one weight spec at bytes[*off..]; stores into w (or skips if NULL). */
+static int decode_weight(const cJSON *spec, const unsigned char *bytes, size_t len, size_t *off,
+                         cr_weight *w, const char *name)
+{
+    cr_dims shape;
+    int rc = cr_json_dims(spec, "shape", false, &shape);
+    if (rc)
+        return cr_wrap(rc, "weight '%s'", name);
+    /* scalars are shape [] */
+    int64_t count = cr_dims_count(&shape);
+    const char *dtype = NULL;
+    if ((rc = cr_json_str(spec, "dtype", "float32", &dtype)))
+        return cr_wrap(rc, "weight '%s'", name);
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(spec, "quantization");
+    const char *qd = NULL;
+    double qmin = 0, qscale = 1;
+    if (q && !cJSON_IsNull(q)) {
+        if ((rc = cr_json_str(q, "dtype", NULL, &qd)))
+            return cr_wrap(rc, "weight '%s' quantization", name);
+        if (strcmp(qd, "float16") != 0 &&
+            ((rc = cr_json_num(q, "min", -1e30, 1e30, CR_JSON_REQUIRED, &qmin)) ||
+             (rc = cr_json_num(q, "scale", -1e30, 1e30, CR_JSON_REQUIRED, &qscale))))
+            return cr_wrap(rc, "weight '%s' quantization", name);
+    }
+    size_t esize;
+    if (qd)
+        esize = strcmp(qd, "uint8") == 0 ? 1 : strcmp(qd, "uint16") == 0 || strcmp(qd, "float16") == 0 ? 2 : 0;
+    else
+        esize = strcmp(dtype, "float32") == 0 || strcmp(dtype, "int32") == 0 ? 4 : 0;
+    if (!esize)
+        return cr_fail(CREST_E_UNSUPPORTED, "weight '%s': dtype %s is not supported", name,
+                       qd ? qd : dtype);
+    if (count < 0 || (size_t)count > (len - *off) / esize)
+        return cr_fail(CREST_E_FORMAT,
+                       "weight '%s': needs %lld bytes at offset %zu, the shards have %zu",
+                       name, (long long)count * (long long)esize, *off, len);
+    if (w) {
+        if (!cr_dims_eq(&shape, &w->shape)) {
+            char a[96], b[96];
+            return cr_fail(CREST_E_SHAPE, "weight '%s': file has shape %s, the layer needs %s",
+                           name, cr_dims_str(&shape, a, sizeof a),
+                           cr_dims_str(&w->shape, b, sizeof b));
+        }
+        const unsigned char *p = bytes + *off;
+        for (int64_t i = 0; i < count; i++, p += esize) {
+            float v;
+            if (qd && esize == 1) {
+                v = (float)(qmin + qscale * p[0]);
+            } else if (qd && strcmp(qd, "uint16") == 0) {
+                uint16_t u = (uint16_t)(p[0] | p[1] << 8);
+                v = (float)(qmin + qscale * u);
+            } else if (qd) {
+                v = half_to_float((uint16_t)(p[0] | p[1] << 8));
+            } else if (strcmp(dtype, "int32") == 0) {
+                int32_t x;
+                memcpy(&x, p, 4);
+                v = (float)x;
+            } else {
+                memcpy(&v, p, 4);
+            }
+            w->val[i] = v;
+        }
+    }
+    *off += (size_t)count * esize;
+    return CREST_OK;
+}
+
+int cr_load_weights(crest_model *m, const cJSON *manifest, const char *dir)
+{
+    if (!cJSON_IsArray(manifest))
+        return cr_fail(CREST_E_FORMAT, "weightsManifest is not an array");
+    int rc = CREST_OK;
+    int *seen = cr_calloc((size_t)(m->n_weights ? m->n_weights : 1), sizeof *seen);
+    if (!seen)
+        return cr_fail(CREST_E_NOMEM, "out of memory loading weights");
+    const cJSON *grp;
+    unsigned char *bytes = NULL;
+    cJSON_ArrayForEach(grp, manifest)
+    {
+        const cJSON *paths = cJSON_GetObjectItemCaseSensitive(grp, "paths");
+        const cJSON *specs = cJSON_GetObjectItemCaseSensitive(grp, "weights");
+        if (!cJSON_IsArray(paths) || !cJSON_IsArray(specs)) {
+            rc = cr_fail(CREST_E_FORMAT, "weightsManifest group lacks paths or weights");
+            break;
+        }
+        size_t len = 0;
+        const cJSON *pj;
+        cJSON_ArrayForEach(pj, paths)
+        {
+            char path[PATH_MAX], *buf = NULL;
+            size_t n;
+            if (!cJSON_IsString(pj)) {
+                rc = cr_fail(CREST_E_FORMAT, "weightsManifest path is not a string");
+                break;
+            }
+            if ((rc = cr_safe_join(dir, pj->valuestring, path, sizeof path)) ||
+                (rc = cr_read_file(path, MAX_SHARDS_BYTES, &buf, &n)))
+                break;
+            unsigned char *nb = len + n <= MAX_SHARDS_BYTES ? cr_realloc(bytes, len + n + 1) : NULL;
+            if (!nb) {
+                cr_free(buf);
+                rc = cr_fail(CREST_E_NOMEM, "%s: out of memory or shards too large", path);
+                break;
+            }
+            bytes = nb;
+            memcpy(bytes + len, buf, n);
+            len += n;
+            cr_free(buf);
+        }
+        if (rc)
+            break;
+        size_t off = 0;
+        const cJSON *spec;
+        cJSON_ArrayForEach(spec, specs)
+        {
+            const char *name = NULL;
+            if ((rc = cr_json_str(spec, "name", NULL, &name)))
+                break;
+            cr_weight *w = find_weight(m, name);
+            if (!w) {
+                rc = cr_fail(CREST_E_FORMAT, "weight '%s' in the manifest matches no layer weight",
+                             name);
+                break;
+            }
+            if ((rc = decode_weight(spec, bytes, len, &off, w, name)))
+                break;
+            for (int i = 0; i < m->n_weights; i++)
+                if (m->weights[i] == w)
+                    seen[i]++;
+        }
+        if (rc)
+            break;
+        if (off != len) {
+            rc = cr_fail(CREST_E_FORMAT, "weight shards hold %zu bytes, the manifest uses %zu",
+                         len, off);
+            break;
+        }
+        cr_free(bytes);
+        bytes = NULL;
+    }
+    for (int i = 0; !rc && i < m->n_weights; i++)
+        if (!seen[i])
+            rc = cr_fail(CREST_E_FORMAT, "weight '%s/%s' is missing from the weights manifest",
+                         m->weights[i]->owner ? m->weights[i]->owner->name : "",
+                         m->weights[i]->name);
+    cr_free(bytes);
+    cr_free(seen);
+    return rc;
+}
+
+int crest_model_load(crest_model **out, const char *path)
+{
+    if (!out || !path)
+        return cr_fail(CREST_E_ARG, "load: NULL argument");
+    *out = NULL;
+    char dir[PATH_MAX], file[PATH_MAX];
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return cr_fail(CREST_E_IO, "%s: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(dir, sizeof dir, "%s", path);
+        if (snprintf(file, sizeof file, "%s/model.json", path) >= (int)sizeof file)
+            return cr_fail(CREST_E_ARG, "%s: path too long", path);
+    } else {
+        snprintf(file, sizeof file, "%s", path);
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = 0;
+        else
+            snprintf(dir, sizeof dir, ".");
+    }
+    char *text = NULL;
+    size_t len;
+    int rc = cr_read_file(file, MAX_JSON, &text, &len);
+    if (rc)
+        return rc;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    crest_model *m = NULL;
+    if (!root) {
+        rc = cr_fail(CREST_E_FORMAT, "not valid JSON (near byte %ld)",
+                     cJSON_GetErrorPtr() ? (long)(cJSON_GetErrorPtr() - text) : -1L);
+        goto out;
+    }
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
+    if (cJSON_IsString(fmt) && strcmp(fmt->valuestring, "layers-model") != 0) {
+        rc = cr_fail(CREST_E_UNSUPPORTED, "format '%s' is not a Keras layers model",
+                     fmt->valuestring);
+        goto out;
+    }
+    const cJSON *topo = cJSON_GetObjectItemCaseSensitive(root, "modelTopology");
+    if (!cJSON_IsObject(topo)) {
+        rc = cr_fail(CREST_E_FORMAT, "no modelTopology");
+        goto out;
+    }
+    if ((rc = cr_model_from_topology(topo, &m)) || (rc = cr_model_build(m)) ||
+        (rc = cr_load_weights(m, cJSON_GetObjectItemCaseSensitive(root, "weightsManifest"), dir)))
+        goto out;
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "userDefinedMetadata");
+    if (meta && !(m->meta_json = cJSON_PrintUnformatted(meta))) {
+        rc = cr_fail(CREST_E_NOMEM, "out of memory");
+        goto out;
+    }
+    *out = m;
+    m = NULL;
+out:
+    if (rc)
+        cr_wrap(rc, "%s", file);
+    crest_model_free(m);
+    cJSON_Delete(root);
+    cr_free(text);
+    return rc;
+}

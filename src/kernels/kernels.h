@@ -1,0 +1,88 @@
+/* kernels.h - the narrow interface between crest's ops and its hot loops.
+ *
+ * Everything here works on plain float arrays, row-major, images NHWC.
+ * Kernels are pure: no allocation on the hot path except through the scratch
+ * the caller passes, no error paths (callers validate shapes first).
+ *
+ * Threads: every kernel takes a cr_pool (NULL = run on the calling thread).
+ * Work is split over *outputs* only (rows, columns, channels, images), and each
+ * output element is always computed with the same sequence of float
+ * operations, so results are bit-identical for any thread count.
+ * Denormals are flushed in every worker (and the caller, via cr_pool_run).
+ */
+#ifndef CR_KERNELS_H
+#define CR_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+/* ---- thread pool ------------------------------------------------------- */
+
+typedef struct cr_pool cr_pool;
+
+/* A pool of n_threads workers in total, counting the caller (n_threads <= 1:
+ * no worker threads). Returns NULL on allocation or thread creation failure. */
+cr_pool *cr_pool_new(int n_threads);
+void cr_pool_free(cr_pool *p);                 /* NULL is a no-op */
+int cr_pool_size(const cr_pool *p);            /* 1 for NULL */
+
+/* Runs fn(ctx, ith, nth) for ith = 0..nth-1 with nth = min(n_tasks, size),
+ * the caller taking ith = 0, and returns when all are done. Not reentrant:
+ * a kernel running inside the pool runs nested calls serially. */
+typedef void (*cr_task_fn)(void *ctx, int ith, int nth);
+void cr_pool_run(cr_pool *p, int n_tasks, cr_task_fn fn, void *ctx);
+
+/* Helper: the [lo, hi) part of 0..n that task ith of nth owns. */
+static inline void cr_split(int64_t n, int ith, int nth, int64_t *lo, int64_t *hi)
+{
+    int64_t q = n / nth, r = n % nth;
+    *lo = ith * q + (ith < r ? ith : r);
+    *hi = *lo + q + (ith < r ? 1 : 0);
+}
+
+/* ---- dense linear algebra --------------------------------------------- */
+
+/* C[M,N] = beta * C + op(A)[M,K] * op(B)[K,N]
+ * op(A) = A (lda >= K) or, if ta, A^T with A stored [K,M] (lda >= M); same for B.
+ * beta is 0 or 1 (0: C is overwritten, never read, may hold NaN garbage). */
+void cr_gemm(cr_pool *p, bool ta, bool tb, int M, int N, int K,
+             const float *A, int lda, const float *B, int ldb,
+             float beta, float *C, int ldc);
+
+/* ---- convolution (NHWC, kernels HWIO like Keras) ------------------------ */
+
+typedef struct cr_conv_geom {
+    int n, h, w, c;            /* input  [n,h,w,c] */
+    int oh, ow, oc;            /* output [n,oh,ow,oc] (oc = c*depth_multiplier for depthwise) */
+    int kh, kw;                /* kernel size */
+    int sh, sw;                /* strides */
+    int dh, dw;                /* dilation */
+    int pt, pl;                /* top / left zero padding (bottom/right follow from oh/ow) */
+} cr_conv_geom;
+
+/* Conv2D forward: x [n,h,w,c], k [kh,kw,c,oc], bias [oc] or NULL, y [n,oh,ow,oc].
+ * scratch: cr_conv2d_scratch(g) floats (may be 0). */
+size_t cr_conv2d_scratch(const cr_conv_geom *g, int n_threads);
+void cr_conv2d(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
+               const float *bias, float *y, float *scratch);
+/* Backward. Each output pointer may be NULL (not needed). All accumulate (+=). */
+void cr_conv2d_backward(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
+                        const float *dy, float *dx, float *dk, float *dbias, float *scratch);
+
+/* DepthwiseConv2D: k [kh,kw,c,dm] (Keras layout), oc = c*dm, output channel
+ * ci*dm + j comes from input channel ci and k[..,..,ci,j]. */
+void cr_depthwise2d(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
+                    const float *bias, float *y);
+void cr_depthwise2d_backward(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
+                             const float *dy, float *dx, float *dk, float *dbias);
+
+/* Pooling over windows (padding cells are ignored: average divides by the
+ * number of valid cells, as Keras 'same' average pooling does). oc == c. */
+void cr_maxpool2d(cr_pool *p, const cr_conv_geom *g, const float *x, float *y);
+void cr_maxpool2d_backward(cr_pool *p, const cr_conv_geom *g, const float *x,
+                           const float *y, const float *dy, float *dx);
+void cr_avgpool2d(cr_pool *p, const cr_conv_geom *g, const float *x, float *y);
+void cr_avgpool2d_backward(cr_pool *p, const cr_conv_geom *g, const float *dy, float *dx);
+
+#endif

@@ -1,0 +1,477 @@
+/* model.c - Sequential models, tracing into graphs, weights, summary. */
+#define _POSIX_C_SOURCE 200809L
+#include "internal.h"
+
+#include "json.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static int model_fail(crest_model *m, int code)
+{
+    /* keep the first construction error: later calls report it again */
+    if (m && !m->err) {
+        m->err = code;
+        snprintf(m->errmsg, sizeof m->errmsg, "%s", crest_last_error());
+    }
+    return code;
+}
+
+static int model_status(const crest_model *m)
+{
+    if (!m)
+        return cr_fail(CREST_E_ARG, "model is NULL");
+    if (m->err)
+        return cr_fail(m->err, "%s", m->errmsg);
+    return CREST_OK;
+}
+
+static crest_model *model_alloc(int kind, const char *name)
+{
+    crest_model *m = cr_calloc(1, sizeof *m);
+    if (!m) {
+        cr_fail(CREST_E_NOMEM, "out of memory creating a model");
+        return NULL;
+    }
+    m->kind = kind;
+    snprintf(m->name, sizeof m->name, "%s", name);
+    cr_rng_seed(&m->init_rng, 0);
+    return m;
+}
+
+int crest_sequential_new(crest_model **out, crest_dims in)
+{
+    if (!out)
+        return cr_fail(CREST_E_ARG, "crest_sequential_new: out is NULL");
+    *out = NULL;
+    if (in.ndim < 1 || in.ndim >= CREST_MAX_DIMS)
+        return cr_fail(CREST_E_SHAPE, "input shape must have 1 to %d dimensions, has %d",
+                       CREST_MAX_DIMS - 1, in.ndim);
+    for (int i = 0; i < in.ndim; i++)
+        if (in.d[i] < 1 || in.d[i] > (1 << 24))
+            return cr_fail(CREST_E_SHAPE, "input dimension %d is %lld", i, (long long)in.d[i]);
+    crest_model *m = model_alloc(CR_SEQUENTIAL, "sequential");
+    if (!m)
+        return CREST_E_NOMEM;
+    m->in_shape = in;
+    *out = m;
+    return CREST_OK;
+}
+
+void cr_model_invalidate(crest_model *m)
+{
+    cr_graph_free(m->g_infer);
+    cr_graph_free(m->g_train);
+    cr_graph_free(m->g_eval);
+    m->g_infer = m->g_train = m->g_eval = NULL;
+    m->out_infer = NULL;
+}
+
+void crest_model_free(crest_model *m)
+{
+    if (!m)
+        return;
+    cr_model_invalidate(m);
+    for (int i = 0; i < m->n_layers; i++)
+        crest_layer_free(m->layers[i]);
+    cr_free(m->layers);
+    cr_free(m->weights);
+    crest_optimizer_free(m->opt);
+    cr_pool_free(m->pool);
+    cr_free(m->meta_json);
+    if (m->destroy)
+        m->destroy(m);
+    cr_free(m);
+}
+
+static bool name_taken(const crest_model *m, const char *name, const crest_layer *skip)
+{
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i] != skip && strcmp(m->layers[i]->name, name) == 0)
+            return true;
+    return false;
+}
+
+void cr_model_name_layer(crest_model *m, crest_layer *l)
+{
+    if (l->named)
+        return;
+    const char *base = l->def->default_name;
+    snprintf(l->name, sizeof l->name, "%s", base);
+    for (int k = 1; name_taken(m, l->name, l); k++)
+        snprintf(l->name, sizeof l->name, "%s_%d", base, k);
+}
+
+int cr_model_push_layer(crest_model *m, crest_layer *l)
+{
+    if (m->n_layers == m->cap_layers) {
+        int cap = m->cap_layers ? 2 * m->cap_layers : 16;
+        crest_layer **ls = cr_realloc(m->layers, (size_t)cap * sizeof *ls);
+        if (!ls) {
+            crest_layer_free(l);
+            return cr_fail(CREST_E_NOMEM, "out of memory adding a layer");
+        }
+        m->layers = ls;
+        m->cap_layers = cap;
+    }
+    if (l->named && name_taken(m, l->name, l)) {
+        int rc = cr_fail(CREST_E_ARG, "layer name '%s' is already used in model '%s'", l->name,
+                         m->name);
+        crest_layer_free(l);
+        return rc;
+    }
+    cr_model_name_layer(m, l);
+    m->layers[m->n_layers++] = l;
+    return CREST_OK;
+}
+
+int crest_add(crest_model *m, crest_layer *l)
+{
+    int rc = model_status(m);
+    if (rc) {
+        crest_layer_free(l);
+        return rc;
+    }
+    if (!l)   /* the constructor failed; its message is current */
+        return model_fail(m, cr_wrap(CREST_E_ARG, "crest_add: layer %d", m->n_layers));
+    if (m->kind != CR_SEQUENTIAL) {
+        crest_layer_free(l);
+        return cr_fail(CREST_E_STATE, "crest_add: model '%s' is not Sequential", m->name);
+    }
+    cr_model_invalidate(m);
+    rc = cr_model_push_layer(m, l);
+    return rc ? model_fail(m, rc) : CREST_OK;
+}
+
+/* ---- tracing ----------------------------------------------------------- */
+
+/* The model's forward pass, traced into g. */
+static cr_node *trace(crest_model *m, cr_graph *g)
+{
+    if (m->trace)   /* functional and custom models bring their own */
+        return m->trace(m, g);
+    cr_node *x = cr_input(g, m->in_shape);
+    for (int i = 0; i < m->n_layers && x; i++)
+        x = cr_layer_apply(m->layers[i], g, &x, 1);
+    return x;
+}
+
+int cr_model_collect_weights(crest_model *m)
+{
+    int n = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        n += m->layers[i]->n_w;
+    cr_weight **ws = cr_realloc(m->weights, (size_t)(n ? n : 1) * sizeof *ws);
+    if (!ws)
+        return cr_fail(CREST_E_NOMEM, "out of memory listing weights");
+    m->weights = ws;
+    m->n_weights = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        for (int j = 0; j < m->layers[i]->n_w; j++)
+            m->weights[m->n_weights++] = m->layers[i]->w[j];
+    return CREST_OK;
+}
+
+int cr_model_build(crest_model *m)
+{
+    int rc = model_status(m);
+    if (rc)
+        return rc;
+    if (m->g_infer)
+        return CREST_OK;
+    if (m->kind == CR_SEQUENTIAL && m->n_layers == 0)
+        return cr_fail(CREST_E_STATE, "model '%s' has no layers", m->name);
+    cr_graph *g = cr_graph_new(m, false);
+    if (!g)
+        return cr_fail(CREST_E_NOMEM, "out of memory building model '%s'", m->name);
+    cr_node *out = trace(m, g);
+    rc = cr_graph_status(g);
+    if (!rc && (!out || out->shape.ndim < 2))
+        rc = cr_fail(CREST_E_SHAPE, "model '%s': output must be [batch, units]", m->name);
+    if (!rc)
+        rc = cr_model_collect_weights(m);
+    if (rc) {
+        cr_graph_free(g);
+        return cr_wrap(rc, "model '%s'", m->name);
+    }
+    out->keep = true;
+    m->g_infer = g;
+    m->out_infer = out;
+    m->out_size = cr_dims_count(&out->shape) / out->shape.d[0];
+    return CREST_OK;
+}
+
+/* Training (or evaluation) graph: the forward pass, then the loss. */
+static int build_with_loss(crest_model *m, bool training, cr_graph **gout, cr_node **out_out,
+                           cr_node **loss_out, cr_node **label_out, cr_node **sw_out)
+{
+    int rc = cr_model_build(m);
+    if (rc)
+        return rc;
+    cr_graph *g = cr_graph_new(m, training);
+    if (!g)
+        return cr_fail(CREST_E_NOMEM, "out of memory building model '%s'", m->name);
+    cr_node *out = trace(m, g);
+    if (out && out->shape.ndim != 2)
+        out = crest_op_flatten(g, out);
+    int64_t K = m->out_size;
+    const crest_compile_opts *o = &m->copts;
+    cr_node *labels = o->loss == CREST_SPARSE_CCE ? cr_input(g, crest_shape(0))
+                                                   : cr_input(g, crest_shape(1, (int)K));
+    cr_node *sw = cr_input(g, crest_shape(0));
+    cr_node *loss = NULL;
+    switch (o->loss) {
+    case CREST_SPARSE_CCE: loss = cr_op_sparse_cce(g, out, labels, sw, o->from_logits); break;
+    case CREST_CCE:
+        loss = cr_op_cce(g, out, labels, sw, o->from_logits, o->label_smoothing);
+        break;
+    case CREST_BCE:
+        loss = cr_op_bce(g, out, labels, sw, o->from_logits, o->label_smoothing);
+        break;
+    }
+    for (int i = 0; i < g->n_losses && loss; i++)
+        loss = crest_op_add(g, loss, g->losses[i]);
+    rc = cr_graph_status(g);
+    if (!rc && m->n_weights != 0) {   /* tracing again must not create weights */
+        int n = 0;
+        for (int i = 0; i < m->n_layers; i++)
+            n += m->layers[i]->n_w;
+        if (n != m->n_weights)
+            rc = cr_fail(CREST_E_STATE, "model '%s': the training trace made new weights",
+                         m->name);
+    }
+    if (rc) {
+        cr_graph_free(g);
+        return cr_wrap(rc, "model '%s'", m->name);
+    }
+    out->keep = true;
+    loss->keep = true;
+    *gout = g;
+    *out_out = out;
+    *loss_out = loss;
+    *label_out = labels;
+    *sw_out = sw;
+    return CREST_OK;
+}
+
+int cr_model_build_train(crest_model *m)
+{
+    if (m->g_train)
+        return CREST_OK;
+    if (!m->compiled)
+        return cr_fail(CREST_E_STATE, "model '%s' is not compiled", m->name);
+    return build_with_loss(m, true, &m->g_train, &m->out_train, &m->loss, &m->label_in,
+                           &m->sw_in);
+}
+
+int cr_model_build_eval(crest_model *m)
+{
+    if (m->g_eval)
+        return CREST_OK;
+    if (!m->compiled)
+        return cr_fail(CREST_E_STATE, "model '%s' is not compiled", m->name);
+    return build_with_loss(m, false, &m->g_eval, &m->out_eval, &m->loss_eval, &m->label_eval,
+                           &m->sw_eval);
+}
+
+int cr_model_pool(crest_model *m, cr_pool **out)
+{
+    if (!m->pool) {
+        int n = m->threads;
+        if (n <= 0) {
+            long c = sysconf(_SC_NPROCESSORS_ONLN);
+            n = c > 0 ? (int)(c > 64 ? 64 : c) : 1;
+        }
+        m->pool = cr_pool_new(n);
+        if (!m->pool)
+            return cr_fail(CREST_E_NOMEM, "could not start %d threads", n);
+    }
+    *out = m->pool;
+    return CREST_OK;
+}
+
+int crest_model_set_threads(crest_model *m, int n)
+{
+    if (!m || n < 0 || n > 256)
+        return cr_fail(CREST_E_ARG, "threads: %d is not in [0, 256]", n);
+    if (n != m->threads) {
+        cr_pool_free(m->pool);
+        m->pool = NULL;
+        m->threads = n;
+    }
+    return CREST_OK;
+}
+
+int crest_model_set_seed(crest_model *m, uint64_t seed)
+{
+    if (!m)
+        return cr_fail(CREST_E_ARG, "model is NULL");
+    m->seed = seed;
+    cr_rng_seed(&m->init_rng, seed);
+    return CREST_OK;
+}
+
+int64_t crest_model_output_size(const crest_model *m)
+{
+    return m ? m->out_size : 0;
+}
+
+crest_dims crest_model_input_shape(const crest_model *m)
+{
+    crest_dims d = { 0 };
+    if (m)
+        d = m->in_shape;
+    return d;
+}
+
+static bool weight_trainable(const cr_weight *w)
+{
+    return w->trainable && (!w->owner || w->owner->trainable);
+}
+
+size_t crest_model_param_count(const crest_model *m, bool trainable_only)
+{
+    if (!m)
+        return 0;
+    size_t n = 0;
+    for (int i = 0; i < m->n_weights; i++)
+        if (!trainable_only || weight_trainable(m->weights[i]))
+            n += (size_t)m->weights[i]->size;
+    return n;
+}
+
+/* ---- summary ----------------------------------------------------------- */
+
+static void group_digits(char *buf, size_t size, size_t v)
+{
+    char raw[32];
+    int n = snprintf(raw, sizeof raw, "%zu", v), k = 0;
+    for (int i = 0; i < n && (size_t)k + 2 < size; i++) {
+        if (i && (n - i) % 3 == 0)
+            buf[k++] = ',';
+        buf[k++] = raw[i];
+    }
+    buf[k] = 0;
+}
+
+static size_t layer_params(const crest_layer *l)
+{
+    size_t n = 0;
+    for (int i = 0; i < l->n_w; i++)
+        n += (size_t)l->w[i]->size;
+    return n;
+}
+
+static void shape_text(const cr_dims *d, char *buf, size_t size)
+{
+    size_t k = (size_t)snprintf(buf, size, "(None");
+    for (int i = 0; i < d->ndim && k < size; i++)
+        k += (size_t)snprintf(buf + k, size - k, ", %lld", (long long)d->d[i]);
+    if (k < size)
+        snprintf(buf + k, size - k, ")");
+}
+
+typedef struct sbuf { char *p; size_t n, cap; bool bad; } sbuf;
+
+static void sb_printf(sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *s, const char *fmt, ...)
+{
+    if (s->bad)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int w = vsnprintf(s->p ? s->p + s->n : NULL, s->p ? s->cap - s->n : 0, fmt, ap);
+        va_end(ap);
+        if (w < 0) {
+            s->bad = true;
+            return;
+        }
+        if (s->p && s->n + (size_t)w < s->cap) {
+            s->n += (size_t)w;
+            return;
+        }
+        size_t cap = (s->cap + (size_t)w + 1) * 2;
+        char *p = cr_realloc(s->p, cap);
+        if (!p) {
+            s->bad = true;
+            return;
+        }
+        s->p = p;
+        s->cap = cap;
+    }
+}
+
+char *crest_model_summary(crest_model *m, bool json)
+{
+    if (cr_model_build(m))
+        return NULL;
+    size_t total = crest_model_param_count(m, false), train = crest_model_param_count(m, true);
+    if (json) {
+        cJSON *root = cJSON_CreateObject(), *layers = cJSON_AddArrayToObject(root, "layers");
+        for (int i = 0; i < m->n_layers; i++) {
+            const crest_layer *l = m->layers[i];
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", l->name);
+            cJSON_AddStringToObject(o, "class", l->def->keras_class);
+            cr_json_add_dims(o, "output_shape", &l->out_shape, true);
+            cJSON_AddNumberToObject(o, "params", (double)layer_params(l));
+            cJSON_AddBoolToObject(o, "trainable", l->trainable);
+            cJSON_AddItemToArray(layers, o);
+        }
+        cJSON_AddNumberToObject(root, "total_params", (double)total);
+        cJSON_AddNumberToObject(root, "trainable_params", (double)train);
+        cJSON_AddNumberToObject(root, "non_trainable_params", (double)(total - train));
+        char *s = cJSON_PrintUnformatted(root);
+        cJSON_Delete(root);
+        if (!s)
+            cr_fail(CREST_E_NOMEM, "out of memory writing the summary");
+        return s;
+    }
+    sbuf s = { 0 };
+    const char *rule = "_________________________________________________________________";
+    const char *dbl = "=================================================================";
+    sb_printf(&s, "Model: \"%s\"\n%s\n %-28s%-26s%-10s\n%s\n", m->name, rule, "Layer (type)",
+              "Output Shape", "Param #", dbl);
+    for (int i = 0; i < m->n_layers; i++) {
+        const crest_layer *l = m->layers[i];
+        char name[256], shape[128];
+        snprintf(name, sizeof name, "%s (%s)", l->name, l->def->keras_class);
+        shape_text(&l->out_shape, shape, sizeof shape);
+        sb_printf(&s, " %-28s%-26s%-10zu\n", name, shape, layer_params(l));
+        if (i + 1 < m->n_layers)
+            sb_printf(&s, "\n");
+    }
+    char a[40], b[40], c[40];
+    group_digits(a, sizeof a, total);
+    group_digits(b, sizeof b, train);
+    group_digits(c, sizeof c, total - train);
+    sb_printf(&s, "%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n",
+              dbl, a, b, c, rule);
+    if (s.bad) {
+        cr_free(s.p);
+        cr_fail(CREST_E_NOMEM, "out of memory writing the summary");
+        return NULL;
+    }
+    return s.p;
+}
+
+int crest_model_set_metadata(crest_model *m, const char *json)
+{
+    if (!m || !json)
+        return cr_fail(CREST_E_ARG, "set_metadata: NULL argument");
+    cJSON *j = cJSON_Parse(json);
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return cr_fail(CREST_E_FORMAT, "metadata is not a JSON object");
+    }
+    cJSON_Delete(j);
+    char *c = cr_strdup(json);
+    if (!c)
+        return cr_fail(CREST_E_NOMEM, "out of memory");
+    cr_free(m->meta_json);
+    m->meta_json = c;
+    return CREST_OK;
+}
+
+const char *crest_model_metadata(const crest_model *m) { return m ? m->meta_json : NULL; }

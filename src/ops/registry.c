@@ -1,0 +1,16 @@
+/* registry.c - every op, one line each. Tests iterate this list, so a new
+ * op here is gradient-checked without writing a new test. */
+#include "../internal.h"
+
+#define OPS(X)                                                                     \
+    X(add) X(sub) X(mul) X(scale) X(matmul) X(bias_add)                            \
+    X(relu) X(relu6) X(sigmoid) X(tanh) X(swish) X(hard_sigmoid)                   \
+    X(softmax) X(log_softmax) X(reshape) X(flatten) X(concat) X(sum) X(mean)       \
+    X(dropout) X(l2)                                                               \
+    X(sparse_cce) X(sparse_cce_probs) X(cce) X(cce_probs) X(bce) X(bce_probs)
+
+#define DECLARE(name) extern const cr_op_def cr_op_##name##_def;
+OPS(DECLARE)
+#define ENTRY(name) &cr_op_##name##_def,
+const cr_op_def *const cr_op_registry[] = { OPS(ENTRY) };
+const int cr_op_registry_count = (int)(sizeof cr_op_registry / sizeof cr_op_registry[0]);

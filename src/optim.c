@@ -1,0 +1,157 @@
+/* optim.c - SGD (momentum, Nesterov), Adam, RMSprop with Keras' update rules.
+ * State (velocity, moments) lives in each weight's slots, allocated on the
+ * first step; frozen weights are skipped and never get state. */
+#include "internal.h"
+
+#include <math.h>
+
+typedef enum { OPT_SGD, OPT_ADAM, OPT_RMSPROP } opt_kind;
+
+struct crest_optimizer {
+    opt_kind kind;
+    float lr, momentum, beta1, beta2, eps, rho;
+    bool nesterov;
+    int64_t t;                  /* steps taken */
+};
+
+static crest_optimizer *opt_new(opt_kind k, float lr)
+{
+    if (!(lr > 0 && lr < 1e3)) {
+        cr_fail(CREST_E_ARG, "learning rate %g is not in (0, 1000)", lr);
+        return NULL;
+    }
+    crest_optimizer *o = cr_calloc(1, sizeof *o);
+    if (!o) {
+        cr_fail(CREST_E_NOMEM, "out of memory creating an optimizer");
+        return NULL;
+    }
+    o->kind = k;
+    o->lr = lr;
+    return o;
+}
+
+crest_optimizer *crest_sgd(float lr, float momentum, bool nesterov)
+{
+    if (!(momentum >= 0 && momentum < 1)) {
+        cr_fail(CREST_E_ARG, "SGD momentum %g is not in [0, 1)", momentum);
+        return NULL;
+    }
+    crest_optimizer *o = opt_new(OPT_SGD, lr);
+    if (o) {
+        o->momentum = momentum;
+        o->nesterov = nesterov;
+    }
+    return o;
+}
+
+crest_optimizer *crest_adam_ex(float lr, float beta1, float beta2, float eps)
+{
+    if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1 && eps > 0)) {
+        cr_fail(CREST_E_ARG, "Adam: beta1 %g, beta2 %g must be in [0, 1), epsilon %g > 0",
+                beta1, beta2, eps);
+        return NULL;
+    }
+    crest_optimizer *o = opt_new(OPT_ADAM, lr);
+    if (o) {
+        o->beta1 = beta1;
+        o->beta2 = beta2;
+        o->eps = eps;
+    }
+    return o;
+}
+
+crest_optimizer *crest_adam(float lr) { return crest_adam_ex(lr, 0.9f, 0.999f, 1e-7f); }
+
+crest_optimizer *crest_rmsprop_ex(float lr, float rho, float momentum, float eps)
+{
+    if (!(rho >= 0 && rho < 1 && momentum >= 0 && momentum < 1 && eps > 0)) {
+        cr_fail(CREST_E_ARG, "RMSprop: rho %g, momentum %g must be in [0, 1), epsilon %g > 0",
+                rho, momentum, eps);
+        return NULL;
+    }
+    crest_optimizer *o = opt_new(OPT_RMSPROP, lr);
+    if (o) {
+        o->rho = rho;
+        o->momentum = momentum;
+        o->eps = eps;
+    }
+    return o;
+}
+
+crest_optimizer *crest_rmsprop(float lr) { return crest_rmsprop_ex(lr, 0.9f, 0.0f, 1e-7f); }
+
+void crest_optimizer_free(crest_optimizer *o) { cr_free(o); }
+
+void cr_optimizer_reset(crest_optimizer *o)
+{
+    if (o)
+        o->t = 0;
+}
+
+static int need_slots(cr_weight *w, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!w->slot[i] && !(w->slot[i] = cr_calloc((size_t)w->size, sizeof(float))))
+            return cr_fail(CREST_E_NOMEM, "out of memory for optimizer state of '%s'",
+                           w->name);
+    return CREST_OK;
+}
+
+int cr_optimizer_step(crest_optimizer *o, cr_weight **ws, int n)
+{
+    o->t++;
+    double t = (double)o->t;
+    /* Keras: lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t); eps added to sqrt(v) */
+    float lr_t = o->kind == OPT_ADAM
+                     ? (float)(o->lr * sqrt(1 - pow(o->beta2, t)) / (1 - pow(o->beta1, t)))
+                     : o->lr;
+    for (int i = 0; i < n; i++) {
+        cr_weight *w = ws[i];
+        if (!w->grad || !w->trainable || (w->owner && !w->owner->trainable))
+            continue;
+        float *x = w->val, *g = w->grad;
+        int64_t sz = w->size;
+        switch (o->kind) {
+        case OPT_SGD:
+            if (o->momentum == 0) {
+                for (int64_t j = 0; j < sz; j++)
+                    x[j] -= o->lr * g[j];
+                break;
+            }
+            if (need_slots(w, 1))
+                return CREST_E_NOMEM;
+            for (int64_t j = 0; j < sz; j++) {
+                float v = o->momentum * w->slot[0][j] - o->lr * g[j];
+                w->slot[0][j] = v;
+                x[j] += o->nesterov ? o->momentum * v - o->lr * g[j] : v;
+            }
+            break;
+        case OPT_ADAM:
+            if (need_slots(w, 2))
+                return CREST_E_NOMEM;
+            for (int64_t j = 0; j < sz; j++) {
+                float m = o->beta1 * w->slot[0][j] + (1 - o->beta1) * g[j];
+                float v = o->beta2 * w->slot[1][j] + (1 - o->beta2) * g[j] * g[j];
+                w->slot[0][j] = m;
+                w->slot[1][j] = v;
+                x[j] -= lr_t * m / (sqrtf(v) + o->eps);
+            }
+            break;
+        case OPT_RMSPROP:
+            if (need_slots(w, o->momentum > 0 ? 2 : 1))
+                return CREST_E_NOMEM;
+            for (int64_t j = 0; j < sz; j++) {
+                float ms = o->rho * w->slot[0][j] + (1 - o->rho) * g[j] * g[j];
+                w->slot[0][j] = ms;
+                float step = o->lr * g[j] / (sqrtf(ms) + o->eps);
+                if (o->momentum > 0) {
+                    w->slot[1][j] = o->momentum * w->slot[1][j] + step;
+                    step = w->slot[1][j];
+                }
+                x[j] -= step;
+            }
+            break;
+        }
+    }
+    return CREST_OK;
+}

@@ -1,0 +1,373 @@
+/* test_core.c - models, fit determinism, save/load, and bad input. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+/* Three noisy blobs in 8-D: learnable, deterministic, no files needed. */
+static crest_dataset *blobs(size_t n, uint64_t seed)
+{
+    cr_rng r;
+    cr_rng_seed(&r, seed);
+    float *x = malloc(n * 8 * sizeof *x);
+    int32_t *y = malloc(n * sizeof *y);
+    for (size_t i = 0; i < n; i++) {
+        y[i] = (int32_t)(i % 3);
+        for (int k = 0; k < 8; k++)
+            x[i * 8 + k] = (float)cr_rng_normal(&r) * 0.7f + (k % 3 == y[i] ? 1.5f : 0.0f);
+    }
+    crest_dataset *d = NULL;
+    assert_int_equal(crest_dataset_new(&d, n, crest_shape(1, 8), x, y, 3), CREST_OK);
+    free(x);
+    free(y);
+    return d;
+}
+
+static crest_model *mlp(uint64_t seed, int threads, crest_optimizer *opt, float dropout)
+{
+    crest_model *m = NULL;
+    assert_int_equal(crest_sequential_new(&m, crest_shape(1, 8)), CREST_OK);
+    crest_model_set_seed(m, seed);
+    crest_model_set_threads(m, threads);
+    crest_add(m, crest_dense(16, CREST_RELU));
+    if (dropout > 0)
+        crest_add(m, crest_dropout(dropout));
+    assert_int_equal(crest_add(m, crest_dense(3, CREST_SOFTMAX)), CREST_OK);
+    assert_int_equal(crest_compile(m, &(crest_compile_opts){ .optimizer = opt ? opt : crest_adam(1e-2f) }),
+                     CREST_OK);
+    return m;
+}
+
+static void test_fit_learns_and_is_deterministic(void **state)
+{
+    (void)state;
+    crest_dataset *d = blobs(600, 1);
+    crest_history h[3];
+    crest_model *m[3];
+    for (int i = 0; i < 3; i++) {
+        /* runs 0 and 1: same seed, 1 thread; run 2: same seed, 2 threads */
+        m[i] = mlp(7, i == 2 ? 2 : 1, NULL, 0.2f);
+        assert_int_equal(crest_fit(m[i], d, &(crest_fit_opts){ .epochs = 5, .batch_size = 16,
+                                                               .seed = 3, .history = &h[i] }),
+                         CREST_OK);
+    }
+    assert_true(h[0].loss[4] < h[0].loss[0]);
+    assert_true(h[0].accuracy[4] > 0.9);
+    for (int i = 1; i < 3; i++) {
+        for (int e = 0; e < 5; e++)
+            assert_memory_equal(&h[0].loss[e], &h[i].loss[e], sizeof(double));
+        assert_int_equal(m[0]->n_weights, m[i]->n_weights);
+        for (int w = 0; w < m[0]->n_weights; w++)
+            assert_memory_equal(m[0]->weights[w]->val, m[i]->weights[w]->val,
+                                (size_t)m[0]->weights[w]->size * sizeof(float));
+    }
+    /* a different seed gives a different run */
+    crest_model *other = mlp(8, 1, NULL, 0.2f);
+    crest_history ho;
+    assert_int_equal(crest_fit(other, d, &(crest_fit_opts){ .epochs = 1, .batch_size = 16,
+                                                            .seed = 3, .history = &ho }),
+                     CREST_OK);
+    assert_true(ho.loss[0] != h[0].loss[0]);
+    for (int i = 0; i < 3; i++)
+        crest_model_free(m[i]);
+    crest_model_free(other);
+    crest_dataset_free(d);
+}
+
+static void test_optimizers_train(void **state)
+{
+    (void)state;
+    crest_dataset *d = blobs(600, 2);
+    crest_optimizer *opts[] = { crest_sgd(0.05f, 0, false), crest_sgd(0.05f, 0.9f, false),
+                                crest_sgd(0.05f, 0.9f, true), crest_adam(1e-2f),
+                                crest_rmsprop(1e-2f) };
+    for (int i = 0; i < 5; i++) {
+        crest_model *m = mlp(1, 1, opts[i], 0);
+        crest_history h;
+        assert_int_equal(crest_fit(m, d, &(crest_fit_opts){ .epochs = 4, .seed = 1, .history = &h }),
+                         CREST_OK);
+        print_message("optimizer %d: loss %.4f -> %.4f acc %.3f\n", i, h.loss[0], h.loss[3],
+                      h.accuracy[3]);
+        assert_true(h.loss[3] < h.loss[0]);
+        assert_true(h.accuracy[3] > 0.85);
+        crest_model_free(m);
+    }
+    crest_dataset_free(d);
+}
+
+/* Keras' Adam: after one step every weight moved by about lr (the first
+ * bias-corrected step is lr * g / (|g| + eps)). */
+static void test_adam_first_step_is_lr(void **state)
+{
+    (void)state;
+    crest_dataset *d = blobs(32, 3);
+    crest_model *m = mlp(1, 1, crest_adam(1e-3f), 0);
+    float before[8 * 16];
+    memcpy(before, m->weights[0]->val, sizeof before);
+    assert_int_equal(crest_fit(m, d, &(crest_fit_opts){ .epochs = 1, .batch_size = 32 }), CREST_OK);
+    int moved = 0;
+    for (int i = 0; i < 8 * 16; i++) {
+        float dlt = fabsf(m->weights[0]->val[i] - before[i]);
+        if (dlt > 0) {
+            assert_true(fabsf(dlt - 1e-3f) < 2e-5f);
+            moved++;
+        }
+    }
+    assert_true(moved > 8 * 16 / 2);
+    crest_model_free(m);
+    crest_dataset_free(d);
+}
+
+static void test_validation_and_early_stopping(void **state)
+{
+    (void)state;
+    crest_dataset *d = blobs(400, 4);
+    crest_model *m = mlp(1, 1, crest_adam(0.05f), 0);
+    crest_history h;
+    assert_int_equal(crest_fit(m, d, &(crest_fit_opts){ .epochs = 60, .validation_split = 0.25f,
+                                                        .early_stopping_patience = 2,
+                                                        .history = &h }),
+                     CREST_OK);
+    assert_true(h.epochs < 60);                /* it stopped */
+    assert_true(h.val_accuracy[0] > 0.5);
+    /* restore-best: evaluating the held-out part reproduces the best val loss */
+    crest_dataset *val = NULL;
+    assert_int_equal(crest_dataset_slice(d, 300, 100, &val), CREST_OK);
+    crest_metrics mt;
+    assert_int_equal(crest_evaluate(m, val, 32, &mt), CREST_OK);
+    assert_true(fabs(mt.loss - h.val_loss[h.best_epoch]) < 1e-6);
+    crest_dataset_free(val);
+    crest_model_free(m);
+    crest_dataset_free(d);
+}
+
+static void test_class_weights_and_losses(void **state)
+{
+    (void)state;
+    crest_dataset *d = blobs(300, 5);
+    /* CCE with one-hot targets from integer labels, label smoothing, from_logits */
+    crest_model *m = NULL;
+    assert_int_equal(crest_sequential_new(&m, crest_shape(1, 8)), CREST_OK);
+    crest_add(m, crest_dense(3, CREST_LINEAR));
+    assert_int_equal(crest_compile(m, &(crest_compile_opts){ .loss = CREST_CCE, .from_logits = true,
+                                                             .label_smoothing = 0.1f,
+                                                             .metrics = CREST_ACCURACY | CREST_TOP_K,
+                                                             .top_k = 2,
+                                                             .optimizer = crest_adam(0.02f) }),
+                     CREST_OK);
+    float cw[3] = { 1, 2, 0.5f };
+    crest_history h;
+    assert_int_equal(crest_fit(m, d, &(crest_fit_opts){ .epochs = 5, .class_weight = cw,
+                                                        .history = &h }),
+                     CREST_OK);
+    assert_true(h.accuracy[4] > 0.85);
+    crest_metrics mt;
+    assert_int_equal(crest_evaluate(m, d, 0, &mt), CREST_OK);
+    assert_true(mt.top_k_accuracy >= mt.accuracy);
+    crest_model_free(m);
+    crest_dataset_free(d);
+}
+
+static void test_bad_input_errors(void **state)
+{
+    (void)state;
+    crest_model *m = NULL;
+    assert_int_equal(crest_sequential_new(&m, crest_shape(1, 8)), CREST_OK);
+    assert_int_equal(crest_add(m, crest_dense(0, CREST_RELU)), CREST_E_ARG);
+    assert_non_null(strstr(crest_last_error(), "units"));
+    /* sticky: later adds report the first error */
+    assert_int_equal(crest_add(m, crest_dense(3, CREST_SOFTMAX)), CREST_E_ARG);
+    crest_model_free(m);
+
+    m = mlp(1, 1, NULL, 0);
+    crest_dataset *d = NULL;
+    float x[2 * 5] = { 0 };
+    int32_t y[2] = { 0, 1 };
+    assert_int_equal(crest_dataset_new(&d, 2, crest_shape(1, 5), x, y, 2), CREST_OK);
+    assert_int_equal(crest_fit(m, d, NULL), CREST_E_SHAPE);
+    assert_non_null(strstr(crest_last_error(), "[5]"));
+    crest_dataset_free(d);
+    float x8[2 * 8] = { 0 };
+    int32_t bad[2] = { 0, 7 };
+    assert_int_equal(crest_dataset_new(&d, 2, crest_shape(1, 8), x8, bad, 0), CREST_OK);
+    assert_int_equal(crest_fit(m, d, NULL), CREST_E_ARG);
+    assert_non_null(strstr(crest_last_error(), "label 7"));
+    crest_dataset_free(d);
+    assert_int_equal(crest_dataset_new(&d, 2, crest_shape(1, 8), x8, bad, 3), CREST_E_ARG);
+    crest_model_free(m);
+
+    crest_model *nc = NULL;
+    assert_int_equal(crest_sequential_new(&nc, crest_shape(1, 8)), CREST_OK);
+    crest_add(nc, crest_dense(3, CREST_SOFTMAX));
+    d = blobs(10, 1);
+    assert_int_equal(crest_fit(nc, d, NULL), CREST_E_STATE);   /* not compiled */
+    crest_dataset_free(d);
+    crest_model_free(nc);
+
+    assert_int_equal(crest_dataset_load(&d, "no-such-dataset"), CREST_E_ARG);
+    setenv("CREST_DATA", "/nonexistent", 1);
+    assert_int_equal(crest_dataset_load(&d, "fashion-mnist:test"), CREST_E_IO);
+    assert_non_null(strstr(crest_last_error(), "t10k-images-idx3-ubyte"));
+    unsetenv("CREST_DATA");
+}
+
+static void test_save_load_roundtrip(void **state)
+{
+    (void)state;
+    char dir[256];
+    tu_tmpdir(dir, sizeof dir);
+    crest_dataset *d = blobs(200, 6);
+    crest_model *m = NULL;
+    assert_int_equal(crest_sequential_new(&m, crest_shape(1, 8)), CREST_OK);
+    crest_add(m, crest_dense_ex(&(crest_dense_opts){ .units = 6, .activation = CREST_TANH,
+                                                    .l2 = 0.01f, .name = "hidden" }));
+    crest_add(m, crest_dropout(0.3f));
+    crest_add(m, crest_dense(3, CREST_SOFTMAX));
+    assert_int_equal(crest_compile(m, NULL), CREST_OK);
+    assert_int_equal(crest_fit(m, d, &(crest_fit_opts){ .epochs = 2 }), CREST_OK);
+    assert_int_equal(crest_model_save(m, dir), CREST_OK);
+    assert_int_equal(crest_model_save(m, dir), CREST_OK);      /* again: still one shard */
+    assert_int_equal(tu_count_files(dir), 2);
+
+    crest_model *l = NULL;
+    assert_int_equal(crest_model_load(&l, dir), CREST_OK);
+    float p1[200 * 3], p2[200 * 3];
+    assert_int_equal(crest_predict(m, crest_dataset_x(d), 200, p1), CREST_OK);
+    assert_int_equal(crest_predict(l, crest_dataset_x(d), 200, p2), CREST_OK);
+    assert_memory_equal(p1, p2, sizeof p1);
+    char *s1 = crest_model_summary(m, true), *s2 = crest_model_summary(l, true);
+    assert_string_equal(s1, s2);
+    assert_non_null(strstr(s1, "\"name\":\"hidden\""));
+    assert_non_null(strstr(s1, "\"total_params\":75"));
+    crest_free(s1);
+    crest_free(s2);
+    char *t = crest_model_summary(l, false);
+    assert_non_null(strstr(t, "hidden (Dense)"));
+    assert_non_null(strstr(t, "Total params: 75"));
+    crest_free(t);
+    crest_model_free(l);
+    crest_model_free(m);
+    crest_dataset_free(d);
+    tu_rmdir(dir);
+}
+
+/* Corrupt model folders: each is an error naming the culprit, never a crash. */
+static void test_corrupt_models(void **state)
+{
+    (void)state;
+    char dir[256], path[512];
+    tu_tmpdir(dir, sizeof dir);
+    crest_model *m = mlp(1, 1, NULL, 0);
+    assert_int_equal(crest_model_save(m, dir), CREST_OK);
+    crest_model_free(m);
+    char *json = tu_read(dir, "model.json");
+    char shard[64] = { 0 };
+    const char *sp = strstr(json, "weights.");
+    memcpy(shard, sp, strcspn(sp, "\""));
+    char *bin = tu_read(dir, shard);
+    size_t bin_len = tu_size(dir, shard);
+
+    struct { const char *what, *from, *to; int code; const char *needle; } cases[] = {
+        { "truncated json", NULL, NULL, CREST_E_FORMAT, "not valid JSON" },
+        { "unknown layer", "\"Dense\"", "\"Wobble\"", CREST_E_UNSUPPORTED, "Wobble" },
+        { "bad units", "\"units\":16", "\"units\":-4", CREST_E_FORMAT, "units" },
+        { "shape mismatch", "[16,3]", "[17,3]", CREST_E_SHAPE, "dense_1/kernel" },
+        { "escaping shard", "\"weights.", "\"../weights.", CREST_E_FORMAT, "leaves the model folder" },
+        { "absurd shape", "[8,16]", "[800000,1600000]", CREST_E_FORMAT, "dense/kernel" },
+        { "renamed weight", "\"dense/bias\"", "\"dense/bias2\"", CREST_E_FORMAT, "dense/bias2" },
+        { "bad dtype", "\"float32\"", "\"complex64\"", CREST_E_UNSUPPORTED, "complex64" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *txt;
+        if (!cases[i].from) {
+            txt = strdup(json);
+            txt[strlen(txt) / 2] = 0;
+        } else {
+            txt = tu_replace(json, cases[i].from, cases[i].to);
+        }
+        tu_write(dir, "model.json", txt, strlen(txt));
+        free(txt);
+        crest_model *l = NULL;
+        int rc = crest_model_load(&l, dir);
+        print_message("%s: %d %s\n", cases[i].what, rc, crest_last_error());
+        assert_int_equal(rc, cases[i].code);
+        assert_null(l);
+        assert_non_null(strstr(crest_last_error(), cases[i].needle));
+    }
+    tu_write(dir, "model.json", json, strlen(json));
+    /* truncated weights, extra bytes, missing shard */
+    tu_write(dir, shard, bin, bin_len - 4);
+    crest_model *l = NULL;
+    assert_int_equal(crest_model_load(&l, dir), CREST_E_FORMAT);
+    assert_non_null(strstr(crest_last_error(), "bytes"));
+    tu_write(dir, shard, bin, bin_len);
+    tu_write(dir, shard, bin, bin_len);
+    snprintf(path, sizeof path, "%s/%s", dir, shard);
+    unlink(path);
+    assert_int_equal(crest_model_load(&l, dir), CREST_E_IO);
+    assert_non_null(strstr(crest_last_error(), shard));
+    assert_int_equal(crest_model_load(&l, "/nonexistent/model"), CREST_E_IO);
+    free(json);
+    free(bin);
+    tu_rmdir(dir);
+}
+
+/* Every allocation failure is an error, never a crash or a leak (ASan). */
+static void test_out_of_memory(void **state)
+{
+    (void)state;
+    char dir[256];
+    tu_tmpdir(dir, sizeof dir);
+    crest_dataset *d = blobs(64, 7);
+    int ok = 0;
+    for (long k = 0; k < 2000 && !ok; k++) {
+        crest_model *m = NULL;
+        cr_alloc_fail_after(k);
+        int rc = crest_sequential_new(&m, crest_shape(1, 8));
+        if (!rc) {
+            crest_add(m, crest_dense(4, CREST_RELU));
+            crest_add(m, crest_dense(3, CREST_SOFTMAX));
+            rc = crest_compile(m, NULL);
+        }
+        if (!rc)
+            rc = crest_fit(m, d, &(crest_fit_opts){ .epochs = 1 });
+        if (!rc)
+            rc = crest_model_save(m, dir);
+        cr_alloc_fail_after(-1);
+        if (rc)
+            assert_true(rc == CREST_E_NOMEM || rc == CREST_E_ARG);
+        ok = rc == 0;
+        crest_model_free(m);
+    }
+    assert_true(ok);
+    crest_dataset_free(d);
+    tu_rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fit_learns_and_is_deterministic),
+        cmocka_unit_test(test_optimizers_train),
+        cmocka_unit_test(test_adam_first_step_is_lr),
+        cmocka_unit_test(test_validation_and_early_stopping),
+        cmocka_unit_test(test_class_weights_and_losses),
+        cmocka_unit_test(test_bad_input_errors),
+        cmocka_unit_test(test_save_load_roundtrip),
+        cmocka_unit_test(test_corrupt_models),
+        cmocka_unit_test(test_out_of_memory),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
