@@ -149,6 +149,38 @@ void crest_free(void *p);
 /* Threads used by this model's kernels (default: the number of cores). */
 int crest_model_set_threads(crest_model *m, int n_threads);
 
+/* ---- functional models (Keras' functional API) ------------------------- */
+
+/* A symbolic tensor of a functional model under construction: an Input, or
+ * the output of a layer applied to symbolic tensors. Owned by its model;
+ * valid until the model is freed. */
+typedef struct crest_sym crest_sym;
+
+/* An empty functional model: declare inputs, apply layers, then set outputs. */
+int crest_functional_new(crest_model **out, const char *name);
+/* keras.Input(shape=..., name=...): shape without the batch; name may be NULL. */
+crest_sym *crest_input(crest_model *m, crest_dims shape, const char *name);
+/* layer(inputs): the model takes ownership of l (even on failure). Applying a
+ * layer the model already owns applies it again with the same weights
+ * (shared layers). NULL after an error, which sticks to m. */
+crest_sym *crest_call(crest_model *m, crest_layer *l, crest_sym **inputs, int n_inputs);
+crest_sym *crest_apply(crest_model *m, crest_layer *l, crest_sym *x);   /* one input */
+/* keras.Model(inputs, outputs). The inputs are fed from each sample of a
+ * data set in this order: a sample holds input 0's values, then input 1's...
+ * fit / evaluate / predict train and report output 0; the others are traced
+ * and saved, and crest_predict_output reads them. */
+int crest_functional_outputs(crest_model *m, crest_sym **inputs, int n_inputs,
+                             crest_sym **outputs, int n_outputs);
+int crest_model_output_count(const crest_model *m);
+/* out: [n, size of output k per sample]. */
+int crest_predict_output(crest_model *m, int k, const float *x, size_t n, float *out);
+
+/* Merge layers (Keras Add, Multiply, Average, Concatenate). */
+crest_layer *crest_merge_add(void);
+crest_layer *crest_merge_multiply(void);
+crest_layer *crest_merge_average(void);
+crest_layer *crest_concatenate(int axis);    /* axis counts the batch: -1 = last */
+
 /* ---- compile ----------------------------------------------------------- */
 
 typedef struct crest_optimizer crest_optimizer;

@@ -125,6 +125,36 @@ cr_node *cr_input(cr_graph *g, cr_dims sample)
     return n;
 }
 
+void cr_graph_mark_input(cr_graph *g, cr_node *x)
+{
+    if (!g || g->err || !x)
+        return;
+    if (x->kind != CR_NODE_INPUT) {
+        cr_graph_fail(g, CREST_E_ARG, "a model input must be an input node");
+        return;
+    }
+    if (g->n_inputs == CR_MAX_IO) {
+        cr_graph_fail(g, CREST_E_ARG, "more than %d model inputs", CR_MAX_IO);
+        return;
+    }
+    g->inputs[g->n_inputs++] = x;
+}
+
+void cr_graph_feed(cr_graph *g, const float *x, int64_t stride, const size_t *rows,
+                   size_t start, int64_t batch)
+{
+    int64_t off = 0;
+    for (int i = 0; i < g->n_inputs; i++) {
+        cr_node *in = g->inputs[i];
+        int64_t per = cr_dims_count(&in->sample);
+        for (int64_t b = 0; b < batch; b++) {
+            size_t r = rows ? rows[start + (size_t)b] : start + (size_t)b;
+            memcpy(in->val + b * per, x + r * (size_t)stride + off, (size_t)per * sizeof(float));
+        }
+        off += per;
+    }
+}
+
 cr_node *cr_param(cr_graph *g, cr_weight *w)
 {
     if (!g || g->err)

@@ -45,6 +45,8 @@ char *cr_dims_str(const cr_dims *s, char *buf, size_t size);
 
 typedef struct cJSON cJSON;
 
+#define CR_MAX_IO 16              /* inputs / outputs of one model */
+
 /* ---- graph ------------------------------------------------------------- */
 
 typedef struct crest_graph cr_graph;
@@ -105,6 +107,10 @@ struct crest_graph {
     cr_node **losses;             /* extra loss terms (regularizers), scalars */
     int n_losses;
     cr_rng init_rng;              /* used when model is NULL */
+    cr_node *inputs[CR_MAX_IO];   /* the model's inputs, in order (traces mark them) */
+    int n_inputs;
+    cr_node *outputs[CR_MAX_IO];  /* the model's outputs (output 0 is trained) */
+    int n_outputs;
     /* plan */
     int64_t batch;
     float *arena;
@@ -120,6 +126,12 @@ cr_node *cr_graph_fail(cr_graph *g, int code, const char *fmt, ...)
 int cr_graph_status(const cr_graph *g);   /* 0 or the sticky error (message re-set) */
 
 cr_node *cr_input(cr_graph *g, cr_dims sample_shape);
+/* Declares x as the model's next input (fed from the data set, in order). */
+void cr_graph_mark_input(cr_graph *g, cr_node *x);
+/* Copies rows of samples into the model inputs: each sample of `stride`
+ * floats holds the inputs' values one after another. */
+void cr_graph_feed(cr_graph *g, const float *x, int64_t stride, const size_t *rows,
+                   size_t start, int64_t batch);
 cr_node *cr_param(cr_graph *g, cr_weight *w);
 /* Generic op node. attr (attr_size bytes) is copied. */
 cr_node *cr_op(cr_graph *g, const cr_op_def *def, cr_node **in, int n_in,
@@ -223,7 +235,7 @@ enum cr_model_kind { CR_SEQUENTIAL = 0, CR_FUNCTIONAL, CR_CUSTOM };
 struct crest_model {
     int kind;
     char name[128];
-    cr_dims in_shape;
+    cr_dims in_shape;             /* one input: its shape; several: [total values] */
     crest_layer **layers;
     int n_layers, cap_layers;
     int err;                      /* sticky construction error */
@@ -253,7 +265,12 @@ struct crest_model {
     char *meta_json;              /* userDefinedMetadata to save (crest extras) */
 };
 
+crest_model *cr_model_alloc(int kind, const char *name);
+/* Records the first construction error in m (sticky); returns code. */
+int cr_model_fail(crest_model *m, int code);
 int cr_model_build(crest_model *m);               /* traces g_infer (idempotent) */
+/* Inference on n samples, writing output k of the inference graph. */
+int cr_predict_node(crest_model *m, int k, const float *x, size_t n, float *out);
 int cr_model_build_train(crest_model *m);         /* traces g_train (after compile) */
 int cr_model_build_eval(crest_model *m);          /* traces g_eval (after compile) */
 /* Appends l (named uniquely); consumes l, even on failure. */

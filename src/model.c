@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static int model_fail(crest_model *m, int code)
+int cr_model_fail(crest_model *m, int code)
 {
     /* keep the first construction error: later calls report it again */
     if (m && !m->err) {
@@ -26,7 +26,7 @@ static int model_status(const crest_model *m)
     return CREST_OK;
 }
 
-static crest_model *model_alloc(int kind, const char *name)
+crest_model *cr_model_alloc(int kind, const char *name)
 {
     crest_model *m = cr_calloc(1, sizeof *m);
     if (!m) {
@@ -50,7 +50,7 @@ int crest_sequential_new(crest_model **out, crest_dims in)
     for (int i = 0; i < in.ndim; i++)
         if (in.d[i] < 1 || in.d[i] > (1 << 24))
             return cr_fail(CREST_E_SHAPE, "input dimension %d is %lld", i, (long long)in.d[i]);
-    crest_model *m = model_alloc(CR_SEQUENTIAL, "sequential");
+    crest_model *m = cr_model_alloc(CR_SEQUENTIAL, "sequential");
     if (!m)
         return CREST_E_NOMEM;
     m->in_shape = in;
@@ -133,14 +133,14 @@ int crest_add(crest_model *m, crest_layer *l)
         return rc;
     }
     if (!l)   /* the constructor failed; its message is current */
-        return model_fail(m, cr_wrap(CREST_E_ARG, "crest_add: layer %d", m->n_layers));
+        return cr_model_fail(m, cr_wrap(CREST_E_ARG, "crest_add: layer %d", m->n_layers));
     if (m->kind != CR_SEQUENTIAL) {
         crest_layer_free(l);
         return cr_fail(CREST_E_STATE, "crest_add: model '%s' is not Sequential", m->name);
     }
     cr_model_invalidate(m);
     rc = cr_model_push_layer(m, l);
-    return rc ? model_fail(m, rc) : CREST_OK;
+    return rc ? cr_model_fail(m, rc) : CREST_OK;
 }
 
 /* ---- tracing ----------------------------------------------------------- */
@@ -151,6 +151,7 @@ static cr_node *trace(crest_model *m, cr_graph *g)
     if (m->trace)   /* functional and custom models bring their own */
         return m->trace(m, g);
     cr_node *x = cr_input(g, m->in_shape);
+    cr_graph_mark_input(g, x);
     for (int i = 0; i < m->n_layers && x; i++)
         x = cr_layer_apply(m->layers[i], g, &x, 1);
     return x;
@@ -195,6 +196,17 @@ int cr_model_build(crest_model *m)
         return cr_wrap(rc, "model '%s'", m->name);
     }
     out->keep = true;
+    if (g->n_outputs == 0)
+        g->outputs[g->n_outputs++] = out;
+    int64_t fed = 0;
+    for (int i = 0; i < g->n_inputs; i++)
+        fed += cr_dims_count(&g->inputs[i]->sample);
+    if (g->n_inputs < 1 || fed != cr_dims_count(&m->in_shape)) {
+        cr_graph_free(g);
+        return cr_fail(CREST_E_STATE, "model '%s': its inputs take %lld values per sample, "
+                                      "not %lld", m->name, (long long)fed,
+                       (long long)cr_dims_count(&m->in_shape));
+    }
     m->g_infer = g;
     m->out_infer = out;
     m->out_size = cr_dims_count(&out->shape) / out->shape.d[0];

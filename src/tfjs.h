@@ -12,10 +12,12 @@ cJSON *cr_topology_json(crest_model *m);
 int cr_layer_from_json(const cJSON *layer_json, crest_layer **out);
 /* batch_input_shape / batch_shape in a layer config (found = false if neither). */
 int cr_input_shape_json(const cJSON *cfg, cr_dims *out, bool *found);
-/* A model from modelTopology (Sequential; Model/Functional through the hook). */
+/* A model from modelTopology (Sequential, Model / Functional). */
 int cr_model_from_topology(const cJSON *topo, crest_model **out);
-typedef int (*cr_functional_from_json_fn)(const cJSON *config, crest_model **out);
-extern cr_functional_from_json_fn cr_functional_from_json_hook;
+/* A functional model from the "config" of a Model / Functional topology. */
+int cr_functional_from_json(const cJSON *config, crest_model **out);
+/* {"class_name", "config"} of a layer; batch_input adds batch_input_shape. */
+cJSON *cr_layer_json(const crest_layer *l, const cr_dims *batch_input);
 /* Fills m's (built) weights from a weightsManifest whose shards are in dir. */
 int cr_load_weights(crest_model *m, const cJSON *manifest, const char *dir);
 /* dir/rel, refusing paths that leave dir. */

@@ -94,13 +94,12 @@ static void fill_targets(const crest_model *m, const crest_dataset *d, size_t r,
 }
 
 static void load_batch(crest_model *m, const crest_dataset *d, const size_t *idx, size_t start,
-                       int64_t bs, cr_node *x, cr_node *labels, cr_node *sw, const float *cw)
+                       int64_t bs, cr_graph *g, cr_node *labels, cr_node *sw, const float *cw)
 {
     int64_t K = m->out_size, tw = m->copts.loss == CREST_SPARSE_CCE ? 1 : K;
+    cr_graph_feed(g, d->x, d->stride, idx, start, bs);
     for (int64_t b = 0; b < bs; b++) {
         size_t r = idx ? idx[start + b] : start + b;
-        memcpy(x->val + b * d->stride, d->x + r * (size_t)d->stride,
-               (size_t)d->stride * sizeof(float));
         if (labels)
             fill_targets(m, d, r, labels->val + b * tw);
         if (sw)
@@ -303,7 +302,7 @@ int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *
             if ((rc = cr_graph_plan(m->g_train, b)))
                 goto out;
             cr_graph *g = m->g_train;
-            load_batch(m, train, idx, start, b, g->nodes[0], m->label_in, m->sw_in,
+            load_batch(m, train, idx, start, b, g, m->label_in, m->sw_in,
                        o->class_weight);
             cr_graph_forward(g, &ctx);
             float l = m->loss->val[0];
@@ -397,7 +396,7 @@ static int eval_range(crest_model *m, const crest_dataset *d, size_t start, size
         int64_t b = (int64_t)(n - s < (size_t)bs ? n - s : (size_t)bs);
         if ((rc = cr_graph_plan(m->g_eval, b)))
             return rc;
-        load_batch(m, d, NULL, start + s, b, m->g_eval->nodes[0], m->label_eval, m->sw_eval,
+        load_batch(m, d, NULL, start + s, b, m->g_eval, m->label_eval, m->sw_eval,
                    NULL);
         cr_graph_forward(m->g_eval, &ctx);
         loss += (double)m->loss_eval->val[0] * (double)b;
@@ -428,9 +427,9 @@ int crest_evaluate(crest_model *m, const crest_dataset *d, int batch_size, crest
     return eval_range(m, d, 0, d->n, batch_size ? batch_size : 32, out);
 }
 
-int crest_predict(crest_model *m, const float *x, size_t n, float *probs)
+int cr_predict_node(crest_model *m, int k, const float *x, size_t n, float *out)
 {
-    if (!m || (!x && n) || (!probs && n))
+    if (!m || (!x && n) || (!out && n))
         return cr_fail(CREST_E_ARG, "predict: model, input or output is NULL");
     cr_pool *pool;
     int rc = cr_model_build(m);
@@ -440,14 +439,22 @@ int crest_predict(crest_model *m, const float *x, size_t n, float *probs)
         return rc;
     cr_ctx ctx = { .pool = pool, .training = false };
     cr_graph *g = m->g_infer;
-    int64_t per = cr_dims_count(&m->in_shape), K = m->out_size, bs = 64;
+    if (k < 0 || k >= g->n_outputs)
+        return cr_fail(CREST_E_ARG, "predict: model '%s' has no output %d", m->name, k);
+    int64_t per = cr_dims_count(&m->in_shape), bs = 64;
     for (size_t s = 0; s < n; s += (size_t)bs) {
         int64_t b = (int64_t)(n - s < (size_t)bs ? n - s : (size_t)bs);
         if ((rc = cr_graph_plan(g, b)))
             return rc;
-        memcpy(g->nodes[0]->val, x + s * (size_t)per, (size_t)(b * per) * sizeof(float));
+        cr_graph_feed(g, x, per, NULL, s, b);
         cr_graph_forward(g, &ctx);
-        memcpy(probs + s * (size_t)K, m->out_infer->val, (size_t)(b * K) * sizeof(float));
+        int64_t cnt = cr_dims_count(&g->outputs[k]->shape), w = cnt / b;
+        memcpy(out + s * (size_t)w, g->outputs[k]->val, (size_t)cnt * sizeof(float));
     }
     return CREST_OK;
+}
+
+int crest_predict(crest_model *m, const float *x, size_t n, float *probs)
+{
+    return cr_predict_node(m, 0, x, n, probs);
 }

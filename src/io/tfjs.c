@@ -6,8 +6,8 @@
  * first, so model.json always names a complete shard: a run that dies
  * leaves either the old model or the new one. Stale shards go last.
  *
- * Load reads Sequential topologies here (functional ones through
- * cr_functional_from_json when linked in), then the weights manifest:
+ * Load reads Sequential topologies here (functional ones in
+ * src/functional.c), then the weights manifest:
  * float32 / int32, and quantized uint8 / uint16 (min + scale * q) and
  * float16. Shard paths must stay inside the model's folder.
  */
@@ -30,7 +30,7 @@
 
 /* ---- save -------------------------------------------------------------- */
 
-static cJSON *layer_json(const crest_layer *l, const cr_dims *batch_input)
+cJSON *cr_layer_json(const crest_layer *l, const cr_dims *batch_input)
 {
     cJSON *o = cJSON_CreateObject(), *cfg = cJSON_CreateObject();
     if (!o || !cfg) {
@@ -69,7 +69,7 @@ cJSON *cr_topology_json(crest_model *m)
     cJSON_AddStringToObject(cfg, "name", m->name);
     cJSON *layers = cJSON_AddArrayToObject(cfg, "layers");
     for (int i = 0; i < m->n_layers; i++) {
-        cJSON *l = layer_json(m->layers[i], i == 0 ? &m->in_shape : NULL);
+        cJSON *l = cr_layer_json(m->layers[i], i == 0 ? &m->in_shape : NULL);
         if (!l) {
             cJSON_Delete(top);
             cr_wrap(CREST_E_FORMAT, "saving layer '%s'", m->layers[i]->name);
@@ -288,8 +288,6 @@ static int sequential_from_json(const cJSON *cfg, crest_model **out)
     return rc;
 }
 
-cr_functional_from_json_fn cr_functional_from_json_hook;
-
 int cr_model_from_topology(const cJSON *topo, crest_model **out)
 {
     const cJSON *mc = cJSON_GetObjectItemCaseSensitive(topo, "model_config");
@@ -301,9 +299,8 @@ int cr_model_from_topology(const cJSON *topo, crest_model **out)
         return cr_fail(CREST_E_FORMAT, "modelTopology has no class_name or config");
     if (strcmp(cls->valuestring, "Sequential") == 0)
         return sequential_from_json(cfg, out);
-    if ((strcmp(cls->valuestring, "Model") == 0 || strcmp(cls->valuestring, "Functional") == 0) &&
-        cr_functional_from_json_hook)
-        return cr_functional_from_json_hook(cfg, out);
+    if (strcmp(cls->valuestring, "Model") == 0 || strcmp(cls->valuestring, "Functional") == 0)
+        return cr_functional_from_json(cfg, out);
     return cr_fail(CREST_E_UNSUPPORTED, "model class %s is not supported", cls->valuestring);
 }
 

@@ -1,7 +1,9 @@
 /* registry.c - every layer type, one line each: Keras class name -> def. */
 #include "../internal.h"
 
-#define LAYERS(X) X(dense) X(activation) X(dropout) X(flatten) X(reshape)
+#define LAYERS(X)                                                                  \
+    X(dense) X(activation) X(dropout) X(flatten) X(reshape)                        \
+    X(add) X(multiply) X(average) X(concatenate)
 
 #define DECLARE(name) extern const cr_layer_def cr_##name##_def;
 LAYERS(DECLARE)
