@@ -287,7 +287,7 @@ static void test_corrupt_models(void **state)
         { "escaping shard", "\"weights.", "\"../weights.", CREST_E_FORMAT, "leaves the model folder" },
         { "absurd shape", "[8,16]", "[800000,1600000]", CREST_E_FORMAT, "dense/kernel" },
         { "renamed weight", "\"dense/bias\"", "\"dense/bias2\"", CREST_E_FORMAT, "dense/bias2" },
-        { "bad dtype", "\"float32\"", "\"complex64\"", CREST_E_UNSUPPORTED, "complex64" },
+        { "bad dtype", "[8,16],\"dtype\":\"float32\"", "[8,16],\"dtype\":\"complex64\"", CREST_E_UNSUPPORTED, "complex64" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *txt;
