@@ -73,6 +73,27 @@ static void test_fit_learns_and_is_deterministic(void **state)
             assert_memory_equal(m[0]->weights[w]->val, m[i]->weights[w]->val,
                                 (size_t)m[0]->weights[w]->size * sizeof(float));
     }
+    /* the saved weights are bit-identical too (1 thread vs 2 threads) */
+    char d0[256], d2[256];
+    tu_tmpdir(d0, sizeof d0);
+    tu_tmpdir(d2, sizeof d2);
+    assert_int_equal(crest_model_save(m[0], d0), CREST_OK);
+    assert_int_equal(crest_model_save(m[2], d2), CREST_OK);
+    char *j0 = tu_read(d0, "model.json"), *j2 = tu_read(d2, "model.json");
+    assert_string_equal(j0, j2);                 /* names the same content hash */
+    const char *shard = strstr(j0, "weights.");
+    char name[64] = { 0 };
+    memcpy(name, shard, strcspn(shard, "\""));
+    size_t n0 = tu_size(d0, name);
+    assert_true(n0 > 0 && n0 == tu_size(d2, name));
+    char *b0 = tu_read(d0, name), *b2 = tu_read(d2, name);
+    assert_memory_equal(b0, b2, n0);
+    free(j0);
+    free(j2);
+    free(b0);
+    free(b2);
+    tu_rmdir(d0);
+    tu_rmdir(d2);
     /* a different seed gives a different run */
     crest_model *other = mlp(8, 1, NULL, 0.2f);
     crest_history ho;
