@@ -48,6 +48,8 @@ static crest_node *sn_call(void *self, crest_graph *g, crest_node *x, bool train
 {
     small_net *s = self;
     x = crest_layer_apply(s->hidden, g, x, training);
+    if (!x)
+        return NULL;   /* the error sticks in g */
     crest_dims h = crest_node_shape(x);
     crest_node *sv = crest_variable(g, "s", crest_shape(1, (int)h.d[h.ndim - 1]),
                                     CREST_RANDOM_UNIFORM, true);
@@ -132,7 +134,8 @@ static crest_node *aff_softmax(crest_graph *g, crest_node *x, const void *args)
 static crest_model *lambda_model(uint64_t seed)
 {
     crest_model *m = NULL;
-    assert_int_equal(crest_sequential_new(&m, crest_shape(1, NIN)), CREST_OK);
+    if (crest_sequential_new(&m, crest_shape(1, NIN)))
+        return NULL;   /* out of memory (test_out_of_memory) */
     crest_model_set_seed(m, seed);
     crest_add(m, crest_lambda("aff_tanh", aff_tanh, &(aff_args){ 6, 0.5f }, sizeof(aff_args)));
     crest_add(m, crest_dense(NCLS, CREST_SOFTMAX));
@@ -145,7 +148,8 @@ static const char *expr_text = "W[_,6]=random_normal g[6]=ones: "
 static crest_model *expr_model(uint64_t seed)
 {
     crest_model *m = NULL;
-    assert_int_equal(crest_sequential_new(&m, crest_shape(1, NIN)), CREST_OK);
+    if (crest_sequential_new(&m, crest_shape(1, NIN)))
+        return NULL;   /* out of memory (test_out_of_memory) */
     crest_model_set_seed(m, seed);
     char text[256];
     /* V is declared through a second expression variable of the same shape */
@@ -592,6 +596,53 @@ static void test_expr_values(void **state)
     crest_model_free(m);
 }
 
+/* Every allocation failure in building, training, saving and loading each
+ * kind returns an error and leaks nothing (ASan checks the leaks). */
+static void test_out_of_memory(void **state)
+{
+    (void)state;
+    crest_dataset *d = small_data(9);
+    char dir[256];
+    tu_tmpdir(dir, sizeof dir);
+    assert_int_equal(crest_register_model("SmallNet", sn_factory), CREST_OK);
+    assert_int_equal(crest_register_lambda("aff_tanh", aff_tanh), CREST_OK);
+    for (int kind = 0; kind < 3; kind++) {
+        int ok = 0;
+        for (long k = 0; k < 4000 && !ok; k++) {
+            crest_model *m = NULL, *l = NULL;
+            cr_alloc_fail_after(k);
+            int rc = kind == 0 ? small_net_new(&m, true, 1) : CREST_OK;
+            if (kind == 1)
+                m = lambda_model(1);
+            else if (kind == 2)
+                m = expr_model(1);
+            if (!rc)
+                rc = crest_compile(m, NULL);
+            if (!rc)
+                rc = crest_fit(m, d, &(crest_fit_opts){ .epochs = 1, .batch_size = 8 });
+            if (!rc)
+                rc = crest_model_save(m, dir);
+            if (!rc)
+                rc = crest_model_load(&l, dir);
+            cr_alloc_fail_after(-1);
+            /* crest_model_save reports any topology failure as CREST_E_FORMAT */
+            if (rc == CREST_E_FORMAT && strstr(crest_last_error(), "out of memory"))
+                rc = CREST_E_NOMEM;
+            if (rc && rc != CREST_E_NOMEM && rc != CREST_E_ARG)
+                print_error("kind %d, k %ld: %s\n", kind, k, crest_last_error());
+            if (rc)
+                assert_true(rc == CREST_E_NOMEM || rc == CREST_E_ARG);
+            ok = rc == 0;
+            crest_model_free(l);
+            crest_model_free(m);
+        }
+        assert_true(ok);
+    }
+    assert_int_equal(crest_register_model("SmallNet", NULL), CREST_OK);
+    crest_dataset_free(d);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -604,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_save_load_expr),
         cmocka_unit_test(test_expr_errors),
         cmocka_unit_test(test_expr_values),
+        cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
