@@ -301,8 +301,9 @@ int crest_model_load(crest_model **out, const char *path);
  * crest_compile), with training = crest_graph_training(g). `call` composes
  * layers (crest_layer_apply) and ops (crest_op_*), and may create variables
  * of its own with crest_variable (they belong to a layer named after the
- * model, owned by the model). Every distinct layer applied directly by
- * `call` is recorded in first-use order: it shows in the summary, its
+ * model, owned by the model). Every distinct layer applied while `call`
+ * runs (also one applied inside another layer, such as a Lambda's function)
+ * is recorded in first-use order: it shows in the summary, its
  * weights are trained by fit and saved as "<layer>/<weight>", and unnamed
  * layers get Keras-style unique names (dense, dense_1, ...) on first use.
  *
@@ -351,7 +352,10 @@ int crest_model_load_weights(crest_model *m, const char *path);
  * crest_variable(g, "W", shape, init, true): they belong to the layer (named
  * "<layer>/W" in saved weights) and fit trains them like Dense's. `args`
  * points to the layer's own copy of the bytes given to crest_lambda (NULL
- * when args_size is 0). Return NULL (or any op's NULL) on error. */
+ * when args_size is 0). Return NULL (or any op's NULL) on error. A layer the
+ * function applies is part of a custom model (recorded like its own layers),
+ * but of no Sequential or functional model: building those fails, naming
+ * the weight; use crest_variable there. */
 typedef crest_node *(*crest_lambda_fn)(crest_graph *g, crest_node *x, const void *args);
 
 /* fn_name names the function in saved models (the layer itself is named

@@ -391,6 +391,65 @@ static void test_custom_ownership_and_errors(void **state)
     assert_int_equal(crest_custom_new(&m, &no_call, NULL, crest_shape(1, 3)), CREST_E_ARG);
 }
 
+/* A lambda whose function applies a layer (passed by pointer in its args). */
+static crest_node *apply_inner(crest_graph *g, crest_node *x, const void *args)
+{
+    crest_layer *inner;
+    memcpy(&inner, args, sizeof inner);
+    return crest_layer_apply(inner, g, x, crest_graph_training(g));
+}
+
+typedef struct { crest_layer *lam, *inner, *head; } nested_net;
+
+static crest_node *nn_call(void *self, crest_graph *g, crest_node *x, bool training)
+{
+    nested_net *s = self;
+    x = crest_layer_apply(s->lam, g, x, training);
+    return crest_layer_apply(s->head, g, x, training);
+}
+
+static void nn_destroy(void *self)
+{
+    nested_net *s = self;
+    crest_layer_free(s->lam);
+    crest_layer_free(s->inner);
+    crest_layer_free(s->head);
+    free(s);
+}
+
+/* Layers applied inside other layers: a custom model records and trains
+ * them; a Sequential model, which cannot own them, refuses to build. */
+static void test_nested_layers(void **state)
+{
+    (void)state;
+    static const crest_model_vtable vt = { .name = "Nested", .call = nn_call,
+                                           .destroy = nn_destroy };
+    nested_net *s = calloc(1, sizeof *s);
+    s->inner = crest_dense(4, CREST_TANH);
+    s->lam = crest_lambda("apply_inner", apply_inner, &s->inner, sizeof s->inner);
+    s->head = crest_dense(NCLS, CREST_SOFTMAX);
+    crest_model *m = NULL;
+    assert_int_equal(crest_custom_new(&m, &vt, s, crest_shape(1, NIN)), CREST_OK);
+    crest_dataset *d = small_data(11);
+    double worst = gradcheck(m, d);
+    assert_int_equal(m->n_weights, 4);          /* the inner Dense's kernel and bias too */
+    assert_true(worst < 2e-3);
+    char *sum = crest_model_summary(m, false);
+    assert_non_null(strstr(sum, "lambda (CrestLambda)"));
+    assert_non_null(strstr(sum, "dense (Dense)"));
+    crest_free(sum);
+    crest_model_free(m);
+
+    crest_layer *inner = crest_dense(4, CREST_TANH);
+    assert_int_equal(crest_sequential_new(&m, crest_shape(1, NIN)), CREST_OK);
+    crest_add(m, crest_lambda("apply_inner", apply_inner, &inner, sizeof inner));
+    assert_int_equal(cr_model_build(m), CREST_E_STATE);
+    assert_non_null(strstr(crest_last_error(), "belongs to no layer of the model"));
+    crest_model_free(m);
+    crest_layer_free(inner);
+    crest_dataset_free(d);
+}
+
 /* ---- save / load -------------------------------------------------------- */
 
 static void predict_equal(crest_model *a, crest_model *b, const crest_dataset *d, bool equal)
@@ -650,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_lambda_and_expr_equal_dense),
         cmocka_unit_test(test_custom_layers_summary_training),
         cmocka_unit_test(test_custom_ownership_and_errors),
+        cmocka_unit_test(test_nested_layers),
         cmocka_unit_test(test_save_load_custom),
         cmocka_unit_test(test_save_load_lambda),
         cmocka_unit_test(test_save_load_expr),
