@@ -283,7 +283,7 @@ void cr_model_name_layer(crest_model *m, crest_layer *l);
 
 /* ---- optimizers -------------------------------------------------------- */
 
-int cr_optimizer_step(crest_optimizer *o, cr_weight **w, int n);
+int cr_optimizer_step(crest_optimizer *o, cr_weight **w, int n, cr_pool *pool);
 void cr_optimizer_reset(crest_optimizer *o);
 
 /* ---- datasets ---------------------------------------------------------- */

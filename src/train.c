@@ -318,7 +318,7 @@ int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *
             for (int i = 0; i < m->n_weights; i++)
                 memset(m->weights[i]->grad, 0, (size_t)m->weights[i]->size * sizeof(float));
             cr_graph_backward(g, m->loss, &ctx);
-            if ((rc = cr_optimizer_step(m->opt, m->weights, m->n_weights)))
+            if ((rc = cr_optimizer_step(m->opt, m->weights, m->n_weights, pool)))
                 goto out;
             progress_line(&p, s + 1, loss_sum / (double)seen, hits / (double)seen, true, NULL,
                           false);

@@ -19,15 +19,8 @@
 #define MR 4
 #define NR 32
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang_analyzer__) && \
-    !defined(__SANITIZE_ADDRESS__)
-#define CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
-#else
-#define CLONES
-#endif
-
 /* One MR x NR tile (rows < MR or cols < NR at the edges). */
-CLONES static void tile(int rows, int cols, int K, const float *A, int lda, const float *Bp,
+CR_CLONES static void tile(int rows, int cols, int K, const float *A, int lda, const float *Bp,
                         float beta, float *C, int ldc)
 {
     float acc[MR][NR];
@@ -128,7 +121,8 @@ void cr_gemm(cr_pool *p, bool ta, bool tb, int M, int N, int K, const float *A, 
     gemm_job j = { M, N, K, lda, ldc, n_panels, (M + MR - 1) / MR, A, Bp, beta, C };
     int64_t tiles = (int64_t)j.m_tiles * n_panels;
     double flops = 2.0 * M * N * (double)K;
-    int nth = flops < 2e5 ? 1 : (int)(tiles < 64 ? tiles : 64);
+    /* a hand-off to the pool costs tens of microseconds: only big products split */
+    int nth = flops < 8e6 ? 1 : (int)(tiles < 64 ? tiles : 64);
     cr_pool_run(p, nth, gemm_task, &j);
     free(Bp);
     free(At);

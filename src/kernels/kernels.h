@@ -17,6 +17,15 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+/* Hot loops written for the compiler to vectorize are built three times,
+ * for AVX-512, AVX2+FMA and plain x86-64, and picked at load time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__clang_analyzer__)
+#define CR_CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
+#else
+#define CR_CLONES
+#endif
+
 /* ---- thread pool ------------------------------------------------------- */
 
 typedef struct cr_pool cr_pool;
