@@ -192,7 +192,8 @@ static void progress_line(progress *p, int64_t step, double loss, double acc, bo
         double per = el / (double)(step ? step : 1);
         fprintf(stderr, "%s%*lld/%lld [%s] - %s %.0f%s/step - loss: %.4f", p->tty ? "\r" : "",
                 digits, (long long)step, (long long)p->steps, bar, tb,
-                per >= 1 ? per : per * 1e3, per >= 1 ? "s" : "ms", loss);
+                per >= 1 ? per : per >= 1e-3 ? per * 1e3 : per * 1e6,
+                per >= 1 ? "s" : per >= 1e-3 ? "ms" : "us", loss);
     } else {
         fmt_time(tb, sizeof tb, step ? el / (double)step * (double)(p->steps - step) : 0);
         fprintf(stderr, "\r%*lld/%lld [%s] - ETA: %s - loss: %.4f", digits, (long long)step,
