@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MR 4
+#define MR 8
 #define NR 32
 
 /* One MR x NR tile (rows < MR or cols < NR at the edges). */
@@ -28,13 +28,10 @@ CR_CLONES static void tile(int rows, int cols, int K, const float *A, int lda, c
     if (rows == MR) {
         for (int k = 0; k < K; k++) {
             const float *b = Bp + (size_t)k * NR;
-            float a0 = A[k], a1 = A[(size_t)lda + k], a2 = A[2 * (size_t)lda + k],
-                  a3 = A[3 * (size_t)lda + k];
-            for (int j = 0; j < NR; j++) {
-                acc[0][j] = fmaf(a0, b[j], acc[0][j]);
-                acc[1][j] = fmaf(a1, b[j], acc[1][j]);
-                acc[2][j] = fmaf(a2, b[j], acc[2][j]);
-                acc[3][j] = fmaf(a3, b[j], acc[3][j]);
+            for (int r = 0; r < MR; r++) {
+                float a = A[(size_t)r * lda + k];
+                for (int j = 0; j < NR; j++)
+                    acc[r][j] = fmaf(a, b[j], acc[r][j]);
             }
         }
     } else {

@@ -58,6 +58,28 @@ extern const cr_ukr cr_ukr_avx2, cr_ukr_avx512;
 /* The table of the selected level. */
 const cr_ukr *cr_ukr_get(void);
 
+/* The taps t in [lo, hi) of a window starting at `base` with dilation d and
+ * k taps that land inside 0..size-1 (base + t*d). Empty: lo == hi. */
+static inline void cr_tap_range(int base, int d, int k, int size, int *lo, int *hi)
+{
+    int l = base >= 0 ? 0 : (-base + d - 1) / d;
+    int h = base > size - 1 ? 0 : (size - 1 - base) / d + 1;
+    *lo = l < k ? l : k;
+    *hi = h < k ? h : k;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+/* Output columns [ow0, ow1) whose kw taps are all inside the image. */
+static inline void cr_interior(const cr_conv_geom *g, int *ow0, int *ow1)
+{
+    int last = g->w - 1 + g->pl - (g->kw - 1) * g->dw;
+    *ow0 = (g->pl + g->sw - 1) / g->sw;
+    *ow1 = last < 0 ? 0 : last / g->sw + 1;
+    if (*ow1 > g->ow)
+        *ow1 = g->ow;
+}
+
 /* Splits 0..n into chunks of `unit` and hands task ith of nth its share,
  * as [lo, hi) clipped to n. */
 static inline void cr_split_units(int64_t n, int64_t unit, int ith, int nth, int64_t *lo,
