@@ -94,4 +94,17 @@ static inline void cr_split_units(int64_t n, int64_t unit, int ith, int nth, int
         *lo = n;
 }
 
+/* How many tasks to split `units` independent pieces of `work` (any unit,
+ * e.g. multiply-adds) into: no more than the pool has threads, and only
+ * when each task gets at least min_work. */
+static inline int cr_tasks(const cr_pool *p, int64_t units, double work, double min_work)
+{
+    int64_t n = cr_pool_size(p);
+    if (work < min_work * n)
+        n = (int64_t)(work / min_work);
+    if (n > units)
+        n = units;
+    return n < 1 ? 1 : (int)n;
+}
+
 #endif
