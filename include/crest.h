@@ -411,6 +411,83 @@ int crest_register_lambda(const char *name, crest_lambda_fn fn);
  * {"name": "expr", "trainable": true, "expression": "<text>"}}. */
 crest_layer *crest_expr(const char *expression);
 
+/* ---- images (src/data/image.c) ------------------------------------------ */
+
+/* A decoded image: height x width x channels floats, row-major HWC, values on
+ * the 0..255 scale (16-bit PNGs scaled by 255/65535). data is owned: free
+ * with crest_image_free. */
+typedef struct crest_image {
+    int height, width, channels;  /* channels 1 (grey) or 3 (RGB) */
+    float *data;
+} crest_image;
+
+/* JPEG or PNG by content. channels: 0 = as stored (grey stays 1, everything
+ * else 3), 1 = grey (ITU-R 601 luma), 3 = RGB. Palette and 1/2/4/16-bit PNGs
+ * are expanded; alpha is dropped (not blended), as PIL's convert('RGB').
+ * Corrupt or truncated files are CREST_E_FORMAT errors naming the file. */
+int crest_image_load(crest_image *out, const char *path, int channels);
+int crest_image_decode(crest_image *out, const void *data, size_t len, const char *name,
+                       int channels);
+void crest_image_free(crest_image *img);      /* frees img->data, zeroes img */
+
+/* Bilinear resize with TF's conventions. The default (zeros) is
+ * tf.image.resizeBilinear(align_corners=false, half_pixel_centers=false), the
+ * legacy TF / TF.js / Keras 2 behaviour: source = dst * in/out, no half-pixel
+ * offset; half_pixel_centers gives TF2's tf.image.resize behaviour. Values are
+ * interpolated in double and rounded once to float32, as TF.js' cpu backend. */
+typedef struct crest_resize_opts {
+    bool align_corners;
+    bool half_pixel_centers;
+} crest_resize_opts;
+int crest_image_resize(crest_image *out, const crest_image *in, int height, int width,
+                       const crest_resize_opts *o);   /* o may be NULL */
+int crest_image_crop(crest_image *out, const crest_image *in, int top, int left, int height,
+                     int width);
+/* Centered box (offsets rounded down, as Keras' CenterCrop). */
+int crest_image_center_crop(crest_image *out, const crest_image *in, int height, int width);
+
+/* Preprocessing applied to 0..255 pixels:
+ *   none     x
+ *   rescale  x / 255                                   (nsfwjs' MobileNetV2)
+ *   tf       x / 127.5 - 1                             (Keras preprocess_input 'tf')
+ *   torch    (x / 255 - [0.485,0.456,0.406]) / [0.229,0.224,0.225]   ('torch', RGB)
+ *   caffe    RGB -> BGR, then - [103.939,116.779,123.68]             ('caffe') */
+typedef enum crest_preprocess {
+    CREST_PRE_NONE = 0, CREST_PRE_RESCALE, CREST_PRE_TF, CREST_PRE_TORCH, CREST_PRE_CAFFE
+} crest_preprocess;
+const char *crest_preprocess_name(crest_preprocess p);          /* "rescale" */
+int crest_preprocess_parse(const char *name, crest_preprocess *out);   /* also "x/255" */
+/* In place on n_pixels x channels values (torch and caffe need 3 channels). */
+int crest_preprocess_apply(float *x, size_t n_pixels, int channels, crest_preprocess p);
+
+/* How an image file becomes a model input. */
+typedef struct crest_image_opts {
+    int height, width;            /* target size (required) */
+    int channels;                 /* 0 = 3 (RGB); 1 = grey */
+    crest_preprocess preprocess;  /* default none */
+    bool crop_to_aspect;          /* center-crop to the target aspect ratio first */
+    crest_resize_opts resize;
+} crest_image_opts;
+
+/* Decoded image or file -> out[height * width * channels] (NHWC sample). */
+int crest_image_to_input(const crest_image *img, const crest_image_opts *o, float *out);
+int crest_image_prepare(const char *path, const crest_image_opts *o, float *out);
+/* The options as one JSON object (malloc'd, free with crest_free), and back. */
+char *crest_image_opts_json(const crest_image_opts *o);
+int crest_image_opts_parse(const char *json, crest_image_opts *out);
+/* The image options recorded in a model's metadata ({"crest":{"image":{...}}}),
+ * so predict applies what training used. */
+int crest_model_image_opts(const crest_model *m, crest_image_opts *out);
+
+/* A folder with one sub-folder of images (.jpg/.jpeg/.png) per class: class k
+ * is the k-th sub-folder name in sorted (strcmp) order, files are read in
+ * sorted order. Samples are [height, width, channels] after o. */
+int crest_image_folder_load(crest_dataset **out, const char *dir, const crest_image_opts *o);
+/* Class name k of a folder data set (NULL if none); valid while d lives. */
+const char *crest_dataset_class_name(const crest_dataset *d, int k);
+/* The image options a folder data set was made with, or NULL. */
+const crest_image_opts *crest_dataset_image_opts(const crest_dataset *d);
+
 #ifdef __cplusplus
 }
 #endif

@@ -305,7 +305,7 @@ void cr_model_name_layer(crest_model *m, crest_layer *l);
 
 /* ---- optimizers -------------------------------------------------------- */
 
-int cr_optimizer_step(crest_optimizer *o, cr_weight **w, int n);
+int cr_optimizer_step(crest_optimizer *o, cr_weight **w, int n, cr_pool *pool);
 void cr_optimizer_reset(crest_optimizer *o);
 
 /* ---- datasets ---------------------------------------------------------- */
@@ -318,7 +318,13 @@ struct crest_dataset {
     int32_t *labels;              /* or NULL */
     float *y;                     /* dense targets [n, n_out] or NULL */
     int n_classes;                /* classes or dense width */
+    char **class_names;           /* image folders: sub-folder names, or NULL */
+    int n_class_names;
+    crest_image_opts *image;      /* image folders: how files became samples, or NULL */
 };
+
+/* Image options from a parsed JSON object (src/data/image.c). */
+int cr_image_opts_from_cjson(const cJSON *j, crest_image_opts *out);
 
 /* ---- files ------------------------------------------------------------- */
 
