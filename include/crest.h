@@ -406,6 +406,8 @@ int crest_register_lambda(const char *name, crest_lambda_fn fn);
  * INIT: zeros ones random_normal (mean 0, stddev 0.05) random_uniform
  * glorot_uniform glorot_normal he_normal he_uniform; the default is
  * glorot_uniform for 2+ dimensions and zeros for 1, as Dense's kernel and bias.
+ * Limits: 65536 characters, 200 levels of nesting (each operator of a chain
+ * such as a + b + c counts as one).
  * Parse errors (here, and when loading) give the 1-based character position
  * and the token found there. Saved as {"class_name": "CrestExpr", "config":
  * {"name": "expr", "trainable": true, "expression": "<text>"}}. */

@@ -616,6 +616,22 @@ static void test_expr_errors(void **state)
         assert_null(l);
         assert_non_null(strstr(crest_last_error(), parse[i].needle));
     }
+    /* deep nesting is an error, not a stack overflow */
+    char deep[4096];
+    memset(deep, '(', 1500);
+    snprintf(deep + 1500, sizeof deep - 1500, "x");
+    assert_null(crest_expr(deep));
+    assert_non_null(strstr(crest_last_error(), "nested too deeply"));
+    memset(deep, '-', 3000);
+    assert_null(crest_expr(deep));
+    assert_non_null(strstr(crest_last_error(), "nested too deeply"));
+    for (int i = 0; i < 1000; i++) {   /* x+x+...+x: a chain 1000 long */
+        deep[2 * i] = 'x';
+        deep[2 * i + 1] = '+';
+    }
+    snprintf(deep + 2000, 2, "x");
+    assert_null(crest_expr(deep));
+    assert_non_null(strstr(crest_last_error(), "nested too deeply"));
     /* errors found when the graph is built (shapes come from use) */
     static const struct { const char *text, *needle; } build[] = {
         { "softmax(x @ W)", "at 13 ('W'): declare the variable's shape" },
