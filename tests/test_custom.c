@@ -718,6 +718,37 @@ static void test_out_of_memory(void **state)
     tu_rmdir(dir);
 }
 
+/* Variables made with CREST_RANDOM_NORMAL (the seed's W) follow Keras'
+ * RandomNormal defaults, mean 0 and stddev 0.05; b stays zeros. */
+static void test_random_normal_init(void **state)
+{
+    (void)state;
+    crest_model *m = NULL;
+    int units = 100;
+    assert_int_equal(crest_sequential_new(&m, crest_shape(1, 400)), CREST_OK);
+    crest_add(m, crest_lambda("aff_softmax", aff_softmax, &units, sizeof units));
+    crest_add(m, crest_expr("V[_,50]=random_normal: x @ V"));
+    assert_int_equal(cr_model_build(m), CREST_OK);
+    cr_weight *ws[2] = { weight(m, "lambda", "W"), weight(m, "expr", "V") };
+    for (int k = 0; k < 2; k++) {
+        double sum = 0, sq = 0;
+        for (int64_t i = 0; i < ws[k]->size; i++) {
+            sum += ws[k]->val[i];
+            sq += (double)ws[k]->val[i] * ws[k]->val[i];
+        }
+        double mean = sum / (double)ws[k]->size;
+        double sd = sqrt(sq / (double)ws[k]->size - mean * mean);
+        print_message("%s: mean %.5f, stddev %.5f over %lld\n", ws[k]->name, mean, sd,
+                      (long long)ws[k]->size);
+        assert_true(fabs(mean) < 0.002);
+        assert_true(fabs(sd - 0.05) < 0.002);
+    }
+    cr_weight *b = weight(m, "lambda", "b");
+    for (int64_t i = 0; i < b->size; i++)
+        assert_true(b->val[i] == 0);
+    crest_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -732,6 +763,7 @@ int main(void)
         cmocka_unit_test(test_expr_errors),
         cmocka_unit_test(test_expr_values),
         cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_random_normal_init),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
