@@ -392,8 +392,9 @@ int crest_register_lambda(const char *name, crest_lambda_fn fn);
  *   unary   := '-' unary | primary
  *   primary := NUMBER | NAME | FUNC '(' expr [',' INT] ')' | '(' expr ')'
  * FUNC: relu relu6 sigmoid tanh softmax log_softmax swish (one argument) and
- * sum mean (an optional axis, counting the batch, default: all axes; the
- * reduced axis is kept, so `x - mean(x, -1)` broadcasts). `/` takes a number
+ * sum mean (an optional axis counting the batch, e.g. -1: that axis is
+ * reduced and kept with size 1, so `x - mean(x, -1)` broadcasts; without an
+ * axis: a scalar over everything). `/` takes a number
  * on its right. Operators broadcast as crest_op_add does.
  * Names: x is the layer's input; every other name is a trainable variable of
  * the layer (saved as "<layer>/<name>"), created on first use with a shape:
