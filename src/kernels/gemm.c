@@ -7,6 +7,8 @@
  *       pack B[k0.., jc..] into panels of nr columns, [kc][nr] each
  *       for ic over its rows, MC at a time
  *         pack A[ic.., k0..] into micro-panels of mr rows, [kc][mr] each
+ *           (A^T only: untransposed A is read in place, mr rows at once,
+ *           except for a last partial micro-panel)
  *         for each micro-panel of A        (kc*mr floats: stays in L1)
  *           for each panel of B            (the B block: stays in L2)
  *             micro-kernel: mr x nr tile of C, all of kc in registers
@@ -32,7 +34,7 @@
 #define NC 512             /* columns of B packed at a time: kc*NC floats, 512 KB */
 #define MR_MAX 8           /* largest mr and nr of any level (stack fallback) */
 #define NR_MAX 32
-#define TASK_FLOPS 4e6     /* below this much work per task, use fewer threads */
+#define TASK_FLOPS 1e6     /* below this much work per task, use fewer threads */
 
 typedef struct gemm_job {
     const cr_ukr *u;
@@ -76,13 +78,16 @@ static void pack_b(const gemm_job *j, int k0, int kc, int j0, int ncols, float *
 }
 
 /* A[i0..i0+rows, k0..] into micro-panels of mr rows: the one at row ir
- * starts at ap + ir*kc, holding [kc][mr]. */
+ * starts at ap + ir*kc, holding [kc][mr]. Untransposed A is read in place by
+ * the micro-kernel, so only a last partial micro-panel is packed then. */
 static void pack_a(const gemm_job *j, int i0, int rows, int k0, int kc, float *ap)
 {
     int mr = j->u->mr;
     for (int ir = 0; ir < rows; ir += mr) {
         int r = rows - ir < mr ? rows - ir : mr;
         float *d = ap + (size_t)ir * kc;
+        if (!j->ta && r == mr)
+            continue;
         if (!j->ta) {
             for (int rr = 0; rr < r; rr++) {
                 const float *s = j->A + (size_t)(i0 + ir + rr) * j->lda + k0;
@@ -116,12 +121,17 @@ static void gemm_region(const gemm_job *j, int m0, int m1, int n0, int n1, float
                 int mcb = m1 - ic < mc ? m1 - ic : mc;
                 pack_a(j, ic, mcb, k0, kc, ap);
                 for (int ir = 0; ir < mcb; ir += u->mr) {
-                    int rows = mcb - ir < u->mr ? mcb - ir : u->mr;
+                    int rows = mcb - ir < u->mr ? mcb - ir : u->mr, lda = 0;
+                    const float *a = ap + (size_t)ir * kc;
+                    if (!j->ta && rows == u->mr) {
+                        a = j->A + (size_t)(ic + ir) * j->lda + k0;
+                        lda = j->lda;
+                    }
                     float *c = j->C + (size_t)(ic + ir) * j->ldc + jc;
                     for (int jr = 0; jr < ncb; jr += u->nr) {
                         int cols = ncb - jr < u->nr ? ncb - jr : u->nr;
-                        u->gemm(kc, ap + (size_t)ir * kc, bp + (size_t)jr * kc,
-                                cols <= u->vw ? 1 : 2, c + jr, j->ldc, rows, cols, add);
+                        u->gemm(kc, a, lda, bp + (size_t)jr * kc, cols <= u->vw ? 1 : 2,
+                                c + jr, j->ldc, rows, cols, add);
                     }
                 }
             }

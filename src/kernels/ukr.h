@@ -26,8 +26,9 @@ typedef struct cr_ukr {
     int mr, nr;                /* gemm tile: mr rows x nr (= 2 vw) columns */
 
     /* C[rows, cols] = (add ? C : 0) + A B for one tile, rows <= mr,
-     * cols <= nv*vw. a: packed A [kc][mr]; b: packed B [kc][nv*vw]; nv 1|2. */
-    void (*gemm)(int kc, const float *a, const float *b, int nv, float *c, int ldc,
+     * cols <= nv*vw. a: packed A [kc][mr] (lda 0) or, when rows == mr, the
+     * rows of A in place (row r at a + r*lda); b: packed B [kc][nv*vw]; nv 1|2. */
+    void (*gemm)(int kc, const float *a, int lda, const float *b, int nv, float *c, int ldc,
                  int rows, int cols, bool add);
 
     /* Depthwise (depth multiplier 1) forward, output row `row` of n*oh. */
