@@ -31,6 +31,12 @@ typedef struct cr_ukr {
     void (*gemm)(int kc, const float *a, int lda, const float *b, int nv, float *c, int ldc,
                  int rows, int cols, bool add);
 
+    /* Packing for gemm (see ukr_tmpl.h): B into panels of nr (or, last,
+     * vw) columns; A into micro-panels of mr rows (untransposed A: only a
+     * last partial one, the rest is read in place). */
+    void (*pack_a)(const float *a, int lda, bool ta, int rows, int kc, float *ap);
+    void (*pack_b)(const float *b, int ldb, bool tb, int kc, int ncols, float *bp);
+
     /* Depthwise (depth multiplier 1) forward, output row `row` of n*oh. */
     void (*dw_row)(const cr_conv_geom *g, const float *x, const float *k, const float *bias,
                    float *y, int64_t row);

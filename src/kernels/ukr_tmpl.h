@@ -40,8 +40,8 @@ INLINE void st(float *p, V v, int n)
  * registers for all of kc (k ascending, acc = a*b + acc), then C = acc or
  * C = C + acc. A is either packed ([kc][UKR_MR], lda == 0) or read in place
  * (row r at a + r*lda, all UKR_MR rows present). Edge tiles compute the full
- * tile (packing zero-pads A and B) and store only rows x cols, through a
- * buffer, with the same final add. */
+ * tile (packing zero-pads A and B) and store only rows x cols (with masks,
+ * or through a buffer when rows are missing), with the same final add. */
 INLINE void gemm_body(const int nv, const bool packed, int kc, const float *a, int lda,
                       const float *b, float *c, int ldc, int rows, int cols, bool add)
 {
@@ -61,14 +61,14 @@ INLINE void gemm_body(const int nv, const bool packed, int kc, const float *a, i
                 acc[r][1] = v_fma(ar, b1, acc[r][1]);
         }
     }
-    if (rows == UKR_MR && cols == nv * VW) {
+    if (rows == UKR_MR) {              /* masked stores for a column edge */
+        int n0 = cols < VW ? cols : VW, n1 = cols - n0;
         UNROLL
         for (int r = 0; r < UKR_MR; r++) {
-            UNROLL
-            for (int v = 0; v < nv; v++) {
-                float *p = c + (size_t)r * ldc + v * VW;
-                v_store(p, add ? v_add(v_load(p), acc[r][v]) : acc[r][v]);
-            }
+            float *p = c + (size_t)r * ldc;
+            st(p, add ? v_add(ld(p, n0), acc[r][0]) : acc[r][0], n0);
+            if (nv > 1)
+                st(p + VW, add ? v_add(ld(p + VW, n1), acc[r][1]) : acc[r][1], n1);
         }
         return;
     }
@@ -101,6 +101,77 @@ static TARGET void gemm_tile(int kc, const float *a, int lda, const float *b, in
         else
             gemm_body(1, false, kc, a, lda, b, c, ldc, rows, cols, add);
     }
+}
+
+/* ---- gemm packing ------------------------------------------------------- */
+
+/* d[0..w) = s[0..n) then zeros (n <= w <= 2 VW). */
+INLINE void copy_pad(float *d, const float *s, int n, int w)
+{
+    for (int o = 0; o < w; o += VW) {
+        int m = w - o < VW ? w - o : VW, nn = n - o < 0 ? 0 : n - o < m ? n - o : m;
+        st(d + o, nn > 0 ? ld(s + o, nn) : v_zero(), m);
+    }
+}
+
+/* d[k*w + c] = s[c*ld + k] for c < cols, k < kc; zeros in columns cols..w.
+ * 8 x 8 blocks go through registers where the ISA has a transpose. */
+static TARGET void pack_bt(const float *s, int ld, int cols, int kc, int w, float *d)
+{
+    int c8 = 0, k8 = 0;
+#ifdef UKR_TRANSPOSE8
+    c8 = cols / 8 * 8;
+    k8 = kc / 8 * 8;
+    for (int c = 0; c < c8; c += 8)
+        for (int k = 0; k < k8; k += 8)
+            transpose8(s + (size_t)c * ld + k, ld, d + (size_t)k * w + c, w);
+#endif
+    for (int c = 0; c < c8; c++)
+        for (int k = k8; k < kc; k++)
+            d[(size_t)k * w + c] = s[(size_t)c * ld + k];
+    for (int c = c8; c < cols; c++)
+        for (int k = 0; k < kc; k++)
+            d[(size_t)k * w + c] = s[(size_t)c * ld + k];
+    for (int k = 0; cols < w && k < kc; k++)
+        copy_pad(d + (size_t)k * w + cols, s, 0, w - cols);
+}
+
+/* kc rows of B (from b = &op(B)[0][0] of the block, row stride ldb; tb:
+ * b[j*ldb + k]) for ncols columns, into panels of 2 VW columns ([kc][2 VW]);
+ * a last panel of at most VW columns is VW wide. Panel jr at bp + jr*kc. */
+static TARGET void pack_b(const float *b, int ldb, bool tb, int kc, int ncols, float *bp)
+{
+    for (int jr = 0; jr < ncols; jr += 2 * VW) {
+        int cols = ncols - jr < 2 * VW ? ncols - jr : 2 * VW, w = cols <= VW ? VW : 2 * VW;
+        float *d = bp + (size_t)jr * kc;
+        if (tb)
+            pack_bt(b + (size_t)jr * ldb, ldb, cols, kc, w, d);
+        else
+            for (int k = 0; k < kc; k++)
+                copy_pad(d + (size_t)k * w, b + (size_t)k * ldb + jr, cols, w);
+    }
+}
+
+/* rows x kc of op(A) (a = &op(A)[0][0] of the block; ta: a[k*lda + i])
+ * into micro-panels of UKR_MR rows, [kc][UKR_MR], panel ir at ap + ir*kc.
+ * Untransposed A is read in place by the micro-kernel, so then only a last
+ * partial micro-panel is packed. */
+static TARGET void pack_a(const float *a, int lda, bool ta, int rows, int kc, float *ap)
+{
+    if (ta) {
+        for (int k = 0; k < kc; k++)
+            for (int ir = 0; ir < rows; ir += UKR_MR) {
+                int r = rows - ir < UKR_MR ? rows - ir : UKR_MR;
+                copy_pad(ap + (size_t)ir * kc + (size_t)k * UKR_MR, a + (size_t)k * lda + ir, r,
+                         UKR_MR);
+            }
+        return;
+    }
+    int ir = rows / UKR_MR * UKR_MR, r = rows - ir;
+    float *d = ap + (size_t)ir * kc;
+    for (int k = 0; r > 0 && k < kc; k++)
+        for (int rr = 0; rr < UKR_MR; rr++)
+            d[(size_t)k * UKR_MR + rr] = rr < r ? a[(size_t)(ir + rr) * lda + k] : 0.0f;
 }
 
 /* ---- depthwise forward -------------------------------------------------- */
@@ -399,6 +470,8 @@ const cr_ukr UKR_TABLE = {
     .mr = UKR_MR,
     .nr = 2 * VW,
     .gemm = gemm_tile,
+    .pack_a = pack_a,
+    .pack_b = pack_b,
     .dw_row = dw_row,
     .dw_back = dw_back,
     .pool_row = pool_row,
