@@ -172,6 +172,31 @@ cr_node *cr_op_l2(cr_graph *g, cr_node *w, float factor);    /* factor * sum(w^2
 
 extern const cr_op_def cr_op_softmax_def, cr_op_sigmoid_def;
 
+/* Image ops on NHWC tensors (src/ops/conv.c, spatial.c, norm.c). Zero
+ * strides / dilations mean 1; same: TF 'same' padding (extra on the
+ * bottom / right), else 'valid'. act: fused CREST_LINEAR / RELU / RELU6. */
+typedef struct cr_conv_opts { int sh, sw, dh, dw; bool same; crest_act act; } cr_conv_opts;
+/* x [n,h,w,c], k [kh,kw,c,oc], bias [oc] or NULL. */
+cr_node *cr_op_conv2d(cr_graph *g, cr_node *x, cr_node *k, cr_node *bias,
+                      const cr_conv_opts *o);
+/* k [kh,kw,c,dm] -> c*dm channels; bias [c*dm] or NULL. */
+cr_node *cr_op_depthwise2d(cr_graph *g, cr_node *x, cr_node *k, cr_node *bias,
+                           const cr_conv_opts *o);
+/* Max or average (over the valid cells only) pooling, kh x kw windows. */
+cr_node *cr_op_pool2d(cr_graph *g, cr_node *x, bool max, int kh, int kw, const cr_conv_opts *o);
+/* Over height and width: [n,c], or [n,1,1,c] with keepdims. */
+cr_node *cr_op_global_pool(cr_graph *g, cr_node *x, bool max, bool keepdims);
+cr_node *cr_op_pad2d(cr_graph *g, cr_node *x, int top, int bottom, int left, int right);
+cr_node *cr_op_crop2d(cr_graph *g, cr_node *x, int top, int bottom, int left, int right);
+/* Batch normalization over the last axis; gamma / beta may be NULL (scale /
+ * center off). training: batch statistics, and mean / var (moving) updated
+ * in forward with momentum; else the moving statistics normalize. */
+cr_node *cr_op_batchnorm(cr_graph *g, cr_node *x, cr_node *mean, cr_node *var, cr_node *gamma,
+                         cr_node *beta, float eps, float momentum, bool training);
+/* Keras ReLU(max_value (< 0: none), negative_slope, threshold). */
+cr_node *cr_op_relu_ex(cr_graph *g, cr_node *x, float max_value, float slope, float threshold);
+extern const cr_op_def cr_op_conv2d_def, cr_op_depthwise2d_def, cr_op_batchnorm_def;
+
 /* ---- weights and layers ------------------------------------------------ */
 
 struct cr_weight {
