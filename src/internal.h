@@ -111,6 +111,9 @@ struct crest_graph {
     int n_inputs;
     cr_node *outputs[CR_MAX_IO];  /* the model's outputs (output 0 is trained) */
     int n_outputs;
+    /* test hooks: layers traced in inference mode although the graph
+     * computes gradients; inputs given gradient buffers */
+    bool infer_layers, input_grads;
     /* plan */
     int64_t batch;
     float *arena;
@@ -119,6 +122,8 @@ struct crest_graph {
 };
 
 cr_graph *cr_graph_new(crest_model *m, bool training);
+/* Keras' `training` argument for layers (Dropout, BatchNormalization). */
+static inline bool cr_layers_training(const cr_graph *g) { return g->training && !g->infer_layers; }
 void cr_graph_free(cr_graph *g);
 /* Records the first error; returns NULL so builders can `return cr_graph_fail(...)`. */
 cr_node *cr_graph_fail(cr_graph *g, int code, const char *fmt, ...)
@@ -224,6 +229,9 @@ typedef struct cr_layer_def {
     int (*parse)(crest_layer *l, const cJSON *config);
     int (*save)(const crest_layer *l, cJSON *config);
     void (*free_cfg)(void *cfg);  /* optional: frees what cfg points to */
+    /* optional: told when the layer is frozen / unfrozen (BatchNormalization
+     * then stays in inference mode) */
+    void (*set_trainable)(crest_layer *l, bool trainable);
 } cr_layer_def;
 
 struct crest_layer {

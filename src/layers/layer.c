@@ -178,8 +178,11 @@ const char *crest_layer_name(const crest_layer *l) { return l ? l->name : NULL; 
 
 void crest_layer_set_trainable(crest_layer *l, bool trainable)
 {
-    if (l)
-        l->trainable = trainable;
+    if (!l)
+        return;
+    l->trainable = trainable;
+    if (l->def->set_trainable)
+        l->def->set_trainable(l, trainable);
 }
 
 cr_weight *cr_layer_weight(crest_layer *l, const char *name)
