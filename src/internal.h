@@ -114,6 +114,8 @@ struct crest_graph {
     /* test hooks: layers traced in inference mode although the graph
      * computes gradients; inputs given gradient buffers */
     bool infer_layers, input_grads;
+    const crest_layer *probe;     /* if set, its output node is recorded in probe_out */
+    cr_node *probe_out;
     /* plan */
     int64_t batch;
     float *arena;
@@ -302,6 +304,8 @@ crest_model *cr_model_alloc(int kind, const char *name);
 /* Records the first construction error in m (sticky); returns code. */
 int cr_model_fail(crest_model *m, int code);
 int cr_model_build(crest_model *m);               /* traces g_infer (idempotent) */
+/* The model's forward pass traced into g; returns output 0 (NULL on error). */
+cr_node *cr_model_trace(crest_model *m, cr_graph *g);
 /* Inference on n samples, writing output k of the inference graph. */
 int cr_predict_node(crest_model *m, int k, const float *x, size_t n, float *out);
 int cr_model_build_train(crest_model *m);         /* traces g_train (after compile) */

@@ -146,7 +146,7 @@ int crest_add(crest_model *m, crest_layer *l)
 /* ---- tracing ----------------------------------------------------------- */
 
 /* The model's forward pass, traced into g. */
-static cr_node *trace(crest_model *m, cr_graph *g)
+cr_node *cr_model_trace(crest_model *m, cr_graph *g)
 {
     if (m->trace)   /* functional and custom models bring their own */
         return m->trace(m, g);
@@ -185,7 +185,7 @@ int cr_model_build(crest_model *m)
     cr_graph *g = cr_graph_new(m, false);
     if (!g)
         return cr_fail(CREST_E_NOMEM, "out of memory building model '%s'", m->name);
-    cr_node *out = trace(m, g);
+    cr_node *out = cr_model_trace(m, g);
     rc = cr_graph_status(g);
     if (!rc && (!out || out->shape.ndim < 2))
         rc = cr_fail(CREST_E_SHAPE, "model '%s': output must be [batch, units]", m->name);
@@ -223,7 +223,7 @@ static int build_with_loss(crest_model *m, bool training, cr_graph **gout, cr_no
     cr_graph *g = cr_graph_new(m, training);
     if (!g)
         return cr_fail(CREST_E_NOMEM, "out of memory building model '%s'", m->name);
-    cr_node *out = trace(m, g);
+    cr_node *out = cr_model_trace(m, g);
     if (out && out->shape.ndim != 2)
         out = crest_op_flatten(g, out);
     int64_t K = m->out_size;
@@ -312,6 +312,12 @@ int crest_model_set_threads(crest_model *m, int n)
         m->threads = n;
     }
     return CREST_OK;
+}
+
+int crest_model_threads(crest_model *m)
+{
+    cr_pool *p;
+    return m && cr_model_pool(m, &p) == CREST_OK ? cr_pool_size(p) : 1;
 }
 
 int crest_model_set_seed(crest_model *m, uint64_t seed)

@@ -252,6 +252,8 @@ cr_node *cr_layer_apply(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
     for (int i = 1; i < y->shape.ndim; i++)
         l->out_shape.d[i - 1] = y->shape.d[i];
     l->built = true;
+    if (g->probe == l)
+        g->probe_out = y;
     return y;
 }
 
