@@ -27,6 +27,10 @@ static int probe_graph(crest_model *m, crest_layer *l, cr_graph **gout, cr_node 
         return rc;
     }
     g->probe_out->keep = true;
+    if (!m->no_fuse && (rc = cr_graph_fuse_inference(g))) {
+        cr_graph_free(g);
+        return rc;
+    }
     *gout = g;
     *yout = g->probe_out;
     return CREST_OK;

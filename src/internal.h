@@ -203,6 +203,24 @@ cr_node *cr_op_batchnorm(cr_graph *g, cr_node *x, cr_node *mean, cr_node *var, c
 /* Keras ReLU(max_value (< 0: none), negative_slope, threshold). */
 cr_node *cr_op_relu_ex(cr_graph *g, cr_node *x, float max_value, float slope, float threshold);
 extern const cr_op_def cr_op_conv2d_def, cr_op_depthwise2d_def, cr_op_batchnorm_def;
+extern const cr_op_def cr_op_relu_def, cr_op_relu6_def;
+
+/* Inference-graph fusions (src/fuse.c uses these). A conv or depthwise node
+ * with no fused activation nor batch norm yet can take one in: */
+bool cr_conv_can_fold(const cr_node *conv);
+/* Appends the inference batch norm's parameters to conv's inputs: forward
+ * then folds them into the kernel and bias (no backward: inference only). */
+int cr_conv_fold_bn(cr_node *conv, cr_node *mean, cr_node *var, cr_node *gamma, cr_node *beta,
+                    float eps);
+/* Sets conv's epilogue to relu / relu6; false if it cannot. */
+bool cr_conv_fuse_act(cr_node *conv, int act);
+/* The parts of an inference batchnorm node; false if n is not one. */
+bool cr_bn_parts(const cr_node *n, cr_node **mean, cr_node **var, cr_node **gamma,
+                 cr_node **beta, float *eps);
+/* Folds batch norms into the convolutions feeding them and fuses relu /
+ * relu6 into conv epilogues, in an inference graph; drops the nodes that
+ * became dead. Kept nodes, outputs and the probe are never fused away. */
+int cr_graph_fuse_inference(cr_graph *g);
 
 /* ---- weights and layers ------------------------------------------------ */
 
@@ -298,6 +316,7 @@ struct crest_model {
     cr_weight **weights;
     int n_weights;
     char *meta_json;              /* userDefinedMetadata to save (crest extras) */
+    bool no_fuse;                 /* test hook: inference graphs stay unfused */
 };
 
 crest_model *cr_model_alloc(int kind, const char *name);

@@ -207,6 +207,10 @@ int cr_model_build(crest_model *m)
                                       "not %lld", m->name, (long long)fed,
                        (long long)cr_dims_count(&m->in_shape));
     }
+    if (!m->no_fuse && (rc = cr_graph_fuse_inference(g))) {
+        cr_graph_free(g);
+        return cr_wrap(rc, "model '%s'", m->name);
+    }
     m->g_infer = g;
     m->out_infer = out;
     m->out_size = cr_dims_count(&out->shape) / out->shape.d[0];

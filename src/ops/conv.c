@@ -22,7 +22,23 @@ typedef struct win_attr {
     int sh, sw, dh, dw;
     int pad;             /* PAD_VALID / PAD_SAME */
     int act;             /* fused: CREST_LINEAR, CREST_RELU or CREST_RELU6 */
+    /* inference only: a batch norm folded in (cr_fold_batchnorm). Inputs
+     * then go on with mean, var, gamma (if bn_scale), beta (if bn_center). */
+    bool bn, bn_scale, bn_center;
+    float eps;
 } win_attr;
+
+/* Convolution inputs before any folded batch-norm parameters. */
+static int conv_n_in(const cr_node *n)
+{
+    const win_attr *a = n->attr;
+    return a->bn ? n->n_in - 2 - a->bn_scale - a->bn_center : n->n_in;
+}
+
+static const float *conv_bias(const cr_node *n)
+{
+    return conv_n_in(n) == 3 ? n->in[2]->val : NULL;
+}
 
 static int out_dim(int in, int k, int s, int d, int pad, int *before)
 {
@@ -108,13 +124,46 @@ static void epilogue_bwd(cr_node *n)
             n->grad[i] = 0;
 }
 
+/* ---- folded batch norm (inference) ------------------------------------- */
+
+/* Floats of aux the fold needs: the folded kernel and bias. */
+static int64_t fold_aux(const cr_node *n)
+{
+    const win_attr *a = n->attr;
+    return a->bn ? cr_dims_count(&n->in[1]->shape) + 2 * n->shape.d[3] : 0;
+}
+
+/* k' = k * mul[oc], b' = (b - mean) * mul + beta with mul = gamma /
+ * sqrt(var + eps), over output channel o = index % oc (Keras kernels keep
+ * the output channel innermost, depthwise as c*dm). Recomputed every
+ * forward, so it always reflects the current weights. */
+static void fold(const cr_node *n, float *k, float *b)
+{
+    const win_attr *a = n->attr;
+    int base = conv_n_in(n);
+    const float *mean = n->in[base]->val, *var = n->in[base + 1]->val;
+    const float *gamma = a->bn_scale ? n->in[base + 2]->val : NULL;
+    const float *beta = a->bn_center ? n->in[base + 2 + a->bn_scale]->val : NULL;
+    const float *bias = conv_bias(n), *k0 = n->in[1]->val;
+    int64_t oc = n->shape.d[3], cnt = cr_dims_count(&n->in[1]->shape);
+    float *mul = b + oc;   /* scratch after the bias */
+    for (int64_t o = 0; o < oc; o++) {
+        double m = (gamma ? gamma[o] : 1.0) / sqrt((double)var[o] + a->eps);
+        mul[o] = (float)m;
+        b[o] = (float)(((bias ? bias[o] : 0.0) - mean[o]) * m + (beta ? beta[o] : 0.0));
+    }
+    for (int64_t r = 0; r < cnt; r += oc)
+        for (int64_t o = 0; o < oc; o++)
+            k[r + o] = k0[r + o] * mul[o];
+}
+
 /* ---- conv2d: x [n,h,w,c], k [kh,kw,c,oc], bias [oc] optional ----------- */
 
 static int conv_shape(cr_node *n)
 {
     const cr_dims *k = &n->in[1]->shape;
     if (k->ndim != 4 || n->in[0]->shape.ndim != 4 || k->d[2] != n->in[0]->shape.d[3] ||
-        (n->n_in == 3 && (n->in[2]->shape.ndim != 1 || n->in[2]->shape.d[0] != k->d[3]))) {
+        (conv_n_in(n) == 3 && (n->in[2]->shape.ndim != 1 || n->in[2]->shape.d[0] != k->d[3]))) {
         char sx[96], sk[96];
         return cr_fail(CREST_E_SHAPE, "conv2d: input %s and kernel %s do not fit "
                        "([n,h,w,c] and [kh,kw,c,filters])",
@@ -137,15 +186,23 @@ static int64_t conv_aux(const cr_node *n)
 {
     cr_conv_geom g = { 0 };
     conv_geom_of(n, &g);
-    return (int64_t)cr_conv2d_scratch(&g, 1);
+    return (int64_t)cr_conv2d_scratch(&g, 1) + fold_aux(n);
 }
 
 static void conv_fwd(cr_node *n, const cr_ctx *c)
 {
     cr_conv_geom g = { 0 };
     conv_geom_of(n, &g);
-    cr_conv2d(c->pool, &g, n->in[0]->val, n->in[1]->val, n->n_in == 3 ? n->in[2]->val : NULL,
-              n->val, n->aux);
+    const float *k = n->in[1]->val, *b = conv_bias(n);
+    float *scratch = n->aux;
+    if (((const win_attr *)n->attr)->bn) {
+        float *fk = n->aux, *fb = n->aux + cr_dims_count(&n->in[1]->shape);
+        fold(n, fk, fb);
+        k = fk;
+        b = fb;
+        scratch = fb + 2 * g.oc;
+    }
+    cr_conv2d(c->pool, &g, n->in[0]->val, k, b, n->val, scratch);
     epilogue(n, c);
 }
 
@@ -155,7 +212,7 @@ static void conv_bwd(cr_node *n, const cr_ctx *c)
     conv_geom_of(n, &g);
     epilogue_bwd(n);
     cr_conv2d_backward(c->pool, &g, n->in[0]->val, n->in[1]->val, n->grad, n->in[0]->grad,
-                       n->in[1]->grad, n->n_in == 3 ? n->in[2]->grad : NULL, n->aux);
+                       n->in[1]->grad, conv_n_in(n) == 3 ? n->in[2]->grad : NULL, n->aux);
 }
 
 static cr_node *conv_ex(cr_graph *g, cr_rng *r)
@@ -194,7 +251,7 @@ static int dw_shape(cr_node *n)
 {
     const cr_dims *k = &n->in[1]->shape;
     if (k->ndim != 4 || n->in[0]->shape.ndim != 4 || k->d[2] != n->in[0]->shape.d[3] ||
-        (n->n_in == 3 &&
+        (conv_n_in(n) == 3 &&
          (n->in[2]->shape.ndim != 1 || n->in[2]->shape.d[0] != k->d[2] * k->d[3]))) {
         char sx[96], sk[96];
         return cr_fail(CREST_E_SHAPE, "depthwise2d: input %s and kernel %s do not fit "
@@ -218,8 +275,14 @@ static void dw_fwd(cr_node *n, const cr_ctx *c)
 {
     cr_conv_geom g = { 0 };
     dw_geom_of(n, &g);
-    cr_depthwise2d(c->pool, &g, n->in[0]->val, n->in[1]->val,
-                   n->n_in == 3 ? n->in[2]->val : NULL, n->val);
+    const float *k = n->in[1]->val, *b = conv_bias(n);
+    if (((const win_attr *)n->attr)->bn) {
+        float *fk = n->aux, *fb = n->aux + cr_dims_count(&n->in[1]->shape);
+        fold(n, fk, fb);
+        k = fk;
+        b = fb;
+    }
+    cr_depthwise2d(c->pool, &g, n->in[0]->val, k, b, n->val);
     epilogue(n, c);
 }
 
@@ -229,7 +292,7 @@ static void dw_bwd(cr_node *n, const cr_ctx *c)
     dw_geom_of(n, &g);
     epilogue_bwd(n);
     cr_depthwise2d_backward(c->pool, &g, n->in[0]->val, n->in[1]->val, n->grad, n->in[0]->grad,
-                            n->in[1]->grad, n->n_in == 3 ? n->in[2]->grad : NULL);
+                            n->in[1]->grad, conv_n_in(n) == 3 ? n->in[2]->grad : NULL);
 }
 
 static cr_node *dw_ex(cr_graph *g, cr_rng *r)
@@ -243,7 +306,8 @@ static cr_node *dw_ex(cr_graph *g, cr_rng *r)
 }
 
 const cr_op_def cr_op_depthwise2d_def = { .name = "depthwise2d", .arity = -1,
-    .shape = dw_shape, .forward = dw_fwd, .backward = dw_bwd, .example = dw_ex,
+    .shape = dw_shape, .forward = dw_fwd, .backward = dw_bwd, .aux_size = fold_aux,
+    .example = dw_ex,
     .gc_tol = 2e-3 };
 
 cr_node *cr_op_depthwise2d(cr_graph *g, cr_node *x, cr_node *k, cr_node *bias,
@@ -329,4 +393,48 @@ cr_node *cr_op_pool2d(cr_graph *g, cr_node *x, bool max, int kh, int kw, const c
     a.dh = a.dw = 1;
     a.act = CREST_LINEAR;
     return cr_op(g, max ? &cr_op_maxpool2d_def : &cr_op_avgpool2d_def, &x, 1, &a, sizeof a);
+}
+
+/* ---- folding a batch norm into a convolution (inference graphs) -------- */
+
+bool cr_conv_can_fold(const cr_node *conv)
+{
+    if (!conv || conv->kind != CR_NODE_OP ||
+        (conv->op != &cr_op_conv2d_def && conv->op != &cr_op_depthwise2d_def))
+        return false;
+    const win_attr *a = conv->attr;
+    return !a->bn && a->act == CREST_LINEAR;
+}
+
+int cr_conv_fold_bn(cr_node *conv, cr_node *mean, cr_node *var, cr_node *gamma, cr_node *beta,
+                    float eps)
+{
+    cr_node **in = cr_realloc(conv->in, (size_t)(conv->n_in + 4) * sizeof *in);
+    if (!in)
+        return cr_fail(CREST_E_NOMEM, "out of memory folding a batch norm");
+    conv->in = in;
+    in[conv->n_in++] = mean;
+    in[conv->n_in++] = var;
+    if (gamma)
+        in[conv->n_in++] = gamma;
+    if (beta)
+        in[conv->n_in++] = beta;
+    win_attr *a = conv->attr;
+    a->bn = true;
+    a->bn_scale = gamma != NULL;
+    a->bn_center = beta != NULL;
+    a->eps = eps;
+    return CREST_OK;
+}
+
+bool cr_conv_fuse_act(cr_node *conv, int act)
+{
+    if (!conv || conv->kind != CR_NODE_OP ||
+        (conv->op != &cr_op_conv2d_def && conv->op != &cr_op_depthwise2d_def))
+        return false;
+    win_attr *a = conv->attr;
+    if (a->act != CREST_LINEAR || (act != CREST_RELU && act != CREST_RELU6))
+        return false;
+    a->act = act;
+    return true;
 }

@@ -294,3 +294,16 @@ cr_node *cr_op_relu_ex(cr_graph *g, cr_node *x, float max_value, float slope, fl
     return cr_op(g, &cr_op_relu_ex_def, &x, 1, &(relu_attr){ max_value, slope, threshold },
                  sizeof(relu_attr));
 }
+
+bool cr_bn_parts(const cr_node *n, cr_node **mean, cr_node **var, cr_node **gamma,
+                 cr_node **beta, float *eps)
+{
+    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_batchnorm_def)
+        return false;
+    *mean = n->in[BN_MEAN];
+    *var = n->in[BN_VAR];
+    *gamma = bn_gamma(n);
+    *beta = bn_beta(n);
+    *eps = ((const bn_attr *)n->attr)->eps;
+    return true;
+}
