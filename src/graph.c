@@ -72,7 +72,10 @@ int cr_graph_status(const cr_graph *g)
     return CREST_OK;
 }
 
-bool crest_graph_training(const crest_graph *g) { return g && g->training; }
+bool crest_graph_training(const crest_graph *g)
+{
+    return g && g->training && !g->inference_mode;
+}
 
 crest_dims crest_node_shape(const crest_node *x)
 {

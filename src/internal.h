@@ -5,6 +5,7 @@
 #include "crest.h"
 #include "kernels/kernels.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -111,9 +112,13 @@ struct crest_graph {
     int n_inputs;
     cr_node *outputs[CR_MAX_IO];  /* the model's outputs (output 0 is trained) */
     int n_outputs;
-    /* test hooks: layers traced in inference mode although the graph
-     * computes gradients; inputs given gradient buffers */
-    bool infer_layers, input_grads;
+    /* layers applied directly under `apply_parent` (NULL: at top level) are
+     * reported to on_apply before they build (custom models record them) */
+    void (*on_apply)(cr_graph *g, crest_layer *l);
+    crest_layer *apply_parent;
+    bool inference_mode;          /* crest_layer_apply(..., training = false) */
+    /* test hook: inputs get gradient buffers */
+    bool input_grads;
     const crest_layer *probe;     /* if set, its output node is recorded in probe_out */
     cr_node *probe_out;
     /* plan */
@@ -124,8 +129,6 @@ struct crest_graph {
 };
 
 cr_graph *cr_graph_new(crest_model *m, bool training);
-/* Keras' `training` argument for layers (Dropout, BatchNormalization). */
-static inline bool cr_layers_training(const cr_graph *g) { return g->training && !g->infer_layers; }
 void cr_graph_free(cr_graph *g);
 /* Records the first error; returns NULL so builders can `return cr_graph_fail(...)`. */
 cr_node *cr_graph_fail(cr_graph *g, int code, const char *fmt, ...)
@@ -277,6 +280,9 @@ extern const cr_layer_def *const cr_layer_registry[];
 extern const int cr_layer_registry_count;
 const cr_layer_def *cr_layer_def_find(const char *keras_class);
 
+/* Lambda and expression layers (src/layers/lambda.c, expr.c). */
+extern const cr_layer_def cr_lambda_def, cr_expr_def;
+
 /* Keras initializer names */
 const char *cr_init_keras_name(crest_init i);     /* "GlorotUniform" */
 int cr_init_parse(const cJSON *init_obj, crest_init *out);
@@ -315,6 +321,7 @@ struct crest_model {
     /* all distinct weights, in Keras order */
     cr_weight **weights;
     int n_weights;
+    bool layers_borrowed;         /* custom models: layers belong to the user */
     char *meta_json;              /* userDefinedMetadata to save (crest extras) */
     bool no_fuse;                 /* test hook: inference graphs stay unfused */
 };
@@ -334,6 +341,19 @@ int cr_model_push_layer(crest_model *m, crest_layer *l);
 void cr_model_invalidate(crest_model *m);          /* drop traced graphs */
 int cr_model_collect_weights(crest_model *m);
 int cr_model_pool(crest_model *m, cr_pool **out);
+/* A model of a registered custom class from its topology (src/custom.c). */
+int cr_custom_from_json(const char *class_name, const cJSON *config, crest_model **out);
+/* A name -> function table guarded by a mutex (model and lambda registries);
+ * define one as `static cr_registry r = { .mu = PTHREAD_MUTEX_INITIALIZER };`. */
+#define CR_REGISTRY_MAX 256
+typedef struct cr_registry {
+    pthread_mutex_t mu;
+    int n;
+    char name[CR_REGISTRY_MAX][128];
+    void (*fn[CR_REGISTRY_MAX])(void);
+} cr_registry;
+int cr_registry_set(cr_registry *r, const char *name, void (*fn)(void));
+void (*cr_registry_get(cr_registry *r, const char *name))(void);
 /* Unique default names per model, Keras style: dense, dense_1, ... */
 void cr_model_name_layer(crest_model *m, crest_layer *l);
 
@@ -352,7 +372,13 @@ struct crest_dataset {
     int32_t *labels;              /* or NULL */
     float *y;                     /* dense targets [n, n_out] or NULL */
     int n_classes;                /* classes or dense width */
+    char **class_names;           /* image folders: sub-folder names, or NULL */
+    int n_class_names;
+    crest_image_opts *image;      /* image folders: how files became samples, or NULL */
 };
+
+/* Image options from a parsed JSON object (src/data/image.c). */
+int cr_image_opts_from_cjson(const cJSON *j, crest_image_opts *out);
 
 /* ---- files ------------------------------------------------------------- */
 

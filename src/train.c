@@ -169,7 +169,7 @@ static void fmt_time(char *buf, size_t n, double s)
     else if (s >= 60)
         snprintf(buf, n, "%d:%02d", (int)(s / 60), (int)fmod(s, 60));
     else
-        snprintf(buf, n, "%ds", (int)s);
+        snprintf(buf, n, "%.0fs", s);
 }
 
 static void progress_line(progress *p, int64_t step, double loss, double acc, bool has_acc,

@@ -83,7 +83,32 @@ void crest_dataset_free(crest_dataset *d)
     cr_free(d->x);
     cr_free(d->labels);
     cr_free(d->y);
+    for (int i = 0; i < d->n_class_names; i++)
+        cr_free(d->class_names[i]);
+    cr_free(d->class_names);
+    cr_free(d->image);
     cr_free(d);
+}
+
+/* Class names and image options carried over to a slice. */
+static int copy_extras(const crest_dataset *d, crest_dataset *o)
+{
+    if (d->image) {
+        o->image = cr_malloc(sizeof *o->image);
+        if (!o->image)
+            return cr_fail(CREST_E_NOMEM, "out of memory");
+        *o->image = *d->image;
+    }
+    if (d->class_names) {
+        o->class_names = cr_calloc((size_t)d->n_class_names, sizeof *o->class_names);
+        if (!o->class_names)
+            return cr_fail(CREST_E_NOMEM, "out of memory");
+        o->n_class_names = d->n_class_names;
+        for (int i = 0; i < d->n_class_names; i++)
+            if (!(o->class_names[i] = cr_strdup(d->class_names[i])))
+                return cr_fail(CREST_E_NOMEM, "out of memory");
+    }
+    return CREST_OK;
 }
 
 size_t crest_dataset_size(const crest_dataset *d) { return d ? d->n : 0; }
@@ -105,11 +130,16 @@ int crest_dataset_slice(const crest_dataset *d, size_t start, size_t count, cres
     if (start > d->n || count > d->n - start)
         return cr_fail(CREST_E_ARG, "dataset_slice: rows [%zu, %zu) of %zu", start,
                        start + count, d->n);
-    if (d->y)
-        return crest_dataset_new_dense(out, count, d->shape, d->x + start * (size_t)d->stride,
-                                       d->y + start * (size_t)d->n_classes, d->n_classes);
-    return crest_dataset_new(out, count, d->shape, d->x + start * (size_t)d->stride,
-                             d->labels ? d->labels + start : NULL, d->n_classes);
+    int rc = d->y ? crest_dataset_new_dense(out, count, d->shape,
+                                            d->x + start * (size_t)d->stride,
+                                            d->y + start * (size_t)d->n_classes, d->n_classes)
+                  : crest_dataset_new(out, count, d->shape, d->x + start * (size_t)d->stride,
+                                      d->labels ? d->labels + start : NULL, d->n_classes);
+    if (!rc && (rc = copy_extras(d, *out))) {
+        crest_dataset_free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 /* ---- IDX --------------------------------------------------------------- */

@@ -58,6 +58,28 @@ extern const cr_ukr cr_ukr_avx2, cr_ukr_avx512;
 /* The table of the selected level. */
 const cr_ukr *cr_ukr_get(void);
 
+/* The taps t in [lo, hi) of a window starting at `base` with dilation d and
+ * k taps that land inside 0..size-1 (base + t*d). Empty: lo == hi. */
+static inline void cr_tap_range(int base, int d, int k, int size, int *lo, int *hi)
+{
+    int l = base >= 0 ? 0 : (-base + d - 1) / d;
+    int h = base > size - 1 ? 0 : (size - 1 - base) / d + 1;
+    *lo = l < k ? l : k;
+    *hi = h < k ? h : k;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+/* Output columns [ow0, ow1) whose kw taps are all inside the image. */
+static inline void cr_interior(const cr_conv_geom *g, int *ow0, int *ow1)
+{
+    int last = g->w - 1 + g->pl - (g->kw - 1) * g->dw;
+    *ow0 = (g->pl + g->sw - 1) / g->sw;
+    *ow1 = last < 0 ? 0 : last / g->sw + 1;
+    if (*ow1 > g->ow)
+        *ow1 = g->ow;
+}
+
 /* Splits 0..n into chunks of `unit` and hands task ith of nth its share,
  * as [lo, hi) clipped to n. */
 static inline void cr_split_units(int64_t n, int64_t unit, int ith, int nth, int64_t *lo,
@@ -70,6 +92,19 @@ static inline void cr_split_units(int64_t n, int64_t unit, int ith, int nth, int
         *hi = n;
     if (*lo > n)
         *lo = n;
+}
+
+/* How many tasks to split `units` independent pieces of `work` (any unit,
+ * e.g. multiply-adds) into: no more than the pool has threads, and only
+ * when each task gets at least min_work. */
+static inline int cr_tasks(const cr_pool *p, int64_t units, double work, double min_work)
+{
+    int64_t n = cr_pool_size(p);
+    if (work < min_work * n)
+        n = (int64_t)(work / min_work);
+    if (n > units)
+        n = units;
+    return n < 1 ? 1 : (int)n;
 }
 
 #endif

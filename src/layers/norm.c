@@ -38,7 +38,7 @@ static cr_node *bn_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
     cr_node *beta = c->center ? cr_layer_var(g, "beta", s, c->binit, true) : NULL;
     cr_node *mean = cr_layer_var(g, "moving_mean", s, c->minit, false);
     cr_node *var = cr_layer_var(g, "moving_variance", s, c->vinit, false);
-    bool train = cr_layers_training(g) && l->trainable && !c->keep_inference;
+    bool train = crest_graph_training(g) && l->trainable && !c->keep_inference;
     return cr_op_batchnorm(g, x, mean, var, gamma, beta, c->eps, c->momentum, train);
 }
 

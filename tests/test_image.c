@@ -1,0 +1,671 @@
+/* test_image.c - JPEG/PNG decoding, resize against TF.js, crop, preprocessing,
+ * folder-per-class data sets, and corrupt files. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdio.h>   /* before jpeglib.h, which uses FILE */
+#include <jpeglib.h>
+#include <math.h>
+#include <png.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+static char tmp[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    tu_tmpdir(tmp, sizeof tmp);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rmdir(tmp);
+    return 0;
+}
+
+static const char *data_path(char *buf, size_t n, const char *rel)
+{
+    snprintf(buf, n, "%s/%s", crest_data_dir(), rel);
+    return buf;
+}
+
+static void *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void *b = malloc(*len + 1);
+    assert_int_equal(fread(b, 1, *len, f), *len);
+    fclose(f);
+    return b;
+}
+
+/* ---- writers for on-the-fly test images -------------------------------- */
+
+/* PNG of w x h with color type ct and bit depth bd; px: samples (big-endian
+ * for 16 bit) row-major. Optional palette / tRNS. */
+static void write_png(const char *path, int w, int h, int ct, int bd, const unsigned char *px,
+                      const png_color *pal, int n_pal, const unsigned char *trns, int n_trns,
+                      bool interlace)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(p);
+    assert_true(p && info);
+    if (setjmp(png_jmpbuf(p)))
+        fail_msg("png write failed");
+    png_init_io(p, f);
+    png_set_IHDR(p, info, (png_uint_32)w, (png_uint_32)h, bd, ct,
+                 interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    if (pal)
+        png_set_PLTE(p, info, pal, n_pal);
+    if (trns)
+        png_set_tRNS(p, info, trns, n_trns, NULL);
+    png_write_info(p, info);
+    int chans = ct == PNG_COLOR_TYPE_RGB ? 3 : ct == PNG_COLOR_TYPE_RGBA ? 4
+              : ct == PNG_COLOR_TYPE_GRAY_ALPHA ? 2 : 1;
+    size_t stride = ((size_t)w * (size_t)chans * (size_t)bd + 7) / 8;
+    png_bytep *rows = malloc((size_t)h * sizeof *rows);
+    for (int y = 0; y < h; y++)
+        rows[y] = (png_bytep)px + (size_t)y * stride;
+    png_write_image(p, rows);
+    png_write_end(p, NULL);
+    png_destroy_write_struct(&p, &info);
+    free(rows);
+    fclose(f);
+}
+
+static void write_jpeg(const char *path, int w, int h, int comps, const unsigned char *px)
+{
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr e;
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    c.err = jpeg_std_error(&e);
+    jpeg_create_compress(&c);
+    jpeg_stdio_dest(&c, f);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = comps;
+    c.in_color_space = comps == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, 100, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW r = (JSAMPROW)px + (size_t)c.next_scanline * (size_t)w * (size_t)comps;
+        jpeg_write_scanlines(&c, &r, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    fclose(f);
+}
+
+/* A smooth RGB test pattern (JPEG-friendly). */
+static unsigned char *pattern(int w, int h, int comps, int seed)
+{
+    unsigned char *p = malloc((size_t)w * (size_t)h * (size_t)comps);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < comps; c++)
+                p[((size_t)y * w + x) * comps + c] =
+                    (unsigned char)((x * 3 + y * 2 + c * 20 + seed * 7) % 230 + 10);
+    return p;
+}
+
+static double max_diff(const float *a, const float *b, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs((double)a[i] - b[i]));
+    return m;
+}
+
+/* ---- real photos ------------------------------------------------------- */
+
+static void test_real_jpegs(void **state)
+{
+    (void)state;
+    char p[1024];
+    const char *names[] = { "images/china.jpg", "images/flower.jpg" };
+    for (int i = 0; i < 2; i++) {
+        crest_image im, grey;
+        assert_int_equal(crest_image_load(&im, data_path(p, sizeof p, names[i]), 0), CREST_OK);
+        assert_int_equal(im.height, 427);
+        assert_int_equal(im.width, 640);
+        assert_int_equal(im.channels, 3);
+        double sum = 0, lo = 255, hi = 0;
+        for (size_t k = 0; k < 427 * 640 * 3; k++) {
+            sum += im.data[k];
+            lo = fmin(lo, im.data[k]);
+            hi = fmax(hi, im.data[k]);
+        }
+        assert_true(lo >= 0 && hi <= 255 && hi - lo > 200);   /* a real, contrasty photo */
+        assert_true(sum > 0);
+        assert_int_equal(crest_image_load(&grey, p, 1), CREST_OK);
+        assert_int_equal(grey.channels, 1);
+        size_t c = 200 * 640 + 300;     /* luma of the RGB decode */
+        double y = (299 * im.data[3 * c] + 587 * im.data[3 * c + 1] + 114 * im.data[3 * c + 2]) /
+                   1000.0;
+        assert_true(fabs(grey.data[c] - y) < 2.0);    /* libjpeg's own Y vs RGB->luma */
+        crest_image_free(&im);
+        crest_image_free(&grey);
+    }
+}
+
+/* Our decode + resize + /255 against TF.js' input (jpeg-js decode): decoders
+ * differ (IDCT, chroma upsampling), the pipeline must not. */
+static void test_pipeline_close_to_tfjs_input(void **state)
+{
+    (void)state;
+    char p[1024];
+    const char *img[] = { "china", "flower" };
+    crest_image_opts o = { .height = 224, .width = 224, .preprocess = CREST_PRE_RESCALE };
+    size_t n = 224 * 224 * 3;
+    float *x = malloc(n * sizeof *x);
+    for (int i = 0; i < 2; i++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "images/%s.jpg", img[i]);
+        assert_int_equal(crest_image_prepare(data_path(p, sizeof p, rel), &o, x), CREST_OK);
+        snprintf(p, sizeof p, "tests/golden/mobilenet_v2/%s.input.f32", img[i]);
+        size_t len;
+        float *want = read_all(p, &len);
+        assert_int_equal(len, n * sizeof(float));
+        double mean = 0;
+        for (size_t k = 0; k < n; k++)
+            mean += fabs((double)x[k] - want[k]);
+        mean /= (double)n;
+        print_message("%s: libjpeg pipeline vs TF.js input: mean |diff| %.5f, max %.4f\n",
+                      img[i], mean, max_diff(x, want, n));
+        assert_true(mean < 1.0 / 255);
+        assert_true(max_diff(x, want, n) < 8.0 / 255);
+        free(want);
+    }
+    free(x);
+}
+
+/* On the very pixels TF.js resized (jpeg-js decode via node), our resize
+ * reproduces tests/golden/mobilenet_v2/<img>.input.f32. Skipped without node. */
+static void test_resize_full_photo_same_pixels(void **state)
+{
+    (void)state;
+    char cmd[2048], raw[512], p[1024];
+    snprintf(raw, sizeof raw, "%s/china.u8", tmp);
+    snprintf(cmd, sizeof cmd,
+             "NODE_PATH=tools/node_modules node tools/golden/image_resize.js --decode %s %s "
+             ">/dev/null 2>&1", data_path(p, sizeof p, "images/china.jpg"), raw);
+    if (system(cmd) != 0) {
+        print_message("node / jpeg-js not available: skipped\n");
+        skip();
+    }
+    size_t len, n = 224 * 224 * 3;
+    unsigned char *px = read_all(raw, &len);
+    assert_int_equal(len, 427 * 640 * 3);
+    crest_image in = { 427, 640, 3, malloc(len * sizeof(float)) }, out;
+    for (size_t k = 0; k < len; k++)
+        in.data[k] = px[k];
+    assert_int_equal(crest_image_resize(&out, &in, 224, 224, NULL), CREST_OK);
+    assert_int_equal(crest_preprocess_apply(out.data, 224 * 224, 3, CREST_PRE_RESCALE), CREST_OK);
+    float *want = read_all("tests/golden/mobilenet_v2/china.input.f32", &len);
+    double d = max_diff(out.data, want, n);
+    print_message("resize on jpeg-js pixels vs TF.js: max |diff| %.3g\n", d);
+    assert_true(d <= 1e-6);
+    free(want);
+    free(px);
+    free(in.data);
+    crest_image_free(&out);
+}
+
+static void test_resize_modes_match_tfjs(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *px = read_all("tests/golden/images/china_crop.u8", &len);
+    assert_int_equal(len, 47 * 61 * 3);
+    crest_image in = { 47, 61, 3, malloc(len * sizeof(float)) };
+    for (size_t k = 0; k < len; k++)
+        in.data[k] = px[k];
+    const char *modes[] = { "default", "align", "half" };
+    const crest_resize_opts ro[] = { { false, false }, { true, false }, { false, true } };
+    const int sizes[][2] = { { 50, 70 }, { 17, 23 }, { 1, 1 }, { 47, 30 } };
+    for (int m = 0; m < 3; m++)
+        for (int s = 0; s < 4; s++) {
+            char p[256];
+            snprintf(p, sizeof p, "tests/golden/images/china_crop.%s.%dx%d.f32", modes[m],
+                     sizes[s][0], sizes[s][1]);
+            float *want = read_all(p, &len);
+            crest_image out;
+            assert_int_equal(crest_image_resize(&out, &in, sizes[s][0], sizes[s][1], &ro[m]),
+                             CREST_OK);
+            assert_int_equal(len, (size_t)sizes[s][0] * sizes[s][1] * 3 * sizeof(float));
+            double d = max_diff(out.data, want, len / sizeof(float));
+            if (d > 1e-4)
+                fail_msg("%s: max |diff| %g", p, d);
+            crest_image_free(&out);
+            free(want);
+        }
+    /* a resize must notice a broken convention: default != half */
+    crest_image a, b;
+    assert_int_equal(crest_image_resize(&a, &in, 17, 23, &ro[0]), CREST_OK);
+    assert_int_equal(crest_image_resize(&b, &in, 17, 23, &ro[2]), CREST_OK);
+    assert_true(max_diff(a.data, b.data, 17 * 23 * 3) > 1.0);
+    crest_image_free(&a);
+    crest_image_free(&b);
+    free(in.data);
+    free(px);
+}
+
+/* ---- PNG variants ------------------------------------------------------ */
+
+static void load_png(const char *name, int channels, crest_image *im)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", tmp, name);
+    int rc = crest_image_load(im, p, channels);
+    if (rc)
+        fail_msg("%s: %s", name, crest_last_error());
+}
+
+static void test_png_variants(void **state)
+{
+    (void)state;
+    char p[512];
+    const int W = 5, H = 3;
+    unsigned char g8[15], rgb[45], rgba[60], ga[30], g16[30], rgb16[90], pal_ix[15], g1[3];
+    for (int i = 0; i < 15; i++) {
+        g8[i] = (unsigned char)(i * 17);
+        for (int c = 0; c < 3; c++)
+            rgb[i * 3 + c] = (unsigned char)(i * 10 + c * 50);
+        for (int c = 0; c < 4; c++)
+            rgba[i * 4 + c] = (unsigned char)(c == 3 ? 7 : i * 10 + c * 50);
+        ga[i * 2] = g8[i];
+        ga[i * 2 + 1] = 99;
+        unsigned v = (unsigned)i * 4000u + 3u;
+        g16[i * 2] = (unsigned char)(v >> 8);
+        g16[i * 2 + 1] = (unsigned char)v;
+        for (int c = 0; c < 3; c++) {
+            unsigned u = (unsigned)i * 4000u + (unsigned)c * 1000u;
+            rgb16[i * 6 + c * 2] = (unsigned char)(u >> 8);
+            rgb16[i * 6 + c * 2 + 1] = (unsigned char)u;
+        }
+        pal_ix[i] = (unsigned char)(i % 4);
+    }
+    g1[0] = 0xA8;   /* 1-bit grey, rows of 5 pixels padded to a byte: 10101 */
+    g1[1] = 0x50;   /* 01010 */
+    g1[2] = 0xF8;   /* 11111 */
+    png_color pal[4] = { { 255, 0, 0 }, { 0, 255, 0 }, { 0, 0, 255 }, { 10, 20, 30 } };
+    unsigned char trns[4] = { 0, 128, 255, 255 };
+    snprintf(p, sizeof p, "%s/g8.png", tmp);
+    write_png(p, W, H, PNG_COLOR_TYPE_GRAY, 8, g8, NULL, 0, NULL, 0, false);
+    snprintf(p, sizeof p, "%s/rgb.png", tmp);
+    write_png(p, W, H, PNG_COLOR_TYPE_RGB, 8, rgb, NULL, 0, NULL, 0, true);   /* interlaced */
+    snprintf(p, sizeof p, "%s/rgba.png", tmp);
+    write_png(p, W, H, PNG_COLOR_TYPE_RGBA, 8, rgba, NULL, 0, NULL, 0, false);
+    snprintf(p, sizeof p, "%s/ga.png", tmp);
+    write_png(p, W, H, PNG_COLOR_TYPE_GRAY_ALPHA, 8, ga, NULL, 0, NULL, 0, false);
+    snprintf(p, sizeof p, "%s/g16.png", tmp);
+    write_png(p, W, H, PNG_COLOR_TYPE_GRAY, 16, g16, NULL, 0, NULL, 0, false);
+    snprintf(p, sizeof p, "%s/rgb16.png", tmp);
+    write_png(p, W, H, PNG_COLOR_TYPE_RGB, 16, rgb16, NULL, 0, NULL, 0, false);
+    snprintf(p, sizeof p, "%s/pal.png", tmp);
+    write_png(p, W, H, PNG_COLOR_TYPE_PALETTE, 8, pal_ix, pal, 4, trns, 4, false);
+    snprintf(p, sizeof p, "%s/g1.png", tmp);
+    write_png(p, W, H, PNG_COLOR_TYPE_GRAY, 1, g1, NULL, 0, NULL, 0, false);
+
+    crest_image im;
+    load_png("g8.png", 0, &im);
+    assert_int_equal(im.channels, 1);
+    for (int i = 0; i < 15; i++)
+        assert_true(im.data[i] == g8[i]);
+    crest_image_free(&im);
+    load_png("g8.png", 3, &im);            /* grey -> RGB replicates */
+    assert_int_equal(im.channels, 3);
+    for (int i = 0; i < 15; i++)
+        assert_true(im.data[3 * i] == g8[i] && im.data[3 * i + 2] == g8[i]);
+    crest_image_free(&im);
+    load_png("rgb.png", 0, &im);
+    assert_int_equal(im.channels, 3);
+    assert_int_equal(im.width, W);
+    for (int i = 0; i < 45; i++)
+        assert_true(im.data[i] == rgb[i]);
+    crest_image_free(&im);
+    load_png("rgb.png", 1, &im);           /* RGB -> luma */
+    assert_true(fabs(im.data[4] - (299 * 40 + 587 * 90 + 114 * 140) / 1000.0) < 1e-3);
+    crest_image_free(&im);
+    load_png("rgba.png", 0, &im);          /* alpha dropped, not blended */
+    assert_int_equal(im.channels, 3);
+    for (int i = 0; i < 15; i++)
+        for (int c = 0; c < 3; c++)
+            assert_true(im.data[i * 3 + c] == rgba[i * 4 + c]);
+    crest_image_free(&im);
+    load_png("ga.png", 0, &im);
+    assert_int_equal(im.channels, 1);
+    assert_true(im.data[14] == g8[14]);
+    crest_image_free(&im);
+    load_png("g16.png", 0, &im);           /* 16 bit scaled to 0..255 */
+    for (int i = 0; i < 15; i++)
+        assert_true(fabs(im.data[i] - (i * 4000.0 + 3) * 255.0 / 65535.0) < 1e-3);
+    crest_image_free(&im);
+    load_png("rgb16.png", 0, &im);
+    assert_true(fabs(im.data[3 * 7 + 2] - (7 * 4000.0 + 2000) * 255.0 / 65535.0) < 1e-3);
+    crest_image_free(&im);
+    load_png("pal.png", 0, &im);           /* palette expanded, tRNS ignored */
+    assert_int_equal(im.channels, 3);
+    for (int i = 0; i < 15; i++) {
+        const png_color *c = &pal[i % 4];
+        assert_true(im.data[3 * i] == c->red && im.data[3 * i + 1] == c->green &&
+                    im.data[3 * i + 2] == c->blue);
+    }
+    crest_image_free(&im);
+    load_png("g1.png", 0, &im);            /* 1-bit expanded to 0 / 255 */
+    const int bits[15] = { 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1 };
+    for (int i = 0; i < 15; i++)
+        assert_true(im.data[i] == (bits[i] ? 255.0f : 0.0f));
+    crest_image_free(&im);
+}
+
+static void test_jpeg_written_on_the_fly(void **state)
+{
+    (void)state;
+    char p[512];
+    unsigned char *rgb = pattern(40, 24, 3, 1), *g = pattern(40, 24, 1, 2);
+    snprintf(p, sizeof p, "%s/rgb.jpg", tmp);
+    write_jpeg(p, 40, 24, 3, rgb);
+    crest_image im;
+    assert_int_equal(crest_image_load(&im, p, 0), CREST_OK);
+    assert_int_equal(im.width, 40);
+    assert_int_equal(im.height, 24);
+    assert_int_equal(im.channels, 3);
+    double mean = 0;
+    for (size_t i = 0; i < 40 * 24 * 3; i++)
+        mean += fabs(im.data[i] - rgb[i]);
+    print_message("RGB JPEG q100: mean |diff| %.3f\n", mean / (40 * 24 * 3));
+    assert_true(mean / (40 * 24 * 3) < 3.0);     /* quality 100, lossy only a little */
+    crest_image_free(&im);
+    snprintf(p, sizeof p, "%s/g.jpg", tmp);
+    write_jpeg(p, 40, 24, 1, g);
+    assert_int_equal(crest_image_load(&im, p, 0), CREST_OK);
+    assert_int_equal(im.channels, 1);
+    mean = 0;
+    for (size_t i = 0; i < 40 * 24; i++)
+        mean += fabs(im.data[i] - g[i]);
+    assert_true(mean / (40 * 24) < 2.0);
+    crest_image_free(&im);
+    free(rgb);
+    free(g);
+}
+
+/* ---- corrupt input ----------------------------------------------------- */
+
+static void expect_bad(const void *buf, size_t len, const char *name)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", tmp, name);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    if (len)
+        assert_int_equal(fwrite(buf, 1, len, f), len);
+    fclose(f);
+    crest_image im = { 1, 1, 1, NULL };
+    int rc = crest_image_load(&im, p, 0);
+    if (rc != CREST_E_FORMAT)
+        fail_msg("%s (%zu bytes): rc %d (%s)", name, len, rc, crest_last_error());
+    assert_non_null(strstr(crest_last_error(), name));     /* names the file */
+    assert_null(im.data);
+}
+
+static void test_corrupt_and_truncated(void **state)
+{
+    (void)state;
+    char p[1024];
+    size_t len;
+    unsigned char *jpg = read_all(data_path(p, sizeof p, "images/china.jpg"), &len);
+    const size_t cuts[] = { 3, 4, 20, 200, 700, 5000, len / 2, len - 600 };
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++)
+        expect_bad(jpg, cuts[i], "cut.jpg");
+    /* garbage in the entropy-coded data or headers: an error or a clean decode,
+     * never a crash (ASan) */
+    cr_rng r;
+    cr_rng_seed(&r, 3);
+    for (int t = 0; t < 40; t++) {
+        unsigned char *c = malloc(len);
+        memcpy(c, jpg, len);
+        for (int k = 0; k < 8; k++)
+            c[cr_rng_below(&r, t < 20 ? 700 : len)] ^= (unsigned char)(1 + cr_rng_below(&r, 255));
+        crest_image im;
+        int rc = crest_image_decode(&im, c, len, "flipped.jpg", 0);
+        assert_true(rc == CREST_OK || rc == CREST_E_FORMAT || rc == CREST_E_UNSUPPORTED);
+        if (rc)
+            assert_null(im.data);
+        crest_image_free(&im);
+        free(c);
+    }
+    free(jpg);
+
+    unsigned char *rgb = pattern(64, 64, 3, 3);
+    snprintf(p, sizeof p, "%s/ok.png", tmp);
+    write_png(p, 64, 64, PNG_COLOR_TYPE_RGB, 8, rgb, NULL, 0, NULL, 0, false);
+    free(rgb);
+    unsigned char *png = read_all(p, &len);
+    const size_t pcuts[] = { 8, 30, 60, len / 2, len - 13 };
+    for (size_t i = 0; i < sizeof pcuts / sizeof *pcuts; i++)
+        expect_bad(png, pcuts[i], "cut.png");
+    png[40] ^= 0x55;          /* a bad CRC / corrupt chunk */
+    expect_bad(png, len, "crc.png");
+    free(png);
+    expect_bad("hello, world", 12, "text.jpg");
+    expect_bad("", 0, "empty.png");
+    crest_image im;
+    snprintf(p, sizeof p, "%s/missing.jpg", tmp);
+    assert_int_equal(crest_image_load(&im, p, 0), CREST_E_IO);
+    assert_non_null(strstr(crest_last_error(), "missing.jpg"));
+    assert_int_equal(crest_image_load(&im, p, 2), CREST_E_IO);   /* file checked first */
+    assert_int_equal(crest_image_decode(&im, "x", 1, "a", 2), CREST_E_ARG);
+}
+
+/* ---- crop, preprocessing ---------------------------------------------- */
+
+static void test_crop_and_preprocess(void **state)
+{
+    (void)state;
+    crest_image in = { 4, 6, 1, malloc(24 * sizeof(float)) }, out;
+    for (int i = 0; i < 24; i++)
+        in.data[i] = (float)i;
+    assert_int_equal(crest_image_center_crop(&out, &in, 2, 3), CREST_OK);
+    const float want[6] = { 7, 8, 9, 13, 14, 15 };   /* top 1, left 1 */
+    assert_memory_equal(out.data, want, sizeof want);
+    crest_image_free(&out);
+    assert_int_equal(crest_image_center_crop(&out, &in, 5, 3), CREST_E_ARG);
+    assert_null(out.data);
+    free(in.data);
+
+    float px[6] = { 0, 127.5f, 255, 10, 20, 30 }, x[6];
+    memcpy(x, px, sizeof x);
+    assert_int_equal(crest_preprocess_apply(x, 2, 3, CREST_PRE_RESCALE), CREST_OK);
+    assert_true(x[1] == 0.5f && x[2] == 1.0f);
+    memcpy(x, px, sizeof x);
+    assert_int_equal(crest_preprocess_apply(x, 2, 3, CREST_PRE_TF), CREST_OK);
+    assert_true(x[0] == -1.0f && x[1] == 0.0f && x[2] == 1.0f);
+    memcpy(x, px, sizeof x);
+    assert_int_equal(crest_preprocess_apply(x, 2, 3, CREST_PRE_TORCH), CREST_OK);
+    assert_true(fabsf(x[0] - (0 - 0.485f) / 0.229f) < 1e-6f);
+    assert_true(fabsf(x[5] - (30 / 255.0f - 0.406f) / 0.225f) < 1e-6f);
+    memcpy(x, px, sizeof x);
+    assert_int_equal(crest_preprocess_apply(x, 2, 3, CREST_PRE_CAFFE), CREST_OK);
+    assert_true(fabsf(x[0] - (255 - 103.939f)) < 1e-4f);   /* B first */
+    assert_true(fabsf(x[2] - (0 - 123.68f)) < 1e-4f);
+    assert_true(fabsf(x[4] - (20 - 116.779f)) < 1e-4f);
+    memcpy(x, px, sizeof x);
+    assert_int_equal(crest_preprocess_apply(x, 6, 1, CREST_PRE_NONE), CREST_OK);
+    assert_memory_equal(x, px, sizeof x);
+    assert_int_equal(crest_preprocess_apply(x, 6, 1, CREST_PRE_CAFFE), CREST_E_ARG);
+    crest_preprocess pp;
+    assert_int_equal(crest_preprocess_parse("torch", &pp), CREST_OK);
+    assert_int_equal(pp, CREST_PRE_TORCH);
+    assert_int_equal(crest_preprocess_parse("x/255", &pp), CREST_OK);
+    assert_int_equal(pp, CREST_PRE_RESCALE);
+    assert_int_equal(crest_preprocess_parse("imagenet", &pp), CREST_E_ARG);
+
+    crest_image_opts o = { .height = 7, .width = 9, .channels = 1, .preprocess = CREST_PRE_TF,
+                           .crop_to_aspect = true, .resize = { .half_pixel_centers = true } },
+                     back;
+    char *j = crest_image_opts_json(&o);
+    assert_non_null(j);
+    assert_int_equal(crest_image_opts_parse(j, &back), CREST_OK);
+    assert_memory_equal(&o, &back, sizeof o);
+    crest_free(j);
+    assert_int_equal(crest_image_opts_parse("{\"height\":7}", &back), CREST_E_FORMAT);
+    assert_int_equal(crest_image_opts_parse("[1", &back), CREST_E_FORMAT);
+}
+
+/* crop_to_aspect: a wide image keeps its centre. */
+static void test_to_input_crop_to_aspect(void **state)
+{
+    (void)state;
+    crest_image in = { 2, 6, 1, malloc(12 * sizeof(float)) };
+    for (int i = 0; i < 12; i++)
+        in.data[i] = (float)(i % 6);
+    float out[4];
+    crest_image_opts o = { .height = 2, .width = 2, .channels = 1, .crop_to_aspect = true };
+    assert_int_equal(crest_image_to_input(&in, &o, out), CREST_OK);
+    assert_true(out[0] == 2 && out[1] == 3 && out[2] == 2 && out[3] == 3);
+    o.crop_to_aspect = false;   /* squash: every other column */
+    assert_int_equal(crest_image_to_input(&in, &o, out), CREST_OK);
+    assert_true(out[0] == 0 && out[1] == 3);
+    free(in.data);
+}
+
+/* ---- folders ----------------------------------------------------------- */
+
+static void mk(const char *rel)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", tmp, rel);
+    assert_int_equal(mkdir(p, 0755), 0);
+}
+
+static void test_folder_dataset(void **state)
+{
+    (void)state;
+    char p[1024], root[512];
+    snprintf(root, sizeof root, "%s/ds", tmp);
+    mk("ds");
+    mk("ds/zebra");
+    mk("ds/ant");
+    mk("ds/.hidden");
+    unsigned char *a = pattern(30, 20, 3, 1), *b = pattern(16, 16, 1, 2);
+    snprintf(p, sizeof p, "%s/zebra/z1.png", root);
+    write_png(p, 30, 20, PNG_COLOR_TYPE_RGB, 8, a, NULL, 0, NULL, 0, false);
+    snprintf(p, sizeof p, "%s/zebra/z0.jpg", root);
+    write_jpeg(p, 30, 20, 3, a);
+    snprintf(p, sizeof p, "%s/ant/a.jpeg", root);
+    write_jpeg(p, 16, 16, 1, b);
+    tu_write(root, "ant/notes.txt", "x", 1);
+    crest_image_opts o = { .height = 8, .width = 10, .preprocess = CREST_PRE_RESCALE };
+    crest_dataset *d = NULL;
+    int rc = crest_image_folder_load(&d, root, &o);
+    if (rc)
+        fail_msg("%s", crest_last_error());
+    assert_int_equal(crest_dataset_size(d), 3);
+    assert_int_equal(crest_dataset_classes(d), 2);
+    assert_string_equal(crest_dataset_class_name(d, 0), "ant");
+    assert_string_equal(crest_dataset_class_name(d, 1), "zebra");
+    assert_null(crest_dataset_class_name(d, 2));
+    crest_dims s = crest_dataset_sample_shape(d);
+    assert_int_equal(s.ndim, 3);
+    assert_true(s.d[0] == 8 && s.d[1] == 10 && s.d[2] == 3);
+    const int32_t *l = crest_dataset_labels(d);
+    assert_true(l[0] == 0 && l[1] == 1 && l[2] == 1);
+    const crest_image_opts *rec = crest_dataset_image_opts(d);
+    assert_non_null(rec);
+    assert_int_equal(rec->preprocess, CREST_PRE_RESCALE);
+    /* sample 2 is z1.png: equals prepare() of that file */
+    float x[240];
+    snprintf(p, sizeof p, "%s/zebra/z1.png", root);
+    assert_int_equal(crest_image_prepare(p, &o, x), CREST_OK);
+    assert_memory_equal(crest_dataset_x(d) + 2 * 240, x, sizeof x);
+    float hi = 0;
+    for (int i = 0; i < 3 * 240; i++)
+        hi = fmaxf(hi, crest_dataset_x(d)[i]);
+    assert_true(hi <= 1.0f && hi > 0.5f);
+    crest_dataset *sl = NULL;   /* slices keep class names and options */
+    assert_int_equal(crest_dataset_slice(d, 1, 2, &sl), CREST_OK);
+    assert_string_equal(crest_dataset_class_name(sl, 1), "zebra");
+    assert_non_null(crest_dataset_image_opts(sl));
+    crest_dataset_free(sl);
+    crest_dataset_free(d);
+
+    /* a corrupt file: an error naming it, nothing returned */
+    tu_write(root, "zebra/z2.png", "\x89PNG\r\n\x1a\n\0\0", 10);
+    assert_int_equal(crest_image_folder_load(&d, root, &o), CREST_E_FORMAT);
+    assert_null(d);
+    assert_non_null(strstr(crest_last_error(), "z2.png"));
+    /* no classes, missing folder, bad options */
+    mk("empty");
+    snprintf(p, sizeof p, "%s/empty", tmp);
+    assert_int_equal(crest_image_folder_load(&d, p, &o), CREST_E_FORMAT);
+    snprintf(p, sizeof p, "%s/nope", tmp);
+    assert_int_equal(crest_image_folder_load(&d, p, &o), CREST_E_IO);
+    assert_int_equal(crest_image_folder_load(&d, root, &(crest_image_opts){ 0 }), CREST_E_ARG);
+    free(a);
+    free(b);
+}
+
+/* Every allocation failure in decoding and loading is an error, not a leak. */
+static void test_out_of_memory(void **state)
+{
+    (void)state;
+    char root[512], p[1024];
+    snprintf(root, sizeof root, "%s/oom", tmp);
+    mk("oom");
+    mk("oom/c");
+    unsigned char *a = pattern(12, 9, 3, 4);
+    snprintf(p, sizeof p, "%s/c/a.png", root);
+    write_png(p, 12, 9, PNG_COLOR_TYPE_RGB, 8, a, NULL, 0, NULL, 0, true);
+    snprintf(p, sizeof p, "%s/c/b.jpg", root);
+    write_jpeg(p, 12, 9, 3, a);
+    free(a);
+    crest_image_opts o = { .height = 5, .width = 4, .crop_to_aspect = true };
+    int ok = 0;
+    for (long k = 0; k < 500 && !ok; k++) {
+        crest_dataset *d = NULL;
+        cr_alloc_fail_after(k);
+        int rc = crest_image_folder_load(&d, root, &o);
+        cr_alloc_fail_after(-1);
+        if (rc)
+            assert_int_equal(rc, CREST_E_NOMEM);
+        ok = rc == 0;
+        crest_dataset_free(d);
+    }
+    assert_true(ok);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_real_jpegs),
+        cmocka_unit_test(test_pipeline_close_to_tfjs_input),
+        cmocka_unit_test(test_resize_full_photo_same_pixels),
+        cmocka_unit_test(test_resize_modes_match_tfjs),
+        cmocka_unit_test(test_png_variants),
+        cmocka_unit_test(test_jpeg_written_on_the_fly),
+        cmocka_unit_test(test_corrupt_and_truncated),
+        cmocka_unit_test(test_crop_and_preprocess),
+        cmocka_unit_test(test_to_input_crop_to_aspect),
+        cmocka_unit_test(test_folder_dataset),
+        cmocka_unit_test(test_out_of_memory),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
