@@ -9,7 +9,8 @@
  *     relu6 epilogues) against the output, for inference-mode cases;
  *   - a gradient graph (unfused; layers in inference or training mode as
  *     the case says) whose output and gradients must match TF.js;
- *   - for training-mode cases, the moving statistics after that one pass.
+ *   - for training-mode cases, the moving statistics after that one pass;
+ *   - for quantized files, the decoded weights bit for bit.
  * Each comparison is |crest - tfjs| <= atol + rtol * |tfjs| with the case's
  * tolerances from meta.json.
  * Then: BatchNormalization frozen once stays in inference mode after being
@@ -191,6 +192,20 @@ static int run_case(const char *cs)
     }
     int bad = 0;
     double wf = 0, wg = 0;
+    /* quantized weights: decoded exactly as TF.js does, bit for bit */
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(meta, "decoded"))
+    {
+        cr_weight *w = weight_named(m, e->string);
+        assert_non_null(w);
+        float *v = read_f32(dir, e->valuestring, (size_t)w->size);
+        assert_non_null(v);
+        if (memcmp(v, w->val, (size_t)w->size * sizeof(float))) {
+            print_error("%s: weight %s decodes differently from TF.js\n", cs, e->string);
+            bad++;
+        }
+        free(v);
+    }
     if (!cJSON_IsTrue(cJSON_GetObjectItem(meta, "training"))) {
         float *y = NULL;
         crest_dims od;

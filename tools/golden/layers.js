@@ -15,6 +15,7 @@
 //   grad_<layer>_<w>.f32      d sum(output * R) / d weight (trainable weights)
 //   after_<layer>_<w>.f32     training-mode cases: moving statistics after
 //                             one forward pass
+//   decoded_<layer>_<w>.f32   quantized cases: the weights as TF.js decodes them
 //   meta.json                 shapes, training flag, tolerances, file list
 // Options TF.js 4.22 lacks (ReLU negative_slope / threshold, global pooling
 // keepdims) are written into model.json by hand and their reference is
@@ -123,11 +124,16 @@ async function runCase(c, seed) {
   let topology = art.modelTopology;
   if (c.topology) topology = c.topology(JSON.parse(JSON.stringify(topology)));
   let specs = art.weightSpecs, data = art.weightData;
+  const decoded = {};
   if (c.quant) {
     ({ specs, data } = quantize(specs, data, c.quant));
     // the reference runs on the weights TF.js decodes from the quantized file
     const m2 = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: topology, weightSpecs: specs, weightData: data }));
     model.setWeights(m2.getWeights());
+    for (const w of m2.weights) {   // TF.js's dequantized values, for a bit-exact check
+      decoded[w.originalName] = `decoded_${w.originalName.replace('/', '_')}.f32`;
+      writeF32(path.join(dir, decoded[w.originalName]), w.read().dataSync());
+    }
   }
   fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({
     format: 'layers-model', generatedBy: 'TensorFlow.js tfjs-layers v4.22.0 (tools/golden/layers.js)',
@@ -190,7 +196,7 @@ async function runCase(c, seed) {
   }
   const meta = {
     case: c.name, about: c.about, training, quantization: c.quant || null,
-    input_shape: x.shape, output_shape: y.shape, files, weight_grads: gfiles, after: afiles,
+    input_shape: x.shape, output_shape: y.shape, files, weight_grads: gfiles, after: afiles, decoded,
     atol: c.atol || 1e-5, rtol: c.rtol || 1e-4, grad_atol: c.gatol || 1e-4, grad_rtol: c.grtol || 1e-3,
   };
   fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta, null, 1) + '\n');
@@ -362,8 +368,9 @@ const cases = [
 async function main() {
   await tf.setBackend('cpu');
   await tf.ready();
-  fs.rmSync(OUT, { recursive: true, force: true });
   fs.mkdirSync(OUT, { recursive: true });
+  for (const e of fs.readdirSync(OUT, { withFileTypes: true }))   // old cases; README.md stays
+    if (e.isDirectory()) fs.rmSync(path.join(OUT, e.name), { recursive: true, force: true });
   const index = [];
   let seed = 1;
   for (const c of cases) {
