@@ -245,6 +245,16 @@ static int64_t plan_take(planner *p, int64_t size, int *slot_id)
         if (!p->s[i].busy && p->s[i].size >= size &&
             (best < 0 || p->s[i].size < p->s[best].size))
             best = i;
+    if (best < 0) {   /* a free slot ending at the top grows instead of a new one */
+        for (int i = 0; i < p->n; i++)
+            if (!p->s[i].busy && p->s[i].off + p->s[i].size == p->top) {
+                p->top += size - p->s[i].size;
+                p->s[i].size = size;
+                p->s[i].busy = true;
+                *slot_id = i;
+                return p->s[i].off;
+            }
+    }
     if (best < 0) {
         if (p->n == p->cap) {
             int cap = p->cap ? p->cap * 2 : 64;
