@@ -17,7 +17,7 @@ static cr_node *relu_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 static int relu_parse(crest_layer *l, const cJSON *cfg)
 {
     relu_cfg *c = l->cfg;
-    double mv, ns, th;
+    double mv = -1, ns = 0, th = 0;
     int rc = cr_json_num(cfg, "max_value", 0, 1e30, -1, &mv);
     if (!rc)
         rc = cr_json_num(cfg, "negative_slope", 0, 1e30, 0, &ns);
@@ -79,7 +79,7 @@ static cr_node *rescale_build(crest_layer *l, cr_graph *g, cr_node **in, int n_i
 static int rescale_parse(crest_layer *l, const cJSON *cfg)
 {
     rescale_cfg *c = l->cfg;
-    double s, o;
+    double s = 1, o = 0;
     const cJSON *sv = cJSON_GetObjectItemCaseSensitive(cfg, "scale");
     const cJSON *ov = cJSON_GetObjectItemCaseSensitive(cfg, "offset");
     if (cJSON_IsArray(sv) || cJSON_IsArray(ov))

@@ -51,7 +51,7 @@ static int init_of(const cJSON *cfg, const char *key, crest_init def, crest_init
 static int bn_parse(crest_layer *l, const cJSON *cfg)
 {
     bn_cfg *c = l->cfg;
-    double mom, eps;
+    double mom = 0.99, eps = 1e-3;
     const cJSON *ax = cJSON_GetObjectItemCaseSensitive(cfg, "axis");
     int rc = CREST_OK;
     if (cJSON_IsArray(ax)) {   /* Keras 2 may save [3] */
