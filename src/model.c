@@ -451,16 +451,29 @@ char *crest_model_summary(crest_model *m, bool json)
         return s;
     }
     sbuf s = { 0 };
-    const char *rule = "_________________________________________________________________";
-    const char *dbl = "=================================================================";
-    sb_printf(&s, "Model: \"%s\"\n%s\n %-28s%-26s%-10s\n%s\n", m->name, rule, "Layer (type)",
+    /* Keras' widths (28, 26, 10), widened for long names (backbones) */
+    int nw = 28, sw = 26;
+    for (int i = 0; i < m->n_layers; i++) {
+        const crest_layer *l = m->layers[i];
+        char shape[128];
+        shape_text(&l->out_shape, shape, sizeof shape);
+        int n = (int)(strlen(l->name) + strlen(l->def->keras_class)) + 4, k = (int)strlen(shape) + 1;
+        nw = n > nw ? (n < 120 ? n : 120) : nw;
+        sw = k > sw ? k : sw;
+    }
+    char rule[256], dbl[256];
+    int width = 1 + nw + sw + 10;
+    memset(rule, '_', (size_t)width);
+    memset(dbl, '=', (size_t)width);
+    rule[width] = dbl[width] = 0;
+    sb_printf(&s, "Model: \"%s\"\n%s\n %-*s%-*s%-10s\n%s\n", m->name, rule, nw, "Layer (type)", sw,
               "Output Shape", "Param #", dbl);
     for (int i = 0; i < m->n_layers; i++) {
         const crest_layer *l = m->layers[i];
         char name[256], shape[128];
         snprintf(name, sizeof name, "%s (%s)", l->name, l->def->keras_class);
         shape_text(&l->out_shape, shape, sizeof shape);
-        sb_printf(&s, " %-28s%-26s%-10zu\n", name, shape, layer_params(l));
+        sb_printf(&s, " %-*s%-*s%-10zu\n", nw, name, sw, shape, layer_params(l));
         if (i + 1 < m->n_layers)
             sb_printf(&s, "\n");
     }

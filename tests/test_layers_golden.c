@@ -28,6 +28,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "testutil.h"
 
 #define GOLDEN "tests/golden/layers"
 
@@ -304,11 +305,60 @@ static void test_frozen_bn_stays_inference(void **state)
     crest_model_free(m);
 }
 
+/* ---- bad configs: clear errors naming the layer --------------------------- */
+
+/* conv_valid's model with one substitution; returns load's code and message. */
+static int load_edited(const char *from, const char *to, char *msg, size_t size)
+{
+    char tmp[64];
+    tu_tmpdir(tmp, sizeof tmp);
+    char *json = tu_read(GOLDEN "/conv_valid", "model.json");
+    char *bin = tu_read(GOLDEN "/conv_valid", "weights.bin");
+    size_t nbin = tu_size(GOLDEN "/conv_valid", "weights.bin");
+    char *edited = tu_replace(json, from, to);
+    tu_write(tmp, "model.json", edited, strlen(edited));
+    tu_write(tmp, "weights.bin", bin, nbin);
+    crest_model *m = NULL;
+    int rc = crest_model_load(&m, tmp);
+    snprintf(msg, size, "%s", crest_last_error());
+    crest_model_free(m);
+    free(json);
+    free(bin);
+    free(edited);
+    tu_rmdir(tmp);
+    return rc;
+}
+
+static void test_bad_configs(void **state)
+{
+    (void)state;
+    static const struct { const char *from, *to, *want; } cases[] = {
+        { "\"class_name\":\"Conv2D\"", "\"class_name\":\"Conv3D\"", "class Conv3D" },
+        { "\"padding\":\"valid\"", "\"padding\":\"causal\"", "causal" },
+        { "\"data_format\":\"channels_last\"", "\"data_format\":\"channels_first\"",
+          "channels_first" },
+        { "\"kernel_size\":[3,3]", "\"kernel_size\":[3,-3]", "kernel_size" },
+        { "\"kernel_size\":[3,3]", "\"kernel_size\":[30,3]", "does not fit" },
+        { "\"strides\":[1,1]", "\"strides\":[0,1]", "strides" },
+        { "\"filters\":4", "\"filters\":5", "shape" },
+        { "\"kernel_size\":[3,3]", "\"kernel_size\":[3,3],\"groups\":2", "groups" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char msg[1024];
+        int rc = load_edited(cases[i].from, cases[i].to, msg, sizeof msg);
+        print_message("%-28s -> %d: %s\n", cases[i].to, rc, msg);
+        assert_true(rc < 0);
+        assert_non_null(strstr(msg, cases[i].want));
+        assert_non_null(strstr(msg, "conv"));   /* the layer's name */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_case),
         cmocka_unit_test(test_frozen_bn_stays_inference),
+        cmocka_unit_test(test_bad_configs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
