@@ -88,27 +88,34 @@ static void set_out(cr_node *n, const cr_conv_geom *g)
 
 /* ---- fused activation epilogue ---------------------------------------- */
 
-typedef struct ep_job { float *y; int act; } ep_job;
+/* One pass over the output: y = act(y + bias) per pixel row of C channels. */
+typedef struct ep_job { float *y; const float *b; int act; int64_t C; } ep_job;
 
 static void ep_rows(void *ctx, int64_t lo, int64_t hi)
 {
-    ep_job *j = ctx;
-    float *y = j->y;
-    if (j->act == CREST_RELU6)
-        for (int64_t i = lo; i < hi; i++)
-            y[i] = y[i] > 0 ? (y[i] < 6 ? y[i] : 6) : 0;
-    else
-        for (int64_t i = lo; i < hi; i++)
-            y[i] = y[i] > 0 ? y[i] : 0;
+    const ep_job *j = ctx;
+    int64_t C = j->C;
+    float top = j->act == CREST_RELU6 ? 6.0f : INFINITY, bot = j->act == CREST_LINEAR ? -INFINITY : 0;
+    for (int64_t r = lo; r < hi; r++) {
+        float *y = j->y + r * C;
+        if (j->b)
+            for (int64_t k = 0; k < C; k++)
+                y[k] += j->b[k];
+        if (j->act != CREST_LINEAR)
+            for (int64_t k = 0; k < C; k++)
+                y[k] = y[k] > bot ? (y[k] < top ? y[k] : top) : bot;
+    }
 }
 
-static void epilogue(cr_node *n, const cr_ctx *c)
+/* bias: added here (not by the kernel) so bias and activation share a pass. */
+static void epilogue(cr_node *n, const cr_ctx *c, const float *bias)
 {
     const win_attr *a = n->attr;
-    if (a->act == CREST_LINEAR)
+    if (a->act == CREST_LINEAR && !bias)
         return;
-    ep_job j = { n->val, a->act };
-    cr_parallel_rows(c, cr_dims_count(&n->shape), 1, ep_rows, &j);
+    int64_t C = n->shape.d[3];
+    ep_job j = { n->val, bias, a->act, C };
+    cr_parallel_rows(c, cr_dims_count(&n->shape) / C, C, ep_rows, &j);
 }
 
 /* dy *= f'(pre-activation), read from y; in place (the node's own grad). */
@@ -202,8 +209,8 @@ static void conv_fwd(cr_node *n, const cr_ctx *c)
         b = fb;
         scratch = fb + 2 * g.oc;
     }
-    cr_conv2d(c->pool, &g, n->in[0]->val, k, b, n->val, scratch);
-    epilogue(n, c);
+    cr_conv2d(c->pool, &g, n->in[0]->val, k, NULL, n->val, scratch);
+    epilogue(n, c, b);
 }
 
 static void conv_bwd(cr_node *n, const cr_ctx *c)
@@ -282,8 +289,8 @@ static void dw_fwd(cr_node *n, const cr_ctx *c)
         k = fk;
         b = fb;
     }
-    cr_depthwise2d(c->pool, &g, n->in[0]->val, k, b, n->val);
-    epilogue(n, c);
+    cr_depthwise2d(c->pool, &g, n->in[0]->val, k, b, n->val);   /* bias: in the kernel's init */
+    epilogue(n, c, NULL);
 }
 
 static void dw_bwd(cr_node *n, const cr_ctx *c)
