@@ -154,6 +154,8 @@ void crest_free(void *p);
 
 /* Threads used by this model's kernels (default: the number of cores). */
 int crest_model_set_threads(crest_model *m, int n_threads);
+/* Threads the model's kernels use (starts the pool if needed). */
+int crest_model_threads(crest_model *m);
 
 /* ---- functional models (Keras' functional API) ------------------------- */
 
@@ -293,6 +295,24 @@ int crest_model_set_seed(crest_model *m, uint64_t seed);
 int crest_model_save(crest_model *m, const char *dir);
 /* A TF.js layers folder, or a model.json path. */
 int crest_model_load(crest_model **out, const char *path);
+
+/* ---- image layers and raw inference ----------------------------------- */
+
+/* Keras GlobalAveragePooling2D / GlobalMaxPooling2D (max = true). */
+crest_layer *crest_global_pooling2d(bool max, bool keepdims);
+/* Keras BatchNormalization over the last axis (0 momentum / epsilon: Keras'
+ * 0.99 / 1e-3). Once frozen (crest_layer_set_trainable false, or
+ * trainable false in a model file) it stays in inference mode for good:
+ * moving statistics normalize and are never updated, as Keras 2 does for
+ * frozen backbones being fine-tuned. */
+crest_layer *crest_batch_normalization(float momentum, float epsilon, bool center, bool scale);
+
+/* Inference-mode forward pass of n samples (x: [n, input shape]) in
+ * batches of batch_size (0: 32), to the model's output or, if layer is not
+ * NULL, to that layer's output. *out is allocated ([n, *out_shape]); free it
+ * with crest_free. */
+int crest_infer(crest_model *m, const char *layer, const float *x, size_t n, int batch_size,
+                float **out, crest_dims *out_shape);
 
 /* ---- custom models (the C form of subclassing keras.Model) ------------- */
 
