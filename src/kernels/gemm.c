@@ -40,7 +40,7 @@ typedef struct gemm_job {
     const cr_ukr *u;
     bool ta, tb, add;
     int M, N, K, lda, ldb, ldc, nkb;
-    const float *A, *B;
+    const float *A, *B, *bias;
     float *C;
     bool split_n;          /* threads split N (else M) */
 } gemm_job;
@@ -76,6 +76,7 @@ static void gemm_region(const gemm_job *j, int m0, int m1, int n0, int n1, float
         for (int b = 0; b < j->nkb; b++) {
             int k0 = kblock(j, b), kc = kblock(j, b + 1) - k0;
             bool add = j->add || b > 0;
+            const float *bias = b == j->nkb - 1 && j->bias ? j->bias + jc : NULL;
             pack_b(j, k0, kc, jc, ncb, bp);
             for (int ic = m0; ic < m1; ic += mc) {
                 int mcb = m1 - ic < mc ? m1 - ic : mc;
@@ -91,7 +92,7 @@ static void gemm_region(const gemm_job *j, int m0, int m1, int n0, int n1, float
                     for (int jr = 0; jr < ncb; jr += u->nr) {
                         int cols = ncb - jr < u->nr ? ncb - jr : u->nr;
                         u->gemm(kc, a, lda, bp + (size_t)jr * kc, cols <= u->vw ? 1 : 2,
-                                c + jr, j->ldc, rows, cols, add);
+                                c + jr, j->ldc, rows, cols, add, bias ? bias + jr : NULL);
                     }
                 }
             }
@@ -153,35 +154,43 @@ static double split_cost(const gemm_job *j, int64_t mt, int64_t nt, int nth, boo
     return work + (split_n ? a + b / nth : b + a / nth);
 }
 
-static void scale_or_clear(int M, int N, float beta, float *C, int ldc)
+/* C = beta*C (+ bias per column): for K = 0 and for beta other than 0, 1. */
+static void scale(int M, int N, float beta, float *C, int ldc, const float *bias)
 {
     for (int i = 0; i < M; i++) {
         float *c = C + (size_t)i * ldc;
-        if (beta == 0)
-            memset(c, 0, (size_t)N * sizeof *c);
-        else
-            for (int jj = 0; jj < N; jj++)
-                c[jj] *= beta;
+        for (int jj = 0; jj < N; jj++) {
+            float v = beta == 0 ? 0.0f : c[jj] * beta;
+            c[jj] = bias ? v + bias[jj] : v;
+        }
     }
 }
 
-void cr_gemm(cr_pool *p, bool ta, bool tb, int M, int N, int K, const float *A, int lda,
-             const float *B, int ldb, float beta, float *C, int ldc)
+void cr_gemm_bias(cr_pool *p, bool ta, bool tb, int M, int N, int K, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc, const float *bias)
 {
     if (M <= 0 || N <= 0)
         return;
-    if (K <= 0 || (beta != 0 && beta != 1)) {
-        scale_or_clear(M, N, beta, C, ldc);      /* then C += AB below */
-        if (K <= 0)
-            return;
+    if (K <= 0) {
+        scale(M, N, beta, C, ldc, bias);
+        return;
+    }
+    if (beta != 0 && beta != 1) {
+        scale(M, N, beta, C, ldc, NULL);        /* then C += AB below */
         beta = 1;
     }
     const cr_ukr *u = cr_ukr_get();
     gemm_job j = { .u = u, .ta = ta, .tb = tb, .add = beta != 0, .M = M, .N = N, .K = K,
                    .lda = lda, .ldb = ldb, .ldc = ldc, .nkb = (K + CR_KC - 1) / CR_KC,
-                   .A = A, .B = B, .C = C };
+                   .A = A, .B = B, .bias = bias, .C = C };
     int64_t mt = (M + u->mr - 1) / u->mr, nt = (N + u->nr - 1) / u->nr;
     int nth = cr_tasks(p, mt > nt ? mt : nt, 2.0 * M * N * (double)K, TASK_FLOPS);
     j.split_n = split_cost(&j, mt, nt, nth, true) < split_cost(&j, mt, nt, nth, false);
     cr_pool_run(p, nth, gemm_task, &j);
+}
+
+void cr_gemm(cr_pool *p, bool ta, bool tb, int M, int N, int K, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc)
+{
+    cr_gemm_bias(p, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc, NULL);
 }

@@ -41,9 +41,11 @@ INLINE void st(float *p, V v, int n)
  * C = C + acc. A is either packed ([kc][UKR_MR], lda == 0) or read in place
  * (row r at a + r*lda, all UKR_MR rows present). Edge tiles compute the full
  * tile (packing zero-pads A and B) and store only rows x cols (with masks,
- * or through a buffer when rows are missing), with the same final add. */
+ * or through a buffer when rows are missing), with the same final add;
+ * then, on the last K block, C = C + bias (per column) if bias is given. */
 INLINE void gemm_body(const int nv, const bool packed, int kc, const float *a, int lda,
-                      const float *b, float *c, int ldc, int rows, int cols, bool add)
+                      const float *b, float *c, int ldc, int rows, int cols, bool add,
+                      const float *bias)
 {
     V acc[UKR_MR][2];
     UNROLL
@@ -63,12 +65,16 @@ INLINE void gemm_body(const int nv, const bool packed, int kc, const float *a, i
     }
     if (rows == UKR_MR) {              /* masked stores for a column edge */
         int n0 = cols < VW ? cols : VW, n1 = cols - n0;
+        V b0 = bias ? ld(bias, n0) : v_zero(), b1 = bias && nv > 1 ? ld(bias + VW, n1) : b0;
         UNROLL
         for (int r = 0; r < UKR_MR; r++) {
             float *p = c + (size_t)r * ldc;
-            st(p, add ? v_add(ld(p, n0), acc[r][0]) : acc[r][0], n0);
-            if (nv > 1)
-                st(p + VW, add ? v_add(ld(p + VW, n1), acc[r][1]) : acc[r][1], n1);
+            V v0 = add ? v_add(ld(p, n0), acc[r][0]) : acc[r][0];
+            st(p, bias ? v_add(v0, b0) : v0, n0);
+            if (nv > 1) {
+                V v1 = add ? v_add(ld(p + VW, n1), acc[r][1]) : acc[r][1];
+                st(p + VW, bias ? v_add(v1, b1) : v1, n1);
+            }
         }
         return;
     }
@@ -82,24 +88,26 @@ INLINE void gemm_body(const int nv, const bool packed, int kc, const float *a, i
     for (int r = 0; r < rows; r++) {
         float *p = c + (size_t)r * ldc;
         const float *s = t + r * nv * VW;
-        for (int j = 0; j < cols; j++)
-            p[j] = add ? p[j] + s[j] : s[j];
+        for (int j = 0; j < cols; j++) {
+            float v = add ? p[j] + s[j] : s[j];
+            p[j] = bias ? v + bias[j] : v;
+        }
     }
 }
 
 static TARGET void gemm_tile(int kc, const float *a, int lda, const float *b, int nv, float *c,
-                             int ldc, int rows, int cols, bool add)
+                             int ldc, int rows, int cols, bool add, const float *bias)
 {
     if (lda == 0) {
         if (nv == 2)
-            gemm_body(2, true, kc, a, 0, b, c, ldc, rows, cols, add);
+            gemm_body(2, true, kc, a, 0, b, c, ldc, rows, cols, add, bias);
         else
-            gemm_body(1, true, kc, a, 0, b, c, ldc, rows, cols, add);
+            gemm_body(1, true, kc, a, 0, b, c, ldc, rows, cols, add, bias);
     } else {
         if (nv == 2)
-            gemm_body(2, false, kc, a, lda, b, c, ldc, rows, cols, add);
+            gemm_body(2, false, kc, a, lda, b, c, ldc, rows, cols, add, bias);
         else
-            gemm_body(1, false, kc, a, lda, b, c, ldc, rows, cols, add);
+            gemm_body(1, false, kc, a, lda, b, c, ldc, rows, cols, add, bias);
     }
 }
 
@@ -438,17 +446,57 @@ static TARGET void colsum(const float *src, int64_t rows, int ld_, float *dst, i
     }
 }
 
+/* d[0..n) = s[0..n), or zeros when s is NULL. */
+INLINE void copy_n(float *d, const float *s, size_t n)
+{
+    for (size_t o = 0; o < n; o += VW) {
+        int m = n - o < VW ? (int)(n - o) : VW;
+        st(d + o, s ? ld(s + o, m) : v_zero(), m);
+    }
+}
+
+/* Rows of the Conv2D patch matrix for output pixels p0 .. p0+rows-1, each
+ * [kh][kw][c] inputs, zeros where the window leaves the image. A row of kw
+ * taps inside the image with column dilation 1 is one contiguous copy. */
+static TARGET void im2col(const cr_conv_geom *g, const float *x, int64_t p0, int rows,
+                          float *d)
+{
+    size_t C = (size_t)g->c;
+    int64_t row = p0 / g->ow;
+    int ow = (int)(p0 % g->ow), oh = (int)(row % g->oh), n = (int)(row / g->oh);
+    for (int r = 0; r < rows; r++) {
+        int bx = ow * g->sw - g->pl, j0, j1;
+        cr_tap_range(bx, g->dw, g->kw, g->w, &j0, &j1);
+        for (int i = 0; i < g->kh; i++, d += g->kw * C) {
+            int iy = oh * g->sh - g->pt + i * g->dh;
+            size_t cell = ((size_t)n * g->h + (size_t)iy) * g->w;     /* valid when iy is */
+            if (iy < 0 || iy >= g->h)
+                copy_n(d, NULL, g->kw * C);
+            else if (g->dw == 1 && j0 == 0 && j1 == g->kw)
+                copy_n(d, x + (cell + (size_t)bx) * C, g->kw * C);
+            else
+                for (int j = 0; j < g->kw; j++)
+                    copy_n(d + j * C, j >= j0 && j < j1 ? x + (cell + bx + j * g->dw) * C : NULL,
+                           C);
+        }
+        if (++ow == g->ow && (ow = 0, ++oh == g->oh)) {
+            oh = 0;
+            n++;
+        }
+    }
+}
+
 /* dx = dx + col, rows ascending, taps i, j ascending. */
 static TARGET void col2im(const cr_conv_geom *g, const float *col, int64_t r0, int rows,
                           float *dx, int c0, int c1)
 {
     int C = g->c;
     size_t K = (size_t)g->kh * g->kw * C;
+    int64_t row0 = r0 / g->ow;
     for (int cc = c0; cc < c1; cc += VW) {
         int nc = c1 - cc < VW ? c1 - cc : VW;
+        int ow = (int)(r0 % g->ow), oh = (int)(row0 % g->oh), n = (int)(row0 / g->oh);
         for (int r = 0; r < rows; r++) {
-            int64_t p = r0 + r, row = p / g->ow;
-            int ow = (int)(p % g->ow), oh = (int)(row % g->oh), n = (int)(row / g->oh);
             int bx = ow * g->sw - g->pl, i0, i1, j0, j1;
             cr_tap_range(oh * g->sh - g->pt, g->dh, g->kh, g->h, &i0, &i1);
             cr_tap_range(bx, g->dw, g->kw, g->w, &j0, &j1);
@@ -459,6 +507,10 @@ static TARGET void col2im(const cr_conv_geom *g, const float *col, int64_t r0, i
                     const float *s = col + r * K + ((size_t)i * g->kw + j) * C + cc;
                     st(d, v_add(ld(d, nc), ld(s, nc)), nc);
                 }
+            }
+            if (++ow == g->ow && (ow = 0, ++oh == g->oh)) {
+                oh = 0;
+                n++;
             }
         }
     }
@@ -478,6 +530,7 @@ const cr_ukr UKR_TABLE = {
     .pool_back = pool_back,
     .colsum = colsum,
     .col2im = col2im,
+    .im2col = im2col,
 };
 
 #undef UNROLL
