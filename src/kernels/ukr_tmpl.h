@@ -328,39 +328,42 @@ static TARGET void dw_row(const cr_conv_geom *g, const float *x, const float *k,
 
 /* ---- depthwise backward ------------------------------------------------- */
 
-/* For channels [c0, c1), output cells in order (n, oh, ow), taps i, j:
- *   dbias += (sum of dy),  dk[tap] = dy * x + dk[tap],  dx = dy * k + dx. */
+/* For channels [c0, c1): output cells in order (n, oh, ow), taps i, j,
+ * chunks of channels innermost (memory order):
+ *   dbias = dbias + dy,  dk[tap] = dy * x + dk[tap],  dx = dy * k + dx. */
 static TARGET void dw_back(const cr_conv_geom *g, const float *x, const float *k,
                            const float *dy, float *dx, float *dk, float *dbias, int c0, int c1)
 {
     int C = g->c;
-    for (int cc = c0; cc < c1; cc += VW) {
-        int nc = c1 - cc < VW ? c1 - cc : VW;
-        V sb = v_zero();
-        for (int64_t row = 0; row < (int64_t)g->n * g->oh; row++) {
-            int n = (int)(row / g->oh), oh = (int)(row % g->oh), i0, i1;
-            cr_tap_range(oh * g->sh - g->pt, g->dh, g->kh, g->h, &i0, &i1);
-            for (int ow = 0; ow < g->ow; ow++) {
-                V gv = ld(dy + ((size_t)row * g->ow + ow) * C + cc, nc);
-                int bx = ow * g->sw - g->pl, j0, j1;
-                cr_tap_range(bx, g->dw, g->kw, g->w, &j0, &j1);
-                if (dbias)
-                    sb = v_add(sb, gv);
-                for (int i = i0; i < i1; i++) {
-                    int iy = oh * g->sh - g->pt + i * g->dh;
-                    for (int j = j0; j < j1; j++) {
-                        size_t xo = (((size_t)n * g->h + iy) * g->w + bx + j * g->dw) * C + cc;
-                        size_t ko = ((size_t)i * g->kw + j) * C + cc;
+    for (int64_t row = 0; row < (int64_t)g->n * g->oh; row++) {
+        int n = (int)(row / g->oh), oh = (int)(row % g->oh), i0, i1;
+        cr_tap_range(oh * g->sh - g->pt, g->dh, g->kh, g->h, &i0, &i1);
+        for (int ow = 0; ow < g->ow; ow++) {
+            const float *gy = dy + ((size_t)row * g->ow + ow) * C;
+            int bx = ow * g->sw - g->pl, j0, j1;
+            cr_tap_range(bx, g->dw, g->kw, g->w, &j0, &j1);
+            for (int cc = c0; dbias && cc < c1; cc += VW) {
+                int nc = c1 - cc < VW ? c1 - cc : VW;
+                st(dbias + cc, v_add(ld(dbias + cc, nc), ld(gy + cc, nc)), nc);
+            }
+            for (int i = i0; i < i1; i++) {
+                int iy = oh * g->sh - g->pt + i * g->dh;
+                for (int j = j0; j < j1; j++) {
+                    size_t xo = (((size_t)n * g->h + iy) * g->w + bx + j * g->dw) * C;
+                    size_t ko = ((size_t)i * g->kw + j) * C;
+                    for (int cc = c0; cc < c1; cc += VW) {
+                        int nc = c1 - cc < VW ? c1 - cc : VW;
+                        V gv = ld(gy + cc, nc);
                         if (dk)
-                            st(dk + ko, v_fma(gv, ld(x + xo, nc), ld(dk + ko, nc)), nc);
+                            st(dk + ko + cc, v_fma(gv, ld(x + xo + cc, nc), ld(dk + ko + cc, nc)),
+                               nc);
                         if (dx)
-                            st(dx + xo, v_fma(gv, ld(k + ko, nc), ld(dx + xo, nc)), nc);
+                            st(dx + xo + cc, v_fma(gv, ld(k + ko + cc, nc), ld(dx + xo + cc, nc)),
+                               nc);
                     }
                 }
             }
         }
-        if (dbias)
-            st(dbias + cc, v_add(ld(dbias + cc, nc), sb), nc);
     }
 }
 
@@ -394,36 +397,38 @@ static TARGET void pool_row(const cr_conv_geom *g, const float *x, float *y, int
     }
 }
 
-/* For channels [c0, c1), output cells in order (n, oh, ow):
+/* For channels [c0, c1), output cells in order (n, oh, ow), chunks of
+ * channels innermost (memory order):
  * max: dx += dy at the first valid tap (i, j order) where x == y;
  * average: dx = dx + dy / (number of valid taps) at every valid tap. */
 static TARGET void pool_back(const cr_conv_geom *g, const float *x, const float *y,
                              const float *dy, float *dx, int c0, int c1, bool max)
 {
     int C = g->c;
-    for (int cc = c0; cc < c1; cc += VW) {
-        int nc = c1 - cc < VW ? c1 - cc : VW;
-        for (int64_t row = 0; row < (int64_t)g->n * g->oh; row++) {
-            int n = (int)(row / g->oh), oh = (int)(row % g->oh), i0, i1;
-            cr_tap_range(oh * g->sh - g->pt, g->dh, g->kh, g->h, &i0, &i1);
-            for (int ow = 0; ow < g->ow; ow++) {
-                size_t o = ((size_t)row * g->ow + ow) * C + cc;
-                int bx = ow * g->sw - g->pl, j0, j1;
-                cr_tap_range(bx, g->dw, g->kw, g->w, &j0, &j1);
-                V gv = ld(dy + o, nc), yv = max ? ld(y + o, nc) : v_zero();
+    for (int64_t row = 0; row < (int64_t)g->n * g->oh; row++) {
+        int n = (int)(row / g->oh), oh = (int)(row % g->oh), i0, i1;
+        cr_tap_range(oh * g->sh - g->pt, g->dh, g->kh, g->h, &i0, &i1);
+        for (int ow = 0; ow < g->ow; ow++) {
+            size_t o = ((size_t)row * g->ow + ow) * C;
+            int bx = ow * g->sw - g->pl, j0, j1;
+            cr_tap_range(bx, g->dw, g->kw, g->w, &j0, &j1);
+            V cnt = v_set1((float)((i1 - i0) * (j1 - j0)));
+            for (int cc = c0; cc < c1; cc += VW) {
+                int nc = c1 - cc < VW ? c1 - cc : VW;
+                V gv = ld(dy + o + cc, nc), yv = max ? ld(y + o + cc, nc) : v_zero();
                 if (!max)
-                    gv = v_div(gv, v_set1((float)((i1 - i0) * (j1 - j0))));
+                    gv = v_div(gv, cnt);
                 VM done = m_none();
                 for (int i = i0; i < i1; i++) {
                     int iy = oh * g->sh - g->pt + i * g->dh;
                     for (int j = j0; j < j1; j++) {
-                        float *d = dx + (((size_t)n * g->h + iy) * g->w + bx + j * g->dw) * C + cc;
+                        size_t xo = (((size_t)n * g->h + iy) * g->w + bx + j * g->dw) * C + cc;
                         if (max) {
-                            VM m = m_andnot(m_eq(ld(x + (d - dx), nc), yv), done);
-                            st(d, v_add_mask(ld(d, nc), gv, m), nc);
+                            VM m = m_andnot(m_eq(ld(x + xo, nc), yv), done);
+                            st(dx + xo, v_add_mask(ld(dx + xo, nc), gv, m), nc);
                             done = m_or(done, m);
                         } else {
-                            st(d, v_add(ld(d, nc), gv), nc);
+                            st(dx + xo, v_add(ld(dx + xo, nc), gv), nc);
                         }
                     }
                 }
@@ -434,16 +439,14 @@ static TARGET void pool_back(const cr_conv_geom *g, const float *x, const float 
 
 /* ---- reductions and scatters for conv2d backward ------------------------ */
 
-/* dst = dst + (src[0] + src[1] + ... ), rows ascending. */
+/* dst = dst + src[0] + src[1] + ..., rows ascending (chunks innermost). */
 static TARGET void colsum(const float *src, int64_t rows, int ld_, float *dst, int c0, int c1)
 {
-    for (int cc = c0; cc < c1; cc += VW) {
-        int nc = c1 - cc < VW ? c1 - cc : VW;
-        V acc = v_zero();
-        for (int64_t r = 0; r < rows; r++)
-            acc = v_add(acc, ld(src + (size_t)r * ld_ + cc, nc));
-        st(dst + cc, v_add(ld(dst + cc, nc), acc), nc);
-    }
+    for (int64_t r = 0; r < rows; r++)
+        for (int cc = c0; cc < c1; cc += VW) {
+            int nc = c1 - cc < VW ? c1 - cc : VW;
+            st(dst + cc, v_add(ld(dst + cc, nc), ld(src + (size_t)r * ld_ + cc, nc)), nc);
+        }
 }
 
 /* d[0..n) = s[0..n), or zeros when s is NULL. */
@@ -486,32 +489,32 @@ static TARGET void im2col(const cr_conv_geom *g, const float *x, int64_t p0, int
     }
 }
 
-/* dx = dx + col, rows ascending, taps i, j ascending. */
+/* dx = dx + col, rows ascending, taps i, j ascending, chunks innermost. */
 static TARGET void col2im(const cr_conv_geom *g, const float *col, int64_t r0, int rows,
                           float *dx, int c0, int c1)
 {
     int C = g->c;
     size_t K = (size_t)g->kh * g->kw * C;
     int64_t row0 = r0 / g->ow;
-    for (int cc = c0; cc < c1; cc += VW) {
-        int nc = c1 - cc < VW ? c1 - cc : VW;
-        int ow = (int)(r0 % g->ow), oh = (int)(row0 % g->oh), n = (int)(row0 / g->oh);
-        for (int r = 0; r < rows; r++) {
-            int bx = ow * g->sw - g->pl, i0, i1, j0, j1;
-            cr_tap_range(oh * g->sh - g->pt, g->dh, g->kh, g->h, &i0, &i1);
-            cr_tap_range(bx, g->dw, g->kw, g->w, &j0, &j1);
-            for (int i = i0; i < i1; i++) {
-                int iy = oh * g->sh - g->pt + i * g->dh;
-                for (int j = j0; j < j1; j++) {
-                    float *d = dx + (((size_t)n * g->h + iy) * g->w + bx + j * g->dw) * C + cc;
-                    const float *s = col + r * K + ((size_t)i * g->kw + j) * C + cc;
-                    st(d, v_add(ld(d, nc), ld(s, nc)), nc);
+    int ow = (int)(r0 % g->ow), oh = (int)(row0 % g->oh), n = (int)(row0 / g->oh);
+    for (int r = 0; r < rows; r++) {
+        int bx = ow * g->sw - g->pl, i0, i1, j0, j1;
+        cr_tap_range(oh * g->sh - g->pt, g->dh, g->kh, g->h, &i0, &i1);
+        cr_tap_range(bx, g->dw, g->kw, g->w, &j0, &j1);
+        for (int i = i0; i < i1; i++) {
+            int iy = oh * g->sh - g->pt + i * g->dh;
+            for (int j = j0; j < j1; j++) {
+                float *d = dx + (((size_t)n * g->h + iy) * g->w + bx + j * g->dw) * C;
+                const float *s = col + r * K + ((size_t)i * g->kw + j) * C;
+                for (int cc = c0; cc < c1; cc += VW) {
+                    int nc = c1 - cc < VW ? c1 - cc : VW;
+                    st(d + cc, v_add(ld(d + cc, nc), ld(s + cc, nc)), nc);
                 }
             }
-            if (++ow == g->ow && (ow = 0, ++oh == g->oh)) {
-                oh = 0;
-                n++;
-            }
+        }
+        if (++ow == g->ow && (ow = 0, ++oh == g->oh)) {
+            oh = 0;
+            n++;
         }
     }
 }
