@@ -803,6 +803,36 @@ static void test_pooling_threads(void **state)
     }
 }
 
+/* NaN cells are skipped by max; windows entirely in the padding give -inf
+ * (max) and 0 (average). */
+static void test_pooling_special(void **state)
+{
+    (void)state;
+    FOR_EACH_ISA(isa) {
+        /* 1 image 2x2, 17 channels; 2x2 windows, stride 2, padding 2 on top
+         * and left: output 2x2 whose first row and column see only padding */
+        cr_conv_geom g = geom_pad(1, 2, 2, 17, 17, 2, 2, 2, 2, 1, 1, 2, 0, 2, 0);
+        assert_int_equal(g.oh, 2);
+        float x[4 * 17], y[4 * 17];
+        for (int i = 0; i < 4 * 17; i++)
+            x[i] = (float)i;
+        for (int c = 0; c < 17; c += 2)
+            x[3 * 17 + c] = NAN;           /* the largest cell, for even channels */
+        cr_maxpool2d(pools[2], &g, x, y);
+        for (int c = 0; c < 17; c++) {
+            if (!(y[c] == -INFINITY && y[17 + c] == -INFINITY && y[2 * 17 + c] == -INFINITY))
+                fail_msg("%s: empty max window", isa);
+            float want = c % 2 ? (float)(3 * 17 + c) : (float)(2 * 17 + c);
+            if (y[3 * 17 + c] != want)
+                fail_msg("%s: max with NaN: got %g want %g", isa, y[3 * 17 + c], want);
+        }
+        cr_avgpool2d(pools[2], &g, x, y);
+        for (int c = 0; c < 17; c++)
+            if (y[c] != 0 || y[17 + c] != 0 || y[2 * 17 + c] != 0)
+                fail_msg("%s: empty average window", isa);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -818,6 +848,7 @@ int main(void)
         cmocka_unit_test(test_depthwise_threads),
         cmocka_unit_test(test_pooling),
         cmocka_unit_test(test_pooling_threads),
+        cmocka_unit_test(test_pooling_special),
     };
     return cmocka_run_group_tests(tests, setup_pools, teardown_pools);
 }

@@ -1,14 +1,23 @@
 /* kernels.h - the narrow interface between crest's ops and its hot loops.
  *
  * Everything here works on plain float arrays, row-major, images NHWC.
- * Kernels are pure: no allocation on the hot path except through the scratch
- * the caller passes, no error paths (callers validate shapes first).
+ * Kernels are pure and have no error paths (callers validate shapes first).
+ * They allocate nothing except cr_gemm's packing buffers for large products
+ * (up to about 0.6 MB per thread; if that allocation fails, a 40 KB stack
+ * buffer is used instead: slower, same results; small products always use
+ * the stack). Conv2D takes its im2col scratch from the caller.
  *
  * Threads: every kernel takes a cr_pool (NULL = run on the calling thread).
  * Work is split over *outputs* only (rows, columns, channels, images), and each
  * output element is always computed with the same sequence of float
  * operations, so results are bit-identical for any thread count.
  * Denormals are flushed in every worker (and the caller, via cr_pool_run).
+ *
+ * Speed: buffers aligned to 64 bytes are noticeably faster (20-35% for
+ * depthwise convolution), as vector loads then never straddle cache lines.
+ * Small kernels run on one thread; the pool hands a job over in about a
+ * microsecond when its workers have just finished another (they poll for a
+ * short while before sleeping).
  */
 #ifndef CR_KERNELS_H
 #define CR_KERNELS_H
@@ -109,14 +118,16 @@ void cr_conv2d_backward(cr_pool *p, const cr_conv_geom *g, const float *x, const
  * ci*dm + j comes from input channel ci and k[..,..,ci,j]. */
 void cr_depthwise2d(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
                     const float *bias, float *y);
+/* Backward. Each output pointer may be NULL (not needed). All accumulate (+=). */
 void cr_depthwise2d_backward(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
                              const float *dy, float *dx, float *dk, float *dbias);
 
 /* Pooling over windows (padding cells are ignored: average divides by the
  * number of valid cells, as Keras 'same' average pooling does). oc == c.
- * Max ignores NaN inputs (a window of only NaN gives -inf). Max backward
- * sends each gradient to the first cell, in window order (row-major), that
- * equals y. Backward passes accumulate (+=) into dx. */
+ * Max ignores NaN inputs; a window with no valid (or only NaN) cells gives
+ * -inf for max, 0 for average. Max backward sends each gradient to the first
+ * cell, in window order (row-major), that equals y. Backward passes
+ * accumulate (+=) into dx. */
 void cr_maxpool2d(cr_pool *p, const cr_conv_geom *g, const float *x, float *y);
 void cr_maxpool2d_backward(cr_pool *p, const cr_conv_geom *g, const float *x,
                            const float *y, const float *dy, float *dx);

@@ -381,7 +381,8 @@ static TARGET void pool_row(const cr_conv_geom *g, const float *x, float *y, int
     for (int ow = 0; ow < g->ow; ow++) {
         int bx = ow * g->sw - g->pl, j0, j1;
         cr_tap_range(bx, g->dw, g->kw, g->w, &j0, &j1);
-        V div = v_set1((float)((i1 - i0) * (j1 - j0)));
+        int cells = (i1 - i0) * (j1 - j0);
+        V div = v_set1((float)(cells > 0 ? cells : 1));        /* no cells: 0 */
         for (int c0 = 0; c0 < C; c0 += VW) {
             int nc = C - c0 < VW ? C - c0 : VW;
             V acc = max ? v_set1(-INFINITY) : v_zero();
