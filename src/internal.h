@@ -112,10 +112,9 @@ struct crest_graph {
     int n_inputs;
     cr_node *outputs[CR_MAX_IO];  /* the model's outputs (output 0 is trained) */
     int n_outputs;
-    /* layers applied directly under `apply_parent` (NULL: at top level) are
-     * reported to on_apply before they build (custom models record them) */
+    /* every layer applied while tracing (nested ones too) is reported to
+     * on_apply before it builds (custom models record them) */
     void (*on_apply)(cr_graph *g, crest_layer *l);
-    crest_layer *apply_parent;
     bool inference_mode;          /* crest_layer_apply(..., training = false) */
     /* test hook: inputs get gradient buffers */
     bool input_grads;

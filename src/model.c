@@ -173,6 +173,27 @@ int cr_model_collect_weights(crest_model *m)
     return CREST_OK;
 }
 
+/* Every weight the graph uses must be one of the model's, or fit would not
+ * train it and save would not write it (a layer applied inside a Lambda's
+ * function in a Sequential model, say). */
+static int check_weights_owned(const crest_model *m, const cr_graph *g)
+{
+    for (int i = 0; i < g->n; i++) {
+        const cr_weight *w = g->nodes[i]->w;
+        if (g->nodes[i]->kind != CR_NODE_PARAM || !w)
+            continue;
+        int k = 0;
+        while (k < m->n_weights && m->weights[k] != w)
+            k++;
+        if (k == m->n_weights)
+            return cr_fail(CREST_E_STATE, "weight '%s/%s' is used but belongs to no layer of "
+                           "the model (a layer applied inside another layer? create variables "
+                           "with crest_variable there)", w->owner ? w->owner->name : "",
+                           w->name);
+    }
+    return CREST_OK;
+}
+
 int cr_model_build(crest_model *m)
 {
     int rc = model_status(m);
@@ -191,6 +212,8 @@ int cr_model_build(crest_model *m)
         rc = cr_fail(CREST_E_SHAPE, "model '%s': output must be [batch, units]", m->name);
     if (!rc)
         rc = cr_model_collect_weights(m);
+    if (!rc)
+        rc = check_weights_owned(m, g);
     if (rc) {
         cr_graph_free(g);
         return cr_wrap(rc, "model '%s'", m->name);

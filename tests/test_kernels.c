@@ -635,6 +635,9 @@ static void test_depthwise(void **state)
         dw_case(isa, geom(2, 5, 6, 19, 19, 1, 1, 1, 1, 1, 1, true), true, 7);         /* 1x1 */
         dw_case(isa, geom(1, 14, 14, 40, 40, 3, 3, 1, 1, 1, 1, true), true, 7);
         dw_case(isa, geom(1, 14, 14, 40, 40, 3, 3, 2, 2, 1, 1, true), true, 7);
+        dw_case(isa, geom(1, 7, 13, 72, 72, 3, 3, 1, 1, 1, 1, true), true, 7);     /* 4+ chunks */
+        dw_case(isa, geom(1, 9, 11, 72, 72, 3, 3, 2, 2, 1, 1, true), false, 7);
+        dw_case(isa, geom(1, 6, 10, 64, 64, 5, 3, 1, 1, 1, 1, true), true, 7);
         dw_case(isa, geom(1, 6, 7, 5, 5, 3, 3, 1, 1, 1, 1, true), true, 1);
         dw_case(isa, geom(1, 6, 7, 5, 10, 3, 3, 1, 1, 1, 1, true), true, 2);
         dw_case(isa, geom(1, 6, 7, 5, 5, 3, 3, 1, 1, 1, 1, true), true, 4);

@@ -240,7 +240,7 @@ cr_node *cr_layer_apply(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
     if (!l)
         return cr_graph_fail(g, CREST_E_ARG, "applying a NULL layer");
     crest_layer *outer = g->layer;
-    if (g->on_apply && outer == g->apply_parent) {
+    if (g->on_apply) {
         g->on_apply(g, l);
         if (g->err)
             return NULL;
