@@ -308,7 +308,8 @@ crest_layer *crest_global_pooling2d(bool max, bool keepdims);
 crest_layer *crest_batch_normalization(float momentum, float epsilon, bool center, bool scale);
 
 /* Inference-mode forward pass of n samples (x: [n, input shape]) in
- * batches of batch_size (0: 32), to the model's output or, if layer is not
+ * passes of batch_size samples (0: chosen so a pass's activations stay
+ * cache-sized), to the model's output or, if layer is not
  * NULL, to that layer's output. *out is allocated ([n, *out_shape]); free it
  * with crest_free. */
 int crest_infer(crest_model *m, const char *layer, const float *x, size_t n, int batch_size,

@@ -6,7 +6,8 @@
  * that node not to be kept, an output or the probe. The fused node's
  * consumers are redirected to the conv; dead nodes leave the graph and the
  * remaining ones are renumbered (creation order stays topological).
- * Training graphs are never rewritten: these fused nodes have no backward.
+ * Fused nodes have no backward, so in training graphs only nodes no
+ * gradient flows through are fused (a frozen backbone under a new head).
  */
 #include "internal.h"
 
@@ -50,7 +51,7 @@ static int act_of(const cr_node *n)
 int cr_graph_fuse_inference(cr_graph *g)
 {
     int rc = cr_graph_status(g);
-    if (rc || g->training)
+    if (rc)
         return rc;
     bool *dead = cr_calloc((size_t)(g->n ? g->n : 1), sizeof *dead);
     if (!dead)
@@ -61,7 +62,8 @@ int cr_graph_fuse_inference(cr_graph *g)
         if (dead[i] || n->kind != CR_NODE_OP || n->n_in < 1 || pinned(g, n))
             continue;
         cr_node *c = n->in[0];
-        if (pinned(g, c) || consumers(g, c, dead) != 1)
+        if (pinned(g, c) || consumers(g, c, dead) != 1 ||
+            (g->training && (n->needs_grad || c->needs_grad)))
             continue;
         if (cr_bn_parts(n, &mean, &var, &gamma, &beta, &eps) && cr_conv_can_fold(c)) {
             if ((rc = cr_conv_fold_bn(c, mean, var, gamma, beta, eps)))

@@ -220,8 +220,9 @@ bool cr_conv_fuse_act(cr_node *conv, int act);
 bool cr_bn_parts(const cr_node *n, cr_node **mean, cr_node **var, cr_node **gamma,
                  cr_node **beta, float *eps);
 /* Folds batch norms into the convolutions feeding them and fuses relu /
- * relu6 into conv epilogues, in an inference graph; drops the nodes that
- * became dead. Kept nodes, outputs and the probe are never fused away. */
+ * relu6 into conv epilogues (in training graphs only where no gradient
+ * flows); drops the nodes that became dead. Kept nodes, outputs and the
+ * probe are never fused away. */
 int cr_graph_fuse_inference(cr_graph *g);
 
 /* ---- weights and layers ------------------------------------------------ */

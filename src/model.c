@@ -285,6 +285,11 @@ static int build_with_loss(crest_model *m, bool training, cr_graph **gout, cr_no
     }
     out->keep = true;
     loss->keep = true;
+    /* training graphs: only where no gradient flows (frozen layers) */
+    if (!m->no_fuse && (rc = cr_graph_fuse_inference(g))) {
+        cr_graph_free(g);
+        return cr_wrap(rc, "model '%s'", m->name);
+    }
     *gout = g;
     *out_out = out;
     *loss_out = loss;

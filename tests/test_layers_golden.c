@@ -305,6 +305,78 @@ static void test_frozen_bn_stays_inference(void **state)
     crest_model_free(m);
 }
 
+/* ---- frozen layers in a training graph ----------------------------------- */
+
+static int count_op(const cr_graph *g, const cr_op_def *def)
+{
+    int k = 0;
+    for (int i = 0; i < g->n; i++)
+        k += g->nodes[i]->op == def;
+    return k;
+}
+
+/* mobilenet_block with everything but the head 'fc' frozen, fit on a few
+ * samples: the frozen part is fused in the training graph (no gradient
+ * flows there) and gives the head the same training as the unfused graph;
+ * frozen weights and BatchNorm statistics stay bit-identical. */
+static void test_frozen_backbone_fit(void **state)
+{
+    (void)state;
+    const char *dir = GOLDEN "/mobilenet_block";
+    float *x = read_f32(dir, "input.f32", 2 * 9 * 9 * 3);
+    assert_non_null(x);
+    float xs[8 * 243];
+    int32_t ys[8];
+    for (int i = 0; i < 8; i++) {
+        for (int k = 0; k < 243; k++)
+            xs[i * 243 + k] = x[(i % 2) * 243 + k] * (1.0f + 0.1f * (float)i);
+        ys[i] = i % 3;
+    }
+    crest_dataset *ds;
+    assert_int_equal(crest_dataset_new(&ds, 8, crest_shape(3, 9, 9, 3), xs, ys, 3), 0);
+    float *fc[2];
+    for (int fuse = 0; fuse < 2; fuse++) {
+        crest_model *m;
+        assert_int_equal(crest_model_load(&m, dir), 0);
+        m->no_fuse = !fuse;
+        for (int i = 0; i < m->n_layers; i++)
+            crest_layer_set_trainable(m->layers[i], !strcmp(m->layers[i]->name, "fc"));
+        size_t n_all = crest_model_param_count(m, false);
+        float *before = malloc(n_all * sizeof *before);
+        for (int i = 0, off = 0; i < m->n_weights; off += (int)m->weights[i]->size, i++)
+            memcpy(before + off, m->weights[i]->val, (size_t)m->weights[i]->size * sizeof(float));
+        assert_int_equal(crest_compile(m, &(crest_compile_opts){ .optimizer = crest_adam(0.01f) }),
+                         0);
+        assert_int_equal(crest_fit(m, ds, &(crest_fit_opts){ .epochs = 3, .batch_size = 4,
+                                                             .no_shuffle = true }), 0);
+        assert_int_equal(count_op(m->g_train, &cr_op_batchnorm_def), fuse ? 0 : 3);
+        cr_weight *k = weight_named(m, "fc/kernel");
+        fc[fuse] = malloc((size_t)k->size * sizeof(float));
+        memcpy(fc[fuse], k->val, (size_t)k->size * sizeof(float));
+        for (int i = 0, off = 0; i < m->n_weights; off += (int)m->weights[i]->size, i++) {
+            cr_weight *w = m->weights[i];
+            bool frozen = strcmp(w->owner->name, "fc") != 0;
+            int same = !memcmp(before + off, w->val, (size_t)w->size * sizeof(float));
+            if (frozen != same)
+                print_error("%s/%s: frozen %d, unchanged %d\n", w->owner->name, w->name, frozen,
+                            same);
+            assert_int_equal(frozen, same);
+        }
+        free(before);
+        crest_model_free(m);
+    }
+    double d = 0;
+    for (int i = 0; i < 4 * 3; i++)
+        d = fmax(d, fabs((double)fc[0][i] - fc[1][i]));
+    print_message("frozen backbone: head after fit, fused vs unfused training graph: max |diff| "
+                  "%.2e\n", d);
+    assert_true(d < 1e-5);
+    free(fc[0]);
+    free(fc[1]);
+    free(x);
+    crest_dataset_free(ds);
+}
+
 /* ---- bad configs: clear errors naming the layer --------------------------- */
 
 /* conv_valid's model with one substitution; returns load's code and message. */
@@ -359,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_every_case),
         cmocka_unit_test(test_frozen_bn_stays_inference),
         cmocka_unit_test(test_bad_configs),
+        cmocka_unit_test(test_frozen_backbone_fit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

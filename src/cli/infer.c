@@ -11,7 +11,8 @@ static const char *infer_help =
     "                   [--batch B] [--threads T]\n"
     "  Raw forward pass in inference mode. X.f32 / Y.f32 are raw little-endian\n"
     "  float32, row-major (NHWC for images). --layer NAME stops at that layer's\n"
-    "  output. Prints the output shape to stderr.\n";
+    "  output. Prints the output shape to stderr. --batch: samples per pass\n"
+    "  (default: sized to keep activations in cache).\n";
 
 /* "N,H,W,C" -> n and the per-sample shape. */
 static int parse_shape(const char *s, size_t *n, crest_dims *d)
@@ -65,7 +66,7 @@ int cmd_infer(int argc, char **argv)
     const char *name, *val, *model = NULL, *in = NULL, *shape = NULL, *layer = NULL,
                           *outp = NULL, *v;
     bool inl;
-    long threads = 0, batch = 32;
+    long threads = 0, batch = 0;
     int rc;
     while (cli_next(&a, &name, &val, &inl)) {
         if (!name) {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `crest infer` on the MobileNetV2 golden inputs matches TF.js: probabilities
 # within 1e-4, pooled out_relu features (--layer out_relu, mean over H,W)
-# within 1e-4 x max |feature|; `crest summary` and `crest bench --json` work
-# on it; bad input is exit 3 with a message.
+# within 1e-4 x max |feature|; outputs are bit-identical with 1 thread and
+# one image per pass; `crest summary` and `crest bench --json` work on it;
+# bad input is exit 3 with a message.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 BUILD="${CREST_BUILD:-build}"
@@ -36,6 +37,10 @@ if (probs.length !== 10 || feat.length !== 2 * 7 * 7 * 1280) throw new Error(`si
   if (!(dp <= 1e-4) || !(df <= 1e-4 * mx)) { console.log('FAIL'); process.exit(1); }
 });
 JS
+# bit-identical for any thread count and pass size
+"$CREST" infer "$M" --input "$tmp/x.f32" --shape 2,224,224,3 --layer out_relu \
+    --out "$tmp/feat1.f32" --threads 1 --batch 1 2> /dev/null
+cmp "$tmp/feat.f32" "$tmp/feat1.f32"
 "$CREST" summary "$M" | grep -q "Total params: 2,619,461"
 "$CREST" summary "$M" --json | node -e 'const j=JSON.parse(require("fs").readFileSync(0));if(j.layers.length<150||j.total_params!==2619461)process.exit(1)'
 "$CREST" bench "$M" --batch 2 --threads 2 --iters 2 --json | node -e 'const j=JSON.parse(require("fs").readFileSync(0));for(const k of ["ms_per_image_median","ms_per_image_min","batch","threads","iters"])if(!(k in j))process.exit(1)'
