@@ -7,6 +7,7 @@
     X(relu) X(relu6) X(sigmoid) X(tanh) X(swish) X(hard_sigmoid)                   \
     X(softmax) X(log_softmax) X(reshape) X(flatten) X(concat) X(sum) X(mean)       \
     X(dropout) X(l2)                                                               \
+    X(embedding_bag) X(slice_cols)                                                 \
     X(sparse_cce) X(sparse_cce_probs) X(cce) X(cce_probs) X(bce) X(bce_probs)
 
 #define DECLARE(name) extern const cr_op_def cr_op_##name##_def;
