@@ -591,8 +591,9 @@ int crest_features_width(const crest_features *f);       /* model input floats p
 int crest_features_classes(const crest_features *f);     /* label classes */
 const char *crest_features_class_name(const crest_features *f, int k);
 /* Transforms a table into a data set of model inputs and label ids (rows
- * with a missing label skipped). need_label false: labels are read when the
- * label column is present, else the data set has none. */
+ * with a missing label skipped). need_label false: the label column is
+ * ignored (present or not) and the data set has no labels: every row is
+ * kept, as for prediction. */
 int crest_features_dataset(crest_dataset **out, const crest_features *f, const char *path,
                            const crest_table_opts *o, bool need_label);
 /* One raw row: n (column name, value text) pairs -> out[width]. Columns the

@@ -414,7 +414,7 @@ int crest_features_dataset(crest_dataset **out, const crest_features *cf, const 
     size_t n = 0, cap = 0;
     long row = 0, skipped = 0;
     int rc = cr_table_open(&t, path, o->delimiter);
-    int lcol = rc ? -1 : cr_table_col(&t, fs->label);
+    int lcol = rc || !need_label ? -1 : cr_table_col(&t, fs->label);
     if (!rc)
         rc = bind_cols(fs, (const char *const *)t.names, t.n_cols, path);
     if (!rc && need_label && lcol < 0)
