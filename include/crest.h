@@ -576,14 +576,16 @@ int crest_features_load(crest_features **out, const char *spec_path);
 int crest_features_new(crest_features **out, const char *label);
 int crest_features_add(crest_features *f, const char *name, const char *config_json);
 /* Infers a spec from a table (label: the target column, or NULL) and adapts
- * it: all-number columns whose values are integers with at most 10 distinct
- * values -> integer_categorical, other numbers -> float_normalized; text
+ * it: CSV columns of numbers that are all integers with at most 10 distinct
+ * values -> integer_categorical, other numbers (and ARFF numeric
+ * attributes) -> float_normalized; text
  * columns with at most 1000 distinct values -> string_categorical, else
  * string_hashed with 64 bins; ARFF nominal -> string_categorical with the
  * declared values. */
 int crest_features_infer(crest_features **out, const char *path, const char *label,
                          const crest_table_opts *o);
-/* Computes the statistics the spec leaves out, streaming the table once. */
+/* Computes the statistics the spec leaves out, streaming the table once.
+ * On failure the spec is left as it was. */
 int crest_features_adapt(crest_features *f, const char *path, const crest_table_opts *o);
 /* The spec with its statistics as JSON (malloc'd; free with crest_free). */
 char *crest_features_json(const crest_features *f, bool pretty);

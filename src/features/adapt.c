@@ -19,6 +19,8 @@ typedef struct col_stats {
     bool count_tokens, sample;
     cr_strmap tokens;
     bool overflow;                /* more distinct tokens than tracked */
+    long bad_line;                /* first value that is not a number */
+    char bad_text[48];
     double *vals;
     long n_vals;
 } col_stats;
@@ -32,7 +34,8 @@ static void stats_free(col_stats *s, int n)
     cr_free(s);
 }
 
-static int stat_value(col_stats *s, const char *v, cr_rng *rng, long limit_tokens, char sep)
+static int stat_value(col_stats *s, const char *v, cr_rng *rng, long limit_tokens, char sep,
+                      long line)
 {
     if (cr_is_missing(v)) {
         s->missing++;
@@ -42,7 +45,10 @@ static int stat_value(col_stats *s, const char *v, cr_rng *rng, long limit_token
     errno = 0;
     double x = strtod(v, &end);
     if (end == v || *end || !isfinite(x)) {
-        s->non_numeric++;
+        if (!s->non_numeric++) {
+            s->bad_line = line;
+            snprintf(s->bad_text, sizeof s->bad_text, "%s", v);
+        }
     } else {
         s->n++;
         double d = x - s->mean;
@@ -182,7 +188,8 @@ static int stats_pass(crest_features *fs, cr_table *t, const crest_table_opts *o
         (*rows)++;
         for (int c = 0; c < t->n_cols && rc == 1; c++)
             if ((rc = stat_value(&s[c], v[c], &rng,
-                                 infer && c != lcol ? INFER_DISTINCT : 0, seps[c])) == 0)
+                                 infer && c != lcol ? INFER_DISTINCT : 0, seps[c],
+                                 t->row_line)) == 0)
                 rc = 1;
         if (rc != 1)
             break;
@@ -199,9 +206,9 @@ static int stats_pass(crest_features *fs, cr_table *t, const crest_table_opts *o
 static int finish_numeric(cr_feature *f, col_stats *s, const char *path)
 {
     if (s->non_numeric)
-        return cr_fail(CREST_E_FORMAT, "%s: column '%s' (%s) has %ld values that are not "
-                       "numbers", path, f->name, f->type == CR_F_FLOAT ? "float" : "numeric",
-                       s->non_numeric);
+        return cr_fail(CREST_E_FORMAT, "%s line %ld column %d (%s): '%s' is not a number "
+                       "(%ld such values in this numeric column)", path, s->bad_line,
+                       f->col + 1, f->name, s->bad_text, s->non_numeric);
     if (!f->has_stats) {
         f->mean = s->n ? s->mean : 0;
         f->var = s->n ? s->m2 / (double)s->n : 0;   /* population variance, as Keras */
@@ -255,8 +262,10 @@ static int finish(crest_features *fs, col_stats *s, const cr_table *t, const cha
             }
         }
         if (!rc && f->type == CR_F_INT_CATEGORICAL && c->non_integer + c->non_numeric)
-            rc = cr_fail(CREST_E_FORMAT, "%s: column '%s' (integer_categorical) holds values "
-                         "that are not integers", path, f->name);
+            rc = cr_fail(CREST_E_FORMAT, "%s: column %d (%s, integer_categorical) holds values "
+                         "that are not integers%s%s%s", path, f->col + 1, f->name,
+                         c->non_numeric ? " (first: '" : "", c->non_numeric ? c->bad_text : "",
+                         c->non_numeric ? "')" : "");
     }
     int lcol = cr_table_col(t, fs->label);
     if (!rc && lcol >= 0 && !fs->n_classes) {
@@ -297,11 +306,32 @@ static int bind_names(crest_features *fs, const cr_table *t, const char *path)
     return CREST_OK;
 }
 
+static int adapt_in_place(crest_features *fs, const char *path, const crest_table_opts *o);
+
+/* Adapts a copy and keeps it only on success: a failed adapt leaves the
+ * spec as it was. */
 int crest_features_adapt(crest_features *fs, const char *path, const crest_table_opts *o)
 {
-    crest_table_opts dflt = { 0 };
     if (!fs || !path)
         return cr_fail(CREST_E_ARG, "features_adapt: NULL argument");
+    cJSON *j = cr_features_to_cjson(fs);
+    crest_features *copy = NULL;
+    int rc = j ? cr_features_from_cjson(j, &copy) : cr_fail(CREST_E_NOMEM, "out of memory");
+    cJSON_Delete(j);
+    if (!rc)
+        rc = adapt_in_place(copy, path, o);
+    if (!rc) {
+        crest_features tmp = *fs;
+        *fs = *copy;
+        *copy = tmp;
+    }
+    crest_features_free(copy);
+    return rc;
+}
+
+static int adapt_in_place(crest_features *fs, const char *path, const crest_table_opts *o)
+{
+    crest_table_opts dflt = { 0 };
     cr_table t;
     col_stats *s = NULL;
     long rows = 0;
@@ -326,7 +356,9 @@ static int infer_column(crest_features *fs, const cr_table *t, const col_stats *
     const char *nm = t->names[c];
     if (t->attr[c] == CR_ATTR_NOMINAL)
         snprintf(cfg, sizeof cfg, "string_categorical");
-    else if (t->attr[c] == CR_ATTR_NUMERIC || (s->n > 0 && s->non_numeric == 0))
+    else if (t->attr[c] == CR_ATTR_NUMERIC)   /* declared numeric: kept numeric */
+        snprintf(cfg, sizeof cfg, "float_normalized");
+    else if (s->n > 0 && s->non_numeric == 0)
         snprintf(cfg, sizeof cfg, "%s",
                  !s->non_integer && !s->overflow && s->tokens.n <= 10 && s->n > 0
                      ? "integer_categorical" : "float_normalized");

@@ -135,8 +135,7 @@ static int build_lookup(cr_feature *f)
         if (rc)
             return rc;
         if (!added)
-            return cr_fail(CREST_E_FORMAT, "feature '%s': '%s' is twice in the vocabulary",
-                           f->name, f->vocab[i]);
+            return cr_fail(CREST_E_FORMAT, "'%s' is twice in the vocabulary", f->vocab[i]);
     }
     return CREST_OK;
 }
@@ -147,7 +146,7 @@ static int read_vocab_file(cr_feature *f)
     size_t len;
     int rc = cr_read_file(f->vocab_file, (size_t)1 << 30, &text, &len);
     if (rc)
-        return cr_wrap(rc, "feature '%s' vocabulary_file", f->name);
+        return cr_wrap(rc, "vocabulary_file");
     int cap = 0;
     for (char *p = text, *nl; p < text + len; p = nl + 1) {
         nl = memchr(p, '\n', (size_t)(text + len - p));
