@@ -397,8 +397,8 @@ static void test_spec_round_trip_and_errors(void **state)
         "{\"features\": {\"a\": {\"type\": \"string_categorical\", \"output_mode\": \"x\"}}}",
         "{\"features\": {\"a\": {\"type\": \"string_categorical\", \"vocabulary\": [\"p\", \"p\"]}}}",
         "{\"label\": \"a\", \"features\": {\"a\": \"float\"}}",
-        "{\"features\": {\"a\": \"float\"}, \"crosses\": [{\"features\": [\"a\", \"b\"], "
-        "\"crossing_dim\": 3}]}",
+        ("{\"features\": {\"a\": \"float\"}, \"crosses\": [{\"features\": [\"a\", \"b\"], "
+         "\"crossing_dim\": 3}]}"),
         "{\"features\": {\"a\": {\"type\": \"string_categorical\", \"vocabulary_file\": \"/nope\"}}}",
         "{\"features\": ",
     };
@@ -684,6 +684,44 @@ static void test_sklearn_tables(void **state)
     assert_true(wine >= 0.9);
 }
 
+/* Allocation k fails, for k = 0, 1, ...: each failure is an error (and,
+ * under ASan, leaks nothing) until the whole pipeline succeeds. */
+static void test_out_of_memory(void **state)
+{
+    (void)state;
+    const char *csv = put("oom.csv", "x,c,t,y\n1,a,p|q,u\n2,b,q,v\nNA,a,,u\n");
+    const char *spec = "{\"label\": \"y\", \"features\": {\"x\": \"float_normalized\", "
+                       "\"c\": \"string_categorical\", \"t\": {\"type\": \"string_categorical\", "
+                       "\"separator\": \"|\", \"output_mode\": \"embedding\"}}, \"crosses\": "
+                       "[{\"features\": [\"c\", \"t\"], \"crossing_dim\": 4}]}";
+    int k;
+    for (k = 0; k < 10000; k++) {
+        crest_features *f = NULL, *g = NULL;
+        crest_dataset *d = NULL;
+        crest_layer *l = NULL;
+        cr_alloc_fail_after(k);
+        int rc = crest_features_parse(&f, spec);
+        if (!rc)
+            rc = crest_features_adapt(f, csv, NULL);
+        if (!rc)
+            rc = crest_features_dataset(&d, f, csv, NULL, true);
+        if (!rc)
+            rc = crest_features_infer(&g, csv, "y", NULL);
+        if (!rc && !(l = crest_dense_features(f)))
+            rc = CREST_E_NOMEM;
+        cr_alloc_fail_after(-1);
+        crest_layer_free(l);
+        crest_dataset_free(d);
+        crest_features_free(f);
+        crest_features_free(g);
+        if (rc == CREST_OK)
+            break;
+        assert_true(rc < 0);
+    }
+    print_message("  pipeline succeeded once %d allocations could succeed\n", k);
+    assert_true(k > 20 && k < 10000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -699,6 +737,7 @@ int main(void)
         cmocka_unit_test(test_bad_tables),
         cmocka_unit_test(test_arff_features),
         cmocka_unit_test(test_sklearn_tables),
+        cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
