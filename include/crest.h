@@ -491,9 +491,11 @@ const crest_image_opts *crest_dataset_image_opts(const crest_dataset *d);
  * delimiter ',' or as given) or Weka ARFF (numeric / real / integer,
  * string, {nominal} attributes). Missing values are written "", "NA", "?"
  * or "NaN". Files are read in 64 KiB chunks, one row at a time, so adapt
- * and the transform stream through files larger than memory; only the
- * transformed rows (model-input floats) are held. Errors name the file,
- * the line and the column.
+ * and the transform stream through files larger than memory:
+ * crest_features_adapt keeps only statistics (vocabularies, a bounded
+ * sample for quantiles), crest_fit_table keeps one chunk of transformed
+ * rows; crest_features_dataset holds all transformed rows (width floats
+ * each). Errors name the file, the line and the column.
  *
  * A feature spec (JSON, in the spirit of Keras' FeatureSpace):
  *   {"label": "species",                        (optional; the target column)
@@ -598,6 +600,15 @@ const char *crest_features_class_name(const crest_features *f, int k);
  * kept, as for prediction. */
 int crest_features_dataset(crest_dataset **out, const crest_features *f, const char *path,
                            const crest_table_opts *o, bool need_label);
+/* Trains on a table too large for memory: each epoch streams the file again
+ * and trains on chunk_rows rows at a time (default 65,536; rows shuffled
+ * within a chunk, seeded by fo->seed, the epoch and the chunk), so memory
+ * holds one chunk of model inputs, never the table. Rows with a missing
+ * label are skipped. fo as crest_fit's, without validation_split, early
+ * stopping or class weights (CREST_E_UNSUPPORTED); validation_data is
+ * evaluated after each epoch; verbose prints one line per epoch. */
+int crest_fit_table(crest_model *m, const crest_features *f, const char *path,
+                    const crest_table_opts *o, const crest_fit_opts *fo, int chunk_rows);
 /* One raw row: n (column name, value text) pairs -> out[width]. Columns the
  * spec needs but the row lacks count as missing. */
 int crest_features_transform(const crest_features *f, const char *const *names,

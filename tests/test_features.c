@@ -542,6 +542,63 @@ static void test_penguins_save_load_raw_rows(void **state)
     crest_features_free(f);
 }
 
+static crest_model *penguin_model(const crest_features *f)
+{
+    crest_model *m = NULL;
+    assert_int_equal(crest_sequential_new(&m, crest_shape(1, crest_features_width(f))), CREST_OK);
+    crest_model_set_seed(m, 5);
+    crest_model_set_threads(m, 1);
+    crest_add(m, crest_dense_features(f));
+    assert_int_equal(crest_add(m, crest_dense(3, CREST_SOFTMAX)), CREST_OK);
+    assert_int_equal(crest_compile(m, &(crest_compile_opts){ .optimizer = crest_adam(0.05f) }),
+                     CREST_OK);
+    return m;
+}
+
+/* Streaming training: one chunk holding every row is exactly crest_fit;
+ * small chunks (50 rows) still reach the accuracy floor. */
+static void test_fit_table_chunks(void **state)
+{
+    (void)state;
+    const char *p = penguins();
+    if (!p)
+        skip();
+    crest_table_opts tr = { .rows = CREST_ROWS_TRAIN, .holdout_every = 5 };
+    crest_table_opts te = { .rows = CREST_ROWS_HOLDOUT, .holdout_every = 5 };
+    crest_features *f = spec_on("{\"label\": \"species\", \"features\": {\"island\": "
+        "\"string_categorical\", \"bill_length_mm\": \"float_normalized\", \"bill_depth_mm\": "
+        "\"float_normalized\", \"flipper_length_mm\": \"float_normalized\", \"sex\": "
+        "{\"type\": \"string_categorical\", \"output_mode\": \"embedding\", \"embedding_dim\": 2}}}",
+        NULL);
+    assert_int_equal(crest_features_adapt(f, p, &tr), CREST_OK);
+    crest_dataset *a = NULL, *b = NULL;
+    assert_int_equal(crest_features_dataset(&a, f, p, &tr, true), CREST_OK);
+    assert_int_equal(crest_features_dataset(&b, f, p, &te, true), CREST_OK);
+    crest_model *m1 = penguin_model(f), *m2 = penguin_model(f), *m3 = penguin_model(f);
+    crest_fit_opts fo = { .epochs = 1, .batch_size = 16, .seed = 9 };
+    assert_int_equal(crest_fit(m1, a, &fo), CREST_OK);
+    assert_int_equal(crest_fit_table(m2, f, p, &tr, &fo, 1000), CREST_OK);
+    for (int w = 0; w < m1->n_weights; w++)
+        assert_memory_equal(m1->weights[w]->val, m2->weights[w]->val,
+                            (size_t)m1->weights[w]->size * sizeof(float));
+    crest_history h;
+    fo = (crest_fit_opts){ .epochs = 15, .batch_size = 16, .seed = 3, .history = &h,
+                           .validation_data = b };
+    assert_int_equal(crest_fit_table(m3, f, p, &tr, &fo, 50), CREST_OK);
+    assert_int_equal(h.epochs, 15);
+    assert_true(h.loss[14] < h.loss[0]);
+    print_message("  chunks of 50 rows: hold-out accuracy %.4f\n", h.val_accuracy[14]);
+    assert_true(h.val_accuracy[14] >= 0.97);
+    fo.validation_split = 0.2f;
+    assert_int_equal(crest_fit_table(m3, f, p, &tr, &fo, 50), CREST_E_UNSUPPORTED);
+    crest_model_free(m1);
+    crest_model_free(m2);
+    crest_model_free(m3);
+    crest_dataset_free(a);
+    crest_dataset_free(b);
+    crest_features_free(f);
+}
+
 static void expect_fail(int rc, const char *a, const char *b)
 {
     print_message("  %s\n", crest_last_error());
@@ -734,6 +791,7 @@ int main(void)
         cmocka_unit_test(test_spec_round_trip_and_errors),
         cmocka_unit_test(test_penguins_inferred),
         cmocka_unit_test(test_penguins_save_load_raw_rows),
+        cmocka_unit_test(test_fit_table_chunks),
         cmocka_unit_test(test_bad_tables),
         cmocka_unit_test(test_arff_features),
         cmocka_unit_test(test_sklearn_tables),

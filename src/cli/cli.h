@@ -33,7 +33,7 @@ typedef struct train_opts {
     long epochs, batch, seed, patience, threads;   /* epochs 0: the default */
     const char *label, *columns;      /* tables */
     char delimiter;
-    long holdout;
+    long holdout, chunk;              /* chunk > 0: stream the table in chunks */
 } train_opts;
 
 /* Tabular data (src/cli/tabular.c): .csv / .arff files and "penguins". */

@@ -154,7 +154,7 @@ int cli_train_table(const train_opts *o)
     crest_model *m = NULL;
     int rc = 0, err;
     err = load_spec(o, path, &rows, &f);
-    if (!err)
+    if (!err && !o->chunk)   /* streaming (--chunk) never holds the whole table */
         err = crest_features_dataset(&ds, f, path, &rows, true);
     if (!err && o->val)
         err = crest_features_dataset(&val, f, cli_table_path(o->val, buf, sizeof buf), NULL, true);
@@ -167,13 +167,12 @@ int cli_train_table(const train_opts *o)
         if (s)
             fputs(s, stdout);
         crest_free(s);
-        err = crest_fit(m, ds, &(crest_fit_opts){ .epochs = (int)(o->epochs ? o->epochs : 30),
-                                                  .batch_size = (int)o->batch,
-                                                  .seed = (uint64_t)o->seed,
-                                                  .validation_split = (float)o->val_split,
-                                                  .validation_data = val,
-                                                  .early_stopping_patience = (int)o->patience,
-                                                  .verbose = 1 });
+        crest_fit_opts fo = { .epochs = (int)(o->epochs ? o->epochs : 30),
+                              .batch_size = (int)o->batch, .seed = (uint64_t)o->seed,
+                              .validation_split = (float)o->val_split, .validation_data = val,
+                              .early_stopping_patience = (int)o->patience, .verbose = 1 };
+        err = o->chunk ? crest_fit_table(m, f, path, &rows, &fo, (int)o->chunk)
+                       : crest_fit(m, ds, &fo);
     }
     if (!err && test) {
         crest_metrics met;

@@ -18,7 +18,8 @@ static const char *help =
     "  --threads T\n"
     "  tables: --label COL (required), --columns SPEC.json (default: inferred and\n"
     "  printed), --holdout N (every Nth row held out and scored; default none),\n"
-    "  --delimiter C; defaults there: --epochs 30 --lr 0.01\n";
+    "  --delimiter C, --chunk ROWS (stream the table from disk ROWS at a time,\n"
+    "  for files larger than memory); defaults there: --epochs 30 --lr 0.01\n";
 
 
 static int parse_hidden(const char *s, train_opts *o)
@@ -60,6 +61,7 @@ static int parse(int argc, char **argv, train_opts *o)
         else if (!strcmp(name, "--columns")) o->columns = v;
         else if (!strcmp(name, "--delimiter")) rc = cli_delimiter("train", v, &o->delimiter);
         else if (!strcmp(name, "--holdout")) rc = cli_int("train", name, v, 2, 1000, &o->holdout);
+        else if (!strcmp(name, "--chunk")) rc = cli_int("train", name, v, 1, 1L << 24, &o->chunk);
         else if (!strcmp(name, "--hidden")) rc = parse_hidden(v, o);
         else if (!strcmp(name, "--dropout")) rc = cli_float("train", name, v, 0, 0.99, &o->dropout);
         else if (!strcmp(name, "--lr")) rc = cli_float("train", name, v, 1e-9, 100, &o->lr);

@@ -514,3 +514,122 @@ int crest_predict_table(crest_model *m, const char *path, const crest_table_opts
     crest_dataset_free(d);
     return rc;
 }
+
+/* ---- training straight from a table, in chunks ---------------------------- */
+
+/* Reads up to cap selected, labelled rows of t into x/y; *n rows read. */
+static int read_chunk(crest_features *fs, cr_table *t, int lcol, const crest_table_opts *o,
+                      long *row, float *x, int32_t *y, size_t cap, size_t *n)
+{
+    const char **v;
+    int rc = 0;
+    *n = 0;
+    while (*n < cap && (rc = cr_table_next(t, &v)) == 1) {
+        if (!row_selected(o, (*row)++) || cr_is_missing(v[lcol]))
+            continue;
+        int cls = -1;
+        for (int k = 0; k < fs->n_classes && cls < 0; k++)
+            if (!strcmp(fs->classes[k], v[lcol]))
+                cls = k;
+        if (cls < 0)
+            return cr_fail(CREST_E_FORMAT, "%s line %ld column %d (%s): class '%.40s' is not "
+                           "one of the %d the model knows", t->path, t->row_line, lcol + 1,
+                           fs->label, v[lcol], fs->n_classes);
+        row_ctx r = { .v = v, .file = t->path, .line = t->row_line };
+        if ((rc = transform_row(fs, &r, x + *n * (size_t)fs->width)))
+            return rc;
+        y[(*n)++] = cls;
+    }
+    return rc < 0 ? rc : CREST_OK;
+}
+
+int crest_fit_table(crest_model *m, const crest_features *cf, const char *path,
+                    const crest_table_opts *o, const crest_fit_opts *fo, int chunk_rows)
+{
+    crest_table_opts dflt = { 0 };
+    crest_fit_opts fdflt = { 0 };
+    if (!o)
+        o = &dflt;
+    if (!fo)
+        fo = &fdflt;
+    if (!m || !cf || !path)
+        return cr_fail(CREST_E_ARG, "fit_table: NULL argument");
+    if (fo->validation_split > 0 || fo->early_stopping_patience > 0 || fo->class_weight)
+        return cr_fail(CREST_E_UNSUPPORTED, "fit_table: validation_split, early stopping and "
+                       "class weights need the data set in memory (crest_fit)");
+    crest_features *fs = (crest_features *)cf;
+    if (!fs->laid_out)
+        return cr_fail(CREST_E_STATE, "fit_table: the spec is not adapted");
+    size_t cap = chunk_rows > 0 ? (size_t)chunk_rows : 65536;
+    int epochs = fo->epochs ? fo->epochs : 1;
+    float *x = cr_malloc(cap * (size_t)fs->width * sizeof *x);
+    int32_t *y = cr_malloc(cap * sizeof *y);
+    if (!x || !y) {
+        cr_free(x);
+        cr_free(y);
+        return cr_fail(CREST_E_NOMEM, "fit_table: out of memory for %zu rows", cap);
+    }
+    if (fo->history)
+        memset(fo->history, 0, sizeof *fo->history);
+    int rc = CREST_OK;
+    for (int ep = 0; ep < epochs && !rc; ep++) {
+        cr_table t;
+        long row = 0;
+        double loss = 0, acc = 0;
+        size_t seen = 0;
+        rc = cr_table_open(&t, path, o->delimiter);
+        int lcol = rc ? -1 : cr_table_col(&t, fs->label);
+        if (!rc)
+            rc = bind_cols(fs, (const char *const *)t.names, t.n_cols, path);
+        if (!rc && lcol < 0)
+            rc = cr_fail(CREST_E_FORMAT, "%s: no label column '%s'", path,
+                         fs->label ? fs->label : "(none given)");
+        for (uint64_t chunk = 0; !rc; chunk++) {
+            size_t n;
+            crest_dataset *d = NULL;
+            crest_history h;
+            if ((rc = read_chunk(fs, &t, lcol, o, &row, x, y, cap, &n)) || n == 0)
+                break;
+            rc = crest_dataset_new(&d, n, crest_shape(1, fs->width), x, y, fs->n_classes);
+            crest_fit_opts one = *fo;   /* one pass over this chunk, shuffled within it */
+            one.epochs = 1;
+            one.seed = fo->seed + (uint64_t)ep * 1000003u + chunk;
+            one.verbose = 0;
+            one.validation_data = NULL;
+            one.history = &h;
+            if (!rc)
+                rc = crest_fit(m, d, &one);
+            crest_dataset_free(d);
+            if (!rc) {
+                loss += h.loss[0] * (double)n;
+                acc += h.accuracy[0] * (double)n;
+                seen += n;
+            }
+        }
+        cr_table_close(&t);
+        if (!rc && !seen)
+            rc = cr_fail(CREST_E_FORMAT, "%s: no labelled rows to train on", path);
+        if (rc)
+            break;
+        crest_metrics vm = { 0 };
+        if (fo->validation_data && (rc = crest_evaluate(m, fo->validation_data, 256, &vm)))
+            break;
+        if (fo->history && ep < 1024) {
+            fo->history->epochs = ep + 1;
+            fo->history->loss[ep] = loss / (double)seen;
+            fo->history->accuracy[ep] = acc / (double)seen;
+            fo->history->val_loss[ep] = vm.loss;
+            fo->history->val_accuracy[ep] = vm.accuracy;
+        }
+        if (fo->verbose) {
+            fprintf(stderr, "Epoch %d/%d - %zu rows - loss: %.4f - accuracy: %.4f", ep + 1,
+                    epochs, seen, loss / (double)seen, acc / (double)seen);
+            if (fo->validation_data)
+                fprintf(stderr, " - val_loss: %.4f - val_accuracy: %.4f", vm.loss, vm.accuracy);
+            fprintf(stderr, "\n");
+        }
+    }
+    cr_free(x);
+    cr_free(y);
+    return rc;
+}

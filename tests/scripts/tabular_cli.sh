@@ -59,6 +59,12 @@ acc=$(sed -n 's/^hold-out.*accuracy \([0-9.]*\)$/\1/p' "$tmp/out")
 at_least "${acc:-0}" 0.97 "train --columns accuracy"
 expect 0 "sex_embedding" -- cat "$tmp/m2/model.json"
 
+# streaming from disk, 40 rows at a time
+expect 0 "saved" -- "$C" train --data penguins --label species --holdout 5 --chunk 40 \
+  --seed 1 --threads 1 --out "$tmp/m3"
+acc=$(sed -n 's/^hold-out.*accuracy \([0-9.]*\)$/\1/p' "$tmp/out")
+at_least "${acc:-0}" 0.97 "train --chunk 40 accuracy"
+
 # bad input
 expect 2 "--label" -- "$C" train --data penguins --out "$tmp/x"
 expect 3 "no label column 'kind'" -- "$C" train --data penguins --label kind --out "$tmp/x"
