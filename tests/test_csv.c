@@ -197,6 +197,42 @@ static void test_arff(void **state)
                  "@data\n1,2\n3\n", CREST_E_FORMAT, "line 6", "1 fields");
 }
 
+/* scikit-learn's CSVs: "n_samples,n_features,class names" first. */
+static void test_sklearn_layout(void **state)
+{
+    (void)state;
+    cr_table t;
+    const char **v;
+    const char *p = put("sk.csv", "3,2,cat,dog\n1.5,2,0\n3,4,1\n5,6,7\n");
+    assert_int_equal(cr_table_open(&t, p, 0), CREST_OK);
+    assert_true(t.sklearn);
+    assert_int_equal(t.n_cols, 3);
+    assert_string_equal(t.names[0], "f0");
+    assert_string_equal(t.names[2], "target");
+    assert_int_equal(cr_table_next(&t, &v), 1);
+    assert_string_equal(v[0], "1.5");
+    assert_string_equal(v[2], "cat");
+    assert_int_equal(cr_table_next(&t, &v), 1);
+    assert_string_equal(v[2], "dog");
+    assert_int_equal(cr_table_next(&t, &v), 1);
+    assert_string_equal(v[2], "7");                 /* no such class name: as written */
+    assert_int_equal(cr_table_next(&t, &v), 0);
+    cr_table_close(&t);
+    /* looks alike, but the next row does not have n_features + 1 fields: a header */
+    p = put("nosk.csv", "3,2,cat,dog\n1,2,3,4\n");
+    assert_int_equal(cr_table_open(&t, p, 0), CREST_OK);
+    assert_false(t.sklearn);
+    assert_string_equal(t.names[2], "cat");
+    assert_int_equal(cr_table_next(&t, &v), 1);
+    assert_string_equal(v[3], "4");
+    assert_int_equal(cr_table_next(&t, &v), 0);
+    cr_table_close(&t);
+    p = put("hdronly.csv", "3,2,cat,dog\n");
+    assert_int_equal(cr_table_open(&t, p, 0), CREST_OK);
+    assert_int_equal(cr_table_next(&t, &v), 0);
+    cr_table_close(&t);
+}
+
 static void test_penguins_file(void **state)
 {
     (void)state;
@@ -230,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_quoting),          cmocka_unit_test(test_delimiters),
         cmocka_unit_test(test_streaming_chunks), cmocka_unit_test(test_bad_tables),
         cmocka_unit_test(test_arff),             cmocka_unit_test(test_penguins_file),
+        cmocka_unit_test(test_sklearn_layout),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

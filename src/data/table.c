@@ -224,6 +224,9 @@ void cr_table_close(cr_table *t)
     cr_free(t->row);
     cr_free(t->off);
     cr_free(t->ptrs);
+    for (int i = 0; i < t->n_class_names; i++)
+        cr_free(t->class_names[i]);
+    cr_free(t->class_names);
     memset(t, 0, sizeof *t);
 }
 
@@ -427,6 +430,102 @@ static bool ends_with(const char *s, const char *suf)
     return a >= b && !strcasecmp(s + a - b, suf);
 }
 
+static bool all_digits(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return false;
+    return true;
+}
+
+/* If the first record reads "n_samples,n_features,name,name,..." and the
+ * next has n_features + 1 fields, the file is one of scikit-learn's: name
+ * the columns f0.. and target, keep the next row pending. Returns 1 if so,
+ * 0 if not (the header is then the first record, untouched), or an error. */
+static int sklearn_header(cr_table *t)
+{
+    if (t->n < 4 || !all_digits(t->row + t->off[0]) || !all_digits(t->row + t->off[1]))
+        return 0;
+    long nf = atol(t->row + t->off[1]);
+    for (int i = 2; i < t->n; i++) {
+        const char *f = t->row + t->off[i];
+        char *end;
+        (void)strtod(f, &end);
+        if (!*f || (end != f && !*end))
+            return 0;
+    }
+    if (nf < 1 || nf >= CR_TABLE_MAX_COLS)
+        return 0;
+    /* peek at the next record: keep the names first */
+    int nc = t->n - 2, rc;
+    char **names = cr_calloc((size_t)nc, sizeof *names);
+    if (!names)
+        return cr_fail(CREST_E_NOMEM, "%s: out of memory", t->path);
+    bool ok = true;
+    for (int i = 0; i < nc; i++)
+        ok &= (names[i] = cr_strdup(t->row + t->off[i + 2])) != NULL;
+    char *copy = cr_malloc(t->row_len);
+    size_t *offs = cr_malloc((size_t)t->n * sizeof *offs);
+    int n0 = t->n;
+    rc = ok && copy && offs ? CREST_OK : cr_fail(CREST_E_NOMEM, "%s: out of memory", t->path);
+    if (!rc) {
+        memcpy(copy, t->row, t->row_len);
+        memcpy(offs, t->off, (size_t)n0 * sizeof *offs);
+        rc = read_record(t);
+    }
+    if (rc == 1 && t->n == nf + 1) {   /* scikit-learn's layout */
+        char nm[32];
+        rc = CREST_OK;
+        for (long i = 0; !rc && i <= nf; i++) {
+            snprintf(nm, sizeof nm, i < nf ? "f%ld" : "target", i);
+            rc = add_col(t, nm, CR_ATTR_UNKNOWN);
+        }
+        t->sklearn = t->pending = !rc;
+        t->class_names = names;
+        t->n_class_names = nc;
+        names = NULL;
+        rc = rc ? rc : 1;
+    } else if (rc >= 0) {
+        /* an ordinary header after all: add its columns; the record just
+         * read stays pending */
+        bool have_next = rc == 1;
+        char *row2 = NULL;
+        size_t *off2 = NULL, len2 = t->row_len;
+        int n2 = t->n;
+        rc = CREST_OK;
+        if (have_next) {
+            row2 = cr_malloc(len2);
+            off2 = cr_malloc((size_t)n2 * sizeof *off2);
+            if (!row2 || !off2)
+                rc = cr_fail(CREST_E_NOMEM, "%s: out of memory", t->path);
+            else {
+                memcpy(row2, t->row, len2);
+                memcpy(off2, t->off, (size_t)n2 * sizeof *off2);
+            }
+        }
+        for (int i = 0; !rc && i < n0; i++)
+            rc = add_col(t, copy + offs[i], CR_ATTR_UNKNOWN);
+        if (!rc && have_next) {
+            memcpy(t->row, row2, len2);
+            memcpy(t->off, off2, (size_t)n2 * sizeof *off2);
+            t->row_len = len2;
+            t->n = n2;
+            t->pending = true;
+        }
+        cr_free(row2);
+        cr_free(off2);
+        rc = rc ? rc : 1;
+    }
+    for (int i = 0; names && i < nc; i++)
+        cr_free(names[i]);
+    cr_free(names);
+    cr_free(copy);
+    cr_free(offs);
+    return rc;
+}
+
 int cr_table_open(cr_table *t, const char *path, char delim)
 {
     memset(t, 0, sizeof *t);
@@ -459,6 +558,8 @@ int cr_table_open(cr_table *t, const char *path, char delim)
         return cr_fail(CREST_E_FORMAT, "%s: empty file (no header row)", path);
     if (rc < 0)
         return rc;
+    if ((rc = sklearn_header(t)) != 0)
+        return rc < 0 ? rc : CREST_OK;
     for (int i = 0; i < t->n; i++) {
         const char *nm = t->row + t->off[i];
         if (!*nm)
@@ -472,7 +573,8 @@ int cr_table_open(cr_table *t, const char *path, char delim)
 
 int cr_table_next(cr_table *t, const char ***fields)
 {
-    int rc = read_record(t);
+    int rc = t->pending ? 1 : read_record(t);
+    t->pending = false;
     if (rc <= 0)
         return rc == CREST_E_IO ? cr_fail(CREST_E_IO, "%s: read error", t->path) : rc;
     if (t->arff && t->row[0] == '{')
@@ -483,6 +585,12 @@ int cr_table_next(cr_table *t, const char ***fields)
                        t->path, t->row_line, t->n, t->n_cols);
     for (int i = 0; i < t->n; i++)
         t->ptrs[i] = t->row + t->off[i];
+    if (t->sklearn) {   /* class codes read as the names of the first line */
+        const char *c = t->ptrs[t->n - 1];
+        long k = all_digits(c) ? atol(c) : -1;
+        if (k >= 0 && k < t->n_class_names)
+            t->ptrs[t->n - 1] = t->class_names[k];
+    }
     *fields = t->ptrs;
     return 1;
 }

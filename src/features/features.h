@@ -35,6 +35,13 @@ typedef struct cr_table {
     int *attr;                    /* ARFF attribute kinds (CSV: all unknown) */
     char ***nominal;              /* ARFF nominal values, NULL-terminated */
     int *n_nominal;
+    /* scikit-learn's bundled CSVs (iris, wine, breast_cancer): a first line
+     * "n_samples,n_features,class names..." instead of a header. Columns are
+     * then named f0..f{n-1} and "target", whose integer codes read as the
+     * class names. */
+    bool sklearn, pending;        /* pending: the current row is not yet handed out */
+    char **class_names;
+    int n_class_names;
 } cr_table;
 
 /* Opens path (ARFF by extension .arff or an @relation first line) and reads
