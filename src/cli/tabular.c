@@ -178,7 +178,7 @@ int cli_train_table(const train_opts *o)
         crest_metrics met;
         err = crest_evaluate(m, test, 256, &met);
         if (!err)
-            printf("hold-out (every %ld-th row, %zu rows): loss %.4f accuracy %.4f\n",
+            printf("hold-out (1 row in %ld, %zu rows): loss %.4f accuracy %.4f\n",
                    o->holdout, met.n, met.loss, met.accuracy);
     }
     if (!err) {
