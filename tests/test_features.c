@@ -767,6 +767,86 @@ static void test_out_of_memory(void **state)
     assert_true(k > 20 && k < 10000);
 }
 
+/* Seeded mutations of a small table (bytes flipped, inserted, deleted:
+ * quotes, delimiters, line breaks, NUL, text): every run returns OK or an
+ * error with a message, never crashes (ASan checks the reads). */
+static void test_fuzz_tables(void **state)
+{
+    (void)state;
+    const char *base = "species,island,bill,sex,year\n"
+                       "Adelie,\"Torg,ersen\",39.1,male,2007\n"
+                       "Gentoo,Biscoe,NA,female,2009\n"
+                       "Chinstrap,Dream,46.5,,2008\n"
+                       "Adelie,Dream,?,male,2007\n";
+    const char *spec = "{\"label\": \"species\", \"features\": {\"island\": {\"type\": "
+                       "\"string_categorical\", \"separator\": \"|\"}, \"bill\": {\"type\": "
+                       "\"float_discretized\", \"num_bins\": 3}, \"sex\": {\"type\": "
+                       "\"string_categorical\", \"output_mode\": \"embedding\"}, \"year\": "
+                       "\"integer_categorical\"}, \"crosses\": [{\"features\": [\"island\", "
+                       "\"sex\"], \"crossing_dim\": 5}]}";
+    const char alphabet[] = "\",\n\r|?NA0.9e-x\0 ";
+    cr_rng r;
+    cr_rng_seed(&r, 2024);
+    char buf[512], path[256];
+    snprintf(path, sizeof path, "%s/fuzz.csv", dir);
+    int ok = 0, errors = 0;
+    for (int it = 0; it < 3000; it++) {
+        size_t n = strlen(base);
+        memcpy(buf, base, n);
+        int edits = 1 + (int)cr_rng_below(&r, 4);
+        for (int e = 0; e < edits; e++) {
+            size_t at = (size_t)cr_rng_below(&r, n ? n : 1);
+            char c = alphabet[cr_rng_below(&r, sizeof alphabet - 1)];
+            switch (cr_rng_below(&r, 3)) {
+            case 0: buf[at] = c; break;
+            case 1:
+                if (n + 1 < sizeof buf) {
+                    memmove(buf + at + 1, buf + at, n - at);
+                    buf[at] = c;
+                    n++;
+                }
+                break;
+            default:
+                if (n) {
+                    memmove(buf + at, buf + at + 1, n - at - 1);
+                    n--;
+                }
+            }
+        }
+        tu_write(dir, "fuzz.csv", buf, n);
+        crest_features *f = NULL, *g = NULL;
+        crest_dataset *d = NULL;
+        float *p = NULL;
+        size_t np;
+        int rc = crest_features_parse(&f, spec);
+        assert_int_equal(rc, CREST_OK);
+        rc = crest_features_adapt(f, path, NULL);
+        if (!rc)
+            rc = crest_features_dataset(&d, f, path, NULL, it % 2 == 0);
+        int rc2 = crest_features_infer(&g, path, it % 3 ? "species" : NULL, NULL);
+        if (!rc && it % 50 == 0) {   /* the whole way: a model over the fuzzed table */
+            crest_model *m = NULL;
+            assert_int_equal(crest_sequential_new(&m, crest_shape(1, crest_features_width(f))),
+                             CREST_OK);
+            crest_model_set_threads(m, 1);
+            crest_add(m, crest_dense_features(f));
+            crest_add(m, crest_dense(crest_features_classes(f), CREST_SOFTMAX));
+            rc = crest_predict_table(m, path, NULL, &p, &np);
+            crest_free(p);
+            crest_model_free(m);
+        }
+        if (rc || rc2)
+            assert_true(strlen(crest_last_error()) > 0);
+        ok += !rc;
+        errors += rc != 0;
+        crest_dataset_free(d);
+        crest_features_free(f);
+        crest_features_free(g);
+    }
+    print_message("  3000 mutated tables: %d read, %d rejected with an error\n", ok, errors);
+    assert_true(ok > 100 && errors > 100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -784,6 +864,7 @@ int main(void)
         cmocka_unit_test(test_arff_features),
         cmocka_unit_test(test_sklearn_tables),
         cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_fuzz_tables),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
