@@ -236,6 +236,11 @@ int cmd_predict(int argc, char **argv)
     }
     if (!dir || (!n_inputs && !data))
         return cli_usage("predict", "needs a model folder and inputs or --data");
+    char table_path[1024];
+    if (data && cli_is_table(data) && n_inputs < 256) {   /* --data penguins, --data x.csv */
+        inputs[n_inputs++] = cli_table_path(data, table_path, sizeof table_path);
+        data = NULL;
+    }
     crest_model *m = NULL;
     crest_dataset *ds = NULL;
     float *x = NULL, *probs = NULL;

@@ -44,6 +44,7 @@ printf 'island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex,ye
 expect 0 "rows.csv\[2\]: Gentoo" -- "$C" predict "$tmp/m" "$tmp/rows.csv" --top 2
 grep -q "rows.csv\[0\]: Adelie" "$tmp/out" || { echo "FAIL: row 0 is not Adelie"; fail=1; }
 expect 0 '"class":"Gentoo"' -- "$C" predict "$tmp/m" "$tmp/rows.csv" --json
+expect 0 "penguins.csv\[343\]: Chinstrap" -- "$C" predict "$tmp/m" --data penguins
 
 # a spec file without a label takes --label; an embedding column
 cat > "$tmp/spec.json" <<'JSON'
