@@ -512,6 +512,153 @@ const char *crest_dataset_class_name(const crest_dataset *d, int k);
 /* The image options a folder data set was made with, or NULL. */
 const crest_image_opts *crest_dataset_image_opts(const crest_dataset *d);
 
+
+/* ---- feature columns over tabular data (src/features/, src/data/table.c) -
+ *
+ * Tables: CSV with a header row (RFC 4180 quoting with '"', CRLF or LF,
+ * delimiter ',' or as given) or Weka ARFF (numeric / real / integer,
+ * string, {nominal} attributes). Missing values are written "", "NA", "?"
+ * or "NaN". Files are read in 64 KiB chunks, one row at a time, so adapt
+ * and the transform stream through files larger than memory:
+ * crest_features_adapt keeps only statistics (vocabularies, a bounded
+ * sample for quantiles), crest_fit_table keeps one chunk of transformed
+ * rows; crest_features_dataset holds all transformed rows (width floats
+ * each). Errors name the file, the line and the column.
+ *
+ * A feature spec (JSON, in the spirit of Keras' FeatureSpace):
+ *   {"label": "species",                        (optional; the target column)
+ *    "classes": ["Adelie", ...],                 (optional; else learned, sorted)
+ *    "features": {"island": "string_categorical",   (a type name, or an object:)
+ *                 "bill_length_mm": {"type": "float_normalized"}, ...},
+ *    "crosses": [{"features": ["island", "sex"], "crossing_dim": 16}]}
+ * Types and their options (Keras names):
+ *   float               the value as is
+ *   float_normalized    (x - mean) / max(sqrt(variance), 1e-7); mean and
+ *                       population variance from adapt, or given
+ *   float_rescaled      x * scale + offset (defaults 1, 0)
+ *   float_discretized   bucket index: bin_boundaries [b0 < b1 ...] (x < b0 ->
+ *                       0, b0 <= x < b1 -> 1, ...), or num_bins quantile bins
+ *                       from adapt (exact on up to 65,536 sampled values)
+ *   integer_categorical / string_categorical   Keras IntegerLookup /
+ *                       StringLookup: ids [0, num_oov_indices) are OOV (a
+ *                       token goes to fingerprint64(token) mod num_oov_indices),
+ *                       vocabulary ids follow. vocabulary [..] or
+ *                       vocabulary_file (one token a line) or learned by
+ *                       adapt (most frequent first, ties in byte order,
+ *                       max_tokens counting the OOV ids). num_oov_indices
+ *                       (alias num_oov_buckets) default 1; with 0, unseen
+ *                       tokens take default_value (-1: dropped, all zeros)
+ *   integer_hashed / string_hashed   Keras Hashing: FarmHash Fingerprint64
+ *                       of the token (integers as decimal text) mod num_bins
+ *   identity            categorical_column_with_identity: the integer itself,
+ *                       in [0, num_buckets), else default_value (-1: dropped)
+ *   crosses             hashed cross: fingerprint64 of the tokens joined by
+ *                       "_X_" mod crossing_dim (not Keras' HashedCrossing
+ *                       bit pattern)
+ * Categorical outputs (output_mode): "one_hot" (default; indicator column),
+ * "multi_hot" (0/1 per id), "count", "int" (the id as one float), or
+ * "embedding" (embedding_dim, default 8; combiner "mean" (default), "sum",
+ * "sqrtn"): a trainable table in the DenseFeatures layer. A field may hold
+ * several tokens with "separator": "|" (up to max_values, default 4) for
+ * multi-hot / multivalent embeddings. "weight_feature": "col" makes a
+ * weighted categorical column: each id weighs that numeric column's value
+ * (one-hot cells hold the weight; embeddings combine with it).
+ * float_discretized takes output_mode too (default one_hot).
+ *
+ * Missing values (the policy):
+ *   numeric types       replaced by the adapted mean (before normalizing,
+ *                       rescaling or bucketizing), plus a 0/1 "missing"
+ *                       indicator column after the value when
+ *                       missing_indicator is true (default: true when adapt
+ *                       saw a missing value in that column)
+ *   categorical, hashed, identity, crosses   the token is OOV: id 0 of the
+ *                       OOV range for lookups (default_value when there is
+ *                       none), dropped (all zeros) for identity, hashed as
+ *                       the empty string "" for hashed and crossed columns
+ *   label               rows with a missing label are skipped (counted);
+ *                       a label not among the classes is an error naming the
+ *                       file, line and value
+ * Adapt fills only what the spec leaves out (mean/variance, vocabulary,
+ * quantile boundaries, classes, missing_indicator); the result, saved with
+ * the model, is the spec with every statistic written in.
+ *
+ * Model input: each row becomes crest_features_width floats: the dense part
+ * (numeric values, one-hot blocks, in spec order) and then, for each
+ * embedding column, its ids (and weights) as floats. The DenseFeatures layer
+ * looks the ids up in its trainable tables and outputs the dense part
+ * followed by the combined embeddings. */
+typedef struct crest_features crest_features;
+
+/* Which rows of a table to use: all, or a fixed hold-out split where every
+ * holdout_every-th data row (rows holdout_every-1, 2*holdout_every-1, ...,
+ * counted from 0 in file order) is held out. */
+typedef enum crest_rows { CREST_ROWS_ALL = 0, CREST_ROWS_TRAIN, CREST_ROWS_HOLDOUT } crest_rows;
+typedef struct crest_table_opts {
+    char delimiter;               /* CSV field separator; default ',' */
+    crest_rows rows;
+    int holdout_every;            /* default 5 (a 20% hold-out) */
+} crest_table_opts;
+
+int crest_features_parse(crest_features **out, const char *spec_json);
+int crest_features_load(crest_features **out, const char *spec_path);
+/* Adds one feature to a spec being declared in C: config is a type name or
+ * a JSON object as in "features" (or, for name NULL, a cross object). */
+int crest_features_new(crest_features **out, const char *label);
+int crest_features_add(crest_features *f, const char *name, const char *config_json);
+/* Infers a spec from a table (label: the target column, or NULL) and adapts
+ * it: CSV columns of numbers that are all integers with at most 10 distinct
+ * values -> integer_categorical, other numbers (and ARFF numeric
+ * attributes) -> float_normalized; text
+ * columns with at most 1000 distinct values -> string_categorical, else
+ * string_hashed with 64 bins; ARFF nominal -> string_categorical with the
+ * declared values. */
+int crest_features_infer(crest_features **out, const char *path, const char *label,
+                         const crest_table_opts *o);
+/* Computes the statistics the spec leaves out, streaming the table once.
+ * On failure the spec is left as it was. */
+int crest_features_adapt(crest_features *f, const char *path, const crest_table_opts *o);
+/* The spec with its statistics as JSON (malloc'd; free with crest_free). */
+char *crest_features_json(const crest_features *f, bool pretty);
+int crest_features_width(const crest_features *f);       /* model input floats per row */
+int crest_features_classes(const crest_features *f);     /* label classes */
+const char *crest_features_class_name(const crest_features *f, int k);
+/* Transforms a table into a data set of model inputs and label ids (rows
+ * with a missing label skipped). need_label false: the label column is
+ * ignored (present or not) and the data set has no labels: every row is
+ * kept, as for prediction. */
+int crest_features_dataset(crest_dataset **out, const crest_features *f, const char *path,
+                           const crest_table_opts *o, bool need_label);
+/* Trains on a table too large for memory: each epoch streams the file again
+ * and trains on chunk_rows rows at a time (default 65,536; rows shuffled
+ * within a chunk, seeded by fo->seed, the epoch and the chunk), so memory
+ * holds one chunk of model inputs, never the table. Rows with a missing
+ * label are skipped. fo as crest_fit's, without validation_split, early
+ * stopping or class weights (CREST_E_UNSUPPORTED); validation_data is
+ * evaluated after each epoch; verbose prints one line per epoch. */
+int crest_fit_table(crest_model *m, const crest_features *f, const char *path,
+                    const crest_table_opts *o, const crest_fit_opts *fo, int chunk_rows);
+/* One raw row: n (column name, value text) pairs -> out[width]. Columns the
+ * spec needs but the row lacks count as missing. */
+int crest_features_transform(const crest_features *f, const char *const *names,
+                             const char *const *values, int n, float *out);
+void crest_features_free(crest_features *f);
+
+/* The DenseFeatures layer: the first layer of a model over
+ * crest_features_width inputs (copies f). Saved in model.json as
+ * {"class_name": "DenseFeatures", "config": {"name", "trainable",
+ * "features": <the spec with statistics>}} and its embedding tables as
+ * "<layer>/<feature>_embedding" weights, so a loaded model re-applies the
+ * same transform to raw rows. (TF.js has no such class: such a model loads
+ * in crest, not in tf.loadLayersModel.) */
+crest_layer *crest_dense_features(const crest_features *f);
+/* The feature spec of a model whose first layer is DenseFeatures, or NULL.
+ * Valid while the model lives. */
+const crest_features *crest_model_features(const crest_model *m);
+/* Predictions for every row of a table through the model's DenseFeatures
+ * spec: *probs is malloc'd [*n, output size] (free with crest_free). */
+int crest_predict_table(crest_model *m, const char *path, const crest_table_opts *o,
+                        float **probs, size_t *n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -237,11 +237,13 @@ typedef struct planner {
     int64_t top;
 } planner;
 
-/* Best fit among free slots, else a new slot at the top. */
-static int64_t plan_take(planner *p, int64_t size, int *slot_id)
+/* Best fit among free slots, else a new slot at the top. fresh: always a
+ * new slot (graph inputs are filled before forward runs, so they must not
+ * share a buffer with any op, even one that finished earlier in the plan). */
+static int64_t plan_take(planner *p, int64_t size, int *slot_id, bool fresh)
 {
     int best = -1;
-    for (int i = 0; i < p->n; i++)
+    for (int i = 0; i < p->n && !fresh; i++)
         if (!p->s[i].busy && p->s[i].size >= size &&
             (best < 0 || p->s[i].size < p->s[best].size))
             best = i;
@@ -318,7 +320,7 @@ int cr_graph_plan(cr_graph *g, int64_t batch)
         if (n->kind == CR_NODE_PARAM)
             continue;
         int64_t cnt = round16(cr_dims_count(&n->shape));
-        int64_t off = plan_take(&p, cnt, &vslot[i]);
+        int64_t off = plan_take(&p, cnt, &vslot[i], n->kind == CR_NODE_INPUT);
         int sid;
         if (off < 0)
             goto nomem;
@@ -326,7 +328,7 @@ int cr_graph_plan(cr_graph *g, int64_t batch)
         if (n->op && n->op->aux_size) {
             int64_t a = n->op->aux_size(n);
             if (a > 0) {   /* aux lives as long as the value: a slot of its own */
-                aoff[i] = plan_take(&p, round16(a), &sid);
+                aoff[i] = plan_take(&p, round16(a), &sid, false);
                 if (aoff[i] < 0)
                     goto nomem;
                 if (!g->training)
@@ -334,7 +336,7 @@ int cr_graph_plan(cr_graph *g, int64_t batch)
             }
         }
         if (g->training && n->needs_grad && n->kind != CR_NODE_PARAM) {
-            goff[i] = plan_take(&p, cnt, &sid);
+            goff[i] = plan_take(&p, cnt, &sid, false);
             if (goff[i] < 0)
                 goto nomem;
         }

@@ -25,6 +25,32 @@ int cli_int(const char *cmd, const char *name, const char *s, long lo, long hi, 
 int cli_float(const char *cmd, const char *name, const char *s, double lo, double hi,
               double *out);
 
+/* `crest train` options (src/cli/train.c parses them). */
+typedef struct train_opts {
+    const char *data, *out, *val, *optimizer;
+    int hidden[8], n_hidden;
+    double dropout, lr, val_split;    /* lr 0: the default */
+    long epochs, batch, seed, patience, threads;   /* epochs 0: the default */
+    const char *label, *columns;      /* tables */
+    char delimiter;
+    long holdout, chunk;              /* chunk > 0: stream the table in chunks */
+} train_opts;
+
+/* Tabular data (src/cli/tabular.c): .csv / .arff files and "penguins". */
+bool cli_is_table(const char *data);
+/* "penguins" -> $CREST_DATA/penguins/penguins.csv; else data itself. */
+const char *cli_table_path(const char *data, char *buf, size_t size);
+int cli_delimiter(const char *cmd, const char *v, char *out);
+int cli_train_table(const train_opts *o);
+/* The labelled rows of a table through the model's feature spec (label: the
+ * column, checked against the spec's; holdout > 0: only the held-out rows). */
+int cli_table_dataset(crest_model *m, const char *data, const char *label, long holdout,
+                      char delimiter, crest_dataset **out);
+
+/* Prints the top classes of each row of a table (or adds them to arr). */
+struct cJSON;
+int cli_predict_table(crest_model *m, const char *path, int top, struct cJSON *arr);
+
 int cmd_train(int argc, char **argv);
 int cmd_evaluate(int argc, char **argv);
 int cmd_predict(int argc, char **argv);

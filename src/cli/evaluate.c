@@ -18,15 +18,18 @@ static crest_loss model_loss(const crest_model *m)
 }
 
 static const char *eval_help =
-    "usage: crest evaluate DIR --data SPEC [--json] [--threads T]\n"
-    "  Loss, accuracy, per-class precision/recall/F1 and the confusion matrix.\n";
+    "usage: crest evaluate DIR --data SPEC [--label COL] [--json] [--threads T]\n"
+    "  Loss, accuracy, per-class precision/recall/F1 and the confusion matrix.\n"
+    "  Tables (.csv, .arff, penguins) go through the model's feature spec;\n"
+    "  --holdout N scores only every Nth row (as train --holdout N held out).\n";
 
 int cmd_evaluate(int argc, char **argv)
 {
     cli_args a = { argc, 0, argv, "evaluate" };
-    const char *name, *val, *dir = NULL, *data = NULL, *v;
+    const char *name, *val, *dir = NULL, *data = NULL, *v, *label = NULL;
     bool inl, json = false;
-    long threads = 0;
+    long threads = 0, holdout = 0;
+    char delim = 0;
     int rc = 0;
     while (cli_next(&a, &name, &val, &inl)) {
         if (!name) {
@@ -46,7 +49,14 @@ int cmd_evaluate(int argc, char **argv)
                 (rc = cli_int("evaluate", name, v, 1, 256, &threads)))
                 return rc;
         } else if (!strcmp(name, "--label")) {
-            if ((rc = cli_value(&a, name, val, &v)))
+            if ((rc = cli_value(&a, name, val, &label)))
+                return rc;
+        } else if (!strcmp(name, "--holdout")) {
+            if ((rc = cli_value(&a, name, val, &v)) ||
+                (rc = cli_int("evaluate", name, v, 2, 1000, &holdout)))
+                return rc;
+        } else if (!strcmp(name, "--delimiter")) {
+            if ((rc = cli_value(&a, name, val, &v)) || (rc = cli_delimiter("evaluate", v, &delim)))
                 return rc;
         } else {
             return cli_usage("evaluate", "unknown option %s", name);
@@ -64,8 +74,12 @@ int cmd_evaluate(int argc, char **argv)
         err = crest_model_set_threads(m, (int)threads);
     if (!err)
         err = crest_compile(m, &(crest_compile_opts){ .loss = model_loss(m) });
-    if (!err)
+    if (!err && cli_is_table(data)) {
+        if ((rc = cli_table_dataset(m, data, label, holdout, delim, &ds)))
+            goto out;
+    } else if (!err) {
         err = crest_dataset_load(&ds, data);
+    }
     if (!err)
         err = crest_evaluate(m, ds, 256, &met);
     size_t n = crest_dataset_size(ds);
@@ -159,7 +173,9 @@ static const char *predict_help =
     "usage: crest predict DIR INPUT... [--top K] [--json]\n"
     "       crest predict DIR --data SPEC [--limit N] [--top K] [--json]\n"
     "  INPUT: a raw little-endian float32 file (.f32) of one or more samples of\n"
-    "  the model's input shape. --data: samples of a data set (labels ignored).\n"
+    "  the model's input shape, or a table (.csv with a header row, .arff) of raw\n"
+    "  rows for a model trained on a table (its feature spec is applied; a label\n"
+    "  column, if present, is ignored). --data: samples of a data set.\n"
     "  Prints each sample's top classes; --json prints all probabilities.\n";
 
 static void print_row(cJSON *arr, const char *src, size_t i, const float *p, int K, int top)
@@ -220,6 +236,11 @@ int cmd_predict(int argc, char **argv)
     }
     if (!dir || (!n_inputs && !data))
         return cli_usage("predict", "needs a model folder and inputs or --data");
+    char table_path[1024];
+    if (data && cli_is_table(data) && n_inputs < 256) {   /* --data penguins, --data x.csv */
+        inputs[n_inputs++] = cli_table_path(data, table_path, sizeof table_path);
+        data = NULL;
+    }
     crest_model *m = NULL;
     crest_dataset *ds = NULL;
     float *x = NULL, *probs = NULL;
@@ -239,6 +260,10 @@ int cmd_predict(int argc, char **argv)
             break;
         free(x);
         x = NULL;
+        if (f < n_inputs && cli_is_table(src)) {   /* raw rows through the feature spec */
+            rc = cli_predict_table(m, src, (int)top, arr);
+            continue;
+        }
         if (f == n_inputs) {
             if ((err = crest_dataset_load(&ds, data))) {
                 rc = cli_fail("predict", err);

@@ -7,21 +7,20 @@
 
 static const char *help =
     "usage: crest train --data SPEC --out DIR [options]\n"
-    "  --data SPEC          fashion-mnist[:train|:test], mnist[:train|:test], IDX folder\n"
+    "  --data SPEC          fashion-mnist[:train|:test], mnist[:train|:test], IDX folder,\n"
+    "                       a table (.csv with a header row, .arff) or penguins\n"
     "  --out DIR            where the trained model goes (TF.js layers format)\n"
     "  --hidden 256[,128]   hidden Dense(relu) layers (default none: Dense softmax only)\n"
     "  --dropout P          dropout before the final Dense\n"
     "  --epochs E --batch B --lr LR --optimizer adam|sgd|rmsprop --seed S\n"
     "  --val SPEC | --val-split F   validation data, reported each epoch\n"
     "  --early-stop PATIENCE        stop when val loss stops improving; restore best\n"
-    "  --threads T\n";
+    "  --threads T\n"
+    "  tables: --label COL (required), --columns SPEC.json (default: inferred and\n"
+    "  printed), --holdout N (every Nth row held out and scored; default none),\n"
+    "  --delimiter C, --chunk ROWS (stream the table from disk ROWS at a time,\n"
+    "  for files larger than memory); defaults there: --epochs 30 --lr 0.01\n";
 
-typedef struct train_opts {
-    const char *data, *out, *val, *optimizer;
-    int hidden[8], n_hidden;
-    double dropout, lr, val_split;
-    long epochs, batch, seed, patience, threads;
-} train_opts;
 
 static int parse_hidden(const char *s, train_opts *o)
 {
@@ -58,6 +57,11 @@ static int parse(int argc, char **argv, train_opts *o)
         else if (!strcmp(name, "--out")) o->out = v;
         else if (!strcmp(name, "--val")) o->val = v;
         else if (!strcmp(name, "--optimizer")) o->optimizer = v;
+        else if (!strcmp(name, "--label")) o->label = v;
+        else if (!strcmp(name, "--columns")) o->columns = v;
+        else if (!strcmp(name, "--delimiter")) rc = cli_delimiter("train", v, &o->delimiter);
+        else if (!strcmp(name, "--holdout")) rc = cli_int("train", name, v, 2, 1000, &o->holdout);
+        else if (!strcmp(name, "--chunk")) rc = cli_int("train", name, v, 1, 1L << 24, &o->chunk);
         else if (!strcmp(name, "--hidden")) rc = parse_hidden(v, o);
         else if (!strcmp(name, "--dropout")) rc = cli_float("train", name, v, 0, 0.99, &o->dropout);
         else if (!strcmp(name, "--lr")) rc = cli_float("train", name, v, 1e-9, 100, &o->lr);
@@ -84,10 +88,16 @@ static int parse(int argc, char **argv, train_opts *o)
 
 int cmd_train(int argc, char **argv)
 {
-    train_opts o = { .epochs = 5, .batch = 32, .lr = 1e-3 };
+    train_opts o = { .batch = 32 };
     int rc = parse(argc, argv, &o);
     if (rc)
         return rc;
+    if (cli_is_table(o.data))   /* tabular data: feature columns (cli/tabular.c) */
+        return cli_train_table(&o);
+    if (!o.epochs)
+        o.epochs = 5;
+    if (!o.lr)
+        o.lr = 1e-3;
     crest_dataset *ds = NULL, *val = NULL;
     crest_model *m = NULL;
     int err = crest_dataset_load(&ds, o.data);

@@ -1,0 +1,282 @@
+/* tabular.c - `crest train` / `evaluate` on tables: feature columns, a
+ * DenseFeatures layer and a Dense softmax head (way 4). */
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static bool ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcasecmp(s + a - b, suf);
+}
+
+bool cli_is_table(const char *data)
+{
+    return data && (ends_with(data, ".csv") || ends_with(data, ".tsv") ||
+                    ends_with(data, ".arff") || !strcmp(data, "penguins"));
+}
+
+const char *cli_table_path(const char *data, char *buf, size_t size)
+{
+    if (strcmp(data, "penguins"))
+        return data;
+    snprintf(buf, size, "%s/penguins/penguins.csv", crest_data_dir());
+    return buf;
+}
+
+int cli_delimiter(const char *cmd, const char *v, char *out)
+{
+    if (!strcmp(v, "\\t") || !strcmp(v, "tab"))
+        v = "\t";
+    if (strlen(v) != 1 || *v == '"' || *v == '\n' || *v == '\r') {
+        fprintf(stderr, "crest %s: --delimiter '%s' must be one character (or \\t)\n", cmd, v);
+        return EXIT_INPUT;
+    }
+    *out = *v;
+    return 0;
+}
+
+static int build_model(const train_opts *o, const crest_features *f, crest_model **out)
+{
+    crest_model *m = NULL;
+    int err = crest_sequential_new(&m, crest_shape(1, crest_features_width(f)));
+    if (!err) {
+        crest_model_set_seed(m, (uint64_t)o->seed);
+        if (o->threads)
+            crest_model_set_threads(m, (int)o->threads);
+        crest_add(m, crest_dense_features(f));
+        for (int i = 0; i < o->n_hidden; i++)
+            crest_add(m, crest_dense(o->hidden[i], CREST_RELU));
+        if (o->dropout > 0)
+            crest_add(m, crest_dropout((float)o->dropout));
+        err = crest_add(m, crest_dense(crest_features_classes(f), CREST_SOFTMAX));
+    }
+    if (!err) {
+        float lr = (float)(o->lr ? o->lr : 0.01);
+        crest_optimizer *opt = !o->optimizer || !strcmp(o->optimizer, "adam") ? crest_adam(lr)
+                               : !strcmp(o->optimizer, "sgd") ? crest_sgd(lr, 0, false)
+                                                              : crest_rmsprop(lr);
+        err = opt ? crest_compile(m, &(crest_compile_opts){ .optimizer = opt }) : CREST_E_ARG;
+    }
+    if (err) {
+        crest_model_free(m);
+        m = NULL;
+    }
+    *out = m;
+    return err;
+}
+
+/* A spec file, with --label filled in when it names none (and checked
+ * against it when it does). Errors found here are printed and returned as
+ * an exit code (> 0); library errors stay negative. */
+static int read_spec(const char *file, const char *label, crest_features **f)
+{
+    FILE *fp = fopen(file, "rb");
+    char *text = NULL;
+    long len = -1;
+    if (fp && fseek(fp, 0, SEEK_END) == 0 && (len = ftell(fp)) >= 0 && len < (64L << 20))
+        text = malloc((size_t)len + 1);
+    if (text) {
+        rewind(fp);
+        if (fread(text, 1, (size_t)len, fp) != (size_t)len)
+            len = -1;
+        text[len < 0 ? 0 : len] = 0;
+    }
+    if (fp)
+        fclose(fp);
+    if (!text || len < 0) {
+        free(text);
+        fprintf(stderr, "crest train: cannot read %s\n", file);
+        return EXIT_INPUT;
+    }
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        fprintf(stderr, "crest train: %s is not a JSON object\n", file);
+        return EXIT_INPUT;
+    }
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(root, "label");
+    int err = CREST_OK;
+    if (!l)
+        cJSON_AddStringToObject(root, "label", label);
+    else if (!cJSON_IsString(l) || strcmp(l->valuestring, label)) {
+        fprintf(stderr, "crest train: --label %s is not the label of %s\n", label, file);
+        err = EXIT_INPUT;
+    }
+    char *js = err ? NULL : cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!err)
+        err = js ? crest_features_parse(f, js) : CREST_E_NOMEM;
+    free(js);
+    return err;
+}
+
+/* Spec: given (--columns) and adapted, else inferred and printed for the
+ * user to edit. */
+static int load_spec(const train_opts *o, const char *path, const crest_table_opts *rows,
+                     crest_features **f)
+{
+    int err;
+    if (o->columns) {
+        err = read_spec(o->columns, o->label, f);
+        if (!err)
+            err = crest_features_adapt(*f, path, rows);
+        return err;
+    }
+    err = crest_features_infer(f, path, o->label, rows);
+    if (!err) {
+        char *js = crest_features_json(*f, true);
+        if (js)
+            printf("inferred feature spec (save, edit and pass with --columns):\n%s\n", js);
+        crest_free(js);
+    }
+    return err;
+}
+
+int cli_train_table(const train_opts *o)
+{
+    char buf[1024];
+    const char *path = cli_table_path(o->data, buf, sizeof buf);
+    if (!o->label)
+        return cli_usage("train", "tables need --label COLUMN");
+    crest_table_opts rows = { .delimiter = o->delimiter,
+                              .rows = o->holdout ? CREST_ROWS_TRAIN : CREST_ROWS_ALL,
+                              .holdout_every = (int)o->holdout };
+    crest_table_opts held = rows;
+    held.rows = CREST_ROWS_HOLDOUT;
+    crest_features *f = NULL;
+    crest_dataset *ds = NULL, *val = NULL, *test = NULL;
+    crest_model *m = NULL;
+    int rc = 0, err;
+    err = load_spec(o, path, &rows, &f);
+    if (!err && !o->chunk)   /* streaming (--chunk) never holds the whole table */
+        err = crest_features_dataset(&ds, f, path, &rows, true);
+    if (!err && o->val)
+        err = crest_features_dataset(&val, f, cli_table_path(o->val, buf, sizeof buf), NULL, true);
+    if (!err && o->holdout)
+        err = crest_features_dataset(&test, f, path, &held, true);
+    if (!err)
+        err = build_model(o, f, &m);
+    if (!err) {
+        char *s = crest_model_summary(m, false);
+        if (s)
+            fputs(s, stdout);
+        crest_free(s);
+        crest_fit_opts fo = { .epochs = (int)(o->epochs ? o->epochs : 30),
+                              .batch_size = (int)o->batch, .seed = (uint64_t)o->seed,
+                              .validation_split = (float)o->val_split, .validation_data = val,
+                              .early_stopping_patience = (int)o->patience, .verbose = 1 };
+        err = o->chunk ? crest_fit_table(m, f, path, &rows, &fo, (int)o->chunk)
+                       : crest_fit(m, ds, &fo);
+    }
+    if (!err && test) {
+        crest_metrics met;
+        err = crest_evaluate(m, test, 256, &met);
+        if (!err)
+            printf("hold-out (1 row in %ld, %zu rows): loss %.4f accuracy %.4f\n",
+                   o->holdout, met.n, met.loss, met.accuracy);
+    }
+    if (!err) {
+        char meta[1024];
+        snprintf(meta, sizeof meta,
+                 "{\"crest\":{\"loss\":\"sparse_categorical_crossentropy\",\"data\":\"%s\","
+                 "\"classes\":%d,\"preprocessing\":\"feature columns (DenseFeatures)\"}}",
+                 strchr(o->data, '"') || strchr(o->data, '\\') ? "?" : o->data,
+                 crest_features_classes(f));
+        err = crest_model_set_metadata(m, meta);
+    }
+    if (!err)
+        err = crest_model_save(m, o->out);
+    if (err > 0)   /* already reported */
+        rc = err;
+    else if (err)
+        rc = cli_fail("train", err);
+    else
+        printf("saved: %s\n", o->out);
+    crest_model_free(m);
+    crest_dataset_free(ds);
+    crest_dataset_free(val);
+    crest_dataset_free(test);
+    crest_features_free(f);
+    return rc;
+}
+
+int cli_table_dataset(crest_model *m, const char *data, const char *label, long holdout,
+                      char delimiter, crest_dataset **out)
+{
+    char buf[1024];
+    const crest_features *f = crest_model_features(m);
+    *out = NULL;
+    if (!f) {
+        fprintf(stderr, "crest: the model has no DenseFeatures layer, so it cannot read %s\n",
+                data);
+        return EXIT_INPUT;
+    }
+    char *js = crest_features_json(f, false);
+    char want[300];
+    snprintf(want, sizeof want, "\"label\":\"%s\"", label ? label : "");
+    bool ok = !label || (js && strstr(js, want));
+    crest_free(js);
+    if (!ok) {
+        fprintf(stderr, "crest: --label %s is not the label the model was trained on\n", label);
+        return EXIT_INPUT;
+    }
+    crest_table_opts rows = { .delimiter = delimiter,
+                              .rows = holdout ? CREST_ROWS_HOLDOUT : CREST_ROWS_ALL,
+                              .holdout_every = (int)holdout };
+    int err = crest_features_dataset(out, f, cli_table_path(data, buf, sizeof buf), &rows, true);
+    return err ? cli_fail("evaluate", err) : 0;
+}
+
+int cli_predict_table(crest_model *m, const char *path, int top, cJSON *arr)
+{
+    const crest_features *f = crest_model_features(m);
+    if (!f) {
+        fprintf(stderr, "crest predict: the model has no DenseFeatures layer, so it cannot "
+                "read %s\n", path);
+        return EXIT_INPUT;
+    }
+    float *p = NULL;
+    size_t n = 0;
+    int err = crest_predict_table(m, path, NULL, &p, &n);
+    if (err)
+        return cli_fail("predict", err);
+    int K = (int)crest_model_output_size(m);
+    for (size_t i = 0; i < n; i++) {
+        const float *pr = p + i * (size_t)K;
+        if (arr) {
+            cJSON *o = cJSON_CreateObject(), *pa = cJSON_CreateArray();
+            cJSON_AddStringToObject(o, "input", path);
+            cJSON_AddNumberToObject(o, "index", (double)i);
+            for (int k = 0; k < K; k++)
+                cJSON_AddItemToArray(pa, cJSON_CreateNumber(pr[k]));
+            cJSON_AddItemToObject(o, "probs", pa);
+            int best = 0;
+            for (int k = 1; k < K; k++)
+                best = pr[k] > pr[best] ? k : best;
+            const char *nm = crest_features_class_name(f, best);
+            cJSON_AddStringToObject(o, "class", nm ? nm : "");
+            cJSON_AddItemToArray(arr, o);
+            continue;
+        }
+        printf("%s[%zu]:", path, i);
+        unsigned char used[4096] = { 0 };
+        for (int t = 0; t < top && t < K && K <= 4096; t++) {
+            int best = -1;
+            for (int k = 0; k < K; k++)
+                if (!used[k] && (best < 0 || pr[k] > pr[best]))
+                    best = k;
+            used[best] = 1;
+            const char *nm = crest_features_class_name(f, best);
+            printf(" %s (%.4f)", nm ? nm : "?", pr[best]);
+        }
+        printf("\n");
+    }
+    crest_free(p);
+    return 0;
+}

@@ -1,0 +1,61 @@
+/* column.h - the feature spec held by crest_features (see crest.h). */
+#ifndef CR_COLUMN_H
+#define CR_COLUMN_H
+#include "strmap.h"
+
+enum cr_ftype {
+    CR_F_FLOAT = 0, CR_F_FLOAT_NORMALIZED, CR_F_FLOAT_RESCALED, CR_F_FLOAT_DISCRETIZED,
+    CR_F_INT_CATEGORICAL, CR_F_STR_CATEGORICAL, CR_F_INT_HASHED, CR_F_STR_HASHED,
+    CR_F_IDENTITY, CR_F_CROSS, CR_F_COUNT
+};
+enum cr_fmode { CR_M_ONE_HOT = 0, CR_M_MULTI_HOT, CR_M_COUNT, CR_M_INT, CR_M_EMBEDDING };
+
+typedef struct cr_feature {
+    char *name;
+    int type, mode;
+    int col;                      /* table column (bound per file), -1 for crosses */
+    /* numeric */
+    double scale, offset;         /* float_rescaled */
+    double mean, var;             /* adapt (or given) */
+    bool has_stats, has_indicator_choice, indicator;
+    double *bounds;               /* float_discretized */
+    int n_bounds, num_bins;       /* num_bins: discretized (adapt), hashed, crossed */
+    /* categorical */
+    char **vocab;
+    int n_vocab, num_oov, default_value, max_tokens, num_buckets;
+    bool has_vocab;
+    char *vocab_file;
+    cr_strmap lookup;
+    char sep;                     /* multi-valued fields: separator (0: one value) */
+    int max_values;
+    char *weight_name;            /* weighted categorical: a numeric column */
+    int weight_col;
+    char **cross;                 /* crossed feature names */
+    int n_cross, *cross_cols;
+    /* embedding */
+    int emb_dim, combiner;
+    /* layout of the model input */
+    int at, width;                /* dense floats (one-hot etc.) */
+    int ids_at, w_at, slots;      /* embedding: ids, weights (-1) */
+} cr_feature;
+
+struct crest_features {
+    char *label;
+    char **classes;
+    int n_classes;
+    cr_feature *f;
+    int n, cap;
+    int n_dense, width;           /* dense floats; model input floats */
+    bool laid_out;
+};
+
+/* id of one token of feature f (after adapt), or -1 to drop it. */
+int cr_feature_token_id(const cr_feature *f, const char *tok);
+int cr_feature_cardinality(const cr_feature *f);
+bool cr_feature_is_numeric(const cr_feature *f);
+int cr_features_layout(crest_features *fs);
+cJSON *cr_features_to_cjson(const crest_features *fs);
+int cr_features_from_cjson(const cJSON *root, crest_features **out);
+bool cr_features_row_selected(const crest_table_opts *o, long row);
+
+#endif
