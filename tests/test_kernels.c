@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,41 @@ static void test_pool(void **state)
 #if defined(__x86_64__)
     assert_int_equal(_mm_getcsr(), before);        /* the caller's MXCSR is restored */
 #endif
+}
+
+/* Two threads issuing kernels on one pool at once: whichever finds the pool
+ * taken runs serially; both get the single-thread results. */
+typedef struct shared_ctx {
+    float *a, *b, *c;
+    int reps;
+} shared_ctx;
+
+static void *shared_gemms(void *arg)
+{
+    shared_ctx *s = arg;
+    for (int r = 0; r < s->reps; r++)
+        cr_gemm(pools[2], false, false, 120, 130, 140, s->a, 140, s->b, 130, 0.0f, s->c, 130);
+    return NULL;
+}
+
+static void test_pool_shared(void **state)
+{
+    (void)state;
+    shared_ctx s[2];
+    float *want[2];
+    for (int t = 0; t < 2; t++) {
+        s[t] = (shared_ctx){ vec(120 * 140, 2), vec(140 * 130, 2), vec(120 * 130, NAN), 30 };
+        want[t] = vec(120 * 130, NAN);
+        cr_gemm(NULL, false, false, 120, 130, 140, s[t].a, 140, s[t].b, 130, 0.0f, want[t], 130);
+    }
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, shared_gemms, &s[1]), 0);
+    shared_gemms(&s[0]);
+    pthread_join(th, NULL);
+    for (int t = 0; t < 2; t++) {
+        assert_memory_equal(s[t].c, want[t], 120 * 130 * sizeof(float));
+        free(s[t].a), free(s[t].b), free(s[t].c), free(want[t]);
+    }
 }
 
 /* Denormal inputs are treated as zero while a kernel runs, on the caller's
@@ -837,6 +873,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_pool_shared),
         cmocka_unit_test(test_denormals_flushed),
         cmocka_unit_test(test_gemm_small_shapes),
         cmocka_unit_test(test_gemm_large_shapes),

@@ -62,8 +62,9 @@ void cr_pool_free(cr_pool *p);                 /* NULL is a no-op */
 int cr_pool_size(const cr_pool *p);            /* 1 for NULL */
 
 /* Runs fn(ctx, ith, nth) for ith = 0..nth-1 with nth = min(n_tasks, size),
- * the caller taking ith = 0, and returns when all are done. Not reentrant:
- * a kernel running inside the pool runs nested calls serially. */
+ * the caller taking ith = 0, and returns when all are done. While a job
+ * runs, other calls on the same pool (nested ones from inside a task, or
+ * from another thread) run their tasks serially on their own thread. */
 typedef void (*cr_task_fn)(void *ctx, int ith, int nth);
 void cr_pool_run(cr_pool *p, int n_tasks, cr_task_fn fn, void *ctx);
 

@@ -31,7 +31,7 @@ struct cr_pool {
     /* atomics: */
     unsigned long gen;            /* job generation, bumped per job */
     int pending;                  /* workers yet to finish the current job */
-    int busy;                     /* a job is running: nested calls run serially */
+    int busy;                     /* a job is running: other calls run serially */
     int quit;
     /* the current job, written before gen is bumped: */
     int nth;
@@ -184,13 +184,15 @@ void cr_pool_run(cr_pool *p, int n_tasks, cr_task_fn fn, void *ctx)
     int nth = n_tasks < cr_pool_size(p) ? n_tasks : cr_pool_size(p);
     if (nth < 1)
         nth = 1;
-    if (!p || nth == 1 || __atomic_load_n(&p->busy, __ATOMIC_ACQUIRE)) {
-        for (int i = 0; i < nth; i++)
+    int idle = 0;
+    if (!p || nth == 1 ||
+        !__atomic_compare_exchange_n(&p->busy, &idle, 1, false, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED)) {
+        for (int i = 0; i < nth; i++)     /* serial, also when nested or the pool is taken */
             fn(ctx, i, nth);
         restore_fp(old);
         return;
     }
-    __atomic_store_n(&p->busy, 1, __ATOMIC_RELAXED);
     p->fn = fn;
     p->ctx = ctx;
     p->nth = nth;
