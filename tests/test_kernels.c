@@ -641,12 +641,19 @@ static void ref_dw_back(const cr_conv_geom *g, const float *x, const float *k, c
         }
 }
 
+/* x starts `x_shift` floats past a 64-byte boundary (-1: wherever malloc
+ * puts it), to reach the kernels' realignment of channel chunks. */
+static int x_shift = -1;
+
 static void dw_case(const char *isa, cr_conv_geom g, bool bias_on, int which)
 {
     char what[160];
     describe(what, sizeof what, isa, "depthwise", &g);
     size_t nx = in_size(&g), ny = out_size(&g), nk = (size_t)g.kh * g.kw * g.oc;
-    float *x = vec(nx, 2), *k = vec(nk, 2), *b = bias_on ? vec(g.oc, 2) : NULL;
+    float *xbase = vec(nx + 32, 2), *x = xbase;
+    if (x_shift >= 0)
+        x = xbase + (16 - (uintptr_t)xbase % 64 / sizeof(float)) % 16 + x_shift;
+    float *k = vec(nk, 2), *b = bias_on ? vec(g.oc, 2) : NULL;
     float *dy = vec(ny, 2), *dx0 = vec(nx, 2), *dk0 = vec(nk, 2), *db0 = vec(g.oc, 2);
     double *want = dvec(ny), *mag = dvec(ny);
     ref_dw(&g, x, k, b, want, mag);
@@ -681,7 +688,7 @@ static void dw_case(const char *isa, cr_conv_geom g, bool bias_on, int which)
     free3(dx);
     free3(dk);
     free3(db);
-    free(x), free(k), free(b), free(dy), free(dx0), free(dk0), free(db0);
+    free(xbase), free(k), free(b), free(dy), free(dx0), free(dk0), free(db0);
     free(want), free(mag), free(wx), free(mx), free(wk), free(mk), free(wb), free(mb);
 }
 
@@ -712,6 +719,11 @@ static void test_depthwise(void **state)
         dw_case(isa, geom(1, 6, 7, 5, 5, 3, 3, 1, 1, 1, 1, true), true, 1);
         dw_case(isa, geom(1, 6, 7, 5, 10, 3, 3, 1, 1, 1, 1, true), true, 2);
         dw_case(isa, geom(1, 6, 7, 5, 5, 3, 3, 1, 1, 1, 1, true), true, 4);
+        for (x_shift = 0; x_shift < 16; x_shift += 3) {   /* chunks realigned to x */
+            dw_case(isa, geom(1, 9, 14, 64, 64, 3, 3, 1, 1, 1, 1, true), true, 7);
+            dw_case(isa, geom(1, 9, 14, 32, 32, 3, 3, 2, 2, 1, 1, true), true, 7);
+        }
+        x_shift = -1;
     }
 }
 

@@ -6,6 +6,7 @@
 #ifdef CR_HAVE_X86_UKR
 #include <immintrin.h>
 #include <math.h>
+#include <stdint.h>
 
 #define TARGET __attribute__((target("avx2,fma")))
 #define V __m256

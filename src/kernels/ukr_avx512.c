@@ -6,6 +6,7 @@
 #ifdef CR_HAVE_X86_UKR
 #include <immintrin.h>
 #include <math.h>
+#include <stdint.h>
 
 #define TARGET __attribute__((target("avx512f")))
 #define V __m512

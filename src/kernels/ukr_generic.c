@@ -4,6 +4,7 @@
 #include "ukr.h"
 
 #include <math.h>
+#include <stdint.h>
 
 #define TARGET
 #define VW 8

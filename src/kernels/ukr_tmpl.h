@@ -255,13 +255,16 @@ INLINE void dw_quad(const cr_conv_geom *g, const float *xn, const float *k, V b,
     st(y + 3 * (size_t)C, a3, nc);
 }
 
-/* The common case (kw = 3, column dilation 1, a full chunk) for ncell
- * neighbouring interior cells: constant taps, so the loads are fixed offsets
- * from one pointer per input row, and each k vector serves ncell cells.
- * Same operations as dw_cell. */
-INLINE void dw3_cells(const int ncell, const cr_conv_geom *g, const float *xn, const float *k,
-                      V b, int i0, int i1, int oh, int ow, int c0, float *y)
+/* The common case (kw = 3, column dilation 1) for ncell neighbouring
+ * interior cells: constant taps, so the loads are fixed offsets from one
+ * pointer per input row, and each k vector serves ncell cells. `full`: a
+ * whole chunk (plain loads), else nc < VW channels (masked loads). Same
+ * operations as dw_cell. */
+INLINE void dw3_cells(const int ncell, const bool full, const cr_conv_geom *g, const float *xn,
+                      const float *k, V b, int i0, int i1, int oh, int ow, int c0, int nc,
+                      float *y)
 {
+#define LD3(p) (full ? v_load(p) : v_loadn(p, nc))
     size_t C = (size_t)g->c, step = (size_t)g->sw * C;
     V acc[8];
     UNROLL
@@ -271,17 +274,55 @@ INLINE void dw3_cells(const int ncell, const cr_conv_geom *g, const float *xn, c
         int iy = oh * g->sh - g->pt + i * g->dh;
         const float *xp = xn + ((size_t)iy * g->w + ow * g->sw - g->pl) * C + c0;
         const float *kr = k + (size_t)i * 3 * C + c0;
-        V k0 = v_load(kr), k1 = v_load(kr + C), k2 = v_load(kr + 2 * C);
+        V k0 = LD3(kr), k1 = LD3(kr + C), k2 = LD3(kr + 2 * C);
         UNROLL
         for (int q = 0; q < ncell; q++, xp += step) {
-            acc[q] = v_fma(v_load(xp), k0, acc[q]);
-            acc[q] = v_fma(v_load(xp + C), k1, acc[q]);
-            acc[q] = v_fma(v_load(xp + 2 * C), k2, acc[q]);
+            acc[q] = v_fma(LD3(xp), k0, acc[q]);
+            acc[q] = v_fma(LD3(xp + C), k1, acc[q]);
+            acc[q] = v_fma(LD3(xp + 2 * C), k2, acc[q]);
         }
     }
     UNROLL
-    for (int q = 0; q < ncell; q++)
-        v_store(y + q * C, acc[q]);
+    for (int q = 0; q < ncell; q++) {
+        if (full)
+            v_store(y + q * C, acc[q]);
+        else
+            v_storen(y + q * C, acc[q], nc);
+    }
+#undef LD3
+}
+
+/* dw3_cells for a run-time ncell of 8, 4 or 2. */
+INLINE void dw3_group(int ncell, bool full, const cr_conv_geom *g, const float *xn,
+                      const float *k, V b, int i0, int i1, int oh, int ow, int c0, int nc,
+                      float *y)
+{
+    if (full) {
+        if (ncell == 8)
+            dw3_cells(8, true, g, xn, k, b, i0, i1, oh, ow, c0, nc, y);
+        else if (ncell == 4)
+            dw3_cells(4, true, g, xn, k, b, i0, i1, oh, ow, c0, nc, y);
+        else
+            dw3_cells(2, true, g, xn, k, b, i0, i1, oh, ow, c0, nc, y);
+    } else {
+        if (ncell == 8)
+            dw3_cells(8, false, g, xn, k, b, i0, i1, oh, ow, c0, nc, y);
+        else if (ncell == 4)
+            dw3_cells(4, false, g, xn, k, b, i0, i1, oh, ow, c0, nc, y);
+        else
+            dw3_cells(2, false, g, xn, k, b, i0, i1, oh, ow, c0, nc, y);
+    }
+}
+
+/* Channels before the first one whose x address is vector aligned, when
+ * that is the same for every pixel (C a multiple of VW); else 0. Starting
+ * the chunks there keeps full-vector loads within cache lines. */
+INLINE int lead_channels(const float *x, int C)
+{
+    int m = (int)((uintptr_t)x % (VW * sizeof(float)));
+    if (C % VW != 0 || m % sizeof(float) != 0 || m == 0)
+        return 0;
+    return VW - m / (int)sizeof(float);
 }
 
 /* Output cells left to right, interior ones in groups of 8, 4 or 2, for
@@ -290,7 +331,7 @@ INLINE void dw3_cells(const int ncell, const cr_conv_geom *g, const float *xn, c
 static TARGET void dw_row(const cr_conv_geom *g, const float *x, const float *k,
                           const float *bias, float *y, int64_t row)
 {
-    int C = g->c, oh = (int)(row % g->oh), i0, i1, ow0, ow1;
+    int C = g->c, oh = (int)(row % g->oh), i0, i1, ow0, ow1, lead = lead_channels(x, C);
     bool k3 = g->kw == 3 && g->dw == 1;
     const float *xn = x + (size_t)(row / g->oh) * g->h * g->w * C;
     float *yr = y + (size_t)row * g->ow * C;
@@ -298,29 +339,23 @@ static TARGET void dw_row(const cr_conv_geom *g, const float *x, const float *k,
     cr_interior(g, &ow0, &ow1);
     for (int ow = 0; ow < g->ow;) {
         int room = ow >= ow0 ? ow1 - ow : 0;    /* interior cells from ow on */
-        int n = room >= 8 && k3 ? 8 : room >= 4 ? 4 : room >= 2 && k3 ? 2 : 1;
+        int n = k3 ? (room >= 8 ? 8 : room >= 4 ? 4 : room >= 2 ? 2 : 1) : room >= 4 ? 4 : 1;
         for (int c0 = 0; c0 < C;) {
-            int nc = C - c0 < VW ? C - c0 : VW;
+            int nc = c0 < lead ? lead - c0 : C - c0 < VW ? C - c0 : VW;
             float *yo = yr + (size_t)ow * C + c0;
-            if (n == 1 && C - c0 >= 4 * VW) {
+            if (n == 1 && nc == VW && C - c0 >= 4 * VW) {
                 dw_cell4(g, xn, k, bias, i0, i1, oh, ow, c0, yo);
                 c0 += 4 * VW;
                 continue;
             }
             V b = bias ? ld(bias + c0, nc) : v_zero();
-            if (k3 && nc == VW && n == 8)
-                dw3_cells(8, g, xn, k, b, i0, i1, oh, ow, c0, yo);
-            else if (k3 && nc == VW && n == 4)
-                dw3_cells(4, g, xn, k, b, i0, i1, oh, ow, c0, yo);
-            else if (k3 && nc == VW && n == 2)
-                dw3_cells(2, g, xn, k, b, i0, i1, oh, ow, c0, yo);
-            else if (n == 4 || n == 8)
-                for (int q = 0; q < n; q += 4)
-                    dw_quad(g, xn, k, b, i0, i1, oh, ow + q, c0, nc, yo + (size_t)q * C);
+            if (k3 && n > 1)
+                dw3_group(n, nc == VW, g, xn, k, b, i0, i1, oh, ow, c0, nc, yo);
+            else if (n == 4)
+                dw_quad(g, xn, k, b, i0, i1, oh, ow, c0, nc, yo);
             else
-                for (int q = 0; q < n; q++)
-                    st(yo + (size_t)q * C, dw_cell(g, xn, k, b, i0, i1, oh, ow + q, c0, nc), nc);
-            c0 += VW;
+                st(yo, dw_cell(g, xn, k, b, i0, i1, oh, ow, c0, nc), nc);
+            c0 += nc;
         }
         ow += n;
     }
