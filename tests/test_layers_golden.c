@@ -413,6 +413,9 @@ static void test_bad_configs(void **state)
         { "\"kernel_size\":[3,3]", "\"kernel_size\":[30,3]", "does not fit" },
         { "\"strides\":[1,1]", "\"strides\":[0,1]", "strides" },
         { "\"filters\":4", "\"filters\":5", "shape" },
+        { "\"kernel_size\":[3,3],\"strides\":[1,1],\"padding\":\"valid\"",
+          "\"kernel_size\":[60000,60000],\"strides\":[1,1],\"padding\":\"same\"",
+          "more than crest accepts" },
         { "\"kernel_size\":[3,3]", "\"kernel_size\":[3,3],\"groups\":2", "groups" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -43,6 +43,13 @@ static cr_node *conv_build_kind(crest_layer *l, cr_graph *g, cr_node **in, int n
                              "channels] input, got rank %d", l->name, l->def->keras_class,
                              x->shape.ndim);
     int cin = (int)x->shape.d[3], kh = c->win.k[0], kw = c->win.k[1];
+    /* hostile files: refuse absurd kernels before allocating them */
+    double kvals = (double)kh * kw * cin * (kind == K_DEPTHWISE ? c->dm : c->filters) *
+                   (kind == K_SEPARABLE ? c->dm : 1);
+    if (kvals > (double)(1 << 28))
+        return cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': a %dx%d kernel over %d channels "
+                             "has %.3g values, more than crest accepts (%d)", l->name, kh, kw,
+                             cin, kvals, 1 << 28);
     crest_act fused = fusable(c->act) ? c->act : CREST_LINEAR;
     cr_node *y;
     if (kind == K_CONV) {
