@@ -46,7 +46,7 @@ void cr_graph_free(cr_graph *g)
     cr_free(g->own_w);
     cr_free(g->nodes);
     cr_free(g->losses);
-    cr_free(g->arena);
+    cr_free(g->arena_raw);
     cr_free(g);
 }
 
@@ -351,10 +351,14 @@ int cr_graph_plan(cr_graph *g, int64_t batch)
         }
     }
     if ((size_t)p.top > g->arena_cap) {
-        float *a = cr_realloc(g->arena, (size_t)p.top * sizeof *a);
-        if (!a)
+        /* values need not survive a re-plan: a fresh block, 64-byte aligned
+         * so every planned buffer (16-float offsets) starts a cache line */
+        char *raw = cr_malloc((size_t)p.top * sizeof(float) + 64);
+        if (!raw)
             goto nomem;
-        g->arena = a;
+        cr_free(g->arena_raw);
+        g->arena_raw = raw;
+        g->arena = (float *)(void *)(raw + (64 - (uintptr_t)raw % 64) % 64);
         g->arena_cap = (size_t)p.top;
     }
     for (int i = 0; i < g->n; i++) {

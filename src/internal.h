@@ -122,7 +122,8 @@ struct crest_graph {
     cr_node *probe_out;
     /* plan */
     int64_t batch;
-    float *arena;
+    float *arena;                 /* 64-byte aligned, inside arena_raw */
+    void *arena_raw;
     size_t arena_cap;             /* floats */
     bool planned;
 };
