@@ -70,6 +70,16 @@ static bool is_top_class(const char *cls)
 
 int crest_model_default_cut(crest_model *m, char *name, size_t size)
 {
+    if (m && m->kind == CR_SEQUENTIAL && name && size) {
+        int i = m->n_layers - 1;
+        while (i >= 0 && is_top_class(m->layers[i]->def->keras_class))
+            i--;
+        if (i < 0)
+            return cr_fail(CREST_E_ARG, "model '%s': nothing is left below its classifier top",
+                           m->name);
+        snprintf(name, size, "%s", m->layers[i]->name);
+        return CREST_OK;
+    }
     crest_sym *s = cr_functional_output(m, 0);
     if (!s || !name || !size)
         return cr_fail(CREST_E_ARG, "default cut: not a complete functional model");
@@ -103,13 +113,42 @@ static int pooling_layer(crest_model *m, crest_pooling p, crest_layer **out)
     return rc;
 }
 
+/* Sequential: keep layers up to `cut`, then the pooling layer. */
+static int cut_sequential(crest_model *m, const char *cut, crest_pooling pooling)
+{
+    int at = -1, rc;
+    for (int i = 0; i < m->n_layers; i++)
+        if (!strcmp(m->layers[i]->name, cut))
+            at = i;
+    if (at < 0)
+        return cr_fail(CREST_E_ARG, "cut: model '%s' has no layer '%s'", m->name, cut);
+    if ((rc = cr_model_build(m)))
+        return rc;
+    int rank = m->layers[at]->out_shape.ndim;
+    crest_layer *pool = NULL;
+    if (pooling != CREST_POOL_NONE && rank == 3 && (rc = pooling_layer(m, pooling, &pool)))
+        return cr_wrap(rc, "cut: global pooling");
+    for (int i = at + 1; i < m->n_layers; i++)
+        crest_layer_free(m->layers[i]);
+    m->n_layers = at + 1;
+    cr_model_invalidate(m);
+    m->n_weights = 0;
+    if (pool && (rc = crest_add(m, pool)))
+        return rc;
+    return cr_model_build(m);
+}
+
 int crest_model_cut(crest_model *m, const char *cut, crest_pooling pooling)
 {
     char def[128];
+    if (m && m->kind == CR_SEQUENTIAL) {
+        int rc = cut ? CREST_OK : crest_model_default_cut(m, def, sizeof def);
+        return rc ? rc : cut_sequential(m, cut ? cut : def, pooling);
+    }
     crest_sym *in[CR_MAX_IO];
     int n_in = cr_functional_inputs(m, in), rc;
     if (!n_in)
-        return cr_fail(CREST_E_ARG, "cut: '%s' is not a complete functional model",
+        return cr_fail(CREST_E_ARG, "cut: '%s' is not a complete Sequential or functional model",
                        m ? m->name : "(null)");
     if (!cut) {
         if ((rc = crest_model_default_cut(m, def, sizeof def)))
@@ -151,8 +190,50 @@ static int clone_layer(crest_model *m, const crest_layer *l, crest_layer **out)
     return rc;
 }
 
+/* Copies the weights of head's layers into the clones added[]. */
+static int copy_head_weights(crest_layer **added, int n_added, crest_model *head)
+{
+    for (int i = 0; i < n_added; i++) {
+        const crest_layer *src = head->layers[i];
+        if (added[i]->n_w != src->n_w)
+            return cr_fail(CREST_E_SHAPE, "append: layer '%s' has %d weights, its copy %d",
+                           src->name, src->n_w, added[i]->n_w);
+        for (int k = 0; k < src->n_w; k++) {
+            if (added[i]->w[k]->size != src->w[k]->size)
+                return cr_fail(CREST_E_SHAPE, "append: weight %s/%s does not fit the model",
+                               src->name, src->w[k]->name);
+            memcpy(added[i]->w[k]->val, src->w[k]->val, (size_t)src->w[k]->size * sizeof(float));
+        }
+    }
+    return CREST_OK;
+}
+
+static int append_sequential(crest_model *m, crest_model *head)
+{
+    crest_layer *added[256];
+    int n_added = 0, rc = CREST_OK;
+    for (int i = 0; i < head->n_layers && !rc; i++) {
+        crest_layer *l = NULL;
+        if ((rc = clone_layer(m, head->layers[i], &l)))
+            break;
+        added[n_added++] = l;
+        rc = crest_add(m, l);
+    }
+    if (!rc)
+        rc = cr_model_build(m);
+    if (!rc)
+        rc = copy_head_weights(added, n_added, head);
+    return rc ? cr_wrap(rc, "appending a head to '%s'", m->name) : CREST_OK;
+}
+
 int crest_model_append(crest_model *m, crest_model *head)
 {
+    if (m && head && head->n_layers > 256)
+        return cr_fail(CREST_E_ARG, "append: head has %d layers", head->n_layers);
+    if (m && head && m->kind == CR_SEQUENTIAL) {
+        int rc = cr_model_build(head);
+        return rc ? rc : append_sequential(m, head);
+    }
     crest_sym *in[CR_MAX_IO];
     int n_in = cr_functional_inputs(m, in), rc;
     crest_sym *x = cr_functional_output(m, 0);
@@ -162,8 +243,6 @@ int crest_model_append(crest_model *m, crest_model *head)
         return rc;
     crest_layer *added[256];
     int n_added = 0;
-    if (head->n_layers > 256)
-        return cr_fail(CREST_E_ARG, "append: head has %d layers", head->n_layers);
     if ((rc = cr_functional_reopen(m)))
         return rc;
     for (int i = 0; i < head->n_layers && !rc; i++) {
@@ -176,21 +255,8 @@ int crest_model_append(crest_model *m, crest_model *head)
     }
     if (!rc)
         rc = crest_functional_outputs(m, in, n_in, &x, 1);
-    /* the clones now have weights: copy the head's, in order */
-    for (int i = 0; !rc && i < n_added; i++) {
-        const crest_layer *src = head->layers[i];
-        if (added[i]->n_w != src->n_w)
-            rc = cr_fail(CREST_E_SHAPE, "append: layer '%s' has %d weights, its copy %d",
-                         src->name, src->n_w, added[i]->n_w);
-        for (int k = 0; !rc && k < src->n_w; k++) {
-            if (added[i]->w[k]->size != src->w[k]->size)
-                rc = cr_fail(CREST_E_SHAPE, "append: weight %s/%s does not fit the model",
-                             src->name, src->w[k]->name);
-            else
-                memcpy(added[i]->w[k]->val, src->w[k]->val,
-                       (size_t)src->w[k]->size * sizeof(float));
-        }
-    }
+    if (!rc)   /* the clones now have weights: copy the head's, in order */
+        rc = copy_head_weights(added, n_added, head);
     return rc ? cr_wrap(rc, "appending a head to '%s'", m->name) : CREST_OK;
 }
 
@@ -336,16 +402,19 @@ static int run_backbone(crest_model *m, const crest_dataset *d, const crest_feat
     if (!x)
         return cr_fail(CREST_E_NOMEM, "out of memory for a batch of %zu inputs", B);
     int rc = CREST_OK;
-    double t0 = now_s();
+    double t0 = now_s(), shown = t0;
     for (size_t s = 0; s < d->n && !rc; s += B) {
         size_t nb = d->n - s < B ? d->n - s : B;
         for (size_t i = 0; i < nb && !rc; i++)
             rc = sample_to_input(d, s + i, o, in_size, x + i * (size_t)in_size);
         if (!rc)
             rc = crest_predict(m, x, nb, feat + s * (size_t)dim);
-        if (o->verbose && !rc)
+        double t = now_s();
+        if (o->verbose && !rc && (t - shown > 0.5 || s + nb == d->n)) {
+            shown = t;
             fprintf(stderr, "\rfeatures: %zu/%zu images, %.1f ms/image", s + nb, d->n,
-                    1e3 * (now_s() - t0) / (double)(s + nb));
+                    1e3 * (t - t0) / (double)(s + nb));
+        }
     }
     if (o->verbose && !rc)
         fputc('\n', stderr);

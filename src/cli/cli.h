@@ -25,7 +25,19 @@ int cli_int(const char *cmd, const char *name, const char *s, long lo, long hi, 
 int cli_float(const char *cmd, const char *name, const char *s, double lo, double hi,
               double *out);
 
+/* `crest train` options (src/cli/train.c parses them). */
+typedef struct train_opts {
+    const char *data, *out, *val, *optimizer;
+    int hidden[8], n_hidden;
+    double dropout, lr, val_split;
+    long epochs, batch, seed, patience, threads;
+    /* transfer learning (--base): src/cli/train_base.c */
+    const char *base, *cut, *pooling, *cache, *preprocess;
+    long fine_tune, fine_tune_epochs, limit;
+} train_opts;
+
 int cmd_train(int argc, char **argv);
+int cmd_train_base(const train_opts *o);
 int cmd_evaluate(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
