@@ -2,9 +2,9 @@
 # Source lists are wildcards: a new file in src/ needs no edit here.
 CC      ?= cc
 BUILD   ?= build
-OPT     ?= -O2 -g
+OPT     ?= -O3 -g
 SAN     ?=
-CFLAGS  := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Werror $(OPT) $(SAN) -pthread -fPIC \
+CFLAGS  := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Werror $(OPT) $(SAN) -fno-math-errno -pthread -fPIC \
            -Iinclude -Isrc
 LDLIBS  := -lcjson -ljpeg -lpng -lm -pthread
 TESTLIBS := -lcmocka

@@ -98,6 +98,8 @@ crest_node *crest_op_concat(crest_graph *g, crest_node **xs, int n, int axis);
 crest_node *crest_variable(crest_graph *g, const char *name, crest_dims shape,
                            crest_init init, bool trainable);
 crest_dims crest_node_shape(const crest_node *x);   /* with the batch dim (as traced) */
+/* True while tracing a training graph (and not inside a layer applied with
+ * training = false). */
 bool crest_graph_training(const crest_graph *g);
 
 /* ---- layers ------------------------------------------------------------ */
@@ -125,8 +127,12 @@ int crest_layer_set_name(crest_layer *l, const char *name);
 const char *crest_layer_name(const crest_layer *l);
 void crest_layer_set_trainable(crest_layer *l, bool trainable);
 
-/* Apply a layer inside a graph being traced (custom models, lambdas). */
-crest_node *crest_layer_apply(crest_layer *l, crest_graph *g, crest_node *x);
+/* Apply a layer inside a graph being traced (custom models, lambdas), as
+ * Keras' layer(x, training=training): with training false, Dropout (and any
+ * layer that asks crest_graph_training) runs in inference mode even in a
+ * training graph; with training true it follows the graph. The caller keeps
+ * ownership of l (see "custom models" below). */
+crest_node *crest_layer_apply(crest_layer *l, crest_graph *g, crest_node *x, bool training);
 
 /* ---- models ------------------------------------------------------------ */
 
@@ -287,6 +293,119 @@ int crest_model_set_seed(crest_model *m, uint64_t seed);
 int crest_model_save(crest_model *m, const char *dir);
 /* A TF.js layers folder, or a model.json path. */
 int crest_model_load(crest_model **out, const char *path);
+
+/* ---- custom models (the C form of subclassing keras.Model) ------------- */
+
+/* A custom model is a user struct (self) plus a vtable. crest traces `call`
+ * once per graph it needs (inference, training, evaluation; again after
+ * crest_compile), with training = crest_graph_training(g). `call` composes
+ * layers (crest_layer_apply) and ops (crest_op_*), and may create variables
+ * of its own with crest_variable (they belong to a layer named after the
+ * model, owned by the model). Every distinct layer applied directly by
+ * `call` is recorded in first-use order: it shows in the summary, its
+ * weights are trained by fit and saved as "<layer>/<weight>", and unnamed
+ * layers get Keras-style unique names (dense, dense_1, ...) on first use.
+ *
+ * Ownership: the model owns self from crest_custom_new on (even when it
+ * fails) and calls vt->destroy(self) exactly once, from crest_model_free.
+ * The layers `call` applies stay the user's: the model never frees them, so
+ * destroy frees them (after the model is done with them: destroy runs last).
+ * A layer must not be freed or applied by another model while this one
+ * lives. The vtable and its strings must outlive the model (a static). */
+typedef struct crest_model_vtable {
+    const char *name;        /* class name saved in model.json, e.g. "TwoStage" */
+    crest_node *(*call)(void *self, crest_graph *g, crest_node *x, bool training);
+    void (*destroy)(void *self);                  /* may be NULL */
+    /* Optional: the model's config as a JSON object, malloc'd (crest calls
+     * free); saved as the topology's config and handed to the factory
+     * registered for vt->name when the model is loaded. NULL: {}. */
+    char *(*get_config)(void *self);
+} crest_model_vtable;
+
+/* input_shape: one sample, without the batch (as Sequential). */
+int crest_custom_new(crest_model **out, const crest_model_vtable *vt, void *self,
+                     crest_dims input_shape);
+
+/* Loading custom models. crest_model_save writes the weights and a topology
+ * {"class_name": vt->name, "config": {"name", "batch_input_shape", "layers"
+ * (the recorded sub-layers, for reading only), ...get_config's keys}}.
+ * Either build the same model in C and load the weights into it
+ * (crest_model_load_weights), or register a factory for the class name, so
+ * crest_model_load can rebuild it: the factory gets the saved "config"
+ * object as JSON text (valid during the call) and must create the model as
+ * crest_custom_new does. Loading an unregistered class fails naming it.
+ * Registering a name again replaces it; factory NULL removes it. Thread-safe;
+ * at most 256 names. */
+typedef int (*crest_model_factory)(crest_model **out, const char *config_json);
+int crest_register_model(const char *class_name, crest_model_factory factory);
+
+/* Weights from a saved model (a folder or a model.json path) into m, matched
+ * by "<layer>/<weight>" name and shape; every weight of m must be present and
+ * every saved weight must match one of m's. Any model kind. */
+int crest_model_load_weights(crest_model *m, const char *path);
+
+/* ---- lambda layers ----------------------------------------------------- */
+
+/* A Lambda layer runs a user function while the graph is traced. The
+ * function composes crest_op_* and may create trainable variables with
+ * crest_variable(g, "W", shape, init, true): they belong to the layer (named
+ * "<layer>/W" in saved weights) and fit trains them like Dense's. `args`
+ * points to the layer's own copy of the bytes given to crest_lambda (NULL
+ * when args_size is 0). Return NULL (or any op's NULL) on error. */
+typedef crest_node *(*crest_lambda_fn)(crest_graph *g, crest_node *x, const void *args);
+
+/* fn_name names the function in saved models (the layer itself is named
+ * "lambda", "lambda_1", ... unless crest_layer_set_name is called). args are
+ * copied. The layer calls fn directly; registering is only needed to load.
+ *
+ * Saved form (TF.js cannot run C code, so the class is crest's own, and
+ * tf.loadLayersModel reports "Unknown layer: CrestLambda" unless a JS class
+ * of that name is registered with tf.serialization.registerClass):
+ *   {"class_name": "CrestLambda", "config": {"name": "lambda", "trainable": true,
+ *    "function": "<fn_name>", "arguments": "<args as base64, bytes as given,
+ *    so in this host's byte order>"}}
+ * and the variables in the weights manifest. Never code. */
+crest_layer *crest_lambda(const char *fn_name, crest_lambda_fn fn, const void *args,
+                          size_t args_size);
+/* Makes fn loadable under name (up to 127 characters). Loading a model whose
+ * lambda function is not registered fails with a message naming it.
+ * Registering a name again replaces it; fn NULL removes it. Thread-safe; at
+ * most 256 names. */
+int crest_register_lambda(const char *name, crest_lambda_fn fn);
+
+/* ---- expression layers (beyond Keras) ---------------------------------- */
+
+/* A head written as an expression, parsed into ops, saved and loaded as plain
+ * data (the text) with no C code:
+ *
+ *     crest_expr("W[_,10]: softmax(x @ W + b)")
+ *
+ * Grammar (whitespace is free):
+ *   layer   := [decl+ ':'] expr
+ *   decl    := NAME '[' dim (',' dim)* ']' ['=' INIT]       dim := INT | '_'
+ *   expr    := term (('+' | '-') term)*
+ *   term    := unary (('@' | '*' | '/') unary)*               (left to right)
+ *   unary   := '-' unary | primary
+ *   primary := NUMBER | NAME | FUNC '(' expr [',' INT] ')' | '(' expr ')'
+ * FUNC: relu relu6 sigmoid tanh softmax log_softmax swish (one argument) and
+ * sum mean (an optional axis, counting the batch, default: all axes; the
+ * reduced axis is kept, so `x - mean(x, -1)` broadcasts). `/` takes a number
+ * on its right. Operators broadcast as crest_op_add does.
+ * Names: x is the layer's input; every other name is a trainable variable of
+ * the layer (saved as "<layer>/<name>"), created on first use with a shape:
+ *  - declared: its declaration, where '_' means "as the use needs": in
+ *    `A @ W` W's first dim is A's last; in `A + b` (- *) b's dims are A's
+ *    trailing dims;
+ *  - undeclared: only beside + - * (either side), where it takes A's last
+ *    dim: a bias or scale of shape [A's last dim]. `A @ W` needs W declared
+ *    (the number of units is only known from the declaration).
+ * INIT: zeros ones random_normal (mean 0, stddev 0.05) random_uniform
+ * glorot_uniform glorot_normal he_normal he_uniform; the default is
+ * glorot_uniform for 2+ dimensions and zeros for 1, as Dense's kernel and bias.
+ * Parse errors (here, and when loading) give the 1-based character position
+ * and the token found there. Saved as {"class_name": "CrestExpr", "config":
+ * {"name": "expr", "trainable": true, "expression": "<text>"}}. */
+crest_layer *crest_expr(const char *expression);
 
 /* ---- images (src/data/image.c) ------------------------------------------ */
 

@@ -72,7 +72,10 @@ int cr_graph_status(const cr_graph *g)
     return CREST_OK;
 }
 
-bool crest_graph_training(const crest_graph *g) { return g && g->training; }
+bool crest_graph_training(const crest_graph *g)
+{
+    return g && g->training && !g->inference_mode;
+}
 
 crest_dims crest_node_shape(const crest_node *x)
 {
@@ -438,7 +441,7 @@ void cr_parallel_rows(const cr_ctx *c, int64_t rows, int64_t work_per_row, cr_ro
 {
     int nth = c && c->pool ? cr_pool_size(c->pool) : 1;
     /* below ~64k flops a thread hand-off costs more than it saves */
-    if (nth > 1 && rows * work_per_row < 65536)
+    if (nth > 1 && rows * work_per_row < (1 << 20))
         nth = 1;
     if (nth > rows)
         nth = (int)rows;

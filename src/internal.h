@@ -5,6 +5,7 @@
 #include "crest.h"
 #include "kernels/kernels.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -111,6 +112,11 @@ struct crest_graph {
     int n_inputs;
     cr_node *outputs[CR_MAX_IO];  /* the model's outputs (output 0 is trained) */
     int n_outputs;
+    /* layers applied directly under `apply_parent` (NULL: at top level) are
+     * reported to on_apply before they build (custom models record them) */
+    void (*on_apply)(cr_graph *g, crest_layer *l);
+    crest_layer *apply_parent;
+    bool inference_mode;          /* crest_layer_apply(..., training = false) */
     /* plan */
     int64_t batch;
     float *arena;
@@ -224,6 +230,9 @@ extern const cr_layer_def *const cr_layer_registry[];
 extern const int cr_layer_registry_count;
 const cr_layer_def *cr_layer_def_find(const char *keras_class);
 
+/* Lambda and expression layers (src/layers/lambda.c, expr.c). */
+extern const cr_layer_def cr_lambda_def, cr_expr_def;
+
 /* Keras initializer names */
 const char *cr_init_keras_name(crest_init i);     /* "GlorotUniform" */
 int cr_init_parse(const cJSON *init_obj, crest_init *out);
@@ -262,6 +271,7 @@ struct crest_model {
     /* all distinct weights, in Keras order */
     cr_weight **weights;
     int n_weights;
+    bool layers_borrowed;         /* custom models: layers belong to the user */
     char *meta_json;              /* userDefinedMetadata to save (crest extras) */
 };
 
@@ -278,6 +288,19 @@ int cr_model_push_layer(crest_model *m, crest_layer *l);
 void cr_model_invalidate(crest_model *m);          /* drop traced graphs */
 int cr_model_collect_weights(crest_model *m);
 int cr_model_pool(crest_model *m, cr_pool **out);
+/* A model of a registered custom class from its topology (src/custom.c). */
+int cr_custom_from_json(const char *class_name, const cJSON *config, crest_model **out);
+/* A name -> function table guarded by a mutex (model and lambda registries);
+ * define one as `static cr_registry r = { .mu = PTHREAD_MUTEX_INITIALIZER };`. */
+#define CR_REGISTRY_MAX 256
+typedef struct cr_registry {
+    pthread_mutex_t mu;
+    int n;
+    char name[CR_REGISTRY_MAX][128];
+    void (*fn[CR_REGISTRY_MAX])(void);
+} cr_registry;
+int cr_registry_set(cr_registry *r, const char *name, void (*fn)(void));
+void (*cr_registry_get(cr_registry *r, const char *name))(void);
 /* Unique default names per model, Keras style: dense, dense_1, ... */
 void cr_model_name_layer(crest_model *m, crest_layer *l);
 
@@ -296,7 +319,7 @@ int cr_functional_prune(crest_model *m);
 
 /* ---- optimizers -------------------------------------------------------- */
 
-int cr_optimizer_step(crest_optimizer *o, cr_weight **w, int n);
+int cr_optimizer_step(crest_optimizer *o, cr_weight **w, int n, cr_pool *pool);
 void cr_optimizer_reset(crest_optimizer *o);
 
 /* ---- datasets ---------------------------------------------------------- */

@@ -72,7 +72,7 @@ void crest_model_free(crest_model *m)
     if (!m)
         return;
     cr_model_invalidate(m);
-    for (int i = 0; i < m->n_layers; i++)
+    for (int i = 0; i < m->n_layers && !m->layers_borrowed; i++)
         crest_layer_free(m->layers[i]);
     cr_free(m->layers);
     cr_free(m->weights);

@@ -97,7 +97,37 @@ static int need_slots(cr_weight *w, int n)
     return CREST_OK;
 }
 
-int cr_optimizer_step(crest_optimizer *o, cr_weight **ws, int n)
+/* The update loops: elementwise, so any split over threads gives the same
+ * bits; vectorized per target. */
+CR_CLONES static void adam_span(float *restrict x, const float *restrict g, float *restrict m,
+                                float *restrict v, int64_t n, float b1, float b2, float lr_t,
+                                float eps)
+{
+    for (int64_t j = 0; j < n; j++) {
+        float mj = b1 * m[j] + (1 - b1) * g[j];
+        float vj = b2 * v[j] + (1 - b2) * g[j] * g[j];
+        m[j] = mj;
+        v[j] = vj;
+        x[j] -= lr_t * mj / (sqrtf(vj) + eps);
+    }
+}
+
+typedef struct adam_job {
+    cr_weight *w;
+    const crest_optimizer *o;
+    float lr_t;
+} adam_job;
+
+static void adam_task(void *ctx, int ith, int nth)
+{
+    adam_job *j = ctx;
+    int64_t lo, hi;
+    cr_split(j->w->size, ith, nth, &lo, &hi);
+    adam_span(j->w->val + lo, j->w->grad + lo, j->w->slot[0] + lo, j->w->slot[1] + lo, hi - lo,
+              j->o->beta1, j->o->beta2, j->lr_t, j->o->eps);
+}
+
+int cr_optimizer_step(crest_optimizer *o, cr_weight **ws, int n, cr_pool *pool)
 {
     o->t++;
     double t = (double)o->t;
@@ -129,13 +159,8 @@ int cr_optimizer_step(crest_optimizer *o, cr_weight **ws, int n)
         case OPT_ADAM:
             if (need_slots(w, 2))
                 return CREST_E_NOMEM;
-            for (int64_t j = 0; j < sz; j++) {
-                float m = o->beta1 * w->slot[0][j] + (1 - o->beta1) * g[j];
-                float v = o->beta2 * w->slot[1][j] + (1 - o->beta2) * g[j] * g[j];
-                w->slot[0][j] = m;
-                w->slot[1][j] = v;
-                x[j] -= lr_t * m / (sqrtf(v) + o->eps);
-            }
+            cr_pool_run(pool, sz >= (1 << 20) ? cr_pool_size(pool) : 1, adam_task,
+                        &(adam_job){ w, o, lr_t });
             break;
         case OPT_RMSPROP:
             if (need_slots(w, o->momentum > 0 ? 2 : 1))

@@ -169,7 +169,7 @@ static void fmt_time(char *buf, size_t n, double s)
     else if (s >= 60)
         snprintf(buf, n, "%d:%02d", (int)(s / 60), (int)fmod(s, 60));
     else
-        snprintf(buf, n, "%ds", (int)s);
+        snprintf(buf, n, "%.0fs", s);
 }
 
 static void progress_line(progress *p, int64_t step, double loss, double acc, bool has_acc,
@@ -192,7 +192,8 @@ static void progress_line(progress *p, int64_t step, double loss, double acc, bo
         double per = el / (double)(step ? step : 1);
         fprintf(stderr, "%s%*lld/%lld [%s] - %s %.0f%s/step - loss: %.4f", p->tty ? "\r" : "",
                 digits, (long long)step, (long long)p->steps, bar, tb,
-                per >= 1 ? per : per * 1e3, per >= 1 ? "s" : "ms", loss);
+                per >= 1 ? per : per >= 1e-3 ? per * 1e3 : per * 1e6,
+                per >= 1 ? "s" : per >= 1e-3 ? "ms" : "us", loss);
     } else {
         fmt_time(tb, sizeof tb, step ? el / (double)step * (double)(p->steps - step) : 0);
         fprintf(stderr, "\r%*lld/%lld [%s] - ETA: %s - loss: %.4f", digits, (long long)step,
@@ -318,7 +319,7 @@ int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *
             for (int i = 0; i < m->n_weights; i++)
                 memset(m->weights[i]->grad, 0, (size_t)m->weights[i]->size * sizeof(float));
             cr_graph_backward(g, m->loss, &ctx);
-            if ((rc = cr_optimizer_step(m->opt, m->weights, m->n_weights)))
+            if ((rc = cr_optimizer_step(m->opt, m->weights, m->n_weights, pool)))
                 goto out;
             progress_line(&p, s + 1, loss_sum / (double)seen, hits / (double)seen, true, NULL,
                           false);

@@ -157,6 +157,8 @@ double cr_rng_normal(cr_rng *r)
 uint64_t cr_rng_below(cr_rng *r, uint64_t n)
 {
     /* rejection sampling: unbiased */
+    if (n == 0)
+        return 0;
     uint64_t lim = UINT64_MAX - UINT64_MAX % n, x;
     do
         x = cr_rng_next(r);

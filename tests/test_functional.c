@@ -77,6 +77,21 @@ static void test_two_inputs_concatenate_train_and_roundtrip(void **state)
     assert_int_equal(crest_predict(m, crest_dataset_x(d), 800, p1), CREST_OK);
     assert_int_equal(crest_predict(l, crest_dataset_x(d), 800, p2), CREST_OK);
     assert_memory_equal(p1, p2, sizeof p1);
+    const char *keep = getenv("CREST_TFJS_OUT");   /* tests/scripts/tfjs_functional.sh */
+    if (keep) {
+        assert_int_equal(crest_model_save(m, keep), CREST_OK);
+        char path[512];
+        snprintf(path, sizeof path, "%s/x.f32", keep);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(crest_dataset_x(d), sizeof(float), 800 * 9, f), 800 * 9);
+        fclose(f);
+        snprintf(path, sizeof path, "%s/probs.f32", keep);
+        f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(p1, sizeof(float), 800 * 4, f), 800 * 4);
+        fclose(f);
+    }
     char *s = crest_model_summary(l, true);
     assert_non_null(strstr(s, "\"class\":\"Concatenate\""));
     crest_free(s);

@@ -182,8 +182,8 @@ static int idx_read(const char *path, int want_rank, char **buf, uint32_t *dims,
 static int idx_pair(crest_dataset **out, const char *images, const char *labels)
 {
     char *ib = NULL, *lb = NULL;
-    uint32_t idim[3], ldim[1];
-    const unsigned char *ip, *lp;
+    uint32_t idim[3] = { 0 }, ldim[1] = { 0 };
+    const unsigned char *ip = NULL, *lp = NULL;
     crest_dataset *d = NULL;
     int rc = idx_read(images, 3, &ib, idim, &ip);
     if (!rc)

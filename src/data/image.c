@@ -55,7 +55,7 @@ static void to_float(const unsigned char *src, int from, int bytes, float *dst, 
 {
     const float s16 = 255.0f / 65535.0f;
     for (size_t i = 0; i < n; i++) {
-        float v[3];
+        float v[3] = { 0, 0, 0 };
         for (int k = 0; k < from && k < 3; k++) {
             const unsigned char *p = src + (i * (size_t)from + (size_t)k) * (size_t)bytes;
             v[k] = bytes == 2 ? (float)(p[0] << 8 | p[1]) * s16 : (float)p[0];

@@ -301,7 +301,7 @@ int cr_model_from_topology(const cJSON *topo, crest_model **out)
         return sequential_from_json(cfg, out);
     if (strcmp(cls->valuestring, "Model") == 0 || strcmp(cls->valuestring, "Functional") == 0)
         return cr_functional_from_json(cfg, out);
-    return cr_fail(CREST_E_UNSUPPORTED, "model class %s is not supported", cls->valuestring);
+    return cr_custom_from_json(cls->valuestring, cfg, out);   /* registered classes */
 }
 
 /* ---- load: weights ----------------------------------------------------- */
@@ -503,46 +503,62 @@ int cr_load_weights(crest_model *m, const cJSON *manifest, const char *dir)
     return rc;
 }
 
-int crest_model_load(crest_model **out, const char *path)
+/* Reads and parses model.json of a folder or a model.json path; dir gets the
+ * folder the shards are relative to. *root is freed with cJSON_Delete. */
+static int read_model_json(const char *path, char *dir, size_t dir_size, char *file,
+                           size_t file_size, cJSON **root)
 {
-    if (!out || !path)
-        return cr_fail(CREST_E_ARG, "load: NULL argument");
-    *out = NULL;
-    char dir[PATH_MAX], file[PATH_MAX];
     struct stat st;
+    *root = NULL;
     if (stat(path, &st) != 0)
         return cr_fail(CREST_E_IO, "%s: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) {
-        snprintf(dir, sizeof dir, "%s", path);
-        if (snprintf(file, sizeof file, "%s/model.json", path) >= (int)sizeof file)
+        snprintf(dir, dir_size, "%s", path);
+        if (snprintf(file, file_size, "%s/model.json", path) >= (int)file_size)
             return cr_fail(CREST_E_ARG, "%s: path too long", path);
     } else {
-        snprintf(file, sizeof file, "%s", path);
-        snprintf(dir, sizeof dir, "%s", path);
+        snprintf(file, file_size, "%s", path);
+        snprintf(dir, dir_size, "%s", path);
         char *slash = strrchr(dir, '/');
         if (slash)
             *slash = 0;
         else
-            snprintf(dir, sizeof dir, ".");
+            snprintf(dir, dir_size, ".");
     }
     char *text = NULL;
     size_t len;
     int rc = cr_read_file(file, MAX_JSON, &text, &len);
     if (rc)
         return rc;
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    crest_model *m = NULL;
-    if (!root) {
-        rc = cr_fail(CREST_E_FORMAT, "not valid JSON (near byte %ld)",
+    *root = cJSON_ParseWithLength(text, len);
+    if (!*root)
+        rc = cr_fail(CREST_E_FORMAT, "%s: not valid JSON (near byte %ld)", file,
                      cJSON_GetErrorPtr() ? (long)(cJSON_GetErrorPtr() - text) : -1L);
-        goto out;
-    }
-    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
-    if (cJSON_IsString(fmt) && strcmp(fmt->valuestring, "layers-model") != 0) {
-        rc = cr_fail(CREST_E_UNSUPPORTED, "format '%s' is not a Keras layers model",
+    cr_free(text);
+    if (rc)
+        return rc;
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(*root, "format");
+    if (cJSON_IsString(fmt) && strcmp(fmt->valuestring, "layers-model") != 0)
+        rc = cr_fail(CREST_E_UNSUPPORTED, "%s: format '%s' is not a Keras layers model", file,
                      fmt->valuestring);
-        goto out;
+    if (rc) {
+        cJSON_Delete(*root);
+        *root = NULL;
     }
+    return rc;
+}
+
+int crest_model_load(crest_model **out, const char *path)
+{
+    if (!out || !path)
+        return cr_fail(CREST_E_ARG, "load: NULL argument");
+    *out = NULL;
+    char dir[PATH_MAX], file[PATH_MAX];
+    cJSON *root = NULL;
+    crest_model *m = NULL;
+    int rc = read_model_json(path, dir, sizeof dir, file, sizeof file, &root);
+    if (rc)
+        return rc;
     const cJSON *topo = cJSON_GetObjectItemCaseSensitive(root, "modelTopology");
     if (!cJSON_IsObject(topo)) {
         rc = cr_fail(CREST_E_FORMAT, "no modelTopology");
@@ -563,6 +579,22 @@ out:
         cr_wrap(rc, "%s", file);
     crest_model_free(m);
     cJSON_Delete(root);
-    cr_free(text);
+    return rc;
+}
+
+int crest_model_load_weights(crest_model *m, const char *path)
+{
+    if (!m || !path)
+        return cr_fail(CREST_E_ARG, "load_weights: NULL argument");
+    char dir[PATH_MAX], file[PATH_MAX];
+    cJSON *root = NULL;
+    int rc = cr_model_build(m);
+    if (!rc)
+        rc = read_model_json(path, dir, sizeof dir, file, sizeof file, &root);
+    if (!rc)
+        rc = cr_load_weights(m, cJSON_GetObjectItemCaseSensitive(root, "weightsManifest"), dir);
+    if (rc && root)
+        cr_wrap(rc, "%s", file);
+    cJSON_Delete(root);
     return rc;
 }

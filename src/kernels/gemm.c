@@ -1,87 +1,187 @@
 /* gemm.c - C = beta*C + op(A) op(B), single precision, row-major.
  *
- * Scheme: B is packed once per call into panels of NR columns ([K][NR],
- * zero-padded); A rows are read directly (or from a packed A^T). Each
- * MR x NR tile of C is accumulated over all of K in registers, k ascending,
- * with fmaf, then stored (added to C when beta = 1). Every element of C is
- * thus computed by the same operations whatever the tiling at the edges and
- * whatever the thread split (threads take whole tiles), so results are
- * bit-identical for any thread count. The tile loops are written for the
- * compiler to vectorize; target_clones builds AVX-512, AVX2+FMA and generic
- * versions, chosen at load time.
+ * Blocking (BLIS style; each thread runs it on its own part of C):
+ *
+ *   for jc over its columns, NC at a time
+ *     for each K block (k0, kc)            fixed by K alone, kc <= CR_KC
+ *       pack B[k0.., jc..] into panels of nr columns, [kc][nr] each
+ *       for ic over its rows, MC at a time
+ *         pack A[ic.., k0..] into micro-panels of mr rows, [kc][mr] each
+ *         for each micro-panel of A        (kc*mr floats: stays in L1)
+ *           for each panel of B            (the B block: stays in L2)
+ *             micro-kernel: mr x nr tile of C, all of kc in registers
+ *
+ * mr x nr is 8 x 32 for AVX-512, 6 x 16 for AVX2, 4 x 16 generic (ukr.h).
+ * A last panel of B with at most nr/2 columns is packed half width and run
+ * by the half-width kernel. Packing zero-pads partial panels; the kernel
+ * computes full tiles and stores only the valid part.
+ *
+ * Determinism: every element of C gets, for each K block in order, a sum
+ * over the block in k order (fused multiply-adds from 0), then C = sum (first
+ * block, beta 0) or C = C + sum. Which tile, panel or thread an element falls
+ * in does not change that, and the thread split is over whole tiles of C, so
+ * results are bit-identical for any number of threads.
  */
-#include "kernels.h"
+#define _POSIX_C_SOURCE 200809L
+#include "ukr.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MR 4
-#define NR 32
+#define MC 64              /* rows of A packed at a time */
+#define NC 512             /* columns of B packed at a time: kc*NC floats, 512 KB */
+#define MR_MAX 8           /* largest mr and nr of any level (stack fallback) */
+#define NR_MAX 32
+#define TASK_FLOPS 4e6     /* below this much work per task, use fewer threads */
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang_analyzer__) && \
-    !defined(__SANITIZE_ADDRESS__)
-#define CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
-#else
-#define CLONES
-#endif
+typedef struct gemm_job {
+    const cr_ukr *u;
+    bool ta, tb, add;
+    int M, N, K, lda, ldb, ldc, nkb;
+    const float *A, *B;
+    float *C;
+    bool split_n;          /* threads split N (else M) */
+} gemm_job;
 
-/* One MR x NR tile (rows < MR or cols < NR at the edges). */
-CLONES static void tile(int rows, int cols, int K, const float *A, int lda, const float *Bp,
-                        float beta, float *C, int ldc)
+/* Start of K block b of nkb: the blocks are as even as possible. */
+static int kblock(const gemm_job *j, int b)
 {
-    float acc[MR][NR];
-    memset(acc, 0, sizeof acc);
-    if (rows == MR) {
-        for (int k = 0; k < K; k++) {
-            const float *b = Bp + (size_t)k * NR;
-            float a0 = A[k], a1 = A[(size_t)lda + k], a2 = A[2 * (size_t)lda + k],
-                  a3 = A[3 * (size_t)lda + k];
-            for (int j = 0; j < NR; j++) {
-                acc[0][j] = fmaf(a0, b[j], acc[0][j]);
-                acc[1][j] = fmaf(a1, b[j], acc[1][j]);
-                acc[2][j] = fmaf(a2, b[j], acc[2][j]);
-                acc[3][j] = fmaf(a3, b[j], acc[3][j]);
+    return (int)((int64_t)b * j->K / j->nkb);
+}
+
+/* B[k0.., j0..j0+ncols) into panels of nr columns (a last one of <= vw
+ * columns is vw wide): panel at column jr starts at bp + jr*kc. */
+static void pack_b(const gemm_job *j, int k0, int kc, int j0, int ncols, float *bp)
+{
+    int nr = j->u->nr, vw = j->u->vw;
+    for (int jr = 0; jr < ncols; jr += nr) {
+        int cols = ncols - jr < nr ? ncols - jr : nr, w = cols <= vw ? vw : nr;
+        float *d = bp + (size_t)jr * kc;
+        if (!j->tb) {
+            const float *s = j->B + (size_t)k0 * j->ldb + j0 + jr;
+            for (int k = 0; k < kc; k++, s += j->ldb, d += w) {
+                memcpy(d, s, (size_t)cols * sizeof *d);
+                memset(d + cols, 0, (size_t)(w - cols) * sizeof *d);
             }
-        }
-    } else {
-        for (int k = 0; k < K; k++) {
-            const float *b = Bp + (size_t)k * NR;
-            for (int r = 0; r < rows; r++) {
-                float a = A[(size_t)r * lda + k];
-                for (int j = 0; j < NR; j++)
-                    acc[r][j] = fmaf(a, b[j], acc[r][j]);
+        } else {
+            for (int c = 0; c < cols; c++) {
+                const float *s = j->B + (size_t)(j0 + jr + c) * j->ldb + k0;
+                for (int k = 0; k < kc; k++)
+                    d[(size_t)k * w + c] = s[k];
             }
+            for (int k = 0; k < kc; k++)
+                memset(d + (size_t)k * w + cols, 0, (size_t)(w - cols) * sizeof *d);
         }
-    }
-    for (int r = 0; r < rows; r++) {
-        float *c = C + (size_t)r * ldc;
-        if (beta != 0)
-            for (int j = 0; j < cols; j++)
-                c[j] += acc[r][j];
-        else
-            memcpy(c, acc[r], (size_t)cols * sizeof(float));
     }
 }
 
-typedef struct gemm_job {
-    int M, N, K, lda, ldc, n_panels, m_tiles;
-    const float *A, *Bp;
-    float beta;
-    float *C;
-} gemm_job;
+/* A[i0..i0+rows, k0..] into micro-panels of mr rows: the one at row ir
+ * starts at ap + ir*kc, holding [kc][mr]. */
+static void pack_a(const gemm_job *j, int i0, int rows, int k0, int kc, float *ap)
+{
+    int mr = j->u->mr;
+    for (int ir = 0; ir < rows; ir += mr) {
+        int r = rows - ir < mr ? rows - ir : mr;
+        float *d = ap + (size_t)ir * kc;
+        if (!j->ta) {
+            for (int rr = 0; rr < r; rr++) {
+                const float *s = j->A + (size_t)(i0 + ir + rr) * j->lda + k0;
+                for (int k = 0; k < kc; k++)
+                    d[(size_t)k * mr + rr] = s[k];
+            }
+            for (int k = 0; r < mr && k < kc; k++)
+                memset(d + (size_t)k * mr + r, 0, (size_t)(mr - r) * sizeof *d);
+        } else {
+            const float *s = j->A + (size_t)k0 * j->lda + i0 + ir;
+            for (int k = 0; k < kc; k++, s += j->lda, d += mr) {
+                memcpy(d, s, (size_t)r * sizeof *d);
+                memset(d + r, 0, (size_t)(mr - r) * sizeof *d);
+            }
+        }
+    }
+}
+
+/* C[m0..m1, n0..n1) with packing buffers for mc rows and nc columns. */
+static void gemm_region(const gemm_job *j, int m0, int m1, int n0, int n1, float *ap,
+                        float *bp, int mc, int nc)
+{
+    const cr_ukr *u = j->u;
+    for (int jc = n0; jc < n1; jc += nc) {
+        int ncb = n1 - jc < nc ? n1 - jc : nc;
+        for (int b = 0; b < j->nkb; b++) {
+            int k0 = kblock(j, b), kc = kblock(j, b + 1) - k0;
+            bool add = j->add || b > 0;
+            pack_b(j, k0, kc, jc, ncb, bp);
+            for (int ic = m0; ic < m1; ic += mc) {
+                int mcb = m1 - ic < mc ? m1 - ic : mc;
+                pack_a(j, ic, mcb, k0, kc, ap);
+                for (int ir = 0; ir < mcb; ir += u->mr) {
+                    int rows = mcb - ir < u->mr ? mcb - ir : u->mr;
+                    float *c = j->C + (size_t)(ic + ir) * j->ldc + jc;
+                    for (int jr = 0; jr < ncb; jr += u->nr) {
+                        int cols = ncb - jr < u->nr ? ncb - jr : u->nr;
+                        u->gemm(kc, ap + (size_t)ir * kc, bp + (size_t)jr * kc,
+                                cols <= u->vw ? 1 : 2, c + jr, j->ldc, rows, cols, add);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* When the packing buffers cannot be allocated: one tile's worth on the
+ * stack. Slower, same results. */
+static __attribute__((noinline)) void gemm_region_small(const gemm_job *j, int m0, int m1,
+                                                        int n0, int n1)
+{
+    float ap[MR_MAX * CR_KC], bp[NR_MAX * CR_KC];
+    gemm_region(j, m0, m1, n0, n1, ap, bp, j->u->mr, j->u->nr);
+}
+
+static int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
 static void gemm_task(void *ctx, int ith, int nth)
 {
-    gemm_job *j = ctx;
-    int64_t total = (int64_t)j->m_tiles * j->n_panels, lo, hi;
-    cr_split(total, ith, nth, &lo, &hi);
-    for (int64_t t = lo; t < hi; t++) {
-        int mt = (int)(t / j->n_panels), np = (int)(t % j->n_panels);
-        int i0 = mt * MR, j0 = np * NR;
-        int rows = j->M - i0 < MR ? j->M - i0 : MR, cols = j->N - j0 < NR ? j->N - j0 : NR;
-        tile(rows, cols, j->K, j->A + (size_t)i0 * j->lda, j->lda, j->Bp + (size_t)np * j->K * NR,
-             j->beta, j->C + (size_t)i0 * j->ldc + j0, j->ldc);
+    const gemm_job *j = ctx;
+    int64_t m0 = 0, m1 = j->M, n0 = 0, n1 = j->N;
+    if (j->split_n)
+        cr_split_units(j->N, j->u->nr, ith, nth, &n0, &n1);
+    else
+        cr_split_units(j->M, j->u->mr, ith, nth, &m0, &m1);
+    if (m0 >= m1 || n0 >= n1)
+        return;
+    int kcmax = (j->K + j->nkb - 1) / j->nkb;
+    int mc = round_up((int)(m1 - m0), j->u->mr), nc = round_up((int)(n1 - n0), j->u->nr);
+    int mc_max = MC / j->u->mr * j->u->mr, nc_max = NC / j->u->nr * j->u->nr;
+    mc = mc < mc_max ? mc : mc_max;         /* whole micro-panels only */
+    nc = nc < nc_max ? nc : nc_max;
+    size_t bytes = ((size_t)(mc + nc) * kcmax * sizeof(float) + 63) / 64 * 64;
+    float *buf = aligned_alloc(64, bytes);
+    if (!buf) {
+        gemm_region_small(j, (int)m0, (int)m1, (int)n0, (int)n1);
+        return;
+    }
+    gemm_region(j, (int)m0, (int)m1, (int)n0, (int)n1, buf, buf + (size_t)mc * kcmax, mc, nc);
+    free(buf);
+}
+
+/* Fraction of the work the busiest of nth tasks gets, relative to an even
+ * share, when `tiles` tiles are dealt out: 1 is perfect balance. */
+static double balance(int64_t tiles, int nth)
+{
+    int64_t most = (tiles + nth - 1) / nth;
+    return (double)tiles / ((double)most * nth);
+}
+
+static void scale_or_clear(int M, int N, float beta, float *C, int ldc)
+{
+    for (int i = 0; i < M; i++) {
+        float *c = C + (size_t)i * ldc;
+        if (beta == 0)
+            memset(c, 0, (size_t)N * sizeof *c);
+        else
+            for (int jj = 0; jj < N; jj++)
+                c[jj] *= beta;
     }
 }
 
@@ -90,46 +190,18 @@ void cr_gemm(cr_pool *p, bool ta, bool tb, int M, int N, int K, const float *A, 
 {
     if (M <= 0 || N <= 0)
         return;
-    int n_panels = (N + NR - 1) / NR;
-    float *Bp = malloc((size_t)n_panels * (size_t)(K ? K : 1) * NR * sizeof(float));
-    float *At = ta ? malloc((size_t)M * (size_t)(K ? K : 1) * sizeof(float)) : NULL;
-    if (!Bp || (ta && !At)) {
-        /* no memory for packing: the plain triple loop, same k order */
-        free(Bp);
-        free(At);
-        for (int i = 0; i < M; i++)
-            for (int jj = 0; jj < N; jj++) {
-                float s = 0;
-                for (int k = 0; k < K; k++)
-                    s = fmaf(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k],
-                             tb ? B[(size_t)jj * ldb + k] : B[(size_t)k * ldb + jj], s);
-                C[(size_t)i * ldc + jj] = beta != 0 ? C[(size_t)i * ldc + jj] + s : s;
-            }
-        return;
+    if (K <= 0 || (beta != 0 && beta != 1)) {
+        scale_or_clear(M, N, beta, C, ldc);      /* then C += AB below */
+        if (K <= 0)
+            return;
+        beta = 1;
     }
-    for (int np = 0; np < n_panels; np++) {
-        float *dst = Bp + (size_t)np * K * NR;
-        int j0 = np * NR, cols = N - j0 < NR ? N - j0 : NR;
-        for (int k = 0; k < K; k++) {
-            float *d = dst + (size_t)k * NR;
-            for (int j = 0; j < cols; j++)
-                d[j] = tb ? B[(size_t)(j0 + j) * ldb + k] : B[(size_t)k * ldb + j0 + j];
-            for (int j = cols; j < NR; j++)
-                d[j] = 0;
-        }
-    }
-    if (ta) {
-        for (int i = 0; i < M; i++)
-            for (int k = 0; k < K; k++)
-                At[(size_t)i * K + k] = A[(size_t)k * lda + i];
-        A = At;
-        lda = K;
-    }
-    gemm_job j = { M, N, K, lda, ldc, n_panels, (M + MR - 1) / MR, A, Bp, beta, C };
-    int64_t tiles = (int64_t)j.m_tiles * n_panels;
-    double flops = 2.0 * M * N * (double)K;
-    int nth = flops < 2e5 ? 1 : (int)(tiles < 64 ? tiles : 64);
+    const cr_ukr *u = cr_ukr_get();
+    gemm_job j = { .u = u, .ta = ta, .tb = tb, .add = beta != 0, .M = M, .N = N, .K = K,
+                   .lda = lda, .ldb = ldb, .ldc = ldc, .nkb = (K + CR_KC - 1) / CR_KC,
+                   .A = A, .B = B, .C = C };
+    int64_t mt = (M + u->mr - 1) / u->mr, nt = (N + u->nr - 1) / u->nr;
+    int nth = cr_tasks(p, mt > nt ? mt : nt, 2.0 * M * N * (double)K, TASK_FLOPS);
+    j.split_n = balance(nt, nth) > balance(mt, nth) + 0.01;
     cr_pool_run(p, nth, gemm_task, &j);
-    free(Bp);
-    free(At);
 }

@@ -17,6 +17,31 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+/* Hot loops written for the compiler to vectorize are built three times,
+ * for AVX-512, AVX2+FMA and plain x86-64, and picked at load time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__clang_analyzer__)
+#define CR_CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
+#else
+#define CR_CLONES
+#endif
+
+/* ---- code paths --------------------------------------------------------- */
+
+/* The SIMD level the kernels use. The library is built for plain x86-64;
+ * AVX2+FMA and AVX-512 code is compiled with per-function target attributes
+ * and chosen at run time from what the CPU supports. Results are
+ * deterministic for a given level; different levels may differ in the last
+ * bits (the generic level does not fuse multiply-adds). */
+typedef enum cr_isa { CR_ISA_GENERIC = 0, CR_ISA_AVX2 = 1, CR_ISA_AVX512 = 2 } cr_isa;
+
+cr_isa cr_isa_best(void);              /* the best level this CPU supports */
+cr_isa cr_isa_current(void);           /* the level in use (default: best) */
+const char *cr_isa_name(cr_isa isa);   /* "generic", "avx2", "avx512" */
+/* For tests and benchmarks: use `isa` (lowered to cr_isa_best() if needed)
+ * from now on and return the level in force. Call while no kernel runs. */
+cr_isa cr_isa_select(cr_isa isa);
+
 /* ---- thread pool ------------------------------------------------------- */
 
 typedef struct cr_pool cr_pool;
@@ -52,6 +77,9 @@ void cr_gemm(cr_pool *p, bool ta, bool tb, int M, int N, int K,
 
 /* ---- convolution (NHWC, kernels HWIO like Keras) ------------------------ */
 
+/* Geometry of a window op. Strides and dilations are >= 1 (pooling: dh =
+ * dw = 1); output cell (oh, ow) reads input rows oh*sh - pt + i*dh and
+ * columns ow*sw - pl + j*dw, skipping those outside the image. */
 typedef struct cr_conv_geom {
     int n, h, w, c;            /* input  [n,h,w,c] */
     int oh, ow, oc;            /* output [n,oh,ow,oc] (oc = c*depth_multiplier for depthwise) */
@@ -62,7 +90,9 @@ typedef struct cr_conv_geom {
 } cr_conv_geom;
 
 /* Conv2D forward: x [n,h,w,c], k [kh,kw,c,oc], bias [oc] or NULL, y [n,oh,ow,oc].
- * scratch: cr_conv2d_scratch(g) floats (may be 0). */
+ * scratch: cr_conv2d_scratch(g, n_threads) floats (may be 0, then NULL is
+ * fine); forward and backward take the same amount. It does not depend on
+ * n_threads, and stays bounded (about 1 MB) whatever the image size. */
 size_t cr_conv2d_scratch(const cr_conv_geom *g, int n_threads);
 void cr_conv2d(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
                const float *bias, float *y, float *scratch);
@@ -78,7 +108,10 @@ void cr_depthwise2d_backward(cr_pool *p, const cr_conv_geom *g, const float *x, 
                              const float *dy, float *dx, float *dk, float *dbias);
 
 /* Pooling over windows (padding cells are ignored: average divides by the
- * number of valid cells, as Keras 'same' average pooling does). oc == c. */
+ * number of valid cells, as Keras 'same' average pooling does). oc == c.
+ * Max ignores NaN inputs (a window of only NaN gives -inf). Max backward
+ * sends each gradient to the first cell, in window order (row-major), that
+ * equals y. Backward passes accumulate (+=) into dx. */
 void cr_maxpool2d(cr_pool *p, const cr_conv_geom *g, const float *x, float *y);
 void cr_maxpool2d_backward(cr_pool *p, const cr_conv_geom *g, const float *x,
                            const float *y, const float *dy, float *dx);

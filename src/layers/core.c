@@ -142,7 +142,8 @@ typedef struct { float rate; } dropout_cfg;
 static cr_node *dropout_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     (void)n_in;
-    return crest_op_dropout(g, in[0], ((dropout_cfg *)l->cfg)->rate, g->training);
+    return crest_op_dropout(g, in[0], ((dropout_cfg *)l->cfg)->rate,
+                             crest_graph_training(g));
 }
 
 static int dropout_parse(crest_layer *l, const cJSON *cfg)

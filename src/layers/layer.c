@@ -237,6 +237,11 @@ cr_node *cr_layer_apply(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
     if (!l)
         return cr_graph_fail(g, CREST_E_ARG, "applying a NULL layer");
     crest_layer *outer = g->layer;
+    if (g->on_apply && outer == g->apply_parent) {
+        g->on_apply(g, l);
+        if (g->err)
+            return NULL;
+    }
     g->layer = l;
     cr_node *y = l->def->build(l, g, in, n_in);
     g->layer = outer;
@@ -252,9 +257,15 @@ cr_node *cr_layer_apply(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
     return y;
 }
 
-crest_node *crest_layer_apply(crest_layer *l, crest_graph *g, crest_node *x)
+crest_node *crest_layer_apply(crest_layer *l, crest_graph *g, crest_node *x, bool training)
 {
-    return cr_layer_apply(l, g, &x, 1);
+    if (!g)
+        return NULL;
+    bool saved = g->inference_mode;
+    g->inference_mode = saved || !training;   /* inference inside stays inference */
+    crest_node *y = cr_layer_apply(l, g, &x, 1);
+    g->inference_mode = saved;
+    return y;
 }
 
 const cr_layer_def *cr_layer_def_find(const char *keras_class)

@@ -3,7 +3,8 @@
 
 #define LAYERS(X)                                                                  \
     X(dense) X(activation) X(dropout) X(flatten) X(reshape)                        \
-    X(add) X(multiply) X(average) X(concatenate)
+    X(add) X(multiply) X(average) X(concatenate)                                 \
+    X(lambda) X(expr)
 
 #define DECLARE(name) extern const cr_layer_def cr_##name##_def;
 LAYERS(DECLARE)
