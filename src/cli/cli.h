@@ -36,6 +36,10 @@ typedef struct train_opts {
     long fine_tune, fine_tune_epochs, limit;
 } train_opts;
 
+/* SPEC for a trained model: an image folder is read with the image
+ * preprocessing the model recorded; anything else per crest_dataset_load. */
+int cli_load_for_model(crest_model *m, const char *spec, crest_dataset **out);
+
 int cmd_train(int argc, char **argv);
 int cmd_train_base(const train_opts *o);
 int cmd_evaluate(int argc, char **argv);

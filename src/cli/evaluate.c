@@ -66,7 +66,7 @@ int cmd_evaluate(int argc, char **argv)
     if (!err)
         err = crest_compile(m, &(crest_compile_opts){ .loss = model_loss(m) });
     if (!err)
-        err = crest_dataset_load(&ds, data);
+        err = cli_load_for_model(m, data, &ds);
     if (!err)
         err = crest_evaluate(m, ds, 256, &met);
     size_t n = crest_dataset_size(ds);
@@ -249,7 +249,7 @@ int cmd_predict(int argc, char **argv)
         free(x);
         x = NULL;
         if (f == n_inputs) {
-            if ((err = crest_dataset_load(&ds, data))) {
+            if ((err = cli_load_for_model(m, data, &ds))) {
                 rc = cli_fail("predict", err);
                 break;
             }

@@ -102,6 +102,14 @@ static int load_data(const char *spec, const crest_image_opts *io, long limit,
     return rc;
 }
 
+int cli_load_for_model(crest_model *m, const char *spec, crest_dataset **out)
+{
+    crest_image_opts io;
+    if (is_image_folder(spec) && crest_model_image_opts(m, &io) == CREST_OK)
+        return crest_image_folder_load(out, spec, &io);
+    return crest_dataset_load(out, spec);
+}
+
 static int features(crest_model *m, const crest_dataset *d, const crest_image_opts *io,
                     bool transform, const char *cache, const char *what, crest_dataset **out)
 {

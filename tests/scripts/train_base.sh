@@ -54,6 +54,8 @@ grep -q '"image":{"height":28,"width":28,"channels":1,"preprocess":"rescale"' "$
 node -e 'const p=JSON.parse(require("fs").readFileSync(process.argv[1])).predictions;
   process.exit(p.length === 2 && p[0].probs[1] > 0.5 && p[1].probs[0] > 0.5 ? 0 : 1);' "$tmp/pred.json" \
   || { die "predict on image files"; cat "$tmp/pred.json"; }
+acc=$("$C" evaluate "$tmp/tli" --data "$tmp/img" --json | jnum accuracy)
+node -e "process.exit($acc > 0.9 ? 0 : 1)" || die "evaluate on the image folder: accuracy $acc"
 # bad input
 "$C" train --base "$tmp/nowhere" --data fashion-mnist --out "$tmp/x" 2> "$tmp/err"; [ $? = 3 ] || die "missing base: exit code"
 "$C" train --base "$tmp/bb" --cut nope --data fashion-mnist --out "$tmp/x" 2> "$tmp/err"; rc=$?
