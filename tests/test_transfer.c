@@ -121,8 +121,30 @@ static void test_cut(void **state)
     assert_int_equal(crest_model_output_size(back), 16);
     crest_model_free(back);
     crest_model_free(m);
-    /* not a functional model */
-    crest_model *s = NULL;
+    /* Sequential: default cut below the Dense/Dropout top, then a new head */
+    crest_model *s = NULL, *head = NULL;
+    assert_int_equal(crest_sequential_new(&s, crest_shape(1, 8)), CREST_OK);
+    crest_add(s, crest_dense(6, CREST_LINEAR));
+    crest_add(s, crest_activation(CREST_TANH));
+    crest_add(s, crest_dropout(0.5f));
+    assert_int_equal(crest_add(s, crest_dense(3, CREST_SOFTMAX)), CREST_OK);
+    assert_int_equal(crest_model_default_cut(s, name, sizeof name), CREST_OK);
+    assert_string_equal(name, "activation");
+    assert_int_equal(crest_model_cut(s, NULL, CREST_POOL_AVG), CREST_OK);
+    assert_int_equal(crest_model_layer_count(s), 2);
+    assert_int_equal(crest_model_output_size(s), 6);
+    float feat[6], probs[2], want[2];
+    assert_int_equal(crest_predict(s, x, 1, feat), CREST_OK);
+    assert_int_equal(crest_sequential_new(&head, crest_shape(1, 6)), CREST_OK);
+    assert_int_equal(crest_add(head, crest_dense(2, CREST_SOFTMAX)), CREST_OK);
+    assert_int_equal(crest_predict(head, feat, 1, want), CREST_OK);
+    assert_int_equal(crest_model_append(s, head), CREST_OK);
+    assert_int_equal(crest_model_layer_count(s), 3);
+    assert_int_equal(crest_predict(s, x, 1, probs), CREST_OK);
+    assert_true(fabsf(probs[0] - want[0]) < 1e-6f && fabsf(probs[1] - want[1]) < 1e-6f);
+    crest_model_free(head);
+    crest_model_free(s);
+    /* an empty Sequential has nothing to cut */
     assert_int_equal(crest_sequential_new(&s, crest_shape(1, 4)), CREST_OK);
     assert_int_equal(crest_model_cut(s, NULL, CREST_POOL_AVG), CREST_E_ARG);
     crest_model_free(s);
