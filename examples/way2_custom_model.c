@@ -13,7 +13,7 @@
  *           return self.head(x, training=training)
  *
  * Trained on Fashion-MNIST; the last line printed is "accuracy: 0.xxxx".
- * Usage: way2_custom_model [EPOCHS]   (data from tools/setup.sh, or $CREST_DATA)
+ * Usage: way2_custom_model [EPOCHS [TRAIN_SAMPLES]]   (data: tools/setup.sh or $CREST_DATA)
  */
 #include <crest.h>
 #include <stdio.h>
@@ -52,6 +52,7 @@ static int two_stage_new(crest_model **out, crest_layer *backbone, int n_classes
 int main(int argc, char **argv)
 {
     int epochs = argc > 1 ? atoi(argv[1]) : 5;
+    long subset = argc > 2 ? atol(argv[2]) : 0;   /* 0: all 60000 training images */
     crest_dataset *train = NULL, *test = NULL;
     crest_model *m = NULL;
     crest_metrics res;
@@ -59,6 +60,12 @@ int main(int argc, char **argv)
     int rc = crest_dataset_load(&train, "fashion-mnist:train");
     if (rc == CREST_OK)
         rc = crest_dataset_load(&test, "fashion-mnist:test");
+    if (rc == CREST_OK && subset > 0 && (size_t)subset < crest_dataset_size(train)) {
+        crest_dataset *part = NULL;
+        rc = crest_dataset_slice(train, 0, (size_t)subset, &part);
+        crest_dataset_free(train);
+        train = part;
+    }
     if (rc == CREST_OK)
         rc = two_stage_new(&m, crest_dense(128, CREST_RELU), 10);
     if (rc == CREST_OK)

@@ -12,7 +12,7 @@
  * Saved models store the function's registered name, its arguments and W, b;
  * loading needs crest_register_lambda("affine", affine) first.
  * Trained on Fashion-MNIST; the last line printed is "accuracy: 0.xxxx".
- * Usage: way5_lambda_head [EPOCHS]   (data from tools/setup.sh, or $CREST_DATA)
+ * Usage: way5_lambda_head [EPOCHS [TRAIN_SAMPLES]]   (data: tools/setup.sh or $CREST_DATA)
  */
 #include <crest.h>
 #include <stdio.h>
@@ -35,6 +35,7 @@ static crest_node *affine(crest_graph *g, crest_node *x, const void *args)
 int main(int argc, char **argv)
 {
     int epochs = argc > 1 ? atoi(argv[1]) : 5;
+    long subset = argc > 2 ? atol(argv[2]) : 0;   /* 0: all 60000 training images */
     crest_dataset *train = NULL, *test = NULL;
     crest_model *m = NULL;
     crest_metrics res;
@@ -44,6 +45,12 @@ int main(int argc, char **argv)
         rc = crest_dataset_load(&train, "fashion-mnist:train");
     if (rc == CREST_OK)
         rc = crest_dataset_load(&test, "fashion-mnist:test");
+    if (rc == CREST_OK && subset > 0 && (size_t)subset < crest_dataset_size(train)) {
+        crest_dataset *part = NULL;
+        rc = crest_dataset_slice(train, 0, (size_t)subset, &part);
+        crest_dataset_free(train);
+        train = part;
+    }
     if (rc == CREST_OK)
         rc = crest_sequential_new(&m, crest_shape(2, 28, 28));
     if (rc == CREST_OK) {

@@ -154,6 +154,8 @@ void crest_free(void *p);
 
 /* Threads used by this model's kernels (default: the number of cores). */
 int crest_model_set_threads(crest_model *m, int n_threads);
+/* Threads the model's kernels use (starts the pool if needed). */
+int crest_model_threads(crest_model *m);
 
 /* ---- functional models (Keras' functional API) ------------------------- */
 
@@ -294,6 +296,24 @@ int crest_model_save(crest_model *m, const char *dir);
 /* A TF.js layers folder, or a model.json path. */
 int crest_model_load(crest_model **out, const char *path);
 
+/* ---- image layers and raw inference ----------------------------------- */
+
+/* Keras GlobalAveragePooling2D / GlobalMaxPooling2D (max = true). */
+crest_layer *crest_global_pooling2d(bool max, bool keepdims);
+/* Keras BatchNormalization over the last axis (0 momentum / epsilon: Keras'
+ * 0.99 / 1e-3). Once frozen (crest_layer_set_trainable false, or
+ * trainable false in a model file) it stays in inference mode for good:
+ * moving statistics normalize and are never updated, as Keras 2 does for
+ * frozen backbones being fine-tuned. */
+crest_layer *crest_batch_normalization(float momentum, float epsilon, bool center, bool scale);
+
+/* Inference-mode forward pass of n samples (x: [n, input shape]) in
+ * batches of batch_size (0: 32), to the model's output or, if layer is not
+ * NULL, to that layer's output. *out is allocated ([n, *out_shape]); free it
+ * with crest_free. */
+int crest_infer(crest_model *m, const char *layer, const float *x, size_t n, int batch_size,
+                float **out, crest_dims *out_shape);
+
 /* ---- custom models (the C form of subclassing keras.Model) ------------- */
 
 /* A custom model is a user struct (self) plus a vtable. crest traces `call`
@@ -301,8 +321,9 @@ int crest_model_load(crest_model **out, const char *path);
  * crest_compile), with training = crest_graph_training(g). `call` composes
  * layers (crest_layer_apply) and ops (crest_op_*), and may create variables
  * of its own with crest_variable (they belong to a layer named after the
- * model, owned by the model). Every distinct layer applied directly by
- * `call` is recorded in first-use order: it shows in the summary, its
+ * model, owned by the model). Every distinct layer applied while `call`
+ * runs (also one applied inside another layer, such as a Lambda's function)
+ * is recorded in first-use order: it shows in the summary, its
  * weights are trained by fit and saved as "<layer>/<weight>", and unnamed
  * layers get Keras-style unique names (dense, dense_1, ...) on first use.
  *
@@ -351,7 +372,10 @@ int crest_model_load_weights(crest_model *m, const char *path);
  * crest_variable(g, "W", shape, init, true): they belong to the layer (named
  * "<layer>/W" in saved weights) and fit trains them like Dense's. `args`
  * points to the layer's own copy of the bytes given to crest_lambda (NULL
- * when args_size is 0). Return NULL (or any op's NULL) on error. */
+ * when args_size is 0). Return NULL (or any op's NULL) on error. A layer the
+ * function applies is part of a custom model (recorded like its own layers),
+ * but of no Sequential or functional model: building those fails, naming
+ * the weight; use crest_variable there. */
 typedef crest_node *(*crest_lambda_fn)(crest_graph *g, crest_node *x, const void *args);
 
 /* fn_name names the function in saved models (the layer itself is named
@@ -388,8 +412,9 @@ int crest_register_lambda(const char *name, crest_lambda_fn fn);
  *   unary   := '-' unary | primary
  *   primary := NUMBER | NAME | FUNC '(' expr [',' INT] ')' | '(' expr ')'
  * FUNC: relu relu6 sigmoid tanh softmax log_softmax swish (one argument) and
- * sum mean (an optional axis, counting the batch, default: all axes; the
- * reduced axis is kept, so `x - mean(x, -1)` broadcasts). `/` takes a number
+ * sum mean (an optional axis counting the batch, e.g. -1: that axis is
+ * reduced and kept with size 1, so `x - mean(x, -1)` broadcasts; without an
+ * axis: a scalar over everything). `/` takes a number
  * on its right. Operators broadcast as crest_op_add does.
  * Names: x is the layer's input; every other name is a trainable variable of
  * the layer (saved as "<layer>/<name>"), created on first use with a shape:
@@ -402,6 +427,8 @@ int crest_register_lambda(const char *name, crest_lambda_fn fn);
  * INIT: zeros ones random_normal (mean 0, stddev 0.05) random_uniform
  * glorot_uniform glorot_normal he_normal he_uniform; the default is
  * glorot_uniform for 2+ dimensions and zeros for 1, as Dense's kernel and bias.
+ * Limits: 65536 characters, 200 levels of nesting (each operator of a chain
+ * such as a + b + c counts as one).
  * Parse errors (here, and when loading) give the 1-based character position
  * and the token found there. Saved as {"class_name": "CrestExpr", "config":
  * {"name": "expr", "trainable": true, "expression": "<text>"}}. */

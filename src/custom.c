@@ -4,10 +4,10 @@
  * registries share.
  *
  * Tracing: the model's trace makes the input node, sets the graph's
- * on_apply hook and calls vt->call. Each layer applied directly by `call`
- * (not the layers those layers apply inside) reaches the hook, which adds it
- * to m->layers the first time (naming it uniquely), so summary, weights,
- * fit and save see it. The layers stay the user's (m->layers_borrowed).
+ * on_apply hook and calls vt->call. Each layer applied while tracing (also
+ * one applied inside another, e.g. by a Lambda's function: its weights must
+ * be trained and saved too) reaches the hook, which adds it to m->layers the
+ * first time (naming it uniquely), so summary, weights, fit and save see it. The layers stay the user's (m->layers_borrowed).
  * Variables `call` creates itself belong to a "root" layer named after the
  * model, which the model owns and lists first once it holds weights.
  */
@@ -145,7 +145,6 @@ static cr_node *custom_trace(crest_model *m, cr_graph *g)
     /* the root's slot in the list: first, once it holds weights */
     int had_root = m->n_layers > 0 && m->layers[0] == c->root;
     g->on_apply = record_layer;
-    g->apply_parent = c->root;
     g->layer = c->root;
     cr_node *y = c->vt->call(c->self, g, x, crest_graph_training(g));
     g->layer = NULL;

@@ -121,6 +121,7 @@ cr_node *cr_input(cr_graph *g, cr_dims sample)
     if (!n)
         return NULL;
     n->sample = sample;
+    n->needs_grad = g->training && g->input_grads;
     n->shape.ndim = sample.ndim + 1;
     n->shape.d[0] = 1;
     for (int i = 0; i < sample.ndim; i++)
@@ -244,6 +245,16 @@ static int64_t plan_take(planner *p, int64_t size, int *slot_id)
         if (!p->s[i].busy && p->s[i].size >= size &&
             (best < 0 || p->s[i].size < p->s[best].size))
             best = i;
+    if (best < 0) {   /* a free slot ending at the top grows instead of a new one */
+        for (int i = 0; i < p->n; i++)
+            if (!p->s[i].busy && p->s[i].off + p->s[i].size == p->top) {
+                p->top += size - p->s[i].size;
+                p->s[i].size = size;
+                p->s[i].busy = true;
+                *slot_id = i;
+                return p->s[i].off;
+            }
+    }
     if (best < 0) {
         if (p->n == p->cap) {
             int cap = p->cap ? p->cap * 2 : 64;
@@ -322,7 +333,7 @@ int cr_graph_plan(cr_graph *g, int64_t batch)
                     p.s[sid].busy = false;   /* inference: scratch only during forward */
             }
         }
-        if (g->training && n->needs_grad && n->kind == CR_NODE_OP) {
+        if (g->training && n->needs_grad && n->kind != CR_NODE_PARAM) {
             goff[i] = plan_take(&p, cnt, &sid);
             if (goff[i] < 0)
                 goto nomem;
@@ -386,7 +397,7 @@ void cr_graph_backward(cr_graph *g, cr_node *loss, const cr_ctx *c)
 {
     for (int i = 0; i < g->n; i++) {
         cr_node *n = g->nodes[i];
-        if (n->kind == CR_NODE_OP && n->grad)
+        if (n->kind != CR_NODE_PARAM && n->grad)
             memset(n->grad, 0, (size_t)cr_dims_count(&n->shape) * sizeof(float));
     }
     if (!loss->grad)

@@ -112,11 +112,14 @@ struct crest_graph {
     int n_inputs;
     cr_node *outputs[CR_MAX_IO];  /* the model's outputs (output 0 is trained) */
     int n_outputs;
-    /* layers applied directly under `apply_parent` (NULL: at top level) are
-     * reported to on_apply before they build (custom models record them) */
+    /* every layer applied while tracing (nested ones too) is reported to
+     * on_apply before it builds (custom models record them) */
     void (*on_apply)(cr_graph *g, crest_layer *l);
-    crest_layer *apply_parent;
     bool inference_mode;          /* crest_layer_apply(..., training = false) */
+    /* test hook: inputs get gradient buffers */
+    bool input_grads;
+    const crest_layer *probe;     /* if set, its output node is recorded in probe_out */
+    cr_node *probe_out;
     /* plan */
     int64_t batch;
     float *arena;
@@ -178,6 +181,49 @@ cr_node *cr_op_l2(cr_graph *g, cr_node *w, float factor);    /* factor * sum(w^2
 
 extern const cr_op_def cr_op_softmax_def, cr_op_sigmoid_def;
 
+/* Image ops on NHWC tensors (src/ops/conv.c, spatial.c, norm.c). Zero
+ * strides / dilations mean 1; same: TF 'same' padding (extra on the
+ * bottom / right), else 'valid'. act: fused CREST_LINEAR / RELU / RELU6. */
+typedef struct cr_conv_opts { int sh, sw, dh, dw; bool same; crest_act act; } cr_conv_opts;
+/* x [n,h,w,c], k [kh,kw,c,oc], bias [oc] or NULL. */
+cr_node *cr_op_conv2d(cr_graph *g, cr_node *x, cr_node *k, cr_node *bias,
+                      const cr_conv_opts *o);
+/* k [kh,kw,c,dm] -> c*dm channels; bias [c*dm] or NULL. */
+cr_node *cr_op_depthwise2d(cr_graph *g, cr_node *x, cr_node *k, cr_node *bias,
+                           const cr_conv_opts *o);
+/* Max or average (over the valid cells only) pooling, kh x kw windows. */
+cr_node *cr_op_pool2d(cr_graph *g, cr_node *x, bool max, int kh, int kw, const cr_conv_opts *o);
+/* Over height and width: [n,c], or [n,1,1,c] with keepdims. */
+cr_node *cr_op_global_pool(cr_graph *g, cr_node *x, bool max, bool keepdims);
+cr_node *cr_op_pad2d(cr_graph *g, cr_node *x, int top, int bottom, int left, int right);
+cr_node *cr_op_crop2d(cr_graph *g, cr_node *x, int top, int bottom, int left, int right);
+/* Batch normalization over the last axis; gamma / beta may be NULL (scale /
+ * center off). training: batch statistics, and mean / var (moving) updated
+ * in forward with momentum; else the moving statistics normalize. */
+cr_node *cr_op_batchnorm(cr_graph *g, cr_node *x, cr_node *mean, cr_node *var, cr_node *gamma,
+                         cr_node *beta, float eps, float momentum, bool training);
+/* Keras ReLU(max_value (< 0: none), negative_slope, threshold). */
+cr_node *cr_op_relu_ex(cr_graph *g, cr_node *x, float max_value, float slope, float threshold);
+extern const cr_op_def cr_op_conv2d_def, cr_op_depthwise2d_def, cr_op_batchnorm_def;
+extern const cr_op_def cr_op_relu_def, cr_op_relu6_def;
+
+/* Inference-graph fusions (src/fuse.c uses these). A conv or depthwise node
+ * with no fused activation nor batch norm yet can take one in: */
+bool cr_conv_can_fold(const cr_node *conv);
+/* Appends the inference batch norm's parameters to conv's inputs: forward
+ * then folds them into the kernel and bias (no backward: inference only). */
+int cr_conv_fold_bn(cr_node *conv, cr_node *mean, cr_node *var, cr_node *gamma, cr_node *beta,
+                    float eps);
+/* Sets conv's epilogue to relu / relu6; false if it cannot. */
+bool cr_conv_fuse_act(cr_node *conv, int act);
+/* The parts of an inference batchnorm node; false if n is not one. */
+bool cr_bn_parts(const cr_node *n, cr_node **mean, cr_node **var, cr_node **gamma,
+                 cr_node **beta, float *eps);
+/* Folds batch norms into the convolutions feeding them and fuses relu /
+ * relu6 into conv epilogues, in an inference graph; drops the nodes that
+ * became dead. Kept nodes, outputs and the probe are never fused away. */
+int cr_graph_fuse_inference(cr_graph *g);
+
 /* ---- weights and layers ------------------------------------------------ */
 
 struct cr_weight {
@@ -205,6 +251,9 @@ typedef struct cr_layer_def {
     int (*parse)(crest_layer *l, const cJSON *config);
     int (*save)(const crest_layer *l, cJSON *config);
     void (*free_cfg)(void *cfg);  /* optional: frees what cfg points to */
+    /* optional: told when the layer is frozen / unfrozen (BatchNormalization
+     * then stays in inference mode) */
+    void (*set_trainable)(crest_layer *l, bool trainable);
 } cr_layer_def;
 
 struct crest_layer {
@@ -273,12 +322,15 @@ struct crest_model {
     int n_weights;
     bool layers_borrowed;         /* custom models: layers belong to the user */
     char *meta_json;              /* userDefinedMetadata to save (crest extras) */
+    bool no_fuse;                 /* test hook: inference graphs stay unfused */
 };
 
 crest_model *cr_model_alloc(int kind, const char *name);
 /* Records the first construction error in m (sticky); returns code. */
 int cr_model_fail(crest_model *m, int code);
 int cr_model_build(crest_model *m);               /* traces g_infer (idempotent) */
+/* The model's forward pass traced into g; returns output 0 (NULL on error). */
+cr_node *cr_model_trace(crest_model *m, cr_graph *g);
 /* Inference on n samples, writing output k of the inference graph. */
 int cr_predict_node(crest_model *m, int k, const float *x, size_t n, float *out);
 int cr_model_build_train(crest_model *m);         /* traces g_train (after compile) */

@@ -146,7 +146,7 @@ int crest_add(crest_model *m, crest_layer *l)
 /* ---- tracing ----------------------------------------------------------- */
 
 /* The model's forward pass, traced into g. */
-static cr_node *trace(crest_model *m, cr_graph *g)
+cr_node *cr_model_trace(crest_model *m, cr_graph *g)
 {
     if (m->trace)   /* functional and custom models bring their own */
         return m->trace(m, g);
@@ -173,6 +173,27 @@ int cr_model_collect_weights(crest_model *m)
     return CREST_OK;
 }
 
+/* Every weight the graph uses must be one of the model's, or fit would not
+ * train it and save would not write it (a layer applied inside a Lambda's
+ * function in a Sequential model, say). */
+static int check_weights_owned(const crest_model *m, const cr_graph *g)
+{
+    for (int i = 0; i < g->n; i++) {
+        const cr_weight *w = g->nodes[i]->w;
+        if (g->nodes[i]->kind != CR_NODE_PARAM || !w)
+            continue;
+        int k = 0;
+        while (k < m->n_weights && m->weights[k] != w)
+            k++;
+        if (k == m->n_weights)
+            return cr_fail(CREST_E_STATE, "weight '%s/%s' is used but belongs to no layer of "
+                           "the model (a layer applied inside another layer? create variables "
+                           "with crest_variable there)", w->owner ? w->owner->name : "",
+                           w->name);
+    }
+    return CREST_OK;
+}
+
 int cr_model_build(crest_model *m)
 {
     int rc = model_status(m);
@@ -185,12 +206,14 @@ int cr_model_build(crest_model *m)
     cr_graph *g = cr_graph_new(m, false);
     if (!g)
         return cr_fail(CREST_E_NOMEM, "out of memory building model '%s'", m->name);
-    cr_node *out = trace(m, g);
+    cr_node *out = cr_model_trace(m, g);
     rc = cr_graph_status(g);
     if (!rc && (!out || out->shape.ndim < 2))
         rc = cr_fail(CREST_E_SHAPE, "model '%s': output must be [batch, units]", m->name);
     if (!rc)
         rc = cr_model_collect_weights(m);
+    if (!rc)
+        rc = check_weights_owned(m, g);
     if (rc) {
         cr_graph_free(g);
         return cr_wrap(rc, "model '%s'", m->name);
@@ -206,6 +229,10 @@ int cr_model_build(crest_model *m)
         return cr_fail(CREST_E_STATE, "model '%s': its inputs take %lld values per sample, "
                                       "not %lld", m->name, (long long)fed,
                        (long long)cr_dims_count(&m->in_shape));
+    }
+    if (!m->no_fuse && (rc = cr_graph_fuse_inference(g))) {
+        cr_graph_free(g);
+        return cr_wrap(rc, "model '%s'", m->name);
     }
     m->g_infer = g;
     m->out_infer = out;
@@ -223,7 +250,7 @@ static int build_with_loss(crest_model *m, bool training, cr_graph **gout, cr_no
     cr_graph *g = cr_graph_new(m, training);
     if (!g)
         return cr_fail(CREST_E_NOMEM, "out of memory building model '%s'", m->name);
-    cr_node *out = trace(m, g);
+    cr_node *out = cr_model_trace(m, g);
     if (out && out->shape.ndim != 2)
         out = crest_op_flatten(g, out);
     int64_t K = m->out_size;
@@ -312,6 +339,12 @@ int crest_model_set_threads(crest_model *m, int n)
         m->threads = n;
     }
     return CREST_OK;
+}
+
+int crest_model_threads(crest_model *m)
+{
+    cr_pool *p;
+    return m && cr_model_pool(m, &p) == CREST_OK ? cr_pool_size(p) : 1;
 }
 
 int crest_model_set_seed(crest_model *m, uint64_t seed)
@@ -441,16 +474,29 @@ char *crest_model_summary(crest_model *m, bool json)
         return s;
     }
     sbuf s = { 0 };
-    const char *rule = "_________________________________________________________________";
-    const char *dbl = "=================================================================";
-    sb_printf(&s, "Model: \"%s\"\n%s\n %-28s%-26s%-10s\n%s\n", m->name, rule, "Layer (type)",
+    /* Keras' widths (28, 26, 10), widened for long names (backbones) */
+    int nw = 28, sw = 26;
+    for (int i = 0; i < m->n_layers; i++) {
+        const crest_layer *l = m->layers[i];
+        char shape[128];
+        shape_text(&l->out_shape, shape, sizeof shape);
+        int n = (int)(strlen(l->name) + strlen(l->def->keras_class)) + 4, k = (int)strlen(shape) + 1;
+        nw = n > nw ? (n < 120 ? n : 120) : nw;
+        sw = k > sw ? k : sw;
+    }
+    char rule[256], dbl[256];
+    int width = 1 + nw + sw + 10;
+    memset(rule, '_', (size_t)width);
+    memset(dbl, '=', (size_t)width);
+    rule[width] = dbl[width] = 0;
+    sb_printf(&s, "Model: \"%s\"\n%s\n %-*s%-*s%-10s\n%s\n", m->name, rule, nw, "Layer (type)", sw,
               "Output Shape", "Param #", dbl);
     for (int i = 0; i < m->n_layers; i++) {
         const crest_layer *l = m->layers[i];
         char name[256], shape[128];
         snprintf(name, sizeof name, "%s (%s)", l->name, l->def->keras_class);
         shape_text(&l->out_shape, shape, sizeof shape);
-        sb_printf(&s, " %-28s%-26s%-10zu\n", name, shape, layer_params(l));
+        sb_printf(&s, " %-*s%-*s%-10zu\n", nw, name, sw, shape, layer_params(l));
         if (i + 1 < m->n_layers)
             sb_printf(&s, "\n");
     }

@@ -203,11 +203,15 @@ static void test_denormals_flushed(void **state)
 
 static void ref_gemm(bool ta, bool tb, int M, int N, int K, const float *A, int lda,
                      const float *B, int ldb, float beta, const float *C0, int ldc,
-                     double *want, double *mag)
+                     const float *bias, double *want, double *mag)
 {
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
-            double s = beta != 0 ? (double)C0[(size_t)i * ldc + j] : 0, m = fabs(s);
+            double s = beta != 0 ? (double)beta * C0[(size_t)i * ldc + j] : 0, m = fabs(s);
+            if (bias) {
+                s += bias[j];
+                m += fabs(bias[j]);
+            }
             for (int k = 0; k < K; k++) {
                 double a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
                 double b = tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
@@ -219,26 +223,31 @@ static void ref_gemm(bool ta, bool tb, int M, int N, int K, const float *A, int 
         }
 }
 
-/* One gemm case on every thread count: checked against the reference,
- * bit-identical across thread counts, padding columns of C untouched. */
-static void gemm_case(const char *isa, bool ta, bool tb, int M, int N, int K, int pad,
-                      float beta)
+/* One gemm case (cr_gemm, or cr_gemm_bias when with_bias) on every thread
+ * count: checked against the reference, bit-identical across thread
+ * counts, padding columns of C untouched. */
+static void gemm_case_b(const char *isa, bool ta, bool tb, int M, int N, int K, int pad,
+                        float beta, bool with_bias)
 {
     int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + 2;
     size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb;
     size_t nc = (size_t)M * ldc;
     float *A = vec(na, 2), *B = vec(nb, 2), *C0 = vec(nc, beta != 0 ? 2 : NAN);
+    float *bias = with_bias ? vec((size_t)N, 2) : NULL;
     double *want = dvec((size_t)M * N), *mag = dvec((size_t)M * N);
-    ref_gemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C0, ldc, want, mag);
+    ref_gemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C0, ldc, bias, want, mag);
     float *C[3];
     for (int t = 0; t < 3; t++) {
         C[t] = copy(C0, nc);
-        cr_gemm(pools[t], ta, tb, M, N, K, A, lda, B, ldb, beta, C[t], ldc);
+        if (with_bias)
+            cr_gemm_bias(pools[t], ta, tb, M, N, K, A, lda, B, ldb, beta, C[t], ldc, bias);
+        else
+            cr_gemm(pools[t], ta, tb, M, N, K, A, lda, B, ldb, beta, C[t], ldc);
     }
     char what[128];
-    snprintf(what, sizeof what, "%s gemm ta=%d tb=%d M=%d N=%d K=%d pad=%d beta=%g", isa, ta, tb,
-             M, N, K, pad, beta);
-    if (n_bad(what, C[0], M, N, ldc, want, mag, rtol(K)))
+    snprintf(what, sizeof what, "%s gemm%s ta=%d tb=%d M=%d N=%d K=%d pad=%d beta=%g", isa,
+             with_bias ? "_bias" : "", ta, tb, M, N, K, pad, beta);
+    if (n_bad(what, C[0], M, N, ldc, want, mag, rtol(K + 2)))
         fail_msg("%s: wrong", what);
     for (int t = 1; t < 3; t++)
         if (memcmp(C[0], C[t], nc * sizeof(float)))
@@ -253,6 +262,13 @@ static void gemm_case(const char *isa, bool ta, bool tb, int M, int N, int K, in
     free(C0);
     free(want);
     free(mag);
+    free(bias);
+}
+
+static void gemm_case(const char *isa, bool ta, bool tb, int M, int N, int K, int pad,
+                      float beta)
+{
+    gemm_case_b(isa, ta, tb, M, N, K, pad, beta, false);
 }
 
 static void test_gemm_small_shapes(void **state)
@@ -287,6 +303,25 @@ static void test_gemm_large_shapes(void **state)
             for (int t = 0; t < 4; t++)
                 gemm_case(isa, t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2], t,
                           (float)(t % 2));
+    }
+}
+
+/* The bias variant, and beta other than 0 and 1, on edge and block shapes. */
+static void test_gemm_bias(void **state)
+{
+    (void)state;
+    static const int shapes[][3] = {
+        { 1, 1, 1 }, { 7, 10, 5 }, { 9, 33, 17 }, { 32, 16, 300 }, { 17, 48, 2 },
+        { 70, 530, 40 }, { 200, 50, 100 }, { 5, 3, 0 },
+    };
+    static const float betas[] = { 0.0f, 1.0f, 0.5f };
+    FOR_EACH_ISA(isa) {
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+            for (int t = 0; t < 4; t++)
+                for (int b = 0; b < 3; b++)
+                    gemm_case_b(isa, t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2],
+                                t % 3, betas[b], true);
+        gemm_case_b(isa, false, false, 9, 7, 8, 1, 0.5f, false);
     }
 }
 
@@ -635,6 +670,9 @@ static void test_depthwise(void **state)
         dw_case(isa, geom(2, 5, 6, 19, 19, 1, 1, 1, 1, 1, 1, true), true, 7);         /* 1x1 */
         dw_case(isa, geom(1, 14, 14, 40, 40, 3, 3, 1, 1, 1, 1, true), true, 7);
         dw_case(isa, geom(1, 14, 14, 40, 40, 3, 3, 2, 2, 1, 1, true), true, 7);
+        dw_case(isa, geom(1, 7, 13, 72, 72, 3, 3, 1, 1, 1, 1, true), true, 7);     /* 4+ chunks */
+        dw_case(isa, geom(1, 9, 11, 72, 72, 3, 3, 2, 2, 1, 1, true), false, 7);
+        dw_case(isa, geom(1, 6, 10, 64, 64, 5, 3, 1, 1, 1, 1, true), true, 7);
         dw_case(isa, geom(1, 6, 7, 5, 5, 3, 3, 1, 1, 1, 1, true), true, 1);
         dw_case(isa, geom(1, 6, 7, 5, 10, 3, 3, 1, 1, 1, 1, true), true, 2);
         dw_case(isa, geom(1, 6, 7, 5, 5, 3, 3, 1, 1, 1, 1, true), true, 4);
@@ -772,6 +810,7 @@ int main(void)
         cmocka_unit_test(test_denormals_flushed),
         cmocka_unit_test(test_gemm_small_shapes),
         cmocka_unit_test(test_gemm_large_shapes),
+        cmocka_unit_test(test_gemm_bias),
         cmocka_unit_test(test_gemm_degenerate),
         cmocka_unit_test(test_conv2d),
         cmocka_unit_test(test_conv2d_threads),

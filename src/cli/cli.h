@@ -45,5 +45,7 @@ int cmd_train_base(const train_opts *o);
 int cmd_evaluate(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
+int cmd_infer(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

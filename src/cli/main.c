@@ -105,6 +105,8 @@ static const struct {
     { "evaluate", "loss, accuracy, per-class scores, confusion matrix", cmd_evaluate },
     { "predict", "class probabilities for inputs", cmd_predict },
     { "summary", "Keras-style table of a model's layers", cmd_summary },
+    { "infer", "raw forward pass on float32 tensors (optionally up to a layer)", cmd_infer },
+    { "bench", "forward-pass speed: ms per batch and per image", cmd_bench },
 };
 
 static void usage(FILE *f)

@@ -16,8 +16,6 @@
  */
 #include "ukr.h"
 
-#include <string.h>
-
 #define SCRATCH_FLOATS (1 << 18)   /* im2col tile budget: 1 MB */
 #define MIN_TASK_WORK 1e5          /* floats moved or multiply-adds per task */
 
@@ -57,30 +55,15 @@ typedef struct im2col_job {
     float *col;
 } im2col_job;
 
-/* Row r of the patch matrix: output pixel r0 + r, its kh*kw*c inputs
- * (zeros where the window leaves the image). */
 static void im2col_task(void *ctx, int ith, int nth)
 {
     const im2col_job *j = ctx;
-    const cr_conv_geom *g = j->g;
-    size_t C = (size_t)g->c, K = (size_t)patch_len(g);
+    const cr_ukr *u = cr_ukr_get();
+    size_t K = (size_t)patch_len(j->g);
     int64_t lo, hi;
     cr_split(j->rows, ith, nth, &lo, &hi);
-    for (int64_t r = lo; r < hi; r++) {
-        int64_t p = j->r0 + r, row = p / g->ow;
-        int ow = (int)(p % g->ow), oh = (int)(row % g->oh), n = (int)(row / g->oh);
-        float *d = j->col + r * K;
-        for (int i = 0; i < g->kh; i++) {
-            int iy = oh * g->sh - g->pt + i * g->dh;
-            for (int jj = 0; jj < g->kw; jj++, d += C) {
-                int ix = ow * g->sw - g->pl + jj * g->dw;
-                if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
-                    memset(d, 0, C * sizeof *d);
-                else
-                    memcpy(d, j->x + (((size_t)n * g->h + iy) * g->w + ix) * C, C * sizeof *d);
-            }
-        }
-    }
+    if (lo < hi)
+        u->im2col(j->g, j->x, j->r0 + lo, (int)(hi - lo), j->col + lo * K);
 }
 
 static void im2col(cr_pool *p, const cr_conv_geom *g, const float *x, int64_t r0, int rows,
@@ -128,34 +111,6 @@ static void run_channels(cr_pool *p, chan_job *j, cr_task_fn fn, double work)
     cr_pool_run(p, cr_tasks(p, chunks, work, MIN_TASK_WORK), fn, j);
 }
 
-/* ---- bias, parallel over rows -------------------------------------------- */
-
-typedef struct bias_job {
-    float *y;
-    int64_t rows;
-    int oc;
-    const float *bias;
-} bias_job;
-
-static void bias_task(void *ctx, int ith, int nth)
-{
-    const bias_job *j = ctx;
-    int64_t lo, hi;
-    cr_split(j->rows, ith, nth, &lo, &hi);
-    for (int64_t r = lo; r < hi; r++) {
-        float *y = j->y + r * j->oc;
-        for (int c = 0; c < j->oc; c++)
-            y[c] += j->bias[c];
-    }
-}
-
-static void add_bias(cr_pool *p, float *y, int64_t rows, int oc, const float *bias)
-{
-    bias_job j = { y, rows, oc, bias };
-    if (bias)
-        cr_pool_run(p, cr_tasks(p, rows, (double)rows * oc, MIN_TASK_WORK), bias_task, &j);
-}
-
 /* ---- Conv2D ---------------------------------------------------------------- */
 
 void cr_conv2d(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
@@ -166,16 +121,16 @@ void cr_conv2d(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k
     if (P <= 0)
         return;
     if (is_pointwise(g)) {
-        cr_gemm(p, false, false, (int)P, g->oc, g->c, x, g->c, k, g->oc, 0.0f, y, g->oc);
-    } else {
-        for (int64_t r0 = 0; r0 < P; r0 += T) {
-            int rows = (int)(P - r0 < T ? P - r0 : T);
-            im2col(p, g, x, r0, rows, scratch);
-            cr_gemm(p, false, false, rows, g->oc, K, scratch, K, k, g->oc, 0.0f,
-                    y + r0 * g->oc, g->oc);
-        }
+        cr_gemm_bias(p, false, false, (int)P, g->oc, g->c, x, g->c, k, g->oc, 0.0f, y, g->oc,
+                     bias);
+        return;
     }
-    add_bias(p, y, P, g->oc, bias);
+    for (int64_t r0 = 0; r0 < P; r0 += T) {
+        int rows = (int)(P - r0 < T ? P - r0 : T);
+        im2col(p, g, x, r0, rows, scratch);
+        cr_gemm_bias(p, false, false, rows, g->oc, K, scratch, K, k, g->oc, 0.0f,
+                     y + r0 * g->oc, g->oc, bias);
+    }
 }
 
 void cr_conv2d_backward(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,

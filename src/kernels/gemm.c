@@ -7,6 +7,8 @@
  *       pack B[k0.., jc..] into panels of nr columns, [kc][nr] each
  *       for ic over its rows, MC at a time
  *         pack A[ic.., k0..] into micro-panels of mr rows, [kc][mr] each
+ *           (A^T only: untransposed A is read in place, mr rows at once,
+ *           except for a last partial micro-panel)
  *         for each micro-panel of A        (kc*mr floats: stays in L1)
  *           for each panel of B            (the B block: stays in L2)
  *             micro-kernel: mr x nr tile of C, all of kc in registers
@@ -32,13 +34,13 @@
 #define NC 512             /* columns of B packed at a time: kc*NC floats, 512 KB */
 #define MR_MAX 8           /* largest mr and nr of any level (stack fallback) */
 #define NR_MAX 32
-#define TASK_FLOPS 4e6     /* below this much work per task, use fewer threads */
+#define TASK_FLOPS 1e6     /* below this much work per task, use fewer threads */
 
 typedef struct gemm_job {
     const cr_ukr *u;
     bool ta, tb, add;
     int M, N, K, lda, ldb, ldc, nkb;
-    const float *A, *B;
+    const float *A, *B, *bias;
     float *C;
     bool split_n;          /* threads split N (else M) */
 } gemm_job;
@@ -49,56 +51,19 @@ static int kblock(const gemm_job *j, int b)
     return (int)((int64_t)b * j->K / j->nkb);
 }
 
-/* B[k0.., j0..j0+ncols) into panels of nr columns (a last one of <= vw
- * columns is vw wide): panel at column jr starts at bp + jr*kc. */
+/* B[k0.., j0..j0+ncols) into panels of nr columns (see pack_b in ukr_tmpl.h). */
 static void pack_b(const gemm_job *j, int k0, int kc, int j0, int ncols, float *bp)
 {
-    int nr = j->u->nr, vw = j->u->vw;
-    for (int jr = 0; jr < ncols; jr += nr) {
-        int cols = ncols - jr < nr ? ncols - jr : nr, w = cols <= vw ? vw : nr;
-        float *d = bp + (size_t)jr * kc;
-        if (!j->tb) {
-            const float *s = j->B + (size_t)k0 * j->ldb + j0 + jr;
-            for (int k = 0; k < kc; k++, s += j->ldb, d += w) {
-                memcpy(d, s, (size_t)cols * sizeof *d);
-                memset(d + cols, 0, (size_t)(w - cols) * sizeof *d);
-            }
-        } else {
-            for (int c = 0; c < cols; c++) {
-                const float *s = j->B + (size_t)(j0 + jr + c) * j->ldb + k0;
-                for (int k = 0; k < kc; k++)
-                    d[(size_t)k * w + c] = s[k];
-            }
-            for (int k = 0; k < kc; k++)
-                memset(d + (size_t)k * w + cols, 0, (size_t)(w - cols) * sizeof *d);
-        }
-    }
+    const float *b = j->tb ? j->B + (size_t)j0 * j->ldb + k0 : j->B + (size_t)k0 * j->ldb + j0;
+    j->u->pack_b(b, j->ldb, j->tb, kc, ncols, bp);
 }
 
-/* A[i0..i0+rows, k0..] into micro-panels of mr rows: the one at row ir
- * starts at ap + ir*kc, holding [kc][mr]. */
+/* A[i0..i0+rows, k0..] into micro-panels of mr rows, the one at row ir at
+ * ap + ir*kc; untransposed A: only a last partial one (see ukr_tmpl.h). */
 static void pack_a(const gemm_job *j, int i0, int rows, int k0, int kc, float *ap)
 {
-    int mr = j->u->mr;
-    for (int ir = 0; ir < rows; ir += mr) {
-        int r = rows - ir < mr ? rows - ir : mr;
-        float *d = ap + (size_t)ir * kc;
-        if (!j->ta) {
-            for (int rr = 0; rr < r; rr++) {
-                const float *s = j->A + (size_t)(i0 + ir + rr) * j->lda + k0;
-                for (int k = 0; k < kc; k++)
-                    d[(size_t)k * mr + rr] = s[k];
-            }
-            for (int k = 0; r < mr && k < kc; k++)
-                memset(d + (size_t)k * mr + r, 0, (size_t)(mr - r) * sizeof *d);
-        } else {
-            const float *s = j->A + (size_t)k0 * j->lda + i0 + ir;
-            for (int k = 0; k < kc; k++, s += j->lda, d += mr) {
-                memcpy(d, s, (size_t)r * sizeof *d);
-                memset(d + r, 0, (size_t)(mr - r) * sizeof *d);
-            }
-        }
-    }
+    const float *a = j->ta ? j->A + (size_t)k0 * j->lda + i0 : j->A + (size_t)i0 * j->lda + k0;
+    j->u->pack_a(a, j->lda, j->ta, rows, kc, ap);
 }
 
 /* C[m0..m1, n0..n1) with packing buffers for mc rows and nc columns. */
@@ -111,17 +76,23 @@ static void gemm_region(const gemm_job *j, int m0, int m1, int n0, int n1, float
         for (int b = 0; b < j->nkb; b++) {
             int k0 = kblock(j, b), kc = kblock(j, b + 1) - k0;
             bool add = j->add || b > 0;
+            const float *bias = b == j->nkb - 1 && j->bias ? j->bias + jc : NULL;
             pack_b(j, k0, kc, jc, ncb, bp);
             for (int ic = m0; ic < m1; ic += mc) {
                 int mcb = m1 - ic < mc ? m1 - ic : mc;
                 pack_a(j, ic, mcb, k0, kc, ap);
                 for (int ir = 0; ir < mcb; ir += u->mr) {
-                    int rows = mcb - ir < u->mr ? mcb - ir : u->mr;
+                    int rows = mcb - ir < u->mr ? mcb - ir : u->mr, lda = 0;
+                    const float *a = ap + (size_t)ir * kc;
+                    if (!j->ta && rows == u->mr) {
+                        a = j->A + (size_t)(ic + ir) * j->lda + k0;
+                        lda = j->lda;
+                    }
                     float *c = j->C + (size_t)(ic + ir) * j->ldc + jc;
                     for (int jr = 0; jr < ncb; jr += u->nr) {
                         int cols = ncb - jr < u->nr ? ncb - jr : u->nr;
-                        u->gemm(kc, ap + (size_t)ir * kc, bp + (size_t)jr * kc,
-                                cols <= u->vw ? 1 : 2, c + jr, j->ldc, rows, cols, add);
+                        u->gemm(kc, a, lda, bp + (size_t)jr * kc, cols <= u->vw ? 1 : 2,
+                                c + jr, j->ldc, rows, cols, add, bias ? bias + jr : NULL);
                     }
                 }
             }
@@ -129,13 +100,15 @@ static void gemm_region(const gemm_job *j, int m0, int m1, int n0, int n1, float
     }
 }
 
-/* When the packing buffers cannot be allocated: one tile's worth on the
- * stack. Slower, same results. */
-static __attribute__((noinline)) void gemm_region_small(const gemm_job *j, int m0, int m1,
-                                                        int n0, int n1)
+/* Packing buffers on the stack: for small products (no allocation), and
+ * as the fallback when allocation fails (then with mc = mr, nc = nr: slower,
+ * same results). */
+#define STACK_FLOATS ((MR_MAX + NR_MAX) * CR_KC)
+static __attribute__((noinline)) void gemm_region_stack(const gemm_job *j, int m0, int m1,
+                                                        int n0, int n1, int mc, int nc, int kc)
 {
-    float ap[MR_MAX * CR_KC], bp[NR_MAX * CR_KC];
-    gemm_region(j, m0, m1, n0, n1, ap, bp, j->u->mr, j->u->nr);
+    _Alignas(64) float buf[STACK_FLOATS];
+    gemm_region(j, m0, m1, n0, n1, buf, buf + (size_t)mc * kc, mc, nc);
 }
 
 static int round_up(int x, int m) { return (x + m - 1) / m * m; }
@@ -155,53 +128,69 @@ static void gemm_task(void *ctx, int ith, int nth)
     int mc_max = MC / j->u->mr * j->u->mr, nc_max = NC / j->u->nr * j->u->nr;
     mc = mc < mc_max ? mc : mc_max;         /* whole micro-panels only */
     nc = nc < nc_max ? nc : nc_max;
-    size_t bytes = ((size_t)(mc + nc) * kcmax * sizeof(float) + 63) / 64 * 64;
-    float *buf = aligned_alloc(64, bytes);
+    size_t floats = (size_t)(mc + nc) * kcmax;
+    float *buf = floats <= STACK_FLOATS ? NULL : aligned_alloc(64, (floats * 4 + 63) / 64 * 64);
     if (!buf) {
-        gemm_region_small(j, (int)m0, (int)m1, (int)n0, (int)n1);
+        if (floats > STACK_FLOATS)
+            mc = j->u->mr, nc = j->u->nr;
+        gemm_region_stack(j, (int)m0, (int)m1, (int)n0, (int)n1, mc, nc, kcmax);
         return;
     }
     gemm_region(j, (int)m0, (int)m1, (int)n0, (int)n1, buf, buf + (size_t)mc * kcmax, mc, nc);
     free(buf);
 }
 
-/* Fraction of the work the busiest of nth tasks gets, relative to an even
- * share, when `tiles` tiles are dealt out: 1 is perfect balance. */
-static double balance(int64_t tiles, int nth)
+/* Estimated time (in flops) of the busiest of nth threads when the split
+ * is over M (split_n false) or N. A thread computes its tiles (the busiest
+ * has ceil(tiles / nth)) and packs all of the operand it shares (B when
+ * splitting M, A when splitting N) plus its share of the other. Packing an
+ * element costs about PACK_FLOPS; untransposed A is not packed. */
+#define PACK_FLOPS 24.0
+static double split_cost(const gemm_job *j, int64_t mt, int64_t nt, int nth, bool split_n)
 {
-    int64_t most = (tiles + nth - 1) / nth;
-    return (double)tiles / ((double)most * nth);
+    int64_t tiles = split_n ? nt : mt, most = (tiles + nth - 1) / nth;
+    double work = 2.0 * j->M * j->N * (double)j->K * (double)most / (double)tiles;
+    double a = j->ta ? PACK_FLOPS * j->M * (double)j->K : 0, b = PACK_FLOPS * j->N * (double)j->K;
+    return work + (split_n ? a + b / nth : b + a / nth);
 }
 
-static void scale_or_clear(int M, int N, float beta, float *C, int ldc)
+/* C = beta*C (+ bias per column): for K = 0 and for beta other than 0, 1. */
+static void scale(int M, int N, float beta, float *C, int ldc, const float *bias)
 {
     for (int i = 0; i < M; i++) {
         float *c = C + (size_t)i * ldc;
-        if (beta == 0)
-            memset(c, 0, (size_t)N * sizeof *c);
-        else
-            for (int jj = 0; jj < N; jj++)
-                c[jj] *= beta;
+        for (int jj = 0; jj < N; jj++) {
+            float v = beta == 0 ? 0.0f : c[jj] * beta;
+            c[jj] = bias ? v + bias[jj] : v;
+        }
     }
 }
 
-void cr_gemm(cr_pool *p, bool ta, bool tb, int M, int N, int K, const float *A, int lda,
-             const float *B, int ldb, float beta, float *C, int ldc)
+void cr_gemm_bias(cr_pool *p, bool ta, bool tb, int M, int N, int K, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc, const float *bias)
 {
     if (M <= 0 || N <= 0)
         return;
-    if (K <= 0 || (beta != 0 && beta != 1)) {
-        scale_or_clear(M, N, beta, C, ldc);      /* then C += AB below */
-        if (K <= 0)
-            return;
+    if (K <= 0) {
+        scale(M, N, beta, C, ldc, bias);
+        return;
+    }
+    if (beta != 0 && beta != 1) {
+        scale(M, N, beta, C, ldc, NULL);        /* then C += AB below */
         beta = 1;
     }
     const cr_ukr *u = cr_ukr_get();
     gemm_job j = { .u = u, .ta = ta, .tb = tb, .add = beta != 0, .M = M, .N = N, .K = K,
                    .lda = lda, .ldb = ldb, .ldc = ldc, .nkb = (K + CR_KC - 1) / CR_KC,
-                   .A = A, .B = B, .C = C };
+                   .A = A, .B = B, .bias = bias, .C = C };
     int64_t mt = (M + u->mr - 1) / u->mr, nt = (N + u->nr - 1) / u->nr;
     int nth = cr_tasks(p, mt > nt ? mt : nt, 2.0 * M * N * (double)K, TASK_FLOPS);
-    j.split_n = balance(nt, nth) > balance(mt, nth) + 0.01;
+    j.split_n = split_cost(&j, mt, nt, nth, true) < split_cost(&j, mt, nt, nth, false);
     cr_pool_run(p, nth, gemm_task, &j);
+}
+
+void cr_gemm(cr_pool *p, bool ta, bool tb, int M, int N, int K, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc)
+{
+    cr_gemm_bias(p, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc, NULL);
 }

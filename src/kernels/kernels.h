@@ -74,6 +74,11 @@ static inline void cr_split(int64_t n, int ith, int nth, int64_t *lo, int64_t *h
 void cr_gemm(cr_pool *p, bool ta, bool tb, int M, int N, int K,
              const float *A, int lda, const float *B, int ldb,
              float beta, float *C, int ldc);
+/* The same, then C[i][j] += bias[j] (bias [N], or NULL), in the same pass
+ * (a Dense layer's xW + b). Other beta values than 0 and 1 also work. */
+void cr_gemm_bias(cr_pool *p, bool ta, bool tb, int M, int N, int K,
+                  const float *A, int lda, const float *B, int ldb,
+                  float beta, float *C, int ldc, const float *bias);
 
 /* ---- convolution (NHWC, kernels HWIO like Keras) ------------------------ */
 

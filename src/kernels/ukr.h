@@ -25,10 +25,18 @@ typedef struct cr_ukr {
     int vw;                    /* floats per vector: the channel chunk */
     int mr, nr;                /* gemm tile: mr rows x nr (= 2 vw) columns */
 
-    /* C[rows, cols] = (add ? C : 0) + A B for one tile, rows <= mr,
-     * cols <= nv*vw. a: packed A [kc][mr]; b: packed B [kc][nv*vw]; nv 1|2. */
-    void (*gemm)(int kc, const float *a, const float *b, int nv, float *c, int ldc,
-                 int rows, int cols, bool add);
+    /* C[rows, cols] = (add ? C : 0) + A B (+ bias[cols], if not NULL) for
+     * one tile, rows <= mr, cols <= nv*vw. a: packed A [kc][mr] (lda 0) or,
+     * when rows == mr, the rows of A in place (row r at a + r*lda); b: packed
+     * B [kc][nv*vw]; nv 1|2. */
+    void (*gemm)(int kc, const float *a, int lda, const float *b, int nv, float *c, int ldc,
+                 int rows, int cols, bool add, const float *bias);
+
+    /* Packing for gemm (see ukr_tmpl.h): B into panels of nr (or, last,
+     * vw) columns; A into micro-panels of mr rows (untransposed A: only a
+     * last partial one, the rest is read in place). */
+    void (*pack_a)(const float *a, int lda, bool ta, int rows, int kc, float *ap);
+    void (*pack_b)(const float *b, int ldb, bool tb, int kc, int ncols, float *bp);
 
     /* Depthwise (depth multiplier 1) forward, output row `row` of n*oh. */
     void (*dw_row)(const cr_conv_geom *g, const float *x, const float *k, const float *bias,
@@ -47,6 +55,8 @@ typedef struct cr_ukr {
      * ([rows][kh][kw][c]) scattered back to their input cells. */
     void (*col2im)(const cr_conv_geom *g, const float *col, int64_t r0, int rows, float *dx,
                    int c0, int c1);
+    /* Conv2D im2col: rows p0.. of the patch matrix, [kh][kw][c] each. */
+    void (*im2col)(const cr_conv_geom *g, const float *x, int64_t p0, int rows, float *d);
 } cr_ukr;
 
 extern const cr_ukr cr_ukr_generic;

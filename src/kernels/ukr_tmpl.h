@@ -38,10 +38,14 @@ INLINE void st(float *p, V v, int n)
 
 /* One UKR_MR x nv*VW tile of C over one K block: the accumulators stay in
  * registers for all of kc (k ascending, acc = a*b + acc), then C = acc or
- * C = C + acc. Edge tiles compute the full tile (packing zero-pads A and B)
- * and store only rows x cols, through a buffer, with the same final add. */
-INLINE void gemm_body(const int nv, int kc, const float *a, const float *b, float *c, int ldc,
-                      int rows, int cols, bool add)
+ * C = C + acc. A is either packed ([kc][UKR_MR], lda == 0) or read in place
+ * (row r at a + r*lda, all UKR_MR rows present). Edge tiles compute the full
+ * tile (packing zero-pads A and B) and store only rows x cols (with masks,
+ * or through a buffer when rows are missing), with the same final add;
+ * then, on the last K block, C = C + bias (per column) if bias is given. */
+INLINE void gemm_body(const int nv, const bool packed, int kc, const float *a, int lda,
+                      const float *b, float *c, int ldc, int rows, int cols, bool add,
+                      const float *bias)
 {
     V acc[UKR_MR][2];
     UNROLL
@@ -49,23 +53,27 @@ INLINE void gemm_body(const int nv, int kc, const float *a, const float *b, floa
         acc[r][0] = v_zero();
         acc[r][1] = v_zero();
     }
-    for (int k = 0; k < kc; k++, a += UKR_MR, b += nv * VW) {
+    for (int k = 0; k < kc; k++, a += packed ? UKR_MR : 1, b += nv * VW) {
         V b0 = v_load(b), b1 = nv > 1 ? v_load(b + VW) : b0;
         UNROLL
         for (int r = 0; r < UKR_MR; r++) {
-            V ar = v_set1(a[r]);
+            V ar = v_set1(packed ? a[r] : a[(size_t)r * lda]);
             acc[r][0] = v_fma(ar, b0, acc[r][0]);
             if (nv > 1)
                 acc[r][1] = v_fma(ar, b1, acc[r][1]);
         }
     }
-    if (rows == UKR_MR && cols == nv * VW) {
+    if (rows == UKR_MR) {              /* masked stores for a column edge */
+        int n0 = cols < VW ? cols : VW, n1 = cols - n0;
+        V b0 = bias ? ld(bias, n0) : v_zero(), b1 = bias && nv > 1 ? ld(bias + VW, n1) : b0;
         UNROLL
         for (int r = 0; r < UKR_MR; r++) {
-            UNROLL
-            for (int v = 0; v < nv; v++) {
-                float *p = c + (size_t)r * ldc + v * VW;
-                v_store(p, add ? v_add(v_load(p), acc[r][v]) : acc[r][v]);
+            float *p = c + (size_t)r * ldc;
+            V v0 = add ? v_add(ld(p, n0), acc[r][0]) : acc[r][0];
+            st(p, bias ? v_add(v0, b0) : v0, n0);
+            if (nv > 1) {
+                V v1 = add ? v_add(ld(p + VW, n1), acc[r][1]) : acc[r][1];
+                st(p + VW, bias ? v_add(v1, b1) : v1, n1);
             }
         }
         return;
@@ -80,18 +88,98 @@ INLINE void gemm_body(const int nv, int kc, const float *a, const float *b, floa
     for (int r = 0; r < rows; r++) {
         float *p = c + (size_t)r * ldc;
         const float *s = t + r * nv * VW;
-        for (int j = 0; j < cols; j++)
-            p[j] = add ? p[j] + s[j] : s[j];
+        for (int j = 0; j < cols; j++) {
+            float v = add ? p[j] + s[j] : s[j];
+            p[j] = bias ? v + bias[j] : v;
+        }
     }
 }
 
-static TARGET void gemm_tile(int kc, const float *a, const float *b, int nv, float *c, int ldc,
-                             int rows, int cols, bool add)
+static TARGET void gemm_tile(int kc, const float *a, int lda, const float *b, int nv, float *c,
+                             int ldc, int rows, int cols, bool add, const float *bias)
 {
-    if (nv == 2)
-        gemm_body(2, kc, a, b, c, ldc, rows, cols, add);
-    else
-        gemm_body(1, kc, a, b, c, ldc, rows, cols, add);
+    if (lda == 0) {
+        if (nv == 2)
+            gemm_body(2, true, kc, a, 0, b, c, ldc, rows, cols, add, bias);
+        else
+            gemm_body(1, true, kc, a, 0, b, c, ldc, rows, cols, add, bias);
+    } else {
+        if (nv == 2)
+            gemm_body(2, false, kc, a, lda, b, c, ldc, rows, cols, add, bias);
+        else
+            gemm_body(1, false, kc, a, lda, b, c, ldc, rows, cols, add, bias);
+    }
+}
+
+/* ---- gemm packing ------------------------------------------------------- */
+
+/* d[0..w) = s[0..n) then zeros (n <= w <= 2 VW). */
+INLINE void copy_pad(float *d, const float *s, int n, int w)
+{
+    for (int o = 0; o < w; o += VW) {
+        int m = w - o < VW ? w - o : VW, nn = n - o < 0 ? 0 : n - o < m ? n - o : m;
+        st(d + o, nn > 0 ? ld(s + o, nn) : v_zero(), m);
+    }
+}
+
+/* d[k*w + c] = s[c*ld + k] for c < cols, k < kc; zeros in columns cols..w.
+ * 8 x 8 blocks go through registers where the ISA has a transpose. */
+static TARGET void pack_bt(const float *s, int ld, int cols, int kc, int w, float *d)
+{
+    int c8 = 0, k8 = 0;
+#ifdef UKR_TRANSPOSE8
+    c8 = cols / 8 * 8;
+    k8 = kc / 8 * 8;
+    for (int c = 0; c < c8; c += 8)
+        for (int k = 0; k < k8; k += 8)
+            transpose8(s + (size_t)c * ld + k, ld, d + (size_t)k * w + c, w);
+#endif
+    for (int c = 0; c < c8; c++)
+        for (int k = k8; k < kc; k++)
+            d[(size_t)k * w + c] = s[(size_t)c * ld + k];
+    for (int c = c8; c < cols; c++)
+        for (int k = 0; k < kc; k++)
+            d[(size_t)k * w + c] = s[(size_t)c * ld + k];
+    for (int k = 0; cols < w && k < kc; k++)
+        copy_pad(d + (size_t)k * w + cols, s, 0, w - cols);
+}
+
+/* kc rows of B (from b = &op(B)[0][0] of the block, row stride ldb; tb:
+ * b[j*ldb + k]) for ncols columns, into panels of 2 VW columns ([kc][2 VW]);
+ * a last panel of at most VW columns is VW wide. Panel jr at bp + jr*kc. */
+static TARGET void pack_b(const float *b, int ldb, bool tb, int kc, int ncols, float *bp)
+{
+    for (int jr = 0; jr < ncols; jr += 2 * VW) {
+        int cols = ncols - jr < 2 * VW ? ncols - jr : 2 * VW, w = cols <= VW ? VW : 2 * VW;
+        float *d = bp + (size_t)jr * kc;
+        if (tb)
+            pack_bt(b + (size_t)jr * ldb, ldb, cols, kc, w, d);
+        else
+            for (int k = 0; k < kc; k++)
+                copy_pad(d + (size_t)k * w, b + (size_t)k * ldb + jr, cols, w);
+    }
+}
+
+/* rows x kc of op(A) (a = &op(A)[0][0] of the block; ta: a[k*lda + i])
+ * into micro-panels of UKR_MR rows, [kc][UKR_MR], panel ir at ap + ir*kc.
+ * Untransposed A is read in place by the micro-kernel, so then only a last
+ * partial micro-panel is packed. */
+static TARGET void pack_a(const float *a, int lda, bool ta, int rows, int kc, float *ap)
+{
+    if (ta) {
+        for (int k = 0; k < kc; k++)
+            for (int ir = 0; ir < rows; ir += UKR_MR) {
+                int r = rows - ir < UKR_MR ? rows - ir : UKR_MR;
+                copy_pad(ap + (size_t)ir * kc + (size_t)k * UKR_MR, a + (size_t)k * lda + ir, r,
+                         UKR_MR);
+            }
+        return;
+    }
+    int ir = rows / UKR_MR * UKR_MR, r = rows - ir;
+    float *d = ap + (size_t)ir * kc;
+    for (int k = 0; r > 0 && k < kc; k++)
+        for (int rr = 0; rr < UKR_MR; rr++)
+            d[(size_t)k * UKR_MR + rr] = rr < r ? a[(size_t)(ir + rr) * lda + k] : 0.0f;
 }
 
 /* ---- depthwise forward -------------------------------------------------- */
@@ -111,6 +199,33 @@ INLINE V dw_cell(const cr_conv_geom *g, const float *xn, const float *k, V acc, 
             acc = v_fma(ld(xr + (size_t)(bx + j * g->dw) * C, nc), ld(kr + (size_t)j * C, nc), acc);
     }
     return acc;
+}
+
+/* dw_cell for four full chunks at once (c0, c0 + VW, ...): four
+ * independent chains instead of one. */
+INLINE void dw_cell4(const cr_conv_geom *g, const float *xn, const float *k, const float *bias,
+                     int i0, int i1, int oh, int ow, int c0, float *y)
+{
+    int C = g->c, bx = ow * g->sw - g->pl, j0, j1;
+    cr_tap_range(bx, g->dw, g->kw, g->w, &j0, &j1);
+    V a[4];
+    UNROLL
+    for (int u = 0; u < 4; u++)
+        a[u] = bias ? v_load(bias + c0 + u * VW) : v_zero();
+    for (int i = i0; i < i1; i++) {
+        int iy = oh * g->sh - g->pt + i * g->dh;
+        const float *xr = xn + (size_t)iy * g->w * C + c0;
+        const float *kr = k + (size_t)i * g->kw * C + c0;
+        for (int j = j0; j < j1; j++) {
+            const float *xp = xr + (size_t)(bx + j * g->dw) * C, *kp = kr + (size_t)j * C;
+            UNROLL
+            for (int u = 0; u < 4; u++)
+                a[u] = v_fma(v_load(xp + u * VW), v_load(kp + u * VW), a[u]);
+        }
+    }
+    UNROLL
+    for (int u = 0; u < 4; u++)
+        v_store(y + u * VW, a[u]);
 }
 
 /* Four neighbouring output cells whose taps are all inside the image: the
@@ -140,26 +255,74 @@ INLINE void dw_quad(const cr_conv_geom *g, const float *xn, const float *k, V b,
     st(y + 3 * (size_t)C, a3, nc);
 }
 
+/* The common case (kw = 3, column dilation 1, a full chunk) for ncell
+ * neighbouring interior cells: constant taps, so the loads are fixed offsets
+ * from one pointer per input row, and each k vector serves ncell cells.
+ * Same operations as dw_cell. */
+INLINE void dw3_cells(const int ncell, const cr_conv_geom *g, const float *xn, const float *k,
+                      V b, int i0, int i1, int oh, int ow, int c0, float *y)
+{
+    size_t C = (size_t)g->c, step = (size_t)g->sw * C;
+    V acc[8];
+    UNROLL
+    for (int q = 0; q < ncell; q++)
+        acc[q] = b;
+    for (int i = i0; i < i1; i++) {
+        int iy = oh * g->sh - g->pt + i * g->dh;
+        const float *xp = xn + ((size_t)iy * g->w + ow * g->sw - g->pl) * C + c0;
+        const float *kr = k + (size_t)i * 3 * C + c0;
+        V k0 = v_load(kr), k1 = v_load(kr + C), k2 = v_load(kr + 2 * C);
+        UNROLL
+        for (int q = 0; q < ncell; q++, xp += step) {
+            acc[q] = v_fma(v_load(xp), k0, acc[q]);
+            acc[q] = v_fma(v_load(xp + C), k1, acc[q]);
+            acc[q] = v_fma(v_load(xp + 2 * C), k2, acc[q]);
+        }
+    }
+    UNROLL
+    for (int q = 0; q < ncell; q++)
+        v_store(y + q * C, acc[q]);
+}
+
+/* Output cells left to right, interior ones in groups of 8, 4 or 2, for
+ * each group all channel chunks, so the few input rows the window covers
+ * stay in L1. Every path does dw_cell's operations. */
 static TARGET void dw_row(const cr_conv_geom *g, const float *x, const float *k,
                           const float *bias, float *y, int64_t row)
 {
     int C = g->c, oh = (int)(row % g->oh), i0, i1, ow0, ow1;
+    bool k3 = g->kw == 3 && g->dw == 1;
     const float *xn = x + (size_t)(row / g->oh) * g->h * g->w * C;
     float *yr = y + (size_t)row * g->ow * C;
     cr_tap_range(oh * g->sh - g->pt, g->dh, g->kh, g->h, &i0, &i1);
     cr_interior(g, &ow0, &ow1);
-    for (int c0 = 0; c0 < C; c0 += VW) {
-        int nc = C - c0 < VW ? C - c0 : VW;
-        V b = bias ? ld(bias + c0, nc) : v_zero();
-        for (int ow = 0; ow < g->ow;) {
-            if (ow >= ow0 && ow + 4 <= ow1) {
-                dw_quad(g, xn, k, b, i0, i1, oh, ow, c0, nc, yr + (size_t)ow * C + c0);
-                ow += 4;
-            } else {
-                st(yr + (size_t)ow * C + c0, dw_cell(g, xn, k, b, i0, i1, oh, ow, c0, nc), nc);
-                ow++;
+    for (int ow = 0; ow < g->ow;) {
+        int room = ow >= ow0 ? ow1 - ow : 0;    /* interior cells from ow on */
+        int n = room >= 8 && k3 ? 8 : room >= 4 ? 4 : room >= 2 && k3 ? 2 : 1;
+        for (int c0 = 0; c0 < C;) {
+            int nc = C - c0 < VW ? C - c0 : VW;
+            float *yo = yr + (size_t)ow * C + c0;
+            if (n == 1 && C - c0 >= 4 * VW) {
+                dw_cell4(g, xn, k, bias, i0, i1, oh, ow, c0, yo);
+                c0 += 4 * VW;
+                continue;
             }
+            V b = bias ? ld(bias + c0, nc) : v_zero();
+            if (k3 && nc == VW && n == 8)
+                dw3_cells(8, g, xn, k, b, i0, i1, oh, ow, c0, yo);
+            else if (k3 && nc == VW && n == 4)
+                dw3_cells(4, g, xn, k, b, i0, i1, oh, ow, c0, yo);
+            else if (k3 && nc == VW && n == 2)
+                dw3_cells(2, g, xn, k, b, i0, i1, oh, ow, c0, yo);
+            else if (n == 4 || n == 8)
+                for (int q = 0; q < n; q += 4)
+                    dw_quad(g, xn, k, b, i0, i1, oh, ow + q, c0, nc, yo + (size_t)q * C);
+            else
+                for (int q = 0; q < n; q++)
+                    st(yo + (size_t)q * C, dw_cell(g, xn, k, b, i0, i1, oh, ow + q, c0, nc), nc);
+            c0 += VW;
         }
+        ow += n;
     }
 }
 
@@ -283,17 +446,57 @@ static TARGET void colsum(const float *src, int64_t rows, int ld_, float *dst, i
     }
 }
 
+/* d[0..n) = s[0..n), or zeros when s is NULL. */
+INLINE void copy_n(float *d, const float *s, size_t n)
+{
+    for (size_t o = 0; o < n; o += VW) {
+        int m = n - o < VW ? (int)(n - o) : VW;
+        st(d + o, s ? ld(s + o, m) : v_zero(), m);
+    }
+}
+
+/* Rows of the Conv2D patch matrix for output pixels p0 .. p0+rows-1, each
+ * [kh][kw][c] inputs, zeros where the window leaves the image. A row of kw
+ * taps inside the image with column dilation 1 is one contiguous copy. */
+static TARGET void im2col(const cr_conv_geom *g, const float *x, int64_t p0, int rows,
+                          float *d)
+{
+    size_t C = (size_t)g->c;
+    int64_t row = p0 / g->ow;
+    int ow = (int)(p0 % g->ow), oh = (int)(row % g->oh), n = (int)(row / g->oh);
+    for (int r = 0; r < rows; r++) {
+        int bx = ow * g->sw - g->pl, j0, j1;
+        cr_tap_range(bx, g->dw, g->kw, g->w, &j0, &j1);
+        for (int i = 0; i < g->kh; i++, d += g->kw * C) {
+            int iy = oh * g->sh - g->pt + i * g->dh;
+            size_t cell = ((size_t)n * g->h + (size_t)iy) * g->w;     /* valid when iy is */
+            if (iy < 0 || iy >= g->h)
+                copy_n(d, NULL, g->kw * C);
+            else if (g->dw == 1 && j0 == 0 && j1 == g->kw)
+                copy_n(d, x + (cell + (size_t)bx) * C, g->kw * C);
+            else
+                for (int j = 0; j < g->kw; j++)
+                    copy_n(d + j * C, j >= j0 && j < j1 ? x + (cell + bx + j * g->dw) * C : NULL,
+                           C);
+        }
+        if (++ow == g->ow && (ow = 0, ++oh == g->oh)) {
+            oh = 0;
+            n++;
+        }
+    }
+}
+
 /* dx = dx + col, rows ascending, taps i, j ascending. */
 static TARGET void col2im(const cr_conv_geom *g, const float *col, int64_t r0, int rows,
                           float *dx, int c0, int c1)
 {
     int C = g->c;
     size_t K = (size_t)g->kh * g->kw * C;
+    int64_t row0 = r0 / g->ow;
     for (int cc = c0; cc < c1; cc += VW) {
         int nc = c1 - cc < VW ? c1 - cc : VW;
+        int ow = (int)(r0 % g->ow), oh = (int)(row0 % g->oh), n = (int)(row0 / g->oh);
         for (int r = 0; r < rows; r++) {
-            int64_t p = r0 + r, row = p / g->ow;
-            int ow = (int)(p % g->ow), oh = (int)(row % g->oh), n = (int)(row / g->oh);
             int bx = ow * g->sw - g->pl, i0, i1, j0, j1;
             cr_tap_range(oh * g->sh - g->pt, g->dh, g->kh, g->h, &i0, &i1);
             cr_tap_range(bx, g->dw, g->kw, g->w, &j0, &j1);
@@ -305,6 +508,10 @@ static TARGET void col2im(const cr_conv_geom *g, const float *col, int64_t r0, i
                     st(d, v_add(ld(d, nc), ld(s, nc)), nc);
                 }
             }
+            if (++ow == g->ow && (ow = 0, ++oh == g->oh)) {
+                oh = 0;
+                n++;
+            }
         }
     }
 }
@@ -315,12 +522,15 @@ const cr_ukr UKR_TABLE = {
     .mr = UKR_MR,
     .nr = 2 * VW,
     .gemm = gemm_tile,
+    .pack_a = pack_a,
+    .pack_b = pack_b,
     .dw_row = dw_row,
     .dw_back = dw_back,
     .pool_row = pool_row,
     .pool_back = pool_back,
     .colsum = colsum,
     .col2im = col2im,
+    .im2col = im2col,
 };
 
 #undef UNROLL

@@ -21,7 +21,10 @@ typedef struct enode {
     int fn;                       /* E_FUNC: index in funcs */
     int axis;                     /* E_FUNC sum/mean: CR_AXIS_ALL or an axis */
     int pos, len;                 /* where in the text (0-based), for errors */
+    int depth;                    /* of the subtree: bounds build's recursion */
 } enode;
+
+#define MAX_DEPTH 200             /* nesting in the text and depth of the tree */
 
 typedef struct evar {
     char name[128];
@@ -65,6 +68,7 @@ typedef struct parser {
     double num;
     expr_cfg *c;
     int err;
+    int nest;                     /* open '(' / unary '-' / calls: bounds recursion */
 } parser;
 
 static void next(parser *p)
@@ -106,17 +110,22 @@ static bool is_name(const parser *p, const char *name)
            strncmp(p->s + p->pos, name, (size_t)p->len) == 0;
 }
 
+/* Long texts and tokens are cut in messages (which hold 1 KiB). */
+#define SHOWN(n) ((n) > 160 ? 160 : (n))
+#define ELLIPSIS(n) ((n) > 160 ? "..." : "")
+
 /* "expression 'TEXT': at 12 ('W'): what" (the first error sticks). */
 static int perr(parser *p, int pos, int len, const char *what)
 {
     if (p->err)
         return -1;
+    int n = (int)strlen(p->s);
     if (len > 0)
-        cr_fail(CREST_E_FORMAT, "expression '%s': at %d ('%.*s'): %s", p->s, pos + 1, len,
-                p->s + pos, what);
+        cr_fail(CREST_E_FORMAT, "expression '%.*s%s': at %d ('%.*s'): %s", SHOWN(n), p->s,
+                ELLIPSIS(n), pos + 1, SHOWN(len), p->s + pos, what);
     else
-        cr_fail(CREST_E_FORMAT, "expression '%s': at %d (end of expression): %s", p->s, pos + 1,
-                what);
+        cr_fail(CREST_E_FORMAT, "expression '%.*s%s': at %d (end of expression): %s", SHOWN(n),
+                p->s, ELLIPSIS(n), pos + 1, what);
     p->err = CREST_E_FORMAT;
     return -1;
 }
@@ -125,6 +134,13 @@ static int add_node(parser *p, enode n)
 {
     if (p->err)
         return -1;
+    n.depth = 1;
+    if (n.a >= 0 && p->c->nodes[n.a].depth >= n.depth)
+        n.depth = p->c->nodes[n.a].depth + 1;
+    if (n.b >= 0 && p->c->nodes[n.b].depth >= n.depth)
+        n.depth = p->c->nodes[n.b].depth + 1;
+    if (n.depth > MAX_DEPTH)
+        return perr(p, n.pos, n.len, "expression nested too deeply (more than 200 levels)");
     enode *ns = cr_realloc(p->c->nodes, (size_t)(p->c->n_nodes + 1) * sizeof *ns);
     if (!ns) {
         p->err = cr_fail(CREST_E_NOMEM, "out of memory parsing an expression");
@@ -173,6 +189,8 @@ static int func_of(const parser *p)
 /* ---- parser ------------------------------------------------------------ */
 
 static int parse_expr(parser *p);
+static int parse_unary(parser *p);
+static int parse_unary_inner(parser *p);
 
 static int parse_int(parser *p, long lo, long hi, const char *what)
 {
@@ -240,6 +258,17 @@ static int parse_primary(parser *p)
 }
 
 static int parse_unary(parser *p)
+{
+    if (++p->nest > MAX_DEPTH) {
+        p->nest--;
+        return perr(p, p->pos, p->len, "expression nested too deeply (more than 200 levels)");
+    }
+    int r = parse_unary_inner(p);
+    p->nest--;
+    return r;
+}
+
+static int parse_unary_inner(parser *p)
 {
     if (is_punct(p, '-')) {
         int pos = p->pos;
@@ -387,8 +416,10 @@ enum { USE_ALONE, USE_MATMUL_RHS, USE_BESIDE };
 
 static val bfail(builder *b, const enode *e, const char *what)
 {
-    cr_graph_fail(b->g, CREST_E_SHAPE, "layer '%s': expression '%s': at %d ('%.*s'): %s",
-                  b->l->name, b->c->text, e->pos + 1, e->len, b->c->text + e->pos, what);
+    int n = (int)strlen(b->c->text);
+    cr_graph_fail(b->g, CREST_E_SHAPE, "layer '%s': expression '%.*s%s': at %d ('%.*s'): %s",
+                  b->l->name, SHOWN(n), b->c->text, ELLIPSIS(n), e->pos + 1, SHOWN(e->len),
+                  b->c->text + e->pos, what);
     return (val){ 0 };
 }
 
@@ -539,8 +570,9 @@ static cr_node *expr_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
     if (g->err)
         return NULL;
     if (!r.n)
-        return cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': expression '%s' is a constant",
-                             l->name, c->text);
+        return cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': expression '%.*s%s' is a "
+                             "constant", l->name, SHOWN((int)strlen(c->text)), c->text,
+                             ELLIPSIS((int)strlen(c->text)));
     return r.n;
 }
 

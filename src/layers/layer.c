@@ -178,8 +178,11 @@ const char *crest_layer_name(const crest_layer *l) { return l ? l->name : NULL; 
 
 void crest_layer_set_trainable(crest_layer *l, bool trainable)
 {
-    if (l)
-        l->trainable = trainable;
+    if (!l)
+        return;
+    l->trainable = trainable;
+    if (l->def->set_trainable)
+        l->def->set_trainable(l, trainable);
 }
 
 cr_weight *cr_layer_weight(crest_layer *l, const char *name)
@@ -237,7 +240,7 @@ cr_node *cr_layer_apply(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
     if (!l)
         return cr_graph_fail(g, CREST_E_ARG, "applying a NULL layer");
     crest_layer *outer = g->layer;
-    if (g->on_apply && outer == g->apply_parent) {
+    if (g->on_apply) {
         g->on_apply(g, l);
         if (g->err)
             return NULL;
@@ -254,6 +257,8 @@ cr_node *cr_layer_apply(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
     for (int i = 1; i < y->shape.ndim; i++)
         l->out_shape.d[i - 1] = y->shape.d[i];
     l->built = true;
+    if (g->probe == l)
+        g->probe_out = y;
     return y;
 }
 

@@ -4,7 +4,11 @@
 #define LAYERS(X)                                                                  \
     X(dense) X(activation) X(dropout) X(flatten) X(reshape)                        \
     X(add) X(multiply) X(average) X(concatenate)                                 \
-    X(lambda) X(expr)
+    X(lambda) X(expr)                                                            \
+    X(conv2d) X(depthwise_conv2d) X(separable_conv2d) X(batch_normalization)     \
+    X(max_pooling2d) X(average_pooling2d) X(global_average_pooling2d)           \
+    X(global_max_pooling2d) X(zero_padding2d) X(cropping2d) X(relu) X(leaky_relu) \
+    X(rescaling)
 
 #define DECLARE(name) extern const cr_layer_def cr_##name##_def;
 LAYERS(DECLARE)

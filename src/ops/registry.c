@@ -7,6 +7,9 @@
     X(relu) X(relu6) X(sigmoid) X(tanh) X(swish) X(hard_sigmoid)                   \
     X(softmax) X(log_softmax) X(reshape) X(flatten) X(concat) X(sum) X(mean)       \
     X(dropout) X(l2)                                                               \
+    X(conv2d) X(depthwise2d) X(maxpool2d) X(avgpool2d) X(global_avgpool)          \
+    X(global_maxpool) X(zero_pad2d) X(crop2d) X(batchnorm) X(batchnorm_train)      \
+    X(relu_ex)                                                                     \
     X(sparse_cce) X(sparse_cce_probs) X(cce) X(cce_probs) X(bce) X(bce_probs)
 
 #define DECLARE(name) extern const cr_op_def cr_op_##name##_def;

@@ -1,0 +1,96 @@
+/* infer.c - raw inference-mode forward passes: to the model's output or
+ * stopping at a named layer's output (crest infer --layer). */
+#include "internal.h"
+
+static crest_layer *layer_named(crest_model *m, const char *name)
+{
+    for (int i = 0; i < m->n_layers; i++)
+        if (!strcmp(m->layers[i]->name, name))
+            return m->layers[i];
+    return NULL;
+}
+
+/* A fresh inference graph that records the output of layer l. */
+static int probe_graph(crest_model *m, crest_layer *l, cr_graph **gout, cr_node **yout)
+{
+    cr_graph *g = cr_graph_new(m, false);
+    if (!g)
+        return cr_fail(CREST_E_NOMEM, "out of memory tracing model '%s'", m->name);
+    g->probe = l;
+    cr_model_trace(m, g);
+    int rc = cr_graph_status(g);
+    if (!rc && !g->probe_out)
+        rc = cr_fail(CREST_E_ARG, "layer '%s' is not on the way to the model's output",
+                     l->name);
+    if (rc) {
+        cr_graph_free(g);
+        return rc;
+    }
+    g->probe_out->keep = true;
+    if (!m->no_fuse && (rc = cr_graph_fuse_inference(g))) {
+        cr_graph_free(g);
+        return rc;
+    }
+    *gout = g;
+    *yout = g->probe_out;
+    return CREST_OK;
+}
+
+int crest_infer(crest_model *m, const char *layer, const float *x, size_t n, int batch_size,
+                float **out, crest_dims *out_shape)
+{
+    if (!m || !out || !out_shape || (!x && n))
+        return cr_fail(CREST_E_ARG, "infer: NULL argument");
+    *out = NULL;
+    if (batch_size < 0 || batch_size > (1 << 20))
+        return cr_fail(CREST_E_ARG, "infer: batch size %d", batch_size);
+    int64_t bs = batch_size ? batch_size : 32;
+    cr_pool *pool;
+    int rc = cr_model_build(m);
+    if (!rc)
+        rc = cr_model_pool(m, &pool);
+    if (rc)
+        return rc;
+    cr_graph *g = m->g_infer, *own = NULL;
+    cr_node *y = m->out_infer;
+    if (layer) {
+        crest_layer *l = layer_named(m, layer);
+        if (!l)
+            return cr_fail(CREST_E_ARG, "model '%s' has no layer '%s'", m->name, layer);
+        if ((rc = probe_graph(m, l, &own, &y)))
+            return rc;
+        g = own;
+    }
+    cr_ctx ctx = { .pool = pool, .training = false };
+    int64_t per_in = cr_dims_count(&m->in_shape), per_out = 0;
+    float *res = NULL;
+    for (size_t s = 0; s < n || (n == 0 && s == 0); s += (size_t)bs) {
+        int64_t b = n ? (int64_t)(n - s < (size_t)bs ? n - s : (size_t)bs) : 1;
+        if ((rc = cr_graph_plan(g, b)))
+            goto out;
+        if (!res) {
+            per_out = cr_dims_count(&y->shape) / b;
+            res = cr_malloc((n ? n : 1) * (size_t)per_out * sizeof(float));
+            if (!res) {
+                rc = cr_fail(CREST_E_NOMEM, "infer: out of memory for %zu outputs", n);
+                goto out;
+            }
+        }
+        if (!n)
+            break;
+        cr_graph_feed(g, x, per_in, NULL, s, b);
+        for (int i = 0; i <= y->id; i++)   /* nothing past the requested output */
+            if (g->nodes[i]->kind == CR_NODE_OP)
+                g->nodes[i]->op->forward(g->nodes[i], &ctx);
+        memcpy(res + s * (size_t)per_out, y->val, (size_t)(b * per_out) * sizeof(float));
+    }
+    out_shape->ndim = y->shape.ndim - 1;
+    for (int i = 1; i < y->shape.ndim; i++)
+        out_shape->d[i - 1] = y->shape.d[i];
+    *out = res;
+    res = NULL;
+out:
+    cr_free(res);
+    cr_graph_free(own);
+    return rc;
+}

@@ -1,0 +1,125 @@
+/* norm.c - BatchNormalization over the channel (last) axis.
+ *
+ * Weights in Keras order: gamma (if scale), beta (if center), then the
+ * non-trainable moving_mean and moving_variance.
+ *
+ * Mode, as Keras 2 / TF 2 for frozen layers: batch statistics only when
+ * the graph trains, the layer is trainable, and the layer was never
+ * frozen. Freezing (trainable false, from the model file or
+ * crest_layer_set_trainable) sets a sticky flag, so a backbone unfrozen
+ * later for fine-tuning keeps normalizing with its moving statistics and
+ * never updates them, while gamma and beta still train.
+ */
+#include "../internal.h"
+#include "json.h"
+
+typedef struct bn_cfg {
+    int axis;
+    float momentum, eps;
+    bool center, scale;
+    bool keep_inference;      /* sticky: was frozen once */
+    crest_init ginit, binit, minit, vinit;
+} bn_cfg;
+
+static cr_node *bn_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
+{
+    const bn_cfg *c = l->cfg;
+    if (n_in != 1)
+        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': BatchNormalization takes one input",
+                             l->name);
+    cr_node *x = in[0];
+    int nd = x->shape.ndim;
+    if (nd < 2 || (c->axis != -1 && c->axis != nd - 1))
+        return cr_graph_fail(g, CREST_E_UNSUPPORTED, "layer '%s': BatchNormalization over axis "
+                             "%d of a rank-%d input (only the last axis is supported)", l->name,
+                             c->axis, nd);
+    cr_dims s = crest_shape(1, (int)x->shape.d[nd - 1]);
+    cr_node *gamma = c->scale ? cr_layer_var(g, "gamma", s, c->ginit, true) : NULL;
+    cr_node *beta = c->center ? cr_layer_var(g, "beta", s, c->binit, true) : NULL;
+    cr_node *mean = cr_layer_var(g, "moving_mean", s, c->minit, false);
+    cr_node *var = cr_layer_var(g, "moving_variance", s, c->vinit, false);
+    bool train = crest_graph_training(g) && l->trainable && !c->keep_inference;
+    return cr_op_batchnorm(g, x, mean, var, gamma, beta, c->eps, c->momentum, train);
+}
+
+static int init_of(const cJSON *cfg, const char *key, crest_init def, crest_init *out)
+{
+    *out = def;
+    return cr_init_parse(cJSON_GetObjectItemCaseSensitive(cfg, key), out);
+}
+
+static int bn_parse(crest_layer *l, const cJSON *cfg)
+{
+    bn_cfg *c = l->cfg;
+    double mom = 0.99, eps = 1e-3;
+    const cJSON *ax = cJSON_GetObjectItemCaseSensitive(cfg, "axis");
+    int rc = CREST_OK;
+    if (cJSON_IsArray(ax)) {   /* Keras 2 may save [3] */
+        if (cJSON_GetArraySize(ax) != 1 || !cJSON_IsNumber(cJSON_GetArrayItem(ax, 0)))
+            rc = cr_fail(CREST_E_UNSUPPORTED, "'axis': only one axis is supported");
+        else
+            c->axis = (int)cJSON_GetArrayItem(ax, 0)->valuedouble;
+    } else {
+        rc = cr_json_int(cfg, "axis", -8, 8, -1, &c->axis);
+    }
+    if (!rc && c->axis < -1)
+        rc = cr_fail(CREST_E_UNSUPPORTED, "'axis' %d: only the last axis is supported", c->axis);
+    if (!rc)
+        rc = cr_json_num(cfg, "momentum", 0, 1, 0.99, &mom);
+    if (!rc)
+        rc = cr_json_num(cfg, "epsilon", 1e-30, 1, 1e-3, &eps);
+    if (!rc)
+        rc = cr_json_bool(cfg, "center", true, &c->center);
+    if (!rc)
+        rc = cr_json_bool(cfg, "scale", true, &c->scale);
+    if (!rc)
+        rc = init_of(cfg, "gamma_initializer", CREST_ONES, &c->ginit);
+    if (!rc)
+        rc = init_of(cfg, "beta_initializer", CREST_ZEROS, &c->binit);
+    if (!rc)
+        rc = init_of(cfg, "moving_mean_initializer", CREST_ZEROS, &c->minit);
+    if (!rc)
+        rc = init_of(cfg, "moving_variance_initializer", CREST_ONES, &c->vinit);
+    c->momentum = (float)mom;
+    c->eps = (float)eps;
+    c->keep_inference = !l->trainable;
+    return rc;
+}
+
+static int bn_save(const crest_layer *l, cJSON *cfg)
+{
+    const bn_cfg *c = l->cfg;
+    cJSON_AddNumberToObject(cfg, "axis", c->axis);
+    cJSON_AddNumberToObject(cfg, "momentum", c->momentum);
+    cJSON_AddNumberToObject(cfg, "epsilon", c->eps);
+    cJSON_AddBoolToObject(cfg, "center", c->center);
+    cJSON_AddBoolToObject(cfg, "scale", c->scale);
+    cr_json_add_init(cfg, "beta_initializer", c->binit);
+    cr_json_add_init(cfg, "gamma_initializer", c->ginit);
+    cr_json_add_init(cfg, "moving_mean_initializer", c->minit);
+    cr_json_add_init(cfg, "moving_variance_initializer", c->vinit);
+    return CREST_OK;
+}
+
+static void bn_set_trainable(crest_layer *l, bool trainable)
+{
+    if (!trainable)
+        ((bn_cfg *)l->cfg)->keep_inference = true;
+}
+
+const cr_layer_def cr_batch_normalization_def = { .keras_class = "BatchNormalization",
+    .default_name = "batch_normalization", .cfg_size = sizeof(bn_cfg), .build = bn_build,
+    .parse = bn_parse, .save = bn_save, .set_trainable = bn_set_trainable };
+
+crest_layer *crest_batch_normalization(float momentum, float epsilon, bool center, bool scale)
+{
+    bn_cfg c = { .axis = -1, .momentum = momentum ? momentum : 0.99f,
+                 .eps = epsilon ? epsilon : 1e-3f, .center = center, .scale = scale,
+                 .ginit = CREST_ONES, .binit = CREST_ZEROS, .minit = CREST_ZEROS,
+                 .vinit = CREST_ONES };
+    if (!(c.momentum >= 0 && c.momentum <= 1 && c.eps > 0)) {
+        cr_fail(CREST_E_ARG, "BatchNormalization: momentum %g, epsilon %g", momentum, epsilon);
+        return NULL;
+    }
+    return cr_layer_new(&cr_batch_normalization_def, &c);
+}

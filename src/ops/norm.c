@@ -1,0 +1,309 @@
+/* norm.c - batch normalization over the last axis (channels of NHWC, or
+ * features of [batch, features]).
+ *
+ * Inputs: x, moving_mean, moving_variance, then gamma if scale, then beta
+ * if center. Two ops:
+ *  - batchnorm (inference): y = (x - mean) / sqrt(var + eps) * gamma + beta
+ *    with the moving statistics; gradients reach x, gamma, beta, and the
+ *    statistics too (they are constants for Keras, but the op is exact).
+ *  - batchnorm_train: batch statistics over every axis but the last
+ *    (biased variance, as TF.js and Keras 3), and the moving statistics
+ *    updated in forward as Keras does: m -= (m - batch) * (1 - momentum).
+ */
+#include "../internal.h"
+
+#include <math.h>
+
+typedef struct bn_attr {
+    float eps, momentum;
+    bool scale, center;
+} bn_attr;
+
+enum { BN_X = 0, BN_MEAN, BN_VAR };
+
+static cr_node *bn_gamma(const cr_node *n)
+{
+    return ((const bn_attr *)n->attr)->scale ? n->in[3] : NULL;
+}
+static cr_node *bn_beta(const cr_node *n)
+{
+    const bn_attr *a = n->attr;
+    return a->center ? n->in[3 + a->scale] : NULL;
+}
+
+static int bn_shape(cr_node *n)
+{
+    const bn_attr *a = n->attr;
+    const cr_dims *x = &n->in[0]->shape;
+    if (n->n_in != 3 + a->scale + a->center)
+        return cr_fail(CREST_E_ARG, "%s: %d inputs for scale=%d center=%d", n->op->name,
+                       n->n_in, a->scale, a->center);
+    if (x->ndim < 2)
+        return cr_fail(CREST_E_SHAPE, "%s: input needs a batch and a channel axis", n->op->name);
+    int64_t C = x->d[x->ndim - 1];
+    for (int i = 1; i < n->n_in; i++)
+        if (n->in[i]->shape.ndim != 1 || n->in[i]->shape.d[0] != C) {
+            char s[96];
+            return cr_fail(CREST_E_SHAPE, "%s: parameter %d is %s, the input has %lld channels",
+                           n->op->name, i, cr_dims_str(&n->in[i]->shape, s, sizeof s),
+                           (long long)C);
+        }
+    if (!(a->eps > 0))
+        return cr_fail(CREST_E_ARG, "%s: epsilon %g must be positive", n->op->name, a->eps);
+    n->shape = *x;
+    return CREST_OK;
+}
+
+static int64_t channels(const cr_node *n) { return n->shape.d[n->shape.ndim - 1]; }
+
+/* ---- inference --------------------------------------------------------- */
+
+/* Per channel: mul = gamma / sqrt(var + eps), add = beta - mean * mul. */
+static void bn_coeffs(const cr_node *n, float *mul, float *add)
+{
+    const bn_attr *a = n->attr;
+    const cr_node *g = bn_gamma(n), *b = bn_beta(n);
+    for (int64_t c = 0; c < channels(n); c++) {
+        double inv = 1.0 / sqrt((double)n->in[BN_VAR]->val[c] + a->eps);
+        double m = (g ? g->val[c] : 1.0) * inv;
+        mul[c] = (float)m;
+        add[c] = (float)((b ? b->val[c] : 0.0) - n->in[BN_MEAN]->val[c] * m);
+    }
+}
+
+static int64_t bn_aux(const cr_node *n) { return 2 * channels(n); }
+
+typedef struct bn_job { const float *x, *mul, *add; float *y; int64_t C; } bn_job;
+
+static void bn_rows(void *ctx, int64_t lo, int64_t hi)
+{
+    const bn_job *j = ctx;
+    int64_t C = j->C;
+    for (int64_t r = lo; r < hi; r++)
+        for (int64_t c = 0; c < C; c++)
+            j->y[r * C + c] = j->x[r * C + c] * j->mul[c] + j->add[c];
+}
+
+static void bn_fwd(cr_node *n, const cr_ctx *c)
+{
+    int64_t C = channels(n);
+    bn_coeffs(n, n->aux, n->aux + C);
+    bn_job j = { n->in[0]->val, n->aux, n->aux + C, n->val, C };
+    cr_parallel_rows(c, cr_dims_count(&n->shape) / C, C, bn_rows, &j);
+}
+
+static void bn_bwd(cr_node *n, const cr_ctx *c)
+{
+    (void)c;
+    const bn_attr *a = n->attr;
+    int64_t C = channels(n), rows = cr_dims_count(&n->shape) / C;
+    cr_node *g = bn_gamma(n), *b = bn_beta(n);
+    const float *x = n->in[0]->val, *dy = n->grad, *mean = n->in[BN_MEAN]->val,
+                *var = n->in[BN_VAR]->val;
+    float *dx = n->in[0]->grad;
+    for (int64_t k = 0; k < C; k++) {
+        double inv = 1.0 / sqrt((double)var[k] + a->eps), gam = g ? g->val[k] : 1.0;
+        double sdy = 0, sdyx = 0;          /* sum dy, sum dy * (x - mean) */
+        for (int64_t r = 0; r < rows; r++) {
+            double d = dy[r * C + k];
+            sdy += d;
+            sdyx += d * ((double)x[r * C + k] - mean[k]);
+            if (dx)
+                dx[r * C + k] += (float)(d * gam * inv);
+        }
+        if (b && b->grad)
+            b->grad[k] += (float)sdy;
+        if (g && g->grad)
+            g->grad[k] += (float)(sdyx * inv);
+        if (n->in[BN_MEAN]->grad)
+            n->in[BN_MEAN]->grad[k] += (float)(-sdy * gam * inv);
+        if (n->in[BN_VAR]->grad)
+            n->in[BN_VAR]->grad[k] += (float)(-0.5 * sdyx * gam * inv * inv * inv);
+    }
+}
+
+/* ---- training ---------------------------------------------------------- */
+
+/* aux: xhat [rows, C], then inv_std [C]. */
+static int64_t bnt_aux(const cr_node *n) { return cr_dims_count(&n->shape) + channels(n); }
+
+static void bnt_fwd(cr_node *n, const cr_ctx *c)
+{
+    (void)c;
+    const bn_attr *a = n->attr;
+    int64_t C = channels(n), rows = cr_dims_count(&n->shape) / C;
+    const cr_node *g = bn_gamma(n), *b = bn_beta(n);
+    const float *x = n->in[0]->val;
+    float *xhat = n->aux, *inv = n->aux + rows * C;
+    float *mm = n->in[BN_MEAN]->val, *mv = n->in[BN_VAR]->val;
+    for (int64_t k = 0; k < C; k++) {
+        double s = 0, ss = 0;
+        for (int64_t r = 0; r < rows; r++)
+            s += x[r * C + k];
+        double mu = s / (double)rows;
+        for (int64_t r = 0; r < rows; r++) {
+            double d = x[r * C + k] - mu;
+            ss += d * d;
+        }
+        double var = ss / (double)rows, is = 1.0 / sqrt(var + a->eps);
+        inv[k] = (float)is;
+        double gam = g ? g->val[k] : 1.0, bet = b ? b->val[k] : 0.0;
+        for (int64_t r = 0; r < rows; r++) {
+            double xh = (x[r * C + k] - mu) * is;
+            xhat[r * C + k] = (float)xh;
+            n->val[r * C + k] = (float)(xh * gam + bet);
+        }
+        double decay = 1.0 - (double)a->momentum;
+        mm[k] = (float)(mm[k] - (mm[k] - mu) * decay);
+        mv[k] = (float)(mv[k] - (mv[k] - var) * decay);
+    }
+}
+
+static void bnt_bwd(cr_node *n, const cr_ctx *c)
+{
+    (void)c;
+    int64_t C = channels(n), rows = cr_dims_count(&n->shape) / C;
+    cr_node *g = bn_gamma(n), *b = bn_beta(n);
+    const float *dy = n->grad, *xhat = n->aux, *inv = n->aux + rows * C;
+    float *dx = n->in[0]->grad;
+    for (int64_t k = 0; k < C; k++) {
+        double sdy = 0, sdyx = 0;
+        for (int64_t r = 0; r < rows; r++) {
+            sdy += dy[r * C + k];
+            sdyx += (double)dy[r * C + k] * xhat[r * C + k];
+        }
+        if (b && b->grad)
+            b->grad[k] += (float)sdy;
+        if (g && g->grad)
+            g->grad[k] += (float)sdyx;
+        if (!dx)
+            continue;
+        double f = (g ? g->val[k] : 1.0) * inv[k] / (double)rows;
+        for (int64_t r = 0; r < rows; r++)
+            dx[r * C + k] += (float)(f * ((double)rows * dy[r * C + k] - sdy -
+                                          xhat[r * C + k] * sdyx));
+    }
+}
+
+static cr_node *bn_example(cr_graph *g, cr_rng *r, bool training, bool scale, bool center)
+{
+    cr_node *in[5];
+    int k = 0;
+    in[k++] = cr_example_var(g, r, crest_shape(4, 2, 3, 2, 4), -1, 1, 0);
+    in[k++] = cr_example_var(g, r, crest_shape(1, 4), -0.5f, 0.5f, 0);
+    in[k++] = cr_example_var(g, r, crest_shape(1, 4), 0.5f, 1.5f, 0);
+    if (scale)
+        in[k++] = cr_example_var(g, r, crest_shape(1, 4), 0.5f, 1.5f, 0);
+    if (center)
+        in[k++] = cr_example_var(g, r, crest_shape(1, 4), -1, 1, 0);
+    cr_node *gm = scale ? in[3] : NULL, *bt = center ? in[3 + scale] : NULL;
+    return cr_op_batchnorm(g, in[0], in[1], in[2], gm, bt, 1e-3f, 0.9f, training);
+}
+static cr_node *bn_ex(cr_graph *g, cr_rng *r) { return bn_example(g, r, false, true, true); }
+static cr_node *bnt_ex(cr_graph *g, cr_rng *r) { return bn_example(g, r, true, false, true); }
+
+const cr_op_def cr_op_batchnorm_def = { .name = "batchnorm", .arity = -1, .shape = bn_shape,
+    .forward = bn_fwd, .backward = bn_bwd, .aux_size = bn_aux, .example = bn_ex,
+    .gc_tol = 2e-3 };
+const cr_op_def cr_op_batchnorm_train_def = { .name = "batchnorm_train", .arity = -1,
+    .shape = bn_shape, .forward = bnt_fwd, .backward = bnt_bwd, .aux_size = bnt_aux,
+    .example = bnt_ex, .gc_tol = 3e-3 };
+
+cr_node *cr_op_batchnorm(cr_graph *g, cr_node *x, cr_node *mean, cr_node *var, cr_node *gamma,
+                         cr_node *beta, float eps, float momentum, bool training)
+{
+    cr_node *in[5] = { x, mean, var };
+    int k = 3;
+    if (gamma)
+        in[k++] = gamma;
+    if (beta)
+        in[k++] = beta;
+    bn_attr a = { eps, momentum, gamma != NULL, beta != NULL };
+    return cr_op(g, training ? &cr_op_batchnorm_train_def : &cr_op_batchnorm_def, in, k, &a,
+                 sizeof a);
+}
+
+/* ---- ReLU with Keras' options ------------------------------------------ */
+
+/* Keras ReLU layer: f(x) = min(x, max_value) for x > threshold, else
+ * negative_slope * (x - threshold); max_value < 0 means none. */
+typedef struct relu_attr { float max_value, slope, threshold; } relu_attr;
+
+static int relux_shape(cr_node *n)
+{
+    n->shape = n->in[0]->shape;
+    return CREST_OK;
+}
+
+static void relux_fwd(cr_node *n, const cr_ctx *c)
+{
+    (void)c;
+    const relu_attr *a = n->attr;
+    int64_t cnt = cr_dims_count(&n->shape);
+    const float *x = n->in[0]->val;
+    for (int64_t i = 0; i < cnt; i++) {
+        float v = x[i];
+        if (v > a->threshold)
+            n->val[i] = a->max_value >= 0 && v > a->max_value ? a->max_value : v;
+        else
+            n->val[i] = a->slope * (v - a->threshold);
+    }
+}
+
+static void relux_bwd(cr_node *n, const cr_ctx *c)
+{
+    (void)c;
+    const relu_attr *a = n->attr;
+    float *dx = n->in[0]->grad;
+    if (!dx)
+        return;
+    int64_t cnt = cr_dims_count(&n->shape);
+    const float *x = n->in[0]->val;
+    for (int64_t i = 0; i < cnt; i++) {
+        float v = x[i], d;
+        if (v > a->threshold)
+            d = a->max_value >= 0 && v > a->max_value ? 0.0f : 1.0f;
+        else
+            d = a->slope;
+        dx[i] += n->grad[i] * d;
+    }
+}
+
+static cr_node *relux_ex(cr_graph *g, cr_rng *r)
+{
+    /* kinks at 0.5 (threshold) and 2 (max_value): keep inputs off them */
+    cr_node *x = cr_example_var(g, r, crest_shape(2, 4, 8), -3, 3, 0);
+    for (int64_t i = 0; i < 32; i++) {
+        float *v = &x->w->val[i];
+        if (fabsf(*v - 0.5f) < 0.05f || fabsf(*v - 2.0f) < 0.05f)
+            *v += 0.1f;
+    }
+    return cr_op_relu_ex(g, x, 2.0f, 0.3f, 0.5f);
+}
+
+const cr_op_def cr_op_relu_ex_def = { .name = "relu_ex", .arity = 1, .shape = relux_shape,
+    .forward = relux_fwd, .backward = relux_bwd, .example = relux_ex, .gc_tol = 2e-3 };
+
+cr_node *cr_op_relu_ex(cr_graph *g, cr_node *x, float max_value, float slope, float threshold)
+{
+    /* the common cases have faster ops */
+    if (slope == 0 && threshold == 0 && max_value < 0)
+        return crest_op_activate(g, x, CREST_RELU);
+    if (slope == 0 && threshold == 0 && max_value == 6)
+        return crest_op_activate(g, x, CREST_RELU6);
+    return cr_op(g, &cr_op_relu_ex_def, &x, 1, &(relu_attr){ max_value, slope, threshold },
+                 sizeof(relu_attr));
+}
+
+bool cr_bn_parts(const cr_node *n, cr_node **mean, cr_node **var, cr_node **gamma,
+                 cr_node **beta, float *eps)
+{
+    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_batchnorm_def)
+        return false;
+    *mean = n->in[BN_MEAN];
+    *var = n->in[BN_VAR];
+    *gamma = bn_gamma(n);
+    *beta = bn_beta(n);
+    *eps = ((const bn_attr *)n->attr)->eps;
+    return true;
+}
