@@ -17,8 +17,6 @@ rc=$?
 cat "$tmp/out"
 if [ $rc -ne 0 ]; then
   cat "$tmp/err" | tail -3
-  # TODO(issue 4 part A): remove once the importer's conv layers are on main
-  if grep -q "is not supported" "$tmp/err"; then echo "SKIP: MobileNetV2 layers not available yet"; exit 0; fi
   exit 1
 fi
 last="$(tail -1 "$tmp/out")"
