@@ -56,7 +56,9 @@ async function extract(backbone, pixels, n) {
     });
     out.set(f.dataSync(), s * 1280);
     f.dispose();
+    if ((s / 32) % 10 === 9) process.stderr.write(`\rfeatures: ${s + b}/${n}`);
   }
+  process.stderr.write('\n');
   return out;
 }
 
