@@ -28,22 +28,15 @@ cat "$WORK/torch.json" "$WORK/ort.json"
 ms() {  # ms() FILE BATCH -> median ms/image of that batch
   grep "\"batch\": *$2[,}]" "$1" | sed -n 's/.*"ms_per_image_median": *\([0-9.e+-]*\).*/\1/p' | head -1
 }
-if "$BUILD/crest" bench --help > /dev/null 2>&1; then
-  : > "$WORK/crest.json"
-  for b in 1 32; do
-    "$BUILD/crest" bench "$MODEL" --batch "$b" --threads 2 --json | sed 's/^/{"peer": "crest", /; s/^{"peer": "crest", {/{"peer": "crest", /' >> "$WORK/crest.json"
-  done
-  cat "$WORK/crest.json"
-  for b in 1 32; do
-    awk -v b="$b" -v c="$(ms "$WORK/crest.json" "$b")" -v o="$(ms "$WORK/ort.json" "$b")" \
-        -v p="$(ms "$WORK/torch.json" "$b")" 'BEGIN {
-      printf "mobilenet_v2 batch=%s: crest %.2f ms/image, onnxruntime %.2f (crest/ort %.2fx), pytorch %.2f (crest/torch %.2fx)\n",
-             b, c, o, c / o, p, c / p }'
-  done
-else
-  # TODO(issue 4 part A): `crest bench` lands with the importer; until then only the peers run.
-  echo "crest bench: not available in this build (issue 4 part A); peers only"
-  for b in 1 32; do
-    echo "mobilenet_v2 batch=$b: onnxruntime $(ms "$WORK/ort.json" "$b") ms/image, pytorch $(ms "$WORK/torch.json" "$b") ms/image"
-  done
-fi
+: > "$WORK/crest.json"
+for b in 1 32; do
+  "$BUILD/crest" bench "$MODEL" --batch "$b" --threads 2 --iters "$([ "$b" = 1 ] && echo 30 || echo 6)" --json \
+    | sed 's/^{/{"peer": "crest", /' >> "$WORK/crest.json"
+done
+cat "$WORK/crest.json"
+for b in 1 32; do
+  awk -v b="$b" -v c="$(ms "$WORK/crest.json" "$b")" -v o="$(ms "$WORK/ort.json" "$b")" \
+      -v p="$(ms "$WORK/torch.json" "$b")" 'BEGIN {
+    printf "mobilenet_v2 batch=%s: crest %.2f ms/image, onnxruntime %.2f (crest/ort %.2fx), pytorch %.2f (crest/torch %.2fx)\n",
+           b, c, o, c / o, p, c / p }'
+done

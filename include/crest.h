@@ -659,6 +659,65 @@ const crest_features *crest_model_features(const crest_model *m);
 int crest_predict_table(crest_model *m, const char *path, const crest_table_opts *o,
                         float **probs, size_t *n);
 
+/* ---- transfer learning (src/transfer.c) --------------------------------- */
+
+int crest_model_layer_count(const crest_model *m);
+crest_layer *crest_model_layer(crest_model *m, int i);             /* borrowed */
+crest_layer *crest_model_find_layer(crest_model *m, const char *name);   /* or NULL */
+/* Sets trainable on layers [first, first + count) (count -1: to the end).
+ * Freeze a backbone: crest_model_set_trainable(m, 0, -1, false); fine-tune
+ * its last N layers: crest_model_set_trainable(m, n_layers - N, N, true).
+ * Frozen weights are never updated by fit; BatchNorm layers run in inference
+ * mode when frozen. */
+int crest_model_set_trainable(crest_model *m, int first, int count, bool trainable);
+
+typedef enum crest_pooling {
+    CREST_POOL_AVG = 0, CREST_POOL_MAX, CREST_POOL_NONE
+} crest_pooling;
+
+/* The default include_top=False cut of a functional model: walking back from
+ * its output over its classifier top (Dense, Dropout, Flatten, Reshape,
+ * Softmax, AveragePooling2D and global pooling layers), the first other layer
+ * (MobileNetV2: out_relu; InceptionV3: mixed10). Writes its name. */
+int crest_model_default_cut(crest_model *m, char *name, size_t size);
+/* include_top=False, in place: the output of layer `cut` (NULL: the default
+ * cut) becomes the model's only output, every layer it does not need is
+ * dropped (and freed), and global pooling (GlobalAveragePooling2D or
+ * GlobalMaxPooling2D) is appended when that output is [H, W, C]. */
+int crest_model_cut(crest_model *m, const char *cut, crest_pooling pooling);
+/* Keras' Sequential([m, head]) for a functional m: head's layers are copied
+ * (config and weights, names made unique) onto m's output. head is not
+ * consumed. */
+int crest_model_append(crest_model *m, crest_model *head);
+
+/* Feature extraction: m (a cut, frozen backbone) run in inference mode over
+ * every sample, in batches, on the model's threads. */
+typedef struct crest_features_stats {
+    bool cache_hit;               /* read from the cache, no forward pass */
+    double seconds;               /* wall time of the whole call */
+    uint64_t key;                 /* cache key */
+    char cache_file[1200];
+} crest_features_stats;
+
+typedef struct crest_features_opts {
+    int batch_size;               /* default 32 */
+    /* Optional transform from each sample (an image [H, W] or [H, W, C],
+     * values on any scale) to the model input: channel conversion, resize,
+     * crop and preprocessing per crest_image_to_input. NULL: samples are
+     * already model inputs. */
+    const crest_image_opts *input;
+    /* Folder of the on-disk cache (created if missing), or NULL. The key
+     * hashes the model (topology and every weight), the samples (all values,
+     * shape) and the input transform, so a change to any of them misses. */
+    const char *cache_dir;
+    int verbose;                  /* 1: progress on stderr */
+    crest_features_stats *stats;  /* filled if not NULL */
+} crest_features_opts;
+
+/* out: n samples of [output size] with d's labels (or dense targets). */
+int crest_features_extract(crest_model *m, const crest_dataset *d,
+                           const crest_features_opts *o, crest_dataset **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -648,3 +648,90 @@ int crest_predict_output(crest_model *m, int k, const float *x, size_t n, float 
         return cr_fail(CREST_E_ARG, "predict_output: output %d does not exist", k);
     return cr_predict_node(m, k, x, n, out);
 }
+
+/* ---- transfer learning support (used by src/transfer.c) ---------------- */
+
+crest_sym *cr_functional_output(crest_model *m, int k)
+{
+    fn_impl *f = impl_of(m);
+    return f && f->done && k >= 0 && k < f->n_outputs ? f->outputs[k] : NULL;
+}
+
+int cr_functional_inputs(crest_model *m, crest_sym **inputs)
+{
+    fn_impl *f = impl_of(m);
+    if (!f || !f->done)
+        return 0;
+    memcpy(inputs, f->inputs, (size_t)f->n_inputs * sizeof *inputs);
+    return f->n_inputs;
+}
+
+crest_sym *cr_functional_find(crest_model *m, const char *layer)
+{
+    fn_impl *f = impl_of(m);
+    for (int i = f ? f->n - 1 : -1; i >= 0; i--) {   /* the last application */
+        crest_sym *s = f->syms[i];
+        if (!strcmp(s->layer ? s->layer->name : s->name, layer))
+            return s;
+    }
+    return NULL;
+}
+
+crest_layer *cr_sym_layer(const crest_sym *s) { return s ? s->layer : NULL; }
+int cr_sym_n_in(const crest_sym *s) { return s ? s->n_in : 0; }
+crest_sym *cr_sym_in(const crest_sym *s, int i) { return s && i < s->n_in ? s->in[i] : NULL; }
+
+int cr_functional_reopen(crest_model *m)
+{
+    fn_impl *f = impl_of(m);
+    if (!f || m->err)
+        return cr_fail(CREST_E_ARG, "model '%s' is not a complete functional model",
+                       m ? m->name : "(null)");
+    f->done = false;
+    for (int i = 0; i < f->n; i++)
+        f->syms[i]->needed = false;
+    cr_model_invalidate(m);
+    return CREST_OK;
+}
+
+/* Drops every tensor and layer the outputs do not depend on (a cut), then
+ * rebuilds. Inputs listed by the model stay. */
+int cr_functional_prune(crest_model *m)
+{
+    fn_impl *f = impl_of(m);
+    if (!f || !f->done)
+        return cr_fail(CREST_E_STATE, "prune: model outputs are not set");
+    int n = 0;
+    for (int i = 0; i < f->n; i++) {
+        crest_sym *s = f->syms[i];
+        bool keep = s->needed;
+        for (int k = 0; k < f->n_inputs; k++)
+            keep |= f->inputs[k] == s;
+        if (!keep) {
+            cr_free(s->in);
+            cr_free(s);
+            continue;
+        }
+        s->id = n;
+        s->call = 0;
+        for (int j = 0; j < n; j++)
+            s->call += s->layer && f->syms[j]->layer == s->layer;
+        f->syms[n++] = s;
+    }
+    f->n = n;
+    int nl = 0;
+    for (int li = 0; li < m->n_layers; li++) {
+        crest_layer *l = m->layers[li];
+        bool used = false;
+        for (int i = 0; i < f->n && !used; i++)
+            used = f->syms[i]->layer == l;
+        if (used)
+            m->layers[nl++] = l;
+        else
+            crest_layer_free(l);
+    }
+    m->n_layers = nl;
+    cr_model_invalidate(m);
+    m->n_weights = 0;
+    return cr_model_build(m);
+}

@@ -358,6 +358,19 @@ void (*cr_registry_get(cr_registry *r, const char *name))(void);
 /* Unique default names per model, Keras style: dense, dense_1, ... */
 void cr_model_name_layer(crest_model *m, crest_layer *l);
 
+/* Functional models, for transfer learning (src/functional.c). */
+crest_sym *cr_functional_output(crest_model *m, int k);      /* NULL if not complete */
+int cr_functional_inputs(crest_model *m, crest_sym **inputs);  /* count */
+crest_sym *cr_functional_find(crest_model *m, const char *layer);   /* last application */
+crest_layer *cr_sym_layer(const crest_sym *s);               /* NULL for an Input */
+int cr_sym_n_in(const crest_sym *s);
+crest_sym *cr_sym_in(const crest_sym *s, int i);
+/* Lets layers be applied again to a complete model; outputs are set again with
+ * crest_functional_outputs. */
+int cr_functional_reopen(crest_model *m);
+/* After outputs are set: frees the tensors and layers no output needs, rebuilds. */
+int cr_functional_prune(crest_model *m);
+
 /* ---- optimizers -------------------------------------------------------- */
 
 int cr_optimizer_step(crest_optimizer *o, cr_weight **w, int n, cr_pool *pool);

@@ -34,6 +34,9 @@ typedef struct train_opts {
     const char *label, *columns;      /* tables */
     char delimiter;
     long holdout, chunk;              /* chunk > 0: stream the table in chunks */
+    /* transfer learning (--base): src/cli/train_base.c */
+    const char *base, *cut, *pooling, *cache, *preprocess;
+    long fine_tune, fine_tune_epochs, limit;
 } train_opts;
 
 /* Tabular data (src/cli/tabular.c): .csv / .arff files and "penguins". */
@@ -51,7 +54,12 @@ int cli_table_dataset(crest_model *m, const char *data, const char *label, long 
 struct cJSON;
 int cli_predict_table(crest_model *m, const char *path, int top, struct cJSON *arr);
 
+/* SPEC for a trained model: an image folder is read with the image
+ * preprocessing the model recorded; anything else per crest_dataset_load. */
+int cli_load_for_model(crest_model *m, const char *spec, crest_dataset **out);
+
 int cmd_train(int argc, char **argv);
+int cmd_train_base(const train_opts *o);
 int cmd_evaluate(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_summary(int argc, char **argv);

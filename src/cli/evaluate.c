@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The loss a model was trained with, from crest's metadata. */
 static crest_loss model_loss(const crest_model *m)
@@ -78,7 +79,7 @@ int cmd_evaluate(int argc, char **argv)
         if ((rc = cli_table_dataset(m, data, label, holdout, delim, &ds)))
             goto out;
     } else if (!err) {
-        err = crest_dataset_load(&ds, data);
+        err = cli_load_for_model(m, data, &ds);
     }
     if (!err)
         err = crest_evaluate(m, ds, 256, &met);
@@ -203,6 +204,14 @@ static void print_row(cJSON *arr, const char *src, size_t i, const float *p, int
     printf("\n");
 }
 
+/* A JPEG or PNG by its name. */
+static bool is_image_file(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
+                   !strcasecmp(dot, ".png"));
+}
+
 int cmd_predict(int argc, char **argv)
 {
     cli_args a = { argc, 0, argv, "predict" };
@@ -265,7 +274,7 @@ int cmd_predict(int argc, char **argv)
             continue;
         }
         if (f == n_inputs) {
-            if ((err = crest_dataset_load(&ds, data))) {
+            if ((err = cli_load_for_model(m, data, &ds))) {
                 rc = cli_fail("predict", err);
                 break;
             }
@@ -277,6 +286,19 @@ int cmd_predict(int argc, char **argv)
                 rc = EXIT_INPUT;
                 break;
             }
+        } else if (is_image_file(src)) {   /* preprocessed as the model recorded */
+            crest_image_opts io;
+            x = malloc(per * sizeof *x);
+            err = x ? crest_model_image_opts(m, &io) : CREST_E_NOMEM;
+            if (!err && (size_t)io.height * (size_t)io.width * (size_t)(io.channels ? io.channels : 3) != per)
+                err = CREST_E_SHAPE;
+            if (!err)
+                err = crest_image_prepare(src, &io, x);
+            if (err) {
+                rc = cli_fail("predict", err);
+                break;
+            }
+            n = 1;
         } else {
             FILE *fp = fopen(src, "rb");
             long len = -1;

@@ -19,7 +19,19 @@ static const char *help =
     "  tables: --label COL (required), --columns SPEC.json (default: inferred and\n"
     "  printed), --holdout N (every Nth row held out and scored; default none),\n"
     "  --delimiter C, --chunk ROWS (stream the table from disk ROWS at a time,\n"
-    "  for files larger than memory); defaults there: --epochs 30 --lr 0.01\n";
+    "  for files larger than memory); defaults there: --epochs 30 --lr 0.01\n"
+    "transfer learning (a pretrained backbone, its top cut off, frozen):\n"
+    "  --base MODEL         Keras TF.js layers folder (or model.json) of the backbone\n"
+    "  --cut LAYER          drop everything after LAYER (default: before the backbone's\n"
+    "                       own pooling / classifier, as include_top=False)\n"
+    "  --pooling avg|max    global pooling on the cut backbone (default avg)\n"
+    "  --fine-tune N        then also train the backbone's last N layers, at lr/10\n"
+    "  --fine-tune-epochs E epochs of that second phase (default 2)\n"
+    "  --cache DIR          cache backbone features on disk; reused when valid\n"
+    "  --preprocess MODE    none|rescale|tf|torch|caffe (default: the model's\n"
+    "                       recorded preprocessing, else rescale = x/255)\n"
+    "  --limit N            use the first N training samples (and N/2 validation)\n"
+    "  SPEC may also be a folder with one sub-folder of images per class.\n";
 
 
 static int parse_hidden(const char *s, train_opts *o)
@@ -71,6 +83,14 @@ static int parse(int argc, char **argv, train_opts *o)
         else if (!strcmp(name, "--seed")) rc = cli_int("train", name, v, 0, 1L << 62, &o->seed);
         else if (!strcmp(name, "--early-stop")) rc = cli_int("train", name, v, 1, 1000, &o->patience);
         else if (!strcmp(name, "--threads")) rc = cli_int("train", name, v, 1, 256, &l), o->threads = l;
+        else if (!strcmp(name, "--base")) o->base = v;
+        else if (!strcmp(name, "--cut")) o->cut = v;
+        else if (!strcmp(name, "--pooling")) o->pooling = v;
+        else if (!strcmp(name, "--cache")) o->cache = v;
+        else if (!strcmp(name, "--preprocess")) o->preprocess = v;
+        else if (!strcmp(name, "--fine-tune")) rc = cli_int("train", name, v, 0, 100000, &o->fine_tune);
+        else if (!strcmp(name, "--fine-tune-epochs")) rc = cli_int("train", name, v, 1, 1024, &o->fine_tune_epochs);
+        else if (!strcmp(name, "--limit")) rc = cli_int("train", name, v, 1, 1L << 40, &o->limit);
         else return cli_usage("train", "unknown option %s", name);
     }
     if (rc)
@@ -98,6 +118,8 @@ int cmd_train(int argc, char **argv)
         o.epochs = 5;
     if (!o.lr)
         o.lr = 1e-3;
+    if (o.base)                 /* transfer learning (cli/train_base.c) */
+        return cmd_train_base(&o);
     crest_dataset *ds = NULL, *val = NULL;
     crest_model *m = NULL;
     int err = crest_dataset_load(&ds, o.data);

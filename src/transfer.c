@@ -1,0 +1,483 @@
+/* transfer.c - transfer learning: include_top=False cuts, freezing, feature
+ * extraction with an on-disk cache, and attaching a trained head.
+ *
+ * The pipeline (crest train --base, examples/way3_pretrained.c):
+ *   backbone = load(MODEL); cut(backbone, LAYER, pooling); freeze it;
+ *   features = extract(backbone, data)      once, cached on disk by a hash of
+ *                                           model + data + input transform;
+ *   head = Sequential([Input(F), Dropout?, Dense(K, softmax)]) fit on features;
+ *   append(backbone, head) -> one model, saved and used by predict.
+ * With a frozen backbone (BatchNorm in inference mode, no augmentation) the
+ * head sees exactly the features the whole model would compute, so training
+ * it on cached features is the same computation as fitting the whole model,
+ * minus the backbone's forward pass in every epoch.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "internal.h"
+#include "json.h"
+#include "tfjs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* ---- layers ------------------------------------------------------------ */
+
+int crest_model_layer_count(const crest_model *m) { return m ? m->n_layers : 0; }
+
+crest_layer *crest_model_layer(crest_model *m, int i)
+{
+    return m && i >= 0 && i < m->n_layers ? m->layers[i] : NULL;
+}
+
+crest_layer *crest_model_find_layer(crest_model *m, const char *name)
+{
+    for (int i = 0; m && name && i < m->n_layers; i++)
+        if (!strcmp(m->layers[i]->name, name))
+            return m->layers[i];
+    return NULL;
+}
+
+int crest_model_set_trainable(crest_model *m, int first, int count, bool trainable)
+{
+    if (!m)
+        return cr_fail(CREST_E_ARG, "set_trainable: model is NULL");
+    if (count < 0)
+        count = m->n_layers - first;
+    if (first < 0 || count < 0 || first > m->n_layers - count)
+        return cr_fail(CREST_E_ARG, "set_trainable: layers [%d, %d) of %d", first,
+                       first + count, m->n_layers);
+    for (int i = first; i < first + count; i++)
+        m->layers[i]->trainable = trainable;
+    cr_model_invalidate(m);   /* which weights get gradients is decided when tracing */
+    return CREST_OK;
+}
+
+/* ---- include_top=False ------------------------------------------------- */
+
+/* Layer classes that make up a classifier top (Keras' include_top part). */
+static bool is_top_class(const char *cls)
+{
+    static const char *const top[] = { "Dense", "Dropout", "Flatten", "GlobalAveragePooling2D",
+                                       "GlobalMaxPooling2D", "AveragePooling2D", "Reshape",
+                                       "Softmax", "GlobalAveragePooling1D" };
+    for (size_t i = 0; i < sizeof top / sizeof *top; i++)
+        if (!strcmp(cls, top[i]))
+            return true;
+    return false;
+}
+
+int crest_model_default_cut(crest_model *m, char *name, size_t size)
+{
+    if (m && m->kind == CR_SEQUENTIAL && name && size) {
+        int i = m->n_layers - 1;
+        while (i >= 0 && is_top_class(m->layers[i]->def->keras_class))
+            i--;
+        if (i < 0)
+            return cr_fail(CREST_E_ARG, "model '%s': nothing is left below its classifier top",
+                           m->name);
+        snprintf(name, size, "%s", m->layers[i]->name);
+        return CREST_OK;
+    }
+    crest_sym *s = cr_functional_output(m, 0);
+    if (!s || !name || !size)
+        return cr_fail(CREST_E_ARG, "default cut: not a complete functional model");
+    while (cr_sym_layer(s) && cr_sym_n_in(s) == 1 && is_top_class(cr_sym_layer(s)->def->keras_class))
+        s = cr_sym_in(s, 0);
+    const crest_layer *l = cr_sym_layer(s);
+    if (!l)
+        return cr_fail(CREST_E_ARG, "model '%s': nothing is left below its classifier top",
+                       m->name);
+    snprintf(name, size, "%s", l->name);
+    return CREST_OK;
+}
+
+/* A global pooling layer by its Keras class (the layers live in src/layers). */
+static int pooling_layer(crest_model *m, crest_pooling p, crest_layer **out)
+{
+    const char *cls = p == CREST_POOL_MAX ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D";
+    const char *base = p == CREST_POOL_MAX ? "global_max_pooling2d" : "global_average_pooling2d";
+    char name[128], json[400];
+    snprintf(name, sizeof name, "%s", base);
+    for (int k = 1; crest_model_find_layer(m, name); k++)
+        snprintf(name, sizeof name, "%s_%d", base, k);
+    snprintf(json, sizeof json,
+             "{\"class_name\":\"%s\",\"config\":{\"name\":\"%s\",\"trainable\":true,"
+             "\"data_format\":\"channels_last\",\"keepdims\":false}}", cls, name);
+    cJSON *j = cJSON_Parse(json);
+    if (!j)
+        return cr_fail(CREST_E_NOMEM, "out of memory");
+    int rc = cr_layer_from_json(j, out);
+    cJSON_Delete(j);
+    return rc;
+}
+
+/* Sequential: keep layers up to `cut`, then the pooling layer. */
+static int cut_sequential(crest_model *m, const char *cut, crest_pooling pooling)
+{
+    int at = -1, rc;
+    for (int i = 0; i < m->n_layers; i++)
+        if (!strcmp(m->layers[i]->name, cut))
+            at = i;
+    if (at < 0)
+        return cr_fail(CREST_E_ARG, "cut: model '%s' has no layer '%s'", m->name, cut);
+    if ((rc = cr_model_build(m)))
+        return rc;
+    int rank = m->layers[at]->out_shape.ndim;
+    crest_layer *pool = NULL;
+    if (pooling != CREST_POOL_NONE && rank == 3 && (rc = pooling_layer(m, pooling, &pool)))
+        return cr_wrap(rc, "cut: global pooling");
+    for (int i = at + 1; i < m->n_layers; i++)
+        crest_layer_free(m->layers[i]);
+    m->n_layers = at + 1;
+    cr_model_invalidate(m);
+    m->n_weights = 0;
+    if (pool && (rc = crest_add(m, pool)))
+        return rc;
+    return cr_model_build(m);
+}
+
+int crest_model_cut(crest_model *m, const char *cut, crest_pooling pooling)
+{
+    char def[128];
+    if (m && m->kind == CR_SEQUENTIAL) {
+        int rc = cut ? CREST_OK : crest_model_default_cut(m, def, sizeof def);
+        return rc ? rc : cut_sequential(m, cut ? cut : def, pooling);
+    }
+    crest_sym *in[CR_MAX_IO];
+    int n_in = cr_functional_inputs(m, in), rc;
+    if (!n_in)
+        return cr_fail(CREST_E_ARG, "cut: '%s' is not a complete Sequential or functional model",
+                       m ? m->name : "(null)");
+    if (!cut) {
+        if ((rc = crest_model_default_cut(m, def, sizeof def)))
+            return rc;
+        cut = def;
+    }
+    crest_sym *at = cr_functional_find(m, cut);
+    if (!at || !cr_sym_layer(at))
+        return cr_fail(CREST_E_ARG, "cut: model '%s' has no layer '%s'", m->name, cut);
+    crest_layer *pool = NULL;
+    int rank = cr_sym_layer(at)->out_shape.ndim;
+    if (pooling != CREST_POOL_NONE && rank == 3 && (rc = pooling_layer(m, pooling, &pool)))
+        return cr_wrap(rc, "cut: global pooling");
+    if ((rc = cr_functional_reopen(m))) {
+        crest_layer_free(pool);
+        return rc;
+    }
+    crest_sym *out = pool ? crest_apply(m, pool, at) : at;   /* consumes pool */
+    rc = out ? crest_functional_outputs(m, in, n_in, &out, 1) : cr_fail(m->err, "%s", m->errmsg);
+    if (!rc)
+        rc = cr_functional_prune(m);
+    return rc ? cr_wrap(rc, "cut '%s' after '%s'", m->name, cut) : CREST_OK;
+}
+
+/* ---- head -------------------------------------------------------------- */
+
+/* A copy of l (config by its Keras JSON), unnamed if the name is taken in m. */
+static int clone_layer(crest_model *m, const crest_layer *l, crest_layer **out)
+{
+    cJSON *j = cr_layer_json(l, NULL);
+    if (!j)
+        return cr_fail(CREST_E_NOMEM, "out of memory copying layer '%s'", l->name);
+    int rc = cr_layer_from_json(j, out);
+    cJSON_Delete(j);
+    if (!rc && crest_model_find_layer(m, (*out)->name))
+        (*out)->named = false;    /* renamed Keras-style when added */
+    if (!rc)
+        (*out)->trainable = l->trainable;
+    return rc;
+}
+
+/* Copies the weights of head's layers into the clones added[]. */
+static int copy_head_weights(crest_layer **added, int n_added, crest_model *head)
+{
+    for (int i = 0; i < n_added; i++) {
+        const crest_layer *src = head->layers[i];
+        if (added[i]->n_w != src->n_w)
+            return cr_fail(CREST_E_SHAPE, "append: layer '%s' has %d weights, its copy %d",
+                           src->name, src->n_w, added[i]->n_w);
+        for (int k = 0; k < src->n_w; k++) {
+            if (added[i]->w[k]->size != src->w[k]->size)
+                return cr_fail(CREST_E_SHAPE, "append: weight %s/%s does not fit the model",
+                               src->name, src->w[k]->name);
+            memcpy(added[i]->w[k]->val, src->w[k]->val, (size_t)src->w[k]->size * sizeof(float));
+        }
+    }
+    return CREST_OK;
+}
+
+static int append_sequential(crest_model *m, crest_model *head)
+{
+    crest_layer *added[256];
+    int n_added = 0, rc = CREST_OK;
+    for (int i = 0; i < head->n_layers && !rc; i++) {
+        crest_layer *l = NULL;
+        if ((rc = clone_layer(m, head->layers[i], &l)))
+            break;
+        added[n_added++] = l;
+        rc = crest_add(m, l);
+    }
+    if (!rc)
+        rc = cr_model_build(m);
+    if (!rc)
+        rc = copy_head_weights(added, n_added, head);
+    return rc ? cr_wrap(rc, "appending a head to '%s'", m->name) : CREST_OK;
+}
+
+int crest_model_append(crest_model *m, crest_model *head)
+{
+    if (m && head && head->n_layers > 256)
+        return cr_fail(CREST_E_ARG, "append: head has %d layers", head->n_layers);
+    if (m && head && m->kind == CR_SEQUENTIAL) {
+        int rc = cr_model_build(head);
+        return rc ? rc : append_sequential(m, head);
+    }
+    crest_sym *in[CR_MAX_IO];
+    int n_in = cr_functional_inputs(m, in), rc;
+    crest_sym *x = cr_functional_output(m, 0);
+    if (!n_in || !x || !head)
+        return cr_fail(CREST_E_ARG, "append: needs a complete functional model and a head");
+    if ((rc = cr_model_build(head)))
+        return rc;
+    crest_layer *added[256];
+    int n_added = 0;
+    if ((rc = cr_functional_reopen(m)))
+        return rc;
+    for (int i = 0; i < head->n_layers && !rc; i++) {
+        crest_layer *l = NULL;
+        if ((rc = clone_layer(m, head->layers[i], &l)))
+            break;
+        added[n_added++] = l;
+        if (!(x = crest_apply(m, l, x)))
+            rc = cr_fail(m->err, "%s", m->errmsg);
+    }
+    if (!rc)
+        rc = crest_functional_outputs(m, in, n_in, &x, 1);
+    if (!rc)   /* the clones now have weights: copy the head's, in order */
+        rc = copy_head_weights(added, n_added, head);
+    return rc ? cr_wrap(rc, "appending a head to '%s'", m->name) : CREST_OK;
+}
+
+/* ---- hashing (cache keys) ---------------------------------------------- */
+
+typedef struct hasher { uint64_t h; } hasher;
+
+static void hash_bytes(hasher *s, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = s->h;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {    /* word at a time: fast on big data sets */
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ull;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001B3ull;
+    h = (h ^ n) * 0xBF58476D1CE4E5B9ull;
+    s->h = h ^ (h >> 31);
+}
+
+static void hash_str(hasher *s, const char *str) { hash_bytes(s, str, strlen(str) + 1); }
+
+static int hash_model(hasher *s, crest_model *m)
+{
+    int rc = cr_model_build(m);
+    if (rc)
+        return rc;
+    cJSON *topo = cr_topology_json(m);
+    char *text = topo ? cJSON_PrintUnformatted(topo) : NULL;
+    cJSON_Delete(topo);
+    if (!text)
+        return cr_fail(CREST_E_NOMEM, "out of memory hashing model '%s'", m->name);
+    /* trainable flags do not change features: hash the topology without them */
+    for (char *t = strstr(text, "\"trainable\":"); t; t = strstr(t + 1, "\"trainable\":"))
+        memset(t + 12, ' ', strncmp(t + 12, "true", 4) ? 5 : 4);
+    hash_str(s, text);
+    cJSON_free(text);
+    for (int i = 0; i < m->n_weights; i++) {
+        const cr_weight *w = m->weights[i];
+        hash_str(s, w->owner ? w->owner->name : "");
+        hash_str(s, w->name);
+        hash_bytes(s, w->val, (size_t)w->size * sizeof(float));
+    }
+    return CREST_OK;
+}
+
+/* ---- feature extraction ------------------------------------------------ */
+
+#define CACHE_MAGIC "CRFEAT01"
+
+typedef struct cache_head {
+    char magic[8];
+    uint64_t key, n, dim;
+} cache_head;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Reads n x dim floats from path if its header matches; false on any mismatch. */
+static bool cache_read(const char *path, uint64_t key, size_t n, int64_t dim, float *out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    cache_head h;
+    bool ok = fread(&h, sizeof h, 1, f) == 1 && !memcmp(h.magic, CACHE_MAGIC, 8) &&
+              h.key == key && h.n == n && h.dim == (uint64_t)dim &&
+              fread(out, sizeof(float) * (size_t)dim, n, f) == n && fgetc(f) == EOF;
+    fclose(f);
+    return ok;
+}
+
+static int cache_write(const char *dir, const char *path, uint64_t key, size_t n, int64_t dim,
+                       const float *feat)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0 && mkdir(dir, 0755) != 0)
+        return cr_fail(CREST_E_IO, "%s: cannot create the feature cache folder", dir);
+    size_t bytes = sizeof(cache_head) + n * (size_t)dim * sizeof(float);
+    char *buf = cr_malloc(bytes);
+    if (!buf)
+        return cr_fail(CREST_E_NOMEM, "out of memory writing %s", path);
+    cache_head h = { .key = key, .n = n, .dim = (uint64_t)dim };
+    memcpy(h.magic, CACHE_MAGIC, 8);
+    memcpy(buf, &h, sizeof h);
+    memcpy(buf + sizeof h, feat, n * (size_t)dim * sizeof(float));
+    int rc = cr_write_file_atomic(path, buf, bytes);
+    cr_free(buf);
+    return rc;
+}
+
+/* Sample i of d as the model's input (resized etc. per o->input). */
+static int sample_to_input(const crest_dataset *d, size_t i, const crest_features_opts *o,
+                           int64_t in_size, float *dst)
+{
+    const float *src = d->x + i * (size_t)d->stride;
+    if (!o->input) {
+        memcpy(dst, src, (size_t)in_size * sizeof(float));
+        return CREST_OK;
+    }
+    const cr_dims *s = &d->shape;
+    crest_image img = { (int)s->d[0], (int)s->d[1], s->ndim == 3 ? (int)s->d[2] : 1,
+                        (float *)src };
+    return crest_image_to_input(&img, o->input, dst);
+}
+
+static int check_input(crest_model *m, const crest_dataset *d, const crest_features_opts *o,
+                       int64_t *in_size)
+{
+    crest_dims want = crest_model_input_shape(m);
+    *in_size = cr_dims_count(&want);
+    if (o->input) {
+        const cr_dims *s = &d->shape;
+        int C = o->input->channels ? o->input->channels : 3;
+        if (s->ndim < 2 || s->ndim > 3 || (s->ndim == 3 && s->d[2] != 1 && s->d[2] != 3))
+            return cr_fail(CREST_E_SHAPE, "features: samples are not images (HxW or HxWxC)");
+        if ((int64_t)o->input->height * o->input->width * C != *in_size)
+            return cr_fail(CREST_E_SHAPE, "features: input transform gives %dx%dx%d, the "
+                                          "model takes %lld values", o->input->height,
+                           o->input->width, C, (long long)*in_size);
+    } else if (d->stride != *in_size) {
+        return cr_fail(CREST_E_SHAPE, "features: samples have %lld values, the model takes "
+                                      "%lld (give an input transform)", (long long)d->stride,
+                       (long long)*in_size);
+    }
+    return CREST_OK;
+}
+
+/* Forward passes over d in batches; feat: [n, dim]. */
+static int run_backbone(crest_model *m, const crest_dataset *d, const crest_features_opts *o,
+                        int64_t in_size, int64_t dim, float *feat)
+{
+    size_t B = o->batch_size > 0 ? (size_t)o->batch_size : 32;
+    float *x = cr_malloc(B * (size_t)in_size * sizeof(float));
+    if (!x)
+        return cr_fail(CREST_E_NOMEM, "out of memory for a batch of %zu inputs", B);
+    int rc = CREST_OK;
+    double t0 = now_s(), shown = t0;
+    for (size_t s = 0; s < d->n && !rc; s += B) {
+        size_t nb = d->n - s < B ? d->n - s : B;
+        for (size_t i = 0; i < nb && !rc; i++)
+            rc = sample_to_input(d, s + i, o, in_size, x + i * (size_t)in_size);
+        if (!rc)
+            rc = crest_predict(m, x, nb, feat + s * (size_t)dim);
+        double t = now_s();
+        if (o->verbose && !rc && (t - shown > 0.5 || s + nb == d->n)) {
+            shown = t;
+            fprintf(stderr, "\rfeatures: %zu/%zu images, %.1f ms/image", s + nb, d->n,
+                    1e3 * (t - t0) / (double)(s + nb));
+        }
+    }
+    if (o->verbose && !rc)
+        fputc('\n', stderr);
+    cr_free(x);
+    return rc;
+}
+
+int crest_features_extract(crest_model *m, const crest_dataset *d, const crest_features_opts *opts,
+                           crest_dataset **out)
+{
+    crest_features_opts o = opts ? *opts : (crest_features_opts){ 0 };
+    if (!m || !d || !out)
+        return cr_fail(CREST_E_ARG, "features_extract: NULL argument");
+    *out = NULL;
+    if (o.stats)
+        *o.stats = (crest_features_stats){ 0 };
+    int64_t in_size;
+    int rc = cr_model_build(m);
+    if (!rc)
+        rc = check_input(m, d, &o, &in_size);
+    if (rc)
+        return rc;
+    int64_t dim = crest_model_output_size(m);
+    double t0 = now_s();
+    char path[1200] = "";
+    uint64_t key = 0;
+    if (o.cache_dir) {
+        hasher h = { 0x6372657374ull };
+        if ((rc = hash_model(&h, m)))
+            return rc;
+        hash_bytes(&h, &d->n, sizeof d->n);
+        hash_bytes(&h, d->shape.d, (size_t)d->shape.ndim * sizeof d->shape.d[0]);
+        hash_bytes(&h, d->x, d->n * (size_t)d->stride * sizeof(float));
+        char *tj = o.input ? crest_image_opts_json(o.input) : NULL;
+        if (o.input && !tj)
+            return CREST_E_NOMEM;
+        hash_str(&h, tj ? tj : "identity");
+        cr_free(tj);
+        key = h.h;
+        snprintf(path, sizeof path, "%s/features-%016llx.bin", o.cache_dir,
+                 (unsigned long long)key);
+    }
+    float *feat = cr_malloc((d->n ? d->n : 1) * (size_t)dim * sizeof(float));
+    if (!feat)
+        return cr_fail(CREST_E_NOMEM, "out of memory for %zu x %lld features", d->n,
+                       (long long)dim);
+    bool hit = o.cache_dir && cache_read(path, key, d->n, dim, feat);
+    if (!hit) {
+        rc = run_backbone(m, d, &o, in_size, dim, feat);
+        if (!rc && o.cache_dir)
+            rc = cache_write(o.cache_dir, path, key, d->n, dim, feat);
+    }
+    if (!rc)
+        rc = d->y ? crest_dataset_new_dense(out, d->n, crest_shape(1, dim), feat, d->y,
+                                            d->n_classes)
+                  : crest_dataset_new(out, d->n, crest_shape(1, dim), feat, d->labels,
+                                      d->n_classes);
+    cr_free(feat);
+    if (o.stats) {
+        o.stats->cache_hit = hit;
+        o.stats->seconds = now_s() - t0;
+        o.stats->key = key;
+        snprintf(o.stats->cache_file, sizeof o.stats->cache_file, "%s", path);
+    }
+    return rc;
+}
