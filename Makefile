@@ -68,9 +68,9 @@ clang:
 
 bench: all $(BENCHES)
 
-# The README's main job.
+# The README's main job: transfer learning on the pretrained MobileNetV2.
 demo: setup all
-	$(BUILD)/examples/way1_dense_head
+	$(BUILD)/examples/way3_pretrained
 
 clean:
 	rm -rf build build-asan build-clang
