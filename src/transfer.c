@@ -14,6 +14,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
+
+#include <errno.h>
 #include "json.h"
 #include "tfjs.h"
 
@@ -337,12 +339,33 @@ static bool cache_read(const char *path, uint64_t key, size_t n, int64_t dim, fl
     return ok;
 }
 
+/* mkdir -p: each missing folder along dir is created. */
+static bool make_dirs(const char *dir)
+{
+    char p[4096];
+    struct stat st;
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof p)
+        return false;
+    memcpy(p, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != 0)
+            continue;
+        char c = p[i];
+        p[i] = 0;
+        if (stat(p, &st) != 0 && mkdir(p, 0755) != 0 && errno != EEXIST)
+            return false;
+        p[i] = c;
+    }
+    return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static int cache_write(const char *dir, const char *path, uint64_t key, size_t n, int64_t dim,
                        const float *feat)
 {
-    struct stat st;
-    if (stat(dir, &st) != 0 && mkdir(dir, 0755) != 0)
-        return cr_fail(CREST_E_IO, "%s: cannot create the feature cache folder", dir);
+    if (!make_dirs(dir))
+        return cr_fail(CREST_E_IO, "%s: cannot create the feature cache folder (%s)", dir,
+                       strerror(errno));
     size_t bytes = sizeof(cache_head) + n * (size_t)dim * sizeof(float);
     char *buf = cr_malloc(bytes);
     if (!buf)
