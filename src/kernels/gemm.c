@@ -34,7 +34,7 @@
 #define NC 512             /* columns of B packed at a time: kc*NC floats, 512 KB */
 #define MR_MAX 8           /* largest mr and nr of any level (stack fallback) */
 #define NR_MAX 32
-#define TASK_FLOPS 1e6     /* below this much work per task, use fewer threads */
+#define TASK_FLOPS 4e6     /* below this much work per task, use fewer threads */
 
 typedef struct gemm_job {
     const cr_ukr *u;
