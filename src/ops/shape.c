@@ -125,50 +125,44 @@ static int concat_shape(cr_node *n)
     return CREST_OK;
 }
 
-/* outer = product of dims before axis; each input contributes a run of
- * d[axis] * inner floats per outer index. */
-static void concat_geom(const cr_node *n, int64_t *outer, int64_t *inner)
+/* Walks the concatenation: outer = product of dims before the axis; per
+ * outer index, input i owns a run of d[axis] * inner floats of the output
+ * row. Forward copies the runs in; backward adds the output gradient's runs
+ * into each input gradient. */
+static void concat_walk(cr_node *n, bool backward)
 {
     int ax = norm_axis(((const axis_attr *)n->attr)->axis, n->shape.ndim);
-    *outer = 1;
-    *inner = 1;
+    int64_t outer = 1, inner = 1, off = 0;
     for (int k = 0; k < ax; k++)
-        *outer *= n->shape.d[k];
+        outer *= n->shape.d[k];
     for (int k = ax + 1; k < n->shape.ndim; k++)
-        *inner *= n->shape.d[k];
+        inner *= n->shape.d[k];
+    int64_t row = outer ? cr_dims_count(&n->shape) / outer : 0;
+    for (int i = 0; i < n->n_in; i++) {
+        int64_t run = n->in[i]->shape.d[ax] * inner;
+        float *dx = n->in[i]->grad;
+        for (int64_t o = 0; o < outer; o++) {
+            if (!backward)
+                memcpy(n->val + o * row + off, n->in[i]->val + o * run,
+                       (size_t)run * sizeof(float));
+            else if (dx)
+                for (int64_t k = 0; k < run; k++)
+                    dx[o * run + k] += n->grad[o * row + off + k];
+        }
+        off += run;
+    }
 }
 
 static void concat_fwd(cr_node *n, const cr_ctx *c)
 {
     (void)c;
-    int64_t outer, inner, off = 0, row = cr_dims_count(&n->shape);
-    concat_geom(n, &outer, &inner);
-    row = outer ? row / outer : 0;
-    int ax = norm_axis(((const axis_attr *)n->attr)->axis, n->shape.ndim);
-    for (int i = 0; i < n->n_in; i++) {
-        int64_t run = n->in[i]->shape.d[ax] * inner;
-        for (int64_t o = 0; o < outer; o++)
-            memcpy(n->val + o * row + off, n->in[i]->val + o * run, (size_t)run * sizeof(float));
-        off += run;
-    }
+    concat_walk(n, false);
 }
 
 static void concat_bwd(cr_node *n, const cr_ctx *c)
 {
     (void)c;
-    int64_t outer, inner, off = 0, row = cr_dims_count(&n->shape);
-    concat_geom(n, &outer, &inner);
-    row = outer ? row / outer : 0;
-    int ax = norm_axis(((const axis_attr *)n->attr)->axis, n->shape.ndim);
-    for (int i = 0; i < n->n_in; i++) {
-        int64_t run = n->in[i]->shape.d[ax] * inner;
-        float *dx = n->in[i]->grad;
-        if (dx)
-            for (int64_t o = 0; o < outer; o++)
-                for (int64_t k = 0; k < run; k++)
-                    dx[o * run + k] += n->grad[o * row + off + k];
-        off += run;
-    }
+    concat_walk(n, true);
 }
 
 static cr_node *concat_ex(cr_graph *g, cr_rng *r)
