@@ -35,6 +35,7 @@ enum {
     CREST_E_ARG = -5,         /* a bad argument or option value */
     CREST_E_STATE = -6,       /* call out of order (e.g. fit before compile) */
     CREST_E_UNSUPPORTED = -7, /* a valid request crest does not implement */
+    CREST_E_INTERNAL = -8,    /* one of crest's own invariants failed (a bug) */
 };
 
 const char *crest_last_error(void);

@@ -247,9 +247,14 @@ static int64_t plan_take(planner *p, int64_t size, int *slot_id, bool fresh)
         if (!p->s[i].busy && p->s[i].size >= size &&
             (best < 0 || p->s[i].size < p->s[best].size))
             best = i;
-    if (best < 0) {   /* a free slot ending at the top grows instead of a new one */
+    if (best < 0 && !fresh) {
+        /* No free slot is large enough: one ending at the top grows instead
+         * of a new slot. Only ever grows (a fresh input must not take over a
+         * free slot at all, and shrinking would move the top below offsets
+         * already handed out). */
         for (int i = 0; i < p->n; i++)
-            if (!p->s[i].busy && p->s[i].off + p->s[i].size == p->top) {
+            if (!p->s[i].busy && p->s[i].off + p->s[i].size == p->top &&
+                p->s[i].size < size) {
                 p->top += size - p->s[i].size;
                 p->s[i].size = size;
                 p->s[i].busy = true;
@@ -273,6 +278,82 @@ static int64_t plan_take(planner *p, int64_t size, int *slot_id, bool fresh)
     p->s[best].busy = true;
     *slot_id = best;
     return p->s[best].off;
+}
+
+/* ---- plan validation ---------------------------------------------------- */
+
+typedef struct pbuf { int64_t off, size; int birth, death, node; char what; } pbuf;
+
+static int pbuf_cmp(const void *a, const void *b)
+{
+    const pbuf *x = a, *y = b;
+    return x->off < y->off ? -1 : x->off > y->off ? 1 : x->node - y->node;
+}
+
+/* Steps during which node i's value is live in an inference plan: from its
+ * op until its last consumer has run; graph inputs, kept nodes and nodes
+ * nobody consumes (outputs) live to the end. Training plans keep all. */
+static int value_death(const cr_graph *g, const cr_node *n, const bool *consumed)
+{
+    if (g->training || n->kind != CR_NODE_OP || n->keep || !consumed[n->id])
+        return g->n;
+    return n->last_use;
+}
+
+/* Every planned buffer lies inside the arena and no two buffers live at the
+ * same step overlap. Run on every plan unless NDEBUG (tests, ASan builds). */
+int cr_graph_check_layout(const cr_graph *g, const int64_t *voff, const int64_t *aoff,
+                      const int64_t *goff, int64_t top)
+{
+    int rc = CREST_OK;
+    pbuf *b = cr_malloc((size_t)g->n * 3 * sizeof *b + 1);
+    bool *consumed = cr_calloc((size_t)g->n + 1, sizeof *consumed);
+    if (!b || !consumed) {
+        rc = cr_fail(CREST_E_NOMEM, "out of memory checking the plan");
+        goto out;
+    }
+    for (int i = 0; i < g->n; i++)
+        for (int j = 0; j < g->nodes[i]->n_in; j++)
+            consumed[g->nodes[i]->in[j]->id] = true;
+    int nb = 0;
+    for (int i = 0; i < g->n; i++) {
+        const cr_node *n = g->nodes[i];
+        if (n->kind == CR_NODE_PARAM)
+            continue;
+        int64_t cnt = round16(cr_dims_count(&n->shape));
+        int all = g->training ? 0 : i;
+        if (voff[i] >= 0)
+            b[nb++] = (pbuf){ voff[i], cnt, all, value_death(g, n, consumed), i, 'v' };
+        if (aoff[i] >= 0)
+            b[nb++] = (pbuf){ aoff[i], round16(n->op->aux_size(n)), all,
+                              g->training ? g->n : i, i, 'a' };
+        if (goff[i] >= 0)
+            b[nb++] = (pbuf){ goff[i], cnt, 0, g->n, i, 'g' };
+    }
+    for (int i = 0; i < nb; i++)
+        if (b[i].off < 0 || b[i].size < 0 || b[i].off + b[i].size > top) {
+            rc = cr_fail(CREST_E_INTERNAL, "plan: %c buffer of node %d ([%lld, +%lld)) "
+                         "is outside the arena (%lld floats)", b[i].what, b[i].node,
+                         (long long)b[i].off, (long long)b[i].size, (long long)top);
+            goto out;
+        }
+    qsort(b, (size_t)nb, sizeof *b, pbuf_cmp);
+    for (int i = 0; i < nb; i++)
+        for (int j = i + 1; j < nb && b[j].off < b[i].off + b[i].size; j++) {
+            if (b[j].size == 0 || b[i].size == 0)
+                continue;
+            if (b[i].birth <= b[j].death && b[j].birth <= b[i].death) {
+                rc = cr_fail(CREST_E_INTERNAL, "plan: %c buffer of node %d and %c buffer "
+                             "of node %d overlap while both are live (batch %lld)",
+                             b[i].what, b[i].node, b[j].what, b[j].node,
+                             (long long)g->nodes[0]->shape.d[0]);
+                goto out;
+            }
+        }
+out:
+    cr_free(b);
+    cr_free(consumed);
+    return rc;
 }
 
 int cr_graph_plan(cr_graph *g, int64_t batch)
@@ -350,6 +431,11 @@ int cr_graph_plan(cr_graph *g, int64_t batch)
             }
         }
     }
+#ifndef NDEBUG
+    rc = cr_graph_check_layout(g, voff, aoff, goff, p.top);
+    if (rc)
+        goto out;
+#endif
     if ((size_t)p.top > g->arena_cap) {
         /* values need not survive a re-plan: a fresh block, 64-byte aligned
          * so every planned buffer (16-float offsets) starts a cache line */

@@ -159,6 +159,11 @@ void cr_parallel_rows(const cr_ctx *c, int64_t rows, int64_t work_per_row, cr_ro
 /* Concrete shapes and buffers for this batch size (re-plans when it changes).
  * keep_all: every value kept (training); else buffers are reused. */
 int cr_graph_plan(cr_graph *g, int64_t batch);
+/* The plan validator (run by cr_graph_plan unless NDEBUG): every buffer
+ * (value, aux, grad offsets per node, -1 = none) lies in [0, top) and no two
+ * buffers that are live at the same step overlap. CREST_E_INTERNAL if not. */
+int cr_graph_check_layout(const cr_graph *g, const int64_t *voff, const int64_t *aoff,
+                          const int64_t *goff, int64_t top);
 void cr_graph_forward(cr_graph *g, const cr_ctx *c);
 /* Gradients of the scalar node `loss` w.r.t. everything that needs them;
  * weight gradients are accumulated into w->grad (caller zeroes them). */

@@ -50,8 +50,8 @@ int crest_model_set_trainable(crest_model *m, int first, int count, bool trainab
     if (first < 0 || count < 0 || first > m->n_layers - count)
         return cr_fail(CREST_E_ARG, "set_trainable: layers [%d, %d) of %d", first,
                        first + count, m->n_layers);
-    for (int i = first; i < first + count; i++)
-        m->layers[i]->trainable = trainable;
+    for (int i = first; i < first + count; i++)   /* the layer's own rule (BatchNorm) */
+        crest_layer_set_trainable(m->layers[i], trainable);
     cr_model_invalidate(m);   /* which weights get gradients is decided when tracing */
     return CREST_OK;
 }

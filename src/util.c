@@ -27,6 +27,7 @@ const char *crest_strerror(int code)
     case CREST_E_ARG: return "bad argument";
     case CREST_E_STATE: return "bad state";
     case CREST_E_UNSUPPORTED: return "unsupported";
+    case CREST_E_INTERNAL: return "internal error";
     default: return "unknown error";
     }
 }
