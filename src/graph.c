@@ -106,17 +106,25 @@ static cr_node *add_node(cr_graph *g, int kind)
     return n;
 }
 
+/* A sample shape an input can take. */
+static int check_sample(cr_dims sample, const char *what)
+{
+    if (sample.ndim < 0 || sample.ndim >= CR_MAX_DIMS)
+        return cr_fail(CREST_E_SHAPE, "%s: rank %d is not supported (max %d)", what,
+                       sample.ndim, CR_MAX_DIMS - 1);
+    for (int i = 0; i < sample.ndim; i++)
+        if (sample.d[i] <= 0 || sample.d[i] > (1 << 24))
+            return cr_fail(CREST_E_SHAPE, "%s: dimension %d is %lld", what, i,
+                           (long long)sample.d[i]);
+    return CREST_OK;
+}
+
 cr_node *cr_input(cr_graph *g, cr_dims sample)
 {
     if (!g || g->err)
         return NULL;
-    if (sample.ndim < 0 || sample.ndim >= CR_MAX_DIMS)
-        return cr_graph_fail(g, CREST_E_SHAPE, "input: rank %d is not supported (max %d)",
-                             sample.ndim, CR_MAX_DIMS - 1);
-    for (int i = 0; i < sample.ndim; i++)
-        if (sample.d[i] <= 0 || sample.d[i] > (1 << 24))
-            return cr_graph_fail(g, CREST_E_SHAPE, "input: dimension %d is %lld", i,
-                                 (long long)sample.d[i]);
+    if (check_sample(sample, "input"))
+        return cr_graph_fail(g, CREST_E_SHAPE, "%s", crest_last_error());
     cr_node *n = add_node(g, CR_NODE_INPUT);
     if (!n)
         return NULL;
@@ -142,6 +150,26 @@ void cr_graph_mark_input(cr_graph *g, cr_node *x)
         return;
     }
     g->inputs[g->n_inputs++] = x;
+}
+
+int cr_graph_reshape_input(cr_graph *g, int k, cr_dims sample)
+{
+    int rc = cr_graph_status(g);
+    if (rc)
+        return rc;
+    if (k < 0 || k >= g->n_inputs)
+        return cr_fail(CREST_E_ARG, "input %d of %d", k, g->n_inputs);
+    cr_node *in = g->inputs[k];
+    if (sample.ndim != in->sample.ndim)
+        return cr_fail(CREST_E_SHAPE, "input %d: rank %d, the graph takes rank %d", k,
+                       sample.ndim, in->sample.ndim);
+    if ((rc = check_sample(sample, "input")))
+        return rc;
+    in->sample = sample;
+    for (int i = 0; i < sample.ndim; i++)
+        in->shape.d[i + 1] = sample.d[i];
+    g->planned = false;   /* shape rules run again at the next plan */
+    return CREST_OK;
 }
 
 void cr_graph_feed(cr_graph *g, const float *x, int64_t stride, const size_t *rows,
@@ -322,12 +350,12 @@ int cr_graph_check_layout(const cr_graph *g, const int64_t *voff, const int64_t 
             continue;
         int64_t cnt = round16(cr_dims_count(&n->shape));
         int all = g->training ? 0 : i;
-        if (voff[i] >= 0)
+        if (voff[i] != -1)
             b[nb++] = (pbuf){ voff[i], cnt, all, value_death(g, n, consumed), i, 'v' };
-        if (aoff[i] >= 0)
+        if (aoff[i] != -1)
             b[nb++] = (pbuf){ aoff[i], round16(n->op->aux_size(n)), all,
                               g->training ? g->n : i, i, 'a' };
-        if (goff[i] >= 0)
+        if (goff[i] != -1)
             b[nb++] = (pbuf){ goff[i], cnt, 0, g->n, i, 'g' };
     }
     for (int i = 0; i < nb; i++)

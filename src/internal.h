@@ -142,6 +142,10 @@ void cr_graph_mark_input(cr_graph *g, cr_node *x);
  * floats holds the inputs' values one after another. */
 void cr_graph_feed(cr_graph *g, const float *x, int64_t stride, const size_t *rows,
                    size_t start, int64_t batch);
+/* Gives model input k a new sample shape (same rank); the next plan re-runs
+ * every shape rule, so a graph traced once serves data of any size its ops
+ * accept (fully convolutional models). */
+int cr_graph_reshape_input(cr_graph *g, int k, cr_dims sample);
 cr_node *cr_param(cr_graph *g, cr_weight *w);
 /* Generic op node. attr (attr_size bytes) is copied. */
 cr_node *cr_op(cr_graph *g, const cr_op_def *def, cr_node **in, int n_in,

@@ -438,6 +438,54 @@ static void test_frozen_batchnorm(void **state)
     crest_model_free(m);
 }
 
+/* Freeze, then unfreeze through crest_model_set_trainable (the --fine-tune
+ * path): BatchNormalization stays in inference mode, so its moving
+ * statistics do not move while the convolution and gamma/beta train. */
+static void test_unfrozen_batchnorm_keeps_statistics(void **state)
+{
+    (void)state;
+    cJSON *topo = cJSON_Parse(conv_topology);
+    assert_non_null(topo);
+    crest_model *m = NULL;
+    int rc = cr_model_from_topology(topo, &m);
+    cJSON_Delete(topo);
+    if (rc)
+        fail_msg("%s", crest_last_error());
+    int nl = crest_model_layer_count(m);
+    assert_int_equal(crest_model_set_trainable(m, 0, -1, false), CREST_OK);
+    assert_int_equal(crest_model_set_trainable(m, 0, nl, true), CREST_OK);
+    crest_layer *bn = crest_model_find_layer(m, "bn");
+    crest_layer *conv = crest_model_find_layer(m, "conv");
+    assert_non_null(bn);
+    assert_non_null(conv);
+    cr_weight *mean = cr_layer_weight(bn, "moving_mean");
+    cr_weight *var = cr_layer_weight(bn, "moving_variance");
+    assert_non_null(mean);
+    assert_non_null(var);
+    float m0[4], v0[4], k0[72];
+    memcpy(m0, mean->val, sizeof m0);
+    memcpy(v0, var->val, sizeof v0);
+    memcpy(k0, conv->w[0]->val, sizeof k0);
+    float *x = malloc(64 * 72 * sizeof *x);
+    int32_t y[64];
+    cr_rng r;
+    cr_rng_seed(&r, 3);
+    for (int i = 0; i < 64 * 72; i++)
+        x[i] = 2.0f + (float)cr_rng_normal(&r);   /* mean far from the moving mean 0 */
+    for (int i = 0; i < 64; i++)
+        y[i] = i % 5;
+    crest_dataset *d = NULL;
+    assert_int_equal(crest_dataset_new(&d, 64, crest_shape(3, 6, 6, 2), x, y, 5), CREST_OK);
+    assert_int_equal(crest_compile(m, NULL), CREST_OK);
+    assert_int_equal(crest_fit(m, d, &(crest_fit_opts){ .epochs = 1, .batch_size = 16 }), CREST_OK);
+    assert_memory_equal(m0, mean->val, sizeof m0);
+    assert_memory_equal(v0, var->val, sizeof v0);
+    assert_true(memcmp(k0, conv->w[0]->val, sizeof k0) != 0);   /* the conv trained */
+    free(x);
+    crest_dataset_free(d);
+    crest_model_free(m);
+}
+
 static void test_out_of_memory(void **state)
 {
     (void)state;
@@ -472,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_head_on_features_then_append),
         cmocka_unit_test(test_frozen_means_frozen),
         cmocka_unit_test(test_frozen_batchnorm),
+        cmocka_unit_test(test_unfrozen_batchnorm_keeps_statistics),
         cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
