@@ -167,6 +167,9 @@ static int get_order(cr_fit *f, cr_buf *b)
     if (st[0] < 1 || st[0] > 1024 || n != f->n || st[3] < -1 || st[3] >= st[0])
         return cr_fail(CREST_E_FORMAT, "epoch %d, %llu rows: not this run's state", (int)st[0],
                        (unsigned long long)n);
+    if (st[0] > f->epochs)
+        return cr_fail(CREST_E_ARG, "fit: %s is at epoch %d, past epochs %d", f->ckpt,
+                       (int)st[0], f->epochs);
     f->epoch = st[0];
     f->stopped = st[1] != 0;
     f->wait = st[2];
@@ -270,12 +273,9 @@ int cr_fit_checkpoint_open(cr_fit *f)
     cr_buf b = { 0 };
     int rc = cr_read_file(f->ckpt, CKPT_MAX, &text, &b.len);
     b.p = (unsigned char *)text;
-    if (!rc && (rc = restore(f, &b)) && rc != CREST_E_STATE)
+    if (!rc && (rc = restore(f, &b)) && rc != CREST_E_STATE && rc != CREST_E_ARG)
         rc = cr_wrap(rc, "%s", f->ckpt);
     cr_free(b.p);
-    if (!rc && f->epoch > f->epochs)
-        rc = cr_fail(CREST_E_ARG, "fit: %s is at epoch %d, past epochs %d", f->ckpt, f->epoch,
-                     f->epochs);
     if (!rc && o->verbose)
         fprintf(stderr, "Resuming from %s after epoch %d/%d\n", f->ckpt, f->epoch, f->epochs);
     return rc;
