@@ -144,8 +144,8 @@ static int check_file(const cr_fit *f, cr_buf *b)
     b->pos = 8;
     cr_buf_get(b, &fp, sizeof fp);
     if (fp != f->fingerprint)
-        return cr_fail(CREST_E_STATE, "%s: made by another run (the model, the data or the "
-                       "fit options differ): cannot resume it", f->ckpt);
+        return cr_fail(CREST_E_STATE, "made by another run (the model, the data or the fit "
+                       "options differ): cannot resume it");
     return CREST_OK;
 }
 
@@ -168,8 +168,8 @@ static int get_order(cr_fit *f, cr_buf *b)
         return cr_fail(CREST_E_FORMAT, "epoch %d, %llu rows: not this run's state", (int)st[0],
                        (unsigned long long)n);
     if (st[0] > f->epochs)
-        return cr_fail(CREST_E_ARG, "fit: %s is at epoch %d, past epochs %d", f->ckpt,
-                       (int)st[0], f->epochs);
+        return cr_fail(CREST_E_ARG, "at epoch %d, past the %d epochs asked for", (int)st[0],
+                       f->epochs);
     f->epoch = st[0];
     f->stopped = st[1] != 0;
     f->wait = st[2];
@@ -273,8 +273,8 @@ int cr_fit_checkpoint_open(cr_fit *f)
     cr_buf b = { 0 };
     int rc = cr_read_file(f->ckpt, CKPT_MAX, &text, &b.len);
     b.p = (unsigned char *)text;
-    if (!rc && (rc = restore(f, &b)) && rc != CREST_E_STATE && rc != CREST_E_ARG)
-        rc = cr_wrap(rc, "%s", f->ckpt);
+    if (!rc && (rc = restore(f, &b)))
+        rc = cr_wrap(rc, "fit: checkpoint %s", f->ckpt);
     cr_free(b.p);
     if (!rc && o->verbose)
         fprintf(stderr, "Resuming from %s after epoch %d/%d\n", f->ckpt, f->epoch, f->epochs);

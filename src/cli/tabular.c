@@ -144,6 +144,9 @@ int cli_train_table(const train_opts *o)
     const char *path = cli_table_path(o->data, buf, sizeof buf);
     if (!o->label)
         return cli_usage("train", "tables need --label COLUMN");
+    if (o->chunk && (o->resume || o->initial_epoch))
+        return cli_usage("train", "--chunk streams the table: no checkpoints to --resume "
+                         "(nor --initial-epoch)");
     crest_table_opts rows = { .delimiter = o->delimiter,
                               .rows = o->holdout ? CREST_ROWS_TRAIN : CREST_ROWS_ALL,
                               .holdout_every = (int)o->holdout };
@@ -167,10 +170,11 @@ int cli_train_table(const train_opts *o)
         if (s)
             fputs(s, stdout);
         crest_free(s);
-        crest_fit_opts fo = { .epochs = (int)(o->epochs ? o->epochs : 30),
-                              .batch_size = (int)o->batch, .seed = (uint64_t)o->seed,
-                              .validation_split = (float)o->val_split, .validation_data = val,
-                              .early_stopping_patience = (int)o->patience, .verbose = 1 };
+        char ck[4096];   /* streaming (--chunk) runs have no checkpoints */
+        crest_fit_opts fo = cli_fit_opts(o, o->chunk ? NULL : cli_checkpoint_dir(o, ck, sizeof ck),
+                                         "fit");
+        fo.epochs = (int)(o->epochs ? o->epochs : 30);
+        fo.validation_data = val;
         err = o->chunk ? crest_fit_table(m, f, path, &rows, &fo, (int)o->chunk)
                        : crest_fit(m, ds, &fo);
     }
@@ -196,8 +200,10 @@ int cli_train_table(const train_opts *o)
         rc = err;
     else if (err)
         rc = cli_fail("train", err);
-    else
+    else {
+        cli_checkpoint_done(o);
         printf("saved: %s\n", o->out);
+    }
     crest_model_free(m);
     crest_dataset_free(ds);
     crest_dataset_free(val);

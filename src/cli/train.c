@@ -1,9 +1,12 @@
 /* train.c - `crest train`: a Dense head (optionally hidden layers) on a data set. */
+#define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *help =
     "usage: crest train --data SPEC --out DIR [options]\n"
@@ -15,6 +18,11 @@ static const char *help =
     "  --epochs E --batch B --lr LR --optimizer adam|sgd|rmsprop --seed S\n"
     "  --val SPEC | --val-split F   validation data, reported each epoch\n"
     "  --early-stop PATIENCE        stop when val loss stops improving; restore best\n"
+    "  --resume DIR         continue the killed run whose --out was DIR from its last\n"
+    "                       checkpoint (DIR/checkpoint/, written atomically after every\n"
+    "                       epoch and removed once the model is saved); the other\n"
+    "                       options must be the same; it ends bit-identical\n"
+    "  --initial-epoch E    start counting at epoch E (Keras' initial_epoch)\n"
     "  --threads T\n"
     "  tables: --label COL (required), --columns SPEC.json (default: inferred and\n"
     "  printed), --holdout N (every Nth row held out and scored; default none),\n"
@@ -91,10 +99,17 @@ static int parse(int argc, char **argv, train_opts *o)
         else if (!strcmp(name, "--fine-tune")) rc = cli_int("train", name, v, 0, 100000, &o->fine_tune);
         else if (!strcmp(name, "--fine-tune-epochs")) rc = cli_int("train", name, v, 1, 1024, &o->fine_tune_epochs);
         else if (!strcmp(name, "--limit")) rc = cli_int("train", name, v, 1, 1L << 40, &o->limit);
+        else if (!strcmp(name, "--resume")) o->resume = v;
+        else if (!strcmp(name, "--initial-epoch")) rc = cli_int("train", name, v, 0, 1023, &o->initial_epoch);
         else return cli_usage("train", "unknown option %s", name);
     }
     if (rc)
         return rc;
+    if (o->resume && !o->out)
+        o->out = o->resume;
+    if (o->resume && strcmp(o->resume, o->out))
+        return cli_usage("train", "--resume %s continues the run whose --out was that folder, "
+                         "not --out %s", o->resume, o->out);
     if (!o->data || !o->out)
         return cli_usage("train", "--data and --out are required");
     if (o->optimizer && strcmp(o->optimizer, "adam") && strcmp(o->optimizer, "sgd") &&
@@ -104,6 +119,49 @@ static int parse(int argc, char **argv, train_opts *o)
         return EXIT_INPUT;
     }
     return 0;
+}
+
+const char *cli_checkpoint_dir(const train_opts *o, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/checkpoint", o->out);
+    return buf;
+}
+
+void cli_checkpoint_done(const train_opts *o)
+{
+    char dir[4096], p[4096 + 260];
+    cli_checkpoint_dir(o, dir, sizeof dir);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strstr(e->d_name, ".ckpt")) {   /* *.ckpt and their temp files */
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+crest_fit_opts cli_fit_opts(const train_opts *o, const char *ckdir, const char *name)
+{
+    return (crest_fit_opts){ .epochs = (int)o->epochs, .batch_size = (int)o->batch,
+                             .seed = (uint64_t)o->seed, .validation_split = (float)o->val_split,
+                             .early_stopping_patience = (int)o->patience, .verbose = 1,
+                             .checkpoint_dir = ckdir, .checkpoint_name = name,
+                             .resume = o->resume != NULL, .initial_epoch = (int)o->initial_epoch };
+}
+
+/* The first `limit` samples of *d (limit 0: all). */
+static int apply_limit(crest_dataset **d, long limit)
+{
+    if (!*d || limit <= 0 || (size_t)limit >= crest_dataset_size(*d))
+        return CREST_OK;
+    crest_dataset *s = NULL;
+    int err = crest_dataset_slice(*d, 0, (size_t)limit, &s);
+    crest_dataset_free(*d);
+    *d = s;
+    return err;
 }
 
 int cmd_train(int argc, char **argv)
@@ -125,6 +183,10 @@ int cmd_train(int argc, char **argv)
     int err = crest_dataset_load(&ds, o.data);
     if (!err && o.val)
         err = crest_dataset_load(&val, o.val);
+    if (!err)
+        err = apply_limit(&ds, o.limit);
+    if (!err)
+        err = apply_limit(&val, o.limit / 2);
     if (err) {
         rc = cli_fail("train", err);
         goto out;
@@ -157,13 +219,10 @@ int cmd_train(int argc, char **argv)
         if (s)
             fputs(s, stdout);
         crest_free(s);
-        err = crest_fit(m, ds, &(crest_fit_opts){ .epochs = (int)o.epochs,
-                                                  .batch_size = (int)o.batch,
-                                                  .seed = (uint64_t)o.seed,
-                                                  .validation_split = (float)o.val_split,
-                                                  .validation_data = val,
-                                                  .early_stopping_patience = (int)o.patience,
-                                                  .verbose = 1 });
+        char ck[4096];
+        crest_fit_opts fo = cli_fit_opts(&o, cli_checkpoint_dir(&o, ck, sizeof ck), "fit");
+        fo.validation_data = val;
+        err = crest_fit(m, ds, &fo);
     }
     if (!err) {
         char meta[512];
@@ -179,6 +238,7 @@ int cmd_train(int argc, char **argv)
         rc = cli_fail("train", err);
         goto out;
     }
+    cli_checkpoint_done(&o);
     printf("saved: %s\n", o.out);
 out:
     crest_model_free(m);
