@@ -282,10 +282,10 @@ typedef struct crest_fit_opts {
      * value), and the options that shape training (batch size, seed,
      * shuffling, validation split, class weights, early stopping); resuming
      * with any of them changed, or another optimizer, fails with
-     * CREST_E_STATE. epochs may grow on resume. crest_fit never deletes
-     * the file: remove it once the result is saved. The fit never stops
-     * halfway through an epoch in a way a checkpoint could not repeat:
-     * a run killed at any moment resumes from the last checkpoint. */
+     * CREST_E_STATE (a damaged file: CREST_E_FORMAT); epochs may grow on
+     * resume. A run killed at any moment resumes from its last finished
+     * epoch. crest_fit never deletes the file: remove it once the result
+     * is saved. */
     const char *checkpoint_dir;
     const char *checkpoint_name; /* default "fit" (letters, digits, '-', '_', '.') */
     bool resume;
@@ -293,6 +293,13 @@ typedef struct crest_fit_opts {
      * rows are indexed by epoch; earlier ones stay zero). Ignored when a
      * checkpoint is resumed (its epoch counts). */
     int initial_epoch;
+    /* Keras' on_epoch_end: called after every epoch with its history so far
+     * (the weights are the epoch's, before any early-stopping restore), and
+     * before that epoch's checkpoint is written, so a run killed in between
+     * calls it again for that epoch on resume. A non-zero return stops fit,
+     * which returns it. */
+    int (*on_epoch_end)(crest_model *m, int epoch, const crest_history *h, void *user);
+    void *user;
 } crest_fit_opts;
 
 int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *o);

@@ -401,6 +401,9 @@ int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *
             goto out;
         progress_line(&p, f->steps, loss, acc, true, f->has_val ? val : NULL, true);
         fit_record(f, loss, acc, val);
+        f->hist.best_epoch = f->best_epoch;
+        if (o->on_epoch_end && (rc = o->on_epoch_end(m, f->epoch - 1, &f->hist, o->user)))
+            goto out;
         if (f->ckpt && (rc = cr_fit_checkpoint_save(f)))
             goto out;
     }

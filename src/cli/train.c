@@ -23,6 +23,9 @@ static const char *help =
     "                       epoch and removed once the model is saved); the other\n"
     "                       options must be the same; it ends bit-identical\n"
     "  --initial-epoch E    start counting at epoch E (Keras' initial_epoch)\n"
+    "  --checkpoint every|best  also save the model to --out after every epoch (best:\n"
+    "                       when val loss, else loss, improved; DIR then ends with the\n"
+    "                       best epoch's model); with --base, while fine-tuning\n"
     "  --threads T\n"
     "  tables: --label COL (required), --columns SPEC.json (default: inferred and\n"
     "  printed), --holdout N (every Nth row held out and scored; default none),\n"
@@ -100,6 +103,7 @@ static int parse(int argc, char **argv, train_opts *o)
         else if (!strcmp(name, "--fine-tune-epochs")) rc = cli_int("train", name, v, 1, 1024, &o->fine_tune_epochs);
         else if (!strcmp(name, "--limit")) rc = cli_int("train", name, v, 1, 1L << 40, &o->limit);
         else if (!strcmp(name, "--resume")) o->resume = v;
+        else if (!strcmp(name, "--checkpoint")) o->checkpoint = v;
         else if (!strcmp(name, "--initial-epoch")) rc = cli_int("train", name, v, 0, 1023, &o->initial_epoch);
         else return cli_usage("train", "unknown option %s", name);
     }
@@ -112,6 +116,10 @@ static int parse(int argc, char **argv, train_opts *o)
                          "not --out %s", o->resume, o->out);
     if (!o->data || !o->out)
         return cli_usage("train", "--data and --out are required");
+    if (o->checkpoint && strcmp(o->checkpoint, "every") && strcmp(o->checkpoint, "best")) {
+        fprintf(stderr, "crest train: --checkpoint '%s' is not every or best\n", o->checkpoint);
+        return EXIT_INPUT;
+    }
     if (o->optimizer && strcmp(o->optimizer, "adam") && strcmp(o->optimizer, "sgd") &&
         strcmp(o->optimizer, "rmsprop")) {
         fprintf(stderr, "crest train: --optimizer '%s' is not adam, sgd or rmsprop\n",
@@ -143,14 +151,41 @@ void cli_checkpoint_done(const train_opts *o)
     rmdir(dir);
 }
 
+/* The loss --checkpoint best watches at epoch e: val_loss with validation. */
+static double monitored(const train_opts *o, const crest_history *h, int e)
+{
+    return o->val || o->val_split > 0 ? h->val_loss[e] : h->loss[e];
+}
+
+static int save_epoch(crest_model *m, int epoch, const crest_history *h, void *user)
+{
+    const train_opts *o = user;
+    if (!strcmp(o->checkpoint, "best")) {
+        int prev = -1;
+        for (int e = o->initial_epoch; e < epoch; e++)
+            if (prev < 0 || monitored(o, h, e) < monitored(o, h, prev))
+                prev = e;
+        if (prev >= 0 && !(monitored(o, h, epoch) < monitored(o, h, prev)))
+            return CREST_OK;
+        fprintf(stderr, "Epoch %d: %s %s %.5f, saving the model to %s\n", epoch + 1,
+                o->val || o->val_split > 0 ? "val_loss" : "loss",
+                prev < 0 ? "is" : "improved to", monitored(o, h, epoch), o->out);
+    }
+    return crest_model_save(m, o->out);
+}
+
 crest_fit_opts cli_fit_opts(const train_opts *o, const char *ckdir, const char *name)
 {
     return (crest_fit_opts){ .epochs = (int)o->epochs, .batch_size = (int)o->batch,
                              .seed = (uint64_t)o->seed, .validation_split = (float)o->val_split,
                              .early_stopping_patience = (int)o->patience, .verbose = 1,
                              .checkpoint_dir = ckdir, .checkpoint_name = name,
-                             .resume = o->resume != NULL, .initial_epoch = (int)o->initial_epoch };
+                             .resume = o->resume != NULL, .initial_epoch = (int)o->initial_epoch,
+                             .on_epoch_end = o->checkpoint ? save_epoch : NULL,
+                             .user = (void *)o };
 }
+
+bool cli_keep_best(const train_opts *o) { return o->checkpoint && !strcmp(o->checkpoint, "best"); }
 
 /* The first `limit` samples of *d (limit 0: all). */
 static int apply_limit(crest_dataset **d, long limit)
@@ -161,6 +196,50 @@ static int apply_limit(crest_dataset **d, long limit)
     int err = crest_dataset_slice(*d, 0, (size_t)limit, &s);
     crest_dataset_free(*d);
     *d = s;
+    return err;
+}
+
+/* Flatten, hidden Dense(relu) layers, Dropout, Dense softmax: compiled,
+ * with the metadata the saved model carries. */
+static int build_mlp(const train_opts *o, const crest_dataset *ds, crest_model **out)
+{
+    crest_model *m = NULL;
+    int K = crest_dataset_classes(ds);
+    int err = crest_sequential_new(&m, crest_dataset_sample_shape(ds));
+    if (!err) {
+        crest_model_set_seed(m, (uint64_t)o->seed);
+        if (o->threads)
+            crest_model_set_threads(m, (int)o->threads);
+        crest_add(m, crest_flatten());
+        for (int i = 0; i < o->n_hidden; i++)
+            crest_add(m, crest_dense(o->hidden[i], CREST_RELU));
+        if (o->dropout > 0)
+            crest_add(m, crest_dropout((float)o->dropout));
+        err = crest_add(m, crest_dense(K, CREST_SOFTMAX));
+    }
+    if (!err) {
+        crest_optimizer *opt = !o->optimizer || !strcmp(o->optimizer, "adam")
+                                   ? crest_adam((float)o->lr)
+                               : !strcmp(o->optimizer, "sgd") ? crest_sgd((float)o->lr, 0, false)
+                                                              : crest_rmsprop((float)o->lr);
+        err = opt ? crest_compile(m, &(crest_compile_opts){ .optimizer = opt,
+                                                            .loss = CREST_SPARSE_CCE,
+                                                            .metrics = CREST_ACCURACY })
+                  : CREST_E_ARG;
+    }
+    if (!err) {
+        char meta[512];
+        snprintf(meta, sizeof meta,
+                 "{\"crest\":{\"loss\":\"sparse_categorical_crossentropy\",\"data\":\"%s\","
+                 "\"classes\":%d,\"preprocessing\":\"x/255\"}}",
+                 strchr(o->data, '"') ? "?" : o->data, K);
+        err = crest_model_set_metadata(m, meta);
+    }
+    if (err) {
+        crest_model_free(m);
+        m = NULL;
+    }
+    *out = m;
     return err;
 }
 
@@ -191,29 +270,7 @@ int cmd_train(int argc, char **argv)
         rc = cli_fail("train", err);
         goto out;
     }
-    int K = crest_dataset_classes(ds);
-    err = crest_sequential_new(&m, crest_dataset_sample_shape(ds));
-    if (!err) {
-        crest_model_set_seed(m, (uint64_t)o.seed);
-        if (o.threads)
-            crest_model_set_threads(m, (int)o.threads);
-        crest_add(m, crest_flatten());
-        for (int i = 0; i < o.n_hidden; i++)
-            crest_add(m, crest_dense(o.hidden[i], CREST_RELU));
-        if (o.dropout > 0)
-            crest_add(m, crest_dropout((float)o.dropout));
-        err = crest_add(m, crest_dense(K, CREST_SOFTMAX));
-    }
-    if (!err) {
-        crest_optimizer *opt = !o.optimizer || !strcmp(o.optimizer, "adam")
-                                   ? crest_adam((float)o.lr)
-                               : !strcmp(o.optimizer, "sgd") ? crest_sgd((float)o.lr, 0, false)
-                                                             : crest_rmsprop((float)o.lr);
-        err = opt ? crest_compile(m, &(crest_compile_opts){ .optimizer = opt,
-                                                            .loss = CREST_SPARSE_CCE,
-                                                            .metrics = CREST_ACCURACY })
-                  : CREST_E_ARG;
-    }
+    err = build_mlp(&o, ds, &m);
     if (!err) {
         char *s = crest_model_summary(m, false);
         if (s)
@@ -224,15 +281,7 @@ int cmd_train(int argc, char **argv)
         fo.validation_data = val;
         err = crest_fit(m, ds, &fo);
     }
-    if (!err) {
-        char meta[512];
-        snprintf(meta, sizeof meta,
-                 "{\"crest\":{\"loss\":\"sparse_categorical_crossentropy\",\"data\":\"%s\","
-                 "\"classes\":%d,\"preprocessing\":\"x/255\"}}",
-                 strchr(o.data, '"') ? "?" : o.data, K);
-        err = crest_model_set_metadata(m, meta);
-    }
-    if (!err)
+    if (!err && !cli_keep_best(&o))
         err = crest_model_save(m, o.out);
     if (err) {
         rc = cli_fail("train", err);

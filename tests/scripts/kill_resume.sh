@@ -44,21 +44,40 @@ check_model() {
 }
 
 # ---- 1. random kills over an existing model ---------------------------------
-D="$tmp/fm"
-"$C" train "${FM[@]}" --seed 1 --out "$D" > /dev/null 2>&1 || die "first model"
+# --checkpoint every: the model folder itself is saved after every epoch;
+# delays are drawn over the length of a whole run
+D="$tmp/pg_every"
+t0=$(date +%s%N)
+"$C" train "${PG[@]}" --epochs 10 --seed 1 --out "$D" --checkpoint every > /dev/null 2>&1 \
+  || die "first model"
+run_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 RANDOM=20261201
 during=0
-for i in $(seq 1 24); do
-  delay=$(printf '0.%03d' $((RANDOM % 450)))
-  "$C" train "${FM[@]}" --seed $((i % 4 + 2)) --out "$D" > /dev/null 2>&1 &
+for i in $(seq 1 30); do
+  delay=$(awk -v ms=$((RANDOM % (run_ms + run_ms / 5 + 1))) 'BEGIN { printf "%.3f", ms / 1000 }')
+  "$C" train "${PG[@]}" --epochs 10 --seed $((i % 4 + 2)) --out "$D" --checkpoint every \
+    > /dev/null 2>&1 &
   pid=$!
   sleep "$delay"
   { kill -9 "$pid"; wait "$pid"; } 2> /dev/null
   [ "$(temps "$D")" -gt 0 ] || [ "$(temps "$D/checkpoint")" -gt 0 ] && during=$((during + 1))
-  check_model "$D" "$tmp/x.f32" "random kill $i after ${delay}s"
+  check_model "$D" "$tmp/rows.csv" "random kill $i after ${delay}s"
 done
-echo "random kills: 24, $during of them inside a save (a temp file left)"
-
+echo "random kills: 30 over runs of ${run_ms} ms, $during of them inside a save (a temp file left)"
+# the same over a Fashion-MNIST MLP, fewer (its data takes longer to load)
+D="$tmp/fm"
+t0=$(date +%s%N)
+"$C" train "${FM[@]}" --seed 1 --out "$D" --checkpoint every > /dev/null 2>&1 || die "first model"
+run_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+for i in $(seq 1 6); do
+  delay=$(awk -v ms=$((run_ms / 3 + RANDOM % (run_ms * 5 / 6 + 1))) 'BEGIN { printf "%.3f", ms / 1000 }')
+  "$C" train "${FM[@]}" --seed $((i % 4 + 2)) --out "$D" --checkpoint every > /dev/null 2>&1 &
+  pid=$!
+  sleep "$delay"
+  { kill -9 "$pid"; wait "$pid"; } 2> /dev/null
+  check_model "$D" "$tmp/x.f32" "random kill $i (Fashion-MNIST) after ${delay}s"
+done
+echo "(${SECONDS}s)"
 # ---- 2. a kill at every file-changing call of a run -------------------------
 P="$tmp/pg"
 "$C" train "${PG[@]}" --seed 1 --out "$P" > /dev/null 2>&1 || die "first penguins model"
@@ -79,6 +98,7 @@ echo "kills at every file-changing call: $n_killed"
 "$C" train "${PG[@]}" --seed 2 --out "$P" > /dev/null 2>&1 || die "clean run"
 [ "$(temps "$P")" = 0 ] && [ ! -e "$P/checkpoint" ] || { die "leftovers after a clean run"; ls -R "$P"; }
 
+echo "(${SECONDS}s)"
 # ---- 3. killed, resumed, bit-identical ---------------------------------------
 # last_metrics LOG: the last epoch line's metrics (no timings), and the
 # hold-out score of tables
@@ -157,5 +177,29 @@ grep -q "fit.ckpt" "$tmp/err" || die "resume refusal does not name the checkpoin
 "$C" train "${args[@]}" --out "$tmp/a" --resume "$tmp/b" > /dev/null 2>&1
 [ $? = 2 ] || die "--resume with another --out: not a usage error"
 
+echo "(${SECONDS}s)"
+# ---- 4. --checkpoint every / best ---------------------------------------------
+# a run is the prefix of a longer one: the model saved after epoch k is the
+# model of a k-epoch run, byte for byte
+shard() { sed -n 's/.*"paths":\["\([^"]*\)".*/\1/p' "$1/model.json"; }
+# same_model A B: model.json and the shard it names are identical
+same_model() { cmp "$1/model.json" "$2/model.json" && cmp "$1/$(shard "$1")" "$2/$(shard "$2")"; }
+fm4() { "$C" train --data fashion-mnist --limit 600 --hidden 16 --val-split 0.3 --lr 0.02 \
+          --seed 4 --threads 1 "$@"; }
+fm4 --epochs 6 --checkpoint best --out "$tmp/best" > /dev/null 2> "$tmp/best.log" \
+  || die "--checkpoint best"
+kb=$(sed -n 's/^Epoch \([0-9]*\): val_loss .* saving the model to .*/\1/p' "$tmp/best.log" | tail -1)
+[ -n "$kb" ] || die "--checkpoint best saved nothing"
+echo "--checkpoint best: last improvement at epoch $kb of 6"
+fm4 --epochs "${kb:-1}" --out "$tmp/best_ref" > /dev/null 2>&1 || die "prefix run"
+same_model "$tmp/best" "$tmp/best_ref" || die "--checkpoint best: the model is not epoch $kb's"
+{ KILL_ON=rename:model.json:2 LD_PRELOAD="$tmp/killshim.so" fm4 --epochs 6 --checkpoint every \
+    --out "$tmp/every" > /dev/null 2>&1; } 2> /dev/null
+[ $? = 137 ] || die "--checkpoint every: not killed"
+fm4 --epochs 1 --out "$tmp/every_ref" > /dev/null 2>&1 || die "1-epoch run"
+same_model "$tmp/every" "$tmp/every_ref" \
+  || die "--checkpoint every: killed in epoch 2's save, the model is not epoch 1's"
+
+echo "(${SECONDS}s)"
 [ $fail = 0 ] && echo "kill_resume: ok"
 exit $fail
