@@ -463,6 +463,9 @@ int cr_read_file(const char *path, size_t max, char **out, size_t *len);
  * fsync, rename, fsync of the folder. First removes the temp files of
  * writers that died (SIGKILL) in that folder, so they never pile up. */
 int cr_write_file_atomic(const char *path, const void *data, size_t len);
+/* fsync of the folder holding path (its entry for path becomes durable);
+ * folders that cannot be synced (EINVAL, EROFS) are not an error. */
+int cr_sync_dir_of(const char *path);
 /* Removes "*.tmp.<pid>" files in dir whose process is gone; returns how many. */
 int cr_remove_dead_temps(const char *dir);
 /* mkdir -p: each missing folder along dir is created; false on failure. */

@@ -306,9 +306,7 @@ int cr_remove_dead_temps(const char *dir)
     return removed;
 }
 
-/* fsync of the folder holding path, so a rename in it is durable. Folders
- * that cannot be synced (EINVAL: some file systems) are not an error. */
-static int sync_dir_of(const char *path)
+int cr_sync_dir_of(const char *path)
 {
     char dir[4096];
     dir_of(path, dir, sizeof dir);
@@ -358,7 +356,7 @@ int cr_write_file_atomic(const char *path, const void *data, size_t len)
     if (rc == CREST_OK && rename(tmp, path) != 0)
         rc = cr_fail(CREST_E_IO, "%s: rename: %s", path, strerror(errno));
     else if (rc == CREST_OK)
-        rc = sync_dir_of(path);
+        rc = cr_sync_dir_of(path);
     if (rc != CREST_OK)
         unlink(tmp);
 out:
@@ -379,8 +377,11 @@ bool cr_make_dirs(const char *dir)
             continue;
         char c = p[i];
         p[i] = 0;
-        if (stat(p, &st) != 0 && mkdir(p, 0755) != 0 && errno != EEXIST)
-            return false;
+        if (stat(p, &st) != 0) {
+            if (mkdir(p, 0755) != 0 && errno != EEXIST)
+                return false;
+            cr_sync_dir_of(p);   /* the new folder's entry is durable */
+        }
         p[i] = c;
     }
     return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);

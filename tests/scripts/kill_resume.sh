@@ -81,8 +81,14 @@ echo "(${SECONDS}s)"
 # ---- 2. a kill at every file-changing call of a run -------------------------
 P="$tmp/pg"
 "$C" train "${PG[@]}" --seed 1 --out "$P" > /dev/null 2>&1 || die "first penguins model"
-KILL_AT=0 KILL_COUNT="$tmp/count" LD_PRELOAD="$tmp/killshim.so" \
+KILL_AT=0 KILL_COUNT="$tmp/count" KILL_LOG="$tmp/calls" LD_PRELOAD="$tmp/killshim.so" \
   "$C" train "${PG[@]}" --seed 2 --out "$tmp/pg_count" > /dev/null 2>&1 || die "counting run"
+# every rename is followed by an fsync of its folder (durable past a crash)
+awk -v dir="$tmp/pg_count" '
+  $1 == "rename" { n = split($2, p, "/"); want = substr($2, 1, length($2) - length(p[n]) - 1); next_is = 1; renames++; next }
+  next_is { if ($1 != "fsync" || $2 != want) bad++; next_is = 0 }
+  END { if (bad || renames < 5) { print renames " renames, " bad " not followed by a folder fsync"; exit 1 } }' \
+  "$tmp/calls" || die "renames without a folder fsync"
 calls=$(cat "$tmp/count" 2>/dev/null || echo 0)
 [ "$calls" -ge 20 ] || die "only $calls file-changing calls counted (the shim is not working)"
 n_killed=0

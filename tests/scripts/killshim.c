@@ -5,7 +5,7 @@
  * with KILL_ON=OP:TEXT:N at the N-th call OP (write, fsync, rename,
  * unlink) on a path containing TEXT (a write first writes half its bytes,
  * so the file is left torn). KILL_COUNT names a file that receives the
- * number of calls at exit. */
+ * number of calls at exit; KILL_LOG one that gets a line "OP PATH" per call. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <signal.h>
@@ -17,9 +17,22 @@
 
 static long calls, matches;
 
+static void log_call(const char *op, const char *path)
+{
+    static FILE *log;
+    const char *f = getenv("KILL_LOG");
+    if (f && !log)
+        log = fopen(f, "w");
+    if (log) {
+        fprintf(log, "%s %s\n", op, path ? path : "?");
+        fflush(log);
+    }
+}
+
 static int at_kill_point(const char *op, const char *path)
 {
     const char *e = getenv("KILL_AT"), *on = getenv("KILL_ON");
+    log_call(op, path);
     if (e && ++calls == atol(e))
         return 1;
     char want[256];
