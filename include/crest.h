@@ -275,17 +275,21 @@ typedef struct crest_fit_opts {
      * shuffling and dropout RNGs, the row order, the epoch, the history and
      * the early-stopping state (best value, best weights, patience count).
      * With resume also set and that file present, fit continues the run it
-     * holds after its last finished epoch and ends exactly (bit for bit) as
-     * the uninterrupted run would have; without the file it starts afresh.
+     * holds after its last finished epoch and ends exactly (bit for bit, on
+     * the same number of threads) as the uninterrupted run would have;
+     * without the file it starts afresh. To resume, build and compile the
+     * model as before (same seed), then call crest_fit with the same data
+     * and options; the checkpoint overwrites the fresh weights.
      * A checkpoint holds a fingerprint of the model (weight names, shapes,
      * trainable flags), the loss, the training and validation data (every
      * value), and the options that shape training (batch size, seed,
      * shuffling, validation split, class weights, early stopping); resuming
      * with any of them changed, or another optimizer, fails with
      * CREST_E_STATE (a damaged file: CREST_E_FORMAT); epochs may grow on
-     * resume. A run killed at any moment resumes from its last finished
-     * epoch. crest_fit never deletes the file: remove it once the result
-     * is saved. */
+     * resume (a checkpoint past epochs: CREST_E_ARG). A run killed at any
+     * moment resumes from its last finished epoch; one that early stopping
+     * ended only restores its best weights. crest_fit never deletes the
+     * file: remove it once the result is saved. */
     const char *checkpoint_dir;
     const char *checkpoint_name; /* default "fit" (letters, digits, '-', '_', '.') */
     bool resume;
