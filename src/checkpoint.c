@@ -1,8 +1,9 @@
 /* checkpoint.c - crest_fit's checkpoints: the whole state of a run after an
  * epoch, so a killed run resumes and ends bit-identical to one never killed.
  *
- * One file, <checkpoint_dir>/<name>.ckpt, written atomically (temp file,
- * fsync, rename, fsync of the folder), host byte order:
+ * One file, <checkpoint_dir>/<name>.ckpt (the folder is created by the
+ * first save), written atomically (temp file, fsync, rename, fsync of the
+ * folder), host byte order:
  *   "CRESTCK1", fingerprint u64,
  *   epoch i32, stopped i32, wait i32, best_epoch i32, best_loss f64,
  *   shuffle RNG u64[4], dropout RNG u64[4],
@@ -120,8 +121,14 @@ int cr_fit_checkpoint_save(const cr_fit *f)
     if (!b.err)
         cr_hash_bytes(&h, b.p, b.len);
     put_u64(&b, h.h);
-    int rc = b.err ? cr_wrap(b.err, "checkpoint %s", f->ckpt)
-                   : cr_write_file_atomic(f->ckpt, b.p, b.len);
+    int rc = b.err ? cr_wrap(b.err, "checkpoint %s", f->ckpt) : CREST_OK;
+    /* the folder is made by the first save: a run that fails before its
+     * first epoch ends leaves nothing behind */
+    if (!rc && !cr_make_dirs(f->o->checkpoint_dir))
+        rc = cr_fail(CREST_E_IO, "%s: cannot create the checkpoint folder (%s)",
+                     f->o->checkpoint_dir, strerror(errno));
+    if (!rc)
+        rc = cr_write_file_atomic(f->ckpt, b.p, b.len);
     cr_free(b.p);
     return rc;
 }
@@ -262,9 +269,6 @@ int cr_fit_checkpoint_open(cr_fit *f)
     if (!(f->ckpt = cr_malloc(len)))
         return cr_fail(CREST_E_NOMEM, "fit: out of memory");
     snprintf(f->ckpt, len, "%s/%s.ckpt", o->checkpoint_dir, name);
-    if (!cr_make_dirs(o->checkpoint_dir))
-        return cr_fail(CREST_E_IO, "%s: cannot create the checkpoint folder (%s)",
-                       o->checkpoint_dir, strerror(errno));
     f->fingerprint = fingerprint(f);
     struct stat st;
     if (!o->resume || stat(f->ckpt, &st) != 0)

@@ -466,7 +466,9 @@ int cr_write_file_atomic(const char *path, const void *data, size_t len);
 /* fsync of the folder holding path (its entry for path becomes durable);
  * folders that cannot be synced (EINVAL, EROFS) are not an error. */
 int cr_sync_dir_of(const char *path);
-/* Removes "*.tmp.<pid>" files in dir whose process is gone; returns how many. */
+/* Removes the temp files of crest's atomic writes ("*.json.tmp.<pid>",
+ * "*.bin.tmp.<pid>", "*.ckpt.tmp.<pid>") in dir whose process is gone;
+ * returns how many. */
 int cr_remove_dead_temps(const char *dir);
 /* mkdir -p: each missing folder along dir is created; false on failure. */
 bool cr_make_dirs(const char *dir);

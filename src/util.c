@@ -274,17 +274,23 @@ static void dir_of(const char *path, char *buf, size_t size)
         snprintf(buf, size, "%.*s", (int)n, path);
 }
 
-/* PID of a temp file name "<target>.tmp.<pid>", or 0. */
+/* PID of a temp file of crest's own, "<target>.tmp.<pid>" where target is
+ * a .json, .bin or .ckpt file; else 0. */
 static long temp_pid(const char *name)
 {
-    const char *t = strstr(name, ".tmp.");
+    const char *t = strstr(name, ".tmp."), *kinds[] = { ".json", ".bin", ".ckpt" };
     while (t && strstr(t + 1, ".tmp."))
         t = strstr(t + 1, ".tmp.");
-    if (!t || !t[5])
+    if (!t || !t[5] || t[5] == '-' || t[5] == '+')
         return 0;
+    bool ours = false;
+    for (int k = 0; k < 3; k++) {
+        size_t n = strlen(kinds[k]);
+        ours |= (size_t)(t - name) > n && !strncmp(t - n, kinds[k], n);
+    }
     char *end;
     long pid = strtol(t + 5, &end, 10);
-    return *end || pid <= 0 ? 0 : pid;
+    return !ours || *end || pid <= 0 ? 0 : pid;
 }
 
 int cr_remove_dead_temps(const char *dir)

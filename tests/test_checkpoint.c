@@ -258,6 +258,9 @@ static void test_dead_writers_temps_are_cleaned(void **state)
     tu_write(dir, other, "x", 1);
     tu_write(dir, live, "x", 1);
     tu_write(dir, "notes.tmp.txt", "x", 1);
+    char csv[64];
+    snprintf(csv, sizeof csv, "data.csv.tmp.%ld", (long)dead);   /* not crest's */
+    tu_write(dir, csv, "x", 1);
     crest_dataset *d = blobs(60, 4);
     crest_model *m = model(OPT_ADAM);
     assert_int_equal(crest_model_save(m, dir), CREST_OK);
@@ -265,6 +268,7 @@ static void test_dead_writers_temps_are_cleaned(void **state)
     assert_int_equal(tu_size(dir, other), 0);
     assert_int_equal(tu_size(dir, live), 1);
     assert_int_equal(tu_size(dir, "notes.tmp.txt"), 1);
+    assert_int_equal(tu_size(dir, csv), 1);
     snprintf(name, sizeof name, "fit.ckpt.tmp.%ld", (long)dead);
     tu_write(dir, name, "x", 1);
     assert_int_equal(crest_fit(m, d, &(crest_fit_opts){ .checkpoint_dir = dir }), CREST_OK);
@@ -312,12 +316,62 @@ static void test_out_of_memory(void **state)
     rm_rf(dir);
 }
 
+/* on_epoch_end sees every epoch, before its checkpoint: a run stopped by
+ * the callback at epoch k resumes at epoch k (called again), and ends as
+ * the run never stopped. */
+typedef struct calls {
+    int n, epochs[16], stop_at;
+    double loss[16];
+} calls;
+
+static int on_epoch(crest_model *m, int epoch, const crest_history *h, void *user)
+{
+    calls *c = user;
+    assert_non_null(m);
+    assert_int_equal(h->epochs, epoch + 1);
+    c->epochs[c->n] = epoch;
+    c->loss[c->n++] = h->loss[epoch];
+    return epoch == c->stop_at ? CREST_E_IO : CREST_OK;
+}
+
+static void test_epoch_callback(void **state)
+{
+    (void)state;
+    char dir[256];
+    tu_tmpdir(dir, sizeof dir);
+    crest_dataset *d = blobs(90, 4);
+    crest_model *a = model(OPT_RMSPROP), *b = model(OPT_RMSPROP);
+    calls ca = { .stop_at = -1 }, cb = { .stop_at = 2 };
+    crest_fit_opts o = { .epochs = 5, .seed = 3, .on_epoch_end = on_epoch, .user = &ca };
+    assert_int_equal(crest_fit(a, d, &o), CREST_OK);
+    assert_int_equal(ca.n, 5);
+    o.user = &cb;
+    o.checkpoint_dir = dir;
+    o.resume = true;
+    assert_int_equal(crest_fit(b, d, &o), CREST_E_IO);   /* stopped at epoch 2 */
+    assert_int_equal(cb.n, 3);
+    cb.stop_at = -1;
+    crest_model_free(b);
+    b = model(OPT_RMSPROP);
+    assert_int_equal(crest_fit(b, d, &o), CREST_OK);
+    int want[6] = { 0, 1, 2, 2, 3, 4 };
+    assert_int_equal(cb.n, 6);
+    assert_memory_equal(cb.epochs, want, sizeof want);
+    assert_true(cb.loss[2] == cb.loss[3] && cb.loss[5] == ca.loss[4]);
+    assert_same_weights(a, b);
+    crest_model_free(a);
+    crest_model_free(b);
+    crest_dataset_free(d);
+    rm_rf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_is_bit_identical),
         cmocka_unit_test(test_resume_without_checkpoint_and_initial_epoch),
         cmocka_unit_test(test_refuses_other_runs_and_damage),
+        cmocka_unit_test(test_epoch_callback),
         cmocka_unit_test(test_dead_writers_temps_are_cleaned),
         cmocka_unit_test(test_out_of_memory),
     };
