@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *help =
@@ -176,6 +177,12 @@ static int save_epoch(crest_model *m, int epoch, const crest_history *h, void *u
 
 crest_fit_opts cli_fit_opts(const train_opts *o, const char *ckdir, const char *name)
 {
+    char p[4200];
+    struct stat st;
+    if (ckdir && !o->resume && snprintf(p, sizeof p, "%s/%s.ckpt", ckdir, name) < (int)sizeof p &&
+        stat(p, &st) == 0)
+        fprintf(stderr, "crest train: %s holds a checkpoint of an earlier run: starting over "
+                "(--resume %s would continue it)\n", p, o->out);
     return (crest_fit_opts){ .epochs = (int)o->epochs, .batch_size = (int)o->batch,
                              .seed = (uint64_t)o->seed, .validation_split = (float)o->val_split,
                              .early_stopping_patience = (int)o->patience, .verbose = 1,

@@ -180,6 +180,10 @@ for _ in $(seq 1 500); do [ -f "$tmp/other/checkpoint/fit.ckpt" ] && break; slee
 rc=$?
 [ $rc = 1 ] || [ $rc = 3 ] || die "resuming with another learning rate: exit $rc"
 grep -q "fit.ckpt" "$tmp/err" || die "resume refusal does not name the checkpoint: $(cat "$tmp/err")"
+"$C" train "${args[@]}" --out "$tmp/other" > /dev/null 2> "$tmp/err" || die "starting over"
+grep -q "holds a checkpoint of an earlier run: starting over" "$tmp/err" \
+  || die "no note that an earlier run's checkpoint is dropped"
+[ -e "$tmp/other/checkpoint" ] && die "checkpoint left after a finished run"
 "$C" train "${args[@]}" --out "$tmp/a" --resume "$tmp/b" > /dev/null 2>&1
 [ $? = 2 ] || die "--resume with another --out: not a usage error"
 
