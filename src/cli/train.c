@@ -179,10 +179,14 @@ crest_fit_opts cli_fit_opts(const train_opts *o, const char *ckdir, const char *
 {
     char p[4200];
     struct stat st;
-    if (ckdir && !o->resume && snprintf(p, sizeof p, "%s/%s.ckpt", ckdir, name) < (int)sizeof p &&
-        stat(p, &st) == 0)
+    bool have = ckdir && snprintf(p, sizeof p, "%s/%s.ckpt", ckdir, name) < (int)sizeof p &&
+                stat(p, &st) == 0;
+    if (have && !o->resume)
         fprintf(stderr, "crest train: %s holds a checkpoint of an earlier run: starting over "
                 "(--resume %s would continue it)\n", p, o->out);
+    if (ckdir && !have && o->resume)
+        fprintf(stderr, "crest train: no checkpoint %s to resume: starting from the first "
+                "epoch\n", p);
     return (crest_fit_opts){ .epochs = (int)o->epochs, .batch_size = (int)o->batch,
                              .seed = (uint64_t)o->seed, .validation_split = (float)o->val_split,
                              .early_stopping_patience = (int)o->patience, .verbose = 1,
