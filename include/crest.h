@@ -267,6 +267,43 @@ typedef struct crest_fit_opts {
     bool no_restore_best;        /* with early stopping: keep the last weights */
     int verbose;                 /* 0 silent, 1 progress bar, 2 one line per epoch (stderr) */
     crest_history *history;      /* filled if not NULL */
+    /* Checkpoints (as Keras' BackupAndRestore, but bit-exact): with
+     * checkpoint_dir set (created if missing), after every epoch the whole
+     * state of the run is written atomically (temp file, fsync, rename) to
+     * <checkpoint_dir>/<checkpoint_name>.ckpt: every weight (BatchNorm's
+     * moving statistics too), the optimizer's step count and slots, the
+     * shuffling and dropout RNGs, the row order, the epoch, the history and
+     * the early-stopping state (best value, best weights, patience count).
+     * With resume also set and that file present, fit continues the run it
+     * holds after its last finished epoch and ends exactly (bit for bit, on
+     * the same number of threads) as the uninterrupted run would have;
+     * without the file it starts afresh. To resume, build and compile the
+     * model as before (same seed), then call crest_fit with the same data
+     * and options; the checkpoint overwrites the fresh weights.
+     * A checkpoint holds a fingerprint of the model (weight names, shapes,
+     * trainable flags), the loss, the training and validation data (every
+     * value), and the options that shape training (batch size, seed,
+     * shuffling, validation split, class weights, early stopping); resuming
+     * with any of them changed, or another optimizer, fails with
+     * CREST_E_STATE (a damaged file: CREST_E_FORMAT); epochs may grow on
+     * resume (a checkpoint past epochs: CREST_E_ARG). A run killed at any
+     * moment resumes from its last finished epoch; one that early stopping
+     * ended only restores its best weights. crest_fit never deletes the
+     * file: remove it once the result is saved. */
+    const char *checkpoint_dir;
+    const char *checkpoint_name; /* default "fit" (letters, digits, '-', '_', '.') */
+    bool resume;
+    /* Keras' initial_epoch: run epochs [initial_epoch, epochs) (history
+     * rows are indexed by epoch; earlier ones stay zero). Ignored when a
+     * checkpoint is resumed (its epoch counts). */
+    int initial_epoch;
+    /* Keras' on_epoch_end: called after every epoch with its history so far
+     * (the weights are the epoch's, before any early-stopping restore), and
+     * before that epoch's checkpoint is written, so a run killed in between
+     * calls it again for that epoch on resume. A non-zero return stops fit,
+     * which returns it. */
+    int (*on_epoch_end)(crest_model *m, int epoch, const crest_history *h, void *user);
+    void *user;
 } crest_fit_opts;
 
 int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *o);

@@ -35,6 +35,24 @@ double cr_rng_uniform(cr_rng *r);          /* [0, 1) */
 double cr_rng_normal(cr_rng *r);           /* N(0, 1) */
 uint64_t cr_rng_below(cr_rng *r, uint64_t n);
 
+/* ---- hashing (cache keys, checkpoint fingerprints) --------------------- */
+
+typedef struct cr_hasher { uint64_t h; } cr_hasher;
+void cr_hash_bytes(cr_hasher *s, const void *p, size_t n);
+void cr_hash_str(cr_hasher *s, const char *str);    /* with its NUL */
+
+/* ---- byte buffers (checkpoints) ---------------------------------------- */
+
+/* Growable for writing (put), bounded for reading (get from pos). The
+ * first error sticks in err; get fails with CREST_E_FORMAT when short. */
+typedef struct cr_buf {
+    unsigned char *p;
+    size_t len, cap, pos;
+    int err;
+} cr_buf;
+void cr_buf_put(cr_buf *b, const void *src, size_t n);
+int cr_buf_get(cr_buf *b, void *dst, size_t n);    /* dst NULL: skip */
+
 /* ---- shapes ------------------------------------------------------------ */
 
 typedef crest_dims cr_dims;
@@ -384,6 +402,44 @@ int cr_functional_prune(crest_model *m);
 
 int cr_optimizer_step(crest_optimizer *o, cr_weight **w, int n, cr_pool *pool);
 void cr_optimizer_reset(crest_optimizer *o);
+/* The optimizer's settings, step count and every weight's slots, appended
+ * to b; restore reads them back into o and ws (CREST_E_STATE if o is not
+ * configured as the saved one was). */
+void cr_optimizer_save(const crest_optimizer *o, cr_weight **ws, int n, cr_buf *b);
+int cr_optimizer_restore(crest_optimizer *o, cr_weight **ws, int n, cr_buf *b);
+
+/* ---- fit (src/train.c) and its checkpoints (src/checkpoint.c) ---------- */
+
+/* Everything a run of crest_fit carries from one epoch to the next besides
+ * the model's weights and optimizer: a checkpoint holds all of it. */
+typedef struct cr_fit {
+    crest_model *m;
+    const crest_dataset *train;
+    const crest_fit_opts *o;
+    size_t n, n_val;              /* training rows; held-out tail (validation_split) */
+    int epochs, bs;
+    int64_t steps;                /* per epoch */
+    bool has_val, early;
+    size_t *idx;                  /* the shuffled row order (shuffled in place) */
+    float *best;                  /* early stopping: the best weights, or NULL */
+    size_t n_params;
+    cr_rng shuffle, drop;
+    double best_loss;
+    int wait, best_epoch;
+    int epoch;                    /* epochs done (the next one to run) */
+    bool stopped;                 /* early stopping ended the run */
+    crest_history hist;
+    uint64_t fingerprint;         /* of the model, the data and the options */
+    char *ckpt;                   /* checkpoint file, or NULL */
+} cr_fit;
+
+/* With o->checkpoint_dir: names the file, fingerprints the run and, with
+ * o->resume and a checkpoint there, restores the run (weights, optimizer,
+ * RNGs, row order, history, early stopping). CREST_E_STATE if the
+ * checkpoint was made by another run (model, data or options differ). */
+int cr_fit_checkpoint_open(cr_fit *f);
+/* Writes the run's state atomically (after an epoch). */
+int cr_fit_checkpoint_save(const cr_fit *f);
 
 /* ---- datasets ---------------------------------------------------------- */
 
@@ -407,7 +463,18 @@ int cr_image_opts_from_cjson(const cJSON *j, crest_image_opts *out);
 
 /* Reads a whole file (max bytes; 0 = no limit). Caller frees *out. */
 int cr_read_file(const char *path, size_t max, char **out, size_t *len);
-/* Writes atomically: temp file in the same folder, fsync, rename. */
+/* Writes atomically: temp file "<path>.tmp.<pid>" in the same folder,
+ * fsync, rename, fsync of the folder. First removes the temp files of
+ * writers that died (SIGKILL) in that folder, so they never pile up. */
 int cr_write_file_atomic(const char *path, const void *data, size_t len);
+/* fsync of the folder holding path (its entry for path becomes durable);
+ * folders that cannot be synced (EINVAL, EROFS) are not an error. */
+int cr_sync_dir_of(const char *path);
+/* Removes the temp files of crest's atomic writes ("*.json.tmp.<pid>",
+ * "*.bin.tmp.<pid>", "*.ckpt.tmp.<pid>") in dir whose process is gone;
+ * returns how many. */
+int cr_remove_dead_temps(const char *dir);
+/* mkdir -p: each missing folder along dir is created; false on failure. */
+bool cr_make_dirs(const char *dir);
 
 #endif

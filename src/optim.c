@@ -180,3 +180,83 @@ int cr_optimizer_step(crest_optimizer *o, cr_weight **ws, int n, cr_pool *pool)
     }
     return CREST_OK;
 }
+
+/* ---- state for checkpoints ----------------------------------------------
+ * Layout: kind, the hyper-parameters, the step count, then for each weight
+ * a mask of the slots it has and their values. */
+
+typedef struct opt_head {
+    int32_t kind, nesterov;
+    float lr, momentum, beta1, beta2, eps, rho;
+    int64_t t;
+} opt_head;
+
+static opt_head head_of(const crest_optimizer *o)
+{
+    opt_head h;
+    memset(&h, 0, sizeof h);   /* no stray padding bytes in the file */
+    h.kind = (int32_t)o->kind;
+    h.nesterov = o->nesterov;
+    h.lr = o->lr;
+    h.momentum = o->momentum;
+    h.beta1 = o->beta1;
+    h.beta2 = o->beta2;
+    h.eps = o->eps;
+    h.rho = o->rho;
+    h.t = o->t;
+    return h;
+}
+
+void cr_optimizer_save(const crest_optimizer *o, cr_weight **ws, int n, cr_buf *b)
+{
+    opt_head h = head_of(o);
+    cr_buf_put(b, &h, sizeof h);
+    for (int i = 0; i < n; i++) {
+        uint8_t mask = (uint8_t)((ws[i]->slot[0] ? 1 : 0) | (ws[i]->slot[1] ? 2 : 0));
+        cr_buf_put(b, &mask, 1);
+        for (int k = 0; k < 2; k++)
+            if (ws[i]->slot[k])
+                cr_buf_put(b, ws[i]->slot[k], (size_t)ws[i]->size * sizeof(float));
+    }
+}
+
+int cr_optimizer_restore(crest_optimizer *o, cr_weight **ws, int n, cr_buf *b)
+{
+    opt_head h, mine = head_of(o);
+    int rc = cr_buf_get(b, &h, sizeof h);
+    if (rc)
+        return rc;
+    mine.t = h.t;
+    if (memcmp(&h, &mine, sizeof h) || h.t < 0)
+        return cr_fail(CREST_E_STATE, "the optimizer (kind or settings) is not the one the "
+                       "checkpoint was made with");
+    /* first check and allocate everything, then copy: a failure leaves
+     * only zeroed slots behind, which are a fresh optimizer's state */
+    size_t start = b->pos;
+    for (int i = 0; i < n && !rc; i++) {
+        uint8_t mask;
+        if ((rc = cr_buf_get(b, &mask, 1)))
+            break;
+        if (mask > 3)
+            return cr_fail(CREST_E_FORMAT, "optimizer state of '%s': bad slot mask %u",
+                           ws[i]->name, mask);
+        for (int k = 0; k < 2 && !rc; k++)
+            if (mask & (1 << k) && !(rc = need_slots(ws[i], k + 1)))
+                rc = cr_buf_get(b, NULL, (size_t)ws[i]->size * sizeof(float));
+    }
+    if (rc)
+        return rc;
+    b->pos = start;
+    for (int i = 0; i < n; i++) {
+        uint8_t mask;
+        cr_buf_get(b, &mask, 1);
+        for (int k = 0; k < 2; k++) {
+            if (mask & (1 << k))
+                cr_buf_get(b, ws[i]->slot[k], (size_t)ws[i]->size * sizeof(float));
+            else if (ws[i]->slot[k])   /* the run had none yet: as fresh */
+                memset(ws[i]->slot[k], 0, (size_t)ws[i]->size * sizeof(float));
+        }
+    }
+    o->t = h.t;
+    return CREST_OK;
+}

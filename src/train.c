@@ -225,11 +225,8 @@ static int alloc_grads(crest_model *m)
 static int eval_range(crest_model *m, const crest_dataset *d, size_t start, size_t n, int bs,
                       crest_metrics *out);
 
-int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *o)
+static int fit_check(crest_model *m, const crest_dataset *train, const crest_fit_opts *o)
 {
-    crest_fit_opts dflt = { 0 };
-    if (!o)
-        o = &dflt;
     if (!m)
         return cr_fail(CREST_E_ARG, "fit: model is NULL");
     if (!m->compiled)
@@ -237,146 +234,190 @@ int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *
     int epochs = o->epochs ? o->epochs : 1, bs = o->batch_size ? o->batch_size : 32;
     if (epochs < 0 || epochs > 1024 || bs < 1 || bs > (1 << 20))
         return cr_fail(CREST_E_ARG, "fit: epochs %d (1..1024), batch size %d", epochs, bs);
+    if (o->initial_epoch < 0 || o->initial_epoch >= epochs)
+        return cr_fail(CREST_E_ARG, "fit: initial_epoch %d is not in [0, epochs %d)",
+                       o->initial_epoch, epochs);
     if (!(o->validation_split >= 0 && o->validation_split < 1))
         return cr_fail(CREST_E_ARG, "fit: validation_split %g is not in [0, 1)",
                        o->validation_split);
+    if (o->resume && !o->checkpoint_dir)
+        return cr_fail(CREST_E_ARG, "fit: resume needs a checkpoint_dir");
     int rc = cr_model_build_train(m);
     if (!rc)
         rc = check_data(m, train, "fit");
     if (!rc && o->validation_data)
         rc = check_data(m, o->validation_data, "fit: validation data");
-    if (rc)
-        return rc;
-    if (o->class_weight && m->copts.loss != CREST_SPARSE_CCE && !train->labels)
-        return cr_fail(CREST_E_ARG, "fit: class weights need integer labels");
-    cr_pool *pool;
-    if ((rc = cr_model_pool(m, &pool)) || (rc = alloc_grads(m)))
-        return rc;
+    if (!rc && o->class_weight && m->copts.loss != CREST_SPARSE_CCE && !train->labels)
+        rc = cr_fail(CREST_E_ARG, "fit: class weights need integer labels");
+    return rc;
+}
 
+/* The run's starting state: the split, the row order, early stopping, the
+ * RNGs; then, with checkpoints, what a checkpoint to resume holds. */
+static int fit_init(cr_fit *f, crest_model *m, const crest_dataset *train,
+                    const crest_fit_opts *o)
+{
+    *f = (cr_fit){ .m = m, .train = train, .o = o, .n = train->n,
+                   .epochs = o->epochs ? o->epochs : 1,
+                   .bs = o->batch_size ? o->batch_size : 32,
+                   .early = o->early_stopping_patience > 0,
+                   .n_params = crest_model_param_count(m, false),
+                   .best_loss = INFINITY, .best_epoch = -1, .epoch = o->initial_epoch };
     /* Keras: the validation split is the last fraction, taken before shuffling */
-    size_t n = train->n, n_val = 0;
     if (o->validation_split > 0) {
-        n_val = (size_t)((double)n * o->validation_split);
-        n -= n_val;
+        f->n_val = (size_t)((double)f->n * o->validation_split);
+        f->n -= f->n_val;
     }
-    if (n == 0)
+    if (f->n == 0)
         return cr_fail(CREST_E_ARG, "fit: no training samples");
-    bool has_val = n_val > 0 || o->validation_data;
+    f->has_val = f->n_val > 0 || o->validation_data;
+    f->steps = (int64_t)((f->n + (size_t)f->bs - 1) / (size_t)f->bs);
+    f->idx = cr_malloc(f->n * sizeof *f->idx);
+    if (f->early && !o->no_restore_best)
+        f->best = cr_malloc((f->n_params ? f->n_params : 1) * sizeof *f->best);
+    if (!f->idx || (f->early && !o->no_restore_best && !f->best))
+        return cr_fail(CREST_E_NOMEM, "fit: out of memory");
+    for (size_t i = 0; i < f->n; i++)
+        f->idx[i] = i;
+    cr_rng_seed(&f->shuffle, o->seed);
+    cr_rng_seed(&f->drop, o->seed ^ 0x5851f42d4c957f2dULL);
+    return o->checkpoint_dir ? cr_fit_checkpoint_open(f) : CREST_OK;
+}
 
-    size_t *idx = cr_malloc(n * sizeof *idx);
-    float *best = NULL;
-    size_t n_params = crest_model_param_count(m, false);
-    bool early = o->early_stopping_patience > 0;
-    if (early && !o->no_restore_best)
-        best = cr_malloc((n_params ? n_params : 1) * sizeof *best);
-    if (!idx || (early && !o->no_restore_best && !best)) {
-        rc = cr_fail(CREST_E_NOMEM, "fit: out of memory");
-        goto out;
+/* All weights into buf (save) or back from it, in the model's order. */
+static void copy_weights(crest_model *m, float *buf, bool save)
+{
+    size_t k = 0;
+    for (int i = 0; i < m->n_weights; i++) {
+        size_t bytes = (size_t)m->weights[i]->size * sizeof(float);
+        memcpy(save ? buf + k : m->weights[i]->val, save ? m->weights[i]->val : buf + k, bytes);
+        k += (size_t)m->weights[i]->size;
     }
-    cr_rng shuffle, drop;
-    cr_rng_seed(&shuffle, o->seed);
-    cr_rng_seed(&drop, o->seed ^ 0x5851f42d4c957f2dULL);
-    cr_ctx ctx = { .pool = pool, .rng = &drop, .training = true };
-    for (size_t i = 0; i < n; i++)
-        idx[i] = i;
-    double best_loss = INFINITY;
-    int wait = 0, best_epoch = -1;
-    int64_t steps = (int64_t)((n + (size_t)bs - 1) / (size_t)bs);
-    if (o->history)
-        memset(o->history, 0, sizeof *o->history);
+}
 
-    for (int ep = 0; ep < epochs; ep++) {
-        progress p = { .verbose = o->verbose, .tty = isatty(2), .t0 = now_s(), .steps = steps };
+/* One pass over the shuffled training rows: the epoch's loss and accuracy. */
+static int fit_epoch(cr_fit *f, cr_ctx *ctx, progress *p, double *loss, double *acc)
+{
+    crest_model *m = f->m;
+    size_t n = f->n, bs = (size_t)f->bs;
+    if (!f->o->no_shuffle)
+        for (size_t i = n - 1; i > 0; i--) {
+            size_t j = (size_t)cr_rng_below(&f->shuffle, i + 1), t = f->idx[i];
+            f->idx[i] = f->idx[j];
+            f->idx[j] = t;
+        }
+    double loss_sum = 0, hits = 0, topk = 0;
+    size_t seen = 0;
+    int rc;
+    for (int64_t s = 0; s < f->steps; s++) {
+        size_t start = (size_t)s * bs;
+        int64_t b = (int64_t)(n - start < bs ? n - start : bs);
+        if ((rc = cr_graph_plan(m->g_train, b)))
+            return rc;
+        cr_graph *g = m->g_train;
+        load_batch(m, f->train, f->idx, start, b, g, m->label_in, m->sw_in, f->o->class_weight);
+        cr_graph_forward(g, ctx);
+        float l = m->loss->val[0];
+        if (!isfinite(l))
+            return cr_fail(CREST_E_STATE, "fit: loss became %g at epoch %d step %lld (learning "
+                           "rate too high?)", l, f->epoch + 1, (long long)s + 1);
+        loss_sum += (double)l * (double)b;
+        seen += (size_t)b;
+        count_hits(m, f->train, f->idx, start, b, m->out_train->val, &hits, &topk);
+        for (int i = 0; i < m->n_weights; i++)
+            memset(m->weights[i]->grad, 0, (size_t)m->weights[i]->size * sizeof(float));
+        cr_graph_backward(g, m->loss, ctx);
+        if ((rc = cr_optimizer_step(m->opt, m->weights, m->n_weights, ctx->pool)))
+            return rc;
+        progress_line(p, s + 1, loss_sum / (double)seen, hits / (double)seen, true, NULL, false);
+    }
+    *loss = loss_sum / (double)seen;
+    *acc = hits / (double)seen;
+    return CREST_OK;
+}
+
+static int fit_validate(cr_fit *f, double val[2])
+{
+    const crest_fit_opts *o = f->o;
+    crest_metrics vm;
+    const crest_dataset *vd = o->validation_data ? o->validation_data : f->train;
+    int rc = eval_range(f->m, vd, o->validation_data ? 0 : f->n,
+                        o->validation_data ? vd->n : f->n_val, f->bs, &vm);
+    val[0] = vm.loss;
+    val[1] = vm.accuracy;
+    return rc;
+}
+
+/* The epoch's history row and early stopping; the epoch counts as done. */
+static void fit_record(cr_fit *f, double loss, double acc, const double val[2])
+{
+    const crest_fit_opts *o = f->o;
+    int ep = f->epoch++;
+    f->hist.epochs = f->epoch;
+    f->hist.loss[ep] = loss;
+    f->hist.accuracy[ep] = acc;
+    f->hist.val_loss[ep] = val[0];
+    f->hist.val_accuracy[ep] = val[1];
+    if (!f->early)
+        return;
+    double mon = f->has_val ? val[0] : loss;
+    if (mon < f->best_loss - o->early_stopping_min_delta) {
+        f->best_loss = mon;
+        f->best_epoch = ep;
+        f->wait = 0;
+        if (f->best)
+            copy_weights(f->m, f->best, true);
+    } else if (++f->wait >= o->early_stopping_patience) {
         if (o->verbose)
-            fprintf(stderr, "Epoch %d/%d\n", ep + 1, epochs);
-        if (!o->no_shuffle)
-            for (size_t i = n - 1; i > 0; i--) {
-                size_t j = (size_t)cr_rng_below(&shuffle, i + 1), t = idx[i];
-                idx[i] = idx[j];
-                idx[j] = t;
-            }
-        double loss_sum = 0, hits = 0, topk = 0;
-        size_t seen = 0;
-        for (int64_t s = 0; s < steps; s++) {
-            size_t start = (size_t)s * (size_t)bs;
-            int64_t b = (int64_t)(n - start < (size_t)bs ? n - start : (size_t)bs);
-            if ((rc = cr_graph_plan(m->g_train, b)))
-                goto out;
-            cr_graph *g = m->g_train;
-            load_batch(m, train, idx, start, b, g, m->label_in, m->sw_in,
-                       o->class_weight);
-            cr_graph_forward(g, &ctx);
-            float l = m->loss->val[0];
-            if (!isfinite(l)) {
-                rc = cr_fail(CREST_E_STATE,
-                             "fit: loss became %g at epoch %d step %lld (learning rate too "
-                             "high?)", l, ep + 1, (long long)s + 1);
-                goto out;
-            }
-            loss_sum += (double)l * (double)b;
-            seen += (size_t)b;
-            count_hits(m, train, idx, start, b, m->out_train->val, &hits, &topk);
-            for (int i = 0; i < m->n_weights; i++)
-                memset(m->weights[i]->grad, 0, (size_t)m->weights[i]->size * sizeof(float));
-            cr_graph_backward(g, m->loss, &ctx);
-            if ((rc = cr_optimizer_step(m->opt, m->weights, m->n_weights, pool)))
-                goto out;
-            progress_line(&p, s + 1, loss_sum / (double)seen, hits / (double)seen, true, NULL,
-                          false);
-        }
-        double ep_loss = loss_sum / (double)seen, ep_acc = hits / (double)seen, val[2] = { 0 };
-        if (has_val) {
-            crest_metrics vm;
-            const crest_dataset *vd = o->validation_data ? o->validation_data : train;
-            rc = eval_range(m, vd, o->validation_data ? 0 : n,
-                            o->validation_data ? vd->n : n_val, bs, &vm);
-            if (rc)
-                goto out;
-            val[0] = vm.loss;
-            val[1] = vm.accuracy;
-        }
-        progress_line(&p, steps, ep_loss, ep_acc, true, has_val ? val : NULL, true);
-        if (o->history && ep < 1024) {
-            o->history->epochs = ep + 1;
-            o->history->loss[ep] = ep_loss;
-            o->history->accuracy[ep] = ep_acc;
-            o->history->val_loss[ep] = val[0];
-            o->history->val_accuracy[ep] = val[1];
-        }
-        if (early) {
-            double mon = has_val ? val[0] : ep_loss;
-            if (mon < best_loss - o->early_stopping_min_delta) {
-                best_loss = mon;
-                best_epoch = ep;
-                wait = 0;
-                if (best) {
-                    size_t k = 0;
-                    for (int i = 0; i < m->n_weights; i++) {
-                        memcpy(best + k, m->weights[i]->val,
-                               (size_t)m->weights[i]->size * sizeof(float));
-                        k += (size_t)m->weights[i]->size;
-                    }
-                }
-            } else if (++wait >= o->early_stopping_patience) {
-                if (o->verbose)
-                    fprintf(stderr, "Early stopping after epoch %d (best: %d)\n", ep + 1,
-                            best_epoch + 1);
-                break;
-            }
-        }
+            fprintf(stderr, "Early stopping after epoch %d (best: %d)\n", ep + 1,
+                    f->best_epoch + 1);
+        f->stopped = true;
     }
-    if (best && best_epoch >= 0) {
-        size_t k = 0;
-        for (int i = 0; i < m->n_weights; i++) {
-            memcpy(m->weights[i]->val, best + k, (size_t)m->weights[i]->size * sizeof(float));
-            k += (size_t)m->weights[i]->size;
-        }
+}
+
+int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *o)
+{
+    crest_fit_opts dflt = { 0 };
+    if (!o)
+        o = &dflt;
+    int rc = fit_check(m, train, o);
+    cr_pool *pool;
+    if (rc || (rc = cr_model_pool(m, &pool)) || (rc = alloc_grads(m)))
+        return rc;
+    cr_fit *f = cr_calloc(1, sizeof *f);
+    if (!f)
+        return cr_fail(CREST_E_NOMEM, "fit: out of memory");
+    if ((rc = fit_init(f, m, train, o)))
+        goto out;
+    cr_ctx ctx = { .pool = pool, .rng = &f->drop, .training = true };
+    while (f->epoch < f->epochs && !f->stopped) {
+        progress p = { .verbose = o->verbose, .tty = isatty(2), .t0 = now_s(),
+                       .steps = f->steps };
+        if (o->verbose)
+            fprintf(stderr, "Epoch %d/%d\n", f->epoch + 1, f->epochs);
+        double loss = 0, acc = 0, val[2] = { 0 };
+        if ((rc = fit_epoch(f, &ctx, &p, &loss, &acc)) ||
+            (f->has_val && (rc = fit_validate(f, val))))
+            goto out;
+        progress_line(&p, f->steps, loss, acc, true, f->has_val ? val : NULL, true);
+        fit_record(f, loss, acc, val);
+        f->hist.best_epoch = f->best_epoch;
+        if (o->on_epoch_end && (rc = o->on_epoch_end(m, f->epoch - 1, &f->hist, o->user)))
+            goto out;
+        if (f->ckpt && (rc = cr_fit_checkpoint_save(f)))
+            goto out;
     }
-    if (o->history)
-        o->history->best_epoch = best_epoch;
+    if (f->best && f->best_epoch >= 0)
+        copy_weights(m, f->best, false);
 out:
-    cr_free(idx);
-    cr_free(best);
+    if (o->history) {
+        *o->history = f->hist;
+        o->history->best_epoch = f->best_epoch;
+    }
+    cr_free(f->idx);
+    cr_free(f->best);
+    cr_free(f->ckpt);
+    cr_free(f);
     return rc;
 }
 

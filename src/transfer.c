@@ -264,26 +264,9 @@ int crest_model_append(crest_model *m, crest_model *head)
 
 /* ---- hashing (cache keys) ---------------------------------------------- */
 
-typedef struct hasher { uint64_t h; } hasher;
-
-static void hash_bytes(hasher *s, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    uint64_t h = s->h;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {    /* word at a time: fast on big data sets */
-        uint64_t w;
-        memcpy(&w, b + i, 8);
-        h = (h ^ w) * 0x9E3779B97F4A7C15ull;
-        h ^= h >> 29;
-    }
-    for (; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001B3ull;
-    h = (h ^ n) * 0xBF58476D1CE4E5B9ull;
-    s->h = h ^ (h >> 31);
-}
-
-static void hash_str(hasher *s, const char *str) { hash_bytes(s, str, strlen(str) + 1); }
+typedef cr_hasher hasher;
+static void hash_bytes(hasher *s, const void *p, size_t n) { cr_hash_bytes(s, p, n); }
+static void hash_str(hasher *s, const char *str) { cr_hash_str(s, str); }
 
 static int hash_model(hasher *s, crest_model *m)
 {
@@ -339,26 +322,7 @@ static bool cache_read(const char *path, uint64_t key, size_t n, int64_t dim, fl
     return ok;
 }
 
-/* mkdir -p: each missing folder along dir is created. */
-static bool make_dirs(const char *dir)
-{
-    char p[4096];
-    struct stat st;
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof p)
-        return false;
-    memcpy(p, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] != '/' && p[i] != 0)
-            continue;
-        char c = p[i];
-        p[i] = 0;
-        if (stat(p, &st) != 0 && mkdir(p, 0755) != 0 && errno != EEXIST)
-            return false;
-        p[i] = c;
-    }
-    return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
-}
+static bool make_dirs(const char *dir) { return cr_make_dirs(dir); }
 
 static int cache_write(const char *dir, const char *path, uint64_t key, size_t n, int64_t dim,
                        const float *feat)

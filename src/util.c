@@ -2,9 +2,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -259,12 +261,80 @@ out:
     return rc;
 }
 
+/* The folder part of path ("." when there is none) into buf. */
+static void dir_of(const char *path, char *buf, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (slash && n == 0)
+        n = 1;                                     /* "/file" */
+    if (!slash || n >= size)
+        snprintf(buf, size, ".");
+    else
+        snprintf(buf, size, "%.*s", (int)n, path);
+}
+
+/* PID of a temp file of crest's own, "<target>.tmp.<pid>" where target is
+ * a .json, .bin or .ckpt file; else 0. */
+static long temp_pid(const char *name)
+{
+    const char *t = strstr(name, ".tmp."), *kinds[] = { ".json", ".bin", ".ckpt" };
+    while (t && strstr(t + 1, ".tmp."))
+        t = strstr(t + 1, ".tmp.");
+    if (!t || !t[5] || t[5] == '-' || t[5] == '+')
+        return 0;
+    bool ours = false;
+    for (int k = 0; k < 3; k++) {
+        size_t n = strlen(kinds[k]);
+        ours |= (size_t)(t - name) > n && !strncmp(t - n, kinds[k], n);
+    }
+    char *end;
+    long pid = strtol(t + 5, &end, 10);
+    return !ours || *end || pid <= 0 ? 0 : pid;
+}
+
+int cr_remove_dead_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long pid = temp_pid(e->d_name);
+        if (!pid || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char p[4096];
+        if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < (int)sizeof p && unlink(p) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
+int cr_sync_dir_of(const char *path)
+{
+    char dir[4096];
+    dir_of(path, dir, sizeof dir);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return cr_fail(CREST_E_IO, "%s: %s", dir, strerror(errno));
+    int rc = CREST_OK;
+    if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
+        rc = cr_fail(CREST_E_IO, "%s: fsync: %s", dir, strerror(errno));
+    close(fd);
+    return rc;
+}
+
 int cr_write_file_atomic(const char *path, const void *data, size_t len)
 {
     size_t n = strlen(path) + 32;
     char *tmp = cr_malloc(n);
     if (!tmp)
         return cr_fail(CREST_E_NOMEM, "%s: out of memory", path);
+    char dir[4096];
+    dir_of(path, dir, sizeof dir);
+    cr_remove_dead_temps(dir);   /* what earlier killed writers left */
     snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
     int rc = CREST_OK;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -291,9 +361,91 @@ int cr_write_file_atomic(const char *path, const void *data, size_t len)
         rc = cr_fail(CREST_E_IO, "%s: close: %s", tmp, strerror(errno));
     if (rc == CREST_OK && rename(tmp, path) != 0)
         rc = cr_fail(CREST_E_IO, "%s: rename: %s", path, strerror(errno));
+    else if (rc == CREST_OK)
+        rc = cr_sync_dir_of(path);
     if (rc != CREST_OK)
         unlink(tmp);
 out:
     cr_free(tmp);
     return rc;
+}
+
+bool cr_make_dirs(const char *dir)
+{
+    char p[4096];
+    struct stat st;
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof p)
+        return false;
+    memcpy(p, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != 0)
+            continue;
+        char c = p[i];
+        p[i] = 0;
+        if (stat(p, &st) != 0) {
+            if (mkdir(p, 0755) != 0 && errno != EEXIST)
+                return false;
+            cr_sync_dir_of(p);   /* the new folder's entry is durable */
+        }
+        p[i] = c;
+    }
+    return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* ---- hashing ----------------------------------------------------------- */
+
+void cr_hash_bytes(cr_hasher *s, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = s->h;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {    /* word at a time: fast on big data sets */
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ull;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001B3ull;
+    h = (h ^ n) * 0xBF58476D1CE4E5B9ull;
+    s->h = h ^ (h >> 31);
+}
+
+void cr_hash_str(cr_hasher *s, const char *str) { cr_hash_bytes(s, str, strlen(str) + 1); }
+
+/* ---- byte buffers ------------------------------------------------------ */
+
+void cr_buf_put(cr_buf *b, const void *src, size_t n)
+{
+    if (b->err)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n)
+            cap *= 2;
+        unsigned char *p = cr_realloc(b->p, cap);
+        if (!p) {
+            b->err = cr_fail(CREST_E_NOMEM, "out of memory for %zu bytes", cap);
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->p + b->len, src, n);
+    b->len += n;
+}
+
+int cr_buf_get(cr_buf *b, void *dst, size_t n)
+{
+    if (b->err)
+        return b->err;
+    if (n > b->len - b->pos)
+        return b->err = cr_fail(CREST_E_FORMAT, "truncated: %zu bytes wanted at offset %zu of %zu",
+                                n, b->pos, b->len);
+    if (dst && n)
+        memcpy(dst, b->p + b->pos, n);
+    b->pos += n;
+    return CREST_OK;
 }

@@ -37,7 +37,25 @@ typedef struct train_opts {
     /* transfer learning (--base): src/cli/train_base.c */
     const char *base, *cut, *pooling, *cache, *preprocess;
     long fine_tune, fine_tune_epochs, limit;
+    /* checkpoints: <out>/checkpoint/ after every epoch; --resume DIR */
+    const char *resume;
+    long initial_epoch;
+    const char *checkpoint;           /* --checkpoint every|best: DIR saved per epoch */
 } train_opts;
+
+/* The checkpoint folder of a run: <out>/checkpoint. */
+const char *cli_checkpoint_dir(const train_opts *o, char *buf, size_t size);
+/* Once the model is saved: the run's checkpoints are removed. */
+void cli_checkpoint_done(const train_opts *o);
+/* fit options every `crest train` path shares: epochs, batch, seed,
+ * validation, early stopping, progress, checkpoints (name: the phase), and
+ * with --checkpoint every|best the model saved to --out after every epoch
+ * (best: when the monitored loss improved); the model's metadata must be
+ * set before fit. */
+crest_fit_opts cli_fit_opts(const train_opts *o, const char *ckdir, const char *name);
+/* After fit: with --checkpoint best the model in --out is the best epoch's,
+ * so it is not saved again. */
+bool cli_keep_best(const train_opts *o);
 
 /* Tabular data (src/cli/tabular.c): .csv / .arff files and "penguins". */
 bool cli_is_table(const char *data);

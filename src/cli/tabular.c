@@ -40,6 +40,8 @@ int cli_delimiter(const char *cmd, const char *v, char *out)
     return 0;
 }
 
+/* DenseFeatures, hidden Dense(relu) layers, Dropout, Dense softmax:
+ * compiled, with the metadata the saved model carries. */
 static int build_model(const train_opts *o, const crest_features *f, crest_model **out)
 {
     crest_model *m = NULL;
@@ -61,6 +63,15 @@ static int build_model(const train_opts *o, const crest_features *f, crest_model
                                : !strcmp(o->optimizer, "sgd") ? crest_sgd(lr, 0, false)
                                                               : crest_rmsprop(lr);
         err = opt ? crest_compile(m, &(crest_compile_opts){ .optimizer = opt }) : CREST_E_ARG;
+    }
+    if (!err) {
+        char meta[1024];
+        snprintf(meta, sizeof meta,
+                 "{\"crest\":{\"loss\":\"sparse_categorical_crossentropy\",\"data\":\"%s\","
+                 "\"classes\":%d,\"preprocessing\":\"feature columns (DenseFeatures)\"}}",
+                 strchr(o->data, '"') || strchr(o->data, '\\') ? "?" : o->data,
+                 crest_features_classes(f));
+        err = crest_model_set_metadata(m, meta);
     }
     if (err) {
         crest_model_free(m);
@@ -144,6 +155,9 @@ int cli_train_table(const train_opts *o)
     const char *path = cli_table_path(o->data, buf, sizeof buf);
     if (!o->label)
         return cli_usage("train", "tables need --label COLUMN");
+    if (o->chunk && (o->resume || o->initial_epoch || o->checkpoint))
+        return cli_usage("train", "--chunk streams the table: no --resume, --checkpoint nor "
+                         "--initial-epoch");
     crest_table_opts rows = { .delimiter = o->delimiter,
                               .rows = o->holdout ? CREST_ROWS_TRAIN : CREST_ROWS_ALL,
                               .holdout_every = (int)o->holdout };
@@ -167,10 +181,11 @@ int cli_train_table(const train_opts *o)
         if (s)
             fputs(s, stdout);
         crest_free(s);
-        crest_fit_opts fo = { .epochs = (int)(o->epochs ? o->epochs : 30),
-                              .batch_size = (int)o->batch, .seed = (uint64_t)o->seed,
-                              .validation_split = (float)o->val_split, .validation_data = val,
-                              .early_stopping_patience = (int)o->patience, .verbose = 1 };
+        char ck[4096];   /* streaming (--chunk) runs have no checkpoints */
+        crest_fit_opts fo = cli_fit_opts(o, o->chunk ? NULL : cli_checkpoint_dir(o, ck, sizeof ck),
+                                         "fit");
+        fo.epochs = (int)(o->epochs ? o->epochs : 30);
+        fo.validation_data = val;
         err = o->chunk ? crest_fit_table(m, f, path, &rows, &fo, (int)o->chunk)
                        : crest_fit(m, ds, &fo);
     }
@@ -181,23 +196,16 @@ int cli_train_table(const train_opts *o)
             printf("hold-out (1 row in %ld, %zu rows): loss %.4f accuracy %.4f\n",
                    o->holdout, met.n, met.loss, met.accuracy);
     }
-    if (!err) {
-        char meta[1024];
-        snprintf(meta, sizeof meta,
-                 "{\"crest\":{\"loss\":\"sparse_categorical_crossentropy\",\"data\":\"%s\","
-                 "\"classes\":%d,\"preprocessing\":\"feature columns (DenseFeatures)\"}}",
-                 strchr(o->data, '"') || strchr(o->data, '\\') ? "?" : o->data,
-                 crest_features_classes(f));
-        err = crest_model_set_metadata(m, meta);
-    }
-    if (!err)
+    if (!err && !cli_keep_best(o))
         err = crest_model_save(m, o->out);
     if (err > 0)   /* already reported */
         rc = err;
     else if (err)
         rc = cli_fail("train", err);
-    else
+    else {
+        cli_checkpoint_done(o);
         printf("saved: %s\n", o->out);
+    }
     crest_model_free(m);
     crest_dataset_free(ds);
     crest_dataset_free(val);

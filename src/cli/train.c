@@ -1,9 +1,13 @@
 /* train.c - `crest train`: a Dense head (optionally hidden layers) on a data set. */
+#define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *help =
     "usage: crest train --data SPEC --out DIR [options]\n"
@@ -15,6 +19,14 @@ static const char *help =
     "  --epochs E --batch B --lr LR --optimizer adam|sgd|rmsprop --seed S\n"
     "  --val SPEC | --val-split F   validation data, reported each epoch\n"
     "  --early-stop PATIENCE        stop when val loss stops improving; restore best\n"
+    "  --resume DIR         continue the killed run whose --out was DIR from its last\n"
+    "                       checkpoint (DIR/checkpoint/, written atomically after every\n"
+    "                       epoch and removed once the model is saved); the other\n"
+    "                       options must be the same; it ends bit-identical\n"
+    "  --initial-epoch E    start counting at epoch E (Keras' initial_epoch)\n"
+    "  --checkpoint every|best  also save the model to --out after every epoch (best:\n"
+    "                       when val loss, else loss, improved; DIR then ends with the\n"
+    "                       best epoch's model); with --base, while fine-tuning\n"
     "  --threads T\n"
     "  tables: --label COL (required), --columns SPEC.json (default: inferred and\n"
     "  printed), --holdout N (every Nth row held out and scored; default none),\n"
@@ -91,12 +103,24 @@ static int parse(int argc, char **argv, train_opts *o)
         else if (!strcmp(name, "--fine-tune")) rc = cli_int("train", name, v, 0, 100000, &o->fine_tune);
         else if (!strcmp(name, "--fine-tune-epochs")) rc = cli_int("train", name, v, 1, 1024, &o->fine_tune_epochs);
         else if (!strcmp(name, "--limit")) rc = cli_int("train", name, v, 1, 1L << 40, &o->limit);
+        else if (!strcmp(name, "--resume")) o->resume = v;
+        else if (!strcmp(name, "--checkpoint")) o->checkpoint = v;
+        else if (!strcmp(name, "--initial-epoch")) rc = cli_int("train", name, v, 0, 1023, &o->initial_epoch);
         else return cli_usage("train", "unknown option %s", name);
     }
     if (rc)
         return rc;
+    if (o->resume && !o->out)
+        o->out = o->resume;
+    if (o->resume && strcmp(o->resume, o->out))
+        return cli_usage("train", "--resume %s continues the run whose --out was that folder, "
+                         "not --out %s", o->resume, o->out);
     if (!o->data || !o->out)
         return cli_usage("train", "--data and --out are required");
+    if (o->checkpoint && strcmp(o->checkpoint, "every") && strcmp(o->checkpoint, "best")) {
+        fprintf(stderr, "crest train: --checkpoint '%s' is not every or best\n", o->checkpoint);
+        return EXIT_INPUT;
+    }
     if (o->optimizer && strcmp(o->optimizer, "adam") && strcmp(o->optimizer, "sgd") &&
         strcmp(o->optimizer, "rmsprop")) {
         fprintf(stderr, "crest train: --optimizer '%s' is not adam, sgd or rmsprop\n",
@@ -104,6 +128,130 @@ static int parse(int argc, char **argv, train_opts *o)
         return EXIT_INPUT;
     }
     return 0;
+}
+
+const char *cli_checkpoint_dir(const train_opts *o, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/checkpoint", o->out);
+    return buf;
+}
+
+void cli_checkpoint_done(const train_opts *o)
+{
+    char dir[4096], p[4096 + 260];
+    cli_checkpoint_dir(o, dir, sizeof dir);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strstr(e->d_name, ".ckpt")) {   /* *.ckpt and their temp files */
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+/* The loss --checkpoint best watches at epoch e: val_loss with validation. */
+static double monitored(const train_opts *o, const crest_history *h, int e)
+{
+    return o->val || o->val_split > 0 ? h->val_loss[e] : h->loss[e];
+}
+
+static int save_epoch(crest_model *m, int epoch, const crest_history *h, void *user)
+{
+    const train_opts *o = user;
+    if (!strcmp(o->checkpoint, "best")) {
+        int prev = -1;
+        for (int e = o->initial_epoch; e < epoch; e++)
+            if (prev < 0 || monitored(o, h, e) < monitored(o, h, prev))
+                prev = e;
+        if (prev >= 0 && !(monitored(o, h, epoch) < monitored(o, h, prev)))
+            return CREST_OK;
+        fprintf(stderr, "Epoch %d: %s %s %.5f, saving the model to %s\n", epoch + 1,
+                o->val || o->val_split > 0 ? "val_loss" : "loss",
+                prev < 0 ? "is" : "improved to", monitored(o, h, epoch), o->out);
+    }
+    return crest_model_save(m, o->out);
+}
+
+crest_fit_opts cli_fit_opts(const train_opts *o, const char *ckdir, const char *name)
+{
+    char p[4200];
+    struct stat st;
+    bool have = ckdir && snprintf(p, sizeof p, "%s/%s.ckpt", ckdir, name) < (int)sizeof p &&
+                stat(p, &st) == 0;
+    if (have && !o->resume)
+        fprintf(stderr, "crest train: %s holds a checkpoint of an earlier run: starting over "
+                "(--resume %s would continue it)\n", p, o->out);
+    if (ckdir && !have && o->resume)
+        fprintf(stderr, "crest train: no checkpoint %s to resume: starting from the first "
+                "epoch\n", p);
+    return (crest_fit_opts){ .epochs = (int)o->epochs, .batch_size = (int)o->batch,
+                             .seed = (uint64_t)o->seed, .validation_split = (float)o->val_split,
+                             .early_stopping_patience = (int)o->patience, .verbose = 1,
+                             .checkpoint_dir = ckdir, .checkpoint_name = name,
+                             .resume = o->resume != NULL, .initial_epoch = (int)o->initial_epoch,
+                             .on_epoch_end = o->checkpoint ? save_epoch : NULL,
+                             .user = (void *)o };
+}
+
+bool cli_keep_best(const train_opts *o) { return o->checkpoint && !strcmp(o->checkpoint, "best"); }
+
+/* The first `limit` samples of *d (limit 0: all). */
+static int apply_limit(crest_dataset **d, long limit)
+{
+    if (!*d || limit <= 0 || (size_t)limit >= crest_dataset_size(*d))
+        return CREST_OK;
+    crest_dataset *s = NULL;
+    int err = crest_dataset_slice(*d, 0, (size_t)limit, &s);
+    crest_dataset_free(*d);
+    *d = s;
+    return err;
+}
+
+/* Flatten, hidden Dense(relu) layers, Dropout, Dense softmax: compiled,
+ * with the metadata the saved model carries. */
+static int build_mlp(const train_opts *o, const crest_dataset *ds, crest_model **out)
+{
+    crest_model *m = NULL;
+    int K = crest_dataset_classes(ds);
+    int err = crest_sequential_new(&m, crest_dataset_sample_shape(ds));
+    if (!err) {
+        crest_model_set_seed(m, (uint64_t)o->seed);
+        if (o->threads)
+            crest_model_set_threads(m, (int)o->threads);
+        crest_add(m, crest_flatten());
+        for (int i = 0; i < o->n_hidden; i++)
+            crest_add(m, crest_dense(o->hidden[i], CREST_RELU));
+        if (o->dropout > 0)
+            crest_add(m, crest_dropout((float)o->dropout));
+        err = crest_add(m, crest_dense(K, CREST_SOFTMAX));
+    }
+    if (!err) {
+        crest_optimizer *opt = !o->optimizer || !strcmp(o->optimizer, "adam")
+                                   ? crest_adam((float)o->lr)
+                               : !strcmp(o->optimizer, "sgd") ? crest_sgd((float)o->lr, 0, false)
+                                                              : crest_rmsprop((float)o->lr);
+        err = opt ? crest_compile(m, &(crest_compile_opts){ .optimizer = opt,
+                                                            .loss = CREST_SPARSE_CCE,
+                                                            .metrics = CREST_ACCURACY })
+                  : CREST_E_ARG;
+    }
+    if (!err) {
+        char meta[512];
+        snprintf(meta, sizeof meta,
+                 "{\"crest\":{\"loss\":\"sparse_categorical_crossentropy\",\"data\":\"%s\","
+                 "\"classes\":%d,\"preprocessing\":\"x/255\"}}",
+                 strchr(o->data, '"') ? "?" : o->data, K);
+        err = crest_model_set_metadata(m, meta);
+    }
+    if (err) {
+        crest_model_free(m);
+        m = NULL;
+    }
+    *out = m;
+    return err;
 }
 
 int cmd_train(int argc, char **argv)
@@ -125,60 +273,32 @@ int cmd_train(int argc, char **argv)
     int err = crest_dataset_load(&ds, o.data);
     if (!err && o.val)
         err = crest_dataset_load(&val, o.val);
+    if (!err)
+        err = apply_limit(&ds, o.limit);
+    if (!err)
+        err = apply_limit(&val, o.limit / 2);
     if (err) {
         rc = cli_fail("train", err);
         goto out;
     }
-    int K = crest_dataset_classes(ds);
-    err = crest_sequential_new(&m, crest_dataset_sample_shape(ds));
-    if (!err) {
-        crest_model_set_seed(m, (uint64_t)o.seed);
-        if (o.threads)
-            crest_model_set_threads(m, (int)o.threads);
-        crest_add(m, crest_flatten());
-        for (int i = 0; i < o.n_hidden; i++)
-            crest_add(m, crest_dense(o.hidden[i], CREST_RELU));
-        if (o.dropout > 0)
-            crest_add(m, crest_dropout((float)o.dropout));
-        err = crest_add(m, crest_dense(K, CREST_SOFTMAX));
-    }
-    if (!err) {
-        crest_optimizer *opt = !o.optimizer || !strcmp(o.optimizer, "adam")
-                                   ? crest_adam((float)o.lr)
-                               : !strcmp(o.optimizer, "sgd") ? crest_sgd((float)o.lr, 0, false)
-                                                             : crest_rmsprop((float)o.lr);
-        err = opt ? crest_compile(m, &(crest_compile_opts){ .optimizer = opt,
-                                                            .loss = CREST_SPARSE_CCE,
-                                                            .metrics = CREST_ACCURACY })
-                  : CREST_E_ARG;
-    }
+    err = build_mlp(&o, ds, &m);
     if (!err) {
         char *s = crest_model_summary(m, false);
         if (s)
             fputs(s, stdout);
         crest_free(s);
-        err = crest_fit(m, ds, &(crest_fit_opts){ .epochs = (int)o.epochs,
-                                                  .batch_size = (int)o.batch,
-                                                  .seed = (uint64_t)o.seed,
-                                                  .validation_split = (float)o.val_split,
-                                                  .validation_data = val,
-                                                  .early_stopping_patience = (int)o.patience,
-                                                  .verbose = 1 });
+        char ck[4096];
+        crest_fit_opts fo = cli_fit_opts(&o, cli_checkpoint_dir(&o, ck, sizeof ck), "fit");
+        fo.validation_data = val;
+        err = crest_fit(m, ds, &fo);
     }
-    if (!err) {
-        char meta[512];
-        snprintf(meta, sizeof meta,
-                 "{\"crest\":{\"loss\":\"sparse_categorical_crossentropy\",\"data\":\"%s\","
-                 "\"classes\":%d,\"preprocessing\":\"x/255\"}}",
-                 strchr(o.data, '"') ? "?" : o.data, K);
-        err = crest_model_set_metadata(m, meta);
-    }
-    if (!err)
+    if (!err && !cli_keep_best(&o))
         err = crest_model_save(m, o.out);
     if (err) {
         rc = cli_fail("train", err);
         goto out;
     }
+    cli_checkpoint_done(&o);
     printf("saved: %s\n", o.out);
 out:
     crest_model_free(m);

@@ -160,8 +160,8 @@ static crest_optimizer *make_opt(const train_opts *o, double lr)
     return crest_rmsprop((float)lr);
 }
 
-static int save_with_metadata(crest_model *m, const train_opts *o, const crest_dataset *ds,
-                              const crest_image_opts *io, const char *cut)
+static int set_metadata(crest_model *m, const train_opts *o, const crest_dataset *ds,
+                        const crest_image_opts *io, const char *cut)
 {
     cJSON *root = cJSON_CreateObject(), *c = cJSON_AddObjectToObject(root, "crest");
     cJSON_AddStringToObject(c, "loss", "sparse_categorical_crossentropy");
@@ -182,7 +182,7 @@ static int save_with_metadata(crest_model *m, const train_opts *o, const crest_d
     cJSON_Delete(root);
     int rc = s ? crest_model_set_metadata(m, s) : CREST_E_NOMEM;
     free(s);
-    return rc ? rc : crest_model_save(m, o->out);
+    return rc;
 }
 
 int cmd_train_base(const train_opts *o)
@@ -249,17 +249,17 @@ int cmd_train_base(const train_opts *o)
         goto fail;
     crest_history hist;
     t0 = now_s();
-    err = crest_fit(head, ft, &(crest_fit_opts){ .epochs = (int)o->epochs,
-                                                 .batch_size = (int)o->batch,
-                                                 .seed = (uint64_t)o->seed,
-                                                 .validation_split = (float)o->val_split,
-                                                 .validation_data = fv,
-                                                 .early_stopping_patience = (int)o->patience,
-                                                 .verbose = 1, .history = &hist });
+    char ck[4096];
+    crest_fit_opts fo = cli_fit_opts(o, cli_checkpoint_dir(o, ck, sizeof ck), "head");
+    fo.validation_data = fv;
+    fo.history = &hist;
+    fo.on_epoch_end = NULL;   /* the head alone is no model to save: --checkpoint
+                                 saves the whole model while fine-tuning */
+    err = crest_fit(head, ft, &fo);
     if (err)
         goto fail;
     fprintf(stderr, "head training: %.2f s (features: %.2f s)\n", now_s() - t0, t_feat);
-    if ((err = crest_model_append(m, head)))
+    if ((err = crest_model_append(m, head)) || (err = set_metadata(m, o, ds, &io, cut)))
         goto fail;
 
     if (o->fine_tune > 0) {
@@ -279,20 +279,20 @@ int cmd_train_base(const train_opts *o)
         err = crest_compile(m, &(crest_compile_opts){ .optimizer = make_opt(o, o->lr / 10),
                                                       .loss = CREST_SPARSE_CCE,
                                                       .metrics = CREST_ACCURACY });
+        fo = cli_fit_opts(o, ck, "fine-tune");
+        fo.epochs = o->fine_tune_epochs ? (int)o->fine_tune_epochs : 2;
+        fo.early_stopping_patience = 0;
+        fo.initial_epoch = 0;
+        fo.validation_data = val ? (tv ? xv : val) : NULL;
         if (!err)
-            err = crest_fit(m, tr ? xt : ds,
-                            &(crest_fit_opts){ .epochs = o->fine_tune_epochs ? (int)o->fine_tune_epochs : 2,
-                                               .batch_size = (int)o->batch,
-                                               .seed = (uint64_t)o->seed,
-                                               .validation_split = (float)o->val_split,
-                                               .validation_data = val ? (tv ? xv : val) : NULL,
-                                               .verbose = 1 });
+            err = crest_fit(m, tr ? xt : ds, &fo);
         if (err)
             goto fail;
         fprintf(stderr, "fine-tuning: %.2f s\n", now_s() - t0);
     }
-    if ((err = save_with_metadata(m, o, ds, &io, cut)))
+    if (!(o->fine_tune > 0 && cli_keep_best(o)) && (err = crest_model_save(m, o->out)))
         goto fail;
+    cli_checkpoint_done(o);
     printf("saved: %s\n", o->out);
     goto out;
 fail:

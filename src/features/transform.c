@@ -554,9 +554,11 @@ int crest_fit_table(crest_model *m, const crest_features *cf, const char *path,
         fo = &fdflt;
     if (!m || !cf || !path)
         return cr_fail(CREST_E_ARG, "fit_table: NULL argument");
-    if (fo->validation_split > 0 || fo->early_stopping_patience > 0 || fo->class_weight)
-        return cr_fail(CREST_E_UNSUPPORTED, "fit_table: validation_split, early stopping and "
-                       "class weights need the data set in memory (crest_fit)");
+    if (fo->validation_split > 0 || fo->early_stopping_patience > 0 || fo->class_weight ||
+        fo->checkpoint_dir || fo->initial_epoch || fo->on_epoch_end)
+        return cr_fail(CREST_E_UNSUPPORTED, "fit_table: validation_split, early stopping, "
+                       "class weights, checkpoints and epoch callbacks need the data set in "
+                       "memory (crest_fit)");
     crest_features *fs = (crest_features *)cf;
     if (!fs->laid_out)
         return cr_fail(CREST_E_STATE, "fit_table: the spec is not adapted");

@@ -2,9 +2,12 @@
  *
  * Save writes model.json (format "layers-model", modelTopology in Keras'
  * JSON form, weightsManifest) and one float32 shard whose name carries a
- * hash of its bytes. Both are written atomically (temp + rename), shard
- * first, so model.json always names a complete shard: a run that dies
- * leaves either the old model or the new one. Stale shards go last.
+ * hash of its bytes. Both are written atomically (temp, fsync, rename,
+ * fsync of the folder), shard first, so model.json always names a
+ * complete shard: a run killed at any moment leaves either the old model
+ * or the new one (tests/scripts/kill_resume.sh kills at every write,
+ * fsync, rename and unlink of a save). Stale shards go last; temp files
+ * of killed saves are removed by the next save.
  *
  * Load reads Sequential topologies here (functional ones in
  * src/functional.c), then the weights manifest:
@@ -99,7 +102,7 @@ static int ensure_dir(const char *dir)
                                    : cr_fail(CREST_E_IO, "%s: exists and is not a folder", dir);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return cr_fail(CREST_E_IO, "%s: %s", dir, strerror(errno));
-    return CREST_OK;
+    return cr_sync_dir_of(dir);   /* the new folder survives a crash too */
 }
 
 /* Removes weights.*.bin files in dir other than keep. */
