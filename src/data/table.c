@@ -452,7 +452,7 @@ static int sklearn_header(cr_table *t)
     for (int i = 2; i < t->n; i++) {
         const char *f = t->row + t->off[i];
         char *end;
-        (void)strtod(f, &end);
+        (void)cr_strtod(f, &end);
         if (!*f || (end != f && !*end))
             return 0;
     }

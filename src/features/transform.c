@@ -29,31 +29,38 @@ int crest_features_add(crest_features *f, const char *name, const char *config_j
 {
     if (!f || !config_json)
         return cr_fail(CREST_E_ARG, "features_add: NULL argument");
-    cJSON *cfg = cJSON_Parse(config_json);
-    if (!cfg && config_json[0] != '{')
+    unsigned long mark = cr_json_mark();
+    cJSON *cfg = NULL;
+    int rc = cr_json_parse(config_json, 0, "feature config", &cfg);
+    if (rc == CREST_E_FORMAT && config_json[0] != '{')
         cfg = cJSON_CreateString(config_json);    /* a bare type name */
     if (!cfg)
-        return cr_fail(CREST_E_FORMAT, "feature '%s': config is not JSON", name ? name : "");
+        return rc == CREST_E_NOMEM || cr_json_check(mark, "feature config")
+                   ? cr_fail(CREST_E_NOMEM, "feature '%s': out of memory", name ? name : "")
+                   : cr_fail(CREST_E_FORMAT, "feature '%s': config is not JSON",
+                             name ? name : "");
     cJSON *root = cr_features_to_cjson(f);
-    int rc = CREST_OK;
+    rc = CREST_OK;
     if (!root) {
         cJSON_Delete(cfg);
         return cr_fail(CREST_E_NOMEM, "out of memory");
     }
     if (name) {
         cJSON *feats = cJSON_GetObjectItemCaseSensitive(root, "features");
-        if (cJSON_GetObjectItemCaseSensitive(feats, name))
+        if (cJSON_GetObjectItemCaseSensitive(feats, name)) {
             rc = cr_fail(CREST_E_ARG, "feature '%s' is declared twice", name);
-        else
-            cJSON_AddItemToObject(feats, name, cfg);
+            cJSON_Delete(cfg);
+        } else {
+            cr_json_put(feats, name, cfg);   /* takes cfg, or deletes it */
+        }
     } else {
         cJSON *cr = cJSON_GetObjectItemCaseSensitive(root, "crosses");
         if (!cr)
             cr = cJSON_AddArrayToObject(root, "crosses");
-        cJSON_AddItemToArray(cr, cfg);
+        cr_json_push(cr, cfg);
     }
-    if (rc)
-        cJSON_Delete(cfg);
+    if (!rc)
+        rc = cr_json_check(mark, "feature spec");
     crest_features *nf = NULL;
     if (!rc)
         rc = cr_features_from_cjson(root, &nf);
@@ -132,7 +139,7 @@ static int int_token(const char *s, char *buf, size_t n)
 {
     char *end;
     errno = 0;
-    double v = strtod(s, &end);
+    double v = cr_strtod(s, &end);
     if (end == s || *end || errno || v != floor(v) || fabs(v) > 9e15)
         return -1;
     snprintf(buf, n, "%lld", (long long)v);
@@ -204,7 +211,7 @@ static int parse_num(const row_ctx *r, const cr_feature *f, int col, const char 
         return CREST_OK;
     char *end;
     errno = 0;
-    double v = strtod(s, &end);
+    double v = cr_strtod(s, &end);
     while (*end == ' ')
         end++;
     if (end == s || *end || errno == ERANGE || !isfinite(v)) {

@@ -84,7 +84,7 @@ static void next(parser *p)
     } else if (isdigit((unsigned char)*t) || (*t == '.' && isdigit((unsigned char)t[1]))) {
         char *end;
         errno = 0;
-        p->num = strtod(t, &end);
+        p->num = cr_strtod(t, &end);
         p->type = errno || !isfinite(p->num) ? T_BAD : T_NUM;
         p->len = (int)(end - t);
     } else if (isalpha((unsigned char)*t) || *t == '_') {
