@@ -576,6 +576,10 @@ const crest_image_opts *crest_dataset_image_opts(const crest_dataset *d);
  *                       OOV range for lookups (default_value when there is
  *                       none), dropped (all zeros) for identity, hashed as
  *                       the empty string "" for hashed and crossed columns
+ *   absent columns      a column of the spec that a table (or a row given to
+ *                       crest_features_transform) lacks is missing in every
+ *                       row; crest_features_absent names them. Adapt needs
+ *                       every column it computes statistics of.
  *   label               rows with a missing label are skipped (counted);
  *                       a label not among the classes is an error naming the
  *                       file, line and value
@@ -642,6 +646,11 @@ int crest_fit_table(crest_model *m, const crest_features *f, const char *path,
  * spec needs but the row lacks count as missing. */
 int crest_features_transform(const crest_features *f, const char *const *names,
                              const char *const *values, int n, float *out);
+/* The spec's columns (features, crossed and weight columns) that the last
+ * table or row transformed through f lacked: each of its rows read them as
+ * missing values, per the policy above. Writes up to max names (valid while
+ * f lives; names may be NULL) and returns how many there are. */
+int crest_features_absent(const crest_features *f, const char **names, int max);
 void crest_features_free(crest_features *f);
 
 /* The DenseFeatures layer: the first layer of a model over

@@ -348,9 +348,12 @@ static int transform_row(const crest_features *fs, const row_ctx *r, float *out)
     return CREST_OK;
 }
 
-/* Binds feature columns to table column indices. */
-static int bind_cols(crest_features *fs, const char *const *names, int n, const char *file)
+/* Binds feature columns to table column indices. A column the table lacks
+ * stays -1: every row reads it as a missing value (the documented policy;
+ * crest_features_absent lists them). */
+static void bind_cols(crest_features *fs, const char *const *names, int n)
 {
+    fs->bound = true;
     for (int i = 0; i < fs->n; i++) {
         cr_feature *f = &fs->f[i];
         f->col = f->weight_col = -1;
@@ -365,18 +368,53 @@ static int bind_cols(crest_features *fs, const char *const *names, int n, const 
             for (int c = 0; c < n; c++)
                 if (!strcmp(names[c], f->cross[k]))
                     f->cross_cols[k] = c;
-            if (f->cross_cols[k] < 0 && file)
-                return cr_fail(CREST_E_FORMAT, "%s: no column '%s' (crossed in '%s')", file,
-                               f->cross[k], f->name);
         }
-        if (file && f->type != CR_F_CROSS && f->col < 0)
-            return cr_fail(CREST_E_FORMAT, "%s: no column '%s' (a feature of the spec)", file,
-                           f->name);
-        if (file && f->weight_name && f->weight_col < 0)
-            return cr_fail(CREST_E_FORMAT, "%s: no column '%s' (weights of '%s')", file,
-                           f->weight_name, f->name);
     }
-    return CREST_OK;
+}
+
+/* Column reference j of the spec (its feature columns, crossed columns and
+ * weight columns, in order): false past the last one. */
+static bool col_ref(const crest_features *fs, int j, const char **name, int *col)
+{
+    for (int i = 0; i < fs->n; i++) {
+        const cr_feature *f = &fs->f[i];
+        int own = f->type != CR_F_CROSS;
+        if (j < own) {
+            *name = f->name;
+            *col = f->col;
+            return true;
+        }
+        j -= own;
+        if (j < f->n_cross) {
+            *name = f->cross[j];
+            *col = f->cross_cols[j];
+            return true;
+        }
+        j -= f->n_cross;
+        if (f->weight_name && j == 0) {
+            *name = f->weight_name;
+            *col = f->weight_col;
+            return true;
+        }
+        j -= f->weight_name ? 1 : 0;
+    }
+    return false;
+}
+
+int crest_features_absent(const crest_features *fs, const char **names, int max)
+{
+    int n = 0;
+    const char *name, *other;
+    int col, c2;
+    for (int j = 0; fs && fs->bound && col_ref(fs, j, &name, &col); j++) {
+        bool first = col < 0;
+        for (int k = 0; first && k < j && col_ref(fs, k, &other, &c2); k++)
+            first = strcmp(other, name) != 0;
+        if (first && names && n < max)
+            names[n] = name;
+        n += first;
+    }
+    return n;
 }
 
 int crest_features_transform(const crest_features *cf, const char *const *names,
@@ -387,9 +425,7 @@ int crest_features_transform(const crest_features *cf, const char *const *names,
     crest_features *fs = (crest_features *)cf;   /* binding is scratch state */
     if (!fs->laid_out)
         return cr_fail(CREST_E_STATE, "features_transform: the spec is not adapted");
-    int rc = bind_cols(fs, names, n, NULL);
-    if (rc)
-        return rc;
+    bind_cols(fs, names, n);
     row_ctx r = { .v = values };
     return transform_row(fs, &r, out);
 }
@@ -423,7 +459,7 @@ int crest_features_dataset(crest_dataset **out, const crest_features *cf, const 
     int rc = cr_table_open(&t, path, o->delimiter);
     int lcol = rc || !need_label ? -1 : cr_table_col(&t, fs->label);
     if (!rc)
-        rc = bind_cols(fs, (const char *const *)t.names, t.n_cols, path);
+        bind_cols(fs, (const char *const *)t.names, t.n_cols);
     if (!rc && need_label && lcol < 0)
         rc = cr_fail(CREST_E_FORMAT, "%s: no label column '%s'", path,
                      fs->label ? fs->label : "(none given)");
@@ -587,7 +623,7 @@ int crest_fit_table(crest_model *m, const crest_features *cf, const char *path,
         rc = cr_table_open(&t, path, o->delimiter);
         int lcol = rc ? -1 : cr_table_col(&t, fs->label);
         if (!rc)
-            rc = bind_cols(fs, (const char *const *)t.names, t.n_cols, path);
+            bind_cols(fs, (const char *const *)t.names, t.n_cols);
         if (!rc && lcol < 0)
             rc = cr_fail(CREST_E_FORMAT, "%s: no label column '%s'", path,
                          fs->label ? fs->label : "(none given)");

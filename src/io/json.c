@@ -76,7 +76,7 @@ static int check_nul(const char *text, size_t len, const char *what)
         else if (in_str && c == '\\' && i + 1 < len) {
             if (text[i + 1] == 'u' && i + 5 < len && !strncmp(text + i + 2, "0000", 4))
                 return cr_fail(CREST_E_FORMAT, "%s line %ld: a NUL character (\\u0000) in a "
-                               "string", what, line_at(text, i));
+                               "key or string (byte %zu)", what, line_at(text, i), i);
             i++;   /* the escaped character, '"' included */
         }
     }
