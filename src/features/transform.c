@@ -229,7 +229,7 @@ static int feature_ids(const crest_features *fs, const cr_feature *f, const row_
                        float *w, int max, int *n)
 {
     *n = 0;
-    double weight = 1;
+    double weight = f->weight_name ? 0 : 1;   /* an absent weight column: missing */
     if (f->weight_col >= 0) {
         bool miss;
         int rc = parse_num(r, f, f->weight_col, cell(r, f->weight_col), &weight, &miss);
@@ -338,10 +338,10 @@ static int transform_row(const crest_features *fs, const row_ctx *r, float *out)
         } else {
             for (int k = 0; k < n; k++) {
                 float *c = &out[f->at + ids[k]];
-                if (f->mode == CR_M_COUNT || (f->mode == CR_M_ONE_HOT && f->weight_col >= 0))
+                if (f->mode == CR_M_COUNT || (f->mode == CR_M_ONE_HOT && f->weight_name))
                     *c += w[k];
                 else
-                    *c = f->weight_col >= 0 ? w[k] : 1.0f;
+                    *c = f->weight_name ? w[k] : 1.0f;
             }
         }
     }
