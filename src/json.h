@@ -20,6 +20,8 @@
  * the mark (so a tree missing an item is never written). */
 unsigned long cr_json_mark(void);
 int cr_json_check(unsigned long mark, const char *what);
+/* Counts an out-of-memory of a writer outside cJSON (a layer's save). */
+void cr_json_note_oom(void);
 /* cJSON_AddItemToObject / ToArray that never leak: when the add fails (a
  * NULL parent, or no memory for the key) item is deleted and the failure
  * counted, so cr_json_check reports it. */

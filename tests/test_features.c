@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "features/column.h"
-#include "testutil.h"
+#include "oomutil.h"
 
 static char dir[64];
 
@@ -937,6 +937,48 @@ static void test_out_of_memory(void **state)
     assert_true(k > 20 && k < 10000);
 }
 
+/* A DenseFeatures model (its spec, vocabularies and embeddings all go
+ * through cJSON) saved and loaded under every allocation failure. */
+static void test_save_load_out_of_memory(void **state)
+{
+    (void)state;
+    const char *csv = put("oom2.csv", "x,c,t,y\n1.5,a,p|q,u\n2,b,q,v\nNA,a,,u\n3,b,p,v\n");
+    crest_features *f = spec_on(
+        "{\"label\": \"y\", \"features\": {\"x\": {\"type\": \"float_discretized\", "
+        "\"num_bins\": 2}, \"c\": \"string_categorical\", \"t\": {\"type\": "
+        "\"string_categorical\", \"separator\": \"|\", \"output_mode\": \"embedding\"}}, "
+        "\"crosses\": [{\"features\": [\"c\", \"t\"], \"crossing_dim\": 4}]}", NULL);
+    assert_int_equal(crest_features_adapt(f, csv, NULL), CREST_OK);
+    crest_dataset *d = NULL;
+    assert_int_equal(crest_features_dataset(&d, f, csv, NULL, true), CREST_OK);
+    crest_model *m = penguin_model(f);
+    char mdir[128];
+    snprintf(mdir, sizeof mdir, "%s/oom_model", dir);
+    long saves, loads;
+    tu_save_load_oom(m, d, mdir, &saves, &loads);
+    print_message("  DenseFeatures model: save failed %ld times, load %ld times\n", saves, loads);
+    assert_true(saves > 50 && loads > 50);
+    /* the spec as JSON: NULL on any failure, never a spec missing an entry */
+    char *full = crest_features_json(f, false);
+    long k;
+    for (k = 0; k < 5000; k++) {
+        cr_alloc_fail_after(k);
+        char *js = crest_features_json(f, false);
+        cr_alloc_fail_after(-1);
+        if (js) {
+            assert_string_equal(js, full);
+            crest_free(js);
+            break;
+        }
+    }
+    assert_true(k > 20 && k < 5000);
+    crest_free(full);
+    tu_rmdir(mdir);
+    crest_model_free(m);
+    crest_dataset_free(d);
+    crest_features_free(f);
+}
+
 /* Seeded mutations of a small table (bytes flipped, inserted, deleted:
  * quotes, delimiters, line breaks, NUL, text): every run returns OK or an
  * error with a message, never crashes (ASan checks the reads). */
@@ -1034,6 +1076,7 @@ int main(void)
         cmocka_unit_test(test_arff_features),
         cmocka_unit_test(test_sklearn_tables),
         cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_save_load_out_of_memory),
         cmocka_unit_test(test_fuzz_tables),
         cmocka_unit_test(test_every_kind_penguins),
         cmocka_unit_test(test_absent_columns),

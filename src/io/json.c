@@ -28,6 +28,8 @@ unsigned long cr_json_mark(void)
     return json_oom;
 }
 
+void cr_json_note_oom(void) { json_oom++; }
+
 int cr_json_check(unsigned long mark, const char *what)
 {
     if (json_oom != mark)

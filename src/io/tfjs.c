@@ -46,7 +46,10 @@ cJSON *cr_layer_json(const crest_layer *l, const cr_dims *batch_input)
         cr_json_add_dims(cfg, "batch_input_shape", batch_input, true);
         cJSON_AddStringToObject(cfg, "dtype", "float32");
     }
-    if (l->def->save && l->def->save(l, cfg)) {
+    int rc = l->def->save ? l->def->save(l, cfg) : CREST_OK;
+    if (rc) {
+        if (rc == CREST_E_NOMEM)
+            cr_json_note_oom();   /* the writer's cr_json_check reports it */
         cJSON_Delete(o);
         cJSON_Delete(cfg);
         return NULL;
