@@ -246,6 +246,11 @@ int cli_predict_table(crest_model *m, const char *path, int top, cJSON *arr)
     int err = crest_predict_table(m, path, NULL, &p, &n);
     if (err)
         return cli_fail("predict", err);
+    const char *absent[8];
+    int na = crest_features_absent(f, absent, 8);
+    for (int i = 0; i < na; i++)   /* crest.h's policy: absent columns are missing values */
+        fprintf(stderr, "%s%s%s", i ? ", " : "crest predict: warning: no column ",
+                i < 8 ? absent[i] : "...", i + 1 == na ? " (read as missing values)\n" : "");
     int K = (int)crest_model_output_size(m);
     for (size_t i = 0; i < n; i++) {
         const float *pr = p + i * (size_t)K;
