@@ -33,11 +33,14 @@ const char *crest_strerror(int code)
     }
 }
 
+/* Messages are written in the "C" locale too: "[1, 1.5]", never "[1, 1,5]". */
 int cr_fail(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    void *saved = cr_locale_push_c();
     vsnprintf(err_msg, sizeof err_msg, fmt, ap);
+    cr_locale_pop(saved);
     va_end(ap);
     return code;
 }
@@ -47,7 +50,9 @@ int cr_wrap(int code, const char *fmt, ...)
     char prefix[512], old[sizeof err_msg];
     va_list ap;
     va_start(ap, fmt);
+    void *saved = cr_locale_push_c();
     vsnprintf(prefix, sizeof prefix, fmt, ap);
+    cr_locale_pop(saved);
     va_end(ap);
     memcpy(old, err_msg, sizeof old);
     size_t k = strlen(prefix);

@@ -251,6 +251,8 @@ static void test_comma_locale(void **state)
     char buf[32];
     cr_snprintf_c(buf, sizeof buf, "%.2f", 0.5);
     assert_string_equal(buf, "0.50");
+    cr_fail(CREST_E_ARG, "rate %g", 0.25);   /* messages too */
+    assert_string_equal(crest_last_error(), "rate 0.25");
     /* a table and a spec with fractions */
     crest_features *f = NULL, *g = NULL;
     assert_int_equal(crest_features_parse(&f, "{\"label\": \"y\", \"features\": {\"x\": "

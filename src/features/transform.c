@@ -665,11 +665,13 @@ int crest_fit_table(crest_model *m, const crest_features *cf, const char *path,
             fo->history->val_accuracy[ep] = vm.accuracy;
         }
         if (fo->verbose) {
+            void *saved = cr_locale_push_c();   /* "0.1234" whatever the host's locale */
             fprintf(stderr, "Epoch %d/%d - %zu rows - loss: %.4f - accuracy: %.4f", ep + 1,
                     epochs, seen, loss / (double)seen, acc / (double)seen);
             if (fo->validation_data)
                 fprintf(stderr, " - val_loss: %.4f - val_accuracy: %.4f", vm.loss, vm.accuracy);
             fprintf(stderr, "\n");
+            cr_locale_pop(saved);
         }
     }
     cr_free(x);
