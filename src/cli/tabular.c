@@ -93,7 +93,9 @@ static int read_spec(const char *file, const char *label, crest_features **f)
         fprintf(stderr, "crest train: cannot read %s\n", file);
         return EXIT_INPUT;
     }
-    cJSON *root = cJSON_Parse(text);
+    /* a UTF-8 byte-order mark is not JSON; a NUL byte would cut the text short */
+    bool nul = strlen(text) != (size_t)len;
+    cJSON *root = nul ? NULL : cJSON_Parse(text + (strncmp(text, "\xEF\xBB\xBF", 3) ? 0 : 3));
     free(text);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);

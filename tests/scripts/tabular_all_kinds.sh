@@ -115,4 +115,13 @@ expect 0 "warning: no column bill_depth_copy, bill_length_copy, year, sex (read 
 sed 's/partial.csv/na.csv/g' "$tmp/out" > "$tmp/partial.json"
 expect 0 '"index":1' -- "$C" predict "$tmp/m_csv" "$tmp/na.csv" --json
 same "$tmp/out" "$tmp/partial.json" "absent columns read as NA"
+
+# Excel's "CSV UTF-8": a byte-order mark before the first column's name and
+# before a spec file's JSON
+{ printf '\xEF\xBB\xBF'; cat "$P"; } > "$tmp/bom.csv"
+{ printf '\xEF\xBB\xBF'; cat "$tmp/spec.json"; } > "$tmp/bom.json"
+expect 0 "saved" -- "$C" train --data "$tmp/bom.csv" --label species --columns "$tmp/bom.json" \
+  --holdout 5 --epochs 2 --seed 1 --threads 1 --out "$tmp/m_bom"
+expect 0 "saved" -- "$C" train --data "$tmp/bom.csv" --label species --epochs 2 --seed 1 \
+  --threads 1 --out "$tmp/m_bom2"
 exit $fail
