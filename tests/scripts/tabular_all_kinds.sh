@@ -118,7 +118,7 @@ same "$tmp/out" "$tmp/partial.json" "absent columns read as NA"
 
 # Excel's "CSV UTF-8": a byte-order mark before the first column's name and
 # before a spec file's JSON
-{ printf '\xEF\xBB\xBF'; cat "$P"; } > "$tmp/bom.csv"
+{ printf '\xEF\xBB\xBF'; cat "$tmp/penguins.csv"; } > "$tmp/bom.csv"
 { printf '\xEF\xBB\xBF'; cat "$tmp/spec.json"; } > "$tmp/bom.json"
 expect 0 "saved" -- "$C" train --data "$tmp/bom.csv" --label species --columns "$tmp/bom.json" \
   --holdout 5 --epochs 2 --seed 1 --threads 1 --out "$tmp/m_bom"
