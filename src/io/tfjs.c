@@ -148,6 +148,33 @@ static void remove_stale(const char *dir, const char *keep)
     closedir(d);
 }
 
+/* The weights manifest of m (one group, one shard) into root; bin gets the
+ * shard's bytes (little-endian float32, as TF.js reads them on x86 and ARM)
+ * and shard its name, a hash of them. Failures show in cr_json_check. */
+static void add_manifest(cJSON *root, crest_model *m, char *bin, size_t total, char shard[64])
+{
+    cJSON *man = cJSON_AddArrayToObject(root, "weightsManifest");
+    cJSON *grp = cJSON_CreateObject();
+    cJSON *paths = cJSON_AddArrayToObject(grp, "paths");
+    cJSON *specs = cJSON_AddArrayToObject(grp, "weights");
+    size_t off = 0;
+    for (int i = 0; i < m->n_weights; i++) {
+        cr_weight *w = m->weights[i];
+        char name[300];
+        snprintf(name, sizeof name, "%s/%s", w->owner ? w->owner->name : "", w->name);
+        cJSON *s = cJSON_CreateObject();
+        cJSON_AddStringToObject(s, "name", name);
+        cr_json_add_dims(s, "shape", &w->shape, false);
+        cJSON_AddStringToObject(s, "dtype", "float32");
+        cr_json_push(specs, s);
+        memcpy(bin + off, w->val, (size_t)w->size * sizeof(float));
+        off += (size_t)w->size * sizeof(float);
+    }
+    snprintf(shard, 64, "weights.%016llx.bin", (unsigned long long)fnv1a(bin, total));
+    cr_json_push(paths, cJSON_CreateString(shard));
+    cr_json_push(man, grp);   /* last: grp is gone if this fails */
+}
+
 int crest_model_save(crest_model *m, const char *dir)
 {
     if (!m || !dir || !*dir)
@@ -159,47 +186,23 @@ int crest_model_save(crest_model *m, const char *dir)
         return rc;
     remove_stale(dir, NULL);   /* temp files of killed saves first: they may fill the disk */
     unsigned long mark = cr_json_mark();
-    size_t total = crest_model_param_count(m, false) * sizeof(float), off = 0;
-    char *bin = cr_malloc(total ? total : 1), *text = NULL;
-    cJSON *root = NULL;
-    if (!bin) {
+    size_t total = crest_model_param_count(m, false) * sizeof(float);
+    char *bin = cr_malloc(total ? total : 1), *text = NULL, shard[64], path[PATH_MAX];
+    cJSON *root = bin ? cJSON_CreateObject() : NULL, *top = NULL;
+    if (!root) {
         rc = cr_fail(CREST_E_NOMEM, "save: out of memory for %zu bytes of weights", total);
         goto out;
     }
-    root = cJSON_CreateObject();
-    if (!root)
-        goto nomem;
     cJSON_AddStringToObject(root, "format", "layers-model");
     cJSON_AddStringToObject(root, "generatedBy", "crest " CREST_VERSION);
     cJSON_AddNullToObject(root, "convertedBy");
-    cJSON *top = cr_topology_json(m);
-    if (!top) {   /* out of memory, or a layer that cannot be saved (message set) */
+    if (!(top = cr_topology_json(m))) {   /* out of memory, or a layer that cannot be saved */
         if (!(rc = cr_json_check(mark, "save")))
             rc = CREST_E_FORMAT;
         goto out;
     }
     cr_json_put(root, "modelTopology", top);
-    cJSON *man = cJSON_AddArrayToObject(root, "weightsManifest");
-    cJSON *grp = cJSON_CreateObject();
-    cJSON *paths = cJSON_AddArrayToObject(grp, "paths");
-    cJSON *specs = cJSON_AddArrayToObject(grp, "weights");
-    for (int i = 0; i < m->n_weights; i++) {
-        cr_weight *w = m->weights[i];
-        char name[300];
-        snprintf(name, sizeof name, "%s/%s", w->owner ? w->owner->name : "", w->name);
-        cJSON *s = cJSON_CreateObject();
-        cJSON_AddStringToObject(s, "name", name);
-        cr_json_add_dims(s, "shape", &w->shape, false);
-        cJSON_AddStringToObject(s, "dtype", "float32");
-        cr_json_push(specs, s);
-        /* little-endian float32, as TF.js reads it (x86 and ARM hosts) */
-        memcpy(bin + off, w->val, (size_t)w->size * sizeof(float));
-        off += (size_t)w->size * sizeof(float);
-    }
-    char shard[64], path[PATH_MAX];
-    snprintf(shard, sizeof shard, "weights.%016llx.bin", (unsigned long long)fnv1a(bin, total));
-    cr_json_push(paths, cJSON_CreateString(shard));
-    cr_json_push(man, grp);   /* last: grp is gone if this fails */
+    add_manifest(root, m, bin, total, shard);
     if (m->meta_json) {
         cJSON *meta = NULL;
         if ((rc = cr_json_parse(m->meta_json, 0, "metadata", &meta)))
@@ -221,9 +224,6 @@ int crest_model_save(crest_model *m, const char *dir)
     if ((rc = cr_write_file_atomic(path, text, strlen(text))))
         goto out;
     remove_stale(dir, shard);
-    goto out;
-nomem:
-    rc = cr_fail(CREST_E_NOMEM, "save: out of memory");
 out:
     cJSON_Delete(root);
     cJSON_free(text);
