@@ -292,9 +292,14 @@ int crest_model_set_seed(crest_model *m, uint64_t seed);
 /* ---- save / load ------------------------------------------------------- */
 
 /* A folder in Keras' TF.js layers format: model.json + weights.bin,
- * loadable by tf.loadLayersModel. Written atomically. */
+ * loadable by tf.loadLayersModel. Written atomically: any failure (out of
+ * memory is CREST_E_NOMEM) leaves the model saved before intact. Temp files
+ * of saves that were killed ("<file>.tmp.<pid>" of a process that is gone)
+ * are removed. Numbers are written with '.' whatever the host's locale. */
 int crest_model_save(crest_model *m, const char *dir);
-/* A TF.js layers folder, or a model.json path. */
+/* A TF.js layers folder, or a model.json path. Refused (CREST_E_FORMAT,
+ * naming the weight and its layer): NaN or infinite weights, a quantization
+ * scale <= 0, and NUL characters in model.json. */
 int crest_model_load(crest_model **out, const char *path);
 
 /* ---- image layers and raw inference ----------------------------------- */
