@@ -524,7 +524,9 @@ const crest_image_opts *crest_dataset_image_opts(const crest_dataset *d);
  * Tables: CSV with a header row (RFC 4180 quoting with '"', CRLF or LF,
  * delimiter ',' or as given) or Weka ARFF (numeric / real / integer,
  * string, {nominal} attributes). Missing values are written "", "NA", "?"
- * or "NaN". Files are read in 64 KiB chunks, one row at a time, so adapt
+ * or "NaN". Numbers use '.' whatever the host's locale (tables, specs,
+ * expressions); a leading UTF-8 byte-order mark is skipped; a NUL byte is
+ * an error naming the line and column. Files are read in 64 KiB chunks, one row at a time, so adapt
  * and the transform stream through files larger than memory:
  * crest_features_adapt keeps only statistics (vocabularies, a bounded
  * sample for quantiles), crest_fit_table keeps one chunk of transformed
