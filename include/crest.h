@@ -295,7 +295,8 @@ int crest_model_set_seed(crest_model *m, uint64_t seed);
  * loadable by tf.loadLayersModel. Written atomically: any failure (out of
  * memory is CREST_E_NOMEM) leaves the model saved before intact. Temp files
  * of saves that were killed ("<file>.tmp.<pid>" of a process that is gone)
- * are removed. Numbers are written with '.' whatever the host's locale. */
+ * are removed. Numbers are written with '.' whatever the host's locale. A
+ * NaN or infinite weight (training diverged) is CREST_E_STATE, naming it. */
 int crest_model_save(crest_model *m, const char *dir);
 /* A TF.js layers folder, or a model.json path. Refused (CREST_E_FORMAT,
  * naming the weight and its layer): NaN or infinite weights, a quantization

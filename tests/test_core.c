@@ -371,6 +371,14 @@ static void test_corrupt_models(void **state)
     }
     tu_write(dir, shard, bin, bin_len);
     assert_int_equal(crest_model_load(&l, dir), CREST_OK);
+    /* nor are they written: a diverged model is refused at save, the old one stays */
+    l->weights[1]->val[2] = NAN;
+    assert_int_equal(crest_model_save(l, dir), CREST_E_STATE);
+    print_message("NaN at save: %s\n", crest_last_error());
+    assert_non_null(strstr(crest_last_error(), "weight 'dense/bias' (layer 'dense'): value 2 is NaN"));
+    char *json2 = tu_read(dir, "model.json");
+    assert_string_equal(json2, json);
+    free(json2);
     crest_model_free(l);
     l = NULL;
     /* truncated weights, extra bytes, missing shard */

@@ -175,14 +175,29 @@ static void add_manifest(cJSON *root, crest_model *m, char *bin, size_t total, c
     cr_json_push(man, grp);   /* last: grp is gone if this fails */
 }
 
+/* A model with a NaN or infinite weight (training diverged) would save but
+ * never load again: refused before anything is written. */
+static int check_finite(const crest_model *m)
+{
+    for (int i = 0; i < m->n_weights; i++) {
+        const cr_weight *w = m->weights[i];
+        for (int64_t k = 0; k < w->size; k++)
+            if (!isfinite(w->val[k]))
+                return cr_fail(CREST_E_STATE, "save: weight '%s/%s' (layer '%s'): value %lld "
+                               "is %s (did training diverge?); nothing written",
+                               w->owner ? w->owner->name : "", w->name,
+                               w->owner ? w->owner->name : "?", (long long)k,
+                               isnan(w->val[k]) ? "NaN" : "infinite");
+    }
+    return CREST_OK;
+}
+
 int crest_model_save(crest_model *m, const char *dir)
 {
     if (!m || !dir || !*dir)
         return cr_fail(CREST_E_ARG, "save: model or folder is NULL");
     int rc = cr_model_build(m);
-    if (rc)
-        return rc;
-    if ((rc = ensure_dir(dir)))
+    if (rc || (rc = check_finite(m)) || (rc = ensure_dir(dir)))
         return rc;
     remove_stale(dir, NULL);   /* temp files of killed saves first: they may fill the disk */
     unsigned long mark = cr_json_mark();
