@@ -291,6 +291,12 @@ int crest_model_set_seed(crest_model *m, uint64_t seed);
 
 /* ---- save / load ------------------------------------------------------- */
 
+/* crest reads and writes JSON with the system cJSON library, whose
+ * allocation hooks are global: on first use crest installs its own
+ * (cJSON_InitHooks with malloc-compatible functions). A program that uses
+ * cJSON with other hooks of its own must install them after crest's first
+ * JSON call and keep them malloc-compatible. */
+
 /* A folder in Keras' TF.js layers format: model.json + weights.bin,
  * loadable by tf.loadLayersModel. Written atomically: any failure (out of
  * memory is CREST_E_NOMEM) leaves the model saved before intact. Temp files
