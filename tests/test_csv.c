@@ -209,6 +209,11 @@ static void test_arff_attribute_lines(void **state)
     (void)state;
     expect_error("notype.arff", "@relation r\n@attribute longer_name numeric\n@attribute x\n"
                  "@data\n1,2\n", CREST_E_FORMAT, "line 3", "'x' has no type");
+    /* the line fills the 256-byte row buffer exactly: the old parser read past
+     * its end (ASan: heap-buffer-overflow) */
+    char line[400];
+    snprintf(line, sizeof line, "@relation r\n@attribute %0244d\n@data\n1\n", 0);
+    expect_error("full.arff", line, CREST_E_FORMAT, "line 2", "has no type");
     expect_error("notype2.arff", "@relation r\n@attribute x   \n@data\n1\n", CREST_E_FORMAT,
                  "line 2", "'x' has no type");
     expect_error("quote.arff", "@relation r\n@attribute a numeric\n@attribute 'x numeric\n"
