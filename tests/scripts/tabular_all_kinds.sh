@@ -115,6 +115,8 @@ expect 0 "warning: no column bill_depth_copy, bill_length_copy, year, sex (read 
 sed 's/partial.csv/na.csv/g' "$tmp/out" > "$tmp/partial.json"
 expect 0 '"index":1' -- "$C" predict "$tmp/m_csv" "$tmp/na.csv" --json
 same "$tmp/out" "$tmp/partial.json" "absent columns read as NA"
+expect 0 "evaluate: warning: no column bill_depth_copy, bill_length_copy (read as missing" -- \
+  "$C" evaluate "$tmp/m_csv" --data "$P" --label species
 
 # Excel's "CSV UTF-8": a byte-order mark before the first column's name and
 # before a spec file's JSON
