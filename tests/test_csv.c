@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
@@ -453,6 +454,30 @@ static void test_penguins_file(void **state)
     cr_table_close(&t);
 }
 
+/* In a Latin-1 locale <ctype.h> calls 0xE4 ('\xe4', a-umlaut) a letter: the
+ * expression lexer must not, or "x * s\xe4" would parse here and fail in
+ * every other locale. The locale is generated into the test folder. */
+static void test_latin1_expression(void **state)
+{
+    (void)state;
+    char cmd[800], loc[200];
+    snprintf(loc, sizeof loc, "%s/locales", dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && localedef -i de_DE -f ISO-8859-1 "
+             "%s/de_DE.ISO-8859-1 2>/dev/null", loc, loc);
+    assert_int_equal(system(cmd), 0);   /* localedef: Debian's locales (tools/setup.sh) */
+    assert_int_equal(setenv("LOCPATH", loc, 1), 0);
+    assert_non_null(setlocale(LC_ALL, "de_DE.ISO-8859-1"));
+    assert_true(isalpha(0xE4));         /* the locale is in force */
+    crest_layer *l = crest_expr("x * s\xe4");
+    assert_null(l);
+    print_message("  %s\n", crest_last_error());
+    l = crest_expr("x * s + 0.5");       /* and numbers still read with '.' */
+    assert_non_null(l);
+    crest_layer_free(l);
+    assert_non_null(setlocale(LC_ALL, "C"));
+    unsetenv("LOCPATH");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,7 +486,7 @@ int main(void)
         cmocka_unit_test(test_arff),             cmocka_unit_test(test_penguins_file),
         cmocka_unit_test(test_sklearn_layout),   cmocka_unit_test(test_byte_order_mark),
         cmocka_unit_test(test_nul_bytes),        cmocka_unit_test(test_arff_attribute_lines),
-        cmocka_unit_test(test_comma_locale),
+        cmocka_unit_test(test_comma_locale),     cmocka_unit_test(test_latin1_expression),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
