@@ -328,10 +328,22 @@ int crest_model_set_seed(crest_model *m, uint64_t seed);
 
 /* ---- save / load ------------------------------------------------------- */
 
+/* crest reads and writes JSON with the system cJSON library, whose
+ * allocation hooks are global: on first use crest installs its own
+ * (cJSON_InitHooks with malloc-compatible functions). A program that uses
+ * cJSON with other hooks of its own must install them after crest's first
+ * JSON call and keep them malloc-compatible. */
+
 /* A folder in Keras' TF.js layers format: model.json + weights.bin,
- * loadable by tf.loadLayersModel. Written atomically. */
+ * loadable by tf.loadLayersModel. Written atomically: any failure (out of
+ * memory is CREST_E_NOMEM) leaves the model saved before intact. Temp files
+ * of saves that were killed ("<file>.tmp.<pid>" of a process that is gone)
+ * are removed. Numbers are written with '.' whatever the host's locale. A
+ * NaN or infinite weight (training diverged) is CREST_E_STATE, naming it. */
 int crest_model_save(crest_model *m, const char *dir);
-/* A TF.js layers folder, or a model.json path. */
+/* A TF.js layers folder, or a model.json path. Refused (CREST_E_FORMAT,
+ * naming the weight and its layer): NaN or infinite weights, a quantization
+ * scale <= 0, and NUL characters in model.json. */
 int crest_model_load(crest_model **out, const char *path);
 
 /* ---- image layers and raw inference ----------------------------------- */
@@ -556,7 +568,9 @@ const crest_image_opts *crest_dataset_image_opts(const crest_dataset *d);
  * Tables: CSV with a header row (RFC 4180 quoting with '"', CRLF or LF,
  * delimiter ',' or as given) or Weka ARFF (numeric / real / integer,
  * string, {nominal} attributes). Missing values are written "", "NA", "?"
- * or "NaN". Files are read in 64 KiB chunks, one row at a time, so adapt
+ * or "NaN". Numbers use '.' whatever the host's locale (tables, specs,
+ * expressions); a leading UTF-8 byte-order mark is skipped; a NUL byte is
+ * an error naming the line and column. Files are read in 64 KiB chunks, one row at a time, so adapt
  * and the transform stream through files larger than memory:
  * crest_features_adapt keeps only statistics (vocabularies, a bounded
  * sample for quantiles), crest_fit_table keeps one chunk of transformed
@@ -613,6 +627,10 @@ const crest_image_opts *crest_dataset_image_opts(const crest_dataset *d);
  *                       OOV range for lookups (default_value when there is
  *                       none), dropped (all zeros) for identity, hashed as
  *                       the empty string "" for hashed and crossed columns
+ *   absent columns      a column of the spec that a table (or a row given to
+ *                       crest_features_transform) lacks is missing in every
+ *                       row; crest_features_absent names them. Adapt needs
+ *                       every column it computes statistics of.
  *   label               rows with a missing label are skipped (counted);
  *                       a label not among the classes is an error naming the
  *                       file, line and value
@@ -679,6 +697,11 @@ int crest_fit_table(crest_model *m, const crest_features *f, const char *path,
  * spec needs but the row lacks count as missing. */
 int crest_features_transform(const crest_features *f, const char *const *names,
                              const char *const *values, int n, float *out);
+/* The spec's columns (features, crossed and weight columns) that the last
+ * table or row transformed through f lacked: each of its rows read them as
+ * missing values, per the policy above. Writes up to max names (valid while
+ * f lives; names may be NULL) and returns how many there are. */
+int crest_features_absent(const crest_features *f, const char **names, int max);
 void crest_features_free(crest_features *f);
 
 /* The DenseFeatures layer: the first layer of a model over

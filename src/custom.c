@@ -174,8 +174,12 @@ static cJSON *custom_to_json(crest_model *m)
     cJSON *top = cJSON_CreateObject(), *cfg = NULL;
     if (c->vt->get_config) {
         char *text = c->vt->get_config(c->self);
-        cfg = text ? cJSON_Parse(text) : NULL;
+        int rc = text ? cr_json_parse(text, 0, "get_config", &cfg) : CREST_E_FORMAT;
         free(text);
+        if (rc == CREST_E_NOMEM) {
+            cJSON_Delete(top);
+            return NULL;
+        }
         if (!cJSON_IsObject(cfg)) {
             cJSON_Delete(top);
             cJSON_Delete(cfg);
@@ -193,7 +197,6 @@ static cJSON *custom_to_json(crest_model *m)
         return NULL;
     }
     cJSON_AddStringToObject(top, "class_name", c->vt->name);
-    cJSON_AddItemToObject(top, "config", cfg);
     if (!cJSON_GetObjectItemCaseSensitive(cfg, "name"))
         cJSON_AddStringToObject(cfg, "name", m->name);
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, "batch_input_shape");
@@ -201,10 +204,18 @@ static cJSON *custom_to_json(crest_model *m)
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, "layers");
     cJSON *layers = cJSON_AddArrayToObject(cfg, "layers");
     for (int i = 0; i < m->n_layers; i++) {
-        cJSON *l = m->layers[i] == c->root ? NULL : cr_layer_json(m->layers[i], NULL);
-        if (l)
-            cJSON_AddItemToArray(layers, l);
+        if (m->layers[i] == c->root)
+            continue;
+        cJSON *l = cr_layer_json(m->layers[i], NULL);
+        if (!l) {
+            cJSON_Delete(top);
+            cJSON_Delete(cfg);
+            cr_wrap(CREST_E_FORMAT, "saving layer '%s'", m->layers[i]->name);
+            return NULL;
+        }
+        cr_json_push(layers, l);
     }
+    cr_json_put(top, "config", cfg);   /* last: cfg is gone if this fails */
     cJSON_AddStringToObject(top, "keras_version", "tfjs-layers 4.22.0");
     cJSON_AddStringToObject(top, "backend", "tensor_flow.js");
     return top;
@@ -269,7 +280,7 @@ int cr_custom_from_json(const char *class_name, const cJSON *config, crest_model
                        "model class '%s' is not registered: build the model in C and call "
                        "crest_model_load_weights, or crest_register_model(\"%s\", factory) "
                        "before loading", class_name, class_name);
-    char *text = cJSON_PrintUnformatted(config);
+    char *text = cr_json_print(config, false);
     if (!text)
         return cr_fail(CREST_E_NOMEM, "out of memory loading model class '%s'", class_name);
     int rc = f(out, text);

@@ -316,9 +316,9 @@ int crest_model_output_count(const crest_model *m)
 static cJSON *history(const crest_sym *s)
 {
     cJSON *a = cJSON_CreateArray();
-    cJSON_AddItemToArray(a, cJSON_CreateString(s->layer ? s->layer->name : s->name));
-    cJSON_AddItemToArray(a, cJSON_CreateNumber(s->layer ? s->call : 0));
-    cJSON_AddItemToArray(a, cJSON_CreateNumber(0));
+    cr_json_push(a, cJSON_CreateString(s->layer ? s->layer->name : s->name));
+    cr_json_push(a, cJSON_CreateNumber(s->layer ? s->call : 0));
+    cr_json_push(a, cJSON_CreateNumber(0));
     return a;
 }
 
@@ -340,10 +340,10 @@ static cJSON *fn_to_json(crest_model *m)
         cr_json_add_dims(c, "batch_input_shape", &s->shape, true);
         cJSON_AddStringToObject(c, "dtype", "float32");
         cJSON_AddBoolToObject(c, "sparse", false);
-        cJSON_AddItemToObject(o, "config", c);
+        cr_json_put(o, "config", c);
         cJSON_AddStringToObject(o, "name", s->name);
         cJSON_AddArrayToObject(o, "inbound_nodes");
-        cJSON_AddItemToArray(layers, o);
+        cr_json_push(layers, o);
     }
     for (int li = 0; li < m->n_layers; li++) {   /* layers, with their calls */
         crest_layer *l = m->layers[li];
@@ -361,19 +361,19 @@ static cJSON *fn_to_json(crest_model *m)
             cJSON *call = cJSON_CreateArray();
             for (int k = 0; k < s->n_in; k++) {
                 cJSON *h = history(s->in[k]);
-                cJSON_AddItemToArray(h, cJSON_CreateObject());
-                cJSON_AddItemToArray(call, h);
+                cr_json_push(h, cJSON_CreateObject());
+                cr_json_push(call, h);
             }
-            cJSON_AddItemToArray(calls, call);
+            cr_json_push(calls, call);
         }
-        cJSON_AddItemToArray(layers, o);
+        cr_json_push(layers, o);
     }
     cJSON *ins = cJSON_AddArrayToObject(cfg, "input_layers");
     for (int i = 0; i < f->n_inputs; i++)
-        cJSON_AddItemToArray(ins, history(f->inputs[i]));
+        cr_json_push(ins, history(f->inputs[i]));
     cJSON *outs = cJSON_AddArrayToObject(cfg, "output_layers");
     for (int i = 0; i < f->n_outputs; i++)
-        cJSON_AddItemToArray(outs, history(f->outputs[i]));
+        cr_json_push(outs, history(f->outputs[i]));
     cJSON_AddStringToObject(top, "keras_version", "tfjs-layers 4.22.0");
     cJSON_AddStringToObject(top, "backend", "tensor_flow.js");
     return top;

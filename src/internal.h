@@ -26,6 +26,17 @@ void cr_free(void *p);
 /* Test hook: the k-th allocation from now (0-based) fails; -1 disables. */
 void cr_alloc_fail_after(long k);
 
+/* ---- numbers in files: '.' decimal point whatever setlocale() said ------ */
+
+/* strtod / snprintf in the "C" locale (errno as strtod leaves it). Every
+ * number crest reads from or writes to a file, a spec, an expression or a
+ * command line goes through these. */
+double cr_strtod(const char *s, char **end);
+int cr_snprintf_c(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The calling thread runs in the "C" locale until cr_locale_pop(saved). */
+void *cr_locale_push_c(void);
+void cr_locale_pop(void *saved);
+
 /* ---- random numbers: xoshiro256**, seeded by splitmix64 ----------------- */
 
 typedef struct cr_rng { uint64_t s[4]; } cr_rng;

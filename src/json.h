@@ -9,6 +9,33 @@
 
 #define CR_JSON_REQUIRED INT_MIN   /* as a default: the key must be present */
 
+/* cJSON through crest: its allocations go through cr_malloc / cr_free
+ * (cJSON_InitHooks, installed once by the first of these calls), so the
+ * allocation-failure tests reach it, and numbers are read and written in the
+ * "C" locale.
+ *
+ * Building: a writer takes mark = cr_json_mark() first, makes its tree with
+ * cJSON_Create* / cJSON_Add* unchecked, and cr_json_check(mark, what) at the
+ * end: CREST_E_NOMEM if any cJSON allocation on this thread failed since
+ * the mark (so a tree missing an item is never written). */
+unsigned long cr_json_mark(void);
+int cr_json_check(unsigned long mark, const char *what);
+/* Counts an out-of-memory of a writer outside cJSON (a layer's save). */
+void cr_json_note_oom(void);
+/* cJSON_AddItemToObject / ToArray that never leak: when the add fails (a
+ * NULL parent, or no memory for the key) item is deleted and the failure
+ * counted, so cr_json_check reports it. */
+bool cr_json_put(cJSON *obj, const char *key, cJSON *item);
+bool cr_json_push(cJSON *arr, cJSON *item);
+/* Parses text[0, len) (len 0: strlen). A leading UTF-8 byte-order mark is
+ * skipped; a NUL byte or a \u0000 escape anywhere is refused. Errors name
+ * `what` (a file name, or NULL for "JSON") and the line: CREST_E_FORMAT, or
+ * CREST_E_NOMEM when cJSON ran out of memory. */
+int cr_json_parse(const char *text, size_t len, const char *what, cJSON **out);
+/* cJSON_Print / PrintUnformatted in the "C" locale; NULL with the message
+ * set when out of memory. Free with cJSON_free (or cr_free). */
+char *cr_json_print(const cJSON *root, bool pretty);
+
 int cr_json_int(const cJSON *o, const char *key, int lo, int hi, int def, int *out);
 int cr_json_num(const cJSON *o, const char *key, double lo, double hi, double def,
                 double *out);

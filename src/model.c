@@ -458,6 +458,7 @@ char *crest_model_summary(crest_model *m, bool json)
         return NULL;
     size_t total = crest_model_param_count(m, false), train = crest_model_param_count(m, true);
     if (json) {
+        unsigned long mark = cr_json_mark();
         cJSON *root = cJSON_CreateObject(), *layers = cJSON_AddArrayToObject(root, "layers");
         for (int i = 0; i < m->n_layers; i++) {
             const crest_layer *l = m->layers[i];
@@ -467,12 +468,12 @@ char *crest_model_summary(crest_model *m, bool json)
             cr_json_add_dims(o, "output_shape", &l->out_shape, true);
             cJSON_AddNumberToObject(o, "params", (double)layer_params(l));
             cJSON_AddBoolToObject(o, "trainable", l->trainable);
-            cJSON_AddItemToArray(layers, o);
+            cr_json_push(layers, o);
         }
         cJSON_AddNumberToObject(root, "total_params", (double)total);
         cJSON_AddNumberToObject(root, "trainable_params", (double)train);
         cJSON_AddNumberToObject(root, "non_trainable_params", (double)(total - train));
-        char *s = cJSON_PrintUnformatted(root);
+        char *s = cr_json_check(mark, "summary") ? NULL : cr_json_print(root, false);
         cJSON_Delete(root);
         if (!s)
             cr_fail(CREST_E_NOMEM, "out of memory writing the summary");
@@ -523,10 +524,11 @@ int crest_model_set_metadata(crest_model *m, const char *json)
 {
     if (!m || !json)
         return cr_fail(CREST_E_ARG, "set_metadata: NULL argument");
-    cJSON *j = cJSON_Parse(json);
-    if (!cJSON_IsObject(j)) {
+    cJSON *j = NULL;
+    int rc = cr_json_parse(json, 0, "metadata", &j);
+    if (rc || !cJSON_IsObject(j)) {
         cJSON_Delete(j);
-        return cr_fail(CREST_E_FORMAT, "metadata is not a JSON object");
+        return rc ? rc : cr_fail(CREST_E_FORMAT, "metadata is not a JSON object");
     }
     cJSON_Delete(j);
     char *c = cr_strdup(json);

@@ -107,10 +107,11 @@ static int pooling_layer(crest_model *m, crest_pooling p, crest_layer **out)
     snprintf(json, sizeof json,
              "{\"class_name\":\"%s\",\"config\":{\"name\":\"%s\",\"trainable\":true,"
              "\"data_format\":\"channels_last\",\"keepdims\":false}}", cls, name);
-    cJSON *j = cJSON_Parse(json);
-    if (!j)
-        return cr_fail(CREST_E_NOMEM, "out of memory");
-    int rc = cr_layer_from_json(j, out);
+    cJSON *j = NULL;
+    int rc = cr_json_parse(json, 0, "pooling layer", &j);
+    if (rc)
+        return rc;
+    rc = cr_layer_from_json(j, out);
     cJSON_Delete(j);
     return rc;
 }
@@ -273,8 +274,9 @@ static int hash_model(hasher *s, crest_model *m)
     int rc = cr_model_build(m);
     if (rc)
         return rc;
-    cJSON *topo = cr_topology_json(m);
-    char *text = topo ? cJSON_PrintUnformatted(topo) : NULL;
+    unsigned long mark = cr_json_mark();
+    cJSON *topo = cr_topology_json(m);   /* a tree missing an item would hash wrong */
+    char *text = topo && !cr_json_check(mark, "model hash") ? cr_json_print(topo, false) : NULL;
     cJSON_Delete(topo);
     if (!text)
         return cr_fail(CREST_E_NOMEM, "out of memory hashing model '%s'", m->name);

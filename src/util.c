@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,11 +35,14 @@ const char *crest_strerror(int code)
     }
 }
 
+/* Messages are written in the "C" locale too: "[1, 1.5]", never "[1, 1,5]". */
 int cr_fail(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    void *saved = cr_locale_push_c();
     vsnprintf(err_msg, sizeof err_msg, fmt, ap);
+    cr_locale_pop(saved);
     va_end(ap);
     return code;
 }
@@ -48,7 +52,9 @@ int cr_wrap(int code, const char *fmt, ...)
     char prefix[512], old[sizeof err_msg];
     va_list ap;
     va_start(ap, fmt);
+    void *saved = cr_locale_push_c();
     vsnprintf(prefix, sizeof prefix, fmt, ap);
+    cr_locale_pop(saved);
     va_end(ap);
     memcpy(old, err_msg, sizeof old);
     size_t k = strlen(prefix);
@@ -114,6 +120,53 @@ char *cr_strdup(const char *s)
 
 void cr_free(void *p) { free(p); }
 void crest_free(void *p) { free(p); }
+
+/* ---- numbers, whatever the host's locale ------------------------------- */
+
+/* A program may have called setlocale(LC_ALL, "de_DE.UTF-8"), where strtod
+ * reads "39,1" and printf writes it; crest's files always use '.'. The
+ * calling thread switches to a "C" locale object (POSIX 2008 uselocale)
+ * around each conversion and back, so other threads and the host's own
+ * printing are untouched. */
+static locale_t c_locale = (locale_t)0;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void c_locale_make(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
+
+void *cr_locale_push_c(void)
+{
+    pthread_once(&c_locale_once, c_locale_make);
+    if (!c_locale)   /* newlocale failed (out of memory): the global locale stays */
+        return NULL;
+    return (void *)uselocale(c_locale);
+}
+
+void cr_locale_pop(void *saved)
+{
+    if (saved)
+        uselocale((locale_t)saved);
+}
+
+double cr_strtod(const char *s, char **end)
+{
+    void *saved = cr_locale_push_c();
+    double v = strtod(s, end);
+    int e = errno;
+    cr_locale_pop(saved);
+    errno = e;
+    return v;
+}
+
+int cr_snprintf_c(char *buf, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    void *saved = cr_locale_push_c();
+    int k = vsnprintf(buf, n, fmt, ap);
+    cr_locale_pop(saved);
+    va_end(ap);
+    return k;
+}
 
 /* ---- random numbers ---------------------------------------------------- */
 

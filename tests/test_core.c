@@ -11,10 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "internal.h"
-#include "testutil.h"
+#include "oomutil.h"
 
 /* Three noisy blobs in 8-D: learnable, deterministic, no files needed. */
 static crest_dataset *blobs(size_t n, uint64_t seed)
@@ -309,6 +310,18 @@ static void test_corrupt_models(void **state)
         { "absurd shape", "[8,16]", "[800000,1600000]", CREST_E_FORMAT, "dense/kernel" },
         { "renamed weight", "\"dense/bias\"", "\"dense/bias2\"", CREST_E_FORMAT, "dense/bias2" },
         { "bad dtype", "[8,16],\"dtype\":\"float32\"", "[8,16],\"dtype\":\"complex64\"", CREST_E_UNSUPPORTED, "complex64" },
+        /* a NUL would cut the key to "un" (units then missing or misread) */
+        { "NUL in a key", "\"units\":16", "\"un\\u0000its\":16", CREST_E_FORMAT, "NUL" },
+        { "NUL in a name", "\"dense_1/kernel\"", "\"dense_1\\u0000/kernel\"", CREST_E_FORMAT, "NUL" },
+        { "zero quantization scale", "[8,16],\"dtype\":\"float32\"",
+          "[8,16],\"dtype\":\"float32\",\"quantization\":{\"dtype\":\"uint8\",\"min\":-1,\"scale\":0}",
+          CREST_E_FORMAT, "'dense/kernel': quantization scale 0" },
+        { "negative quantization scale", "[8,16],\"dtype\":\"float32\"",
+          "[8,16],\"dtype\":\"float32\",\"quantization\":{\"dtype\":\"uint16\",\"min\":-1,\"scale\":-1e-3}",
+          CREST_E_FORMAT, "'dense/kernel': quantization scale" },
+        { "infinite quantization scale", "[8,16],\"dtype\":\"float32\"",
+          "[8,16],\"dtype\":\"float32\",\"quantization\":{\"dtype\":\"uint8\",\"min\":0,\"scale\":1e999}",
+          CREST_E_FORMAT, "'dense/kernel' quantization" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *txt;
@@ -327,10 +340,49 @@ static void test_corrupt_models(void **state)
         assert_null(l);
         assert_non_null(strstr(crest_last_error(), cases[i].needle));
     }
+    /* a raw NUL byte inside a key */
+    char *nul = tu_replace(json, "\"units\":16", "\"un_its\":16");
+    size_t nlen = strlen(nul);
+    strstr(nul, "un_its")[2] = 0;
+    tu_write(dir, "model.json", nul, nlen);
+    free(nul);
+    crest_model *l = NULL;
+    assert_int_equal(crest_model_load(&l, dir), CREST_E_FORMAT);
+    print_message("raw NUL: %s\n", crest_last_error());
+    assert_non_null(strstr(crest_last_error(), "NUL byte"));
+    assert_non_null(strstr(crest_last_error(), "model.json"));
     tu_write(dir, "model.json", json, strlen(json));
+    /* NaN and Inf weights: refused at load, naming the weight and its layer */
+    const struct { size_t at; float v; const char *needle; } bad[] = {
+        { 5, NAN, "weight 'dense/kernel' (layer 'dense'): value 5 of 128 is NaN" },
+        { 8 * 16 + 3, INFINITY, "weight 'dense/bias' (layer 'dense'): value 3 of 16 is infinite" },
+        { 8 * 16 + 16 + 47, -INFINITY, "'dense_1/kernel' (layer 'dense_1'): value 47" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *b2 = malloc(bin_len);
+        memcpy(b2, bin, bin_len);
+        memcpy(b2 + bad[i].at * 4, &bad[i].v, 4);
+        tu_write(dir, shard, b2, bin_len);
+        free(b2);
+        assert_int_equal(crest_model_load(&l, dir), CREST_E_FORMAT);
+        print_message("bad weight: %s\n", crest_last_error());
+        assert_null(l);
+        assert_non_null(strstr(crest_last_error(), bad[i].needle));
+    }
+    tu_write(dir, shard, bin, bin_len);
+    assert_int_equal(crest_model_load(&l, dir), CREST_OK);
+    /* nor are they written: a diverged model is refused at save, the old one stays */
+    l->weights[1]->val[2] = NAN;
+    assert_int_equal(crest_model_save(l, dir), CREST_E_STATE);
+    print_message("NaN at save: %s\n", crest_last_error());
+    assert_non_null(strstr(crest_last_error(), "weight 'dense/bias' (layer 'dense'): value 2 is NaN"));
+    char *json2 = tu_read(dir, "model.json");
+    assert_string_equal(json2, json);
+    free(json2);
+    crest_model_free(l);
+    l = NULL;
     /* truncated weights, extra bytes, missing shard */
     tu_write(dir, shard, bin, bin_len - 4);
-    crest_model *l = NULL;
     assert_int_equal(crest_model_load(&l, dir), CREST_E_FORMAT);
     assert_non_null(strstr(crest_last_error(), "bytes"));
     tu_write(dir, shard, bin, bin_len);
@@ -342,6 +394,68 @@ static void test_corrupt_models(void **state)
     assert_int_equal(crest_model_load(&l, "/nonexistent/model"), CREST_E_IO);
     free(json);
     free(bin);
+    tu_rmdir(dir);
+}
+
+/* A save killed between writing its temp file and renaming it leaves
+ * "<file>.tmp.<pid>" behind; the next save removes those of dead processes. */
+static void test_stale_temp_files(void **state)
+{
+    (void)state;
+    char dir[256], name[128];
+    tu_tmpdir(dir, sizeof dir);
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    assert_true(dead > 0);
+    assert_int_equal(waitpid(dead, NULL, 0), dead);   /* reaped: that pid is gone */
+    const char *junk = "half a shard";
+    snprintf(name, sizeof name, "weights.0123456789abcdef.bin.tmp.%ld", (long)dead);
+    tu_write(dir, name, junk, strlen(junk));
+    snprintf(name, sizeof name, "model.json.tmp.%ld", (long)dead);
+    tu_write(dir, name, junk, strlen(junk));
+    /* a save under way in a live process, and files of other names, stay */
+    char live[128];
+    snprintf(live, sizeof live, "weights.fedcba9876543210.bin.tmp.%ld", (long)getppid());
+    tu_write(dir, live, junk, strlen(junk));
+    tu_write(dir, "notes.tmp.1", junk, strlen(junk));
+    tu_write(dir, "weights.bin.tmp.x", junk, strlen(junk));
+    crest_model *m = mlp(1, 1, NULL, 0);
+    assert_int_equal(crest_model_save(m, dir), CREST_OK);
+    crest_model_free(m);
+    snprintf(name, sizeof name, "weights.0123456789abcdef.bin.tmp.%ld", (long)dead);
+    assert_int_equal(tu_size(dir, name), 0);
+    snprintf(name, sizeof name, "model.json.tmp.%ld", (long)dead);
+    assert_int_equal(tu_size(dir, name), 0);
+    assert_int_equal(tu_size(dir, live), strlen(junk));
+    assert_int_equal(tu_size(dir, "notes.tmp.1"), strlen(junk));
+    assert_int_equal(tu_size(dir, "weights.bin.tmp.x"), strlen(junk));
+    /* model.json, its shard and the three kept files */
+    assert_int_equal(tu_count_files(dir), 5);
+    tu_rmdir(dir);
+}
+
+/* Save and load under every allocation failure (tests/oomutil.h); the
+ * metadata goes through cJSON both ways. */
+static void test_save_load_out_of_memory(void **state)
+{
+    (void)state;
+    char dir[256];
+    tu_tmpdir(dir, sizeof dir);
+    crest_dataset *d = blobs(64, 3);
+    crest_model *m = mlp(2, 1, NULL, 0.25f), *l = NULL;
+    assert_int_equal(crest_model_set_metadata(m, "{\"note\": \"r\u00e9sum\u00e9\", \"k\": 0.5}"),
+                     CREST_OK);
+    long saves, loads;
+    tu_save_load_oom(m, d, dir, &saves, &loads);
+    print_message("save failed %ld times, load %ld times before succeeding\n", saves, loads);
+    assert_true(saves > 50 && loads > 50);
+    assert_int_equal(tu_count_files(dir), 2);
+    assert_int_equal(crest_model_load(&l, dir), CREST_OK);
+    assert_string_equal(crest_model_metadata(l), "{\"note\":\"r\xc3\xa9sum\xc3\xa9\",\"k\":0.5}");
+    crest_model_free(l);
+    crest_model_free(m);
+    crest_dataset_free(d);
     tu_rmdir(dir);
 }
 
@@ -389,6 +503,8 @@ int main(void)
         cmocka_unit_test(test_save_load_roundtrip),
         cmocka_unit_test(test_corrupt_models),
         cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_stale_temp_files),
+        cmocka_unit_test(test_save_load_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,7 @@
 set -Eeuo pipefail
 
 # Debian packages needed to build and test crest (README cites this list).
-CREST_APT_PACKAGES="build-essential clang libcjson-dev libcmocka-dev libjpeg62-turbo-dev libpng-dev nodejs npm python3-sklearn"
+CREST_APT_PACKAGES="build-essential clang libcjson-dev libcmocka-dev libjpeg62-turbo-dev libpng-dev locales nodejs npm python3-sklearn"
 # Extra Debian packages for the benchmarks only (--bench).
 CREST_APT_BENCH_PACKAGES="python3-torch"
 
@@ -149,6 +149,20 @@ else
 fi
 command -v node >/dev/null || die "node not found"
 command -v npm >/dev/null || die "npm not found"
+
+# ---------------------------------------------------------------- a2. de_DE.UTF-8 locale
+# tests/test_csv.c runs the parsers under a comma-decimal locale; it must exist.
+step "locale"
+if locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8'; then
+  say "locale: de_DE.UTF-8 present"
+elif [ "$(id -u)" = 0 ]; then
+  q localedef -i de_DE -f UTF-8 de_DE.UTF-8 || die "localedef de_DE.UTF-8 failed"
+  locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8' || die "de_DE.UTF-8 still missing after localedef"
+  say "locale: generated de_DE.UTF-8"
+else
+  echo "setup: the de_DE.UTF-8 locale is missing; run as root:  localedef -i de_DE -f UTF-8 de_DE.UTF-8" >&2
+  exit 1
+fi
 
 # ---------------------------------------------------------------- b. Fashion-MNIST
 step "fashion-mnist"

@@ -104,7 +104,9 @@ static int read_spec(const char *file, const char *label, crest_features **f)
         fprintf(stderr, "crest train: cannot read %s\n", file);
         return EXIT_INPUT;
     }
-    cJSON *root = cJSON_Parse(text);
+    /* a UTF-8 byte-order mark is not JSON; a NUL byte would cut the text short */
+    bool nul = strlen(text) != (size_t)len;
+    cJSON *root = nul ? NULL : cJSON_Parse(text + (strncmp(text, "\xEF\xBB\xBF", 3) ? 0 : 3));
     free(text);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
@@ -214,6 +216,19 @@ int cli_train_table(const train_opts *o)
     return rc;
 }
 
+/* crest.h's policy: spec columns the table lacks are missing values; say so. */
+static void warn_absent(const char *cmd, const crest_features *f)
+{
+    const char *absent[8];
+    int na = crest_features_absent(f, absent, 8);
+    if (na > 0)
+        fprintf(stderr, "crest %s: warning: no column ", cmd);
+    for (int i = 0; i < na && i < 8; i++)
+        fprintf(stderr, "%s%s", i ? ", " : "", absent[i]);
+    if (na > 0)
+        fprintf(stderr, "%s (read as missing values)\n", na > 8 ? ", ..." : "");
+}
+
 int cli_table_dataset(crest_model *m, const char *data, const char *label, long holdout,
                       char delimiter, crest_dataset **out)
 {
@@ -238,6 +253,8 @@ int cli_table_dataset(crest_model *m, const char *data, const char *label, long 
                               .rows = holdout ? CREST_ROWS_HOLDOUT : CREST_ROWS_ALL,
                               .holdout_every = (int)holdout };
     int err = crest_features_dataset(out, f, cli_table_path(data, buf, sizeof buf), &rows, true);
+    if (!err)
+        warn_absent("evaluate", f);
     return err ? cli_fail("evaluate", err) : 0;
 }
 
@@ -254,6 +271,7 @@ int cli_predict_table(crest_model *m, const char *path, int top, cJSON *arr)
     int err = crest_predict_table(m, path, NULL, &p, &n);
     if (err)
         return cli_fail("predict", err);
+    warn_absent("predict", f);
     int K = (int)crest_model_output_size(m);
     for (size_t i = 0; i < n; i++) {
         const float *pr = p + i * (size_t)K;

@@ -83,6 +83,16 @@ static int put_byte(cr_table *t, char c)
     return CREST_OK;
 }
 
+/* A byte of field `col` (1-based): a NUL would end the field's C string
+ * early and silently, so it is refused. */
+static int field_byte(cr_table *t, int c, int col)
+{
+    if (c == 0)
+        return cr_fail(CREST_E_FORMAT, "%s line %ld column %d: a NUL byte in the field", t->path,
+                       t->line, col);
+    return put_byte(t, (char)c);
+}
+
 static int start_field(cr_table *t)
 {
     if (t->n == t->cap) {
@@ -153,7 +163,7 @@ static int read_record(cr_table *t)
                         break;
                     }
                 }
-                if ((rc = put_byte(t, (char)c)))
+                if ((rc = field_byte(t, c, col)))
                     return rc;
             }
             while (t->arff && ((c = peek_ch(t)) == ' ' || c == '\t'))
@@ -177,7 +187,7 @@ static int read_record(cr_table *t)
             continue;
         if (c == '\n' || c == '\r' || c == -1)
             break;
-        if ((rc = put_byte(t, (char)c)))
+        if ((rc = field_byte(t, c, t->n)))
             return rc;
     }
     if ((rc = put_byte(t, 0)))
@@ -337,14 +347,96 @@ static int read_line(cr_table *t)
     int c, rc;
     t->row_len = 0;
     t->row_line = t->line;
-    while ((c = next_ch(t)) >= 0 && c != '\n')
+    while ((c = next_ch(t)) >= 0 && c != '\n') {
+        if (c == 0)
+            return cr_fail(CREST_E_FORMAT, "%s line %ld: a NUL byte in the header", t->path,
+                           t->row_line);
         if (c != '\r' && (rc = put_byte(t, (char)c)))
             return rc;
+    }
     if (c == -2)
         return CREST_E_IO;
     if ((rc = put_byte(t, 0)))
         return rc;
     return c == -1 && t->row_len == 1 ? 0 : 1;
+}
+
+/* NAME of "@attribute NAME TYPE": quoted with ' or " (blanks allowed), or
+ * up to a blank or '{'. Moves *s past it, never past the line's end. */
+static int arff_attr_name(cr_table *t, char **s, char *nm, size_t size)
+{
+    char *p = *s, *start, *end;
+    if (*p == '\'' || *p == '"') {
+        char q = *p++;
+        start = p;
+        while (*p && *p != q)
+            p++;
+        if (!*p)
+            return cr_fail(CREST_E_FORMAT, "%s line %ld: unterminated %c in an attribute name",
+                           t->path, t->row_line, q);
+        end = p++;
+    } else {
+        start = p;
+        while (*p && *p != ' ' && *p != '\t' && *p != '{')
+            p++;
+        end = p;
+    }
+    if (end == start)
+        return cr_fail(CREST_E_FORMAT, "%s line %ld: an attribute has no name", t->path,
+                       t->row_line);
+    if ((size_t)(end - start) >= size)
+        return cr_fail(CREST_E_FORMAT, "%s line %ld: an attribute name longer than %zu bytes",
+                       t->path, t->row_line, size - 1);
+    memcpy(nm, start, (size_t)(end - start));
+    nm[end - start] = 0;
+    *s = p;
+    return CREST_OK;
+}
+
+/* The TYPE word at s: CR_ATTR_* or an error naming the attribute. */
+static int arff_attr_type(cr_table *t, const char *s, const char *nm, int *kind)
+{
+    size_t n = 0;
+    while (s[n] && s[n] != ' ' && s[n] != '\t')
+        n++;
+    if (*s == '{')
+        *kind = CR_ATTR_NOMINAL;
+    else if ((n == 7 && !strncasecmp(s, "numeric", 7)) || (n == 4 && !strncasecmp(s, "real", 4)) ||
+             (n == 7 && !strncasecmp(s, "integer", 7)))
+        *kind = CR_ATTR_NUMERIC;
+    else if (n == 6 && !strncasecmp(s, "string", 6))
+        *kind = CR_ATTR_STRING;
+    else if (!n)
+        return cr_fail(CREST_E_FORMAT, "%s line %ld: attribute '%s' has no type", t->path,
+                       t->row_line, nm);
+    else
+        return cr_fail(CREST_E_UNSUPPORTED, "%s line %ld: attribute '%s' has type '%.40s' "
+                       "(crest reads numeric, real, integer, string and {nominal})",
+                       t->path, t->row_line, nm, s);
+    return CREST_OK;
+}
+
+/* One "@attribute NAME TYPE" line (s is past "@attribute"). */
+static int arff_attribute(cr_table *t, char *s)
+{
+    char nm[512];
+    int kind = CR_ATTR_UNKNOWN, rc;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if ((rc = arff_attr_name(t, &s, nm, sizeof nm)))
+        return rc;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if ((rc = arff_attr_type(t, s, nm, &kind)) || (rc = add_col(t, nm, kind)))
+        return rc;
+    if (kind != CR_ATTR_NOMINAL)
+        return CREST_OK;
+    char *close = strrchr(s, '}');
+    if (!close)
+        return cr_fail(CREST_E_FORMAT, "%s line %ld: '{' without '}' for '%s'", t->path,
+                       t->row_line, nm);
+    *close = 0;
+    return arff_nominal(t, t->n_cols - 1, s + 1);
 }
 
 static int arff_header(cr_table *t)
@@ -363,61 +455,11 @@ static int arff_header(cr_table *t)
             continue;
         if (!strncasecmp(s, "@data", 5))
             break;
-        if (strncasecmp(s, "@attribute", 10))
-            return cr_fail(CREST_E_FORMAT, "%s line %ld: expected @attribute or @data",
+        if (strncasecmp(s, "@attribute", 10) || (s[10] != ' ' && s[10] != '\t'))
+            return cr_fail(CREST_E_FORMAT, "%s line %ld: expected @attribute NAME TYPE or @data",
                            t->path, t->row_line);
-        s += 10;
-        while (*s == ' ' || *s == '\t')
-            s++;
-        char *name = s, *end;
-        if (*s == '\'' || *s == '"') {
-            char q = *s++;
-            name = s;
-            while (*s && *s != q)
-                s++;
-            end = s;
-            if (*s)
-                s++;
-        } else {
-            while (*s && *s != ' ' && *s != '\t' && *s != '{')
-                s++;
-            end = s;
-        }
-        char save = *end;
-        *end = 0;
-        char nm[512];
-        snprintf(nm, sizeof nm, "%s", name);
-        *end = save;
-        if (end == s)
-            s++;
-        while (*s == ' ' || *s == '\t')
-            s++;
-        int kind;
-        if (*s == '{')
-            kind = CR_ATTR_NOMINAL;
-        else if (!strncasecmp(s, "numeric", 7) || !strncasecmp(s, "real", 4) ||
-                 !strncasecmp(s, "integer", 7))
-            kind = CR_ATTR_NUMERIC;
-        else if (!strncasecmp(s, "string", 6))
-            kind = CR_ATTR_STRING;
-        else
-            return cr_fail(CREST_E_UNSUPPORTED, "%s line %ld: attribute '%s' has type '%s' "
-                           "(crest reads numeric, real, integer, string and {nominal})",
-                           t->path, t->row_line, nm, s);
-        if (!*nm)
-            return cr_fail(CREST_E_FORMAT, "%s line %ld: an attribute has no name", t->path,
-                           t->row_line);
-        if ((rc = add_col(t, nm, kind)))
+        if ((rc = arff_attribute(t, s + 10)))
             return rc;
-        if (kind == CR_ATTR_NOMINAL) {
-            char *close = strrchr(s, '}');
-            if (!close)
-                return cr_fail(CREST_E_FORMAT, "%s line %ld: '{' without '}' for '%s'",
-                               t->path, t->row_line, nm);
-            *close = 0;
-            if ((rc = arff_nominal(t, t->n_cols - 1, s + 1)))
-                return rc;
-        }
     }
     if (!t->n_cols)
         return cr_fail(CREST_E_FORMAT, "%s: no @attribute before @data", t->path);
@@ -452,7 +494,7 @@ static int sklearn_header(cr_table *t)
     for (int i = 2; i < t->n; i++) {
         const char *f = t->row + t->off[i];
         char *end;
-        (void)strtod(f, &end);
+        (void)cr_strtod(f, &end);
         if (!*f || (end != f && !*end))
             return 0;
     }
@@ -540,6 +582,8 @@ int cr_table_open(cr_table *t, const char *path, char delim)
     t->fp = fopen(path, "rb");
     if (!t->fp)
         return cr_fail(CREST_E_IO, "%s: %s", path, strerror(errno));
+    if (peek_ch(t) == 0xEF && t->len - t->pos >= 3 && !memcmp(t->buf + t->pos, "\xEF\xBB\xBF", 3))
+        t->pos += 3;   /* a UTF-8 byte-order mark (Excel's "CSV UTF-8") is not text */
     t->arff = ends_with(path, ".arff");
     if (!t->arff) {   /* content sniff: '%' comments or @relation first */
         int c;

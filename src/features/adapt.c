@@ -43,7 +43,7 @@ static int stat_value(col_stats *s, const char *v, cr_rng *rng, long limit_token
     }
     char *end;
     errno = 0;
-    double x = strtod(v, &end);
+    double x = cr_strtod(v, &end);
     if (end == v || *end || !isfinite(x)) {
         if (!s->non_numeric++) {
             s->bad_line = line;
@@ -79,7 +79,7 @@ static int stat_value(col_stats *s, const char *v, cr_rng *rng, long limit_token
             len = sizeof tok - 1;
         memcpy(tok, p, len);
         tok[len] = 0;
-        double t = strtod(tok, &end);
+        double t = cr_strtod(tok, &end);
         if (end != tok && !*end && t == floor(t) && fabs(t) < 9e15)
             snprintf(tok, sizeof tok, "%lld", (long long)t);
         if (*tok) {

@@ -47,6 +47,7 @@ struct crest_features {
     int n, cap;
     int n_dense, width;           /* dense floats; model input floats */
     bool laid_out;
+    bool bound;                   /* cols below refer to the last table read */
 };
 
 /* id of one token of feature f (after adapt), or -1 to drop it. */

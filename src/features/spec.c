@@ -468,11 +468,11 @@ int crest_features_parse(crest_features **out, const char *json)
     if (!out || !json)
         return cr_fail(CREST_E_ARG, "features_parse: NULL argument");
     *out = NULL;
-    cJSON *root = cJSON_Parse(json);
-    if (!root)
-        return cr_fail(CREST_E_FORMAT, "feature spec: not valid JSON (near '%.20s')",
-                       cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
-    int rc = cr_features_from_cjson(root, out);
+    cJSON *root = NULL;
+    int rc = cr_json_parse(json, 0, "feature spec", &root);
+    if (rc)
+        return rc;
+    rc = cr_features_from_cjson(root, out);
     cJSON_Delete(root);
     return rc;
 }
@@ -484,8 +484,12 @@ int crest_features_load(crest_features **out, const char *path)
     char *text = NULL;
     size_t len;
     int rc = cr_read_file(path, (size_t)256 << 20, &text, &len);
+    cJSON *root = NULL;
     if (!rc)
-        rc = crest_features_parse(out, text);
+        rc = cr_json_parse(text, len, "feature spec", &root);
+    if (!rc)
+        rc = cr_features_from_cjson(root, out);
+    cJSON_Delete(root);
     cr_free(text);
     return rc ? cr_wrap(rc, "%s", path) : rc;
 }
@@ -501,7 +505,7 @@ static cJSON *feature_json(const cr_feature *f)
         cJSON_AddStringToObject(o, "name", f->name);
         cJSON *a = cJSON_AddArrayToObject(o, "features");
         for (int i = 0; i < f->n_cross; i++)
-            cJSON_AddItemToArray(a, cJSON_CreateString(f->cross[i]));
+            cr_json_push(a, cJSON_CreateString(f->cross[i]));
         cJSON_AddNumberToObject(o, "crossing_dim", f->num_bins);
     } else {
         cJSON_AddStringToObject(o, "type", type_names[f->type]);
@@ -535,7 +539,7 @@ static cJSON *feature_json(const cr_feature *f)
             if (f->bounds) {
                 cJSON *a = cJSON_AddArrayToObject(o, "bin_boundaries");
                 for (int i = 0; i < f->n_bounds; i++)
-                    cJSON_AddItemToArray(a, cJSON_CreateNumber(f->bounds[i]));
+                    cr_json_push(a, cJSON_CreateNumber(f->bounds[i]));
             } else {
                 cJSON_AddNumberToObject(o, "num_bins", f->num_bins);
             }
@@ -550,7 +554,7 @@ static cJSON *feature_json(const cr_feature *f)
         if (f->has_vocab) {
             cJSON *a = cJSON_AddArrayToObject(o, "vocabulary");
             for (int i = 0; i < f->n_vocab; i++)
-                cJSON_AddItemToArray(a, cJSON_CreateString(f->vocab[i]));
+                cr_json_push(a, cJSON_CreateString(f->vocab[i]));
         }
         break;
     case CR_F_INT_HASHED: case CR_F_STR_HASHED:
@@ -569,6 +573,7 @@ static cJSON *feature_json(const cr_feature *f)
 
 cJSON *cr_features_to_cjson(const crest_features *fs)
 {
+    unsigned long mark = cr_json_mark();
     cJSON *root = cJSON_CreateObject();
     if (!root)
         return NULL;
@@ -577,7 +582,7 @@ cJSON *cr_features_to_cjson(const crest_features *fs)
     if (fs->n_classes) {
         cJSON *a = cJSON_AddArrayToObject(root, "classes");
         for (int i = 0; i < fs->n_classes; i++)
-            cJSON_AddItemToArray(a, cJSON_CreateString(fs->classes[i]));
+            cr_json_push(a, cJSON_CreateString(fs->classes[i]));
     }
     cJSON *feats = cJSON_AddObjectToObject(root, "features"), *crosses = NULL;
     for (int i = 0; i < fs->n; i++) {
@@ -589,10 +594,14 @@ cJSON *cr_features_to_cjson(const crest_features *fs)
         if (fs->f[i].type == CR_F_CROSS) {
             if (!crosses)
                 crosses = cJSON_AddArrayToObject(root, "crosses");
-            cJSON_AddItemToArray(crosses, o);
+            cr_json_push(crosses, o);
         } else {
-            cJSON_AddItemToObject(feats, fs->f[i].name, o);
+            cr_json_put(feats, fs->f[i].name, o);
         }
+    }
+    if (cr_json_check(mark, "feature spec")) {   /* an item is missing: no half spec */
+        cJSON_Delete(root);
+        return NULL;
     }
     return root;
 }
@@ -604,7 +613,7 @@ char *crest_features_json(const crest_features *fs, bool pretty)
         return NULL;
     }
     cJSON *root = cr_features_to_cjson(fs);
-    char *s = root ? (pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root)) : NULL;
+    char *s = root ? cr_json_print(root, pretty) : NULL;
     cJSON_Delete(root);
     if (!s)
         cr_fail(CREST_E_NOMEM, "out of memory writing a feature spec");

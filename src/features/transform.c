@@ -29,31 +29,38 @@ int crest_features_add(crest_features *f, const char *name, const char *config_j
 {
     if (!f || !config_json)
         return cr_fail(CREST_E_ARG, "features_add: NULL argument");
-    cJSON *cfg = cJSON_Parse(config_json);
-    if (!cfg && config_json[0] != '{')
+    unsigned long mark = cr_json_mark();
+    cJSON *cfg = NULL;
+    int rc = cr_json_parse(config_json, 0, "feature config", &cfg);
+    if (rc == CREST_E_FORMAT && config_json[0] != '{')
         cfg = cJSON_CreateString(config_json);    /* a bare type name */
     if (!cfg)
-        return cr_fail(CREST_E_FORMAT, "feature '%s': config is not JSON", name ? name : "");
+        return rc == CREST_E_NOMEM || cr_json_check(mark, "feature config")
+                   ? cr_fail(CREST_E_NOMEM, "feature '%s': out of memory", name ? name : "")
+                   : cr_fail(CREST_E_FORMAT, "feature '%s': config is not JSON",
+                             name ? name : "");
     cJSON *root = cr_features_to_cjson(f);
-    int rc = CREST_OK;
+    rc = CREST_OK;
     if (!root) {
         cJSON_Delete(cfg);
         return cr_fail(CREST_E_NOMEM, "out of memory");
     }
     if (name) {
         cJSON *feats = cJSON_GetObjectItemCaseSensitive(root, "features");
-        if (cJSON_GetObjectItemCaseSensitive(feats, name))
+        if (cJSON_GetObjectItemCaseSensitive(feats, name)) {
             rc = cr_fail(CREST_E_ARG, "feature '%s' is declared twice", name);
-        else
-            cJSON_AddItemToObject(feats, name, cfg);
+            cJSON_Delete(cfg);
+        } else {
+            cr_json_put(feats, name, cfg);   /* takes cfg, or deletes it */
+        }
     } else {
         cJSON *cr = cJSON_GetObjectItemCaseSensitive(root, "crosses");
         if (!cr)
             cr = cJSON_AddArrayToObject(root, "crosses");
-        cJSON_AddItemToArray(cr, cfg);
+        cr_json_push(cr, cfg);
     }
-    if (rc)
-        cJSON_Delete(cfg);
+    if (!rc)
+        rc = cr_json_check(mark, "feature spec");
     crest_features *nf = NULL;
     if (!rc)
         rc = cr_features_from_cjson(root, &nf);
@@ -132,7 +139,7 @@ static int int_token(const char *s, char *buf, size_t n)
 {
     char *end;
     errno = 0;
-    double v = strtod(s, &end);
+    double v = cr_strtod(s, &end);
     if (end == s || *end || errno || v != floor(v) || fabs(v) > 9e15)
         return -1;
     snprintf(buf, n, "%lld", (long long)v);
@@ -204,7 +211,7 @@ static int parse_num(const row_ctx *r, const cr_feature *f, int col, const char 
         return CREST_OK;
     char *end;
     errno = 0;
-    double v = strtod(s, &end);
+    double v = cr_strtod(s, &end);
     while (*end == ' ')
         end++;
     if (end == s || *end || errno == ERANGE || !isfinite(v)) {
@@ -222,7 +229,7 @@ static int feature_ids(const crest_features *fs, const cr_feature *f, const row_
                        float *w, int max, int *n)
 {
     *n = 0;
-    double weight = 1;
+    double weight = f->weight_name ? 0 : 1;   /* an absent weight column: missing */
     if (f->weight_col >= 0) {
         bool miss;
         int rc = parse_num(r, f, f->weight_col, cell(r, f->weight_col), &weight, &miss);
@@ -331,19 +338,22 @@ static int transform_row(const crest_features *fs, const row_ctx *r, float *out)
         } else {
             for (int k = 0; k < n; k++) {
                 float *c = &out[f->at + ids[k]];
-                if (f->mode == CR_M_COUNT || (f->mode == CR_M_ONE_HOT && f->weight_col >= 0))
+                if (f->mode == CR_M_COUNT || (f->mode == CR_M_ONE_HOT && f->weight_name))
                     *c += w[k];
                 else
-                    *c = f->weight_col >= 0 ? w[k] : 1.0f;
+                    *c = f->weight_name ? w[k] : 1.0f;
             }
         }
     }
     return CREST_OK;
 }
 
-/* Binds feature columns to table column indices. */
-static int bind_cols(crest_features *fs, const char *const *names, int n, const char *file)
+/* Binds feature columns to table column indices. A column the table lacks
+ * stays -1: every row reads it as a missing value (the documented policy;
+ * crest_features_absent lists them). */
+static void bind_cols(crest_features *fs, const char *const *names, int n)
 {
+    fs->bound = true;
     for (int i = 0; i < fs->n; i++) {
         cr_feature *f = &fs->f[i];
         f->col = f->weight_col = -1;
@@ -358,18 +368,53 @@ static int bind_cols(crest_features *fs, const char *const *names, int n, const 
             for (int c = 0; c < n; c++)
                 if (!strcmp(names[c], f->cross[k]))
                     f->cross_cols[k] = c;
-            if (f->cross_cols[k] < 0 && file)
-                return cr_fail(CREST_E_FORMAT, "%s: no column '%s' (crossed in '%s')", file,
-                               f->cross[k], f->name);
         }
-        if (file && f->type != CR_F_CROSS && f->col < 0)
-            return cr_fail(CREST_E_FORMAT, "%s: no column '%s' (a feature of the spec)", file,
-                           f->name);
-        if (file && f->weight_name && f->weight_col < 0)
-            return cr_fail(CREST_E_FORMAT, "%s: no column '%s' (weights of '%s')", file,
-                           f->weight_name, f->name);
     }
-    return CREST_OK;
+}
+
+/* Column reference j of the spec (its feature columns, crossed columns and
+ * weight columns, in order): false past the last one. */
+static bool col_ref(const crest_features *fs, int j, const char **name, int *col)
+{
+    for (int i = 0; i < fs->n; i++) {
+        const cr_feature *f = &fs->f[i];
+        int own = f->type != CR_F_CROSS;
+        if (j < own) {
+            *name = f->name;
+            *col = f->col;
+            return true;
+        }
+        j -= own;
+        if (j < f->n_cross) {
+            *name = f->cross[j];
+            *col = f->cross_cols[j];
+            return true;
+        }
+        j -= f->n_cross;
+        if (f->weight_name && j == 0) {
+            *name = f->weight_name;
+            *col = f->weight_col;
+            return true;
+        }
+        j -= f->weight_name ? 1 : 0;
+    }
+    return false;
+}
+
+int crest_features_absent(const crest_features *fs, const char **names, int max)
+{
+    int n = 0;
+    const char *name, *other;
+    int col, c2;
+    for (int j = 0; fs && fs->bound && col_ref(fs, j, &name, &col); j++) {
+        bool first = col < 0;
+        for (int k = 0; first && k < j && col_ref(fs, k, &other, &c2); k++)
+            first = strcmp(other, name) != 0;
+        if (first && names && n < max)
+            names[n] = name;
+        n += first;
+    }
+    return n;
 }
 
 int crest_features_transform(const crest_features *cf, const char *const *names,
@@ -380,9 +425,7 @@ int crest_features_transform(const crest_features *cf, const char *const *names,
     crest_features *fs = (crest_features *)cf;   /* binding is scratch state */
     if (!fs->laid_out)
         return cr_fail(CREST_E_STATE, "features_transform: the spec is not adapted");
-    int rc = bind_cols(fs, names, n, NULL);
-    if (rc)
-        return rc;
+    bind_cols(fs, names, n);
     row_ctx r = { .v = values };
     return transform_row(fs, &r, out);
 }
@@ -416,7 +459,7 @@ int crest_features_dataset(crest_dataset **out, const crest_features *cf, const 
     int rc = cr_table_open(&t, path, o->delimiter);
     int lcol = rc || !need_label ? -1 : cr_table_col(&t, fs->label);
     if (!rc)
-        rc = bind_cols(fs, (const char *const *)t.names, t.n_cols, path);
+        bind_cols(fs, (const char *const *)t.names, t.n_cols);
     if (!rc && need_label && lcol < 0)
         rc = cr_fail(CREST_E_FORMAT, "%s: no label column '%s'", path,
                      fs->label ? fs->label : "(none given)");
@@ -582,7 +625,7 @@ int crest_fit_table(crest_model *m, const crest_features *cf, const char *path,
         rc = cr_table_open(&t, path, o->delimiter);
         int lcol = rc ? -1 : cr_table_col(&t, fs->label);
         if (!rc)
-            rc = bind_cols(fs, (const char *const *)t.names, t.n_cols, path);
+            bind_cols(fs, (const char *const *)t.names, t.n_cols);
         if (!rc && lcol < 0)
             rc = cr_fail(CREST_E_FORMAT, "%s: no label column '%s'", path,
                          fs->label ? fs->label : "(none given)");
@@ -624,11 +667,13 @@ int crest_fit_table(crest_model *m, const crest_features *cf, const char *path,
             fo->history->val_accuracy[ep] = vm.accuracy;
         }
         if (fo->verbose) {
+            void *saved = cr_locale_push_c();   /* "0.1234" whatever the host's locale */
             fprintf(stderr, "Epoch %d/%d - %zu rows - loss: %.4f - accuracy: %.4f", ep + 1,
                     epochs, seen, loss / (double)seen, acc / (double)seen);
             if (fo->validation_data)
                 fprintf(stderr, " - val_loss: %.4f - val_accuracy: %.4f", vm.loss, vm.accuracy);
             fprintf(stderr, "\n");
+            cr_locale_pop(saved);
         }
     }
     cr_free(x);

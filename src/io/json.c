@@ -3,6 +3,129 @@
 
 #include <math.h>
 
+/* ---- cJSON through crest's allocator and the "C" locale ---------------- */
+
+static _Thread_local unsigned long json_oom;   /* failed cJSON allocations */
+static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+
+static void *json_malloc(size_t n)
+{
+    void *p = cr_malloc(n);
+    if (!p)
+        json_oom++;
+    return p;
+}
+
+static void hooks_install(void)
+{
+    cJSON_Hooks h = { .malloc_fn = json_malloc, .free_fn = cr_free };
+    cJSON_InitHooks(&h);
+}
+
+unsigned long cr_json_mark(void)
+{
+    pthread_once(&hooks_once, hooks_install);
+    return json_oom;
+}
+
+void cr_json_note_oom(void) { json_oom++; }
+
+int cr_json_check(unsigned long mark, const char *what)
+{
+    if (json_oom != mark)
+        return cr_fail(CREST_E_NOMEM, "%s: out of memory writing JSON", what);
+    return CREST_OK;
+}
+
+bool cr_json_put(cJSON *obj, const char *key, cJSON *item)
+{
+    if (obj && item && cJSON_AddItemToObject(obj, key, item))
+        return true;
+    cJSON_Delete(item);
+    json_oom++;
+    return false;
+}
+
+bool cr_json_push(cJSON *arr, cJSON *item)
+{
+    if (arr && item && cJSON_AddItemToArray(arr, item))
+        return true;
+    cJSON_Delete(item);
+    json_oom++;
+    return false;
+}
+
+static long line_at(const char *text, size_t off)
+{
+    long line = 1;
+    for (size_t i = 0; i < off; i++)
+        line += text[i] == '\n';
+    return line;
+}
+
+/* A NUL byte, or a \u0000 escape inside a string, would cut a key or a
+ * value short without a word from cJSON: refuse both. */
+static int check_nul(const char *text, size_t len, const char *what)
+{
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (c == 0)
+            return cr_fail(CREST_E_FORMAT, "%s line %ld: a NUL byte (byte %zu)", what,
+                           line_at(text, i), i);
+        if (c == '"')
+            in_str = !in_str;
+        else if (in_str && c == '\\' && i + 1 < len) {
+            if (text[i + 1] == 'u' && i + 5 < len && !strncmp(text + i + 2, "0000", 4))
+                return cr_fail(CREST_E_FORMAT, "%s line %ld: a NUL character (\\u0000) in a "
+                               "key or string (byte %zu)", what, line_at(text, i), i);
+            i++;   /* the escaped character, '"' included */
+        }
+    }
+    return CREST_OK;
+}
+
+int cr_json_parse(const char *text, size_t len, const char *what, cJSON **out)
+{
+    *out = NULL;
+    if (!what)
+        what = "JSON";
+    if (!text)
+        return cr_fail(CREST_E_ARG, "%s: no text", what);
+    if (!len)
+        len = strlen(text);
+    if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) {   /* byte-order mark */
+        text += 3;
+        len -= 3;
+    }
+    int rc = check_nul(text, len, what);
+    if (rc)
+        return rc;
+    unsigned long mark = cr_json_mark();
+    const char *end = NULL;
+    void *saved = cr_locale_push_c();
+    *out = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    cr_locale_pop(saved);
+    if (*out)
+        return CREST_OK;
+    if (json_oom != mark)
+        return cr_fail(CREST_E_NOMEM, "%s: out of memory parsing JSON", what);
+    size_t off = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
+    return cr_fail(CREST_E_FORMAT, "%s: not valid JSON (line %ld, byte %zu)", what,
+                   line_at(text, off), off);
+}
+
+char *cr_json_print(const cJSON *root, bool pretty)
+{
+    (void)cr_json_mark();
+    void *saved = cr_locale_push_c();
+    char *s = root ? (pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root)) : NULL;
+    cr_locale_pop(saved);
+    if (!s)
+        cr_fail(CREST_E_NOMEM, "out of memory writing JSON");
+    return s;
+}
+
 int cr_json_num(const cJSON *o, const char *key, double lo, double hi, double def, double *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -176,7 +299,7 @@ void cr_json_add_dims(cJSON *o, const char *key, const cr_dims *d, bool batch_nu
     if (!a)
         return;
     if (batch_null)
-        cJSON_AddItemToArray(a, cJSON_CreateNull());
+        cr_json_push(a, cJSON_CreateNull());
     for (int i = 0; i < d->ndim; i++)
-        cJSON_AddItemToArray(a, cJSON_CreateNumber((double)d->d[i]));
+        cr_json_push(a, cJSON_CreateNumber((double)d->d[i]));
 }

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -42,17 +43,21 @@ cJSON *cr_layer_json(const crest_layer *l, const cr_dims *batch_input)
         return NULL;
     }
     cJSON_AddStringToObject(o, "class_name", l->def->keras_class);
-    cJSON_AddItemToObject(o, "config", cfg);
     cJSON_AddStringToObject(cfg, "name", l->name);
     cJSON_AddBoolToObject(cfg, "trainable", l->trainable);
     if (batch_input) {
         cr_json_add_dims(cfg, "batch_input_shape", batch_input, true);
         cJSON_AddStringToObject(cfg, "dtype", "float32");
     }
-    if (l->def->save && l->def->save(l, cfg)) {
+    int rc = l->def->save ? l->def->save(l, cfg) : CREST_OK;
+    if (rc) {
+        if (rc == CREST_E_NOMEM)
+            cr_json_note_oom();   /* the writer's cr_json_check reports it */
         cJSON_Delete(o);
+        cJSON_Delete(cfg);
         return NULL;
     }
+    cr_json_put(o, "config", cfg);   /* last: cfg is gone if this fails */
     return o;
 }
 
@@ -78,7 +83,7 @@ cJSON *cr_topology_json(crest_model *m)
             cr_wrap(CREST_E_FORMAT, "saving layer '%s'", m->layers[i]->name);
             return NULL;
         }
-        cJSON_AddItemToArray(layers, l);
+        cr_json_push(layers, l);
     }
     cJSON_AddStringToObject(top, "keras_version", "tfjs-layers 4.22.0");
     cJSON_AddStringToObject(top, "backend", "tensor_flow.js");
@@ -105,7 +110,28 @@ static int ensure_dir(const char *dir)
     return cr_sync_dir_of(dir);   /* the new folder survives a crash too */
 }
 
-/* Removes weights.*.bin files in dir other than keep. */
+/* A temp file of cr_write_file_atomic ("<file>.tmp.<pid>", file model.json
+ * or weights.*.bin) left by a save that was killed: its process is gone (or
+ * it is this process, which has no write under way while it saves here). */
+static bool stale_tmp(const char *name)
+{
+    const char *t = strstr(name, ".tmp.");
+    if (!t || (strncmp(name, "weights.", 8) && strncmp(name, "model.json.tmp.", 15)))
+        return false;
+    if (strncmp(name, "model.json", 10) && (t - name < 12 || strncmp(t - 4, ".bin", 4)))
+        return false;
+    char *end;
+    errno = 0;
+    long pid = strtol(t + 5, &end, 10);
+    if (*end || end == t + 5 || pid <= 0 || errno)
+        return false;
+    if (pid == (long)getpid())
+        return true;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Removes weights.*.bin files in dir other than keep (keep NULL: none), and
+ * stale temp files of killed saves. */
 static void remove_stale(const char *dir, const char *keep)
 {
     DIR *d = opendir(dir);
@@ -114,8 +140,9 @@ static void remove_stale(const char *dir, const char *keep)
     struct dirent *e;
     while ((e = readdir(d))) {
         size_t n = strlen(e->d_name);
-        if (strncmp(e->d_name, "weights.", 8) == 0 && n > 12 &&
-            strcmp(e->d_name + n - 4, ".bin") == 0 && strcmp(e->d_name, keep) != 0) {
+        bool old_shard = keep && strncmp(e->d_name, "weights.", 8) == 0 && n > 12 &&
+                         strcmp(e->d_name + n - 4, ".bin") == 0 && strcmp(e->d_name, keep) != 0;
+        if (old_shard || stale_tmp(e->d_name)) {
             char p[PATH_MAX];
             if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < (int)sizeof p)
                 unlink(p);
@@ -124,39 +151,16 @@ static void remove_stale(const char *dir, const char *keep)
     closedir(d);
 }
 
-int crest_model_save(crest_model *m, const char *dir)
+/* The weights manifest of m (one group, one shard) into root; bin gets the
+ * shard's bytes (little-endian float32, as TF.js reads them on x86 and ARM)
+ * and shard its name, a hash of them. Failures show in cr_json_check. */
+static void add_manifest(cJSON *root, crest_model *m, char *bin, size_t total, char shard[64])
 {
-    if (!m || !dir || !*dir)
-        return cr_fail(CREST_E_ARG, "save: model or folder is NULL");
-    int rc = cr_model_build(m);
-    if (rc)
-        return rc;
-    if ((rc = ensure_dir(dir)))
-        return rc;
-    size_t total = crest_model_param_count(m, false) * sizeof(float), off = 0;
-    char *bin = cr_malloc(total ? total : 1), *text = NULL;
-    cJSON *root = NULL;
-    if (!bin) {
-        rc = cr_fail(CREST_E_NOMEM, "save: out of memory for %zu bytes of weights", total);
-        goto out;
-    }
-    root = cJSON_CreateObject();
-    if (!root)
-        goto nomem;
-    cJSON_AddStringToObject(root, "format", "layers-model");
-    cJSON_AddStringToObject(root, "generatedBy", "crest " CREST_VERSION);
-    cJSON_AddNullToObject(root, "convertedBy");
-    cJSON *top = cr_topology_json(m);
-    if (!top) {
-        rc = CREST_E_FORMAT;
-        goto out;
-    }
-    cJSON_AddItemToObject(root, "modelTopology", top);
     cJSON *man = cJSON_AddArrayToObject(root, "weightsManifest");
     cJSON *grp = cJSON_CreateObject();
-    cJSON_AddItemToArray(man, grp);
     cJSON *paths = cJSON_AddArrayToObject(grp, "paths");
     cJSON *specs = cJSON_AddArrayToObject(grp, "weights");
+    size_t off = 0;
     for (int i = 0; i < m->n_weights; i++) {
         cr_weight *w = m->weights[i];
         char name[300];
@@ -165,22 +169,69 @@ int crest_model_save(crest_model *m, const char *dir)
         cJSON_AddStringToObject(s, "name", name);
         cr_json_add_dims(s, "shape", &w->shape, false);
         cJSON_AddStringToObject(s, "dtype", "float32");
-        cJSON_AddItemToArray(specs, s);
-        /* little-endian float32, as TF.js reads it (x86 and ARM hosts) */
+        cr_json_push(specs, s);
         memcpy(bin + off, w->val, (size_t)w->size * sizeof(float));
         off += (size_t)w->size * sizeof(float);
     }
-    char shard[64], path[PATH_MAX];
-    snprintf(shard, sizeof shard, "weights.%016llx.bin", (unsigned long long)fnv1a(bin, total));
-    cJSON_AddItemToArray(paths, cJSON_CreateString(shard));
-    if (m->meta_json) {
-        cJSON *meta = cJSON_Parse(m->meta_json);
-        if (meta)
-            cJSON_AddItemToObject(root, "userDefinedMetadata", meta);
+    snprintf(shard, 64, "weights.%016llx.bin", (unsigned long long)fnv1a(bin, total));
+    cr_json_push(paths, cJSON_CreateString(shard));
+    cr_json_push(man, grp);   /* last: grp is gone if this fails */
+}
+
+/* A model with a NaN or infinite weight (training diverged) would save but
+ * never load again: refused before anything is written. */
+static int check_finite(const crest_model *m)
+{
+    for (int i = 0; i < m->n_weights; i++) {
+        const cr_weight *w = m->weights[i];
+        for (int64_t k = 0; k < w->size; k++)
+            if (!isfinite(w->val[k]))
+                return cr_fail(CREST_E_STATE, "save: weight '%s/%s' (layer '%s'): value %lld "
+                               "is %s (did training diverge?); nothing written",
+                               w->owner ? w->owner->name : "", w->name,
+                               w->owner ? w->owner->name : "?", (long long)k,
+                               isnan(w->val[k]) ? "NaN" : "infinite");
     }
-    text = cJSON_PrintUnformatted(root);
-    if (!text)
-        goto nomem;
+    return CREST_OK;
+}
+
+int crest_model_save(crest_model *m, const char *dir)
+{
+    if (!m || !dir || !*dir)
+        return cr_fail(CREST_E_ARG, "save: model or folder is NULL");
+    int rc = cr_model_build(m);
+    if (rc || (rc = check_finite(m)) || (rc = ensure_dir(dir)))
+        return rc;
+    remove_stale(dir, NULL);   /* temp files of killed saves first: they may fill the disk */
+    unsigned long mark = cr_json_mark();
+    size_t total = crest_model_param_count(m, false) * sizeof(float);
+    char *bin = cr_malloc(total ? total : 1), *text = NULL, shard[64], path[PATH_MAX];
+    cJSON *root = bin ? cJSON_CreateObject() : NULL, *top = NULL;
+    if (!root) {
+        rc = cr_fail(CREST_E_NOMEM, "save: out of memory for %zu bytes of weights", total);
+        goto out;
+    }
+    cJSON_AddStringToObject(root, "format", "layers-model");
+    cJSON_AddStringToObject(root, "generatedBy", "crest " CREST_VERSION);
+    cJSON_AddNullToObject(root, "convertedBy");
+    if (!(top = cr_topology_json(m))) {   /* out of memory, or a layer that cannot be saved */
+        if (!(rc = cr_json_check(mark, "save")))
+            rc = CREST_E_FORMAT;
+        goto out;
+    }
+    cr_json_put(root, "modelTopology", top);
+    add_manifest(root, m, bin, total, shard);
+    if (m->meta_json) {
+        cJSON *meta = NULL;
+        if ((rc = cr_json_parse(m->meta_json, 0, "metadata", &meta)))
+            goto out;
+        cr_json_put(root, "userDefinedMetadata", meta);
+    }
+    /* one check for every cJSON_Add* / Create* above and in the layers' save */
+    if ((rc = cr_json_check(mark, "save")) || !(text = cr_json_print(root, false))) {
+        rc = rc ? rc : CREST_E_NOMEM;
+        goto out;
+    }
     if (snprintf(path, sizeof path, "%s/%s", dir, shard) >= (int)sizeof path) {
         rc = cr_fail(CREST_E_ARG, "save: folder name too long");
         goto out;
@@ -191,9 +242,6 @@ int crest_model_save(crest_model *m, const char *dir)
     if ((rc = cr_write_file_atomic(path, text, strlen(text))))
         goto out;
     remove_stale(dir, shard);
-    goto out;
-nomem:
-    rc = cr_fail(CREST_E_NOMEM, "save: out of memory");
 out:
     cJSON_Delete(root);
     cJSON_free(text);
@@ -379,6 +427,9 @@ static int decode_weight(const cJSON *spec, const unsigned char *bytes, size_t l
             ((rc = cr_json_num(q, "min", -1e30, 1e30, CR_JSON_REQUIRED, &qmin)) ||
              (rc = cr_json_num(q, "scale", -1e30, 1e30, CR_JSON_REQUIRED, &qscale))))
             return cr_wrap(rc, "weight '%s' quantization", name);
+        if (strcmp(qd, "float16") != 0 && !(qscale > 0))
+            return cr_fail(CREST_E_FORMAT, "weight '%s': quantization scale %g is not positive "
+                           "(every value would be the same)", name, qscale);
     }
     size_t esize;
     if (qd)
@@ -416,6 +467,10 @@ static int decode_weight(const cJSON *spec, const unsigned char *bytes, size_t l
             } else {
                 memcpy(&v, p, 4);
             }
+            if (!isfinite(v))
+                return cr_fail(CREST_E_FORMAT, "weight '%s' (layer '%s'): value %lld of %lld is "
+                               "%s", name, w->owner ? w->owner->name : "?", (long long)i,
+                               (long long)count, isnan(v) ? "NaN" : "infinite");
             w->val[i] = v;
         }
     }
@@ -533,10 +588,7 @@ static int read_model_json(const char *path, char *dir, size_t dir_size, char *f
     int rc = cr_read_file(file, MAX_JSON, &text, &len);
     if (rc)
         return rc;
-    *root = cJSON_ParseWithLength(text, len);
-    if (!*root)
-        rc = cr_fail(CREST_E_FORMAT, "%s: not valid JSON (near byte %ld)", file,
-                     cJSON_GetErrorPtr() ? (long)(cJSON_GetErrorPtr() - text) : -1L);
+    rc = cr_json_parse(text, len, file, root);
     cr_free(text);
     if (rc)
         return rc;
@@ -571,8 +623,8 @@ int crest_model_load(crest_model **out, const char *path)
         (rc = cr_load_weights(m, cJSON_GetObjectItemCaseSensitive(root, "weightsManifest"), dir)))
         goto out;
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "userDefinedMetadata");
-    if (meta && !(m->meta_json = cJSON_PrintUnformatted(meta))) {
-        rc = cr_fail(CREST_E_NOMEM, "out of memory");
+    if (meta && !(m->meta_json = cr_json_print(meta, false))) {
+        rc = CREST_E_NOMEM;
         goto out;
     }
     *out = m;

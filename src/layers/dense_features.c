@@ -62,7 +62,7 @@ static int df_save(const crest_layer *l, cJSON *cfg)
     cJSON *spec = cr_features_to_cjson(((const df_cfg *)l->cfg)->fs);
     if (!spec)
         return cr_fail(CREST_E_NOMEM, "out of memory saving DenseFeatures");
-    cJSON_AddItemToObject(cfg, "features", spec);
+    cr_json_put(cfg, "features", spec);
     return CREST_OK;
 }
 

@@ -5,7 +5,6 @@
 #include "../internal.h"
 #include "json.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -71,25 +70,31 @@ typedef struct parser {
     int nest;                     /* open '(' / unary '-' / calls: bounds recursion */
 } parser;
 
+/* ASCII classes: <ctype.h> follows the locale (in Latin-1 'ä' is a letter),
+ * and an expression must read the same everywhere. */
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
 static void next(parser *p)
 {
     int i = p->pos + p->len;
-    while (p->s[i] && isspace((unsigned char)p->s[i]))
+    while (p->s[i] && is_space(p->s[i]))
         i++;
     p->pos = i;
     const char *t = p->s + i;
     if (!*t) {
         p->type = T_END;
         p->len = 0;
-    } else if (isdigit((unsigned char)*t) || (*t == '.' && isdigit((unsigned char)t[1]))) {
+    } else if (is_digit(*t) || (*t == '.' && is_digit(t[1]))) {
         char *end;
         errno = 0;
-        p->num = strtod(t, &end);
+        p->num = cr_strtod(t, &end);
         p->type = errno || !isfinite(p->num) ? T_BAD : T_NUM;
         p->len = (int)(end - t);
-    } else if (isalpha((unsigned char)*t) || *t == '_') {
+    } else if (is_alpha(*t) || *t == '_') {
         int k = 1;
-        while (isalnum((unsigned char)t[k]) || t[k] == '_')
+        while (is_alpha(t[k]) || is_digit(t[k]) || t[k] == '_')
             k++;
         p->type = T_NAME;
         p->len = k;

@@ -55,9 +55,9 @@ static void tblr_save(cJSON *cfg, const char *key, const tblr_cfg *c)
 {
     int tb[2] = { c->t, c->b }, lr[2] = { c->l, c->r };
     cJSON *a = cJSON_CreateArray();
-    cJSON_AddItemToArray(a, cJSON_CreateIntArray(tb, 2));
-    cJSON_AddItemToArray(a, cJSON_CreateIntArray(lr, 2));
-    cJSON_AddItemToObject(cfg, key, a);
+    cr_json_push(a, cJSON_CreateIntArray(tb, 2));
+    cr_json_push(a, cJSON_CreateIntArray(lr, 2));
+    cr_json_put(cfg, key, a);
     cJSON_AddStringToObject(cfg, "data_format", "channels_last");
 }
 

@@ -51,10 +51,10 @@ int cr_window_parse(const cJSON *cfg, const char *size_key, bool pool, cr_window
 
 void cr_window_save(cJSON *cfg, const char *size_key, const cr_window *w)
 {
-    cJSON_AddItemToObject(cfg, size_key, cJSON_CreateIntArray(w->k, 2));
-    cJSON_AddItemToObject(cfg, "strides", cJSON_CreateIntArray(w->s, 2));
+    cr_json_put(cfg, size_key, cJSON_CreateIntArray(w->k, 2));
+    cr_json_put(cfg, "strides", cJSON_CreateIntArray(w->s, 2));
     cJSON_AddStringToObject(cfg, "padding", w->same ? "same" : "valid");
     cJSON_AddStringToObject(cfg, "data_format", "channels_last");
     if (!w->pool)
-        cJSON_AddItemToObject(cfg, "dilation_rate", cJSON_CreateIntArray(w->d, 2));
+        cr_json_put(cfg, "dilation_rate", cJSON_CreateIntArray(w->d, 2));
 }
