@@ -58,6 +58,10 @@ int cli_predict_table(crest_model *m, const char *path, int top, struct cJSON *a
  * preprocessing the model recorded; anything else per crest_dataset_load. */
 int cli_load_for_model(crest_model *m, const char *spec, crest_dataset **out);
 
+/* The whole command (src/cli/crest.c's main calls it; tests/crest_examples.c
+ * calls it with the examples' model classes registered). */
+int crest_cli_main(int argc, char **argv);
+
 int cmd_train(int argc, char **argv);
 int cmd_train_base(const train_opts *o);
 int cmd_evaluate(int argc, char **argv);

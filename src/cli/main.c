@@ -116,7 +116,7 @@ static void usage(FILE *f)
         fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].what);
 }
 
-int main(int argc, char **argv)
+int crest_cli_main(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
