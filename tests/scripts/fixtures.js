@@ -8,6 +8,8 @@
 //   node fixtures.js png OUT W H [bomb]  a W x H grey PNG; "bomb": the header only
 //                                       claims W x H, the data is one short row
 //   node fixtures.js f32 OUT N VALUE    N float32 values (VALUE or "nan")
+//   node fixtures.js mutate DIR CODE    runs CODE on j (DIR/model.json, parsed) and b
+//                                       (its first weights shard) and writes both back
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -110,14 +112,21 @@ if (cmd === 'images') {
   idx(a[0], a[1], +a[2], +a[3]);
 } else if (cmd === 'png') {
   const w = +a[1], h = +a[2];
-  const rows = a[3] === 'bomb' ? 1 : h, raw = Buffer.alloc(rows * (1 + Math.min(w, 4096)), 7);
-  for (let y = 0; y < rows; y++) raw[y * (1 + Math.min(w, 4096))] = 0;
+  const bomb = a[3] === 'bomb', rows = bomb ? 1 : h, row = 1 + (bomb ? Math.min(w, 4096) : w);
+  const raw = Buffer.alloc(rows * row, 7);
+  for (let y = 0; y < rows; y++) raw[y * row] = 0;   // filter type 0
   fs.writeFileSync(a[0], png(w, h, 1, raw));
 } else if (cmd === 'f32') {
   const n = +a[1], v = a[2] === 'nan' ? NaN : +a[2], b = Buffer.alloc(4 * n);
   for (let i = 0; i < n; i++) b.writeFloatLE(v, 4 * i);
   fs.writeFileSync(a[0], b);
+} else if (cmd === 'mutate') {
+  const mj = path.join(a[0], 'model.json'), j = JSON.parse(fs.readFileSync(mj));
+  const sp = path.join(a[0], j.weightsManifest[0].paths[0]);
+  const [j2, b2] = new Function('j', 'b', `${a[1]}; return [j, b];`)(j, fs.readFileSync(sp));
+  fs.writeFileSync(sp, b2);
+  fs.writeFileSync(mj, typeof j2 === 'string' ? j2 : JSON.stringify(j2));
 } else {
-  console.error('usage: node fixtures.js images|idx|png|f32 ...');
+  console.error('usage: node fixtures.js images|idx|png|f32|mutate ...');
   process.exit(2);
 }
