@@ -13,11 +13,13 @@
 #   tab_csv      penguins with a spec using every feature kind (embeddings
 #                and crosses included), CSV
 #   tab_arff     the same table converted to ARFF here
+#   tab_inferred penguins with the inferred spec, streamed (--chunk)
 #   custom, lambda, expr   the models of examples/way2 (custom model), way5
 #                (Lambda head) and the expression head, through
 #                build/tests/crest_examples (crest with the examples' code
 #                registered); the plain crest refuses custom and lambda
 #                models by name and runs the expression model.
+# and the README's infer / bench / summary on the MobileNetV2 backbone itself.
 # For each model: evaluate, predict, summary, infer and bench work; the
 # outputs parse and hold together (confusion sums to n, probabilities sum to
 # 1, params add up); predicting twice on the saved model and once on a copy
@@ -137,11 +139,24 @@ check() {
       note "$sc" evaluate FAIL
     fi
   fi
-  # K classes: the size of the last layer's output (summary --json)
-  timeout "$LIMIT" "$bin" summary "$m" --json > "$o.k.json" 2> /dev/null
+  # summary: text and --json agree on the parameter count
+  if run "$sc" summary "$o.sum.txt" -- "$bin" summary "$m" &&
+     run "$sc" summary "$o.sum.json" -- "$bin" summary "$m" --json; then
+    local total
+    total=$(sed -n 's/^Total params: \([0-9,]*\)$/\1/p' "$o.sum.txt" | tr -d ,)
+    if js 'const s = JSON.parse(require("fs").readFileSync(process.argv[1]));
+           process.exit(s.layers.length > 0 && s.total_params === +process.argv[2] &&
+             s.total_params === s.trainable_params + s.non_trainable_params &&
+             s.trainable_params > 0 ? 0 : 1);' "$o.sum.json" "${total:-x}"; then
+      note "$sc" summary ok
+    else
+      echo "FAIL [$sc summary] text and --json disagree or do not add up"; note "$sc" summary FAIL
+    fi
+  fi
+  # K classes: the size of the last layer's output
   k=$(js 'const s = JSON.parse(require("fs").readFileSync(process.argv[1]));
           console.log(s.layers[s.layers.length - 1].output_shape.slice(1).reduce((a, b) => a * b, 1))' \
-        "$o.k.json" 2> /dev/null || echo 0)
+        "$o.sum.json" 2> /dev/null || echo 0)
   # predict, text and --json
   if run "$sc" predict "$o.pred.txt" -- "$bin" predict "$m" "$@" --top 2; then
     if grep -Eq '\]: [^ ]+ \([01]\.[0-9]{4}\) [^ ]+ \([01]\.[0-9]{4}\)$' "$o.pred.txt"; then
@@ -163,20 +178,6 @@ check() {
       echo "FAIL [$sc predict --json] want {input, index, class, probs[$k] summing to 1}:"
       head -c 300 "$o.pred.json"; echo
       note "$sc" predict_json FAIL
-    fi
-  fi
-  # summary: text and --json agree on the parameter count
-  if run "$sc" summary "$o.sum.txt" -- "$bin" summary "$m" &&
-     run "$sc" summary "$o.sum.json" -- "$bin" summary "$m" --json; then
-    local total
-    total=$(sed -n 's/^Total params: \([0-9,]*\)$/\1/p' "$o.sum.txt" | tr -d ,)
-    if js 'const s = JSON.parse(require("fs").readFileSync(process.argv[1]));
-           process.exit(s.layers.length > 0 && s.total_params === +process.argv[2] &&
-             s.total_params === s.trainable_params + s.non_trainable_params &&
-             s.trainable_params > 0 ? 0 : 1);' "$o.sum.json" "${total:-x}"; then
-      note "$sc" summary ok
-    else
-      echo "FAIL [$sc summary] text and --json disagree or do not add up"; note "$sc" summary FAIL
     fi
   fi
   # infer: N samples of the model's input shape (from model.json), K outputs each
@@ -258,8 +259,10 @@ scenario folder_ft "$C" 1 "--data $I/val" "$I/val/china/china6.jpg $I/val/flower
   --cache "$tmp/cache" --epochs 2 --seed 1
 scenario folder_split "$C" 1 "--data $I/val" "$I/val/flower/flower6.jpg" -- \
   train --base "$MB" --data "$I/train" --val-split 0.34 --cache "$tmp/cache" --epochs 2 --seed 1
-scenario inception "$C" 1 "--data $I/val" "$I/val/china/china7.png" -- \
-  train --base "$INC" --data "$I/val" --epochs 2 --seed 1
+mkdir -p "$I/tiny/china" "$I/tiny/flower"   # one image a class: InceptionV3 is the slow one
+cp "$I/val/china/china7.png" "$I/tiny/china/" && cp "$I/val/flower/flower6.jpg" "$I/tiny/flower/"
+scenario inception "$C" 1 "--data $I/tiny" "$I/tiny/china/china7.png" -- \
+  train --base "$INC" --data "$I/tiny" --epochs 2 --seed 1
 scenario tab_csv "$C" 2 "--data $tmp/peng.csv --label species --holdout 5" \
   "$tmp/rows.csv" -- \
   train --data "$tmp/peng.csv" --label species --columns "$tmp/spec.json" --holdout 5 \
@@ -268,6 +271,8 @@ scenario tab_arff "$C" 2 "--data $tmp/peng.arff --label species --holdout 5" \
   "$tmp/rows.arff" -- \
   train --data "$tmp/peng.arff" --label species --columns "$tmp/spec.json" --holdout 5 \
   --epochs 10 --seed 1 --threads 1
+scenario tab_inferred "$C" 2 "--data penguins --label species --holdout 5" "$tmp/rows.csv" -- \
+  train --data penguins --label species --holdout 5 --chunk 64 --seed 1 --threads 1
 for kind in custom lambda expr; do
   scenario "$kind" "$X" 2 "--data $tmp/fm:test" "--data $tmp/fm:test --limit 3" -- \
     train-example "$kind" --data "$tmp/fm" --seed 1
@@ -292,6 +297,16 @@ for pair in custom:TwoStage lambda:affine; do
   [ $rc -eq 3 ] && grep -q "'${pair##*:}'" "$tmp/err" ||
     { echo "FAIL [$sc] plain crest: exit $rc, want 3 naming '${pair##*:}'"; note "$sc" evaluate FAIL; }
 done
+
+# the README's commands on the pretrained backbone itself
+node "$F" f32 "$tmp/mb.x.f32" $((224 * 224 * 3)) 0.5
+if run readme infer "$tmp/mb.infer" -- "$C" infer "$MB" --input "$tmp/mb.x.f32" --shape 1,224,224,3 \
+       --layer out_relu --out "$tmp/mb.y.f32" &&
+   run readme bench "$tmp/mb.bench" -- "$C" bench "$MB" --batch 1 --threads 2 --iters 1 &&
+   run readme summary "$tmp/mb.sum" -- "$C" summary "$MB"; then
+  [ "$(stat -c %s "$tmp/mb.y.f32")" = $((7 * 7 * 1280 * 4)) ] && grep -q "^Total params: 2,619,461$" "$tmp/mb.sum" ||
+    { echo "FAIL [readme] infer --layer out_relu or summary on $MB"; fail=1; }
+fi
 
 # ---- verdict table ----------------------------------------------------------
 printf '\n%-13s' scenario
