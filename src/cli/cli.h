@@ -61,9 +61,10 @@ int cli_train_table(const train_opts *o);
 int cli_table_dataset(crest_model *m, const char *data, const char *label, long holdout,
                       char delimiter, crest_dataset **out);
 
-/* Prints the top classes of each row of a table (or adds them to arr). */
+/* Prints the top classes of each row of a table (or adds them to arr); the
+ * first limit rows (limit < 0: all). */
 struct cJSON;
-int cli_predict_table(crest_model *m, const char *path, int top, struct cJSON *arr);
+int cli_predict_table(crest_model *m, const char *path, int top, long limit, struct cJSON *arr);
 
 /* SPEC for a trained model: an image folder is read with the image
  * preprocessing the model recorded; anything else per crest_dataset_load. */

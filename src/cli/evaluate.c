@@ -286,7 +286,7 @@ int cmd_predict(int argc, char **argv)
         free(x);
         x = NULL;
         if (f < n_inputs && cli_is_table(src)) {   /* raw rows through the feature spec */
-            rc = cli_predict_table(m, src, (int)top, arr);
+            rc = cli_predict_table(m, src, (int)top, limit, arr);
             continue;
         }
         if (f == n_inputs) {

@@ -298,6 +298,13 @@ for pair in custom:TwoStage lambda:affine; do
     { echo "FAIL [$sc] plain crest: exit $rc, want 3 naming '${pair##*:}'"; note "$sc" evaluate FAIL; }
 done
 
+# --limit is obeyed: 2000 training images at batch 64 are 32 steps; 3 table rows
+grep -q '^32/32 ' "$tmp/mlp.train.err" || { echo "FAIL [mlp] train --limit 2000 did not train on 2000"; note mlp train FAIL; }
+if [ -f "$tmp/tab_inferred.m/model.json" ]; then
+  n=$(timeout "$LIMIT" "$C" predict "$tmp/tab_inferred.m" --data penguins --limit 3 | grep -c 'penguins.csv\[')
+  [ "$n" = 3 ] || { echo "FAIL [tab_inferred] predict --data penguins --limit 3 printed $n rows"; note tab_inferred predict FAIL; }
+fi
+
 # the README's commands on the pretrained backbone itself
 node "$F" f32 "$tmp/mb.x.f32" $((224 * 224 * 3)) 0.5
 if run readme infer "$tmp/mb.infer" -- "$C" infer "$MB" --input "$tmp/mb.x.f32" --shape 1,224,224,3 \
