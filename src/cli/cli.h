@@ -33,6 +33,8 @@ int cli_check_out_file(const char *cmd, const char *path);
 /* Writes path atomically (temp file + rename; devices and pipes in place). */
 int cli_write_file(const char *cmd, const char *path, const void *data, size_t len);
 
+/* A folder that is not an IDX data set: images, one sub-folder per class. */
+bool cli_is_image_folder(const char *spec);
 /* The first limit samples of *d (limit <= 0: all). */
 int cli_dataset_limit(crest_dataset **d, long limit);
 

@@ -101,6 +101,14 @@ int cli_float(const char *cmd, const char *name, const char *s, double lo, doubl
     return 0;
 }
 
+bool cli_is_image_folder(const char *spec)
+{
+    struct stat st;
+    char p[4200];
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", spec);
+    return stat(spec, &st) == 0 && S_ISDIR(st.st_mode) && stat(p, &st) != 0;
+}
+
 int cli_dataset_limit(crest_dataset **d, long limit)
 {
     if (limit <= 0 || (size_t)limit >= crest_dataset_size(*d))

@@ -71,6 +71,9 @@ static int check_combination(const train_opts *o)
     if (table_only && !table)
         return cli_usage("train", "%s is for tables (.csv, .arff, penguins), not %s",
                          table_only, o->data);
+    if (!o->base && cli_is_image_folder(o->data))
+        return cli_usage("train", "%s is a folder of images: train on it with --base MODEL "
+                         "(a pretrained backbone, e.g. data/models/mobilenet_v2)", o->data);
     if (table && (o->base || o->limit))
         return cli_usage("train", "%s is not for tables", o->base ? "--base" : "--limit");
     if (o->val && o->val_split > 0)
