@@ -14,13 +14,14 @@ LIBSRC  := $(filter-out src/cli/%,$(SRC))
 CLISRC  := $(wildcard src/cli/*.c)
 LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
 CLIOBJ  := $(CLISRC:%.c=$(BUILD)/%.o)
+CLIPART := $(filter-out $(BUILD)/src/cli/crest.o,$(CLIOBJ))
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
 HDRS    := $(wildcard include/*.h src/*.h src/*/*.h tests/*.h)
 
 .PHONY: all lib test asan clang bench demo setup clean
-all: lib $(BUILD)/crest $(TESTS) $(EXAMPLES)
+all: lib $(BUILD)/crest $(BUILD)/tests/crest_examples $(TESTS) $(EXAMPLES)
 lib: $(BUILD)/libcrest.a $(BUILD)/libcrest.so
 
 $(BUILD)/%.o: %.c $(HDRS)
@@ -36,6 +37,12 @@ $(BUILD)/libcrest.so: $(LIBOBJ)
 
 $(BUILD)/crest: $(CLIOBJ) $(BUILD)/libcrest.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# crest with the examples' custom model and Lambda registered (scenarios.sh).
+$(BUILD)/tests/crest_examples: tests/crest_examples.c $(CLIPART) $(BUILD)/libcrest.a $(HDRS) \
+                               examples/way2_custom_model.c examples/way5_lambda_head.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(CLIPART) $(BUILD)/libcrest.a $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libcrest.a $(HDRS)
 	@mkdir -p $(dir $@)

@@ -67,6 +67,12 @@ int cmd_bench(int argc, char **argv)
         goto out;
     }
     size_t per = (size_t)crest_dims_count(crest_model_input_shape(m));
+    if ((double)batch * (double)per * sizeof *x > (double)(1UL << 31)) {
+        fprintf(stderr, "crest bench: --batch %ld: the input alone would take %.1f GB (at most "
+                        "2 GB)\n", batch, (double)batch * (double)per * sizeof *x / 1e9);
+        rc = EXIT_INPUT;
+        goto out;
+    }
     x = malloc((size_t)batch * per * sizeof *x);
     if (!x) {
         fprintf(stderr, "crest bench: out of memory for a batch of %ld\n", batch);

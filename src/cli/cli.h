@@ -25,6 +25,19 @@ int cli_int(const char *cmd, const char *name, const char *s, long lo, long hi, 
 int cli_float(const char *cmd, const char *name, const char *s, double lo, double hi,
               double *out);
 
+/* Outputs, checked before any work starts (CLI.md): --out DIR of a model
+ * (an existing folder, or a new one in an existing folder) and --out FILE;
+ * crest must be able to create files there. An exit code, message printed. */
+int cli_check_out_dir(const char *cmd, const char *dir);
+int cli_check_out_file(const char *cmd, const char *path);
+/* Writes path atomically (temp file + rename; devices and pipes in place). */
+int cli_write_file(const char *cmd, const char *path, const void *data, size_t len);
+
+/* A folder that is not an IDX data set: images, one sub-folder per class. */
+bool cli_is_image_folder(const char *spec);
+/* The first limit samples of *d (limit <= 0: all). */
+int cli_dataset_limit(crest_dataset **d, long limit);
+
 /* `crest train` options (src/cli/train.c parses them). */
 typedef struct train_opts {
     const char *data, *out, *val, *optimizer;
@@ -68,13 +81,23 @@ int cli_train_table(const train_opts *o);
 int cli_table_dataset(crest_model *m, const char *data, const char *label, long holdout,
                       char delimiter, crest_dataset **out);
 
-/* Prints the top classes of each row of a table (or adds them to arr). */
+/* Prints the top classes of each row of a table (or adds them to arr); the
+ * first limit rows (limit < 0: all). */
 struct cJSON;
-int cli_predict_table(crest_model *m, const char *path, int top, struct cJSON *arr);
+int cli_predict_table(crest_model *m, const char *path, int top, long limit, struct cJSON *arr);
 
 /* SPEC for a trained model: an image folder is read with the image
  * preprocessing the model recorded; anything else per crest_dataset_load. */
 int cli_load_for_model(crest_model *m, const char *spec, crest_dataset **out);
+
+/* The model's K class names (src/cli/labels.c): recorded by train, a table
+ * model's classes, else "0".."K-1"; NULL-terminated, NULL when out of memory. */
+char **cli_class_names(const crest_model *m, int K);
+void cli_class_names_free(char **names);
+
+/* The whole command (src/cli/crest.c's main calls it; tests/crest_examples.c
+ * calls it with the examples' model classes registered). */
+int crest_cli_main(int argc, char **argv);
 
 int cmd_train(int argc, char **argv);
 int cmd_train_base(const train_opts *o);

@@ -69,6 +69,7 @@ int cmd_evaluate(int argc, char **argv)
     crest_dataset *ds = NULL;
     float *probs = NULL;
     long *conf = NULL;
+    char **names = NULL;
     crest_metrics met;
     int err = crest_model_load(&m, dir);
     if (!err && threads)
@@ -94,7 +95,8 @@ int cmd_evaluate(int argc, char **argv)
     if (!err) {
         probs = malloc((n ? n : 1) * (size_t)K * sizeof *probs);
         conf = calloc((size_t)K * (size_t)K, sizeof *conf);
-        if (!probs || !conf) {
+        names = cli_class_names(m, K);
+        if (!probs || !conf || !names) {
             fprintf(stderr, "crest evaluate: out of memory\n");
             rc = EXIT_RUN;
             goto out;
@@ -119,6 +121,9 @@ int cmd_evaluate(int argc, char **argv)
         cJSON_AddNumberToObject(root, "accuracy", met.accuracy);
         pc = cJSON_AddArrayToObject(root, "per_class");
         cm = cJSON_AddArrayToObject(root, "confusion");
+        cJSON *lj = cJSON_AddArrayToObject(root, "labels");
+        for (int k = 0; k < K; k++)
+            cJSON_AddItemToArray(lj, cJSON_CreateString(names[k]));
     } else {
         printf("n: %zu\nloss: %.4f\naccuracy: %.4f\n\n%-8s %9s %9s %9s %8s\n", n, met.loss,
                met.accuracy, "class", "precision", "recall", "f1", "support");
@@ -133,7 +138,7 @@ int cmd_evaluate(int argc, char **argv)
         double f1 = p + r > 0 ? 2 * p * r / (p + r) : 0;
         if (json) {
             cJSON *o = cJSON_CreateObject(), *rowj = cJSON_CreateArray();
-            cJSON_AddNumberToObject(o, "label", k);
+            cJSON_AddStringToObject(o, "label", names[k]);
             cJSON_AddNumberToObject(o, "precision", p);
             cJSON_AddNumberToObject(o, "recall", r);
             cJSON_AddNumberToObject(o, "f1", f1);
@@ -143,7 +148,7 @@ int cmd_evaluate(int argc, char **argv)
                 cJSON_AddItemToArray(rowj, cJSON_CreateNumber((double)conf[(size_t)k * K + j]));
             cJSON_AddItemToArray(cm, rowj);
         } else {
-            printf("%-8d %9.4f %9.4f %9.4f %8ld\n", k, p, r, f1, row);
+            printf("%-8s %9.4f %9.4f %9.4f %8ld\n", names[k], p, r, f1, row);
         }
     }
     if (json) {
@@ -163,6 +168,7 @@ int cmd_evaluate(int argc, char **argv)
 out:
     free(probs);
     free(conf);
+    cli_class_names_free(names);
     crest_model_free(m);
     crest_dataset_free(ds);
     return rc;
@@ -179,12 +185,17 @@ static const char *predict_help =
     "  column, if present, is ignored). --data: samples of a data set.\n"
     "  Prints each sample's top classes; --json prints all probabilities.\n";
 
-static void print_row(cJSON *arr, const char *src, size_t i, const float *p, int K, int top)
+static void print_row(cJSON *arr, const char *src, size_t i, const float *p, int K, int top,
+                      char **names)
 {
     if (arr) {
         cJSON *o = cJSON_CreateObject(), *pa = cJSON_CreateArray();
+        int best = 0;
+        for (int k = 1; k < K; k++)
+            best = p[k] > p[best] ? k : best;
         cJSON_AddStringToObject(o, "input", src);
         cJSON_AddNumberToObject(o, "index", (double)i);
+        cJSON_AddStringToObject(o, "class", names[best]);
         for (int k = 0; k < K; k++)
             cJSON_AddItemToArray(pa, cJSON_CreateNumber(p[k]));
         cJSON_AddItemToObject(o, "probs", pa);
@@ -199,7 +210,7 @@ static void print_row(cJSON *arr, const char *src, size_t i, const float *p, int
             if (!used[k] && (best < 0 || p[k] > p[best]))
                 best = k;
         used[best] = true;
-        printf(" %d (%.4f)", best, p[best]);
+        printf(" %s (%.4f)", names[best], p[best]);
     }
     printf("\n");
 }
@@ -253,6 +264,7 @@ int cmd_predict(int argc, char **argv)
     crest_model *m = NULL;
     crest_dataset *ds = NULL;
     float *x = NULL, *probs = NULL;
+    char **names = NULL;
     cJSON *root = json ? cJSON_CreateObject() : NULL;
     cJSON *arr = root ? cJSON_AddArrayToObject(root, "predictions") : NULL;
     int err = crest_model_load(&m, dir);
@@ -262,6 +274,10 @@ int cmd_predict(int argc, char **argv)
     }
     int K = (int)crest_model_output_size(m);
     size_t per = (size_t)crest_dims_count(crest_model_input_shape(m));
+    if (!(names = cli_class_names(m, K))) {
+        rc = cli_fail("predict", CREST_E_NOMEM);
+        goto out;
+    }
     for (int f = 0; f <= n_inputs && !rc; f++) {
         const char *src = f < n_inputs ? inputs[f] : data;
         size_t n = 0;
@@ -270,7 +286,7 @@ int cmd_predict(int argc, char **argv)
         free(x);
         x = NULL;
         if (f < n_inputs && cli_is_table(src)) {   /* raw rows through the feature spec */
-            rc = cli_predict_table(m, src, (int)top, arr);
+            rc = cli_predict_table(m, src, (int)top, limit, arr);
             continue;
         }
         if (f == n_inputs) {
@@ -292,6 +308,13 @@ int cmd_predict(int argc, char **argv)
             err = x ? crest_model_image_opts(m, &io) : CREST_E_NOMEM;
             if (!err && (size_t)io.height * (size_t)io.width * (size_t)(io.channels ? io.channels : 3) != per)
                 err = CREST_E_SHAPE;
+            if (err && err != CREST_E_NOMEM) {   /* name the file, not only the model */
+                fprintf(stderr, "crest predict: %s: the model takes no image files (%s)\n", src,
+                        err == CREST_E_SHAPE ? "its recorded image size does not fit its input"
+                                             : crest_last_error());
+                rc = EXIT_INPUT;
+                break;
+            }
             if (!err)
                 err = crest_image_prepare(src, &io, x);
             if (err) {
@@ -335,7 +358,7 @@ int cmd_predict(int argc, char **argv)
             break;
         }
         for (size_t i = 0; i < n; i++)
-            print_row(arr, src, i, probs + i * (size_t)K, K, (int)top);
+            print_row(arr, src, i, probs + i * (size_t)K, K, (int)top, names);
     }
     if (!rc && root) {
         char *s = cJSON_PrintUnformatted(root);
@@ -347,6 +370,7 @@ out:
     cJSON_Delete(root);
     free(x);
     free(probs);
+    cli_class_names_free(names);
     crest_model_free(m);
     crest_dataset_free(ds);
     return rc;

@@ -102,6 +102,8 @@ int cmd_infer(int argc, char **argv)
     }
     if (!model || !in || !shape || !outp)
         return cli_usage("infer", "needs MODEL, --input, --shape and --out");
+    if ((rc = cli_check_out_file("infer", outp)))
+        return rc;
     size_t n;
     crest_dims d;
     if (parse_shape(shape, &n, &d)) {
@@ -134,15 +136,8 @@ int cmd_infer(int argc, char **argv)
         goto out;
     }
     size_t cnt = n * (size_t)crest_dims_count(od);
-    FILE *f = fopen(outp, "wb");
-    bool ok = f && fwrite(y, sizeof(float), cnt, f) == cnt;
-    if (f && fclose(f))
-        ok = false;
-    if (!ok) {
-        fprintf(stderr, "crest infer: %s: %s\n", outp, strerror(errno));
-        rc = EXIT_RUN;
+    if ((rc = cli_write_file("infer", outp, y, cnt * sizeof(float))))
         goto out;
-    }
     fprintf(stderr, "output [%zu", n);
     for (int i = 0; i < od.ndim; i++)
         fprintf(stderr, ",%lld", (long long)od.d[i]);

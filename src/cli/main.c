@@ -1,12 +1,16 @@
 /* main.c - the `crest` command: dispatch and shared helpers. */
+#define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int cli_fail(const char *cmd, int rc)
 {
@@ -97,6 +101,136 @@ int cli_float(const char *cmd, const char *name, const char *s, double lo, doubl
     return 0;
 }
 
+bool cli_is_image_folder(const char *spec)
+{
+    struct stat st;
+    char p[4200];
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", spec);
+    return stat(spec, &st) == 0 && S_ISDIR(st.st_mode) && stat(p, &st) != 0;
+}
+
+int cli_dataset_limit(crest_dataset **d, long limit)
+{
+    if (limit <= 0 || (size_t)limit >= crest_dataset_size(*d))
+        return CREST_OK;
+    crest_dataset *s = NULL;
+    int rc = crest_dataset_slice(*d, 0, (size_t)limit, &s);
+    if (!rc) {
+        crest_dataset_free(*d);
+        *d = s;
+    }
+    return rc;
+}
+
+/* The folder a path is in ("." for a bare name), trailing slashes ignored. */
+static void parent_of(const char *path, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", path);
+    size_t n = strlen(buf);
+    while (n > 1 && buf[n - 1] == '/')
+        buf[--n] = 0;
+    char *slash = strrchr(buf, '/');
+    if (!slash)
+        snprintf(buf, size, ".");
+    else if (slash == buf)
+        buf[1] = 0;
+    else
+        *slash = 0;
+}
+
+/* Creates and removes a file in dir: permission bits do not tell (root
+ * writes anywhere they allow, but not in /proc or on a read-only mount). */
+static int probe_dir(const char *cmd, const char *opt, const char *target, const char *dir)
+{
+    char p[4200];
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "crest %s: %s %s: folder %s does not exist\n", cmd, opt, target, dir);
+        return EXIT_INPUT;
+    }
+    snprintf(p, sizeof p, "%s/.crest-probe.%ld", dir, (long)getpid());
+    int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "crest %s: %s %s: cannot write in %s: %s\n", cmd, opt, target, dir,
+                strerror(errno));
+        return EXIT_INPUT;
+    }
+    close(fd);
+    unlink(p);
+    return 0;
+}
+
+int cli_check_out_dir(const char *cmd, const char *dir)
+{
+    struct stat st;
+    char parent[4096];
+    if (!*dir || strlen(dir) >= 4000) {
+        fprintf(stderr, "crest %s: --out '%s' is not a usable folder name\n", cmd, dir);
+        return EXIT_INPUT;
+    }
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "crest %s: --out %s exists and is not a folder\n", cmd, dir);
+            return EXIT_INPUT;
+        }
+        return probe_dir(cmd, "--out", dir, dir);
+    }
+    if (errno != ENOENT) {
+        fprintf(stderr, "crest %s: --out %s: %s\n", cmd, dir, strerror(errno));
+        return EXIT_INPUT;
+    }
+    parent_of(dir, parent, sizeof parent);
+    return probe_dir(cmd, "--out", dir, parent);
+}
+
+int cli_check_out_file(const char *cmd, const char *path)
+{
+    struct stat st;
+    char parent[4096];
+    if (!*path || strlen(path) >= 4000) {
+        fprintf(stderr, "crest %s: --out '%s' is not a usable file name\n", cmd, path);
+        return EXIT_INPUT;
+    }
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "crest %s: --out %s is a folder\n", cmd, path);
+        return EXIT_INPUT;
+    }
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return 0;   /* a device or a pipe: written in place */
+    parent_of(path, parent, sizeof parent);
+    return probe_dir(cmd, "--out", path, parent);
+}
+
+/* Regular files (or new ones) go through a temporary file and a rename, so
+ * a failed or killed run leaves the old file or the new one. */
+int cli_write_file(const char *cmd, const char *path, const void *data, size_t len)
+{
+    struct stat st;
+    char tmp[4200];
+    bool in_place = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    const char *w = in_place ? path : tmp;
+    FILE *f = fopen(w, "wb");
+    bool ok = f && fwrite(data, 1, len, f) == len;
+    ok = f && fflush(f) == 0 && ok && (in_place || fsync(fileno(f)) == 0);
+    int e = errno;
+    if (f && fclose(f) != 0 && ok) {
+        ok = false;
+        e = errno;
+    }
+    if (ok && !in_place && rename(tmp, path) != 0) {
+        ok = false;
+        e = errno;
+    }
+    if (!ok) {
+        if (!in_place)
+            unlink(tmp);
+        fprintf(stderr, "crest %s: %s: %s\n", cmd, path, strerror(e));
+        return EXIT_RUN;
+    }
+    return 0;
+}
+
 static const struct {
     const char *name, *what;
     int (*run)(int, char **);
@@ -116,7 +250,7 @@ static void usage(FILE *f)
         fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].what);
 }
 
-int main(int argc, char **argv)
+int crest_cli_main(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
@@ -133,7 +267,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name))
             return cmds[i].run(argc - 2, argv + 2);
-    fprintf(stderr, "crest: unknown command '%s'\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "crest: unknown command '%s' (see crest --help)\n", argv[1]);
     return EXIT_USAGE;
 }

@@ -258,7 +258,7 @@ int cli_table_dataset(crest_model *m, const char *data, const char *label, long 
     return err ? cli_fail("evaluate", err) : 0;
 }
 
-int cli_predict_table(crest_model *m, const char *path, int top, cJSON *arr)
+int cli_predict_table(crest_model *m, const char *path, int top, long limit, cJSON *arr)
 {
     const crest_features *f = crest_model_features(m);
     if (!f) {
@@ -273,6 +273,8 @@ int cli_predict_table(crest_model *m, const char *path, int top, cJSON *arr)
         return cli_fail("predict", err);
     warn_absent("predict", f);
     int K = (int)crest_model_output_size(m);
+    if (limit >= 0 && (size_t)limit < n)
+        n = (size_t)limit;
     for (size_t i = 0; i < n; i++) {
         const float *pr = p + i * (size_t)K;
         if (arr) {

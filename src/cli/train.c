@@ -48,15 +48,55 @@ static const char *help =
 
 static int parse_hidden(const char *s, train_opts *o)
 {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", s);
     o->n_hidden = 0;
-    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+    for (const char *p = s;; p++) {   /* "256,128": no empty sizes, at most 8 */
+        char t[32];
+        size_t n = strcspn(p, ",");
         long v;
-        if (o->n_hidden == 8 || cli_int("train", "--hidden", t, 1, 1 << 20, &v))
+        if (o->n_hidden == 8 || n >= sizeof t) {
+            fprintf(stderr, "crest train: --hidden '%s': at most 8 sizes\n", s);
+            return EXIT_INPUT;
+        }
+        memcpy(t, p, n);
+        t[n] = 0;
+        if (cli_int("train", "--hidden", t, 1, 1 << 20, &v))
             return EXIT_INPUT;
         o->hidden[o->n_hidden++] = (int)v;
+        p += n;
+        if (!*p)
+            return 0;
     }
+}
+
+/* Options that mean nothing for this data are errors, not silently ignored. */
+static int check_combination(const train_opts *o)
+{
+    const char *base_only = o->cut ? "--cut" : o->pooling ? "--pooling" : o->cache ? "--cache"
+                            : o->preprocess ? "--preprocess" : o->fine_tune ? "--fine-tune"
+                            : o->fine_tune_epochs ? "--fine-tune-epochs" : NULL;
+    if (base_only && !o->base)
+        return cli_usage("train", "%s needs --base MODEL", base_only);
+    bool table = cli_is_table(o->data);
+    const char *table_only = o->label ? "--label" : o->columns ? "--columns"
+                             : o->holdout ? "--holdout" : o->chunk ? "--chunk"
+                             : o->delimiter ? "--delimiter" : NULL;
+    if (table_only && !table)
+        return cli_usage("train", "%s is for tables (.csv, .arff, penguins), not %s",
+                         table_only, o->data);
+    if (!o->base && cli_is_image_folder(o->data))
+        return cli_usage("train", "%s is a folder of images: train on it with --base MODEL "
+                         "(a pretrained backbone, e.g. data/models/mobilenet_v2)", o->data);
+    if (table && (o->base || o->limit))
+        return cli_usage("train", "%s is not for tables", o->base ? "--base" : "--limit");
+    if (o->val && o->val_split > 0)
+        return cli_usage("train", "give --val or --val-split, not both");
+    if (o->patience && !o->val && !(o->val_split > 0))
+        return cli_usage("train", "--early-stop needs validation data (--val or --val-split)");
+    if (o->pooling && strcmp(o->pooling, "avg") && strcmp(o->pooling, "max"))
+        return cli_usage("train", "--pooling must be avg or max, not '%s'", o->pooling);
+    crest_preprocess pre;
+    if (o->preprocess && crest_preprocess_parse(o->preprocess, &pre))
+        return cli_fail("train", CREST_E_ARG);
     return 0;
 }
 
@@ -121,6 +161,8 @@ static int parse(int argc, char **argv, train_opts *o)
         fprintf(stderr, "crest train: --checkpoint '%s' is not every or best\n", o->checkpoint);
         return EXIT_INPUT;
     }
+    if ((rc = check_combination(o)))
+        return rc;
     if (o->optimizer && strcmp(o->optimizer, "adam") && strcmp(o->optimizer, "sgd") &&
         strcmp(o->optimizer, "rmsprop")) {
         fprintf(stderr, "crest train: --optimizer '%s' is not adam, sgd or rmsprop\n",
@@ -198,18 +240,6 @@ crest_fit_opts cli_fit_opts(const train_opts *o, const char *ckdir, const char *
 
 bool cli_keep_best(const train_opts *o) { return o->checkpoint && !strcmp(o->checkpoint, "best"); }
 
-/* The first `limit` samples of *d (limit 0: all). */
-static int apply_limit(crest_dataset **d, long limit)
-{
-    if (!*d || limit <= 0 || (size_t)limit >= crest_dataset_size(*d))
-        return CREST_OK;
-    crest_dataset *s = NULL;
-    int err = crest_dataset_slice(*d, 0, (size_t)limit, &s);
-    crest_dataset_free(*d);
-    *d = s;
-    return err;
-}
-
 /* Flatten, hidden Dense(relu) layers, Dropout, Dense softmax: compiled,
  * with the metadata the saved model carries. */
 static int build_mlp(const train_opts *o, const crest_dataset *ds, crest_model **out)
@@ -258,6 +288,8 @@ int cmd_train(int argc, char **argv)
 {
     train_opts o = { .batch = 32 };
     int rc = parse(argc, argv, &o);
+    if (!rc)
+        rc = cli_check_out_dir("train", o.out);   /* before any work */
     if (rc)
         return rc;
     if (cli_is_table(o.data))   /* tabular data: feature columns (cli/tabular.c) */
@@ -271,12 +303,12 @@ int cmd_train(int argc, char **argv)
     crest_dataset *ds = NULL, *val = NULL;
     crest_model *m = NULL;
     int err = crest_dataset_load(&ds, o.data);
+    if (!err)
+        err = cli_dataset_limit(&ds, o.limit);
     if (!err && o.val)
         err = crest_dataset_load(&val, o.val);
-    if (!err)
-        err = apply_limit(&ds, o.limit);
-    if (!err)
-        err = apply_limit(&val, o.limit / 2);
+    if (!err && o.val)
+        err = cli_dataset_limit(&val, o.limit > 0 ? (o.limit + 1) / 2 : 0);
     if (err) {
         rc = cli_fail("train", err);
         goto out;

@@ -152,7 +152,7 @@ resume_test fmnist write:fit.ckpt:2 rename:fit.ckpt:2 --data fashion-mnist:test 
   --hidden 16 --dropout 0.2 --epochs 5 --val-split 0.2 --seed 7 --threads 1
 grep -q "Resuming from .* after epoch 2/5" "$tmp/fmnist.log" || die "fmnist: not resumed after epoch 2"
 resume_test penguins fsync:fit.ckpt:3 write:fit.ckpt:2 --data penguins --label species \
-  --hidden 8 --dropout 0.1 --epochs 12 --holdout 5 --early-stop 3 --seed 7 --threads 1
+  --hidden 8 --dropout 0.1 --epochs 12 --holdout 5 --val-split 0.2 --early-stop 3 --seed 7 --threads 1
 grep -q "^hold-out" "$tmp/penguins.log" || die "penguins: no hold-out score"
 
 # a kill at a random moment (seeded) once the first checkpoint exists
