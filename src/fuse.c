@@ -77,6 +77,8 @@ int cr_graph_fuse_inference(cr_graph *g)
     for (int i = 0; i < g->n; i++) {
         cr_node *n = g->nodes[i];
         if (dead[i]) {
+            if (n->op && n->op->release)
+                n->op->release(n);
             cr_free(n->in);
             cr_free(n->attr);
             cr_free(n);

@@ -70,6 +70,7 @@ typedef struct cr_op_def {
     void (*forward)(cr_node *n, const cr_ctx *c);
     void (*backward)(cr_node *n, const cr_ctx *c);
     int64_t (*aux_size)(const cr_node *n);   /* floats of per-node scratch kept fwd->bwd */
+    void (*release)(cr_node *n);             /* frees what the op hung on attr, or NULL */
     /* Gradient check: builds a small random instance whose inputs are
      * trainable variables; returns its output. tol: relative tolerance. */
     cr_node *(*example)(cr_graph *g, cr_rng *r);
@@ -245,6 +246,10 @@ struct cr_weight {
     float *slot[2];               /* optimizer state */
     bool trainable;
     crest_layer *owner;
+    /* bumped by everything that writes val after creation (optimizer,
+     * loaders, initializers): ops that prepare weights once (packed or
+     * folded convolution kernels) redo it when it changes */
+    unsigned version;
 };
 
 cr_weight *cr_weight_new(const char *name, cr_dims shape, bool trainable);

@@ -415,6 +415,7 @@ static int decode_weight(const cJSON *spec, const unsigned char *bytes, size_t l
             }
             w->val[i] = v;
         }
+        w->version++;
     }
     *off += (size_t)count * esize;
     return CREST_OK;

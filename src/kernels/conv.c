@@ -113,24 +113,50 @@ static void run_channels(cr_pool *p, chan_job *j, cr_task_fn fn, double work)
 
 /* ---- Conv2D ---------------------------------------------------------------- */
 
-void cr_conv2d(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
-               const float *bias, float *y, float *scratch)
+size_t cr_conv2d_packed_floats(const cr_conv_geom *g)
+{
+    return cr_gemm_packed_floats(patch_len(g), g->oc);
+}
+
+void cr_conv2d_pack(const cr_conv_geom *g, const float *k, float *kp)
+{
+    cr_gemm_pack(false, patch_len(g), g->oc, k, g->oc, kp);
+}
+
+/* y[rows, oc] = act(a[rows, K] k + bias), k packed (kp) or not. */
+static void conv_gemm(cr_pool *p, const cr_conv_geom *g, int64_t rows, const float *a,
+                      const float *k, const float *kp, const float *bias, cr_act act, float *y)
+{
+    int K = patch_len(g);
+    if (kp)
+        cr_gemm_packed(p, (int)rows, g->oc, K, a, K, kp, y, g->oc, bias, act);
+    else
+        cr_gemm_ep(p, false, false, (int)rows, g->oc, K, a, K, k, g->oc, 0.0f, y, g->oc, bias,
+                   act);
+}
+
+void cr_conv2d_ep(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
+                  const float *kp, const float *bias, cr_act act, float *y, float *scratch)
 {
     int64_t P = n_pixels(g);
-    int K = patch_len(g), T = tile_rows(g);
+    int T = tile_rows(g);
     if (P <= 0)
         return;
     if (is_pointwise(g)) {
-        cr_gemm_bias(p, false, false, (int)P, g->oc, g->c, x, g->c, k, g->oc, 0.0f, y, g->oc,
-                     bias);
+        conv_gemm(p, g, P, x, k, kp, bias, act, y);
         return;
     }
     for (int64_t r0 = 0; r0 < P; r0 += T) {
         int rows = (int)(P - r0 < T ? P - r0 : T);
         im2col(p, g, x, r0, rows, scratch);
-        cr_gemm_bias(p, false, false, rows, g->oc, K, scratch, K, k, g->oc, 0.0f,
-                     y + r0 * g->oc, g->oc, bias);
+        conv_gemm(p, g, rows, scratch, k, kp, bias, act, y + r0 * g->oc);
     }
+}
+
+void cr_conv2d(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
+               const float *bias, float *y, float *scratch)
+{
+    cr_conv2d_ep(p, g, x, k, NULL, bias, CR_ACT_NONE, y, scratch);
 }
 
 void cr_conv2d_backward(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,

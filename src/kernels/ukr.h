@@ -25,12 +25,12 @@ typedef struct cr_ukr {
     int vw;                    /* floats per vector: the channel chunk */
     int mr, nr;                /* gemm tile: mr rows x nr (= 2 vw) columns */
 
-    /* C[rows, cols] = (add ? C : 0) + A B (+ bias[cols], if not NULL) for
-     * one tile, rows <= mr, cols <= nv*vw. a: packed A [kc][mr] (lda 0) or,
-     * when rows == mr, the rows of A in place (row r at a + r*lda); b: packed
-     * B [kc][nv*vw]; nv 1|2. */
+    /* C[rows, cols] = act((add ? C : 0) + A B (+ bias[cols], if not NULL))
+     * for one tile, rows <= mr, cols <= nv*vw. a: packed A [kc][mr] (lda 0)
+     * or, when rows == mr, the rows of A in place (row r at a + r*lda); b:
+     * packed B [kc][nv*vw]; nv 1|2; act a cr_act. */
     void (*gemm)(int kc, const float *a, int lda, const float *b, int nv, float *c, int ldc,
-                 int rows, int cols, bool add, const float *bias);
+                 int rows, int cols, bool add, const float *bias, int act);
 
     /* Packing for gemm (see ukr_tmpl.h): B into panels of nr (or, last,
      * vw) columns; A into micro-panels of mr rows (untransposed A: only a
@@ -38,9 +38,10 @@ typedef struct cr_ukr {
     void (*pack_a)(const float *a, int lda, bool ta, int rows, int kc, float *ap);
     void (*pack_b)(const float *b, int ldb, bool tb, int kc, int ncols, float *bp);
 
-    /* Depthwise (depth multiplier 1) forward, output row `row` of n*oh. */
+    /* Depthwise (depth multiplier 1) forward, output row `row` of n*oh,
+     * stored through the activation act (a cr_act). */
     void (*dw_row)(const cr_conv_geom *g, const float *x, const float *k, const float *bias,
-                   float *y, int64_t row);
+                   float *y, int64_t row, int act);
     /* Depthwise (dm 1) backward for channels [c0, c1); NULL outputs skipped. */
     void (*dw_back)(const cr_conv_geom *g, const float *x, const float *k, const float *dy,
                     float *dx, float *dk, float *dbias, int c0, int c1);
