@@ -227,11 +227,16 @@ int cr_conv_fold_bn(cr_node *conv, cr_node *mean, cr_node *var, cr_node *gamma, 
                     float eps);
 /* Sets conv's epilogue to relu / relu6; false if it cannot. */
 bool cr_conv_fuse_act(cr_node *conv, int act);
+/* A zero_pad2d node's padding; false if n is not one. */
+bool cr_pad_parts(const cr_node *n, int *top, int *bottom, int *left, int *right);
+/* Makes a 'valid' conv or depthwise node pad its input by these zeros itself
+ * (its input is then the padding's input); false if it cannot. */
+bool cr_conv_fuse_pad(cr_node *conv, int top, int bottom, int left, int right);
 /* The parts of an inference batchnorm node; false if n is not one. */
 bool cr_bn_parts(const cr_node *n, cr_node **mean, cr_node **var, cr_node **gamma,
                  cr_node **beta, float *eps);
-/* Folds batch norms into the convolutions feeding them and fuses relu /
- * relu6 into conv epilogues (in training graphs only where no gradient
+/* Folds batch norms into the convolutions feeding them, zero padding into
+ * the convolutions it feeds, and fuses relu / relu6 into conv epilogues (in training graphs only where no gradient
  * flows); drops the nodes that became dead. Kept nodes, outputs and the
  * probe are never fused away. */
 int cr_graph_fuse_inference(cr_graph *g);

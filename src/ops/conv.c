@@ -21,6 +21,7 @@ typedef struct win_attr {
     int kh, kw;          /* pooling window (convs read it from the kernel) */
     int sh, sw, dh, dw;
     int pad;             /* PAD_VALID / PAD_SAME */
+    int xt, xb, xl, xr;  /* explicit zero padding (a ZeroPadding2D fused in) */
     int act;             /* fused: CREST_LINEAR, CREST_RELU or CREST_RELU6 */
     /* inference only: a batch norm folded in (cr_fold_batchnorm). Inputs
      * then go on with mean, var, gamma (if bn_scale), beta (if bn_center). */
@@ -73,8 +74,10 @@ static int window_geom(const cr_node *n, int kh, int kw, int oc, cr_conv_geom *g
     *g = (cr_conv_geom){ .n = (int)x->d[0], .h = (int)x->d[1], .w = (int)x->d[2],
                          .c = (int)x->d[3], .oc = oc, .kh = kh, .kw = kw, .sh = a->sh,
                          .sw = a->sw, .dh = a->dh, .dw = a->dw };
-    g->oh = out_dim(g->h, kh, a->sh, a->dh, a->pad, &g->pt);
-    g->ow = out_dim(g->w, kw, a->sw, a->dw, a->pad, &g->pl);
+    g->oh = out_dim(g->h + a->xt + a->xb, kh, a->sh, a->dh, a->pad, &g->pt);
+    g->ow = out_dim(g->w + a->xl + a->xr, kw, a->sw, a->dw, a->pad, &g->pl);
+    g->pt += a->xt;      /* the kernels skip taps outside the image: zeros */
+    g->pl += a->xl;
     if (g->oh < 1 || g->ow < 1)
         return cr_fail(CREST_E_SHAPE, "%s: a %dx%d window (dilation %dx%d) does not fit a "
                        "%dx%d input with 'valid' padding", n->op->name, kh, kw, a->dh, a->dw,
@@ -533,5 +536,20 @@ bool cr_conv_fuse_act(cr_node *conv, int act)
     if (a->act != CREST_LINEAR || (act != CREST_RELU && act != CREST_RELU6))
         return false;
     a->act = act;
+    return true;
+}
+
+bool cr_conv_fuse_pad(cr_node *conv, int top, int bottom, int left, int right)
+{
+    if (!conv || conv->kind != CR_NODE_OP ||
+        (conv->op != &cr_op_conv2d_def && conv->op != &cr_op_depthwise2d_def))
+        return false;
+    win_attr *a = conv->attr;
+    if (a->pad != PAD_VALID || a->xt || a->xb || a->xl || a->xr)
+        return false;
+    a->xt = top;
+    a->xb = bottom;
+    a->xl = left;
+    a->xr = right;
     return true;
 }
