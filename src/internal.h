@@ -361,6 +361,9 @@ int cr_model_push_layer(crest_model *m, crest_layer *l);
 void cr_model_invalidate(crest_model *m);          /* drop traced graphs */
 int cr_model_collect_weights(crest_model *m);
 int cr_model_pool(crest_model *m, cr_pool **out);
+/* Samples per pass crest_infer uses on g (activations cache-sized); 0 if
+ * planning failed. */
+int64_t cr_infer_pass_size(cr_graph *g);
 /* A model of a registered custom class from its topology (src/custom.c). */
 int cr_custom_from_json(const char *class_name, const cJSON *config, crest_model **out);
 /* A name -> function table guarded by a mutex (model and lambda registries);
