@@ -369,6 +369,7 @@ int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *
         size_t k = 0;
         for (int i = 0; i < m->n_weights; i++) {
             memcpy(m->weights[i]->val, best + k, (size_t)m->weights[i]->size * sizeof(float));
+            m->weights[i]->version++;
             k += (size_t)m->weights[i]->size;
         }
     }
