@@ -967,6 +967,37 @@ static void test_gemm_packed(void **state)
     }
 }
 
+/* Products of at most 4 rows read B in place; each row must have the bits
+ * it has inside a larger product (the blocked, packed path). */
+static void test_gemm_few_rows(void **state)
+{
+    (void)state;
+    static const int shapes[][2] = { { 1, 3 }, { 17, 256 }, { 200, 300 }, { 300, 520 }, { 64, 1 } };
+    FOR_EACH_ISA(isa) {
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+            for (int v = 0; v < 6; v++) {
+                int N = shapes[s][0], K = shapes[s][1], M = 11, ldc = N + 1;
+                float *A = vec((size_t)M * K, 2), *B = vec((size_t)K * N, 2);
+                float *bias = v < 3 ? vec((size_t)N, 2) : NULL, *C0 = vec((size_t)M * ldc, 2);
+                float beta = (float)(v % 2), *big = copy(C0, (size_t)M * ldc);
+                cr_act act = (cr_act)(v % 3);
+                cr_gemm_ep(pools[1], false, false, M, N, K, A, K, B, N, beta, big, ldc, bias, act);
+                for (int rows = 1; rows <= 4; rows++)
+                    for (int t = 0; t < 3; t++) {
+                        float *c = copy(C0 + 2 * ldc, (size_t)rows * ldc);
+                        cr_gemm_ep(pools[t], false, false, rows, N, K, A + 2 * K, K, B, N, beta, c,
+                                   ldc, bias, act);
+                        if (memcmp(c, big + 2 * ldc, (size_t)rows * ldc * sizeof(float)))
+                            fail_msg("%s gemm N=%d K=%d beta=%g %s: %d rows on %d threads differ "
+                                     "from the same rows of %d", isa, N, K, beta, act_name(act),
+                                     rows, t + 1, M);
+                        free(c);
+                    }
+                free(A), free(B), free(bias), free(C0), free(big);
+            }
+    }
+}
+
 static void act_all(float *y, size_t n, cr_act act)
 {
     for (size_t i = 0; i < n; i++)
@@ -1092,6 +1123,7 @@ int main(void)
         cmocka_unit_test(test_gemm_bias),
         cmocka_unit_test(test_gemm_degenerate),
         cmocka_unit_test(test_gemm_packed),
+        cmocka_unit_test(test_gemm_few_rows),
         cmocka_unit_test(test_fused_stores),
         cmocka_unit_test(test_pool_chunks),
         cmocka_unit_test(test_conv2d),

@@ -166,6 +166,48 @@ static float act_scalar(float v, cr_act act)
     return v;
 }
 
+/* ---- very few rows: B read in place ------------------------------------------
+ *
+ * A Dense layer on one sample is a vector times a matrix: packing B would
+ * cost more than the product. The direct kernel does the blocked kernel's
+ * operations per element (same K blocks), so results do not depend on M;
+ * threads take chunks of DIRECT_COLS columns. */
+
+#define DIRECT_M 4
+#define DIRECT_COLS 128
+
+typedef struct dir_job {
+    const cr_ukr *u;
+    int M, N, K, lda, ldb, ldc, nkb, act;
+    bool add;
+    const float *A, *B, *bias;
+    float *C;
+} dir_job;
+
+static void direct_chunk(void *ctx, int i, int n)
+{
+    const dir_job *j = ctx;
+    int j0 = i * DIRECT_COLS, nc = j->N - j0 < DIRECT_COLS ? j->N - j0 : DIRECT_COLS;
+    (void)n;
+    for (int b = 0; b < j->nkb; b++) {
+        int k0 = (int)((int64_t)b * j->K / j->nkb), kc = (int)((int64_t)(b + 1) * j->K / j->nkb) - k0;
+        bool last = b == j->nkb - 1;
+        j->u->gemm_direct(kc, j->A + k0, j->lda, j->B + (size_t)k0 * j->ldb + j0, j->ldb,
+                          j->C + j0, j->ldc, j->M, nc, j->add || b > 0,
+                          last && j->bias ? j->bias + j0 : NULL, last ? j->act : CR_ACT_NONE);
+    }
+}
+
+static void gemm_direct(cr_pool *p, const gemm_job *g)
+{
+    dir_job j = { .u = g->u, .M = g->M, .N = g->N, .K = g->K, .lda = g->lda, .ldb = g->ldb,
+                  .ldc = g->ldc, .nkb = g->nkb, .act = g->act, .add = g->add, .A = g->A,
+                  .B = g->B, .bias = g->bias, .C = g->C };
+    if (2.0 * g->M * g->N * (double)g->K < 2e5)
+        p = NULL;
+    cr_pool_chunks(p, (g->N + DIRECT_COLS - 1) / DIRECT_COLS, direct_chunk, &j);
+}
+
 /* C = act(beta*C (+ bias per column)): for K = 0 and for beta other than 0, 1. */
 static void scale(int M, int N, float beta, float *C, int ldc, const float *bias, cr_act act)
 {
@@ -196,6 +238,10 @@ void cr_gemm_ep(cr_pool *p, bool ta, bool tb, int M, int N, int K, const float *
     gemm_job j = { .u = u, .ta = ta, .tb = tb, .add = beta != 0, .M = M, .N = N, .K = K,
                    .lda = lda, .ldb = ldb, .ldc = ldc, .nkb = (K + CR_KC - 1) / CR_KC,
                    .A = A, .B = B, .bias = bias, .C = C, .act = act };
+    if (!ta && !tb && M <= DIRECT_M) {
+        gemm_direct(p, &j);
+        return;
+    }
     int64_t mt = (M + u->mr - 1) / u->mr, nt = (N + u->nr - 1) / u->nr;
     int nth = cr_tasks(p, mt > nt ? mt : nt, 2.0 * M * N * (double)K, TASK_FLOPS);
     j.split_n = split_cost(&j, mt, nt, nth, true) < split_cost(&j, mt, nt, nth, false);

@@ -32,6 +32,11 @@ typedef struct cr_ukr {
     void (*gemm)(int kc, const float *a, int lda, const float *b, int nv, float *c, int ldc,
                  int rows, int cols, bool add, const float *bias, int act);
 
+    /* The same for rows of C (any number of columns) with B read in place
+     * (row stride ldb), for products with very few rows. */
+    void (*gemm_direct)(int kc, const float *a, int lda, const float *b, int ldb, float *c,
+                        int ldc, int rows, int cols, bool add, const float *bias, int act);
+
     /* Packing for gemm (see ukr_tmpl.h): B into panels of nr (or, last,
      * vw) columns; A into micro-panels of mr rows (untransposed A: only a
      * last partial one, the rest is read in place). */

@@ -134,6 +134,46 @@ static TARGET void gemm_tile(int kc, const float *a, int lda, const float *b, in
     }
 }
 
+/* A few rows of C with B read in place (row stride ldb): for each of rows
+ * rows and each chunk of up to 4 vectors of columns, acc = a*b + acc over
+ * the K block (k ascending, from 0), then C = (add ? C + acc : acc), then
+ * on the last block + bias and act: gemm_body's operations per element,
+ * so the same bits. cols may be anything (masked edges). */
+static TARGET void gemm_direct(int kc, const float *a, int lda, const float *b, int ldb,
+                               float *c, int ldc, int rows, int cols, bool add,
+                               const float *bias, int act)
+{
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j += 4 * VW) {
+            int n[4];
+            V acc[4];
+            UNROLL
+            for (int u = 0; u < 4; u++) {
+                int left = cols - j - u * VW;
+                n[u] = left <= 0 ? 0 : left < VW ? left : VW;
+                acc[u] = v_zero();
+            }
+            const float *ar = a + (size_t)r * lda, *bj = b + j;
+            for (int k = 0; k < kc; k++, bj += ldb) {
+                V av = v_set1(ar[k]);
+                UNROLL
+                for (int u = 0; u < 4; u++)
+                    if (n[u] > 0)
+                        acc[u] = v_fma(av, ld(bj + u * VW, n[u]), acc[u]);
+            }
+            float *p = c + (size_t)r * ldc + j;
+            UNROLL
+            for (int u = 0; u < 4; u++) {
+                if (n[u] == 0)
+                    continue;
+                V v = add ? v_add(ld(p + u * VW, n[u]), acc[u]) : acc[u];
+                if (bias)
+                    v = v_add(v, ld(bias + j + u * VW, n[u]));
+                st(p + u * VW, act_v(v, act), n[u]);
+            }
+        }
+}
+
 /* ---- gemm packing ------------------------------------------------------- */
 
 /* d[0..w) = s[0..n) then zeros (n <= w <= 2 VW). */
@@ -584,6 +624,7 @@ const cr_ukr UKR_TABLE = {
     .mr = UKR_MR,
     .nr = 2 * VW,
     .gemm = gemm_tile,
+    .gemm_direct = gemm_direct,
     .pack_a = pack_a,
     .pack_b = pack_b,
     .dw_row = dw_row,
