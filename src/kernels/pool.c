@@ -10,7 +10,9 @@
  * last task). So the caller never waits for a thread to be scheduled.
  * Idle workers poll the generation with pause instructions for SPIN_NS
  * (no sched_yield: on a loaded VM a yield gives the core away for a whole
- * time slice), then sleep on a condition variable and are woken.
+ * time slice), then sleep on a condition variable and are woken; the
+ * caller waiting for a joined worker likewise polls briefly, then sleeps
+ * until the last worker out signals it.
  * Which thread runs a task never changes its result: tasks split outputs.
  * Denormals are flushed to zero (FTZ and DAZ in MXCSR) in every worker for
  * its whole life and in the caller while a job runs.
@@ -19,15 +21,14 @@
 #include "kernels.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
 #endif
 
-#define SPIN_NS 1000000L          /* an idle worker polls this long, then sleeps */
-#define WAIT_SPINS (1 << 16)      /* caller: polls for joined workers before yielding */
+#define SPIN_NS 300000L           /* an idle worker polls this long, then sleeps */
+#define WAIT_SPINS 4096           /* caller: polls for joined workers, then sleeps */
 #define CLOSED (1 << 30)          /* state bit: the job takes no more workers */
 
 struct cr_pool {
@@ -35,13 +36,14 @@ struct cr_pool {
     int started;                  /* worker threads running (ids 1..started) */
     pthread_t *th;
     pthread_mutex_t mu;
-    pthread_cond_t go;
+    pthread_cond_t go, done;
     /* atomics: */
     unsigned long gen;            /* job generation, bumped per job */
     int sleepers;                 /* workers asleep or about to sleep on go */
     int busy;                     /* a job is running: other calls run serially */
     int quit;
     int state;                    /* workers inside the job, | CLOSED */
+    int waiting;                  /* the caller sleeps on done */
     _Alignas(64) int next;        /* next task number to claim */
     /* the current job, written before the job opens: */
     _Alignas(64) int n_tasks, nth;
@@ -146,7 +148,12 @@ static void *worker(void *arg)
             break;
         if (join(p)) {
             run_tasks(p);
-            __atomic_sub_fetch(&p->state, 1, __ATOMIC_RELEASE);
+            if (__atomic_sub_fetch(&p->state, 1, __ATOMIC_SEQ_CST) == CLOSED &&
+                __atomic_load_n(&p->waiting, __ATOMIC_SEQ_CST)) {
+                pthread_mutex_lock(&p->mu);          /* the last one out wakes the caller */
+                pthread_cond_signal(&p->done);
+                pthread_mutex_unlock(&p->mu);
+            }
         }
     }
     return NULL;
@@ -174,6 +181,7 @@ cr_pool *cr_pool_new(int n_threads)
     *p = (cr_pool){ .n = n_threads < 1 ? 1 : n_threads, .state = CLOSED };
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->go, NULL);
+    pthread_cond_init(&p->done, NULL);
     if (p->n > 1) {
         p->th = calloc((size_t)p->n, sizeof *p->th);
         if (!p->th)
@@ -203,10 +211,30 @@ void cr_pool_free(cr_pool *p)
     free(p->th);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->go);
+    pthread_cond_destroy(&p->done);
     free(p);
 }
 
 int cr_pool_size(const cr_pool *p) { return p ? p->n : 1; }
+
+/* After closing the job: waits until the workers that joined it are out.
+ * They are running a last task, so poll briefly; if that is not enough (a
+ * worker was descheduled mid-task on a loaded machine), sleep, so as not to
+ * take the CPU the worker needs. */
+static void wait_joined(cr_pool *p)
+{
+    for (int i = 0; i < WAIT_SPINS; i++) {
+        if (__atomic_load_n(&p->state, __ATOMIC_ACQUIRE) == CLOSED)
+            return;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&p->mu);
+    __atomic_store_n(&p->waiting, 1, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) != CLOSED)
+        pthread_cond_wait(&p->done, &p->mu);
+    __atomic_store_n(&p->waiting, 0, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&p->mu);
+}
 
 /* Runs fn(ctx, i, nth) for i < n_tasks on the pool's threads. */
 static void run_job(cr_pool *p, int n_tasks, int nth, cr_task_fn fn, void *ctx)
@@ -235,12 +263,7 @@ static void run_job(cr_pool *p, int n_tasks, int nth, cr_task_fn fn, void *ctx)
     }
     run_tasks(p);
     __atomic_fetch_or(&p->state, CLOSED, __ATOMIC_ACQ_REL);
-    for (int i = 1; __atomic_load_n(&p->state, __ATOMIC_ACQUIRE) != CLOSED; i++) {
-        if (i % WAIT_SPINS == 0)
-            sched_yield();          /* a joined worker was descheduled mid-task */
-        else
-            cpu_relax();
-    }
+    wait_joined(p);
     __atomic_store_n(&p->busy, 0, __ATOMIC_RELEASE);
     restore_fp(old);
 }
