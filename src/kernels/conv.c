@@ -135,6 +135,48 @@ static void conv_gemm(cr_pool *p, const cr_conv_geom *g, int64_t rows, const flo
                    act);
 }
 
+/* ---- im2col and gemm fused, packed kernel ---------------------------------
+ * Threads claim chunks of output pixels; a chunk gathers its own rows of
+ * the patch matrix (its rows of the tile's scratch, so chunks never share)
+ * and multiplies them at once, while they are in cache: one hand-off per
+ * tile, not two. */
+
+#define CHUNK_FLOPS 1e6
+
+typedef struct fused_job {
+    const cr_ukr *u;
+    const cr_conv_geom *g;
+    const float *x, *kp, *bias;
+    cr_act act;
+    float *y, *col;
+    int64_t r0;
+    int rows, mb;
+} fused_job;
+
+static void fused_chunk(void *ctx, int i, int n)
+{
+    const fused_job *j = ctx;
+    int K = patch_len(j->g), lo = i * j->mb, hi = lo + j->mb < j->rows ? lo + j->mb : j->rows;
+    float *col = j->col + (size_t)lo * K;
+    (void)n;
+    j->u->im2col(j->g, j->x, j->r0 + lo, hi - lo, col);
+    cr_gemm_packed_serial(hi - lo, j->g->oc, K, col, K, j->kp, j->y + (j->r0 + lo) * j->g->oc,
+                          j->g->oc, j->bias, j->act);
+}
+
+static void conv_fused_tile(cr_pool *p, fused_job *j)
+{
+    int mr = j->u->mr, nth = cr_pool_size(p);
+    double per_row = 2.0 * j->g->oc * patch_len(j->g);
+    int mb = ((int)(CHUNK_FLOPS / per_row) + mr) / mr * mr;
+    while (mb > mr && (j->rows + mb - 1) / mb < 4 * nth)
+        mb = (mb / 2 + mr - 1) / mr * mr;
+    j->mb = mb;
+    if (per_row * j->rows < 4e5)
+        p = NULL;
+    cr_pool_chunks(p, (j->rows + mb - 1) / mb, fused_chunk, j);
+}
+
 void cr_conv2d_ep(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
                   const float *kp, const float *bias, cr_act act, float *y, float *scratch)
 {
@@ -146,8 +188,16 @@ void cr_conv2d_ep(cr_pool *p, const cr_conv_geom *g, const float *x, const float
         conv_gemm(p, g, P, x, k, kp, bias, act, y);
         return;
     }
+    fused_job j = { .u = cr_ukr_get(), .g = g, .x = x, .kp = kp, .bias = bias, .act = act,
+                    .y = y, .col = scratch };
     for (int64_t r0 = 0; r0 < P; r0 += T) {
         int rows = (int)(P - r0 < T ? P - r0 : T);
+        if (kp && patch_len(g) > 0) {
+            j.r0 = r0;
+            j.rows = rows;
+            conv_fused_tile(p, &j);
+            continue;
+        }
         im2col(p, g, x, r0, rows, scratch);
         conv_gemm(p, g, rows, scratch, k, kp, bias, act, y + r0 * g->oc);
     }

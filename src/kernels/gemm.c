@@ -378,3 +378,15 @@ void cr_gemm_packed(cr_pool *p, int M, int N, int K, const float *A, int lda,
     int64_t chunks = (int64_t)((M + j.mb - 1) / j.mb) * j.ncj;
     cr_pool_chunks(p, (int)chunks, pk_chunk, &j);
 }
+
+void cr_gemm_packed_serial(int M, int N, int K, const float *A, int lda, const float *Bp,
+                           float *C, int ldc, const float *bias, cr_act act)
+{
+    const cr_ukr *u = cr_ukr_get();
+    if (M <= 0 || N <= 0 || K <= 0)
+        return;
+    pk_job j = { .u = u, .M = M, .N = N, .K = K, .lda = lda, .ldc = ldc, .nkb = n_kblocks(K),
+                 .Nw = packed_width(u, N), .act = act, .A = A, .Bp = Bp, .bias = bias, .C = C,
+                 .mb = M, .nb = N, .ncj = 1 };
+    pk_chunk(&j, 0, 1);
+}

@@ -71,6 +71,11 @@ extern const cr_ukr cr_ukr_generic;
 extern const cr_ukr cr_ukr_avx2, cr_ukr_avx512;
 #endif
 
+/* cr_gemm_packed on the calling thread (K > 0), for drivers that split
+ * work themselves (conv2d: im2col and gemm of a row range in one task). */
+void cr_gemm_packed_serial(int M, int N, int K, const float *A, int lda, const float *Bp,
+                           float *C, int ldc, const float *bias, cr_act act);
+
 /* The table of the selected level. */
 const cr_ukr *cr_ukr_get(void);
 
