@@ -169,6 +169,7 @@ static void conv_fused_tile(cr_pool *p, fused_job *j)
     int mr = j->u->mr, nth = cr_pool_size(p);
     double per_row = 2.0 * j->g->oc * patch_len(j->g);
     int mb = ((int)(CHUNK_FLOPS / per_row) + mr) / mr * mr;
+    mb = mb < 4 * mr ? 4 * mr : mb;        /* a panel of the kernel serves 4 micro-panels */
     while (mb > mr && (j->rows + mb - 1) / mb < 4 * nth)
         mb = (mb / 2 + mr - 1) / mr * mr;
     j->mb = mb;

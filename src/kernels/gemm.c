@@ -271,6 +271,8 @@ void cr_gemm(cr_pool *p, bool ta, bool tb, int M, int N, int K, const float *A, 
 #define CHUNK_FLOPS 1e6    /* aim per chunk */
 #define SERIAL_FLOPS 4e5   /* below this, no hand-off */
 #define NB_MAX 256         /* columns per chunk: the chunk's B block stays in L2 */
+#define MB_MIN 32          /* rows per chunk when they allow 4 chunks a thread: each
+                              panel of B serves several micro-panels */
 
 static int packed_width(const cr_ukr *u, int N)
 {
@@ -304,13 +306,16 @@ typedef struct pk_job {
     int mb, nb, ncj;       /* chunk rows, columns; chunks across N */
 } pk_job;
 
-/* Rows [m0, m1) x columns [n0, n1) of C for one K block. */
+/* Rows [m0, m1) x columns [n0, n1) of C for one K block: for each
+ * micro-panel of rows (A read in place, stays in L1; a last partial one
+ * packed), every panel of B (the chunk's B block stays in L2). */
 static void pk_block(const pk_job *j, int m0, int m1, int n0, int n1, int b)
 {
     const cr_ukr *u = j->u;
     int k0 = (int)((int64_t)b * j->K / j->nkb), kc = (int)((int64_t)(b + 1) * j->K / j->nkb) - k0;
     bool last = b == j->nkb - 1;
-    const float *bb = j->Bp + (size_t)k0 * j->Nw;
+    const float *bb = j->Bp + (size_t)k0 * j->Nw, *bias = last ? j->bias : NULL;
+    int act = last ? j->act : CR_ACT_NONE;
     _Alignas(64) float ap[MR_MAX * CR_KC];
     for (int ir = m0; ir < m1; ir += u->mr) {
         int rows = m1 - ir < u->mr ? m1 - ir : u->mr, lda = j->lda;
@@ -324,8 +329,7 @@ static void pk_block(const pk_job *j, int m0, int m1, int n0, int n1, int b)
         for (int jr = n0; jr < n1; jr += u->nr) {
             int cols = n1 - jr < u->nr ? n1 - jr : u->nr;
             u->gemm(kc, a, lda, bb + (size_t)jr * kc, cols <= u->vw ? 1 : 2, c + jr, j->ldc,
-                    rows, cols, b > 0, last && j->bias ? j->bias + jr : NULL,
-                    last ? j->act : CR_ACT_NONE);
+                    rows, cols, b > 0, bias ? bias + jr : NULL, act);
         }
     }
 }
@@ -348,7 +352,7 @@ static void pk_shape(pk_job *j, int nth)
     int ncj = (j->N + NB_MAX - 1) / NB_MAX, nb = round_up((j->N + ncj - 1) / ncj, nr);
     double per_row = 2.0 * (nb < j->N ? nb : j->N) * j->K;
     int mb = round_up((int)(CHUNK_FLOPS / per_row) + 1, mr);
-    mb = mb < 1024 ? mb : 1024;
+    mb = mb > 1024 ? 1024 : mb < MB_MIN ? MB_MIN : mb;
     int64_t mcs = (j->M + mb - 1) / mb;
     while (mcs * ncj < 4 * nth && mb > mr) {
         mb = round_up(mb / 2, mr);
