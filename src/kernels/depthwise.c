@@ -2,8 +2,8 @@
  *
  * Depth multiplier 1 (MobileNet's case) runs the vectorized loops of
  * ukr_tmpl.h: forward one output row (n, oh) at a time, channels innermost
- * in vectors, four output columns at once in the image interior; threads
- * take whole rows. Backward threads take channel ranges, each walking every
+ * in vectors, several output columns at once in the image interior, the
+ * fused activation in the stores; threads claim chunks of whole rows. Backward threads take channel ranges, each walking every
  * output cell in order, so no two threads add into the same dx, dk or dbias
  * element and each element sees the same sequence for any thread count.
  * Other multipliers use the plain loops below, split the same way (an input
@@ -30,16 +30,6 @@ static double dw_work(const cr_conv_geom *g)
 
 /* ---- any depth multiplier ------------------------------------------------- */
 
-static float act_scalar(float v, int act)
-{
-    if (act != CR_ACT_NONE) {
-        v = v > 0.0f ? v : 0.0f;
-        if (act == CR_ACT_RELU6)
-            v = v < 6.0f ? v : 6.0f;
-    }
-    return v;
-}
-
 /* y = bias; y = y + x * k over valid taps, i then j; then y = act(y). */
 static void dw_row_any(const dw_job *d, int64_t row)
 {
@@ -62,7 +52,7 @@ static void dw_row_any(const dw_job *d, int64_t row)
             }
         }
         for (int o = 0; d->act != CR_ACT_NONE && o < g->oc; o++)
-            y[o] = act_scalar(y[o], d->act);
+            y[o] = cr_act_apply(y[o], d->act);
     }
 }
 

@@ -23,6 +23,11 @@
  * block, beta 0) or C = C + sum. Which tile, panel or thread an element falls
  * in does not change that, and the thread split is over whole tiles of C, so
  * results are bit-identical for any number of threads.
+ *
+ * Below: B packed once (convolution weights; cr_gemm_packed, threads claim
+ * tiles of C dynamically) and very few rows (B read in place); both do
+ * the same per-element operations as the blocked path. The bias and a
+ * fused activation are applied in the last K block's stores.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ukr.h"
@@ -156,16 +161,6 @@ static double split_cost(const gemm_job *j, int64_t mt, int64_t nt, int nth, boo
     return work + (split_n ? a + b / nth : b + a / nth);
 }
 
-static float act_scalar(float v, cr_act act)
-{
-    if (act != CR_ACT_NONE) {
-        v = v > 0.0f ? v : 0.0f;
-        if (act == CR_ACT_RELU6)
-            v = v < 6.0f ? v : 6.0f;
-    }
-    return v;
-}
-
 /* ---- very few rows: B read in place ------------------------------------------
  *
  * A Dense layer on one sample is a vector times a matrix: packing B would
@@ -215,7 +210,7 @@ static void scale(int M, int N, float beta, float *C, int ldc, const float *bias
         float *c = C + (size_t)i * ldc;
         for (int jj = 0; jj < N; jj++) {
             float v = beta == 0 ? 0.0f : c[jj] * beta;
-            c[jj] = act_scalar(bias ? v + bias[jj] : v, act);
+            c[jj] = cr_act_apply(bias ? v + bias[jj] : v, (int)act);
         }
     }
 }

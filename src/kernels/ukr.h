@@ -79,6 +79,18 @@ void cr_gemm_packed_serial(int M, int N, int K, const float *A, int lda, const f
 /* The table of the selected level. */
 const cr_ukr *cr_ukr_get(void);
 
+/* The fused activation (a cr_act) on one float: relu v > 0 ? v : 0, relu6
+ * then u < 6 ? u : 6 (NaN gives 0); the vector form in ukr_tmpl.h matches. */
+static inline float cr_act_apply(float v, int act)
+{
+    if (act != CR_ACT_NONE) {
+        v = v > 0.0f ? v : 0.0f;
+        if (act == CR_ACT_RELU6)
+            v = v < 6.0f ? v : 6.0f;
+    }
+    return v;
+}
+
 /* The taps t in [lo, hi) of a window starting at `base` with dilation d and
  * k taps that land inside 0..size-1 (base + t*d). Empty: lo == hi. */
 static inline void cr_tap_range(int base, int d, int k, int size, int *lo, int *hi)

@@ -34,8 +34,8 @@ INLINE void st(float *p, V v, int n)
         v_storen(p, v, n);
 }
 
-/* The fused activation (CR_ACT_*): relu u = v > 0 ? v : 0, relu6 then
- * u < 6 ? u : 6 (NaN gives 0), the same in vectors and scalars. */
+/* The fused activation (CR_ACT_*), as cr_act_apply does on scalars:
+ * max_ps(v, 0) is v > 0 ? v : 0 and min_ps(u, 6) is u < 6 ? u : 6. */
 INLINE V act_v(V v, int act)
 {
     if (act != CR_ACT_NONE) {
@@ -46,15 +46,6 @@ INLINE V act_v(V v, int act)
     return v;
 }
 
-static inline float act_s(float v, int act)
-{
-    if (act != CR_ACT_NONE) {
-        v = v > 0.0f ? v : 0.0f;
-        if (act == CR_ACT_RELU6)
-            v = v < 6.0f ? v : 6.0f;
-    }
-    return v;
-}
 
 /* ---- gemm micro-kernel -------------------------------------------------- */
 
@@ -113,7 +104,7 @@ INLINE void gemm_body(const int nv, const bool packed, int kc, const float *a, i
         const float *s = t + r * nv * VW;
         for (int j = 0; j < cols; j++) {
             float v = add ? p[j] + s[j] : s[j];
-            p[j] = act_s(bias ? v + bias[j] : v, act);
+            p[j] = cr_act_apply(bias ? v + bias[j] : v, act);
         }
     }
 }
