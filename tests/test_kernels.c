@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #if defined(__x86_64__)
 #include <xmmintrin.h>
 #endif
@@ -881,6 +882,42 @@ static void test_pooling_special(void **state)
     }
 }
 
+/* A worker that loses its CPU mid-task (here: sleeps 20 ms) while the
+ * caller has long finished its share: the pool runs the next jobs on the
+ * caller alone (a loaded machine makes threads no slower than one). */
+typedef struct stall_ctx {
+    pthread_t caller;
+    int on_worker;
+    bool stall;
+} stall_ctx;
+
+static void stall_task(void *ctx, int i, int n)
+{
+    stall_ctx *c = ctx;
+    (void)i;
+    (void)n;
+    struct timespec d = { 0, pthread_equal(pthread_self(), c->caller) || !c->stall ? 50000 : 20000000 };
+    if (!pthread_equal(pthread_self(), c->caller))
+        __atomic_fetch_add(&c->on_worker, 1, __ATOMIC_RELAXED);
+    nanosleep(&d, NULL);
+}
+
+static void test_pool_backoff(void **state)
+{
+    (void)state;
+    cr_pool *p = cr_pool_new(2);
+    assert_non_null(p);
+    stall_ctx c = { .caller = pthread_self(), .stall = true };
+    for (int attempt = 0; attempt < 20 && c.on_worker == 0; attempt++)
+        cr_pool_chunks(p, 64, stall_task, &c);
+    assert_true(c.on_worker > 0);            /* the worker joined and stalled */
+    c = (stall_ctx){ .caller = pthread_self(), .stall = false };
+    for (int job = 0; job < 20; job++)
+        cr_pool_chunks(p, 8, stall_task, &c);
+    assert_int_equal(c.on_worker, 0);        /* ...so the next jobs ran on the caller */
+    cr_pool_free(p);
+}
+
 /* ---- fused stores, packed weights, chunked pool --------------------------- */
 
 static float act_f(float v, cr_act act)      /* the kernels' definition */
@@ -1126,6 +1163,7 @@ int main(void)
         cmocka_unit_test(test_gemm_few_rows),
         cmocka_unit_test(test_fused_stores),
         cmocka_unit_test(test_pool_chunks),
+        cmocka_unit_test(test_pool_backoff),
         cmocka_unit_test(test_conv2d),
         cmocka_unit_test(test_conv2d_threads),
         cmocka_unit_test(test_depthwise),

@@ -12,7 +12,11 @@
  * (no sched_yield: on a loaded VM a yield gives the core away for a whole
  * time slice), then sleep on a condition variable and are woken; the
  * caller waiting for a joined worker likewise polls briefly, then sleeps
- * until the last worker out signals it.
+ * until the last worker out signals it. A wait longer than STALL_NS and
+ * than the caller's own share of the job means the worker lost its CPU
+ * mid-task (more runnable threads than cores): the next SERIAL_JOBS jobs
+ * then run on the caller alone, so a loaded machine makes more threads no
+ * slower than one; then threads are tried again.
  * Which thread runs a task never changes its result: tasks split outputs.
  * Denormals are flushed to zero (FTZ and DAZ in MXCSR) in every worker for
  * its whole life and in the caller while a job runs.
@@ -30,6 +34,8 @@
 #define SPIN_NS 300000L           /* an idle worker polls this long, then sleeps */
 #define WAIT_SPINS 4096           /* caller: polls for joined workers, then sleeps */
 #define CLOSED (1 << 30)          /* state bit: the job takes no more workers */
+#define STALL_NS 500000L          /* a joined worker this late was descheduled... */
+#define SERIAL_JOBS 128           /* ...so run this many jobs on the caller alone */
 
 struct cr_pool {
     int n;                        /* threads in total, counting the caller */
@@ -41,6 +47,7 @@ struct cr_pool {
     unsigned long gen;            /* job generation, bumped per job */
     int sleepers;                 /* workers asleep or about to sleep on go */
     int busy;                     /* a job is running: other calls run serially */
+    int serial_left;              /* jobs to run on the caller alone (owner of busy) */
     int quit;
     int state;                    /* workers inside the job, | CLOSED */
     int waiting;                  /* the caller sleeps on done */
@@ -221,19 +228,23 @@ int cr_pool_size(const cr_pool *p) { return p ? p->n : 1; }
  * They are running a last task, so poll briefly; if that is not enough (a
  * worker was descheduled mid-task on a loaded machine), sleep, so as not to
  * take the CPU the worker needs. */
-static void wait_joined(cr_pool *p)
+static void wait_joined(cr_pool *p, long t_run)
 {
     for (int i = 0; i < WAIT_SPINS; i++) {
         if (__atomic_load_n(&p->state, __ATOMIC_ACQUIRE) == CLOSED)
             return;
         cpu_relax();
     }
+    long t0 = now_ns();
     pthread_mutex_lock(&p->mu);
     __atomic_store_n(&p->waiting, 1, __ATOMIC_SEQ_CST);
     while (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) != CLOSED)
         pthread_cond_wait(&p->done, &p->mu);
     __atomic_store_n(&p->waiting, 0, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&p->mu);
+    long t_wait = now_ns() - t0;
+    if (t_wait > STALL_NS && t_wait > t_run)    /* the machine is oversubscribed: back off */
+        p->serial_left = SERIAL_JOBS;
 }
 
 /* Runs fn(ctx, i, nth) for i < n_tasks on the pool's threads. */
@@ -249,6 +260,14 @@ static void run_job(cr_pool *p, int n_tasks, int nth, cr_task_fn fn, void *ctx)
         restore_fp(old);
         return;
     }
+    if (p->serial_left > 0) {
+        p->serial_left--;
+        for (int i = 0; i < n_tasks; i++)
+            fn(ctx, i, nth);
+        __atomic_store_n(&p->busy, 0, __ATOMIC_RELEASE);
+        restore_fp(old);
+        return;
+    }
     p->fn = fn;
     p->ctx = ctx;
     p->n_tasks = n_tasks;
@@ -261,9 +280,10 @@ static void run_job(cr_pool *p, int n_tasks, int nth, cr_task_fn fn, void *ctx)
         pthread_cond_broadcast(&p->go);
         pthread_mutex_unlock(&p->mu);
     }
+    long t0 = now_ns();
     run_tasks(p);
     __atomic_fetch_or(&p->state, CLOSED, __ATOMIC_ACQ_REL);
-    wait_joined(p);
+    wait_joined(p, now_ns() - t0);
     __atomic_store_n(&p->busy, 0, __ATOMIC_RELEASE);
     restore_fp(old);
 }
