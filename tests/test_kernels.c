@@ -891,15 +891,29 @@ typedef struct stall_ctx {
     bool stall;
 } stall_ctx;
 
+static double mono_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* 20 us of work on the caller; on a worker, with stall set, 50 ms away. */
 static void stall_task(void *ctx, int i, int n)
 {
     stall_ctx *c = ctx;
     (void)i;
     (void)n;
-    struct timespec d = { 0, pthread_equal(pthread_self(), c->caller) || !c->stall ? 50000 : 20000000 };
-    if (!pthread_equal(pthread_self(), c->caller))
+    if (!pthread_equal(pthread_self(), c->caller)) {
         __atomic_fetch_add(&c->on_worker, 1, __ATOMIC_RELAXED);
-    nanosleep(&d, NULL);
+        if (c->stall) {
+            struct timespec d = { 0, 50000000 };
+            nanosleep(&d, NULL);
+            return;
+        }
+    }
+    for (double t0 = mono_s(); mono_s() - t0 < 20e-6;)
+        ;
 }
 
 static void test_pool_backoff(void **state)
