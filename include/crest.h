@@ -365,6 +365,21 @@ crest_layer *crest_batch_normalization(float momentum, float epsilon, bool cente
 int crest_infer(crest_model *m, const char *layer, const float *x, size_t n, int batch_size,
                 float **out, crest_dims *out_shape);
 
+/* Where crest_infer's time goes: runs the n samples x the way crest_infer
+ * does (same passes) `iters` times and times every op. One entry per layer
+ * of the inference graph, in execution order (ops fused into a convolution
+ * count as its layer): the median over iters of the layer's ms for all n
+ * samples, and its floating-point operations (multiply-adds count two).
+ * *out is allocated (free with crest_free); names stay valid while m lives. */
+typedef struct crest_profile_entry {
+    const char *layer;     /* layer name */
+    const char *kind;      /* "conv2d 3x3", "conv2d 1x1", "depthwise 3x3", "add", ... */
+    double ms;
+    double flops;
+} crest_profile_entry;
+int crest_model_profile(crest_model *m, const float *x, size_t n, int iters,
+                        crest_profile_entry **out, int *n_out);
+
 /* ---- custom models (the C form of subclassing keras.Model) ------------- */
 
 /* A custom model is a user struct (self) plus a vtable. crest traces `call`

@@ -222,6 +222,7 @@ static int get_weights(cr_fit *f, cr_buf *b)
     for (int i = 0; i < m->n_weights; i++) {
         cr_buf_get(b, NULL, sizeof(int64_t));
         cr_buf_get(b, m->weights[i]->val, (size_t)m->weights[i]->size * sizeof(float));
+        m->weights[i]->version++;   /* prepared (packed) kernels follow */
     }
     return CREST_OK;
 }

@@ -1,7 +1,9 @@
 /* fuse.c - inference-graph rewrites that save whole passes over memory:
  *  - Conv2D / DepthwiseConv2D followed by BatchNormalization in inference
  *    mode: the norm's statistics fold into the conv's kernel and bias;
- *  - relu / relu6 right after a conv: applied in the conv's epilogue.
+ *  - relu / relu6 right after a conv: applied in the conv's epilogue;
+ *  - ZeroPadding2D feeding a 'valid' conv: the conv skips the taps that
+ *    fall in the padding, so the padded image is never materialized.
  * A rewrite needs the conv's output to feed only the node fused in, and
  * that node not to be kept, an output or the probe. The fused node's
  * consumers are redirected to the conv; dead nodes leave the graph and the
@@ -59,6 +61,7 @@ int cr_graph_fuse_inference(cr_graph *g)
     for (int i = 0; i < g->n && !rc; i++) {
         cr_node *n = g->nodes[i], *mean, *var, *gamma, *beta;
         float eps;
+        int pt, pb, pl, pr;
         if (dead[i] || n->kind != CR_NODE_OP || n->n_in < 1 || pinned(g, n))
             continue;
         cr_node *c = n->in[0];
@@ -71,12 +74,17 @@ int cr_graph_fuse_inference(cr_graph *g)
             redirect(g, n, c, dead);
         } else if (act_of(n) >= 0 && cr_conv_fuse_act(c, act_of(n))) {
             redirect(g, n, c, dead);
+        } else if (cr_pad_parts(c, &pt, &pb, &pl, &pr) && cr_conv_fuse_pad(n, pt, pb, pl, pr)) {
+            n->in[0] = c->in[0];          /* the conv reads the unpadded image */
+            dead[c->id] = true;
         }
     }
     int k = 0;
     for (int i = 0; i < g->n; i++) {
         cr_node *n = g->nodes[i];
         if (dead[i]) {
+            if (n->op && n->op->release)
+                n->op->release(n);
             cr_free(n->in);
             cr_free(n->attr);
             cr_free(n);

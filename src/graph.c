@@ -30,6 +30,8 @@ static void node_free(cr_node *n)
 {
     if (!n)
         return;
+    if (n->op && n->op->release)
+        n->op->release(n);
     cr_free(n->in);
     cr_free(n->attr);
     cr_free(n);

@@ -99,6 +99,7 @@ typedef struct cr_op_def {
     void (*forward)(cr_node *n, const cr_ctx *c);
     void (*backward)(cr_node *n, const cr_ctx *c);
     int64_t (*aux_size)(const cr_node *n);   /* floats of per-node scratch kept fwd->bwd */
+    void (*release)(cr_node *n);             /* frees what the op hung on attr, or NULL */
     /* Gradient check: builds a small random instance whose inputs are
      * trainable variables; returns its output. tol: relative tolerance. */
     cr_node *(*example)(cr_graph *g, cr_rng *r);
@@ -255,11 +256,16 @@ int cr_conv_fold_bn(cr_node *conv, cr_node *mean, cr_node *var, cr_node *gamma, 
                     float eps);
 /* Sets conv's epilogue to relu / relu6; false if it cannot. */
 bool cr_conv_fuse_act(cr_node *conv, int act);
+/* A zero_pad2d node's padding; false if n is not one. */
+bool cr_pad_parts(const cr_node *n, int *top, int *bottom, int *left, int *right);
+/* Makes a 'valid' conv or depthwise node pad its input by these zeros itself
+ * (its input is then the padding's input); false if it cannot. */
+bool cr_conv_fuse_pad(cr_node *conv, int top, int bottom, int left, int right);
 /* The parts of an inference batchnorm node; false if n is not one. */
 bool cr_bn_parts(const cr_node *n, cr_node **mean, cr_node **var, cr_node **gamma,
                  cr_node **beta, float *eps);
-/* Folds batch norms into the convolutions feeding them and fuses relu /
- * relu6 into conv epilogues (in training graphs only where no gradient
+/* Folds batch norms into the convolutions feeding them, zero padding into
+ * the convolutions it feeds, and fuses relu / relu6 into conv epilogues (in training graphs only where no gradient
  * flows); drops the nodes that became dead. Kept nodes, outputs and the
  * probe are never fused away. */
 int cr_graph_fuse_inference(cr_graph *g);
@@ -274,6 +280,10 @@ struct cr_weight {
     float *slot[2];               /* optimizer state */
     bool trainable;
     crest_layer *owner;
+    /* bumped by everything that writes val after creation (optimizer,
+     * loaders, initializers): ops that prepare weights once (packed or
+     * folded convolution kernels) redo it when it changes */
+    unsigned version;
 };
 
 cr_weight *cr_weight_new(const char *name, cr_dims shape, bool trainable);
@@ -380,6 +390,9 @@ int cr_model_push_layer(crest_model *m, crest_layer *l);
 void cr_model_invalidate(crest_model *m);          /* drop traced graphs */
 int cr_model_collect_weights(crest_model *m);
 int cr_model_pool(crest_model *m, cr_pool **out);
+/* Samples per pass crest_infer uses on g (activations cache-sized); 0 if
+ * planning failed. */
+int64_t cr_infer_pass_size(cr_graph *g);
 /* A model of a registered custom class from its topology (src/custom.c). */
 int cr_custom_from_json(const char *class_name, const cJSON *config, crest_model **out);
 /* A name -> function table guarded by a mutex (model and lambda registries);

@@ -139,6 +139,7 @@ int cr_optimizer_step(crest_optimizer *o, cr_weight **ws, int n, cr_pool *pool)
         cr_weight *w = ws[i];
         if (!w->grad || !w->trainable || (w->owner && !w->owner->trainable))
             continue;
+        w->version++;
         float *x = w->val, *g = w->grad;
         int64_t sz = w->size;
         switch (o->kind) {

@@ -291,6 +291,8 @@ static void copy_weights(crest_model *m, float *buf, bool save)
     for (int i = 0; i < m->n_weights; i++) {
         size_t bytes = (size_t)m->weights[i]->size * sizeof(float);
         memcpy(save ? buf + k : m->weights[i]->val, save ? m->weights[i]->val : buf + k, bytes);
+        if (!save)
+            m->weights[i]->version++;   /* prepared (packed) kernels follow */
         k += (size_t)m->weights[i]->size;
     }
 }

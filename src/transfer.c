@@ -206,6 +206,7 @@ static int copy_head_weights(crest_layer **added, int n_added, crest_model *head
                 return cr_fail(CREST_E_SHAPE, "append: weight %s/%s does not fit the model",
                                src->name, src->w[k]->name);
             memcpy(added[i]->w[k]->val, src->w[k]->val, (size_t)src->w[k]->size * sizeof(float));
+            added[i]->w[k]->version++;
         }
     }
     return CREST_OK;

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #if defined(__x86_64__)
 #include <xmmintrin.h>
 #endif
@@ -881,6 +882,287 @@ static void test_pooling_special(void **state)
     }
 }
 
+/* A worker that loses its CPU mid-task (here: sleeps 20 ms) while the
+ * caller has long finished its share: the pool runs the next jobs on the
+ * caller alone (a loaded machine makes threads no slower than one). */
+typedef struct stall_ctx {
+    pthread_t caller;
+    int on_worker;
+    bool stall;
+} stall_ctx;
+
+static double mono_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* 20 us of work on the caller; on a worker, with stall set, 50 ms away. */
+static void stall_task(void *ctx, int i, int n)
+{
+    stall_ctx *c = ctx;
+    (void)i;
+    (void)n;
+    if (!pthread_equal(pthread_self(), c->caller)) {
+        __atomic_fetch_add(&c->on_worker, 1, __ATOMIC_RELAXED);
+        if (c->stall) {
+            struct timespec d = { 0, 50000000 };
+            nanosleep(&d, NULL);
+            return;
+        }
+    }
+    for (double t0 = mono_s(); mono_s() - t0 < 20e-6;)
+        ;
+}
+
+static void test_pool_backoff(void **state)
+{
+    (void)state;
+    cr_pool *p = cr_pool_new(2);
+    assert_non_null(p);
+    stall_ctx c = { .caller = pthread_self(), .stall = true };
+    for (int attempt = 0; attempt < 20 && c.on_worker == 0; attempt++)
+        cr_pool_chunks(p, 64, stall_task, &c);
+    assert_true(c.on_worker > 0);            /* the worker joined and stalled */
+    c = (stall_ctx){ .caller = pthread_self(), .stall = false };
+    for (int job = 0; job < 20; job++)
+        cr_pool_chunks(p, 8, stall_task, &c);
+    assert_int_equal(c.on_worker, 0);        /* ...so the next jobs ran on the caller */
+    cr_pool_free(p);
+}
+
+/* ---- fused stores, packed weights, chunked pool --------------------------- */
+
+static float act_f(float v, cr_act act)      /* the kernels' definition */
+{
+    if (act != CR_ACT_NONE) {
+        v = v > 0.0f ? v : 0.0f;
+        if (act == CR_ACT_RELU6)
+            v = v < 6.0f ? v : 6.0f;
+    }
+    return v;
+}
+
+static double act_d(double v, cr_act act)
+{
+    if (act != CR_ACT_NONE) {
+        v = v > 0 ? v : 0;
+        if (act == CR_ACT_RELU6)
+            v = v < 6 ? v : 6;
+    }
+    return v;
+}
+
+static const char *act_name(cr_act act)
+{
+    return act == CR_ACT_RELU6 ? "relu6" : act == CR_ACT_RELU ? "relu" : "linear";
+}
+
+/* cr_gemm_packed with A starting `shift` floats past a 64-byte boundary:
+ * against the reference, bit-identical to cr_gemm_ep (unpacked, beta 0)
+ * and across thread counts, padding columns of C untouched. tb: pack from
+ * B^T. The packed buffer starts as NaN (packing must write all of it). */
+static void packed_case(const char *isa, int M, int N, int K, int shift, bool tb,
+                        bool with_bias, cr_act act)
+{
+    int lda = K + shift % 3, ldc = N + 2, ldb = tb ? K + 1 : N;
+    float *abase = vec((size_t)M * lda + 32, 2);
+    float *A = abase + (16 - (uintptr_t)abase % 64 / sizeof(float)) % 16 + shift;
+    float *B = vec((size_t)(tb ? N : K) * ldb, 2), *bias = with_bias ? vec((size_t)N, 2) : NULL;
+    float *C0 = vec((size_t)M * ldc, NAN);
+    double *want = dvec((size_t)M * N), *mag = dvec((size_t)M * N);
+    ref_gemm(false, tb, M, N, K, A, lda, B, ldb, 0.0f, C0, ldc, bias, want, mag);
+    for (size_t i = 0; i < (size_t)M * N; i++)
+        want[i] = act_d(want[i], act);
+    size_t np = cr_gemm_packed_floats(K, N);
+    float *Bp = vec(np, NAN), *U = copy(C0, (size_t)M * ldc), *C[3];
+    cr_gemm_pack(tb, K, N, B, ldb, Bp);
+    cr_gemm_ep(NULL, false, tb, M, N, K, A, lda, B, ldb, 0.0f, U, ldc, bias, act);
+    char what[160];
+    snprintf(what, sizeof what, "%s gemm_packed M=%d N=%d K=%d shift=%d tb=%d bias=%d %s", isa,
+             M, N, K, shift, tb, with_bias, act_name(act));
+    for (int t = 0; t < 3; t++) {
+        C[t] = copy(C0, (size_t)M * ldc);
+        cr_gemm_packed(pools[t], M, N, K, A, lda, Bp, C[t], ldc, bias, act);
+    }
+    if (n_bad(what, C[0], M, N, ldc, want, mag, rtol(K + 2)))
+        fail_msg("%s: wrong", what);
+    if (memcmp(C[0], U, (size_t)M * ldc * sizeof(float)))
+        fail_msg("%s: differs from the unpacked gemm", what);
+    same_bits(what, C, (size_t)M * ldc);
+    for (int i = 0; i < M; i++)
+        if (memcmp(C[0] + (size_t)i * ldc + N, C0 + (size_t)i * ldc + N, 2 * sizeof(float)))
+            fail_msg("%s: wrote past N", what);
+    free3(C);
+    free(abase), free(B), free(bias), free(C0), free(want), free(mag), free(Bp), free(U);
+}
+
+/* Odd sizes, partial micro-panels and panels, several K blocks, several
+ * column chunks (N > 256) and row chunks, every alignment of A. */
+static void test_gemm_packed(void **state)
+{
+    (void)state;
+    static const int shapes[][3] = {
+        { 1, 1, 1 },    { 7, 5, 3 },     { 13, 33, 17 },  { 9, 16, 256 }, { 8, 40, 300 },
+        { 49, 300, 160 }, { 3, 530, 33 }, { 600, 17, 40 }, { 100, 96, 16 }, { 25, 7, 520 },
+    };
+    FOR_EACH_ISA(isa) {
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+            for (int v = 0; v < 6; v++)
+                packed_case(isa, shapes[s][0], shapes[s][1], shapes[s][2], (int)(s + v) % 16,
+                            v % 2, v < 4, (cr_act)(v % 3));
+        for (int shift = 0; shift < 16; shift++)
+            packed_case(isa, 19, 35, 21, shift, false, true, CR_ACT_RELU6);
+        packed_case(isa, 5, 3, 0, 0, false, true, CR_ACT_RELU);       /* K = 0: act(bias) */
+    }
+}
+
+/* Products of at most 4 rows read B in place; each row must have the bits
+ * it has inside a larger product (the blocked, packed path). */
+static void test_gemm_few_rows(void **state)
+{
+    (void)state;
+    static const int shapes[][2] = { { 1, 3 }, { 17, 256 }, { 200, 300 }, { 300, 520 }, { 64, 1 } };
+    FOR_EACH_ISA(isa) {
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+            for (int v = 0; v < 6; v++) {
+                int N = shapes[s][0], K = shapes[s][1], M = 11, ldc = N + 1;
+                float *A = vec((size_t)M * K, 2), *B = vec((size_t)K * N, 2);
+                float *bias = v < 3 ? vec((size_t)N, 2) : NULL, *C0 = vec((size_t)M * ldc, 2);
+                float beta = (float)(v % 2), *big = copy(C0, (size_t)M * ldc);
+                cr_act act = (cr_act)(v % 3);
+                cr_gemm_ep(pools[1], false, false, M, N, K, A, K, B, N, beta, big, ldc, bias, act);
+                for (int rows = 1; rows <= 4; rows++)
+                    for (int t = 0; t < 3; t++) {
+                        float *c = copy(C0 + 2 * ldc, (size_t)rows * ldc);
+                        cr_gemm_ep(pools[t], false, false, rows, N, K, A + 2 * K, K, B, N, beta, c,
+                                   ldc, bias, act);
+                        if (memcmp(c, big + 2 * ldc, (size_t)rows * ldc * sizeof(float)))
+                            fail_msg("%s gemm N=%d K=%d beta=%g %s: %d rows on %d threads differ "
+                                     "from the same rows of %d", isa, N, K, beta, act_name(act),
+                                     rows, t + 1, M);
+                        free(c);
+                    }
+                free(A), free(B), free(bias), free(C0), free(big);
+            }
+    }
+}
+
+static void act_all(float *y, size_t n, cr_act act)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = act_f(y[i], act);
+}
+
+/* Conv2D with y = act(conv + bias) in the gemm's stores, kernel packed or
+ * not: the bits of cr_conv2d then act, on every thread count. */
+static void conv_ep_case(const char *isa, cr_conv_geom g, cr_act act)
+{
+    char what[160];
+    describe(what, sizeof what, isa, act_name(act), &g);
+    size_t nx = in_size(&g), ny = out_size(&g), nk = (size_t)g.kh * g.kw * g.c * g.oc;
+    float *x = vec(nx, 2), *k = vec(nk, 2), *b = vec(g.oc, 2), *ref = vec(ny, NAN), *y[3], *yp[3];
+    size_t ns = cr_conv2d_scratch(&g, 3);
+    float *scratch = ns ? vec(ns, NAN) : NULL, *kp = vec(cr_conv2d_packed_floats(&g), NAN);
+    cr_conv2d_pack(&g, k, kp);
+    cr_conv2d(NULL, &g, x, k, b, ref, scratch);
+    act_all(ref, ny, act);
+    for (int t = 0; t < 3; t++) {
+        y[t] = vec(ny, NAN);
+        yp[t] = vec(ny, NAN);
+        cr_conv2d_ep(pools[t], &g, x, k, NULL, b, act, y[t], scratch);
+        cr_conv2d_ep(pools[t], &g, x, NULL, kp, b, act, yp[t], scratch);
+        if (memcmp(y[t], ref, ny * sizeof(float)) || memcmp(yp[t], ref, ny * sizeof(float)))
+            fail_msg("%s: fused store differs from conv then act (%d threads)", what, t + 1);
+    }
+    free3(y);
+    free3(yp);
+    free(x), free(k), free(b), free(ref), free(scratch), free(kp);
+}
+
+/* Depthwise with the activation in its stores, x at every alignment. */
+static void dw_act_case(const char *isa, cr_conv_geom g, int shift, cr_act act)
+{
+    char what[160];
+    describe(what, sizeof what, isa, act_name(act), &g);
+    size_t nx = in_size(&g), ny = out_size(&g), nk = (size_t)g.kh * g.kw * g.oc;
+    float *xbase = vec(nx + 32, 2);
+    float *x = xbase + (16 - (uintptr_t)xbase % 64 / sizeof(float)) % 16 + shift;
+    float *k = vec(nk, 2), *b = vec(g.oc, 2), *ref = vec(ny, NAN), *y[3];
+    for (size_t i = 0; i < nx; i++)
+        x[i] *= 8;                          /* past 6, so relu6 clips */
+    cr_depthwise2d(NULL, &g, x, k, b, ref);
+    act_all(ref, ny, act);
+    for (int t = 0; t < 3; t++) {
+        y[t] = vec(ny, NAN);
+        cr_depthwise2d_act(pools[t], &g, x, k, b, act, y[t]);
+        if (memcmp(y[t], ref, ny * sizeof(float)))
+            fail_msg("%s shift %d: fused store differs from depthwise then act (%d threads)",
+                     what, shift, t + 1);
+    }
+    free3(y);
+    free(xbase), free(k), free(b), free(ref);
+}
+
+static void test_fused_stores(void **state)
+{
+    (void)state;
+    FOR_EACH_ISA(isa) {
+        for (int a = 0; a < 3; a++) {
+            conv_ep_case(isa, geom(2, 9, 11, 17, 33, 1, 1, 1, 1, 1, 1, true), (cr_act)a);
+            conv_ep_case(isa, geom(1, 17, 15, 3, 32, 3, 3, 2, 2, 1, 1, true), (cr_act)a);
+            conv_ep_case(isa, geom_pad(1, 6, 7, 3, 4, 3, 2, 2, 1, 1, 1, 2, 0, 1, 3), (cr_act)a);
+            conv_ep_case(isa, geom(2, 16, 16, 64, 8, 3, 3, 1, 1, 1, 1, true), (cr_act)a);
+            conv_ep_case(isa, geom(1, 7, 7, 300, 270, 1, 1, 1, 1, 1, 1, true), (cr_act)a);
+            for (int shift = 0; shift < 16; shift += a + 1) {
+                dw_act_case(isa, geom(1, 9, 14, 64, 64, 3, 3, 1, 1, 1, 1, true), shift, (cr_act)a);
+                dw_act_case(isa, geom(1, 9, 14, 33, 33, 3, 3, 2, 2, 1, 1, true), shift, (cr_act)a);
+            }
+            dw_act_case(isa, geom(2, 7, 13, 5, 10, 3, 3, 1, 1, 1, 1, true), 0, (cr_act)a); /* dm 2 */
+            dw_act_case(isa, geom(1, 11, 12, 6, 6, 5, 5, 1, 1, 1, 1, true), 1, (cr_act)a);
+            dw_act_case(isa, geom_pad(1, 7, 9, 9, 9, 3, 3, 2, 2, 1, 1, 0, 1, 0, 1), 3, (cr_act)a);
+            dw_act_case(isa, geom(1, 30, 30, 96, 96, 3, 3, 2, 2, 1, 1, true), 0, (cr_act)a);
+        }
+    }
+}
+
+typedef struct chunk_ctx {
+    int *hits;
+    int n_seen, bad_n;
+} chunk_ctx;
+
+static void chunk_task(void *ctx, int i, int n)
+{
+    chunk_ctx *c = ctx;
+    __atomic_fetch_add(&c->hits[i], 1, __ATOMIC_RELAXED);
+    if (n != c->n_seen)
+        __atomic_fetch_add(&c->bad_n, 1, __ATOMIC_RELAXED);
+}
+
+/* cr_pool_chunks runs every chunk exactly once, whatever their number. */
+static void test_pool_chunks(void **state)
+{
+    (void)state;
+    static const int counts[] = { 0, 1, 2, 3, 7, 1000, 20000 };
+    int *hits = calloc(20000, sizeof *hits);
+    assert_non_null(hits);
+    for (int pi = 0; pi < 3; pi++)
+        for (size_t ci = 0; ci < sizeof counts / sizeof *counts; ci++)
+            for (int rep = 0; rep < 20; rep++) {
+                int n = counts[ci];
+                memset(hits, 0, 20000 * sizeof *hits);
+                chunk_ctx c = { .hits = hits, .n_seen = n };
+                cr_pool_chunks(pools[pi], n, chunk_task, &c);
+                assert_int_equal(c.bad_n, 0);
+                for (int i = 0; i < 20000; i++)
+                    if (hits[i] != (i < n ? 1 : 0))
+                        fail_msg("%d threads, %d chunks: chunk %d ran %d times", pi + 1, n, i,
+                                 hits[i]);
+            }
+    free(hits);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -891,6 +1173,11 @@ int main(void)
         cmocka_unit_test(test_gemm_large_shapes),
         cmocka_unit_test(test_gemm_bias),
         cmocka_unit_test(test_gemm_degenerate),
+        cmocka_unit_test(test_gemm_packed),
+        cmocka_unit_test(test_gemm_few_rows),
+        cmocka_unit_test(test_fused_stores),
+        cmocka_unit_test(test_pool_chunks),
+        cmocka_unit_test(test_pool_backoff),
         cmocka_unit_test(test_conv2d),
         cmocka_unit_test(test_conv2d_threads),
         cmocka_unit_test(test_depthwise),

@@ -377,6 +377,73 @@ static void test_frozen_backbone_fit(void **state)
     crest_dataset_free(ds);
 }
 
+/* ---- weights prepared once follow the weights ------------------------------ */
+
+/* Inference output of the mobilenet_block case on its two inputs. */
+static float *block_out(crest_model *m, const float *x)
+{
+    float *y = NULL;
+    crest_dims ys;
+    assert_int_equal(crest_infer(m, NULL, x, 2, 0, &y, &ys), 0);
+    return y;
+}
+
+/* A fresh copy of the case with m's current weights (nothing prepared yet). */
+static float *fresh_out(crest_model *m, const float *x)
+{
+    crest_model *r;
+    assert_int_equal(crest_model_load(&r, GOLDEN "/mobilenet_block"), 0);
+    assert_int_equal(r->n_weights, m->n_weights);
+    for (int i = 0; i < m->n_weights; i++)
+        memcpy(r->weights[i]->val, m->weights[i]->val, (size_t)m->weights[i]->size * sizeof(float));
+    float *y = block_out(r, x);
+    crest_model_free(r);
+    return y;
+}
+
+/* The fused inference graph keeps folded and packed kernels; training
+ * (optimizer steps and the BatchNorms' moving statistics) and a change of
+ * SIMD level must make it redo them: outputs equal a fresh model's bits. */
+static void test_prepared_weights_follow(void **state)
+{
+    (void)state;
+    const char *dir = GOLDEN "/mobilenet_block";
+    float *x = read_f32(dir, "input.f32", 2 * 9 * 9 * 3);
+    assert_non_null(x);
+    crest_model *m;
+    assert_int_equal(crest_model_load(&m, dir), 0);
+    float *y0 = block_out(m, x), *yf = fresh_out(m, x);
+    assert_memory_equal(y0, yf, 2 * 3 * sizeof(float));
+    int pads = 0;
+    for (int i = 0; i < m->g_infer->n; i++)      /* ZeroPadding2D folded into the conv */
+        pads += m->g_infer->nodes[i]->kind == CR_NODE_OP &&
+                !strcmp(m->g_infer->nodes[i]->op->name, "zero_pad2d");
+    assert_int_equal(pads, 0);
+    float xs[8 * 243];
+    int32_t ys[8];
+    for (int i = 0; i < 8; i++) {
+        for (int k = 0; k < 243; k++)
+            xs[i * 243 + k] = x[(i % 2) * 243 + k] * (1.0f + 0.1f * (float)i);
+        ys[i] = i % 3;
+    }
+    crest_dataset *ds;
+    assert_int_equal(crest_dataset_new(&ds, 8, crest_shape(3, 9, 9, 3), xs, ys, 3), 0);
+    assert_int_equal(crest_compile(m, &(crest_compile_opts){ .optimizer = crest_adam(0.05f) }), 0);
+    assert_int_equal(crest_fit(m, ds, &(crest_fit_opts){ .epochs = 2, .batch_size = 4 }), 0);
+    float *y1 = block_out(m, x), *y1f = fresh_out(m, x);
+    assert_true(memcmp(y0, y1, 2 * 3 * sizeof(float)) != 0);
+    assert_memory_equal(y1, y1f, 2 * 3 * sizeof(float));
+    cr_isa_select(CR_ISA_GENERIC);
+    float *y2 = block_out(m, x), *y2f = fresh_out(m, x);
+    cr_isa_select(cr_isa_best());
+    assert_memory_equal(y2, y2f, 2 * 3 * sizeof(float));
+    crest_free(y0), crest_free(yf), crest_free(y1), crest_free(y1f), crest_free(y2);
+    crest_free(y2f);
+    crest_dataset_free(ds);
+    crest_model_free(m);
+    free(x);
+}
+
 /* ---- bad configs: clear errors naming the layer --------------------------- */
 
 /* conv_valid's model with one substitution; returns load's code and message. */
@@ -435,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_frozen_bn_stays_inference),
         cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_frozen_backbone_fit),
+        cmocka_unit_test(test_prepared_weights_follow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

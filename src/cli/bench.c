@@ -8,10 +8,12 @@
 #include <time.h>
 
 static const char *bench_help =
-    "usage: crest bench MODEL [--batch B] [--threads T] [--iters N] [--json]\n"
+    "usage: crest bench MODEL [--batch B] [--threads T] [--iters N] [--profile] [--json]\n"
     "  Inference forward passes on random input of the model's shape, after two\n"
     "  warm-up passes: median and min ms per batch and per image. A batch runs\n"
     "  in passes sized to keep activations in cache (as crest infer does).\n"
+    "  --profile: then as many passes again, timing every layer: median ms per\n"
+    "  batch, share of the whole and GFLOP/s per layer and per layer kind.\n"
     "  Defaults: batch 1, threads = cores, 10 iterations.\n";
 
 static double now_ms(void)
@@ -27,11 +29,87 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Layer kinds in order of first appearance, totals per kind. */
+typedef struct kind_sum { const char *kind; int layers; double ms, flops; } kind_sum;
+
+static int sum_kinds(const crest_profile_entry *p, int n, kind_sum *k)
+{
+    int nk = 0;
+    for (int i = 0; i < n; i++) {
+        int j = 0;
+        while (j < nk && strcmp(k[j].kind, p[i].kind))
+            j++;
+        if (j == nk)
+            k[nk++] = (kind_sum){ .kind = p[i].kind };
+        k[j].layers++;
+        k[j].ms += p[i].ms;
+        k[j].flops += p[i].flops;
+    }
+    return nk;
+}
+
+static double gflops(double flops, double ms) { return ms > 0 ? flops / ms * 1e-6 : 0; }
+
+static void print_profile(const crest_profile_entry *p, int n, const kind_sum *k, int nk)
+{
+    double total = 0;
+    for (int i = 0; i < n; i++)
+        total += p[i].ms;
+    printf("profile (median ms per batch; layers sum to %.3f ms)\n"
+           "  %-28s %-16s %9s %6s %8s\n", total, "layer", "kind", "ms", "share", "GFLOP/s");
+    for (int i = 0; i < n; i++)
+        printf("  %-28s %-16s %9.3f %5.1f%% %8.1f\n", p[i].layer, p[i].kind, p[i].ms,
+               total > 0 ? 100 * p[i].ms / total : 0, gflops(p[i].flops, p[i].ms));
+    printf("by kind\n  %-16s %6s %9s %6s %8s\n", "kind", "layers", "ms", "share", "GFLOP/s");
+    for (int i = 0; i < nk; i++)
+        printf("  %-16s %6d %9.3f %5.1f%% %8.1f\n", k[i].kind, k[i].layers, k[i].ms,
+               total > 0 ? 100 * k[i].ms / total : 0, gflops(k[i].flops, k[i].ms));
+}
+
+static void json_profile(const crest_profile_entry *p, int n, const kind_sum *k, int nk)
+{
+    double total = 0;
+    for (int i = 0; i < n; i++)
+        total += p[i].ms;
+    printf(", \"profile\": [");
+    for (int i = 0; i < n; i++)
+        printf("%s{\"layer\": \"%s\", \"kind\": \"%s\", \"ms\": %.4f, \"share\": %.4f, "
+               "\"gflops\": %.2f}", i ? ", " : "", p[i].layer, p[i].kind, p[i].ms,
+               total > 0 ? p[i].ms / total : 0, gflops(p[i].flops, p[i].ms));
+    printf("], \"profile_kinds\": [");
+    for (int i = 0; i < nk; i++)
+        printf("%s{\"kind\": \"%s\", \"layers\": %d, \"ms\": %.4f, \"share\": %.4f, "
+               "\"gflops\": %.2f}", i ? ", " : "", k[i].kind, k[i].layers, k[i].ms,
+               total > 0 ? k[i].ms / total : 0, gflops(k[i].flops, k[i].ms));
+    printf("]");
+}
+
+/* --profile: times layers over iters runs and prints (the JSON object's
+ * closing brace is the caller's). */
+static int run_profile(crest_model *m, const float *x, long batch, long iters, bool json)
+{
+    crest_profile_entry *p = NULL;
+    int n = 0, err = crest_model_profile(m, x, (size_t)batch, (int)iters, &p, &n);
+    kind_sum *k = err ? NULL : malloc((size_t)(n ? n : 1) * sizeof *k);
+    if (err || !k) {
+        crest_free(p);
+        return err ? cli_fail("bench", err) : EXIT_RUN;
+    }
+    int nk = sum_kinds(p, n, k);
+    if (json)
+        json_profile(p, n, k, nk);
+    else
+        print_profile(p, n, k, nk);
+    free(k);
+    crest_free(p);
+    return EXIT_OK;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     cli_args a = { argc, 0, argv, "bench" };
     const char *name, *val, *model = NULL, *v;
-    bool inl, json = false;
+    bool inl, json = false, profile = false;
     long threads = 0, batch = 1, iters = 10;
     int rc;
     while (cli_next(&a, &name, &val, &inl)) {
@@ -44,6 +122,8 @@ int cmd_bench(int argc, char **argv)
             return EXIT_OK;
         } else if (!strcmp(name, "--json")) {
             json = true;
+        } else if (!strcmp(name, "--profile")) {
+            profile = true;
         } else if (!strcmp(name, "--batch") || !strcmp(name, "--threads") ||
                    !strcmp(name, "--iters")) {
             long *dst = name[2] == 'b' ? &batch : name[2] == 't' ? &threads : &iters;
@@ -102,7 +182,7 @@ int cmd_bench(int argc, char **argv)
     if (json)
         printf("{\"ms_per_image_median\": %.4f, \"ms_per_image_min\": %.4f, "
                "\"ms_per_batch_median\": %.4f, \"ms_per_batch_min\": %.4f, \"batch\": %ld, "
-               "\"threads\": %d, \"iters\": %ld}\n", med / (double)batch, mn / (double)batch,
+               "\"threads\": %d, \"iters\": %ld", med / (double)batch, mn / (double)batch,
                med, mn, batch, nth, iters);
     else
         printf("%s: batch %ld, threads %ld, %ld iterations\n"
@@ -110,7 +190,9 @@ int cmd_bench(int argc, char **argv)
                "  per image: median %.3f ms, min %.3f ms\n", model, batch,
                threads ? threads : (long)crest_model_threads(m), iters, med, mn,
                med / (double)batch, mn / (double)batch);
-    rc = EXIT_OK;
+    rc = profile ? run_profile(m, x, batch, iters, json) : EXIT_OK;
+    if (json)
+        printf("}\n");
 out:
     free(t);
     free(x);

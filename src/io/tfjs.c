@@ -473,6 +473,7 @@ static int decode_weight(const cJSON *spec, const unsigned char *bytes, size_t l
                                (long long)count, isnan(v) ? "NaN" : "infinite");
             w->val[i] = v;
         }
+        w->version++;
     }
     *off += (size_t)count * esize;
     return CREST_OK;

@@ -113,24 +113,101 @@ static void run_channels(cr_pool *p, chan_job *j, cr_task_fn fn, double work)
 
 /* ---- Conv2D ---------------------------------------------------------------- */
 
-void cr_conv2d(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
-               const float *bias, float *y, float *scratch)
+size_t cr_conv2d_packed_floats(const cr_conv_geom *g)
+{
+    return cr_gemm_packed_floats(patch_len(g), g->oc);
+}
+
+void cr_conv2d_pack(const cr_conv_geom *g, const float *k, float *kp)
+{
+    cr_gemm_pack(false, patch_len(g), g->oc, k, g->oc, kp);
+}
+
+/* y[rows, oc] = act(a[rows, K] k + bias), k packed (kp) or not. */
+static void conv_gemm(cr_pool *p, const cr_conv_geom *g, int64_t rows, const float *a,
+                      const float *k, const float *kp, const float *bias, cr_act act, float *y)
+{
+    int K = patch_len(g);
+    if (kp)
+        cr_gemm_packed(p, (int)rows, g->oc, K, a, K, kp, y, g->oc, bias, act);
+    else
+        cr_gemm_ep(p, false, false, (int)rows, g->oc, K, a, K, k, g->oc, 0.0f, y, g->oc, bias,
+                   act);
+}
+
+/* ---- im2col and gemm fused, packed kernel ---------------------------------
+ * Threads claim chunks of output pixels; a chunk gathers its own rows of
+ * the patch matrix (its rows of the tile's scratch, so chunks never share)
+ * and multiplies them at once, while they are in cache: one hand-off per
+ * tile, not two. */
+
+#define CHUNK_FLOPS 1e6
+
+typedef struct fused_job {
+    const cr_ukr *u;
+    const cr_conv_geom *g;
+    const float *x, *kp, *bias;
+    cr_act act;
+    float *y, *col;
+    int64_t r0;
+    int rows, mb;
+} fused_job;
+
+static void fused_chunk(void *ctx, int i, int n)
+{
+    const fused_job *j = ctx;
+    int K = patch_len(j->g), lo = i * j->mb, hi = lo + j->mb < j->rows ? lo + j->mb : j->rows;
+    float *col = j->col + (size_t)lo * K;
+    (void)n;
+    j->u->im2col(j->g, j->x, j->r0 + lo, hi - lo, col);
+    cr_gemm_packed_serial(hi - lo, j->g->oc, K, col, K, j->kp, j->y + (j->r0 + lo) * j->g->oc,
+                          j->g->oc, j->bias, j->act);
+}
+
+static void conv_fused_tile(cr_pool *p, fused_job *j)
+{
+    int mr = j->u->mr, nth = cr_pool_size(p);
+    double per_row = 2.0 * j->g->oc * patch_len(j->g);
+    int mb = ((int)(CHUNK_FLOPS / per_row) + mr) / mr * mr;
+    mb = mb < 4 * mr ? 4 * mr : mb;        /* a panel of the kernel serves 4 micro-panels */
+    while (mb > mr && (j->rows + mb - 1) / mb < 4 * nth)
+        mb = (mb / 2 + mr - 1) / mr * mr;
+    j->mb = mb;
+    if (per_row * j->rows < 4e5)
+        p = NULL;
+    cr_pool_chunks(p, (j->rows + mb - 1) / mb, fused_chunk, j);
+}
+
+void cr_conv2d_ep(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
+                  const float *kp, const float *bias, cr_act act, float *y, float *scratch)
 {
     int64_t P = n_pixels(g);
-    int K = patch_len(g), T = tile_rows(g);
+    int T = tile_rows(g);
     if (P <= 0)
         return;
     if (is_pointwise(g)) {
-        cr_gemm_bias(p, false, false, (int)P, g->oc, g->c, x, g->c, k, g->oc, 0.0f, y, g->oc,
-                     bias);
+        conv_gemm(p, g, P, x, k, kp, bias, act, y);
         return;
     }
+    fused_job j = { .u = cr_ukr_get(), .g = g, .x = x, .kp = kp, .bias = bias, .act = act,
+                    .y = y, .col = scratch };
     for (int64_t r0 = 0; r0 < P; r0 += T) {
         int rows = (int)(P - r0 < T ? P - r0 : T);
+        if (kp && patch_len(g) > 0) {
+            j.r0 = r0;
+            j.rows = rows;
+            conv_fused_tile(p, &j);
+            continue;
+        }
         im2col(p, g, x, r0, rows, scratch);
-        cr_gemm_bias(p, false, false, rows, g->oc, K, scratch, K, k, g->oc, 0.0f,
-                     y + r0 * g->oc, g->oc, bias);
+        conv_gemm(p, g, rows, scratch, k, kp, bias, act, y + r0 * g->oc);
     }
+}
+
+void cr_conv2d(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
+               const float *bias, float *y, float *scratch)
+{
+    cr_conv2d_ep(p, g, x, k, NULL, bias, CR_ACT_NONE, y, scratch);
 }
 
 void cr_conv2d_backward(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,

@@ -2,8 +2,8 @@
  *
  * Depth multiplier 1 (MobileNet's case) runs the vectorized loops of
  * ukr_tmpl.h: forward one output row (n, oh) at a time, channels innermost
- * in vectors, four output columns at once in the image interior; threads
- * take whole rows. Backward threads take channel ranges, each walking every
+ * in vectors, several output columns at once in the image interior, the
+ * fused activation in the stores; threads claim chunks of whole rows. Backward threads take channel ranges, each walking every
  * output cell in order, so no two threads add into the same dx, dk or dbias
  * element and each element sees the same sequence for any thread count.
  * Other multipliers use the plain loops below, split the same way (an input
@@ -12,12 +12,15 @@
 #include "ukr.h"
 
 #define MIN_TASK_WORK 1e5          /* multiply-adds per task */
+#define CHUNK_WORK 2e5             /* multiply-adds per forward chunk (aim) */
 
 typedef struct dw_job {
     const cr_ukr *u;
     const cr_conv_geom *g;
     const float *x, *k, *bias, *dy;
     float *y, *dx, *dk, *dbias;
+    int act;
+    int64_t rows_per_chunk;
 } dw_job;
 
 static double dw_work(const cr_conv_geom *g)
@@ -27,7 +30,7 @@ static double dw_work(const cr_conv_geom *g)
 
 /* ---- any depth multiplier ------------------------------------------------- */
 
-/* y = bias; y = y + x * k over valid taps, i then j. */
+/* y = bias; y = y + x * k over valid taps, i then j; then y = act(y). */
 static void dw_row_any(const dw_job *d, int64_t row)
 {
     const cr_conv_geom *g = d->g;
@@ -48,6 +51,8 @@ static void dw_row_any(const dw_job *d, int64_t row)
                     y[o] += x[o / dm] * k[o];
             }
         }
+        for (int o = 0; d->act != CR_ACT_NONE && o < g->oc; o++)
+            y[o] = cr_act_apply(y[o], d->act);
     }
 }
 
@@ -84,15 +89,17 @@ static void dw_back_any(const dw_job *d, int c0, int c1)
 
 /* ---- tasks ------------------------------------------------------------------ */
 
-static void fwd_task(void *ctx, int ith, int nth)
+/* Chunk i: rows_per_chunk output rows. */
+static void fwd_task(void *ctx, int i, int n)
 {
     const dw_job *d = ctx;
     const cr_conv_geom *g = d->g;
-    int64_t lo, hi;
-    cr_split((int64_t)g->n * g->oh, ith, nth, &lo, &hi);
+    int64_t rows = (int64_t)g->n * g->oh, lo = i * d->rows_per_chunk;
+    int64_t hi = lo + d->rows_per_chunk < rows ? lo + d->rows_per_chunk : rows;
+    (void)n;
     for (int64_t row = lo; row < hi; row++) {
         if (g->oc == g->c)
-            d->u->dw_row(g, d->x, d->k, d->bias, d->y, row);
+            d->u->dw_row(g, d->x, d->k, d->bias, d->y, row, d->act);
         else
             dw_row_any(d, row);
     }
@@ -112,13 +119,29 @@ static void back_task(void *ctx, int ith, int nth)
         dw_back_any(d, (int)c0, (int)c1);
 }
 
+/* Forward: chunks of whole output rows, about CHUNK_WORK each and at
+ * least 4 per thread where rows allow, claimed dynamically. */
+void cr_depthwise2d_act(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
+                        const float *bias, cr_act act, float *y)
+{
+    dw_job d = { .u = cr_ukr_get(), .g = g, .x = x, .k = k, .bias = bias, .y = y, .act = act };
+    int64_t rows = (int64_t)g->n * g->oh;
+    if (rows <= 0)
+        return;
+    double work = dw_work(g), per_row = work / (double)rows;
+    if (work < MIN_TASK_WORK * 2)
+        p = NULL;
+    int64_t rpc = (int64_t)(CHUNK_WORK / per_row) + 1, most = rows / (4 * cr_pool_size(p));
+    if (rpc > most)
+        rpc = most > 1 ? most : 1;
+    d.rows_per_chunk = rpc;
+    cr_pool_chunks(p, (int)((rows + rpc - 1) / rpc), fwd_task, &d);
+}
+
 void cr_depthwise2d(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
                     const float *bias, float *y)
 {
-    dw_job d = { .u = cr_ukr_get(), .g = g, .x = x, .k = k, .bias = bias, .y = y };
-    int64_t rows = (int64_t)g->n * g->oh;
-    if (rows > 0)
-        cr_pool_run(p, cr_tasks(p, rows, dw_work(g), MIN_TASK_WORK), fwd_task, &d);
+    cr_depthwise2d_act(p, g, x, k, bias, CR_ACT_NONE, y);
 }
 
 void cr_depthwise2d_backward(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,

@@ -17,7 +17,8 @@
  * depthwise convolution), as vector loads then never straddle cache lines.
  * Small kernels run on one thread; the pool hands a job over in about a
  * microsecond when its workers have just finished another (they poll for a
- * short while before sleeping).
+ * millisecond before sleeping), and kernels cut their work into more
+ * chunks than threads, claimed dynamically, so a late thread costs nothing.
  */
 #ifndef CR_KERNELS_H
 #define CR_KERNELS_H
@@ -67,6 +68,9 @@ int cr_pool_size(const cr_pool *p);            /* 1 for NULL */
  * from another thread) run their tasks serially on their own thread. */
 typedef void (*cr_task_fn)(void *ctx, int ith, int nth);
 void cr_pool_run(cr_pool *p, int n_tasks, cr_task_fn fn, void *ctx);
+/* Runs fn(ctx, i, n_chunks) for every i < n_chunks (any number), each once,
+ * on whichever thread claims it first (the caller included). */
+void cr_pool_chunks(cr_pool *p, int n_chunks, cr_task_fn fn, void *ctx);
 
 /* Helper: the [lo, hi) part of 0..n that task ith of nth owns. */
 static inline void cr_split(int64_t n, int ith, int nth, int64_t *lo, int64_t *hi)
@@ -77,6 +81,10 @@ static inline void cr_split(int64_t n, int ith, int nth, int64_t *lo, int64_t *h
 }
 
 /* ---- dense linear algebra --------------------------------------------- */
+
+/* Activations fused into a kernel's stores (after the bias): relu gives
+ * v > 0 ? v : 0, relu6 then min(that, 6); NaN gives 0. */
+typedef enum cr_act { CR_ACT_NONE = 0, CR_ACT_RELU = 1, CR_ACT_RELU6 = 2 } cr_act;
 
 /* C[M,N] = beta * C + op(A)[M,K] * op(B)[K,N]
  * op(A) = A (lda >= K) or, if ta, A^T with A stored [K,M] (lda >= M); same for B.
@@ -89,6 +97,22 @@ void cr_gemm(cr_pool *p, bool ta, bool tb, int M, int N, int K,
 void cr_gemm_bias(cr_pool *p, bool ta, bool tb, int M, int N, int K,
                   const float *A, int lda, const float *B, int ldb,
                   float beta, float *C, int ldc, const float *bias);
+/* The same, then C = act(C), also in the same pass. */
+void cr_gemm_ep(cr_pool *p, bool ta, bool tb, int M, int N, int K,
+                const float *A, int lda, const float *B, int ldb,
+                float beta, float *C, int ldc, const float *bias, cr_act act);
+
+/* B packed once (a layer's weights) into the layout the micro-kernel reads,
+ * for the SIMD level in force when packing (pack again after cr_isa_select).
+ * cr_gemm_packed_floats: the size of Bp for op(B) [K,N]; cr_gemm_pack fills
+ * it (op(B) = B, or B^T if tb, as in cr_gemm). */
+size_t cr_gemm_packed_floats(int K, int N);
+void cr_gemm_pack(bool tb, int K, int N, const float *B, int ldb, float *Bp);
+/* C[M,N] = act(A[M,K] B + bias) with B packed by cr_gemm_pack (bias [N] or
+ * NULL; C overwritten). The same bits as cr_gemm_ep with beta 0, for any
+ * thread count: threads claim tiles of C (pixels x output channels). */
+void cr_gemm_packed(cr_pool *p, int M, int N, int K, const float *A, int lda,
+                    const float *Bp, float *C, int ldc, const float *bias, cr_act act);
 
 /* ---- convolution (NHWC, kernels HWIO like Keras) ------------------------ */
 
@@ -111,6 +135,13 @@ typedef struct cr_conv_geom {
 size_t cr_conv2d_scratch(const cr_conv_geom *g, int n_threads);
 void cr_conv2d(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
                const float *bias, float *y, float *scratch);
+/* The same with y = act(conv + bias) in the gemm's stores; kp: NULL, or the
+ * kernel packed by cr_conv2d_pack (cr_conv2d_packed_floats(g) floats; then
+ * k is not read). Same bits either way. */
+void cr_conv2d_ep(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
+                  const float *kp, const float *bias, cr_act act, float *y, float *scratch);
+size_t cr_conv2d_packed_floats(const cr_conv_geom *g);
+void cr_conv2d_pack(const cr_conv_geom *g, const float *k, float *kp);
 /* Backward. Each output pointer may be NULL (not needed). All accumulate (+=). */
 void cr_conv2d_backward(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
                         const float *dy, float *dx, float *dk, float *dbias, float *scratch);
@@ -119,6 +150,9 @@ void cr_conv2d_backward(cr_pool *p, const cr_conv_geom *g, const float *x, const
  * ci*dm + j comes from input channel ci and k[..,..,ci,j]. */
 void cr_depthwise2d(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
                     const float *bias, float *y);
+/* The same with y = act(...) applied in the stores. */
+void cr_depthwise2d_act(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
+                        const float *bias, cr_act act, float *y);
 /* Backward. Each output pointer may be NULL (not needed). All accumulate (+=). */
 void cr_depthwise2d_backward(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
                              const float *dy, float *dx, float *dk, float *dbias);

@@ -1,10 +1,23 @@
-/* pool.c - a small fixed thread pool. The caller is task 0. A job is
- * posted by bumping a generation number; workers that finished the previous
- * job are still polling it for a short while (a few pauses, then a few
- * hundred sched_yield calls) and start at once, otherwise they sleep on a condition
- * variable and are woken. The caller likewise polls the count of pending
- * workers before sleeping. So kernels issued back to back (a training step)
- * hand off in well under a microsecond, and an idle pool sleeps.
+/* pool.c - a small fixed thread pool. The caller is one of the threads.
+ *
+ * A job is a count of tasks; every thread in it claims task numbers from a
+ * shared counter until none are left, so a worker that the (virtual)
+ * machine has descheduled, or that is still waking up, never holds up the
+ * job: the caller runs whatever is left itself. A job is posted by bumping
+ * a generation number. Workers join it by incrementing `state` unless the
+ * caller has closed it (CLOSED bit); the caller, once out of tasks, closes
+ * the job and waits only for workers that joined (they are running their
+ * last task). So the caller never waits for a thread to be scheduled.
+ * Idle workers poll the generation with pause instructions for SPIN_NS
+ * (no sched_yield: on a loaded VM a yield gives the core away for a whole
+ * time slice), then sleep on a condition variable and are woken; the
+ * caller waiting for a joined worker likewise polls briefly, then sleeps
+ * until the last worker out signals it. A wait longer than STALL_NS and
+ * than the caller's own share of the job means the worker lost its CPU
+ * mid-task (more runnable threads than cores): the next SERIAL_JOBS jobs
+ * then run on the caller alone, so a loaded machine makes more threads no
+ * slower than one; then threads are tried again.
+ * Which thread runs a task never changes its result: tasks split outputs.
  * Denormals are flushed to zero (FTZ and DAZ in MXCSR) in every worker for
  * its whole life and in the caller while a job runs.
  */
@@ -12,14 +25,17 @@
 #include "kernels.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
+#include <time.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
 #endif
 
-#define SPIN_ROUNDS 100           /* polls with a pause, then... */
-#define YIELD_ROUNDS 200          /* ...polls with sched_yield, then sleep */
+#define SPIN_NS 300000L           /* an idle worker polls this long, then sleeps */
+#define WAIT_SPINS 4096           /* caller: polls for joined workers, then sleeps */
+#define CLOSED (1 << 30)          /* state bit: the job takes no more workers */
+#define STALL_NS 500000L          /* a joined worker this late was descheduled... */
+#define SERIAL_JOBS 128           /* ...so run this many jobs on the caller alone */
 
 struct cr_pool {
     int n;                        /* threads in total, counting the caller */
@@ -27,29 +43,33 @@ struct cr_pool {
     pthread_t *th;
     pthread_mutex_t mu;
     pthread_cond_t go, done;
-    int sleepers;                 /* workers waiting on go (under mu) */
     /* atomics: */
     unsigned long gen;            /* job generation, bumped per job */
-    int pending;                  /* workers yet to finish the current job */
+    int sleepers;                 /* workers asleep or about to sleep on go */
     int busy;                     /* a job is running: other calls run serially */
+    int serial_left;              /* jobs to run on the caller alone (owner of busy) */
     int quit;
-    /* the current job, written before gen is bumped: */
-    int nth;
+    int state;                    /* workers inside the job, | CLOSED */
+    int waiting;                  /* the caller sleeps on done */
+    _Alignas(64) int next;        /* next task number to claim */
+    /* the current job, written before the job opens: */
+    _Alignas(64) int n_tasks, nth;
     cr_task_fn fn;
     void *ctx;
 };
 
-/* Between polls: a pause for the first rounds, then give the core to any
- * other runnable thread (spinning must not starve the threads it waits
- * for when the machine has more runnable threads than cores). */
-static void backoff(int round)
+static void cpu_relax(void)
 {
-    if (round >= SPIN_ROUNDS)
-        sched_yield();
 #if defined(__x86_64__) || defined(__i386__)
-    else
-        __builtin_ia32_pause();
+    __builtin_ia32_pause();
 #endif
+}
+
+static long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
 typedef struct worker_arg {
@@ -80,28 +100,52 @@ static void restore_fp(unsigned old)
 /* Waits for a generation other than `seen` (or quit): polls, then sleeps. */
 static unsigned long wait_job(cr_pool *p, unsigned long seen)
 {
-    unsigned long g = seen;
-    for (int i = 0; i < SPIN_ROUNDS + YIELD_ROUNDS; i++) {
+    unsigned long g;
+    long t0 = now_ns();
+    for (int i = 1;; i++) {
         g = __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE);
         if (g != seen || __atomic_load_n(&p->quit, __ATOMIC_ACQUIRE))
             return g;
-        backoff(i);
+        cpu_relax();
+        if (i % 256 == 0 && now_ns() - t0 > SPIN_NS)
+            break;
     }
     pthread_mutex_lock(&p->mu);
-    p->sleepers++;
-    while ((g = __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE)) == seen &&
+    __atomic_add_fetch(&p->sleepers, 1, __ATOMIC_SEQ_CST);
+    while ((g = __atomic_load_n(&p->gen, __ATOMIC_SEQ_CST)) == seen &&
            !__atomic_load_n(&p->quit, __ATOMIC_ACQUIRE))
         pthread_cond_wait(&p->go, &p->mu);
-    p->sleepers--;
+    __atomic_sub_fetch(&p->sleepers, 1, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&p->mu);
     return g;
+}
+
+/* Claims and runs tasks of the current job until none are left. */
+static void run_tasks(cr_pool *p)
+{
+    for (;;) {
+        int i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED);
+        if (i >= p->n_tasks)
+            return;
+        p->fn(p->ctx, i, p->nth);
+    }
+}
+
+/* Enters the current job unless it is closed. */
+static bool join(cr_pool *p)
+{
+    int s = __atomic_load_n(&p->state, __ATOMIC_ACQUIRE);
+    while (!(s & CLOSED))
+        if (__atomic_compare_exchange_n(&p->state, &s, s + 1, true, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_ACQUIRE))
+            return true;
+    return false;
 }
 
 static void *worker(void *arg)
 {
     worker_arg *w = arg;
     cr_pool *p = w->p;
-    int id = w->id;
     unsigned long seen = 0;
     free(w);
     flush_denormals();
@@ -109,12 +153,14 @@ static void *worker(void *arg)
         seen = wait_job(p, seen);
         if (__atomic_load_n(&p->quit, __ATOMIC_ACQUIRE))
             break;
-        if (id < p->nth)
-            p->fn(p->ctx, id, p->nth);
-        if (__atomic_sub_fetch(&p->pending, 1, __ATOMIC_ACQ_REL) == 0) {
-            pthread_mutex_lock(&p->mu);           /* the caller may be asleep */
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
+        if (join(p)) {
+            run_tasks(p);
+            if (__atomic_sub_fetch(&p->state, 1, __ATOMIC_SEQ_CST) == CLOSED &&
+                __atomic_load_n(&p->waiting, __ATOMIC_SEQ_CST)) {
+                pthread_mutex_lock(&p->mu);          /* the last one out wakes the caller */
+                pthread_cond_signal(&p->done);
+                pthread_mutex_unlock(&p->mu);
+            }
         }
     }
     return NULL;
@@ -136,10 +182,10 @@ static int start_worker(cr_pool *p, int id)
 
 cr_pool *cr_pool_new(int n_threads)
 {
-    cr_pool *p = calloc(1, sizeof *p);
+    cr_pool *p = aligned_alloc(64, (sizeof(cr_pool) + 63) / 64 * 64);
     if (!p)
         return NULL;
-    p->n = n_threads < 1 ? 1 : n_threads;
+    *p = (cr_pool){ .n = n_threads < 1 ? 1 : n_threads, .state = CLOSED };
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->go, NULL);
     pthread_cond_init(&p->done, NULL);
@@ -164,7 +210,7 @@ void cr_pool_free(cr_pool *p)
     if (!p)
         return;
     pthread_mutex_lock(&p->mu);
-    __atomic_store_n(&p->quit, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&p->quit, 1, __ATOMIC_SEQ_CST);
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i <= p->started; i++)
@@ -178,42 +224,80 @@ void cr_pool_free(cr_pool *p)
 
 int cr_pool_size(const cr_pool *p) { return p ? p->n : 1; }
 
-void cr_pool_run(cr_pool *p, int n_tasks, cr_task_fn fn, void *ctx)
+/* After closing the job: waits until the workers that joined it are out.
+ * They are running a last task, so poll briefly; if that is not enough (a
+ * worker was descheduled mid-task on a loaded machine), sleep, so as not to
+ * take the CPU the worker needs. */
+static void wait_joined(cr_pool *p, long t_run)
+{
+    for (int i = 0; i < WAIT_SPINS; i++) {
+        if (__atomic_load_n(&p->state, __ATOMIC_ACQUIRE) == CLOSED)
+            return;
+        cpu_relax();
+    }
+    long t0 = now_ns();
+    pthread_mutex_lock(&p->mu);
+    __atomic_store_n(&p->waiting, 1, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&p->state, __ATOMIC_SEQ_CST) != CLOSED)
+        pthread_cond_wait(&p->done, &p->mu);
+    __atomic_store_n(&p->waiting, 0, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&p->mu);
+    long t_wait = now_ns() - t0;
+    if (t_wait > STALL_NS && t_wait > t_run)    /* the machine is oversubscribed: back off */
+        p->serial_left = SERIAL_JOBS;
+}
+
+/* Runs fn(ctx, i, nth) for i < n_tasks on the pool's threads. */
+static void run_job(cr_pool *p, int n_tasks, int nth, cr_task_fn fn, void *ctx)
 {
     unsigned old = flush_denormals();
-    int nth = n_tasks < cr_pool_size(p) ? n_tasks : cr_pool_size(p);
-    if (nth < 1)
-        nth = 1;
     int idle = 0;
-    if (!p || nth == 1 ||
+    if (!p || p->n == 1 || n_tasks <= 1 ||
         !__atomic_compare_exchange_n(&p->busy, &idle, 1, false, __ATOMIC_ACQUIRE,
                                      __ATOMIC_RELAXED)) {
-        for (int i = 0; i < nth; i++)     /* serial, also when nested or the pool is taken */
+        for (int i = 0; i < n_tasks; i++)   /* serial, also when nested or the pool is taken */
             fn(ctx, i, nth);
+        restore_fp(old);
+        return;
+    }
+    if (p->serial_left > 0) {
+        p->serial_left--;
+        for (int i = 0; i < n_tasks; i++)
+            fn(ctx, i, nth);
+        __atomic_store_n(&p->busy, 0, __ATOMIC_RELEASE);
         restore_fp(old);
         return;
     }
     p->fn = fn;
     p->ctx = ctx;
+    p->n_tasks = n_tasks;
     p->nth = nth;
-    __atomic_store_n(&p->pending, p->n - 1, __ATOMIC_RELAXED);
-    pthread_mutex_lock(&p->mu);
-    __atomic_add_fetch(&p->gen, 1, __ATOMIC_RELEASE);
-    if (p->sleepers > 0)
-        pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->mu);
-    fn(ctx, 0, nth);
-    for (int i = 0; i < SPIN_ROUNDS + YIELD_ROUNDS; i++) {
-        if (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) == 0)
-            break;
-        backoff(i);
-    }
-    if (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0) {
+    __atomic_store_n(&p->next, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->state, 0, __ATOMIC_RELEASE);         /* open */
+    __atomic_add_fetch(&p->gen, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&p->sleepers, __ATOMIC_SEQ_CST) > 0) {
         pthread_mutex_lock(&p->mu);
-        while (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0)
-            pthread_cond_wait(&p->done, &p->mu);
+        pthread_cond_broadcast(&p->go);
         pthread_mutex_unlock(&p->mu);
     }
+    long t0 = now_ns();
+    run_tasks(p);
+    __atomic_fetch_or(&p->state, CLOSED, __ATOMIC_ACQ_REL);
+    wait_joined(p, now_ns() - t0);
     __atomic_store_n(&p->busy, 0, __ATOMIC_RELEASE);
     restore_fp(old);
+}
+
+void cr_pool_run(cr_pool *p, int n_tasks, cr_task_fn fn, void *ctx)
+{
+    int nth = n_tasks < cr_pool_size(p) ? n_tasks : cr_pool_size(p);
+    if (nth < 1)
+        nth = 1;
+    run_job(p, nth, nth, fn, ctx);
+}
+
+void cr_pool_chunks(cr_pool *p, int n_chunks, cr_task_fn fn, void *ctx)
+{
+    if (n_chunks >= 1)
+        run_job(p, n_chunks, n_chunks, fn, ctx);
 }

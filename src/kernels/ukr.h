@@ -25,12 +25,17 @@ typedef struct cr_ukr {
     int vw;                    /* floats per vector: the channel chunk */
     int mr, nr;                /* gemm tile: mr rows x nr (= 2 vw) columns */
 
-    /* C[rows, cols] = (add ? C : 0) + A B (+ bias[cols], if not NULL) for
-     * one tile, rows <= mr, cols <= nv*vw. a: packed A [kc][mr] (lda 0) or,
-     * when rows == mr, the rows of A in place (row r at a + r*lda); b: packed
-     * B [kc][nv*vw]; nv 1|2. */
+    /* C[rows, cols] = act((add ? C : 0) + A B (+ bias[cols], if not NULL))
+     * for one tile, rows <= mr, cols <= nv*vw. a: packed A [kc][mr] (lda 0)
+     * or, when rows == mr, the rows of A in place (row r at a + r*lda); b:
+     * packed B [kc][nv*vw]; nv 1|2; act a cr_act. */
     void (*gemm)(int kc, const float *a, int lda, const float *b, int nv, float *c, int ldc,
-                 int rows, int cols, bool add, const float *bias);
+                 int rows, int cols, bool add, const float *bias, int act);
+
+    /* The same for rows of C (any number of columns) with B read in place
+     * (row stride ldb), for products with very few rows. */
+    void (*gemm_direct)(int kc, const float *a, int lda, const float *b, int ldb, float *c,
+                        int ldc, int rows, int cols, bool add, const float *bias, int act);
 
     /* Packing for gemm (see ukr_tmpl.h): B into panels of nr (or, last,
      * vw) columns; A into micro-panels of mr rows (untransposed A: only a
@@ -38,9 +43,10 @@ typedef struct cr_ukr {
     void (*pack_a)(const float *a, int lda, bool ta, int rows, int kc, float *ap);
     void (*pack_b)(const float *b, int ldb, bool tb, int kc, int ncols, float *bp);
 
-    /* Depthwise (depth multiplier 1) forward, output row `row` of n*oh. */
+    /* Depthwise (depth multiplier 1) forward, output row `row` of n*oh,
+     * stored through the activation act (a cr_act). */
     void (*dw_row)(const cr_conv_geom *g, const float *x, const float *k, const float *bias,
-                   float *y, int64_t row);
+                   float *y, int64_t row, int act);
     /* Depthwise (dm 1) backward for channels [c0, c1); NULL outputs skipped. */
     void (*dw_back)(const cr_conv_geom *g, const float *x, const float *k, const float *dy,
                     float *dx, float *dk, float *dbias, int c0, int c1);
@@ -65,8 +71,25 @@ extern const cr_ukr cr_ukr_generic;
 extern const cr_ukr cr_ukr_avx2, cr_ukr_avx512;
 #endif
 
+/* cr_gemm_packed on the calling thread (K > 0), for drivers that split
+ * work themselves (conv2d: im2col and gemm of a row range in one task). */
+void cr_gemm_packed_serial(int M, int N, int K, const float *A, int lda, const float *Bp,
+                           float *C, int ldc, const float *bias, cr_act act);
+
 /* The table of the selected level. */
 const cr_ukr *cr_ukr_get(void);
+
+/* The fused activation (a cr_act) on one float: relu v > 0 ? v : 0, relu6
+ * then u < 6 ? u : 6 (NaN gives 0); the vector form in ukr_tmpl.h matches. */
+static inline float cr_act_apply(float v, int act)
+{
+    if (act != CR_ACT_NONE) {
+        v = v > 0.0f ? v : 0.0f;
+        if (act == CR_ACT_RELU6)
+            v = v < 6.0f ? v : 6.0f;
+    }
+    return v;
+}
 
 /* The taps t in [lo, hi) of a window starting at `base` with dilation d and
  * k taps that land inside 0..size-1 (base + t*d). Empty: lo == hi. */

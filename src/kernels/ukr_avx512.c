@@ -28,6 +28,7 @@ static inline TARGET __mmask16 tail(int n) { return (__mmask16)((1u << n) - 1); 
 #define v_add(a, b) _mm512_add_ps(a, b)
 #define v_div(a, b) _mm512_div_ps(a, b)
 #define v_max(a, b) _mm512_max_ps(a, b)
+#define v_min(a, b) _mm512_min_ps(a, b)
 #define m_none() ((__mmask16)0)
 #define m_eq(a, b) _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ)
 #define m_andnot(a, b) ((__mmask16)((a) & ~(b)))

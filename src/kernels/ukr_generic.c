@@ -35,6 +35,7 @@ static inline V v_fma(V a, V b, V c)
 static inline V v_add(V a, V b) { V r; LANES r.f[l_] = a.f[l_] + b.f[l_]; return r; }
 static inline V v_div(V a, V b) { V r; LANES r.f[l_] = a.f[l_] / b.f[l_]; return r; }
 static inline V v_max(V a, V b) { V r; LANES r.f[l_] = a.f[l_] > b.f[l_] ? a.f[l_] : b.f[l_]; return r; }
+static inline V v_min(V a, V b) { V r; LANES r.f[l_] = a.f[l_] < b.f[l_] ? a.f[l_] : b.f[l_]; return r; }
 static inline VM m_none(void) { VM r; LANES r.b[l_] = false; return r; }
 static inline VM m_eq(V a, V b) { VM r; LANES r.b[l_] = a.f[l_] == b.f[l_]; return r; }
 static inline VM m_andnot(VM a, VM b) { VM r; LANES r.b[l_] = a.b[l_] && !b.b[l_]; return r; }

@@ -34,6 +34,19 @@ INLINE void st(float *p, V v, int n)
         v_storen(p, v, n);
 }
 
+/* The fused activation (CR_ACT_*), as cr_act_apply does on scalars:
+ * max_ps(v, 0) is v > 0 ? v : 0 and min_ps(u, 6) is u < 6 ? u : 6. */
+INLINE V act_v(V v, int act)
+{
+    if (act != CR_ACT_NONE) {
+        v = v_max(v, v_zero());
+        if (act == CR_ACT_RELU6)
+            v = v_min(v, v_set1(6.0f));
+    }
+    return v;
+}
+
+
 /* ---- gemm micro-kernel -------------------------------------------------- */
 
 /* One UKR_MR x nv*VW tile of C over one K block: the accumulators stay in
@@ -42,10 +55,11 @@ INLINE void st(float *p, V v, int n)
  * (row r at a + r*lda, all UKR_MR rows present). Edge tiles compute the full
  * tile (packing zero-pads A and B) and store only rows x cols (with masks,
  * or through a buffer when rows are missing), with the same final add;
- * then, on the last K block, C = C + bias (per column) if bias is given. */
+ * then, on the last K block, C = C + bias (per column) if bias is given,
+ * then C = act(C) (act is CR_ACT_NONE on other blocks). */
 INLINE void gemm_body(const int nv, const bool packed, int kc, const float *a, int lda,
                       const float *b, float *c, int ldc, int rows, int cols, bool add,
-                      const float *bias)
+                      const float *bias, int act)
 {
     V acc[UKR_MR][2];
     UNROLL
@@ -70,10 +84,10 @@ INLINE void gemm_body(const int nv, const bool packed, int kc, const float *a, i
         for (int r = 0; r < UKR_MR; r++) {
             float *p = c + (size_t)r * ldc;
             V v0 = add ? v_add(ld(p, n0), acc[r][0]) : acc[r][0];
-            st(p, bias ? v_add(v0, b0) : v0, n0);
+            st(p, act_v(bias ? v_add(v0, b0) : v0, act), n0);
             if (nv > 1) {
                 V v1 = add ? v_add(ld(p + VW, n1), acc[r][1]) : acc[r][1];
-                st(p + VW, bias ? v_add(v1, b1) : v1, n1);
+                st(p + VW, act_v(bias ? v_add(v1, b1) : v1, act), n1);
             }
         }
         return;
@@ -90,25 +104,65 @@ INLINE void gemm_body(const int nv, const bool packed, int kc, const float *a, i
         const float *s = t + r * nv * VW;
         for (int j = 0; j < cols; j++) {
             float v = add ? p[j] + s[j] : s[j];
-            p[j] = bias ? v + bias[j] : v;
+            p[j] = cr_act_apply(bias ? v + bias[j] : v, act);
         }
     }
 }
 
 static TARGET void gemm_tile(int kc, const float *a, int lda, const float *b, int nv, float *c,
-                             int ldc, int rows, int cols, bool add, const float *bias)
+                             int ldc, int rows, int cols, bool add, const float *bias, int act)
 {
     if (lda == 0) {
         if (nv == 2)
-            gemm_body(2, true, kc, a, 0, b, c, ldc, rows, cols, add, bias);
+            gemm_body(2, true, kc, a, 0, b, c, ldc, rows, cols, add, bias, act);
         else
-            gemm_body(1, true, kc, a, 0, b, c, ldc, rows, cols, add, bias);
+            gemm_body(1, true, kc, a, 0, b, c, ldc, rows, cols, add, bias, act);
     } else {
         if (nv == 2)
-            gemm_body(2, false, kc, a, lda, b, c, ldc, rows, cols, add, bias);
+            gemm_body(2, false, kc, a, lda, b, c, ldc, rows, cols, add, bias, act);
         else
-            gemm_body(1, false, kc, a, lda, b, c, ldc, rows, cols, add, bias);
+            gemm_body(1, false, kc, a, lda, b, c, ldc, rows, cols, add, bias, act);
     }
+}
+
+/* A few rows of C with B read in place (row stride ldb): for each of rows
+ * rows and each chunk of up to 4 vectors of columns, acc = a*b + acc over
+ * the K block (k ascending, from 0), then C = (add ? C + acc : acc), then
+ * on the last block + bias and act: gemm_body's operations per element,
+ * so the same bits. cols may be anything (masked edges). */
+static TARGET void gemm_direct(int kc, const float *a, int lda, const float *b, int ldb,
+                               float *c, int ldc, int rows, int cols, bool add,
+                               const float *bias, int act)
+{
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j += 4 * VW) {
+            int n[4];
+            V acc[4];
+            UNROLL
+            for (int u = 0; u < 4; u++) {
+                int left = cols - j - u * VW;
+                n[u] = left <= 0 ? 0 : left < VW ? left : VW;
+                acc[u] = v_zero();
+            }
+            const float *ar = a + (size_t)r * lda, *bj = b + j;
+            for (int k = 0; k < kc; k++, bj += ldb) {
+                V av = v_set1(ar[k]);
+                UNROLL
+                for (int u = 0; u < 4; u++)
+                    if (n[u] > 0)
+                        acc[u] = v_fma(av, ld(bj + u * VW, n[u]), acc[u]);
+            }
+            float *p = c + (size_t)r * ldc + j;
+            UNROLL
+            for (int u = 0; u < 4; u++) {
+                if (n[u] == 0)
+                    continue;
+                V v = add ? v_add(ld(p + u * VW, n[u]), acc[u]) : acc[u];
+                if (bias)
+                    v = v_add(v, ld(bias + j + u * VW, n[u]));
+                st(p + u * VW, act_v(v, act), n[u]);
+            }
+        }
 }
 
 /* ---- gemm packing ------------------------------------------------------- */
@@ -204,7 +258,7 @@ INLINE V dw_cell(const cr_conv_geom *g, const float *xn, const float *k, V acc, 
 /* dw_cell for four full chunks at once (c0, c0 + VW, ...): four
  * independent chains instead of one. */
 INLINE void dw_cell4(const cr_conv_geom *g, const float *xn, const float *k, const float *bias,
-                     int i0, int i1, int oh, int ow, int c0, float *y)
+                     int i0, int i1, int oh, int ow, int c0, float *y, int act)
 {
     int C = g->c, bx = ow * g->sw - g->pl, j0, j1;
     cr_tap_range(bx, g->dw, g->kw, g->w, &j0, &j1);
@@ -225,13 +279,13 @@ INLINE void dw_cell4(const cr_conv_geom *g, const float *xn, const float *k, con
     }
     UNROLL
     for (int u = 0; u < 4; u++)
-        v_store(y + u * VW, a[u]);
+        v_store(y + u * VW, act_v(a[u], act));
 }
 
 /* Four neighbouring output cells whose taps are all inside the image: the
  * same operations as dw_cell, four independent chains sharing each k load. */
 INLINE void dw_quad(const cr_conv_geom *g, const float *xn, const float *k, V b, int i0, int i1,
-                    int oh, int ow, int c0, int nc, float *y)
+                    int oh, int ow, int c0, int nc, float *y, int act)
 {
     int C = g->c, bx = ow * g->sw - g->pl;
     size_t step = (size_t)g->sw * C;
@@ -249,10 +303,10 @@ INLINE void dw_quad(const cr_conv_geom *g, const float *xn, const float *k, V b,
             a3 = v_fma(ld(p + 3 * step, nc), kv, a3);
         }
     }
-    st(y, a0, nc);
-    st(y + C, a1, nc);
-    st(y + 2 * (size_t)C, a2, nc);
-    st(y + 3 * (size_t)C, a3, nc);
+    st(y, act_v(a0, act), nc);
+    st(y + C, act_v(a1, act), nc);
+    st(y + 2 * (size_t)C, act_v(a2, act), nc);
+    st(y + 3 * (size_t)C, act_v(a3, act), nc);
 }
 
 /* The common case (kw = 3, column dilation 1) for ncell neighbouring
@@ -262,7 +316,7 @@ INLINE void dw_quad(const cr_conv_geom *g, const float *xn, const float *k, V b,
  * operations as dw_cell. */
 INLINE void dw3_cells(const int ncell, const bool full, const cr_conv_geom *g, const float *xn,
                       const float *k, V b, int i0, int i1, int oh, int ow, int c0, int nc,
-                      float *y)
+                      float *y, int act)
 {
 #define LD3(p) (full ? v_load(p) : v_loadn(p, nc))
     size_t C = (size_t)g->c, step = (size_t)g->sw * C;
@@ -285,9 +339,9 @@ INLINE void dw3_cells(const int ncell, const bool full, const cr_conv_geom *g, c
     UNROLL
     for (int q = 0; q < ncell; q++) {
         if (full)
-            v_store(y + q * C, acc[q]);
+            v_store(y + q * C, act_v(acc[q], act));
         else
-            v_storen(y + q * C, acc[q], nc);
+            v_storen(y + q * C, act_v(acc[q], act), nc);
     }
 #undef LD3
 }
@@ -295,22 +349,22 @@ INLINE void dw3_cells(const int ncell, const bool full, const cr_conv_geom *g, c
 /* dw3_cells for a run-time ncell of 8, 4 or 2. */
 INLINE void dw3_group(int ncell, bool full, const cr_conv_geom *g, const float *xn,
                       const float *k, V b, int i0, int i1, int oh, int ow, int c0, int nc,
-                      float *y)
+                      float *y, int act)
 {
     if (full) {
         if (ncell == 8)
-            dw3_cells(8, true, g, xn, k, b, i0, i1, oh, ow, c0, nc, y);
+            dw3_cells(8, true, g, xn, k, b, i0, i1, oh, ow, c0, nc, y, act);
         else if (ncell == 4)
-            dw3_cells(4, true, g, xn, k, b, i0, i1, oh, ow, c0, nc, y);
+            dw3_cells(4, true, g, xn, k, b, i0, i1, oh, ow, c0, nc, y, act);
         else
-            dw3_cells(2, true, g, xn, k, b, i0, i1, oh, ow, c0, nc, y);
+            dw3_cells(2, true, g, xn, k, b, i0, i1, oh, ow, c0, nc, y, act);
     } else {
         if (ncell == 8)
-            dw3_cells(8, false, g, xn, k, b, i0, i1, oh, ow, c0, nc, y);
+            dw3_cells(8, false, g, xn, k, b, i0, i1, oh, ow, c0, nc, y, act);
         else if (ncell == 4)
-            dw3_cells(4, false, g, xn, k, b, i0, i1, oh, ow, c0, nc, y);
+            dw3_cells(4, false, g, xn, k, b, i0, i1, oh, ow, c0, nc, y, act);
         else
-            dw3_cells(2, false, g, xn, k, b, i0, i1, oh, ow, c0, nc, y);
+            dw3_cells(2, false, g, xn, k, b, i0, i1, oh, ow, c0, nc, y, act);
     }
 }
 
@@ -327,9 +381,9 @@ INLINE int lead_channels(const float *x, int C)
 
 /* Output cells left to right, interior ones in groups of 8, 4 or 2, for
  * each group all channel chunks, so the few input rows the window covers
- * stay in L1. Every path does dw_cell's operations. */
+ * stay in L1. Every path does dw_cell's operations, then stores act(acc). */
 static TARGET void dw_row(const cr_conv_geom *g, const float *x, const float *k,
-                          const float *bias, float *y, int64_t row)
+                          const float *bias, float *y, int64_t row, int act)
 {
     int C = g->c, oh = (int)(row % g->oh), i0, i1, ow0, ow1, lead = lead_channels(x, C);
     bool k3 = g->kw == 3 && g->dw == 1;
@@ -344,17 +398,17 @@ static TARGET void dw_row(const cr_conv_geom *g, const float *x, const float *k,
             int nc = c0 < lead ? lead - c0 : C - c0 < VW ? C - c0 : VW;
             float *yo = yr + (size_t)ow * C + c0;
             if (n == 1 && nc == VW && C - c0 >= 4 * VW) {
-                dw_cell4(g, xn, k, bias, i0, i1, oh, ow, c0, yo);
+                dw_cell4(g, xn, k, bias, i0, i1, oh, ow, c0, yo, act);
                 c0 += 4 * VW;
                 continue;
             }
             V b = bias ? ld(bias + c0, nc) : v_zero();
             if (k3 && n > 1)
-                dw3_group(n, nc == VW, g, xn, k, b, i0, i1, oh, ow, c0, nc, yo);
+                dw3_group(n, nc == VW, g, xn, k, b, i0, i1, oh, ow, c0, nc, yo, act);
             else if (n == 4)
-                dw_quad(g, xn, k, b, i0, i1, oh, ow, c0, nc, yo);
+                dw_quad(g, xn, k, b, i0, i1, oh, ow, c0, nc, yo, act);
             else
-                st(yo, dw_cell(g, xn, k, b, i0, i1, oh, ow, c0, nc), nc);
+                st(yo, act_v(dw_cell(g, xn, k, b, i0, i1, oh, ow, c0, nc), act), nc);
             c0 += nc;
         }
         ow += n;
@@ -561,6 +615,7 @@ const cr_ukr UKR_TABLE = {
     .mr = UKR_MR,
     .nr = 2 * VW,
     .gemm = gemm_tile,
+    .gemm_direct = gemm_direct,
     .pack_a = pack_a,
     .pack_b = pack_b,
     .dw_row = dw_row,

@@ -100,6 +100,7 @@ void cr_weight_init(cr_weight *w, crest_init init, cr_rng *r)
         }
         w->val[i] = v;
     }
+    w->version++;
 }
 
 static const char *const init_names[CREST_INIT_COUNT] = {

@@ -21,11 +21,13 @@ typedef struct win_attr {
     int kh, kw;          /* pooling window (convs read it from the kernel) */
     int sh, sw, dh, dw;
     int pad;             /* PAD_VALID / PAD_SAME */
+    int xt, xb, xl, xr;  /* explicit zero padding (a ZeroPadding2D fused in) */
     int act;             /* fused: CREST_LINEAR, CREST_RELU or CREST_RELU6 */
     /* inference only: a batch norm folded in (cr_fold_batchnorm). Inputs
      * then go on with mean, var, gamma (if bn_scale), beta (if bn_center). */
     bool bn, bn_scale, bn_center;
     float eps;
+    struct conv_cache *cache;   /* weights prepared once (see below), or NULL */
 } win_attr;
 
 /* Convolution inputs before any folded batch-norm parameters. */
@@ -72,8 +74,10 @@ static int window_geom(const cr_node *n, int kh, int kw, int oc, cr_conv_geom *g
     *g = (cr_conv_geom){ .n = (int)x->d[0], .h = (int)x->d[1], .w = (int)x->d[2],
                          .c = (int)x->d[3], .oc = oc, .kh = kh, .kw = kw, .sh = a->sh,
                          .sw = a->sw, .dh = a->dh, .dw = a->dw };
-    g->oh = out_dim(g->h, kh, a->sh, a->dh, a->pad, &g->pt);
-    g->ow = out_dim(g->w, kw, a->sw, a->dw, a->pad, &g->pl);
+    g->oh = out_dim(g->h + a->xt + a->xb, kh, a->sh, a->dh, a->pad, &g->pt);
+    g->ow = out_dim(g->w + a->xl + a->xr, kw, a->sw, a->dw, a->pad, &g->pl);
+    g->pt += a->xt;      /* the kernels skip taps outside the image: zeros */
+    g->pl += a->xl;
     if (g->oh < 1 || g->ow < 1)
         return cr_fail(CREST_E_SHAPE, "%s: a %dx%d window (dilation %dx%d) does not fit a "
                        "%dx%d input with 'valid' padding", n->op->name, kh, kw, a->dh, a->dw,
@@ -86,36 +90,12 @@ static void set_out(cr_node *n, const cr_conv_geom *g)
     n->shape = (cr_dims){ .ndim = 4, .d = { g->n, g->oh, g->ow, g->oc } };
 }
 
-/* ---- fused activation epilogue ---------------------------------------- */
+/* ---- fused activation: applied in the kernels' stores ------------------- */
 
-/* One pass over the output: y = act(y + bias) per pixel row of C channels. */
-typedef struct ep_job { float *y; const float *b; int act; int64_t C; } ep_job;
-
-static void ep_rows(void *ctx, int64_t lo, int64_t hi)
+static cr_act kernel_act(const cr_node *n)
 {
-    const ep_job *j = ctx;
-    int64_t C = j->C;
-    float top = j->act == CREST_RELU6 ? 6.0f : INFINITY, bot = j->act == CREST_LINEAR ? -INFINITY : 0;
-    for (int64_t r = lo; r < hi; r++) {
-        float *y = j->y + r * C;
-        if (j->b)
-            for (int64_t k = 0; k < C; k++)
-                y[k] += j->b[k];
-        if (j->act != CREST_LINEAR)
-            for (int64_t k = 0; k < C; k++)
-                y[k] = y[k] > bot ? (y[k] < top ? y[k] : top) : bot;
-    }
-}
-
-/* bias: added here (not by the kernel) so bias and activation share a pass. */
-static void epilogue(cr_node *n, const cr_ctx *c, const float *bias)
-{
-    const win_attr *a = n->attr;
-    if (a->act == CREST_LINEAR && !bias)
-        return;
-    int64_t C = n->shape.d[3];
-    ep_job j = { n->val, bias, a->act, C };
-    cr_parallel_rows(c, cr_dims_count(&n->shape) / C, C, ep_rows, &j);
+    int act = ((const win_attr *)n->attr)->act;
+    return act == CREST_RELU6 ? CR_ACT_RELU6 : act == CREST_RELU ? CR_ACT_RELU : CR_ACT_NONE;
 }
 
 /* dy *= f'(pre-activation), read from y; in place (the node's own grad). */
@@ -164,6 +144,109 @@ static void fold(const cr_node *n, float *k, float *b)
             k[r + o] = k0[r + o] * mul[o];
 }
 
+/* ---- weights prepared once -----------------------------------------------
+ *
+ * A convolution whose kernel, bias and folded batch-norm inputs are all
+ * weights no gradient flows into (inference graphs, frozen backbones)
+ * keeps them prepared on the node: the folded kernel and bias, and for
+ * conv2d the kernel packed for the gemm micro-kernel. They are redone when
+ * a weight's version or the SIMD level changes. The bits are those the
+ * unprepared path computes (same fold, same packing). */
+
+#define CACHE_MAX_W 6
+
+typedef struct conv_cache {
+    int isa, nw;
+    const cr_weight *w[CACHE_MAX_W];
+    unsigned ver[CACHE_MAX_W];
+    float *k, *b;              /* one block: kernel (packed for conv2d), bias or NULL */
+} conv_cache;
+
+static void conv_release(cr_node *n)
+{
+    win_attr *a = n->attr;
+    if (a && a->cache) {
+        cr_free(a->cache->k);
+        cr_free(a->cache);
+        a->cache = NULL;
+    }
+}
+
+/* The node's weight inputs qualify for a cache. */
+static bool cacheable(const cr_node *n)
+{
+    if (n->n_in - 1 > CACHE_MAX_W)
+        return false;
+    for (int i = 1; i < n->n_in; i++)
+        if (n->in[i]->kind != CR_NODE_PARAM || !n->in[i]->w || n->in[i]->needs_grad)
+            return false;
+    return true;
+}
+
+static bool cache_fresh(const cr_node *n, const conv_cache *cc)
+{
+    if (!cc || cc->isa != (int)cr_isa_current() || cc->nw != n->n_in - 1)
+        return false;
+    for (int i = 1; i < n->n_in; i++)
+        if (cc->w[i - 1] != n->in[i]->w || cc->ver[i - 1] != n->in[i]->w->version)
+            return false;
+    return true;
+}
+
+/* (Re)builds the cache: fold (if any) into tmp, then pack or copy. */
+static conv_cache *cache_build(cr_node *n, const cr_conv_geom *g, bool pack)
+{
+    win_attr *a = n->attr;
+    int64_t cnt = cr_dims_count(&n->in[1]->shape), oc = g->oc;
+    int64_t kf = pack ? (int64_t)cr_conv2d_packed_floats(g) : cnt;
+    conv_release(n);
+    conv_cache *cc = cr_calloc(1, sizeof *cc);
+    float *tmp = a->bn && pack ? cr_malloc((size_t)cnt * sizeof(float)) : NULL;
+    if (cc)
+        cc->k = cr_malloc((size_t)(kf + 2 * oc) * sizeof(float));
+    if (!cc || !cc->k || (a->bn && pack && !tmp)) {
+        if (cc)
+            cr_free(cc->k);
+        cr_free(cc);
+        cr_free(tmp);
+        return NULL;                      /* the unprepared path still works */
+    }
+    const float *k = n->in[1]->val, *b = conv_bias(n);
+    cc->b = cc->k + kf;
+    if (a->bn) {
+        fold(n, pack ? tmp : cc->k, cc->b);
+        k = pack ? tmp : cc->k;
+    } else if (b) {
+        memcpy(cc->b, b, (size_t)oc * sizeof(float));
+    } else {
+        cc->b = NULL;
+    }
+    if (pack)
+        cr_conv2d_pack(g, k, cc->k);
+    else if (!a->bn)
+        memcpy(cc->k, k, (size_t)cnt * sizeof(float));
+    cr_free(tmp);
+    cc->isa = (int)cr_isa_current();
+    cc->nw = n->n_in - 1;
+    for (int i = 1; i < n->n_in; i++) {
+        cc->w[i - 1] = n->in[i]->w;
+        cc->ver[i - 1] = n->in[i]->w->version;
+    }
+    a->cache = cc;
+    return cc;
+}
+
+/* The prepared weights, or NULL (then fold into aux per forward). */
+static const conv_cache *prepared(cr_node *n, const cr_conv_geom *g, bool pack)
+{
+    win_attr *a = n->attr;
+    if (!cacheable(n))
+        return NULL;
+    if (cache_fresh(n, a->cache))
+        return a->cache;
+    return cache_build(n, g, pack);
+}
+
 /* ---- conv2d: x [n,h,w,c], k [kh,kw,c,oc], bias [oc] optional ----------- */
 
 static int conv_shape(cr_node *n)
@@ -202,6 +285,12 @@ static void conv_fwd(cr_node *n, const cr_ctx *c)
     conv_geom_of(n, &g);
     const float *k = n->in[1]->val, *b = conv_bias(n);
     float *scratch = n->aux;
+    const conv_cache *cc = prepared(n, &g, true);
+    if (cc) {
+        cr_conv2d_ep(c->pool, &g, n->in[0]->val, NULL, cc->k, cc->b, kernel_act(n), n->val,
+                     scratch);
+        return;
+    }
     if (((const win_attr *)n->attr)->bn) {
         float *fk = n->aux, *fb = n->aux + cr_dims_count(&n->in[1]->shape);
         fold(n, fk, fb);
@@ -209,8 +298,7 @@ static void conv_fwd(cr_node *n, const cr_ctx *c)
         b = fb;
         scratch = fb + 2 * g.oc;
     }
-    cr_conv2d(c->pool, &g, n->in[0]->val, k, NULL, n->val, scratch);
-    epilogue(n, c, b);
+    cr_conv2d_ep(c->pool, &g, n->in[0]->val, k, NULL, b, kernel_act(n), n->val, scratch);
 }
 
 static void conv_bwd(cr_node *n, const cr_ctx *c)
@@ -234,8 +322,8 @@ static cr_node *conv_ex(cr_graph *g, cr_rng *r)
 }
 
 const cr_op_def cr_op_conv2d_def = { .name = "conv2d", .arity = -1, .shape = conv_shape,
-    .forward = conv_fwd, .backward = conv_bwd, .aux_size = conv_aux, .example = conv_ex,
-    .gc_tol = 2e-3 };
+    .forward = conv_fwd, .backward = conv_bwd, .aux_size = conv_aux, .release = conv_release,
+    .example = conv_ex, .gc_tol = 2e-3 };
 
 static win_attr attr_of(const cr_conv_opts *o)
 {
@@ -283,14 +371,19 @@ static void dw_fwd(cr_node *n, const cr_ctx *c)
     cr_conv_geom g = { 0 };
     dw_geom_of(n, &g);
     const float *k = n->in[1]->val, *b = conv_bias(n);
-    if (((const win_attr *)n->attr)->bn) {
+    const win_attr *a = n->attr;
+    const conv_cache *cc = a->bn ? prepared(n, &g, false) : NULL;
+    if (cc) {
+        k = cc->k;
+        b = cc->b;
+    } else if (a->bn) {
         float *fk = n->aux, *fb = n->aux + cr_dims_count(&n->in[1]->shape);
         fold(n, fk, fb);
         k = fk;
         b = fb;
     }
-    cr_depthwise2d(c->pool, &g, n->in[0]->val, k, b, n->val);   /* bias: in the kernel's init */
-    epilogue(n, c, NULL);
+    /* bias: in the kernel's init; activation: in its stores */
+    cr_depthwise2d_act(c->pool, &g, n->in[0]->val, k, b, kernel_act(n), n->val);
 }
 
 static void dw_bwd(cr_node *n, const cr_ctx *c)
@@ -314,7 +407,7 @@ static cr_node *dw_ex(cr_graph *g, cr_rng *r)
 
 const cr_op_def cr_op_depthwise2d_def = { .name = "depthwise2d", .arity = -1,
     .shape = dw_shape, .forward = dw_fwd, .backward = dw_bwd, .aux_size = fold_aux,
-    .example = dw_ex,
+    .release = conv_release, .example = dw_ex,
     .gc_tol = 2e-3 };
 
 cr_node *cr_op_depthwise2d(cr_graph *g, cr_node *x, cr_node *k, cr_node *bias,
@@ -443,5 +536,20 @@ bool cr_conv_fuse_act(cr_node *conv, int act)
     if (a->act != CREST_LINEAR || (act != CREST_RELU && act != CREST_RELU6))
         return false;
     a->act = act;
+    return true;
+}
+
+bool cr_conv_fuse_pad(cr_node *conv, int top, int bottom, int left, int right)
+{
+    if (!conv || conv->kind != CR_NODE_OP ||
+        (conv->op != &cr_op_conv2d_def && conv->op != &cr_op_depthwise2d_def))
+        return false;
+    win_attr *a = conv->attr;
+    if (a->pad != PAD_VALID || a->xt || a->xb || a->xl || a->xr)
+        return false;
+    a->xt = top;
+    a->xb = bottom;
+    a->xl = left;
+    a->xr = right;
     return true;
 }

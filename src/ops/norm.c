@@ -157,6 +157,9 @@ static void bnt_fwd(cr_node *n, const cr_ctx *c)
         mm[k] = (float)(mm[k] - (mm[k] - mu) * decay);
         mv[k] = (float)(mv[k] - (mv[k] - var) * decay);
     }
+    for (int i = BN_MEAN; i <= BN_VAR; i++)   /* moving statistics changed */
+        if (n->in[i]->w)
+            n->in[i]->w->version++;
 }
 
 static void bnt_bwd(cr_node *n, const cr_ctx *c)

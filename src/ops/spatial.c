@@ -167,10 +167,22 @@ static int pad_shape(cr_node *n)
     return CREST_OK;
 }
 
+/* Zeros only where the copy of the input does not land. */
 static void pad_fwd(cr_node *n, const cr_ctx *c)
 {
     (void)c;
-    memset(n->val, 0, (size_t)cr_dims_count(&n->shape) * sizeof(float));
+    const tblr_attr *a = n->attr;
+    const cr_dims *B = &n->shape;
+    size_t C = (size_t)B->d[3], row = (size_t)B->d[2] * C, H = (size_t)B->d[1];
+    for (int64_t i = 0; i < B->d[0]; i++) {
+        float *img = n->val + (size_t)i * H * row;
+        memset(img, 0, (size_t)a->t * row * sizeof(float));
+        memset(img + (H - (size_t)a->b) * row, 0, (size_t)a->b * row * sizeof(float));
+        for (size_t y = (size_t)a->t; y < H - (size_t)a->b; y++) {
+            memset(img + y * row, 0, (size_t)a->l * C * sizeof(float));
+            memset(img + (y + 1) * row - (size_t)a->r * C, 0, (size_t)a->r * C * sizeof(float));
+        }
+    }
     window_copy(n, n->in[0], n->attr, false, false, n->val);
 }
 
@@ -192,6 +204,18 @@ const cr_op_def cr_op_zero_pad2d_def = { .name = "zero_pad2d", .arity = 1, .shap
 cr_node *cr_op_pad2d(cr_graph *g, cr_node *x, int t, int b, int l, int r)
 {
     return cr_op(g, &cr_op_zero_pad2d_def, &x, 1, &(tblr_attr){ t, b, l, r }, sizeof(tblr_attr));
+}
+
+bool cr_pad_parts(const cr_node *n, int *top, int *bottom, int *left, int *right)
+{
+    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_zero_pad2d_def)
+        return false;
+    const tblr_attr *a = n->attr;
+    *top = a->t;
+    *bottom = a->b;
+    *left = a->l;
+    *right = a->r;
+    return true;
 }
 
 static int crop_shape(cr_node *n)
