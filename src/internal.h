@@ -394,10 +394,35 @@ struct crest_dataset {
     char **class_names;           /* image folders: sub-folder names, or NULL */
     int n_class_names;
     crest_image_opts *image;      /* image folders: how files became samples, or NULL */
+    /* Lazy image sets (crest_image_source_open): x is NULL and sample i is
+     * made on demand through *image, from files[i] (decoded) or from row i
+     * of raw (its values times raw_scale on the 0..255 scale). */
+    char **files;
+    crest_dataset *raw;
+    float raw_scale;
+    bool from_folder;             /* a folder-per-class set (split stratified) */
 };
+
+/* Lazy data sets (src/data/source.c). */
+static inline bool cr_dataset_lazy(const crest_dataset *d) { return d && !d->x; }
+/* Samples rows[start..start+b) (rows NULL: start, start+1, ...) as model
+ * inputs into dst [b, stride], decoding or transforming lazy samples. */
+int cr_dataset_gather(const crest_dataset *d, const size_t *rows, size_t start, int64_t b,
+                      float *dst);
+/* The samples rows[0..n) of d as a new data set (lazy stays lazy). */
+int cr_dataset_take(const crest_dataset *d, const size_t *rows, size_t n, crest_dataset **out);
+/* An empty data set of n samples of `shape` with labels (or none), no x:
+ * the caller fills files / raw and image (lazy). */
+int cr_dataset_new_lazy(crest_dataset **out, size_t n, crest_dims shape, const int32_t *labels,
+                        int n_classes);
+/* Images per inference pass whose activations stay cache-sized (src/infer.c);
+ * 0 if planning failed. */
+int64_t cr_auto_batch(cr_graph *g);
 
 /* Image options from a parsed JSON object (src/data/image.c). */
 int cr_image_opts_from_cjson(const cJSON *j, crest_image_opts *out);
+/* CREST_OK or CREST_E_ARG naming the bad field of o. */
+int cr_image_check_opts(const crest_image_opts *o);
 
 /* ---- files ------------------------------------------------------------- */
 

@@ -631,10 +631,11 @@ static void test_out_of_memory(void **state)
     snprintf(root, sizeof root, "%s/oom", tmp);
     mk("oom");
     mk("oom/c");
+    mk("oom/d");
     unsigned char *a = pattern(12, 9, 3, 4);
     snprintf(p, sizeof p, "%s/c/a.png", root);
     write_png(p, 12, 9, PNG_COLOR_TYPE_RGB, 8, a, NULL, 0, NULL, 0, true);
-    snprintf(p, sizeof p, "%s/c/b.jpg", root);
+    snprintf(p, sizeof p, "%s/d/b.jpg", root);
     write_jpeg(p, 12, 9, 3, a);
     free(a);
     crest_image_opts o = { .height = 5, .width = 4, .crop_to_aspect = true };

@@ -79,10 +79,8 @@ int cmd_evaluate(int argc, char **argv)
         if ((rc = cli_table_dataset(m, data, label, holdout, delim, &ds)))
             goto out;
     } else if (!err) {
-        err = cli_load_for_model(m, data, &ds);
+        err = cli_load_for_model(m, "evaluate", data, &ds);
     }
-    if (!err)
-        err = crest_evaluate(m, ds, 256, &met);
     size_t n = crest_dataset_size(ds);
     int K = (int)crest_model_output_size(m);
     const int32_t *labels = crest_dataset_labels(ds);
@@ -99,7 +97,8 @@ int cmd_evaluate(int argc, char **argv)
             rc = EXIT_RUN;
             goto out;
         }
-        err = crest_predict(m, crest_dataset_x(ds), n, probs);
+        /* one forward pass per cache-sized batch gives metrics and outputs */
+        err = crest_evaluate_probs(m, ds, 0, &met, probs);
     }
     if (err) {
         rc = cli_fail("evaluate", err);
@@ -173,10 +172,13 @@ out:
 static const char *predict_help =
     "usage: crest predict DIR INPUT... [--top K] [--json]\n"
     "       crest predict DIR --data SPEC [--limit N] [--top K] [--json]\n"
-    "  INPUT: a raw little-endian float32 file (.f32) of one or more samples of\n"
-    "  the model's input shape, or a table (.csv with a header row, .arff) of raw\n"
+    "  INPUT: a JPEG or PNG image (through the model's recorded preprocessing), a\n"
+    "  raw little-endian float32 file (.f32) of one or more samples of the model's\n"
+    "  input shape, or a table (.csv with a header row, .arff) of raw\n"
     "  rows for a model trained on a table (its feature spec is applied; a label\n"
-    "  column, if present, is ignored). --data: samples of a data set.\n"
+    "  column, if present, is ignored); any other kind is an error. --data:\n"
+    "  samples of a data set (an image folder, IDX set or image file goes\n"
+    "  through the model's recorded image preprocessing).\n"
     "  Prints each sample's top classes; --json prints all probabilities.\n";
 
 static void print_row(cJSON *arr, const char *src, size_t i, const float *p, int K, int top)
@@ -204,12 +206,27 @@ static void print_row(cJSON *arr, const char *src, size_t i, const float *p, int
     printf("\n");
 }
 
+static bool has_ext(const char *path, const char *ext)
+{
+    const char *dot = strrchr(path, '.');
+    return dot && !strchr(dot, '/') && !strcasecmp(dot, ext);
+}
+
 /* A JPEG or PNG by its name. */
 static bool is_image_file(const char *path)
 {
-    const char *dot = strrchr(path, '.');
-    return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
-                   !strcasecmp(dot, ".png"));
+    return has_ext(path, ".jpg") || has_ext(path, ".jpeg") || has_ext(path, ".png");
+}
+
+/* INPUT as a lazy set of samples: an image file through the model's
+ * recorded transform. */
+static int open_image_input(crest_model *m, const char *src, size_t per, crest_dataset **out)
+{
+    crest_image_opts io;
+    int err = crest_model_image_opts(m, &io);
+    if (!err && (size_t)io.height * (size_t)io.width * (size_t)(io.channels ? io.channels : 3) != per)
+        err = CREST_E_SHAPE;
+    return err ? err : cli_open_images("predict", src, &io, out);
 }
 
 int cmd_predict(int argc, char **argv)
@@ -273,8 +290,10 @@ int cmd_predict(int argc, char **argv)
             rc = cli_predict_table(m, src, (int)top, arr);
             continue;
         }
+        crest_dataset_free(ds);
+        ds = NULL;
         if (f == n_inputs) {
-            if ((err = cli_load_for_model(m, data, &ds))) {
+            if ((err = cli_load_for_model(m, "predict", data, &ds))) {
                 rc = cli_fail("predict", err);
                 break;
             }
@@ -287,18 +306,17 @@ int cmd_predict(int argc, char **argv)
                 break;
             }
         } else if (is_image_file(src)) {   /* preprocessed as the model recorded */
-            crest_image_opts io;
-            x = malloc(per * sizeof *x);
-            err = x ? crest_model_image_opts(m, &io) : CREST_E_NOMEM;
-            if (!err && (size_t)io.height * (size_t)io.width * (size_t)(io.channels ? io.channels : 3) != per)
-                err = CREST_E_SHAPE;
-            if (!err)
-                err = crest_image_prepare(src, &io, x);
-            if (err) {
+            if ((err = open_image_input(m, src, per, &ds))) {
                 rc = cli_fail("predict", err);
                 break;
             }
             n = 1;
+        } else if (!has_ext(src, ".f32")) {
+            fprintf(stderr, "crest predict: %s: unknown kind of input (give a JPEG or PNG "
+                            "image, raw float32 samples as .f32, or a .csv / .arff table)\n",
+                    src);
+            rc = EXIT_INPUT;
+            break;
         } else {
             FILE *fp = fopen(src, "rb");
             long len = -1;
@@ -329,7 +347,14 @@ int cmd_predict(int argc, char **argv)
             rc = EXIT_RUN;
             break;
         }
-        err = crest_predict(m, x ? x : crest_dataset_x(ds), n, probs);
+        if (ds && n < crest_dataset_size(ds)) {   /* --limit */
+            crest_dataset *sl = NULL;
+            err = crest_dataset_slice(ds, 0, n, &sl);
+            crest_dataset_free(ds);
+            ds = sl;
+        }
+        if (!err)
+            err = x ? crest_predict(m, x, n, probs) : crest_predict_dataset(m, ds, probs);
         if (err) {
             rc = cli_fail("predict", err);
             break;

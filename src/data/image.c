@@ -1,5 +1,5 @@
 /* image.c - images: JPEG (libjpeg-turbo) and PNG (libpng) decoding, bilinear
- * resize, center crop, Keras preprocessing modes, and folder-per-class data sets.
+ * resize, center crop and Keras preprocessing modes (folder data sets: source.c).
  *
  * Pixels are float32 HWC with values on the 0..255 scale (16-bit PNGs are
  * scaled by 255/65535), as Keras' img_to_array gives them. Both decoders
@@ -12,7 +12,6 @@
 #include "../internal.h"
 #include "../json.h"
 
-#include <dirent.h>
 #include <jpeglib.h>
 #include <math.h>
 #include <png.h>
@@ -435,7 +434,7 @@ int crest_preprocess_apply(float *x, size_t n_pixels, int channels, crest_prepro
 
 /* ---- one image to a model input ---------------------------------------- */
 
-static int check_opts(const crest_image_opts *o)
+int cr_image_check_opts(const crest_image_opts *o)
 {
     if (!o || o->height < 1 || o->width < 1 || o->height > IMG_MAX_SIDE ||
         o->width > IMG_MAX_SIDE)
@@ -450,7 +449,7 @@ static int check_opts(const crest_image_opts *o)
 
 int crest_image_to_input(const crest_image *img, const crest_image_opts *o, float *out)
 {
-    int rc = check_opts(o);
+    int rc = cr_image_check_opts(o);
     if (rc)
         return rc;
     if (!img || !img->data || !out)
@@ -500,7 +499,7 @@ out:
 
 int crest_image_prepare(const char *path, const crest_image_opts *o, float *out)
 {
-    int rc = check_opts(o);
+    int rc = cr_image_check_opts(o);
     if (rc)
         return rc;
     crest_image img;
@@ -515,7 +514,7 @@ int crest_image_prepare(const char *path, const crest_image_opts *o, float *out)
 
 char *crest_image_opts_json(const crest_image_opts *o)
 {
-    if (check_opts(o))
+    if (cr_image_check_opts(o))
         return NULL;
     char buf[320];
     snprintf(buf, sizeof buf,
@@ -567,7 +566,7 @@ int cr_image_opts_from_cjson(const cJSON *j, crest_image_opts *out)
     o.crop_to_aspect = jbool(j, "crop_to_aspect");
     o.resize.align_corners = jbool(j, "align_corners");
     o.resize.half_pixel_centers = jbool(j, "half_pixel_centers");
-    if ((rc = check_opts(&o)))
+    if ((rc = cr_image_check_opts(&o)))
         return rc;
     *out = o;
     return CREST_OK;
@@ -597,179 +596,4 @@ int crest_model_image_opts(const crest_model *m, crest_image_opts *out)
                 : cr_fail(CREST_E_ARG, "model has no image preprocessing recorded");
     cJSON_Delete(j);
     return rc;
-}
-
-/* ---- folder-per-class data sets --------------------------------------- */
-
-typedef struct name_list {
-    char **v;
-    size_t n, cap;
-} name_list;
-
-static void names_free(name_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        cr_free(l->v[i]);
-    cr_free(l->v);
-    *l = (name_list){ 0 };
-}
-
-static int names_push(name_list *l, const char *s)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        char **v = cr_realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return cr_fail(CREST_E_NOMEM, "out of memory listing files");
-        l->v = v;
-        l->cap = cap;
-    }
-    if (!(l->v[l->n] = cr_strdup(s)))
-        return cr_fail(CREST_E_NOMEM, "out of memory listing files");
-    l->n++;
-    return CREST_OK;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool is_image_name(const char *n)
-{
-    const char *dot = strrchr(n, '.');
-    static const char *const ext[] = { ".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG" };
-    for (size_t i = 0; dot && i < sizeof ext / sizeof *ext; i++)
-        if (!strcmp(dot, ext[i]))
-            return true;
-    return false;
-}
-
-/* Sorted entries of dir: sub-folders (dirs) or image files (!dirs). Hidden skipped. */
-static int list_dir(const char *dir, bool dirs, name_list *out)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return cr_fail(CREST_E_IO, "%s: cannot open folder", dir);
-    int rc = CREST_OK;
-    char path[4096];
-    for (struct dirent *e; !rc && (e = readdir(d));) {
-        if (e->d_name[0] == '.')
-            continue;
-        struct stat st;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (stat(path, &st))
-            continue;
-        if (dirs ? S_ISDIR(st.st_mode) : (S_ISREG(st.st_mode) && is_image_name(e->d_name)))
-            rc = names_push(out, e->d_name);
-    }
-    closedir(d);
-    if (!rc && out->n)
-        qsort(out->v, out->n, sizeof *out->v, cmp_str);
-    return rc;
-}
-
-static int set_class_names(crest_dataset *d, const name_list *cls)
-{
-    d->class_names = cr_calloc(cls->n, sizeof *d->class_names);
-    if (!d->class_names)
-        return cr_fail(CREST_E_NOMEM, "out of memory");
-    d->n_class_names = (int)cls->n;
-    for (size_t i = 0; i < cls->n; i++)
-        if (!(d->class_names[i] = cr_strdup(cls->v[i])))
-            return cr_fail(CREST_E_NOMEM, "out of memory");
-    return CREST_OK;
-}
-
-int crest_image_folder_load(crest_dataset **out, const char *dir, const crest_image_opts *o)
-{
-    if (!out || !dir)
-        return cr_fail(CREST_E_ARG, "image_folder_load: NULL argument");
-    *out = NULL;
-    int rc = check_opts(o);
-    if (rc)
-        return rc;
-    name_list cls = { 0 }, files = { 0 }, paths = { 0 };
-    int32_t *labels = NULL;
-    size_t cap = 0;
-    crest_dataset *d = NULL;
-    char path[4096];
-    if ((rc = list_dir(dir, true, &cls)))
-        goto out;
-    if (cls.n < 1 || cls.n > (1 << 20)) {
-        rc = cr_fail(CREST_E_FORMAT, "%s: no class sub-folders", dir);
-        goto out;
-    }
-    for (size_t k = 0; k < cls.n && !rc; k++) {
-        snprintf(path, sizeof path, "%s/%s", dir, cls.v[k]);
-        rc = list_dir(path, false, &files);
-        for (size_t i = 0; !rc && i < files.n; i++) {
-            if (paths.n == cap) {
-                cap = cap ? 2 * cap : 64;
-                int32_t *l = cr_realloc(labels, cap * sizeof *l);
-                if (!l) {
-                    rc = cr_fail(CREST_E_NOMEM, "out of memory listing %s", dir);
-                    break;
-                }
-                labels = l;
-            }
-            labels[paths.n] = (int32_t)k;
-            snprintf(path, sizeof path, "%s/%s/%s", dir, cls.v[k], files.v[i]);
-            rc = names_push(&paths, path);
-        }
-        names_free(&files);
-    }
-    if (!rc && !paths.n)
-        rc = cr_fail(CREST_E_FORMAT, "%s: no JPEG or PNG images in its sub-folders", dir);
-    if (rc)
-        goto out;
-    int C = o->channels ? o->channels : 3;
-    crest_dims shape = crest_shape(3, o->height, o->width, C);
-    /* allocate empty, then decode each file straight into its row */
-    float one = 0;
-    int32_t zero = 0;
-    if ((rc = crest_dataset_new(&d, 0, shape, &one, &zero, (int)cls.n)))
-        goto out;
-    cr_free(d->x);
-    cr_free(d->labels);
-    d->x = cr_malloc(paths.n * (size_t)d->stride * sizeof(float));
-    d->labels = cr_malloc(paths.n * sizeof(int32_t));
-    if (!d->x || !d->labels) {
-        rc = cr_fail(CREST_E_NOMEM, "%s: out of memory for %zu images", dir, paths.n);
-        goto out;
-    }
-    d->n = paths.n;
-    memcpy(d->labels, labels, paths.n * sizeof(int32_t));
-    for (size_t i = 0; i < paths.n && !rc; i++)
-        rc = crest_image_prepare(paths.v[i], o, d->x + i * (size_t)d->stride);
-    if (!rc)
-        rc = set_class_names(d, &cls);
-    if (!rc) {
-        d->image = cr_malloc(sizeof *d->image);
-        if (!d->image)
-            rc = cr_fail(CREST_E_NOMEM, "out of memory");
-        else
-            *d->image = *o;
-    }
-    if (!rc) {
-        *out = d;
-        d = NULL;
-    }
-out:
-    crest_dataset_free(d);
-    names_free(&cls);
-    names_free(&files);
-    names_free(&paths);
-    cr_free(labels);
-    return rc;
-}
-
-const char *crest_dataset_class_name(const crest_dataset *d, int k)
-{
-    return d && d->class_names && k >= 0 && k < d->n_class_names ? d->class_names[k] : NULL;
-}
-
-const crest_image_opts *crest_dataset_image_opts(const crest_dataset *d)
-{
-    return d ? d->image : NULL;
 }
