@@ -459,7 +459,15 @@ typedef struct crest_image {
 /* JPEG or PNG by content. channels: 0 = as stored (grey stays 1, everything
  * else 3), 1 = grey (ITU-R 601 luma), 3 = RGB. Palette and 1/2/4/16-bit PNGs
  * are expanded; alpha is dropped (not blended), as PIL's convert('RGB').
- * Corrupt or truncated files are CREST_E_FORMAT errors naming the file. */
+ * Corrupt or truncated files are CREST_E_FORMAT errors naming the file.
+ * What one image may cost is capped: an image whose floats would take more
+ * than CREST_IMAGE_MAX_BYTES (256 MiB, ~22 megapixels RGB) is decoded scaled
+ * down by the smallest power of two that fits (JPEG: libjpeg's DCT scaling,
+ * 1/2 to 1/8; PNG: read row by row, f x f blocks averaged on the fly, f up
+ * to 64), so *out is then smaller than the file says; one that cannot fit
+ * (beyond those factors, or an interlaced PNG) is a CREST_E_FORMAT error
+ * naming the file. A 249 KB 16000x16000 PNG costs 192 MB, not 3 GB. */
+#define CREST_IMAGE_MAX_BYTES ((size_t)256 << 20)
 int crest_image_load(crest_image *out, const char *path, int channels);
 int crest_image_decode(crest_image *out, const void *data, size_t len, const char *name,
                        int channels);

@@ -421,6 +421,10 @@ int64_t cr_auto_batch(cr_graph *g);
 
 /* Image options from a parsed JSON object (src/data/image.c). */
 int cr_image_opts_from_cjson(const cJSON *j, crest_image_opts *out);
+/* Test hook: the cap on one decoded image (0: CREST_IMAGE_MAX_BYTES). */
+void cr_image_set_max_bytes(size_t n);
+/* Test hook: images decoded so far, process-wide. */
+unsigned long cr_image_decodes(void);
 /* CREST_OK or CREST_E_ARG naming the bad field of o. */
 int cr_image_check_opts(const crest_image_opts *o);
 

@@ -19,8 +19,10 @@ static crest_loss model_loss(const crest_model *m)
 }
 
 static const char *eval_help =
-    "usage: crest evaluate DIR --data SPEC [--label COL] [--json] [--threads T]\n"
+    "usage: crest evaluate DIR --data SPEC [--label COL] [--limit N] [--json] [--threads T]\n"
     "  Loss, accuracy, per-class precision/recall/F1 and the confusion matrix.\n"
+    "  Image sources (folders, IDX sets) go through the model's recorded image\n"
+    "  preprocessing, decoded in passes; --limit N: the first N samples only.\n"
     "  Tables (.csv, .arff, penguins) go through the model's feature spec;\n"
     "  --holdout N scores only every Nth row (as train --holdout N held out).\n";
 
@@ -29,7 +31,7 @@ int cmd_evaluate(int argc, char **argv)
     cli_args a = { argc, 0, argv, "evaluate" };
     const char *name, *val, *dir = NULL, *data = NULL, *v, *label = NULL;
     bool inl, json = false;
-    long threads = 0, holdout = 0;
+    long threads = 0, holdout = 0, limit = 0;
     char delim = 0;
     int rc = 0;
     while (cli_next(&a, &name, &val, &inl)) {
@@ -51,6 +53,10 @@ int cmd_evaluate(int argc, char **argv)
                 return rc;
         } else if (!strcmp(name, "--label")) {
             if ((rc = cli_value(&a, name, val, &label)))
+                return rc;
+        } else if (!strcmp(name, "--limit")) {
+            if ((rc = cli_value(&a, name, val, &v)) ||
+                (rc = cli_int("evaluate", name, v, 1, 1L << 40, &limit)))
                 return rc;
         } else if (!strcmp(name, "--holdout")) {
             if ((rc = cli_value(&a, name, val, &v)) ||
@@ -80,6 +86,12 @@ int cmd_evaluate(int argc, char **argv)
             goto out;
     } else if (!err) {
         err = cli_load_for_model(m, "evaluate", data, &ds);
+    }
+    if (!err && limit > 0 && (size_t)limit < crest_dataset_size(ds)) {
+        crest_dataset *sl = NULL;
+        err = crest_dataset_slice(ds, 0, (size_t)limit, &sl);
+        crest_dataset_free(ds);
+        ds = sl;
     }
     size_t n = crest_dataset_size(ds);
     int K = (int)crest_model_output_size(m);

@@ -49,6 +49,24 @@ static int base_preprocess(const train_opts *o, crest_model *m, crest_preprocess
     return rc;
 }
 
+/* "validation split (seeded, stratified): 2 cat, 2 dog" */
+static void print_split(const crest_dataset *val, uint64_t seed)
+{
+    int K = crest_dataset_classes(val);
+    size_t n = crest_dataset_size(val);
+    const int32_t *l = crest_dataset_labels(val);
+    fprintf(stderr, "validation split (seed %llu, stratified): %zu images:",
+            (unsigned long long)seed, n);
+    for (int k = 0; k < K; k++) {
+        size_t c = 0;
+        for (size_t i = 0; i < n; i++)
+            c += l[i] == k;
+        const char *nm = crest_dataset_class_name(val, k);
+        fprintf(stderr, "%s %zu %s", k ? "," : "", c, nm ? nm : "?");
+    }
+    fputc('\n', stderr);
+}
+
 /* SPEC as model inputs for the backbone (lazy: decoded a pass at a time),
  * the first --limit samples; split: the seeded, stratified --val-split of a
  * folder goes to *val. */
@@ -68,6 +86,7 @@ static int load_data(const train_opts *o, const char *spec, const crest_image_op
         if (!rc) {
             crest_dataset_free(*out);
             *out = t;
+            print_split(*val, (uint64_t)o->seed);
         }
     }
     return rc;

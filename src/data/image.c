@@ -22,6 +22,38 @@
 
 #define IMG_MAX_SIDE 32768
 #define IMG_MAX_PIXELS ((int64_t)1 << 28)
+#define PNG_MAX_SHRINK 64         /* PNG box-average factors 2, 4, .. 64 */
+
+static size_t max_bytes = CREST_IMAGE_MAX_BYTES;
+static _Atomic unsigned long decodes;
+
+void cr_image_set_max_bytes(size_t n) { max_bytes = n ? n : CREST_IMAGE_MAX_BYTES; }
+unsigned long cr_image_decodes(void) { return decodes; }
+
+
+/* Bytes of an h x w x c float image. */
+static double img_cost(int64_t h, int64_t w, int c)
+{
+    return (double)h * (double)w * (double)c * (double)sizeof(float);
+}
+
+/* The smallest power of two f <= max_f that brings an h x w x c image under
+ * the cap (1 if it fits already), or 0 if none does. */
+static int shrink_factor(int64_t h, int64_t w, int c, int max_f)
+{
+    for (int f = 1; f <= max_f; f *= 2)
+        if (img_cost((h + f - 1) / f, (w + f - 1) / f, c) <= (double)max_bytes)
+            return f;
+    return 0;
+}
+
+static int too_large(const char *name, int64_t w, int64_t h, int c, const char *why)
+{
+    return cr_fail(CREST_E_FORMAT, "%s: a %lldx%lld image would take %.0f MB decoded, more "
+                                   "than the %g MB one image may take (%s)", name,
+                   (long long)w, (long long)h, img_cost(h, w, c) / 1048576.0,
+                   (double)max_bytes / 1048576.0, why);
+}
 
 /* ---- images ------------------------------------------------------------ */
 
@@ -118,6 +150,14 @@ static int jpeg_run(jpeg_job *j)
     }
     int want = j->channels ? j->channels : (cs == JCS_GRAYSCALE ? 1 : 3);
     j->cinfo.out_color_space = want == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    int64_t fh = j->cinfo.image_height, fw = j->cinfo.image_width;
+    int f = shrink_factor(fh, fw, want, 8);   /* libjpeg's DCT scaling: 1/2 .. 1/8 */
+    if (!f) {
+        jpeg_destroy_decompress(&j->cinfo);
+        return too_large(j->name, fw, fh, want, "even decoded at 1/8");
+    }
+    j->cinfo.scale_num = 1;
+    j->cinfo.scale_denom = (unsigned)f;
     jpeg_start_decompress(&j->cinfo);
     int h = (int)j->cinfo.output_height, w = (int)j->cinfo.output_width;
     int rc = img_alloc(j->out, h, w, want, j->name);
@@ -168,6 +208,7 @@ typedef struct png_job {          /* lives outside the setjmp frame */
     png_infop info;
     unsigned char *pix;
     png_bytep *rows;
+    float *frow;
     char msg[256];
     crest_image *out;
 } png_job;
@@ -194,6 +235,46 @@ static void png_read_mem(png_structp p, png_bytep dst, png_size_t n)
     j->pos += n;
 }
 
+/* Adds an input row to its output row (sums of f x f blocks); on a block's
+ * last row, divides each sum by its block's size (edge blocks are smaller). */
+static void box_row(float *o, const float *in, int y, int h, int w, int c, int f)
+{
+    int ow = (w + f - 1) / f;
+    for (int x = 0; x < w; x++)
+        for (int k = 0; k < c; k++)
+            o[(size_t)(x / f) * (size_t)c + (size_t)k] += in[(size_t)x * (size_t)c + (size_t)k];
+    if ((y + 1) % f && y != h - 1)
+        return;
+    int rows = y % f + 1;
+    for (int x = 0; x < ow; x++) {
+        int cols = w - x * f < f ? w - x * f : f;
+        for (int k = 0; k < c; k++)
+            o[(size_t)x * (size_t)c + (size_t)k] /= (float)(rows * cols);
+    }
+}
+
+/* A PNG too large to decode whole, read row by row and averaged over f x f
+ * blocks on the fly: memory holds one input row and the small output. */
+static int png_read_scaled(png_job *j, int h, int w, int from, int bytes, int want, int f)
+{
+    int oh = (h + f - 1) / f, ow = (w + f - 1) / f;
+    int rc = img_alloc(j->out, oh, ow, want, j->name);
+    if (rc)
+        return rc;
+    memset(j->out->data, 0, (size_t)oh * (size_t)ow * (size_t)want * sizeof(float));
+    j->pix = cr_malloc((size_t)w * (size_t)from * (size_t)bytes);
+    j->frow = cr_malloc((size_t)w * (size_t)want * sizeof(float));
+    if (!j->pix || !j->frow)
+        return cr_fail(CREST_E_NOMEM, "%s: out of memory", j->name);
+    for (int y = 0; y < h; y++) {
+        png_read_row(j->png, j->pix, NULL);
+        to_float(j->pix, from, bytes, j->frow, want, (size_t)w);
+        box_row(j->out->data + (size_t)(y / f) * (size_t)ow * (size_t)want, j->frow, y, h, w,
+                want, f);
+    }
+    return CREST_OK;
+}
+
 static int png_run(png_job *j)
 {
     j->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, j, png_on_error, png_on_warning);
@@ -217,12 +298,18 @@ static int png_run(png_job *j)
     if (from != 1 && from != 3)
         return cr_fail(CREST_E_FORMAT, "%s: %d channels after expansion", j->name, from);
     int want = j->channels ? j->channels : from;
-    int rc = img_alloc(j->out, h, w, want, j->name);
-    if (rc)
-        return rc;
     size_t stride = png_get_rowbytes(j->png, j->info);
     if (stride != (size_t)w * (size_t)from * (size_t)bytes)
         return cr_fail(CREST_E_FORMAT, "%s: unexpected PNG row size", j->name);
+    int f = shrink_factor(h, w, want, PNG_MAX_SHRINK);
+    if (f != 1 && png_get_interlace_type(j->png, j->info) != PNG_INTERLACE_NONE)
+        return too_large(j->name, w, h, want, "an interlaced PNG cannot be read scaled");
+    if (f != 1)
+        return f ? png_read_scaled(j, h, w, from, bytes, want, f)
+                 : too_large(j->name, w, h, want, "even read at 1/64");
+    int rc = img_alloc(j->out, h, w, want, j->name);
+    if (rc)
+        return rc;
     j->pix = cr_malloc(stride * (size_t)h);
     j->rows = cr_malloc((size_t)h * sizeof *j->rows);
     if (!j->pix || !j->rows)
@@ -246,6 +333,7 @@ static int decode_png(crest_image *out, const unsigned char *buf, size_t len, co
         png_destroy_read_struct(&j->png, j->info ? &j->info : NULL, NULL);
     cr_free(j->pix);
     cr_free(j->rows);
+    cr_free(j->frow);
     cr_free(j);
     if (rc)
         crest_image_free(out);
@@ -267,6 +355,7 @@ int crest_image_decode(crest_image *out, const void *data, size_t len, const cha
         return cr_fail(CREST_E_ARG, "%s: channels must be 0 (as stored), 1 or 3, not %d", name,
                        channels);
     const unsigned char *p = data;
+    decodes++;
     if (len >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF)
         return decode_jpeg(out, p, len, name, channels);
     if (len >= 8 && !png_sig_cmp(p, 0, 8))
