@@ -46,7 +46,7 @@ int64_t cr_auto_batch(cr_graph *g)
 {
     if (cr_graph_plan(g, 1))
         return 0;
-    size_t one = g->arena_cap * sizeof(float);
+    size_t one = g->arena_used * sizeof(float);   /* this plan's, not the capacity */
     int64_t b = 1;
     while (b < AUTO_MAX && one * (size_t)b * 2 <= AUTO_ARENA)
         b *= 2;

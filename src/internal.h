@@ -125,6 +125,7 @@ struct crest_graph {
     float *arena;                 /* 64-byte aligned, inside arena_raw */
     void *arena_raw;
     size_t arena_cap;             /* floats */
+    size_t arena_used;            /* floats the current plan uses (<= arena_cap) */
     bool planned;
 };
 
