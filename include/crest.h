@@ -555,6 +555,9 @@ typedef struct crest_folder_info {
  * crest_features_extract, slice and split read it. info may be NULL. */
 int crest_image_source_open(crest_dataset **out, const char *spec, const crest_image_opts *o,
                             crest_folder_info *info);
+/* True if path is a folder crest_image_source_open reads as class
+ * sub-folders (a folder, but not one of IDX files). */
+bool crest_is_image_folder(const char *path);
 /* A seeded, stratified split: in every class, round(fraction * count)
  * samples (at most count - 1) chosen by the seed go to *val, the rest to
  * *train; both keep d's order. Needs integer labels; fraction in (0, 1). */

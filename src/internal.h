@@ -401,7 +401,6 @@ struct crest_dataset {
     char **files;
     crest_dataset *raw;
     float raw_scale;
-    bool from_folder;             /* a folder-per-class set (split stratified) */
 };
 
 /* Lazy data sets (src/data/source.c). */

@@ -62,8 +62,6 @@ int cli_load_for_model(crest_model *m, const char *cmd, const char *spec, crest_
  * belonging to K classes." (folders) on stderr. */
 int cli_open_images(const char *cmd, const char *spec, const crest_image_opts *io,
                     crest_dataset **out);
-/* A folder that is not a folder of IDX files. */
-bool cli_is_image_folder(const char *spec);
 
 int cmd_train(int argc, char **argv);
 int cmd_train_base(const train_opts *o);

@@ -230,15 +230,20 @@ static bool is_image_file(const char *path)
     return has_ext(path, ".jpg") || has_ext(path, ".jpeg") || has_ext(path, ".png");
 }
 
-/* INPUT as a lazy set of samples: an image file through the model's
- * recorded transform. */
+/* INPUT as a lazy set of one sample: an image file through the model's
+ * recorded transform. Returns an exit code. */
 static int open_image_input(crest_model *m, const char *src, size_t per, crest_dataset **out)
 {
     crest_image_opts io;
     int err = crest_model_image_opts(m, &io);
-    if (!err && (size_t)io.height * (size_t)io.width * (size_t)(io.channels ? io.channels : 3) != per)
-        err = CREST_E_SHAPE;
-    return err ? err : cli_open_images("predict", src, &io, out);
+    if (!err && (size_t)io.height * (size_t)io.width * (size_t)(io.channels ? io.channels : 3) != per) {
+        fprintf(stderr, "crest predict: %s: the model's recorded image size %dx%d does not fit "
+                        "its input\n", src, io.width, io.height);
+        return EXIT_INPUT;
+    }
+    if (!err)
+        err = cli_open_images("predict", src, &io, out);
+    return err ? cli_fail("predict", err) : EXIT_OK;
 }
 
 int cmd_predict(int argc, char **argv)
@@ -318,10 +323,8 @@ int cmd_predict(int argc, char **argv)
                 break;
             }
         } else if (is_image_file(src)) {   /* preprocessed as the model recorded */
-            if ((err = open_image_input(m, src, per, &ds))) {
-                rc = cli_fail("predict", err);
+            if ((rc = open_image_input(m, src, per, &ds)))
                 break;
-            }
             n = 1;
         } else if (!has_ext(src, ".f32")) {
             fprintf(stderr, "crest predict: %s: unknown kind of input (give a JPEG or PNG "

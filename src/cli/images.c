@@ -6,20 +6,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-
-bool cli_is_image_folder(const char *spec)
-{
-    struct stat st;
-    char p[4096];
-    if (stat(spec, &st) != 0 || !S_ISDIR(st.st_mode))
-        return false;
-    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", spec);
-    if (stat(p, &st) == 0)
-        return false;
-    snprintf(p, sizeof p, "%s/t10k-images-idx3-ubyte", spec);
-    return stat(p, &st) != 0;
-}
 
 int cli_open_images(const char *cmd, const char *spec, const crest_image_opts *io,
                     crest_dataset **out)

@@ -122,8 +122,8 @@ int cmd_train(int argc, char **argv)
         return cmd_train_base(&o);
     /* A folder of photos has no input size of its own, and a Dense head on
      * raw pixels is no model for photos: folders are for transfer learning. */
-    const char *folder = cli_is_image_folder(o.data) ? o.data
-                         : o.val && cli_is_image_folder(o.val) ? o.val : NULL;
+    const char *folder = crest_is_image_folder(o.data) ? o.data
+                         : o.val && crest_is_image_folder(o.val) ? o.val : NULL;
     if (folder)
         return cli_usage("train", "%s is a folder of images: train on it with a pretrained "
                          "backbone, --base MODEL (e.g. data/models/mobilenet_v2)", folder);

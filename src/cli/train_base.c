@@ -183,7 +183,7 @@ int cmd_train_base(const train_opts *o)
                     "preprocessing %s\n", o->base, cut, pool == CREST_POOL_MAX ? "max" : "avg",
             (long long)crest_model_output_size(m), nb, crest_preprocess_name(io.preprocess));
     /* a folder's validation split: seeded and stratified, not Keras' tail */
-    bool split = !o->val && o->val_split > 0 && cli_is_image_folder(o->data);
+    bool split = !o->val && o->val_split > 0 && crest_is_image_folder(o->data);
     double vsplit = split ? 0 : o->val_split;
     if ((err = load_data(o, o->data, &io, o->limit, split, &ds, &val)) ||
         (o->val && (err = load_data(o, o->val, &io, o->limit > 0 ? o->limit / 2 : 0, false,

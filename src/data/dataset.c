@@ -186,7 +186,6 @@ static int take_lazy(const crest_dataset *d, const size_t *rows, size_t n, crest
         return rc;
     crest_dataset *o = *out;
     o->raw_scale = d->raw_scale;
-    o->from_folder = d->from_folder;
     if (d->raw)
         return cr_dataset_take(d->raw, rows, n, &o->raw);
     if (!(o->files = cr_calloc(n ? n : 1, sizeof *o->files)))

@@ -223,7 +223,6 @@ static int open_folder(crest_dataset **out, const char *dir, const crest_image_o
     if (!rc) {
         d->files = w.files.v;       /* adopted */
         w.files = (name_list){ 0 };
-        d->from_folder = true;
         rc = set_class_names(d, &cls);
     }
     if (!rc)
@@ -292,12 +291,11 @@ static int open_raw(crest_dataset **out, const char *spec, const crest_image_opt
     return rc;
 }
 
-/* A folder that is not a folder of IDX files. */
-static bool is_class_folder(const char *spec)
+bool crest_is_image_folder(const char *spec)
 {
     struct stat st;
     char p[4096];
-    if (stat(spec, &st) || !S_ISDIR(st.st_mode))
+    if (!spec || stat(spec, &st) || !S_ISDIR(st.st_mode))
         return false;
     snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", spec);
     if (!stat(p, &st))
@@ -318,7 +316,7 @@ int crest_image_source_open(crest_dataset **out, const char *spec, const crest_i
     if (rc)
         return rc;
     struct stat st;
-    if (is_class_folder(spec))
+    if (crest_is_image_folder(spec))
         rc = open_folder(out, spec, o, info);
     else if (!stat(spec, &st) && S_ISREG(st.st_mode) && is_image_name(spec))
         rc = open_file(out, spec, o);
@@ -359,7 +357,6 @@ int crest_image_folder_load(crest_dataset **out, const char *dir, const crest_im
         d->class_names = lazy->class_names;
         d->n_class_names = lazy->n_class_names;
         d->image = lazy->image;
-        d->from_folder = true;
         lazy->class_names = NULL;
         lazy->n_class_names = 0;
         lazy->image = NULL;
