@@ -764,7 +764,11 @@ typedef struct crest_features_opts {
     const crest_image_opts *input;
     /* Folder of the on-disk cache (created if missing), or NULL. The key
      * hashes the model (topology and every weight), the samples (all values,
-     * shape) and the input transform, so a change to any of them misses. */
+     * shape; for a lazy folder set the bytes of every file, in order, so a
+     * hit reads the files but decodes none, and an edited file misses even
+     * with its size and time kept) and the input transform, so a change to
+     * any of them misses. Lazy sets carry their own transform: input must
+     * be NULL for them. */
     const char *cache_dir;
     int verbose;                  /* 1: progress on stderr */
     crest_features_stats *stats;  /* filled if not NULL */
