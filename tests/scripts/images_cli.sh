@@ -108,8 +108,8 @@ echo "predict on a 16000x16000 PNG: peak RSS $rss MB"
 
 # --- the README's first model: --base on fashion-mnist, evaluated on its test set -
 expect 0 "saved" -- "$C" train --data fashion-mnist --base "$ROOT/data/models/mobilenet_v2" \
-  --limit 100 --epochs 2 --out "$tmp/fm"
-expect 0 "^n: 50$" -- "$C" evaluate "$tmp/fm" --data fashion-mnist:test --limit 50
+  --limit 40 --epochs 2 --out "$tmp/fm"
+expect 0 "^n: 20$" -- "$C" evaluate "$tmp/fm" --data fashion-mnist:test --limit 20
 expect 0 "fashion-mnist:test\[2\]:" -- "$C" predict "$tmp/fm" --data fashion-mnist:test --limit 3
 
 # --- memory does not grow with the folder (feature cache on) ----------------------
