@@ -49,7 +49,7 @@ static int base_preprocess(const train_opts *o, crest_model *m, crest_preprocess
     return rc;
 }
 
-/* "validation split (seeded, stratified): 2 cat, 2 dog" */
+/* "validation split (seed 3, stratified): 4 images: 2 cat, 2 dog" */
 static void print_split(const crest_dataset *val, uint64_t seed)
 {
     int K = crest_dataset_classes(val);
