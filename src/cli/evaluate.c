@@ -84,8 +84,8 @@ int cmd_evaluate(int argc, char **argv)
     if (!err && cli_is_table(data)) {
         if ((rc = cli_table_dataset(m, data, label, holdout, delim, &ds)))
             goto out;
-    } else if (!err) {
-        err = cli_load_for_model(m, "evaluate", data, &ds);
+    } else if (!err && (rc = cli_load_for_model(m, "evaluate", data, &ds))) {
+        goto out;
     }
     if (!err && limit > 0 && (size_t)limit < crest_dataset_size(ds)) {
         crest_dataset *sl = NULL;
@@ -310,10 +310,8 @@ int cmd_predict(int argc, char **argv)
         crest_dataset_free(ds);
         ds = NULL;
         if (f == n_inputs) {
-            if ((err = cli_load_for_model(m, "predict", data, &ds))) {
-                rc = cli_fail("predict", err);
+            if ((rc = cli_load_for_model(m, "predict", data, &ds)))
                 break;
-            }
             n = crest_dataset_size(ds);
             if (limit >= 0 && (size_t)limit < n)
                 n = (size_t)limit;

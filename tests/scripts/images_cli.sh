@@ -68,6 +68,10 @@ grep -q "skipped 2 files that are not JPEG or PNG" "$tmp/err" || die "skipped fi
 grep -q "cat/anim.gif" "$tmp/err" && grep -q "dog/old.bmp" "$tmp/err" || die "skipped files not named"
 expect 0 "^n: 17$" -- "$C" evaluate "$tmp/m" --data "$tmp/f"
 grep -q "^Found 17 images belonging to 2 classes\.$" "$tmp/err" || die "evaluate: no Found line"
+# a folder of other classes than the model's: refused, not mislabelled
+folder "$tmp/other" cat,zebra 2 12
+expect 3 "other: class 1 is 'zebra', the model's class 1 is 'dog'" -- "$C" evaluate "$tmp/m" --data "$tmp/other"
+expect 3 "class 1 is 'zebra'" -- "$C" predict "$tmp/m" --data "$tmp/other"
 # the validation split of a folder: seeded and stratified, not the last class
 expect 0 "validation split \(seed 3, stratified\): 4 images: 2 cat, 2 dog" -- \
   tb --data "$tmp/f" --val-split 0.25 --seed 3 --epochs 1 --out "$tmp/m2"
