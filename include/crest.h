@@ -237,7 +237,7 @@ void crest_dataset_free(crest_dataset *d);
 size_t crest_dataset_size(const crest_dataset *d);
 crest_dims crest_dataset_sample_shape(const crest_dataset *d);
 int crest_dataset_classes(const crest_dataset *d);
-const float *crest_dataset_x(const crest_dataset *d);
+const float *crest_dataset_x(const crest_dataset *d);   /* NULL for lazy sets */
 const int32_t *crest_dataset_labels(const crest_dataset *d);   /* NULL if dense targets */
 /* Rows [start, start+count) as a new data set. */
 int crest_dataset_slice(const crest_dataset *d, size_t start, size_t count,
@@ -313,10 +313,20 @@ typedef struct crest_metrics {
     size_t n;
 } crest_metrics;
 
+/* batch_size 0: passes sized so their activations stay cache-sized (as
+ * crest_infer's), so memory does not grow with the model's input size; the
+ * loss is the mean over samples whatever the passes. */
 int crest_evaluate(crest_model *m, const crest_dataset *d, int batch_size,
                    crest_metrics *out);
-/* probs: [n, crest_model_output_size(m)], written. x: [n, input shape]. */
+/* Same, also writing the model's outputs to probs [n, output size] (if not
+ * NULL) from the same forward passes. */
+int crest_evaluate_probs(crest_model *m, const crest_dataset *d, int batch_size,
+                         crest_metrics *out, float *probs);
+/* probs: [n, crest_model_output_size(m)], written. x: [n, input shape].
+ * In cache-sized passes (at most 64 samples). */
 int crest_predict(crest_model *m, const float *x, size_t n, float *probs);
+/* The same over a data set (lazy sets decoded a pass at a time). */
+int crest_predict_dataset(crest_model *m, const crest_dataset *d, float *probs);
 
 /* Free-form JSON saved with the model (TF.js userDefinedMetadata): crest keeps
  * {"crest": {...}} there (loss, class names, preprocessing). */
@@ -513,7 +523,15 @@ typedef struct crest_image {
 /* JPEG or PNG by content. channels: 0 = as stored (grey stays 1, everything
  * else 3), 1 = grey (ITU-R 601 luma), 3 = RGB. Palette and 1/2/4/16-bit PNGs
  * are expanded; alpha is dropped (not blended), as PIL's convert('RGB').
- * Corrupt or truncated files are CREST_E_FORMAT errors naming the file. */
+ * Corrupt or truncated files are CREST_E_FORMAT errors naming the file.
+ * What one image may cost is capped: an image whose floats would take more
+ * than CREST_IMAGE_MAX_BYTES (256 MiB, ~22 megapixels RGB) is decoded scaled
+ * down by the smallest power of two that fits (JPEG: libjpeg's DCT scaling,
+ * 1/2 to 1/8; PNG: read row by row, f x f blocks averaged on the fly, f up
+ * to 64), so *out is then smaller than the file says; one that cannot fit
+ * (beyond those factors, or an interlaced PNG) is a CREST_E_FORMAT error
+ * naming the file. A 249 KB 16000x16000 PNG costs 192 MB, not 3 GB. */
+#define CREST_IMAGE_MAX_BYTES ((size_t)256 << 20)
 int crest_image_load(crest_image *out, const char *path, int channels);
 int crest_image_decode(crest_image *out, const void *data, size_t len, const char *name,
                        int channels);
@@ -568,10 +586,47 @@ int crest_image_opts_parse(const char *json, crest_image_opts *out);
  * so predict applies what training used. */
 int crest_model_image_opts(const crest_model *m, crest_image_opts *out);
 
-/* A folder with one sub-folder of images (.jpg/.jpeg/.png) per class: class k
- * is the k-th sub-folder name in sorted (strcmp) order, files are read in
- * sorted order. Samples are [height, width, channels] after o. */
+/* A folder with one sub-folder of images per class, as Keras'
+ * image_dataset_from_directory: class k is the k-th sub-folder name in sorted
+ * (strcmp) order; a class's images are the .jpg/.jpeg/.png files (any case)
+ * at any depth below its folder (nested folders belong to the class, as
+ * Keras walks them), in sorted path order. Other files are skipped and
+ * reported in info (hidden names, starting with '.', are ignored). Errors
+ * (CREST_E_FORMAT, naming the folder): fewer than two classes (a classifier
+ * needs two), a class folder without any image. Samples are [height, width,
+ * channels] after o. This loader decodes every image into memory; for large
+ * folders use crest_image_source_open, which decodes in passes. */
 int crest_image_folder_load(crest_dataset **out, const char *dir, const crest_image_opts *o);
+
+/* What an image source held (crest_image_source_open). */
+typedef struct crest_folder_info {
+    size_t images;                /* samples */
+    int classes;                  /* folders: class sub-folders; else 0 */
+    size_t skipped;               /* folders: files skipped (not JPEG or PNG by name) */
+    char *skipped_names;          /* their paths, one a line, malloc'd (free with
+                                   * crest_free), or NULL */
+} crest_folder_info;
+
+/* Any image source as model inputs made through o (grey <-> RGB, resize,
+ * crop, preprocessing), at one place for every command:
+ *   - a folder of class sub-folders (as crest_image_folder_load);
+ *   - a JPEG or PNG file: one sample without a label;
+ *   - anything crest_dataset_load reads (IDX, "fashion-mnist:test"): its
+ *     pixels, scaled back to 0..255, go through o like a decoded file's.
+ * The set is lazy: samples are decoded / transformed when used, a pass at a
+ * time (crest_dataset_x() is NULL), so memory holds file names or the small
+ * raw images, never every model input. fit, evaluate, crest_predict_dataset,
+ * crest_features_extract, slice and split read it. info may be NULL. */
+int crest_image_source_open(crest_dataset **out, const char *spec, const crest_image_opts *o,
+                            crest_folder_info *info);
+/* True if path is a folder crest_image_source_open reads as class
+ * sub-folders (a folder, but not one of IDX files). */
+bool crest_is_image_folder(const char *path);
+/* A seeded, stratified split: in every class, round(fraction * count)
+ * samples (at most count - 1) chosen by the seed go to *val, the rest to
+ * *train; both keep d's order. Needs integer labels; fraction in (0, 1). */
+int crest_dataset_split(const crest_dataset *d, double fraction, uint64_t seed,
+                        crest_dataset **train, crest_dataset **val);
 /* Class name k of a folder data set (NULL if none); valid while d lives. */
 const char *crest_dataset_class_name(const crest_dataset *d, int k);
 /* The image options a folder data set was made with, or NULL. */
@@ -784,7 +839,11 @@ typedef struct crest_features_opts {
     const crest_image_opts *input;
     /* Folder of the on-disk cache (created if missing), or NULL. The key
      * hashes the model (topology and every weight), the samples (all values,
-     * shape) and the input transform, so a change to any of them misses. */
+     * shape; for a lazy folder set the bytes of every file, in order, so a
+     * hit reads the files but decodes none, and an edited file misses even
+     * with its size and time kept) and the input transform, so a change to
+     * any of them misses. Lazy sets carry their own transform: input must
+     * be NULL for them. */
     const char *cache_dir;
     int verbose;                  /* 1: progress on stderr */
     crest_features_stats *stats;  /* filled if not NULL */

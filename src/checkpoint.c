@@ -29,11 +29,11 @@
 
 /* ---- fingerprint -------------------------------------------------------- */
 
-static void hash_data(cr_hasher *h, const crest_dataset *d)
+static int hash_data(cr_hasher *h, const crest_dataset *d)
 {
     if (!d) {
         cr_hash_str(h, "none");
-        return;
+        return CREST_OK;
     }
     uint64_t n = d->n;
     int64_t stride = d->stride;
@@ -42,15 +42,19 @@ static void hash_data(cr_hasher *h, const crest_dataset *d)
     cr_hash_bytes(h, &stride, sizeof stride);
     cr_hash_bytes(h, &k, sizeof k);
     cr_hash_bytes(h, d->shape.d, (size_t)d->shape.ndim * sizeof d->shape.d[0]);
-    if (d->n)
+    int rc = CREST_OK;
+    if (cr_dataset_lazy(d))   /* images made on demand: their files' bytes */
+        rc = cr_hash_samples(h, d, NULL);
+    else if (d->n)
         cr_hash_bytes(h, d->x, d->n * (size_t)d->stride * sizeof(float));
     if (d->labels)
         cr_hash_bytes(h, d->labels, d->n * sizeof *d->labels);
     if (d->y)
         cr_hash_bytes(h, d->y, d->n * (size_t)d->n_classes * sizeof *d->y);
+    return rc;
 }
 
-static uint64_t fingerprint(const cr_fit *f)
+static int fingerprint(const cr_fit *f, uint64_t *out)
 {
     const crest_model *m = f->m;
     const crest_fit_opts *o = f->o;
@@ -73,9 +77,11 @@ static uint64_t fingerprint(const cr_fit *f)
     cr_hash_bytes(&h, &o->seed, sizeof o->seed);
     if (o->class_weight)
         cr_hash_bytes(&h, o->class_weight, (size_t)f->train->n_classes * sizeof(float));
-    hash_data(&h, f->train);
-    hash_data(&h, o->validation_data);
-    return h.h;
+    int rc = hash_data(&h, f->train);
+    if (!rc)
+        rc = hash_data(&h, o->validation_data);
+    *out = h.h;
+    return rc;
 }
 
 /* ---- write -------------------------------------------------------------- */
@@ -270,13 +276,15 @@ int cr_fit_checkpoint_open(cr_fit *f)
     if (!(f->ckpt = cr_malloc(len)))
         return cr_fail(CREST_E_NOMEM, "fit: out of memory");
     snprintf(f->ckpt, len, "%s/%s.ckpt", o->checkpoint_dir, name);
-    f->fingerprint = fingerprint(f);
+    int rc = fingerprint(f, &f->fingerprint);
+    if (rc)
+        return rc;
     struct stat st;
     if (!o->resume || stat(f->ckpt, &st) != 0)
         return CREST_OK;
     char *text = NULL;
     cr_buf b = { 0 };
-    int rc = cr_read_file(f->ckpt, CKPT_MAX, &text, &b.len);
+    rc = cr_read_file(f->ckpt, CKPT_MAX, &text, &b.len);
     b.p = (unsigned char *)text;
     if (!rc && (rc = restore(f, &b)))
         rc = cr_wrap(rc, "fit: checkpoint %s", f->ckpt);

@@ -477,6 +477,7 @@ int cr_graph_plan(cr_graph *g, int64_t batch)
         g->arena = (float *)(void *)(raw + (64 - (uintptr_t)raw % 64) % 64);
         g->arena_cap = (size_t)p.top;
     }
+    g->arena_used = (size_t)p.top;
     for (int i = 0; i < g->n; i++) {
         cr_node *n = g->nodes[i];
         if (n->kind == CR_NODE_PARAM) {

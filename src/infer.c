@@ -41,13 +41,14 @@ static int probe_graph(crest_model *m, crest_layer *l, cr_graph **gout, cr_node 
  * memory-bound: MobileNetV2 runs ~15% faster per image in passes of 4 than
  * of 32), so the largest power of two whose arena fits AUTO_ARENA. */
 #define AUTO_ARENA ((size_t)64 << 20)
-int64_t cr_infer_pass_size(cr_graph *g)
+#define AUTO_MAX 32
+int64_t cr_auto_batch(cr_graph *g)
 {
     if (cr_graph_plan(g, 1))
         return 0;
-    size_t one = g->arena_cap * sizeof(float);
+    size_t one = g->arena_used * sizeof(float);   /* this plan's, not the capacity */
     int64_t b = 1;
-    while (b < 32 && one * (size_t)b * 2 <= AUTO_ARENA)
+    while (b < AUTO_MAX && one * (size_t)b * 2 <= AUTO_ARENA)
         b *= 2;
     return b;
 }
@@ -77,7 +78,7 @@ int crest_infer(crest_model *m, const char *layer, const float *x, size_t n, int
             return rc;
         g = own;
     }
-    if (!bs && !(bs = cr_infer_pass_size(g)))
+    if (!bs && !(bs = cr_auto_batch(g)))
         rc = cr_graph_status(g) ? cr_graph_status(g) : cr_fail(CREST_E_NOMEM, "infer: planning failed");
     if (rc) {
         cr_graph_free(own);

@@ -51,6 +51,9 @@ uint64_t cr_rng_below(cr_rng *r, uint64_t n);
 typedef struct cr_hasher { uint64_t h; } cr_hasher;
 void cr_hash_bytes(cr_hasher *s, const void *p, size_t n);
 void cr_hash_str(cr_hasher *s, const char *str);    /* with its NUL */
+/* The samples of d (values, or a lazy set's file bytes / raw images) and the
+ * input transform (lazy sets: their own) into h (src/transfer.c). */
+int cr_hash_samples(cr_hasher *h, const crest_dataset *d, const crest_image_opts *input);
 
 /* ---- byte buffers (checkpoints) ---------------------------------------- */
 
@@ -155,6 +158,7 @@ struct crest_graph {
     float *arena;                 /* 64-byte aligned, inside arena_raw */
     void *arena_raw;
     size_t arena_cap;             /* floats */
+    size_t arena_used;            /* floats the current plan uses (<= arena_cap) */
     bool planned;
 };
 
@@ -390,9 +394,6 @@ int cr_model_push_layer(crest_model *m, crest_layer *l);
 void cr_model_invalidate(crest_model *m);          /* drop traced graphs */
 int cr_model_collect_weights(crest_model *m);
 int cr_model_pool(crest_model *m, cr_pool **out);
-/* Samples per pass crest_infer uses on g (activations cache-sized); 0 if
- * planning failed. */
-int64_t cr_infer_pass_size(cr_graph *g);
 /* A model of a registered custom class from its topology (src/custom.c). */
 int cr_custom_from_json(const char *class_name, const cJSON *config, crest_model **out);
 /* A name -> function table guarded by a mutex (model and lambda registries);
@@ -478,10 +479,38 @@ struct crest_dataset {
     char **class_names;           /* image folders: sub-folder names, or NULL */
     int n_class_names;
     crest_image_opts *image;      /* image folders: how files became samples, or NULL */
+    /* Lazy image sets (crest_image_source_open): x is NULL and sample i is
+     * made on demand through *image, from files[i] (decoded) or from row i
+     * of raw (its values times raw_scale on the 0..255 scale). */
+    char **files;
+    crest_dataset *raw;
+    float raw_scale;
 };
+
+/* Lazy data sets (src/data/source.c). */
+static inline bool cr_dataset_lazy(const crest_dataset *d) { return d && !d->x; }
+/* Samples rows[start..start+b) (rows NULL: start, start+1, ...) as model
+ * inputs into dst [b, stride], decoding or transforming lazy samples. */
+int cr_dataset_gather(const crest_dataset *d, const size_t *rows, size_t start, int64_t b,
+                      float *dst);
+/* The samples rows[0..n) of d as a new data set (lazy stays lazy). */
+int cr_dataset_take(const crest_dataset *d, const size_t *rows, size_t n, crest_dataset **out);
+/* An empty data set of n samples of `shape` with labels (or none), no x:
+ * the caller fills files / raw and image (lazy). */
+int cr_dataset_new_lazy(crest_dataset **out, size_t n, crest_dims shape, const int32_t *labels,
+                        int n_classes);
+/* Images per inference pass whose activations stay cache-sized (src/infer.c);
+ * 0 if planning failed. */
+int64_t cr_auto_batch(cr_graph *g);
 
 /* Image options from a parsed JSON object (src/data/image.c). */
 int cr_image_opts_from_cjson(const cJSON *j, crest_image_opts *out);
+/* Test hook: the cap on one decoded image (0: CREST_IMAGE_MAX_BYTES). */
+void cr_image_set_max_bytes(size_t n);
+/* Test hook: images decoded so far, process-wide. */
+unsigned long cr_image_decodes(void);
+/* CREST_OK or CREST_E_ARG naming the bad field of o. */
+int cr_image_check_opts(const crest_image_opts *o);
 
 /* ---- files ------------------------------------------------------------- */
 

@@ -120,7 +120,7 @@ int crest_model_profile(crest_model *m, const float *x, size_t n, int iters,
         return rc;
     cr_graph *g = m->g_infer;
     const cr_node *y = m->out_infer;
-    int64_t bs = cr_infer_pass_size(g);
+    int64_t bs = cr_auto_batch(g);
     if (!bs)
         return cr_graph_status(g) ? cr_graph_status(g) : cr_fail(CREST_E_NOMEM, "profile: planning failed");
     int *ent = cr_malloc((size_t)g->n * sizeof *ent);
@@ -131,7 +131,7 @@ int crest_model_profile(crest_model *m, const float *x, size_t n, int iters,
         goto out;
     }
     /* the kind strings live after the entries, in the same block; the
-     * graph is planned for one sample here (cr_infer_pass_size) */
+     * graph is planned for one sample here (cr_auto_batch) */
     int ne = map_entries(g, y->id, ent, res, (char *)(res + g->n));
     double per = 1.0 / (double)g->batch;
     cr_ctx ctx = { .pool = pool, .training = false };

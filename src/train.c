@@ -93,11 +93,32 @@ static void fill_targets(const crest_model *m, const crest_dataset *d, size_t r,
     }
 }
 
-static void load_batch(crest_model *m, const crest_dataset *d, const size_t *idx, size_t start,
-                       int64_t bs, cr_graph *g, cr_node *labels, cr_node *sw, const float *cw)
+/* Rows of d into the model inputs; a lazy set's are made for this pass. */
+static int feed_rows(cr_graph *g, const crest_dataset *d, const size_t *idx, size_t start,
+                     int64_t bs)
+{
+    if (!cr_dataset_lazy(d)) {
+        cr_graph_feed(g, d->x, d->stride, idx, start, bs);
+        return CREST_OK;
+    }
+    float *x = cr_malloc((size_t)bs * (size_t)d->stride * sizeof *x);
+    if (!x)
+        return cr_fail(CREST_E_NOMEM, "out of memory for a pass of %lld samples",
+                       (long long)bs);
+    int rc = cr_dataset_gather(d, idx, start, bs, x);
+    if (!rc)
+        cr_graph_feed(g, x, d->stride, NULL, 0, bs);
+    cr_free(x);
+    return rc;
+}
+
+static int load_batch(crest_model *m, const crest_dataset *d, const size_t *idx, size_t start,
+                      int64_t bs, cr_graph *g, cr_node *labels, cr_node *sw, const float *cw)
 {
     int64_t K = m->out_size, tw = m->copts.loss == CREST_SPARSE_CCE ? 1 : K;
-    cr_graph_feed(g, d->x, d->stride, idx, start, bs);
+    int rc = feed_rows(g, d, idx, start, bs);
+    if (rc)
+        return rc;
     for (int64_t b = 0; b < bs; b++) {
         size_t r = idx ? idx[start + b] : start + b;
         if (labels)
@@ -105,6 +126,7 @@ static void load_batch(crest_model *m, const crest_dataset *d, const size_t *idx
         if (sw)
             sw->val[b] = cw && d->labels ? cw[d->labels[r]] : 1.0f;
     }
+    return CREST_OK;
 }
 
 /* Correct predictions in the batch (top_k: label among the k best). */
@@ -223,7 +245,7 @@ static int alloc_grads(crest_model *m)
 }
 
 static int eval_range(crest_model *m, const crest_dataset *d, size_t start, size_t n, int bs,
-                      crest_metrics *out);
+                      crest_metrics *out, float *probs);
 
 static int fit_check(crest_model *m, const crest_dataset *train, const crest_fit_opts *o)
 {
@@ -314,10 +336,11 @@ static int fit_epoch(cr_fit *f, cr_ctx *ctx, progress *p, double *loss, double *
     for (int64_t s = 0; s < f->steps; s++) {
         size_t start = (size_t)s * bs;
         int64_t b = (int64_t)(n - start < bs ? n - start : bs);
-        if ((rc = cr_graph_plan(m->g_train, b)))
-            return rc;
         cr_graph *g = m->g_train;
-        load_batch(m, f->train, f->idx, start, b, g, m->label_in, m->sw_in, f->o->class_weight);
+        if ((rc = cr_graph_plan(g, b)) ||
+            (rc = load_batch(m, f->train, f->idx, start, b, g, m->label_in, m->sw_in,
+                             f->o->class_weight)))
+            return rc;
         cr_graph_forward(g, ctx);
         float l = m->loss->val[0];
         if (!isfinite(l))
@@ -344,7 +367,7 @@ static int fit_validate(cr_fit *f, double val[2])
     crest_metrics vm;
     const crest_dataset *vd = o->validation_data ? o->validation_data : f->train;
     int rc = eval_range(f->m, vd, o->validation_data ? 0 : f->n,
-                        o->validation_data ? vd->n : f->n_val, f->bs, &vm);
+                        o->validation_data ? vd->n : f->n_val, f->bs, &vm, NULL);
     val[0] = vm.loss;
     val[1] = vm.accuracy;
     return rc;
@@ -425,8 +448,16 @@ out:
 
 /* ---- evaluate / predict ------------------------------------------------ */
 
+/* Samples per pass: bs if given, else cache-sized for g (at most 64). */
+static int64_t pass_size(cr_graph *g, int64_t bs)
+{
+    return bs > 0 ? bs : cr_auto_batch(g);
+}
+
+/* Metrics over rows [start, start + n) of d; probs [n, K] written if not NULL.
+ * bs 0: cache-sized passes. The loss is the mean over samples. */
 static int eval_range(crest_model *m, const crest_dataset *d, size_t start, size_t n, int bs,
-                      crest_metrics *out)
+                      crest_metrics *out, float *probs)
 {
     cr_pool *pool;
     int rc = cr_model_build_eval(m);
@@ -434,17 +465,24 @@ static int eval_range(crest_model *m, const crest_dataset *d, size_t start, size
         rc = cr_model_pool(m, &pool);
     if (rc)
         return rc;
+    int64_t P = pass_size(m->g_eval, bs);
+    if (P < 1)
+        return cr_graph_status(m->g_eval) ? cr_graph_status(m->g_eval)
+                                          : cr_fail(CREST_E_NOMEM, "evaluate: planning failed");
     cr_ctx ctx = { .pool = pool, .training = false };
     double loss = 0, hits = 0, topk = 0;
-    for (size_t s = 0; s < n; s += (size_t)bs) {
-        int64_t b = (int64_t)(n - s < (size_t)bs ? n - s : (size_t)bs);
-        if ((rc = cr_graph_plan(m->g_eval, b)))
+    for (size_t s = 0; s < n; s += (size_t)P) {
+        int64_t b = (int64_t)(n - s < (size_t)P ? n - s : (size_t)P);
+        if ((rc = cr_graph_plan(m->g_eval, b)) ||
+            (rc = load_batch(m, d, NULL, start + s, b, m->g_eval, m->label_eval, m->sw_eval,
+                             NULL)))
             return rc;
-        load_batch(m, d, NULL, start + s, b, m->g_eval, m->label_eval, m->sw_eval,
-                   NULL);
         cr_graph_forward(m->g_eval, &ctx);
         loss += (double)m->loss_eval->val[0] * (double)b;
         count_hits(m, d, NULL, start + s, b, m->out_eval->val, &hits, &topk);
+        if (probs)
+            memcpy(probs + s * (size_t)m->out_size, m->out_eval->val,
+                   (size_t)(b * m->out_size) * sizeof(float));
     }
     *out = (crest_metrics){ .n = n };
     if (n) {
@@ -455,7 +493,8 @@ static int eval_range(crest_model *m, const crest_dataset *d, size_t start, size
     return CREST_OK;
 }
 
-int crest_evaluate(crest_model *m, const crest_dataset *d, int batch_size, crest_metrics *out)
+int crest_evaluate_probs(crest_model *m, const crest_dataset *d, int batch_size,
+                         crest_metrics *out, float *probs)
 {
     if (!m || !out)
         return cr_fail(CREST_E_ARG, "evaluate: model or output is NULL");
@@ -468,13 +507,18 @@ int crest_evaluate(crest_model *m, const crest_dataset *d, int batch_size, crest
         return rc;
     if (batch_size < 0 || batch_size > (1 << 20))
         return cr_fail(CREST_E_ARG, "evaluate: batch size %d", batch_size);
-    return eval_range(m, d, 0, d->n, batch_size ? batch_size : 32, out);
+    return eval_range(m, d, 0, d->n, batch_size, out, probs);
 }
 
-int cr_predict_node(crest_model *m, int k, const float *x, size_t n, float *out)
+int crest_evaluate(crest_model *m, const crest_dataset *d, int batch_size, crest_metrics *out)
 {
-    if (!m || (!x && n) || (!out && n))
-        return cr_fail(CREST_E_ARG, "predict: model, input or output is NULL");
+    return crest_evaluate_probs(m, d, batch_size, out, NULL);
+}
+
+/* Output k of the inference graph for n samples: from x, or from d's rows. */
+static int predict_rows(crest_model *m, int k, const float *x, const crest_dataset *d, size_t n,
+                        float *out)
+{
     cr_pool *pool;
     int rc = cr_model_build(m);
     if (!rc)
@@ -485,12 +529,18 @@ int cr_predict_node(crest_model *m, int k, const float *x, size_t n, float *out)
     cr_graph *g = m->g_infer;
     if (k < 0 || k >= g->n_outputs)
         return cr_fail(CREST_E_ARG, "predict: model '%s' has no output %d", m->name, k);
-    int64_t per = cr_dims_count(&m->in_shape), bs = 64;
+    int64_t per = cr_dims_count(&m->in_shape), bs = pass_size(g, 0);
+    if (bs < 1)
+        return cr_graph_status(g) ? cr_graph_status(g)
+                                  : cr_fail(CREST_E_NOMEM, "predict: planning failed");
     for (size_t s = 0; s < n; s += (size_t)bs) {
         int64_t b = (int64_t)(n - s < (size_t)bs ? n - s : (size_t)bs);
         if ((rc = cr_graph_plan(g, b)))
             return rc;
-        cr_graph_feed(g, x, per, NULL, s, b);
+        if (d && (rc = feed_rows(g, d, NULL, s, b)))
+            return rc;
+        if (!d)
+            cr_graph_feed(g, x, per, NULL, s, b);
         cr_graph_forward(g, &ctx);
         int64_t cnt = cr_dims_count(&g->outputs[k]->shape), w = cnt / b;
         memcpy(out + s * (size_t)w, g->outputs[k]->val, (size_t)cnt * sizeof(float));
@@ -498,7 +548,28 @@ int cr_predict_node(crest_model *m, int k, const float *x, size_t n, float *out)
     return CREST_OK;
 }
 
+int cr_predict_node(crest_model *m, int k, const float *x, size_t n, float *out)
+{
+    if (!m || (!x && n) || (!out && n))
+        return cr_fail(CREST_E_ARG, "predict: model, input or output is NULL");
+    return predict_rows(m, k, x, NULL, n, out);
+}
+
 int crest_predict(crest_model *m, const float *x, size_t n, float *probs)
 {
     return cr_predict_node(m, 0, x, n, probs);
+}
+
+int crest_predict_dataset(crest_model *m, const crest_dataset *d, float *probs)
+{
+    if (!m || !d || (!probs && d->n))
+        return cr_fail(CREST_E_ARG, "predict: model, data set or output is NULL");
+    int rc = cr_model_build(m);
+    if (!rc && d->stride != cr_dims_count(&m->in_shape)) {
+        char a[96], b[96];
+        rc = cr_fail(CREST_E_SHAPE, "predict: samples are %s, model '%s' takes %s",
+                     cr_dims_str(&d->shape, a, sizeof a), m->name,
+                     cr_dims_str(&m->in_shape, b, sizeof b));
+    }
+    return rc ? rc : predict_rows(m, 0, NULL, d, d->n, probs);
 }

@@ -327,38 +327,34 @@ static bool cache_read(const char *path, uint64_t key, size_t n, int64_t dim, fl
 
 static bool make_dirs(const char *dir) { return cr_make_dirs(dir); }
 
+/* buf: room for the header, then n x dim features. */
 static int cache_write(const char *dir, const char *path, uint64_t key, size_t n, int64_t dim,
-                       const float *feat)
+                       char *buf)
 {
     if (!make_dirs(dir))
         return cr_fail(CREST_E_IO, "%s: cannot create the feature cache folder (%s)", dir,
                        strerror(errno));
-    size_t bytes = sizeof(cache_head) + n * (size_t)dim * sizeof(float);
-    char *buf = cr_malloc(bytes);
-    if (!buf)
-        return cr_fail(CREST_E_NOMEM, "out of memory writing %s", path);
     cache_head h = { .key = key, .n = n, .dim = (uint64_t)dim };
     memcpy(h.magic, CACHE_MAGIC, 8);
     memcpy(buf, &h, sizeof h);
-    memcpy(buf + sizeof h, feat, n * (size_t)dim * sizeof(float));
-    int rc = cr_write_file_atomic(path, buf, bytes);
-    cr_free(buf);
-    return rc;
+    return cr_write_file_atomic(path, buf, sizeof h + n * (size_t)dim * sizeof(float));
 }
 
-/* Sample i of d as the model's input (resized etc. per o->input). */
-static int sample_to_input(const crest_dataset *d, size_t i, const crest_features_opts *o,
-                           int64_t in_size, float *dst)
+/* Samples [s, s + nb) of d as the model's inputs (resized etc. per o->input;
+ * a lazy set's made by its own transform). */
+static int batch_to_input(const crest_dataset *d, size_t s, size_t nb,
+                          const crest_features_opts *o, int64_t in_size, float *dst)
 {
-    const float *src = d->x + i * (size_t)d->stride;
-    if (!o->input) {
-        memcpy(dst, src, (size_t)in_size * sizeof(float));
-        return CREST_OK;
+    if (!o->input)
+        return cr_dataset_gather(d, NULL, s, (int64_t)nb, dst);
+    const cr_dims *sh = &d->shape;
+    int rc = CREST_OK;
+    for (size_t i = 0; i < nb && !rc; i++) {
+        crest_image img = { (int)sh->d[0], (int)sh->d[1], sh->ndim == 3 ? (int)sh->d[2] : 1,
+                            d->x + (s + i) * (size_t)d->stride };
+        rc = crest_image_to_input(&img, o->input, dst + i * (size_t)in_size);
     }
-    const cr_dims *s = &d->shape;
-    crest_image img = { (int)s->d[0], (int)s->d[1], s->ndim == 3 ? (int)s->d[2] : 1,
-                        (float *)src };
-    return crest_image_to_input(&img, o->input, dst);
+    return rc;
 }
 
 static int check_input(crest_model *m, const crest_dataset *d, const crest_features_opts *o,
@@ -366,6 +362,9 @@ static int check_input(crest_model *m, const crest_dataset *d, const crest_featu
 {
     crest_dims want = crest_model_input_shape(m);
     *in_size = cr_dims_count(&want);
+    if (o->input && cr_dataset_lazy(d))
+        return cr_fail(CREST_E_ARG, "features: a lazy image set already has its transform "
+                                    "(give no input transform)");
     if (o->input) {
         const cr_dims *s = &d->shape;
         int C = o->input->channels ? o->input->channels : 3;
@@ -395,8 +394,7 @@ static int run_backbone(crest_model *m, const crest_dataset *d, const crest_feat
     double t0 = now_s(), shown = t0;
     for (size_t s = 0; s < d->n && !rc; s += B) {
         size_t nb = d->n - s < B ? d->n - s : B;
-        for (size_t i = 0; i < nb && !rc; i++)
-            rc = sample_to_input(d, s + i, o, in_size, x + i * (size_t)in_size);
+        rc = batch_to_input(d, s, nb, o, in_size, x);
         if (!rc)
             rc = crest_predict(m, x, nb, feat + s * (size_t)dim);
         double t = now_s();
@@ -410,6 +408,68 @@ static int run_backbone(crest_model *m, const crest_dataset *d, const crest_feat
         fputc('\n', stderr);
     cr_free(x);
     return rc;
+}
+
+/* The samples' part of the cache key: their count and shape, then every
+ * value (in-memory sets), or the bytes of every file (lazy folder sets: a
+ * content hash, so a hit needs no decoding and a changed file misses), or
+ * the raw images (lazy IDX sets); then the input transform. */
+int cr_hash_samples(cr_hasher *h, const crest_dataset *d, const crest_image_opts *input)
+{
+    const crest_image_opts *tf = cr_dataset_lazy(d) ? d->image : input;
+    hash_bytes(h, &d->n, sizeof d->n);
+    hash_bytes(h, d->shape.d, (size_t)d->shape.ndim * sizeof d->shape.d[0]);
+    if (!cr_dataset_lazy(d)) {
+        hash_bytes(h, d->x, d->n * (size_t)d->stride * sizeof(float));
+    } else if (d->raw) {
+        const crest_dataset *r = d->raw;
+        hash_str(h, "raw");
+        hash_bytes(h, r->shape.d, (size_t)r->shape.ndim * sizeof r->shape.d[0]);
+        hash_bytes(h, r->x, r->n * (size_t)r->stride * sizeof(float));
+        hash_bytes(h, &d->raw_scale, sizeof d->raw_scale);
+    } else {
+        hash_str(h, "files");
+        for (size_t i = 0; i < d->n; i++) {
+            char *buf = NULL;
+            size_t len = 0;
+            int rc = cr_read_file(d->files[i], (size_t)1 << 30, &buf, &len);
+            if (rc)
+                return rc;
+            hash_bytes(h, buf, len);
+            cr_free(buf);
+        }
+    }
+    char *tj = tf ? crest_image_opts_json(tf) : NULL;
+    if (tf && !tj)
+        return CREST_E_NOMEM;
+    hash_str(h, tj ? tj : "identity");
+    cr_free(tj);
+    return CREST_OK;
+}
+
+/* The features as a data set with d's labels or targets; consumes buf (the
+ * cache file image: header, then the features). */
+static int features_dataset(const crest_dataset *d, char *buf, int64_t dim, crest_dataset **out)
+{
+    size_t bytes = d->n * (size_t)dim * sizeof(float);
+    memmove(buf, buf + sizeof(cache_head), bytes);
+    float *x = cr_realloc(buf, bytes ? bytes : 1);
+    if (!x)
+        x = (float *)buf;
+    int rc = cr_dataset_new_lazy(out, d->n, crest_shape(1, dim), d->labels, d->n_classes);
+    if (!rc && d->y && !((*out)->y = cr_malloc((d->n ? d->n : 1) * (size_t)d->n_classes *
+                                               sizeof(float))))
+        rc = cr_fail(CREST_E_NOMEM, "out of memory for %zu targets", d->n);
+    if (rc) {
+        cr_free(x);
+        crest_dataset_free(*out);
+        *out = NULL;
+        return rc;
+    }
+    if (d->y)
+        memcpy((*out)->y, d->y, d->n * (size_t)d->n_classes * sizeof(float));
+    (*out)->x = x;
+    return CREST_OK;
 }
 
 int crest_features_extract(crest_model *m, const crest_dataset *d, const crest_features_opts *opts,
@@ -433,36 +493,27 @@ int crest_features_extract(crest_model *m, const crest_dataset *d, const crest_f
     uint64_t key = 0;
     if (o.cache_dir) {
         hasher h = { 0x6372657374ull };
-        if ((rc = hash_model(&h, m)))
+        if ((rc = hash_model(&h, m)) || (rc = cr_hash_samples(&h, d, o.input)))
             return rc;
-        hash_bytes(&h, &d->n, sizeof d->n);
-        hash_bytes(&h, d->shape.d, (size_t)d->shape.ndim * sizeof d->shape.d[0]);
-        hash_bytes(&h, d->x, d->n * (size_t)d->stride * sizeof(float));
-        char *tj = o.input ? crest_image_opts_json(o.input) : NULL;
-        if (o.input && !tj)
-            return CREST_E_NOMEM;
-        hash_str(&h, tj ? tj : "identity");
-        cr_free(tj);
         key = h.h;
         snprintf(path, sizeof path, "%s/features-%016llx.bin", o.cache_dir,
                  (unsigned long long)key);
     }
-    float *feat = cr_malloc((d->n ? d->n : 1) * (size_t)dim * sizeof(float));
-    if (!feat)
+    char *buf = cr_malloc(sizeof(cache_head) + (d->n ? d->n : 1) * (size_t)dim * sizeof(float));
+    if (!buf)
         return cr_fail(CREST_E_NOMEM, "out of memory for %zu x %lld features", d->n,
                        (long long)dim);
+    float *feat = (float *)(buf + sizeof(cache_head));
     bool hit = o.cache_dir && cache_read(path, key, d->n, dim, feat);
     if (!hit) {
         rc = run_backbone(m, d, &o, in_size, dim, feat);
         if (!rc && o.cache_dir)
-            rc = cache_write(o.cache_dir, path, key, d->n, dim, feat);
+            rc = cache_write(o.cache_dir, path, key, d->n, dim, buf);
     }
     if (!rc)
-        rc = d->y ? crest_dataset_new_dense(out, d->n, crest_shape(1, dim), feat, d->y,
-                                            d->n_classes)
-                  : crest_dataset_new(out, d->n, crest_shape(1, dim), feat, d->labels,
-                                      d->n_classes);
-    cr_free(feat);
+        rc = features_dataset(d, buf, dim, out);
+    else
+        cr_free(buf);
     if (o.stats) {
         o.stats->cache_hit = hit;
         o.stats->seconds = now_s() - t0;

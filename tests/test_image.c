@@ -631,10 +631,11 @@ static void test_out_of_memory(void **state)
     snprintf(root, sizeof root, "%s/oom", tmp);
     mk("oom");
     mk("oom/c");
+    mk("oom/d");
     unsigned char *a = pattern(12, 9, 3, 4);
     snprintf(p, sizeof p, "%s/c/a.png", root);
     write_png(p, 12, 9, PNG_COLOR_TYPE_RGB, 8, a, NULL, 0, NULL, 0, true);
-    snprintf(p, sizeof p, "%s/c/b.jpg", root);
+    snprintf(p, sizeof p, "%s/d/b.jpg", root);
     write_jpeg(p, 12, 9, 3, a);
     free(a);
     crest_image_opts o = { .height = 5, .width = 4, .crop_to_aspect = true };
@@ -650,6 +651,339 @@ static void test_out_of_memory(void **state)
         crest_dataset_free(d);
     }
     assert_true(ok);
+    ok = 0;   /* the lazy path: open, split, gather */
+    for (long k = 0; k < 500 && !ok; k++) {
+        crest_dataset *d = NULL, *t = NULL, *v = NULL;
+        crest_folder_info info;
+        float x[2 * 5 * 4 * 3];
+        cr_alloc_fail_after(k);
+        int rc = crest_image_source_open(&d, root, &o, &info);
+        if (!rc)
+            rc = crest_dataset_split(d, 0.5, 1, &t, &v);
+        if (!rc)
+            rc = cr_dataset_gather(d, NULL, 0, 2, x);
+        cr_alloc_fail_after(-1);
+        if (rc)
+            assert_int_equal(rc, CREST_E_NOMEM);
+        ok = rc == 0;
+        crest_dataset_free(d);
+        crest_dataset_free(t);
+        crest_dataset_free(v);
+    }
+    assert_true(ok);
+}
+
+/* ---- images too large to decode whole --------------------------------- */
+
+/* A PNG over the cap is read row by row, f x f blocks averaged; a JPEG is
+ * DCT-scaled; what cannot fit is an error naming the file. */
+static void test_large_images_scaled(void **state)
+{
+    (void)state;
+    char p[1024];
+    int W = 100, H = 70;   /* RGB floats: 84,000 bytes */
+    unsigned char *a = pattern(W, H, 3, 5);
+    snprintf(p, sizeof p, "%s/big.png", tmp);
+    write_png(p, W, H, PNG_COLOR_TYPE_RGB, 8, a, NULL, 0, NULL, 0, false);
+    crest_image full, im;
+    assert_int_equal(crest_image_load(&full, p, 3), CREST_OK);
+    assert_true(full.width == W && full.height == H);
+    cr_image_set_max_bytes(30000);   /* 1/2: 50x35x3x4 = 21,000 bytes */
+    int rc = crest_image_load(&im, p, 3);
+    if (rc)
+        fail_msg("%s", crest_last_error());
+    assert_true(im.width == 50 && im.height == 35 && im.channels == 3);
+    for (int y = 0; y < 35; y++)
+        for (int x = 0; x < 50; x++)
+            for (int c = 0; c < 3; c++) {
+                double sum = 0;
+                for (int dy = 0; dy < 2; dy++)
+                    for (int dx = 0; dx < 2; dx++)
+                        sum += full.data[((size_t)(2 * y + dy) * W + 2 * x + dx) * 3 + c];
+                assert_float_equal(im.data[((size_t)y * 50 + x) * 3 + c], sum / 4, 1e-4);
+            }
+    crest_image_free(&im);
+    cr_image_set_max_bytes(2000);    /* 1/8: 13x9 (edge blocks smaller) */
+    assert_int_equal(crest_image_load(&im, p, 3), CREST_OK);
+    assert_true(im.width == 13 && im.height == 9);
+    double s = 0;                    /* bottom-right block: 4 columns x 6 rows */
+    for (int y = 64; y < 70; y++)
+        for (int x = 96; x < 100; x++)
+            s += full.data[((size_t)y * W + x) * 3];
+    assert_float_equal(im.data[(8 * 13 + 12) * 3], s / 24, 1e-3);
+    crest_image_free(&im);
+    /* JPEG: libjpeg's scale_denom */
+    snprintf(p, sizeof p, "%s/big.jpg", tmp);
+    write_jpeg(p, W, H, 3, a);
+    cr_image_set_max_bytes(30000);
+    assert_int_equal(crest_image_load(&im, p, 3), CREST_OK);
+    assert_true(im.width == 50 && im.height == 35);
+    crest_image_free(&im);
+    cr_image_set_max_bytes(10);      /* nothing fits: an error naming the file */
+    assert_int_equal(crest_image_load(&im, p, 3), CREST_E_FORMAT);
+    assert_non_null(strstr(crest_last_error(), "big.jpg"));
+    snprintf(p, sizeof p, "%s/big.png", tmp);
+    assert_int_equal(crest_image_load(&im, p, 3), CREST_E_FORMAT);
+    assert_non_null(strstr(crest_last_error(), "big.png"));
+    snprintf(p, sizeof p, "%s/inter.png", tmp);   /* interlaced: cannot be read by rows */
+    write_png(p, W, H, PNG_COLOR_TYPE_RGB, 8, a, NULL, 0, NULL, 0, true);
+    cr_image_set_max_bytes(30000);
+    assert_int_equal(crest_image_load(&im, p, 3), CREST_E_FORMAT);
+    assert_non_null(strstr(crest_last_error(), "inter.png"));
+    assert_null(im.data);
+    for (long k = 0; k < 40; k++) {  /* allocation failures while reading rows */
+        snprintf(p, sizeof p, "%s/big.png", tmp);
+        cr_alloc_fail_after(k);
+        rc = crest_image_load(&im, p, 3);
+        cr_alloc_fail_after(-1);
+        assert_true(rc == CREST_OK || rc == CREST_E_NOMEM);
+        crest_image_free(&im);
+    }
+    cr_image_set_max_bytes(0);
+    crest_image_free(&full);
+    free(a);
+}
+
+/* ---- image sources: folders walked as Keras does, IDX sets, files ------- */
+
+static void put_jpeg(const char *rel, int w, int h, int seed)
+{
+    char p[1024];
+    unsigned char *a = pattern(w, h, 3, seed);
+    snprintf(p, sizeof p, "%s/%s", tmp, rel);
+    write_jpeg(p, w, h, 3, a);
+    free(a);
+}
+
+static void test_folder_source(void **state)
+{
+    (void)state;
+    char root[512], p[1024];
+    snprintf(root, sizeof root, "%s/src", tmp);
+    mk("src");
+    mk("src/cat");
+    mk("src/dog");
+    mk("src/dog/more");          /* nested: still the dog class */
+    put_jpeg("src/cat/b.jpg", 20, 10, 1);
+    put_jpeg("src/cat/a.JPG", 12, 12, 2);
+    put_jpeg("src/dog/d.jpeg", 16, 9, 3);
+    put_jpeg("src/dog/more/e.jpg", 9, 16, 4);
+    tu_write(root, "cat/anim.gif", "GIF89a", 6);
+    tu_write(root, "dog/pic.webp", "RIFF", 4);
+    tu_write(root, "dog/.DS_Store", "x", 1);
+    crest_image_opts o = { .height = 6, .width = 5, .preprocess = CREST_PRE_TF };
+    crest_folder_info info;
+    crest_dataset *d = NULL;
+    unsigned long dec = cr_image_decodes();
+    int rc = crest_image_source_open(&d, root, &o, &info);
+    if (rc)
+        fail_msg("%s", crest_last_error());
+    assert_int_equal(cr_image_decodes(), dec);    /* listed, not decoded */
+    assert_null(crest_dataset_x(d));
+    assert_int_equal(info.images, 4);
+    assert_int_equal(info.classes, 2);
+    assert_int_equal(info.skipped, 2);
+    assert_non_null(strstr(info.skipped_names, "cat/anim.gif\n"));
+    assert_non_null(strstr(info.skipped_names, "dog/pic.webp\n"));
+    assert_null(strstr(info.skipped_names, "DS_Store"));
+    crest_free(info.skipped_names);
+    const int32_t *l = crest_dataset_labels(d);
+    assert_true(l[0] == 0 && l[1] == 0 && l[2] == 1 && l[3] == 1);
+    assert_string_equal(crest_dataset_class_name(d, 1), "dog");
+    /* a lazy sample is the file through o; the eager loader agrees */
+    float x[4 * 90], want[90];
+    assert_int_equal(cr_dataset_gather(d, NULL, 0, 4, x), CREST_OK);
+    snprintf(p, sizeof p, "%s/dog/more/e.jpg", root);
+    assert_int_equal(crest_image_prepare(p, &o, want), CREST_OK);
+    assert_memory_equal(x + 3 * 90, want, sizeof want);
+    crest_dataset *e = NULL;
+    assert_int_equal(crest_image_folder_load(&e, root, &o), CREST_OK);
+    assert_memory_equal(crest_dataset_x(e), x, sizeof x);
+    crest_dataset_free(e);
+    crest_dataset *sl = NULL;     /* slices of lazy sets stay lazy */
+    assert_int_equal(crest_dataset_slice(d, 3, 1, &sl), CREST_OK);
+    assert_null(crest_dataset_x(sl));
+    assert_int_equal(cr_dataset_gather(sl, NULL, 0, 1, want), CREST_OK);
+    assert_memory_equal(x + 3 * 90, want, sizeof want);
+    crest_dataset_free(sl);
+    crest_dataset_free(d);
+    /* one image file: one unlabeled sample */
+    assert_int_equal(crest_image_source_open(&d, p, &o, NULL), CREST_OK);
+    assert_int_equal(crest_dataset_size(d), 1);
+    assert_null(crest_dataset_labels(d));
+    crest_dataset_free(d);
+    /* an empty class folder, one class: errors naming them */
+    mk("src/empty");
+    assert_int_equal(crest_image_source_open(&d, root, &o, &info), CREST_E_FORMAT);
+    assert_non_null(strstr(crest_last_error(), "src/empty"));
+    assert_int_equal(crest_image_folder_load(&d, root, &o), CREST_E_FORMAT);
+    mk("one");
+    mk("one/only");
+    put_jpeg("one/only/a.jpg", 8, 8, 5);
+    snprintf(p, sizeof p, "%s/one", tmp);
+    assert_int_equal(crest_image_source_open(&d, p, &o, NULL), CREST_E_FORMAT);
+    assert_non_null(strstr(crest_last_error(), p));
+    assert_non_null(strstr(crest_last_error(), "only"));
+    assert_null(d);
+}
+
+static void put_idx(const char *dir, const char *name, const unsigned char *head, size_t hn,
+                    const unsigned char *data, size_t n)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(head, 1, hn, f), hn);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+/* IDX pixels go through the same transform as a decoded file's. */
+static void test_idx_source(void **state)
+{
+    (void)state;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/idx", tmp);
+    mk("idx");
+    unsigned char px[3 * 4 * 5], lab[3] = { 0, 1, 1 };
+    for (size_t i = 0; i < sizeof px; i++)
+        px[i] = (unsigned char)(i * 37 % 256);
+    const unsigned char ih[] = { 0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 5 };
+    const unsigned char lh[] = { 0, 0, 8, 1, 0, 0, 0, 3 };
+    put_idx(dir, "train-images-idx3-ubyte", ih, sizeof ih, px, sizeof px);
+    put_idx(dir, "train-labels-idx1-ubyte", lh, sizeof lh, lab, sizeof lab);
+    crest_image_opts o = { .height = 8, .width = 10, .preprocess = CREST_PRE_RESCALE };
+    crest_dataset *d = NULL;
+    int rc = crest_image_source_open(&d, dir, &o, NULL);
+    if (rc)
+        fail_msg("%s", crest_last_error());
+    crest_dims s = crest_dataset_sample_shape(d);
+    assert_true(s.ndim == 3 && s.d[0] == 8 && s.d[1] == 10 && s.d[2] == 3);
+    assert_int_equal(crest_dataset_labels(d)[2], 1);
+    float got[240], want[240], raw[20];
+    assert_int_equal(cr_dataset_gather(d, NULL, 2, 1, got), CREST_OK);
+    for (int i = 0; i < 20; i++)
+        raw[i] = px[40 + i];      /* 0..255, as a decoded grey file */
+    crest_image img = { 4, 5, 1, raw };
+    assert_int_equal(crest_image_to_input(&img, &o, want), CREST_OK);
+    assert_memory_equal(got, want, sizeof want);
+    crest_dataset_free(d);
+}
+
+/* Features of a lazy folder set: the same as of the decoded folder; cached
+ * by the files' contents, and a cache hit decodes nothing. Evaluate and
+ * predict on the lazy set agree with the decoded set. */
+static void test_folder_features_cache(void **state)
+{
+    (void)state;
+    char root[512], cache[512];
+    snprintf(root, sizeof root, "%s/feat", tmp);
+    snprintf(cache, sizeof cache, "%s/feat-cache", tmp);
+    mk("feat");
+    mk("feat/a");
+    mk("feat/b");
+    char rel[64];
+    for (int i = 0; i < 6; i++) {
+        snprintf(rel, sizeof rel, "feat/%s/%d.jpg", i % 2 ? "b" : "a", i);
+        put_jpeg(rel, 20 + i, 16, 10 * (i % 2) + i);
+    }
+    crest_model *m = NULL;
+    assert_int_equal(crest_functional_new(&m, "tiny"), CREST_OK);
+    crest_sym *in = crest_input(m, crest_shape(3, 6, 5, 3), NULL);
+    crest_sym *y = crest_apply(m, crest_dense(2, CREST_SOFTMAX),
+                               crest_apply(m, crest_flatten(), in));
+    assert_int_equal(crest_functional_outputs(m, &in, 1, &y, 1), CREST_OK);
+    crest_image_opts o = { .height = 6, .width = 5, .preprocess = CREST_PRE_RESCALE };
+    crest_dataset *lazy = NULL, *eager = NULL, *f1 = NULL, *f2 = NULL, *f3 = NULL;
+    assert_int_equal(crest_image_source_open(&lazy, root, &o, NULL), CREST_OK);
+    assert_int_equal(crest_image_folder_load(&eager, root, &o), CREST_OK);
+    crest_features_stats st;
+    crest_features_opts fo = { .batch_size = 4, .cache_dir = cache, .stats = &st };
+    assert_int_equal(crest_features_extract(m, lazy, &fo, &f1), CREST_OK);
+    assert_false(st.cache_hit);
+    assert_int_equal(crest_features_extract(m, eager, &(crest_features_opts){ 0 }, &f2),
+                     CREST_OK);
+    assert_memory_equal(crest_dataset_x(f1), crest_dataset_x(f2), 6 * 2 * sizeof(float));
+    assert_memory_equal(crest_dataset_labels(f1), crest_dataset_labels(eager),
+                        6 * sizeof(int32_t));
+    unsigned long dec = cr_image_decodes();
+    assert_int_equal(crest_features_extract(m, lazy, &fo, &f3), CREST_OK);
+    assert_true(st.cache_hit);
+    assert_int_equal(cr_image_decodes(), dec);   /* a hit decodes no image */
+    assert_memory_equal(crest_dataset_x(f1), crest_dataset_x(f3), 6 * 2 * sizeof(float));
+    crest_dataset_free(f3);
+    put_jpeg("feat/b/3.jpg", 23, 16, 99);       /* a changed file: a miss */
+    assert_int_equal(crest_features_extract(m, lazy, &fo, &f3), CREST_OK);
+    assert_false(st.cache_hit);
+    crest_dataset_free(f3);
+    /* evaluate / predict: lazy and decoded sets agree */
+    crest_dataset_free(eager);
+    assert_int_equal(crest_image_folder_load(&eager, root, &o), CREST_OK);
+    assert_int_equal(crest_compile(m, &(crest_compile_opts){ .loss = CREST_SPARSE_CCE }),
+                     CREST_OK);
+    crest_metrics ma, mb;
+    float pa[12], pb[12];
+    assert_int_equal(crest_evaluate_probs(m, lazy, 0, &ma, pa), CREST_OK);
+    assert_int_equal(crest_evaluate_probs(m, eager, 0, &mb, pb), CREST_OK);
+    assert_true(ma.loss == mb.loss && ma.accuracy == mb.accuracy);
+    assert_memory_equal(pa, pb, sizeof pa);
+    assert_int_equal(crest_predict_dataset(m, lazy, pa), CREST_OK);
+    assert_memory_equal(pa, pb, sizeof pa);
+    /* fit reads lazy sets a batch at a time */
+    assert_int_equal(crest_fit(m, lazy, &(crest_fit_opts){ .epochs = 1, .batch_size = 4 }),
+                     CREST_OK);
+    crest_dataset_free(f1);
+    crest_dataset_free(f2);
+    crest_dataset_free(lazy);
+    crest_dataset_free(eager);
+    crest_model_free(m);
+}
+
+/* Folder validation splits: per class the same fraction, chosen by the seed. */
+static void test_split_stratified(void **state)
+{
+    (void)state;
+    enum { N = 60 };
+    float x[N];
+    int32_t lab[N];
+    for (int i = 0; i < N; i++) {   /* sorted by class, as a folder: 10, 20, 30 */
+        lab[i] = i < 10 ? 0 : i < 30 ? 1 : 2;
+        x[i] = (float)i;
+    }
+    crest_dataset *d = NULL, *tr = NULL, *va = NULL, *tr2 = NULL, *va2 = NULL;
+    assert_int_equal(crest_dataset_new(&d, N, crest_shape(1, 1), x, lab, 3), CREST_OK);
+    assert_int_equal(crest_dataset_split(d, 0.2, 7, &tr, &va), CREST_OK);
+    assert_int_equal(crest_dataset_size(va), 12);
+    assert_int_equal(crest_dataset_size(tr), 48);
+    int cnt[3] = { 0 };
+    for (size_t i = 0; i < 12; i++)
+        cnt[crest_dataset_labels(va)[i]]++;
+    assert_true(cnt[0] == 2 && cnt[1] == 4 && cnt[2] == 6);
+    bool seen[N] = { 0 };           /* a partition, each part in d's order */
+    for (int part = 0; part < 2; part++) {
+        const crest_dataset *p = part ? va : tr;
+        for (size_t i = 0; i < crest_dataset_size(p); i++) {
+            int v = (int)crest_dataset_x(p)[i];
+            assert_false(seen[v]);
+            seen[v] = true;
+            assert_int_equal(crest_dataset_labels(p)[i], lab[v]);
+            if (i)
+                assert_true(crest_dataset_x(p)[i - 1] < (float)v);
+        }
+    }
+    assert_int_equal(crest_dataset_split(d, 0.2, 7, &tr2, &va2), CREST_OK);   /* seeded */
+    assert_memory_equal(crest_dataset_x(va), crest_dataset_x(va2), 12 * sizeof(float));
+    crest_dataset_free(tr2);
+    crest_dataset_free(va2);
+    assert_int_equal(crest_dataset_split(d, 0.2, 8, &tr2, &va2), CREST_OK);
+    assert_memory_not_equal(crest_dataset_x(va), crest_dataset_x(va2), 12 * sizeof(float));
+    crest_dataset_free(tr2);
+    crest_dataset_free(va2);
+    assert_int_equal(crest_dataset_split(d, 1.0, 7, &tr2, &va2), CREST_E_ARG);
+    crest_dataset_free(tr);
+    crest_dataset_free(va);
+    crest_dataset_free(d);
 }
 
 int main(void)
@@ -666,6 +1000,11 @@ int main(void)
         cmocka_unit_test(test_to_input_crop_to_aspect),
         cmocka_unit_test(test_folder_dataset),
         cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_large_images_scaled),
+        cmocka_unit_test(test_folder_source),
+        cmocka_unit_test(test_idx_source),
+        cmocka_unit_test(test_split_stratified),
+        cmocka_unit_test(test_folder_features_cache),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -511,6 +511,76 @@ static void test_out_of_memory(void **state)
     crest_dataset_free(d);
 }
 
+/* ---- evaluate and predict in cache-sized passes ------------------------ */
+
+/* A model of large inputs ([512, 512], 1 MB a sample): its activations are
+ * MBs per sample, so a pass of 32 or 64 samples would take 100+ MB. */
+static crest_model *wide_model(void)
+{
+    crest_model *m = NULL;
+    assert_int_equal(crest_sequential_new(&m, crest_shape(2, 512, 512)), CREST_OK);
+    crest_model_set_seed(m, 3);
+    crest_add(m, crest_activation(CREST_RELU));
+    crest_add(m, crest_activation(CREST_TANH));
+    crest_add(m, crest_flatten());
+    assert_int_equal(crest_add(m, crest_dense(3, CREST_SOFTMAX)), CREST_OK);
+    assert_int_equal(crest_compile(m, &(crest_compile_opts){ .loss = CREST_SPARSE_CCE }),
+                     CREST_OK);
+    return m;
+}
+
+static crest_dataset *wide_data(size_t n)
+{
+    size_t per = 512 * 512;
+    float *x = malloc(n * per * sizeof *x);
+    int32_t *y = malloc(n * sizeof *y);
+    cr_rng r;
+    cr_rng_seed(&r, 9);
+    for (size_t i = 0; i < n * per; i++)
+        x[i] = (float)cr_rng_uniform(&r) - 0.5f;
+    for (size_t i = 0; i < n; i++)
+        y[i] = (int32_t)(i % 3);
+    crest_dataset *d = NULL;
+    assert_int_equal(crest_dataset_new(&d, n, crest_shape(2, 512, 512), x, y, 3), CREST_OK);
+    free(x);
+    free(y);
+    return d;
+}
+
+static void test_evaluate_in_passes(void **state)
+{
+    (void)state;
+    size_t arena[2];
+    for (int t = 0; t < 2; t++) {
+        size_t n = t ? 80 : 40;
+        crest_model *m = wide_model();
+        crest_dataset *d = wide_data(n);
+        float *pa = malloc(n * 3 * sizeof *pa), *pb = malloc(n * 3 * sizeof *pb);
+        crest_metrics a, b;
+        assert_int_equal(crest_evaluate_probs(m, d, 0, &a, pa), CREST_OK);
+        arena[t] = m->g_eval->arena_cap * sizeof(float);
+        assert_true(arena[t] <= ((size_t)64 << 20));      /* cache-sized passes */
+        assert_true(m->g_eval->batch < (int64_t)n);       /* so more than one */
+        assert_int_equal(crest_predict(m, crest_dataset_x(d), n, pb), CREST_OK);
+        assert_true(m->g_infer->arena_cap * sizeof(float) <= ((size_t)64 << 20));
+        assert_memory_equal(pa, pb, n * 3 * sizeof *pa);  /* same outputs as predict */
+        /* one pass of every sample: the same metrics and outputs */
+        assert_int_equal(crest_evaluate_probs(m, d, (int)n, &b, pb), CREST_OK);
+        assert_int_equal(a.n, n);
+        assert_true(a.accuracy == b.accuracy);
+        assert_float_equal(a.loss, b.loss, 1e-6 * fabs(b.loss));
+        assert_memory_equal(pa, pb, n * 3 * sizeof *pa);
+        crest_metrics c;
+        assert_int_equal(crest_evaluate(m, d, 0, &c), CREST_OK);
+        assert_true(c.loss == a.loss && c.accuracy == a.accuracy);
+        free(pa);
+        free(pb);
+        crest_dataset_free(d);
+        crest_model_free(m);
+    }
+    assert_int_equal(arena[0], arena[1]);   /* memory does not grow with the data */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -522,6 +592,7 @@ int main(void)
         cmocka_unit_test(test_frozen_batchnorm),
         cmocka_unit_test(test_unfrozen_batchnorm_keeps_statistics),
         cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_evaluate_in_passes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

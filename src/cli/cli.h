@@ -86,9 +86,14 @@ int cli_table_dataset(crest_model *m, const char *data, const char *label, long 
 struct cJSON;
 int cli_predict_table(crest_model *m, const char *path, int top, long limit, struct cJSON *arr);
 
-/* SPEC for a trained model: an image folder is read with the image
- * preprocessing the model recorded; anything else per crest_dataset_load. */
-int cli_load_for_model(crest_model *m, const char *spec, crest_dataset **out);
+/* Image sources (src/cli/images.c). SPEC for a trained model: with an image
+ * transform recorded (train --base), any image source (folder, IDX set,
+ * image file) goes through it, lazily; else per crest_dataset_load. */
+int cli_load_for_model(crest_model *m, const char *cmd, const char *spec, crest_dataset **out);
+/* crest_image_source_open, printing the skipped files and "Found N images
+ * belonging to K classes." (folders) on stderr. */
+int cli_open_images(const char *cmd, const char *spec, const crest_image_opts *io,
+                    crest_dataset **out);
 
 /* The model's K class names (src/cli/labels.c): recorded by train, a table
  * model's classes, else "0".."K-1"; NULL-terminated, NULL when out of memory. */

@@ -19,8 +19,10 @@ static crest_loss model_loss(const crest_model *m)
 }
 
 static const char *eval_help =
-    "usage: crest evaluate DIR --data SPEC [--label COL] [--json] [--threads T]\n"
+    "usage: crest evaluate DIR --data SPEC [--label COL] [--limit N] [--json] [--threads T]\n"
     "  Loss, accuracy, per-class precision/recall/F1 and the confusion matrix.\n"
+    "  Image sources (folders, IDX sets) go through the model's recorded image\n"
+    "  preprocessing, decoded in passes; --limit N: the first N samples only.\n"
     "  Tables (.csv, .arff, penguins) go through the model's feature spec;\n"
     "  --holdout N scores only every Nth row (as train --holdout N held out).\n";
 
@@ -29,7 +31,7 @@ int cmd_evaluate(int argc, char **argv)
     cli_args a = { argc, 0, argv, "evaluate" };
     const char *name, *val, *dir = NULL, *data = NULL, *v, *label = NULL;
     bool inl, json = false;
-    long threads = 0, holdout = 0;
+    long threads = 0, holdout = 0, limit = 0;
     char delim = 0;
     int rc = 0;
     while (cli_next(&a, &name, &val, &inl)) {
@@ -51,6 +53,10 @@ int cmd_evaluate(int argc, char **argv)
                 return rc;
         } else if (!strcmp(name, "--label")) {
             if ((rc = cli_value(&a, name, val, &label)))
+                return rc;
+        } else if (!strcmp(name, "--limit")) {
+            if ((rc = cli_value(&a, name, val, &v)) ||
+                (rc = cli_int("evaluate", name, v, 1, 1L << 40, &limit)))
                 return rc;
         } else if (!strcmp(name, "--holdout")) {
             if ((rc = cli_value(&a, name, val, &v)) ||
@@ -79,11 +85,15 @@ int cmd_evaluate(int argc, char **argv)
     if (!err && cli_is_table(data)) {
         if ((rc = cli_table_dataset(m, data, label, holdout, delim, &ds)))
             goto out;
-    } else if (!err) {
-        err = cli_load_for_model(m, data, &ds);
+    } else if (!err && (rc = cli_load_for_model(m, "evaluate", data, &ds))) {
+        goto out;
     }
-    if (!err)
-        err = crest_evaluate(m, ds, 256, &met);
+    if (!err && limit > 0 && (size_t)limit < crest_dataset_size(ds)) {
+        crest_dataset *sl = NULL;
+        err = crest_dataset_slice(ds, 0, (size_t)limit, &sl);
+        crest_dataset_free(ds);
+        ds = sl;
+    }
     size_t n = crest_dataset_size(ds);
     int K = (int)crest_model_output_size(m);
     const int32_t *labels = crest_dataset_labels(ds);
@@ -101,7 +111,8 @@ int cmd_evaluate(int argc, char **argv)
             rc = EXIT_RUN;
             goto out;
         }
-        err = crest_predict(m, crest_dataset_x(ds), n, probs);
+        /* one forward pass per cache-sized batch gives metrics and outputs */
+        err = crest_evaluate_probs(m, ds, 0, &met, probs);
     }
     if (err) {
         rc = cli_fail("evaluate", err);
@@ -179,10 +190,13 @@ out:
 static const char *predict_help =
     "usage: crest predict DIR INPUT... [--top K] [--json]\n"
     "       crest predict DIR --data SPEC [--limit N] [--top K] [--json]\n"
-    "  INPUT: a raw little-endian float32 file (.f32) of one or more samples of\n"
-    "  the model's input shape, or a table (.csv with a header row, .arff) of raw\n"
+    "  INPUT: a JPEG or PNG image (through the model's recorded preprocessing), a\n"
+    "  raw little-endian float32 file (.f32) of one or more samples of the model's\n"
+    "  input shape, or a table (.csv with a header row, .arff) of raw\n"
     "  rows for a model trained on a table (its feature spec is applied; a label\n"
-    "  column, if present, is ignored). --data: samples of a data set.\n"
+    "  column, if present, is ignored); any other kind is an error. --data:\n"
+    "  samples of a data set (an image folder, IDX set or image file goes\n"
+    "  through the model's recorded image preprocessing).\n"
     "  Prints each sample's top classes; --json prints all probabilities.\n";
 
 static void print_row(cJSON *arr, const char *src, size_t i, const float *p, int K, int top,
@@ -215,12 +229,37 @@ static void print_row(cJSON *arr, const char *src, size_t i, const float *p, int
     printf("\n");
 }
 
+static bool has_ext(const char *path, const char *ext)
+{
+    const char *dot = strrchr(path, '.');
+    return dot && !strchr(dot, '/') && !strcasecmp(dot, ext);
+}
+
 /* A JPEG or PNG by its name. */
 static bool is_image_file(const char *path)
 {
-    const char *dot = strrchr(path, '.');
-    return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
-                   !strcasecmp(dot, ".png"));
+    return has_ext(path, ".jpg") || has_ext(path, ".jpeg") || has_ext(path, ".png");
+}
+
+/* INPUT as a lazy set of one sample: an image file through the model's
+ * recorded transform. Returns an exit code. */
+static int open_image_input(crest_model *m, const char *src, size_t per, crest_dataset **out)
+{
+    crest_image_opts io;
+    int err = crest_model_image_opts(m, &io);
+    if (err && err != CREST_E_NOMEM) {   /* name the file, not only the model */
+        fprintf(stderr, "crest predict: %s: the model takes no image files (%s)\n", src,
+                crest_last_error());
+        return EXIT_INPUT;
+    }
+    if (!err && (size_t)io.height * (size_t)io.width * (size_t)(io.channels ? io.channels : 3) != per) {
+        fprintf(stderr, "crest predict: %s: the model's recorded image size %dx%d does not fit "
+                        "its input\n", src, io.width, io.height);
+        return EXIT_INPUT;
+    }
+    if (!err)
+        err = cli_open_images("predict", src, &io, out);
+    return err ? cli_fail("predict", err) : EXIT_OK;
 }
 
 int cmd_predict(int argc, char **argv)
@@ -289,11 +328,11 @@ int cmd_predict(int argc, char **argv)
             rc = cli_predict_table(m, src, (int)top, limit, arr);
             continue;
         }
+        crest_dataset_free(ds);
+        ds = NULL;
         if (f == n_inputs) {
-            if ((err = cli_load_for_model(m, data, &ds))) {
-                rc = cli_fail("predict", err);
+            if ((rc = cli_load_for_model(m, "predict", data, &ds)))
                 break;
-            }
             n = crest_dataset_size(ds);
             if (limit >= 0 && (size_t)limit < n)
                 n = (size_t)limit;
@@ -303,25 +342,15 @@ int cmd_predict(int argc, char **argv)
                 break;
             }
         } else if (is_image_file(src)) {   /* preprocessed as the model recorded */
-            crest_image_opts io;
-            x = malloc(per * sizeof *x);
-            err = x ? crest_model_image_opts(m, &io) : CREST_E_NOMEM;
-            if (!err && (size_t)io.height * (size_t)io.width * (size_t)(io.channels ? io.channels : 3) != per)
-                err = CREST_E_SHAPE;
-            if (err && err != CREST_E_NOMEM) {   /* name the file, not only the model */
-                fprintf(stderr, "crest predict: %s: the model takes no image files (%s)\n", src,
-                        err == CREST_E_SHAPE ? "its recorded image size does not fit its input"
-                                             : crest_last_error());
-                rc = EXIT_INPUT;
+            if ((rc = open_image_input(m, src, per, &ds)))
                 break;
-            }
-            if (!err)
-                err = crest_image_prepare(src, &io, x);
-            if (err) {
-                rc = cli_fail("predict", err);
-                break;
-            }
             n = 1;
+        } else if (!has_ext(src, ".f32")) {
+            fprintf(stderr, "crest predict: %s: unknown kind of input (give a JPEG or PNG "
+                            "image, raw float32 samples as .f32, or a .csv / .arff table)\n",
+                    src);
+            rc = EXIT_INPUT;
+            break;
         } else {
             FILE *fp = fopen(src, "rb");
             long len = -1;
@@ -352,7 +381,14 @@ int cmd_predict(int argc, char **argv)
             rc = EXIT_RUN;
             break;
         }
-        err = crest_predict(m, x ? x : crest_dataset_x(ds), n, probs);
+        if (ds && n < crest_dataset_size(ds)) {   /* --limit */
+            crest_dataset *sl = NULL;
+            err = crest_dataset_slice(ds, 0, n, &sl);
+            crest_dataset_free(ds);
+            ds = sl;
+        }
+        if (!err)
+            err = x ? crest_predict(m, x, n, probs) : crest_predict_dataset(m, ds, probs);
         if (err) {
             rc = cli_fail("predict", err);
             break;

@@ -300,6 +300,13 @@ int cmd_train(int argc, char **argv)
         o.lr = 1e-3;
     if (o.base)                 /* transfer learning (cli/train_base.c) */
         return cmd_train_base(&o);
+    /* A folder of photos has no input size of its own, and a Dense head on
+     * raw pixels is no model for photos: folders are for transfer learning. */
+    const char *folder = crest_is_image_folder(o.data) ? o.data
+                         : o.val && crest_is_image_folder(o.val) ? o.val : NULL;
+    if (folder)
+        return cli_usage("train", "%s is a folder of images: train on it with a pretrained "
+                         "backbone, --base MODEL (e.g. data/models/mobilenet_v2)", folder);
     crest_dataset *ds = NULL, *val = NULL;
     crest_model *m = NULL;
     int err = crest_dataset_load(&ds, o.data);

@@ -2,8 +2,9 @@
  *
  *   1. load the backbone, cut it (include_top=False) and add global pooling;
  *      freeze it;
- *   2. load the data: an image folder at the backbone's input size with its
- *      preprocessing, or a built-in / IDX set of images resized per sample;
+ *   2. open the data through the backbone's image transform (input size,
+ *      grey/RGB, preprocessing): a folder, IDX set or image file, lazily, so
+ *      samples are decoded a pass at a time;
  *   3. backbone features, once, in batches on every core (--cache: on disk);
  *   4. train the head (hidden Dense, Dropout, Dense softmax) on the features;
  *   5. append the head to the backbone: one model, saved with the class
@@ -18,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 static double now_s(void)
@@ -49,73 +49,54 @@ static int base_preprocess(const train_opts *o, crest_model *m, crest_preprocess
     return rc;
 }
 
-static bool is_image_folder(const char *spec)
+/* "validation split (seed 3, stratified): 4 images: 2 cat, 2 dog" */
+static void print_split(const crest_dataset *val, uint64_t seed)
 {
-    struct stat st;
-    char p[4096];
-    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", spec);
-    return stat(spec, &st) == 0 && S_ISDIR(st.st_mode) && stat(p, &st) != 0;
+    int K = crest_dataset_classes(val);
+    size_t n = crest_dataset_size(val);
+    const int32_t *l = crest_dataset_labels(val);
+    fprintf(stderr, "validation split (seed %llu, stratified): %zu images:",
+            (unsigned long long)seed, n);
+    for (int k = 0; k < K; k++) {
+        size_t c = 0;
+        for (size_t i = 0; i < n; i++)
+            c += l[i] == k;
+        const char *nm = crest_dataset_class_name(val, k);
+        fprintf(stderr, "%s %zu %s", k ? "," : "", c, nm ? nm : "?");
+    }
+    fputc('\n', stderr);
 }
 
-/* Pixels back on the 0..255 scale (built-in sets load as x / 255). */
-static int rescale_255(crest_dataset **d)
+/* SPEC as model inputs for the backbone (lazy: decoded a pass at a time),
+ * the first --limit samples; split: the seeded, stratified --val-split of a
+ * folder goes to *val. */
+static int load_data(const train_opts *o, const char *spec, const crest_image_opts *io,
+                     long limit, bool split, crest_dataset **out, crest_dataset **val)
 {
-    size_t n = crest_dataset_size(*d);
-    crest_dims s = crest_dataset_sample_shape(*d);
-    size_t per = (size_t)crest_dims_count(s);
-    float *x = malloc((n ? n : 1) * per * sizeof *x);
-    if (!x)
-        return CREST_E_NOMEM;
-    const float *src = crest_dataset_x(*d);
-    for (size_t i = 0; i < n * per; i++)
-        x[i] = src[i] * 255.0f;
-    crest_dataset *out = NULL;
-    int rc = crest_dataset_new(&out, n, s, x, crest_dataset_labels(*d), crest_dataset_classes(*d));
-    free(x);
-    if (!rc) {
-        crest_dataset_free(*d);
-        *d = out;
-    }
-    return rc;
-}
-
-/* Loads SPEC for the backbone: *transform is set when samples need one. */
-static int load_data(const char *spec, const crest_image_opts *io, long limit,
-                     crest_dataset **out, bool *transform)
-{
-    int rc;
-    *transform = false;
-    if (is_image_folder(spec)) {
-        rc = crest_image_folder_load(out, spec, io);
-    } else {
-        rc = crest_dataset_load(out, spec);
-        if (!rc)
-            rc = rescale_255(out);
-        *transform = true;
-    }
+    int rc = cli_open_images("train", spec, io, out);
     if (!rc && limit > 0 && (size_t)limit < crest_dataset_size(*out)) {
         crest_dataset *s = NULL;
         rc = crest_dataset_slice(*out, 0, (size_t)limit, &s);
         crest_dataset_free(*out);
         *out = rc ? NULL : s;
     }
+    if (!rc && split) {
+        crest_dataset *t = NULL;
+        rc = crest_dataset_split(*out, o->val_split, (uint64_t)o->seed, &t, val);
+        if (!rc) {
+            crest_dataset_free(*out);
+            *out = t;
+            print_split(*val, (uint64_t)o->seed);
+        }
+    }
     return rc;
 }
 
-int cli_load_for_model(crest_model *m, const char *spec, crest_dataset **out)
-{
-    crest_image_opts io;
-    if (is_image_folder(spec) && crest_model_image_opts(m, &io) == CREST_OK)
-        return crest_image_folder_load(out, spec, &io);
-    return crest_dataset_load(out, spec);
-}
-
-static int features(crest_model *m, const crest_dataset *d, const crest_image_opts *io,
-                    bool transform, const char *cache, const char *what, crest_dataset **out)
+static int features(crest_model *m, const crest_dataset *d, const char *cache,
+                    const char *what, crest_dataset **out)
 {
     crest_features_stats st;
     int rc = crest_features_extract(m, d, &(crest_features_opts){ .batch_size = 32,
-                                                                    .input = transform ? io : NULL,
                                                                     .cache_dir = cache,
                                                                     .verbose = 1,
                                                                     .stats = &st },
@@ -125,29 +106,6 @@ static int features(crest_model *m, const crest_dataset *d, const crest_image_op
                 crest_dataset_size(d), st.seconds,
                 1e3 * st.seconds / (double)(crest_dataset_size(d) ? crest_dataset_size(d) : 1),
                 st.cache_hit ? ", from the cache" : "");
-    return rc;
-}
-
-/* Model inputs for fine-tuning: samples transformed once. */
-static int materialize(const crest_dataset *d, const crest_image_opts *io, crest_dataset **out)
-{
-    size_t n = crest_dataset_size(d);
-    crest_dims s = crest_dataset_sample_shape(d);
-    int C = io->channels ? io->channels : 3;
-    size_t per = (size_t)io->height * (size_t)io->width * (size_t)C;
-    float *x = malloc((n ? n : 1) * per * sizeof *x);
-    if (!x)
-        return CREST_E_NOMEM;
-    int rc = CREST_OK;
-    for (size_t i = 0; i < n && !rc; i++) {
-        crest_image img = { (int)s.d[0], (int)s.d[1], s.ndim == 3 ? (int)s.d[2] : 1,
-                            (float *)crest_dataset_x(d) + i * (size_t)crest_dims_count(s) };
-        rc = crest_image_to_input(&img, io, x + i * per);
-    }
-    if (!rc)
-        rc = crest_dataset_new(out, n, crest_shape(3, io->height, io->width, C), x,
-                               crest_dataset_labels(d), crest_dataset_classes(d));
-    free(x);
     return rc;
 }
 
@@ -188,9 +146,8 @@ static int set_metadata(crest_model *m, const train_opts *o, const crest_dataset
 int cmd_train_base(const train_opts *o)
 {
     crest_model *m = NULL, *head = NULL;
-    crest_dataset *ds = NULL, *val = NULL, *ft = NULL, *fv = NULL, *xt = NULL, *xv = NULL;
+    crest_dataset *ds = NULL, *val = NULL, *ft = NULL, *fv = NULL;
     crest_image_opts io = { 0 };
-    bool tr = false, tv = false;
     char cut[128];
     int rc = EXIT_OK, err;
     crest_pooling pool = CREST_POOL_AVG;
@@ -225,12 +182,16 @@ int cmd_train_base(const train_opts *o)
     fprintf(stderr, "backbone: %s cut after '%s', %s pooling, %lld features, %d layers frozen; "
                     "preprocessing %s\n", o->base, cut, pool == CREST_POOL_MAX ? "max" : "avg",
             (long long)crest_model_output_size(m), nb, crest_preprocess_name(io.preprocess));
-    if ((err = load_data(o->data, &io, o->limit, &ds, &tr)) ||
-        (o->val && (err = load_data(o->val, &io, o->limit > 0 ? o->limit / 2 : 0, &val, &tv))))
+    /* a folder's validation split: seeded and stratified, not Keras' tail */
+    bool split = !o->val && o->val_split > 0 && crest_is_image_folder(o->data);
+    double vsplit = split ? 0 : o->val_split;
+    if ((err = load_data(o, o->data, &io, o->limit, split, &ds, &val)) ||
+        (o->val && (err = load_data(o, o->val, &io, o->limit > 0 ? o->limit / 2 : 0, false,
+                                    &val, NULL))))
         goto fail;
     double t0 = now_s();
-    if ((err = features(m, ds, &io, tr, o->cache, "train", &ft)) ||
-        (val && (err = features(m, val, &io, tv, o->cache, "validation", &fv))))
+    if ((err = features(m, ds, o->cache, "train", &ft)) ||
+        (val && (err = features(m, val, o->cache, "validation", &fv))))
         goto fail;
     double t_feat = now_s() - t0;
 
@@ -251,6 +212,7 @@ int cmd_train_base(const train_opts *o)
     t0 = now_s();
     char ck[4096];
     crest_fit_opts fo = cli_fit_opts(o, cli_checkpoint_dir(o, ck, sizeof ck), "head");
+    fo.validation_split = (float)vsplit;   /* folders: split above */
     fo.validation_data = fv;
     fo.history = &hist;
     fo.on_epoch_end = NULL;   /* the head alone is no model to save: --checkpoint
@@ -270,10 +232,6 @@ int cmd_train_base(const train_opts *o)
         int n = o->fine_tune > last ? last : (int)o->fine_tune;
         if ((err = crest_model_set_trainable(m, last - n, n, true)))
             goto fail;
-        if (tr && (err = materialize(ds, &io, &xt)))
-            goto fail;
-        if (val && tv && (err = materialize(val, &io, &xv)))
-            goto fail;
         fprintf(stderr, "fine-tuning the backbone's last %d layers at lr %g\n", n, o->lr / 10);
         t0 = now_s();
         err = crest_compile(m, &(crest_compile_opts){ .optimizer = make_opt(o, o->lr / 10),
@@ -283,9 +241,10 @@ int cmd_train_base(const train_opts *o)
         fo.epochs = o->fine_tune_epochs ? (int)o->fine_tune_epochs : 2;
         fo.early_stopping_patience = 0;
         fo.initial_epoch = 0;
-        fo.validation_data = val ? (tv ? xv : val) : NULL;
+        fo.validation_split = (float)vsplit;
+        fo.validation_data = val;
         if (!err)
-            err = crest_fit(m, tr ? xt : ds, &fo);
+            err = crest_fit(m, ds, &fo);   /* lazy: inputs made a batch at a time */
         if (err)
             goto fail;
         fprintf(stderr, "fine-tuning: %.2f s\n", now_s() - t0);
@@ -304,7 +263,5 @@ out:
     crest_dataset_free(val);
     crest_dataset_free(ft);
     crest_dataset_free(fv);
-    crest_dataset_free(xt);
-    crest_dataset_free(xv);
     return rc;
 }

@@ -87,6 +87,10 @@ void crest_dataset_free(crest_dataset *d)
         cr_free(d->class_names[i]);
     cr_free(d->class_names);
     cr_free(d->image);
+    for (size_t i = 0; d->files && i < d->n; i++)
+        cr_free(d->files[i]);
+    cr_free(d->files);
+    crest_dataset_free(d->raw);
     cr_free(d);
 }
 
@@ -123,22 +127,144 @@ int crest_dataset_classes(const crest_dataset *d) { return d ? d->n_classes : 0;
 const float *crest_dataset_x(const crest_dataset *d) { return d ? d->x : NULL; }
 const int32_t *crest_dataset_labels(const crest_dataset *d) { return d ? d->labels : NULL; }
 
+int cr_dataset_new_lazy(crest_dataset **out, size_t n, crest_dims shape, const int32_t *labels,
+                        int n_classes)
+{
+    *out = NULL;
+    int64_t stride = cr_dims_count(&shape);
+    if (shape.ndim < 1 || shape.ndim >= CREST_MAX_DIMS || stride < 1)
+        return cr_fail(CREST_E_SHAPE, "data set: sample rank %d", shape.ndim);
+    crest_dataset *d = cr_calloc(1, sizeof *d);
+    if (!d || (labels && !(d->labels = cr_malloc((n ? n : 1) * sizeof(int32_t))))) {
+        cr_free(d);
+        return cr_fail(CREST_E_NOMEM, "data set: out of memory for %zu samples", n);
+    }
+    d->n = n;
+    d->shape = shape;
+    d->stride = stride;
+    d->n_classes = n_classes;
+    if (labels)
+        memcpy(d->labels, labels, n * sizeof(int32_t));
+    *out = d;
+    return CREST_OK;
+}
+
+/* Eager rows[0..n) of d: x, labels / targets copied. */
+static int take_eager(const crest_dataset *d, const size_t *rows, size_t n, crest_dataset **out)
+{
+    int rc = ds_alloc(out, n, d->shape, d->n_classes, d->y != NULL);
+    if (rc)
+        return rc;
+    crest_dataset *o = *out;
+    size_t K = (size_t)d->n_classes;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(o->x + i * (size_t)d->stride, d->x + rows[i] * (size_t)d->stride,
+               (size_t)d->stride * sizeof(float));
+        if (d->y)
+            memcpy(o->y + i * K, d->y + rows[i] * K, K * sizeof(float));
+        else if (d->labels)
+            o->labels[i] = d->labels[rows[i]];
+    }
+    if (!d->y && !d->labels) {
+        cr_free(o->labels);
+        o->labels = NULL;
+    }
+    return CREST_OK;
+}
+
+/* Lazy rows[0..n) of d: the file names or raw rows they are made from. */
+static int take_lazy(const crest_dataset *d, const size_t *rows, size_t n, crest_dataset **out)
+{
+    int32_t *lab = d->labels ? cr_malloc((n ? n : 1) * sizeof *lab) : NULL;
+    if (d->labels && !lab)
+        return cr_fail(CREST_E_NOMEM, "out of memory");
+    for (size_t i = 0; lab && i < n; i++)
+        lab[i] = d->labels[rows[i]];
+    int rc = cr_dataset_new_lazy(out, n, d->shape, lab, d->n_classes);
+    cr_free(lab);
+    if (rc)
+        return rc;
+    crest_dataset *o = *out;
+    o->raw_scale = d->raw_scale;
+    if (d->raw)
+        return cr_dataset_take(d->raw, rows, n, &o->raw);
+    if (!(o->files = cr_calloc(n ? n : 1, sizeof *o->files)))
+        return cr_fail(CREST_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        if (!(o->files[i] = cr_strdup(d->files[rows[i]])))
+            return cr_fail(CREST_E_NOMEM, "out of memory");
+    return CREST_OK;
+}
+
+int cr_dataset_take(const crest_dataset *d, const size_t *rows, size_t n, crest_dataset **out)
+{
+    *out = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (rows[i] >= d->n)
+            return cr_fail(CREST_E_ARG, "data set: row %zu of %zu", rows[i], d->n);
+    int rc = cr_dataset_lazy(d) ? take_lazy(d, rows, n, out) : take_eager(d, rows, n, out);
+    if (!rc)
+        rc = copy_extras(d, *out);
+    if (rc) {
+        crest_dataset_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 int crest_dataset_slice(const crest_dataset *d, size_t start, size_t count, crest_dataset **out)
 {
     if (!d || !out)
         return cr_fail(CREST_E_ARG, "dataset_slice: NULL argument");
+    *out = NULL;
     if (start > d->n || count > d->n - start)
         return cr_fail(CREST_E_ARG, "dataset_slice: rows [%zu, %zu) of %zu", start,
                        start + count, d->n);
-    int rc = d->y ? crest_dataset_new_dense(out, count, d->shape,
-                                            d->x + start * (size_t)d->stride,
-                                            d->y + start * (size_t)d->n_classes, d->n_classes)
-                  : crest_dataset_new(out, count, d->shape, d->x + start * (size_t)d->stride,
-                                      d->labels ? d->labels + start : NULL, d->n_classes);
-    if (!rc && (rc = copy_extras(d, *out))) {
-        crest_dataset_free(*out);
-        *out = NULL;
+    size_t *rows = cr_malloc((count ? count : 1) * sizeof *rows);
+    if (!rows)
+        return cr_fail(CREST_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < count; i++)
+        rows[i] = start + i;
+    int rc = cr_dataset_take(d, rows, count, out);
+    cr_free(rows);
+    return rc;
+}
+
+/* Sample r of a lazy set as a model input; tmp: raw->stride floats. */
+static int lazy_sample(const crest_dataset *d, size_t r, float *tmp, float *dst)
+{
+    if (d->files)
+        return crest_image_prepare(d->files[r], d->image, dst);
+    const crest_dataset *raw = d->raw;
+    const float *src = raw->x + r * (size_t)raw->stride;
+    for (int64_t i = 0; i < raw->stride; i++)
+        tmp[i] = src[i] * d->raw_scale;
+    const cr_dims *s = &raw->shape;
+    crest_image img = { (int)s->d[0], (int)s->d[1], s->ndim == 3 ? (int)s->d[2] : 1, tmp };
+    return crest_image_to_input(&img, d->image, dst);
+}
+
+int cr_dataset_gather(const crest_dataset *d, const size_t *rows, size_t start, int64_t b,
+                      float *dst)
+{
+    size_t per = (size_t)d->stride;
+    if (!cr_dataset_lazy(d)) {
+        for (int64_t i = 0; i < b; i++)
+            memcpy(dst + (size_t)i * per,
+                   d->x + (rows ? rows[start + (size_t)i] : start + (size_t)i) * per,
+                   per * sizeof(float));
+        return CREST_OK;
     }
+    if (!d->image || (!d->files && !d->raw))
+        return cr_fail(CREST_E_INTERNAL, "data set: lazy samples without a source");
+    float *tmp = d->raw ? cr_malloc((size_t)d->raw->stride * sizeof *tmp) : NULL;
+    if (d->raw && !tmp)
+        return cr_fail(CREST_E_NOMEM, "out of memory");
+    int rc = CREST_OK;
+    for (int64_t i = 0; i < b && !rc; i++)
+        rc = lazy_sample(d, rows ? rows[start + (size_t)i] : start + (size_t)i, tmp,
+                         dst + (size_t)i * per);
+    cr_free(tmp);
     return rc;
 }
 

@@ -1,5 +1,5 @@
 /* image.c - images: JPEG (libjpeg-turbo) and PNG (libpng) decoding, bilinear
- * resize, center crop, Keras preprocessing modes, and folder-per-class data sets.
+ * resize, center crop and Keras preprocessing modes (folder data sets: source.c).
  *
  * Pixels are float32 HWC with values on the 0..255 scale (16-bit PNGs are
  * scaled by 255/65535), as Keras' img_to_array gives them. Both decoders
@@ -12,7 +12,6 @@
 #include "../internal.h"
 #include "../json.h"
 
-#include <dirent.h>
 #include <jpeglib.h>
 #include <math.h>
 #include <png.h>
@@ -23,6 +22,38 @@
 
 #define IMG_MAX_SIDE 32768
 #define IMG_MAX_PIXELS ((int64_t)1 << 28)
+#define PNG_MAX_SHRINK 64         /* PNG box-average factors 2, 4, .. 64 */
+
+static size_t max_bytes = CREST_IMAGE_MAX_BYTES;
+static _Atomic unsigned long decodes;
+
+void cr_image_set_max_bytes(size_t n) { max_bytes = n ? n : CREST_IMAGE_MAX_BYTES; }
+unsigned long cr_image_decodes(void) { return decodes; }
+
+
+/* Bytes of an h x w x c float image. */
+static double img_cost(int64_t h, int64_t w, int c)
+{
+    return (double)h * (double)w * (double)c * (double)sizeof(float);
+}
+
+/* The smallest power of two f <= max_f that brings an h x w x c image under
+ * the cap (1 if it fits already), or 0 if none does. */
+static int shrink_factor(int64_t h, int64_t w, int c, int max_f)
+{
+    for (int f = 1; f <= max_f; f *= 2)
+        if (img_cost((h + f - 1) / f, (w + f - 1) / f, c) <= (double)max_bytes)
+            return f;
+    return 0;
+}
+
+static int too_large(const char *name, int64_t w, int64_t h, int c, const char *why)
+{
+    return cr_fail(CREST_E_FORMAT, "%s: a %lldx%lld image would take %.0f MB decoded, more "
+                                   "than the %g MB one image may take (%s)", name,
+                   (long long)w, (long long)h, img_cost(h, w, c) / 1048576.0,
+                   (double)max_bytes / 1048576.0, why);
+}
 
 /* ---- images ------------------------------------------------------------ */
 
@@ -119,6 +150,14 @@ static int jpeg_run(jpeg_job *j)
     }
     int want = j->channels ? j->channels : (cs == JCS_GRAYSCALE ? 1 : 3);
     j->cinfo.out_color_space = want == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    int64_t fh = j->cinfo.image_height, fw = j->cinfo.image_width;
+    int f = shrink_factor(fh, fw, want, 8);   /* libjpeg's DCT scaling: 1/2 .. 1/8 */
+    if (!f) {
+        jpeg_destroy_decompress(&j->cinfo);
+        return too_large(j->name, fw, fh, want, "even decoded at 1/8");
+    }
+    j->cinfo.scale_num = 1;
+    j->cinfo.scale_denom = (unsigned)f;
     jpeg_start_decompress(&j->cinfo);
     int h = (int)j->cinfo.output_height, w = (int)j->cinfo.output_width;
     int rc = img_alloc(j->out, h, w, want, j->name);
@@ -169,6 +208,7 @@ typedef struct png_job {          /* lives outside the setjmp frame */
     png_infop info;
     unsigned char *pix;
     png_bytep *rows;
+    float *frow;
     char msg[256];
     crest_image *out;
 } png_job;
@@ -195,6 +235,46 @@ static void png_read_mem(png_structp p, png_bytep dst, png_size_t n)
     j->pos += n;
 }
 
+/* Adds an input row to its output row (sums of f x f blocks); on a block's
+ * last row, divides each sum by its block's size (edge blocks are smaller). */
+static void box_row(float *o, const float *in, int y, int h, int w, int c, int f)
+{
+    int ow = (w + f - 1) / f;
+    for (int x = 0; x < w; x++)
+        for (int k = 0; k < c; k++)
+            o[(size_t)(x / f) * (size_t)c + (size_t)k] += in[(size_t)x * (size_t)c + (size_t)k];
+    if ((y + 1) % f && y != h - 1)
+        return;
+    int rows = y % f + 1;
+    for (int x = 0; x < ow; x++) {
+        int cols = w - x * f < f ? w - x * f : f;
+        for (int k = 0; k < c; k++)
+            o[(size_t)x * (size_t)c + (size_t)k] /= (float)(rows * cols);
+    }
+}
+
+/* A PNG too large to decode whole, read row by row and averaged over f x f
+ * blocks on the fly: memory holds one input row and the small output. */
+static int png_read_scaled(png_job *j, int h, int w, int from, int bytes, int want, int f)
+{
+    int oh = (h + f - 1) / f, ow = (w + f - 1) / f;
+    int rc = img_alloc(j->out, oh, ow, want, j->name);
+    if (rc)
+        return rc;
+    memset(j->out->data, 0, (size_t)oh * (size_t)ow * (size_t)want * sizeof(float));
+    j->pix = cr_malloc((size_t)w * (size_t)from * (size_t)bytes);
+    j->frow = cr_malloc((size_t)w * (size_t)want * sizeof(float));
+    if (!j->pix || !j->frow)
+        return cr_fail(CREST_E_NOMEM, "%s: out of memory", j->name);
+    for (int y = 0; y < h; y++) {
+        png_read_row(j->png, j->pix, NULL);
+        to_float(j->pix, from, bytes, j->frow, want, (size_t)w);
+        box_row(j->out->data + (size_t)(y / f) * (size_t)ow * (size_t)want, j->frow, y, h, w,
+                want, f);
+    }
+    return CREST_OK;
+}
+
 static int png_run(png_job *j)
 {
     j->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, j, png_on_error, png_on_warning);
@@ -218,12 +298,18 @@ static int png_run(png_job *j)
     if (from != 1 && from != 3)
         return cr_fail(CREST_E_FORMAT, "%s: %d channels after expansion", j->name, from);
     int want = j->channels ? j->channels : from;
-    int rc = img_alloc(j->out, h, w, want, j->name);
-    if (rc)
-        return rc;
     size_t stride = png_get_rowbytes(j->png, j->info);
     if (stride != (size_t)w * (size_t)from * (size_t)bytes)
         return cr_fail(CREST_E_FORMAT, "%s: unexpected PNG row size", j->name);
+    int f = shrink_factor(h, w, want, PNG_MAX_SHRINK);
+    if (f != 1 && png_get_interlace_type(j->png, j->info) != PNG_INTERLACE_NONE)
+        return too_large(j->name, w, h, want, "an interlaced PNG cannot be read scaled");
+    if (f != 1)
+        return f ? png_read_scaled(j, h, w, from, bytes, want, f)
+                 : too_large(j->name, w, h, want, "even read at 1/64");
+    int rc = img_alloc(j->out, h, w, want, j->name);
+    if (rc)
+        return rc;
     j->pix = cr_malloc(stride * (size_t)h);
     j->rows = cr_malloc((size_t)h * sizeof *j->rows);
     if (!j->pix || !j->rows)
@@ -247,6 +333,7 @@ static int decode_png(crest_image *out, const unsigned char *buf, size_t len, co
         png_destroy_read_struct(&j->png, j->info ? &j->info : NULL, NULL);
     cr_free(j->pix);
     cr_free(j->rows);
+    cr_free(j->frow);
     cr_free(j);
     if (rc)
         crest_image_free(out);
@@ -268,6 +355,7 @@ int crest_image_decode(crest_image *out, const void *data, size_t len, const cha
         return cr_fail(CREST_E_ARG, "%s: channels must be 0 (as stored), 1 or 3, not %d", name,
                        channels);
     const unsigned char *p = data;
+    decodes++;
     if (len >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF)
         return decode_jpeg(out, p, len, name, channels);
     if (len >= 8 && !png_sig_cmp(p, 0, 8))
@@ -435,7 +523,7 @@ int crest_preprocess_apply(float *x, size_t n_pixels, int channels, crest_prepro
 
 /* ---- one image to a model input ---------------------------------------- */
 
-static int check_opts(const crest_image_opts *o)
+int cr_image_check_opts(const crest_image_opts *o)
 {
     if (!o || o->height < 1 || o->width < 1 || o->height > IMG_MAX_SIDE ||
         o->width > IMG_MAX_SIDE)
@@ -450,7 +538,7 @@ static int check_opts(const crest_image_opts *o)
 
 int crest_image_to_input(const crest_image *img, const crest_image_opts *o, float *out)
 {
-    int rc = check_opts(o);
+    int rc = cr_image_check_opts(o);
     if (rc)
         return rc;
     if (!img || !img->data || !out)
@@ -500,7 +588,7 @@ out:
 
 int crest_image_prepare(const char *path, const crest_image_opts *o, float *out)
 {
-    int rc = check_opts(o);
+    int rc = cr_image_check_opts(o);
     if (rc)
         return rc;
     crest_image img;
@@ -515,7 +603,7 @@ int crest_image_prepare(const char *path, const crest_image_opts *o, float *out)
 
 char *crest_image_opts_json(const crest_image_opts *o)
 {
-    if (check_opts(o))
+    if (cr_image_check_opts(o))
         return NULL;
     char buf[320];
     snprintf(buf, sizeof buf,
@@ -567,7 +655,7 @@ int cr_image_opts_from_cjson(const cJSON *j, crest_image_opts *out)
     o.crop_to_aspect = jbool(j, "crop_to_aspect");
     o.resize.align_corners = jbool(j, "align_corners");
     o.resize.half_pixel_centers = jbool(j, "half_pixel_centers");
-    if ((rc = check_opts(&o)))
+    if ((rc = cr_image_check_opts(&o)))
         return rc;
     *out = o;
     return CREST_OK;
@@ -597,179 +685,4 @@ int crest_model_image_opts(const crest_model *m, crest_image_opts *out)
                 : cr_fail(CREST_E_ARG, "model has no image preprocessing recorded");
     cJSON_Delete(j);
     return rc;
-}
-
-/* ---- folder-per-class data sets --------------------------------------- */
-
-typedef struct name_list {
-    char **v;
-    size_t n, cap;
-} name_list;
-
-static void names_free(name_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        cr_free(l->v[i]);
-    cr_free(l->v);
-    *l = (name_list){ 0 };
-}
-
-static int names_push(name_list *l, const char *s)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        char **v = cr_realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return cr_fail(CREST_E_NOMEM, "out of memory listing files");
-        l->v = v;
-        l->cap = cap;
-    }
-    if (!(l->v[l->n] = cr_strdup(s)))
-        return cr_fail(CREST_E_NOMEM, "out of memory listing files");
-    l->n++;
-    return CREST_OK;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool is_image_name(const char *n)
-{
-    const char *dot = strrchr(n, '.');
-    static const char *const ext[] = { ".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG" };
-    for (size_t i = 0; dot && i < sizeof ext / sizeof *ext; i++)
-        if (!strcmp(dot, ext[i]))
-            return true;
-    return false;
-}
-
-/* Sorted entries of dir: sub-folders (dirs) or image files (!dirs). Hidden skipped. */
-static int list_dir(const char *dir, bool dirs, name_list *out)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return cr_fail(CREST_E_IO, "%s: cannot open folder", dir);
-    int rc = CREST_OK;
-    char path[4096];
-    for (struct dirent *e; !rc && (e = readdir(d));) {
-        if (e->d_name[0] == '.')
-            continue;
-        struct stat st;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (stat(path, &st))
-            continue;
-        if (dirs ? S_ISDIR(st.st_mode) : (S_ISREG(st.st_mode) && is_image_name(e->d_name)))
-            rc = names_push(out, e->d_name);
-    }
-    closedir(d);
-    if (!rc && out->n)
-        qsort(out->v, out->n, sizeof *out->v, cmp_str);
-    return rc;
-}
-
-static int set_class_names(crest_dataset *d, const name_list *cls)
-{
-    d->class_names = cr_calloc(cls->n, sizeof *d->class_names);
-    if (!d->class_names)
-        return cr_fail(CREST_E_NOMEM, "out of memory");
-    d->n_class_names = (int)cls->n;
-    for (size_t i = 0; i < cls->n; i++)
-        if (!(d->class_names[i] = cr_strdup(cls->v[i])))
-            return cr_fail(CREST_E_NOMEM, "out of memory");
-    return CREST_OK;
-}
-
-int crest_image_folder_load(crest_dataset **out, const char *dir, const crest_image_opts *o)
-{
-    if (!out || !dir)
-        return cr_fail(CREST_E_ARG, "image_folder_load: NULL argument");
-    *out = NULL;
-    int rc = check_opts(o);
-    if (rc)
-        return rc;
-    name_list cls = { 0 }, files = { 0 }, paths = { 0 };
-    int32_t *labels = NULL;
-    size_t cap = 0;
-    crest_dataset *d = NULL;
-    char path[4096];
-    if ((rc = list_dir(dir, true, &cls)))
-        goto out;
-    if (cls.n < 1 || cls.n > (1 << 20)) {
-        rc = cr_fail(CREST_E_FORMAT, "%s: no class sub-folders", dir);
-        goto out;
-    }
-    for (size_t k = 0; k < cls.n && !rc; k++) {
-        snprintf(path, sizeof path, "%s/%s", dir, cls.v[k]);
-        rc = list_dir(path, false, &files);
-        for (size_t i = 0; !rc && i < files.n; i++) {
-            if (paths.n == cap) {
-                cap = cap ? 2 * cap : 64;
-                int32_t *l = cr_realloc(labels, cap * sizeof *l);
-                if (!l) {
-                    rc = cr_fail(CREST_E_NOMEM, "out of memory listing %s", dir);
-                    break;
-                }
-                labels = l;
-            }
-            labels[paths.n] = (int32_t)k;
-            snprintf(path, sizeof path, "%s/%s/%s", dir, cls.v[k], files.v[i]);
-            rc = names_push(&paths, path);
-        }
-        names_free(&files);
-    }
-    if (!rc && !paths.n)
-        rc = cr_fail(CREST_E_FORMAT, "%s: no JPEG or PNG images in its sub-folders", dir);
-    if (rc)
-        goto out;
-    int C = o->channels ? o->channels : 3;
-    crest_dims shape = crest_shape(3, o->height, o->width, C);
-    /* allocate empty, then decode each file straight into its row */
-    float one = 0;
-    int32_t zero = 0;
-    if ((rc = crest_dataset_new(&d, 0, shape, &one, &zero, (int)cls.n)))
-        goto out;
-    cr_free(d->x);
-    cr_free(d->labels);
-    d->x = cr_malloc(paths.n * (size_t)d->stride * sizeof(float));
-    d->labels = cr_malloc(paths.n * sizeof(int32_t));
-    if (!d->x || !d->labels) {
-        rc = cr_fail(CREST_E_NOMEM, "%s: out of memory for %zu images", dir, paths.n);
-        goto out;
-    }
-    d->n = paths.n;
-    memcpy(d->labels, labels, paths.n * sizeof(int32_t));
-    for (size_t i = 0; i < paths.n && !rc; i++)
-        rc = crest_image_prepare(paths.v[i], o, d->x + i * (size_t)d->stride);
-    if (!rc)
-        rc = set_class_names(d, &cls);
-    if (!rc) {
-        d->image = cr_malloc(sizeof *d->image);
-        if (!d->image)
-            rc = cr_fail(CREST_E_NOMEM, "out of memory");
-        else
-            *d->image = *o;
-    }
-    if (!rc) {
-        *out = d;
-        d = NULL;
-    }
-out:
-    crest_dataset_free(d);
-    names_free(&cls);
-    names_free(&files);
-    names_free(&paths);
-    cr_free(labels);
-    return rc;
-}
-
-const char *crest_dataset_class_name(const crest_dataset *d, int k)
-{
-    return d && d->class_names && k >= 0 && k < d->n_class_names ? d->class_names[k] : NULL;
-}
-
-const crest_image_opts *crest_dataset_image_opts(const crest_dataset *d)
-{
-    return d ? d->image : NULL;
 }
