@@ -31,7 +31,6 @@ export CREST_CACHE="$tmp/cache"
 # helper "images": image decoding and folders). Empty this list after merging.
 PENDING="
   tables: csv_header_bad_utf8
-  images: png_large_valid folder_one_class predict_gif predict_unknown_ext
 "
 is_pending() { [ -z "${CREST_BAD_INPUT_STRICT:-}" ] && [[ " $(echo $PENDING) " == *" $1 "* ]]; }
 
