@@ -66,6 +66,12 @@ void cli_checkpoint_done(const train_opts *o);
  * (best: when the monitored loss improved); the model's metadata must be
  * set before fit. */
 crest_fit_opts cli_fit_opts(const train_opts *o, const char *ckdir, const char *name);
+/* --val-split as the CLI does it for every kind of data: seeded (--seed) and
+ * stratified (every class gives the same fraction), printed; Keras' own
+ * validation_split takes the unshuffled tail, which for files sorted by
+ * class (most CSVs, every image folder) is one class. No-op without
+ * --val-split, with --val, or for data without integer labels. */
+int cli_split_val(const train_opts *o, crest_dataset **ds, crest_dataset **val);
 /* After fit: with --checkpoint best the model in --out is the best epoch's,
  * so it is not saved again. */
 bool cli_keep_best(const train_opts *o);

@@ -122,6 +122,41 @@ int cli_dataset_limit(crest_dataset **d, long limit)
     return rc;
 }
 
+/* "validation split (seed 3, stratified): 4 samples: 2 cat, 2 dog" */
+static void print_split(const crest_dataset *val, uint64_t seed)
+{
+    int K = crest_dataset_classes(val);
+    size_t n = crest_dataset_size(val);
+    const int32_t *l = crest_dataset_labels(val);
+    fprintf(stderr, "validation split (seed %llu, stratified): %zu samples:",
+            (unsigned long long)seed, n);
+    for (int k = 0; k < K; k++) {
+        size_t c = 0;
+        for (size_t i = 0; i < n; i++)
+            c += l[i] == k;
+        const char *nm = crest_dataset_class_name(val, k);
+        if (nm)
+            fprintf(stderr, "%s %zu %s", k ? "," : "", c, nm);
+        else
+            fprintf(stderr, "%s %zu of class %d", k ? "," : "", c, k);
+    }
+    fputc('\n', stderr);
+}
+
+int cli_split_val(const train_opts *o, crest_dataset **ds, crest_dataset **val)
+{
+    if (o->val || !(o->val_split > 0) || !crest_dataset_labels(*ds))
+        return CREST_OK;
+    crest_dataset *t = NULL;
+    int rc = crest_dataset_split(*ds, o->val_split, (uint64_t)o->seed, &t, val);
+    if (!rc) {
+        crest_dataset_free(*ds);
+        *ds = t;
+        print_split(*val, (uint64_t)o->seed);
+    }
+    return rc;
+}
+
 /* The folder a path is in ("." for a bare name), trailing slashes ignored. */
 static void parent_of(const char *path, char *buf, size_t size)
 {

@@ -174,6 +174,8 @@ int cli_train_table(const train_opts *o)
         err = crest_features_dataset(&ds, f, path, &rows, true);
     if (!err && o->val)
         err = crest_features_dataset(&val, f, cli_table_path(o->val, buf, sizeof buf), NULL, true);
+    if (!err && ds)
+        err = cli_split_val(o, &ds, &val);
     if (!err && o->holdout)
         err = crest_features_dataset(&test, f, path, &held, true);
     if (!err)
@@ -188,6 +190,8 @@ int cli_train_table(const train_opts *o)
                                          "fit");
         fo.epochs = (int)(o->epochs ? o->epochs : 30);
         fo.validation_data = val;
+        if (o->chunk)   /* streamed: no table in memory to split (see crest_fit_table) */
+            fo.validation_split = (float)o->val_split;
         err = o->chunk ? crest_fit_table(m, f, path, &rows, &fo, (int)o->chunk)
                        : crest_fit(m, ds, &fo);
     }

@@ -230,7 +230,7 @@ crest_fit_opts cli_fit_opts(const train_opts *o, const char *ckdir, const char *
         fprintf(stderr, "crest train: no checkpoint %s to resume: starting from the first "
                 "epoch\n", p);
     return (crest_fit_opts){ .epochs = (int)o->epochs, .batch_size = (int)o->batch,
-                             .seed = (uint64_t)o->seed, .validation_split = (float)o->val_split,
+                             .seed = (uint64_t)o->seed,   /* --val-split: cli_split_val */
                              .early_stopping_patience = (int)o->patience, .verbose = 1,
                              .checkpoint_dir = ckdir, .checkpoint_name = name,
                              .resume = o->resume != NULL, .initial_epoch = (int)o->initial_epoch,
@@ -316,6 +316,8 @@ int cmd_train(int argc, char **argv)
         err = crest_dataset_load(&val, o.val);
     if (!err && o.val)
         err = cli_dataset_limit(&val, o.limit > 0 ? (o.limit + 1) / 2 : 0);
+    if (!err)
+        err = cli_split_val(&o, &ds, &val);
     if (err) {
         rc = cli_fail("train", err);
         goto out;

@@ -49,27 +49,9 @@ static int base_preprocess(const train_opts *o, crest_model *m, crest_preprocess
     return rc;
 }
 
-/* "validation split (seed 3, stratified): 4 images: 2 cat, 2 dog" */
-static void print_split(const crest_dataset *val, uint64_t seed)
-{
-    int K = crest_dataset_classes(val);
-    size_t n = crest_dataset_size(val);
-    const int32_t *l = crest_dataset_labels(val);
-    fprintf(stderr, "validation split (seed %llu, stratified): %zu images:",
-            (unsigned long long)seed, n);
-    for (int k = 0; k < K; k++) {
-        size_t c = 0;
-        for (size_t i = 0; i < n; i++)
-            c += l[i] == k;
-        const char *nm = crest_dataset_class_name(val, k);
-        fprintf(stderr, "%s %zu %s", k ? "," : "", c, nm ? nm : "?");
-    }
-    fputc('\n', stderr);
-}
-
 /* SPEC as model inputs for the backbone (lazy: decoded a pass at a time),
- * the first --limit samples; split: the seeded, stratified --val-split of a
- * folder goes to *val. */
+ * the first --limit samples; split: the seeded, stratified --val-split goes
+ * to *val. */
 static int load_data(const train_opts *o, const char *spec, const crest_image_opts *io,
                      long limit, bool split, crest_dataset **out, crest_dataset **val)
 {
@@ -80,15 +62,8 @@ static int load_data(const train_opts *o, const char *spec, const crest_image_op
         crest_dataset_free(*out);
         *out = rc ? NULL : s;
     }
-    if (!rc && split) {
-        crest_dataset *t = NULL;
-        rc = crest_dataset_split(*out, o->val_split, (uint64_t)o->seed, &t, val);
-        if (!rc) {
-            crest_dataset_free(*out);
-            *out = t;
-            print_split(*val, (uint64_t)o->seed);
-        }
-    }
+    if (!rc && split)
+        rc = cli_split_val(o, out, val);
     return rc;
 }
 
@@ -182,9 +157,7 @@ int cmd_train_base(const train_opts *o)
     fprintf(stderr, "backbone: %s cut after '%s', %s pooling, %lld features, %d layers frozen; "
                     "preprocessing %s\n", o->base, cut, pool == CREST_POOL_MAX ? "max" : "avg",
             (long long)crest_model_output_size(m), nb, crest_preprocess_name(io.preprocess));
-    /* a folder's validation split: seeded and stratified, not Keras' tail */
-    bool split = !o->val && o->val_split > 0 && crest_is_image_folder(o->data);
-    double vsplit = split ? 0 : o->val_split;
+    bool split = !o->val && o->val_split > 0;   /* seeded, stratified (cli_split_val) */
     if ((err = load_data(o, o->data, &io, o->limit, split, &ds, &val)) ||
         (o->val && (err = load_data(o, o->val, &io, o->limit > 0 ? o->limit / 2 : 0, false,
                                     &val, NULL))))
@@ -212,7 +185,6 @@ int cmd_train_base(const train_opts *o)
     t0 = now_s();
     char ck[4096];
     crest_fit_opts fo = cli_fit_opts(o, cli_checkpoint_dir(o, ck, sizeof ck), "head");
-    fo.validation_split = (float)vsplit;   /* folders: split above */
     fo.validation_data = fv;
     fo.history = &hist;
     fo.on_epoch_end = NULL;   /* the head alone is no model to save: --checkpoint
@@ -241,7 +213,6 @@ int cmd_train_base(const train_opts *o)
         fo.epochs = o->fine_tune_epochs ? (int)o->fine_tune_epochs : 2;
         fo.early_stopping_patience = 0;
         fo.initial_epoch = 0;
-        fo.validation_split = (float)vsplit;
         fo.validation_data = val;
         if (!err)
             err = crest_fit(m, ds, &fo);   /* lazy: inputs made a batch at a time */

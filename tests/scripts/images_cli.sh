@@ -73,7 +73,7 @@ folder "$tmp/other" cat,zebra 2 12
 expect 3 "other: class 1 is 'zebra', the model's class 1 is 'dog'" -- "$C" evaluate "$tmp/m" --data "$tmp/other"
 expect 3 "class 1 is 'zebra'" -- "$C" predict "$tmp/m" --data "$tmp/other"
 # the validation split of a folder: seeded and stratified, not the last class
-expect 0 "validation split \(seed 3, stratified\): 4 images: 2 cat, 2 dog" -- \
+expect 0 "validation split \(seed 3, stratified\): 4 samples: 2 cat, 2 dog" -- \
   tb --data "$tmp/f" --val-split 0.25 --seed 3 --epochs 1 --out "$tmp/m2"
 grep -q "val_loss" "$tmp/err" || die "--val-split: no validation metrics"
 # one class, an empty class folder: refused, naming the folder

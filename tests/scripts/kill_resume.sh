@@ -202,7 +202,7 @@ echo "(${SECONDS}s)"
 shard() { sed -n 's/.*"paths":\["\([^"]*\)".*/\1/p' "$1/model.json"; }
 # same_model A B: model.json and the shard it names are identical
 same_model() { cmp "$1/model.json" "$2/model.json" && cmp "$1/$(shard "$1")" "$2/$(shard "$2")"; }
-fm4() { "$C" train --data fashion-mnist:test --limit 600 --hidden 16 --val-split 0.3 --lr 0.02 \
+fm4() { "$C" train --data fashion-mnist:test --limit 600 --hidden 16 --val-split 0.3 --lr 0.1 \
           --seed 6 --threads 1 "$@"; }
 fm4 --epochs 6 --checkpoint best --out "$tmp/best" > /dev/null 2> "$tmp/best.log" \
   || die "--checkpoint best"
