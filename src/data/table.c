@@ -375,9 +375,10 @@ static int arff_header(cr_table *t)
             name = s;
             while (*s && *s != q)
                 s++;
-            end = s;
-            if (*s)
-                s++;
+            if (!*s)   /* the name must not run into the line's terminator */
+                return cr_fail(CREST_E_FORMAT, "%s line %ld: attribute name %s has no "
+                               "closing %c", t->path, t->row_line, name - 1, q);
+            end = s++;
         } else {
             while (*s && *s != ' ' && *s != '\t' && *s != '{')
                 s++;
@@ -388,11 +389,12 @@ static int arff_header(cr_table *t)
         char nm[512];
         snprintf(nm, sizeof nm, "%s", name);
         *end = save;
-        if (end == s)
-            s++;
         while (*s == ' ' || *s == '\t')
             s++;
         int kind;
+        if (!*s)
+            return cr_fail(CREST_E_FORMAT, "%s line %ld: attribute '%s' has no type", t->path,
+                           t->row_line, nm);
         if (*s == '{')
             kind = CR_ATTR_NOMINAL;
         else if (!strncasecmp(s, "numeric", 7) || !strncasecmp(s, "real", 4) ||

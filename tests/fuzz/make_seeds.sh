@@ -66,7 +66,7 @@ printf '\0\0\10\3\0\0\0\1\0\0\0\1\0\0\0\1\377--labels--\0\0\10\1\0\0\0\1\0' > "$
 # ---- expressions ------------------------------------------------------------
 E="$C/expr"
 printf 'W[_,3]: softmax(x @ W + b)' > "$E/dense"
-printf 'W[_,4]=he_normal, V[4,2]=zeros: log_softmax(relu6(x @ W) @ V)' > "$E/two_layers"
+printf 'W[_,4]=he_normal V[4,2]=zeros: log_softmax(relu6(x @ W) @ V)' > "$E/two_layers"
 printf 'g[_]=ones: (x - mean(x, -1)) / 2 * g + b' > "$E/norm"
 printf 'sigmoid(-x * s) + tanh(sum(x, 1)) - swish(x) * 0.5' > "$E/reduce"
 printf 'W[_,_]: x @ W' > "$E/square"
