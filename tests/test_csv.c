@@ -215,6 +215,10 @@ static void test_arff_attribute_ends_early(void **state)
     /* the fuzzer's own input (tests/fuzz/corpus/arff/crash-attribute-no-type) */
     expect_error("fuzzed.arff", "@RELATION r\n@ATTRIBUTE  NU\n1,ax NU\n1,a\n% c\n2,b\n",
                  CREST_E_FORMAT, "line 2", "'NU' has no type");
+    /* a nominal value listed twice: its values become a vocabulary, which
+     * must not hold one twice (fuzz_arff: the inferred spec did not load back) */
+    expect_error("dupnominal.arff", "@relation r\n@attribute c {a, 'b', b}\n@data\nb\n",
+                 CREST_E_FORMAT, "line 2", "'c' lists 'b' twice");
     /* a nominal type right after the name, no blank between */
     const char *p = put("brace.arff", "@relation r\n@attribute c{a,b}\n@data\nb\n");
     cr_table t;
