@@ -5,6 +5,7 @@
  * or [3,2,2]) and is run on two zero samples; the model is then saved and
  * loaded back (the expression is saved as text and parsed again). */
 #include "fuzz.h"
+#include "internal.h"
 
 #define MAX_PARAMS (1 << 20)
 #define MAX_OUT 65536
@@ -12,6 +13,8 @@
 static void run(crest_model *m)
 {
     crest_model_set_threads(m, 1);
+    if (cr_model_build(m) != CREST_OK)   /* the graph is traced here */
+        return;
     int64_t in = crest_dims_count(crest_model_input_shape(m));
     float x[2 * 12] = { 0 };
     float *p = NULL;
