@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "crest.h"
+#include "testutil.h"
 
 static uint32_t crc32_of(const unsigned char *p, size_t n)
 {
@@ -139,10 +140,40 @@ static void test_png_chunk_length_is_capped(void **state)
     assert_non_null(strstr(crest_last_error(), "truncated"));
 }
 
+/* fuzz_tfjs (tests/fuzz/corpus/tfjs/crash-tensor-index-3e24): a tensor
+ * index of 3e24 in an inbound node reference was converted to int
+ * (undefined behaviour, UBSan: "outside the range of representable values").
+ * Indices are bounded like the node index: the reference is refused. */
+static void test_functional_tensor_index_bounded(void **state)
+{
+    (void)state;
+    char dir[256];
+    tu_tmpdir(dir, sizeof dir);
+    crest_model *m = NULL;
+    assert_int_equal(crest_functional_new(&m, "fz"), CREST_OK);
+    crest_sym *a = crest_input(m, crest_shape(1, 3), "a");
+    crest_sym *o = crest_apply(m, crest_dense(2, CREST_SOFTMAX), a);
+    assert_int_equal(crest_functional_outputs(m, &a, 1, &o, 1), CREST_OK);
+    assert_int_equal(crest_model_save(m, dir), CREST_OK);
+    crest_model_free(m);
+    char *js = tu_read(dir, "model.json");
+    assert_non_null(js);
+    char *bad = tu_replace(js, "[\"a\",0,0,{}]", "[\"a\",0,3e24,{}]");
+    tu_write(dir, "model.json", bad, strlen(bad));
+    m = NULL;
+    assert_int_equal(crest_model_load(&m, dir), CREST_E_FORMAT);
+    assert_null(m);
+    assert_non_null(strstr(crest_last_error(), "inbound node reference"));
+    free(bad);
+    free(js);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_png_chunk_length_is_capped),
+        cmocka_unit_test(test_functional_tensor_index_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
