@@ -19,8 +19,11 @@ TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
 HDRS    := $(wildcard include/*.h src/*.h src/*/*.h tests/*.h)
+FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TIME ?= 60
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 
-.PHONY: all lib test asan clang bench demo setup clean
+.PHONY: all lib test asan clang bench demo setup clean fuzz fuzz-build fuzzers
 all: lib $(BUILD)/crest $(BUILD)/tests/crest_examples $(TESTS) $(EXAMPLES)
 lib: $(BUILD)/libcrest.a $(BUILD)/libcrest.so
 
@@ -73,6 +76,20 @@ asan:
 clang:
 	$(MAKE) CC=clang BUILD=build-clang all
 
+# libFuzzer harnesses (clang): every loader, built into build-fuzz/fuzz/;
+# `make fuzz` runs each for FUZZ_TIME seconds and fails on any crash.
+fuzz-build:
+	$(MAKE) CC=clang BUILD=build-fuzz OPT="-O1 -g -fno-omit-frame-pointer" SAN="$(FUZZ_SAN)" fuzzers
+
+fuzzers: $(FUZZERS)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libcrest.a $(HDRS) $(wildcard tests/fuzz/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libcrest.a $(LDLIBS)
+
+fuzz: fuzz-build
+	bash tests/fuzz/run.sh build-fuzz $(FUZZ_TIME)
+
 bench: all $(BENCHES)
 
 # The README's main job: transfer learning on the pretrained MobileNetV2.
@@ -80,4 +97,4 @@ demo: setup all
 	$(BUILD)/examples/way3_pretrained
 
 clean:
-	rm -rf build build-asan build-clang
+	rm -rf build build-asan build-clang build-fuzz

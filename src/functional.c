@@ -389,7 +389,8 @@ static int parse_ref(const cJSON *a, ref *r)
     const cJSON *n = cJSON_GetArrayItem(a, 0), *c = cJSON_GetArrayItem(a, 1),
                 *t = cJSON_GetArrayItem(a, 2);
     if (!cJSON_IsArray(a) || !cJSON_IsString(n) || !cJSON_IsNumber(c) || c->valuedouble < 0 ||
-        c->valuedouble > 1e6 || (t && (!cJSON_IsNumber(t) || t->valuedouble < 0)))
+        c->valuedouble > 1e6 ||
+        (t && (!cJSON_IsNumber(t) || t->valuedouble < 0 || t->valuedouble > 1e6)))
         return cr_fail(CREST_E_FORMAT, "an inbound node reference is not [name, index, index]");
     r->layer = n->valuestring;
     r->call = (int)c->valuedouble;

@@ -386,6 +386,44 @@ out:
     return rc;
 }
 
+/* Every node's shape for inputs of this batch size. */
+static int graph_shapes(cr_graph *g, int64_t batch)
+{
+    g->planned = false;
+    for (int i = 0; i < g->n; i++) {
+        cr_node *n = g->nodes[i];
+        if (n->kind == CR_NODE_INPUT) {
+            n->shape.d[0] = batch;
+        } else if (n->kind == CR_NODE_OP) {
+            int rc = n->op->shape(n);
+            if (rc)
+                return n->layer ? cr_wrap(rc, "layer '%s'", n->layer) : rc;
+        }
+    }
+    return CREST_OK;
+}
+
+int cr_graph_check_batched(cr_graph *g)
+{
+    int64_t one[CR_MAX_IO];
+    int rc = graph_shapes(g, 1);
+    for (int k = 0; !rc && k < g->n_outputs; k++)
+        one[k] = cr_dims_count(&g->outputs[k]->shape);
+    if (!rc)
+        rc = graph_shapes(g, 3);
+    for (int k = 0; !rc && k < g->n_outputs; k++) {
+        const cr_node *o = g->outputs[k];
+        if (o->shape.ndim < 1 || o->shape.d[0] != 3 || cr_dims_count(&o->shape) != 3 * one[k]) {
+            char s[96];
+            rc = cr_fail(CREST_E_SHAPE, "output %d (shape %s for 3 samples) does not follow "
+                         "the batch: its first dimension must be the samples'", k,
+                         cr_dims_str(&o->shape, s, sizeof s));
+        }
+    }
+    int back = graph_shapes(g, 1);   /* as traced */
+    return rc ? rc : back;
+}
+
 int cr_graph_plan(cr_graph *g, int64_t batch)
 {
     int rc = cr_graph_status(g);
@@ -395,22 +433,10 @@ int cr_graph_plan(cr_graph *g, int64_t batch)
         return cr_fail(CREST_E_ARG, "batch size %lld", (long long)batch);
     if (g->planned && g->batch == batch)
         return CREST_OK;
-
-    /* shapes */
-    for (int i = 0; i < g->n; i++) {
-        cr_node *n = g->nodes[i];
-        if (n->kind == CR_NODE_INPUT) {
-            n->shape.d[0] = batch;
-        } else if (n->kind == CR_NODE_OP) {
-            rc = n->op->shape(n);
-            if (rc) {
-                if (n->layer)
-                    cr_wrap(rc, "layer '%s'", n->layer);
-                return rc;
-            }
-        }
-        n->last_use = n->id;
-    }
+    if ((rc = graph_shapes(g, batch)))
+        return rc;
+    for (int i = 0; i < g->n; i++)
+        g->nodes[i]->last_use = g->nodes[i]->id;
     for (int i = 0; i < g->n; i++)
         for (int j = 0; j < g->nodes[i]->n_in; j++)
             g->nodes[i]->in[j]->last_use = i;

@@ -197,6 +197,10 @@ void cr_parallel_rows(const cr_ctx *c, int64_t rows, int64_t work_per_row, cr_ro
 /* Concrete shapes and buffers for this batch size (re-plans when it changes).
  * keep_all: every value kept (training); else buffers are reused. */
 int cr_graph_plan(cr_graph *g, int64_t batch);
+/* Every output of g has the batch as its first dimension (an output that
+ * ignores the input's batch, e.g. an expression of variables alone, is a
+ * CREST_E_SHAPE error). Leaves the shapes as traced (batch 1). */
+int cr_graph_check_batched(cr_graph *g);
 /* The plan validator (run by cr_graph_plan unless NDEBUG): every buffer
  * (value, aux, grad offsets per node, -1 = none) lies in [0, top) and no two
  * buffers that are live at the same step overlap. CREST_E_INTERNAL if not. */

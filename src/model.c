@@ -230,7 +230,8 @@ int cr_model_build(crest_model *m)
                                       "not %lld", m->name, (long long)fed,
                        (long long)cr_dims_count(&m->in_shape));
     }
-    if (!m->no_fuse && (rc = cr_graph_fuse_inference(g))) {
+    if ((rc = cr_graph_check_batched(g)) ||
+        (!m->no_fuse && (rc = cr_graph_fuse_inference(g)))) {
         cr_graph_free(g);
         return cr_wrap(rc, "model '%s'", m->name);
     }
@@ -286,7 +287,8 @@ static int build_with_loss(crest_model *m, bool training, cr_graph **gout, cr_no
     out->keep = true;
     loss->keep = true;
     /* training graphs: only where no gradient flows (frozen layers) */
-    if (!m->no_fuse && (rc = cr_graph_fuse_inference(g))) {
+    if ((rc = cr_graph_check_batched(g)) ||
+        (!m->no_fuse && (rc = cr_graph_fuse_inference(g)))) {
         cr_graph_free(g);
         return cr_wrap(rc, "model '%s'", m->name);
     }

@@ -395,6 +395,42 @@ static void test_arff(void **state)
                  "@data\n1,2\n3\n", CREST_E_FORMAT, "line 6", "1 fields");
 }
 
+/* An @attribute line that ends early (no type, or a quote never closed)
+ * must be an error naming it, not read on into the bytes earlier (longer)
+ * lines left in the row buffer: found by tests/fuzz/fuzz_arff (a
+ * heap-buffer-overflow read under ASan; here "@attribute x" after
+ * "@attribute a numeric" silently became numeric). */
+static void test_arff_attribute_ends_early(void **state)
+{
+    (void)state;
+    expect_error("notype.arff", "@relation r\n@attribute a numeric\n@attribute x\n@data\n1,2\n",
+                 CREST_E_FORMAT, "line 3", "'x' has no type");
+    expect_error("notype2.arff", "@relation r\n@attribute 'long name' numeric\n@attribute 'x'  \n"
+                 "@data\n1,2\n", CREST_E_FORMAT, "line 3", "'x' has no type");
+    expect_error("openquote.arff", "@relation r\n@attribute 'a b c d e' numeric\n"
+                 "@attribute 'x numeric\n@data\n1,2\n", CREST_E_FORMAT, "line 3",
+                 "unterminated ' in an attribute name");
+    /* the fuzzer's own input (tests/fuzz/corpus/arff/crash-attribute-no-type) */
+    expect_error("fuzzed.arff", "@RELATION r\n@ATTRIBUTE  NU\n1,ax NU\n1,a\n% c\n2,b\n",
+                 CREST_E_FORMAT, "line 2", "'NU' has no type");
+    /* a nominal value listed twice: its values become a vocabulary, which
+     * must not hold one twice (fuzz_arff: the inferred spec did not load back) */
+    expect_error("dupnominal.arff", "@relation r\n@attribute c {a, 'b', b}\n@data\nb\n",
+                 CREST_E_FORMAT, "line 2", "'c' lists 'b' twice");
+    /* a nominal type right after the name, no blank between */
+    const char *p = put("brace.arff", "@relation r\n@attribute c{a,b}\n@data\nb\n");
+    cr_table t;
+    const char **v;
+    assert_int_equal(cr_table_open(&t, p, 0), CREST_OK);
+    assert_int_equal(t.n_cols, 1);
+    assert_string_equal(t.names[0], "c");
+    assert_int_equal(t.attr[0], CR_ATTR_NOMINAL);
+    assert_int_equal(t.n_nominal[0], 2);
+    assert_int_equal(cr_table_next(&t, &v), 1);
+    assert_string_equal(v[0], "b");
+    cr_table_close(&t);
+}
+
 /* scikit-learn's CSVs: "n_samples,n_features,class names" first. */
 static void test_sklearn_layout(void **state)
 {
@@ -487,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_sklearn_layout),   cmocka_unit_test(test_byte_order_mark),
         cmocka_unit_test(test_nul_bytes),        cmocka_unit_test(test_arff_attribute_lines),
         cmocka_unit_test(test_comma_locale),     cmocka_unit_test(test_latin1_expression),
+        cmocka_unit_test(test_arff_attribute_ends_early),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

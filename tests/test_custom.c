@@ -639,6 +639,12 @@ static void test_expr_errors(void **state)
         { "x / W", "at 3 ('/'): '/' divides by a number only" },
         { "W[3,_]: x @ W", "at 13 ('W'): cannot infer" },
         { "W[5,4]: x @ W @ W", "[5,4]" },
+        /* outputs that ignore the batch: predict copied batch * units values
+         * out of a smaller node (heap-buffer-overflow found by fuzz_expr,
+         * its input kept as tests/fuzz/corpus/expr/crash-no-batch) */
+        { "W[3,6]: sotmax8x +  W+d7m_unifgrmb ", "does not follow the batch" },
+        { "W[1,4]: W * 2", "does not follow the batch" },
+        { "sum(x, 0)", "does not follow the batch" },
     };
     for (size_t i = 0; i < sizeof build / sizeof build[0]; i++) {
         crest_model *m = NULL;

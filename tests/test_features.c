@@ -401,6 +401,11 @@ static void test_spec_round_trip_and_errors(void **state)
          "\"crossing_dim\": 3}]}"),
         "{\"features\": {\"a\": {\"type\": \"string_categorical\", \"vocabulary_file\": \"/nope\"}}}",
         "{\"features\": ",
+        /* JSON has no inf: such a spec was written back as null and did not load
+         * (1e999 parses as inf) */
+        "{\"features\": {\"a\": {\"type\": \"float\", \"mean\": 1e999, \"variance\": 1}}}",
+        "{\"features\": {\"a\": {\"type\": \"float\", \"mean\": 0, \"variance\": 1e999}}}",
+        "{\"features\": {\"a\": {\"type\": \"float_discretized\", \"bin_boundaries\": [1, 1e999]}}}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         crest_features *h = (crest_features *)1;
@@ -825,6 +830,20 @@ static void test_bad_tables(void **state)
     crest_features_free(f);
 }
 
+/* Statistics that overflow a double are an error naming the column: the
+ * spec is saved as JSON, which has no inf, and "variance": null did not
+ * load back (found by fuzz_csv: 1e33 and 1e233 in one column). */
+static void test_overflowing_statistics(void **state)
+{
+    (void)state;
+    crest_features *f = NULL;
+    expect_fail(crest_features_infer(&f, put("big.csv", "n,c\n1e33,a\n1e233,b\n"), NULL, NULL),
+                "big.csv column 1 (n)", "too large to normalize");
+    assert_null(f);
+    expect_fail(crest_features_infer(&f, put("huge.csv", "c,n\na,-1.7e308\nb,1.7e308\n"), "c",
+                                     NULL), "huge.csv column 2 (n)", "too large to normalize");
+}
+
 /* ARFF through inference: nominal values keep their declared order. */
 static void test_arff_features(void **state)
 {
@@ -1080,6 +1099,7 @@ int main(void)
         cmocka_unit_test(test_fuzz_tables),
         cmocka_unit_test(test_every_kind_penguins),
         cmocka_unit_test(test_absent_columns),
+        cmocka_unit_test(test_overflowing_statistics),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -12,6 +12,7 @@
  * Every error names the file, the line and (where it applies) the column. */
 #define _POSIX_C_SOURCE 200809L
 #include "../features/features.h"
+#include "../features/strmap.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -283,14 +284,16 @@ static int add_col(cr_table *t, const char *name, int kind)
     return CREST_OK;
 }
 
-/* ARFF "{a, 'b c', d}" (fields of the current record, first one after '{'). */
+/* ARFF "{a, 'b c', d}" (fields of the current record, first one after '{').
+ * A value listed twice is an error: the values become a vocabulary. */
 static int arff_nominal(cr_table *t, int col, char *spec)
 {
     /* spec is the text after '{' up to the matching '}' */
-    int cap = 0, n = 0;
+    int cap = 0, n = 0, rc = CREST_OK;
     char **vals = NULL;
     char *p = spec;
-    while (*p) {
+    cr_strmap seen = { 0 };
+    while (*p && !rc) {
         while (*p == ' ' || *p == '\t' || *p == ',')
             p++;
         if (!*p)
@@ -312,33 +315,37 @@ static int arff_nominal(cr_table *t, int col, char *spec)
             while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
                 end--;
         }
+        char *v = NULL, **grown = vals;
+        bool added = false;
         if (n + 2 > cap) {
             cap = cap ? 2 * cap : 8;
-            char **v = cr_realloc(vals, (size_t)cap * sizeof *v);
-            if (!v)
-                goto nomem;
-            vals = v;
+            grown = cr_realloc(vals, (size_t)cap * sizeof *vals);
         }
-        vals[n] = cr_malloc((size_t)(end - start) + 1);
-        if (!vals[n])
-            goto nomem;
-        memcpy(vals[n], start, (size_t)(end - start));
-        vals[n][end - start] = 0;
-        vals[++n] = NULL;
+        if (grown && (vals = grown) && (v = cr_malloc((size_t)(end - start) + 1))) {
+            memcpy(v, start, (size_t)(end - start));
+            v[end - start] = 0;
+            vals[n++] = v;
+            vals[n] = NULL;
+        }
+        if (!v || cr_strmap_add(&seen, v, n, 1, &added))
+            rc = cr_fail(CREST_E_NOMEM, "%s: out of memory", t->path);
+        else if (!added)
+            rc = cr_fail(CREST_E_FORMAT, "%s line %ld: nominal attribute '%s' lists '%s' twice",
+                         t->path, t->row_line, t->names[col], v);
     }
-    if (!n) {
+    if (!rc && !n)
+        rc = cr_fail(CREST_E_FORMAT, "%s line %ld: nominal attribute '%s' has no values",
+                     t->path, t->row_line, t->names[col]);
+    cr_strmap_free(&seen);
+    if (rc) {
+        for (int k = 0; k < n; k++)
+            cr_free(vals[k]);
         cr_free(vals);
-        return cr_fail(CREST_E_FORMAT, "%s line %ld: nominal attribute '%s' has no values",
-                       t->path, t->row_line, t->names[col]);
+        return rc;
     }
     t->nominal[col] = vals;
     t->n_nominal[col] = n;
     return CREST_OK;
-nomem:
-    for (int k = 0; k < n; k++)
-        cr_free(vals[k]);
-    cr_free(vals);
-    return cr_fail(CREST_E_NOMEM, "%s: out of memory", t->path);
 }
 
 /* Reads one raw line (no quoting) into row; 1, 0 at the end, or error. */

@@ -213,6 +213,9 @@ static int finish_numeric(cr_feature *f, col_stats *s, const char *path)
         f->mean = s->n ? s->mean : 0;
         f->var = s->n ? s->m2 / (double)s->n : 0;   /* population variance, as Keras */
         f->has_stats = true;
+        if (!isfinite(f->mean) || !isfinite(f->var))   /* JSON has no inf: the spec must load */
+            return cr_fail(CREST_E_FORMAT, "%s column %d (%s): values too large to normalize "
+                           "(their variance overflows a double)", path, f->col + 1, f->name);
     }
     if (!f->has_indicator_choice) {
         f->indicator = s->missing > 0;

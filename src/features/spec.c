@@ -184,8 +184,10 @@ static int parse_numeric(cr_feature *f, const cJSON *o)
     const cJSON *mean = cJSON_GetObjectItemCaseSensitive(o, "mean");
     const cJSON *var = cJSON_GetObjectItemCaseSensitive(o, "variance");
     if (mean || var) {
-        if (!cJSON_IsNumber(mean) || !cJSON_IsNumber(var) || var->valuedouble < 0)
-            return cr_fail(CREST_E_FORMAT, "give both mean and variance (>= 0)");
+        if (!cJSON_IsNumber(mean) || !cJSON_IsNumber(var) || var->valuedouble < 0 ||
+            !isfinite(mean->valuedouble) || !isfinite(var->valuedouble))
+            return cr_fail(CREST_E_FORMAT, "give both mean and variance (finite, variance "
+                           ">= 0)");
         f->mean = mean->valuedouble;
         f->var = var->valuedouble;
         f->has_stats = true;
@@ -215,9 +217,10 @@ static int parse_numeric(cr_feature *f, const cJSON *o)
             const cJSON *e;
             cJSON_ArrayForEach(e, b)
             {
-                if (!cJSON_IsNumber(e) ||
+                if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble) ||
                     (f->n_bounds && e->valuedouble <= f->bounds[f->n_bounds - 1]))
-                    return cr_fail(CREST_E_FORMAT, "bin_boundaries must be increasing numbers");
+                    return cr_fail(CREST_E_FORMAT, "bin_boundaries must be increasing finite "
+                                   "numbers");
                 f->bounds[f->n_bounds++] = e->valuedouble;
             }
             f->num_bins = f->n_bounds + 1;
