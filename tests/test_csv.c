@@ -201,6 +201,34 @@ static void test_nul_bytes(void **state)
 #undef NUL_CASE
 }
 
+/* Tables are UTF-8: names and categories end up in model.json. Every
+ * well-formed sequence (1 to 4 bytes) reads; stray continuation bytes,
+ * overlong forms, surrogates, code points past U+10FFFF and cut sequences
+ * are errors naming line and column. */
+static void test_utf8(void **state)
+{
+    (void)state;
+    const char *p = put("utf8ok.csv", "name,s\ncaf\xC3\xA9,\xE2\x82\xAC\n\xF0\x9D\x84\x9E,x\n");
+    cr_table t;
+    const char **v;
+    assert_int_equal(cr_table_open(&t, p, 0), CREST_OK);
+    assert_int_equal(cr_table_next(&t, &v), 1);
+    assert_string_equal(v[0], "caf\xC3\xA9");
+    assert_string_equal(v[1], "\xE2\x82\xAC");
+    assert_int_equal(cr_table_next(&t, &v), 1);
+    assert_string_equal(v[0], "\xF0\x9D\x84\x9E");
+    cr_table_close(&t);
+    expect_error("u1.csv", "a,b\n1,\x80x\n", CREST_E_FORMAT, "line 2 column 2", "0x80");
+    expect_error("u2.csv", "a,b\n1,x\xC0\xAF\n", CREST_E_FORMAT, "line 2 column 2", "UTF-8");
+    expect_error("u3.csv", "a,b\n\xED\xA0\x80,1\n", CREST_E_FORMAT, "line 2 column 1", "UTF-8");
+    expect_error("u4.csv", "a,b\n1,\xF5\x80\x80\x80\n", CREST_E_FORMAT, "line 2 column 2",
+                 "UTF-8");
+    expect_error("u5.csv", "a,b\xE2\x82\n1,2\n", CREST_E_FORMAT, "line 1 column 2", "UTF-8");
+    expect_error("u6.csv", "a,b\n1,\"q\xFFq\"\n", CREST_E_FORMAT, "line 2 column 2", "UTF-8");
+    expect_error("u7.arff", "@relation r\n@attribute caf\xE9 numeric\n@data\n1\n",
+                 CREST_E_FORMAT, "line 2", "UTF-8");
+}
+
 /* "@attribute NAME" with no type, or an unterminated quote, used to step
  * over the line's terminator and read the type from stale bytes of the
  * previous line (a heap-buffer-overflow read under ASan; "@attribute x"
@@ -523,7 +551,7 @@ int main(void)
         cmocka_unit_test(test_sklearn_layout),   cmocka_unit_test(test_byte_order_mark),
         cmocka_unit_test(test_nul_bytes),        cmocka_unit_test(test_arff_attribute_lines),
         cmocka_unit_test(test_comma_locale),     cmocka_unit_test(test_latin1_expression),
-        cmocka_unit_test(test_arff_attribute_ends_early),
+        cmocka_unit_test(test_arff_attribute_ends_early), cmocka_unit_test(test_utf8),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

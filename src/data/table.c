@@ -94,6 +94,47 @@ static int field_byte(cr_table *t, int c, int col)
     return put_byte(t, (char)c);
 }
 
+/* Length of the UTF-8 sequence at p (n bytes left), 0 if it is not one
+ * (overlong forms, surrogates and code points past U+10FFFF included). */
+static int utf8_len(const unsigned char *p, size_t n)
+{
+    if (p[0] < 0x80)
+        return 1;
+    int len = p[0] >= 0xF0 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 ? 2 : 0;
+    if (!len || p[0] > 0xF4 || (size_t)len > n)
+        return 0;
+    for (int i = 1; i < len; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0) ||
+        (p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90))
+        return 0;
+    return len;
+}
+
+/* Tables are UTF-8 (names and categories go into model.json, which must
+ * be): an invalid sequence is an error naming line and column (0: the
+ * whole line). Fields are NUL-separated in row[0, len). */
+static int check_utf8(const cr_table *t, const char *row, size_t len, bool fields)
+{
+    const unsigned char *p = (const unsigned char *)row;
+    int col = 1;
+    for (size_t i = 0; i < len;) {
+        if (p[i] == 0 && fields)
+            col++;
+        int k = utf8_len(p + i, len - i);
+        if (!k) {
+            if (fields)
+                return cr_fail(CREST_E_FORMAT, "%s line %ld column %d: byte 0x%02X is not "
+                               "valid UTF-8", t->path, t->row_line, col, p[i]);
+            return cr_fail(CREST_E_FORMAT, "%s line %ld: byte 0x%02X is not valid UTF-8",
+                           t->path, t->row_line, p[i]);
+        }
+        i += (size_t)k;
+    }
+    return CREST_OK;
+}
+
 static int start_field(cr_table *t)
 {
     if (t->n == t->cap) {
@@ -191,7 +232,7 @@ static int read_record(cr_table *t)
         if ((rc = field_byte(t, c, t->n)))
             return rc;
     }
-    if ((rc = put_byte(t, 0)))
+    if ((rc = put_byte(t, 0)) || (rc = check_utf8(t, t->row, t->row_len - 1, true)))
         return rc;
     if (t->arff)   /* trim trailing blanks of unquoted ARFF fields */
         for (int i = 0; i < t->n; i++) {
@@ -363,7 +404,7 @@ static int read_line(cr_table *t)
     }
     if (c == -2)
         return CREST_E_IO;
-    if ((rc = put_byte(t, 0)))
+    if ((rc = put_byte(t, 0)) || (rc = check_utf8(t, t->row, t->row_len - 1, false)))
         return rc;
     return c == -1 && t->row_len == 1 ? 0 : 1;
 }
