@@ -17,6 +17,7 @@
 
 #include "internal.h"
 #include "testutil.h"
+#include "blobs.h"
 
 static void rm_rf(const char *dir)
 {
@@ -25,24 +26,7 @@ static void rm_rf(const char *dir)
     assert_int_equal(system(cmd), 0);
 }
 
-/* Three noisy blobs in 8-D. */
-static crest_dataset *blobs(size_t n, uint64_t seed)
-{
-    cr_rng r;
-    cr_rng_seed(&r, seed);
-    float *x = malloc(n * 8 * sizeof *x);
-    int32_t *y = malloc(n * sizeof *y);
-    for (size_t i = 0; i < n; i++) {
-        y[i] = (int32_t)(i % 3);
-        for (int k = 0; k < 8; k++)
-            x[i * 8 + k] = (float)cr_rng_normal(&r) * 1.2f + (k % 3 == y[i] ? 1.0f : 0.0f);
-    }
-    crest_dataset *d = NULL;
-    assert_int_equal(crest_dataset_new(&d, n, crest_shape(1, 8), x, y, 3), CREST_OK);
-    free(x);
-    free(y);
-    return d;
-}
+static crest_dataset *blobs(size_t n, uint64_t seed) { return tu_blobs(n, seed, 1.2f, 1.0f); }
 
 enum { OPT_ADAM, OPT_RMSPROP, OPT_SGD, N_OPT };
 

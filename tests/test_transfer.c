@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "json.h"
 #include "testutil.h"
+#include "blobs.h"
 #include "tfjs.h"
 
 static char tmp[256];
@@ -33,24 +34,7 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Three noisy blobs in 8-D. */
-static crest_dataset *blobs(size_t n, uint64_t seed)
-{
-    cr_rng r;
-    cr_rng_seed(&r, seed);
-    float *x = malloc(n * 8 * sizeof *x);
-    int32_t *y = malloc(n * sizeof *y);
-    for (size_t i = 0; i < n; i++) {
-        y[i] = (int32_t)(i % 3);
-        for (int k = 0; k < 8; k++)
-            x[i * 8 + k] = (float)cr_rng_normal(&r) * 0.7f + (k % 3 == y[i] ? 1.5f : 0.0f);
-    }
-    crest_dataset *d = NULL;
-    assert_int_equal(crest_dataset_new(&d, n, crest_shape(1, 8), x, y, 3), CREST_OK);
-    free(x);
-    free(y);
-    return d;
-}
+static crest_dataset *blobs(size_t n, uint64_t seed) { return tu_blobs(n, seed, 0.7f, 1.5f); }
 
 /* Input(8) -> Dense(16, relu) 'feat' -> Activation 'feat_act' -> Dropout -> Dense(3) 'top' */
 static crest_model *backbone(void)
