@@ -18,6 +18,7 @@
 #include "../internal.h"
 #include "json.h"
 #include "tfjs.h"
+#include "io/h5.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -609,6 +610,14 @@ int crest_model_load(crest_model **out, const char *path)
     if (!out || !path)
         return cr_fail(CREST_E_ARG, "load: NULL argument");
     *out = NULL;
+    if (cr_h5_is_hdf5(path))
+        return cr_h5_model_load(out, path);
+    const char *ext = strrchr(path, '.');
+    if (ext && (strcmp(ext, ".h5") == 0 || strcmp(ext, ".hdf5") == 0))
+        return cr_fail(CREST_E_FORMAT, "%s: not an HDF5 file (no HDF5 signature)", path);
+    if (ext && strcmp(ext, ".keras") == 0)
+        return cr_fail(CREST_E_UNSUPPORTED, "%s: Keras 3 .keras files are not supported yet "
+                       "(save with model.save('m.h5') or convert to TF.js layers)", path);
     char dir[PATH_MAX], file[PATH_MAX];
     cJSON *root = NULL;
     crest_model *m = NULL;
@@ -645,6 +654,8 @@ int crest_model_load_weights(crest_model *m, const char *path)
     char dir[PATH_MAX], file[PATH_MAX];
     cJSON *root = NULL;
     int rc = cr_model_build(m);
+    if (!rc && cr_h5_is_hdf5(path))
+        return cr_h5_load_weights(m, path);
     if (!rc)
         rc = read_model_json(path, dir, sizeof dir, file, sizeof file, &root);
     if (!rc)

@@ -47,7 +47,10 @@ for n in "${names[@]}"; do
   fi
   dict=()
   [ -f "tests/fuzz/$n.dict" ] && dict=(-dict="tests/fuzz/$n.dict")
-  "$bin" -max_total_time="$SECS" -print_final_stats=1 -rss_limit_mb=2048 \
+  # tests/fuzz/NAME.env: extra environment for one harness (one VAR=value a line)
+  envs=()
+  [ -f "tests/fuzz/$n.env" ] && mapfile -t envs < <(grep -v '^#' "tests/fuzz/$n.env")
+  env "${envs[@]}" "$bin" -max_total_time="$SECS" -print_final_stats=1 -rss_limit_mb=2048 \
     -malloc_limit_mb="$MALLOC_MB" -timeout=10 -artifact_prefix="$crashes/" \
     "${dict[@]}" "$work" "$seeds" > "$log" 2>&1
   rc=$?
