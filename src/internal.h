@@ -528,7 +528,7 @@ int cr_write_file_atomic(const char *path, const void *data, size_t len);
  * folders that cannot be synced (EINVAL, EROFS) are not an error. */
 int cr_sync_dir_of(const char *path);
 /* Removes the temp files of crest's atomic writes ("*.json.tmp.<pid>",
- * "*.bin.tmp.<pid>", "*.ckpt.tmp.<pid>") in dir whose process is gone;
+ * "*.bin.tmp.<pid>", "*.ckpt.tmp.<pid>", "*.h5.tmp.<pid>") in dir whose process is gone;
  * returns how many. */
 int cr_remove_dead_temps(const char *dir);
 /* mkdir -p: each missing folder along dir is created; false on failure. */

@@ -23,4 +23,8 @@ int cr_load_weights(crest_model *m, const cJSON *manifest, const char *dir);
 /* dir/rel, refusing paths that leave dir. */
 int cr_safe_join(const char *dir, const char *rel, char *out, size_t size);
 
+/* CREST_E_STATE naming the first NaN or infinite weight (a diverged model
+ * is never saved). */
+int cr_check_finite(const crest_model *m);
+
 #endif

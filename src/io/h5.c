@@ -305,11 +305,14 @@ static int assign_all(h5_in *in, crest_model *m, char tag)
 
 /* ---- models --------------------------------------------------------------------- */
 
-/* The 'C' record's config, parsed; tag gets the record after it. */
-static int get_config(h5_in *in, cJSON **cfg, char *tag)
+/* The 'M' and 'C' records: metadata text (*meta, may stay NULL) and the
+ * parsed config; tag gets the record after them. */
+static int get_config(h5_in *in, char **meta, cJSON **cfg, char *tag)
 {
     char *text = NULL;
     int rc = get_tag(in, tag);
+    if (!rc && *tag == 'M' && !(rc = get_str(in, MAX_CONFIG, meta)))
+        rc = get_tag(in, tag);
     if (!rc && *tag != 'C')
         return cr_fail(CREST_E_FORMAT, "%s: no model_config: a weights-only file (load it "
                        "onto a model with crest_model_load_weights)", in->path);
@@ -324,24 +327,30 @@ static int get_config(h5_in *in, cJSON **cfg, char *tag)
 int cr_h5_model_load(crest_model **out, const char *path)
 {
     h5_in in;
-    cJSON *cfg = NULL;
+    cJSON *cfg = NULL, *mj = NULL;
     crest_model *m = NULL;
-    char tag = 0;
+    char tag = 0, *meta = NULL;
     *out = NULL;
     int rc = spawn(&in, path);
     if (!rc)
-        rc = get_config(&in, &cfg, &tag);
+        rc = get_config(&in, &meta, &cfg, &tag);
+    if (!rc && meta && (rc = cr_json_parse(meta, strlen(meta), "crest_metadata", &mj)))
+        cr_wrap(rc, "%s", path);       /* checked here: it is saved as it is */
     if (!rc && ((rc = cr_model_from_topology(cfg, &m)) || (rc = cr_model_build(m))))
         cr_wrap(rc, "%s", path);
     if (!rc)
         rc = assign_all(&in, m, tag);
     rc = finish(&in, rc);
     if (!rc) {
+        m->meta_json = meta;
+        meta = NULL;
         *out = m;
         m = NULL;
     }
     crest_model_free(m);
     cJSON_Delete(cfg);
+    cJSON_Delete(mj);
+    cr_free(meta);
     return rc;
 }
 
@@ -352,7 +361,7 @@ int cr_h5_load_weights(crest_model *m, const char *path)
     int rc = spawn(&in, path);
     if (!rc)
         rc = get_tag(&in, &tag);
-    if (!rc && tag == 'C') {           /* a whole model's file: its weights only */
+    while (!rc && (tag == 'M' || tag == 'C')) {   /* a whole model's file: weights only */
         char *text = NULL;
         rc = get_str(&in, MAX_CONFIG, &text);
         cr_free(text);

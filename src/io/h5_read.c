@@ -6,6 +6,7 @@
  * does with a hostile file stays in a process that only reads that file.
  * It writes what it read to a pipe as records (src/io/h5.h), which the
  * parent checks before believing any of it:
+ *   'M' u32 n, n bytes         crest's metadata JSON (files crest wrote)
  *   'C' u32 n, n bytes         the model_config JSON (whole-model files)
  *   'L' u32 n, name, u32 k, k x (u32 n, name)   a layer with k weights
  *   'W' u32 ndim, ndim x u64 dims, float32 values   the next weight's data
@@ -223,7 +224,14 @@ static int send_config(hid_t file, out_fd *o)
 {
     h5_strings s = { 0 };
     bool found;
-    int rc = attr_strings(file, "model_config", &s, &found);
+    int rc = attr_strings(file, "crest_metadata", &s, &found);
+    if (!rc && found && s.count == 1) {
+        put_tag(o, 'M');
+        put_str(o, s.data);
+    }
+    strings_free(&s);
+    if (!rc)
+        rc = attr_strings(file, "model_config", &s, &found);
     if (!rc && found && s.count != 1)
         rc = cr_fail(CREST_E_FORMAT, "model_config holds %d strings, not one", s.count);
     if (!rc && found) {

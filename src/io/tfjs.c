@@ -181,7 +181,7 @@ static void add_manifest(cJSON *root, crest_model *m, char *bin, size_t total, c
 
 /* A model with a NaN or infinite weight (training diverged) would save but
  * never load again: refused before anything is written. */
-static int check_finite(const crest_model *m)
+int cr_check_finite(const crest_model *m)
 {
     for (int i = 0; i < m->n_weights; i++) {
         const cr_weight *w = m->weights[i];
@@ -201,7 +201,7 @@ int crest_model_save(crest_model *m, const char *dir)
     if (!m || !dir || !*dir)
         return cr_fail(CREST_E_ARG, "save: model or folder is NULL");
     int rc = cr_model_build(m);
-    if (rc || (rc = check_finite(m)) || (rc = ensure_dir(dir)))
+    if (rc || (rc = cr_check_finite(m)) || (rc = ensure_dir(dir)))
         return rc;
     remove_stale(dir, NULL);   /* temp files of killed saves first: they may fill the disk */
     unsigned long mark = cr_json_mark();

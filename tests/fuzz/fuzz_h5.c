@@ -1,7 +1,7 @@
 /* fuzz_h5.c - a Keras HDF5 model file (.h5) through crest_model_load.
  *
  * Input: the bytes of the file. A model that loads is run once on zeros,
- * summarised, saved (TF.js layers) and loaded again. The same bytes are
+ * summarised, saved (TF.js layers, then .h5) and loaded again. The same bytes are
  * then loaded as weights onto a small fixed model (Keras' weights-only
  * layout or a whole model's model_weights): refused or accepted, never a
  * crash. libhdf5 itself is not instrumented: coverage counts crest's code. */
@@ -38,6 +38,12 @@ static void save_and_reload(crest_model *m)
     crest_model *again = NULL;
     if (crest_model_load(&again, dir) != CREST_OK)
         __builtin_trap();   /* crest wrote a model it cannot read back */
+    crest_model_free(again);
+    snprintf(dir, sizeof dir, "%s/saved.h5", fz_dir());
+    if (crest_model_save_h5(m, dir) != CREST_OK)
+        return;
+    if (crest_model_load(&again, dir) != CREST_OK)
+        __builtin_trap();   /* nor as .h5 */
     crest_model_free(again);
 }
 
