@@ -1101,7 +1101,7 @@ static void *shared_worker(void *arg)
     const crest_features *f = j->f;
     size_t width = (size_t)crest_features_width(f);
     const float *want = crest_dataset_x(j->want);
-    for (int it = 0; it < 40; it++) {
+    for (int it = 0; it < 100; it++) {
         crest_dataset *d = NULL;
         if (crest_features_dataset(&d, f, j->paths[it % 2], NULL, true) != CREST_OK ||
             crest_dataset_size(d) != crest_dataset_size(j->want) ||
@@ -1113,10 +1113,11 @@ static void *shared_worker(void *arg)
         /* one raw row (the first), its columns in either order */
         const char *va[] = { "1.5", "a|b", "2", "p", "u" }, *vb[] = { "u", "p", "2", "a|b", "1.5" };
         float out[256];
-        if (width > 256 ||
-            crest_features_transform(f, it % 2 ? order_b : order_a, it % 2 ? vb : va, 5, out) ||
-            memcmp(out, want, width * sizeof(float)))
-            j->bad++;
+        for (int k = 0; k < 20; k++)
+            if (width > 256 ||
+                crest_features_transform(f, k % 2 ? order_b : order_a, k % 2 ? vb : va, 5, out) ||
+                memcmp(out, want, width * sizeof(float)))
+                j->bad++;
     }
     return NULL;
 }
@@ -1124,8 +1125,19 @@ static void *shared_worker(void *arg)
 static void test_shared_spec_threads(void **state)
 {
     (void)state;
-    const char *rows_a = "x,c,w,t,y\n1.5,a|b,2,p,u\n2,b,1,q,v\n,a,3,p,u\n4,c,,q,v\n0.5,b|c,2,p,u\n";
-    const char *rows_b = "y,t,w,c,x\nu,p,2,a|b,1.5\nv,q,1,b,2\nu,p,3,a,\nv,q,,c,4\nu,p,2,b|c,0.5\n";
+    /* 400 rows, the first "1.5,a|b,2,p,u" (as the single rows below) */
+    static char rows_a[16384], rows_b[16384];
+    static const char *const cs[] = { "a|b", "b", "a", "c", "b|c" }, *const ws[] = { "2", "1", "" };
+    size_t ka = (size_t)snprintf(rows_a, sizeof rows_a, "x,c,w,t,y\n");
+    size_t kb = (size_t)snprintf(rows_b, sizeof rows_b, "y,t,w,c,x\n");
+    for (int i = 0; i < 400; i++) {
+        char x[16];
+        snprintf(x, sizeof x, i % 9 == 4 ? "" : "%g", 1.5 + (i % 13) * 0.5);
+        const char *c = cs[i % 5], *w = ws[i % 3], *t = i % 2 ? "q" : "p", *y = i % 2 ? "v" : "u";
+        ka += (size_t)snprintf(rows_a + ka, sizeof rows_a - ka, "%s,%s,%s,%s,%s\n", x, c, w, t, y);
+        kb += (size_t)snprintf(rows_b + kb, sizeof rows_b - kb, "%s,%s,%s,%s,%s\n", y, t, w, c, x);
+    }
+    assert_true(ka < sizeof rows_a - 1 && kb < sizeof rows_b - 1);
     crest_features *f = spec_on(
         "{\"label\": \"y\", \"features\": {\"x\": \"float_normalized\", \"c\": {\"type\": "
         "\"string_categorical\", \"separator\": \"|\", \"max_values\": 2, \"output_mode\": "
