@@ -1131,8 +1131,9 @@ static void test_shared_spec_threads(void **state)
     size_t ka = (size_t)snprintf(rows_a, sizeof rows_a, "x,c,w,t,y\n");
     size_t kb = (size_t)snprintf(rows_b, sizeof rows_b, "y,t,w,c,x\n");
     for (int i = 0; i < 400; i++) {
-        char x[16];
-        snprintf(x, sizeof x, i % 9 == 4 ? "" : "%g", 1.5 + (i % 13) * 0.5);
+        char x[16] = "";   /* every ninth value missing */
+        if (i % 9 != 4)
+            snprintf(x, sizeof x, "%g", 1.5 + (i % 13) * 0.5);
         const char *c = cs[i % 5], *w = ws[i % 3], *t = i % 2 ? "q" : "p", *y = i % 2 ? "v" : "u";
         ka += (size_t)snprintf(rows_a + ka, sizeof rows_a - ka, "%s,%s,%s,%s,%s\n", x, c, w, t, y);
         kb += (size_t)snprintf(rows_b + kb, sizeof rows_b - kb, "%s,%s,%s,%s,%s\n", y, t, w, c, x);
