@@ -46,7 +46,8 @@ $(BUILD)/crest: $(CLIOBJ) $(BUILD)/libcrest.a
 
 # crest with the examples' custom model and Lambda registered (scenarios.sh).
 $(BUILD)/tests/crest_examples: tests/crest_examples.c $(CLIPART) $(BUILD)/libcrest.a $(HDRS) \
-                               examples/way2_custom_model.c examples/way5_lambda_head.c
+                               examples/way2_custom_model.c examples/way5_lambda_head.c \
+                               $(wildcard examples/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(CLIPART) $(BUILD)/libcrest.a $(LDLIBS)
 
@@ -54,7 +55,7 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libcrest.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libcrest.a $(TESTLIBS) $(LDLIBS)
 
-$(BUILD)/examples/%: examples/%.c $(BUILD)/libcrest.a include/crest.h
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libcrest.a include/crest.h $(wildcard examples/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libcrest.a $(LDLIBS)
 

@@ -19,6 +19,7 @@
  * Prints `accuracy: 0.xxxx` (test accuracy) as its last line.
  */
 #include "crest.h"
+#include "progress.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +55,7 @@ int main(int argc, char **argv)
     crest_model *base = NULL, *head = NULL;
     crest_dataset *train = NULL, *test = NULL, *f_train = NULL, *f_test = NULL;
     crest_metrics res = { 0 };
-    crest_features_stats st1, st2;
+    crest_extract_stats st1, st2;
     /* pixels in [0, 1] already (x / 255): grey -> RGB, resize, no further scaling */
     crest_image_opts input = { .height = 224, .width = 224, .channels = 3,
                                .preprocess = CREST_PRE_NONE };
@@ -70,13 +71,13 @@ int main(int argc, char **argv)
     if (!rc)
         rc = subset("fashion-mnist:test", n_test, &test);
     if (!rc)
-        rc = crest_features_extract(base, train, &(crest_features_opts){
-                                        .input = &input, .cache_dir = cache, .verbose = 1,
-                                        .stats = &st1 }, &f_train);
+        rc = crest_extract(base, train, &(crest_extract_opts){ .input = &input,
+                               .cache_dir = cache, .progress = example_progress,
+                               .stats = &st1 }, &f_train);
     if (!rc)
-        rc = crest_features_extract(base, test, &(crest_features_opts){
-                                        .input = &input, .cache_dir = cache, .verbose = 1,
-                                        .stats = &st2 }, &f_test);
+        rc = crest_extract(base, test, &(crest_extract_opts){ .input = &input,
+                               .cache_dir = cache, .progress = example_progress,
+                               .stats = &st2 }, &f_test);
     if (!rc)
         rc = crest_sequential_new(&head, crest_dataset_sample_shape(f_train));
     if (!rc) {
@@ -90,7 +91,8 @@ int main(int argc, char **argv)
     if (!rc) {
         double t0 = now();
         rc = crest_fit(head, f_train, &(crest_fit_opts){ .epochs = epochs, .batch_size = 32,
-                                                         .seed = 1, .verbose = 2 });
+                                                         .seed = 1,
+                                                         .progress = example_progress });
         t_train = now() - t0;
     }
     if (!rc)

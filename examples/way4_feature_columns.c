@@ -60,8 +60,7 @@ int main(int argc, char **argv)
         rc = crest_compile(m, &(crest_compile_opts){ .optimizer = crest_adam(0.05f) });
     }
     if (!rc)
-        rc = crest_fit(m, train, &(crest_fit_opts){ .epochs = 30, .batch_size = 16, .seed = 2,
-                                                    .verbose = 0 });
+        rc = crest_fit(m, train, &(crest_fit_opts){ .epochs = 30, .batch_size = 16, .seed = 2 });
     if (!rc)
         rc = crest_evaluate(m, test, 64, &met);
     if (!rc && argc > 2)

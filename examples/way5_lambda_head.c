@@ -15,6 +15,7 @@
  * Usage: way5_lambda_head [EPOCHS [TRAIN_SAMPLES]]   (data: tools/setup.sh or $CREST_DATA)
  */
 #include <crest.h>
+#include "progress.h"
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -68,7 +69,8 @@ int main(int argc, char **argv)
             fputs(s, stdout);
         crest_free(s);
         rc = crest_fit(m, train, &(crest_fit_opts){ .epochs = epochs, .batch_size = 32,
-                                                    .seed = 42, .verbose = 2 });
+                                                    .seed = 42,
+                                                    .progress = example_progress });
     }
     if (rc == CREST_OK)
         rc = crest_evaluate(m, test, 256, &res);

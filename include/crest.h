@@ -8,7 +8,8 @@
  *     &(crest_fit_opts){ .epochs = 5 } and leave the rest out.
  *   - Ownership: X_new / X_free pairs; X_free(NULL) is a no-op. A call that
  *     "consumes" an argument owns it even when it fails.
- *   - Nothing in the library prints unless asked to (fit's .verbose).
+ *   - Nothing in the library prints: progress goes to a callback
+ *     (crest_progress_fn in the options of fit, table fit and extraction).
  */
 #ifndef CREST_H
 #define CREST_H
@@ -246,6 +247,43 @@ int crest_dataset_slice(const crest_dataset *d, size_t start, size_t count,
  * working directory. Returns the folder (static storage). */
 const char *crest_data_dir(void);
 
+/* ---- progress ---------------------------------------------------------- */
+
+/* What fit, table fit and backbone extraction report while they run. The
+ * library never prints: it hands each event to the callback in its options
+ * (crest_fit_opts.progress, crest_extract_opts.progress), which may draw a
+ * bar (the `crest` command draws Keras' one), log, or do nothing. */
+typedef enum crest_progress_kind {
+    CREST_PROGRESS_EPOCH_BEGIN = 0, /* epoch, epochs; steps (table fit: 0, unknown) */
+    CREST_PROGRESS_STEP,            /* a batch trained (table fit: a chunk): step,
+                                     * samples, loss and accuracy so far this epoch */
+    CREST_PROGRESS_EPOCH_END,       /* the epoch's loss, accuracy, val metrics */
+    CREST_PROGRESS_EARLY_STOP,      /* after epoch's END: early stopping ends the
+                                     * run; best_epoch will be restored */
+    CREST_PROGRESS_RESUME,          /* a checkpoint was resumed: epoch = epochs it
+                                     * finished (the next to run), path = its file */
+    CREST_PROGRESS_EXTRACT,         /* extraction: done of total samples run */
+} crest_progress_kind;
+
+typedef struct crest_progress {
+    crest_progress_kind kind;
+    int epoch;                    /* 0-based epoch the event belongs to */
+    int epochs;                   /* epochs of the run */
+    int64_t step, steps;          /* batches (table fit: chunks) done; per epoch */
+    size_t samples;               /* samples (table rows) trained on this epoch so far */
+    double loss, accuracy;        /* this epoch so far (STEP) or the epoch's (END) */
+    bool has_val;                 /* EPOCH_END: validation ran */
+    double val_loss, val_accuracy;
+    int best_epoch;               /* EARLY_STOP: 0-based */
+    size_t done, total;           /* EXTRACT: samples run, samples in all */
+    double seconds;               /* since the epoch (extraction) began */
+    const char *path;             /* RESUME: the checkpoint file (valid during the call) */
+} crest_progress;
+
+/* Called on the thread that runs fit or extraction, between batches; it
+ * must not call back into the same model. */
+typedef void (*crest_progress_fn)(const crest_progress *e, void *user);
+
 /* ---- fit / evaluate / predict ----------------------------------------- */
 
 typedef struct crest_history {
@@ -265,7 +303,11 @@ typedef struct crest_fit_opts {
     int early_stopping_patience; /* 0 = off; monitors val_loss (loss without val) */
     float early_stopping_min_delta;
     bool no_restore_best;        /* with early stopping: keep the last weights */
-    int verbose;                 /* 0 silent, 1 progress bar, 2 one line per epoch (stderr) */
+    /* Progress events (epoch begin and end, every batch, early stopping,
+     * resume), with progress_user; NULL: none. Replaces the old verbose
+     * flag: the library prints nothing, the caller draws what it likes. */
+    crest_progress_fn progress;
+    void *progress_user;
     crest_history *history;      /* filled if not NULL */
     /* Checkpoints (as Keras' BackupAndRestore, but bit-exact): with
      * checkpoint_dir set (created if missing), after every epoch the whole
@@ -620,7 +662,7 @@ typedef struct crest_folder_info {
  * The set is lazy: samples are decoded / transformed when used, a pass at a
  * time (crest_dataset_x() is NULL), so memory holds file names or the small
  * raw images, never every model input. fit, evaluate, crest_predict_dataset,
- * crest_features_extract, slice and split read it. info may be NULL. */
+ * crest_extract, slice and split read it. info may be NULL. */
 int crest_image_source_open(crest_dataset **out, const char *spec, const crest_image_opts *o,
                             crest_folder_info *info);
 /* True if path is a folder crest_image_source_open reads as class
@@ -764,7 +806,8 @@ int crest_features_dataset(crest_dataset **out, const crest_features *f, const c
  * holds one chunk of model inputs, never the table. Rows with a missing
  * label are skipped. fo as crest_fit's, without validation_split, early
  * stopping or class weights (CREST_E_UNSUPPORTED); validation_data is
- * evaluated after each epoch; verbose prints one line per epoch. */
+ * evaluated after each epoch. Progress: EPOCH_BEGIN, a STEP per chunk
+ * (samples: rows so far) and EPOCH_END (samples: the epoch's rows). */
 int crest_fit_table(crest_model *m, const crest_features *f, const char *path,
                     const crest_table_opts *o, const crest_fit_opts *fo, int chunk_rows);
 /* One raw row: n (column name, value text) pairs -> out[width]. Columns the
@@ -774,7 +817,11 @@ int crest_features_transform(const crest_features *f, const char *const *names,
 /* The spec's columns (features, crossed and weight columns) that the last
  * table or row transformed through f lacked: each of its rows read them as
  * missing values, per the policy above. Writes up to max names (valid while
- * f lives; names may be NULL) and returns how many there are. */
+ * f lives; names may be NULL) and returns how many there are.
+ * Threads: transforms (crest_features_transform, crest_features_dataset,
+ * crest_fit_table, crest_predict_table) only read an adapted spec (each binds
+ * the table's columns on its own stack), so threads may share one const spec;
+ * the record read here is kept under a lock ("last": the last to bind). */
 int crest_features_absent(const crest_features *f, const char **names, int max);
 void crest_features_free(crest_features *f);
 
@@ -825,16 +872,18 @@ int crest_model_cut(crest_model *m, const char *cut, crest_pooling pooling);
  * consumed. */
 int crest_model_append(crest_model *m, crest_model *head);
 
-/* Feature extraction: m (a cut, frozen backbone) run in inference mode over
- * every sample, in batches, on the model's threads. */
-typedef struct crest_features_stats {
+/* Backbone extraction: m (a cut, frozen backbone) run in inference mode
+ * over every sample, in batches, on the model's threads; its outputs (the
+ * backbone's features, not to be confused with the feature columns of
+ * crest_features_*) become a data set. */
+typedef struct crest_extract_stats {
     bool cache_hit;               /* read from the cache, no forward pass */
     double seconds;               /* wall time of the whole call */
     uint64_t key;                 /* cache key */
     char cache_file[1200];
-} crest_features_stats;
+} crest_extract_stats;
 
-typedef struct crest_features_opts {
+typedef struct crest_extract_opts {
     int batch_size;               /* default 32 */
     /* Optional transform from each sample (an image [H, W] or [H, W, C],
      * values on any scale) to the model input: channel conversion, resize,
@@ -849,13 +898,16 @@ typedef struct crest_features_opts {
      * any of them misses. Lazy sets carry their own transform: input must
      * be NULL for them. */
     const char *cache_dir;
-    int verbose;                  /* 1: progress on stderr */
-    crest_features_stats *stats;  /* filled if not NULL */
-} crest_features_opts;
+    /* An EXTRACT event after every batch run (none on a cache hit), with
+     * progress_user; NULL: none. */
+    crest_progress_fn progress;
+    void *progress_user;
+    crest_extract_stats *stats;   /* filled if not NULL */
+} crest_extract_opts;
 
 /* out: n samples of [output size] with d's labels (or dense targets). */
-int crest_features_extract(crest_model *m, const crest_dataset *d,
-                           const crest_features_opts *o, crest_dataset **out);
+int crest_extract(crest_model *m, const crest_dataset *d, const crest_extract_opts *o,
+                  crest_dataset **out);
 
 #ifdef __cplusplus
 }

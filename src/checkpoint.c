@@ -289,7 +289,8 @@ int cr_fit_checkpoint_open(cr_fit *f)
     if (!rc && (rc = restore(f, &b)))
         rc = cr_wrap(rc, "fit: checkpoint %s", f->ckpt);
     cr_free(b.p);
-    if (!rc && o->verbose)
-        fprintf(stderr, "Resuming from %s after epoch %d/%d\n", f->ckpt, f->epoch, f->epochs);
+    if (!rc)
+        cr_fit_progress(o, (crest_progress){ .kind = CREST_PROGRESS_RESUME, .epoch = f->epoch,
+                                             .epochs = f->epochs, .path = f->ckpt });
     return rc;
 }

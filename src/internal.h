@@ -33,6 +33,9 @@ void cr_alloc_fail_after(long k);
  * command line goes through these. */
 double cr_strtod(const char *s, char **end);
 int cr_snprintf_c(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Seconds on a monotonic clock (progress events time epochs and passes). */
+double cr_now(void);
+
 /* The calling thread runs in the "C" locale until cr_locale_pop(saved). */
 void *cr_locale_push_c(void);
 void cr_locale_pop(void *saved);
@@ -460,7 +463,11 @@ typedef struct cr_fit {
     crest_history hist;
     uint64_t fingerprint;         /* of the model, the data and the options */
     char *ckpt;                   /* checkpoint file, or NULL */
+    double t0;                    /* when the current epoch began (cr_now) */
 } cr_fit;
+
+/* Hands e to o->progress, if any (fit, table fit, resume). */
+void cr_fit_progress(const crest_fit_opts *o, crest_progress e);
 
 /* With o->checkpoint_dir: names the file, fingerprints the run and, with
  * o->resume and a checkpoint there, restores the run (weights, optimizer,

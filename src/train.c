@@ -1,12 +1,10 @@
-/* train.c - compile, fit, evaluate, predict, and the progress bar. */
+/* train.c - compile, fit, evaluate, predict; progress goes to a callback. */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
 
 int crest_compile(crest_model *m, const crest_compile_opts *o)
 {
@@ -168,65 +166,12 @@ static void count_hits(const crest_model *m, const crest_dataset *d, const size_
     }
 }
 
-/* ---- progress bar (Keras style) ---------------------------------------- */
+/* ---- progress: events for the caller's callback ------------------------ */
 
-static double now_s(void)
+void cr_fit_progress(const crest_fit_opts *o, crest_progress e)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-typedef struct progress {
-    int verbose;
-    bool tty;
-    double t0, last;
-    int64_t steps;
-} progress;
-
-static void fmt_time(char *buf, size_t n, double s)
-{
-    if (s >= 3600)
-        snprintf(buf, n, "%d:%02d:%02d", (int)(s / 3600), (int)fmod(s / 60, 60), (int)fmod(s, 60));
-    else if (s >= 60)
-        snprintf(buf, n, "%d:%02d", (int)(s / 60), (int)fmod(s, 60));
-    else
-        snprintf(buf, n, "%.0fs", s);
-}
-
-static void progress_line(progress *p, int64_t step, double loss, double acc, bool has_acc,
-                          const double *val, bool final)
-{
-    if (p->verbose != 1 && !(p->verbose == 2 && final))
-        return;
-    double t = now_s();
-    if (!final && (!p->tty || t - p->last < 0.1))
-        return;
-    p->last = t;
-    char bar[31] = { 0 }, tb[32];
-    int w = (int)(30 * step / (p->steps ? p->steps : 1));
-    for (int i = 0; i < 30; i++)
-        bar[i] = i < w - 1 || (final && i < w) ? '=' : i == w - 1 ? '>' : '.';
-    double el = t - p->t0;
-    int digits = snprintf(NULL, 0, "%lld", (long long)p->steps);
-    if (final) {
-        fmt_time(tb, sizeof tb, el);
-        double per = el / (double)(step ? step : 1);
-        fprintf(stderr, "%s%*lld/%lld [%s] - %s %.0f%s/step - loss: %.4f", p->tty ? "\r" : "",
-                digits, (long long)step, (long long)p->steps, bar, tb,
-                per >= 1 ? per : per >= 1e-3 ? per * 1e3 : per * 1e6,
-                per >= 1 ? "s" : per >= 1e-3 ? "ms" : "us", loss);
-    } else {
-        fmt_time(tb, sizeof tb, step ? el / (double)step * (double)(p->steps - step) : 0);
-        fprintf(stderr, "\r%*lld/%lld [%s] - ETA: %s - loss: %.4f", digits, (long long)step,
-                (long long)p->steps, bar, tb, loss);
-    }
-    if (has_acc)
-        fprintf(stderr, " - accuracy: %.4f", acc);
-    if (val)
-        fprintf(stderr, " - val_loss: %.4f - val_accuracy: %.4f", val[0], val[1]);
-    fprintf(stderr, final ? "\n" : "");
-    fflush(stderr);
+    if (o->progress)
+        o->progress(&e, o->progress_user);
 }
 
 /* ---- fit ---------------------------------------------------------------- */
@@ -320,7 +265,7 @@ static void copy_weights(crest_model *m, float *buf, bool save)
 }
 
 /* One pass over the shuffled training rows: the epoch's loss and accuracy. */
-static int fit_epoch(cr_fit *f, cr_ctx *ctx, progress *p, double *loss, double *acc)
+static int fit_epoch(cr_fit *f, cr_ctx *ctx, double *loss, double *acc)
 {
     crest_model *m = f->m;
     size_t n = f->n, bs = (size_t)f->bs;
@@ -354,7 +299,10 @@ static int fit_epoch(cr_fit *f, cr_ctx *ctx, progress *p, double *loss, double *
         cr_graph_backward(g, m->loss, ctx);
         if ((rc = cr_optimizer_step(m->opt, m->weights, m->n_weights, ctx->pool)))
             return rc;
-        progress_line(p, s + 1, loss_sum / (double)seen, hits / (double)seen, true, NULL, false);
+        cr_fit_progress(f->o, (crest_progress){ .kind = CREST_PROGRESS_STEP, .epoch = f->epoch,
+            .epochs = f->epochs, .step = s + 1, .steps = f->steps, .samples = seen,
+            .loss = loss_sum / (double)seen, .accuracy = hits / (double)seen,
+            .seconds = cr_now() - f->t0 });
     }
     *loss = loss_sum / (double)seen;
     *acc = hits / (double)seen;
@@ -371,6 +319,15 @@ static int fit_validate(cr_fit *f, double val[2])
     val[0] = vm.loss;
     val[1] = vm.accuracy;
     return rc;
+}
+
+/* The epoch's END event: its metrics, the validation's if any. */
+static void fit_report(const cr_fit *f, double loss, double acc, const double val[2])
+{
+    cr_fit_progress(f->o, (crest_progress){ .kind = CREST_PROGRESS_EPOCH_END,
+        .epoch = f->epoch, .epochs = f->epochs, .step = f->steps, .steps = f->steps,
+        .samples = f->n, .loss = loss, .accuracy = acc, .has_val = f->has_val,
+        .val_loss = val[0], .val_accuracy = val[1], .seconds = cr_now() - f->t0 });
 }
 
 /* The epoch's history row and early stopping; the epoch counts as done. */
@@ -393,9 +350,6 @@ static void fit_record(cr_fit *f, double loss, double acc, const double val[2])
         if (f->best)
             copy_weights(f->m, f->best, true);
     } else if (++f->wait >= o->early_stopping_patience) {
-        if (o->verbose)
-            fprintf(stderr, "Early stopping after epoch %d (best: %d)\n", ep + 1,
-                    f->best_epoch + 1);
         f->stopped = true;
     }
 }
@@ -416,17 +370,19 @@ int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *
         goto out;
     cr_ctx ctx = { .pool = pool, .rng = &f->drop, .training = true };
     while (f->epoch < f->epochs && !f->stopped) {
-        progress p = { .verbose = o->verbose, .tty = isatty(2), .t0 = now_s(),
-                       .steps = f->steps };
-        if (o->verbose)
-            fprintf(stderr, "Epoch %d/%d\n", f->epoch + 1, f->epochs);
+        f->t0 = cr_now();
+        cr_fit_progress(o, (crest_progress){ .kind = CREST_PROGRESS_EPOCH_BEGIN,
+            .epoch = f->epoch, .epochs = f->epochs, .steps = f->steps });
         double loss = 0, acc = 0, val[2] = { 0 };
-        if ((rc = fit_epoch(f, &ctx, &p, &loss, &acc)) ||
+        if ((rc = fit_epoch(f, &ctx, &loss, &acc)) ||
             (f->has_val && (rc = fit_validate(f, val))))
             goto out;
-        progress_line(&p, f->steps, loss, acc, true, f->has_val ? val : NULL, true);
+        fit_report(f, loss, acc, val);
         fit_record(f, loss, acc, val);
         f->hist.best_epoch = f->best_epoch;
+        if (f->stopped)
+            cr_fit_progress(o, (crest_progress){ .kind = CREST_PROGRESS_EARLY_STOP,
+                .epoch = f->epoch - 1, .epochs = f->epochs, .best_epoch = f->best_epoch });
         if (o->on_epoch_end && (rc = o->on_epoch_end(m, f->epoch - 1, &f->hist, o->user)))
             goto out;
         if (f->ckpt && (rc = cr_fit_checkpoint_save(f)))

@@ -295,7 +295,7 @@ static int hash_model(hasher *s, crest_model *m)
     return CREST_OK;
 }
 
-/* ---- feature extraction ------------------------------------------------ */
+/* ---- backbone extraction ------------------------------------------------ */
 
 #define CACHE_MAGIC "CRFEAT01"
 
@@ -303,13 +303,6 @@ typedef struct cache_head {
     char magic[8];
     uint64_t key, n, dim;
 } cache_head;
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* Reads n x dim floats from path if its header matches; false on any mismatch. */
 static bool cache_read(const char *path, uint64_t key, size_t n, int64_t dim, float *out)
@@ -343,7 +336,7 @@ static int cache_write(const char *dir, const char *path, uint64_t key, size_t n
 /* Samples [s, s + nb) of d as the model's inputs (resized etc. per o->input;
  * a lazy set's made by its own transform). */
 static int batch_to_input(const crest_dataset *d, size_t s, size_t nb,
-                          const crest_features_opts *o, int64_t in_size, float *dst)
+                          const crest_extract_opts *o, int64_t in_size, float *dst)
 {
     if (!o->input)
         return cr_dataset_gather(d, NULL, s, (int64_t)nb, dst);
@@ -357,7 +350,7 @@ static int batch_to_input(const crest_dataset *d, size_t s, size_t nb,
     return rc;
 }
 
-static int check_input(crest_model *m, const crest_dataset *d, const crest_features_opts *o,
+static int check_input(crest_model *m, const crest_dataset *d, const crest_extract_opts *o,
                        int64_t *in_size)
 {
     crest_dims want = crest_model_input_shape(m);
@@ -383,7 +376,7 @@ static int check_input(crest_model *m, const crest_dataset *d, const crest_featu
 }
 
 /* Forward passes over d in batches; feat: [n, dim]. */
-static int run_backbone(crest_model *m, const crest_dataset *d, const crest_features_opts *o,
+static int run_backbone(crest_model *m, const crest_dataset *d, const crest_extract_opts *o,
                         int64_t in_size, int64_t dim, float *feat)
 {
     size_t B = o->batch_size > 0 ? (size_t)o->batch_size : 32;
@@ -391,21 +384,17 @@ static int run_backbone(crest_model *m, const crest_dataset *d, const crest_feat
     if (!x)
         return cr_fail(CREST_E_NOMEM, "out of memory for a batch of %zu inputs", B);
     int rc = CREST_OK;
-    double t0 = now_s(), shown = t0;
+    double t0 = cr_now();
     for (size_t s = 0; s < d->n && !rc; s += B) {
         size_t nb = d->n - s < B ? d->n - s : B;
         rc = batch_to_input(d, s, nb, o, in_size, x);
         if (!rc)
             rc = crest_predict(m, x, nb, feat + s * (size_t)dim);
-        double t = now_s();
-        if (o->verbose && !rc && (t - shown > 0.5 || s + nb == d->n)) {
-            shown = t;
-            fprintf(stderr, "\rfeatures: %zu/%zu images, %.1f ms/image", s + nb, d->n,
-                    1e3 * (t - t0) / (double)(s + nb));
-        }
+        if (!rc && o->progress)
+            o->progress(&(crest_progress){ .kind = CREST_PROGRESS_EXTRACT, .done = s + nb,
+                                           .total = d->n, .seconds = cr_now() - t0 },
+                        o->progress_user);
     }
-    if (o->verbose && !rc)
-        fputc('\n', stderr);
     cr_free(x);
     return rc;
 }
@@ -472,15 +461,15 @@ static int features_dataset(const crest_dataset *d, char *buf, int64_t dim, cres
     return CREST_OK;
 }
 
-int crest_features_extract(crest_model *m, const crest_dataset *d, const crest_features_opts *opts,
-                           crest_dataset **out)
+int crest_extract(crest_model *m, const crest_dataset *d, const crest_extract_opts *opts,
+                  crest_dataset **out)
 {
-    crest_features_opts o = opts ? *opts : (crest_features_opts){ 0 };
+    crest_extract_opts o = opts ? *opts : (crest_extract_opts){ 0 };
     if (!m || !d || !out)
-        return cr_fail(CREST_E_ARG, "features_extract: NULL argument");
+        return cr_fail(CREST_E_ARG, "extract: NULL argument");
     *out = NULL;
     if (o.stats)
-        *o.stats = (crest_features_stats){ 0 };
+        *o.stats = (crest_extract_stats){ 0 };
     int64_t in_size;
     int rc = cr_model_build(m);
     if (!rc)
@@ -488,7 +477,7 @@ int crest_features_extract(crest_model *m, const crest_dataset *d, const crest_f
     if (rc)
         return rc;
     int64_t dim = crest_model_output_size(m);
-    double t0 = now_s();
+    double t0 = cr_now();
     char path[1200] = "";
     uint64_t key = 0;
     if (o.cache_dir) {
@@ -516,7 +505,7 @@ int crest_features_extract(crest_model *m, const crest_dataset *d, const crest_f
         cr_free(buf);
     if (o.stats) {
         o.stats->cache_hit = hit;
-        o.stats->seconds = now_s() - t0;
+        o.stats->seconds = cr_now() - t0;
         o.stats->key = key;
         snprintf(o.stats->cache_file, sizeof o.stats->cache_file, "%s", path);
     }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- errors ------------------------------------------------------------ */
@@ -139,6 +140,13 @@ void *cr_locale_push_c(void)
     if (!c_locale)   /* newlocale failed (out of memory): the global locale stays */
         return NULL;
     return (void *)uselocale(c_locale);
+}
+
+double cr_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 void cr_locale_pop(void *saved)

@@ -81,7 +81,7 @@ static int train_example(int argc, char **argv)
         err = crest_fit(m, part ? part : ds, &(crest_fit_opts){ .epochs = (int)epochs,
                                                                 .batch_size = 32,
                                                                 .seed = (uint64_t)seed,
-                                                                .verbose = 2 });
+                                                                .progress = cli_progress_bar });
     if (!err)
         err = crest_model_set_metadata(m, "{\"crest\":{\"loss\":"
                                           "\"sparse_categorical_crossentropy\",\"classes\":10}}");

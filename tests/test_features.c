@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1078,6 +1079,91 @@ static void test_fuzz_tables(void **state)
     assert_true(ok > 100 && errors > 100);
 }
 
+/* ---- one const spec shared by threads ------------------------------------ */
+
+/* Bindings live on each caller's stack: threads transforming tables whose
+ * columns come in different orders through one shared spec get exactly the
+ * rows a single thread gets (with the binding stored in the spec they did
+ * not: each thread rebinding it under the others was a data race). */
+typedef struct shared_job {
+    const crest_features *f;
+    const char *paths[2];         /* the same rows, columns in two orders */
+    const crest_dataset *want;
+    int bad;
+} shared_job;
+
+static const char *const order_a[] = { "x", "c", "w", "t", "y" };
+static const char *const order_b[] = { "y", "t", "w", "c", "x" };
+
+static void *shared_worker(void *arg)
+{
+    shared_job *j = arg;
+    const crest_features *f = j->f;
+    size_t width = (size_t)crest_features_width(f);
+    const float *want = crest_dataset_x(j->want);
+    for (int it = 0; it < 100; it++) {
+        crest_dataset *d = NULL;
+        if (crest_features_dataset(&d, f, j->paths[it % 2], NULL, true) != CREST_OK ||
+            crest_dataset_size(d) != crest_dataset_size(j->want) ||
+            memcmp(crest_dataset_x(d), want, crest_dataset_size(d) * width * sizeof(float)) ||
+            memcmp(crest_dataset_labels(d), crest_dataset_labels(j->want),
+                   crest_dataset_size(d) * sizeof(int32_t)))
+            j->bad++;
+        crest_dataset_free(d);
+        /* one raw row (the first), its columns in either order */
+        const char *va[] = { "1.5", "a|b", "2", "p", "u" }, *vb[] = { "u", "p", "2", "a|b", "1.5" };
+        float out[256];
+        for (int k = 0; k < 20; k++)
+            if (width > 256 ||
+                crest_features_transform(f, k % 2 ? order_b : order_a, k % 2 ? vb : va, 5, out) ||
+                memcmp(out, want, width * sizeof(float)))
+                j->bad++;
+    }
+    return NULL;
+}
+
+static void test_shared_spec_threads(void **state)
+{
+    (void)state;
+    /* 400 rows, the first "1.5,a|b,2,p,u" (as the single rows below) */
+    static char rows_a[16384], rows_b[16384];
+    static const char *const cs[] = { "a|b", "b", "a", "c", "b|c" }, *const ws[] = { "2", "1", "" };
+    size_t ka = (size_t)snprintf(rows_a, sizeof rows_a, "x,c,w,t,y\n");
+    size_t kb = (size_t)snprintf(rows_b, sizeof rows_b, "y,t,w,c,x\n");
+    for (int i = 0; i < 400; i++) {
+        char x[16] = "";   /* every ninth value missing */
+        if (i % 9 != 4)
+            snprintf(x, sizeof x, "%g", 1.5 + (i % 13) * 0.5);
+        const char *c = cs[i % 5], *w = ws[i % 3], *t = i % 2 ? "q" : "p", *y = i % 2 ? "v" : "u";
+        ka += (size_t)snprintf(rows_a + ka, sizeof rows_a - ka, "%s,%s,%s,%s,%s\n", x, c, w, t, y);
+        kb += (size_t)snprintf(rows_b + kb, sizeof rows_b - kb, "%s,%s,%s,%s,%s\n", y, t, w, c, x);
+    }
+    assert_true(ka < sizeof rows_a - 1 && kb < sizeof rows_b - 1);
+    crest_features *f = spec_on(
+        "{\"label\": \"y\", \"features\": {\"x\": \"float_normalized\", \"c\": {\"type\": "
+        "\"string_categorical\", \"separator\": \"|\", \"max_values\": 2, \"output_mode\": "
+        "\"multi_hot\"}, \"w\": \"float\", \"t\": {\"type\": \"string_categorical\", "
+        "\"weight_feature\": \"w\", \"output_mode\": \"embedding\", \"embedding_dim\": 2}}, "
+        "\"crosses\": [{\"features\": [\"c\", \"t\"], \"crossing_dim\": 8}]}", rows_a);
+    shared_job jobs[6];
+    crest_dataset *want = NULL;
+    const char *pa = put("shared_a.csv", rows_a), *pb = put("shared_b.csv", rows_b);
+    assert_int_equal(crest_features_dataset(&want, f, pa, NULL, true), CREST_OK);
+    pthread_t th[6];
+    for (int i = 0; i < 6; i++) {
+        jobs[i] = (shared_job){ .f = f, .paths = { i % 2 ? pb : pa, i % 2 ? pa : pb },
+                                .want = want };
+        assert_int_equal(pthread_create(&th[i], NULL, shared_worker, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(jobs[i].bad, 0);
+    }
+    assert_int_equal(crest_features_absent(f, NULL, 0), 0);
+    crest_dataset_free(want);
+    crest_features_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1100,6 +1186,7 @@ int main(void)
         cmocka_unit_test(test_every_kind_penguins),
         cmocka_unit_test(test_absent_columns),
         cmocka_unit_test(test_overflowing_statistics),
+        cmocka_unit_test(test_shared_spec_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

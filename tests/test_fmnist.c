@@ -56,7 +56,7 @@ static double run(int hidden, int epochs)
     assert_int_equal(crest_compile(m, &(crest_compile_opts){ .optimizer = crest_adam(1e-3f) }),
                      CREST_OK);
     assert_int_equal(crest_fit(m, train, &(crest_fit_opts){ .epochs = epochs, .batch_size = 32,
-                                                            .seed = 1, .verbose = 2 }),
+                                                            .seed = 1 }),
                      CREST_OK);
     assert_int_equal(crest_evaluate(m, test, 256, &r), CREST_OK);
     crest_model_free(m);

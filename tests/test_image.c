@@ -898,23 +898,23 @@ static void test_folder_features_cache(void **state)
     crest_dataset *lazy = NULL, *eager = NULL, *f1 = NULL, *f2 = NULL, *f3 = NULL;
     assert_int_equal(crest_image_source_open(&lazy, root, &o, NULL), CREST_OK);
     assert_int_equal(crest_image_folder_load(&eager, root, &o), CREST_OK);
-    crest_features_stats st;
-    crest_features_opts fo = { .batch_size = 4, .cache_dir = cache, .stats = &st };
-    assert_int_equal(crest_features_extract(m, lazy, &fo, &f1), CREST_OK);
+    crest_extract_stats st;
+    crest_extract_opts fo = { .batch_size = 4, .cache_dir = cache, .stats = &st };
+    assert_int_equal(crest_extract(m, lazy, &fo, &f1), CREST_OK);
     assert_false(st.cache_hit);
-    assert_int_equal(crest_features_extract(m, eager, &(crest_features_opts){ 0 }, &f2),
+    assert_int_equal(crest_extract(m, eager, &(crest_extract_opts){ 0 }, &f2),
                      CREST_OK);
     assert_memory_equal(crest_dataset_x(f1), crest_dataset_x(f2), 6 * 2 * sizeof(float));
     assert_memory_equal(crest_dataset_labels(f1), crest_dataset_labels(eager),
                         6 * sizeof(int32_t));
     unsigned long dec = cr_image_decodes();
-    assert_int_equal(crest_features_extract(m, lazy, &fo, &f3), CREST_OK);
+    assert_int_equal(crest_extract(m, lazy, &fo, &f3), CREST_OK);
     assert_true(st.cache_hit);
     assert_int_equal(cr_image_decodes(), dec);   /* a hit decodes no image */
     assert_memory_equal(crest_dataset_x(f1), crest_dataset_x(f3), 6 * 2 * sizeof(float));
     crest_dataset_free(f3);
     put_jpeg("feat/b/3.jpg", 23, 16, 99);       /* a changed file: a miss */
-    assert_int_equal(crest_features_extract(m, lazy, &fo, &f3), CREST_OK);
+    assert_int_equal(crest_extract(m, lazy, &fo, &f3), CREST_OK);
     assert_false(st.cache_hit);
     crest_dataset_free(f3);
     /* evaluate / predict: lazy and decoded sets agree */

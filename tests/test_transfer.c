@@ -143,20 +143,20 @@ static void test_feature_cache(void **state)
     assert_int_equal(crest_model_cut(m, NULL, CREST_POOL_AVG), CREST_OK);
     assert_int_equal(crest_model_set_trainable(m, 0, -1, false), CREST_OK);
     crest_dataset *d = blobs(100, 1), *f1 = NULL, *f2 = NULL, *f3 = NULL, *f0 = NULL;
-    crest_features_stats st;
-    crest_features_opts o = { .batch_size = 7, .cache_dir = cache, .stats = &st };
-    assert_int_equal(crest_features_extract(m, d, &o, &f1), CREST_OK);
+    crest_extract_stats st;
+    crest_extract_opts o = { .batch_size = 7, .cache_dir = cache, .stats = &st };
+    assert_int_equal(crest_extract(m, d, &o, &f1), CREST_OK);
     assert_false(st.cache_hit);
     assert_int_equal(tu_count_files(cache), 1);
     assert_int_equal(crest_dataset_size(f1), 100);
     assert_int_equal(crest_dataset_sample_shape(f1).d[0], 16);
     assert_memory_equal(crest_dataset_labels(f1), crest_dataset_labels(d), 100 * sizeof(int32_t));
     /* same as an uncached pass, and as predict */
-    assert_int_equal(crest_features_extract(m, d, &(crest_features_opts){ .batch_size = 32 }, &f0),
+    assert_int_equal(crest_extract(m, d, &(crest_extract_opts){ .batch_size = 32 }, &f0),
                      CREST_OK);
     assert_memory_equal(crest_dataset_x(f0), crest_dataset_x(f1), 100 * 16 * sizeof(float));
     /* reused: a hit, identical values, no forward pass needed */
-    assert_int_equal(crest_features_extract(m, d, &o, &f2), CREST_OK);
+    assert_int_equal(crest_extract(m, d, &o, &f2), CREST_OK);
     assert_true(st.cache_hit);
     assert_memory_equal(crest_dataset_x(f2), crest_dataset_x(f1), 100 * 16 * sizeof(float));
     crest_dataset_free(f2);
@@ -166,18 +166,18 @@ static void test_feature_cache(void **state)
     assert_int_equal(crest_model_save(m, dir), CREST_OK);
     crest_model *again = NULL;
     assert_int_equal(crest_model_load(&again, dir), CREST_OK);
-    assert_int_equal(crest_features_extract(again, d, &o, &f2), CREST_OK);
+    assert_int_equal(crest_extract(again, d, &o, &f2), CREST_OK);
     assert_true(st.cache_hit);
     crest_dataset_free(f2);
     /* invalidated: other data */
     d->x[17] += 0.25f;
-    assert_int_equal(crest_features_extract(m, d, &o, &f3), CREST_OK);
+    assert_int_equal(crest_extract(m, d, &o, &f3), CREST_OK);
     assert_false(st.cache_hit);
     assert_int_equal(tu_count_files(cache), 2);
     d->x[17] -= 0.25f;
     /* invalidated: other weights */
     crest_model_find_layer(again, "feat")->w[0]->val[3] += 1e-3f;
-    assert_int_equal(crest_features_extract(again, d, &o, &f2), CREST_OK);
+    assert_int_equal(crest_extract(again, d, &o, &f2), CREST_OK);
     assert_false(st.cache_hit);
     crest_dataset_free(f2);
     /* a damaged cache file is recomputed, not trusted */
@@ -187,7 +187,7 @@ static void test_feature_cache(void **state)
     long len = ftell(fp);
     fclose(fp);
     assert_int_equal(truncate(st.cache_file, len - 4), 0);
-    assert_int_equal(crest_features_extract(again, d, &o, &f2), CREST_OK);
+    assert_int_equal(crest_extract(again, d, &o, &f2), CREST_OK);
     assert_false(st.cache_hit);
     crest_dataset_free(f2);
     crest_model_free(again);
@@ -227,9 +227,9 @@ static void test_feature_cache_input_transform(void **state)
     assert_int_equal(crest_dataset_new(&d, 6, crest_shape(2, 2, 2), x, y, 2), CREST_OK);
     crest_image_opts t1 = { .height = 4, .width = 4 }, t2 = t1;
     t2.preprocess = CREST_PRE_TF;
-    crest_features_stats st;
-    crest_features_opts o = { .input = &t1, .cache_dir = cache, .stats = &st };
-    assert_int_equal(crest_features_extract(m, d, &o, &a), CREST_OK);
+    crest_extract_stats st;
+    crest_extract_opts o = { .input = &t1, .cache_dir = cache, .stats = &st };
+    assert_int_equal(crest_extract(m, d, &o, &a), CREST_OK);
     assert_false(st.cache_hit);
     /* feature 0 equals predict on the transformed image */
     float in[48], want[5];
@@ -237,15 +237,15 @@ static void test_feature_cache_input_transform(void **state)
     assert_int_equal(crest_image_to_input(&img, &t1, in), CREST_OK);
     assert_int_equal(crest_predict(m, in, 1, want), CREST_OK);
     assert_memory_equal(crest_dataset_x(a), want, sizeof want);
-    assert_int_equal(crest_features_extract(m, d, &o, &b), CREST_OK);
+    assert_int_equal(crest_extract(m, d, &o, &b), CREST_OK);
     assert_true(st.cache_hit);
     crest_dataset_free(b);
     o.input = &t2;           /* other preprocessing: a miss, other features */
-    assert_int_equal(crest_features_extract(m, d, &o, &b), CREST_OK);
+    assert_int_equal(crest_extract(m, d, &o, &b), CREST_OK);
     assert_false(st.cache_hit);
     assert_true(memcmp(crest_dataset_x(a), crest_dataset_x(b), 6 * 5 * sizeof(float)) != 0);
     o.input = NULL;          /* shapes do not fit without a transform */
-    assert_int_equal(crest_features_extract(m, d, &o, &c), CREST_E_SHAPE);
+    assert_int_equal(crest_extract(m, d, &o, &c), CREST_E_SHAPE);
     assert_null(c);
     crest_dataset_free(a);
     crest_dataset_free(b);
@@ -262,7 +262,7 @@ static void test_head_on_features_then_append(void **state)
     assert_int_equal(crest_model_cut(m, NULL, CREST_POOL_AVG), CREST_OK);
     assert_int_equal(crest_model_set_trainable(m, 0, -1, false), CREST_OK);
     crest_dataset *d = blobs(300, 2), *f = NULL;
-    assert_int_equal(crest_features_extract(m, d, NULL, &f), CREST_OK);
+    assert_int_equal(crest_extract(m, d, NULL, &f), CREST_OK);
     assert_int_equal(crest_sequential_new(&head, crest_shape(1, 16)), CREST_OK);
     crest_add(head, crest_dropout(0.1f));
     assert_int_equal(crest_add(head, crest_dense(3, CREST_SOFTMAX)), CREST_OK);
@@ -483,7 +483,7 @@ static void test_out_of_memory(void **state)
         cr_alloc_fail_after(k);
         int rc = crest_model_cut(m, NULL, CREST_POOL_AVG);
         if (!rc)
-            rc = crest_features_extract(m, d, &(crest_features_opts){ .cache_dir = cache }, &f);
+            rc = crest_extract(m, d, &(crest_extract_opts){ .cache_dir = cache }, &f);
         cr_alloc_fail_after(-1);
         if (rc)
             assert_true(rc == CREST_E_NOMEM);

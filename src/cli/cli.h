@@ -38,6 +38,13 @@ bool cli_is_image_folder(const char *spec);
 /* The first limit samples of *d (limit <= 0: all). */
 int cli_dataset_limit(crest_dataset **d, long limit);
 
+/* Progress on stderr from the library's events (src/cli/progress.c), per
+ * the terminal rule (redrawn on a terminal, finished lines otherwise):
+ * Keras' bar for fit (also resume, early stopping, extraction), and one
+ * line per epoch for tables streamed in chunks. user is unused. */
+void cli_progress_bar(const crest_progress *e, void *user);
+void cli_progress_rows(const crest_progress *e, void *user);
+
 /* `crest train` options (src/cli/train.c parses them). */
 typedef struct train_opts {
     const char *data, *out, *val, *optimizer;

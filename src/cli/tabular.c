@@ -190,8 +190,10 @@ int cli_train_table(const train_opts *o)
                                          "fit");
         fo.epochs = (int)(o->epochs ? o->epochs : 30);
         fo.validation_data = val;
-        if (o->chunk)   /* streamed: no table in memory to split (see crest_fit_table) */
+        if (o->chunk) {   /* streamed: no table in memory to split (see crest_fit_table) */
             fo.validation_split = (float)o->val_split;
+            fo.progress = cli_progress_rows;
+        }
         err = o->chunk ? crest_fit_table(m, f, path, &rows, &fo, (int)o->chunk)
                        : crest_fit(m, ds, &fo);
     }

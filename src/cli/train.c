@@ -231,7 +231,8 @@ crest_fit_opts cli_fit_opts(const train_opts *o, const char *ckdir, const char *
                 "epoch\n", p);
     return (crest_fit_opts){ .epochs = (int)o->epochs, .batch_size = (int)o->batch,
                              .seed = (uint64_t)o->seed,   /* --val-split: cli_split_val */
-                             .early_stopping_patience = (int)o->patience, .verbose = 1,
+                             .early_stopping_patience = (int)o->patience,
+                             .progress = cli_progress_bar,
                              .checkpoint_dir = ckdir, .checkpoint_name = name,
                              .resume = o->resume != NULL, .initial_epoch = (int)o->initial_epoch,
                              .on_epoch_end = o->checkpoint ? save_epoch : NULL,

@@ -70,12 +70,11 @@ static int load_data(const train_opts *o, const char *spec, const crest_image_op
 static int features(crest_model *m, const crest_dataset *d, const char *cache,
                     const char *what, crest_dataset **out)
 {
-    crest_features_stats st;
-    int rc = crest_features_extract(m, d, &(crest_features_opts){ .batch_size = 32,
-                                                                    .cache_dir = cache,
-                                                                    .verbose = 1,
-                                                                    .stats = &st },
-                                    out);
+    crest_extract_stats st;
+    int rc = crest_extract(m, d, &(crest_extract_opts){ .batch_size = 32, .cache_dir = cache,
+                                                        .progress = cli_progress_bar,
+                                                        .stats = &st },
+                           out);
     if (!rc)
         fprintf(stderr, "features (%s): %zu images in %.2f s (%.2f ms/image)%s\n", what,
                 crest_dataset_size(d), st.seconds,

@@ -13,7 +13,10 @@ enum cr_fmode { CR_M_ONE_HOT = 0, CR_M_MULTI_HOT, CR_M_COUNT, CR_M_INT, CR_M_EMB
 typedef struct cr_feature {
     char *name;
     int type, mode;
-    int col;                      /* table column (bound per file), -1 for crosses */
+    int col;                      /* adapt's scratch: the column of the table being
+                                   * adapted (-1 for crosses); transforms read columns
+                                   * through a cr_binding, never through the spec */
+    int ref;                      /* its first column reference (cr_binding.cols) */
     /* numeric */
     double scale, offset;         /* float_rescaled */
     double mean, var;             /* adapt (or given) */
@@ -29,9 +32,8 @@ typedef struct cr_feature {
     char sep;                     /* multi-valued fields: separator (0: one value) */
     int max_values;
     char *weight_name;            /* weighted categorical: a numeric column */
-    int weight_col;
     char **cross;                 /* crossed feature names */
-    int n_cross, *cross_cols;
+    int n_cross;
     /* embedding */
     int emb_dim, combiner;
     /* layout of the model input */
@@ -47,7 +49,12 @@ struct crest_features {
     int n, cap;
     int n_dense, width;           /* dense floats; model input floats */
     bool laid_out;
-    bool bound;                   /* cols below refer to the last table read */
+    int n_refs;                   /* column references: each feature's own column,
+                                   * crossed columns, weight column, in spec order */
+    /* What crest_features_absent reports: the references the last table (or
+     * row) bound lacked. Written under a lock through this pointer, so the
+     * spec itself stays read-only for every transform (threads may share it). */
+    struct cr_absent *absent;
 };
 
 /* id of one token of feature f (after adapt), or -1 to drop it. */

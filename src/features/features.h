@@ -55,6 +55,41 @@ void cr_table_close(cr_table *t);
 bool cr_is_missing(const char *s);
 int cr_table_col(const cr_table *t, const char *name);   /* index or -1 */
 
+/* ---- a spec at work on a table (src/features/transform.c) --------------- */
+
+/* A spec's column references bound to one table's columns (or one row's
+ * names): a plain value on the caller's stack, so transforms only read the
+ * spec and threads may share one. cols[ref] is the table column, or -1
+ * where the table lacks it (read as missing values). */
+typedef struct cr_binding {
+    const crest_features *fs;
+    int *cols;                    /* [fs->n_refs], cr_malloc'd */
+} cr_binding;
+
+/* Binds a laid-out spec to n column names; the spec records which columns
+ * were absent (crest_features_absent). cr_binding_free always. */
+int cr_features_bind(cr_binding *b, const crest_features *fs, const char *const *names, int n);
+void cr_binding_free(cr_binding *b);
+
+/* A table read as model inputs through a spec: the rows o selects (hold-out),
+ * labels as class ids. One per reader, on its stack; cr_rows_close always. */
+typedef struct cr_rows {
+    cr_table t;
+    cr_binding b;
+    crest_table_opts o;
+    int lcol;                     /* label column, or -1 (no labels wanted) */
+    long row;                     /* data rows read, selected or not */
+    long skipped;                 /* selected rows without a label */
+} cr_rows;
+
+/* Opens path; need_label: the spec's label column must be there. */
+int cr_rows_open(cr_rows *r, const crest_features *fs, const char *path,
+                 const crest_table_opts *o, bool need_label);
+/* Up to cap selected rows (with a label, if labels are wanted) into x
+ * [cap, width] and y (class ids; -1 without labels); *n = 0 at the end. */
+int cr_rows_read(cr_rows *r, float *x, int32_t *y, size_t cap, size_t *n);
+void cr_rows_close(cr_rows *r);
+
 /* ---- the embedding-bag and column-slice ops ----------------------------- */
 
 typedef enum cr_combiner { CR_COMB_MEAN = 0, CR_COMB_SUM, CR_COMB_SQRTN } cr_combiner;

@@ -50,7 +50,6 @@ static void feature_free(cr_feature *f)
     for (int i = 0; i < f->n_cross; i++)
         cr_free(f->cross[i]);
     cr_free(f->cross);
-    cr_free(f->cross_cols);
 }
 
 void crest_features_free(crest_features *fs)
@@ -64,6 +63,7 @@ void crest_features_free(crest_features *fs)
     for (int i = 0; i < fs->n_classes; i++)
         cr_free(fs->classes[i]);
     cr_free(fs->classes);
+    cr_free(fs->absent);
     cr_free(fs);
 }
 
@@ -87,7 +87,7 @@ static cr_feature *feature_push(crest_features *fs, const char *name)
         return NULL;
     }
     fs->n++;
-    f->col = f->weight_col = -1;
+    f->col = -1;
     f->scale = 1;
     f->num_oov = 1;
     f->default_value = -1;
@@ -266,12 +266,82 @@ static int parse_categorical(cr_feature *f, const cJSON *o)
     return CREST_OK;
 }
 
+/* Options every type shares: output_mode, combiner, separator,
+ * weight_feature, max_values, embedding_dim. */
+static int parse_shared(cr_feature *f, const cJSON *o)
+{
+    const char *mode = NULL, *comb = NULL, *sep = NULL, *w = NULL;
+    int rc;
+    if ((rc = opt_str(o, "output_mode", &mode)) ||
+        (rc = cr_json_str(o, "combiner", "mean", &comb)) ||
+        (rc = opt_str(o, "separator", &sep)) ||
+        (rc = opt_str(o, "weight_feature", &w)))
+        return rc;
+    if (mode && cr_feature_is_numeric(f) && f->type != CR_F_FLOAT_DISCRETIZED)
+        return cr_fail(CREST_E_FORMAT, "numeric features take no output_mode");
+    if (mode && (f->mode = name_index(mode_names, 5, mode)) < 0)
+        return cr_fail(CREST_E_FORMAT, "output_mode '%s' is not one_hot, multi_hot, count, int "
+                       "or embedding", mode);
+    if ((f->combiner = name_index(comb_names, 3, comb)) < 0)
+        return cr_fail(CREST_E_FORMAT, "combiner '%s' is not mean, sum or sqrtn", comb);
+    if (sep) {
+        if (strlen(sep) != 1 || *sep == '"')
+            return cr_fail(CREST_E_FORMAT, "separator must be one character");
+        f->sep = *sep;
+        f->max_values = 4;
+    }
+    if (w && !(f->weight_name = cr_strdup(w)))
+        return cr_fail(CREST_E_NOMEM, "out of memory");
+    if ((rc = cr_json_int(o, "max_values", 1, 1024, f->max_values, &f->max_values)))
+        return rc;
+    return cr_json_int(o, "embedding_dim", 1, 1 << 16, 8, &f->emb_dim);
+}
+
+/* A cross: "features" (two or more) and "crossing_dim" (or "num_bins"). */
+static int parse_cross(cr_feature *f, const cJSON *o)
+{
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(o, "features");
+    int dim, rc = str_array(names, "features", &f->cross, &f->n_cross);
+    if (rc)
+        return rc;
+    if (f->n_cross < 2)
+        return cr_fail(CREST_E_FORMAT, "a cross needs at least two features");
+    if ((rc = cr_json_int(o, "crossing_dim", 1, 1 << 24, 0, &dim)))
+        return rc;
+    if (!dim && (rc = cr_json_int(o, "num_bins", 1, 1 << 24, CR_JSON_REQUIRED, &dim)))
+        return rc;
+    f->num_bins = dim;
+    return CREST_OK;
+}
+
+/* The options of f's own type. */
+static int parse_type_opts(cr_feature *f, const cJSON *o)
+{
+    int rc;
+    switch (f->type) {
+    case CR_F_FLOAT: case CR_F_FLOAT_NORMALIZED: case CR_F_FLOAT_RESCALED:
+    case CR_F_FLOAT_DISCRETIZED:
+        return parse_numeric(f, o);
+    case CR_F_INT_CATEGORICAL: case CR_F_STR_CATEGORICAL:
+        return parse_categorical(f, o);
+    case CR_F_INT_HASHED: case CR_F_STR_HASHED:
+        return cr_json_int(o, "num_bins", 1, 1 << 24, CR_JSON_REQUIRED, &f->num_bins);
+    case CR_F_IDENTITY:
+        rc = cr_json_int(o, "num_buckets", 1, 1 << 24, CR_JSON_REQUIRED, &f->num_buckets);
+        return rc ? rc : cr_json_int(o, "default_value", -1, f->num_buckets - 1, -1,
+                                     &f->default_value);
+    case CR_F_CROSS:
+        return parse_cross(f, o);
+    }
+    return CREST_OK;
+}
+
 static int parse_feature(crest_features *fs, const char *name, const cJSON *o, bool cross)
 {
     cr_feature *f = feature_push(fs, name);
     if (!f)
         return CREST_E_NOMEM;
-    const char *t = NULL, *mode = NULL, *comb = NULL, *sep = NULL, *w = NULL;
+    const char *t = NULL;
     int rc = CREST_OK;
     if (cJSON_IsString(o)) {
         t = o->valuestring;
@@ -295,76 +365,9 @@ static int parse_feature(crest_features *fs, const char *name, const cJSON *o, b
         o = empty = cJSON_CreateObject();
     if (!o)
         return cr_fail(CREST_E_NOMEM, "out of memory");
-    if ((rc = opt_str(o, "output_mode", &mode)) ||
-        (rc = cr_json_str(o, "combiner", "mean", &comb)) ||
-        (rc = opt_str(o, "separator", &sep)) ||
-        (rc = opt_str(o, "weight_feature", &w)))
-        goto out;
-    if (mode && cr_feature_is_numeric(f) && f->type != CR_F_FLOAT_DISCRETIZED) {
-        rc = cr_fail(CREST_E_FORMAT, "numeric features take no output_mode");
-        goto out;
-    }
-    if (mode && (f->mode = name_index(mode_names, 5, mode)) < 0) {
-        rc = cr_fail(CREST_E_FORMAT, "output_mode '%s' is not one_hot, multi_hot, count, int or "
-                     "embedding", mode);
-        goto out;
-    }
-    if ((f->combiner = name_index(comb_names, 3, comb)) < 0) {
-        rc = cr_fail(CREST_E_FORMAT, "combiner '%s' is not mean, sum or sqrtn", comb);
-        goto out;
-    }
-    if (sep) {
-        if (strlen(sep) != 1 || *sep == '"') {
-            rc = cr_fail(CREST_E_FORMAT, "separator must be one character");
-            goto out;
-        }
-        f->sep = *sep;
-        f->max_values = 4;
-    }
-    if (w && !(f->weight_name = cr_strdup(w))) {
-        rc = cr_fail(CREST_E_NOMEM, "out of memory");
-        goto out;
-    }
-    if ((rc = cr_json_int(o, "max_values", 1, 1024, f->max_values, &f->max_values)) ||
-        (rc = cr_json_int(o, "embedding_dim", 1, 1 << 16, 8, &f->emb_dim)))
-        goto out;
-    switch (f->type) {
-    case CR_F_FLOAT: case CR_F_FLOAT_NORMALIZED: case CR_F_FLOAT_RESCALED:
-    case CR_F_FLOAT_DISCRETIZED:
-        rc = parse_numeric(f, o);
-        break;
-    case CR_F_INT_CATEGORICAL: case CR_F_STR_CATEGORICAL:
-        rc = parse_categorical(f, o);
-        break;
-    case CR_F_INT_HASHED: case CR_F_STR_HASHED:
-        rc = cr_json_int(o, "num_bins", 1, 1 << 24, CR_JSON_REQUIRED, &f->num_bins);
-        break;
-    case CR_F_IDENTITY:
-        rc = cr_json_int(o, "num_buckets", 1, 1 << 24, CR_JSON_REQUIRED, &f->num_buckets);
-        if (!rc)
-            rc = cr_json_int(o, "default_value", -1, f->num_buckets - 1, -1, &f->default_value);
-        break;
-    case CR_F_CROSS: {
-        const cJSON *names = cJSON_GetObjectItemCaseSensitive(o, "features");
-        if ((rc = str_array(names, "features", &f->cross, &f->n_cross)))
-            break;
-        if (f->n_cross < 2) {
-            rc = cr_fail(CREST_E_FORMAT, "a cross needs at least two features");
-            break;
-        }
-        int dim;
-        if ((rc = cr_json_int(o, "crossing_dim", 1, 1 << 24, 0, &dim)))
-            break;
-        if (!dim && (rc = cr_json_int(o, "num_bins", 1, 1 << 24, CR_JSON_REQUIRED, &dim)))
-            break;
-        f->num_bins = dim;
-        f->cross_cols = cr_malloc((size_t)f->n_cross * sizeof *f->cross_cols);
-        if (!f->cross_cols)
-            rc = cr_fail(CREST_E_NOMEM, "out of memory");
-        break;
-    }
-    }
-out:
+    rc = parse_shared(f, o);
+    if (!rc)
+        rc = parse_type_opts(f, o);
     cJSON_Delete(empty);
     return rc;
 }

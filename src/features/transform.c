@@ -1,15 +1,16 @@
 /* transform.c - feature columns at work: layout of the model input, token
- * ids, one row -> floats, a table -> a data set, and prediction on tables. */
+ * ids, bindings of a spec to a table's columns, one row -> floats, a table
+ * -> rows of model inputs and a data set. Training and prediction on
+ * tables live with the rest of training (src/train_table.c). */
 #define _POSIX_C_SOURCE 200809L
 #include "column.h"
 #include "json.h"
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-int cr_features_from_cjson(const cJSON *root, crest_features **out);
 
 int crest_features_new(crest_features **out, const char *label)
 {
@@ -86,9 +87,45 @@ int cr_feature_cardinality(const cr_feature *f)
     }
 }
 
+/* Column references of one feature: its own column, crossed, weight. */
+static int refs_of(const cr_feature *f)
+{
+    return (f->type != CR_F_CROSS) + f->n_cross + (f->weight_name ? 1 : 0);
+}
+
+static const char *ref_name(const cr_feature *f, int k)
+{
+    int own = f->type != CR_F_CROSS;
+    return k < own ? f->name : k < own + f->n_cross ? f->cross[k - own] : f->weight_name;
+}
+
+/* The record behind crest_features_absent (the spec points to it). */
+struct cr_absent {
+    bool bound;                   /* a table or row was bound */
+    unsigned char miss[];         /* [n_refs]: that reference was absent */
+};
+
+static pthread_mutex_t absent_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Column references, and a fresh absent record for them. */
+static int layout_refs(crest_features *fs)
+{
+    int r = 0;
+    for (int i = 0; i < fs->n; i++) {
+        fs->f[i].ref = r;
+        r += refs_of(&fs->f[i]);
+    }
+    fs->n_refs = r;
+    cr_free(fs->absent);
+    fs->absent = cr_calloc(1, sizeof *fs->absent + (size_t)r);
+    return fs->absent ? CREST_OK : cr_fail(CREST_E_NOMEM, "out of memory for a feature spec");
+}
+
 /* Model-input layout: dense blocks in spec order, then embedding slots. */
 int cr_features_layout(crest_features *fs)
 {
+    if (layout_refs(fs))
+        return CREST_E_NOMEM;
     int at = 0;
     for (int i = 0; i < fs->n; i++) {
         cr_feature *f = &fs->f[i];
@@ -194,14 +231,32 @@ static int bucket_of(const cr_feature *f, double x)
     return lo;
 }
 
-/* A row being transformed: values by table column, and where errors point. */
+/* A row being transformed: values by table column, the binding that says
+ * which column each reference reads, and where errors point. */
 typedef struct row_ctx {
     const char *const *v;          /* by column index; NULL = absent */
+    const cr_binding *b;
     const char *file;
     long line;
 } row_ctx;
 
 static const char *cell(const row_ctx *r, int col) { return col >= 0 && r->v[col] ? r->v[col] : ""; }
+
+/* The table columns of f's own value, k-th crossed feature, weight (-1: absent). */
+static int col_own(const row_ctx *r, const cr_feature *f)
+{
+    return f->type == CR_F_CROSS ? -1 : r->b->cols[f->ref];
+}
+
+static int col_cross(const row_ctx *r, const cr_feature *f, int k)
+{
+    return r->b->cols[f->ref + (f->type != CR_F_CROSS) + k];
+}
+
+static int col_weight(const row_ctx *r, const cr_feature *f)
+{
+    return f->weight_name ? r->b->cols[f->ref + refs_of(f) - 1] : -1;
+}
 
 static int parse_num(const row_ctx *r, const cr_feature *f, int col, const char *s, double *out,
                      bool *missing)
@@ -225,14 +280,14 @@ static int parse_num(const row_ctx *r, const cr_feature *f, int col, const char 
 }
 
 /* Ids of one feature in this row (up to max), with their weights. */
-static int feature_ids(const crest_features *fs, const cr_feature *f, const row_ctx *r, int *ids,
-                       float *w, int max, int *n)
+static int feature_ids(const cr_feature *f, const row_ctx *r, int *ids, float *w, int max, int *n)
 {
     *n = 0;
     double weight = f->weight_name ? 0 : 1;   /* an absent weight column: missing */
-    if (f->weight_col >= 0) {
+    int wcol = col_weight(r, f);
+    if (wcol >= 0) {
         bool miss;
-        int rc = parse_num(r, f, f->weight_col, cell(r, f->weight_col), &weight, &miss);
+        int rc = parse_num(r, f, wcol, cell(r, wcol), &weight, &miss);
         if (rc)
             return rc;
         if (miss)
@@ -243,8 +298,8 @@ static int feature_ids(const crest_features *fs, const cr_feature *f, const row_
         size_t k = 0;
         for (int i = 0; i < f->n_cross; i++)
             k += (size_t)snprintf(buf + k, k < sizeof buf ? sizeof buf - k : 0, "%s%s",
-                                  i ? "_X_" : "", cr_is_missing(cell(r, f->cross_cols[i]))
-                                      ? "" : cell(r, f->cross_cols[i]));
+                                  i ? "_X_" : "", cr_is_missing(cell(r, col_cross(r, f, i)))
+                                      ? "" : cell(r, col_cross(r, f, i)));
         if (k >= sizeof buf)
             k = sizeof buf - 1;
         ids[0] = (int)(cr_fingerprint64(buf, k) % (uint64_t)f->num_bins);
@@ -252,12 +307,12 @@ static int feature_ids(const crest_features *fs, const cr_feature *f, const row_
         *n = 1;
         return CREST_OK;
     }
-    (void)fs;
-    const char *s = cell(r, f->col);
+    int col = col_own(r, f);
+    const char *s = cell(r, col);
     if (cr_feature_is_numeric(f)) {   /* discretized */
         double x = f->mean;
         bool miss;
-        int rc = parse_num(r, f, f->col, s, &x, &miss);
+        int rc = parse_num(r, f, col, s, &x, &miss);
         if (rc)
             return rc;
         if (miss)
@@ -280,7 +335,7 @@ static int feature_ids(const crest_features *fs, const cr_feature *f, const row_
         if (id == -2)
             return r->file ? cr_fail(CREST_E_FORMAT,
                                      "%s line %ld column %d (%s): '%.40s' is not an integer",
-                                     r->file, r->line, f->col + 1, f->name, tok)
+                                     r->file, r->line, col + 1, f->name, tok)
                            : cr_fail(CREST_E_FORMAT, "column %s: '%.40s' is not an integer",
                                      f->name, tok);
         if (id >= 0 && *n < max) {
@@ -293,8 +348,9 @@ static int feature_ids(const crest_features *fs, const cr_feature *f, const row_
     return CREST_OK;
 }
 
-static int transform_row(const crest_features *fs, const row_ctx *r, float *out)
+static int transform_row(const row_ctx *r, float *out)
 {
+    const crest_features *fs = r->b->fs;
     memset(out, 0, (size_t)fs->width * sizeof *out);
     int ids[1024];
     float w[1024];
@@ -303,7 +359,7 @@ static int transform_row(const crest_features *fs, const row_ctx *r, float *out)
         if (cr_feature_is_numeric(f) && f->type != CR_F_FLOAT_DISCRETIZED) {
             double x = 0;
             bool miss;
-            int rc = parse_num(r, f, f->col, cell(r, f->col), &x, &miss);
+            int rc = parse_num(r, f, col_own(r, f), cell(r, col_own(r, f)), &x, &miss);
             if (rc)
                 return rc;
             if (miss)
@@ -320,11 +376,11 @@ static int transform_row(const crest_features *fs, const row_ctx *r, float *out)
             continue;
         }
         int n, max = f->mode == CR_M_EMBEDDING ? f->slots : 1024;
-        int rc = feature_ids(fs, f, r, ids, w, max, &n);
+        int rc = feature_ids(f, r, ids, w, max, &n);
         if (rc)
             return rc;
         if (f->type == CR_F_FLOAT_DISCRETIZED && f->indicator) {
-            bool miss = cr_is_missing(cell(r, f->col));
+            bool miss = cr_is_missing(cell(r, col_own(r, f)));
             out[f->at + f->width - 1] = miss ? 1.0f : 0.0f;
         }
         if (f->mode == CR_M_EMBEDDING) {
@@ -348,55 +404,50 @@ static int transform_row(const crest_features *fs, const row_ctx *r, float *out)
     return CREST_OK;
 }
 
-/* Binds feature columns to table column indices. A column the table lacks
- * stays -1: every row reads it as a missing value (the documented policy;
- * crest_features_absent lists them). */
-static void bind_cols(crest_features *fs, const char *const *names, int n)
-{
-    fs->bound = true;
-    for (int i = 0; i < fs->n; i++) {
-        cr_feature *f = &fs->f[i];
-        f->col = f->weight_col = -1;
-        for (int c = 0; c < n; c++) {
-            if (f->type != CR_F_CROSS && !strcmp(names[c], f->name))
-                f->col = c;
-            if (f->weight_name && !strcmp(names[c], f->weight_name))
-                f->weight_col = c;
-        }
-        for (int k = 0; k < f->n_cross; k++) {
-            f->cross_cols[k] = -1;
-            for (int c = 0; c < n; c++)
-                if (!strcmp(names[c], f->cross[k]))
-                    f->cross_cols[k] = c;
-        }
-    }
-}
+/* ---- bindings: the spec's column references -> a table's columns ------- */
 
-/* Column reference j of the spec (its feature columns, crossed columns and
- * weight columns, in order): false past the last one. */
-static bool col_ref(const crest_features *fs, int j, const char **name, int *col)
+/* Binds each reference to its column (the last of that name). A column the
+ * table lacks stays -1: every row reads it as a missing value (the
+ * documented policy; crest_features_absent lists them). */
+int cr_features_bind(cr_binding *b, const crest_features *fs, const char *const *names, int n)
 {
+    *b = (cr_binding){ .fs = fs };
+    b->cols = cr_malloc((size_t)(fs->n_refs ? fs->n_refs : 1) * sizeof *b->cols);
+    if (!b->cols)
+        return cr_fail(CREST_E_NOMEM, "out of memory binding the feature spec to columns");
     for (int i = 0; i < fs->n; i++) {
         const cr_feature *f = &fs->f[i];
-        int own = f->type != CR_F_CROSS;
-        if (j < own) {
-            *name = f->name;
-            *col = f->col;
+        for (int k = 0; k < refs_of(f); k++) {
+            int *col = &b->cols[f->ref + k];
+            *col = -1;
+            for (int c = 0; c < n; c++)
+                if (!strcmp(names[c], ref_name(f, k)))
+                    *col = c;
+        }
+    }
+    pthread_mutex_lock(&absent_lock);
+    fs->absent->bound = true;
+    for (int j = 0; j < fs->n_refs; j++)
+        fs->absent->miss[j] = b->cols[j] < 0;
+    pthread_mutex_unlock(&absent_lock);
+    return CREST_OK;
+}
+
+void cr_binding_free(cr_binding *b)
+{
+    cr_free(b->cols);
+    b->cols = NULL;
+}
+
+/* Name of column reference j; false past the last one. */
+static bool ref_at(const crest_features *fs, int j, const char **name)
+{
+    for (int i = 0; i < fs->n && j >= 0; i++) {
+        if (j < refs_of(&fs->f[i])) {
+            *name = ref_name(&fs->f[i], j);
             return true;
         }
-        j -= own;
-        if (j < f->n_cross) {
-            *name = f->cross[j];
-            *col = f->cross_cols[j];
-            return true;
-        }
-        j -= f->n_cross;
-        if (f->weight_name && j == 0) {
-            *name = f->weight_name;
-            *col = f->weight_col;
-            return true;
-        }
-        j -= f->weight_name ? 1 : 0;
+        j -= refs_of(&fs->f[i]);
     }
     return false;
 }
@@ -405,30 +456,37 @@ int crest_features_absent(const crest_features *fs, const char **names, int max)
 {
     int n = 0;
     const char *name, *other;
-    int col, c2;
-    for (int j = 0; fs && fs->bound && col_ref(fs, j, &name, &col); j++) {
-        bool first = col < 0;
-        for (int k = 0; first && k < j && col_ref(fs, k, &other, &c2); k++)
+    if (!fs || !fs->absent)
+        return 0;
+    pthread_mutex_lock(&absent_lock);
+    for (int j = 0; fs->absent->bound && ref_at(fs, j, &name); j++) {
+        bool first = fs->absent->miss[j];
+        for (int k = 0; first && k < j && ref_at(fs, k, &other); k++)
             first = strcmp(other, name) != 0;
         if (first && names && n < max)
             names[n] = name;
         n += first;
     }
+    pthread_mutex_unlock(&absent_lock);
     return n;
 }
 
-int crest_features_transform(const crest_features *cf, const char *const *names,
+int crest_features_transform(const crest_features *fs, const char *const *names,
                              const char *const *values, int n, float *out)
 {
-    if (!cf || (!names && n) || (!values && n) || !out || n < 0)
+    if (!fs || (!names && n) || (!values && n) || !out || n < 0)
         return cr_fail(CREST_E_ARG, "features_transform: NULL argument");
-    crest_features *fs = (crest_features *)cf;   /* binding is scratch state */
     if (!fs->laid_out)
         return cr_fail(CREST_E_STATE, "features_transform: the spec is not adapted");
-    bind_cols(fs, names, n);
-    row_ctx r = { .v = values };
-    return transform_row(fs, &r, out);
+    cr_binding b;
+    int rc = cr_features_bind(&b, fs, names, n);
+    if (!rc)
+        rc = transform_row(&(row_ctx){ .v = values, .b = &b }, out);
+    cr_binding_free(&b);
+    return rc;
 }
+
+/* ---- tables: rows of model inputs ------------------------------------------ */
 
 static bool row_selected(const crest_table_opts *o, long row)
 {
@@ -439,243 +497,112 @@ static bool row_selected(const crest_table_opts *o, long row)
 
 bool cr_features_row_selected(const crest_table_opts *o, long row) { return row_selected(o, row); }
 
-int crest_features_dataset(crest_dataset **out, const crest_features *cf, const char *path,
-                           const crest_table_opts *o, bool need_label)
+int cr_rows_open(cr_rows *r, const crest_features *fs, const char *path,
+                 const crest_table_opts *o, bool need_label)
 {
-    crest_table_opts dflt = { 0 };
-    if (!o)
-        o = &dflt;
-    if (!out || !cf || !path)
-        return cr_fail(CREST_E_ARG, "features_dataset: NULL argument");
-    *out = NULL;
-    crest_features *fs = (crest_features *)cf;
-    if (!fs->laid_out)
-        return cr_fail(CREST_E_STATE, "features_dataset: the spec is not adapted");
-    cr_table t;
-    float *x = NULL;
-    int32_t *y = NULL;
-    size_t n = 0, cap = 0;
-    long row = 0, skipped = 0;
-    int rc = cr_table_open(&t, path, o->delimiter);
-    int lcol = rc || !need_label ? -1 : cr_table_col(&t, fs->label);
-    if (!rc)
-        bind_cols(fs, (const char *const *)t.names, t.n_cols);
-    if (!rc && need_label && lcol < 0)
-        rc = cr_fail(CREST_E_FORMAT, "%s: no label column '%s'", path,
-                     fs->label ? fs->label : "(none given)");
-    if (!rc && lcol >= 0 && !fs->n_classes)
-        rc = cr_fail(CREST_E_STATE, "%s: the spec has no classes (adapt it first)", path);
-    const char **v;
-    while (!rc && (rc = cr_table_next(&t, &v)) == 1) {
-        rc = 0;
-        if (!row_selected(o, row++))
-            continue;
-        int cls = -1;
-        if (lcol >= 0) {
-            if (cr_is_missing(v[lcol])) {
-                skipped++;
-                continue;
-            }
-            for (int k = 0; k < fs->n_classes && cls < 0; k++)
-                if (!strcmp(fs->classes[k], v[lcol]))
-                    cls = k;
-            if (cls < 0) {
-                rc = cr_fail(CREST_E_FORMAT, "%s line %ld column %d (%s): class '%.40s' is not "
-                             "one of the %d the model knows", path, t.row_line, lcol + 1,
-                             fs->label, v[lcol], fs->n_classes);
-                break;
-            }
-        }
-        if (n == cap) {
-            cap = cap ? 2 * cap : 256;
-            float *nx = cr_realloc(x, cap * (size_t)fs->width * sizeof *nx);
-            int32_t *ny = nx ? cr_realloc(y, cap * sizeof *ny) : NULL;
-            if (nx)
-                x = nx;
-            if (!ny) {
-                rc = cr_fail(CREST_E_NOMEM, "%s: out of memory at row %ld", path, row);
-                break;
-            }
-            y = ny;
-        }
-        row_ctx r = { .v = v, .file = path, .line = t.row_line };
-        if ((rc = transform_row(fs, &r, x + n * (size_t)fs->width)))
-            break;
-        y[n++] = cls;
-    }
-    if (!rc && n == 0)
-        rc = cr_fail(CREST_E_FORMAT, "%s: no data rows%s", path, skipped ? " with a label" : "");
-    if (!rc)
-        rc = crest_dataset_new(out, n, crest_shape(1, fs->width), x, lcol >= 0 ? y : NULL,
-                               lcol >= 0 ? fs->n_classes : 0);
-    cr_table_close(&t);
-    cr_free(x);
-    cr_free(y);
-    return rc;
-}
-
-/* ---- the model side ---------------------------------------------------- */
-
-extern const cr_layer_def cr_dense_features_def;
-const crest_features *cr_dense_features_spec(const crest_layer *l);
-
-const crest_features *crest_model_features(const crest_model *m)
-{
-    if (!m || m->n_layers < 1 || m->layers[0]->def != &cr_dense_features_def)
-        return NULL;
-    return cr_dense_features_spec(m->layers[0]);
-}
-
-int crest_predict_table(crest_model *m, const char *path, const crest_table_opts *o,
-                        float **probs, size_t *n)
-{
-    if (!m || !path || !probs || !n)
-        return cr_fail(CREST_E_ARG, "predict_table: NULL argument");
-    *probs = NULL;
-    *n = 0;
-    const crest_features *fs = crest_model_features(m);
-    if (!fs)
-        return cr_fail(CREST_E_ARG, "model '%s' has no DenseFeatures layer: it does not read "
-                       "tables", m->name);
-    crest_dataset *d = NULL;
-    int rc = crest_features_dataset(&d, fs, path, o, false);
+    *r = (cr_rows){ .o = o ? *o : (crest_table_opts){ 0 }, .lcol = -1 };
+    int rc = cr_table_open(&r->t, path, r->o.delimiter);
     if (rc)
         return rc;
-    rc = cr_model_build(m);
-    size_t K = (size_t)m->out_size;
-    float *p = rc ? NULL : cr_malloc((d->n ? d->n : 1) * K * sizeof *p);
-    if (!rc && !p)
-        rc = cr_fail(CREST_E_NOMEM, "out of memory");
-    if (!rc)
-        rc = crest_predict(m, d->x, d->n, p);
-    if (!rc) {
-        *probs = p;
-        *n = d->n;
-        p = NULL;
-    }
-    cr_free(p);
-    crest_dataset_free(d);
+    r->lcol = need_label ? cr_table_col(&r->t, fs->label) : -1;
+    rc = cr_features_bind(&r->b, fs, (const char *const *)r->t.names, r->t.n_cols);
+    if (!rc && need_label && r->lcol < 0)
+        rc = cr_fail(CREST_E_FORMAT, "%s: no label column '%s'", path,
+                     fs->label ? fs->label : "(none given)");
+    if (!rc && r->lcol >= 0 && !fs->n_classes)
+        rc = cr_fail(CREST_E_STATE, "%s: the spec has no classes (adapt it first)", path);
     return rc;
 }
 
-/* ---- training straight from a table, in chunks ---------------------------- */
+void cr_rows_close(cr_rows *r)
+{
+    cr_binding_free(&r->b);
+    cr_table_close(&r->t);
+}
 
-/* Reads up to cap selected, labelled rows of t into x/y; *n rows read. */
-static int read_chunk(crest_features *fs, cr_table *t, int lcol, const crest_table_opts *o,
-                      long *row, float *x, int32_t *y, size_t cap, size_t *n)
+/* The class id of a label value, or an error naming file, line and value. */
+static int class_of(const cr_rows *r, const char *v, int *cls)
+{
+    const crest_features *fs = r->b.fs;
+    for (int k = 0; k < fs->n_classes; k++)
+        if (!strcmp(fs->classes[k], v)) {
+            *cls = k;
+            return CREST_OK;
+        }
+    return cr_fail(CREST_E_FORMAT, "%s line %ld column %d (%s): class '%.40s' is not one of "
+                   "the %d the model knows", r->t.path, r->t.row_line, r->lcol + 1, fs->label,
+                   v, fs->n_classes);
+}
+
+int cr_rows_read(cr_rows *r, float *x, int32_t *y, size_t cap, size_t *n)
 {
     const char **v;
-    int rc = 0;
+    int rc = 0, width = r->b.fs->width;
     *n = 0;
-    while (*n < cap && (rc = cr_table_next(t, &v)) == 1) {
-        if (!row_selected(o, (*row)++) || cr_is_missing(v[lcol]))
+    while (*n < cap && (rc = cr_table_next(&r->t, &v)) == 1) {
+        if (!row_selected(&r->o, r->row++))
             continue;
         int cls = -1;
-        for (int k = 0; k < fs->n_classes && cls < 0; k++)
-            if (!strcmp(fs->classes[k], v[lcol]))
-                cls = k;
-        if (cls < 0)
-            return cr_fail(CREST_E_FORMAT, "%s line %ld column %d (%s): class '%.40s' is not "
-                           "one of the %d the model knows", t->path, t->row_line, lcol + 1,
-                           fs->label, v[lcol], fs->n_classes);
-        row_ctx r = { .v = v, .file = t->path, .line = t->row_line };
-        if ((rc = transform_row(fs, &r, x + *n * (size_t)fs->width)))
+        if (r->lcol >= 0 && cr_is_missing(v[r->lcol])) {
+            r->skipped++;
+            continue;
+        }
+        if (r->lcol >= 0 && (rc = class_of(r, v[r->lcol], &cls)))
+            return rc;
+        row_ctx ctx = { .v = v, .b = &r->b, .file = r->t.path, .line = r->t.row_line };
+        if ((rc = transform_row(&ctx, x + *n * (size_t)width)))
             return rc;
         y[(*n)++] = cls;
     }
     return rc < 0 ? rc : CREST_OK;
 }
 
-int crest_fit_table(crest_model *m, const crest_features *cf, const char *path,
-                    const crest_table_opts *o, const crest_fit_opts *fo, int chunk_rows)
+/* Every row r selects, in arrays grown as they fill. */
+static int read_all(cr_rows *r, float **x, int32_t **y, size_t *n)
 {
-    crest_table_opts dflt = { 0 };
-    crest_fit_opts fdflt = { 0 };
-    if (!o)
-        o = &dflt;
-    if (!fo)
-        fo = &fdflt;
-    if (!m || !cf || !path)
-        return cr_fail(CREST_E_ARG, "fit_table: NULL argument");
-    if (fo->validation_split > 0 || fo->early_stopping_patience > 0 || fo->class_weight ||
-        fo->checkpoint_dir || fo->initial_epoch || fo->on_epoch_end)
-        return cr_fail(CREST_E_UNSUPPORTED, "fit_table: validation_split, early stopping, "
-                       "class weights, checkpoints and epoch callbacks need the data set in "
-                       "memory (crest_fit)");
-    crest_features *fs = (crest_features *)cf;
-    if (!fs->laid_out)
-        return cr_fail(CREST_E_STATE, "fit_table: the spec is not adapted");
-    size_t cap = chunk_rows > 0 ? (size_t)chunk_rows : 65536;
-    int epochs = fo->epochs ? fo->epochs : 1;
-    float *x = cr_malloc(cap * (size_t)fs->width * sizeof *x);
-    int32_t *y = cr_malloc(cap * sizeof *y);
-    if (!x || !y) {
-        cr_free(x);
-        cr_free(y);
-        return cr_fail(CREST_E_NOMEM, "fit_table: out of memory for %zu rows", cap);
-    }
-    if (fo->history)
-        memset(fo->history, 0, sizeof *fo->history);
-    int rc = CREST_OK;
-    for (int ep = 0; ep < epochs && !rc; ep++) {
-        cr_table t;
-        long row = 0;
-        double loss = 0, acc = 0;
-        size_t seen = 0;
-        rc = cr_table_open(&t, path, o->delimiter);
-        int lcol = rc ? -1 : cr_table_col(&t, fs->label);
-        if (!rc)
-            bind_cols(fs, (const char *const *)t.names, t.n_cols);
-        if (!rc && lcol < 0)
-            rc = cr_fail(CREST_E_FORMAT, "%s: no label column '%s'", path,
-                         fs->label ? fs->label : "(none given)");
-        for (uint64_t chunk = 0; !rc; chunk++) {
-            size_t n;
-            crest_dataset *d = NULL;
-            crest_history h;
-            if ((rc = read_chunk(fs, &t, lcol, o, &row, x, y, cap, &n)) || n == 0)
-                break;
-            rc = crest_dataset_new(&d, n, crest_shape(1, fs->width), x, y, fs->n_classes);
-            crest_fit_opts one = *fo;   /* one pass over this chunk, shuffled within it */
-            one.epochs = 1;
-            one.seed = fo->seed + (uint64_t)ep * 1000003u + chunk;
-            one.verbose = 0;
-            one.validation_data = NULL;
-            one.history = &h;
-            if (!rc)
-                rc = crest_fit(m, d, &one);
-            crest_dataset_free(d);
-            if (!rc) {
-                loss += h.loss[0] * (double)n;
-                acc += h.accuracy[0] * (double)n;
-                seen += n;
-            }
+    size_t cap = 0, got = 0, width = (size_t)r->b.fs->width;
+    *n = 0;
+    do {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 256;
+            float *nx = cr_realloc(*x, cap * width * sizeof *nx);
+            int32_t *ny = nx ? cr_realloc(*y, cap * sizeof *ny) : NULL;
+            if (nx)
+                *x = nx;
+            if (!ny)
+                return cr_fail(CREST_E_NOMEM, "%s: out of memory at row %ld", r->t.path,
+                               r->row + 1);
+            *y = ny;
         }
-        cr_table_close(&t);
-        if (!rc && !seen)
-            rc = cr_fail(CREST_E_FORMAT, "%s: no labelled rows to train on", path);
+        int rc = cr_rows_read(r, *x + *n * width, *y + *n, cap - *n, &got);
         if (rc)
-            break;
-        crest_metrics vm = { 0 };
-        if (fo->validation_data && (rc = crest_evaluate(m, fo->validation_data, 256, &vm)))
-            break;
-        if (fo->history && ep < 1024) {
-            fo->history->epochs = ep + 1;
-            fo->history->loss[ep] = loss / (double)seen;
-            fo->history->accuracy[ep] = acc / (double)seen;
-            fo->history->val_loss[ep] = vm.loss;
-            fo->history->val_accuracy[ep] = vm.accuracy;
-        }
-        if (fo->verbose) {
-            void *saved = cr_locale_push_c();   /* "0.1234" whatever the host's locale */
-            fprintf(stderr, "Epoch %d/%d - %zu rows - loss: %.4f - accuracy: %.4f", ep + 1,
-                    epochs, seen, loss / (double)seen, acc / (double)seen);
-            if (fo->validation_data)
-                fprintf(stderr, " - val_loss: %.4f - val_accuracy: %.4f", vm.loss, vm.accuracy);
-            fprintf(stderr, "\n");
-            cr_locale_pop(saved);
-        }
-    }
+            return rc;
+        *n += got;
+    } while (got > 0);
+    return CREST_OK;
+}
+
+int crest_features_dataset(crest_dataset **out, const crest_features *fs, const char *path,
+                           const crest_table_opts *o, bool need_label)
+{
+    if (!out || !fs || !path)
+        return cr_fail(CREST_E_ARG, "features_dataset: NULL argument");
+    *out = NULL;
+    if (!fs->laid_out)
+        return cr_fail(CREST_E_STATE, "features_dataset: the spec is not adapted");
+    cr_rows r;
+    float *x = NULL;
+    int32_t *y = NULL;
+    size_t n = 0;
+    int rc = cr_rows_open(&r, fs, path, o, need_label);
+    if (!rc)
+        rc = read_all(&r, &x, &y, &n);
+    if (!rc && n == 0)
+        rc = cr_fail(CREST_E_FORMAT, "%s: no data rows%s", path, r.skipped ? " with a label" : "");
+    if (!rc)
+        rc = crest_dataset_new(out, n, crest_shape(1, fs->width), x, r.lcol >= 0 ? y : NULL,
+                               r.lcol >= 0 ? fs->n_classes : 0);
+    cr_rows_close(&r);
     cr_free(x);
     cr_free(y);
     return rc;

@@ -8,10 +8,6 @@
 
 typedef struct df_cfg { crest_features *fs; } df_cfg;
 
-const crest_features *cr_dense_features_spec(const crest_layer *l)
-{
-    return ((const df_cfg *)l->cfg)->fs;
-}
 
 static cr_node *df_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
@@ -89,4 +85,11 @@ crest_layer *crest_dense_features(const crest_features *f)
     if (!l)
         crest_features_free(c.fs);
     return l;
+}
+
+const crest_features *crest_model_features(const crest_model *m)
+{
+    if (!m || m->n_layers < 1 || m->layers[0]->def != &cr_dense_features_def)
+        return NULL;
+    return ((const df_cfg *)m->layers[0]->cfg)->fs;
 }
