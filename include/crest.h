@@ -57,9 +57,14 @@ int64_t crest_dims_count(crest_dims s);     /* product of the dims */
 
 /* ---- activations and initializers -------------------------------------- */
 
+/* Keras' activations (the formulas: src/ops/activation.c). HARD_SIGMOID is
+ * Keras 2's and TF.js' clip(0.2 x + 0.5, 0, 1); ELU alpha 1; GELU exact (erf);
+ * LEAKY_RELU negative slope 0.2 (Keras 3's activation). */
 typedef enum crest_act {
     CREST_LINEAR = 0, CREST_RELU, CREST_RELU6, CREST_SIGMOID, CREST_TANH,
     CREST_SOFTMAX, CREST_LOG_SOFTMAX, CREST_SWISH, CREST_HARD_SIGMOID,
+    CREST_ELU, CREST_SELU, CREST_SOFTPLUS, CREST_SOFTSIGN, CREST_GELU, CREST_EXPONENTIAL,
+    CREST_LEAKY_RELU, CREST_MISH,
     CREST_ACT_COUNT
 } crest_act;
 
@@ -71,7 +76,7 @@ typedef enum crest_init {
 } crest_init;
 
 const char *crest_act_name(crest_act a);          /* Keras spelling: "relu" */
-int crest_act_parse(const char *name, crest_act *out);
+int crest_act_parse(const char *name, crest_act *out);   /* also "silu" (swish) */
 
 /* ---- graphs: what layers, custom models and lambdas are made of --------- */
 
@@ -533,7 +538,9 @@ int crest_register_lambda(const char *name, crest_lambda_fn fn);
  *   term    := unary (('@' | '*' | '/') unary)*               (left to right)
  *   unary   := '-' unary | primary
  *   primary := NUMBER | NAME | FUNC '(' expr [',' INT] ')' | '(' expr ')'
- * FUNC: relu relu6 sigmoid tanh softmax log_softmax swish (one argument) and
+ * FUNC: every activation by its Keras name (crest_act_name: relu relu6
+ * sigmoid tanh softmax log_softmax swish silu hard_sigmoid elu selu softplus
+ * softsign gelu exponential leaky_relu mish linear; one argument) and
  * sum mean (an optional axis counting the batch, e.g. -1: that axis is
  * reduced and kept with size 1, so `x - mean(x, -1)` broadcasts; without an
  * axis: a scalar over everything). `/` takes a number

@@ -45,9 +45,8 @@ static void redirect(cr_graph *g, cr_node *from, cr_node *to, bool *dead)
 
 static int act_of(const cr_node *n)
 {
-    if (n->kind != CR_NODE_OP || n->n_in != 1)
-        return -1;
-    return n->op == &cr_op_relu_def ? CREST_RELU : n->op == &cr_op_relu6_def ? CREST_RELU6 : -1;
+    const cr_act_def *a = n->n_in == 1 ? cr_act_of(n) : NULL;
+    return a && a->kernel != CR_ACT_NONE ? (int)a->id : -1;
 }
 
 int cr_graph_fuse_inference(cr_graph *g)

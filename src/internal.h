@@ -230,9 +230,28 @@ cr_node *cr_op_bce(cr_graph *g, cr_node *out, cr_node *target, cr_node *sw,
                    bool from_logits, float smoothing);
 cr_node *cr_op_l2(cr_graph *g, cr_node *w, float factor);    /* factor * sum(w^2) */
 
-extern const cr_op_def cr_op_softmax_def, cr_op_sigmoid_def;
+/* Activations (src/ops/activation.c): one row per crest_act, which every
+ * user of activations looks up. */
+typedef struct cr_act_def {
+    cr_op_def op;                 /* first: a node's op is its row; op.name is the
+                                     Keras / TF.js name; no forward: the identity */
+    crest_act id;                 /* the row's index */
+    const char *alias;            /* a second name Keras writes ("silu"), or NULL */
+    float (*f)(float x);          /* pointwise: y = f(x) (NULL: last_axis or identity) */
+    float (*df)(float x, float y);    /* f'(x), given x and y */
+    bool last_axis;               /* softmax-like: over the last axis, own forward */
+    cr_act kernel;                /* the kernels' fused epilogue computing it, or CR_ACT_NONE */
+    float kink;                   /* > 0: gradient checks keep inputs off +-kink (and 0) */
+} cr_act_def;
 
-/* Image ops on NHWC tensors (src/ops/conv.c, spatial.c, norm.c). Zero
+extern const cr_act_def cr_activations[CREST_ACT_COUNT];    /* indexed by crest_act */
+/* The row of an activation node, or NULL if n is not one. */
+const cr_act_def *cr_act_of(const cr_node *n);
+/* Gradient-check example of activation act: a small random input, kept off
+ * its kinks, through crest_op_activate. */
+cr_node *cr_act_example(cr_graph *g, cr_rng *r, crest_act act);
+
+/* Image ops on NHWC tensors (src/ops/window.c, spatial.c, norm.c). Zero
  * strides / dilations mean 1; same: TF 'same' padding (extra on the
  * bottom / right), else 'valid'. act: fused CREST_LINEAR / RELU / RELU6. */
 typedef struct cr_conv_opts { int sh, sw, dh, dw; bool same; crest_act act; } cr_conv_opts;
@@ -253,10 +272,9 @@ cr_node *cr_op_crop2d(cr_graph *g, cr_node *x, int top, int bottom, int left, in
  * in forward with momentum; else the moving statistics normalize. */
 cr_node *cr_op_batchnorm(cr_graph *g, cr_node *x, cr_node *mean, cr_node *var, cr_node *gamma,
                          cr_node *beta, float eps, float momentum, bool training);
-/* Keras ReLU(max_value (< 0: none), negative_slope, threshold). */
+/* Keras ReLU(max_value (< 0: none), negative_slope, threshold) (src/ops/activation.c). */
 cr_node *cr_op_relu_ex(cr_graph *g, cr_node *x, float max_value, float slope, float threshold);
 extern const cr_op_def cr_op_conv2d_def, cr_op_depthwise2d_def, cr_op_batchnorm_def;
-extern const cr_op_def cr_op_relu_def, cr_op_relu6_def;
 
 /* Inference-graph fusions (src/fuse.c uses these). A conv or depthwise node
  * with no fused activation nor batch norm yet can take one in: */

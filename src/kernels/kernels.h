@@ -52,7 +52,7 @@ const char *cr_isa_name(cr_isa isa);   /* "generic", "avx2", "avx512" */
  * from now on and return the level in force. Call while no kernel runs. */
 cr_isa cr_isa_select(cr_isa isa);
 
-/* ---- thread pool ------------------------------------------------------- */
+/* ---- thread pool (threads.c) ------------------------------------------- */
 
 typedef struct cr_pool cr_pool;
 

@@ -1,5 +1,6 @@
-/* activations.c - ReLU (max_value, negative_slope, threshold), LeakyReLU,
- * Rescaling (x * scale + offset). Activation(name) is in core.c. */
+/* activations.c - the activation layers: Activation(name) (any of the
+ * activation table, src/ops/activation.c), ReLU (max_value, negative_slope,
+ * threshold), LeakyReLU. */
 #include "../internal.h"
 #include "json.h"
 
@@ -64,42 +65,36 @@ const cr_layer_def cr_leaky_relu_def = { .keras_class = "LeakyReLU", .default_na
     .cfg_size = sizeof(relu_cfg), .build = relu_build, .parse = leaky_parse,
     .save = leaky_save };
 
-/* ---- Rescaling --------------------------------------------------------- */
+/* ---- Activation -------------------------------------------------------- */
 
-typedef struct { float scale, offset; } rescale_cfg;
+typedef struct { crest_act act; } act_cfg;
 
-static cr_node *rescale_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
+static cr_node *act_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
-    const rescale_cfg *c = l->cfg;
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': Rescaling takes one input", l->name);
-    return crest_op_scale(g, in[0], c->scale, c->offset);
+    (void)n_in;
+    return crest_op_activate(g, in[0], ((act_cfg *)l->cfg)->act);
 }
 
-static int rescale_parse(crest_layer *l, const cJSON *cfg)
+static int act_parse(crest_layer *l, const cJSON *cfg)
 {
-    rescale_cfg *c = l->cfg;
-    double s = 1, o = 0;
-    const cJSON *sv = cJSON_GetObjectItemCaseSensitive(cfg, "scale");
-    const cJSON *ov = cJSON_GetObjectItemCaseSensitive(cfg, "offset");
-    if (cJSON_IsArray(sv) || cJSON_IsArray(ov))
-        return cr_fail(CREST_E_UNSUPPORTED, "Rescaling: per-channel scale / offset is not "
-                       "supported (scalars only)");
-    int rc = cr_json_num(cfg, "scale", -1e30, 1e30, CR_JSON_REQUIRED, &s);
-    if (!rc)
-        rc = cr_json_num(cfg, "offset", -1e30, 1e30, 0, &o);
-    *c = (rescale_cfg){ (float)s, (float)o };
-    return rc;
+    return cr_json_act(cfg, "activation", &((act_cfg *)l->cfg)->act);
 }
 
-static int rescale_save(const crest_layer *l, cJSON *cfg)
+static int act_save(const crest_layer *l, cJSON *cfg)
 {
-    const rescale_cfg *c = l->cfg;
-    cJSON_AddNumberToObject(cfg, "scale", c->scale);
-    cJSON_AddNumberToObject(cfg, "offset", c->offset);
+    cJSON_AddStringToObject(cfg, "activation", crest_act_name(((act_cfg *)l->cfg)->act));
     return CREST_OK;
 }
 
-const cr_layer_def cr_rescaling_def = { .keras_class = "Rescaling", .default_name = "rescaling",
-    .cfg_size = sizeof(rescale_cfg), .build = rescale_build, .parse = rescale_parse,
-    .save = rescale_save };
+const cr_layer_def cr_activation_def = { .keras_class = "Activation",
+    .default_name = "activation", .cfg_size = sizeof(act_cfg), .build = act_build,
+    .parse = act_parse, .save = act_save };
+
+crest_layer *crest_activation(crest_act activation)
+{
+    if (activation < 0 || activation >= CREST_ACT_COUNT) {
+        cr_fail(CREST_E_ARG, "Activation: unknown activation %d", (int)activation);
+        return NULL;
+    }
+    return cr_layer_new(&cr_activation_def, &(act_cfg){ activation });
+}

@@ -29,7 +29,7 @@ static cr_conv_opts conv_opts(const conv_cfg *c, crest_act fused)
 }
 
 /* Activation after the last conv: fused when the epilogue can do it. */
-static bool fusable(crest_act a) { return a == CREST_RELU || a == CREST_RELU6; }
+static bool fusable(crest_act a) { return cr_activations[a].kernel != CR_ACT_NONE; }
 
 static cr_node *conv_build_kind(crest_layer *l, cr_graph *g, cr_node **in, int n_in, int kind)
 {

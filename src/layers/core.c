@@ -1,4 +1,4 @@
-/* core.c - Dense, Activation, Dropout, Flatten, Reshape. */
+/* core.c - Dense, Dropout, Flatten, Reshape (Activation: activations.c). */
 #include "../internal.h"
 #include "json.h"
 
@@ -99,40 +99,6 @@ crest_layer *crest_dense_ex(const crest_dense_opts *o)
 crest_layer *crest_dense(int units, crest_act activation)
 {
     return crest_dense_ex(&(crest_dense_opts){ .units = units, .activation = activation });
-}
-
-/* ---- Activation -------------------------------------------------------- */
-
-typedef struct { crest_act act; } act_cfg;
-
-static cr_node *act_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
-{
-    (void)n_in;
-    return crest_op_activate(g, in[0], ((act_cfg *)l->cfg)->act);
-}
-
-static int act_parse(crest_layer *l, const cJSON *cfg)
-{
-    return cr_json_act(cfg, "activation", &((act_cfg *)l->cfg)->act);
-}
-
-static int act_save(const crest_layer *l, cJSON *cfg)
-{
-    cJSON_AddStringToObject(cfg, "activation", crest_act_name(((act_cfg *)l->cfg)->act));
-    return CREST_OK;
-}
-
-const cr_layer_def cr_activation_def = { .keras_class = "Activation",
-    .default_name = "activation", .cfg_size = sizeof(act_cfg), .build = act_build,
-    .parse = act_parse, .save = act_save };
-
-crest_layer *crest_activation(crest_act activation)
-{
-    if (activation < 0 || activation >= CREST_ACT_COUNT) {
-        cr_fail(CREST_E_ARG, "Activation: unknown activation %d", (int)activation);
-        return NULL;
-    }
-    return cr_layer_new(&cr_activation_def, &(act_cfg){ activation });
 }
 
 /* ---- Dropout ----------------------------------------------------------- */

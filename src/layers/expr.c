@@ -17,7 +17,7 @@ typedef struct enode {
     int a, b;                     /* operands (node indices), -1 if none */
     double num;                   /* E_NUM */
     int var;                      /* E_VAR: index in vars */
-    int fn;                       /* E_FUNC: index in funcs */
+    int fn;                       /* E_FUNC: a crest_act, FN_SUM or FN_MEAN */
     int axis;                     /* E_FUNC sum/mean: CR_AXIS_ALL or an axis */
     int pos, len;                 /* where in the text (0-based), for errors */
     int depth;                    /* of the subtree: bounds build's recursion */
@@ -41,14 +41,9 @@ typedef struct expr_cfg {
     int n_vars;
 } expr_cfg;
 
-static const struct { const char *name; crest_act act; bool reduce, mean; } funcs[] = {
-    { "relu", CREST_RELU, false, false },       { "relu6", CREST_RELU6, false, false },
-    { "sigmoid", CREST_SIGMOID, false, false }, { "tanh", CREST_TANH, false, false },
-    { "softmax", CREST_SOFTMAX, false, false }, { "log_softmax", CREST_LOG_SOFTMAX, false, false },
-    { "swish", CREST_SWISH, false, false },     { "sum", CREST_LINEAR, true, false },
-    { "mean", CREST_LINEAR, true, true },
-};
-#define N_FUNCS ((int)(sizeof funcs / sizeof funcs[0]))
+/* Functions: every activation by its Keras names (cr_activations), and the
+ * two reductions. An E_FUNC node's fn is a crest_act, or one of these. */
+enum { FN_SUM = CREST_ACT_COUNT, FN_MEAN };
 
 static const struct { const char *name; crest_init init; } inits[] = {
     { "zeros", CREST_ZEROS },           { "ones", CREST_ONES },
@@ -185,9 +180,15 @@ static int var_of(parser *p)
 
 static int func_of(const parser *p)
 {
-    for (int i = 0; i < N_FUNCS; i++)
-        if (is_name(p, funcs[i].name))
+    if (is_name(p, "sum"))
+        return FN_SUM;
+    if (is_name(p, "mean"))
+        return FN_MEAN;
+    for (int i = 0; i < CREST_ACT_COUNT; i++) {
+        const cr_act_def *a = &cr_activations[i];
+        if (is_name(p, a->op.name) || (a->alias && is_name(p, a->alias)))
             return i;
+    }
     return -1;
 }
 
@@ -250,7 +251,7 @@ static int parse_primary(parser *p)
     next(p);
     int a = parse_expr(p), axis = CR_AXIS_ALL;
     if (a >= 0 && is_punct(p, ',')) {
-        if (!funcs[f].reduce)
+        if (f < FN_SUM)
             return perr(p, p->pos, p->len, "this function takes one argument");
         next(p);
         axis = parse_int(p, -CR_MAX_DIMS, CR_MAX_DIMS - 1, "expected an axis (an integer)");
@@ -554,11 +555,11 @@ static val build(builder *b, int i, int use, const cr_node *partner)
             return (val){ 0 };
         if (!a.n)
             return to_node_fail(b, e);
-        if (!funcs[e->fn].reduce)
-            return (val){ .n = crest_op_activate(b->g, a.n, funcs[e->fn].act) };
+        if (e->fn < FN_SUM)
+            return (val){ .n = crest_op_activate(b->g, a.n, (crest_act)e->fn) };
         bool keep = e->axis != CR_AXIS_ALL;
-        return (val){ .n = funcs[e->fn].mean ? crest_op_mean(b->g, a.n, e->axis, keep)
-                                             : crest_op_sum(b->g, a.n, e->axis, keep) };
+        return (val){ .n = e->fn == FN_MEAN ? crest_op_mean(b->g, a.n, e->axis, keep)
+                                            : crest_op_sum(b->g, a.n, e->axis, keep) };
     }
     default: return binary(b, e);
     }

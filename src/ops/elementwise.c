@@ -1,7 +1,6 @@
-/* elementwise.c - broadcasting binary ops, scale, and activations. */
+/* elementwise.c - broadcasting binary ops (add, sub, mul), scale and dropout.
+ * Activations: activation.c. */
 #include "../internal.h"
-
-#include <math.h>
 
 /* ---- broadcasting ------------------------------------------------------ */
 
@@ -187,148 +186,65 @@ crest_node *crest_op_scale(crest_graph *g, crest_node *x, float mul, float add)
     return cr_op(g, &cr_op_scale_def, &x, 1, &(scale_attr){ mul, add }, sizeof(scale_attr));
 }
 
-/* ---- activations ------------------------------------------------------- */
+/* ---- dropout (inverted, as Keras: kept units are scaled by 1/(1-rate)) -- */
 
-/* Each activation: f(x) and f'(x) given x and y = f(x). The op keeps its
- * input, so backward can use either. */
-typedef struct act_fn {
-    float (*f)(float x);
-    float (*df)(float x, float y);
-} act_fn;
+typedef struct { float rate; bool training; } dropout_attr;
 
-static float relu_f(float x) { return x > 0 ? x : 0; }
-static float relu_df(float x, float y) { (void)y; return x > 0 ? 1.0f : 0.0f; }
-static float relu6_f(float x) { return x > 0 ? (x < 6 ? x : 6) : 0; }
-static float relu6_df(float x, float y) { (void)y; return x > 0 && x < 6 ? 1.0f : 0.0f; }
-static float sigmoid_f(float x)
+static int dropout_shape(cr_node *n)
 {
-    if (x >= 0)
-        return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
-}
-static float sigmoid_df(float x, float y) { (void)x; return y * (1.0f - y); }
-static float tanh_f(float x) { return tanhf(x); }
-static float tanh_df(float x, float y) { (void)x; return 1.0f - y * y; }
-static float swish_f(float x) { return x * sigmoid_f(x); }
-static float swish_df(float x, float y)
-{
-    (void)y;
-    float s = sigmoid_f(x);
-    return s + x * s * (1.0f - s);
-}
-/* Keras 2 / TF.js hard_sigmoid: clip(0.2 x + 0.5, 0, 1) */
-static float hsig_f(float x)
-{
-    float v = 0.2f * x + 0.5f;
-    return v < 0 ? 0 : v > 1 ? 1 : v;
-}
-static float hsig_df(float x, float y) { (void)y; return x > -2.5f && x < 2.5f ? 0.2f : 0.0f; }
-
-static const act_fn act_fns[CREST_ACT_COUNT] = {
-    [CREST_RELU] = { relu_f, relu_df },       [CREST_RELU6] = { relu6_f, relu6_df },
-    [CREST_SIGMOID] = { sigmoid_f, sigmoid_df }, [CREST_TANH] = { tanh_f, tanh_df },
-    [CREST_SWISH] = { swish_f, swish_df },    [CREST_HARD_SIGMOID] = { hsig_f, hsig_df },
-};
-
-typedef struct { int act; } act_attr;
-
-typedef struct act_job { const act_fn *fn; const float *x, *y, *dy; float *out; } act_job;
-
-static void act_rows_fwd(void *ctx, int64_t lo, int64_t hi)
-{
-    act_job *j = ctx;
-    for (int64_t i = lo; i < hi; i++)
-        j->out[i] = j->fn->f(j->x[i]);
+    const dropout_attr *a = n->attr;
+    if (!(a->rate >= 0 && a->rate < 1))
+        return cr_fail(CREST_E_ARG, "dropout: rate %g is not in [0, 1)", a->rate);
+    n->shape = n->in[0]->shape;
+    return CREST_OK;
 }
 
-static void act_rows_bwd(void *ctx, int64_t lo, int64_t hi)
+static int64_t dropout_aux(const cr_node *n)
 {
-    act_job *j = ctx;
-    for (int64_t i = lo; i < hi; i++)
-        j->out[i] += j->dy[i] * j->fn->df(j->x[i], j->y[i]);
+    const dropout_attr *a = n->attr;
+    return a->training && a->rate > 0 ? cr_dims_count(&n->shape) : 0;
 }
 
-static void act_fwd(cr_node *n, const cr_ctx *c)
+static void dropout_fwd(cr_node *n, const cr_ctx *c)
 {
-    const act_attr *a = n->attr;
-    act_job j = { &act_fns[a->act], n->in[0]->val, NULL, NULL, n->val };
-    cr_parallel_rows(c, cr_dims_count(&n->shape), 8, act_rows_fwd, &j);
-}
-
-static void act_bwd(cr_node *n, const cr_ctx *c)
-{
-    const act_attr *a = n->attr;
-    if (!n->in[0]->grad)
+    const dropout_attr *a = n->attr;
+    int64_t cnt = cr_dims_count(&n->shape);
+    if (!n->aux) {
+        memcpy(n->val, n->in[0]->val, (size_t)cnt * sizeof(float));
         return;
-    act_job j = { &act_fns[a->act], n->in[0]->val, n->val, n->grad, n->in[0]->grad };
-    cr_parallel_rows(c, cr_dims_count(&n->shape), 8, act_rows_bwd, &j);
-}
-
-static cr_node *act_example(cr_graph *g, cr_rng *r, crest_act act)
-{
-    /* inputs kept 0.05 away from the kinks at 0 (relu) and +-2.5 (hard sigmoid);
-     * relu6's kink at 6 is outside [-3, 3] */
-    cr_node *x = cr_example_var(g, r, crest_shape(2, 4, 6), -3, 3, 0.05f);
-    return crest_op_activate(g, x, act);
-}
-
-#define ACT_DEF(NAME, ACT)                                                              \
-    static cr_node *NAME##_ex(cr_graph *g, cr_rng *r) { return act_example(g, r, ACT); } \
-    const cr_op_def cr_op_##NAME##_def = { .name = #NAME, .arity = 1, .shape = same_shape,  \
-        .forward = act_fwd, .backward = act_bwd, .example = NAME##_ex, .gc_tol = 2e-3 };
-
-ACT_DEF(relu, CREST_RELU)
-ACT_DEF(relu6, CREST_RELU6)
-ACT_DEF(sigmoid, CREST_SIGMOID)
-ACT_DEF(tanh, CREST_TANH)
-ACT_DEF(swish, CREST_SWISH)
-ACT_DEF(hard_sigmoid, CREST_HARD_SIGMOID)
-
-extern const cr_op_def cr_op_softmax_def, cr_op_log_softmax_def;
-
-crest_node *crest_op_activate(crest_graph *g, crest_node *x, crest_act act)
-{
-    const cr_op_def *def = NULL;
-    switch (act) {
-    case CREST_LINEAR: return x;
-    case CREST_RELU: def = &cr_op_relu_def; break;
-    case CREST_RELU6: def = &cr_op_relu6_def; break;
-    case CREST_SIGMOID: def = &cr_op_sigmoid_def; break;
-    case CREST_TANH: def = &cr_op_tanh_def; break;
-    case CREST_SWISH: def = &cr_op_swish_def; break;
-    case CREST_HARD_SIGMOID: def = &cr_op_hard_sigmoid_def; break;
-    case CREST_SOFTMAX: return cr_op(g, &cr_op_softmax_def, &x, 1, NULL, 0);
-    case CREST_LOG_SOFTMAX: return cr_op(g, &cr_op_log_softmax_def, &x, 1, NULL, 0);
-    default: return cr_graph_fail(g, CREST_E_ARG, "activation %d is unknown", (int)act);
     }
-    return cr_op(g, def, &x, 1, &(act_attr){ act }, sizeof(act_attr));
-}
-
-static const char *const act_names[CREST_ACT_COUNT] = {
-    [CREST_LINEAR] = "linear",   [CREST_RELU] = "relu",       [CREST_RELU6] = "relu6",
-    [CREST_SIGMOID] = "sigmoid", [CREST_TANH] = "tanh",       [CREST_SOFTMAX] = "softmax",
-    [CREST_LOG_SOFTMAX] = "log_softmax", [CREST_SWISH] = "swish",
-    [CREST_HARD_SIGMOID] = "hard_sigmoid",
-};
-
-const char *crest_act_name(crest_act a)
-{
-    return a >= 0 && a < CREST_ACT_COUNT ? act_names[a] : "unknown";
-}
-
-int crest_act_parse(const char *name, crest_act *out)
-{
-    if (!name)
-        name = "linear";
-    for (int i = 0; i < CREST_ACT_COUNT; i++)
-        if (strcmp(name, act_names[i]) == 0) {
-            *out = (crest_act)i;
-            return CREST_OK;
-        }
-    if (strcmp(name, "silu") == 0) {      /* Keras 3 alias */
-        *out = CREST_SWISH;
-        return CREST_OK;
+    float keep = 1.0f / (1.0f - a->rate);
+    for (int64_t i = 0; i < cnt; i++) {
+        n->aux[i] = cr_rng_uniform(c->rng) < a->rate ? 0.0f : keep;
+        n->val[i] = n->in[0]->val[i] * n->aux[i];
     }
-    return cr_fail(CREST_E_UNSUPPORTED, "activation '%s' is not supported", name);
+}
+
+static void dropout_bwd(cr_node *n, const cr_ctx *c)
+{
+    (void)c;
+    float *dx = n->in[0]->grad;
+    if (!dx)
+        return;
+    int64_t cnt = cr_dims_count(&n->shape);
+    for (int64_t i = 0; i < cnt; i++)
+        dx[i] += n->grad[i] * (n->aux ? n->aux[i] : 1.0f);
+}
+
+static cr_node *dropout_ex(cr_graph *g, cr_rng *r)
+{
+    return crest_op_dropout(g, cr_example_var(g, r, crest_shape(2, 4, 8), -1, 1, 0), 0.4f,
+                            true);
+}
+
+const cr_op_def cr_op_dropout_def = { .name = "dropout", .arity = 1, .shape = dropout_shape,
+    .forward = dropout_fwd, .backward = dropout_bwd, .aux_size = dropout_aux,
+    .example = dropout_ex, .gc_tol = 2e-3 };
+
+crest_node *crest_op_dropout(crest_graph *g, crest_node *x, float rate, bool training)
+{
+    if (!training || rate == 0)
+        return x;
+    return cr_op(g, &cr_op_dropout_def, &x, 1, &(dropout_attr){ rate, training },
+                 sizeof(dropout_attr));
 }

@@ -252,21 +252,21 @@ static cr_node *logits_of(cr_node *out, const cr_op_def *act, bool *from_logits)
 cr_node *cr_op_sparse_cce(cr_graph *g, cr_node *out, cr_node *labels, cr_node *sw,
                           bool from_logits)
 {
-    out = logits_of(out, &cr_op_softmax_def, &from_logits);
+    out = logits_of(out, &cr_activations[CREST_SOFTMAX].op, &from_logits);
     return loss_node(g, out, labels, sw, (loss_attr){ L_SPARSE, from_logits, 0 });
 }
 
 cr_node *cr_op_cce(cr_graph *g, cr_node *out, cr_node *target, cr_node *sw, bool from_logits,
                    float smoothing)
 {
-    out = logits_of(out, &cr_op_softmax_def, &from_logits);
+    out = logits_of(out, &cr_activations[CREST_SOFTMAX].op, &from_logits);
     return loss_node(g, out, target, sw, (loss_attr){ L_CCE, from_logits, smoothing });
 }
 
 cr_node *cr_op_bce(cr_graph *g, cr_node *out, cr_node *target, cr_node *sw, bool from_logits,
                    float smoothing)
 {
-    out = logits_of(out, &cr_op_sigmoid_def, &from_logits);
+    out = logits_of(out, &cr_activations[CREST_SIGMOID].op, &from_logits);
     return loss_node(g, out, target, sw, (loss_attr){ L_BCE, from_logits, smoothing });
 }
 

@@ -1,4 +1,4 @@
-/* shape.c - reshape, flatten, concat, sum / mean reductions, dropout. */
+/* shape.c - reshape, flatten, concat, sum / mean reductions. */
 #include "../internal.h"
 
 static void copy_fwd(cr_node *n, const cr_ctx *c)
@@ -286,67 +286,4 @@ crest_node *crest_op_mean(crest_graph *g, crest_node *x, int axis, bool keepdims
 {
     return cr_op(g, &cr_op_mean_def, &x, 1, &(reduce_attr){ axis, keepdims, true },
                  sizeof(reduce_attr));
-}
-
-/* ---- dropout (inverted, as Keras: kept units are scaled by 1/(1-rate)) -- */
-
-typedef struct { float rate; bool training; } dropout_attr;
-
-static int dropout_shape(cr_node *n)
-{
-    const dropout_attr *a = n->attr;
-    if (!(a->rate >= 0 && a->rate < 1))
-        return cr_fail(CREST_E_ARG, "dropout: rate %g is not in [0, 1)", a->rate);
-    n->shape = n->in[0]->shape;
-    return CREST_OK;
-}
-
-static int64_t dropout_aux(const cr_node *n)
-{
-    const dropout_attr *a = n->attr;
-    return a->training && a->rate > 0 ? cr_dims_count(&n->shape) : 0;
-}
-
-static void dropout_fwd(cr_node *n, const cr_ctx *c)
-{
-    const dropout_attr *a = n->attr;
-    int64_t cnt = cr_dims_count(&n->shape);
-    if (!n->aux) {
-        memcpy(n->val, n->in[0]->val, (size_t)cnt * sizeof(float));
-        return;
-    }
-    float keep = 1.0f / (1.0f - a->rate);
-    for (int64_t i = 0; i < cnt; i++) {
-        n->aux[i] = cr_rng_uniform(c->rng) < a->rate ? 0.0f : keep;
-        n->val[i] = n->in[0]->val[i] * n->aux[i];
-    }
-}
-
-static void dropout_bwd(cr_node *n, const cr_ctx *c)
-{
-    (void)c;
-    float *dx = n->in[0]->grad;
-    if (!dx)
-        return;
-    int64_t cnt = cr_dims_count(&n->shape);
-    for (int64_t i = 0; i < cnt; i++)
-        dx[i] += n->grad[i] * (n->aux ? n->aux[i] : 1.0f);
-}
-
-static cr_node *dropout_ex(cr_graph *g, cr_rng *r)
-{
-    return crest_op_dropout(g, cr_example_var(g, r, crest_shape(2, 4, 8), -1, 1, 0), 0.4f,
-                            true);
-}
-
-const cr_op_def cr_op_dropout_def = { .name = "dropout", .arity = 1, .shape = dropout_shape,
-    .forward = dropout_fwd, .backward = dropout_bwd, .aux_size = dropout_aux,
-    .example = dropout_ex, .gc_tol = 2e-3 };
-
-crest_node *crest_op_dropout(crest_graph *g, crest_node *x, float rate, bool training)
-{
-    if (!training || rate == 0)
-        return x;
-    return cr_op(g, &cr_op_dropout_def, &x, 1, &(dropout_attr){ rate, training },
-                 sizeof(dropout_attr));
 }

@@ -363,6 +363,9 @@ const cases = [
     layers: () => [L.conv2d({ name: 'c1', filters: 3, kernelSize: 3 }), L.flatten({ name: 'flat' }), L.dense({ name: 'fc', units: 2 })] },
   { name: 'quant_float16', about: 'depthwise + BN with float16 weights', quant: 'float16', input: [5, 5, 3],
     layers: () => [L.depthwiseConv2d({ name: 'dw', kernelSize: 3 }), L.batchNormalization({ name: 'bn' })] },
+  { name: 'activations_keras', about: 'Activation elu, selu, softplus, softsign, gelu, mish, tanh, sigmoid, logSoftmax, each after a 1x1 conv',
+    input: [3, 3, 4], layers: () => ['elu', 'selu', 'softplus', 'softsign', 'gelu', 'mish', 'tanh', 'sigmoid', 'logSoftmax']
+      .flatMap((a, i) => [L.conv2d({ name: `c${i}`, filters: 4, kernelSize: 1 }), L.activation({ name: `a_${a}`, activation: a })]) },
 ];
 
 async function main() {

@@ -1,6 +1,7 @@
-/* conv.c - window ops on NHWC images: conv2d, depthwise conv2d, max and
- * average pooling. The hot loops live in src/kernels; this file owns the
- * shape rules (Keras / TF padding), attributes and gradients.
+/* window.c - the window ops on NHWC images: conv2d, depthwise conv2d, max
+ * and average pooling (they share attributes and geometry). The hot loops
+ * live in src/kernels; this file owns the shape rules (Keras / TF padding),
+ * attributes and gradients.
  *
  * Padding follows TensorFlow: 'valid' uses no padding, out = ceil((in - ek
  * + 1) / s) with ek = (k - 1) * d + 1; 'same' gives out = ceil(in / s) and
@@ -94,18 +95,17 @@ static void set_out(cr_node *n, const cr_conv_geom *g)
 
 static cr_act kernel_act(const cr_node *n)
 {
-    int act = ((const win_attr *)n->attr)->act;
-    return act == CREST_RELU6 ? CR_ACT_RELU6 : act == CREST_RELU ? CR_ACT_RELU : CR_ACT_NONE;
+    return cr_activations[((const win_attr *)n->attr)->act].kernel;
 }
 
 /* dy *= f'(pre-activation), read from y; in place (the node's own grad). */
 static void epilogue_bwd(cr_node *n)
 {
-    const win_attr *a = n->attr;
-    if (a->act == CREST_LINEAR)
+    cr_act act = kernel_act(n);
+    if (act == CR_ACT_NONE)
         return;
     int64_t cnt = cr_dims_count(&n->shape);
-    float hi = a->act == CREST_RELU6 ? 6.0f : INFINITY;
+    float hi = act == CR_ACT_RELU6 ? 6.0f : INFINITY;
     for (int64_t i = 0; i < cnt; i++)
         if (!(n->val[i] > 0 && n->val[i] < hi))
             n->grad[i] = 0;
@@ -533,7 +533,8 @@ bool cr_conv_fuse_act(cr_node *conv, int act)
         (conv->op != &cr_op_conv2d_def && conv->op != &cr_op_depthwise2d_def))
         return false;
     win_attr *a = conv->attr;
-    if (a->act != CREST_LINEAR || (act != CREST_RELU && act != CREST_RELU6))
+    if (a->act != CREST_LINEAR || act < 0 || act >= CREST_ACT_COUNT ||
+        cr_activations[act].kernel == CR_ACT_NONE)
         return false;
     a->act = act;
     return true;

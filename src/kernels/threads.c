@@ -1,4 +1,5 @@
-/* pool.c - a small fixed thread pool. The caller is one of the threads.
+/* threads.c - the thread pool (cr_pool): a small fixed set of workers, the
+ * caller being one of them.
  *
  * A job is a count of tasks; every thread in it claims task numbers from a
  * shared counter until none are left, so a worker that the (virtual)
