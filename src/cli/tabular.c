@@ -28,15 +28,15 @@ const char *cli_table_path(const char *data, char *buf, size_t size)
     return buf;
 }
 
-int cli_delimiter(const char *cmd, const char *v, char *out)
+int cli_delimiter(const char *cmd, const cli_opt *o, const char *v, void *dst)
 {
     if (!strcmp(v, "\\t") || !strcmp(v, "tab"))
         v = "\t";
     if (strlen(v) != 1 || *v == '"' || *v == '\n' || *v == '\r') {
-        fprintf(stderr, "crest %s: --delimiter '%s' must be one character (or \\t)\n", cmd, v);
+        fprintf(stderr, "crest %s: %s '%s' must be one character (or \\t)\n", cmd, o->name, v);
         return EXIT_INPUT;
     }
-    *out = *v;
+    *(char *)dst = *v;
     return 0;
 }
 
@@ -51,17 +51,10 @@ static int build_model(const train_opts *o, const crest_features *f, crest_model
         if (o->threads)
             crest_model_set_threads(m, (int)o->threads);
         crest_add(m, crest_dense_features(f));
-        for (int i = 0; i < o->n_hidden; i++)
-            crest_add(m, crest_dense(o->hidden[i], CREST_RELU));
-        if (o->dropout > 0)
-            crest_add(m, crest_dropout((float)o->dropout));
-        err = crest_add(m, crest_dense(crest_features_classes(f), CREST_SOFTMAX));
+        err = cli_add_head(m, o, crest_features_classes(f));
     }
     if (!err) {
-        float lr = (float)(o->lr ? o->lr : 0.01);
-        crest_optimizer *opt = !o->optimizer || !strcmp(o->optimizer, "adam") ? crest_adam(lr)
-                               : !strcmp(o->optimizer, "sgd") ? crest_sgd(lr, 0, false)
-                                                              : crest_rmsprop(lr);
+        crest_optimizer *opt = cli_optimizer(o, o->lr ? o->lr : 0.01);
         err = opt ? crest_compile(m, &(crest_compile_opts){ .optimizer = opt }) : CREST_E_ARG;
     }
     if (!err) {
