@@ -178,12 +178,13 @@ int cli_check_modes(const cli_command *c, const cli_parsed *p, unsigned mode, co
         const cli_opt *o = &c->opts[i];
         if (!p->given[i] || !o->modes || (o->modes & mode))
             continue;
-        const cli_rule *r = &c->rules[c->n_rules - 1];
+        static const cli_rule none = { 0, "does not apply here", false };
+        const cli_rule *r = c->n_rules ? &c->rules[c->n_rules - 1] : &none;
         for (int k = 0; k < c->n_rules; k++)
             if (c->rules[k].modes == o->modes)
                 r = &c->rules[k];
         return cli_usage(c->name, "%s %s%s%s", o->name, r->why, r->subject ? " " : "",
-                         r->subject ? subject : "");
+                         r->subject && subject ? subject : "");
     }
     return 0;
 }
