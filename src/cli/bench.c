@@ -14,8 +14,10 @@ typedef struct bench_opts {
 
 #define T bench_opts
 static const cli_opt bench_options[] = {
-    { CLI_INT_OPT(T, "--batch", batch, 1, 1 << 16), .arg = "B", .help = "(default 1)" },
-    { CLI_INT_OPT(T, "--threads", threads, 1, 256), .arg = "T", .help = "(default: the cores)" },
+    { CLI_INT_OPT(T, "--batch", batch, 1, 1 << 16), .arg = "B",
+      .help = "samples per pass (default 1)" },
+    { CLI_INT_OPT(T, "--threads", threads, 1, 256), .arg = "T",
+      .help = "worker threads (default: the cores)" },
     { CLI_INT_OPT(T, "--iters", iters, 1, 1 << 16), .arg = "N", .help = "timed passes (default 10)" },
     { CLI_FLAG_OPT(T, "--profile", profile),
       .help = "then as many passes again, timing every layer: median ms per\n"

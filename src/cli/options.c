@@ -13,6 +13,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -155,6 +156,7 @@ bool cli_parse(const cli_command *c, int argc, char **argv, void *opts, cli_pars
                int *exit_code)
 {
     int rc = 0;
+    assert(c->n_opts <= CLI_MAX_OPTS);   /* a table that outgrew cli_parsed.given */
     memset(p, 0, sizeof *p);
     for (int i = 0; i < argc && !rc; i++) {
         const char *s = argv[i];
