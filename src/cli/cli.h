@@ -170,6 +170,10 @@ int cli_split_val(const train_opts *o, crest_dataset **ds, crest_dataset **val);
 /* After fit: with --checkpoint best the model in --out is the best epoch's,
  * so it is not saved again. */
 bool cli_keep_best(const train_opts *o);
+/* The end of every `crest train` path: the model saved to --out (unless
+ * best_saved: --checkpoint best left the best epoch's model there), the
+ * run's checkpoints removed, "saved: DIR" printed. */
+int cli_save_trained(crest_model *m, const train_opts *o, bool best_saved);
 /* The head every `crest train` path puts on its features: --hidden
  * Dense(relu) layers, Dropout (--dropout), Dense(classes) softmax; the last
  * crest_add's result (errors stick to m). */

@@ -224,12 +224,8 @@ int cli_train_table(const train_opts *o)
         err = fit_table(&r);
     if (!err && r.test)
         err = score_holdout(&r);
-    if (!err && !cli_keep_best(o))
-        err = crest_model_save(r.m, o->out);
-    if (!err) {
-        cli_checkpoint_done(o);
-        printf("saved: %s\n", o->out);
-    }
+    if (!err)
+        err = cli_save_trained(r.m, o, cli_keep_best(o));
     crest_model_free(r.m);
     crest_dataset_free(r.ds);
     crest_dataset_free(r.val);

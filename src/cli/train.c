@@ -228,6 +228,16 @@ crest_fit_opts cli_fit_opts(const train_opts *o, const char *ckdir, const char *
 
 bool cli_keep_best(const train_opts *o) { return o->checkpoint && !strcmp(o->checkpoint, "best"); }
 
+int cli_save_trained(crest_model *m, const train_opts *o, bool best_saved)
+{
+    int err = best_saved ? CREST_OK : crest_model_save(m, o->out);
+    if (!err) {
+        cli_checkpoint_done(o);
+        printf("saved: %s\n", o->out);
+    }
+    return err;
+}
+
 int cli_add_head(crest_model *m, const train_opts *o, int classes)
 {
     for (int i = 0; i < o->hidden.n; i++)
@@ -322,12 +332,8 @@ static int train_mlp(const train_opts *o)
         err = build_mlp(o, ds, &m);
     if (!err)
         err = fit_mlp(o, m, ds, val);
-    if (!err && !cli_keep_best(o))
-        err = crest_model_save(m, o->out);
-    if (!err) {
-        cli_checkpoint_done(o);
-        printf("saved: %s\n", o->out);
-    }
+    if (!err)
+        err = cli_save_trained(m, o, cli_keep_best(o));
     crest_model_free(m);
     crest_dataset_free(ds);
     crest_dataset_free(val);

@@ -257,12 +257,8 @@ int cmd_train_base(const train_opts *o)
         err = set_metadata(r.m, o, r.ds, &r.io, r.cut);
     if (!err && o->fine_tune > 0)
         err = fine_tune(&r);
-    if (!err && !(o->fine_tune > 0 && cli_keep_best(o)))
-        err = crest_model_save(r.m, o->out);
-    if (!err) {
-        cli_checkpoint_done(o);
-        printf("saved: %s\n", o->out);
-    }
+    if (!err)   /* --checkpoint best saves while fine-tuning only */
+        err = cli_save_trained(r.m, o, o->fine_tune > 0 && cli_keep_best(o));
     crest_model_free(r.m);
     crest_model_free(r.head);
     crest_dataset_free(r.ds);
