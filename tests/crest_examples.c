@@ -43,25 +43,37 @@ static int build(const char *kind, crest_model **m)
     return crest_add(*m, crest_expr("W[_,10]: softmax(x @ W + b)"));
 }
 
+typedef struct example_opts {
+    const char *data, *out;
+    long epochs, limit, seed;
+} example_opts;
+
+#define T example_opts
+static const cli_opt example_options[] = {
+    { CLI_STR_OPT(T, "--data", data), .arg = "SPEC", .help = "the training data" },
+    { CLI_STR_OPT(T, "--out", out), .arg = "DIR", .help = "where the model goes" },
+    { CLI_INT_OPT(T, "--epochs", epochs, 1, 100), .arg = "E", .help = "(default 1)" },
+    { CLI_INT_OPT(T, "--limit", limit, 1, 1L << 30), .arg = "N", .help = "the first N samples" },
+    { CLI_INT_OPT(T, "--seed", seed, 0, 1L << 40), .arg = "S", .help = "(default 0)" },
+};
+#undef T
+
+static const cli_command example_cmd = {
+    .name = "train-example",
+    .usage = "crest_examples train-example custom|lambda|expr --data SPEC --out DIR [options]",
+    .opts = example_options, .n_opts = sizeof example_options / sizeof *example_options,
+    .max_pos = 1,
+};
+
 static int train_example(int argc, char **argv)
 {
-    cli_args a = { argc, 1, argv, "train-example" };
-    const char *name, *val, *v, *data = NULL, *out = NULL, *kind = argc > 0 ? argv[0] : "";
-    bool inl;
-    long epochs = 1, limit = 0, seed = 0;
-    int rc = 0;
-    while (!rc && cli_next(&a, &name, &val, &inl)) {
-        if (!name || (rc = cli_value(&a, name, val, &v)))
-            return rc ? rc : cli_usage("train-example", "unexpected argument '%s'", val);
-        if (!strcmp(name, "--data")) data = v;
-        else if (!strcmp(name, "--out")) out = v;
-        else if (!strcmp(name, "--epochs")) rc = cli_int("train-example", name, v, 1, 100, &epochs);
-        else if (!strcmp(name, "--limit")) rc = cli_int("train-example", name, v, 1, 1L << 30, &limit);
-        else if (!strcmp(name, "--seed")) rc = cli_int("train-example", name, v, 0, 1L << 40, &seed);
-        else return cli_usage("train-example", "unknown option %s", name);
-    }
-    if (rc)
+    example_opts o = { .epochs = 1 };
+    cli_parsed p;
+    int rc;
+    if (!cli_parse(&example_cmd, argc, argv, &o, &p, &rc))
         return rc;
+    const char *data = o.data, *out = o.out, *kind = p.n_pos ? p.pos[0] : "";
+    long epochs = o.epochs, limit = o.limit, seed = o.seed;
     if (!data || !out || (strcmp(kind, "custom") && strcmp(kind, "lambda") && strcmp(kind, "expr")))
         return cli_usage("train-example", "needs custom|lambda|expr, --data and --out");
     crest_dataset *ds = NULL, *part = NULL;

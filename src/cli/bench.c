@@ -7,14 +7,36 @@
 #include <string.h>
 #include <time.h>
 
-static const char *bench_help =
-    "usage: crest bench MODEL [--batch B] [--threads T] [--iters N] [--profile] [--json]\n"
-    "  Inference forward passes on random input of the model's shape, after two\n"
-    "  warm-up passes: median and min ms per batch and per image. A batch runs\n"
-    "  in passes sized to keep activations in cache (as crest infer does).\n"
-    "  --profile: then as many passes again, timing every layer: median ms per\n"
-    "  batch, share of the whole and GFLOP/s per layer and per layer kind.\n"
-    "  Defaults: batch 1, threads = cores, 10 iterations.\n";
+typedef struct bench_opts {
+    long batch, threads, iters;   /* threads 0: the cores */
+    bool profile, json;
+} bench_opts;
+
+#define T bench_opts
+static const cli_opt bench_options[] = {
+    { CLI_INT_OPT(T, "--batch", batch, 1, 1 << 16), .arg = "B",
+      .help = "samples per pass (default 1)" },
+    { CLI_INT_OPT(T, "--threads", threads, 1, 256), .arg = "T",
+      .help = "worker threads (default: the cores)" },
+    { CLI_INT_OPT(T, "--iters", iters, 1, 1 << 16), .arg = "N", .help = "timed passes (default 10)" },
+    { CLI_FLAG_OPT(T, "--profile", profile),
+      .help = "then as many passes again, timing every layer: median ms per\n"
+              "batch, share of the whole and GFLOP/s per layer and per layer kind" },
+    { CLI_FLAG_OPT(T, "--json", json),
+      .help = "{\"ms_per_image_median\", \"ms_per_image_min\", \"batch\", \"threads\",\n"
+              "\"iters\"[, \"profile\": [...]]}" },
+};
+#undef T
+
+static const cli_command bench_cmd = {
+    .name = "bench",
+    .usage = "crest bench MODEL [--batch B] [--threads T] [--iters N] [--profile] [--json]",
+    .about = "  Inference forward passes on random input of the model's shape, after two\n"
+             "  warm-up passes: median and min ms per batch and per image. A batch runs\n"
+             "  in passes sized to keep activations in cache (as crest infer does).\n",
+    .opts = bench_options, .n_opts = sizeof bench_options / sizeof *bench_options,
+    .max_pos = 1,
+};
 
 static double now_ms(void)
 {
@@ -105,97 +127,91 @@ static int run_profile(crest_model *m, const float *x, long batch, long iters, b
     return EXIT_OK;
 }
 
-int cmd_bench(int argc, char **argv)
+/* Steps return 0, a library error (< 0) or an exit code (> 0, reported). */
+
+/* A batch of uniform [0, 1) inputs (as scaled pixels), at most 2 GB. */
+static int random_input(const crest_model *m, long batch, float **x)
 {
-    cli_args a = { argc, 0, argv, "bench" };
-    const char *name, *val, *model = NULL, *v;
-    bool inl, json = false, profile = false;
-    long threads = 0, batch = 1, iters = 10;
-    int rc;
-    while (cli_next(&a, &name, &val, &inl)) {
-        if (!name) {
-            if (model)
-                return cli_usage("bench", "unexpected argument '%s'", val);
-            model = val;
-        } else if (!strcmp(name, "--help")) {
-            fputs(bench_help, stdout);
-            return EXIT_OK;
-        } else if (!strcmp(name, "--json")) {
-            json = true;
-        } else if (!strcmp(name, "--profile")) {
-            profile = true;
-        } else if (!strcmp(name, "--batch") || !strcmp(name, "--threads") ||
-                   !strcmp(name, "--iters")) {
-            long *dst = name[2] == 'b' ? &batch : name[2] == 't' ? &threads : &iters;
-            if ((rc = cli_value(&a, name, val, &v)) ||
-                (rc = cli_int("bench", name, v, 1, name[2] == 't' ? 256 : 1 << 16, dst)))
-                return rc;
-        } else {
-            return cli_usage("bench", "unknown option %s", name);
-        }
-    }
-    if (!model)
-        return cli_usage("bench", "needs a model");
-    crest_model *m = NULL;
-    float *x = NULL, *y = NULL;
-    double *t = malloc((size_t)iters * sizeof *t);
-    int err = crest_model_load(&m, model);
-    if (!err && threads)
-        err = crest_model_set_threads(m, (int)threads);
-    if (err || !t) {
-        rc = err ? cli_fail("bench", err) : EXIT_RUN;
-        goto out;
-    }
     size_t per = (size_t)crest_dims_count(crest_model_input_shape(m));
-    if ((double)batch * (double)per * sizeof *x > (double)(1UL << 31)) {
+    if ((double)batch * (double)per * sizeof **x > (double)(1UL << 31)) {
         fprintf(stderr, "crest bench: --batch %ld: the input alone would take %.1f GB (at most "
-                        "2 GB)\n", batch, (double)batch * (double)per * sizeof *x / 1e9);
-        rc = EXIT_INPUT;
-        goto out;
+                        "2 GB)\n", batch, (double)batch * (double)per * sizeof **x / 1e9);
+        return EXIT_INPUT;
     }
-    x = malloc((size_t)batch * per * sizeof *x);
-    if (!x) {
+    *x = malloc((size_t)batch * per * sizeof **x);
+    if (!*x) {
         fprintf(stderr, "crest bench: out of memory for a batch of %ld\n", batch);
-        rc = EXIT_RUN;
-        goto out;
+        return EXIT_RUN;
     }
-    uint64_t s = 0x9e3779b97f4a7c15ULL;   /* uniform [0, 1), as scaled pixels */
+    uint64_t s = 0x9e3779b97f4a7c15ULL;
     for (size_t i = 0; i < (size_t)batch * per; i++) {
         s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-        x[i] = (float)(s >> 40) / (float)(1 << 24);
+        (*x)[i] = (float)(s >> 40) / (float)(1 << 24);
     }
+    return EXIT_OK;
+}
+
+/* Two warm-up passes, then --iters timed ones: t[i] ms each, sorted. */
+static int time_passes(crest_model *m, const float *x, long batch, long iters, double *t)
+{
     crest_dims od;
     for (long i = -2; i < iters; i++) {
+        float *y = NULL;
         double t0 = now_ms();
-        if ((err = crest_infer(m, NULL, x, (size_t)batch, 0, &y, &od))) {
-            rc = cli_fail("bench", err);
-            goto out;
-        }
+        int err = crest_infer(m, NULL, x, (size_t)batch, 0, &y, &od);
+        crest_free(y);
+        if (err)
+            return err;
         if (i >= 0)
             t[i] = now_ms() - t0;
-        crest_free(y);
-        y = NULL;
     }
     qsort(t, (size_t)iters, sizeof *t, cmp_double);
+    return CREST_OK;
+}
+
+static void report(const char *model, const bench_opts *o, const double *t, int nth)
+{
+    long iters = o->iters, batch = o->batch;
     double med = iters % 2 ? t[iters / 2] : (t[iters / 2 - 1] + t[iters / 2]) / 2, mn = t[0];
-    int nth = threads ? (int)threads : crest_model_threads(m);
-    if (json)
+    if (o->json)
         printf("{\"ms_per_image_median\": %.4f, \"ms_per_image_min\": %.4f, "
                "\"ms_per_batch_median\": %.4f, \"ms_per_batch_min\": %.4f, \"batch\": %ld, "
                "\"threads\": %d, \"iters\": %ld", med / (double)batch, mn / (double)batch,
                med, mn, batch, nth, iters);
     else
-        printf("%s: batch %ld, threads %ld, %ld iterations\n"
+        printf("%s: batch %ld, threads %d, %ld iterations\n"
                "  per batch: median %.2f ms, min %.2f ms\n"
-               "  per image: median %.3f ms, min %.3f ms\n", model, batch,
-               threads ? threads : (long)crest_model_threads(m), iters, med, mn,
+               "  per image: median %.3f ms, min %.3f ms\n", model, batch, nth, iters, med, mn,
                med / (double)batch, mn / (double)batch);
-    rc = profile ? run_profile(m, x, batch, iters, json) : EXIT_OK;
-    if (json)
-        printf("}\n");
-out:
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    bench_opts o = { .batch = 1, .iters = 10 };
+    cli_parsed p;
+    int rc;
+    if (!cli_parse(&bench_cmd, argc, argv, &o, &p, &rc))
+        return rc;
+    if (!p.n_pos)
+        return cli_usage("bench", "needs a model");
+    crest_model *m = NULL;
+    float *x = NULL;
+    double *t = malloc((size_t)o.iters * sizeof *t);
+    int err = t ? crest_model_load(&m, p.pos[0]) : EXIT_RUN;
+    if (!err && o.threads)
+        err = crest_model_set_threads(m, (int)o.threads);
+    if (!err)
+        err = random_input(m, o.batch, &x);
+    if (!err)
+        err = time_passes(m, x, o.batch, o.iters, t);
+    if (!err) {
+        report(p.pos[0], &o, t, o.threads ? (int)o.threads : crest_model_threads(m));
+        err = o.profile ? run_profile(m, x, o.batch, o.iters, o.json) : EXIT_OK;
+        if (o.json)
+            printf("}\n");
+    }
     free(t);
     free(x);
     crest_model_free(m);
-    return rc;
+    return err > 0 ? err : err ? cli_fail("bench", err) : EXIT_OK;
 }

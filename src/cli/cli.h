@@ -4,6 +4,8 @@
 
 #include "crest.h"
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 
 enum { EXIT_OK = 0, EXIT_RUN = 1, EXIT_USAGE = 2, EXIT_INPUT = 3 };
 
@@ -11,19 +13,111 @@ enum { EXIT_OK = 0, EXIT_RUN = 1, EXIT_USAGE = 2, EXIT_INPUT = 3 };
 int cli_fail(const char *cmd, int rc);
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Option parsing: --name value / --name=value / --flag. */
-typedef struct cli_args {
-    int argc, i;
-    char **argv;
-    const char *cmd;
-} cli_args;
+/* ---- options: one declarative table per command (src/cli/options.c) ----
+ *
+ * A command describes each of its options once, in a cli_opt: the name, the
+ * kind of value (with its range or its choices), the field of the command's
+ * options struct that receives it, the modes it applies to and its line of
+ * --help. cli_parse reads argv by that table (--name value, --name=value,
+ * --flag), checks every value as it goes and records which options were
+ * given; cli_check_modes turns an option given where it does not apply into
+ * a usage error; cli_help prints --help from the same table.
+ *
+ * Messages and exit codes (../shared/CLI.md):
+ *   crest CMD: unknown option --x (see crest CMD --help)             exit 2
+ *   crest CMD: --x needs a value (see crest CMD --help)              exit 2
+ *   crest CMD: --x takes no value (see crest CMD --help)             exit 2
+ *   crest CMD: unexpected argument 'y' (see crest CMD --help)        exit 2
+ *   crest CMD: --x 'v' is not an integer in [lo, hi]                 exit 3
+ *   crest CMD: --x 'v' is not a number in [lo, hi]                   exit 3
+ *   crest CMD: --x 'v' is not a, b or c                              exit 3 (or 2) */
+typedef enum cli_type {
+    CLI_FLAG,     /* bool, given without a value */
+    CLI_STR,      /* const char *, any text */
+    CLI_INT,      /* long in [min, max] */
+    CLI_FLOAT,    /* double in [fmin, fmax], finite */
+    CLI_ENUM,     /* const char *, one of choices ("adam|sgd|rmsprop") */
+    CLI_CUSTOM,   /* parse() reads the value into the field */
+} cli_type;
 
-/* Next argument: *name is "--x" option or NULL for a positional (in *val). */
-bool cli_next(cli_args *a, const char **name, const char **val, bool *has_inline);
-int cli_value(cli_args *a, const char *name, const char *inl, const char **out);
+typedef struct cli_opt cli_opt;
+struct cli_opt {
+    const char *name;       /* "--epochs" */
+    cli_type type;
+    size_t at;              /* the field: its offset in the command's options struct */
+    long min, max;          /* CLI_INT */
+    double fmin, fmax;      /* CLI_FLOAT */
+    const char *choices;    /* CLI_ENUM: the values, '|'-separated */
+    int bad_exit;           /* CLI_ENUM: exit code of a bad value (0: EXIT_INPUT) */
+    /* CLI_CUSTOM: reads v into dst, or prints why not and returns an exit code */
+    int (*parse)(const char *cmd, const cli_opt *o, const char *v, void *dst);
+    unsigned modes;         /* the modes it applies to (cli_check_modes); 0: every mode */
+    const char *arg;        /* the value in --help ("E"); NULL for a flag */
+    const char *help;       /* its --help text; '\n' starts an indented line */
+    const char *section;    /* a heading --help prints before this option */
+};
+
+/* The field of T an option fills, checked at compile time to be of type C. */
+#define CLI_FIELD(T, f, C) (offsetof(T, f) + 0 * sizeof(_Generic(((T *)0)->f, C: 1)))
+#define CLI_FLAG_OPT(T, nm, f) .name = nm, .type = CLI_FLAG, .at = CLI_FIELD(T, f, bool)
+#define CLI_STR_OPT(T, nm, f) .name = nm, .type = CLI_STR, .at = CLI_FIELD(T, f, const char *)
+#define CLI_ENUM_OPT(T, nm, f, ch) \
+    .name = nm, .type = CLI_ENUM, .at = CLI_FIELD(T, f, const char *), .choices = ch
+#define CLI_INT_OPT(T, nm, f, lo, hi) \
+    .name = nm, .type = CLI_INT, .at = CLI_FIELD(T, f, long), .min = lo, .max = hi
+#define CLI_FLOAT_OPT(T, nm, f, lo, hi) \
+    .name = nm, .type = CLI_FLOAT, .at = CLI_FIELD(T, f, double), .fmin = lo, .fmax = hi
+#define CLI_CUSTOM_OPT(T, nm, f, fn) \
+    .name = nm, .type = CLI_CUSTOM, .at = offsetof(T, f), .parse = fn
+
+/* An option given in a mode it does not apply to: when its modes are
+ * exactly `modes`, the usage error reads "NAME why", and with subject "NAME
+ * why SUBJECT" (e.g. "--label is for tables (.csv, .arff, penguins), not fm"). */
+typedef struct cli_rule {
+    unsigned modes;
+    const char *why;
+    bool subject;
+} cli_rule;
+
+typedef struct cli_command {
+    const char *name;       /* "train" */
+    const char *usage;      /* after "usage: ": "crest train --data SPEC --out DIR [options]" */
+    const char *about;      /* --help's text after the usage line, or NULL */
+    const char *more;       /* --help's text after the options, or NULL */
+    const cli_opt *opts;
+    int n_opts;             /* at most CLI_MAX_OPTS */
+    int max_pos;            /* positional arguments it takes, at most CLI_MAX_POS */
+    const char *too_many;   /* the usage error past max_pos (NULL: "unexpected argument 'X'") */
+    const cli_rule *rules;  /* cli_check_modes' messages; the last one is the default */
+    int n_rules;
+} cli_command;
+
+#define CLI_MAX_OPTS 64
+#define CLI_MAX_POS 257
+
+/* What cli_parse found besides the values it stored. */
+typedef struct cli_parsed {
+    const char *pos[CLI_MAX_POS];   /* positional arguments, in order */
+    int n_pos;
+    bool given[CLI_MAX_OPTS];       /* given[i]: c->opts[i] was on the command line */
+} cli_parsed;
+
+/* Parses argv (the arguments after the command's name) by c's table into
+ * opts, whose fields keep their values unless given. Arguments are "--name
+ * value", "--name=value", "--flag" and positionals ("-" and "--" are
+ * positionals; any other argument that starts with '-' is an option).
+ * --help prints cli_help to stdout. True to go on; false when the command
+ * is done, with *exit_code EXIT_OK after --help, else the error's (printed). */
+bool cli_parse(const cli_command *c, int argc, char **argv, void *opts, cli_parsed *p,
+               int *exit_code);
+/* The first option (in table order) given although it does not apply in
+ * mode (cli_opt.modes), as a usage error with its cli_rule; else 0. */
+int cli_check_modes(const cli_command *c, const cli_parsed *p, unsigned mode, const char *subject);
+/* --help from the table: usage, about, each option with its value, range or
+ * choices, sections, more. */
+void cli_help(const cli_command *c, FILE *f);
+
 int cli_int(const char *cmd, const char *name, const char *s, long lo, long hi, long *out);
-int cli_float(const char *cmd, const char *name, const char *s, double lo, double hi,
-              double *out);
 
 /* Outputs, checked before any work starts (CLI.md): --out DIR of a model
  * (an existing folder, or a new one in an existing folder) and --out FILE;
@@ -45,10 +139,11 @@ int cli_dataset_limit(crest_dataset **d, long limit);
 void cli_progress_bar(const crest_progress *e, void *user);
 void cli_progress_rows(const crest_progress *e, void *user);
 
-/* `crest train` options (src/cli/train.c parses them). */
+/* `crest train` options (src/cli/train.c: their table and parsing). */
+typedef struct cli_sizes { int n, size[8]; } cli_sizes;   /* --hidden 256,128 */
 typedef struct train_opts {
     const char *data, *out, *val, *optimizer;
-    int hidden[8], n_hidden;
+    cli_sizes hidden;
     double dropout, lr, val_split;    /* lr 0: the default */
     long epochs, batch, seed, patience, threads;   /* epochs 0: the default */
     const char *label, *columns;      /* tables */
@@ -82,12 +177,23 @@ int cli_split_val(const train_opts *o, crest_dataset **ds, crest_dataset **val);
 /* After fit: with --checkpoint best the model in --out is the best epoch's,
  * so it is not saved again. */
 bool cli_keep_best(const train_opts *o);
+/* The end of every `crest train` path: the model saved to --out (unless
+ * best_saved: --checkpoint best left the best epoch's model there), the
+ * run's checkpoints removed, "saved: DIR" printed. */
+int cli_save_trained(crest_model *m, const train_opts *o, bool best_saved);
+/* The head every `crest train` path puts on its features: --hidden
+ * Dense(relu) layers, Dropout (--dropout), Dense(classes) softmax; the last
+ * crest_add's result (errors stick to m). */
+int cli_add_head(crest_model *m, const train_opts *o, int classes);
+/* --optimizer at learning rate lr (NULL when out of memory). */
+crest_optimizer *cli_optimizer(const train_opts *o, double lr);
 
 /* Tabular data (src/cli/tabular.c): .csv / .arff files and "penguins". */
 bool cli_is_table(const char *data);
 /* "penguins" -> $CREST_DATA/penguins/penguins.csv; else data itself. */
 const char *cli_table_path(const char *data, char *buf, size_t size);
-int cli_delimiter(const char *cmd, const char *v, char *out);
+/* --delimiter C (a cli_opt parser): one character, or \t / tab; into a char. */
+int cli_delimiter(const char *cmd, const cli_opt *o, const char *v, void *dst);
 int cli_train_table(const train_opts *o);
 /* The labelled rows of a table through the model's feature spec (label: the
  * column, checked against the spec's; holdout > 0: only the held-out rows). */

@@ -6,17 +6,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *infer_help =
-    "usage: crest infer MODEL --input X.f32 --shape N,H,W,C [--layer NAME] --out Y.f32\n"
-    "                   [--batch B] [--threads T]\n"
-    "  Raw forward pass in inference mode. X.f32 / Y.f32 are raw little-endian\n"
-    "  float32, row-major (NHWC for images). --layer NAME stops at that layer's\n"
-    "  output. Prints the output shape to stderr. --batch: samples per pass\n"
-    "  (default: sized to keep activations in cache).\n";
+/* --shape N,D1,D2,...: the samples and the shape of one. */
+typedef struct infer_shape {
+    const char *text;
+    size_t n;
+    crest_dims d;
+} infer_shape;
 
-/* "N,H,W,C" -> n and the per-sample shape. */
-static int parse_shape(const char *s, size_t *n, crest_dims *d)
+typedef struct infer_opts {
+    const char *input, *layer, *out;
+    infer_shape shape;
+    long threads, batch;
+} infer_opts;
+
+/* "N,H,W,C" -> n and the per-sample shape (a cli_opt parser). */
+static int parse_shape(const char *cmd, const cli_opt *o, const char *s, void *dst)
 {
+    infer_shape *sh = dst;
     long v[CREST_MAX_DIMS + 1];
     int k = 0;
     const char *p = s;
@@ -25,18 +31,46 @@ static int parse_shape(const char *s, size_t *n, crest_dims *d)
         errno = 0;
         v[k] = strtol(p, &end, 10);
         if (errno || end == p || v[k] < 1 || v[k] > (1L << 24) || (*end && *end != ','))
-            return -1;
+            break;
         k++;
         p = *end ? end + 1 : end;
     }
-    if (*p || k < 2 || k > CREST_MAX_DIMS)
-        return -1;
-    *n = (size_t)v[0];
-    d->ndim = k - 1;
+    if (*p || k < 2 || k > CREST_MAX_DIMS) {
+        fprintf(stderr, "crest %s: %s '%s' is not N,D1,D2,... of positive integers\n", cmd,
+                o->name, s);
+        return EXIT_INPUT;
+    }
+    sh->text = s;
+    sh->n = (size_t)v[0];
+    sh->d.ndim = k - 1;
     for (int i = 1; i < k; i++)
-        d->d[i - 1] = v[i];
+        sh->d.d[i - 1] = v[i];
     return 0;
 }
+
+#define T infer_opts
+static const cli_opt infer_options[] = {
+    { CLI_STR_OPT(T, "--input", input), .arg = "X.f32",
+      .help = "raw little-endian float32, row-major (NHWC for images)" },
+    { CLI_CUSTOM_OPT(T, "--shape", shape, parse_shape), .arg = "N,H,W,C",
+      .help = "its shape: N samples of the model's input (any rank)" },
+    { CLI_STR_OPT(T, "--layer", layer), .arg = "NAME", .help = "stop at that layer's output" },
+    { CLI_STR_OPT(T, "--out", out), .arg = "Y.f32", .help = "the output, float32 as the input" },
+    { CLI_INT_OPT(T, "--batch", batch, 1, 1 << 16), .arg = "B",
+      .help = "samples per pass (default: sized to keep activations in cache)" },
+    { CLI_INT_OPT(T, "--threads", threads, 1, 256), .arg = "T",
+      .help = "worker threads (default: the cores)" },
+};
+#undef T
+
+static const cli_command infer_cmd = {
+    .name = "infer",
+    .usage = "crest infer MODEL --input X.f32 --shape N,H,W,C [--layer NAME] --out Y.f32\n"
+             "                   [--batch B] [--threads T]",
+    .about = "  Raw forward pass in inference mode. Prints the output shape to stderr.\n",
+    .opts = infer_options, .n_opts = sizeof infer_options / sizeof *infer_options,
+    .max_pos = 1,
+};
 
 static float *read_f32(const char *path, size_t want, int *rc)
 {
@@ -60,91 +94,72 @@ static float *read_f32(const char *path, size_t want, int *rc)
     return x;
 }
 
-int cmd_infer(int argc, char **argv)
+/* MODEL, --input, --shape and --out given; --out writable. */
+static bool parse_infer(int argc, char **argv, infer_opts *o, const char **model, int *rc)
 {
-    cli_args a = { argc, 0, argv, "infer" };
-    const char *name, *val, *model = NULL, *in = NULL, *shape = NULL, *layer = NULL,
-                          *outp = NULL, *v;
-    bool inl;
-    long threads = 0, batch = 0;
-    int rc;
-    while (cli_next(&a, &name, &val, &inl)) {
-        if (!name) {
-            if (model)
-                return cli_usage("infer", "unexpected argument '%s'", val);
-            model = val;
-        } else if (!strcmp(name, "--help")) {
-            fputs(infer_help, stdout);
-            return EXIT_OK;
-        } else if (!strcmp(name, "--input")) {
-            if ((rc = cli_value(&a, name, val, &in)))
-                return rc;
-        } else if (!strcmp(name, "--shape")) {
-            if ((rc = cli_value(&a, name, val, &shape)))
-                return rc;
-        } else if (!strcmp(name, "--layer")) {
-            if ((rc = cli_value(&a, name, val, &layer)))
-                return rc;
-        } else if (!strcmp(name, "--out")) {
-            if ((rc = cli_value(&a, name, val, &outp)))
-                return rc;
-        } else if (!strcmp(name, "--threads")) {
-            if ((rc = cli_value(&a, name, val, &v)) ||
-                (rc = cli_int("infer", name, v, 1, 256, &threads)))
-                return rc;
-        } else if (!strcmp(name, "--batch")) {
-            if ((rc = cli_value(&a, name, val, &v)) ||
-                (rc = cli_int("infer", name, v, 1, 1 << 16, &batch)))
-                return rc;
-        } else {
-            return cli_usage("infer", "unknown option %s", name);
-        }
-    }
-    if (!model || !in || !shape || !outp)
-        return cli_usage("infer", "needs MODEL, --input, --shape and --out");
-    if ((rc = cli_check_out_file("infer", outp)))
-        return rc;
-    size_t n;
-    crest_dims d;
-    if (parse_shape(shape, &n, &d)) {
-        fprintf(stderr, "crest infer: --shape '%s' is not N,D1,D2,... of positive integers\n",
-                shape);
+    cli_parsed p;
+    if (!cli_parse(&infer_cmd, argc, argv, o, &p, rc))
+        return false;
+    *model = p.n_pos ? p.pos[0] : NULL;
+    if (!*model || !o->input || !o->shape.text || !o->out)
+        *rc = cli_usage("infer", "needs MODEL, --input, --shape and --out");
+    else
+        *rc = cli_check_out_file("infer", o->out);
+    return *rc == 0;
+}
+
+/* Steps return 0, a library error (< 0) or an exit code (> 0, reported). */
+
+static int load_model(const char *path, const infer_opts *o, crest_model **m)
+{
+    int err = crest_model_load(m, path);
+    if (!err && o->threads)
+        err = crest_model_set_threads(*m, (int)o->threads);
+    if (err)
+        return err;
+    crest_dims want = crest_model_input_shape(*m);
+    if (crest_dims_count(want) != crest_dims_count(o->shape.d)) {
+        fprintf(stderr, "crest infer: --shape %s does not fit the model's input of %lld values "
+                        "per sample\n", o->shape.text, (long long)crest_dims_count(want));
         return EXIT_INPUT;
     }
-    crest_model *m = NULL;
-    float *x = NULL, *y = NULL;
+    return CREST_OK;
+}
+
+/* The forward pass, its output written to --out and its shape printed. */
+static int run(crest_model *m, const infer_opts *o, const float *x)
+{
+    float *y = NULL;
     crest_dims od;
-    int err = crest_model_load(&m, model);
-    if (!err && threads)
-        err = crest_model_set_threads(m, (int)threads);
-    if (err) {
-        rc = cli_fail("infer", err);
-        goto out;
-    }
-    crest_dims want = crest_model_input_shape(m);
-    if (crest_dims_count(want) != crest_dims_count(d)) {
-        fprintf(stderr, "crest infer: --shape %s does not fit the model's input of %lld values "
-                        "per sample\n", shape, (long long)crest_dims_count(want));
-        rc = EXIT_INPUT;
-        goto out;
-    }
-    rc = EXIT_OK;
-    if (!(x = read_f32(in, n * (size_t)crest_dims_count(d), &rc)))
-        goto out;
-    if ((err = crest_infer(m, layer, x, n, (int)batch, &y, &od))) {
-        rc = cli_fail("infer", err);
-        goto out;
-    }
-    size_t cnt = n * (size_t)crest_dims_count(od);
-    if ((rc = cli_write_file("infer", outp, y, cnt * sizeof(float))))
-        goto out;
+    size_t n = o->shape.n;
+    int err = crest_infer(m, o->layer, x, n, (int)o->batch, &y, &od);
+    if (!err)
+        err = cli_write_file("infer", o->out, y, n * (size_t)crest_dims_count(od) * sizeof(float));
+    crest_free(y);
+    if (err)
+        return err;
     fprintf(stderr, "output [%zu", n);
     for (int i = 0; i < od.ndim; i++)
         fprintf(stderr, ",%lld", (long long)od.d[i]);
-    fprintf(stderr, "] -> %s\n", outp);
-out:
+    fprintf(stderr, "] -> %s\n", o->out);
+    return CREST_OK;
+}
+
+int cmd_infer(int argc, char **argv)
+{
+    infer_opts o = { 0 };
+    const char *model;
+    int rc;
+    if (!parse_infer(argc, argv, &o, &model, &rc))
+        return rc;
+    crest_model *m = NULL;
+    float *x = NULL;
+    int err = load_model(model, &o, &m);
+    if (!err && !(x = read_f32(o.input, o.shape.n * (size_t)crest_dims_count(o.shape.d), &rc)))
+        err = rc;
+    if (!err)
+        err = run(m, &o, x);
     free(x);
-    crest_free(y);
     crest_model_free(m);
-    return rc;
+    return err > 0 ? err : err ? cli_fail("infer", err) : EXIT_OK;
 }

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,72 +32,6 @@ int cli_usage(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, " (see crest %s --help)\n", cmd);
     return EXIT_USAGE;
-}
-
-bool cli_next(cli_args *a, const char **name, const char **val, bool *has_inline)
-{
-    if (a->i >= a->argc)
-        return false;
-    static char buf[128];
-    char *s = a->argv[a->i++];
-    *has_inline = false;
-    if (s[0] == '-' && s[1] == '-' && s[2]) {
-        char *eq = strchr(s, '=');
-        if (eq && (size_t)(eq - s) < sizeof buf) {
-            memcpy(buf, s, (size_t)(eq - s));
-            buf[eq - s] = 0;
-            *name = buf;
-            *val = eq + 1;
-            *has_inline = true;
-        } else {
-            *name = s;
-            *val = NULL;
-        }
-    } else {
-        *name = NULL;
-        *val = s;
-    }
-    return true;
-}
-
-int cli_value(cli_args *a, const char *name, const char *inl, const char **out)
-{
-    if (inl) {
-        *out = inl;
-        return 0;
-    }
-    if (a->i >= a->argc)
-        return cli_usage(a->cmd, "%s needs a value", name);
-    *out = a->argv[a->i++];
-    return 0;
-}
-
-int cli_int(const char *cmd, const char *name, const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "crest %s: %s '%s' is not an integer in [%ld, %ld]\n", cmd, name, s, lo,
-                hi);
-        return EXIT_INPUT;
-    }
-    *out = v;
-    return 0;
-}
-
-int cli_float(const char *cmd, const char *name, const char *s, double lo, double hi,
-              double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
-        fprintf(stderr, "crest %s: %s '%s' is not a number in [%g, %g]\n", cmd, name, s, lo, hi);
-        return EXIT_INPUT;
-    }
-    *out = v;
-    return 0;
 }
 
 bool cli_is_image_folder(const char *spec)

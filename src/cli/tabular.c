@@ -28,15 +28,15 @@ const char *cli_table_path(const char *data, char *buf, size_t size)
     return buf;
 }
 
-int cli_delimiter(const char *cmd, const char *v, char *out)
+int cli_delimiter(const char *cmd, const cli_opt *o, const char *v, void *dst)
 {
     if (!strcmp(v, "\\t") || !strcmp(v, "tab"))
         v = "\t";
     if (strlen(v) != 1 || *v == '"' || *v == '\n' || *v == '\r') {
-        fprintf(stderr, "crest %s: --delimiter '%s' must be one character (or \\t)\n", cmd, v);
+        fprintf(stderr, "crest %s: %s '%s' must be one character (or \\t)\n", cmd, o->name, v);
         return EXIT_INPUT;
     }
-    *out = *v;
+    *(char *)dst = *v;
     return 0;
 }
 
@@ -51,17 +51,10 @@ static int build_model(const train_opts *o, const crest_features *f, crest_model
         if (o->threads)
             crest_model_set_threads(m, (int)o->threads);
         crest_add(m, crest_dense_features(f));
-        for (int i = 0; i < o->n_hidden; i++)
-            crest_add(m, crest_dense(o->hidden[i], CREST_RELU));
-        if (o->dropout > 0)
-            crest_add(m, crest_dropout((float)o->dropout));
-        err = crest_add(m, crest_dense(crest_features_classes(f), CREST_SOFTMAX));
+        err = cli_add_head(m, o, crest_features_classes(f));
     }
     if (!err) {
-        float lr = (float)(o->lr ? o->lr : 0.01);
-        crest_optimizer *opt = !o->optimizer || !strcmp(o->optimizer, "adam") ? crest_adam(lr)
-                               : !strcmp(o->optimizer, "sgd") ? crest_sgd(lr, 0, false)
-                                                              : crest_rmsprop(lr);
+        crest_optimizer *opt = cli_optimizer(o, o->lr ? o->lr : 0.01);
         err = opt ? crest_compile(m, &(crest_compile_opts){ .optimizer = opt }) : CREST_E_ARG;
     }
     if (!err) {
@@ -151,75 +144,96 @@ static int load_spec(const train_opts *o, const char *path, const crest_table_op
     return err;
 }
 
+/* One `crest train` run on a table: what its steps make and the last frees. */
+typedef struct table_run {
+    const train_opts *o;
+    const char *path;          /* the table's file */
+    crest_table_opts rows;     /* the rows trained on (all, or those not held out) */
+    crest_features *f;
+    crest_dataset *ds, *val, *test;   /* no ds when streamed (--chunk); test: --holdout */
+    crest_model *m;
+} table_run;
+
+/* Step 1: the spec, then the rows through it: training (unless streamed),
+ * --val or the seeded, stratified --val-split, the held-out rows. */
+static int load_tables(table_run *r)
+{
+    const train_opts *o = r->o;
+    char buf[1024];
+    crest_table_opts held = r->rows;
+    held.rows = CREST_ROWS_HOLDOUT;
+    int err = load_spec(o, r->path, &r->rows, &r->f);
+    if (!err && !o->chunk)   /* streaming (--chunk) never holds the whole table */
+        err = crest_features_dataset(&r->ds, r->f, r->path, &r->rows, true);
+    if (!err && o->val)
+        err = crest_features_dataset(&r->val, r->f, cli_table_path(o->val, buf, sizeof buf), NULL,
+                                     true);
+    if (!err && r->ds)
+        err = cli_split_val(o, &r->ds, &r->val);
+    if (!err && o->holdout)
+        err = crest_features_dataset(&r->test, r->f, r->path, &held, true);
+    return err;
+}
+
+/* Step 2: the model's summary, then fit (streamed with --chunk). */
+static int fit_table(table_run *r)
+{
+    const train_opts *o = r->o;
+    char *s = crest_model_summary(r->m, false);
+    if (s)
+        fputs(s, stdout);
+    crest_free(s);
+    char ck[4096];   /* streaming (--chunk) runs have no checkpoints */
+    crest_fit_opts fo = cli_fit_opts(o, o->chunk ? NULL : cli_checkpoint_dir(o, ck, sizeof ck),
+                                     "fit");
+    fo.epochs = (int)(o->epochs ? o->epochs : 30);
+    fo.validation_data = r->val;
+    if (o->chunk) {   /* streamed: no table in memory to split (see crest_fit_table) */
+        fo.validation_split = (float)o->val_split;
+        fo.progress = cli_progress_rows;
+    }
+    return o->chunk ? crest_fit_table(r->m, r->f, r->path, &r->rows, &fo, (int)o->chunk)
+                    : crest_fit(r->m, r->ds, &fo);
+}
+
+/* Step 3: --holdout N: the held-out rows scored. */
+static int score_holdout(const table_run *r)
+{
+    crest_metrics met;
+    int err = crest_evaluate(r->m, r->test, 256, &met);
+    if (!err)
+        printf("hold-out (1 row in %ld, %zu rows): loss %.4f accuracy %.4f\n", r->o->holdout,
+               met.n, met.loss, met.accuracy);
+    return err;
+}
+
 int cli_train_table(const train_opts *o)
 {
     char buf[1024];
-    const char *path = cli_table_path(o->data, buf, sizeof buf);
     if (!o->label)
         return cli_usage("train", "tables need --label COLUMN");
     if (o->chunk && (o->resume || o->initial_epoch || o->checkpoint))
         return cli_usage("train", "--chunk streams the table: no --resume, --checkpoint nor "
                          "--initial-epoch");
-    crest_table_opts rows = { .delimiter = o->delimiter,
+    table_run r = { .o = o, .path = cli_table_path(o->data, buf, sizeof buf),
+                    .rows = { .delimiter = o->delimiter,
                               .rows = o->holdout ? CREST_ROWS_TRAIN : CREST_ROWS_ALL,
-                              .holdout_every = (int)o->holdout };
-    crest_table_opts held = rows;
-    held.rows = CREST_ROWS_HOLDOUT;
-    crest_features *f = NULL;
-    crest_dataset *ds = NULL, *val = NULL, *test = NULL;
-    crest_model *m = NULL;
-    int rc = 0, err;
-    err = load_spec(o, path, &rows, &f);
-    if (!err && !o->chunk)   /* streaming (--chunk) never holds the whole table */
-        err = crest_features_dataset(&ds, f, path, &rows, true);
-    if (!err && o->val)
-        err = crest_features_dataset(&val, f, cli_table_path(o->val, buf, sizeof buf), NULL, true);
-    if (!err && ds)
-        err = cli_split_val(o, &ds, &val);
-    if (!err && o->holdout)
-        err = crest_features_dataset(&test, f, path, &held, true);
+                              .holdout_every = (int)o->holdout } };
+    int err = load_tables(&r);
     if (!err)
-        err = build_model(o, f, &m);
-    if (!err) {
-        char *s = crest_model_summary(m, false);
-        if (s)
-            fputs(s, stdout);
-        crest_free(s);
-        char ck[4096];   /* streaming (--chunk) runs have no checkpoints */
-        crest_fit_opts fo = cli_fit_opts(o, o->chunk ? NULL : cli_checkpoint_dir(o, ck, sizeof ck),
-                                         "fit");
-        fo.epochs = (int)(o->epochs ? o->epochs : 30);
-        fo.validation_data = val;
-        if (o->chunk) {   /* streamed: no table in memory to split (see crest_fit_table) */
-            fo.validation_split = (float)o->val_split;
-            fo.progress = cli_progress_rows;
-        }
-        err = o->chunk ? crest_fit_table(m, f, path, &rows, &fo, (int)o->chunk)
-                       : crest_fit(m, ds, &fo);
-    }
-    if (!err && test) {
-        crest_metrics met;
-        err = crest_evaluate(m, test, 256, &met);
-        if (!err)
-            printf("hold-out (1 row in %ld, %zu rows): loss %.4f accuracy %.4f\n",
-                   o->holdout, met.n, met.loss, met.accuracy);
-    }
-    if (!err && !cli_keep_best(o))
-        err = crest_model_save(m, o->out);
-    if (err > 0)   /* already reported */
-        rc = err;
-    else if (err)
-        rc = cli_fail("train", err);
-    else {
-        cli_checkpoint_done(o);
-        printf("saved: %s\n", o->out);
-    }
-    crest_model_free(m);
-    crest_dataset_free(ds);
-    crest_dataset_free(val);
-    crest_dataset_free(test);
-    crest_features_free(f);
-    return rc;
+        err = build_model(o, r.f, &r.m);
+    if (!err)
+        err = fit_table(&r);
+    if (!err && r.test)
+        err = score_holdout(&r);
+    if (!err)
+        err = cli_save_trained(r.m, o, cli_keep_best(o));
+    crest_model_free(r.m);
+    crest_dataset_free(r.ds);
+    crest_dataset_free(r.val);
+    crest_dataset_free(r.test);
+    crest_features_free(r.f);
+    return err > 0 ? err : err ? cli_fail("train", err) : EXIT_OK;   /* > 0: reported */
 }
 
 /* crest.h's policy: spec columns the table lacks are missing values; say so. */

@@ -9,147 +9,136 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *help =
-    "usage: crest train --data SPEC --out DIR [options]\n"
-    "  --data SPEC          fashion-mnist[:train|:test], mnist[:train|:test], IDX folder,\n"
-    "                       a table (.csv with a header row, .arff) or penguins\n"
-    "  --out DIR            where the trained model goes (TF.js layers format)\n"
-    "  --hidden 256[,128]   hidden Dense(relu) layers (default none: Dense softmax only)\n"
-    "  --dropout P          dropout before the final Dense\n"
-    "  --epochs E --batch B --lr LR --optimizer adam|sgd|rmsprop --seed S\n"
-    "  --val SPEC | --val-split F   validation data, reported each epoch\n"
-    "  --early-stop PATIENCE        stop when val loss stops improving; restore best\n"
-    "  --resume DIR         continue the killed run whose --out was DIR from its last\n"
-    "                       checkpoint (DIR/checkpoint/, written atomically after every\n"
-    "                       epoch and removed once the model is saved); the other\n"
-    "                       options must be the same; it ends bit-identical\n"
-    "  --initial-epoch E    start counting at epoch E (Keras' initial_epoch)\n"
-    "  --checkpoint every|best  also save the model to --out after every epoch (best:\n"
-    "                       when val loss, else loss, improved; DIR then ends with the\n"
-    "                       best epoch's model); with --base, while fine-tuning\n"
-    "  --threads T\n"
-    "  tables: --label COL (required), --columns SPEC.json (default: inferred and\n"
-    "  printed), --holdout N (every Nth row held out and scored; default none),\n"
-    "  --delimiter C, --chunk ROWS (stream the table from disk ROWS at a time,\n"
-    "  for files larger than memory); defaults there: --epochs 30 --lr 0.01\n"
-    "transfer learning (a pretrained backbone, its top cut off, frozen):\n"
-    "  --base MODEL         Keras TF.js layers folder (or model.json) of the backbone\n"
-    "  --cut LAYER          drop everything after LAYER (default: before the backbone's\n"
-    "                       own pooling / classifier, as include_top=False)\n"
-    "  --pooling avg|max    global pooling on the cut backbone (default avg)\n"
-    "  --fine-tune N        then also train the backbone's last N layers, at lr/10\n"
-    "  --fine-tune-epochs E epochs of that second phase (default 2)\n"
-    "  --cache DIR          cache backbone features on disk; reused when valid\n"
-    "  --preprocess MODE    none|rescale|tf|torch|caffe (default: the model's\n"
-    "                       recorded preprocessing, else rescale = x/255)\n"
-    "  --limit N            use the first N training samples (and N/2 validation)\n"
-    "  SPEC may also be a folder with one sub-folder of images per class.\n";
+/* The modes of `crest train`, by its data: each option applies to some. */
+enum { TRAIN_PLAIN = 1,     /* IDX sets and built-in names: a Dense head on the inputs */
+       TRAIN_BASE = 2,      /* --base MODEL: transfer learning (cli/train_base.c) */
+       TRAIN_TABLE = 4 };   /* .csv, .arff, penguins: feature columns (cli/tabular.c) */
 
-
-static int parse_hidden(const char *s, train_opts *o)
+/* --hidden 256,128: no empty sizes, at most 8. */
+static int parse_hidden(const char *cmd, const cli_opt *opt, const char *s, void *dst)
 {
-    o->n_hidden = 0;
-    for (const char *p = s;; p++) {   /* "256,128": no empty sizes, at most 8 */
+    cli_sizes *h = dst;
+    h->n = 0;
+    for (const char *p = s;; p++) {
         char t[32];
         size_t n = strcspn(p, ",");
         long v;
-        if (o->n_hidden == 8 || n >= sizeof t) {
-            fprintf(stderr, "crest train: --hidden '%s': at most 8 sizes\n", s);
+        if (h->n == 8 || n >= sizeof t) {
+            fprintf(stderr, "crest %s: %s '%s': at most 8 sizes\n", cmd, opt->name, s);
             return EXIT_INPUT;
         }
         memcpy(t, p, n);
         t[n] = 0;
-        if (cli_int("train", "--hidden", t, 1, 1 << 20, &v))
+        if (cli_int(cmd, opt->name, t, 1, 1 << 20, &v))
             return EXIT_INPUT;
-        o->hidden[o->n_hidden++] = (int)v;
+        h->size[h->n++] = (int)v;
         p += n;
         if (!*p)
             return 0;
     }
 }
 
-/* Options that mean nothing for this data are errors, not silently ignored. */
-static int check_combination(const train_opts *o)
+/* --preprocess MODE, as the library reads it (rescale is also "x/255"). */
+static int parse_preprocess(const char *cmd, const cli_opt *opt, const char *v, void *dst)
 {
-    const char *base_only = o->cut ? "--cut" : o->pooling ? "--pooling" : o->cache ? "--cache"
-                            : o->preprocess ? "--preprocess" : o->fine_tune ? "--fine-tune"
-                            : o->fine_tune_epochs ? "--fine-tune-epochs" : NULL;
-    if (base_only && !o->base)
-        return cli_usage("train", "%s needs --base MODEL", base_only);
-    bool table = cli_is_table(o->data);
-    const char *table_only = o->label ? "--label" : o->columns ? "--columns"
-                             : o->holdout ? "--holdout" : o->chunk ? "--chunk"
-                             : o->delimiter ? "--delimiter" : NULL;
-    if (table_only && !table)
-        return cli_usage("train", "%s is for tables (.csv, .arff, penguins), not %s",
-                         table_only, o->data);
-    if (!o->base && cli_is_image_folder(o->data))
-        return cli_usage("train", "%s is a folder of images: train on it with --base MODEL "
-                         "(a pretrained backbone, e.g. data/models/mobilenet_v2)", o->data);
-    if (table && (o->base || o->limit))
-        return cli_usage("train", "%s is not for tables", o->base ? "--base" : "--limit");
-    if (o->val && o->val_split > 0)
-        return cli_usage("train", "give --val or --val-split, not both");
-    if (o->patience && !o->val && !(o->val_split > 0))
-        return cli_usage("train", "--early-stop needs validation data (--val or --val-split)");
-    if (o->pooling && strcmp(o->pooling, "avg") && strcmp(o->pooling, "max"))
-        return cli_usage("train", "--pooling must be avg or max, not '%s'", o->pooling);
     crest_preprocess pre;
-    if (o->preprocess && crest_preprocess_parse(o->preprocess, &pre))
-        return cli_fail("train", CREST_E_ARG);
+    if (crest_preprocess_parse(v, &pre)) {
+        fprintf(stderr, "crest %s: %s: %s\n", cmd, opt->name, crest_last_error());
+        return EXIT_INPUT;
+    }
+    *(const char **)dst = v;
     return 0;
 }
 
-static int parse(int argc, char **argv, train_opts *o)
+#define T train_opts
+static const cli_opt train_options[] = {
+    { CLI_STR_OPT(T, "--data", data), .arg = "SPEC",
+      .help = "fashion-mnist[:train|:test], mnist[:train|:test], IDX folder,\n"
+              "a table (.csv with a header row, .arff) or penguins" },
+    { CLI_STR_OPT(T, "--out", out), .arg = "DIR",
+      .help = "where the trained model goes (TF.js layers format)" },
+    { CLI_CUSTOM_OPT(T, "--hidden", hidden, parse_hidden), .arg = "256[,128]",
+      .help = "hidden Dense(relu) layers (default none: Dense softmax only)" },
+    { CLI_FLOAT_OPT(T, "--dropout", dropout, 0, 0.99), .arg = "P",
+      .help = "dropout before the final Dense" },
+    { CLI_INT_OPT(T, "--epochs", epochs, 1, 1024), .arg = "E",
+      .help = "epochs (default 5; tables 30)" },
+    { CLI_INT_OPT(T, "--batch", batch, 1, 1 << 20), .arg = "B", .help = "batch size (default 32)" },
+    { CLI_FLOAT_OPT(T, "--lr", lr, 1e-9, 100), .arg = "LR",
+      .help = "learning rate (default 0.001; tables 0.01)" },
+    { CLI_ENUM_OPT(T, "--optimizer", optimizer, "adam|sgd|rmsprop"),
+      .help = "the optimizer (default adam)" },
+    { CLI_INT_OPT(T, "--seed", seed, 0, 1L << 62), .arg = "S",
+      .help = "seed of initialization, shuffling and dropout" },
+    { CLI_STR_OPT(T, "--val", val), .arg = "SPEC", .help = "validation data, reported each epoch" },
+    { CLI_FLOAT_OPT(T, "--val-split", val_split, 0, 0.99), .arg = "F",
+      .help = "or this fraction of --data (seeded, stratified)" },
+    { CLI_INT_OPT(T, "--early-stop", patience, 1, 1000), .arg = "PATIENCE",
+      .help = "stop when val loss stops improving; restore best" },
+    { CLI_STR_OPT(T, "--resume", resume), .arg = "DIR",
+      .help = "continue the killed run whose --out was DIR from its last\n"
+              "checkpoint (DIR/checkpoint/, written atomically after every\n"
+              "epoch and removed once the model is saved); the other\n"
+              "options must be the same; it ends bit-identical" },
+    { CLI_INT_OPT(T, "--initial-epoch", initial_epoch, 0, 1023), .arg = "E",
+      .help = "start counting at epoch E (Keras' initial_epoch)" },
+    { CLI_ENUM_OPT(T, "--checkpoint", checkpoint, "every|best"),
+      .help = "also save the model to --out after every epoch (best:\n"
+              "when val loss, else loss, improved; DIR then ends with the\n"
+              "best epoch's model); with --base, while fine-tuning" },
+    { CLI_INT_OPT(T, "--threads", threads, 1, 256), .arg = "T",
+      .help = "worker threads (default: the cores)" },
+    { CLI_STR_OPT(T, "--label", label), .arg = "COL", .modes = TRAIN_TABLE,
+      .help = "the label column (required)",
+      .section = "tables (.csv, .arff, penguins; defaults there: --epochs 30 --lr 0.01):" },
+    { CLI_STR_OPT(T, "--columns", columns), .arg = "SPEC.json", .modes = TRAIN_TABLE,
+      .help = "feature columns (default: inferred and printed)" },
+    { CLI_INT_OPT(T, "--holdout", holdout, 2, 1000), .arg = "N", .modes = TRAIN_TABLE,
+      .help = "every Nth row held out and scored (default none)" },
+    { CLI_CUSTOM_OPT(T, "--delimiter", delimiter, cli_delimiter), .arg = "C",
+      .modes = TRAIN_TABLE, .help = "one character, or \\t (default ,)" },
+    { CLI_INT_OPT(T, "--chunk", chunk, 1, 1L << 24), .arg = "ROWS", .modes = TRAIN_TABLE,
+      .help = "stream the table from disk ROWS at a time,\nfor files larger than memory" },
+    { CLI_STR_OPT(T, "--base", base), .arg = "MODEL", .modes = TRAIN_PLAIN | TRAIN_BASE,
+      .help = "Keras TF.js layers folder (or model.json) of the backbone",
+      .section = "transfer learning (a pretrained backbone, its top cut off, frozen):" },
+    { CLI_STR_OPT(T, "--cut", cut), .arg = "LAYER", .modes = TRAIN_BASE,
+      .help = "drop everything after LAYER (default: before the backbone's\n"
+              "own pooling / classifier, as include_top=False)" },
+    { CLI_ENUM_OPT(T, "--pooling", pooling, "avg|max"), .bad_exit = EXIT_USAGE,
+      .modes = TRAIN_BASE, .help = "global pooling on the cut backbone (default avg)" },
+    { CLI_INT_OPT(T, "--fine-tune", fine_tune, 0, 100000), .arg = "N", .modes = TRAIN_BASE,
+      .help = "then also train the backbone's last N layers, at lr/10" },
+    { CLI_INT_OPT(T, "--fine-tune-epochs", fine_tune_epochs, 1, 1024), .arg = "E",
+      .modes = TRAIN_BASE, .help = "epochs of that second phase (default 2)" },
+    { CLI_STR_OPT(T, "--cache", cache), .arg = "DIR", .modes = TRAIN_BASE,
+      .help = "cache backbone features on disk; reused when valid" },
+    { CLI_CUSTOM_OPT(T, "--preprocess", preprocess, parse_preprocess), .arg = "MODE",
+      .modes = TRAIN_BASE, .help = "none|rescale|tf|torch|caffe (default: the model's\n"
+                                   "recorded preprocessing, else rescale = x/255)" },
+    { CLI_INT_OPT(T, "--limit", limit, 1, 1L << 40), .arg = "N",
+      .modes = TRAIN_PLAIN | TRAIN_BASE,
+      .help = "use the first N training samples (and N/2 validation)" },
+};
+#undef T
+
+/* An option given where it does not apply, by the modes above. */
+static const cli_rule train_rules[] = {
+    { TRAIN_BASE, "needs --base MODEL", false },
+    { TRAIN_TABLE, "is for tables (.csv, .arff, penguins), not", true },
+    { TRAIN_PLAIN | TRAIN_BASE, "is not for tables", false },
+};
+
+static const cli_command train_cmd = {
+    .name = "train", .usage = "crest train --data SPEC --out DIR [options]",
+    .opts = train_options, .n_opts = sizeof train_options / sizeof *train_options,
+    .rules = train_rules, .n_rules = sizeof train_rules / sizeof *train_rules,
+    .more = "  SPEC may also be a folder with one sub-folder of images per class.\n",
+};
+
+/* Options that mean nothing for this data are errors, not silently ignored. */
+static int check_combination(train_opts *o, const cli_parsed *p)
 {
-    cli_args a = { argc, 0, argv, "train" };
-    const char *name, *val;
-    bool inl;
-    int rc = 0;
-    while (!rc && cli_next(&a, &name, &val, &inl)) {
-        const char *v = NULL;
-        if (!name)
-            return cli_usage("train", "unexpected argument '%s'", val);
-        if (!strcmp(name, "--help")) {
-            fputs(help, stdout);
-            exit(EXIT_OK);
-        }
-        if ((rc = cli_value(&a, name, val, &v)))
-            return rc;
-        long l;
-        if (!strcmp(name, "--data")) o->data = v;
-        else if (!strcmp(name, "--out")) o->out = v;
-        else if (!strcmp(name, "--val")) o->val = v;
-        else if (!strcmp(name, "--optimizer")) o->optimizer = v;
-        else if (!strcmp(name, "--label")) o->label = v;
-        else if (!strcmp(name, "--columns")) o->columns = v;
-        else if (!strcmp(name, "--delimiter")) rc = cli_delimiter("train", v, &o->delimiter);
-        else if (!strcmp(name, "--holdout")) rc = cli_int("train", name, v, 2, 1000, &o->holdout);
-        else if (!strcmp(name, "--chunk")) rc = cli_int("train", name, v, 1, 1L << 24, &o->chunk);
-        else if (!strcmp(name, "--hidden")) rc = parse_hidden(v, o);
-        else if (!strcmp(name, "--dropout")) rc = cli_float("train", name, v, 0, 0.99, &o->dropout);
-        else if (!strcmp(name, "--lr")) rc = cli_float("train", name, v, 1e-9, 100, &o->lr);
-        else if (!strcmp(name, "--val-split")) rc = cli_float("train", name, v, 0, 0.99, &o->val_split);
-        else if (!strcmp(name, "--epochs")) rc = cli_int("train", name, v, 1, 1024, &o->epochs);
-        else if (!strcmp(name, "--batch")) rc = cli_int("train", name, v, 1, 1 << 20, &o->batch);
-        else if (!strcmp(name, "--seed")) rc = cli_int("train", name, v, 0, 1L << 62, &o->seed);
-        else if (!strcmp(name, "--early-stop")) rc = cli_int("train", name, v, 1, 1000, &o->patience);
-        else if (!strcmp(name, "--threads")) rc = cli_int("train", name, v, 1, 256, &l), o->threads = l;
-        else if (!strcmp(name, "--base")) o->base = v;
-        else if (!strcmp(name, "--cut")) o->cut = v;
-        else if (!strcmp(name, "--pooling")) o->pooling = v;
-        else if (!strcmp(name, "--cache")) o->cache = v;
-        else if (!strcmp(name, "--preprocess")) o->preprocess = v;
-        else if (!strcmp(name, "--fine-tune")) rc = cli_int("train", name, v, 0, 100000, &o->fine_tune);
-        else if (!strcmp(name, "--fine-tune-epochs")) rc = cli_int("train", name, v, 1, 1024, &o->fine_tune_epochs);
-        else if (!strcmp(name, "--limit")) rc = cli_int("train", name, v, 1, 1L << 40, &o->limit);
-        else if (!strcmp(name, "--resume")) o->resume = v;
-        else if (!strcmp(name, "--checkpoint")) o->checkpoint = v;
-        else if (!strcmp(name, "--initial-epoch")) rc = cli_int("train", name, v, 0, 1023, &o->initial_epoch);
-        else return cli_usage("train", "unknown option %s", name);
-    }
-    if (rc)
-        return rc;
     if (o->resume && !o->out)
         o->out = o->resume;
     if (o->resume && strcmp(o->resume, o->out))
@@ -157,18 +146,17 @@ static int parse(int argc, char **argv, train_opts *o)
                          "not --out %s", o->resume, o->out);
     if (!o->data || !o->out)
         return cli_usage("train", "--data and --out are required");
-    if (o->checkpoint && strcmp(o->checkpoint, "every") && strcmp(o->checkpoint, "best")) {
-        fprintf(stderr, "crest train: --checkpoint '%s' is not every or best\n", o->checkpoint);
-        return EXIT_INPUT;
-    }
-    if ((rc = check_combination(o)))
+    unsigned mode = cli_is_table(o->data) ? TRAIN_TABLE : o->base ? TRAIN_BASE : TRAIN_PLAIN;
+    int rc = cli_check_modes(&train_cmd, p, mode, o->data);
+    if (rc)
         return rc;
-    if (o->optimizer && strcmp(o->optimizer, "adam") && strcmp(o->optimizer, "sgd") &&
-        strcmp(o->optimizer, "rmsprop")) {
-        fprintf(stderr, "crest train: --optimizer '%s' is not adam, sgd or rmsprop\n",
-                o->optimizer);
-        return EXIT_INPUT;
-    }
+    if (!o->base && cli_is_image_folder(o->data))
+        return cli_usage("train", "%s is a folder of images: train on it with --base MODEL "
+                         "(a pretrained backbone, e.g. data/models/mobilenet_v2)", o->data);
+    if (o->val && o->val_split > 0)
+        return cli_usage("train", "give --val or --val-split, not both");
+    if (o->patience && !o->val && !(o->val_split > 0))
+        return cli_usage("train", "--early-stop needs validation data (--val or --val-split)");
     return 0;
 }
 
@@ -241,8 +229,35 @@ crest_fit_opts cli_fit_opts(const train_opts *o, const char *ckdir, const char *
 
 bool cli_keep_best(const train_opts *o) { return o->checkpoint && !strcmp(o->checkpoint, "best"); }
 
-/* Flatten, hidden Dense(relu) layers, Dropout, Dense softmax: compiled,
- * with the metadata the saved model carries. */
+int cli_save_trained(crest_model *m, const train_opts *o, bool best_saved)
+{
+    int err = best_saved ? CREST_OK : crest_model_save(m, o->out);
+    if (!err) {
+        cli_checkpoint_done(o);
+        printf("saved: %s\n", o->out);
+    }
+    return err;
+}
+
+int cli_add_head(crest_model *m, const train_opts *o, int classes)
+{
+    for (int i = 0; i < o->hidden.n; i++)
+        crest_add(m, crest_dense(o->hidden.size[i], CREST_RELU));
+    if (o->dropout > 0)
+        crest_add(m, crest_dropout((float)o->dropout));
+    return crest_add(m, crest_dense(classes, CREST_SOFTMAX));
+}
+
+crest_optimizer *cli_optimizer(const train_opts *o, double lr)
+{
+    if (!o->optimizer || !strcmp(o->optimizer, "adam"))
+        return crest_adam((float)lr);
+    if (!strcmp(o->optimizer, "sgd"))
+        return crest_sgd((float)lr, 0, false);
+    return crest_rmsprop((float)lr);
+}
+
+/* Flatten, the head: compiled, with the metadata the saved model carries. */
 static int build_mlp(const train_opts *o, const crest_dataset *ds, crest_model **out)
 {
     crest_model *m = NULL;
@@ -253,17 +268,10 @@ static int build_mlp(const train_opts *o, const crest_dataset *ds, crest_model *
         if (o->threads)
             crest_model_set_threads(m, (int)o->threads);
         crest_add(m, crest_flatten());
-        for (int i = 0; i < o->n_hidden; i++)
-            crest_add(m, crest_dense(o->hidden[i], CREST_RELU));
-        if (o->dropout > 0)
-            crest_add(m, crest_dropout((float)o->dropout));
-        err = crest_add(m, crest_dense(K, CREST_SOFTMAX));
+        err = cli_add_head(m, o, K);
     }
     if (!err) {
-        crest_optimizer *opt = !o->optimizer || !strcmp(o->optimizer, "adam")
-                                   ? crest_adam((float)o->lr)
-                               : !strcmp(o->optimizer, "sgd") ? crest_sgd((float)o->lr, 0, false)
-                                                              : crest_rmsprop((float)o->lr);
+        crest_optimizer *opt = cli_optimizer(o, o->lr);
         err = opt ? crest_compile(m, &(crest_compile_opts){ .optimizer = opt,
                                                             .loss = CREST_SPARSE_CCE,
                                                             .metrics = CREST_ACCURACY })
@@ -285,14 +293,63 @@ static int build_mlp(const train_opts *o, const crest_dataset *ds, crest_model *
     return err;
 }
 
+/* --data and --val (the first --limit samples, half as many for
+ * validation), or the seeded, stratified --val-split of --data. */
+static int load_mlp_data(const train_opts *o, crest_dataset **ds, crest_dataset **val)
+{
+    int err = crest_dataset_load(ds, o->data);
+    if (!err)
+        err = cli_dataset_limit(ds, o->limit);
+    if (!err && o->val)
+        err = crest_dataset_load(val, o->val);
+    if (!err && o->val)
+        err = cli_dataset_limit(val, o->limit > 0 ? (o->limit + 1) / 2 : 0);
+    if (!err)
+        err = cli_split_val(o, ds, val);
+    return err;
+}
+
+/* The model's summary, then fit with checkpoints and validation. */
+static int fit_mlp(const train_opts *o, crest_model *m, const crest_dataset *ds,
+                   const crest_dataset *val)
+{
+    char *s = crest_model_summary(m, false);
+    if (s)
+        fputs(s, stdout);
+    crest_free(s);
+    char ck[4096];
+    crest_fit_opts fo = cli_fit_opts(o, cli_checkpoint_dir(o, ck, sizeof ck), "fit");
+    fo.validation_data = val;
+    return crest_fit(m, ds, &fo);
+}
+
+/* IDX sets and built-in names: Flatten and the head on the inputs. */
+static int train_mlp(const train_opts *o)
+{
+    crest_dataset *ds = NULL, *val = NULL;
+    crest_model *m = NULL;
+    int err = load_mlp_data(o, &ds, &val);
+    if (!err)
+        err = build_mlp(o, ds, &m);
+    if (!err)
+        err = fit_mlp(o, m, ds, val);
+    if (!err)
+        err = cli_save_trained(m, o, cli_keep_best(o));
+    crest_model_free(m);
+    crest_dataset_free(ds);
+    crest_dataset_free(val);
+    return err ? cli_fail("train", err) : EXIT_OK;
+}
+
 int cmd_train(int argc, char **argv)
 {
     train_opts o = { .batch = 32 };
-    int rc = parse(argc, argv, &o);
-    if (!rc)
-        rc = cli_check_out_dir("train", o.out);   /* before any work */
-    if (rc)
+    cli_parsed p;
+    int rc;
+    if (!cli_parse(&train_cmd, argc, argv, &o, &p, &rc))
         return rc;
+    if ((rc = check_combination(&o, &p)) || (rc = cli_check_out_dir("train", o.out)))
+        return rc;              /* before any work */
     if (cli_is_table(o.data))   /* tabular data: feature columns (cli/tabular.c) */
         return cli_train_table(&o);
     if (!o.epochs)
@@ -308,43 +365,5 @@ int cmd_train(int argc, char **argv)
     if (folder)
         return cli_usage("train", "%s is a folder of images: train on it with a pretrained "
                          "backbone, --base MODEL (e.g. data/models/mobilenet_v2)", folder);
-    crest_dataset *ds = NULL, *val = NULL;
-    crest_model *m = NULL;
-    int err = crest_dataset_load(&ds, o.data);
-    if (!err)
-        err = cli_dataset_limit(&ds, o.limit);
-    if (!err && o.val)
-        err = crest_dataset_load(&val, o.val);
-    if (!err && o.val)
-        err = cli_dataset_limit(&val, o.limit > 0 ? (o.limit + 1) / 2 : 0);
-    if (!err)
-        err = cli_split_val(&o, &ds, &val);
-    if (err) {
-        rc = cli_fail("train", err);
-        goto out;
-    }
-    err = build_mlp(&o, ds, &m);
-    if (!err) {
-        char *s = crest_model_summary(m, false);
-        if (s)
-            fputs(s, stdout);
-        crest_free(s);
-        char ck[4096];
-        crest_fit_opts fo = cli_fit_opts(&o, cli_checkpoint_dir(&o, ck, sizeof ck), "fit");
-        fo.validation_data = val;
-        err = crest_fit(m, ds, &fo);
-    }
-    if (!err && !cli_keep_best(&o))
-        err = crest_model_save(m, o.out);
-    if (err) {
-        rc = cli_fail("train", err);
-        goto out;
-    }
-    cli_checkpoint_done(&o);
-    printf("saved: %s\n", o.out);
-out:
-    crest_model_free(m);
-    crest_dataset_free(ds);
-    crest_dataset_free(val);
-    return rc;
+    return train_mlp(&o);
 }

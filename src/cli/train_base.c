@@ -83,15 +83,6 @@ static int features(crest_model *m, const crest_dataset *d, const char *cache,
     return rc;
 }
 
-static crest_optimizer *make_opt(const train_opts *o, double lr)
-{
-    if (!o->optimizer || !strcmp(o->optimizer, "adam"))
-        return crest_adam((float)lr);
-    if (!strcmp(o->optimizer, "sgd"))
-        return crest_sgd((float)lr, 0, false);
-    return crest_rmsprop((float)lr);
-}
-
 static int set_metadata(crest_model *m, const train_opts *o, const crest_dataset *ds,
                         const crest_image_opts *io, const char *cut)
 {
@@ -117,121 +108,161 @@ static int set_metadata(crest_model *m, const train_opts *o, const crest_dataset
     return rc;
 }
 
-int cmd_train_base(const train_opts *o)
+/* One `crest train --base` run: what its steps make and the last frees. */
+typedef struct base_run {
+    const train_opts *o;
+    crest_model *m, *head;            /* the backbone (then the whole model); the head */
+    crest_dataset *ds, *val, *ft, *fv;   /* images; their backbone features */
+    crest_image_opts io;              /* the backbone's image transform */
+    char cut[128];                    /* the layer the backbone ends at */
+    int nb;                           /* backbone layers, with the cut's pooling */
+    double t_feat;                    /* seconds of feature extraction */
+} base_run;
+
+/* Steps return 0, a library error (< 0, reported by cmd_train_base) or an
+ * exit code (> 0, reported). */
+
+/* The backbone's input as an image transform: [H, W, 1|3] or [H, W]. */
+static int backbone_input(base_run *r)
 {
-    crest_model *m = NULL, *head = NULL;
-    crest_dataset *ds = NULL, *val = NULL, *ft = NULL, *fv = NULL;
-    crest_image_opts io = { 0 };
-    char cut[128];
-    int rc = EXIT_OK, err;
-    crest_pooling pool = CREST_POOL_AVG;
-    if (o->pooling && strcmp(o->pooling, "avg")) {
-        if (strcmp(o->pooling, "max"))
-            return cli_usage("train", "--pooling must be avg or max, not '%s'", o->pooling);
-        pool = CREST_POOL_MAX;
-    }
-    if ((err = crest_model_load(&m, o->base)))
-        goto fail;
-    if (o->threads)
-        crest_model_set_threads(m, (int)o->threads);
-    crest_dims in = crest_model_input_shape(m);
+    crest_dims in = crest_model_input_shape(r->m);
     if ((in.ndim != 2 && in.ndim != 3) || (in.ndim == 3 && in.d[2] != 1 && in.d[2] != 3)) {
         fprintf(stderr, "crest train: %s: the backbone's input is not an image [H, W, 1|3] "
-                        "or [H, W]\n", o->base);
-        rc = EXIT_INPUT;
-        goto out;
+                        "or [H, W]\n", r->o->base);
+        return EXIT_INPUT;
     }
-    io = (crest_image_opts){ .height = (int)in.d[0], .width = (int)in.d[1],
-                             .channels = in.ndim == 3 ? (int)in.d[2] : 1 };
-    if ((err = base_preprocess(o, m, &io.preprocess)))
-        goto fail;
-    if (o->cut)
-        snprintf(cut, sizeof cut, "%s", o->cut);
-    else if ((err = crest_model_default_cut(m, cut, sizeof cut)))
-        goto fail;
-    if ((err = crest_model_cut(m, cut, pool)) ||
-        (err = crest_model_set_trainable(m, 0, -1, false)))
-        goto fail;
-    int nb = crest_model_layer_count(m);
-    fprintf(stderr, "backbone: %s cut after '%s', %s pooling, %lld features, %d layers frozen; "
-                    "preprocessing %s\n", o->base, cut, pool == CREST_POOL_MAX ? "max" : "avg",
-            (long long)crest_model_output_size(m), nb, crest_preprocess_name(io.preprocess));
-    bool split = !o->val && o->val_split > 0;   /* seeded, stratified (cli_split_val) */
-    if ((err = load_data(o, o->data, &io, o->limit, split, &ds, &val)) ||
-        (o->val && (err = load_data(o, o->val, &io, o->limit > 0 ? o->limit / 2 : 0, false,
-                                    &val, NULL))))
-        goto fail;
-    double t0 = now_s();
-    if ((err = features(m, ds, o->cache, "train", &ft)) ||
-        (val && (err = features(m, val, o->cache, "validation", &fv))))
-        goto fail;
-    double t_feat = now_s() - t0;
+    r->io = (crest_image_opts){ .height = (int)in.d[0], .width = (int)in.d[1],
+                                .channels = in.ndim == 3 ? (int)in.d[2] : 1 };
+    return base_preprocess(r->o, r->m, &r->io.preprocess);
+}
 
-    int K = crest_dataset_classes(ds);
-    if ((err = crest_sequential_new(&head, crest_dataset_sample_shape(ft))))
-        goto fail;
-    crest_model_set_seed(head, (uint64_t)o->seed);
-    for (int i = 0; i < o->n_hidden; i++)
-        crest_add(head, crest_dense(o->hidden[i], CREST_RELU));
-    if (o->dropout > 0)
-        crest_add(head, crest_dropout((float)o->dropout));
-    if ((err = crest_add(head, crest_dense(K, CREST_SOFTMAX))) ||
-        (err = crest_compile(head, &(crest_compile_opts){ .optimizer = make_opt(o, o->lr),
-                                                          .loss = CREST_SPARSE_CCE,
-                                                          .metrics = CREST_ACCURACY })))
-        goto fail;
+/* Step 1: --base loaded, cut (include_top=False) with global pooling, frozen. */
+static int load_backbone(base_run *r)
+{
+    const train_opts *o = r->o;
+    crest_pooling pool = o->pooling && !strcmp(o->pooling, "max") ? CREST_POOL_MAX
+                                                                  : CREST_POOL_AVG;
+    int err = crest_model_load(&r->m, o->base);
+    if (!err && o->threads)
+        crest_model_set_threads(r->m, (int)o->threads);
+    if (!err)
+        err = backbone_input(r);
+    if (!err && o->cut)
+        snprintf(r->cut, sizeof r->cut, "%s", o->cut);
+    else if (!err)
+        err = crest_model_default_cut(r->m, r->cut, sizeof r->cut);
+    if (!err)
+        err = crest_model_cut(r->m, r->cut, pool);
+    if (!err)
+        err = crest_model_set_trainable(r->m, 0, -1, false);
+    if (err)
+        return err;
+    r->nb = crest_model_layer_count(r->m);
+    fprintf(stderr, "backbone: %s cut after '%s', %s pooling, %lld features, %d layers frozen; "
+                    "preprocessing %s\n", o->base, r->cut, pool == CREST_POOL_MAX ? "max" : "avg",
+            (long long)crest_model_output_size(r->m), r->nb,
+            crest_preprocess_name(r->io.preprocess));
+    return CREST_OK;
+}
+
+/* Steps 2 and 3: the images through the backbone's transform, and their
+ * features (--cache: on disk). */
+static int extract(base_run *r)
+{
+    const train_opts *o = r->o;
+    bool split = !o->val && o->val_split > 0;   /* seeded, stratified (cli_split_val) */
+    int err = load_data(o, o->data, &r->io, o->limit, split, &r->ds, &r->val);
+    if (!err && o->val)
+        err = load_data(o, o->val, &r->io, o->limit > 0 ? o->limit / 2 : 0, false, &r->val,
+                        NULL);
+    double t0 = now_s();
+    if (!err)
+        err = features(r->m, r->ds, o->cache, "train", &r->ft);
+    if (!err && r->val)
+        err = features(r->m, r->val, o->cache, "validation", &r->fv);
+    r->t_feat = now_s() - t0;
+    return err;
+}
+
+/* Step 4: the head, trained on the features. */
+static int train_head(base_run *r)
+{
+    const train_opts *o = r->o;
+    int err = crest_sequential_new(&r->head, crest_dataset_sample_shape(r->ft));
+    if (err)
+        return err;
+    crest_model_set_seed(r->head, (uint64_t)o->seed);
+    if ((err = cli_add_head(r->head, o, crest_dataset_classes(r->ds))) ||
+        (err = crest_compile(r->head, &(crest_compile_opts){ .optimizer = cli_optimizer(o, o->lr),
+                                                             .loss = CREST_SPARSE_CCE,
+                                                             .metrics = CREST_ACCURACY })))
+        return err;
     crest_history hist;
-    t0 = now_s();
+    double t0 = now_s();
     char ck[4096];
     crest_fit_opts fo = cli_fit_opts(o, cli_checkpoint_dir(o, ck, sizeof ck), "head");
-    fo.validation_data = fv;
+    fo.validation_data = r->fv;
     fo.history = &hist;
     fo.on_epoch_end = NULL;   /* the head alone is no model to save: --checkpoint
                                  saves the whole model while fine-tuning */
-    err = crest_fit(head, ft, &fo);
-    if (err)
-        goto fail;
-    fprintf(stderr, "head training: %.2f s (features: %.2f s)\n", now_s() - t0, t_feat);
-    if ((err = crest_model_append(m, head)) || (err = set_metadata(m, o, ds, &io, cut)))
-        goto fail;
+    if ((err = crest_fit(r->head, r->ft, &fo)))
+        return err;
+    fprintf(stderr, "head training: %.2f s (features: %.2f s)\n", now_s() - t0, r->t_feat);
+    return CREST_OK;
+}
 
-    if (o->fine_tune > 0) {
-        int last = nb;   /* the global pooling layer added by the cut is not counted */
-        const char *ln = crest_layer_name(crest_model_layer(m, nb - 1));
-        if (ln && !strncmp(ln, "global_", 7))
-            last = nb - 1;
-        int n = o->fine_tune > last ? last : (int)o->fine_tune;
-        if ((err = crest_model_set_trainable(m, last - n, n, true)))
-            goto fail;
-        fprintf(stderr, "fine-tuning the backbone's last %d layers at lr %g\n", n, o->lr / 10);
-        t0 = now_s();
-        err = crest_compile(m, &(crest_compile_opts){ .optimizer = make_opt(o, o->lr / 10),
-                                                      .loss = CREST_SPARSE_CCE,
-                                                      .metrics = CREST_ACCURACY });
-        fo = cli_fit_opts(o, ck, "fine-tune");
-        fo.epochs = o->fine_tune_epochs ? (int)o->fine_tune_epochs : 2;
-        fo.early_stopping_patience = 0;
-        fo.initial_epoch = 0;
-        fo.validation_data = val;
-        if (!err)
-            err = crest_fit(m, ds, &fo);   /* lazy: inputs made a batch at a time */
-        if (err)
-            goto fail;
+/* Step 6: --fine-tune N: the backbone's last N layers trained with the head
+ * at lr / 10 (BatchNorm stays in inference mode). */
+static int fine_tune(base_run *r)
+{
+    const train_opts *o = r->o;
+    int last = r->nb;   /* the global pooling layer added by the cut is not counted */
+    const char *ln = crest_layer_name(crest_model_layer(r->m, r->nb - 1));
+    if (ln && !strncmp(ln, "global_", 7))
+        last = r->nb - 1;
+    int n = o->fine_tune > last ? last : (int)o->fine_tune;
+    int err = crest_model_set_trainable(r->m, last - n, n, true);
+    if (err)
+        return err;
+    fprintf(stderr, "fine-tuning the backbone's last %d layers at lr %g\n", n, o->lr / 10);
+    double t0 = now_s();
+    err = crest_compile(r->m, &(crest_compile_opts){ .optimizer = cli_optimizer(o, o->lr / 10),
+                                                     .loss = CREST_SPARSE_CCE,
+                                                     .metrics = CREST_ACCURACY });
+    char ck[4096];
+    crest_fit_opts fo = cli_fit_opts(o, cli_checkpoint_dir(o, ck, sizeof ck), "fine-tune");
+    fo.epochs = o->fine_tune_epochs ? (int)o->fine_tune_epochs : 2;
+    fo.early_stopping_patience = 0;
+    fo.initial_epoch = 0;
+    fo.validation_data = r->val;
+    if (!err)
+        err = crest_fit(r->m, r->ds, &fo);   /* lazy: inputs made a batch at a time */
+    if (!err)
         fprintf(stderr, "fine-tuning: %.2f s\n", now_s() - t0);
-    }
-    if (!(o->fine_tune > 0 && cli_keep_best(o)) && (err = crest_model_save(m, o->out)))
-        goto fail;
-    cli_checkpoint_done(o);
-    printf("saved: %s\n", o->out);
-    goto out;
-fail:
-    rc = cli_fail("train", err);
-out:
-    crest_model_free(m);
-    crest_model_free(head);
-    crest_dataset_free(ds);
-    crest_dataset_free(val);
-    crest_dataset_free(ft);
-    crest_dataset_free(fv);
-    return rc;
+    return err;
+}
+
+int cmd_train_base(const train_opts *o)
+{
+    base_run r = { .o = o };
+    int err = load_backbone(&r);
+    if (!err)
+        err = extract(&r);
+    if (!err)
+        err = train_head(&r);
+    if (!err)   /* step 5: one model, with what predict needs to read images */
+        err = crest_model_append(r.m, r.head);
+    if (!err)
+        err = set_metadata(r.m, o, r.ds, &r.io, r.cut);
+    if (!err && o->fine_tune > 0)
+        err = fine_tune(&r);
+    if (!err)   /* --checkpoint best saves while fine-tuning only */
+        err = cli_save_trained(r.m, o, o->fine_tune > 0 && cli_keep_best(o));
+    crest_model_free(r.m);
+    crest_model_free(r.head);
+    crest_dataset_free(r.ds);
+    crest_dataset_free(r.val);
+    crest_dataset_free(r.ft);
+    crest_dataset_free(r.fv);
+    return err > 0 ? err : err ? cli_fail("train", err) : EXIT_OK;
 }
