@@ -229,6 +229,7 @@ int cmd_evaluate(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
 int cmd_infer(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
 #endif

@@ -27,7 +27,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 fail=0
 checks=0
-CMDS="train evaluate predict summary infer bench"
+CMDS="train evaluate predict summary infer bench export"
 # exit codes of a bad value other than 3, kept from before the tables
 declare -A BAD_EXIT=([train --pooling]=2)
 

@@ -83,6 +83,35 @@ $PY "$CONV" "$tmp/mlp" "$tmp/mlp.h5" --vlen --chunk-attrs 1 || die "tfjs_to_h5.p
   die "predict on the MLP .h5"
 cmp -s "$tmp/q0.json" "$tmp/q1.json" || die "MLP .h5 predictions differ"
 
+# 3b. the round trip TF.js folder -> crest -> .h5 -> crest -> TF.js folder, whose
+#     predictions real TF.js reproduces; h5py reads crest's .h5 as Keras lays it out
+"$C" export "$tmp/mlp" --format h5 --out "$tmp/rt.h5" > /dev/null || die "export --format h5"
+"$C" export "$tmp/rt.h5" --format tfjs --out "$tmp/rt" > /dev/null || die "export --format tfjs"
+"$C" predict "$tmp/rt" --data fashion-mnist:test --limit 20 --json > "$tmp/q2.json" 2> /dev/null &&
+  cmp -s "$tmp/q0.json" "$tmp/q2.json" || die "predictions changed over TF.js -> .h5 -> TF.js"
+"$C" predict "$tmp/rt" --data fashion-mnist:test --limit 100 --json > "$tmp/q3.json" 2> /dev/null
+NODE_PATH="$ROOT/tools/node_modules" node "$ROOT/tests/tfjs/predict_compare.js" "$tmp/rt" \
+  "$tmp/q3.json" "$CREST_DATA/fashion-mnist/t10k-images-idx3-ubyte" 100 1e-5 > /dev/null ||
+  die "real TF.js disagrees with crest on the round-tripped model"
+$PY - "$tmp/rt.h5" <<'PY' || die "h5py does not read crest's .h5 as Keras' layout"
+import json, sys, h5py
+f = h5py.File(sys.argv[1], 'r')
+cfg = json.loads(f.attrs['model_config'])
+assert cfg['class_name'] == 'Sequential', cfg['class_name']
+assert 'keras_version' in f.attrs and 'backend' in f.attrs
+mw = f['model_weights']
+names = [n.decode() for n in mw.attrs['layer_names']]
+for n in names:
+    for w in mw[n].attrs['weight_names']:
+        w = w.decode()
+        assert w.startswith(n + '/') and w.endswith(':0'), w
+        assert mw[n][w].dtype == 'float32'
+assert sum(len(mw[n].attrs['weight_names']) for n in names) == 4   # two Dense layers
+PY
+"$C" export "$tmp/mlp" --format onnx --out "$tmp/m.onnx" > /dev/null 2>&1
+[ $? = 3 ] || die "export --format onnx should be refused (exit 3)"
+[ -e "$tmp/m.onnx" ] && die "a refused export left a file"
+
 # 4. the real file: HDF5 read, config parsed; its 3-D layers are not built yet
 expect_fail 3 "layer 'conv3d_1': class Conv3D is not supported" \
   "$C" summary "$CREST_DATA/models/invesalius_brain_mri_t1.h5"

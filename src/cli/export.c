@@ -1,0 +1,62 @@
+/* export.c - `crest export`: a model in another file format. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct export_opts {
+    const char *format, *out;
+} export_opts;
+
+static const cli_opt export_options[] = {
+    { CLI_ENUM_OPT(export_opts, "--format", format, "tfjs|h5|keras|onnx|tflite"),
+      .help = "tfjs: a TF.js layers folder; h5: a Keras 2.x HDF5 file (model.save's\n"
+              "layout); keras, onnx, tflite: not written yet (refused)" },
+    { CLI_STR_OPT(export_opts, "--out", out), .arg = "PATH",
+      .help = "the folder (tfjs) or file (h5) written, atomically" },
+};
+
+static const cli_command export_cmd = {
+    .name = "export", .usage = "crest export MODEL --format FORMAT --out PATH",
+    .about = "  Writes MODEL (any form crest reads: a TF.js layers folder, a Keras .h5,\n"
+             "  a folder crest train wrote) in another format.\n",
+    .opts = export_options, .n_opts = sizeof export_options / sizeof *export_options,
+    .max_pos = 1,
+};
+
+/* The checks that come before any work: arguments, format, output. */
+static int check(const export_opts *o, const cli_parsed *p)
+{
+    if (!p->n_pos)
+        return cli_usage("export", "needs a model");
+    if (!o->format || !o->out)
+        return cli_usage("export", "needs --format and --out");
+    if (strcmp(o->format, "tfjs") != 0 && strcmp(o->format, "h5") != 0) {
+        fprintf(stderr, "crest export: --format %s is not supported yet (tfjs and h5 are)\n",
+                o->format);
+        return EXIT_INPUT;
+    }
+    return strcmp(o->format, "h5") == 0 ? cli_check_out_file("export", o->out)
+                                        : cli_check_out_dir("export", o->out);
+}
+
+int cmd_export(int argc, char **argv)
+{
+    export_opts o = { 0 };
+    cli_parsed p;
+    int rc;
+    if (!cli_parse(&export_cmd, argc, argv, &o, &p, &rc))
+        return rc;
+    if ((rc = check(&o, &p)) != 0)
+        return rc;
+    crest_model *m = NULL;
+    int err = crest_model_load(&m, p.pos[0]);
+    if (!err)
+        err = strcmp(o.format, "h5") == 0 ? crest_model_save_h5(m, o.out)
+                                          : crest_model_save(m, o.out);
+    crest_model_free(m);
+    if (err)
+        return cli_fail("export", err);
+    printf("exported: %s (%s)\n", o.out, o.format);
+    return EXIT_OK;
+}
