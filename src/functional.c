@@ -10,7 +10,6 @@
  */
 #include "internal.h"
 #include "json.h"
-#include "tfjs.h"
 
 #include <stdio.h>
 
@@ -33,12 +32,13 @@ typedef struct fn_impl {
     bool done;                    /* outputs set */
 } fn_impl;
 
+/* Functional and Sequential models (they share the destroy). */
 static fn_impl *impl_of(const crest_model *m)
 {
-    return m && m->kind == CR_FUNCTIONAL ? m->impl : NULL;
+    return m && m->kind && m->kind->destroy == cr_functional_destroy ? m->impl : NULL;
 }
 
-static void fn_destroy(crest_model *m)
+void cr_functional_destroy(crest_model *m)
 {
     fn_impl *f = m->impl;
     if (!f)
@@ -52,15 +52,10 @@ static void fn_destroy(crest_model *m)
     m->impl = NULL;
 }
 
-static cr_node *fn_trace(crest_model *m, cr_graph *g);
-static cJSON *fn_to_json(crest_model *m);
-
-int crest_functional_new(crest_model **out, const char *name)
+int cr_functional_alloc(const cr_model_kind *kind, const char *name, crest_model **out)
 {
-    if (!out)
-        return cr_fail(CREST_E_ARG, "functional_new: out is NULL");
     *out = NULL;
-    crest_model *m = cr_model_alloc(CR_FUNCTIONAL, name && *name ? name : "model");
+    crest_model *m = cr_model_alloc(kind, name);
     if (!m)
         return CREST_E_NOMEM;
     m->impl = cr_calloc(1, sizeof(fn_impl));
@@ -68,11 +63,15 @@ int crest_functional_new(crest_model **out, const char *name)
         crest_model_free(m);
         return cr_fail(CREST_E_NOMEM, "out of memory creating a functional model");
     }
-    m->trace = fn_trace;
-    m->destroy = fn_destroy;
-    m->to_json = fn_to_json;
     *out = m;
     return CREST_OK;
+}
+
+int crest_functional_new(crest_model **out, const char *name)
+{
+    if (!out)
+        return cr_fail(CREST_E_ARG, "functional_new: out is NULL");
+    return cr_functional_alloc(&cr_functional_kind, name && *name ? name : "model", out);
 }
 
 static crest_sym *sym_new(crest_model *m, fn_impl *f)
@@ -107,10 +106,12 @@ static bool name_used(const crest_model *m, const fn_impl *f, const char *name)
     return false;
 }
 
-static int usable(crest_model *m, fn_impl **f)
+/* m takes new tensors; public: only through the functional API (a
+ * Sequential model grows by crest_add). */
+static int usable(crest_model *m, fn_impl **f, bool public)
 {
     *f = impl_of(m);
-    if (!*f)
+    if (!*f || (public && m->kind != &cr_functional_kind))
         return cr_fail(CREST_E_ARG, "not a functional model");
     if (m->err)
         return cr_fail(m->err, "%s", m->errmsg);
@@ -120,10 +121,10 @@ static int usable(crest_model *m, fn_impl **f)
     return CREST_OK;
 }
 
-crest_sym *crest_input(crest_model *m, crest_dims shape, const char *name)
+static crest_sym *input(crest_model *m, crest_dims shape, const char *name, bool public)
 {
     fn_impl *f;
-    if (usable(m, &f))
+    if (usable(m, &f, public))
         return NULL;
     if (shape.ndim < 1 || shape.ndim >= CREST_MAX_DIMS) {
         cr_model_fail(m, cr_fail(CREST_E_SHAPE, "Input: rank %d", shape.ndim));
@@ -165,10 +166,20 @@ static bool owns(const crest_model *m, const crest_layer *l)
     return false;
 }
 
-crest_sym *crest_call(crest_model *m, crest_layer *l, crest_sym **in, int n_in)
+crest_sym *crest_input(crest_model *m, crest_dims shape, const char *name)
+{
+    return input(m, shape, name, true);
+}
+
+crest_sym *cr_functional_input(crest_model *m, crest_dims shape, const char *name)
+{
+    return input(m, shape, name, false);
+}
+
+static crest_sym *call(crest_model *m, crest_layer *l, crest_sym **in, int n_in, bool public)
 {
     fn_impl *f;
-    int rc = usable(m, &f);
+    int rc = usable(m, &f, public);
     if (rc) {
         if (m && !owns(m, l))
             crest_layer_free(l);
@@ -209,6 +220,16 @@ crest_sym *crest_call(crest_model *m, crest_layer *l, crest_sym **in, int n_in)
     return s;
 }
 
+crest_sym *crest_call(crest_model *m, crest_layer *l, crest_sym **in, int n_in)
+{
+    return call(m, l, in, n_in, true);
+}
+
+crest_sym *cr_functional_call(crest_model *m, crest_layer *l, crest_sym **in, int n_in)
+{
+    return call(m, l, in, n_in, false);
+}
+
 crest_sym *crest_apply(crest_model *m, crest_layer *l, crest_sym *x)
 {
     return crest_call(m, l, &x, 1);
@@ -223,11 +244,11 @@ static void mark_needed(crest_sym *s)
         mark_needed(s->in[i]);
 }
 
-int crest_functional_outputs(crest_model *m, crest_sym **inputs, int n_inputs,
-                             crest_sym **outputs, int n_outputs)
+static int set_outputs(crest_model *m, crest_sym **inputs, int n_inputs, crest_sym **outputs,
+                       int n_outputs, bool build, bool public)
 {
     fn_impl *f;
-    int rc = usable(m, &f);
+    int rc = usable(m, &f, public);
     if (rc)
         return rc;
     if (n_inputs < 1 || n_inputs > CR_MAX_IO || n_outputs < 1 || n_outputs > CR_MAX_IO)
@@ -270,11 +291,23 @@ int crest_functional_outputs(crest_model *m, crest_sym **inputs, int n_inputs,
             total += cr_dims_count(&inputs[i]->shape);
         m->in_shape = (cr_dims){ .ndim = 1, .d = { total } };
     }
-    rc = cr_model_build(m);
+    rc = build ? cr_model_build(m) : CREST_OK;
     return rc ? cr_model_fail(m, rc) : CREST_OK;
 }
 
-static cr_node *fn_trace(crest_model *m, cr_graph *g)
+int crest_functional_outputs(crest_model *m, crest_sym **inputs, int n_inputs,
+                             crest_sym **outputs, int n_outputs)
+{
+    return set_outputs(m, inputs, n_inputs, outputs, n_outputs, true, true);
+}
+
+int cr_functional_set_outputs(crest_model *m, crest_sym **inputs, int n_inputs,
+                              crest_sym **outputs, int n_outputs, bool build)
+{
+    return set_outputs(m, inputs, n_inputs, outputs, n_outputs, build, false);
+}
+
+cr_node *cr_functional_trace(crest_model *m, cr_graph *g)
 {
     fn_impl *f = m->impl;
     if (!f->done)
@@ -322,49 +355,59 @@ static cJSON *history(const crest_sym *s)
     return a;
 }
 
+/* The InputLayer entry of Input s. */
+static cJSON *input_json(const crest_sym *s)
+{
+    cJSON *o = cJSON_CreateObject(), *c = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "class_name", "InputLayer");
+    cJSON_AddStringToObject(c, "name", s->name);
+    cr_json_add_dims(c, "batch_input_shape", &s->shape, true);
+    cJSON_AddStringToObject(c, "dtype", "float32");
+    cJSON_AddBoolToObject(c, "sparse", false);
+    cr_json_put(o, "config", c);
+    cJSON_AddStringToObject(o, "name", s->name);
+    cJSON_AddArrayToObject(o, "inbound_nodes");
+    return o;
+}
+
+/* The entry of layer l with its calls (inbound_nodes); NULL if l cannot be
+ * saved. */
+static cJSON *layer_calls_json(const fn_impl *f, const crest_layer *l)
+{
+    cJSON *o = cr_layer_json(l, NULL);
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "name", l->name);
+    cJSON *calls = cJSON_AddArrayToObject(o, "inbound_nodes");
+    for (int i = 0; i < f->n; i++) {
+        crest_sym *s = f->syms[i];
+        if (s->layer != l)
+            continue;
+        cJSON *call = cJSON_CreateArray();
+        for (int k = 0; k < s->n_in; k++) {
+            cJSON *h = history(s->in[k]);
+            cr_json_push(h, cJSON_CreateObject());
+            cr_json_push(call, h);
+        }
+        cr_json_push(calls, call);
+    }
+    return o;
+}
+
 static cJSON *fn_to_json(crest_model *m)
 {
     fn_impl *f = m->impl;
-    cJSON *top = cJSON_CreateObject();
-    cJSON_AddStringToObject(top, "class_name", "Model");
-    cJSON *cfg = cJSON_AddObjectToObject(top, "config");
+    cJSON *cfg = cJSON_CreateObject();
     cJSON_AddStringToObject(cfg, "name", m->name);
     cJSON *layers = cJSON_AddArrayToObject(cfg, "layers");
-    for (int i = 0; i < f->n; i++) {          /* Inputs */
-        crest_sym *s = f->syms[i];
-        if (s->layer || !s->needed)
-            continue;
-        cJSON *o = cJSON_CreateObject(), *c = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "class_name", "InputLayer");
-        cJSON_AddStringToObject(c, "name", s->name);
-        cr_json_add_dims(c, "batch_input_shape", &s->shape, true);
-        cJSON_AddStringToObject(c, "dtype", "float32");
-        cJSON_AddBoolToObject(c, "sparse", false);
-        cr_json_put(o, "config", c);
-        cJSON_AddStringToObject(o, "name", s->name);
-        cJSON_AddArrayToObject(o, "inbound_nodes");
-        cr_json_push(layers, o);
-    }
+    for (int i = 0; i < f->n; i++)               /* Inputs */
+        if (!f->syms[i]->layer && f->syms[i]->needed)
+            cr_json_push(layers, input_json(f->syms[i]));
     for (int li = 0; li < m->n_layers; li++) {   /* layers, with their calls */
-        crest_layer *l = m->layers[li];
-        cJSON *o = cr_layer_json(l, NULL);
+        cJSON *o = layer_calls_json(f, m->layers[li]);
         if (!o) {
-            cJSON_Delete(top);
+            cJSON_Delete(cfg);
             return NULL;
-        }
-        cJSON_AddStringToObject(o, "name", l->name);
-        cJSON *calls = cJSON_AddArrayToObject(o, "inbound_nodes");
-        for (int i = 0; i < f->n; i++) {
-            crest_sym *s = f->syms[i];
-            if (s->layer != l)
-                continue;
-            cJSON *call = cJSON_CreateArray();
-            for (int k = 0; k < s->n_in; k++) {
-                cJSON *h = history(s->in[k]);
-                cr_json_push(h, cJSON_CreateObject());
-                cr_json_push(call, h);
-            }
-            cr_json_push(calls, call);
         }
         cr_json_push(layers, o);
     }
@@ -374,9 +417,7 @@ static cJSON *fn_to_json(crest_model *m)
     cJSON *outs = cJSON_AddArrayToObject(cfg, "output_layers");
     for (int i = 0; i < f->n_outputs; i++)
         cr_json_push(outs, history(f->outputs[i]));
-    cJSON_AddStringToObject(top, "keras_version", "tfjs-layers 4.22.0");
-    cJSON_AddStringToObject(top, "backend", "tensor_flow.js");
-    return top;
+    return cr_model_json_wrap("Model", cfg);
 }
 
 /* ---- Keras JSON: read -------------------------------------------------- */
@@ -490,14 +531,139 @@ static int io_list(const cJSON *a, ref *refs, int *n, const char *what)
     return CREST_OK;
 }
 
-int cr_functional_from_json(const cJSON *cfg, crest_model **out)
+/* Step 1 for one entry of "layers": its name and number of calls; an
+ * InputLayer becomes an Input of m, any other class a layer (not yet
+ * applied). i: the entry's index (earlier entries are in p[0..i)). */
+static int read_entry(crest_model *m, pending *p, int i, const cJSON *lj)
 {
+    pending *q = &p[i];
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(lj, "class_name");
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(lj, "config");
+    const cJSON *nm = cJSON_GetObjectItemCaseSensitive(lj, "name");
+    const cJSON *calls = cJSON_GetObjectItemCaseSensitive(lj, "inbound_nodes");
+    if (!cJSON_IsString(nm))
+        nm = cJSON_GetObjectItemCaseSensitive(c, "name");
+    if (!cJSON_IsString(cls) || !cJSON_IsObject(c) || !cJSON_IsString(nm) ||
+        (calls && !cJSON_IsArray(calls)))
+        return cr_fail(CREST_E_FORMAT, "layer %d: needs class_name, config, name and an "
+                                       "inbound_nodes list", i);
+    for (int k = 0; k < i; k++)
+        if (!strcmp(p[k].name, nm->valuestring))
+            return cr_fail(CREST_E_FORMAT, "layer name '%s' appears twice", nm->valuestring);
+    q->json = lj;
+    q->name = nm->valuestring;
+    q->n_calls = calls ? cJSON_GetArraySize(calls) : 0;
+    int rc;
+    if (strcmp(cls->valuestring, "InputLayer")) {
+        if ((rc = cr_layer_from_json(lj, &q->layer)))
+            return rc;
+        q->out = cr_calloc((size_t)(q->n_calls ? q->n_calls : 1), sizeof *q->out);
+        return q->out ? CREST_OK : cr_fail(CREST_E_NOMEM, "out of memory");
+    }
+    cr_dims shape;
+    bool found;
+    if ((rc = cr_input_shape_json(c, &shape, &found)) ||
+        (!found && (rc = cr_fail(CREST_E_FORMAT, "no batch_input_shape"))))
+        return cr_wrap(rc, "layer '%s'", q->name);
+    q->n_calls = 1;
+    q->out = cr_calloc(1, sizeof *q->out);
+    if (!q->out || !(q->out[0] = crest_input(m, shape, q->name))) {
+        rc = q->out ? m->err : cr_fail(CREST_E_NOMEM, "out of memory");
+        return cr_wrap(rc, "layer '%s'", q->name);
+    }
+    q->done = 1;
+    return CREST_OK;
+}
+
+/* The inputs of q's next call into in[0..*n); *ready false if one of them is
+ * not made yet. */
+static int call_inputs(pending *p, int nl, pending *q, crest_sym **in, int *n, bool *ready)
+{
+    const cJSON *call = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(q->json,
+                                                                             "inbound_nodes"),
+                                           q->done);
+    ref refs[CR_MAX_IO];
+    int rc = call_refs(call, refs, n);
+    if (rc)
+        return cr_wrap(rc, "layer '%s'", q->name);
+    *ready = *n > 0;
+    for (int k = 0; k < *n && *ready; k++) {
+        if (refs[k].tensor != 0 || !exists(p, nl, &refs[k]))
+            return cr_fail(CREST_E_FORMAT, "layer '%s': input %s[%d][%d] does not exist",
+                           q->name, refs[k].layer, refs[k].call, refs[k].tensor);
+        *ready = (in[k] = lookup(p, nl, &refs[k])) != NULL;
+    }
+    return CREST_OK;
+}
+
+/* Step 2: applies every call whose inputs exist, until all are done. */
+static int apply_calls(crest_model *m, pending *p, int nl)
+{
+    for (bool progress = true; progress;) {
+        progress = false;
+        for (int i = 0; i < nl; i++) {
+            pending *q = &p[i];
+            while (q->layer && q->done < q->n_calls) {
+                crest_sym *in[CR_MAX_IO];
+                int n;
+                bool ready;
+                int rc = call_inputs(p, nl, q, in, &n, &ready);
+                if (rc || !ready) {
+                    if (rc)
+                        return rc;
+                    break;
+                }
+                q->out[q->done] = crest_call(m, q->layer, in, n);
+                q->owned = true;
+                if (!q->out[q->done])
+                    return m->err;
+                q->done++;
+                progress = true;
+            }
+        }
+    }
+    for (int i = 0; i < nl; i++)
+        if (p[i].done < p[i].n_calls)
+            return cr_fail(CREST_E_FORMAT, "layer '%s': its inputs never become available (a "
+                                           "cycle or a missing layer)", p[i].name);
+    return CREST_OK;
+}
+
+/* Step 3: the model's inputs and outputs (input_layers, output_layers). */
+static int set_model_io(crest_model *m, const cJSON *cfg, pending *p, int nl)
+{
+    ref ri[CR_MAX_IO], ro[CR_MAX_IO];
+    int ni, no, rc;
+    crest_sym *si[CR_MAX_IO], *so[CR_MAX_IO];
+    if ((rc = io_list(cJSON_GetObjectItemCaseSensitive(cfg, "input_layers"), ri, &ni,
+                      "input_layers")) ||
+        (rc = io_list(cJSON_GetObjectItemCaseSensitive(cfg, "output_layers"), ro, &no,
+                      "output_layers")))
+        return rc;
+    for (int k = 0; k < ni + no; k++) {
+        ref *r = k < ni ? &ri[k] : &ro[k - ni];
+        crest_sym *s = r->tensor == 0 ? lookup(p, nl, r) : NULL;
+        if (!s)
+            return cr_fail(CREST_E_FORMAT, "%s '%s' is not a layer output",
+                           k < ni ? "input" : "output", r->layer);
+        if (k < ni)
+            si[k] = s;
+        else
+            so[k - ni] = s;
+    }
+    return crest_functional_outputs(m, si, ni, so, no);
+}
+
+/* The functional kind's from_json: the "config" of a Model / Functional. */
+static int fn_from_json(const char *class_name, const cJSON *cfg, crest_model **out)
+{
+    (void)class_name;
     *out = NULL;
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(cfg, "layers");
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(cfg, "name");
     if (!cJSON_IsArray(layers))
         return cr_fail(CREST_E_FORMAT, "functional model config has no layers");
-    int nl = cJSON_GetArraySize(layers), rc;
+    int nl = cJSON_GetArraySize(layers), rc, i = 0;
     if (nl < 1 || nl > 100000)
         return cr_fail(CREST_E_FORMAT, "functional model has %d layers", nl);
     crest_model *m = NULL;
@@ -506,126 +672,14 @@ int cr_functional_from_json(const cJSON *cfg, crest_model **out)
         return cr_fail(CREST_E_NOMEM, "out of memory reading a functional model");
     if ((rc = crest_functional_new(&m, cJSON_IsString(name) ? name->valuestring : "model")))
         goto out;
-    /* 1: every layer, its name and number of calls */
-    int i = 0;
     const cJSON *lj;
     cJSON_ArrayForEach(lj, layers)
     {
-        pending *q = &p[i++];
-        const cJSON *cls = cJSON_GetObjectItemCaseSensitive(lj, "class_name");
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(lj, "config");
-        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(lj, "name");
-        const cJSON *calls = cJSON_GetObjectItemCaseSensitive(lj, "inbound_nodes");
-        if (!cJSON_IsString(nm))
-            nm = cJSON_GetObjectItemCaseSensitive(c, "name");
-        if (!cJSON_IsString(cls) || !cJSON_IsObject(c) || !cJSON_IsString(nm) ||
-            (calls && !cJSON_IsArray(calls))) {
-            rc = cr_fail(CREST_E_FORMAT, "layer %d: needs class_name, config, name and an "
-                                         "inbound_nodes list", i - 1);
+        if ((rc = read_entry(m, p, i++, lj)))
             goto out;
-        }
-        for (int k = 0; k < i - 1; k++)
-            if (!strcmp(p[k].name, nm->valuestring)) {
-                rc = cr_fail(CREST_E_FORMAT, "layer name '%s' appears twice", nm->valuestring);
-                goto out;
-            }
-        q->json = lj;
-        q->name = nm->valuestring;
-        q->n_calls = calls ? cJSON_GetArraySize(calls) : 0;
-        if (!strcmp(cls->valuestring, "InputLayer")) {
-            cr_dims shape;
-            bool found;
-            if ((rc = cr_input_shape_json(c, &shape, &found)) ||
-                (!found && (rc = cr_fail(CREST_E_FORMAT, "no batch_input_shape"))))
-                goto layer_fail;
-            q->n_calls = 1;
-            q->out = cr_calloc(1, sizeof *q->out);
-            if (!q->out || !(q->out[0] = crest_input(m, shape, q->name))) {
-                rc = q->out ? m->err : cr_fail(CREST_E_NOMEM, "out of memory");
-                goto layer_fail;
-            }
-            q->done = 1;
-            continue;
-        }
-        if ((rc = cr_layer_from_json(lj, &q->layer)))
-            goto out;
-        q->out = cr_calloc((size_t)(q->n_calls ? q->n_calls : 1), sizeof *q->out);
-        if (!q->out) {
-            rc = cr_fail(CREST_E_NOMEM, "out of memory");
-            goto out;
-        }
-        continue;
-    layer_fail:
-        cr_wrap(rc, "layer '%s'", q->name);
-        goto out;
     }
-    /* 2: apply calls whose inputs exist, until all are done */
-    for (bool progress = true; progress;) {
-        progress = false;
-        for (i = 0; i < nl; i++) {
-            pending *q = &p[i];
-            while (q->layer && q->done < q->n_calls) {
-                const cJSON *call = cJSON_GetArrayItem(
-                    cJSON_GetObjectItemCaseSensitive(q->json, "inbound_nodes"), q->done);
-                ref refs[CR_MAX_IO];
-                crest_sym *in[CR_MAX_IO];
-                int n;
-                if ((rc = call_refs(call, refs, &n))) {
-                    cr_wrap(rc, "layer '%s'", q->name);
-                    goto out;
-                }
-                bool ready = n > 0;
-                for (int k = 0; k < n && ready; k++) {
-                    if (refs[k].tensor != 0 || !exists(p, nl, &refs[k])) {
-                        rc = cr_fail(CREST_E_FORMAT, "layer '%s': input %s[%d][%d] does not "
-                                                     "exist", q->name, refs[k].layer,
-                                     refs[k].call, refs[k].tensor);
-                        goto out;
-                    }
-                    ready = (in[k] = lookup(p, nl, &refs[k])) != NULL;
-                }
-                if (!ready)
-                    break;
-                q->out[q->done] = crest_call(m, q->layer, in, n);
-                q->owned = true;
-                if (!q->out[q->done]) {
-                    rc = m->err;
-                    goto out;
-                }
-                q->done++;
-                progress = true;
-            }
-        }
-    }
-    for (i = 0; i < nl; i++)
-        if (p[i].done < p[i].n_calls) {
-            rc = cr_fail(CREST_E_FORMAT, "layer '%s': its inputs never become available (a "
-                                         "cycle or a missing layer)", p[i].name);
-            goto out;
-        }
-    /* 3: the model's inputs and outputs */
-    ref ri[CR_MAX_IO], ro[CR_MAX_IO];
-    int ni, no;
-    crest_sym *si[CR_MAX_IO], *so[CR_MAX_IO];
-    if ((rc = io_list(cJSON_GetObjectItemCaseSensitive(cfg, "input_layers"), ri, &ni,
-                      "input_layers")) ||
-        (rc = io_list(cJSON_GetObjectItemCaseSensitive(cfg, "output_layers"), ro, &no,
-                      "output_layers")))
-        goto out;
-    for (int k = 0; k < ni + no; k++) {
-        ref *r = k < ni ? &ri[k] : &ro[k - ni];
-        crest_sym *s = r->tensor == 0 ? lookup(p, nl, r) : NULL;
-        if (!s) {
-            rc = cr_fail(CREST_E_FORMAT, "%s '%s' is not a layer output",
-                         k < ni ? "input" : "output", r->layer);
-            goto out;
-        }
-        if (k < ni)
-            si[k] = s;
-        else
-            so[k - ni] = s;
-    }
-    rc = crest_functional_outputs(m, si, ni, so, no);
+    if (!(rc = apply_calls(m, p, nl)))
+        rc = set_model_io(m, cfg, p, nl);
 out:
     for (i = 0; i < nl; i++) {
         if (!p[i].owned)
@@ -640,6 +694,11 @@ out:
     *out = m;
     return CREST_OK;
 }
+
+const cr_model_kind cr_functional_kind = {
+    .class_name = "Model", .alias = "Functional", .from_json = fn_from_json,
+    .to_json = fn_to_json, .trace = cr_functional_trace, .destroy = cr_functional_destroy,
+};
 
 /* ---- predict: any output ------------------------------------------------ */
 
