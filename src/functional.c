@@ -606,7 +606,7 @@ static int apply_calls(crest_model *m, pending *p, int nl)
             while (q->layer && q->done < q->n_calls) {
                 crest_sym *in[CR_MAX_IO];
                 int n;
-                bool ready;
+                bool ready = false;
                 int rc = call_inputs(p, nl, q, in, &n, &ready);
                 if (rc || !ready) {
                     if (rc)
