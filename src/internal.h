@@ -459,17 +459,19 @@ void (*cr_registry_get(cr_registry *r, const char *name))(void);
 /* Unique default names per model, Keras style: dense, dense_1, ... */
 void cr_model_name_layer(crest_model *m, crest_layer *l);
 
-/* Functional models (src/functional.c); Sequential ones are functional
- * models whose layers form a chain, so these serve both kinds. */
+/* The symbolic tensors of functional models (src/functional_graph.c);
+ * Sequential ones are functional models whose layers form a chain, so these
+ * serve both kinds. */
 crest_sym *cr_functional_output(crest_model *m, int k);      /* NULL if not complete */
 int cr_functional_inputs(crest_model *m, crest_sym **inputs);  /* count */
 crest_sym *cr_functional_find(crest_model *m, const char *layer);   /* last application */
 crest_layer *cr_sym_layer(const crest_sym *s);               /* NULL for an Input */
 int cr_sym_n_in(const crest_sym *s);
 crest_sym *cr_sym_in(const crest_sym *s, int i);
-/* A functional (or Sequential) model with no tensors yet; kind decides
- * which. */
-int cr_functional_alloc(const cr_model_kind *kind, const char *name, crest_model **out);
+/* A functional (or Sequential) model with no tensors yet, of that kind;
+ * chain: it grows by crest_add only (the functional API refuses it). */
+int cr_functional_alloc(const cr_model_kind *kind, const char *name, bool chain,
+                        crest_model **out);
 /* Lets layers be applied again to a complete model; outputs are set again with
  * cr_functional_set_outputs. */
 int cr_functional_reopen(crest_model *m);

@@ -22,7 +22,7 @@ int crest_sequential_new(crest_model **out, crest_dims in)
         if (in.d[i] < 1 || in.d[i] > (1 << 24))
             return cr_fail(CREST_E_SHAPE, "input dimension %d is %lld", i, (long long)in.d[i]);
     crest_model *m;
-    int rc = cr_functional_alloc(&cr_sequential_kind, "sequential", &m);
+    int rc = cr_functional_alloc(&cr_sequential_kind, "sequential", true, &m);
     if (rc)
         return rc;
     crest_sym *x = cr_functional_input(m, in, NULL);
