@@ -4,9 +4,12 @@ CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O3 -g
 SAN     ?=
+# libhdf5 (Debian libhdf5-dev, the serial build) for Keras .h5 files.
+HDF5_CFLAGS := $(shell pkg-config --cflags hdf5-serial 2>/dev/null || echo -I/usr/include/hdf5/serial)
+HDF5_LIBS   := $(shell pkg-config --libs hdf5-serial 2>/dev/null || echo -lhdf5_serial)
 CFLAGS  := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Werror $(OPT) $(SAN) -fno-math-errno -pthread -fPIC \
-           -Iinclude -Isrc
-LDLIBS  := -lcjson -ljpeg -lpng -lm -pthread
+           -Iinclude -Isrc $(HDF5_CFLAGS)
+LDLIBS  := -lcjson -ljpeg -lpng $(HDF5_LIBS) -lm -pthread
 TESTLIBS := -lcmocka
 
 SRC     := $(wildcard src/*.c src/*/*.c)

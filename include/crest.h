@@ -351,6 +351,10 @@ int crest_model_set_seed(crest_model *m, uint64_t seed);
  * are removed. Numbers are written with '.' whatever the host's locale. A
  * NaN or infinite weight (training diverged) is CREST_E_STATE, naming it. */
 int crest_model_save(crest_model *m, const char *dir);
+/* The model as a Keras 2.x HDF5 file (model.save("m.h5")'s layout:
+ * model_config, model_weights; crest's metadata in crest_metadata), written
+ * atomically like crest_model_save. crest_model_load reads it back. */
+int crest_model_save_h5(crest_model *m, const char *path);
 /* A TF.js layers folder, or a model.json path. Refused (CREST_E_FORMAT,
  * naming the weight and its layer): NaN or infinite weights, a quantization
  * scale <= 0, and NUL characters in model.json. */

@@ -441,6 +441,9 @@ void cr_model_invalidate(crest_model *m);          /* drop traced graphs */
 /* Frees the training and evaluation graphs (the inference one stays). */
 void cr_model_drop_loss_graphs(crest_model *m);
 int cr_model_collect_weights(crest_model *m);
+/* CREST_E_STATE naming the first NaN or infinite weight (a diverged model
+ * is never saved). */
+int cr_check_finite(const crest_model *m);
 /* The weight named "layer/weight" (Keras' weight path), or NULL. */
 cr_weight *cr_model_find_weight(crest_model *m, const char *name);
 int cr_model_pool(crest_model *m, cr_pool **out);
@@ -588,7 +591,7 @@ int cr_write_file_atomic(const char *path, const void *data, size_t len);
  * folders that cannot be synced (EINVAL, EROFS) are not an error. */
 int cr_sync_dir_of(const char *path);
 /* Removes the temp files of crest's atomic writes ("*.json.tmp.<pid>",
- * "*.bin.tmp.<pid>", "*.ckpt.tmp.<pid>") in dir whose process is gone;
+ * "*.bin.tmp.<pid>", "*.ckpt.tmp.<pid>", "*.h5.tmp.<pid>") in dir whose process is gone;
  * returns how many. */
 int cr_remove_dead_temps(const char *dir);
 /* mkdir -p: each missing folder along dir is created; false on failure. */

@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include "json.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -366,6 +367,23 @@ size_t crest_model_param_count(const crest_model *m, bool trainable_only)
         if (!trainable_only || weight_trainable(m->weights[i]))
             n += (size_t)m->weights[i]->size;
     return n;
+}
+
+/* A model with a NaN or infinite weight (training diverged) would save but
+ * never load again: every writer refuses it before writing anything. */
+int cr_check_finite(const crest_model *m)
+{
+    for (int i = 0; i < m->n_weights; i++) {
+        const cr_weight *w = m->weights[i];
+        for (int64_t k = 0; k < w->size; k++)
+            if (!isfinite(w->val[k]))
+                return cr_fail(CREST_E_STATE, "save: weight '%s/%s' (layer '%s'): value %lld "
+                               "is %s (did training diverge?); nothing written",
+                               w->owner ? w->owner->name : "", w->name,
+                               w->owner ? w->owner->name : "?", (long long)k,
+                               isnan(w->val[k]) ? "NaN" : "infinite");
+    }
+    return CREST_OK;
 }
 
 /* ---- Keras JSON pieces the kinds share -------------------------------- */

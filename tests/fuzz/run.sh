@@ -12,7 +12,9 @@
 # plus the inputs earlier runs found (BUILD/fuzz-corpus/<name>/, kept
 # between runs; the seed folder is never written). A dictionary
 # tests/fuzz/<name>.dict is used when it exists. Limits: 2 GiB RSS, one
-# malloc at most FUZZ_MALLOC_MB (default 1024) MiB, 10 s per input.
+# malloc at most FUZZ_MALLOC_MB (default 1024) MiB, FUZZ_TIMEOUT (default 10)
+# seconds per input (wall clock: raise it for long runs on a loaded machine,
+# where a niced fuzzer can wait that long for a CPU).
 set -u
 BUILD="${1:-build-fuzz}"
 SECS="${2:-60}"
@@ -20,6 +22,7 @@ shift 2 2>/dev/null || shift $#
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 MALLOC_MB="${FUZZ_MALLOC_MB:-1024}"
+TIMEOUT="${FUZZ_TIMEOUT:-10}"
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
   for b in "$BUILD"/fuzz/fuzz_*; do
@@ -47,8 +50,11 @@ for n in "${names[@]}"; do
   fi
   dict=()
   [ -f "tests/fuzz/$n.dict" ] && dict=(-dict="tests/fuzz/$n.dict")
-  "$bin" -max_total_time="$SECS" -print_final_stats=1 -rss_limit_mb=2048 \
-    -malloc_limit_mb="$MALLOC_MB" -timeout=10 -artifact_prefix="$crashes/" \
+  # tests/fuzz/NAME.env: extra environment for one harness (one VAR=value a line)
+  envs=()
+  [ -f "tests/fuzz/$n.env" ] && mapfile -t envs < <(grep -v '^#' "tests/fuzz/$n.env")
+  env "${envs[@]}" "$bin" -max_total_time="$SECS" -print_final_stats=1 -rss_limit_mb=2048 \
+    -malloc_limit_mb="$MALLOC_MB" -timeout="$TIMEOUT" -artifact_prefix="$crashes/" \
     "${dict[@]}" "$work" "$seeds" > "$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)

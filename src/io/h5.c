@@ -1,0 +1,373 @@
+/* h5.c - Keras HDF5 files (.h5): models and weights.
+ *
+ * libhdf5 runs in a child process (h5_read.c, which also describes the
+ * file layout and the record stream); this side reads the records with a
+ * bound on every length, builds the model from the config, and assigns the
+ * weights as Keras' load_weights does. A child that dies, hangs past
+ * CHILD_SECONDS or sends anything malformed makes the load fail with a
+ * message naming the file; nothing it sent is trusted further than the
+ * model's own shapes.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "internal.h"
+#include "json.h"
+#include "io/h5.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CHILD_SECONDS 600              /* libhdf5's time for one file */
+#define MAX_NAME 4096
+#define MAX_CONFIG (256u << 20)
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CR_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CR_ASAN 1
+#endif
+#endif
+
+bool cr_h5_is_hdf5(const char *path)
+{
+    static const unsigned char sig[8] = { 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n' };
+    unsigned char b[8];
+    FILE *f = fopen(path, "rb");
+    bool yes = false;
+    if (f) {
+        /* the superblock sits at 0 or, after a user block, at 512, 1024, ... */
+        for (long off = 0; !yes && off <= (1L << 20); off = off ? off * 2 : 512)
+            yes = fseek(f, off, SEEK_SET) == 0 && fread(b, 1, 8, f) == 8 &&
+                  memcmp(b, sig, 8) == 0;
+        fclose(f);
+    }
+    return yes;
+}
+
+/* ---- the child and its stream ------------------------------------------- */
+
+typedef struct h5_in {
+    const char *path;
+    pid_t pid;
+    FILE *f;
+    bool eof;                          /* the stream ended early */
+} h5_in;
+
+static int spawn(h5_in *in, const char *path)
+{
+    int p[2];
+    *in = (h5_in){ .path = path, .pid = -1 };
+    if (pipe(p) != 0)
+        return cr_fail(CREST_E_IO, "%s: pipe: %s", path, strerror(errno));
+    fflush(NULL);
+    in->pid = fork();
+    if (in->pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return cr_fail(CREST_E_IO, "%s: fork: %s", path, strerror(errno));
+    }
+    if (in->pid == 0) {                /* the child: libhdf5 only */
+        close(p[0]);
+        signal(SIGPIPE, SIG_DFL);
+        alarm(CHILD_SECONDS);
+#ifndef CR_ASAN
+        struct rlimit lim = { (rlim_t)16 << 30, (rlim_t)16 << 30 };
+        setrlimit(RLIMIT_AS, &lim);    /* sizes libhdf5 takes from the file */
+#endif
+        cr_h5_stream(path, p[1]);
+        _exit(0);
+    }
+    close(p[1]);
+    in->f = fdopen(p[0], "rb");
+    if (!in->f) {
+        close(p[0]);
+        return cr_fail(CREST_E_NOMEM, "%s: out of memory", path);
+    }
+    return CREST_OK;
+}
+
+/* Ends the child; turns a stream that stopped early into an error. */
+static int finish(h5_in *in, int rc)
+{
+    if (in->f)
+        fclose(in->f);
+    if (in->pid <= 0)
+        return rc;
+    if (rc)
+        kill(in->pid, SIGKILL);
+    int st = 0;
+    while (waitpid(in->pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (in->eof && WIFSIGNALED(st))
+        rc = cr_fail(CREST_E_FORMAT, "%s: libhdf5 stopped on signal %d reading it: the file "
+                     "is damaged", in->path, WTERMSIG(st));
+    else if (in->eof)
+        rc = cr_fail(CREST_E_FORMAT, "%s: libhdf5 failed reading it (exit %d): the file is "
+                     "damaged", in->path, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    return rc;
+}
+
+static int get(h5_in *in, void *p, size_t n)
+{
+    if (fread(p, 1, n, in->f) == n)
+        return CREST_OK;
+    in->eof = true;
+    return CREST_E_FORMAT;             /* finish() says what happened */
+}
+
+static int get_u32(h5_in *in, uint32_t *v) { return get(in, v, sizeof *v); }
+
+/* A string of at most max bytes, NUL-terminated, in cr_malloc'd *out. */
+static int get_str(h5_in *in, uint32_t max, char **out)
+{
+    uint32_t n;
+    *out = NULL;
+    int rc = get_u32(in, &n);
+    if (rc)
+        return rc;
+    if (n > max)
+        return cr_fail(CREST_E_FORMAT, "%s: a name of %u bytes", in->path, n);
+    if (!(*out = cr_malloc((size_t)n + 1)))
+        return cr_fail(CREST_E_NOMEM, "%s: out of memory", in->path);
+    (*out)[n] = 0;
+    return get(in, *out, n);
+}
+
+/* The next tag; an 'E' record becomes the error it carries. */
+static int get_tag(h5_in *in, char *tag)
+{
+    int rc = get(in, tag, 1);
+    if (rc || *tag != 'E')
+        return rc;
+    char *msg = NULL;
+    if (!(rc = get_str(in, MAX_NAME, &msg)))
+        rc = cr_fail(CREST_E_FORMAT, "%s: %s", in->path, msg);
+    cr_free(msg);
+    return rc;
+}
+
+/* ---- weights ------------------------------------------------------------------ */
+
+/* The names of a layer's weights ('L' record after its tag). */
+typedef struct h5_layer {
+    char *name;
+    char **w;
+    uint32_t n;
+} h5_layer;
+
+static void layer_free(h5_layer *l)
+{
+    for (uint32_t i = 0; l->w && i < l->n; i++)
+        cr_free(l->w[i]);
+    cr_free(l->w);
+    cr_free(l->name);
+    *l = (h5_layer){ 0 };
+}
+
+static int get_layer(h5_in *in, h5_layer *l)
+{
+    int rc = get_str(in, MAX_NAME, &l->name);
+    if (!rc)
+        rc = get_u32(in, &l->n);
+    if (!rc && l->n > 4096)
+        rc = cr_fail(CREST_E_FORMAT, "%s: layer '%s' has %u weights", in->path, l->name, l->n);
+    if (!rc && !(l->w = cr_calloc(l->n + 1, sizeof *l->w)))
+        rc = cr_fail(CREST_E_NOMEM, "%s: out of memory", in->path);
+    for (uint32_t i = 0; !rc && i < l->n; i++)
+        rc = get_str(in, MAX_NAME, &l->w[i]);
+    return rc;
+}
+
+/* The layer weight a file weight name ("dense_1/kernel:0") names by its
+ * last component, if it is one not taken yet; -1 otherwise. */
+static int weight_by_name(const crest_layer *l, const char *wname, const bool *taken)
+{
+    const char *base = strrchr(wname, '/');
+    base = base ? base + 1 : wname;
+    size_t n = strcspn(base, ":");
+    for (int j = 0; j < l->n_w; j++)
+        if (!taken[j] && strlen(l->w[j]->name) == n && strncmp(l->w[j]->name, base, n) == 0)
+            return j;
+    return -1;
+}
+
+/* Which layer weight each file weight goes to: by name when every file
+ * weight names a distinct weight of the layer, else in order (Keras). */
+static void match_weights(const crest_layer *l, const h5_layer *fl, int *to)
+{
+    bool taken[64] = { false }, named = l->n_w <= 64;
+    for (uint32_t j = 0; named && j < fl->n; j++) {
+        to[j] = weight_by_name(l, fl->w[j], taken);
+        named = to[j] >= 0;
+        if (named)
+            taken[to[j]] = true;
+    }
+    for (uint32_t j = 0; !named && j < fl->n; j++)
+        to[j] = (int)j;
+}
+
+/* The next 'W' record into w, whose shape it must have. */
+static int get_weight(h5_in *in, const char *wname, cr_weight *w)
+{
+    char tag;
+    uint32_t nd;
+    uint64_t dims[CR_H5_MAX_RANK];
+    int rc = get_tag(in, &tag);
+    if (!rc && tag != 'W')
+        rc = cr_fail(CREST_E_FORMAT, "%s: weight '%s': unexpected record", in->path, wname);
+    if (!rc && !(rc = get_u32(in, &nd)) && nd > CR_H5_MAX_RANK)
+        rc = cr_fail(CREST_E_FORMAT, "%s: weight '%s' has rank %u", in->path, wname, nd);
+    if (!rc)
+        rc = get(in, dims, nd * sizeof *dims);
+    if (rc)
+        return rc;
+    /* Keras stores a scalar weight with shape (1,) or () */
+    bool same = (int)nd == w->shape.ndim || (w->shape.ndim == 0 && nd == 1 && dims[0] == 1);
+    for (int i = 0; same && i < (int)nd && i < w->shape.ndim; i++)
+        same = dims[i] == (uint64_t)w->shape.d[i];
+    if (!same) {
+        char got[128] = "[", want[96];
+        for (uint32_t i = 0; i < nd; i++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%llu", i ? "," : "",
+                     (unsigned long long)dims[i]);
+        snprintf(got + strlen(got), sizeof got - strlen(got), "]");
+        return cr_fail(CREST_E_SHAPE, "%s: dataset '%s' has shape %s, the layer's weight '%s' "
+                       "is %s", in->path, wname, got, w->name,
+                       cr_dims_str(&w->shape, want, sizeof want));
+    }
+    if ((rc = get(in, w->val, (size_t)w->size * sizeof *w->val)))
+        return rc;
+    for (int64_t i = 0; i < w->size; i++)
+        if (!isfinite(w->val[i]))
+            return cr_fail(CREST_E_FORMAT, "%s: dataset '%s': value %lld of %lld is %s",
+                           in->path, wname, (long long)i, (long long)w->size,
+                           isnan(w->val[i]) ? "NaN" : "infinite");
+    w->version++;
+    return CREST_OK;
+}
+
+/* A file layer's weights into model layer l. */
+static int assign_layer(h5_in *in, const h5_layer *fl, crest_layer *l)
+{
+    if ((int)fl->n != l->n_w)
+        return cr_fail(CREST_E_FORMAT, "%s: file layer '%s' has %u weights, model layer '%s' "
+                       "has %d", in->path, fl->name, fl->n, l->name, l->n_w);
+    int *to = cr_malloc((size_t)fl->n * sizeof *to + 1), rc = CREST_OK;
+    if (!to)
+        return cr_fail(CREST_E_NOMEM, "%s: out of memory", in->path);
+    match_weights(l, fl, to);
+    for (uint32_t j = 0; !rc && j < fl->n; j++)
+        rc = get_weight(in, fl->w[j], l->w[to[j]]);
+    cr_free(to);
+    return rc && !in->eof ? cr_wrap(rc, "layer '%s'", l->name) : rc;
+}
+
+/* The layer records after the config, up to 'D', into m's weighted layers. */
+static int assign_all(h5_in *in, crest_model *m, char tag)
+{
+    int k = 0, rc = CREST_OK;
+    for (int i = 0; i < m->n_layers; i++)
+        k += m->layers[i]->n_w > 0;
+    int n_ls = k;
+    k = 0;
+    for (int i = 0; !rc && tag != 'D'; i++) {
+        h5_layer fl = { 0 };
+        if (tag != 'L')
+            rc = cr_fail(CREST_E_FORMAT, "%s: unexpected record '%c'", in->path, tag);
+        else
+            rc = get_layer(in, &fl);
+        crest_layer *l = NULL;
+        for (int j = 0, seen = 0; !rc && fl.n > 0 && j < m->n_layers && !l; j++)
+            if (m->layers[j]->n_w > 0 && seen++ == k)
+                l = m->layers[j];
+        if (!rc && fl.n > 0 && !l)
+            rc = cr_fail(CREST_E_FORMAT, "%s: the file has weights for more layers than the "
+                         "model's %d (first extra: '%s')", in->path, n_ls, fl.name);
+        if (!rc && fl.n > 0) {
+            rc = assign_layer(in, &fl, l);
+            k++;
+        }
+        layer_free(&fl);
+        if (!rc)
+            rc = get_tag(in, &tag);
+    }
+    if (!rc && k < n_ls)
+        rc = cr_fail(CREST_E_FORMAT, "%s: the file has weights for %d layers, the model for %d",
+                     in->path, k, n_ls);
+    return rc;
+}
+
+/* ---- models --------------------------------------------------------------------- */
+
+/* The 'M' and 'C' records: metadata text (*meta, may stay NULL) and the
+ * parsed config; tag gets the record after them. */
+static int get_config(h5_in *in, char **meta, cJSON **cfg, char *tag)
+{
+    char *text = NULL;
+    int rc = get_tag(in, tag);
+    if (!rc && *tag == 'M' && !(rc = get_str(in, MAX_CONFIG, meta)))
+        rc = get_tag(in, tag);
+    if (!rc && *tag != 'C')
+        return cr_fail(CREST_E_FORMAT, "%s: no model_config: a weights-only file (load it "
+                       "onto a model with crest_model_load_weights)", in->path);
+    if (!rc)
+        rc = get_str(in, MAX_CONFIG, &text);
+    if (!rc)
+        rc = cr_json_parse(text, strlen(text), in->path, cfg);
+    cr_free(text);
+    return rc ? rc : get_tag(in, tag);
+}
+
+int cr_h5_model_load(crest_model **out, const char *path)
+{
+    h5_in in;
+    cJSON *cfg = NULL, *mj = NULL;
+    crest_model *m = NULL;
+    char tag = 0, *meta = NULL;
+    *out = NULL;
+    int rc = spawn(&in, path);
+    if (!rc)
+        rc = get_config(&in, &meta, &cfg, &tag);
+    if (!rc && meta && (rc = cr_json_parse(meta, strlen(meta), "crest_metadata", &mj)))
+        cr_wrap(rc, "%s", path);       /* checked here: it is saved as it is */
+    if (!rc && ((rc = cr_model_from_topology(cfg, &m)) || (rc = cr_model_build(m))))
+        cr_wrap(rc, "%s", path);
+    if (!rc)
+        rc = assign_all(&in, m, tag);
+    rc = finish(&in, rc);
+    if (!rc) {
+        m->meta_json = meta;
+        meta = NULL;
+        *out = m;
+        m = NULL;
+    }
+    crest_model_free(m);
+    cJSON_Delete(cfg);
+    cJSON_Delete(mj);
+    cr_free(meta);
+    return rc;
+}
+
+int cr_h5_load_weights(crest_model *m, const char *path)
+{
+    h5_in in;
+    char tag = 0;
+    int rc = spawn(&in, path);
+    if (!rc)
+        rc = get_tag(&in, &tag);
+    while (!rc && (tag == 'M' || tag == 'C')) {   /* a whole model's file: weights only */
+        char *text = NULL;
+        rc = get_str(&in, MAX_CONFIG, &text);
+        cr_free(text);
+        if (!rc)
+            rc = get_tag(&in, &tag);
+    }
+    if (!rc)
+        rc = assign_all(&in, m, tag);
+    return finish(&in, rc);
+}

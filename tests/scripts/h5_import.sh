@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Keras HDF5 (.h5) models through every command that takes MODEL.
+# Files are written by tools/h5/tfjs_to_h5.py (Debian python3-h5py) from TF.js
+# models in Keras' own .h5 layout, in each variant the reader handles (whole
+# model, weights only, float16/32/64 datasets, fixed and variable-length
+# strings, attributes chunked as Keras writes them past 64 KiB); the real
+# file is InVesalius' brain-MRI 3-D U-Net (Keras 2.2.4, plaidml backend,
+# optimizer weights), which no script here wrote.
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+BUILD="${CREST_BUILD:-build}"
+C="$ROOT/$BUILD/crest"
+PY=/usr/bin/python3
+CONV="$ROOT/tools/h5/tfjs_to_h5.py"
+export CREST_DATA="${CREST_DATA:-$ROOT/data}"
+MNV2="$CREST_DATA/models/mobilenet_v2"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+die() { echo "FAIL: $*"; fail=1; }
+# expect_fail EXIT PATTERN CMD...: CMD exits EXIT and says PATTERN on one line of stderr
+expect_fail() {
+  local want="$1" pat="$2"; shift 2
+  "$@" > /dev/null 2> "$tmp/err"; local rc=$?
+  [ "$rc" = "$want" ] || die "$* exited $rc, not $want: $(head -c 300 "$tmp/err")"
+  grep -q -- "$pat" "$tmp/err" || die "$*: message lacks '$pat': $(head -c 300 "$tmp/err")"
+  [ "$(wc -l < "$tmp/err")" -le 3 ] || die "$*: more than 3 lines of errors"
+}
+
+# 1. MobileNetV2 (the uint8 TF.js model, dequantized into float32 datasets):
+#    the .h5 must give the TF.js folder's outputs bit for bit
+head -c $((3 * 224 * 224 * 3 * 4)) /dev/urandom > "$tmp/x.f32"
+"$C" infer "$MNV2" --input "$tmp/x.f32" --shape 3,224,224,3 --out "$tmp/ref.f32" 2> /dev/null ||
+  die "infer on the TF.js folder"
+"$C" infer "$MNV2" --input "$tmp/x.f32" --shape 3,224,224,3 --layer out_relu --out "$tmp/ref_cut.f32" 2> /dev/null ||
+  die "infer --layer on the TF.js folder"
+i=0
+for opts in "" "--dtype float64 --chunk-attrs 5 --vlen" "--keras-version 2.2.4 --backend theano"; do
+  i=$((i + 1))
+  $PY "$CONV" "$MNV2" "$tmp/m$i.h5" $opts || die "tfjs_to_h5.py $opts"
+  "$C" infer "$tmp/m$i.h5" --input "$tmp/x.f32" --shape 3,224,224,3 --out "$tmp/y$i.f32" 2> /dev/null ||
+    die "infer on .h5 ($opts)"
+  cmp -s "$tmp/ref.f32" "$tmp/y$i.f32" || die ".h5 ($opts) outputs differ from the TF.js folder's"
+done
+"$C" infer "$tmp/m1.h5" --input "$tmp/x.f32" --shape 3,224,224,3 --layer out_relu --out "$tmp/cut.f32" 2> /dev/null &&
+  cmp -s "$tmp/ref_cut.f32" "$tmp/cut.f32" || die "infer --layer out_relu on .h5"
+# float16 datasets: rounded weights, outputs close
+$PY "$CONV" "$MNV2" "$tmp/f16.h5" --dtype float16 || die "tfjs_to_h5.py float16"
+"$C" infer "$tmp/f16.h5" --input "$tmp/x.f32" --shape 3,224,224,3 --out "$tmp/f16.f32" 2> /dev/null ||
+  die "infer on a float16 .h5"
+$PY - "$tmp/ref.f32" "$tmp/f16.f32" <<'PY' || die "float16 .h5 outputs are not close to float32's"
+import sys, numpy as np
+a, b = (np.fromfile(f, '<f4') for f in sys.argv[1:])
+d = np.abs(a - b).max()
+sys.exit(0 if a.shape == b.shape and 0 < d < 0.05 else 1)   # rounded, not identical, close
+PY
+"$C" summary "$tmp/m1.h5" --json > "$tmp/s1.json" && "$C" summary "$MNV2" --json > "$tmp/s0.json" &&
+  cmp -s "$tmp/s0.json" "$tmp/s1.json" || die "summary of .h5 differs from the TF.js folder's"
+"$C" bench "$tmp/m1.h5" --iters 2 > /dev/null 2>&1 || die "bench on .h5"
+
+# 2. transfer learning with --base FILE.h5, then the follow-on commands
+mkdir -p "$tmp/img/a" "$tmp/img/b"
+for k in 1 2 3; do
+  cp "$CREST_DATA/images/china.jpg" "$tmp/img/a/$k.jpg"
+  cp "$CREST_DATA/images/flower.jpg" "$tmp/img/b/$k.jpg"
+done
+"$C" train --base "$tmp/m1.h5" --data "$tmp/img" --epochs 3 --out "$tmp/tl" > /dev/null 2> "$tmp/err" ||
+  die "train --base .h5: $(tail -2 "$tmp/err")"
+grep -q "cut after 'out_relu'" "$tmp/err" || die "train --base .h5: not cut after out_relu"
+"$C" evaluate "$tmp/tl" --data "$tmp/img" --json > /dev/null 2>&1 || die "evaluate after --base .h5"
+"$C" predict "$tmp/tl" "$CREST_DATA/images/china.jpg" --json > "$tmp/p1.json" 2> /dev/null ||
+  die "predict after --base .h5"
+"$C" train --base "$MNV2" --data "$tmp/img" --epochs 3 --out "$tmp/tl0" > /dev/null 2>&1 &&
+  "$C" predict "$tmp/tl0" "$CREST_DATA/images/china.jpg" --json > "$tmp/p0.json" 2> /dev/null &&
+  cmp -s "$tmp/p0.json" "$tmp/p1.json" || die "--base .h5 and --base TF.js trained different heads"
+
+# 3. a model crest trained, as .h5 (Sequential, weights in crest's order)
+"$C" train --data fashion-mnist --hidden 16 --epochs 1 --limit 2000 --out "$tmp/mlp" > /dev/null 2>&1 ||
+  die "MLP training"
+$PY "$CONV" "$tmp/mlp" "$tmp/mlp.h5" --vlen --chunk-attrs 1 || die "tfjs_to_h5.py on the MLP"
+"$C" predict "$tmp/mlp" --data fashion-mnist:test --limit 20 --json > "$tmp/q0.json" 2> /dev/null
+"$C" predict "$tmp/mlp.h5" --data fashion-mnist:test --limit 20 --json > "$tmp/q1.json" 2> /dev/null ||
+  die "predict on the MLP .h5"
+cmp -s "$tmp/q0.json" "$tmp/q1.json" || die "MLP .h5 predictions differ"
+
+# 4. the real file: HDF5 read, config parsed; its 3-D layers are not built yet
+expect_fail 3 "layer 'conv3d_1': class Conv3D is not supported" \
+  "$C" summary "$CREST_DATA/models/invesalius_brain_mri_t1.h5"
+
+# 5. bad files: each refused, naming the file and what is wrong
+echo "not hdf5" > "$tmp/text.h5"
+expect_fail 3 "text.h5: not an HDF5 file" "$C" summary "$tmp/text.h5"
+head -c $(( $(wc -c < "$tmp/mlp.h5") / 2 )) "$tmp/mlp.h5" > "$tmp/trunc.h5"
+expect_fail 3 "trunc.h5" "$C" summary "$tmp/trunc.h5"
+$PY "$CONV" "$tmp/mlp" "$tmp/wo.h5" --weights-only || die "tfjs_to_h5.py --weights-only"
+expect_fail 3 "weights-only file" "$C" summary "$tmp/wo.h5"
+$PY - "$tmp/mlp.h5" "$tmp" <<'PY' || die "making damaged copies"
+import shutil, sys, h5py, numpy as np
+src, d = sys.argv[1], sys.argv[2]
+def copy(name):
+    shutil.copy(src, f'{d}/{name}.h5')
+    return h5py.File(f'{d}/{name}.h5', 'r+')
+def names(g):                       # weight_names, chunked (weight_names0, 1...)
+    out, i = [], 0
+    while f'weight_names{i}' in g.attrs:
+        out += [n.decode() if isinstance(n, bytes) else n for n in g.attrs[f'weight_names{i}']]
+        i += 1
+    return out
+with copy('shape') as f:            # a kernel of the wrong shape
+    g = f['model_weights/dense']
+    wn = names(g)
+    del g[wn[0]]
+    g.create_dataset(wn[0], data=np.zeros((3, 3), 'f4'))
+with copy('nan') as f:              # a NaN weight
+    g = f['model_weights/dense_1']
+    wn = names(g)
+    v = g[wn[1]][...]; v[0] = np.nan; g[wn[1]][...] = v
+with copy('nonames') as f:          # no layer_names
+    for k in list(f['model_weights'].attrs):
+        if k.startswith('layer_names'):
+            del f['model_weights'].attrs[k]
+with copy('missing') as f:          # a weight listed but absent
+    g = f['model_weights/dense']
+    del g[names(g)[1]]
+PY
+expect_fail 3 "layer 'dense'.*shape \[3,3\]" "$C" summary "$tmp/shape.h5"
+expect_fail 3 "value 0 of 10 is NaN" "$C" summary "$tmp/nan.h5"
+expect_fail 3 "no layer_names" "$C" summary "$tmp/nonames.h5"
+expect_fail 3 "no readable dataset" "$C" summary "$tmp/missing.h5"
+expect_fail 3 "not supported yet" "$C" summary "$tmp/x.keras" 2> /dev/null
+[ "$fail" = 0 ] && echo "h5_import: ok"
+exit "$fail"
