@@ -1,7 +1,6 @@
 /* custom.c - custom models (a user struct and a vtable whose `call` composes
  * layers and ops, the C form of subclassing keras.Model), the registry of
- * custom model classes for loading, and the name -> function tables that
- * registries share.
+ * custom model classes for loading.
  *
  * Tracing: the model's trace makes the input node, sets the graph's
  * on_apply hook and calls vt->call. Each layer applied while tracing (also
@@ -10,54 +9,17 @@
  * first time (naming it uniquely), so summary, weights, fit and save see it. The layers stay the user's (m->layers_borrowed).
  * Variables `call` creates itself belong to a "root" layer named after the
  * model, which the model owns and lists first once it holds weights.
+ *
+ * Loading: the custom kind's from_json looks the class name up among the
+ * registered factories and hands them the topology's config.
  */
 #include "internal.h"
 #include "json.h"
-#include "tfjs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-/* ---- registries -------------------------------------------------------- */
-
-int cr_registry_set(cr_registry *r, const char *name, void (*fn)(void))
-{
-    if (!name || !*name || strlen(name) >= sizeof r->name[0])
-        return cr_fail(CREST_E_ARG, "register: name '%s' is empty or longer than 127",
-                       name ? name : "(null)");
-    int rc = CREST_OK;
-    pthread_mutex_lock(&r->mu);
-    int i = 0;
-    while (i < r->n && strcmp(r->name[i], name) != 0)
-        i++;
-    if (!fn) {                                  /* remove */
-        if (i < r->n) {
-            r->n--;
-            memcpy(r->name[i], r->name[r->n], sizeof r->name[0]);
-            r->fn[i] = r->fn[r->n];
-        }
-    } else if (i < r->n) {
-        r->fn[i] = fn;
-    } else if (r->n == CR_REGISTRY_MAX) {
-        rc = cr_fail(CREST_E_ARG, "register '%s': already %d names", name, CR_REGISTRY_MAX);
-    } else {
-        snprintf(r->name[r->n], sizeof r->name[0], "%s", name);
-        r->fn[r->n++] = fn;
-    }
-    pthread_mutex_unlock(&r->mu);
-    return rc;
-}
-
-void (*cr_registry_get(cr_registry *r, const char *name))(void)
-{
-    void (*fn)(void) = NULL;
-    pthread_mutex_lock(&r->mu);
-    for (int i = 0; i < r->n && !fn; i++)
-        if (strcmp(r->name[i], name) == 0)
-            fn = r->fn[i];
-    pthread_mutex_unlock(&r->mu);
-    return fn;
-}
+/* ---- the registry of model classes ------------------------------------ */
 
 static cr_registry model_classes = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
@@ -168,56 +130,47 @@ static cr_node *custom_trace(crest_model *m, cr_graph *g)
     return y;
 }
 
+/* The config get_config gives (an empty one without it); NULL with the
+ * message set on error. */
+static cJSON *custom_config(crest_model *m, const custom_impl *c)
+{
+    cJSON *cfg = NULL;
+    if (!c->vt->get_config) {
+        if (!(cfg = cJSON_CreateObject()))
+            cr_fail(CREST_E_NOMEM, "out of memory saving model '%s'", m->name);
+        return cfg;
+    }
+    char *text = c->vt->get_config(c->self);
+    int rc = text ? cr_json_parse(text, 0, "get_config", &cfg) : CREST_E_FORMAT;
+    free(text);
+    if (rc == CREST_E_NOMEM)
+        return NULL;
+    if (!cJSON_IsObject(cfg)) {
+        cJSON_Delete(cfg);
+        cr_fail(CREST_E_FORMAT, "model '%s': %s.get_config gave no JSON object", m->name,
+                c->vt->name);
+        return NULL;
+    }
+    return cfg;
+}
+
 static cJSON *custom_to_json(crest_model *m)
 {
     custom_impl *c = m->impl;
-    cJSON *top = cJSON_CreateObject(), *cfg = NULL;
-    if (c->vt->get_config) {
-        char *text = c->vt->get_config(c->self);
-        int rc = text ? cr_json_parse(text, 0, "get_config", &cfg) : CREST_E_FORMAT;
-        free(text);
-        if (rc == CREST_E_NOMEM) {
-            cJSON_Delete(top);
-            return NULL;
-        }
-        if (!cJSON_IsObject(cfg)) {
-            cJSON_Delete(top);
-            cJSON_Delete(cfg);
-            cr_fail(CREST_E_FORMAT, "model '%s': %s.get_config gave no JSON object", m->name,
-                    c->vt->name);
-            return NULL;
-        }
-    } else {
-        cfg = cJSON_CreateObject();
-    }
-    if (!top || !cfg) {
-        cJSON_Delete(top);
+    cJSON *cfg = custom_config(m, c), *layers = cfg ? cr_model_layers_json(m, c->root, NULL) : NULL;
+    if (!layers) {
         cJSON_Delete(cfg);
-        cr_fail(CREST_E_NOMEM, "out of memory saving model '%s'", m->name);
         return NULL;
     }
-    cJSON_AddStringToObject(top, "class_name", c->vt->name);
     if (!cJSON_GetObjectItemCaseSensitive(cfg, "name"))
         cJSON_AddStringToObject(cfg, "name", m->name);
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, "batch_input_shape");
     cr_json_add_dims(cfg, "batch_input_shape", &m->in_shape, true);
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, "layers");
-    cJSON *layers = cJSON_AddArrayToObject(cfg, "layers");
-    for (int i = 0; i < m->n_layers; i++) {
-        if (m->layers[i] == c->root)
-            continue;
-        cJSON *l = cr_layer_json(m->layers[i], NULL);
-        if (!l) {
-            cJSON_Delete(top);
-            cJSON_Delete(cfg);
-            cr_wrap(CREST_E_FORMAT, "saving layer '%s'", m->layers[i]->name);
-            return NULL;
-        }
-        cr_json_push(layers, l);
-    }
-    cr_json_put(top, "config", cfg);   /* last: cfg is gone if this fails */
-    cJSON_AddStringToObject(top, "keras_version", "tfjs-layers 4.22.0");
-    cJSON_AddStringToObject(top, "backend", "tensor_flow.js");
+    cr_json_put(cfg, "layers", layers);
+    cJSON *top = cr_model_json_wrap(c->vt->name, cfg);
+    if (!top)
+        cr_fail(CREST_E_NOMEM, "out of memory saving model '%s'", m->name);
     return top;
 }
 
@@ -244,7 +197,7 @@ int crest_custom_new(crest_model **out, const crest_model_vtable *vt, void *self
                          (long long)in.d[i]);
             goto fail;
         }
-    m = cr_model_alloc(CR_CUSTOM, vt->name);
+    m = cr_model_alloc(&cr_custom_kind, vt->name);
     custom_impl *c = m ? cr_calloc(1, sizeof *c) : NULL;
     crest_layer *root = c ? cr_layer_new(&root_def, NULL) : NULL;
     if (!root) {
@@ -261,9 +214,6 @@ int crest_custom_new(crest_model **out, const crest_model_vtable *vt, void *self
     m->impl = c;
     m->in_shape = in;
     m->layers_borrowed = true;
-    m->trace = custom_trace;
-    m->destroy = custom_destroy;
-    m->to_json = custom_to_json;
     *out = m;
     return CREST_OK;
 fail:
@@ -272,7 +222,7 @@ fail:
     return rc;
 }
 
-int cr_custom_from_json(const char *class_name, const cJSON *config, crest_model **out)
+static int custom_from_json(const char *class_name, const cJSON *config, crest_model **out)
 {
     crest_model_factory f = (crest_model_factory)cr_registry_get(&model_classes, class_name);
     if (!f)
@@ -297,3 +247,8 @@ int cr_custom_from_json(const char *class_name, const cJSON *config, crest_model
     }
     return CREST_OK;
 }
+
+const cr_model_kind cr_custom_kind = {
+    .class_name = NULL, .from_json = custom_from_json, .to_json = custom_to_json,
+    .trace = custom_trace, .destroy = custom_destroy,
+};

@@ -68,8 +68,8 @@ int crest_infer(crest_model *m, const char *layer, const float *x, size_t n, int
         rc = cr_model_pool(m, &pool);
     if (rc)
         return rc;
-    cr_graph *g = m->g_infer, *own = NULL;
-    cr_node *y = m->out_infer;
+    cr_graph *g = m->infer.g, *own = NULL;
+    cr_node *y = m->infer.out;
     if (layer) {
         crest_layer *l = layer_named(m, layer);
         if (!l)

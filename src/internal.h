@@ -55,7 +55,7 @@ typedef struct cr_hasher { uint64_t h; } cr_hasher;
 void cr_hash_bytes(cr_hasher *s, const void *p, size_t n);
 void cr_hash_str(cr_hasher *s, const char *str);    /* with its NUL */
 /* The samples of d (values, or a lazy set's file bytes / raw images) and the
- * input transform (lazy sets: their own) into h (src/transfer.c). */
+ * input transform (lazy sets: their own) into h (src/data/hash.c). */
 int cr_hash_samples(cr_hasher *h, const crest_dataset *d, const crest_image_opts *input);
 
 /* ---- byte buffers (checkpoints) ---------------------------------------- */
@@ -365,12 +365,61 @@ extern const cr_layer_def cr_lambda_def, cr_expr_def;
 const char *cr_init_keras_name(crest_init i);     /* "GlorotUniform" */
 int cr_init_parse(const cJSON *init_obj, crest_init *out);
 
+/* Layer (de)serialization, Keras config <-> layer (src/layers/serial.c). */
+/* A layer from {"class_name", "config"}; unknown classes are an error naming them. */
+int cr_layer_from_json(const cJSON *layer_json, crest_layer **out);
+/* {"class_name", "config"} of a layer; batch_input adds batch_input_shape. */
+cJSON *cr_layer_json(const crest_layer *l, const cr_dims *batch_input);
+/* batch_input_shape / batch_shape in a layer config (found = false if neither). */
+int cr_input_shape_json(const cJSON *cfg, cr_dims *out, bool *found);
+/* A fresh copy of l's class, config, name and trainable flag (no weights). */
+int cr_layer_clone(const crest_layer *l, crest_layer **out);
+
 /* ---- models ------------------------------------------------------------ */
 
-enum cr_model_kind { CR_SEQUENTIAL = 0, CR_FUNCTIONAL, CR_CUSTOM };
+/* One model kind: how a model of that kind is read from and written to its
+ * Keras JSON form ({"class_name", "config"}), traced and freed. File formats
+ * (src/io/) find kinds by class name through cr_model_from_topology and write
+ * them through cr_model_to_json, and know nothing else about them. */
+typedef struct cr_model_kind {
+    const char *class_name;       /* "Sequential"; NULL: registered custom classes */
+    const char *alias;            /* another class name read as this kind, or NULL */
+    int (*from_json)(const char *class_name, const cJSON *config, crest_model **out);
+    cJSON *(*to_json)(crest_model *m);            /* NULL with the message set on error */
+    /* the forward pass into g; returns output 0 (NULL on error, sticky in g) */
+    cr_node *(*trace)(crest_model *m, cr_graph *g);
+    void (*destroy)(crest_model *m);              /* frees m->impl */
+} cr_model_kind;
+
+/* Sequential is a chain-shaped functional model (src/sequential.c). */
+extern const cr_model_kind cr_sequential_kind, cr_functional_kind, cr_custom_kind;
+/* The table (src/model_kinds.c): by class name, or the custom kind when a
+ * class is none of the built-in ones. */
+const cr_model_kind *cr_model_kind_find(const char *class_name);
+/* A model from a modelTopology ({class_name, config}, or Keras 2's
+ * {model_config: {...}}) through the kind table. */
+int cr_model_from_topology(const cJSON *topo, crest_model **out);
+/* The modelTopology of m; NULL with the message set on error. */
+cJSON *cr_model_to_json(crest_model *m);
+
+/* {"class_name", "config": cfg, "keras_version", "backend"}, as TF.js
+ * writes a topology; consumes cfg. NULL if out of memory (the writer's
+ * cr_json_check tells). */
+cJSON *cr_model_json_wrap(const char *class_name, cJSON *cfg);
+/* The Keras JSON of m's layers in order, but skip; the first one listed
+ * carries first_input as its batch_input_shape (NULL: none). NULL with the
+ * message set when a layer cannot be saved. */
+cJSON *cr_model_layers_json(crest_model *m, const crest_layer *skip, const cr_dims *first_input);
+
+/* One traced graph and the nodes fit, evaluate and predict use. */
+typedef struct cr_traced {
+    cr_graph *g;
+    cr_node *out;                 /* output 0 ([batch, units] in loss graphs) */
+    cr_node *loss, *label, *sw;   /* loss graphs: the loss, its labels and sample weights */
+} cr_traced;
 
 struct crest_model {
-    int kind;
+    const cr_model_kind *kind;
     char name[128];
     cr_dims in_shape;             /* one input: its shape; several: [total values] */
     crest_layer **layers;
@@ -385,16 +434,9 @@ struct crest_model {
     bool compiled;
     crest_compile_opts copts;
     crest_optimizer *opt;
-    /* functional / custom models: how to trace the forward pass, and how
-     * to free what they own besides layers (may be NULL) */
-    cr_node *(*trace)(crest_model *m, cr_graph *g);
-    void (*destroy)(crest_model *m);
-    cJSON *(*to_json)(crest_model *m);        /* modelTopology for save */
-    void *impl;
+    void *impl;                   /* the kind's own state */
     /* traced graphs: inference, training (with loss), evaluation (with loss) */
-    cr_graph *g_infer, *g_train, *g_eval;
-    cr_node *out_infer, *out_train, *loss, *label_in, *sw_in;
-    cr_node *out_eval, *loss_eval, *label_eval, *sw_eval;
+    cr_traced infer, train, eval;
     int64_t out_size;
     /* all distinct weights, in Keras order */
     cr_weight **weights;
@@ -404,24 +446,30 @@ struct crest_model {
     bool no_fuse;                 /* test hook: inference graphs stay unfused */
 };
 
-crest_model *cr_model_alloc(int kind, const char *name);
+crest_model *cr_model_alloc(const cr_model_kind *kind, const char *name);
 /* Records the first construction error in m (sticky); returns code. */
 int cr_model_fail(crest_model *m, int code);
-int cr_model_build(crest_model *m);               /* traces g_infer (idempotent) */
+int cr_model_build(crest_model *m);               /* traces m->infer (idempotent) */
 /* The model's forward pass traced into g; returns output 0 (NULL on error). */
 cr_node *cr_model_trace(crest_model *m, cr_graph *g);
 /* Inference on n samples, writing output k of the inference graph. */
 int cr_predict_node(crest_model *m, int k, const float *x, size_t n, float *out);
-int cr_model_build_train(crest_model *m);         /* traces g_train (after compile) */
-int cr_model_build_eval(crest_model *m);          /* traces g_eval (after compile) */
+int cr_model_build_train(crest_model *m);         /* traces m->train (after compile) */
+int cr_model_build_eval(crest_model *m);          /* traces m->eval (after compile) */
 /* Appends l (named uniquely); consumes l, even on failure. */
 int cr_model_push_layer(crest_model *m, crest_layer *l);
 void cr_model_invalidate(crest_model *m);          /* drop traced graphs */
+/* Frees the training and evaluation graphs (the inference one stays). */
+void cr_model_drop_loss_graphs(crest_model *m);
 int cr_model_collect_weights(crest_model *m);
+/* CREST_E_STATE naming the first NaN or infinite weight (a diverged model
+ * is never saved). */
+int cr_check_finite(const crest_model *m);
+/* The weight named "layer/weight" (Keras' weight path), or NULL. */
+cr_weight *cr_model_find_weight(crest_model *m, const char *name);
 int cr_model_pool(crest_model *m, cr_pool **out);
-/* A model of a registered custom class from its topology (src/custom.c). */
-int cr_custom_from_json(const char *class_name, const cJSON *config, crest_model **out);
-/* A name -> function table guarded by a mutex (model and lambda registries);
+/* A name -> function table guarded by a mutex (model and lambda registries,
+ * src/layers/layer.c);
  * define one as `static cr_registry r = { .mu = PTHREAD_MUTEX_INITIALIZER };`. */
 #define CR_REGISTRY_MAX 256
 typedef struct cr_registry {
@@ -435,18 +483,33 @@ void (*cr_registry_get(cr_registry *r, const char *name))(void);
 /* Unique default names per model, Keras style: dense, dense_1, ... */
 void cr_model_name_layer(crest_model *m, crest_layer *l);
 
-/* Functional models, for transfer learning (src/functional.c). */
+/* The symbolic tensors of functional models (src/functional_graph.c);
+ * Sequential ones are functional models whose layers form a chain, so these
+ * serve both kinds. */
 crest_sym *cr_functional_output(crest_model *m, int k);      /* NULL if not complete */
 int cr_functional_inputs(crest_model *m, crest_sym **inputs);  /* count */
 crest_sym *cr_functional_find(crest_model *m, const char *layer);   /* last application */
 crest_layer *cr_sym_layer(const crest_sym *s);               /* NULL for an Input */
 int cr_sym_n_in(const crest_sym *s);
 crest_sym *cr_sym_in(const crest_sym *s, int i);
+/* A functional (or Sequential) model with no tensors yet, of that kind;
+ * chain: it grows by crest_add only (the functional API refuses it). */
+int cr_functional_alloc(const cr_model_kind *kind, const char *name, bool chain,
+                        crest_model **out);
 /* Lets layers be applied again to a complete model; outputs are set again with
- * crest_functional_outputs. */
+ * cr_functional_set_outputs. */
 int cr_functional_reopen(crest_model *m);
+/* crest_call and crest_functional_outputs for either kind (the public ones
+ * take functional models only); set_outputs builds the model when build. */
+crest_sym *cr_functional_call(crest_model *m, crest_layer *l, crest_sym **in, int n_in);
+crest_sym *cr_functional_input(crest_model *m, crest_dims shape, const char *name);
+int cr_functional_set_outputs(crest_model *m, crest_sym **inputs, int n_inputs,
+                              crest_sym **outputs, int n_outputs, bool build);
 /* After outputs are set: frees the tensors and layers no output needs, rebuilds. */
 int cr_functional_prune(crest_model *m);
+/* The functional kind's trace and destroy (Sequential shares them). */
+cr_node *cr_functional_trace(crest_model *m, cr_graph *g);
+void cr_functional_destroy(crest_model *m);
 
 /* ---- optimizers -------------------------------------------------------- */
 

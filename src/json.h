@@ -42,16 +42,19 @@ int cr_json_num(const cJSON *o, const char *key, double lo, double hi, double de
 int cr_json_bool(const cJSON *o, const char *key, bool def, bool *out);
 /* A string, or def when missing/null; *out points into o. */
 int cr_json_str(const cJSON *o, const char *key, const char *def, const char **out);
-int cr_json_act(const cJSON *o, const char *key, crest_act *out);
-/* {"class_name": "L1L2" | "L2", "config": {"l2": x}} or null: out = l2 factor. */
-int cr_json_l2(const cJSON *o, const char *key, float *out);
 /* An array of positive ints; skip_first drops a leading batch entry (null). */
 int cr_json_dims(const cJSON *o, const char *key, bool skip_first, cr_dims *out);
 /* A pair of ints, or one int meaning both (kernel_size, strides...). */
 int cr_json_pair(const cJSON *o, const char *key, int def, int out[2]);
 
+void cr_json_add_dims(cJSON *o, const char *key, const cr_dims *d, bool batch_null);
+
+/* Keras layer-config values: activations, regularizers, initializers
+ * (src/layers/serial.c). */
+int cr_json_act(const cJSON *o, const char *key, crest_act *out);
+/* {"class_name": "L1L2" | "L2", "config": {"l2": x}} or null: out = l2 factor. */
+int cr_json_l2(const cJSON *o, const char *key, float *out);
 void cr_json_add_init(cJSON *o, const char *key, crest_init i);
 void cr_json_add_l2(cJSON *o, const char *key, float l2);
-void cr_json_add_dims(cJSON *o, const char *key, const cr_dims *d, bool batch_null);
 
 #endif

@@ -1,8 +1,13 @@
-/* model.c - Sequential models, tracing into graphs, weights, summary. */
+/* model.c - the one model type: construction errors, tracing the model's
+ * kind into its three graphs (inference, training, evaluation), weights,
+ * threads, metadata; the summary table is src/summary.c. What differs
+ * between kinds (Sequential, functional, custom) is in their cr_model_kind
+ * (src/model_kinds.c). */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 
 #include "json.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -26,7 +31,7 @@ static int model_status(const crest_model *m)
     return CREST_OK;
 }
 
-crest_model *cr_model_alloc(int kind, const char *name)
+crest_model *cr_model_alloc(const cr_model_kind *kind, const char *name)
 {
     crest_model *m = cr_calloc(1, sizeof *m);
     if (!m) {
@@ -39,32 +44,18 @@ crest_model *cr_model_alloc(int kind, const char *name)
     return m;
 }
 
-int crest_sequential_new(crest_model **out, crest_dims in)
+void cr_model_drop_loss_graphs(crest_model *m)
 {
-    if (!out)
-        return cr_fail(CREST_E_ARG, "crest_sequential_new: out is NULL");
-    *out = NULL;
-    if (in.ndim < 1 || in.ndim >= CREST_MAX_DIMS)
-        return cr_fail(CREST_E_SHAPE, "input shape must have 1 to %d dimensions, has %d",
-                       CREST_MAX_DIMS - 1, in.ndim);
-    for (int i = 0; i < in.ndim; i++)
-        if (in.d[i] < 1 || in.d[i] > (1 << 24))
-            return cr_fail(CREST_E_SHAPE, "input dimension %d is %lld", i, (long long)in.d[i]);
-    crest_model *m = cr_model_alloc(CR_SEQUENTIAL, "sequential");
-    if (!m)
-        return CREST_E_NOMEM;
-    m->in_shape = in;
-    *out = m;
-    return CREST_OK;
+    cr_graph_free(m->train.g);
+    cr_graph_free(m->eval.g);
+    m->train = m->eval = (cr_traced){ 0 };
 }
 
 void cr_model_invalidate(crest_model *m)
 {
-    cr_graph_free(m->g_infer);
-    cr_graph_free(m->g_train);
-    cr_graph_free(m->g_eval);
-    m->g_infer = m->g_train = m->g_eval = NULL;
-    m->out_infer = NULL;
+    cr_model_drop_loss_graphs(m);
+    cr_graph_free(m->infer.g);
+    m->infer = (cr_traced){ 0 };
 }
 
 void crest_model_free(crest_model *m)
@@ -79,8 +70,8 @@ void crest_model_free(crest_model *m)
     crest_optimizer_free(m->opt);
     cr_pool_free(m->pool);
     cr_free(m->meta_json);
-    if (m->destroy)
-        m->destroy(m);
+    if (m->kind && m->kind->destroy)
+        m->kind->destroy(m);
     cr_free(m);
 }
 
@@ -125,36 +116,12 @@ int cr_model_push_layer(crest_model *m, crest_layer *l)
     return CREST_OK;
 }
 
-int crest_add(crest_model *m, crest_layer *l)
-{
-    int rc = model_status(m);
-    if (rc) {
-        crest_layer_free(l);
-        return rc;
-    }
-    if (!l)   /* the constructor failed; its message is current */
-        return cr_model_fail(m, cr_wrap(CREST_E_ARG, "crest_add: layer %d", m->n_layers));
-    if (m->kind != CR_SEQUENTIAL) {
-        crest_layer_free(l);
-        return cr_fail(CREST_E_STATE, "crest_add: model '%s' is not Sequential", m->name);
-    }
-    cr_model_invalidate(m);
-    rc = cr_model_push_layer(m, l);
-    return rc ? cr_model_fail(m, rc) : CREST_OK;
-}
-
 /* ---- tracing ----------------------------------------------------------- */
 
 /* The model's forward pass, traced into g. */
 cr_node *cr_model_trace(crest_model *m, cr_graph *g)
 {
-    if (m->trace)   /* functional and custom models bring their own */
-        return m->trace(m, g);
-    cr_node *x = cr_input(g, m->in_shape);
-    cr_graph_mark_input(g, x);
-    for (int i = 0; i < m->n_layers && x; i++)
-        x = cr_layer_apply(m->layers[i], g, &x, 1);
-    return x;
+    return m->kind->trace(m, g);
 }
 
 int cr_model_collect_weights(crest_model *m)
@@ -171,6 +138,20 @@ int cr_model_collect_weights(crest_model *m)
         for (int j = 0; j < m->layers[i]->n_w; j++)
             m->weights[m->n_weights++] = m->layers[i]->w[j];
     return CREST_OK;
+}
+
+cr_weight *cr_model_find_weight(crest_model *m, const char *name)
+{
+    for (int i = 0; i < m->n_weights; i++) {
+        cr_weight *w = m->weights[i];
+        if (!w->owner)
+            continue;
+        size_t ln = strlen(w->owner->name);
+        if (strncmp(name, w->owner->name, ln) == 0 && name[ln] == '/' &&
+            strcmp(name + ln + 1, w->name) == 0)
+            return w;
+    }
+    return NULL;
 }
 
 /* Every weight the graph uses must be one of the model's, or fit would not
@@ -199,10 +180,8 @@ int cr_model_build(crest_model *m)
     int rc = model_status(m);
     if (rc)
         return rc;
-    if (m->g_infer)
+    if (m->infer.g)
         return CREST_OK;
-    if (m->kind == CR_SEQUENTIAL && m->n_layers == 0)
-        return cr_fail(CREST_E_STATE, "model '%s' has no layers", m->name);
     cr_graph *g = cr_graph_new(m, false);
     if (!g)
         return cr_fail(CREST_E_NOMEM, "out of memory building model '%s'", m->name);
@@ -235,43 +214,48 @@ int cr_model_build(crest_model *m)
         cr_graph_free(g);
         return cr_wrap(rc, "model '%s'", m->name);
     }
-    m->g_infer = g;
-    m->out_infer = out;
+    m->infer = (cr_traced){ .g = g, .out = out };
     m->out_size = cr_dims_count(&out->shape) / out->shape.d[0];
     return CREST_OK;
 }
 
+/* The compiled loss of out against fresh label and sample-weight inputs, plus
+ * the graph's extra loss terms (regularizers), into t. */
+static void add_loss(crest_model *m, cr_graph *g, cr_traced *t)
+{
+    const crest_compile_opts *o = &m->copts;
+    t->label = o->loss == CREST_SPARSE_CCE ? cr_input(g, crest_shape(0))
+                                           : cr_input(g, crest_shape(1, (int)m->out_size));
+    t->sw = cr_input(g, crest_shape(0));
+    switch (o->loss) {
+    case CREST_SPARSE_CCE:
+        t->loss = cr_op_sparse_cce(g, t->out, t->label, t->sw, o->from_logits);
+        break;
+    case CREST_CCE:
+        t->loss = cr_op_cce(g, t->out, t->label, t->sw, o->from_logits, o->label_smoothing);
+        break;
+    case CREST_BCE:
+        t->loss = cr_op_bce(g, t->out, t->label, t->sw, o->from_logits, o->label_smoothing);
+        break;
+    }
+    for (int i = 0; i < g->n_losses && t->loss; i++)
+        t->loss = crest_op_add(g, t->loss, g->losses[i]);
+}
+
 /* Training (or evaluation) graph: the forward pass, then the loss. */
-static int build_with_loss(crest_model *m, bool training, cr_graph **gout, cr_node **out_out,
-                           cr_node **loss_out, cr_node **label_out, cr_node **sw_out)
+static int build_with_loss(crest_model *m, bool training, cr_traced *out)
 {
     int rc = cr_model_build(m);
     if (rc)
         return rc;
-    cr_graph *g = cr_graph_new(m, training);
-    if (!g)
+    cr_traced t = { .g = cr_graph_new(m, training) };
+    if (!t.g)
         return cr_fail(CREST_E_NOMEM, "out of memory building model '%s'", m->name);
-    cr_node *out = cr_model_trace(m, g);
-    if (out && out->shape.ndim != 2)
-        out = crest_op_flatten(g, out);
-    int64_t K = m->out_size;
-    const crest_compile_opts *o = &m->copts;
-    cr_node *labels = o->loss == CREST_SPARSE_CCE ? cr_input(g, crest_shape(0))
-                                                   : cr_input(g, crest_shape(1, (int)K));
-    cr_node *sw = cr_input(g, crest_shape(0));
-    cr_node *loss = NULL;
-    switch (o->loss) {
-    case CREST_SPARSE_CCE: loss = cr_op_sparse_cce(g, out, labels, sw, o->from_logits); break;
-    case CREST_CCE:
-        loss = cr_op_cce(g, out, labels, sw, o->from_logits, o->label_smoothing);
-        break;
-    case CREST_BCE:
-        loss = cr_op_bce(g, out, labels, sw, o->from_logits, o->label_smoothing);
-        break;
-    }
-    for (int i = 0; i < g->n_losses && loss; i++)
-        loss = crest_op_add(g, loss, g->losses[i]);
-    rc = cr_graph_status(g);
+    t.out = cr_model_trace(m, t.g);
+    if (t.out && t.out->shape.ndim != 2)
+        t.out = crest_op_flatten(t.g, t.out);
+    add_loss(m, t.g, &t);
+    rc = cr_graph_status(t.g);
     if (!rc && m->n_weights != 0) {   /* tracing again must not create weights */
         int n = 0;
         for (int i = 0; i < m->n_layers; i++)
@@ -280,44 +264,37 @@ static int build_with_loss(crest_model *m, bool training, cr_graph **gout, cr_no
             rc = cr_fail(CREST_E_STATE, "model '%s': the training trace made new weights",
                          m->name);
     }
+    if (!rc) {
+        t.out->keep = true;
+        t.loss->keep = true;
+        /* training graphs: only where no gradient flows (frozen layers) */
+        if (!(rc = cr_graph_check_batched(t.g)) && !m->no_fuse)
+            rc = cr_graph_fuse_inference(t.g);
+    }
     if (rc) {
-        cr_graph_free(g);
+        cr_graph_free(t.g);
         return cr_wrap(rc, "model '%s'", m->name);
     }
-    out->keep = true;
-    loss->keep = true;
-    /* training graphs: only where no gradient flows (frozen layers) */
-    if ((rc = cr_graph_check_batched(g)) ||
-        (!m->no_fuse && (rc = cr_graph_fuse_inference(g)))) {
-        cr_graph_free(g);
-        return cr_wrap(rc, "model '%s'", m->name);
-    }
-    *gout = g;
-    *out_out = out;
-    *loss_out = loss;
-    *label_out = labels;
-    *sw_out = sw;
+    *out = t;
     return CREST_OK;
 }
 
 int cr_model_build_train(crest_model *m)
 {
-    if (m->g_train)
+    if (m->train.g)
         return CREST_OK;
     if (!m->compiled)
         return cr_fail(CREST_E_STATE, "model '%s' is not compiled", m->name);
-    return build_with_loss(m, true, &m->g_train, &m->out_train, &m->loss, &m->label_in,
-                           &m->sw_in);
+    return build_with_loss(m, true, &m->train);
 }
 
 int cr_model_build_eval(crest_model *m)
 {
-    if (m->g_eval)
+    if (m->eval.g)
         return CREST_OK;
     if (!m->compiled)
         return cr_fail(CREST_E_STATE, "model '%s' is not compiled", m->name);
-    return build_with_loss(m, false, &m->g_eval, &m->out_eval, &m->loss_eval, &m->label_eval,
-                           &m->sw_eval);
+    return build_with_loss(m, false, &m->eval);
 }
 
 int cr_model_pool(crest_model *m, cr_pool **out)
@@ -392,134 +369,56 @@ size_t crest_model_param_count(const crest_model *m, bool trainable_only)
     return n;
 }
 
-/* ---- summary ----------------------------------------------------------- */
-
-static void group_digits(char *buf, size_t size, size_t v)
+/* A model with a NaN or infinite weight (training diverged) would save but
+ * never load again: every writer refuses it before writing anything. */
+int cr_check_finite(const crest_model *m)
 {
-    char raw[32];
-    int n = snprintf(raw, sizeof raw, "%zu", v), k = 0;
-    for (int i = 0; i < n && (size_t)k + 2 < size; i++) {
-        if (i && (n - i) % 3 == 0)
-            buf[k++] = ',';
-        buf[k++] = raw[i];
+    for (int i = 0; i < m->n_weights; i++) {
+        const cr_weight *w = m->weights[i];
+        for (int64_t k = 0; k < w->size; k++)
+            if (!isfinite(w->val[k]))
+                return cr_fail(CREST_E_STATE, "save: weight '%s/%s' (layer '%s'): value %lld "
+                               "is %s (did training diverge?); nothing written",
+                               w->owner ? w->owner->name : "", w->name,
+                               w->owner ? w->owner->name : "?", (long long)k,
+                               isnan(w->val[k]) ? "NaN" : "infinite");
     }
-    buf[k] = 0;
+    return CREST_OK;
 }
 
-static size_t layer_params(const crest_layer *l)
-{
-    size_t n = 0;
-    for (int i = 0; i < l->n_w; i++)
-        n += (size_t)l->w[i]->size;
-    return n;
-}
+/* ---- Keras JSON pieces the kinds share -------------------------------- */
 
-static void shape_text(const cr_dims *d, char *buf, size_t size)
+cJSON *cr_model_json_wrap(const char *class_name, cJSON *cfg)
 {
-    size_t k = (size_t)snprintf(buf, size, "(None");
-    for (int i = 0; i < d->ndim && k < size; i++)
-        k += (size_t)snprintf(buf + k, size - k, ", %lld", (long long)d->d[i]);
-    if (k < size)
-        snprintf(buf + k, size - k, ")");
-}
-
-typedef struct sbuf { char *p; size_t n, cap; bool bad; } sbuf;
-
-static void sb_printf(sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *s, const char *fmt, ...)
-{
-    if (s->bad)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int w = vsnprintf(s->p ? s->p + s->n : NULL, s->p ? s->cap - s->n : 0, fmt, ap);
-        va_end(ap);
-        if (w < 0) {
-            s->bad = true;
-            return;
-        }
-        if (s->p && s->n + (size_t)w < s->cap) {
-            s->n += (size_t)w;
-            return;
-        }
-        size_t cap = (s->cap + (size_t)w + 1) * 2;
-        char *p = cr_realloc(s->p, cap);
-        if (!p) {
-            s->bad = true;
-            return;
-        }
-        s->p = p;
-        s->cap = cap;
-    }
-}
-
-char *crest_model_summary(crest_model *m, bool json)
-{
-    if (cr_model_build(m))
-        return NULL;
-    size_t total = crest_model_param_count(m, false), train = crest_model_param_count(m, true);
-    if (json) {
-        unsigned long mark = cr_json_mark();
-        cJSON *root = cJSON_CreateObject(), *layers = cJSON_AddArrayToObject(root, "layers");
-        for (int i = 0; i < m->n_layers; i++) {
-            const crest_layer *l = m->layers[i];
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "name", l->name);
-            cJSON_AddStringToObject(o, "class", l->def->keras_class);
-            cr_json_add_dims(o, "output_shape", &l->out_shape, true);
-            cJSON_AddNumberToObject(o, "params", (double)layer_params(l));
-            cJSON_AddBoolToObject(o, "trainable", l->trainable);
-            cr_json_push(layers, o);
-        }
-        cJSON_AddNumberToObject(root, "total_params", (double)total);
-        cJSON_AddNumberToObject(root, "trainable_params", (double)train);
-        cJSON_AddNumberToObject(root, "non_trainable_params", (double)(total - train));
-        char *s = cr_json_check(mark, "summary") ? NULL : cr_json_print(root, false);
-        cJSON_Delete(root);
-        if (!s)
-            cr_fail(CREST_E_NOMEM, "out of memory writing the summary");
-        return s;
-    }
-    sbuf s = { 0 };
-    /* Keras' widths (28, 26, 10), widened for long names (backbones) */
-    int nw = 28, sw = 26;
-    for (int i = 0; i < m->n_layers; i++) {
-        const crest_layer *l = m->layers[i];
-        char shape[128];
-        shape_text(&l->out_shape, shape, sizeof shape);
-        int n = (int)(strlen(l->name) + strlen(l->def->keras_class)) + 4, k = (int)strlen(shape) + 1;
-        nw = n > nw ? (n < 120 ? n : 120) : nw;
-        sw = k > sw ? k : sw;
-    }
-    char rule[256], dbl[256];
-    int width = 1 + nw + sw + 10;
-    memset(rule, '_', (size_t)width);
-    memset(dbl, '=', (size_t)width);
-    rule[width] = dbl[width] = 0;
-    sb_printf(&s, "Model: \"%s\"\n%s\n %-*s%-*s%-10s\n%s\n", m->name, rule, nw, "Layer (type)", sw,
-              "Output Shape", "Param #", dbl);
-    for (int i = 0; i < m->n_layers; i++) {
-        const crest_layer *l = m->layers[i];
-        char name[256], shape[128];
-        snprintf(name, sizeof name, "%s (%s)", l->name, l->def->keras_class);
-        shape_text(&l->out_shape, shape, sizeof shape);
-        sb_printf(&s, " %-*s%-*s%-10zu\n", nw, name, sw, shape, layer_params(l));
-        if (i + 1 < m->n_layers)
-            sb_printf(&s, "\n");
-    }
-    char a[40], b[40], c[40];
-    group_digits(a, sizeof a, total);
-    group_digits(b, sizeof b, train);
-    group_digits(c, sizeof c, total - train);
-    sb_printf(&s, "%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n",
-              dbl, a, b, c, rule);
-    if (s.bad) {
-        cr_free(s.p);
-        cr_fail(CREST_E_NOMEM, "out of memory writing the summary");
+    cJSON *top = cfg ? cJSON_CreateObject() : NULL;
+    if (!top) {
+        cJSON_Delete(cfg);
         return NULL;
     }
-    return s.p;
+    cJSON_AddStringToObject(top, "class_name", class_name);
+    cr_json_put(top, "config", cfg);   /* cfg is gone if this fails */
+    cJSON_AddStringToObject(top, "keras_version", "tfjs-layers 4.22.0");
+    cJSON_AddStringToObject(top, "backend", "tensor_flow.js");
+    return top;
+}
+
+cJSON *cr_model_layers_json(crest_model *m, const crest_layer *skip, const cr_dims *first_input)
+{
+    cJSON *layers = cJSON_CreateArray();
+    bool first = true;
+    for (int i = 0; i < m->n_layers && layers; i++) {
+        if (m->layers[i] == skip)
+            continue;
+        cJSON *l = cr_layer_json(m->layers[i], first ? first_input : NULL);
+        first = false;
+        if (!l) {
+            cJSON_Delete(layers);
+            cr_wrap(CREST_E_FORMAT, "saving layer '%s'", m->layers[i]->name);
+            return NULL;
+        }
+        cr_json_push(layers, l);
+    }
+    return layers;
 }
 
 int crest_model_set_metadata(crest_model *m, const char *json)

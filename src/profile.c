@@ -118,8 +118,8 @@ int crest_model_profile(crest_model *m, const float *x, size_t n, int iters,
         rc = cr_model_pool(m, &pool);
     if (rc)
         return rc;
-    cr_graph *g = m->g_infer;
-    const cr_node *y = m->out_infer;
+    cr_graph *g = m->infer.g;
+    const cr_node *y = m->infer.out;
     int64_t bs = cr_auto_batch(g);
     if (!bs)
         return cr_graph_status(g) ? cr_graph_status(g) : cr_fail(CREST_E_NOMEM, "profile: planning failed");

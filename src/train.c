@@ -42,9 +42,7 @@ int crest_compile(crest_model *m, const crest_compile_opts *o)
     if (!m->copts.metrics)
         m->copts.metrics = CREST_ACCURACY;
     m->compiled = true;
-    cr_graph_free(m->g_train);
-    cr_graph_free(m->g_eval);
-    m->g_train = m->g_eval = NULL;
+    cr_model_drop_loss_graphs(m);
     return CREST_OK;
 }
 
@@ -184,8 +182,8 @@ static int alloc_grads(crest_model *m)
             return cr_fail(CREST_E_NOMEM, "out of memory for gradients of '%s'", w->name);
     }
     /* the plan hands these pointers to param nodes: re-plan */
-    if (m->g_train)
-        m->g_train->planned = false;
+    if (m->train.g)
+        m->train.g->planned = false;
     return CREST_OK;
 }
 
@@ -281,22 +279,22 @@ static int fit_epoch(cr_fit *f, cr_ctx *ctx, double *loss, double *acc)
     for (int64_t s = 0; s < f->steps; s++) {
         size_t start = (size_t)s * bs;
         int64_t b = (int64_t)(n - start < bs ? n - start : bs);
-        cr_graph *g = m->g_train;
+        cr_graph *g = m->train.g;
         if ((rc = cr_graph_plan(g, b)) ||
-            (rc = load_batch(m, f->train, f->idx, start, b, g, m->label_in, m->sw_in,
+            (rc = load_batch(m, f->train, f->idx, start, b, g, m->train.label, m->train.sw,
                              f->o->class_weight)))
             return rc;
         cr_graph_forward(g, ctx);
-        float l = m->loss->val[0];
+        float l = m->train.loss->val[0];
         if (!isfinite(l))
             return cr_fail(CREST_E_STATE, "fit: loss became %g at epoch %d step %lld (learning "
                            "rate too high?)", l, f->epoch + 1, (long long)s + 1);
         loss_sum += (double)l * (double)b;
         seen += (size_t)b;
-        count_hits(m, f->train, f->idx, start, b, m->out_train->val, &hits, &topk);
+        count_hits(m, f->train, f->idx, start, b, m->train.out->val, &hits, &topk);
         for (int i = 0; i < m->n_weights; i++)
             memset(m->weights[i]->grad, 0, (size_t)m->weights[i]->size * sizeof(float));
-        cr_graph_backward(g, m->loss, ctx);
+        cr_graph_backward(g, m->train.loss, ctx);
         if ((rc = cr_optimizer_step(m->opt, m->weights, m->n_weights, ctx->pool)))
             return rc;
         cr_fit_progress(f->o, (crest_progress){ .kind = CREST_PROGRESS_STEP, .epoch = f->epoch,
@@ -421,23 +419,23 @@ static int eval_range(crest_model *m, const crest_dataset *d, size_t start, size
         rc = cr_model_pool(m, &pool);
     if (rc)
         return rc;
-    int64_t P = pass_size(m->g_eval, bs);
+    int64_t P = pass_size(m->eval.g, bs);
     if (P < 1)
-        return cr_graph_status(m->g_eval) ? cr_graph_status(m->g_eval)
+        return cr_graph_status(m->eval.g) ? cr_graph_status(m->eval.g)
                                           : cr_fail(CREST_E_NOMEM, "evaluate: planning failed");
     cr_ctx ctx = { .pool = pool, .training = false };
     double loss = 0, hits = 0, topk = 0;
     for (size_t s = 0; s < n; s += (size_t)P) {
         int64_t b = (int64_t)(n - s < (size_t)P ? n - s : (size_t)P);
-        if ((rc = cr_graph_plan(m->g_eval, b)) ||
-            (rc = load_batch(m, d, NULL, start + s, b, m->g_eval, m->label_eval, m->sw_eval,
+        if ((rc = cr_graph_plan(m->eval.g, b)) ||
+            (rc = load_batch(m, d, NULL, start + s, b, m->eval.g, m->eval.label, m->eval.sw,
                              NULL)))
             return rc;
-        cr_graph_forward(m->g_eval, &ctx);
-        loss += (double)m->loss_eval->val[0] * (double)b;
-        count_hits(m, d, NULL, start + s, b, m->out_eval->val, &hits, &topk);
+        cr_graph_forward(m->eval.g, &ctx);
+        loss += (double)m->eval.loss->val[0] * (double)b;
+        count_hits(m, d, NULL, start + s, b, m->eval.out->val, &hits, &topk);
         if (probs)
-            memcpy(probs + s * (size_t)m->out_size, m->out_eval->val,
+            memcpy(probs + s * (size_t)m->out_size, m->eval.out->val,
                    (size_t)(b * m->out_size) * sizeof(float));
     }
     *out = (crest_metrics){ .n = n };
@@ -482,7 +480,7 @@ static int predict_rows(crest_model *m, int k, const float *x, const crest_datas
     if (rc)
         return rc;
     cr_ctx ctx = { .pool = pool, .training = false };
-    cr_graph *g = m->g_infer;
+    cr_graph *g = m->infer.g;
     if (k < 0 || k >= g->n_outputs)
         return cr_fail(CREST_E_ARG, "predict: model '%s' has no output %d", m->name, k);
     int64_t per = cr_dims_count(&m->in_shape), bs = pass_size(g, 0);

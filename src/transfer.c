@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include "json.h"
-#include "tfjs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,18 +69,11 @@ static bool is_top_class(const char *cls)
     return false;
 }
 
+/* Every model kind that can be cut or given a head is a functional model
+ * (Sequential ones are chains), so each of these has one path. */
+
 int crest_model_default_cut(crest_model *m, char *name, size_t size)
 {
-    if (m && m->kind == CR_SEQUENTIAL && name && size) {
-        int i = m->n_layers - 1;
-        while (i >= 0 && is_top_class(m->layers[i]->def->keras_class))
-            i--;
-        if (i < 0)
-            return cr_fail(CREST_E_ARG, "model '%s': nothing is left below its classifier top",
-                           m->name);
-        snprintf(name, size, "%s", m->layers[i]->name);
-        return CREST_OK;
-    }
     crest_sym *s = cr_functional_output(m, 0);
     if (!s || !name || !size)
         return cr_fail(CREST_E_ARG, "default cut: not a complete functional model");
@@ -95,59 +87,9 @@ int crest_model_default_cut(crest_model *m, char *name, size_t size)
     return CREST_OK;
 }
 
-/* A global pooling layer by its Keras class (the layers live in src/layers). */
-static int pooling_layer(crest_model *m, crest_pooling p, crest_layer **out)
-{
-    const char *cls = p == CREST_POOL_MAX ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D";
-    const char *base = p == CREST_POOL_MAX ? "global_max_pooling2d" : "global_average_pooling2d";
-    char name[128], json[400];
-    snprintf(name, sizeof name, "%s", base);
-    for (int k = 1; crest_model_find_layer(m, name); k++)
-        snprintf(name, sizeof name, "%s_%d", base, k);
-    snprintf(json, sizeof json,
-             "{\"class_name\":\"%s\",\"config\":{\"name\":\"%s\",\"trainable\":true,"
-             "\"data_format\":\"channels_last\",\"keepdims\":false}}", cls, name);
-    cJSON *j = NULL;
-    int rc = cr_json_parse(json, 0, "pooling layer", &j);
-    if (rc)
-        return rc;
-    rc = cr_layer_from_json(j, out);
-    cJSON_Delete(j);
-    return rc;
-}
-
-/* Sequential: keep layers up to `cut`, then the pooling layer. */
-static int cut_sequential(crest_model *m, const char *cut, crest_pooling pooling)
-{
-    int at = -1, rc;
-    for (int i = 0; i < m->n_layers; i++)
-        if (!strcmp(m->layers[i]->name, cut))
-            at = i;
-    if (at < 0)
-        return cr_fail(CREST_E_ARG, "cut: model '%s' has no layer '%s'", m->name, cut);
-    if ((rc = cr_model_build(m)))
-        return rc;
-    int rank = m->layers[at]->out_shape.ndim;
-    crest_layer *pool = NULL;
-    if (pooling != CREST_POOL_NONE && rank == 3 && (rc = pooling_layer(m, pooling, &pool)))
-        return cr_wrap(rc, "cut: global pooling");
-    for (int i = at + 1; i < m->n_layers; i++)
-        crest_layer_free(m->layers[i]);
-    m->n_layers = at + 1;
-    cr_model_invalidate(m);
-    m->n_weights = 0;
-    if (pool && (rc = crest_add(m, pool)))
-        return rc;
-    return cr_model_build(m);
-}
-
 int crest_model_cut(crest_model *m, const char *cut, crest_pooling pooling)
 {
     char def[128];
-    if (m && m->kind == CR_SEQUENTIAL) {
-        int rc = cut ? CREST_OK : crest_model_default_cut(m, def, sizeof def);
-        return rc ? rc : cut_sequential(m, cut ? cut : def, pooling);
-    }
     crest_sym *in[CR_MAX_IO];
     int n_in = cr_functional_inputs(m, in), rc;
     if (!n_in)
@@ -161,16 +103,20 @@ int crest_model_cut(crest_model *m, const char *cut, crest_pooling pooling)
     crest_sym *at = cr_functional_find(m, cut);
     if (!at || !cr_sym_layer(at))
         return cr_fail(CREST_E_ARG, "cut: model '%s' has no layer '%s'", m->name, cut);
+    if ((rc = cr_model_build(m)))   /* the layers' output shapes */
+        return rc;
     crest_layer *pool = NULL;
     int rank = cr_sym_layer(at)->out_shape.ndim;
-    if (pooling != CREST_POOL_NONE && rank == 3 && (rc = pooling_layer(m, pooling, &pool)))
-        return cr_wrap(rc, "cut: global pooling");
+    if (pooling != CREST_POOL_NONE && rank == 3 &&
+        !(pool = crest_global_pooling2d(pooling == CREST_POOL_MAX, false)))
+        return cr_wrap(CREST_E_NOMEM, "cut: global pooling");
     if ((rc = cr_functional_reopen(m))) {
         crest_layer_free(pool);
         return rc;
     }
-    crest_sym *out = pool ? crest_apply(m, pool, at) : at;   /* consumes pool */
-    rc = out ? crest_functional_outputs(m, in, n_in, &out, 1) : cr_fail(m->err, "%s", m->errmsg);
+    crest_sym *out = pool ? cr_functional_call(m, pool, &at, 1) : at;   /* consumes pool */
+    rc = out ? cr_functional_set_outputs(m, in, n_in, &out, 1, true)
+             : cr_fail(m->err, "%s", m->errmsg);
     if (!rc)
         rc = cr_functional_prune(m);
     return rc ? cr_wrap(rc, "cut '%s' after '%s'", m->name, cut) : CREST_OK;
@@ -181,15 +127,9 @@ int crest_model_cut(crest_model *m, const char *cut, crest_pooling pooling)
 /* A copy of l (config by its Keras JSON), unnamed if the name is taken in m. */
 static int clone_layer(crest_model *m, const crest_layer *l, crest_layer **out)
 {
-    cJSON *j = cr_layer_json(l, NULL);
-    if (!j)
-        return cr_fail(CREST_E_NOMEM, "out of memory copying layer '%s'", l->name);
-    int rc = cr_layer_from_json(j, out);
-    cJSON_Delete(j);
+    int rc = cr_layer_clone(l, out);
     if (!rc && crest_model_find_layer(m, (*out)->name))
         (*out)->named = false;    /* renamed Keras-style when added */
-    if (!rc)
-        (*out)->trainable = l->trainable;
     return rc;
 }
 
@@ -212,32 +152,10 @@ static int copy_head_weights(crest_layer **added, int n_added, crest_model *head
     return CREST_OK;
 }
 
-static int append_sequential(crest_model *m, crest_model *head)
-{
-    crest_layer *added[256];
-    int n_added = 0, rc = CREST_OK;
-    for (int i = 0; i < head->n_layers && !rc; i++) {
-        crest_layer *l = NULL;
-        if ((rc = clone_layer(m, head->layers[i], &l)))
-            break;
-        added[n_added++] = l;
-        rc = crest_add(m, l);
-    }
-    if (!rc)
-        rc = cr_model_build(m);
-    if (!rc)
-        rc = copy_head_weights(added, n_added, head);
-    return rc ? cr_wrap(rc, "appending a head to '%s'", m->name) : CREST_OK;
-}
-
 int crest_model_append(crest_model *m, crest_model *head)
 {
     if (m && head && head->n_layers > 256)
         return cr_fail(CREST_E_ARG, "append: head has %d layers", head->n_layers);
-    if (m && head && m->kind == CR_SEQUENTIAL) {
-        int rc = cr_model_build(head);
-        return rc ? rc : append_sequential(m, head);
-    }
     crest_sym *in[CR_MAX_IO];
     int n_in = cr_functional_inputs(m, in), rc;
     crest_sym *x = cr_functional_output(m, 0);
@@ -254,11 +172,11 @@ int crest_model_append(crest_model *m, crest_model *head)
         if ((rc = clone_layer(m, head->layers[i], &l)))
             break;
         added[n_added++] = l;
-        if (!(x = crest_apply(m, l, x)))
+        if (!(x = cr_functional_call(m, l, &x, 1)))
             rc = cr_fail(m->err, "%s", m->errmsg);
     }
     if (!rc)
-        rc = crest_functional_outputs(m, in, n_in, &x, 1);
+        rc = cr_functional_set_outputs(m, in, n_in, &x, 1, true);
     if (!rc)   /* the clones now have weights: copy the head's, in order */
         rc = copy_head_weights(added, n_added, head);
     return rc ? cr_wrap(rc, "appending a head to '%s'", m->name) : CREST_OK;
@@ -276,7 +194,7 @@ static int hash_model(hasher *s, crest_model *m)
     if (rc)
         return rc;
     unsigned long mark = cr_json_mark();
-    cJSON *topo = cr_topology_json(m);   /* a tree missing an item would hash wrong */
+    cJSON *topo = cr_model_to_json(m);   /* a tree missing an item would hash wrong */
     char *text = topo && !cr_json_check(mark, "model hash") ? cr_json_print(topo, false) : NULL;
     cJSON_Delete(topo);
     if (!text)
@@ -397,43 +315,6 @@ static int run_backbone(crest_model *m, const crest_dataset *d, const crest_extr
     }
     cr_free(x);
     return rc;
-}
-
-/* The samples' part of the cache key: their count and shape, then every
- * value (in-memory sets), or the bytes of every file (lazy folder sets: a
- * content hash, so a hit needs no decoding and a changed file misses), or
- * the raw images (lazy IDX sets); then the input transform. */
-int cr_hash_samples(cr_hasher *h, const crest_dataset *d, const crest_image_opts *input)
-{
-    const crest_image_opts *tf = cr_dataset_lazy(d) ? d->image : input;
-    hash_bytes(h, &d->n, sizeof d->n);
-    hash_bytes(h, d->shape.d, (size_t)d->shape.ndim * sizeof d->shape.d[0]);
-    if (!cr_dataset_lazy(d)) {
-        hash_bytes(h, d->x, d->n * (size_t)d->stride * sizeof(float));
-    } else if (d->raw) {
-        const crest_dataset *r = d->raw;
-        hash_str(h, "raw");
-        hash_bytes(h, r->shape.d, (size_t)r->shape.ndim * sizeof r->shape.d[0]);
-        hash_bytes(h, r->x, r->n * (size_t)r->stride * sizeof(float));
-        hash_bytes(h, &d->raw_scale, sizeof d->raw_scale);
-    } else {
-        hash_str(h, "files");
-        for (size_t i = 0; i < d->n; i++) {
-            char *buf = NULL;
-            size_t len = 0;
-            int rc = cr_read_file(d->files[i], (size_t)1 << 30, &buf, &len);
-            if (rc)
-                return rc;
-            hash_bytes(h, buf, len);
-            cr_free(buf);
-        }
-    }
-    char *tj = tf ? crest_image_opts_json(tf) : NULL;
-    if (tf && !tj)
-        return CREST_E_NOMEM;
-    hash_str(h, tj ? tj : "identity");
-    cr_free(tj);
-    return CREST_OK;
 }
 
 /* The features as a data set with d's labels or targets; consumes buf (the

@@ -147,8 +147,8 @@ static void test_mobilenet_v2(void **state)
     check_model(m, "mobilenet_v2", 224, "out_relu", 1280, "fused");
     /* the fused graph really is smaller: 52 BatchNorms folded */
     int bn_nodes = 0;
-    for (int i = 0; i < m->g_infer->n; i++)
-        bn_nodes += m->g_infer->nodes[i]->op == &cr_op_batchnorm_def;
+    for (int i = 0; i < m->infer.g->n; i++)
+        bn_nodes += m->infer.g->nodes[i]->op == &cr_op_batchnorm_def;
     assert_int_equal(bn_nodes, 0);
     char *s = crest_model_summary(m, false);
     assert_non_null(s);
@@ -192,9 +192,9 @@ static void test_mobilenet_v2_threads(void **state)
             crest_free(feat);
         }
         int pads = 0;
-        for (int i = 0; i < m->g_infer->n; i++)
-            pads += m->g_infer->nodes[i]->kind == CR_NODE_OP &&
-                    !strcmp(m->g_infer->nodes[i]->op->name, "zero_pad2d");
+        for (int i = 0; i < m->infer.g->n; i++)
+            pads += m->infer.g->nodes[i]->kind == CR_NODE_OP &&
+                    !strcmp(m->infer.g->nodes[i]->op->name, "zero_pad2d");
         assert_int_equal(pads, 0);
         crest_model_free(m);
     }

@@ -172,32 +172,32 @@ static double loss_and_grads(crest_model *m, const crest_dataset *d)
             w->grad = cr_calloc((size_t)w->size, sizeof(float));
         memset(w->grad, 0, (size_t)w->size * sizeof(float));
     }
-    cr_graph *g = m->g_train;
+    cr_graph *g = m->train.g;
     g->planned = false;
     assert_int_equal(cr_graph_plan(g, (int64_t)d->n), CREST_OK);
     cr_graph_feed(g, d->x, d->stride, NULL, 0, (int64_t)d->n);
     for (size_t b = 0; b < d->n; b++) {
-        m->label_in->val[b] = (float)d->labels[b];
-        m->sw_in->val[b] = 1;
+        m->train.label->val[b] = (float)d->labels[b];
+        m->train.sw->val[b] = 1;
     }
     cr_rng drop;
     cr_rng_seed(&drop, 5);
     cr_ctx c = { .rng = &drop, .training = true };
     cr_graph_forward(g, &c);
-    double l = m->loss->val[0];
-    cr_graph_backward(g, m->loss, &c);
+    double l = m->train.loss->val[0];
+    cr_graph_backward(g, m->train.loss, &c);
     return l;
 }
 
 static double loss_only(crest_model *m, const crest_dataset *d)
 {
-    cr_graph *g = m->g_train;
+    cr_graph *g = m->train.g;
     cr_graph_feed(g, d->x, d->stride, NULL, 0, (int64_t)d->n);
     cr_rng drop;
     cr_rng_seed(&drop, 5);
     cr_ctx c = { .rng = &drop, .training = true };
     cr_graph_forward(g, &c);
-    return m->loss->val[0];
+    return m->train.loss->val[0];
 }
 
 /* Worst |analytic - numeric| / max(1, |a|, |n|) over every weight element. */
@@ -338,15 +338,15 @@ static void test_custom_layers_summary_training(void **state)
     crest_dataset *d = small_data(5);
     assert_int_equal(crest_fit(m, d, &(crest_fit_opts){ .epochs = 2, .batch_size = 4 }),
                      CREST_OK);
-    assert_false(has_op(m->g_infer, "dropout"));
-    assert_true(has_op(m->g_train, "dropout"));
+    assert_false(has_op(m->infer.g, "dropout"));
+    assert_true(has_op(m->train.g, "dropout"));
     assert_int_equal(cr_model_build_eval(m), CREST_OK);
-    assert_false(has_op(m->g_eval, "dropout"));
+    assert_false(has_op(m->eval.g, "dropout"));
     /* applied with training = false inside a training graph: no dropout */
     last_net->drop_follows_training = false;
     cr_model_invalidate(m);
     assert_int_equal(cr_model_build_train(m), CREST_OK);
-    assert_false(has_op(m->g_train, "dropout"));
+    assert_false(has_op(m->train.g, "dropout"));
     crest_model_free(m);
     crest_dataset_free(d);
 }

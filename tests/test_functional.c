@@ -281,6 +281,33 @@ static void test_construction_errors(void **state)
     crest_model_free(other);
 }
 
+/* Unnamed inputs are input_1, input_2 as in Keras, and such a model saves
+ * and loads (the name search used to find the new input itself: every
+ * unnamed input became input_100001, and two of them made a model that
+ * saved but did not load). */
+static void test_unnamed_inputs(void **state)
+{
+    (void)state;
+    char dir[64];
+    tu_tmpdir(dir, sizeof dir);
+    crest_model *m = NULL, *back = NULL;
+    assert_int_equal(crest_functional_new(&m, "two"), CREST_OK);
+    crest_sym *in[2] = { crest_input(m, crest_shape(1, 3), NULL),
+                         crest_input(m, crest_shape(1, 2), NULL) };
+    crest_sym *x = crest_call(m, crest_concatenate(-1), in, 2);
+    crest_sym *y = crest_apply(m, crest_dense(2, CREST_SOFTMAX), x);
+    assert_int_equal(crest_functional_outputs(m, in, 2, &y, 1), CREST_OK);
+    assert_int_equal(crest_model_save(m, dir), CREST_OK);
+    char *json = tu_read(dir, "model.json");
+    assert_non_null(strstr(json, "\"input_1\""));
+    assert_non_null(strstr(json, "\"input_2\""));
+    free(json);
+    assert_int_equal(crest_model_load(&back, dir), CREST_OK);
+    crest_model_free(back);
+    crest_model_free(m);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_shared_layer_and_merges),
         cmocka_unit_test(test_keras2_and_keras3_json),
         cmocka_unit_test(test_construction_errors),
+        cmocka_unit_test(test_unnamed_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -349,7 +349,7 @@ static void test_frozen_backbone_fit(void **state)
                          0);
         assert_int_equal(crest_fit(m, ds, &(crest_fit_opts){ .epochs = 3, .batch_size = 4,
                                                              .no_shuffle = true }), 0);
-        assert_int_equal(count_op(m->g_train, &cr_op_batchnorm_def), fuse ? 0 : 3);
+        assert_int_equal(count_op(m->train.g, &cr_op_batchnorm_def), fuse ? 0 : 3);
         cr_weight *k = weight_named(m, "fc/kernel");
         fc[fuse] = malloc((size_t)k->size * sizeof(float));
         memcpy(fc[fuse], k->val, (size_t)k->size * sizeof(float));
@@ -415,9 +415,9 @@ static void test_prepared_weights_follow(void **state)
     float *y0 = block_out(m, x), *yf = fresh_out(m, x);
     assert_memory_equal(y0, yf, 2 * 3 * sizeof(float));
     int pads = 0;
-    for (int i = 0; i < m->g_infer->n; i++)      /* ZeroPadding2D folded into the conv */
-        pads += m->g_infer->nodes[i]->kind == CR_NODE_OP &&
-                !strcmp(m->g_infer->nodes[i]->op->name, "zero_pad2d");
+    for (int i = 0; i < m->infer.g->n; i++)      /* ZeroPadding2D folded into the conv */
+        pads += m->infer.g->nodes[i]->kind == CR_NODE_OP &&
+                !strcmp(m->infer.g->nodes[i]->op->name, "zero_pad2d");
     assert_int_equal(pads, 0);
     float xs[8 * 243];
     int32_t ys[8];

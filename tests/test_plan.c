@@ -239,7 +239,7 @@ static void test_mobilenet_plans(void **state)
     /* inference (predict, infer) and evaluation (crest evaluate) graphs */
     assert_int_equal(cr_model_build(m), CREST_OK);
     assert_int_equal(cr_model_build_eval(m), CREST_OK);
-    cr_graph *gs[2] = { m->g_infer, m->g_eval };
+    cr_graph *gs[2] = { m->infer.g, m->eval.g };
     for (int k = 0; k < 2; k++) {
         for (int b = 1; b <= 64; b++)
             if (cr_graph_plan(gs[k], b))

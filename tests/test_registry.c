@@ -23,7 +23,7 @@
 
 #include "internal.h"
 #include "testutil.h"
-#include "tfjs.h"
+#include "json.h"
 
 /* ---- a layer in a model, saved, loaded, saved again -------------------- */
 

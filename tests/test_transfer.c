@@ -16,7 +16,6 @@
 #include "json.h"
 #include "testutil.h"
 #include "blobs.h"
-#include "tfjs.h"
 
 static char tmp[256];
 
@@ -542,11 +541,11 @@ static void test_evaluate_in_passes(void **state)
         float *pa = malloc(n * 3 * sizeof *pa), *pb = malloc(n * 3 * sizeof *pb);
         crest_metrics a, b;
         assert_int_equal(crest_evaluate_probs(m, d, 0, &a, pa), CREST_OK);
-        arena[t] = m->g_eval->arena_cap * sizeof(float);
+        arena[t] = m->eval.g->arena_cap * sizeof(float);
         assert_true(arena[t] <= ((size_t)64 << 20));      /* cache-sized passes */
-        assert_true(m->g_eval->batch < (int64_t)n);       /* so more than one */
+        assert_true(m->eval.g->batch < (int64_t)n);       /* so more than one */
         assert_int_equal(crest_predict(m, crest_dataset_x(d), n, pb), CREST_OK);
-        assert_true(m->g_infer->arena_cap * sizeof(float) <= ((size_t)64 << 20));
+        assert_true(m->infer.g->arena_cap * sizeof(float) <= ((size_t)64 << 20));
         assert_memory_equal(pa, pb, n * 3 * sizeof *pa);  /* same outputs as predict */
         /* one pass of every sample: the same metrics and outputs */
         assert_int_equal(crest_evaluate_probs(m, d, (int)n, &b, pb), CREST_OK);

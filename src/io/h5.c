@@ -11,7 +11,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 #include "json.h"
-#include "tfjs.h"
 #include "io/h5.h"
 
 #include <errno.h>

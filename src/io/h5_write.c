@@ -19,7 +19,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 #include "json.h"
-#include "tfjs.h"
 #include "io/h5.h"
 
 #include <errno.h>
@@ -160,7 +159,7 @@ static int model_config(crest_model *m, char **out)
 {
     *out = NULL;
     unsigned long mark = cr_json_mark();
-    cJSON *top = cr_topology_json(m);
+    cJSON *top = cr_model_to_json(m);
     int rc = cr_json_check(mark, "save");
     if (!top)
         return rc ? rc : CREST_E_FORMAT;

@@ -1,4 +1,5 @@
-/* json.c - checked accessors over cJSON for Keras configs. */
+/* json.c - cJSON through crest's allocator and the "C" locale, and checked
+ * accessors (numbers, strings, shapes) over it. */
 #include "json.h"
 
 #include <math.h>
@@ -185,38 +186,6 @@ int cr_json_str(const cJSON *o, const char *key, const char *def, const char **o
     return CREST_OK;
 }
 
-int cr_json_act(const cJSON *o, const char *key, crest_act *out)
-{
-    const char *name = NULL;
-    int rc = cr_json_str(o, key, "linear", &name);
-    if (rc)
-        return rc;
-    return crest_act_parse(name, out);
-}
-
-int cr_json_l2(const cJSON *o, const char *key, float *out)
-{
-    *out = 0;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v || cJSON_IsNull(v))
-        return CREST_OK;
-    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(v, "class_name");
-    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(v, "config");
-    if (!cJSON_IsString(cls) || !cJSON_IsObject(cfg))
-        return cr_fail(CREST_E_FORMAT, "'%s' is not a regularizer object", key);
-    const char *c = cls->valuestring;
-    if (strcmp(c, "L1L2") && strcmp(c, "L2") && strcmp(c, "l2") && strcmp(c, "l1_l2"))
-        return cr_fail(CREST_E_UNSUPPORTED, "'%s': regularizer %s is not supported", key, c);
-    double l1 = 0, l2 = 0;
-    int rc = cr_json_num(cfg, "l1", 0, 1e6, 0, &l1);
-    if (!rc)
-        rc = cr_json_num(cfg, "l2", 0, 1e6, 0, &l2);
-    if (!rc && l1 != 0)
-        rc = cr_fail(CREST_E_UNSUPPORTED, "'%s': L1 regularization is not supported", key);
-    *out = (float)l2;
-    return rc;
-}
-
 int cr_json_dims(const cJSON *o, const char *key, bool skip_first, cr_dims *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -263,34 +232,6 @@ int cr_json_pair(const cJSON *o, const char *key, int def, int out[2])
         out[i] = (int)e->valuedouble;
     }
     return CREST_OK;
-}
-
-void cr_json_add_init(cJSON *o, const char *key, crest_init i)
-{
-    cJSON *init = cJSON_AddObjectToObject(o, key);
-    if (!init)
-        return;
-    cJSON_AddStringToObject(init, "class_name", cr_init_keras_name(i));
-    cJSON *cfg = cJSON_AddObjectToObject(init, "config");
-    if (cfg && i != CREST_ZEROS && i != CREST_ONES)
-        cJSON_AddNullToObject(cfg, "seed");
-}
-
-void cr_json_add_l2(cJSON *o, const char *key, float l2)
-{
-    if (l2 <= 0) {
-        cJSON_AddNullToObject(o, key);
-        return;
-    }
-    cJSON *r = cJSON_AddObjectToObject(o, key);
-    if (!r)
-        return;
-    cJSON_AddStringToObject(r, "class_name", "L1L2");
-    cJSON *cfg = cJSON_AddObjectToObject(r, "config");
-    if (cfg) {
-        cJSON_AddNumberToObject(cfg, "l1", 0);
-        cJSON_AddNumberToObject(cfg, "l2", l2);
-    }
 }
 
 void cr_json_add_dims(cJSON *o, const char *key, const cr_dims *d, bool batch_null)

@@ -9,15 +9,17 @@
  * fsync, rename and unlink of a save). Stale shards go last; temp files
  * of killed saves are removed by the next save.
  *
- * Load reads Sequential topologies here (functional ones in
- * src/functional.c), then the weights manifest:
+ * Load reads model.json, hands its modelTopology to the model-kind table
+ * (cr_model_from_topology: Sequential, functional, registered custom
+ * classes; layers parse their own configs), builds the model, then fills
+ * its weights from the weights manifest by Keras name (cr_model_find_weight):
  * float32 / int32, and quantized uint8 / uint16 (min + scale * q) and
- * float16. Shard paths must stay inside the model's folder.
+ * float16. Shard paths must stay inside the model's folder. This file
+ * knows files and the format; nothing about model kinds or layers.
  */
 #define _XOPEN_SOURCE 700
 #include "../internal.h"
 #include "json.h"
-#include "tfjs.h"
 #include "io/h5.h"
 
 #include <dirent.h>
@@ -34,62 +36,6 @@
 #define MAX_SHARDS_BYTES ((size_t)4 << 30)
 
 /* ---- save -------------------------------------------------------------- */
-
-cJSON *cr_layer_json(const crest_layer *l, const cr_dims *batch_input)
-{
-    cJSON *o = cJSON_CreateObject(), *cfg = cJSON_CreateObject();
-    if (!o || !cfg) {
-        cJSON_Delete(o);
-        cJSON_Delete(cfg);
-        return NULL;
-    }
-    cJSON_AddStringToObject(o, "class_name", l->def->keras_class);
-    cJSON_AddStringToObject(cfg, "name", l->name);
-    cJSON_AddBoolToObject(cfg, "trainable", l->trainable);
-    if (batch_input) {
-        cr_json_add_dims(cfg, "batch_input_shape", batch_input, true);
-        cJSON_AddStringToObject(cfg, "dtype", "float32");
-    }
-    int rc = l->def->save ? l->def->save(l, cfg) : CREST_OK;
-    if (rc) {
-        if (rc == CREST_E_NOMEM)
-            cr_json_note_oom();   /* the writer's cr_json_check reports it */
-        cJSON_Delete(o);
-        cJSON_Delete(cfg);
-        return NULL;
-    }
-    cr_json_put(o, "config", cfg);   /* last: cfg is gone if this fails */
-    return o;
-}
-
-cJSON *cr_topology_json(crest_model *m)
-{
-    if (m->to_json)
-        return m->to_json(m);
-    if (m->kind != CR_SEQUENTIAL) {
-        cr_fail(CREST_E_UNSUPPORTED, "model '%s': this kind of model cannot be saved", m->name);
-        return NULL;
-    }
-    cJSON *top = cJSON_CreateObject();
-    if (!top)
-        return NULL;
-    cJSON_AddStringToObject(top, "class_name", "Sequential");
-    cJSON *cfg = cJSON_AddObjectToObject(top, "config");
-    cJSON_AddStringToObject(cfg, "name", m->name);
-    cJSON *layers = cJSON_AddArrayToObject(cfg, "layers");
-    for (int i = 0; i < m->n_layers; i++) {
-        cJSON *l = cr_layer_json(m->layers[i], i == 0 ? &m->in_shape : NULL);
-        if (!l) {
-            cJSON_Delete(top);
-            cr_wrap(CREST_E_FORMAT, "saving layer '%s'", m->layers[i]->name);
-            return NULL;
-        }
-        cr_json_push(layers, l);
-    }
-    cJSON_AddStringToObject(top, "keras_version", "tfjs-layers 4.22.0");
-    cJSON_AddStringToObject(top, "backend", "tensor_flow.js");
-    return top;
-}
 
 static uint64_t fnv1a(const void *p, size_t n)
 {
@@ -179,23 +125,6 @@ static void add_manifest(cJSON *root, crest_model *m, char *bin, size_t total, c
     cr_json_push(man, grp);   /* last: grp is gone if this fails */
 }
 
-/* A model with a NaN or infinite weight (training diverged) would save but
- * never load again: refused before anything is written. */
-int cr_check_finite(const crest_model *m)
-{
-    for (int i = 0; i < m->n_weights; i++) {
-        const cr_weight *w = m->weights[i];
-        for (int64_t k = 0; k < w->size; k++)
-            if (!isfinite(w->val[k]))
-                return cr_fail(CREST_E_STATE, "save: weight '%s/%s' (layer '%s'): value %lld "
-                               "is %s (did training diverge?); nothing written",
-                               w->owner ? w->owner->name : "", w->name,
-                               w->owner ? w->owner->name : "?", (long long)k,
-                               isnan(w->val[k]) ? "NaN" : "infinite");
-    }
-    return CREST_OK;
-}
-
 int crest_model_save(crest_model *m, const char *dir)
 {
     if (!m || !dir || !*dir)
@@ -215,7 +144,7 @@ int crest_model_save(crest_model *m, const char *dir)
     cJSON_AddStringToObject(root, "format", "layers-model");
     cJSON_AddStringToObject(root, "generatedBy", "crest " CREST_VERSION);
     cJSON_AddNullToObject(root, "convertedBy");
-    if (!(top = cr_topology_json(m))) {   /* out of memory, or a layer that cannot be saved */
+    if (!(top = cr_model_to_json(m))) {   /* out of memory, or a layer that cannot be saved */
         if (!(rc = cr_json_check(mark, "save")))
             rc = CREST_E_FORMAT;
         goto out;
@@ -252,114 +181,10 @@ out:
 
 /* ---- load: topology ---------------------------------------------------- */
 
-int cr_layer_from_json(const cJSON *lj, crest_layer **out)
-{
-    *out = NULL;
-    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(lj, "class_name");
-    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(lj, "config");
-    if (!cJSON_IsString(cls) || !cJSON_IsObject(cfg))
-        return cr_fail(CREST_E_FORMAT, "a layer has no class_name or config");
-    const char *name = NULL;
-    int rc = cr_json_str(cfg, "name", "", &name);
-    if (rc)
-        return rc;
-    const cr_layer_def *def = cr_layer_def_find(cls->valuestring);
-    if (!def)
-        return cr_fail(CREST_E_UNSUPPORTED, "layer '%s': class %s is not supported", name,
-                       cls->valuestring);
-    crest_layer *l = cr_layer_new(def, NULL);
-    if (!l)
-        return CREST_E_NOMEM;
-    if (*name && (rc = crest_layer_set_name(l, name)))
-        goto fail;
-    bool trainable = true;
-    if ((rc = cr_json_bool(cfg, "trainable", true, &trainable)))
-        goto fail;
-    l->trainable = trainable;
-    if (def->parse && (rc = def->parse(l, cfg)))
-        goto fail;
-    *out = l;
-    return CREST_OK;
-fail:
-    crest_layer_free(l);
-    return cr_wrap(rc, "layer '%s' (%s)", name, cls->valuestring);
-}
-
-/* Input shape from a layer config: batch_input_shape (Keras 2, TF.js) or
- * batch_shape (Keras 3), both with a leading null batch. */
-int cr_input_shape_json(const cJSON *cfg, cr_dims *out, bool *found)
-{
-    *found = false;
-    const char *keys[] = { "batch_input_shape", "batch_shape" };
-    for (int i = 0; i < 2; i++)
-        if (cJSON_GetObjectItemCaseSensitive(cfg, keys[i])) {
-            *found = true;
-            return cr_json_dims(cfg, keys[i], true, out);
-        }
-    return CREST_OK;
-}
-
-static int sequential_from_json(const cJSON *cfg, crest_model **out)
-{
-    const cJSON *layers = cJSON_IsArray(cfg) ? cfg : cJSON_GetObjectItemCaseSensitive(cfg, "layers");
-    if (!cJSON_IsArray(layers) || cJSON_GetArraySize(layers) == 0)
-        return cr_fail(CREST_E_FORMAT, "Sequential config has no layers");
-    cr_dims in = { .ndim = -1 };
-    const cJSON *lj;
-    cJSON_ArrayForEach(lj, layers)
-    {
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(lj, "config");
-        bool found;
-        int rc = cr_input_shape_json(c, &in, &found);
-        if (rc)
-            return cr_wrap(rc, "input shape");
-        if (found)
-            break;
-    }
-    if (in.ndim < 1)
-        return cr_fail(CREST_E_FORMAT, "Sequential model has no batch_input_shape");
-    int rc = crest_sequential_new(out, in);
-    if (rc)
-        return rc;
-    const cJSON *name = cJSON_IsObject(cfg) ? cJSON_GetObjectItemCaseSensitive(cfg, "name") : NULL;
-    if (cJSON_IsString(name))
-        snprintf((*out)->name, sizeof (*out)->name, "%s", name->valuestring);
-    cJSON_ArrayForEach(lj, layers)
-    {
-        const cJSON *cls = cJSON_GetObjectItemCaseSensitive(lj, "class_name");
-        if (cJSON_IsString(cls) && strcmp(cls->valuestring, "InputLayer") == 0)
-            continue;
-        crest_layer *l;
-        if ((rc = cr_layer_from_json(lj, &l)) || (rc = crest_add(*out, l)))
-            break;
-    }
-    if (rc) {
-        crest_model_free(*out);
-        *out = NULL;
-    }
-    return rc;
-}
-
-int cr_model_from_topology(const cJSON *topo, crest_model **out)
-{
-    const cJSON *mc = cJSON_GetObjectItemCaseSensitive(topo, "model_config");
-    if (cJSON_IsObject(mc))   /* Keras 2 converter wraps it */
-        topo = mc;
-    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(topo, "class_name");
-    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(topo, "config");
-    if (!cJSON_IsString(cls) || !cfg)
-        return cr_fail(CREST_E_FORMAT, "modelTopology has no class_name or config");
-    if (strcmp(cls->valuestring, "Sequential") == 0)
-        return sequential_from_json(cfg, out);
-    if (strcmp(cls->valuestring, "Model") == 0 || strcmp(cls->valuestring, "Functional") == 0)
-        return cr_functional_from_json(cfg, out);
-    return cr_custom_from_json(cls->valuestring, cfg, out);   /* registered classes */
-}
-
 /* ---- load: weights ----------------------------------------------------- */
 
 /* dir/rel, refusing absolute paths and anything that leaves dir. */
-int cr_safe_join(const char *dir, const char *rel, char *out, size_t size)
+static int safe_join(const char *dir, const char *rel, char *out, size_t size)
 {
     if (!*rel || rel[0] == '/' || strstr(rel, ".."))
         return cr_fail(CREST_E_FORMAT, "shard path '%s' leaves the model folder", rel);
@@ -389,20 +214,6 @@ static float half_to_float(uint16_t h)
     else
         v = ldexpf((float)(f | 1024), e - 25);
     return s ? -v : v;
-}
-
-static cr_weight *find_weight(crest_model *m, const char *name)
-{
-    for (int i = 0; i < m->n_weights; i++) {
-        cr_weight *w = m->weights[i];
-        if (!w->owner)
-            continue;
-        size_t ln = strlen(w->owner->name);
-        if (strncmp(name, w->owner->name, ln) == 0 && name[ln] == '/' &&
-            strcmp(name + ln + 1, w->name) == 0)
-            return w;
-    }
-    return NULL;
 }
 
 /* Decodes one weight spec at bytes[*off..]; stores into w (or skips if NULL). */
@@ -480,7 +291,74 @@ static int decode_weight(const cJSON *spec, const unsigned char *bytes, size_t l
     return CREST_OK;
 }
 
-int cr_load_weights(crest_model *m, const cJSON *manifest, const char *dir)
+/* The shards of one manifest group (its "paths", in order) concatenated into
+ * *bytes (*len bytes; caller frees). */
+static int read_shards(const cJSON *paths, const char *dir, unsigned char **bytes, size_t *len)
+{
+    *bytes = NULL;
+    *len = 0;
+    const cJSON *pj;
+    cJSON_ArrayForEach(pj, paths)
+    {
+        char path[PATH_MAX], *buf = NULL;
+        size_t n;
+        int rc;
+        if (!cJSON_IsString(pj))
+            return cr_fail(CREST_E_FORMAT, "weightsManifest path is not a string");
+        if ((rc = safe_join(dir, pj->valuestring, path, sizeof path)) ||
+            (rc = cr_read_file(path, MAX_SHARDS_BYTES, &buf, &n)))
+            return rc;
+        unsigned char *nb = *len + n <= MAX_SHARDS_BYTES ? cr_realloc(*bytes, *len + n + 1) : NULL;
+        if (!nb) {
+            cr_free(buf);
+            return cr_fail(CREST_E_NOMEM, "%s: out of memory or shards too large", path);
+        }
+        *bytes = nb;
+        memcpy(*bytes + *len, buf, n);
+        *len += n;
+        cr_free(buf);
+    }
+    return CREST_OK;
+}
+
+/* One manifest group: its shards, and each weight spec in order decoded into
+ * the model weight of that name (seen[i] counts weight i's). */
+static int load_group(crest_model *m, const cJSON *grp, const char *dir, int *seen)
+{
+    const cJSON *paths = cJSON_GetObjectItemCaseSensitive(grp, "paths");
+    const cJSON *specs = cJSON_GetObjectItemCaseSensitive(grp, "weights");
+    if (!cJSON_IsArray(paths) || !cJSON_IsArray(specs))
+        return cr_fail(CREST_E_FORMAT, "weightsManifest group lacks paths or weights");
+    unsigned char *bytes;
+    size_t len, off = 0;
+    int rc = read_shards(paths, dir, &bytes, &len);
+    const cJSON *spec;
+    cJSON_ArrayForEach(spec, specs)
+    {
+        const char *name = NULL;
+        if (rc || (rc = cr_json_str(spec, "name", NULL, &name)))
+            break;
+        cr_weight *w = cr_model_find_weight(m, name);
+        if (!w) {
+            rc = cr_fail(CREST_E_FORMAT, "weight '%s' in the manifest matches no layer weight",
+                         name);
+            break;
+        }
+        if ((rc = decode_weight(spec, bytes, len, &off, w, name)))
+            break;
+        for (int i = 0; i < m->n_weights; i++)
+            if (m->weights[i] == w)
+                seen[i]++;
+    }
+    if (!rc && off != len)
+        rc = cr_fail(CREST_E_FORMAT, "weight shards hold %zu bytes, the manifest uses %zu", len,
+                     off);
+    cr_free(bytes);
+    return rc;
+}
+
+/* Fills m's (built) weights from a weightsManifest whose shards are in dir. */
+static int load_weights(crest_model *m, const cJSON *manifest, const char *dir)
 {
     if (!cJSON_IsArray(manifest))
         return cr_fail(CREST_E_FORMAT, "weightsManifest is not an array");
@@ -489,76 +367,16 @@ int cr_load_weights(crest_model *m, const cJSON *manifest, const char *dir)
     if (!seen)
         return cr_fail(CREST_E_NOMEM, "out of memory loading weights");
     const cJSON *grp;
-    unsigned char *bytes = NULL;
     cJSON_ArrayForEach(grp, manifest)
     {
-        const cJSON *paths = cJSON_GetObjectItemCaseSensitive(grp, "paths");
-        const cJSON *specs = cJSON_GetObjectItemCaseSensitive(grp, "weights");
-        if (!cJSON_IsArray(paths) || !cJSON_IsArray(specs)) {
-            rc = cr_fail(CREST_E_FORMAT, "weightsManifest group lacks paths or weights");
+        if ((rc = load_group(m, grp, dir, seen)))
             break;
-        }
-        size_t len = 0;
-        const cJSON *pj;
-        cJSON_ArrayForEach(pj, paths)
-        {
-            char path[PATH_MAX], *buf = NULL;
-            size_t n;
-            if (!cJSON_IsString(pj)) {
-                rc = cr_fail(CREST_E_FORMAT, "weightsManifest path is not a string");
-                break;
-            }
-            if ((rc = cr_safe_join(dir, pj->valuestring, path, sizeof path)) ||
-                (rc = cr_read_file(path, MAX_SHARDS_BYTES, &buf, &n)))
-                break;
-            unsigned char *nb = len + n <= MAX_SHARDS_BYTES ? cr_realloc(bytes, len + n + 1) : NULL;
-            if (!nb) {
-                cr_free(buf);
-                rc = cr_fail(CREST_E_NOMEM, "%s: out of memory or shards too large", path);
-                break;
-            }
-            bytes = nb;
-            memcpy(bytes + len, buf, n);
-            len += n;
-            cr_free(buf);
-        }
-        if (rc)
-            break;
-        size_t off = 0;
-        const cJSON *spec;
-        cJSON_ArrayForEach(spec, specs)
-        {
-            const char *name = NULL;
-            if ((rc = cr_json_str(spec, "name", NULL, &name)))
-                break;
-            cr_weight *w = find_weight(m, name);
-            if (!w) {
-                rc = cr_fail(CREST_E_FORMAT, "weight '%s' in the manifest matches no layer weight",
-                             name);
-                break;
-            }
-            if ((rc = decode_weight(spec, bytes, len, &off, w, name)))
-                break;
-            for (int i = 0; i < m->n_weights; i++)
-                if (m->weights[i] == w)
-                    seen[i]++;
-        }
-        if (rc)
-            break;
-        if (off != len) {
-            rc = cr_fail(CREST_E_FORMAT, "weight shards hold %zu bytes, the manifest uses %zu",
-                         len, off);
-            break;
-        }
-        cr_free(bytes);
-        bytes = NULL;
     }
     for (int i = 0; !rc && i < m->n_weights; i++)
         if (!seen[i])
             rc = cr_fail(CREST_E_FORMAT, "weight '%s/%s' is missing from the weights manifest",
                          m->weights[i]->owner ? m->weights[i]->owner->name : "",
                          m->weights[i]->name);
-    cr_free(bytes);
     cr_free(seen);
     return rc;
 }
@@ -630,7 +448,7 @@ int crest_model_load(crest_model **out, const char *path)
         goto out;
     }
     if ((rc = cr_model_from_topology(topo, &m)) || (rc = cr_model_build(m)) ||
-        (rc = cr_load_weights(m, cJSON_GetObjectItemCaseSensitive(root, "weightsManifest"), dir)))
+        (rc = load_weights(m, cJSON_GetObjectItemCaseSensitive(root, "weightsManifest"), dir)))
         goto out;
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "userDefinedMetadata");
     if (meta && !(m->meta_json = cr_json_print(meta, false))) {
@@ -659,7 +477,7 @@ int crest_model_load_weights(crest_model *m, const char *path)
     if (!rc)
         rc = read_model_json(path, dir, sizeof dir, file, sizeof file, &root);
     if (!rc)
-        rc = cr_load_weights(m, cJSON_GetObjectItemCaseSensitive(root, "weightsManifest"), dir);
+        rc = load_weights(m, cJSON_GetObjectItemCaseSensitive(root, "weightsManifest"), dir);
     if (rc && root)
         cr_wrap(rc, "%s", file);
     cJSON_Delete(root);

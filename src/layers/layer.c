@@ -1,133 +1,9 @@
-/* layer.c - what every layer shares: weights, initializers, names, apply. */
+/* layer.c - what every layer shares: creation, names, variables, apply;
+ * and the name -> function tables that the Lambda and model-class
+ * registries use. Weights and initializers are in src/weights.c. */
 #include "../internal.h"
 
-#include <cjson/cJSON.h>
-#include <math.h>
 #include <stdio.h>
-
-/* ---- weights ----------------------------------------------------------- */
-
-cr_weight *cr_weight_new(const char *name, cr_dims shape, bool trainable)
-{
-    int64_t size = cr_dims_count(&shape);
-    if (shape.ndim < 0 || size < 0 || size > ((int64_t)1 << 32)) {
-        cr_fail(CREST_E_SHAPE, "weight '%s': %lld values is not a sane size", name,
-                (long long)size);
-        return NULL;
-    }
-    cr_weight *w = cr_calloc(1, sizeof *w);
-    if (!w)
-        goto nomem;
-    w->name = cr_strdup(name);
-    w->val = cr_calloc((size_t)size, sizeof(float));
-    if (!w->name || !w->val)
-        goto nomem;
-    w->shape = shape;
-    w->size = size;
-    w->trainable = trainable;
-    return w;
-nomem:
-    cr_weight_free(w);
-    cr_fail(CREST_E_NOMEM, "out of memory for weight '%s'", name);
-    return NULL;
-}
-
-void cr_weight_free(cr_weight *w)
-{
-    if (!w)
-        return;
-    cr_free(w->name);
-    cr_free(w->val);
-    cr_free(w->grad);
-    cr_free(w->slot[0]);
-    cr_free(w->slot[1]);
-    cr_free(w);
-}
-
-/* Keras' fans: dense [in, out]; conv [kh, kw, in, out] -> in*kh*kw, out*kh*kw. */
-static void fans(const cr_dims *s, double *fan_in, double *fan_out)
-{
-    if (s->ndim < 1) {
-        *fan_in = *fan_out = 1;
-    } else if (s->ndim == 1) {
-        *fan_in = *fan_out = (double)s->d[0];
-    } else if (s->ndim == 2) {
-        *fan_in = (double)s->d[0];
-        *fan_out = (double)s->d[1];
-    } else {
-        double rf = 1;
-        for (int i = 0; i < s->ndim - 2; i++)
-            rf *= (double)s->d[i];
-        *fan_in = (double)s->d[s->ndim - 2] * rf;
-        *fan_out = (double)s->d[s->ndim - 1] * rf;
-    }
-}
-
-/* Normal truncated at two standard deviations, rescaled so its standard
- * deviation is stddev (Keras' VarianceScaling "truncated_normal"). */
-static float trunc_normal(cr_rng *r, double stddev)
-{
-    double x;
-    do
-        x = cr_rng_normal(r);
-    while (x < -2 || x > 2);
-    return (float)(x * stddev / 0.87962566103423978);
-}
-
-void cr_weight_init(cr_weight *w, crest_init init, cr_rng *r)
-{
-    double fi, fo;
-    fans(&w->shape, &fi, &fo);
-    for (int64_t i = 0; i < w->size; i++) {
-        float v = 0;
-        switch (init) {
-        case CREST_GLOROT_UNIFORM: {
-            double lim = sqrt(6.0 / (fi + fo));
-            v = (float)((cr_rng_uniform(r) * 2 - 1) * lim);
-            break;
-        }
-        case CREST_GLOROT_NORMAL: v = trunc_normal(r, sqrt(2.0 / (fi + fo))); break;
-        case CREST_HE_NORMAL: v = trunc_normal(r, sqrt(2.0 / fi)); break;
-        case CREST_HE_UNIFORM: {
-            double lim = sqrt(6.0 / fi);
-            v = (float)((cr_rng_uniform(r) * 2 - 1) * lim);
-            break;
-        }
-        case CREST_ONES: v = 1; break;
-        case CREST_RANDOM_NORMAL: v = (float)(cr_rng_normal(r) * 0.05); break;
-        case CREST_RANDOM_UNIFORM: v = (float)((cr_rng_uniform(r) * 2 - 1) * 0.05); break;
-        default: v = 0; break;
-        }
-        w->val[i] = v;
-    }
-    w->version++;
-}
-
-static const char *const init_names[CREST_INIT_COUNT] = {
-    [CREST_GLOROT_UNIFORM] = "GlorotUniform", [CREST_GLOROT_NORMAL] = "GlorotNormal",
-    [CREST_HE_NORMAL] = "HeNormal",           [CREST_HE_UNIFORM] = "HeUniform",
-    [CREST_ZEROS] = "Zeros",                  [CREST_ONES] = "Ones",
-    [CREST_RANDOM_NORMAL] = "RandomNormal",   [CREST_RANDOM_UNIFORM] = "RandomUniform",
-};
-
-const char *cr_init_keras_name(crest_init i)
-{
-    return i > 0 && i < CREST_INIT_COUNT ? init_names[i] : "GlorotUniform";
-}
-
-int cr_init_parse(const cJSON *obj, crest_init *out)
-{
-    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(obj, "class_name");
-    if (!cJSON_IsString(cls))
-        return CREST_OK;                    /* keep the layer's default */
-    for (int i = 1; i < CREST_INIT_COUNT; i++)
-        if (strcmp(cls->valuestring, init_names[i]) == 0) {
-            *out = (crest_init)i;
-            return CREST_OK;
-        }
-    /* Unknown initializers only matter for fresh weights; keep the default. */
-    return CREST_OK;
-}
 
 /* ---- layers ------------------------------------------------------------ */
 
@@ -280,4 +156,45 @@ const cr_layer_def *cr_layer_def_find(const char *keras_class)
         if (strcmp(cr_layer_registry[i]->keras_class, keras_class) == 0)
             return cr_layer_registry[i];
     return NULL;
+}
+
+/* ---- name -> function tables (custom layer and model classes) ---------- */
+
+int cr_registry_set(cr_registry *r, const char *name, void (*fn)(void))
+{
+    if (!name || !*name || strlen(name) >= sizeof r->name[0])
+        return cr_fail(CREST_E_ARG, "register: name '%s' is empty or longer than 127",
+                       name ? name : "(null)");
+    int rc = CREST_OK;
+    pthread_mutex_lock(&r->mu);
+    int i = 0;
+    while (i < r->n && strcmp(r->name[i], name) != 0)
+        i++;
+    if (!fn) {                                  /* remove */
+        if (i < r->n) {
+            r->n--;
+            memcpy(r->name[i], r->name[r->n], sizeof r->name[0]);
+            r->fn[i] = r->fn[r->n];
+        }
+    } else if (i < r->n) {
+        r->fn[i] = fn;
+    } else if (r->n == CR_REGISTRY_MAX) {
+        rc = cr_fail(CREST_E_ARG, "register '%s': already %d names", name, CR_REGISTRY_MAX);
+    } else {
+        snprintf(r->name[r->n], sizeof r->name[0], "%s", name);
+        r->fn[r->n++] = fn;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+void (*cr_registry_get(cr_registry *r, const char *name))(void)
+{
+    void (*fn)(void) = NULL;
+    pthread_mutex_lock(&r->mu);
+    for (int i = 0; i < r->n && !fn; i++)
+        if (strcmp(r->name[i], name) == 0)
+            fn = r->fn[i];
+    pthread_mutex_unlock(&r->mu);
+    return fn;
 }

@@ -1,0 +1,158 @@
+/* serial.c - layers to and from their Keras JSON form ({"class_name",
+ * "config"}): the parts every layer shares (class, name, trainable, the
+ * input shape of a first layer); each class's own config goes through its
+ * cr_layer_def's parse and save. Model kinds and file formats come here for
+ * layers and never read a layer's config themselves. */
+#include "../internal.h"
+#include "../json.h"
+
+#include <stdio.h>
+
+cJSON *cr_layer_json(const crest_layer *l, const cr_dims *batch_input)
+{
+    cJSON *o = cJSON_CreateObject(), *cfg = cJSON_CreateObject();
+    if (!o || !cfg) {
+        cJSON_Delete(o);
+        cJSON_Delete(cfg);
+        return NULL;
+    }
+    cJSON_AddStringToObject(o, "class_name", l->def->keras_class);
+    cJSON_AddStringToObject(cfg, "name", l->name);
+    cJSON_AddBoolToObject(cfg, "trainable", l->trainable);
+    if (batch_input) {
+        cr_json_add_dims(cfg, "batch_input_shape", batch_input, true);
+        cJSON_AddStringToObject(cfg, "dtype", "float32");
+    }
+    int rc = l->def->save ? l->def->save(l, cfg) : CREST_OK;
+    if (rc) {
+        if (rc == CREST_E_NOMEM)
+            cr_json_note_oom();   /* the writer's cr_json_check reports it */
+        cJSON_Delete(o);
+        cJSON_Delete(cfg);
+        return NULL;
+    }
+    cr_json_put(o, "config", cfg);   /* last: cfg is gone if this fails */
+    return o;
+}
+
+int cr_layer_from_json(const cJSON *lj, crest_layer **out)
+{
+    *out = NULL;
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(lj, "class_name");
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(lj, "config");
+    if (!cJSON_IsString(cls) || !cJSON_IsObject(cfg))
+        return cr_fail(CREST_E_FORMAT, "a layer has no class_name or config");
+    const char *name = NULL;
+    int rc = cr_json_str(cfg, "name", "", &name);
+    if (rc)
+        return rc;
+    const cr_layer_def *def = cr_layer_def_find(cls->valuestring);
+    if (!def)
+        return cr_fail(CREST_E_UNSUPPORTED, "layer '%s': class %s is not supported", name,
+                       cls->valuestring);
+    crest_layer *l = cr_layer_new(def, NULL);
+    if (!l)
+        return CREST_E_NOMEM;
+    if (*name && (rc = crest_layer_set_name(l, name)))
+        goto fail;
+    bool trainable = true;
+    if ((rc = cr_json_bool(cfg, "trainable", true, &trainable)))
+        goto fail;
+    l->trainable = trainable;
+    if (def->parse && (rc = def->parse(l, cfg)))
+        goto fail;
+    *out = l;
+    return CREST_OK;
+fail:
+    crest_layer_free(l);
+    return cr_wrap(rc, "layer '%s' (%s)", name, cls->valuestring);
+}
+
+/* Input shape from a layer config: batch_input_shape (Keras 2, TF.js) or
+ * batch_shape (Keras 3), both with a leading null batch. */
+int cr_input_shape_json(const cJSON *cfg, cr_dims *out, bool *found)
+{
+    *found = false;
+    const char *keys[] = { "batch_input_shape", "batch_shape" };
+    for (int i = 0; i < 2; i++)
+        if (cJSON_GetObjectItemCaseSensitive(cfg, keys[i])) {
+            *found = true;
+            return cr_json_dims(cfg, keys[i], true, out);
+        }
+    return CREST_OK;
+}
+
+int cr_layer_clone(const crest_layer *l, crest_layer **out)
+{
+    *out = NULL;
+    cJSON *j = cr_layer_json(l, NULL);
+    if (!j)
+        return cr_fail(CREST_E_NOMEM, "out of memory copying layer '%s'", l->name);
+    int rc = cr_layer_from_json(j, out);
+    cJSON_Delete(j);
+    if (!rc)
+        (*out)->trainable = l->trainable;
+    return rc;
+}
+
+/* ---- Keras config values that layers share (declared in src/json.h) ---- */
+
+int cr_json_act(const cJSON *o, const char *key, crest_act *out)
+{
+    const char *name = NULL;
+    int rc = cr_json_str(o, key, "linear", &name);
+    if (rc)
+        return rc;
+    return crest_act_parse(name, out);
+}
+
+int cr_json_l2(const cJSON *o, const char *key, float *out)
+{
+    *out = 0;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v || cJSON_IsNull(v))
+        return CREST_OK;
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(v, "class_name");
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(v, "config");
+    if (!cJSON_IsString(cls) || !cJSON_IsObject(cfg))
+        return cr_fail(CREST_E_FORMAT, "'%s' is not a regularizer object", key);
+    const char *c = cls->valuestring;
+    if (strcmp(c, "L1L2") && strcmp(c, "L2") && strcmp(c, "l2") && strcmp(c, "l1_l2"))
+        return cr_fail(CREST_E_UNSUPPORTED, "'%s': regularizer %s is not supported", key, c);
+    double l1 = 0, l2 = 0;
+    int rc = cr_json_num(cfg, "l1", 0, 1e6, 0, &l1);
+    if (!rc)
+        rc = cr_json_num(cfg, "l2", 0, 1e6, 0, &l2);
+    if (!rc && l1 != 0)
+        rc = cr_fail(CREST_E_UNSUPPORTED, "'%s': L1 regularization is not supported", key);
+    *out = (float)l2;
+    return rc;
+}
+
+void cr_json_add_init(cJSON *o, const char *key, crest_init i)
+{
+    cJSON *init = cJSON_AddObjectToObject(o, key);
+    if (!init)
+        return;
+    cJSON_AddStringToObject(init, "class_name", cr_init_keras_name(i));
+    cJSON *cfg = cJSON_AddObjectToObject(init, "config");
+    if (cfg && i != CREST_ZEROS && i != CREST_ONES)
+        cJSON_AddNullToObject(cfg, "seed");
+}
+
+void cr_json_add_l2(cJSON *o, const char *key, float l2)
+{
+    if (l2 <= 0) {
+        cJSON_AddNullToObject(o, key);
+        return;
+    }
+    cJSON *r = cJSON_AddObjectToObject(o, key);
+    if (!r)
+        return;
+    cJSON_AddStringToObject(r, "class_name", "L1L2");
+    cJSON *cfg = cJSON_AddObjectToObject(r, "config");
+    if (cfg) {
+        cJSON_AddNumberToObject(cfg, "l1", 0);
+        cJSON_AddNumberToObject(cfg, "l2", l2);
+    }
+}
