@@ -124,6 +124,21 @@ apt_update_once() {
 step "apt"
 # The nodesource build of nodejs ships npm itself and conflicts with Debian's
 # npm package, so nodejs/npm count as present when their commands exist.
+# deb_extract PKG DIR: downloads Debian package PKG (not installed) and
+# unpacks it under DIR/x; prints the .deb's path.
+deb_extract() {
+  mkdir -p "$2"
+  if ! (cd "$2" && apt-get download "$1" >>"$LOG" 2>&1); then
+    [ "$(id -u)" = 0 ] || die "apt-get download $1 failed (package lists may be stale: run apt-get update as root)"
+    apt_update_once
+    (cd "$2" && q apt-get download "$1") || die "apt-get download $1 failed"
+  fi
+  local deb
+  deb="$(ls "$2"/*.deb | head -n1)"
+  q dpkg -x "$deb" "$2/x" || die "dpkg -x $deb failed"
+  echo "$deb"
+}
+
 have_pkg() {
   case "$1" in
     nodejs) command -v node >/dev/null 2>&1 && return 0 ;;
@@ -208,14 +223,7 @@ key="$PENGUINS_DEB extdata/penguins.csv v1"
 if stamp_ok penguins "$key" "$out"; then
   say "penguins: up to date ($out)"
 else
-  mkdir -p "$WORK/peng"
-  if ! (cd "$WORK/peng" && apt-get download "$PENGUINS_DEB" >>"$LOG" 2>&1); then
-    [ "$(id -u)" = 0 ] || die "apt-get download $PENGUINS_DEB failed (package lists may be stale: run apt-get update as root)"
-    apt_update_once
-    (cd "$WORK/peng" && q apt-get download "$PENGUINS_DEB") || die "apt-get download $PENGUINS_DEB failed"
-  fi
-  deb="$(ls "$WORK"/peng/*.deb | head -n1)"
-  q dpkg -x "$deb" "$WORK/peng/x" || die "dpkg -x $deb failed"
+  deb="$(deb_extract "$PENGUINS_DEB" "$WORK/peng")"
   csv="$(find "$WORK/peng/x" -type f -name penguins.csv | head -n1)"
   [ -n "$csv" ] || die "penguins.csv not found in $deb"
   head -n1 "$csv" | grep -q '^species,island,bill_length_mm,' || die "$csv: unexpected header"
@@ -236,14 +244,7 @@ key="$INVESALIUS_DEB ai/brain_mri_t1/model.h5 v1"
 if stamp_ok keras_h5 "$key" "$out"; then
   say "keras-h5: up to date ($out)"
 else
-  mkdir -p "$WORK/inv"
-  if ! (cd "$WORK/inv" && apt-get download "$INVESALIUS_DEB" >>"$LOG" 2>&1); then
-    [ "$(id -u)" = 0 ] || die "apt-get download $INVESALIUS_DEB failed (package lists may be stale: run apt-get update as root)"
-    apt_update_once
-    (cd "$WORK/inv" && q apt-get download "$INVESALIUS_DEB") || die "apt-get download $INVESALIUS_DEB failed"
-  fi
-  deb="$(ls "$WORK"/inv/*.deb | head -n1)"
-  q dpkg -x "$deb" "$WORK/inv/x" || die "dpkg -x $deb failed"
+  deb="$(deb_extract "$INVESALIUS_DEB" "$WORK/inv")"
   h5="$(find "$WORK/inv/x" -type f -path '*brain_mri_t1/model.h5' | head -n1)"
   [ -n "$h5" ] || die "brain_mri_t1/model.h5 not found in $deb"
   head -c 8 "$h5" | od -An -c | grep -q 'H   D   F' || die "$h5: not an HDF5 file"

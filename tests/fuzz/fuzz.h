@@ -89,4 +89,51 @@ static inline void fz_split(const uint8_t *data, size_t size, const char *sep, s
         }
 }
 
+/* ---- loaded models: what crest loads it must be able to use and save ---- */
+
+#define FZ_MAX_VALUES 65536        /* inputs or outputs per sample run */
+#define FZ_MAX_PARAMS (1 << 20)
+
+/* One prediction on zeros (when the model is small enough) and summaries. */
+static inline void fz_run_model(crest_model *m)
+{
+    crest_model_set_threads(m, 1);
+    int64_t in = crest_dims_count(crest_model_input_shape(m));
+    int64_t out = crest_model_output_size(m);
+    if (in > 0 && in <= FZ_MAX_VALUES && out > 0 && out <= FZ_MAX_VALUES &&
+        crest_model_param_count(m, false) <= FZ_MAX_PARAMS) {
+        float *x = calloc((size_t)in, sizeof *x), *p = calloc((size_t)out, sizeof *p);
+        if (!x || !p)
+            abort();
+        crest_predict(m, x, 1, p);
+        free(x);
+        free(p);
+    }
+    crest_free(crest_model_summary(m, false));
+    crest_free(crest_model_summary(m, true));
+}
+
+/* Saves m in the scratch folder as a TF.js folder (and as .h5 when h5: its
+ * reader forks, which is slow in a fuzzer), and loads each back: a save may
+ * be refused (a name too long for a path), but what crest wrote it must read. */
+static inline void fz_save_reload(crest_model *m, bool h5)
+{
+    if (crest_model_param_count(m, false) > FZ_MAX_PARAMS)
+        return;
+    char path[600];
+    crest_model *again = NULL;
+    snprintf(path, sizeof path, "%s/saved", fz_dir());
+    if (crest_model_save(m, path) == CREST_OK) {
+        if (crest_model_load(&again, path) != CREST_OK)
+            __builtin_trap();
+        crest_model_free(again);
+    }
+    snprintf(path, sizeof path, "%s/saved.h5", fz_dir());
+    if (h5 && crest_model_save_h5(m, path) == CREST_OK) {
+        if (crest_model_load(&again, path) != CREST_OK)
+            __builtin_trap();
+        crest_model_free(again);
+    }
+}
+
 #endif

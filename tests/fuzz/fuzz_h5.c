@@ -7,45 +7,6 @@
  * crash. libhdf5 itself is not instrumented: coverage counts crest's code. */
 #include "fuzz.h"
 
-#define MAX_VALUES 65536
-#define MAX_PARAMS (1 << 20)
-
-static void run_once(crest_model *m)
-{
-    crest_model_set_threads(m, 1);
-    int64_t in = crest_dims_count(crest_model_input_shape(m));
-    int64_t out = crest_model_output_size(m);
-    if (in > 0 && in <= MAX_VALUES && out > 0 && out <= MAX_VALUES &&
-        crest_model_param_count(m, false) <= MAX_PARAMS) {
-        float *x = calloc((size_t)in, sizeof *x), *p = calloc((size_t)out, sizeof *p);
-        if (!x || !p)
-            abort();
-        crest_predict(m, x, 1, p);
-        free(x);
-        free(p);
-    }
-    crest_free(crest_model_summary(m, false));
-}
-
-static void save_and_reload(crest_model *m)
-{
-    if (crest_model_param_count(m, false) > MAX_PARAMS)
-        return;
-    char dir[600];
-    snprintf(dir, sizeof dir, "%s/saved", fz_dir());
-    if (crest_model_save(m, dir) != CREST_OK)
-        return;
-    crest_model *again = NULL;
-    if (crest_model_load(&again, dir) != CREST_OK)
-        __builtin_trap();   /* crest wrote a model it cannot read back */
-    crest_model_free(again);
-    snprintf(dir, sizeof dir, "%s/saved.h5", fz_dir());
-    if (crest_model_save_h5(m, dir) != CREST_OK)
-        return;
-    if (crest_model_load(&again, dir) != CREST_OK)
-        __builtin_trap();   /* nor as .h5 */
-    crest_model_free(again);
-}
 
 /* The seeds' architecture: Dense(3) on 4 inputs, named dense_1. */
 static void load_as_weights(const char *path)
@@ -68,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_write("model.h5", data, size, path, sizeof path);
     crest_model *m = NULL;
     if (crest_model_load(&m, path) == CREST_OK) {
-        run_once(m);
-        save_and_reload(m);
+        fz_run_model(m);
+        fz_save_reload(m, true);
         crest_model_free(m);
     } else if (m || !*crest_last_error()) {
         __builtin_trap();   /* a failure must leave no model and say why */
