@@ -46,7 +46,7 @@ for f in "$C" "$X" "$MB/model.json" "$INC/model.json" "$CREST_DATA/penguins/peng
 done
 
 declare -A V                 # V[scenario:step] = ok | FAIL
-STEPS=(train evaluate predict predict_json summary infer bench reload)
+STEPS=(train evaluate predict predict_json summary infer bench reload export)
 SCEN=()
 note() { V["$1:$2"]="$3"; [ "$3" = ok ] || fail=1; }
 # run SCEN STEP OUTFILE -- command...: stdout to OUTFILE, stderr to OUTFILE.err
@@ -220,6 +220,17 @@ check() {
       cmp -s "$o.${pair%%:*}" "$o.${pair##*:}" || { echo "FAIL [$sc reload] $pair differ"; same=FAIL; }
     done
     note "$sc" reload $same
+  fi
+  # export: the model as a Keras .h5 predicts and evaluates to the same bytes
+  local ex=ok
+  run "$sc" export "$o.export" -- "$bin" export "$m" --format h5 --out "$o.h5" || ex=FAIL
+  [ $ex = ok ] && { run "$sc" export "$o.pred4.json" -- "$bin" predict "$o.h5" "$@" --json || ex=FAIL; }
+  [ $ex = ok ] && { run "$sc" export "$o.eval4.json" -- "$bin" evaluate "$o.h5" "${ev[@]}" --json || ex=FAIL; }
+  if [ $ex = ok ]; then
+    for pair in pred.json:pred4.json eval.json:eval4.json; do
+      cmp -s "$o.${pair%%:*}" "$o.${pair##*:}" || { echo "FAIL [$sc export] $pair differ"; ex=FAIL; }
+    done
+    note "$sc" export $ex
   fi
 }
 
