@@ -183,11 +183,12 @@ grep -q "Resuming from .*head.ckpt after epoch 4/4" "$tmp/base.log" || die "base
 grep -q "Resuming from .*fine-tune.ckpt after epoch 1/3" "$tmp/base.log" \
   || die "base: fine-tuning not resumed"
 
-# resuming another run is refused, naming the checkpoint
-"$C" train "${args[@]}" --out "$tmp/other" > /dev/null 2>&1 &
-pid=$!
-for _ in $(seq 1 500); do [ -f "$tmp/other/checkpoint/fit.ckpt" ] && break; sleep 0.01; done
-{ kill -9 "$pid"; wait "$pid"; } 2> /dev/null
+# resuming another run is refused, naming the checkpoint (the run is killed
+# at its second checkpoint's write, so the first one is there: a kill by
+# timing could come after a fast run had finished and removed it)
+{ KILL_ON=write:fit.ckpt:2 LD_PRELOAD="$tmp/killshim.so" "$C" train "${args[@]}" \
+    --out "$tmp/other" > /dev/null 2>&1; } 2> /dev/null
+[ $? = 137 ] || die "other: not killed at its second checkpoint"
 "$C" train "${args[@]}" --lr 0.01 --resume "$tmp/other" > /dev/null 2> "$tmp/err"
 rc=$?
 [ $rc = 1 ] || [ $rc = 3 ] || die "resuming with another learning rate: exit $rc"
