@@ -3,10 +3,11 @@
  * libhdf5 runs in a child process (h5_read.c, which also describes the
  * file layout and the record stream); this side reads the records with a
  * bound on every length, builds the model from the config, and assigns the
- * weights as Keras' load_weights does. A child that dies, hangs past
- * CHILD_SECONDS or sends anything malformed makes the load fail with a
- * message naming the file; nothing it sent is trusted further than the
- * model's own shapes.
+ * weights as Keras' load_weights does. A child that dies, spends more than
+ * its budget (CHILD_SECONDS of CPU, twice that of wall clock; the
+ * environment variable CREST_H5_SECONDS sets another) or sends anything
+ * malformed makes the load fail with a message naming the file; nothing it
+ * sent is trusted further than the model's own shapes.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
@@ -17,11 +18,15 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/resource.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CHILD_SECONDS 600              /* libhdf5's time for one file */
+#define CHILD_SECONDS 120              /* libhdf5's time for one file (CREST_H5_SECONDS) */
 #define MAX_NAME 4096
 #define MAX_CONFIG (256u << 20)
 
@@ -58,6 +63,15 @@ typedef struct h5_in {
     bool eof;                          /* the stream ended early */
 } h5_in;
 
+/* The child's time budget: CREST_H5_SECONDS (1..86400) or CHILD_SECONDS. */
+static unsigned child_seconds(void)
+{
+    const char *e = getenv("CREST_H5_SECONDS");
+    char *end;
+    long v = e ? strtol(e, &end, 10) : 0;
+    return e && *e && !*end && v >= 1 && v <= 86400 ? (unsigned)v : CHILD_SECONDS;
+}
+
 static int spawn(h5_in *in, const char *path)
 {
     int p[2];
@@ -74,7 +88,15 @@ static int spawn(h5_in *in, const char *path)
     if (in->pid == 0) {                /* the child: libhdf5 only */
         close(p[0]);
         signal(SIGPIPE, SIG_DFL);
-        alarm(CHILD_SECONDS);
+#ifdef __linux__
+        prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlives the loader */
+#endif
+        /* libhdf5 can loop on a damaged file (fuzzing found one): a CPU
+         * budget, and a wall-clock one for anything that blocks */
+        unsigned secs = child_seconds();
+        struct rlimit cpu = { secs, secs + 1 };
+        setrlimit(RLIMIT_CPU, &cpu);
+        alarm(2 * secs);
 #ifndef CR_ASAN
         struct rlimit lim = { (rlim_t)16 << 30, (rlim_t)16 << 30 };
         setrlimit(RLIMIT_AS, &lim);    /* sizes libhdf5 takes from the file */
@@ -103,7 +125,10 @@ static int finish(h5_in *in, int rc)
     int st = 0;
     while (waitpid(in->pid, &st, 0) < 0 && errno == EINTR)
         ;
-    if (in->eof && WIFSIGNALED(st))
+    if (in->eof && WIFSIGNALED(st) && (WTERMSIG(st) == SIGXCPU || WTERMSIG(st) == SIGALRM))
+        rc = cr_fail(CREST_E_FORMAT, "%s: libhdf5 spent more than %u s reading it: the file "
+                     "is damaged (CREST_H5_SECONDS sets the limit)", in->path, child_seconds());
+    else if (in->eof && WIFSIGNALED(st))
         rc = cr_fail(CREST_E_FORMAT, "%s: libhdf5 stopped on signal %d reading it: the file "
                      "is damaged", in->path, WTERMSIG(st));
     else if (in->eof)
