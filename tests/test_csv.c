@@ -17,32 +17,19 @@
 #include "json.h"
 #include "testutil.h"
 
-static char dir[64];
 
 static const char *put_n(const char *name, const char *text, size_t n)
 {
     static char path[4][256];
     static int k;
     char *p = path[k++ % 4];
-    tu_write(dir, name, text, n);
-    snprintf(p, 256, "%s/%s", dir, name);
+    tu_write(tu_fixture_dir, name, text, n);
+    snprintf(p, 256, "%s/%s", tu_fixture_dir, name);
     return p;
 }
 
 static const char *put(const char *name, const char *text) { return put_n(name, text, strlen(text)); }
 
-static int setup(void **s)
-{
-    (void)s;
-    tu_tmpdir(dir, sizeof dir);
-    return 0;
-}
-static int teardown(void **s)
-{
-    (void)s;
-    tu_rmdir(dir);
-    return 0;
-}
 
 static void test_quoting(void **state)
 {
@@ -103,10 +90,10 @@ static void test_streaming_chunks(void **state)
     for (int i = 0; i < 30000; i++)
         n += (size_t)sprintf(text + n, i == 9000 ? "%d,\"%0*d\nmore,\"\"x\"\"\"\n" : "%d,r%d\n",
                              i, i == 9000 ? 70000 : i, i);
-    tu_write(dir, "big.csv", text, n);
+    tu_write(tu_fixture_dir, "big.csv", text, n);
     free(text);
     char p[256];
-    snprintf(p, sizeof p, "%s/big.csv", dir);
+    snprintf(p, sizeof p, "%s/big.csv", tu_fixture_dir);
     cr_table t;
     const char **v;
     assert_int_equal(cr_table_open(&t, p, 0), CREST_OK);
@@ -328,7 +315,7 @@ static void test_comma_locale(void **state)
     size_t n0 = 0, n1 = 0;
     assert_int_equal(crest_predict_table(m, p, NULL, &p0, &n0), CREST_OK);
     char mdir[300];
-    snprintf(mdir, sizeof mdir, "%s/locmodel", dir);
+    snprintf(mdir, sizeof mdir, "%s/locmodel", tu_fixture_dir);
     assert_int_equal(crest_model_save(m, mdir), CREST_OK);
     char *mj = tu_read(mdir, "model.json");
     assert_non_null(strstr(mj, "\"rate\":0.375"));
@@ -525,7 +512,7 @@ static void test_latin1_expression(void **state)
 {
     (void)state;
     char cmd[800], loc[200];
-    snprintf(loc, sizeof loc, "%s/locales", dir);
+    snprintf(loc, sizeof loc, "%s/locales", tu_fixture_dir);
     snprintf(cmd, sizeof cmd, "mkdir -p %s && localedef -i de_DE -f ISO-8859-1 "
              "%s/de_DE.ISO-8859-1 2>/dev/null", loc, loc);
     assert_int_equal(system(cmd), 0);   /* localedef: Debian's locales (tools/setup.sh) */
@@ -553,5 +540,5 @@ int main(void)
         cmocka_unit_test(test_comma_locale),     cmocka_unit_test(test_latin1_expression),
         cmocka_unit_test(test_arff_attribute_ends_early), cmocka_unit_test(test_utf8),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_setup_dir, tu_teardown_dir);
 }

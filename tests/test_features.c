@@ -18,30 +18,17 @@
 #include "features/column.h"
 #include "oomutil.h"
 
-static char dir[64];
 
 static const char *put(const char *name, const char *text)
 {
     static char path[8][256];
     static int k;
     char *p = path[k++ % 8];
-    tu_write(dir, name, text, strlen(text));
-    snprintf(p, 256, "%s/%s", dir, name);
+    tu_write(tu_fixture_dir, name, text, strlen(text));
+    snprintf(p, 256, "%s/%s", tu_fixture_dir, name);
     return p;
 }
 
-static int setup(void **s)
-{
-    (void)s;
-    tu_tmpdir(dir, sizeof dir);
-    return 0;
-}
-static int teardown(void **s)
-{
-    (void)s;
-    tu_rmdir(dir);
-    return 0;
-}
 
 /* ---- FarmHash ----------------------------------------------------------- */
 
@@ -512,7 +499,7 @@ static void test_penguins_save_load_raw_rows(void **state)
     assert_int_equal(crest_predict_table(m, rows, NULL, &p1, &n1), CREST_OK);
     assert_int_equal(n1, 4);
     char mdir[128];
-    snprintf(mdir, sizeof mdir, "%s/model", dir);
+    snprintf(mdir, sizeof mdir, "%s/model", tu_fixture_dir);
     assert_int_equal(crest_model_save(m, mdir), CREST_OK);
     crest_model *m2 = NULL;
     assert_int_equal(crest_model_load(&m2, mdir), CREST_OK);
@@ -569,7 +556,7 @@ static const char *penguins_copy(bool arff)
     FILE *in = fopen(penguins(), "rb");
     static char path[2][256];
     char *p = path[arff];
-    snprintf(p, 256, "%s/penguins_all.%s", dir, arff ? "arff" : "csv");
+    snprintf(p, 256, "%s/penguins_all.%s", tu_fixture_dir, arff ? "arff" : "csv");
     FILE *out = fopen(p, "wb");
     assert_non_null(in);
     assert_non_null(out);
@@ -651,7 +638,7 @@ static void all_kinds_on(const char *path, const char *what)
     for (size_t i = 0; i < n1 * 3; i++)
         assert_true(isfinite(p1[i]));
     char mdir[128];
-    snprintf(mdir, sizeof mdir, "%s/all_kinds_%s", dir, what);
+    snprintf(mdir, sizeof mdir, "%s/all_kinds_%s", tu_fixture_dir, what);
     assert_int_equal(crest_model_save(m, mdir), CREST_OK);
     assert_int_equal(crest_model_load(&l, mdir), CREST_OK);
     assert_int_equal(crest_predict_table(l, path, NULL, &p2, &n2), CREST_OK);
@@ -973,7 +960,7 @@ static void test_save_load_out_of_memory(void **state)
     assert_int_equal(crest_features_dataset(&d, f, csv, NULL, true), CREST_OK);
     crest_model *m = penguin_model(f);
     char mdir[128];
-    snprintf(mdir, sizeof mdir, "%s/oom_model", dir);
+    snprintf(mdir, sizeof mdir, "%s/oom_model", tu_fixture_dir);
     long saves, loads;
     tu_save_load_oom(m, d, mdir, &saves, &loads);
     print_message("  DenseFeatures model: save failed %ld times, load %ld times\n", saves, loads);
@@ -1020,7 +1007,7 @@ static void test_fuzz_tables(void **state)
     cr_rng r;
     cr_rng_seed(&r, 2024);
     char buf[512], path[256];
-    snprintf(path, sizeof path, "%s/fuzz.csv", dir);
+    snprintf(path, sizeof path, "%s/fuzz.csv", tu_fixture_dir);
     int ok = 0, errors = 0;
     for (int it = 0; it < 3000; it++) {
         size_t n = strlen(base);
@@ -1045,7 +1032,7 @@ static void test_fuzz_tables(void **state)
                 }
             }
         }
-        tu_write(dir, "fuzz.csv", buf, n);
+        tu_write(tu_fixture_dir, "fuzz.csv", buf, n);
         crest_features *f = NULL, *g = NULL;
         crest_dataset *d = NULL;
         float *p = NULL;
@@ -1188,5 +1175,5 @@ int main(void)
         cmocka_unit_test(test_overflowing_statistics),
         cmocka_unit_test(test_shared_spec_threads),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_setup_dir, tu_teardown_dir);
 }

@@ -21,21 +21,7 @@
 #include "testutil.h"
 #include "blobs.h"
 
-static char dir[64];
 
-static int setup(void **s)
-{
-    (void)s;
-    tu_tmpdir(dir, sizeof dir);
-    return 0;
-}
-
-static int teardown(void **s)
-{
-    (void)s;
-    tu_rmdir(dir);
-    return 0;
-}
 
 /* ---- stderr captured in a file around library calls ---------------------- */
 
@@ -44,7 +30,7 @@ static int saved_fd = -1;
 static void stderr_begin(void)
 {
     char p[128];
-    snprintf(p, sizeof p, "%s/stderr.txt", dir);
+    snprintf(p, sizeof p, "%s/stderr.txt", tu_fixture_dir);
     fflush(stderr);
     saved_fd = dup(2);
     int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -59,7 +45,7 @@ static size_t stderr_end(void)
     fflush(stderr);
     assert_int_equal(dup2(saved_fd, 2), 2);
     close(saved_fd);
-    return tu_size(dir, "stderr.txt");
+    return tu_size(tu_fixture_dir, "stderr.txt");
 }
 
 /* ---- a recording callback -------------------------------------------------- */
@@ -194,7 +180,7 @@ static void test_early_stop_and_resume(void **state)
 
     /* two epochs with checkpoints, then the same run resumed to four */
     char ck[128];
-    snprintf(ck, sizeof ck, "%s/ckpt", dir);
+    snprintf(ck, sizeof ck, "%s/ckpt", tu_fixture_dir);
     resumed_run(d, ck, 2, r);
     assert_int_equal(r->count[CREST_PROGRESS_RESUME], 0);   /* nothing to resume yet */
     resumed_run(d, ck, 4, r);
@@ -221,7 +207,7 @@ static void test_extract_events(void **state)
     crest_model *m = dense_model(4);
     recorder *r = calloc(1, sizeof *r);
     char cache[128];
-    snprintf(cache, sizeof cache, "%s/cache", dir);
+    snprintf(cache, sizeof cache, "%s/cache", tu_fixture_dir);
     crest_extract_opts o = { .batch_size = 4, .cache_dir = cache, .progress = record,
                              .progress_user = r };
     stderr_begin();
@@ -266,9 +252,9 @@ static void test_table_fit_events(void **state)
         k += (size_t)snprintf(csv + k, sizeof csv - k, "%d.5,%s,%s\n", i % 7,
                               i % 3 ? "a" : "b", i % 2 ? "u" : "v");
     snprintf(csv + k, sizeof csv - k, "1,a,\n");
-    tu_write(dir, "t.csv", csv, strlen(csv));
+    tu_write(tu_fixture_dir, "t.csv", csv, strlen(csv));
     char path[128];
-    snprintf(path, sizeof path, "%s/t.csv", dir);
+    snprintf(path, sizeof path, "%s/t.csv", tu_fixture_dir);
     crest_features *f = NULL;
     assert_int_equal(crest_features_parse(&f, "{\"label\": \"y\", \"features\": {\"x\": "
                                               "\"float_normalized\", \"c\": "
@@ -327,5 +313,5 @@ int main(void)
         cmocka_unit_test(test_extract_events),
         cmocka_unit_test(test_table_fit_events),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_setup_dir, tu_teardown_dir);
 }

@@ -94,4 +94,22 @@ static inline void tu_rmdir(const char *dir)
     rmdir(dir);
 }
 
+/* A fresh temp folder per test (cmocka setup / teardown): tests that use
+ * them name it tu_fixture_dir. */
+static char tu_fixture_dir[64] __attribute__((unused));
+
+static inline int tu_setup_dir(void **state)
+{
+    (void)state;
+    tu_tmpdir(tu_fixture_dir, sizeof tu_fixture_dir);
+    return 0;
+}
+
+static inline int tu_teardown_dir(void **state)
+{
+    (void)state;
+    tu_rmdir(tu_fixture_dir);
+    return 0;
+}
+
 #endif
