@@ -376,7 +376,14 @@ async function main() {
     if (e.isDirectory()) fs.rmSync(path.join(OUT, e.name), { recursive: true, force: true });
   const index = [];
   let seed = 1;
-  for (const c of cases) {
+  // more cases, one file per family: tools/golden/cases/*.js each exports
+  // (tf, helpers) => [case, ...] (sorted by file name, so seeds stay stable)
+  const more = path.join(__dirname, 'cases');
+  const all = [...cases];
+  if (fs.existsSync(more))
+    for (const f of fs.readdirSync(more).filter((n) => n.endsWith('.js')).sort())
+      all.push(...require(path.join(more, f))(tf, { rng, fill, setLayer }));
+  for (const c of all) {
     const m = await runCase(c, 7919 * seed++);
     index.push(m.case);
     console.log(`${m.case}: ${JSON.stringify(m.input_shape)} -> ${JSON.stringify(m.output_shape)}`);
