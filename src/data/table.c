@@ -152,14 +152,12 @@ static int start_field(cr_table *t)
     return CREST_OK;
 }
 
-/* Reads one record into row/off. Returns 1, 0 at the end, or an error.
- * CSV quotes with '"'; ARFF also with '\''. Surrounding spaces are trimmed
- * from unquoted ARFF fields. */
-static int read_record(cr_table *t)
+/* Skips blank lines (and ARFF comments). Returns 1 before a record, 0 at
+ * the end, or an error. */
+static int skip_blank_lines(cr_table *t)
 {
-    int c, rc;
-    for (;;) {   /* skip blank lines (and ARFF comments) */
-        c = peek_ch(t);
+    for (;;) {
+        int c = peek_ch(t);
         if (c == -2)
             return CREST_E_IO;
         if (c == -1)
@@ -173,8 +171,60 @@ static int read_record(cr_table *t)
             }
             continue;
         }
-        break;
+        return 1;
     }
+}
+
+/* Reads a quoted field whose opening quote q was just read, up to the
+ * delimiter or line end that must follow the closing quote. A doubled
+ * quote stands for one. */
+static int read_quoted(cr_table *t, int q)
+{
+    long qline = t->line;
+    int col = t->n, c, rc;
+    for (;;) {
+        c = next_ch(t);
+        if (c < 0)
+            return c == -2 ? CREST_E_IO
+                           : cr_fail(CREST_E_FORMAT,
+                                     "%s line %ld column %d: unterminated quoted field",
+                                     t->path, qline, col);
+        if (c == q) {
+            if (peek_ch(t) != q)
+                break;
+            next_ch(t);
+        }
+        if ((rc = field_byte(t, c, col)))
+            return rc;
+    }
+    while (t->arff && ((c = peek_ch(t)) == ' ' || c == '\t'))
+        next_ch(t);
+    c = peek_ch(t);
+    if (c != t->delim && c != '\n' && c != '\r' && c != -1)
+        return cr_fail(CREST_E_FORMAT, "%s line %ld column %d: '%c' after a closing quote",
+                       t->path, t->line, col, c);
+    return CREST_OK;
+}
+
+/* Trims trailing blanks of unquoted ARFF fields. */
+static void trim_fields(cr_table *t)
+{
+    for (int i = 0; i < t->n; i++) {
+        char *f = t->row + t->off[i];
+        size_t k = strlen(f);
+        while (k && (f[k - 1] == ' ' || f[k - 1] == '\t'))
+            f[--k] = 0;
+    }
+}
+
+/* Reads one record into row/off. Returns 1, 0 at the end, or an error.
+ * CSV quotes with '"'; ARFF also with '\''. Surrounding spaces are trimmed
+ * from unquoted ARFF fields. */
+static int read_record(cr_table *t)
+{
+    int c, rc = skip_blank_lines(t);
+    if (rc <= 0)
+        return rc;
     t->row_len = 0;
     t->n = 0;
     t->row_line = t->line;
@@ -188,33 +238,8 @@ static int read_record(cr_table *t)
         if (at_start && t->arff && (c == ' ' || c == '\t'))
             continue;
         if (at_start && (c == '"' || (t->arff && c == '\''))) {
-            int q = c;
-            long qline = t->line;
-            int col = t->n;
-            for (;;) {
-                c = next_ch(t);
-                if (c < 0)
-                    return c == -2 ? CREST_E_IO
-                                   : cr_fail(CREST_E_FORMAT,
-                                             "%s line %ld column %d: unterminated quoted field",
-                                             t->path, qline, col);
-                if (c == q) {
-                    if (peek_ch(t) == q) {
-                        next_ch(t);
-                    } else {
-                        break;
-                    }
-                }
-                if ((rc = field_byte(t, c, col)))
-                    return rc;
-            }
-            while (t->arff && ((c = peek_ch(t)) == ' ' || c == '\t'))
-                next_ch(t);
-            c = peek_ch(t);
-            if (c != t->delim && c != '\n' && c != '\r' && c != -1)
-                return cr_fail(CREST_E_FORMAT,
-                               "%s line %ld column %d: '%c' after a closing quote", t->path,
-                               t->line, col, c);
+            if ((rc = read_quoted(t, c)))
+                return rc;
             at_start = false;
             continue;
         }
@@ -234,13 +259,8 @@ static int read_record(cr_table *t)
     }
     if ((rc = put_byte(t, 0)) || (rc = check_utf8(t, t->row, t->row_len - 1, true)))
         return rc;
-    if (t->arff)   /* trim trailing blanks of unquoted ARFF fields */
-        for (int i = 0; i < t->n; i++) {
-            char *f = t->row + t->off[i];
-            size_t k = strlen(f);
-            while (k && (f[k - 1] == ' ' || f[k - 1] == '\t'))
-                f[--k] = 0;
-        }
+    if (t->arff)
+        trim_fields(t);
     return 1;
 }
 
@@ -534,7 +554,9 @@ static bool all_digits(const char *s)
  * next has n_features + 1 fields, the file is one of scikit-learn's: name
  * the columns f0.. and target, keep the next row pending. Returns 1 if so,
  * 0 if not (the header is then the first record, untouched), or an error. */
-static int sklearn_header(cr_table *t)
+/* The first record could be scikit-learn's header: two counts, then names
+ * (no field a number). Returns the feature count, or 0. */
+static long sklearn_features(const cr_table *t)
 {
     if (t->n < 4 || !all_digits(t->row + t->off[0]) || !all_digits(t->row + t->off[1]))
         return 0;
@@ -546,7 +568,46 @@ static int sklearn_header(cr_table *t)
         if (!*f || (end != f && !*end))
             return 0;
     }
-    if (nf < 1 || nf >= CR_TABLE_MAX_COLS)
+    return nf >= 1 && nf < CR_TABLE_MAX_COLS ? nf : 0;
+}
+
+/* Not scikit-learn's layout after all: the saved first record (copy,
+ * offs, n0 fields) names the columns; the record just read, if any
+ * (have_next), stays pending. Returns 1 or an error. */
+static int ordinary_header(cr_table *t, const char *copy, const size_t *offs, int n0,
+                           bool have_next)
+{
+    char *row2 = NULL;
+    size_t *off2 = NULL, len2 = t->row_len;
+    int n2 = t->n, rc = CREST_OK;
+    if (have_next) {
+        row2 = cr_malloc(len2);
+        off2 = cr_malloc((size_t)n2 * sizeof *off2);
+        if (!row2 || !off2)
+            rc = cr_fail(CREST_E_NOMEM, "%s: out of memory", t->path);
+        else {
+            memcpy(row2, t->row, len2);
+            memcpy(off2, t->off, (size_t)n2 * sizeof *off2);
+        }
+    }
+    for (int i = 0; !rc && i < n0; i++)
+        rc = add_col(t, copy + offs[i], CR_ATTR_UNKNOWN);
+    if (!rc && have_next) {
+        memcpy(t->row, row2, len2);
+        memcpy(t->off, off2, (size_t)n2 * sizeof *off2);
+        t->row_len = len2;
+        t->n = n2;
+        t->pending = true;
+    }
+    cr_free(row2);
+    cr_free(off2);
+    return rc ? rc : 1;
+}
+
+static int sklearn_header(cr_table *t)
+{
+    long nf = sklearn_features(t);
+    if (!nf)
         return 0;
     /* peek at the next record: keep the names first */
     int nc = t->n - 2, rc;
@@ -578,35 +639,7 @@ static int sklearn_header(cr_table *t)
         names = NULL;
         rc = rc ? rc : 1;
     } else if (rc >= 0) {
-        /* an ordinary header after all: add its columns; the record just
-         * read stays pending */
-        bool have_next = rc == 1;
-        char *row2 = NULL;
-        size_t *off2 = NULL, len2 = t->row_len;
-        int n2 = t->n;
-        rc = CREST_OK;
-        if (have_next) {
-            row2 = cr_malloc(len2);
-            off2 = cr_malloc((size_t)n2 * sizeof *off2);
-            if (!row2 || !off2)
-                rc = cr_fail(CREST_E_NOMEM, "%s: out of memory", t->path);
-            else {
-                memcpy(row2, t->row, len2);
-                memcpy(off2, t->off, (size_t)n2 * sizeof *off2);
-            }
-        }
-        for (int i = 0; !rc && i < n0; i++)
-            rc = add_col(t, copy + offs[i], CR_ATTR_UNKNOWN);
-        if (!rc && have_next) {
-            memcpy(t->row, row2, len2);
-            memcpy(t->off, off2, (size_t)n2 * sizeof *off2);
-            t->row_len = len2;
-            t->n = n2;
-            t->pending = true;
-        }
-        cr_free(row2);
-        cr_free(off2);
-        rc = rc ? rc : 1;
+        rc = ordinary_header(t, copy, offs, n0, rc == 1);
     }
     for (int i = 0; names && i < nc; i++)
         cr_free(names[i]);
