@@ -49,14 +49,14 @@ static vol_attr attr_of(const cr_vol_opts *o)
  * before = floor(total / 2). 0 if the window does not fit. */
 static int out_len(int in, int k, int s, int d, bool same, int *before)
 {
-    int ek = (k - 1) * d + 1;
+    int64_t ek = (int64_t)(k - 1) * d + 1;
     if (same) {
-        int out = (in + s - 1) / s, total = (out - 1) * s + ek - in;
-        *before = total > 0 ? total / 2 : 0;
-        return out;
+        int64_t out = ((int64_t)in + s - 1) / s, total = (out - 1) * s + ek - in;
+        *before = total > 0 ? (int)(total / 2 < (1 << 30) ? total / 2 : (1 << 30)) : 0;
+        return (int)out;
     }
     *before = 0;
-    return in >= ek ? (in - ek) / s + 1 : 0;
+    return in >= ek ? (int)((in - ek) / s + 1) : 0;
 }
 
 static int check_window(const cr_node *n, const vol_attr *a, const int k[3])
@@ -111,6 +111,18 @@ static void kernel_taps(const cr_node *n, int k[3])
         k[i] = ks->ndim == 5 && ks->d[i] <= (1 << 16) ? (int)ks->d[i] : 0;
 }
 
+/* A patch (kd*kh*kw*channels floats, one row of the im2col matrix) the
+ * kernels' int indexing holds. */
+static int patch_ok(const cr_node *n, const int k[3], int c)
+{
+    double len = (double)k[0] * k[1] * k[2] * c;
+    if (len <= (double)(1 << 24))
+        return CREST_OK;
+    return cr_fail(CREST_E_SHAPE, "%s: a %dx%dx%d kernel over %d channels reads %.3g values "
+                   "per output cell, more than crest accepts (%d)", n->op->name, k[0], k[1], k[2],
+                   c, len, 1 << 24);
+}
+
 static const float *grad_of(const cr_node *n, int i) { return i < n->n_in ? n->in[i]->grad : NULL; }
 
 /* ---- conv3d ----------------------------------------------------------------- */
@@ -127,7 +139,8 @@ static int conv_geom(const cr_node *n, cr_vol_geom *g)
     }
     int taps[3];
     kernel_taps(n, taps);
-    return forward_geom(n, taps, (int)k->d[4], g);
+    int rc = patch_ok(n, taps, (int)x->d[4]);
+    return rc ? rc : forward_geom(n, taps, (int)k->d[4], g);
 }
 
 static int conv_shape(cr_node *n)
@@ -191,12 +204,12 @@ cr_node *cr_op_conv3d(cr_graph *g, cr_node *x, cr_node *k, cr_node *bias, const 
 /* ---- conv3d_transpose ------------------------------------------------------- */
 
 /* Keras' deconv_output_length (dilation 1). */
-static int deconv_len(int in, int k, int s, bool same, int out_pad)
+static int64_t deconv_len(int in, int k, int s, bool same, int out_pad)
 {
     if (out_pad < 0)
-        return same ? in * s : in * s + (k - s > 0 ? k - s : 0);
+        return same ? (int64_t)in * s : (int64_t)in * s + (k - s > 0 ? k - s : 0);
     int pad = same ? k / 2 : 0;
-    return (in - 1) * s + k - 2 * pad + out_pad;
+    return (int64_t)(in - 1) * s + k - 2 * pad + out_pad;
 }
 
 /* The geometry of the convolution from the output (big side) back to x. */
@@ -216,7 +229,7 @@ static int tconv_geom(const cr_node *n, cr_vol_geom *g)
     }
     int taps[3];
     kernel_taps(n, taps);
-    if ((rc = check_window(n, a, taps)))
+    if ((rc = patch_ok(n, taps, (int)k->d[3])) || (rc = check_window(n, a, taps)))
         return rc;
     *g = (cr_vol_geom){ .n = (int)x->d[0], .c = (int)k->d[3], .od = (int)x->d[1],
                         .oh = (int)x->d[2], .ow = (int)x->d[3], .oc = (int)x->d[4] };
@@ -228,16 +241,17 @@ static int tconv_geom(const cr_node *n, cr_vol_geom *g)
         if (a->out_pad[i] >= a->s[i])
             return cr_fail(CREST_E_ARG, "conv3d_transpose: output_padding %d is not below the "
                            "stride %d", a->out_pad[i], a->s[i]);
-        big[i] = deconv_len(small[i], taps[i], a->s[i], a->same, a->out_pad[i]);
-        int before = 0, back = big[i] > 0 ? out_len(big[i], taps[i], a->s[i], 1, a->same, &before)
-                                          : 0;
-        if (big[i] < 1 || big[i] > (1 << 16) || back != small[i])
-            return cr_fail(CREST_E_SHAPE, "conv3d_transpose: output size %d along axis %d does "
-                           "not fit input %d, kernel %d, stride %d", big[i], i + 1, small[i],
-                           taps[i], a->s[i]);
+        int64_t len = deconv_len(small[i], taps[i], a->s[i], a->same, a->out_pad[i]);
+        int before = 0;
+        if (len < 1 || len > (1 << 16) ||
+            out_len((int)len, taps[i], a->s[i], 1, a->same, &before) != small[i])
+            return cr_fail(CREST_E_SHAPE, "conv3d_transpose: output size %lld along axis %d does "
+                           "not fit input %d, kernel %d, stride %d", (long long)len, i + 1,
+                           small[i], taps[i], a->s[i]);
+        big[i] = (int)len;
         if (a->same) {   /* TF's padding for the convolution from big to small */
-            int total = (small[i] - 1) * a->s[i] + taps[i] - big[i];
-            before = total > 0 ? total / 2 : 0;
+            int64_t total = (int64_t)(small[i] - 1) * a->s[i] + taps[i] - big[i];
+            before = total > 0 ? (int)(total / 2) : 0;
         }
         g->p[i] = before;
     }
