@@ -472,7 +472,7 @@ static void test_bad_configs(void **state)
 {
     (void)state;
     static const struct { const char *from, *to, *want; } cases[] = {
-        { "\"class_name\":\"Conv2D\"", "\"class_name\":\"Conv3D\"", "class Conv3D" },
+        { "\"class_name\":\"Conv2D\"", "\"class_name\":\"ConvLSTM2D\"", "class ConvLSTM2D" },
         { "\"padding\":\"valid\"", "\"padding\":\"causal\"", "causal" },
         { "\"data_format\":\"channels_last\"", "\"data_format\":\"channels_first\"",
           "channels_first" },

@@ -90,6 +90,20 @@ static const sample samples[] = {
     { "LeakyReLU", "{\"alpha\": 0.2}", 1, D1(4) },
     { "Rescaling", "{\"scale\": 0.5, \"offset\": 0.1}", 1, D1(4) },
     { "DenseFeatures", FEATURES_CONFIG, 1, D1(2) },
+#define D4(a, b, c, e) { { .ndim = 4, .d = { a, b, c, e } } }
+    { "Conv3D", "{\"filters\": 2, \"kernel_size\": [3, 2, 3], \"strides\": [1, 2, 1], "
+               "\"padding\": \"same\", \"dilation_rate\": [2, 1, 1], \"activation\": \"relu\"}",
+      1, D4(4, 4, 3, 2) },
+    { "Conv3DTranspose", "{\"filters\": 2, \"kernel_size\": 3, \"strides\": 2, "
+                        "\"padding\": \"same\", \"output_padding\": [1, 0, 1]}", 1, D4(2, 3, 2, 2) },
+    { "MaxPooling3D", "{\"pool_size\": [2, 2, 2]}", 1, D4(4, 4, 3, 2) },
+    { "AveragePooling3D", "{\"pool_size\": 3, \"strides\": 2, \"padding\": \"same\"}", 1,
+      D4(5, 4, 3, 2) },
+    { "GlobalAveragePooling3D", "{}", 1, D4(3, 2, 3, 2) },
+    { "GlobalMaxPooling3D", "{\"keepdims\": true}", 1, D4(3, 2, 3, 2) },
+    { "UpSampling3D", "{\"size\": [2, 1, 2]}", 1, D4(2, 3, 2, 2) },
+    { "ZeroPadding3D", "{\"padding\": [[1, 0], [0, 2], 1]}", 1, D4(2, 2, 3, 2) },
+    { "Cropping3D", "{\"cropping\": [[1, 0], [0, 1], [1, 1]]}", 1, D4(4, 4, 4, 2) },
 };
 #define N_SAMPLES ((int)(sizeof samples / sizeof samples[0]))
 

@@ -112,9 +112,11 @@ PY
 [ $? = 3 ] || die "export --format onnx should be refused (exit 3)"
 [ -e "$tmp/m.onnx" ] && die "a refused export left a file"
 
-# 4. the real file: HDF5 read, config parsed; its 3-D layers are not built yet
-expect_fail 3 "layer 'conv3d_1': class Conv3D is not supported" \
-  "$C" summary "$CREST_DATA/models/invesalius_brain_mri_t1.h5"
+# 4. the real file: HDF5 read, config parsed, its 3-D layers built (its outputs
+#    against real TF.js: tests/scripts/unet3d.sh)
+"$C" summary "$CREST_DATA/models/invesalius_brain_mri_t1.h5" > "$tmp/unet.txt" 2> "$tmp/err" ||
+  die "summary of the 3-D U-Net: $(head -c 300 "$tmp/err")"
+grep -q "Total params: 793,179" "$tmp/unet.txt" || die "3-D U-Net: not 793,179 parameters"
 
 # 5. bad files: each refused, naming the file and what is wrong
 echo "not hdf5" > "$tmp/text.h5"
