@@ -29,6 +29,13 @@ const tf = require('@tensorflow/tfjs');
 
 const OUT = path.resolve(__dirname, '..', '..', 'tests', 'golden', 'layers');
 
+// FNV-1a of a case name: its seed, whatever else is generated.
+function nameSeed(name) {
+  let h = 0x811c9dc5;
+  for (const ch of Buffer.from(name)) h = Math.imul(h ^ ch, 0x01000193) >>> 0;
+  return h || 1;
+}
+
 // xorshift-based uniform numbers, seeded per case.
 function rng(seed) {
   let s = seed >>> 0 || 1;
@@ -377,14 +384,16 @@ async function main() {
   const index = [];
   let seed = 1;
   // more cases, one file per family: tools/golden/cases/*.js each exports
-  // (tf, helpers) => [case, ...] (sorted by file name, so seeds stay stable)
+  // (tf, helpers) => [case, ...]; their seeds come from the case's name, so
+  // adding a family never changes another's data
   const more = path.join(__dirname, 'cases');
-  const all = [...cases];
+  const all = cases.map((c) => [c, 7919 * seed++]);
   if (fs.existsSync(more))
     for (const f of fs.readdirSync(more).filter((n) => n.endsWith('.js')).sort())
-      all.push(...require(path.join(more, f))(tf, { rng, fill, setLayer }));
-  for (const c of all) {
-    const m = await runCase(c, 7919 * seed++);
+      for (const c of require(path.join(more, f))(tf, { rng, fill, setLayer }))
+        all.push([c, nameSeed(c.name)]);
+  for (const [c, s] of all) {
+    const m = await runCase(c, s);
     index.push(m.case);
     console.log(`${m.case}: ${JSON.stringify(m.input_shape)} -> ${JSON.stringify(m.output_shape)}`);
   }
