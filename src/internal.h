@@ -358,6 +358,10 @@ extern const cr_layer_def *const cr_layer_registry[];
 extern const int cr_layer_registry_count;
 const cr_layer_def *cr_layer_def_find(const char *keras_class);
 
+/* GlobalAveragePooling1D / GlobalMaxPooling1D (src/layers/oned.c): the
+ * pooling a cut 1-D backbone ([batch, steps, channels]) gets. */
+crest_layer *cr_global_pooling1d(bool max);
+
 /* Lambda and expression layers (src/layers/lambda.c, expr.c). */
 extern const cr_layer_def cr_lambda_def, cr_expr_def;
 

@@ -524,3 +524,9 @@ static int crop1_save(const crest_layer *l, cJSON *cfg)
 const cr_layer_def cr_cropping1d_def = { .keras_class = "Cropping1D",
     .default_name = "cropping1d", .cfg_size = sizeof(ab_cfg), .build = crop1_build,
     .parse = crop1_parse, .save = crop1_save };
+
+crest_layer *cr_global_pooling1d(bool max)
+{
+    return cr_layer_new(max ? &cr_global_max_pooling1d_def : &cr_global_average_pooling1d_def,
+                        &(gpool1_cfg){ false, max });
+}
