@@ -267,6 +267,8 @@ cr_node *cr_op_pool2d(cr_graph *g, cr_node *x, bool max, int kh, int kw, const c
 cr_node *cr_op_global_pool(cr_graph *g, cr_node *x, bool max, bool keepdims);
 cr_node *cr_op_pad2d(cr_graph *g, cr_node *x, int top, int bottom, int left, int right);
 cr_node *cr_op_crop2d(cr_graph *g, cr_node *x, int top, int bottom, int left, int right);
+/* [..., a, b] -> [..., b, a] (rank 3 or more; src/ops/transpose.c). */
+cr_node *cr_op_swap_last2(cr_graph *g, cr_node *x);
 /* Batch normalization over the last axis; gamma / beta may be NULL (scale /
  * center off). training: batch statistics, and mean / var (moving) updated
  * in forward with momentum; else the moving statistics normalize. */

@@ -14,7 +14,13 @@
  * Padding 'causal' (convolutions only) is Keras': (k - 1) * dilation zeros
  * before the first step, then 'valid', so output t sees inputs up to t.
  * UpSampling1D repeats every step `size` times (a concat along the unit
- * axis). data_format channels_first is refused with the layer's name.
+ * axis).
+ *
+ * data_format channels_first (input [batch, channels, steps]), which Keras
+ * allows on the convolutions and the poolings, swaps the last two axes in
+ * and out (cr_op_swap_last2) around the same computation. UpSampling1D,
+ * ZeroPadding1D and Cropping1D have no data_format in Keras; one other than
+ * channels_last is refused, naming the layer.
  */
 #include "../internal.h"
 #include "json.h"
@@ -26,6 +32,7 @@ enum { PAD1_VALID, PAD1_SAME, PAD1_CAUSAL };
 typedef struct win1 {
     int k, s, d;
     int pad;                  /* PAD1_* */
+    bool cf;                  /* data_format channels_first */
 } win1;
 
 /* An int, or a list of one int (Keras 2 writes tuples: [3]). */
@@ -51,15 +58,23 @@ static int one_int(const cJSON *cfg, const char *key, int lo, int def, int *out)
     return CREST_OK;
 }
 
-static int data_format_1d(const cJSON *cfg)
+/* data_format: channels_last (default) or, where Keras has it (cf not
+ * NULL), channels_first. */
+static int data_format_1d(const cJSON *cfg, bool *cf)
 {
     const char *df = NULL;
     int rc = cr_json_str(cfg, "data_format", "channels_last", &df);
-    if (!rc && strcmp(df, "channels_last") != 0)
-        rc = cr_fail(CREST_E_UNSUPPORTED, "data_format %s is not supported (channels_last only; "
-                     "Keras' default)", df);
+    bool first = !rc && !strcmp(df, "channels_first");
+    if (!rc && first && cf)
+        *cf = true;
+    else if (!rc && strcmp(df, "channels_last") != 0)
+        rc = cr_fail(CREST_E_UNSUPPORTED, "data_format %s is not supported (%s)", df,
+                     cf ? "channels_last, channels_first" : "this layer has no data_format in "
+                     "Keras: channels_last only");
     return rc;
 }
+
+static const char *df_name(bool cf) { return cf ? "channels_first" : "channels_last"; }
 
 /* kernel_size / pool_size, strides, dilation_rate, padding, data_format. */
 static int win1_parse(const cJSON *cfg, const char *size_key, bool pool, win1 *w)
@@ -88,7 +103,7 @@ static int win1_parse(const cJSON *cfg, const char *size_key, bool pool, win1 *w
         rc = cr_fail(CREST_E_FORMAT, "strides %d with dilation_rate %d (Keras allows only one "
                      "of them above 1)", w->s, w->d);
     if (!rc)
-        rc = data_format_1d(cfg);
+        rc = data_format_1d(cfg, &w->cf);
     return rc;
 }
 
@@ -102,14 +117,15 @@ static void win1_save(cJSON *cfg, const char *size_key, const win1 *w, bool pool
     cr_json_put(cfg, size_key, cJSON_CreateIntArray(&w->k, 1));
     cr_json_put(cfg, "strides", cJSON_CreateIntArray(&w->s, 1));
     cJSON_AddStringToObject(cfg, "padding", pad_name(w->pad));
-    cJSON_AddStringToObject(cfg, "data_format", "channels_last");
+    cJSON_AddStringToObject(cfg, "data_format", df_name(w->cf));
     if (!pool)
         cr_json_put(cfg, "dilation_rate", cJSON_CreateIntArray(&w->d, 1));
 }
 
 /* ---- the unit-width view ------------------------------------------------ */
 
-static cr_node *need_steps(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
+/* The input as [batch, steps, channels]: channels_first inputs swapped. */
+static cr_node *need_steps(crest_layer *l, cr_graph *g, cr_node **in, int n_in, bool cf)
 {
     if (n_in != 1)
         return cr_graph_fail(g, CREST_E_ARG, "layer '%s': %s takes one input", l->name,
@@ -119,11 +135,18 @@ static cr_node *need_steps(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
         return NULL;
     if (x->shape.ndim != 3) {
         char s[96];
-        return cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': %s needs [batch, steps, channels] "
-                             "input, got %s", l->name, l->def->keras_class,
+        return cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': %s needs [batch, %s] input, got %s",
+                             l->name, l->def->keras_class,
+                             cf ? "channels, steps" : "steps, channels",
                              cr_dims_str(&x->shape, s, sizeof s));
     }
-    return x;
+    return cf ? cr_op_swap_last2(g, x) : x;
+}
+
+/* A [batch, steps, channels] result back in the layer's data_format. */
+static cr_node *out_format(cr_graph *g, cr_node *y, bool cf)
+{
+    return cf && y ? cr_op_swap_last2(g, y) : y;
 }
 
 /* [b, t, c] -> [b, t, 1, c] */
@@ -162,7 +185,7 @@ enum { K1_CONV, K1_DEPTHWISE, K1_SEPARABLE };
 static cr_node *conv1_build_kind(crest_layer *l, cr_graph *g, cr_node **in, int n_in, int kind)
 {
     const conv1_cfg *c = l->cfg;
-    cr_node *x = need_steps(l, g, in, n_in);
+    cr_node *x = need_steps(l, g, in, n_in, c->win.cf);
     if (!x)
         return NULL;
     int cin = (int)x->shape.d[2], k = c->win.k;
@@ -205,7 +228,7 @@ static cr_node *conv1_build_kind(crest_layer *l, cr_graph *g, cr_node **in, int 
             y = cr_op_conv2d(g, y, kernel4(g, pk), b, &(cr_conv_opts){ .act = fused });
         }
     }
-    y = to3(g, y);
+    y = out_format(g, to3(g, y), c->win.cf);   /* then the activation: softmax's axis */
     return fused != CREST_LINEAR ? y : crest_op_activate(g, y, c->act);
 }
 
@@ -321,11 +344,12 @@ typedef struct { win1 win; bool max; } pool1_cfg;
 static cr_node *pool1_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const pool1_cfg *c = l->cfg;
-    cr_node *x = need_steps(l, g, in, n_in);
+    cr_node *x = need_steps(l, g, in, n_in, c->win.cf);
     if (!x)
         return NULL;
     cr_conv_opts o = { .sh = c->win.s, .sw = 1, .same = c->win.pad == PAD1_SAME };
-    return to3(g, cr_op_pool2d(g, to4(g, x), c->max, c->win.k, 1, &o));
+    return out_format(g, to3(g, cr_op_pool2d(g, to4(g, x), c->max, c->win.k, 1, &o)),
+                      c->win.cf);
 }
 
 static int pool1_parse_kind(crest_layer *l, const cJSON *cfg, bool max)
@@ -355,16 +379,19 @@ const cr_layer_def cr_average_pooling1d_def = { .keras_class = "AveragePooling1D
 
 /* ---- GlobalAveragePooling1D, GlobalMaxPooling1D -------------------------- */
 
-typedef struct { bool keepdims, max; } gpool1_cfg;
+typedef struct { bool keepdims, max, cf; } gpool1_cfg;
 
 static cr_node *gpool1_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const gpool1_cfg *c = l->cfg;
-    cr_node *x = need_steps(l, g, in, n_in);
+    cr_node *x = need_steps(l, g, in, n_in, c->cf);
     if (!x)
         return NULL;
     cr_node *y = cr_op_global_pool(g, to4(g, x), c->max, false);   /* [b, c] */
-    return c->keepdims && y ? crest_op_reshape(g, y, crest_shape(2, 1, (int)y->shape.d[1])) : y;
+    if (!c->keepdims || !y)
+        return y;
+    int ch = (int)y->shape.d[1];   /* [b, 1, c], or [b, c, 1] for channels_first */
+    return crest_op_reshape(g, y, c->cf ? crest_shape(2, ch, 1) : crest_shape(2, 1, ch));
 }
 
 static int gpool1_parse_kind(crest_layer *l, const cJSON *cfg, bool max)
@@ -372,7 +399,7 @@ static int gpool1_parse_kind(crest_layer *l, const cJSON *cfg, bool max)
     gpool1_cfg *c = l->cfg;
     c->max = max;
     int rc = cr_json_bool(cfg, "keepdims", false, &c->keepdims);
-    return rc ? rc : data_format_1d(cfg);
+    return rc ? rc : data_format_1d(cfg, &c->cf);
 }
 static int gmax1_parse(crest_layer *l, const cJSON *cfg)
 {
@@ -386,7 +413,7 @@ static int gavg1_parse(crest_layer *l, const cJSON *cfg)
 static int gpool1_save(const crest_layer *l, cJSON *cfg)
 {
     const gpool1_cfg *c = l->cfg;
-    cJSON_AddStringToObject(cfg, "data_format", "channels_last");
+    cJSON_AddStringToObject(cfg, "data_format", df_name(c->cf));
     if (c->keepdims)   /* TF.js 4 has no keepdims: write it only when set */
         cJSON_AddBoolToObject(cfg, "keepdims", true);
     return CREST_OK;
@@ -408,7 +435,7 @@ typedef struct { int size; } up1_cfg;
 static cr_node *up1_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const up1_cfg *c = l->cfg;
-    cr_node *x = need_steps(l, g, in, n_in);
+    cr_node *x = need_steps(l, g, in, n_in, false);
     if (!x)
         return NULL;
     if (c->size == 1)
@@ -428,7 +455,7 @@ static int up1_parse(crest_layer *l, const cJSON *cfg)
     if (!rc && c->size > UP1_MAX)
         rc = cr_fail(CREST_E_UNSUPPORTED, "'size' %d: crest upsamples by at most %d", c->size,
                      UP1_MAX);
-    return rc;
+    return rc ? rc : data_format_1d(cfg, NULL);
 }
 
 static int up1_save(const crest_layer *l, cJSON *cfg)
@@ -472,7 +499,7 @@ static int ab_parse(const cJSON *cfg, const char *key, int def, ab_cfg *c)
                            "to %d)", key, 1 << 16);
     }
     *c = (ab_cfg){ a[0], a[1] };
-    return CREST_OK;
+    return data_format_1d(cfg, NULL);
 }
 
 static void ab_save(cJSON *cfg, const char *key, const ab_cfg *c)
@@ -484,7 +511,7 @@ static void ab_save(cJSON *cfg, const char *key, const ab_cfg *c)
 static cr_node *pad1_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const ab_cfg *c = l->cfg;
-    cr_node *x = need_steps(l, g, in, n_in);
+    cr_node *x = need_steps(l, g, in, n_in, false);
     return x ? to3(g, cr_op_pad2d(g, to4(g, x), c->a, c->b, 0, 0)) : NULL;
 }
 
@@ -506,7 +533,7 @@ const cr_layer_def cr_zero_padding1d_def = { .keras_class = "ZeroPadding1D",
 static cr_node *crop1_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const ab_cfg *c = l->cfg;
-    cr_node *x = need_steps(l, g, in, n_in);
+    cr_node *x = need_steps(l, g, in, n_in, false);
     return x ? to3(g, cr_op_crop2d(g, to4(g, x), c->a, c->b, 0, 0)) : NULL;
 }
 
@@ -528,5 +555,5 @@ const cr_layer_def cr_cropping1d_def = { .keras_class = "Cropping1D",
 crest_layer *cr_global_pooling1d(bool max)
 {
     return cr_layer_new(max ? &cr_global_max_pooling1d_def : &cr_global_average_pooling1d_def,
-                        &(gpool1_cfg){ false, max });
+                        &(gpool1_cfg){ false, max, false });
 }

@@ -129,6 +129,62 @@ module.exports = (tf, { setLayer }) => {
     return tf.squeeze(tf.div(sum, cnt), [2]);
   }
 
+  // ---- data_format channels_first: [batch, channels, steps] ----
+  // TF.js's 1-D layers have no data_format: these are `keras` layers whose
+  // call swaps the last two axes around the channels_last computation.
+  const T = (x) => tf.transpose(x, [0, 2, 1]);
+  const cfOut = (f) => (is) => { const o = f([is[0], is[2], is[1]]); return [o[0], o[2], o[1]]; };
+
+  function convCF(name, { filters, k, s = 1, pad = 'valid', d = 1, act = 'linear' }) {
+    const cfg = { filters, kernel_size: [k], strides: [s], padding: pad, data_format: 'channels_first',
+      dilation_rate: [d], activation: act, use_bias: true };
+    return keras('Conv1D', name, cfg, (is) => ({ kernel: [k, is[1], filters], bias: [filters] }),
+      (x, w) => {
+        let xl = T(x), p = pad;
+        if (pad === 'causal') { xl = causal(xl, k, d); p = 'valid'; }
+        return T(ACT[act](tf.add(tf.conv1d(xl, dilate1d(w.kernel, d), s, p), w.bias)));
+      },
+      cfOut((is) => [is[0], convOut(is[1], k, s, pad === 'causal' ? 'same' : pad, d), filters]));
+  }
+
+  function sepCF(name, { filters, k, dm }) {
+    const cfg = { filters, kernel_size: [k], strides: [1], padding: 'valid', data_format: 'channels_first',
+      dilation_rate: [1], depth_multiplier: dm, activation: 'linear', use_bias: true };
+    return keras('SeparableConv1D', name, cfg,
+      (is) => ({ depthwise_kernel: [k, is[1], dm], pointwise_kernel: [1, is[1] * dm, filters], bias: [filters] }),
+      (x, w) => T(tf.add(tf.conv1d(depthwise1d(T(x), w.depthwise_kernel, 1, 'valid', 1), w.pointwise_kernel, 1, 'valid'), w.bias)),
+      cfOut((is) => [is[0], convOut(is[1], k, 1, 'valid', 1), filters]));
+  }
+
+  function dwCF(name, { k, pad, d, dm }) {
+    const cfg = { kernel_size: [k], strides: [1], padding: pad, data_format: 'channels_first',
+      dilation_rate: [d], depth_multiplier: dm, activation: 'tanh', use_bias: true };
+    return keras('DepthwiseConv1D', name, cfg,
+      (is) => ({ depthwise_kernel: [k, is[1], dm], bias: [is[1] * dm] }),
+      (x, w) => T(tf.tanh(tf.add(depthwise1d(T(x), w.depthwise_kernel, 1, pad, d), w.bias))),
+      cfOut((is) => [is[0], convOut(is[1], k, 1, pad === 'causal' ? 'same' : pad, d), is[2] * dm]));
+  }
+
+  function poolCF(cls, name, { k, s, pad }) {
+    const max = cls === 'MaxPooling1D';
+    return keras(cls, name, { pool_size: [k], strides: [s], padding: pad, data_format: 'channels_first' }, () => ({}),
+      (x) => {
+        const xl = T(x);
+        if (!max && pad === 'same') return T(avgSame1d(xl, k, s));
+        const x4 = tf.expandDims(xl, 2);
+        const y = max ? tf.maxPool(x4, [k, 1], [s, 1], pad) : tf.avgPool(x4, [k, 1], [s, 1], pad);
+        return T(tf.squeeze(y, [2]));
+      },
+      cfOut((is) => [is[0], convOut(is[1], k, s, pad, 1), is[2]]));
+  }
+
+  function gpoolCF(cls, name, keepdims) {
+    const max = cls === 'GlobalMaxPooling1D';
+    return keras(cls, name, { data_format: 'channels_first', keepdims }, () => ({}),
+      (x) => (max ? tf.max(x, 2, keepdims) : tf.mean(x, 2, keepdims)),
+      (is) => (keepdims ? [is[0], is[1], 1] : [is[0], is[1]]));
+  }
+
   // a functional model of one input named 'input' (merges)
   const functional = (shape, body) => (name) => {
     const x = tf.input({ shape, name: 'input' });
@@ -204,6 +260,25 @@ module.exports = (tf, { setLayer }) => {
     { name: 'zeropad1d_pair', about: 'ZeroPadding1D (1, 3)', input: [4, 2], layers: () => [zeroPadding1d('pad', [1, 3])] },
     { name: 'cropping1d_pair', about: 'Cropping1D (1, 2)', input: [7, 3], layers: () => [cropping1d('crop', [1, 2])] },
     { name: 'cropping1d_int', about: 'Cropping1D 1', input: [5, 2], layers: () => [cropping1d('crop', 1)] },
+    // ---- data_format channels_first ----
+    { name: 'conv1d_cf_same_s2', about: 'Conv1D channels_first k3 same, strides 2, relu', input: [3, 9],
+      layers: () => [convCF('conv', { filters: 4, k: 3, s: 2, pad: 'same', act: 'relu' })] },
+    { name: 'conv1d_cf_causal_dil', about: 'Conv1D channels_first k2 causal, dilation 2, linear', input: [2, 7],
+      layers: () => [convCF('conv', { filters: 3, k: 2, pad: 'causal', d: 2 })] },
+    { name: 'sepconv1d_cf', about: 'SeparableConv1D channels_first k3 valid, depth_multiplier 2', input: [2, 8],
+      layers: () => [sepCF('sep', { filters: 3, k: 3, dm: 2 })] },
+    { name: 'dwconv1d_cf', about: 'DepthwiseConv1D channels_first k3 same, dilation 2, depth_multiplier 2, tanh', input: [3, 7],
+      layers: () => [dwCF('dw', { k: 3, pad: 'same', d: 2, dm: 2 })] },
+    { name: 'maxpool1d_cf', about: 'MaxPooling1D channels_first 3 same, strides 2', input: [3, 8],
+      layers: () => [poolCF('MaxPooling1D', 'pool', { k: 3, s: 2, pad: 'same' })] },
+    { name: 'avgpool1d_cf', about: 'AveragePooling1D channels_first 3 same, strides 1 (valid cells only)', input: [2, 6],
+      layers: () => [poolCF('AveragePooling1D', 'pool', { k: 3, s: 1, pad: 'same' })] },
+    { name: 'avgpool1d_cf_valid', about: 'AveragePooling1D channels_first 2 valid', input: [3, 7],
+      layers: () => [poolCF('AveragePooling1D', 'pool', { k: 2, s: 2, pad: 'valid' })] },
+    { name: 'gap1d_cf_keepdims', about: 'GlobalAveragePooling1D channels_first keepdims=true: [batch, channels, 1]', input: [4, 5],
+      layers: () => [gpoolCF('GlobalAveragePooling1D', 'gap', true)] },
+    { name: 'gmp1d_cf', about: 'GlobalMaxPooling1D channels_first', input: [4, 5],
+      layers: () => [gpoolCF('GlobalMaxPooling1D', 'gmp', false)] },
     // ---- Dense, Flatten, merges on rank 3 and 4 ----
     { name: 'dense_rank3', about: 'Dense(4, relu) on [batch, steps, channels]: the last axis', input: [5, 3],
       layers: () => [L.dense({ name: 'fc', units: 4, activation: 'relu' })] },
