@@ -149,6 +149,19 @@ static cr_node *out_format(cr_graph *g, cr_node *y, bool cf)
     return cf && y ? cr_op_swap_last2(g, y) : y;
 }
 
+/* A k-step window (dilation d) must fit x's steps under 'valid' padding;
+ * said in the layer's terms rather than the 2-D op's. */
+static bool window_fits(crest_layer *l, cr_graph *g, const cr_node *x, const win1 *w)
+{
+    int64_t ek = (int64_t)(w->k - 1) * w->d + 1, t = x->shape.d[1];
+    if (w->pad != PAD1_VALID || ek <= t)
+        return true;
+    cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': %s: a %d-step window (dilation %d) does not "
+                  "fit %lld steps with 'valid' padding", l->name, l->def->keras_class, w->k, w->d,
+                  (long long)t);
+    return false;
+}
+
 /* [b, t, c] -> [b, t, 1, c] */
 static cr_node *to4(cr_graph *g, cr_node *x)
 {
@@ -186,7 +199,7 @@ static cr_node *conv1_build_kind(crest_layer *l, cr_graph *g, cr_node **in, int 
 {
     const conv1_cfg *c = l->cfg;
     cr_node *x = need_steps(l, g, in, n_in, c->win.cf);
-    if (!x)
+    if (!x || !window_fits(l, g, x, &c->win))
         return NULL;
     int cin = (int)x->shape.d[2], k = c->win.k;
     double kvals = (double)k * cin * (kind == K1_DEPTHWISE ? c->dm : c->filters) *
@@ -345,7 +358,7 @@ static cr_node *pool1_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const pool1_cfg *c = l->cfg;
     cr_node *x = need_steps(l, g, in, n_in, c->win.cf);
-    if (!x)
+    if (!x || !window_fits(l, g, x, &c->win))
         return NULL;
     cr_conv_opts o = { .sh = c->win.s, .sw = 1, .same = c->win.pad == PAD1_SAME };
     return out_format(g, to3(g, cr_op_pool2d(g, to4(g, x), c->max, c->win.k, 1, &o)),
@@ -534,6 +547,10 @@ static cr_node *crop1_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const ab_cfg *c = l->cfg;
     cr_node *x = need_steps(l, g, in, n_in, false);
+    if (x && (int64_t)c->a + c->b >= x->shape.d[1])
+        return cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': Cropping1D: cropping %d and %d "
+                             "leaves nothing of %lld steps", l->name, c->a, c->b,
+                             (long long)x->shape.d[1]);
     return x ? to3(g, cr_op_crop2d(g, to4(g, x), c->a, c->b, 0, 0)) : NULL;
 }
 
