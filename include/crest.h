@@ -872,7 +872,8 @@ int crest_model_default_cut(crest_model *m, char *name, size_t size);
 /* include_top=False, in place: the output of layer `cut` (NULL: the default
  * cut) becomes the model's only output, every layer it does not need is
  * dropped (and freed), and global pooling (GlobalAveragePooling2D or
- * GlobalMaxPooling2D) is appended when that output is [H, W, C]. */
+ * GlobalMaxPooling2D) is appended when that output is [H, W, C]
+ * (GlobalAveragePooling1D or GlobalMaxPooling1D when it is [steps, channels]). */
 int crest_model_cut(crest_model *m, const char *cut, crest_pooling pooling);
 /* Keras' Sequential([m, head]) for a functional m: head's layers are copied
  * (config and weights, names made unique) onto m's output. head is not

@@ -267,6 +267,8 @@ cr_node *cr_op_pool2d(cr_graph *g, cr_node *x, bool max, int kh, int kw, const c
 cr_node *cr_op_global_pool(cr_graph *g, cr_node *x, bool max, bool keepdims);
 cr_node *cr_op_pad2d(cr_graph *g, cr_node *x, int top, int bottom, int left, int right);
 cr_node *cr_op_crop2d(cr_graph *g, cr_node *x, int top, int bottom, int left, int right);
+/* [..., a, b] -> [..., b, a] (rank 3 or more; src/ops/transpose.c). */
+cr_node *cr_op_swap_last2(cr_graph *g, cr_node *x);
 /* Batch normalization over the last axis; gamma / beta may be NULL (scale /
  * center off). training: batch statistics, and mean / var (moving) updated
  * in forward with momentum; else the moving statistics normalize. */
@@ -357,6 +359,10 @@ cr_node *cr_layer_apply(crest_layer *l, cr_graph *g, cr_node **in, int n_in);
 extern const cr_layer_def *const cr_layer_registry[];
 extern const int cr_layer_registry_count;
 const cr_layer_def *cr_layer_def_find(const char *keras_class);
+
+/* GlobalAveragePooling1D / GlobalMaxPooling1D (src/layers/oned.c): the
+ * pooling a cut 1-D backbone ([batch, steps, channels]) gets. */
+crest_layer *cr_global_pooling1d(bool max);
 
 /* Lambda and expression layers (src/layers/lambda.c, expr.c). */
 extern const cr_layer_def cr_lambda_def, cr_expr_def;

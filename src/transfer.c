@@ -62,7 +62,8 @@ static bool is_top_class(const char *cls)
 {
     static const char *const top[] = { "Dense", "Dropout", "Flatten", "GlobalAveragePooling2D",
                                        "GlobalMaxPooling2D", "AveragePooling2D", "Reshape",
-                                       "Softmax", "GlobalAveragePooling1D" };
+                                       "Softmax", "GlobalAveragePooling1D",
+                                       "GlobalMaxPooling1D" };
     for (size_t i = 0; i < sizeof top / sizeof *top; i++)
         if (!strcmp(cls, top[i]))
             return true;
@@ -106,9 +107,10 @@ int crest_model_cut(crest_model *m, const char *cut, crest_pooling pooling)
     if ((rc = cr_model_build(m)))   /* the layers' output shapes */
         return rc;
     crest_layer *pool = NULL;
-    int rank = cr_sym_layer(at)->out_shape.ndim;
-    if (pooling != CREST_POOL_NONE && rank == 3 &&
-        !(pool = crest_global_pooling2d(pooling == CREST_POOL_MAX, false)))
+    int rank = cr_sym_layer(at)->out_shape.ndim;   /* without batch */
+    if (pooling != CREST_POOL_NONE && (rank == 3 || rank == 2) &&   /* [h,w,c] or [steps,c] */
+        !(pool = rank == 3 ? crest_global_pooling2d(pooling == CREST_POOL_MAX, false)
+                           : cr_global_pooling1d(pooling == CREST_POOL_MAX)))
         return cr_wrap(CREST_E_NOMEM, "cut: global pooling");
     if ((rc = cr_functional_reopen(m))) {
         crest_layer_free(pool);

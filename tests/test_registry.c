@@ -60,6 +60,7 @@ static crest_node *rt_affine(crest_graph *g, crest_node *x, const void *args)
 #define S3(a, b, c) { .ndim = 3, .d = { a, b, c } }
 #define D1(a) { S1(a) }
 #define D3(a, b, c) { S3(a, b, c) }
+#define D2(a, b) { { .ndim = 2, .d = { a, b } } }
 static const sample samples[] = {
     { "Dense", "{\"units\": 3, \"activation\": \"tanh\"}", 1, D1(4) },
     { "Activation", "{\"activation\": \"gelu\"}", 1, D1(4) },
@@ -104,6 +105,20 @@ static const sample samples[] = {
     { "UpSampling3D", "{\"size\": [2, 1, 2]}", 1, D4(2, 3, 2, 2) },
     { "ZeroPadding3D", "{\"padding\": [[1, 0], [0, 2], 1]}", 1, D4(2, 2, 3, 2) },
     { "Cropping3D", "{\"cropping\": [[1, 0], [0, 1], [1, 1]]}", 1, D4(4, 4, 4, 2) },
+    { "Conv1D", "{\"filters\": 2, \"kernel_size\": [3], \"padding\": \"causal\", "
+               "\"dilation_rate\": 2, \"activation\": \"relu\"}", 1, D2(6, 3) },
+    { "SeparableConv1D", "{\"filters\": 2, \"kernel_size\": 3, \"strides\": 2, "
+                        "\"depth_multiplier\": 2, \"padding\": \"same\"}", 1, D2(7, 3) },
+    { "DepthwiseConv1D", "{\"kernel_size\": [2], \"depth_multiplier\": 2, "
+                        "\"use_bias\": false}", 1, D2(5, 3) },
+    { "MaxPooling1D", "{\"pool_size\": [2], \"strides\": null}", 1, D2(5, 2) },
+    { "AveragePooling1D", "{\"pool_size\": 3, \"strides\": 2, \"padding\": \"same\"}", 1,
+      D2(5, 2) },
+    { "GlobalAveragePooling1D", "{\"keepdims\": true}", 1, D2(4, 3) },
+    { "GlobalMaxPooling1D", "{}", 1, D2(4, 3) },
+    { "UpSampling1D", "{\"size\": 3}", 1, D2(3, 2) },
+    { "ZeroPadding1D", "{\"padding\": [2, 1]}", 1, D2(3, 2) },
+    { "Cropping1D", "{\"cropping\": [0, 2]}", 1, D2(5, 2) },
 };
 #define N_SAMPLES ((int)(sizeof samples / sizeof samples[0]))
 

@@ -11,7 +11,10 @@
     X(rescaling) X(dense_features)                                                \
     X(conv3d) X(conv3d_transpose) X(max_pooling3d) X(average_pooling3d)          \
     X(global_average_pooling3d) X(global_max_pooling3d) X(up_sampling3d)         \
-    X(zero_padding3d) X(cropping3d)
+    X(zero_padding3d) X(cropping3d)                                              \
+    X(conv1d) X(separable_conv1d) X(depthwise_conv1d) X(max_pooling1d)          \
+    X(average_pooling1d) X(global_average_pooling1d) X(global_max_pooling1d)     \
+    X(up_sampling1d) X(zero_padding1d) X(cropping1d)
 
 #define DECLARE(name) extern const cr_layer_def cr_##name##_def;
 LAYERS(DECLARE)

@@ -13,7 +13,8 @@
     X(relu_ex) X(embedding_bag) X(slice_cols)                                      \
     X(sparse_cce) X(sparse_cce_probs) X(cce) X(cce_probs) X(bce) X(bce_probs)     \
     X(conv3d) X(conv3d_transpose) X(maxpool3d) X(avgpool3d) X(global_avgpool3d)   \
-    X(global_maxpool3d) X(upsample3d) X(zero_pad3d) X(crop3d)
+    X(global_maxpool3d) X(upsample3d) X(zero_pad3d) X(crop3d)                    \
+    X(swap_last2)
 
 #define DECLARE(name) extern const cr_op_def cr_op_##name##_def;
 OPS(DECLARE)

@@ -21,7 +21,9 @@ cc -std=c11 -Wall -Wextra -Werror -O1 -Iinclude -o "$BUILD/make_seeds" tests/fuz
   "$BUILD/libcrest.a" -lcjson -ljpeg -lpng -lm -pthread
 "$BUILD/make_seeds" "$C" "${CREST_DATA:-data}"
 for g in conv_valid dw_valid_dil sepconv bn_infer maxpool_same_s2 zeropad_tblr crop_tblr \
-         activations quant_uint8 quant_float16 gap_keepdims relu_options rescaling; do
+         activations quant_uint8 quant_float16 gap_keepdims relu_options rescaling \
+         conv1d_causal_dil sepconv1d_same dwconv1d_same_s2 avgpool1d_same_s2 gmp1d_keepdims \
+         upsampling1d_2 zeropad1d_pair cropping1d_pair conv1d_cf_same_s2 merges_rank3; do
   m="tests/golden/layers/$g"
   { sed 's/"weights.bin"/"w0.bin"/' "$m/model.json"; printf '\n--shard--\n'; cat "$m/weights.bin"; } \
     > "$C/tfjs/golden_$g"

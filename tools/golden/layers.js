@@ -116,16 +116,22 @@ function quantize(specs, data, dtype) {
 }
 
 // ---- one case ---------------------------------------------------------------
-// c: { name, input: [h, w, c], batch, layers: () => [tf layers], training,
+// c: { name, input: [h, w, c], batch, layers: () => [tf layers] (or model:
+//      (name) => a functional tf.LayersModel of that input), training,
 //      quant, topology: (t) => t (hand edits), ref: (x) => y (own reference),
 //      atol, rtol, gatol, grtol }
 async function runCase(c, seed) {
   const r = rng(seed);
   const dir = path.join(OUT, c.name);
   fs.mkdirSync(dir, { recursive: true });
-  const model = tf.sequential({ name: c.name });
-  model.add(tf.layers.inputLayer({ batchInputShape: [null, ...c.input], name: 'input' }));
-  for (const l of c.layers()) model.add(l);
+  let model;
+  if (c.model) {   // a functional model of one input named 'input': c.model(name)
+    model = c.model(c.name);
+  } else {
+    model = tf.sequential({ name: c.name });
+    model.add(tf.layers.inputLayer({ batchInputShape: [null, ...c.input], name: 'input' }));
+    for (const l of c.layers()) model.add(l);
+  }
   model.setWeights(model.weights.map((w) => fill(w.shape, r, ...weightRange(w.originalName))));
   let art = await artifactsOf(model);
   let topology = art.modelTopology;
