@@ -117,7 +117,7 @@ int cr_fit_checkpoint_save(const cr_fit *f)
                         f->hist.val_accuracy[e] };
         cr_buf_put(&b, r, sizeof r);
     }
-    cr_optimizer_save(f->m->opt, f->m->weights, f->m->n_weights, &b);
+    cr_optimizer_save(f->m->opt, f->m, &b);
     put_weights(&b, f->m);
     uint8_t has_best = f->best != NULL;
     cr_buf_put(&b, &has_best, 1);
@@ -239,7 +239,7 @@ static int restore(cr_fit *f, cr_buf *b)
     if (!rc)
         rc = get_order(f, b);
     if (!rc)
-        rc = cr_optimizer_restore(f->m->opt, f->m->weights, f->m->n_weights, b);
+        rc = cr_optimizer_restore(f->m->opt, f->m, b);
     if (!rc)
         rc = get_weights(f, b);
     uint8_t has_best = 0;

@@ -311,11 +311,25 @@ struct cr_weight {
     float *slot[2];               /* optimizer state */
     bool trainable;
     crest_layer *owner;
+    /* the parameter block val, grad and slot[] are views into (NULL: the
+     * weight owns them: it belongs to no model yet) */
+    const struct cr_params *block;
     /* bumped by everything that writes val after creation (optimizer,
      * loaders, initializers): ops that prepare weights once (packed or
      * folded convolution kernels) redo it when it changes */
     unsigned version;
 };
+
+/* A model's parameters, the way kann collates its variables: the values,
+ * gradients and optimizer slots of all its weights (m->weights, in that
+ * order) as contiguous arrays; each weight's val, grad and slot[k] are
+ * views at its offset. grad and slot[k] are allocated on first need, for
+ * the whole block (untouched pages cost no memory). Save, hashing,
+ * snapshots, zeroing gradients and the optimizer each make one pass. */
+typedef struct cr_params {
+    float *val, *grad, *slot[2];
+    int64_t n;                    /* floats in each array */
+} cr_params;
 
 cr_weight *cr_weight_new(const char *name, cr_dims shape, bool trainable);
 void cr_weight_free(cr_weight *w);
@@ -447,6 +461,7 @@ struct crest_model {
     /* all distinct weights, in Keras order */
     cr_weight **weights;
     int n_weights;
+    cr_params params;             /* their values, gradients and slots (src/params.c) */
     bool layers_borrowed;         /* custom models: layers belong to the user */
     char *meta_json;              /* userDefinedMetadata to save (crest extras) */
     bool no_fuse;                 /* test hook: inference graphs stay unfused */
@@ -467,7 +482,19 @@ int cr_model_push_layer(crest_model *m, crest_layer *l);
 void cr_model_invalidate(crest_model *m);          /* drop traced graphs */
 /* Frees the training and evaluation graphs (the inference one stays). */
 void cr_model_drop_loss_graphs(crest_model *m);
-int cr_model_collect_weights(crest_model *m);
+int cr_model_collect_weights(crest_model *m);   /* lists and packs m->weights */
+/* src/params.c: lays m->weights out in m->params (again if a weight moved,
+ * was added or was dropped); every use of the block calls this first. */
+int cr_params_pack(crest_model *m);
+/* The block's gradients (k < 0) or optimizer slot k, allocated (zeroed) on
+ * first need, views set in every weight. */
+int cr_params_need(crest_model *m, int k);
+/* Gives every weight still in m's block its own storage (layers that
+ * outlive the model), then frees the block. */
+void cr_params_release(crest_model *m);
+/* Whether weight i of m takes optimizer steps: trainable itself, its layer
+ * trainable (the one rule freezing follows). */
+bool cr_weight_trainable(const cr_weight *w);
 /* CREST_E_STATE naming the first NaN or infinite weight (a diverged model
  * is never saved). */
 int cr_check_finite(const crest_model *m);
@@ -519,13 +546,13 @@ void cr_functional_destroy(crest_model *m);
 
 /* ---- optimizers -------------------------------------------------------- */
 
-int cr_optimizer_step(crest_optimizer *o, cr_weight **w, int n, cr_pool *pool);
+int cr_optimizer_step(crest_optimizer *o, crest_model *m, cr_pool *pool);
 void cr_optimizer_reset(crest_optimizer *o);
 /* The optimizer's settings, step count and every weight's slots, appended
  * to b; restore reads them back into o and ws (CREST_E_STATE if o is not
  * configured as the saved one was). */
-void cr_optimizer_save(const crest_optimizer *o, cr_weight **ws, int n, cr_buf *b);
-int cr_optimizer_restore(crest_optimizer *o, cr_weight **ws, int n, cr_buf *b);
+void cr_optimizer_save(const crest_optimizer *o, const crest_model *m, cr_buf *b);
+int cr_optimizer_restore(crest_optimizer *o, crest_model *m, cr_buf *b);
 
 /* ---- fit (src/train.c) and its checkpoints (src/checkpoint.c) ---------- */
 

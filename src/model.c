@@ -63,6 +63,7 @@ void crest_model_free(crest_model *m)
     if (!m)
         return;
     cr_model_invalidate(m);
+    cr_params_release(m);
     for (int i = 0; i < m->n_layers && !m->layers_borrowed; i++)
         crest_layer_free(m->layers[i]);
     cr_free(m->layers);
@@ -137,7 +138,7 @@ int cr_model_collect_weights(crest_model *m)
     for (int i = 0; i < m->n_layers; i++)
         for (int j = 0; j < m->layers[i]->n_w; j++)
             m->weights[m->n_weights++] = m->layers[i]->w[j];
-    return CREST_OK;
+    return cr_params_pack(m);
 }
 
 cr_weight *cr_model_find_weight(crest_model *m, const char *name)
@@ -353,18 +354,13 @@ crest_dims crest_model_input_shape(const crest_model *m)
     return d;
 }
 
-static bool weight_trainable(const cr_weight *w)
-{
-    return w->trainable && (!w->owner || w->owner->trainable);
-}
-
 size_t crest_model_param_count(const crest_model *m, bool trainable_only)
 {
     if (!m)
         return 0;
     size_t n = 0;
     for (int i = 0; i < m->n_weights; i++)
-        if (!trainable_only || weight_trainable(m->weights[i]))
+        if (!trainable_only || cr_weight_trainable(m->weights[i]))
             n += (size_t)m->weights[i]->size;
     return n;
 }

@@ -1,6 +1,9 @@
 /* optim.c - SGD (momentum, Nesterov), Adam, RMSprop with Keras' update rules.
- * State (velocity, moments) lives in each weight's slots, allocated on the
- * first step; frozen weights are skipped and never get state. */
+ * A step is one pass over the model's parameter block (src/params.c):
+ * over each run of trainable weights that lie back to back, values,
+ * gradients and state (velocity, moments: the block's slots, allocated on
+ * the first step) updated elementwise; frozen weights are the runs
+ * skipped, and their state stays zero. */
 #include "internal.h"
 
 #include <math.h>
@@ -88,15 +91,6 @@ void cr_optimizer_reset(crest_optimizer *o)
         o->t = 0;
 }
 
-static int need_slots(cr_weight *w, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (!w->slot[i] && !(w->slot[i] = cr_calloc((size_t)w->size, sizeof(float))))
-            return cr_fail(CREST_E_NOMEM, "out of memory for optimizer state of '%s'",
-                           w->name);
-    return CREST_OK;
-}
-
 /* The update loops: elementwise, so any split over threads gives the same
  * bits; vectorized per target. */
 CR_CLONES static void adam_span(float *restrict x, const float *restrict g, float *restrict m,
@@ -112,72 +106,98 @@ CR_CLONES static void adam_span(float *restrict x, const float *restrict g, floa
     }
 }
 
-typedef struct adam_job {
-    cr_weight *w;
-    const crest_optimizer *o;
-    float lr_t;
-} adam_job;
-
-static void adam_task(void *ctx, int ith, int nth)
+static void sgd_span(const crest_optimizer *o, float *restrict x, const float *restrict g,
+                     float *restrict vel, int64_t n)
 {
-    adam_job *j = ctx;
-    int64_t lo, hi;
-    cr_split(j->w->size, ith, nth, &lo, &hi);
-    adam_span(j->w->val + lo, j->w->grad + lo, j->w->slot[0] + lo, j->w->slot[1] + lo, hi - lo,
-              j->o->beta1, j->o->beta2, j->lr_t, j->o->eps);
+    if (o->momentum == 0) {
+        for (int64_t j = 0; j < n; j++)
+            x[j] -= o->lr * g[j];
+        return;
+    }
+    for (int64_t j = 0; j < n; j++) {
+        float v = o->momentum * vel[j] - o->lr * g[j];
+        vel[j] = v;
+        x[j] += o->nesterov ? o->momentum * v - o->lr * g[j] : v;
+    }
 }
 
-int cr_optimizer_step(crest_optimizer *o, cr_weight **ws, int n, cr_pool *pool)
+static void rmsprop_span(const crest_optimizer *o, float *restrict x, const float *restrict g,
+                         float *restrict ms, float *restrict mom, int64_t n)
 {
+    for (int64_t j = 0; j < n; j++) {
+        float a = o->rho * ms[j] + (1 - o->rho) * g[j] * g[j];
+        ms[j] = a;
+        float step = o->lr * g[j] / (sqrtf(a) + o->eps);
+        if (o->momentum > 0) {
+            mom[j] = o->momentum * mom[j] + step;
+            step = mom[j];
+        }
+        x[j] -= step;
+    }
+}
+
+typedef struct span_job {
+    const crest_optimizer *o;
+    const cr_params *p;
+    int64_t lo, n;                /* the run [lo, lo + n) of the block */
+    float lr_t;
+} span_job;
+
+static void span_task(void *ctx, int ith, int nth)
+{
+    span_job *j = ctx;
+    const cr_params *p = j->p;
+    int64_t a, b;
+    cr_split(j->n, ith, nth, &a, &b);
+    int64_t o = j->lo + a, n = b - a;
+    float *s0 = p->slot[0] ? p->slot[0] + o : NULL, *s1 = p->slot[1] ? p->slot[1] + o : NULL;
+    switch (j->o->kind) {
+    case OPT_SGD: sgd_span(j->o, p->val + o, p->grad + o, s0, n); break;
+    case OPT_ADAM:
+        adam_span(p->val + o, p->grad + o, s0, s1, n, j->o->beta1, j->o->beta2, j->lr_t,
+                  j->o->eps);
+        break;
+    case OPT_RMSPROP: rmsprop_span(j->o, p->val + o, p->grad + o, s0, s1, n); break;
+    }
+}
+
+/* The slots o's rule keeps. */
+static int slots_of(const crest_optimizer *o)
+{
+    switch (o->kind) {
+    case OPT_SGD: return o->momentum > 0;
+    case OPT_ADAM: return 2;
+    default: return o->momentum > 0 ? 2 : 1;
+    }
+}
+
+int cr_optimizer_step(crest_optimizer *o, crest_model *m, cr_pool *pool)
+{
+    int rc = cr_params_need(m, -1);
+    for (int k = 0; k < slots_of(o) && !rc; k++)
+        rc = cr_params_need(m, k);
+    if (rc)
+        return rc;
     o->t++;
     double t = (double)o->t;
     /* Keras: lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t); eps added to sqrt(v) */
     float lr_t = o->kind == OPT_ADAM
                      ? (float)(o->lr * sqrt(1 - pow(o->beta2, t)) / (1 - pow(o->beta1, t)))
                      : o->lr;
-    for (int i = 0; i < n; i++) {
-        cr_weight *w = ws[i];
-        if (!w->grad || !w->trainable || (w->owner && !w->owner->trainable))
+    int64_t off = 0;
+    for (int i = 0; i < m->n_weights;) {   /* runs of trainable weights */
+        if (!cr_weight_trainable(m->weights[i])) {
+            off += m->weights[i++]->size;
             continue;
-        w->version++;
-        float *x = w->val, *g = w->grad;
-        int64_t sz = w->size;
-        switch (o->kind) {
-        case OPT_SGD:
-            if (o->momentum == 0) {
-                for (int64_t j = 0; j < sz; j++)
-                    x[j] -= o->lr * g[j];
-                break;
-            }
-            if (need_slots(w, 1))
-                return CREST_E_NOMEM;
-            for (int64_t j = 0; j < sz; j++) {
-                float v = o->momentum * w->slot[0][j] - o->lr * g[j];
-                w->slot[0][j] = v;
-                x[j] += o->nesterov ? o->momentum * v - o->lr * g[j] : v;
-            }
-            break;
-        case OPT_ADAM:
-            if (need_slots(w, 2))
-                return CREST_E_NOMEM;
-            cr_pool_run(pool, sz >= (1 << 20) ? cr_pool_size(pool) : 1, adam_task,
-                        &(adam_job){ w, o, lr_t });
-            break;
-        case OPT_RMSPROP:
-            if (need_slots(w, o->momentum > 0 ? 2 : 1))
-                return CREST_E_NOMEM;
-            for (int64_t j = 0; j < sz; j++) {
-                float ms = o->rho * w->slot[0][j] + (1 - o->rho) * g[j] * g[j];
-                w->slot[0][j] = ms;
-                float step = o->lr * g[j] / (sqrtf(ms) + o->eps);
-                if (o->momentum > 0) {
-                    w->slot[1][j] = o->momentum * w->slot[1][j] + step;
-                    step = w->slot[1][j];
-                }
-                x[j] -= step;
-            }
-            break;
         }
+        int64_t lo = off;
+        for (; i < m->n_weights && cr_weight_trainable(m->weights[i]); i++) {
+            m->weights[i]->version++;
+            off += m->weights[i]->size;
+        }
+        int64_t n = off - lo;
+        cr_pool_run(pool, n >= (1 << 18) ? cr_pool_size(pool) : 1, span_task,
+                    &(span_job){ o, &m->params, lo, n, lr_t });
     }
     return CREST_OK;
 }
@@ -208,8 +228,10 @@ static opt_head head_of(const crest_optimizer *o)
     return h;
 }
 
-void cr_optimizer_save(const crest_optimizer *o, cr_weight **ws, int n, cr_buf *b)
+void cr_optimizer_save(const crest_optimizer *o, const crest_model *m, cr_buf *b)
 {
+    cr_weight *const *ws = m->weights;
+    int n = m->n_weights;
     opt_head h = head_of(o);
     cr_buf_put(b, &h, sizeof h);
     for (int i = 0; i < n; i++) {
@@ -221,8 +243,10 @@ void cr_optimizer_save(const crest_optimizer *o, cr_weight **ws, int n, cr_buf *
     }
 }
 
-int cr_optimizer_restore(crest_optimizer *o, cr_weight **ws, int n, cr_buf *b)
+int cr_optimizer_restore(crest_optimizer *o, crest_model *m, cr_buf *b)
 {
+    cr_weight **ws = m->weights;
+    int n = m->n_weights;
     opt_head h, mine = head_of(o);
     int rc = cr_buf_get(b, &h, sizeof h);
     if (rc)
@@ -242,7 +266,7 @@ int cr_optimizer_restore(crest_optimizer *o, cr_weight **ws, int n, cr_buf *b)
             return cr_fail(CREST_E_FORMAT, "optimizer state of '%s': bad slot mask %u",
                            ws[i]->name, mask);
         for (int k = 0; k < 2 && !rc; k++)
-            if (mask & (1 << k) && !(rc = need_slots(ws[i], k + 1)))
+            if (mask & (1 << k) && !(rc = cr_params_need(m, k)))
                 rc = cr_buf_get(b, NULL, (size_t)ws[i]->size * sizeof(float));
     }
     if (rc)

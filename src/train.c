@@ -174,19 +174,6 @@ void cr_fit_progress(const crest_fit_opts *o, crest_progress e)
 
 /* ---- fit ---------------------------------------------------------------- */
 
-static int alloc_grads(crest_model *m)
-{
-    for (int i = 0; i < m->n_weights; i++) {
-        cr_weight *w = m->weights[i];
-        if (!w->grad && !(w->grad = cr_calloc((size_t)w->size, sizeof(float))))
-            return cr_fail(CREST_E_NOMEM, "out of memory for gradients of '%s'", w->name);
-    }
-    /* the plan hands these pointers to param nodes: re-plan */
-    if (m->train.g)
-        m->train.g->planned = false;
-    return CREST_OK;
-}
-
 static int eval_range(crest_model *m, const crest_dataset *d, size_t start, size_t n, int bs,
                       crest_metrics *out, float *probs);
 
@@ -249,23 +236,46 @@ static int fit_init(cr_fit *f, crest_model *m, const crest_dataset *train,
     return o->checkpoint_dir ? cr_fit_checkpoint_open(f) : CREST_OK;
 }
 
-/* All weights into buf (save) or back from it, in the model's order. */
-static void copy_weights(crest_model *m, float *buf, bool save)
+/* The parameter block's values into buf (save) or back from it. */
+static int copy_weights(crest_model *m, float *buf, bool save)
 {
-    size_t k = 0;
-    for (int i = 0; i < m->n_weights; i++) {
-        size_t bytes = (size_t)m->weights[i]->size * sizeof(float);
-        memcpy(save ? buf + k : m->weights[i]->val, save ? m->weights[i]->val : buf + k, bytes);
-        if (!save)
-            m->weights[i]->version++;   /* prepared (packed) kernels follow */
-        k += (size_t)m->weights[i]->size;
-    }
+    int rc = cr_params_pack(m);
+    if (rc)
+        return rc;
+    size_t bytes = (size_t)m->params.n * sizeof(float);
+    memcpy(save ? buf : m->params.val, save ? m->params.val : buf, bytes);
+    for (int i = 0; !save && i < m->n_weights; i++)
+        m->weights[i]->version++;   /* prepared (packed) kernels follow */
+    return CREST_OK;
+}
+
+/* Step s of the epoch, on the b rows from s * batch size of the shuffled
+ * order: forward, loss, backward, update. Adds the batch's hits. */
+static int train_step(cr_fit *f, cr_ctx *ctx, int64_t s, int64_t b, float *loss,
+                      double *hits, double *topk)
+{
+    crest_model *m = f->m;
+    cr_graph *g = m->train.g;
+    size_t start = (size_t)s * (size_t)f->bs;
+    int rc = cr_graph_plan(g, b);
+    if (!rc)
+        rc = load_batch(m, f->train, f->idx, start, b, g, m->train.label, m->train.sw,
+                        f->o->class_weight);
+    if (rc)
+        return rc;
+    cr_graph_forward(g, ctx);
+    if (!isfinite(*loss = m->train.loss->val[0]))
+        return cr_fail(CREST_E_STATE, "fit: loss became %g at epoch %d step %lld (learning "
+                       "rate too high?)", *loss, f->epoch + 1, (long long)s + 1);
+    count_hits(m, f->train, f->idx, start, b, m->train.out->val, hits, topk);
+    memset(m->params.grad, 0, (size_t)m->params.n * sizeof(float));
+    cr_graph_backward(g, m->train.loss, ctx);
+    return cr_optimizer_step(m->opt, m, ctx->pool);
 }
 
 /* One pass over the shuffled training rows: the epoch's loss and accuracy. */
 static int fit_epoch(cr_fit *f, cr_ctx *ctx, double *loss, double *acc)
 {
-    crest_model *m = f->m;
     size_t n = f->n, bs = (size_t)f->bs;
     if (!f->o->no_shuffle)
         for (size_t i = n - 1; i > 0; i--) {
@@ -279,24 +289,11 @@ static int fit_epoch(cr_fit *f, cr_ctx *ctx, double *loss, double *acc)
     for (int64_t s = 0; s < f->steps; s++) {
         size_t start = (size_t)s * bs;
         int64_t b = (int64_t)(n - start < bs ? n - start : bs);
-        cr_graph *g = m->train.g;
-        if ((rc = cr_graph_plan(g, b)) ||
-            (rc = load_batch(m, f->train, f->idx, start, b, g, m->train.label, m->train.sw,
-                             f->o->class_weight)))
+        float l;
+        if ((rc = train_step(f, ctx, s, b, &l, &hits, &topk)))
             return rc;
-        cr_graph_forward(g, ctx);
-        float l = m->train.loss->val[0];
-        if (!isfinite(l))
-            return cr_fail(CREST_E_STATE, "fit: loss became %g at epoch %d step %lld (learning "
-                           "rate too high?)", l, f->epoch + 1, (long long)s + 1);
         loss_sum += (double)l * (double)b;
         seen += (size_t)b;
-        count_hits(m, f->train, f->idx, start, b, m->train.out->val, &hits, &topk);
-        for (int i = 0; i < m->n_weights; i++)
-            memset(m->weights[i]->grad, 0, (size_t)m->weights[i]->size * sizeof(float));
-        cr_graph_backward(g, m->train.loss, ctx);
-        if ((rc = cr_optimizer_step(m->opt, m->weights, m->n_weights, ctx->pool)))
-            return rc;
         cr_fit_progress(f->o, (crest_progress){ .kind = CREST_PROGRESS_STEP, .epoch = f->epoch,
             .epochs = f->epochs, .step = s + 1, .steps = f->steps, .samples = seen,
             .loss = loss_sum / (double)seen, .accuracy = hits / (double)seen,
@@ -346,7 +343,7 @@ static void fit_record(cr_fit *f, double loss, double acc, const double val[2])
         f->best_epoch = ep;
         f->wait = 0;
         if (f->best)
-            copy_weights(f->m, f->best, true);
+            (void)copy_weights(f->m, f->best, true);   /* packed when fit began */
     } else if (++f->wait >= o->early_stopping_patience) {
         f->stopped = true;
     }
@@ -359,7 +356,7 @@ int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *
         o = &dflt;
     int rc = fit_check(m, train, o);
     cr_pool *pool;
-    if (rc || (rc = cr_model_pool(m, &pool)) || (rc = alloc_grads(m)))
+    if (rc || (rc = cr_model_pool(m, &pool)) || (rc = cr_params_need(m, -1)))
         return rc;
     cr_fit *f = cr_calloc(1, sizeof *f);
     if (!f)
@@ -387,7 +384,7 @@ int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *
             goto out;
     }
     if (f->best && f->best_epoch >= 0)
-        copy_weights(m, f->best, false);
+        rc = copy_weights(m, f->best, false);
 out:
     if (o->history) {
         *o->history = f->hist;

@@ -135,22 +135,37 @@ static int clone_layer(crest_model *m, const crest_layer *l, crest_layer **out)
     return rc;
 }
 
-/* Copies the weights of head's layers into the clones added[]. */
-static int copy_head_weights(crest_layer **added, int n_added, crest_model *head)
+/* Copies the weights of head's layers into their clones added[], the last
+ * layers of m: the tail of m's parameter block is head's block. */
+static int copy_head_weights(crest_model *m, crest_layer **added, int n_added,
+                             crest_model *head)
 {
+    int k = 0;
     for (int i = 0; i < n_added; i++) {
         const crest_layer *src = head->layers[i];
         if (added[i]->n_w != src->n_w)
             return cr_fail(CREST_E_SHAPE, "append: layer '%s' has %d weights, its copy %d",
                            src->name, src->n_w, added[i]->n_w);
-        for (int k = 0; k < src->n_w; k++) {
-            if (added[i]->w[k]->size != src->w[k]->size)
+        for (int j = 0; j < src->n_w; j++)
+            if (added[i]->w[j]->size != src->w[j]->size)
                 return cr_fail(CREST_E_SHAPE, "append: weight %s/%s does not fit the model",
-                               src->name, src->w[k]->name);
-            memcpy(added[i]->w[k]->val, src->w[k]->val, (size_t)src->w[k]->size * sizeof(float));
-            added[i]->w[k]->version++;
-        }
+                               src->name, src->w[j]->name);
+        k += src->n_w;
     }
+    int rc = cr_model_build(m);
+    if (rc || (rc = cr_params_pack(m)) || (rc = cr_params_pack(head)))
+        return rc;
+    int64_t n = head->params.n, at = m->params.n - n;
+    bool tail = k == head->n_weights && k <= m->n_weights && at >= 0;
+    for (int i = 0, t = m->n_weights - k; tail && i < n_added; i++)
+        for (int j = 0; tail && j < added[i]->n_w; j++)
+            tail = m->weights[t++] == added[i]->w[j];
+    if (!tail)
+        return cr_fail(CREST_E_STATE, "append: the head's weights are not the last of '%s'",
+                       m->name);
+    memcpy(m->params.val + at, head->params.val, (size_t)n * sizeof(float));
+    for (int i = m->n_weights - k; i < m->n_weights; i++)
+        m->weights[i]->version++;
     return CREST_OK;
 }
 
@@ -180,7 +195,7 @@ int crest_model_append(crest_model *m, crest_model *head)
     if (!rc)
         rc = cr_functional_set_outputs(m, in, n_in, &x, 1, true);
     if (!rc)   /* the clones now have weights: copy the head's, in order */
-        rc = copy_head_weights(added, n_added, head);
+        rc = copy_head_weights(m, added, n_added, head);
     return rc ? cr_wrap(rc, "appending a head to '%s'", m->name) : CREST_OK;
 }
 
@@ -210,8 +225,11 @@ static int hash_model(hasher *s, crest_model *m)
         const cr_weight *w = m->weights[i];
         hash_str(s, w->owner ? w->owner->name : "");
         hash_str(s, w->name);
-        hash_bytes(s, w->val, (size_t)w->size * sizeof(float));
+        hash_bytes(s, &w->size, sizeof w->size);
     }
+    if ((rc = cr_params_pack(m)))
+        return rc;
+    hash_bytes(s, m->params.val, (size_t)m->params.n * sizeof(float));
     return CREST_OK;
 }
 

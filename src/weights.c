@@ -37,10 +37,12 @@ void cr_weight_free(cr_weight *w)
     if (!w)
         return;
     cr_free(w->name);
-    cr_free(w->val);
-    cr_free(w->grad);
-    cr_free(w->slot[0]);
-    cr_free(w->slot[1]);
+    if (!w->block) {   /* else views into a model's parameter block */
+        cr_free(w->val);
+        cr_free(w->grad);
+        cr_free(w->slot[0]);
+        cr_free(w->slot[1]);
+    }
     cr_free(w);
 }
 

@@ -98,16 +98,17 @@ static void remove_stale(const char *dir, const char *keep)
     closedir(d);
 }
 
-/* The weights manifest of m (one group, one shard) into root; bin gets the
- * shard's bytes (little-endian float32, as TF.js reads them on x86 and ARM)
- * and shard its name, a hash of them. Failures show in cr_json_check. */
-static void add_manifest(cJSON *root, crest_model *m, char *bin, size_t total, char shard[64])
+/* The weights manifest of m (one group, one shard) into root; the shard
+ * is the model's parameter block as it is (little-endian float32, as TF.js
+ * reads them on x86 and ARM; m->weights in order, back to back), bin, and
+ * shard its name, a hash of it. Failures show in cr_json_check. */
+static void add_manifest(cJSON *root, crest_model *m, const char *bin, size_t total,
+                         char shard[64])
 {
     cJSON *man = cJSON_AddArrayToObject(root, "weightsManifest");
     cJSON *grp = cJSON_CreateObject();
     cJSON *paths = cJSON_AddArrayToObject(grp, "paths");
     cJSON *specs = cJSON_AddArrayToObject(grp, "weights");
-    size_t off = 0;
     for (int i = 0; i < m->n_weights; i++) {
         cr_weight *w = m->weights[i];
         char name[300];
@@ -117,8 +118,6 @@ static void add_manifest(cJSON *root, crest_model *m, char *bin, size_t total, c
         cr_json_add_dims(s, "shape", &w->shape, false);
         cJSON_AddStringToObject(s, "dtype", "float32");
         cr_json_push(specs, s);
-        memcpy(bin + off, w->val, (size_t)w->size * sizeof(float));
-        off += (size_t)w->size * sizeof(float);
     }
     snprintf(shard, 64, "weights.%016llx.bin", (unsigned long long)fnv1a(bin, total));
     cr_json_push(paths, cJSON_CreateString(shard));
@@ -130,15 +129,16 @@ int crest_model_save(crest_model *m, const char *dir)
     if (!m || !dir || !*dir)
         return cr_fail(CREST_E_ARG, "save: model or folder is NULL");
     int rc = cr_model_build(m);
-    if (rc || (rc = cr_check_finite(m)) || (rc = ensure_dir(dir)))
+    if (rc || (rc = cr_params_pack(m)) || (rc = cr_check_finite(m)) || (rc = ensure_dir(dir)))
         return rc;
     remove_stale(dir, NULL);   /* temp files of killed saves first: they may fill the disk */
     unsigned long mark = cr_json_mark();
-    size_t total = crest_model_param_count(m, false) * sizeof(float);
-    char *bin = cr_malloc(total ? total : 1), *text = NULL, shard[64], path[PATH_MAX];
-    cJSON *root = bin ? cJSON_CreateObject() : NULL, *top = NULL;
+    size_t total = (size_t)m->params.n * sizeof(float);
+    const char *bin = (const char *)m->params.val;
+    char *text = NULL, shard[64], path[PATH_MAX];
+    cJSON *root = cJSON_CreateObject(), *top = NULL;
     if (!root) {
-        rc = cr_fail(CREST_E_NOMEM, "save: out of memory for %zu bytes of weights", total);
+        rc = cr_fail(CREST_E_NOMEM, "save: out of memory");
         goto out;
     }
     cJSON_AddStringToObject(root, "format", "layers-model");
@@ -175,7 +175,6 @@ int crest_model_save(crest_model *m, const char *dir)
 out:
     cJSON_Delete(root);
     cJSON_free(text);
-    cr_free(bin);
     return rc;
 }
 
