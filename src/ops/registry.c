@@ -11,7 +11,9 @@
     X(conv2d) X(depthwise2d) X(maxpool2d) X(avgpool2d) X(global_avgpool)          \
     X(global_maxpool) X(zero_pad2d) X(crop2d) X(batchnorm) X(batchnorm_train)      \
     X(relu_ex) X(embedding_bag) X(slice_cols)                                      \
-    X(sparse_cce) X(sparse_cce_probs) X(cce) X(cce_probs) X(bce) X(bce_probs)
+    X(sparse_cce) X(sparse_cce_probs) X(cce) X(cce_probs) X(bce) X(bce_probs)      \
+    X(elu_alpha) X(softmax_axis) X(maximum) X(minimum) X(noise) X(batch_dot)       \
+    X(l2_normalize) X(transpose) X(repeat) X(layernorm) X(normalize) X(resize)
 
 #define DECLARE(name) extern const cr_op_def cr_op_##name##_def;
 OPS(DECLARE)
