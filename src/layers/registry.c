@@ -8,7 +8,12 @@
     X(conv2d) X(depthwise_conv2d) X(separable_conv2d) X(batch_normalization)     \
     X(max_pooling2d) X(average_pooling2d) X(global_average_pooling2d)           \
     X(global_max_pooling2d) X(zero_padding2d) X(cropping2d) X(relu) X(leaky_relu) \
-    X(rescaling) X(dense_features)
+    X(rescaling) X(dense_features)                                                \
+    X(elu) X(thresholded_relu) X(softmax) X(prelu)                                \
+    X(subtract) X(maximum) X(minimum) X(dot) X(permute) X(repeat_vector)          \
+    X(spatial_dropout1d) X(spatial_dropout2d) X(spatial_dropout3d)                \
+    X(gaussian_noise) X(gaussian_dropout) X(alpha_dropout)                        \
+    X(resizing) X(center_crop) X(normalization) X(layer_normalization)
 
 #define DECLARE(name) extern const cr_layer_def cr_##name##_def;
 LAYERS(DECLARE)
