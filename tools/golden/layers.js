@@ -52,7 +52,7 @@ function fill(shape, r, lo, hi) {
 
 // Weight values by Keras name: positive statistics and scales.
 function weightRange(name) {
-  if (/moving_variance|gamma/.test(name)) return [0.5, 1.5];
+  if (/variance|gamma/.test(name)) return [0.5, 1.5];
   if (/moving_mean|beta|bias/.test(name)) return [-0.5, 0.5];
   return [-1, 1];
 }
@@ -109,16 +109,23 @@ function quantize(specs, data, dtype) {
 }
 
 // ---- one case ---------------------------------------------------------------
-// c: { name, input: [h, w, c], batch, layers: () => [tf layers], training,
+// c: { name, input: [h, w, c], batch, layers: () => [tf layers] (Sequential) or
+//      graph: (input) => output (functional, one input), training,
 //      quant, topology: (t) => t (hand edits), ref: (x) => y (own reference),
 //      atol, rtol, gatol, grtol }
 async function runCase(c, seed) {
   const r = rng(seed);
   const dir = path.join(OUT, c.name);
   fs.mkdirSync(dir, { recursive: true });
-  const model = tf.sequential({ name: c.name });
-  model.add(tf.layers.inputLayer({ batchInputShape: [null, ...c.input], name: 'input' }));
-  for (const l of c.layers()) model.add(l);
+  let model;
+  if (c.graph) {   // functional: c.graph(input) gives the output (merges, branches)
+    const inp = tf.input({ shape: c.input, name: 'input' });
+    model = tf.model({ name: c.name, inputs: inp, outputs: c.graph(inp) });
+  } else {
+    model = tf.sequential({ name: c.name });
+    model.add(tf.layers.inputLayer({ batchInputShape: [null, ...c.input], name: 'input' }));
+    for (const l of c.layers()) model.add(l);
+  }
   model.setWeights(model.weights.map((w) => fill(w.shape, r, ...weightRange(w.originalName))));
   let art = await artifactsOf(model);
   let topology = art.modelTopology;
