@@ -298,6 +298,9 @@ cr_node *cr_op_layernorm(cr_graph *g, cr_node *x, cr_node *gamma, cr_node *beta,
                          float eps);
 cr_node *cr_op_normalize(cr_graph *g, cr_node *x, cr_node *mean, cr_node *var, float eps,
                          bool invert);
+/* y = x * scale[c] + offset[c] over the last axis of n channels (affine.c). */
+cr_node *cr_op_channel_affine(cr_graph *g, cr_node *x, const float *scale, const float *offset,
+                              int n);
 /* Resize NHWC images to oh x ow, bilinear or nearest, half-pixel centers (resize.c). */
 cr_node *cr_op_resize(cr_graph *g, cr_node *x, int oh, int ow, bool nearest);
 

@@ -4,45 +4,88 @@
 #include "json.h"
 #include "layers/window.h"
 
+#include <math.h>
+
 /* ---- Rescaling --------------------------------------------------------- */
 
-typedef struct { float scale, offset; } rescale_cfg;
+/* scale and offset: numbers, or lists over the last axis (Keras broadcasts
+ * them; EfficientNet saves one scale per RGB channel); n > 0: v holds n
+ * scales then n offsets. */
+typedef struct { float scale, offset; int n; float *v; } rescale_cfg;
 
 static cr_node *rescale_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const rescale_cfg *c = l->cfg;
     if (n_in != 1)
         return cr_graph_fail(g, CREST_E_ARG, "layer '%s': Rescaling takes one input", l->name);
+    if (c->n)
+        return cr_op_channel_affine(g, in[0], c->v, c->v + c->n, c->n);
     return crest_op_scale(g, in[0], c->scale, c->offset);
+}
+
+/* A number or a list of numbers; *n = 0 for a number. */
+static int num_or_list(const cJSON *cfg, const char *key, double def, double *one,
+                       const cJSON **list, int *n)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    *list = NULL;
+    *n = 0;
+    if (!cJSON_IsArray(v))
+        return cr_json_num(cfg, key, -1e30, 1e30, def, one);
+    *n = cJSON_GetArraySize(v);
+    *list = v;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v) if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
+        return cr_fail(CREST_E_FORMAT, "'%s' holds a value that is not a number", key);
+    if (*n < 1 || *n > 1 << 16)
+        return cr_fail(CREST_E_FORMAT, "'%s' is a list of %d values", key, *n);
+    return CREST_OK;
 }
 
 static int rescale_parse(crest_layer *l, const cJSON *cfg)
 {
     rescale_cfg *c = l->cfg;
     double s = 1, o = 0;
-    const cJSON *sv = cJSON_GetObjectItemCaseSensitive(cfg, "scale");
-    const cJSON *ov = cJSON_GetObjectItemCaseSensitive(cfg, "offset");
-    if (cJSON_IsArray(sv) || cJSON_IsArray(ov))
-        return cr_fail(CREST_E_UNSUPPORTED, "Rescaling: per-channel scale / offset is not "
-                       "supported (scalars only)");
-    int rc = cr_json_num(cfg, "scale", -1e30, 1e30, CR_JSON_REQUIRED, &s);
+    const cJSON *sl, *ol;
+    int ns, no;
+    int rc = num_or_list(cfg, "scale", CR_JSON_REQUIRED, &s, &sl, &ns);
     if (!rc)
-        rc = cr_json_num(cfg, "offset", -1e30, 1e30, 0, &o);
-    *c = (rescale_cfg){ (float)s, (float)o };
-    return rc;
+        rc = num_or_list(cfg, "offset", 0, &o, &ol, &no);
+    if (!rc && ns && no && ns != no)
+        rc = cr_fail(CREST_E_FORMAT, "'scale' has %d values and 'offset' %d", ns, no);
+    if (rc)
+        return rc;
+    *c = (rescale_cfg){ (float)s, (float)o, ns ? ns : no, NULL };
+    if (!c->n)
+        return CREST_OK;
+    c->v = cr_malloc(2 * (size_t)c->n * sizeof(float));
+    if (!c->v)
+        return cr_fail(CREST_E_NOMEM, "out of memory");
+    for (int i = 0; i < c->n; i++) {
+        c->v[i] = sl ? (float)cJSON_GetArrayItem(sl, i)->valuedouble : (float)s;
+        c->v[c->n + i] = ol ? (float)cJSON_GetArrayItem(ol, i)->valuedouble : (float)o;
+    }
+    return CREST_OK;
 }
 
 static int rescale_save(const crest_layer *l, cJSON *cfg)
 {
     const rescale_cfg *c = l->cfg;
-    cJSON_AddNumberToObject(cfg, "scale", c->scale);
-    cJSON_AddNumberToObject(cfg, "offset", c->offset);
+    if (!c->n) {
+        cJSON_AddNumberToObject(cfg, "scale", c->scale);
+        cJSON_AddNumberToObject(cfg, "offset", c->offset);
+        return CREST_OK;
+    }
+    cr_json_put(cfg, "scale", cJSON_CreateFloatArray(c->v, c->n));
+    cr_json_put(cfg, "offset", cJSON_CreateFloatArray(c->v + c->n, c->n));
     return CREST_OK;
 }
 
+static void rescale_free(void *cfg) { cr_free(((rescale_cfg *)cfg)->v); }
+
 const cr_layer_def cr_rescaling_def = { .keras_class = "Rescaling", .default_name = "rescaling",
     .cfg_size = sizeof(rescale_cfg), .build = rescale_build, .parse = rescale_parse,
-    .save = rescale_save };
+    .save = rescale_save, .free_cfg = rescale_free };
 
 /* ---- Resizing, CenterCrop ---------------------------------------------- */
 

@@ -13,7 +13,8 @@
     X(relu_ex) X(embedding_bag) X(slice_cols)                                      \
     X(sparse_cce) X(sparse_cce_probs) X(cce) X(cce_probs) X(bce) X(bce_probs)      \
     X(elu_alpha) X(softmax_axis) X(maximum) X(minimum) X(noise) X(batch_dot)       \
-    X(l2_normalize) X(transpose) X(repeat) X(layernorm) X(normalize) X(resize)
+    X(l2_normalize) X(transpose) X(repeat) X(layernorm) X(normalize) X(resize)    \
+    X(channel_affine)
 
 #define DECLARE(name) extern const cr_op_def cr_op_##name##_def;
 OPS(DECLARE)

@@ -3,7 +3,7 @@
 // activations (hard_silu and the aliases silu / hard_swish), ELU, PReLU,
 // ThresholdedReLU, Softmax(axis); Subtract, Maximum, Minimum, Dot; Permute,
 // RepeatVector; the noise layers at inference; Resizing, CenterCrop,
-// Normalization, LayerNormalization; and misc_model, a functional model
+// Normalization, LayerNormalization, per-channel Rescaling; and misc_model, a functional model
 // using many of them (tests/scripts/misc_model.sh runs crest infer on it and
 // on its .h5 export).
 //
@@ -235,6 +235,10 @@ module.exports = (tf, { setLayer }) => {
     { name: 'center_crop_upsize', about: 'CenterCrop 3x4 -> 5x5: smaller input, smart-resized (aspect crop 3x3, bilinear)', input: [3, 4, 2],
       layers: () => [L.centerCrop({ name: 'cc', height: 5, width: 5 })], topology: inputShape([3, 4, 2]),
       ref: (x) => resizeTf(aspectCrop(x, 5, 5), 5, 5, false), gradRef: (x) => resizeMat(aspectCrop(x, 5, 5), 5, 5, false) },
+    { name: 'rescaling_channels', about: 'Rescaling with one scale per channel and a scalar offset (EfficientNet: 1 / sqrt(stddev)); reference: TF.js ops',
+      input: [2, 3, 3], layers: () => [L.rescaling({ name: 'rescale', scale: 1 })],
+      topology: setLayer('Rescaling', { scale: [1 / Math.sqrt(0.229), 1 / Math.sqrt(0.224), 1 / Math.sqrt(0.225)], offset: 0.25 }),
+      ref: (x) => tf.add(tf.mul(x, tf.tensor1d([1 / Math.sqrt(0.229), 1 / Math.sqrt(0.224), 1 / Math.sqrt(0.225)])), 0.25) },
     { name: 'normalization', about: 'Normalization axis -1 with adapted mean / variance / count weights (EfficientNet; Keras class in TF.js ops)', input: [3, 3, 2],
       layers: () => [new Normalization({ name: 'norm' })] },
     { name: 'normalization_invert', about: 'Normalization invert=true (Keras 2.12+)', input: [4, 3],
