@@ -196,6 +196,11 @@ static int ln_parse(crest_layer *l, const cJSON *cfg)
         rc = init_of(cfg, "gamma_initializer", CREST_ONES, &c->ginit);
     if (!rc)
         rc = init_of(cfg, "beta_initializer", CREST_ZEROS, &c->binit);
+    bool rms = false;     /* Keras 3: scale by the root mean square only */
+    if (!rc)
+        rc = cr_json_bool(cfg, "rms_scaling", false, &rms);
+    if (!rc && rms)
+        rc = cr_fail(CREST_E_UNSUPPORTED, "'rms_scaling' is not supported");
     const char *regs[] = { "gamma_regularizer", "beta_regularizer" };
     for (int i = 0; !rc && i < 2; i++) {
         const cJSON *r = cJSON_GetObjectItemCaseSensitive(cfg, regs[i]);
