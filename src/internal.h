@@ -277,6 +277,34 @@ cr_node *cr_op_batchnorm(cr_graph *g, cr_node *x, cr_node *mean, cr_node *var, c
 /* Keras ReLU(max_value (< 0: none), negative_slope, threshold) (src/ops/activation.c). */
 cr_node *cr_op_relu_ex(cr_graph *g, cr_node *x, float max_value, float slope, float threshold);
 extern const cr_op_def cr_op_conv2d_def, cr_op_depthwise2d_def, cr_op_batchnorm_def;
+/* Keras ELU(alpha): x > 0 ? x : alpha (e^x - 1) (src/ops/activation.c). */
+cr_node *cr_op_elu_alpha(cr_graph *g, cr_node *x, float alpha);
+/* Softmax (log: log-softmax) over one axis (of the full shape, batch 0). */
+cr_node *cr_op_softmax_axis(cr_graph *g, cr_node *x, int axis, bool log);
+/* Elementwise maximum (max) or minimum of two same-shape tensors (minmax.c). */
+cr_node *cr_op_minmax(cr_graph *g, cr_node *a, cr_node *b, bool max);
+/* Training-time noise (noise.c); p: the rate, or the stddev of GAUSSIAN. */
+enum { CR_NOISE_SPATIAL, CR_NOISE_GAUSSIAN, CR_NOISE_GAUSSIAN_DROPOUT, CR_NOISE_ALPHA };
+cr_node *cr_op_noise(cr_graph *g, cr_node *x, int kind, float p);
+/* Keras batch_dot over axis ax of x and ay of y (full-shape axes, >= 1) and
+ * l2_normalize along one axis (dot.c). */
+cr_node *cr_op_batch_dot(cr_graph *g, cr_node *x, cr_node *y, int ax, int ay);
+cr_node *cr_op_l2_normalize(cr_graph *g, cr_node *x, int axis, float eps);
+/* Output axis i is input axis perm[i], perm[0] = 0 (transpose.c);
+ * [batch, F] -> [batch, times, F]. */
+cr_node *cr_op_transpose(cr_graph *g, cr_node *x, const int *perm, int n);
+cr_node *cr_op_repeat(cr_graph *g, cr_node *x, int times);
+/* Layer normalization over the last `axes` axes; gamma / beta may be NULL;
+ * normalize with fixed statistics (invert: undo it) (layernorm.c). */
+cr_node *cr_op_layernorm(cr_graph *g, cr_node *x, cr_node *gamma, cr_node *beta, int axes,
+                         float eps);
+cr_node *cr_op_normalize(cr_graph *g, cr_node *x, cr_node *mean, cr_node *var, float eps,
+                         bool invert);
+/* y = x * scale[c] + offset[c] over the last axis of n channels (affine.c). */
+cr_node *cr_op_channel_affine(cr_graph *g, cr_node *x, const float *scale, const float *offset,
+                              int n);
+/* Resize NHWC images to oh x ow, bilinear or nearest, half-pixel centers (resize.c). */
+cr_node *cr_op_resize(cr_graph *g, cr_node *x, int oh, int ow, bool nearest);
 
 /* Inference-graph fusions (src/fuse.c uses these). A conv or depthwise node
  * with no fused activation nor batch norm yet can take one in: */

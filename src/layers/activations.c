@@ -1,6 +1,7 @@
 /* activations.c - the activation layers: Activation(name) (any of the
  * activation table, src/ops/activation.c), ReLU (max_value, negative_slope,
- * threshold), LeakyReLU. */
+ * threshold), LeakyReLU, ELU(alpha), ThresholdedReLU(theta), Softmax(axis),
+ * PReLU(alpha, shared_axes). */
 #include "../internal.h"
 #include "json.h"
 
@@ -98,3 +99,148 @@ crest_layer *crest_activation(crest_act activation)
     }
     return cr_layer_new(&cr_activation_def, &(act_cfg){ activation });
 }
+
+/* ---- ELU(alpha), ThresholdedReLU(theta) -------------------------------- */
+
+typedef struct { float v; } one_cfg;
+
+static cr_node *elu_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
+{
+    if (n_in != 1)
+        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': ELU takes one input", l->name);
+    return cr_op_elu_alpha(g, in[0], ((one_cfg *)l->cfg)->v);
+}
+
+static int elu_parse(crest_layer *l, const cJSON *cfg)
+{
+    double a;
+    int rc = cr_json_num(cfg, "alpha", -1e30, 1e30, 1.0, &a);
+    ((one_cfg *)l->cfg)->v = (float)a;
+    return rc;
+}
+
+static int elu_save(const crest_layer *l, cJSON *cfg)
+{
+    cJSON_AddNumberToObject(cfg, "alpha", ((const one_cfg *)l->cfg)->v);
+    return CREST_OK;
+}
+
+const cr_layer_def cr_elu_def = { .keras_class = "ELU", .default_name = "elu",
+    .cfg_size = sizeof(one_cfg), .build = elu_build, .parse = elu_parse, .save = elu_save };
+
+/* ThresholdedReLU: x > theta ? x : 0, the ReLU op with threshold theta */
+static cr_node *thr_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
+{
+    if (n_in != 1)
+        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': ThresholdedReLU takes one input",
+                             l->name);
+    return cr_op_relu_ex(g, in[0], -1, 0, ((one_cfg *)l->cfg)->v);
+}
+
+static int thr_parse(crest_layer *l, const cJSON *cfg)
+{
+    double t;
+    int rc = cr_json_num(cfg, "theta", -1e30, 1e30, 1.0, &t);
+    ((one_cfg *)l->cfg)->v = (float)t;
+    return rc;
+}
+
+static int thr_save(const crest_layer *l, cJSON *cfg)
+{
+    cJSON_AddNumberToObject(cfg, "theta", ((const one_cfg *)l->cfg)->v);
+    return CREST_OK;
+}
+
+const cr_layer_def cr_thresholded_relu_def = { .keras_class = "ThresholdedReLU",
+    .default_name = "thresholded_re_lu", .cfg_size = sizeof(one_cfg), .build = thr_build,
+    .parse = thr_parse, .save = thr_save };
+
+/* ---- Softmax(axis) ----------------------------------------------------- */
+
+typedef struct { int axis; } softmax_cfg;
+
+static cr_node *softmax_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
+{
+    if (n_in != 1)
+        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': Softmax takes one input", l->name);
+    return cr_op_softmax_axis(g, in[0], ((softmax_cfg *)l->cfg)->axis, false);
+}
+
+static int softmax_parse(crest_layer *l, const cJSON *cfg)
+{
+    int ax[CR_MAX_DIMS], n;
+    int rc = cr_json_ints(cfg, "axis", -CR_MAX_DIMS, CR_MAX_DIMS, ax, CR_MAX_DIMS, &n);
+    if (!rc && n > 1)
+        rc = cr_fail(CREST_E_UNSUPPORTED, "'axis': softmax over several axes is not supported");
+    ((softmax_cfg *)l->cfg)->axis = n == 1 ? ax[0] : -1;
+    return rc;
+}
+
+static int softmax_save(const crest_layer *l, cJSON *cfg)
+{
+    cJSON_AddNumberToObject(cfg, "axis", ((const softmax_cfg *)l->cfg)->axis);
+    return CREST_OK;
+}
+
+const cr_layer_def cr_softmax_def = { .keras_class = "Softmax", .default_name = "softmax",
+    .cfg_size = sizeof(softmax_cfg), .build = softmax_build, .parse = softmax_parse,
+    .save = softmax_save };
+
+/* ---- PReLU: relu(x) - alpha relu(-x), as Keras computes it ------------- */
+
+typedef struct {
+    int shared[CR_MAX_DIMS], n_shared;    /* axes (batch = 0) alpha is shared over */
+    crest_init init;
+} prelu_cfg;
+
+static cr_node *prelu_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
+{
+    const prelu_cfg *c = l->cfg;
+    if (n_in != 1)
+        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': PReLU takes one input", l->name);
+    cr_node *x = in[0];
+    cr_dims s = { .ndim = x->shape.ndim - 1 };
+    for (int i = 1; i < x->shape.ndim; i++)
+        s.d[i - 1] = x->shape.d[i];
+    for (int k = 0; k < c->n_shared; k++) {
+        int ax = c->shared[k];
+        if (ax < 1 || ax >= x->shape.ndim)
+            return cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': shared axis %d of a rank-%d "
+                                 "input", l->name, ax, x->shape.ndim);
+        s.d[ax - 1] = 1;
+    }
+    cr_node *alpha = cr_layer_var(g, "alpha", s, c->init, true);
+    cr_node *pos = crest_op_activate(g, x, CREST_RELU);
+    cr_node *neg = crest_op_activate(g, crest_op_scale(g, x, -1.0f, 0.0f), CREST_RELU);
+    return crest_op_sub(g, pos, crest_op_mul(g, alpha, neg));
+}
+
+static int prelu_parse(crest_layer *l, const cJSON *cfg)
+{
+    prelu_cfg *c = l->cfg;
+    c->init = CREST_ZEROS;
+    int rc = cr_json_ints(cfg, "shared_axes", 1, CR_MAX_DIMS - 1, c->shared, CR_MAX_DIMS - 1,
+                          &c->n_shared);
+    if (c->n_shared < 0)
+        c->n_shared = 0;
+    if (!rc)
+        rc = cr_init_parse(cJSON_GetObjectItemCaseSensitive(cfg, "alpha_initializer"), &c->init);
+    const cJSON *reg = cJSON_GetObjectItemCaseSensitive(cfg, "alpha_regularizer");
+    if (!rc && reg && !cJSON_IsNull(reg))
+        rc = cr_fail(CREST_E_UNSUPPORTED, "'alpha_regularizer' is not supported");
+    return rc;
+}
+
+static int prelu_save(const crest_layer *l, cJSON *cfg)
+{
+    const prelu_cfg *c = l->cfg;
+    cr_json_add_init(cfg, "alpha_initializer", c->init);
+    cJSON_AddNullToObject(cfg, "alpha_regularizer");
+    cJSON_AddNullToObject(cfg, "alpha_constraint");
+    cr_json_add_ints(cfg, "shared_axes", c->shared, c->n_shared);
+    return CREST_OK;
+}
+
+const cr_layer_def cr_prelu_def = { .keras_class = "PReLU", .default_name = "p_re_lu",
+    .cfg_size = sizeof(prelu_cfg), .build = prelu_build, .parse = prelu_parse,
+    .save = prelu_save };

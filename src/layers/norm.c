@@ -1,4 +1,5 @@
-/* norm.c - BatchNormalization over the channel (last) axis.
+/* norm.c - BatchNormalization over the channel (last) axis; LayerNormalization
+ * (at the end).
  *
  * Weights in Keras order: gamma (if scale), beta (if center), then the
  * non-trainable moving_mean and moving_variance.
@@ -123,3 +124,112 @@ crest_layer *crest_batch_normalization(float momentum, float epsilon, bool cente
     }
     return cr_layer_new(&cr_batch_normalization_def, &c);
 }
+
+/* ---- LayerNormalization ------------------------------------------------ */
+
+/* Over the axes listed (batch = 0; negative count from the end), which must
+ * be the last ones of the input; gamma (if scale) and beta (if center) have
+ * their shape, in that order. The biased variance, as Keras. */
+typedef struct ln_cfg {
+    int axes[CR_MAX_DIMS], n_axes;
+    float eps;
+    bool center, scale;
+    crest_init ginit, binit;
+} ln_cfg;
+
+/* How many trailing axes of a rank-nd input the listed ones are (0: they
+ * are not the trailing ones). */
+static int trailing_axes(const int *axes, int n, int nd)
+{
+    bool on[CR_MAX_DIMS] = { false };
+    for (int i = 0; i < n; i++) {
+        int a = axes[i] < 0 ? axes[i] + nd : axes[i];
+        if (a < 1 || a >= nd || on[a])
+            return 0;
+        on[a] = true;
+    }
+    for (int a = nd - n; a < nd; a++)
+        if (!on[a])
+            return 0;
+    return n;
+}
+
+static cr_node *ln_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
+{
+    const ln_cfg *c = l->cfg;
+    if (n_in != 1)
+        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': LayerNormalization takes one input",
+                             l->name);
+    cr_node *x = in[0];
+    int nd = x->shape.ndim, k = trailing_axes(c->axes, c->n_axes, nd);
+    if (!k)
+        return cr_graph_fail(g, CREST_E_UNSUPPORTED, "layer '%s': LayerNormalization over "
+                             "axes that are not the last ones of a rank-%d input (supported: "
+                             "the trailing axes)", l->name, nd - 1);
+    cr_dims s = { .ndim = k };
+    for (int i = 0; i < k; i++)
+        s.d[i] = x->shape.d[nd - k + i];
+    cr_node *gamma = c->scale ? cr_layer_var(g, "gamma", s, c->ginit, true) : NULL;
+    cr_node *beta = c->center ? cr_layer_var(g, "beta", s, c->binit, true) : NULL;
+    return cr_op_layernorm(g, x, gamma, beta, k, c->eps);
+}
+
+static int ln_parse(crest_layer *l, const cJSON *cfg)
+{
+    ln_cfg *c = l->cfg;
+    double eps;
+    int rc = cr_json_ints(cfg, "axis", -CR_MAX_DIMS, CR_MAX_DIMS - 1, c->axes, CR_MAX_DIMS - 1,
+                          &c->n_axes);
+    if (!rc && c->n_axes < 0) {
+        c->axes[0] = -1;
+        c->n_axes = 1;
+    }
+    if (!rc && c->n_axes < 1)
+        rc = cr_fail(CREST_E_FORMAT, "'axis' is empty");
+    if (!rc)
+        rc = cr_json_num(cfg, "epsilon", 1e-30, 1, 1e-3, &eps);
+    if (!rc)
+        rc = cr_json_bool(cfg, "center", true, &c->center);
+    if (!rc)
+        rc = cr_json_bool(cfg, "scale", true, &c->scale);
+    if (!rc)
+        rc = init_of(cfg, "gamma_initializer", CREST_ONES, &c->ginit);
+    if (!rc)
+        rc = init_of(cfg, "beta_initializer", CREST_ZEROS, &c->binit);
+    bool rms = false;     /* Keras 3: scale by the root mean square only */
+    if (!rc)
+        rc = cr_json_bool(cfg, "rms_scaling", false, &rms);
+    if (!rc && rms)
+        rc = cr_fail(CREST_E_UNSUPPORTED, "'rms_scaling' is not supported");
+    const char *regs[] = { "gamma_regularizer", "beta_regularizer" };
+    for (int i = 0; !rc && i < 2; i++) {
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(cfg, regs[i]);
+        if (r && !cJSON_IsNull(r))
+            rc = cr_fail(CREST_E_UNSUPPORTED, "'%s' is not supported", regs[i]);
+    }
+    c->eps = (float)eps;
+    return rc;
+}
+
+static int ln_save(const crest_layer *l, cJSON *cfg)
+{
+    const ln_cfg *c = l->cfg;
+    if (c->n_axes == 1)
+        cJSON_AddNumberToObject(cfg, "axis", c->axes[0]);
+    else
+        cr_json_add_ints(cfg, "axis", c->axes, c->n_axes);
+    cJSON_AddNumberToObject(cfg, "epsilon", c->eps);
+    cJSON_AddBoolToObject(cfg, "center", c->center);
+    cJSON_AddBoolToObject(cfg, "scale", c->scale);
+    cr_json_add_init(cfg, "beta_initializer", c->binit);
+    cr_json_add_init(cfg, "gamma_initializer", c->ginit);
+    cJSON_AddNullToObject(cfg, "beta_regularizer");
+    cJSON_AddNullToObject(cfg, "gamma_regularizer");
+    cJSON_AddNullToObject(cfg, "beta_constraint");
+    cJSON_AddNullToObject(cfg, "gamma_constraint");
+    return CREST_OK;
+}
+
+const cr_layer_def cr_layer_normalization_def = { .keras_class = "LayerNormalization",
+    .default_name = "layer_normalization", .cfg_size = sizeof(ln_cfg), .build = ln_build,
+    .parse = ln_parse, .save = ln_save };

@@ -14,7 +14,12 @@
     X(zero_padding3d) X(cropping3d)                                              \
     X(conv1d) X(separable_conv1d) X(depthwise_conv1d) X(max_pooling1d)          \
     X(average_pooling1d) X(global_average_pooling1d) X(global_max_pooling1d)     \
-    X(up_sampling1d) X(zero_padding1d) X(cropping1d)
+    X(up_sampling1d) X(zero_padding1d) X(cropping1d)                             \
+    X(elu) X(thresholded_relu) X(softmax) X(prelu)                                \
+    X(subtract) X(maximum) X(minimum) X(dot) X(permute) X(repeat_vector)          \
+    X(spatial_dropout1d) X(spatial_dropout2d) X(spatial_dropout3d)                \
+    X(gaussian_noise) X(gaussian_dropout) X(alpha_dropout)                        \
+    X(resizing) X(center_crop) X(normalization) X(layer_normalization)
 
 #define DECLARE(name) extern const cr_layer_def cr_##name##_def;
 LAYERS(DECLARE)

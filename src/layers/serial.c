@@ -6,6 +6,7 @@
 #include "../internal.h"
 #include "../json.h"
 
+#include <math.h>
 #include <stdio.h>
 
 cJSON *cr_layer_json(const crest_layer *l, const cr_dims *batch_input)
@@ -155,4 +156,37 @@ void cr_json_add_l2(cJSON *o, const char *key, float l2)
         cJSON_AddNumberToObject(cfg, "l1", 0);
         cJSON_AddNumberToObject(cfg, "l2", l2);
     }
+}
+
+int cr_json_ints(const cJSON *o, const char *key, int lo, int hi, int *out, int max, int *n)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    *n = -1;
+    if (!v || cJSON_IsNull(v))
+        return CREST_OK;
+    int k = 0;
+    if (cJSON_IsNumber(v)) {
+        k = 1;
+    } else if (!cJSON_IsArray(v) || (k = cJSON_GetArraySize(v)) > max) {
+        return cr_fail(CREST_E_FORMAT, "'%s' is not an int or a list of at most %d ints", key,
+                       max);
+    }
+    for (int i = 0; i < k; i++) {
+        const cJSON *e = cJSON_IsNumber(v) ? v : cJSON_GetArrayItem(v, i);
+        if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) ||
+            e->valuedouble < lo || e->valuedouble > hi)
+            return cr_fail(CREST_E_FORMAT, "'%s': entry %d is not an integer in [%d, %d]", key,
+                           i, lo, hi);
+        out[i] = (int)e->valuedouble;
+    }
+    *n = k;
+    return CREST_OK;
+}
+
+void cr_json_add_ints(cJSON *o, const char *key, const int *v, int n)
+{
+    if (n <= 0)
+        cJSON_AddNullToObject(o, key);
+    else
+        cr_json_put(o, key, cJSON_CreateIntArray(v, n));
 }

@@ -120,6 +120,16 @@ static float mish_df(float x, float y)
     return t + x * (1.0f - t * t) * sigmoid_f(x);
 }
 
+/* hard_silu (Keras 3; "hard_swish"): x * relu6(x + 3) / 6, Keras 3's own
+ * hard_sigmoid times x (not Keras 2's 0.2 x + 0.5); f' = (2x + 3) / 6 on
+ * (-3, 3), 0 below, 1 above */
+static float hard_silu_f(float x) { return x <= -3 ? 0 : x >= 3 ? x : x * (x + 3) / 6.0f; }
+static float hard_silu_df(float x, float y)
+{
+    (void)y;
+    return x <= -3 ? 0.0f : x >= 3 ? 1.0f : (2.0f * x + 3.0f) / 6.0f;
+}
+
 /* ---- the pointwise op: forward and backward from the node's row -------- */
 
 typedef struct act_job { const cr_act_def *a; const float *x, *y, *dy; float *out; } act_job;
@@ -269,6 +279,7 @@ const cr_act_def cr_activations[] = {
     POINTWISE(CREST_EXPONENTIAL,  "exponential",  NULL,   exponential,  CR_ACT_NONE,    0),
     POINTWISE(CREST_LEAKY_RELU,   "leaky_relu",   NULL,   leaky_relu,   CR_ACT_NONE,    0),
     POINTWISE(CREST_MISH,         "mish",         NULL,   mish,         CR_ACT_NONE,    0),
+    POINTWISE(CREST_HARD_SILU,    "hard_silu",    "hard_swish", hard_silu, CR_ACT_NONE, 3),
 };
 
 const cr_act_def *cr_act_of(const cr_node *n)
@@ -387,4 +398,137 @@ cr_node *cr_op_relu_ex(cr_graph *g, cr_node *x, float max_value, float slope, fl
         return crest_op_activate(g, x, CREST_RELU6);
     return cr_op(g, &cr_op_relu_ex_def, &x, 1, &(relu_attr){ max_value, slope, threshold },
                  sizeof(relu_attr));
+}
+
+/* ---- ELU with Keras' alpha --------------------------------------------- */
+
+/* Keras ELU layer: x > 0 ? x : alpha (e^x - 1); f' = 1, or y + alpha. */
+typedef struct elu_attr { float alpha; } elu_attr;
+
+static void elux_fwd(cr_node *n, const cr_ctx *c)
+{
+    (void)c;
+    float a = ((const elu_attr *)n->attr)->alpha;
+    int64_t cnt = cr_dims_count(&n->shape);
+    const float *x = n->in[0]->val;
+    for (int64_t i = 0; i < cnt; i++)
+        n->val[i] = x[i] > 0 ? x[i] : a * expm1f(x[i]);
+}
+
+static void elux_bwd(cr_node *n, const cr_ctx *c)
+{
+    (void)c;
+    float a = ((const elu_attr *)n->attr)->alpha, *dx = n->in[0]->grad;
+    if (!dx)
+        return;
+    int64_t cnt = cr_dims_count(&n->shape);
+    const float *x = n->in[0]->val;
+    for (int64_t i = 0; i < cnt; i++)
+        dx[i] += n->grad[i] * (x[i] > 0 ? 1.0f : n->val[i] + a);
+}
+
+static cr_node *elux_ex(cr_graph *g, cr_rng *r)
+{
+    return cr_op_elu_alpha(g, cr_example_var(g, r, crest_shape(2, 4, 6), -3, 3, 0.05f), 0.4f);
+}
+
+const cr_op_def cr_op_elu_alpha_def = { .name = "elu_alpha", .arity = 1, .shape = same_shape,
+    .forward = elux_fwd, .backward = elux_bwd, .example = elux_ex, .gc_tol = 2e-3 };
+
+cr_node *cr_op_elu_alpha(cr_graph *g, cr_node *x, float alpha)
+{
+    if (alpha == 1)
+        return crest_op_activate(g, x, CREST_ELU);
+    return cr_op(g, &cr_op_elu_alpha_def, &x, 1, &(elu_attr){ alpha }, sizeof(elu_attr));
+}
+
+/* ---- softmax / log-softmax over any one axis --------------------------- */
+
+/* The tensor seen as [outer, C, inner] around the axis; the rows of the last
+ * axis case above are inner = 1. */
+typedef struct smax_attr { int axis; bool log; } smax_attr;
+
+static int smax_shape(cr_node *n)
+{
+    const smax_attr *a = n->attr;
+    int nd = n->in[0]->shape.ndim, ax = a->axis < 0 ? a->axis + nd : a->axis;
+    if (ax < 1 || ax >= nd)
+        return cr_fail(CREST_E_SHAPE, "%s: axis %d is not a non-batch axis of a rank-%d "
+                       "tensor", n->op->name, a->axis, nd);
+    n->shape = n->in[0]->shape;
+    return CREST_OK;
+}
+
+static void smax_geometry(const cr_node *n, int64_t *outer, int64_t *C, int64_t *inner)
+{
+    const smax_attr *a = n->attr;
+    int nd = n->shape.ndim, ax = a->axis < 0 ? a->axis + nd : a->axis;
+    *outer = *inner = 1;
+    for (int i = 0; i < ax; i++)
+        *outer *= n->shape.d[i];
+    for (int i = ax + 1; i < nd; i++)
+        *inner *= n->shape.d[i];
+    *C = n->shape.d[ax];
+}
+
+static void smax_fwd(cr_node *n, const cr_ctx *c)
+{
+    (void)c;
+    bool lg = ((const smax_attr *)n->attr)->log;
+    int64_t O, C, I;
+    smax_geometry(n, &O, &C, &I);
+    for (int64_t o = 0; o < O; o++)
+        for (int64_t i = 0; i < I; i++) {
+            const float *x = n->in[0]->val + o * C * I + i;
+            float *y = n->val + o * C * I + i;
+            float mx = x[0];
+            for (int64_t k = 1; k < C; k++)
+                mx = x[k * I] > mx ? x[k * I] : mx;
+            double s = 0;
+            for (int64_t k = 0; k < C; k++)
+                s += exp((double)x[k * I] - mx);
+            float lse = (float)log(s) + mx;
+            for (int64_t k = 0; k < C; k++)
+                y[k * I] = lg ? x[k * I] - lse : (float)(exp((double)x[k * I] - mx) / s);
+        }
+}
+
+static void smax_bwd(cr_node *n, const cr_ctx *c)
+{
+    (void)c;
+    if (!n->in[0]->grad)
+        return;
+    bool lg = ((const smax_attr *)n->attr)->log;
+    int64_t O, C, I;
+    smax_geometry(n, &O, &C, &I);
+    for (int64_t o = 0; o < O; o++)
+        for (int64_t i = 0; i < I; i++) {
+            int64_t base = o * C * I + i;
+            const float *y = n->val + base, *dy = n->grad + base;
+            float *dx = n->in[0]->grad + base;
+            double s = 0;
+            for (int64_t k = 0; k < C; k++)
+                s += lg ? (double)dy[k * I] : (double)dy[k * I] * y[k * I];
+            for (int64_t k = 0; k < C; k++)
+                dx[k * I] += lg ? dy[k * I] - expf(y[k * I]) * (float)s
+                                : y[k * I] * (dy[k * I] - (float)s);
+        }
+}
+
+static cr_node *smax_ex(cr_graph *g, cr_rng *r)
+{
+    cr_node *x = cr_example_var(g, r, crest_shape(4, 2, 3, 4, 2), -2, 2, 0);
+    return cr_op_softmax_axis(g, cr_op_softmax_axis(g, x, 1, true), 2, false);
+}
+
+const cr_op_def cr_op_softmax_axis_def = { .name = "softmax_axis", .arity = 1,
+    .shape = smax_shape, .forward = smax_fwd, .backward = smax_bwd, .example = smax_ex,
+    .gc_tol = 2e-3 };
+
+cr_node *cr_op_softmax_axis(cr_graph *g, cr_node *x, int axis, bool log)
+{
+    if (x && (axis == -1 || axis == x->shape.ndim - 1))
+        return crest_op_activate(g, x, log ? CREST_LOG_SOFTMAX : CREST_SOFTMAX);
+    return cr_op(g, &cr_op_softmax_axis_def, &x, 1, &(smax_attr){ axis, log },
+                 sizeof(smax_attr));
 }

@@ -14,7 +14,9 @@
     X(sparse_cce) X(sparse_cce_probs) X(cce) X(cce_probs) X(bce) X(bce_probs)     \
     X(conv3d) X(conv3d_transpose) X(maxpool3d) X(avgpool3d) X(global_avgpool3d)   \
     X(global_maxpool3d) X(upsample3d) X(zero_pad3d) X(crop3d)                    \
-    X(swap_last2)
+    X(elu_alpha) X(softmax_axis) X(maximum) X(minimum) X(noise) X(batch_dot)       \
+    X(l2_normalize) X(transpose) X(repeat) X(layernorm) X(normalize) X(resize)    \
+    X(channel_affine)
 
 #define DECLARE(name) extern const cr_op_def cr_op_##name##_def;
 OPS(DECLARE)

@@ -59,7 +59,7 @@ function fill(shape, r, lo, hi) {
 
 // Weight values by Keras name: positive statistics and scales.
 function weightRange(name) {
-  if (/moving_variance|gamma/.test(name)) return [0.5, 1.5];
+  if (/variance|gamma/.test(name)) return [0.5, 1.5];
   if (/moving_mean|beta|bias/.test(name)) return [-0.5, 0.5];
   return [-1, 1];
 }
@@ -116,8 +116,9 @@ function quantize(specs, data, dtype) {
 }
 
 // ---- one case ---------------------------------------------------------------
-// c: { name, input: [h, w, c], batch, layers: () => [tf layers] (or model:
-//      (name) => a functional tf.LayersModel of that input), training,
+// c: { name, input: [h, w, c], batch, layers: () => [tf layers] (Sequential),
+//      or graph: (input) => output (functional, one input), or model:
+//      (name) => a functional tf.LayersModel of that input, training,
 //      quant, topology: (t) => t (hand edits), ref: (x) => y (own reference),
 //      atol, rtol, gatol, grtol }
 async function runCase(c, seed) {
@@ -127,6 +128,9 @@ async function runCase(c, seed) {
   let model;
   if (c.model) {   // a functional model of one input named 'input': c.model(name)
     model = c.model(c.name);
+  } else if (c.graph) {   // functional: c.graph(input) gives the output (merges, branches)
+    const inp = tf.input({ shape: c.input, name: 'input' });
+    model = tf.model({ name: c.name, inputs: inp, outputs: c.graph(inp) });
   } else {
     model = tf.sequential({ name: c.name });
     model.add(tf.layers.inputLayer({ batchInputShape: [null, ...c.input], name: 'input' }));
