@@ -275,6 +275,12 @@ cr_node *cr_op_batchnorm(cr_graph *g, cr_node *x, cr_node *mean, cr_node *var, c
 /* Keras ReLU(max_value (< 0: none), negative_slope, threshold) (src/ops/activation.c). */
 cr_node *cr_op_relu_ex(cr_graph *g, cr_node *x, float max_value, float slope, float threshold);
 extern const cr_op_def cr_op_conv2d_def, cr_op_depthwise2d_def, cr_op_batchnorm_def;
+/* Transposed convolution (src/ops/upsample.c): x [n,h,w,c], k [kh,kw,oc,c]
+ * (Keras' Conv2DTranspose kernel) -> [n, h*sh (+ max(kh-sh,0) valid), ..., oc]. */
+cr_node *cr_op_conv2d_transpose(cr_graph *g, cr_node *x, cr_node *k, int sh, int sw, bool same);
+/* [n,h,w,c] -> [n,h*sh,w*sw,c], nearest or bilinear as TF.js resizes. */
+cr_node *cr_op_upsample2d(cr_graph *g, cr_node *x, int sh, int sw, bool bilinear);
+extern const cr_op_def cr_op_conv2d_transpose_def, cr_op_upsample2d_def;
 
 /* Inference-graph fusions (src/fuse.c uses these). A conv or depthwise node
  * with no fused activation nor batch norm yet can take one in: */

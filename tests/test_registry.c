@@ -90,6 +90,9 @@ static const sample samples[] = {
     { "LeakyReLU", "{\"alpha\": 0.2}", 1, D1(4) },
     { "Rescaling", "{\"scale\": 0.5, \"offset\": 0.1}", 1, D1(4) },
     { "DenseFeatures", FEATURES_CONFIG, 1, D1(2) },
+    { "Conv2DTranspose", "{\"filters\": 2, \"kernel_size\": [3, 3], \"strides\": [2, 2], "
+                         "\"padding\": \"same\", \"activation\": \"relu\"}", 1, D3(3, 4, 3) },
+    { "UpSampling2D", "{\"size\": [2, 3], \"interpolation\": \"bilinear\"}", 1, D3(3, 2, 2) },
 };
 #define N_SAMPLES ((int)(sizeof samples / sizeof samples[0]))
 

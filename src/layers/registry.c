@@ -8,7 +8,7 @@
     X(conv2d) X(depthwise_conv2d) X(separable_conv2d) X(batch_normalization)     \
     X(max_pooling2d) X(average_pooling2d) X(global_average_pooling2d)           \
     X(global_max_pooling2d) X(zero_padding2d) X(cropping2d) X(relu) X(leaky_relu) \
-    X(rescaling) X(dense_features)
+    X(rescaling) X(dense_features) X(conv2d_transpose) X(up_sampling2d)
 
 #define DECLARE(name) extern const cr_layer_def cr_##name##_def;
 LAYERS(DECLARE)
