@@ -73,4 +73,22 @@ set -e
     { cat "$tmp/bad2.log"; echo "wrong rank: rc $rc2"; exit 1; }
 [ "$rc3" = 3 ] && grep -q "do not fit its input \[None,None,3\]" "$tmp/bad3.log" ||
     { cat "$tmp/bad3.log"; echo "wrong channels: rc $rc3"; exit 1; }
+# transfer learning on it: cut, pooled, headed; images resized to --image-size
+"$CREST" train --data fashion-mnist --base "$G/uint8" --cut res --image-size 20x16 --limit 60 \
+    --epochs 1 --seed 2 --out "$tmp/tl" > "$tmp/train.log" 2>&1 || { cat "$tmp/train.log"; exit 1; }
+grep -q "cut after 'res', avg pooling, 8 features" "$tmp/train.log" || { cat "$tmp/train.log"; exit 1; }
+grep -q '"height":20,"width":16' "$tmp/tl/model.json" || { echo "image size not recorded"; exit 1; }
+"$CREST" predict "$tmp/tl" --data fashion-mnist:test --limit 3 --json > "$tmp/pred.json"
+grep -q '"probs"' "$tmp/pred.json" || { cat "$tmp/pred.json"; exit 1; }
+"$CREST" evaluate "$tmp/tl" --data fashion-mnist:test --limit 20 --json | grep -q '"n":20' ||
+    { echo "evaluate on the trained model failed"; exit 1; }
+set +e
+"$CREST" train --data fashion-mnist --base "$tmp/tl" --image-size 20x20 --limit 10 --epochs 1 \
+    --out "$tmp/tl2" > /dev/null 2> "$tmp/fixed.log"
+rc=$?
+"$CREST" train --data fashion-mnist --base "$G/float" --image-size 20by16 --out "$tmp/tl3" 2> /dev/null
+rc2=$?
+set -e
+[ "$rc" = 0 ] || { cat "$tmp/fixed.log"; echo "--image-size on the unknown-size backbone: rc $rc"; exit 1; }
+[ "$rc2" = 2 ] || { echo "--image-size 20by16: rc $rc2, not a usage error"; exit 1; }
 echo "dynamic_shape: ok"
