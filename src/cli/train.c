@@ -63,7 +63,7 @@ static int parse_image_size(const char *cmd, const cli_opt *opt, const char *v, 
     if (hw[0] < 1 || hw[1] < 1 || hw[0] > 8192 || hw[1] > 8192) {
         fprintf(stderr, "crest %s: %s '%s' is not HxW (two sizes in 1..8192, e.g. 224x224)\n",
                 cmd, opt->name, v);
-        return EXIT_USAGE;
+        return EXIT_INPUT;
     }
     return 0;
 }

@@ -90,5 +90,5 @@ rc=$?
 rc2=$?
 set -e
 [ "$rc" = 0 ] || { cat "$tmp/fixed.log"; echo "--image-size on the unknown-size backbone: rc $rc"; exit 1; }
-[ "$rc2" = 2 ] || { echo "--image-size 20by16: rc $rc2, not a usage error"; exit 1; }
+[ "$rc2" = 3 ] || { echo "--image-size 20by16: rc $rc2, not a bad option value"; exit 1; }
 echo "dynamic_shape: ok"
