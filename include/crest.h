@@ -46,14 +46,20 @@ const char *crest_strerror(int code);
 
 #define CREST_MAX_DIMS 6
 
-/* A shape without the batch dimension, as Keras' input_shape. */
+/* A shape without the batch dimension, as Keras' input_shape. In a model's
+ * input shape a dimension may be unknown, CREST_DIM_NONE (Keras' None,
+ * null in model files): [None, None, 3] images of any size for fully
+ * convolutional models, [None, C] sequences of any length. Such a model runs
+ * at the shape of the data at hand (see crest_model_set_input_shape). */
+#define CREST_DIM_NONE (-1)
 typedef struct crest_dims {
     int ndim;
     int64_t d[CREST_MAX_DIMS];
 } crest_dims;
 
 crest_dims crest_shape(int ndim, ...);      /* crest_shape(3, 28, 28, 1) */
-int64_t crest_dims_count(crest_dims s);     /* product of the dims */
+int64_t crest_dims_count(crest_dims s);     /* product of the dims; -1 if one is
+                                               CREST_DIM_NONE */
 
 /* ---- activations and initializers -------------------------------------- */
 
@@ -152,7 +158,27 @@ void crest_model_free(crest_model *m);
 
 /* Number of classes / width of the model's output (0 before it is built). */
 int64_t crest_model_output_size(const crest_model *m);
+/* The input shape as declared (Keras' model.input_shape without the batch):
+ * CREST_DIM_NONE where it is unknown. Several inputs: [total values]. */
 crest_dims crest_model_input_shape(const crest_model *m);
+/* Unknown input dimensions. A model whose input has CREST_DIM_NONE
+ * dimensions is planned from the shape of the data at hand: data sets
+ * (fit, evaluate, predict_dataset, extract) give it their sample shape, and
+ * raw calls (crest_infer, crest_predict, crest_predict_output,
+ * crest_model_profile) use the shape set here, until it is set again.
+ * `sample` has the declared rank and agrees with every known dimension.
+ * Every layer's shape rule is run at once, so a shape the model cannot take
+ * is CREST_E_SHAPE naming the first layer that refuses it (a 'valid' window
+ * larger than the image, Add of mismatched sizes...). A change re-plans the
+ * same traced graphs: one arena, grown to the largest shape seen (planning
+ * is linear in the graph, far below one forward pass). Then
+ * crest_model_output_size is the output's size for that shape (0 while an
+ * output that follows an unknown dimension has no shape set). On a model
+ * with no unknown dimensions it only checks that sample is its shape. */
+int crest_model_set_input_shape(crest_model *m, crest_dims sample);
+/* The shape raw calls feed: the declared one, with unknown dimensions as set
+ * by crest_model_set_input_shape (CREST_DIM_NONE while not set). */
+crest_dims crest_model_feed_shape(const crest_model *m);
 size_t crest_model_param_count(const crest_model *m, bool trainable_only);
 
 /* Keras-style summary. Returns a malloc'd string (free with crest_free),

@@ -165,7 +165,7 @@ static cJSON *custom_to_json(crest_model *m)
     if (!cJSON_GetObjectItemCaseSensitive(cfg, "name"))
         cJSON_AddStringToObject(cfg, "name", m->name);
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, "batch_input_shape");
-    cr_json_add_dims(cfg, "batch_input_shape", &m->in_shape, true);
+    cr_json_add_shape(cfg, "batch_input_shape", &m->in_shape);
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, "layers");
     cr_json_put(cfg, "layers", layers);
     cJSON *top = cr_model_json_wrap(c->vt->name, cfg);
@@ -213,6 +213,7 @@ int crest_custom_new(crest_model **out, const crest_model_vtable *vt, void *self
     c->root = root;
     m->impl = c;
     m->in_shape = in;
+    cr_model_set_declared(m);
     m->layers_borrowed = true;
     *out = m;
     return CREST_OK;

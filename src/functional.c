@@ -32,7 +32,7 @@ static cJSON *input_json(const crest_sym *s)
     cJSON *o = cJSON_CreateObject(), *c = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "class_name", "InputLayer");
     cJSON_AddStringToObject(c, "name", s->name);
-    cr_json_add_dims(c, "batch_input_shape", &s->shape, true);
+    cr_json_add_shape(c, "batch_input_shape", &s->shape);
     cJSON_AddStringToObject(c, "dtype", "float32");
     cJSON_AddBoolToObject(c, "sparse", false);
     cr_json_put(o, "config", c);

@@ -108,7 +108,7 @@ static crest_sym *input(crest_model *m, crest_dims shape, const char *name, bool
         return NULL;
     }
     for (int i = 0; i < shape.ndim; i++)
-        if (shape.d[i] < 1 || shape.d[i] > (1 << 24)) {
+        if ((shape.d[i] < 1 && shape.d[i] != CREST_DIM_NONE) || shape.d[i] > (1 << 24)) {
             cr_model_fail(m, cr_fail(CREST_E_SHAPE, "Input: dimension %d is %lld", i,
                                      (long long)shape.d[i]));
             return NULL;
@@ -263,10 +263,17 @@ static int set_outputs(crest_model *m, crest_sym **inputs, int n_inputs, crest_s
         m->in_shape = inputs[0]->shape;
     } else {
         int64_t total = 0;
-        for (int i = 0; i < n_inputs; i++)
+        for (int i = 0; i < n_inputs; i++) {
+            if (cr_dims_unknown(&inputs[i]->shape))
+                return cr_model_fail(m, cr_fail(CREST_E_UNSUPPORTED, "model '%s': Input '%s' "
+                                                "has unknown dimensions (None), which crest "
+                                                "supports on single-input models only",
+                                                m->name, inputs[i]->name));
             total += cr_dims_count(&inputs[i]->shape);
+        }
         m->in_shape = (cr_dims){ .ndim = 1, .d = { total } };
     }
+    cr_model_set_declared(m);
     rc = build ? cr_model_build(m) : CREST_OK;
     return rc ? cr_model_fail(m, rc) : CREST_OK;
 }
@@ -292,7 +299,7 @@ cr_node *cr_functional_trace(crest_model *m, cr_graph *g)
     if (!v)
         return cr_graph_fail(g, CREST_E_NOMEM, "out of memory tracing '%s'", m->name);
     for (int i = 0; i < f->n_inputs; i++) {
-        v[f->inputs[i]->id] = cr_input(g, f->inputs[i]->shape);
+        v[f->inputs[i]->id] = cr_input(g, cr_model_trace_shape(m, &f->inputs[i]->shape));
         cr_graph_mark_input(g, v[f->inputs[i]->id]);
     }
     for (int i = 0; i < f->n && !g->err; i++) {

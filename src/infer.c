@@ -65,6 +65,8 @@ int crest_infer(crest_model *m, const char *layer, const float *x, size_t n, int
     cr_pool *pool;
     int rc = cr_model_build(m);
     if (!rc)
+        rc = cr_model_ready(m);   /* unknown input dimensions: the data's shape is set */
+    if (!rc)
         rc = cr_model_pool(m, &pool);
     if (rc)
         return rc;
@@ -85,7 +87,7 @@ int crest_infer(crest_model *m, const char *layer, const float *x, size_t n, int
         return rc;
     }
     cr_ctx ctx = { .pool = pool, .training = false };
-    int64_t per_in = cr_dims_count(&m->in_shape), per_out = 0;
+    int64_t per_in = cr_dims_count(&m->feed), per_out = 0;
     float *res = NULL;
     for (size_t s = 0; s < n || (n == 0 && s == 0); s += (size_t)bs) {
         int64_t b = n ? (int64_t)(n - s < (size_t)bs ? n - s : (size_t)bs) : 1;

@@ -305,6 +305,12 @@ cr_node *cr_op_channel_affine(cr_graph *g, cr_node *x, const float *scale, const
                               int n);
 /* Resize NHWC images to oh x ow, bilinear or nearest, half-pixel centers (resize.c). */
 cr_node *cr_op_resize(cr_graph *g, cr_node *x, int oh, int ow, bool nearest);
+/* Transposed convolution (src/ops/upsample.c): x [n,h,w,c], k [kh,kw,oc,c]
+ * (Keras' Conv2DTranspose kernel) -> [n, h*sh (+ max(kh-sh,0) valid), ..., oc]. */
+cr_node *cr_op_conv2d_transpose(cr_graph *g, cr_node *x, cr_node *k, int sh, int sw, bool same);
+/* [n,h,w,c] -> [n,h*sh,w*sw,c], nearest or bilinear as TF.js resizes. */
+cr_node *cr_op_upsample2d(cr_graph *g, cr_node *x, int sh, int sw, bool bilinear);
+extern const cr_op_def cr_op_conv2d_transpose_def, cr_op_upsample2d_def;
 
 /* Inference-graph fusions (src/fuse.c uses these). A conv or depthwise node
  * with no fused activation nor batch norm yet can take one in: */
@@ -387,7 +393,9 @@ struct crest_layer {
     bool trainable;
     cr_weight **w;
     int n_w;
-    cr_dims out_shape;            /* last built output, without batch */
+    cr_dims out_shape;            /* last built output, without batch; CREST_DIM_NONE
+                                     where it follows an unknown input dimension */
+    unsigned none_mask;           /* bit i: out_shape.d[i] is unknown (kept by later traces) */
     bool built;
 };
 
@@ -469,7 +477,14 @@ typedef struct cr_traced {
 struct crest_model {
     const cr_model_kind *kind;
     char name[128];
-    cr_dims in_shape;             /* one input: its shape; several: [total values] */
+    cr_dims in_shape;             /* one input: its shape; several: [total values];
+                                     CREST_DIM_NONE where unknown (one input only) */
+    /* Unknown input dimensions (src/dynamic.c): graphs are traced at feed
+     * (a placeholder while fed is false) and re-shaped when it changes */
+    bool dynamic;                 /* in_shape has a CREST_DIM_NONE */
+    bool fed;                     /* feed holds the data's shape */
+    bool out_dynamic;             /* output 0 follows an unknown dimension */
+    cr_dims feed;                 /* the sample shape graphs are traced / planned at */
     crest_layer **layers;
     int n_layers, cap_layers;
     int err;                      /* sticky construction error */
@@ -499,6 +514,23 @@ crest_model *cr_model_alloc(const cr_model_kind *kind, const char *name);
 /* Records the first construction error in m (sticky); returns code. */
 int cr_model_fail(crest_model *m, int code);
 int cr_model_build(crest_model *m);               /* traces m->infer (idempotent) */
+/* ---- unknown input dimensions (src/dynamic.c) ---- */
+bool cr_dims_unknown(const cr_dims *d);           /* some dimension is CREST_DIM_NONE */
+/* "[None,None,3]" into buf; returns buf. */
+char *cr_shape_str(const cr_dims *d, char *buf, size_t size);
+/* After in_shape is set: m->dynamic, and feed (a placeholder if unknown). */
+int cr_model_set_declared(crest_model *m);
+/* The sample shape input k of m is traced at (declared: its shape as declared). */
+cr_dims cr_model_trace_shape(const crest_model *m, const cr_dims *declared);
+/* cr_model_build's part for dynamic models: traces at placeholders until
+ * one works, marks the layers' unknown output dimensions, re-shapes to feed. */
+int cr_model_build_dynamic(crest_model *m, cr_graph **gout, cr_node **out);
+/* Binds a data shape (crest_model_set_input_shape); d: a data set's sample
+ * shape, or NULL for raw calls (then the shape must have been set). */
+int cr_model_bind(crest_model *m, const cr_dims *sample);
+int cr_model_ready(crest_model *m);               /* raw calls: feed is known */
+/* Graph g of m (infer, train or eval) re-shaped to m->feed if it differs. */
+int cr_model_reshape_graph(crest_model *m, cr_graph *g);
 /* The model's forward pass traced into g; returns output 0 (NULL on error). */
 cr_node *cr_model_trace(crest_model *m, cr_graph *g);
 /* Inference on n samples, writing output k of the inference graph. */

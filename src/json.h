@@ -48,6 +48,11 @@ int cr_json_dims(const cJSON *o, const char *key, bool skip_first, cr_dims *out)
 int cr_json_pair(const cJSON *o, const char *key, int def, int out[2]);
 
 void cr_json_add_dims(cJSON *o, const char *key, const cr_dims *d, bool batch_null);
+/* Keras shapes with the batch first ([null, 28, 28, 1]): null stands for
+ * an unknown dimension (CREST_DIM_NONE) as in batch_input_shape
+ * [null, null, null, 3] or an output shape (None, None, None, 64). */
+int cr_json_shape(const cJSON *o, const char *key, cr_dims *out);
+void cr_json_add_shape(cJSON *o, const char *key, const cr_dims *d);
 
 /* Keras layer-config values: activations, regularizers, initializers
  * (src/layers/serial.c). */

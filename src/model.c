@@ -183,10 +183,17 @@ int cr_model_build(crest_model *m)
         return rc;
     if (m->infer.g)
         return CREST_OK;
-    cr_graph *g = cr_graph_new(m, false);
-    if (!g)
-        return cr_fail(CREST_E_NOMEM, "out of memory building model '%s'", m->name);
-    cr_node *out = cr_model_trace(m, g);
+    cr_graph *g = NULL;
+    cr_node *out = NULL;
+    if (m->dynamic) {   /* traced at a placeholder size, then at the data's (dynamic.c) */
+        if ((rc = cr_model_build_dynamic(m, &g, &out)))
+            return cr_wrap(rc, "model '%s'", m->name);
+    } else {
+        g = cr_graph_new(m, false);
+        if (!g)
+            return cr_fail(CREST_E_NOMEM, "out of memory building model '%s'", m->name);
+        out = cr_model_trace(m, g);
+    }
     rc = cr_graph_status(g);
     if (!rc && (!out || out->shape.ndim < 2))
         rc = cr_fail(CREST_E_SHAPE, "model '%s': output must be [batch, units]", m->name);
@@ -204,7 +211,7 @@ int cr_model_build(crest_model *m)
     int64_t fed = 0;
     for (int i = 0; i < g->n_inputs; i++)
         fed += cr_dims_count(&g->inputs[i]->sample);
-    if (g->n_inputs < 1 || fed != cr_dims_count(&m->in_shape)) {
+    if (g->n_inputs < 1 || (!m->dynamic && fed != cr_dims_count(&m->in_shape))) {
         cr_graph_free(g);
         return cr_fail(CREST_E_STATE, "model '%s': its inputs take %lld values per sample, "
                                       "not %lld", m->name, (long long)fed,
@@ -217,6 +224,8 @@ int cr_model_build(crest_model *m)
     }
     m->infer = (cr_traced){ .g = g, .out = out };
     m->out_size = cr_dims_count(&out->shape) / out->shape.d[0];
+    if (m->out_dynamic && !m->fed)
+        m->out_size = 0;   /* known once the data's shape is */
     return CREST_OK;
 }
 

@@ -87,7 +87,7 @@ static int cmp_double(const void *a, const void *b)
 static int timed_run(cr_graph *g, const cr_node *y, const int *ent, const float *x, size_t n,
                      int64_t bs, const cr_ctx *ctx, double *t)
 {
-    int64_t per_in = cr_dims_count(&g->model->in_shape);
+    int64_t per_in = cr_dims_count(&g->model->feed);
     for (size_t s = 0; s < n; s += (size_t)bs) {
         int64_t b = (int64_t)(n - s < (size_t)bs ? n - s : (size_t)bs);
         int rc = cr_graph_plan(g, b);
@@ -114,6 +114,8 @@ int crest_model_profile(crest_model *m, const float *x, size_t n, int iters,
     *n_out = 0;
     cr_pool *pool;
     int rc = cr_model_build(m);
+    if (!rc)
+        rc = cr_model_ready(m);
     if (!rc)
         rc = cr_model_pool(m, &pool);
     if (rc)

@@ -19,7 +19,7 @@ int crest_sequential_new(crest_model **out, crest_dims in)
         return cr_fail(CREST_E_SHAPE, "input shape must have 1 to %d dimensions, has %d",
                        CREST_MAX_DIMS - 1, in.ndim);
     for (int i = 0; i < in.ndim; i++)
-        if (in.d[i] < 1 || in.d[i] > (1 << 24))
+        if ((in.d[i] < 1 && in.d[i] != CREST_DIM_NONE) || in.d[i] > (1 << 24))
             return cr_fail(CREST_E_SHAPE, "input dimension %d is %lld", i, (long long)in.d[i]);
     crest_model *m;
     int rc = cr_functional_alloc(&cr_sequential_kind, "sequential", true, &m);

@@ -28,7 +28,9 @@ static void shape_text(const cr_dims *d, char *buf, size_t size)
 {
     size_t k = (size_t)snprintf(buf, size, "(None");
     for (int i = 0; i < d->ndim && k < size; i++)
-        k += (size_t)snprintf(buf + k, size - k, ", %lld", (long long)d->d[i]);
+        k += d->d[i] == CREST_DIM_NONE ? (size_t)snprintf(buf + k, size - k, ", None")
+                                       : (size_t)snprintf(buf + k, size - k, ", %lld",
+                                                          (long long)d->d[i]);
     if (k < size)
         snprintf(buf + k, size - k, ")");
 }
@@ -77,7 +79,7 @@ char *crest_model_summary(crest_model *m, bool json)
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "name", l->name);
             cJSON_AddStringToObject(o, "class", l->def->keras_class);
-            cr_json_add_dims(o, "output_shape", &l->out_shape, true);
+            cr_json_add_shape(o, "output_shape", &l->out_shape);
             cJSON_AddNumberToObject(o, "params", (double)layer_params(l));
             cJSON_AddBoolToObject(o, "trainable", l->trainable);
             cr_json_push(layers, o);

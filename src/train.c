@@ -52,7 +52,11 @@ static int check_data(crest_model *m, const crest_dataset *d, const char *what)
 {
     if (!d)
         return cr_fail(CREST_E_ARG, "%s: data set is NULL", what);
-    if (!cr_dims_eq(&d->shape, &m->in_shape) &&
+    if (m->dynamic) {   /* unknown input dimensions: planned at the data's shape */
+        int rc = cr_model_bind(m, &d->shape);
+        if (rc)
+            return cr_wrap(rc, "%s", what);
+    } else if (!cr_dims_eq(&d->shape, &m->in_shape) &&
         cr_dims_count(&d->shape) != cr_dims_count(&m->in_shape)) {
         char a[96], b[96];
         return cr_fail(CREST_E_SHAPE, "%s: samples are %s, model '%s' takes %s", what,
@@ -473,6 +477,8 @@ static int predict_rows(crest_model *m, int k, const float *x, const crest_datas
     cr_pool *pool;
     int rc = cr_model_build(m);
     if (!rc)
+        rc = cr_model_bind(m, d ? &d->shape : NULL);
+    if (!rc)
         rc = cr_model_pool(m, &pool);
     if (rc)
         return rc;
@@ -480,7 +486,7 @@ static int predict_rows(crest_model *m, int k, const float *x, const crest_datas
     cr_graph *g = m->infer.g;
     if (k < 0 || k >= g->n_outputs)
         return cr_fail(CREST_E_ARG, "predict: model '%s' has no output %d", m->name, k);
-    int64_t per = cr_dims_count(&m->in_shape), bs = pass_size(g, 0);
+    int64_t per = cr_dims_count(&m->feed), bs = pass_size(g, 0);
     if (bs < 1)
         return cr_graph_status(g) ? cr_graph_status(g)
                                   : cr_fail(CREST_E_NOMEM, "predict: planning failed");
@@ -516,7 +522,9 @@ int crest_predict_dataset(crest_model *m, const crest_dataset *d, float *probs)
     if (!m || !d || (!probs && d->n))
         return cr_fail(CREST_E_ARG, "predict: model, data set or output is NULL");
     int rc = cr_model_build(m);
-    if (!rc && d->stride != cr_dims_count(&m->in_shape)) {
+    if (!rc && m->dynamic)
+        rc = cr_model_bind(m, &d->shape);
+    else if (!rc && d->stride != cr_dims_count(&m->in_shape)) {
         char a[96], b[96];
         rc = cr_fail(CREST_E_SHAPE, "predict: samples are %s, model '%s' takes %s",
                      cr_dims_str(&d->shape, a, sizeof a), m->name,

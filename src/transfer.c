@@ -291,7 +291,16 @@ static int batch_to_input(const crest_dataset *d, size_t s, size_t nb,
 static int check_input(crest_model *m, const crest_dataset *d, const crest_extract_opts *o,
                        int64_t *in_size)
 {
-    crest_dims want = crest_model_input_shape(m);
+    if (m->dynamic) {   /* unknown input dimensions: the transform's or the data's shape */
+        cr_dims at = d->shape;
+        if (o->input && !cr_dataset_lazy(d))
+            at = crest_shape(3, o->input->height, o->input->width,
+                             o->input->channels ? o->input->channels : 3);
+        int rc = cr_model_bind(m, &at);
+        if (rc)
+            return cr_wrap(rc, "features");
+    }
+    crest_dims want = crest_model_feed_shape(m);
     *in_size = cr_dims_count(&want);
     if (o->input && cr_dataset_lazy(d))
         return cr_fail(CREST_E_ARG, "features: a lazy image set already has its transform "
@@ -371,7 +380,7 @@ int crest_extract(crest_model *m, const crest_dataset *d, const crest_extract_op
     *out = NULL;
     if (o.stats)
         *o.stats = (crest_extract_stats){ 0 };
-    int64_t in_size;
+    int64_t in_size = 0;
     int rc = cr_model_build(m);
     if (!rc)
         rc = check_input(m, d, &o, &in_size);

@@ -256,7 +256,13 @@ int64_t cr_dims_count(const cr_dims *s)
     return n;
 }
 
-int64_t crest_dims_count(crest_dims s) { return cr_dims_count(&s); }
+int64_t crest_dims_count(crest_dims s)
+{
+    for (int i = 0; i < s.ndim; i++)
+        if (s.d[i] == CREST_DIM_NONE)
+            return -1;
+    return cr_dims_count(&s);
+}
 
 bool cr_dims_eq(const cr_dims *a, const cr_dims *b)
 {

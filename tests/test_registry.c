@@ -143,6 +143,9 @@ static const sample samples[] = {
     { "CenterCrop", "{\"height\": 2, \"width\": 3}", 1, D3(4, 6, 2) },
     { "Normalization", "{\"axis\": -1}", 1, D3(2, 2, 3) },
     { "LayerNormalization", "{\"axis\": [-2, -1], \"epsilon\": 0.01}", 1, D3(2, 3, 4) },
+    { "Conv2DTranspose", "{\"filters\": 2, \"kernel_size\": [3, 3], \"strides\": [2, 2], "
+                         "\"padding\": \"same\", \"activation\": \"relu\"}", 1, D3(3, 4, 3) },
+    { "UpSampling2D", "{\"size\": [2, 3], \"interpolation\": \"bilinear\"}", 1, D3(3, 2, 2) },
 };
 #define N_SAMPLES ((int)(sizeof samples / sizeof samples[0]))
 

@@ -129,10 +129,35 @@ static int run_profile(crest_model *m, const float *x, long batch, long iters, b
 
 /* Steps return 0, a library error (< 0) or an exit code (> 0, reported). */
 
-/* A batch of uniform [0, 1) inputs (as scaled pixels), at most 2 GB. */
-static int random_input(const crest_model *m, long batch, float **x)
+/* A model whose input has unknown dimensions (None) runs at its recorded
+ * image size, else at 224 for each unknown one (said on stderr). */
+static int fix_unknown_size(crest_model *m)
 {
-    size_t per = (size_t)crest_dims_count(crest_model_input_shape(m));
+    crest_dims in = crest_model_input_shape(m);
+    if (crest_dims_count(in) >= 0)
+        return CREST_OK;
+    crest_image_opts io;
+    if (in.ndim == 3 && !crest_model_image_opts(m, &io)) {
+        in.d[0] = io.height;
+        in.d[1] = io.width;
+    }
+    for (int i = 0; i < in.ndim; i++)
+        if (in.d[i] == CREST_DIM_NONE)
+            in.d[i] = 224;
+    fprintf(stderr, "crest bench: the model's input has unknown dimensions; samples of [");
+    for (int i = 0; i < in.ndim; i++)
+        fprintf(stderr, i ? ",%lld" : "%lld", (long long)in.d[i]);
+    fprintf(stderr, "]\n");
+    return crest_model_set_input_shape(m, in);
+}
+
+/* A batch of uniform [0, 1) inputs (as scaled pixels), at most 2 GB. */
+static int random_input(crest_model *m, long batch, float **x)
+{
+    int err = fix_unknown_size(m);
+    if (err)
+        return err;
+    size_t per = (size_t)crest_dims_count(crest_model_feed_shape(m));
     if ((double)batch * (double)per * sizeof **x > (double)(1UL << 31)) {
         fprintf(stderr, "crest bench: --batch %ld: the input alone would take %.1f GB (at most "
                         "2 GB)\n", batch, (double)batch * (double)per * sizeof **x / 1e9);

@@ -152,6 +152,7 @@ typedef struct train_opts {
     /* transfer learning (--base): src/cli/train_base.c */
     const char *base, *cut, *pooling, *cache, *preprocess;
     long fine_tune, fine_tune_epochs, limit;
+    int image_size[2];                /* --image-size HxW: 0 = the backbone's own */
     /* checkpoints: <out>/checkpoint/ after every epoch; --resume DIR */
     const char *resume;
     long initial_epoch;

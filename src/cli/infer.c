@@ -67,7 +67,9 @@ static const cli_command infer_cmd = {
     .name = "infer",
     .usage = "crest infer MODEL --input X.f32 --shape N,H,W,C [--layer NAME] --out Y.f32\n"
              "                   [--batch B] [--threads T]",
-    .about = "  Raw forward pass in inference mode. Prints the output shape to stderr.\n",
+    .about = "  Raw forward pass in inference mode. Prints the output shape to stderr.\n"
+             "  Unknown dimensions of the model's input (None, as in [None,None,None,3])\n"
+             "  take the input's: the model is planned for the --shape given.\n",
     .opts = infer_options, .n_opts = sizeof infer_options / sizeof *infer_options,
     .max_pos = 1,
 };
@@ -118,6 +120,8 @@ static int load_model(const char *path, const infer_opts *o, crest_model **m)
     if (err)
         return err;
     crest_dims want = crest_model_input_shape(*m);
+    if (crest_dims_count(want) < 0)   /* unknown dimensions (None) take the input's */
+        return crest_model_set_input_shape(*m, o->shape.d);
     if (crest_dims_count(want) != crest_dims_count(o->shape.d)) {
         fprintf(stderr, "crest infer: --shape %s does not fit the model's input of %lld values "
                         "per sample\n", o->shape.text, (long long)crest_dims_count(want));

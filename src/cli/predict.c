@@ -94,6 +94,19 @@ static bool is_image_file(const char *path)
     return has_ext(path, ".jpg") || has_ext(path, ".jpeg") || has_ext(path, ".png");
 }
 
+/* A model whose input size is unknown (None) runs at the size of its
+ * recorded image transform (what it was trained at); other inputs must
+ * then give their shape (crest infer --shape). */
+static int fix_unknown_size(crest_model *m)
+{
+    crest_dims in = crest_model_input_shape(m);
+    crest_image_opts io;
+    if (crest_dims_count(in) >= 0 || in.ndim != 3 || crest_model_image_opts(m, &io))
+        return CREST_OK;
+    return crest_model_set_input_shape(m, crest_shape(3, io.height, io.width,
+                                                      io.channels ? io.channels : 3));
+}
+
 /* INPUT as a lazy set of one sample: an image file through the model's
  * recorded transform. Returns an exit code. */
 static int open_image_input(crest_model *m, const char *src, size_t per, crest_dataset **out)
@@ -233,9 +246,11 @@ int cmd_predict(int argc, char **argv)
         return rc;
     predict_run r = { .o = &o };
     int err = crest_model_load(&r.m, p.pos[0]);
+    if (!err)
+        err = fix_unknown_size(r.m);
     if (!err) {
         r.K = (int)crest_model_output_size(r.m);
-        r.per = (size_t)crest_dims_count(crest_model_input_shape(r.m));
+        r.per = (size_t)crest_dims_count(crest_model_feed_shape(r.m));
         if (!(r.names = cli_class_names(r.m, r.K)))
             err = CREST_E_NOMEM;
     }

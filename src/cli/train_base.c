@@ -131,6 +131,19 @@ static int backbone_input(base_run *r)
                         "or [H, W]\n", r->o->base);
         return EXIT_INPUT;
     }
+    /* an unknown size (None) takes --image-size, else Keras'
+     * image_dataset_from_directory default, 256x256; a fixed one its own */
+    const int *want = r->o->image_size;
+    for (int i = 0; i < 2; i++) {
+        if (in.d[i] == CREST_DIM_NONE) {
+            in.d[i] = want[0] ? want[i] : 256;
+        } else if (want[0] && in.d[i] != want[i]) {
+            fprintf(stderr, "crest train: --image-size %dx%d: backbone %s takes %lldx%lld "
+                            "images only\n", want[0], want[1], r->o->base,
+                    (long long)in.d[0], (long long)in.d[1]);
+            return EXIT_INPUT;
+        }
+    }
     r->io = (crest_image_opts){ .height = (int)in.d[0], .width = (int)in.d[1],
                                 .channels = in.ndim == 3 ? (int)in.d[2] : 1 };
     return base_preprocess(r->o, r->m, &r->io.preprocess);

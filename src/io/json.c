@@ -207,6 +207,42 @@ int cr_json_dims(const cJSON *o, const char *key, bool skip_first, cr_dims *out)
     return CREST_OK;
 }
 
+int cr_json_shape(const cJSON *o, const char *key, cr_dims *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsArray(v))
+        return cr_fail(CREST_E_FORMAT, "'%s' is not an array", key);
+    int n = cJSON_GetArraySize(v);
+    if (n < 1 || n > CR_MAX_DIMS)
+        return cr_fail(CREST_E_FORMAT, "'%s' has %d entries", key, n);
+    cr_dims d = { .ndim = n - 1 };
+    for (int i = 1; i < n; i++) {
+        const cJSON *e = cJSON_GetArrayItem(v, i);
+        if (cJSON_IsNull(e)) {
+            d.d[i - 1] = CREST_DIM_NONE;
+            continue;
+        }
+        if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) ||
+            e->valuedouble < 1 || e->valuedouble > (1 << 24))
+            return cr_fail(CREST_E_FORMAT, "'%s'[%d] is neither a positive dimension nor null",
+                           key, i);
+        d.d[i - 1] = (int64_t)e->valuedouble;
+    }
+    *out = d;
+    return CREST_OK;
+}
+
+void cr_json_add_shape(cJSON *o, const char *key, const cr_dims *d)
+{
+    cJSON *a = cJSON_AddArrayToObject(o, key);
+    if (!a)
+        return;
+    cr_json_push(a, cJSON_CreateNull());
+    for (int i = 0; i < d->ndim; i++)
+        cr_json_push(a, d->d[i] == CREST_DIM_NONE ? cJSON_CreateNull()
+                                                   : cJSON_CreateNumber((double)d->d[i]));
+}
+
 int cr_json_pair(const cJSON *o, const char *key, int def, int out[2])
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);

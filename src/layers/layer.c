@@ -130,9 +130,12 @@ cr_node *cr_layer_apply(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
             cr_graph_fail(g, CREST_E_STATE, "layer '%s' built nothing", l->name);
         return NULL;
     }
+    if (l->out_shape.ndim != y->shape.ndim - 1)
+        l->none_mask = 0;
     l->out_shape.ndim = y->shape.ndim - 1;
-    for (int i = 1; i < y->shape.ndim; i++)
-        l->out_shape.d[i - 1] = y->shape.d[i];
+    for (int i = 1; i < y->shape.ndim; i++)   /* unknown stays unknown (src/dynamic.c) */
+        l->out_shape.d[i - 1] = i - 1 < 32 && (l->none_mask >> (i - 1) & 1u) ? CREST_DIM_NONE
+                                                                             : y->shape.d[i];
     l->built = true;
     if (g->probe == l)
         g->probe_out = y;

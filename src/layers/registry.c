@@ -19,7 +19,8 @@
     X(subtract) X(maximum) X(minimum) X(dot) X(permute) X(repeat_vector)          \
     X(spatial_dropout1d) X(spatial_dropout2d) X(spatial_dropout3d)                \
     X(gaussian_noise) X(gaussian_dropout) X(alpha_dropout)                        \
-    X(resizing) X(center_crop) X(normalization) X(layer_normalization)
+    X(resizing) X(center_crop) X(normalization) X(layer_normalization) \
+    X(conv2d_transpose) X(up_sampling2d)
 
 #define DECLARE(name) extern const cr_layer_def cr_##name##_def;
 LAYERS(DECLARE)

@@ -21,7 +21,7 @@ cJSON *cr_layer_json(const crest_layer *l, const cr_dims *batch_input)
     cJSON_AddStringToObject(cfg, "name", l->name);
     cJSON_AddBoolToObject(cfg, "trainable", l->trainable);
     if (batch_input) {
-        cr_json_add_dims(cfg, "batch_input_shape", batch_input, true);
+        cr_json_add_shape(cfg, "batch_input_shape", batch_input);
         cJSON_AddStringToObject(cfg, "dtype", "float32");
     }
     int rc = l->def->save ? l->def->save(l, cfg) : CREST_OK;
@@ -70,7 +70,8 @@ fail:
 }
 
 /* Input shape from a layer config: batch_input_shape (Keras 2, TF.js) or
- * batch_shape (Keras 3), both with a leading null batch. */
+ * batch_shape (Keras 3), both with a leading null batch; null elsewhere is
+ * an unknown dimension (CREST_DIM_NONE). */
 int cr_input_shape_json(const cJSON *cfg, cr_dims *out, bool *found)
 {
     *found = false;
@@ -78,7 +79,7 @@ int cr_input_shape_json(const cJSON *cfg, cr_dims *out, bool *found)
     for (int i = 0; i < 2; i++)
         if (cJSON_GetObjectItemCaseSensitive(cfg, keys[i])) {
             *found = true;
-            return cr_json_dims(cfg, keys[i], true, out);
+            return cr_json_shape(cfg, keys[i], out);
         }
     return CREST_OK;
 }
