@@ -219,6 +219,18 @@ int cli_open_images(const char *cmd, const char *spec, const crest_image_opts *i
 char **cli_class_names(const crest_model *m, int K);
 void cli_class_names_free(char **names);
 
+/* The commands: each one's name, line in `crest --help`, entry point and
+ * option table (also the manual page's source). */
+typedef struct cli_entry {
+    const char *name, *what;
+    int (*run)(int, char **);
+    const struct cli_command *table;
+} cli_entry;
+extern const cli_command train_cmd, evaluate_cmd, predict_cmd, summary_cmd, infer_cmd,
+    bench_cmd, export_cmd;
+/* crest(1) in roff from the tables (src/cli/man.c): `crest help --man`. */
+void cli_man(FILE *f, const cli_entry *cmds, int n);
+
 /* The whole command (src/cli/crest.c's main calls it; tests/crest_examples.c
  * calls it with the examples' model classes registered). */
 int crest_cli_main(int argc, char **argv);

@@ -40,7 +40,7 @@ static const cli_rule evaluate_rules[] = {
     { EVAL_TABLE, "is for tables (.csv, .arff, penguins), not", true },
 };
 
-static const cli_command evaluate_cmd = {
+const cli_command evaluate_cmd = {
     .name = "evaluate", .usage = "crest evaluate DIR --data SPEC [options]",
     .about = "  Loss, accuracy, per-class precision/recall/F1 and the confusion matrix.\n"
              "  Image sources (folders, IDX sets) go through the model's recorded image\n"

@@ -28,7 +28,7 @@ static const cli_opt predict_options[] = {
 };
 #undef T
 
-static const cli_command predict_cmd = {
+const cli_command predict_cmd = {
     .name = "predict",
     .usage = "crest predict DIR INPUT... [--top K] [--json]\n"
              "       crest predict DIR --data SPEC [--limit N] [--top K] [--json]",

@@ -129,7 +129,7 @@ static const cli_rule train_rules[] = {
     { TRAIN_PLAIN | TRAIN_BASE, "is not for tables", false },
 };
 
-static const cli_command train_cmd = {
+const cli_command train_cmd = {
     .name = "train", .usage = "crest train --data SPEC --out DIR [options]",
     .opts = train_options, .n_opts = sizeof train_options / sizeof *train_options,
     .rules = train_rules, .n_rules = sizeof train_rules / sizeof *train_rules,
