@@ -12,6 +12,8 @@ struct crest_optimizer {
     float lr, momentum, beta1, beta2, eps, rho;
     bool nesterov;
     int64_t t;                  /* steps taken */
+    float rate;                 /* with has_rate: a schedule's rate for the next steps */
+    bool has_rate;
 };
 
 static crest_optimizer *opt_new(opt_kind k, float lr)
@@ -82,6 +84,14 @@ crest_optimizer *crest_rmsprop(float lr) { return crest_rmsprop_ex(lr, 0.9f, 0.0
 
 void crest_optimizer_free(crest_optimizer *o) { cr_free(o); }
 
+void cr_optimizer_set_rate(crest_optimizer *o, double lr)
+{
+    o->has_rate = lr >= 0;
+    o->rate = (float)lr;
+}
+
+double cr_optimizer_lr(const crest_optimizer *o) { return o->lr; }
+
 void cr_optimizer_reset(crest_optimizer *o)
 {
     if (o)
@@ -131,10 +141,11 @@ int cr_optimizer_step(crest_optimizer *o, cr_weight **ws, int n, cr_pool *pool)
 {
     o->t++;
     double t = (double)o->t;
+    float lr = o->has_rate ? o->rate : o->lr;   /* the schedule's, else its own */
     /* Keras: lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t); eps added to sqrt(v) */
     float lr_t = o->kind == OPT_ADAM
-                     ? (float)(o->lr * sqrt(1 - pow(o->beta2, t)) / (1 - pow(o->beta1, t)))
-                     : o->lr;
+                     ? (float)(lr * sqrt(1 - pow(o->beta2, t)) / (1 - pow(o->beta1, t)))
+                     : lr;
     for (int i = 0; i < n; i++) {
         cr_weight *w = ws[i];
         if (!w->grad || !w->trainable || (w->owner && !w->owner->trainable))
@@ -146,15 +157,15 @@ int cr_optimizer_step(crest_optimizer *o, cr_weight **ws, int n, cr_pool *pool)
         case OPT_SGD:
             if (o->momentum == 0) {
                 for (int64_t j = 0; j < sz; j++)
-                    x[j] -= o->lr * g[j];
+                    x[j] -= lr_t * g[j];
                 break;
             }
             if (need_slots(w, 1))
                 return CREST_E_NOMEM;
             for (int64_t j = 0; j < sz; j++) {
-                float v = o->momentum * w->slot[0][j] - o->lr * g[j];
+                float v = o->momentum * w->slot[0][j] - lr_t * g[j];
                 w->slot[0][j] = v;
-                x[j] += o->nesterov ? o->momentum * v - o->lr * g[j] : v;
+                x[j] += o->nesterov ? o->momentum * v - lr_t * g[j] : v;
             }
             break;
         case OPT_ADAM:
@@ -169,7 +180,7 @@ int cr_optimizer_step(crest_optimizer *o, cr_weight **ws, int n, cr_pool *pool)
             for (int64_t j = 0; j < sz; j++) {
                 float ms = o->rho * w->slot[0][j] + (1 - o->rho) * g[j] * g[j];
                 w->slot[0][j] = ms;
-                float step = o->lr * g[j] / (sqrtf(ms) + o->eps);
+                float step = lr_t * g[j] / (sqrtf(ms) + o->eps);
                 if (o->momentum > 0) {
                     w->slot[1][j] = o->momentum * w->slot[1][j] + step;
                     step = w->slot[1][j];

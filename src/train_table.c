@@ -143,10 +143,11 @@ int crest_fit_table(crest_model *m, const crest_features *fs, const char *path,
     if (!m || !fs || !path)
         return cr_fail(CREST_E_ARG, "fit_table: NULL argument");
     if (fo->validation_split > 0 || fo->early_stopping_patience > 0 || fo->class_weight ||
-        fo->checkpoint_dir || fo->initial_epoch || fo->on_epoch_end)
+        fo->checkpoint_dir || fo->initial_epoch || fo->on_epoch_end ||
+        (fo->lr_schedule && fo->lr_schedule->kind != CREST_LR_CONSTANT) || fo->best_model_dir)
         return cr_fail(CREST_E_UNSUPPORTED, "fit_table: validation_split, early stopping, "
-                       "class weights, checkpoints and epoch callbacks need the data set in "
-                       "memory (crest_fit)");
+                       "class weights, checkpoints, learning-rate schedules, best-model "
+                       "saves and epoch callbacks need the data set in memory (crest_fit)");
     if (!fs->laid_out)
         return cr_fail(CREST_E_STATE, "fit_table: the spec is not adapted");
     table_fit t = { .m = m, .fs = fs, .path = path, .o = o, .fo = fo,

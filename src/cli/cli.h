@@ -141,6 +141,9 @@ void cli_progress_rows(const crest_progress *e, void *user);
 
 /* `crest train` options (src/cli/train.c: their table and parsing). */
 typedef struct cli_sizes { int n, size[8]; } cli_sizes;   /* --hidden 256,128 */
+/* --lr-schedule: the schedule and the piecewise boundaries (epochs) and values
+ * it points to. */
+typedef struct cli_schedule { crest_lr_schedule s; float bounds[16], values[17]; } cli_schedule;
 typedef struct train_opts {
     const char *data, *out, *val, *optimizer;
     cli_sizes hidden;
@@ -156,7 +159,23 @@ typedef struct train_opts {
     const char *resume;
     long initial_epoch;
     const char *checkpoint;           /* --checkpoint every|best: DIR saved per epoch */
+    /* training control (src/cli/control.c) */
+    cli_schedule schedule;            /* --lr-schedule; kind CONSTANT: none */
+    const char *monitor;              /* --monitor (NULL: auto) */
+    const char *class_weight;         /* --class-weight balanced|FILE */
+    double label_smoothing;
 } train_opts;
+
+/* --lr-schedule SPEC (a cli_opt parser) into a cli_schedule. */
+int cli_parse_schedule(const char *cmd, const cli_opt *o, const char *v, void *dst);
+/* The run's schedule, or NULL. */
+const crest_lr_schedule *cli_schedule_of(const train_opts *o);
+crest_monitor cli_monitor(const train_opts *o);
+/* --class-weight: the weights of ds's classes into *out (malloc'd; NULL
+ * without the option), named by ds's class names, else named's (a model);
+ * printed. 0, or an exit code (message printed). */
+int cli_class_weight(const train_opts *o, const crest_model *named, const crest_dataset *ds,
+                     float **out);
 
 /* The checkpoint folder of a run: <out>/checkpoint. */
 const char *cli_checkpoint_dir(const train_opts *o, char *buf, size_t size);
