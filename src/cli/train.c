@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
+#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -274,6 +275,28 @@ crest_optimizer *cli_optimizer(const train_opts *o, double lr)
     return crest_rmsprop((float)lr);
 }
 
+/* What the saved model carries: the loss, the data, its classes (with their
+ * names when the data has them: fashion-mnist's), the preprocessing. */
+static int set_mlp_metadata(crest_model *m, const train_opts *o, const crest_dataset *ds)
+{
+    int K = crest_dataset_classes(ds);
+    cJSON *root = cJSON_CreateObject(), *c = cJSON_AddObjectToObject(root, "crest");
+    cJSON_AddStringToObject(c, "loss", "sparse_categorical_crossentropy");
+    cJSON_AddStringToObject(c, "data", o->data);
+    cJSON_AddNumberToObject(c, "classes", K);
+    if (crest_dataset_class_name(ds, 0)) {
+        cJSON *names = cJSON_AddArrayToObject(c, "class_names");
+        for (int k = 0; k < K; k++)
+            cJSON_AddItemToArray(names, cJSON_CreateString(crest_dataset_class_name(ds, k)));
+    }
+    cJSON_AddStringToObject(c, "preprocessing", "x/255");
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    int rc = s ? crest_model_set_metadata(m, s) : CREST_E_NOMEM;
+    free(s);
+    return rc;
+}
+
 /* Flatten, the head: compiled, with the metadata the saved model carries. */
 static int build_mlp(const train_opts *o, const crest_dataset *ds, crest_model **out)
 {
@@ -294,14 +317,8 @@ static int build_mlp(const train_opts *o, const crest_dataset *ds, crest_model *
                                  .label_smoothing = (float)o->label_smoothing })
                   : CREST_E_ARG;
     }
-    if (!err) {
-        char meta[512];
-        snprintf(meta, sizeof meta,
-                 "{\"crest\":{\"loss\":\"sparse_categorical_crossentropy\",\"data\":\"%s\","
-                 "\"classes\":%d,\"preprocessing\":\"x/255\"}}",
-                 strchr(o->data, '"') ? "?" : o->data, K);
-        err = crest_model_set_metadata(m, meta);
-    }
+    if (!err)
+        err = set_mlp_metadata(m, o, ds);
     if (err) {
         crest_model_free(m);
         m = NULL;
