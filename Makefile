@@ -12,6 +12,14 @@ CFLAGS  := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Werror $(OPT) $(SAN) -fno
 LDLIBS  := -lcjson -ljpeg -lpng $(HDF5_LIBS) -lm -pthread
 TESTLIBS := -lcmocka
 
+# The version: one place, CREST_VERSION in include/crest.h; libcrest.so's
+# SONAME carries its major number.
+VERSION := $(shell sed -n 's/^\#define CREST_VERSION "\(.*\)"/\1/p' include/crest.h)
+MAJOR   := $(firstword $(subst ., ,$(VERSION)))
+# make install [PREFIX=/usr/local] [DESTDIR=]
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
 SRC     := $(wildcard src/*.c src/*/*.c)
 LIBSRC  := $(filter-out src/cli/%,$(SRC))
 CLISRC  := $(wildcard src/cli/*.c)
@@ -26,8 +34,8 @@ FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_
 FUZZ_TIME ?= 60
 FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 
-.PHONY: all lib test asan clang bench demo setup clean fuzz fuzz-build fuzzers
-all: lib $(BUILD)/crest $(BUILD)/tests/crest_examples $(TESTS) $(EXAMPLES)
+.PHONY: all lib test asan clang bench demo setup clean fuzz fuzz-build fuzzers install
+all: lib $(BUILD)/crest $(BUILD)/crest.1 $(BUILD)/tests/crest_examples $(TESTS) $(EXAMPLES)
 lib: $(BUILD)/libcrest.a $(BUILD)/libcrest.so
 
 $(BUILD)/%.o: %.c $(HDRS)
@@ -38,8 +46,39 @@ $(BUILD)/libcrest.a: $(LIBOBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libcrest.so: $(LIBOBJ)
-	$(CC) $(CFLAGS) -shared -o $@ $^ $(LDLIBS)
+# Only crest_* is exported (tools/install/libcrest.map); the command, the
+# tests and the examples link libcrest.a, where the internals stay reachable.
+$(BUILD)/libcrest.so: $(LIBOBJ) tools/install/libcrest.map
+	$(CC) $(CFLAGS) -shared -Wl,-soname,libcrest.so.$(MAJOR) \
+	    -Wl,--version-script=tools/install/libcrest.map -o $@ $(LIBOBJ) $(LDLIBS)
+
+# crest(1), from the same tables as --help.
+$(BUILD)/crest.1: $(BUILD)/crest
+	$(BUILD)/crest help --man > $@.tmp && mv $@.tmp $@
+
+# The pkg-config file and the CMake package, from tools/install/*.in.
+$(BUILD)/install/%: tools/install/%.in include/crest.h
+	@mkdir -p $(dir $@)
+	sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@MAJOR@|$(MAJOR)|g' \
+	    -e 's|@LIBS_PRIVATE@|$(LDLIBS)|g' $< > $@
+
+INSTALL_GEN := $(BUILD)/install/crest.pc $(BUILD)/install/crestConfig.cmake \
+               $(BUILD)/install/crestConfigVersion.cmake
+
+install: lib $(BUILD)/crest $(BUILD)/crest.1 $(INSTALL_GEN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/lib/cmake/crest $(DESTDIR)$(PREFIX)/include \
+	    $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BUILD)/crest $(DESTDIR)$(PREFIX)/bin/crest
+	install -m 755 $(BUILD)/libcrest.so $(DESTDIR)$(PREFIX)/lib/libcrest.so.$(VERSION)
+	ln -sf libcrest.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libcrest.so.$(MAJOR)
+	ln -sf libcrest.so.$(MAJOR) $(DESTDIR)$(PREFIX)/lib/libcrest.so
+	install -m 644 $(BUILD)/libcrest.a $(DESTDIR)$(PREFIX)/lib/libcrest.a
+	install -m 644 include/crest.h $(DESTDIR)$(PREFIX)/include/crest.h
+	install -m 644 $(BUILD)/install/crest.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/crest.pc
+	install -m 644 $(BUILD)/install/crestConfig.cmake \
+	    $(BUILD)/install/crestConfigVersion.cmake $(DESTDIR)$(PREFIX)/lib/cmake/crest/
+	install -m 644 $(BUILD)/crest.1 $(DESTDIR)$(PREFIX)/share/man/man1/crest.1
 
 $(BUILD)/crest: $(CLIOBJ) $(BUILD)/libcrest.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)

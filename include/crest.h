@@ -245,7 +245,8 @@ typedef struct crest_compile_opts {
     crest_optimizer *optimizer;   /* consumed; default adam(1e-3) */
     crest_loss loss;
     bool from_logits;             /* outputs are logits, not probabilities */
-    float label_smoothing;        /* CCE and BCE, as Keras */
+    float label_smoothing;        /* as Keras' CategoricalCrossentropy (sparse labels:
+                                   * on their one-hot rows) and BinaryCrossentropy */
     int metrics;                  /* CREST_ACCURACY | CREST_TOP_K */
     int top_k;                    /* default 5 */
 } crest_compile_opts;
@@ -295,6 +296,11 @@ typedef enum crest_progress_kind {
     CREST_PROGRESS_RESUME,          /* a checkpoint was resumed: epoch = epochs it
                                      * finished (the next to run), path = its file */
     CREST_PROGRESS_EXTRACT,         /* extraction: done of total samples run */
+    CREST_PROGRESS_LR_REDUCED,      /* after epoch's END: ReduceLROnPlateau cut the
+                                     * rate to lr (monitor, value: what stalled) */
+    CREST_PROGRESS_BEST_SAVED,      /* after epoch's END: the monitored metric
+                                     * improved (from best, +-inf at first) to
+                                     * value; the model was saved to path */
 } crest_progress_kind;
 
 typedef struct crest_progress {
@@ -309,7 +315,14 @@ typedef struct crest_progress {
     int best_epoch;               /* EARLY_STOP: 0-based */
     size_t done, total;           /* EXTRACT: samples run, samples in all */
     double seconds;               /* since the epoch (extraction) began */
-    const char *path;             /* RESUME: the checkpoint file (valid during the call) */
+    const char *path;             /* RESUME: the checkpoint file, BEST_SAVED: the model
+                                   * folder (valid during the call) */
+    double lr;                    /* STEP, EPOCH_END: the learning rate of the last
+                                   * update; LR_REDUCED: the new rate */
+    bool lr_scheduled;            /* a schedule (crest_fit_opts.lr_schedule) is on */
+    const char *monitor;          /* LR_REDUCED, BEST_SAVED: "val_loss", ... */
+    double value, best;           /* LR_REDUCED, BEST_SAVED: the monitored value;
+                                   * BEST_SAVED: the best before it */
 } crest_progress;
 
 /* Called on the thread that runs fit or extraction, between batches; it
@@ -322,7 +335,82 @@ typedef struct crest_history {
     int epochs;                  /* epochs run */
     int best_epoch;              /* with early stopping: the restored one (0-based) */
     double loss[1024], accuracy[1024], val_loss[1024], val_accuracy[1024];
+    double lr[1024];             /* the learning rate of the epoch's last update */
 } crest_history;
+
+/* What ReduceLROnPlateau and ModelCheckpoint(save_best_only) watch. AUTO:
+ * val_loss when fit validates, else loss. Losses must fall, accuracies rise
+ * (Keras' mode "auto"). */
+typedef enum crest_monitor {
+    CREST_MONITOR_AUTO = 0,
+    CREST_MONITOR_VAL_LOSS,
+    CREST_MONITOR_LOSS,
+    CREST_MONITOR_VAL_ACCURACY,
+    CREST_MONITOR_ACCURACY,
+} crest_monitor;
+/* "val_loss", "loss", "val_accuracy", "accuracy" (AUTO: "auto"). */
+const char *crest_monitor_name(crest_monitor m);
+/* The inverse, CREST_E_ARG for any other text. */
+int crest_monitor_parse(const char *s, crest_monitor *out);
+
+/* Learning-rate schedules, as Keras' keras.optimizers.schedules and its
+ * ReduceLROnPlateau callback, on the optimizer's rate lr (its initial rate).
+ * A run's updates are counted from epoch 0: the update of batch b in epoch
+ * e is step e * steps_per_epoch + b, so a run started at initial_epoch, or
+ * resumed from a checkpoint, is at the same point of the curve as the run
+ * from scratch. Durations are in steps; the _epochs fields, when the steps
+ * are 0, give them in epochs (times steps per epoch, rounded). */
+typedef enum crest_lr_kind {
+    CREST_LR_CONSTANT = 0,
+    /* CosineDecay with linear warmup (initial_learning_rate 0, warmup_target
+     * lr): step < W: lr * step / W; then, with t = min(step - W, D),
+     * lr * ((1 - alpha) * (1 + cos(pi * t / D)) / 2 + alpha). W: warmup
+     * steps (0: none, Keras' CosineDecay(lr, D, alpha)); D: decay steps (0:
+     * the rest of the run). */
+    CREST_LR_COSINE,
+    /* ExponentialDecay: lr * decay_rate ^ (step / D), the exponent floored
+     * with staircase (step decay: every D steps, times decay_rate). */
+    CREST_LR_EXPONENTIAL,
+    /* PiecewiseConstantDecay: values[0] while step <= boundaries[0],
+     * values[i] while step <= boundaries[i], then values[n_boundaries]. */
+    CREST_LR_PIECEWISE,
+    /* ReduceLROnPlateau, after each epoch: when monitor has not improved by
+     * more than min_delta for patience epochs (outside cooldown), the rate
+     * becomes max(rate * factor, min_lr) (if above min_lr), then cooldown
+     * epochs pass before counting again. */
+    CREST_LR_PLATEAU,
+} crest_lr_kind;
+
+typedef struct crest_lr_schedule {
+    crest_lr_kind kind;
+    int64_t decay_steps;          /* cosine, exponential: D */
+    float decay_epochs;
+    int64_t warmup_steps;         /* cosine: W */
+    float warmup_epochs;
+    float alpha;                  /* cosine: the floor, a fraction of lr */
+    float decay_rate;             /* exponential */
+    bool staircase;               /* exponential */
+    int n_boundaries;             /* piecewise: boundaries[n], values[n + 1] */
+    const int64_t *boundaries;    /* in steps (or, when NULL, boundary_epochs) */
+    const float *boundary_epochs;
+    const float *values;
+    crest_monitor monitor;        /* plateau */
+    float factor;                 /* plateau: in (0, 1); default 0.1 */
+    int patience;                 /* plateau: epochs; default 10 */
+    float min_delta;              /* plateau: default 1e-4 (negative: 0) */
+    int cooldown;                 /* plateau: epochs; default 0 */
+    float min_lr;                 /* plateau: default 0 */
+} crest_lr_schedule;
+
+/* The rate at step of a run of total_steps updates, steps_per_epoch per
+ * epoch, with initial rate lr; not for CREST_LR_PLATEAU, whose rate depends
+ * on the run (it returns lr). Negative for a schedule with bad values. */
+double crest_lr_at(const crest_lr_schedule *s, double lr, int64_t step,
+                   int64_t steps_per_epoch, int64_t total_steps);
+/* Class weights as Keras' users compute them with scikit-learn's "balanced":
+ * n_samples / (n_classes * count of class c), into w [classes of d]; a class
+ * without samples gets 0. d needs integer labels. */
+int crest_class_weight_balanced(const crest_dataset *d, float *w);
 
 typedef struct crest_fit_opts {
     int epochs;                  /* default 1 */
@@ -331,7 +419,8 @@ typedef struct crest_fit_opts {
     bool no_shuffle;
     float validation_split;      /* last fraction of the data, as Keras */
     const crest_dataset *validation_data;
-    const float *class_weight;   /* [n_classes] or NULL */
+    const float *class_weight;   /* [n_classes] or NULL: each sample's loss times
+                                  * its class's weight (Keras' class_weight) */
     int early_stopping_patience; /* 0 = off; monitors val_loss (loss without val) */
     float early_stopping_min_delta;
     bool no_restore_best;        /* with early stopping: keep the last weights */
@@ -378,6 +467,17 @@ typedef struct crest_fit_opts {
      * which returns it. */
     int (*on_epoch_end)(crest_model *m, int epoch, const crest_history *h, void *user);
     void *user;
+    /* The learning rate per update (NULL: the optimizer's, constant). Its
+     * state (ReduceLROnPlateau's) is part of the checkpoints, and its
+     * settings of their fingerprint. */
+    const crest_lr_schedule *lr_schedule;
+    /* Keras' ModelCheckpoint(save_best_only=True): with best_model_dir set,
+     * after each epoch whose best_monitor value beats every earlier one of
+     * the run, the model is saved there (crest_model_save: atomic), before
+     * on_epoch_end and the epoch's checkpoint. The model's metadata must be
+     * set before fit. */
+    const char *best_model_dir;
+    crest_monitor best_monitor;
 } crest_fit_opts;
 
 int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *o);

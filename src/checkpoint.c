@@ -4,18 +4,20 @@
  * One file, <checkpoint_dir>/<name>.ckpt (the folder is created by the
  * first save), written atomically (temp file, fsync, rename, fsync of the
  * folder), host byte order:
- *   "CRESTCK1", fingerprint u64,
+ *   "CRESTCK2", fingerprint u64,
  *   epoch i32, stopped i32, wait i32, best_epoch i32, best_loss f64,
+ *   ReduceLROnPlateau: best f64, rate f32, wait i32, cooldown i32,
  *   shuffle RNG u64[4], dropout RNG u64[4],
  *   n u64, row order u64[n],
- *   history: 4 x f64 (loss, accuracy, val_loss, val_accuracy) per epoch done,
+ *   history: 5 x f64 (loss, accuracy, val_loss, val_accuracy, lr) per epoch done,
  *   optimizer (src/optim.c: settings, step count, slots),
  *   weights: count i32, then each weight's size i64 and float32 values,
  *   best weights: flag u8, then n_params float32 if set,
  *   checksum u64 of everything before it.
  * The fingerprint hashes what must not change between the killed run and
  * its resumption: the model's weights (names, shapes, trainable), the loss,
- * the training and validation data, the fit options that shape training. */
+ * the training and validation data, the fit options that shape training
+ * (the learning-rate schedule too). */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 
@@ -24,7 +26,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#define CKPT_MAGIC "CRESTCK1"
+#define CKPT_MAGIC "CRESTCK2"
 #define CKPT_MAX ((size_t)16 << 30)
 
 /* ---- fingerprint -------------------------------------------------------- */
@@ -59,7 +61,7 @@ static int fingerprint(const cr_fit *f, uint64_t *out)
     const crest_model *m = f->m;
     const crest_fit_opts *o = f->o;
     cr_hasher h = { 0x63726573746b7074ull };
-    cr_hash_str(&h, "crest fit checkpoint 1");
+    cr_hash_str(&h, "crest fit checkpoint 2");
     for (int i = 0; i < m->n_weights; i++) {
         const cr_weight *w = m->weights[i];
         uint8_t tr = w->trainable && (!w->owner || w->owner->trainable);
@@ -77,6 +79,7 @@ static int fingerprint(const cr_fit *f, uint64_t *out)
     cr_hash_bytes(&h, &o->seed, sizeof o->seed);
     if (o->class_weight)
         cr_hash_bytes(&h, o->class_weight, (size_t)f->train->n_classes * sizeof(float));
+    cr_schedule_hash(&h, f->sched);
     int rc = hash_data(&h, f->train);
     if (!rc)
         rc = hash_data(&h, o->validation_data);
@@ -107,14 +110,18 @@ int cr_fit_checkpoint_save(const cr_fit *f)
     int32_t st[4] = { f->epoch, f->stopped, f->wait, f->best_epoch };
     cr_buf_put(&b, st, sizeof st);
     cr_buf_put(&b, &f->best_loss, sizeof f->best_loss);
+    cr_buf_put(&b, &f->plateau.best, sizeof f->plateau.best);
+    cr_buf_put(&b, &f->plateau.lr, sizeof f->plateau.lr);
+    int32_t pl[2] = { f->plateau.wait, f->plateau.cooldown };
+    cr_buf_put(&b, pl, sizeof pl);
     cr_buf_put(&b, f->shuffle.s, sizeof f->shuffle.s);
     cr_buf_put(&b, f->drop.s, sizeof f->drop.s);
     put_u64(&b, f->n);
     for (size_t i = 0; i < f->n; i++)
         put_u64(&b, f->idx[i]);
     for (int e = 0; e < f->epoch; e++) {
-        double r[4] = { f->hist.loss[e], f->hist.accuracy[e], f->hist.val_loss[e],
-                        f->hist.val_accuracy[e] };
+        double r[5] = { f->hist.loss[e], f->hist.accuracy[e], f->hist.val_loss[e],
+                        f->hist.val_accuracy[e], f->hist.lr[e] };
         cr_buf_put(&b, r, sizeof r);
     }
     cr_optimizer_save(f->m->opt, f->m, &b);
@@ -164,11 +171,22 @@ static int check_file(const cr_fit *f, cr_buf *b)
 
 static int get_order(cr_fit *f, cr_buf *b)
 {
-    int32_t st[4];
+    int32_t st[4], pl[2];
     uint64_t n;
     int rc = cr_buf_get(b, st, sizeof st);
     if (!rc)
         rc = cr_buf_get(b, &f->best_loss, sizeof f->best_loss);
+    if (!rc)
+        rc = cr_buf_get(b, &f->plateau.best, sizeof f->plateau.best);
+    if (!rc)
+        rc = cr_buf_get(b, &f->plateau.lr, sizeof f->plateau.lr);
+    if (!rc)
+        rc = cr_buf_get(b, pl, sizeof pl);
+    if (!rc && (pl[0] < 0 || pl[1] < 0 || !(f->plateau.lr >= 0)))
+        rc = cr_fail(CREST_E_FORMAT, "learning-rate schedule state: rate %g, wait %d, "
+                     "cooldown %d", f->plateau.lr, (int)pl[0], (int)pl[1]);
+    f->plateau.wait = pl[0];
+    f->plateau.cooldown = pl[1];
     if (!rc)
         rc = cr_buf_get(b, f->shuffle.s, sizeof f->shuffle.s);
     if (!rc)
@@ -194,12 +212,13 @@ static int get_order(cr_fit *f, cr_buf *b)
         f->idx[i] = (size_t)v;
     }
     for (int e = 0; e < f->epoch && !rc; e++) {
-        double r[4];
+        double r[5];
         rc = cr_buf_get(b, r, sizeof r);
         f->hist.loss[e] = r[0];
         f->hist.accuracy[e] = r[1];
         f->hist.val_loss[e] = r[2];
         f->hist.val_accuracy[e] = r[3];
+        f->hist.lr[e] = r[4];
     }
     f->hist.epochs = f->epoch;
     return rc;

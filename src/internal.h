@@ -222,6 +222,9 @@ extern const cr_op_def *const cr_op_registry[];
 extern const int cr_op_registry_count;
 
 /* Loss ops: scalar mean over the batch (weights: per-sample, or NULL). */
+/* With label smoothing (as CCE on the one-hot labels). */
+cr_node *cr_op_sparse_cce_ls(cr_graph *g, cr_node *out, cr_node *labels, cr_node *sw,
+                             bool from_logits, float smoothing);
 cr_node *cr_op_sparse_cce(cr_graph *g, cr_node *out, cr_node *labels, cr_node *sw,
                           bool from_logits);
 cr_node *cr_op_cce(cr_graph *g, cr_node *out, cr_node *target, cr_node *sw,
@@ -607,6 +610,9 @@ void cr_functional_destroy(crest_model *m);
 /* ---- optimizers -------------------------------------------------------- */
 
 int cr_optimizer_step(crest_optimizer *o, crest_model *m, cr_pool *pool);
+/* The rate of the next updates (a schedule's); negative: the optimizer's own. */
+void cr_optimizer_set_rate(crest_optimizer *o, double lr);
+double cr_optimizer_lr(const crest_optimizer *o);   /* its own (initial) rate */
 void cr_optimizer_reset(crest_optimizer *o);
 /* The optimizer's settings, step count and every weight's slots, appended
  * to b; restore reads them back into o and ws (CREST_E_STATE if o is not
@@ -618,6 +624,23 @@ int cr_optimizer_restore(crest_optimizer *o, crest_model *m, cr_buf *b);
 
 /* Everything a run of crest_fit carries from one epoch to the next besides
  * the model's weights and optimizer: a checkpoint holds all of it. */
+/* ReduceLROnPlateau's state between epochs (src/schedule.c). */
+typedef struct cr_plateau {
+    double best;                  /* the best monitored value so far */
+    float lr;                     /* the current rate (float32, as the optimizer's) */
+    int32_t wait, cooldown;       /* epochs without improvement; cooldown left */
+} cr_plateau;
+void cr_plateau_init(cr_plateau *p, double lr, bool maximize);
+/* Keras' on_epoch_end with current, the monitored value: true when the rate
+ * (p->lr) was cut. */
+bool cr_plateau_update(cr_plateau *p, const crest_lr_schedule *s, bool maximize,
+                       double current);
+int cr_schedule_check(const crest_lr_schedule *s, bool has_val);
+void cr_schedule_hash(cr_hasher *h, const crest_lr_schedule *s);
+crest_monitor cr_monitor_resolve(crest_monitor m, bool has_val);
+bool cr_monitor_maximize(crest_monitor m);
+double cr_monitor_value(crest_monitor m, const crest_history *h, int epoch);
+
 typedef struct cr_fit {
     crest_model *m;
     const crest_dataset *train;
@@ -638,6 +661,12 @@ typedef struct cr_fit {
     uint64_t fingerprint;         /* of the model, the data and the options */
     char *ckpt;                   /* checkpoint file, or NULL */
     double t0;                    /* when the current epoch began (cr_now) */
+    /* the learning-rate schedule (src/schedule.c), if any */
+    const crest_lr_schedule *sched;
+    double base_lr;               /* the optimizer's own rate */
+    double lr;                    /* the rate of the last update */
+    cr_plateau plateau;           /* ReduceLROnPlateau's state (checkpointed) */
+    crest_monitor plateau_monitor, best_monitor;   /* resolved (never AUTO) */
 } cr_fit;
 
 /* Hands e to o->progress, if any (fit, table fit, resume). */

@@ -239,7 +239,8 @@ static void add_loss(crest_model *m, cr_graph *g, cr_traced *t)
     t->sw = cr_input(g, crest_shape(0));
     switch (o->loss) {
     case CREST_SPARSE_CCE:
-        t->loss = cr_op_sparse_cce(g, t->out, t->label, t->sw, o->from_logits);
+        t->loss = cr_op_sparse_cce_ls(g, t->out, t->label, t->sw, o->from_logits,
+                                      o->label_smoothing);
         break;
     case CREST_CCE:
         t->loss = cr_op_cce(g, t->out, t->label, t->sw, o->from_logits, o->label_smoothing);

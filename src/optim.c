@@ -15,6 +15,8 @@ struct crest_optimizer {
     float lr, momentum, beta1, beta2, eps, rho;
     bool nesterov;
     int64_t t;                  /* steps taken */
+    float rate;                 /* with has_rate: a schedule's rate for the next steps */
+    bool has_rate;
 };
 
 static crest_optimizer *opt_new(opt_kind k, float lr)
@@ -85,6 +87,14 @@ crest_optimizer *crest_rmsprop(float lr) { return crest_rmsprop_ex(lr, 0.9f, 0.0
 
 void crest_optimizer_free(crest_optimizer *o) { cr_free(o); }
 
+void cr_optimizer_set_rate(crest_optimizer *o, double lr)
+{
+    o->has_rate = lr >= 0;
+    o->rate = (float)lr;
+}
+
+double cr_optimizer_lr(const crest_optimizer *o) { return o->lr; }
+
 void cr_optimizer_reset(crest_optimizer *o)
 {
     if (o)
@@ -106,28 +116,29 @@ CR_CLONES static void adam_span(float *restrict x, const float *restrict g, floa
     }
 }
 
-static void sgd_span(const crest_optimizer *o, float *restrict x, const float *restrict g,
-                     float *restrict vel, int64_t n)
+static void sgd_span(const crest_optimizer *o, float lr, float *restrict x,
+                     const float *restrict g, float *restrict vel, int64_t n)
 {
     if (o->momentum == 0) {
         for (int64_t j = 0; j < n; j++)
-            x[j] -= o->lr * g[j];
+            x[j] -= lr * g[j];
         return;
     }
     for (int64_t j = 0; j < n; j++) {
-        float v = o->momentum * vel[j] - o->lr * g[j];
+        float v = o->momentum * vel[j] - lr * g[j];
         vel[j] = v;
-        x[j] += o->nesterov ? o->momentum * v - o->lr * g[j] : v;
+        x[j] += o->nesterov ? o->momentum * v - lr * g[j] : v;
     }
 }
 
-static void rmsprop_span(const crest_optimizer *o, float *restrict x, const float *restrict g,
-                         float *restrict ms, float *restrict mom, int64_t n)
+static void rmsprop_span(const crest_optimizer *o, float lr, float *restrict x,
+                         const float *restrict g, float *restrict ms, float *restrict mom,
+                         int64_t n)
 {
     for (int64_t j = 0; j < n; j++) {
         float a = o->rho * ms[j] + (1 - o->rho) * g[j] * g[j];
         ms[j] = a;
-        float step = o->lr * g[j] / (sqrtf(a) + o->eps);
+        float step = lr * g[j] / (sqrtf(a) + o->eps);
         if (o->momentum > 0) {
             mom[j] = o->momentum * mom[j] + step;
             step = mom[j];
@@ -140,7 +151,7 @@ typedef struct span_job {
     const crest_optimizer *o;
     const cr_params *p;
     int64_t lo, n;                /* the run [lo, lo + n) of the block */
-    float lr_t;
+    float lr_t;                   /* the step's rate (Adam's bias-corrected one) */
 } span_job;
 
 static void span_task(void *ctx, int ith, int nth)
@@ -152,12 +163,12 @@ static void span_task(void *ctx, int ith, int nth)
     int64_t o = j->lo + a, n = b - a;
     float *s0 = p->slot[0] ? p->slot[0] + o : NULL, *s1 = p->slot[1] ? p->slot[1] + o : NULL;
     switch (j->o->kind) {
-    case OPT_SGD: sgd_span(j->o, p->val + o, p->grad + o, s0, n); break;
+    case OPT_SGD: sgd_span(j->o, j->lr_t, p->val + o, p->grad + o, s0, n); break;
     case OPT_ADAM:
         adam_span(p->val + o, p->grad + o, s0, s1, n, j->o->beta1, j->o->beta2, j->lr_t,
                   j->o->eps);
         break;
-    case OPT_RMSPROP: rmsprop_span(j->o, p->val + o, p->grad + o, s0, s1, n); break;
+    case OPT_RMSPROP: rmsprop_span(j->o, j->lr_t, p->val + o, p->grad + o, s0, s1, n); break;
     }
 }
 
@@ -180,10 +191,11 @@ int cr_optimizer_step(crest_optimizer *o, crest_model *m, cr_pool *pool)
         return rc;
     o->t++;
     double t = (double)o->t;
+    float lr = o->has_rate ? o->rate : o->lr;   /* the schedule's, else its own */
     /* Keras: lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t); eps added to sqrt(v) */
     float lr_t = o->kind == OPT_ADAM
-                     ? (float)(o->lr * sqrt(1 - pow(o->beta2, t)) / (1 - pow(o->beta1, t)))
-                     : o->lr;
+                     ? (float)(lr * sqrt(1 - pow(o->beta2, t)) / (1 - pow(o->beta1, t)))
+                     : lr;
     int64_t off = 0;
     for (int i = 0; i < m->n_weights;) {   /* runs of trainable weights */
         if (!cr_weight_trainable(m->weights[i])) {

@@ -205,6 +205,17 @@ static int fit_check(crest_model *m, const crest_dataset *train, const crest_fit
         rc = check_data(m, o->validation_data, "fit: validation data");
     if (!rc && o->class_weight && m->copts.loss != CREST_SPARSE_CCE && !train->labels)
         rc = cr_fail(CREST_E_ARG, "fit: class weights need integer labels");
+    bool has_val = o->validation_split > 0 || o->validation_data;
+    if (!rc)
+        rc = cr_schedule_check(o->lr_schedule, has_val);
+    if (!rc && o->best_model_dir) {
+        crest_monitor b = cr_monitor_resolve(o->best_monitor, has_val);
+        if (b < CREST_MONITOR_AUTO || b > CREST_MONITOR_ACCURACY)
+            rc = cr_fail(CREST_E_ARG, "fit: best_monitor %d", (int)b);
+        else if (!has_val && (b == CREST_MONITOR_VAL_LOSS || b == CREST_MONITOR_VAL_ACCURACY))
+            rc = cr_fail(CREST_E_ARG, "fit: best_monitor %s needs validation data",
+                         crest_monitor_name(b));
+    }
     return rc;
 }
 
@@ -237,6 +248,14 @@ static int fit_init(cr_fit *f, crest_model *m, const crest_dataset *train,
         f->idx[i] = i;
     cr_rng_seed(&f->shuffle, o->seed);
     cr_rng_seed(&f->drop, o->seed ^ 0x5851f42d4c957f2dULL);
+    /* the schedule; its state (plateau) is the checkpoint's to restore */
+    f->sched = o->lr_schedule && o->lr_schedule->kind != CREST_LR_CONSTANT ? o->lr_schedule
+                                                                            : NULL;
+    f->base_lr = f->lr = cr_optimizer_lr(m->opt);
+    f->plateau_monitor = cr_monitor_resolve(f->sched ? f->sched->monitor : CREST_MONITOR_AUTO,
+                                            f->has_val);
+    f->best_monitor = cr_monitor_resolve(o->best_monitor, f->has_val);
+    cr_plateau_init(&f->plateau, f->base_lr, cr_monitor_maximize(f->plateau_monitor));
     return o->checkpoint_dir ? cr_fit_checkpoint_open(f) : CREST_OK;
 }
 
@@ -251,6 +270,18 @@ static int copy_weights(crest_model *m, float *buf, bool save)
     for (int i = 0; !save && i < m->n_weights; i++)
         m->weights[i]->version++;   /* prepared (packed) kernels follow */
     return CREST_OK;
+}
+
+/* The rate of update s of the current epoch, set on the optimizer. */
+static void fit_rate(cr_fit *f, int64_t s)
+{
+    if (!f->sched)
+        return;
+    f->lr = f->sched->kind == CREST_LR_PLATEAU
+                ? f->plateau.lr
+                : crest_lr_at(f->sched, f->base_lr, (int64_t)f->epoch * f->steps + s, f->steps,
+                              (int64_t)f->epochs * f->steps);
+    cr_optimizer_set_rate(f->m->opt, f->lr);
 }
 
 /* Step s of the epoch, on the b rows from s * batch size of the shuffled
@@ -274,6 +305,7 @@ static int train_step(cr_fit *f, cr_ctx *ctx, int64_t s, int64_t b, float *loss,
     count_hits(m, f->train, f->idx, start, b, m->train.out->val, hits, topk);
     memset(m->params.grad, 0, (size_t)m->params.n * sizeof(float));
     cr_graph_backward(g, m->train.loss, ctx);
+    fit_rate(f, s);
     return cr_optimizer_step(m->opt, m, ctx->pool);
 }
 
@@ -301,7 +333,7 @@ static int fit_epoch(cr_fit *f, cr_ctx *ctx, double *loss, double *acc)
         cr_fit_progress(f->o, (crest_progress){ .kind = CREST_PROGRESS_STEP, .epoch = f->epoch,
             .epochs = f->epochs, .step = s + 1, .steps = f->steps, .samples = seen,
             .loss = loss_sum / (double)seen, .accuracy = hits / (double)seen,
-            .seconds = cr_now() - f->t0 });
+            .seconds = cr_now() - f->t0, .lr = f->lr, .lr_scheduled = f->sched != NULL });
     }
     *loss = loss_sum / (double)seen;
     *acc = hits / (double)seen;
@@ -326,7 +358,8 @@ static void fit_report(const cr_fit *f, double loss, double acc, const double va
     cr_fit_progress(f->o, (crest_progress){ .kind = CREST_PROGRESS_EPOCH_END,
         .epoch = f->epoch, .epochs = f->epochs, .step = f->steps, .steps = f->steps,
         .samples = f->n, .loss = loss, .accuracy = acc, .has_val = f->has_val,
-        .val_loss = val[0], .val_accuracy = val[1], .seconds = cr_now() - f->t0 });
+        .val_loss = val[0], .val_accuracy = val[1], .seconds = cr_now() - f->t0,
+        .lr = f->lr, .lr_scheduled = f->sched != NULL });
 }
 
 /* The epoch's history row and early stopping; the epoch counts as done. */
@@ -339,6 +372,7 @@ static void fit_record(cr_fit *f, double loss, double acc, const double val[2])
     f->hist.accuracy[ep] = acc;
     f->hist.val_loss[ep] = val[0];
     f->hist.val_accuracy[ep] = val[1];
+    f->hist.lr[ep] = f->lr;
     if (!f->early)
         return;
     double mon = f->has_val ? val[0] : loss;
@@ -351,6 +385,45 @@ static void fit_record(cr_fit *f, double loss, double acc, const double val[2])
     } else if (++f->wait >= o->early_stopping_patience) {
         f->stopped = true;
     }
+}
+
+/* ReduceLROnPlateau after epoch ep (recorded): the rate of the next epochs. */
+static void fit_plateau(cr_fit *f, int ep)
+{
+    if (!f->sched || f->sched->kind != CREST_LR_PLATEAU)
+        return;
+    crest_monitor mon = f->plateau_monitor;
+    double v = cr_monitor_value(mon, &f->hist, ep);
+    if (cr_plateau_update(&f->plateau, f->sched, cr_monitor_maximize(mon), v))
+        cr_fit_progress(f->o, (crest_progress){ .kind = CREST_PROGRESS_LR_REDUCED, .epoch = ep,
+            .epochs = f->epochs, .lr = f->plateau.lr, .lr_scheduled = true,
+            .monitor = crest_monitor_name(mon), .value = v });
+}
+
+/* ModelCheckpoint(save_best_only) after epoch ep: the model saved when the
+ * monitored value beats every earlier epoch's of the run (the history is
+ * the state, so a resumed run decides as the uninterrupted one). */
+static int fit_save_best(cr_fit *f, int ep)
+{
+    const crest_fit_opts *o = f->o;
+    if (!o->best_model_dir)
+        return CREST_OK;
+    crest_monitor mon = f->best_monitor;
+    bool mx = cr_monitor_maximize(mon);
+    double v = cr_monitor_value(mon, &f->hist, ep), best = mx ? -INFINITY : INFINITY;
+    for (int e = o->initial_epoch; e < ep; e++) {
+        double u = cr_monitor_value(mon, &f->hist, e);
+        if (mx ? u > best : u < best)
+            best = u;
+    }
+    if (!(mx ? v > best : v < best))
+        return CREST_OK;
+    int rc = crest_model_save(f->m, o->best_model_dir);
+    if (!rc)
+        cr_fit_progress(o, (crest_progress){ .kind = CREST_PROGRESS_BEST_SAVED, .epoch = ep,
+            .epochs = f->epochs, .path = o->best_model_dir, .monitor = crest_monitor_name(mon),
+            .value = v, .best = best, .lr = f->lr, .lr_scheduled = f->sched != NULL });
+    return rc;
 }
 
 int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *o)
@@ -378,11 +451,13 @@ int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *
             goto out;
         fit_report(f, loss, acc, val);
         fit_record(f, loss, acc, val);
+        fit_plateau(f, f->epoch - 1);
         f->hist.best_epoch = f->best_epoch;
         if (f->stopped)
             cr_fit_progress(o, (crest_progress){ .kind = CREST_PROGRESS_EARLY_STOP,
                 .epoch = f->epoch - 1, .epochs = f->epochs, .best_epoch = f->best_epoch });
-        if (o->on_epoch_end && (rc = o->on_epoch_end(m, f->epoch - 1, &f->hist, o->user)))
+        if ((rc = fit_save_best(f, f->epoch - 1)) ||
+            (o->on_epoch_end && (rc = o->on_epoch_end(m, f->epoch - 1, &f->hist, o->user))))
             goto out;
         if (f->ckpt && (rc = cr_fit_checkpoint_save(f)))
             goto out;
@@ -390,6 +465,7 @@ int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *
     if (f->best && f->best_epoch >= 0)
         rc = copy_weights(m, f->best, false);
 out:
+    cr_optimizer_set_rate(m->opt, -1);   /* the schedule was this run's */
     if (o->history) {
         *o->history = f->hist;
         o->history->best_epoch = f->best_epoch;

@@ -126,6 +126,7 @@ static int table_fit_epoch(table_fit *t)
         fo->history->accuracy[ep] = acc;
         fo->history->val_loss[ep] = vm.loss;
         fo->history->val_accuracy[ep] = vm.accuracy;
+        fo->history->lr[ep] = cr_optimizer_lr(t->m->opt);   /* no schedules here */
     }
     cr_fit_progress(fo, (crest_progress){ .kind = CREST_PROGRESS_EPOCH_END, .epoch = ep,
         .epochs = t->epochs, .samples = seen, .loss = loss, .accuracy = acc,
@@ -143,10 +144,11 @@ int crest_fit_table(crest_model *m, const crest_features *fs, const char *path,
     if (!m || !fs || !path)
         return cr_fail(CREST_E_ARG, "fit_table: NULL argument");
     if (fo->validation_split > 0 || fo->early_stopping_patience > 0 || fo->class_weight ||
-        fo->checkpoint_dir || fo->initial_epoch || fo->on_epoch_end)
+        fo->checkpoint_dir || fo->initial_epoch || fo->on_epoch_end ||
+        (fo->lr_schedule && fo->lr_schedule->kind != CREST_LR_CONSTANT) || fo->best_model_dir)
         return cr_fail(CREST_E_UNSUPPORTED, "fit_table: validation_split, early stopping, "
-                       "class weights, checkpoints and epoch callbacks need the data set in "
-                       "memory (crest_fit)");
+                       "class weights, checkpoints, learning-rate schedules, best-model "
+                       "saves and epoch callbacks need the data set in memory (crest_fit)");
     if (!fs->laid_out)
         return cr_fail(CREST_E_STATE, "fit_table: the spec is not adapted");
     table_fit t = { .m = m, .fs = fs, .path = path, .o = o, .fo = fo,

@@ -28,7 +28,7 @@ static const cli_opt bench_options[] = {
 };
 #undef T
 
-static const cli_command bench_cmd = {
+const cli_command bench_cmd = {
     .name = "bench",
     .usage = "crest bench MODEL [--batch B] [--threads T] [--iters N] [--profile] [--json]",
     .about = "  Inference forward passes on random input of the model's shape, after two\n"

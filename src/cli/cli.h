@@ -141,6 +141,9 @@ void cli_progress_rows(const crest_progress *e, void *user);
 
 /* `crest train` options (src/cli/train.c: their table and parsing). */
 typedef struct cli_sizes { int n, size[8]; } cli_sizes;   /* --hidden 256,128 */
+/* --lr-schedule: the schedule and the piecewise boundaries (epochs) and values
+ * it points to. */
+typedef struct cli_schedule { crest_lr_schedule s; float bounds[16], values[17]; } cli_schedule;
 typedef struct train_opts {
     const char *data, *out, *val, *optimizer;
     cli_sizes hidden;
@@ -157,7 +160,23 @@ typedef struct train_opts {
     const char *resume;
     long initial_epoch;
     const char *checkpoint;           /* --checkpoint every|best: DIR saved per epoch */
+    /* training control (src/cli/control.c) */
+    cli_schedule schedule;            /* --lr-schedule; kind CONSTANT: none */
+    const char *monitor;              /* --monitor (NULL: auto) */
+    const char *class_weight;         /* --class-weight balanced|FILE */
+    double label_smoothing;
 } train_opts;
+
+/* --lr-schedule SPEC (a cli_opt parser) into a cli_schedule. */
+int cli_parse_schedule(const char *cmd, const cli_opt *o, const char *v, void *dst);
+/* The run's schedule, or NULL. */
+const crest_lr_schedule *cli_schedule_of(const train_opts *o);
+crest_monitor cli_monitor(const train_opts *o);
+/* --class-weight: the weights of ds's classes into *out (malloc'd; NULL
+ * without the option), named by ds's class names, else named's (a model);
+ * printed. 0, or an exit code (message printed). */
+int cli_class_weight(const train_opts *o, const crest_model *named, const crest_dataset *ds,
+                     float **out);
 
 /* The checkpoint folder of a run: <out>/checkpoint. */
 const char *cli_checkpoint_dir(const train_opts *o, char *buf, size_t size);
@@ -219,6 +238,18 @@ int cli_open_images(const char *cmd, const char *spec, const crest_image_opts *i
  * model's classes, else "0".."K-1"; NULL-terminated, NULL when out of memory. */
 char **cli_class_names(const crest_model *m, int K);
 void cli_class_names_free(char **names);
+
+/* The commands: each one's name, line in `crest --help`, entry point and
+ * option table (also the manual page's source). */
+typedef struct cli_entry {
+    const char *name, *what;
+    int (*run)(int, char **);
+    const struct cli_command *table;
+} cli_entry;
+extern const cli_command train_cmd, evaluate_cmd, predict_cmd, summary_cmd, infer_cmd,
+    bench_cmd, export_cmd;
+/* crest(1) in roff from the tables (src/cli/man.c): `crest help --man`. */
+void cli_man(FILE *f, const cli_entry *cmds, int n);
 
 /* The whole command (src/cli/crest.c's main calls it; tests/crest_examples.c
  * calls it with the examples' model classes registered). */

@@ -40,7 +40,7 @@ static const cli_rule evaluate_rules[] = {
     { EVAL_TABLE, "is for tables (.csv, .arff, penguins), not", true },
 };
 
-static const cli_command evaluate_cmd = {
+const cli_command evaluate_cmd = {
     .name = "evaluate", .usage = "crest evaluate DIR --data SPEC [options]",
     .about = "  Loss, accuracy, per-class precision/recall/F1 and the confusion matrix.\n"
              "  Image sources (folders, IDX sets) go through the model's recorded image\n"
@@ -160,22 +160,58 @@ static void class_scores(const scores *s, int k, double *p, double *r, double *f
     *support = row;
 }
 
+/* The confusion matrix labelled by class name: rows (true classes) by name,
+ * columns by name too where the names fit in a column, else by their index
+ * with the names listed under the matrix. */
+static void confusion_text(const scores *s, int w)
+{
+    int cw = 6;   /* wide enough for the counts and the names, up to 12 */
+    long most = 0;
+    for (size_t i = 0; i < (size_t)s->K * (size_t)s->K; i++)
+        most = s->conf[i] > most ? s->conf[i] : most;
+    int digits = snprintf(NULL, 0, "%ld", most) + 1;
+    cw = digits > cw ? digits : cw;
+    bool named = true;
+    for (int k = 0; k < s->K; k++) {
+        int n = (int)strlen(s->names[k]) + 1;
+        if (n > 13)
+            named = false;
+        else if (n > cw)
+            cw = n;
+    }
+    if (!named)
+        cw = digits > 6 ? digits : 6;
+    printf("\nconfusion (rows: true class, columns: predicted)\n%-*s", w, "");
+    for (int j = 0; j < s->K; j++) {
+        char num[16];
+        snprintf(num, sizeof num, "[%d]", j);
+        printf(" %*s", cw - 1, named ? s->names[j] : num);
+    }
+    printf("\n");
+    for (int k = 0; k < s->K; k++) {
+        printf("%-*s", w, s->names[k]);
+        for (int j = 0; j < s->K; j++)
+            printf("%*ld", cw, s->conf[(size_t)k * (size_t)s->K + (size_t)j]);
+        printf("\n");
+    }
+    for (int j = 0; !named && j < s->K; j++)
+        printf("[%d] %s\n", j, s->names[j]);
+}
+
 static void report_text(const scores *s)
 {
-    printf("n: %zu\nloss: %.4f\naccuracy: %.4f\n\n%-8s %9s %9s %9s %8s\n", s->n, s->met.loss,
-           s->met.accuracy, "class", "precision", "recall", "f1", "support");
+    int w = 8;   /* the class column: the longest name */
+    for (int k = 0; k < s->K; k++)
+        w = (int)strlen(s->names[k]) > w ? (int)strlen(s->names[k]) : w;
+    printf("n: %zu\nloss: %.4f\naccuracy: %.4f\n\n%-*s %9s %9s %9s %8s\n", s->n, s->met.loss,
+           s->met.accuracy, w, "class", "precision", "recall", "f1", "support");
     for (int k = 0; k < s->K; k++) {
         double p, r, f1;
         long support;
         class_scores(s, k, &p, &r, &f1, &support);
-        printf("%-8s %9.4f %9.4f %9.4f %8ld\n", s->names[k], p, r, f1, support);
+        printf("%-*s %9.4f %9.4f %9.4f %8ld\n", w, s->names[k], p, r, f1, support);
     }
-    printf("\nconfusion (rows: true class, columns: predicted)\n");
-    for (int k = 0; k < s->K; k++) {
-        for (int j = 0; j < s->K; j++)
-            printf("%6ld", s->conf[(size_t)k * (size_t)s->K + (size_t)j]);
-        printf("\n");
-    }
+    confusion_text(s, w);
 }
 
 static void report_json(const scores *s)

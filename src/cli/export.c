@@ -16,7 +16,7 @@ static const cli_opt export_options[] = {
       .help = "the folder (tfjs) or file (h5) written, atomically" },
 };
 
-static const cli_command export_cmd = {
+const cli_command export_cmd = {
     .name = "export", .usage = "crest export MODEL --format FORMAT --out PATH",
     .about = "  Writes MODEL (any form crest reads: a TF.js layers folder, a Keras .h5,\n"
              "  a folder crest train wrote) in another format.\n",

@@ -63,7 +63,7 @@ static const cli_opt infer_options[] = {
 };
 #undef T
 
-static const cli_command infer_cmd = {
+const cli_command infer_cmd = {
     .name = "infer",
     .usage = "crest infer MODEL --input X.f32 --shape N,H,W,C [--layer NAME] --out Y.f32\n"
              "                   [--batch B] [--threads T]",

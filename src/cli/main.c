@@ -199,22 +199,23 @@ int cli_write_file(const char *cmd, const char *path, const void *data, size_t l
     return 0;
 }
 
-static const struct {
-    const char *name, *what;
-    int (*run)(int, char **);
-} cmds[] = {
-    { "train", "build a model with a classification head and train it", cmd_train },
-    { "evaluate", "loss, accuracy, per-class scores, confusion matrix", cmd_evaluate },
-    { "predict", "class probabilities for inputs", cmd_predict },
-    { "summary", "Keras-style table of a model's layers", cmd_summary },
-    { "infer", "raw forward pass on float32 tensors (optionally up to a layer)", cmd_infer },
-    { "bench", "forward-pass speed: ms per batch and per image", cmd_bench },
-    { "export", "the model in another format (TF.js layers folder, Keras .h5)", cmd_export },
+static const cli_entry cmds[] = {
+    { "train", "build a model with a classification head and train it", cmd_train, &train_cmd },
+    { "evaluate", "loss, accuracy, per-class scores, confusion matrix", cmd_evaluate,
+      &evaluate_cmd },
+    { "predict", "class probabilities for inputs", cmd_predict, &predict_cmd },
+    { "summary", "Keras-style table of a model's layers", cmd_summary, &summary_cmd },
+    { "infer", "raw forward pass on float32 tensors (optionally up to a layer)", cmd_infer,
+      &infer_cmd },
+    { "bench", "forward-pass speed: ms per batch and per image", cmd_bench, &bench_cmd },
+    { "export", "the model in another format (TF.js layers folder, Keras .h5)", cmd_export,
+      &export_cmd },
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: crest COMMAND [options]   (crest COMMAND --help for each)\n\n");
+    fprintf(f, "usage: crest COMMAND [options]   (crest COMMAND --help for each;\n"
+               "       crest help --man prints the manual page, crest(1))\n\n");
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].what);
 }
@@ -224,6 +225,10 @@ int crest_cli_main(int argc, char **argv)
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "help") && argc == 3 && !strcmp(argv[2], "--man")) {
+        cli_man(stdout, cmds, (int)(sizeof cmds / sizeof cmds[0]));   /* crest(1) */
+        return EXIT_OK;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);

@@ -28,7 +28,7 @@ static const cli_opt predict_options[] = {
 };
 #undef T
 
-static const cli_command predict_cmd = {
+const cli_command predict_cmd = {
     .name = "predict",
     .usage = "crest predict DIR INPUT... [--top K] [--json]\n"
              "       crest predict DIR --data SPEC [--limit N] [--top K] [--json]",
@@ -257,6 +257,9 @@ int cmd_predict(int argc, char **argv)
     rc = err ? cli_fail("predict", err) : EXIT_OK;
     r.root = !rc && o.json ? cJSON_CreateObject() : NULL;
     r.arr = r.root ? cJSON_AddArrayToObject(r.root, "predictions") : NULL;
+    cJSON *labels = r.root ? cJSON_AddArrayToObject(r.root, "labels") : NULL;
+    for (int k = 0; labels && k < r.K; k++)   /* what each "probs" entry is */
+        cJSON_AddItemToArray(labels, cJSON_CreateString(r.names[k]));
     for (int f = 1; f < p.n_pos && !rc; f++)
         rc = predict_source(&r, p.pos[f], false);
     if (!rc && o.data)

@@ -60,6 +60,8 @@ static void bar_line(const crest_progress *e, bool final)
     fprintf(stderr, " - accuracy: %.4f", e->accuracy);
     if (final && e->has_val)
         fprintf(stderr, " - val_loss: %.4f - val_accuracy: %.4f", e->val_loss, e->val_accuracy);
+    if (final && e->lr_scheduled)
+        fprintf(stderr, " - learning_rate: %.4e", e->lr);
     fprintf(stderr, final ? "\n" : "");
     fflush(stderr);
 }
@@ -105,6 +107,14 @@ void cli_progress_bar(const crest_progress *e, void *user)
         break;
     case CREST_PROGRESS_EXTRACT:
         extract_line(e);
+        break;
+    case CREST_PROGRESS_LR_REDUCED:   /* Keras' words */
+        fprintf(stderr, "Epoch %d: ReduceLROnPlateau reducing learning rate to %g.\n",
+                e->epoch + 1, e->lr);
+        break;
+    case CREST_PROGRESS_BEST_SAVED:
+        fprintf(stderr, "Epoch %d: %s improved from %.5f to %.5f, saving the model to %s\n",
+                e->epoch + 1, e->monitor, e->best, e->value, e->path);
         break;
     }
 }

@@ -13,7 +13,7 @@ static const cli_opt summary_options[] = {
               "\"total_params\",\"trainable_params\",\"non_trainable_params\"}" },
 };
 
-static const cli_command summary_cmd = {
+const cli_command summary_cmd = {
     .name = "summary", .usage = "crest summary MODEL [--json]",
     .about = "  Layer name, class, output shape and parameters; total, trainable,\n"
              "  non-trainable.\n",

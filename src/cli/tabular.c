@@ -55,7 +55,9 @@ static int build_model(const train_opts *o, const crest_features *f, crest_model
     }
     if (!err) {
         crest_optimizer *opt = cli_optimizer(o, o->lr ? o->lr : 0.01);
-        err = opt ? crest_compile(m, &(crest_compile_opts){ .optimizer = opt }) : CREST_E_ARG;
+        err = opt ? crest_compile(m, &(crest_compile_opts){
+                        .optimizer = opt, .label_smoothing = (float)o->label_smoothing })
+                  : CREST_E_ARG;
     }
     if (!err) {
         char meta[1024];
@@ -192,8 +194,15 @@ static int fit_table(table_run *r)
         fo.validation_split = (float)o->val_split;
         fo.progress = cli_progress_rows;
     }
-    return o->chunk ? crest_fit_table(r->m, r->f, r->path, &r->rows, &fo, (int)o->chunk)
-                    : crest_fit(r->m, r->ds, &fo);
+    if (o->chunk)
+        return crest_fit_table(r->m, r->f, r->path, &r->rows, &fo, (int)o->chunk);
+    float *cw = NULL;
+    int err = cli_class_weight(o, r->m, r->ds, &cw);
+    fo.class_weight = cw;
+    if (!err)
+        err = crest_fit(r->m, r->ds, &fo);
+    free(cw);
+    return err;
 }
 
 /* Step 3: --holdout N: the held-out rows scored. */

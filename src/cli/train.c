@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
+#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,8 +103,26 @@ static const cli_opt train_options[] = {
       .help = "start counting at epoch E (Keras' initial_epoch)" },
     { CLI_ENUM_OPT(T, "--checkpoint", checkpoint, "every|best"),
       .help = "also save the model to --out after every epoch (best:\n"
-              "when val loss, else loss, improved; DIR then ends with the\n"
-              "best epoch's model); with --base, while fine-tuning" },
+              "when --monitor improved; DIR then ends with the best\n"
+              "epoch's model); with --base, while fine-tuning" },
+    { CLI_CUSTOM_OPT(T, "--lr-schedule", schedule, cli_parse_schedule), .arg = "SPEC",
+      .help = "the learning rate of each update, from --lr (Keras' schedules):\n"
+              "cosine[:warmup=E][:alpha=A]: E epochs of linear warmup from 0,\n"
+              "  then cosine decay to alpha * lr at the end of the run;\n"
+              "exponential:RATE: times RATE per epoch (smoothly, per step);\n"
+              "step:E:RATE: times RATE every E epochs;\n"
+              "piecewise:E1,E2..:LR0,LR1,LR2..: LR0 up to epoch E1, then LR1...;\n"
+              "plateau:PATIENCE[:factor=F][:min_lr=LR][:cooldown=E][:min_delta=D]:\n"
+              "  ReduceLROnPlateau on --monitor (factor 0.1, min_delta 1e-4)" },
+    { CLI_ENUM_OPT(T, "--monitor", monitor, "val_loss|val_accuracy|loss|accuracy"),
+      .help = "what --checkpoint best and --lr-schedule plateau watch\n"
+              "(default: val_loss with validation data, else loss)" },
+    { CLI_STR_OPT(T, "--class-weight", class_weight), .arg = "balanced|FILE",
+      .help = "weigh each sample's loss by its class: balanced =\n"
+              "n_samples / (n_classes * count of the class), or a JSON\n"
+              "file {\"class name\": weight, ...} (classes left out: 1)" },
+    { CLI_FLOAT_OPT(T, "--label-smoothing", label_smoothing, 0, 0.99), .arg = "E",
+      .help = "train on (1 - E) * one_hot + E / classes (Keras)" },
     { CLI_INT_OPT(T, "--threads", threads, 1, 256), .arg = "T",
       .help = "worker threads (default: the cores)" },
     { CLI_STR_OPT(T, "--label", label), .arg = "COL", .modes = TRAIN_TABLE,
@@ -152,7 +171,7 @@ static const cli_rule train_rules[] = {
     { TRAIN_PLAIN | TRAIN_BASE, "is not for tables", false },
 };
 
-static const cli_command train_cmd = {
+const cli_command train_cmd = {
     .name = "train", .usage = "crest train --data SPEC --out DIR [options]",
     .opts = train_options, .n_opts = sizeof train_options / sizeof *train_options,
     .rules = train_rules, .n_rules = sizeof train_rules / sizeof *train_rules,
@@ -180,6 +199,15 @@ static int check_combination(train_opts *o, const cli_parsed *p)
         return cli_usage("train", "give --val or --val-split, not both");
     if (o->patience && !o->val && !(o->val_split > 0))
         return cli_usage("train", "--early-stop needs validation data (--val or --val-split)");
+    if (o->monitor && !strncmp(o->monitor, "val_", 4) && !o->val && !(o->val_split > 0))
+        return cli_usage("train", "--monitor %s needs validation data (--val or --val-split)",
+                         o->monitor);
+    if (o->monitor && !cli_keep_best(o) && o->schedule.s.kind != CREST_LR_PLATEAU)
+        return cli_usage("train", "--monitor is for --checkpoint best and --lr-schedule "
+                         "plateau");
+    if (o->chunk && (cli_schedule_of(o) || o->class_weight))
+        return cli_usage("train", "--chunk streams the table: no --lr-schedule nor "
+                         "--class-weight");
     return 0;
 }
 
@@ -205,26 +233,13 @@ void cli_checkpoint_done(const train_opts *o)
     rmdir(dir);
 }
 
-/* The loss --checkpoint best watches at epoch e: val_loss with validation. */
-static double monitored(const train_opts *o, const crest_history *h, int e)
-{
-    return o->val || o->val_split > 0 ? h->val_loss[e] : h->loss[e];
-}
-
+/* --checkpoint every: the model saved after each epoch (best: the
+ * library's best_model_dir, crest_fit_opts). */
 static int save_epoch(crest_model *m, int epoch, const crest_history *h, void *user)
 {
+    (void)epoch;
+    (void)h;
     const train_opts *o = user;
-    if (!strcmp(o->checkpoint, "best")) {
-        int prev = -1;
-        for (int e = o->initial_epoch; e < epoch; e++)
-            if (prev < 0 || monitored(o, h, e) < monitored(o, h, prev))
-                prev = e;
-        if (prev >= 0 && !(monitored(o, h, epoch) < monitored(o, h, prev)))
-            return CREST_OK;
-        fprintf(stderr, "Epoch %d: %s %s %.5f, saving the model to %s\n", epoch + 1,
-                o->val || o->val_split > 0 ? "val_loss" : "loss",
-                prev < 0 ? "is" : "improved to", monitored(o, h, epoch), o->out);
-    }
     return crest_model_save(m, o->out);
 }
 
@@ -246,8 +261,11 @@ crest_fit_opts cli_fit_opts(const train_opts *o, const char *ckdir, const char *
                              .progress = cli_progress_bar,
                              .checkpoint_dir = ckdir, .checkpoint_name = name,
                              .resume = o->resume != NULL, .initial_epoch = (int)o->initial_epoch,
-                             .on_epoch_end = o->checkpoint ? save_epoch : NULL,
-                             .user = (void *)o };
+                             .on_epoch_end = o->checkpoint && !cli_keep_best(o) ? save_epoch
+                                                                                : NULL,
+                             .user = (void *)o, .lr_schedule = cli_schedule_of(o),
+                             .best_model_dir = cli_keep_best(o) ? o->out : NULL,
+                             .best_monitor = cli_monitor(o) };
 }
 
 bool cli_keep_best(const train_opts *o) { return o->checkpoint && !strcmp(o->checkpoint, "best"); }
@@ -280,6 +298,28 @@ crest_optimizer *cli_optimizer(const train_opts *o, double lr)
     return crest_rmsprop((float)lr);
 }
 
+/* What the saved model carries: the loss, the data, its classes (with their
+ * names when the data has them: fashion-mnist's), the preprocessing. */
+static int set_mlp_metadata(crest_model *m, const train_opts *o, const crest_dataset *ds)
+{
+    int K = crest_dataset_classes(ds);
+    cJSON *root = cJSON_CreateObject(), *c = cJSON_AddObjectToObject(root, "crest");
+    cJSON_AddStringToObject(c, "loss", "sparse_categorical_crossentropy");
+    cJSON_AddStringToObject(c, "data", o->data);
+    cJSON_AddNumberToObject(c, "classes", K);
+    if (crest_dataset_class_name(ds, 0)) {
+        cJSON *names = cJSON_AddArrayToObject(c, "class_names");
+        for (int k = 0; k < K; k++)
+            cJSON_AddItemToArray(names, cJSON_CreateString(crest_dataset_class_name(ds, k)));
+    }
+    cJSON_AddStringToObject(c, "preprocessing", "x/255");
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    int rc = s ? crest_model_set_metadata(m, s) : CREST_E_NOMEM;
+    free(s);
+    return rc;
+}
+
 /* Flatten, the head: compiled, with the metadata the saved model carries. */
 static int build_mlp(const train_opts *o, const crest_dataset *ds, crest_model **out)
 {
@@ -296,18 +336,12 @@ static int build_mlp(const train_opts *o, const crest_dataset *ds, crest_model *
     if (!err) {
         crest_optimizer *opt = cli_optimizer(o, o->lr);
         err = opt ? crest_compile(m, &(crest_compile_opts){ .optimizer = opt,
-                                                            .loss = CREST_SPARSE_CCE,
-                                                            .metrics = CREST_ACCURACY })
+                                 .loss = CREST_SPARSE_CCE, .metrics = CREST_ACCURACY,
+                                 .label_smoothing = (float)o->label_smoothing })
                   : CREST_E_ARG;
     }
-    if (!err) {
-        char meta[512];
-        snprintf(meta, sizeof meta,
-                 "{\"crest\":{\"loss\":\"sparse_categorical_crossentropy\",\"data\":\"%s\","
-                 "\"classes\":%d,\"preprocessing\":\"x/255\"}}",
-                 strchr(o->data, '"') ? "?" : o->data, K);
-        err = crest_model_set_metadata(m, meta);
-    }
+    if (!err)
+        err = set_mlp_metadata(m, o, ds);
     if (err) {
         crest_model_free(m);
         m = NULL;
@@ -343,7 +377,13 @@ static int fit_mlp(const train_opts *o, crest_model *m, const crest_dataset *ds,
     char ck[4096];
     crest_fit_opts fo = cli_fit_opts(o, cli_checkpoint_dir(o, ck, sizeof ck), "fit");
     fo.validation_data = val;
-    return crest_fit(m, ds, &fo);
+    float *cw = NULL;
+    int rc = cli_class_weight(o, m, ds, &cw);
+    fo.class_weight = cw;
+    if (!rc)
+        rc = crest_fit(m, ds, &fo);
+    free(cw);
+    return rc;
 }
 
 /* IDX sets and built-in names: Flatten and the head on the inputs. */
@@ -361,7 +401,7 @@ static int train_mlp(const train_opts *o)
     crest_model_free(m);
     crest_dataset_free(ds);
     crest_dataset_free(val);
-    return err ? cli_fail("train", err) : EXIT_OK;
+    return err > 0 ? err : err ? cli_fail("train", err) : EXIT_OK;   /* > 0: reported */
 }
 
 int cmd_train(int argc, char **argv)

@@ -117,6 +117,7 @@ typedef struct base_run {
     char cut[128];                    /* the layer the backbone ends at */
     int nb;                           /* backbone layers, with the cut's pooling */
     double t_feat;                    /* seconds of feature extraction */
+    float *cw;                        /* --class-weight, or NULL */
 } base_run;
 
 /* Steps return 0, a library error (< 0, reported by cmd_train_base) or an
@@ -207,8 +208,9 @@ static int train_head(base_run *r)
     crest_model_set_seed(r->head, (uint64_t)o->seed);
     if ((err = cli_add_head(r->head, o, crest_dataset_classes(r->ds))) ||
         (err = crest_compile(r->head, &(crest_compile_opts){ .optimizer = cli_optimizer(o, o->lr),
-                                                             .loss = CREST_SPARSE_CCE,
-                                                             .metrics = CREST_ACCURACY })))
+                                 .loss = CREST_SPARSE_CCE, .metrics = CREST_ACCURACY,
+                                 .label_smoothing = (float)o->label_smoothing })) ||
+        (err = cli_class_weight(o, r->m, r->ds, &r->cw)))
         return err;
     crest_history hist;
     double t0 = now_s();
@@ -218,6 +220,8 @@ static int train_head(base_run *r)
     fo.history = &hist;
     fo.on_epoch_end = NULL;   /* the head alone is no model to save: --checkpoint
                                  saves the whole model while fine-tuning */
+    fo.best_model_dir = NULL;
+    fo.class_weight = r->cw;
     if ((err = crest_fit(r->head, r->ft, &fo)))
         return err;
     fprintf(stderr, "head training: %.2f s (features: %.2f s)\n", now_s() - t0, r->t_feat);
@@ -241,13 +245,16 @@ static int fine_tune(base_run *r)
     double t0 = now_s();
     err = crest_compile(r->m, &(crest_compile_opts){ .optimizer = cli_optimizer(o, o->lr / 10),
                                                      .loss = CREST_SPARSE_CCE,
-                                                     .metrics = CREST_ACCURACY });
+                                                     .metrics = CREST_ACCURACY,
+                                                     .label_smoothing =
+                                                         (float)o->label_smoothing });
     char ck[4096];
     crest_fit_opts fo = cli_fit_opts(o, cli_checkpoint_dir(o, ck, sizeof ck), "fine-tune");
     fo.epochs = o->fine_tune_epochs ? (int)o->fine_tune_epochs : 2;
     fo.early_stopping_patience = 0;
     fo.initial_epoch = 0;
     fo.validation_data = r->val;
+    fo.class_weight = r->cw;
     if (!err)
         err = crest_fit(r->m, r->ds, &fo);   /* lazy: inputs made a batch at a time */
     if (!err)
@@ -277,5 +284,6 @@ int cmd_train_base(const train_opts *o)
     crest_dataset_free(r.val);
     crest_dataset_free(r.ft);
     crest_dataset_free(r.fv);
+    free(r.cw);
     return err > 0 ? err : err ? cli_fail("train", err) : EXIT_OK;
 }

@@ -342,6 +342,23 @@ out:
     return rc;
 }
 
+/* Fashion-MNIST's labels 0..9 by name (the data set's own documentation). */
+static int fashion_names(crest_dataset *d)
+{
+    static const char *const names[10] = { "T-shirt/top", "Trouser", "Pullover", "Dress",
+                                           "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                                           "Ankle boot" };
+    if (d->n_classes != 10)
+        return CREST_OK;
+    if (!(d->class_names = cr_calloc(10, sizeof *d->class_names)))
+        return cr_fail(CREST_E_NOMEM, "out of memory");
+    d->n_class_names = 10;
+    for (int k = 0; k < 10; k++)
+        if (!(d->class_names[k] = cr_strdup(names[k])))
+            return cr_fail(CREST_E_NOMEM, "out of memory");
+    return CREST_OK;
+}
+
 const char *crest_data_dir(void)
 {
     const char *e = getenv("CREST_DATA");
@@ -380,5 +397,11 @@ int crest_dataset_load(crest_dataset **out, const char *spec)
     int rc = idx_pair(out, img, lab);
     if (rc == CREST_E_IO && stat(img, &st) != 0)
         cr_wrap(rc, "data set '%s' is missing (run tools/setup.sh)", spec);
+    if (!rc && !strcmp(name, "fashion-mnist"))
+        rc = fashion_names(*out);
+    if (rc) {
+        crest_dataset_free(*out);
+        *out = NULL;
+    }
     return rc;
 }

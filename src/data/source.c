@@ -279,6 +279,10 @@ static int open_raw(crest_dataset **out, const char *spec, const crest_image_opt
     rc = cr_dataset_new_lazy(&d, raw->n, input_shape(o), raw->labels, raw->n_classes);
     if (!rc) {
         d->raw = raw;
+        d->class_names = raw->class_names;   /* named labels (fashion-mnist) */
+        d->n_class_names = raw->n_class_names;
+        raw->class_names = NULL;
+        raw->n_class_names = 0;
         raw = NULL;
         d->raw_scale = 255.0f;
         rc = set_image(d, o);

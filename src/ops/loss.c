@@ -188,9 +188,9 @@ static cr_node *loss_example(cr_graph *g, cr_rng *r, loss_attr a)
     return loss_node(g, out, t, sw, a);
 }
 
-static cr_node *sparse_ex(cr_graph *g, cr_rng *r)
+static cr_node *sparse_ex(cr_graph *g, cr_rng *r)   /* with label smoothing */
 {
-    return loss_example(g, r, (loss_attr){ L_SPARSE, true, 0 });
+    return loss_example(g, r, (loss_attr){ L_SPARSE, true, 0.1f });
 }
 static cr_node *sparse_p_ex(cr_graph *g, cr_rng *r)
 {
@@ -249,11 +249,17 @@ static cr_node *logits_of(cr_node *out, const cr_op_def *act, bool *from_logits)
     return out;
 }
 
+cr_node *cr_op_sparse_cce_ls(cr_graph *g, cr_node *out, cr_node *labels, cr_node *sw,
+                             bool from_logits, float smoothing)
+{
+    out = logits_of(out, &cr_activations[CREST_SOFTMAX].op, &from_logits);
+    return loss_node(g, out, labels, sw, (loss_attr){ L_SPARSE, from_logits, smoothing });
+}
+
 cr_node *cr_op_sparse_cce(cr_graph *g, cr_node *out, cr_node *labels, cr_node *sw,
                           bool from_logits)
 {
-    out = logits_of(out, &cr_activations[CREST_SOFTMAX].op, &from_logits);
-    return loss_node(g, out, labels, sw, (loss_attr){ L_SPARSE, from_logits, 0 });
+    return cr_op_sparse_cce_ls(g, out, labels, sw, from_logits, 0);
 }
 
 cr_node *cr_op_cce(cr_graph *g, cr_node *out, cr_node *target, cr_node *sw, bool from_logits,

@@ -64,7 +64,7 @@ table_of() {
       s = substr($0, RSTART, RLENGTH); t = s; sub(/^CLI_/, "", t); sub(/_OPT.*/, "", t)
       n = s; sub(/^[^"]*"/, "", n); sub(/"$/, "", n)
       ch = ""
-      if (t == "ENUM" && match($0, /"[a-z0-9|\/-]+"\)/)) ch = substr($0, RSTART + 1, RLENGTH - 3)
+      if (t == "ENUM" && match($0, /"[a-z0-9_|\/-]+"\)/)) ch = substr($0, RSTART + 1, RLENGTH - 3)
       print t, n, ch
     }' "$ROOT"/src/cli/*.c
 }

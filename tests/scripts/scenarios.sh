@@ -159,7 +159,7 @@ check() {
         "$o.sum.json" 2> /dev/null || echo 0)
   # predict, text and --json
   if run "$sc" predict "$o.pred.txt" -- "$bin" predict "$m" "$@" --top 2; then
-    if grep -Eq '\]: [^ ]+ \([01]\.[0-9]{4}\) [^ ]+ \([01]\.[0-9]{4}\)$' "$o.pred.txt"; then
+    if grep -Eq '\]: [^ ].* \([01]\.[0-9]{4}\) [^ ].* \([01]\.[0-9]{4}\)$' "$o.pred.txt"; then   # names may hold spaces (Ankle boot)
       note "$sc" predict ok
     else
       echo "FAIL [$sc predict] no '<input>[i]: <class> (p) <class> (p)' lines:"; head -3 "$o.pred.txt"
