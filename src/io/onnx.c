@@ -241,7 +241,17 @@ static char *const_f32(ox *o, const char *what, const float *v, int64_t count,
                    (size_t)count * sizeof *c, dims, nd);
 }
 
-static char *scalar_f32(ox *o, float v) { return const_f32(o, "c", &v, 1, NULL, 0); }
+/* A float scalar; one initializer per distinct value. */
+static char *scalar_f32(ox *o, float v)
+{
+    for (size_t i = 0; i < o->g->n_initializer; i++) {
+        const Onnx__TensorProto *t = o->g->initializer[i];
+        if (t->n_dims == 0 && t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT &&
+            t->raw_data.len == sizeof v && !memcmp(t->raw_data.data, &v, sizeof v))
+            return t->name;
+    }
+    return const_f32(o, "c", &v, 1, NULL, 0);
+}
 
 static char *unary(ox *o, const char *op_type, const char *x, const char *out)
 {
@@ -618,6 +628,14 @@ static bool emit_spatial(ox *o, const cr_node *n, const char *op)
                    const_i64(o, "axes", (int64_t[]){ 2, 3 }, 2) }, 4, out_of(o, n, true));
 }
 
+/* An NCHW value whose height and width are 1 ([n,c,1,1], as global pooling
+ * with keepdims makes) lies in memory as its NHWC form does: Flatten and
+ * Reshape take it with no Transpose. */
+static bool flat_same(const ox *o, const cr_node *x)
+{
+    return is4(x) && o->nchw[x->id] && x->shape.d[1] == 1 && x->shape.d[2] == 1;
+}
+
 static bool emit_op(ox *o, const cr_node *n)
 {
     const char *op = n->op->name;
@@ -662,7 +680,7 @@ static bool emit_op(ox *o, const cr_node *n)
         return binary(o, "Add", t, scalar_f32(o, add), out_of(o, n, nchw));
     }
     if (!strcmp(op, "flatten")) {
-        const char *x = val(o, n->in[0], false);
+        const char *x = val(o, n->in[0], flat_same(o, n->in[0]));
         Onnx__NodeProto *f = ox_node(o, "Flatten", &x, 1, out_of(o, n, false));
         attr_i(o, f, "axis", 1);
         return f;
@@ -671,7 +689,7 @@ static bool emit_op(ox *o, const cr_node *n)
         int64_t shape[CR_MAX_DIMS] = { 0 };    /* 0: the input's batch */
         for (int i = 1; i < n->shape.ndim; i++)
             shape[i] = n->shape.d[i];
-        return binary(o, "Reshape", val(o, n->in[0], false),
+        return binary(o, "Reshape", val(o, n->in[0], flat_same(o, n->in[0])),
                       const_i64(o, "shape", shape, n->shape.ndim), out_of(o, n, false));
     }
     if (!strcmp(op, "concat"))

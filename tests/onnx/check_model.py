@@ -2,7 +2,9 @@
 """Debian python3-onnx's checker on a model crest exported (full_check: shape
 inference too). Prints opset, node count and the op types used.
 
-usage: /usr/bin/python3 tests/onnx/check_model.py MODEL.onnx [--ops]"""
+usage: /usr/bin/python3 tests/onnx/check_model.py MODEL.onnx [--ops] [--input-shape]
+  --ops: also the op types used, on one line;
+  --input-shape: also the first input's shape without the batch ("224,224,3")."""
 import sys
 
 import onnx
@@ -20,6 +22,9 @@ def main():
           f"{len(m.graph.node)} nodes, {len(m.graph.initializer)} initializers")
     if '--ops' in sys.argv[2:]:
         print(' '.join(ops))
+    if '--input-shape' in sys.argv[2:]:
+        dims = m.graph.input[0].type.tensor_type.shape.dim[1:]
+        print('input_shape: ' + ','.join(str(d.dim_value) for d in dims))
     return 0
 
 
