@@ -28,6 +28,7 @@
  * Spatial sizes are fixed at the traced input's; the batch is dynamic
  * ("batch"). Weights are written as raw little-endian float32. */
 #include "../internal.h"
+#include "../functional_graph.h"
 
 #include "onnx.pb-c.h"
 
@@ -743,10 +744,12 @@ static Onnx__ValueInfoProto *value_info(ox *o, const char *name, const cr_dims *
     return v;
 }
 
-/* A name for input or output k: its layer's when that is unique so far. */
-static char *io_name(ox *o, const cr_node *n, const char *what, int k, char **taken, int n_taken)
+/* A name for input or output k: the Input's or the layer's (given as
+ * known) when that is unique so far. */
+static char *io_name(ox *o, const char *known, const cr_node *n, const char *what, int k,
+                     char **taken, int n_taken)
 {
-    const char *base = n->layer && *n->layer ? n->layer : what;
+    const char *base = known && *known ? known : n->layer && *n->layer ? n->layer : what;
     char *s = ox_str(o, "%s", base);
     for (int i = 0; s && i < n_taken; i++)
         if (taken[i] && !strcmp(taken[i], s))
@@ -762,9 +765,13 @@ static int build_graph(ox *o, crest_model *m, cr_graph *g)
     int n_io = 0;
     gp->input = ox_alloc(o, (size_t)g->n_inputs * sizeof *gp->input);
     gp->output = ox_alloc(o, (size_t)g->n_outputs * sizeof *gp->output);
+    /* functional and Sequential models: the Keras Input names, in order */
+    crest_sym *syms[CR_MAX_IO];
+    int n_syms = cr_functional_inputs(m, syms);
     for (int k = 0; k < g->n_inputs && !o->err; k++) {
         const cr_node *x = g->inputs[k];
-        char *name = io_name(o, x, "input", k, io, n_io);
+        char *name = io_name(o, n_syms == g->n_inputs ? syms[k]->name : NULL, x, "input", k,
+                             io, n_io);
         io[n_io++] = name;
         o->name[x->id] = name;
         o->nchw[x->id] = false;
@@ -780,7 +787,7 @@ static int build_graph(ox *o, crest_model *m, cr_graph *g)
     }
     for (int k = 0; k < g->n_outputs && !o->err; k++) {
         const cr_node *y = g->outputs[k];
-        char *name = io_name(o, y, "output", k, io, n_io);
+        char *name = io_name(o, NULL, y, "output", k, io, n_io);
         io[n_io++] = name;
         unary(o, "Identity", val(o, y, false), name);
         gp->output[gp->n_output++] = value_info(o, name, &y->shape);
