@@ -40,7 +40,7 @@ $(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(GEN)/onnx.pb-c.c: $(ONNX_PROTO)
+$(GEN)/onnx.pb-c.c: $(wildcard $(ONNX_PROTO))
 	@command -v $(PROTOC_C) > /dev/null || { echo "make: $(PROTOC_C) not found: the ONNX export needs Debian protobuf-c-compiler and libprotobuf-c-dev (tools/setup.sh installs them)" >&2; exit 1; }
 	@test -r $(ONNX_PROTO) || { echo "make: $(ONNX_PROTO) not found: the ONNX export needs Debian libonnx-dev (tools/setup.sh installs it), or set ONNX_PROTO" >&2; exit 1; }
 	@mkdir -p $(GEN)

@@ -5,12 +5,15 @@
 # same inputs within 1e-5 of their magnitude (max |ort - crest| <= 1e-5 *
 # max(1, max |crest|)). Models: MobileNetV2 and InceptionV3 (TF.js
 # imports), a MobileNetV2 transfer model crest train made, the
-# Fashion-MNIST MLP, and every layer golden case; the penguins model
+# Fashion-MNIST MLP, the custom-model, Lambda and expression heads of the
+# examples (through build/tests/crest_examples, which registers their C
+# code), and every layer golden case; the penguins model
 # (DenseFeatures) is refused with exit 3 naming the layer, nothing written.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 BUILD="${1:-${CREST_BUILD:-build}}"
 C="$ROOT/$BUILD/crest"
+X="$ROOT/$BUILD/tests/crest_examples"
 PY=/usr/bin/python3
 CHECK="$ROOT/tests/onnx/check_model.py"
 ORT="$ROOT/tests/onnx/ort_compare.js"
@@ -37,7 +40,7 @@ rand_f32() {
 # verify NAME MODEL N X.f32 [SHAPE]: export MODEL, check it, run it in ONNX
 # Runtime on the N samples of X.f32 and compare with crest infer.
 verify() {
-  local name="$1" model="$2" n="$3" x="$4" shape="${5:-}" out="$tmp/$1.onnx"
+  local name="$1" model="$2" n="$3" x="$4" shape="${5:-}" out="$tmp/$1.onnx" C="${WITH:-$C}"
   "$C" export "$model" --format onnx --out "$out" > /dev/null 2> "$tmp/err" ||
     { die "$name: export: $(head -c 300 "$tmp/err")"; return; }
   $PY "$CHECK" "$out" --input-shape > "$tmp/check" 2>&1 ||
@@ -83,6 +86,16 @@ if "$C" train --data fashion-mnist --hidden 16 --epochs 1 --limit 2000 --out "$t
 else
   die "MLP training: $(tail -2 "$tmp/err")"
 fi
+
+# 3b. the other model kinds: custom (class TwoStage), Lambda, expression
+for kind in custom lambda expr; do
+  if "$X" train-example "$kind" --data fashion-mnist --limit 500 --epochs 1 --seed 1 \
+       --out "$tmp/$kind" > /dev/null 2> "$tmp/err"; then
+    WITH="$X" verify "$kind" "$tmp/$kind" 20 "$tmp/x784.f32"
+  else
+    die "$kind training: $(tail -2 "$tmp/err")"
+  fi
+done
 
 # 4. feature columns are not exportable: a clear refusal, nothing written
 if "$C" train --data penguins --label species --epochs 1 --out "$tmp/peng" > /dev/null 2> "$tmp/err"; then
