@@ -43,12 +43,14 @@ static int count_op(const Onnx__ModelProto *m, const char *op)
     return k;
 }
 
-/* [6,6,3] -> BatchNormalization -> GlobalAveragePooling2D -> Dense softmax */
+/* [6,6,3] -> BatchNormalization -> ReLU6 -> GlobalAveragePooling2D -> Dense
+ * softmax */
 static crest_model *small_cnn(void)
 {
     crest_model *m = NULL;
     assert_int_equal(crest_sequential_new(&m, crest_shape(3, 6, 6, 3)), CREST_OK);
     assert_int_equal(crest_add(m, crest_batch_normalization(0, 0, true, true)), CREST_OK);
+    assert_int_equal(crest_add(m, crest_activation(CREST_RELU6)), CREST_OK);
     assert_int_equal(crest_add(m, crest_global_pooling2d(false, false)), CREST_OK);
     assert_int_equal(crest_add(m, crest_dense(4, CREST_SOFTMAX)), CREST_OK);
     return m;
@@ -78,6 +80,7 @@ static void test_cnn_reads_back(void **state)
     assert_int_equal(out->dim[1]->dim_value, 4);
     assert_int_equal(count_op(m, "Transpose"), 1);      /* at the input only */
     assert_int_equal(count_op(m, "BatchNormalization"), 1);
+    assert_int_equal(count_op(m, "Clip"), 1);         /* bounds: scalar initializers */
     assert_int_equal(count_op(m, "GlobalAveragePool"), 1);
     assert_int_equal(count_op(m, "MatMul"), 1);
     assert_int_equal(count_op(m, "Softmax"), 1);

@@ -206,7 +206,8 @@ static char *ox_init(ox *o, char *name, int32_t dtype, const void *data, size_t 
     if (!t || !d || !name)
         return NULL;
     onnx__tensor_proto__init(t);
-    memcpy(d, dims, (size_t)nd * sizeof *d);
+    if (nd > 0)         /* scalars: dims is NULL */
+        memcpy(d, dims, (size_t)nd * sizeof *d);
     t->n_dims = (size_t)nd;
     t->dims = d;
     t->has_data_type = true;
