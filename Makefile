@@ -7,9 +7,15 @@ SAN     ?=
 # libhdf5 (Debian libhdf5-dev, the serial build) for Keras .h5 files.
 HDF5_CFLAGS := $(shell pkg-config --cflags hdf5-serial 2>/dev/null || echo -I/usr/include/hdf5/serial)
 HDF5_LIBS   := $(shell pkg-config --libs hdf5-serial 2>/dev/null || echo -lhdf5_serial)
+# ONNX export: C structs generated at build time by protoc-c (Debian
+# protobuf-c-compiler) from the onnx.proto of Debian libonnx-dev, into
+# $(BUILD)/gen (never into the repository); libprotobuf-c packs them.
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
+PROTOC_C   ?= protoc-c
+GEN     := $(BUILD)/gen
 CFLAGS  := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Werror $(OPT) $(SAN) -fno-math-errno -pthread -fPIC \
-           -Iinclude -Isrc $(HDF5_CFLAGS)
-LDLIBS  := -lcjson -ljpeg -lpng $(HDF5_LIBS) -lm -pthread
+           -Iinclude -Isrc -I$(GEN) $(HDF5_CFLAGS)
+LDLIBS  := -lcjson -ljpeg -lpng $(HDF5_LIBS) -lprotobuf-c -lm -pthread
 TESTLIBS := -lcmocka
 
 # The version: one place, CREST_VERSION in include/crest.h; libcrest.so's
@@ -23,7 +29,7 @@ DESTDIR ?=
 SRC     := $(wildcard src/*.c src/*/*.c)
 LIBSRC  := $(filter-out src/cli/%,$(SRC))
 CLISRC  := $(wildcard src/cli/*.c)
-LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
+LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o) $(GEN)/onnx.pb-c.o
 CLIOBJ  := $(CLISRC:%.c=$(BUILD)/%.o)
 CLIPART := $(filter-out $(BUILD)/src/cli/crest.o,$(CLIOBJ))
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
@@ -41,6 +47,19 @@ lib: $(BUILD)/libcrest.a $(BUILD)/libcrest.so
 $(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(GEN)/onnx.pb-c.c: $(wildcard $(ONNX_PROTO))
+	@command -v $(PROTOC_C) > /dev/null || { echo "make: $(PROTOC_C) not found: the ONNX export needs Debian protobuf-c-compiler and libprotobuf-c-dev (tools/setup.sh installs them)" >&2; exit 1; }
+	@test -r $(ONNX_PROTO) || { echo "make: $(ONNX_PROTO) not found: the ONNX export needs Debian libonnx-dev (tools/setup.sh installs it), or set ONNX_PROTO" >&2; exit 1; }
+	@mkdir -p $(GEN)
+	$(PROTOC_C) --proto_path=$(dir $(ONNX_PROTO)) --c_out=$(GEN) $(ONNX_PROTO)
+
+$(GEN)/onnx.pb-c.h: $(GEN)/onnx.pb-c.c
+
+$(GEN)/onnx.pb-c.o: $(GEN)/onnx.pb-c.c $(GEN)/onnx.pb-c.h
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/src/io/onnx.o: $(GEN)/onnx.pb-c.h
 
 $(BUILD)/libcrest.a: $(LIBOBJ)
 	@rm -f $@

@@ -529,6 +529,13 @@ int crest_model_save(crest_model *m, const char *dir);
  * model_config, model_weights; crest's metadata in crest_metadata), written
  * atomically like crest_model_save. crest_model_load reads it back. */
 int crest_model_save_h5(crest_model *m, const char *path);
+/* The model as an ONNX file (float32, opset 13; protobuf-c with Debian's
+ * onnx.proto), written atomically: its inference graph op by op, inputs
+ * and outputs NHWC as crest's, NCHW inside (one Transpose where the layout
+ * changes), batch dynamic, other sizes as traced. A layer with no ONNX
+ * form (DenseFeatures' feature columns, a folded batch norm, ...) is
+ * CREST_E_UNSUPPORTED naming it; nothing is written then. */
+int crest_model_save_onnx(crest_model *m, const char *path);
 /* A TF.js layers folder, or a model.json path. Refused (CREST_E_FORMAT,
  * naming the weight and its layer): NaN or infinite weights, a quantization
  * scale <= 0, and NUL characters in model.json. */

@@ -332,6 +332,17 @@ bool cr_conv_fuse_pad(cr_node *conv, int top, int bottom, int left, int right);
 /* The parts of an inference batchnorm node; false if n is not one. */
 bool cr_bn_parts(const cr_node *n, cr_node **mean, cr_node **var, cr_node **gamma,
                  cr_node **beta, float *eps);
+/* Views of ops' attributes for exporters (src/io/onnx.c); each is false if
+ * n is not such a node. Window nodes (conv2d, depthwise2d, max / average
+ * pooling): their geometry at the traced shapes, fused activation, and
+ * whether a batch norm was folded in. Axes are non-negative (reductions:
+ * CR_AXIS_ALL stays). */
+bool cr_window_parts(const cr_node *n, cr_conv_geom *g, int *act, bool *folded);
+bool cr_crop_parts(const cr_node *n, int *top, int *bottom, int *left, int *right);
+bool cr_concat_axis(const cr_node *n, int *axis);
+bool cr_reduce_parts(const cr_node *n, int *axis, bool *keepdims);
+bool cr_scale_parts(const cr_node *n, float *mul, float *add);
+bool cr_relu_ex_parts(const cr_node *n, float *max_value, float *slope, float *threshold);
 /* Folds batch norms into the convolutions feeding them, zero padding into
  * the convolutions it feeds, and fuses relu / relu6 into conv epilogues (in training graphs only where no gradient
  * flows); drops the nodes that became dead. Kept nodes, outputs and the

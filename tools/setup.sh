@@ -2,8 +2,8 @@
 # crest set-up: system packages, test data sets, TF.js models, node test oracles.
 #
 # usage: tools/setup.sh [--bench] [--force]
-#   --bench  also install python3-torch (Debian) and onnxruntime-node (npm),
-#            which only the benchmarks need
+#   --bench  also install python3-torch, libxnnpack-dev and libpthreadpool-dev
+#            (Debian), which only the benchmarks need
 #   --force  ignore the stamp files and redo every data step
 # env:   CREST_DATA  where data goes (default: <repo>/data)
 #
@@ -15,7 +15,9 @@
 set -Eeuo pipefail
 
 # Debian packages needed to build and test crest (README cites this list).
-CREST_APT_PACKAGES="build-essential clang cmake groff-base man-db pkgconf libclang-rt-14-dev libcjson-dev libcmocka-dev libhdf5-dev libjpeg62-turbo-dev libpng-dev locales nodejs npm python3-h5py python3-sklearn"
+# protobuf-c-compiler, libprotobuf-c-dev and libonnx-dev (its onnx.proto) build
+# the ONNX export; python3-onnx checks exported files in the tests.
+CREST_APT_PACKAGES="build-essential clang cmake groff-base man-db pkgconf libclang-rt-14-dev libcjson-dev libcmocka-dev libhdf5-dev libjpeg62-turbo-dev libpng-dev locales nodejs npm python3-h5py python3-sklearn protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx"
 # Extra Debian packages for the benchmarks only (--bench).
 CREST_APT_BENCH_PACKAGES="python3-torch libxnnpack-dev libpthreadpool-dev"
 
@@ -308,18 +310,16 @@ if [ ! -d "$nm" ] || [ -z "$have" ] || [ "$TOOLS/package.json" -nt "$nm/.crest-i
   need=1
 elif [ "$mode" = bench ] && [ "$have" != bench ]; then
   need=1
+elif [ ! -d "$nm/onnxruntime-node" ]; then
+  need=1      # a default install from before the tests used it
 fi
 if [ "$need" = 1 ]; then
-  # onnxruntime-node is an optionalDependency: its postinstall would fetch
-  # CUDA provider libraries from outside npm, which we skip
-  # (ONNXRUNTIME_NODE_INSTALL=skip); its CPU binaries ship in the npm tarball.
-  # It is large (~110 MB) and only the benchmarks use it, so the default
-  # install omits it.
-  if [ "$mode" = bench ]; then
-    (cd "$TOOLS" && ONNXRUNTIME_NODE_INSTALL=skip q npm install --no-audit --no-fund) || die "npm install (bench) in tools/ failed"
-  else
-    (cd "$TOOLS" && q npm install --no-audit --no-fund --omit=optional) || die "npm install in tools/ failed"
-  fi
+  # onnxruntime-node (an optionalDependency) runs the ONNX exports in the
+  # tests and the ONNX Runtime peer in the benchmarks, so every mode installs
+  # it. Its postinstall would fetch CUDA provider libraries from outside
+  # npm, which we skip (ONNXRUNTIME_NODE_INSTALL=skip); its CPU binaries ship
+  # in the npm tarball.
+  (cd "$TOOLS" && ONNXRUNTIME_NODE_INSTALL=skip q npm install --no-audit --no-fund) || die "npm install in tools/ failed"
   echo "$mode" > "$nm/.crest-installed"
   inst="installed"
 else
@@ -334,17 +334,14 @@ tf.setBackend('cpu').then((ok) => {
   console.log('tfjs', tf.version.tfjs, 'backend', tf.getBackend());
 }).catch((e) => { console.error(e); process.exit(1); });
 ") || die "@tensorflow/tfjs (cpu backend) does not work"
-extra=""
-if [ "$mode" = bench ] || [ -d "$nm/onnxruntime-node" ]; then
-  # Loading a bogus model must fail inside the native binding (proves the
-  # bundled CPU library loads), not in module resolution.
-  (cd "$TOOLS" && q node -e "
+# Loading a bogus model must fail inside the native binding (proves the
+# bundled CPU library loads), not in module resolution.
+(cd "$TOOLS" && q node -e "
 const o = require('onnxruntime-node');
 o.InferenceSession.create(new Uint8Array([8, 7])).then(() => process.exit(1))
   .catch((e) => { console.log(e.message); process.exit(/graph|protobuf/i.test(e.message) ? 0 : 1); });
 ") || die "onnxruntime-node does not load its native binding"
-  extra=", onnxruntime-node"
-fi
+extra=", onnxruntime-node"
 say "npm: tools/node_modules $inst ($(cat "$nm/.crest-installed")): @tensorflow/tfjs $(cd "$TOOLS" && node -p "require('@tensorflow/tfjs/package.json').version") cpu ok, jpeg-js$extra"
 
 STEP="done"

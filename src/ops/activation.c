@@ -532,3 +532,14 @@ cr_node *cr_op_softmax_axis(cr_graph *g, cr_node *x, int axis, bool log)
     return cr_op(g, &cr_op_softmax_axis_def, &x, 1, &(smax_attr){ axis, log },
                  sizeof(smax_attr));
 }
+
+bool cr_relu_ex_parts(const cr_node *n, float *max_value, float *slope, float *threshold)
+{
+    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_relu_ex_def)
+        return false;
+    const relu_attr *a = n->attr;
+    *max_value = a->max_value;
+    *slope = a->slope;
+    *threshold = a->threshold;
+    return true;
+}

@@ -248,3 +248,13 @@ crest_node *crest_op_dropout(crest_graph *g, crest_node *x, float rate, bool tra
     return cr_op(g, &cr_op_dropout_def, &x, 1, &(dropout_attr){ rate, training },
                  sizeof(dropout_attr));
 }
+
+bool cr_scale_parts(const cr_node *n, float *mul, float *add)
+{
+    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_scale_def)
+        return false;
+    const scale_attr *a = n->attr;
+    *mul = a->mul;
+    *add = a->add;
+    return true;
+}

@@ -287,3 +287,23 @@ crest_node *crest_op_mean(crest_graph *g, crest_node *x, int axis, bool keepdims
     return cr_op(g, &cr_op_mean_def, &x, 1, &(reduce_attr){ axis, keepdims, true },
                  sizeof(reduce_attr));
 }
+
+/* ---- views for exporters ------------------------------------------------ */
+
+bool cr_concat_axis(const cr_node *n, int *axis)
+{
+    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_concat_def)
+        return false;
+    *axis = norm_axis(((const axis_attr *)n->attr)->axis, n->shape.ndim);
+    return true;
+}
+
+bool cr_reduce_parts(const cr_node *n, int *axis, bool *keepdims)
+{
+    if (!n || n->kind != CR_NODE_OP || (n->op != &cr_op_sum_def && n->op != &cr_op_mean_def))
+        return false;
+    const reduce_attr *a = n->attr;
+    *axis = a->axis == CR_AXIS_ALL ? CR_AXIS_ALL : norm_axis(a->axis, n->in[0]->shape.ndim);
+    *keepdims = a->keepdims;
+    return true;
+}

@@ -260,3 +260,15 @@ cr_node *cr_op_crop2d(cr_graph *g, cr_node *x, int t, int b, int l, int r)
 {
     return cr_op(g, &cr_op_crop2d_def, &x, 1, &(tblr_attr){ t, b, l, r }, sizeof(tblr_attr));
 }
+
+bool cr_crop_parts(const cr_node *n, int *top, int *bottom, int *left, int *right)
+{
+    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_crop2d_def)
+        return false;
+    const tblr_attr *a = n->attr;
+    *top = a->t;
+    *bottom = a->b;
+    *left = a->l;
+    *right = a->r;
+    return true;
+}

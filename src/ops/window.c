@@ -554,3 +554,28 @@ bool cr_conv_fuse_pad(cr_node *conv, int top, int bottom, int left, int right)
     a->xr = right;
     return true;
 }
+
+/* ---- a view for exporters ----------------------------------------------- */
+
+bool cr_window_parts(const cr_node *n, cr_conv_geom *g, int *act, bool *folded)
+{
+    if (!n || n->kind != CR_NODE_OP ||
+        (n->op != &cr_op_conv2d_def && n->op != &cr_op_depthwise2d_def &&
+         n->op != &cr_op_maxpool2d_def && n->op != &cr_op_avgpool2d_def))
+        return false;
+    const win_attr *a = n->attr;
+    int kh = a->kh, kw = a->kw, oc = 0;
+    if (n->op == &cr_op_conv2d_def || n->op == &cr_op_depthwise2d_def) {
+        const cr_dims *k = &n->in[1]->shape;
+        kh = (int)k->d[0];
+        kw = (int)k->d[1];
+        oc = (int)(n->op == &cr_op_conv2d_def ? k->d[3] : k->d[2] * k->d[3]);
+    } else if (n->in[0]->shape.ndim == 4) {
+        oc = (int)n->in[0]->shape.d[3];
+    }
+    if (window_geom(n, kh, kw, oc, g))
+        return false;
+    *act = a->act;
+    *folded = a->bn;
+    return true;
+}

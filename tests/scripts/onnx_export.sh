@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# crest export --format onnx, verified by runtimes that are not crest's:
+# Debian python3-onnx's checker (full_check) must pass, and ONNX Runtime
+# (npm onnxruntime-node, tools/setup.sh) must give crest's outputs on the
+# same inputs within 1e-5 of their magnitude (max |ort - crest| <= 1e-5 *
+# max(1, max |crest|)). Models: MobileNetV2 and InceptionV3 (TF.js
+# imports), a MobileNetV2 transfer model crest train made, the
+# Fashion-MNIST MLP, the custom-model, Lambda and expression heads of the
+# examples (through build/tests/crest_examples, which registers their C
+# code), and every layer golden case; the penguins model
+# (DenseFeatures) is refused with exit 3 naming the layer, nothing written.
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+BUILD="${1:-${CREST_BUILD:-build}}"
+C="$ROOT/$BUILD/crest"
+X="$ROOT/$BUILD/tests/crest_examples"
+PY=/usr/bin/python3
+CHECK="$ROOT/tests/onnx/check_model.py"
+ORT="$ROOT/tests/onnx/ort_compare.js"
+export CREST_DATA="${CREST_DATA:-$ROOT/data}"
+export NODE_PATH="$ROOT/tools/node_modules"
+MNV2="$CREST_DATA/models/mobilenet_v2"
+INCV3="$CREST_DATA/models/inception_v3"
+GOLD="$ROOT/tests/golden/layers"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+die() { echo "FAIL: $*"; fail=1; }
+
+$PY -c 'import onnx.checker' 2> /dev/null ||
+  { echo "FAIL: python3-onnx is missing (tools/setup.sh installs it)"; exit 1; }
+node -e "require('onnxruntime-node')" 2> /dev/null ||
+  { echo "FAIL: onnxruntime-node is missing from tools/node_modules (tools/setup.sh installs it)"; exit 1; }
+
+# rand_f32 FILE COUNT LO HI SEED: uniform floats
+rand_f32() {
+  $PY -c "import numpy as np; np.random.seed($5); np.random.uniform($3, $4, $2).astype('<f4').tofile('$1')"
+}
+
+# verify NAME MODEL N X.f32 [SHAPE]: export MODEL, check it, run it in ONNX
+# Runtime on the N samples of X.f32 and compare with crest infer.
+verify() {
+  local name="$1" model="$2" n="$3" x="$4" shape="${5:-}" out="$tmp/$1.onnx" C="${WITH:-$C}"
+  "$C" export "$model" --format onnx --out "$out" > /dev/null 2> "$tmp/err" ||
+    { die "$name: export: $(head -c 300 "$tmp/err")"; return; }
+  $PY "$CHECK" "$out" --input-shape > "$tmp/check" 2>&1 ||
+    { die "$name: onnx checker: $(tail -3 "$tmp/check")"; return; }
+  [ -n "$shape" ] || shape="$(sed -n 's/^input_shape: //p' "$tmp/check")"
+  "$C" infer "$model" --input "$x" --shape "$n,$shape" --out "$tmp/$name.ref" 2> "$tmp/err" ||
+    { die "$name: crest infer: $(head -c 300 "$tmp/err")"; return; }
+  local r
+  r="$(node "$ORT" "$out" "$x" "$n" "$tmp/$name.ref" 1e-5 2>&1)" ||
+    { die "$name: ONNX Runtime disagrees with crest: $r"; return; }
+  echo "ok $name: $(head -1 "$tmp/check" | sed 's/.*checker ok: //'); ort $r; $(stat -c %s "$out") bytes"
+}
+
+# 1. imported functional models (TF.js layers folders), dynamic batch
+rand_f32 "$tmp/x224.f32" $((3 * 224 * 224 * 3)) 0 1 1
+verify mobilenet_v2 "$MNV2" 3 "$tmp/x224.f32"
+$PY "$CHECK" "$tmp/mobilenet_v2.onnx" --ops | grep -q "Conv" &&
+  [ "$($PY -c "import onnx; m = onnx.load('$tmp/mobilenet_v2.onnx'); print(sum(n.op_type == 'Transpose' for n in m.graph.node))")" = 1 ] ||
+  die "mobilenet_v2: not one Transpose (at the input) in the graph"
+if [ -f "$INCV3/model.json" ] && [ -z "${CREST_SANITIZED:-}" ]; then   # 90 MB: not under ASan
+  rand_f32 "$tmp/x299.f32" $((299 * 299 * 3)) 0 1 2
+  verify inception_v3 "$INCV3" 1 "$tmp/x299.f32"
+fi
+
+# 2. a transfer model crest train made on MobileNetV2 (frozen backbone, new head)
+mkdir -p "$tmp/img/a" "$tmp/img/b"
+for k in 1 2 3; do
+  cp "$CREST_DATA/images/china.jpg" "$tmp/img/a/$k.jpg"
+  cp "$CREST_DATA/images/flower.jpg" "$tmp/img/b/$k.jpg"
+done
+if "$C" train --base "$MNV2" --data "$tmp/img" --limit 6 --epochs 1 --hidden 8 --out "$tmp/tl" \
+     > /dev/null 2> "$tmp/err"; then
+  verify transfer_mnv2 "$tmp/tl" 3 "$tmp/x224.f32"
+else
+  die "train --base: $(tail -2 "$tmp/err")"
+fi
+
+# 3. a Dense model: the Fashion-MNIST MLP
+if "$C" train --data fashion-mnist --hidden 16 --epochs 1 --limit 2000 --out "$tmp/mlp" \
+     > /dev/null 2> "$tmp/err"; then
+  rand_f32 "$tmp/x784.f32" $((20 * 784)) 0 1 3
+  verify mlp "$tmp/mlp" 20 "$tmp/x784.f32"
+else
+  die "MLP training: $(tail -2 "$tmp/err")"
+fi
+
+# 3b. the other model kinds: custom (class TwoStage), Lambda, expression
+for kind in custom lambda expr; do
+  if "$X" train-example "$kind" --data fashion-mnist --limit 500 --epochs 1 --seed 1 \
+       --out "$tmp/$kind" > /dev/null 2> "$tmp/err"; then
+    WITH="$X" verify "$kind" "$tmp/$kind" 20 "$tmp/x784.f32"
+  else
+    die "$kind training: $(tail -2 "$tmp/err")"
+  fi
+done
+
+# 4. feature columns are not exportable: a clear refusal, nothing written
+if "$C" train --data penguins --label species --epochs 1 --out "$tmp/peng" > /dev/null 2> "$tmp/err"; then
+  "$C" export "$tmp/peng" --format onnx --out "$tmp/peng.onnx" > /dev/null 2> "$tmp/err"
+  rc=$?
+  [ "$rc" = 3 ] || die "penguins: export exited $rc, not 3"
+  grep -q "layer '.*': DenseFeatures .*cannot be exported to ONNX" "$tmp/err" ||
+    die "penguins: message does not name the DenseFeatures layer: $(head -c 300 "$tmp/err")"
+  [ -e "$tmp/peng.onnx" ] && die "penguins: a refused export left a file"
+  ls "$tmp" | grep -q 'peng.onnx.tmp' && die "penguins: a refused export left a temp file"
+else
+  die "penguins training: $(tail -2 "$tmp/err")"
+fi
+
+# 5. the layer golden cases (Sequential models of one layer family each):
+#    every one exports and agrees, on its own input.f32
+n_ok=0
+while read -r case; do
+  [ -n "$case" ] || continue
+  shape="$($PY -c "import json; s = json.load(open('$GOLD/$case/meta.json'))['input_shape']; print(s[0], ','.join(map(str, s[1:])))")"
+  verify "golden_$case" "$GOLD/$case" ${shape%% *} "$GOLD/$case/input.f32" "${shape#* }" > "$tmp/line"
+  cat "$tmp/line"
+  grep -q '^ok ' "$tmp/line" && n_ok=$((n_ok + 1))
+done < "$GOLD/cases.txt"
+echo "golden layer cases exported and agreeing: $n_ok of $(grep -c . "$GOLD/cases.txt")"
+
+# 6. refusals of the command line
+"$C" export "$MNV2" --format onnx --out "$tmp/no/such/dir/m.onnx" > /dev/null 2>&1
+[ $? = 3 ] || die "export to a missing folder: not exit 3"
+
+[ "$fail" = 0 ] && echo "onnx_export: ok"
+exit "$fail"

@@ -1,0 +1,168 @@
+/* test_onnx_export.c - crest_model_save_onnx from C: the file reads back
+ * with the protobuf-c structs it was written with (opset, inputs, outputs,
+ * dynamic batch, op types, NCHW inside), two-input functional models keep
+ * both inputs, bad arguments are refused, and every allocation failure is
+ * CREST_E_NOMEM leaving no file (leaks show under ASan). Runtimes that are
+ * not crest's check the files in tests/scripts/onnx_export.sh. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+#include "onnx.pb-c.h"
+#include "oomutil.h"
+
+static Onnx__ModelProto *read_back(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t)n);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, (size_t)n, buf);
+    free(buf);
+    assert_non_null(m);
+    return m;
+}
+
+static int count_op(const Onnx__ModelProto *m, const char *op)
+{
+    int k = 0;
+    for (size_t i = 0; i < m->graph->n_node; i++)
+        k += !strcmp(m->graph->node[i]->op_type, op);
+    return k;
+}
+
+/* [6,6,3] -> BatchNormalization -> ReLU6 -> GlobalAveragePooling2D -> Dense
+ * softmax */
+static crest_model *small_cnn(void)
+{
+    crest_model *m = NULL;
+    assert_int_equal(crest_sequential_new(&m, crest_shape(3, 6, 6, 3)), CREST_OK);
+    assert_int_equal(crest_add(m, crest_batch_normalization(0, 0, true, true)), CREST_OK);
+    assert_int_equal(crest_add(m, crest_activation(CREST_RELU6)), CREST_OK);
+    assert_int_equal(crest_add(m, crest_global_pooling2d(false, false)), CREST_OK);
+    assert_int_equal(crest_add(m, crest_dense(4, CREST_SOFTMAX)), CREST_OK);
+    return m;
+}
+
+static void test_cnn_reads_back(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/m.onnx", tu_fixture_dir);
+    crest_model *cm = small_cnn();
+    assert_int_equal(crest_model_save_onnx(cm, path), CREST_OK);
+    Onnx__ModelProto *m = read_back(path);
+    assert_int_equal(m->n_opset_import, 1);
+    assert_int_equal(m->opset_import[0]->version, 13);
+    assert_string_equal(m->producer_name, "crest");
+    const Onnx__GraphProto *g = m->graph;
+    assert_int_equal(g->n_input, 1);
+    assert_int_equal(g->n_output, 1);
+    const Onnx__TensorShapeProto *in = g->input[0]->type->tensor_type->shape;
+    assert_int_equal(in->n_dim, 4);     /* NHWC, as crest's */
+    assert_string_equal(in->dim[0]->dim_param, "batch");
+    assert_int_equal(in->dim[1]->dim_value, 6);
+    assert_int_equal(in->dim[3]->dim_value, 3);
+    const Onnx__TensorShapeProto *out = g->output[0]->type->tensor_type->shape;
+    assert_int_equal(out->n_dim, 2);
+    assert_int_equal(out->dim[1]->dim_value, 4);
+    assert_int_equal(count_op(m, "Transpose"), 1);      /* at the input only */
+    assert_int_equal(count_op(m, "BatchNormalization"), 1);
+    assert_int_equal(count_op(m, "Clip"), 1);         /* bounds: scalar initializers */
+    assert_int_equal(count_op(m, "GlobalAveragePool"), 1);
+    assert_int_equal(count_op(m, "MatMul"), 1);
+    assert_int_equal(count_op(m, "Softmax"), 1);
+    onnx__model_proto__free_unpacked(m, NULL);
+    crest_model_free(cm);
+}
+
+static void test_two_inputs(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/two.onnx", tu_fixture_dir);
+    crest_model *m = NULL;
+    assert_int_equal(crest_functional_new(&m, "two"), CREST_OK);
+    crest_sym *a = crest_input(m, crest_shape(1, 5), "pixels");
+    crest_sym *b = crest_input(m, crest_shape(1, 3), "table");
+    crest_sym *ha = crest_apply(m, crest_dense(4, CREST_RELU), a);
+    crest_sym *hb = crest_apply(m, crest_dense(2, CREST_TANH), b);
+    crest_sym *both = crest_call(m, crest_concatenate(-1), (crest_sym *[]){ ha, hb }, 2);
+    crest_sym *y = crest_apply(m, crest_dense(3, CREST_SOFTMAX), both);
+    assert_int_equal(crest_functional_outputs(m, (crest_sym *[]){ a, b }, 2, &y, 1), CREST_OK);
+    assert_int_equal(crest_model_save_onnx(m, path), CREST_OK);
+    Onnx__ModelProto *p = read_back(path);
+    assert_int_equal(p->graph->n_input, 2);
+    assert_string_equal(p->graph->input[0]->name, "pixels");
+    assert_string_equal(p->graph->input[1]->name, "table");
+    assert_int_equal(count_op(p, "Concat"), 1);
+    assert_int_equal(count_op(p, "Transpose"), 0);
+    onnx__model_proto__free_unpacked(p, NULL);
+    crest_model_free(m);
+}
+
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    crest_model *m = small_cnn();
+    assert_int_equal(crest_model_save_onnx(NULL, "x.onnx"), CREST_E_ARG);
+    assert_int_equal(crest_model_save_onnx(m, NULL), CREST_E_ARG);
+    char path[160];
+    snprintf(path, sizeof path, "%s/no/such/folder/m.onnx", tu_fixture_dir);
+    assert_int_equal(crest_model_save_onnx(m, path), CREST_E_IO);
+    assert_non_null(strstr(crest_last_error(), "m.onnx"));
+    crest_model_free(m);
+}
+
+/* Allocation k fails for k = 0, 1, ... until the save succeeds: each
+ * failure is CREST_E_NOMEM and leaves neither the file nor a temp file. */
+static void test_out_of_memory(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/oom.onnx", tu_fixture_dir);
+    crest_model *m = small_cnn();
+    assert_int_equal(crest_model_save_onnx(m, path), CREST_OK);   /* built once */
+    assert_int_equal(remove(path), 0);
+    int rc = -1;
+    long k;
+    for (k = 0; k < 20000; k++) {
+        cr_alloc_fail_after(k);
+        rc = crest_model_save_onnx(m, path);
+        cr_alloc_fail_after(-1);
+        if (!rc)
+            break;
+        if (rc != CREST_E_NOMEM)
+            print_error("k %ld: %s\n", k, crest_last_error());
+        assert_int_equal(rc, CREST_E_NOMEM);
+        struct stat st;
+        assert_int_not_equal(stat(path, &st), 0);
+        assert_false(tu_has_tmp_file(tu_fixture_dir));
+    }
+    assert_int_equal(rc, CREST_OK);
+    assert_true(k > 10);
+    crest_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_cnn_reads_back, tu_setup_dir, tu_teardown_dir),
+        cmocka_unit_test_setup_teardown(test_two_inputs, tu_setup_dir, tu_teardown_dir),
+        cmocka_unit_test_setup_teardown(test_bad_arguments, tu_setup_dir, tu_teardown_dir),
+        cmocka_unit_test_setup_teardown(test_out_of_memory, tu_setup_dir, tu_teardown_dir),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
