@@ -41,8 +41,14 @@ rand_f32() {
 # Runtime on the N samples of X.f32 and compare with crest infer.
 verify() {
   local name="$1" model="$2" n="$3" x="$4" shape="${5:-}" out="$tmp/$1.onnx" C="${WITH:-$C}"
-  "$C" export "$model" --format onnx --out "$out" > /dev/null 2> "$tmp/err" ||
-    { die "$name: export: $(head -c 300 "$tmp/err")"; return; }
+  "$C" export "$model" --format onnx --out "$out" > /dev/null 2> "$tmp/err"
+  local rc=$?
+  if [ "$rc" = 3 ] && [ -n "${ALLOW_REFUSAL:-}" ] && [ ! -e "$out" ] &&
+     grep -q "layer '.*'.*cannot be exported to ONNX" "$tmp/err"; then
+    echo "refused $name: $(head -c 200 "$tmp/err")"   # a layer with no ONNX mapping yet
+    return
+  fi
+  [ "$rc" = 0 ] || { die "$name: export: $(head -c 300 "$tmp/err")"; return; }
   $PY "$CHECK" "$out" --input-shape > "$tmp/check" 2>&1 ||
     { die "$name: onnx checker: $(tail -3 "$tmp/check")"; return; }
   [ -n "$shape" ] || shape="$(sed -n 's/^input_shape: //p' "$tmp/check")"
@@ -110,17 +116,23 @@ else
   die "penguins training: $(tail -2 "$tmp/err")"
 fi
 
-# 5. the layer golden cases (Sequential models of one layer family each):
-#    every one exports and agrees, on its own input.f32
+# 5. the layer golden cases (one layer family each): every one exports and
+#    agrees on its own input.f32, or (a layer with no ONNX mapping yet) is
+#    refused with exit 3, a message naming the layer and no file; at least
+#    the 38 cases of the families the exporter was written for agree
 n_ok=0
+n_refused=0
 while read -r case; do
   [ -n "$case" ] || continue
   shape="$($PY -c "import json; s = json.load(open('$GOLD/$case/meta.json'))['input_shape']; print(s[0], ','.join(map(str, s[1:])))")"
-  verify "golden_$case" "$GOLD/$case" ${shape%% *} "$GOLD/$case/input.f32" "${shape#* }" > "$tmp/line"
+  ALLOW_REFUSAL=1 verify "golden_$case" "$GOLD/$case" ${shape%% *} "$GOLD/$case/input.f32" \
+    "${shape#* }" > "$tmp/line"
   cat "$tmp/line"
   grep -q '^ok ' "$tmp/line" && n_ok=$((n_ok + 1))
+  grep -q '^refused ' "$tmp/line" && n_refused=$((n_refused + 1))
 done < "$GOLD/cases.txt"
-echo "golden layer cases exported and agreeing: $n_ok of $(grep -c . "$GOLD/cases.txt")"
+echo "golden layer cases exported and agreeing: $n_ok of $(grep -c . "$GOLD/cases.txt"); refused (no ONNX mapping yet): $n_refused"
+[ "$n_ok" -ge 38 ] || die "only $n_ok golden cases export and agree (at least 38 did)"
 
 # 6. refusals of the command line
 "$C" export "$MNV2" --format onnx --out "$tmp/no/such/dir/m.onnx" > /dev/null 2>&1
