@@ -7,9 +7,12 @@ SAN     ?=
 # libhdf5 (Debian libhdf5-dev, the serial build) for Keras .h5 files.
 HDF5_CFLAGS := $(shell pkg-config --cflags hdf5-serial 2>/dev/null || echo -I/usr/include/hdf5/serial)
 HDF5_LIBS   := $(shell pkg-config --libs hdf5-serial 2>/dev/null || echo -lhdf5_serial)
+# libzip (Debian libzip-dev) for Keras 3 .keras files.
+ZIP_CFLAGS  := $(shell pkg-config --cflags libzip 2>/dev/null)
+ZIP_LIBS    := $(shell pkg-config --libs libzip 2>/dev/null || echo -lzip)
 CFLAGS  := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Werror $(OPT) $(SAN) -fno-math-errno -pthread -fPIC \
-           -Iinclude -Isrc $(HDF5_CFLAGS)
-LDLIBS  := -lcjson -ljpeg -lpng $(HDF5_LIBS) -lm -pthread
+           -Iinclude -Isrc $(HDF5_CFLAGS) $(ZIP_CFLAGS)
+LDLIBS  := -lcjson -ljpeg -lpng $(HDF5_LIBS) $(ZIP_LIBS) -lm -pthread
 TESTLIBS := -lcmocka
 
 SRC     := $(wildcard src/*.c src/*/*.c)

@@ -15,7 +15,7 @@
 set -Eeuo pipefail
 
 # Debian packages needed to build and test crest (README cites this list).
-CREST_APT_PACKAGES="build-essential clang libclang-rt-14-dev libcjson-dev libcmocka-dev libhdf5-dev libjpeg62-turbo-dev libpng-dev locales nodejs npm python3-h5py python3-sklearn"
+CREST_APT_PACKAGES="build-essential clang libclang-rt-14-dev libcjson-dev libcmocka-dev libhdf5-dev libjpeg62-turbo-dev libpng-dev libzip-dev locales nodejs npm python3-h5py python3-sklearn"
 # Extra Debian packages for the benchmarks only (--bench).
 CREST_APT_BENCH_PACKAGES="python3-torch libxnnpack-dev libpthreadpool-dev"
 

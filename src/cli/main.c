@@ -209,7 +209,7 @@ static const struct {
     { "summary", "Keras-style table of a model's layers", cmd_summary },
     { "infer", "raw forward pass on float32 tensors (optionally up to a layer)", cmd_infer },
     { "bench", "forward-pass speed: ms per batch and per image", cmd_bench },
-    { "export", "the model in another format (TF.js layers folder, Keras .h5)", cmd_export },
+    { "export", "the model in another format (TF.js layers folder, Keras .h5 or .keras)", cmd_export },
 };
 
 static void usage(FILE *f)
