@@ -10,8 +10,8 @@ usage: tfjs_to_keras.py MODEL_DIR OUT.keras [--deflate] [--legacy-top]
   --deflate          compress the members (Keras stores them uncompressed)
   --legacy-top       name the top weights group _layer_checkpoint_dependencies
                      as Keras 2.13-2.15 did, instead of layers
-  --no-empty-groups  no groups for layers without weights (Keras < 3.6
-                     made groups lazily; newer ones make every group)
+  --no-empty-groups  no groups for layers without weights (Keras makes one
+                     for every layer; a reader must not need them)
   --optimizer        add optimizer/vars as a compiled model has
   --drop MEMBER      leave a member out of the zip (bad-file tests)
 Needs Debian's python3-h5py and numpy (run with /usr/bin/python3)."""
