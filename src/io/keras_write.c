@@ -188,6 +188,27 @@ static cJSON *k3_io(const cJSON *refs)
     return a;
 }
 
+/* A model class of crest's own (a registered custom model): its config as
+ * it is, its layers in Keras 3's form, registered as "crest>Class". */
+static cJSON *k3_custom(cJSON *top2)
+{
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(top2, "class_name");
+    cJSON *cfg = cJSON_DetachItemFromObjectCaseSensitive(top2, "config");
+    cJSON *layers2 = cJSON_DetachItemFromObjectCaseSensitive(cfg, "layers");
+    cJSON *top = cJSON_CreateObject(), *layers = cJSON_CreateArray();
+    char reg[160];
+    while (cJSON_GetArraySize(layers2) > 0)
+        cr_json_push(layers, k3_layer(cJSON_DetachItemFromArray(layers2, 0)));
+    cJSON_Delete(layers2);
+    cr_json_put(cfg, "layers", layers);
+    snprintf(reg, sizeof reg, "crest>%s", cls->valuestring);
+    cJSON_AddStringToObject(top, "module", "crest");
+    cJSON_AddStringToObject(top, "class_name", cls->valuestring);
+    cr_json_put(top, "config", cfg);
+    cJSON_AddStringToObject(top, "registered_name", reg);
+    return top;
+}
+
 /* config.json of m: its Keras 2 JSON rewritten in Keras 3's schema. */
 static cJSON *k3_config(crest_model *m, cJSON *top2)
 {
@@ -198,11 +219,13 @@ static cJSON *k3_config(crest_model *m, cJSON *top2)
     bool seq = cJSON_IsString(cls) && !strcmp(cls->valuestring, "Sequential");
     bool fn = cJSON_IsString(cls) && (!strcmp(cls->valuestring, "Model") ||
                                       !strcmp(cls->valuestring, "Functional"));
-    if (!cJSON_IsArray(layers2) || (!seq && !fn)) {
-        cr_fail(CREST_E_UNSUPPORTED, "model '%s': a %s model cannot be saved as .keras", m->name,
-                cJSON_IsString(cls) ? cls->valuestring : "?");
+    if (!cJSON_IsArray(layers2) || !cJSON_IsString(cls)) {
+        cr_fail(CREST_E_UNSUPPORTED, "model '%s' has no layer list: it cannot be saved as .keras",
+                m->name);
         return NULL;
     }
+    if (!seq && !fn)
+        return k3_custom(top2);
     cJSON *top = cJSON_CreateObject(), *cfg = cJSON_CreateObject();
     cJSON *layers = cJSON_CreateArray(), *shape = NULL;
     cJSON_AddStringToObject(top, "module", seq ? "keras" : "keras.src.models.functional");
