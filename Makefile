@@ -7,6 +7,9 @@ SAN     ?=
 # libhdf5 (Debian libhdf5-dev, the serial build) for Keras .h5 files.
 HDF5_CFLAGS := $(shell pkg-config --cflags hdf5-serial 2>/dev/null || echo -I/usr/include/hdf5/serial)
 HDF5_LIBS   := $(shell pkg-config --libs hdf5-serial 2>/dev/null || echo -lhdf5_serial)
+# libzip (Debian libzip-dev) for Keras 3 .keras files.
+ZIP_CFLAGS  := $(shell pkg-config --cflags libzip 2>/dev/null)
+ZIP_LIBS    := $(shell pkg-config --libs libzip 2>/dev/null || echo -lzip)
 # ONNX export: C structs generated at build time by protoc-c (Debian
 # protobuf-c-compiler) from the onnx.proto of Debian libonnx-dev, into
 # $(BUILD)/gen (never into the repository); libprotobuf-c packs them.
@@ -14,8 +17,8 @@ ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 PROTOC_C   ?= protoc-c
 GEN     := $(BUILD)/gen
 CFLAGS  := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Werror $(OPT) $(SAN) -fno-math-errno -pthread -fPIC \
-           -Iinclude -Isrc -I$(GEN) $(HDF5_CFLAGS)
-LDLIBS  := -lcjson -ljpeg -lpng $(HDF5_LIBS) -lprotobuf-c -lm -pthread
+           -Iinclude -Isrc -I$(GEN) $(HDF5_CFLAGS) $(ZIP_CFLAGS)
+LDLIBS  := -lcjson -ljpeg -lpng $(HDF5_LIBS) $(ZIP_LIBS) -lprotobuf-c -lm -pthread
 TESTLIBS := -lcmocka
 
 # The version: one place, CREST_VERSION in include/crest.h; libcrest.so's

@@ -536,7 +536,16 @@ int crest_model_save_h5(crest_model *m, const char *path);
  * form (DenseFeatures' feature columns, a folded batch norm, ...) is
  * CREST_E_UNSUPPORTED naming it; nothing is written then. */
 int crest_model_save_onnx(crest_model *m, const char *path);
-/* A TF.js layers folder, or a model.json path. Refused (CREST_E_FORMAT,
+/* The model as a Keras 3 .keras file (model.save("m.keras")'s layout: a zip
+ * of config.json in Keras 3's schema, metadata.json with crest's metadata
+ * under "crest", and model.weights.h5 with each layer's weights under
+ * layers/<class in snake case>[_N]/vars), written atomically like
+ * crest_model_save. Sequential and functional models; crest_model_load
+ * reads it back. */
+int crest_model_save_keras(crest_model *m, const char *path);
+/* A TF.js layers folder, a model.json path, a Keras .h5 file or a Keras 3
+ * .keras file (libhdf5 and libzip read them in a child process, so a
+ * damaged file fails the load instead of crashing). Refused (CREST_E_FORMAT,
  * naming the weight and its layer): NaN or infinite weights, a quantization
  * scale <= 0, and NUL characters in model.json. */
 int crest_model_load(crest_model **out, const char *path);

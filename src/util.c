@@ -345,7 +345,7 @@ static void dir_of(const char *path, char *buf, size_t size)
  * a .json, .bin, .ckpt or .h5 file; else 0. */
 static long temp_pid(const char *name)
 {
-    const char *t = strstr(name, ".tmp."), *kinds[] = { ".json", ".bin", ".ckpt", ".h5" };
+    const char *t = strstr(name, ".tmp."), *kinds[] = { ".json", ".bin", ".ckpt", ".h5", ".keras" };
     while (t && strstr(t + 1, ".tmp."))
         t = strstr(t + 1, ".tmp.");
     if (!t || !t[5] || t[5] == '-' || t[5] == '+')

@@ -11,16 +11,17 @@ typedef struct export_opts {
 static const cli_opt export_options[] = {
     { CLI_ENUM_OPT(export_opts, "--format", format, "tfjs|h5|keras|onnx|tflite"),
       .help = "tfjs: a TF.js layers folder; h5: a Keras 2.x HDF5 file (model.save's\n"
-              "layout); onnx: an ONNX file (float32, opset 13; inputs and outputs NHWC\n"
-              "as crest's, batch dynamic); keras, tflite: not written yet (refused)" },
+              "layout); keras: a Keras 3 .keras zip (config.json, metadata.json,\n"
+              "model.weights.h5); onnx: an ONNX file (float32, opset 13; inputs and\n"
+              "outputs NHWC as crest's, batch dynamic); tflite: not written yet (refused)" },
     { CLI_STR_OPT(export_opts, "--out", out), .arg = "PATH",
-      .help = "the folder (tfjs) or file (h5, onnx) written, atomically" },
+      .help = "the folder (tfjs) or file (h5, keras, onnx) written, atomically" },
 };
 
 const cli_command export_cmd = {
     .name = "export", .usage = "crest export MODEL --format FORMAT --out PATH",
-    .about = "  Writes MODEL (any form crest reads: a TF.js layers folder, a Keras .h5,\n"
-             "  a folder crest train wrote) in another format.\n",
+    .about = "  Writes MODEL (any form crest reads: a TF.js layers folder, a Keras .h5\n"
+             "  or .keras file, a folder crest train wrote) in another format.\n",
     .opts = export_options, .n_opts = sizeof export_options / sizeof *export_options,
     .max_pos = 1,
 };
@@ -33,8 +34,8 @@ static int check(const export_opts *o, const cli_parsed *p)
     if (!o->format || !o->out)
         return cli_usage("export", "needs --format and --out");
     if (strcmp(o->format, "tfjs") != 0 && strcmp(o->format, "h5") != 0 &&
-        strcmp(o->format, "onnx") != 0) {
-        fprintf(stderr, "crest export: --format %s is not supported yet (tfjs, h5 and onnx "
+        strcmp(o->format, "keras") != 0 && strcmp(o->format, "onnx") != 0) {
+        fprintf(stderr, "crest export: --format %s is not supported yet (tfjs, h5, keras and onnx "
                 "are)\n", o->format);
         return EXIT_INPUT;
     }
@@ -54,9 +55,10 @@ int cmd_export(int argc, char **argv)
     crest_model *m = NULL;
     int err = crest_model_load(&m, p.pos[0]);
     if (!err)
-        err = strcmp(o.format, "h5") == 0     ? crest_model_save_h5(m, o.out)
-              : strcmp(o.format, "onnx") == 0 ? crest_model_save_onnx(m, o.out)
-                                              : crest_model_save(m, o.out);
+        err = !strcmp(o.format, "h5")      ? crest_model_save_h5(m, o.out)
+              : !strcmp(o.format, "keras") ? crest_model_save_keras(m, o.out)
+              : !strcmp(o.format, "onnx")  ? crest_model_save_onnx(m, o.out)
+                                           : crest_model_save(m, o.out);
     crest_model_free(m);
     if (err)
         return cli_fail("export", err);

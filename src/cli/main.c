@@ -208,7 +208,7 @@ static const cli_entry cmds[] = {
     { "infer", "raw forward pass on float32 tensors (optionally up to a layer)", cmd_infer,
       &infer_cmd },
     { "bench", "forward-pass speed: ms per batch and per image", cmd_bench, &bench_cmd },
-    { "export", "the model in another format (TF.js layers folder, Keras .h5)", cmd_export,
+    { "export", "the model in another format (TF.js, Keras .h5 or .keras, ONNX)", cmd_export,
       &export_cmd },
 };
 

@@ -21,6 +21,7 @@
 #include "../internal.h"
 #include "json.h"
 #include "io/h5.h"
+#include "io/keras.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -432,9 +433,12 @@ int crest_model_load(crest_model **out, const char *path)
     const char *ext = strrchr(path, '.');
     if (ext && (strcmp(ext, ".h5") == 0 || strcmp(ext, ".hdf5") == 0))
         return cr_fail(CREST_E_FORMAT, "%s: not an HDF5 file (no HDF5 signature)", path);
+    if (cr_keras_is_zip(path))
+        return cr_keras_model_load(out, path);
     if (ext && strcmp(ext, ".keras") == 0)
-        return cr_fail(CREST_E_UNSUPPORTED, "%s: Keras 3 .keras files are not supported yet "
-                       "(save with model.save('m.h5') or convert to TF.js layers)", path);
+        return cr_fail(access(path, R_OK) == 0 ? CREST_E_FORMAT : CREST_E_IO,
+                       "%s: %s", path, access(path, R_OK) == 0 ? "not a .keras file (no zip "
+                       "signature)" : strerror(errno));
     char dir[PATH_MAX], file[PATH_MAX];
     cJSON *root = NULL;
     crest_model *m = NULL;
@@ -473,6 +477,8 @@ int crest_model_load_weights(crest_model *m, const char *path)
     int rc = cr_model_build(m);
     if (!rc && cr_h5_is_hdf5(path))
         return cr_h5_load_weights(m, path);
+    if (!rc && cr_keras_is_zip(path))
+        return cr_keras_load_weights(m, path);
     if (!rc)
         rc = read_model_json(path, dir, sizeof dir, file, sizeof file, &root);
     if (!rc)

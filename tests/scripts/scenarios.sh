@@ -221,13 +221,17 @@ check() {
     done
     note "$sc" reload $same
   fi
-  # export: the model as a Keras .h5 predicts and evaluates to the same bytes
+  # export: the model as a Keras .h5 predicts and evaluates to the same bytes,
   local ex=ok
   run "$sc" export "$o.export" -- "$bin" export "$m" --format h5 --out "$o.h5" || ex=FAIL
   [ $ex = ok ] && { run "$sc" export "$o.pred4.json" -- "$bin" predict "$o.h5" "$@" --json || ex=FAIL; }
   [ $ex = ok ] && { run "$sc" export "$o.eval4.json" -- "$bin" evaluate "$o.h5" "${ev[@]}" --json || ex=FAIL; }
+  # and as a Keras 3 .keras
+  [ $ex = ok ] && { run "$sc" export "$o.export5" -- "$bin" export "$m" --format keras --out "$o.keras" || ex=FAIL; }
+  [ $ex = ok ] && { run "$sc" export "$o.pred5.json" -- "$bin" predict "$o.keras" "$@" --json || ex=FAIL; }
+  [ $ex = ok ] && { run "$sc" export "$o.eval5.json" -- "$bin" evaluate "$o.keras" "${ev[@]}" --json || ex=FAIL; }
   if [ $ex = ok ]; then
-    for pair in pred.json:pred4.json eval.json:eval4.json; do
+    for pair in pred.json:pred4.json eval.json:eval4.json pred.json:pred5.json eval.json:eval5.json; do
       cmp -s "$o.${pair%%:*}" "$o.${pair##*:}" || { echo "FAIL [$sc export] $pair differ"; ex=FAIL; }
     done
     note "$sc" export $ex

@@ -1,0 +1,351 @@
+/* keras.c - Keras 3 `.keras` files: the model from config.json, the
+ * weights from model.weights.h5 (src/io/keras.h).
+ *
+ * The child (keras_read.c) sends config.json, metadata.json and every
+ * layer group of model.weights.h5 with its datasets. This side builds the
+ * model from the config through the model-kind table (Keras 3's schema:
+ * module / class_name / config / registered_name, dtype policies,
+ * inbound_nodes as {"args": [...keras tensors...]}), names each layer as
+ * Keras' saver does (its class in snake case, _1, _2, ... for repeats, in
+ * the order of the config's layer list) and assigns the datasets "0",
+ * "1", ... of a layer in Keras' variable order: the layer's trainable
+ * variables then its non-trainable ones, each in creation order. Every
+ * count, shape and value is checked; errors name the file, the layer and
+ * the weight.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "internal.h"
+#include "json.h"
+#include "io/child.h"
+#include "io/keras.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#define MAX_PATH_LEN 4096
+
+bool cr_keras_is_zip(const char *path)
+{
+    unsigned char b[4];
+    FILE *f = fopen(path, "rb");
+    bool yes = f && fread(b, 1, 4, f) == 4 && b[0] == 'P' && b[1] == 'K' && b[2] == 3 &&
+               b[3] == 4;
+    if (f)
+        fclose(f);
+    return yes;
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+static bool up(char c) { return c >= 'A' && c <= 'Z'; }
+static bool low(char c) { return c >= 'a' && c <= 'z'; }
+static bool word(char c)
+{
+    return up(c) || low(c) || (c >= '0' && c <= '9') || c == '_' || (unsigned char)c >= 0x80;
+}
+
+/* Keras' to_snake_case: drop non-word characters; "_" before an upper-case
+ * letter that starts a run of lower-case ones (not at the start); "_"
+ * between a lower-case letter and an upper-case one; lower case. Each
+ * substitution scans left to right without overlapping, as re.sub does. */
+void cr_keras_snake(const char *cls, char *out, size_t size)
+{
+    char a[256], b[512], c[768];
+    size_t n = 0;
+    for (const char *p = cls; *p && n + 1 < sizeof a; p++)
+        if (word(*p))
+            a[n++] = *p;
+    a[n] = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < n;) {                  /* (.)([A-Z][a-z]+) -> \1_\2 */
+        if (i + 2 < n && up(a[i + 1]) && low(a[i + 2])) {
+            size_t j = i + 2;
+            while (j < n && low(a[j]))
+                j++;
+            b[m++] = a[i];
+            b[m++] = '_';
+            for (size_t k = i + 1; k < j; k++)
+                b[m++] = a[k];
+            i = j;
+        } else {
+            b[m++] = a[i++];
+        }
+    }
+    b[m] = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < m;) {                  /* ([a-z])([A-Z]) -> \1_\2 */
+        if (i + 1 < m && low(b[i]) && up(b[i + 1])) {
+            c[k++] = b[i];
+            c[k++] = '_';
+            c[k++] = b[i + 1];
+            i += 2;
+        } else {
+            c[k++] = b[i++];
+        }
+    }
+    c[k] = 0;
+    for (size_t i = 0; i < k; i++)
+        if (up(c[i]))
+            c[i] = (char)(c[i] - 'A' + 'a');
+    snprintf(out, size, "%s", c);
+}
+
+typedef struct name_count {
+    char snake[256];
+    int n;
+} name_count;
+
+/* Appends the path of a class to ps[*n] (counts: the names given so far). */
+static void next_path(const char *cls, name_count *counts, int *n_counts, cr_keras_path *p)
+{
+    char s[256];
+    cr_keras_snake(cls, s, sizeof s);
+    int i = 0;
+    while (i < *n_counts && strcmp(counts[i].snake, s))
+        i++;
+    if (i == *n_counts) {
+        snprintf(counts[i].snake, sizeof counts[i].snake, "%s", s);
+        counts[i].n = 0;
+        (*n_counts)++;
+        snprintf(p->path, sizeof p->path, "layers/%s", s);
+    } else {
+        snprintf(p->path, sizeof p->path, "layers/%s_%d", s, ++counts[i].n);
+    }
+}
+
+int cr_keras_layer_paths(crest_model *m, const cJSON *top, cr_keras_path **out, int *n)
+{
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(top, "class_name");
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(top, "config"), "layers");
+    bool seq = cJSON_IsString(cls) && !strcmp(cls->valuestring, "Sequential");
+    int cap = (cJSON_IsArray(list) ? cJSON_GetArraySize(list) : 0) + m->n_layers + 1;
+    cr_keras_path *ps = cr_calloc((size_t)cap, sizeof *ps);
+    name_count *counts = cr_calloc((size_t)cap, sizeof *counts);
+    int k = 0, n_counts = 0;
+    if (!ps || !counts) {
+        cr_free(ps);
+        cr_free(counts);
+        return cr_fail(CREST_E_NOMEM, "out of memory naming layers");
+    }
+    const cJSON *e;
+    if (!cJSON_IsArray(list))
+        list = NULL;
+    cJSON_ArrayForEach(e, list)
+    {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "class_name");
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, "name");
+        if (!cJSON_IsString(nm))
+            nm = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(e, "config"),
+                                                  "name");
+        if (!cJSON_IsString(c) || !cJSON_IsString(nm) ||
+            (seq && !strcmp(c->valuestring, "InputLayer")))
+            continue;
+        ps[k].name = nm->valuestring;
+        next_path(c->valuestring, counts, &n_counts, &ps[k]);
+        k++;
+    }
+    for (int i = 0; i < m->n_layers; i++) {
+        crest_layer *l = m->layers[i];
+        int j = 0;
+        while (j < k && (ps[j].layer || strcmp(ps[j].name, l->name)))
+            j++;
+        if (j == k) {                  /* not in the list: named after the others */
+            ps[k].name = l->name;
+            next_path(l->def->keras_class, counts, &n_counts, &ps[k]);
+            k++;
+        }
+        ps[j].layer = l;
+    }
+    cr_free(counts);
+    *out = ps;
+    *n = k;
+    return CREST_OK;
+}
+
+void cr_keras_order(const crest_layer *l, int *order)
+{
+    int k = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int j = 0; j < l->n_w; j++)
+            if (l->w[j]->trainable == (pass == 0))
+                order[k++] = j;
+}
+
+/* ---- weights ------------------------------------------------------------- */
+
+/* The next 'W' record into w, whose shape it must have. */
+static int get_weight(cr_child *c, const char *path, int i, cr_weight *w)
+{
+    char tag;
+    uint32_t nd;
+    uint64_t dims[CR_KERAS_MAX_RANK];
+    int rc = cr_child_get_tag(c, &tag);
+    if (!rc && tag != 'W')
+        rc = cr_fail(CREST_E_FORMAT, "%s: '%s/vars/%d': unexpected record", c->path, path, i);
+    if (!rc && !(rc = cr_child_get_u32(c, &nd)) && nd > CR_KERAS_MAX_RANK)
+        rc = cr_fail(CREST_E_FORMAT, "%s: '%s/vars/%d' has rank %u", c->path, path, i, nd);
+    if (!rc)
+        rc = cr_child_get(c, dims, nd * sizeof *dims);
+    if (rc)
+        return rc;
+    bool same = (int)nd == w->shape.ndim || (w->shape.ndim == 0 && nd == 1 && dims[0] == 1);
+    for (int d = 0; same && d < (int)nd && d < w->shape.ndim; d++)
+        same = dims[d] == (uint64_t)w->shape.d[d];
+    if (!same) {
+        char got[160] = "[", want[96];
+        for (uint32_t d = 0; d < nd; d++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%llu", d ? "," : "",
+                     (unsigned long long)dims[d]);
+        snprintf(got + strlen(got), sizeof got - strlen(got), "]");
+        return cr_fail(CREST_E_SHAPE, "%s: layer '%s': weight %d ('%s/vars/%d') has shape %s, "
+                       "the layer's weight '%s' is %s", c->path, w->owner ? w->owner->name : "?",
+                       i, path, i, got, w->name, cr_dims_str(&w->shape, want, sizeof want));
+    }
+    if ((rc = cr_child_get(c, w->val, (size_t)w->size * sizeof *w->val)))
+        return rc;
+    for (int64_t j = 0; j < w->size; j++)
+        if (!isfinite(w->val[j]))
+            return cr_fail(CREST_E_FORMAT, "%s: layer '%s': weight '%s' ('%s/vars/%d'): value "
+                           "%lld of %lld is %s", c->path, w->owner ? w->owner->name : "?",
+                           w->name, path, i, (long long)j, (long long)w->size,
+                           isnan(w->val[j]) ? "NaN" : "infinite");
+    w->version++;
+    return CREST_OK;
+}
+
+/* The 'L' records up to 'D' into m's layers, found by path. */
+static int assign_all(cr_child *c, crest_model *m, const cJSON *top, char tag)
+{
+    cr_keras_path *ps = NULL;
+    int n = 0, rc = cr_keras_layer_paths(m, top, &ps, &n);
+    bool *done = rc ? NULL : cr_calloc((size_t)n + 1, sizeof *done);
+    if (!rc && !done)
+        rc = cr_fail(CREST_E_NOMEM, "out of memory");
+    while (!rc && tag != 'D') {
+        char *path = NULL;
+        uint32_t k = 0;
+        if (tag != 'L')
+            rc = cr_fail(CREST_E_FORMAT, "%s: unexpected record '%c'", c->path, tag);
+        if (!rc)
+            rc = cr_child_get_str(c, MAX_PATH_LEN, &path);
+        if (!rc)
+            rc = cr_child_get_u32(c, &k);
+        int j = 0;
+        while (!rc && j < n && strcmp(ps[j].path, path))
+            j++;
+        crest_layer *l = !rc && j < n ? ps[j].layer : NULL;
+        if (!rc && k > 0 && !l) {
+            char have[512] = "";
+            for (int i = 0; i < n && strlen(have) < 400; i++)
+                if (ps[i].layer && ps[i].layer->n_w)
+                    snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s",
+                             *have ? ", " : "", ps[i].path);
+            rc = cr_fail(CREST_E_FORMAT, "%s: model.weights.h5 has %u weights in '%s/vars', "
+                         "which names no layer of the model (its layers with weights: %s)",
+                         c->path, k, path, *have ? have : "none");
+        }
+        if (!rc && l && (int)k != l->n_w)
+            rc = cr_fail(CREST_E_FORMAT, "%s: layer '%s' (%s) has %d weights, model.weights.h5 "
+                         "has %u in '%s/vars'", c->path, l->name, l->def->keras_class, l->n_w,
+                         k, path);
+        if (!rc && l) {
+            int order[64];
+            if (l->n_w > 64)
+                rc = cr_fail(CREST_E_UNSUPPORTED, "layer '%s' has %d weights", l->name, l->n_w);
+            else
+                cr_keras_order(l, order);
+            for (int i = 0; !rc && i < (int)k; i++)
+                rc = get_weight(c, path, i, l->w[order[i]]);
+            done[j] = true;
+        }
+        cr_free(path);
+        if (!rc)
+            rc = cr_child_get_tag(c, &tag);
+    }
+    for (int j = 0; !rc && j < n; j++)
+        if (ps[j].layer && ps[j].layer->n_w > 0 && !done[j])
+            rc = cr_fail(CREST_E_FORMAT, "%s: layer '%s' (%s) has %d weights, model.weights.h5 "
+                         "has none for it (no group '%s/vars')", c->path, ps[j].layer->name,
+                         ps[j].layer->def->keras_class, ps[j].layer->n_w, ps[j].path);
+    cr_free(done);
+    cr_free(ps);
+    return rc;
+}
+
+/* ---- models ----------------------------------------------------------------- */
+
+/* The 'M' and 'C' records: metadata.json (*meta, may stay NULL) and the
+ * parsed config.json; tag gets the record after them. */
+static int get_config(cr_child *c, cJSON **meta, cJSON **cfg, char *tag)
+{
+    char *text = NULL;
+    int rc = cr_child_get_tag(c, tag);
+    if (!rc && *tag == 'M' && !(rc = cr_child_get_str(c, CR_KERAS_MAX_JSON, &text))) {
+        rc = cr_json_parse(text, strlen(text), "metadata.json", meta);
+        cr_free(text);
+        text = NULL;
+        if (rc)
+            return cr_wrap(rc, "%s", c->path);
+        rc = cr_child_get_tag(c, tag);
+    }
+    if (!rc && *tag != 'C')
+        return cr_fail(CREST_E_FORMAT, "%s: no config.json", c->path);
+    if (!rc && !(rc = cr_child_get_str(c, CR_KERAS_MAX_JSON, &text)) &&
+        (rc = cr_json_parse(text, strlen(text), "config.json", cfg)))
+        cr_wrap(rc, "%s", c->path);
+    cr_free(text);
+    return rc ? rc : cr_child_get_tag(c, tag);
+}
+
+int cr_keras_model_load(crest_model **out, const char *path)
+{
+    cr_child c;
+    cr_keras_src src = { .zip = true };
+    cJSON *cfg = NULL, *meta = NULL;
+    crest_model *m = NULL;
+    char tag = 0;
+    *out = NULL;
+    int rc = cr_child_spawn(&c, path, "libzip/libhdf5", cr_keras_stream, &src);
+    if (!rc)
+        rc = get_config(&c, &meta, &cfg, &tag);
+    if (!rc && ((rc = cr_model_from_topology(cfg, &m)) || (rc = cr_model_build(m))))
+        cr_wrap(rc, "%s: config.json", path);
+    if (!rc)
+        rc = assign_all(&c, m, cfg, tag);
+    rc = cr_child_finish(&c, rc);
+    const cJSON *extra = cJSON_GetObjectItemCaseSensitive(meta, "crest");
+    if (!rc && cJSON_IsObject(extra) && !(m->meta_json = cr_json_print(extra, false)))
+        rc = cr_fail(CREST_E_NOMEM, "%s: out of memory", path);
+    if (!rc) {
+        *out = m;
+        m = NULL;
+    }
+    crest_model_free(m);
+    cJSON_Delete(cfg);
+    cJSON_Delete(meta);
+    return rc;
+}
+
+int cr_keras_load_weights(crest_model *m, const char *path)
+{
+    cr_child c;
+    cr_keras_src src = { .zip = cr_keras_is_zip(path) };
+    cJSON *cfg = NULL, *meta = NULL;
+    char tag = 0;
+    int rc = cr_model_build(m);
+    if (!rc)
+        rc = cr_child_spawn(&c, path, src.zip ? "libzip/libhdf5" : "libhdf5", cr_keras_stream,
+                            &src);
+    if (rc)
+        return rc;
+    if (src.zip)
+        rc = get_config(&c, &meta, &cfg, &tag);   /* the weights are named after m's layers */
+    else
+        rc = cr_child_get_tag(&c, &tag);
+    if (!rc)
+        rc = assign_all(&c, m, NULL, tag);
+    cJSON_Delete(cfg);
+    cJSON_Delete(meta);
+    return cr_child_finish(&c, rc);
+}
