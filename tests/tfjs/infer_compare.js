@@ -77,10 +77,17 @@ async function main() {
       continue;
     }
     const want = f32(yf);
-    const r = compare(model, f32(xf), shape, want);
+    let r;
+    try {
+      r = compare(model, f32(xf), shape, want);
+    } catch (e) {   // TF.js cannot run it (Softmax on a non-last axis, ...)
+      r = { ok: false, msg: `TF.js cannot run it: ${String(e.message).slice(0, 80)}`, threw: true };
+    }
     if (!r.ok && orig) {
       let o = null;
-      try { o = compare(await load(orig), f32(xf), shape, want); } catch (e) { /* no */ }
+      try { o = compare(await load(orig), f32(xf), shape, want); } catch (e) {
+        if (r.threw) o = { ok: false, msg: `TF.js cannot run the original either: ${String(e.message).slice(0, 80)}` };
+      }
       if (o && !o.ok) {
         console.log(`skipped ${dir}: TF.js ${tf.version.tfjs} differs from crest on the original folder too (${o.msg})`);
         skipped++;
