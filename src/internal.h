@@ -507,6 +507,20 @@ int cr_functional_set_outputs(crest_model *m, crest_sym **inputs, int n_inputs,
                               crest_sym **outputs, int n_outputs, bool build);
 /* After outputs are set: frees the tensors and layers no output needs, rebuilds. */
 int cr_functional_prune(crest_model *m);
+/* Nested models (src/functional.c): a layer entry of class Sequential, Model
+ * or Functional inside a model's layers is read by flattening it into the
+ * outer model (its layers keep their names). */
+bool cr_nest_is_model(const cJSON *layer_json);
+/* Appends nested model entry lj to the chain of Sequential m. */
+int cr_nest_add(crest_model *m, const cJSON *layer_json);
+/* The input shape of a layer entry, looking inside nested models (found =
+ * false if there is none). */
+int cr_nest_input_shape(const cJSON *layer_json, cr_dims *out, bool *found);
+/* A layer path "outer/inner" (a layer inside a nested model) as the name
+ * crest gave that layer when flattening: "outer_inner" (renamed on a clash),
+ * or with last, "inner"; false if path has no '/'. The exact name is tried
+ * first, then these (crest_model_find_layer, cr_functional_find). */
+bool cr_layer_path_alt(const char *path, char *buf, size_t size, bool last);
 /* The functional kind's trace and destroy (Sequential shares them). */
 cr_node *cr_functional_trace(crest_model *m, cr_graph *g);
 void cr_functional_destroy(crest_model *m);
