@@ -272,6 +272,10 @@ cr_node *cr_op_crop2d(cr_graph *g, cr_node *x, int top, int bottom, int left, in
  * in forward with momentum; else the moving statistics normalize. */
 cr_node *cr_op_batchnorm(cr_graph *g, cr_node *x, cr_node *mean, cr_node *var, cr_node *gamma,
                          cr_node *beta, float eps, float momentum, bool training);
+/* tf.nn.depth_to_space / space_to_depth, NHWC, DCR order, block >= 2
+ * (src/ops/depth_space.c). */
+cr_node *cr_op_depth_to_space(cr_graph *g, cr_node *x, int block);
+cr_node *cr_op_space_to_depth(cr_graph *g, cr_node *x, int block);
 /* Keras ReLU(max_value (< 0: none), negative_slope, threshold) (src/ops/activation.c). */
 cr_node *cr_op_relu_ex(cr_graph *g, cr_node *x, float max_value, float slope, float threshold);
 extern const cr_op_def cr_op_conv2d_def, cr_op_depthwise2d_def, cr_op_batchnorm_def;
@@ -360,6 +364,24 @@ const cr_layer_def *cr_layer_def_find(const char *keras_class);
 
 /* Lambda and expression layers (src/layers/lambda.c, expr.c). */
 extern const cr_layer_def cr_lambda_def, cr_expr_def;
+
+/* An expression layer whose undeclared names are the numeric (or boolean)
+ * fields of fields (a layer's Keras config); fields NULL: syntax only, any
+ * name allowed (src/layers/expr.c). NULL with the message set. */
+crest_layer *cr_expr_with_fields(const char *expression, const cJSON *fields);
+
+/* Custom layer classes (src/layers/custom_layers.c). */
+/* The def of a registered custom class, or NULL. */
+const cr_layer_def *cr_custom_layer_def(const char *class_name);
+/* Registers {class: expression} definitions from source (a file, or a
+ * saved model); replace: a class registered already takes the new one. */
+int cr_custom_layers_from_json(const cJSON *defs, const char *source, bool replace);
+/* The definitions a saved model carries in its metadata
+ * ("crest_custom_layers"), registered unless registered already. */
+int cr_custom_layers_from_meta(const cJSON *meta, const char *source);
+/* The metadata to save with m: m->meta_json plus the definitions of its
+ * expression classes; *out NULL if there is none. */
+int cr_custom_layers_meta(const crest_model *m, char **out);
 
 /* Keras initializer names */
 const char *cr_init_keras_name(crest_init i);     /* "GlorotUniform" */

@@ -432,6 +432,8 @@ int cr_h5_model_load(crest_model **out, const char *path)
         rc = get_config(&in, &meta, &cfg, &tag);
     if (!rc && meta && (rc = cr_json_parse(meta, strlen(meta), "crest_metadata", &mj)))
         cr_wrap(rc, "%s", path);       /* checked here: it is saved as it is */
+    if (!rc && mj && (rc = cr_custom_layers_from_meta(mj, path)))
+        cr_wrap(rc, "%s", path);
     if (!rc && ((rc = cr_model_from_topology(cfg, &m)) || (rc = cr_model_build(m))))
         cr_wrap(rc, "%s", path);
     if (!rc)

@@ -11,6 +11,7 @@
     X(conv2d) X(depthwise2d) X(maxpool2d) X(avgpool2d) X(global_avgpool)          \
     X(global_maxpool) X(zero_pad2d) X(crop2d) X(batchnorm) X(batchnorm_train)      \
     X(relu_ex) X(embedding_bag) X(slice_cols)                                      \
+    X(depth_to_space) X(space_to_depth)                                            \
     X(sparse_cce) X(sparse_cce_probs) X(cce) X(cce_probs) X(bce) X(bce_probs)
 
 #define DECLARE(name) extern const cr_op_def cr_op_##name##_def;
