@@ -382,6 +382,8 @@ int cr_custom_layers_from_meta(const cJSON *meta, const char *source);
 /* The metadata to save with m: m->meta_json plus the definitions of its
  * expression classes; *out NULL if there is none. */
 int cr_custom_layers_meta(const crest_model *m, char **out);
+/* Test hook: forgets every registered class (no layer of one may be alive). */
+void cr_custom_layers_reset(void);
 
 /* Keras initializer names */
 const char *cr_init_keras_name(crest_init i);     /* "GlorotUniform" */

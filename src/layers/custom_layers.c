@@ -26,11 +26,13 @@ typedef struct cl_class {
     char source[256];             /* where the definition came from (messages) */
     crest_layer_fn fn;            /* C classes */
     void *user;
+    struct cl_class *retired;     /* next replaced class (kept alive: layers may use it) */
 } cl_class;
 
 /* Registered classes live as long as the process (as crest_register_lambda's). */
 static cl_class *classes[CR_REGISTRY_MAX];
 static int n_classes;
+static cl_class *retired;         /* replaced classes, still reachable */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
 typedef struct cl_cfg {
@@ -163,6 +165,8 @@ static int add_class(const char *name, const char *expr, crest_layer_fn fn, void
     } else if (i < n_classes) {
         /* layers made from the old definition may still point at it: keep
          * it alive (a handful of bytes per re-registration) */
+        classes[i]->retired = retired;
+        retired = classes[i];
         classes[i] = k;
     } else if (n_classes == CR_REGISTRY_MAX) {
         free(k->expr);
@@ -265,4 +269,21 @@ int cr_custom_layers_from_meta(const cJSON *meta, const char *source)
 {
     const cJSON *defs = cJSON_GetObjectItemCaseSensitive(meta, "crest_custom_layers");
     return defs ? cr_custom_layers_from_json(defs, source, false) : CREST_OK;
+}
+
+void cr_custom_layers_reset(void)
+{
+    pthread_mutex_lock(&mu);
+    for (int i = 0; i < n_classes; i++) {
+        free(classes[i]->expr);
+        free(classes[i]);
+    }
+    n_classes = 0;
+    while (retired) {
+        cl_class *k = retired;
+        retired = k->retired;
+        free(k->expr);
+        free(k);
+    }
+    pthread_mutex_unlock(&mu);
 }
