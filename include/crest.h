@@ -667,6 +667,34 @@ crest_layer *crest_lambda(const char *fn_name, crest_lambda_fn fn, const void *a
  * most 256 names. */
 int crest_register_lambda(const char *name, crest_lambda_fn fn);
 
+/* ---- custom Keras layer classes ----------------------------------------- */
+
+/* A Keras layer class crest does not know (a custom layer of the model's
+ * author) is an error when loading, naming the layer and class, unless it
+ * is defined in one of two ways before loading:
+ *
+ * From C: fn builds the layer's output from its input x with ops
+ * (crest_op_*) and variables (crest_variable: the layer's weights, by the
+ * names the file's weights use), given the layer's Keras config as JSON
+ * text (valid during the call). user is handed back. */
+typedef crest_node *(*crest_layer_fn)(crest_graph *g, crest_node *x, const char *config_json,
+                                      void *user);
+int crest_register_layer(const char *class_name, crest_layer_fn fn, void *user);
+
+/* With no C code: an expression (the language of crest_expr) over the input
+ * x and the layer's numeric or boolean config fields by name, e.g.
+ * ("MultiplyBeta", "x * beta") or ("PixelShuffle2x", "depth_to_space(x, scale)").
+ * A name that is not x, a function, a declared variable nor a numeric field
+ * of the layer is an error naming the layer, class and where the definition
+ * came from. Models holding such layers save the definitions in their
+ * metadata ("crest_custom_layers") and load anywhere without them; the layer
+ * saves its Keras config unchanged under its class name. */
+int crest_register_layer_expr(const char *class_name, const char *expression);
+/* A JSON file {"Class": "expression", ...} of such definitions (crest's
+ * --custom-layers FILE). Errors name the file and the class. Registering a
+ * class again replaces it; classes are process-wide, at most 256. */
+int crest_custom_layers_load(const char *path);
+
 /* ---- expression layers (beyond Keras) ---------------------------------- */
 
 /* A head written as an expression, parsed into ops, saved and loaded as plain

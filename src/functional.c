@@ -155,28 +155,87 @@ static int call_refs(const cJSON *call, ref *refs, int *n)
     return CREST_OK;
 }
 
+/* ---- nested models ------------------------------------------------------
+ *
+ * A model's "layers" may hold models (class Sequential, Model or Functional):
+ * Keras' nested models. crest flattens them as it reads: each layer inside
+ * a nested model becomes a layer of the outer model, applied to the outer
+ * tensors the nested model was called on (each call of the nested model
+ * applies its layers again, sharing their weights), so cutting, freezing,
+ * summary and weights see every inner layer by its own name, as the
+ * weights of TF.js and Keras files name them. An inner layer whose name the
+ * outer model already uses is renamed "<nested model>_<layer>".
+ *
+ * Keras counts a nested model's own construction as its node 0 when it has
+ * an Input (every Functional, a Sequential with an input shape), so the
+ * outer references to its calls start at 1 (Keras 2's
+ * _should_skip_first_node; TF.js writes the same). */
+
+#define MAX_NEST_DEPTH 32
+
+typedef struct nest nest;
+
 typedef struct pending {
     const cJSON *json;            /* the layer entry */
     const char *name;
-    crest_layer *layer;           /* NULL for InputLayer */
-    crest_sym **out;              /* one per call (inputs: one) */
-    int n_calls, done;
+    crest_layer *layer;           /* a layer, or NULL */
+    nest *sub;                    /* a nested model, or NULL */
+    bool input;                   /* an InputLayer */
+    crest_sym **out;              /* per call: `width` outputs */
+    int width;                    /* 1, or CR_MAX_IO for nested models */
+    int n_calls, done, skip;
     bool owned;                   /* pushed into the model */
 } pending;
 
-static crest_sym *lookup(pending *p, int n, const ref *r)
+struct nest {
+    const char *name;
+    const cJSON *cfg;             /* the model's config */
+    bool seq;                     /* a Sequential: a chain */
+    pending *p;
+    int nl;
+    int depth;
+    const nest *up;               /* the model holding it (cycle checks) */
+};
+
+static bool is_model_class(const char *c)
 {
-    for (int i = 0; i < n; i++)
-        if (!strcmp(p[i].name, r->layer))
-            return r->call < p[i].done ? p[i].out[r->call] : NULL;
+    return !strcmp(c, "Sequential") || !strcmp(c, "Model") || !strcmp(c, "Functional");
+}
+
+static void nest_free(nest *n)
+{
+    if (!n)
+        return;
+    for (int i = 0; i < n->nl; i++) {
+        if (!n->p[i].owned)
+            crest_layer_free(n->p[i].layer);
+        nest_free(n->p[i].sub);
+        cr_free(n->p[i].out);
+    }
+    cr_free(n->p);
+    cr_free(n);
+}
+
+/* The output `tensor` of call r->call (minus the entry's skip) of an entry. */
+static crest_sym *lookup(nest *n, const ref *r)
+{
+    for (int i = 0; i < n->nl; i++) {
+        pending *q = &n->p[i];
+        if (strcmp(q->name, r->layer))
+            continue;
+        int c = r->call - q->skip;
+        if (c < 0)       /* a file numbering a nested model's calls from 0 */
+            c = r->call;
+        return c < q->done && r->tensor < q->width ? q->out[c * q->width + r->tensor] : NULL;
+    }
     return NULL;
 }
 
-static bool exists(pending *p, int n, const ref *r)
+static bool exists(nest *n, const ref *r)
 {
-    for (int i = 0; i < n; i++)
-        if (!strcmp(p[i].name, r->layer))
-            return r->call < p[i].n_calls;
+    for (int i = 0; i < n->nl; i++)
+        if (!strcmp(n->p[i].name, r->layer))
+            return r->call < n->p[i].n_calls + n->p[i].skip && r->tensor < n->p[i].width;
     return false;
 }
 
@@ -202,12 +261,27 @@ static int io_list(const cJSON *a, ref *refs, int *n, const char *what)
     return CREST_OK;
 }
 
-/* Step 1 for one entry of "layers": its name and number of calls; an
- * InputLayer becomes an Input of m, any other class a layer (not yet
- * applied). i: the entry's index (earlier entries are in p[0..i)). */
-static int read_entry(crest_model *m, pending *p, int i, const cJSON *lj)
+static int nest_new(const cJSON *lj, int depth, const nest *up, crest_model *top, nest **out);
+
+/* Whether a nested model entry has an Input of its own (then Keras counts
+ * its construction as node 0). */
+static bool has_own_input(const cJSON *lj)
 {
-    pending *q = &p[i];
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(lj, "class_name");
+    if (cJSON_IsString(cls) && strcmp(cls->valuestring, "Sequential"))
+        return true;
+    cr_dims d;
+    bool found = false;
+    return cr_nest_input_shape(lj, &d, &found) == CREST_OK && found;
+}
+
+/* Step 1 for one entry of "layers": its name and number of calls; an
+ * InputLayer becomes an Input of m when top (else it is bound at each call),
+ * a model a nest, any other class a layer (not yet applied). i: the entry's
+ * index (earlier entries are in n->p[0..i)). */
+static int read_entry(crest_model *m, nest *n, int i, const cJSON *lj, bool top)
+{
+    pending *p = n->p, *q = &p[i];
     const cJSON *cls = cJSON_GetObjectItemCaseSensitive(lj, "class_name");
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(lj, "config");
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(lj, "name");
@@ -224,105 +298,301 @@ static int read_entry(crest_model *m, pending *p, int i, const cJSON *lj)
     q->json = lj;
     q->name = nm->valuestring;
     q->n_calls = calls ? cJSON_GetArraySize(calls) : 0;
+    q->width = 1;
     int rc;
-    if (strcmp(cls->valuestring, "InputLayer")) {
+    if (is_model_class(cls->valuestring)) {
+        if ((rc = nest_new(lj, n->depth + 1, n, m, &q->sub)))
+            return rc;
+        q->width = CR_MAX_IO;
+        q->skip = has_own_input(lj);
+    } else if (strcmp(cls->valuestring, "InputLayer")) {
         if ((rc = cr_layer_from_json(lj, &q->layer)))
             return rc;
-        q->out = cr_calloc((size_t)(q->n_calls ? q->n_calls : 1), sizeof *q->out);
-        return q->out ? CREST_OK : cr_fail(CREST_E_NOMEM, "out of memory");
+    } else {
+        q->input = true;
+        q->n_calls = 1;
     }
+    q->out = cr_calloc((size_t)(q->n_calls ? q->n_calls : 1) * (size_t)q->width, sizeof *q->out);
+    if (!q->out)
+        return cr_fail(CREST_E_NOMEM, "out of memory");
+    if (!q->input || !top)
+        return CREST_OK;
     cr_dims shape;
     bool found;
     if ((rc = cr_input_shape_json(c, &shape, &found)) ||
         (!found && (rc = cr_fail(CREST_E_FORMAT, "no batch_input_shape"))))
         return cr_wrap(rc, "layer '%s'", q->name);
-    q->n_calls = 1;
-    q->out = cr_calloc(1, sizeof *q->out);
-    if (!q->out || !(q->out[0] = crest_input(m, shape, q->name))) {
-        rc = q->out ? m->err : cr_fail(CREST_E_NOMEM, "out of memory");
-        return cr_wrap(rc, "layer '%s'", q->name);
-    }
+    if (!(q->out[0] = crest_input(m, shape, q->name)))
+        return cr_wrap(m->err, "layer '%s'", q->name);
     q->done = 1;
+    return CREST_OK;
+}
+
+static int nest_apply(crest_model *m, nest *n, crest_sym **in, int n_in, crest_sym **out,
+                      int *n_out);
+
+/* Applies layer q->layer (the first time: renamed if m already has a layer
+ * of its name) or nested model q->sub to in[0..n_in), as q's next call. */
+static int apply_one(crest_model *m, nest *n, pending *q, crest_sym **in, int n_in)
+{
+    crest_sym **o = &q->out[q->done * q->width];
+    if (q->sub) {
+        int no;
+        int rc = nest_apply(m, q->sub, in, n_in, o, &no);
+        if (rc)
+            return rc;
+        q->done++;
+        return CREST_OK;
+    }
+    if (!q->owned && n->up && crest_model_find_layer(m, q->layer->name)) {
+        char nm[sizeof q->layer->name];
+        int len = snprintf(nm, sizeof nm, "%s_%s", n->name, q->layer->name);
+        if (len < 0 || len >= (int)sizeof nm || crest_model_find_layer(m, nm))
+            return cr_fail(CREST_E_FORMAT, "layer '%s' of nested model '%s': its name is "
+                           "taken in model '%s'", q->layer->name, n->name, m->name);
+        snprintf(q->layer->name, sizeof q->layer->name, "%s", nm);
+    }
+    o[0] = cr_functional_call(m, q->layer, in, n_in);
+    q->owned = true;
+    if (!o[0])
+        return m->err;
+    q->done++;
     return CREST_OK;
 }
 
 /* The inputs of q's next call into in[0..*n); *ready false if one of them is
  * not made yet. */
-static int call_inputs(pending *p, int nl, pending *q, crest_sym **in, int *n, bool *ready)
+static int call_inputs(nest *n, pending *q, crest_sym **in, int *ni, bool *ready)
 {
     const cJSON *call = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(q->json,
                                                                              "inbound_nodes"),
                                            q->done);
     ref refs[CR_MAX_IO];
-    int rc = call_refs(call, refs, n);
+    int rc = call_refs(call, refs, ni);
     if (rc)
         return cr_wrap(rc, "layer '%s'", q->name);
-    *ready = *n > 0;
-    for (int k = 0; k < *n && *ready; k++) {
-        if (refs[k].tensor != 0 || !exists(p, nl, &refs[k]))
+    *ready = *ni > 0;
+    for (int k = 0; k < *ni && *ready; k++) {
+        if (!exists(n, &refs[k]))
             return cr_fail(CREST_E_FORMAT, "layer '%s': input %s[%d][%d] does not exist",
                            q->name, refs[k].layer, refs[k].call, refs[k].tensor);
-        *ready = (in[k] = lookup(p, nl, &refs[k])) != NULL;
+        *ready = (in[k] = lookup(n, &refs[k])) != NULL;
     }
     return CREST_OK;
 }
 
 /* Step 2: applies every call whose inputs exist, until all are done. */
-static int apply_calls(crest_model *m, pending *p, int nl)
+static int apply_calls(crest_model *m, nest *n)
 {
     for (bool progress = true; progress;) {
         progress = false;
-        for (int i = 0; i < nl; i++) {
-            pending *q = &p[i];
-            while (q->layer && q->done < q->n_calls) {
+        for (int i = 0; i < n->nl; i++) {
+            pending *q = &n->p[i];
+            while (!q->input && q->done < q->n_calls) {
                 crest_sym *in[CR_MAX_IO];
-                int n;
+                int ni;
                 bool ready = false;
-                int rc = call_inputs(p, nl, q, in, &n, &ready);
+                int rc = call_inputs(n, q, in, &ni, &ready);
                 if (rc || !ready) {
                     if (rc)
                         return rc;
                     break;
                 }
-                q->out[q->done] = crest_call(m, q->layer, in, n);
-                q->owned = true;
-                if (!q->out[q->done])
-                    return m->err;
-                q->done++;
+                if ((rc = apply_one(m, n, q, in, ni)))
+                    return rc;
                 progress = true;
             }
         }
     }
-    for (int i = 0; i < nl; i++)
-        if (p[i].done < p[i].n_calls)
+    for (int i = 0; i < n->nl; i++)
+        if (n->p[i].done < n->p[i].n_calls)
             return cr_fail(CREST_E_FORMAT, "layer '%s': its inputs never become available (a "
-                                           "cycle or a missing layer)", p[i].name);
+                                           "cycle or a missing layer)", n->p[i].name);
     return CREST_OK;
 }
 
-/* Step 3: the model's inputs and outputs (input_layers, output_layers). */
-static int set_model_io(crest_model *m, const cJSON *cfg, pending *p, int nl)
+/* The tensors input_layers or output_layers of n's config name, after its
+ * calls are applied. */
+static int io_syms(nest *n, const char *key, crest_sym **s, int *ns)
 {
-    ref ri[CR_MAX_IO], ro[CR_MAX_IO];
-    int ni, no, rc;
-    crest_sym *si[CR_MAX_IO], *so[CR_MAX_IO];
-    if ((rc = io_list(cJSON_GetObjectItemCaseSensitive(cfg, "input_layers"), ri, &ni,
-                      "input_layers")) ||
-        (rc = io_list(cJSON_GetObjectItemCaseSensitive(cfg, "output_layers"), ro, &no,
-                      "output_layers")))
-        return rc;
-    for (int k = 0; k < ni + no; k++) {
-        ref *r = k < ni ? &ri[k] : &ro[k - ni];
-        crest_sym *s = r->tensor == 0 ? lookup(p, nl, r) : NULL;
-        if (!s)
-            return cr_fail(CREST_E_FORMAT, "%s '%s' is not a layer output",
-                           k < ni ? "input" : "output", r->layer);
-        if (k < ni)
-            si[k] = s;
-        else
-            so[k - ni] = s;
+    ref r[CR_MAX_IO];
+    int rc = io_list(cJSON_GetObjectItemCaseSensitive(n->cfg, key), r, ns, key);
+    for (int k = 0; !rc && k < *ns; k++)
+        if (!(s[k] = lookup(n, &r[k])))
+            rc = cr_fail(CREST_E_FORMAT, "%s: '%s' is not a layer output", key, r[k].layer);
+    return rc;
+}
+
+/* Reads the entries of a model config ("layers") into n. */
+static int nest_read(crest_model *m, nest *n, bool top)
+{
+    const cJSON *layers = cJSON_IsArray(n->cfg) ? n->cfg
+                                                : cJSON_GetObjectItemCaseSensitive(n->cfg, "layers");
+    if (!cJSON_IsArray(layers))
+        return cr_fail(CREST_E_FORMAT, "model config has no layers");
+    int nl = cJSON_GetArraySize(layers), i = 0, rc;
+    if (nl < 1 || nl > 100000)
+        return cr_fail(CREST_E_FORMAT, "model has %d layers", nl);
+    if (!(n->p = cr_calloc((size_t)nl, sizeof *n->p)))
+        return cr_fail(CREST_E_NOMEM, "out of memory reading a model");
+    n->nl = nl;
+    const cJSON *lj;
+    cJSON_ArrayForEach(lj, layers)
+    {
+        if ((rc = read_entry(m, n, i++, lj, top)))
+            return rc;
     }
-    return crest_functional_outputs(m, si, ni, so, no);
+    return CREST_OK;
+}
+
+static int nest_new(const cJSON *lj, int depth, const nest *up, crest_model *top, nest **out)
+{
+    *out = NULL;
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(lj, "config");
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(lj, "class_name");
+    const cJSON *nm = cJSON_GetObjectItemCaseSensitive(cfg, "name");
+    if (!cJSON_IsString(nm))
+        nm = cJSON_GetObjectItemCaseSensitive(lj, "name");
+    const char *name = cJSON_IsString(nm) ? nm->valuestring : "model";
+    if (depth > MAX_NEST_DEPTH)
+        return cr_fail(CREST_E_FORMAT, "model '%s': models nested more than %d deep",
+                       name, MAX_NEST_DEPTH);
+    for (const nest *a = up; a; a = a->up)
+        if (a->up && !strcmp(a->name, name))   /* the outermost may share a name */
+            return cr_fail(CREST_E_FORMAT, "model '%s' is nested in itself (cyclic nesting)",
+                           name);
+    nest *n = cr_calloc(1, sizeof *n);
+    if (!n)
+        return cr_fail(CREST_E_NOMEM, "out of memory reading nested model '%s'", name);
+    n->name = name;
+    n->cfg = cfg;
+    n->seq = cJSON_IsString(cls) && !strcmp(cls->valuestring, "Sequential");
+    n->depth = depth;
+    n->up = up;
+    int rc = nest_read(top, n, false);
+    if (rc) {
+        nest_free(n);
+        return cr_wrap(rc, "nested model '%s'", name);
+    }
+    *out = n;
+    return CREST_OK;
+}
+
+/* A Sequential nest: its layers (and nested models) one after another. */
+static int seq_apply(crest_model *m, nest *n, crest_sym *x, crest_sym **out)
+{
+    for (int i = 0; i < n->nl; i++) {
+        pending *q = &n->p[i];
+        if (q->input)
+            continue;
+        q->done = 0;
+        q->n_calls = 1;
+        int rc = apply_one(m, n, q, &x, 1);
+        if (rc)
+            return rc;
+        x = q->out[0];
+        if (!x || (q->sub && q->out[1]))
+            return cr_fail(CREST_E_FORMAT, "layer '%s' of Sequential model '%s' does not have "
+                           "one output", q->name, n->name);
+    }
+    *out = x;
+    return CREST_OK;
+}
+
+/* One call of a nested model on in[0..n_in): its layers applied afresh
+ * (weights shared with earlier calls); outputs into out[0..*n_out). */
+static int nest_apply(crest_model *m, nest *n, crest_sym **in, int n_in, crest_sym **out,
+                      int *n_out)
+{
+    int rc;
+    memset(out, 0, CR_MAX_IO * sizeof *out);
+    *n_out = 1;
+    if (n->seq) {
+        if (n_in != 1)
+            rc = cr_fail(CREST_E_FORMAT, "called on %d tensors", n_in);
+        else
+            rc = seq_apply(m, n, in[0], out);
+        return rc ? cr_wrap(rc, "nested model '%s'", n->name) : CREST_OK;
+    }
+    for (int i = 0; i < n->nl; i++) {
+        n->p[i].done = 0;
+        memset(n->p[i].out, 0, (size_t)n->p[i].width * sizeof *n->p[i].out);
+    }
+    ref r[CR_MAX_IO];
+    int ni;
+    if ((rc = io_list(cJSON_GetObjectItemCaseSensitive(n->cfg, "input_layers"), r, &ni,
+                      "input_layers")))
+        return cr_wrap(rc, "nested model '%s'", n->name);
+    if (ni != n_in)
+        return cr_fail(CREST_E_FORMAT, "nested model '%s' has %d inputs, called on %d",
+                       n->name, ni, n_in);
+    for (int k = 0; k < ni; k++) {
+        pending *q = NULL;
+        for (int i = 0; i < n->nl && !q; i++)
+            if (!strcmp(n->p[i].name, r[k].layer) && n->p[i].input)
+                q = &n->p[i];
+        if (!q)
+            return cr_fail(CREST_E_FORMAT, "nested model '%s': input '%s' is no InputLayer",
+                           n->name, r[k].layer);
+        q->out[0] = in[k];
+        q->done = 1;
+    }
+    if (!(rc = apply_calls(m, n)))
+        rc = io_syms(n, "output_layers", out, n_out);
+    return rc ? cr_wrap(rc, "nested model '%s'", n->name) : CREST_OK;
+}
+
+int cr_nest_input_shape(const cJSON *lj, cr_dims *in, bool *found)
+{
+    *found = false;
+    for (int depth = 0; depth <= MAX_NEST_DEPTH; depth++) {
+        const cJSON *cls = cJSON_GetObjectItemCaseSensitive(lj, "class_name");
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(lj, "config");
+        if (!cJSON_IsString(cls))
+            return CREST_OK;
+        if (!is_model_class(cls->valuestring))
+            return cr_input_shape_json(c, in, found);
+        const cJSON *layers = cJSON_IsArray(c) ? c : cJSON_GetObjectItemCaseSensitive(c, "layers");
+        lj = cJSON_GetArrayItem(layers, 0);   /* Sequential: its first; Model: an Input */
+        if (strcmp(cls->valuestring, "Sequential")) {
+            const cJSON *e;
+            cJSON_ArrayForEach(e, layers)
+            {
+                const cJSON *ec = cJSON_GetObjectItemCaseSensitive(e, "class_name");
+                if (cJSON_IsString(ec) && !strcmp(ec->valuestring, "InputLayer")) {
+                    lj = e;
+                    break;
+                }
+            }
+        }
+    }
+    return cr_fail(CREST_E_FORMAT, "models nested more than %d deep", MAX_NEST_DEPTH);
+}
+
+bool cr_nest_is_model(const cJSON *lj)
+{
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(lj, "class_name");
+    return cJSON_IsString(cls) && is_model_class(cls->valuestring);
+}
+
+int cr_nest_add(crest_model *m, const cJSON *lj)
+{
+    nest *n = NULL;
+    crest_sym *in[CR_MAX_IO], *x = cr_functional_output(m, 0), *out[CR_MAX_IO];
+    int no = 0, rc = nest_new(lj, 1, NULL, m, &n);
+    if (!rc && (cr_functional_inputs(m, in) != 1 || !x))
+        rc = cr_fail(CREST_E_STATE, "model '%s' is not a chain", m->name);
+    if (!rc)
+        rc = cr_functional_reopen(m);
+    if (!rc)
+        rc = nest_apply(m, n, &x, 1, out, &no);
+    if (!rc && (no != 1 || !out[0]))
+        rc = cr_fail(CREST_E_FORMAT, "nested model '%s' has %d outputs in a Sequential model",
+                     n->name, no);
+    if (!rc)
+        rc = cr_functional_set_outputs(m, in, 1, out, 1, false);
+    nest_free(n);
+    return rc;
 }
 
 /* The functional kind's from_json: the "config" of a Model / Functional. */
@@ -330,34 +600,22 @@ static int fn_from_json(const char *class_name, const cJSON *cfg, crest_model **
 {
     (void)class_name;
     *out = NULL;
-    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(cfg, "layers");
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(cfg, "name");
-    if (!cJSON_IsArray(layers))
-        return cr_fail(CREST_E_FORMAT, "functional model config has no layers");
-    int nl = cJSON_GetArraySize(layers), rc, i = 0;
-    if (nl < 1 || nl > 100000)
-        return cr_fail(CREST_E_FORMAT, "functional model has %d layers", nl);
     crest_model *m = NULL;
-    pending *p = cr_calloc((size_t)nl, sizeof *p);
-    if (!p)
+    nest *n = cr_calloc(1, sizeof *n);
+    crest_sym *si[CR_MAX_IO], *so[CR_MAX_IO];
+    int ni, no, rc;
+    if (!n)
         return cr_fail(CREST_E_NOMEM, "out of memory reading a functional model");
-    if ((rc = crest_functional_new(&m, cJSON_IsString(name) ? name->valuestring : "model")))
-        goto out;
-    const cJSON *lj;
-    cJSON_ArrayForEach(lj, layers)
-    {
-        if ((rc = read_entry(m, p, i++, lj)))
-            goto out;
-    }
-    if (!(rc = apply_calls(m, p, nl)))
-        rc = set_model_io(m, cfg, p, nl);
-out:
-    for (i = 0; i < nl; i++) {
-        if (!p[i].owned)
-            crest_layer_free(p[i].layer);
-        cr_free(p[i].out);
-    }
-    cr_free(p);
+    n->name = cJSON_IsString(name) ? name->valuestring : "model";
+    n->cfg = cfg;
+    if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(cfg, "layers")))
+        rc = cr_fail(CREST_E_FORMAT, "functional model config has no layers");
+    else if (!(rc = crest_functional_new(&m, n->name)) && !(rc = nest_read(m, n, true)) &&
+             !(rc = apply_calls(m, n)) && !(rc = io_syms(n, "input_layers", si, &ni)) &&
+             !(rc = io_syms(n, "output_layers", so, &no)))
+        rc = crest_functional_outputs(m, si, ni, so, no);
+    nest_free(n);
     if (rc) {
         crest_model_free(m);
         return rc;

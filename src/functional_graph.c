@@ -353,7 +353,7 @@ int cr_functional_inputs(crest_model *m, crest_sym **inputs)
     return f->n_inputs;
 }
 
-crest_sym *cr_functional_find(crest_model *m, const char *layer)
+static crest_sym *find_exact(crest_model *m, const char *layer)
 {
     fn_impl *f = impl_of(m);
     for (int i = f ? f->n - 1 : -1; i >= 0; i--) {   /* the last application */
@@ -362,6 +362,17 @@ crest_sym *cr_functional_find(crest_model *m, const char *layer)
             return s;
     }
     return NULL;
+}
+
+crest_sym *cr_functional_find(crest_model *m, const char *layer)
+{
+    crest_sym *s = find_exact(m, layer);
+    char alt[256];
+    if (!s && cr_layer_path_alt(layer, alt, sizeof alt, false))
+        s = find_exact(m, alt);
+    if (!s && cr_layer_path_alt(layer, alt, sizeof alt, true))
+        s = find_exact(m, alt);
+    return s;
 }
 
 crest_layer *cr_sym_layer(const crest_sym *s) { return s ? s->layer : NULL; }

@@ -2,14 +2,6 @@
  * stopping at a named layer's output (crest infer --layer). */
 #include "internal.h"
 
-static crest_layer *layer_named(crest_model *m, const char *name)
-{
-    for (int i = 0; i < m->n_layers; i++)
-        if (!strcmp(m->layers[i]->name, name))
-            return m->layers[i];
-    return NULL;
-}
-
 /* A fresh inference graph that records the output of layer l. */
 static int probe_graph(crest_model *m, crest_layer *l, cr_graph **gout, cr_node **yout)
 {
@@ -73,7 +65,7 @@ int crest_infer(crest_model *m, const char *layer, const float *x, size_t n, int
     cr_graph *g = m->infer.g, *own = NULL;
     cr_node *y = m->infer.out;
     if (layer) {
-        crest_layer *l = layer_named(m, layer);
+        crest_layer *l = crest_model_find_layer(m, layer);   /* or 'outer/inner' */
         if (!l)
             return cr_fail(CREST_E_ARG, "model '%s' has no layer '%s'", m->name, layer);
         if ((rc = probe_graph(m, l, &own, &y)))

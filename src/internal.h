@@ -277,6 +277,10 @@ cr_node *cr_op_swap_last2(cr_graph *g, cr_node *x);
  * in forward with momentum; else the moving statistics normalize. */
 cr_node *cr_op_batchnorm(cr_graph *g, cr_node *x, cr_node *mean, cr_node *var, cr_node *gamma,
                          cr_node *beta, float eps, float momentum, bool training);
+/* tf.nn.depth_to_space / space_to_depth, NHWC, DCR order, block >= 2
+ * (src/ops/depth_space.c). */
+cr_node *cr_op_depth_to_space(cr_graph *g, cr_node *x, int block);
+cr_node *cr_op_space_to_depth(cr_graph *g, cr_node *x, int block);
 /* Keras ReLU(max_value (< 0: none), negative_slope, threshold) (src/ops/activation.c). */
 cr_node *cr_op_relu_ex(cr_graph *g, cr_node *x, float max_value, float slope, float threshold);
 extern const cr_op_def cr_op_conv2d_def, cr_op_depthwise2d_def, cr_op_batchnorm_def;
@@ -430,6 +434,26 @@ crest_layer *cr_global_pooling1d(bool max);
 
 /* Lambda and expression layers (src/layers/lambda.c, expr.c). */
 extern const cr_layer_def cr_lambda_def, cr_expr_def;
+
+/* An expression layer whose undeclared names are the numeric (or boolean)
+ * fields of fields (a layer's Keras config); fields NULL: syntax only, any
+ * name allowed (src/layers/expr.c). NULL with the message set. */
+crest_layer *cr_expr_with_fields(const char *expression, const cJSON *fields);
+
+/* Custom layer classes (src/layers/custom_layers.c). */
+/* The def of a registered custom class, or NULL. */
+const cr_layer_def *cr_custom_layer_def(const char *class_name);
+/* Registers {class: expression} definitions from source (a file, or a
+ * saved model); replace: a class registered already takes the new one. */
+int cr_custom_layers_from_json(const cJSON *defs, const char *source, bool replace);
+/* The definitions a saved model carries in its metadata
+ * ("crest_custom_layers"), registered unless registered already. */
+int cr_custom_layers_from_meta(const cJSON *meta, const char *source);
+/* The metadata to save with m: m->meta_json plus the definitions of its
+ * expression classes; *out NULL if there is none. */
+int cr_custom_layers_meta(const crest_model *m, char **out);
+/* Test hook: forgets every registered class (no layer of one may be alive). */
+void cr_custom_layers_reset(void);
 
 /* Keras initializer names */
 const char *cr_init_keras_name(crest_init i);     /* "GlorotUniform" */
@@ -614,6 +638,20 @@ int cr_functional_set_outputs(crest_model *m, crest_sym **inputs, int n_inputs,
                               crest_sym **outputs, int n_outputs, bool build);
 /* After outputs are set: frees the tensors and layers no output needs, rebuilds. */
 int cr_functional_prune(crest_model *m);
+/* Nested models (src/functional.c): a layer entry of class Sequential, Model
+ * or Functional inside a model's layers is read by flattening it into the
+ * outer model (its layers keep their names). */
+bool cr_nest_is_model(const cJSON *layer_json);
+/* Appends nested model entry lj to the chain of Sequential m. */
+int cr_nest_add(crest_model *m, const cJSON *layer_json);
+/* The input shape of a layer entry, looking inside nested models (found =
+ * false if there is none). */
+int cr_nest_input_shape(const cJSON *layer_json, cr_dims *out, bool *found);
+/* A layer path "outer/inner" (a layer inside a nested model) as the name
+ * crest gave that layer when flattening: "outer_inner" (renamed on a clash),
+ * or with last, "inner"; false if path has no '/'. The exact name is tried
+ * first, then these (crest_model_find_layer, cr_functional_find). */
+bool cr_layer_path_alt(const char *path, char *buf, size_t size, bool last);
 /* The functional kind's trace and destroy (Sequential shares them). */
 cr_node *cr_functional_trace(crest_model *m, cr_graph *g);
 void cr_functional_destroy(crest_model *m);

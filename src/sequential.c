@@ -3,7 +3,8 @@
  * tracing, cutting, freezing and appending a head are the functional ones.
  * Only the Keras JSON form differs: class "Sequential", a "layers" list whose
  * first layer carries batch_input_shape (Keras 2 / TF.js), or an InputLayer
- * entry (Keras 3).
+ * entry (Keras 3). A nested model among the layers is flattened into the
+ * chain (cr_nest_add, src/functional.c).
  */
 #include "internal.h"
 #include "json.h"
@@ -88,9 +89,8 @@ static int seq_input_shape(const cJSON *layers, cr_dims *in)
     const cJSON *lj;
     cJSON_ArrayForEach(lj, layers)
     {
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(lj, "config");
         bool found;
-        int rc = cr_input_shape_json(c, in, &found);
+        int rc = cr_nest_input_shape(lj, in, &found);   /* a nested model: its input */
         if (rc)
             return cr_wrap(rc, "input shape");
         if (found)
@@ -121,7 +121,10 @@ static int seq_from_json(const char *class_name, const cJSON *cfg, crest_model *
         if (cJSON_IsString(cls) && strcmp(cls->valuestring, "InputLayer") == 0)
             continue;
         crest_layer *l;
-        if ((rc = cr_layer_from_json(lj, &l)) || (rc = crest_add(*out, l)))
+        if (cr_nest_is_model(lj)) {
+            if ((rc = cr_nest_add(*out, lj)))
+                break;
+        } else if ((rc = cr_layer_from_json(lj, &l)) || (rc = crest_add(*out, l)))
             break;
     }
     if (rc) {

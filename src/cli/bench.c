@@ -10,6 +10,7 @@
 typedef struct bench_opts {
     long batch, threads, iters;   /* threads 0: the cores */
     bool profile, json;
+    const char *custom_layers;
 } bench_opts;
 
 #define T bench_opts
@@ -25,6 +26,8 @@ static const cli_opt bench_options[] = {
     { CLI_FLAG_OPT(T, "--json", json),
       .help = "{\"ms_per_image_median\", \"ms_per_image_min\", \"batch\", \"threads\",\n"
               "\"iters\"[, \"profile\": [...]]}" },
+    { CLI_CUSTOM_OPT(T, "--custom-layers", custom_layers, cli_custom_layers),
+      CLI_CUSTOM_LAYERS_HELP },
 };
 #undef T
 

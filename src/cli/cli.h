@@ -92,6 +92,15 @@ typedef struct cli_command {
     int n_rules;
 } cli_command;
 
+/* --custom-layers FILE (every command that loads a model): the file's
+ * custom layer classes are registered as the option is parsed, before any
+ * model loads; the field (const char *) gets the path. A table's entry:
+ * { CLI_CUSTOM_OPT(T, "--custom-layers", f, cli_custom_layers), CLI_CUSTOM_LAYERS_HELP } */
+int cli_custom_layers(const char *cmd, const cli_opt *o, const char *v, void *dst);
+#define CLI_CUSTOM_LAYERS_HELP                                                             \
+    .arg = "FILE", .help = "custom Keras layer classes: JSON {\"Class\": \"expression over x and\n"    \
+                "the layer's config fields\"}, e.g. {\"MultiplyBeta\": \"x * beta\"}"
+
 #define CLI_MAX_OPTS 64
 #define CLI_MAX_POS 257
 
@@ -165,6 +174,7 @@ typedef struct train_opts {
     const char *monitor;              /* --monitor (NULL: auto) */
     const char *class_weight;         /* --class-weight balanced|FILE */
     double label_smoothing;
+    const char *custom_layers;        /* --custom-layers FILE (registered when parsed) */
 } train_opts;
 
 /* --lr-schedule SPEC (a cli_opt parser) into a cli_schedule. */

@@ -12,6 +12,7 @@ typedef struct eval_opts {
     bool json;
     long threads, holdout, limit;
     char delimiter;
+    const char *custom_layers;
 } eval_opts;
 
 enum { EVAL_SAMPLES = 1,   /* image folders, IDX sets, built-in names */
@@ -24,6 +25,8 @@ static const cli_opt evaluate_options[] = {
       .help = "the first N samples only" },
     { CLI_FLAG_OPT(T, "--json", json),
       .help = "one JSON object: n, loss, accuracy, per_class, confusion, labels" },
+    { CLI_CUSTOM_OPT(T, "--custom-layers", custom_layers, cli_custom_layers),
+      CLI_CUSTOM_LAYERS_HELP },
     { CLI_INT_OPT(T, "--threads", threads, 1, 256), .arg = "T",
       .help = "worker threads (default: the cores)" },
     { CLI_STR_OPT(T, "--label", label), .arg = "COL", .modes = EVAL_TABLE,

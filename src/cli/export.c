@@ -6,6 +6,7 @@
 
 typedef struct export_opts {
     const char *format, *out;
+    const char *custom_layers;
 } export_opts;
 
 static const cli_opt export_options[] = {
@@ -16,6 +17,8 @@ static const cli_opt export_options[] = {
               "outputs NHWC as crest's, batch dynamic); tflite: not written yet (refused)" },
     { CLI_STR_OPT(export_opts, "--out", out), .arg = "PATH",
       .help = "the folder (tfjs) or file (h5, keras, onnx) written, atomically" },
+    { CLI_CUSTOM_OPT(export_opts, "--custom-layers", custom_layers, cli_custom_layers),
+      CLI_CUSTOM_LAYERS_HELP },
 };
 
 const cli_command export_cmd = {

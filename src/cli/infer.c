@@ -17,6 +17,7 @@ typedef struct infer_opts {
     const char *input, *layer, *out;
     infer_shape shape;
     long threads, batch;
+    const char *custom_layers;
 } infer_opts;
 
 /* "N,H,W,C" -> n and the per-sample shape (a cli_opt parser). */
@@ -56,6 +57,8 @@ static const cli_opt infer_options[] = {
       .help = "its shape: N samples of the model's input (any rank)" },
     { CLI_STR_OPT(T, "--layer", layer), .arg = "NAME", .help = "stop at that layer's output" },
     { CLI_STR_OPT(T, "--out", out), .arg = "Y.f32", .help = "the output, float32 as the input" },
+    { CLI_CUSTOM_OPT(T, "--custom-layers", custom_layers, cli_custom_layers),
+      CLI_CUSTOM_LAYERS_HELP },
     { CLI_INT_OPT(T, "--batch", batch, 1, 1 << 16), .arg = "B",
       .help = "samples per pass (default: sized to keep activations in cache)" },
     { CLI_INT_OPT(T, "--threads", threads, 1, 256), .arg = "T",

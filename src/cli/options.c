@@ -48,6 +48,16 @@ static int parse_float(const char *cmd, const cli_opt *o, const char *s, double 
     return 0;
 }
 
+int cli_custom_layers(const char *cmd, const cli_opt *o, const char *v, void *dst)
+{
+    if (crest_custom_layers_load(v) != CREST_OK) {
+        fprintf(stderr, "crest %s: %s: %s\n", cmd, o->name, crest_last_error());
+        return EXIT_INPUT;
+    }
+    *(const char **)dst = v;
+    return 0;
+}
+
 /* "a|b|c" -> "a, b or c". */
 static void choices_text(const char *choices, char *buf, size_t size)
 {

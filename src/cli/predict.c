@@ -12,6 +12,7 @@ typedef struct predict_opts {
     const char *data;
     long top, limit;   /* limit < 0: every sample */
     bool json;
+    const char *custom_layers;
 } predict_opts;
 
 #define T predict_opts
@@ -25,6 +26,8 @@ static const cli_opt predict_options[] = {
       .help = "the K most probable classes of each sample (default 1)" },
     { CLI_FLAG_OPT(T, "--json", json), .help = "{\"predictions\":[{\"input\",\"index\",\"class\","
                                                "\"probs\":[...]}]}: all probabilities" },
+    { CLI_CUSTOM_OPT(T, "--custom-layers", custom_layers, cli_custom_layers),
+      CLI_CUSTOM_LAYERS_HELP },
 };
 #undef T
 

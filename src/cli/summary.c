@@ -5,12 +5,15 @@
 
 typedef struct summary_opts {
     bool json;
+    const char *custom_layers;
 } summary_opts;
 
 static const cli_opt summary_options[] = {
     { CLI_FLAG_OPT(summary_opts, "--json", json),
       .help = "{\"layers\":[{\"name\",\"class\",\"output_shape\",\"params\"}...],\n"
               "\"total_params\",\"trainable_params\",\"non_trainable_params\"}" },
+    { CLI_CUSTOM_OPT(summary_opts, "--custom-layers", custom_layers, cli_custom_layers),
+      CLI_CUSTOM_LAYERS_HELP },
 };
 
 const cli_command summary_cmd = {

@@ -150,6 +150,8 @@ static const cli_opt train_options[] = {
       .modes = TRAIN_BASE, .help = "epochs of that second phase (default 2)" },
     { CLI_STR_OPT(T, "--cache", cache), .arg = "DIR", .modes = TRAIN_BASE,
       .help = "cache backbone features on disk; reused when valid" },
+    { CLI_CUSTOM_OPT(T, "--custom-layers", custom_layers, cli_custom_layers),
+      CLI_CUSTOM_LAYERS_HELP, .modes = TRAIN_BASE },
     { CLI_CUSTOM_OPT(T, "--preprocess", preprocess, parse_preprocess), .arg = "MODE",
       .modes = TRAIN_BASE, .help = "none|rescale|tf|torch|caffe (default: the model's\n"
                                    "recorded preprocessing, else rescale = x/255)" },

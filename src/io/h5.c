@@ -292,6 +292,72 @@ static int assign_layer(h5_in *in, const h5_layer *fl, crest_layer *l)
     return rc && !in->eof ? cr_wrap(rc, "layer '%s'", l->name) : rc;
 }
 
+/* The model layer and weight a nested model's file weight names
+ * ("base/conv/kernel:0" or "conv/kernel:0" in group "base": layer "conv",
+ * or "base_conv" if crest renamed it; weight "kernel"), or NULL. */
+static cr_weight *nested_weight(crest_model *m, const char *group, const char *wname)
+{
+    const char *slash = strrchr(wname, '/'), *ls = slash;
+    if (!slash)
+        return NULL;
+    while (ls > wname && ls[-1] != '/')
+        ls--;
+    char lname[300], full[600];
+    size_t ln = (size_t)(slash - ls), vn = strcspn(slash + 1, ":");
+    if (ln == 0 || ln >= sizeof lname || vn >= 200)
+        return NULL;
+    memcpy(lname, ls, ln);
+    lname[ln] = 0;
+    crest_layer *l = crest_model_find_layer(m, lname);
+    if (!l) {
+        snprintf(full, sizeof full, "%s_%s", group, lname);
+        l = crest_model_find_layer(m, full);
+    }
+    for (int j = 0; l && j < l->n_w; j++)
+        if (strlen(l->w[j]->name) == vn && strncmp(l->w[j]->name, slash + 1, vn) == 0)
+            return l->w[j];
+    return NULL;
+}
+
+/* Whether file layer fl is a nested model's group: no model layer has its
+ * name and each of its weights names a distinct model layer weight. */
+static bool nested_group(crest_model *m, const h5_layer *fl)
+{
+    if (crest_model_find_layer(m, fl->name))
+        return false;
+    for (uint32_t j = 0; j < fl->n; j++) {
+        cr_weight *w = nested_weight(m, fl->name, fl->w[j]);
+        if (!w)
+            return false;
+        for (uint32_t i = 0; i < j; i++)
+            if (nested_weight(m, fl->name, fl->w[i]) == w)
+                return false;
+    }
+    return true;
+}
+
+/* A nested model's group: each weight by its name (Keras writes a nested
+ * model's trainable weights, then the others: not the layers' order);
+ * *layers gets how many model layers it filled. */
+static int assign_nested(h5_in *in, crest_model *m, const h5_layer *fl, int *layers)
+{
+    *layers = 0;
+    int rc = CREST_OK;
+    const crest_layer *seen[256];
+    int n_seen = 0;
+    for (uint32_t j = 0; !rc && j < fl->n; j++) {
+        cr_weight *w = nested_weight(m, fl->name, fl->w[j]);
+        rc = get_weight(in, fl->w[j], w);
+        bool known = false;
+        for (int i = 0; i < n_seen && !known; i++)
+            known = seen[i] == w->owner;
+        if (!known && n_seen < 256)
+            seen[n_seen++] = w->owner;
+        *layers += !known;
+    }
+    return rc && !in->eof ? cr_wrap(rc, "nested model '%s'", fl->name) : rc;
+}
+
 /* The layer records after the config, up to 'D', into m's weighted layers. */
 static int assign_all(h5_in *in, crest_model *m, char tag)
 {
@@ -307,13 +373,19 @@ static int assign_all(h5_in *in, crest_model *m, char tag)
         else
             rc = get_layer(in, &fl);
         crest_layer *l = NULL;
-        for (int j = 0, seen = 0; !rc && fl.n > 0 && j < m->n_layers && !l; j++)
+        int filled = 0;
+        bool nested = !rc && fl.n > 0 && nested_group(m, &fl);
+        if (nested) {
+            rc = assign_nested(in, m, &fl, &filled);
+            k += filled;
+        }
+        for (int j = 0, seen = 0; !rc && !nested && fl.n > 0 && j < m->n_layers && !l; j++)
             if (m->layers[j]->n_w > 0 && seen++ == k)
                 l = m->layers[j];
-        if (!rc && fl.n > 0 && !l)
+        if (!rc && !nested && fl.n > 0 && !l)
             rc = cr_fail(CREST_E_FORMAT, "%s: the file has weights for more layers than the "
                          "model's %d (first extra: '%s')", in->path, n_ls, fl.name);
-        if (!rc && fl.n > 0) {
+        if (!rc && !nested && fl.n > 0) {
             rc = assign_layer(in, &fl, l);
             k++;
         }
@@ -360,6 +432,8 @@ int cr_h5_model_load(crest_model **out, const char *path)
         rc = get_config(&in, &meta, &cfg, &tag);
     if (!rc && meta && (rc = cr_json_parse(meta, strlen(meta), "crest_metadata", &mj)))
         cr_wrap(rc, "%s", path);       /* checked here: it is saved as it is */
+    if (!rc && mj && (rc = cr_custom_layers_from_meta(mj, path)))
+        cr_wrap(rc, "%s", path);
     if (!rc && ((rc = cr_model_from_topology(cfg, &m)) || (rc = cr_model_build(m))))
         cr_wrap(rc, "%s", path);
     if (!rc)

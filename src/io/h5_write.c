@@ -177,6 +177,7 @@ static int write_file(crest_model *m, const char *config, const char *tmp)
     const char *ver = "2.4.0", *be = "tensorflow", *gen = "crest " CREST_VERSION;
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), file = -1;
     int rc = CREST_OK;
+    char *meta = NULL;   /* crest's metadata, with custom layer classes' definitions */
     /* object headers of HDF5 1.8: an attribute over 64 KiB (model_config of
      * a deep model) then goes to dense storage instead of failing */
     if (fapl < 0 || H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST) < 0 ||
@@ -187,8 +188,8 @@ static int write_file(crest_model *m, const char *config, const char *tmp)
     if ((rc = put_attr(file, "keras_version", &ver, 1)) || (rc = put_attr(file, "backend", &be, 1)) ||
         (rc = put_attr(file, "model_config", &config, 1)) ||
         (rc = put_attr(file, "crest_version", &gen, 1)) ||
-        (m->meta_json && (rc = put_attr(file, "crest_metadata",
-                                        (const char *const *)&m->meta_json, 1))))
+        (rc = cr_custom_layers_meta(m, &meta)) ||
+        (meta && (rc = put_attr(file, "crest_metadata", (const char *const *)&meta, 1))))
         goto out;
     rc = put_weights(file, m);
 out:
@@ -196,6 +197,7 @@ out:
         rc = cr_fail(CREST_E_IO, "cannot write %s", tmp);
     if (fapl >= 0)
         H5Pclose(fapl);
+    cr_free(meta);
     return rc;
 }
 

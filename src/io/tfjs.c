@@ -152,9 +152,14 @@ int crest_model_save(crest_model *m, const char *dir)
     }
     cr_json_put(root, "modelTopology", top);
     add_manifest(root, m, bin, total, shard);
-    if (m->meta_json) {
+    char *meta_text = NULL;   /* with the definitions of custom layer classes */
+    if ((rc = cr_custom_layers_meta(m, &meta_text)))
+        goto out;
+    if (meta_text) {
         cJSON *meta = NULL;
-        if ((rc = cr_json_parse(m->meta_json, 0, "metadata", &meta)))
+        rc = cr_json_parse(meta_text, 0, "metadata", &meta);
+        cr_free(meta_text);
+        if (rc)
             goto out;
         cr_json_put(root, "userDefinedMetadata", meta);
     }
@@ -450,7 +455,10 @@ int crest_model_load(crest_model **out, const char *path)
         rc = cr_fail(CREST_E_FORMAT, "no modelTopology");
         goto out;
     }
-    if ((rc = cr_model_from_topology(topo, &m)) || (rc = cr_model_build(m)) ||
+    if ((rc = cr_custom_layers_from_meta(cJSON_GetObjectItemCaseSensitive(root,
+                                                                          "userDefinedMetadata"),
+                                         file)) ||
+        (rc = cr_model_from_topology(topo, &m)) || (rc = cr_model_build(m)) ||
         (rc = load_weights(m, cJSON_GetObjectItemCaseSensitive(root, "weightsManifest"), dir)))
         goto out;
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "userDefinedMetadata");

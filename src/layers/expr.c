@@ -43,7 +43,7 @@ typedef struct expr_cfg {
 
 /* Functions: every activation by its Keras names (cr_activations), and the
  * two reductions. An E_FUNC node's fn is a crest_act, or one of these. */
-enum { FN_SUM = CREST_ACT_COUNT, FN_MEAN };
+enum { FN_SUM = CREST_ACT_COUNT, FN_MEAN, FN_D2S, FN_S2D };
 
 static const struct { const char *name; crest_init init; } inits[] = {
     { "zeros", CREST_ZEROS },           { "ones", CREST_ONES },
@@ -63,6 +63,10 @@ typedef struct parser {
     expr_cfg *c;
     int err;
     int nest;                     /* open '(' / unary '-' / calls: bounds recursion */
+    const cJSON *fields;          /* custom layer classes: the layer's config, whose
+                                     numeric fields undeclared names are; or NULL */
+    bool syntax;                  /* checking a custom class's syntax alone: any name
+                                     may be a field */
 } parser;
 
 /* ASCII classes: <ctype.h> follows the locale (in Latin-1 'ä' is a letter),
@@ -184,6 +188,10 @@ static int func_of(const parser *p)
         return FN_SUM;
     if (is_name(p, "mean"))
         return FN_MEAN;
+    if (is_name(p, "depth_to_space"))
+        return FN_D2S;
+    if (is_name(p, "space_to_depth"))
+        return FN_S2D;
     for (int i = 0; i < CREST_ACT_COUNT; i++) {
         const cr_act_def *a = &cr_activations[i];
         if (is_name(p, a->op.name) || (a->alias && is_name(p, a->alias)))
@@ -198,15 +206,43 @@ static int parse_expr(parser *p);
 static int parse_unary(parser *p);
 static int parse_unary_inner(parser *p);
 
+/* The numeric config field the current name token names (booleans are 0 /
+ * 1); false if there is none. */
+static bool field_of(const parser *p, double *v)
+{
+    if (!p->fields || p->type != T_NAME)
+        return false;
+    char name[128];
+    if (p->len >= (int)sizeof name)
+        return false;
+    snprintf(name, sizeof name, "%.*s", p->len, p->s + p->pos);
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(p->fields, name);
+    if (cJSON_IsNumber(f))
+        *v = f->valuedouble;
+    else if (cJSON_IsBool(f))
+        *v = cJSON_IsTrue(f);
+    else
+        return false;
+    return true;
+}
+
 static int parse_int(parser *p, long lo, long hi, const char *what)
 {
     bool neg = is_punct(p, '-');
     int pos = p->pos;
     if (neg)
         next(p);
-    if (p->type != T_NUM || p->num != floor(p->num))
+    double fv;
+    if (p->syntax && p->type == T_NAME) {   /* some layer's field, checked per layer */
+        next(p);
+        return (int)lo;
+    }
+    bool field = field_of(p, &fv);
+    if (!field && (p->type != T_NUM || p->num != floor(p->num)))
         return perr(p, p->pos, p->len, what), INT32_MIN;
-    double v = neg ? -p->num : p->num;
+    if (field && fv != floor(fv))
+        return perr(p, p->pos, p->len, "this config field is not an integer"), INT32_MIN;
+    double v = field ? (neg ? -fv : fv) : neg ? -p->num : p->num;
     if (v < (double)lo || v > (double)hi)
         return perr(p, pos, p->pos + p->len - pos, what), INT32_MIN;
     next(p);
@@ -238,6 +274,17 @@ static int parse_primary(parser *p)
             next(p);
             return add_node(p, (enode){ .kind = E_X, .a = -1, .b = -1, .pos = pos, .len = len });
         }
+        double fv;
+        if (p->fields && find_var(p->c, p->s + p->pos, p->len) < 0) {   /* a config field */
+            if (!field_of(p, &fv))
+                return perr(p, pos, len, "names no numeric config field of the layer (nor "
+                                         "x, a function or a declared variable)");
+            next(p);
+            if (is_punct(p, '('))
+                return perr(p, pos, len, "unknown function");
+            return add_node(p, (enode){ .kind = E_NUM, .a = -1, .b = -1, .num = fv, .pos = pos,
+                                         .len = len });
+        }
         int v = var_of(p);
         next(p);
         if (is_punct(p, '('))
@@ -250,11 +297,15 @@ static int parse_primary(parser *p)
         return perr(p, p->pos, p->len, "expected '(' after a function name");
     next(p);
     int a = parse_expr(p), axis = CR_AXIS_ALL;
+    bool block = f == FN_D2S || f == FN_S2D;
+    if (a >= 0 && block && !is_punct(p, ','))
+        return perr(p, p->pos, p->len, "expected ',' and the block size");
     if (a >= 0 && is_punct(p, ',')) {
         if (f < FN_SUM)
             return perr(p, p->pos, p->len, "this function takes one argument");
         next(p);
-        axis = parse_int(p, -CR_MAX_DIMS, CR_MAX_DIMS - 1, "expected an axis (an integer)");
+        axis = block ? parse_int(p, 2, 4096, "expected a block size (an integer, 2 or more)")
+                     : parse_int(p, -CR_MAX_DIMS, CR_MAX_DIMS - 1, "expected an axis (an integer)");
     }
     if (a >= 0 && !p->err && !is_punct(p, ')'))
         return perr(p, p->pos, p->len, "expected ')'");
@@ -389,15 +440,16 @@ static void expr_free_cfg(void *cfg)
     memset(c, 0, sizeof *c);
 }
 
-/* Parses text into c (which it owns after, even on error). */
-static int expr_compile(expr_cfg *c, const char *text)
+/* Parses text into c (which it owns after, even on error); names other
+ * than x, functions and declared variables are fields' numbers when fields. */
+static int expr_compile(expr_cfg *c, const char *text, const cJSON *fields, bool syntax)
 {
     if (strlen(text) > 65536)
         return cr_fail(CREST_E_ARG, "expression longer than 65536 characters");
     c->text = cr_strdup(text);
     if (!c->text)
         return cr_fail(CREST_E_NOMEM, "out of memory for an expression");
-    parser p = { .s = c->text, .c = c };
+    parser p = { .s = c->text, .c = c, .fields = fields, .syntax = syntax };
     c->root = parse_layer(&p);
     if (p.err)
         return p.err;
@@ -557,6 +609,12 @@ static val build(builder *b, int i, int use, const cr_node *partner)
             return to_node_fail(b, e);
         if (e->fn < FN_SUM)
             return (val){ .n = crest_op_activate(b->g, a.n, (crest_act)e->fn) };
+        if (e->fn == FN_D2S || e->fn == FN_S2D) {
+            if (a.n->shape.ndim != 4)
+                return bfail(b, e, "needs an image tensor [batch, height, width, channels]");
+            return (val){ .n = e->fn == FN_D2S ? cr_op_depth_to_space(b->g, a.n, e->axis)
+                                               : cr_op_space_to_depth(b->g, a.n, e->axis) };
+        }
         bool keep = e->axis != CR_AXIS_ALL;
         return (val){ .n = e->fn == FN_MEAN ? crest_op_mean(b->g, a.n, e->axis, keep)
                                             : crest_op_sum(b->g, a.n, e->axis, keep) };
@@ -586,7 +644,7 @@ static int expr_parse(crest_layer *l, const cJSON *cfg)
 {
     const char *text = NULL;
     int rc = cr_json_str(cfg, "expression", NULL, &text);
-    return rc ? rc : expr_compile(l->cfg, text);
+    return rc ? rc : expr_compile(l->cfg, text, NULL, false);
 }
 
 static int expr_save(const crest_layer *l, cJSON *cfg)
@@ -606,7 +664,17 @@ crest_layer *crest_expr(const char *expression)
         return NULL;
     }
     crest_layer *l = cr_layer_new(&cr_expr_def, NULL);
-    if (l && expr_compile(l->cfg, expression)) {
+    if (l && expr_compile(l->cfg, expression, NULL, false)) {
+        crest_layer_free(l);
+        return NULL;
+    }
+    return l;
+}
+
+crest_layer *cr_expr_with_fields(const char *expression, const cJSON *fields)
+{
+    crest_layer *l = cr_layer_new(&cr_expr_def, NULL);
+    if (l && expr_compile(l->cfg, expression, fields, !fields)) {
         crest_layer_free(l);
         return NULL;
     }

@@ -49,8 +49,12 @@ int cr_layer_from_json(const cJSON *lj, crest_layer **out)
         return rc;
     const cr_layer_def *def = cr_layer_def_find(cls->valuestring);
     if (!def)
-        return cr_fail(CREST_E_UNSUPPORTED, "layer '%s': class %s is not supported", name,
-                       cls->valuestring);
+        def = cr_custom_layer_def(cls->valuestring);
+    if (!def)
+        return cr_fail(CREST_E_UNSUPPORTED, "layer '%s': class %s is not supported: define it "
+                       "with --custom-layers FILE (JSON {\"%s\": \"an expression over x and "
+                       "the layer's numeric config fields\"}) or crest_register_layer(\"%s\", "
+                       "...) in C", name, cls->valuestring, cls->valuestring, cls->valuestring);
     crest_layer *l = cr_layer_new(def, NULL);
     if (!l)
         return CREST_E_NOMEM;

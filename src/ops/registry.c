@@ -11,6 +11,7 @@
     X(conv2d) X(depthwise2d) X(maxpool2d) X(avgpool2d) X(global_avgpool)          \
     X(global_maxpool) X(zero_pad2d) X(crop2d) X(batchnorm) X(batchnorm_train)      \
     X(relu_ex) X(embedding_bag) X(slice_cols)                                      \
+    X(depth_to_space) X(space_to_depth)                                          \
     X(conv2d_transpose) X(upsample2d)                                            \
     X(sparse_cce) X(sparse_cce_probs) X(cce) X(cce_probs) X(bce) X(bce_probs)     \
     X(conv3d) X(conv3d_transpose) X(maxpool3d) X(avgpool3d) X(global_avgpool3d)   \

@@ -72,6 +72,33 @@ def layer_names(config):
     return names
 
 
+MODEL_CLASSES = ('Sequential', 'Model', 'Functional')
+NON_TRAINABLE = ('moving_mean', 'moving_variance')
+
+
+def inner_layers(entry):
+    """The layer names inside a nested model entry, depth first (Keras'
+    model.layers order, nested models expanded)."""
+    cfg = entry['config']
+    layers = cfg['layers'] if isinstance(cfg, dict) else cfg
+    out = []
+    for l in layers:
+        if l['class_name'] == 'InputLayer':
+            continue
+        if l['class_name'] in MODEL_CLASSES:
+            out += inner_layers(l)
+        else:
+            out.append(l.get('name') or l['config']['name'])
+    return out
+
+
+def nested_models(config):
+    """{name: entry} of the nested models among a model's layers."""
+    layers = config['config']['layers'] if isinstance(config['config'], dict) else config['config']
+    return {(l.get('name') or l['config']['name']): l for l in layers
+            if l['class_name'] in MODEL_CLASSES}
+
+
 def put_strings(obj, name, values, chunk, vlen):
     def conv(vs):
         if vlen:
@@ -120,8 +147,25 @@ def main():
             g.attrs['keras_version'] = a.keras_version.encode('utf8')
             g.attrs['backend'] = a.backend.encode('utf8')
         put_strings(g, 'layer_names', names, a.chunk_attrs, a.vlen)
+        nested = nested_models(config)
         for lname in names:
             lg = g.create_group(lname)
+            if lname in nested:
+                # a nested model: Keras' legacy order, every trainable weight
+                # of its layers, then the others, named "<layer>/<var>:0"
+                # (datasets in sub-groups per layer)
+                ws = []
+                for inner in inner_layers(nested[lname]):
+                    ws += [(inner, var, v) for var, v in sorted(
+                        by_layer.pop(inner, []),
+                        key=lambda t: ORDER.index(t[0]) if t[0] in ORDER else len(ORDER))]
+                ws = [w for w in ws if w[1] not in NON_TRAINABLE] + \
+                     [w for w in ws if w[1] in NON_TRAINABLE]
+                wnames = ['%s/%s:0' % (inner, var) for inner, var, _ in ws]
+                put_strings(lg, 'weight_names', wnames, a.chunk_attrs, a.vlen)
+                for wn, (_, _, v) in zip(wnames, ws):
+                    lg.create_dataset(wn, data=v.astype(a.dtype))
+                continue
             ws = sorted(by_layer.pop(lname, []),
                         key=lambda t: ORDER.index(t[0]) if t[0] in ORDER else len(ORDER))
             wnames = ['%s/%s:0' % (lname, var) for var, _ in ws]
