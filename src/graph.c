@@ -424,32 +424,22 @@ int cr_graph_check_batched(cr_graph *g)
     return rc ? rc : back;
 }
 
-int cr_graph_plan(cr_graph *g, int64_t batch)
+/* Each node's last consumer (its own id if none). */
+static void mark_last_use(cr_graph *g)
 {
-    int rc = cr_graph_status(g);
-    if (rc)
-        return rc;
-    if (batch < 1)
-        return cr_fail(CREST_E_ARG, "batch size %lld", (long long)batch);
-    if (g->planned && g->batch == batch)
-        return CREST_OK;
-    if ((rc = graph_shapes(g, batch)))
-        return rc;
     for (int i = 0; i < g->n; i++)
         g->nodes[i]->last_use = g->nodes[i]->id;
     for (int i = 0; i < g->n; i++)
         for (int j = 0; j < g->nodes[i]->n_in; j++)
             g->nodes[i]->in[j]->last_use = i;
+}
 
-    /* layout: value, aux, grad offsets */
-    int64_t *voff = cr_malloc((size_t)g->n * 3 * sizeof *voff);
-    int *vslot = cr_malloc((size_t)g->n * sizeof *vslot);
-    planner p = { 0 };
-    if (!voff || !vslot) {
-        rc = cr_fail(CREST_E_NOMEM, "out of memory planning the graph");
-        goto out;
-    }
-    int64_t *aoff = voff + g->n, *goff = voff + 2 * g->n;
+/* Offsets in the arena of every node's value, aux and gradient (-1: none)
+ * in p; vslot: the slot holding each value. Inference graphs release a
+ * value after its last consumer. Returns false when out of memory. */
+static bool lay_out(cr_graph *g, planner *p, int64_t *voff, int64_t *aoff, int64_t *goff,
+                    int *vslot)
+{
     for (int i = 0; i < g->n; i++) {
         cr_node *n = g->nodes[i];
         voff[i] = aoff[i] = goff[i] = -1;
@@ -457,53 +447,44 @@ int cr_graph_plan(cr_graph *g, int64_t batch)
         if (n->kind == CR_NODE_PARAM)
             continue;
         int64_t cnt = round16(cr_dims_count(&n->shape));
-        int64_t off = plan_take(&p, cnt, &vslot[i], n->kind == CR_NODE_INPUT);
         int sid;
-        if (off < 0)
-            goto nomem;
-        voff[i] = off;
-        if (n->op && n->op->aux_size) {
-            int64_t a = n->op->aux_size(n);
-            if (a > 0) {   /* aux lives as long as the value: a slot of its own */
-                aoff[i] = plan_take(&p, round16(a), &sid, false);
-                if (aoff[i] < 0)
-                    goto nomem;
-                if (!g->training)
-                    p.s[sid].busy = false;   /* inference: scratch only during forward */
-            }
+        if ((voff[i] = plan_take(p, cnt, &vslot[i], n->kind == CR_NODE_INPUT)) < 0)
+            return false;
+        int64_t a = n->op && n->op->aux_size ? n->op->aux_size(n) : 0;
+        if (a > 0) {   /* aux lives as long as the value: a slot of its own */
+            if ((aoff[i] = plan_take(p, round16(a), &sid, false)) < 0)
+                return false;
+            if (!g->training)
+                p->s[sid].busy = false;   /* inference: scratch only during forward */
         }
-        if (g->training && n->needs_grad && n->kind != CR_NODE_PARAM) {
-            goff[i] = plan_take(&p, cnt, &sid, false);
-            if (goff[i] < 0)
-                goto nomem;
-        }
-        if (!g->training) {
-            /* release inputs whose last consumer is this node */
-            for (int j = 0; j < n->n_in; j++) {
-                cr_node *in = n->in[j];
-                if (in->last_use == i && in->kind == CR_NODE_OP && vslot[in->id] >= 0 &&
-                    !in->keep)
-                    p.s[vslot[in->id]].busy = false;
-            }
+        if (g->training && n->needs_grad && (goff[i] = plan_take(p, cnt, &sid, false)) < 0)
+            return false;
+        for (int j = 0; !g->training && j < n->n_in; j++) {   /* inputs last used here */
+            cr_node *in = n->in[j];
+            if (in->last_use == i && in->kind == CR_NODE_OP && vslot[in->id] >= 0 && !in->keep)
+                p->s[vslot[in->id]].busy = false;
         }
     }
-#ifndef NDEBUG
-    rc = cr_graph_check_layout(g, voff, aoff, goff, p.top);
-    if (rc)
-        goto out;
-#endif
-    if ((size_t)p.top > g->arena_cap) {
+    return true;
+}
+
+/* Grows the arena to top floats if needed and points every node at its
+ * buffers (parameters at their weights). Returns false when out of memory. */
+static bool bind_arena(cr_graph *g, int64_t top, const int64_t *voff, const int64_t *aoff,
+                       const int64_t *goff)
+{
+    if ((size_t)top > g->arena_cap) {
         /* values need not survive a re-plan: a fresh block, 64-byte aligned
          * so every planned buffer (16-float offsets) starts a cache line */
-        char *raw = cr_malloc((size_t)p.top * sizeof(float) + 64);
+        char *raw = cr_malloc((size_t)top * sizeof(float) + 64);
         if (!raw)
-            goto nomem;
+            return false;
         cr_free(g->arena_raw);
         g->arena_raw = raw;
         g->arena = (float *)(void *)(raw + (64 - (uintptr_t)raw % 64) % 64);
-        g->arena_cap = (size_t)p.top;
+        g->arena_cap = (size_t)top;
     }
-    g->arena_used = (size_t)p.top;
+    g->arena_used = (size_t)top;
     for (int i = 0; i < g->n; i++) {
         cr_node *n = g->nodes[i];
         if (n->kind == CR_NODE_PARAM) {
@@ -515,13 +496,39 @@ int cr_graph_plan(cr_graph *g, int64_t batch)
         n->aux = aoff[i] >= 0 ? g->arena + aoff[i] : NULL;
         n->grad = goff[i] >= 0 ? g->arena + goff[i] : NULL;
     }
-    g->batch = batch;
-    g->planned = true;
-    goto out;
-nomem:
-    rc = cr_fail(CREST_E_NOMEM, "out of memory planning the graph (batch %lld)",
-                 (long long)batch);
-out:
+    return true;
+}
+
+int cr_graph_plan(cr_graph *g, int64_t batch)
+{
+    int rc = cr_graph_status(g);
+    if (rc)
+        return rc;
+    if (batch < 1)
+        return cr_fail(CREST_E_ARG, "batch size %lld", (long long)batch);
+    if (g->planned && g->batch == batch)
+        return CREST_OK;
+    if ((rc = graph_shapes(g, batch)))
+        return rc;
+    mark_last_use(g);
+    /* layout: value, aux, grad offsets */
+    int64_t *voff = cr_malloc((size_t)g->n * 3 * sizeof *voff);
+    int *vslot = cr_malloc((size_t)g->n * sizeof *vslot);
+    planner p = { 0 };
+    bool ok = voff && vslot && lay_out(g, &p, voff, voff + g->n, voff + 2 * g->n, vslot);
+#ifndef NDEBUG
+    if (ok)
+        rc = cr_graph_check_layout(g, voff, voff + g->n, voff + 2 * g->n, p.top);
+#endif
+    if (ok && !rc)
+        ok = bind_arena(g, p.top, voff, voff + g->n, voff + 2 * g->n);
+    if (!ok)
+        rc = cr_fail(CREST_E_NOMEM, "out of memory planning the graph (batch %lld)",
+                     (long long)batch);
+    if (!rc) {
+        g->batch = batch;
+        g->planned = true;
+    }
     cr_free(p.s);
     cr_free(voff);
     cr_free(vslot);
