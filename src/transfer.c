@@ -23,48 +23,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-/* ---- layers ------------------------------------------------------------ */
-
-int crest_model_layer_count(const crest_model *m) { return m ? m->n_layers : 0; }
-
-crest_layer *crest_model_layer(crest_model *m, int i)
-{
-    return m && i >= 0 && i < m->n_layers ? m->layers[i] : NULL;
-}
-
-static crest_layer *find_exact(crest_model *m, const char *name)
-{
-    for (int i = 0; m && name && i < m->n_layers; i++)
-        if (!strcmp(m->layers[i]->name, name))
-            return m->layers[i];
-    return NULL;
-}
-
-bool cr_layer_path_alt(const char *path, char *buf, size_t size, bool last)
-{
-    const char *slash = path ? strrchr(path, '/') : NULL;
-    if (!slash || !slash[1] || strlen(path) >= size)
-        return false;
-    if (last) {
-        snprintf(buf, size, "%s", slash + 1);
-        return true;
-    }
-    snprintf(buf, size, "%s", path);
-    for (char *p = strchr(buf, '/'); p; p = strchr(p, '/'))
-        *p = '_';
-    return true;
-}
-
-crest_layer *crest_model_find_layer(crest_model *m, const char *name)
-{
-    crest_layer *l = find_exact(m, name);
-    char alt[256];
-    if (!l && cr_layer_path_alt(name, alt, sizeof alt, false))
-        l = find_exact(m, alt);
-    if (!l && cr_layer_path_alt(name, alt, sizeof alt, true))
-        l = find_exact(m, alt);
-    return l;
-}
+/* ---- freezing ---------------------------------------------------------- */
 
 int crest_model_set_trainable(crest_model *m, int first, int count, bool trainable)
 {
