@@ -10,6 +10,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 int crest_features_new(crest_features **out, const char *label)
@@ -561,10 +562,19 @@ int cr_rows_read(cr_rows *r, float *x, int32_t *y, size_t cap, size_t *n)
 static int read_all(cr_rows *r, float **x, int32_t **y, size_t *n)
 {
     size_t cap = 0, got = 0, width = (size_t)r->b.fs->width;
+    size_t row_bytes = (width ? width : 1) * sizeof(float);
+    /* the first block holds up to 256 rows or 16 MB, whichever is less: a
+     * spec with million-wide one-hot columns over a short table must not
+     * reserve 256 of its rows up front */
+    size_t first = ((size_t)16 << 20) / row_bytes;
+    first = first < 1 ? 1 : first > 256 ? 256 : first;
     *n = 0;
     do {
         if (*n == cap) {
-            cap = cap ? 2 * cap : 256;
+            if (cap && cap > SIZE_MAX / 2 / row_bytes)
+                return cr_fail(CREST_E_NOMEM, "%s: too many rows of %zu values", r->t.path,
+                               width);
+            cap = cap ? 2 * cap : first;
             float *nx = cr_realloc(*x, cap * width * sizeof *nx);
             int32_t *ny = nx ? cr_realloc(*y, cap * sizeof *ny) : NULL;
             if (nx)
