@@ -3,6 +3,8 @@
  * is also tested on files Keras' layout written by h5py, and on a real
  * Keras file, in tests/scripts/h5_import.sh. */
 #include <math.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -148,6 +150,62 @@ static void test_refuses_nan(void **state)
     tu_rmdir(dir);
 }
 
+/* A program's own timer signal, installed without SA_RESTART, interrupts
+ * the loader's reads from the reader child (read() fails with EINTR): that
+ * is not the end of the stream. Before the fix such a load failed with
+ * "libhdf5 stopped on signal 9" (fuzz_h5 found it: libFuzzer's -timeout
+ * alarm). Every load here, .h5 and .keras, must succeed while a 0.2 ms
+ * interval timer fires. */
+static volatile sig_atomic_t ticks;
+
+static void on_tick(int sig)
+{
+    (void)sig;
+    ticks++;
+}
+
+static void test_signals_interrupt_reads(void **state)
+{
+    (void)state;
+    char dir[64], h5[128], keras[128];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(h5, sizeof h5, "%s/big.h5", dir);
+    snprintf(keras, sizeof keras, "%s/big.keras", dir);
+    crest_model *m = NULL;
+    assert_int_equal(crest_sequential_new(&m, crest_shape(1, 512)), CREST_OK);
+    crest_model_set_seed(m, 5);
+    crest_add(m, crest_dense(1024, CREST_RELU));   /* 2 MB of weights: many pipe reads */
+    crest_add(m, crest_dense(3, CREST_SOFTMAX));
+    assert_int_equal(crest_model_save_h5(m, h5), CREST_OK);
+    assert_int_equal(crest_model_save_keras(m, keras), CREST_OK);
+    struct sigaction sa = { 0 }, old;
+    sa.sa_handler = on_tick;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;                   /* no SA_RESTART */
+    assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+    struct itimerval it = { { 0, 200 }, { 0, 200 } }, off = { { 0, 0 }, { 0, 0 } };
+    assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+    int failed = 0;
+    for (int i = 0; i < 6; i++) {
+        crest_model *back = NULL;
+        if (crest_model_load(&back, i % 2 ? keras : h5) != CREST_OK) {
+            print_error("load %d: %s\n", i, crest_last_error());
+            failed++;
+        }
+        crest_model_free(back);
+        if (crest_model_load_weights(m, i % 2 ? keras : h5) != CREST_OK) {
+            print_error("load_weights %d: %s\n", i, crest_last_error());
+            failed++;
+        }
+    }
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    assert_true(ticks > 0);
+    assert_int_equal(failed, 0);
+    crest_model_free(m);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_load_weights),
         cmocka_unit_test(test_chunked_names),
         cmocka_unit_test(test_refuses_nan),
+        cmocka_unit_test(test_signals_interrupt_reads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

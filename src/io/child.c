@@ -1,7 +1,8 @@
-/* child.c - readers in a child process (child.h). The budget mirrors the
- * one of the .h5 reader (src/io/h5.c): CPU seconds from CREST_H5_SECONDS
- * or 120, twice that of wall clock, 16 GiB of address space outside
- * AddressSanitizer builds, and death with the loader (PR_SET_PDEATHSIG). */
+/* child.c - readers in a child process (child.h), used by the .h5 and
+ * .keras readers (src/io/h5.c, src/io/keras.c). The budget: CPU seconds from
+ * CREST_H5_SECONDS or 120, twice that of wall clock, 16 GiB of address
+ * space outside AddressSanitizer builds, and death with the loader
+ * (PR_SET_PDEATHSIG). */
 #define _POSIX_C_SOURCE 200809L
 #include "io/child.h"
 
@@ -99,10 +100,23 @@ int cr_child_finish(cr_child *c, int rc)
     return rc;
 }
 
+/* A signal caught while the pipe is empty (a program's SIGALRM, SIGCHLD or
+ * profiling timer, unless installed with SA_RESTART) makes read() fail with
+ * EINTR, and fread return short with the error flag set; that is not the
+ * end of the stream: clear the flag and read the rest. */
 int cr_child_get(cr_child *c, void *p, size_t n)
 {
-    if (fread(p, 1, n, c->f) == n)
-        return CREST_OK;
+    char *s = p;
+    for (;;) {
+        size_t k = fread(s, 1, n, c->f);
+        s += k;
+        n -= k;
+        if (n == 0)
+            return CREST_OK;
+        if (!ferror(c->f) || errno != EINTR)
+            break;
+        clearerr(c->f);
+    }
     c->eof = true;
     return CREST_E_FORMAT;             /* cr_child_finish says what happened */
 }

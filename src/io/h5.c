@@ -1,42 +1,25 @@
 /* h5.c - Keras HDF5 files (.h5): models and weights.
  *
- * libhdf5 runs in a child process (h5_read.c, which also describes the
- * file layout and the record stream); this side reads the records with a
- * bound on every length, builds the model from the config, and assigns the
- * weights as Keras' load_weights does. A child that dies, spends more than
- * its budget (CHILD_SECONDS of CPU, twice that of wall clock; the
- * environment variable CREST_H5_SECONDS sets another) or sends anything
- * malformed makes the load fail with a message naming the file; nothing it
- * sent is trusted further than the model's own shapes.
+ * libhdf5 runs in a child process (src/io/child.c runs it; h5_read.c is
+ * what it runs, and describes the file layout and the record stream); this
+ * side reads the records with a bound on every length, builds the model from
+ * the config, and assigns the weights as Keras' load_weights does. A child
+ * that dies, spends more than its budget (120 s of CPU, twice that of wall
+ * clock; the environment variable CREST_H5_SECONDS sets another) or sends
+ * anything malformed makes the load fail with a message naming the file;
+ * nothing it sent is trusted further than the model's own shapes.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 #include "json.h"
+#include "io/child.h"
 #include "io/h5.h"
 
-#include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <sys/resource.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
-#include <sys/wait.h>
-#include <unistd.h>
 
-#define CHILD_SECONDS 120              /* libhdf5's time for one file (CREST_H5_SECONDS) */
 #define MAX_NAME 4096
 #define MAX_CONFIG (256u << 20)
-
-#if defined(__SANITIZE_ADDRESS__)
-#define CR_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CR_ASAN 1
-#endif
-#endif
 
 bool cr_h5_is_hdf5(const char *path)
 {
@@ -52,128 +35,6 @@ bool cr_h5_is_hdf5(const char *path)
         fclose(f);
     }
     return yes;
-}
-
-/* ---- the child and its stream ------------------------------------------- */
-
-typedef struct h5_in {
-    const char *path;
-    pid_t pid;
-    FILE *f;
-    bool eof;                          /* the stream ended early */
-} h5_in;
-
-/* The child's time budget: CREST_H5_SECONDS (1..86400) or CHILD_SECONDS. */
-static unsigned child_seconds(void)
-{
-    const char *e = getenv("CREST_H5_SECONDS");
-    char *end;
-    long v = e ? strtol(e, &end, 10) : 0;
-    return e && *e && !*end && v >= 1 && v <= 86400 ? (unsigned)v : CHILD_SECONDS;
-}
-
-static int spawn(h5_in *in, const char *path)
-{
-    int p[2];
-    *in = (h5_in){ .path = path, .pid = -1 };
-    if (pipe(p) != 0)
-        return cr_fail(CREST_E_IO, "%s: pipe: %s", path, strerror(errno));
-    fflush(NULL);
-    in->pid = fork();
-    if (in->pid < 0) {
-        close(p[0]);
-        close(p[1]);
-        return cr_fail(CREST_E_IO, "%s: fork: %s", path, strerror(errno));
-    }
-    if (in->pid == 0) {                /* the child: libhdf5 only */
-        close(p[0]);
-        signal(SIGPIPE, SIG_DFL);
-#ifdef __linux__
-        prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlives the loader */
-#endif
-        /* libhdf5 can loop on a damaged file (fuzzing found one): a CPU
-         * budget, and a wall-clock one for anything that blocks */
-        unsigned secs = child_seconds();
-        struct rlimit cpu = { secs, secs + 1 };
-        setrlimit(RLIMIT_CPU, &cpu);
-        alarm(2 * secs);
-#ifndef CR_ASAN
-        struct rlimit lim = { (rlim_t)16 << 30, (rlim_t)16 << 30 };
-        setrlimit(RLIMIT_AS, &lim);    /* sizes libhdf5 takes from the file */
-#endif
-        cr_h5_stream(path, p[1]);
-        _exit(0);
-    }
-    close(p[1]);
-    in->f = fdopen(p[0], "rb");
-    if (!in->f) {
-        close(p[0]);
-        return cr_fail(CREST_E_NOMEM, "%s: out of memory", path);
-    }
-    return CREST_OK;
-}
-
-/* Ends the child; turns a stream that stopped early into an error. */
-static int finish(h5_in *in, int rc)
-{
-    if (in->f)
-        fclose(in->f);
-    if (in->pid <= 0)
-        return rc;
-    if (rc)
-        kill(in->pid, SIGKILL);
-    int st = 0;
-    while (waitpid(in->pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    if (in->eof && WIFSIGNALED(st) && (WTERMSIG(st) == SIGXCPU || WTERMSIG(st) == SIGALRM))
-        rc = cr_fail(CREST_E_FORMAT, "%s: libhdf5 spent more than %u s reading it: the file "
-                     "is damaged (CREST_H5_SECONDS sets the limit)", in->path, child_seconds());
-    else if (in->eof && WIFSIGNALED(st))
-        rc = cr_fail(CREST_E_FORMAT, "%s: libhdf5 stopped on signal %d reading it: the file "
-                     "is damaged", in->path, WTERMSIG(st));
-    else if (in->eof)
-        rc = cr_fail(CREST_E_FORMAT, "%s: libhdf5 failed reading it (exit %d): the file is "
-                     "damaged", in->path, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-    return rc;
-}
-
-static int get(h5_in *in, void *p, size_t n)
-{
-    if (fread(p, 1, n, in->f) == n)
-        return CREST_OK;
-    in->eof = true;
-    return CREST_E_FORMAT;             /* finish() says what happened */
-}
-
-static int get_u32(h5_in *in, uint32_t *v) { return get(in, v, sizeof *v); }
-
-/* A string of at most max bytes, NUL-terminated, in cr_malloc'd *out. */
-static int get_str(h5_in *in, uint32_t max, char **out)
-{
-    uint32_t n;
-    *out = NULL;
-    int rc = get_u32(in, &n);
-    if (rc)
-        return rc;
-    if (n > max)
-        return cr_fail(CREST_E_FORMAT, "%s: a name of %u bytes", in->path, n);
-    if (!(*out = cr_malloc((size_t)n + 1)))
-        return cr_fail(CREST_E_NOMEM, "%s: out of memory", in->path);
-    (*out)[n] = 0;
-    return get(in, *out, n);
-}
-
-/* The next tag; an 'E' record becomes the error it carries. */
-static int get_tag(h5_in *in, char *tag)
-{
-    int rc = get(in, tag, 1);
-    if (rc || *tag != 'E')
-        return rc;
-    char *msg = NULL;
-    if (!(rc = get_str(in, MAX_NAME, &msg)))
-        rc = cr_fail(CREST_E_FORMAT, "%s: %s", in->path, msg);
-    cr_free(msg);
-    return rc;
 }
 
 /* ---- weights ------------------------------------------------------------------ */
@@ -194,17 +55,17 @@ static void layer_free(h5_layer *l)
     *l = (h5_layer){ 0 };
 }
 
-static int get_layer(h5_in *in, h5_layer *l)
+static int get_layer(cr_child *in, h5_layer *l)
 {
-    int rc = get_str(in, MAX_NAME, &l->name);
+    int rc = cr_child_get_str(in, MAX_NAME, &l->name);
     if (!rc)
-        rc = get_u32(in, &l->n);
+        rc = cr_child_get_u32(in, &l->n);
     if (!rc && l->n > 4096)
         rc = cr_fail(CREST_E_FORMAT, "%s: layer '%s' has %u weights", in->path, l->name, l->n);
     if (!rc && !(l->w = cr_calloc(l->n + 1, sizeof *l->w)))
         rc = cr_fail(CREST_E_NOMEM, "%s: out of memory", in->path);
     for (uint32_t i = 0; !rc && i < l->n; i++)
-        rc = get_str(in, MAX_NAME, &l->w[i]);
+        rc = cr_child_get_str(in, MAX_NAME, &l->w[i]);
     return rc;
 }
 
@@ -236,19 +97,18 @@ static void match_weights(const crest_layer *l, const h5_layer *fl, int *to)
         to[j] = (int)j;
 }
 
-/* The next 'W' record into w, whose shape it must have. */
-static int get_weight(h5_in *in, const char *wname, cr_weight *w)
+int cr_h5_get_dataset(cr_child *c, const char *what, cr_weight *w)
 {
     char tag;
     uint32_t nd;
     uint64_t dims[CR_H5_MAX_RANK];
-    int rc = get_tag(in, &tag);
+    int rc = cr_child_get_tag(c, &tag);
     if (!rc && tag != 'W')
-        rc = cr_fail(CREST_E_FORMAT, "%s: weight '%s': unexpected record", in->path, wname);
-    if (!rc && !(rc = get_u32(in, &nd)) && nd > CR_H5_MAX_RANK)
-        rc = cr_fail(CREST_E_FORMAT, "%s: weight '%s' has rank %u", in->path, wname, nd);
+        rc = cr_fail(CREST_E_FORMAT, "%s: %s: unexpected record", c->path, what);
+    if (!rc && !(rc = cr_child_get_u32(c, &nd)) && nd > CR_H5_MAX_RANK)
+        rc = cr_fail(CREST_E_FORMAT, "%s: %s has rank %u", c->path, what, nd);
     if (!rc)
-        rc = get(in, dims, nd * sizeof *dims);
+        rc = cr_child_get(c, dims, nd * sizeof *dims);
     if (rc)
         return rc;
     /* Keras stores a scalar weight with shape (1,) or () */
@@ -256,28 +116,35 @@ static int get_weight(h5_in *in, const char *wname, cr_weight *w)
     for (int i = 0; same && i < (int)nd && i < w->shape.ndim; i++)
         same = dims[i] == (uint64_t)w->shape.d[i];
     if (!same) {
-        char got[128] = "[", want[96];
+        char got[160] = "[", want[96];
         for (uint32_t i = 0; i < nd; i++)
             snprintf(got + strlen(got), sizeof got - strlen(got), "%s%llu", i ? "," : "",
                      (unsigned long long)dims[i]);
         snprintf(got + strlen(got), sizeof got - strlen(got), "]");
-        return cr_fail(CREST_E_SHAPE, "%s: dataset '%s' has shape %s, the layer's weight '%s' "
-                       "is %s", in->path, wname, got, w->name,
-                       cr_dims_str(&w->shape, want, sizeof want));
+        return cr_fail(CREST_E_SHAPE, "%s: %s has shape %s, the layer's weight '%s' is %s",
+                       c->path, what, got, w->name, cr_dims_str(&w->shape, want, sizeof want));
     }
-    if ((rc = get(in, w->val, (size_t)w->size * sizeof *w->val)))
+    if ((rc = cr_child_get(c, w->val, (size_t)w->size * sizeof *w->val)))
         return rc;
     for (int64_t i = 0; i < w->size; i++)
         if (!isfinite(w->val[i]))
-            return cr_fail(CREST_E_FORMAT, "%s: dataset '%s': value %lld of %lld is %s",
-                           in->path, wname, (long long)i, (long long)w->size,
+            return cr_fail(CREST_E_FORMAT, "%s: %s: value %lld of %lld is %s", c->path, what,
+                           (long long)i, (long long)w->size,
                            isnan(w->val[i]) ? "NaN" : "infinite");
     w->version++;
     return CREST_OK;
 }
 
+/* The next 'W' record, file weight wname, into w. */
+static int get_weight(cr_child *in, const char *wname, cr_weight *w)
+{
+    char what[MAX_NAME + 16];
+    snprintf(what, sizeof what, "dataset '%s'", wname);
+    return cr_h5_get_dataset(in, what, w);
+}
+
 /* A file layer's weights into model layer l. */
-static int assign_layer(h5_in *in, const h5_layer *fl, crest_layer *l)
+static int assign_layer(cr_child *in, const h5_layer *fl, crest_layer *l)
 {
     if ((int)fl->n != l->n_w)
         return cr_fail(CREST_E_FORMAT, "%s: file layer '%s' has %u weights, model layer '%s' "
@@ -339,7 +206,7 @@ static bool nested_group(crest_model *m, const h5_layer *fl)
 /* A nested model's group: each weight by its name (Keras writes a nested
  * model's trainable weights, then the others: not the layers' order);
  * *layers gets how many model layers it filled. */
-static int assign_nested(h5_in *in, crest_model *m, const h5_layer *fl, int *layers)
+static int assign_nested(cr_child *in, crest_model *m, const h5_layer *fl, int *layers)
 {
     *layers = 0;
     int rc = CREST_OK;
@@ -359,7 +226,7 @@ static int assign_nested(h5_in *in, crest_model *m, const h5_layer *fl, int *lay
 }
 
 /* The layer records after the config, up to 'D', into m's weighted layers. */
-static int assign_all(h5_in *in, crest_model *m, char tag)
+static int assign_all(cr_child *in, crest_model *m, char tag)
 {
     int k = 0, rc = CREST_OK;
     for (int i = 0; i < m->n_layers; i++)
@@ -391,7 +258,7 @@ static int assign_all(h5_in *in, crest_model *m, char tag)
         }
         layer_free(&fl);
         if (!rc)
-            rc = get_tag(in, &tag);
+            rc = cr_child_get_tag(in, &tag);
     }
     if (!rc && k < n_ls)
         rc = cr_fail(CREST_E_FORMAT, "%s: the file has weights for %d layers, the model for %d",
@@ -403,31 +270,31 @@ static int assign_all(h5_in *in, crest_model *m, char tag)
 
 /* The 'M' and 'C' records: metadata text (*meta, may stay NULL) and the
  * parsed config; tag gets the record after them. */
-static int get_config(h5_in *in, char **meta, cJSON **cfg, char *tag)
+static int get_config(cr_child *in, char **meta, cJSON **cfg, char *tag)
 {
     char *text = NULL;
-    int rc = get_tag(in, tag);
-    if (!rc && *tag == 'M' && !(rc = get_str(in, MAX_CONFIG, meta)))
-        rc = get_tag(in, tag);
+    int rc = cr_child_get_tag(in, tag);
+    if (!rc && *tag == 'M' && !(rc = cr_child_get_str(in, MAX_CONFIG, meta)))
+        rc = cr_child_get_tag(in, tag);
     if (!rc && *tag != 'C')
         return cr_fail(CREST_E_FORMAT, "%s: no model_config: a weights-only file (load it "
                        "onto a model with crest_model_load_weights)", in->path);
     if (!rc)
-        rc = get_str(in, MAX_CONFIG, &text);
+        rc = cr_child_get_str(in, MAX_CONFIG, &text);
     if (!rc)
         rc = cr_json_parse(text, strlen(text), in->path, cfg);
     cr_free(text);
-    return rc ? rc : get_tag(in, tag);
+    return rc ? rc : cr_child_get_tag(in, tag);
 }
 
 int cr_h5_model_load(crest_model **out, const char *path)
 {
-    h5_in in;
+    cr_child in;
     cJSON *cfg = NULL, *mj = NULL;
     crest_model *m = NULL;
     char tag = 0, *meta = NULL;
     *out = NULL;
-    int rc = spawn(&in, path);
+    int rc = cr_child_spawn(&in, path, "libhdf5", cr_h5_stream, NULL);
     if (!rc)
         rc = get_config(&in, &meta, &cfg, &tag);
     if (!rc && meta && (rc = cr_json_parse(meta, strlen(meta), "crest_metadata", &mj)))
@@ -438,7 +305,7 @@ int cr_h5_model_load(crest_model **out, const char *path)
         cr_wrap(rc, "%s", path);
     if (!rc)
         rc = assign_all(&in, m, tag);
-    rc = finish(&in, rc);
+    rc = cr_child_finish(&in, rc);
     if (!rc) {
         m->meta_json = meta;
         meta = NULL;
@@ -454,19 +321,19 @@ int cr_h5_model_load(crest_model **out, const char *path)
 
 int cr_h5_load_weights(crest_model *m, const char *path)
 {
-    h5_in in;
+    cr_child in;
     char tag = 0;
-    int rc = spawn(&in, path);
+    int rc = cr_child_spawn(&in, path, "libhdf5", cr_h5_stream, NULL);
     if (!rc)
-        rc = get_tag(&in, &tag);
+        rc = cr_child_get_tag(&in, &tag);
     while (!rc && (tag == 'M' || tag == 'C')) {   /* a whole model's file: weights only */
         char *text = NULL;
-        rc = get_str(&in, MAX_CONFIG, &text);
+        rc = cr_child_get_str(&in, MAX_CONFIG, &text);
         cr_free(text);
         if (!rc)
-            rc = get_tag(&in, &tag);
+            rc = cr_child_get_tag(&in, &tag);
     }
     if (!rc)
         rc = assign_all(&in, m, tag);
-    return finish(&in, rc);
+    return cr_child_finish(&in, rc);
 }

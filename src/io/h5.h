@@ -8,6 +8,9 @@
 #define CR_H5_H
 
 #include "internal.h"
+#include "io/child.h"
+
+#include <hdf5.h>
 
 #define CR_H5_MAX_RANK 8
 #define CR_H5_MAX_VALUES (1u << 30)    /* floats in one dataset */
@@ -22,7 +25,18 @@ int cr_h5_model_load(crest_model **out, const char *path);
  * file's layers with weights, in order; within a layer, by weight name when
  * the names match, else in order. */
 int cr_h5_load_weights(crest_model *m, const char *path);
-/* The child's side: reads path with libhdf5 and writes its records to fd. */
-void cr_h5_stream(const char *path, int fd);
+/* The child's side: reads path with libhdf5 and writes its records to fd
+ * (arg is unused; the signature is cr_child_spawn's). */
+void cr_h5_stream(const char *path, const void *arg, int fd);
+/* The parent's side: the next 'W' record into w, whose shape it must have
+ * (Keras' scalar as (1,) or ()); a record of another kind, rank or shape, or
+ * a NaN or infinite value, fails with a message "FILE: what ...", what naming
+ * the file's dataset. */
+int cr_h5_get_dataset(cr_child *c, const char *what, cr_weight *w);
+/* The child's side: dataset wname of group g as a 'W' record (u32 rank, rank
+ * x u64 dims, float32 values): of rank at most CR_H5_MAX_RANK, at most
+ * CR_H5_MAX_VALUES values, any floating-point type; shared with the .keras
+ * reader (src/io/keras_read.c). */
+int cr_h5_send_dataset(hid_t g, const char *wname, cr_child_out *o);
 
 #endif

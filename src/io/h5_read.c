@@ -26,6 +26,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
+#include "io/child.h"
 #include "io/h5.h"
 
 #include <hdf5.h>
@@ -187,47 +188,16 @@ static const char *strings_at(const h5_strings *s, int i)
 }
 
 
-/* ---- records ------------------------------------------------------------ */
-
-typedef struct out_fd {
-    int fd;
-    bool broken;
-} out_fd;
-
-static void put(out_fd *o, const void *p, size_t n)
-{
-    const char *c = p;
-    while (!o->broken && n > 0) {
-        ssize_t k = write(o->fd, c, n);
-        if (k <= 0) {
-            o->broken = true;          /* the parent stopped reading */
-            return;
-        }
-        c += k;
-        n -= (size_t)k;
-    }
-}
-
-static void put_u32(out_fd *o, uint32_t v) { put(o, &v, sizeof v); }
-
-static void put_str(out_fd *o, const char *s)
-{
-    put_u32(o, (uint32_t)strlen(s));
-    put(o, s, strlen(s));
-}
-
-static void put_tag(out_fd *o, char tag) { put(o, &tag, 1); }
-
 /* ---- the file ------------------------------------------------------------- */
 
-static int send_config(hid_t file, out_fd *o)
+static int send_config(hid_t file, cr_child_out *o)
 {
     h5_strings s = { 0 };
     bool found;
     int rc = attr_strings(file, "crest_metadata", &s, &found);
     if (!rc && found && s.count == 1) {
-        put_tag(o, 'M');
-        put_str(o, s.data);
+        cr_child_put_tag(o, 'M');
+        cr_child_put_str(o, s.data);
     }
     strings_free(&s);
     if (!rc)
@@ -235,8 +205,8 @@ static int send_config(hid_t file, out_fd *o)
     if (!rc && found && s.count != 1)
         rc = cr_fail(CREST_E_FORMAT, "model_config holds %d strings, not one", s.count);
     if (!rc && found) {
-        put_tag(o, 'C');
-        put_str(o, s.data);
+        cr_child_put_tag(o, 'C');
+        cr_child_put_str(o, s.data);
     }
     strings_free(&s);
     return rc;
@@ -259,8 +229,7 @@ static hid_t weights_group(hid_t file)
     return g;
 }
 
-/* One dataset as a 'W' record. */
-static int send_weight(hid_t g, const char *wname, out_fd *o)
+int cr_h5_send_dataset(hid_t g, const char *wname, cr_child_out *o)
 {
     hid_t d = H5Dopen2(g, wname, H5P_DEFAULT);
     hid_t space = d >= 0 ? H5Dget_space(d) : -1, type = d >= 0 ? H5Dget_type(d) : -1;
@@ -293,13 +262,13 @@ static int send_weight(hid_t g, const char *wname, out_fd *o)
         rc = cr_fail(CREST_E_FORMAT, "dataset '%s' cannot be read", wname);
         goto out;
     }
-    put_tag(o, 'W');
-    put_u32(o, (uint32_t)nd);
+    cr_child_put_tag(o, 'W');
+    cr_child_put_u32(o, (uint32_t)nd);
     for (int i = 0; i < nd; i++) {
         uint64_t di = dims[i];
-        put(o, &di, sizeof di);
+        cr_child_put(o, &di, sizeof di);
     }
-    put(o, v, count * sizeof *v);
+    cr_child_put(o, v, count * sizeof *v);
 out:
     cr_free(v);
     if (type >= 0)
@@ -312,7 +281,7 @@ out:
 }
 
 /* A layer: its 'L' record, then each weight's 'W'. */
-static int send_layer(hid_t wg, const char *lname, out_fd *o)
+static int send_layer(hid_t wg, const char *lname, cr_child_out *o)
 {
     if (H5Lexists(wg, lname, H5P_DEFAULT) <= 0)
         return cr_fail(CREST_E_FORMAT, "layer_names lists '%s', which has no group", lname);
@@ -325,20 +294,20 @@ static int send_layer(hid_t wg, const char *lname, out_fd *o)
     if (!rc && !found)
         rc = cr_fail(CREST_E_FORMAT, "group '%s' has no weight_names", lname);
     if (!rc) {
-        put_tag(o, 'L');
-        put_str(o, lname);
-        put_u32(o, (uint32_t)wn.count);
+        cr_child_put_tag(o, 'L');
+        cr_child_put_str(o, lname);
+        cr_child_put_u32(o, (uint32_t)wn.count);
         for (int j = 0; j < wn.count; j++)
-            put_str(o, strings_at(&wn, j));
+            cr_child_put_str(o, strings_at(&wn, j));
     }
     for (int j = 0; !rc && j < wn.count; j++)
-        rc = send_weight(g, strings_at(&wn, j), o);
+        rc = cr_h5_send_dataset(g, strings_at(&wn, j), o);
     strings_free(&wn);
     H5Gclose(g);
     return rc ? cr_wrap(rc, "layer '%s'", lname) : CREST_OK;
 }
 
-static int send_file(hid_t file, out_fd *o)
+static int send_file(hid_t file, cr_child_out *o)
 {
     hid_t wg = weights_group(file);
     if (wg < 0)
@@ -358,9 +327,10 @@ static int send_file(hid_t file, out_fd *o)
     return rc;
 }
 
-void cr_h5_stream(const char *path, int fd)
+void cr_h5_stream(const char *path, const void *arg, int fd)
 {
-    out_fd o = { .fd = fd };
+    (void)arg;
+    cr_child_out o = { .fd = fd };
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     int rc = file < 0 ? cr_fail(CREST_E_FORMAT, "not an HDF5 file, or a damaged one")
@@ -368,9 +338,9 @@ void cr_h5_stream(const char *path, int fd)
     if (file >= 0)
         H5Fclose(file);
     if (rc) {
-        put_tag(&o, 'E');
-        put_str(&o, crest_last_error());
+        cr_child_put_tag(&o, 'E');
+        cr_child_put_str(&o, crest_last_error());
     } else {
-        put_tag(&o, 'D');
+        cr_child_put_tag(&o, 'D');
     }
 }

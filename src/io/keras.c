@@ -17,6 +17,7 @@
 #include "internal.h"
 #include "json.h"
 #include "io/child.h"
+#include "io/h5.h"
 #include "io/keras.h"
 
 #include <math.h>
@@ -174,44 +175,13 @@ void cr_keras_order(const crest_layer *l, int *order)
 
 /* ---- weights ------------------------------------------------------------- */
 
-/* The next 'W' record into w, whose shape it must have. */
+/* The next 'W' record, variable i of the file's layer path, into w. */
 static int get_weight(cr_child *c, const char *path, int i, cr_weight *w)
 {
-    char tag;
-    uint32_t nd;
-    uint64_t dims[CR_KERAS_MAX_RANK];
-    int rc = cr_child_get_tag(c, &tag);
-    if (!rc && tag != 'W')
-        rc = cr_fail(CREST_E_FORMAT, "%s: '%s/vars/%d': unexpected record", c->path, path, i);
-    if (!rc && !(rc = cr_child_get_u32(c, &nd)) && nd > CR_KERAS_MAX_RANK)
-        rc = cr_fail(CREST_E_FORMAT, "%s: '%s/vars/%d' has rank %u", c->path, path, i, nd);
-    if (!rc)
-        rc = cr_child_get(c, dims, nd * sizeof *dims);
-    if (rc)
-        return rc;
-    bool same = (int)nd == w->shape.ndim || (w->shape.ndim == 0 && nd == 1 && dims[0] == 1);
-    for (int d = 0; same && d < (int)nd && d < w->shape.ndim; d++)
-        same = dims[d] == (uint64_t)w->shape.d[d];
-    if (!same) {
-        char got[160] = "[", want[96];
-        for (uint32_t d = 0; d < nd; d++)
-            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%llu", d ? "," : "",
-                     (unsigned long long)dims[d]);
-        snprintf(got + strlen(got), sizeof got - strlen(got), "]");
-        return cr_fail(CREST_E_SHAPE, "%s: layer '%s': weight %d ('%s/vars/%d') has shape %s, "
-                       "the layer's weight '%s' is %s", c->path, w->owner ? w->owner->name : "?",
-                       i, path, i, got, w->name, cr_dims_str(&w->shape, want, sizeof want));
-    }
-    if ((rc = cr_child_get(c, w->val, (size_t)w->size * sizeof *w->val)))
-        return rc;
-    for (int64_t j = 0; j < w->size; j++)
-        if (!isfinite(w->val[j]))
-            return cr_fail(CREST_E_FORMAT, "%s: layer '%s': weight '%s' ('%s/vars/%d'): value "
-                           "%lld of %lld is %s", c->path, w->owner ? w->owner->name : "?",
-                           w->name, path, i, (long long)j, (long long)w->size,
-                           isnan(w->val[j]) ? "NaN" : "infinite");
-    w->version++;
-    return CREST_OK;
+    char what[MAX_PATH_LEN + 400];
+    snprintf(what, sizeof what, "layer '%s': weight '%s' ('%s/vars/%d')",
+             w->owner ? w->owner->name : "?", w->name, path, i);
+    return cr_h5_get_dataset(c, what, w);
 }
 
 /* The 'L' records up to 'D' into m's layers, found by path. */

@@ -13,7 +13,6 @@
 
 #define CR_KERAS_MAX_JSON (256u << 20)        /* config.json, metadata.json */
 #define CR_KERAS_MAX_WEIGHTS ((size_t)8 << 30) /* model.weights.h5 */
-#define CR_KERAS_MAX_RANK 8
 #define CR_KERAS_MAX_DEPTH 16                 /* models nested in models */
 
 /* True when path starts with a zip local-file header ("PK\3\4"). */

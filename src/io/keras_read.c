@@ -19,6 +19,7 @@
  * from memory by libhdf5's core driver. */
 #define _POSIX_C_SOURCE 200809L
 #include "io/child.h"
+#include "io/h5.h"
 #include "io/keras.h"
 
 #include <hdf5.h>
@@ -120,57 +121,6 @@ static bool is_group(hid_t at, const char *name)
            H5Oget_info_by_name(at, name, &info, H5P_DEFAULT) >= 0 && info.type == H5O_TYPE_GROUP;
 }
 
-/* One dataset as a 'W' record. */
-static int send_weight(hid_t g, const char *wname, cr_child_out *o)
-{
-    hid_t d = H5Dopen2(g, wname, H5P_DEFAULT);
-    hid_t space = d >= 0 ? H5Dget_space(d) : -1, type = d >= 0 ? H5Dget_type(d) : -1;
-    int nd = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1, rc = CREST_OK;
-    hsize_t dims[H5S_MAX_RANK];
-    float *v = NULL;
-    if (d < 0 || space < 0 || type < 0 || nd < 0 || nd > CR_KERAS_MAX_RANK ||
-        H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
-        rc = cr_fail(CREST_E_FORMAT, "no readable dataset '%s'", wname);
-        goto out;
-    }
-    if (H5Tget_class(type) != H5T_FLOAT) {
-        rc = cr_fail(CREST_E_FORMAT, "dataset '%s' does not hold floating-point numbers", wname);
-        goto out;
-    }
-    uint64_t count = 1;
-    for (int i = 0; i < nd; i++) {
-        count *= dims[i];
-        if (dims[i] > (1u << 30) || count > (1u << 30)) {
-            rc = cr_fail(CREST_E_FORMAT, "dataset '%s' is too large", wname);
-            goto out;
-        }
-    }
-    if (!(v = cr_malloc(count ? count * sizeof *v : 1))) {
-        rc = cr_fail(CREST_E_NOMEM, "out of memory reading dataset '%s'", wname);
-        goto out;
-    }
-    if (count && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
-        rc = cr_fail(CREST_E_FORMAT, "dataset '%s' cannot be read", wname);
-        goto out;
-    }
-    cr_child_put_tag(o, 'W');
-    cr_child_put_u32(o, (uint32_t)nd);
-    for (int i = 0; i < nd; i++) {
-        uint64_t di = dims[i];
-        cr_child_put(o, &di, sizeof di);
-    }
-    cr_child_put(o, v, count * sizeof *v);
-out:
-    cr_free(v);
-    if (type >= 0)
-        H5Tclose(type);
-    if (space >= 0)
-        H5Sclose(space);
-    if (d >= 0)
-        H5Dclose(d);
-    return rc;
-}
-
 /* The group path/vars: an 'L' record, then each dataset "0".."k-1". */
 static int send_vars(hid_t g, const char *path, cr_child_out *o)
 {
@@ -199,7 +149,7 @@ static int send_vars(hid_t g, const char *path, cr_child_out *o)
     for (int i = 0; !rc && i < k && !o->broken; i++) {
         char nm[16];
         snprintf(nm, sizeof nm, "%d", i);
-        if ((rc = send_weight(vars, nm, o)))
+        if ((rc = cr_h5_send_dataset(vars, nm, o)))
             cr_wrap(rc, "'%s/vars'", path);
     }
 out:

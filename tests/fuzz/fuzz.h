@@ -89,6 +89,14 @@ static inline void fz_split(const uint8_t *data, size_t size, const char *sep, s
         }
 }
 
+/* Stops the run on a broken promise, saying which one and crest's message
+ * (a bare trap leaves the log without the reason). */
+static inline void fz_fail(const char *what)
+{
+    fprintf(stderr, "fuzz: %s: %s\n", what, crest_last_error());
+    __builtin_trap();
+}
+
 /* ---- loaded models: what crest loads it must be able to use and save ---- */
 
 #define FZ_MAX_VALUES 65536        /* inputs or outputs per sample run */
@@ -125,13 +133,13 @@ static inline void fz_save_reload(crest_model *m, bool h5)
     snprintf(path, sizeof path, "%s/saved", fz_dir());
     if (crest_model_save(m, path) == CREST_OK) {
         if (crest_model_load(&again, path) != CREST_OK)
-            __builtin_trap();
+            fz_fail("a TF.js folder crest saved does not load");
         crest_model_free(again);
     }
     snprintf(path, sizeof path, "%s/saved.h5", fz_dir());
     if (h5 && crest_model_save_h5(m, path) == CREST_OK) {
         if (crest_model_load(&again, path) != CREST_OK)
-            __builtin_trap();
+            fz_fail("an .h5 file crest saved does not load");
         crest_model_free(again);
     }
 }
