@@ -12,27 +12,11 @@
 #    weight paths and values as the generator's file.
 # 4. Bad files: missing members, truncation, wrong counts and shapes, weights
 #    naming no layer, NaN, damaged bytes: refused naming file, layer, weight.
-set -uo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="${CREST_BUILD:-${1:-build}}"
-C="$ROOT/$BUILD/crest"
+. "$(dirname "$0")/common.bash"
 PY=/usr/bin/python3
 CONV="$ROOT/tools/h5/tfjs_to_keras.py"
-export CREST_DATA="${CREST_DATA:-$ROOT/data}"
 MNV2="$CREST_DATA/models/mobilenet_v2"
 GOLD="$ROOT/tests/golden/layers"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-die() { echo "FAIL: $*"; fail=1; }
-# expect_fail EXIT PATTERN CMD...: CMD exits EXIT and says PATTERN (grep -E) on stderr
-expect_fail() {
-  local want="$1" pat="$2"; shift 2
-  "$@" > /dev/null 2> "$tmp/err"; local rc=$?
-  [ "$rc" = "$want" ] || die "$* exited $rc, not $want: $(head -c 300 "$tmp/err")"
-  grep -Eq -- "$pat" "$tmp/err" || die "$*: message lacks '$pat': $(head -c 400 "$tmp/err")"
-  [ "$(wc -l < "$tmp/err")" -le 3 ] || die "$*: more than 3 lines of errors"
-}
 
 # 1. MobileNetV2 (Functional, 156 layers) as .keras
 $PY -c "import numpy as np; np.random.default_rng(7).random(2 * 224 * 224 * 3, 'f4').tofile('$tmp/x.f32')"
