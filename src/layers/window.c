@@ -59,12 +59,6 @@ void cr_window_save(cJSON *cfg, const char *size_key, const cr_window *w)
         cr_json_put(cfg, "dilation_rate", cJSON_CreateIntArray(w->d, 2));
 }
 
-static int init_of(const cJSON *cfg, const char *key, crest_init def, crest_init *out)
-{
-    *out = def;
-    return cr_init_parse(cJSON_GetObjectItemCaseSensitive(cfg, key), out);
-}
-
 int cr_conv_params_parse(const cJSON *cfg, cr_conv_kind kind, cr_conv_params *p)
 {
     bool dw = kind == CR_CONV_DEPTHWISE || kind == CR_CONV_SEPARABLE;
@@ -85,12 +79,12 @@ int cr_conv_params_parse(const cJSON *cfg, cr_conv_kind kind, cr_conv_params *p)
     if (!rc)
         rc = cr_json_bool(cfg, "use_bias", true, &p->use_bias);
     if (!rc)
-        rc = init_of(cfg, dw ? "depthwise_initializer" : "kernel_initializer",
+        rc = cr_json_init(cfg, dw ? "depthwise_initializer" : "kernel_initializer",
                      CREST_GLOROT_UNIFORM, &p->kinit);
     if (!rc)
-        rc = init_of(cfg, "pointwise_initializer", CREST_GLOROT_UNIFORM, &p->pinit);
+        rc = cr_json_init(cfg, "pointwise_initializer", CREST_GLOROT_UNIFORM, &p->pinit);
     if (!rc)
-        rc = init_of(cfg, "bias_initializer", CREST_ZEROS, &p->binit);
+        rc = cr_json_init(cfg, "bias_initializer", CREST_ZEROS, &p->binit);
     if (!rc && !dw)
         rc = cr_json_l2(cfg, "kernel_regularizer", &p->l2);
     return rc;
