@@ -47,6 +47,22 @@ at_least() {
   fi
 }
 
+# close REF GOT: two float32 files of the same length, within 1e-5 of the
+# reference's magnitude: max |ref - got| <= 1e-5 * max(1, max |ref|)
+close() {
+  python3 - "$1" "$2" <<'PY'
+import struct, sys
+a, b = (open(f, 'rb').read() for f in sys.argv[1:])
+if len(a) != len(b) or not a:
+    sys.exit('sizes %d, %d' % (len(a), len(b)))
+x = struct.unpack('<%df' % (len(a) // 4), a)
+y = struct.unpack('<%df' % (len(b) // 4), b)
+d = max(abs(p - q) for p, q in zip(x, y))
+m = max(1.0, max(abs(p) for p in x))
+sys.exit(0 if d <= 1e-5 * m else 'max difference %g (scale %g)' % (d, m))
+PY
+}
+
 # need_penguins: the penguins table (tools/setup.sh) is there, else fail now
 need_penguins() {
   P="$CREST_DATA/penguins/penguins.csv"
