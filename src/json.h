@@ -60,6 +60,8 @@ int cr_json_act(const cJSON *o, const char *key, crest_act *out);
 /* {"class_name": "L1L2" | "L2", "config": {"l2": x}} or null: out = l2 factor. */
 int cr_json_l2(const cJSON *o, const char *key, float *out);
 void cr_json_add_init(cJSON *o, const char *key, crest_init i);
+/* An initializer config at key (missing or null: def) into *out. */
+int cr_json_init(const cJSON *o, const char *key, crest_init def, crest_init *out);
 /* An int or a list of ints, each in [lo, hi] (axes, dims): *n of them into
  * out[0..max); *n = -1 when the key is missing or null. */
 int cr_json_ints(const cJSON *o, const char *key, int lo, int hi, int *out, int max, int *n);

@@ -218,13 +218,12 @@ static cr_node *prelu_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 static int prelu_parse(crest_layer *l, const cJSON *cfg)
 {
     prelu_cfg *c = l->cfg;
-    c->init = CREST_ZEROS;
     int rc = cr_json_ints(cfg, "shared_axes", 1, CR_MAX_DIMS - 1, c->shared, CR_MAX_DIMS - 1,
                           &c->n_shared);
     if (c->n_shared < 0)
         c->n_shared = 0;
     if (!rc)
-        rc = cr_init_parse(cJSON_GetObjectItemCaseSensitive(cfg, "alpha_initializer"), &c->init);
+        rc = cr_json_init(cfg, "alpha_initializer", CREST_ZEROS, &c->init);
     const cJSON *reg = cJSON_GetObjectItemCaseSensitive(cfg, "alpha_regularizer");
     if (!rc && reg && !cJSON_IsNull(reg))
         rc = cr_fail(CREST_E_UNSUPPORTED, "'alpha_regularizer' is not supported");

@@ -12,15 +12,10 @@
 
 typedef struct conv_cfg {
     cr_window win;
-    int filters;             /* Conv2D, SeparableConv2D */
-    int dm;                  /* depth multiplier: Depthwise, Separable */
-    crest_act act;
-    bool use_bias;
-    crest_init kinit, binit, pinit;
-    float l2;
+    cr_conv_params p;
 } conv_cfg;
 
-enum { K_CONV, K_DEPTHWISE, K_SEPARABLE };
+enum { K_CONV = CR_CONV, K_DEPTHWISE = CR_CONV_DEPTHWISE, K_SEPARABLE = CR_CONV_SEPARABLE };
 
 static cr_conv_opts conv_opts(const conv_cfg *c, crest_act fused)
 {
@@ -44,43 +39,43 @@ static cr_node *conv_build_kind(crest_layer *l, cr_graph *g, cr_node **in, int n
                              x->shape.ndim);
     int cin = (int)x->shape.d[3], kh = c->win.k[0], kw = c->win.k[1];
     /* hostile files: refuse absurd kernels before allocating them */
-    double kvals = (double)kh * kw * cin * (kind == K_DEPTHWISE ? c->dm : c->filters) *
-                   (kind == K_SEPARABLE ? c->dm : 1);
+    double kvals = (double)kh * kw * cin * (kind == K_DEPTHWISE ? c->p.dm : c->p.filters) *
+                   (kind == K_SEPARABLE ? c->p.dm : 1);
     if (kvals > (double)(1 << 28))
         return cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': a %dx%d kernel over %d channels "
                              "has %.3g values, more than crest accepts (%d)", l->name, kh, kw,
                              cin, kvals, 1 << 28);
-    crest_act fused = fusable(c->act) ? c->act : CREST_LINEAR;
+    crest_act fused = fusable(c->p.act) ? c->p.act : CREST_LINEAR;
     cr_node *y;
     if (kind == K_CONV) {
-        cr_node *k = cr_layer_var(g, "kernel", crest_shape(4, kh, kw, cin, c->filters),
-                                  c->kinit, true);
-        cr_node *b = c->use_bias ? cr_layer_var(g, "bias", crest_shape(1, c->filters),
-                                                c->binit, true) : NULL;
+        cr_node *k = cr_layer_var(g, "kernel", crest_shape(4, kh, kw, cin, c->p.filters),
+                                  c->p.kinit, true);
+        cr_node *b = c->p.use_bias ? cr_layer_var(g, "bias", crest_shape(1, c->p.filters),
+                                                c->p.binit, true) : NULL;
         cr_conv_opts o = conv_opts(c, fused);
         y = cr_op_conv2d(g, x, k, b, &o);
-        if (c->l2 > 0 && g->training)
-            cr_graph_add_loss(g, cr_op_l2(g, k, c->l2));
+        if (c->p.l2 > 0 && g->training)
+            cr_graph_add_loss(g, cr_op_l2(g, k, c->p.l2));
     } else {
-        cr_node *dk = cr_layer_var(g, "depthwise_kernel", crest_shape(4, kh, kw, cin, c->dm),
-                                   c->kinit, true);
+        cr_node *dk = cr_layer_var(g, "depthwise_kernel", crest_shape(4, kh, kw, cin, c->p.dm),
+                                   c->p.kinit, true);
         if (kind == K_DEPTHWISE) {
-            cr_node *b = c->use_bias ? cr_layer_var(g, "bias", crest_shape(1, cin * c->dm),
-                                                    c->binit, true) : NULL;
+            cr_node *b = c->p.use_bias ? cr_layer_var(g, "bias", crest_shape(1, cin * c->p.dm),
+                                                    c->p.binit, true) : NULL;
             cr_conv_opts o = conv_opts(c, fused);
             y = cr_op_depthwise2d(g, x, dk, b, &o);
         } else {
             cr_node *pk = cr_layer_var(g, "pointwise_kernel",
-                                       crest_shape(4, 1, 1, cin * c->dm, c->filters), c->pinit,
+                                       crest_shape(4, 1, 1, cin * c->p.dm, c->p.filters), c->p.pinit,
                                        true);
-            cr_node *b = c->use_bias ? cr_layer_var(g, "bias", crest_shape(1, c->filters),
-                                                    c->binit, true) : NULL;
+            cr_node *b = c->p.use_bias ? cr_layer_var(g, "bias", crest_shape(1, c->p.filters),
+                                                    c->p.binit, true) : NULL;
             cr_conv_opts o = conv_opts(c, CREST_LINEAR);
             y = cr_op_depthwise2d(g, x, dk, NULL, &o);
             y = cr_op_conv2d(g, y, pk, b, &(cr_conv_opts){ .act = fused });
         }
     }
-    return fused != CREST_LINEAR ? y : crest_op_activate(g, y, c->act);
+    return fused != CREST_LINEAR ? y : crest_op_activate(g, y, c->p.act);
 }
 
 static cr_node *conv_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
@@ -96,40 +91,11 @@ static cr_node *sep_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
     return conv_build_kind(l, g, in, n_in, K_SEPARABLE);
 }
 
-static int init_of(const cJSON *cfg, const char *key, crest_init def, crest_init *out)
-{
-    *out = def;
-    return cr_init_parse(cJSON_GetObjectItemCaseSensitive(cfg, key), out);
-}
-
 static int conv_parse_kind(crest_layer *l, const cJSON *cfg, int kind)
 {
     conv_cfg *c = l->cfg;
     int rc = cr_window_parse(cfg, "kernel_size", 0, &c->win);
-    int groups = 1;
-    if (!rc && kind != K_DEPTHWISE)
-        rc = cr_json_int(cfg, "filters", 1, 1 << 20, CR_JSON_REQUIRED, &c->filters);
-    if (!rc && kind != K_CONV)
-        rc = cr_json_int(cfg, "depth_multiplier", 1, 1 << 16, 1, &c->dm);
-    if (!rc && kind == K_CONV)
-        rc = cr_json_int(cfg, "groups", 1, 1 << 20, 1, &groups);
-    if (!rc && groups != 1)
-        rc = cr_fail(CREST_E_UNSUPPORTED, "grouped convolution (groups %d) is not supported",
-                     groups);
-    if (!rc)
-        rc = cr_json_act(cfg, "activation", &c->act);
-    if (!rc)
-        rc = cr_json_bool(cfg, "use_bias", true, &c->use_bias);
-    if (!rc)
-        rc = init_of(cfg, kind == K_CONV ? "kernel_initializer" : "depthwise_initializer",
-                     CREST_GLOROT_UNIFORM, &c->kinit);
-    if (!rc)
-        rc = init_of(cfg, "pointwise_initializer", CREST_GLOROT_UNIFORM, &c->pinit);
-    if (!rc)
-        rc = init_of(cfg, "bias_initializer", CREST_ZEROS, &c->binit);
-    if (!rc && kind == K_CONV)
-        rc = cr_json_l2(cfg, "kernel_regularizer", &c->l2);
-    return rc;
+    return rc ? rc : cr_conv_params_parse(cfg, (cr_conv_kind)kind, &c->p);
 }
 
 static int conv_parse(crest_layer *l, const cJSON *cfg) { return conv_parse_kind(l, cfg, K_CONV); }
@@ -146,19 +112,9 @@ static int conv_save_kind(const crest_layer *l, cJSON *cfg, int kind)
 {
     const conv_cfg *c = l->cfg;
     if (kind != K_DEPTHWISE)
-        cJSON_AddNumberToObject(cfg, "filters", c->filters);
+        cJSON_AddNumberToObject(cfg, "filters", c->p.filters);
     cr_window_save(cfg, "kernel_size", &c->win);
-    if (kind != K_CONV)
-        cJSON_AddNumberToObject(cfg, "depth_multiplier", c->dm);
-    cJSON_AddStringToObject(cfg, "activation", crest_act_name(c->act));
-    cJSON_AddBoolToObject(cfg, "use_bias", c->use_bias);
-    cr_json_add_init(cfg, kind == K_CONV ? "kernel_initializer" : "depthwise_initializer",
-                     c->kinit);
-    if (kind == K_SEPARABLE)
-        cr_json_add_init(cfg, "pointwise_initializer", c->pinit);
-    cr_json_add_init(cfg, "bias_initializer", c->binit);
-    if (kind == K_CONV)
-        cr_json_add_l2(cfg, "kernel_regularizer", c->l2);
+    cr_conv_params_save(cfg, (cr_conv_kind)kind, &c->p);
     return CREST_OK;
 }
 

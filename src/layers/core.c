@@ -35,19 +35,15 @@ static cr_node *dense_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 static int dense_parse(crest_layer *l, const cJSON *cfg)
 {
     dense_cfg *c = l->cfg;
-    c->kinit = CREST_GLOROT_UNIFORM;
-    c->binit = CREST_ZEROS;
     int rc = cr_json_int(cfg, "units", 1, 1 << 24, CR_JSON_REQUIRED, &c->units);
     if (!rc)
         rc = cr_json_act(cfg, "activation", &c->act);
     if (!rc)
         rc = cr_json_bool(cfg, "use_bias", true, &c->use_bias);
     if (!rc)
-        rc = cr_init_parse(cJSON_GetObjectItemCaseSensitive(cfg, "kernel_initializer"),
-                           &c->kinit);
+        rc = cr_json_init(cfg, "kernel_initializer", CREST_GLOROT_UNIFORM, &c->kinit);
     if (!rc)
-        rc = cr_init_parse(cJSON_GetObjectItemCaseSensitive(cfg, "bias_initializer"),
-                           &c->binit);
+        rc = cr_json_init(cfg, "bias_initializer", CREST_ZEROS, &c->binit);
     if (!rc)
         rc = cr_json_l2(cfg, "kernel_regularizer", &c->l2);
     return rc;

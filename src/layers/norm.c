@@ -14,12 +14,20 @@
 #include "../internal.h"
 #include "json.h"
 
+/* What BatchNormalization and LayerNormalization share: epsilon and the
+ * learned offset (center: beta) and scale (scale: gamma). */
+typedef struct affine_cfg {
+    float eps;
+    bool center, scale;
+    crest_init ginit, binit;
+} affine_cfg;
+
 typedef struct bn_cfg {
     int axis;
-    float momentum, eps;
-    bool center, scale;
+    float momentum;
+    affine_cfg a;
     bool keep_inference;      /* sticky: was frozen once */
-    crest_init ginit, binit, minit, vinit;
+    crest_init minit, vinit;
 } bn_cfg;
 
 static cr_node *bn_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
@@ -35,24 +43,43 @@ static cr_node *bn_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
                              "%d of a rank-%d input (only the last axis is supported)", l->name,
                              c->axis, nd);
     cr_dims s = crest_shape(1, (int)x->shape.d[nd - 1]);
-    cr_node *gamma = c->scale ? cr_layer_var(g, "gamma", s, c->ginit, true) : NULL;
-    cr_node *beta = c->center ? cr_layer_var(g, "beta", s, c->binit, true) : NULL;
+    cr_node *gamma = c->a.scale ? cr_layer_var(g, "gamma", s, c->a.ginit, true) : NULL;
+    cr_node *beta = c->a.center ? cr_layer_var(g, "beta", s, c->a.binit, true) : NULL;
     cr_node *mean = cr_layer_var(g, "moving_mean", s, c->minit, false);
     cr_node *var = cr_layer_var(g, "moving_variance", s, c->vinit, false);
     bool train = crest_graph_training(g) && l->trainable && !c->keep_inference;
-    return cr_op_batchnorm(g, x, mean, var, gamma, beta, c->eps, c->momentum, train);
+    return cr_op_batchnorm(g, x, mean, var, gamma, beta, c->a.eps, c->momentum, train);
 }
 
-static int init_of(const cJSON *cfg, const char *key, crest_init def, crest_init *out)
+static int affine_parse(const cJSON *cfg, affine_cfg *a)
 {
-    *out = def;
-    return cr_init_parse(cJSON_GetObjectItemCaseSensitive(cfg, key), out);
+    double eps = 1e-3;
+    int rc = cr_json_num(cfg, "epsilon", 1e-30, 1, 1e-3, &eps);
+    if (!rc)
+        rc = cr_json_bool(cfg, "center", true, &a->center);
+    if (!rc)
+        rc = cr_json_bool(cfg, "scale", true, &a->scale);
+    if (!rc)
+        rc = cr_json_init(cfg, "gamma_initializer", CREST_ONES, &a->ginit);
+    if (!rc)
+        rc = cr_json_init(cfg, "beta_initializer", CREST_ZEROS, &a->binit);
+    a->eps = (float)eps;
+    return rc;
+}
+
+static void affine_save(cJSON *cfg, const affine_cfg *a)
+{
+    cJSON_AddNumberToObject(cfg, "epsilon", a->eps);
+    cJSON_AddBoolToObject(cfg, "center", a->center);
+    cJSON_AddBoolToObject(cfg, "scale", a->scale);
+    cr_json_add_init(cfg, "beta_initializer", a->binit);
+    cr_json_add_init(cfg, "gamma_initializer", a->ginit);
 }
 
 static int bn_parse(crest_layer *l, const cJSON *cfg)
 {
     bn_cfg *c = l->cfg;
-    double mom = 0.99, eps = 1e-3;
+    double mom = 0.99;
     const cJSON *ax = cJSON_GetObjectItemCaseSensitive(cfg, "axis");
     int rc = CREST_OK;
     if (cJSON_IsArray(ax)) {   /* Keras 2 may save [3] */
@@ -68,21 +95,12 @@ static int bn_parse(crest_layer *l, const cJSON *cfg)
     if (!rc)
         rc = cr_json_num(cfg, "momentum", 0, 1, 0.99, &mom);
     if (!rc)
-        rc = cr_json_num(cfg, "epsilon", 1e-30, 1, 1e-3, &eps);
+        rc = affine_parse(cfg, &c->a);
     if (!rc)
-        rc = cr_json_bool(cfg, "center", true, &c->center);
+        rc = cr_json_init(cfg, "moving_mean_initializer", CREST_ZEROS, &c->minit);
     if (!rc)
-        rc = cr_json_bool(cfg, "scale", true, &c->scale);
-    if (!rc)
-        rc = init_of(cfg, "gamma_initializer", CREST_ONES, &c->ginit);
-    if (!rc)
-        rc = init_of(cfg, "beta_initializer", CREST_ZEROS, &c->binit);
-    if (!rc)
-        rc = init_of(cfg, "moving_mean_initializer", CREST_ZEROS, &c->minit);
-    if (!rc)
-        rc = init_of(cfg, "moving_variance_initializer", CREST_ONES, &c->vinit);
+        rc = cr_json_init(cfg, "moving_variance_initializer", CREST_ONES, &c->vinit);
     c->momentum = (float)mom;
-    c->eps = (float)eps;
     c->keep_inference = !l->trainable;
     return rc;
 }
@@ -92,11 +110,7 @@ static int bn_save(const crest_layer *l, cJSON *cfg)
     const bn_cfg *c = l->cfg;
     cJSON_AddNumberToObject(cfg, "axis", c->axis);
     cJSON_AddNumberToObject(cfg, "momentum", c->momentum);
-    cJSON_AddNumberToObject(cfg, "epsilon", c->eps);
-    cJSON_AddBoolToObject(cfg, "center", c->center);
-    cJSON_AddBoolToObject(cfg, "scale", c->scale);
-    cr_json_add_init(cfg, "beta_initializer", c->binit);
-    cr_json_add_init(cfg, "gamma_initializer", c->ginit);
+    affine_save(cfg, &c->a);
     cr_json_add_init(cfg, "moving_mean_initializer", c->minit);
     cr_json_add_init(cfg, "moving_variance_initializer", c->vinit);
     return CREST_OK;
@@ -115,10 +129,10 @@ const cr_layer_def cr_batch_normalization_def = { .keras_class = "BatchNormaliza
 crest_layer *crest_batch_normalization(float momentum, float epsilon, bool center, bool scale)
 {
     bn_cfg c = { .axis = -1, .momentum = momentum ? momentum : 0.99f,
-                 .eps = epsilon ? epsilon : 1e-3f, .center = center, .scale = scale,
-                 .ginit = CREST_ONES, .binit = CREST_ZEROS, .minit = CREST_ZEROS,
-                 .vinit = CREST_ONES };
-    if (!(c.momentum >= 0 && c.momentum <= 1 && c.eps > 0)) {
+                 .a = { .eps = epsilon ? epsilon : 1e-3f, .center = center, .scale = scale,
+                        .ginit = CREST_ONES, .binit = CREST_ZEROS },
+                 .minit = CREST_ZEROS, .vinit = CREST_ONES };
+    if (!(c.momentum >= 0 && c.momentum <= 1 && c.a.eps > 0)) {
         cr_fail(CREST_E_ARG, "BatchNormalization: momentum %g, epsilon %g", momentum, epsilon);
         return NULL;
     }
@@ -132,9 +146,7 @@ crest_layer *crest_batch_normalization(float momentum, float epsilon, bool cente
  * their shape, in that order. The biased variance, as Keras. */
 typedef struct ln_cfg {
     int axes[CR_MAX_DIMS], n_axes;
-    float eps;
-    bool center, scale;
-    crest_init ginit, binit;
+    affine_cfg a;
 } ln_cfg;
 
 /* How many trailing axes of a rank-nd input the listed ones are (0: they
@@ -169,15 +181,14 @@ static cr_node *ln_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
     cr_dims s = { .ndim = k };
     for (int i = 0; i < k; i++)
         s.d[i] = x->shape.d[nd - k + i];
-    cr_node *gamma = c->scale ? cr_layer_var(g, "gamma", s, c->ginit, true) : NULL;
-    cr_node *beta = c->center ? cr_layer_var(g, "beta", s, c->binit, true) : NULL;
-    return cr_op_layernorm(g, x, gamma, beta, k, c->eps);
+    cr_node *gamma = c->a.scale ? cr_layer_var(g, "gamma", s, c->a.ginit, true) : NULL;
+    cr_node *beta = c->a.center ? cr_layer_var(g, "beta", s, c->a.binit, true) : NULL;
+    return cr_op_layernorm(g, x, gamma, beta, k, c->a.eps);
 }
 
 static int ln_parse(crest_layer *l, const cJSON *cfg)
 {
     ln_cfg *c = l->cfg;
-    double eps;
     int rc = cr_json_ints(cfg, "axis", -CR_MAX_DIMS, CR_MAX_DIMS - 1, c->axes, CR_MAX_DIMS - 1,
                           &c->n_axes);
     if (!rc && c->n_axes < 0) {
@@ -187,15 +198,7 @@ static int ln_parse(crest_layer *l, const cJSON *cfg)
     if (!rc && c->n_axes < 1)
         rc = cr_fail(CREST_E_FORMAT, "'axis' is empty");
     if (!rc)
-        rc = cr_json_num(cfg, "epsilon", 1e-30, 1, 1e-3, &eps);
-    if (!rc)
-        rc = cr_json_bool(cfg, "center", true, &c->center);
-    if (!rc)
-        rc = cr_json_bool(cfg, "scale", true, &c->scale);
-    if (!rc)
-        rc = init_of(cfg, "gamma_initializer", CREST_ONES, &c->ginit);
-    if (!rc)
-        rc = init_of(cfg, "beta_initializer", CREST_ZEROS, &c->binit);
+        rc = affine_parse(cfg, &c->a);
     bool rms = false;     /* Keras 3: scale by the root mean square only */
     if (!rc)
         rc = cr_json_bool(cfg, "rms_scaling", false, &rms);
@@ -207,7 +210,6 @@ static int ln_parse(crest_layer *l, const cJSON *cfg)
         if (r && !cJSON_IsNull(r))
             rc = cr_fail(CREST_E_UNSUPPORTED, "'%s' is not supported", regs[i]);
     }
-    c->eps = (float)eps;
     return rc;
 }
 
@@ -218,11 +220,7 @@ static int ln_save(const crest_layer *l, cJSON *cfg)
         cJSON_AddNumberToObject(cfg, "axis", c->axes[0]);
     else
         cr_json_add_ints(cfg, "axis", c->axes, c->n_axes);
-    cJSON_AddNumberToObject(cfg, "epsilon", c->eps);
-    cJSON_AddBoolToObject(cfg, "center", c->center);
-    cJSON_AddBoolToObject(cfg, "scale", c->scale);
-    cr_json_add_init(cfg, "beta_initializer", c->binit);
-    cr_json_add_init(cfg, "gamma_initializer", c->ginit);
+    affine_save(cfg, &c->a);
     cJSON_AddNullToObject(cfg, "beta_regularizer");
     cJSON_AddNullToObject(cfg, "gamma_regularizer");
     cJSON_AddNullToObject(cfg, "beta_constraint");

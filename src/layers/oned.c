@@ -24,6 +24,7 @@
  */
 #include "../internal.h"
 #include "json.h"
+#include "layers/window.h"
 
 #include <math.h>
 
@@ -185,15 +186,10 @@ static cr_node *kernel4(cr_graph *g, cr_node *k)
 
 typedef struct conv1_cfg {
     win1 win;
-    int filters;             /* Conv1D, SeparableConv1D */
-    int dm;                  /* depth multiplier: Depthwise, Separable */
-    crest_act act;
-    bool use_bias;
-    crest_init kinit, binit, pinit;
-    float l2;
+    cr_conv_params p;
 } conv1_cfg;
 
-enum { K1_CONV, K1_DEPTHWISE, K1_SEPARABLE };
+enum { K1_CONV = CR_CONV, K1_DEPTHWISE = CR_CONV_DEPTHWISE, K1_SEPARABLE = CR_CONV_SEPARABLE };
 
 static cr_node *conv1_build_kind(crest_layer *l, cr_graph *g, cr_node **in, int n_in, int kind)
 {
@@ -202,8 +198,8 @@ static cr_node *conv1_build_kind(crest_layer *l, cr_graph *g, cr_node **in, int 
     if (!x || !window_fits(l, g, x, &c->win))
         return NULL;
     int cin = (int)x->shape.d[2], k = c->win.k;
-    double kvals = (double)k * cin * (kind == K1_DEPTHWISE ? c->dm : c->filters) *
-                   (kind == K1_SEPARABLE ? c->dm : 1);
+    double kvals = (double)k * cin * (kind == K1_DEPTHWISE ? c->p.dm : c->p.filters) *
+                   (kind == K1_SEPARABLE ? c->p.dm : 1);
     if (kvals > (double)(1 << 28))
         return cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': a %d-step kernel over %d channels "
                              "has %.3g values, more than crest accepts (%d)", l->name, k, cin,
@@ -211,38 +207,38 @@ static cr_node *conv1_build_kind(crest_layer *l, cr_graph *g, cr_node **in, int 
     cr_node *x4 = to4(g, x);
     if (c->win.pad == PAD1_CAUSAL)
         x4 = cr_op_pad2d(g, x4, (k - 1) * c->win.d, 0, 0, 0);
-    crest_act fused = cr_activations[c->act].kernel != CR_ACT_NONE ? c->act : CREST_LINEAR;
+    crest_act fused = cr_activations[c->p.act].kernel != CR_ACT_NONE ? c->p.act : CREST_LINEAR;
     cr_conv_opts o = { .sh = c->win.s, .sw = 1, .dh = c->win.d, .dw = 1,
                        .same = c->win.pad == PAD1_SAME, .act = fused };
     cr_node *y;
     if (kind == K1_CONV) {
-        cr_node *kn = cr_layer_var(g, "kernel", crest_shape(3, k, cin, c->filters), c->kinit,
+        cr_node *kn = cr_layer_var(g, "kernel", crest_shape(3, k, cin, c->p.filters), c->p.kinit,
                                    true);
-        cr_node *b = c->use_bias ? cr_layer_var(g, "bias", crest_shape(1, c->filters),
-                                                c->binit, true) : NULL;
+        cr_node *b = c->p.use_bias ? cr_layer_var(g, "bias", crest_shape(1, c->p.filters),
+                                                c->p.binit, true) : NULL;
         y = cr_op_conv2d(g, x4, kernel4(g, kn), b, &o);
-        if (c->l2 > 0 && g->training)
-            cr_graph_add_loss(g, cr_op_l2(g, kn, c->l2));
+        if (c->p.l2 > 0 && g->training)
+            cr_graph_add_loss(g, cr_op_l2(g, kn, c->p.l2));
     } else {
-        cr_node *dk = cr_layer_var(g, "depthwise_kernel", crest_shape(3, k, cin, c->dm),
-                                   c->kinit, true);
+        cr_node *dk = cr_layer_var(g, "depthwise_kernel", crest_shape(3, k, cin, c->p.dm),
+                                   c->p.kinit, true);
         if (kind == K1_DEPTHWISE) {
-            cr_node *b = c->use_bias ? cr_layer_var(g, "bias", crest_shape(1, cin * c->dm),
-                                                    c->binit, true) : NULL;
+            cr_node *b = c->p.use_bias ? cr_layer_var(g, "bias", crest_shape(1, cin * c->p.dm),
+                                                    c->p.binit, true) : NULL;
             y = cr_op_depthwise2d(g, x4, kernel4(g, dk), b, &o);
         } else {
             cr_node *pk = cr_layer_var(g, "pointwise_kernel",
-                                       crest_shape(3, 1, cin * c->dm, c->filters), c->pinit,
+                                       crest_shape(3, 1, cin * c->p.dm, c->p.filters), c->p.pinit,
                                        true);
-            cr_node *b = c->use_bias ? cr_layer_var(g, "bias", crest_shape(1, c->filters),
-                                                    c->binit, true) : NULL;
+            cr_node *b = c->p.use_bias ? cr_layer_var(g, "bias", crest_shape(1, c->p.filters),
+                                                    c->p.binit, true) : NULL;
             o.act = CREST_LINEAR;
             y = cr_op_depthwise2d(g, x4, kernel4(g, dk), NULL, &o);
             y = cr_op_conv2d(g, y, kernel4(g, pk), b, &(cr_conv_opts){ .act = fused });
         }
     }
     y = out_format(g, to3(g, y), c->win.cf);   /* then the activation: softmax's axis */
-    return fused != CREST_LINEAR ? y : crest_op_activate(g, y, c->act);
+    return fused != CREST_LINEAR ? y : crest_op_activate(g, y, c->p.act);
 }
 
 static cr_node *conv1_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
@@ -258,40 +254,11 @@ static cr_node *sep1_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
     return conv1_build_kind(l, g, in, n_in, K1_SEPARABLE);
 }
 
-static int init_of(const cJSON *cfg, const char *key, crest_init def, crest_init *out)
-{
-    *out = def;
-    return cr_init_parse(cJSON_GetObjectItemCaseSensitive(cfg, key), out);
-}
-
 static int conv1_parse_kind(crest_layer *l, const cJSON *cfg, int kind)
 {
     conv1_cfg *c = l->cfg;
     int rc = win1_parse(cfg, "kernel_size", false, &c->win);
-    int groups = 1;
-    if (!rc && kind != K1_DEPTHWISE)
-        rc = cr_json_int(cfg, "filters", 1, 1 << 20, CR_JSON_REQUIRED, &c->filters);
-    if (!rc && kind != K1_CONV)
-        rc = cr_json_int(cfg, "depth_multiplier", 1, 1 << 16, 1, &c->dm);
-    if (!rc && kind == K1_CONV)
-        rc = cr_json_int(cfg, "groups", 1, 1 << 20, 1, &groups);
-    if (!rc && groups != 1)   /* TF.js 4.22 has no groups either */
-        rc = cr_fail(CREST_E_UNSUPPORTED, "grouped convolution (groups %d) is not supported",
-                     groups);
-    if (!rc)
-        rc = cr_json_act(cfg, "activation", &c->act);
-    if (!rc)
-        rc = cr_json_bool(cfg, "use_bias", true, &c->use_bias);
-    if (!rc)
-        rc = init_of(cfg, kind == K1_CONV ? "kernel_initializer" : "depthwise_initializer",
-                     CREST_GLOROT_UNIFORM, &c->kinit);
-    if (!rc)
-        rc = init_of(cfg, "pointwise_initializer", CREST_GLOROT_UNIFORM, &c->pinit);
-    if (!rc)
-        rc = init_of(cfg, "bias_initializer", CREST_ZEROS, &c->binit);
-    if (!rc && kind == K1_CONV)
-        rc = cr_json_l2(cfg, "kernel_regularizer", &c->l2);
-    return rc;
+    return rc ? rc : cr_conv_params_parse(cfg, (cr_conv_kind)kind, &c->p);
 }
 
 static int conv1_parse(crest_layer *l, const cJSON *cfg)
@@ -311,19 +278,9 @@ static int conv1_save_kind(const crest_layer *l, cJSON *cfg, int kind)
 {
     const conv1_cfg *c = l->cfg;
     if (kind != K1_DEPTHWISE)
-        cJSON_AddNumberToObject(cfg, "filters", c->filters);
+        cJSON_AddNumberToObject(cfg, "filters", c->p.filters);
     win1_save(cfg, "kernel_size", &c->win, false);
-    if (kind != K1_CONV)
-        cJSON_AddNumberToObject(cfg, "depth_multiplier", c->dm);
-    cJSON_AddStringToObject(cfg, "activation", crest_act_name(c->act));
-    cJSON_AddBoolToObject(cfg, "use_bias", c->use_bias);
-    cr_json_add_init(cfg, kind == K1_CONV ? "kernel_initializer" : "depthwise_initializer",
-                     c->kinit);
-    if (kind == K1_SEPARABLE)
-        cr_json_add_init(cfg, "pointwise_initializer", c->pinit);
-    cr_json_add_init(cfg, "bias_initializer", c->binit);
-    if (kind == K1_CONV)
-        cr_json_add_l2(cfg, "kernel_regularizer", c->l2);
+    cr_conv_params_save(cfg, (cr_conv_kind)kind, &c->p);
     return CREST_OK;
 }
 

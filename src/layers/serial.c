@@ -135,6 +135,12 @@ int cr_json_l2(const cJSON *o, const char *key, float *out)
     return rc;
 }
 
+int cr_json_init(const cJSON *o, const char *key, crest_init def, crest_init *out)
+{
+    *out = def;
+    return cr_init_parse(cJSON_GetObjectItemCaseSensitive(o, key), out);
+}
+
 void cr_json_add_init(cJSON *o, const char *key, crest_init i)
 {
     cJSON *init = cJSON_AddObjectToObject(o, key);

@@ -14,11 +14,7 @@
 
 typedef struct tconv_cfg {
     cr_window win;
-    int filters;
-    crest_act act;
-    bool use_bias;
-    crest_init kinit, binit;
-    float l2;
+    cr_conv_params p;
 } tconv_cfg;
 
 static cr_node *tconv_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
@@ -33,25 +29,19 @@ static cr_node *tconv_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
                              "height, width, channels] input, got rank %d", l->name,
                              x->shape.ndim);
     int cin = (int)x->shape.d[3], kh = c->win.k[0], kw = c->win.k[1];
-    if ((double)kh * kw * cin * c->filters > (double)(1 << 28))
+    if ((double)kh * kw * cin * c->p.filters > (double)(1 << 28))
         return cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': a %dx%d kernel from %d to %d "
                              "channels is more than crest accepts", l->name, kh, kw, cin,
-                             c->filters);
-    cr_node *k = cr_layer_var(g, "kernel", crest_shape(4, kh, kw, c->filters, cin), c->kinit,
+                             c->p.filters);
+    cr_node *k = cr_layer_var(g, "kernel", crest_shape(4, kh, kw, c->p.filters, cin), c->p.kinit,
                               true);
     cr_node *y = cr_op_conv2d_transpose(g, x, k, c->win.s[0], c->win.s[1], c->win.same);
-    if (c->use_bias)
-        y = crest_op_bias_add(g, y, cr_layer_var(g, "bias", crest_shape(1, c->filters),
-                                                 c->binit, true));
-    if (c->l2 > 0 && g->training)
-        cr_graph_add_loss(g, cr_op_l2(g, k, c->l2));
-    return crest_op_activate(g, y, c->act);
-}
-
-static int init_of(const cJSON *cfg, const char *key, crest_init def, crest_init *out)
-{
-    *out = def;
-    return cr_init_parse(cJSON_GetObjectItemCaseSensitive(cfg, key), out);
+    if (c->p.use_bias)
+        y = crest_op_bias_add(g, y, cr_layer_var(g, "bias", crest_shape(1, c->p.filters),
+                                                 c->p.binit, true));
+    if (c->p.l2 > 0 && g->training)
+        cr_graph_add_loss(g, cr_op_l2(g, k, c->p.l2));
+    return crest_op_activate(g, y, c->p.act);
 }
 
 static int tconv_parse(crest_layer *l, const cJSON *cfg)
@@ -66,30 +56,16 @@ static int tconv_parse(crest_layer *l, const cJSON *cfg)
         rc = cr_fail(CREST_E_UNSUPPORTED, "output_padding is not supported (TF.js' "
                      "Conv2DTranspose has none; null only)");
     if (!rc)
-        rc = cr_json_int(cfg, "filters", 1, 1 << 20, CR_JSON_REQUIRED, &c->filters);
-    if (!rc)
-        rc = cr_json_act(cfg, "activation", &c->act);
-    if (!rc)
-        rc = cr_json_bool(cfg, "use_bias", true, &c->use_bias);
-    if (!rc)
-        rc = init_of(cfg, "kernel_initializer", CREST_GLOROT_UNIFORM, &c->kinit);
-    if (!rc)
-        rc = init_of(cfg, "bias_initializer", CREST_ZEROS, &c->binit);
-    if (!rc)
-        rc = cr_json_l2(cfg, "kernel_regularizer", &c->l2);
+        rc = cr_conv_params_parse(cfg, CR_CONV_TRANSPOSE, &c->p);
     return rc;
 }
 
 static int tconv_save(const crest_layer *l, cJSON *cfg)
 {
     const tconv_cfg *c = l->cfg;
-    cJSON_AddNumberToObject(cfg, "filters", c->filters);
+    cJSON_AddNumberToObject(cfg, "filters", c->p.filters);
     cr_window_save(cfg, "kernel_size", &c->win);
-    cJSON_AddStringToObject(cfg, "activation", crest_act_name(c->act));
-    cJSON_AddBoolToObject(cfg, "use_bias", c->use_bias);
-    cr_json_add_init(cfg, "kernel_initializer", c->kinit);
-    cr_json_add_init(cfg, "bias_initializer", c->binit);
-    cr_json_add_l2(cfg, "kernel_regularizer", c->l2);
+    cr_conv_params_save(cfg, CR_CONV_TRANSPOSE, &c->p);
     return CREST_OK;
 }
 

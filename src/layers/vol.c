@@ -78,12 +78,10 @@ static cr_node *one_input(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 /* ---- Conv3D, Conv3DTranspose ------------------------------------------------ */
 
 typedef struct conv3_cfg {
-    int filters, k[3], s[3], dil[3];
-    bool same, use_bias, transpose;
+    int k[3], s[3], dil[3];
+    bool same, transpose;
     int out_pad[3];           /* transpose: -1 = None */
-    crest_act act;
-    crest_init kinit, binit;
-    float l2;
+    cr_conv_params p;
 } conv3_cfg;
 
 static cr_node *conv3_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
@@ -93,15 +91,15 @@ static cr_node *conv3_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
     if (!x)
         return NULL;
     int cin = (int)x->shape.d[4];
-    double kvals = (double)c->k[0] * c->k[1] * c->k[2] * cin * c->filters;
+    double kvals = (double)c->k[0] * c->k[1] * c->k[2] * cin * c->p.filters;
     if (kvals > (double)(1 << 28))
         return cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': a %dx%dx%d kernel over %d channels "
                              "has %.3g values, more than crest accepts (%d)", l->name, c->k[0],
                              c->k[1], c->k[2], cin, kvals, 1 << 28);
-    cr_dims ks = c->transpose ? crest_shape(5, c->k[0], c->k[1], c->k[2], c->filters, cin)
-                              : crest_shape(5, c->k[0], c->k[1], c->k[2], cin, c->filters);
-    cr_node *k = cr_layer_var(g, "kernel", ks, c->kinit, true);
-    cr_node *b = c->use_bias ? cr_layer_var(g, "bias", crest_shape(1, c->filters), c->binit, true)
+    cr_dims ks = c->transpose ? crest_shape(5, c->k[0], c->k[1], c->k[2], c->p.filters, cin)
+                              : crest_shape(5, c->k[0], c->k[1], c->k[2], cin, c->p.filters);
+    cr_node *k = cr_layer_var(g, "kernel", ks, c->p.kinit, true);
+    cr_node *b = c->p.use_bias ? cr_layer_var(g, "bias", crest_shape(1, c->p.filters), c->p.binit, true)
                              : NULL;
     cr_vol_opts o = { .same = c->same };
     memcpy(o.s, c->s, sizeof o.s);
@@ -109,22 +107,17 @@ static cr_node *conv3_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
     memcpy(o.out_pad, c->out_pad, sizeof o.out_pad);
     cr_node *y = c->transpose ? cr_op_conv3d_transpose(g, x, k, b, &o)
                               : cr_op_conv3d(g, x, k, b, &o);
-    if (c->l2 > 0 && g->training)
-        cr_graph_add_loss(g, cr_op_l2(g, k, c->l2));
-    return crest_op_activate(g, y, c->act);
+    if (c->p.l2 > 0 && g->training)
+        cr_graph_add_loss(g, cr_op_l2(g, k, c->p.l2));
+    return crest_op_activate(g, y, c->p.act);
 }
 
 static int conv3_parse_kind(crest_layer *l, const cJSON *cfg, bool transpose)
 {
     conv3_cfg *c = l->cfg;
     c->transpose = transpose;
-    c->kinit = CREST_GLOROT_UNIFORM;
-    c->binit = CREST_ZEROS;
     c->out_pad[0] = c->out_pad[1] = c->out_pad[2] = -1;
-    int groups = 1;
-    int rc = cr_json_int(cfg, "filters", 1, 1 << 20, CR_JSON_REQUIRED, &c->filters);
-    if (!rc)
-        rc = triple(cfg, "kernel_size", 0, 1, c->k);
+    int rc = triple(cfg, "kernel_size", 0, 1, c->k);
     if (!rc)
         rc = triple(cfg, "strides", 1, 1, c->s);
     if (!rc)
@@ -133,11 +126,6 @@ static int conv3_parse_kind(crest_layer *l, const cJSON *cfg, bool transpose)
         rc = padding_of(cfg, &c->same);
     if (!rc)
         rc = cr_channels_last(cfg);
-    if (!rc && !transpose)
-        rc = cr_json_int(cfg, "groups", 1, 1 << 20, 1, &groups);
-    if (!rc && groups != 1)
-        rc = cr_fail(CREST_E_UNSUPPORTED, "grouped convolution (groups %d) is not supported",
-                     groups);
     if (!rc && transpose && (c->dil[0] != 1 || c->dil[1] != 1 || c->dil[2] != 1))
         rc = cr_fail(CREST_E_UNSUPPORTED, "Conv3DTranspose with dilation_rate %d,%d,%d is not "
                      "supported (1 only)", c->dil[0], c->dil[1], c->dil[2]);
@@ -151,17 +139,7 @@ static int conv3_parse_kind(crest_layer *l, const cJSON *cfg, bool transpose)
                              c->out_pad[i], c->s[i]);
     }
     if (!rc)
-        rc = cr_json_act(cfg, "activation", &c->act);
-    if (!rc)
-        rc = cr_json_bool(cfg, "use_bias", true, &c->use_bias);
-    if (!rc)
-        rc = cr_init_parse(cJSON_GetObjectItemCaseSensitive(cfg, "kernel_initializer"),
-                           &c->kinit);
-    if (!rc)
-        rc = cr_init_parse(cJSON_GetObjectItemCaseSensitive(cfg, "bias_initializer"),
-                           &c->binit);
-    if (!rc)
-        rc = cr_json_l2(cfg, "kernel_regularizer", &c->l2);
+        rc = cr_conv_params_parse(cfg, transpose ? CR_CONV_TRANSPOSE : CR_CONV, &c->p);
     return rc;
 }
 
@@ -177,7 +155,7 @@ static int tconv3_parse(crest_layer *l, const cJSON *cfg)
 static int conv3_save(const crest_layer *l, cJSON *cfg)
 {
     const conv3_cfg *c = l->cfg;
-    cJSON_AddNumberToObject(cfg, "filters", c->filters);
+    cJSON_AddNumberToObject(cfg, "filters", c->p.filters);
     put_triple(cfg, "kernel_size", c->k);
     put_triple(cfg, "strides", c->s);
     cJSON_AddStringToObject(cfg, "padding", c->same ? "same" : "valid");
@@ -188,11 +166,7 @@ static int conv3_save(const crest_layer *l, cJSON *cfg)
     } else {
         put_triple(cfg, "dilation_rate", c->dil);
     }
-    cJSON_AddStringToObject(cfg, "activation", crest_act_name(c->act));
-    cJSON_AddBoolToObject(cfg, "use_bias", c->use_bias);
-    cr_json_add_init(cfg, "kernel_initializer", c->kinit);
-    cr_json_add_init(cfg, "bias_initializer", c->binit);
-    cr_json_add_l2(cfg, "kernel_regularizer", c->l2);
+    cr_conv_params_save(cfg, c->transpose ? CR_CONV_TRANSPOSE : CR_CONV, &c->p);
     return CREST_OK;
 }
 

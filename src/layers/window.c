@@ -1,4 +1,4 @@
-/* window.c - parse / save the options conv and pooling layers share. */
+/* window.c - parse / save the options conv and pooling layers share (window.h). */
 #include "../internal.h"
 #include "json.h"
 #include "layers/window.h"
@@ -57,4 +57,50 @@ void cr_window_save(cJSON *cfg, const char *size_key, const cr_window *w)
     cJSON_AddStringToObject(cfg, "data_format", "channels_last");
     if (!w->pool)
         cr_json_put(cfg, "dilation_rate", cJSON_CreateIntArray(w->d, 2));
+}
+
+int cr_conv_params_parse(const cJSON *cfg, cr_conv_kind kind, cr_conv_params *p)
+{
+    bool dw = kind == CR_CONV_DEPTHWISE || kind == CR_CONV_SEPARABLE;
+    int groups = 1, rc = CREST_OK;
+    memset(p, 0, sizeof *p);
+    p->dm = 1;
+    if (kind != CR_CONV_DEPTHWISE)
+        rc = cr_json_int(cfg, "filters", 1, 1 << 20, CR_JSON_REQUIRED, &p->filters);
+    if (!rc && dw)
+        rc = cr_json_int(cfg, "depth_multiplier", 1, 1 << 16, 1, &p->dm);
+    if (!rc && kind == CR_CONV)
+        rc = cr_json_int(cfg, "groups", 1, 1 << 20, 1, &groups);
+    if (!rc && groups != 1)   /* TF.js 4.22 has no groups either */
+        rc = cr_fail(CREST_E_UNSUPPORTED, "grouped convolution (groups %d) is not supported",
+                     groups);
+    if (!rc)
+        rc = cr_json_act(cfg, "activation", &p->act);
+    if (!rc)
+        rc = cr_json_bool(cfg, "use_bias", true, &p->use_bias);
+    if (!rc)
+        rc = cr_json_init(cfg, dw ? "depthwise_initializer" : "kernel_initializer",
+                     CREST_GLOROT_UNIFORM, &p->kinit);
+    if (!rc)
+        rc = cr_json_init(cfg, "pointwise_initializer", CREST_GLOROT_UNIFORM, &p->pinit);
+    if (!rc)
+        rc = cr_json_init(cfg, "bias_initializer", CREST_ZEROS, &p->binit);
+    if (!rc && !dw)
+        rc = cr_json_l2(cfg, "kernel_regularizer", &p->l2);
+    return rc;
+}
+
+void cr_conv_params_save(cJSON *cfg, cr_conv_kind kind, const cr_conv_params *p)
+{
+    bool dw = kind == CR_CONV_DEPTHWISE || kind == CR_CONV_SEPARABLE;
+    if (dw)
+        cJSON_AddNumberToObject(cfg, "depth_multiplier", p->dm);
+    cJSON_AddStringToObject(cfg, "activation", crest_act_name(p->act));
+    cJSON_AddBoolToObject(cfg, "use_bias", p->use_bias);
+    cr_json_add_init(cfg, dw ? "depthwise_initializer" : "kernel_initializer", p->kinit);
+    if (kind == CR_CONV_SEPARABLE)
+        cr_json_add_init(cfg, "pointwise_initializer", p->pinit);
+    cr_json_add_init(cfg, "bias_initializer", p->binit);
+    if (!dw)
+        cr_json_add_l2(cfg, "kernel_regularizer", p->l2);
 }

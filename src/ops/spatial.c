@@ -206,9 +206,11 @@ cr_node *cr_op_pad2d(cr_graph *g, cr_node *x, int t, int b, int l, int r)
     return cr_op(g, &cr_op_zero_pad2d_def, &x, 1, &(tblr_attr){ t, b, l, r }, sizeof(tblr_attr));
 }
 
-bool cr_pad_parts(const cr_node *n, int *top, int *bottom, int *left, int *right)
+/* The four amounts of a pad2d or crop2d node n of op def, if it is one. */
+static bool tblr_parts(const cr_node *n, const cr_op_def *def, int *top, int *bottom, int *left,
+                       int *right)
 {
-    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_zero_pad2d_def)
+    if (!n || n->kind != CR_NODE_OP || n->op != def)
         return false;
     const tblr_attr *a = n->attr;
     *top = a->t;
@@ -216,6 +218,11 @@ bool cr_pad_parts(const cr_node *n, int *top, int *bottom, int *left, int *right
     *left = a->l;
     *right = a->r;
     return true;
+}
+
+bool cr_pad_parts(const cr_node *n, int *top, int *bottom, int *left, int *right)
+{
+    return tblr_parts(n, &cr_op_zero_pad2d_def, top, bottom, left, right);
 }
 
 static int crop_shape(cr_node *n)
@@ -263,12 +270,5 @@ cr_node *cr_op_crop2d(cr_graph *g, cr_node *x, int t, int b, int l, int r)
 
 bool cr_crop_parts(const cr_node *n, int *top, int *bottom, int *left, int *right)
 {
-    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_crop2d_def)
-        return false;
-    const tblr_attr *a = n->attr;
-    *top = a->t;
-    *bottom = a->b;
-    *left = a->l;
-    *right = a->r;
-    return true;
+    return tblr_parts(n, &cr_op_crop2d_def, top, bottom, left, right);
 }

@@ -121,27 +121,67 @@ static inline void fz_run_model(crest_model *m)
     crest_free(crest_model_summary(m, true));
 }
 
-/* Saves m in the scratch folder as a TF.js folder (and as .h5 when h5: its
- * reader forks, which is slow in a fuzzer), and loads each back: a save may
- * be refused (a name too long for a path), but what crest wrote it must read. */
-static inline void fz_save_reload(crest_model *m, bool h5)
+/* The formats fz_save_reload writes besides a TF.js folder (.h5 and .keras
+ * readers fork, which is slow in a fuzzer: only their own harnesses ask). */
+enum { FZ_SAVE_H5 = 1, FZ_SAVE_KERAS = 2 };
+
+static inline void fz_save_one(crest_model *m, const char *name,
+                               int (*save)(crest_model *, const char *), const char *what)
+{
+    char path[600];
+    crest_model *again = NULL;
+    snprintf(path, sizeof path, "%s/%s", fz_dir(), name);
+    if (save(m, path) == CREST_OK) {
+        if (crest_model_load(&again, path) != CREST_OK)
+            fz_fail(what);
+        crest_model_free(again);
+    }
+}
+
+/* Saves m in the scratch folder as a TF.js folder and in the formats asked
+ * for, and loads each back: a save may be refused (a name too long for a
+ * path), but what crest wrote it must read. */
+static inline void fz_save_reload(crest_model *m, unsigned formats)
 {
     if (crest_model_param_count(m, false) > FZ_MAX_PARAMS)
         return;
-    char path[600];
-    crest_model *again = NULL;
-    snprintf(path, sizeof path, "%s/saved", fz_dir());
-    if (crest_model_save(m, path) == CREST_OK) {
-        if (crest_model_load(&again, path) != CREST_OK)
-            fz_fail("a TF.js folder crest saved does not load");
-        crest_model_free(again);
+    fz_save_one(m, "saved", crest_model_save, "a TF.js folder crest saved does not load");
+    if (formats & FZ_SAVE_H5)
+        fz_save_one(m, "saved.h5", crest_model_save_h5, "an .h5 file crest saved does not load");
+    if (formats & FZ_SAVE_KERAS)
+        fz_save_one(m, "saved.keras", crest_model_save_keras,
+                    "a .keras file crest saved does not load");
+}
+
+/* A model file at path through crest_model_load: a model that loads is run
+ * on zeros, summarised, saved (formats) and loaded again; a failure must
+ * leave no model and say why. */
+static inline void fz_load_model(const char *path, unsigned formats)
+{
+    crest_model *m = NULL;
+    if (crest_model_load(&m, path) == CREST_OK) {
+        fz_run_model(m);
+        fz_save_reload(m, formats);
+        crest_model_free(m);
+    } else if (m || !*crest_last_error()) {
+        fz_fail("a failed load left a model or said nothing");
     }
-    snprintf(path, sizeof path, "%s/saved.h5", fz_dir());
-    if (h5 && crest_model_save_h5(m, path) == CREST_OK) {
-        if (crest_model_load(&again, path) != CREST_OK)
-            fz_fail("an .h5 file crest saved does not load");
-        crest_model_free(again);
-    }
+}
+
+/* The same file loaded as weights onto Dense(3) on 4 inputs named dense_1
+ * (the seeds' architecture): refused or accepted, never a crash, and a
+ * refusal says why. */
+static inline void fz_load_as_weights(const char *path)
+{
+    crest_model *m = NULL;
+    if (crest_sequential_new(&m, crest_shape(1, 4)) != CREST_OK)
+        abort();
+    crest_layer *d = crest_dense(3, CREST_SOFTMAX);
+    crest_layer_set_name(d, "dense_1");
+    crest_add(m, d);
+    if (crest_model_load_weights(m, path) != CREST_OK && !*crest_last_error())
+        fz_fail("a refused load_weights said nothing");
+    crest_model_free(m);
 }
 
 #endif

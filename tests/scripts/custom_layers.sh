@@ -7,43 +7,18 @@
 # to define it; the definitions travel in saved models (export tfjs / h5 load
 # without --custom-layers) and real TF.js opens crest's export with its own
 # classes; bad definitions are errors naming file, class and field.
-set -uo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="${CREST_BUILD:-build}"
-C="$ROOT/$BUILD/crest"
+. "$(dirname "$0")/common.bash"
 PY=/usr/bin/python3
 GEN="$ROOT/tools/golden/custom_layers.js"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-die() { echo "FAIL: $*"; fail=1; }
+EXPECT_LINES=2
 node_run() { NODE_PATH="$ROOT/tools/node_modules" node "$@" 2>&1 | grep -v -e '^=*$' -e 'tfjs-node' -e 'Hi, looks'; }
-close() {   # close REF GOT: max |a-b| <= 1e-5 * max(1, max |a|)
-  $PY - "$1" "$2" <<'PY'
-import struct, sys
-a, b = (open(f, 'rb').read() for f in sys.argv[1:])
-if len(a) != len(b) or not a:
-    sys.exit('sizes %d, %d' % (len(a), len(b)))
-x = struct.unpack('<%df' % (len(a) // 4), a)
-y = struct.unpack('<%df' % (len(b) // 4), b)
-d = max(abs(p - q) for p, q in zip(x, y))
-sys.exit(0 if d <= 1e-5 * max(1.0, max(abs(p) for p in x)) else 'max difference %g' % d)
-PY
-}
-expect_fail() {   # expect_fail PATTERN CMD...: exit 3, PATTERN in one line of stderr
-  local pat="$1"; shift
-  "$@" > /dev/null 2> "$tmp/err"; local rc=$?
-  [ "$rc" = 3 ] || die "$* exited $rc, not 3: $(head -c 300 "$tmp/err")"
-  grep -q -- "$pat" "$tmp/err" || die "$*: message lacks '$pat': $(head -c 400 "$tmp/err")"
-  [ "$(wc -l < "$tmp/err")" -le 2 ] || die "$*: more than 2 lines of errors"
-}
 
 node_run "$GEN" "$tmp/m"
 [ -f "$tmp/m/y.f32" ] || { echo "FAIL: custom_layers.js made nothing"; exit 1; }
 echo '{"MultiplyBeta": "x * beta", "PixelShuffle2x": "depth_to_space(x, scale)"}' > "$tmp/defs.json"
 X=(--input "$tmp/m/x.f32" --shape 2,6,6,3)
 
-expect_fail "layer 'mul_beta': class MultiplyBeta is not supported: define it with --custom-layers" \
+expect_fail 3 "layer 'mul_beta': class MultiplyBeta is not supported: define it with --custom-layers" \
   "$C" infer "$tmp/m" "${X[@]}" --out "$tmp/y0.f32"
 "$C" infer "$tmp/m" "${X[@]}" --out "$tmp/y.f32" --custom-layers "$tmp/defs.json" 2> "$tmp/err" ||
   die "infer --custom-layers: $(cat "$tmp/err")"
@@ -66,18 +41,18 @@ close "$tmp/m/y.f32" "$tmp/m2/y_reloaded.f32" || die "TF.js on crest's export di
 
 # bad definitions: errors name the file and the class (and the field)
 echo '{"MultiplyBeta": "x * (beta"}' > "$tmp/bad1.json"
-expect_fail "bad1.json: custom layer class 'MultiplyBeta': expression 'x \* (beta'" \
+expect_fail 3 "bad1.json: custom layer class 'MultiplyBeta': expression 'x \* \(beta'" \
   "$C" summary "$tmp/m" --custom-layers "$tmp/bad1.json"
 echo '{"MultiplyBeta": "x * gamma", "PixelShuffle2x": "depth_to_space(x, scale)"}' > "$tmp/bad2.json"
-expect_fail "layer 'mul_beta' (MultiplyBeta): custom layer class 'MultiplyBeta' (defined in .*bad2.json).*'gamma'.*names no numeric config field" \
+expect_fail 3 "layer 'mul_beta' \(MultiplyBeta\): custom layer class 'MultiplyBeta' \(defined in .*bad2.json\).*'gamma'.*names no numeric config field" \
   "$C" summary "$tmp/m" --custom-layers "$tmp/bad2.json"
 echo '{"MultiplyBeta": 3}' > "$tmp/bad3.json"
-expect_fail "bad3.json: custom layer class 'MultiplyBeta': its definition is not an expression" \
+expect_fail 3 "bad3.json: custom layer class 'MultiplyBeta': its definition is not an expression" \
   "$C" summary "$tmp/m" --custom-layers "$tmp/bad3.json"
 echo '{"Dense": "x"}' > "$tmp/bad4.json"
-expect_fail "custom layer class 'Dense' is a built-in class" \
+expect_fail 3 "custom layer class 'Dense' is a built-in class" \
   "$C" summary "$tmp/m" --custom-layers "$tmp/bad4.json"
-expect_fail "--custom-layers: .*nope.json" "$C" summary "$tmp/m" --custom-layers "$tmp/nope.json"
+expect_fail 3 "--custom-layers: .*nope.json" "$C" summary "$tmp/m" --custom-layers "$tmp/nope.json"
 
 [ $fail = 0 ] && echo "custom_layers: ok"
 exit $fail

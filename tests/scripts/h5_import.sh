@@ -6,26 +6,10 @@
 # strings, attributes chunked as Keras writes them past 64 KiB); the real
 # file is InVesalius' brain-MRI 3-D U-Net (Keras 2.2.4, plaidml backend,
 # optimizer weights), which no script here wrote.
-set -uo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="${CREST_BUILD:-build}"
-C="$ROOT/$BUILD/crest"
+. "$(dirname "$0")/common.bash"
 PY=/usr/bin/python3
 CONV="$ROOT/tools/h5/tfjs_to_h5.py"
-export CREST_DATA="${CREST_DATA:-$ROOT/data}"
 MNV2="$CREST_DATA/models/mobilenet_v2"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-die() { echo "FAIL: $*"; fail=1; }
-# expect_fail EXIT PATTERN CMD...: CMD exits EXIT and says PATTERN on one line of stderr
-expect_fail() {
-  local want="$1" pat="$2"; shift 2
-  "$@" > /dev/null 2> "$tmp/err"; local rc=$?
-  [ "$rc" = "$want" ] || die "$* exited $rc, not $want: $(head -c 300 "$tmp/err")"
-  grep -q -- "$pat" "$tmp/err" || die "$*: message lacks '$pat': $(head -c 300 "$tmp/err")"
-  [ "$(wc -l < "$tmp/err")" -le 3 ] || die "$*: more than 3 lines of errors"
-}
 
 # 1. MobileNetV2 (the uint8 TF.js model, dequantized into float32 datasets):
 #    the .h5 must give the TF.js folder's outputs bit for bit

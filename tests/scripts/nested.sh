@@ -7,29 +7,8 @@
 # --cut name a layer inside the nested base, alone or as 'outer/inner';
 # crest train --base NESTED --cut <inner layer> runs on MNIST; a missing
 # inner layer and cyclic nesting are clear errors.
-set -uo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="${CREST_BUILD:-build}"
-C="$ROOT/$BUILD/crest"
+. "$(dirname "$0")/common.bash"
 PY=/usr/bin/python3
-export CREST_DATA="${CREST_DATA:-$ROOT/data}"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-die() { echo "FAIL: $*"; fail=1; }
-close() {   # close REF GOT: same length, max |a-b| <= 1e-5 * max(1, max |a|)
-  $PY - "$1" "$2" <<'PY'
-import struct, sys
-a, b = (open(f, 'rb').read() for f in sys.argv[1:])
-if len(a) != len(b) or not a:
-    sys.exit('sizes %d, %d' % (len(a), len(b)))
-x = struct.unpack('<%df' % (len(a) // 4), a)
-y = struct.unpack('<%df' % (len(b) // 4), b)
-d = max(abs(p - q) for p, q in zip(x, y))
-m = max(1.0, max(abs(p) for p in x))
-sys.exit(0 if d <= 1e-5 * m else 'max difference %g (scale %g)' % (d, m))
-PY
-}
 
 NODE_PATH="$ROOT/tools/node_modules" node "$ROOT/tools/golden/nested.js" "$tmp/g" 2>&1 |
   grep -v -e '^=*$' -e 'tfjs-node' -e 'Hi, looks'

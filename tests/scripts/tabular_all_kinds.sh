@@ -7,31 +7,8 @@
 # predicts again with identical output. This spec used to abort in concat
 # with "malloc(): invalid size" (the memory planner). Also: a predict table
 # lacking a spec column reads it as missing values (crest.h's policy).
-set -uo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="${CREST_BUILD:-build}"
-C="$ROOT/$BUILD/crest"
-export CREST_DATA="${CREST_DATA:-$ROOT/data}"
-P="$CREST_DATA/penguins/penguins.csv"
-[ -f "$P" ] || { echo "FAIL: no $P: run tools/setup.sh"; exit 1; }
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-expect() {   # expect CODE NEEDLE -- command...
-  local code="$1" needle="$2"; shift 3
-  "$@" > "$tmp/out" 2> "$tmp/err"; local rc=$?
-  if [ "$rc" -ne "$code" ] || ! grep -q -- "$needle" "$tmp/err" "$tmp/out"; then
-    echo "FAIL: $* -> exit $rc (want $code), output:"; cat "$tmp/err" "$tmp/out" | head -8
-    fail=1
-  fi
-}
-at_least() {   # at_least VALUE MIN WHAT
-  if ! awk -v v="$1" -v m="$2" 'BEGIN { exit !(v >= m) }'; then
-    echo "FAIL: $3 = $1 < $2"; fail=1
-  else
-    echo "$3 = $1"
-  fi
-}
+. "$(dirname "$0")/common.bash"
+need_penguins
 same() {   # same FILE1 FILE2 WHAT
   if cmp -s "$1" "$2" && [ -s "$1" ]; then echo "$3: identical"; else
     echo "FAIL: $3 differs"; diff "$1" "$2" | head -5; fail=1; fi

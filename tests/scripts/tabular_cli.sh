@@ -3,30 +3,8 @@
 # (penguins, a spec file, raw CSV rows with unseen categories and NA), the
 # way-4 example's last line, and bad tables giving exit 3 with the file
 # and line named.
-set -uo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="${CREST_BUILD:-build}"
-C="$ROOT/$BUILD/crest"
-export CREST_DATA="${CREST_DATA:-$ROOT/data}"
-[ -f "$CREST_DATA/penguins/penguins.csv" ] || { echo "no penguins.csv: run tools/setup.sh"; exit 1; }
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-expect() {   # expect CODE NEEDLE -- command...
-  local code="$1" needle="$2"; shift 3
-  "$@" > "$tmp/out" 2> "$tmp/err"; local rc=$?
-  if [ "$rc" -ne "$code" ] || ! grep -q -- "$needle" "$tmp/err" "$tmp/out"; then
-    echo "FAIL: $* -> exit $rc (want $code), output:"; cat "$tmp/err" "$tmp/out" | head -8
-    fail=1
-  fi
-}
-at_least() {   # at_least VALUE MIN WHAT
-  if ! awk -v v="$1" -v m="$2" 'BEGIN { exit !(v >= m) }'; then
-    echo "FAIL: $3 = $1 < $2"; fail=1
-  else
-    echo "$3 = $1"
-  fi
-}
+. "$(dirname "$0")/common.bash"
+need_penguins
 
 # inferred spec, 20% hold-out (every 5th row)
 expect 0 "inferred feature spec" -- "$C" train --data penguins --label species --holdout 5 \

@@ -12,17 +12,8 @@
 #     the smoothed targets (0.4839 for 3 classes), the unsmoothed one does;
 #   - a run with a schedule killed inside its third checkpoint write and
 #     continued with --resume ends with the same model bytes.
-set -uo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="${CREST_BUILD:-build}"
-C="$ROOT/$BUILD/crest"
-export CREST_DATA="${CREST_DATA:-$ROOT/data}"
-P="$CREST_DATA/penguins/penguins.csv"
-[ -f "$P" ] || { echo "no penguins.csv: run tools/setup.sh"; exit 1; }
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-die() { echo "FAIL: $*"; fail=1; }
+. "$(dirname "$0")/common.bash"
+need_penguins
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 PG=(--data penguins --label species --seed 1 --threads 1)
 

@@ -1,0 +1,70 @@
+# common.bash - what the script tests share; each sources it first:
+#   . "$(dirname "$0")/common.bash"
+# It sets ROOT (the repository), BUILD (CREST_BUILD, default build), C (the
+# crest command), CREST_DATA (default ROOT/data, exported), tmp (a scratch
+# folder removed on exit) and fail=0, and defines the assertions below. A
+# script ends with `exit $fail` after printing what it checked.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BUILD="${CREST_BUILD:-build}"
+C="$ROOT/$BUILD/crest"
+export CREST_DATA="${CREST_DATA:-$ROOT/data}"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+
+# die MESSAGE: a failed check (the script goes on and exits 1 at the end)
+die() { echo "FAIL: $*"; fail=1; }
+
+# expect_fail EXIT PATTERN CMD...: CMD exits EXIT and says PATTERN (grep -E)
+# on stderr, in at most EXPECT_LINES (default 3) lines
+expect_fail() {
+  local want="$1" pat="$2"; shift 2
+  "$@" > /dev/null 2> "$tmp/err"; local rc=$?
+  [ "$rc" = "$want" ] || die "$* exited $rc, not $want: $(head -c 300 "$tmp/err")"
+  grep -Eq -- "$pat" "$tmp/err" || die "$*: message lacks '$pat': $(head -c 400 "$tmp/err")"
+  [ "$(wc -l < "$tmp/err")" -le "${EXPECT_LINES:-3}" ] \
+    || die "$*: more than ${EXPECT_LINES:-3} lines of errors"
+}
+
+# expect CODE NEEDLE -- CMD...: CMD exits CODE and prints NEEDLE (grep, on
+# stdout or stderr); its output stays in $tmp/out and $tmp/err
+expect() {
+  local code="$1" needle="$2"; shift 3
+  "$@" > "$tmp/out" 2> "$tmp/err"; local rc=$?
+  if [ "$rc" -ne "$code" ] || ! grep -q -- "$needle" "$tmp/err" "$tmp/out"; then
+    echo "FAIL: $* -> exit $rc (want $code), output:"; cat "$tmp/err" "$tmp/out" | head -8
+    fail=1
+  fi
+}
+
+# at_least VALUE MIN WHAT: a figure that must reach a floor (printed either way)
+at_least() {
+  if ! awk -v v="$1" -v m="$2" 'BEGIN { exit !(v >= m) }'; then
+    echo "FAIL: $3 = $1 < $2"; fail=1
+  else
+    echo "$3 = $1"
+  fi
+}
+
+# close REF GOT: two float32 files of the same length, within 1e-5 of the
+# reference's magnitude: max |ref - got| <= 1e-5 * max(1, max |ref|)
+close() {
+  python3 - "$1" "$2" <<'PY'
+import struct, sys
+a, b = (open(f, 'rb').read() for f in sys.argv[1:])
+if len(a) != len(b) or not a:
+    sys.exit('sizes %d, %d' % (len(a), len(b)))
+x = struct.unpack('<%df' % (len(a) // 4), a)
+y = struct.unpack('<%df' % (len(b) // 4), b)
+d = max(abs(p - q) for p, q in zip(x, y))
+m = max(1.0, max(abs(p) for p in x))
+sys.exit(0 if d <= 1e-5 * m else 'max difference %g (scale %g)' % (d, m))
+PY
+}
+
+# need_penguins: the penguins table (tools/setup.sh) is there, else fail now
+need_penguins() {
+  P="$CREST_DATA/penguins/penguins.csv"
+  [ -f "$P" ] || { echo "FAIL: no $P: run tools/setup.sh"; exit 1; }
+}
