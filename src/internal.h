@@ -293,6 +293,19 @@ cr_node *cr_op_minmax(cr_graph *g, cr_node *a, cr_node *b, bool max);
 /* Training-time noise (noise.c); p: the rate, or the stddev of GAUSSIAN. */
 enum { CR_NOISE_SPATIAL, CR_NOISE_GAUSSIAN, CR_NOISE_GAUSSIAN_DROPOUT, CR_NOISE_ALPHA };
 cr_node *cr_op_noise(cr_graph *g, cr_node *x, int kind, float p);
+/* Per-sample image warps, drawn each forward pass (warp.c: Keras' RandomFlip,
+ * RandomRotation, RandomZoom, RandomTranslation; GIVEN: one fixed map). */
+enum { CR_WARP_FLIP, CR_WARP_ROTATE, CR_WARP_ZOOM, CR_WARP_TRANSLATE, CR_WARP_GIVEN };
+enum { CR_FILL_REFLECT, CR_FILL_WRAP, CR_FILL_CONSTANT, CR_FILL_NEAREST };
+enum { CR_FLIP_HORIZONTAL = 1, CR_FLIP_VERTICAL = 2, CR_ZOOM_KEEP_ASPECT = 4 };
+typedef struct cr_warp_attr {
+    int kind, flags, fill;
+    bool bilinear;
+    float lo[2], hi[2];       /* the draw's range per axis: [0] height (rotate: turns), [1] width */
+    float fill_value;
+    float given[8];           /* CR_WARP_GIVEN: TF's [a0 a1 a2 b0 b1 b2 c0 c1] */
+} cr_warp_attr;
+cr_node *cr_op_warp(cr_graph *g, cr_node *x, const cr_warp_attr *a);
 /* Keras batch_dot over axis ax of x and ay of y (full-shape axes, >= 1) and
  * l2_normalize along one axis (dot.c). */
 cr_node *cr_op_batch_dot(cr_graph *g, cr_node *x, cr_node *y, int ax, int ay);
