@@ -138,6 +138,13 @@ crest_layer *crest_flatten(void);
 crest_layer *crest_reshape(crest_dims target);
 void crest_layer_free(crest_layer *l);
 int crest_layer_set_name(crest_layer *l, const char *name);
+/* Any layer crest knows, as Keras configures it: class_name ("RandomFlip",
+ * "Conv2D", ...) and its config as JSON text ("{\"mode\": \"horizontal\"}";
+ * NULL = "{}", Keras' defaults), as it stands in a saved model. For example
+ * the augmentation layers RandomFlip, RandomRotation, RandomZoom and
+ * RandomTranslation (the identity at inference; seeded random warps while
+ * the model trains). Errors name the class and the config field. */
+int crest_layer_from_keras(const char *class_name, const char *config_json, crest_layer **out);
 const char *crest_layer_name(const crest_layer *l);
 void crest_layer_set_trainable(crest_layer *l, bool trainable);
 

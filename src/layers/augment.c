@@ -1,0 +1,249 @@
+/* augment.c - Keras' geometric image augmentation layers: RandomFlip,
+ * RandomRotation, RandomZoom, RandomTranslation. Each is the identity at
+ * inference; when the graph trains, each sample gets its own random warp
+ * (src/ops/warp.c) from the model's seeded RNG. Configs as Keras writes
+ * them:
+ *   RandomFlip         mode: "horizontal_and_vertical" (default),
+ *                      "horizontal", "vertical"
+ *   RandomRotation     factor: f (turns in [-f, f]) or [lower, upper]
+ *   RandomZoom         height_factor: f ([-f, f]) or [lower, upper], each
+ *                      above -1 (positive: zoom out); width_factor: the
+ *                      same, or null (keep the aspect: one draw for both)
+ *   RandomTranslation  height_factor, width_factor: fractions of the size,
+ *                      f ([-f, f]) or [lower, upper], within [-1, 1]
+ *   and, but for RandomFlip: fill_mode reflect (default) | wrap | constant
+ *   | nearest, interpolation bilinear (default) | nearest, fill_value 0.
+ * "seed" is kept (saved again) but the draws come from the model's seed,
+ * so a run is reproducible from --seed alone; "value_range" and a
+ * channels_last "data_format" (Keras 3) are accepted. */
+#include "../internal.h"
+#include "json.h"
+#include "layers/window.h"
+
+#include <math.h>
+
+typedef struct aug_cfg {
+    cr_warp_attr a;
+    double lo[2], hi[2];      /* the factors as written (saved again as they were) */
+    bool width_null;          /* RandomZoom: width_factor null */
+    bool has_seed;
+    double seed;
+} aug_cfg;
+
+static cr_node *aug_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
+{
+    const aug_cfg *c = l->cfg;
+    if (n_in != 1)
+        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': %s takes one input", l->name,
+                             l->def->keras_class);
+    if (in[0]->shape.ndim != 4)
+        return cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': %s needs images [height, width, "
+                             "channels], got rank %d", l->name, l->def->keras_class,
+                             in[0]->shape.ndim - 1);
+    if (!crest_graph_training(g))
+        return in[0];
+    return cr_op_warp(g, in[0], &c->a);
+}
+
+/* A factor: f as [-f, f], or [lower, upper], each within [lo, hi]. */
+static int factor_of(const cJSON *cfg, const char *key, double lo, double hi, bool required,
+                     double *lower, double *upper, bool *is_null)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    *is_null = !f || cJSON_IsNull(f);
+    *lower = *upper = 0;
+    if (*is_null)
+        return required ? cr_fail(CREST_E_FORMAT, "'%s' is required", key) : CREST_OK;
+    double v[2];
+    if (cJSON_IsNumber(f)) {
+        if (!(f->valuedouble >= 0))
+            return cr_fail(CREST_E_FORMAT, "'%s' %g: a single factor is a magnitude (>= 0)",
+                           key, f->valuedouble);
+        v[0] = -f->valuedouble;
+        v[1] = f->valuedouble;
+    } else if (cJSON_IsArray(f) && cJSON_GetArraySize(f) == 2 &&
+               cJSON_IsNumber(cJSON_GetArrayItem(f, 0)) &&
+               cJSON_IsNumber(cJSON_GetArrayItem(f, 1))) {
+        v[0] = cJSON_GetArrayItem(f, 0)->valuedouble;
+        v[1] = cJSON_GetArrayItem(f, 1)->valuedouble;
+    } else {
+        return cr_fail(CREST_E_FORMAT, "'%s' must be a number or [lower, upper]", key);
+    }
+    if (!(v[0] <= v[1] && v[0] >= lo && v[1] <= hi))
+        return cr_fail(CREST_E_FORMAT, "'%s' [%g, %g] is not a range within [%g, %g]", key,
+                       v[0], v[1], lo, hi);
+    *lower = v[0];
+    *upper = v[1];
+    return CREST_OK;
+}
+
+static void factor_save(cJSON *cfg, const char *key, double lower, double upper)
+{
+    if (lower == -upper) {
+        cJSON_AddNumberToObject(cfg, key, upper);
+        return;
+    }
+    cJSON *a = cJSON_AddArrayToObject(cfg, key);
+    if (a) {
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(lower));
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(upper));
+    }
+}
+
+static const char *const fills[] = { "reflect", "wrap", "constant", "nearest" };
+
+/* fill_mode, interpolation, fill_value, seed, value_range, data_format. */
+static int common_parse(const cJSON *cfg, aug_cfg *c, bool warp)
+{
+    const char *fm = NULL, *ip = NULL;
+    double fv = 0;
+    int rc = cr_channels_last(cfg);
+    if (!rc && warp)
+        rc = cr_json_str(cfg, "fill_mode", "reflect", &fm);
+    if (!rc && warp)
+        rc = cr_json_str(cfg, "interpolation", "bilinear", &ip);
+    if (!rc && warp)
+        rc = cr_json_num(cfg, "fill_value", -1e30, 1e30, 0, &fv);
+    c->a.fill = -1;
+    for (int i = 0; !rc && warp && i < 4; i++)
+        if (!strcmp(fm, fills[i]))
+            c->a.fill = i;
+    if (!rc && warp && c->a.fill < 0)
+        rc = cr_fail(CREST_E_UNSUPPORTED, "fill_mode '%s' (reflect, wrap, constant or nearest)",
+                     fm);
+    if (!rc && warp && strcmp(ip, "bilinear") && strcmp(ip, "nearest"))
+        rc = cr_fail(CREST_E_UNSUPPORTED, "interpolation '%s' (bilinear or nearest)", ip);
+    c->a.bilinear = !rc && warp && !strcmp(ip, "bilinear");
+    c->a.fill_value = (float)fv;
+    for (int i = 0; i < 2; i++) {
+        c->a.lo[i] = (float)c->lo[i];
+        c->a.hi[i] = (float)c->hi[i];
+    }
+    const cJSON *seed = cJSON_GetObjectItemCaseSensitive(cfg, "seed");
+    c->has_seed = cJSON_IsNumber(seed);
+    c->seed = c->has_seed ? seed->valuedouble : 0;
+    return rc;
+}
+
+static void common_save(const aug_cfg *c, cJSON *cfg, bool warp)
+{
+    if (warp) {
+        cJSON_AddStringToObject(cfg, "fill_mode", fills[c->a.fill]);
+        cJSON_AddStringToObject(cfg, "interpolation", c->a.bilinear ? "bilinear" : "nearest");
+        cJSON_AddNumberToObject(cfg, "fill_value", c->a.fill_value);
+    }
+    if (c->has_seed)
+        cJSON_AddNumberToObject(cfg, "seed", c->seed);
+    else
+        cJSON_AddNullToObject(cfg, "seed");
+}
+
+/* ---- RandomFlip ------------------------------------------------------------ */
+
+static int flip_parse(crest_layer *l, const cJSON *cfg)
+{
+    aug_cfg *c = l->cfg;
+    const char *mode = NULL;
+    int rc = cr_json_str(cfg, "mode", "horizontal_and_vertical", &mode);
+    c->a.kind = CR_WARP_FLIP;
+    if (!rc && !strcmp(mode, "horizontal_and_vertical"))
+        c->a.flags = CR_FLIP_HORIZONTAL | CR_FLIP_VERTICAL;
+    else if (!rc && !strcmp(mode, "horizontal"))
+        c->a.flags = CR_FLIP_HORIZONTAL;
+    else if (!rc && !strcmp(mode, "vertical"))
+        c->a.flags = CR_FLIP_VERTICAL;
+    else if (!rc)
+        rc = cr_fail(CREST_E_FORMAT, "mode '%s' (horizontal, vertical or "
+                     "horizontal_and_vertical)", mode);
+    if (!rc)
+        rc = common_parse(cfg, c, false);
+    c->a.fill = CR_FILL_REFLECT;
+    return rc;
+}
+
+static int flip_save(const crest_layer *l, cJSON *cfg)
+{
+    const aug_cfg *c = l->cfg;
+    int f = c->a.flags & (CR_FLIP_HORIZONTAL | CR_FLIP_VERTICAL);
+    cJSON_AddStringToObject(cfg, "mode", f == CR_FLIP_HORIZONTAL ? "horizontal"
+                                         : f == CR_FLIP_VERTICAL ? "vertical"
+                                                                 : "horizontal_and_vertical");
+    common_save(c, cfg, false);
+    return CREST_OK;
+}
+
+/* ---- RandomRotation, RandomZoom, RandomTranslation --------------------------- */
+
+static int rotation_parse(crest_layer *l, const cJSON *cfg)
+{
+    aug_cfg *c = l->cfg;
+    bool null;
+    c->a.kind = CR_WARP_ROTATE;
+    int rc = factor_of(cfg, "factor", -1e6, 1e6, true, &c->lo[0], &c->hi[0], &null);
+    return rc ? rc : common_parse(cfg, c, true);
+}
+
+static int rotation_save(const crest_layer *l, cJSON *cfg)
+{
+    const aug_cfg *c = l->cfg;
+    factor_save(cfg, "factor", c->lo[0], c->hi[0]);
+    common_save(c, cfg, true);
+    return CREST_OK;
+}
+
+static int zoom_parse(crest_layer *l, const cJSON *cfg)
+{
+    aug_cfg *c = l->cfg;
+    bool null;
+    c->a.kind = CR_WARP_ZOOM;
+    int rc = factor_of(cfg, "height_factor", -1 + 1e-6, 1e6, true, &c->lo[0], &c->hi[0],
+                       &null);
+    if (!rc)
+        rc = factor_of(cfg, "width_factor", -1 + 1e-6, 1e6, false, &c->lo[1], &c->hi[1],
+                       &c->width_null);
+    if (c->width_null)
+        c->a.flags |= CR_ZOOM_KEEP_ASPECT;
+    return rc ? rc : common_parse(cfg, c, true);
+}
+
+static int zoom_save(const crest_layer *l, cJSON *cfg)
+{
+    const aug_cfg *c = l->cfg;
+    factor_save(cfg, "height_factor", c->lo[0], c->hi[0]);
+    if (c->width_null)
+        cJSON_AddNullToObject(cfg, "width_factor");
+    else
+        factor_save(cfg, "width_factor", c->lo[1], c->hi[1]);
+    common_save(c, cfg, true);
+    return CREST_OK;
+}
+
+static int translation_parse(crest_layer *l, const cJSON *cfg)
+{
+    aug_cfg *c = l->cfg;
+    bool null;
+    c->a.kind = CR_WARP_TRANSLATE;
+    int rc = factor_of(cfg, "height_factor", -1, 1, true, &c->lo[0], &c->hi[0], &null);
+    if (!rc)
+        rc = factor_of(cfg, "width_factor", -1, 1, true, &c->lo[1], &c->hi[1], &null);
+    return rc ? rc : common_parse(cfg, c, true);
+}
+
+static int translation_save(const crest_layer *l, cJSON *cfg)
+{
+    const aug_cfg *c = l->cfg;
+    factor_save(cfg, "height_factor", c->lo[0], c->hi[0]);
+    factor_save(cfg, "width_factor", c->lo[1], c->hi[1]);
+    common_save(c, cfg, true);
+    return CREST_OK;
+}
+
+#define AUG_LAYER(FN, CLASS, DEFAULT)                                                    \
+    const cr_layer_def cr_##DEFAULT##_def = { .keras_class = CLASS, .default_name = #DEFAULT, \
+        .cfg_size = sizeof(aug_cfg), .build = aug_build, .parse = FN##_parse,            \
+        .save = FN##_save };
+
+AUG_LAYER(flip, "RandomFlip", random_flip)
+AUG_LAYER(rotation, "RandomRotation", random_rotation)
+AUG_LAYER(zoom, "RandomZoom", random_zoom)
+AUG_LAYER(translation, "RandomTranslation", random_translation)

@@ -1,0 +1,176 @@
+/* test_augment.c - Keras' augmentation layers in a model (src/layers/augment.c):
+ *  - at inference (predict) they are the identity: the model predicts what
+ *    the same model without them predicts, bit for bit;
+ *  - fit draws new warps every step: trained with them, the weights differ
+ *    from training without them, and the same seed gives the same bits;
+ *  - saved and loaded again (TF.js folder), the layers and their configs
+ *    come back and the model predicts the same;
+ *  - bad configs are errors naming the field.
+ * (Registry round trip: test_registry; the warp op: test_warp.) */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+#define N 24
+#define S (6 * 5 * 3)
+
+static const char *const aug[][2] = {
+    { "RandomFlip", "{\"mode\": \"horizontal_and_vertical\"}" },
+    { "RandomRotation", "{\"factor\": 0.1, \"fill_mode\": \"reflect\"}" },
+    { "RandomZoom", "{\"height_factor\": [-0.2, 0.3]}" },
+    { "RandomTranslation", "{\"height_factor\": 0.1, \"width_factor\": 0.1, "
+                           "\"fill_mode\": \"constant\"}" },
+};
+
+static crest_model *model(bool with_aug, uint64_t seed)
+{
+    crest_model *m = NULL;
+    assert_int_equal(crest_sequential_new(&m, crest_shape(3, 6, 5, 3)), CREST_OK);
+    crest_model_set_seed(m, seed);
+    for (size_t i = 0; with_aug && i < sizeof aug / sizeof *aug; i++) {
+        crest_layer *l = NULL;
+        assert_int_equal(crest_layer_from_keras(aug[i][0], aug[i][1], &l), CREST_OK);
+        assert_int_equal(crest_add(m, l), CREST_OK);
+    }
+    crest_add(m, crest_flatten());
+    crest_add(m, crest_dense(3, CREST_SOFTMAX));
+    assert_int_equal(crest_compile(m, &(crest_compile_opts){ .optimizer = crest_adam(1e-2f) }),
+                     CREST_OK);
+    return m;
+}
+
+static crest_dataset *data(void)
+{
+    static float x[N * S];
+    static int32_t y[N];
+    cr_rng r;
+    cr_rng_seed(&r, 9);
+    for (int i = 0; i < N; i++) {
+        y[i] = i % 3;
+        for (int k = 0; k < S; k++)   /* class i % 3 brightens channel i % 3 */
+            x[i * S + k] = (float)cr_rng_uniform(&r) + (k % 3 == y[i] ? 1.0f : 0.0f);
+    }
+    crest_dataset *d = NULL;
+    assert_int_equal(crest_dataset_new(&d, N, crest_shape(3, 6, 5, 3), x, y, 3), CREST_OK);
+    return d;
+}
+
+/* the Dense kernel and bias of m, concatenated */
+static void dense_weights(crest_model *m, float *out, size_t *n)
+{
+    *n = 0;
+    for (int i = 0; i < m->n_weights; i++) {
+        memcpy(out + *n, m->weights[i]->val, (size_t)m->weights[i]->size * sizeof *out);
+        *n += (size_t)m->weights[i]->size;
+    }
+}
+
+static void test_identity_at_inference(void **state)
+{
+    (void)state;
+    crest_model *a = model(true, 4), *b = model(false, 4);
+    float wa[S * 3 + 3], wb[S * 3 + 3];
+    size_t na, nb;
+    dense_weights(a, wa, &na);
+    dense_weights(b, wb, &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(wa, wb, na * sizeof *wa);   /* the layers draw no weights */
+    crest_dataset *d = data();
+    float pa[N * 3], pb[N * 3];
+    assert_int_equal(crest_predict_dataset(a, d, pa), CREST_OK);
+    assert_int_equal(crest_predict_dataset(b, d, pb), CREST_OK);
+    assert_memory_equal(pa, pb, sizeof pa);
+    crest_dataset_free(d);
+    crest_model_free(a);
+    crest_model_free(b);
+}
+
+static void test_fit_draws(void **state)
+{
+    (void)state;
+    crest_dataset *d = data();
+    crest_fit_opts o = { .epochs = 3, .batch_size = 8 };
+    float w[3][S * 3 + 3];
+    size_t n;
+    for (int k = 0; k < 3; k++) {   /* with, with again (same seed), without */
+        crest_model *m = model(k < 2, 4);
+        assert_int_equal(crest_fit(m, d, &o), CREST_OK);
+        dense_weights(m, w[k], &n);
+        crest_model_free(m);
+    }
+    assert_memory_equal(w[0], w[1], n * sizeof w[0][0]);
+    assert_memory_not_equal(w[0], w[2], n * sizeof w[0][0]);
+    crest_dataset_free(d);
+}
+
+static void test_save_load(void **state)
+{
+    (void)state;
+    char dir[64], path[128];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/m", dir);
+    crest_model *m = model(true, 5), *back = NULL;
+    assert_int_equal(crest_model_save(m, path), CREST_OK);
+    assert_int_equal(crest_model_load(&back, path), CREST_OK);
+    char *s0 = crest_model_summary(m, true), *s1 = crest_model_summary(back, true);
+    assert_string_equal(s0, s1);
+    assert_non_null(strstr(s1, "RandomTranslation"));
+    crest_free(s0);
+    crest_free(s1);
+    crest_dataset *d = data();
+    float p0[N * 3], p1[N * 3];
+    assert_int_equal(crest_predict_dataset(m, d, p0), CREST_OK);
+    assert_int_equal(crest_predict_dataset(back, d, p1), CREST_OK);
+    assert_memory_equal(p0, p1, sizeof p0);
+    char *text = tu_read(path, "model.json");
+    assert_non_null(strstr(text, "\"height_factor\":[-0.2,0.3]"));
+    free(text);
+    crest_dataset_free(d);
+    crest_model_free(back);
+    crest_model_free(m);
+    tu_rmdir(dir);
+}
+
+static void test_bad_configs(void **state)
+{
+    (void)state;
+    static const char *const bad[][3] = {
+        { "RandomFlip", "{\"mode\": \"diagonal\"}", "mode 'diagonal'" },
+        { "RandomRotation", "{}", "'factor' is required" },
+        { "RandomRotation", "{\"factor\": [0.2, 0.1]}", "'factor' [0.2, 0.1]" },
+        { "RandomZoom", "{\"height_factor\": [-1.5, 0.1]}", "'height_factor'" },
+        { "RandomTranslation", "{\"height_factor\": 0.1, \"width_factor\": 2}",
+          "'width_factor'" },
+        { "RandomRotation", "{\"factor\": 0.1, \"fill_mode\": \"mirror\"}", "fill_mode 'mirror'" },
+        { "RandomZoom", "{\"height_factor\": 0.1, \"interpolation\": \"bicubic\"}",
+          "interpolation 'bicubic'" },
+        { "RandomFlip", "[1]", "not a JSON object" },
+        { "RandomRotation", "{\"factor\": -0.1}", "a single factor is a magnitude" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        crest_layer *l = NULL;
+        assert_int_not_equal(crest_layer_from_keras(bad[i][0], bad[i][1], &l), CREST_OK);
+        assert_null(l);
+        if (!strstr(crest_last_error(), bad[i][2]) || !strstr(crest_last_error(), bad[i][0]))
+            fail_msg("%s %s: '%s'", bad[i][0], bad[i][1], crest_last_error());
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_identity_at_inference),
+        cmocka_unit_test(test_fit_draws),
+        cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_bad_configs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
