@@ -141,6 +141,10 @@ static int taps(const cr_warp_attr *a, const float *t, int64_t H, int64_t W, int
     }
     float fx = map_coord((t[0] * (float)x + t[1] * (float)y + t[2]) / k, W, a->fill);
     float fy = map_coord((t[3] * (float)x + t[4] * (float)y + t[5]) / k, H, a->fill);
+    if (!(fx > -2 && fx < (float)W + 1 && fy > -2 && fy < (float)H + 1)) {
+        at[0] = -1, wt[0] = 1;         /* far outside (or not a number): the fill */
+        return 1;
+    }
     if (!a->bilinear) {
         int64_t ry = (int64_t)roundf(fy), rx = (int64_t)roundf(fx);
         at[0] = ry >= 0 && ry < H && rx >= 0 && rx < W ? (ry * W + rx) * C : -1;
