@@ -306,6 +306,15 @@ typedef struct cr_warp_attr {
     float given[8];           /* CR_WARP_GIVEN: TF's [a0 a1 a2 b0 b1 b2 c0 c1] */
 } cr_warp_attr;
 cr_node *cr_op_warp(cr_graph *g, cr_node *x, const cr_warp_attr *a);
+/* Per-sample contrast or brightness, clipped to [lo, hi] (color.c: Keras'
+ * RandomContrast, RandomBrightness). */
+typedef struct cr_color_attr {
+    bool brightness;          /* else contrast */
+    float lower, upper;       /* contrast: factor in [1 - lower, 1 + upper]; brightness:
+                               * delta in [lower, upper] * (hi - lo) */
+    float lo, hi;             /* the value range */
+} cr_color_attr;
+cr_node *cr_op_color(cr_graph *g, cr_node *x, const cr_color_attr *a);
 /* Keras batch_dot over axis ax of x and ay of y (full-shape axes, >= 1) and
  * l2_normalize along one axis (dot.c). */
 cr_node *cr_op_batch_dot(cr_graph *g, cr_node *x, cr_node *y, int ax, int ay);

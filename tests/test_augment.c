@@ -5,7 +5,8 @@
  *    from training without them, and the same seed gives the same bits;
  *  - saved and loaded again (TF.js folder), the layers and their configs
  *    come back and the model predicts the same;
- *  - bad configs are errors naming the field.
+ *  - bad configs are errors naming the field;
+ *  - RandomContrast / RandomBrightness's op by its definition.
  * (Registry round trip: test_registry; the warp op: test_warp.) */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +29,8 @@ static const char *const aug[][2] = {
     { "RandomZoom", "{\"height_factor\": [-0.2, 0.3]}" },
     { "RandomTranslation", "{\"height_factor\": 0.1, \"width_factor\": 0.1, "
                            "\"fill_mode\": \"constant\"}" },
+    { "RandomContrast", "{\"factor\": 0.2, \"value_range\": [0, 2]}" },
+    { "RandomBrightness", "{\"factor\": 0.1, \"value_range\": [0, 2]}" },
 };
 
 static crest_model *model(bool with_aug, uint64_t seed)
@@ -154,6 +157,9 @@ static void test_bad_configs(void **state)
           "interpolation 'bicubic'" },
         { "RandomFlip", "[1]", "not a JSON object" },
         { "RandomRotation", "{\"factor\": -0.1}", "a single factor is a magnitude" },
+        { "RandomContrast", "{\"factor\": 1.5}", "'factor' 1.5 is not within [0, 1]" },
+        { "RandomBrightness", "{\"factor\": [-2, 0]}", "'factor' [-2, 0]" },
+        { "RandomBrightness", "{\"factor\": 0.1, \"value_range\": [1, 1]}", "'value_range'" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         crest_layer *l = NULL;
@@ -164,6 +170,36 @@ static void test_bad_configs(void **state)
     }
 }
 
+/* The color op by its definition, with draws fixed by their ranges:
+ * contrast 0.5 (lower 0.5, upper -0.5), brightness +0.1 of the range. */
+static void test_color_definition(void **state)
+{
+    (void)state;
+    cr_rng r;
+    cr_rng_seed(&r, 3);
+    cr_graph *g = cr_graph_new(NULL, false);
+    cr_node *x = cr_example_var(g, &r, crest_shape(4, 2, 3, 4, 2), 0, 2, 0);
+    cr_node *yc = cr_op_color(g, x, &(cr_color_attr){ .lower = 0.5f, .upper = -0.5f,
+                                                       .lo = 0, .hi = 2 });
+    cr_node *yb = cr_op_color(g, x, &(cr_color_attr){ .brightness = true, .lower = 0.1f,
+                                                       .upper = 0.1f, .lo = 0, .hi = 2 });
+    assert_int_equal(cr_graph_plan(g, 1), CREST_OK);
+    cr_graph_forward(g, &(cr_ctx){ .rng = &r, .training = true });
+    for (int b = 0; b < 2; b++)
+        for (int k = 0; k < 2; k++) {
+            double m = 0;
+            for (int p = 0; p < 12; p++)
+                m += x->val[b * 24 + p * 2 + k] / 12.0;
+            for (int p = 0; p < 12; p++) {
+                int i = b * 24 + p * 2 + k;
+                double c = (x->val[i] - m) * 0.5 + m, br = fmin(2, x->val[i] + 0.2);
+                assert_true(fabs(yc->val[i] - c) < 1e-5);
+                assert_true(fabs(yb->val[i] - br) < 1e-5);
+            }
+        }
+    cr_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -171,6 +207,7 @@ int main(void)
         cmocka_unit_test(test_fit_draws),
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_bad_configs),
+        cmocka_unit_test(test_color_definition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

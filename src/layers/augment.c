@@ -1,8 +1,9 @@
-/* augment.c - Keras' geometric image augmentation layers: RandomFlip,
- * RandomRotation, RandomZoom, RandomTranslation. Each is the identity at
- * inference; when the graph trains, each sample gets its own random warp
- * (src/ops/warp.c) from the model's seeded RNG. Configs as Keras writes
- * them:
+/* augment.c - Keras' image augmentation layers: RandomFlip,
+ * RandomRotation, RandomZoom, RandomTranslation (a random warp per sample,
+ * src/ops/warp.c), RandomContrast and RandomBrightness (a random factor per
+ * sample, src/ops/color.c). Each is the identity at inference; when the
+ * graph trains, each sample gets its own draw from the model's seeded RNG.
+ * Configs as Keras writes them:
  *   RandomFlip         mode: "horizontal_and_vertical" (default),
  *                      "horizontal", "vertical"
  *   RandomRotation     factor: f (turns in [-f, f]) or [lower, upper]
@@ -11,8 +12,15 @@
  *                      same, or null (keep the aspect: one draw for both)
  *   RandomTranslation  height_factor, width_factor: fractions of the size,
  *                      f ([-f, f]) or [lower, upper], within [-1, 1]
- *   and, but for RandomFlip: fill_mode reflect (default) | wrap | constant
- *   | nearest, interpolation bilinear (default) | nearest, fill_value 0.
+ *   and for the four above but RandomFlip: fill_mode reflect (default) |
+ *   wrap | constant | nearest, interpolation bilinear (default) | nearest,
+ *   fill_value 0.
+ *   RandomContrast     factor: f (contrast in [1 - f, 1 + f]) or [lower,
+ *                      upper] (in [1 - lower, 1 + upper]), each in [0, 1]
+ *   RandomBrightness   factor: f ([-f, f]) or [lower, upper], within
+ *                      [-1, 1]: the shift is that times the value range
+ *   and for both value_range [lo, hi] (default [0, 255], Keras 3), which
+ *   the output is clipped to.
  * "seed" is kept (saved again) but the draws come from the model's seed,
  * so a run is reproducible from --seed alone; "value_range" and a
  * channels_last "data_format" (Keras 3) are accepted. */
@@ -24,8 +32,11 @@
 
 typedef struct aug_cfg {
     cr_warp_attr a;
+    cr_color_attr col;
+    bool color;               /* RandomContrast, RandomBrightness: col, not a */
     double lo[2], hi[2];      /* the factors as written (saved again as they were) */
     bool width_null;          /* RandomZoom: width_factor null */
+    bool symmetric;           /* RandomContrast: factor was one number */
     bool has_seed;
     double seed;
 } aug_cfg;
@@ -42,7 +53,7 @@ static cr_node *aug_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
                              in[0]->shape.ndim - 1);
     if (!crest_graph_training(g))
         return in[0];
-    return cr_op_warp(g, in[0], &c->a);
+    return c->color ? cr_op_color(g, in[0], &c->col) : cr_op_warp(g, in[0], &c->a);
 }
 
 /* A factor: f as [-f, f], or [lower, upper], each within [lo, hi]. */
@@ -238,6 +249,79 @@ static int translation_save(const crest_layer *l, cJSON *cfg)
     return CREST_OK;
 }
 
+/* ---- RandomContrast, RandomBrightness ----------------------------------------- */
+
+static int value_range_parse(const cJSON *cfg, aug_cfg *c)
+{
+    const cJSON *vr = cJSON_GetObjectItemCaseSensitive(cfg, "value_range");
+    c->col.lo = 0;
+    c->col.hi = 255;
+    if (!vr || cJSON_IsNull(vr))
+        return CREST_OK;
+    if (!cJSON_IsArray(vr) || cJSON_GetArraySize(vr) != 2 ||
+        !cJSON_IsNumber(cJSON_GetArrayItem(vr, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(vr, 1)) ||
+        !(cJSON_GetArrayItem(vr, 0)->valuedouble < cJSON_GetArrayItem(vr, 1)->valuedouble) ||
+        !isfinite(cJSON_GetArrayItem(vr, 1)->valuedouble - cJSON_GetArrayItem(vr, 0)->valuedouble))
+        return cr_fail(CREST_E_FORMAT, "'value_range' must be [low, high], low < high");
+    c->col.lo = (float)cJSON_GetArrayItem(vr, 0)->valuedouble;
+    c->col.hi = (float)cJSON_GetArrayItem(vr, 1)->valuedouble;
+    return CREST_OK;
+}
+
+static int color_parse(aug_cfg *c, const cJSON *cfg, bool brightness)
+{
+    c->color = true;
+    c->col.brightness = brightness;
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(cfg, "factor");
+    int rc = CREST_OK;
+    bool null;
+    if (!brightness && cJSON_IsNumber(f)) {   /* contrast: f is both bounds */
+        c->lo[0] = c->hi[0] = f->valuedouble;
+        if (!(f->valuedouble >= 0 && f->valuedouble <= 1))
+            rc = cr_fail(CREST_E_FORMAT, "'factor' %g is not within [0, 1]", f->valuedouble);
+        c->symmetric = true;
+    } else if (!brightness) {
+        rc = factor_of(cfg, "factor", -1e30, 1e30, true, &c->lo[0], &c->hi[0], &null);
+        if (!rc && !(c->lo[0] >= 0 && c->lo[0] <= 1 && c->hi[0] >= 0))
+            rc = cr_fail(CREST_E_FORMAT, "'factor' [%g, %g]: lower in [0, 1], upper >= 0",
+                         c->lo[0], c->hi[0]);
+    } else {
+        rc = factor_of(cfg, "factor", -1, 1, true, &c->lo[0], &c->hi[0], &null);
+    }
+    c->col.lower = (float)c->lo[0];
+    c->col.upper = (float)c->hi[0];
+    if (!rc)
+        rc = value_range_parse(cfg, c);
+    return rc ? rc : common_parse(cfg, c, false);
+}
+
+static int contrast_parse(crest_layer *l, const cJSON *cfg)
+{
+    return color_parse(l->cfg, cfg, false);
+}
+static int brightness_parse(crest_layer *l, const cJSON *cfg)
+{
+    return color_parse(l->cfg, cfg, true);
+}
+
+static int color_save(const crest_layer *l, cJSON *cfg)
+{
+    const aug_cfg *c = l->cfg;
+    if (c->symmetric)
+        cJSON_AddNumberToObject(cfg, "factor", c->hi[0]);
+    else
+        factor_save(cfg, "factor", c->lo[0], c->hi[0]);
+    cJSON *vr = cJSON_AddArrayToObject(cfg, "value_range");
+    if (vr) {
+        cJSON_AddItemToArray(vr, cJSON_CreateNumber(c->col.lo));
+        cJSON_AddItemToArray(vr, cJSON_CreateNumber(c->col.hi));
+    }
+    common_save(c, cfg, false);
+    return CREST_OK;
+}
+static int contrast_save(const crest_layer *l, cJSON *cfg) { return color_save(l, cfg); }
+static int brightness_save(const crest_layer *l, cJSON *cfg) { return color_save(l, cfg); }
+
 #define AUG_LAYER(FN, CLASS, DEFAULT)                                                    \
     const cr_layer_def cr_##DEFAULT##_def = { .keras_class = CLASS, .default_name = #DEFAULT, \
         .cfg_size = sizeof(aug_cfg), .build = aug_build, .parse = FN##_parse,            \
@@ -247,3 +331,5 @@ AUG_LAYER(flip, "RandomFlip", random_flip)
 AUG_LAYER(rotation, "RandomRotation", random_rotation)
 AUG_LAYER(zoom, "RandomZoom", random_zoom)
 AUG_LAYER(translation, "RandomTranslation", random_translation)
+AUG_LAYER(contrast, "RandomContrast", random_contrast)
+AUG_LAYER(brightness, "RandomBrightness", random_brightness)
