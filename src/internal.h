@@ -295,7 +295,8 @@ enum { CR_NOISE_SPATIAL, CR_NOISE_GAUSSIAN, CR_NOISE_GAUSSIAN_DROPOUT, CR_NOISE_
 cr_node *cr_op_noise(cr_graph *g, cr_node *x, int kind, float p);
 /* Per-sample image warps, drawn each forward pass (warp.c: Keras' RandomFlip,
  * RandomRotation, RandomZoom, RandomTranslation; GIVEN: one fixed map). */
-enum { CR_WARP_FLIP, CR_WARP_ROTATE, CR_WARP_ZOOM, CR_WARP_TRANSLATE, CR_WARP_GIVEN };
+enum { CR_WARP_FLIP, CR_WARP_ROTATE, CR_WARP_ZOOM, CR_WARP_TRANSLATE, CR_WARP_GIVEN,
+       CR_WARP_CROP };
 enum { CR_FILL_REFLECT, CR_FILL_WRAP, CR_FILL_CONSTANT, CR_FILL_NEAREST };
 enum { CR_FLIP_HORIZONTAL = 1, CR_FLIP_VERTICAL = 2, CR_ZOOM_KEEP_ASPECT = 4 };
 typedef struct cr_warp_attr {
@@ -304,6 +305,7 @@ typedef struct cr_warp_attr {
     float lo[2], hi[2];       /* the draw's range per axis: [0] height (rotate: turns), [1] width */
     float fill_value;
     float given[8];           /* CR_WARP_GIVEN: TF's [a0 a1 a2 b0 b1 b2 c0 c1] */
+    int out_h, out_w;         /* CR_WARP_CROP: the window (the output's size) */
 } cr_warp_attr;
 cr_node *cr_op_warp(cr_graph *g, cr_node *x, const cr_warp_attr *a);
 /* Per-sample contrast or brightness, clipped to [lo, hi] (color.c: Keras'
@@ -334,6 +336,9 @@ cr_node *cr_op_channel_affine(cr_graph *g, cr_node *x, const float *scale, const
                               int n);
 /* Resize NHWC images to oh x ow, bilinear or nearest, half-pixel centers (resize.c). */
 cr_node *cr_op_resize(cr_graph *g, cr_node *x, int oh, int ow, bool nearest);
+/* Keras' smart_resize (layers/preprocessing.c): the largest centred window of
+ * th:tw's aspect ratio (if crop), resized to th x tw. */
+cr_node *cr_smart_resize(cr_graph *g, cr_node *x, int th, int tw, bool nearest, bool crop);
 /* Transposed convolution (src/ops/upsample.c): x [n,h,w,c], k [kh,kw,oc,c]
  * (Keras' Conv2DTranspose kernel) -> [n, h*sh (+ max(kh-sh,0) valid), ..., oc]. */
 cr_node *cr_op_conv2d_transpose(cr_graph *g, cr_node *x, cr_node *k, int sh, int sw, bool same);

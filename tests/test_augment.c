@@ -200,6 +200,59 @@ static void test_color_definition(void **state)
     cr_graph_free(g);
 }
 
+/* RandomCrop: while training, each sample's output is some 3x2 window of
+ * it, exactly; at inference the model predicts what Resizing(3, 2,
+ * crop_to_aspect_ratio) gives. */
+static void test_random_crop(void **state)
+{
+    (void)state;
+    cr_rng r;
+    cr_rng_seed(&r, 8);
+    cr_graph *g = cr_graph_new(NULL, false);
+    cr_node *x = cr_example_var(g, &r, crest_shape(4, 4, 5, 4, 2), -1, 1, 0);
+    cr_node *y = cr_op_warp(g, x, &(cr_warp_attr){ .kind = CR_WARP_CROP, .out_h = 3,
+                                                    .out_w = 2 });
+    assert_int_equal(cr_graph_plan(g, 1), CREST_OK);
+    cr_graph_forward(g, &(cr_ctx){ .rng = &r, .training = true });
+    assert_int_equal(y->shape.d[1], 3);
+    assert_int_equal(y->shape.d[2], 2);
+    for (int b = 0; b < 4; b++) {
+        bool found = false;
+        for (int oy = 0; oy <= 2 && !found; oy++)
+            for (int ox = 0; ox <= 2 && !found; ox++) {
+                found = true;
+                for (int i = 0; i < 3 && found; i++)
+                    found = !memcmp(y->val + ((b * 3 + i) * 2) * 2,
+                                    x->val + ((b * 5 + oy + i) * 4 + ox) * 2, 4 * sizeof(float));
+            }
+        assert_true(found);
+    }
+    cr_graph_free(g);
+    /* inference: smart_resize, as Resizing with crop_to_aspect_ratio */
+    crest_model *m[2] = { NULL, NULL };
+    const char *cls[2][2] = { { "RandomCrop", "{\"height\": 3, \"width\": 2}" },
+                              { "Resizing", "{\"height\": 3, \"width\": 2, "
+                                            "\"crop_to_aspect_ratio\": true}" } };
+    float *p[2] = { NULL, NULL };
+    float in[4 * 5 * 4 * 2];
+    for (int i = 0; i < 4 * 5 * 4 * 2; i++)
+        in[i] = sinf((float)i);
+    for (int k = 0; k < 2; k++) {
+        crest_layer *l = NULL;
+        assert_int_equal(crest_sequential_new(&m[k], crest_shape(3, 5, 4, 2)), CREST_OK);
+        assert_int_equal(crest_layer_from_keras(cls[k][0], cls[k][1], &l), CREST_OK);
+        crest_add(m[k], l);
+        crest_add(m[k], crest_flatten());
+        crest_dims shape;
+        assert_int_equal(crest_infer(m[k], NULL, in, 4, 0, &p[k], &shape), CREST_OK);
+        assert_int_equal(crest_dims_count(shape), 3 * 2 * 2);
+        crest_model_free(m[k]);
+    }
+    assert_memory_equal(p[0], p[1], 4 * 12 * sizeof(float));
+    crest_free(p[0]);
+    crest_free(p[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +261,7 @@ int main(void)
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_color_definition),
+        cmocka_unit_test(test_random_crop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -153,6 +153,7 @@ static const sample samples[] = {
     { "RandomTranslation", "{\"height_factor\": 0.1, \"width_factor\": [-0.2, 0.1], "
                            "\"fill_mode\": \"constant\", \"fill_value\": 0.5}", 1, D3(3, 4, 2) },
     { "RandomContrast", "{\"factor\": 0.3}", 1, D3(3, 4, 2) },
+    { "RandomCrop", "{\"height\": 2, \"width\": 3}", 1, D3(3, 4, 2) },
     { "RandomBrightness", "{\"factor\": [-0.1, 0.3], \"value_range\": [0, 1]}", 1, D3(3, 4, 2) },
 };
 #define N_SAMPLES ((int)(sizeof samples / sizeof samples[0]))

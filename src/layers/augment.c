@@ -21,6 +21,8 @@
  *                      [-1, 1]: the shift is that times the value range
  *   and for both value_range [lo, hi] (default [0, 255], Keras 3), which
  *   the output is clipped to.
+ *   RandomCrop         height, width: a random window while training; at
+ *                      inference Keras' smart_resize to that size
  * "seed" is kept (saved again) but the draws come from the model's seed,
  * so a run is reproducible from --seed alone; "value_range" and a
  * channels_last "data_format" (Keras 3) are accepted. */
@@ -321,6 +323,46 @@ static int color_save(const crest_layer *l, cJSON *cfg)
 }
 static int contrast_save(const crest_layer *l, cJSON *cfg) { return color_save(l, cfg); }
 static int brightness_save(const crest_layer *l, cJSON *cfg) { return color_save(l, cfg); }
+
+/* ---- RandomCrop ------------------------------------------------------------- */
+
+/* Training, on an image at least the window's size: a random window. At
+ * inference (and for smaller images): Keras' smart_resize to the window,
+ * its largest centred crop of that aspect ratio, resized bilinearly. */
+static cr_node *crop_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
+{
+    const aug_cfg *c = l->cfg;
+    if (n_in != 1 || in[0]->shape.ndim != 4)
+        return cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': RandomCrop takes one image input",
+                             l->name);
+    if (crest_graph_training(g) && in[0]->shape.d[1] >= c->a.out_h &&
+        in[0]->shape.d[2] >= c->a.out_w)
+        return cr_op_warp(g, in[0], &c->a);
+    return cr_smart_resize(g, in[0], c->a.out_h, c->a.out_w, false, true);
+}
+
+static int crop_parse(crest_layer *l, const cJSON *cfg)
+{
+    aug_cfg *c = l->cfg;
+    c->a.kind = CR_WARP_CROP;
+    int rc = cr_json_int(cfg, "height", 1, 1 << 16, CR_JSON_REQUIRED, &c->a.out_h);
+    if (!rc)
+        rc = cr_json_int(cfg, "width", 1, 1 << 16, CR_JSON_REQUIRED, &c->a.out_w);
+    return rc ? rc : common_parse(cfg, c, false);
+}
+
+static int crop_save(const crest_layer *l, cJSON *cfg)
+{
+    const aug_cfg *c = l->cfg;
+    cJSON_AddNumberToObject(cfg, "height", c->a.out_h);
+    cJSON_AddNumberToObject(cfg, "width", c->a.out_w);
+    common_save(c, cfg, false);
+    return CREST_OK;
+}
+
+const cr_layer_def cr_random_crop_def = { .keras_class = "RandomCrop",
+    .default_name = "random_crop", .cfg_size = sizeof(aug_cfg), .build = crop_build,
+    .parse = crop_parse, .save = crop_save };
 
 #define AUG_LAYER(FN, CLASS, DEFAULT)                                                    \
     const cr_layer_def cr_##DEFAULT##_def = { .keras_class = CLASS, .default_name = #DEFAULT, \

@@ -26,6 +26,8 @@
  *   zoom       zy uniform in [1 + lo, 1 + hi] (positive: zoom out), zx the
  *              same draw, or its own in [1 + lo2, 1 + hi2]
  *   translate  dy uniform in [lo, hi] * h, dx in [lo2, hi2] * w
+ *   crop       (RandomCrop while training) an out_h x out_w window at a
+ *              uniform whole-pixel offset; the output has that size
  */
 #include "../internal.h"
 
@@ -38,7 +40,7 @@ static int warp_shape(cr_node *n)
     if (x->ndim != 4)
         return cr_fail(CREST_E_SHAPE, "%s: needs [batch, height, width, channels], got rank %d",
                        n->op->name, x->ndim);
-    if (a->kind < 0 || a->kind > CR_WARP_GIVEN || a->fill < 0 || a->fill > CR_FILL_NEAREST ||
+    if (a->kind < 0 || a->kind > CR_WARP_CROP || a->fill < 0 || a->fill > CR_FILL_NEAREST ||
         !isfinite(a->fill_value))
         return cr_fail(CREST_E_ARG, "%s: bad options", n->op->name);
     for (int i = 0; i < 2; i++)
@@ -48,6 +50,14 @@ static int warp_shape(cr_node *n)
     if (a->kind == CR_WARP_ZOOM && (a->lo[0] <= -1 || a->lo[1] <= -1))
         return cr_fail(CREST_E_ARG, "%s: a zoom factor must be above -1", n->op->name);
     n->shape = *x;
+    if (a->kind == CR_WARP_CROP && !(a->out_h >= 1 && a->out_w >= 1 && a->out_h <= x->d[1] &&
+                                     a->out_w <= x->d[2]))
+        return cr_fail(CREST_E_SHAPE, "%s: a %dx%d crop of %lldx%lld", n->op->name, a->out_h,
+                       a->out_w, (long long)x->d[1], (long long)x->d[2]);
+    if (a->kind == CR_WARP_CROP) {
+        n->shape.d[1] = a->out_h;
+        n->shape.d[2] = a->out_w;
+    }
     return CREST_OK;
 }
 
@@ -83,6 +93,10 @@ static void draw(const cr_warp_attr *a, cr_rng *r, float h, float w, float *t)
         m[4] = zy, m[5] = (h - 1) / 2 * (1 - zy);
         break;
     }
+    case CR_WARP_CROP:       /* a whole-pixel window of the output's size */
+        m[2] = (float)cr_rng_below(r, (uint64_t)(w - (float)a->out_w) + 1);
+        m[5] = (float)cr_rng_below(r, (uint64_t)(h - (float)a->out_h) + 1);
+        break;
     case CR_WARP_TRANSLATE:
         m[5] = -uniform(r, a->lo[0], a->hi[0]) * h;
         m[2] = -uniform(r, a->lo[1], a->hi[1]) * w;
@@ -169,14 +183,15 @@ static void warp_rows(void *ctx, int64_t lo, int64_t hi)
     const cr_node *n = ((const warp_job *)ctx)->n;
     const cr_warp_attr *a = n->attr;
     int64_t H = n->shape.d[1], W = n->shape.d[2], C = n->shape.d[3];
+    int64_t Hi = n->in[0]->shape.d[1], Wi = n->in[0]->shape.d[2];
     for (int64_t r = lo; r < hi; r++) {
         int64_t b = r / H, y = r % H;
-        const float *t = n->aux + 8 * b, *x = n->in[0]->val + b * H * W * C;
+        const float *t = n->aux + 8 * b, *x = n->in[0]->val + b * Hi * Wi * C;
         float *out = n->val + r * W * C;
         for (int64_t xo = 0; xo < W; xo++, out += C) {
             int64_t at[4];
             float wt[4];
-            int k = taps(a, t, H, W, C, y, xo, at, wt);
+            int k = taps(a, t, Hi, Wi, C, y, xo, at, wt);
             for (int64_t c = 0; c < C; c++) {
                 float v = 0;
                 for (int i = 0; i < k; i++)
@@ -191,8 +206,9 @@ static void warp_fwd(cr_node *n, const cr_ctx *c)
 {
     const cr_warp_attr *a = n->attr;
     int64_t B = n->shape.d[0], H = n->shape.d[1], W = n->shape.d[2], C = n->shape.d[3];
+    float Hi = (float)n->in[0]->shape.d[1], Wi = (float)n->in[0]->shape.d[2];
     for (int64_t b = 0; b < B; b++)   /* the draws first, in sample order: seeded */
-        draw(a, c->rng, (float)H, (float)W, n->aux + 8 * b);
+        draw(a, c->rng, Hi, Wi, n->aux + 8 * b);
     warp_job j = { n };
     cr_parallel_rows(c, B * H, W * C * 8, warp_rows, &j);
 }
@@ -204,14 +220,15 @@ static void warp_back_samples(void *ctx, int64_t lo, int64_t hi)
     const cr_node *n = ((const warp_job *)ctx)->n;
     const cr_warp_attr *a = n->attr;
     int64_t H = n->shape.d[1], W = n->shape.d[2], C = n->shape.d[3];
+    int64_t Hi = n->in[0]->shape.d[1], Wi = n->in[0]->shape.d[2];
     for (int64_t b = lo; b < hi; b++) {
         const float *t = n->aux + 8 * b, *dy = n->grad + b * H * W * C;
-        float *dx = n->in[0]->grad + b * H * W * C;
+        float *dx = n->in[0]->grad + b * Hi * Wi * C;
         for (int64_t y = 0; y < H; y++)
             for (int64_t xo = 0; xo < W; xo++, dy += C) {
                 int64_t at[4];
                 float wt[4];
-                int k = taps(a, t, H, W, C, y, xo, at, wt);
+                int k = taps(a, t, Hi, Wi, C, y, xo, at, wt);
                 for (int i = 0; i < k; i++)
                     if (at[i] >= 0)
                         for (int64_t c = 0; c < C; c++)
@@ -240,10 +257,11 @@ static cr_node *warp_ex(cr_graph *g, cr_rng *r)
     x = cr_op_warp(g, x, &(cr_warp_attr){ .kind = CR_WARP_ZOOM, .lo = { -0.3f, -0.2f },
                                            .hi = { 0.3f, 0.1f }, .fill = CR_FILL_CONSTANT,
                                            .fill_value = 0.5f, .bilinear = true });
-    return cr_op_warp(g, x, &(cr_warp_attr){ .kind = CR_WARP_GIVEN, .fill = CR_FILL_WRAP,
-                                              .bilinear = true,
-                                              .given = { 0.9f, 0.13f, 0.4f, -0.11f, 1.1f,
-                                                         -0.3f, 0.01f, 0.02f } });
+    x = cr_op_warp(g, x, &(cr_warp_attr){ .kind = CR_WARP_GIVEN, .fill = CR_FILL_WRAP,
+                                           .bilinear = true,
+                                           .given = { 0.9f, 0.13f, 0.4f, -0.11f, 1.1f, -0.3f,
+                                                      0.01f, 0.02f } });
+    return cr_op_warp(g, x, &(cr_warp_attr){ .kind = CR_WARP_CROP, .out_h = 3, .out_w = 2 });
 }
 
 const cr_op_def cr_op_warp_def = { .name = "warp", .arity = 1, .shape = warp_shape,
