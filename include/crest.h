@@ -1089,6 +1089,16 @@ typedef struct crest_extract_opts {
     crest_progress_fn progress;
     void *progress_user;
     crest_extract_stats *stats;   /* filled if not NULL */
+    /* Augmentation before the model: layers such as RandomFlip or
+     * RandomRotation (crest_layer_from_keras; the caller keeps them) run on
+     * each input in training mode, copies times (default 1) per sample, each
+     * copy with its own draws from augment_seed. out then holds copies * n
+     * samples, copy-major (copy k of sample i at k * n + i), and the cache
+     * key covers the layers' configs, the seed and copies. */
+    crest_layer *const *augment;
+    int n_augment;
+    int copies;
+    uint64_t augment_seed;
 } crest_extract_opts;
 
 /* out: n samples of [output size] with d's labels (or dense targets). */

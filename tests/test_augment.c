@@ -253,6 +253,60 @@ static void test_random_crop(void **state)
     crest_free(p[1]);
 }
 
+/* crest_extract with augmentation: copies * n feature rows, copy-major,
+ * labels repeated; copies differ; the same seed gives the same rows (and
+ * the cache hits); another seed misses and differs; no layers and one copy
+ * is the plain extraction. */
+static void test_extract_copies(void **state)
+{
+    (void)state;
+    char dir[64];
+    tu_tmpdir(dir, sizeof dir);
+    crest_model *bb = NULL;
+    assert_int_equal(crest_sequential_new(&bb, crest_shape(3, 6, 5, 3)), CREST_OK);
+    crest_model_set_seed(bb, 2);
+    crest_add(bb, crest_flatten());
+    crest_add(bb, crest_dense(4, CREST_TANH));
+    crest_layer *l[2] = { NULL, NULL };
+    assert_int_equal(crest_layer_from_keras("RandomFlip", NULL, &l[0]), CREST_OK);
+    assert_int_equal(crest_layer_from_keras("RandomRotation", "{\"factor\": 0.2}", &l[1]),
+                     CREST_OK);
+    crest_dataset *d = data(), *f[4] = { NULL };
+    crest_extract_stats st[4];
+    uint64_t seeds[4] = { 5, 5, 6, 0 };
+    for (int k = 0; k < 4; k++) {
+        crest_extract_opts o = { .cache_dir = dir, .stats = &st[k], .augment = l,
+                                 .n_augment = k < 3 ? 2 : 0, .copies = k < 3 ? 3 : 1,
+                                 .augment_seed = seeds[k] };
+        assert_int_equal(crest_extract(bb, d, &o, &f[k]), CREST_OK);
+    }
+    assert_int_equal(crest_dataset_size(f[0]), 3 * N);
+    assert_int_equal(crest_dataset_size(f[3]), N);
+    const float *x0 = crest_dataset_x(f[0]), *x1 = crest_dataset_x(f[1]);
+    const float *x2 = crest_dataset_x(f[2]);
+    const int32_t *lab = crest_dataset_labels(f[0]);
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < N; i++)
+            assert_int_equal(lab[k * N + i], i % 3);
+    assert_false(st[0].cache_hit);
+    assert_true(st[1].cache_hit);
+    assert_false(st[2].cache_hit);
+    assert_memory_equal(x0, x1, 3 * N * 4 * sizeof *x0);
+    assert_memory_not_equal(x0, x2, 3 * N * 4 * sizeof *x0);
+    assert_memory_not_equal(x0, x0 + N * 4, N * 4 * sizeof *x0);   /* copy 0 != copy 1 */
+    crest_dataset *plain = NULL;
+    assert_int_equal(crest_extract(bb, d, NULL, &plain), CREST_OK);
+    assert_memory_equal(crest_dataset_x(plain), crest_dataset_x(f[3]), N * 4 * sizeof(float));
+    crest_dataset_free(plain);
+    for (int k = 0; k < 4; k++)
+        crest_dataset_free(f[k]);
+    crest_layer_free(l[0]);
+    crest_layer_free(l[1]);
+    crest_dataset_free(d);
+    crest_model_free(bb);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_color_definition),
         cmocka_unit_test(test_random_crop),
+        cmocka_unit_test(test_extract_copies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
