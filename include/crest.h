@@ -485,6 +485,12 @@ typedef struct crest_fit_opts {
      * set before fit. */
     const char *best_model_dir;
     crest_monitor best_monitor;
+    /* Augmentation at every step: layers such as RandomFlip
+     * (crest_layer_from_keras; the caller keeps them) run in training mode
+     * on each batch's inputs before the model (single-input models), with
+     * draws from the run's seed; not applied to validation data. */
+    crest_layer *const *augment;
+    int n_augment;
 } crest_fit_opts;
 
 int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *o);

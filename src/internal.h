@@ -308,6 +308,13 @@ typedef struct cr_warp_attr {
     int out_h, out_w;         /* CR_WARP_CROP: the window (the output's size) */
 } cr_warp_attr;
 cr_node *cr_op_warp(cr_graph *g, cr_node *x, const cr_warp_attr *a);
+/* Augmentation layers (layers/augment.c) in training mode over inputs of
+ * sample shape `sample`: *g (cr_graph_free) and its output *y; the layers
+ * must keep the shape. cr_augment_run sends nb inputs x (per floats each)
+ * through it with draws from r, back into x. */
+int cr_augment_graph(crest_layer *const *l, int n, cr_dims sample, cr_graph **g, cr_node **y);
+int cr_augment_run(cr_graph *g, cr_node *y, float *x, int64_t nb, int64_t per, cr_rng *r,
+                   cr_pool *pool);
 /* Per-sample contrast or brightness, clipped to [lo, hi] (color.c: Keras'
  * RandomContrast, RandomBrightness). */
 typedef struct cr_color_attr {
@@ -743,6 +750,8 @@ typedef struct cr_fit {
     double lr;                    /* the rate of the last update */
     cr_plateau plateau;           /* ReduceLROnPlateau's state (checkpointed) */
     crest_monitor plateau_monitor, best_monitor;   /* resolved (never AUTO) */
+    cr_graph *aug;                /* crest_fit_opts.augment's graph (aug_y: its output) */
+    cr_node *aug_y;
 } cr_fit;
 
 /* Hands e to o->progress, if any (fit, table fit, resume). */

@@ -307,44 +307,6 @@ static int check_input(crest_model *m, const crest_dataset *d, const crest_extra
     return CREST_OK;
 }
 
-/* The augmentation layers in training mode over inputs of the model's
- * shape: *g (free with cr_graph_free) with output *y; they must keep the
- * shape. */
-static int augment_graph(const crest_extract_opts *o, crest_model *m, cr_graph **g, cr_node **y)
-{
-    cr_dims sample = crest_model_feed_shape(m);
-    *g = cr_graph_new(NULL, true);
-    if (!*g)
-        return cr_fail(CREST_E_NOMEM, "out of memory");
-    cr_node *x = cr_input(*g, sample);
-    cr_graph_mark_input(*g, x);
-    *y = x;
-    for (int i = 0; i < o->n_augment && *y; i++)
-        *y = cr_layer_apply(o->augment[i], *g, y, 1);
-    int rc = cr_graph_status(*g);
-    if (!rc && !cr_dims_eq(&(*y)->shape, &x->shape))
-        rc = cr_fail(CREST_E_SHAPE, "augmentation: the layers change the input's shape (a "
-                     "RandomCrop is for a model's own first layers, not before a backbone)");
-    return rc ? cr_wrap(rc, "augmentation") : CREST_OK;
-}
-
-/* x (nb inputs) through the augmentation graph with copy k's draws for the
- * batch at s, back into x. */
-static int augment_batch(const crest_extract_opts *o, cr_graph *g, cr_node *y, int k, size_t s,
-                         size_t nb, int64_t in_size, float *x)
-{
-    int rc = cr_graph_plan(g, (int64_t)nb);
-    if (rc)
-        return rc;
-    cr_graph_feed(g, x, in_size, NULL, 0, (int64_t)nb);
-    cr_rng r;
-    cr_rng_seed(&r, o->augment_seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(k + 1)) ^
-                        ((uint64_t)s << 20));
-    cr_graph_forward(g, &(cr_ctx){ .rng = &r, .training = true });
-    memcpy(x, y->val, nb * (size_t)in_size * sizeof *x);
-    return CREST_OK;
-}
-
 /* Forward passes over d in batches, each copy in turn; feat: [copies, n, dim]. */
 static int run_backbone(crest_model *m, const crest_dataset *d, const crest_extract_opts *o,
                         int64_t in_size, int64_t dim, float *feat)
@@ -356,15 +318,20 @@ static int run_backbone(crest_model *m, const crest_dataset *d, const crest_extr
         return cr_fail(CREST_E_NOMEM, "out of memory for a batch of %zu inputs", B);
     cr_graph *g = NULL;
     cr_node *y = NULL;
-    int rc = o->n_augment > 0 ? augment_graph(o, m, &g, &y) : CREST_OK;
+    int rc = o->n_augment > 0 ? cr_augment_graph(o->augment, o->n_augment,
+                                                  crest_model_feed_shape(m), &g, &y)
+                              : CREST_OK;
     double t0 = cr_now();
     size_t total = d->n * (size_t)copies;
     for (int k = 0; k < copies && !rc; k++)
         for (size_t s = 0; s < d->n && !rc; s += B) {
             size_t nb = d->n - s < B ? d->n - s : B;
             rc = batch_to_input(d, s, nb, o, in_size, x);
+            cr_rng ar;   /* copy k's draws for the batch at s */
+            cr_rng_seed(&ar, o->augment_seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(k + 1)) ^
+                                 ((uint64_t)s << 20));
             if (!rc && g)
-                rc = augment_batch(o, g, y, k, s, nb, in_size, x);
+                rc = cr_augment_run(g, y, x, (int64_t)nb, in_size, &ar, NULL);
             if (!rc)
                 rc = crest_predict(m, x, nb, feat + ((size_t)k * d->n + s) * (size_t)dim);
             if (!rc && o->progress)

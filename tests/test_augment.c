@@ -3,6 +3,7 @@
  *    the same model without them predicts, bit for bit;
  *  - fit draws new warps every step: trained with them, the weights differ
  *    from training without them, and the same seed gives the same bits;
+ *    the layers given to fit (crest_fit_opts.augment) train the same bits;
  *  - saved and loaded again (TF.js folder), the layers and their configs
  *    come back and the model predicts the same;
  *  - bad configs are errors naming the field;
@@ -111,6 +112,22 @@ static void test_fit_draws(void **state)
     }
     assert_memory_equal(w[0], w[1], n * sizeof w[0][0]);
     assert_memory_not_equal(w[0], w[2], n * sizeof w[0][0]);
+    /* the layers given to fit (crest_fit_opts.augment) instead of in the
+     * model: the same draws in the same order, the same weights */
+    crest_layer *l[6];
+    for (size_t i = 0; i < sizeof aug / sizeof *aug; i++)
+        assert_int_equal(crest_layer_from_keras(aug[i][0], aug[i][1], &l[i]), CREST_OK);
+    crest_model *m = model(false, 4);
+    crest_fit_opts oa = o;
+    oa.augment = l;
+    oa.n_augment = (int)(sizeof aug / sizeof *aug);
+    assert_int_equal(crest_fit(m, d, &oa), CREST_OK);
+    float wf[S * 3 + 3];
+    dense_weights(m, wf, &n);
+    assert_memory_equal(w[0], wf, n * sizeof wf[0]);
+    crest_model_free(m);
+    for (size_t i = 0; i < sizeof aug / sizeof *aug; i++)
+        crest_layer_free(l[i]);
     crest_dataset_free(d);
 }
 

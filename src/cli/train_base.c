@@ -208,8 +208,7 @@ static int extract(base_run *r)
         err = cli_augment_layers(o->augment, r->io.preprocess, &r->aug, &r->n_aug);
     if (!err && o->augment)
         fprintf(stderr, "augmentation: %s, %d copies of each training image%s\n", o->augment,
-                copies, o->fine_tune > 0 ? " (the head phase only: fine-tuning runs on the "
-                                           "images as they are)" : "");
+                copies, o->fine_tune > 0 ? "; while fine-tuning, new draws every step" : "");
     double t0 = now_s();
     if (!err)
         err = features(r->m, r->ds, o->cache, "train", r->aug, r->n_aug, copies,
@@ -277,6 +276,8 @@ static int fine_tune(base_run *r)
     fo.initial_epoch = 0;
     fo.validation_data = r->val;
     fo.class_weight = r->cw;
+    fo.augment = r->aug;              /* --augment: every step, on the images */
+    fo.n_augment = r->n_aug;
     if (!err)
         err = crest_fit(r->m, r->ds, &fo);   /* lazy: inputs made a batch at a time */
     if (!err)

@@ -375,3 +375,35 @@ AUG_LAYER(zoom, "RandomZoom", random_zoom)
 AUG_LAYER(translation, "RandomTranslation", random_translation)
 AUG_LAYER(contrast, "RandomContrast", random_contrast)
 AUG_LAYER(brightness, "RandomBrightness", random_brightness)
+
+/* ---- augmentation before a model (crest_extract, crest_fit) ------------------- */
+
+int cr_augment_graph(crest_layer *const *l, int n, cr_dims sample, cr_graph **g, cr_node **y)
+{
+    *y = NULL;
+    *g = cr_graph_new(NULL, true);
+    if (!*g)
+        return cr_fail(CREST_E_NOMEM, "out of memory");
+    cr_node *x = cr_input(*g, sample);
+    cr_graph_mark_input(*g, x);
+    *y = x;
+    for (int i = 0; i < n && *y; i++)
+        *y = cr_layer_apply(l[i], *g, y, 1);
+    int rc = cr_graph_status(*g);
+    if (!rc && !cr_dims_eq(&(*y)->shape, &x->shape))
+        rc = cr_fail(CREST_E_SHAPE, "the layers change the input's shape (a RandomCrop is "
+                     "for a model's own first layers)");
+    return rc ? cr_wrap(rc, "augmentation") : CREST_OK;
+}
+
+int cr_augment_run(cr_graph *g, cr_node *y, float *x, int64_t nb, int64_t per, cr_rng *r,
+                   cr_pool *pool)
+{
+    int rc = cr_graph_plan(g, nb);
+    if (rc)
+        return rc;
+    cr_graph_feed(g, x, per, NULL, 0, nb);
+    cr_graph_forward(g, &(cr_ctx){ .pool = pool, .rng = r, .training = true });
+    memcpy(x, y->val, (size_t)(nb * per) * sizeof *x);
+    return CREST_OK;
+}

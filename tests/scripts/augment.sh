@@ -2,8 +2,9 @@
 # crest train --base ... --augment SPEC --augment-copies K on a small image
 # folder: the augmentation line, K copies of every training image's features
 # (cached: a second run reads them back), the follow-on commands on the
-# trained model, the spec recorded in its metadata, and bad specs refused
-# before any work (exit 2, naming the item).
+# trained model, the spec recorded in its metadata, --fine-tune with fresh
+# draws every step, and bad specs refused before any work (exit 2, naming
+# the item).
 . "$(dirname "$0")/common.bash"
 MNV2="$CREST_DATA/models/mobilenet_v2"
 mkdir -p "$tmp/img/a" "$tmp/img/b"
@@ -26,6 +27,11 @@ cmp -s "$tmp/m/model.json" "$tmp/m2/model.json" || die "two runs with one seed d
 "$C" predict "$tmp/m" "$CREST_DATA/images/china.jpg" > /dev/null 2>&1 || die "predict after --augment"
 grep -q '"augment":"flip=horizontal,rotate=0.1,zoom=0.2,contrast=0.1"' "$tmp/m/model.json" \
   || die "the augmentation is not in the model's metadata"
+# fine-tuning: the augmentation runs on the images at every step
+run --fine-tune 3 --fine-tune-epochs 1 --out "$tmp/ft" > /dev/null 2> "$tmp/log3" \
+  || die "--augment with --fine-tune: $(tail -3 "$tmp/log3")"
+grep -q "while fine-tuning, new draws every step" "$tmp/log3" || die "no fine-tuning note"
+"$C" predict "$tmp/ft" "$CREST_DATA/images/flower.jpg" > /dev/null 2>&1 || die "predict after fine-tuning"
 expect_fail 2 "unknown item 'spin'" "$C" train --data "$tmp/img" --base "$MNV2" --augment spin=1 --out "$tmp/x"
 expect_fail 2 "rotate needs a value" "$C" train --data "$tmp/img" --base "$MNV2" --augment rotate --out "$tmp/x"
 expect_fail 2 "flip=diagonal" "$C" train --data "$tmp/img" --base "$MNV2" --augment flip=diagonal --out "$tmp/x"
