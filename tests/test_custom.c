@@ -166,12 +166,10 @@ static crest_model *expr_model(uint64_t seed)
 static double loss_and_grads(crest_model *m, const crest_dataset *d)
 {
     assert_int_equal(cr_model_build_train(m), CREST_OK);
-    for (int i = 0; i < m->n_weights; i++) {
-        cr_weight *w = m->weights[i];
-        if (!w->grad)
-            w->grad = cr_calloc((size_t)w->size, sizeof(float));
-        memset(w->grad, 0, (size_t)w->size * sizeof(float));
-    }
+    /* the gradients are the parameter block's (each weight's grad a view) */
+    assert_int_equal(cr_params_need(m, -1), CREST_OK);
+    for (int i = 0; i < m->n_weights; i++)
+        memset(m->weights[i]->grad, 0, (size_t)m->weights[i]->size * sizeof(float));
     cr_graph *g = m->train.g;
     g->planned = false;
     assert_int_equal(cr_graph_plan(g, (int64_t)d->n), CREST_OK);
