@@ -324,6 +324,37 @@ static void test_extract_copies(void **state)
     tu_rmdir(dir);
 }
 
+/* A checkpoint of a run with one augmentation does not resume a run with
+ * another (the fingerprint covers the layers' configs); with the same it does. */
+static void test_resume_fingerprint(void **state)
+{
+    (void)state;
+    char dir[64];
+    tu_tmpdir(dir, sizeof dir);
+    crest_dataset *d = data();
+    crest_layer *flip = NULL, *rot = NULL;
+    assert_int_equal(crest_layer_from_keras("RandomFlip", NULL, &flip), CREST_OK);
+    assert_int_equal(crest_layer_from_keras("RandomRotation", "{\"factor\": 0.1}", &rot),
+                     CREST_OK);
+    crest_model *m = model(false, 4);
+    crest_fit_opts o = { .epochs = 2, .batch_size = 8, .checkpoint_dir = dir,
+                         .augment = &flip, .n_augment = 1 };
+    assert_int_equal(crest_fit(m, d, &o), CREST_OK);
+    crest_fit_opts r = o;
+    r.epochs = 3;
+    r.resume = true;
+    r.augment = &rot;
+    assert_int_not_equal(crest_fit(m, d, &r), CREST_OK);
+    assert_non_null(strstr(crest_last_error(), "cannot resume"));
+    r.augment = &flip;
+    assert_int_equal(crest_fit(m, d, &r), CREST_OK);
+    crest_model_free(m);
+    crest_layer_free(flip);
+    crest_layer_free(rot);
+    crest_dataset_free(d);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_color_definition),
         cmocka_unit_test(test_random_crop),
         cmocka_unit_test(test_extract_copies),
+        cmocka_unit_test(test_resume_fingerprint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
