@@ -138,6 +138,13 @@ crest_layer *crest_flatten(void);
 crest_layer *crest_reshape(crest_dims target);
 void crest_layer_free(crest_layer *l);
 int crest_layer_set_name(crest_layer *l, const char *name);
+/* Any layer crest knows, as Keras configures it: class_name ("RandomFlip",
+ * "Conv2D", ...) and its config as JSON text ("{\"mode\": \"horizontal\"}";
+ * NULL = "{}", Keras' defaults), as it stands in a saved model. For example
+ * the augmentation layers RandomFlip, RandomRotation, RandomZoom and
+ * RandomTranslation (the identity at inference; seeded random warps while
+ * the model trains). Errors name the class and the config field. */
+int crest_layer_from_keras(const char *class_name, const char *config_json, crest_layer **out);
 const char *crest_layer_name(const crest_layer *l);
 void crest_layer_set_trainable(crest_layer *l, bool trainable);
 
@@ -478,6 +485,12 @@ typedef struct crest_fit_opts {
      * set before fit. */
     const char *best_model_dir;
     crest_monitor best_monitor;
+    /* Augmentation at every step: layers such as RandomFlip
+     * (crest_layer_from_keras; the caller keeps them) run in training mode
+     * on each batch's inputs before the model (single-input models), with
+     * draws from the run's seed; not applied to validation data. */
+    crest_layer *const *augment;
+    int n_augment;
 } crest_fit_opts;
 
 int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *o);
@@ -1082,6 +1095,16 @@ typedef struct crest_extract_opts {
     crest_progress_fn progress;
     void *progress_user;
     crest_extract_stats *stats;   /* filled if not NULL */
+    /* Augmentation before the model: layers such as RandomFlip or
+     * RandomRotation (crest_layer_from_keras; the caller keeps them) run on
+     * each input in training mode, copies times (default 1) per sample, each
+     * copy with its own draws from augment_seed. out then holds copies * n
+     * samples, copy-major (copy k of sample i at k * n + i), and the cache
+     * key covers the layers' configs, the seed and copies. */
+    crest_layer *const *augment;
+    int n_augment;
+    int copies;
+    uint64_t augment_seed;
 } crest_extract_opts;
 
 /* out: n samples of [output size] with d's labels (or dense targets). */

@@ -17,9 +17,10 @@
  * The fingerprint hashes what must not change between the killed run and
  * its resumption: the model's weights (names, shapes, trainable), the loss,
  * the training and validation data, the fit options that shape training
- * (the learning-rate schedule too). */
+ * (the learning-rate schedule and the augmentation layers too). */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
+#include "json.h"
 
 #include <errno.h>
 #include <math.h>
@@ -80,6 +81,15 @@ static int fingerprint(const cr_fit *f, uint64_t *out)
     if (o->class_weight)
         cr_hash_bytes(&h, o->class_weight, (size_t)f->train->n_classes * sizeof(float));
     cr_schedule_hash(&h, f->sched);
+    for (int i = 0; i < o->n_augment; i++) {   /* the augmentation layers' configs */
+        cJSON *j = cr_layer_json(o->augment[i], NULL);
+        char *t = j ? cr_json_print(j, false) : NULL;
+        cJSON_Delete(j);
+        if (!t)
+            return cr_fail(CREST_E_NOMEM, "out of memory hashing the augmentation");
+        cr_hash_str(&h, t);
+        cJSON_free(t);
+    }
     int rc = hash_data(&h, f->train);
     if (!rc)
         rc = hash_data(&h, o->validation_data);

@@ -293,6 +293,37 @@ cr_node *cr_op_minmax(cr_graph *g, cr_node *a, cr_node *b, bool max);
 /* Training-time noise (noise.c); p: the rate, or the stddev of GAUSSIAN. */
 enum { CR_NOISE_SPATIAL, CR_NOISE_GAUSSIAN, CR_NOISE_GAUSSIAN_DROPOUT, CR_NOISE_ALPHA };
 cr_node *cr_op_noise(cr_graph *g, cr_node *x, int kind, float p);
+/* Per-sample image warps, drawn each forward pass (warp.c: Keras' RandomFlip,
+ * RandomRotation, RandomZoom, RandomTranslation; GIVEN: one fixed map). */
+enum { CR_WARP_FLIP, CR_WARP_ROTATE, CR_WARP_ZOOM, CR_WARP_TRANSLATE, CR_WARP_GIVEN,
+       CR_WARP_CROP };
+enum { CR_FILL_REFLECT, CR_FILL_WRAP, CR_FILL_CONSTANT, CR_FILL_NEAREST };
+enum { CR_FLIP_HORIZONTAL = 1, CR_FLIP_VERTICAL = 2, CR_ZOOM_KEEP_ASPECT = 4 };
+typedef struct cr_warp_attr {
+    int kind, flags, fill;
+    bool bilinear;
+    float lo[2], hi[2];       /* the draw's range per axis: [0] height (rotate: turns), [1] width */
+    float fill_value;
+    float given[8];           /* CR_WARP_GIVEN: TF's [a0 a1 a2 b0 b1 b2 c0 c1] */
+    int out_h, out_w;         /* CR_WARP_CROP: the window (the output's size) */
+} cr_warp_attr;
+cr_node *cr_op_warp(cr_graph *g, cr_node *x, const cr_warp_attr *a);
+/* Augmentation layers (layers/augment.c) in training mode over inputs of
+ * sample shape `sample`: *g (cr_graph_free) and its output *y; the layers
+ * must keep the shape. cr_augment_run sends nb inputs x (per floats each)
+ * through it with draws from r, back into x. */
+int cr_augment_graph(crest_layer *const *l, int n, cr_dims sample, cr_graph **g, cr_node **y);
+int cr_augment_run(cr_graph *g, cr_node *y, float *x, int64_t nb, int64_t per, cr_rng *r,
+                   cr_pool *pool);
+/* Per-sample contrast or brightness, clipped to [lo, hi] (color.c: Keras'
+ * RandomContrast, RandomBrightness). */
+typedef struct cr_color_attr {
+    bool brightness;          /* else contrast */
+    float lower, upper;       /* contrast: factor in [1 - lower, 1 + upper]; brightness:
+                               * delta in [lower, upper] * (hi - lo) */
+    float lo, hi;             /* the value range */
+} cr_color_attr;
+cr_node *cr_op_color(cr_graph *g, cr_node *x, const cr_color_attr *a);
 /* Keras batch_dot over axis ax of x and ay of y (full-shape axes, >= 1) and
  * l2_normalize along one axis (dot.c). */
 cr_node *cr_op_batch_dot(cr_graph *g, cr_node *x, cr_node *y, int ax, int ay);
@@ -312,6 +343,9 @@ cr_node *cr_op_channel_affine(cr_graph *g, cr_node *x, const float *scale, const
                               int n);
 /* Resize NHWC images to oh x ow, bilinear or nearest, half-pixel centers (resize.c). */
 cr_node *cr_op_resize(cr_graph *g, cr_node *x, int oh, int ow, bool nearest);
+/* Keras' smart_resize (layers/preprocessing.c): the largest centred window of
+ * th:tw's aspect ratio (if crop), resized to th x tw. */
+cr_node *cr_smart_resize(cr_graph *g, cr_node *x, int th, int tw, bool nearest, bool crop);
 /* Transposed convolution (src/ops/upsample.c): x [n,h,w,c], k [kh,kw,oc,c]
  * (Keras' Conv2DTranspose kernel) -> [n, h*sh (+ max(kh-sh,0) valid), ..., oc]. */
 cr_node *cr_op_conv2d_transpose(cr_graph *g, cr_node *x, cr_node *k, int sh, int sw, bool same);
@@ -716,6 +750,8 @@ typedef struct cr_fit {
     double lr;                    /* the rate of the last update */
     cr_plateau plateau;           /* ReduceLROnPlateau's state (checkpointed) */
     crest_monitor plateau_monitor, best_monitor;   /* resolved (never AUTO) */
+    cr_graph *aug;                /* crest_fit_opts.augment's graph (aug_y: its output) */
+    cr_node *aug_y;
 } cr_fit;
 
 /* Hands e to o->progress, if any (fit, table fit, resume). */

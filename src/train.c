@@ -296,6 +296,9 @@ static int train_step(cr_fit *f, cr_ctx *ctx, int64_t s, int64_t b, float *loss,
     if (!rc)
         rc = load_batch(m, f->train, f->idx, start, b, g, m->train.label, m->train.sw,
                         f->o->class_weight);
+    if (!rc && f->aug)   /* the batch's inputs augmented in place (the run's RNG) */
+        rc = cr_augment_run(f->aug, f->aug_y, g->inputs[0]->val, b,
+                            cr_dims_count(&g->inputs[0]->sample), ctx->rng, ctx->pool);
     if (rc)
         return rc;
     cr_graph_forward(g, ctx);
@@ -440,6 +443,14 @@ int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *
         return cr_fail(CREST_E_NOMEM, "fit: out of memory");
     if ((rc = fit_init(f, m, train, o)))
         goto out;
+    if (o->n_augment > 0 && m->train.g->n_inputs != 1)
+        rc = cr_fail(CREST_E_ARG, "fit: augmentation needs a model of one input, not %d",
+                     m->train.g->n_inputs);
+    if (o->n_augment > 0 && !rc)
+        rc = cr_augment_graph(o->augment, o->n_augment, m->train.g->inputs[0]->sample, &f->aug,
+                              &f->aug_y);
+    if (rc)
+        goto out;
     cr_ctx ctx = { .pool = pool, .rng = &f->drop, .training = true };
     while (f->epoch < f->epochs && !f->stopped) {
         f->t0 = cr_now();
@@ -470,6 +481,7 @@ out:
         *o->history = f->hist;
         o->history->best_epoch = f->best_epoch;
     }
+    cr_graph_free(f->aug);
     cr_free(f->idx);
     cr_free(f->best);
     cr_free(f->ckpt);

@@ -307,52 +307,94 @@ static int check_input(crest_model *m, const crest_dataset *d, const crest_extra
     return CREST_OK;
 }
 
-/* Forward passes over d in batches; feat: [n, dim]. */
+/* Forward passes over d in batches, each copy in turn; feat: [copies, n, dim]. */
 static int run_backbone(crest_model *m, const crest_dataset *d, const crest_extract_opts *o,
                         int64_t in_size, int64_t dim, float *feat)
 {
     size_t B = o->batch_size > 0 ? (size_t)o->batch_size : 32;
+    int copies = o->copies > 1 ? o->copies : 1;
     float *x = cr_malloc(B * (size_t)in_size * sizeof(float));
     if (!x)
         return cr_fail(CREST_E_NOMEM, "out of memory for a batch of %zu inputs", B);
-    int rc = CREST_OK;
+    cr_graph *g = NULL;
+    cr_node *y = NULL;
+    int rc = o->n_augment > 0 ? cr_augment_graph(o->augment, o->n_augment,
+                                                  crest_model_feed_shape(m), &g, &y)
+                              : CREST_OK;
     double t0 = cr_now();
-    for (size_t s = 0; s < d->n && !rc; s += B) {
-        size_t nb = d->n - s < B ? d->n - s : B;
-        rc = batch_to_input(d, s, nb, o, in_size, x);
-        if (!rc)
-            rc = crest_predict(m, x, nb, feat + s * (size_t)dim);
-        if (!rc && o->progress)
-            o->progress(&(crest_progress){ .kind = CREST_PROGRESS_EXTRACT, .done = s + nb,
-                                           .total = d->n, .seconds = cr_now() - t0 },
-                        o->progress_user);
-    }
+    size_t total = d->n * (size_t)copies;
+    for (int k = 0; k < copies && !rc; k++)
+        for (size_t s = 0; s < d->n && !rc; s += B) {
+            size_t nb = d->n - s < B ? d->n - s : B;
+            rc = batch_to_input(d, s, nb, o, in_size, x);
+            cr_rng ar;   /* copy k's draws for the batch at s */
+            cr_rng_seed(&ar, o->augment_seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(k + 1)) ^
+                                 ((uint64_t)s << 20));
+            if (!rc && g)
+                rc = cr_augment_run(g, y, x, (int64_t)nb, in_size, &ar, NULL);
+            if (!rc)
+                rc = crest_predict(m, x, nb, feat + ((size_t)k * d->n + s) * (size_t)dim);
+            if (!rc && o->progress)
+                o->progress(&(crest_progress){ .kind = CREST_PROGRESS_EXTRACT,
+                                               .done = (size_t)k * d->n + s + nb,
+                                               .total = total, .seconds = cr_now() - t0 },
+                            o->progress_user);
+        }
+    cr_graph_free(g);
     cr_free(x);
     return rc;
 }
 
 /* The features as a data set with d's labels or targets; consumes buf (the
  * cache file image: header, then the features). */
-static int features_dataset(const crest_dataset *d, char *buf, int64_t dim, crest_dataset **out)
+static int features_dataset(const crest_dataset *d, int copies, char *buf, int64_t dim,
+                            crest_dataset **out)
 {
-    size_t bytes = d->n * (size_t)dim * sizeof(float);
+    size_t n = d->n * (size_t)copies, bytes = n * (size_t)dim * sizeof(float);
     memmove(buf, buf + sizeof(cache_head), bytes);
     float *x = cr_realloc(buf, bytes ? bytes : 1);
     if (!x)
         x = (float *)buf;
-    int rc = cr_dataset_new_lazy(out, d->n, crest_shape(1, dim), d->labels, d->n_classes);
-    if (!rc && d->y && !((*out)->y = cr_malloc((d->n ? d->n : 1) * (size_t)d->n_classes *
+    int rc = cr_dataset_new_lazy(out, n, crest_shape(1, dim), NULL, d->n_classes);
+    if (!rc && d->labels && !((*out)->labels = cr_malloc((n ? n : 1) * sizeof(int32_t))))
+        rc = cr_fail(CREST_E_NOMEM, "out of memory for %zu labels", n);
+    if (!rc && d->y && !((*out)->y = cr_malloc((n ? n : 1) * (size_t)d->n_classes *
                                                sizeof(float))))
-        rc = cr_fail(CREST_E_NOMEM, "out of memory for %zu targets", d->n);
+        rc = cr_fail(CREST_E_NOMEM, "out of memory for %zu targets", n);
     if (rc) {
         cr_free(x);
         crest_dataset_free(*out);
         *out = NULL;
         return rc;
     }
-    if (d->y)
-        memcpy((*out)->y, d->y, d->n * (size_t)d->n_classes * sizeof(float));
+    for (int k = 0; k < copies; k++) {   /* copy k of sample i is row k * n + i */
+        if (d->labels)
+            memcpy((*out)->labels + (size_t)k * d->n, d->labels, d->n * sizeof(int32_t));
+        if (d->y)
+            memcpy((*out)->y + (size_t)k * d->n * (size_t)d->n_classes, d->y,
+                   d->n * (size_t)d->n_classes * sizeof(float));
+    }
     (*out)->x = x;
+    return CREST_OK;
+}
+
+/* The augmentation's part of the cache key: each layer's Keras JSON (its
+ * name dropped: a renamed layer draws the same), the seed, the copies. */
+static int hash_augment(hasher *h, const crest_extract_opts *o, int copies)
+{
+    for (int i = 0; i < o->n_augment; i++) {
+        cJSON *j = o->augment[i] ? cr_layer_json(o->augment[i], NULL) : NULL;
+        cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "config"),
+                                                "name");
+        char *text = j ? cr_json_print(j, false) : NULL;
+        cJSON_Delete(j);
+        if (!text)
+            return cr_fail(CREST_E_NOMEM, "out of memory hashing augmentation layer %d", i);
+        hash_str(h, text);
+        cJSON_free(text);
+    }
+    hash_bytes(h, &o->augment_seed, sizeof o->augment_seed);
+    hash_bytes(h, &copies, sizeof copies);
     return CREST_OK;
 }
 
@@ -372,30 +414,36 @@ int crest_extract(crest_model *m, const crest_dataset *d, const crest_extract_op
     if (rc)
         return rc;
     int64_t dim = crest_model_output_size(m);
+    int copies = o.copies > 1 ? o.copies : 1;
+    size_t n = d->n * (size_t)copies;
+    if (o.copies < 0 || o.copies > 1000 || o.n_augment < 0 || (o.n_augment && !o.augment))
+        return cr_fail(CREST_E_ARG, "extract: copies %d (0..1000), %d augmentation layers",
+                       o.copies, o.n_augment);
     double t0 = cr_now();
     char path[1200] = "";
     uint64_t key = 0;
     if (o.cache_dir) {
         hasher h = { 0x6372657374ull };
-        if ((rc = hash_model(&h, m)) || (rc = cr_hash_samples(&h, d, o.input)))
+        if ((rc = hash_model(&h, m)) || (rc = cr_hash_samples(&h, d, o.input)) ||
+            ((o.n_augment || copies > 1) && (rc = hash_augment(&h, &o, copies))))
             return rc;
         key = h.h;
         snprintf(path, sizeof path, "%s/features-%016llx.bin", o.cache_dir,
                  (unsigned long long)key);
     }
-    char *buf = cr_malloc(sizeof(cache_head) + (d->n ? d->n : 1) * (size_t)dim * sizeof(float));
+    char *buf = cr_malloc(sizeof(cache_head) + (n ? n : 1) * (size_t)dim * sizeof(float));
     if (!buf)
-        return cr_fail(CREST_E_NOMEM, "out of memory for %zu x %lld features", d->n,
+        return cr_fail(CREST_E_NOMEM, "out of memory for %zu x %lld features", n,
                        (long long)dim);
     float *feat = (float *)(buf + sizeof(cache_head));
-    bool hit = o.cache_dir && cache_read(path, key, d->n, dim, feat);
+    bool hit = o.cache_dir && cache_read(path, key, n, dim, feat);
     if (!hit) {
         rc = run_backbone(m, d, &o, in_size, dim, feat);
         if (!rc && o.cache_dir)
-            rc = cache_write(o.cache_dir, path, key, d->n, dim, buf);
+            rc = cache_write(o.cache_dir, path, key, n, dim, buf);
     }
     if (!rc)
-        rc = features_dataset(d, buf, dim, out);
+        rc = features_dataset(d, copies, buf, dim, out);
     else
         cr_free(buf);
     if (o.stats) {

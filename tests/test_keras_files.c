@@ -53,6 +53,14 @@ static void test_snake(void **state)
     }
 }
 
+/* A scratch folder dir holding (after a save) m.<ext>: its name and path. */
+static void scratch_file(const format *f, char dir[64], char name[16], char path[128])
+{
+    tu_tmpdir(dir, 64);
+    snprintf(name, 16, "m.%s", f->ext);
+    snprintf(path, 128, "%s/%s", dir, name);
+}
+
 static crest_model *small_model(unsigned seed)
 {
     crest_model *m = NULL;
@@ -83,9 +91,7 @@ static void test_round_trip(void **state)
 {
     const format *f = *state;
     char dir[64], path[128], name[16];
-    tu_tmpdir(dir, sizeof dir);
-    snprintf(name, sizeof name, "m.%s", f->ext);
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    scratch_file(f, dir, name, path);
     crest_model *m = small_model(3), *back = NULL;
     assert_int_equal(crest_model_set_metadata(m, "{\"class_names\":[\"a\",\"b\",\"c\"]}"), CREST_OK);
     assert_int_equal(f->save(m, path), CREST_OK);
@@ -167,9 +173,7 @@ static void test_load_weights(void **state)
 {
     const format *f = *state;
     char dir[64], path[128], name[16];
-    tu_tmpdir(dir, sizeof dir);
-    snprintf(name, sizeof name, "m.%s", f->ext);
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    scratch_file(f, dir, name, path);
     crest_model *m = small_model(3), *other = small_model(99);
     assert_int_equal(f->save(m, path), CREST_OK);
     float p0[N * 3], p1[N * 3];
@@ -244,9 +248,7 @@ static void test_refuses_nan(void **state)
 {
     const format *f = *state;
     char dir[64], path[128], name[16];
-    tu_tmpdir(dir, sizeof dir);
-    snprintf(name, sizeof name, "m.%s", f->ext);
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    scratch_file(f, dir, name, path);
     crest_model *m = small_model(3);
     assert_int_equal(f->save(m, path), CREST_OK);
     size_t before = tu_size(dir, name);

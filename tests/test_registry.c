@@ -146,6 +146,15 @@ static const sample samples[] = {
     { "Conv2DTranspose", "{\"filters\": 2, \"kernel_size\": [3, 3], \"strides\": [2, 2], "
                          "\"padding\": \"same\", \"activation\": \"relu\"}", 1, D3(3, 4, 3) },
     { "UpSampling2D", "{\"size\": [2, 3], \"interpolation\": \"bilinear\"}", 1, D3(3, 2, 2) },
+    { "RandomFlip", "{\"mode\": \"horizontal\", \"seed\": 7}", 1, D3(3, 4, 2) },
+    { "RandomRotation", "{\"factor\": [-0.1, 0.2], \"fill_mode\": \"wrap\"}", 1, D3(3, 4, 2) },
+    { "RandomZoom", "{\"height_factor\": 0.2, \"width_factor\": null, "
+                    "\"interpolation\": \"nearest\"}", 1, D3(3, 4, 2) },
+    { "RandomTranslation", "{\"height_factor\": 0.1, \"width_factor\": [-0.2, 0.1], "
+                           "\"fill_mode\": \"constant\", \"fill_value\": 0.5}", 1, D3(3, 4, 2) },
+    { "RandomContrast", "{\"factor\": 0.3}", 1, D3(3, 4, 2) },
+    { "RandomCrop", "{\"height\": 2, \"width\": 3}", 1, D3(3, 4, 2) },
+    { "RandomBrightness", "{\"factor\": [-0.1, 0.3], \"value_range\": [0, 1]}", 1, D3(3, 4, 2) },
 };
 #define N_SAMPLES ((int)(sizeof samples / sizeof samples[0]))
 

@@ -175,7 +175,16 @@ typedef struct train_opts {
     const char *class_weight;         /* --class-weight balanced|FILE */
     double label_smoothing;
     const char *custom_layers;        /* --custom-layers FILE (registered when parsed) */
+    const char *augment;              /* --augment SPEC (src/cli/augment.c) */
+    long augment_copies;              /* --augment-copies K (0: the default, 4) */
 } train_opts;
+
+/* --augment SPEC ("flip,rotate=0.1,zoom=0.2,..."), checked: Keras' augmentation
+ * layers for images preprocessed by pp (contrast and brightness clip to its
+ * value range). *out (n_out layers) is freed with cli_augment_free. Returns 0,
+ * or EXIT_USAGE having said what is wrong. */
+int cli_augment_layers(const char *spec, crest_preprocess pp, crest_layer ***out, int *n_out);
+void cli_augment_free(crest_layer **l, int n);
 
 /* --lr-schedule SPEC (a cli_opt parser) into a cli_schedule. */
 int cli_parse_schedule(const char *cmd, const cli_opt *o, const char *v, void *dst);

@@ -160,6 +160,15 @@ static const cli_opt train_options[] = {
                                    "size is unknown (None, fully convolutional; default 256x256,\n"
                                    "Keras' image_dataset_from_directory); a backbone of fixed\n"
                                    "size takes only its own" },
+    { CLI_STR_OPT(T, "--augment", augment), .arg = "SPEC", .modes = TRAIN_BASE,
+      .help = "augment the training images, seeded (Keras' layers, comma-separated):\n"
+              "flip[=horizontal|vertical] (default both: RandomFlip), rotate=F\n"
+              "(RandomRotation, F of a full turn), zoom=F (RandomZoom),\n"
+              "translate=F (RandomTranslation, F of the size), contrast=F,\n"
+              "brightness=F; with the frozen backbone, --augment-copies copies\n"
+              "of each image's features are extracted and cached" },
+    { CLI_INT_OPT(T, "--augment-copies", augment_copies, 1, 1000), .arg = "K",
+      .modes = TRAIN_BASE, .help = "augmented copies of each training image (default 4)" },
     { CLI_INT_OPT(T, "--limit", limit, 1, 1L << 40), .arg = "N",
       .modes = TRAIN_PLAIN | TRAIN_BASE,
       .help = "use the first N training samples (and N/2 validation)" },

@@ -6,6 +6,8 @@
  *      grey/RGB, preprocessing): a folder, IDX set or image file, lazily, so
  *      samples are decoded a pass at a time;
  *   3. backbone features, once, in batches on every core (--cache: on disk);
+ *      with --augment, K augmented copies of each training image's
+ *      features (--augment-copies, default 4), each with its own draws;
  *   4. train the head (hidden Dense, Dropout, Dense softmax) on the features;
  *   5. append the head to the backbone: one model, saved with the class
  *      names and the image preprocessing so predict applies the same;
@@ -67,19 +69,25 @@ static int load_data(const train_opts *o, const char *spec, const crest_image_op
     return rc;
 }
 
+/* Backbone features of d; aug (n_aug layers, copies each): augmented
+ * copies, seeded by seed. */
 static int features(crest_model *m, const crest_dataset *d, const char *cache,
-                    const char *what, crest_dataset **out)
+                    const char *what, crest_layer *const *aug, int n_aug, int copies,
+                    uint64_t seed, crest_dataset **out)
 {
     crest_extract_stats st;
     int rc = crest_extract(m, d, &(crest_extract_opts){ .batch_size = 32, .cache_dir = cache,
                                                         .progress = cli_progress_bar,
-                                                        .stats = &st },
+                                                        .stats = &st, .augment = aug,
+                                                        .n_augment = n_aug,
+                                                        .copies = n_aug ? copies : 1,
+                                                        .augment_seed = seed },
                            out);
+    size_t n = crest_dataset_size(*out ? *out : d);
     if (!rc)
-        fprintf(stderr, "features (%s): %zu images in %.2f s (%.2f ms/image)%s\n", what,
-                crest_dataset_size(d), st.seconds,
-                1e3 * st.seconds / (double)(crest_dataset_size(d) ? crest_dataset_size(d) : 1),
-                st.cache_hit ? ", from the cache" : "");
+        fprintf(stderr, "features (%s): %zu images%s in %.2f s (%.2f ms/image)%s\n", what, n,
+                n_aug ? " (augmented copies)" : "", st.seconds,
+                1e3 * st.seconds / (double)(n ? n : 1), st.cache_hit ? ", from the cache" : "");
     return rc;
 }
 
@@ -101,6 +109,10 @@ static int set_metadata(crest_model *m, const train_opts *o, const crest_dataset
     crest_free(ij);
     cJSON_AddStringToObject(c, "base", o->base);
     cJSON_AddStringToObject(c, "cut", cut);
+    if (o->augment) {   /* how the head was trained (the layers are not in the model) */
+        cJSON_AddStringToObject(c, "augment", o->augment);
+        cJSON_AddNumberToObject(c, "augment_copies", o->augment_copies ? o->augment_copies : 4);
+    }
     char *s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     int rc = s ? crest_model_set_metadata(m, s) : CREST_E_NOMEM;
@@ -118,6 +130,8 @@ typedef struct base_run {
     int nb;                           /* backbone layers, with the cut's pooling */
     double t_feat;                    /* seconds of feature extraction */
     float *cw;                        /* --class-weight, or NULL */
+    crest_layer **aug;                /* --augment's layers (n_aug), or NULL */
+    int n_aug;
 } base_run;
 
 /* Steps return 0, a library error (< 0, reported by cmd_train_base) or an
@@ -189,11 +203,18 @@ static int extract(base_run *r)
     if (!err && o->val)
         err = load_data(o, o->val, &r->io, o->limit > 0 ? o->limit / 2 : 0, false, &r->val,
                         NULL);
+    int copies = o->augment_copies ? (int)o->augment_copies : 4;
+    if (!err && o->augment)
+        err = cli_augment_layers(o->augment, r->io.preprocess, &r->aug, &r->n_aug);
+    if (!err && o->augment)
+        fprintf(stderr, "augmentation: %s, %d copies of each training image%s\n", o->augment,
+                copies, o->fine_tune > 0 ? "; while fine-tuning, new draws every step" : "");
     double t0 = now_s();
     if (!err)
-        err = features(r->m, r->ds, o->cache, "train", &r->ft);
+        err = features(r->m, r->ds, o->cache, "train", r->aug, r->n_aug, copies,
+                       (uint64_t)o->seed, &r->ft);
     if (!err && r->val)
-        err = features(r->m, r->val, o->cache, "validation", &r->fv);
+        err = features(r->m, r->val, o->cache, "validation", NULL, 0, 1, 0, &r->fv);
     r->t_feat = now_s() - t0;
     return err;
 }
@@ -255,6 +276,8 @@ static int fine_tune(base_run *r)
     fo.initial_epoch = 0;
     fo.validation_data = r->val;
     fo.class_weight = r->cw;
+    fo.augment = r->aug;              /* --augment: every step, on the images */
+    fo.n_augment = r->n_aug;
     if (!err)
         err = crest_fit(r->m, r->ds, &fo);   /* lazy: inputs made a batch at a time */
     if (!err)
@@ -265,7 +288,16 @@ static int fine_tune(base_run *r)
 int cmd_train_base(const train_opts *o)
 {
     base_run r = { .o = o };
-    int err = load_backbone(&r);
+    int err = 0;
+    if (o->augment) {   /* the spec checked before any work (value ranges come later) */
+        err = cli_augment_layers(o->augment, CREST_PRE_RESCALE, &r.aug, &r.n_aug);
+        cli_augment_free(r.aug, r.n_aug);
+        r.aug = NULL;
+        r.n_aug = 0;
+        if (err)
+            return err;
+    }
+    err = load_backbone(&r);
     if (!err)
         err = extract(&r);
     if (!err)
@@ -285,5 +317,6 @@ int cmd_train_base(const train_opts *o)
     crest_dataset_free(r.ft);
     crest_dataset_free(r.fv);
     free(r.cw);
+    cli_augment_free(r.aug, r.n_aug);
     return err > 0 ? err : err ? cli_fail("train", err) : EXIT_OK;
 }

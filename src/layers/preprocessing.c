@@ -93,7 +93,7 @@ typedef struct { int h, w; bool nearest, crop; } resize_cfg;
 
 /* Keras' smart_resize: crop the largest centred window of the target's
  * aspect ratio (if crop), then resize (tf.image.resize, half-pixel). */
-static cr_node *smart_resize(cr_graph *g, cr_node *x, int th, int tw, bool nearest, bool crop)
+cr_node *cr_smart_resize(cr_graph *g, cr_node *x, int th, int tw, bool nearest, bool crop)
 {
     if (crop) {
         int64_t H = x->shape.d[1], W = x->shape.d[2];
@@ -113,7 +113,7 @@ static cr_node *resize_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in
     if (n_in != 1 || in[0]->shape.ndim != 4)
         return cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': %s takes one [batch, h, w, c] "
                              "input", l->name, l->def->keras_class);
-    return smart_resize(g, in[0], c->h, c->w, c->nearest, c->crop);
+    return cr_smart_resize(g, in[0], c->h, c->w, c->nearest, c->crop);
 }
 
 static int size_parse(resize_cfg *c, const cJSON *cfg)
@@ -168,7 +168,7 @@ static cr_node *ccrop_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
                              "w, c] input", l->name);
     int64_t dh = in[0]->shape.d[1] - c->h, dw = in[0]->shape.d[2] - c->w;
     if (dh < 0 || dw < 0)
-        return smart_resize(g, in[0], c->h, c->w, false, true);
+        return cr_smart_resize(g, in[0], c->h, c->w, false, true);
     return cr_op_crop2d(g, in[0], (int)(dh / 2), (int)(dh - dh / 2), (int)(dw / 2),
                         (int)(dw - dw / 2));
 }

@@ -20,7 +20,9 @@
     X(spatial_dropout1d) X(spatial_dropout2d) X(spatial_dropout3d)                \
     X(gaussian_noise) X(gaussian_dropout) X(alpha_dropout)                        \
     X(resizing) X(center_crop) X(normalization) X(layer_normalization) \
-    X(conv2d_transpose) X(up_sampling2d)
+    X(conv2d_transpose) X(up_sampling2d)                                          \
+    X(random_flip) X(random_rotation) X(random_zoom) X(random_translation)          \
+    X(random_contrast) X(random_brightness) X(random_crop)
 
 #define DECLARE(name) extern const cr_layer_def cr_##name##_def;
 LAYERS(DECLARE)

@@ -73,6 +73,28 @@ fail:
     return cr_wrap(rc, "layer '%s' (%s)", name, cls->valuestring);
 }
 
+int crest_layer_from_keras(const char *class_name, const char *config_json, crest_layer **out)
+{
+    if (!out || !class_name)
+        return cr_fail(CREST_E_ARG, "layer_from_keras: NULL argument");
+    *out = NULL;
+    const char *text = config_json ? config_json : "{}";
+    cJSON *cfg = NULL, *lj = cJSON_CreateObject();
+    int rc = lj ? cr_json_parse(text, strlen(text), class_name, &cfg) : CREST_E_NOMEM;
+    if (!rc && !cJSON_IsObject(cfg))
+        rc = cr_fail(CREST_E_FORMAT, "%s: the config is not a JSON object", class_name);
+    if (!rc && (!cJSON_AddStringToObject(lj, "class_name", class_name) ||
+                !cJSON_AddItemToObject(lj, "config", cfg)))
+        rc = cr_fail(CREST_E_NOMEM, "out of memory");
+    else if (!rc)
+        cfg = NULL;                    /* lj owns it */
+    if (!rc)
+        rc = cr_layer_from_json(lj, out);
+    cJSON_Delete(cfg);
+    cJSON_Delete(lj);
+    return rc;
+}
+
 /* Input shape from a layer config: batch_input_shape (Keras 2, TF.js) or
  * batch_shape (Keras 3), both with a leading null batch; null elsewhere is
  * an unknown dimension (CREST_DIM_NONE). */

@@ -18,7 +18,7 @@
     X(global_maxpool3d) X(upsample3d) X(zero_pad3d) X(crop3d)                    \
     X(elu_alpha) X(softmax_axis) X(maximum) X(minimum) X(noise) X(batch_dot)       \
     X(l2_normalize) X(transpose) X(repeat) X(layernorm) X(normalize) X(resize)    \
-    X(channel_affine)
+    X(channel_affine) X(warp) X(color)
 
 #define DECLARE(name) extern const cr_op_def cr_op_##name##_def;
 OPS(DECLARE)

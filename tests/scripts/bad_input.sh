@@ -13,15 +13,10 @@
 # and a verdict table is printed. Cases that wait for fixes on other branches
 # are listed in PENDING below: they run and are reported, but count only with
 # CREST_BAD_INPUT_STRICT=1 (or once removed from the list after the merge).
-set -uo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="${CREST_BUILD:-build}"
-C="$ROOT/$BUILD/crest"
+. "$(dirname "$0")/common.bash"
 F="$ROOT/tests/scripts/fixtures.js"
-export CREST_DATA="${CREST_DATA:-$ROOT/data}"
 LIMIT=60
 [ -n "${CREST_SANITIZED:-}" ] && LIMIT=300
-tmp="$(mktemp -d)"
 ro=""
 cleanup() { [ -n "$ro" ] && umount -l "$ro" 2> /dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT

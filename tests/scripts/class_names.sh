@@ -6,15 +6,7 @@
 # backbone), a table's label values; evaluate's confusion matrix is labelled
 # by name on both axes (by [index] with a legend when names are too long for
 # a column); predict --json lists the "labels" its "probs" follow.
-set -uo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="${CREST_BUILD:-build}"
-C="$ROOT/$BUILD/crest"
-export CREST_DATA="${CREST_DATA:-$ROOT/data}"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-die() { echo "FAIL: $*"; fail=1; }
+. "$(dirname "$0")/common.bash"
 has() { grep -qE -- "$2" "$1" || die "$3: no /$2/ in: $(head -c 400 "$1")"; }
 export NODE_PATH="$ROOT/tools/node_modules"
 FASHION='["T-shirt/top","Trouser","Pullover","Dress","Coat","Sandal","Shirt","Sneaker","Bag","Ankle boot"]'

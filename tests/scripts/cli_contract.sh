@@ -2,13 +2,7 @@
 # The crest command's contract (CLI.md): exit codes 0 ok, 2 usage, 3 bad
 # input with a one-line message naming the culprit; --json output parses;
 # the way-1 example prints "accuracy: 0.xxxx" as its last line.
-set -uo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="${CREST_BUILD:-build}"
-C="$ROOT/$BUILD/crest"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail=0
+. "$(dirname "$0")/common.bash"
 expect() {   # expect CODE NEEDLE -- command...
   local code="$1" needle="$2"; shift 3
   "$@" > "$tmp/out" 2> "$tmp/err"; local rc=$?

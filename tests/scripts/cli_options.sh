@@ -19,19 +19,12 @@
 # its required arguments every command stops there with a usage error (exit
 # 2) that does not quote the value. Fails if the table, the parser and
 # --help disagree anywhere.
-set -uo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="${CREST_BUILD:-build}"
-C="$ROOT/$BUILD/crest"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail=0
+. "$(dirname "$0")/common.bash"
 checks=0
 CMDS="train evaluate predict summary infer bench export"
 # exit codes of a bad value other than 3, kept from before the tables
 declare -A BAD_EXIT=([train --pooling]=2)
 
-die() { echo "FAIL: $*"; fail=1; }
 
 # run ARGS...: crest's exit code in $rc, its stderr in $tmp/err
 run() { "$C" "$@" > "$tmp/out" 2> "$tmp/err"; rc=$?; checks=$((checks + 1)); }

@@ -6,17 +6,9 @@
 # on a folder without --base, a 16000x16000 PNG in bounded memory, the
 # README's first model evaluated on fashion-mnist:test, and memory that does
 # not grow with the size of an image folder trained with the feature cache.
-set -uo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="${CREST_BUILD:-build}"
-C="$ROOT/$BUILD/crest"
-export CREST_DATA="${CREST_DATA:-$ROOT/data}"
+. "$(dirname "$0")/common.bash"
 # peak-RSS checks: no ASan quarantine holding freed blocks (no-op otherwise)
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-die() { echo "FAIL: $*"; fail=1; }
 # expect CODE PATTERN -- CMD...: exit code and a stderr/stdout line matching PATTERN
 expect() {
   local code="$1" pat="$2"; shift 3

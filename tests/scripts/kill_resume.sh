@@ -10,16 +10,8 @@
 #   2. a kill at every file-changing call of a run (write / fsync / rename /
 #      unlink, through an LD_PRELOAD shim): every moment of every save;
 #   3. resume after kills (at random times, and inside checkpoint saves).
-set -uo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="${CREST_BUILD:-build}"
-C="$ROOT/$BUILD/crest"
-export CREST_DATA="${CREST_DATA:-$ROOT/data}"
+. "$(dirname "$0")/common.bash"
 [ -f "$CREST_DATA/penguins/penguins.csv" ] || { echo "no penguins.csv: run tools/setup.sh"; exit 1; }
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-die() { echo "FAIL: $*"; fail=1; }
 # ASan's runtime must come first unless told otherwise; leaks of a killed
 # process are not leaks
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"

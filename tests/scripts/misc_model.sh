@@ -7,16 +7,9 @@
 #     matches TF.js's output within 1e-5 of the output's magnitude (max |y|);
 #  2. every misc case, exported to .h5 and read back, and exported again to
 #     a TF.js folder: crest infer gives the same bytes each time.
-set -uo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="${CREST_BUILD:-build}"
-C="$ROOT/$BUILD/crest"
+. "$(dirname "$0")/common.bash"
 G="$ROOT/tests/golden/layers"
 export NODE_PATH="$ROOT/tools/node_modules"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-die() { echo "FAIL: $*"; fail=1; }
 # shape CASE: the input shape of a golden case, "2,6,6,2"
 shape() { node -e "process.stdout.write(require('$G/$1/meta.json').input_shape.join(','))"; }
 

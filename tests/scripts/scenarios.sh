@@ -27,17 +27,12 @@
 # A model that trains but cannot be evaluated fails this test. Prints a
 # verdict table. Under sanitizers (CREST_SANITIZED=1) the same, with longer
 # time limits.
-set -uo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="${CREST_BUILD:-build}"
-C="$ROOT/$BUILD/crest"
+. "$(dirname "$0")/common.bash"
 X="$ROOT/$BUILD/tests/crest_examples"
-export CREST_DATA="${CREST_DATA:-$ROOT/data}"
 MB="$CREST_DATA/models/mobilenet_v2"
 INC="$CREST_DATA/models/inception_v3"
 LIMIT=120
 [ -n "${CREST_SANITIZED:-}" ] && LIMIT=600
-tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 fail=0
 for f in "$C" "$X" "$MB/model.json" "$INC/model.json" "$CREST_DATA/penguins/penguins.csv" \

@@ -4,15 +4,7 @@
 # tests/scripts/way3_pretrained.sh): cut, frozen backbone, feature cache reused
 # and invalidated, fine-tuning, an image-folder data set, predict on an image
 # file with the recorded preprocessing, and bad options.
-set -uo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="${CREST_BUILD:-build}"
-C="$ROOT/$BUILD/crest"
-export CREST_DATA="${CREST_DATA:-$ROOT/data}"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-die() { echo "FAIL: $*"; fail=1; }
+. "$(dirname "$0")/common.bash"
 jnum() { node -e 'const o=JSON.parse(require("fs").readFileSync(0));console.log(o[process.argv[1]])' "$1"; }
 
 "$C" train --data fashion-mnist --hidden 64 --epochs 1 --batch 64 --out "$tmp/bb" > /dev/null 2>&1 \

@@ -11,18 +11,10 @@
 #     and .h5) and real TF.js / crest give the same outputs on the copies;
 #   - 48x48x48, the model's own size, crest on the .h5 itself (skipped under
 #     CREST_SANITIZED: TF.js alone takes ~40 s).
-set -uo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="${CREST_BUILD:-build}"
-C="$ROOT/$BUILD/crest"
+. "$(dirname "$0")/common.bash"
 PY=/usr/bin/python3
-export CREST_DATA="${CREST_DATA:-$ROOT/data}"
 export NODE_PATH="$ROOT/tools/node_modules"
 H5="$CREST_DATA/models/invesalius_brain_mri_t1.h5"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-die() { echo "FAIL: $*"; fail=1; }
 [ -f "$H5" ] || { echo "FAIL: $H5 is missing"; exit 1; }
 
 # random volume in [0, 1) (the model's inputs are normalized intensities)
