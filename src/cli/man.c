@@ -82,6 +82,7 @@ void cli_man(FILE *f, const cli_entry *cmds, int n)
 {
     fprintf(f, ".\\\" crest(1), written by `crest help --man` from the tables of --help.\n"
                ".TH CREST 1 \"\" \"crest %s\" \"User Commands\"\n"
+               ".ad l\n.nh\n"   /* ragged right, no hyphens: option text stays greppable */
                ".SH NAME\ncrest \\- train classification heads on neural networks\n"
                ".SH SYNOPSIS\n.B crest\n.I COMMAND\n[options]\n.br\n"
                ".B crest\n.I COMMAND\n.B \\-\\-help\n"
