@@ -39,7 +39,10 @@ for s in tests/scripts/*.sh; do
     failed=$((failed + 1)); r=FAILED; failures+=("$name")
   fi
   printf '%-28s %s  (%ds)\n' "$name" "$r" $(( $(date +%s) - start ))
-  [ "$r" = ok ] || sed 's/^/    | /' "$log" | tail -40
+  if [ "$r" != ok ]; then      # the assertions that failed, then the end of the log
+    grep -m10 'FAIL' "$log" | sed 's/^/    ! /'
+    sed 's/^/    | /' "$log" | tail -40
+  fi
 done
 rm -f "$log"
 [ ${#failures[@]} -eq 0 ] || echo "failed: ${failures[*]}"
