@@ -44,8 +44,18 @@ void cli_augment_free(crest_layer **l, int n)
     free(l);
 }
 
+/* Class cls from config cfg (a JSON object, room for the seed), with Keras'
+ * "seed": the run's --seed (crest draws from the model's seeded RNG). */
+static int from_keras(const char *cls, char *cfg, size_t size, long long seed,
+                      crest_layer **out)
+{
+    size_t n = strlen(cfg);
+    snprintf(cfg + n - 1, size - n + 1, ", \"seed\": %lld}", seed);
+    return crest_layer_from_keras(cls, cfg, out);
+}
+
 /* One item "key[=value]" into a layer. */
-static int item_layer(const char *it, crest_preprocess pp, crest_layer **out)
+static int item_layer(const char *it, crest_preprocess pp, long long seed, crest_layer **out)
 {
     char key[32] = "", val[64] = "", cfg[256];
     const char *eq = strchr(it, '=');
@@ -62,8 +72,8 @@ static int item_layer(const char *it, crest_preprocess pp, crest_layer **out)
             return cli_usage("train", "--augment: flip=%s (horizontal, vertical or "
                              "horizontal_and_vertical)", val);
         snprintf(cfg, sizeof cfg, "{\"mode\": \"%s\"}", mode);
-        return crest_layer_from_keras("RandomFlip", cfg, out) ? cli_usage("train", "--augment: "
-                                          "%s", crest_last_error()) : 0;
+        return from_keras("RandomFlip", cfg, sizeof cfg, seed, out)
+                   ? cli_usage("train", "--augment: %s", crest_last_error()) : 0;
     }
     for (size_t i = 0; i < sizeof items / sizeof *items; i++) {
         if (strcmp(key, items[i].key))
@@ -82,14 +92,15 @@ static int item_layer(const char *it, crest_preprocess pp, crest_layer **out)
             snprintf(cfg, sizeof cfg, items[i].fmt, f, f);
         else
             snprintf(cfg, sizeof cfg, items[i].fmt, f, vlo, vhi);
-        return crest_layer_from_keras(items[i].cls, cfg, out)
+        return from_keras(items[i].cls, cfg, sizeof cfg, seed, out)
                    ? cli_usage("train", "--augment: %s", crest_last_error()) : 0;
     }
     return cli_usage("train", "--augment: unknown item '%s' (flip, rotate, zoom, translate, "
                      "contrast, brightness)", key);
 }
 
-int cli_augment_layers(const char *spec, crest_preprocess pp, crest_layer ***out, int *n_out)
+int cli_augment_layers(const char *spec, crest_preprocess pp, long long seed, crest_layer ***out,
+                       int *n_out)
 {
     *out = NULL;
     *n_out = 0;
@@ -106,7 +117,7 @@ int cli_augment_layers(const char *spec, crest_preprocess pp, crest_layer ***out
         if (n == 16)
             rc = cli_usage("train", "--augment: more than 16 items");
         else
-            rc = item_layer(it, pp, &l[n++]);
+            rc = item_layer(it, pp, seed, &l[n++]);
     }
     if (!rc && n == 0)
         rc = cli_usage("train", "--augment: no items");

@@ -9,10 +9,14 @@
  *      with --augment, K augmented copies of each training image's
  *      features (--augment-copies, default 4), each with its own draws;
  *   4. train the head (hidden Dense, Dropout, Dense softmax) on the features;
- *   5. append the head to the backbone: one model, saved with the class
- *      names and the image preprocessing so predict applies the same;
+ *   5. append the head to the backbone and put --augment's layers in
+ *      front of it, as Keras users build it (inputs -> augmentation ->
+ *      backbone -> pooling -> head): one model, saved with the class names
+ *      and the image preprocessing so predict applies the same; the layers
+ *      are the identity at inference;
  *   6. --fine-tune N: unfreeze the backbone's last N layers and fit the whole
- *      model at lr / 10 (BatchNorm stays in inference mode).
+ *      model at lr / 10 (BatchNorm stays in inference mode); the model's
+ *      augmentation layers draw afresh at every step.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
@@ -109,7 +113,8 @@ static int set_metadata(crest_model *m, const train_opts *o, const crest_dataset
     crest_free(ij);
     cJSON_AddStringToObject(c, "base", o->base);
     cJSON_AddStringToObject(c, "cut", cut);
-    if (o->augment) {   /* how the head was trained (the layers are not in the model) */
+    if (o->augment) {   /* a summary of how the head was trained: the layers
+                           themselves are the model's first ones */
         cJSON_AddStringToObject(c, "augment", o->augment);
         cJSON_AddNumberToObject(c, "augment_copies", o->augment_copies ? o->augment_copies : 4);
     }
@@ -132,6 +137,7 @@ typedef struct base_run {
     float *cw;                        /* --class-weight, or NULL */
     crest_layer **aug;                /* --augment's layers (n_aug), or NULL */
     int n_aug;
+    int n_front;                      /* layers put in front of the backbone */
 } base_run;
 
 /* Steps return 0, a library error (< 0, reported by cmd_train_base) or an
@@ -205,7 +211,7 @@ static int extract(base_run *r)
                         NULL);
     int copies = o->augment_copies ? (int)o->augment_copies : 4;
     if (!err && o->augment)
-        err = cli_augment_layers(o->augment, r->io.preprocess, &r->aug, &r->n_aug);
+        err = cli_augment_layers(o->augment, r->io.preprocess, o->seed, &r->aug, &r->n_aug);
     if (!err && o->augment)
         fprintf(stderr, "augmentation: %s, %d copies of each training image%s\n", o->augment,
                 copies, o->fine_tune > 0 ? "; while fine-tuning, new draws every step" : "");
@@ -255,11 +261,11 @@ static int fine_tune(base_run *r)
 {
     const train_opts *o = r->o;
     int last = r->nb;   /* the global pooling layer added by the cut is not counted */
-    const char *ln = crest_layer_name(crest_model_layer(r->m, r->nb - 1));
+    const char *ln = crest_layer_name(crest_model_layer(r->m, r->n_front + r->nb - 1));
     if (ln && !strncmp(ln, "global_", 7))
         last = r->nb - 1;
     int n = o->fine_tune > last ? last : (int)o->fine_tune;
-    int err = crest_model_set_trainable(r->m, last - n, n, true);
+    int err = crest_model_set_trainable(r->m, r->n_front + last - n, n, true);
     if (err)
         return err;
     fprintf(stderr, "fine-tuning the backbone's last %d layers at lr %g\n", n, o->lr / 10);
@@ -276,8 +282,7 @@ static int fine_tune(base_run *r)
     fo.initial_epoch = 0;
     fo.validation_data = r->val;
     fo.class_weight = r->cw;
-    fo.augment = r->aug;              /* --augment: every step, on the images */
-    fo.n_augment = r->n_aug;
+    /* --augment: the model's own first layers draw at every step */
     if (!err)
         err = crest_fit(r->m, r->ds, &fo);   /* lazy: inputs made a batch at a time */
     if (!err)
@@ -285,12 +290,40 @@ static int fine_tune(base_run *r)
     return err;
 }
 
+/* Step 5's front: --augment's layers become the model's first (consumed). */
+static int prepend_augment(base_run *r)
+{
+    int err = crest_model_prepend(r->m, r->aug, r->n_aug, NULL);
+    r->n_front = r->n_aug;
+    free(r->aug);   /* the layers are the model's now (or freed) */
+    r->aug = NULL;
+    r->n_aug = 0;
+    return err;
+}
+
+/* A backbone that carries augmentation layers of its own (a model crest
+ * train --augment wrote): they stay, and augment its fine-tuning; a second
+ * set from --augment would augment twice. */
+static int check_base_augment(const base_run *r)
+{
+    for (int i = 0; i < crest_model_layer_count(r->m); i++) {
+        const char *cls = crest_layer_class(crest_model_layer(r->m, i));
+        if (cls && !strncmp(cls, "Random", 6) && r->o->augment) {
+            fprintf(stderr, "crest train: --augment: backbone %s already has augmentation "
+                            "layer '%s' (%s); train without --augment to keep its own\n",
+                    r->o->base, crest_layer_name(crest_model_layer(r->m, i)), cls);
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
 int cmd_train_base(const train_opts *o)
 {
     base_run r = { .o = o };
     int err = 0;
     if (o->augment) {   /* the spec checked before any work (value ranges come later) */
-        err = cli_augment_layers(o->augment, CREST_PRE_RESCALE, &r.aug, &r.n_aug);
+        err = cli_augment_layers(o->augment, CREST_PRE_RESCALE, o->seed, &r.aug, &r.n_aug);
         cli_augment_free(r.aug, r.n_aug);
         r.aug = NULL;
         r.n_aug = 0;
@@ -299,11 +332,15 @@ int cmd_train_base(const train_opts *o)
     }
     err = load_backbone(&r);
     if (!err)
+        err = check_base_augment(&r);
+    if (!err)
         err = extract(&r);
     if (!err)
         err = train_head(&r);
     if (!err)   /* step 5: one model, with what predict needs to read images */
         err = crest_model_append(r.m, r.head);
+    if (!err && r.n_aug)
+        err = prepend_augment(&r);
     if (!err)
         err = set_metadata(r.m, o, r.ds, &r.io, r.cut);
     if (!err && o->fine_tune > 0)

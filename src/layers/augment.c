@@ -407,3 +407,23 @@ int cr_augment_run(cr_graph *g, cr_node *y, float *x, int64_t nb, int64_t per, c
     memcpy(x, y->val, (size_t)(nb * per) * sizeof *x);
     return CREST_OK;
 }
+
+bool cr_layer_inference_identity_augment(const crest_layer *l)
+{
+    const cr_layer_def *d = l ? l->def : NULL;
+    return d && (d == &cr_random_flip_def || d == &cr_random_rotation_def ||
+                 d == &cr_random_zoom_def || d == &cr_random_translation_def ||
+                 d == &cr_random_contrast_def || d == &cr_random_brightness_def);
+}
+
+bool cr_layer_is_augment(const crest_layer *l)
+{
+    return cr_layer_inference_identity_augment(l) || (l && l->def == &cr_random_crop_def);
+}
+
+int crest_model_strip_augmentation(crest_model *m)
+{
+    int n = 0, rc = cr_functional_bypass(m, cr_layer_inference_identity_augment, &n);
+    return rc ? cr_wrap(rc, "taking the augmentation layers out of '%s'", m ? m->name : "")
+              : n;
+}
