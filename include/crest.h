@@ -1123,6 +1123,12 @@ typedef struct crest_extract_opts {
     int n_augment;
     int copies;
     uint64_t augment_seed;
+    /* Run the augmentation layers as at inference instead (RandomCrop:
+     * Keras' smart_resize; the others: the identity), as a model with them
+     * in front does at predict: for validation images. The layers may
+     * change the shape (RandomCrop): samples are of the layers' input
+     * shape, and their output is the model's input. */
+    bool augment_inference;
 } crest_extract_opts;
 
 /* out: n samples of [output size] with d's labels (or dense targets). */

@@ -12,7 +12,8 @@ typedef struct export_opts {
 static const cli_opt export_options[] = {
     { CLI_ENUM_OPT(export_opts, "--format", format, "tfjs|h5|keras|onnx|tflite"),
       .help = "tfjs: a TF.js layers folder (without augmentation layers: TF.js\n"
-              "has no RandomFlip...; they are the identity at inference); h5: a Keras 2.x HDF5 file (model.save's\n"
+              "has no RandomFlip...; they are the identity at inference; a model\n"
+              "with RandomCrop is refused); h5: a Keras 2.x HDF5 file (model.save's\n"
               "layout); keras: a Keras 3 .keras zip (config.json, metadata.json,\n"
               "model.weights.h5); onnx: an ONNX file (float32, opset 13; inputs and\n"
               "outputs NHWC as crest's, batch dynamic); tflite: not written yet (refused)" },
@@ -53,21 +54,19 @@ static int check(const export_opts *o, const cli_parsed *p)
  * resizes at inference and has no TF.js form: refused. */
 static int strip_augmentation(crest_model *m)
 {
+    for (int i = 0; i < crest_model_layer_count(m); i++)
+        if (!strcmp(crest_layer_class(crest_model_layer(m, i)), "RandomCrop")) {
+            fprintf(stderr, "crest export: layer '%s': TF.js has no RandomCrop (at inference "
+                            "Keras' smart_resize); export to keras or h5 instead\n",
+                    crest_layer_name(crest_model_layer(m, i)));
+            return EXIT_INPUT;
+        }
     int n = crest_model_strip_augmentation(m);
-    if (n < 0)
-        return n;
     if (n > 0)
         fprintf(stderr, "crest export: left out %d augmentation layer%s (the identity at "
                         "inference; TF.js has no RandomFlip, RandomRotation... classes)\n", n,
                 n == 1 ? "" : "s");
-    for (int i = 0; i < crest_model_layer_count(m); i++)
-        if (!strcmp(crest_layer_class(crest_model_layer(m, i)), "RandomCrop")) {
-            fprintf(stderr, "crest export: layer '%s': TF.js has no RandomCrop (at inference "
-                            "Keras' smart_resize); export to keras, h5 or onnx instead\n",
-                    crest_layer_name(crest_model_layer(m, i)));
-            return EXIT_INPUT;
-        }
-    return 0;
+    return n < 0 ? n : 0;
 }
 
 int cmd_export(int argc, char **argv)
