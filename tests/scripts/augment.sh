@@ -6,7 +6,8 @@
 # identity at inference (bit for bit against the model without them, which
 # export --format tfjs writes and real TF.js opens), kept by .keras and .h5;
 # --fine-tune with fresh draws every step, resumed bit-identical after a
-# kill; a saved augmented model fine-tuned again augments; bad specs
+# kill; a saved augmented model fine-tuned again augments; crop (images
+# loaded larger, RandomCrop first, 256x256 model input); bad specs
 # refused before any work (exit 2, naming the item).
 . "$(dirname "$0")/common.bash"
 MNV2="$CREST_DATA/models/mobilenet_v2"
@@ -80,6 +81,15 @@ for cmd in "predict --json" "evaluate --json --data $tmp/img"; do
     > "$tmp/o_js" 2>&1 || die "$cmd (no layers)"
   cmp -s "$tmp/o_m" "$tmp/o_js" || die "$cmd: the layers change the output at inference"
 done
+# no per-sample draws at inference: one image twice in a batch, two equal rows
+python3 -c "
+d = open('$tmp/x.f32', 'rb').read()[:224 * 224 * 3 * 4]
+open('$tmp/xx.f32', 'wb').write(d + d)"
+"$C" infer "$tmp/m" --input "$tmp/xx.f32" --shape 2,224,224,3 --out "$tmp/yy.f32" > /dev/null 2>&1 \
+  || die "infer (one image twice)"
+python3 -c "
+d = open('$tmp/yy.f32', 'rb').read(); h = len(d) // 2
+assert h and d[:h] == d[h:]" || die "infer: one image twice gave two outputs (a draw at inference)"
 # real TF.js 4.22 opens the export (it has no RandomFlip...) and predicts
 # what crest does
 NODE_PATH="$ROOT/tools/node_modules" node "$ROOT/tests/tfjs/infer_model.js" "$tmp/js" \
@@ -122,6 +132,48 @@ grep -q "(RandomContrast)" "$tmp/sum_b1" || die "--base: the layers were dropped
 ! cmp -s "$tmp"/b1/weights*.bin "$tmp"/b3/weights*.bin || die "--base: its layers did not augment"
 expect_fail 2 "already has augmentation layer 'random_flip'" "$C" train --data "$tmp/img" \
   --base "$tmp/m" --augment flip --out "$tmp/x"
+# crop: images loaded at 256x256 for the 224x224 backbone, RandomCrop(224,
+# 224) first (whatever its place in the spec), validation images resized to
+# the window as at predict; the saved model takes 256x256 images
+"$C" train --data "$tmp/img" --base "$MNV2" --epochs 1 --seed 3 --augment flip,crop \
+  --augment-copies 2 --val-split 0.34 --fine-tune 2 --fine-tune-epochs 1 --out "$tmp/c" \
+  > /dev/null 2> "$tmp/clog" || die "--augment crop: $(tail -3 "$tmp/clog")"
+grep -q "images loaded at 256x256, a 224x224 window while training" "$tmp/clog" \
+  || die "no crop line: $(grep -i crop "$tmp/clog")"
+grep -q "features (validation): 2 images in" "$tmp/clog" || die "validation features"
+python3 - "$tmp/c/model.json" <<'PY' || die "the crop model's model.json"
+import json, sys
+j = json.load(open(sys.argv[1]))
+t = j['modelTopology']
+L = t.get('model_config', t)['config']['layers']
+assert L[0]['config']['batch_input_shape'] == [None, 256, 256, 3], L[0]['config']
+assert L[1]['class_name'] == 'RandomCrop', L[1]['class_name']
+assert {k: L[1]['config'][k] for k in ('height', 'width', 'seed')} == \
+    {'height': 224, 'width': 224, 'seed': 3}, L[1]['config']
+assert L[2]['class_name'] == 'RandomFlip', L[2]['class_name']
+im = j['userDefinedMetadata']['crest']['image']
+assert (im['height'], im['width']) == (256, 256), im
+PY
+"$C" predict "$tmp/c" --json "$CREST_DATA/images/china.jpg" "$CREST_DATA/images/flower.jpg" \
+  > "$tmp/cp" 2>&1 || die "predict (crop): $(tail -2 "$tmp/cp")"
+[ "$(grep -o '"probs"' "$tmp/cp" | wc -l)" = 2 ] || die "predict (crop): $(head -c 300 "$tmp/cp")"
+"$C" evaluate "$tmp/c" --data "$tmp/img" > /dev/null 2>&1 || die "evaluate (crop)"
+python3 -c "
+import random, struct; random.seed(6); v = [random.random() for _ in range(256 * 256 * 3)]
+open('$tmp/c.f32', 'wb').write(struct.pack('<%df' % (2 * len(v)), *(v + v)))"
+"$C" infer "$tmp/c" --input "$tmp/c.f32" --shape 2,256,256,3 --out "$tmp/yc.f32" > /dev/null 2>&1 \
+  || die "infer (crop)"
+python3 -c "
+d = open('$tmp/yc.f32', 'rb').read(); h = len(d) // 2
+assert h and d[:h] == d[h:]" || die "infer (crop): one image twice gave two outputs (a random window)"
+"$C" export "$tmp/c" --format keras --out "$tmp/c.keras" > /dev/null 2>&1 || die "export keras (crop)"
+"$C" infer "$tmp/c.keras" --input "$tmp/c.f32" --shape 2,256,256,3 --out "$tmp/yck.f32" \
+  > /dev/null 2>&1 || die "infer (crop, .keras)"
+cmp -s "$tmp/yc.f32" "$tmp/yck.f32" || die "crop: .keras round trip changes the outputs"
+expect_fail 3 "TF.js has no RandomCrop" "$C" export "$tmp/c" --format tfjs --out "$tmp/cjs"
+expect_fail 2 "crop=1.5" "$C" train --data "$tmp/img" --base "$MNV2" --augment crop=1.5 --out "$tmp/x"
+expect_fail 2 "crop twice" "$C" train --data "$tmp/img" --base "$MNV2" --augment crop,crop=0.9 \
+  --out "$tmp/x"
 expect_fail 2 "unknown item 'spin'" "$C" train --data "$tmp/img" --base "$MNV2" --augment spin=1 --out "$tmp/x"
 expect_fail 2 "rotate needs a value" "$C" train --data "$tmp/img" --base "$MNV2" --augment rotate --out "$tmp/x"
 expect_fail 2 "flip=diagonal" "$C" train --data "$tmp/img" --base "$MNV2" --augment flip=diagonal --out "$tmp/x"
