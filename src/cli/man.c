@@ -82,6 +82,7 @@ void cli_man(FILE *f, const cli_entry *cmds, int n)
 {
     fprintf(f, ".\\\" crest(1), written by `crest help --man` from the tables of --help.\n"
                ".TH CREST 1 \"\" \"crest %s\" \"User Commands\"\n"
+               ".ad l\n"   /* left-aligned: justification would pad --help's words */
                ".SH NAME\ncrest \\- train classification heads on neural networks\n"
                ".SH SYNOPSIS\n.B crest\n.I COMMAND\n[options]\n.br\n"
                ".B crest\n.I COMMAND\n.B \\-\\-help\n"
