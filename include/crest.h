@@ -146,6 +146,8 @@ int crest_layer_set_name(crest_layer *l, const char *name);
  * the model trains). Errors name the class and the config field. */
 int crest_layer_from_keras(const char *class_name, const char *config_json, crest_layer **out);
 const char *crest_layer_name(const crest_layer *l);
+/* The layer's Keras class name ("Dense", "RandomFlip"...), or NULL. */
+const char *crest_layer_class(const crest_layer *l);
 void crest_layer_set_trainable(crest_layer *l, bool trainable);
 
 /* Apply a layer inside a graph being traced (custom models, lambdas), as
@@ -1063,6 +1065,22 @@ int crest_model_cut(crest_model *m, const char *cut, crest_pooling pooling);
  * (config and weights, names made unique) onto m's output. head is not
  * consumed. */
 int crest_model_append(crest_model *m, crest_model *head);
+/* Keras' Sequential([augmentation, m]) for a functional or Sequential m of
+ * one input: layers[0..n) (1 to 64; consumed, even on failure) are applied
+ * in order to m's input, and everything m did with its input takes their
+ * output instead; in m->layers (summary, saving) they come first. The
+ * input's shape becomes *input_shape when it is not NULL (a RandomCrop in
+ * front takes larger images than m did). Augmentation layers put there
+ * (crest_layer_from_keras: RandomFlip...) are the identity at inference
+ * (RandomCrop: Keras' smart_resize) and augment every step of crest_fit. */
+int crest_model_prepend(crest_model *m, crest_layer *const *layers, int n,
+                        const crest_dims *input_shape);
+/* The inverse for inference-only runtimes: every RandomFlip, RandomRotation,
+ * RandomZoom, RandomTranslation, RandomContrast and RandomBrightness of m
+ * (the identity at inference) is taken out, wherever it is, and freed; what
+ * read its output reads its input. RandomCrop stays (at inference it
+ * resizes). Returns how many were taken out (>= 0) or an error. */
+int crest_model_strip_augmentation(crest_model *m);
 
 /* Backbone extraction: m (a cut, frozen backbone) run in inference mode
  * over every sample, in batches, on the model's threads; its outputs (the
@@ -1105,6 +1123,12 @@ typedef struct crest_extract_opts {
     int n_augment;
     int copies;
     uint64_t augment_seed;
+    /* Run the augmentation layers as at inference instead (RandomCrop:
+     * Keras' smart_resize; the others: the identity), as a model with them
+     * in front does at predict: for validation images. The layers may
+     * change the shape (RandomCrop): samples are of the layers' input
+     * shape, and their output is the model's input. */
+    bool augment_inference;
 } crest_extract_opts;
 
 /* out: n samples of [output size] with d's labels (or dense targets). */

@@ -17,7 +17,8 @@
  * The fingerprint hashes what must not change between the killed run and
  * its resumption: the model's weights (names, shapes, trainable), the loss,
  * the training and validation data, the fit options that shape training
- * (the learning-rate schedule and the augmentation layers too). */
+ * (the learning-rate schedule and the augmentation layers too, fit's and
+ * the model's own). */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 #include "json.h"
@@ -81,8 +82,12 @@ static int fingerprint(const cr_fit *f, uint64_t *out)
     if (o->class_weight)
         cr_hash_bytes(&h, o->class_weight, (size_t)f->train->n_classes * sizeof(float));
     cr_schedule_hash(&h, f->sched);
-    for (int i = 0; i < o->n_augment; i++) {   /* the augmentation layers' configs */
-        cJSON *j = cr_layer_json(o->augment[i], NULL);
+    for (int i = 0; i < o->n_augment + m->n_layers; i++) {   /* augmentation layers' configs:
+                                                                 * fit's, then the model's */
+        const crest_layer *l = i < o->n_augment ? o->augment[i] : m->layers[i - o->n_augment];
+        if (i >= o->n_augment && !cr_layer_is_augment(l))
+            continue;
+        cJSON *j = cr_layer_json(l, NULL);
         char *t = j ? cr_json_print(j, false) : NULL;
         cJSON_Delete(j);
         if (!t)

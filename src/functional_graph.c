@@ -433,3 +433,101 @@ int cr_functional_prune(crest_model *m)
     m->n_weights = 0;
     return cr_model_build(m);
 }
+
+/* ---- layers put in front of a model, or bypassed ------------------------ */
+
+/* Moves the last n syms to just after sym `at`, the last n layers to the
+ * front, and renumbers (creation order stays a topological order when the
+ * moved syms depend on `at` only). */
+static void move_front(crest_model *m, fn_impl *f, const crest_sym *at, int n)
+{
+    crest_sym *moved[64];
+    memcpy(moved, f->syms + f->n - n, (size_t)n * sizeof *moved);
+    int pos = at->id + 1;
+    memmove(f->syms + pos + n, f->syms + pos, (size_t)(f->n - n - pos) * sizeof *f->syms);
+    memcpy(f->syms + pos, moved, (size_t)n * sizeof *moved);
+    for (int i = 0; i < f->n; i++)
+        f->syms[i]->id = i;
+    crest_layer *ml[64];
+    memcpy(ml, m->layers + m->n_layers - n, (size_t)n * sizeof *ml);
+    memmove(m->layers + n, m->layers, (size_t)(m->n_layers - n) * sizeof *m->layers);
+    memcpy(m->layers, ml, (size_t)n * sizeof *ml);
+}
+
+int crest_model_prepend(crest_model *m, crest_layer *const *layers, int n,
+                        const crest_dims *input_shape)
+{
+    fn_impl *f = impl_of(m);
+    int rc = CREST_OK;
+    if (!f || !f->done || f->n_inputs != 1 || m->err || n < 1 || n > 64 || !layers)
+        rc = cr_fail(CREST_E_ARG, "prepend: needs a complete model of one input and 1 to 64 "
+                                  "layers");
+    for (int i = 0; !rc && i < n; i++)
+        if (!layers[i])
+            rc = cr_fail(CREST_E_ARG, "prepend: layer %d is NULL", i);
+    if (rc) {
+        for (int i = 0; layers && i < n && i < 64; i++)
+            crest_layer_free(layers[i]);
+        return rc;
+    }
+    crest_sym *in = f->inputs[0], *outs[CR_MAX_IO];
+    int n_out = f->n_outputs, first = f->n;
+    memcpy(outs, f->outputs, (size_t)n_out * sizeof *outs);
+    cr_dims old = in->shape;
+    rc = cr_functional_reopen(m);
+    crest_sym *x = in;
+    for (int i = 0; i < n; i++) {
+        if (rc || !(x = cr_functional_call(m, layers[i], &x, 1))) {   /* consumes layers[i] */
+            rc = rc ? rc : cr_fail(m->err, "%s", m->errmsg);
+            for (int k = i + 1; k < n; k++)
+                crest_layer_free(layers[k]);
+            return cr_wrap(rc, "prepend to '%s'", m->name);   /* m->err is sticky */
+        }
+    }
+    for (int i = 0; i < first; i++)   /* the model's uses of its input take x */
+        for (int k = 0; k < f->syms[i]->n_in; k++)
+            if (f->syms[i]->in[k] == in)
+                f->syms[i]->in[k] = x;
+    for (int k = 0; k < n_out; k++)
+        if (outs[k] == in)
+            outs[k] = x;
+    move_front(m, f, in, n);
+    if (input_shape)
+        in->shape = *input_shape;
+    rc = cr_functional_set_outputs(m, &in, 1, outs, n_out, true);
+    if (rc && input_shape)
+        in->shape = old;
+    return rc ? cr_wrap(rc, "prepend to '%s'", m->name) : CREST_OK;
+}
+
+int cr_functional_bypass(crest_model *m, bool (*drop)(const crest_layer *l), int *n_dropped)
+{
+    fn_impl *f = impl_of(m);
+    *n_dropped = 0;
+    if (!f || !f->done || m->err)
+        return cr_fail(CREST_E_ARG, "model '%s' is not a complete functional model",
+                       m ? m->name : "(null)");
+    crest_sym *ins[CR_MAX_IO], *outs[CR_MAX_IO];
+    int n_in = f->n_inputs, n_out = f->n_outputs;
+    memcpy(ins, f->inputs, (size_t)n_in * sizeof *ins);
+    memcpy(outs, f->outputs, (size_t)n_out * sizeof *outs);
+    for (int i = 0; i < f->n; i++) {
+        crest_sym *s = f->syms[i];
+        if (!s->layer || s->n_in != 1 || !drop(s->layer))
+            continue;
+        (*n_dropped)++;
+        for (int j = i + 1; j < f->n; j++)   /* later uses read s's input instead */
+            for (int k = 0; k < f->syms[j]->n_in; k++)
+                if (f->syms[j]->in[k] == s)
+                    f->syms[j]->in[k] = s->in[0];
+        for (int k = 0; k < n_out; k++)
+            if (outs[k] == s)
+                outs[k] = s->in[0];
+    }
+    if (!*n_dropped)
+        return CREST_OK;
+    int rc = cr_functional_reopen(m);
+    if (!rc)
+        rc = cr_functional_set_outputs(m, ins, n_in, outs, n_out, false);
+    return rc ? rc : cr_functional_prune(m);
+}

@@ -308,13 +308,20 @@ typedef struct cr_warp_attr {
     int out_h, out_w;         /* CR_WARP_CROP: the window (the output's size) */
 } cr_warp_attr;
 cr_node *cr_op_warp(cr_graph *g, cr_node *x, const cr_warp_attr *a);
-/* Augmentation layers (layers/augment.c) in training mode over inputs of
- * sample shape `sample`: *g (cr_graph_free) and its output *y; the layers
- * must keep the shape. cr_augment_run sends nb inputs x (per floats each)
- * through it with draws from r, back into x. */
-int cr_augment_graph(crest_layer *const *l, int n, cr_dims sample, cr_graph **g, cr_node **y);
+/* Augmentation layers (layers/augment.c) in training mode (or, training
+ * false, as at inference) over inputs of sample shape `sample`: *g
+ * (cr_graph_free) and its output *y (a RandomCrop changes its shape).
+ * cr_augment_run sends nb inputs x (per floats each) through it with draws
+ * from r, into out (NULL: back into x; then the shape must be kept). */
+int cr_augment_graph(crest_layer *const *l, int n, cr_dims sample, bool training, cr_graph **g,
+                     cr_node **y);
+/* RandomFlip, RandomRotation, RandomZoom, RandomTranslation,
+ * RandomContrast, RandomBrightness: the identity at inference. */
+bool cr_layer_inference_identity_augment(const crest_layer *l);
+/* Those and RandomCrop. */
+bool cr_layer_is_augment(const crest_layer *l);
 int cr_augment_run(cr_graph *g, cr_node *y, float *x, int64_t nb, int64_t per, cr_rng *r,
-                   cr_pool *pool);
+                   cr_pool *pool, float *out);
 /* Per-sample contrast or brightness, clipped to [lo, hi] (color.c: Keras'
  * RandomContrast, RandomBrightness). */
 typedef struct cr_color_attr {
@@ -672,6 +679,10 @@ int cr_functional_set_outputs(crest_model *m, crest_sym **inputs, int n_inputs,
                               crest_sym **outputs, int n_outputs, bool build);
 /* After outputs are set: frees the tensors and layers no output needs, rebuilds. */
 int cr_functional_prune(crest_model *m);
+/* Takes out every single-input layer drop() selects: its uses read its
+ * input instead; then prunes (the layers are freed). *n_dropped: how many
+ * applications were taken out. */
+int cr_functional_bypass(crest_model *m, bool (*drop)(const crest_layer *l), int *n_dropped);
 /* Nested models (src/functional.c): a layer entry of class Sequential, Model
  * or Functional inside a model's layers is read by flattening it into the
  * outer model (its layers keep their names). */

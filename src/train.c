@@ -298,7 +298,7 @@ static int train_step(cr_fit *f, cr_ctx *ctx, int64_t s, int64_t b, float *loss,
                         f->o->class_weight);
     if (!rc && f->aug)   /* the batch's inputs augmented in place (the run's RNG) */
         rc = cr_augment_run(f->aug, f->aug_y, g->inputs[0]->val, b,
-                            cr_dims_count(&g->inputs[0]->sample), ctx->rng, ctx->pool);
+                            cr_dims_count(&g->inputs[0]->sample), ctx->rng, ctx->pool, NULL);
     if (rc)
         return rc;
     cr_graph_forward(g, ctx);
@@ -447,8 +447,11 @@ int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *
         rc = cr_fail(CREST_E_ARG, "fit: augmentation needs a model of one input, not %d",
                      m->train.g->n_inputs);
     if (o->n_augment > 0 && !rc)
-        rc = cr_augment_graph(o->augment, o->n_augment, m->train.g->inputs[0]->sample, &f->aug,
-                              &f->aug_y);
+        rc = cr_augment_graph(o->augment, o->n_augment, m->train.g->inputs[0]->sample, true,
+                              &f->aug, &f->aug_y);
+    if (!rc && f->aug && !cr_dims_eq(&f->aug_y->shape, &f->aug->inputs[0]->shape))
+        rc = cr_fail(CREST_E_SHAPE, "fit: the augmentation layers change the input's shape (a "
+                     "RandomCrop goes in front of the model: crest_model_prepend)");
     if (rc)
         goto out;
     cr_ctx ctx = { .pool = pool, .rng = &f->drop, .training = true };

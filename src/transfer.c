@@ -273,74 +273,85 @@ static int batch_to_input(const crest_dataset *d, size_t s, size_t nb,
     return rc;
 }
 
-static int check_input(crest_model *m, const crest_dataset *d, const crest_extract_opts *o,
-                       int64_t *in_size)
+/* The shape of d's samples as the model (or the augmentation before it)
+ * gets them: the input transform's for an in-memory set. */
+static cr_dims data_shape(const crest_dataset *d, const crest_extract_opts *o)
 {
+    if (o->input && !cr_dataset_lazy(d))
+        return crest_shape(3, o->input->height, o->input->width,
+                           o->input->channels ? o->input->channels : 3);
+    return d->shape;
+}
+
+/* aug_out: the augmentation's output shape (NULL: none); *in_size: floats
+ * per model input, *d_size: per sample of d as made. */
+static int check_input(crest_model *m, const crest_dataset *d, const crest_extract_opts *o,
+                       const cr_dims *aug_out, int64_t *in_size, int64_t *d_size)
+{
+    cr_dims ds = data_shape(d, o);
     if (m->dynamic) {   /* unknown input dimensions: the transform's or the data's shape */
-        cr_dims at = d->shape;
-        if (o->input && !cr_dataset_lazy(d))
-            at = crest_shape(3, o->input->height, o->input->width,
-                             o->input->channels ? o->input->channels : 3);
+        cr_dims at = aug_out ? *aug_out : ds;
         int rc = cr_model_bind(m, &at);
         if (rc)
             return cr_wrap(rc, "features");
     }
     crest_dims want = crest_model_feed_shape(m);
     *in_size = cr_dims_count(&want);
+    *d_size = o->input ? cr_dims_count(&ds) : d->stride;
     if (o->input && cr_dataset_lazy(d))
         return cr_fail(CREST_E_ARG, "features: a lazy image set already has its transform "
                                     "(give no input transform)");
     if (o->input) {
         const cr_dims *s = &d->shape;
-        int C = o->input->channels ? o->input->channels : 3;
         if (s->ndim < 2 || s->ndim > 3 || (s->ndim == 3 && s->d[2] != 1 && s->d[2] != 3))
             return cr_fail(CREST_E_SHAPE, "features: samples are not images (HxW or HxWxC)");
-        if ((int64_t)o->input->height * o->input->width * C != *in_size)
-            return cr_fail(CREST_E_SHAPE, "features: input transform gives %dx%dx%d, the "
-                                          "model takes %lld values", o->input->height,
-                           o->input->width, C, (long long)*in_size);
-    } else if (d->stride != *in_size) {
-        return cr_fail(CREST_E_SHAPE, "features: samples have %lld values, the model takes "
-                                      "%lld (give an input transform)", (long long)d->stride,
-                       (long long)*in_size);
     }
+    int64_t got = aug_out ? cr_dims_count(aug_out) : *d_size;
+    if (got != *in_size)
+        return cr_fail(CREST_E_SHAPE, "features: %s %lld values per sample, the model takes "
+                                      "%lld%s", aug_out ? "the augmentation layers give"
+                                                : o->input ? "the input transform gives"
+                                                           : "samples have",
+                       (long long)got, (long long)*in_size,
+                       aug_out || o->input ? "" : " (give an input transform)");
     return CREST_OK;
 }
 
-/* Forward passes over d in batches, each copy in turn; feat: [copies, n, dim]. */
+/* Forward passes over d in batches, each copy in turn, through the
+ * augmentation graph g (output y; NULL: none); feat: [copies, n, dim]. */
 static int run_backbone(crest_model *m, const crest_dataset *d, const crest_extract_opts *o,
-                        int64_t in_size, int64_t dim, float *feat)
+                        cr_graph *g, cr_node *y, int64_t d_size, int64_t in_size, int64_t dim,
+                        float *feat)
 {
     size_t B = o->batch_size > 0 ? (size_t)o->batch_size : 32;
     int copies = o->copies > 1 ? o->copies : 1;
-    float *x = cr_malloc(B * (size_t)in_size * sizeof(float));
-    if (!x)
-        return cr_fail(CREST_E_NOMEM, "out of memory for a batch of %zu inputs", B);
-    cr_graph *g = NULL;
-    cr_node *y = NULL;
-    int rc = o->n_augment > 0 ? cr_augment_graph(o->augment, o->n_augment,
-                                                  crest_model_feed_shape(m), &g, &y)
-                              : CREST_OK;
+    bool resized = g && d_size != in_size;
+    float *x = cr_malloc(B * (size_t)d_size * sizeof(float));
+    float *xa = resized ? cr_malloc(B * (size_t)in_size * sizeof(float)) : x;
+    int rc = x && xa ? CREST_OK
+                     : cr_fail(CREST_E_NOMEM, "out of memory for a batch of %zu inputs", B);
     double t0 = cr_now();
     size_t total = d->n * (size_t)copies;
     for (int k = 0; k < copies && !rc; k++)
         for (size_t s = 0; s < d->n && !rc; s += B) {
             size_t nb = d->n - s < B ? d->n - s : B;
-            rc = batch_to_input(d, s, nb, o, in_size, x);
+            rc = batch_to_input(d, s, nb, o, d_size, x);
             cr_rng ar;   /* copy k's draws for the batch at s */
             cr_rng_seed(&ar, o->augment_seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(k + 1)) ^
                                  ((uint64_t)s << 20));
             if (!rc && g)
-                rc = cr_augment_run(g, y, x, (int64_t)nb, in_size, &ar, NULL);
+                rc = cr_augment_run(g, y, x, (int64_t)nb, d_size, &ar, NULL,
+                                    resized ? xa : NULL);
             if (!rc)
-                rc = crest_predict(m, x, nb, feat + ((size_t)k * d->n + s) * (size_t)dim);
+                rc = crest_predict(m, xa, nb, feat + ((size_t)k * d->n + s) * (size_t)dim);
             if (!rc && o->progress)
                 o->progress(&(crest_progress){ .kind = CREST_PROGRESS_EXTRACT,
                                                .done = (size_t)k * d->n + s + nb,
                                                .total = total, .seconds = cr_now() - t0 },
                             o->progress_user);
         }
-    cr_graph_free(g);
+    if (resized)
+        cr_free(xa);
     cr_free(x);
     return rc;
 }
@@ -395,6 +406,8 @@ static int hash_augment(hasher *h, const crest_extract_opts *o, int copies)
     }
     hash_bytes(h, &o->augment_seed, sizeof o->augment_seed);
     hash_bytes(h, &copies, sizeof copies);
+    uint8_t inference = o->augment_inference;
+    hash_bytes(h, &inference, 1);
     return CREST_OK;
 }
 
@@ -407,41 +420,58 @@ int crest_extract(crest_model *m, const crest_dataset *d, const crest_extract_op
     *out = NULL;
     if (o.stats)
         *o.stats = (crest_extract_stats){ 0 };
-    int64_t in_size = 0;
+    int64_t in_size = 0, d_size = 0;
+    if (o.n_augment < 0 || (o.n_augment && !o.augment))
+        return cr_fail(CREST_E_ARG, "extract: %d augmentation layers", o.n_augment);
+    cr_graph *g = NULL;
+    cr_node *y = NULL;
     int rc = cr_model_build(m);
+    if (!rc && o.n_augment > 0)
+        rc = cr_augment_graph(o.augment, o.n_augment, data_shape(d, &o), !o.augment_inference,
+                              &g, &y);
+    cr_dims aug_out = y ? crest_shape(3, y->shape.d[1], y->shape.d[2], y->shape.d[3])
+                        : (cr_dims){ 0 };
     if (!rc)
-        rc = check_input(m, d, &o, &in_size);
-    if (rc)
+        rc = check_input(m, d, &o, y ? &aug_out : NULL, &in_size, &d_size);
+    if (rc) {
+        cr_graph_free(g);
         return rc;
+    }
     int64_t dim = crest_model_output_size(m);
     int copies = o.copies > 1 ? o.copies : 1;
     size_t n = d->n * (size_t)copies;
-    if (o.copies < 0 || o.copies > 1000 || o.n_augment < 0 || (o.n_augment && !o.augment))
-        return cr_fail(CREST_E_ARG, "extract: copies %d (0..1000), %d augmentation layers",
-                       o.copies, o.n_augment);
+    if (o.copies < 0 || o.copies > 1000) {
+        cr_graph_free(g);
+        return cr_fail(CREST_E_ARG, "extract: copies %d (0..1000)", o.copies);
+    }
     double t0 = cr_now();
     char path[1200] = "";
     uint64_t key = 0;
     if (o.cache_dir) {
         hasher h = { 0x6372657374ull };
         if ((rc = hash_model(&h, m)) || (rc = cr_hash_samples(&h, d, o.input)) ||
-            ((o.n_augment || copies > 1) && (rc = hash_augment(&h, &o, copies))))
+            ((o.n_augment || copies > 1) && (rc = hash_augment(&h, &o, copies)))) {
+            cr_graph_free(g);
             return rc;
+        }
         key = h.h;
         snprintf(path, sizeof path, "%s/features-%016llx.bin", o.cache_dir,
                  (unsigned long long)key);
     }
     char *buf = cr_malloc(sizeof(cache_head) + (n ? n : 1) * (size_t)dim * sizeof(float));
     if (!buf)
+        cr_graph_free(g);
+    if (!buf)
         return cr_fail(CREST_E_NOMEM, "out of memory for %zu x %lld features", n,
                        (long long)dim);
     float *feat = (float *)(buf + sizeof(cache_head));
     bool hit = o.cache_dir && cache_read(path, key, n, dim, feat);
     if (!hit) {
-        rc = run_backbone(m, d, &o, in_size, dim, feat);
+        rc = run_backbone(m, d, &o, g, y, d_size, in_size, dim, feat);
         if (!rc && o.cache_dir)
             rc = cache_write(o.cache_dir, path, key, n, dim, buf);
     }
+    cr_graph_free(g);
     if (!rc)
         rc = features_dataset(d, copies, buf, dim, out);
     else

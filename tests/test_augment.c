@@ -7,7 +7,10 @@
  *  - saved and loaded again (TF.js folder), the layers and their configs
  *    come back and the model predicts the same;
  *  - bad configs are errors naming the field;
- *  - RandomContrast / RandomBrightness's op by its definition.
+ *  - RandomContrast / RandomBrightness's op by its definition;
+ *  - put in front of a built model (crest_model_prepend) they change no
+ *    prediction and train as if built in; crest_model_strip_augmentation
+ *    takes them out again.
  * (Registry round trip: test_registry; the warp op: test_warp.) */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -355,6 +358,71 @@ static void test_resume_fingerprint(void **state)
     tu_rmdir(dir);
 }
 
+/* crest_model_prepend puts the layers in front of a built, compiled model
+ * (as crest train --augment does): it predicts what it did, bit for bit,
+ * and trains what the model built with them trains; the summary lists them
+ * first. crest_model_strip_augmentation takes them out again (what TF.js
+ * export does): the model trains as one without them. RandomCrop stays,
+ * with the larger input it was given. */
+static void test_prepend_strip(void **state)
+{
+    (void)state;
+    crest_dataset *d = data();
+    crest_fit_opts o = { .epochs = 3, .batch_size = 8 };
+    float want_aug[S * 3 + 3], want_plain[S * 3 + 3], got[S * 3 + 3], p0[N * 3], p1[N * 3];
+    size_t n;
+    for (int k = 0; k < 2; k++) {
+        crest_model *m = model(k == 0, 4);
+        assert_int_equal(crest_fit(m, d, &o), CREST_OK);
+        dense_weights(m, k == 0 ? want_aug : want_plain, &n);
+        crest_model_free(m);
+    }
+    crest_model *m = model(false, 4);
+    assert_int_equal(crest_predict_dataset(m, d, p0), CREST_OK);
+    crest_layer *l[6];
+    for (size_t i = 0; i < sizeof aug / sizeof *aug; i++)
+        assert_int_equal(crest_layer_from_keras(aug[i][0], aug[i][1], &l[i]), CREST_OK);
+    assert_int_equal(crest_model_prepend(m, l, 6, NULL), CREST_OK);
+    assert_int_equal(crest_model_layer_count(m), 8);
+    assert_string_equal(crest_layer_class(crest_model_layer(m, 0)), "RandomFlip");
+    assert_string_equal(crest_layer_class(crest_model_layer(m, 5)), "RandomBrightness");
+    assert_int_equal(crest_predict_dataset(m, d, p1), CREST_OK);
+    assert_memory_equal(p0, p1, sizeof p0);   /* inactive at inference */
+    char *sum = crest_model_summary(m, false);
+    assert_true(strstr(sum, "RandomFlip") && strstr(sum, "RandomFlip") < strstr(sum, "Dense"));
+    crest_free(sum);
+    assert_int_equal(crest_fit(m, d, &o), CREST_OK);   /* active while training */
+    dense_weights(m, got, &n);
+    assert_memory_equal(got, want_aug, n * sizeof *got);
+    crest_model_free(m);
+
+    m = model(true, 4);
+    assert_int_equal(crest_model_strip_augmentation(m), 6);
+    assert_int_equal(crest_model_layer_count(m), 2);
+    assert_int_equal(crest_model_strip_augmentation(m), 0);
+    assert_int_equal(crest_fit(m, d, &o), CREST_OK);
+    dense_weights(m, got, &n);
+    assert_memory_equal(got, want_plain, n * sizeof *got);
+    crest_model_free(m);
+
+    /* RandomCrop in front: the model takes larger images; it is no
+     * inference identity, so it stays */
+    m = model(false, 4);
+    assert_int_equal(crest_layer_from_keras("RandomCrop", "{\"height\": 6, \"width\": 5}", &l[0]),
+                     CREST_OK);
+    assert_int_equal(crest_model_prepend(m, l, 1, &(crest_dims){ 3, { 9, 7, 3 } }), CREST_OK);
+    crest_dims in = crest_model_input_shape(m);
+    assert_int_equal(in.d[0] * 100 + in.d[1] * 10 + in.d[2], 973);
+    assert_int_equal(crest_model_strip_augmentation(m), 0);
+    assert_int_equal(crest_model_layer_count(m), 3);
+    crest_model_free(m);
+
+    /* bad calls: an error, and the layers are freed (ASan) */
+    assert_int_equal(crest_layer_from_keras("RandomFlip", NULL, &l[0]), CREST_OK);
+    assert_int_equal(crest_model_prepend(NULL, l, 1, NULL), CREST_E_ARG);
+    crest_dataset_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +434,7 @@ int main(void)
         cmocka_unit_test(test_random_crop),
         cmocka_unit_test(test_extract_copies),
         cmocka_unit_test(test_resume_fingerprint),
+        cmocka_unit_test(test_prepend_strip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

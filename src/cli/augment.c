@@ -8,6 +8,12 @@
  *   translate=F   RandomTranslation(F, F): up to F of the height and width
  *   contrast=F    RandomContrast(F)
  *   brightness=F  RandomBrightness(F)
+ *   crop[=F]      RandomCrop(H, W), H x W the backbone's input: images are
+ *                 loaded at H/F x W/F (F default 0.875: 256 for 224, the
+ *                 classic recipe) and a random H x W window of each is
+ *                 taken while training; at inference Keras' RandomCrop
+ *                 resizes (smart_resize) the whole image to H x W. It goes
+ *                 first, whatever its place in the spec.
  * The layers run on the model's inputs, after the image preprocessing, so
  * contrast and brightness get that preprocessing's value range (x/255:
  * [0, 1]; tf: [-1, 1]; none: [0, 255]); torch and caffe normalize each
@@ -44,8 +50,47 @@ void cli_augment_free(crest_layer **l, int n)
     free(l);
 }
 
-/* One item "key[=value]" into a layer. */
-static int item_layer(const char *it, crest_preprocess pp, crest_layer **out)
+/* Class cls from config cfg (a JSON object, room for the seed), with Keras'
+ * "seed": the run's --seed (crest draws from the model's seeded RNG). */
+static int from_keras(const char *cls, char *cfg, size_t size, long long seed,
+                      crest_layer **out)
+{
+    size_t n = strlen(cfg);
+    snprintf(cfg + n - 1, size - n + 1, ", \"seed\": %lld}", seed);
+    return crest_layer_from_keras(cls, cfg, out);
+}
+
+/* The F of "crop[=F]": the window's share of each side, in [0.5, 1). */
+static int crop_fraction(const char *eq, double *f)
+{
+    char *end;
+    *f = eq ? strtod(eq + 1, &end) : 0.875;
+    if (eq && (end == eq + 1 || *end || !(*f >= 0.5 && *f < 1)))
+        return cli_usage("train", "--augment: crop=%s: the window's share of each side, in "
+                         "[0.5, 1) (default 0.875: a 224 window of 256)", eq + 1);
+    return 0;
+}
+
+double cli_augment_crop(const char *spec)
+{
+    double f = 0;
+    for (const char *p = spec; p && *p;) {
+        size_t n = strcspn(p, ",");
+        if (n >= 4 && !strncmp(p, "crop", 4) && (n == 4 || p[4] == '=')) {
+            char item[64];
+            snprintf(item, sizeof item, "%.*s", (int)(n < 63 ? n : 63), p);
+            const char *eq = strchr(item, '=');
+            char *end;
+            f = eq ? strtod(eq + 1, &end) : 0.875;
+        }
+        p += n + (p[n] == ',');
+    }
+    return f;
+}
+
+/* One item "key[=value]" into a layer; crop's window is h x w. */
+static int item_layer(const char *it, crest_preprocess pp, long long seed, int h, int w,
+                      crest_layer **out)
 {
     char key[32] = "", val[64] = "", cfg[256];
     const char *eq = strchr(it, '=');
@@ -55,6 +100,15 @@ static int item_layer(const char *it, crest_preprocess pp, crest_layer **out)
     memcpy(key, it, kn);
     if (eq)
         strcpy(val, eq + 1);
+    if (!strcmp(key, "crop")) {
+        double f;
+        int rc = crop_fraction(eq, &f);
+        if (rc)
+            return rc;
+        snprintf(cfg, sizeof cfg, "{\"height\": %d, \"width\": %d}", h, w);
+        return from_keras("RandomCrop", cfg, sizeof cfg, seed, out)
+                   ? cli_usage("train", "--augment: %s", crest_last_error()) : 0;
+    }
     if (!strcmp(key, "flip")) {
         const char *mode = !eq ? "horizontal_and_vertical" : val;
         if (strcmp(mode, "horizontal") && strcmp(mode, "vertical") &&
@@ -62,8 +116,8 @@ static int item_layer(const char *it, crest_preprocess pp, crest_layer **out)
             return cli_usage("train", "--augment: flip=%s (horizontal, vertical or "
                              "horizontal_and_vertical)", val);
         snprintf(cfg, sizeof cfg, "{\"mode\": \"%s\"}", mode);
-        return crest_layer_from_keras("RandomFlip", cfg, out) ? cli_usage("train", "--augment: "
-                                          "%s", crest_last_error()) : 0;
+        return from_keras("RandomFlip", cfg, sizeof cfg, seed, out)
+                   ? cli_usage("train", "--augment: %s", crest_last_error()) : 0;
     }
     for (size_t i = 0; i < sizeof items / sizeof *items; i++) {
         if (strcmp(key, items[i].key))
@@ -82,14 +136,15 @@ static int item_layer(const char *it, crest_preprocess pp, crest_layer **out)
             snprintf(cfg, sizeof cfg, items[i].fmt, f, f);
         else
             snprintf(cfg, sizeof cfg, items[i].fmt, f, vlo, vhi);
-        return crest_layer_from_keras(items[i].cls, cfg, out)
+        return from_keras(items[i].cls, cfg, sizeof cfg, seed, out)
                    ? cli_usage("train", "--augment: %s", crest_last_error()) : 0;
     }
     return cli_usage("train", "--augment: unknown item '%s' (flip, rotate, zoom, translate, "
-                     "contrast, brightness)", key);
+                     "contrast, brightness, crop)", key);
 }
 
-int cli_augment_layers(const char *spec, crest_preprocess pp, crest_layer ***out, int *n_out)
+int cli_augment_layers(const char *spec, crest_preprocess pp, long long seed, int h, int w,
+                       crest_layer ***out, int *n_out)
 {
     *out = NULL;
     *n_out = 0;
@@ -106,7 +161,16 @@ int cli_augment_layers(const char *spec, crest_preprocess pp, crest_layer ***out
         if (n == 16)
             rc = cli_usage("train", "--augment: more than 16 items");
         else
-            rc = item_layer(it, pp, &l[n++]);
+            rc = item_layer(it, pp, seed, h, w, &l[n++]);
+        const char *cls = rc ? NULL : crest_layer_class(l[n - 1]);
+        if (cls && !strcmp(cls, "RandomCrop")) {   /* first: the others see its window */
+            crest_layer *c = l[n - 1];
+            for (int k = n - 1; k > 0; k--)
+                l[k] = l[k - 1];
+            l[0] = c;
+            if (n > 1 && !strcmp(crest_layer_class(l[1]), "RandomCrop"))
+                rc = cli_usage("train", "--augment: crop twice");
+        }
     }
     if (!rc && n == 0)
         rc = cli_usage("train", "--augment: no items");

@@ -181,9 +181,15 @@ typedef struct train_opts {
 
 /* --augment SPEC ("flip,rotate=0.1,zoom=0.2,..."), checked: Keras' augmentation
  * layers for images preprocessed by pp (contrast and brightness clip to its
- * value range). *out (n_out layers) is freed with cli_augment_free. Returns 0,
+ * value range), each with Keras' "seed" set to seed; crop's window is h x
+ * w. *out (n_out layers) is freed with cli_augment_free. Returns 0,
  * or EXIT_USAGE having said what is wrong. */
-int cli_augment_layers(const char *spec, crest_preprocess pp, crest_layer ***out, int *n_out);
+int cli_augment_layers(const char *spec, crest_preprocess pp, long long seed, int h, int w,
+                       crest_layer ***out, int *n_out);
+/* The F of the spec's crop[=F] item (0.875 without a value), 0 without one:
+ * images are loaded at the backbone's size / F and RandomCrop(h, w), the
+ * backbone's size, goes in front (cli_augment_layers puts it first). */
+double cli_augment_crop(const char *spec);
 void cli_augment_free(crest_layer **l, int n);
 
 /* --lr-schedule SPEC (a cli_opt parser) into a cli_schedule. */

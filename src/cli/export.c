@@ -11,7 +11,9 @@ typedef struct export_opts {
 
 static const cli_opt export_options[] = {
     { CLI_ENUM_OPT(export_opts, "--format", format, "tfjs|h5|keras|onnx|tflite"),
-      .help = "tfjs: a TF.js layers folder; h5: a Keras 2.x HDF5 file (model.save's\n"
+      .help = "tfjs: a TF.js layers folder (without augmentation layers: TF.js\n"
+              "has no RandomFlip...; they are the identity at inference; a model\n"
+              "with RandomCrop is refused); h5: a Keras 2.x HDF5 file (model.save's\n"
               "layout); keras: a Keras 3 .keras zip (config.json, metadata.json,\n"
               "model.weights.h5); onnx: an ONNX file (float32, opset 13; inputs and\n"
               "outputs NHWC as crest's, batch dynamic); tflite: not written yet (refused)" },
@@ -46,6 +48,27 @@ static int check(const export_opts *o, const cli_parsed *p)
                                           : cli_check_out_dir("export", o->out);
 }
 
+/* TF.js 4.22 has none of Keras' augmentation layers (RandomFlip...), so
+ * tf.loadLayersModel would refuse the folder: the ones that are the
+ * identity at inference are left out (a note says so). A RandomCrop
+ * resizes at inference and has no TF.js form: refused. */
+static int strip_augmentation(crest_model *m)
+{
+    for (int i = 0; i < crest_model_layer_count(m); i++)
+        if (!strcmp(crest_layer_class(crest_model_layer(m, i)), "RandomCrop")) {
+            fprintf(stderr, "crest export: layer '%s': TF.js has no RandomCrop (at inference "
+                            "Keras' smart_resize); export to keras or h5 instead\n",
+                    crest_layer_name(crest_model_layer(m, i)));
+            return EXIT_INPUT;
+        }
+    int n = crest_model_strip_augmentation(m);
+    if (n > 0)
+        fprintf(stderr, "crest export: left out %d augmentation layer%s (the identity at "
+                        "inference; TF.js has no RandomFlip, RandomRotation... classes)\n", n,
+                n == 1 ? "" : "s");
+    return n < 0 ? n : 0;
+}
+
 int cmd_export(int argc, char **argv)
 {
     export_opts o = { 0 };
@@ -57,12 +80,16 @@ int cmd_export(int argc, char **argv)
         return rc;
     crest_model *m = NULL;
     int err = crest_model_load(&m, p.pos[0]);
+    if (!err && !strcmp(o.format, "tfjs"))
+        err = strip_augmentation(m);
     if (!err)
         err = !strcmp(o.format, "h5")      ? crest_model_save_h5(m, o.out)
               : !strcmp(o.format, "keras") ? crest_model_save_keras(m, o.out)
               : !strcmp(o.format, "onnx")  ? crest_model_save_onnx(m, o.out)
                                            : crest_model_save(m, o.out);
     crest_model_free(m);
+    if (err > 0)
+        return err;
     if (err)
         return cli_fail("export", err);
     printf("exported: %s (%s)\n", o.out, o.format);

@@ -165,8 +165,13 @@ static const cli_opt train_options[] = {
               "flip[=horizontal|vertical] (default both: RandomFlip), rotate=F\n"
               "(RandomRotation, F of a full turn), zoom=F (RandomZoom),\n"
               "translate=F (RandomTranslation, F of the size), contrast=F,\n"
-              "brightness=F; with the frozen backbone, --augment-copies copies\n"
-              "of each image's features are extracted and cached" },
+              "brightness=F, crop[=F] (RandomCrop: images loaded at the\n"
+              "backbone's size / F, default 0.875 (256 for 224), a random window\n"
+              "of the backbone's size while training, the whole image resized\n"
+              "to it at inference). The layers are saved as the model's first,\n"
+              "inactive at inference; with the frozen backbone, --augment-copies\n"
+              "copies of each image's features are extracted and cached; while\n"
+              "fine-tuning they draw afresh every step" },
     { CLI_INT_OPT(T, "--augment-copies", augment_copies, 1, 1000), .arg = "K",
       .modes = TRAIN_BASE, .help = "augmented copies of each training image (default 4)" },
     { CLI_INT_OPT(T, "--limit", limit, 1, 1L << 40), .arg = "N",

@@ -9,10 +9,14 @@
  *      with --augment, K augmented copies of each training image's
  *      features (--augment-copies, default 4), each with its own draws;
  *   4. train the head (hidden Dense, Dropout, Dense softmax) on the features;
- *   5. append the head to the backbone: one model, saved with the class
- *      names and the image preprocessing so predict applies the same;
+ *   5. append the head to the backbone and put --augment's layers in
+ *      front of it, as Keras users build it (inputs -> augmentation ->
+ *      backbone -> pooling -> head): one model, saved with the class names
+ *      and the image preprocessing so predict applies the same; the layers
+ *      are the identity at inference;
  *   6. --fine-tune N: unfreeze the backbone's last N layers and fit the whole
- *      model at lr / 10 (BatchNorm stays in inference mode).
+ *      model at lr / 10 (BatchNorm stays in inference mode); the model's
+ *      augmentation layers draw afresh at every step.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
@@ -73,7 +77,7 @@ static int load_data(const train_opts *o, const char *spec, const crest_image_op
  * copies, seeded by seed. */
 static int features(crest_model *m, const crest_dataset *d, const char *cache,
                     const char *what, crest_layer *const *aug, int n_aug, int copies,
-                    uint64_t seed, crest_dataset **out)
+                    uint64_t seed, bool inference, crest_dataset **out)
 {
     crest_extract_stats st;
     int rc = crest_extract(m, d, &(crest_extract_opts){ .batch_size = 32, .cache_dir = cache,
@@ -81,12 +85,13 @@ static int features(crest_model *m, const crest_dataset *d, const char *cache,
                                                         .stats = &st, .augment = aug,
                                                         .n_augment = n_aug,
                                                         .copies = n_aug ? copies : 1,
-                                                        .augment_seed = seed },
+                                                        .augment_seed = seed,
+                                                        .augment_inference = inference },
                            out);
     size_t n = crest_dataset_size(*out ? *out : d);
     if (!rc)
         fprintf(stderr, "features (%s): %zu images%s in %.2f s (%.2f ms/image)%s\n", what, n,
-                n_aug ? " (augmented copies)" : "", st.seconds,
+                n_aug && !inference ? " (augmented copies)" : "", st.seconds,
                 1e3 * st.seconds / (double)(n ? n : 1), st.cache_hit ? ", from the cache" : "");
     return rc;
 }
@@ -109,7 +114,8 @@ static int set_metadata(crest_model *m, const train_opts *o, const crest_dataset
     crest_free(ij);
     cJSON_AddStringToObject(c, "base", o->base);
     cJSON_AddStringToObject(c, "cut", cut);
-    if (o->augment) {   /* how the head was trained (the layers are not in the model) */
+    if (o->augment) {   /* a summary of how the head was trained: the layers
+                           themselves are the model's first ones */
         cJSON_AddStringToObject(c, "augment", o->augment);
         cJSON_AddNumberToObject(c, "augment_copies", o->augment_copies ? o->augment_copies : 4);
     }
@@ -132,6 +138,10 @@ typedef struct base_run {
     float *cw;                        /* --class-weight, or NULL */
     crest_layer **aug;                /* --augment's layers (n_aug), or NULL */
     int n_aug;
+    int n_front;                      /* layers put in front of the backbone */
+    int crop_h, crop_w;               /* --augment crop: the window (the backbone's
+                                         input); io is then the larger loaded size */
+    bool dynamic;                     /* the backbone's input size is unknown */
 } base_run;
 
 /* Steps return 0, a library error (< 0, reported by cmd_train_base) or an
@@ -161,6 +171,14 @@ static int backbone_input(base_run *r)
     }
     r->io = (crest_image_opts){ .height = (int)in.d[0], .width = (int)in.d[1],
                                 .channels = in.ndim == 3 ? (int)in.d[2] : 1 };
+    r->dynamic = crest_model_input_shape(r->m).d[0] == CREST_DIM_NONE;
+    r->crop_h = r->io.height;
+    r->crop_w = r->io.width;
+    double f = r->o->augment ? cli_augment_crop(r->o->augment) : 0;
+    if (f > 0) {   /* --augment crop=F: images loaded larger, a window taken */
+        r->io.height = (int)(r->crop_h / f + 0.5);
+        r->io.width = (int)(r->crop_w / f + 0.5);
+    }
     return base_preprocess(r->o, r->m, &r->io.preprocess);
 }
 
@@ -205,16 +223,23 @@ static int extract(base_run *r)
                         NULL);
     int copies = o->augment_copies ? (int)o->augment_copies : 4;
     if (!err && o->augment)
-        err = cli_augment_layers(o->augment, r->io.preprocess, &r->aug, &r->n_aug);
+        err = cli_augment_layers(o->augment, r->io.preprocess, o->seed, r->crop_h, r->crop_w,
+                                 &r->aug, &r->n_aug);
     if (!err && o->augment)
         fprintf(stderr, "augmentation: %s, %d copies of each training image%s\n", o->augment,
                 copies, o->fine_tune > 0 ? "; while fine-tuning, new draws every step" : "");
+    bool crop = r->io.height != r->crop_h || r->io.width != r->crop_w;
+    if (!err && crop)
+        fprintf(stderr, "random crop: images loaded at %dx%d, a %dx%d window while training, "
+                        "resized to it at inference\n", r->io.height, r->io.width, r->crop_h,
+                r->crop_w);
     double t0 = now_s();
     if (!err)
         err = features(r->m, r->ds, o->cache, "train", r->aug, r->n_aug, copies,
-                       (uint64_t)o->seed, &r->ft);
-    if (!err && r->val)
-        err = features(r->m, r->val, o->cache, "validation", NULL, 0, 1, 0, &r->fv);
+                       (uint64_t)o->seed, false, &r->ft);
+    if (!err && r->val)   /* a crop in front: resized to the window, as at predict */
+        err = features(r->m, r->val, o->cache, "validation", crop ? r->aug : NULL,
+                       crop ? r->n_aug : 0, 1, 0, true, &r->fv);
     r->t_feat = now_s() - t0;
     return err;
 }
@@ -255,11 +280,11 @@ static int fine_tune(base_run *r)
 {
     const train_opts *o = r->o;
     int last = r->nb;   /* the global pooling layer added by the cut is not counted */
-    const char *ln = crest_layer_name(crest_model_layer(r->m, r->nb - 1));
+    const char *ln = crest_layer_name(crest_model_layer(r->m, r->n_front + r->nb - 1));
     if (ln && !strncmp(ln, "global_", 7))
         last = r->nb - 1;
     int n = o->fine_tune > last ? last : (int)o->fine_tune;
-    int err = crest_model_set_trainable(r->m, last - n, n, true);
+    int err = crest_model_set_trainable(r->m, r->n_front + last - n, n, true);
     if (err)
         return err;
     fprintf(stderr, "fine-tuning the backbone's last %d layers at lr %g\n", n, o->lr / 10);
@@ -276,8 +301,7 @@ static int fine_tune(base_run *r)
     fo.initial_epoch = 0;
     fo.validation_data = r->val;
     fo.class_weight = r->cw;
-    fo.augment = r->aug;              /* --augment: every step, on the images */
-    fo.n_augment = r->n_aug;
+    /* --augment: the model's own first layers draw at every step */
     if (!err)
         err = crest_fit(r->m, r->ds, &fo);   /* lazy: inputs made a batch at a time */
     if (!err)
@@ -285,12 +309,44 @@ static int fine_tune(base_run *r)
     return err;
 }
 
+/* Step 5's front: --augment's layers become the model's first (consumed). */
+static int prepend_augment(base_run *r)
+{
+    crest_dims in = crest_model_input_shape(r->m);   /* a crop takes larger images */
+    in.d[0] = r->io.height;
+    in.d[1] = r->io.width;
+    int err = crest_model_prepend(r->m, r->aug, r->n_aug, r->dynamic ? NULL : &in);
+    r->n_front = r->n_aug;
+    free(r->aug);   /* the layers are the model's now (or freed) */
+    r->aug = NULL;
+    r->n_aug = 0;
+    return err;
+}
+
+/* A backbone that carries augmentation layers of its own (a model crest
+ * train --augment wrote): they stay, and augment its fine-tuning; a second
+ * set from --augment would augment twice. */
+static int check_base_augment(const base_run *r)
+{
+    for (int i = 0; i < crest_model_layer_count(r->m); i++) {
+        const char *cls = crest_layer_class(crest_model_layer(r->m, i));
+        if (cls && !strncmp(cls, "Random", 6) && r->o->augment) {
+            fprintf(stderr, "crest train: --augment: backbone %s already has augmentation "
+                            "layer '%s' (%s); train without --augment to keep its own\n",
+                    r->o->base, crest_layer_name(crest_model_layer(r->m, i)), cls);
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
 int cmd_train_base(const train_opts *o)
 {
     base_run r = { .o = o };
     int err = 0;
     if (o->augment) {   /* the spec checked before any work (value ranges come later) */
-        err = cli_augment_layers(o->augment, CREST_PRE_RESCALE, &r.aug, &r.n_aug);
+        err = cli_augment_layers(o->augment, CREST_PRE_RESCALE, o->seed, 224, 224, &r.aug,
+                                 &r.n_aug);
         cli_augment_free(r.aug, r.n_aug);
         r.aug = NULL;
         r.n_aug = 0;
@@ -299,11 +355,15 @@ int cmd_train_base(const train_opts *o)
     }
     err = load_backbone(&r);
     if (!err)
+        err = check_base_augment(&r);
+    if (!err)
         err = extract(&r);
     if (!err)
         err = train_head(&r);
     if (!err)   /* step 5: one model, with what predict needs to read images */
         err = crest_model_append(r.m, r.head);
+    if (!err && r.n_aug)
+        err = prepend_augment(&r);
     if (!err)
         err = set_metadata(r.m, o, r.ds, &r.io, r.cut);
     if (!err && o->fine_tune > 0)

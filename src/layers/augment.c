@@ -348,7 +348,10 @@ static int crop_parse(crest_layer *l, const cJSON *cfg)
     int rc = cr_json_int(cfg, "height", 1, 1 << 16, CR_JSON_REQUIRED, &c->a.out_h);
     if (!rc)
         rc = cr_json_int(cfg, "width", 1, 1 << 16, CR_JSON_REQUIRED, &c->a.out_w);
-    return rc ? rc : common_parse(cfg, c, false);
+    if (!rc)
+        rc = common_parse(cfg, c, false);
+    c->a.fill = CR_FILL_CONSTANT;   /* a window inside the image: never read */
+    return rc;
 }
 
 static int crop_save(const crest_layer *l, cJSON *cfg)
@@ -378,10 +381,11 @@ AUG_LAYER(brightness, "RandomBrightness", random_brightness)
 
 /* ---- augmentation before a model (crest_extract, crest_fit) ------------------- */
 
-int cr_augment_graph(crest_layer *const *l, int n, cr_dims sample, cr_graph **g, cr_node **y)
+int cr_augment_graph(crest_layer *const *l, int n, cr_dims sample, bool training, cr_graph **g,
+                     cr_node **y)
 {
     *y = NULL;
-    *g = cr_graph_new(NULL, true);
+    *g = cr_graph_new(NULL, training);
     if (!*g)
         return cr_fail(CREST_E_NOMEM, "out of memory");
     cr_node *x = cr_input(*g, sample);
@@ -390,20 +394,37 @@ int cr_augment_graph(crest_layer *const *l, int n, cr_dims sample, cr_graph **g,
     for (int i = 0; i < n && *y; i++)
         *y = cr_layer_apply(l[i], *g, y, 1);
     int rc = cr_graph_status(*g);
-    if (!rc && !cr_dims_eq(&(*y)->shape, &x->shape))
-        rc = cr_fail(CREST_E_SHAPE, "the layers change the input's shape (a RandomCrop is "
-                     "for a model's own first layers)");
     return rc ? cr_wrap(rc, "augmentation") : CREST_OK;
 }
 
 int cr_augment_run(cr_graph *g, cr_node *y, float *x, int64_t nb, int64_t per, cr_rng *r,
-                   cr_pool *pool)
+                   cr_pool *pool, float *out)
 {
     int rc = cr_graph_plan(g, nb);
     if (rc)
         return rc;
     cr_graph_feed(g, x, per, NULL, 0, nb);
-    cr_graph_forward(g, &(cr_ctx){ .pool = pool, .rng = r, .training = true });
-    memcpy(x, y->val, (size_t)(nb * per) * sizeof *x);
+    cr_graph_forward(g, &(cr_ctx){ .pool = pool, .rng = r, .training = g->training });
+    memcpy(out ? out : x, y->val, (size_t)cr_dims_count(&y->shape) * sizeof *x);
     return CREST_OK;
+}
+
+bool cr_layer_inference_identity_augment(const crest_layer *l)
+{
+    const cr_layer_def *d = l ? l->def : NULL;
+    return d && (d == &cr_random_flip_def || d == &cr_random_rotation_def ||
+                 d == &cr_random_zoom_def || d == &cr_random_translation_def ||
+                 d == &cr_random_contrast_def || d == &cr_random_brightness_def);
+}
+
+bool cr_layer_is_augment(const crest_layer *l)
+{
+    return cr_layer_inference_identity_augment(l) || (l && l->def == &cr_random_crop_def);
+}
+
+int crest_model_strip_augmentation(crest_model *m)
+{
+    int n = 0, rc = cr_functional_bypass(m, cr_layer_inference_identity_augment, &n);
+    return rc ? cr_wrap(rc, "taking the augmentation layers out of '%s'", m ? m->name : "")
+              : n;
 }

@@ -52,6 +52,7 @@ int crest_layer_set_name(crest_layer *l, const char *name)
 }
 
 const char *crest_layer_name(const crest_layer *l) { return l ? l->name : NULL; }
+const char *crest_layer_class(const crest_layer *l) { return l ? l->def->keras_class : NULL; }
 
 void crest_layer_set_trainable(crest_layer *l, bool trainable)
 {
