@@ -112,6 +112,11 @@ typedef struct cr_op_def {
     double gc_tol;
 } cr_op_def;
 
+/* The backward of y = x * mask elementwise (mask NULL: y = x): in[0]'s
+ * gradient += n's gradient times the mask (src/ops/shape.c; copy, dropout
+ * and the noise ops, whose masks sit in aux). */
+void cr_grad_masked(cr_node *n, const float *mask);
+
 enum cr_node_kind { CR_NODE_OP = 0, CR_NODE_INPUT, CR_NODE_PARAM };
 
 struct crest_node {
