@@ -327,15 +327,6 @@ int crest_model_output_count(const crest_model *m)
     return f ? f->n_outputs : m ? 1 : 0;
 }
 
-/* ---- predict: any output ------------------------------------------------ */
-
-int crest_predict_output(crest_model *m, int k, const float *x, size_t n, float *out)
-{
-    if (!m || k < 0 || k >= crest_model_output_count(m))
-        return cr_fail(CREST_E_ARG, "predict_output: output %d does not exist", k);
-    return cr_predict_node(m, k, x, n, out);
-}
-
 /* ---- transfer learning support (used by src/transfer.c) ---------------- */
 
 crest_sym *cr_functional_output(crest_model *m, int k)

@@ -112,6 +112,11 @@ typedef struct cr_op_def {
     double gc_tol;
 } cr_op_def;
 
+/* The backward of y = x * mask elementwise (mask NULL: y = x): in[0]'s
+ * gradient += n's gradient times the mask (src/ops/shape.c; copy, dropout
+ * and the noise ops, whose masks sit in aux). */
+void cr_grad_masked(cr_node *n, const float *mask);
+
 enum cr_node_kind { CR_NODE_OP = 0, CR_NODE_INPUT, CR_NODE_PARAM };
 
 struct crest_node {
@@ -465,6 +470,7 @@ cr_node *cr_layer_var(cr_graph *g, const char *name, cr_dims shape, crest_init i
                       bool trainable);
 cr_node *cr_layer_apply(crest_layer *l, cr_graph *g, cr_node **in, int n_in);
 
+/* The built-in layer classes (src/layers/registry.c), and one by class name. */
 extern const cr_layer_def *const cr_layer_registry[];
 extern const int cr_layer_registry_count;
 const cr_layer_def *cr_layer_def_find(const char *keras_class);
@@ -505,7 +511,8 @@ int cr_init_parse(const cJSON *init_obj, crest_init *out);
 int cr_layer_from_json(const cJSON *layer_json, crest_layer **out);
 /* {"class_name", "config"} of a layer; batch_input adds batch_input_shape. */
 cJSON *cr_layer_json(const crest_layer *l, const cr_dims *batch_input);
-/* batch_input_shape / batch_shape in a layer config (found = false if neither). */
+/* batch_input_shape / batch_shape in a layer config (found = false if
+ * neither; src/layers/config.c). */
 int cr_input_shape_json(const cJSON *cfg, cr_dims *out, bool *found);
 /* A fresh copy of l's class, config, name and trainable flag (no weights). */
 int cr_layer_clone(const crest_layer *l, crest_layer **out);
@@ -604,6 +611,7 @@ cr_dims cr_model_trace_shape(const crest_model *m, const cr_dims *declared);
 /* cr_model_build's part for dynamic models: traces at placeholders until
  * one works, marks the layers' unknown output dimensions, re-shapes to feed. */
 int cr_model_build_dynamic(crest_model *m, cr_graph **gout, cr_node **out);
+/* ---- a data shape bound to a model (src/input_shape.c) ---- */
 /* Binds a data shape (crest_model_set_input_shape); d: a data set's sample
  * shape, or NULL for raw calls (then the shape must have been set). */
 int cr_model_bind(crest_model *m, const cr_dims *sample);
@@ -765,8 +773,13 @@ typedef struct cr_fit {
     cr_node *aug_y;
 } cr_fit;
 
-/* Hands e to o->progress, if any (fit, table fit, resume). */
-void cr_fit_progress(const crest_fit_opts *o, crest_progress e);
+/* Hands e to o->progress, if any (fit, table fit, resume); inline so the
+ * checkpoint code below fit can report without calling up into train.c. */
+static inline void cr_fit_progress(const crest_fit_opts *o, crest_progress e)
+{
+    if (o->progress)
+        o->progress(&e, o->progress_user);
+}
 
 /* With o->checkpoint_dir: names the file, fingerprints the run and, with
  * o->resume and a checkpoint there, restores the run (weights, optimizer,

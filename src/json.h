@@ -55,7 +55,7 @@ int cr_json_shape(const cJSON *o, const char *key, cr_dims *out);
 void cr_json_add_shape(cJSON *o, const char *key, const cr_dims *d);
 
 /* Keras layer-config values: activations, regularizers, initializers
- * (src/layers/serial.c). */
+ * (src/layers/config.c). */
 int cr_json_act(const cJSON *o, const char *key, crest_act *out);
 /* {"class_name": "L1L2" | "L2", "config": {"l2": x}} or null: out = l2 factor. */
 int cr_json_l2(const cJSON *o, const char *key, float *out);

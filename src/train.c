@@ -168,14 +168,6 @@ static void count_hits(const crest_model *m, const crest_dataset *d, const size_
     }
 }
 
-/* ---- progress: events for the caller's callback ------------------------ */
-
-void cr_fit_progress(const crest_fit_opts *o, crest_progress e)
-{
-    if (o->progress)
-        o->progress(&e, o->progress_user);
-}
-
 /* ---- fit ---------------------------------------------------------------- */
 
 static int eval_range(crest_model *m, const crest_dataset *d, size_t start, size_t n, int bs,
@@ -606,6 +598,13 @@ int cr_predict_node(crest_model *m, int k, const float *x, size_t n, float *out)
 int crest_predict(crest_model *m, const float *x, size_t n, float *probs)
 {
     return cr_predict_node(m, 0, x, n, probs);
+}
+
+int crest_predict_output(crest_model *m, int k, const float *x, size_t n, float *out)
+{
+    if (!m || k < 0 || k >= crest_model_output_count(m))
+        return cr_fail(CREST_E_ARG, "predict_output: output %d does not exist", k);
+    return cr_predict_node(m, k, x, n, out);
 }
 
 int crest_predict_dataset(crest_model *m, const crest_dataset *d, float *probs)

@@ -37,13 +37,18 @@ const char *crest_strerror(int code)
 }
 
 /* Messages are written in the "C" locale too: "[1, 1.5]", never "[1, 1,5]". */
+static void format_c(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    void *saved = cr_locale_push_c();
+    vsnprintf(buf, size, fmt, ap);
+    cr_locale_pop(saved);
+}
+
 int cr_fail(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    void *saved = cr_locale_push_c();
-    vsnprintf(err_msg, sizeof err_msg, fmt, ap);
-    cr_locale_pop(saved);
+    format_c(err_msg, sizeof err_msg, fmt, ap);
     va_end(ap);
     return code;
 }
@@ -53,9 +58,7 @@ int cr_wrap(int code, const char *fmt, ...)
     char prefix[512], old[sizeof err_msg];
     va_list ap;
     va_start(ap, fmt);
-    void *saved = cr_locale_push_c();
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
-    cr_locale_pop(saved);
+    format_c(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err_msg, sizeof old);
     size_t k = strlen(prefix);

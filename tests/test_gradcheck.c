@@ -20,17 +20,7 @@
 #include <stdio.h>
 
 #include "internal.h"
-
-static double loss_of(cr_graph *g, cr_node *out, const float *r, const cr_ctx *c, cr_rng *rng)
-{
-    cr_rng_seed(rng, 99);        /* the same dropout mask on every pass */
-    cr_graph_forward(g, c);
-    double s = 0;
-    int64_t n = cr_dims_count(&out->shape);
-    for (int64_t i = 0; i < n; i++)
-        s += (double)out->val[i] * r[i];
-    return s;
-}
+#include "gradcheck.h"
 
 /* An op's example: the registry's own, or an activation's (arg: its row). */
 typedef cr_node *(*example_fn)(cr_graph *g, cr_rng *r, const void *arg);
@@ -48,7 +38,7 @@ static cr_node *act_example(cr_graph *g, cr_rng *r, const void *row)
 /* Returns the worst relative error over all inputs; -1 if building failed. */
 static double check(const cr_op_def *def, example_fn example, const void *arg)
 {
-    cr_rng rng, drop;
+    cr_rng rng;
     cr_rng_seed(&rng, 1234);
     cr_graph *g = cr_graph_new(NULL, true);
     cr_node *out = example(g, &rng, arg);
@@ -57,47 +47,7 @@ static double check(const cr_op_def *def, example_fn example, const void *arg)
         cr_graph_free(g);
         return -1;
     }
-    /* R as a constant (non-trainable) weight, and L = sum(out * R) for backward */
-    cr_node *rn = cr_example_var(g, &rng, out->shape, -1, 1, 0);
-    rn->w->trainable = false;
-    rn->needs_grad = false;
-    cr_node *l = crest_op_sum(g, crest_op_mul(g, out, rn), CR_AXIS_ALL, false);
-    for (int i = 0; i < g->n_own_w; i++) {
-        cr_weight *w = g->own_w[i];
-        w->grad = cr_calloc((size_t)w->size, sizeof(float));
-    }
-    g->planned = false;
-    if (!l || cr_graph_plan(g, 1)) {
-        print_error("%s: plan failed: %s\n", def->name, crest_last_error());
-        cr_graph_free(g);
-        return -1;
-    }
-    cr_ctx c = { .rng = &drop, .training = true };
-    loss_of(g, out, rn->val, &c, &drop);
-    cr_graph_backward(g, l, &c);
-    double worst = 0;
-    for (int i = 0; i < g->n_own_w; i++) {
-        cr_weight *w = g->own_w[i];
-        if (!w->trainable)
-            continue;
-        for (int64_t k = 0; k < w->size; k++) {
-            float x0 = w->val[k];
-            float h = 1e-3f * (fabsf(x0) > 1 ? fabsf(x0) : 1.0f);
-            w->val[k] = x0 + h;
-            double lp = loss_of(g, out, rn->val, &c, &drop);
-            w->val[k] = x0 - h;
-            double lm = loss_of(g, out, rn->val, &c, &drop);
-            w->val[k] = x0;
-            double num = (lp - lm) / (2.0 * (double)h), ana = w->grad[k];
-            double den = fmax(1.0, fmax(fabs(num), fabs(ana)));
-            double err = fabs(num - ana) / den;
-            if (err > worst)
-                worst = err;
-            if (err > def->gc_tol)
-                print_message("  %s: input %d [%lld]: analytic %.6g numeric %.6g\n", def->name,
-                              i, (long long)k, ana, num);
-        }
-    }
+    double worst = gc_worst(g, out, &rng, def->name, def->gc_tol);
     cr_graph_free(g);
     return worst;
 }

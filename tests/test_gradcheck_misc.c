@@ -26,23 +26,14 @@
 #include <cjson/cJSON.h>
 
 #include "internal.h"
+#include "gradcheck.h"
 
 typedef cr_node *(*build_fn)(cr_graph *g, cr_rng *r);
-
-static double loss_of(cr_graph *g, cr_node *out, const float *r, const cr_ctx *c, cr_rng *rng)
-{
-    cr_rng_seed(rng, 99);        /* the same noise on every pass */
-    cr_graph_forward(g, c);
-    double s = 0;
-    for (int64_t i = 0; i < cr_dims_count(&out->shape); i++)
-        s += (double)out->val[i] * r[i];
-    return s;
-}
 
 /* Worst relative error of the analytic gradient over every trainable input. */
 static double check(const char *what, build_fn build)
 {
-    cr_rng rng, drop;
+    cr_rng rng;
     cr_rng_seed(&rng, 4321);
     cr_graph *g = cr_graph_new(NULL, true);
     cr_node *out = build(g, &rng);
@@ -51,35 +42,7 @@ static double check(const char *what, build_fn build)
         cr_graph_free(g);
         return -1;
     }
-    cr_node *rn = cr_example_var(g, &rng, out->shape, -1, 1, 0);
-    rn->w->trainable = false;
-    rn->needs_grad = false;
-    cr_node *l = crest_op_sum(g, crest_op_mul(g, out, rn), CR_AXIS_ALL, false);
-    for (int i = 0; i < g->n_own_w; i++)
-        g->own_w[i]->grad = cr_calloc((size_t)g->own_w[i]->size, sizeof(float));
-    if (!l || cr_graph_plan(g, 1)) {
-        print_error("%s: plan: %s\n", what, crest_last_error());
-        cr_graph_free(g);
-        return -1;
-    }
-    cr_ctx c = { .rng = &drop, .training = true };
-    loss_of(g, out, rn->val, &c, &drop);
-    cr_graph_backward(g, l, &c);
-    double worst = 0;
-    for (int i = 0; i < g->n_own_w; i++) {
-        cr_weight *w = g->own_w[i];
-        for (int64_t k = 0; w->trainable && k < w->size; k++) {
-            float x0 = w->val[k], h = 1e-3f * (fabsf(x0) > 1 ? fabsf(x0) : 1.0f);
-            w->val[k] = x0 + h;
-            double lp = loss_of(g, out, rn->val, &c, &drop);
-            w->val[k] = x0 - h;
-            double lm = loss_of(g, out, rn->val, &c, &drop);
-            w->val[k] = x0;
-            double num = (lp - lm) / (2.0 * (double)h), ana = w->grad[k];
-            double err = fabs(num - ana) / fmax(1.0, fmax(fabs(num), fabs(ana)));
-            worst = fmax(worst, err);
-        }
-    }
+    double worst = gc_worst(g, out, &rng, what, 0);
     cr_graph_free(g);
     return worst;
 }

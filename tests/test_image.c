@@ -16,22 +16,6 @@
 #include "internal.h"
 #include "testutil.h"
 
-static char tmp[256];
-
-static int setup(void **state)
-{
-    (void)state;
-    tu_tmpdir(tmp, sizeof tmp);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_rmdir(tmp);
-    return 0;
-}
-
 static const char *data_path(char *buf, size_t n, const char *rel)
 {
     snprintf(buf, n, "%s/%s", crest_data_dir(), rel);
@@ -202,7 +186,7 @@ static void test_resize_full_photo_same_pixels(void **state)
 {
     (void)state;
     char cmd[2048], raw[512], p[1024];
-    snprintf(raw, sizeof raw, "%s/china.u8", tmp);
+    snprintf(raw, sizeof raw, "%s/china.u8", tu_fixture_dir);
     snprintf(cmd, sizeof cmd,
              "NODE_PATH=tools/node_modules node tools/golden/image_resize.js --decode %s %s "
              ">/dev/null 2>&1", data_path(p, sizeof p, "images/china.jpg"), raw);
@@ -272,7 +256,7 @@ static void test_resize_modes_match_tfjs(void **state)
 static void load_png(const char *name, int channels, crest_image *im)
 {
     char p[512];
-    snprintf(p, sizeof p, "%s/%s", tmp, name);
+    snprintf(p, sizeof p, "%s/%s", tu_fixture_dir, name);
     int rc = crest_image_load(im, p, channels);
     if (rc)
         fail_msg("%s: %s", name, crest_last_error());
@@ -307,21 +291,21 @@ static void test_png_variants(void **state)
     g1[2] = 0xF8;   /* 11111 */
     png_color pal[4] = { { 255, 0, 0 }, { 0, 255, 0 }, { 0, 0, 255 }, { 10, 20, 30 } };
     unsigned char trns[4] = { 0, 128, 255, 255 };
-    snprintf(p, sizeof p, "%s/g8.png", tmp);
+    snprintf(p, sizeof p, "%s/g8.png", tu_fixture_dir);
     write_png(p, W, H, PNG_COLOR_TYPE_GRAY, 8, g8, NULL, 0, NULL, 0, false);
-    snprintf(p, sizeof p, "%s/rgb.png", tmp);
+    snprintf(p, sizeof p, "%s/rgb.png", tu_fixture_dir);
     write_png(p, W, H, PNG_COLOR_TYPE_RGB, 8, rgb, NULL, 0, NULL, 0, true);   /* interlaced */
-    snprintf(p, sizeof p, "%s/rgba.png", tmp);
+    snprintf(p, sizeof p, "%s/rgba.png", tu_fixture_dir);
     write_png(p, W, H, PNG_COLOR_TYPE_RGBA, 8, rgba, NULL, 0, NULL, 0, false);
-    snprintf(p, sizeof p, "%s/ga.png", tmp);
+    snprintf(p, sizeof p, "%s/ga.png", tu_fixture_dir);
     write_png(p, W, H, PNG_COLOR_TYPE_GRAY_ALPHA, 8, ga, NULL, 0, NULL, 0, false);
-    snprintf(p, sizeof p, "%s/g16.png", tmp);
+    snprintf(p, sizeof p, "%s/g16.png", tu_fixture_dir);
     write_png(p, W, H, PNG_COLOR_TYPE_GRAY, 16, g16, NULL, 0, NULL, 0, false);
-    snprintf(p, sizeof p, "%s/rgb16.png", tmp);
+    snprintf(p, sizeof p, "%s/rgb16.png", tu_fixture_dir);
     write_png(p, W, H, PNG_COLOR_TYPE_RGB, 16, rgb16, NULL, 0, NULL, 0, false);
-    snprintf(p, sizeof p, "%s/pal.png", tmp);
+    snprintf(p, sizeof p, "%s/pal.png", tu_fixture_dir);
     write_png(p, W, H, PNG_COLOR_TYPE_PALETTE, 8, pal_ix, pal, 4, trns, 4, false);
-    snprintf(p, sizeof p, "%s/g1.png", tmp);
+    snprintf(p, sizeof p, "%s/g1.png", tu_fixture_dir);
     write_png(p, W, H, PNG_COLOR_TYPE_GRAY, 1, g1, NULL, 0, NULL, 0, false);
 
     crest_image im;
@@ -381,7 +365,7 @@ static void test_jpeg_written_on_the_fly(void **state)
     (void)state;
     char p[512];
     unsigned char *rgb = pattern(40, 24, 3, 1), *g = pattern(40, 24, 1, 2);
-    snprintf(p, sizeof p, "%s/rgb.jpg", tmp);
+    snprintf(p, sizeof p, "%s/rgb.jpg", tu_fixture_dir);
     write_jpeg(p, 40, 24, 3, rgb);
     crest_image im;
     assert_int_equal(crest_image_load(&im, p, 0), CREST_OK);
@@ -394,7 +378,7 @@ static void test_jpeg_written_on_the_fly(void **state)
     print_message("RGB JPEG q100: mean |diff| %.3f\n", mean / (40 * 24 * 3));
     assert_true(mean / (40 * 24 * 3) < 3.0);     /* quality 100, lossy only a little */
     crest_image_free(&im);
-    snprintf(p, sizeof p, "%s/g.jpg", tmp);
+    snprintf(p, sizeof p, "%s/g.jpg", tu_fixture_dir);
     write_jpeg(p, 40, 24, 1, g);
     assert_int_equal(crest_image_load(&im, p, 0), CREST_OK);
     assert_int_equal(im.channels, 1);
@@ -412,7 +396,7 @@ static void test_jpeg_written_on_the_fly(void **state)
 static void expect_bad(const void *buf, size_t len, const char *name)
 {
     char p[512];
-    snprintf(p, sizeof p, "%s/%s", tmp, name);
+    snprintf(p, sizeof p, "%s/%s", tu_fixture_dir, name);
     FILE *f = fopen(p, "wb");
     assert_non_null(f);
     if (len)
@@ -455,7 +439,7 @@ static void test_corrupt_and_truncated(void **state)
     free(jpg);
 
     unsigned char *rgb = pattern(64, 64, 3, 3);
-    snprintf(p, sizeof p, "%s/ok.png", tmp);
+    snprintf(p, sizeof p, "%s/ok.png", tu_fixture_dir);
     write_png(p, 64, 64, PNG_COLOR_TYPE_RGB, 8, rgb, NULL, 0, NULL, 0, false);
     free(rgb);
     unsigned char *png = read_all(p, &len);
@@ -468,7 +452,7 @@ static void test_corrupt_and_truncated(void **state)
     expect_bad("hello, world", 12, "text.jpg");
     expect_bad("", 0, "empty.png");
     crest_image im;
-    snprintf(p, sizeof p, "%s/missing.jpg", tmp);
+    snprintf(p, sizeof p, "%s/missing.jpg", tu_fixture_dir);
     assert_int_equal(crest_image_load(&im, p, 0), CREST_E_IO);
     assert_non_null(strstr(crest_last_error(), "missing.jpg"));
     assert_int_equal(crest_image_load(&im, p, 2), CREST_E_IO);   /* file checked first */
@@ -552,7 +536,7 @@ static void test_to_input_crop_to_aspect(void **state)
 static void mk(const char *rel)
 {
     char p[512];
-    snprintf(p, sizeof p, "%s/%s", tmp, rel);
+    snprintf(p, sizeof p, "%s/%s", tu_fixture_dir, rel);
     assert_int_equal(mkdir(p, 0755), 0);
 }
 
@@ -560,7 +544,7 @@ static void test_folder_dataset(void **state)
 {
     (void)state;
     char p[1024], root[512];
-    snprintf(root, sizeof root, "%s/ds", tmp);
+    snprintf(root, sizeof root, "%s/ds", tu_fixture_dir);
     mk("ds");
     mk("ds/zebra");
     mk("ds/ant");
@@ -614,9 +598,9 @@ static void test_folder_dataset(void **state)
     assert_non_null(strstr(crest_last_error(), "z2.png"));
     /* no classes, missing folder, bad options */
     mk("empty");
-    snprintf(p, sizeof p, "%s/empty", tmp);
+    snprintf(p, sizeof p, "%s/empty", tu_fixture_dir);
     assert_int_equal(crest_image_folder_load(&d, p, &o), CREST_E_FORMAT);
-    snprintf(p, sizeof p, "%s/nope", tmp);
+    snprintf(p, sizeof p, "%s/nope", tu_fixture_dir);
     assert_int_equal(crest_image_folder_load(&d, p, &o), CREST_E_IO);
     assert_int_equal(crest_image_folder_load(&d, root, &(crest_image_opts){ 0 }), CREST_E_ARG);
     free(a);
@@ -628,7 +612,7 @@ static void test_out_of_memory(void **state)
 {
     (void)state;
     char root[512], p[1024];
-    snprintf(root, sizeof root, "%s/oom", tmp);
+    snprintf(root, sizeof root, "%s/oom", tu_fixture_dir);
     mk("oom");
     mk("oom/c");
     mk("oom/d");
@@ -683,7 +667,7 @@ static void test_large_images_scaled(void **state)
     char p[1024];
     int W = 100, H = 70;   /* RGB floats: 84,000 bytes */
     unsigned char *a = pattern(W, H, 3, 5);
-    snprintf(p, sizeof p, "%s/big.png", tmp);
+    snprintf(p, sizeof p, "%s/big.png", tu_fixture_dir);
     write_png(p, W, H, PNG_COLOR_TYPE_RGB, 8, a, NULL, 0, NULL, 0, false);
     crest_image full, im;
     assert_int_equal(crest_image_load(&full, p, 3), CREST_OK);
@@ -713,7 +697,7 @@ static void test_large_images_scaled(void **state)
     assert_float_equal(im.data[(8 * 13 + 12) * 3], s / 24, 1e-3);
     crest_image_free(&im);
     /* JPEG: libjpeg's scale_denom */
-    snprintf(p, sizeof p, "%s/big.jpg", tmp);
+    snprintf(p, sizeof p, "%s/big.jpg", tu_fixture_dir);
     write_jpeg(p, W, H, 3, a);
     cr_image_set_max_bytes(30000);
     assert_int_equal(crest_image_load(&im, p, 3), CREST_OK);
@@ -722,17 +706,18 @@ static void test_large_images_scaled(void **state)
     cr_image_set_max_bytes(10);      /* nothing fits: an error naming the file */
     assert_int_equal(crest_image_load(&im, p, 3), CREST_E_FORMAT);
     assert_non_null(strstr(crest_last_error(), "big.jpg"));
-    snprintf(p, sizeof p, "%s/big.png", tmp);
+    snprintf(p, sizeof p, "%s/big.png", tu_fixture_dir);
     assert_int_equal(crest_image_load(&im, p, 3), CREST_E_FORMAT);
     assert_non_null(strstr(crest_last_error(), "big.png"));
-    snprintf(p, sizeof p, "%s/inter.png", tmp);   /* interlaced: cannot be read by rows */
+    /* interlaced: cannot be read by rows */
+    snprintf(p, sizeof p, "%s/inter.png", tu_fixture_dir);
     write_png(p, W, H, PNG_COLOR_TYPE_RGB, 8, a, NULL, 0, NULL, 0, true);
     cr_image_set_max_bytes(30000);
     assert_int_equal(crest_image_load(&im, p, 3), CREST_E_FORMAT);
     assert_non_null(strstr(crest_last_error(), "inter.png"));
     assert_null(im.data);
     for (long k = 0; k < 40; k++) {  /* allocation failures while reading rows */
-        snprintf(p, sizeof p, "%s/big.png", tmp);
+        snprintf(p, sizeof p, "%s/big.png", tu_fixture_dir);
         cr_alloc_fail_after(k);
         rc = crest_image_load(&im, p, 3);
         cr_alloc_fail_after(-1);
@@ -750,7 +735,7 @@ static void put_jpeg(const char *rel, int w, int h, int seed)
 {
     char p[1024];
     unsigned char *a = pattern(w, h, 3, seed);
-    snprintf(p, sizeof p, "%s/%s", tmp, rel);
+    snprintf(p, sizeof p, "%s/%s", tu_fixture_dir, rel);
     write_jpeg(p, w, h, 3, a);
     free(a);
 }
@@ -759,7 +744,7 @@ static void test_folder_source(void **state)
 {
     (void)state;
     char root[512], p[1024];
-    snprintf(root, sizeof root, "%s/src", tmp);
+    snprintf(root, sizeof root, "%s/src", tu_fixture_dir);
     mk("src");
     mk("src/cat");
     mk("src/dog");
@@ -820,7 +805,7 @@ static void test_folder_source(void **state)
     mk("one");
     mk("one/only");
     put_jpeg("one/only/a.jpg", 8, 8, 5);
-    snprintf(p, sizeof p, "%s/one", tmp);
+    snprintf(p, sizeof p, "%s/one", tu_fixture_dir);
     assert_int_equal(crest_image_source_open(&d, p, &o, NULL), CREST_E_FORMAT);
     assert_non_null(strstr(crest_last_error(), p));
     assert_non_null(strstr(crest_last_error(), "only"));
@@ -844,7 +829,7 @@ static void test_idx_source(void **state)
 {
     (void)state;
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/idx", tmp);
+    snprintf(dir, sizeof dir, "%s/idx", tu_fixture_dir);
     mk("idx");
     unsigned char px[3 * 4 * 5], lab[3] = { 0, 1, 1 };
     for (size_t i = 0; i < sizeof px; i++)
@@ -878,8 +863,8 @@ static void test_folder_features_cache(void **state)
 {
     (void)state;
     char root[512], cache[512];
-    snprintf(root, sizeof root, "%s/feat", tmp);
-    snprintf(cache, sizeof cache, "%s/feat-cache", tmp);
+    snprintf(root, sizeof root, "%s/feat", tu_fixture_dir);
+    snprintf(cache, sizeof cache, "%s/feat-cache", tu_fixture_dir);
     mk("feat");
     mk("feat/a");
     mk("feat/b");
@@ -1006,5 +991,5 @@ int main(void)
         cmocka_unit_test(test_split_stratified),
         cmocka_unit_test(test_folder_features_cache),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_setup_dir, tu_teardown_dir);
 }

@@ -517,6 +517,39 @@ static void start_acc(const float *init, size_t n, double **w, double **m)
     }
 }
 
+typedef void (*ref_back_fn)(const cr_conv_geom *g, const float *x, const float *k,
+                            const float *dy, double *wx, double *mx, double *wk, double *mk,
+                            double *wb, double *mb);
+
+/* The backward results of the three thread counts (dx, dk, db; [0] NULL
+ * where not wanted), accumulated onto dx0, dk0, db0: against ref, and the
+ * same to the bit at every thread count. Frees dx, dk and db. */
+static void check_backward(const char *what, const cr_conv_geom *g, ref_back_fn ref,
+                           const float *x, const float *k, const float *dy, const float *dx0,
+                           const float *dk0, const float *db0, float *dx[3], float *dk[3],
+                           float *db[3], size_t nx, size_t nk)
+{
+    double *wx, *mx, *wk, *mk, *wb, *mb;
+    start_acc(dx0, nx, &wx, &mx);
+    start_acc(dk0, nk, &wk, &mk);
+    start_acc(db0, g->oc, &wb, &mb);
+    ref(g, x, k, dy, wx, mx, wk, mk, wb, mb);
+    int64_t pixels = (int64_t)g->n * g->oh * g->ow;
+    if (dx[0] && n_bad_flat(what, dx[0], nx, wx, mx, rtol((int64_t)g->kh * g->kw * g->oc)))
+        fail_msg("%s: dx wrong", what);
+    if (dk[0] && n_bad_flat(what, dk[0], nk, wk, mk, rtol(pixels)))
+        fail_msg("%s: dk wrong", what);
+    if (db[0] && n_bad_flat(what, db[0], g->oc, wb, mb, rtol(pixels)))
+        fail_msg("%s: dbias wrong", what);
+    same_bits(what, dx, nx);
+    same_bits(what, dk, nk);
+    same_bits(what, db, g->oc);
+    free3(dx);
+    free3(dk);
+    free3(db);
+    free(wx), free(mx), free(wk), free(mk), free(wb), free(mb);
+}
+
 /* which: bit 0 dx, bit 1 dk, bit 2 dbias wanted. */
 static void conv_case(const char *isa, cr_conv_geom g, bool bias_on, int which)
 {
@@ -541,27 +574,10 @@ static void conv_case(const char *isa, cr_conv_geom g, bool bias_on, int which)
     if (n_bad_flat(what, y[0], ny, want, mag, rtol((int64_t)g.kh * g.kw * g.c)))
         fail_msg("%s: forward wrong", what);
     same_bits(what, y, ny);
-    double *wx, *mx, *wk, *mk, *wb, *mb;
-    start_acc(dx0, nx, &wx, &mx);
-    start_acc(dk0, nk, &wk, &mk);
-    start_acc(db0, g.oc, &wb, &mb);
-    ref_conv_back(&g, x, k, dy, wx, mx, wk, mk, wb, mb);
-    int64_t pixels = (int64_t)g.n * g.oh * g.ow;
-    if (dx[0] && n_bad_flat(what, dx[0], nx, wx, mx, rtol((int64_t)g.kh * g.kw * g.oc)))
-        fail_msg("%s: dx wrong", what);
-    if (dk[0] && n_bad_flat(what, dk[0], nk, wk, mk, rtol(pixels)))
-        fail_msg("%s: dk wrong", what);
-    if (db[0] && n_bad_flat(what, db[0], g.oc, wb, mb, rtol(pixels)))
-        fail_msg("%s: dbias wrong", what);
-    same_bits(what, dx, nx);
-    same_bits(what, dk, nk);
-    same_bits(what, db, g.oc);
+    check_backward(what, &g, ref_conv_back, x, k, dy, dx0, dk0, db0, dx, dk, db, nx, nk);
     free3(y);
-    free3(dx);
-    free3(dk);
-    free3(db);
     free(x), free(k), free(b), free(dy), free(dx0), free(dk0), free(db0), free(scratch);
-    free(want), free(mag), free(wx), free(mx), free(wk), free(mk), free(wb), free(mb);
+    free(want), free(mag);
 }
 
 static void test_conv2d(void **state)
@@ -670,27 +686,10 @@ static void dw_case(const char *isa, cr_conv_geom g, bool bias_on, int which)
     if (n_bad_flat(what, y[0], ny, want, mag, rtol((int64_t)g.kh * g.kw)))
         fail_msg("%s: forward wrong", what);
     same_bits(what, y, ny);
-    double *wx, *mx, *wk, *mk, *wb, *mb;
-    start_acc(dx0, nx, &wx, &mx);
-    start_acc(dk0, nk, &wk, &mk);
-    start_acc(db0, g.oc, &wb, &mb);
-    ref_dw_back(&g, x, k, dy, wx, mx, wk, mk, wb, mb);
-    int64_t pixels = (int64_t)g.n * g.oh * g.ow;
-    if (dx[0] && n_bad_flat(what, dx[0], nx, wx, mx, rtol((int64_t)g.kh * g.kw * g.oc)))
-        fail_msg("%s: dx wrong", what);
-    if (dk[0] && n_bad_flat(what, dk[0], nk, wk, mk, rtol(pixels)))
-        fail_msg("%s: dk wrong", what);
-    if (db[0] && n_bad_flat(what, db[0], g.oc, wb, mb, rtol(pixels)))
-        fail_msg("%s: dbias wrong", what);
-    same_bits(what, dx, nx);
-    same_bits(what, dk, nk);
-    same_bits(what, db, g.oc);
+    check_backward(what, &g, ref_dw_back, x, k, dy, dx0, dk0, db0, dx, dk, db, nx, nk);
     free3(y);
-    free3(dx);
-    free3(dk);
-    free3(db);
     free(xbase), free(k), free(b), free(dy), free(dx0), free(dk0), free(db0);
-    free(want), free(mag), free(wx), free(mx), free(wk), free(mk), free(wb), free(mb);
+    free(want), free(mag);
 }
 
 static void test_depthwise(void **state)

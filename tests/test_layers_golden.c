@@ -315,6 +315,22 @@ static int count_op(const cr_graph *g, const cr_op_def *def)
     return k;
 }
 
+/* Eight samples for mobilenet_block, scaled copies of the two golden
+ * inputs x, in three classes. */
+static crest_dataset *block_samples(const float *x)
+{
+    float xs[8 * 243];
+    int32_t ys[8];
+    for (int i = 0; i < 8; i++) {
+        for (int k = 0; k < 243; k++)
+            xs[i * 243 + k] = x[(i % 2) * 243 + k] * (1.0f + 0.1f * (float)i);
+        ys[i] = i % 3;
+    }
+    crest_dataset *ds;
+    assert_int_equal(crest_dataset_new(&ds, 8, crest_shape(3, 9, 9, 3), xs, ys, 3), 0);
+    return ds;
+}
+
 /* mobilenet_block with everything but the head 'fc' frozen, fit on a few
  * samples: the frozen part is fused in the training graph (no gradient
  * flows there) and gives the head the same training as the unfused graph;
@@ -325,15 +341,7 @@ static void test_frozen_backbone_fit(void **state)
     const char *dir = GOLDEN "/mobilenet_block";
     float *x = read_f32(dir, "input.f32", 2 * 9 * 9 * 3);
     assert_non_null(x);
-    float xs[8 * 243];
-    int32_t ys[8];
-    for (int i = 0; i < 8; i++) {
-        for (int k = 0; k < 243; k++)
-            xs[i * 243 + k] = x[(i % 2) * 243 + k] * (1.0f + 0.1f * (float)i);
-        ys[i] = i % 3;
-    }
-    crest_dataset *ds;
-    assert_int_equal(crest_dataset_new(&ds, 8, crest_shape(3, 9, 9, 3), xs, ys, 3), 0);
+    crest_dataset *ds = block_samples(x);
     float *fc[2];
     for (int fuse = 0; fuse < 2; fuse++) {
         crest_model *m;
@@ -419,15 +427,7 @@ static void test_prepared_weights_follow(void **state)
         pads += m->infer.g->nodes[i]->kind == CR_NODE_OP &&
                 !strcmp(m->infer.g->nodes[i]->op->name, "zero_pad2d");
     assert_int_equal(pads, 0);
-    float xs[8 * 243];
-    int32_t ys[8];
-    for (int i = 0; i < 8; i++) {
-        for (int k = 0; k < 243; k++)
-            xs[i * 243 + k] = x[(i % 2) * 243 + k] * (1.0f + 0.1f * (float)i);
-        ys[i] = i % 3;
-    }
-    crest_dataset *ds;
-    assert_int_equal(crest_dataset_new(&ds, 8, crest_shape(3, 9, 9, 3), xs, ys, 3), 0);
+    crest_dataset *ds = block_samples(x);
     assert_int_equal(crest_compile(m, &(crest_compile_opts){ .optimizer = crest_adam(0.05f) }), 0);
     assert_int_equal(crest_fit(m, ds, &(crest_fit_opts){ .epochs = 2, .batch_size = 4 }), 0);
     float *y1 = block_out(m, x), *y1f = fresh_out(m, x);

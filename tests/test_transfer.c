@@ -17,22 +17,6 @@
 #include "testutil.h"
 #include "blobs.h"
 
-static char tmp[256];
-
-static int setup(void **state)
-{
-    (void)state;
-    tu_tmpdir(tmp, sizeof tmp);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_rmdir(tmp);
-    return 0;
-}
-
 static crest_dataset *blobs(size_t n, uint64_t seed) { return tu_blobs(n, seed, 0.7f, 1.5f); }
 
 /* Input(8) -> Dense(16, relu) 'feat' -> Activation 'feat_act' -> Dropout -> Dense(3) 'top' */
@@ -97,7 +81,7 @@ static void test_cut(void **state)
     assert_int_equal(crest_model_cut(m, "feat", CREST_POOL_NONE), CREST_OK);
     assert_int_equal(crest_model_layer_count(m), 1);
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/cut", tmp);
+    snprintf(dir, sizeof dir, "%s/cut", tu_fixture_dir);
     assert_int_equal(crest_model_save(m, dir), CREST_OK);
     crest_model *back = NULL;
     assert_int_equal(crest_model_load(&back, dir), CREST_OK);
@@ -137,7 +121,7 @@ static void test_feature_cache(void **state)
 {
     (void)state;
     char cache[512];
-    snprintf(cache, sizeof cache, "%s/cache", tmp);
+    snprintf(cache, sizeof cache, "%s/cache", tu_fixture_dir);
     crest_model *m = backbone();
     assert_int_equal(crest_model_cut(m, NULL, CREST_POOL_AVG), CREST_OK);
     assert_int_equal(crest_model_set_trainable(m, 0, -1, false), CREST_OK);
@@ -161,7 +145,7 @@ static void test_feature_cache(void **state)
     crest_dataset_free(f2);
     /* reused by a later run: a fresh model from the same weights */
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/bb", tmp);
+    snprintf(dir, sizeof dir, "%s/bb", tu_fixture_dir);
     assert_int_equal(crest_model_save(m, dir), CREST_OK);
     crest_model *again = NULL;
     assert_int_equal(crest_model_load(&again, dir), CREST_OK);
@@ -215,7 +199,7 @@ static void test_feature_cache_input_transform(void **state)
 {
     (void)state;
     char cache[512];
-    snprintf(cache, sizeof cache, "%s/cache2", tmp);
+    snprintf(cache, sizeof cache, "%s/cache2", tu_fixture_dir);
     crest_model *m = image_backbone();
     assert_int_equal(crest_model_cut(m, "feat", CREST_POOL_AVG), CREST_OK);
     float x[6 * 4];   /* six grey 2x2 images, values 0..1 */
@@ -280,7 +264,7 @@ static void test_head_on_features_then_append(void **state)
     for (int i = 0; i < 900; i++)
         assert_true(fabsf(p1[i] - p2[i]) < 1e-6f);
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/full", tmp);
+    snprintf(dir, sizeof dir, "%s/full", tu_fixture_dir);
     assert_int_equal(crest_model_save(m, dir), CREST_OK);
     crest_model *back = NULL;
     assert_int_equal(crest_model_load(&back, dir), CREST_OK);
@@ -473,7 +457,7 @@ static void test_out_of_memory(void **state)
 {
     (void)state;
     char cache[512];
-    snprintf(cache, sizeof cache, "%s/oomcache", tmp);
+    snprintf(cache, sizeof cache, "%s/oomcache", tu_fixture_dir);
     crest_dataset *d = blobs(20, 5);
     int ok = 0;
     for (long k = 0; k < 3000 && !ok; k++) {
@@ -577,5 +561,5 @@ int main(void)
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_evaluate_in_passes),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_setup_dir, tu_teardown_dir);
 }

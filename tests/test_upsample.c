@@ -21,6 +21,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "gradcheck.h"
 
 typedef struct geo {
     int h, w, c, kh, kw, oc, sh, sw;
@@ -34,50 +35,11 @@ static const geo tconv_geos[] = {
     { 2, 2, 1, 5, 3, 2, 2, 3, true },  { 3, 2, 2, 2, 5, 1, 3, 1, false },
 };
 
-static double loss_of(cr_graph *g, cr_node *out, const float *r, const cr_ctx *c)
-{
-    cr_graph_forward(g, c);
-    double s = 0;
-    for (int64_t i = 0; i < cr_dims_count(&out->shape); i++)
-        s += (double)out->val[i] * r[i];
-    return s;
-}
-
 /* Worst relative error of the analytic gradients of every variable of g. */
 static double gradcheck(cr_graph *g, cr_node *out, cr_rng *rng, const char *what)
 {
-    cr_node *rn = cr_example_var(g, rng, out->shape, -1, 1, 0);
-    rn->w->trainable = false;
-    rn->needs_grad = false;
-    cr_node *l = crest_op_sum(g, crest_op_mul(g, out, rn), CR_AXIS_ALL, false);
-    for (int i = 0; i < g->n_own_w; i++)
-        g->own_w[i]->grad = cr_calloc((size_t)g->own_w[i]->size, sizeof(float));
-    g->planned = false;
-    assert_non_null(l);
-    assert_int_equal(cr_graph_plan(g, 1), CREST_OK);
-    cr_ctx c = { .training = true };
-    loss_of(g, out, rn->val, &c);
-    cr_graph_backward(g, l, &c);
-    double worst = 0;
-    for (int i = 0; i < g->n_own_w; i++) {
-        cr_weight *w = g->own_w[i];
-        if (!w->trainable)
-            continue;
-        for (int64_t k = 0; k < w->size; k++) {
-            float x0 = w->val[k], h = 1e-3f;
-            w->val[k] = x0 + h;
-            double lp = loss_of(g, out, rn->val, &c);
-            w->val[k] = x0 - h;
-            double lm = loss_of(g, out, rn->val, &c);
-            w->val[k] = x0;
-            double num = (lp - lm) / (2.0 * h), ana = w->grad[k];
-            double err = fabs(num - ana) / fmax(1.0, fmax(fabs(num), fabs(ana)));
-            if (err > 2e-3)
-                print_message("  %s: variable %d [%lld]: analytic %.6g numeric %.6g\n", what, i,
-                              (long long)k, ana, num);
-            worst = fmax(worst, err);
-        }
-    }
+    double worst = gc_worst(g, out, rng, what, 2e-3);
+    assert_true(worst >= 0);   /* planned */
     return worst;
 }
 

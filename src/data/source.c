@@ -69,7 +69,51 @@ static bool is_image_name(const char *n)
 typedef struct walk {
     name_list files, skipped;
     size_t n_skipped;
+    int depth;                    /* of the folder being read */
 } walk;
+
+/* Calls fn for each visible entry of dir that stat() answers for (hidden
+ * entries are ignored), with its path (NULL if longer than PATH_CAP), until
+ * fn returns an error. */
+#define PATH_CAP 4096
+typedef int (*entry_fn)(void *ctx, const char *dir, const char *name, const char *path,
+                        const struct stat *st);
+
+static int each_entry(const char *dir, entry_fn fn, void *ctx)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return cr_fail(CREST_E_IO, "%s: cannot open folder", dir);
+    int rc = CREST_OK;
+    char path[PATH_CAP];
+    for (struct dirent *e; !rc && (e = readdir(d));) {
+        struct stat st = { 0 };
+        if (e->d_name[0] == '.')
+            continue;
+        bool fits = (size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < sizeof path;
+        if (!fits || !stat(path, &st))
+            rc = fn(ctx, dir, e->d_name, fits ? path : NULL, &st);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int walk_class(const char *dir, int depth, walk *w);
+
+static int walk_entry(void *ctx, const char *dir, const char *name, const char *path,
+                      const struct stat *st)
+{
+    walk *w = ctx;
+    if (!path)
+        return cr_fail(CREST_E_FORMAT, "%s/%s: path too long", dir, name);
+    if (S_ISDIR(st->st_mode))
+        return walk_class(path, w->depth + 1, w);
+    if (S_ISREG(st->st_mode) && is_image_name(name))
+        return names_push(&w->files, path);
+    if (S_ISREG(st->st_mode) && w->n_skipped++ < MAX_SKIPPED_NAMES)
+        return names_push(&w->skipped, path);
+    return CREST_OK;
+}
 
 /* Images below dir (at any depth) into w->files; other regular files are
  * counted (the first few named) as skipped. Hidden entries are ignored. */
@@ -77,47 +121,24 @@ static int walk_class(const char *dir, int depth, walk *w)
 {
     if (depth > MAX_DEPTH)
         return cr_fail(CREST_E_FORMAT, "%s: folders nested more than %d deep", dir, MAX_DEPTH);
-    DIR *d = opendir(dir);
-    if (!d)
-        return cr_fail(CREST_E_IO, "%s: cannot open folder", dir);
-    int rc = CREST_OK;
-    char path[4096];
-    for (struct dirent *e; !rc && (e = readdir(d));) {
-        struct stat st;
-        if (e->d_name[0] == '.')
-            continue;
-        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path)
-            rc = cr_fail(CREST_E_FORMAT, "%s/%s: path too long", dir, e->d_name);
-        else if (stat(path, &st))
-            continue;
-        else if (S_ISDIR(st.st_mode))
-            rc = walk_class(path, depth + 1, w);
-        else if (S_ISREG(st.st_mode) && is_image_name(e->d_name))
-            rc = names_push(&w->files, path);
-        else if (S_ISREG(st.st_mode) && w->n_skipped++ < MAX_SKIPPED_NAMES)
-            rc = names_push(&w->skipped, path);
-    }
-    closedir(d);
+    int saved = w->depth;
+    w->depth = depth;
+    int rc = each_entry(dir, walk_entry, w);
+    w->depth = saved;
     return rc;
+}
+
+static int class_entry(void *ctx, const char *dir, const char *name, const char *path,
+                       const struct stat *st)
+{
+    (void)dir;
+    return path && S_ISDIR(st->st_mode) ? names_push(ctx, name) : CREST_OK;
 }
 
 /* Sorted class sub-folders of dir (hidden ones ignored). */
 static int list_classes(const char *dir, name_list *cls)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return cr_fail(CREST_E_IO, "%s: cannot open folder", dir);
-    int rc = CREST_OK;
-    char path[4096];
-    for (struct dirent *e; !rc && (e = readdir(d));) {
-        struct stat st;
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (!stat(path, &st) && S_ISDIR(st.st_mode))
-            rc = names_push(cls, e->d_name);
-    }
-    closedir(d);
+    int rc = each_entry(dir, class_entry, cls);
     names_sort(cls);
     if (!rc && cls->n < 2)
         rc = cls->n ? cr_fail(CREST_E_FORMAT, "%s: one class sub-folder ('%s'); a classifier "

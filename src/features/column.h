@@ -57,10 +57,20 @@ struct crest_features {
     struct cr_absent *absent;
 };
 
+/* The record behind crest_features_absent (the spec points to it). */
+struct cr_absent {
+    bool bound;                   /* a table or row was bound */
+    unsigned char miss[];         /* [n_refs]: that reference was absent */
+};
+
 /* id of one token of feature f (after adapt), or -1 to drop it. */
 int cr_feature_token_id(const cr_feature *f, const char *tok);
 int cr_feature_cardinality(const cr_feature *f);
 bool cr_feature_is_numeric(const cr_feature *f);
+/* layout.c: a feature's column references (own column, crossed columns,
+ * weight, in that order) and the k-th one's name; the spec's layout. */
+int cr_feature_refs(const cr_feature *f);
+const char *cr_feature_ref_name(const cr_feature *f, int k);
 int cr_features_layout(crest_features *fs);
 cJSON *cr_features_to_cjson(const crest_features *fs);
 int cr_features_from_cjson(const cJSON *root, crest_features **out);

@@ -1,5 +1,6 @@
 /* spec.c - the feature spec as JSON (Keras FeatureSpace in spirit), both
- * ways: parse a user's spec, save the adapted one (with its statistics).
+ * ways: parse a user's spec, save the adapted one (with its statistics);
+ * building one entry by entry (crest_features_new, crest_features_add).
  * The format is documented in crest.h ("feature columns"). */
 #define _POSIX_C_SOURCE 200809L
 #include "column.h"
@@ -34,8 +35,6 @@ static int name_index(const char *const *names, int n, const char *s)
             return i;
     return -1;
 }
-
-bool cr_feature_is_numeric(const cr_feature *f) { return f->type <= CR_F_FLOAT_DISCRETIZED; }
 
 static void feature_free(cr_feature *f)
 {
@@ -466,6 +465,70 @@ int cr_features_from_cjson(const cJSON *root, crest_features **out)
         return rc;
     }
     *out = fs;
+    return CREST_OK;
+}
+
+int crest_features_new(crest_features **out, const char *label)
+{
+    if (!out)
+        return cr_fail(CREST_E_ARG, "features_new: out is NULL");
+    *out = cr_calloc(1, sizeof **out);
+    if (!*out || (label && !((*out)->label = cr_strdup(label)))) {
+        crest_features_free(*out);
+        *out = NULL;
+        return cr_fail(CREST_E_NOMEM, "out of memory");
+    }
+    return CREST_OK;
+}
+
+/* Adds by re-parsing the spec with the new entry: one code path for both. */
+int crest_features_add(crest_features *f, const char *name, const char *config_json)
+{
+    if (!f || !config_json)
+        return cr_fail(CREST_E_ARG, "features_add: NULL argument");
+    unsigned long mark = cr_json_mark();
+    cJSON *cfg = NULL;
+    int rc = cr_json_parse(config_json, 0, "feature config", &cfg);
+    if (rc == CREST_E_FORMAT && config_json[0] != '{')
+        cfg = cJSON_CreateString(config_json);    /* a bare type name */
+    if (!cfg)
+        return rc == CREST_E_NOMEM || cr_json_check(mark, "feature config")
+                   ? cr_fail(CREST_E_NOMEM, "feature '%s': out of memory", name ? name : "")
+                   : cr_fail(CREST_E_FORMAT, "feature '%s': config is not JSON",
+                             name ? name : "");
+    cJSON *root = cr_features_to_cjson(f);
+    rc = CREST_OK;
+    if (!root) {
+        cJSON_Delete(cfg);
+        return cr_fail(CREST_E_NOMEM, "out of memory");
+    }
+    if (name) {
+        cJSON *feats = cJSON_GetObjectItemCaseSensitive(root, "features");
+        if (cJSON_GetObjectItemCaseSensitive(feats, name)) {
+            rc = cr_fail(CREST_E_ARG, "feature '%s' is declared twice", name);
+            cJSON_Delete(cfg);
+        } else {
+            cr_json_put(feats, name, cfg);   /* takes cfg, or deletes it */
+        }
+    } else {
+        cJSON *cr = cJSON_GetObjectItemCaseSensitive(root, "crosses");
+        if (!cr)
+            cr = cJSON_AddArrayToObject(root, "crosses");
+        cr_json_push(cr, cfg);
+    }
+    if (!rc)
+        rc = cr_json_check(mark, "feature spec");
+    crest_features *nf = NULL;
+    if (!rc)
+        rc = cr_features_from_cjson(root, &nf);
+    cJSON_Delete(root);
+    if (rc)
+        return rc;
+    /* swap contents: f keeps its address */
+    crest_features tmp = *f;
+    *f = *nf;
+    *nf = tmp;
+    crest_features_free(nf);
     return CREST_OK;
 }
 

@@ -1,6 +1,6 @@
-/* transform.c - feature columns at work: layout of the model input, token
- * ids, bindings of a spec to a table's columns, one row -> floats, a table
- * -> rows of model inputs and a data set. Training and prediction on
+/* transform.c - a feature spec at work (it only reads the spec): token ids,
+ * bindings of a spec to a table's columns, one row -> floats, a table ->
+ * rows of model inputs and a data set. Training and prediction on
  * tables live with the rest of training (src/train_table.c). */
 #define _POSIX_C_SOURCE 200809L
 #include "column.h"
@@ -13,164 +13,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-int crest_features_new(crest_features **out, const char *label)
-{
-    if (!out)
-        return cr_fail(CREST_E_ARG, "features_new: out is NULL");
-    *out = cr_calloc(1, sizeof **out);
-    if (!*out || (label && !((*out)->label = cr_strdup(label)))) {
-        crest_features_free(*out);
-        *out = NULL;
-        return cr_fail(CREST_E_NOMEM, "out of memory");
-    }
-    return CREST_OK;
-}
-
-/* Adds by re-parsing the spec with the new entry: one code path for both. */
-int crest_features_add(crest_features *f, const char *name, const char *config_json)
-{
-    if (!f || !config_json)
-        return cr_fail(CREST_E_ARG, "features_add: NULL argument");
-    unsigned long mark = cr_json_mark();
-    cJSON *cfg = NULL;
-    int rc = cr_json_parse(config_json, 0, "feature config", &cfg);
-    if (rc == CREST_E_FORMAT && config_json[0] != '{')
-        cfg = cJSON_CreateString(config_json);    /* a bare type name */
-    if (!cfg)
-        return rc == CREST_E_NOMEM || cr_json_check(mark, "feature config")
-                   ? cr_fail(CREST_E_NOMEM, "feature '%s': out of memory", name ? name : "")
-                   : cr_fail(CREST_E_FORMAT, "feature '%s': config is not JSON",
-                             name ? name : "");
-    cJSON *root = cr_features_to_cjson(f);
-    rc = CREST_OK;
-    if (!root) {
-        cJSON_Delete(cfg);
-        return cr_fail(CREST_E_NOMEM, "out of memory");
-    }
-    if (name) {
-        cJSON *feats = cJSON_GetObjectItemCaseSensitive(root, "features");
-        if (cJSON_GetObjectItemCaseSensitive(feats, name)) {
-            rc = cr_fail(CREST_E_ARG, "feature '%s' is declared twice", name);
-            cJSON_Delete(cfg);
-        } else {
-            cr_json_put(feats, name, cfg);   /* takes cfg, or deletes it */
-        }
-    } else {
-        cJSON *cr = cJSON_GetObjectItemCaseSensitive(root, "crosses");
-        if (!cr)
-            cr = cJSON_AddArrayToObject(root, "crosses");
-        cr_json_push(cr, cfg);
-    }
-    if (!rc)
-        rc = cr_json_check(mark, "feature spec");
-    crest_features *nf = NULL;
-    if (!rc)
-        rc = cr_features_from_cjson(root, &nf);
-    cJSON_Delete(root);
-    if (rc)
-        return rc;
-    /* swap contents: f keeps its address */
-    crest_features tmp = *f;
-    *f = *nf;
-    *nf = tmp;
-    crest_features_free(nf);
-    return CREST_OK;
-}
-
-int cr_feature_cardinality(const cr_feature *f)
-{
-    switch (f->type) {
-    case CR_F_FLOAT_DISCRETIZED: return f->bounds ? f->n_bounds + 1 : f->num_bins;
-    case CR_F_INT_CATEGORICAL: case CR_F_STR_CATEGORICAL: return f->num_oov + f->n_vocab;
-    case CR_F_INT_HASHED: case CR_F_STR_HASHED: case CR_F_CROSS: return f->num_bins;
-    case CR_F_IDENTITY: return f->num_buckets;
-    default: return 1;
-    }
-}
-
-/* Column references of one feature: its own column, crossed, weight. */
-static int refs_of(const cr_feature *f)
-{
-    return (f->type != CR_F_CROSS) + f->n_cross + (f->weight_name ? 1 : 0);
-}
-
-static const char *ref_name(const cr_feature *f, int k)
-{
-    int own = f->type != CR_F_CROSS;
-    return k < own ? f->name : k < own + f->n_cross ? f->cross[k - own] : f->weight_name;
-}
-
-/* The record behind crest_features_absent (the spec points to it). */
-struct cr_absent {
-    bool bound;                   /* a table or row was bound */
-    unsigned char miss[];         /* [n_refs]: that reference was absent */
-};
-
+/* Guards every spec's absent record (bindings write it, readers list it). */
 static pthread_mutex_t absent_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* Column references, and a fresh absent record for them. */
-static int layout_refs(crest_features *fs)
-{
-    int r = 0;
-    for (int i = 0; i < fs->n; i++) {
-        fs->f[i].ref = r;
-        r += refs_of(&fs->f[i]);
-    }
-    fs->n_refs = r;
-    cr_free(fs->absent);
-    fs->absent = cr_calloc(1, sizeof *fs->absent + (size_t)r);
-    return fs->absent ? CREST_OK : cr_fail(CREST_E_NOMEM, "out of memory for a feature spec");
-}
-
-/* Model-input layout: dense blocks in spec order, then embedding slots. */
-int cr_features_layout(crest_features *fs)
-{
-    if (layout_refs(fs))
-        return CREST_E_NOMEM;
-    int at = 0;
-    for (int i = 0; i < fs->n; i++) {
-        cr_feature *f = &fs->f[i];
-        f->ids_at = f->w_at = -1;
-        f->slots = 0;
-        if (cr_feature_is_numeric(f) && f->type != CR_F_FLOAT_DISCRETIZED)
-            f->width = 1 + (f->indicator ? 1 : 0);
-        else if (f->mode == CR_M_EMBEDDING)
-            f->width = 0;
-        else if (f->mode == CR_M_INT)
-            f->width = 1;
-        else
-            f->width = cr_feature_cardinality(f);
-        if (f->type == CR_F_FLOAT_DISCRETIZED && f->indicator)
-            f->width += 1;
-        f->at = at;
-        at += f->width;
-        if (at > (1 << 24))
-            return cr_fail(CREST_E_ARG, "features: the dense part exceeds 2^24 floats");
-    }
-    fs->n_dense = at;
-    for (int i = 0; i < fs->n; i++) {
-        cr_feature *f = &fs->f[i];
-        if (f->mode != CR_M_EMBEDDING)
-            continue;
-        f->slots = f->type == CR_F_CROSS ? 1 : f->max_values;
-        f->ids_at = at;
-        at += f->slots;
-        if (f->weight_name) {
-            f->w_at = at;
-            at += f->slots;
-        }
-    }
-    fs->width = at;
-    fs->laid_out = true;
-    return CREST_OK;
-}
-
-int crest_features_width(const crest_features *f) { return f ? f->width : 0; }
-int crest_features_classes(const crest_features *f) { return f ? f->n_classes : 0; }
-const char *crest_features_class_name(const crest_features *f, int k)
-{
-    return f && k >= 0 && k < f->n_classes ? f->classes[k] : NULL;
-}
 
 /* Integers are normalized to their decimal text ("2007.0" -> "2007"). */
 static int int_token(const char *s, char *buf, size_t n)
@@ -256,7 +100,7 @@ static int col_cross(const row_ctx *r, const cr_feature *f, int k)
 
 static int col_weight(const row_ctx *r, const cr_feature *f)
 {
-    return f->weight_name ? r->b->cols[f->ref + refs_of(f) - 1] : -1;
+    return f->weight_name ? r->b->cols[f->ref + cr_feature_refs(f) - 1] : -1;
 }
 
 static int parse_num(const row_ctx *r, const cr_feature *f, int col, const char *s, double *out,
@@ -418,11 +262,11 @@ int cr_features_bind(cr_binding *b, const crest_features *fs, const char *const 
         return cr_fail(CREST_E_NOMEM, "out of memory binding the feature spec to columns");
     for (int i = 0; i < fs->n; i++) {
         const cr_feature *f = &fs->f[i];
-        for (int k = 0; k < refs_of(f); k++) {
+        for (int k = 0; k < cr_feature_refs(f); k++) {
             int *col = &b->cols[f->ref + k];
             *col = -1;
             for (int c = 0; c < n; c++)
-                if (!strcmp(names[c], ref_name(f, k)))
+                if (!strcmp(names[c], cr_feature_ref_name(f, k)))
                     *col = c;
         }
     }
@@ -444,11 +288,11 @@ void cr_binding_free(cr_binding *b)
 static bool ref_at(const crest_features *fs, int j, const char **name)
 {
     for (int i = 0; i < fs->n && j >= 0; i++) {
-        if (j < refs_of(&fs->f[i])) {
-            *name = ref_name(&fs->f[i], j);
+        if (j < cr_feature_refs(&fs->f[i])) {
+            *name = cr_feature_ref_name(&fs->f[i], j);
             return true;
         }
-        j -= refs_of(&fs->f[i]);
+        j -= cr_feature_refs(&fs->f[i]);
     }
     return false;
 }

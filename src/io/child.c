@@ -180,3 +180,10 @@ void cr_child_put_str(cr_child_out *o, const char *s)
 }
 
 void cr_child_put_tag(cr_child_out *o, char tag) { cr_child_put(o, &tag, 1); }
+
+void cr_child_put_end(cr_child_out *o, int rc)
+{
+    cr_child_put_tag(o, rc ? 'E' : 'D');
+    if (rc)
+        cr_child_put_str(o, crest_last_error());
+}

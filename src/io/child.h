@@ -50,5 +50,7 @@ void cr_child_put_u32(cr_child_out *o, uint32_t v);
 void cr_child_put_str(cr_child_out *o, const char *s);
 void cr_child_put_bytes(cr_child_out *o, const void *p, uint32_t n);   /* u32 n, bytes */
 void cr_child_put_tag(cr_child_out *o, char tag);
+/* The record stream's end: 'D' after success (rc 0), else 'E' and the error. */
+void cr_child_put_end(cr_child_out *o, int rc);
 
 #endif

@@ -302,10 +302,5 @@ void cr_keras_stream(const char *path, const void *arg, int fd)
         if (file >= 0)
             H5Fclose(file);
     }
-    if (rc) {
-        cr_child_put_tag(&o, 'E');
-        cr_child_put_str(&o, crest_last_error());
-    } else {
-        cr_child_put_tag(&o, 'D');
-    }
+    cr_child_put_end(&o, rc);
 }

@@ -154,14 +154,6 @@ crest_node *crest_layer_apply(crest_layer *l, crest_graph *g, crest_node *x, boo
     return y;
 }
 
-const cr_layer_def *cr_layer_def_find(const char *keras_class)
-{
-    for (int i = 0; i < cr_layer_registry_count; i++)
-        if (strcmp(cr_layer_registry[i]->keras_class, keras_class) == 0)
-            return cr_layer_registry[i];
-    return NULL;
-}
-
 /* ---- name -> function tables (custom layer and model classes) ---------- */
 
 int cr_registry_set(cr_registry *r, const char *name, void (*fn)(void))

@@ -1,5 +1,8 @@
-/* registry.c - every layer type, one line each: Keras class name -> def. */
+/* registry.c - every layer type, one line each: Keras class name -> def,
+ * and the lookup by class name. Above every layer: no layer file calls in. */
 #include "../internal.h"
+
+#include <string.h>
 
 #define LAYERS(X)                                                                  \
     X(dense) X(activation) X(dropout) X(flatten) X(reshape)                        \
@@ -30,3 +33,11 @@ LAYERS(DECLARE)
 const cr_layer_def *const cr_layer_registry[] = { LAYERS(ENTRY) };
 const int cr_layer_registry_count =
     (int)(sizeof cr_layer_registry / sizeof cr_layer_registry[0]);
+
+const cr_layer_def *cr_layer_def_find(const char *keras_class)
+{
+    for (int i = 0; i < cr_layer_registry_count; i++)
+        if (strcmp(cr_layer_registry[i]->keras_class, keras_class) == 0)
+            return cr_layer_registry[i];
+    return NULL;
+}

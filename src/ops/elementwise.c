@@ -223,12 +223,7 @@ static void dropout_fwd(cr_node *n, const cr_ctx *c)
 static void dropout_bwd(cr_node *n, const cr_ctx *c)
 {
     (void)c;
-    float *dx = n->in[0]->grad;
-    if (!dx)
-        return;
-    int64_t cnt = cr_dims_count(&n->shape);
-    for (int64_t i = 0; i < cnt; i++)
-        dx[i] += n->grad[i] * (n->aux ? n->aux[i] : 1.0f);
+    cr_grad_masked(n, n->aux);   /* no aux: inference, the identity */
 }
 
 static cr_node *dropout_ex(cr_graph *g, cr_rng *r)

@@ -88,12 +88,7 @@ static void noise_fwd(cr_node *n, const cr_ctx *c)
 static void noise_bwd(cr_node *n, const cr_ctx *c)
 {
     (void)c;
-    float *dx = n->in[0]->grad;
-    if (!dx)
-        return;
-    int64_t cnt = cr_dims_count(&n->shape);
-    for (int64_t i = 0; i < cnt; i++)
-        dx[i] += n->grad[i] * n->aux[i];
+    cr_grad_masked(n, n->aux);
 }
 
 /* every kind in a chain (the gradient check replays the same draws) */

@@ -7,15 +7,20 @@ static void copy_fwd(cr_node *n, const cr_ctx *c)
     memcpy(n->val, n->in[0]->val, (size_t)cr_dims_count(&n->shape) * sizeof(float));
 }
 
-static void copy_bwd(cr_node *n, const cr_ctx *c)
+void cr_grad_masked(cr_node *n, const float *mask)
 {
-    (void)c;
     float *dx = n->in[0]->grad;
     if (!dx)
         return;
     int64_t cnt = cr_dims_count(&n->shape);
     for (int64_t i = 0; i < cnt; i++)
-        dx[i] += n->grad[i];
+        dx[i] += n->grad[i] * (mask ? mask[i] : 1.0f);
+}
+
+static void copy_bwd(cr_node *n, const cr_ctx *c)
+{
+    (void)c;
+    cr_grad_masked(n, NULL);
 }
 
 /* ---- reshape: keeps the batch dim, per-sample target may hold one -1 ---- */

@@ -97,6 +97,28 @@ static inline void fz_fail(const char *what)
     __builtin_trap();
 }
 
+/* A declared variable may legitimately hold hundreds of millions of floats
+ * (W[_,8206,8206]: 1 GB with its gradient and optimizer slots), more than the
+ * fuzzer's malloc limit: the expression harnesses skip inputs whose numbers
+ * multiply to over 2e6, so the limit only catches allocations the text did
+ * not ask for. */
+static inline bool fz_big_numbers(const uint8_t *d, size_t n)
+{
+    double prod = 1, v = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && d[i] >= '0' && d[i] <= '9') {
+            v = v * 10 + (d[i] - '0');
+            continue;
+        }
+        if (v > 1)
+            prod *= v;
+        v = 0;
+        if (prod > 2e6)
+            return true;
+    }
+    return false;
+}
+
 /* ---- loaded models: what crest loads it must be able to use and save ---- */
 
 #define FZ_MAX_VALUES 65536        /* inputs or outputs per sample run */

@@ -18,25 +18,6 @@ static const char topology[] =
     "\"flag\":true,\"batch_input_shape\":[null,4,4,8],\"dtype\":\"float32\"}},"
     "{\"class_name\":\"Custom2\",\"config\":{\"name\":\"c2\",\"k\":-1.25}}]}}";
 
-/* Declared variables may ask for huge weights: skip inputs whose numbers
- * multiply past 2e6 (as fuzz_expr does). */
-static bool has_big_number(const uint8_t *d, size_t n)
-{
-    double prod = 1, v = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && d[i] >= '0' && d[i] <= '9') {
-            v = v * 10 + (d[i] - '0');
-            continue;
-        }
-        if (v > 1)
-            prod *= v;
-        v = 0;
-        if (prod > 2e6)
-            return true;
-    }
-    return false;
-}
-
 static void run(void)
 {
     cJSON *topo = NULL;
@@ -70,7 +51,7 @@ static void run(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (has_big_number(data, size))
+    if (fz_big_numbers(data, size))
         return 0;
     char path[600];
     fz_write("defs.json", data, size, path, sizeof path);

@@ -34,30 +34,9 @@ static void run(crest_model *m)
     free(p);
 }
 
-/* A declared variable may legitimately hold hundreds of millions of floats
- * (W[_,8206,8206]: 1 GB with its gradient and optimizer slots), more than the
- * fuzzer's malloc limit: inputs whose numbers multiply to over 2e6 are
- * skipped, so the limit only catches allocations the text did not ask for. */
-static bool has_big_number(const uint8_t *d, size_t n)
-{
-    double prod = 1, v = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && d[i] >= '0' && d[i] <= '9') {
-            v = v * 10 + (d[i] - '0');
-            continue;
-        }
-        if (v > 1)
-            prod *= v;
-        v = 0;
-        if (prod > 2e6)
-            return true;
-    }
-    return false;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (has_big_number(data, size))
+    if (fz_big_numbers(data, size))
         return 0;
     char *text = fz_str(data, size);
     crest_layer *l = crest_expr(text);

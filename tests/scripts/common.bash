@@ -68,3 +68,31 @@ need_penguins() {
   P="$CREST_DATA/penguins/penguins.csv"
   [ -f "$P" ] || { echo "FAIL: no $P: run tools/setup.sh"; exit 1; }
 }
+
+# two_class_images DIR: a folder of two classes, a (china.jpg) and b
+# (flower.jpg), three copies each
+two_class_images() {
+  mkdir -p "$1/a" "$1/b"
+  for k in 1 2 3; do
+    cp "$CREST_DATA/images/china.jpg" "$1/a/$k.jpg"
+    cp "$CREST_DATA/images/flower.jpg" "$1/b/$k.jpg"
+  done
+}
+
+# base_file_checks FILE WHAT EPOCHS: MobileNetV2 saved as FILE (WHAT: its
+# format) reads as the TF.js folder $MNV2 does (summary), benches, and is a
+# base for crest train (cut after out_relu, EPOCHS epochs on $tmp/img, into
+# $tmp/tl), whose model evaluates and predicts ($tmp/p1.json)
+base_file_checks() {
+  local f="$1" what="$2"
+  "$C" summary "$f" --json > "$tmp/s1.json" && "$C" summary "$MNV2" --json > "$tmp/s0.json" &&
+    cmp -s "$tmp/s0.json" "$tmp/s1.json" || die "summary of $what differs from the TF.js folder's"
+  "$C" bench "$f" --iters 2 > /dev/null 2>&1 || die "bench on $what"
+  two_class_images "$tmp/img"
+  "$C" train --base "$f" --data "$tmp/img" --epochs "$3" --out "$tmp/tl" > /dev/null 2> "$tmp/err" ||
+    die "train --base $what: $(tail -2 "$tmp/err")"
+  grep -q "cut after 'out_relu'" "$tmp/err" || die "train --base $what: not cut after out_relu"
+  "$C" evaluate "$tmp/tl" --data "$tmp/img" --json > /dev/null 2>&1 || die "evaluate after --base $what"
+  "$C" predict "$tmp/tl" "$CREST_DATA/images/china.jpg" --json > "$tmp/p1.json" 2> /dev/null ||
+    die "predict after --base $what"
+}

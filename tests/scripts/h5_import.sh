@@ -38,22 +38,9 @@ a, b = (np.fromfile(f, '<f4') for f in sys.argv[1:])
 d = np.abs(a - b).max()
 sys.exit(0 if a.shape == b.shape and 0 < d < 0.05 else 1)   # rounded, not identical, close
 PY
-"$C" summary "$tmp/m1.h5" --json > "$tmp/s1.json" && "$C" summary "$MNV2" --json > "$tmp/s0.json" &&
-  cmp -s "$tmp/s0.json" "$tmp/s1.json" || die "summary of .h5 differs from the TF.js folder's"
-"$C" bench "$tmp/m1.h5" --iters 2 > /dev/null 2>&1 || die "bench on .h5"
-
-# 2. transfer learning with --base FILE.h5, then the follow-on commands
-mkdir -p "$tmp/img/a" "$tmp/img/b"
-for k in 1 2 3; do
-  cp "$CREST_DATA/images/china.jpg" "$tmp/img/a/$k.jpg"
-  cp "$CREST_DATA/images/flower.jpg" "$tmp/img/b/$k.jpg"
-done
-"$C" train --base "$tmp/m1.h5" --data "$tmp/img" --epochs 3 --out "$tmp/tl" > /dev/null 2> "$tmp/err" ||
-  die "train --base .h5: $(tail -2 "$tmp/err")"
-grep -q "cut after 'out_relu'" "$tmp/err" || die "train --base .h5: not cut after out_relu"
-"$C" evaluate "$tmp/tl" --data "$tmp/img" --json > /dev/null 2>&1 || die "evaluate after --base .h5"
-"$C" predict "$tmp/tl" "$CREST_DATA/images/china.jpg" --json > "$tmp/p1.json" 2> /dev/null ||
-  die "predict after --base .h5"
+# (summary, bench) and 2. transfer learning with --base FILE.h5, then the
+# follow-on commands
+base_file_checks "$tmp/m1.h5" .h5 3
 "$C" train --base "$MNV2" --data "$tmp/img" --epochs 3 --out "$tmp/tl0" > /dev/null 2>&1 &&
   "$C" predict "$tmp/tl0" "$CREST_DATA/images/china.jpg" --json > "$tmp/p0.json" 2> /dev/null &&
   cmp -s "$tmp/p0.json" "$tmp/p1.json" || die "--base .h5 and --base TF.js trained different heads"

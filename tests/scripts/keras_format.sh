@@ -34,21 +34,9 @@ for opts in "" "--deflate --legacy-top --no-empty-groups --optimizer --keras-ver
 done
 "$C" infer "$tmp/m1.keras" --input "$tmp/x.f32" --shape 2,224,224,3 --layer out_relu --out "$tmp/cut.f32" 2> /dev/null &&
   cmp -s "$tmp/ref_cut.f32" "$tmp/cut.f32" || die "infer --layer out_relu on .keras"
-"$C" summary "$tmp/m1.keras" --json > "$tmp/s1.json" && "$C" summary "$MNV2" --json > "$tmp/s0.json" &&
-  cmp -s "$tmp/s0.json" "$tmp/s1.json" || die "summary of .keras differs from the TF.js folder's"
-"$C" bench "$tmp/m1.keras" --iters 2 > /dev/null 2>&1 || die "bench on .keras"
-# transfer learning with --base FILE.keras, then the follow-on commands
-mkdir -p "$tmp/img/a" "$tmp/img/b"
-for k in 1 2 3; do
-  cp "$CREST_DATA/images/china.jpg" "$tmp/img/a/$k.jpg"
-  cp "$CREST_DATA/images/flower.jpg" "$tmp/img/b/$k.jpg"
-done
-"$C" train --base "$tmp/m1.keras" --data "$tmp/img" --epochs 2 --out "$tmp/tl" > /dev/null 2> "$tmp/err" ||
-  die "train --base .keras: $(tail -2 "$tmp/err")"
-grep -q "cut after 'out_relu'" "$tmp/err" || die "train --base .keras: not cut after out_relu"
-"$C" evaluate "$tmp/tl" --data "$tmp/img" --json > /dev/null 2>&1 || die "evaluate after --base .keras"
-"$C" predict "$tmp/tl" "$CREST_DATA/images/china.jpg" --json > "$tmp/p1.json" 2> /dev/null ||
-  die "predict after --base .keras"
+# summary, bench; transfer learning with --base FILE.keras, then the
+# follow-on commands
+base_file_checks "$tmp/m1.keras" .keras 2
 # the trained model (class names, input transform) through .keras and back
 "$C" export "$tmp/tl" --format keras --out "$tmp/tl.keras" > /dev/null || die "export a trained model as .keras"
 "$C" predict "$tmp/tl.keras" "$CREST_DATA/images/china.jpg" --json > "$tmp/p2.json" 2> /dev/null &&
