@@ -522,3 +522,10 @@ int cr_functional_bypass(crest_model *m, bool (*drop)(const crest_layer *l), int
         rc = cr_functional_set_outputs(m, ins, n_in, outs, n_out, false);
     return rc ? rc : cr_functional_prune(m);
 }
+
+int crest_model_strip_augmentation(crest_model *m)
+{
+    int n = 0, rc = cr_functional_bypass(m, cr_layer_inference_identity_augment, &n);
+    return rc ? cr_wrap(rc, "taking the augmentation layers out of '%s'", m ? m->name : "")
+              : n;
+}

@@ -421,10 +421,3 @@ bool cr_layer_is_augment(const crest_layer *l)
 {
     return cr_layer_inference_identity_augment(l) || (l && l->def == &cr_random_crop_def);
 }
-
-int crest_model_strip_augmentation(crest_model *m)
-{
-    int n = 0, rc = cr_functional_bypass(m, cr_layer_inference_identity_augment, &n);
-    return rc ? cr_wrap(rc, "taking the augmentation layers out of '%s'", m ? m->name : "")
-              : n;
-}
