@@ -150,6 +150,22 @@ static int write_file(const char *dir, const char *name, const buf *b, char *err
     return 0;
 }
 
+/* The report's files, made in memory once and written to each folder. */
+typedef struct file_set {
+    char name[8 + MAX_WRONG][24];
+    buf data[8 + MAX_WRONG];
+    int n;
+} file_set;
+
+/* A new file of the set (NULL when full). */
+static buf *add_file(file_set *f, const char *name)
+{
+    if (f->n == 8 + MAX_WRONG)
+        return NULL;
+    snprintf(f->name[f->n], sizeof f->name[0], "%s", name);
+    return &f->data[f->n++];
+}
+
 /* mkdir -p */
 static int make_dir(const char *dir, char *err, size_t esz)
 {
@@ -431,7 +447,7 @@ static void draw_curves(cairo_t *cr, const picture *pic, const void *data)
             cairo_line_to(cr, x, p.y + p.h);
             cairo_stroke(cr);
             cairo_set_font_size(cr, 10);
-            text_at(cr, x + 4, p.y + p.h - 14, 0, 0.5, "fine-tuning");
+            text_at(cr, x + 4, p.y + 10, 0, 0.5, "fine-tuning");
         }
         draw_series(cr, &p, c, k, 0.12, 0.47, 0.71, false);
         if (c->has_val)
@@ -513,9 +529,13 @@ static void svg_label(buf *out, const buf *svg, const picture *pic)
 }
 
 /* NAME.svg and NAME.png of one picture, drawn by the same function. */
-static int render(const char *dir, const char *name, const picture *pic, char *err, size_t esz)
+static int render(file_set *fs, const char *name, const picture *pic, char *err, size_t esz)
 {
-    buf svg = { 0 }, png = { 0 }, labelled = { 0 };
+    char file[24];
+    snprintf(file, sizeof file, "%s.svg", name);
+    buf svg = { 0 }, *labelled = add_file(fs, file);
+    snprintf(file, sizeof file, "%s.png", name);
+    buf *png = add_file(fs, file);
     cairo_surface_t *s = cairo_svg_surface_create_for_stream(buf_write, &svg, pic->w, pic->h);
     cairo_t *cr = cairo_create(s);
     pic->draw(cr, pic, pic->data);
@@ -529,23 +549,14 @@ static int render(const char *dir, const char *name, const picture *pic, char *e
     pic->draw(cr, pic, pic->data);
     st = st ? st : cairo_status(cr);
     cairo_destroy(cr);
-    st = st ? st : cairo_surface_write_to_png_stream(s, buf_write, &png);
+    st = st ? st : cairo_surface_write_to_png_stream(s, buf_write, png);
     cairo_surface_destroy(s);
-    char file[300];
-    int rc = -1;
-    if (st) {
-        snprintf(err, esz, "%s/%s: cairo: %s", dir, name, cairo_status_to_string(st));
-    } else {
-        svg_label(&labelled, &svg, pic);
-        snprintf(file, sizeof file, "%s.svg", name);
-        rc = write_file(dir, file, &labelled, err, esz);
-        snprintf(file, sizeof file, "%s.png", name);
-        rc = rc ? rc : write_file(dir, file, &png, err, esz);
-    }
+    if (!st)
+        svg_label(labelled, &svg, pic);
     free(svg.p);
-    free(png.p);
-    free(labelled.p);
-    return rc;
+    if (st)
+        snprintf(err, esz, "%s: cairo: %s", name, cairo_status_to_string(st));
+    return st ? -1 : 0;
 }
 
 /* ---- the most confidently wrong ------------------------------------------- */
@@ -650,32 +661,26 @@ static void clear_wrong(const char *dir)
 }
 
 /* wrong/NN.png for each of w[0..n) (image data), and their HTML grid. */
-static int wrong_grid(const char *dir, const cli_report *r, const cli_scores *s, const wrong *w,
-                      int n, buf *html, char *err, size_t esz)
+static void wrong_grid(file_set *fs, const cli_report *r, const cli_scores *s, const wrong *w,
+                       int n, buf *html)
 {
-    char wd[4200];
-    snprintf(wd, sizeof wd, "%s/wrong", dir);
-    clear_wrong(dir);
-    if (r->pics && n > 0 && make_dir(wd, err, esz))
-        return -1;
     bprintf(html, "<div class=\"grid\">\n");
     for (int k = 0; k < n; k++) {
         bprintf(html, "<figure>");
         crest_image im = { 0 };
-        buf png = { 0 };
-        if (r->pics && crest_dataset_image(r->pics, w[k].i, &im) == CREST_OK &&
-            thumbnail(&im, &png) == 0) {
-            char name[32];
-            snprintf(name, sizeof name, "%02d.png", k);
-            if (write_file(wd, name, &png, err, esz)) {
-                crest_image_free(&im);
-                free(png.p);
-                return -1;
+        char name[24];
+        snprintf(name, sizeof name, "wrong/%02d.png", k);
+        if (r->pics && crest_dataset_image(r->pics, w[k].i, &im) == CREST_OK) {
+            buf *png = add_file(fs, name);
+            if (png && thumbnail(&im, png) == 0) {
+                bprintf(html, "<img src=\"%s\" alt=\"sample %zu\">", name, w[k].i);
+            } else if (png) {   /* no picture: the caption alone */
+                free(png->p);
+                *png = (buf){ 0 };
+                fs->n--;
             }
-            bprintf(html, "<img src=\"wrong/%s\" alt=\"sample %zu\">", name, w[k].i);
         }
         crest_image_free(&im);
-        free(png.p);
         bprintf(html, "<figcaption>#%zu<br>true: <b>", w[k].i);
         buf_esc(html, s->names[w[k].truth]);
         bprintf(html, "</b><br>predicted: <b>");
@@ -683,7 +688,6 @@ static int wrong_grid(const char *dir, const cli_report *r, const cli_scores *s,
         bprintf(html, "</b><br>confidence %.4f</figcaption></figure>\n", (double)w[k].conf);
     }
     bprintf(html, "</div>\n");
-    return 0;
 }
 
 /* ---- index.html ------------------------------------------------------------ */
@@ -697,12 +701,13 @@ static void html_head(buf *h, const cli_report *r, const row *rows, int n)
                "max-width:1100px}\ntable{border-collapse:collapse;margin:8px 0}\n"
                "td,th{border:1px solid #ccc;padding:3px 10px;text-align:right}\n"
                "th{background:#eef3f8}\ntd:first-child,th:first-child{text-align:left}\n"
+               "table.summary td{text-align:left}\n"
                "img.plot{max-width:100%%;border:1px solid #ddd}\n"
                ".grid{display:flex;flex-wrap:wrap;gap:10px}\n"
                "figure{margin:0;width:140px;font-size:12px;border:1px solid #ddd;padding:6px;"
                "background:#fafafa}\nfigure img{display:block;margin:0 auto 4px;"
                "image-rendering:pixelated}\n</style>\n</head>\n<body>\n"
-               "<h1>Training report</h1>\n<table>\n<tr><th>model</th><td>");
+               "<h1>Training report</h1>\n<table class=\"summary\">\n<tr><th>model</th><td>");
     buf_esc(h, r->o->out);
     bprintf(h, " (%s)</td></tr>\n<tr><th>data</th><td>", r->kind);
     buf_esc(h, r->o->data);
@@ -719,7 +724,7 @@ static void html_head(buf *h, const cli_report *r, const row *rows, int n)
     double t = 0;
     for (int i = 0; i < n; i++)
         t += rows[i].v[5];
-    bprintf(h, "<tr><th>training time</th><td>%.2f s</td></tr>\n</table>\n"
+    bprintf(h, "<tr><th>time in fit</th><td>%.2f s</td></tr>\n</table>\n"
                "<p>The numbers per epoch: <a href=\"history.json\">history.json</a>, "
                "<a href=\"history.csv\">history.csv</a>.</p>\n"
                "<h2>Training curves</h2>\n<p><a href=\"curves.svg\"><img class=\"plot\" "
@@ -758,7 +763,7 @@ static void picture_desc(picture *p, const char *first, char *const *names, int 
 }
 
 /* The curves, the confusion matrix and its section of index.html. */
-static int pictures(const char *dir, const cli_report *r, const row *rows, int n,
+static int pictures(file_set *fs, const cli_report *r, const row *rows, int n,
                     const cli_scores *s, buf *html, char *err, size_t esz)
 {
     int ps = 0;
@@ -771,7 +776,7 @@ static int pictures(const char *dir, const cli_report *r, const row *rows, int n
                                    "Panels: Loss (y: loss), Accuracy (y: accuracy); x: epoch."
                                  : "Loss and accuracy per epoch, training. Panels: Loss "
                                    "(y: loss), Accuracy (y: accuracy); x: epoch.", NULL, 0);
-    int rc = n > 0 ? render(dir, "curves", &pc, err, esz) : 0;
+    int rc = n > 0 ? render(fs, "curves", &pc, err, esz) : 0;
     free(pc.desc.p);
     if (rc || !s)
         return rc;
@@ -787,45 +792,57 @@ static int pictures(const char *dir, const cli_report *r, const row *rows, int n
                    .h = cf.top + s->K * cell + lab + 34, .draw = draw_confusion, .data = &cf };
     pm.w = pm.w < 360 ? 360 : pm.w;
     picture_desc(&pm, "Rows: true class; columns: predicted class. Classes: ", s->names, s->K);
-    rc = render(dir, "confusion", &pm, err, esz);
+    rc = render(fs, "confusion", &pm, err, esz);
     free(pm.desc.p);
     html_scores(html, s, cf.what);
     return rc;
 }
 
-static int write_report(const char *dir, const cli_report *r, const row *rows, int n,
-                        const cli_scores *s, char *err, size_t esz)
+/* Every file of the report, in memory; index.html last. */
+static int make_report(file_set *fs, const cli_report *r, const row *rows, int n,
+                       const cli_scores *s, char *err, size_t esz)
 {
-    buf js = { 0 }, csv = { 0 }, html = { 0 };
-    int rc = make_dir(dir, err, esz);
-    if (!rc) {
-        history_text(r, rows, n, &js, &csv);
-        rc = write_file(dir, "history.json", &js, err, esz);
-    }
-    rc = rc ? rc : write_file(dir, "history.csv", &csv, err, esz);
-    if (!rc)
-        html_head(&html, r, rows, n);
-    rc = rc ? rc : pictures(dir, r, rows, n, s, &html, err, esz);
+    history_text(r, rows, n, add_file(fs, "history.json"), add_file(fs, "history.csv"));
+    buf html = { 0 };
+    html_head(&html, r, rows, n);
+    int rc = pictures(fs, r, rows, n, s, &html, err, esz);
     if (!rc && !s)
         bprintf(&html, "<h2>Confusion matrix</h2>\n<p>Not drawn: %s.</p>\n", r->no_eval_why);
     if (!rc && s) {
         wrong w[MAX_WRONG];
         int nw = s->probs ? find_wrong(s, crest_dataset_labels(r->eval), w) : 0;
+        const char *on = r->val_is_eval ? "validation" : "training";
         bprintf(&html, "<h2>Most confidently wrong</h2>\n<p>");
         if (!r->val_is_eval)
             bprintf(&html, "There is no validation data: these are training samples. ");
         bprintf(&html, "%d of the %zu %s samples predicted wrongly, the most confident first "
-                       "(#: the sample's place in the %s data%s).</p>\n", nw, s->n,
-                r->val_is_eval ? "validation" : "training", r->val_is_eval ? "validation" : "training",
+                       "(#: the sample's place in the %s data%s).</p>\n", nw, s->n, on, on,
                 r->pics ? "" : "; table rows have no picture");
-        rc = wrong_grid(dir, r, s, w, nw, &html, err, esz);
+        wrong_grid(fs, r, s, w, nw, &html);
     }
     bprintf(&html, "<p style=\"color:#777\">Written by crest %s.</p>\n</body>\n</html>\n",
             CREST_VERSION);
-    rc = rc ? rc : write_file(dir, "index.html", &html, err, esz);   /* last */
-    free(js.p);
-    free(csv.p);
-    free(html.p);
+    buf *index = add_file(fs, "index.html");
+    if (index)
+        *index = html;
+    else
+        free(html.p);
+    return rc;
+}
+
+/* The set into dir (and dir/wrong/), each file atomically, index.html last. */
+static int write_set(const char *dir, const file_set *fs, char *err, size_t esz)
+{
+    char wd[4200];
+    snprintf(wd, sizeof wd, "%s/wrong", dir);
+    int rc = make_dir(dir, err, esz);
+    if (!rc)
+        clear_wrong(dir);
+    for (int k = 0; !rc && k < fs->n; k++)
+        if (!strncmp(fs->name[k], "wrong/", 6) && !(rc = make_dir(wd, err, esz)))
+            break;
+    for (int k = 0; !rc && k < fs->n; k++)
+        rc = write_file(dir, fs->name[k], &fs->data[k], err, esz);
     return rc;
 }
 
@@ -852,16 +869,24 @@ int cli_train_report(const cli_report *r)
             }
         }
     }
+    file_set *fs = rc ? NULL : calloc(1, sizeof *fs);
+    if (!rc && !fs)
+        rc = -1;
+    if (!rc)
+        rc = make_report(fs, r, rows, n, r->eval && r->scored ? &s : NULL, err, sizeof err);
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/report", r->o->out);
     const char *dirs[2] = { dir, r->o->report };
     for (int k = 0; !rc && k < 2; k++) {
         if (!dirs[k])
             continue;
-        rc = write_report(dirs[k], r, rows, n, r->eval && r->scored ? &s : NULL, err, sizeof err);
+        rc = write_set(dirs[k], fs, err, sizeof err);
         if (!rc)
             printf("report: %s/index.html\n", dirs[k]);
     }
+    for (int k = 0; fs && k < fs->n; k++)
+        free(fs->data[k].p);
+    free(fs);
     if (rc)
         fprintf(stderr, "crest train: the model is saved in %s, but its report is not: %s\n",
                 r->o->out, err);
