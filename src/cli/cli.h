@@ -132,6 +132,8 @@ int cli_int(const char *cmd, const char *name, const char *s, long lo, long hi, 
  * (an existing folder, or a new one in an existing folder) and --out FILE;
  * crest must be able to create files there. An exit code, message printed. */
 int cli_check_out_dir(const char *cmd, const char *dir);
+/* The same for the folder option opt (e.g. "--report"). */
+int cli_check_dir_opt(const char *cmd, const char *opt, const char *dir);
 int cli_check_out_file(const char *cmd, const char *path);
 /* Writes path atomically (temp file + rename; devices and pipes in place). */
 int cli_write_file(const char *cmd, const char *path, const void *data, size_t len);

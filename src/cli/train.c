@@ -463,7 +463,8 @@ int cmd_train(int argc, char **argv)
     int rc;
     if (!cli_parse(&train_cmd, argc, argv, &o, &p, &rc))
         return rc;
-    if ((rc = check_combination(&o, &p)) || (rc = cli_check_out_dir("train", o.out)))
+    if ((rc = check_combination(&o, &p)) || (rc = cli_check_out_dir("train", o.out)) ||
+        (o.report && (rc = cli_check_dir_opt("train", "--report", o.report))))
         return rc;              /* before any work */
     if (cli_is_table(o.data))   /* tabular data: feature columns (cli/tabular.c) */
         return cli_train_table(&o);

@@ -119,11 +119,15 @@ grep -q "no validation data: these are training samples" "$tmp/mlp/report/index.
   || die "the report does not say it scored the training data"
 grep -q "On the training data: 300 samples" "$tmp/mlp/report/index.html" || die "training-data scores"
 
-# 4. a report that cannot be written: the model is saved, exit 1, one clear line
-echo x > "$tmp/afile"
-expect_fail 1 "the model is saved in .*, but its report is not: .*afile" \
-  "$C" train --data fashion-mnist --limit 200 --epochs 1 --out "$tmp/m4" --report "$tmp/afile/r"
+# 4. a report that cannot be written (a file where its folder goes): the
+# model is saved, exit 1, one clear line; a bad --report fails before work
+mkdir "$tmp/m4" && echo x > "$tmp/m4/report"
+expect_fail 1 "the model is saved in .*m4, but its report is not: .*m4/report: not a folder" \
+  "$C" train --data fashion-mnist --limit 200 --epochs 1 --out "$tmp/m4"
 "$C" summary "$tmp/m4" > /dev/null || die "the model was lost with its report"
+expect_fail 3 "^crest train: --report .*m4/report/r: Not a directory" \
+  "$C" train --data fashion-mnist --limit 200 --epochs 1 --out "$tmp/m5" --report "$tmp/m4/report/r"
+[ -e "$tmp/m5" ] && die "a bad --report did not stop train before work"
 
 # 5. headless Chromium renders index.html; the screenshot is not blank
 if ! command -v chromium > /dev/null; then
