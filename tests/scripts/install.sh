@@ -78,7 +78,8 @@ cmake -S "$ROOT/tests/install" -B "$tmp/cm2" -DCMAKE_PREFIX_PATH="$P" \
 # the manual page: renders without warnings, and carries --help's text
 w="$(groff -man -ww -z "$P/share/man/man1/crest.1" 2>&1)"
 [ -z "$w" ] || bad "groff warnings: $w"
-MANWIDTH=200 man -l "$P/share/man/man1/crest.1" 2> "$tmp/man.err" > "$tmp/man.txt" || bad "man -l"
+MANWIDTH=200 man -l "$P/share/man/man1/crest.1" 2> "$tmp/man.err" > "$tmp/man.raw" || bad "man -l"
+tr -s " " < "$tmp/man.raw" > "$tmp/man.txt"   # man justifies long lines with extra spaces
 grep -q "^CREST(1)" "$tmp/man.txt" || bad "man -l: no CREST(1) header"
 "$ROOT/$BUILD/crest" train --help > "$tmp/help.txt"
 n=0
