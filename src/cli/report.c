@@ -447,7 +447,7 @@ static void draw_curves(cairo_t *cr, const picture *pic, const void *data)
             cairo_line_to(cr, x, p.y + p.h);
             cairo_stroke(cr);
             cairo_set_font_size(cr, 10);
-            text_at(cr, x + 4, p.y + 10, 0, 0.5, "fine-tuning");
+            text_at(cr, x + 4, k ? p.y + 10 : p.y + p.h - 10, 0, 0.5, "fine-tuning");
         }
         draw_series(cr, &p, c, k, 0.12, 0.47, 0.71, false);
         if (c->has_val)
