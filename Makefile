@@ -14,11 +14,12 @@ ZIP_LIBS    := $(shell pkg-config --libs libzip 2>/dev/null || echo -lzip)
 # protobuf-c-compiler) from the onnx.proto of Debian libonnx-dev, into
 # $(BUILD)/gen (never into the repository); libprotobuf-c packs them.
 ONNX_PROTO ?= /usr/include/onnx/onnx.proto
-# cairo (Debian libcairo2-dev) draws the training report's pictures: the
-# command (src/cli/) only, libcrest does not link it.
-CAIRO_CFLAGS := $(shell pkg-config --cflags cairo 2>/dev/null || echo -I/usr/include/cairo)
-CAIRO_LIBS   := $(shell pkg-config --libs cairo 2>/dev/null || echo -lcairo)
 PROTOC_C   ?= protoc-c
+# cairo (Debian libcairo2-dev) draws the training report's pictures: the
+# command (src/cli/) only, libcrest does not link it; fontconfig (which
+# libcairo2-dev brings) only to release its caches once the report is drawn.
+CAIRO_CFLAGS := $(shell pkg-config --cflags cairo fontconfig 2>/dev/null || echo -I/usr/include/cairo)
+CAIRO_LIBS   := $(shell pkg-config --libs cairo fontconfig 2>/dev/null || echo -lcairo -lfontconfig)
 GEN     := $(BUILD)/gen
 CFLAGS  := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Werror $(OPT) $(SAN) -fno-math-errno -pthread -fPIC \
            -Iinclude -Isrc -I$(GEN) $(HDF5_CFLAGS) $(ZIP_CFLAGS)

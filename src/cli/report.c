@@ -28,6 +28,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fontconfig/fontconfig.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -887,6 +888,8 @@ int cli_train_report(const cli_report *r)
     for (int k = 0; fs && k < fs->n; k++)
         free(fs->data[k].p);
     free(fs);
+    cairo_debug_reset_static_data();   /* no cairo object is left: its font caches go, */
+    FcFini();                          /* then fontconfig's (leak checkers see none) */
     if (rc)
         fprintf(stderr, "crest train: the model is saved in %s, but its report is not: %s\n",
                 r->o->out, err);
