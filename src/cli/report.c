@@ -148,7 +148,16 @@ static int write_file(const char *dir, const char *name, const buf *b, char *err
         snprintf(err, esz, "%s: %s", path, strerror(e));
         return -1;
     }
-    return 0;
+    char *slash = strrchr(path, '/');   /* the rename made durable: its folder synced */
+    *slash = 0;
+    int dfd = open(path, O_RDONLY | O_DIRECTORY);
+    ok = dfd >= 0 && fsync(dfd) == 0;
+    e = errno;
+    if (dfd >= 0)
+        close(dfd);
+    if (!ok)
+        snprintf(err, esz, "%s: %s", path, strerror(e));
+    return ok ? 0 : -1;
 }
 
 /* The report's files, made in memory once and written to each folder. */

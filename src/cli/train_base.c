@@ -299,6 +299,10 @@ static int base_report(base_run *r)
     bool ft = o->fine_tune > 0;
     const crest_dataset *imgs = r->val ? r->val : r->ds, *feats = r->val ? r->fv : r->ft;
     bool on_feats = !ft && (r->val || !r->n_aug);
+    if (!ft && !on_feats && !saved)   /* the whole model, compiled only to fine-tune */
+        err = crest_compile(r->m, &(crest_compile_opts){ .loss = CREST_SPARSE_CCE });
+    if (err)
+        return err;
     char kind[700];
     snprintf(kind, sizeof kind, "transfer learning: a Dense head on %.300s cut after '%s'%s",
              o->base, r->cut, ft ? ", then fine-tuned" : "");
