@@ -15,6 +15,11 @@ ZIP_LIBS    := $(shell pkg-config --libs libzip 2>/dev/null || echo -lzip)
 # $(BUILD)/gen (never into the repository); libprotobuf-c packs them.
 ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 PROTOC_C   ?= protoc-c
+# cairo (Debian libcairo2-dev) draws the training report's pictures: the
+# command (src/cli/) only, libcrest does not link it; fontconfig (which
+# libcairo2-dev brings) only to release its caches once the report is drawn.
+CAIRO_CFLAGS := $(shell pkg-config --cflags cairo fontconfig 2>/dev/null || echo -I/usr/include/cairo)
+CAIRO_LIBS   := $(shell pkg-config --libs cairo fontconfig 2>/dev/null || echo -lcairo -lfontconfig)
 GEN     := $(BUILD)/gen
 CFLAGS  := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Werror $(OPT) $(SAN) -fno-math-errno -pthread -fPIC \
            -Iinclude -Isrc -I$(GEN) $(HDF5_CFLAGS) $(ZIP_CFLAGS)
@@ -46,6 +51,8 @@ FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=al
 .PHONY: all lib test asan clang bench demo setup clean fuzz fuzz-build fuzzers install
 all: lib $(BUILD)/crest $(BUILD)/crest.1 $(BUILD)/tests/crest_examples $(TESTS) $(EXAMPLES)
 lib: $(BUILD)/libcrest.a $(BUILD)/libcrest.so
+
+$(CLIOBJ): CFLAGS += $(CAIRO_CFLAGS)
 
 $(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -103,14 +110,14 @@ install: lib $(BUILD)/crest $(BUILD)/crest.1 $(INSTALL_GEN)
 	install -m 644 $(BUILD)/crest.1 $(DESTDIR)$(PREFIX)/share/man/man1/crest.1
 
 $(BUILD)/crest: $(CLIOBJ) $(BUILD)/libcrest.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(CAIRO_LIBS)
 
 # crest with the examples' custom model and Lambda registered (scenarios.sh).
 $(BUILD)/tests/crest_examples: tests/crest_examples.c $(CLIPART) $(BUILD)/libcrest.a $(HDRS) \
                                examples/way2_custom_model.c examples/way5_lambda_head.c \
                                $(wildcard examples/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(CLIPART) $(BUILD)/libcrest.a $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(CLIPART) $(BUILD)/libcrest.a $(LDLIBS) $(CAIRO_LIBS)
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libcrest.a $(HDRS)
 	@mkdir -p $(dir $@)

@@ -345,6 +345,11 @@ typedef struct crest_history {
     int best_epoch;              /* with early stopping: the restored one (0-based) */
     double loss[1024], accuracy[1024], val_loss[1024], val_accuracy[1024];
     double lr[1024];             /* the learning rate of the epoch's last update */
+    /* Seconds the epoch took (its training and validation), by the
+     * monotonic clock; 0 for epochs a resumed run restored from its
+     * checkpoint. Appended last in 0.x: code built against the older,
+     * shorter struct must be rebuilt (the struct is the caller's). */
+    double time[1024];
 } crest_history;
 
 /* What ReduceLROnPlateau and ModelCheckpoint(save_best_only) watch. AUTO:
@@ -870,6 +875,12 @@ int crest_dataset_split(const crest_dataset *d, double fraction, uint64_t seed,
 const char *crest_dataset_class_name(const crest_dataset *d, int k);
 /* The image options a folder data set was made with, or NULL. */
 const crest_image_opts *crest_dataset_image_opts(const crest_dataset *d);
+/* Sample i as a picture on the 0..255 scale, before any resize or
+ * preprocessing, e.g. for thumbnails: an image source's file decoded as
+ * stored, or its raw pixels; an in-memory set of [H, W] or [H, W, 1|3]
+ * samples gives its values, times 255 when they all lie in [0, 1].
+ * CREST_E_SHAPE for samples of other shapes. Free with crest_image_free. */
+int crest_dataset_image(const crest_dataset *d, size_t i, crest_image *out);
 
 
 /* ---- feature columns over tabular data (src/features/, src/data/table.c) -

@@ -368,6 +368,7 @@ static void fit_record(cr_fit *f, double loss, double acc, const double val[2])
     f->hist.val_loss[ep] = val[0];
     f->hist.val_accuracy[ep] = val[1];
     f->hist.lr[ep] = f->lr;
+    f->hist.time[ep] = cr_now() - f->t0;   /* training and validation */
     if (!f->early)
         return;
     double mon = f->has_val ? val[0] : loss;

@@ -127,6 +127,7 @@ static int table_fit_epoch(table_fit *t)
         fo->history->val_loss[ep] = vm.loss;
         fo->history->val_accuracy[ep] = vm.accuracy;
         fo->history->lr[ep] = cr_optimizer_lr(t->m->opt);   /* no schedules here */
+        fo->history->time[ep] = cr_now() - t->t0;
     }
     cr_fit_progress(fo, (crest_progress){ .kind = CREST_PROGRESS_EPOCH_END, .epoch = ep,
         .epochs = t->epochs, .samples = seen, .loss = loss, .accuracy = acc,

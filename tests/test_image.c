@@ -790,6 +790,17 @@ static void test_folder_source(void **state)
     assert_null(crest_dataset_x(sl));
     assert_int_equal(cr_dataset_gather(sl, NULL, 0, 1, want), CREST_OK);
     assert_memory_equal(x + 3 * 90, want, sizeof want);
+    /* crest_dataset_image: the file as stored (9x16 grey JPEG), not o's 6x5 */
+    crest_image pic = { 0 }, file = { 0 };
+    assert_int_equal(crest_dataset_image(sl, 0, &pic), CREST_OK);
+    assert_int_equal(crest_image_load(&file, p, 0), CREST_OK);
+    assert_true(pic.width == file.width && pic.height == file.height &&
+                pic.channels == file.channels && pic.width == 9 && pic.height == 16);
+    assert_memory_equal(pic.data, file.data, sizeof(float) * 9 * 16 * (size_t)pic.channels);
+    crest_image_free(&pic);
+    crest_image_free(&file);
+    assert_int_equal(crest_dataset_image(sl, 1, &pic), CREST_E_ARG);   /* past the end */
+    assert_null(pic.data);
     crest_dataset_free(sl);
     crest_dataset_free(d);
     /* one image file: one unlabeled sample */
@@ -853,6 +864,30 @@ static void test_idx_source(void **state)
     crest_image img = { 4, 5, 1, raw };
     assert_int_equal(crest_image_to_input(&img, &o, want), CREST_OK);
     assert_memory_equal(got, want, sizeof want);
+    /* crest_dataset_image: the raw 4x5 pixels on the 0..255 scale */
+    crest_image pic = { 0 };
+    assert_int_equal(crest_dataset_image(d, 2, &pic), CREST_OK);
+    assert_true(pic.height == 4 && pic.width == 5 && pic.channels == 1);
+    for (int i = 0; i < 20; i++)
+        assert_float_equal(pic.data[i], raw[i], 1e-3);
+    crest_image_free(&pic);
+    crest_dataset_free(d);
+    /* an in-memory set of [H, W] samples in [0, 1]: times 255 */
+    float x01[2 * 6];
+    for (int i = 0; i < 12; i++)
+        x01[i] = (float)i / 11;
+    assert_int_equal(crest_dataset_new(&d, 2, crest_shape(2, 2, 3), x01, (int32_t[]){ 0, 1 }, 2),
+                     CREST_OK);
+    assert_int_equal(crest_dataset_image(d, 1, &pic), CREST_OK);
+    assert_true(pic.height == 2 && pic.width == 3 && pic.channels == 1);
+    assert_float_equal(pic.data[5], 255, 1e-3);
+    assert_float_equal(pic.data[0], 255.0 * 6 / 11, 1e-3);
+    crest_image_free(&pic);
+    crest_dataset_free(d);
+    /* samples that are no picture: CREST_E_SHAPE */
+    assert_int_equal(crest_dataset_new(&d, 3, crest_shape(1, 4), x01, (int32_t[]){ 0, 1, 0 }, 2),
+                     CREST_OK);
+    assert_int_equal(crest_dataset_image(d, 0, &pic), CREST_E_SHAPE);
     crest_dataset_free(d);
 }
 

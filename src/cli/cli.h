@@ -132,6 +132,8 @@ int cli_int(const char *cmd, const char *name, const char *s, long lo, long hi, 
  * (an existing folder, or a new one in an existing folder) and --out FILE;
  * crest must be able to create files there. An exit code, message printed. */
 int cli_check_out_dir(const char *cmd, const char *dir);
+/* The same for the folder option opt (e.g. "--report"). */
+int cli_check_dir_opt(const char *cmd, const char *opt, const char *dir);
 int cli_check_out_file(const char *cmd, const char *path);
 /* Writes path atomically (temp file + rename; devices and pipes in place). */
 int cli_write_file(const char *cmd, const char *path, const void *data, size_t len);
@@ -177,6 +179,7 @@ typedef struct train_opts {
     const char *custom_layers;        /* --custom-layers FILE (registered when parsed) */
     const char *augment;              /* --augment SPEC (src/cli/augment.c) */
     long augment_copies;              /* --augment-copies K (0: the default, 4) */
+    const char *report;               /* --report DIR: the report there too */
 } train_opts;
 
 /* --augment SPEC ("flip,rotate=0.1,zoom=0.2,..."), checked: Keras' augmentation
@@ -263,6 +266,53 @@ int cli_open_images(const char *cmd, const char *spec, const crest_image_opts *i
  * model's classes, else "0".."K-1"; NULL-terminated, NULL when out of memory. */
 char **cli_class_names(const crest_model *m, int K);
 void cli_class_names_free(char **names);
+
+/* A model's scores on labelled data (src/cli/scores.c): `crest evaluate`'s
+ * and the training report's. */
+typedef struct cli_scores {
+    size_t n;
+    int K;
+    crest_metrics met;
+    long *conf;        /* K x K: rows the true class, columns the predicted one */
+    char **names;      /* the K class names (cli_class_names) */
+    float *probs;      /* [n, K] when cli_score was asked to keep them, else NULL */
+} cli_scores;
+/* One pass over ds: 0, a library error (< 0) or an exit code (> 0, printed).
+ * ds needs integer labels. */
+int cli_score(crest_model *m, const crest_dataset *ds, bool keep_probs, cli_scores *s);
+/* Class k's precision, recall, F1 and support (true samples). */
+void cli_class_scores(const cli_scores *s, int k, double *p, double *r, double *f1,
+                      long *support);
+void cli_scores_free(cli_scores *s);
+
+/* The training report (src/cli/report.c): <out>/report/ and --report DIR
+ * get history.json, history.csv, curves and confusion matrix as SVG and PNG,
+ * wrong/NN.png and index.html. */
+typedef struct cli_report {
+    const train_opts *o;
+    const char *kind;                 /* what was trained, e.g. "a Dense head" */
+    int n_phases;                     /* 1, or 2 with fine-tuning */
+    const crest_history *hist[2];
+    const char *phase[2];             /* "fit", "head", "fine-tune" */
+    int first[2];                     /* each phase's first epoch (--initial-epoch) */
+    bool has_val;                     /* the history has validation columns */
+    crest_model *scored;              /* run on eval (may be the head on features) */
+    const crest_model *named;         /* whose class names label it (NULL: scored's) */
+    const crest_dataset *eval;        /* labelled model inputs, or NULL (no matrix) */
+    bool val_is_eval;                 /* eval is the validation data, not the training */
+    const crest_dataset *pics;        /* eval's samples as pictures, or NULL (tables) */
+    const char *val_what;             /* the validation data, in words */
+    const char *no_eval_why;          /* without eval: why not */
+} cli_report;
+/* The model to score for the report: NULL (score m itself), or with
+ * --checkpoint best the best epoch's, loaded back from --out (freed by the
+ * caller). */
+int cli_saved_model(const train_opts *o, crest_model *m, crest_model **saved);
+/* The run's validation data, in words (a static buffer). */
+const char *cli_val_what(const train_opts *o);
+/* After the model is saved: 0, or EXIT_RUN having said that the model is
+ * saved but the report is not, and why. */
+int cli_train_report(const cli_report *r);
 
 /* The commands: each one's name, line in `crest --help`, entry point and
  * option table (also the manual page's source). */

@@ -130,27 +130,32 @@ static int probe_dir(const char *cmd, const char *opt, const char *target, const
     return 0;
 }
 
-int cli_check_out_dir(const char *cmd, const char *dir)
+int cli_check_dir_opt(const char *cmd, const char *opt, const char *dir)
 {
     struct stat st;
     char parent[4096];
     if (!*dir || strlen(dir) >= 4000) {
-        fprintf(stderr, "crest %s: --out '%s' is not a usable folder name\n", cmd, dir);
+        fprintf(stderr, "crest %s: %s '%s' is not a usable folder name\n", cmd, opt, dir);
         return EXIT_INPUT;
     }
     if (stat(dir, &st) == 0) {
         if (!S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "crest %s: --out %s exists and is not a folder\n", cmd, dir);
+            fprintf(stderr, "crest %s: %s %s exists and is not a folder\n", cmd, opt, dir);
             return EXIT_INPUT;
         }
-        return probe_dir(cmd, "--out", dir, dir);
+        return probe_dir(cmd, opt, dir, dir);
     }
     if (errno != ENOENT) {
-        fprintf(stderr, "crest %s: --out %s: %s\n", cmd, dir, strerror(errno));
+        fprintf(stderr, "crest %s: %s %s: %s\n", cmd, opt, dir, strerror(errno));
         return EXIT_INPUT;
     }
     parent_of(dir, parent, sizeof parent);
-    return probe_dir(cmd, "--out", dir, parent);
+    return probe_dir(cmd, opt, dir, parent);
+}
+
+int cli_check_out_dir(const char *cmd, const char *dir)
+{
+    return cli_check_dir_opt(cmd, "--out", dir);
 }
 
 int cli_check_out_file(const char *cmd, const char *path)

@@ -52,14 +52,7 @@ const cli_command evaluate_cmd = {
     .max_pos = 1, .rules = evaluate_rules, .n_rules = 1,
 };
 
-/* The model's scores on a data set: metrics and the confusion matrix. */
-typedef struct scores {
-    size_t n;
-    int K;
-    crest_metrics met;
-    long *conf;        /* K x K: rows the true class, columns the predicted one */
-    char **names;      /* the K class names */
-} scores;
+typedef cli_scores scores;
 
 /* The loss a model was trained with, from crest's metadata. */
 static crest_loss model_loss(const crest_model *m)
@@ -119,50 +112,6 @@ static int load_data(crest_model *m, const eval_opts *o, crest_dataset **ds)
     return err;
 }
 
-/* One forward pass per cache-sized batch gives the metrics and the
- * probabilities the confusion matrix counts. */
-static int score(crest_model *m, const crest_dataset *ds, scores *s)
-{
-    s->n = crest_dataset_size(ds);
-    s->K = (int)crest_model_output_size(m);
-    size_t K = (size_t)s->K;
-    float *probs = malloc((s->n ? s->n : 1) * K * sizeof *probs);
-    s->conf = calloc(K * K, sizeof *s->conf);
-    s->names = cli_class_names(m, s->K);
-    if (!probs || !s->conf || !s->names) {
-        free(probs);
-        fprintf(stderr, "crest evaluate: out of memory\n");
-        return EXIT_RUN;
-    }
-    int err = crest_evaluate_probs(m, ds, 0, &s->met, probs);
-    const int32_t *labels = crest_dataset_labels(ds);
-    for (size_t i = 0; !err && i < s->n; i++) {
-        const float *p = probs + i * K;
-        size_t best = 0;
-        for (size_t k = 1; k < K; k++)
-            if (p[k] > p[best])
-                best = k;
-        s->conf[(size_t)labels[i] * K + best]++;
-    }
-    free(probs);
-    return err;
-}
-
-/* Class k's precision, recall, F1 and support (true samples). */
-static void class_scores(const scores *s, int k, double *p, double *r, double *f1, long *support)
-{
-    size_t K = (size_t)s->K;
-    long tp = s->conf[(size_t)k * K + (size_t)k], col = 0, row = 0;
-    for (size_t j = 0; j < K; j++) {
-        col += s->conf[j * K + (size_t)k];
-        row += s->conf[(size_t)k * K + j];
-    }
-    *p = col ? (double)tp / col : 0;
-    *r = row ? (double)tp / row : 0;
-    *f1 = *p + *r > 0 ? 2 * *p * *r / (*p + *r) : 0;
-    *support = row;
-}
-
 /* The confusion matrix labelled by class name: rows (true classes) by name,
  * columns by name too where the names fit in a column, else by their index
  * with the names listed under the matrix. */
@@ -211,7 +160,7 @@ static void report_text(const scores *s)
     for (int k = 0; k < s->K; k++) {
         double p, r, f1;
         long support;
-        class_scores(s, k, &p, &r, &f1, &support);
+        cli_class_scores(s, k, &p, &r, &f1, &support);
         printf("%-*s %9.4f %9.4f %9.4f %8ld\n", w, s->names[k], p, r, f1, support);
     }
     confusion_text(s, w);
@@ -229,7 +178,7 @@ static void report_json(const scores *s)
     for (int k = 0; k < s->K; k++) {
         double p, r, f1;
         long support;
-        class_scores(s, k, &p, &r, &f1, &support);
+        cli_class_scores(s, k, &p, &r, &f1, &support);
         cJSON *o = cJSON_CreateObject(), *row = cJSON_CreateArray();
         cJSON_AddStringToObject(o, "label", s->names[k]);
         cJSON_AddNumberToObject(o, "precision", p);
@@ -264,13 +213,12 @@ int cmd_evaluate(int argc, char **argv)
     if (!err)
         err = load_data(m, &o, &ds);
     if (!err)
-        err = score(m, ds, &s);
+        err = cli_score(m, ds, false, &s);
     if (!err && o.json)
         report_json(&s);
     else if (!err)
         report_text(&s);
-    free(s.conf);
-    cli_class_names_free(s.names);
+    cli_scores_free(&s);
     crest_model_free(m);
     crest_dataset_free(ds);
     return err > 0 ? err : err ? cli_fail("evaluate", err) : EXIT_OK;

@@ -154,6 +154,7 @@ typedef struct table_run {
     crest_features *f;
     crest_dataset *ds, *val, *test;   /* no ds when streamed (--chunk); test: --holdout */
     crest_model *m;
+    crest_history *hist;
 } table_run;
 
 /* Step 1: the spec, then the rows through it: training (unless streamed),
@@ -190,6 +191,7 @@ static int fit_table(table_run *r)
                                      "fit");
     fo.epochs = (int)(o->epochs ? o->epochs : 30);
     fo.validation_data = r->val;
+    fo.history = r->hist;
     if (o->chunk) {   /* streamed: no table in memory to split (see crest_fit_table) */
         fo.validation_split = (float)o->val_split;
         fo.progress = cli_progress_rows;
@@ -216,6 +218,25 @@ static int score_holdout(const table_run *r)
     return err;
 }
 
+/* The report: scored on the validation rows, else the training rows (none
+ * when streamed without --val: the table is never in memory). */
+static int table_report(const table_run *r)
+{
+    const train_opts *o = r->o;
+    crest_model *saved = NULL;
+    int err = cli_saved_model(o, r->m, &saved);
+    const crest_dataset *ev = r->val ? r->val : r->ds;
+    if (!err)
+        err = cli_train_report(&(cli_report){ .o = o, .kind = "feature columns and a Dense head",
+            .n_phases = 1, .hist = { r->hist }, .phase = { "fit" },
+            .first = { (int)o->initial_epoch }, .has_val = r->val || (o->chunk && o->val_split > 0),
+            .scored = saved ? saved : r->m, .eval = ev, .val_is_eval = r->val != NULL,
+            .val_what = cli_val_what(o),
+            .no_eval_why = "the table was streamed (--chunk) and there is no --val data in memory" });
+    crest_model_free(saved);
+    return err;
+}
+
 int cli_train_table(const train_opts *o)
 {
     char buf[1024];
@@ -228,7 +249,8 @@ int cli_train_table(const train_opts *o)
                     .rows = { .delimiter = o->delimiter,
                               .rows = o->holdout ? CREST_ROWS_TRAIN : CREST_ROWS_ALL,
                               .holdout_every = (int)o->holdout } };
-    int err = load_tables(&r);
+    r.hist = calloc(1, sizeof *r.hist);
+    int err = r.hist ? load_tables(&r) : CREST_E_NOMEM;
     if (!err)
         err = build_model(o, r.f, &r.m);
     if (!err)
@@ -237,6 +259,9 @@ int cli_train_table(const train_opts *o)
         err = score_holdout(&r);
     if (!err)
         err = cli_save_trained(r.m, o, cli_keep_best(o));
+    if (!err)
+        err = table_report(&r);
+    free(r.hist);
     crest_model_free(r.m);
     crest_dataset_free(r.ds);
     crest_dataset_free(r.val);

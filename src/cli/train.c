@@ -125,6 +125,10 @@ static const cli_opt train_options[] = {
       .help = "train on (1 - E) * one_hot + E / classes (Keras)" },
     { CLI_INT_OPT(T, "--threads", threads, 1, 256), .arg = "T",
       .help = "worker threads (default: the cores)" },
+    { CLI_STR_OPT(T, "--report", report), .arg = "DIR",
+      .help = "also write the training report into DIR (it is always\n"
+              "written beside the model, to <--out>/report/: index.html,\n"
+              "history.json/.csv, curves and confusion matrix as SVG and PNG)" },
     { CLI_STR_OPT(T, "--label", label), .arg = "COL", .modes = TRAIN_TABLE,
       .help = "the label column (required)",
       .section = "tables (.csv, .arff, penguins; defaults there: --epochs 30 --lr 0.01):" },
@@ -296,6 +300,34 @@ int cli_save_trained(crest_model *m, const train_opts *o, bool best_saved)
     return err;
 }
 
+int cli_saved_model(const train_opts *o, crest_model *m, crest_model **saved)
+{
+    *saved = NULL;
+    (void)m;
+    if (!cli_keep_best(o))
+        return CREST_OK;
+    int err = crest_model_load(saved, o->out);
+    if (!err && o->threads)
+        err = crest_model_set_threads(*saved, (int)o->threads);
+    if (!err)   /* the loss crest_evaluate reports: every train model's */
+        err = crest_compile(*saved, &(crest_compile_opts){ .loss = CREST_SPARSE_CCE });
+    return err;
+}
+
+const char *cli_val_what(const train_opts *o)
+{
+    static char s[600];
+    if (o->val)
+        snprintf(s, sizeof s, "--val %.500s", o->val);
+    else if (o->val_split > 0)
+        snprintf(s, sizeof s, "--val-split %g: that fraction of --data, held out (seeded, "
+                 "stratified)", o->val_split);
+    else
+        snprintf(s, sizeof s, "none (give --val or --val-split): the scores below are on "
+                 "the training data");
+    return s;
+}
+
 int cli_add_head(crest_model *m, const train_opts *o, int classes)
 {
     for (int i = 0; i < o->hidden.n; i++)
@@ -384,7 +416,7 @@ static int load_mlp_data(const train_opts *o, crest_dataset **ds, crest_dataset 
 
 /* The model's summary, then fit with checkpoints and validation. */
 static int fit_mlp(const train_opts *o, crest_model *m, const crest_dataset *ds,
-                   const crest_dataset *val)
+                   const crest_dataset *val, crest_history *hist)
 {
     char *s = crest_model_summary(m, false);
     if (s)
@@ -393,6 +425,7 @@ static int fit_mlp(const train_opts *o, crest_model *m, const crest_dataset *ds,
     char ck[4096];
     crest_fit_opts fo = cli_fit_opts(o, cli_checkpoint_dir(o, ck, sizeof ck), "fit");
     fo.validation_data = val;
+    fo.history = hist;
     float *cw = NULL;
     int rc = cli_class_weight(o, m, ds, &cw);
     fo.class_weight = cw;
@@ -406,14 +439,22 @@ static int fit_mlp(const train_opts *o, crest_model *m, const crest_dataset *ds,
 static int train_mlp(const train_opts *o)
 {
     crest_dataset *ds = NULL, *val = NULL;
-    crest_model *m = NULL;
-    int err = load_mlp_data(o, &ds, &val);
+    crest_model *m = NULL, *saved = NULL;
+    crest_history *hist = calloc(1, sizeof *hist);
+    int err = hist ? load_mlp_data(o, &ds, &val) : CREST_E_NOMEM;
     if (!err)
         err = build_mlp(o, ds, &m);
     if (!err)
-        err = fit_mlp(o, m, ds, val);
+        err = fit_mlp(o, m, ds, val, hist);
     if (!err)
         err = cli_save_trained(m, o, cli_keep_best(o));
+    if (!err && !(err = cli_saved_model(o, m, &saved)))
+        err = cli_train_report(&(cli_report){ .o = o, .kind = "a Dense head on the inputs",
+            .n_phases = 1, .hist = { hist }, .phase = { "fit" }, .first = { (int)o->initial_epoch },
+            .has_val = val != NULL, .scored = saved ? saved : m, .eval = val ? val : ds,
+            .val_is_eval = val != NULL, .pics = val ? val : ds, .val_what = cli_val_what(o) });
+    free(hist);
+    crest_model_free(saved);
     crest_model_free(m);
     crest_dataset_free(ds);
     crest_dataset_free(val);
@@ -427,7 +468,8 @@ int cmd_train(int argc, char **argv)
     int rc;
     if (!cli_parse(&train_cmd, argc, argv, &o, &p, &rc))
         return rc;
-    if ((rc = check_combination(&o, &p)) || (rc = cli_check_out_dir("train", o.out)))
+    if ((rc = check_combination(&o, &p)) || (rc = cli_check_out_dir("train", o.out)) ||
+        (o.report && (rc = cli_check_dir_opt("train", "--report", o.report))))
         return rc;              /* before any work */
     if (cli_is_table(o.data))   /* tabular data: feature columns (cli/tabular.c) */
         return cli_train_table(&o);

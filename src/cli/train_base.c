@@ -142,6 +142,7 @@ typedef struct base_run {
     int crop_h, crop_w;               /* --augment crop: the window (the backbone's
                                          input); io is then the larger loaded size */
     bool dynamic;                     /* the backbone's input size is unknown */
+    crest_history *hist;              /* [2]: the head's fit, fine-tuning's */
 } base_run;
 
 /* Steps return 0, a library error (< 0, reported by cmd_train_base) or an
@@ -258,12 +259,11 @@ static int train_head(base_run *r)
                                  .label_smoothing = (float)o->label_smoothing })) ||
         (err = cli_class_weight(o, r->m, r->ds, &r->cw)))
         return err;
-    crest_history hist;
     double t0 = now_s();
     char ck[4096];
     crest_fit_opts fo = cli_fit_opts(o, cli_checkpoint_dir(o, ck, sizeof ck), "head");
     fo.validation_data = r->fv;
-    fo.history = &hist;
+    fo.history = &r->hist[0];
     fo.on_epoch_end = NULL;   /* the head alone is no model to save: --checkpoint
                                  saves the whole model while fine-tuning */
     fo.best_model_dir = NULL;
@@ -302,6 +302,7 @@ static int fine_tune(base_run *r)
     fo.validation_data = r->val;
     fo.class_weight = r->cw;
     /* --augment: the model's own first layers draw at every step */
+    fo.history = &r->hist[1];
     if (!err)
         err = crest_fit(r->m, r->ds, &fo);   /* lazy: inputs made a batch at a time */
     if (!err)
@@ -340,6 +341,36 @@ static int check_base_augment(const base_run *r)
     return 0;
 }
 
+/* The report: scored on the validation images (else the training ones);
+ * the head on their features when those are the model's inputs as they
+ * are (no fine-tuning; training features without augmented copies). */
+static int base_report(base_run *r)
+{
+    const train_opts *o = r->o;
+    crest_model *saved = NULL;
+    int err = cli_saved_model(o, r->m, &saved);
+    if (err)
+        return err;
+    bool ft = o->fine_tune > 0;
+    const crest_dataset *imgs = r->val ? r->val : r->ds, *feats = r->val ? r->fv : r->ft;
+    bool on_feats = !ft && (r->val || !r->n_front);   /* no augmented copies */
+    if (!ft && !on_feats && !saved)   /* the whole model, compiled only to fine-tune */
+        err = crest_compile(r->m, &(crest_compile_opts){ .loss = CREST_SPARSE_CCE });
+    if (err)
+        return err;
+    char kind[700];
+    snprintf(kind, sizeof kind, "transfer learning: a Dense head on %.300s cut after '%s'%s",
+             o->base, r->cut, ft ? ", then fine-tuned" : "");
+    err = cli_train_report(&(cli_report){ .o = o, .kind = kind, .n_phases = ft ? 2 : 1,
+        .hist = { &r->hist[0], &r->hist[1] }, .phase = { "head", "fine-tune" },
+        .first = { (int)o->initial_epoch, 0 }, .has_val = r->val != NULL,
+        .scored = saved ? saved : on_feats ? r->head : r->m, .named = r->m,
+        .eval = on_feats && !saved ? feats : imgs, .val_is_eval = r->val != NULL, .pics = imgs,
+        .val_what = cli_val_what(o) });
+    crest_model_free(saved);
+    return err;
+}
+
 int cmd_train_base(const train_opts *o)
 {
     base_run r = { .o = o };
@@ -353,7 +384,8 @@ int cmd_train_base(const train_opts *o)
         if (err)
             return err;
     }
-    err = load_backbone(&r);
+    r.hist = calloc(2, sizeof *r.hist);
+    err = r.hist ? load_backbone(&r) : CREST_E_NOMEM;
     if (!err)
         err = check_base_augment(&r);
     if (!err)
@@ -370,6 +402,8 @@ int cmd_train_base(const train_opts *o)
         err = fine_tune(&r);
     if (!err)   /* --checkpoint best saves while fine-tuning only */
         err = cli_save_trained(r.m, o, o->fine_tune > 0 && cli_keep_best(o));
+    if (!err)
+        err = base_report(&r);
     crest_model_free(r.m);
     crest_model_free(r.head);
     crest_dataset_free(r.ds);
@@ -378,5 +412,6 @@ int cmd_train_base(const train_opts *o)
     crest_dataset_free(r.fv);
     free(r.cw);
     cli_augment_free(r.aug, r.n_aug);
+    free(r.hist);
     return err > 0 ? err : err ? cli_fail("train", err) : EXIT_OK;
 }

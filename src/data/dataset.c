@@ -405,3 +405,35 @@ int crest_dataset_load(crest_dataset **out, const char *spec)
     }
     return rc;
 }
+
+/* ---- a sample as a picture --------------------------------------------- */
+
+int crest_dataset_image(const crest_dataset *d, size_t i, crest_image *out)
+{
+    if (!d || !out)
+        return cr_fail(CREST_E_ARG, "dataset_image: NULL argument");
+    *out = (crest_image){ 0 };
+    if (i >= d->n)
+        return cr_fail(CREST_E_ARG, "dataset_image: sample %zu of %zu", i, d->n);
+    if (cr_dataset_lazy(d) && d->files)
+        return crest_image_load(out, d->files[i], 0);
+    const crest_dataset *src = cr_dataset_lazy(d) ? d->raw : d;
+    const cr_dims *s = src ? &src->shape : NULL;
+    if (!src || !src->x || s->ndim < 2 || s->ndim > 3 || (s->ndim == 3 && s->d[2] != 1 &&
+                                                          s->d[2] != 3))
+        return cr_fail(CREST_E_SHAPE, "dataset_image: the samples are not images [H, W] or "
+                                      "[H, W, 1|3]");
+    size_t per = (size_t)src->stride;
+    const float *x = src->x + i * per;
+    float scale = cr_dataset_lazy(d) ? d->raw_scale : 255.0f;
+    for (size_t k = 0; !cr_dataset_lazy(d) && k < per; k++)
+        if (x[k] < 0 || x[k] > 1)
+            scale = 1;   /* not in [0, 1]: taken as 0..255 already */
+    float *px = cr_malloc(per * sizeof *px);
+    if (!px)
+        return cr_fail(CREST_E_NOMEM, "dataset_image: out of memory");
+    for (size_t k = 0; k < per; k++)
+        px[k] = x[k] * scale;
+    *out = (crest_image){ (int)s->d[0], (int)s->d[1], s->ndim == 3 ? (int)s->d[2] : 1, px };
+    return CREST_OK;
+}
