@@ -300,6 +300,7 @@ typedef struct cli_report {
     const crest_model *named;         /* whose class names label it (NULL: scored's) */
     const crest_dataset *eval;        /* labelled model inputs, or NULL (no matrix) */
     bool val_is_eval;                 /* eval is the validation data, not the training */
+    const char *eval_on;              /* eval in a word when it is neither ("held-out") */
     const crest_dataset *pics;        /* eval's samples as pictures, or NULL (tables) */
     const char *val_what;             /* the validation data, in words */
     const char *no_eval_why;          /* without eval: why not */

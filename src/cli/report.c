@@ -700,6 +700,12 @@ static void wrong_grid(file_set *fs, const cli_report *r, const cli_scores *s, c
     bprintf(html, "</div>\n");
 }
 
+/* What the scores are on, in a word: "validation", "held-out", "training". */
+static const char *eval_on(const cli_report *r)
+{
+    return r->val_is_eval ? "validation" : r->eval_on ? r->eval_on : "training";
+}
+
 /* ---- index.html ------------------------------------------------------------ */
 
 static void html_head(buf *h, const cli_report *r, const row *rows, int n)
@@ -795,7 +801,9 @@ static int pictures(file_set *fs, const cli_report *r, const row *rows, int n,
         longest = (int)strlen(s->names[k]) > longest ? (int)strlen(s->names[k]) : longest;
     int cell = s->K <= 10 ? 48 : s->K <= 30 ? 480 / s->K : 16;
     int lab = 20 + 7 * (longest > 40 ? 40 : longest);
-    confusion cf = { s, cell, 40 + lab, 40, r->val_is_eval ? "validation data" : "training data" };
+    char what[40];
+    snprintf(what, sizeof what, "%s data", eval_on(r));
+    confusion cf = { s, cell, 40 + lab, 40, what };
     char title[96];
     snprintf(title, sizeof title, "Confusion matrix (%s)", cf.what);
     picture pm = { .title = title, .w = cf.left + s->K * cell + 40,
@@ -821,10 +829,10 @@ static int make_report(file_set *fs, const cli_report *r, const row *rows, int n
     if (!rc && s) {
         wrong w[MAX_WRONG];
         int nw = s->probs ? find_wrong(s, crest_dataset_labels(r->eval), w) : 0;
-        const char *on = r->val_is_eval ? "validation" : "training";
+        const char *on = eval_on(r);
         bprintf(&html, "<h2>Most confidently wrong</h2>\n<p>");
         if (!r->val_is_eval)
-            bprintf(&html, "There is no validation data: these are training samples. ");
+            bprintf(&html, "There is no validation data: these are %s samples. ", on);
         bprintf(&html, "%d of the %zu %s samples predicted wrongly, the most confident first "
                        "(#: the sample's place in the %s data%s).</p>\n", nw, s->n, on, on,
                 r->pics ? "" : "; table rows have no picture");
@@ -867,8 +875,7 @@ int cli_train_report(const cli_report *r)
     } else if (r->eval && r->scored) {
         int e = cli_score(r->scored, r->eval, true, &s);
         if (e) {
-            snprintf(err, sizeof err, "scoring the %s data: %s",
-                     r->val_is_eval ? "validation" : "training",
+            snprintf(err, sizeof err, "scoring the %s data: %s", eval_on(r),
                      e < 0 ? crest_last_error() : "out of memory");
             rc = -1;
         } else if (r->named) {   /* the saved model's names (the scored one may be the head) */

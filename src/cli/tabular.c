@@ -218,21 +218,22 @@ static int score_holdout(const table_run *r)
     return err;
 }
 
-/* The report: scored on the validation rows, else the training rows (none
- * when streamed without --val: the table is never in memory). */
+/* The report: scored on the validation rows, else the held-out rows
+ * (--holdout), else the training rows (none when streamed without either:
+ * the table is never in memory). */
 static int table_report(const table_run *r)
 {
     const train_opts *o = r->o;
     crest_model *saved = NULL;
     int err = cli_saved_model(o, r->m, &saved);
-    const crest_dataset *ev = r->val ? r->val : r->ds;
+    const crest_dataset *ev = r->val ? r->val : r->test ? r->test : r->ds;
     if (!err)
         err = cli_train_report(&(cli_report){ .o = o, .kind = "feature columns and a Dense head",
             .n_phases = 1, .hist = { r->hist }, .phase = { "fit" },
             .first = { (int)o->initial_epoch }, .has_val = r->val || (o->chunk && o->val_split > 0),
             .scored = saved ? saved : r->m, .eval = ev, .val_is_eval = r->val != NULL,
-            .val_what = cli_val_what(o),
-            .no_eval_why = "the table was streamed (--chunk) and there is no --val data in memory" });
+            .eval_on = r->test ? "held-out" : NULL, .val_what = cli_val_what(o),
+            .no_eval_why = "the table was streamed (--chunk) and there is no --val or --holdout data in memory" });
     crest_model_free(saved);
     return err;
 }

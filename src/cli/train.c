@@ -322,6 +322,9 @@ const char *cli_val_what(const train_opts *o)
     else if (o->val_split > 0)
         snprintf(s, sizeof s, "--val-split %g: that fraction of --data, held out (seeded, "
                  "stratified)", o->val_split);
+    else if (o->holdout)   /* tables */
+        snprintf(s, sizeof s, "none (give --val or --val-split): the scores below are on "
+                 "the held-out rows (--holdout %ld: 1 row in %ld)", o->holdout, o->holdout);
     else
         snprintf(s, sizeof s, "none (give --val or --val-split): the scores below are on "
                  "the training data");

@@ -89,6 +89,15 @@ check_history "$tmp/pg/report" "$tmp/pg.err" 8
 check_files "$tmp/pg/report" 1000 380 Adelie Chinstrap Gentoo
 "$C" evaluate "$tmp/pg" --data "$tmp/va.csv" --label species --json > "$tmp/pg.json" || die "evaluate penguins"
 check_classes "$tmp/pg/report" "$tmp/pg.json"
+# --holdout and no validation: the report scores the held-out rows, as train's
+# hold-out line does (68 of 344 penguins with 1 row in 5)
+"$C" train --data "$P" --label species --holdout 5 --epochs 4 --seed 3 --out "$tmp/ho" \
+  > "$tmp/ho.out" 2> /dev/null || die "train --holdout"
+read -r hn hl ha < <(sed -n 's/^hold-out (1 row in 5, \([0-9]*\) rows): loss \([0-9.]*\) accuracy \([0-9.]*\)$/\1 \2 \3/p' "$tmp/ho.out")
+[ "${hn:-0}" -gt 0 ] || die "train --holdout printed no hold-out line"
+grep -q "On the held-out data: $hn samples, loss $hl, accuracy $ha\." "$tmp/ho/report/index.html" ||
+  die "the report's scores are not the $hn held-out rows' (loss $hl, accuracy $ha)"
+grep -q "Confusion matrix (held-out data)" "$tmp/ho/report/confusion.svg" || die "confusion.svg not on held-out data"
 
 # 2. transfer learning on Fashion-MNIST images, fine-tuned, and --report DIR
 "$C" train --data fashion-mnist --hidden 32 --epochs 1 --batch 64 --limit 6000 --out "$tmp/bb" \
