@@ -135,7 +135,11 @@ int cli_check_out_dir(const char *cmd, const char *dir);
 /* The same for the folder option opt (e.g. "--report"). */
 int cli_check_dir_opt(const char *cmd, const char *opt, const char *dir);
 int cli_check_out_file(const char *cmd, const char *path);
-/* Writes path atomically (temp file + rename; devices and pipes in place). */
+/* Writes path atomically: a temporary file, fsync, rename, its folder
+ * synced (devices and pipes are written in place). 0, or -1 with err set
+ * ("path: why"). */
+int cli_put_file(const char *path, const void *data, size_t len, char *err, size_t esz);
+/* The same for a command: 0, or EXIT_RUN having printed why. */
 int cli_write_file(const char *cmd, const char *path, const void *data, size_t len);
 
 /* A folder that is not an IDX data set: images, one sub-folder per class. */

@@ -178,18 +178,28 @@ int cli_check_out_file(const char *cmd, const char *path)
 
 /* Regular files (or new ones) go through a temporary file and a rename, so
  * a failed or killed run leaves the old file or the new one. */
-int cli_write_file(const char *cmd, const char *path, const void *data, size_t len)
+int cli_put_file(const char *path, const void *data, size_t len, char *err, size_t esz)
 {
     struct stat st;
     char tmp[4200];
     bool in_place = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     const char *w = in_place ? path : tmp;
-    FILE *f = fopen(w, "wb");
-    bool ok = f && fwrite(data, 1, len, f) == len;
-    ok = f && fflush(f) == 0 && ok && (in_place || fsync(fileno(f)) == 0);
+    int fd = open(w, O_WRONLY | O_CREAT | (in_place ? 0 : O_TRUNC), 0644);
+    const char *p = data;
+    size_t left = len;
+    bool ok = fd >= 0;
+    while (ok && left) {
+        ssize_t k = write(fd, p, left);
+        if (k < 0 && errno == EINTR)
+            continue;
+        ok = k > 0;
+        p += ok ? k : 0;
+        left -= ok ? (size_t)k : 0;
+    }
+    ok = ok && (in_place || fsync(fd) == 0);
     int e = errno;
-    if (f && fclose(f) != 0 && ok) {
+    if (fd >= 0 && close(fd) != 0 && ok) {
         ok = false;
         e = errno;
     }
@@ -200,8 +210,31 @@ int cli_write_file(const char *cmd, const char *path, const void *data, size_t l
     if (!ok) {
         if (!in_place)
             unlink(tmp);
-        fprintf(stderr, "crest %s: %s: %s\n", cmd, path, strerror(e));
-        return EXIT_RUN;
+        snprintf(err, esz, "%s: %s", path, strerror(e));
+        return -1;
     }
-    return 0;
+    if (in_place)
+        return 0;
+    char dir[4200];   /* the rename made durable: its folder synced */
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = 0;
+    int dfd = open(slash ? (*dir ? dir : "/") : ".", O_RDONLY | O_DIRECTORY);
+    ok = dfd >= 0 && (fsync(dfd) == 0 || errno == EINVAL || errno == EROFS);
+    e = errno;
+    if (dfd >= 0)
+        close(dfd);
+    if (!ok)
+        snprintf(err, esz, "%s: %s", slash ? dir : ".", strerror(e));
+    return ok ? 0 : -1;
+}
+
+int cli_write_file(const char *cmd, const char *path, const void *data, size_t len)
+{
+    char err[4400];
+    if (cli_put_file(path, data, len, err, sizeof err) == 0)
+        return 0;
+    fprintf(stderr, "crest %s: %s\n", cmd, err);
+    return EXIT_RUN;
 }

@@ -114,50 +114,16 @@ static cairo_status_t buf_write(void *closure, const unsigned char *data, unsign
     return b->oom ? CAIRO_STATUS_NO_MEMORY : CAIRO_STATUS_SUCCESS;
 }
 
-/* dir/name written atomically: a temporary file, fsync, rename. 0, or -1
- * with err set. */
+/* dir/name written atomically (cli_put_file). 0, or -1 with err set. */
 static int write_file(const char *dir, const char *name, const buf *b, char *err, size_t esz)
 {
-    char path[4200], tmp[4300];
+    char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     if (b->oom) {
         snprintf(err, esz, "%s: out of memory", path);
         return -1;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    size_t done = 0;
-    while (fd >= 0 && done < b->n) {
-        ssize_t k = write(fd, b->p + done, b->n - done);
-        if (k <= 0)
-            break;
-        done += (size_t)k;
-    }
-    bool ok = fd >= 0 && done == b->n && fsync(fd) == 0;
-    int e = errno;
-    if (fd >= 0 && close(fd) != 0 && ok) {
-        ok = false;
-        e = errno;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        ok = false;
-        e = errno;
-    }
-    if (!ok) {
-        unlink(tmp);
-        snprintf(err, esz, "%s: %s", path, strerror(e));
-        return -1;
-    }
-    char *slash = strrchr(path, '/');   /* the rename made durable: its folder synced */
-    *slash = 0;
-    int dfd = open(path, O_RDONLY | O_DIRECTORY);
-    ok = dfd >= 0 && fsync(dfd) == 0;
-    e = errno;
-    if (dfd >= 0)
-        close(dfd);
-    if (!ok)
-        snprintf(err, esz, "%s: %s", path, strerror(e));
-    return ok ? 0 : -1;
+    return cli_put_file(path, b->p ? b->p : "", b->n, err, esz);
 }
 
 /* The report's files, made in memory once and written to each folder. */
