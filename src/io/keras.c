@@ -279,12 +279,14 @@ int cr_keras_model_load(crest_model **out, const char *path)
     int rc = cr_child_spawn(&c, path, "libzip/libhdf5", cr_keras_stream, &src);
     if (!rc)
         rc = get_config(&c, &meta, &cfg, &tag);
+    const cJSON *extra = cJSON_GetObjectItemCaseSensitive(meta, "crest");
+    if (!rc && cJSON_IsObject(extra) && (rc = cr_custom_layers_from_meta(extra, path)))
+        cr_wrap(rc, "%s: metadata.json", path);
     if (!rc && ((rc = cr_model_from_topology(cfg, &m)) || (rc = cr_model_build(m))))
         cr_wrap(rc, "%s: config.json", path);
     if (!rc)
         rc = assign_all(&c, m, cfg, tag);
     rc = cr_child_finish(&c, rc);
-    const cJSON *extra = cJSON_GetObjectItemCaseSensitive(meta, "crest");
     if (!rc && cJSON_IsObject(extra) && !(m->meta_json = cr_json_print(extra, false)))
         rc = cr_fail(CREST_E_NOMEM, "%s: out of memory", path);
     if (!rc) {

@@ -475,10 +475,14 @@ static cJSON *metadata(const crest_model *m, int *rc)
         strftime(date, sizeof date, "%Y-%m-%d@%H:%M:%S", &tm);
     cJSON_AddStringToObject(md, "keras_version", KERAS_VERSION);
     cJSON_AddStringToObject(md, "date_saved", date);
-    if (m->meta_json && (*rc = cr_json_parse(m->meta_json, 0, "metadata", &extra))) {
+    char *mine = NULL;   /* m's metadata with its custom layer classes' definitions */
+    if ((*rc = cr_custom_layers_meta(m, &mine)) ||
+        (mine && (*rc = cr_json_parse(mine, 0, "metadata", &extra)))) {
+        cr_free(mine);
         cJSON_Delete(md);
         return NULL;
     }
+    cr_free(mine);
     if (extra) {
         cJSON_AddStringToObject(extra, "generated_by", "crest " CREST_VERSION);
         cr_json_put(md, "crest", extra);
