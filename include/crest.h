@@ -545,6 +545,21 @@ int crest_model_set_seed(crest_model *m, uint64_t seed);
  * are removed. Numbers are written with '.' whatever the host's locale. A
  * NaN or infinite weight (training diverged) is CREST_E_STATE, naming it. */
 int crest_model_save(crest_model *m, const char *dir);
+/* How crest_model_save_quantized stores the weights, as TF.js' converter
+ * does with --quantize_uint8 / _uint16 / _float16: per tensor, uint8 or
+ * uint16 codes with {min, scale} (value = min + scale * code; the range is
+ * moved so that 0 is exactly a code when it covers 0), or IEEE half floats.
+ * TF.js and crest_model_load read them back as float32: the saved model
+ * computes with the rounded weights. */
+typedef enum crest_weight_quant {
+    CREST_WQ_NONE,      /* float32, as crest_model_save */
+    CREST_WQ_UINT8,     /* 1 byte per weight: error up to scale / 2 = range / 510 */
+    CREST_WQ_UINT16,    /* 2 bytes: range / 131070 */
+    CREST_WQ_FLOAT16,   /* 2 bytes: 11 significant bits; |w| >= 65520 is refused */
+} crest_weight_quant;
+/* crest_model_save with the weights stored as q. The model in memory keeps
+ * its float32 weights. */
+int crest_model_save_quantized(crest_model *m, const char *dir, crest_weight_quant q);
 /* The model as a Keras 2.x HDF5 file (model.save("m.h5")'s layout:
  * model_config, model_weights; crest's metadata in crest_metadata), written
  * atomically like crest_model_save. crest_model_load reads it back. */

@@ -48,6 +48,10 @@ int cr_json_dims(const cJSON *o, const char *key, bool skip_first, cr_dims *out)
 int cr_json_pair(const cJSON *o, const char *key, int def, int out[2]);
 
 void cr_json_add_dims(cJSON *o, const char *key, const cr_dims *d, bool batch_null);
+/* o[key] = v written with as many digits as reading it back to the same
+ * double takes (up to 17; cJSON itself writes 15 and may lose the last
+ * bit), '.' whatever the locale. A finite v; failures show in cr_json_check. */
+void cr_json_add_exact(cJSON *o, const char *key, double v);
 /* Keras shapes with the batch first ([null, 28, 28, 1]): null stands for
  * an unknown dimension (CREST_DIM_NONE) as in batch_input_shape
  * [null, null, null, 3] or an output shape (None, None, None, 64). */

@@ -6,6 +6,7 @@
 
 typedef struct export_opts {
     const char *format, *out;
+    const char *quantize;
     const char *custom_layers;
 } export_opts;
 
@@ -19,6 +20,11 @@ static const cli_opt export_options[] = {
               "outputs NHWC as crest's, batch dynamic); tflite: not written yet (refused)" },
     { CLI_STR_OPT(export_opts, "--out", out), .arg = "PATH",
       .help = "the folder (tfjs) or file (h5, keras, onnx) written, atomically" },
+    { CLI_ENUM_OPT(export_opts, "--quantize", quantize, "uint8|uint16|float16"),
+      .help = "with --format tfjs: store the weights as TF.js' converter does with\n"
+              "--quantize_uint8 (1 byte per weight: per-tensor min and scale, 0 kept\n"
+              "exact), _uint16 or _float16 (2 bytes); TF.js and crest read them back\n"
+              "as float32, so the saved model computes with the rounded weights" },
     { CLI_CUSTOM_OPT(export_opts, "--custom-layers", custom_layers, cli_custom_layers),
       CLI_CUSTOM_LAYERS_HELP },
 };
@@ -44,6 +50,8 @@ static int check(const export_opts *o, const cli_parsed *p)
                 "are)\n", o->format);
         return EXIT_INPUT;
     }
+    if (o->quantize && strcmp(o->format, "tfjs") != 0)
+        return cli_usage("export", "--quantize needs --format tfjs");
     return strcmp(o->format, "tfjs") != 0 ? cli_check_out_file("export", o->out)
                                           : cli_check_out_dir("export", o->out);
 }
@@ -69,6 +77,14 @@ static int strip_augmentation(crest_model *m)
     return n < 0 ? n : 0;
 }
 
+static crest_weight_quant quant_of(const char *q)
+{
+    return !q                       ? CREST_WQ_NONE
+           : !strcmp(q, "uint8")    ? CREST_WQ_UINT8
+           : !strcmp(q, "uint16")   ? CREST_WQ_UINT16
+                                    : CREST_WQ_FLOAT16;
+}
+
 int cmd_export(int argc, char **argv)
 {
     export_opts o = { 0 };
@@ -86,7 +102,7 @@ int cmd_export(int argc, char **argv)
         err = !strcmp(o.format, "h5")      ? crest_model_save_h5(m, o.out)
               : !strcmp(o.format, "keras") ? crest_model_save_keras(m, o.out)
               : !strcmp(o.format, "onnx")  ? crest_model_save_onnx(m, o.out)
-                                           : crest_model_save(m, o.out);
+                                           : crest_model_save_quantized(m, o.out, quant_of(o.quantize));
     crest_model_free(m);
     if (err > 0)
         return err;

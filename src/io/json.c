@@ -280,3 +280,16 @@ void cr_json_add_dims(cJSON *o, const char *key, const cr_dims *d, bool batch_nu
     for (int i = 0; i < d->ndim; i++)
         cr_json_push(a, cJSON_CreateNumber((double)d->d[i]));
 }
+
+void cr_json_add_exact(cJSON *o, const char *key, double v)
+{
+    char buf[40];
+    for (int digits = 15; digits <= 17; digits++) {
+        void *saved = cr_locale_push_c();
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        cr_locale_pop(saved);
+        if (cr_strtod(buf, NULL) == v)
+            break;
+    }
+    cJSON_AddRawToObject(o, key, buf);
+}

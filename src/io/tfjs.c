@@ -22,6 +22,7 @@
 #include "json.h"
 #include "io/h5.h"
 #include "io/keras.h"
+#include "io/tfjs_quant.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -99,16 +100,15 @@ static void remove_stale(const char *dir, const char *keep)
     closedir(d);
 }
 
-/* The weights manifest of m (one group, one shard) into root; the shard
- * is the model's parameter block as it is (little-endian float32, as TF.js
- * reads them on x86 and ARM; m->weights in order, back to back), bin, and
- * shard its name, a hash of it. Failures show in cr_json_check. */
-static void add_manifest(cJSON *root, crest_model *m, const char *bin, size_t total,
-                         char shard[64])
+/* The weights manifest of m (one group) into root: a spec per weight,
+ * m->weights in order, float32 (crest_model_save_quantized adds each one's
+ * "quantization"); its weights array, or NULL with failures left for
+ * cr_json_check. */
+static cJSON *add_manifest(cJSON *root, crest_model *m)
 {
     cJSON *man = cJSON_AddArrayToObject(root, "weightsManifest");
     cJSON *grp = cJSON_CreateObject();
-    cJSON *paths = cJSON_AddArrayToObject(grp, "paths");
+    cJSON_AddArrayToObject(grp, "paths");
     cJSON *specs = cJSON_AddArrayToObject(grp, "weights");
     for (int i = 0; i < m->n_weights; i++) {
         cr_weight *w = m->weights[i];
@@ -120,15 +120,34 @@ static void add_manifest(cJSON *root, crest_model *m, const char *bin, size_t to
         cJSON_AddStringToObject(s, "dtype", "float32");
         cr_json_push(specs, s);
     }
-    snprintf(shard, 64, "weights.%016llx.bin", (unsigned long long)fnv1a(bin, total));
-    cr_json_push(paths, cJSON_CreateString(shard));
     cr_json_push(man, grp);   /* last: grp is gone if this fails */
+    return specs;
+}
+
+/* The one shard's name, a hash of its bytes bin[0, total), into shard and
+ * the manifest's paths. The shard is the model's parameter block as it is
+ * (little-endian float32, as TF.js reads them on x86 and ARM) or its
+ * quantized codes. */
+static void name_shard(cJSON *root, const char *bin, size_t total, char shard[64])
+{
+    snprintf(shard, 64, "weights.%016llx.bin", (unsigned long long)fnv1a(bin, total));
+    cJSON *grp = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "weightsManifest"), 0);
+    cJSON *paths = cJSON_GetObjectItem(grp, "paths");
+    if (paths)
+        cr_json_push(paths, cJSON_CreateString(shard));
 }
 
 int crest_model_save(crest_model *m, const char *dir)
 {
+    return crest_model_save_quantized(m, dir, CREST_WQ_NONE);
+}
+
+int crest_model_save_quantized(crest_model *m, const char *dir, crest_weight_quant q)
+{
     if (!m || !dir || !*dir)
         return cr_fail(CREST_E_ARG, "save: model or folder is NULL");
+    if ((int)q < (int)CREST_WQ_NONE || (int)q > (int)CREST_WQ_FLOAT16)
+        return cr_fail(CREST_E_ARG, "save: unknown weight quantization %d", (int)q);
     int rc = cr_model_build(m);
     if (rc || (rc = cr_params_pack(m)) || (rc = cr_check_finite(m)) || (rc = ensure_dir(dir)))
         return rc;
@@ -136,6 +155,7 @@ int crest_model_save(crest_model *m, const char *dir)
     unsigned long mark = cr_json_mark();
     size_t total = (size_t)m->params.n * sizeof(float);
     const char *bin = (const char *)m->params.val;
+    unsigned char *codes = NULL;   /* the quantized shard, if q */
     char *text = NULL, shard[64], path[PATH_MAX];
     cJSON *root = cJSON_CreateObject(), *top = NULL;
     if (!root) {
@@ -151,7 +171,13 @@ int crest_model_save(crest_model *m, const char *dir)
         goto out;
     }
     cr_json_put(root, "modelTopology", top);
-    add_manifest(root, m, bin, total, shard);
+    cJSON *specs = add_manifest(root, m);
+    if (q != CREST_WQ_NONE) {
+        if ((rc = cr_json_check(mark, "save")) || (rc = cr_tfjs_quantize(m, q, specs, &codes, &total)))
+            goto out;
+        bin = (const char *)codes;
+    }
+    name_shard(root, bin, total, shard);
     char *meta_text = NULL;   /* with the definitions of custom layer classes */
     if ((rc = cr_custom_layers_meta(m, &meta_text)))
         goto out;
@@ -181,6 +207,7 @@ int crest_model_save(crest_model *m, const char *dir)
 out:
     cJSON_Delete(root);
     cJSON_free(text);
+    cr_free(codes);
     return rc;
 }
 
