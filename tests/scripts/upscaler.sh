@@ -28,6 +28,17 @@ tfjs() {
     { die "TF.js on $1: $(tail -3 "$tmp/node.log")"; return 1; }
 }
 
+# REF GOT NAME: "max |diff| / max |REF|  NAME"
+worst() {
+  python3 - "$@" <<'PY'
+import struct, sys
+a, b = (open(f, 'rb').read() for f in sys.argv[1:3])
+x = struct.unpack('<%df' % (len(a) // 4), a)
+y = struct.unpack('<%df' % (len(b) // 4), b)
+print('%.3g %s (magnitude %.3g)' % (max(abs(p - q) for p, q in zip(x, y)) / max(map(abs, x)), sys.argv[3], max(map(abs, x))))
+PY
+}
+
 # a crop of a real photo, RGB in [0, 1]: crop W H LEFT TOP OUT (one image)
 crop() {
   NODE_PATH="$ROOT/tools/node_modules" node -e '
@@ -64,7 +75,9 @@ while IFS= read -r json; do
     { die "crest infer $m: $(cat "$tmp/err")"; continue; }
   tfjs "$json" "$tmp/a.f32" 1,14,20,3 "$tmp/t.f32" || continue
   if close "$tmp/t.f32" "$tmp/c.f32"; then n=$((n + 1)); else die "$m: crest differs from TF.js"; fi
+  worst "$tmp/t.f32" "$tmp/c.f32" "$m" >> "$tmp/diffs"
 done < <(find "$U" -name '*.json' | sort)
+sort -g "$tmp/diffs" | tail -3 | sed 's/^/largest: /'
 echo "upscalerjs: $n models agree with TF.js within 1e-5"
 at_least "$n" 21 "models matching TF.js"
 
