@@ -6,7 +6,8 @@
 # uint8 weights agree with the float model on the top class of >= 99% of
 # 2,000 test images and lose at most 1 point of accuracy; the uint8 export of
 # nsfwjs' MobileNetV2 (stored as uint8 by its authors) is as large as theirs
-# and within 1e-5 of the float model; bad uses are refused.
+# and within 1e-5 of the float model; a penguins table model keeps its
+# accuracy; bad uses are refused.
 . "$(dirname "$0")/common.bash"
 [ -f "$CREST_DATA/fashion-mnist/t10k-images-idx3-ubyte" ] || { echo "FAIL: no fashion-mnist: run tools/setup.sh"; exit 1; }
 MOB="$CREST_DATA/models/mobilenet_v2"
@@ -75,6 +76,16 @@ PY
   at_least "$same" 1980 "$q top-1 agreement with float32 (of 2000)"
   awk -v f="$acc_f" -v q="$acc_q" 'BEGIN { exit !(q >= f - 0.01) }' || die "$q accuracy $acc_q < $acc_f - 0.01"
 done
+
+# a table model (penguins, feature columns in the folder's metadata): the
+# uint8 folder predicts raw CSV rows as well as the float one
+need_penguins
+"$C" train --data "$P" --label species --epochs 20 --seed 1 --out "$tmp/p" > /dev/null 2>&1 || die "train penguins"
+"$C" export "$tmp/p" --format tfjs --quantize uint8 --out "$tmp/p8" > /dev/null 2>&1 || die "export penguins uint8"
+acc_pf=$("$C" evaluate "$tmp/p" --data "$P" --json | accuracy)
+acc_pq=$("$C" evaluate "$tmp/p8" --data "$P" --json | accuracy)
+echo "penguins: accuracy $acc_pq with uint8 weights (float $acc_pf)"
+awk -v f="$acc_pf" -v q="$acc_pq" 'BEGIN { exit !(q >= f - 0.01) }' || die "penguins uint8 accuracy $acc_pq < $acc_pf - 0.01"
 
 # a real backbone: nsfwjs' MobileNetV2 is stored as uint8 by its authors;
 # crest's uint8 export is as large, and computes within 1e-5 of the float
