@@ -19,15 +19,14 @@ static const cli_opt export_options[] = {
               "outputs NHWC as crest's, batch dynamic); tflite: not written yet (refused)" },
     { CLI_STR_OPT(export_opts, "--out", out), .arg = "PATH",
       .help = "the folder (tfjs) or file (h5, keras, onnx) written, atomically" },
-    { CLI_CUSTOM_OPT(export_opts, "--custom-layers", custom_layers, cli_custom_layers),
-      CLI_CUSTOM_LAYERS_HELP },
+    { CLI_CUSTOM_LAYERS_OPT(export_opts, custom_layers) },
 };
 
 const cli_command export_cmd = {
     .name = "export", .usage = "crest export MODEL --format FORMAT --out PATH",
     .about = "  Writes MODEL (any form crest reads: a TF.js layers folder, a Keras .h5\n"
              "  or .keras file, a folder crest train wrote) in another format.\n",
-    .opts = export_options, .n_opts = sizeof export_options / sizeof *export_options,
+    CLI_OPTS(export_options),
     .max_pos = 1,
 };
 
