@@ -469,6 +469,9 @@ cr_weight *cr_layer_weight(crest_layer *l, const char *name);
 cr_node *cr_layer_var(cr_graph *g, const char *name, cr_dims shape, crest_init init,
                       bool trainable);
 cr_node *cr_layer_apply(crest_layer *l, cr_graph *g, cr_node **in, int n_in);
+/* A builder's check that it got one input: false, with "layer 'NAME': CLASS
+ * takes one input" recorded in g, when n_in is not 1. */
+bool cr_one_input(cr_graph *g, const crest_layer *l, int n_in);
 
 /* The built-in layer classes (src/layers/registry.c), and one by class name. */
 extern const cr_layer_def *const cr_layer_registry[];
