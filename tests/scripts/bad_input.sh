@@ -55,6 +55,19 @@ mutated_cases() {
     fi
   done 3<&0 < /dev/null
 }
+# bad_table_cases: a table on stdin, one case a line, NAME|FILE|NEEDLE|FORMAT:
+# the table $tmp/FILE written by printf FORMAT, then `crest train --data` on
+# it with --label y exits 3 with NEEDLE in its message and writes no --out;
+# each case is its own row
+bad_table_cases() {
+  local name file needle fmt
+  while IFS='|' read -r name file needle fmt <&3; do
+    # shellcheck disable=SC2059   # the table's FORMAT is printf's format
+    printf "$fmt" > "$tmp/$file"
+    t "$name" 3 "$needle" "new:$tmp/out/a" -- "$C" train --data "$tmp/$file" --label y \
+      --out "$tmp/out/a"
+  done 3<&0 < /dev/null
+}
 printf 'a,b,y\n1,2,u\n3,4,v\n5,6,u\n' > "$tmp/ok.csv"
 PH='species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex,year'
 
@@ -185,12 +198,11 @@ cp -r "$tmp/fm" "$tmp/idx_huge"; printf '\177\377\377\377' | dd of="$tmp/idx_hug
 t idx_count_absurd 3 "train-images-idx3-ubyte" "new:$tmp/out/a" -- "$C" train --data "$tmp/idx_huge" --out "$tmp/out/a"
 
 # ---- data: tables -------------------------------------------------------------
-printf 'a,b,y\n' > "$tmp/header_only.csv"
-t csv_header_only 3 "header_only.csv" "new:$tmp/out/a" -- "$C" train --data "$tmp/header_only.csv" --label y --out "$tmp/out/a"
-printf 'a,b,y\n1,2,u\n3,4,u\n5,6,u\n' > "$tmp/one_class.csv"
-t csv_one_class 3 "one_class.csv" "new:$tmp/out/a" -- "$C" train --data "$tmp/one_class.csv" --label y --out "$tmp/out/a"
-printf 'a,b,y\n1,2,NA\n3,4,\n' > "$tmp/no_labels.csv"
-t csv_labels_missing 3 "no_labels.csv" "new:$tmp/out/a" -- "$C" train --data "$tmp/no_labels.csv" --label y --out "$tmp/out/a"
+bad_table_cases <<'CASES'
+csv_header_only|header_only.csv|header_only.csv|a,b,y\n
+csv_one_class|one_class.csv|one_class.csv|a,b,y\n1,2,u\n3,4,u\n5,6,u\n
+csv_labels_missing|no_labels.csv|no_labels.csv|a,b,y\n1,2,NA\n3,4,\n
+CASES
 node -e 'let s="y";for(let i=0;i<100000;i++)s+=",c"+i;s+="\n";for(const l of ["u","v"]){s+=l;for(let i=0;i<100000;i++)s+=",1";s+="\n";}
   require("fs").writeFileSync(process.argv[1],s)' "$tmp/wide.csv"
 t csv_100000_columns 3 "wide.csv" "new:$tmp/out/a" -- "$C" train --data "$tmp/wide.csv" --label y --out "$tmp/out/a"
@@ -199,23 +211,19 @@ node -e 'require("fs").writeFileSync(process.argv[1], "a,s,y\n1,"+"x".repeat(1<<
 t csv_field_1mb 0 "" - -- "$C" train --data "$tmp/bigfield.csv" --label y --epochs 1 --out "$tmp/big1mb"
 t csv_field_1mb_predict 0 "" - -- "$C" predict "$tmp/big1mb" "$tmp/bigfield.csv"
 rm -rf "$tmp/big1mb"
-printf 'a,s,y\n1,ab\0cd,u\n2,t,v\n3,t,u\n' > "$tmp/nul.csv"
-t csv_field_nul 3 "nul.csv line 2" "new:$tmp/out/a" -- "$C" train --data "$tmp/nul.csv" --label y --out "$tmp/out/a"
-printf 'a,s\377\376,y\n1,t,u\n2,t,v\n3,t,u\n' > "$tmp/utf8.csv"
-t csv_header_bad_utf8 3 "utf8.csv" "new:$tmp/out/a" -- "$C" train --data "$tmp/utf8.csv" --label y --out "$tmp/out/a"
-printf '\377\376\0\0binary\0\0\1\2\3\n\0\0' > "$tmp/binary.csv"
-t csv_binary 3 "binary.csv" "new:$tmp/out/a" -- "$C" train --data "$tmp/binary.csv" --label y --out "$tmp/out/a"
-printf 'a,b,y\n1,2,u\n3,v\n' > "$tmp/ragged.csv"
-t csv_ragged 3 "ragged.csv line 3" "new:$tmp/out/a" -- "$C" train --data "$tmp/ragged.csv" --label y --out "$tmp/out/a"
-printf 'a,b,y\n1,2,u\n3,"4,v\n' > "$tmp/quote.csv"
-t csv_unterminated_quote 3 "quote.csv" "new:$tmp/out/a" -- "$C" train --data "$tmp/quote.csv" --label y --out "$tmp/out/a"
+bad_table_cases <<'CASES'
+csv_field_nul|nul.csv|nul.csv line 2|a,s,y\n1,ab\0cd,u\n2,t,v\n3,t,u\n
+csv_header_bad_utf8|utf8.csv|utf8.csv|a,s\377\376,y\n1,t,u\n2,t,v\n3,t,u\n
+csv_binary|binary.csv|binary.csv|\377\376\0\0binary\0\0\1\2\3\n\0\0
+csv_ragged|ragged.csv|ragged.csv line 3|a,b,y\n1,2,u\n3,v\n
+csv_unterminated_quote|quote.csv|quote.csv|a,b,y\n1,2,u\n3,"4,v\n
+CASES
 t csv_no_label_column 3 "'kind'" "new:$tmp/out/a" -- "$C" train --data "$tmp/ok.csv" --label kind --out "$tmp/out/a"
-printf '@relation r\n@attribute a numeric\n@attribute x\n@attribute y {u,v}\n@data\n1,2,u\n3,4,v\n' > "$tmp/notype.arff"
-t arff_attr_no_type 3 "notype.arff line 3" "new:$tmp/out/a" -- "$C" train --data "$tmp/notype.arff" --label y --out "$tmp/out/a"
-printf "@relation r\n@attribute 'a numeric\n@attribute y {u,v}\n@data\n1,u\n3,v\n" > "$tmp/quote.arff"
-t arff_unterminated_quote 3 "quote.arff line 2" "new:$tmp/out/a" -- "$C" train --data "$tmp/quote.arff" --label y --out "$tmp/out/a"
-printf '@relation r\n@attribute a numeric\n@attribute y {u,v}\n' > "$tmp/nodata.arff"
-t arff_no_data 3 "nodata.arff" "new:$tmp/out/a" -- "$C" train --data "$tmp/nodata.arff" --label y --out "$tmp/out/a"
+bad_table_cases <<'CASES'
+arff_attr_no_type|notype.arff|notype.arff line 3|@relation r\n@attribute a numeric\n@attribute x\n@attribute y {u,v}\n@data\n1,2,u\n3,4,v\n
+arff_unterminated_quote|quote.arff|quote.arff line 2|@relation r\n@attribute 'a numeric\n@attribute y {u,v}\n@data\n1,u\n3,v\n
+arff_no_data|nodata.arff|nodata.arff|@relation r\n@attribute a numeric\n@attribute y {u,v}\n
+CASES
 printf '{"features": {"a": "float", "b": ' > "$tmp/spec_trunc.json"
 t spec_not_json 3 "spec_trunc.json" "new:$tmp/out/a" -- "$C" train --data "$tmp/ok.csv" --label y --columns "$tmp/spec_trunc.json" --out "$tmp/out/a"
 printf '{"features": {"a": "float", "b": "quantum"}}' > "$tmp/spec_type.json"
