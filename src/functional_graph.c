@@ -355,15 +355,11 @@ static crest_sym *find_exact(crest_model *m, const char *layer)
     return NULL;
 }
 
+static void *sym_named(void *m, const char *layer) { return find_exact(m, layer); }
+
 crest_sym *cr_functional_find(crest_model *m, const char *layer)
 {
-    crest_sym *s = find_exact(m, layer);
-    char alt[256];
-    if (!s && cr_layer_path_alt(layer, alt, sizeof alt, false))
-        s = find_exact(m, alt);
-    if (!s && cr_layer_path_alt(layer, alt, sizeof alt, true))
-        s = find_exact(m, alt);
-    return s;
+    return cr_find_by_path(layer, sym_named, m);
 }
 
 crest_layer *cr_sym_layer(const crest_sym *s) { return s ? s->layer : NULL; }

@@ -469,6 +469,9 @@ cr_weight *cr_layer_weight(crest_layer *l, const char *name);
 cr_node *cr_layer_var(cr_graph *g, const char *name, cr_dims shape, crest_init init,
                       bool trainable);
 cr_node *cr_layer_apply(crest_layer *l, cr_graph *g, cr_node **in, int n_in);
+/* A builder's check that it got one input: false, with "layer 'NAME': CLASS
+ * takes one input" recorded in g, when n_in is not 1. */
+bool cr_one_input(cr_graph *g, const crest_layer *l, int n_in);
 
 /* The built-in layer classes (src/layers/registry.c), and one by class name. */
 extern const cr_layer_def *const cr_layer_registry[];
@@ -700,11 +703,11 @@ int cr_nest_add(crest_model *m, const cJSON *layer_json);
 /* The input shape of a layer entry, looking inside nested models (found =
  * false if there is none). */
 int cr_nest_input_shape(const cJSON *layer_json, cr_dims *out, bool *found);
-/* A layer path "outer/inner" (a layer inside a nested model) as the name
- * crest gave that layer when flattening: "outer_inner" (renamed on a clash),
- * or with last, "inner"; false if path has no '/'. The exact name is tried
- * first, then these (crest_model_find_layer, cr_functional_find). */
-bool cr_layer_path_alt(const char *path, char *buf, size_t size, bool last);
+/* What find(ctx, name) finds for a layer path "outer/inner" (a layer inside
+ * a nested model): the exact name first, then the names crest gives that
+ * layer when flattening, "outer_inner" (renamed on a clash), then "inner"
+ * (crest_model_find_layer, cr_functional_find); NULL if none is found. */
+void *cr_find_by_path(const char *path, void *(*find)(void *ctx, const char *name), void *ctx);
 /* The functional kind's trace and destroy (Sequential shares them). */
 cr_node *cr_functional_trace(crest_model *m, cr_graph *g);
 void cr_functional_destroy(crest_model *m);

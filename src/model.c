@@ -158,7 +158,9 @@ static crest_layer *find_exact(crest_model *m, const char *name)
     return NULL;
 }
 
-bool cr_layer_path_alt(const char *path, char *buf, size_t size, bool last)
+/* A layer path "outer/inner" as the name crest gave that layer when
+ * flattening: "outer_inner", or with last, "inner"; false if path has no '/'. */
+static bool path_alt(const char *path, char *buf, size_t size, bool last)
 {
     const char *slash = path ? strrchr(path, '/') : NULL;
     if (!slash || !slash[1] || strlen(path) >= size)
@@ -173,15 +175,21 @@ bool cr_layer_path_alt(const char *path, char *buf, size_t size, bool last)
     return true;
 }
 
+void *cr_find_by_path(const char *path, void *(*find)(void *ctx, const char *name), void *ctx)
+{
+    void *hit = find(ctx, path);
+    char alt[256];
+    for (int last = 0; !hit && last < 2; last++)
+        if (path_alt(path, alt, sizeof alt, last))
+            hit = find(ctx, alt);
+    return hit;
+}
+
+static void *layer_named(void *m, const char *name) { return find_exact(m, name); }
+
 crest_layer *crest_model_find_layer(crest_model *m, const char *name)
 {
-    crest_layer *l = find_exact(m, name);
-    char alt[256];
-    if (!l && cr_layer_path_alt(name, alt, sizeof alt, false))
-        l = find_exact(m, alt);
-    if (!l && cr_layer_path_alt(name, alt, sizeof alt, true))
-        l = find_exact(m, alt);
-    return l;
+    return cr_find_by_path(name, layer_named, m);
 }
 
 cr_weight *cr_model_find_weight(crest_model *m, const char *name)

@@ -19,10 +19,11 @@ struct crest_optimizer {
     bool has_rate;
 };
 
-static crest_optimizer *opt_new(opt_kind k, float lr)
+/* A new optimizer holding proto's settings, if its learning rate is in range. */
+static crest_optimizer *opt_new(crest_optimizer proto)
 {
-    if (!(lr > 0 && lr < 1e3)) {
-        cr_fail(CREST_E_ARG, "learning rate %g is not in (0, 1000)", lr);
+    if (!(proto.lr > 0 && proto.lr < 1e3)) {
+        cr_fail(CREST_E_ARG, "learning rate %g is not in (0, 1000)", proto.lr);
         return NULL;
     }
     crest_optimizer *o = cr_calloc(1, sizeof *o);
@@ -30,57 +31,49 @@ static crest_optimizer *opt_new(opt_kind k, float lr)
         cr_fail(CREST_E_NOMEM, "out of memory creating an optimizer");
         return NULL;
     }
-    o->kind = k;
-    o->lr = lr;
+    *o = proto;
     return o;
+}
+
+static bool in_unit(float v) { return v >= 0 && v < 1; }
+
+/* Adam's and RMSprop's check: two decay rates (named a and b) in [0, 1) and
+ * a positive epsilon. */
+static bool rates_ok(const char *opt, const char *a, float va, const char *b, float vb, float eps)
+{
+    if (in_unit(va) && in_unit(vb) && eps > 0)
+        return true;
+    cr_fail(CREST_E_ARG, "%s: %s %g, %s %g must be in [0, 1), epsilon %g > 0", opt, a, va, b, vb,
+            eps);
+    return false;
 }
 
 crest_optimizer *crest_sgd(float lr, float momentum, bool nesterov)
 {
-    if (!(momentum >= 0 && momentum < 1)) {
+    if (!in_unit(momentum)) {
         cr_fail(CREST_E_ARG, "SGD momentum %g is not in [0, 1)", momentum);
         return NULL;
     }
-    crest_optimizer *o = opt_new(OPT_SGD, lr);
-    if (o) {
-        o->momentum = momentum;
-        o->nesterov = nesterov;
-    }
-    return o;
+    return opt_new((crest_optimizer){ .kind = OPT_SGD, .lr = lr, .momentum = momentum,
+                                      .nesterov = nesterov });
 }
 
 crest_optimizer *crest_adam_ex(float lr, float beta1, float beta2, float eps)
 {
-    if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1 && eps > 0)) {
-        cr_fail(CREST_E_ARG, "Adam: beta1 %g, beta2 %g must be in [0, 1), epsilon %g > 0",
-                beta1, beta2, eps);
+    if (!rates_ok("Adam", "beta1", beta1, "beta2", beta2, eps))
         return NULL;
-    }
-    crest_optimizer *o = opt_new(OPT_ADAM, lr);
-    if (o) {
-        o->beta1 = beta1;
-        o->beta2 = beta2;
-        o->eps = eps;
-    }
-    return o;
+    return opt_new((crest_optimizer){ .kind = OPT_ADAM, .lr = lr, .beta1 = beta1,
+                                      .beta2 = beta2, .eps = eps });
 }
 
 crest_optimizer *crest_adam(float lr) { return crest_adam_ex(lr, 0.9f, 0.999f, 1e-7f); }
 
 crest_optimizer *crest_rmsprop_ex(float lr, float rho, float momentum, float eps)
 {
-    if (!(rho >= 0 && rho < 1 && momentum >= 0 && momentum < 1 && eps > 0)) {
-        cr_fail(CREST_E_ARG, "RMSprop: rho %g, momentum %g must be in [0, 1), epsilon %g > 0",
-                rho, momentum, eps);
+    if (!rates_ok("RMSprop", "rho", rho, "momentum", momentum, eps))
         return NULL;
-    }
-    crest_optimizer *o = opt_new(OPT_RMSPROP, lr);
-    if (o) {
-        o->rho = rho;
-        o->momentum = momentum;
-        o->eps = eps;
-    }
-    return o;
+    return opt_new((crest_optimizer){ .kind = OPT_RMSPROP, .lr = lr, .rho = rho,
+                                      .momentum = momentum, .eps = eps });
 }
 
 crest_optimizer *crest_rmsprop(float lr) { return crest_rmsprop_ex(lr, 0.9f, 0.0f, 1e-7f); }

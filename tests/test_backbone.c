@@ -21,23 +21,11 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "testutil.h"
+#include "golden.h"
 
 static const char *images[2] = { "china", "flower" };
 
-static float *read_f32(const char *path, size_t n)
-{
-    FILE *f = fopen(path, "rb");
-    float *b = malloc(n * sizeof *b);
-    if (!f || !b || fread(b, sizeof *b, n, f) != n) {
-        print_error("%s: cannot read %zu floats\n", path, n);
-        if (f)
-            fclose(f);
-        free(b);
-        return NULL;
-    }
-    fclose(f);
-    return b;
-}
 
 static crest_model *load(const char *name)
 {
@@ -50,16 +38,6 @@ static crest_model *load(const char *name)
     }
     crest_model_set_threads(m, 2);
     return m;
-}
-
-static double max_diff(const float *a, const float *b, size_t n)
-{
-    double w = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        w = d > w || d != d ? d : w;
-    }
-    return w;
 }
 
 static double max_abs(const float *a, size_t n)
@@ -79,7 +57,7 @@ static float *inputs(int side)
     for (int i = 0; i < 2; i++) {
         char p[256];
         snprintf(p, sizeof p, "tests/golden/mobilenet_v2/%s.input.f32", images[i]);
-        float *s = read_f32(p, 224 * 224 * 3);
+        float *s = gd_read_f32(p, 224 * 224 * 3, false);
         assert_non_null(s);
         for (int y = 0; y < 224; y++)
             memcpy(x + i * per + ((size_t)(y + pad) * side + pad) * 3, s + (size_t)y * 224 * 3,
@@ -111,9 +89,9 @@ static void check_model(crest_model *m, const char *golden, int side, const char
                 int img = batched ? (int)k : i;
                 char p[256];
                 snprintf(p, sizeof p, "tests/golden/%s/%s.probs.f32", golden, images[img]);
-                float *rp = read_f32(p, 5);
+                float *rp = gd_read_f32(p, 5, false);
                 snprintf(p, sizeof p, "tests/golden/%s/%s.features.f32", golden, images[img]);
-                float *rf = read_f32(p, (size_t)n_feat);
+                float *rf = gd_read_f32(p, (size_t)n_feat, false);
                 assert_non_null(rp);
                 assert_non_null(rf);
                 /* mean over H, W of the layer's output */
@@ -122,7 +100,8 @@ static void check_model(crest_model *m, const char *golden, int side, const char
                 for (int64_t q = 0; q < hw; q++)
                     for (int c = 0; c < n_feat; c++)
                         pooled[c] += feat[((int64_t)k * hw + q) * n_feat + c] / (float)hw;
-                double dp = max_diff(probs + k * 5, rp, 5), df = max_diff(pooled, rf, (size_t)n_feat);
+                double dp = gd_max_diff(probs + k * 5, rp, 5),
+                       df = gd_max_diff(pooled, rf, (size_t)n_feat);
                 double scale = max_abs(rf, (size_t)n_feat);
                 print_message("%s %s %s%s: probs max |diff| %.2e, features max |diff| %.2e "
                               "(%.2e of max |feature| %.3g)\n", golden, label, images[img],
@@ -188,7 +167,7 @@ static void test_mobilenet_v2_threads(void **state)
             }
             if (memcmp(feat, ref[b], cnt * sizeof(float)))
                 fail_msg("%d threads, batch %zu: features differ from 1 thread (max |diff| %.3g)",
-                         t, n, max_diff(feat, ref[b], cnt));
+                         t, n, gd_max_diff(feat, ref[b], cnt));
             crest_free(feat);
         }
         int pads = 0;

@@ -468,18 +468,44 @@ static void train_a_little(crest_model *m, const crest_dataset *d)
     assert_int_equal(crest_fit(m, d, &(crest_fit_opts){ .epochs = 3, .batch_size = 4 }), CREST_OK);
 }
 
+/* m trained a little on d and saved into a new temporary folder dir: its
+ * model.json, which names class cls. */
+static char *train_and_save(crest_model *m, const crest_dataset *d, const char *cls, char *dir,
+                            size_t size)
+{
+    train_a_little(m, d);
+    tu_tmpdir(dir, size);
+    assert_int_equal(crest_model_save(m, dir), CREST_OK);
+    char *json = tu_read(dir, "model.json");
+    char want[128];
+    snprintf(want, sizeof want, "\"class_name\":\"%s\"", cls);
+    assert_non_null(strstr(json, want));
+    return json;
+}
+
+/* dir's model.json made json with from replaced by to: loading it fails with
+ * code and a message holding needle. */
+static void load_edited(const char *dir, const char *json, const char *from, const char *to,
+                        int code, const char *needle)
+{
+    char *bad = tu_replace(json, from, to);
+    tu_write(dir, "model.json", bad, strlen(bad));
+    crest_model *l = NULL;
+    assert_int_equal(crest_model_load(&l, dir), code);
+    print_message("edited: %s\n", crest_last_error());
+    assert_non_null(strstr(crest_last_error(), needle));
+    crest_model_free(l);
+    free(bad);
+}
+
 static void test_save_load_custom(void **state)
 {
     (void)state;
     crest_dataset *d = small_data(6);
     crest_model *m = NULL, *l = NULL, *c = NULL;
     assert_int_equal(small_net_new(&m, true, 1), CREST_OK);
-    train_a_little(m, d);
     char dir[256];
-    tu_tmpdir(dir, sizeof dir);
-    assert_int_equal(crest_model_save(m, dir), CREST_OK);
-    char *json = tu_read(dir, "model.json");
-    assert_non_null(strstr(json, "\"class_name\":\"SmallNet\""));
+    char *json = train_and_save(m, d, "SmallNet", dir, sizeof dir);
     assert_non_null(strstr(json, "\"dropout\":true"));
     assert_non_null(strstr(json, "\"name\":\"SmallNet/s\""));
     assert_non_null(strstr(json, "\"name\":\"dense_1/kernel\""));
@@ -515,12 +541,8 @@ static void test_save_load_lambda(void **state)
     (void)state;
     crest_dataset *d = small_data(7);
     crest_model *m = lambda_model(3), *l = NULL;
-    train_a_little(m, d);
     char dir[256];
-    tu_tmpdir(dir, sizeof dir);
-    assert_int_equal(crest_model_save(m, dir), CREST_OK);
-    char *json = tu_read(dir, "model.json");
-    assert_non_null(strstr(json, "\"class_name\":\"CrestLambda\""));
+    char *json = train_and_save(m, d, "CrestLambda", dir, sizeof dir);
     assert_non_null(strstr(json, "\"function\":\"aff_tanh\""));
     assert_non_null(strstr(json, "\"name\":\"lambda/W\""));
     free(json);
@@ -541,11 +563,7 @@ static void test_save_load_lambda(void **state)
     const char *a = strstr(json, "\"arguments\":\"");
     assert_non_null(a);
     snprintf(args, sizeof args, "%.*s", (int)(strchr(a + 13, '"') - a + 1), a);
-    char *bad = tu_replace(json, args, "\"arguments\":\"A*==\"");
-    tu_write(dir, "model.json", bad, strlen(bad));
-    assert_int_equal(crest_model_load(&l, dir), CREST_E_FORMAT);
-    assert_non_null(strstr(crest_last_error(), "base64"));
-    free(bad);
+    load_edited(dir, json, args, "\"arguments\":\"A*==\"", CREST_E_FORMAT, "base64");
     free(json);
     assert_int_equal(crest_register_lambda("", aff_tanh), CREST_E_ARG);
     assert_null(crest_lambda("x", NULL, NULL, 0));
@@ -559,12 +577,8 @@ static void test_save_load_expr(void **state)
     (void)state;
     crest_dataset *d = small_data(8);
     crest_model *m = expr_model(4), *l = NULL;
-    train_a_little(m, d);
     char dir[256];
-    tu_tmpdir(dir, sizeof dir);
-    assert_int_equal(crest_model_save(m, dir), CREST_OK);
-    char *json = tu_read(dir, "model.json");
-    assert_non_null(strstr(json, "\"class_name\":\"CrestExpr\""));
+    char *json = train_and_save(m, d, "CrestExpr", dir, sizeof dir);
     assert_non_null(strstr(json, "tanh(x @ W + b) * g"));
     free(json);
     assert_int_equal(crest_model_load(&l, dir), CREST_OK);   /* no C code needed */
@@ -575,12 +589,7 @@ static void test_save_load_expr(void **state)
     crest_model_free(l);
     /* a broken expression in the file: an error naming the position */
     json = tu_read(dir, "model.json");
-    char *bad = tu_replace(json, "tanh(x @ W + b)", "tanh(x @ W + )");
-    tu_write(dir, "model.json", bad, strlen(bad));
-    assert_int_equal(crest_model_load(&l, dir), CREST_E_FORMAT);
-    print_message("broken: %s\n", crest_last_error());
-    assert_non_null(strstr(crest_last_error(), "(')')"));
-    free(bad);
+    load_edited(dir, json, "tanh(x @ W + b)", "tanh(x @ W + )", CREST_E_FORMAT, "(')')");
     free(json);
     crest_model_free(m);
     crest_dataset_free(d);

@@ -108,6 +108,19 @@ static void assert_floats(const float *got, const float *want, int n)
         }
 }
 
+/* Each value of column col in gives the one output want[i] (an id). */
+static void expect_ids(const crest_features *f, const char *col, const char *const *in,
+                       const float *want, int n)
+{
+    for (int i = 0; i < n; i++) {
+        float x;
+        row(f, col, in[i], &x);
+        if (x != want[i])
+            print_error("%s = '%s': got %g, want %g\n", col, in[i], x, want[i]);
+        assert_true(x == want[i]);
+    }
+}
+
 static void test_keras_hashing_example(void **state)
 {
     (void)state;
@@ -116,11 +129,7 @@ static void test_keras_hashing_example(void **state)
                                 "\"num_bins\": 3, \"output_mode\": \"int\"}}}", "c\nA\n");
     const char *in[] = { "A", "B", "C", "D", "E" };
     const float want[] = { 1, 0, 1, 1, 2 };
-    for (int i = 0; i < 5; i++) {
-        float x;
-        row(f, "c", in[i], &x);
-        assert_true(x == want[i]);
-    }
+    expect_ids(f, "c", in, want, 5);
     crest_features_free(f);
 }
 
@@ -180,10 +189,7 @@ static void test_numeric_columns(void **state)
     crest_free(js);
     const char *q[] = { "1", "2.9", "3", "5", "5.5", "6", "100" };
     const float qb[] = { 0, 0, 1, 2, 2, 3, 3 };
-    for (int i = 0; i < 7; i++) {
-        row(f, "x", q[i], o);
-        assert_true(o[0] == qb[i]);
-    }
+    expect_ids(f, "x", q, qb, 7);
     crest_features_free(f);
 }
 

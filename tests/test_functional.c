@@ -12,6 +12,7 @@
 
 #include "internal.h"
 #include "testutil.h"
+#include "models.h"
 
 /* Samples: 6 "pixels" then 3 "tabular" values; the class is decided by
  * the tabular part and the pixel part together. */
@@ -38,20 +39,9 @@ static crest_dataset *two_part(size_t n, uint64_t seed)
 
 static crest_model *two_input_model(void)
 {
-    crest_model *m = NULL;
-    assert_int_equal(crest_functional_new(&m, "two_inputs"), CREST_OK);
-    crest_model_set_seed(m, 5);
-    crest_sym *img = crest_input(m, crest_shape(2, 2, 3), "pixels");
-    crest_sym *tab = crest_input(m, crest_shape(1, 3), "table");
-    crest_sym *a = crest_apply(m, crest_flatten(), img);
-    a = crest_apply(m, crest_dense(8, CREST_RELU), a);
-    crest_sym *b = crest_apply(m, crest_dense(4, CREST_RELU), tab);
-    crest_sym *both[2] = { a, b };
-    crest_sym *c = crest_call(m, crest_concatenate(-1), both, 2);
-    crest_sym *out = crest_apply(m, crest_dense(4, CREST_SOFTMAX), c);
-    crest_sym *ins[2] = { img, tab };
-    assert_int_equal(crest_functional_outputs(m, ins, 2, &out, 1), CREST_OK);
-    return m;
+    return tm_two_input_model(&(tm_two_inputs){ .name = "two_inputs", .seed = 5, .h = 2,
+                                                .w = 3, .tab = 3, .img_units = 8,
+                                                .tab_units = 4, .classes = 4 });
 }
 
 static void test_two_inputs_concatenate_train_and_roundtrip(void **state)

@@ -551,33 +551,76 @@ static void check_backward(const char *what, const cr_conv_geom *g, ref_back_fn 
 }
 
 /* which: bit 0 dx, bit 1 dk, bit 2 dbias wanted. */
-static void conv_case(const char *isa, cr_conv_geom g, bool bias_on, int which)
+/* A kernel under test: conv2d or depthwise2d, with its reference. */
+typedef struct kernel_kind {
+    const char *name;
+    size_t (*k_size)(const cr_conv_geom *g);      /* the kernel's floats */
+    int64_t (*terms)(const cr_conv_geom *g);      /* products summed per output */
+    void (*ref)(const cr_conv_geom *g, const float *x, const float *k, const float *bias,
+                double *want, double *mag);
+    ref_back_fn ref_back;
+    void (*run)(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
+                const float *b, const float *dy, float *y, float *dx, float *dk, float *db,
+                float *scratch);                  /* forward into y, then backward */
+    bool uses_scratch, shifts_x;                  /* shifts_x: x placed by x_shift */
+} kernel_kind;
+
+/* x starts `x_shift` floats past a 64-byte boundary (-1: wherever malloc
+ * puts it), to reach the depthwise kernels' realignment of channel chunks. */
+static int x_shift = -1;
+
+/* One geometry of kind kk on isa, forward and the backward parts `which`
+ * asks for (1 dx, 2 dk, 4 dbias) against the reference, bit-identical on
+ * 1, 2 and 3 threads. */
+static void kernel_case(const kernel_kind *kk, const char *isa, cr_conv_geom g, bool bias_on,
+                        int which)
 {
     char what[160];
-    describe(what, sizeof what, isa, "conv2d", &g);
-    size_t nx = in_size(&g), ny = out_size(&g), nk = (size_t)g.kh * g.kw * g.c * g.oc;
-    float *x = vec(nx, 2), *k = vec(nk, 2), *b = bias_on ? vec(g.oc, 2) : NULL;
+    describe(what, sizeof what, isa, kk->name, &g);
+    size_t nx = in_size(&g), ny = out_size(&g), nk = kk->k_size(&g);
+    float *xbase = vec(kk->shifts_x ? nx + 32 : nx, 2), *x = xbase;
+    if (kk->shifts_x && x_shift >= 0)
+        x = xbase + (16 - (uintptr_t)xbase % 64 / sizeof(float)) % 16 + x_shift;
+    float *k = vec(nk, 2), *b = bias_on ? vec(g.oc, 2) : NULL;
     float *dy = vec(ny, 2), *dx0 = vec(nx, 2), *dk0 = vec(nk, 2), *db0 = vec(g.oc, 2);
-    size_t ns = cr_conv2d_scratch(&g, 3);
+    size_t ns = kk->uses_scratch ? cr_conv2d_scratch(&g, 3) : 0;
     float *scratch = ns ? vec(ns, NAN) : NULL;
     double *want = dvec(ny), *mag = dvec(ny);
-    ref_conv(&g, x, k, b, want, mag);
+    kk->ref(&g, x, k, b, want, mag);
     float *y[3], *dx[3], *dk[3], *db[3];
     init3(dx, which & 1 ? dx0 : NULL, nx);
     init3(dk, which & 2 ? dk0 : NULL, nk);
     init3(db, which & 4 ? db0 : NULL, g.oc);
     for (int t = 0; t < 3; t++) {
         y[t] = vec(ny, NAN);
-        cr_conv2d(pools[t], &g, x, k, b, y[t], scratch);
-        cr_conv2d_backward(pools[t], &g, x, k, dy, dx[t], dk[t], db[t], scratch);
+        kk->run(pools[t], &g, x, k, b, dy, y[t], dx[t], dk[t], db[t], scratch);
     }
-    if (n_bad_flat(what, y[0], ny, want, mag, rtol((int64_t)g.kh * g.kw * g.c)))
+    if (n_bad_flat(what, y[0], ny, want, mag, rtol(kk->terms(&g))))
         fail_msg("%s: forward wrong", what);
     same_bits(what, y, ny);
-    check_backward(what, &g, ref_conv_back, x, k, dy, dx0, dk0, db0, dx, dk, db, nx, nk);
+    check_backward(what, &g, kk->ref_back, x, k, dy, dx0, dk0, db0, dx, dk, db, nx, nk);
     free3(y);
-    free(x), free(k), free(b), free(dy), free(dx0), free(dk0), free(db0), free(scratch);
+    free(xbase), free(k), free(b), free(dy), free(dx0), free(dk0), free(db0), free(scratch);
     free(want), free(mag);
+}
+
+static size_t conv_k_size(const cr_conv_geom *g) { return (size_t)g->kh * g->kw * g->c * g->oc; }
+static int64_t conv_terms(const cr_conv_geom *g) { return (int64_t)g->kh * g->kw * g->c; }
+
+static void conv_run(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
+                     const float *b, const float *dy, float *y, float *dx, float *dk, float *db,
+                     float *scratch)
+{
+    cr_conv2d(p, g, x, k, b, y, scratch);
+    cr_conv2d_backward(p, g, x, k, dy, dx, dk, db, scratch);
+}
+
+static const kernel_kind conv_kind = { "conv2d", conv_k_size, conv_terms, ref_conv,
+                                       ref_conv_back, conv_run, true, false };
+
+static void conv_case(const char *isa, cr_conv_geom g, bool bias_on, int which)
+{
+    kernel_case(&conv_kind, isa, g, bias_on, which);
 }
 
 static void test_conv2d(void **state)
@@ -658,38 +701,24 @@ static void ref_dw_back(const cr_conv_geom *g, const float *x, const float *k, c
         }
 }
 
-/* x starts `x_shift` floats past a 64-byte boundary (-1: wherever malloc
- * puts it), to reach the kernels' realignment of channel chunks. */
-static int x_shift = -1;
+static size_t dw_k_size(const cr_conv_geom *g) { return (size_t)g->kh * g->kw * g->oc; }
+static int64_t dw_terms(const cr_conv_geom *g) { return (int64_t)g->kh * g->kw; }
+
+static void dw_run(cr_pool *p, const cr_conv_geom *g, const float *x, const float *k,
+                   const float *b, const float *dy, float *y, float *dx, float *dk, float *db,
+                   float *scratch)
+{
+    (void)scratch;
+    cr_depthwise2d(p, g, x, k, b, y);
+    cr_depthwise2d_backward(p, g, x, k, dy, dx, dk, db);
+}
+
+static const kernel_kind dw_kind = { "depthwise", dw_k_size, dw_terms, ref_dw, ref_dw_back,
+                                     dw_run, false, true };
 
 static void dw_case(const char *isa, cr_conv_geom g, bool bias_on, int which)
 {
-    char what[160];
-    describe(what, sizeof what, isa, "depthwise", &g);
-    size_t nx = in_size(&g), ny = out_size(&g), nk = (size_t)g.kh * g.kw * g.oc;
-    float *xbase = vec(nx + 32, 2), *x = xbase;
-    if (x_shift >= 0)
-        x = xbase + (16 - (uintptr_t)xbase % 64 / sizeof(float)) % 16 + x_shift;
-    float *k = vec(nk, 2), *b = bias_on ? vec(g.oc, 2) : NULL;
-    float *dy = vec(ny, 2), *dx0 = vec(nx, 2), *dk0 = vec(nk, 2), *db0 = vec(g.oc, 2);
-    double *want = dvec(ny), *mag = dvec(ny);
-    ref_dw(&g, x, k, b, want, mag);
-    float *y[3], *dx[3], *dk[3], *db[3];
-    init3(dx, which & 1 ? dx0 : NULL, nx);
-    init3(dk, which & 2 ? dk0 : NULL, nk);
-    init3(db, which & 4 ? db0 : NULL, g.oc);
-    for (int t = 0; t < 3; t++) {
-        y[t] = vec(ny, NAN);
-        cr_depthwise2d(pools[t], &g, x, k, b, y[t]);
-        cr_depthwise2d_backward(pools[t], &g, x, k, dy, dx[t], dk[t], db[t]);
-    }
-    if (n_bad_flat(what, y[0], ny, want, mag, rtol((int64_t)g.kh * g.kw)))
-        fail_msg("%s: forward wrong", what);
-    same_bits(what, y, ny);
-    check_backward(what, &g, ref_dw_back, x, k, dy, dx0, dk0, db0, dx, dk, db, nx, nk);
-    free3(y);
-    free(xbase), free(k), free(b), free(dy), free(dx0), free(dk0), free(db0);
-    free(want), free(mag);
+    kernel_case(&dw_kind, isa, g, bias_on, which);
 }
 
 static void test_depthwise(void **state)

@@ -29,6 +29,7 @@
 
 #include "internal.h"
 #include "testutil.h"
+#include "golden.h"
 
 #define GOLDEN "tests/golden/layers"
 
@@ -36,17 +37,7 @@ static float *read_f32(const char *dir, const char *name, size_t n)
 {
     char p[512];
     snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "rb");
-    float *b = malloc((n ? n : 1) * sizeof *b);
-    if (!f || !b || fread(b, sizeof *b, n, f) != n || fgetc(f) != EOF) {
-        print_error("%s: cannot read %zu floats\n", p, n);
-        if (f)
-            fclose(f);
-        free(b);
-        return NULL;
-    }
-    fclose(f);
-    return b;
+    return gd_read_f32(p, n, true);
 }
 
 static cJSON *read_json(const char *dir, const char *name)
@@ -449,23 +440,7 @@ static void test_prepared_weights_follow(void **state)
 /* conv_valid's model with one substitution; returns load's code and message. */
 static int load_edited(const char *from, const char *to, char *msg, size_t size)
 {
-    char tmp[64];
-    tu_tmpdir(tmp, sizeof tmp);
-    char *json = tu_read(GOLDEN "/conv_valid", "model.json");
-    char *bin = tu_read(GOLDEN "/conv_valid", "weights.bin");
-    size_t nbin = tu_size(GOLDEN "/conv_valid", "weights.bin");
-    char *edited = tu_replace(json, from, to);
-    tu_write(tmp, "model.json", edited, strlen(edited));
-    tu_write(tmp, "weights.bin", bin, nbin);
-    crest_model *m = NULL;
-    int rc = crest_model_load(&m, tmp);
-    snprintf(msg, size, "%s", crest_last_error());
-    crest_model_free(m);
-    free(json);
-    free(bin);
-    free(edited);
-    tu_rmdir(tmp);
-    return rc;
+    return gd_load_edited(GOLDEN "/conv_valid", from, to, msg, size);
 }
 
 static void test_bad_configs(void **state)

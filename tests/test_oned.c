@@ -14,6 +14,7 @@
 
 #include "internal.h"
 #include "testutil.h"
+#include "golden.h"
 
 #define GOLDEN "tests/golden/layers"
 #define SEQ_CNN "tests/golden/oned_cnn"
@@ -22,25 +23,9 @@
 static int load_edited(const char *name, const char *from, const char *to, char *msg,
                        size_t size)
 {
-    char tmp[64], dir[256];
-    tu_tmpdir(tmp, sizeof tmp);
+    char dir[256];
     snprintf(dir, sizeof dir, GOLDEN "/%s", name);
-    char *json = tu_read(dir, "model.json");
-    char *bin = tu_read(dir, "weights.bin");
-    size_t nbin = tu_size(dir, "weights.bin");
-    assert_non_null(strstr(json, from));
-    char *edited = tu_replace(json, from, to);
-    tu_write(tmp, "model.json", edited, strlen(edited));
-    tu_write(tmp, "weights.bin", bin, nbin);
-    crest_model *m = NULL;
-    int rc = crest_model_load(&m, tmp);
-    snprintf(msg, size, "%s", rc ? crest_last_error() : "");
-    crest_model_free(m);
-    free(json);
-    free(bin);
-    free(edited);
-    tu_rmdir(tmp);
-    return rc;
+    return gd_load_edited(dir, from, to, msg, size);
 }
 
 static void test_bad_configs(void **state)

@@ -21,15 +21,10 @@
 
 static Onnx__ModelProto *read_back(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)n);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, (size_t)n, buf);
+    size_t n = 0;
+    char *buf = tu_read_file(path, &n);
+    assert_non_null(buf);
+    Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, n, (const uint8_t *)buf);
     free(buf);
     assert_non_null(m);
     return m;

@@ -23,6 +23,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "testutil.h"
+#include "golden.h"
 
 /* A small fully convolutional classifier over [h, w, 3] inputs:
  * pad -> conv3x3 s2 relu -> {depthwise 3x3 same, conv1x1} concat -> add with
@@ -91,16 +93,6 @@ static void run(net *t, const float *x, int per, size_t start, int b, float *pro
     if (t->g->training)
         cr_graph_backward(t->g, t->loss, &c);
     memcpy(probs + start * 5, t->out->val, (size_t)b * 5 * sizeof(float));
-}
-
-static double max_diff(const float *a, const float *b, size_t n)
-{
-    double w = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        w = d > w || d != d ? d : w;
-    }
-    return w;
 }
 
 /* Offsets of the planned buffers, read back from the node pointers. */
@@ -175,7 +167,7 @@ static void test_replan_every_batch_size(void **state)
             for (int s = 0; s + b <= N; s += b)
                 run(&t, x, per, (size_t)s, b, got);
             size_t covered = (size_t)(N / b * b) * 5;
-            double d = max_diff(ref, got, covered);
+            double d = gd_max_diff(ref, got, covered);
             if (d > 1e-5)
                 fail_msg("training %d, batch %d: max |diff| %g against batch 1", training, b, d);
         }

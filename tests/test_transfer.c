@@ -353,9 +353,9 @@ static const char *conv_topology =
     "\"activation\":\"softmax\",\"use_bias\":true},\"inbound_nodes\":[[[\"gap\",0,0,{}]]]}],"
     "\"input_layers\":[[\"img\",0,0]],\"output_layers\":[[\"preds\",0,0]]}}";
 
-static void test_frozen_batchnorm(void **state)
+/* conv_topology as a model (untrained weights). */
+static crest_model *conv_model(void)
 {
-    (void)state;
     cJSON *topo = cJSON_Parse(conv_topology);
     assert_non_null(topo);
     crest_model *m = NULL;
@@ -363,6 +363,13 @@ static void test_frozen_batchnorm(void **state)
     cJSON_Delete(topo);
     if (rc)
         fail_msg("%s", crest_last_error());
+    return m;
+}
+
+static void test_frozen_batchnorm(void **state)
+{
+    (void)state;
+    crest_model *m = conv_model();
     char cut[128];
     assert_int_equal(crest_model_default_cut(m, cut, sizeof cut), CREST_OK);
     assert_string_equal(cut, "out_relu");
@@ -411,13 +418,7 @@ static void test_frozen_batchnorm(void **state)
 static void test_unfrozen_batchnorm_keeps_statistics(void **state)
 {
     (void)state;
-    cJSON *topo = cJSON_Parse(conv_topology);
-    assert_non_null(topo);
-    crest_model *m = NULL;
-    int rc = cr_model_from_topology(topo, &m);
-    cJSON_Delete(topo);
-    if (rc)
-        fail_msg("%s", crest_last_error());
+    crest_model *m = conv_model();
     int nl = crest_model_layer_count(m);
     assert_int_equal(crest_model_set_trainable(m, 0, -1, false), CREST_OK);
     assert_int_equal(crest_model_set_trainable(m, 0, nl, true), CREST_OK);

@@ -16,6 +16,7 @@
 
 #include "crest.h"
 #include "testutil.h"
+#include "models.h"
 
 #define NPIX 784
 #define NTAB 3
@@ -48,20 +49,9 @@ static crest_dataset *with_table(const crest_dataset *img, size_t n, unsigned se
 
 static crest_model *two_input_model(void)
 {
-    crest_model *m = NULL;
-    assert_int_equal(crest_functional_new(&m, "pixels_and_table"), CREST_OK);
-    crest_model_set_seed(m, 3);
-    crest_sym *img = crest_input(m, crest_shape(2, 28, 28), "pixels");
-    crest_sym *tab = crest_input(m, crest_shape(1, NTAB), "table");
-    crest_sym *a = crest_apply(m, crest_flatten(), img);
-    a = crest_apply(m, crest_dense(64, CREST_RELU), a);
-    crest_sym *b = crest_apply(m, crest_dense(8, CREST_RELU), tab);
-    crest_sym *both[2] = { a, b };
-    crest_sym *c = crest_call(m, crest_concatenate(-1), both, 2);
-    crest_sym *out = crest_apply(m, crest_dense(10, CREST_SOFTMAX), c);
-    crest_sym *ins[2] = { img, tab };
-    assert_int_equal(crest_functional_outputs(m, ins, 2, &out, 1), CREST_OK);
-    return m;
+    return tm_two_input_model(&(tm_two_inputs){ .name = "pixels_and_table", .seed = 3, .h = 28,
+                                                .w = 28, .tab = NTAB, .img_units = 64,
+                                                .tab_units = 8, .classes = 10 });
 }
 
 static void test_pixels_and_table_train(void **state)

@@ -38,20 +38,30 @@ static inline size_t tu_size(const char *dir, const char *name)
     return stat(p, &st) == 0 ? (size_t)st.st_size : 0;
 }
 
+/* The whole file at path, NUL-terminated (its size in *n unless n is NULL),
+ * or NULL if it does not open. */
+static inline char *tu_read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    struct stat st;
+    size_t len = fstat(fileno(f), &st) == 0 ? (size_t)st.st_size : 0;
+    char *b = malloc(len + 1);
+    if (!b || fread(b, 1, len, f) != len)
+        abort();
+    b[len] = 0;
+    fclose(f);
+    if (n)
+        *n = len;
+    return b;
+}
+
 static inline char *tu_read(const char *dir, const char *name)
 {
     char p[1024];
     snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "rb");
-    if (!f)
-        return NULL;
-    size_t n = tu_size(dir, name);
-    char *b = malloc(n + 1);
-    if (fread(b, 1, n, f) != n)
-        abort();
-    b[n] = 0;
-    fclose(f);
-    return b;
+    return tu_read_file(p, NULL);
 }
 
 static inline void tu_write(const char *dir, const char *name, const void *data, size_t n)

@@ -26,8 +26,7 @@ static const cli_opt bench_options[] = {
     { CLI_FLAG_OPT(T, "--json", json),
       .help = "{\"ms_per_image_median\", \"ms_per_image_min\", \"batch\", \"threads\",\n"
               "\"iters\"[, \"profile\": [...]]}" },
-    { CLI_CUSTOM_OPT(T, "--custom-layers", custom_layers, cli_custom_layers),
-      CLI_CUSTOM_LAYERS_HELP },
+    { CLI_CUSTOM_LAYERS_OPT(T, custom_layers) },
 };
 #undef T
 
@@ -37,7 +36,7 @@ const cli_command bench_cmd = {
     .about = "  Inference forward passes on random input of the model's shape, after two\n"
              "  warm-up passes: median and min ms per batch and per image. A batch runs\n"
              "  in passes sized to keep activations in cache (as crest infer does).\n",
-    .opts = bench_options, .n_opts = sizeof bench_options / sizeof *bench_options,
+    CLI_OPTS(bench_options),
     .max_pos = 1,
 };
 

@@ -85,7 +85,7 @@ typedef struct cli_command {
     const char *about;      /* --help's text after the usage line, or NULL */
     const char *more;       /* --help's text after the options, or NULL */
     const cli_opt *opts;
-    int n_opts;             /* at most CLI_MAX_OPTS */
+    int n_opts;             /* at most CLI_MAX_OPTS; CLI_OPTS(table) sets both */
     int max_pos;            /* positional arguments it takes, at most CLI_MAX_POS */
     const char *too_many;   /* the usage error past max_pos (NULL: "unexpected argument 'X'") */
     const cli_rule *rules;  /* cli_check_modes' messages; the last one is the default */
@@ -95,11 +95,16 @@ typedef struct cli_command {
 /* --custom-layers FILE (every command that loads a model): the file's
  * custom layer classes are registered as the option is parsed, before any
  * model loads; the field (const char *) gets the path. A table's entry:
- * { CLI_CUSTOM_OPT(T, "--custom-layers", f, cli_custom_layers), CLI_CUSTOM_LAYERS_HELP } */
+ * { CLI_CUSTOM_LAYERS_OPT(T, f) } */
 int cli_custom_layers(const char *cmd, const cli_opt *o, const char *v, void *dst);
 #define CLI_CUSTOM_LAYERS_HELP                                                             \
     .arg = "FILE", .help = "custom Keras layer classes: JSON {\"Class\": \"expression over x and\n"    \
                 "the layer's config fields\"}, e.g. {\"MultiplyBeta\": \"x * beta\"}"
+#define CLI_CUSTOM_LAYERS_OPT(T, f) \
+    CLI_CUSTOM_OPT(T, "--custom-layers", f, cli_custom_layers), CLI_CUSTOM_LAYERS_HELP
+
+/* A command's .opts and .n_opts from its table of options. */
+#define CLI_OPTS(table) .opts = table, .n_opts = (int)(sizeof table / sizeof *table)
 
 #define CLI_MAX_OPTS 64
 #define CLI_MAX_POS 257

@@ -25,8 +25,7 @@ static const cli_opt evaluate_options[] = {
       .help = "the first N samples only" },
     { CLI_FLAG_OPT(T, "--json", json),
       .help = "one JSON object: n, loss, accuracy, per_class, confusion, labels" },
-    { CLI_CUSTOM_OPT(T, "--custom-layers", custom_layers, cli_custom_layers),
-      CLI_CUSTOM_LAYERS_HELP },
+    { CLI_CUSTOM_LAYERS_OPT(T, custom_layers) },
     { CLI_INT_OPT(T, "--threads", threads, 1, 256), .arg = "T",
       .help = "worker threads (default: the cores)" },
     { CLI_STR_OPT(T, "--label", label), .arg = "COL", .modes = EVAL_TABLE,
@@ -48,7 +47,7 @@ const cli_command evaluate_cmd = {
     .about = "  Loss, accuracy, per-class precision/recall/F1 and the confusion matrix.\n"
              "  Image sources (folders, IDX sets) go through the model's recorded image\n"
              "  preprocessing, decoded in passes.\n",
-    .opts = evaluate_options, .n_opts = sizeof evaluate_options / sizeof *evaluate_options,
+    CLI_OPTS(evaluate_options),
     .max_pos = 1, .rules = evaluate_rules, .n_rules = 1,
 };
 

@@ -25,15 +25,14 @@ static const cli_opt export_options[] = {
               "--quantize_uint8 (1 byte per weight: per-tensor min and scale, 0 kept\n"
               "exact), _uint16 or _float16 (2 bytes); TF.js and crest read them back\n"
               "as float32, so the saved model computes with the rounded weights" },
-    { CLI_CUSTOM_OPT(export_opts, "--custom-layers", custom_layers, cli_custom_layers),
-      CLI_CUSTOM_LAYERS_HELP },
+    { CLI_CUSTOM_LAYERS_OPT(export_opts, custom_layers) },
 };
 
 const cli_command export_cmd = {
     .name = "export", .usage = "crest export MODEL --format FORMAT --out PATH",
     .about = "  Writes MODEL (any form crest reads: a TF.js layers folder, a Keras .h5\n"
              "  or .keras file, a folder crest train wrote) in another format.\n",
-    .opts = export_options, .n_opts = sizeof export_options / sizeof *export_options,
+    CLI_OPTS(export_options),
     .max_pos = 1,
 };
 

@@ -57,8 +57,7 @@ static const cli_opt infer_options[] = {
       .help = "its shape: N samples of the model's input (any rank)" },
     { CLI_STR_OPT(T, "--layer", layer), .arg = "NAME", .help = "stop at that layer's output" },
     { CLI_STR_OPT(T, "--out", out), .arg = "Y.f32", .help = "the output, float32 as the input" },
-    { CLI_CUSTOM_OPT(T, "--custom-layers", custom_layers, cli_custom_layers),
-      CLI_CUSTOM_LAYERS_HELP },
+    { CLI_CUSTOM_LAYERS_OPT(T, custom_layers) },
     { CLI_INT_OPT(T, "--batch", batch, 1, 1 << 16), .arg = "B",
       .help = "samples per pass (default: sized to keep activations in cache)" },
     { CLI_INT_OPT(T, "--threads", threads, 1, 256), .arg = "T",
@@ -73,7 +72,7 @@ const cli_command infer_cmd = {
     .about = "  Raw forward pass in inference mode. Prints the output shape to stderr.\n"
              "  Unknown dimensions of the model's input (None, as in [None,None,None,3])\n"
              "  take the input's: the model is planned for the --shape given.\n",
-    .opts = infer_options, .n_opts = sizeof infer_options / sizeof *infer_options,
+    CLI_OPTS(infer_options),
     .max_pos = 1,
 };
 

@@ -26,8 +26,7 @@ static const cli_opt predict_options[] = {
       .help = "the K most probable classes of each sample (default 1)" },
     { CLI_FLAG_OPT(T, "--json", json), .help = "{\"predictions\":[{\"input\",\"index\",\"class\","
                                                "\"probs\":[...]}]}: all probabilities" },
-    { CLI_CUSTOM_OPT(T, "--custom-layers", custom_layers, cli_custom_layers),
-      CLI_CUSTOM_LAYERS_HELP },
+    { CLI_CUSTOM_LAYERS_OPT(T, custom_layers) },
 };
 #undef T
 
@@ -41,7 +40,7 @@ const cli_command predict_cmd = {
              "  rows for a model trained on a table (its feature spec is applied; a label\n"
              "  column, if present, is ignored); any other kind is an error.\n"
              "  Prints each sample's top classes; --json prints all probabilities.\n",
-    .opts = predict_options, .n_opts = sizeof predict_options / sizeof *predict_options,
+    CLI_OPTS(predict_options),
     .max_pos = 257, .too_many = "at most 256 inputs",
 };
 

@@ -12,15 +12,14 @@ static const cli_opt summary_options[] = {
     { CLI_FLAG_OPT(summary_opts, "--json", json),
       .help = "{\"layers\":[{\"name\",\"class\",\"output_shape\",\"params\"}...],\n"
               "\"total_params\",\"trainable_params\",\"non_trainable_params\"}" },
-    { CLI_CUSTOM_OPT(summary_opts, "--custom-layers", custom_layers, cli_custom_layers),
-      CLI_CUSTOM_LAYERS_HELP },
+    { CLI_CUSTOM_LAYERS_OPT(summary_opts, custom_layers) },
 };
 
 const cli_command summary_cmd = {
     .name = "summary", .usage = "crest summary MODEL [--json]",
     .about = "  Layer name, class, output shape and parameters; total, trainable,\n"
              "  non-trainable.\n",
-    .opts = summary_options, .n_opts = sizeof summary_options / sizeof *summary_options,
+    CLI_OPTS(summary_options),
     .max_pos = 1,
 };
 

@@ -151,8 +151,7 @@ static const cli_opt train_options[] = {
       .modes = TRAIN_BASE, .help = "epochs of that second phase (default 2)" },
     { CLI_STR_OPT(T, "--cache", cache), .arg = "DIR", .modes = TRAIN_BASE,
       .help = "cache backbone features on disk; reused when valid" },
-    { CLI_CUSTOM_OPT(T, "--custom-layers", custom_layers, cli_custom_layers),
-      CLI_CUSTOM_LAYERS_HELP, .modes = TRAIN_BASE },
+    { CLI_CUSTOM_LAYERS_OPT(T, custom_layers), .modes = TRAIN_BASE },
     { CLI_CUSTOM_OPT(T, "--preprocess", preprocess, parse_preprocess), .arg = "MODE",
       .modes = TRAIN_BASE, .help = "none|rescale|tf|torch|caffe (default: the model's\n"
                                    "recorded preprocessing, else rescale = x/255)" },
@@ -190,7 +189,7 @@ static const cli_rule train_rules[] = {
 
 const cli_command train_cmd = {
     .name = "train", .usage = "crest train --data SPEC --out DIR [options]",
-    .opts = train_options, .n_opts = sizeof train_options / sizeof *train_options,
+    CLI_OPTS(train_options),
     .rules = train_rules, .n_rules = sizeof train_rules / sizeof *train_rules,
     .more = "  SPEC may also be a folder with one sub-folder of images per class.\n",
 };

@@ -39,4 +39,10 @@ int cr_h5_get_dataset(cr_child *c, const char *what, cr_weight *w);
  * reader (src/io/keras_read.c). */
 int cr_h5_send_dataset(hid_t g, const char *wname, cr_child_out *o);
 
+/* A fixed-length string attribute name of obj holding n strings, each padded
+ * to the longest: with scalar and one string, of scalar shape (else a list);
+ * with utf8, marked UTF-8 (h5py reads either). Shared with the .keras writer
+ * (src/io/keras_write.c). */
+int cr_h5_put_strings(hid_t obj, const char *name, const char *const *s, size_t n, bool scalar,
+                      bool utf8);
 #endif

@@ -33,8 +33,8 @@
 
 static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
 
-/* A fixed-length string attribute of n strings, each padded to the longest. */
-static int put_attr(hid_t obj, const char *name, const char *const *s, size_t n)
+int cr_h5_put_strings(hid_t obj, const char *name, const char *const *s, size_t n, bool scalar,
+                      bool utf8)
 {
     size_t w = 1;
     for (size_t i = 0; i < n; i++)
@@ -49,10 +49,9 @@ static int put_attr(hid_t obj, const char *name, const char *const *s, size_t n)
     }
     for (size_t i = 0; i < n; i++)
         memcpy(buf + i * w, s[i], strlen(s[i]));
-    sp = n == 1 && strcmp(name, "model_config") == 0 ? H5Screate(H5S_SCALAR)
-                                                    : H5Screate_simple(1, &dim, NULL);
+    sp = scalar && n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL);
     if (H5Tset_size(t, w) < 0 || H5Tset_strpad(t, H5T_STR_NULLPAD) < 0 || sp < 0 ||
-        (a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+        (utf8 && H5Tset_cset(t, H5T_CSET_UTF8) < 0) || (a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
         H5Awrite(a, t, buf) < 0)
         rc = cr_fail(CREST_E_IO, "cannot write attribute '%s'", name);
 out:
@@ -64,6 +63,12 @@ out:
         H5Tclose(t);
     cr_free(buf);
     return rc;
+}
+
+/* A fixed-length string attribute of n strings (Keras' model_config: a scalar). */
+static int put_attr(hid_t obj, const char *name, const char *const *s, size_t n)
+{
+    return cr_h5_put_strings(obj, name, s, n, strcmp(name, "model_config") == 0, false);
 }
 
 /* A list attribute, in chunks NAME0, NAME1, ... when it is too large for one

@@ -23,6 +23,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 #include "json.h"
+#include "io/h5.h"
 #include "io/keras.h"
 
 #include <hdf5.h>
@@ -292,25 +293,6 @@ static cJSON *k3_config(crest_model *m, cJSON *top2)
 
 /* ---- model.weights.h5 ---------------------------------------------------- */
 
-/* A fixed-length string attribute (as h5py reads any). */
-static int put_attr(hid_t obj, const char *name, const char *value)
-{
-    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR), a = -1;
-    int rc = CREST_OK;
-    if (t < 0 || sp < 0 || H5Tset_size(t, strlen(value) ? strlen(value) : 1) < 0 ||
-        H5Tset_strpad(t, H5T_STR_NULLPAD) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0 ||
-        (a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
-        H5Awrite(a, t, strlen(value) ? value : "") < 0)
-        rc = cr_fail(CREST_E_IO, "cannot write attribute '%s'", name);
-    if (a >= 0)
-        H5Aclose(a);
-    if (sp >= 0)
-        H5Sclose(sp);
-    if (t >= 0)
-        H5Tclose(t);
-    return rc;
-}
-
 /* parent/<path>/vars with attribute name; the layer's weights in Keras'
  * order as datasets "0", "1", ... (l NULL: none). */
 static int put_vars(hid_t parent, const char *path, const char *name, const crest_layer *l)
@@ -324,7 +306,7 @@ static int put_vars(hid_t parent, const char *path, const char *name, const cres
         rc = cr_fail(CREST_E_IO, "cannot create group '%s'", full);
         goto out;
     }
-    if ((rc = put_attr(g, "name", name)))
+    if ((rc = cr_h5_put_strings(g, "name", &name, 1, true, true)))
         goto out;
     if (l && l->n_w > 64) {
         rc = cr_fail(CREST_E_UNSUPPORTED, "layer '%s' has %d weights", l->name, l->n_w);

@@ -351,21 +351,16 @@ INLINE void dw3_group(int ncell, bool full, const cr_conv_geom *g, const float *
                       const float *k, V b, int i0, int i1, int oh, int ow, int c0, int nc,
                       float *y, int act)
 {
-    if (full) {
-        if (ncell == 8)
-            dw3_cells(8, true, g, xn, k, b, i0, i1, oh, ow, c0, nc, y, act);
-        else if (ncell == 4)
-            dw3_cells(4, true, g, xn, k, b, i0, i1, oh, ow, c0, nc, y, act);
-        else
-            dw3_cells(2, true, g, xn, k, b, i0, i1, oh, ow, c0, nc, y, act);
-    } else {
-        if (ncell == 8)
-            dw3_cells(8, false, g, xn, k, b, i0, i1, oh, ow, c0, nc, y, act);
-        else if (ncell == 4)
-            dw3_cells(4, false, g, xn, k, b, i0, i1, oh, ow, c0, nc, y, act);
-        else
-            dw3_cells(2, false, g, xn, k, b, i0, i1, oh, ow, c0, nc, y, act);
-    }
+    /* each call with constant ncell and full, so the compiler specializes it */
+#define DW3_CELLS(n, f) dw3_cells(n, f, g, xn, k, b, i0, i1, oh, ow, c0, nc, y, act)
+#define DW3_BY_NCELL(f) \
+    (ncell == 8 ? DW3_CELLS(8, f) : ncell == 4 ? DW3_CELLS(4, f) : DW3_CELLS(2, f))
+    if (full)
+        DW3_BY_NCELL(true);
+    else
+        DW3_BY_NCELL(false);
+#undef DW3_BY_NCELL
+#undef DW3_CELLS
 }
 
 /* Channels before the first one whose x address is vector aligned, when

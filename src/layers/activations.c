@@ -10,9 +10,8 @@ typedef struct { float max_value, slope, threshold; } relu_cfg;   /* max_value <
 static cr_node *relu_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const relu_cfg *c = l->cfg;
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': %s takes one input", l->name,
-                             l->def->keras_class);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     return cr_op_relu_ex(g, in[0], c->max_value, c->slope, c->threshold);
 }
 
@@ -106,8 +105,8 @@ typedef struct { float v; } one_cfg;
 
 static cr_node *elu_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': ELU takes one input", l->name);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     return cr_op_elu_alpha(g, in[0], ((one_cfg *)l->cfg)->v);
 }
 
@@ -131,9 +130,8 @@ const cr_layer_def cr_elu_def = { .keras_class = "ELU", .default_name = "elu",
 /* ThresholdedReLU: x > theta ? x : 0, the ReLU op with threshold theta */
 static cr_node *thr_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': ThresholdedReLU takes one input",
-                             l->name);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     return cr_op_relu_ex(g, in[0], -1, 0, ((one_cfg *)l->cfg)->v);
 }
 
@@ -161,8 +159,8 @@ typedef struct { int axis; } softmax_cfg;
 
 static cr_node *softmax_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': Softmax takes one input", l->name);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     return cr_op_softmax_axis(g, in[0], ((softmax_cfg *)l->cfg)->axis, false);
 }
 
@@ -196,8 +194,8 @@ typedef struct {
 static cr_node *prelu_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const prelu_cfg *c = l->cfg;
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': PReLU takes one input", l->name);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     cr_node *x = in[0];
     cr_dims s = { .ndim = x->shape.ndim - 1 };
     for (int i = 1; i < x->shape.ndim; i++)

@@ -46,9 +46,8 @@ typedef struct aug_cfg {
 static cr_node *aug_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const aug_cfg *c = l->cfg;
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': %s takes one input", l->name,
-                             l->def->keras_class);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     if (in[0]->shape.ndim != 4)
         return cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': %s needs images [height, width, "
                              "channels], got rank %d", l->name, l->def->keras_class,

@@ -29,9 +29,8 @@ static bool fusable(crest_act a) { return cr_activations[a].kernel != CR_ACT_NON
 static cr_node *conv_build_kind(crest_layer *l, cr_graph *g, cr_node **in, int n_in, int kind)
 {
     const conv_cfg *c = l->cfg;
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': %s takes one input", l->name,
-                             l->def->keras_class);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     cr_node *x = in[0];
     if (x->shape.ndim != 4)
         return cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': %s needs [batch, height, width, "

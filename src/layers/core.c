@@ -15,8 +15,8 @@ typedef struct dense_cfg {
 static cr_node *dense_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const dense_cfg *c = l->cfg;
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': Dense takes one input", l->name);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     cr_node *x = in[0];
     if (x->shape.ndim < 2)
         return cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': Dense needs [batch, features]",

@@ -111,6 +111,14 @@ crest_node *crest_variable(crest_graph *g, const char *name, crest_dims shape,
                         trainable);
 }
 
+bool cr_one_input(cr_graph *g, const crest_layer *l, int n_in)
+{
+    if (n_in == 1)
+        return true;
+    cr_graph_fail(g, CREST_E_ARG, "layer '%s': %s takes one input", l->name, l->def->keras_class);
+    return false;
+}
+
 cr_node *cr_layer_apply(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     if (!g || g->err)

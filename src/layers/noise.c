@@ -10,9 +10,8 @@ typedef struct { int kind, rank; float p; } noise_cfg;   /* rank: spatial input 
 static cr_node *noise_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const noise_cfg *c = l->cfg;
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': %s takes one input", l->name,
-                             l->def->keras_class);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     if (c->rank && in[0]->shape.ndim != c->rank)
         return cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': %s needs inputs of rank %d, got "
                              "%d", l->name, l->def->keras_class, c->rank - 1,

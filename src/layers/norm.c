@@ -33,9 +33,8 @@ typedef struct bn_cfg {
 static cr_node *bn_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const bn_cfg *c = l->cfg;
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': BatchNormalization takes one input",
-                             l->name);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     cr_node *x = in[0];
     int nd = x->shape.ndim;
     if (nd < 2 || (c->axis != -1 && c->axis != nd - 1))
@@ -169,9 +168,8 @@ static int trailing_axes(const int *axes, int n, int nd)
 static cr_node *ln_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const ln_cfg *c = l->cfg;
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': LayerNormalization takes one input",
-                             l->name);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     cr_node *x = in[0];
     int nd = x->shape.ndim, k = trailing_axes(c->axes, c->n_axes, nd);
     if (!k)

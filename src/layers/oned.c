@@ -128,9 +128,8 @@ static void win1_save(cJSON *cfg, const char *size_key, const win1 *w, bool pool
 /* The input as [batch, steps, channels]: channels_first inputs swapped. */
 static cr_node *need_steps(crest_layer *l, cr_graph *g, cr_node **in, int n_in, bool cf)
 {
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': %s takes one input", l->name,
-                             l->def->keras_class);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     cr_node *x = in[0];
     if (!x)
         return NULL;

@@ -10,8 +10,8 @@ typedef struct { int dims[CR_MAX_DIMS], n; } permute_cfg;
 static cr_node *permute_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const permute_cfg *c = l->cfg;
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': Permute takes one input", l->name);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     if (c->n != in[0]->shape.ndim - 1)
         return cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': Permute of %d axes on a rank-%d "
                              "input", l->name, c->n, in[0]->shape.ndim - 1);
@@ -54,9 +54,8 @@ typedef struct { int n; } repeat_cfg;
 
 static cr_node *repeat_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': RepeatVector takes one input",
-                             l->name);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     return cr_op_repeat(g, in[0], ((const repeat_cfg *)l->cfg)->n);
 }
 

@@ -9,9 +9,8 @@ typedef struct { cr_window win; bool max; } pool_cfg;
 static cr_node *pool_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const pool_cfg *c = l->cfg;
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': %s takes one input", l->name,
-                             l->def->keras_class);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     cr_conv_opts o = { .sh = c->win.s[0], .sw = c->win.s[1], .same = c->win.same };
     return cr_op_pool2d(g, in[0], c->max, c->win.k[0], c->win.k[1], &o);
 }
@@ -45,9 +44,8 @@ typedef struct { bool keepdims, max; } gpool_cfg;
 static cr_node *gpool_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const gpool_cfg *c = l->cfg;
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': %s takes one input", l->name,
-                             l->def->keras_class);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     return cr_op_global_pool(g, in[0], c->max, c->keepdims);
 }
 

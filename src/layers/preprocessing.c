@@ -16,8 +16,8 @@ typedef struct { float scale, offset; int n; float *v; } rescale_cfg;
 static cr_node *rescale_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const rescale_cfg *c = l->cfg;
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': Rescaling takes one input", l->name);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     if (c->n)
         return cr_op_channel_affine(g, in[0], c->v, c->v + c->n, c->n);
     return crest_op_scale(g, in[0], c->scale, c->offset);
@@ -200,9 +200,8 @@ typedef struct { int axes[CR_MAX_DIMS], n_axes; bool invert; } normz_cfg;
 static cr_node *normz_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const normz_cfg *c = l->cfg;
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': Normalization takes one input",
-                             l->name);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     cr_node *x = in[0];
     int nd = x->shape.ndim;
     bool on[CR_MAX_DIMS] = { false };

@@ -64,8 +64,8 @@ static void tblr_save(cJSON *cfg, const char *key, const tblr_cfg *c)
 static cr_node *pad_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const tblr_cfg *c = l->cfg;
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': ZeroPadding2D takes one input", l->name);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     return cr_op_pad2d(g, in[0], c->t, c->b, c->l, c->r);
 }
 
@@ -87,8 +87,8 @@ const cr_layer_def cr_zero_padding2d_def = { .keras_class = "ZeroPadding2D",
 static cr_node *crop_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const tblr_cfg *c = l->cfg;
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': Cropping2D takes one input", l->name);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     return cr_op_crop2d(g, in[0], c->t, c->b, c->l, c->r);
 }
 

@@ -20,9 +20,8 @@ typedef struct tconv_cfg {
 static cr_node *tconv_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const tconv_cfg *c = l->cfg;
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': Conv2DTranspose takes one input",
-                             l->name);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     cr_node *x = in[0];
     if (x->shape.ndim != 4)
         return cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': Conv2DTranspose needs [batch, "
@@ -80,8 +79,8 @@ typedef struct up_cfg { int size[2]; bool bilinear; } up_cfg;
 static cr_node *up_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const up_cfg *c = l->cfg;
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': UpSampling2D takes one input", l->name);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     return cr_op_upsample2d(g, in[0], c->size[0], c->size[1], c->bilinear);
 }
 

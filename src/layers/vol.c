@@ -65,9 +65,8 @@ static void put_triple(cJSON *cfg, const char *key, const int v[3])
 
 static cr_node *one_input(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
-    if (n_in != 1)
-        return cr_graph_fail(g, CREST_E_ARG, "layer '%s': %s takes one input", l->name,
-                             l->def->keras_class);
+    if (!cr_one_input(g, l, n_in))
+        return NULL;
     if (in[0]->shape.ndim != 5)
         return cr_graph_fail(g, CREST_E_SHAPE, "layer '%s': %s needs [batch, depth, height, "
                              "width, channels] input, got rank %d", l->name,

@@ -131,6 +131,12 @@ cr_node *cr_op_global_pool(cr_graph *g, cr_node *x, bool max, bool keepdims)
 
 typedef struct { int t, b, l, r; } tblr_attr;
 
+/* A pad2d or crop2d node (def) of x by the four amounts. */
+static cr_node *tblr_op(cr_graph *g, const cr_op_def *def, cr_node *x, int t, int b, int l, int r)
+{
+    return cr_op(g, def, &x, 1, &(tblr_attr){ t, b, l, r }, sizeof(tblr_attr));
+}
+
 /* Copies between a [h,w,c] image and a window of a larger one: for each
  * row of the small image, one run of w*c floats. */
 static void window_copy(const cr_node *big, const cr_node *small, const tblr_attr *a,
@@ -203,7 +209,7 @@ const cr_op_def cr_op_zero_pad2d_def = { .name = "zero_pad2d", .arity = 1, .shap
 
 cr_node *cr_op_pad2d(cr_graph *g, cr_node *x, int t, int b, int l, int r)
 {
-    return cr_op(g, &cr_op_zero_pad2d_def, &x, 1, &(tblr_attr){ t, b, l, r }, sizeof(tblr_attr));
+    return tblr_op(g, &cr_op_zero_pad2d_def, x, t, b, l, r);
 }
 
 /* The four amounts of a pad2d or crop2d node n of op def, if it is one. */
@@ -265,7 +271,7 @@ const cr_op_def cr_op_crop2d_def = { .name = "crop2d", .arity = 1, .shape = crop
 
 cr_node *cr_op_crop2d(cr_graph *g, cr_node *x, int t, int b, int l, int r)
 {
-    return cr_op(g, &cr_op_crop2d_def, &x, 1, &(tblr_attr){ t, b, l, r }, sizeof(tblr_attr));
+    return tblr_op(g, &cr_op_crop2d_def, x, t, b, l, r);
 }
 
 bool cr_crop_parts(const cr_node *n, int *top, int *bottom, int *left, int *right)

@@ -99,9 +99,33 @@ static int forward_geom(const cr_node *n, const int k[3], int oc, cr_vol_geom *g
     return CREST_OK;
 }
 
-static void set_small(cr_node *n, const cr_vol_geom *g)
+typedef int (*geom_fn)(const cr_node *n, cr_vol_geom *g);
+
+/* The node's shape from its geometry: the small side [n,od,oh,ow,oc] for a
+ * convolution or pooling, the big side [n,d,h,w,c] for a transposed one. */
+static int shape_from(cr_node *n, geom_fn geom, bool big)
 {
-    n->shape = (cr_dims){ .ndim = 5, .d = { g->n, g->od, g->oh, g->ow, g->oc } };
+    cr_vol_geom g;
+    int rc = geom(n, &g);
+    if (!rc)
+        n->shape = big ? (cr_dims){ .ndim = 5, .d = { g.n, g.d, g.h, g.w, g.c } }
+                       : (cr_dims){ .ndim = 5, .d = { g.n, g.od, g.oh, g.ow, g.oc } };
+    return rc;
+}
+
+static int64_t scratch_of(const cr_node *n, geom_fn geom)
+{
+    cr_vol_geom g;
+    return geom(n, &g) ? 0 : (int64_t)cr_conv3d_scratch(&g);
+}
+
+/* conv3d and conv3d_transpose take the same inputs and options. */
+static cr_node *conv_op(cr_graph *g, const cr_op_def *def, cr_node *x, cr_node *k, cr_node *bias,
+                        const cr_vol_opts *o)
+{
+    vol_attr a = attr_of(o);
+    cr_node *in[3] = { x, k, bias };
+    return cr_op(g, def, in, bias ? 3 : 2, &a, sizeof a);
 }
 
 static void kernel_taps(const cr_node *n, int k[3])
@@ -127,36 +151,32 @@ static const float *grad_of(const cr_node *n, int i) { return i < n->n_in ? n->i
 
 /* ---- conv3d ----------------------------------------------------------------- */
 
-static int conv_geom(const cr_node *n, cr_vol_geom *g)
+/* The kernel's axis x_axis holds x's channels and its axis f_axis the
+ * filters (the bias' length); its patch (kernel_taps, and k->d[3] channels on
+ * the side with the patch) fits. layout names the kernel's axes. */
+static int kernel_fits(const cr_node *n, int x_axis, int f_axis, const char *layout, int taps[3])
 {
     const cr_dims *k = &n->in[1]->shape, *x = &n->in[0]->shape;
-    if (k->ndim != 5 || x->ndim != 5 || k->d[3] != x->d[4] || k->d[4] > (1 << 20) ||
-        (n->n_in == 3 && (n->in[2]->shape.ndim != 1 || n->in[2]->shape.d[0] != k->d[4]))) {
+    if (k->ndim != 5 || x->ndim != 5 || k->d[x_axis] != x->d[4] || k->d[f_axis] > (1 << 20) ||
+        (n->n_in == 3 && (n->in[2]->shape.ndim != 1 || n->in[2]->shape.d[0] != k->d[f_axis]))) {
         char sx[96], sk[96];
-        return cr_fail(CREST_E_SHAPE, "conv3d: input %s and kernel %s do not fit "
-                       "([n,d,h,w,c] and [kd,kh,kw,c,filters])", cr_dims_str(x, sx, sizeof sx),
-                       cr_dims_str(k, sk, sizeof sk));
+        return cr_fail(CREST_E_SHAPE, "%s: input %s and kernel %s do not fit ([n,d,h,w,c] and "
+                       "%s)", n->op->name, cr_dims_str(x, sx, sizeof sx),
+                       cr_dims_str(k, sk, sizeof sk), layout);
     }
-    int taps[3];
     kernel_taps(n, taps);
-    int rc = patch_ok(n, taps, (int)x->d[4]);
-    return rc ? rc : forward_geom(n, taps, (int)k->d[4], g);
+    return patch_ok(n, taps, (int)k->d[3]);
 }
 
-static int conv_shape(cr_node *n)
+static int conv_geom(const cr_node *n, cr_vol_geom *g)
 {
-    cr_vol_geom g;
-    int rc = conv_geom(n, &g);
-    if (!rc)
-        set_small(n, &g);
-    return rc;
+    int taps[3];
+    int rc = kernel_fits(n, 3, 4, "[kd,kh,kw,c,filters]", taps);
+    return rc ? rc : forward_geom(n, taps, (int)n->in[1]->shape.d[4], g);
 }
 
-static int64_t conv_aux(const cr_node *n)
-{
-    cr_vol_geom g;
-    return conv_geom(n, &g) ? 0 : (int64_t)cr_conv3d_scratch(&g);
-}
+static int conv_shape(cr_node *n) { return shape_from(n, conv_geom, false); }
+static int64_t conv_aux(const cr_node *n) { return scratch_of(n, conv_geom); }
 
 static void conv_fwd(cr_node *n, const cr_ctx *c)
 {
@@ -196,9 +216,7 @@ const cr_op_def cr_op_conv3d_def = { .name = "conv3d", .arity = -1, .shape = con
 
 cr_node *cr_op_conv3d(cr_graph *g, cr_node *x, cr_node *k, cr_node *bias, const cr_vol_opts *o)
 {
-    vol_attr a = attr_of(o);
-    cr_node *in[3] = { x, k, bias };
-    return cr_op(g, &cr_op_conv3d_def, in, bias ? 3 : 2, &a, sizeof a);
+    return conv_op(g, &cr_op_conv3d_def, x, k, bias, o);
 }
 
 /* ---- conv3d_transpose ------------------------------------------------------- */
@@ -220,16 +238,9 @@ static int tconv_geom(const cr_node *n, cr_vol_geom *g)
     int rc = need_5d(n);
     if (rc)
         return rc;
-    if (k->ndim != 5 || k->d[4] != x->d[4] || k->d[3] > (1 << 20) ||
-        (n->n_in == 3 && (n->in[2]->shape.ndim != 1 || n->in[2]->shape.d[0] != k->d[3]))) {
-        char sx[96], sk[96];
-        return cr_fail(CREST_E_SHAPE, "conv3d_transpose: input %s and kernel %s do not fit "
-                       "([n,d,h,w,c] and [kd,kh,kw,filters,c])", cr_dims_str(x, sx, sizeof sx),
-                       cr_dims_str(k, sk, sizeof sk));
-    }
     int taps[3];
-    kernel_taps(n, taps);
-    if ((rc = patch_ok(n, taps, (int)k->d[3])) || (rc = check_window(n, a, taps)))
+    if ((rc = kernel_fits(n, 4, 3, "[kd,kh,kw,filters,c]", taps)) ||
+        (rc = check_window(n, a, taps)))
         return rc;
     *g = (cr_vol_geom){ .n = (int)x->d[0], .c = (int)k->d[3], .od = (int)x->d[1],
                         .oh = (int)x->d[2], .ow = (int)x->d[3], .oc = (int)x->d[4] };
@@ -261,20 +272,8 @@ static int tconv_geom(const cr_node *n, cr_vol_geom *g)
     return CREST_OK;
 }
 
-static int tconv_shape(cr_node *n)
-{
-    cr_vol_geom g;
-    int rc = tconv_geom(n, &g);
-    if (!rc)
-        n->shape = (cr_dims){ .ndim = 5, .d = { g.n, g.d, g.h, g.w, g.c } };
-    return rc;
-}
-
-static int64_t tconv_aux(const cr_node *n)
-{
-    cr_vol_geom g;
-    return tconv_geom(n, &g) ? 0 : (int64_t)cr_conv3d_scratch(&g);
-}
+static int tconv_shape(cr_node *n) { return shape_from(n, tconv_geom, true); }
+static int64_t tconv_aux(const cr_node *n) { return scratch_of(n, tconv_geom); }
 
 static void tconv_fwd(cr_node *n, const cr_ctx *c)
 {
@@ -322,9 +321,7 @@ const cr_op_def cr_op_conv3d_transpose_def = { .name = "conv3d_transpose", .arit
 cr_node *cr_op_conv3d_transpose(cr_graph *g, cr_node *x, cr_node *k, cr_node *bias,
                                 const cr_vol_opts *o)
 {
-    vol_attr a = attr_of(o);
-    cr_node *in[3] = { x, k, bias };
-    return cr_op(g, &cr_op_conv3d_transpose_def, in, bias ? 3 : 2, &a, sizeof a);
+    return conv_op(g, &cr_op_conv3d_transpose_def, x, k, bias, o);
 }
 
 /* ---- max / average pooling ---------------------------------------------------- */
@@ -336,14 +333,7 @@ static int pool_geom(const cr_node *n, cr_vol_geom *g)
     return rc ? rc : forward_geom(n, a->k, (int)n->in[0]->shape.d[4], g);
 }
 
-static int pool_shape(cr_node *n)
-{
-    cr_vol_geom g;
-    int rc = pool_geom(n, &g);
-    if (!rc)
-        set_small(n, &g);
-    return rc;
-}
+static int pool_shape(cr_node *n) { return shape_from(n, pool_geom, false); }
 
 static void pool_fwd(cr_node *n, const cr_ctx *c, bool max)
 {
@@ -665,16 +655,20 @@ const cr_op_def cr_op_zero_pad3d_def = { .name = "zero_pad3d", .arity = 1, .shap
 const cr_op_def cr_op_crop3d_def = { .name = "crop3d", .arity = 1, .shape = crop_shape,
     .forward = crop_fwd, .backward = crop_bwd, .example = crop_ex, .gc_tol = 2e-3 };
 
-cr_node *cr_op_pad3d(cr_graph *g, cr_node *x, const int amounts[6])
+/* A zero_pad3d or crop3d node (def) of x by the six amounts. */
+static cr_node *pad_op(cr_graph *g, const cr_op_def *def, cr_node *x, const int amounts[6])
 {
     pad_attr a;
     memcpy(a.amt, amounts, sizeof a.amt);
-    return cr_op(g, &cr_op_zero_pad3d_def, &x, 1, &a, sizeof a);
+    return cr_op(g, def, &x, 1, &a, sizeof a);
+}
+
+cr_node *cr_op_pad3d(cr_graph *g, cr_node *x, const int amounts[6])
+{
+    return pad_op(g, &cr_op_zero_pad3d_def, x, amounts);
 }
 
 cr_node *cr_op_crop3d(cr_graph *g, cr_node *x, const int amounts[6])
 {
-    pad_attr a;
-    memcpy(a.amt, amounts, sizeof a.amt);
-    return cr_op(g, &cr_op_crop3d_def, &x, 1, &a, sizeof a);
+    return pad_op(g, &cr_op_crop3d_def, x, amounts);
 }

@@ -41,6 +41,33 @@ bad_model() {   # bad_model NAME CODE
   node "$F" mutate "$tmp/$1" "$2" || echo "FAIL: fixture $1"
 }
 node "$F" f32 "$tmp/x.f32" 784 0.5
+# mutated_cases: a table on stdin, one case a line, NAME|CMD|NEEDLE|CODE: the
+# good model changed by CODE (bad_model NAME), then `crest CMD` on it (predict:
+# on $tmp/x.f32) exits 3 with NEEDLE in its message; each case is its own row
+mutated_cases() {
+  local name cmd needle code
+  while IFS='|' read -r name cmd needle code <&3; do
+    bad_model "$name" "$code"
+    if [ "$cmd" = predict ]; then
+      t "$name" 3 "$needle" - -- "$C" predict "$tmp/$name" "$tmp/x.f32"
+    else
+      t "$name" 3 "$needle" - -- "$C" "$cmd" "$tmp/$name"
+    fi
+  done 3<&0 < /dev/null
+}
+# bad_table_cases: a table on stdin, one case a line, NAME|FILE|NEEDLE|FORMAT:
+# the table $tmp/FILE written by printf FORMAT, then `crest train --data` on
+# it with --label y exits 3 with NEEDLE in its message and writes no --out;
+# each case is its own row
+bad_table_cases() {
+  local name file needle fmt
+  while IFS='|' read -r name file needle fmt <&3; do
+    # shellcheck disable=SC2059   # the table's FORMAT is printf's format
+    printf "$fmt" > "$tmp/$file"
+    t "$name" 3 "$needle" "new:$tmp/out/a" -- "$C" train --data "$tmp/$file" --label y \
+      --out "$tmp/out/a"
+  done 3<&0 < /dev/null
+}
 printf 'a,b,y\n1,2,u\n3,4,v\n5,6,u\n' > "$tmp/ok.csv"
 PH='species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex,year'
 
@@ -104,20 +131,15 @@ mk deep; { printf '{"format":"layers-model","modelTopology":'; head -c 200000 /d
 t json_deep_nesting 3 "model.json" - -- "$C" summary "$M.deep"
 mk nan; sed 's/"units":10/"units":NaN/' "$tmp/good/model.json" > "$M.nan/model.json"
 t json_nan_literal 3 "model.json" - -- "$C" summary "$M.nan"
-bad_model json_key_nul 'j = JSON.stringify(j).replace("\"units\":10", "\"un\\u0000its\":10,\"units\":10")'
-t json_key_nul 3 "NUL" - -- "$C" summary "$tmp/json_key_nul"
-bad_model layer_unknown 'j.modelTopology.config.layers[1].class_name = "Frobnicate"'
-t layer_unknown_class 3 "Frobnicate" - -- "$C" summary "$tmp/layer_unknown"
-bad_model units_negative 'j.modelTopology.config.layers[1].config.units = -10'
-t units_negative 3 "dense" - -- "$C" predict "$tmp/units_negative" "$tmp/x.f32"
-bad_model units_huge 'j.modelTopology.config.layers[1].config.units = 1e300'
-t units_huge 3 "dense" - -- "$C" predict "$tmp/units_huge" "$tmp/x.f32"
-bad_model input_negative 'j.modelTopology.config.layers[0].config.batch_input_shape = [null, -28, 28]'
-t input_shape_negative 3 "batch_input_shape" - -- "$C" summary "$tmp/input_negative"
-bad_model input_absurd 'j.modelTopology.config.layers[0].config.batch_input_shape = [null, 1000000000, 1000000000]'
-t input_shape_absurd 3 "batch_input_shape" - -- "$C" predict "$tmp/input_absurd" "$tmp/x.f32"
-bad_model activation_bad 'j.modelTopology.config.layers[1].config.activation = "frobnicate"'
-t activation_unknown 3 "frobnicate" - -- "$C" summary "$tmp/activation_bad"
+mutated_cases <<'CASES'
+json_key_nul|summary|NUL|j = JSON.stringify(j).replace("\"units\":10", "\"un\\u0000its\":10,\"units\":10")
+layer_unknown_class|summary|Frobnicate|j.modelTopology.config.layers[1].class_name = "Frobnicate"
+units_negative|predict|dense|j.modelTopology.config.layers[1].config.units = -10
+units_huge|predict|dense|j.modelTopology.config.layers[1].config.units = 1e300
+input_shape_negative|summary|batch_input_shape|j.modelTopology.config.layers[0].config.batch_input_shape = [null, -28, 28]
+input_shape_absurd|predict|batch_input_shape|j.modelTopology.config.layers[0].config.batch_input_shape = [null, 1000000000, 1000000000]
+activation_unknown|summary|frobnicate|j.modelTopology.config.layers[1].config.activation = "frobnicate"
+CASES
 
 # ---- models: weights ----------------------------------------------------------
 mk short; truncate -s -4 "$M.short/$SHARD"
@@ -126,22 +148,16 @@ mk long; printf 'xxxxxxxx' >> "$M.long/$SHARD"
 t shard_long 3 "shards" - -- "$C" predict "$M.long" "$tmp/x.f32"
 mk noshard; rm "$M.noshard/$SHARD"
 t shard_missing 3 "$SHARD" - -- "$C" summary "$M.noshard"
-bad_model shard_escape 'j.weightsManifest[0].paths = ["../../etc/passwd"]'
-t shard_path_escapes 3 "etc/passwd" - -- "$C" summary "$tmp/shard_escape"
-bad_model shape_negative 'j.weightsManifest[0].weights[0].shape = [-784, -10]'
-t weight_shape_negative 3 "dense/kernel" - -- "$C" predict "$tmp/shape_negative" "$tmp/x.f32"
-bad_model shape_absurd 'j.weightsManifest[0].weights[0].shape = [4294967296, 4294967296]'
-t weight_shape_absurd 3 "dense/kernel" - -- "$C" predict "$tmp/shape_absurd" "$tmp/x.f32"
-bad_model shape_wrong 'j.weightsManifest[0].weights[0].shape = [10, 784]'
-t weight_shape_mismatch 3 "dense/kernel" - -- "$C" predict "$tmp/shape_wrong" "$tmp/x.f32"
-bad_model dtype_bad 'j.weightsManifest[0].weights[1].dtype = "float64"'
-t weight_dtype_unknown 3 "float64" - -- "$C" summary "$tmp/dtype_bad"
-bad_model weight_missing 'j.weightsManifest[0].weights.pop(); b = b.subarray(0, 31360)'
-t weight_missing 3 "dense/bias" - -- "$C" predict "$tmp/weight_missing" "$tmp/x.f32"
-bad_model weights_nan 'b.writeFloatLE(NaN, 400)'
-t weights_nan 3 "dense/kernel" - -- "$C" predict "$tmp/weights_nan" "$tmp/x.f32"
-bad_model weights_inf 'b.writeFloatLE(Infinity, 31360)'
-t weights_inf 3 "dense/bias" - -- "$C" predict "$tmp/weights_inf" "$tmp/x.f32"
+mutated_cases <<'CASES'
+shard_path_escapes|summary|etc/passwd|j.weightsManifest[0].paths = ["../../etc/passwd"]
+weight_shape_negative|predict|dense/kernel|j.weightsManifest[0].weights[0].shape = [-784, -10]
+weight_shape_absurd|predict|dense/kernel|j.weightsManifest[0].weights[0].shape = [4294967296, 4294967296]
+weight_shape_mismatch|predict|dense/kernel|j.weightsManifest[0].weights[0].shape = [10, 784]
+weight_dtype_unknown|summary|float64|j.weightsManifest[0].weights[1].dtype = "float64"
+weight_missing|predict|dense/bias|j.weightsManifest[0].weights.pop(); b = b.subarray(0, 31360)
+weights_nan|predict|dense/kernel|b.writeFloatLE(NaN, 400)
+weights_inf|predict|dense/bias|b.writeFloatLE(Infinity, 31360)
+CASES
 QUANT='j.weightsManifest[0].weights[0].dtype = "float32";
        j.weightsManifest[0].weights[0].quantization = {dtype: "uint8", min: -0.1, scale: SCALE};
        b = Buffer.concat([Buffer.alloc(7840, 128), b.subarray(31360)])'
@@ -182,12 +198,11 @@ cp -r "$tmp/fm" "$tmp/idx_huge"; printf '\177\377\377\377' | dd of="$tmp/idx_hug
 t idx_count_absurd 3 "train-images-idx3-ubyte" "new:$tmp/out/a" -- "$C" train --data "$tmp/idx_huge" --out "$tmp/out/a"
 
 # ---- data: tables -------------------------------------------------------------
-printf 'a,b,y\n' > "$tmp/header_only.csv"
-t csv_header_only 3 "header_only.csv" "new:$tmp/out/a" -- "$C" train --data "$tmp/header_only.csv" --label y --out "$tmp/out/a"
-printf 'a,b,y\n1,2,u\n3,4,u\n5,6,u\n' > "$tmp/one_class.csv"
-t csv_one_class 3 "one_class.csv" "new:$tmp/out/a" -- "$C" train --data "$tmp/one_class.csv" --label y --out "$tmp/out/a"
-printf 'a,b,y\n1,2,NA\n3,4,\n' > "$tmp/no_labels.csv"
-t csv_labels_missing 3 "no_labels.csv" "new:$tmp/out/a" -- "$C" train --data "$tmp/no_labels.csv" --label y --out "$tmp/out/a"
+bad_table_cases <<'CASES'
+csv_header_only|header_only.csv|header_only.csv|a,b,y\n
+csv_one_class|one_class.csv|one_class.csv|a,b,y\n1,2,u\n3,4,u\n5,6,u\n
+csv_labels_missing|no_labels.csv|no_labels.csv|a,b,y\n1,2,NA\n3,4,\n
+CASES
 node -e 'let s="y";for(let i=0;i<100000;i++)s+=",c"+i;s+="\n";for(const l of ["u","v"]){s+=l;for(let i=0;i<100000;i++)s+=",1";s+="\n";}
   require("fs").writeFileSync(process.argv[1],s)' "$tmp/wide.csv"
 t csv_100000_columns 3 "wide.csv" "new:$tmp/out/a" -- "$C" train --data "$tmp/wide.csv" --label y --out "$tmp/out/a"
@@ -196,23 +211,19 @@ node -e 'require("fs").writeFileSync(process.argv[1], "a,s,y\n1,"+"x".repeat(1<<
 t csv_field_1mb 0 "" - -- "$C" train --data "$tmp/bigfield.csv" --label y --epochs 1 --out "$tmp/big1mb"
 t csv_field_1mb_predict 0 "" - -- "$C" predict "$tmp/big1mb" "$tmp/bigfield.csv"
 rm -rf "$tmp/big1mb"
-printf 'a,s,y\n1,ab\0cd,u\n2,t,v\n3,t,u\n' > "$tmp/nul.csv"
-t csv_field_nul 3 "nul.csv line 2" "new:$tmp/out/a" -- "$C" train --data "$tmp/nul.csv" --label y --out "$tmp/out/a"
-printf 'a,s\377\376,y\n1,t,u\n2,t,v\n3,t,u\n' > "$tmp/utf8.csv"
-t csv_header_bad_utf8 3 "utf8.csv" "new:$tmp/out/a" -- "$C" train --data "$tmp/utf8.csv" --label y --out "$tmp/out/a"
-printf '\377\376\0\0binary\0\0\1\2\3\n\0\0' > "$tmp/binary.csv"
-t csv_binary 3 "binary.csv" "new:$tmp/out/a" -- "$C" train --data "$tmp/binary.csv" --label y --out "$tmp/out/a"
-printf 'a,b,y\n1,2,u\n3,v\n' > "$tmp/ragged.csv"
-t csv_ragged 3 "ragged.csv line 3" "new:$tmp/out/a" -- "$C" train --data "$tmp/ragged.csv" --label y --out "$tmp/out/a"
-printf 'a,b,y\n1,2,u\n3,"4,v\n' > "$tmp/quote.csv"
-t csv_unterminated_quote 3 "quote.csv" "new:$tmp/out/a" -- "$C" train --data "$tmp/quote.csv" --label y --out "$tmp/out/a"
+bad_table_cases <<'CASES'
+csv_field_nul|nul.csv|nul.csv line 2|a,s,y\n1,ab\0cd,u\n2,t,v\n3,t,u\n
+csv_header_bad_utf8|utf8.csv|utf8.csv|a,s\377\376,y\n1,t,u\n2,t,v\n3,t,u\n
+csv_binary|binary.csv|binary.csv|\377\376\0\0binary\0\0\1\2\3\n\0\0
+csv_ragged|ragged.csv|ragged.csv line 3|a,b,y\n1,2,u\n3,v\n
+csv_unterminated_quote|quote.csv|quote.csv|a,b,y\n1,2,u\n3,"4,v\n
+CASES
 t csv_no_label_column 3 "'kind'" "new:$tmp/out/a" -- "$C" train --data "$tmp/ok.csv" --label kind --out "$tmp/out/a"
-printf '@relation r\n@attribute a numeric\n@attribute x\n@attribute y {u,v}\n@data\n1,2,u\n3,4,v\n' > "$tmp/notype.arff"
-t arff_attr_no_type 3 "notype.arff line 3" "new:$tmp/out/a" -- "$C" train --data "$tmp/notype.arff" --label y --out "$tmp/out/a"
-printf "@relation r\n@attribute 'a numeric\n@attribute y {u,v}\n@data\n1,u\n3,v\n" > "$tmp/quote.arff"
-t arff_unterminated_quote 3 "quote.arff line 2" "new:$tmp/out/a" -- "$C" train --data "$tmp/quote.arff" --label y --out "$tmp/out/a"
-printf '@relation r\n@attribute a numeric\n@attribute y {u,v}\n' > "$tmp/nodata.arff"
-t arff_no_data 3 "nodata.arff" "new:$tmp/out/a" -- "$C" train --data "$tmp/nodata.arff" --label y --out "$tmp/out/a"
+bad_table_cases <<'CASES'
+arff_attr_no_type|notype.arff|notype.arff line 3|@relation r\n@attribute a numeric\n@attribute x\n@attribute y {u,v}\n@data\n1,2,u\n3,4,v\n
+arff_unterminated_quote|quote.arff|quote.arff line 2|@relation r\n@attribute 'a numeric\n@attribute y {u,v}\n@data\n1,u\n3,v\n
+arff_no_data|nodata.arff|nodata.arff|@relation r\n@attribute a numeric\n@attribute y {u,v}\n
+CASES
 printf '{"features": {"a": "float", "b": ' > "$tmp/spec_trunc.json"
 t spec_not_json 3 "spec_trunc.json" "new:$tmp/out/a" -- "$C" train --data "$tmp/ok.csv" --label y --columns "$tmp/spec_trunc.json" --out "$tmp/out/a"
 printf '{"features": {"a": "float", "b": "quantum"}}' > "$tmp/spec_type.json"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every command's option table against its parser and its --help. The
 # tables are read from the sources (src/cli/*.c: `cli_opt CMD_options[]`,
-# one CLI_<TYPE>_OPT(T, "--name", ...) entry each); for each command:
+# one CLI_<TYPE>_OPT(T, "--name", ...) entry each, CLI_CUSTOM_LAYERS_OPT
+# standing for --custom-layers); for each command:
 #   - `crest CMD --help` exits 0 and lists exactly the table's options, each
 #     with its value (enum options: their choices), int and float options
 #     with their range [lo, hi];
@@ -53,6 +54,7 @@ table_of() {
   awk -v want="$1" '
     $0 ~ "cli_opt " want "_options\\[\\] = \\{" { on = 1; next }
     on && /^};/ { on = 0 }
+    on && /CLI_CUSTOM_LAYERS_OPT\(/ { print "CUSTOM", "--custom-layers", ""; next }
     on && match($0, /CLI_[A-Z]+_OPT\([A-Za-z_]+, "--[a-z0-9-]+"/) {
       s = substr($0, RSTART, RLENGTH); t = s; sub(/^CLI_/, "", t); sub(/_OPT.*/, "", t)
       n = s; sub(/^[^"]*"/, "", n); sub(/"$/, "", n)

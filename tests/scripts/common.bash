@@ -96,3 +96,26 @@ base_file_checks() {
   "$C" predict "$tmp/tl" "$CREST_DATA/images/china.jpg" --json > "$tmp/p1.json" 2> /dev/null ||
     die "predict after --base $what"
 }
+
+# converted_match CONV EXT SHAPE OPTS...: MobileNetV2 ($MNV2) on $tmp/x.f32
+# of SHAPE as the TF.js folder, then converted by CONV (run by $PY) into
+# $tmp/mI.EXT once for each OPTS string (mI: the Ith): crest infer on each
+# gives the folder's outputs bit for bit, and on the first the folder's
+# --layer out_relu outputs too. Leaves $tmp/ref.f32, ref_cut.f32 and m1.EXT.
+converted_match() {
+  local conv="$1" ext="$2" shape="$3" opts i=0; shift 3
+  "$C" infer "$MNV2" --input "$tmp/x.f32" --shape "$shape" --out "$tmp/ref.f32" 2> /dev/null ||
+    die "infer on the TF.js folder"
+  "$C" infer "$MNV2" --input "$tmp/x.f32" --shape "$shape" --layer out_relu \
+    --out "$tmp/ref_cut.f32" 2> /dev/null || die "infer --layer on the TF.js folder"
+  for opts in "$@"; do
+    i=$((i + 1))
+    $PY "$conv" "$MNV2" "$tmp/m$i.$ext" $opts || die "$(basename "$conv") $opts"
+    "$C" infer "$tmp/m$i.$ext" --input "$tmp/x.f32" --shape "$shape" --out "$tmp/y$i.f32" \
+      2> /dev/null || die "infer on .$ext ($opts)"
+    cmp -s "$tmp/ref.f32" "$tmp/y$i.f32" || die ".$ext ($opts) outputs differ from the TF.js folder's"
+  done
+  "$C" infer "$tmp/m1.$ext" --input "$tmp/x.f32" --shape "$shape" --layer out_relu \
+    --out "$tmp/cut.f32" 2> /dev/null && cmp -s "$tmp/ref_cut.f32" "$tmp/cut.f32" ||
+    die "infer --layer out_relu on .$ext"
+}

@@ -6,13 +6,10 @@
 # against real TF.js within 1e-4 of the output's magnitude; the same after
 # `crest export --format h5`; `crest summary` shows None; a shape the model
 # cannot take is an error naming the layer.
-set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="${CREST_BUILD:-build}"
-CREST="$ROOT/$BUILD/crest"
+. "$(dirname "$0")/common.bash"
+set -e
+CREST="$C"
 G="$ROOT/tests/golden/dynamic"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
 
 # max |a - b| <= 1e-4 * max |b| over two raw float32 files of equal size
 close() {

@@ -14,20 +14,8 @@ MNV2="$CREST_DATA/models/mobilenet_v2"
 # 1. MobileNetV2 (the uint8 TF.js model, dequantized into float32 datasets):
 #    the .h5 must give the TF.js folder's outputs bit for bit
 head -c $((3 * 224 * 224 * 3 * 4)) /dev/urandom > "$tmp/x.f32"
-"$C" infer "$MNV2" --input "$tmp/x.f32" --shape 3,224,224,3 --out "$tmp/ref.f32" 2> /dev/null ||
-  die "infer on the TF.js folder"
-"$C" infer "$MNV2" --input "$tmp/x.f32" --shape 3,224,224,3 --layer out_relu --out "$tmp/ref_cut.f32" 2> /dev/null ||
-  die "infer --layer on the TF.js folder"
-i=0
-for opts in "" "--dtype float64 --chunk-attrs 5 --vlen" "--keras-version 2.2.4 --backend theano"; do
-  i=$((i + 1))
-  $PY "$CONV" "$MNV2" "$tmp/m$i.h5" $opts || die "tfjs_to_h5.py $opts"
-  "$C" infer "$tmp/m$i.h5" --input "$tmp/x.f32" --shape 3,224,224,3 --out "$tmp/y$i.f32" 2> /dev/null ||
-    die "infer on .h5 ($opts)"
-  cmp -s "$tmp/ref.f32" "$tmp/y$i.f32" || die ".h5 ($opts) outputs differ from the TF.js folder's"
-done
-"$C" infer "$tmp/m1.h5" --input "$tmp/x.f32" --shape 3,224,224,3 --layer out_relu --out "$tmp/cut.f32" 2> /dev/null &&
-  cmp -s "$tmp/ref_cut.f32" "$tmp/cut.f32" || die "infer --layer out_relu on .h5"
+converted_match "$CONV" h5 3,224,224,3 "" "--dtype float64 --chunk-attrs 5 --vlen" \
+  "--keras-version 2.2.4 --backend theano"
 # float16 datasets: rounded weights, outputs close
 $PY "$CONV" "$MNV2" "$tmp/f16.h5" --dtype float16 || die "tfjs_to_h5.py float16"
 "$C" infer "$tmp/f16.h5" --input "$tmp/x.f32" --shape 3,224,224,3 --out "$tmp/f16.f32" 2> /dev/null ||

@@ -4,15 +4,11 @@
 # within 1e-4 x max |feature|; outputs are bit-identical with 1 thread and
 # one image per pass; `crest summary` and `crest bench --json` work on it;
 # bad input is exit 3 with a message.
-set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="${CREST_BUILD:-build}"
-DATA="${CREST_DATA:-$ROOT/data}"
-CREST="$ROOT/$BUILD/crest"
-M="$DATA/models/mobilenet_v2"
+. "$(dirname "$0")/common.bash"
+set -e
+CREST="$C"
+M="$CREST_DATA/models/mobilenet_v2"
 G="$ROOT/tests/golden/mobilenet_v2"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
 cat "$G/china.input.f32" "$G/flower.input.f32" > "$tmp/x.f32"
 "$CREST" infer "$M" --input "$tmp/x.f32" --shape 2,224,224,3 --out "$tmp/probs.f32" --threads 2
 "$CREST" infer "$M" --input "$tmp/x.f32" --shape 2,224,224,3 --layer out_relu \

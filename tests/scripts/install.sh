@@ -56,8 +56,9 @@ export PKG_CONFIG_PATH="$P/lib/pkgconfig"
 # shellcheck disable=SC2046
 if cc $SANFLAGS -o "$tmp/x_pc" "$ROOT/tests/install/x.c" $(pkg-config --cflags --libs crest) \
      2> "$tmp/cc.log"; then
-  readelf -d "$tmp/x_pc" | grep -q "NEEDED.*\[libcrest.so.$MAJOR\]" || bad "x_pc does not need libcrest.so.$MAJOR"
-  ldd "$tmp/x_pc" | grep -q "$P/lib/libcrest.so.$MAJOR" || bad "x_pc does not load the installed libcrest"
+  # grep reads all (no -q): with pipefail, a writer cut off by SIGPIPE would fail the check
+  readelf -d "$tmp/x_pc" | grep "NEEDED.*\[libcrest.so.$MAJOR\]" > /dev/null || bad "x_pc does not need libcrest.so.$MAJOR"
+  ldd "$tmp/x_pc" | grep "$P/lib/libcrest.so.$MAJOR" > /dev/null || bad "x_pc does not load the installed libcrest"
   out="$("$tmp/x_pc")" && echo "pkg-config program: $out" || bad "pkg-config program: $out"
 else
   cat "$tmp/cc.log"; bad "cc x.c \$(pkg-config --cflags --libs crest)"

@@ -20,20 +20,8 @@ GOLD="$ROOT/tests/golden/layers"
 
 # 1. MobileNetV2 (Functional, 156 layers) as .keras
 $PY -c "import numpy as np; np.random.default_rng(7).random(2 * 224 * 224 * 3, 'f4').tofile('$tmp/x.f32')"
-"$C" infer "$MNV2" --input "$tmp/x.f32" --shape 2,224,224,3 --out "$tmp/ref.f32" 2> /dev/null ||
-  die "infer on the TF.js folder"
-"$C" infer "$MNV2" --input "$tmp/x.f32" --shape 2,224,224,3 --layer out_relu --out "$tmp/ref_cut.f32" 2> /dev/null ||
-  die "infer --layer on the TF.js folder"
-i=0
-for opts in "" "--deflate --legacy-top --no-empty-groups --optimizer --keras-version 3.0.0"; do
-  i=$((i + 1))
-  $PY "$CONV" "$MNV2" "$tmp/m$i.keras" $opts || die "tfjs_to_keras.py $opts"
-  "$C" infer "$tmp/m$i.keras" --input "$tmp/x.f32" --shape 2,224,224,3 --out "$tmp/y$i.f32" 2> /dev/null ||
-    die "infer on .keras ($opts)"
-  cmp -s "$tmp/ref.f32" "$tmp/y$i.f32" || die ".keras ($opts) outputs differ from the TF.js folder's"
-done
-"$C" infer "$tmp/m1.keras" --input "$tmp/x.f32" --shape 2,224,224,3 --layer out_relu --out "$tmp/cut.f32" 2> /dev/null &&
-  cmp -s "$tmp/ref_cut.f32" "$tmp/cut.f32" || die "infer --layer out_relu on .keras"
+converted_match "$CONV" keras 2,224,224,3 "" \
+  "--deflate --legacy-top --no-empty-groups --optimizer --keras-version 3.0.0"
 # summary, bench; transfer learning with --base FILE.keras, then the
 # follow-on commands
 base_file_checks "$tmp/m1.keras" .keras 2

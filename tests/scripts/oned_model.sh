@@ -14,16 +14,10 @@
 #      no resize, the default preprocessing x / 255), then evaluate / predict;
 #      predict on the IDX set equals predict on the same values / 255 as .f32;
 #   5. a sequence of the wrong length is bad input (exit 3).
-set -uo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="${1:-${CREST_BUILD:-build}}"
-C="$ROOT/$BUILD/crest"
+if [ -n "${1:-}" ]; then export CREST_BUILD="$1"; fi   # or the build folder as $1
+. "$(dirname "$0")/common.bash"
 M="$ROOT/tests/golden/oned_cnn"
 export NODE_PATH="$ROOT/tools/node_modules"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-die() { echo "FAIL: $*"; fail=1; }
 quiet() { grep -v -e '^=*$' -e 'tfjs-node' -e 'Hi, looks'; }
 
 # close A B REL [ATOL]: float32 files of the same length, max |a - b| <= REL * max |b| (+ ATOL)

@@ -2,30 +2,15 @@
 // TF.js and gives the same probabilities crest computed.
 // usage: node functional_compare.js DIR   (DIR has model.json, x.f32, probs.f32)
 'use strict';
-const fs = require('fs');
 const path = require('path');
 const tf = require('@tensorflow/tfjs');
-
-function f32(file) {
-  const b = fs.readFileSync(file);
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-}
+const { loadFolder, readF32 } = require('../../tools/tfjs_files');
 
 async function main() {
   const dir = process.argv[2];
   await tf.setBackend('cpu');
-  const mj = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
-  const specs = [], bufs = [];
-  for (const g of mj.weightsManifest) {
-    for (const w of g.weights) specs.push(w);
-    for (const p of g.paths) bufs.push(fs.readFileSync(path.join(dir, p)));
-  }
-  const all = Buffer.concat(bufs);
-  const model = await tf.loadLayersModel(tf.io.fromMemory({
-    modelTopology: mj.modelTopology, weightSpecs: specs,
-    weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
-  }));
-  const x = f32(path.join(dir, 'x.f32')), want = f32(path.join(dir, 'probs.f32'));
+  const model = await loadFolder(tf, dir);
+  const x = readF32(path.join(dir, 'x.f32')), want = readF32(path.join(dir, 'probs.f32'));
   const n = x.length / 9;
   const pix = new Float32Array(n * 6), tab = new Float32Array(n * 3);
   for (let i = 0; i < n; i++) {

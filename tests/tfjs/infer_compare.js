@@ -10,27 +10,8 @@
 //   reported as skipped.
 'use strict';
 const fs = require('fs');
-const path = require('path');
 const tf = require('@tensorflow/tfjs');
-
-async function load(dir) {
-  const mj = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
-  const specs = [], bufs = [];
-  for (const g of mj.weightsManifest) {
-    for (const w of g.weights) specs.push(w);
-    for (const p of g.paths) bufs.push(fs.readFileSync(path.join(dir, p)));
-  }
-  const all = Buffer.concat(bufs);
-  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
-  return tf.loadLayersModel(tf.io.fromMemory({
-    modelTopology: mj.modelTopology, weightSpecs: specs, weightData,
-  }));
-}
-
-function f32(file) {
-  const b = fs.readFileSync(file);
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-}
+const { loadFolder, readF32 } = require('../../tools/tfjs_files');
 
 // TF.js's output of model on x against want: {ok, diff, rel, msg}.
 function compare(model, x, shape, want) {
@@ -61,11 +42,11 @@ async function main() {
     const shape = shapeStr.split(',').map(Number);
     let model;
     try {
-      model = await load(dir);
+      model = await loadFolder(tf, dir);
     } catch (e) {
       let origOk = false;
       if (orig) {
-        try { await load(orig); origOk = true; } catch (e2) { /* TF.js cannot read it */ }
+        try { await loadFolder(tf, orig); origOk = true; } catch (e2) { /* TF.js cannot read it */ }
       }
       if (orig && !origOk) {
         console.log(`skipped ${dir}: TF.js ${tf.version.tfjs} cannot open the original either (${String(e.message).slice(0, 80)})`);
@@ -76,16 +57,16 @@ async function main() {
       failed++;
       continue;
     }
-    const want = f32(yf);
+    const want = readF32(yf);
     let r;
     try {
-      r = compare(model, f32(xf), shape, want);
+      r = compare(model, readF32(xf), shape, want);
     } catch (e) {   // TF.js cannot run it (Softmax on a non-last axis, ...)
       r = { ok: false, msg: `TF.js cannot run it: ${String(e.message).slice(0, 80)}`, threw: true };
     }
     if (!r.ok && orig) {
       let o = null;
-      try { o = compare(await load(orig), f32(xf), shape, want); } catch (e) {
+      try { o = compare(await loadFolder(tf, orig), readF32(xf), shape, want); } catch (e) {
         if (r.threw) o = { ok: false, msg: `TF.js cannot run the original either: ${String(e.message).slice(0, 80)}` };
       }
       if (o && !o.ok) {

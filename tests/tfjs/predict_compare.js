@@ -3,24 +3,14 @@
 // usage: node predict_compare.js MODEL_DIR CREST_JSON IDX_IMAGES N [TOL]
 'use strict';
 const fs = require('fs');
-const path = require('path');
 const tf = require('@tensorflow/tfjs');
+const { loadFolder } = require('../../tools/tfjs_files');
 
 async function main() {
   const [dir, crestJson, idxImages, nStr, tolStr] = process.argv.slice(2);
   const n = parseInt(nStr, 10), tol = tolStr ? parseFloat(tolStr) : 1e-5;
   await tf.setBackend('cpu');
-  const mj = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
-  const specs = [], bufs = [];
-  for (const g of mj.weightsManifest) {
-    for (const w of g.weights) specs.push(w);
-    for (const p of g.paths) bufs.push(fs.readFileSync(path.join(dir, p)));
-  }
-  const all = Buffer.concat(bufs);
-  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
-  const model = await tf.loadLayersModel(tf.io.fromMemory({
-    modelTopology: mj.modelTopology, weightSpecs: specs, weightData,
-  }));
+  const model = await loadFolder(tf, dir);
   const raw = fs.readFileSync(idxImages);
   if (raw.readUInt32BE(0) !== 0x803) throw new Error(idxImages + ': not IDX images');
   const h = raw.readUInt32BE(8), w = raw.readUInt32BE(12);

@@ -9,6 +9,7 @@
 const fs = require('fs');
 const path = require('path');
 const tf = require('@tensorflow/tfjs');
+const { writeF32 } = require('../tfjs_files');
 
 class MultiplyBeta extends tf.layers.Layer {
   constructor(config) { super(config); this.beta = config.beta; }
@@ -28,11 +29,6 @@ class PixelShuffle2x extends tf.layers.Layer {
 }
 tf.serialization.registerClass(MultiplyBeta);
 tf.serialization.registerClass(PixelShuffle2x);
-
-function writeF32(file, arr) {
-  const f = Float32Array.from(arr);
-  fs.writeFileSync(file, Buffer.from(f.buffer, f.byteOffset, f.byteLength));
-}
 
 (async () => {
   const out = process.argv[2];

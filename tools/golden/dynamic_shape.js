@@ -21,23 +21,12 @@
 const fs = require('fs');
 const path = require('path');
 const tf = require('@tensorflow/tfjs');
+const { writeF32 } = require('../tfjs_files');
+const { rng, filler } = require('./seeded');
 
 const OUT = path.resolve(__dirname, '..', '..', 'tests', 'golden', 'dynamic');
 
-function rng(seed) {
-  let s = seed >>> 0 || 1;
-  return (lo, hi) => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    return lo + (hi - lo) * (s / 4294967296);
-  };
-}
-function fill(shape, r, lo, hi) {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = r(lo, hi);
-  return tf.tensor(a, shape);
-}
-const writeF32 = (f, d) => { const a = Float32Array.from(d); fs.writeFileSync(f, Buffer.from(a.buffer)); };
+const fill = filler(tf);
 
 // uint8 affine quantization per weight, the TF.js converter's scheme:
 // q = round((v - min) / scale), scale = (max - min) / 255

@@ -15,6 +15,7 @@
 const fs = require('fs');
 const path = require('path');
 const tf = require('@tensorflow/tfjs');
+const { loadFolder, writeF32 } = require('../tfjs_files');
 
 const REPO = path.resolve(__dirname, '..', '..');
 const DATA = process.env.CREST_DATA || path.join(REPO, 'data');
@@ -25,27 +26,10 @@ const IMAGES = ['china', 'flower'];
 const PAD = [37, 38];
 const FEATURES_LAYER = 'mixed10';
 
-function loadArtifacts(dir) {
-  const mj = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
-  const weightSpecs = [], bufs = [];
-  for (const g of mj.weightsManifest) {
-    weightSpecs.push(...g.weights);
-    for (const p of g.paths) bufs.push(fs.readFileSync(path.join(dir, p)));
-  }
-  const all = Buffer.concat(bufs);
-  return { modelTopology: mj.modelTopology, format: mj.format, weightSpecs,
-           weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) };
-}
-
-function writeF32(file, data) {
-  const f = Float32Array.from(data);
-  fs.writeFileSync(file, Buffer.from(f.buffer, f.byteOffset, f.byteLength));
-}
-
 async function main() {
   await tf.setBackend('cpu');
   await tf.ready();
-  const model = await tf.loadLayersModel(tf.io.fromMemory(loadArtifacts(MODEL_DIR)));
+  const model = await loadFolder(tf, MODEL_DIR);
   const probe = tf.model({ inputs: model.inputs,
                            outputs: [model.getLayer(FEATURES_LAYER).output, model.outputs[0]] });
   fs.mkdirSync(OUT, { recursive: true });

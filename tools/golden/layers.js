@@ -26,6 +26,10 @@
 const fs = require('fs');
 const path = require('path');
 const tf = require('@tensorflow/tfjs');
+const { writeF32 } = require('../tfjs_files');
+const { rng, filler } = require('./seeded');
+
+const fill = filler(tf);
 
 const OUT = path.resolve(__dirname, '..', '..', 'tests', 'golden', 'layers');
 
@@ -34,27 +38,6 @@ function nameSeed(name) {
   let h = 0x811c9dc5;
   for (const ch of Buffer.from(name)) h = Math.imul(h ^ ch, 0x01000193) >>> 0;
   return h || 1;
-}
-
-// xorshift-based uniform numbers, seeded per case.
-function rng(seed) {
-  let s = seed >>> 0 || 1;
-  return (lo, hi) => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    return lo + (hi - lo) * (s / 4294967296);
-  };
-}
-
-function writeF32(file, data) {
-  const f = Float32Array.from(data);
-  fs.writeFileSync(file, Buffer.from(f.buffer, f.byteOffset, f.byteLength));
-}
-
-function fill(shape, r, lo, hi) {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = r(lo, hi);
-  return tf.tensor(a, shape);
 }
 
 // Weight values by Keras name: positive statistics and scales.

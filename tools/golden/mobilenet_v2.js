@@ -18,6 +18,7 @@
 const fs = require('fs');
 const path = require('path');
 const tf = require('@tensorflow/tfjs');
+const { readArtifacts, writeF32 } = require('../tfjs_files');
 const jpeg = require('jpeg-js');
 
 const REPO = path.resolve(__dirname, '..', '..');
@@ -29,20 +30,6 @@ const SIZE = 224;
 const FEATURES_LAYER = 'out_relu';
 const RESIZE = { alignCorners: false, halfPixelCenters: false };
 
-// tfjs without tfjs-node has no file:// handler: build the ModelArtifacts by hand.
-function loadArtifacts(dir) {
-  const mj = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
-  const weightSpecs = [];
-  const bufs = [];
-  for (const g of mj.weightsManifest) {
-    weightSpecs.push(...g.weights);
-    for (const p of g.paths) bufs.push(fs.readFileSync(path.join(dir, p)));
-  }
-  const all = Buffer.concat(bufs);
-  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
-  return { mj, artifacts: { modelTopology: mj.modelTopology, format: mj.format, weightSpecs, weightData } };
-}
-
 // Layer whose output is pooled: 'out_relu' if present, else the layer feeding
 // the first (Global)AveragePooling2D.
 function featuresLayerName(topology) {
@@ -51,15 +38,6 @@ function featuresLayerName(topology) {
   const pool = layers.find((l) => /^(Global)?AveragePooling2D$/.test(l.class_name));
   if (!pool) throw new Error('no out_relu and no AveragePooling2D layer in topology');
   return pool.inbound_nodes[0][0][0];
-}
-
-function writeF32(file, data) {
-  const f = Float32Array.from(data);
-  const b = Buffer.alloc(f.length * 4);
-  f.forEach((v, i) => b.writeFloatLE(v, i * 4));
-  const tmp = `${file}.tmp.${process.pid}`;
-  fs.writeFileSync(tmp, b);
-  fs.renameSync(tmp, file);
 }
 
 function decodeRGB(file) {
@@ -72,7 +50,7 @@ function decodeRGB(file) {
 async function main() {
   if (!(await tf.setBackend('cpu')) || tf.getBackend() !== 'cpu') throw new Error('cannot select the tfjs cpu backend');
   await tf.ready();
-  const { artifacts } = loadArtifacts(MODEL_DIR);
+  const artifacts = readArtifacts(MODEL_DIR);
   const model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
   const featName = featuresLayerName(artifacts.modelTopology);
   const featLayer = model.getLayer(featName);

@@ -11,6 +11,7 @@
 const fs = require('fs');
 const path = require('path');
 const tf = require('@tensorflow/tfjs');
+const { writeF32 } = require('../tfjs_files');
 
 function rng(seed) {   // mulberry32
   let a = seed >>> 0;
@@ -27,10 +28,6 @@ function fill(shape, r, lo, hi) {
   const v = new Float32Array(n);
   for (let i = 0; i < n; i++) v[i] = lo + (hi - lo) * r();
   return tf.tensor(v, shape);
-}
-function writeF32(file, arr) {
-  const f = Float32Array.from(arr);
-  fs.writeFileSync(file, Buffer.from(f.buffer, f.byteOffset, f.byteLength));
 }
 async function save(model, dir) {
   await model.save(tf.io.withSaveHandler(async (a) => {

@@ -21,26 +21,10 @@
 const fs = require('fs');
 const path = require('path');
 const tf = require('@tensorflow/tfjs');
+const { loadFolder, writeF32 } = require('../tfjs_files');
+const { rng, filler } = require('./seeded');
 
-function rng(seed) {
-  let s = seed >>> 0 || 1;
-  return (lo, hi) => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    return lo + (hi - lo) * (s / 4294967296);
-  };
-}
-
-function writeF32(file, data) {
-  const f = Float32Array.from(data);
-  fs.writeFileSync(file, Buffer.from(f.buffer, f.byteOffset, f.byteLength));
-}
-
-function fill(shape, r, lo, hi) {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = r(lo, hi);
-  return tf.tensor(a, shape);
-}
+const fill = filler(tf);
 
 function build() {
   const L = tf.layers;
@@ -85,20 +69,6 @@ async function save(m, dir) {
   fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.from(art.weightData));
 }
 
-async function load(dir) {
-  const mj = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
-  const specs = [], bufs = [];
-  for (const g of mj.weightsManifest) {
-    for (const w of g.weights) specs.push(w);
-    for (const p of g.paths) bufs.push(fs.readFileSync(path.join(dir, p)));
-  }
-  const all = Buffer.concat(bufs);
-  return tf.loadLayersModel(tf.io.fromMemory({
-    modelTopology: mj.modelTopology, weightSpecs: specs,
-    weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
-  }));
-}
-
 function readX(file, n) {
   const b = fs.readFileSync(file);
   const x = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
@@ -121,7 +91,7 @@ async function main() {
     writeF32(path.join(out, 'gap.f32'), feat.predict(x).dataSync());
   } else if (cmd === 'predict') {
     const [dir, xf, n, out] = a;
-    const m = await load(dir);
+    const m = await loadFolder(tf, dir);
     writeF32(out, m.predict(readX(xf, parseInt(n, 10))).dataSync());
   } else {
     console.error('usage: oned_model.js make OUT | predict DIR X N OUT');

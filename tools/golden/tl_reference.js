@@ -15,6 +15,7 @@
 const fs = require('fs');
 const path = require('path');
 const tf = require('@tensorflow/tfjs');
+const { loadFolder } = require('../tfjs_files');
 
 const REPO = path.resolve(__dirname, '..', '..');
 const DATA = process.env.CREST_DATA || path.join(REPO, 'data');
@@ -29,19 +30,6 @@ function idx(file, n) {
   const head = 4 + 4 * rank;
   const per = rank === 3 ? b.readUInt32BE(8) * b.readUInt32BE(12) : 1;
   return b.subarray(head, head + n * per);
-}
-
-function loadArtifacts(dir) {
-  const mj = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
-  const weightSpecs = [];
-  const bufs = [];
-  for (const g of mj.weightsManifest) {
-    weightSpecs.push(...g.weights);
-    for (const p of g.paths) bufs.push(fs.readFileSync(path.join(dir, p)));
-  }
-  const all = Buffer.concat(bufs);
-  return { modelTopology: mj.modelTopology, format: mj.format, weightSpecs,
-    weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) };
 }
 
 async function extract(backbone, pixels, n) {
@@ -64,7 +52,7 @@ async function extract(backbone, pixels, n) {
 
 async function main() {
   await tf.setBackend('cpu');
-  const model = await tf.loadLayersModel(tf.io.fromMemory(loadArtifacts(path.join(DATA, 'models', 'mobilenet_v2'))));
+  const model = await loadFolder(tf, path.join(DATA, 'models', 'mobilenet_v2'));
   const backbone = tf.model({ inputs: model.inputs, outputs: model.getLayer('out_relu').output });
   backbone.trainable = false;
   const xtr = idx('train-images-idx3-ubyte', nTrain), ytr = idx('train-labels-idx1-ubyte', nTrain);

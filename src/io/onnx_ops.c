@@ -1,0 +1,453 @@
+/* onnx_ops.c - crest's ops as ONNX nodes (src/io/onnx_build.h): each op of
+ * a traced inference graph mapped to the nodes computing it, 4-D values kept
+ * in the layout their producer made (see src/io/onnx.c), a Transpose only
+ * where a layout-sensitive op needs the other one. */
+#include "onnx_build.h"
+#include "../functional_graph.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- values of crest nodes, in either layout ---------------------------- */
+
+int cr_ox_fail_node(ox *o, const cr_node *n, int code, const char *why)
+{
+    if (!o->err)
+        o->err = cr_fail(code, "layer '%s': %s (op %s) cannot be exported to ONNX",
+                         n->layer ? n->layer : "?", why, n->op ? n->op->name : "?");
+    return o->err;
+}
+
+static const char *weight_name(ox *o, const cr_node *p)
+{
+    const cr_weight *w = p->w;
+    for (int i = 0; i < o->n_w; i++)
+        if (o->w_done[i] == w)
+            return o->w_name[i];
+    if (o->n_w == o->cap_w) {
+        int cap = o->cap_w ? 2 * o->cap_w : 64;
+        const cr_weight **a = cr_realloc(o->w_done, (size_t)cap * sizeof *a);
+        if (a)
+            o->w_done = a;
+        char **b = a ? cr_realloc(o->w_name, (size_t)cap * sizeof *b) : NULL;
+        if (!b) {
+            o->err = cr_fail(CREST_E_NOMEM, "out of memory writing ONNX");
+            return NULL;
+        }
+        o->w_name = b;
+        o->cap_w = cap;
+    }
+    char *name = w->owner ? cr_ox_str(o, "%s/%s", w->owner->name, w->name)
+                          : cr_ox_str(o, "%s_%d", w->name ? w->name : "param", o->tmp++);
+    int64_t dims[CR_MAX_DIMS];
+    for (int i = 0; i < w->shape.ndim; i++)
+        dims[i] = w->shape.d[i];
+    if (!cr_ox_init(o, name, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, w->val,
+                 (size_t)w->size * sizeof(float), dims, w->shape.ndim))
+        return NULL;
+    o->w_done[o->n_w] = w;
+    o->w_name[o->n_w++] = name;
+    return name;
+}
+
+static bool is4(const cr_node *n) { return n->shape.ndim == 4; }
+
+/* n's value in layout nchw (4-D values; others have one layout). */
+const char *cr_ox_val(ox *o, const cr_node *n, bool nchw)
+{
+    if (o->err)
+        return NULL;
+    if (n->kind == CR_NODE_PARAM && !o->name[n->id])
+        o->name[n->id] = (char *)weight_name(o, n);
+    if (!is4(n) || o->nchw[n->id] == nchw)
+        return o->name[n->id];
+    if (!o->alt[n->id]) {
+        char *t = cr_ox_fresh(o, nchw ? "to_nchw" : "to_nhwc");
+        Onnx__NodeProto *tr = cr_ox_node(o, "Transpose", (const char *[]){ o->name[n->id] }, 1, t);
+        cr_ox_attr_ints(o, tr, "perm", nchw ? (int64_t[]){ 0, 3, 1, 2 } : (int64_t[]){ 0, 2, 3, 1 }, 4);
+        o->alt[n->id] = tr ? t : NULL;
+    }
+    return o->alt[n->id];
+}
+
+static char *out_of(ox *o, const cr_node *n, bool nchw)
+{
+    o->nchw[n->id] = nchw && is4(n);
+    return o->name[n->id] = cr_ox_str(o, "v%d", n->id);
+}
+
+/* ---- activations -------------------------------------------------------- */
+
+/* y = act(x) into out; x's layout is kept (softmax: channels are axis 1 of
+ * an NCHW value). */
+static bool emit_act(ox *o, const cr_node *n, int act, const char *x, bool nchw,
+                     const char *out)
+{
+    char *t, *u;
+    switch (act) {
+    case CREST_LINEAR: return cr_ox_unary(o, "Identity", x, out);
+    case CREST_RELU: return cr_ox_unary(o, "Relu", x, out);
+    case CREST_RELU6:
+        return cr_ox_node(o, "Clip", (const char *[]){ x, cr_ox_scalar_f32(o, 0), cr_ox_scalar_f32(o, 6) }, 3,
+                       out);
+    case CREST_SIGMOID: return cr_ox_unary(o, "Sigmoid", x, out);
+    case CREST_TANH: return cr_ox_unary(o, "Tanh", x, out);
+    case CREST_SOFTMAX: case CREST_LOG_SOFTMAX: {
+        Onnx__NodeProto *s = cr_ox_node(o, act == CREST_SOFTMAX ? "Softmax" : "LogSoftmax", &x, 1,
+                                     out);
+        cr_ox_attr_i(o, s, "axis", nchw && is4(n) ? 1 : -1);
+        return s;
+    }
+    case CREST_SWISH:
+        t = cr_ox_unary(o, "Sigmoid", x, cr_ox_fresh(o, "sig"));
+        return cr_ox_binary(o, "Mul", x, t, out);
+    case CREST_HARD_SIGMOID: {
+        Onnx__NodeProto *h = cr_ox_node(o, "HardSigmoid", &x, 1, out);
+        cr_ox_attr_f(o, h, "alpha", 0.2f);
+        cr_ox_attr_f(o, h, "beta", 0.5f);
+        return h;
+    }
+    case CREST_ELU: {
+        Onnx__NodeProto *e = cr_ox_node(o, "Elu", &x, 1, out);
+        cr_ox_attr_f(o, e, "alpha", 1.0f);
+        return e;
+    }
+    case CREST_SELU: return cr_ox_unary(o, "Selu", x, out);     /* ONNX's defaults are Keras' */
+    case CREST_SOFTPLUS: return cr_ox_unary(o, "Softplus", x, out);
+    case CREST_SOFTSIGN: return cr_ox_unary(o, "Softsign", x, out);
+    case CREST_GELU:    /* exact: 0.5 x (1 + erf(x / sqrt 2)) */
+        t = cr_ox_binary(o, "Mul", x, cr_ox_scalar_f32(o, 0.70710678118654752f), cr_ox_fresh(o, "g"));
+        t = cr_ox_unary(o, "Erf", t, cr_ox_fresh(o, "g"));
+        t = cr_ox_binary(o, "Add", t, cr_ox_scalar_f32(o, 1), cr_ox_fresh(o, "g"));
+        u = cr_ox_binary(o, "Mul", x, cr_ox_scalar_f32(o, 0.5f), cr_ox_fresh(o, "g"));
+        return cr_ox_binary(o, "Mul", u, t, out);
+    case CREST_EXPONENTIAL: return cr_ox_unary(o, "Exp", x, out);
+    case CREST_LEAKY_RELU: {
+        Onnx__NodeProto *l = cr_ox_node(o, "LeakyRelu", &x, 1, out);
+        cr_ox_attr_f(o, l, "alpha", 0.2f);
+        return l;
+    }
+    case CREST_MISH:
+        t = cr_ox_unary(o, "Softplus", x, cr_ox_fresh(o, "m"));
+        t = cr_ox_unary(o, "Tanh", t, cr_ox_fresh(o, "m"));
+        return cr_ox_binary(o, "Mul", x, t, out);
+    default:
+        return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "an activation with no ONNX mapping"), false;
+    }
+}
+
+/* Keras ReLU(max_value, negative_slope, threshold):
+ * x > threshold ? min(x, max_value) : slope * (x - threshold). */
+static bool emit_relu_ex(ox *o, const cr_node *n, const char *x, const char *out)
+{
+    float mx, slope, th;
+    cr_relu_ex_parts(n, &mx, &slope, &th);
+    const char *hi = mx >= 0 ? cr_ox_binary(o, "Min", x, cr_ox_scalar_f32(o, mx), cr_ox_fresh(o, "r")) : x;
+    const char *d = cr_ox_binary(o, "Sub", x, cr_ox_scalar_f32(o, th), cr_ox_fresh(o, "r"));
+    const char *lo = cr_ox_binary(o, "Mul", d, cr_ox_scalar_f32(o, slope), cr_ox_fresh(o, "r"));
+    const char *c = cr_ox_binary(o, "Greater", x, cr_ox_scalar_f32(o, th), cr_ox_fresh(o, "r"));
+    return cr_ox_node(o, "Where", (const char *[]){ c, hi, lo }, 3, out);
+}
+
+/* ---- window ops --------------------------------------------------------- */
+
+static void pads_of(const cr_conv_geom *g, int64_t pads[4])
+{
+    int eh = (g->kh - 1) * g->dh + 1, ew = (g->kw - 1) * g->dw + 1;
+    int pb = (g->oh - 1) * g->sh + eh - g->h - g->pt;
+    int pr = (g->ow - 1) * g->sw + ew - g->w - g->pl;
+    pads[0] = g->pt;
+    pads[1] = g->pl;
+    pads[2] = pb > 0 ? pb : 0;
+    pads[3] = pr > 0 ? pr : 0;
+}
+
+/* Keras kernel [kh,kw,c,oc] (conv) or [kh,kw,c,dm] (depthwise) as ONNX's
+ * [oc, c/group, kh, kw]; output channel ci*dm + j of a depthwise comes from
+ * input channel ci, as in ONNX's groups of dm. */
+static char *conv_weight(ox *o, const cr_node *n, bool depthwise)
+{
+    const cr_node *k = n->in[1];
+    const cr_dims *s = &k->shape;
+    const char *base = k->w && k->w->owner ? k->w->owner->name : "kernel";
+    char *name = cr_ox_str(o, "%s/%s_oihw", base, k->w && k->w->name ? k->w->name : "kernel");
+    for (size_t i = 0; name && i < o->g->n_initializer; i++)
+        if (!strcmp(o->g->initializer[i]->name, name))
+            return name;      /* a layer applied twice: one weight */
+    int64_t kh = s->d[0], kw = s->d[1], c = s->d[2], m = s->d[3];
+    int64_t oc = depthwise ? c * m : m, ic = depthwise ? 1 : c;
+    float *w = cr_ox_alloc(o, (size_t)(kh * kw * c * m) * sizeof *w);
+    if (!w)
+        return NULL;
+    const float *src = k->val ? k->val : k->w ? k->w->val : NULL;
+    if (!src)
+        return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "a kernel that is not a weight"), NULL;
+    for (int64_t y = 0; y < kh; y++)
+        for (int64_t x = 0; x < kw; x++)
+            for (int64_t ci = 0; ci < c; ci++)
+                for (int64_t j = 0; j < m; j++) {
+                    float v = src[((y * kw + x) * c + ci) * m + j];
+                    int64_t oo = depthwise ? ci * m + j : j, ii = depthwise ? 0 : ci;
+                    w[((oo * ic + ii) * kh + y) * kw + x] = v;
+                }
+    return cr_ox_init(o, name, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, w, (size_t)(kh * kw * c * m) * sizeof *w,
+                   (int64_t[]){ oc, ic, kh, kw }, 4);
+}
+
+static bool emit_window(ox *o, const cr_node *n)
+{
+    cr_conv_geom g;
+    int act;
+    bool folded;
+    if (!cr_window_parts(n, &g, &act, &folded))
+        return cr_ox_fail_node(o, n, CREST_E_SHAPE, "a window op whose geometry is bad"), false;
+    if (folded)
+        return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "a folded batch norm"), false;
+    const char *op = n->op->name;
+    bool conv = !strcmp(op, "conv2d"), dw = !strcmp(op, "depthwise2d");
+    if ((conv || dw) && (n->in[1]->kind != CR_NODE_PARAM || (n->n_in == 3 &&
+                                                             n->in[2]->kind != CR_NODE_PARAM)))
+        return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "a kernel or bias that is not a weight"),
+               false;
+    int64_t pads[4];
+    pads_of(&g, pads);
+    const char *x = cr_ox_val(o, n->in[0], true);
+    char *out = cr_ox_str(o, "v%d", n->id);
+    char *y = act == CREST_LINEAR ? out : cr_ox_fresh(o, "pre");
+    Onnx__NodeProto *node;
+    if (conv || dw) {
+        const char *in[3] = { x, conv_weight(o, n, dw), n->n_in == 3 ? cr_ox_val(o, n->in[2], true) : "" };
+        node = cr_ox_node(o, "Conv", in, n->n_in == 3 ? 3 : 2, y);
+        if (dw)
+            cr_ox_attr_i(o, node, "group", g.c);
+        cr_ox_attr_ints(o, node, "dilations", (int64_t[]){ g.dh, g.dw }, 2);
+    } else {
+        node = cr_ox_node(o, !strcmp(op, "maxpool2d") ? "MaxPool" : "AveragePool", &x, 1, y);
+        /* crest averages over the cells inside the image: count_include_pad 0 */
+    }
+    cr_ox_attr_ints(o, node, "kernel_shape", (int64_t[]){ g.kh, g.kw }, 2);
+    cr_ox_attr_ints(o, node, "strides", (int64_t[]){ g.sh, g.sw }, 2);
+    cr_ox_attr_ints(o, node, "pads", pads, 4);
+    if (!node)
+        return false;
+    if (act != CREST_LINEAR && !emit_act(o, n, act, y, true, out))
+        return false;
+    o->name[n->id] = out;
+    o->nchw[n->id] = true;
+    return true;
+}
+
+/* ---- the other ops ------------------------------------------------------ */
+
+static bool emit_batchnorm(ox *o, const cr_node *n)
+{
+    cr_node *mean, *var, *gamma, *beta;
+    float eps;
+    cr_bn_parts(n, &mean, &var, &gamma, &beta, &eps);
+    int64_t c = mean->shape.d[0];
+    if (mean->kind != CR_NODE_PARAM || var->kind != CR_NODE_PARAM ||
+        (gamma && gamma->kind != CR_NODE_PARAM) || (beta && beta->kind != CR_NODE_PARAM))
+        return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "statistics that are not weights"), false;
+    int r = n->shape.ndim;
+    if (r == 4 || r == 2) {      /* BatchNormalization: channels on axis 1 */
+        float *ones = NULL, *zeros = NULL;
+        if (!gamma || !beta) {
+            ones = cr_ox_alloc(o, (size_t)c * sizeof *ones);
+            zeros = cr_ox_alloc(o, (size_t)c * sizeof *zeros);
+            if (!ones || !zeros)
+                return false;
+            for (int64_t i = 0; i < c; i++)
+                ones[i] = 1.0f;
+        }
+        const char *in[5] = {
+            cr_ox_val(o, n->in[0], true),
+            gamma ? cr_ox_val(o, gamma, true)
+                  : cr_ox_init(o, cr_ox_fresh(o, "ones"), ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, ones,
+                            (size_t)c * sizeof(float), &c, 1),
+            beta ? cr_ox_val(o, beta, true)
+                 : cr_ox_init(o, cr_ox_fresh(o, "zeros"), ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, zeros,
+                           (size_t)c * sizeof(float), &c, 1),
+            cr_ox_val(o, mean, true), cr_ox_val(o, var, true) };
+        Onnx__NodeProto *b = cr_ox_node(o, "BatchNormalization", in, 5, out_of(o, n, true));
+        cr_ox_attr_f(o, b, "epsilon", eps);
+        return b;
+    }
+    /* other ranks: channels last, as a per-channel multiply-add whose
+     * factors are computed here in double */
+    float *mul = cr_ox_alloc(o, (size_t)c * sizeof *mul), *add = cr_ox_alloc(o, (size_t)c * sizeof *add);
+    if (!mul || !add)
+        return false;
+    for (int64_t i = 0; i < c; i++) {
+        double s = (gamma ? gamma->w->val[i] : 1.0) / sqrt((double)var->w->val[i] + eps);
+        mul[i] = (float)s;
+        add[i] = (float)((beta ? beta->w->val[i] : 0.0) - mean->w->val[i] * s);
+    }
+    const char *t = cr_ox_binary(o, "Mul", cr_ox_val(o, n->in[0], false),
+                           cr_ox_init(o, cr_ox_fresh(o, "bn_mul"), ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT,
+                                   mul, (size_t)c * sizeof(float), &c, 1), cr_ox_fresh(o, "bn"));
+    return cr_ox_binary(o, "Add", t,
+                  cr_ox_init(o, cr_ox_fresh(o, "bn_add"), ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, add,
+                          (size_t)c * sizeof(float), &c, 1), out_of(o, n, false));
+}
+
+/* x [..., C] + bias [C]; on an NCHW value the bias is [C, 1, 1]. */
+static bool emit_bias_add(ox *o, const cr_node *n)
+{
+    const cr_node *x = n->in[0], *b = n->in[1];
+    bool nchw = is4(x) && o->nchw[x->id];
+    const char *bv = cr_ox_val(o, b, false);
+    if (nchw)
+        bv = cr_ox_binary(o, "Reshape", bv, cr_ox_const_i64(o, "shape", (int64_t[]){ -1, 1, 1 }, 3),
+                    cr_ox_fresh(o, "bias"));
+    return cr_ox_binary(o, "Add", cr_ox_val(o, x, nchw), bv, out_of(o, n, nchw));
+}
+
+/* add / sub / mul with numpy broadcasting: two 4-D values in NCHW when
+ * either already is; anything else in crest's own layout. */
+static bool emit_elementwise(ox *o, const cr_node *n, const char *op_type)
+{
+    const cr_node *a = n->in[0], *b = n->in[1];
+    bool nchw = is4(a) && is4(b) && (o->nchw[a->id] || o->nchw[b->id]);
+    return cr_ox_binary(o, op_type, cr_ox_val(o, a, nchw), cr_ox_val(o, b, nchw), out_of(o, n, nchw));
+}
+
+static bool emit_concat(ox *o, const cr_node *n)
+{
+    int axis;
+    cr_concat_axis(n, &axis);
+    bool nchw = is4(n) && axis == 3;
+    for (int i = 0; i < n->n_in && nchw; i++)
+        nchw = is4(n->in[i]);
+    const char **in = cr_ox_alloc(o, (size_t)n->n_in * sizeof *in);
+    if (!in)
+        return false;
+    for (int i = 0; i < n->n_in; i++)
+        in[i] = cr_ox_val(o, n->in[i], nchw);
+    Onnx__NodeProto *c = cr_ox_node(o, "Concat", in, n->n_in, out_of(o, n, nchw));
+    cr_ox_attr_i(o, c, "axis", nchw ? 1 : axis);
+    return c;
+}
+
+static bool emit_reduce(ox *o, const cr_node *n, bool mean)
+{
+    int axis;
+    bool keep;
+    cr_reduce_parts(n, &axis, &keep);
+    const char *x = cr_ox_val(o, n->in[0], false);
+    Onnx__NodeProto *r;
+    if (mean) {
+        r = cr_ox_node(o, "ReduceMean", &x, 1, out_of(o, n, false));
+        if (axis != CR_AXIS_ALL)
+            cr_ox_attr_ints(o, r, "axes", (int64_t[]){ axis }, 1);
+    } else if (axis != CR_AXIS_ALL) {
+        r = cr_ox_node(o, "ReduceSum", (const char *[]){ x, cr_ox_const_i64(o, "axes", (int64_t[]){ axis }, 1) },
+                    2, out_of(o, n, false));
+    } else {
+        r = cr_ox_node(o, "ReduceSum", &x, 1, out_of(o, n, false));
+    }
+    cr_ox_attr_i(o, r, "keepdims", keep);
+    return r;
+}
+
+static bool emit_spatial(ox *o, const cr_node *n, const char *op)
+{
+    const char *x = cr_ox_val(o, n->in[0], true);
+    if (!strcmp(op, "global_avgpool") || !strcmp(op, "global_maxpool")) {
+        const char *type = op[7] == 'a' ? "GlobalAveragePool" : "GlobalMaxPool";
+        if (is4(n))      /* keepdims: [n,c,1,1] is the NCHW of [n,1,1,c] */
+            return cr_ox_unary(o, type, x, out_of(o, n, true));
+        const char *t = cr_ox_unary(o, type, x, cr_ox_fresh(o, "gpool"));
+        Onnx__NodeProto *f = cr_ox_node(o, "Flatten", &t, 1, out_of(o, n, false));
+        cr_ox_attr_i(o, f, "axis", 1);
+        return f;
+    }
+    int t, b, l, r;
+    if (cr_pad_parts(n, &t, &b, &l, &r))
+        return cr_ox_node(o, "Pad", (const char *[]){ x, cr_ox_const_i64(o, "pads",
+                                   (int64_t[]){ 0, 0, t, l, 0, 0, b, r }, 8) }, 2,
+                       out_of(o, n, true));
+    cr_crop_parts(n, &t, &b, &l, &r);
+    int64_t h = n->in[0]->shape.d[1], w = n->in[0]->shape.d[2];
+    return cr_ox_node(o, "Slice", (const char *[]){ x, cr_ox_const_i64(o, "starts", (int64_t[]){ t, l }, 2),
+                   cr_ox_const_i64(o, "ends", (int64_t[]){ h - b, w - r }, 2),
+                   cr_ox_const_i64(o, "axes", (int64_t[]){ 2, 3 }, 2) }, 4, out_of(o, n, true));
+}
+
+/* An NCHW value whose height and width are 1 ([n,c,1,1], as global pooling
+ * with keepdims makes) lies in memory as its NHWC form does: Flatten and
+ * Reshape take it with no Transpose. */
+static bool flat_same(const ox *o, const cr_node *x)
+{
+    return is4(x) && o->nchw[x->id] && x->shape.d[1] == 1 && x->shape.d[2] == 1;
+}
+
+bool cr_ox_emit_op(ox *o, const cr_node *n)
+{
+    const char *op = n->op->name;
+    const cr_act_def *a = cr_act_of(n);
+    if (a) {
+        const cr_node *x = n->in[0];
+        bool nchw = is4(x) && o->nchw[x->id];
+        return emit_act(o, n, a->id, cr_ox_val(o, x, nchw), nchw, out_of(o, n, nchw));
+    }
+    if (!strcmp(op, "conv2d") || !strcmp(op, "depthwise2d") || !strcmp(op, "maxpool2d") ||
+        !strcmp(op, "avgpool2d"))
+        return emit_window(o, n);
+    if (!strcmp(op, "batchnorm"))
+        return emit_batchnorm(o, n);
+    if (!strcmp(op, "bias_add"))
+        return emit_bias_add(o, n);
+    if (!strcmp(op, "add") || !strcmp(op, "sub") || !strcmp(op, "mul"))
+        return emit_elementwise(o, n, op[0] == 'a' ? "Add" : op[0] == 's' ? "Sub" : "Mul");
+    if (!strcmp(op, "matmul"))
+        return cr_ox_binary(o, "MatMul", cr_ox_val(o, n->in[0], false), cr_ox_val(o, n->in[1], false),
+                      out_of(o, n, false));
+    if (!strcmp(op, "dropout")) {    /* inference: the identity */
+        const cr_node *x = n->in[0];
+        if (!cr_ox_val(o, x, false))
+            return false;
+        o->name[n->id] = o->name[x->id];
+        o->alt[n->id] = o->alt[x->id];
+        o->nchw[n->id] = o->nchw[x->id];
+        return true;
+    }
+    if (!strcmp(op, "relu_ex")) {
+        const cr_node *x = n->in[0];
+        bool nchw = is4(x) && o->nchw[x->id];
+        return emit_relu_ex(o, n, cr_ox_val(o, x, nchw), out_of(o, n, nchw));
+    }
+    if (!strcmp(op, "scale")) {
+        float mul, add;
+        cr_scale_parts(n, &mul, &add);
+        const cr_node *x = n->in[0];
+        bool nchw = is4(x) && o->nchw[x->id];
+        const char *t = cr_ox_binary(o, "Mul", cr_ox_val(o, x, nchw), cr_ox_scalar_f32(o, mul), cr_ox_fresh(o, "s"));
+        return cr_ox_binary(o, "Add", t, cr_ox_scalar_f32(o, add), out_of(o, n, nchw));
+    }
+    if (!strcmp(op, "flatten")) {
+        const char *x = cr_ox_val(o, n->in[0], flat_same(o, n->in[0]));
+        Onnx__NodeProto *f = cr_ox_node(o, "Flatten", &x, 1, out_of(o, n, false));
+        cr_ox_attr_i(o, f, "axis", 1);
+        return f;
+    }
+    if (!strcmp(op, "reshape")) {
+        int64_t shape[CR_MAX_DIMS] = { 0 };    /* 0: the input's batch */
+        for (int i = 1; i < n->shape.ndim; i++)
+            shape[i] = n->shape.d[i];
+        return cr_ox_binary(o, "Reshape", cr_ox_val(o, n->in[0], flat_same(o, n->in[0])),
+                      cr_ox_const_i64(o, "shape", shape, n->shape.ndim), out_of(o, n, false));
+    }
+    if (!strcmp(op, "concat"))
+        return emit_concat(o, n);
+    if (!strcmp(op, "sum") || !strcmp(op, "mean"))
+        return emit_reduce(o, n, op[0] == 'm');
+    if (!strcmp(op, "global_avgpool") || !strcmp(op, "global_maxpool") ||
+        !strcmp(op, "zero_pad2d") || !strcmp(op, "crop2d"))
+        return emit_spatial(o, n, op);
+    if (!strcmp(op, "embedding_bag") || !strcmp(op, "slice_cols"))
+        return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "a feature-column op"), false;
+    return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "an op with no ONNX mapping"), false;
+}
