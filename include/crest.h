@@ -728,14 +728,29 @@ int crest_custom_layers_load(const char *path);
  *   expr    := term (('+' | '-') term)*
  *   term    := unary (('@' | '*' | '/') unary)*               (left to right)
  *   unary   := '-' unary | primary
- *   primary := NUMBER | NAME | FUNC '(' expr [',' INT] ')' | '(' expr ')'
- * FUNC: every activation by its Keras name (crest_act_name: relu relu6
- * sigmoid tanh softmax log_softmax swish silu hard_sigmoid elu selu softplus
- * softsign gelu exponential leaky_relu mish linear; one argument) and
- * sum mean (an optional axis counting the batch, e.g. -1: that axis is
- * reduced and kept with size 1, so `x - mean(x, -1)` broadcasts; without an
- * axis: a scalar over everything). `/` takes a number
- * on its right. Operators broadcast as crest_op_add does.
+ *   primary := NUMBER | NAME | FUNC '(' expr (',' arg)* ')' | '(' expr ')'
+ * FUNC, named as Keras' ops and TF.js:
+ *  - every activation by its Keras name (crest_act_name: relu relu6 sigmoid
+ *    tanh softmax log_softmax swish silu hard_sigmoid elu selu softplus
+ *    softsign gelu exponential leaky_relu mish hard_silu linear), and exp
+ *    (= exponential); one argument;
+ *  - elementwise math, one argument: abs (absolute) sign sqrt rsqrt square
+ *    log reciprocal; pow(x, k) (power): k a number (or an expression of
+ *    numbers and config fields); clip(x, lo, hi): lo <= hi numbers;
+ *    maximum(a, b), minimum(a, b): two tensors (broadcast as +), or a
+ *    tensor and a number. As TensorFlow: sqrt / log of a negative number is
+ *    NaN, log(0) -inf, reciprocal(0) inf; pow of a negative base is exact
+ *    for a whole k (pow(-2, 3) = -8) and NaN otherwise. Gradients as
+ *    TensorFlow's (abs' and sign's are 0 at 0; clip passes it where
+ *    lo <= x <= hi; maximum / minimum send a tie's to the first argument);
+ *  - reductions sum mean max min (an optional axis counting the batch, e.g.
+ *    -1: that axis is reduced and kept with size 1, so `x - mean(x, -1)`
+ *    broadcasts; without an axis: a scalar over everything, batch
+ *    included); max / min share a tie's gradient equally, as TensorFlow;
+ *  - depth_to_space(x, block), space_to_depth(x, block): NHWC, block >= 2.
+ * A wrong number of arguments or an unknown function is a parse error
+ * naming the position. `/` takes a number on its right. Operators
+ * broadcast as crest_op_add does.
  * Names: x is the layer's input; every other name is a trainable variable of
  * the layer (saved as "<layer>/<name>"), created on first use with a shape:
  *  - declared: its declaration, where '_' means "as the use needs": in
