@@ -64,14 +64,19 @@ int64_t crest_dims_count(crest_dims s);     /* product of the dims; -1 if one is
 /* ---- activations and initializers -------------------------------------- */
 
 /* Keras' activations (the formulas: src/ops/activation.c). HARD_SIGMOID is
- * Keras 2's and TF.js' clip(0.2 x + 0.5, 0, 1); ELU alpha 1; GELU exact (erf);
- * LEAKY_RELU negative slope 0.2 (Keras 3's activation); HARD_SILU (Keras 3,
- * also read as "hard_swish") x * relu6(x + 3) / 6. */
+ * Keras 2's and TF.js' clip(0.2 x + 0.5, 0, 1); HARD_SIGMOID_KERAS3 is Keras
+ * 3's relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1): what "hard_sigmoid" means
+ * in a Keras 3 .keras file (keras_version 3.x), named "hard_sigmoid_keras3"
+ * by crest elsewhere (saving it to a TF.js folder or an .h5 file, whose
+ * "hard_sigmoid" is Keras 2's, is an error naming the layer, as is saving
+ * HARD_SIGMOID to a .keras file); ELU alpha 1; GELU exact (erf); LEAKY_RELU
+ * negative slope 0.2 (Keras 3's activation); HARD_SILU (Keras 3, also read
+ * as "hard_swish") x * relu6(x + 3) / 6. */
 typedef enum crest_act {
     CREST_LINEAR = 0, CREST_RELU, CREST_RELU6, CREST_SIGMOID, CREST_TANH,
     CREST_SOFTMAX, CREST_LOG_SOFTMAX, CREST_SWISH, CREST_HARD_SIGMOID,
     CREST_ELU, CREST_SELU, CREST_SOFTPLUS, CREST_SOFTSIGN, CREST_GELU, CREST_EXPONENTIAL,
-    CREST_LEAKY_RELU, CREST_MISH, CREST_HARD_SILU,
+    CREST_LEAKY_RELU, CREST_MISH, CREST_HARD_SILU, CREST_HARD_SIGMOID_KERAS3,
     CREST_ACT_COUNT
 } crest_act;
 

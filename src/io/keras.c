@@ -22,6 +22,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #define MAX_PATH_LEN 4096
 
@@ -268,6 +269,16 @@ static int get_config(cr_child *c, cJSON **meta, cJSON **cfg, char *tag)
     return rc ? rc : cr_child_get_tag(c, tag);
 }
 
+/* Saved by Keras 3 or later: metadata.json's keras_version "3..." (or no
+ * version: Keras 2.13 to 2.15, the other writers of .keras, always wrote one). */
+static bool keras3(const cJSON *meta)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(meta, "keras_version");
+    if (!cJSON_IsString(v))
+        return true;
+    return strtol(v->valuestring, NULL, 10) >= 3;
+}
+
 int cr_keras_model_load(crest_model **out, const char *path)
 {
     cr_child c;
@@ -279,6 +290,8 @@ int cr_keras_model_load(crest_model **out, const char *path)
     int rc = cr_child_spawn(&c, path, "libzip/libhdf5", cr_keras_stream, &src);
     if (!rc)
         rc = get_config(&c, &meta, &cfg, &tag);
+    if (!rc && keras3(meta) && (rc = cr_acts_from_keras3(cfg)))   /* "hard_sigmoid": Keras 3's */
+        cr_wrap(rc, "%s: config.json", path);
     if (!rc && ((rc = cr_model_from_topology(cfg, &m)) || (rc = cr_model_build(m))))
         cr_wrap(rc, "%s: config.json", path);
     if (!rc)

@@ -125,12 +125,26 @@ static void add_manifest(cJSON *root, crest_model *m, const char *bin, size_t to
     cr_json_push(man, grp);   /* last: grp is gone if this fails */
 }
 
+/* Every activation means in TF.js what it means in m (checked before the
+ * folder is made). */
+static int acts_ok(crest_model *m)
+{
+    unsigned long mark = cr_json_mark();
+    cJSON *top = cr_model_to_json(m);
+    int rc = cr_json_check(mark, "save");
+    if (!rc)
+        rc = top ? cr_acts_for_format(top, false) : CREST_E_FORMAT;
+    cJSON_Delete(top);
+    return rc;
+}
+
 int crest_model_save(crest_model *m, const char *dir)
 {
     if (!m || !dir || !*dir)
         return cr_fail(CREST_E_ARG, "save: model or folder is NULL");
     int rc = cr_model_build(m);
-    if (rc || (rc = cr_params_pack(m)) || (rc = cr_check_finite(m)) || (rc = ensure_dir(dir)))
+    if (rc || (rc = cr_params_pack(m)) || (rc = cr_check_finite(m)) || (rc = acts_ok(m)) ||
+        (rc = ensure_dir(dir)))
         return rc;
     remove_stale(dir, NULL);   /* temp files of killed saves first: they may fill the disk */
     unsigned long mark = cr_json_mark();
