@@ -632,6 +632,8 @@ struct crest_model {
     cr_params params;             /* their values, gradients and slots (src/params.c) */
     bool layers_borrowed;         /* custom models: layers belong to the user */
     char *meta_json;              /* userDefinedMetadata to save (crest extras) */
+    cJSON *nest_topo;             /* the topology read, when it nests models: the
+                                     paths of a Keras 3 weights file (src/io/keras.c) */
     bool no_fuse;                 /* test hook: inference graphs stay unfused */
 };
 

@@ -497,8 +497,12 @@ int crest_model_load_weights(crest_model *m, const char *path)
     char dir[PATH_MAX], file[PATH_MAX];
     cJSON *root = NULL;
     int rc = cr_model_build(m);
-    if (!rc && cr_h5_is_hdf5(path))
-        return cr_h5_load_weights(m, path);
+    if (!rc && cr_h5_is_hdf5(path)) {
+        rc = cr_h5_load_weights(m, path);   /* Keras 2's layout, with layer_names */
+        if (rc == CREST_E_FORMAT && strstr(crest_last_error(), "no layer_names"))
+            rc = cr_keras_load_weights(m, path);   /* Keras 3's .weights.h5 */
+        return rc;
+    }
     if (!rc && cr_keras_is_zip(path))
         return cr_keras_load_weights(m, path);
     if (!rc)
