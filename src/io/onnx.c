@@ -358,9 +358,9 @@ static bool emit_act(ox *o, const cr_node *n, int act, const char *x, bool nchw,
     case CREST_SWISH:
         t = unary(o, "Sigmoid", x, ox_fresh(o, "sig"));
         return binary(o, "Mul", x, t, out);
-    case CREST_HARD_SIGMOID: {
+    case CREST_HARD_SIGMOID: case CREST_HARD_SIGMOID_KERAS3: {   /* Keras 2's; Keras 3's */
         Onnx__NodeProto *h = ox_node(o, "HardSigmoid", &x, 1, out);
-        attr_f(o, h, "alpha", 0.2f);
+        attr_f(o, h, "alpha", act == CREST_HARD_SIGMOID ? 0.2f : 1.0f / 6.0f);
         attr_f(o, h, "beta", 0.5f);
         return h;
     }

@@ -6,7 +6,8 @@
 # numpy's outputs for both formulas). Saving never changes the meaning: a
 # Keras 3 hard_sigmoid saved to .keras reads back the same, and to a TF.js
 # folder or an .h5 file (whose hard_sigmoid is Keras 2's) is an error naming
-# the layer; a Keras 2 one saved to .keras is an error, to TF.js it is kept.
+# the layer; a Keras 2 one saved to .keras is an error, to TF.js it is kept;
+# ONNX export writes HardSigmoid(alpha 1/6) and ONNX Runtime matches numpy.
 . "$(dirname "$0")/common.bash"
 PY=/usr/bin/python3
 GEN="$ROOT/tools/h5/hard_sigmoid_keras.py"
@@ -42,6 +43,13 @@ for f in tfjs h5; do
     "$C" export "$tmp/k3/model.keras" --format $f --out "$out"
   [ -e "$out" ] && die "export $f left $out behind"
 done
+
+# ONNX has both: HardSigmoid with alpha 1/6 for Keras 3's (ONNX Runtime runs it)
+"$C" export "$tmp/k3/model.keras" --format onnx --out "$tmp/k3.onnx" > /dev/null 2> "$tmp/err" ||
+  die "export onnx: $(cat "$tmp/err")"
+NODE_PATH="$ROOT/tools/node_modules" node "$ROOT/tests/onnx/ort_compare.js" "$tmp/k3.onnx" \
+  "$tmp/k3/x.f32" 2 "$tmp/k3/y_keras3.f32" 1e-5 > "$tmp/ort" 2>&1 ||
+  die "ONNX Runtime on the Keras 3 hard_sigmoid model: $(cat "$tmp/ort")"
 
 # Keras 2's: refused as .keras, kept as a TF.js folder
 expect_fail 3 "layer 'conv': activation hard_sigmoid as Keras 2 and TF.js define it \(clip\(0.2 x \+ 0.5, 0, 1\)\) has no Keras 3 equivalent" \
