@@ -314,7 +314,8 @@ static int parse_primary(parser *p)
     int f = func_of(p);
     bool call = followed_by_paren(p);
     double fv;
-    if (f >= 0 && !call && field_of(p, &fv))   /* a field named as a function, as "max" */
+    /* a config field named as a function ("max") when no call follows */
+    if (f >= 0 && !call && (p->syntax || field_of(p, &fv)))
         f = -1;
     if (f < 0 && call)
         return perr(p, pos, len, "unknown function (see crest.h or the README for the list)");

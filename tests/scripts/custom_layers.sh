@@ -91,5 +91,24 @@ bad_def LogRatio 'relu(x, 2)' "custom layer class 'LogRatio'.*at 7 \(','\): too 
 bad_def SignedRoot 'pow(x, x)' "layer 'root' \(SignedRoot\).*at 8 \('x'\): pow's exponent must be a number"
 bad_def SoftClip 'clip(x, hi, lo)' "layer 'softclip' \(SoftClip\).*clip's lower bound is above its upper bound"
 
+# a config field may share a function's name ("max"): a name with no call
+# is the field, max(...) the function
+cp -r "$tmp/mm" "$tmp/mmf"
+"$PY" - "$tmp/mmf/model.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+for l in j['modelTopology']['config']['layers']:
+    if l['config']['name'] == 'root':
+        l['config']['max'] = 0.5
+json.dump(j, open(sys.argv[1], 'w'))
+PY
+"$PY" - "$tmp/mm/defs.json" > "$tmp/maxf.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1])); d['SignedRoot'] = 'minimum(x, max) + max(x, -1) * 0'
+print(json.dumps(d))
+PY
+"$C" infer "$tmp/mmf" "${XM[@]}" --out "$tmp/ymf.f32" --custom-layers "$tmp/maxf.json" 2> "$tmp/err" > /dev/null ||
+  die "a field named max: $(cat "$tmp/err")"
+
 [ $fail = 0 ] && echo "custom_layers: ok"
 exit $fail
