@@ -64,14 +64,19 @@ int64_t crest_dims_count(crest_dims s);     /* product of the dims; -1 if one is
 /* ---- activations and initializers -------------------------------------- */
 
 /* Keras' activations (the formulas: src/ops/activation.c). HARD_SIGMOID is
- * Keras 2's and TF.js' clip(0.2 x + 0.5, 0, 1); ELU alpha 1; GELU exact (erf);
- * LEAKY_RELU negative slope 0.2 (Keras 3's activation); HARD_SILU (Keras 3,
- * also read as "hard_swish") x * relu6(x + 3) / 6. */
+ * Keras 2's and TF.js' clip(0.2 x + 0.5, 0, 1); HARD_SIGMOID_KERAS3 is Keras
+ * 3's relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1): what "hard_sigmoid" means
+ * in a Keras 3 .keras file (keras_version 3.x), named "hard_sigmoid_keras3"
+ * by crest elsewhere (saving it to a TF.js folder or an .h5 file, whose
+ * "hard_sigmoid" is Keras 2's, is an error naming the layer, as is saving
+ * HARD_SIGMOID to a .keras file); ELU alpha 1; GELU exact (erf); LEAKY_RELU
+ * negative slope 0.2 (Keras 3's activation); HARD_SILU (Keras 3, also read
+ * as "hard_swish") x * relu6(x + 3) / 6. */
 typedef enum crest_act {
     CREST_LINEAR = 0, CREST_RELU, CREST_RELU6, CREST_SIGMOID, CREST_TANH,
     CREST_SOFTMAX, CREST_LOG_SOFTMAX, CREST_SWISH, CREST_HARD_SIGMOID,
     CREST_ELU, CREST_SELU, CREST_SOFTPLUS, CREST_SOFTSIGN, CREST_GELU, CREST_EXPONENTIAL,
-    CREST_LEAKY_RELU, CREST_MISH, CREST_HARD_SILU,
+    CREST_LEAKY_RELU, CREST_MISH, CREST_HARD_SILU, CREST_HARD_SIGMOID_KERAS3,
     CREST_ACT_COUNT
 } crest_act;
 
@@ -743,14 +748,29 @@ int crest_custom_layers_load(const char *path);
  *   expr    := term (('+' | '-') term)*
  *   term    := unary (('@' | '*' | '/') unary)*               (left to right)
  *   unary   := '-' unary | primary
- *   primary := NUMBER | NAME | FUNC '(' expr [',' INT] ')' | '(' expr ')'
- * FUNC: every activation by its Keras name (crest_act_name: relu relu6
- * sigmoid tanh softmax log_softmax swish silu hard_sigmoid elu selu softplus
- * softsign gelu exponential leaky_relu mish linear; one argument) and
- * sum mean (an optional axis counting the batch, e.g. -1: that axis is
- * reduced and kept with size 1, so `x - mean(x, -1)` broadcasts; without an
- * axis: a scalar over everything). `/` takes a number
- * on its right. Operators broadcast as crest_op_add does.
+ *   primary := NUMBER | NAME | FUNC '(' expr (',' arg)* ')' | '(' expr ')'
+ * FUNC, named as Keras' ops and TF.js:
+ *  - every activation by its Keras name (crest_act_name: relu relu6 sigmoid
+ *    tanh softmax log_softmax swish silu hard_sigmoid elu selu softplus
+ *    softsign gelu exponential leaky_relu mish hard_silu linear), and exp
+ *    (= exponential); one argument;
+ *  - elementwise math, one argument: abs (absolute) sign sqrt rsqrt square
+ *    log reciprocal; pow(x, k) (power): k a number (or an expression of
+ *    numbers and config fields); clip(x, lo, hi): lo <= hi numbers;
+ *    maximum(a, b), minimum(a, b): two tensors (broadcast as +), or a
+ *    tensor and a number. As TensorFlow: sqrt / log of a negative number is
+ *    NaN, log(0) -inf, reciprocal(0) inf; pow of a negative base is exact
+ *    for a whole k (pow(-2, 3) = -8) and NaN otherwise. Gradients as
+ *    TensorFlow's (abs' and sign's are 0 at 0; clip passes it where
+ *    lo <= x <= hi; maximum / minimum send a tie's to the first argument);
+ *  - reductions sum mean max min (an optional axis counting the batch, e.g.
+ *    -1: that axis is reduced and kept with size 1, so `x - mean(x, -1)`
+ *    broadcasts; without an axis: a scalar over everything, batch
+ *    included); max / min share a tie's gradient equally, as TensorFlow;
+ *  - depth_to_space(x, block), space_to_depth(x, block): NHWC, block >= 2.
+ * A wrong number of arguments or an unknown function is a parse error
+ * naming the position. `/` takes a number on its right. Operators
+ * broadcast as crest_op_add does.
  * Names: x is the layer's input; every other name is a trainable variable of
  * the layer (saved as "<layer>/<name>"), created on first use with a shape:
  *  - declared: its declaration, where '_' means "as the use needs": in

@@ -293,8 +293,47 @@ extern const cr_op_def cr_op_conv2d_def, cr_op_depthwise2d_def, cr_op_batchnorm_
 cr_node *cr_op_elu_alpha(cr_graph *g, cr_node *x, float alpha);
 /* Softmax (log: log-softmax) over one axis (of the full shape, batch 0). */
 cr_node *cr_op_softmax_axis(cr_graph *g, cr_node *x, int axis, bool log);
-/* Elementwise maximum (max) or minimum of two same-shape tensors (minmax.c). */
+/* Broadcasting of two-input ops (elementwise.c): n's shape from its two
+ * inputs by numpy's rules (trailing dims aligned, each pair equal or one
+ * of them 1); the strides of input shape x seen with output o's rank (0
+ * where broadcast). */
+int cr_broadcast_shape(cr_node *n);
+void cr_bcast_strides(const cr_dims *x, const cr_dims *o, int64_t *st);
+/* Runs BODY for each output index io in order, with ia and ib the matching
+ * indices of the two inputs (strides from cr_bcast_strides). */
+#define CR_BCAST_LOOP(o, sa, sb, BODY)                                               \
+    do {                                                                          \
+        int64_t idx_[CR_MAX_DIMS] = { 0 }, ia = 0, ib = 0;                        \
+        int64_t total_ = cr_dims_count(o);                                        \
+        for (int64_t io = 0; io < total_; io++) {                                 \
+            BODY;                                                                 \
+            for (int k_ = (o)->ndim - 1; k_ >= 0; k_--) {                         \
+                idx_[k_]++;                                                       \
+                ia += (sa)[k_];                                                   \
+                ib += (sb)[k_];                                                   \
+                if (idx_[k_] < (o)->d[k_])                                        \
+                    break;                                                        \
+                ia -= (sa)[k_] * (o)->d[k_];                                      \
+                ib -= (sb)[k_] * (o)->d[k_];                                      \
+                idx_[k_] = 0;                                                     \
+            }                                                                     \
+        }                                                                         \
+    } while (0)
+
+/* Elementwise maximum (max) or minimum of two tensors, broadcasting as
+ * crest_op_add (minmax.c). */
 cr_node *cr_op_minmax(cr_graph *g, cr_node *a, cr_node *b, bool max);
+/* Elementwise math (math.c): y = f(x) for kind CR_MATH_*; a is pow's
+ * exponent, [a, b] clip's bounds (unused by the others). */
+enum { CR_MATH_ABS, CR_MATH_SIGN, CR_MATH_SQRT, CR_MATH_RSQRT, CR_MATH_SQUARE, CR_MATH_LOG,
+       CR_MATH_RECIPROCAL, CR_MATH_POW, CR_MATH_CLIP };
+cr_node *cr_op_math(cr_graph *g, cr_node *x, int kind, float a, float b);
+/* The kind named name (its op's name: "abs", "pow", ...), or -1. */
+int cr_math_kind(const char *name);
+/* max (max) or min of x over one axis (full shape, batch 0) or all
+ * (CR_AXIS_ALL), as crest_op_sum; ties share the gradient equally, as
+ * TensorFlow's (shape.c). */
+cr_node *cr_op_reduce_extreme(cr_graph *g, cr_node *x, int axis, bool keepdims, bool max);
 /* Training-time noise (noise.c); p: the rate, or the stddev of GAUSSIAN. */
 enum { CR_NOISE_SPATIAL, CR_NOISE_GAUSSIAN, CR_NOISE_GAUSSIAN_DROPOUT, CR_NOISE_ALPHA };
 cr_node *cr_op_noise(cr_graph *g, cr_node *x, int kind, float p);
@@ -596,6 +635,8 @@ struct crest_model {
     cr_params params;             /* their values, gradients and slots (src/params.c) */
     bool layers_borrowed;         /* custom models: layers belong to the user */
     char *meta_json;              /* userDefinedMetadata to save (crest extras) */
+    cJSON *nest_topo;             /* the topology read, when it nests models: the
+                                     paths of a Keras 3 weights file (src/io/keras.c) */
     bool no_fuse;                 /* test hook: inference graphs stay unfused */
 };
 

@@ -61,6 +61,17 @@ void cr_json_add_shape(cJSON *o, const char *key, const cr_dims *d);
 /* Keras layer-config values: activations, regularizers, initializers
  * (src/layers/config.c). */
 int cr_json_act(const cJSON *o, const char *key, crest_act *out);
+/* "hard_sigmoid" means clip(0.2 x + 0.5, 0, 1) in Keras 2 and TF.js and
+ * relu6(x + 3) / 6 in Keras 3 (crest's "hard_sigmoid_keras3"). Loading a
+ * Keras 3 file: every activation (a key ending in "activation") named
+ * "hard_sigmoid" in topo is renamed "hard_sigmoid_keras3" (CREST_E_NOMEM
+ * if out of memory). */
+int cr_acts_from_keras3(cJSON *topo);
+/* Saving crest's Keras JSON topo as Keras 3 (keras3: "hard_sigmoid_keras3"
+ * becomes "hard_sigmoid", and a Keras 2 "hard_sigmoid" is an error) or as
+ * TF.js / Keras 2 (a "hard_sigmoid_keras3" is an error); errors name the
+ * layer and say why. */
+int cr_acts_for_format(cJSON *topo, bool keras3);
 /* {"class_name": "L1L2" | "L2", "config": {"l2": x}} or null: out = l2 factor. */
 int cr_json_l2(const cJSON *o, const char *key, float *out);
 void cr_json_add_init(cJSON *o, const char *key, crest_init i);

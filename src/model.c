@@ -71,6 +71,7 @@ void crest_model_free(crest_model *m)
     crest_optimizer_free(m->opt);
     cr_pool_free(m->pool);
     cr_free(m->meta_json);
+    cJSON_Delete(m->nest_topo);
     if (m->kind && m->kind->destroy)
         m->kind->destroy(m);
     cr_free(m);

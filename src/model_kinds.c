@@ -25,6 +25,19 @@ const cr_model_kind *cr_model_kind_find(const char *class_name)
     return fallback;
 }
 
+/* A model among topo's layers */
+static bool nests(const cJSON *topo)
+{
+    const cJSON *e, *list = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(topo, "config"), "layers");
+    if (!cJSON_IsArray(list))
+        return false;
+    cJSON_ArrayForEach(e, list)
+        if (cr_nest_is_model(e))
+            return true;
+    return false;
+}
+
 int cr_model_from_topology(const cJSON *topo, crest_model **out)
 {
     *out = NULL;
@@ -35,7 +48,13 @@ int cr_model_from_topology(const cJSON *topo, crest_model **out)
     const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(topo, "config");
     if (!cJSON_IsString(cls) || !cfg)
         return cr_fail(CREST_E_FORMAT, "modelTopology has no class_name or config");
-    return cr_model_kind_find(cls->valuestring)->from_json(cls->valuestring, cfg, out);
+    int rc = cr_model_kind_find(cls->valuestring)->from_json(cls->valuestring, cfg, out);
+    if (!rc && nests(topo) && !((*out)->nest_topo = cJSON_Duplicate(topo, true))) {
+        crest_model_free(*out);
+        *out = NULL;
+        return cr_fail(CREST_E_NOMEM, "out of memory keeping the topology");
+    }
+    return rc;
 }
 
 cJSON *cr_model_to_json(crest_model *m)

@@ -317,6 +317,46 @@ static void test_signals_interrupt_reads(void **state)
     tu_rmdir(dir);
 }
 
+/* n floats of a little-endian float32 file */
+static void read_f32(const char *path, float *out, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(out, sizeof *out, n, f), n);
+    fclose(f);
+}
+
+/* A Keras 3 weights-only file (.weights.h5) onto a nested architecture: the
+ * paths of the nested model's layers (layers/sequential/layers/dense_1/vars)
+ * come from the architecture's own nesting, as Keras 3's load_weights finds
+ * them; numpy computed the output (tools/h5/nested_weights.py). */
+static void test_keras3_weights_nested(void **state)
+{
+    (void)state;
+    char dir[64], cmd[256], path[128];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tools/h5/nested_weights.py %s", dir);
+    assert_int_equal(system(cmd), 0);
+    crest_model *m = NULL;
+    snprintf(path, sizeof path, "%s/arch", dir);
+    assert_int_equal(crest_model_load(&m, path), CREST_OK);
+    snprintf(path, sizeof path, "%s/model.weights.h5", dir);
+    int rc = crest_model_load_weights(m, path);
+    if (rc)
+        print_error("load_weights: %s\n", crest_last_error());
+    assert_int_equal(rc, CREST_OK);
+    float x[3 * 4], want[3 * 2], got[3 * 2];
+    snprintf(path, sizeof path, "%s/x.f32", dir);
+    read_f32(path, x, 12);
+    snprintf(path, sizeof path, "%s/y.f32", dir);
+    read_f32(path, want, 6);
+    assert_int_equal(crest_predict_output(m, 0, x, 3, got), CREST_OK);
+    for (int i = 0; i < 6; i++)
+        assert_true(fabsf(got[i] - want[i]) <= 1e-5f * fmaxf(1.0f, fabsf(want[i])));
+    crest_model_free(m);
+    tu_rmdir(dir);
+}
+
 /* One test run for one format, named "test (FORMAT)" in the output. */
 #define PER_FORMAT(t, f) { #t " (" #f ")", t, NULL, NULL, (void *)&f }
 
@@ -335,6 +375,7 @@ int main(void)
         PER_FORMAT(test_refuses_nan, H5),
         PER_FORMAT(test_refuses_nan, KERAS),
         cmocka_unit_test(test_signals_interrupt_reads),
+        cmocka_unit_test(test_keras3_weights_nested),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -170,6 +170,8 @@ static int model_config(crest_model *m, char **out)
         return rc ? rc : CREST_E_FORMAT;
     cJSON_DeleteItemFromObjectCaseSensitive(top, "keras_version");
     cJSON_DeleteItemFromObjectCaseSensitive(top, "backend");
+    if (!rc)
+        rc = cr_acts_for_format(top, false);
     if (!rc && !(*out = cr_json_print(top, false)))
         rc = cr_fail(CREST_E_NOMEM, "out of memory writing model_config");
     cJSON_Delete(top);

@@ -22,6 +22,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #define MAX_PATH_LEN 4096
 
@@ -96,11 +97,13 @@ typedef struct name_count {
     int n;
 } name_count;
 
-/* Appends the path of a class to ps[*n] (counts: the names given so far). */
-static void next_path(const char *cls, name_count *counts, int *n_counts, cr_keras_path *p)
+/* Sets p's path to prefix + "layers/<class in snake case>[_N]" (counts: the
+ * names given so far in this list). */
+static void next_path(const char *prefix, const char *cls, name_count *counts, int *n_counts,
+                      cr_keras_path *p)
 {
     char s[256];
-    cr_keras_snake(cls, s, sizeof s);
+    cr_keras_snake(!strcmp(cls, "Model") ? "Functional" : cls, s, sizeof s);
     int i = 0;
     while (i < *n_counts && strcmp(counts[i].snake, s))
         i++;
@@ -108,30 +111,60 @@ static void next_path(const char *cls, name_count *counts, int *n_counts, cr_ker
         snprintf(counts[i].snake, sizeof counts[i].snake, "%s", s);
         counts[i].n = 0;
         (*n_counts)++;
-        snprintf(p->path, sizeof p->path, "layers/%s", s);
+        snprintf(p->path, sizeof p->path, "%slayers/%s", prefix, s);
     } else {
-        snprintf(p->path, sizeof p->path, "layers/%s_%d", s, ++counts[i].n);
+        snprintf(p->path, sizeof p->path, "%slayers/%s_%d", prefix, s, ++counts[i].n);
     }
 }
 
-int cr_keras_layer_paths(crest_model *m, const cJSON *top, cr_keras_path **out, int *n)
+static const cJSON *layer_list(const cJSON *top)
+{
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(top, "config"), "layers");
+    return cJSON_IsArray(l) ? l : NULL;
+}
+
+/* Entries of top's layer list, nested lists included. */
+static int count_entries(const cJSON *top, int depth)
+{
+    int n = 0;
+    const cJSON *e, *list = depth < CR_KERAS_MAX_DEPTH ? layer_list(top) : NULL;
+    cJSON_ArrayForEach(e, list)
+        n += 1 + (cr_nest_is_model(e) ? count_entries(e, depth + 1) : 0);
+    return n;
+}
+
+typedef struct path_walk {
+    cr_keras_path *ps;
+    int k;
+} path_walk;
+
+/* The paths of top's list below prefix ("" or "layers/sequential/"),
+ * counting names in counts; outer: the nested model's name, or NULL at the
+ * top. */
+static int list_paths(path_walk *w, const cJSON *top, const char *prefix, const char *outer,
+                      name_count *counts, int *n_counts, int depth);
+
+/* A nested model's list, with counts of its own */
+static int nested_paths(path_walk *w, const cJSON *e, const cr_keras_path *p, int depth)
+{
+    char sub[sizeof p->path + 8];
+    snprintf(sub, sizeof sub, "%s/", p->path);
+    name_count *counts = cr_calloc((size_t)cJSON_GetArraySize(layer_list(e)) + 1,
+                                   sizeof *counts);
+    int n_counts = 0;
+    int rc = counts ? list_paths(w, e, sub, p->name, counts, &n_counts, depth + 1)
+                    : cr_fail(CREST_E_NOMEM, "out of memory naming layers");
+    cr_free(counts);
+    return rc;
+}
+
+static int list_paths(path_walk *w, const cJSON *top, const char *prefix, const char *outer,
+                      name_count *counts, int *n_counts, int depth)
 {
     const cJSON *cls = cJSON_GetObjectItemCaseSensitive(top, "class_name");
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(top, "config"), "layers");
     bool seq = cJSON_IsString(cls) && !strcmp(cls->valuestring, "Sequential");
-    int cap = (cJSON_IsArray(list) ? cJSON_GetArraySize(list) : 0) + m->n_layers + 1;
-    cr_keras_path *ps = cr_calloc((size_t)cap, sizeof *ps);
-    name_count *counts = cr_calloc((size_t)cap, sizeof *counts);
-    int k = 0, n_counts = 0;
-    if (!ps || !counts) {
-        cr_free(ps);
-        cr_free(counts);
-        return cr_fail(CREST_E_NOMEM, "out of memory naming layers");
-    }
-    const cJSON *e;
-    if (!cJSON_IsArray(list))
-        list = NULL;
+    const cJSON *e, *list = depth < CR_KERAS_MAX_DEPTH ? layer_list(top) : NULL;
     cJSON_ArrayForEach(e, list)
     {
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "class_name");
@@ -142,25 +175,48 @@ int cr_keras_layer_paths(crest_model *m, const cJSON *top, cr_keras_path **out, 
         if (!cJSON_IsString(c) || !cJSON_IsString(nm) ||
             (seq && !strcmp(c->valuestring, "InputLayer")))
             continue;
-        ps[k].name = nm->valuestring;
-        next_path(c->valuestring, counts, &n_counts, &ps[k]);
-        k++;
+        cr_keras_path *p = &w->ps[w->k++];
+        p->name = nm->valuestring;
+        if (outer)
+            snprintf(p->alt, sizeof p->alt, "%s_%s", outer, nm->valuestring);
+        next_path(prefix, c->valuestring, counts, n_counts, p);
+        int rc = cr_nest_is_model(e) ? nested_paths(w, e, p, depth) : CREST_OK;
+        if (rc)
+            return rc;
     }
-    for (int i = 0; i < m->n_layers; i++) {
+    return CREST_OK;
+}
+
+int cr_keras_layer_paths(crest_model *m, const cJSON *top, cr_keras_path **out, int *n)
+{
+    int cap = count_entries(top, 0) + m->n_layers + 1;
+    path_walk w = { .ps = cr_calloc((size_t)cap, sizeof *w.ps) };
+    name_count *counts = cr_calloc((size_t)cap, sizeof *counts);
+    int n_counts = 0;
+    int rc = w.ps && counts ? list_paths(&w, top, "", NULL, counts, &n_counts, 0)
+                            : cr_fail(CREST_E_NOMEM, "out of memory naming layers");
+    for (int i = 0; !rc && i < m->n_layers; i++) {
         crest_layer *l = m->layers[i];
         int j = 0;
-        while (j < k && (ps[j].layer || strcmp(ps[j].name, l->name)))
+        while (j < w.k && (w.ps[j].layer || strcmp(w.ps[j].name, l->name)))
             j++;
-        if (j == k) {                  /* not in the list: named after the others */
-            ps[k].name = l->name;
-            next_path(l->def->keras_class, counts, &n_counts, &ps[k]);
-            k++;
+        for (int a = 0; j == w.k && a < w.k; a++)   /* renamed when flattened */
+            if (!w.ps[a].layer && !strcmp(w.ps[a].alt, l->name))
+                j = a;
+        if (j == w.k) {                  /* not in the list: named after the others */
+            w.ps[w.k].name = l->name;
+            next_path("", l->def->keras_class, counts, &n_counts, &w.ps[w.k]);
+            w.k++;
         }
-        ps[j].layer = l;
+        w.ps[j].layer = l;
     }
     cr_free(counts);
-    *out = ps;
-    *n = k;
+    if (rc) {
+        cr_free(w.ps);
+        return rc;
+    }
+    *out = w.ps;
+    *n = w.k;
     return CREST_OK;
 }
 
@@ -268,6 +324,16 @@ static int get_config(cr_child *c, cJSON **meta, cJSON **cfg, char *tag)
     return rc ? rc : cr_child_get_tag(c, tag);
 }
 
+/* Saved by Keras 3 or later: metadata.json's keras_version "3..." (or no
+ * version: Keras 2.13 to 2.15, the other writers of .keras, always wrote one). */
+static bool keras3(const cJSON *meta)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(meta, "keras_version");
+    if (!cJSON_IsString(v))
+        return true;
+    return strtol(v->valuestring, NULL, 10) >= 3;
+}
+
 int cr_keras_model_load(crest_model **out, const char *path)
 {
     cr_child c;
@@ -282,6 +348,8 @@ int cr_keras_model_load(crest_model **out, const char *path)
     const cJSON *extra = cJSON_GetObjectItemCaseSensitive(meta, "crest");
     if (!rc && cJSON_IsObject(extra) && (rc = cr_custom_layers_from_meta(extra, path)))
         cr_wrap(rc, "%s: metadata.json", path);
+    if (!rc && keras3(meta) && (rc = cr_acts_from_keras3(cfg)))   /* "hard_sigmoid": Keras 3's */
+        cr_wrap(rc, "%s: config.json", path);
     if (!rc && ((rc = cr_model_from_topology(cfg, &m)) || (rc = cr_model_build(m))))
         cr_wrap(rc, "%s: config.json", path);
     if (!rc)
@@ -315,8 +383,8 @@ int cr_keras_load_weights(crest_model *m, const char *path)
         rc = get_config(&c, &meta, &cfg, &tag);   /* the weights are named after m's layers */
     else
         rc = cr_child_get_tag(&c, &tag);
-    if (!rc)
-        rc = assign_all(&c, m, NULL, tag);
+    if (!rc)   /* a nested architecture: the paths of its models' lists */
+        rc = assign_all(&c, m, m->nest_topo, tag);
     cJSON_Delete(cfg);
     cJSON_Delete(meta);
     return cr_child_finish(&c, rc);

@@ -43,14 +43,18 @@ void cr_keras_snake(const char *cls, char *out, size_t size);
 /* Where each layer's weights go in a Keras 3 weights file. */
 typedef struct cr_keras_path {
     const char *name;             /* the layer's name (borrowed) */
+    char alt[300];                /* a nested model's layer: "outer_inner", the name
+                                     flattening gives it on a clash; else "" */
     char path[300];               /* "layers/dense_1" */
     crest_layer *layer;           /* NULL: no layer of the model (an InputLayer) */
 } cr_keras_path;
 
 /* The paths of m's layers, in the order of the layer list of the config
  * top ({"class_name", "config": {"layers": [...]}}; Sequential's InputLayer
- * is not one of model.layers, a functional model's is), then m's layers
- * the list lacks (top NULL: m's own order). *out has *n entries (cr_free). */
+ * is not one of model.layers, a functional model's is; a nested model's
+ * layers below its own path, "layers/sequential/layers/conv2d", counted
+ * afresh in each list), then m's layers the list lacks (top NULL: m's own
+ * order). *out has *n entries (cr_free). */
 int cr_keras_layer_paths(crest_model *m, const cJSON *top, cr_keras_path **out, int *n);
 /* Keras' variable order of layer l: its trainable variables, then the
  * others, each in creation order; order[i] is the index in l->w of

@@ -485,6 +485,8 @@ int crest_model_save_keras(crest_model *m, const char *path)
         rc = cr_check_finite(m);
     if (!rc && !(top2 = cr_model_to_json(m)))
         rc = (rc = cr_json_check(mark, "save")) ? rc : CREST_E_FORMAT;
+    if (!rc)
+        rc = cr_acts_for_format(top2, true);
     if (!rc && !(top = k3_config(m, top2)))
         rc = (rc = cr_json_check(mark, "save")) ? rc : CREST_E_UNSUPPORTED;
     if (!rc)

@@ -104,9 +104,9 @@ static bool emit_act(ox *o, const cr_node *n, int act, const char *x, bool nchw,
     case CREST_SWISH:
         t = cr_ox_unary(o, "Sigmoid", x, cr_ox_fresh(o, "sig"));
         return cr_ox_binary(o, "Mul", x, t, out);
-    case CREST_HARD_SIGMOID: {
+    case CREST_HARD_SIGMOID: case CREST_HARD_SIGMOID_KERAS3: {   /* Keras 2's; Keras 3's */
         Onnx__NodeProto *h = cr_ox_node(o, "HardSigmoid", &x, 1, out);
-        cr_ox_attr_f(o, h, "alpha", 0.2f);
+        cr_ox_attr_f(o, h, "alpha", act == CREST_HARD_SIGMOID ? 0.2f : 1.0f / 6.0f);
         cr_ox_attr_f(o, h, "beta", 0.5f);
         return h;
     }

@@ -137,6 +137,19 @@ static void name_shard(cJSON *root, const char *bin, size_t total, char shard[64
         cr_json_push(paths, cJSON_CreateString(shard));
 }
 
+/* Every activation means in TF.js what it means in m (checked before the
+ * folder is made). */
+static int acts_ok(crest_model *m)
+{
+    unsigned long mark = cr_json_mark();
+    cJSON *top = cr_model_to_json(m);
+    int rc = cr_json_check(mark, "save");
+    if (!rc)
+        rc = top ? cr_acts_for_format(top, false) : CREST_E_FORMAT;
+    cJSON_Delete(top);
+    return rc;
+}
+
 int crest_model_save(crest_model *m, const char *dir)
 {
     return crest_model_save_quantized(m, dir, CREST_WQ_NONE);
@@ -149,7 +162,8 @@ int crest_model_save_quantized(crest_model *m, const char *dir, crest_weight_qua
     if ((int)q < (int)CREST_WQ_NONE || (int)q > (int)CREST_WQ_FLOAT16)
         return cr_fail(CREST_E_ARG, "save: unknown weight quantization %d", (int)q);
     int rc = cr_model_build(m);
-    if (rc || (rc = cr_params_pack(m)) || (rc = cr_check_finite(m)) || (rc = ensure_dir(dir)))
+    if (rc || (rc = cr_params_pack(m)) || (rc = cr_check_finite(m)) || (rc = acts_ok(m)) ||
+        (rc = ensure_dir(dir)))
         return rc;
     remove_stale(dir, NULL);   /* temp files of killed saves first: they may fill the disk */
     unsigned long mark = cr_json_mark();
@@ -510,8 +524,12 @@ int crest_model_load_weights(crest_model *m, const char *path)
     char dir[PATH_MAX], file[PATH_MAX];
     cJSON *root = NULL;
     int rc = cr_model_build(m);
-    if (!rc && cr_h5_is_hdf5(path))
-        return cr_h5_load_weights(m, path);
+    if (!rc && cr_h5_is_hdf5(path)) {
+        rc = cr_h5_load_weights(m, path);   /* Keras 2's layout, with layer_names */
+        if (rc == CREST_E_FORMAT && strstr(crest_last_error(), "no layer_names"))
+            rc = cr_keras_load_weights(m, path);   /* Keras 3's .weights.h5 */
+        return rc;
+    }
     if (!rc && cr_keras_is_zip(path))
         return cr_keras_load_weights(m, path);
     if (!rc)

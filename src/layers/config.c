@@ -31,6 +31,61 @@ int cr_json_act(const cJSON *o, const char *key, crest_act *out)
     return crest_act_parse(name, out);
 }
 
+/* A key naming an activation: "activation", "recurrent_activation", ... */
+static bool act_key(const cJSON *v)
+{
+    size_t n = v->string ? strlen(v->string) : 0;
+    return cJSON_IsString(v) && n >= 10 && !strcmp(v->string + n - 10, "activation");
+}
+
+#define K3_NAME "hard_sigmoid_keras3"
+
+static int from_k3(cJSON *o, int depth)
+{
+    for (cJSON *v = o && depth < 256 ? o->child : NULL; v; v = v->next) {
+        if (act_key(v) && !strcmp(v->valuestring, "hard_sigmoid")) {
+            if (!cJSON_SetValuestring(v, K3_NAME))
+                return cr_fail(CREST_E_NOMEM, "out of memory");
+        } else if ((cJSON_IsObject(v) || cJSON_IsArray(v)) && from_k3(v, depth + 1)) {
+            return CREST_E_NOMEM;
+        }
+    }
+    return CREST_OK;
+}
+
+int cr_acts_from_keras3(cJSON *topo) { return from_k3(topo, 0); }
+
+/* layer: the name of the innermost config around o */
+static int for_format(cJSON *o, bool keras3, const char *layer, int depth)
+{
+    const cJSON *nm = cJSON_GetObjectItemCaseSensitive(o, "name");
+    if (cJSON_IsObject(o) && cJSON_IsString(nm))
+        layer = nm->valuestring;
+    for (cJSON *v = o && depth < 256 ? o->child : NULL; v; v = v->next) {
+        int rc = CREST_OK;
+        if (!act_key(v) && (cJSON_IsObject(v) || cJSON_IsArray(v)))
+            rc = for_format(v, keras3, layer, depth + 1);
+        else if (act_key(v) && keras3 && !strcmp(v->valuestring, "hard_sigmoid"))
+            rc = cr_fail(CREST_E_UNSUPPORTED, "layer '%s': activation hard_sigmoid as Keras 2 "
+                         "and TF.js define it (clip(0.2 x + 0.5, 0, 1)) has no Keras 3 "
+                         "equivalent (Keras 3's hard_sigmoid is relu6(x + 3) / 6): save it as "
+                         "a TF.js folder or an .h5 file", layer);
+        else if (act_key(v) && !keras3 && !strcmp(v->valuestring, K3_NAME))
+            rc = cr_fail(CREST_E_UNSUPPORTED, "layer '%s': activation hard_sigmoid of a Keras "
+                         "3 file (relu6(x + 3) / 6) has no equivalent in TF.js and Keras 2 "
+                         "files (whose hard_sigmoid is clip(0.2 x + 0.5, 0, 1)): save it as "
+                         "a .keras file", layer);
+        else if (act_key(v) && keras3 && !strcmp(v->valuestring, K3_NAME) &&
+                 !cJSON_SetValuestring(v, "hard_sigmoid"))
+            rc = cr_fail(CREST_E_NOMEM, "out of memory");
+        if (rc)
+            return rc;
+    }
+    return CREST_OK;
+}
+
+int cr_acts_for_format(cJSON *topo, bool keras3) { return for_format(topo, keras3, "?", 0); }
+
 int cr_json_l2(const cJSON *o, const char *key, float *out)
 {
     *out = 0;

@@ -91,6 +91,24 @@ static int cl_save(const crest_layer *l, cJSON *config)
     return CREST_OK;
 }
 
+/* An expression's build error, "layer 'NAME': what", made to name the
+ * class and where it was defined too. */
+static void name_class(cr_graph *g, const crest_layer *l)
+{
+    const cl_cfg *c = l->cfg;
+    char head[300], msg[sizeof g->errmsg];
+    snprintf(head, sizeof head, "layer '%s': ", l->name);
+    const char *what = g->errmsg;
+    if (strncmp(what, head, strlen(head)) == 0)
+        what += strlen(head);
+    int n = snprintf(msg, sizeof msg, "layer '%s' (%s): custom layer class '%s' (defined in "
+                     "%s): %s", l->name, c->cls->name, c->cls->name, c->cls->source, what);
+    if (n < 0)
+        return;   /* keeps the message as it was */
+    snprintf(g->errmsg, sizeof g->errmsg, "%s", msg);
+    cr_fail(g->err, "%s", g->errmsg);
+}
+
 static cr_node *cl_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
 {
     const cl_cfg *c = l->cfg;
@@ -99,7 +117,11 @@ static cr_node *cl_build(crest_layer *l, cr_graph *g, cr_node **in, int n_in)
                              l->name, c->cls->name);
     if (c->expr) {
         snprintf(c->expr->name, sizeof c->expr->name, "%s", l->name);
-        return cr_expr_def.build(c->expr, g, in, n_in);   /* variables: g->layer, l's */
+        bool ok_before = !g->err;
+        cr_node *y = cr_expr_def.build(c->expr, g, in, n_in);   /* variables: g->layer, l's */
+        if (ok_before && g->err)
+            name_class(g, l);
+        return y;
     }
     cr_node *y = c->cls->fn(g, in[0], c->config_text, c->cls->user);
     if (!y && !g->err)

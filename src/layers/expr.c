@@ -10,15 +10,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum { E_NUM, E_X, E_VAR, E_NEG, E_ADD, E_SUB, E_MUL, E_DIV, E_MATMUL, E_FUNC };
+enum { E_NUM, E_X, E_VAR, E_NEG, E_ADD, E_SUB, E_MUL, E_DIV, E_MATMUL, E_MAXIMUM, E_MINIMUM,
+       E_FUNC };
 
 typedef struct enode {
     int kind;
     int a, b;                     /* operands (node indices), -1 if none */
+    int c;                        /* clip's upper bound (node index); only for FN_CLIP */
     double num;                   /* E_NUM */
     int var;                      /* E_VAR: index in vars */
-    int fn;                       /* E_FUNC: a crest_act, FN_SUM or FN_MEAN */
-    int axis;                     /* E_FUNC sum/mean: CR_AXIS_ALL or an axis */
+    int fn;                       /* E_FUNC: a crest_act or an FN_ */
+    int axis;                     /* E_FUNC reductions: CR_AXIS_ALL or an axis;
+                                     depth_to_space / space_to_depth: the block */
     int pos, len;                 /* where in the text (0-based), for errors */
     int depth;                    /* of the subtree: bounds build's recursion */
 } enode;
@@ -42,8 +45,39 @@ typedef struct expr_cfg {
 } expr_cfg;
 
 /* Functions: every activation by its Keras names (cr_activations), and the
- * two reductions. An E_FUNC node's fn is a crest_act, or one of these. */
-enum { FN_SUM = CREST_ACT_COUNT, FN_MEAN, FN_D2S, FN_S2D };
+ * rest of the table below. An E_FUNC node's fn is a crest_act, or an FN_
+ * (math functions: FN_MATH + a CR_MATH_ kind). maximum / minimum are
+ * E_MAXIMUM / E_MINIMUM nodes, as binary operators. */
+enum { FN_SUM = CREST_ACT_COUNT, FN_MEAN, FN_MAX, FN_MIN, FN_D2S, FN_S2D, FN_MATH,
+       FN_POW = FN_MATH + CR_MATH_POW, FN_CLIP = FN_MATH + CR_MATH_CLIP,
+       FN_MAXIMUM = FN_MATH + 100, FN_MINIMUM };
+
+/* How a function's arguments after the first are read. */
+enum { ARGS_ONE, ARGS_AXIS, ARGS_BLOCK, ARGS_NUMBER, ARGS_TENSOR, ARGS_BOUNDS };
+
+static const struct { const char *name; int fn, args; const char *usage; } funcs[] = {
+    { "sum", FN_SUM, ARGS_AXIS, "sum(x) or sum(x, axis)" },
+    { "mean", FN_MEAN, ARGS_AXIS, "mean(x) or mean(x, axis)" },
+    { "max", FN_MAX, ARGS_AXIS, "max(x) or max(x, axis)" },
+    { "min", FN_MIN, ARGS_AXIS, "min(x) or min(x, axis)" },
+    { "depth_to_space", FN_D2S, ARGS_BLOCK, "depth_to_space(x, block_size)" },
+    { "space_to_depth", FN_S2D, ARGS_BLOCK, "space_to_depth(x, block_size)" },
+    { "exp", CREST_EXPONENTIAL, ARGS_ONE, "exp(x)" },
+    { "abs", FN_MATH + CR_MATH_ABS, ARGS_ONE, "abs(x)" },
+    { "absolute", FN_MATH + CR_MATH_ABS, ARGS_ONE, "absolute(x)" },
+    { "sign", FN_MATH + CR_MATH_SIGN, ARGS_ONE, "sign(x)" },
+    { "sqrt", FN_MATH + CR_MATH_SQRT, ARGS_ONE, "sqrt(x)" },
+    { "rsqrt", FN_MATH + CR_MATH_RSQRT, ARGS_ONE, "rsqrt(x)" },
+    { "square", FN_MATH + CR_MATH_SQUARE, ARGS_ONE, "square(x)" },
+    { "log", FN_MATH + CR_MATH_LOG, ARGS_ONE, "log(x)" },
+    { "reciprocal", FN_MATH + CR_MATH_RECIPROCAL, ARGS_ONE, "reciprocal(x)" },
+    { "pow", FN_POW, ARGS_NUMBER, "pow(x, exponent)" },
+    { "power", FN_POW, ARGS_NUMBER, "power(x, exponent)" },
+    { "clip", FN_CLIP, ARGS_BOUNDS, "clip(x, lo, hi)" },
+    { "maximum", FN_MAXIMUM, ARGS_TENSOR, "maximum(a, b)" },
+    { "minimum", FN_MINIMUM, ARGS_TENSOR, "minimum(a, b)" },
+};
+#define N_FUNCS ((int)(sizeof funcs / sizeof funcs[0]))
 
 static const struct { const char *name; crest_init init; } inits[] = {
     { "zeros", CREST_ZEROS },           { "ones", CREST_ONES },
@@ -143,6 +177,8 @@ static int add_node(parser *p, enode n)
         n.depth = p->c->nodes[n.a].depth + 1;
     if (n.b >= 0 && p->c->nodes[n.b].depth >= n.depth)
         n.depth = p->c->nodes[n.b].depth + 1;
+    if (n.kind == E_FUNC && n.fn == FN_CLIP && n.c >= 0 && p->c->nodes[n.c].depth >= n.depth)
+        n.depth = p->c->nodes[n.c].depth + 1;
     if (n.depth > MAX_DEPTH)
         return perr(p, n.pos, n.len, "expression nested too deeply (more than 200 levels)");
     enode *ns = cr_realloc(p->c->nodes, (size_t)(p->c->n_nodes + 1) * sizeof *ns);
@@ -182,20 +218,17 @@ static int var_of(parser *p)
     return p->c->n_vars++;
 }
 
+/* The row of funcs[] the current token names; N_FUNCS + act for an
+ * activation; -1 if neither. */
 static int func_of(const parser *p)
 {
-    if (is_name(p, "sum"))
-        return FN_SUM;
-    if (is_name(p, "mean"))
-        return FN_MEAN;
-    if (is_name(p, "depth_to_space"))
-        return FN_D2S;
-    if (is_name(p, "space_to_depth"))
-        return FN_S2D;
+    for (int i = 0; i < N_FUNCS; i++)
+        if (is_name(p, funcs[i].name))
+            return i;
     for (int i = 0; i < CREST_ACT_COUNT; i++) {
         const cr_act_def *a = &cr_activations[i];
         if (is_name(p, a->op.name) || (a->alias && is_name(p, a->alias)))
-            return i;
+            return N_FUNCS + i;
     }
     return -1;
 }
@@ -205,6 +238,7 @@ static int func_of(const parser *p)
 static int parse_expr(parser *p);
 static int parse_unary(parser *p);
 static int parse_unary_inner(parser *p);
+static int parse_call(parser *p, int f, int pos, int len);
 
 /* The numeric config field the current name token names (booleans are 0 /
  * 1); false if there is none. */
@@ -249,6 +283,15 @@ static int parse_int(parser *p, long lo, long hi, const char *what)
     return (int)v;
 }
 
+/* The current token is followed by '(' */
+static bool followed_by_paren(const parser *p)
+{
+    int i = p->pos + p->len;
+    while (p->s[i] && is_space(p->s[i]))
+        i++;
+    return p->s[i] == '(';
+}
+
 static int parse_primary(parser *p)
 {
     int pos = p->pos, len = p->len;
@@ -269,12 +312,18 @@ static int parse_primary(parser *p)
     if (p->type != T_NAME)
         return perr(p, pos, len, "expected a number, a name, a function or '('");
     int f = func_of(p);
+    bool call = followed_by_paren(p);
+    double fv;
+    /* a config field named as a function ("max") when no call follows */
+    if (f >= 0 && !call && (p->syntax || field_of(p, &fv)))
+        f = -1;
+    if (f < 0 && call)
+        return perr(p, pos, len, "unknown function (see crest.h or the README for the list)");
     if (f < 0) {
         if (is_name(p, "x")) {
             next(p);
             return add_node(p, (enode){ .kind = E_X, .a = -1, .b = -1, .pos = pos, .len = len });
         }
-        double fv;
         if (p->fields && find_var(p->c, p->s + p->pos, p->len) < 0) {   /* a config field */
             if (!field_of(p, &fv))
                 return perr(p, pos, len, "names no numeric config field of the layer (nor "
@@ -292,26 +341,57 @@ static int parse_primary(parser *p)
         return v < 0 ? -1 : add_node(p, (enode){ .kind = E_VAR, .a = -1, .b = -1, .var = v,
                                                  .pos = pos, .len = len });
     }
+    return parse_call(p, f, pos, len);
+}
+
+/* ',' and the next argument of a call of row (its usage in the error) */
+static bool want_comma(parser *p, int row)
+{
+    if (is_punct(p, ','))
+        return next(p), true;
+    char what[128];
+    snprintf(what, sizeof what, "expected ',' and more arguments: %s", funcs[row].usage);
+    perr(p, p->pos, p->len, what);
+    return false;
+}
+
+/* FUNC '(' args ')', the name at [pos, pos + len); f a func_of() value */
+static int parse_call(parser *p, int f, int pos, int len)
+{
     next(p);
     if (!is_punct(p, '('))
         return perr(p, p->pos, p->len, "expected '(' after a function name");
     next(p);
-    int a = parse_expr(p), axis = CR_AXIS_ALL;
-    bool block = f == FN_D2S || f == FN_S2D;
-    if (a >= 0 && block && !is_punct(p, ','))
-        return perr(p, p->pos, p->len, "expected ',' and the block size");
-    if (a >= 0 && is_punct(p, ',')) {
-        if (f < FN_SUM)
-            return perr(p, p->pos, p->len, "this function takes one argument");
+    int args = f < N_FUNCS ? funcs[f].args : ARGS_ONE;
+    enode n = { .kind = E_FUNC, .a = parse_expr(p), .b = -1, .c = -1, .axis = CR_AXIS_ALL,
+                .fn = f < N_FUNCS ? funcs[f].fn : f - N_FUNCS, .pos = pos, .len = len };
+    if (n.a < 0)
+        return -1;
+    if (args == ARGS_AXIS && is_punct(p, ',')) {
         next(p);
-        axis = block ? parse_int(p, 2, 4096, "expected a block size (an integer, 2 or more)")
-                     : parse_int(p, -CR_MAX_DIMS, CR_MAX_DIMS - 1, "expected an axis (an integer)");
+        n.axis = parse_int(p, -CR_MAX_DIMS, CR_MAX_DIMS - 1, "expected an axis (an integer)");
+    } else if (args == ARGS_BLOCK && want_comma(p, f)) {
+        n.axis = parse_int(p, 2, 4096, "expected a block size (an integer, 2 or more)");
+    } else if ((args == ARGS_NUMBER || args == ARGS_TENSOR || args == ARGS_BOUNDS) &&
+               want_comma(p, f)) {
+        n.b = parse_expr(p);
+        if (n.b >= 0 && args == ARGS_BOUNDS && want_comma(p, f))
+            n.c = parse_expr(p);
     }
-    if (a >= 0 && !p->err && !is_punct(p, ')'))
+    if (p->err)
+        return -1;
+    if (is_punct(p, ',')) {
+        char what[160];
+        snprintf(what, sizeof what, "too many arguments: %s",
+                 f < N_FUNCS ? funcs[f].usage : "an activation takes one argument, as relu(x)");
+        return perr(p, p->pos, p->len, what);
+    }
+    if (!is_punct(p, ')'))
         return perr(p, p->pos, p->len, "expected ')'");
     next(p);
-    return add_node(p, (enode){ .kind = E_FUNC, .a = a, .b = -1, .fn = f, .axis = axis,
-                                .pos = pos, .len = len });
+    if (n.fn == FN_MAXIMUM || n.fn == FN_MINIMUM)
+        n.kind = n.fn == FN_MAXIMUM ? E_MAXIMUM : E_MINIMUM;
+    return add_node(p, n);
 }
 
 static int parse_unary(parser *p)
@@ -509,6 +589,7 @@ static val var_node(builder *b, const enode *e, int use, const cr_node *partner)
 }
 
 static val build(builder *b, int i, int use, const cr_node *partner);
+static val build_func(builder *b, const enode *e);
 
 static val to_node_fail(builder *b, const enode *e)
 {
@@ -526,6 +607,18 @@ static bool needs_partner(const builder *b, int i)
     for (int k = 0; k < v->shape.ndim; k++)
         wild |= v->wild[k];
     return wild;
+}
+
+/* maximum / minimum; against a number: a clip with an open end */
+static val minmax(builder *b, const enode *e, val x, val y)
+{
+    bool mx = e->kind == E_MAXIMUM;
+    if (x.n && y.n)
+        return (val){ .n = cr_op_minmax(b->g, x.n, y.n, mx) };
+    cr_node *t = x.n ? x.n : y.n;
+    float c = (float)(x.n ? y.c : x.c);
+    return (val){ .n = cr_op_math(b->g, t, CR_MATH_CLIP, mx ? c : -INFINITY,
+                                  mx ? INFINITY : c) };
 }
 
 static val binary(builder *b, const enode *e)
@@ -549,6 +642,8 @@ static val binary(builder *b, const enode *e)
         case E_SUB: return (val){ .c = x.c - y.c };
         case E_MUL: return (val){ .c = x.c * y.c };
         case E_DIV: return (val){ .c = x.c / y.c };
+        case E_MAXIMUM: return (val){ .c = fmax(x.c, y.c) };
+        case E_MINIMUM: return (val){ .c = fmin(x.c, y.c) };
         default: return to_node_fail(b, e);
         }
     }
@@ -579,10 +674,61 @@ static val binary(builder *b, const enode *e)
         if (y.c == 0)
             return bfail(b, e, "division by zero");
         return (val){ .n = crest_op_scale(g, x.n, (float)(1.0 / y.c), 0) };
+    case E_MAXIMUM:
+    case E_MINIMUM:
+        return minmax(b, e, x, y);
     default:   /* E_MATMUL */
         if (!x.n || !y.n)
             return to_node_fail(b, e);
         return (val){ .n = crest_op_matmul(g, x.n, y.n) };
+    }
+}
+
+/* pow's exponent, clip's bounds: numbers (or config fields) */
+static bool number_arg(builder *b, const enode *e, int i, double *v)
+{
+    val a = build(b, i, USE_ALONE, NULL);
+    if (b->g->err)
+        return false;
+    if (a.n) {
+        bfail(b, &b->c->nodes[i], e->fn == FN_POW ? "pow's exponent must be a number"
+                                                  : "clip's bounds must be numbers");
+        return false;
+    }
+    *v = a.c;
+    return true;
+}
+
+static val build_func(builder *b, const enode *e)
+{
+    val a = build(b, e->a, USE_ALONE, NULL);
+    double k = 0, hi = 0;
+    if (b->g->err)
+        return (val){ 0 };
+    if (!a.n)
+        return to_node_fail(b, e);
+    if (e->fn < FN_SUM)
+        return (val){ .n = crest_op_activate(b->g, a.n, (crest_act)e->fn) };
+    if (e->fn == FN_D2S || e->fn == FN_S2D) {
+        if (a.n->shape.ndim != 4)
+            return bfail(b, e, "needs an image tensor [batch, height, width, channels]");
+        return (val){ .n = e->fn == FN_D2S ? cr_op_depth_to_space(b->g, a.n, e->axis)
+                                           : cr_op_space_to_depth(b->g, a.n, e->axis) };
+    }
+    if (e->fn >= FN_MATH) {
+        if ((e->fn == FN_POW || e->fn == FN_CLIP) && !number_arg(b, e, e->b, &k))
+            return (val){ 0 };
+        if (e->fn == FN_CLIP && !number_arg(b, e, e->c, &hi))
+            return (val){ 0 };
+        if (e->fn == FN_CLIP && !(k <= hi))
+            return bfail(b, e, "clip's lower bound is above its upper bound");
+        return (val){ .n = cr_op_math(b->g, a.n, e->fn - FN_MATH, (float)k, (float)hi) };
+    }
+    bool keep = e->axis != CR_AXIS_ALL;
+    switch (e->fn) {
+    case FN_MEAN: return (val){ .n = crest_op_mean(b->g, a.n, e->axis, keep) };
+    case FN_SUM: return (val){ .n = crest_op_sum(b->g, a.n, e->axis, keep) };
+    default: return (val){ .n = cr_op_reduce_extreme(b->g, a.n, e->axis, keep, e->fn == FN_MAX) };
     }
 }
 
@@ -601,24 +747,7 @@ static val build(builder *b, int i, int use, const cr_node *partner)
             return (val){ .c = -a.c };
         return (val){ .n = crest_op_scale(b->g, a.n, -1, 0) };
     }
-    case E_FUNC: {
-        val a = build(b, e->a, USE_ALONE, NULL);
-        if (b->g->err)
-            return (val){ 0 };
-        if (!a.n)
-            return to_node_fail(b, e);
-        if (e->fn < FN_SUM)
-            return (val){ .n = crest_op_activate(b->g, a.n, (crest_act)e->fn) };
-        if (e->fn == FN_D2S || e->fn == FN_S2D) {
-            if (a.n->shape.ndim != 4)
-                return bfail(b, e, "needs an image tensor [batch, height, width, channels]");
-            return (val){ .n = e->fn == FN_D2S ? cr_op_depth_to_space(b->g, a.n, e->axis)
-                                               : cr_op_space_to_depth(b->g, a.n, e->axis) };
-        }
-        bool keep = e->axis != CR_AXIS_ALL;
-        return (val){ .n = e->fn == FN_MEAN ? crest_op_mean(b->g, a.n, e->axis, keep)
-                                            : crest_op_sum(b->g, a.n, e->axis, keep) };
-    }
+    case E_FUNC: return build_func(b, e);
     default: return binary(b, e);
     }
 }

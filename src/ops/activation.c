@@ -56,7 +56,7 @@ static float swish_df(float x, float y)
     return s + x * s * (1.0f - s);
 }
 /* hard_sigmoid as Keras 2 and TF.js define it: clip(0.2 x + 0.5, 0, 1)
- * (Keras 3's is relu6(x + 3) / 6, which crest does not use) */
+ * (Keras 3's is hard_sigmoid_keras3 below) */
 static float hard_sigmoid_f(float x)
 {
     float v = 0.2f * x + 0.5f;
@@ -66,6 +66,18 @@ static float hard_sigmoid_df(float x, float y)
 {
     (void)y;
     return x > -2.5f && x < 2.5f ? 0.2f : 0.0f;
+}
+/* hard_sigmoid as Keras 3 defines it: relu6(x + 3) / 6 = clip(x / 6 + 0.5,
+ * 0, 1); "hard_sigmoid" in a Keras 3 file (src/layers/config.c) */
+static float hard_sigmoid3_f(float x)
+{
+    float v = x / 6.0f + 0.5f;
+    return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+static float hard_sigmoid3_df(float x, float y)
+{
+    (void)y;
+    return x > -3.0f && x < 3.0f ? 1.0f / 6.0f : 0.0f;
 }
 /* elu (alpha 1, the default of Keras' activation and TF.js):
  * x > 0 ? x : e^x - 1 */
@@ -280,6 +292,7 @@ const cr_act_def cr_activations[] = {
     POINTWISE(CREST_LEAKY_RELU,   "leaky_relu",   NULL,   leaky_relu,   CR_ACT_NONE,    0),
     POINTWISE(CREST_MISH,         "mish",         NULL,   mish,         CR_ACT_NONE,    0),
     POINTWISE(CREST_HARD_SILU,    "hard_silu",    "hard_swish", hard_silu, CR_ACT_NONE, 3),
+    POINTWISE(CREST_HARD_SIGMOID_KERAS3, "hard_sigmoid_keras3", NULL, hard_sigmoid3, CR_ACT_NONE, 3),
 };
 
 const cr_act_def *cr_act_of(const cr_node *n)

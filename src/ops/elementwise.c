@@ -4,8 +4,7 @@
 
 /* ---- broadcasting ------------------------------------------------------ */
 
-/* numpy rules: align trailing dims; each pair equal or one of them 1. */
-static int broadcast_shape(cr_node *n)
+int cr_broadcast_shape(cr_node *n)
 {
     const cr_dims *a = &n->in[0]->shape, *b = &n->in[1]->shape;
     int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
@@ -25,8 +24,7 @@ static int broadcast_shape(cr_node *n)
     return CREST_OK;
 }
 
-/* Strides of input x seen with the output's rank (0 where broadcast). */
-static void bcast_strides(const cr_dims *x, const cr_dims *o, int64_t *st)
+void cr_bcast_strides(const cr_dims *x, const cr_dims *o, int64_t *st)
 {
     int64_t s = 1;
     for (int i = o->ndim - 1; i >= 0; i--) {
@@ -38,26 +36,6 @@ static void bcast_strides(const cr_dims *x, const cr_dims *o, int64_t *st)
 }
 
 typedef enum { BIN_ADD, BIN_SUB, BIN_MUL } bin_kind;
-
-/* Calls visit(i_out, i_a, i_b) over the output in order. */
-#define BCAST_LOOP(o, sa, sb, BODY)                                               \
-    do {                                                                          \
-        int64_t idx_[CR_MAX_DIMS] = { 0 }, ia = 0, ib = 0;                        \
-        int64_t total_ = cr_dims_count(o);                                        \
-        for (int64_t io = 0; io < total_; io++) {                                 \
-            BODY;                                                                 \
-            for (int k_ = (o)->ndim - 1; k_ >= 0; k_--) {                         \
-                idx_[k_]++;                                                       \
-                ia += (sa)[k_];                                                   \
-                ib += (sb)[k_];                                                   \
-                if (idx_[k_] < (o)->d[k_])                                        \
-                    break;                                                        \
-                ia -= (sa)[k_] * (o)->d[k_];                                      \
-                ib -= (sb)[k_] * (o)->d[k_];                                      \
-                idx_[k_] = 0;                                                     \
-            }                                                                     \
-        }                                                                         \
-    } while (0)
 
 static void binary_forward(cr_node *n, bin_kind k)
 {
@@ -71,9 +49,9 @@ static void binary_forward(cr_node *n, bin_kind k)
         return;
     }
     int64_t sa[CR_MAX_DIMS], sb[CR_MAX_DIMS];
-    bcast_strides(&n->in[0]->shape, &n->shape, sa);
-    bcast_strides(&n->in[1]->shape, &n->shape, sb);
-    BCAST_LOOP(&n->shape, sa, sb,
+    cr_bcast_strides(&n->in[0]->shape, &n->shape, sa);
+    cr_bcast_strides(&n->in[1]->shape, &n->shape, sb);
+    CR_BCAST_LOOP(&n->shape, sa, sb,
                y[io] = k == BIN_ADD ? a[ia] + b[ib] : k == BIN_SUB ? a[ia] - b[ib]
                                                                    : a[ia] * b[ib]);
 }
@@ -84,9 +62,9 @@ static void binary_backward(cr_node *n, bin_kind k)
     float *da = n->in[0]->grad, *db = n->in[1]->grad;
     float sgn = k == BIN_SUB ? -1.0f : 1.0f;
     int64_t sa[CR_MAX_DIMS], sb[CR_MAX_DIMS];
-    bcast_strides(&n->in[0]->shape, &n->shape, sa);
-    bcast_strides(&n->in[1]->shape, &n->shape, sb);
-    BCAST_LOOP(&n->shape, sa, sb, {
+    cr_bcast_strides(&n->in[0]->shape, &n->shape, sa);
+    cr_bcast_strides(&n->in[1]->shape, &n->shape, sb);
+    CR_BCAST_LOOP(&n->shape, sa, sb, {
         if (k == BIN_MUL) {
             if (da)
                 da[ia] += dy[io] * b[ib];
@@ -122,11 +100,11 @@ static cr_node *add_ex(cr_graph *g, cr_rng *r) { return binary_example(g, r, &cr
 static cr_node *sub_ex(cr_graph *g, cr_rng *r) { return binary_example(g, r, &cr_op_sub_def); }
 static cr_node *mul_ex(cr_graph *g, cr_rng *r) { return binary_example(g, r, &cr_op_mul_def); }
 
-const cr_op_def cr_op_add_def = { .name = "add", .arity = 2, .shape = broadcast_shape,
+const cr_op_def cr_op_add_def = { .name = "add", .arity = 2, .shape = cr_broadcast_shape,
     .forward = add_fwd, .backward = add_bwd, .example = add_ex, .gc_tol = 2e-3 };
-const cr_op_def cr_op_sub_def = { .name = "sub", .arity = 2, .shape = broadcast_shape,
+const cr_op_def cr_op_sub_def = { .name = "sub", .arity = 2, .shape = cr_broadcast_shape,
     .forward = sub_fwd, .backward = sub_bwd, .example = sub_ex, .gc_tol = 2e-3 };
-const cr_op_def cr_op_mul_def = { .name = "mul", .arity = 2, .shape = broadcast_shape,
+const cr_op_def cr_op_mul_def = { .name = "mul", .arity = 2, .shape = cr_broadcast_shape,
     .forward = mul_fwd, .backward = mul_bwd, .example = mul_ex, .gc_tol = 2e-3 };
 
 crest_node *crest_op_add(crest_graph *g, crest_node *a, crest_node *b)

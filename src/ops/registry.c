@@ -18,7 +18,9 @@
     X(global_maxpool3d) X(upsample3d) X(zero_pad3d) X(crop3d)                    \
     X(elu_alpha) X(softmax_axis) X(maximum) X(minimum) X(noise) X(batch_dot)       \
     X(l2_normalize) X(transpose) X(repeat) X(layernorm) X(normalize) X(resize)    \
-    X(channel_affine) X(warp) X(color)
+    X(channel_affine) X(warp) X(color)                                            \
+    X(abs) X(sign) X(sqrt) X(rsqrt) X(square) X(log) X(reciprocal) X(pow) X(clip)   \
+    X(reduce_max) X(reduce_min)
 
 #define DECLARE(name) extern const cr_op_def cr_op_##name##_def;
 OPS(DECLARE)

@@ -1,4 +1,4 @@
-/* shape.c - reshape, flatten, concat, sum / mean reductions. */
+/* shape.c - reshape, flatten, concat, sum / mean / max / min reductions. */
 #include "../internal.h"
 
 static void copy_fwd(cr_node *n, const cr_ctx *c)
@@ -190,7 +190,7 @@ crest_node *crest_op_concat(crest_graph *g, crest_node **xs, int n, int axis)
 
 /* ---- sum / mean over one axis, or all (axis = CR_AXIS_ALL) ------------- */
 
-typedef struct { int axis; bool keepdims, mean; } reduce_attr;
+typedef struct { int axis; bool keepdims, mean; int ext; } reduce_attr;   /* ext: 1 max, -1 min */
 
 static int reduce_shape(cr_node *n)
 {
@@ -202,8 +202,8 @@ static int reduce_shape(cr_node *n)
     }
     int ax = norm_axis(a->axis, x->ndim);
     if (ax < 0 || ax >= x->ndim)
-        return cr_fail(CREST_E_SHAPE, "%s: axis %d out of range for rank %d",
-                       a->mean ? "mean" : "sum", a->axis, x->ndim);
+        return cr_fail(CREST_E_SHAPE, "%s: axis %d out of range for rank %d", n->op->name,
+                       a->axis, x->ndim);
     cr_dims o = { 0 };
     for (int k = 0; k < x->ndim; k++) {
         if (k == ax && !a->keepdims)
@@ -283,14 +283,82 @@ const cr_op_def cr_op_mean_def = { .name = "mean", .arity = 1, .shape = reduce_s
 
 crest_node *crest_op_sum(crest_graph *g, crest_node *x, int axis, bool keepdims)
 {
-    return cr_op(g, &cr_op_sum_def, &x, 1, &(reduce_attr){ axis, keepdims, false },
+    return cr_op(g, &cr_op_sum_def, &x, 1, &(reduce_attr){ axis, keepdims, false, 0 },
                  sizeof(reduce_attr));
 }
 
 crest_node *crest_op_mean(crest_graph *g, crest_node *x, int axis, bool keepdims)
 {
-    return cr_op(g, &cr_op_mean_def, &x, 1, &(reduce_attr){ axis, keepdims, true },
+    return cr_op(g, &cr_op_mean_def, &x, 1, &(reduce_attr){ axis, keepdims, true, 0 },
                  sizeof(reduce_attr));
+}
+
+/* max / min: the extreme of each row; its gradient is shared equally by
+ * the elements equal to it (TensorFlow's reduce_max gradient). */
+static void extreme_fwd(cr_node *n, const cr_ctx *c)
+{
+    (void)c;
+    const reduce_attr *a = n->attr;
+    int64_t outer, len, inner;
+    reduce_geom(n, &outer, &len, &inner);
+    const float *x = n->in[0]->val;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            float m = x[o * len * inner + i];
+            for (int64_t k = 1; k < len; k++) {
+                float v = x[(o * len + k) * inner + i];
+                if (a->ext > 0 ? v > m : v < m)
+                    m = v;
+            }
+            n->val[o * inner + i] = m;
+        }
+}
+
+static void extreme_bwd(cr_node *n, const cr_ctx *c)
+{
+    (void)c;
+    float *dx = n->in[0]->grad;
+    if (!dx)
+        return;
+    int64_t outer, len, inner;
+    reduce_geom(n, &outer, &len, &inner);
+    const float *x = n->in[0]->val;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            float m = n->val[o * inner + i];
+            int64_t ties = 0;
+            for (int64_t k = 0; k < len; k++)
+                ties += x[(o * len + k) * inner + i] == m;
+            float d = ties ? n->grad[o * inner + i] / (float)ties : 0;
+            for (int64_t k = 0; k < len; k++)
+                if (x[(o * len + k) * inner + i] == m)
+                    dx[(o * len + k) * inner + i] += d;
+        }
+}
+
+static cr_node *max_ex(cr_graph *g, cr_rng *r)
+{
+    cr_node *x = cr_example_var(g, r, crest_shape(3, 2, 3, 4), -1, 1, 0);
+    return cr_op_reduce_extreme(g, cr_op_reduce_extreme(g, x, 1, true, true), CR_AXIS_ALL,
+                                false, true);
+}
+static cr_node *min_ex(cr_graph *g, cr_rng *r)
+{
+    cr_node *x = cr_example_var(g, r, crest_shape(3, 2, 3, 4), -1, 1, 0);
+    return cr_op_reduce_extreme(g, x, -1, false, false);
+}
+
+const cr_op_def cr_op_reduce_max_def = { .name = "reduce_max", .arity = 1,
+    .shape = reduce_shape, .forward = extreme_fwd, .backward = extreme_bwd, .example = max_ex,
+    .gc_tol = 2e-3 };
+const cr_op_def cr_op_reduce_min_def = { .name = "reduce_min", .arity = 1,
+    .shape = reduce_shape, .forward = extreme_fwd, .backward = extreme_bwd, .example = min_ex,
+    .gc_tol = 2e-3 };
+
+cr_node *cr_op_reduce_extreme(cr_graph *g, cr_node *x, int axis, bool keepdims, bool max)
+{
+    return cr_op(g, max ? &cr_op_reduce_max_def : &cr_op_reduce_min_def, &x, 1,
+                 &(reduce_attr){ axis, keepdims, false, max ? 1 : -1 }, sizeof(reduce_attr));
 }
 
 /* ---- views for exporters ------------------------------------------------ */

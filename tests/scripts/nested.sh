@@ -3,7 +3,9 @@
 # (tools/golden/nested.js): crest infer matches TF.js on each (1e-5 of the
 # output's magnitude), as the TF.js folder, as a Keras .h5 with nested groups
 # (tools/h5/tfjs_to_h5.py: model_weights/<nested>/<layer>/<w>:0, Keras'
-# legacy trainable-first order) and after crest export tfjs / h5; --layer and
+# legacy trainable-first order), as a Keras 3 .keras (tools/h5/tfjs_to_keras.py:
+# layers/sequential/layers/dense/vars/N, Keras 3's saving_lib layout) and
+# after crest export tfjs / h5 / keras; --layer and
 # --cut name a layer inside the nested base, alone or as 'outer/inner';
 # crest train --base NESTED --cut <inner layer> runs on MNIST; a missing
 # inner layer and cyclic nesting are clear errors.
@@ -29,7 +31,25 @@ for d in "$tmp"/g/*/; do
   run export_tfjs "$tmp/$c.tfjs"
   "$C" export "$tmp/$c.h5" --format h5 --out "$tmp/$c.re.h5" > /dev/null 2>&1 || die "$c: export h5"
   run export_h5 "$tmp/$c.re.h5"
+  $PY "$ROOT/tools/h5/tfjs_to_keras.py" "$d" "$tmp/$c.keras" || die "$c: tfjs_to_keras.py"
+  run keras "$tmp/$c.keras"
+  "$C" export "$tmp/$c.keras" --format keras --out "$tmp/$c.re.keras" > /dev/null 2>&1 ||
+    die "$c: export keras"
+  run export_keras "$tmp/$c.re.keras"
 done
+# the .keras files nest as Keras 3's saver does (the weights' paths)
+$PY - "$tmp/deep.keras" "$tmp/seq_in_fn.keras" <<'PY' || die "nested .keras layout"
+import io, sys, zipfile
+import h5py
+want = [{'layers/sequential/layers/sequential/layers/sequential/layers/dense/vars'},
+        {'layers/functional/layers/dense_1/vars', 'layers/sequential/layers/dense_1/vars'}]
+for path, w in zip(sys.argv[1:], want):
+    f = h5py.File(io.BytesIO(zipfile.ZipFile(path).read('model.weights.h5')), 'r')
+    have = set()
+    f.visit(lambda n: have.add(n) if n.endswith('/vars') and len(f[n]) else None)
+    if not w <= have:
+        sys.exit('%s: %s not in %s' % (path, w - have, sorted(have)))
+PY
 
 # inner layers by name, alone or as a path, in infer --layer and train --cut
 g="$tmp/g/seq_in_seq"

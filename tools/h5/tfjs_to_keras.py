@@ -57,8 +57,15 @@ def keras3_value(key, v):
     return v
 
 
+MODELS = ('Sequential', 'Functional', 'Model')
+
+
 def keras3_layer(l):
+    """A layer entry in Keras 3's form; a nested model's entry is the whole
+    model's config, as Keras 3 serializes a model used as a layer."""
     cls = l['class_name']
+    if cls in MODELS:
+        return convert(l)[0]
     cfg = {k: keras3_value(k, v) for k, v in l['config'].items()
            if k not in ('batch_input_shape', 'input_dtype')}
     cfg.setdefault('trainable', True)
@@ -86,6 +93,23 @@ def io_refs(refs):
     return refs[0] if len(refs) == 1 else refs
 
 
+def nested_input_shape(l):
+    """A nested model's input shape: its first layer's (or InputLayer's)."""
+    c = l['config']
+    ls = c if isinstance(c, list) else c['layers']
+    f = ls[0]
+    if f['class_name'] in MODELS:
+        return nested_input_shape(f)
+    return f['config'].get('batch_input_shape', f['config'].get('batch_shape'))
+
+
+def order_entry(l, name=None):
+    """(name, class, the order of a nested model's layers or None)"""
+    nested = convert(l)[1] if l['class_name'] in MODELS else None
+    cls = 'Functional' if l['class_name'] == 'Model' else l['class_name']   # Keras 3's class
+    return (name or l['config']['name'], cls, nested)
+
+
 def convert(topo):
     """Keras 2 / TF.js model config -> (Keras 3 config.json dict, model.layers
     as (name, class) in the order Keras 3 saves their weights)."""
@@ -95,14 +119,15 @@ def convert(topo):
         name = 'sequential' if isinstance(cfg, list) else cfg.get('name', 'sequential')
         body = [l for l in layers if l['class_name'] != 'InputLayer']
         first = next(l for l in layers if 'batch_input_shape' in l['config'] or
-                     'batch_shape' in l['config'])
-        shape = first['config'].get('batch_input_shape', first['config'].get('batch_shape'))
+                     'batch_shape' in l['config'] or l['class_name'] in MODELS)
+        shape = (nested_input_shape(first) if first['class_name'] in MODELS else
+                 first['config'].get('batch_input_shape', first['config'].get('batch_shape')))
         out = [input_layer('input_layer', shape)] + [keras3_layer(l) for l in body]
         config = {'module': 'keras', 'class_name': 'Sequential',
                   'config': {'name': name, 'trainable': True, 'dtype': policy('float32'),
                              'layers': out, 'build_input_shape': shape},
                   'registered_name': None, 'build_config': {'input_shape': shape}}
-        return config, [(l['config']['name'], l['class_name']) for l in body]
+        return config, [order_entry(l) for l in body]
     out, order = [], []
     for l in cfg['layers']:
         name = l.get('name') or l['config']['name']
@@ -118,13 +143,38 @@ def convert(topo):
             nodes.append({'args': [ts[0]] if len(ts) == 1 else [ts], 'kwargs': {}})
         e['inbound_nodes'] = nodes
         out.append(e)
-        order.append((name, l['class_name']))
+        order.append(order_entry(l, name))
     config = {'module': 'keras.src.models.functional', 'class_name': 'Functional',
               'config': {'name': cfg.get('name', 'functional'), 'trainable': True,
                          'layers': out, 'input_layers': io_refs(cfg['input_layers']),
                          'output_layers': io_refs(cfg['output_layers'])},
               'registered_name': 'Functional', 'build_config': {'input_shape': None}}
     return config, order
+
+
+def put_layers(group, order, by_layer, a):
+    """The groups of one model's layers list under group: <class in snake
+    case>[_N]/vars per layer (the count starts again in each list), and a
+    nested model's own layers below <its path>/layers (Keras 3 saving_lib,
+    _save_container_state)."""
+    used = {}
+    for lname, cls, nested in order:
+        s = snake(cls)
+        path = s if s not in used else '%s_%d' % (s, used[s] + 1)
+        used[s] = used.get(s, -1) + 1
+        ws = sorted(by_layer.pop(lname, []),
+                    key=lambda t: ORDER.index(t[0]) if t[0] in ORDER else len(ORDER))
+        if nested is not None:
+            g = group.create_group(path)
+            g.create_group('vars').attrs['name'] = lname
+            put_layers(g.create_group('layers'), nested, by_layer, a)
+            continue
+        if not ws and a.no_empty_groups:
+            continue
+        g = group.create_group(path).create_group('vars')
+        g.attrs['name'] = lname
+        for i, (_, v) in enumerate(ws):
+            g.create_dataset(str(i), data=v.astype('float32'))
 
 
 def weights_h5(order, weights, model_name, a):
@@ -136,19 +186,7 @@ def weights_h5(order, weights, model_name, a):
     with h5py.File(buf, 'w') as f:
         f.create_group('vars').attrs['name'] = model_name
         top = f.create_group('_layer_checkpoint_dependencies' if a.legacy_top else 'layers')
-        used = {}
-        for lname, cls in order:
-            s = snake(cls)
-            path = s if s not in used else '%s_%d' % (s, used[s] + 1)
-            used[s] = used.get(s, -1) + 1
-            ws = sorted(by_layer.pop(lname, []),
-                        key=lambda t: ORDER.index(t[0]) if t[0] in ORDER else len(ORDER))
-            if not ws and a.no_empty_groups:
-                continue
-            g = top.create_group(path).create_group('vars')
-            g.attrs['name'] = lname
-            for i, (_, v) in enumerate(ws):
-                g.create_dataset(str(i), data=v.astype('float32'))
+        put_layers(top, order, by_layer, a)
         if a.optimizer:
             f.create_group('optimizer').create_group('vars').create_dataset(
                 '0', data=np.int64(7))
