@@ -1,10 +1,15 @@
 /* threads.c - the thread pool (cr_pool): a small fixed set of workers, the
  * caller being one of them.
  *
- * A job is a count of tasks; every thread in it claims task numbers from a
- * shared counter until none are left, so a worker that the (virtual)
- * machine has descheduled, or that is still waking up, never holds up the
- * job: the caller runs whatever is left itself. A job is posted by bumping
+ * A job is a count of tasks; every thread in it claims task numbers until
+ * none are left, so a worker that the (virtual) machine has descheduled, or
+ * that is still waking up, never holds up the job: the caller runs whatever
+ * is left itself. The caller claims from the front of the range and the
+ * workers from the back, so with two threads each takes one contiguous
+ * half, and the same half in consecutive jobs: a layer mostly reads what
+ * the same core wrote in the layer before, from its own cache (claiming
+ * from one shared counter interleaved the halves, and the next layer then
+ * pulled half its input across cores). A job is posted by bumping
  * a generation number. Workers join it by incrementing `state` unless the
  * caller has closed it (CLOSED bit); the caller, once out of tasks, closes
  * the job and waits only for workers that joined (they are running their
@@ -52,7 +57,7 @@ struct cr_pool {
     int quit;
     int state;                    /* workers inside the job, | CLOSED */
     int waiting;                  /* the caller sleeps on done */
-    _Alignas(64) int next;        /* next task number to claim */
+    _Alignas(64) uint64_t range;  /* tasks left to claim: [low 32 bits, high 32 bits) */
     /* the current job, written before the job opens: */
     _Alignas(64) int n_tasks, nth;
     cr_task_fn fn;
@@ -121,15 +126,26 @@ static unsigned long wait_job(cr_pool *p, unsigned long seen)
     return g;
 }
 
-/* Claims and runs tasks of the current job until none are left. */
-static void run_tasks(cr_pool *p)
+/* Claims the first (front) or the last task left; -1 when none is. */
+static int claim(cr_pool *p, bool front)
 {
+    uint64_t r = __atomic_load_n(&p->range, __ATOMIC_RELAXED);
     for (;;) {
-        int i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED);
-        if (i >= p->n_tasks)
-            return;
-        p->fn(p->ctx, i, p->nth);
+        uint32_t lo = (uint32_t)r, hi = (uint32_t)(r >> 32);
+        if (lo >= hi)
+            return -1;
+        uint64_t next = front ? r + 1 : r - ((uint64_t)1 << 32);
+        if (__atomic_compare_exchange_n(&p->range, &r, next, true, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
+            return (int)(front ? lo : hi - 1);
     }
+}
+
+/* Claims and runs tasks of the current job until none are left. */
+static void run_tasks(cr_pool *p, bool front)
+{
+    for (int i; (i = claim(p, front)) >= 0;)
+        p->fn(p->ctx, i, p->nth);
 }
 
 /* Enters the current job unless it is closed. */
@@ -155,7 +171,7 @@ static void *worker(void *arg)
         if (__atomic_load_n(&p->quit, __ATOMIC_ACQUIRE))
             break;
         if (join(p)) {
-            run_tasks(p);
+            run_tasks(p, false);
             if (__atomic_sub_fetch(&p->state, 1, __ATOMIC_SEQ_CST) == CLOSED &&
                 __atomic_load_n(&p->waiting, __ATOMIC_SEQ_CST)) {
                 pthread_mutex_lock(&p->mu);          /* the last one out wakes the caller */
@@ -273,7 +289,7 @@ static void run_job(cr_pool *p, int n_tasks, int nth, cr_task_fn fn, void *ctx)
     p->ctx = ctx;
     p->n_tasks = n_tasks;
     p->nth = nth;
-    __atomic_store_n(&p->next, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->range, (uint64_t)(uint32_t)n_tasks << 32, __ATOMIC_RELAXED);
     __atomic_store_n(&p->state, 0, __ATOMIC_RELEASE);         /* open */
     __atomic_add_fetch(&p->gen, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&p->sleepers, __ATOMIC_SEQ_CST) > 0) {
@@ -282,7 +298,7 @@ static void run_job(cr_pool *p, int n_tasks, int nth, cr_task_fn fn, void *ctx)
         pthread_mutex_unlock(&p->mu);
     }
     long t0 = now_ns();
-    run_tasks(p);
+    run_tasks(p, true);
     __atomic_fetch_or(&p->state, CLOSED, __ATOMIC_ACQ_REL);
     wait_joined(p, now_ns() - t0);
     __atomic_store_n(&p->busy, 0, __ATOMIC_RELEASE);
