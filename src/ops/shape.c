@@ -231,6 +231,26 @@ static void reduce_geom(const cr_node *n, int64_t *outer, int64_t *len, int64_t 
         *inner *= x->d[k];
 }
 
+/* One reduced value from a row whose element k is row[k * inner]: the sum
+ * (in double) or mean, or for max / min (ext > 0 / < 0) the extreme. */
+static float reduce_row(const reduce_attr *a, const float *row, int64_t len, int64_t inner)
+{
+    if (a->ext) {
+        float m = row[0];
+        for (int64_t k = 1; k < len; k++) {
+            float v = row[k * inner];
+            if (a->ext > 0 ? v > m : v < m)
+                m = v;
+        }
+        return m;
+    }
+    double s = 0;
+    for (int64_t k = 0; k < len; k++)
+        s += row[k * inner];
+    return (float)(a->mean && len ? s / (double)len : s);
+}
+
+/* sum, mean, max and min share the forward pass. */
 static void reduce_fwd(cr_node *n, const cr_ctx *c)
 {
     (void)c;
@@ -239,12 +259,8 @@ static void reduce_fwd(cr_node *n, const cr_ctx *c)
     reduce_geom(n, &outer, &len, &inner);
     const float *x = n->in[0]->val;
     for (int64_t o = 0; o < outer; o++)
-        for (int64_t i = 0; i < inner; i++) {
-            double s = 0;
-            for (int64_t k = 0; k < len; k++)
-                s += x[(o * len + k) * inner + i];
-            n->val[o * inner + i] = (float)(a->mean && len ? s / (double)len : s);
-        }
+        for (int64_t i = 0; i < inner; i++)
+            n->val[o * inner + i] = reduce_row(a, x + o * len * inner + i, len, inner);
 }
 
 static void reduce_bwd(cr_node *n, const cr_ctx *c)
@@ -293,27 +309,8 @@ crest_node *crest_op_mean(crest_graph *g, crest_node *x, int axis, bool keepdims
                  sizeof(reduce_attr));
 }
 
-/* max / min: the extreme of each row; its gradient is shared equally by
- * the elements equal to it (TensorFlow's reduce_max gradient). */
-static void extreme_fwd(cr_node *n, const cr_ctx *c)
-{
-    (void)c;
-    const reduce_attr *a = n->attr;
-    int64_t outer, len, inner;
-    reduce_geom(n, &outer, &len, &inner);
-    const float *x = n->in[0]->val;
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t i = 0; i < inner; i++) {
-            float m = x[o * len * inner + i];
-            for (int64_t k = 1; k < len; k++) {
-                float v = x[(o * len + k) * inner + i];
-                if (a->ext > 0 ? v > m : v < m)
-                    m = v;
-            }
-            n->val[o * inner + i] = m;
-        }
-}
-
+/* max / min (forward: reduce_fwd): the gradient is shared equally by the
+ * elements equal to the extreme (TensorFlow's reduce_max gradient). */
 static void extreme_bwd(cr_node *n, const cr_ctx *c)
 {
     (void)c;
@@ -349,10 +346,10 @@ static cr_node *min_ex(cr_graph *g, cr_rng *r)
 }
 
 const cr_op_def cr_op_reduce_max_def = { .name = "reduce_max", .arity = 1,
-    .shape = reduce_shape, .forward = extreme_fwd, .backward = extreme_bwd, .example = max_ex,
+    .shape = reduce_shape, .forward = reduce_fwd, .backward = extreme_bwd, .example = max_ex,
     .gc_tol = 2e-3 };
 const cr_op_def cr_op_reduce_min_def = { .name = "reduce_min", .arity = 1,
-    .shape = reduce_shape, .forward = extreme_fwd, .backward = extreme_bwd, .example = min_ex,
+    .shape = reduce_shape, .forward = reduce_fwd, .backward = extreme_bwd, .example = min_ex,
     .gc_tol = 2e-3 };
 
 cr_node *cr_op_reduce_extreme(cr_graph *g, cr_node *x, int axis, bool keepdims, bool max)
