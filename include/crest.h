@@ -609,6 +609,19 @@ crest_layer *crest_batch_normalization(float momentum, float epsilon, bool cente
 int crest_infer(crest_model *m, const char *layer, const float *x, size_t n, int batch_size,
                 float **out, crest_dims *out_shape);
 
+/* For a process that only runs m forward from now on (a service, a device):
+ * prepares every convolution's weights now (batch norm folded, packed for
+ * the kernels) and returns the memory of the originals to the system as
+ * each one is prepared, as ONNX Runtime does after prepacking. This saves
+ * about the weights' size (10 MB of MobileNetV2's 43 MB peak at batch 1).
+ * Afterwards crest_infer and crest_predict run as before, to the model's
+ * output (layer NULL); everything that reads the weights or traces the
+ * model again (save, export, fit, evaluate, crest_infer to a layer, a new
+ * input shape) fails with CREST_E_STATE. Custom models (their layers are
+ * the caller's) and models of unknown input size are CREST_E_UNSUPPORTED.
+ * If preparing fails (CREST_E_NOMEM), the model still infers correctly. */
+int crest_model_inference_only(crest_model *m);
+
 /* Where crest_infer's time goes: runs the n samples x the way crest_infer
  * does (same passes) `iters` times and times every op. One entry per layer
  * of the inference graph, in execution order (ops fused into a convolution

@@ -106,6 +106,11 @@ typedef struct cr_op_def {
     void (*backward)(cr_node *n, const cr_ctx *c);
     int64_t (*aux_size)(const cr_node *n);   /* floats of per-node scratch kept fwd->bwd */
     void (*release)(cr_node *n);             /* frees what the op hung on attr, or NULL */
+    /* Ops that keep their weights prepared (folded, packed) for inference:
+     * with build false, whether n would hold all it needs from its weight
+     * inputs once prepared (1) or still reads them (0); with build true, it
+     * prepares them now: 1, 0, or a CREST_E_* code. NULL: reads them. */
+    int (*prepare)(cr_node *n, bool build);
     /* Gradient check: builds a small random instance whose inputs are
      * trainable variables; returns its output. tol: relative tolerance. */
     cr_node *(*example)(cr_graph *g, cr_rng *r);
@@ -168,6 +173,7 @@ struct crest_graph {
     size_t arena_cap;             /* floats */
     size_t arena_used;            /* floats the current plan uses (<= arena_cap) */
     bool planned;
+    bool holds_released;          /* prepared by cr_graph_release_weights */
 };
 
 cr_graph *cr_graph_new(crest_model *m, bool training);
@@ -466,6 +472,10 @@ struct cr_weight {
 typedef struct cr_params {
     float *val, *grad, *slot[2];
     int64_t n;                    /* floats in each array */
+    /* crest_model_inference_only: pages of val were returned to the system
+     * (those of weights the inference graph holds prepared); val may then
+     * read as zeros, so nothing may read or move the block any more */
+    bool released;
 } cr_params;
 
 cr_weight *cr_weight_new(const char *name, cr_dims shape, bool trainable);
@@ -680,6 +690,8 @@ int cr_params_pack(crest_model *m);
 /* The block's gradients (k < 0) or optimizer slot k, allocated (zeroed) on
  * first need, views set in every weight. */
 int cr_params_need(crest_model *m, int k);
+/* CREST_E_STATE if crest_model_inference_only let go of m's weights. */
+int cr_params_readable(const crest_model *m);
 /* Gives every weight still in m's block its own storage (layers that
  * outlive the model), then frees the block. */
 void cr_params_release(crest_model *m);

@@ -431,6 +431,9 @@ size_t crest_model_param_count(const crest_model *m, bool trainable_only)
  * never load again: every writer refuses it before writing anything. */
 int cr_check_finite(const crest_model *m)
 {
+    int rc = cr_params_readable(m);
+    if (rc)
+        return rc;
     for (int i = 0; i < m->n_weights; i++) {
         const cr_weight *w = m->weights[i];
         for (int64_t k = 0; k < w->size; k++)

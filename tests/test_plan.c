@@ -10,7 +10,12 @@
  *     output is the same whatever batch it is computed in;
  *   - the input's spatial shape changes between plans (re-planned from the
  *     data at hand) and results equal a graph traced for that shape;
- *   - the real MobileNetV2 inference graph is planned for 1..64.
+ *   - the real MobileNetV2 inference graph is planned for 1..64, and its
+ *     arena at batch 1 is within 2% of the largest set of buffers live at
+ *     one step (no layout can be smaller);
+ *   - crest_model_inference_only: the same bits after the weights are let
+ *     go, their pages read as zeros (returned to the system), and every
+ *     use that reads weights or traces anew refuses.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "testutil.h"
@@ -242,6 +248,114 @@ static void test_mobilenet_plans(void **state)
     crest_model_free(m);
 }
 
+static crest_model *load_mobilenet(void)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/models/mobilenet_v2", crest_data_dir());
+    crest_model *m = NULL;
+    if (crest_model_load(&m, p))
+        fail_msg("%s (run tools/setup.sh): %s", p, crest_last_error());
+    return m;
+}
+
+/* The most floats live at one step of g's plan: values from their op to
+ * their last consumer (inputs from the start, kept and unconsumed ones to
+ * the end), aux during its op. */
+static int64_t live_peak(const cr_graph *g)
+{
+    bool *consumed = calloc((size_t)g->n, sizeof *consumed);
+    assert_non_null(consumed);
+    for (int i = 0; i < g->n; i++)
+        for (int j = 0; j < g->nodes[i]->n_in; j++)
+            consumed[g->nodes[i]->in[j]->id] = true;
+    int64_t peak = 0;
+    for (int s = 0; s < g->n; s++) {
+        int64_t live = 0;
+        for (int i = 0; i < g->n; i++) {
+            const cr_node *n = g->nodes[i];
+            if (n->kind == CR_NODE_PARAM)
+                continue;
+            int birth = n->kind == CR_NODE_INPUT ? 0 : i;
+            int death = n->kind != CR_NODE_OP || n->keep || !consumed[i] ? g->n : n->last_use;
+            if (birth <= s && s <= death)
+                live += (cr_dims_count(&n->shape) + 15) / 16 * 16;
+            if (i == s && n->op && n->op->aux_size)
+                live += (n->op->aux_size(n) + 15) / 16 * 16;
+        }
+        if (live > peak)
+            peak = live;
+    }
+    free(consumed);
+    return peak;
+}
+
+static void test_mobilenet_arena_tight(void **state)
+{
+    (void)state;
+    crest_model *m = load_mobilenet();
+    assert_int_equal(cr_model_build(m), CREST_OK);
+    cr_graph *g = m->infer.g;
+    assert_int_equal(cr_graph_plan(g, 1), CREST_OK);
+    int64_t low = live_peak(g);
+    print_message("MobileNetV2 batch 1: arena %.2f MB, largest live set %.2f MB\n",
+                  (double)g->arena_used * 4 / 1048576, (double)low * 4 / 1048576);
+    assert_true((int64_t)g->arena_used >= low);
+    assert_true((double)g->arena_used <= 1.02 * (double)low);
+    crest_model_free(m);
+}
+
+static void test_inference_only(void **state)
+{
+    (void)state;
+    crest_model *m = load_mobilenet();
+    size_t n = 3, per = 224 * 224 * 3;
+    float *x = malloc(n * per * sizeof *x), *y0 = NULL, *y1 = NULL, *y2 = NULL;
+    assert_non_null(x);
+    for (size_t i = 0; i < n * per; i++)
+        x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f;
+    crest_dims od;
+    assert_int_equal(crest_infer(m, NULL, x, n, 1, &y0, &od), CREST_OK);
+    /* the largest kernel, and a page wholly inside it */
+    cr_weight *big = m->weights[0];
+    for (int i = 0; i < m->n_weights; i++)
+        if (m->weights[i]->size > big->size)
+            big = m->weights[i];
+    const float *mid = big->val + big->size / 2;
+    float before = 0;
+    for (int k = -1024; k < 1024; k++)
+        before += fabsf(mid[k]);
+    assert_true(before > 0);
+    assert_int_equal(crest_model_inference_only(m), CREST_OK);
+    float after = 0;
+    for (int k = -1024; k < 1024; k++)
+        after += fabsf(mid[k]);
+    assert_true(after == 0);   /* its pages went back: they read as zeros */
+    assert_int_equal(crest_infer(m, NULL, x, n, 1, &y1, &od), CREST_OK);
+    assert_int_equal(crest_infer(m, NULL, x, n, 3, &y2, &od), CREST_OK);
+    size_t ny = n * (size_t)crest_dims_count(od);
+    assert_memory_equal(y0, y1, ny * sizeof *y0);
+    assert_memory_equal(y0, y2, ny * sizeof *y0);
+    assert_int_equal(crest_model_inference_only(m), CREST_OK);   /* again: nothing to do */
+    /* everything that would read the zeros refuses */
+    char dir[] = "/tmp/crest-io-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[1100];
+    snprintf(path, sizeof path, "%s/m.onnx", dir);
+    assert_int_equal(crest_model_save(m, dir), CREST_E_STATE);
+    assert_non_null(strstr(crest_last_error(), "inference only"));
+    assert_int_equal(crest_model_save_onnx(m, path), CREST_E_STATE);
+    float *y3 = NULL;
+    assert_int_equal(crest_infer(m, "block_16_project", x, 1, 1, &y3, &od), CREST_E_STATE);
+    assert_null(y3);
+    assert_int_equal(cr_params_pack(m), CREST_E_STATE);
+    assert_int_equal(rmdir(dir), 0);
+    free(x);
+    crest_free(y0);
+    crest_free(y1);
+    crest_free(y2);
+    crest_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -249,6 +363,8 @@ int main(void)
         cmocka_unit_test(test_replan_every_batch_size),
         cmocka_unit_test(test_replan_changing_input_shape),
         cmocka_unit_test(test_mobilenet_plans),
+        cmocka_unit_test(test_mobilenet_arena_tight),
+        cmocka_unit_test(test_inference_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -129,7 +129,9 @@ static int load_model(const char *path, const infer_opts *o, crest_model **m)
                         "per sample\n", o->shape.text, (long long)crest_dims_count(want));
         return EXIT_INPUT;
     }
-    return CREST_OK;
+    /* nothing but this forward pass follows: the weights' memory goes back
+     * as the convolutions pack them (a probe to --layer traces anew) */
+    return o->layer ? CREST_OK : crest_model_inference_only(*m);
 }
 
 /* The forward pass, its output written to --out and its shape printed. */

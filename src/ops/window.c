@@ -247,6 +247,20 @@ static const conv_cache *prepared(cr_node *n, const cr_conv_geom *g, bool pack)
     return cache_build(n, g, pack);
 }
 
+/* The ops' prepare hooks (see cr_op_def), on planned nodes: conv2d always
+ * packs; depthwise only prepares a batch-norm fold (else it reads its
+ * kernel as is). */
+static int prepare_win(cr_node *n, const cr_conv_geom *g, bool build, bool pack)
+{
+    const win_attr *a = n->attr;
+    if (!cacheable(n) || (!pack && !a->bn))
+        return 0;
+    if (!build)
+        return 1;
+    return prepared(n, g, pack) ? 1 : cr_fail(CREST_E_NOMEM, "out of memory preparing the "
+                                              "weights of a convolution");
+}
+
 /* ---- conv2d: x [n,h,w,c], k [kh,kw,c,oc], bias [oc] optional ----------- */
 
 static int conv_shape(cr_node *n)
@@ -270,6 +284,13 @@ static void conv_geom_of(const cr_node *n, cr_conv_geom *g)
 {
     const cr_dims *k = &n->in[1]->shape;
     window_geom(n, (int)k->d[0], (int)k->d[1], (int)k->d[3], g);
+}
+
+static int conv_prepare(cr_node *n, bool build)
+{
+    cr_conv_geom g = { 0 };
+    conv_geom_of(n, &g);
+    return prepare_win(n, &g, build, true);
 }
 
 static int64_t conv_aux(const cr_node *n)
@@ -323,6 +344,7 @@ static cr_node *conv_ex(cr_graph *g, cr_rng *r)
 
 const cr_op_def cr_op_conv2d_def = { .name = "conv2d", .arity = -1, .shape = conv_shape,
     .forward = conv_fwd, .backward = conv_bwd, .aux_size = conv_aux, .release = conv_release,
+    .prepare = conv_prepare,
     .example = conv_ex, .gc_tol = 2e-3 };
 
 static win_attr attr_of(const cr_conv_opts *o)
@@ -366,6 +388,13 @@ static void dw_geom_of(const cr_node *n, cr_conv_geom *g)
     window_geom(n, (int)k->d[0], (int)k->d[1], (int)(k->d[2] * k->d[3]), g);
 }
 
+static int dw_prepare(cr_node *n, bool build)
+{
+    cr_conv_geom g = { 0 };
+    dw_geom_of(n, &g);
+    return prepare_win(n, &g, build, false);
+}
+
 static void dw_fwd(cr_node *n, const cr_ctx *c)
 {
     cr_conv_geom g = { 0 };
@@ -407,7 +436,7 @@ static cr_node *dw_ex(cr_graph *g, cr_rng *r)
 
 const cr_op_def cr_op_depthwise2d_def = { .name = "depthwise2d", .arity = -1,
     .shape = dw_shape, .forward = dw_fwd, .backward = dw_bwd, .aux_size = fold_aux,
-    .release = conv_release, .example = dw_ex,
+    .release = conv_release, .prepare = dw_prepare, .example = dw_ex,
     .gc_tol = 2e-3 };
 
 cr_node *cr_op_depthwise2d(cr_graph *g, cr_node *x, cr_node *k, cr_node *bias,
