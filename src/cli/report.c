@@ -23,12 +23,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
-#include <cairo-svg.h>
-#include <cairo.h>
+#include "cairo_lazy.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fontconfig/fontconfig.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -259,9 +257,9 @@ typedef struct picture {
 static void text_at(cairo_t *cr, double x, double y, double ax, double ay, const char *s)
 {
     cairo_text_extents_t te;
-    cairo_text_extents(cr, s, &te);
-    cairo_move_to(cr, x - te.x_bearing - ax * te.width, y - te.y_bearing - ay * te.height);
-    cairo_show_text(cr, s);
+    cx.cairo_text_extents(cr, s, &te);
+    cx.cairo_move_to(cr, x - te.x_bearing - ax * te.width, y - te.y_bearing - ay * te.height);
+    cx.cairo_show_text(cr, s);
 }
 
 /* A step of about (hi - lo) / 5 from 1, 2, 5 times a power of ten. */
@@ -290,39 +288,39 @@ static double py(const panel *p, double y) { return p->y + p->h - (y - p->y0) / 
 /* Axes, grid and ticks of a panel, its labels and title. */
 static void draw_axes(cairo_t *cr, const panel *p, const char *title, const char *ylabel)
 {
-    cairo_set_line_width(cr, 1);
+    cx.cairo_set_line_width(cr, 1);
     double ys = nice_step(p->y0, p->y1);
-    cairo_set_font_size(cr, 11);
+    cx.cairo_set_font_size(cr, 11);
     for (double t = ceil(p->y0 / ys) * ys; t <= p->y1 + ys * 1e-9; t += ys) {
         char s[32];
         snprintf(s, sizeof s, "%g", fabs(t) < ys * 1e-6 ? 0 : t);
-        cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
-        cairo_move_to(cr, p->x, floor(py(p, t)) + 0.5);
-        cairo_line_to(cr, p->x + p->w, floor(py(p, t)) + 0.5);
-        cairo_stroke(cr);
-        cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+        cx.cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
+        cx.cairo_move_to(cr, p->x, floor(py(p, t)) + 0.5);
+        cx.cairo_line_to(cr, p->x + p->w, floor(py(p, t)) + 0.5);
+        cx.cairo_stroke(cr);
+        cx.cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
         text_at(cr, p->x - 6, py(p, t), 1, 0.5, s);
     }
     int xs = (int)ceil(nice_step(p->x0, p->x1));
     for (int t = xs < 1 ? 1 : xs; t <= (int)p->x1; t += xs < 1 ? 1 : xs) {
         char s[16];
         snprintf(s, sizeof s, "%d", t);
-        cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-        cairo_move_to(cr, floor(px(p, t)) + 0.5, p->y + p->h);
-        cairo_line_to(cr, floor(px(p, t)) + 0.5, p->y + p->h + 4);
-        cairo_stroke(cr);
+        cx.cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+        cx.cairo_move_to(cr, floor(px(p, t)) + 0.5, p->y + p->h);
+        cx.cairo_line_to(cr, floor(px(p, t)) + 0.5, p->y + p->h + 4);
+        cx.cairo_stroke(cr);
         text_at(cr, px(p, t), p->y + p->h + 7, 0.5, 0, s);
     }
-    cairo_rectangle(cr, p->x + 0.5, p->y + 0.5, p->w, p->h);
-    cairo_stroke(cr);
-    cairo_set_font_size(cr, 12);
+    cx.cairo_rectangle(cr, p->x + 0.5, p->y + 0.5, p->w, p->h);
+    cx.cairo_stroke(cr);
+    cx.cairo_set_font_size(cr, 12);
     text_at(cr, p->x + p->w / 2, p->y + p->h + 24, 0.5, 0, "epoch");
-    cairo_save(cr);
-    cairo_translate(cr, p->x - 44, p->y + p->h / 2);
-    cairo_rotate(cr, -PI / 2);
+    cx.cairo_save(cr);
+    cx.cairo_translate(cr, p->x - 44, p->y + p->h / 2);
+    cx.cairo_rotate(cr, -PI / 2);
     text_at(cr, 0, 0, 0.5, 0.5, ylabel);
-    cairo_restore(cr);
-    cairo_set_font_size(cr, 14);
+    cx.cairo_restore(cr);
+    cx.cairo_set_font_size(cr, 14);
     text_at(cr, p->x + p->w / 2, p->y - 22, 0.5, 0, title);
 }
 
@@ -330,25 +328,25 @@ static void draw_axes(cairo_t *cr, const panel *p, const char *title, const char
 static void draw_series(cairo_t *cr, const panel *p, const curves *c, int col, double r,
                         double g, double b, bool dashed)
 {
-    cairo_set_source_rgb(cr, r, g, b);
-    cairo_set_line_width(cr, 2);
+    cx.cairo_set_source_rgb(cr, r, g, b);
+    cx.cairo_set_line_width(cr, 2);
     double dash[] = { 6, 4 };
-    cairo_set_dash(cr, dash, dashed ? 2 : 0, 0);
+    cx.cairo_set_dash(cr, dash, dashed ? 2 : 0, 0);
     for (int i = 0; i < c->n; i++) {
         double v = c->rows[i].v[col];
         if (!isfinite(v))
             continue;
         if (i == 0 || !isfinite(c->rows[i - 1].v[col]))
-            cairo_move_to(cr, px(p, c->rows[i].epoch), py(p, v));
+            cx.cairo_move_to(cr, px(p, c->rows[i].epoch), py(p, v));
         else
-            cairo_line_to(cr, px(p, c->rows[i].epoch), py(p, v));
+            cx.cairo_line_to(cr, px(p, c->rows[i].epoch), py(p, v));
     }
-    cairo_stroke(cr);
-    cairo_set_dash(cr, dash, 0, 0);
+    cx.cairo_stroke(cr);
+    cx.cairo_set_dash(cr, dash, 0, 0);
     for (int i = 0; i < c->n; i++)
         if (isfinite(c->rows[i].v[col])) {
-            cairo_arc(cr, px(p, c->rows[i].epoch), py(p, c->rows[i].v[col]), 3, 0, 2 * PI);
-            cairo_fill(cr);
+            cx.cairo_arc(cr, px(p, c->rows[i].epoch), py(p, c->rows[i].v[col]), 3, 0, 2 * PI);
+            cx.cairo_fill(cr);
         }
 }
 
@@ -359,21 +357,21 @@ static void draw_legend(cairo_t *cr, const panel *p, bool has_val, bool bottom)
     const char *names[2] = { "training", "validation" };
     int n = has_val ? 2 : 1;
     double top = bottom ? p->y + p->h - 12 - 16 * n : p->y + 6;
-    cairo_set_source_rgba(cr, 1, 1, 1, 0.9);
-    cairo_rectangle(cr, p->x + p->w - 118, top, 110, 16 * n + 4);
-    cairo_fill(cr);
-    cairo_set_line_width(cr, 2);
-    cairo_set_font_size(cr, 11);
+    cx.cairo_set_source_rgba(cr, 1, 1, 1, 0.9);
+    cx.cairo_rectangle(cr, p->x + p->w - 118, top, 110, 16 * n + 4);
+    cx.cairo_fill(cr);
+    cx.cairo_set_line_width(cr, 2);
+    cx.cairo_set_font_size(cr, 11);
     for (int k = 0; k < n; k++) {
         double y = top + 10 + 16 * k, x = p->x + p->w - 110;
-        cairo_set_source_rgb(cr, k ? 0.85 : 0.12, k ? 0.37 : 0.47, k ? 0.01 : 0.71);
+        cx.cairo_set_source_rgb(cr, k ? 0.85 : 0.12, k ? 0.37 : 0.47, k ? 0.01 : 0.71);
         double dash[] = { 6, 4 };
-        cairo_set_dash(cr, dash, k ? 2 : 0, 0);
-        cairo_move_to(cr, x, y);
-        cairo_line_to(cr, x + 24, y);
-        cairo_stroke(cr);
-        cairo_set_dash(cr, dash, 0, 0);
-        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+        cx.cairo_set_dash(cr, dash, k ? 2 : 0, 0);
+        cx.cairo_move_to(cr, x, y);
+        cx.cairo_line_to(cr, x + 24, y);
+        cx.cairo_stroke(cr);
+        cx.cairo_set_dash(cr, dash, 0, 0);
+        cx.cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
         text_at(cr, x + 30, y, 0, 0.5, names[k]);
     }
 }
@@ -406,9 +404,9 @@ static void value_range(const curves *c, int col, double *lo, double *hi, bool u
 static void draw_curves(cairo_t *cr, const picture *pic, const void *data)
 {
     const curves *c = data;
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cx.cairo_set_source_rgb(cr, 1, 1, 1);
+    cx.cairo_paint(cr);
+    cx.cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     const char *titles[2] = { "Loss", "Accuracy" }, *ylab[2] = { "loss", "accuracy" };
     double pw = (pic->w - 2 * 80 - 40) / 2.0;
     for (int k = 0; k < 2; k++) {
@@ -418,11 +416,11 @@ static void draw_curves(cairo_t *cr, const picture *pic, const void *data)
         draw_axes(cr, &p, titles[k], ylab[k]);
         if (c->phase_start > 0) {   /* where fine-tuning begins */
             double x = px(&p, c->rows[c->phase_start].epoch - 0.5);
-            cairo_set_source_rgb(cr, 0.5, 0.5, 0.5);
-            cairo_move_to(cr, x, p.y);
-            cairo_line_to(cr, x, p.y + p.h);
-            cairo_stroke(cr);
-            cairo_set_font_size(cr, 10);
+            cx.cairo_set_source_rgb(cr, 0.5, 0.5, 0.5);
+            cx.cairo_move_to(cr, x, p.y);
+            cx.cairo_line_to(cr, x, p.y + p.h);
+            cx.cairo_stroke(cr);
+            cx.cairo_set_font_size(cr, 10);
             text_at(cr, x + 4, k ? p.y + 10 : p.y + p.h - 10, 0, 0.5, "fine-tuning");
         }
         draw_series(cr, &p, c, k, 0.12, 0.47, 0.71, false);
@@ -442,9 +440,9 @@ static void draw_confusion(cairo_t *cr, const picture *pic, const void *data)
 {
     const confusion *c = data;
     const cli_scores *s = c->s;
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cx.cairo_set_source_rgb(cr, 1, 1, 1);
+    cx.cairo_paint(cr);
+    cx.cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     size_t K = (size_t)s->K;
     double fs = c->cell >= 30 ? 12 : c->cell * 0.4;
     for (size_t t = 0; t < K; t++) {
@@ -454,35 +452,35 @@ static void draw_confusion(cairo_t *cr, const picture *pic, const void *data)
         for (size_t j = 0; j < K; j++) {   /* shade: the fraction of the true class */
             double f = total ? (double)s->conf[t * K + j] / (double)total : 0;
             double x = c->left + (double)j * c->cell, y = c->top + (double)t * c->cell;
-            cairo_set_source_rgb(cr, 1 - 0.92 * f, 1 - 0.6 * f, 1 - 0.25 * f);
-            cairo_rectangle(cr, x, y, c->cell, c->cell);
-            cairo_fill(cr);
+            cx.cairo_set_source_rgb(cr, 1 - 0.92 * f, 1 - 0.6 * f, 1 - 0.25 * f);
+            cx.cairo_rectangle(cr, x, y, c->cell, c->cell);
+            cx.cairo_fill(cr);
             char num[24];
             snprintf(num, sizeof num, "%ld", s->conf[t * K + j]);
-            cairo_set_source_rgb(cr, f > 0.55 ? 1 : 0.1, f > 0.55 ? 1 : 0.1, f > 0.55 ? 1 : 0.1);
-            cairo_set_font_size(cr, fs);
+            cx.cairo_set_source_rgb(cr, f > 0.55 ? 1 : 0.1, f > 0.55 ? 1 : 0.1, f > 0.55 ? 1 : 0.1);
+            cx.cairo_set_font_size(cr, fs);
             if (c->cell >= 12)
                 text_at(cr, x + c->cell / 2.0, y + c->cell / 2.0, 0.5, 0.5, num);
         }
     }
-    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-    cairo_set_font_size(cr, fs > 11 ? 11 : fs);
+    cx.cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    cx.cairo_set_font_size(cr, fs > 11 ? 11 : fs);
     for (size_t k = 0; k < K; k++) {
         text_at(cr, c->left - 6, c->top + ((double)k + 0.5) * c->cell, 1, 0.5, s->names[k]);
-        cairo_save(cr);   /* predicted classes: written upwards under the columns */
-        cairo_translate(cr, c->left + ((double)k + 0.5) * c->cell, c->top + (double)K * c->cell + 6);
-        cairo_rotate(cr, -PI / 2);
+        cx.cairo_save(cr);   /* predicted classes: written upwards under the columns */
+        cx.cairo_translate(cr, c->left + ((double)k + 0.5) * c->cell, c->top + (double)K * c->cell + 6);
+        cx.cairo_rotate(cr, -PI / 2);
         text_at(cr, 0, 0, 1, 0.5, s->names[k]);
-        cairo_restore(cr);
+        cx.cairo_restore(cr);
     }
-    cairo_set_font_size(cr, 13);
+    cx.cairo_set_font_size(cr, 13);
     text_at(cr, c->left + (double)K * c->cell / 2, pic->h - 20, 0.5, 0, "predicted class");
-    cairo_save(cr);
-    cairo_translate(cr, 16, c->top + (double)K * c->cell / 2);
-    cairo_rotate(cr, -PI / 2);
+    cx.cairo_save(cr);
+    cx.cairo_translate(cr, 16, c->top + (double)K * c->cell / 2);
+    cx.cairo_rotate(cr, -PI / 2);
     text_at(cr, 0, 0, 0.5, 0.5, "true class");
-    cairo_restore(cr);
-    cairo_set_font_size(cr, 14);
+    cx.cairo_restore(cr);
+    cx.cairo_set_font_size(cr, 14);
     text_at(cr, pic->w / 2.0, 12, 0.5, 0, pic->title);
 }
 
@@ -512,26 +510,26 @@ static int render(file_set *fs, const char *name, const picture *pic, char *err,
     buf svg = { 0 }, *labelled = add_file(fs, file);
     snprintf(file, sizeof file, "%s.png", name);
     buf *png = add_file(fs, file);
-    cairo_surface_t *s = cairo_svg_surface_create_for_stream(buf_write, &svg, pic->w, pic->h);
-    cairo_t *cr = cairo_create(s);
+    cairo_surface_t *s = cx.cairo_svg_surface_create_for_stream(buf_write, &svg, pic->w, pic->h);
+    cairo_t *cr = cx.cairo_create(s);
     pic->draw(cr, pic, pic->data);
-    cairo_status_t st = cairo_status(cr);
-    cairo_destroy(cr);
-    cairo_surface_finish(s);
-    st = st ? st : cairo_surface_status(s);
-    cairo_surface_destroy(s);
-    s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, pic->w, pic->h);
-    cr = cairo_create(s);
+    cairo_status_t st = cx.cairo_status(cr);
+    cx.cairo_destroy(cr);
+    cx.cairo_surface_finish(s);
+    st = st ? st : cx.cairo_surface_status(s);
+    cx.cairo_surface_destroy(s);
+    s = cx.cairo_image_surface_create(CAIRO_FORMAT_RGB24, pic->w, pic->h);
+    cr = cx.cairo_create(s);
     pic->draw(cr, pic, pic->data);
-    st = st ? st : cairo_status(cr);
-    cairo_destroy(cr);
-    st = st ? st : cairo_surface_write_to_png_stream(s, buf_write, png);
-    cairo_surface_destroy(s);
+    st = st ? st : cx.cairo_status(cr);
+    cx.cairo_destroy(cr);
+    st = st ? st : cx.cairo_surface_write_to_png_stream(s, buf_write, png);
+    cx.cairo_surface_destroy(s);
     if (!st)
         svg_label(labelled, &svg, pic);
     free(svg.p);
     if (st)
-        snprintf(err, esz, "%s: cairo: %s", name, cairo_status_to_string(st));
+        snprintf(err, esz, "%s: cairo: %s", name, cx.cairo_status_to_string(st));
     return st ? -1 : 0;
 }
 
@@ -582,14 +580,14 @@ static int find_wrong(const cli_scores *s, const int32_t *labels, wrong *w)
 /* A thumbnail of a 0..255 picture, its longer side THUMB, as PNG. */
 static int thumbnail(const crest_image *im, buf *png)
 {
-    cairo_surface_t *src = cairo_image_surface_create(CAIRO_FORMAT_RGB24, im->width, im->height);
-    if (cairo_surface_status(src)) {
-        cairo_surface_destroy(src);
+    cairo_surface_t *src = cx.cairo_image_surface_create(CAIRO_FORMAT_RGB24, im->width, im->height);
+    if (cx.cairo_surface_status(src)) {
+        cx.cairo_surface_destroy(src);
         return -1;
     }
-    cairo_surface_flush(src);
-    unsigned char *d = cairo_image_surface_get_data(src);
-    int stride = cairo_image_surface_get_stride(src);
+    cx.cairo_surface_flush(src);
+    unsigned char *d = cx.cairo_image_surface_get_data(src);
+    int stride = cx.cairo_image_surface_get_stride(src);
     for (int y = 0; y < im->height; y++)
         for (int x = 0; x < im->width; x++) {
             const float *p = im->data + ((size_t)y * (size_t)im->width + (size_t)x) * (size_t)im->channels;
@@ -600,20 +598,20 @@ static int thumbnail(const crest_image *im, buf *png)
             }
             ((uint32_t *)(d + (size_t)y * (size_t)stride))[x] = c[0] << 16 | c[1] << 8 | c[2];
         }
-    cairo_surface_mark_dirty(src);
+    cx.cairo_surface_mark_dirty(src);
     double sc = (double)THUMB / (im->width > im->height ? im->width : im->height);
     int w = (int)lround(im->width * sc), h = (int)lround(im->height * sc);
-    cairo_surface_t *dst = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w < 1 ? 1 : w, h < 1 ? 1 : h);
-    cairo_t *cr = cairo_create(dst);
-    cairo_scale(cr, sc, sc);
-    cairo_set_source_surface(cr, src, 0, 0);
-    cairo_pattern_set_filter(cairo_get_source(cr), sc > 1 ? CAIRO_FILTER_NEAREST : CAIRO_FILTER_GOOD);
-    cairo_paint(cr);
-    cairo_status_t st = cairo_status(cr);
-    cairo_destroy(cr);
-    st = st ? st : cairo_surface_write_to_png_stream(dst, buf_write, png);
-    cairo_surface_destroy(dst);
-    cairo_surface_destroy(src);
+    cairo_surface_t *dst = cx.cairo_image_surface_create(CAIRO_FORMAT_RGB24, w < 1 ? 1 : w, h < 1 ? 1 : h);
+    cairo_t *cr = cx.cairo_create(dst);
+    cx.cairo_scale(cr, sc, sc);
+    cx.cairo_set_source_surface(cr, src, 0, 0);
+    cx.cairo_pattern_set_filter(cx.cairo_get_source(cr), sc > 1 ? CAIRO_FILTER_NEAREST : CAIRO_FILTER_GOOD);
+    cx.cairo_paint(cr);
+    cairo_status_t st = cx.cairo_status(cr);
+    cx.cairo_destroy(cr);
+    st = st ? st : cx.cairo_surface_write_to_png_stream(dst, buf_write, png);
+    cx.cairo_surface_destroy(dst);
+    cx.cairo_surface_destroy(src);
     return st ? -1 : 0;
 }
 
@@ -852,6 +850,8 @@ int cli_train_report(const cli_report *r)
             }
         }
     }
+    if (!rc && !cli_cairo_open(err, sizeof err))
+        rc = -1;
     file_set *fs = rc ? NULL : calloc(1, sizeof *fs);
     if (!rc && !fs)
         rc = -1;
@@ -870,8 +870,10 @@ int cli_train_report(const cli_report *r)
     for (int k = 0; fs && k < fs->n; k++)
         free(fs->data[k].p);
     free(fs);
-    cairo_debug_reset_static_data();   /* no cairo object is left: its font caches go, */
-    FcFini();                          /* then fontconfig's (leak checkers see none) */
+    if (cli_cairo_ready()) {
+        cx.cairo_debug_reset_static_data();   /* no cairo object is left: its font caches go, */
+        cx.FcFini();                          /* then fontconfig's (leak checkers see none) */
+    }
     if (rc)
         fprintf(stderr, "crest train: the model is saved in %s, but its report is not: %s\n",
                 r->o->out, err);
