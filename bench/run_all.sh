@@ -40,3 +40,6 @@ for b in 1 32; do
     printf "mobilenet_v2 batch=%s: crest %.2f ms/image, onnxruntime %.2f (crest/ort %.2fx), pytorch %.2f (crest/torch %.2fx)\n",
            b, c, o, c / o, p, c / p }'
 done
+
+echo "== peak RSS of crest infer (issue 11 bound)"
+bash bench/infer_rss.sh "$BUILD" 5
