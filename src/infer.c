@@ -1,6 +1,9 @@
 /* infer.c - raw inference-mode forward passes: to the model's output or
- * stopping at a named layer's output (crest infer --layer). */
+ * stopping at a named layer's output (crest infer --layer); and passes run
+ * by several threads at once, each on its own copy of the graph. */
 #include "internal.h"
+
+#include <stdio.h>
 
 /* A fresh inference graph that records the output of layer l. */
 static int probe_graph(crest_model *m, crest_layer *l, cr_graph **gout, cr_node **yout)
@@ -43,6 +46,87 @@ int64_t cr_auto_batch(cr_graph *g)
     while (b < AUTO_MAX && one * (size_t)b * 2 <= AUTO_ARENA)
         b *= 2;
     return b;
+}
+
+/* ---- whole passes on several threads ----------------------------------
+ *
+ * With T threads and two passes or more to run, up to T copies of the
+ * inference graph each run whole passes on one thread (their kernels on
+ * that thread alone), instead of every layer being cut over the T threads:
+ * no hand-off per layer, and each thread's activations stay in its own
+ * core's caches. A copy is traced like the first and prepares its own
+ * packed weights (the memory: those and one arena per copy). A sample's
+ * outputs are the same bits either way, as kernels compute every output
+ * element alike for any split and any batch. Not for custom models (a trace
+ * runs the caller's code), models of unknown input size (traced per size)
+ * or models whose weights were released (copies could not prepare them). */
+
+typedef struct pass_run {
+    cr_traced *t[CR_MAX_COPIES];
+    int k;                        /* output k, or (k < 0) t->out, stopping there */
+    const float *x;
+    int64_t per_in, per_out, bs;
+    size_t n;
+    float *out;
+    int rc[CR_MAX_COPIES];
+    char msg[CR_MAX_COPIES][512];
+} pass_run;
+
+static void pass_task(void *ctx, int ith, int nth)
+{
+    pass_run *r = ctx;
+    cr_graph *g = r->t[ith]->g;
+    cr_ctx c = { .pool = NULL, .training = false };
+    for (size_t s = (size_t)ith * (size_t)r->bs; s < r->n; s += (size_t)nth * (size_t)r->bs) {
+        int64_t b = (int64_t)(r->n - s < (size_t)r->bs ? r->n - s : (size_t)r->bs);
+        int rc = cr_graph_plan(g, b);
+        if (rc) {   /* the message is this thread's: the caller re-raises it */
+            r->rc[ith] = rc;
+            snprintf(r->msg[ith], sizeof r->msg[ith], "%s", crest_last_error());
+            return;
+        }
+        const cr_node *y = r->k < 0 ? r->t[ith]->out : g->outputs[r->k];
+        cr_graph_feed(g, r->x, r->per_in, NULL, s, b);
+        for (int i = 0; i <= y->id; i++)
+            if (g->nodes[i]->kind == CR_NODE_OP)
+                g->nodes[i]->op->forward(g->nodes[i], &c);
+        memcpy(r->out + s * (size_t)r->per_out, y->val, (size_t)(b * r->per_out) * sizeof(float));
+    }
+}
+
+int cr_run_passes(crest_model *m, cr_pool *pool, int k, const float *x, size_t n, int64_t bs,
+                  float *out, int64_t per_out)
+{
+    int64_t passes = bs > 0 ? (int64_t)((n + (size_t)bs - 1) / (size_t)bs) : 0;
+    int nt = cr_pool_size(pool);
+    if (nt > passes)
+        nt = (int)passes;
+    if (nt > CR_MAX_COPIES)
+        nt = CR_MAX_COPIES;
+    if (nt < 2 || m->dynamic || m->kind == &cr_custom_kind || m->layers_borrowed ||
+        m->params.released || !m->infer.g)
+        return 0;
+    while (m->n_copies < nt - 1) {
+        int rc = cr_model_trace_copy(m, &m->copy[m->n_copies]);
+        if (rc)
+            return rc;
+        m->n_copies++;
+    }
+    pass_run *r = cr_calloc(1, sizeof *r);
+    if (!r)
+        return cr_fail(CREST_E_NOMEM, "out of memory running passes");
+    *r = (pass_run){ .k = k, .x = x, .per_in = cr_dims_count(&m->feed), .per_out = per_out,
+                     .bs = bs, .n = n, .out = out };
+    r->t[0] = &m->infer;
+    for (int i = 1; i < nt; i++)
+        r->t[i] = &m->copy[i - 1];
+    cr_pool_run(pool, nt, pass_task, r);
+    int rc = 1;
+    for (int i = 0; i < nt && rc == 1; i++)
+        if (r->rc[i])
+            rc = cr_fail(r->rc[i], "%s", r->msg[i]);
+    cr_free(r);
+    return rc;
 }
 
 int crest_infer(crest_model *m, const char *layer, const float *x, size_t n, int batch_size,
@@ -95,6 +179,15 @@ int crest_infer(crest_model *m, const char *layer, const float *x, size_t n, int
         }
         if (!n)
             break;
+        if (s == 0 && !own) {   /* all of them on copies of g, if it can */
+            int ran = cr_run_passes(m, pool, -1, x, n, bs, res, per_out);
+            if (ran < 0) {
+                rc = ran;
+                goto out;
+            }
+            if (ran == 1)
+                break;
+        }
         cr_graph_feed(g, x, per_in, NULL, s, b);
         for (int i = 0; i <= y->id; i++)   /* nothing past the requested output */
             if (g->nodes[i]->kind == CR_NODE_OP)

@@ -605,6 +605,8 @@ cJSON *cr_model_json_wrap(const char *class_name, cJSON *cfg);
  * message set when a layer cannot be saved. */
 cJSON *cr_model_layers_json(crest_model *m, const crest_layer *skip, const cr_dims *first_input);
 
+#define CR_MAX_COPIES 16   /* threads that run passes of their own, at most */
+
 /* One traced graph and the nodes fit, evaluate and predict use. */
 typedef struct cr_traced {
     cr_graph *g;
@@ -638,6 +640,10 @@ struct crest_model {
     void *impl;                   /* the kind's own state */
     /* traced graphs: inference, training (with loss), evaluation (with loss) */
     cr_traced infer, train, eval;
+    /* more copies of the inference graph, one per thread that runs whole
+     * passes at once (src/infer.c, cr_run_passes) */
+    cr_traced copy[CR_MAX_COPIES - 1];
+    int n_copies;
     int64_t out_size;
     /* all distinct weights, in Keras order */
     cr_weight **weights;
@@ -681,6 +687,17 @@ int cr_model_build_eval(crest_model *m);          /* traces m->eval (after compi
 /* Appends l (named uniquely); consumes l, even on failure. */
 int cr_model_push_layer(crest_model *m, crest_layer *l);
 void cr_model_invalidate(crest_model *m);          /* drop traced graphs */
+void cr_model_drop_copies(crest_model *m);         /* drop m->copy[] */
+/* Traces one more copy of the inference graph (as cr_model_build traces
+ * m->infer, after it) into t. */
+int cr_model_trace_copy(crest_model *m, cr_traced *t);
+/* src/infer.c: the n samples of x in passes of bs, each pass whole on one
+ * thread of pool with its own copy of m's inference graph; into out
+ * (per_out floats per sample) output k, or (k < 0) m->infer.out. 1 when
+ * it ran them, 0 when it cannot here (one thread or pass, a custom or
+ * dynamic model, released weights: the caller runs them), or an error. */
+int cr_run_passes(crest_model *m, cr_pool *pool, int k, const float *x, size_t n, int64_t bs,
+                  float *out, int64_t per_out);
 /* Frees the training and evaluation graphs (the inference one stays). */
 void cr_model_drop_loss_graphs(crest_model *m);
 int cr_model_collect_weights(crest_model *m);   /* lists and packs m->weights */

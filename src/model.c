@@ -51,8 +51,16 @@ void cr_model_drop_loss_graphs(crest_model *m)
     m->train = m->eval = (cr_traced){ 0 };
 }
 
+void cr_model_drop_copies(crest_model *m)
+{
+    for (int i = 0; i < m->n_copies; i++)
+        cr_graph_free(m->copy[i].g);
+    m->n_copies = 0;
+}
+
 void cr_model_invalidate(crest_model *m)
 {
+    cr_model_drop_copies(m);
     cr_model_drop_loss_graphs(m);
     cr_graph_free(m->infer.g);
     m->infer = (cr_traced){ 0 };
@@ -278,6 +286,34 @@ int cr_model_build(crest_model *m)
     m->out_size = cr_dims_count(&out->shape) / out->shape.d[0];
     if (m->out_dynamic && !m->fed)
         m->out_size = 0;   /* known once the data's shape is */
+    return CREST_OK;
+}
+
+int cr_model_trace_copy(crest_model *m, cr_traced *t)
+{
+    *t = (cr_traced){ 0 };
+    cr_graph *g = cr_graph_new(m, false);
+    if (!g)
+        return cr_fail(CREST_E_NOMEM, "out of memory copying model '%s''s graph", m->name);
+    cr_node *out = cr_model_trace(m, g);
+    int rc = cr_graph_status(g);
+    if (!rc && !out)
+        rc = cr_fail(CREST_E_SHAPE, "model '%s': no output", m->name);
+    if (!rc) {
+        out->keep = true;
+        if (g->n_outputs == 0)
+            g->outputs[g->n_outputs++] = out;
+        if (!m->no_fuse)
+            rc = cr_graph_fuse_inference(g);
+    }
+    if (!rc && (g->n != m->infer.g->n || g->n_outputs != m->infer.g->n_outputs))
+        rc = cr_fail(CREST_E_INTERNAL, "model '%s': a second trace gave another graph "
+                     "(%d nodes, not %d)", m->name, g->n, m->infer.g->n);
+    if (rc) {
+        cr_graph_free(g);
+        return cr_wrap(rc, "model '%s'", m->name);
+    }
+    *t = (cr_traced){ .g = g, .out = out };
     return CREST_OK;
 }
 

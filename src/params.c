@@ -110,6 +110,7 @@ int cr_params_pack(crest_model *m)
     for (int i = 0; i < 3; i++)
         if (t[i]->g)
             t[i]->g->planned = false;
+    cr_model_drop_copies(m);   /* traced again when next needed */
     return CREST_OK;
 }
 
@@ -311,6 +312,7 @@ int crest_model_inference_only(crest_model *m)
         rc = cr_model_ready(m);
     if (!rc)
         rc = cr_params_pack(m);
+    cr_model_drop_copies(m);   /* they would prepare their own weights */
     if (!rc)
         rc = cr_graph_plan(m->infer.g, 1);   /* every window's geometry */
     if (rc)

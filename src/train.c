@@ -578,6 +578,11 @@ static int predict_rows(crest_model *m, int k, const float *x, const crest_datas
         int64_t b = (int64_t)(n - s < (size_t)bs ? n - s : (size_t)bs);
         if ((rc = cr_graph_plan(g, b)))
             return rc;
+        if (s == 0 && !d) {   /* all of them on copies of g, if it can */
+            int64_t w = cr_dims_count(&g->outputs[k]->shape) / b;
+            if ((rc = cr_run_passes(m, pool, k, x, n, bs, out, w)))
+                return rc < 0 ? rc : CREST_OK;
+        }
         if (d && (rc = feed_rows(g, d, NULL, s, b)))
             return rc;
         if (!d)

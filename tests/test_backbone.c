@@ -182,6 +182,52 @@ static void test_mobilenet_v2_threads(void **state)
     free(x);
 }
 
+/* Passes run whole on several threads (each thread its own copy of the
+ * graph, src/infer.c): crest_infer and crest_predict to the model's output
+ * give the same bits on 1, 2 and 3 threads, for 5 images in passes of 2
+ * (3 passes: on 3 threads the last copy takes one) and of 1. */
+static void test_mobilenet_v2_pass_threads(void **state)
+{
+    (void)state;
+    const size_t per = 224 * 224 * 3, n = 5;
+    float *two = inputs(224), *x = malloc(n * per * sizeof *x), *ref[3] = { NULL };
+    assert_non_null(x);
+    for (size_t i = 0; i < n; i++)   /* the two photos, each a little brighter */
+        for (size_t j = 0; j < per; j++)
+            x[i * per + j] = two[(i % 2) * per + j] * (1.0f + 0.05f * (float)i);
+    size_t cnt = 0;
+    for (int t = 1; t <= 3; t++) {
+        crest_model *m = load("mobilenet_v2");
+        assert_non_null(m);
+        assert_int_equal(crest_model_set_threads(m, t), 0);
+        crest_dims od;
+        float *y[3] = { NULL, NULL, NULL };
+        assert_int_equal(crest_infer(m, NULL, x, n, 2, &y[0], &od), 0);
+        assert_int_equal(m->n_copies, t - 1);   /* 3 passes: every thread ran some */
+        assert_int_equal(crest_infer(m, NULL, x, n, 1, &y[1], &od), 0);
+        cnt = n * (size_t)crest_dims_count(od);
+        assert_non_null(y[2] = malloc(cnt * sizeof(float)));
+        assert_int_equal(crest_predict(m, x, n, y[2]), 0);
+        for (int k = 0; k < 3; k++) {
+            if (t == 1 && k == 0) {
+                ref[0] = y[0];
+                continue;
+            }
+            if (memcmp(y[k], ref[0], cnt * sizeof(float)))
+                fail_msg("%d threads, way %d: outputs differ from 1 thread in passes of 2 "
+                         "(max |diff| %.3g)", t, k, gd_max_diff(y[k], ref[0], cnt));
+            if (k == 2)
+                free(y[k]);
+            else
+                crest_free(y[k]);
+        }
+        crest_model_free(m);
+    }
+    crest_free(ref[0]);
+    free(two);
+    free(x);
+}
+
 static void test_inception_v3(void **state)
 {
     (void)state;
@@ -196,6 +242,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mobilenet_v2),
         cmocka_unit_test(test_mobilenet_v2_threads),
+        cmocka_unit_test(test_mobilenet_v2_pass_threads),
         cmocka_unit_test(test_inception_v3),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

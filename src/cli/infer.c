@@ -130,8 +130,12 @@ static int load_model(const char *path, const infer_opts *o, crest_model **m)
         return EXIT_INPUT;
     }
     /* nothing but this forward pass follows: the weights' memory goes back
-     * as the convolutions pack them (a probe to --layer traces anew) */
-    return o->layer ? CREST_OK : crest_model_inference_only(*m);
+     * as the convolutions pack them (a probe to --layer traces anew). Not
+     * for several samples on several threads: each thread then runs whole
+     * passes on a copy of the graph, which prepares its own weights. */
+    if (o->layer || (o->shape.n > 1 && o->threads != 1))
+        return CREST_OK;
+    return crest_model_inference_only(*m);
 }
 
 /* The forward pass, its output written to --out and its shape printed. */
