@@ -13,9 +13,17 @@
  * so that 4 consecutive k of one column are one int32 lane (vpdpbusd's u8 x
  * s8 groups of 4), and a 64-byte row of the panel is 16 columns x 4 k.
  *
- * Packed depthwise weights: int32 bias[OC16], then int32 w[kh*kw][OC16]
- * (OC16 = oc rounded up to 16, zeros past oc): widened once, so the inner
- * loops multiply int32 lanes.
+ * Packed depthwise weights: blocks of 64 output channels (zeros past oc),
+ * block b at kp + b * q8_dw_block_bytes(taps), taps = kh * kw:
+ *     int32 bias[64]                    in quad order (below)
+ *     int32 wsum[64]                    the sum of the channel's weights, quad order
+ *     int8  w[G][4][64]                 G = ceil(taps / 4) groups of 4 taps
+ * Quad order: 4 vectors q of 16 int32 lanes; lane 4L + j of vector q is
+ * channel 16L + 4q + j of the block, which is where interleaving the bytes
+ * of 4 taps (unpack 8-bit, then 16-bit, within 128-bit lanes) puts that
+ * channel; packing the 4 vectors back (32 -> 16 -> 8 bits) restores channel
+ * order. Byte 4 * (lane) + tt of w[g][q] is tap 4g + tt of that channel, so
+ * vpdpbusd of the interleaved input bytes with w[g][q] adds 4 taps.
  */
 #ifndef CR_KERNELS_Q8_H
 #define CR_KERNELS_Q8_H
@@ -31,7 +39,26 @@ static inline int q8_k4(int K) { return (K + 3) & ~3; }
 
 static inline size_t q8_panel_bytes(int K) { return 64 + (size_t)16 * q8_k4(K); }
 
-static inline int q8_oc16(int oc) { return (oc + 15) & ~15; }
+static inline int q8_dw_groups(int taps) { return (taps + 3) / 4; }
+
+static inline size_t q8_dw_block_bytes(int taps) { return 512 + (size_t)256 * q8_dw_groups(taps); }
+
+/* The quad-order index (0..63) of channel cc (0..63) of a block. */
+static inline int q8_dw_lane(int cc) { return (cc & 12) * 4 + (cc >> 4) * 4 + (cc & 3); }
+
+/* Bias, and weight of tap t, of output channel o in packed depthwise kp. */
+static inline int32_t q8_dw_bias(const uint8_t *kp, int taps, int o)
+{
+    int32_t b;
+    memcpy(&b, kp + (size_t)(o / 64) * q8_dw_block_bytes(taps) + 4 * q8_dw_lane(o % 64), 4);
+    return b;
+}
+
+static inline int8_t q8_dw_w(const uint8_t *kp, int taps, int o, int t)
+{
+    const uint8_t *blk = kp + (size_t)(o / 64) * q8_dw_block_bytes(taps);
+    return (int8_t)blk[512 + (size_t)(t / 4) * 256 + 4 * q8_dw_lane(o % 64) + t % 4];
+}
 
 typedef struct cr_q8_ukr {
     cr_q8_isa isa;
@@ -47,7 +74,7 @@ typedef struct cr_q8_ukr {
                  uint8_t *c, int32_t *c32, size_t ldc, const cr_q8_req *rq, int j0);
 
     /* Depthwise, depth multiplier 1: output row `row` of n*oh. */
-    void (*dw_row)(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const int32_t *kp,
+    void (*dw_row)(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const uint8_t *kp,
                    const cr_q8_req *rq, uint8_t *y, int64_t row);
 } cr_q8_ukr;
 
@@ -95,10 +122,35 @@ void q8_gemm_serial(const cr_q8_ukr *u, int M, int n0, int n1, int K, const uint
 int q8_rows_per_chunk(const cr_q8_ukr *u, int64_t M, double macs_per_row, int n_col_chunks,
                       int nth);
 
+/* Depthwise rows by the vector levels: at most this many taps (else the
+ * plain cells), and the input of each tap of one output cell. */
+#define Q8_DW_MAX_TAPS 64
+
+/* tp[t] = the input pixel (n, iy, ix) of tap t of output cell (row, ow),
+ * plus c0 channels, or zpix (bytes of z_x) where the tap is padding; taps
+ * up to a multiple of 4 also get zpix. Returns whether every tap is in the
+ * image. xn: image n. */
+static inline void q8_dw_taps(const cr_conv_geom *g, const uint8_t *xn, int by, int ow, int c0,
+                              const uint8_t *zpix, const uint8_t **tp)
+{
+    int bx = ow * g->sw - g->pl, t = 0;
+    for (int i = 0; i < g->kh; i++) {
+        int iy = by + i * g->dh;
+        for (int j = 0; j < g->kw; j++, t++) {
+            int ix = bx + j * g->dw;
+            tp[t] = iy >= 0 && iy < g->h && ix >= 0 && ix < g->w
+                        ? xn + ((size_t)iy * g->w + ix) * g->c + c0
+                        : zpix;
+        }
+    }
+    for (; t % 4; t++)
+        tp[t] = zpix;
+}
+
 /* The depthwise output cell (row, ow) for output channels [o0, o1) of any
  * depth multiplier, in plain C (used by every level for dm > 1 and by the
  * generic level for all). */
-void q8_dw_cell(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const int32_t *kp,
+void q8_dw_cell(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const uint8_t *kp,
                 const cr_q8_req *rq, uint8_t *y, int64_t row, int ow, int o0, int o1);
 
 #endif

@@ -196,46 +196,131 @@ static T_VNNI void gemm_avxvnni(int K, const uint8_t *a, size_t lda, const int8_
 }
 
 /* ---- depthwise, depth multiplier 1 ----------------------------------------
- * 8 channels a vector: acc = bias, then for each valid tap (i, then j)
- * acc += (x - z) * w in int32 lanes (exact), then requant8. */
-static T_AVX2 void dw_row_avx2(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
-                               const int32_t *kp, const cr_q8_req *rq, uint8_t *y, int64_t row)
+ * As q8_avx512.c's, 32 channels (half a packed block) a step: the input
+ * bytes of 4 taps interleaved, then a u8 x s8 dot product of 4 per lane:
+ * vpdpbusd with AVX-VNNI; with AVX2 two vpmaddwd, one on the even bytes and
+ * one on the odd ones (each product fits in int16, their pair sums in
+ * int32, so nothing saturates). */
+
+/* acc + the dot products of the 4 bytes of each lane, u8 (a) x s8 (b). */
+INLINE T_AVX2 __m256i dot4_avx2(__m256i acc, __m256i a, __m256i b)
 {
-    int oh = (int)(row % g->oh), n = (int)(row / g->oh), C = g->c, oc16 = q8_oc16(C), i0, i1;
-    int by = oh * g->sh - g->pt;
-    cr_tap_range(by, g->dh, g->kh, g->h, &i0, &i1);
-    __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));
-    __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));
-    __m256i z = _mm256_set1_epi32(rq->z_out), zx = _mm256_set1_epi32(z_x);
-    const uint8_t *x0 = x + (size_t)n * g->h * g->w * C;
-    for (int c0 = 0; c0 < C; c0 += 8) {
-        int nc = C - c0 < 8 ? C - c0 : 8;
-        __m256i bias = _mm256_loadu_si256((const __m256i *)(const void *)(kp + c0));
-        __m256 m = load_m(rq, c0, nc);
-        for (int ow = 0; ow < g->ow; ow++) {
-            int bx = ow * g->sw - g->pl, j0, j1;
-            cr_tap_range(bx, g->dw, g->kw, g->w, &j0, &j1);
-            __m256i acc = bias;
-            for (int i = i0; i < i1; i++) {
-                const uint8_t *xr = x0 + (size_t)(by + i * g->dh) * g->w * C + c0;
-                const int32_t *kr = kp + (size_t)(1 + i * g->kw) * oc16 + c0;
-                for (int j = j0; j < j1; j++) {
-                    const uint8_t *xp = xr + (size_t)(bx + j * g->dw) * C;
-                    int64_t v = 0;
-                    if (nc == 8)
-                        memcpy(&v, xp, 8);
-                    else
-                        memcpy(&v, xp, (size_t)nc);
-                    __m256i xv = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(v));
-                    __m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)(kr +
-                                                    (size_t)j * oc16));
-                    acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(_mm256_sub_epi32(xv, zx), wv));
-                }
-            }
-            store8(y + ((size_t)row * g->ow + ow) * C + c0, requant8(acc, m, flo, fhi, z), nc);
-        }
-    }
+    __m256i lo = _mm256_set1_epi16(0x00FF);
+    __m256i ae = _mm256_and_si256(a, lo), ao = _mm256_srli_epi16(a, 8);
+    __m256i be = _mm256_srai_epi16(_mm256_slli_epi16(b, 8), 8), bo = _mm256_srai_epi16(b, 8);
+    return _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(ae, be),
+                                                  _mm256_madd_epi16(ao, bo)));
 }
+
+INLINE T_VNNI __m256i dot4_vnni(__m256i acc, __m256i a, __m256i b)
+{
+    return _mm256_dpbusd_avx_epi32(acc, a, b);
+}
+
+/* 32 bytes at p, or its first n (then zeros). */
+INLINE T_AVX2 __m256i load32(const uint8_t *p, int n)
+{
+    if (n == 32)
+        return _mm256_loadu_si256((const __m256i *)(const void *)p);
+    uint8_t t[32] = { 0 };
+    memcpy(t, p, (size_t)n);
+    return _mm256_loadu_si256((const __m256i *)(const void *)t);
+}
+
+#define LD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+
+#define DW_ROW(NAME, T, DOT)                                                                  \
+    static T void NAME##_half(const uint8_t *const *tp, int G, int nc, const uint8_t *wb,     \
+                              const __m256i *acc0, const __m256 *m, const cr_q8_req *rq,      \
+                              uint8_t *y)                                                     \
+    {                                                                                         \
+        __m256i acc[4] = { acc0[0], acc0[1], acc0[2], acc0[3] };                              \
+        for (int gi = 0; gi < G; gi++, tp += 4, wb += 256) {                                  \
+            __m256i x0 = load32(tp[0], nc), x1 = load32(tp[1], nc);                           \
+            __m256i x2 = load32(tp[2], nc), x3 = load32(tp[3], nc);                           \
+            __m256i l01 = _mm256_unpacklo_epi8(x0, x1), h01 = _mm256_unpackhi_epi8(x0, x1);   \
+            __m256i l23 = _mm256_unpacklo_epi8(x2, x3), h23 = _mm256_unpackhi_epi8(x2, x3);   \
+            acc[0] = DOT(acc[0], _mm256_unpacklo_epi16(l01, l23), LD(wb));                    \
+            acc[1] = DOT(acc[1], _mm256_unpackhi_epi16(l01, l23), LD(wb + 64));               \
+            acc[2] = DOT(acc[2], _mm256_unpacklo_epi16(h01, h23), LD(wb + 128));              \
+            acc[3] = DOT(acc[3], _mm256_unpackhi_epi16(h01, h23), LD(wb + 192));              \
+        }                                                                                     \
+        __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));                            \
+        __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));                             \
+        __m256i z = _mm256_set1_epi32(rq->z_out);                                             \
+        __m256i q0 = requant8(acc[0], m[0], flo, fhi, z);                                     \
+        __m256i q1 = requant8(acc[1], m[1], flo, fhi, z);                                     \
+        __m256i q2 = requant8(acc[2], m[2], flo, fhi, z);                                     \
+        __m256i q3 = requant8(acc[3], m[3], flo, fhi, z);                                     \
+        __m256i b = _mm256_packus_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3)); \
+        if (nc == 32) {                                                                       \
+            _mm256_storeu_si256((__m256i *)(void *)y, b);                                     \
+        } else {                                                                              \
+            uint8_t t[32];                                                                    \
+            _mm256_storeu_si256((__m256i *)(void *)t, b);                                     \
+            memcpy(y, t, (size_t)nc);                                                         \
+        }                                                                                     \
+    }                                                                                         \
+                                                                                              \
+    static T void NAME(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,                  \
+                       const uint8_t *kp, const cr_q8_req *rq, uint8_t *y, int64_t row)       \
+    {                                                                                         \
+        int taps = g->kh * g->kw, G = q8_dw_groups(taps), C = g->c, i0, i1, ow0, ow1;         \
+        if (taps > Q8_DW_MAX_TAPS) {                                                          \
+            for (int ow = 0; ow < g->ow; ow++)                                                \
+                q8_dw_cell(g, x, z_x, kp, rq, y, row, ow, 0, C);                              \
+            return;                                                                           \
+        }                                                                                     \
+        int oh = (int)(row % g->oh), n = (int)(row / g->oh), by = oh * g->sh - g->pt;         \
+        const uint8_t *xn = x + (size_t)n * g->h * g->w * C;                                  \
+        uint8_t *yr = y + (size_t)row * g->ow * C;                                            \
+        size_t bb = q8_dw_block_bytes(taps);                                                  \
+        _Alignas(64) uint8_t zpix[64];                                                        \
+        _Alignas(64) float mp[64];                                                            \
+        const uint8_t *tp[Q8_DW_MAX_TAPS + 4];                                                \
+        ptrdiff_t off[Q8_DW_MAX_TAPS];                                                        \
+        memset(zpix, (int)z_x, sizeof zpix);                                                  \
+        cr_tap_range(by, g->dh, g->kh, g->h, &i0, &i1);                                       \
+        cr_interior(g, &ow0, &ow1);                                                           \
+        bool rows_in = i0 == 0 && i1 == g->kh;                                                \
+        for (int i = 0, t = 0; i < g->kh; i++)                                                \
+            for (int j = 0; j < g->kw; j++, t++)                                              \
+                off[t] = ((ptrdiff_t)(by + i * g->dh) * g->w + j * g->dw - g->pl) * C;        \
+        for (int t = taps; t % 4; t++)                                                        \
+            tp[t] = zpix;                                                                     \
+        __m256i zx = _mm256_set1_epi32(z_x);                                                  \
+        for (int c0 = 0; c0 < C; c0 += 64) {                                                  \
+            const uint8_t *blk = kp + (size_t)(c0 / 64) * bb;                                 \
+            int nb = C - c0 < 64 ? C - c0 : 64;                                               \
+            for (int cc = 0; cc < 64; cc++)                                                   \
+                mp[q8_dw_lane(cc)] = cc < nb ? q8_m(rq, c0 + cc) : 0.0f;                      \
+            for (int h = 0; h < 2 && 32 * h < nb; h++) {                                      \
+                int nc = nb - 32 * h < 32 ? nb - 32 * h : 32;                                 \
+                __m256 m[4];                                                                  \
+                __m256i acc0[4];                                                              \
+                for (int q = 0; q < 4; q++) {                                                 \
+                    m[q] = _mm256_load_ps(mp + 16 * q + 8 * h);                               \
+                    acc0[q] = _mm256_sub_epi32(LD(blk + 64 * q + 32 * h),                     \
+                                  _mm256_mullo_epi32(zx, LD(blk + 256 + 64 * q + 32 * h)));   \
+                }                                                                             \
+                int ch = c0 + 32 * h;                                                         \
+                for (int ow = 0; ow < g->ow; ow++) {                                          \
+                    if (rows_in && ow >= ow0 && ow < ow1) {                                   \
+                        ptrdiff_t base = (ptrdiff_t)ow * g->sw * C + ch;                      \
+                        for (int t = 0; t < taps; t++)                                        \
+                            tp[t] = xn + (off[t] + base);                                     \
+                    } else {                                                                  \
+                        q8_dw_taps(g, xn, by, ow, ch, zpix, tp);                              \
+                    }                                                                         \
+                    NAME##_half(tp, G, nc, blk + 512 + 32 * h, acc0, m, rq,                   \
+                                yr + (size_t)ow * C + ch);                                    \
+                }                                                                             \
+            }                                                                                 \
+        }                                                                                     \
+    }
+
+DW_ROW(dw_row_avx2, T_AVX2, dot4_avx2)
+DW_ROW(dw_row_avxvnni, T_VNNI, dot4_vnni)
 
 const cr_q8_ukr cr_q8_ukr_avx2 = {
     .isa = CR_Q8_AVX2,
@@ -250,6 +335,6 @@ const cr_q8_ukr cr_q8_ukr_avxvnni = {
     .mr = MR_VNNI,
     .nr = Q8_NR,
     .gemm = gemm_avxvnni,
-    .dw_row = dw_row_avx2,
+    .dw_row = dw_row_avxvnni,
 };
 #endif

@@ -41,80 +41,96 @@ INLINE __m512i requant16(__m512i acc, __m512 m, __m512 flo, __m512 fhi, __m512i 
     return _mm512_add_epi32(_mm512_cvtps_epi32(f), z);
 }
 
-/* Rows [0, rows) (rows <= mrt) by np panels; missing rows read row 0 and
- * are not stored. */
-INLINE void tile(const int np, const int mrt, int K, const uint8_t *a, size_t lda,
-                 const int8_t *bp, int rows, int cols, uint8_t *c, int32_t *c32, size_t ldc,
-                 const cr_q8_req *rq, int j0)
+/* Rows [0, rows) (rows <= MRT) by NP panels; missing rows read row 0 and
+ * are not stored. One function per shape (arrays of exactly MRT x NP
+ * vectors, so that the compiler keeps them in registers). */
+#define TILE(NP, MRT)                                                                         \
+    static TARGET void tile_##NP##_##MRT(int K, const uint8_t *a, size_t lda,               \
+                                         const int8_t *bp, int rows, int cols, uint8_t *c,   \
+                                         int32_t *c32, size_t ldc, const cr_q8_req *rq,      \
+                                         int j0)                                             \
+    {                                                                                        \
+        size_t ps = q8_panel_bytes(K);                                                       \
+        const uint8_t *ar[MRT];                                                              \
+        __m512i acc[MRT][NP];                                                                \
+        UNROLL                                                                               \
+        for (int r = 0; r < MRT; r++)                                                        \
+            ar[r] = a + (r < rows ? r : 0) * lda;                                            \
+        UNROLL                                                                               \
+        for (int p = 0; p < NP; p++) {                                                       \
+            __m512i b0 = _mm512_loadu_si512(bp + p * ps);                                    \
+            UNROLL                                                                           \
+            for (int r = 0; r < MRT; r++)                                                    \
+                acc[r][p] = b0;                                                              \
+        }                                                                                    \
+        const int8_t *w = bp + 64;                                                           \
+        int k = 0;                                                                           \
+        for (; k + 4 <= K; k += 4, w += 64) {                                                \
+            __m512i b[NP];                                                                   \
+            UNROLL                                                                           \
+            for (int p = 0; p < NP; p++)                                                     \
+                b[p] = _mm512_loadu_si512(w + p * ps);                                       \
+            UNROLL                                                                           \
+            for (int r = 0; r < MRT; r++) {                                                  \
+                __m512i av = bcast4(ar[r] + k);                                              \
+                UNROLL                                                                       \
+                for (int p = 0; p < NP; p++)                                                 \
+                    acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], av, b[p]);                    \
+            }                                                                                \
+        }                                                                                    \
+        if (k < K) {                                                                         \
+            __m512i b[NP];                                                                   \
+            UNROLL                                                                           \
+            for (int p = 0; p < NP; p++)                                                     \
+                b[p] = _mm512_loadu_si512(w + p * ps);                                       \
+            UNROLL                                                                           \
+            for (int r = 0; r < MRT; r++) {                                                  \
+                __m512i av = bcastn(ar[r] + k, K - k);                                       \
+                UNROLL                                                                       \
+                for (int p = 0; p < NP; p++)                                                 \
+                    acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], av, b[p]);                    \
+            }                                                                                \
+        }                                                                                    \
+        _Alignas(64) int32_t out[MRT][NP][16];                                               \
+        UNROLL                                                                               \
+        for (int r = 0; r < MRT; r++) {                                                      \
+            UNROLL                                                                           \
+            for (int p = 0; p < NP; p++)                                                     \
+                _mm512_store_si512(out[r][p], acc[r][p]);                                    \
+        }                                                                                    \
+        store_tile(&out[0][0][0], NP, rows, cols, c, c32, ldc, rq, j0);                      \
+    }
+
+/* Stores rows x cols of a tile's accumulators (out: [rows][np][16]):
+ * int32 into c32, or requantized into c. */
+static TARGET void store_tile(const int32_t *out, int np, int rows, int cols, uint8_t *c,
+                              int32_t *c32, size_t ldc, const cr_q8_req *rq, int j0)
 {
-    size_t ps = q8_panel_bytes(K);
-    const uint8_t *ar[MR];
-    __m512i acc[MR][4];
-    UNROLL
-    for (int r = 0; r < mrt; r++)
-        ar[r] = a + (r < rows ? r : 0) * lda;
-    UNROLL
-    for (int p = 0; p < np; p++) {
-        __m512i b0 = _mm512_loadu_si512(bp + p * ps);
-        UNROLL
-        for (int r = 0; r < mrt; r++)
-            acc[r][p] = b0;
-    }
-    const int8_t *w = bp + 64;
-    int k = 0;
-    for (; k + 4 <= K; k += 4, w += 64) {
-        __m512i b[4];
-        UNROLL
-        for (int p = 0; p < np; p++)
-            b[p] = _mm512_loadu_si512(w + p * ps);
-        UNROLL
-        for (int r = 0; r < mrt; r++) {
-            __m512i av = bcast4(ar[r] + k);
-            UNROLL
-            for (int p = 0; p < np; p++)
-                acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], av, b[p]);
-        }
-    }
-    if (k < K) {
-        __m512i b[4];
-        UNROLL
-        for (int p = 0; p < np; p++)
-            b[p] = _mm512_loadu_si512(w + p * ps);
-        UNROLL
-        for (int r = 0; r < mrt; r++) {
-            __m512i av = bcastn(ar[r] + k, K - k);
-            UNROLL
-            for (int p = 0; p < np; p++)
-                acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], av, b[p]);
-        }
-    }
     if (!c) {
-        UNROLL
-        for (int p = 0; p < np; p++) {
-            __mmask16 mk = tail16(cols - 16 * p);
-            UNROLL
-            for (int r = 0; r < mrt; r++)
-                if (r < rows)
-                    _mm512_mask_storeu_epi32(c32 + r * ldc + 16 * p, mk, acc[r][p]);
-        }
+        for (int r = 0; r < rows; r++)
+            for (int p = 0; p < np; p++)
+                _mm512_mask_storeu_epi32(c32 + r * ldc + 16 * p, tail16(cols - 16 * p),
+                                         _mm512_load_si512(out + (r * np + p) * 16));
         return;
     }
     __m512 flo = _mm512_set1_ps((float)(rq->lo - rq->z_out));
     __m512 fhi = _mm512_set1_ps((float)(rq->hi - rq->z_out));
     __m512i z = _mm512_set1_epi32(rq->z_out);
-    UNROLL
     for (int p = 0; p < np; p++) {
         __mmask16 mk = tail16(cols - 16 * p);
         __m512 m = rq->per_tensor ? _mm512_set1_ps(rq->m[0])
                                   : _mm512_maskz_loadu_ps(mk, rq->m + j0 + 16 * p);
-        UNROLL
-        for (int r = 0; r < mrt; r++)
-            if (r < rows) {
-                __m512i q = requant16(acc[r][p], m, flo, fhi, z);
-                _mm_mask_storeu_epi8(c + r * ldc + 16 * p, mk, _mm512_cvtepi32_epi8(q));
-            }
+        for (int r = 0; r < rows; r++) {
+            __m512i q = requant16(_mm512_load_si512(out + (r * np + p) * 16), m, flo, fhi, z);
+            _mm_mask_storeu_epi8(c + r * ldc + 16 * p, mk, _mm512_cvtepi32_epi8(q));
+        }
     }
 }
+
+TILE(1, 12)
+TILE(2, 12)
+TILE(3, 6)
+TILE(4, 6)
 
 static TARGET void gemm_avx512(int K, const uint8_t *a, size_t lda, const int8_t *bp, int rows,
                                int cols, uint8_t *c, int32_t *c32, size_t ldc,
@@ -123,9 +139,9 @@ static TARGET void gemm_avx512(int K, const uint8_t *a, size_t lda, const int8_t
     int np = (cols + 15) / 16;
     if (np <= 2) {
         if (np == 1)
-            tile(1, MR, K, a, lda, bp, rows, cols, c, c32, ldc, rq, j0);
+            tile_1_12(K, a, lda, bp, rows, cols, c, c32, ldc, rq, j0);
         else
-            tile(2, MR, K, a, lda, bp, rows, cols, c, c32, ldc, rq, j0);
+            tile_2_12(K, a, lda, bp, rows, cols, c, c32, ldc, rq, j0);
         return;
     }
     for (int r0 = 0; r0 < rows; r0 += MR / 2) {
@@ -133,48 +149,97 @@ static TARGET void gemm_avx512(int K, const uint8_t *a, size_t lda, const int8_t
         uint8_t *cr = c ? c + r0 * ldc : NULL;
         int32_t *cr32 = c32 ? c32 + r0 * ldc : NULL;
         if (np == 3)
-            tile(3, MR / 2, K, a + r0 * lda, lda, bp, rr, cols, cr, cr32, ldc, rq, j0);
+            tile_3_6(K, a + r0 * lda, lda, bp, rr, cols, cr, cr32, ldc, rq, j0);
         else
-            tile(4, MR / 2, K, a + r0 * lda, lda, bp, rr, cols, cr, cr32, ldc, rq, j0);
+            tile_4_6(K, a + r0 * lda, lda, bp, rr, cols, cr, cr32, ldc, rq, j0);
     }
 }
 
 /* ---- depthwise, depth multiplier 1 ----------------------------------------
- * 16 channels a vector: acc = bias, then for each valid tap (i, then j)
- * acc += (x - z) * w in int32 lanes (exact), then requant16. */
-static TARGET void dw_row_avx512(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
-                                 const int32_t *kp, const cr_q8_req *rq, uint8_t *y,
-                                 int64_t row)
+ * 64 channels at a time (q8.h's packed layout): the input bytes of 4 taps
+ * are interleaved into 4 vectors of 16 channels x 4 taps, and vpdpbusd adds
+ * the 4 products per channel. Padding taps read bytes of z_x, and the
+ * accumulators start at bias - z_x * (sum of the weights), so that
+ * acc = bias + sum over taps of (x - z_x) * w exactly; in the image
+ * interior the taps' addresses are offsets fixed per row. */
+static TARGET void dw_block_avx512(const uint8_t *const *tp, int G, int nc, const uint8_t *blk,
+                                   const __m512i *acc0, const __m512 *m, const cr_q8_req *rq,
+                                   uint8_t *y)
 {
-    int oh = (int)(row % g->oh), n = (int)(row / g->oh), C = g->c, oc16 = q8_oc16(C), i0, i1;
-    int by = oh * g->sh - g->pt;
-    cr_tap_range(by, g->dh, g->kh, g->h, &i0, &i1);
+    __mmask64 mk = nc >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << nc) - 1;
+    __m512i acc[4] = { acc0[0], acc0[1], acc0[2], acc0[3] };
+    const uint8_t *w = blk + 512;
+    for (int gi = 0; gi < G; gi++, tp += 4, w += 256) {
+        __m512i x0 = _mm512_maskz_loadu_epi8(mk, tp[0]), x1 = _mm512_maskz_loadu_epi8(mk, tp[1]);
+        __m512i x2 = _mm512_maskz_loadu_epi8(mk, tp[2]), x3 = _mm512_maskz_loadu_epi8(mk, tp[3]);
+        __m512i l01 = _mm512_unpacklo_epi8(x0, x1), h01 = _mm512_unpackhi_epi8(x0, x1);
+        __m512i l23 = _mm512_unpacklo_epi8(x2, x3), h23 = _mm512_unpackhi_epi8(x2, x3);
+        acc[0] = _mm512_dpbusd_epi32(acc[0], _mm512_unpacklo_epi16(l01, l23),
+                                     _mm512_loadu_si512(w));
+        acc[1] = _mm512_dpbusd_epi32(acc[1], _mm512_unpackhi_epi16(l01, l23),
+                                     _mm512_loadu_si512(w + 64));
+        acc[2] = _mm512_dpbusd_epi32(acc[2], _mm512_unpacklo_epi16(h01, h23),
+                                     _mm512_loadu_si512(w + 128));
+        acc[3] = _mm512_dpbusd_epi32(acc[3], _mm512_unpackhi_epi16(h01, h23),
+                                     _mm512_loadu_si512(w + 192));
+    }
     __m512 flo = _mm512_set1_ps((float)(rq->lo - rq->z_out));
     __m512 fhi = _mm512_set1_ps((float)(rq->hi - rq->z_out));
-    __m512i z = _mm512_set1_epi32(rq->z_out), zx = _mm512_set1_epi32(z_x);
-    const uint8_t *x0 = x + (size_t)n * g->h * g->w * C;
-    for (int c0 = 0; c0 < C; c0 += 16) {
-        __mmask16 mk = tail16(C - c0);
-        __m512i bias = _mm512_loadu_si512(kp + c0);
-        __m512 m = rq->per_tensor ? _mm512_set1_ps(rq->m[0])
-                                  : _mm512_maskz_loadu_ps(mk, rq->m + c0);
+    __m512i z = _mm512_set1_epi32(rq->z_out);
+    __m512i q0 = requant16(acc[0], m[0], flo, fhi, z), q1 = requant16(acc[1], m[1], flo, fhi, z);
+    __m512i q2 = requant16(acc[2], m[2], flo, fhi, z), q3 = requant16(acc[3], m[3], flo, fhi, z);
+    __m512i b = _mm512_packus_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
+    _mm512_mask_storeu_epi8(y, mk, b);
+}
+
+static TARGET void dw_row_avx512(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
+                                 const uint8_t *kp, const cr_q8_req *rq, uint8_t *y,
+                                 int64_t row)
+{
+    int taps = g->kh * g->kw, G = q8_dw_groups(taps), C = g->c, i0, i1, ow0, ow1;
+    if (taps > Q8_DW_MAX_TAPS) {
+        for (int ow = 0; ow < g->ow; ow++)
+            q8_dw_cell(g, x, z_x, kp, rq, y, row, ow, 0, C);
+        return;
+    }
+    int oh = (int)(row % g->oh), n = (int)(row / g->oh), by = oh * g->sh - g->pt;
+    const uint8_t *xn = x + (size_t)n * g->h * g->w * C;
+    uint8_t *yr = y + (size_t)row * g->ow * C;
+    size_t bb = q8_dw_block_bytes(taps);
+    _Alignas(64) uint8_t zpix[64];
+    _Alignas(64) float mp[64];
+    const uint8_t *tp[Q8_DW_MAX_TAPS + 4];
+    ptrdiff_t off[Q8_DW_MAX_TAPS];
+    memset(zpix, (int)z_x, sizeof zpix);
+    cr_tap_range(by, g->dh, g->kh, g->h, &i0, &i1);
+    cr_interior(g, &ow0, &ow1);
+    bool rows_in = i0 == 0 && i1 == g->kh;
+    for (int i = 0, t = 0; i < g->kh; i++)
+        for (int j = 0; j < g->kw; j++, t++)
+            off[t] = ((ptrdiff_t)(by + i * g->dh) * g->w + j * g->dw - g->pl) * C;
+    for (int t = taps; t % 4; t++)
+        tp[t] = zpix;
+    for (int c0 = 0; c0 < C; c0 += 64) {
+        const uint8_t *blk = kp + (size_t)(c0 / 64) * bb;
+        int nc = C - c0 < 64 ? C - c0 : 64;
+        for (int cc = 0; cc < 64; cc++)
+            mp[q8_dw_lane(cc)] = cc < nc ? q8_m(rq, c0 + cc) : 0.0f;
+        __m512 m[4];
+        __m512i acc0[4], zx = _mm512_set1_epi32(z_x);
+        for (int q = 0; q < 4; q++) {
+            m[q] = _mm512_load_ps(mp + 16 * q);
+            acc0[q] = _mm512_sub_epi32(_mm512_loadu_si512(blk + 64 * q),
+                                       _mm512_mullo_epi32(zx, _mm512_loadu_si512(blk + 256 + 64 * q)));
+        }
         for (int ow = 0; ow < g->ow; ow++) {
-            int bx = ow * g->sw - g->pl, j0, j1;
-            cr_tap_range(bx, g->dw, g->kw, g->w, &j0, &j1);
-            __m512i acc = bias;
-            for (int i = i0; i < i1; i++) {
-                const uint8_t *xr = x0 + (size_t)(by + i * g->dh) * g->w * C + c0;
-                const int32_t *kr = kp + (size_t)(1 + i * g->kw) * oc16 + c0;
-                for (int j = j0; j < j1; j++) {
-                    __m128i xb = _mm_maskz_loadu_epi8(mk, xr + (size_t)(bx + j * g->dw) * C);
-                    __m512i xv = _mm512_sub_epi32(_mm512_cvtepu8_epi32(xb), zx);
-                    __m512i wv = _mm512_loadu_si512(kr + (size_t)j * oc16);
-                    acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(xv, wv));
-                }
+            if (rows_in && ow >= ow0 && ow < ow1) {
+                ptrdiff_t base = (ptrdiff_t)ow * g->sw * C + c0;
+                for (int t = 0; t < taps; t++)
+                    tp[t] = xn + (off[t] + base);
+            } else {
+                q8_dw_taps(g, xn, by, ow, c0, zpix, tp);
             }
-            __m512i q = requant16(acc, m, flo, fhi, z);
-            _mm_mask_storeu_epi8(y + ((size_t)row * g->ow + ow) * C + c0, mk,
-                                 _mm512_cvtepi32_epi8(q));
+            dw_block_avx512(tp, G, nc, blk, acc0, m, rq, yr + (size_t)ow * C + c0);
         }
     }
 }
