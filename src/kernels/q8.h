@@ -14,16 +14,19 @@
  * s8 groups of 4), and a 64-byte row of the panel is 16 columns x 4 k.
  *
  * Packed depthwise weights: blocks of 64 output channels (zeros past oc),
- * block b at kp + b * q8_dw_block_bytes(taps), taps = kh * kw:
+ * block b at kp + b * q8_dw_block_bytes(kh, kw):
  *     int32 bias[64]                    in quad order (below)
  *     int32 wsum[64]                    the sum of the channel's weights, quad order
- *     int8  w[G][4][64]                 G = ceil(taps / 4) groups of 4 taps
+ *     int8  w[G][4][64]                 G = kw * ceil(kh / 4) groups of 4 taps:
+ *                                       group j * ceil(kh / 4) + i / 4 holds kernel
+ *                                       rows i (4 of them, zeros past kh) of column j
  * Quad order: 4 vectors q of 16 int32 lanes; lane 4L + j of vector q is
  * channel 16L + 4q + j of the block, which is where interleaving the bytes
- * of 4 taps (unpack 8-bit, then 16-bit, within 128-bit lanes) puts that
+ * of 4 inputs (unpack 8-bit, then 16-bit, within 128-bit lanes) puts that
  * channel; packing the 4 vectors back (32 -> 16 -> 8 bits) restores channel
- * order. Byte 4 * (lane) + tt of w[g][q] is tap 4g + tt of that channel, so
- * vpdpbusd of the interleaved input bytes with w[g][q] adds 4 taps.
+ * order. Byte 4 * lane + i % 4 of w[g][q] is that channel's weight for
+ * kernel row i, so vpdpbusd of 4 interleaved input rows with w[g][q] adds
+ * 4 taps of a kernel column.
  */
 #ifndef CR_KERNELS_Q8_H
 #define CR_KERNELS_Q8_H
@@ -39,25 +42,28 @@ static inline int q8_k4(int K) { return (K + 3) & ~3; }
 
 static inline size_t q8_panel_bytes(int K) { return 64 + (size_t)16 * q8_k4(K); }
 
-static inline int q8_dw_groups(int taps) { return (taps + 3) / 4; }
+/* Kernel rows in groups of 4, per kernel column. */
+static inline int q8_dw_gc(int kh) { return (kh + 3) / 4; }
 
-static inline size_t q8_dw_block_bytes(int taps) { return 512 + (size_t)256 * q8_dw_groups(taps); }
+static inline size_t q8_dw_block_bytes(int kh, int kw)
+{
+    return 512 + (size_t)256 * kw * q8_dw_gc(kh);
+}
 
 /* The quad-order index (0..63) of channel cc (0..63) of a block. */
 static inline int q8_dw_lane(int cc) { return (cc & 12) * 4 + (cc >> 4) * 4 + (cc & 3); }
 
-/* Bias, and weight of tap t, of output channel o in packed depthwise kp. */
-static inline int32_t q8_dw_bias(const uint8_t *kp, int taps, int o)
+/* Where the weight of kernel row i, column j of output channel o is in a
+ * packed depthwise kernel, and where its bias is. */
+static inline size_t q8_dw_w_at(int kh, int kw, int o, int i, int j)
 {
-    int32_t b;
-    memcpy(&b, kp + (size_t)(o / 64) * q8_dw_block_bytes(taps) + 4 * q8_dw_lane(o % 64), 4);
-    return b;
+    return (size_t)(o / 64) * q8_dw_block_bytes(kh, kw) + 512 +
+           (size_t)(j * q8_dw_gc(kh) + i / 4) * 256 + 4 * q8_dw_lane(o % 64) + i % 4;
 }
 
-static inline int8_t q8_dw_w(const uint8_t *kp, int taps, int o, int t)
+static inline size_t q8_dw_bias_at(int kh, int kw, int o)
 {
-    const uint8_t *blk = kp + (size_t)(o / 64) * q8_dw_block_bytes(taps);
-    return (int8_t)blk[512 + (size_t)(t / 4) * 256 + 4 * q8_dw_lane(o % 64) + t % 4];
+    return (size_t)(o / 64) * q8_dw_block_bytes(kh, kw) + 4 * q8_dw_lane(o % 64);
 }
 
 typedef struct cr_q8_ukr {
@@ -121,31 +127,6 @@ void q8_gemm_serial(const cr_q8_ukr *u, int M, int n0, int n1, int K, const uint
  * multiply-adds each, with n_col_chunks column chunks per row block. */
 int q8_rows_per_chunk(const cr_q8_ukr *u, int64_t M, double macs_per_row, int n_col_chunks,
                       int nth);
-
-/* Depthwise rows by the vector levels: at most this many taps (else the
- * plain cells), and the input of each tap of one output cell. */
-#define Q8_DW_MAX_TAPS 64
-
-/* tp[t] = the input pixel (n, iy, ix) of tap t of output cell (row, ow),
- * plus c0 channels, or zpix (bytes of z_x) where the tap is padding; taps
- * up to a multiple of 4 also get zpix. Returns whether every tap is in the
- * image. xn: image n. */
-static inline void q8_dw_taps(const cr_conv_geom *g, const uint8_t *xn, int by, int ow, int c0,
-                              const uint8_t *zpix, const uint8_t **tp)
-{
-    int bx = ow * g->sw - g->pl, t = 0;
-    for (int i = 0; i < g->kh; i++) {
-        int iy = by + i * g->dh;
-        for (int j = 0; j < g->kw; j++, t++) {
-            int ix = bx + j * g->dw;
-            tp[t] = iy >= 0 && iy < g->h && ix >= 0 && ix < g->w
-                        ? xn + ((size_t)iy * g->w + ix) * g->c + c0
-                        : zpix;
-        }
-    }
-    for (; t % 4; t++)
-        tp[t] = zpix;
-}
 
 /* The depthwise output cell (row, ow) for output channels [o0, o1) of any
  * depth multiplier, in plain C (used by every level for dm > 1 and by the

@@ -227,100 +227,45 @@ INLINE T_AVX2 __m256i load32(const uint8_t *p, int n)
     return _mm256_loadu_si256((const __m256i *)(const void *)t);
 }
 
-#define LD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+INLINE T_AVX2 void store32n(uint8_t *p, __m256i v, int n)
+{
+    uint8_t t[32];
+    _mm256_storeu_si256((__m256i *)(void *)t, v);
+    memcpy(p, t, (size_t)n);
+}
 
-#define DW_ROW(NAME, T, DOT)                                                                  \
-    static T void NAME##_half(const uint8_t *const *tp, int G, int nc, const uint8_t *wb,     \
-                              const __m256i *acc0, const __m256 *m, const cr_q8_req *rq,      \
-                              uint8_t *y)                                                     \
-    {                                                                                         \
-        __m256i acc[4] = { acc0[0], acc0[1], acc0[2], acc0[3] };                              \
-        for (int gi = 0; gi < G; gi++, tp += 4, wb += 256) {                                  \
-            __m256i x0 = load32(tp[0], nc), x1 = load32(tp[1], nc);                           \
-            __m256i x2 = load32(tp[2], nc), x3 = load32(tp[3], nc);                           \
-            __m256i l01 = _mm256_unpacklo_epi8(x0, x1), h01 = _mm256_unpackhi_epi8(x0, x1);   \
-            __m256i l23 = _mm256_unpacklo_epi8(x2, x3), h23 = _mm256_unpackhi_epi8(x2, x3);   \
-            acc[0] = DOT(acc[0], _mm256_unpacklo_epi16(l01, l23), LD(wb));                    \
-            acc[1] = DOT(acc[1], _mm256_unpackhi_epi16(l01, l23), LD(wb + 64));               \
-            acc[2] = DOT(acc[2], _mm256_unpacklo_epi16(h01, h23), LD(wb + 128));              \
-            acc[3] = DOT(acc[3], _mm256_unpackhi_epi16(h01, h23), LD(wb + 192));              \
-        }                                                                                     \
-        __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));                            \
-        __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));                             \
-        __m256i z = _mm256_set1_epi32(rq->z_out);                                             \
-        __m256i q0 = requant8(acc[0], m[0], flo, fhi, z);                                     \
-        __m256i q1 = requant8(acc[1], m[1], flo, fhi, z);                                     \
-        __m256i q2 = requant8(acc[2], m[2], flo, fhi, z);                                     \
-        __m256i q3 = requant8(acc[3], m[3], flo, fhi, z);                                     \
-        __m256i b = _mm256_packus_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3)); \
-        if (nc == 32) {                                                                       \
-            _mm256_storeu_si256((__m256i *)(void *)y, b);                                     \
-        } else {                                                                              \
-            uint8_t t[32];                                                                    \
-            _mm256_storeu_si256((__m256i *)(void *)t, b);                                     \
-            memcpy(y, t, (size_t)nc);                                                         \
-        }                                                                                     \
-    }                                                                                         \
-                                                                                              \
-    static T void NAME(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,                  \
-                       const uint8_t *kp, const cr_q8_req *rq, uint8_t *y, int64_t row)       \
-    {                                                                                         \
-        int taps = g->kh * g->kw, G = q8_dw_groups(taps), C = g->c, i0, i1, ow0, ow1;         \
-        if (taps > Q8_DW_MAX_TAPS) {                                                          \
-            for (int ow = 0; ow < g->ow; ow++)                                                \
-                q8_dw_cell(g, x, z_x, kp, rq, y, row, ow, 0, C);                              \
-            return;                                                                           \
-        }                                                                                     \
-        int oh = (int)(row % g->oh), n = (int)(row / g->oh), by = oh * g->sh - g->pt;         \
-        const uint8_t *xn = x + (size_t)n * g->h * g->w * C;                                  \
-        uint8_t *yr = y + (size_t)row * g->ow * C;                                            \
-        size_t bb = q8_dw_block_bytes(taps);                                                  \
-        _Alignas(64) uint8_t zpix[64];                                                        \
-        _Alignas(64) float mp[64];                                                            \
-        const uint8_t *tp[Q8_DW_MAX_TAPS + 4];                                                \
-        ptrdiff_t off[Q8_DW_MAX_TAPS];                                                        \
-        memset(zpix, (int)z_x, sizeof zpix);                                                  \
-        cr_tap_range(by, g->dh, g->kh, g->h, &i0, &i1);                                       \
-        cr_interior(g, &ow0, &ow1);                                                           \
-        bool rows_in = i0 == 0 && i1 == g->kh;                                                \
-        for (int i = 0, t = 0; i < g->kh; i++)                                                \
-            for (int j = 0; j < g->kw; j++, t++)                                              \
-                off[t] = ((ptrdiff_t)(by + i * g->dh) * g->w + j * g->dw - g->pl) * C;        \
-        for (int t = taps; t % 4; t++)                                                        \
-            tp[t] = zpix;                                                                     \
-        __m256i zx = _mm256_set1_epi32(z_x);                                                  \
-        for (int c0 = 0; c0 < C; c0 += 64) {                                                  \
-            const uint8_t *blk = kp + (size_t)(c0 / 64) * bb;                                 \
-            int nb = C - c0 < 64 ? C - c0 : 64;                                               \
-            for (int cc = 0; cc < 64; cc++)                                                   \
-                mp[q8_dw_lane(cc)] = cc < nb ? q8_m(rq, c0 + cc) : 0.0f;                      \
-            for (int h = 0; h < 2 && 32 * h < nb; h++) {                                      \
-                int nc = nb - 32 * h < 32 ? nb - 32 * h : 32;                                 \
-                __m256 m[4];                                                                  \
-                __m256i acc0[4];                                                              \
-                for (int q = 0; q < 4; q++) {                                                 \
-                    m[q] = _mm256_load_ps(mp + 16 * q + 8 * h);                               \
-                    acc0[q] = _mm256_sub_epi32(LD(blk + 64 * q + 32 * h),                     \
-                                  _mm256_mullo_epi32(zx, LD(blk + 256 + 64 * q + 32 * h)));   \
-                }                                                                             \
-                int ch = c0 + 32 * h;                                                         \
-                for (int ow = 0; ow < g->ow; ow++) {                                          \
-                    if (rows_in && ow >= ow0 && ow < ow1) {                                   \
-                        ptrdiff_t base = (ptrdiff_t)ow * g->sw * C + ch;                      \
-                        for (int t = 0; t < taps; t++)                                        \
-                            tp[t] = xn + (off[t] + base);                                     \
-                    } else {                                                                  \
-                        q8_dw_taps(g, xn, by, ow, ch, zpix, tp);                              \
-                    }                                                                         \
-                    NAME##_half(tp, G, nc, blk + 512 + 32 * h, acc0, m, rq,                   \
-                                yr + (size_t)ow * C + ch);                                    \
-                }                                                                             \
-            }                                                                                 \
-        }                                                                                     \
-    }
+#define VI __m256i
+#define VF __m256
+#define VB 32
+#define v_ld(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define v_st(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), v)
+#define v_ldn load32
+#define v_stn store32n
+#define v_unlo8 _mm256_unpacklo_epi8
+#define v_unhi8 _mm256_unpackhi_epi8
+#define v_unlo16 _mm256_unpacklo_epi16
+#define v_unhi16 _mm256_unpackhi_epi16
+#define v_ldf(p) _mm256_load_ps(p)
+#define v_set1f _mm256_set1_ps
+#define v_set1i _mm256_set1_epi32
+#define v_sub32 _mm256_sub_epi32
+#define v_mul32 _mm256_mullo_epi32
+#define v_req requant8
+#define v_pack(q0, q1, q2, q3) \
+    _mm256_packus_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3))
 
-DW_ROW(dw_row_avx2, T_AVX2, dot4_avx2)
-DW_ROW(dw_row_avxvnni, T_VNNI, dot4_vnni)
+#define TARGET T_AVX2
+#define DW_ROW dw_row_avx2
+#define v_dot dot4_avx2
+#include "q8_dw_tmpl.h"
+#undef TARGET
+#undef DW_ROW
+#undef v_dot
+
+#define TARGET T_VNNI
+#define DW_ROW dw_row_avxvnni
+#define v_dot dot4_vnni
+#include "q8_dw_tmpl.h"
 
 const cr_q8_ukr cr_q8_ukr_avx2 = {
     .isa = CR_Q8_AVX2,

@@ -155,94 +155,34 @@ static TARGET void gemm_avx512(int K, const uint8_t *a, size_t lda, const int8_t
     }
 }
 
-/* ---- depthwise, depth multiplier 1 ----------------------------------------
- * 64 channels at a time (q8.h's packed layout): the input bytes of 4 taps
- * are interleaved into 4 vectors of 16 channels x 4 taps, and vpdpbusd adds
- * the 4 products per channel. Padding taps read bytes of z_x, and the
- * accumulators start at bias - z_x * (sum of the weights), so that
- * acc = bias + sum over taps of (x - z_x) * w exactly; in the image
- * interior the taps' addresses are offsets fixed per row. */
-static TARGET void dw_block_avx512(const uint8_t *const *tp, int G, int nc, const uint8_t *blk,
-                                   const __m512i *acc0, const __m512 *m, const cr_q8_req *rq,
-                                   uint8_t *y)
-{
-    __mmask64 mk = nc >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << nc) - 1;
-    __m512i acc[4] = { acc0[0], acc0[1], acc0[2], acc0[3] };
-    const uint8_t *w = blk + 512;
-    for (int gi = 0; gi < G; gi++, tp += 4, w += 256) {
-        __m512i x0 = _mm512_maskz_loadu_epi8(mk, tp[0]), x1 = _mm512_maskz_loadu_epi8(mk, tp[1]);
-        __m512i x2 = _mm512_maskz_loadu_epi8(mk, tp[2]), x3 = _mm512_maskz_loadu_epi8(mk, tp[3]);
-        __m512i l01 = _mm512_unpacklo_epi8(x0, x1), h01 = _mm512_unpackhi_epi8(x0, x1);
-        __m512i l23 = _mm512_unpacklo_epi8(x2, x3), h23 = _mm512_unpackhi_epi8(x2, x3);
-        acc[0] = _mm512_dpbusd_epi32(acc[0], _mm512_unpacklo_epi16(l01, l23),
-                                     _mm512_loadu_si512(w));
-        acc[1] = _mm512_dpbusd_epi32(acc[1], _mm512_unpackhi_epi16(l01, l23),
-                                     _mm512_loadu_si512(w + 64));
-        acc[2] = _mm512_dpbusd_epi32(acc[2], _mm512_unpacklo_epi16(h01, h23),
-                                     _mm512_loadu_si512(w + 128));
-        acc[3] = _mm512_dpbusd_epi32(acc[3], _mm512_unpackhi_epi16(h01, h23),
-                                     _mm512_loadu_si512(w + 192));
-    }
-    __m512 flo = _mm512_set1_ps((float)(rq->lo - rq->z_out));
-    __m512 fhi = _mm512_set1_ps((float)(rq->hi - rq->z_out));
-    __m512i z = _mm512_set1_epi32(rq->z_out);
-    __m512i q0 = requant16(acc[0], m[0], flo, fhi, z), q1 = requant16(acc[1], m[1], flo, fhi, z);
-    __m512i q2 = requant16(acc[2], m[2], flo, fhi, z), q3 = requant16(acc[3], m[3], flo, fhi, z);
-    __m512i b = _mm512_packus_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
-    _mm512_mask_storeu_epi8(y, mk, b);
-}
+/* ---- depthwise, depth multiplier 1: q8_dw_tmpl.h, 64 channels a step -- */
 
-static TARGET void dw_row_avx512(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
-                                 const uint8_t *kp, const cr_q8_req *rq, uint8_t *y,
-                                 int64_t row)
-{
-    int taps = g->kh * g->kw, G = q8_dw_groups(taps), C = g->c, i0, i1, ow0, ow1;
-    if (taps > Q8_DW_MAX_TAPS) {
-        for (int ow = 0; ow < g->ow; ow++)
-            q8_dw_cell(g, x, z_x, kp, rq, y, row, ow, 0, C);
-        return;
-    }
-    int oh = (int)(row % g->oh), n = (int)(row / g->oh), by = oh * g->sh - g->pt;
-    const uint8_t *xn = x + (size_t)n * g->h * g->w * C;
-    uint8_t *yr = y + (size_t)row * g->ow * C;
-    size_t bb = q8_dw_block_bytes(taps);
-    _Alignas(64) uint8_t zpix[64];
-    _Alignas(64) float mp[64];
-    const uint8_t *tp[Q8_DW_MAX_TAPS + 4];
-    ptrdiff_t off[Q8_DW_MAX_TAPS];
-    memset(zpix, (int)z_x, sizeof zpix);
-    cr_tap_range(by, g->dh, g->kh, g->h, &i0, &i1);
-    cr_interior(g, &ow0, &ow1);
-    bool rows_in = i0 == 0 && i1 == g->kh;
-    for (int i = 0, t = 0; i < g->kh; i++)
-        for (int j = 0; j < g->kw; j++, t++)
-            off[t] = ((ptrdiff_t)(by + i * g->dh) * g->w + j * g->dw - g->pl) * C;
-    for (int t = taps; t % 4; t++)
-        tp[t] = zpix;
-    for (int c0 = 0; c0 < C; c0 += 64) {
-        const uint8_t *blk = kp + (size_t)(c0 / 64) * bb;
-        int nc = C - c0 < 64 ? C - c0 : 64;
-        for (int cc = 0; cc < 64; cc++)
-            mp[q8_dw_lane(cc)] = cc < nc ? q8_m(rq, c0 + cc) : 0.0f;
-        __m512 m[4];
-        __m512i acc0[4], zx = _mm512_set1_epi32(z_x);
-        for (int q = 0; q < 4; q++) {
-            m[q] = _mm512_load_ps(mp + 16 * q);
-            acc0[q] = _mm512_sub_epi32(_mm512_loadu_si512(blk + 64 * q),
-                                       _mm512_mullo_epi32(zx, _mm512_loadu_si512(blk + 256 + 64 * q)));
-        }
-        for (int ow = 0; ow < g->ow; ow++) {
-            if (rows_in && ow >= ow0 && ow < ow1) {
-                ptrdiff_t base = (ptrdiff_t)ow * g->sw * C + c0;
-                for (int t = 0; t < taps; t++)
-                    tp[t] = xn + (off[t] + base);
-            } else {
-                q8_dw_taps(g, xn, by, ow, c0, zpix, tp);
-            }
-            dw_block_avx512(tp, G, nc, blk, acc0, m, rq, yr + (size_t)ow * C + c0);
-        }
-    }
-}
+#define VI __m512i
+#define VF __m512
+#define VB 64
+#define DW_ROW dw_row_avx512
+
+INLINE __mmask64 tail64(int n) { return n >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << n) - 1; }
+
+#define v_ld(p) _mm512_loadu_si512(p)
+#define v_st(p, v) _mm512_storeu_si512(p, v)
+#define v_ldn(p, n) _mm512_maskz_loadu_epi8(tail64(n), p)
+#define v_stn(p, v, n) _mm512_mask_storeu_epi8(p, tail64(n), v)
+#define v_unlo8 _mm512_unpacklo_epi8
+#define v_unhi8 _mm512_unpackhi_epi8
+#define v_unlo16 _mm512_unpacklo_epi16
+#define v_unhi16 _mm512_unpackhi_epi16
+#define v_dot _mm512_dpbusd_epi32
+#define v_ldf(p) _mm512_load_ps(p)
+#define v_set1f _mm512_set1_ps
+#define v_set1i _mm512_set1_epi32
+#define v_sub32 _mm512_sub_epi32
+#define v_mul32 _mm512_mullo_epi32
+#define v_req requant16
+#define v_pack(q0, q1, q2, q3) \
+    _mm512_packus_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3))
+
+#include "q8_dw_tmpl.h"
 
 const cr_q8_ukr cr_q8_ukr_avx512 = {
     .isa = CR_Q8_AVX512VNNI,

@@ -131,27 +131,25 @@ void cr_q8_conv2d(cr_pool *p, const cr_conv_geom *g, const uint8_t *x, int32_t z
 
 size_t cr_q8_depthwise2d_packed_bytes(const cr_conv_geom *g)
 {
-    return (size_t)((g->oc + 63) / 64) * q8_dw_block_bytes(g->kh * g->kw);
+    return (size_t)((g->oc + 63) / 64) * q8_dw_block_bytes(g->kh, g->kw);
 }
 
 void cr_q8_depthwise2d_pack(const cr_conv_geom *g, const int8_t *k, const int32_t *bias,
                             void *kp)
 {
-    int taps = g->kh * g->kw;
-    size_t bb = q8_dw_block_bytes(taps);
     uint8_t *d = kp;
     memset(d, 0, cr_q8_depthwise2d_packed_bytes(g));
     for (int o = 0; o < g->oc; o++) {
-        uint8_t *blk = d + (size_t)(o / 64) * bb;
-        int lane = q8_dw_lane(o % 64);
         uint32_t b = bias ? (uint32_t)bias[o] : 0, sum = 0;
-        for (int t = 0; t < taps; t++) {
-            int8_t w = k[(size_t)t * g->oc + o];
-            blk[512 + (size_t)(t / 4) * 256 + 4 * lane + t % 4] = (uint8_t)w;
-            sum += (uint32_t)(int32_t)w;
-        }
-        memcpy(blk + 4 * lane, &b, 4);
-        memcpy(blk + 256 + 4 * lane, &sum, 4);
+        for (int i = 0; i < g->kh; i++)
+            for (int j = 0; j < g->kw; j++) {
+                int8_t w = k[((size_t)i * g->kw + j) * g->oc + o];
+                d[q8_dw_w_at(g->kh, g->kw, o, i, j)] = (uint8_t)w;
+                sum += (uint32_t)(int32_t)w;
+            }
+        size_t at = q8_dw_bias_at(g->kh, g->kw, o);
+        memcpy(d + at, &b, 4);
+        memcpy(d + at + 256, &sum, 4);
     }
 }
 

@@ -35,18 +35,19 @@ void q8_dw_cell(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const uint
                 const cr_q8_req *rq, uint8_t *y, int64_t row, int ow, int o0, int o1)
 {
     int dm = g->oc / g->c, oh = (int)(row % g->oh), n = (int)(row / g->oh), i0, i1, j0, j1;
-    int by = oh * g->sh - g->pt, bx = ow * g->sw - g->pl, taps = g->kh * g->kw;
+    int by = oh * g->sh - g->pt, bx = ow * g->sw - g->pl;
     float flo = (float)(rq->lo - rq->z_out), fhi = (float)(rq->hi - rq->z_out);
     cr_tap_range(by, g->dh, g->kh, g->h, &i0, &i1);
     cr_tap_range(bx, g->dw, g->kw, g->w, &j0, &j1);
     uint8_t *yc = y + ((size_t)row * g->ow + ow) * g->oc;
     for (int o = o0; o < o1; o++) {
-        int32_t acc = q8_dw_bias(kp, taps, o);
+        int32_t acc;
+        memcpy(&acc, kp + q8_dw_bias_at(g->kh, g->kw, o), sizeof acc);
         for (int i = i0; i < i1; i++) {
             const uint8_t *xr = x + (((size_t)n * g->h + by + i * g->dh) * g->w) * g->c;
             for (int j = j0; j < j1; j++) {
                 int32_t xv = xr[(size_t)(bx + j * g->dw) * g->c + o / dm] - z_x;
-                acc = q8_mac(acc, xv, q8_dw_w(kp, taps, o, i * g->kw + j));
+                acc = q8_mac(acc, xv, (int8_t)kp[q8_dw_w_at(g->kh, g->kw, o, i, j)]);
             }
         }
         yc[o] = q8_requant(acc, q8_m(rq, o), flo, fhi, rq->z_out);
