@@ -1,0 +1,194 @@
+/* q8_avx512.c - the int8 inner loops for AVX-512 VNNI (with BW and VL):
+ * vpdpbusd multiplies 4 uint8 of A by 4 int8 of a packed column and adds
+ * the 4 products to an int32 lane, 16 columns (one packed panel) a vector.
+ * Built for plain x86-64 with per-function target attributes; used only
+ * when the CPU has these extensions. Same bytes as q8_generic.c: the sums
+ * are exact integers, and the requantization does the same float
+ * operations (convert, multiply, max, min, convert with the current
+ * rounding mode: to nearest even).
+ */
+#include "q8.h"
+
+#ifdef CR_HAVE_X86_UKR
+#include <immintrin.h>
+
+#define TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+#define INLINE static inline __attribute__((always_inline)) TARGET
+#ifdef __clang__
+#define UNROLL
+#else
+#define UNROLL _Pragma("GCC unroll 16")
+#endif
+
+#define MR 12                  /* rows per tile for 1 or 2 panels; 6 for 3 or 4 */
+
+INLINE __mmask16 tail16(int n) { return (__mmask16)(n >= 16 ? 0xFFFFu : (1u << n) - 1); }
+
+/* 4 bytes of A broadcast to every lane (n < 4: the first n, then zeros). */
+INLINE __m512i bcast4(const uint8_t *p) { int32_t v; memcpy(&v, p, 4); return _mm512_set1_epi32(v); }
+INLINE __m512i bcastn(const uint8_t *p, int n)
+{
+    int32_t v = 0;
+    memcpy(&v, p, (size_t)n);
+    return _mm512_set1_epi32(v);
+}
+
+/* requant of 16 accumulators (kernels.h): cvt, mul, max, min, cvt, + z. */
+INLINE __m512i requant16(__m512i acc, __m512 m, __m512 flo, __m512 fhi, __m512i z)
+{
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), m);
+    f = _mm512_min_ps(_mm512_max_ps(f, flo), fhi);
+    return _mm512_add_epi32(_mm512_cvtps_epi32(f), z);
+}
+
+/* Rows [0, rows) (rows <= MRT) by NP panels; missing rows read row 0 and
+ * are not stored. One function per shape (arrays of exactly MRT x NP
+ * vectors, so that the compiler keeps them in registers). */
+#define TILE(NP, MRT)                                                                         \
+    static TARGET void tile_##NP##_##MRT(int K, const uint8_t *a, size_t lda,               \
+                                         const int8_t *bp, int rows, int cols, uint8_t *c,   \
+                                         int32_t *c32, size_t ldc, const cr_q8_req *rq,      \
+                                         int j0)                                             \
+    {                                                                                        \
+        size_t ps = q8_panel_bytes(K);                                                       \
+        const uint8_t *ar[MRT];                                                              \
+        __m512i acc[MRT][NP];                                                                \
+        UNROLL                                                                               \
+        for (int r = 0; r < MRT; r++)                                                        \
+            ar[r] = a + (r < rows ? r : 0) * lda;                                            \
+        UNROLL                                                                               \
+        for (int p = 0; p < NP; p++) {                                                       \
+            __m512i b0 = _mm512_loadu_si512(bp + p * ps);                                    \
+            UNROLL                                                                           \
+            for (int r = 0; r < MRT; r++)                                                    \
+                acc[r][p] = b0;                                                              \
+        }                                                                                    \
+        const int8_t *w = bp + 64;                                                           \
+        int k = 0;                                                                           \
+        for (; k + 4 <= K; k += 4, w += 64) {                                                \
+            __m512i b[NP];                                                                   \
+            UNROLL                                                                           \
+            for (int p = 0; p < NP; p++)                                                     \
+                b[p] = _mm512_loadu_si512(w + p * ps);                                       \
+            UNROLL                                                                           \
+            for (int r = 0; r < MRT; r++) {                                                  \
+                __m512i av = bcast4(ar[r] + k);                                              \
+                UNROLL                                                                       \
+                for (int p = 0; p < NP; p++)                                                 \
+                    acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], av, b[p]);                    \
+            }                                                                                \
+        }                                                                                    \
+        if (k < K) {                                                                         \
+            __m512i b[NP];                                                                   \
+            UNROLL                                                                           \
+            for (int p = 0; p < NP; p++)                                                     \
+                b[p] = _mm512_loadu_si512(w + p * ps);                                       \
+            UNROLL                                                                           \
+            for (int r = 0; r < MRT; r++) {                                                  \
+                __m512i av = bcastn(ar[r] + k, K - k);                                       \
+                UNROLL                                                                       \
+                for (int p = 0; p < NP; p++)                                                 \
+                    acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], av, b[p]);                    \
+            }                                                                                \
+        }                                                                                    \
+        _Alignas(64) int32_t out[MRT][NP][16];                                               \
+        UNROLL                                                                               \
+        for (int r = 0; r < MRT; r++) {                                                      \
+            UNROLL                                                                           \
+            for (int p = 0; p < NP; p++)                                                     \
+                _mm512_store_si512(out[r][p], acc[r][p]);                                    \
+        }                                                                                    \
+        store_tile(&out[0][0][0], NP, rows, cols, c, c32, ldc, rq, j0);                      \
+    }
+
+/* Stores rows x cols of a tile's accumulators (out: [rows][np][16]):
+ * int32 into c32, or requantized into c. */
+static TARGET void store_tile(const int32_t *out, int np, int rows, int cols, uint8_t *c,
+                              int32_t *c32, size_t ldc, const cr_q8_req *rq, int j0)
+{
+    if (!c) {
+        for (int r = 0; r < rows; r++)
+            for (int p = 0; p < np; p++)
+                _mm512_mask_storeu_epi32(c32 + r * ldc + 16 * p, tail16(cols - 16 * p),
+                                         _mm512_load_si512(out + (r * np + p) * 16));
+        return;
+    }
+    __m512 flo = _mm512_set1_ps((float)(rq->lo - rq->z_out));
+    __m512 fhi = _mm512_set1_ps((float)(rq->hi - rq->z_out));
+    __m512i z = _mm512_set1_epi32(rq->z_out);
+    for (int p = 0; p < np; p++) {
+        __mmask16 mk = tail16(cols - 16 * p);
+        __m512 m = rq->per_tensor ? _mm512_set1_ps(rq->m[0])
+                                  : _mm512_maskz_loadu_ps(mk, rq->m + j0 + 16 * p);
+        for (int r = 0; r < rows; r++) {
+            __m512i q = requant16(_mm512_load_si512(out + (r * np + p) * 16), m, flo, fhi, z);
+            _mm_mask_storeu_epi8(c + r * ldc + 16 * p, mk, _mm512_cvtepi32_epi8(q));
+        }
+    }
+}
+
+TILE(1, 12)
+TILE(2, 12)
+TILE(3, 6)
+TILE(4, 6)
+
+static TARGET void gemm_avx512(int K, const uint8_t *a, size_t lda, const int8_t *bp, int rows,
+                               int cols, uint8_t *c, int32_t *c32, size_t ldc,
+                               const cr_q8_req *rq, int j0)
+{
+    int np = (cols + 15) / 16;
+    if (np <= 2) {
+        if (np == 1)
+            tile_1_12(K, a, lda, bp, rows, cols, c, c32, ldc, rq, j0);
+        else
+            tile_2_12(K, a, lda, bp, rows, cols, c, c32, ldc, rq, j0);
+        return;
+    }
+    for (int r0 = 0; r0 < rows; r0 += MR / 2) {
+        int rr = rows - r0 < MR / 2 ? rows - r0 : MR / 2;
+        uint8_t *cr = c ? c + r0 * ldc : NULL;
+        int32_t *cr32 = c32 ? c32 + r0 * ldc : NULL;
+        if (np == 3)
+            tile_3_6(K, a + r0 * lda, lda, bp, rr, cols, cr, cr32, ldc, rq, j0);
+        else
+            tile_4_6(K, a + r0 * lda, lda, bp, rr, cols, cr, cr32, ldc, rq, j0);
+    }
+}
+
+/* ---- depthwise, depth multiplier 1: q8_dw_tmpl.h, 64 channels a step -- */
+
+#define VI __m512i
+#define VF __m512
+#define VB 64
+#define DW_ROW dw_row_avx512
+
+INLINE __mmask64 tail64(int n) { return n >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << n) - 1; }
+
+#define v_ld(p) _mm512_loadu_si512(p)
+#define v_st(p, v) _mm512_storeu_si512(p, v)
+#define v_ldn(p, n) _mm512_maskz_loadu_epi8(tail64(n), p)
+#define v_stn(p, v, n) _mm512_mask_storeu_epi8(p, tail64(n), v)
+#define v_unlo8 _mm512_unpacklo_epi8
+#define v_unhi8 _mm512_unpackhi_epi8
+#define v_unlo16 _mm512_unpacklo_epi16
+#define v_unhi16 _mm512_unpackhi_epi16
+#define v_dot _mm512_dpbusd_epi32
+#define v_ldf(p) _mm512_load_ps(p)
+#define v_set1f _mm512_set1_ps
+#define v_set1i _mm512_set1_epi32
+#define v_sub32 _mm512_sub_epi32
+#define v_mul32 _mm512_mullo_epi32
+#define v_req requant16
+#define v_pack(q0, q1, q2, q3) \
+    _mm512_packus_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3))
+
+#include "q8_dw_tmpl.h"
+
+const cr_q8_ukr cr_q8_ukr_avx512 = {
+    .isa = CR_Q8_AVX512VNNI,
+    .mr = MR,
+    .nr = 4 * Q8_NR,
+    .gemm = gemm_avx512,
+    .dw_row = dw_row_avx512,
+};
+#endif
