@@ -413,11 +413,14 @@ static int build_graph(tl *t, crest_model *m, cr_graph *g)
             cr_tl_emit(t, n);
     }
     for (int k = 0; k < g->n_outputs && !t->err; k++) {
-        int y = cr_tl_val(t, g->outputs[k]);
+        const cr_node *o = g->outputs[k];
+        int y = cr_tl_val(t, o);
         for (int i = 0; i < t->n_ins && y >= 0; i++)
-            if (t->ins[i] == y)
-                return cr_fail(CREST_E_UNSUPPORTED, "model '%s': an output that is an input "
-                               "unchanged cannot be exported to TFLite", m->name);
+            if (t->ins[i] == y) {   /* the input unchanged: a copy, as a RESHAPE */
+                int z = cr_tl_tensor_dims(t, "", &o->shape);
+                y = z >= 0 ? cr_tl_reshape(t, y, t->t[z].shape, t->t[z].ndim, z) : -1;
+                break;
+            }
         if (y >= 0) {   /* the output tensor takes the output layer's name */
             t->t[y].name = "";
             t->t[y].name = io_name(t, NULL, g->outputs[k], "output", k);

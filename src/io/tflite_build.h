@@ -26,7 +26,7 @@ enum {
     TFL_DEPTHWISE_CONV_2D = 4, TFL_DEQUANTIZE = 6, TFL_FULLY_CONNECTED = 9, TFL_LOGISTIC = 14,
     TFL_MAX_POOL_2D = 17, TFL_MUL = 18, TFL_RELU = 19, TFL_RELU6 = 21, TFL_RESHAPE = 22,
     TFL_SOFTMAX = 25, TFL_TANH = 28, TFL_PAD = 34, TFL_MEAN = 40, TFL_SUB = 41, TFL_DIV = 42,
-    TFL_EXP = 47, TFL_LOG_SOFTMAX = 50, TFL_MAXIMUM = 55, TFL_MINIMUM = 57, TFL_NEG = 59,
+    TFL_STRIDED_SLICE = 45, TFL_EXP = 47, TFL_LOG_SOFTMAX = 50, TFL_MAXIMUM = 55, TFL_MINIMUM = 57, TFL_NEG = 59,
     TFL_GREATER = 61, TFL_SLICE = 65, TFL_LOG = 73, TFL_SUM = 74, TFL_LEAKY_RELU = 98,
     TFL_ABS = 101, TFL_ELU = 111, TFL_QUANTIZE = 114, TFL_HARD_SWISH = 117,
     TFL_SELECT_V2 = 123, TFL_PLACEHOLDER_FOR_GREATER_OP_CODES = 127, TFL_GELU = 150,
@@ -37,7 +37,8 @@ enum {
     TFL_OPT_NONE = 0, TFL_OPT_CONV2D = 1, TFL_OPT_DEPTHWISE_CONV2D = 2, TFL_OPT_POOL2D = 5,
     TFL_OPT_FULLY_CONNECTED = 8, TFL_OPT_SOFTMAX = 9, TFL_OPT_CONCATENATION = 10,
     TFL_OPT_ADD = 11, TFL_OPT_RESHAPE = 17, TFL_OPT_MUL = 21, TFL_OPT_PAD = 22,
-    TFL_OPT_REDUCER = 27, TFL_OPT_SUB = 28, TFL_OPT_DIV = 29, TFL_OPT_EXP = 33,
+    TFL_OPT_REDUCER = 27, TFL_OPT_SUB = 28, TFL_OPT_DIV = 29, TFL_OPT_STRIDED_SLICE = 32,
+    TFL_OPT_EXP = 33,
     TFL_OPT_LOG_SOFTMAX = 36, TFL_OPT_MAXIMUM_MINIMUM = 39, TFL_OPT_NEG = 42,
     TFL_OPT_GREATER = 44, TFL_OPT_SLICE = 48, TFL_OPT_LEAKY_RELU = 75, TFL_OPT_ABS = 78,
 };
@@ -56,7 +57,9 @@ enum { TFL_ACT_NONE = 0, TFL_ACT_RELU = 1, TFL_ACT_RELU6 = 3, TFL_ACT_TANH = 4 }
  *   FullyConnectedOptions: fused_activation_function, weights_format
  *   SoftmaxOptions: beta; ConcatenationOptions: axis, fused_activation_function
  *   AddOptions, SubOptions, MulOptions, DivOptions: fused_activation_function
- *   ReshapeOptions: new_shape; ReducerOptions: keep_dims; LeakyReluOptions: alpha */
+ *   ReshapeOptions: new_shape; ReducerOptions: keep_dims; LeakyReluOptions: alpha
+ *   StridedSliceOptions: begin_mask, end_mask, ellipsis_mask, new_axis_mask,
+ *     shrink_axis_mask */
 
 /* One scalar field of an options table. */
 typedef struct tl_field {
@@ -147,6 +150,8 @@ void cr_tl_opt_b(tl_opts *o, int id, int8_t v);
 void cr_tl_opt_f(tl_opts *o, int id, float v);
 
 /* ---- crest's ops as TFLite operators (tflite_ops.c) ---- */
+/* RESHAPE x to shape (shape[0], the batch, as -1) into out; out or -1. */
+int cr_tl_reshape(tl *t, int x, const int32_t *shape, int nd, int out);
 /* Records an error naming n's layer; returns false. */
 bool cr_tl_fail_node(tl *t, const cr_node *n, int code, const char *why);
 /* The tensor of node n (a weight: made on first use). */

@@ -140,7 +140,7 @@ static int bin(tl *t, int code, int a, int b, int out)
 /* RESHAPE x to shape (shape[0], the batch, as -1) into out: the new shape
  * both as the options' new_shape and as the second input, as TensorFlow's
  * converter writes it. */
-static int reshape(tl *t, int x, const int32_t *shape, int nd, int out)
+int cr_tl_reshape(tl *t, int x, const int32_t *shape, int nd, int out)
 {
     int32_t *s = cr_tl_alloc(t, (size_t)nd * sizeof *s);
     if (!s)
@@ -478,7 +478,7 @@ static bool emit_matmul(tl *t, const cr_node *n)
         for (int i = 1; i < r - 1; i++)
             rows *= (int32_t)x->shape.d[i];
         const int32_t flat[2] = { rows, k }, fo[2] = { rows, units };
-        in[0] = reshape(t, in[0], flat, 2, cr_tl_tensor(t, cr_tl_str(t, "%s/rows_%d", base, t->n_t),
+        in[0] = cr_tl_reshape(t, in[0], flat, 2, cr_tl_tensor(t, cr_tl_str(t, "%s/rows_%d", base, t->n_t),
                                                         flat, 2, true, TFL_FLOAT32));
         y = cr_tl_tensor(t, cr_tl_str(t, "%s/fc_%d", base, t->n_t), fo, 2, true, TFL_FLOAT32);
     } else {
@@ -490,7 +490,7 @@ static bool emit_matmul(tl *t, const cr_node *n)
         return false;
     if (r > 2) {
         int z = fresh(t, last);
-        y = z >= 0 ? reshape(t, y, shape_of(t, z), r, z) : -1;
+        y = z >= 0 ? cr_tl_reshape(t, y, shape_of(t, z), r, z) : -1;
     }
     return set(t, last, y);
 }
@@ -562,7 +562,7 @@ static bool emit_reduce(tl *t, const cr_node *n, bool mean)
 
 /* Global pooling: MEAN over height and width (as TensorFlow's converter
  * writes GlobalAveragePooling2D), MAX_POOL_2D over the whole image; zero
- * padding: PAD; cropping: SLICE. */
+ * padding: PAD; cropping: STRIDED_SLICE. */
 static bool emit_spatial(tl *t, const cr_node *n, const char *op)
 {
     int x = cr_tl_val(t, n->in[0]);
@@ -583,7 +583,7 @@ static bool emit_spatial(tl *t, const cr_node *n, const char *op)
                                (int32_t[]){ 1, 1, 1, s[3] }, 4, true, TFL_FLOAT32);
         if (!cr_tl_op(t, TFL_MAX_POOL_2D, 1, &x, 1, y, &o))
             return false;
-        return set(t, n, n->shape.ndim == 4 ? y : reshape(t, y, (int32_t[]){ 1, s[3] }, 2, fresh(t, n)));
+        return set(t, n, n->shape.ndim == 4 ? y : cr_tl_reshape(t, y, (int32_t[]){ 1, s[3] }, 2, fresh(t, n)));
     }
     int top, bottom, left, right;
     if (cr_pad_parts(n, &top, &bottom, &left, &right)) {
@@ -593,12 +593,16 @@ static bool emit_spatial(tl *t, const cr_node *n, const char *op)
         return set(t, n, y);
     }
     cr_crop_parts(n, &top, &bottom, &left, &right);
+    /* STRIDED_SLICE: begin_mask / end_mask 9 take batch and channels whole */
     int b = cr_tl_const_i32(t, cr_tl_str(t, "begin_%d", t->n_t), (int32_t[]){ 0, top, left, 0 }, 4);
-    int z = cr_tl_const_i32(t, cr_tl_str(t, "size_%d", t->n_t),
-                            (int32_t[]){ -1, s[1] - top - bottom, s[2] - left - right, -1 }, 4);
-    tl_opts o = cr_tl_opts(TFL_OPT_SLICE);
+    int e = cr_tl_const_i32(t, cr_tl_str(t, "end_%d", t->n_t),
+                            (int32_t[]){ 0, s[1] - bottom, s[2] - right, 0 }, 4);
+    int st = cr_tl_const_i32(t, cr_tl_str(t, "strides_%d", t->n_t), (int32_t[]){ 1, 1, 1, 1 }, 4);
+    tl_opts o = cr_tl_opts(TFL_OPT_STRIDED_SLICE);
+    cr_tl_opt_i(&o, 0, 9);
+    cr_tl_opt_i(&o, 1, 9);
     int y = fresh(t, n);
-    return cr_tl_op(t, TFL_SLICE, 1, (int[]){ x, b, z }, 3, y, &o) && set(t, n, y);
+    return cr_tl_op(t, TFL_STRIDED_SLICE, 1, (int[]){ x, b, e, st }, 4, y, &o) && set(t, n, y);
 }
 
 /* n's value is its input's (dropout, a linear activation...). */
@@ -643,7 +647,7 @@ bool cr_tl_emit(tl *t, const cr_node *n)
         return emit_scale(t, n);
     if (!strcmp(op, "flatten") || !strcmp(op, "reshape")) {
         int y = fresh(t, n);
-        return set(t, n, y >= 0 ? reshape(t, cr_tl_val(t, n->in[0]), shape_of(t, y), n->shape.ndim, y)
+        return set(t, n, y >= 0 ? cr_tl_reshape(t, cr_tl_val(t, n->in[0]), shape_of(t, y), n->shape.ndim, y)
                                 : -1);
     }
     if (!strcmp(op, "concat"))

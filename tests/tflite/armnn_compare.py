@@ -9,12 +9,18 @@ usage: armnn_compare.py MODEL.tflite X.f32 N REF.f32 [TOL]
   states (batch 1), so the samples run one at a time. Passes when
   max |armnn - crest| <= TOL (default 1e-5) * max(1, max |crest|).
 Prints one JSON line: {"max_abs_diff", "scale", "n", "ok"}; exit 1 when
-the outputs disagree or Arm NN refuses the file (its message on stderr)."""
+the outputs disagree or Arm NN refuses the file (its message on stderr),
+3 when Arm NN 20.08 says it does not support an operator or layer of it."""
 import json
 import sys
 
+import re
+
 import numpy as np
 import pyarmnn as ann
+
+# What Arm NN 20.08 says of an operator or layer it has no implementation of
+UNSUPPORTED = re.compile(r"not supported|unsupported|Operator .* not|is not implemented", re.I)
 
 
 def main():
@@ -62,6 +68,7 @@ def main():
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except Exception as e:   # Arm NN's parser errors: one line, exit 1
-        print("armnn_compare: %s" % e, file=sys.stderr)
-        sys.exit(1)
+    except Exception as e:   # Arm NN's parser errors: one line
+        msg = " ".join(str(e).split())
+        print("armnn_compare: %s" % msg, file=sys.stderr)
+        sys.exit(3 if UNSUPPORTED.search(msg) else 1)
