@@ -1,8 +1,9 @@
-/* tflite_build.h - what the two parts of the TFLite writer share (private to
- * src/io/tflite*.c): the model being built as plain arrays of tensors,
- * buffers and operators (tflite.c makes them, serializes them with
- * src/io/flatbuf.c and writes the file), and the mapping of crest's ops to
- * TFLite builtin operators (tflite_ops.c).
+/* tflite_build.h - what the three parts of the TFLite writer share (private
+ * to src/io/tflite*.c): the model being built as plain arrays of tensors,
+ * buffers and operators (tflite_model.c), the mapping of crest's ops to
+ * TFLite builtin operators that fills them (tflite_ops.c), and the writer
+ * that runs the mapping over a traced graph, serializes the arrays with
+ * src/io/flatbuf.c and writes the file (tflite.c).
  *
  * The numbers below are facts of TFLite's schema, tensorflow/lite/schema/
  * schema.fbs in TensorFlow (file identifier "TFL3", schema version 3): enum
@@ -127,7 +128,9 @@ typedef struct tl {
     int err;                          /* first error (message set) */
 } tl;
 
-/* ---- building blocks (tflite.c) ---- */
+/* ---- building blocks (tflite_model.c) ---- */
+bool cr_tl_start(tl *t);                             /* t zeroed: adds buffer 0 */
+void cr_tl_free(tl *t);                              /* everything t holds */
 void *cr_tl_alloc(tl *t, size_t n);                  /* zeroed, freed with t */
 char *cr_tl_str(tl *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A tensor; shape[0] is the batch when batched. -1 on an error. */
