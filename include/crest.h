@@ -576,6 +576,16 @@ int crest_model_save_h5(crest_model *m, const char *path);
  * form (DenseFeatures' feature columns, a folded batch norm, ...) is
  * CREST_E_UNSUPPORTED naming it; nothing is written then. */
 int crest_model_save_onnx(crest_model *m, const char *path);
+/* The model as a TFLite file (float32, schema version 3, a FlatBuffer
+ * written by crest's own small builder), written atomically: its inference
+ * graph as TFLite builtin operators (a batch norm after a convolution folded
+ * into it, bias adds and ReLU / ReLU6 / tanh fused into the convolution or
+ * fully connected op before them), NHWC as crest's, batch dynamic
+ * (shape_signature -1; shapes say 1), other sizes as traced. A layer with no
+ * TFLite form (DenseFeatures' feature columns, a padding SAME and VALID
+ * cannot express on a pooling, ...) is CREST_E_UNSUPPORTED naming it;
+ * nothing is written then. */
+int crest_model_save_tflite(crest_model *m, const char *path);
 /* The model as a Keras 3 .keras file (model.save("m.keras")'s layout: a zip
  * of config.json in Keras 3's schema, metadata.json with crest's metadata
  * under "crest", and model.weights.h5 with each layer's weights under

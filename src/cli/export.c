@@ -17,9 +17,11 @@ static const cli_opt export_options[] = {
               "with RandomCrop is refused); h5: a Keras 2.x HDF5 file (model.save's\n"
               "layout); keras: a Keras 3 .keras zip (config.json, metadata.json,\n"
               "model.weights.h5); onnx: an ONNX file (float32, opset 13; inputs and\n"
-              "outputs NHWC as crest's, batch dynamic); tflite: not written yet (refused)" },
+              "outputs NHWC as crest's, batch dynamic); tflite: a TFLite file (float32,\n"
+              "builtin operators; batch norms folded into the convolutions before them,\n"
+              "NHWC, batch dynamic)" },
     { CLI_STR_OPT(export_opts, "--out", out), .arg = "PATH",
-      .help = "the folder (tfjs) or file (h5, keras, onnx) written, atomically" },
+      .help = "the folder (tfjs) or file (h5, keras, onnx, tflite) written, atomically" },
     { CLI_ENUM_OPT(export_opts, "--quantize", quantize, "uint8|uint16|float16"),
       .help = "with --format tfjs: store the weights as TF.js' converter does with\n"
               "--quantize_uint8 (1 byte per weight: per-tensor min and scale, 0 kept\n"
@@ -43,12 +45,6 @@ static int check(const export_opts *o, const cli_parsed *p)
         return cli_usage("export", "needs a model");
     if (!o->format || !o->out)
         return cli_usage("export", "needs --format and --out");
-    if (strcmp(o->format, "tfjs") != 0 && strcmp(o->format, "h5") != 0 &&
-        strcmp(o->format, "keras") != 0 && strcmp(o->format, "onnx") != 0) {
-        fprintf(stderr, "crest export: --format %s is not supported yet (tfjs, h5, keras and onnx "
-                "are)\n", o->format);
-        return EXIT_INPUT;
-    }
     if (o->quantize && strcmp(o->format, "tfjs") != 0)
         return cli_usage("export", "--quantize needs --format tfjs");
     return strcmp(o->format, "tfjs") != 0 ? cli_check_out_file("export", o->out)
@@ -101,6 +97,7 @@ int cmd_export(int argc, char **argv)
         err = !strcmp(o.format, "h5")      ? crest_model_save_h5(m, o.out)
               : !strcmp(o.format, "keras") ? crest_model_save_keras(m, o.out)
               : !strcmp(o.format, "onnx")  ? crest_model_save_onnx(m, o.out)
+              : !strcmp(o.format, "tflite") ? crest_model_save_tflite(m, o.out)
                                            : crest_model_save_quantized(m, o.out, quant_of(o.quantize));
     crest_model_free(m);
     if (err > 0)

@@ -1,0 +1,663 @@
+/* tflite_ops.c - crest's ops as TFLite builtin operators (see
+ * src/io/tflite.c): each op of a traced inference graph mapped to the
+ * operators computing it, as TensorFlow's converter writes a Keras model: a
+ * batch norm whose only input is a convolution's output is folded into its
+ * kernel and bias, a Dense layer's bias add goes into FULLY_CONNECTED, and
+ * a ReLU, ReLU6 or tanh that alone reads a convolution or Dense output is
+ * its fused activation. Activations TFLite has no builtin for are composed
+ * of builtins (swish = x * LOGISTIC(x), softplus = RELU(x) + LOG(1 +
+ * EXP(-|x|)), ...). */
+#include "tflite_build.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+bool cr_tl_fail_node(tl *t, const cr_node *n, int code, const char *why)
+{
+    if (!t->err)
+        t->err = cr_fail(code, "layer '%s': %s (op %s) cannot be exported to TFLite",
+                         n->layer ? n->layer : "?", why, n->op ? n->op->name : "?");
+    return false;
+}
+
+/* ---- tensors of crest nodes --------------------------------------------- */
+
+static int weight_tensor(tl *t, const cr_node *p)
+{
+    const cr_weight *w = p->w;
+    for (int i = 0; i < t->n_w; i++)
+        if (t->w[i] == w)
+            return t->w_t[i];
+    if (t->n_w == t->cap_w) {
+        int cap = t->cap_w ? 2 * t->cap_w : 64;
+        const cr_weight **a = cr_realloc(t->w, (size_t)cap * sizeof *a);
+        if (a)
+            t->w = a;
+        int *b = a ? cr_realloc(t->w_t, (size_t)cap * sizeof *b) : NULL;
+        if (!b) {
+            t->err = cr_fail(CREST_E_NOMEM, "out of memory writing TFLite");
+            return -1;
+        }
+        t->w_t = b;
+        t->cap_w = cap;
+    }
+    int32_t shape[CR_MAX_DIMS];
+    for (int i = 0; i < w->shape.ndim; i++)
+        shape[i] = (int32_t)w->shape.d[i];
+    const char *name = w->owner ? cr_tl_str(t, "%s/%s", w->owner->name, w->name)
+                                : cr_tl_str(t, "%s_%d", w->name ? w->name : "param", t->n_t);
+    int k = cr_tl_const(t, name, TFL_FLOAT32, w->val, shape, w->shape.ndim);
+    if (k < 0)
+        return -1;
+    t->w[t->n_w] = w;
+    t->w_t[t->n_w++] = k;
+    return k;
+}
+
+int cr_tl_val(tl *t, const cr_node *n)
+{
+    if (t->err)
+        return -1;
+    if (t->tensor[n->id] < 0 && n->kind == CR_NODE_PARAM)
+        t->tensor[n->id] = weight_tensor(t, n);
+    if (t->tensor[n->id] < 0 && !t->err)
+        t->err = cr_fail(CREST_E_INTERNAL, "TFLite: node %d of layer '%s' used before it "
+                         "was written", n->id, n->layer ? n->layer : "?");
+    return t->tensor[n->id];
+}
+
+/* A new tensor of n's shape, named after it. */
+static int fresh(tl *t, const cr_node *n)
+{
+    return cr_tl_tensor_dims(t, cr_tl_str(t, "%s/%s_%d", n->layer ? n->layer : "v",
+                                          n->op ? n->op->name : "value", t->n_t), &n->shape);
+}
+
+/* n's value is tensor k (made by the caller); returns whether k is one. */
+static bool set(tl *t, const cr_node *n, int k)
+{
+    t->tensor[n->id] = k;
+    return k >= 0 && !t->err;
+}
+
+/* The one consumer of n, if n has exactly one and is not a graph output. */
+static const cr_node *sole_user(const tl *t, const cr_node *n)
+{
+    if (t->uses[n->id] != 1)
+        return NULL;
+    for (int k = 0; k < t->g->n_outputs; k++)
+        if (t->g->outputs[k] == n)
+            return NULL;
+    return t->g->nodes[t->user[n->id]];
+}
+
+static bool is_op(const cr_node *n, const char *name)
+{
+    return n && n->kind == CR_NODE_OP && n->op && !strcmp(n->op->name, name);
+}
+
+/* ---- operators ---------------------------------------------------------- */
+
+/* Options every binary arithmetic op carries (fused activation NONE): Arm NN
+ * and others read them unconditionally. */
+static tl_opts binary_opts(int code)
+{
+    switch (code) {
+    case TFL_ADD: return cr_tl_opts(TFL_OPT_ADD);
+    case TFL_SUB: return cr_tl_opts(TFL_OPT_SUB);
+    case TFL_MUL: return cr_tl_opts(TFL_OPT_MUL);
+    case TFL_DIV: return cr_tl_opts(TFL_OPT_DIV);
+    case TFL_MAXIMUM: case TFL_MINIMUM: return cr_tl_opts(TFL_OPT_MAXIMUM_MINIMUM);
+    case TFL_GREATER: return cr_tl_opts(TFL_OPT_GREATER);
+    default: return cr_tl_opts(TFL_OPT_NONE);
+    }
+}
+
+static tl_opts unary_opts(int code)
+{
+    switch (code) {
+    case TFL_EXP: return cr_tl_opts(TFL_OPT_EXP);
+    case TFL_ABS: return cr_tl_opts(TFL_OPT_ABS);
+    case TFL_NEG: return cr_tl_opts(TFL_OPT_NEG);
+    default: return cr_tl_opts(TFL_OPT_NONE);
+    }
+}
+
+/* code(x) -> out; out, or -1 on an error */
+static int un(tl *t, int code, int x, int out)
+{
+    tl_opts o = unary_opts(code);
+    return cr_tl_op(t, code, 1, &x, 1, out, &o) ? out : -1;
+}
+
+static int bin(tl *t, int code, int a, int b, int out)
+{
+    tl_opts o = binary_opts(code);
+    return cr_tl_op(t, code, 1, (int[]){ a, b }, 2, out, &o) ? out : -1;
+}
+
+/* RESHAPE x to shape (shape[0], the batch, as -1) into out: the new shape
+ * both as the options' new_shape and as the second input, as TensorFlow's
+ * converter writes it. */
+int cr_tl_reshape(tl *t, int x, const int32_t *shape, int nd, int out)
+{
+    int32_t *s = cr_tl_alloc(t, (size_t)nd * sizeof *s);
+    if (!s)
+        return -1;
+    memcpy(s, shape, (size_t)nd * sizeof *s);
+    s[0] = -1;
+    tl_opts o = cr_tl_opts(TFL_OPT_RESHAPE);
+    o.vec_id = 0;
+    o.vec = s;
+    o.n_vec = nd;
+    int k = cr_tl_const_i32(t, cr_tl_str(t, "shape_%d", t->n_t), s, nd);
+    return cr_tl_op(t, TFL_RESHAPE, 1, (int[]){ x, k }, 2, out, &o) ? out : -1;
+}
+
+/* ---- activations ---------------------------------------------------------- */
+
+/* softplus(x) = relu(x) + log(1 + exp(-|x|)): no overflow for large x. */
+static int softplus(tl *t, const cr_node *n, int x, int out)
+{
+    int a = un(t, TFL_ABS, x, fresh(t, n));
+    a = un(t, TFL_NEG, a, fresh(t, n));
+    a = un(t, TFL_EXP, a, fresh(t, n));
+    a = bin(t, TFL_ADD, a, cr_tl_scalar(t, 1.0f), fresh(t, n));
+    a = un(t, TFL_LOG, a, fresh(t, n));
+    return bin(t, TFL_ADD, un(t, TFL_RELU, x, fresh(t, n)), a, out);
+}
+
+/* act(x) for node n (x of n's shape): the tensor holding it. */
+static int act_to(tl *t, const cr_node *n, int act, int x)
+{
+    if (act == CREST_LINEAR || x < 0)
+        return x;
+    int y = fresh(t, n), a, b;
+    tl_opts o;
+    switch (act) {
+    case CREST_RELU: return un(t, TFL_RELU, x, y);
+    case CREST_RELU6: return un(t, TFL_RELU6, x, y);
+    case CREST_SIGMOID: return un(t, TFL_LOGISTIC, x, y);
+    case CREST_TANH: return un(t, TFL_TANH, x, y);
+    case CREST_ELU: return un(t, TFL_ELU, x, y);
+    case CREST_EXPONENTIAL: return un(t, TFL_EXP, x, y);
+    case CREST_HARD_SILU: return un(t, TFL_HARD_SWISH, x, y);     /* x relu6(x + 3) / 6 */
+    case CREST_GELU: return un(t, TFL_GELU, x, y);   /* GeluOptions left out: approximate false */
+    case CREST_SOFTMAX:
+        o = cr_tl_opts(TFL_OPT_SOFTMAX);
+        cr_tl_opt_f(&o, 0, 1.0f);                    /* beta */
+        return cr_tl_op(t, TFL_SOFTMAX, 1, &x, 1, y, &o) ? y : -1;
+    case CREST_LOG_SOFTMAX:
+        o = cr_tl_opts(TFL_OPT_LOG_SOFTMAX);
+        return cr_tl_op(t, TFL_LOG_SOFTMAX, 1, &x, 1, y, &o) ? y : -1;
+    case CREST_LEAKY_RELU:
+        o = cr_tl_opts(TFL_OPT_LEAKY_RELU);
+        cr_tl_opt_f(&o, 0, 0.2f);                    /* alpha */
+        return cr_tl_op(t, TFL_LEAKY_RELU, 1, &x, 1, y, &o) ? y : -1;
+    case CREST_SWISH:
+        return bin(t, TFL_MUL, x, un(t, TFL_LOGISTIC, x, fresh(t, n)), y);
+    case CREST_HARD_SIGMOID: case CREST_HARD_SIGMOID_KERAS3:   /* clip(a x + 0.5, 0, 1) */
+        a = bin(t, TFL_MUL, x, cr_tl_scalar(t, act == CREST_HARD_SIGMOID ? 0.2f : 1.0f / 6.0f),
+                fresh(t, n));
+        a = bin(t, TFL_ADD, a, cr_tl_scalar(t, 0.5f), fresh(t, n));
+        return bin(t, TFL_MINIMUM, un(t, TFL_RELU, a, fresh(t, n)), cr_tl_scalar(t, 1.0f), y);
+    case CREST_SELU: {   /* l relu(x) + l a min(elu(x), 0) */
+        const float l = 1.0507009873554804934f, al = 1.6732632423543772848f;
+        a = bin(t, TFL_MUL, un(t, TFL_RELU, x, fresh(t, n)), cr_tl_scalar(t, l), fresh(t, n));
+        b = bin(t, TFL_MINIMUM, un(t, TFL_ELU, x, fresh(t, n)), cr_tl_scalar(t, 0), fresh(t, n));
+        b = bin(t, TFL_MUL, b, cr_tl_scalar(t, l * al), fresh(t, n));
+        return bin(t, TFL_ADD, a, b, y);
+    }
+    case CREST_SOFTPLUS: return softplus(t, n, x, y);
+    case CREST_SOFTSIGN:   /* x / (1 + |x|) */
+        a = bin(t, TFL_ADD, un(t, TFL_ABS, x, fresh(t, n)), cr_tl_scalar(t, 1.0f), fresh(t, n));
+        return bin(t, TFL_DIV, x, a, y);
+    case CREST_MISH:
+        a = un(t, TFL_TANH, softplus(t, n, x, fresh(t, n)), fresh(t, n));
+        return bin(t, TFL_MUL, x, a, y);
+    default:
+        cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "an activation with no TFLite mapping");
+        return -1;
+    }
+}
+
+/* The fused activation for act, or -1 when TFLite's ops cannot fuse it. */
+static int fusable(int act)
+{
+    return act == CREST_LINEAR ? TFL_ACT_NONE : act == CREST_RELU ? TFL_ACT_RELU
+           : act == CREST_RELU6 ? TFL_ACT_RELU6 : act == CREST_TANH ? TFL_ACT_TANH : -1;
+}
+
+/* Keras ReLU(max_value, negative_slope, threshold):
+ * x > threshold ? min(x, max_value) : slope * (x - threshold). */
+static int relu_ex(tl *t, const cr_node *n, int x)
+{
+    float mx, slope, th;
+    cr_relu_ex_parts(n, &mx, &slope, &th);
+    if (th == 0 && slope == 0 && (mx < 0 || mx == 6))
+        return un(t, mx < 0 ? TFL_RELU : TFL_RELU6, x, fresh(t, n));
+    if (th == 0 && mx < 0 && slope > 0 && slope < 1) {
+        tl_opts o = cr_tl_opts(TFL_OPT_LEAKY_RELU);
+        cr_tl_opt_f(&o, 0, slope);
+        int y = fresh(t, n);
+        return cr_tl_op(t, TFL_LEAKY_RELU, 1, &x, 1, y, &o) ? y : -1;
+    }
+    int hi = mx >= 0 ? bin(t, TFL_MINIMUM, x, cr_tl_scalar(t, mx), fresh(t, n)) : x;
+    int d = bin(t, TFL_SUB, x, cr_tl_scalar(t, th), fresh(t, n));
+    int lo = bin(t, TFL_MUL, d, cr_tl_scalar(t, slope), fresh(t, n));
+    int c = cr_tl_tensor_dims(t, cr_tl_str(t, "%s/greater_%d", n->layer ? n->layer : "v", t->n_t),
+                              &n->shape);
+    if (c >= 0)
+        t->t[c].type = TFL_BOOL;
+    c = bin(t, TFL_GREATER, x, cr_tl_scalar(t, th), c);
+    int y = fresh(t, n);
+    return cr_tl_op(t, TFL_SELECT_V2, 1, (int[]){ c, hi, lo }, 3, y, NULL) ? y : -1;
+}
+
+/* ---- window ops ------------------------------------------------------------ */
+
+/* PAD x [1,h,w,c] by these zeros into a new tensor: its index or -1. */
+static int pad4(tl *t, const cr_node *n, int x, const int32_t *in_shape, int top, int bottom,
+                int left, int right)
+{
+    int32_t *p = cr_tl_alloc(t, 8 * sizeof *p);
+    if (!p)
+        return -1;
+    const int32_t pads[8] = { 0, 0, top, bottom, left, right, 0, 0 };
+    memcpy(p, pads, sizeof pads);
+    int k = cr_tl_const(t, cr_tl_str(t, "paddings_%d", t->n_t), TFL_INT32, p,
+                        (int32_t[]){ 4, 2 }, 2);
+    int32_t shape[4] = { 1, in_shape[1] + top + bottom, in_shape[2] + left + right, in_shape[3] };
+    int y = cr_tl_tensor(t, cr_tl_str(t, "%s/pad_%d", n->layer ? n->layer : "v", t->n_t), shape,
+                         4, true, TFL_FLOAT32);
+    tl_opts o = cr_tl_opts(TFL_OPT_PAD);
+    return cr_tl_op(t, TFL_PAD, 1, (int[]){ x, k }, 2, y, &o) ? y : -1;
+}
+
+/* TFLite's padding for geometry g, SAME or VALID, or -1 when it is neither
+ * (then *pb, *pr: the bottom and right padding g implies). */
+static int padding_of(const cr_conv_geom *g, int *pb, int *pr)
+{
+    int eh = (g->kh - 1) * g->dh + 1, ew = (g->kw - 1) * g->dw + 1;
+    int th = (g->oh - 1) * g->sh + eh - g->h, tw = (g->ow - 1) * g->sw + ew - g->w;
+    *pb = th - g->pt;
+    *pr = tw - g->pl;
+    if (g->pt == 0 && g->pl == 0 && g->h >= eh && g->w >= ew &&
+        g->oh == (g->h - eh) / g->sh + 1 && g->ow == (g->w - ew) / g->sw + 1)
+        return TFL_PAD_VALID;
+    if (g->oh == (g->h + g->sh - 1) / g->sh && g->ow == (g->w + g->sw - 1) / g->sw &&
+        g->pt == (th > 0 ? th : 0) / 2 && g->pl == (tw > 0 ? tw : 0) / 2)
+        return TFL_PAD_SAME;
+    return -1;
+}
+
+/* The kernel as TFLite's filter (conv2d [oc,kh,kw,c]; depthwise
+ * [1,kh,kw,c*m], the bytes of Keras' [kh,kw,c,m]) and the bias, with batch
+ * norm bn (or NULL) folded in, in double: output channel o times
+ * s = gamma / sqrt(var + eps), bias (b - mean) s + beta. */
+static bool conv_consts(tl *t, const cr_node *n, const cr_node *bn, bool dw, int *filter,
+                        int *bias)
+{
+    const cr_dims *s = &n->in[1]->shape;
+    int64_t kh = s->d[0], kw = s->d[1], c = s->d[2], m = s->d[3], oc = dw ? c * m : m;
+    const float *src = n->in[1]->w->val, *b = n->n_in == 3 ? n->in[2]->w->val : NULL;
+    float *f = cr_tl_alloc(t, (size_t)(kh * kw * c * m) * sizeof *f);
+    float *fb = cr_tl_alloc(t, (size_t)oc * sizeof *fb);
+    double *sc = cr_tl_alloc(t, (size_t)oc * sizeof *sc);
+    if (!f || !fb || !sc)
+        return false;
+    cr_node *mean = NULL, *var = NULL, *gamma = NULL, *beta = NULL;
+    float eps = 0;
+    if (bn)
+        cr_bn_parts(bn, &mean, &var, &gamma, &beta, &eps);
+    for (int64_t o = 0; o < oc; o++) {
+        double b0 = b ? b[o] : 0.0;
+        sc[o] = bn ? (gamma ? gamma->w->val[o] : 1.0) / sqrt((double)var->w->val[o] + eps) : 1.0;
+        fb[o] = (float)(bn ? (b0 - mean->w->val[o]) * sc[o] + (beta ? beta->w->val[o] : 0.0) : b0);
+    }
+    for (int64_t y = 0; y < kh; y++)
+        for (int64_t x = 0; x < kw; x++)
+            for (int64_t ci = 0; ci < c; ci++)
+                for (int64_t j = 0; j < m; j++) {
+                    int64_t at = ((y * kw + x) * c + ci) * m + j, o = dw ? ci * m + j : j;
+                    f[dw ? at : ((j * kh + y) * kw + x) * c + ci] = (float)(src[at] * sc[o]);
+                }
+    const char *base = n->layer ? n->layer : "conv";
+    *filter = cr_tl_const(t, cr_tl_str(t, "%s/kernel_%d", base, t->n_t), TFL_FLOAT32, f,
+                          dw ? (int32_t[]){ 1, (int32_t)kh, (int32_t)kw, (int32_t)oc }
+                             : (int32_t[]){ (int32_t)oc, (int32_t)kh, (int32_t)kw, (int32_t)c }, 4);
+    *bias = cr_tl_const(t, cr_tl_str(t, "%s/bias_%d", base, t->n_t), TFL_FLOAT32, fb,
+                        (int32_t[]){ (int32_t)oc }, 1);
+    return *filter >= 0 && *bias >= 0;
+}
+
+static bool params_only(const cr_node *n, int from)
+{
+    for (int i = from; i < n->n_in; i++)
+        if (n->in[i]->kind != CR_NODE_PARAM || !n->in[i]->w)
+            return false;
+    return true;
+}
+
+/* The activation of node c when TFLite can fuse it into the op before it
+ * (an activation, or Keras' ReLU as relu / relu6), or -1. */
+static int fusable_node(const cr_node *c)
+{
+    const cr_act_def *a = c ? cr_act_of(c) : NULL;
+    if (a)
+        return fusable(a->id) > 0 ? (int)a->id : -1;
+    float mx, slope, th;
+    if (is_op(c, "relu_ex") && cr_relu_ex_parts(c, &mx, &slope, &th) && th == 0 && slope == 0)
+        return mx < 0 ? CREST_RELU : mx == 6 ? CREST_RELU6 : -1;
+    return -1;
+}
+
+/* The nodes fused after n (a conv or matmul): a batch norm (convolutions)
+ * or a bias add (matmul), then an activation; *act updated, the last one
+ * fused returned. */
+static const cr_node *fuse_after(tl *t, const cr_node *n, bool conv, int *act,
+                                 const cr_node **extra)
+{
+    const cr_node *last = n, *c = sole_user(t, n);
+    *extra = NULL;
+    if (*act != CREST_LINEAR)
+        return n;
+    if (conv && is_op(c, "batchnorm") && c->in[0] == n && params_only(c, 1))
+        *extra = c;
+    if (!conv && is_op(c, "bias_add") && c->in[0] == n && params_only(c, 1))
+        *extra = c;
+    if (*extra) {
+        t->done[c->id] = true;
+        last = c;
+        c = sole_user(t, c);
+    }
+    int a = fusable_node(c);
+    if (a > 0) {
+        t->done[c->id] = true;
+        *act = a;
+        last = c;
+    }
+    return last;
+}
+
+static bool emit_window(tl *t, const cr_node *n)
+{
+    cr_conv_geom g;
+    int act, pb, pr;
+    bool folded;
+    if (!cr_window_parts(n, &g, &act, &folded))
+        return cr_tl_fail_node(t, n, CREST_E_SHAPE, "a window op whose geometry is bad");
+    if (folded)
+        return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "a folded batch norm");
+    bool conv = is_op(n, "conv2d"), dw = is_op(n, "depthwise2d");
+    if ((conv || dw) && !params_only(n, 1))
+        return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "a kernel or bias that is not a weight");
+    const cr_node *bn, *last = conv || dw ? fuse_after(t, n, true, &act, &bn) : n;
+    int x = cr_tl_val(t, n->in[0]), pad = padding_of(&g, &pb, &pr);
+    if (pad < 0 && (conv || dw)) {   /* explicit zeros, then VALID */
+        int eh = (g.kh - 1) * g.dh + 1, ew = (g.kw - 1) * g.dw + 1;
+        pb = pb > 0 ? pb : 0;
+        pr = pr > 0 ? pr : 0;
+        int h = g.h + g.pt + pb, w = g.w + g.pl + pr;
+        if (h >= eh && w >= ew && (h - eh) / g.sh + 1 == g.oh && (w - ew) / g.sw + 1 == g.ow) {
+            x = pad4(t, n, x, (int32_t[]){ 1, g.h, g.w, g.c }, g.pt, pb, g.pl, pr);
+            pad = TFL_PAD_VALID;
+        }
+    }
+    if (pad < 0)
+        return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "a padding TFLite's SAME and VALID "
+                               "cannot express");
+    int fa = fusable(act), y = fresh(t, fa >= 0 ? last : n), in[3], code, version = 1;
+    tl_opts o;
+    if (conv || dw) {
+        if (!conv_consts(t, n, bn, dw, &in[1], &in[2]))
+            return false;
+        code = conv ? TFL_CONV_2D : TFL_DEPTHWISE_CONV_2D;
+        o = cr_tl_opts(conv ? TFL_OPT_CONV2D : TFL_OPT_DEPTHWISE_CONV2D);
+        if (dw)
+            cr_tl_opt_i(&o, 3, g.oc / g.c);                      /* depth_multiplier */
+        cr_tl_opt_b(&o, dw ? 4 : 3, (int8_t)(fa >= 0 ? fa : TFL_ACT_NONE));
+        cr_tl_opt_i(&o, dw ? 5 : 4, g.dw);                       /* dilation w, h */
+        cr_tl_opt_i(&o, dw ? 6 : 5, g.dh);
+        version = dw && (g.dh > 1 || g.dw > 1) ? 2 : 1;
+    } else {
+        code = is_op(n, "maxpool2d") ? TFL_MAX_POOL_2D : TFL_AVERAGE_POOL_2D;
+        o = cr_tl_opts(TFL_OPT_POOL2D);
+        cr_tl_opt_i(&o, 3, g.kw);                                /* filter width, height */
+        cr_tl_opt_i(&o, 4, g.kh);
+        cr_tl_opt_b(&o, 5, (int8_t)(fa >= 0 ? fa : TFL_ACT_NONE));
+    }
+    cr_tl_opt_b(&o, 0, (int8_t)pad);
+    cr_tl_opt_i(&o, 1, g.sw);
+    cr_tl_opt_i(&o, 2, g.sh);
+    in[0] = x;
+    if (!cr_tl_op(t, code, version, in, conv || dw ? 3 : 1, y, &o))
+        return false;
+    return set(t, last, fa >= 0 ? y : act_to(t, n, act, y));
+}
+
+/* ---- the other ops -------------------------------------------------------- */
+
+/* The shape of tensor k (batch first). */
+static const int32_t *shape_of(const tl *t, int k) { return t->t[k].shape; }
+
+/* x [..., k] @ w [k, units] (a weight): FULLY_CONNECTED with the bias add
+ * and activation after it fused; x of rank > 2 through a RESHAPE to
+ * [rows, k] and back. */
+static bool emit_matmul(tl *t, const cr_node *n)
+{
+    const cr_node *x = n->in[0], *w = n->in[1], *bias;
+    if (w->kind != CR_NODE_PARAM || !w->w || w->shape.ndim != 2)
+        return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "a matrix product whose right "
+                               "side is not a weight matrix");
+    int act = CREST_LINEAR;
+    const cr_node *last = fuse_after(t, n, false, &act, &bias);
+    int32_t k = (int32_t)w->shape.d[0], units = (int32_t)w->shape.d[1];
+    float *f = cr_tl_alloc(t, (size_t)k * (size_t)units * sizeof *f);
+    if (!f)
+        return false;
+    for (int32_t i = 0; i < k; i++)          /* Keras [k, units] -> TFLite [units, k] */
+        for (int32_t j = 0; j < units; j++)
+            f[(size_t)j * (size_t)k + (size_t)i] = w->w->val[(size_t)i * (size_t)units + (size_t)j];
+    const char *base = n->layer ? n->layer : "dense";
+    int in[3] = { cr_tl_val(t, x),
+                  cr_tl_const(t, cr_tl_str(t, "%s/kernel_%d", base, t->n_t), TFL_FLOAT32, f,
+                              (int32_t[]){ units, k }, 2),
+                  bias ? cr_tl_val(t, bias->in[1]) : -1 };
+    if (!bias) {
+        float *z = cr_tl_alloc(t, (size_t)units * sizeof *z);
+        in[2] = z ? cr_tl_const(t, cr_tl_str(t, "%s/bias_%d", base, t->n_t), TFL_FLOAT32, z,
+                                (int32_t[]){ units }, 1) : -1;
+    }
+    int r = x->shape.ndim, y;
+    if (in[0] < 0)
+        return false;
+    if (r > 2) {
+        int32_t rows = 1;
+        for (int i = 1; i < r - 1; i++)
+            rows *= (int32_t)x->shape.d[i];
+        const int32_t flat[2] = { rows, k }, fo[2] = { rows, units };
+        in[0] = cr_tl_reshape(t, in[0], flat, 2, cr_tl_tensor(t, cr_tl_str(t, "%s/rows_%d", base, t->n_t),
+                                                        flat, 2, true, TFL_FLOAT32));
+        y = cr_tl_tensor(t, cr_tl_str(t, "%s/fc_%d", base, t->n_t), fo, 2, true, TFL_FLOAT32);
+    } else {
+        y = fresh(t, last);
+    }
+    tl_opts o = cr_tl_opts(TFL_OPT_FULLY_CONNECTED);
+    cr_tl_opt_b(&o, 0, (int8_t)fusable(act));
+    if (!cr_tl_op(t, TFL_FULLY_CONNECTED, 1, in, 3, y, &o))
+        return false;
+    if (r > 2) {
+        int z = fresh(t, last);
+        y = z >= 0 ? cr_tl_reshape(t, y, shape_of(t, z), r, z) : -1;
+    }
+    return set(t, last, y);
+}
+
+/* A batch norm no convolution took: x * s + (beta - mean s) per channel
+ * (the last axis), the factors computed here in double. */
+static bool emit_batchnorm(tl *t, const cr_node *n)
+{
+    cr_node *mean, *var, *gamma, *beta;
+    float eps;
+    cr_bn_parts(n, &mean, &var, &gamma, &beta, &eps);
+    if (!params_only(n, 1))
+        return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "statistics that are not weights");
+    int32_t c = (int32_t)mean->shape.d[0];
+    float *mul = cr_tl_alloc(t, (size_t)c * sizeof *mul), *add = cr_tl_alloc(t, (size_t)c * sizeof *add);
+    if (!mul || !add)
+        return false;
+    for (int32_t i = 0; i < c; i++) {
+        double s = (gamma ? gamma->w->val[i] : 1.0) / sqrt((double)var->w->val[i] + eps);
+        mul[i] = (float)s;
+        add[i] = (float)((beta ? beta->w->val[i] : 0.0) - mean->w->val[i] * s);
+    }
+    const char *base = n->layer ? n->layer : "bn";
+    int km = cr_tl_const(t, cr_tl_str(t, "%s/scale_%d", base, t->n_t), TFL_FLOAT32, mul, &c, 1);
+    int ka = cr_tl_const(t, cr_tl_str(t, "%s/shift_%d", base, t->n_t), TFL_FLOAT32, add, &c, 1);
+    int a = bin(t, TFL_MUL, cr_tl_val(t, n->in[0]), km, fresh(t, n));
+    return set(t, n, bin(t, TFL_ADD, a, ka, fresh(t, n)));
+}
+
+static bool emit_concat(tl *t, const cr_node *n)
+{
+    int axis;
+    cr_concat_axis(n, &axis);
+    int *in = cr_tl_alloc(t, (size_t)n->n_in * sizeof *in);
+    if (!in)
+        return false;
+    for (int i = 0; i < n->n_in; i++)
+        in[i] = cr_tl_val(t, n->in[i]);
+    tl_opts o = cr_tl_opts(TFL_OPT_CONCATENATION);
+    cr_tl_opt_i(&o, 0, axis);
+    int y = fresh(t, n);
+    return cr_tl_op(t, TFL_CONCATENATION, 1, in, n->n_in, y, &o) && set(t, n, y);
+}
+
+/* MEAN or SUM over axes (a constant input), keep_dims as asked. */
+static int reduce(tl *t, const cr_node *n, int code, int x, const int32_t *axes, int n_axes,
+                  bool keep)
+{
+    int k = cr_tl_const_i32(t, cr_tl_str(t, "axes_%d", t->n_t), axes, n_axes);
+    tl_opts o = cr_tl_opts(TFL_OPT_REDUCER);
+    cr_tl_opt_b(&o, 0, keep);
+    int y = fresh(t, n);
+    return cr_tl_op(t, code, 1, (int[]){ x, k }, 2, y, &o) ? y : -1;
+}
+
+static bool emit_reduce(tl *t, const cr_node *n, bool mean)
+{
+    int axis;
+    bool keep;
+    cr_reduce_parts(n, &axis, &keep);
+    int32_t axes[CR_MAX_DIMS], n_axes = 0;
+    int r = n->in[0]->shape.ndim;
+    for (int i = 0; i < r; i++)
+        if (axis == CR_AXIS_ALL || axis == i)
+            axes[n_axes++] = i;
+    return set(t, n, reduce(t, n, mean ? TFL_MEAN : TFL_SUM, cr_tl_val(t, n->in[0]), axes, n_axes,
+                            keep));
+}
+
+/* Global pooling: MEAN over height and width (as TensorFlow's converter
+ * writes GlobalAveragePooling2D), MAX_POOL_2D over the whole image; zero
+ * padding: PAD; cropping: STRIDED_SLICE. */
+static bool emit_spatial(tl *t, const cr_node *n, const char *op)
+{
+    int x = cr_tl_val(t, n->in[0]);
+    if (x < 0)
+        return false;
+    const int32_t *s = shape_of(t, x);
+    if (!strcmp(op, "global_avgpool"))
+        return set(t, n, reduce(t, n, TFL_MEAN, x, (int32_t[]){ 1, 2 }, 2, n->shape.ndim == 4));
+    if (!strcmp(op, "global_maxpool")) {
+        tl_opts o = cr_tl_opts(TFL_OPT_POOL2D);
+        cr_tl_opt_b(&o, 0, TFL_PAD_VALID);
+        cr_tl_opt_i(&o, 1, 1);
+        cr_tl_opt_i(&o, 2, 1);
+        cr_tl_opt_i(&o, 3, s[2]);
+        cr_tl_opt_i(&o, 4, s[1]);
+        int y = n->shape.ndim == 4 ? fresh(t, n)
+                : cr_tl_tensor(t, cr_tl_str(t, "%s/gmax_%d", n->layer ? n->layer : "v", t->n_t),
+                               (int32_t[]){ 1, 1, 1, s[3] }, 4, true, TFL_FLOAT32);
+        if (!cr_tl_op(t, TFL_MAX_POOL_2D, 1, &x, 1, y, &o))
+            return false;
+        return set(t, n, n->shape.ndim == 4 ? y : cr_tl_reshape(t, y, (int32_t[]){ 1, s[3] }, 2, fresh(t, n)));
+    }
+    int top, bottom, left, right;
+    if (cr_pad_parts(n, &top, &bottom, &left, &right)) {
+        int y = pad4(t, n, x, s, top, bottom, left, right);
+        if (y >= 0)
+            t->t[y].name = cr_tl_str(t, "%s/%s_%d", n->layer ? n->layer : "v", op, y);
+        return set(t, n, y);
+    }
+    cr_crop_parts(n, &top, &bottom, &left, &right);
+    /* STRIDED_SLICE: begin_mask / end_mask 9 take batch and channels whole */
+    int b = cr_tl_const_i32(t, cr_tl_str(t, "begin_%d", t->n_t), (int32_t[]){ 0, top, left, 0 }, 4);
+    int e = cr_tl_const_i32(t, cr_tl_str(t, "end_%d", t->n_t),
+                            (int32_t[]){ 0, s[1] - bottom, s[2] - right, 0 }, 4);
+    int st = cr_tl_const_i32(t, cr_tl_str(t, "strides_%d", t->n_t), (int32_t[]){ 1, 1, 1, 1 }, 4);
+    tl_opts o = cr_tl_opts(TFL_OPT_STRIDED_SLICE);
+    cr_tl_opt_i(&o, 0, 9);
+    cr_tl_opt_i(&o, 1, 9);
+    int y = fresh(t, n);
+    return cr_tl_op(t, TFL_STRIDED_SLICE, 1, (int[]){ x, b, e, st }, 4, y, &o) && set(t, n, y);
+}
+
+/* n's value is its input's (dropout, a linear activation...). */
+static bool alias(tl *t, const cr_node *n)
+{
+    return set(t, n, cr_tl_val(t, n->in[0]));
+}
+
+static bool emit_scale(tl *t, const cr_node *n)
+{
+    float mul, add;
+    cr_scale_parts(n, &mul, &add);
+    int y = cr_tl_val(t, n->in[0]);
+    if (mul != 1.0f)
+        y = bin(t, TFL_MUL, y, cr_tl_scalar(t, mul), fresh(t, n));
+    if (add != 0.0f)
+        y = bin(t, TFL_ADD, y, cr_tl_scalar(t, add), fresh(t, n));
+    return y == cr_tl_val(t, n->in[0]) ? alias(t, n) : set(t, n, y);
+}
+
+bool cr_tl_emit(tl *t, const cr_node *n)
+{
+    const char *op = n->op->name;
+    const cr_act_def *a = cr_act_of(n);
+    if (a)
+        return set(t, n, act_to(t, n, a->id, cr_tl_val(t, n->in[0])));
+    if (!strcmp(op, "conv2d") || !strcmp(op, "depthwise2d") || !strcmp(op, "maxpool2d") ||
+        !strcmp(op, "avgpool2d"))
+        return emit_window(t, n);
+    if (!strcmp(op, "matmul"))
+        return emit_matmul(t, n);
+    if (!strcmp(op, "batchnorm"))
+        return emit_batchnorm(t, n);
+    if (!strcmp(op, "bias_add") || !strcmp(op, "add") || !strcmp(op, "sub") || !strcmp(op, "mul"))
+        return set(t, n, bin(t, op[0] == 'b' || op[0] == 'a' ? TFL_ADD : op[0] == 's' ? TFL_SUB : TFL_MUL,
+                             cr_tl_val(t, n->in[0]), cr_tl_val(t, n->in[1]), fresh(t, n)));
+    if (!strcmp(op, "dropout"))       /* inference: the identity */
+        return alias(t, n);
+    if (!strcmp(op, "relu_ex"))
+        return set(t, n, relu_ex(t, n, cr_tl_val(t, n->in[0])));
+    if (!strcmp(op, "scale"))
+        return emit_scale(t, n);
+    if (!strcmp(op, "flatten") || !strcmp(op, "reshape")) {
+        int y = fresh(t, n);
+        return set(t, n, y >= 0 ? cr_tl_reshape(t, cr_tl_val(t, n->in[0]), shape_of(t, y), n->shape.ndim, y)
+                                : -1);
+    }
+    if (!strcmp(op, "concat"))
+        return emit_concat(t, n);
+    if (!strcmp(op, "sum") || !strcmp(op, "mean"))
+        return emit_reduce(t, n, op[0] == 'm');
+    if (!strcmp(op, "global_avgpool") || !strcmp(op, "global_maxpool") ||
+        !strcmp(op, "zero_pad2d") || !strcmp(op, "crop2d"))
+        return emit_spatial(t, n, op);
+    if (!strcmp(op, "embedding_bag") || !strcmp(op, "slice_cols"))
+        return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "a feature-column op");
+    return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "an op with no TFLite mapping");
+}

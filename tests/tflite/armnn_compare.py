@@ -1,0 +1,74 @@
+#!/usr/bin/python3
+"""Arm NN (Debian python3-pyarmnn: its TfLite parser and reference CPU
+backend, CpuRef) runs a TFLite model crest exported on raw float32 inputs
+and compares its output 0 with crest's.
+
+usage: armnn_compare.py MODEL.tflite X.f32 N REF.f32 [TOL]
+  X.f32: N samples of the model's input (NHWC, as crest infer takes);
+  REF.f32: crest's outputs for them. Arm NN takes the shapes the file
+  states (batch 1), so the samples run one at a time. Passes when
+  max |armnn - crest| <= TOL (default 1e-5) * max(1, max |crest|).
+Prints one JSON line: {"max_abs_diff", "scale", "n", "ok"}; exit 1 when
+the outputs disagree or Arm NN refuses the file (its message on stderr),
+3 when Arm NN 20.08 says it does not support an operator or layer of it."""
+import json
+import sys
+
+import re
+
+import numpy as np
+import pyarmnn as ann
+
+# What Arm NN 20.08 says of an operator or layer it has no implementation of
+UNSUPPORTED = re.compile(r"not supported|unsupported|Operator .* not|is not implemented", re.I)
+
+
+def main():
+    if len(sys.argv) < 5:
+        print(__doc__, file=sys.stderr)
+        return 2
+    model, xf, n, reff = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    tol = float(sys.argv[5]) if len(sys.argv) > 5 else 1e-5
+    parser = ann.ITfLiteParser()
+    net = parser.CreateNetworkFromBinaryFile(model)
+    if parser.GetSubgraphCount() != 1:
+        raise RuntimeError("%d subgraphs: one expected" % parser.GetSubgraphCount())
+    ins = parser.GetSubgraphInputTensorNames(0)
+    outs = parser.GetSubgraphOutputTensorNames(0)
+    if len(ins) != 1:
+        raise RuntimeError("%d inputs: one expected" % len(ins))
+    in_info = parser.GetNetworkInputBindingInfo(0, ins[0])
+    out_info = parser.GetNetworkOutputBindingInfo(0, outs[0])
+    runtime = ann.IRuntime(ann.CreationOptions())
+    opt, messages = ann.Optimize(net, [ann.BackendId("CpuRef")], runtime.GetDeviceSpec(),
+                                 ann.OptimizerOptions())
+    net_id, _ = runtime.LoadNetwork(opt)
+    x = np.fromfile(xf, dtype="<f4")
+    ref = np.fromfile(reff, dtype="<f4")
+    per = in_info[1].GetNumElements()
+    if x.size != n * per:
+        raise RuntimeError("X has %d floats, not %d x %d" % (x.size, n, per))
+    ys = []
+    for i in range(n):
+        sample = x[i * per:(i + 1) * per].astype(np.float32)
+        inputs = ann.make_input_tensors([in_info], [sample])
+        outputs = ann.make_output_tensors([out_info])
+        runtime.EnqueueWorkload(net_id, inputs, outputs)
+        ys.append(ann.workload_tensors_to_ndarray(outputs)[0].reshape(-1))
+    y = np.concatenate(ys).astype(np.float64)
+    if y.size != ref.size:
+        raise RuntimeError("Arm NN gives %d values, crest %d" % (y.size, ref.size))
+    d = float(np.max(np.abs(y - ref))) if np.all(np.isfinite(y)) else float("inf")
+    scale = max(1.0, float(np.max(np.abs(ref))))
+    ok = d <= tol * scale
+    print(json.dumps({"max_abs_diff": d, "scale": scale, "n": n, "ok": ok}))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except Exception as e:   # Arm NN's parser errors: one line
+        msg = " ".join(str(e).split())
+        print("armnn_compare: %s" % msg, file=sys.stderr)
+        sys.exit(3 if UNSUPPORTED.search(msg) else 1)
