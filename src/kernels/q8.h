@@ -79,6 +79,12 @@ typedef struct cr_q8_ukr {
     void (*gemm)(int K, const uint8_t *a, size_t lda, const int8_t *bp, int rows, int cols,
                  uint8_t *c, int32_t *c32, size_t ldc, const cr_q8_req *rq, int j0);
 
+    /* The elementwise kernels of kernels.h on n elements. */
+    void (*add)(int64_t n, const uint8_t *a, int32_t z_a, float ma, const uint8_t *b,
+                int32_t z_b, float mb, uint8_t *y, int32_t z_y, int32_t lo, int32_t hi);
+    void (*quantize)(int64_t n, const float *x, float s, int32_t z, uint8_t *q);
+    void (*dequantize)(int64_t n, const uint8_t *q, float s, int32_t z, float *x);
+
     /* Depthwise, depth multiplier 1: output row `row` of n*oh. */
     void (*dw_row)(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const uint8_t *kp,
                    const cr_q8_req *rq, uint8_t *y, int64_t row);
@@ -116,6 +122,13 @@ static inline int32_t q8_mac(int32_t c, int32_t a, int32_t b)
     memcpy(&s, &r, sizeof s);
     return s;
 }
+
+/* The generic elementwise loops (the vector levels finish their tails
+ * with them). */
+void q8_add_generic(int64_t n, const uint8_t *a, int32_t z_a, float ma, const uint8_t *b,
+                    int32_t z_b, float mb, uint8_t *y, int32_t z_y, int32_t lo, int32_t hi);
+void q8_quantize_generic(int64_t n, const float *x, float s, int32_t z, uint8_t *q);
+void q8_dequantize_generic(int64_t n, const uint8_t *q, float s, int32_t z, float *x);
 
 /* C[M, n0..n1) (uint8 through rq, or int32 into C32 when C is NULL) on
  * the calling thread: C and C32 point at row 0, column 0. */

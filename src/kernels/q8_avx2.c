@@ -267,11 +267,63 @@ INLINE T_AVX2 void store32n(uint8_t *p, __m256i v, int n)
 #define v_dot dot4_vnni
 #include "q8_dw_tmpl.h"
 
+/* ---- elementwise: 8 lanes, as q8_avx512.c's ------------------------------ */
+
+INLINE T_AVX2 __m256i load8u(const uint8_t *p)
+{
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p));
+}
+
+static T_AVX2 void add_avx2(int64_t n, const uint8_t *a, int32_t z_a, float ma,
+                            const uint8_t *b, int32_t z_b, float mb, uint8_t *y, int32_t z_y,
+                            int32_t lo, int32_t hi)
+{
+    __m256 flo = _mm256_set1_ps((float)(lo - z_y)), fhi = _mm256_set1_ps((float)(hi - z_y));
+    __m256 va = _mm256_set1_ps(ma), vb = _mm256_set1_ps(mb);
+    __m256i za = _mm256_set1_epi32(z_a), zb = _mm256_set1_epi32(z_b), zy = _mm256_set1_epi32(z_y);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(load8u(a + i), za)), va);
+        __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(load8u(b + i), zb)), vb);
+        __m256 f = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(u, v), flo), fhi);
+        store8(y + i, _mm256_add_epi32(_mm256_cvtps_epi32(f), zy), 8);
+    }
+    q8_add_generic(n - i, a + i, z_a, ma, b + i, z_b, mb, y + i, z_y, lo, hi);
+}
+
+static T_AVX2 void quantize_avx2(int64_t n, const float *x, float s, int32_t z, uint8_t *q)
+{
+    __m256 flo = _mm256_set1_ps((float)-z), fhi = _mm256_set1_ps((float)(255 - z));
+    __m256 vs = _mm256_set1_ps(s);
+    __m256i vz = _mm256_set1_epi32(z);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 f = _mm256_div_ps(_mm256_loadu_ps(x + i), vs);
+        f = _mm256_min_ps(_mm256_max_ps(f, flo), fhi);
+        store8(q + i, _mm256_add_epi32(_mm256_cvtps_epi32(f), vz), 8);
+    }
+    q8_quantize_generic(n - i, x + i, s, z, q + i);
+}
+
+static T_AVX2 void dequantize_avx2(int64_t n, const uint8_t *q, float s, int32_t z, float *x)
+{
+    __m256 vs = _mm256_set1_ps(s);
+    __m256i vz = _mm256_set1_epi32(z);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(load8u(q + i),
+                                                                                   vz)), vs));
+    q8_dequantize_generic(n - i, q + i, s, z, x + i);
+}
+
 const cr_q8_ukr cr_q8_ukr_avx2 = {
     .isa = CR_Q8_AVX2,
     .mr = MR_AVX2,
     .nr = Q8_NR,
     .gemm = gemm_avx2,
+    .add = add_avx2,
+    .quantize = quantize_avx2,
+    .dequantize = dequantize_avx2,
     .dw_row = dw_row_avx2,
 };
 
@@ -280,6 +332,9 @@ const cr_q8_ukr cr_q8_ukr_avxvnni = {
     .mr = MR_VNNI,
     .nr = Q8_NR,
     .gemm = gemm_avxvnni,
+    .add = add_avx2,
+    .quantize = quantize_avx2,
+    .dequantize = dequantize_avx2,
     .dw_row = dw_row_avxvnni,
 };
 #endif

@@ -184,11 +184,65 @@ INLINE __mmask64 tail64(int n) { return n >= 64 ? ~(__mmask64)0 : ((__mmask64)1 
 
 #include "q8_dw_tmpl.h"
 
+/* ---- elementwise: 16 lanes, the generic loops' operations in the same
+ * order (each product and the sum rounded separately, max then min, the
+ * current rounding mode); tails go to the generic loops. */
+
+static TARGET void add_avx512(int64_t n, const uint8_t *a, int32_t z_a, float ma,
+                              const uint8_t *b, int32_t z_b, float mb, uint8_t *y, int32_t z_y,
+                              int32_t lo, int32_t hi)
+{
+    __m512 flo = _mm512_set1_ps((float)(lo - z_y)), fhi = _mm512_set1_ps((float)(hi - z_y));
+    __m512 va = _mm512_set1_ps(ma), vb = _mm512_set1_ps(mb);
+    __m512i za = _mm512_set1_epi32(z_a), zb = _mm512_set1_epi32(z_b), zy = _mm512_set1_epi32(z_y);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i xa = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(a + i)));
+        __m512i xb = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(b + i)));
+        __m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(xa, za)), va);
+        __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(xb, zb)), vb);
+        __m512 f = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(u, v), flo), fhi);
+        __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), zy);
+        _mm_storeu_si128((__m128i *)(void *)(y + i), _mm512_cvtepi32_epi8(q));
+    }
+    q8_add_generic(n - i, a + i, z_a, ma, b + i, z_b, mb, y + i, z_y, lo, hi);
+}
+
+static TARGET void quantize_avx512(int64_t n, const float *x, float s, int32_t z, uint8_t *q)
+{
+    __m512 flo = _mm512_set1_ps((float)-z), fhi = _mm512_set1_ps((float)(255 - z));
+    __m512 vs = _mm512_set1_ps(s);
+    __m512i vz = _mm512_set1_epi32(z);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 f = _mm512_div_ps(_mm512_loadu_ps(x + i), vs);
+        f = _mm512_min_ps(_mm512_max_ps(f, flo), fhi);
+        __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(f), vz);
+        _mm_storeu_si128((__m128i *)(void *)(q + i), _mm512_cvtepi32_epi8(v));
+    }
+    q8_quantize_generic(n - i, x + i, s, z, q + i);
+}
+
+static TARGET void dequantize_avx512(int64_t n, const uint8_t *q, float s, int32_t z, float *x)
+{
+    __m512 vs = _mm512_set1_ps(s);
+    __m512i vz = _mm512_set1_epi32(z);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(q + i)));
+        _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v, vz)), vs));
+    }
+    q8_dequantize_generic(n - i, q + i, s, z, x + i);
+}
+
 const cr_q8_ukr cr_q8_ukr_avx512 = {
     .isa = CR_Q8_AVX512VNNI,
     .mr = MR,
     .nr = 4 * Q8_NR,
     .gemm = gemm_avx512,
+    .add = add_avx512,
+    .quantize = quantize_avx512,
+    .dequantize = dequantize_avx512,
     .dw_row = dw_row_avx512,
 };
 #endif

@@ -1,8 +1,8 @@
-/* q8_elem.c - int8 elementwise kernels and pooling: add, quantize,
- * dequantize, max and average pooling. Plain loops (these layers move
- * bytes, the multiply-adds are in the convolutions); threads take ranges of
- * elements or of output rows. Each output is computed the same way
- * wherever it falls, so results do not depend on the thread count.
+/* q8_elem.c - int8 elementwise kernels and pooling: add, quantize and
+ * dequantize (the level's loops, threads take ranges of elements), max and
+ * average pooling (plain loops, threads take output rows). Each output is
+ * computed the same way wherever it falls, so results do not depend on the
+ * thread count.
  */
 #include "q8.h"
 
@@ -36,16 +36,10 @@ static void add_task(void *ctx, int ith, int nth)
 {
     const elem_job *j = ctx;
     int64_t lo, hi;
-    float flo = (float)(j->lo - j->z_y), fhi = (float)(j->hi - j->z_y);
-    cr_split(j->n, ith, nth, &lo, &hi);
-    for (int64_t i = lo; i < hi; i++) {
-        float u = (float)(j->a[i] - j->z_a) * j->ma;
-        float v = (float)(j->b[i] - j->z_b) * j->mb;
-        float f = u + v;
-        f = f > flo ? f : flo;
-        f = f < fhi ? f : fhi;
-        j->y[i] = (uint8_t)((int32_t)lrintf(f) + j->z_y);
-    }
+    cr_split_units(j->n, 64, ith, nth, &lo, &hi);
+    if (lo < hi)
+        cr_q8_ukr_get()->add(hi - lo, j->a + lo, j->z_a, j->ma, j->b + lo, j->z_b, j->mb,
+                             j->y + lo, j->z_y, j->lo, j->hi);
 }
 
 void cr_q8_add(cr_pool *p, int64_t n, const uint8_t *a, int32_t z_a, float ma,
@@ -57,19 +51,13 @@ void cr_q8_add(cr_pool *p, int64_t n, const uint8_t *a, int32_t z_a, float ma,
     elem_run(p, &j, add_task);
 }
 
-/* f = x / s; f = min(max(f, -z), 255 - z) (NaN gives -z); q = rint(f) + z. */
 static void quantize_task(void *ctx, int ith, int nth)
 {
     const elem_job *j = ctx;
     int64_t lo, hi;
-    float s = j->ma, flo = (float)-j->z_y, fhi = (float)(255 - j->z_y);
-    cr_split(j->n, ith, nth, &lo, &hi);
-    for (int64_t i = lo; i < hi; i++) {
-        float f = j->x[i] / s;
-        f = f > flo ? f : flo;
-        f = f < fhi ? f : fhi;
-        j->y[i] = (uint8_t)((int32_t)lrintf(f) + j->z_y);
-    }
+    cr_split_units(j->n, 64, ith, nth, &lo, &hi);
+    if (lo < hi)
+        cr_q8_ukr_get()->quantize(hi - lo, j->x + lo, j->ma, j->z_y, j->y + lo);
 }
 
 void cr_q8_quantize(cr_pool *p, int64_t n, const float *x, float s, int32_t z, uint8_t *q)
@@ -82,9 +70,9 @@ static void dequantize_task(void *ctx, int ith, int nth)
 {
     const elem_job *j = ctx;
     int64_t lo, hi;
-    cr_split(j->n, ith, nth, &lo, &hi);
-    for (int64_t i = lo; i < hi; i++)
-        j->fy[i] = (float)(j->a[i] - j->z_a) * j->ma;
+    cr_split_units(j->n, 64, ith, nth, &lo, &hi);
+    if (lo < hi)
+        cr_q8_ukr_get()->dequantize(hi - lo, j->a + lo, j->ma, j->z_a, j->fy + lo);
 }
 
 void cr_q8_dequantize(cr_pool *p, int64_t n, const uint8_t *q, float s, int32_t z, float *x)
