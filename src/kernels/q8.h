@@ -114,6 +114,38 @@ static inline float q8_m(const cr_q8_req *rq, int j)
     return rq->per_tensor ? rq->m[0] : rq->m[j];
 }
 
+/* n <= 64 bytes from s to d in fixed-size pieces (no library call). */
+static inline void q8_copy_small(uint8_t *d, const uint8_t *s, int n)
+{
+    for (; n >= 8; n -= 8, d += 8, s += 8)
+        memcpy(d, s, 8);
+    if (n & 4) {
+        memcpy(d, s, 4);
+        d += 4, s += 4;
+    }
+    if (n & 2) {
+        memcpy(d, s, 2);
+        d += 2, s += 2;
+    }
+    if (n & 1)
+        *d = *s;
+}
+
+/* The n (1..4) bytes at p as the low bytes of an int32 (zeros above). */
+static inline int32_t q8_load_upto4(const uint8_t *p, int n)
+{
+    uint32_t v = p[0];
+    if (n > 1)
+        v |= (uint32_t)p[1] << 8;
+    if (n > 2)
+        v |= (uint32_t)p[2] << 16;
+    if (n > 3)
+        v |= (uint32_t)p[3] << 24;
+    int32_t r;
+    memcpy(&r, &v, sizeof r);
+    return r;
+}
+
 /* a * b + c on int32 wrapping modulo 2^32 (no signed overflow). */
 static inline int32_t q8_mac(int32_t c, int32_t a, int32_t b)
 {

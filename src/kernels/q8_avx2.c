@@ -35,9 +35,12 @@ INLINE T_AVX2 __m256i tail8(int n)
 
 INLINE T_AVX2 int32_t load4(const uint8_t *p, int n)
 {
-    int32_t v = 0;
-    memcpy(&v, p, (size_t)n);
-    return v;
+    if (n == 4) {
+        int32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    return q8_load_upto4(p, n);
 }
 
 /* requant of 8 accumulators (kernels.h): cvt, mul, max, min, cvt, + z. */
@@ -58,7 +61,7 @@ INLINE T_AVX2 void store8(uint8_t *p, __m256i q, int n)
     } else {
         uint8_t t[16];
         _mm_storeu_si128((__m128i *)(void *)t, b);
-        memcpy(p, t, (size_t)n);
+        q8_copy_small(p, t, n);
     }
 }
 
@@ -223,7 +226,7 @@ INLINE T_AVX2 __m256i load32(const uint8_t *p, int n)
     if (n == 32)
         return _mm256_loadu_si256((const __m256i *)(const void *)p);
     uint8_t t[32] = { 0 };
-    memcpy(t, p, (size_t)n);
+    q8_copy_small(t, p, n);
     return _mm256_loadu_si256((const __m256i *)(const void *)t);
 }
 
@@ -231,7 +234,7 @@ INLINE T_AVX2 void store32n(uint8_t *p, __m256i v, int n)
 {
     uint8_t t[32];
     _mm256_storeu_si256((__m256i *)(void *)t, v);
-    memcpy(p, t, (size_t)n);
+    q8_copy_small(p, t, n);
 }
 
 #define VI __m256i

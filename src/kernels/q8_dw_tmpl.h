@@ -2,7 +2,10 @@
  * once; included (no guard) by q8_avx512.c and q8_avx2.c after they define:
  *
  *   TARGET                 function attribute selecting the instruction set
- *   DW_ROW                 the name of the row function to define
+ *   DW_ROW                 the name of the row function to define (with
+ *                          DW_BLOCKS_ONLY: only DW_ROW##_blocks, for channel
+ *                          ranges; DW_TAIL: such a narrower function, which
+ *                          the row runs on a last block of <= 32 channels)
  *   VI, VF                 integer and float vector types; VB bytes a vector
  *                          (64: one packed block at a time, 32: half of one)
  *   v_ld(p) v_st(p, v)     VB bytes, unaligned
@@ -29,6 +32,7 @@
 #define DW_CAT_(a, b) a##b
 #define DW_CAT(a, b) DW_CAT_(a, b)
 #define dw_cells DW_CAT(DW_ROW, _cells)
+#define dw_blocks DW_CAT(DW_ROW, _blocks)
 
 /* Cells [oa, ob) of one output row for VB channels: acc0, m in quad order;
  * wb: the packed weights of these channels (group g vector q at
@@ -71,34 +75,22 @@ dw_cells(const int kwc, const int gcc, const cr_conv_geom *g, int oa, int ob, in
     }
 }
 
-static TARGET void DW_ROW(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
-                          const uint8_t *kp, const cr_q8_req *rq, uint8_t *y, int64_t row)
+/* Channels [cf, ct) (cf a multiple of 64) of one output row: rp[i] is the
+ * input row of kernel row i (NULL: padding), yr the output row. */
+static TARGET void dw_blocks(const cr_conv_geom *g, const uint8_t *const *rp, int32_t z_x,
+                             const uint8_t *kp, const cr_q8_req *rq, uint8_t *yr, int cf, int ct)
 {
     int C = g->c, GC = (g->kh + 3) / 4, cap = DW_BUF_COLS / GC;
-    int span = (g->kw - 1) * g->dw + 1;
-    int cells = cap >= span ? (cap - span) / g->sw + 1 : 0;
-    if (cells <= 0 || g->kh > 4 * 8) {          /* very wide or tall kernels */
-        for (int ow = 0; ow < g->ow; ow++)
-            q8_dw_cell(g, x, z_x, kp, rq, y, row, ow, 0, C);
-        return;
-    }
-    int oh = (int)(row % g->oh), n = (int)(row / g->oh), by = oh * g->sh - g->pt;
-    const uint8_t *xn = x + (size_t)n * g->h * g->w * C;
-    uint8_t *yr = y + (size_t)row * g->ow * C;
+    int span = (g->kw - 1) * g->dw + 1, cells = (cap - span) / g->sw + 1;
     size_t bb = q8_dw_block_bytes(g->kh, g->kw);
     _Alignas(64) uint8_t buf[DW_BUF_COLS * 4 * VB];
     _Alignas(64) uint8_t zq[4 * VB];
     _Alignas(64) float mp[64];
-    const uint8_t *rp[4 * 8];      /* the kernel rows' input rows, NULL: padding */
     memset(zq, (int)z_x, sizeof zq);
-    for (int i = 0; i < 4 * GC; i++) {
-        int iy = by + i * g->dh;
-        rp[i] = i < g->kh && iy >= 0 && iy < g->h ? xn + (size_t)iy * g->w * C : NULL;
-    }
     VI zx = v_set1i(z_x);
-    for (int c0 = 0; c0 < C; c0 += 64) {
+    for (int c0 = cf; c0 < ct; c0 += 64) {
         const uint8_t *blk = kp + (size_t)(c0 / 64) * bb;
-        int nb = C - c0 < 64 ? C - c0 : 64;
+        int nb = ct - c0 < 64 ? ct - c0 : 64;
         for (int cc = 0; cc < 64; cc++)
             mp[q8_dw_lane(cc)] = cc < nb ? q8_m(rq, c0 + cc) : 0.0f;
         for (int h = 0; VB * h < nb; h++) {
@@ -140,5 +132,39 @@ static TARGET void DW_ROW(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
     }
 }
 
+#ifndef DW_BLOCKS_ONLY
+/* DW_TAIL (if defined): a narrower instance's dw_blocks, which takes a last
+ * block of at most 32 channels. */
+static TARGET void DW_ROW(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
+                          const uint8_t *kp, const cr_q8_req *rq, uint8_t *y, int64_t row)
+{
+    int C = g->c, GC = (g->kh + 3) / 4, cap = DW_BUF_COLS / GC;
+    int span = (g->kw - 1) * g->dw + 1;
+    if (cap < span || g->kh > 4 * 8) {         /* very wide or tall kernels */
+        for (int ow = 0; ow < g->ow; ow++)
+            q8_dw_cell(g, x, z_x, kp, rq, y, row, ow, 0, C);
+        return;
+    }
+    int oh = (int)(row % g->oh), n = (int)(row / g->oh), by = oh * g->sh - g->pt;
+    const uint8_t *xn = x + (size_t)n * g->h * g->w * C;
+    uint8_t *yr = y + (size_t)row * g->ow * C;
+    const uint8_t *rp[4 * 8];      /* the kernel rows' input rows, NULL: padding */
+    for (int i = 0; i < 4 * GC; i++) {
+        int iy = by + i * g->dh;
+        rp[i] = i < g->kh && iy >= 0 && iy < g->h ? xn + (size_t)iy * g->w * C : NULL;
+    }
+#ifdef DW_TAIL
+    int full = C / 64 * 64;
+    if (C - full > 0 && C - full <= 32) {
+        dw_blocks(g, rp, z_x, kp, rq, yr, 0, full);
+        DW_TAIL(g, rp, z_x, kp, rq, yr, full, C);
+        return;
+    }
+#endif
+    dw_blocks(g, rp, z_x, kp, rq, yr, 0, C);
+}
+#endif
+
 #undef DW_BUF_COLS
 #undef dw_cells
+#undef dw_blocks
