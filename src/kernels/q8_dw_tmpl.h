@@ -2,6 +2,7 @@
  * once; included (no guard) by q8_avx512.c and q8_avx2.c after they define:
  *
  *   TARGET                 function attribute selecting the instruction set
+ *   DW_FEW_REGS            (optional) 16 vector registers: 3x3 weights not held
  *   DW_ROW                 the name of the row function to define (with
  *                          DW_BLOCKS_ONLY: only DW_ROW##_blocks, for channel
  *                          ranges; DW_TAIL: such a narrower function, which
@@ -46,8 +47,13 @@ dw_cells(const int kwc, const int gcc, const cr_conv_geom *g, int oa, int ob, in
     VF flo = v_set1f((float)(rq->lo - rq->z_out)), fhi = v_set1f((float)(rq->hi - rq->z_out));
     VI z = v_set1i(rq->z_out);
     int kw = kwc ? kwc : g->kw, GC = gcc ? gcc : (g->kh + 3) / 4, C = g->c;
+#ifdef DW_FEW_REGS
+    const bool wreg = false;
+#else
+    const bool wreg = kwc == 3 && gcc == 1;
+#endif
     VI w[3][4];                    /* 1 x 3 groups: the weights stay in registers */
-    if (kwc == 3 && gcc == 1)
+    if (wreg)
         for (int j = 0; j < 3; j++)
             for (int q = 0; q < 4; q++)
                 w[j][q] = v_ld(wb + 256 * j + 64 * q);
@@ -60,8 +66,7 @@ dw_cells(const int kwc, const int gcc, const cr_conv_geom *g, int oa, int ob, in
             const uint8_t *qp = in ? buf + (size_t)(col - ix0) * GC * 4 * VB : zq;
             for (int gr = 0; gr < GC; gr++, qp += in ? 4 * VB : 0) {
                 for (int q = 0; q < 4; q++) {
-                    VI wv = kwc == 3 && gcc == 1 ? w[j][q]
-                                                 : v_ld(wb + 256 * (j * GC + gr) + 64 * q);
+                    VI wv = wreg ? w[j][q] : v_ld(wb + 256 * (j * GC + gr) + 64 * q);
                     acc[q] = v_dot(acc[q], v_ld(qp + q * VB), wv);
                 }
             }
