@@ -54,9 +54,10 @@ static unsigned rnd(void)
 
 typedef struct layer {
     const char *name;
-    int count;                 /* how many times MobileNetV2 has this shape */
+    int count;                 /* how many times MobileNetV2 has this shape (0: extra) */
     bool dw;
-    int hw, c, oc, k, s;       /* input size (square), channels, kernel, stride */
+    int hw, c, oc, k, s;       /* input size (square), channels, kernel, stride;
+                                  k 0: Dense, hw rows (not scaled by the batch) */
 } layer;
 
 static const layer net[] = {
@@ -90,6 +91,9 @@ static const layer net[] = {
     { "1x1 7x7x960->160", 2, false, 7, 960, 160, 1, 1 },
     { "1x1 7x7x960->320", 1, false, 7, 960, 320, 1, 1 },
     { "1x1 7x7x320->1280", 1, false, 7, 320, 1280, 1, 1 },
+    /* Dense heads (k 0: M = batch x hw rows of c features), not in the total */
+    { "dense 1280->1000 (M 1)", 0, false, 1, 1280, 1000, 0, 1 },
+    { "dense 1280->1000 (M 32)", 0, false, 32, 1280, 1000, 0, 1 },
 };
 #define N_LAYERS ((int)(sizeof net / sizeof *net))
 
@@ -107,6 +111,10 @@ typedef struct bufs {
  * bottom/right. */
 static cr_conv_geom geom(const layer *l, int batch)
 {
+    if (l->k == 0)             /* Dense: a 1x1 convolution over hw rows */
+        return (cr_conv_geom){ .n = 1, .h = l->hw, .w = 1, .c = l->c, .oh = l->hw, .ow = 1,
+                               .oc = l->oc, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1,
+                               .dw = 1 };
     cr_conv_geom g = { .n = batch, .h = l->hw, .w = l->hw, .c = l->c, .kh = l->k, .kw = l->k,
                        .sh = l->s, .sw = l->s, .dh = 1, .dw = 1 };
     g.oh = g.ow = (l->hw + l->s - 1) / l->s;
@@ -265,9 +273,10 @@ int main(int argc, char **argv)
                2e-9 * b[i].macs / med[0][1], med[0][0] / med[0][1], 2e-9 * b[i].macs / med[1][0],
                2e-9 * b[i].macs / med[1][1], med[1][0] / med[1][1]);
     }
-    printf("%-28s %3s %8.2f | %8.2f %8.2f %6.2f | %8.2f %8.2f %6.2f  (ms per batch)\n",
-           "total (convolutions)", "", macs / 1e6, 1e3 * tot[0][0], 1e3 * tot[0][1],
-           tot[0][0] / tot[0][1], 1e3 * tot[1][0], 1e3 * tot[1][1], tot[1][0] / tot[1][1]);
+    if (macs > 0)
+        printf("%-28s %3s %8.2f | %8.2f %8.2f %6.2f | %8.2f %8.2f %6.2f  (ms per batch)\n",
+               "total (convolutions)", "", macs / 1e6, 1e3 * tot[0][0], 1e3 * tot[0][1],
+               tot[0][0] / tot[0][1], 1e3 * tot[1][0], 1e3 * tot[1][1], tot[1][0] / tot[1][1]);
     cr_pool_free(pools[1]);
     free(t);
     return 0;
