@@ -92,11 +92,17 @@ typedef struct pool_job {
     float m;
 } pool_job;
 
+#define POOL_CHUNK 256             /* channels summed at a time (on the stack) */
+
+/* Output row `row`: per cell and chunk of channels, the window's valid
+ * cells in order (channels innermost, which the compiler vectorizes): the
+ * byte maximum (0 if none), or the int32 sum of x - z_x requantized. */
 static void pool_row(const pool_job *j, int64_t row)
 {
     const cr_conv_geom *g = j->g;
     int oh = (int)(row % g->oh), n = (int)(row / g->oh), by = oh * g->sh - g->pt, i0, i1;
     float flo = (float)(j->lo - j->z_y), fhi = (float)(j->hi - j->z_y);
+    uint32_t acc[POOL_CHUNK];      /* sums wrap modulo 2^32, as int32 elsewhere */
     cr_tap_range(by, 1, g->kh, g->h, &i0, &i1);
     for (int ow = 0; ow < g->ow; ow++) {
         int bx = ow * g->sw - g->pl, j0, j1;
@@ -104,26 +110,31 @@ static void pool_row(const pool_job *j, int64_t row)
         int count = (i1 - i0) * (j1 - j0);
         float scale = count > 0 ? j->m / (float)count : 0.0f;
         uint8_t *y = j->y + ((size_t)row * g->ow + ow) * g->c;
-        for (int c = 0; c < g->c; c++) {
-            int32_t acc = 0;
-            for (int i = i0; i < i1; i++) {
-                const uint8_t *x = j->x + (((size_t)n * g->h + by + i) * g->w + bx) * g->c + c;
+        for (int c0 = 0; c0 < g->c; c0 += POOL_CHUNK) {
+            int nc = g->c - c0 < POOL_CHUNK ? g->c - c0 : POOL_CHUNK;
+            for (int c = 0; c < nc; c++)
+                acc[c] = 0;
+            for (int i = i0; i < i1; i++)
                 for (int t = j0; t < j1; t++) {
-                    int32_t v = x[(size_t)t * g->c];
+                    const uint8_t *x =
+                        j->x + (((size_t)n * g->h + by + i) * g->w + bx + t) * g->c + c0;
                     if (j->max)
-                        acc = v > acc ? v : acc;
+                        for (int c = 0; c < nc; c++)
+                            acc[c] = x[c] > acc[c] ? x[c] : acc[c];
                     else
-                        acc += v - j->z_x;
+                        for (int c = 0; c < nc; c++)
+                            acc[c] += (uint32_t)(x[c] - j->z_x);
                 }
+            for (int c = 0; c < nc; c++) {
+                if (j->max) {
+                    y[c0 + c] = (uint8_t)acc[c];
+                    continue;
+                }
+                float f = count > 0 ? (float)(int32_t)acc[c] * scale : 0.0f;
+                f = f > flo ? f : flo;
+                f = f < fhi ? f : fhi;
+                y[c0 + c] = (uint8_t)((int32_t)lrintf(f) + j->z_y);
             }
-            if (j->max) {
-                y[c] = (uint8_t)acc;
-                continue;
-            }
-            float f = count > 0 ? (float)acc * scale : 0.0f;
-            f = f > flo ? f : flo;
-            f = f < fhi ? f : fhi;
-            y[c] = (uint8_t)((int32_t)lrintf(f) + j->z_y);
         }
     }
 }
