@@ -37,11 +37,11 @@
 
 /* Cells [oa, ob) of one output row for VB channels: acc0, m in quad order;
  * wb: the packed weights of these channels (group g vector q at
- * wb + 256 g + 64 q); buf: interleaved columns from input column ix0
- * (GC groups each); zq: interleaved padding (one group). */
+ * wb + 256 g + 64 q); buf: interleaved input columns from column ix0 on
+ * (GC groups each, padding columns included as z bytes). */
 static inline __attribute__((always_inline)) TARGET void
 dw_cells(const int kwc, const int gcc, const cr_conv_geom *g, int oa, int ob, int ix0,
-         const uint8_t *buf, const uint8_t *zq, const uint8_t *wb, const VI *acc0,
+         const uint8_t *buf, const uint8_t *wb, const VI *acc0,
          const VF *m, const cr_q8_req *rq, uint8_t *y, int nc)
 {
     VF flo = v_set1f((float)(rq->lo - rq->z_out)), fhi = v_set1f((float)(rq->hi - rq->z_out));
@@ -59,12 +59,10 @@ dw_cells(const int kwc, const int gcc, const cr_conv_geom *g, int oa, int ob, in
                 w[j][q] = v_ld(wb + 256 * j + 64 * q);
     for (int ow = oa; ow < ob; ow++) {
         VI acc[4] = { acc0[0], acc0[1], acc0[2], acc0[3] };
-        int bx = ow * g->sw - g->pl;
+        const uint8_t *qc = buf + (size_t)(ow * g->sw - g->pl - ix0) * GC * 4 * VB;
         for (int j = 0; j < kw; j++) {
-            int col = bx + j * g->dw;
-            bool in = col >= 0 && col < g->w;
-            const uint8_t *qp = in ? buf + (size_t)(col - ix0) * GC * 4 * VB : zq;
-            for (int gr = 0; gr < GC; gr++, qp += in ? 4 * VB : 0) {
+            const uint8_t *qp = qc + (size_t)j * g->dw * GC * 4 * VB;
+            for (int gr = 0; gr < GC; gr++, qp += 4 * VB) {
                 for (int q = 0; q < 4; q++) {
                     VI wv = wreg ? w[j][q] : v_ld(wb + 256 * (j * GC + gr) + 64 * q);
                     acc[q] = v_dot(acc[q], v_ld(qp + q * VB), wv);
@@ -111,16 +109,30 @@ static TARGET void dw_blocks(const cr_conv_geom *g, const uint8_t *const *rp, in
                 int ob = oa + cells < g->ow ? oa + cells : g->ow;
                 int ix0 = oa * g->sw - g->pl, ix1 = (ob - 1) * g->sw - g->pl + span - 1;
                 int lo = ix0 > 0 ? ix0 : 0, hi = ix1 < g->w - 1 ? ix1 : g->w - 1;
-                for (int ix = lo; ix <= hi; ix++) {
+                /* padding columns: z bytes (interleaved z is z) */
+                for (int ix = ix0; ix <= ix1; ix++) {
+                    if (ix >= lo && ix <= hi)
+                        continue;
                     uint8_t *d = buf + (size_t)(ix - ix0) * GC * 4 * VB;
-                    for (int gr = 0; gr < GC; gr++, d += 4 * VB) {
-                        VI xv[4];
-                        for (int t = 0; t < 4; t++) {
-                            const uint8_t *r = rp[4 * gr + t];
-                            xv[t] = r ? v_ldn(r + (size_t)ix * C + ch, nc) : v_ld(zq);
-                        }
-                        VI l01 = v_unlo8(xv[0], xv[1]), h01 = v_unhi8(xv[0], xv[1]);
-                        VI l23 = v_unlo8(xv[2], xv[3]), h23 = v_unhi8(xv[2], xv[3]);
+                    for (int k = 0; k < 4 * GC; k++)
+                        v_st(d + k * VB, v_ld(zq));
+                }
+                for (int gr = 0; gr < GC && lo <= hi; gr++) {
+                    const uint8_t *src[4];
+                    size_t step[4];
+                    for (int t = 0; t < 4; t++) {
+                        const uint8_t *r = rp[4 * gr + t];
+                        src[t] = r ? r + (size_t)lo * C + ch : zq;
+                        step[t] = r ? (size_t)C : 0;
+                    }
+                    uint8_t *d = buf + ((size_t)(lo - ix0) * GC + gr) * 4 * VB;
+                    for (int ix = lo; ix <= hi; ix++, d += (size_t)GC * 4 * VB) {
+                        VI x0 = v_ldn(src[0], nc), x1 = v_ldn(src[1], nc);
+                        VI x2 = v_ldn(src[2], nc), x3 = v_ldn(src[3], nc);
+                        src[0] += step[0], src[1] += step[1];
+                        src[2] += step[2], src[3] += step[3];
+                        VI l01 = v_unlo8(x0, x1), h01 = v_unhi8(x0, x1);
+                        VI l23 = v_unlo8(x2, x3), h23 = v_unhi8(x2, x3);
                         v_st(d, v_unlo16(l01, l23));
                         v_st(d + VB, v_unhi16(l01, l23));
                         v_st(d + 2 * VB, v_unlo16(h01, h23));
@@ -129,9 +141,9 @@ static TARGET void dw_blocks(const cr_conv_geom *g, const uint8_t *const *rp, in
                 }
                 const uint8_t *wb = blk + 512 + VB * h;
                 if (g->kw == 3 && GC == 1)
-                    dw_cells(3, 1, g, oa, ob, ix0, buf, zq, wb, acc0, m, rq, yr + ch, nc);
+                    dw_cells(3, 1, g, oa, ob, ix0, buf, wb, acc0, m, rq, yr + ch, nc);
                 else
-                    dw_cells(0, 0, g, oa, ob, ix0, buf, zq, wb, acc0, m, rq, yr + ch, nc);
+                    dw_cells(0, 0, g, oa, ob, ix0, buf, wb, acc0, m, rq, yr + ch, nc);
             }
         }
     }
