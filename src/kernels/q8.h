@@ -85,9 +85,9 @@ typedef struct cr_q8_ukr {
     void (*quantize)(int64_t n, const float *x, float s, int32_t z, uint8_t *q);
     void (*dequantize)(int64_t n, const uint8_t *q, float s, int32_t z, float *x);
 
-    /* Depthwise, depth multiplier 1: output row `row` of n*oh. */
-    void (*dw_row)(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const uint8_t *kp,
-                   const cr_q8_req *rq, uint8_t *y, int64_t row);
+    /* Depthwise, depth multiplier 1: output rows [r0, r1) of n*oh. */
+    void (*dw_rows)(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const uint8_t *kp,
+                    const cr_q8_req *rq, uint8_t *y, int64_t r0, int64_t r1);
 } cr_q8_ukr;
 
 extern const cr_q8_ukr cr_q8_ukr_generic;

@@ -329,7 +329,7 @@ const cr_q8_ukr cr_q8_ukr_avx2 = {
     .add = add_avx2,
     .quantize = quantize_avx2,
     .dequantize = dequantize_avx2,
-    .dw_row = dw_row_avx2,
+    .dw_rows = dw_row_avx2,
 };
 
 const cr_q8_ukr cr_q8_ukr_avxvnni = {
@@ -340,6 +340,6 @@ const cr_q8_ukr cr_q8_ukr_avxvnni = {
     .add = add_avx2,
     .quantize = quantize_avx2,
     .dequantize = dequantize_avx2,
-    .dw_row = dw_row_avxvnni,
+    .dw_rows = dw_row_avxvnni,
 };
 #endif

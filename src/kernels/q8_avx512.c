@@ -315,6 +315,6 @@ const cr_q8_ukr cr_q8_ukr_avx512 = {
     .add = add_avx512,
     .quantize = quantize_avx512,
     .dequantize = dequantize_avx512,
-    .dw_row = dw_row_avx512,
+    .dw_rows = dw_row_avx512,
 };
 #endif

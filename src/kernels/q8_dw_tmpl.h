@@ -78,10 +78,12 @@ dw_cells(const int kwc, const int gcc, const cr_conv_geom *g, int oa, int ob, in
     }
 }
 
-/* Channels [cf, ct) (cf a multiple of 64) of one output row: rp[i] is the
- * input row of kernel row i (NULL: padding), yr the output row. */
-static TARGET void dw_blocks(const cr_conv_geom *g, const uint8_t *const *rp, int32_t z_x,
-                             const uint8_t *kp, const cr_q8_req *rq, uint8_t *yr, int cf, int ct)
+/* Channels [cf, ct) (cf a multiple of 64) of output rows [r0, r1) of n*oh:
+ * per block of channels the multipliers and starting accumulators once,
+ * then every row. */
+static TARGET void dw_blocks(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
+                             const uint8_t *kp, const cr_q8_req *rq, uint8_t *y, int64_t r0,
+                             int64_t r1, int cf, int ct)
 {
     int C = g->c, GC = (g->kh + 3) / 4, cap = DW_BUF_COLS / GC;
     int span = (g->kw - 1) * g->dw + 1, cells = (cap - span) / g->sw + 1;
@@ -104,6 +106,15 @@ static TARGET void dw_blocks(const cr_conv_geom *g, const uint8_t *const *rp, in
                 m[q] = v_ldf(mp + 16 * q + VB / 4 * h);
                 acc0[q] = v_sub32(v_ld(blk + 64 * q + VB * h),
                                   v_mul32(zx, v_ld(blk + 256 + 64 * q + VB * h)));
+            }
+            for (int64_t row = r0; row < r1; row++) {
+            int oh = (int)(row % g->oh), n = (int)(row / g->oh), by = oh * g->sh - g->pt;
+            const uint8_t *xn = x + (size_t)n * g->h * g->w * C;
+            uint8_t *yr = y + (size_t)row * g->ow * C;
+            const uint8_t *rp[4 * 8];  /* the kernel rows' input rows, NULL: padding */
+            for (int i = 0; i < 4 * GC; i++) {
+                int iy = by + i * g->dh;
+                rp[i] = i < g->kh && iy >= 0 && iy < g->h ? xn + (size_t)iy * g->w * C : NULL;
             }
             for (int oa = 0; oa < g->ow; oa += cells) {
                 int ob = oa + cells < g->ow ? oa + cells : g->ow;
@@ -145,40 +156,35 @@ static TARGET void dw_blocks(const cr_conv_geom *g, const uint8_t *const *rp, in
                 else
                     dw_cells(0, 0, g, oa, ob, ix0, buf, wb, acc0, m, rq, yr + ch, nc);
             }
+            }
         }
     }
 }
 
 #ifndef DW_BLOCKS_ONLY
-/* DW_TAIL (if defined): a narrower instance's dw_blocks, which takes a last
- * block of at most 32 channels. */
+/* Output rows [r0, r1) of n*oh. DW_TAIL (if defined): a narrower
+ * instance's dw_blocks, which takes a last block of at most 32 channels. */
 static TARGET void DW_ROW(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
-                          const uint8_t *kp, const cr_q8_req *rq, uint8_t *y, int64_t row)
+                          const uint8_t *kp, const cr_q8_req *rq, uint8_t *y, int64_t r0,
+                          int64_t r1)
 {
     int C = g->c, GC = (g->kh + 3) / 4, cap = DW_BUF_COLS / GC;
     int span = (g->kw - 1) * g->dw + 1;
     if (cap < span || g->kh > 4 * 8) {         /* very wide or tall kernels */
-        for (int ow = 0; ow < g->ow; ow++)
-            q8_dw_cell(g, x, z_x, kp, rq, y, row, ow, 0, C);
+        for (int64_t row = r0; row < r1; row++)
+            for (int ow = 0; ow < g->ow; ow++)
+                q8_dw_cell(g, x, z_x, kp, rq, y, row, ow, 0, C);
         return;
-    }
-    int oh = (int)(row % g->oh), n = (int)(row / g->oh), by = oh * g->sh - g->pt;
-    const uint8_t *xn = x + (size_t)n * g->h * g->w * C;
-    uint8_t *yr = y + (size_t)row * g->ow * C;
-    const uint8_t *rp[4 * 8];      /* the kernel rows' input rows, NULL: padding */
-    for (int i = 0; i < 4 * GC; i++) {
-        int iy = by + i * g->dh;
-        rp[i] = i < g->kh && iy >= 0 && iy < g->h ? xn + (size_t)iy * g->w * C : NULL;
     }
 #ifdef DW_TAIL
     int full = C / 64 * 64;
     if (C - full > 0 && C - full <= 32) {
-        dw_blocks(g, rp, z_x, kp, rq, yr, 0, full);
-        DW_TAIL(g, rp, z_x, kp, rq, yr, full, C);
+        dw_blocks(g, x, z_x, kp, rq, y, r0, r1, 0, full);
+        DW_TAIL(g, x, z_x, kp, rq, y, r0, r1, full, C);
         return;
     }
 #endif
-    dw_blocks(g, rp, z_x, kp, rq, yr, 0, C);
+    dw_blocks(g, x, z_x, kp, rq, y, r0, r1, 0, C);
 }
 #endif
 

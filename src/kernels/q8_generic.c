@@ -54,11 +54,13 @@ void q8_dw_cell(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const uint
     }
 }
 
-static void dw_row_generic(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
-                           const uint8_t *kp, const cr_q8_req *rq, uint8_t *y, int64_t row)
+static void dw_rows_generic(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
+                            const uint8_t *kp, const cr_q8_req *rq, uint8_t *y, int64_t r0,
+                            int64_t r1)
 {
-    for (int ow = 0; ow < g->ow; ow++)
-        q8_dw_cell(g, x, z_x, kp, rq, y, row, ow, 0, g->oc);
+    for (int64_t row = r0; row < r1; row++)
+        for (int ow = 0; ow < g->ow; ow++)
+            q8_dw_cell(g, x, z_x, kp, rq, y, row, ow, 0, g->oc);
 }
 
 /* Products and sums stay separate operations (no FMA): gcc does not
@@ -109,5 +111,5 @@ const cr_q8_ukr cr_q8_ukr_generic = {
     .add = q8_add_generic,
     .quantize = q8_quantize_generic,
     .dequantize = q8_dequantize_generic,
-    .dw_row = dw_row_generic,
+    .dw_rows = dw_rows_generic,
 };
