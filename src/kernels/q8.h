@@ -79,9 +79,15 @@ typedef struct cr_q8_ukr {
     void (*gemm)(int K, const uint8_t *a, size_t lda, const int8_t *bp, int rows, int cols,
                  uint8_t *c, int32_t *c32, size_t ldc, const cr_q8_req *rq, int j0);
 
-    /* Depthwise, depth multiplier 1: output row `row` of n*oh. */
-    void (*dw_row)(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const uint8_t *kp,
-                   const cr_q8_req *rq, uint8_t *y, int64_t row);
+    /* The elementwise kernels of kernels.h on n elements. */
+    void (*add)(int64_t n, const uint8_t *a, int32_t z_a, float ma, const uint8_t *b,
+                int32_t z_b, float mb, uint8_t *y, int32_t z_y, int32_t lo, int32_t hi);
+    void (*quantize)(int64_t n, const float *x, float s, int32_t z, uint8_t *q);
+    void (*dequantize)(int64_t n, const uint8_t *q, float s, int32_t z, float *x);
+
+    /* Depthwise, depth multiplier 1: output rows [r0, r1) of n*oh. */
+    void (*dw_rows)(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const uint8_t *kp,
+                    const cr_q8_req *rq, uint8_t *y, int64_t r0, int64_t r1);
 } cr_q8_ukr;
 
 extern const cr_q8_ukr cr_q8_ukr_generic;
@@ -108,6 +114,38 @@ static inline float q8_m(const cr_q8_req *rq, int j)
     return rq->per_tensor ? rq->m[0] : rq->m[j];
 }
 
+/* n <= 64 bytes from s to d in fixed-size pieces (no library call). */
+static inline void q8_copy_small(uint8_t *d, const uint8_t *s, int n)
+{
+    for (; n >= 8; n -= 8, d += 8, s += 8)
+        memcpy(d, s, 8);
+    if (n & 4) {
+        memcpy(d, s, 4);
+        d += 4, s += 4;
+    }
+    if (n & 2) {
+        memcpy(d, s, 2);
+        d += 2, s += 2;
+    }
+    if (n & 1)
+        *d = *s;
+}
+
+/* The n (1..4) bytes at p as the low bytes of an int32 (zeros above). */
+static inline int32_t q8_load_upto4(const uint8_t *p, int n)
+{
+    uint32_t v = p[0];
+    if (n > 1)
+        v |= (uint32_t)p[1] << 8;
+    if (n > 2)
+        v |= (uint32_t)p[2] << 16;
+    if (n > 3)
+        v |= (uint32_t)p[3] << 24;
+    int32_t r;
+    memcpy(&r, &v, sizeof r);
+    return r;
+}
+
 /* a * b + c on int32 wrapping modulo 2^32 (no signed overflow). */
 static inline int32_t q8_mac(int32_t c, int32_t a, int32_t b)
 {
@@ -116,6 +154,13 @@ static inline int32_t q8_mac(int32_t c, int32_t a, int32_t b)
     memcpy(&s, &r, sizeof s);
     return s;
 }
+
+/* The generic elementwise loops (the vector levels finish their tails
+ * with them). */
+void q8_add_generic(int64_t n, const uint8_t *a, int32_t z_a, float ma, const uint8_t *b,
+                    int32_t z_b, float mb, uint8_t *y, int32_t z_y, int32_t lo, int32_t hi);
+void q8_quantize_generic(int64_t n, const float *x, float s, int32_t z, uint8_t *q);
+void q8_dequantize_generic(int64_t n, const uint8_t *q, float s, int32_t z, float *x);
 
 /* C[M, n0..n1) (uint8 through rq, or int32 into C32 when C is NULL) on
  * the calling thread: C and C32 point at row 0, column 0. */

@@ -35,9 +35,12 @@ INLINE T_AVX2 __m256i tail8(int n)
 
 INLINE T_AVX2 int32_t load4(const uint8_t *p, int n)
 {
-    int32_t v = 0;
-    memcpy(&v, p, (size_t)n);
-    return v;
+    if (n == 4) {
+        int32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    return q8_load_upto4(p, n);
 }
 
 /* requant of 8 accumulators (kernels.h): cvt, mul, max, min, cvt, + z. */
@@ -58,7 +61,7 @@ INLINE T_AVX2 void store8(uint8_t *p, __m256i q, int n)
     } else {
         uint8_t t[16];
         _mm_storeu_si128((__m128i *)(void *)t, b);
-        memcpy(p, t, (size_t)n);
+        q8_copy_small(p, t, n);
     }
 }
 
@@ -70,33 +73,31 @@ INLINE T_AVX2 __m256 load_m(const cr_q8_req *rq, int j0, int n)
     return n == 8 ? _mm256_loadu_ps(rq->m + j0) : _mm256_maskload_ps(rq->m + j0, tail8(n));
 }
 
-/* Stores rows x (half h of a panel: columns 8h.., n of them) of acc. */
-INLINE T_AVX2 void store_half(const int mrt, __m256i acc[][2], int h, int rows, int n,
-                              uint8_t *c, int32_t *c32, size_t ldc, const cr_q8_req *rq, int j0)
+/* Stores rows x cols (<= 16) of a tile's accumulators (out: [rows][16],
+ * column order): int32 into c32, or requantized into c. Kept out of the
+ * K loops so that their accumulators stay in registers. */
+static T_AVX2 void store_tile(const int32_t *out, int rows, int cols, uint8_t *c, int32_t *c32,
+                              size_t ldc, const cr_q8_req *rq, int j0)
 {
-    if (n <= 0)
-        return;
-    if (!c) {
-        UNROLL
-        for (int r = 0; r < mrt; r++) {
-            if (r >= rows)
-                continue;
-            int32_t *p = c32 + r * ldc + 8 * h;
-            if (n == 8)
-                _mm256_storeu_si256((__m256i *)(void *)p, acc[r][h]);
-            else
-                _mm256_maskstore_epi32((int *)p, tail8(n), acc[r][h]);
+    __m256 flo = _mm256_set1_ps((float)(rq ? rq->lo - rq->z_out : 0));
+    __m256 fhi = _mm256_set1_ps((float)(rq ? rq->hi - rq->z_out : 0));
+    __m256i z = _mm256_set1_epi32(rq ? rq->z_out : 0);
+    for (int h = 0; h < 2 && 8 * h < cols; h++) {
+        int n = cols - 8 * h < 8 ? cols - 8 * h : 8;
+        __m256 m = c ? load_m(rq, j0 + 8 * h, n) : _mm256_setzero_ps();
+        for (int r = 0; r < rows; r++) {
+            __m256i v = _mm256_load_si256((const __m256i *)(const void *)(out + r * 16 + 8 * h));
+            if (c) {
+                store8(c + r * ldc + 8 * h, requant8(v, m, flo, fhi, z), n);
+            } else {
+                int32_t *p = c32 + r * ldc + 8 * h;
+                if (n == 8)
+                    _mm256_storeu_si256((__m256i *)(void *)p, v);
+                else
+                    _mm256_maskstore_epi32((int *)p, tail8(n), v);
+            }
         }
-        return;
     }
-    __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));
-    __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));
-    __m256i z = _mm256_set1_epi32(rq->z_out);
-    __m256 m = load_m(rq, j0 + 8 * h, n);
-    UNROLL
-    for (int r = 0; r < mrt; r++)
-        if (r < rows)
-            store8(c + r * ldc + 8 * h, requant8(acc[r][h], m, flo, fhi, z), n);
 }
 
 /* ---- AVX2 gemm: mr 4, one panel, in two halves of 8 columns ------------- */
@@ -126,7 +127,7 @@ static T_AVX2 void gemm_avx2(int K, const uint8_t *a, size_t lda, const int8_t *
                              const cr_q8_req *rq, int j0)
 {
     const uint8_t *ar[MR_AVX2];
-    __m256i acc[MR_AVX2][2];
+    _Alignas(32) int32_t out[MR_AVX2 * 16];
     UNROLL
     for (int r = 0; r < MR_AVX2; r++)
         ar[r] = a + (r < rows ? r : 0) * lda;
@@ -147,11 +148,11 @@ static T_AVX2 void gemm_avx2(int K, const uint8_t *a, size_t lda, const int8_t *
         for (int r = 0; r < MR_AVX2; r++) {
             __m256i t = _mm256_hadd_epi32(s[r][0], s[r][1]);
             t = _mm256_permute4x64_epi64(t, _MM_SHUFFLE(3, 1, 2, 0));
-            acc[r][h] = _mm256_add_epi32(t, bias);
+            _mm256_store_si256((__m256i *)(void *)(out + r * 16 + 8 * h),
+                               _mm256_add_epi32(t, bias));
         }
-        int nh = cols - 8 * h < 8 ? cols - 8 * h : 8;
-        store_half(MR_AVX2, acc, h, rows, nh, c, c32, ldc, rq, j0);
     }
+    store_tile(out, rows, cols, c, c32, ldc, rq, j0);
 }
 
 /* ---- AVX-VNNI gemm: mr 6, one panel (2 vectors of 8 columns) ------------ */
@@ -189,10 +190,13 @@ static T_VNNI void gemm_avxvnni(int K, const uint8_t *a, size_t lda, const int8_
         step_vnni(acc, ar, k, 4, w);
     if (k < K)
         step_vnni(acc, ar, k, K - k, w);
-    for (int h = 0; h < 2; h++) {
-        int nh = cols - 8 * h < 8 ? cols - 8 * h : 8;
-        store_half(MR_VNNI, acc, h, rows, nh, c, c32, ldc, rq, j0);
+    _Alignas(32) int32_t out[MR_VNNI * 16];
+    UNROLL
+    for (int r = 0; r < MR_VNNI; r++) {
+        _mm256_store_si256((__m256i *)(void *)(out + r * 16), acc[r][0]);
+        _mm256_store_si256((__m256i *)(void *)(out + r * 16 + 8), acc[r][1]);
     }
+    store_tile(out, rows, cols, c, c32, ldc, rq, j0);
 }
 
 /* ---- depthwise, depth multiplier 1 ----------------------------------------
@@ -223,7 +227,7 @@ INLINE T_AVX2 __m256i load32(const uint8_t *p, int n)
     if (n == 32)
         return _mm256_loadu_si256((const __m256i *)(const void *)p);
     uint8_t t[32] = { 0 };
-    memcpy(t, p, (size_t)n);
+    q8_copy_small(t, p, n);
     return _mm256_loadu_si256((const __m256i *)(const void *)t);
 }
 
@@ -231,7 +235,7 @@ INLINE T_AVX2 void store32n(uint8_t *p, __m256i v, int n)
 {
     uint8_t t[32];
     _mm256_storeu_si256((__m256i *)(void *)t, v);
-    memcpy(p, t, (size_t)n);
+    q8_copy_small(p, t, n);
 }
 
 #define VI __m256i
@@ -254,6 +258,7 @@ INLINE T_AVX2 void store32n(uint8_t *p, __m256i v, int n)
 #define v_pack(q0, q1, q2, q3) \
     _mm256_packus_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3))
 
+#define DW_FEW_REGS            /* 16 vector registers: weights from memory */
 #define TARGET T_AVX2
 #define DW_ROW dw_row_avx2
 #define v_dot dot4_avx2
@@ -267,12 +272,64 @@ INLINE T_AVX2 void store32n(uint8_t *p, __m256i v, int n)
 #define v_dot dot4_vnni
 #include "q8_dw_tmpl.h"
 
+/* ---- elementwise: 8 lanes, as q8_avx512.c's ------------------------------ */
+
+INLINE T_AVX2 __m256i load8u(const uint8_t *p)
+{
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p));
+}
+
+static T_AVX2 void add_avx2(int64_t n, const uint8_t *a, int32_t z_a, float ma,
+                            const uint8_t *b, int32_t z_b, float mb, uint8_t *y, int32_t z_y,
+                            int32_t lo, int32_t hi)
+{
+    __m256 flo = _mm256_set1_ps((float)(lo - z_y)), fhi = _mm256_set1_ps((float)(hi - z_y));
+    __m256 va = _mm256_set1_ps(ma), vb = _mm256_set1_ps(mb);
+    __m256i za = _mm256_set1_epi32(z_a), zb = _mm256_set1_epi32(z_b), zy = _mm256_set1_epi32(z_y);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(load8u(a + i), za)), va);
+        __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(load8u(b + i), zb)), vb);
+        __m256 f = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(u, v), flo), fhi);
+        store8(y + i, _mm256_add_epi32(_mm256_cvtps_epi32(f), zy), 8);
+    }
+    q8_add_generic(n - i, a + i, z_a, ma, b + i, z_b, mb, y + i, z_y, lo, hi);
+}
+
+static T_AVX2 void quantize_avx2(int64_t n, const float *x, float s, int32_t z, uint8_t *q)
+{
+    __m256 flo = _mm256_set1_ps((float)-z), fhi = _mm256_set1_ps((float)(255 - z));
+    __m256 vs = _mm256_set1_ps(s);
+    __m256i vz = _mm256_set1_epi32(z);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 f = _mm256_div_ps(_mm256_loadu_ps(x + i), vs);
+        f = _mm256_min_ps(_mm256_max_ps(f, flo), fhi);
+        store8(q + i, _mm256_add_epi32(_mm256_cvtps_epi32(f), vz), 8);
+    }
+    q8_quantize_generic(n - i, x + i, s, z, q + i);
+}
+
+static T_AVX2 void dequantize_avx2(int64_t n, const uint8_t *q, float s, int32_t z, float *x)
+{
+    __m256 vs = _mm256_set1_ps(s);
+    __m256i vz = _mm256_set1_epi32(z);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(load8u(q + i),
+                                                                                   vz)), vs));
+    q8_dequantize_generic(n - i, q + i, s, z, x + i);
+}
+
 const cr_q8_ukr cr_q8_ukr_avx2 = {
     .isa = CR_Q8_AVX2,
     .mr = MR_AVX2,
     .nr = Q8_NR,
     .gemm = gemm_avx2,
-    .dw_row = dw_row_avx2,
+    .add = add_avx2,
+    .quantize = quantize_avx2,
+    .dequantize = dequantize_avx2,
+    .dw_rows = dw_row_avx2,
 };
 
 const cr_q8_ukr cr_q8_ukr_avxvnni = {
@@ -280,6 +337,9 @@ const cr_q8_ukr cr_q8_ukr_avxvnni = {
     .mr = MR_VNNI,
     .nr = Q8_NR,
     .gemm = gemm_avxvnni,
-    .dw_row = dw_row_avxvnni,
+    .add = add_avx2,
+    .quantize = quantize_avx2,
+    .dequantize = dequantize_avx2,
+    .dw_rows = dw_row_avxvnni,
 };
 #endif

@@ -230,13 +230,14 @@ static void dw_chunk(void *ctx, int i, int n)
     const dw_job *j = ctx;
     int64_t lo = i * j->rows_per_chunk, hi = lo + j->rows_per_chunk;
     (void)n;
-    for (int64_t row = lo; row < hi && row < j->rows; row++) {
-        if (j->g->oc == j->g->c)
-            j->u->dw_row(j->g, j->x, j->z_x, j->kp, j->rq, j->y, row);
-        else
-            for (int ow = 0; ow < j->g->ow; ow++)
-                q8_dw_cell(j->g, j->x, j->z_x, j->kp, j->rq, j->y, row, ow, 0, j->g->oc);
+    hi = hi < j->rows ? hi : j->rows;
+    if (j->g->oc == j->g->c) {
+        j->u->dw_rows(j->g, j->x, j->z_x, j->kp, j->rq, j->y, lo, hi);
+        return;
     }
+    for (int64_t row = lo; row < hi; row++)
+        for (int ow = 0; ow < j->g->ow; ow++)
+            q8_dw_cell(j->g, j->x, j->z_x, j->kp, j->rq, j->y, row, ow, 0, j->g->oc);
 }
 
 void cr_q8_depthwise2d(cr_pool *p, const cr_conv_geom *g, const uint8_t *x, int32_t z_x,

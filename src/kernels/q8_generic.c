@@ -54,11 +54,53 @@ void q8_dw_cell(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const uint
     }
 }
 
-static void dw_row_generic(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
-                           const uint8_t *kp, const cr_q8_req *rq, uint8_t *y, int64_t row)
+static void dw_rows_generic(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
+                            const uint8_t *kp, const cr_q8_req *rq, uint8_t *y, int64_t r0,
+                            int64_t r1)
 {
-    for (int ow = 0; ow < g->ow; ow++)
-        q8_dw_cell(g, x, z_x, kp, rq, y, row, ow, 0, g->oc);
+    for (int64_t row = r0; row < r1; row++)
+        for (int ow = 0; ow < g->ow; ow++)
+            q8_dw_cell(g, x, z_x, kp, rq, y, row, ow, 0, g->oc);
+}
+
+/* Products and sums stay separate operations (no FMA): gcc does not
+ * contract in ISO C mode; clang needs telling. */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+/* f = (a - z_a) ma + (b - z_b) mb, clamped to [lo - z_y, hi - z_y] as
+ * max(f, lo) then min (NaN gives lo), rounded to nearest even, + z_y. */
+void q8_add_generic(int64_t n, const uint8_t *a, int32_t z_a, float ma, const uint8_t *b,
+                    int32_t z_b, float mb, uint8_t *y, int32_t z_y, int32_t lo, int32_t hi)
+{
+    float flo = (float)(lo - z_y), fhi = (float)(hi - z_y);
+    for (int64_t i = 0; i < n; i++) {
+        float u = (float)(a[i] - z_a) * ma;
+        float v = (float)(b[i] - z_b) * mb;
+        float f = u + v;
+        f = f > flo ? f : flo;
+        f = f < fhi ? f : fhi;
+        y[i] = (uint8_t)((int32_t)lrintf(f) + z_y);
+    }
+}
+
+/* f = x / s; f = min(max(f, -z), 255 - z) (NaN gives -z); q = rint(f) + z. */
+void q8_quantize_generic(int64_t n, const float *x, float s, int32_t z, uint8_t *q)
+{
+    float flo = (float)-z, fhi = (float)(255 - z);
+    for (int64_t i = 0; i < n; i++) {
+        float f = x[i] / s;
+        f = f > flo ? f : flo;
+        f = f < fhi ? f : fhi;
+        q[i] = (uint8_t)((int32_t)lrintf(f) + z);
+    }
+}
+
+void q8_dequantize_generic(int64_t n, const uint8_t *q, float s, int32_t z, float *x)
+{
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (float)(q[i] - z) * s;
 }
 
 const cr_q8_ukr cr_q8_ukr_generic = {
@@ -66,5 +108,8 @@ const cr_q8_ukr cr_q8_ukr_generic = {
     .mr = 4,
     .nr = Q8_NR,
     .gemm = gemm_generic,
-    .dw_row = dw_row_generic,
+    .add = q8_add_generic,
+    .quantize = q8_quantize_generic,
+    .dequantize = q8_dequantize_generic,
+    .dw_rows = dw_rows_generic,
 };
