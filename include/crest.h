@@ -579,7 +579,7 @@ int crest_model_save_onnx(crest_model *m, const char *path);
 /* The model as a TFLite file (float32, schema version 3, a FlatBuffer
  * written by crest's own small builder), written atomically: its inference
  * graph as TFLite builtin operators (a batch norm after a convolution folded
- * into it, bias adds and ReLU / ReLU6 / tanh fused into the convolution or
+ * into it, bias adds and ReLU / ReLU6 fused into the convolution or
  * fully connected op before them), NHWC as crest's, batch dynamic
  * (shape_signature -1; shapes say 1), other sizes as traced. A layer with no
  * TFLite form (DenseFeatures' feature columns, a padding SAME and VALID

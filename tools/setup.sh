@@ -341,7 +341,7 @@ if [ ! -d "$nm" ] || [ -z "$have" ] || [ "$TOOLS/package.json" -nt "$nm/.crest-i
   need=1
 elif [ "$mode" = bench ] && [ "$have" != bench ]; then
   need=1
-elif [ ! -d "$nm/onnxruntime-node" ]; then
+elif [ ! -d "$nm/onnxruntime-node" ] || [ ! -d "$nm/@litertjs/core" ]; then
   need=1      # a default install from before the tests used it
 fi
 if [ "$need" = 1 ]; then
@@ -372,7 +372,11 @@ const o = require('onnxruntime-node');
 o.InferenceSession.create(new Uint8Array([8, 7])).then(() => process.exit(1))
   .catch((e) => { console.log(e.message); process.exit(/graph|protobuf/i.test(e.message) ? 0 : 1); });
 ") || die "onnxruntime-node does not load its native binding"
-extra=", onnxruntime-node"
+# LiteRT.js (TFLite in WebAssembly) runs the TFLite exports in the tests:
+# its package must hold the wasm runtime tests/tflite/litert_compare.mjs loads.
+[ -f "$nm/@litertjs/core/wasm/litert_wasm_internal.wasm" ] ||
+  die "@litertjs/core has no wasm runtime in $nm/@litertjs/core/wasm"
+extra=", onnxruntime-node, @litertjs/core $(cd "$TOOLS" && node -p "require('./node_modules/@litertjs/core/package.json').version")"
 say "npm: tools/node_modules $inst ($(cat "$nm/.crest-installed")): @tensorflow/tfjs $(cd "$TOOLS" && node -p "require('@tensorflow/tfjs/package.json').version") cpu ok, jpeg-js$extra"
 
 STEP="done"

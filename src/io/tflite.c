@@ -10,7 +10,7 @@
  * What is exported is the model's unfused inference graph (every model
  * kind traces into one), op by op as TensorFlow's converter writes Keras
  * models: Conv2D -> CONV_2D (a batch norm after it folded into its kernel
- * and bias, a ReLU / ReLU6 / tanh after it fused), DepthwiseConv2D ->
+ * and bias, a ReLU / ReLU6 after it fused), DepthwiseConv2D ->
  * DEPTHWISE_CONV_2D, Dense -> FULLY_CONNECTED (bias and activation fused),
  * pooling -> AVERAGE_POOL_2D / MAX_POOL_2D, global average pooling -> MEAN,
  * ZeroPadding2D -> PAD, and so on (src/io/tflite_ops.c). An op with no

@@ -3,8 +3,8 @@
  * operators computing it, as TensorFlow's converter writes a Keras model: a
  * batch norm whose only input is a convolution's output is folded into its
  * kernel and bias, a Dense layer's bias add goes into FULLY_CONNECTED, and
- * a ReLU, ReLU6 or tanh that alone reads a convolution or Dense output is
- * its fused activation. Activations TFLite has no builtin for are composed
+ * a ReLU or ReLU6 that alone reads a convolution or Dense output is its
+ * fused activation. Activations TFLite has no builtin for are composed
  * of builtins (swish = x * LOGISTIC(x), softplus = RELU(x) + LOG(1 +
  * EXP(-|x|)), ...). */
 #include "tflite_build.h"
@@ -222,11 +222,13 @@ static int act_to(tl *t, const cr_node *n, int act, int x)
     }
 }
 
-/* The fused activation for act, or -1 when TFLite's ops cannot fuse it. */
+/* The fused activation for act, or -1 when TFLite's ops cannot fuse it:
+ * the schema lists TANH too, but TFLite's FULLY_CONNECTED refuses it and
+ * its CONV_2D ignores it (LiteRT 2.5), so only ReLU and ReLU6 are fused. */
 static int fusable(int act)
 {
     return act == CREST_LINEAR ? TFL_ACT_NONE : act == CREST_RELU ? TFL_ACT_RELU
-           : act == CREST_RELU6 ? TFL_ACT_RELU6 : act == CREST_TANH ? TFL_ACT_TANH : -1;
+           : act == CREST_RELU6 ? TFL_ACT_RELU6 : -1;
 }
 
 /* Keras ReLU(max_value, negative_slope, threshold):
