@@ -770,7 +770,8 @@ typedef struct cr_qact {
     int32_t z;
 } cr_qact;
 
-/* A weight stored int8, per output channel (its last axis): real = scale[c] * q. */
+/* A weight stored int8, per output channel (cr_kernel_channels; channel c
+ * is index % oc): real = scale[c] * q. */
 typedef struct cr_qweight {
     char name[300];               /* "layer/kernel" */
     int oc;
@@ -791,6 +792,9 @@ struct cr_quant {
 };
 
 void cr_quant_free(cr_quant *q);
+/* The output channels of a kernel: its last axis, or for a depthwise kernel
+ * [kh, kw, c, dm] ("depthwise_kernel") c * dm, the last two. */
+int cr_kernel_channels(const cr_weight *w);
 const cr_qact *cr_quant_act(const cr_quant *q, const char *key);
 const cr_qweight *cr_quant_weight(const cr_quant *q, const cr_weight *w);
 /* The name of every node of g that calibration and the int8 rewrite share:

@@ -130,7 +130,7 @@ static int find_folds(crest_model *m, fold_set *f)
             continue;
         crest_layer *bn = crest_model_find_layer(m, n->layer);
         int oc = (int)n->shape.d[n->shape.ndim - 1];
-        if (!bn || kernel->shape.d[kernel->shape.ndim - 1] != oc)
+        if (!bn || cr_kernel_channels(kernel) != oc)
             continue;
         fold_item *it = cr_realloc(f->it, (size_t)(f->n + 1) * sizeof *it);
         if (!it) {
@@ -210,7 +210,27 @@ typedef struct tstat {
     bool seen;
     uint32_t *hist;               /* HIST_BINS over [lo, hi] (percentile), or NULL */
     uint64_t count;
+    double *csum;                 /* per channel (last axis): sum of the values, or NULL */
+    int64_t channels, rows;
 } tstat;
+
+/* Per-channel sums of a value of shape d (bias correction needs the mean
+ * input of every int8 kernel); skipped (csum NULL) when out of memory. */
+static void channel_sums(tstat *t, const float *v, const cr_dims *d)
+{
+    int64_t c = d->ndim ? d->d[d->ndim - 1] : 1, n = cr_dims_count(d);
+    if (!t->csum) {
+        if (c > (1 << 20) || !(t->csum = cr_calloc((size_t)c, sizeof *t->csum)))
+            return;
+        t->channels = c;
+    }
+    if (t->channels != c)
+        return;
+    for (int64_t r = 0; r < n; r += c)
+        for (int64_t k = 0; k < c; k++)
+            t->csum[k] += isfinite(v[r + k]) ? v[r + k] : 0;
+    t->rows += n / c;
+}
 
 static void observe(tstat *t, const float *v, int64_t n, int pass)
 {
@@ -294,18 +314,32 @@ static int calib_pass(crest_model *m, cr_graph *g, const crest_dataset *d, const
             cr_node *nd = g->nodes[i];
             if (nd->kind == CR_NODE_OP)
                 nd->op->forward(nd, &ctx);
-            if (nd->kind != CR_NODE_PARAM)
-                observe(&st[i], nd->val, cr_dims_count(&nd->shape), pass);
+            if (nd->kind == CR_NODE_PARAM)
+                continue;
+            observe(&st[i], nd->val, cr_dims_count(&nd->shape), pass);
+            if (pass == 0)
+                channel_sums(&st[i], nd->val, &nd->shape);
         }
     }
     return rc;
 }
 
+static void tstats_free(tstat *st, int n)
+{
+    for (int i = 0; st && i < n; i++) {
+        cr_free(st[i].hist);
+        cr_free(st[i].csum);
+    }
+    cr_free(st);
+}
+
+/* The ranges into q; *stats (one per node of m's inference graph: the
+ * channel means bias correction reads) for the caller to free. */
 static int calibrate(crest_model *m, const crest_dataset *d, size_t n, int bs, int method,
-                     double pct, cr_quant *q)
+                     double pct, cr_quant *q, tstat **stats)
 {
     cr_graph *g = m->infer.g;
-    tstat *st = cr_calloc((size_t)g->n, sizeof *st);
+    tstat *st = *stats = cr_calloc((size_t)g->n, sizeof *st);
     char (*keys)[160] = cr_malloc((size_t)g->n * sizeof *keys);
     float *buf = cr_malloc((size_t)bs * (size_t)d->stride * sizeof *buf);
     size_t *rows = cr_malloc(n * sizeof *rows);   /* spread over the set (sorted folders) */
@@ -338,9 +372,6 @@ static int calibrate(crest_model *m, const crest_dataset *d, size_t n, int bs, i
         snprintf(a->key, sizeof a->key, "%s", keys[i]);
         act_params(lo, hi, a);
     }
-    for (int i = 0; st && i < g->n; i++)
-        cr_free(st[i].hist);
-    cr_free(st);
     cr_free(keys);
     cr_free(buf);
     cr_free(rows);
@@ -384,19 +415,18 @@ static cr_weight *int8_kernel(const cr_node *n)
     return act == CREST_LINEAR || act == CREST_RELU || act == CREST_RELU6 ? n->in[1]->w : NULL;
 }
 
-static int quantize_weight(cr_quant *q, cr_weight *w)
+/* w's per-channel scales into q (NULL: q has them already, a shared weight). */
+static cr_qweight *add_scales(cr_quant *q, const cr_weight *w)
 {
-    if (cr_quant_weight(q, w))
-        return CREST_OK;   /* shared by two nodes */
-    int oc = (int)w->shape.d[w->shape.ndim - 1];
+    int oc = cr_kernel_channels(w);
     cr_qweight *qw = cr_realloc(q->w, (size_t)(q->n_w + 1) * sizeof *qw);
     if (!qw)
-        return cr_fail(CREST_E_NOMEM, "quantize: out of memory");
+        return NULL;
     q->w = qw;
     qw = &q->w[q->n_w];
     *qw = (cr_qweight){ .oc = oc, .scale = cr_malloc((size_t)oc * sizeof(float)) };
     if (!qw->scale)
-        return cr_fail(CREST_E_NOMEM, "quantize: out of memory");
+        return NULL;
     snprintf(qw->name, sizeof qw->name, "%s/%s", w->owner ? w->owner->name : "", w->name);
     q->n_w++;
     for (int o = 0; o < oc; o++) {
@@ -405,21 +435,89 @@ static int quantize_weight(cr_quant *q, cr_weight *w)
             mx = fabsf(w->val[r]) > mx ? fabsf(w->val[r]) : mx;
         qw->scale[o] = mx > 0 ? mx / 127.0f : 1.0f;
     }
+    return qw;
+}
+
+/* The bias of kernel node n (conv / depthwise: its third input; matmul: the
+ * bias_add reading it alone), or NULL. */
+static cr_weight *bias_of(const cr_graph *g, const cr_node *n)
+{
+    if (!is_op(n, "matmul"))
+        return n->n_in == 3 && n->in[2]->kind == CR_NODE_PARAM ? n->in[2]->w : NULL;
+    const cr_node *c = NULL;
+    for (int i = n->id + 1; i < g->n; i++)
+        for (int j = 0; j < g->nodes[i]->n_in; j++)
+            if (g->nodes[i]->in[j] == n) {
+                if (c)
+                    return NULL;
+                c = g->nodes[i];
+            }
+    return c && is_op(c, "bias_add") && c->in[1]->kind == CR_NODE_PARAM ? c->in[1]->w : NULL;
+}
+
+/* Bias correction (Nagel et al., 2019): rounding moves each output's mean
+ * by sum (w_q - w) * E[x]; with the calibration's mean input per channel
+ * (mean), the bias takes that shift back. Kernel index i reads input
+ * channel (i / oc) % cin (conv, dense), or (i % oc) / dm (depthwise). */
+static void correct_bias(const cr_node *n, const cr_weight *w, const float *w0, const double *mean,
+                         int64_t cin, cr_weight *b)
+{
+    int oc = cr_kernel_channels(w);
+    bool dw = is_op(n, "depthwise2d");
+    int64_t dm = dw ? w->shape.d[3] : 1;
+    double *shift = cr_calloc((size_t)oc, sizeof *shift);
+    if (!shift || b->size != oc)
+        goto out;
     for (int64_t i = 0; i < w->size; i++) {
-        float s = qw->scale[i % oc], c = nearbyintf(w->val[i] / s);
+        int64_t o = i % oc, ci = dw ? o / dm : (i / oc) % cin;
+        shift[o] += ((double)w->val[i] - w0[i]) * mean[ci];
+    }
+    for (int o = 0; o < oc; o++)
+        b->val[o] = (float)(b->val[o] - shift[o]);
+    b->version++;
+out:
+    cr_free(shift);
+}
+
+/* Kernel w of node n rounded to its int8 values (scales into q), its bias
+ * corrected for the shift that makes (st: the calibration's statistics). */
+static int quantize_weight(cr_quant *q, const cr_graph *g, const cr_node *n, cr_weight *w,
+                           const tstat *st)
+{
+    if (cr_quant_weight(q, w))
+        return CREST_OK;   /* shared by two nodes: done once */
+    cr_qweight *qw = add_scales(q, w);
+    float *w0 = qw ? cr_malloc((size_t)w->size * sizeof *w0) : NULL;
+    if (!w0)
+        return cr_fail(CREST_E_NOMEM, "quantize: out of memory");
+    memcpy(w0, w->val, (size_t)w->size * sizeof *w0);
+    for (int64_t i = 0; i < w->size; i++) {
+        float s = qw->scale[i % qw->oc], c = nearbyintf(w->val[i] / s);
         w->val[i] = (c > 127 ? 127 : c < -127 ? -127 : c) * s;
     }
     w->version++;
+    const tstat *x = &st[n->in[0]->id];
+    cr_weight *b = bias_of(g, n);
+    int64_t cin = n->in[0]->shape.d[n->in[0]->shape.ndim - 1];
+    if (b && x->csum && x->rows && x->channels == cin) {
+        double *mean = cr_malloc((size_t)cin * sizeof *mean);
+        for (int64_t k = 0; mean && k < cin; k++)
+            mean[k] = x->csum[k] / (double)x->rows;
+        if (mean)
+            correct_bias(n, w, w0, mean, cin, b);
+        cr_free(mean);
+    }
+    cr_free(w0);
     return CREST_OK;
 }
 
-static int quantize_weights(crest_model *m, cr_quant *q)
+static int quantize_weights(crest_model *m, cr_quant *q, const tstat *st)
 {
     const cr_graph *g = m->infer.g;
     const cr_node *head = q->float_head ? head_matmul(g) : NULL;
     for (int i = 0; i < g->n; i++) {
         cr_weight *w = g->nodes[i] != head ? int8_kernel(g->nodes[i]) : NULL;
-        int rc = w ? quantize_weight(q, w) : CREST_OK;
+        int rc = w ? quantize_weight(q, g, g->nodes[i], w, st) : CREST_OK;
         if (rc)
             return rc;
     }
@@ -472,10 +570,13 @@ int crest_quantize(crest_model *m, const crest_dataset *calib, const crest_quant
     *q = (cr_quant){ .method = o.method, .percentile = o.method == CREST_CALIB_PERCENTILE ? pct : 0,
                      .samples = (int64_t)n, .float_head = o.float_head };
     cr_model_drop_loss_graphs(m);
+    tstat *st = NULL;
     if (!(rc = fold_batchnorms(m, &q->folded_bn)) && !(rc = cr_model_build(m)) &&
         !(rc = cr_model_bind(m, &calib->shape)) &&
-        !(rc = calibrate(m, calib, n, bs, o.method, pct, q)))
-        rc = quantize_weights(m, q);
+        !(rc = calibrate(m, calib, n, bs, o.method, pct, q, &st)))
+        rc = quantize_weights(m, q, st);
+    if (m->infer.g)
+        tstats_free(st, m->infer.g->n);
     if (rc) {
         cr_quant_free(q);
         return rc;

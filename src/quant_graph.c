@@ -61,6 +61,16 @@ static const cr_qweight *find_weight(const cr_quant *q, const char *name)
     return NULL;
 }
 
+int cr_kernel_channels(const cr_weight *w)
+{
+    const cr_dims *d = &w->shape;
+    if (d->ndim < 1)
+        return 1;
+    if (d->ndim >= 2 && !strcmp(w->name, "depthwise_kernel"))
+        return (int)(d->d[d->ndim - 2] * d->d[d->ndim - 1]);
+    return (int)d->d[d->ndim - 1];
+}
+
 const cr_qweight *cr_quant_weight(const cr_quant *q, const cr_weight *w)
 {
     char name[300];
@@ -68,7 +78,7 @@ const cr_qweight *cr_quant_weight(const cr_quant *q, const cr_weight *w)
         return NULL;
     weight_name(w, name, sizeof name);
     const cr_qweight *qw = find_weight(q, name);
-    return qw && qw->oc == (int)w->shape.d[w->shape.ndim - 1] ? qw : NULL;
+    return qw && qw->oc == cr_kernel_channels(w) ? qw : NULL;
 }
 
 int cr_quant_refuse(const crest_model *m, const char *what)
@@ -635,7 +645,7 @@ static int splice(rewrite *r)
         cr_node *nd = g->nodes[i];
         if (r->dead[i] || nd->kind != CR_NODE_OP)
             continue;
-        bool want_u8 = nd->q8;
+        bool want_u8 = nd->op->forward == q8_fwd;   /* int8 ops read uint8 (any output) */
         for (int j = 0; j < data_inputs(nd) && !rc; j++) {
             cr_node *p = nd->in[j];
             if (p->kind == CR_NODE_PARAM || r->u8[p->id] == want_u8)

@@ -12,6 +12,19 @@
 
 /* ---- on disk: int8 codes in the shard, the rest in model.json ----------- */
 
+/* A float as the shortest of %.6g .. %.9g that reads back to it (floats
+ * need at most 9 digits; cJSON's own numbers take 15 to 17). */
+static cJSON *float_json(float v)
+{
+    char buf[32];
+    for (int digits = 6; digits <= 9; digits++) {
+        cr_snprintf_c(buf, sizeof buf, "%.*g", digits, (double)v);
+        if ((float)cr_strtod(buf, NULL) == v)
+            break;
+    }
+    return cJSON_CreateRaw(buf);
+}
+
 int cr_quant_shard(const crest_model *m, cJSON *specs, unsigned char **bytes, size_t *len)
 {
     const cr_quant *q = m->quant;
@@ -37,7 +50,7 @@ int cr_quant_shard(const crest_model *m, cJSON *specs, unsigned char **bytes, si
         cJSON *qz = cJSON_CreateObject(), *sc = cJSON_CreateArray();
         cJSON_AddStringToObject(qz, "dtype", "int8");
         for (int o = 0; o < qw->oc; o++)
-            cr_json_push(sc, cJSON_CreateNumber(qw->scale[o]));
+            cr_json_push(sc, float_json(qw->scale[o]));
         cr_json_put(qz, "scales", sc);
         cr_json_put(spec, "quantization", qz);
     }
@@ -61,10 +74,10 @@ cJSON *cr_quant_json(const crest_model *m)
     cJSON_AddBoolToObject(o, "float_head", q->float_head);
     for (int i = 0; i < q->n_act; i++) {
         cJSON *a = cJSON_CreateArray();
-        cr_json_push(a, cJSON_CreateNumber(q->act[i].s));
+        cr_json_push(a, float_json(q->act[i].s));
         cr_json_push(a, cJSON_CreateNumber(q->act[i].z));
-        cr_json_push(a, cJSON_CreateNumber(q->act[i].lo));
-        cr_json_push(a, cJSON_CreateNumber(q->act[i].hi));
+        cr_json_push(a, float_json(q->act[i].lo));
+        cr_json_push(a, float_json(q->act[i].hi));
         cr_json_put(acts, q->act[i].key, a);
     }
     cr_json_put(o, "activations", acts);
@@ -163,7 +176,7 @@ int cr_quant_from_json(crest_model *m, const cJSON *section, const cJSON *manife
         rc = read_weight_scales(q, manifest);
     for (int i = 0; !rc && i < q->n_w; i++) {
         cr_weight *w = cr_model_find_weight(m, q->w[i].name);
-        if (!w || w->shape.d[w->shape.ndim - 1] != q->w[i].oc)
+        if (!w || cr_kernel_channels(w) != q->w[i].oc)
             rc = cr_fail(CREST_E_FORMAT, "int8 weight '%s': %d scales, not one per output "
                          "channel", q->w[i].name, q->w[i].oc);
     }

@@ -279,10 +279,11 @@ static int int8_scales(const cJSON *q, const cr_dims *shape, const char *name,
                        const cJSON **out)
 {
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(q, "scales"), *x;
-    int oc = shape->ndim ? (int)shape->d[shape->ndim - 1] : 1;
-    if (!cJSON_IsArray(sc) || cJSON_GetArraySize(sc) != oc)
+    int64_t oc = shape->ndim ? shape->d[shape->ndim - 1] : 1, n = cJSON_GetArraySize(sc);
+    if (!cJSON_IsArray(sc) ||
+        (n != oc && (shape->ndim < 2 || n != oc * shape->d[shape->ndim - 2])))
         return cr_fail(CREST_E_FORMAT, "weight '%s': int8 quantization needs \"scales\", one "
-                       "per output channel (%d)", name, oc);
+                       "per output channel (%lld)", name, (long long)oc);
     cJSON_ArrayForEach(x, sc) if (!cJSON_IsNumber(x) || !(x->valuedouble > 0) ||
                                   !(x->valuedouble < 1e30))
         return cr_fail(CREST_E_FORMAT, "weight '%s': int8 scale %s is not a positive number",
