@@ -445,6 +445,23 @@ static void test_depthwise(void **state)
     cr_conv_geom s2 = { .n = 1, .h = 15, .w = 15, .c = 96, .oh = 8, .ow = 8, .oc = 96,
                         .kh = 3, .kw = 3, .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pt = 1, .pl = 1 };
     bad += dw_case(&s2);
+    /* rows wider than the interleaving buffer (several column chunks),
+     * kernels taller than 4 (two groups of rows per column), and kernels too
+     * wide or tall for the buffer (plain cells) */
+    cr_conv_geom wide[] = {
+        { .n = 1, .h = 3, .w = 220, .c = 70, .oh = 3, .ow = 220, .oc = 70, .kh = 3, .kw = 3,
+          .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1 },
+        { .n = 2, .h = 4, .w = 301, .c = 69, .oh = 2, .ow = 151, .oc = 69, .kh = 3, .kw = 3,
+          .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pt = 1, .pl = 1 },
+        { .n = 1, .h = 9, .w = 150, .c = 33, .oh = 9, .ow = 150, .oc = 33, .kh = 5, .kw = 2,
+          .sh = 1, .sw = 1, .dh = 1, .dw = 2, .pt = 2, .pl = 1 },
+        { .n = 1, .h = 7, .w = 130, .c = 17, .oh = 3, .ow = 13, .oc = 17, .kh = 3, .kw = 40,
+          .sh = 2, .sw = 1, .dh = 2, .dw = 3, .pt = 0, .pl = 0 },
+        { .n = 1, .h = 40, .w = 5, .c = 20, .oh = 8, .ow = 5, .oc = 20, .kh = 33, .kw = 1,
+          .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 0, .pl = 0 },
+    };
+    for (size_t i = 0; i < sizeof wide / sizeof *wide; i++)
+        bad += dw_case(&wide[i]);
     assert_int_equal(bad, 0);
 }
 

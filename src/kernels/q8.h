@@ -13,9 +13,20 @@
  * so that 4 consecutive k of one column are one int32 lane (vpdpbusd's u8 x
  * s8 groups of 4), and a 64-byte row of the panel is 16 columns x 4 k.
  *
- * Packed depthwise weights: int32 bias[OC16], then int32 w[kh*kw][OC16]
- * (OC16 = oc rounded up to 16, zeros past oc): widened once, so the inner
- * loops multiply int32 lanes.
+ * Packed depthwise weights: blocks of 64 output channels (zeros past oc),
+ * block b at kp + b * q8_dw_block_bytes(kh, kw):
+ *     int32 bias[64]                    in quad order (below)
+ *     int32 wsum[64]                    the sum of the channel's weights, quad order
+ *     int8  w[G][4][64]                 G = kw * ceil(kh / 4) groups of 4 taps:
+ *                                       group j * ceil(kh / 4) + i / 4 holds kernel
+ *                                       rows i (4 of them, zeros past kh) of column j
+ * Quad order: 4 vectors q of 16 int32 lanes; lane 4L + j of vector q is
+ * channel 16L + 4q + j of the block, which is where interleaving the bytes
+ * of 4 inputs (unpack 8-bit, then 16-bit, within 128-bit lanes) puts that
+ * channel; packing the 4 vectors back (32 -> 16 -> 8 bits) restores channel
+ * order. Byte 4 * lane + i % 4 of w[g][q] is that channel's weight for
+ * kernel row i, so vpdpbusd of 4 interleaved input rows with w[g][q] adds
+ * 4 taps of a kernel column.
  */
 #ifndef CR_KERNELS_Q8_H
 #define CR_KERNELS_Q8_H
@@ -31,7 +42,29 @@ static inline int q8_k4(int K) { return (K + 3) & ~3; }
 
 static inline size_t q8_panel_bytes(int K) { return 64 + (size_t)16 * q8_k4(K); }
 
-static inline int q8_oc16(int oc) { return (oc + 15) & ~15; }
+/* Kernel rows in groups of 4, per kernel column. */
+static inline int q8_dw_gc(int kh) { return (kh + 3) / 4; }
+
+static inline size_t q8_dw_block_bytes(int kh, int kw)
+{
+    return 512 + (size_t)256 * kw * q8_dw_gc(kh);
+}
+
+/* The quad-order index (0..63) of channel cc (0..63) of a block. */
+static inline int q8_dw_lane(int cc) { return (cc & 12) * 4 + (cc >> 4) * 4 + (cc & 3); }
+
+/* Where the weight of kernel row i, column j of output channel o is in a
+ * packed depthwise kernel, and where its bias is. */
+static inline size_t q8_dw_w_at(int kh, int kw, int o, int i, int j)
+{
+    return (size_t)(o / 64) * q8_dw_block_bytes(kh, kw) + 512 +
+           (size_t)(j * q8_dw_gc(kh) + i / 4) * 256 + 4 * q8_dw_lane(o % 64) + i % 4;
+}
+
+static inline size_t q8_dw_bias_at(int kh, int kw, int o)
+{
+    return (size_t)(o / 64) * q8_dw_block_bytes(kh, kw) + 4 * q8_dw_lane(o % 64);
+}
 
 typedef struct cr_q8_ukr {
     cr_q8_isa isa;
@@ -46,8 +79,14 @@ typedef struct cr_q8_ukr {
     void (*gemm)(int K, const uint8_t *a, size_t lda, const int8_t *bp, int rows, int cols,
                  uint8_t *c, int32_t *c32, size_t ldc, const cr_q8_req *rq, int j0);
 
+    /* The elementwise kernels of kernels.h on n elements. */
+    void (*add)(int64_t n, const uint8_t *a, int32_t z_a, float ma, const uint8_t *b,
+                int32_t z_b, float mb, uint8_t *y, int32_t z_y, int32_t lo, int32_t hi);
+    void (*quantize)(int64_t n, const float *x, float s, int32_t z, uint8_t *q);
+    void (*dequantize)(int64_t n, const uint8_t *q, float s, int32_t z, float *x);
+
     /* Depthwise, depth multiplier 1: output row `row` of n*oh. */
-    void (*dw_row)(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const int32_t *kp,
+    void (*dw_row)(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const uint8_t *kp,
                    const cr_q8_req *rq, uint8_t *y, int64_t row);
 } cr_q8_ukr;
 
@@ -75,6 +114,38 @@ static inline float q8_m(const cr_q8_req *rq, int j)
     return rq->per_tensor ? rq->m[0] : rq->m[j];
 }
 
+/* n <= 64 bytes from s to d in fixed-size pieces (no library call). */
+static inline void q8_copy_small(uint8_t *d, const uint8_t *s, int n)
+{
+    for (; n >= 8; n -= 8, d += 8, s += 8)
+        memcpy(d, s, 8);
+    if (n & 4) {
+        memcpy(d, s, 4);
+        d += 4, s += 4;
+    }
+    if (n & 2) {
+        memcpy(d, s, 2);
+        d += 2, s += 2;
+    }
+    if (n & 1)
+        *d = *s;
+}
+
+/* The n (1..4) bytes at p as the low bytes of an int32 (zeros above). */
+static inline int32_t q8_load_upto4(const uint8_t *p, int n)
+{
+    uint32_t v = p[0];
+    if (n > 1)
+        v |= (uint32_t)p[1] << 8;
+    if (n > 2)
+        v |= (uint32_t)p[2] << 16;
+    if (n > 3)
+        v |= (uint32_t)p[3] << 24;
+    int32_t r;
+    memcpy(&r, &v, sizeof r);
+    return r;
+}
+
 /* a * b + c on int32 wrapping modulo 2^32 (no signed overflow). */
 static inline int32_t q8_mac(int32_t c, int32_t a, int32_t b)
 {
@@ -83,6 +154,13 @@ static inline int32_t q8_mac(int32_t c, int32_t a, int32_t b)
     memcpy(&s, &r, sizeof s);
     return s;
 }
+
+/* The generic elementwise loops (the vector levels finish their tails
+ * with them). */
+void q8_add_generic(int64_t n, const uint8_t *a, int32_t z_a, float ma, const uint8_t *b,
+                    int32_t z_b, float mb, uint8_t *y, int32_t z_y, int32_t lo, int32_t hi);
+void q8_quantize_generic(int64_t n, const float *x, float s, int32_t z, uint8_t *q);
+void q8_dequantize_generic(int64_t n, const uint8_t *q, float s, int32_t z, float *x);
 
 /* C[M, n0..n1) (uint8 through rq, or int32 into C32 when C is NULL) on
  * the calling thread: C and C32 point at row 0, column 0. */
@@ -98,7 +176,7 @@ int q8_rows_per_chunk(const cr_q8_ukr *u, int64_t M, double macs_per_row, int n_
 /* The depthwise output cell (row, ow) for output channels [o0, o1) of any
  * depth multiplier, in plain C (used by every level for dm > 1 and by the
  * generic level for all). */
-void q8_dw_cell(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const int32_t *kp,
+void q8_dw_cell(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const uint8_t *kp,
                 const cr_q8_req *rq, uint8_t *y, int64_t row, int ow, int o0, int o1);
 
 #endif

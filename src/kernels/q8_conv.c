@@ -55,27 +55,88 @@ size_t cr_q8_conv2d_scratch(const cr_conv_geom *g, int n_threads)
     return (size_t)tile_rows(g) * q8_k4(patch_len(g));
 }
 
-/* Rows p0.. of the patch matrix ([kh][kw][c], then zeros to K4). */
+/* n bytes from s to d, and n bytes of value v at d, without library calls
+ * for short runs (rows of a patch are a few bytes in the first layers). */
+static inline void copy_bytes(uint8_t *d, const uint8_t *s, size_t n)
+{
+    if (n > 64) {
+        memcpy(d, s, n);
+        return;
+    }
+    for (; n >= 8; n -= 8, d += 8, s += 8)
+        memcpy(d, s, 8);
+    if (n & 4) {
+        memcpy(d, s, 4);
+        d += 4, s += 4;
+    }
+    if (n & 2) {
+        memcpy(d, s, 2);
+        d += 2, s += 2;
+    }
+    if (n & 1)
+        *d = *s;
+}
+
+static inline void fill_bytes(uint8_t *d, uint8_t v, size_t n)
+{
+    uint64_t v8 = v * 0x0101010101010101ull;
+    if (n > 64) {
+        memset(d, v, n);
+        return;
+    }
+    for (; n >= 8; n -= 8, d += 8)
+        memcpy(d, &v8, 8);
+    if (n & 4) {
+        memcpy(d, &v8, 4);
+        d += 4;
+    }
+    if (n & 2) {
+        memcpy(d, &v8, 2);
+        d += 2;
+    }
+    if (n & 1)
+        *d = v;
+}
+
+/* Rows p0.. of the patch matrix ([kh][kw][c], then zeros to K4). A kernel
+ * row whose taps are all inside the image and adjacent (dilation 1) is one
+ * run of kw * c bytes. */
 static void im2col(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, int64_t p0, int rows,
                    uint8_t *d)
 {
     int K = patch_len(g), k4 = q8_k4(K), c = g->c;
+    int ow = (int)(p0 % g->ow), oh = (int)(p0 / g->ow % g->oh);
+    int n = (int)(p0 / ((int64_t)g->ow * g->oh));
     for (int r = 0; r < rows; r++, d += k4) {
-        int64_t pix = p0 + r;
-        int ow = (int)(pix % g->ow), oh = (int)(pix / g->ow % g->oh);
-        int n = (int)(pix / ((int64_t)g->ow * g->oh));
+        if (r > 0 && ++ow == g->ow) {
+            ow = 0;
+            if (++oh == g->oh)
+                oh = 0, n++;
+        }
+        int bx = ow * g->sw - g->pl;
+        bool cols_in = bx >= 0 && bx + (g->kw - 1) * g->dw < g->w;
         uint8_t *o = d;
         for (int i = 0; i < g->kh; i++) {
             int iy = oh * g->sh - g->pt + i * g->dh;
-            for (int j = 0; j < g->kw; j++, o += c) {
-                int ix = ow * g->sw - g->pl + j * g->dw;
-                if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
-                    memset(o, (int)z_x, (size_t)c);
-                else
-                    memcpy(o, x + (((size_t)n * g->h + iy) * g->w + ix) * c, (size_t)c);
+            int iyc = iy < 0 ? 0 : iy >= g->h ? g->h - 1 : iy;
+            const uint8_t *xr = x + ((size_t)n * g->h + iyc) * g->w * c;
+            if (iy < 0 || iy >= g->h) {
+                fill_bytes(o, (uint8_t)z_x, (size_t)g->kw * c);
+                o += (size_t)g->kw * c;
+            } else if (cols_in && g->dw == 1) {
+                copy_bytes(o, xr + (size_t)bx * c, (size_t)g->kw * c);
+                o += (size_t)g->kw * c;
+            } else {
+                for (int j = 0; j < g->kw; j++, o += c) {
+                    int ix = bx + j * g->dw;
+                    if (ix < 0 || ix >= g->w)
+                        fill_bytes(o, (uint8_t)z_x, (size_t)c);
+                    else
+                        copy_bytes(o, xr + (size_t)ix * c, (size_t)c);
+                }
             }
         }
-        memset(d + K, 0, (size_t)(k4 - K));
+        fill_bytes(d + K, 0, (size_t)(k4 - K));
     }
 }
 
@@ -131,20 +192,26 @@ void cr_q8_conv2d(cr_pool *p, const cr_conv_geom *g, const uint8_t *x, int32_t z
 
 size_t cr_q8_depthwise2d_packed_bytes(const cr_conv_geom *g)
 {
-    return (size_t)(1 + g->kh * g->kw) * q8_oc16(g->oc) * sizeof(int32_t);
+    return (size_t)((g->oc + 63) / 64) * q8_dw_block_bytes(g->kh, g->kw);
 }
 
 void cr_q8_depthwise2d_pack(const cr_conv_geom *g, const int8_t *k, const int32_t *bias,
                             void *kp)
 {
-    int oc16 = q8_oc16(g->oc), taps = g->kh * g->kw;
-    int32_t *d = kp;
+    uint8_t *d = kp;
     memset(d, 0, cr_q8_depthwise2d_packed_bytes(g));
-    for (int o = 0; o < g->oc; o++)
-        d[o] = bias ? bias[o] : 0;
-    for (int t = 0; t < taps; t++)
-        for (int o = 0; o < g->oc; o++)
-            d[(size_t)(1 + t) * oc16 + o] = k[(size_t)t * g->oc + o];
+    for (int o = 0; o < g->oc; o++) {
+        uint32_t b = bias ? (uint32_t)bias[o] : 0, sum = 0;
+        for (int i = 0; i < g->kh; i++)
+            for (int j = 0; j < g->kw; j++) {
+                int8_t w = k[((size_t)i * g->kw + j) * g->oc + o];
+                d[q8_dw_w_at(g->kh, g->kw, o, i, j)] = (uint8_t)w;
+                sum += (uint32_t)(int32_t)w;
+            }
+        size_t at = q8_dw_bias_at(g->kh, g->kw, o);
+        memcpy(d + at, &b, 4);
+        memcpy(d + at + 256, &sum, 4);
+    }
 }
 
 typedef struct dw_job {
@@ -152,7 +219,7 @@ typedef struct dw_job {
     const cr_conv_geom *g;
     const uint8_t *x;
     int32_t z_x;
-    const int32_t *kp;
+    const uint8_t *kp;
     const cr_q8_req *rq;
     uint8_t *y;
     int64_t rows_per_chunk, rows;

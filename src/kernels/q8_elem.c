@@ -1,8 +1,8 @@
-/* q8_elem.c - int8 elementwise kernels and pooling: add, quantize,
- * dequantize, max and average pooling. Plain loops (these layers move
- * bytes, the multiply-adds are in the convolutions); threads take ranges of
- * elements or of output rows. Each output is computed the same way
- * wherever it falls, so results do not depend on the thread count.
+/* q8_elem.c - int8 elementwise kernels and pooling: add, quantize and
+ * dequantize (the level's loops, threads take ranges of elements), max and
+ * average pooling (plain loops, threads take output rows). Each output is
+ * computed the same way wherever it falls, so results do not depend on the
+ * thread count.
  */
 #include "q8.h"
 
@@ -36,16 +36,10 @@ static void add_task(void *ctx, int ith, int nth)
 {
     const elem_job *j = ctx;
     int64_t lo, hi;
-    float flo = (float)(j->lo - j->z_y), fhi = (float)(j->hi - j->z_y);
-    cr_split(j->n, ith, nth, &lo, &hi);
-    for (int64_t i = lo; i < hi; i++) {
-        float u = (float)(j->a[i] - j->z_a) * j->ma;
-        float v = (float)(j->b[i] - j->z_b) * j->mb;
-        float f = u + v;
-        f = f > flo ? f : flo;
-        f = f < fhi ? f : fhi;
-        j->y[i] = (uint8_t)((int32_t)lrintf(f) + j->z_y);
-    }
+    cr_split_units(j->n, 64, ith, nth, &lo, &hi);
+    if (lo < hi)
+        cr_q8_ukr_get()->add(hi - lo, j->a + lo, j->z_a, j->ma, j->b + lo, j->z_b, j->mb,
+                             j->y + lo, j->z_y, j->lo, j->hi);
 }
 
 void cr_q8_add(cr_pool *p, int64_t n, const uint8_t *a, int32_t z_a, float ma,
@@ -57,19 +51,13 @@ void cr_q8_add(cr_pool *p, int64_t n, const uint8_t *a, int32_t z_a, float ma,
     elem_run(p, &j, add_task);
 }
 
-/* f = x / s; f = min(max(f, -z), 255 - z) (NaN gives -z); q = rint(f) + z. */
 static void quantize_task(void *ctx, int ith, int nth)
 {
     const elem_job *j = ctx;
     int64_t lo, hi;
-    float s = j->ma, flo = (float)-j->z_y, fhi = (float)(255 - j->z_y);
-    cr_split(j->n, ith, nth, &lo, &hi);
-    for (int64_t i = lo; i < hi; i++) {
-        float f = j->x[i] / s;
-        f = f > flo ? f : flo;
-        f = f < fhi ? f : fhi;
-        j->y[i] = (uint8_t)((int32_t)lrintf(f) + j->z_y);
-    }
+    cr_split_units(j->n, 64, ith, nth, &lo, &hi);
+    if (lo < hi)
+        cr_q8_ukr_get()->quantize(hi - lo, j->x + lo, j->ma, j->z_y, j->y + lo);
 }
 
 void cr_q8_quantize(cr_pool *p, int64_t n, const float *x, float s, int32_t z, uint8_t *q)
@@ -82,9 +70,9 @@ static void dequantize_task(void *ctx, int ith, int nth)
 {
     const elem_job *j = ctx;
     int64_t lo, hi;
-    cr_split(j->n, ith, nth, &lo, &hi);
-    for (int64_t i = lo; i < hi; i++)
-        j->fy[i] = (float)(j->a[i] - j->z_a) * j->ma;
+    cr_split_units(j->n, 64, ith, nth, &lo, &hi);
+    if (lo < hi)
+        cr_q8_ukr_get()->dequantize(hi - lo, j->a + lo, j->ma, j->z_a, j->fy + lo);
 }
 
 void cr_q8_dequantize(cr_pool *p, int64_t n, const uint8_t *q, float s, int32_t z, float *x)
@@ -104,11 +92,17 @@ typedef struct pool_job {
     float m;
 } pool_job;
 
+#define POOL_CHUNK 256             /* channels summed at a time (on the stack) */
+
+/* Output row `row`: per cell and chunk of channels, the window's valid
+ * cells in order (channels innermost, which the compiler vectorizes): the
+ * byte maximum (0 if none), or the int32 sum of x - z_x requantized. */
 static void pool_row(const pool_job *j, int64_t row)
 {
     const cr_conv_geom *g = j->g;
     int oh = (int)(row % g->oh), n = (int)(row / g->oh), by = oh * g->sh - g->pt, i0, i1;
     float flo = (float)(j->lo - j->z_y), fhi = (float)(j->hi - j->z_y);
+    uint32_t acc[POOL_CHUNK];      /* sums wrap modulo 2^32, as int32 elsewhere */
     cr_tap_range(by, 1, g->kh, g->h, &i0, &i1);
     for (int ow = 0; ow < g->ow; ow++) {
         int bx = ow * g->sw - g->pl, j0, j1;
@@ -116,26 +110,31 @@ static void pool_row(const pool_job *j, int64_t row)
         int count = (i1 - i0) * (j1 - j0);
         float scale = count > 0 ? j->m / (float)count : 0.0f;
         uint8_t *y = j->y + ((size_t)row * g->ow + ow) * g->c;
-        for (int c = 0; c < g->c; c++) {
-            int32_t acc = 0;
-            for (int i = i0; i < i1; i++) {
-                const uint8_t *x = j->x + (((size_t)n * g->h + by + i) * g->w + bx) * g->c + c;
+        for (int c0 = 0; c0 < g->c; c0 += POOL_CHUNK) {
+            int nc = g->c - c0 < POOL_CHUNK ? g->c - c0 : POOL_CHUNK;
+            for (int c = 0; c < nc; c++)
+                acc[c] = 0;
+            for (int i = i0; i < i1; i++)
                 for (int t = j0; t < j1; t++) {
-                    int32_t v = x[(size_t)t * g->c];
+                    const uint8_t *x =
+                        j->x + (((size_t)n * g->h + by + i) * g->w + bx + t) * g->c + c0;
                     if (j->max)
-                        acc = v > acc ? v : acc;
+                        for (int c = 0; c < nc; c++)
+                            acc[c] = x[c] > acc[c] ? x[c] : acc[c];
                     else
-                        acc += v - j->z_x;
+                        for (int c = 0; c < nc; c++)
+                            acc[c] += (uint32_t)(x[c] - j->z_x);
                 }
+            for (int c = 0; c < nc; c++) {
+                if (j->max) {
+                    y[c0 + c] = (uint8_t)acc[c];
+                    continue;
+                }
+                float f = count > 0 ? (float)(int32_t)acc[c] * scale : 0.0f;
+                f = f > flo ? f : flo;
+                f = f < fhi ? f : fhi;
+                y[c0 + c] = (uint8_t)((int32_t)lrintf(f) + j->z_y);
             }
-            if (j->max) {
-                y[c] = (uint8_t)acc;
-                continue;
-            }
-            float f = count > 0 ? (float)acc * scale : 0.0f;
-            f = f > flo ? f : flo;
-            f = f < fhi ? f : fhi;
-            y[c] = (uint8_t)((int32_t)lrintf(f) + j->z_y);
         }
     }
 }

@@ -6,8 +6,6 @@
 #include <cpuid.h>
 #endif
 
-/* 0 while only the generic level is built. */
-#define Q8_VECTOR_LEVELS 0
 
 /* -1 until first use; otherwise the cr_q8_isa in force (as for cr_isa). */
 static int selected = -1;
@@ -16,7 +14,7 @@ bool cr_q8_isa_supported(cr_q8_isa isa)
 {
     if (isa == CR_Q8_GENERIC)
         return true;
-#if defined(CR_HAVE_X86_UKR) && Q8_VECTOR_LEVELS
+#ifdef CR_HAVE_X86_UKR
     __builtin_cpu_init();
     bool avx2 = __builtin_cpu_supports("avx2");
     switch (isa) {
@@ -81,7 +79,7 @@ const char *cr_q8_isa_name(cr_q8_isa isa)
 const cr_q8_ukr *cr_q8_ukr_get(void)
 {
     switch (cr_q8_isa_current()) {
-#if defined(CR_HAVE_X86_UKR) && Q8_VECTOR_LEVELS
+#ifdef CR_HAVE_X86_UKR
     case CR_Q8_AVX512VNNI: return &cr_q8_ukr_avx512;
     case CR_Q8_AVXVNNI: return &cr_q8_ukr_avxvnni;
     case CR_Q8_AVX2: return &cr_q8_ukr_avx2;
