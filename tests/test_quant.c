@@ -168,7 +168,7 @@ static void test_quantize_close_and_reloads_bit_identical(void **state)
     }
     print_message("int8 vs float: top-1 agreement %d/%d, max |dp| %.4f\n", agree, N, worst);
     assert_true(agree >= N * 95 / 100);
-    assert_true(worst < 0.1);
+    assert_true(worst < 0.02);   /* seen: 0.004 */
 
     /* one thread: the same bits */
     assert_int_equal(crest_model_set_threads(m, 1), CREST_OK);

@@ -292,6 +292,22 @@ static int int8_scales(const cJSON *q, const cr_dims *shape, const char *name,
     return CREST_OK;
 }
 
+/* count int8 codes at p into w: code * scale[i % scales]. */
+static int decode_int8(const unsigned char *p, int64_t count, const cJSON *scales, cr_weight *w,
+                       const char *name)
+{
+    float sc[CR_MAX_SCALES];
+    int noc = cJSON_GetArraySize(scales), k = 0;
+    if (noc > CR_MAX_SCALES)
+        return cr_fail(CREST_E_UNSUPPORTED, "weight '%s': %d int8 channels (at most %d)", name,
+                       noc, CR_MAX_SCALES);
+    const cJSON *sj;
+    cJSON_ArrayForEach(sj, scales) sc[k++] = (float)sj->valuedouble;
+    for (int64_t i = 0; i < count; i++)
+        w->val[i] = (float)(int8_t)p[i] * sc[i % noc];
+    return CREST_OK;
+}
+
 /* Decodes one weight spec at bytes[*off..]; stores into w (or skips if NULL). */
 static int decode_weight(const cJSON *spec, const unsigned char *bytes, size_t len, size_t *off,
                          cr_weight *w, const char *name)
@@ -342,20 +358,11 @@ static int decode_weight(const cJSON *spec, const unsigned char *bytes, size_t l
                            cr_dims_str(&w->shape, b, sizeof b));
         }
         const unsigned char *p = bytes + *off;
-        float sc[CR_MAX_SCALES];
-        int noc = scales ? cJSON_GetArraySize(scales) : 1;
-        if (noc > CR_MAX_SCALES)
-            return cr_fail(CREST_E_UNSUPPORTED, "weight '%s': %d int8 channels (at most %d)",
-                           name, noc, CR_MAX_SCALES);
-        const cJSON *sj;
-        int k = 0;
-        if (scales)
-            cJSON_ArrayForEach(sj, scales) sc[k++] = (float)sj->valuedouble;
-        for (int64_t i = 0; i < count; i++, p += esize) {
+        if (scales && (rc = decode_int8(p, count, scales, w, name)))
+            return rc;
+        for (int64_t i = 0; i < count && !scales; i++, p += esize) {
             float v;
-            if (scales) {
-                v = (float)(int8_t)p[0] * sc[i % noc];
-            } else if (qd && esize == 1) {
+            if (qd && esize == 1) {
                 v = (float)(qmin + qscale * p[0]);
             } else if (qd && strcmp(qd, "uint16") == 0) {
                 uint16_t u = (uint16_t)(p[0] | p[1] << 8);
