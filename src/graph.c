@@ -511,8 +511,7 @@ static bool lay_out_by_size(const cr_graph *g, int64_t *voff, int64_t *aoff, int
         if (n->kind == CR_NODE_PARAM)
             continue;
         int birth = n->kind == CR_NODE_INPUT ? 0 : i;   /* filled before forward */
-        b[nb++] = (lbuf){ round16(cr_dims_count(&n->shape)), 0, birth,
-                          value_death(g, n, consumed), 2 * i };
+        b[nb++] = (lbuf){ value_floats(n), 0, birth, value_death(g, n, consumed), 2 * i };
         int64_t a = n->op && n->op->aux_size ? n->op->aux_size(n) : 0;
         if (a > 0)
             b[nb++] = (lbuf){ round16(a), 0, i, i, 2 * i + 1 };

@@ -307,6 +307,8 @@ int cr_model_trace_copy(crest_model *m, cr_traced *t)
             g->outputs[g->n_outputs++] = out;
         if (!m->no_fuse)
             rc = cr_graph_fuse_inference(g);
+        if (!rc && m->quant)
+            rc = cr_graph_quantize(g, m->quant);
     }
     if (!rc && (g->n != m->infer.g->n || g->n_outputs != m->infer.g->n_outputs))
         rc = cr_fail(CREST_E_INTERNAL, "model '%s': a second trace gave another graph "
