@@ -113,6 +113,13 @@ int cli_dist_check(const char *cmd, int err)
     if (!dist.on)
         return err > 0 ? err : err ? cli_fail(cmd, err) : EXIT_OK;
 #ifdef CREST_MPI
+    /* The ranks arrive far apart (one still extracting, rank 0 writing the
+     * model): they wait asleep, not spinning on a core the others need. */
+    MPI_Request rq;
+    int done = 0;
+    MPI_Ibarrier(MPI_COMM_WORLD, &rq);
+    while (MPI_Test(&rq, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done)
+        nanosleep(&(struct timespec){ .tv_nsec = 200000 }, NULL);
     int me = err ? dist.rank : dist.size, first = dist.size, code = 0;
     MPI_Allreduce(&me, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (first == dist.size)
@@ -148,9 +155,10 @@ static MPI_Datatype row_type(size_t row_floats)
 #endif
 
 int cli_dist_gather_rows(const float *mine, size_t rows, size_t row_floats, int copies,
-                         float *all, size_t n_rows)
+                         float *all, size_t n_rows, bool to_all)
 {
     int k = copies > 1 ? copies : 1;
+    (void)to_all;
     if (!dist.on || dist.size == 1) {
         if (rows != n_rows)
             return fail("gathering features: %zu rows of %zu", rows, n_rows);
@@ -162,8 +170,8 @@ int cli_dist_gather_rows(const float *mine, size_t rows, size_t row_floats, int 
     if (row_floats > (size_t)1 << 30 || n_rows > (size_t)1 << 30)
         return fail("gathering features: %zu rows of %zu floats", n_rows, row_floats);
     int *counts = malloc(2 * (size_t)dist.size * sizeof *counts), mine_n = (int)rows;
-    if (!counts)
-        return fail("out of memory gathering features");
+    if (!counts)   /* the others would wait for this rank: nothing to do but end */
+        MPI_Abort(MPI_COMM_WORLD, EXIT_RUN);
     int *displs = counts + dist.size;
     MPI_Allgather(&mine_n, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD);
     size_t at = 0;
@@ -176,10 +184,14 @@ int cli_dist_gather_rows(const float *mine, size_t rows, size_t row_floats, int 
         rc = fail("gathering features: the ranks hold %zu rows, not %zu", at, n_rows);
     } else {
         MPI_Datatype t = row_type(row_floats);
-        for (int c = 0; c < k; c++)   /* copy c of every rank's samples, in rank order */
-            MPI_Allgatherv(mine + (size_t)c * rows * row_floats, mine_n, t,
-                           all + (size_t)c * n_rows * row_floats, counts, displs, t,
-                           MPI_COMM_WORLD);
+        for (int c = 0; c < k; c++) {   /* copy c of every rank's samples, in rank order */
+            const float *src = mine + (size_t)c * rows * row_floats;
+            float *dst = all ? all + (size_t)c * n_rows * row_floats : NULL;
+            if (to_all)
+                MPI_Allgatherv(src, mine_n, t, dst, counts, displs, t, MPI_COMM_WORLD);
+            else
+                MPI_Gatherv(src, mine_n, t, dst, counts, displs, t, 0, MPI_COMM_WORLD);
+        }
         MPI_Type_free(&t);
     }
     free(counts);
@@ -187,6 +199,12 @@ int cli_dist_gather_rows(const float *mine, size_t rows, size_t row_floats, int 
 #else
     return CREST_OK;
 #endif
+}
+
+bool cli_dist_head_parallel(void)
+{
+    const char *e = getenv("CREST_MPI_HEAD");
+    return dist.size > 1 && e && !strcmp(e, "parallel");
 }
 
 int cli_dist_allgather(void *user, float *rows, int n_rows, size_t row_floats)

@@ -47,10 +47,17 @@ void cli_dist_share(size_t n, size_t block, size_t *first, size_t *count);
 int cli_dist_check(const char *cmd, int err);
 
 /* Rows (row_floats each) this rank holds at mine, in rank order into all
- * (every rank's rows: n_rows in total) on every rank. copies > 1: mine is
- * copy-major [copies][rows], all too ([copies][n_rows]). */
+ * (every rank's rows: n_rows in total) on every rank (to_all), or on rank 0
+ * only (all may then be NULL elsewhere). copies > 1: mine is copy-major
+ * [copies][rows], all too ([copies][n_rows]). */
 int cli_dist_gather_rows(const float *mine, size_t rows, size_t row_floats, int copies,
-                         float *all, size_t n_rows);
+                         float *all, size_t n_rows, bool to_all);
+
+/* Whether the head trains data-parallel (every rank computes its part of
+ * each batch's micro-shards, exchanged by cli_dist_allgather) or on rank 0
+ * alone (the default: faster for the heads crest trains, see the README),
+ * as CREST_MPI_HEAD=parallel|rank0 asks. The same bits either way. */
+bool cli_dist_head_parallel(void);
 
 /* crest_fit_opts.allgather: rows of a batch's micro-shards, rank k's
  * crest_shard_range(n_rows, N, k), filled in place on every rank. */

@@ -75,26 +75,30 @@ static int load_data(const train_opts *o, const char *spec, const crest_image_op
 }
 
 /* d's features as every rank's shares gathered: d's samples with copies
- * (copy-major) and d's labels; mine: this rank's share's (NULL if empty). */
+ * (copy-major) and d's labels, on every rank if the head trains
+ * data-parallel, else on rank 0 (*out stays NULL elsewhere); mine: this
+ * rank's share's (NULL if empty). */
 static int gather_features(const crest_dataset *d, const crest_dataset *mine, int copies,
                            int64_t dim, crest_dataset **out)
 {
     size_t n = crest_dataset_size(d), first, count, rows = (size_t)copies * n;
     cli_dist_share(n, 32, &first, &count);
+    bool to_all = cli_dist_head_parallel(), here = to_all || cli_dist_rank() == 0;
     const int32_t *lab = crest_dataset_labels(d);
-    float *x = malloc((rows ? rows : 1) * (size_t)dim * sizeof *x);
-    int32_t *labels = malloc((rows ? rows : 1) * sizeof *labels);
-    int err = x && labels && lab ? EXIT_OK : EXIT_RUN;
+    float *x = here ? malloc((rows ? rows : 1) * (size_t)dim * sizeof *x) : NULL;
+    int32_t *labels = here ? malloc((rows ? rows : 1) * sizeof *labels) : NULL;
+    int err = !here || (x && labels && lab) ? EXIT_OK : EXIT_RUN;
     if (err)
         fprintf(stderr, "crest train: %s gathering %zu x %lld features\n",
                 lab ? "out of memory" : "no integer labels", rows, (long long)dim);
     err = cli_dist_check("train", err);   /* all ranks gather, or none */
+    static const float none[1];
     if (!err)
-        err = cli_dist_gather_rows(mine ? crest_dataset_x(mine) : x, count, (size_t)dim,
-                                   copies, x, n);
-    for (int k = 0; !err && k < copies; k++)
+        err = cli_dist_gather_rows(mine ? crest_dataset_x(mine) : none, count, (size_t)dim,
+                                   copies, x, n, to_all);
+    for (int k = 0; !err && here && k < copies; k++)
         memcpy(labels + (size_t)k * n, lab, n * sizeof *lab);
-    if (!err)
+    if (!err && here)
         err = crest_dataset_new(out, rows, crest_shape(1, dim), x, labels,
                                 crest_dataset_classes(d));
     free(x);
@@ -335,9 +339,11 @@ static int train_head(base_run *r)
      * of ranks (each computes its part of every batch), and from the plain
      * build, which takes the same steps */
     fo.micro_batch = 8;
-    fo.n_shards = cli_dist_size();
-    fo.shard = cli_dist_rank();
-    fo.allgather = cli_dist_allgather;
+    if (cli_dist_head_parallel()) {   /* else rank 0 computes every micro-shard */
+        fo.n_shards = cli_dist_size();
+        fo.shard = cli_dist_rank();
+        fo.allgather = cli_dist_allgather;
+    }
     if (cli_dist_rank() > 0) {   /* rank 0 speaks and keeps the checkpoints */
         fo.progress = NULL;
         fo.checkpoint_dir = NULL;
@@ -463,11 +469,14 @@ int cmd_train_base(const train_opts *o)
     if (!err)
         err = check_base_augment(&r);
     err = extract(&r, err);   /* every rank, whatever happened: it checks with the others */
-    if (!err)
+    bool parallel = cli_dist_head_parallel();   /* else the head trains on rank 0 */
+    if (!err && parallel)
         err = cli_dist_check("train", train_head(&r));
     bool solo = !err && cli_dist_size() > 1;   /* rank 0's part, the others waiting */
     if (solo && cli_dist_rank() > 0)   /* rank 0 alone writes the model and the report */
         goto out;
+    if (!err && !parallel)
+        err = train_head(&r);
     if (!err)   /* step 5: one model, with what predict needs to read images */
         err = crest_model_append(r.m, r.head);
     if (!err && r.n_aug)

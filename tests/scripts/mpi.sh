@@ -4,7 +4,8 @@
 # CREST_MPI_REQUIRED=1) spreads extraction and head training over N ranks
 # on loopback. On 100 Fashion-MNIST test images (JPEGs, 3 classes) through
 # MobileNetV2: the saved weights are the same bytes for N = 1, 2, 3, 4 (with
-# validation, dropout and a partial last batch) and the same as the plain
+# validation, dropout and a partial last batch; the head trained on rank 0
+# or data-parallel) and the same as the plain
 # build's; each rank caches its own share and a second run reads them all;
 # augmented copies drawn by shards are those of one process; a file that
 # does not decode on one rank ends the job with its rank and name, exit 3,
@@ -40,9 +41,12 @@ weights() { ls "$1"/weights.*.bin 2> /dev/null | head -1; }
 # 79 training images: batches of 32, 32, 15 (micro-shards of 8: the last
 # batch has 2), so 4 ranks leave one with no share; 21 for validation
 opts=(--data "$tmp/img" --val-split 0.2 --dropout 0.3 --epochs 3 --seed 11)
+# -np 2 and 4 train the head data-parallel (CREST_MPI_HEAD=parallel: micro-
+# shards exchanged every step), -np 3 on rank 0 (the default)
 for n in 1 2 3 4; do
   cache=(); [ "$n" = 3 ] && cache=(--cache "$tmp/cache")   # each rank caches its share
-  run "$n" "${opts[@]}" "${cache[@]}" --out "$tmp/m$n" > "$tmp/out$n" 2> "$tmp/err$n"; rc=$?
+  head=rank0; [ "$n" = 2 ] || [ "$n" = 4 ] && head=parallel
+  CREST_MPI_HEAD=$head run "$n" "${opts[@]}" "${cache[@]}" --out "$tmp/m$n" > "$tmp/out$n" 2> "$tmp/err$n"; rc=$?
   [ "$rc" = 0 ] || { die "-np $n: exit $rc"; tail -5 "$tmp/err$n"; continue; }
   [ -n "$(weights "$tmp/m$n")" ] || die "-np $n: no weights in $tmp/m$n"
   [ -f "$tmp/m$n/report/index.html" ] || die "-np $n: no report"
