@@ -1,6 +1,17 @@
 # crest - build everything with `make`, test with `make test`.
 # Source lists are wildcards: a new file in src/ needs no edit here.
 CC      ?= cc
+# `make MPI=1`: the crest command built with mpicc (Debian libopenmpi-dev;
+# MPICH's mpicc too) into build-mpi/, so `mpirun -np N crest train ...`
+# spreads extraction and training over N ranks (src/cli/dist.c). Off by
+# default: the plain build has no MPI dependency. The library never calls
+# MPI, only the command does.
+MPI     ?=
+ifeq ($(MPI),1)
+CC      := mpicc
+BUILD   ?= build-mpi
+MPI_DEF := -DCREST_MPI
+endif
 BUILD   ?= build
 OPT     ?= -O3 -g
 SAN     ?=
@@ -62,7 +73,7 @@ FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=al
 all: lib $(BUILD)/crest $(BUILD)/crest.1 $(BUILD)/tests/crest_examples $(TESTS) $(EXAMPLES)
 lib: $(BUILD)/libcrest.a $(BUILD)/libcrest.so
 
-$(CLIOBJ): CFLAGS += $(CAIRO_CFLAGS)
+$(CLIOBJ): CFLAGS += $(CAIRO_CFLAGS) $(MPI_DEF)
 
 $(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -179,4 +190,4 @@ demo: setup all
 	$(BUILD)/examples/way3_pretrained
 
 clean:
-	rm -rf build build-asan build-clang build-fuzz
+	rm -rf build build-asan build-clang build-fuzz build-mpi

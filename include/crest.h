@@ -503,9 +503,33 @@ typedef struct crest_fit_opts {
      * draws from the run's seed; not applied to validation data. */
     crest_layer *const *augment;
     int n_augment;
+    /* Micro-shards (data-parallel steps that give the same bits in any
+     * number of processes): micro_batch > 0 cuts every batch into
+     * micro-shards of micro_batch rows whose gradients are computed
+     * independently (dropout drawn per micro-shard from the seed, the
+     * epoch, the step and the shard) and summed in micro-shard order, each
+     * weighted by its share of the batch, so the update does not depend on
+     * which process computed which shard. Of each batch's micro-shards this
+     * process computes its part, crest_shard_range(n_micro, n_shards,
+     * shard), into rows of a buffer (a row: the shard's gradient, then its
+     * loss, hits, top-k hits and a status, 0 when it ran); allgather must
+     * then fill every other process's rows in place (process k's rows are
+     * its crest_shard_range), so all processes sum the same buffer and
+     * take the same step. A process whose shard failed still takes part,
+     * with a non-zero status, so the others fail too instead of waiting.
+     * n_shards 0 or 1: this process computes every micro-shard and
+     * allgather is not called. Validation runs whole in every process. */
+    int micro_batch;
+    int n_shards, shard;
+    int (*allgather)(void *user, float *rows, int n_rows, size_t row_floats);
+    void *allgather_user;
 } crest_fit_opts;
 
 int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *o);
+
+/* Part k of n items cut into parts contiguous, balanced pieces (their
+ * sizes differ by at most one): items [*first, *first + *count). */
+void crest_shard_range(size_t n, int parts, int k, size_t *first, size_t *count);
 
 typedef struct crest_metrics {
     double loss, accuracy, top_k_accuracy;
@@ -1242,6 +1266,11 @@ typedef struct crest_extract_opts {
      * change the shape (RandomCrop): samples are of the layers' input
      * shape, and their output is the model's input. */
     bool augment_inference;
+    /* The index of d's first sample in the whole data set when d is a
+     * shard of it (one process's share): the augmentation's draws for a
+     * batch are seeded by the batch's index in the whole set, so shards
+     * cut at multiples of batch_size draw as the whole set does. */
+    size_t sample_offset;
 } crest_extract_opts;
 
 /* out: n samples of [output size] with d's labels (or dense targets). */

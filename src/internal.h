@@ -907,6 +907,7 @@ typedef struct cr_fit {
     crest_monitor plateau_monitor, best_monitor;   /* resolved (never AUTO) */
     cr_graph *aug;                /* crest_fit_opts.augment's graph (aug_y: its output) */
     cr_node *aug_y;
+    float *micro;                 /* micro-shard rows of a batch (src/train.c), or NULL */
 } cr_fit;
 
 /* Hands e to o->progress, if any (fit, table fit, resume); inline so the

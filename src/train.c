@@ -304,6 +304,105 @@ static int train_step(cr_fit *f, cr_ctx *ctx, int64_t s, int64_t b, float *loss,
     return cr_optimizer_step(m->opt, m, ctx->pool);
 }
 
+/* ---- micro-shards (crest_fit_opts.micro_batch) --------------------------- */
+
+void crest_shard_range(size_t n, int parts, int k, size_t *first, size_t *count)
+{
+    size_t p = parts > 0 ? (size_t)parts : 1, i = k > 0 ? (size_t)k : 0;
+    if (i >= p)
+        i = p - 1;
+    size_t q = n / p, r = n % p;   /* the first r parts take one more */
+    *first = i * q + (i < r ? i : r);
+    *count = q + (i < r);
+}
+
+/* Floats per micro-shard row: the gradient, loss, hits, top-k hits, status. */
+static size_t micro_row(const crest_model *m) { return (size_t)m->params.n + 4; }
+
+/* Micro-shard j (rows [js, js + jb) of the batch at start) into row: its
+ * gradient and loss, dropout drawn from the seed, epoch, step and shard. */
+static int micro_run(cr_fit *f, const cr_ctx *ctx, int64_t s, int64_t j, size_t start,
+                     int64_t js, int64_t jb, float *row)
+{
+    crest_model *m = f->m;
+    cr_graph *g = m->train.g;
+    size_t P = (size_t)m->params.n;
+    cr_rng r;
+    cr_rng_seed(&r, f->o->seed ^ 0x2545f4914f6cdd1dULL ^ ((uint64_t)f->epoch << 44) ^
+                        ((uint64_t)s << 20) ^ (uint64_t)j);
+    cr_ctx c = *ctx;
+    c.rng = &r;
+    int rc = cr_graph_plan(g, jb);
+    if (!rc)
+        rc = load_batch(m, f->train, f->idx, start + (size_t)js, jb, g, m->train.label,
+                        m->train.sw, f->o->class_weight);
+    if (!rc && f->aug)
+        rc = cr_augment_run(f->aug, f->aug_y, g->inputs[0]->val, jb,
+                            cr_dims_count(&g->inputs[0]->sample), c.rng, c.pool, NULL);
+    if (rc)
+        return rc;
+    cr_graph_forward(g, &c);
+    double hits = 0, topk = 0;
+    count_hits(m, f->train, f->idx, start + (size_t)js, jb, m->train.out->val, &hits, &topk);
+    memset(m->params.grad, 0, P * sizeof(float));
+    cr_graph_backward(g, m->train.loss, &c);
+    memcpy(row, m->params.grad, P * sizeof(float));
+    row[P] = m->train.loss->val[0];
+    row[P + 1] = (float)hits;
+    row[P + 2] = (float)topk;
+    row[P + 3] = 0;
+    return CREST_OK;
+}
+
+/* Step s in micro-shards: this process's into f->micro, the others' by
+ * allgather, then the sum in shard order, each weighted by its rows / b. */
+static int micro_step(cr_fit *f, cr_ctx *ctx, int64_t s, int64_t b, float *loss,
+                      double *hits, double *topk)
+{
+    crest_model *m = f->m;
+    const crest_fit_opts *o = f->o;
+    int64_t mb = o->micro_batch, nm = (b + mb - 1) / mb;
+    size_t P = (size_t)m->params.n, row = micro_row(m), first, count;
+    size_t start = (size_t)s * (size_t)f->bs;
+    int shards = o->n_shards > 1 ? o->n_shards : 1;
+    crest_shard_range((size_t)nm, shards, o->shard, &first, &count);
+    int rc = CREST_OK;
+    for (size_t j = first; j < first + count && !rc; j++)
+        rc = micro_run(f, ctx, s, (int64_t)j, start, (int64_t)j * mb,
+                       b - (int64_t)j * mb < mb ? b - (int64_t)j * mb : mb, f->micro + j * row);
+    for (size_t j = first; rc && j < first + count; j++)   /* the others fail with us */
+        f->micro[j * row + P + 3] = 1;
+    if (shards > 1 && o->allgather) {
+        int grc = o->allgather(o->allgather_user, f->micro, (int)nm, row);
+        if (grc && !rc)
+            rc = cr_fail(grc, "fit: exchanging gradients at epoch %d step %lld", f->epoch + 1,
+                         (long long)s + 1);
+    }
+    for (int64_t j = 0; j < nm && !rc; j++)
+        if (f->micro[(size_t)j * row + P + 3] != 0)
+            rc = cr_fail(CREST_E_STATE, "fit: micro-shard %lld of step %lld failed in "
+                         "another process", (long long)j + 1, (long long)s + 1);
+    if (rc)
+        return rc;
+    float *grad = m->params.grad, l = 0;
+    memset(grad, 0, P * sizeof(float));
+    for (int64_t j = 0; j < nm; j++) {   /* in shard order, whoever computed them */
+        const float *g = f->micro + (size_t)j * row;
+        int64_t jb = b - j * mb < mb ? b - j * mb : mb;
+        float w = (float)jb / (float)b;
+        for (size_t i = 0; i < P; i++)
+            grad[i] += w * g[i];
+        l += w * g[P];
+        *hits += g[P + 1];
+        *topk += g[P + 2];
+    }
+    if (!isfinite(*loss = l))
+        return cr_fail(CREST_E_STATE, "fit: loss became %g at epoch %d step %lld (learning "
+                       "rate too high?)", *loss, f->epoch + 1, (long long)s + 1);
+    fit_rate(f, s);
+    return cr_optimizer_step(m->opt, m, ctx->pool);
+}
+
 /* One pass over the shuffled training rows: the epoch's loss and accuracy. */
 static int fit_epoch(cr_fit *f, cr_ctx *ctx, double *loss, double *acc)
 {
@@ -321,7 +420,8 @@ static int fit_epoch(cr_fit *f, cr_ctx *ctx, double *loss, double *acc)
         size_t start = (size_t)s * bs;
         int64_t b = (int64_t)(n - start < bs ? n - start : bs);
         float l;
-        if ((rc = train_step(f, ctx, s, b, &l, &hits, &topk)))
+        if ((rc = f->micro ? micro_step(f, ctx, s, b, &l, &hits, &topk)
+                           : train_step(f, ctx, s, b, &l, &hits, &topk)))
             return rc;
         loss_sum += (double)l * (double)b;
         seen += (size_t)b;
@@ -445,6 +545,15 @@ int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *
     if (!rc && f->aug && !cr_dims_eq(&f->aug_y->shape, &f->aug->inputs[0]->shape))
         rc = cr_fail(CREST_E_SHAPE, "fit: the augmentation layers change the input's shape (a "
                      "RandomCrop goes in front of the model: crest_model_prepend)");
+    if (!rc && o->micro_batch > 0) {   /* the rows of a batch's micro-shards */
+        size_t nm = ((size_t)f->bs + (size_t)o->micro_batch - 1) / (size_t)o->micro_batch;
+        if (o->n_shards < 0 || o->shard < 0 || (o->n_shards > 1 && o->shard >= o->n_shards))
+            rc = cr_fail(CREST_E_ARG, "fit: shard %d of %d", o->shard, o->n_shards);
+        else if (!(f->micro = cr_malloc(nm * micro_row(m) * sizeof(float))))
+            rc = cr_fail(CREST_E_NOMEM, "fit: out of memory for %zu micro-shard gradients", nm);
+    } else if (!rc && o->micro_batch < 0) {
+        rc = cr_fail(CREST_E_ARG, "fit: micro_batch %d", o->micro_batch);
+    }
     if (rc)
         goto out;
     cr_ctx ctx = { .pool = pool, .rng = &f->drop, .training = true };
@@ -478,6 +587,7 @@ out:
         o->history->best_epoch = f->best_epoch;
     }
     cr_graph_free(f->aug);
+    cr_free(f->micro);
     cr_free(f->idx);
     cr_free(f->best);
     cr_free(f->ckpt);

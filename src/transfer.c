@@ -340,7 +340,7 @@ static int run_backbone(crest_model *m, const crest_dataset *d, const crest_extr
             rc = batch_to_input(d, s, nb, o, d_size, x);
             cr_rng ar;   /* copy k's draws for the batch at s */
             cr_rng_seed(&ar, o->augment_seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(k + 1)) ^
-                                 ((uint64_t)s << 20));
+                                 ((uint64_t)(o->sample_offset + s) << 20));
             if (!rc && g)
                 rc = cr_augment_run(g, y, x, (int64_t)nb, d_size, &ar, NULL,
                                     resized ? xa : NULL);
@@ -410,6 +410,10 @@ static int hash_augment(hasher *h, const crest_extract_opts *o, int copies)
     hash_bytes(h, &copies, sizeof copies);
     uint8_t inference = o->augment_inference;
     hash_bytes(h, &inference, 1);
+    if (o->sample_offset) {   /* a shard's draws depend on where it starts */
+        uint64_t off = o->sample_offset;
+        hash_bytes(h, &off, sizeof off);
+    }
     return CREST_OK;
 }
 

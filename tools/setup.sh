@@ -20,8 +20,10 @@ set -Eeuo pipefail
 # draws the training report (the command only); chromium (headless) and
 # libxml2-utils (xmllint) check it in tests/scripts/report.sh. python3-pyarmnn
 # (Arm NN's TfLite parser and reference CPU backend) runs the TFLite files
-# crest exports in tests/scripts/tflite_export.sh.
-CREST_APT_PACKAGES="build-essential clang cmake groff-base man-db pkgconf libclang-rt-14-dev libcjson-dev libcmocka-dev libhdf5-dev libjpeg62-turbo-dev libpng-dev libzip-dev locales nodejs npm python3-h5py python3-sklearn protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx libcairo2-dev chromium libxml2-utils python3-pyarmnn"
+# crest exports in tests/scripts/tflite_export.sh. libopenmpi-dev (with
+# openmpi-bin: mpicc, mpirun) builds the optional MPI command (make MPI=1),
+# which CI builds and tests (tests/scripts/mpi.sh).
+CREST_APT_PACKAGES="build-essential clang cmake groff-base man-db pkgconf libclang-rt-14-dev libcjson-dev libcmocka-dev libhdf5-dev libjpeg62-turbo-dev libpng-dev libzip-dev locales nodejs npm python3-h5py python3-sklearn protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx libcairo2-dev chromium libxml2-utils python3-pyarmnn libopenmpi-dev openmpi-bin"
 # Extra Debian packages for the benchmarks only (--bench).
 CREST_APT_BENCH_PACKAGES="python3-torch libxnnpack-dev libpthreadpool-dev"
 

@@ -11,6 +11,8 @@ enum { EXIT_OK = 0, EXIT_RUN = 1, EXIT_USAGE = 2, EXIT_INPUT = 3 };
 
 /* Maps a library error to an exit code, printing "crest CMD: message". */
 int cli_fail(const char *cmd, int rc);
+/* The exit code of a library error (< 0), as cli_fail maps it. */
+int cli_exit_code(int rc);
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- options: one declarative table per command (src/cli/options.c) ----

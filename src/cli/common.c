@@ -16,6 +16,11 @@
 int cli_fail(const char *cmd, int rc)
 {
     fprintf(stderr, "crest %s: %s\n", cmd, crest_last_error());
+    return cli_exit_code(rc);
+}
+
+int cli_exit_code(int rc)
+{
     switch (rc) {
     case CREST_E_FORMAT: case CREST_E_SHAPE: case CREST_E_ARG: case CREST_E_IO:
     case CREST_E_UNSUPPORTED:

@@ -1,6 +1,7 @@
 /* train.c - `crest train`: a Dense head (optionally hidden layers) on a data set. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "dist.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -194,6 +195,26 @@ const cli_command train_cmd = {
     .more = "  SPEC may also be a folder with one sub-folder of images per class.\n",
 };
 
+/* Under mpirun with N > 1 ranks (src/cli/dist.c): what is spread over the
+ * ranks is --base training of the head on frozen features; the rest would
+ * run N times over, so it is refused, not done N times. */
+static int check_ranks(const train_opts *o)
+{
+    int n = cli_dist_size();
+    if (n < 2)
+        return 0;
+    const char *what = !o->base ? (cli_is_table(o->data) ? "tables" : "a head on the inputs "
+                                                                       "(no --base)")
+                       : o->fine_tune > 0 ? "--fine-tune"
+                       : o->resume ? "--resume"
+                       : o->checkpoint ? "--checkpoint" : NULL;
+    if (!what)
+        return 0;
+    return cli_usage("train", "%s is not spread over MPI ranks yet (here %d): run it as one "
+                     "process, or with --base and without --fine-tune, --resume, --checkpoint",
+                     what, n);
+}
+
 /* Options that mean nothing for this data are errors, not silently ignored. */
 static int check_combination(train_opts *o, const cli_parsed *p)
 {
@@ -224,7 +245,7 @@ static int check_combination(train_opts *o, const cli_parsed *p)
     if (o->chunk && (cli_schedule_of(o) || o->class_weight))
         return cli_usage("train", "--chunk streams the table: no --lr-schedule nor "
                          "--class-weight");
-    return 0;
+    return check_ranks(o);
 }
 
 /* What the saved model carries: the loss, the data, its classes (with their
@@ -349,8 +370,16 @@ int cmd_train(int argc, char **argv)
     int rc;
     if (!cli_parse(&train_cmd, argc, argv, &o, &p, &rc))
         return rc;
-    if ((rc = check_combination(&o, &p)) || (rc = cli_check_out_dir("train", o.out)) ||
-        (o.report && (rc = cli_check_dir_opt("train", "--report", o.report))))
+    if ((rc = check_combination(&o, &p)))
+        return rc;
+    if (cli_dist_rank() == 0) {   /* the rank that writes them */
+        rc = cli_check_out_dir("train", o.out);
+        if (!rc && o.report)
+            rc = cli_check_dir_opt("train", "--report", o.report);
+    }
+    if (cli_dist_size() > 1)    /* every rank goes on, or none */
+        rc = cli_dist_check("train", rc);
+    if (rc)
         return rc;              /* before any work */
     if (cli_is_table(o.data))   /* tabular data: feature columns (cli/tabular.c) */
         return cli_train_table(&o);

@@ -20,6 +20,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "dist.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -73,27 +74,90 @@ static int load_data(const train_opts *o, const char *spec, const crest_image_op
     return rc;
 }
 
+/* d's features as every rank's shares gathered: d's samples with copies
+ * (copy-major) and d's labels, on every rank if the head trains
+ * data-parallel, else on rank 0 (*out stays NULL elsewhere); mine: this
+ * rank's share's (NULL if empty). */
+static int gather_features(const crest_dataset *d, const crest_dataset *mine, int copies,
+                           int64_t dim, crest_dataset **out)
+{
+    size_t n = crest_dataset_size(d), first, count, rows = (size_t)copies * n;
+    cli_dist_share(n, 32, &first, &count);
+    bool to_all = cli_dist_head_parallel(), here = to_all || cli_dist_rank() == 0;
+    const int32_t *lab = crest_dataset_labels(d);
+    float *x = here ? malloc((rows ? rows : 1) * (size_t)dim * sizeof *x) : NULL;
+    int32_t *labels = here ? malloc((rows ? rows : 1) * sizeof *labels) : NULL;
+    int err = !here || (x && labels && lab) ? EXIT_OK : EXIT_RUN;
+    if (err)
+        fprintf(stderr, "crest train: %s gathering %zu x %lld features\n",
+                lab ? "out of memory" : "no integer labels", rows, (long long)dim);
+    err = cli_dist_check("train", err);   /* all ranks gather, or none */
+    static const float none[1];
+    if (!err)
+        err = cli_dist_gather_rows(mine ? crest_dataset_x(mine) : none, count, (size_t)dim,
+                                   copies, x, n, to_all);
+    for (int k = 0; !err && here && k < copies; k++)
+        memcpy(labels + (size_t)k * n, lab, n * sizeof *lab);
+    if (!err && here)
+        err = crest_dataset_new(out, rows, crest_shape(1, dim), x, labels,
+                                crest_dataset_classes(d));
+    free(x);
+    free(labels);
+    return err;
+}
+
 /* Backbone features of d; aug (n_aug layers, copies each): augmented
- * copies, seeded by seed. */
+ * copies, seeded by seed. Under mpirun each rank extracts (and caches) its
+ * share, contiguous in whole batches of 32, which the ranks then gather;
+ * session: a number per call (the progress messages' own). */
 static int features(crest_model *m, const crest_dataset *d, const char *cache,
                     const char *what, crest_layer *const *aug, int n_aug, int copies,
-                    uint64_t seed, bool inference, crest_dataset **out)
+                    uint64_t seed, bool inference, int session, crest_dataset **out)
 {
-    crest_extract_stats st;
-    int rc = crest_extract(m, d, &(crest_extract_opts){ .batch_size = 32, .cache_dir = cache,
-                                                        .progress = cli_progress_bar,
-                                                        .stats = &st, .augment = aug,
-                                                        .n_augment = n_aug,
-                                                        .copies = n_aug ? copies : 1,
-                                                        .augment_seed = seed,
-                                                        .augment_inference = inference },
-                           out);
-    size_t n = crest_dataset_size(*out ? *out : d);
-    if (!rc)
-        fprintf(stderr, "features (%s): %zu images%s in %.2f s (%.2f ms/image)%s\n", what, n,
-                n_aug && !inference ? " (augmented copies)" : "", st.seconds,
-                1e3 * st.seconds / (double)(n ? n : 1), st.cache_hit ? ", from the cache" : "");
-    return rc;
+    enum { BATCH = 32 };   /* the share's cut: the batches a single process runs */
+    size_t n = crest_dataset_size(d), first = 0, count = n;
+    int ranks = cli_dist_size();
+    if (ranks > 1)
+        cli_dist_share(n, BATCH, &first, &count);
+    int k = n_aug ? copies : 1;
+    crest_dataset *part = NULL, *mine = NULL;
+    crest_extract_stats st = { 0 };
+    cli_dist_progress pr;
+    double t0 = cli_dist_now();
+    int err = cli_dist_progress_begin(&pr, n * (size_t)k, session);
+    if (!err && ranks > 1 && count)
+        err = crest_dataset_slice(d, first, count, &part);
+    if (!err && count)
+        err = crest_extract(m, part ? part : d, &(crest_extract_opts){ .batch_size = BATCH,
+                                .cache_dir = cache, .progress = cli_dist_progress_fn,
+                                .progress_user = &pr, .stats = &st, .augment = aug,
+                                .n_augment = n_aug, .copies = k, .augment_seed = seed,
+                                .augment_inference = inference, .sample_offset = first },
+                            &mine);
+    crest_dataset_free(part);
+    err = cli_dist_check("train", err);   /* every rank: a file failing anywhere ends all */
+    cli_dist_progress_end(&pr, !err);
+    long busy = err ? 0 : cli_dist_sum(count > 0);   /* ranks with a share */
+    long hits = err ? 0 : cli_dist_sum(st.cache_hit && count);
+    if (!err && ranks > 1)
+        err = gather_features(d, mine, k, crest_model_output_size(m), out);
+    else if (!err)
+        *out = mine, mine = NULL;
+    crest_dataset_free(mine);
+    double secs = cli_dist_now() - t0;
+    size_t nf = n * (size_t)k;
+    char on[64] = "", from[64] = "";
+    if (ranks > 1)
+        snprintf(on, sizeof on, " on %d ranks", ranks);
+    if (hits && hits == busy)
+        snprintf(from, sizeof from, ", from the cache");
+    else if (hits)
+        snprintf(from, sizeof from, ", from the cache on %ld of %ld ranks", hits, busy);
+    if (!err)
+        fprintf(stderr, "features (%s): %zu images%s%s in %.2f s (%.2f ms/image)%s\n", what,
+                nf, n_aug && !inference ? " (augmented copies)" : "", on, secs,
+                1e3 * secs / (double)(nf ? nf : 1), from);
+    return err;
 }
 
 static int set_metadata(crest_model *m, const train_opts *o, const crest_dataset *ds,
@@ -214,11 +278,12 @@ static int load_backbone(base_run *r)
 
 /* Steps 2 and 3: the images through the backbone's transform, and their
  * features (--cache: on disk). */
-static int extract(base_run *r)
+static int extract(base_run *r, int err)
 {
     const train_opts *o = r->o;
     bool split = !o->val && o->val_split > 0;   /* seeded, stratified (cli_split_val) */
-    int err = load_data(o, o->data, &r->io, o->limit, split, &r->ds, &r->val);
+    if (!err)
+        err = load_data(o, o->data, &r->io, o->limit, split, &r->ds, &r->val);
     if (!err && o->val)
         err = load_data(o, o->val, &r->io, o->limit > 0 ? o->limit / 2 : 0, false, &r->val,
                         NULL);
@@ -237,10 +302,12 @@ static int extract(base_run *r)
     double t0 = now_s();
     if (!err)
         err = features(r->m, r->ds, o->cache, "train", r->aug, r->n_aug, copies,
-                       (uint64_t)o->seed, false, &r->ft);
+                       (uint64_t)o->seed, false, 0, &r->ft);
+    else   /* the other ranks wait for this one's word (cli_dist_check) */
+        err = cli_dist_check("train", err);
     if (!err && r->val)   /* a crop in front: resized to the window, as at predict */
         err = features(r->m, r->val, o->cache, "validation", crop ? r->aug : NULL,
-                       crop ? r->n_aug : 0, 1, 0, true, &r->fv);
+                       crop ? r->n_aug : 0, 1, 0, true, 1, &r->fv);
     r->t_feat = now_s() - t0;
     return err;
 }
@@ -268,6 +335,19 @@ static int train_head(base_run *r)
                                  saves the whole model while fine-tuning */
     fo.best_model_dir = NULL;
     fo.class_weight = r->cw;
+    /* micro-shards of 8 rows, summed in order: the same bits from any number
+     * of ranks (each computes its part of every batch), and from the plain
+     * build, which takes the same steps */
+    fo.micro_batch = 8;
+    if (cli_dist_head_parallel()) {   /* else rank 0 computes every micro-shard */
+        fo.n_shards = cli_dist_size();
+        fo.shard = cli_dist_rank();
+        fo.allgather = cli_dist_allgather;
+    }
+    if (cli_dist_rank() > 0) {   /* rank 0 speaks and keeps the checkpoints */
+        fo.progress = NULL;
+        fo.checkpoint_dir = NULL;
+    }
     if ((err = crest_fit(r->head, r->ft, &fo)))
         return err;
     fprintf(stderr, "head training: %.2f s (features: %.2f s)\n", now_s() - t0, r->t_feat);
@@ -388,9 +468,14 @@ int cmd_train_base(const train_opts *o)
     err = r.hist ? load_backbone(&r) : CREST_E_NOMEM;
     if (!err)
         err = check_base_augment(&r);
-    if (!err)
-        err = extract(&r);
-    if (!err)
+    err = extract(&r, err);   /* every rank, whatever happened: it checks with the others */
+    bool parallel = cli_dist_head_parallel();   /* else the head trains on rank 0 */
+    if (!err && parallel)
+        err = cli_dist_check("train", train_head(&r));
+    bool solo = !err && cli_dist_size() > 1;   /* rank 0's part, the others waiting */
+    if (solo && cli_dist_rank() > 0)   /* rank 0 alone writes the model and the report */
+        goto out;
+    if (!err && !parallel)
         err = train_head(&r);
     if (!err)   /* step 5: one model, with what predict needs to read images */
         err = crest_model_append(r.m, r.head);
@@ -404,6 +489,9 @@ int cmd_train_base(const train_opts *o)
         err = cli_save_trained(r.m, o, o->fine_tune > 0 && cli_keep_best(o));
     if (!err)
         err = base_report(&r);
+out:
+    if (solo)   /* the ranks end with rank 0's word */
+        err = cli_dist_check("train", err);
     crest_model_free(r.m);
     crest_model_free(r.head);
     crest_dataset_free(r.ds);

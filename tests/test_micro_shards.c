@@ -1,0 +1,204 @@
+/* test_micro_shards.c - crest_fit in micro-shards (crest_fit_opts.micro_batch),
+ * as `mpirun crest train` runs it, with no MPI: N threads stand for N
+ * processes, each with its own model, exchanging micro-shard rows through
+ * a shared buffer and a barrier (what MPI_Allgatherv does for the command).
+ * The weights are the same bits for N = 1, 2, 3, 5 (dropout, a partial
+ * last batch, more shards than a batch has); a failed shard fails every
+ * process instead of leaving them waiting; crest_shard_range cuts
+ * contiguous, balanced parts. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "blobs.h"
+
+static void test_shard_range(void **state)
+{
+    (void)state;
+    for (size_t n = 0; n < 40; n++)
+        for (int parts = 1; parts <= 7; parts++) {
+            size_t next = 0, lo = n, hi = 0;
+            for (int k = 0; k < parts; k++) {
+                size_t f, c;
+                crest_shard_range(n, parts, k, &f, &c);
+                assert_int_equal(f, next);   /* contiguous, in order */
+                next = f + c;
+                lo = c < lo ? c : lo;
+                hi = c > hi ? c : hi;
+            }
+            assert_int_equal(next, n);       /* all of them */
+            assert_true(hi - lo <= 1);       /* balanced */
+        }
+}
+
+/* A Dense-ReLU-Dropout-Dense softmax model on the blobs, compiled. */
+static crest_model *model(void)
+{
+    crest_model *m = NULL;
+    assert_int_equal(crest_sequential_new(&m, crest_shape(1, 8)), CREST_OK);
+    crest_model_set_seed(m, 7);
+    crest_model_set_threads(m, 1);
+    crest_add(m, crest_dense(16, CREST_RELU));
+    crest_add(m, crest_dropout(0.3f));
+    crest_add(m, crest_dense(3, CREST_SOFTMAX));
+    assert_int_equal(crest_compile(m, &(crest_compile_opts){ .optimizer = crest_adam(0.01f),
+                                       .loss = CREST_SPARSE_CCE }), CREST_OK);
+    return m;
+}
+
+/* The processes' exchange: each copies its rows in, all copy every row out. */
+typedef struct exchange {
+    pthread_barrier_t bar;
+    float *rows;          /* room for a batch's micro-shards */
+    int n;                /* processes */
+    int fail_shard;       /* this process marks its rows failed (-1: none) */
+} exchange;
+
+typedef struct proc {
+    exchange *x;
+    int k;
+    const crest_dataset *d;
+    crest_model *m;
+    int rc;
+    char msg[256];        /* crest_last_error is per thread */
+} proc;
+
+static int allgather(void *user, float *rows, int n_rows, size_t row_floats)
+{
+    proc *p = user;
+    size_t f, c;
+    crest_shard_range((size_t)n_rows, p->x->n, p->k, &f, &c);
+    if (p->k == p->x->fail_shard)
+        for (size_t j = f; j < f + c; j++)
+            rows[j * row_floats + row_floats - 1] = 1;   /* the row's status */
+    memcpy(p->x->rows + f * row_floats, rows + f * row_floats, c * row_floats * sizeof *rows);
+    pthread_barrier_wait(&p->x->bar);
+    memcpy(rows, p->x->rows, (size_t)n_rows * row_floats * sizeof *rows);
+    pthread_barrier_wait(&p->x->bar);   /* nobody writes the next batch's rows early */
+    return CREST_OK;
+}
+
+static void *run(void *arg)
+{
+    proc *p = arg;
+    p->m = model();
+    p->rc = crest_fit(p->m, p->d, &(crest_fit_opts){ .epochs = 3, .batch_size = 16, .seed = 5,
+                                                     .micro_batch = 4, .n_shards = p->x->n,
+                                                     .shard = p->k, .allgather = allgather,
+                                                     .allgather_user = p });
+    snprintf(p->msg, sizeof p->msg, "%s", p->rc ? crest_last_error() : "");
+    return NULL;
+}
+
+/* N processes fit d; their weights (all the same) into w, or their codes. */
+static void fit_in(int n, int fail_shard, const crest_dataset *d, float *w, int64_t nw,
+                   int *codes, char (*msgs)[256])
+{
+    exchange x = { .n = n, .fail_shard = fail_shard,
+                   .rows = calloc(4 * (size_t)(nw + 4), sizeof(float)) };
+    pthread_barrier_init(&x.bar, NULL, (unsigned)n);
+    proc p[8];
+    pthread_t t[8];
+    for (int k = 0; k < n; k++) {
+        p[k] = (proc){ .x = &x, .k = k, .d = d };
+        assert_int_equal(pthread_create(&t[k], NULL, run, &p[k]), 0);
+    }
+    for (int k = 0; k < n; k++)
+        pthread_join(t[k], NULL);
+    for (int k = 0; k < n; k++) {
+        codes[k] = p[k].rc;
+        if (msgs)
+            memcpy(msgs[k], p[k].msg, sizeof p[k].msg);
+        if (!p[k].rc) {
+            assert_int_equal(cr_params_pack(p[k].m), CREST_OK);
+            assert_int_equal(p[k].m->params.n, nw);
+            if (k == 0)
+                memcpy(w, p[k].m->params.val, (size_t)nw * sizeof *w);
+            else   /* every process took the same steps */
+                assert_memory_equal(w, p[k].m->params.val, (size_t)nw * sizeof *w);
+        }
+        crest_model_free(p[k].m);
+    }
+    pthread_barrier_destroy(&x.bar);
+    free(x.rows);
+}
+
+static void test_same_bits_any_processes(void **state)
+{
+    (void)state;
+    crest_dataset *d = tu_blobs(75, 3, 0.8f, 1.5f);   /* batches of 16: the last 11 */
+    crest_model *m = model();
+    assert_int_equal(cr_params_pack(m), CREST_OK);
+    int64_t nw = m->params.n;
+    crest_model_free(m);
+    float *one = malloc((size_t)nw * sizeof *one), *w = malloc((size_t)nw * sizeof *w);
+    int codes[8];
+    fit_in(1, -1, d, one, nw, codes, NULL);
+    assert_int_equal(codes[0], CREST_OK);
+    static const int ns[] = { 2, 3, 5 };   /* 5: more processes than a batch's 4 shards */
+    for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
+        fit_in(ns[i], -1, d, w, nw, codes, NULL);
+        for (int k = 0; k < ns[i]; k++)
+            assert_int_equal(codes[k], CREST_OK);
+        assert_memory_equal(one, w, (size_t)nw * sizeof *w);
+    }
+    m = model();   /* and the runs trained: the weights moved from the initial ones */
+    assert_int_equal(cr_params_pack(m), CREST_OK);
+    assert_memory_not_equal(one, m->params.val, (size_t)nw * sizeof *w);
+    crest_model_free(m);
+    free(one);
+    free(w);
+    crest_dataset_free(d);
+}
+
+static void test_failed_shard_fails_all(void **state)
+{
+    (void)state;
+    crest_dataset *d = tu_blobs(40, 3, 0.8f, 1.5f);
+    crest_model *m = model();
+    assert_int_equal(cr_params_pack(m), CREST_OK);
+    int64_t nw = m->params.n;
+    crest_model_free(m);
+    float *w = malloc((size_t)nw * sizeof *w);
+    int codes[8];
+    char msgs[8][256];
+    fit_in(3, 1, d, w, nw, codes, msgs);   /* process 1 (shard 3 of 4) fails at step 1 */
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(codes[k], CREST_E_STATE);
+        assert_non_null(strstr(msgs[k], "micro-shard 3 of step 1 failed in another process"));
+    }
+    free(w);
+    crest_dataset_free(d);
+}
+
+static void test_bad_options(void **state)
+{
+    (void)state;
+    crest_dataset *d = tu_blobs(20, 3, 0.8f, 1.5f);
+    crest_model *m = model();
+    assert_int_equal(crest_fit(m, d, &(crest_fit_opts){ .micro_batch = -1 }), CREST_E_ARG);
+    assert_int_equal(crest_fit(m, d, &(crest_fit_opts){ .micro_batch = 4, .n_shards = 2,
+                                                        .shard = 2 }), CREST_E_ARG);
+    assert_non_null(strstr(crest_last_error(), "shard 2 of 2"));
+    crest_model_free(m);
+    crest_dataset_free(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shard_range),
+        cmocka_unit_test(test_same_bits_any_processes),
+        cmocka_unit_test(test_failed_shard_fails_all),
+        cmocka_unit_test(test_bad_options),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
