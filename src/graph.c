@@ -581,8 +581,10 @@ int cr_graph_plan(cr_graph *g, int64_t batch)
         return rc;
     if (batch < 1)
         return cr_fail(CREST_E_ARG, "batch size %lld", (long long)batch);
-    if (g->model && g->model->params.released && !g->holds_released)
-        return cr_params_readable(g->model);   /* its ops would prepare zeros */
+    if (g->model && g->model->params.released && !g->holds_released)   /* would prepare zeros */
+        return cr_fail(CREST_E_STATE, "model '%s': its weights were released for inference "
+                       "only (crest_model_inference_only); only the graph prepared then "
+                       "runs", g->model->name);
     if (g->planned && g->batch == batch)
         return CREST_OK;
     if ((rc = graph_shapes(g, batch)))
