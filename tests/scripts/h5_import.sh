@@ -70,9 +70,12 @@ for n in names:
         assert mw[n][w].dtype == 'float32'
 assert sum(len(mw[n].attrs['weight_names']) for n in names) == 4   # two Dense layers
 PY
-"$C" export "$tmp/mlp" --format tflite --out "$tmp/m.tflite" > /dev/null 2>&1
-[ $? = 3 ] || die "export --format tflite should be refused (exit 3)"
-[ -e "$tmp/m.tflite" ] && die "a refused export left a file"
+"$C" export "$tmp/mlp" --format tflite --out "$tmp/m.tflite" > /dev/null 2>&1 ||
+  die "export --format tflite of the MLP failed (tflite_export.sh runs such files)"
+[ "$(head -c 8 "$tmp/m.tflite" | tail -c 4)" = TFL3 ] || die "m.tflite is not a TFLite file"
+"$C" export "$tmp/mlp" --format coreml --out "$tmp/m.coreml" > /dev/null 2>&1
+[ $? = 3 ] || die "export --format coreml should be refused (exit 3)"
+[ -e "$tmp/m.coreml" ] && die "a refused export left a file"
 
 # 4. the real file: HDF5 read, config parsed, its 3-D layers built (its outputs
 #    against real TF.js: tests/scripts/unet3d.sh)
