@@ -95,25 +95,31 @@ drop_ok "$acc_pf" "$acc_pq" penguins
 expect_fail 3 "calibrate fashion-mnist.*calibration samples are \\[28,28\\]" "$C" quantize "$tmp/p" --calibrate fashion-mnist --out "$tmp/e8"
 
 # ---- a MobileNetV2 head model: 1,000 test images at 224x224 ---------------------
+# (under sanitizers 250 images, 50 calibration samples and floors in the same
+# proportion: the float and int8 forward passes of 1,000 images take most of
+# CI's sanitizer time otherwise)
+NT=1000 NCAL=200
+[ -n "${CREST_SANITIZED:-}" ] && NT=250 NCAL=50
 "$C" train --base "$MOB" --data fashion-mnist --limit 2000 --epochs 10 --seed 1 --cache "$CACHE" \
   --out "$tmp/m" > /dev/null 2> "$tmp/err" || { die "train the MobileNetV2 head: $(tail -2 "$tmp/err")"; exit 1; }
-"$C" quantize "$tmp/m" --calibrate fashion-mnist:train --samples 200 --out "$tmp/m8" --json \
+"$C" quantize "$tmp/m" --calibrate fashion-mnist:train --samples $NCAL --out "$tmp/m8" --json \
   > "$tmp/q.json" 2> "$tmp/err" || die "quantize MobileNetV2: $(cat "$tmp/err")"
 cat "$tmp/q.json"
 [ "$(jget folded_batch_norms < "$tmp/q.json")" = 52 ] || die "MobileNetV2: 52 batch norms should fold"
 fb=$(stat -c %s "$tmp"/m/weights.*.bin); qb=$(stat -c %s "$tmp"/m8/weights.*.bin)
 echo "MobileNetV2 head model weights: int8 $qb bytes, float32 $fb bytes"
 at_least $((fb * 10 / qb)) 35 "MobileNetV2 float/int8 size ratio x10"
-labels 1000 > "$tmp/truth.txt"
-"$C" predict "$tmp/m" --data fashion-mnist:test --limit 1000 --json | classes > "$tmp/mf.txt"
-"$C" predict "$tmp/m8" --data fashion-mnist:test --limit 1000 --json | classes > "$tmp/mq.txt"
-[ "$(wc -l < "$tmp/mq.txt")" = 1000 ] || die "MobileNetV2 int8 predict"
+labels $NT > "$tmp/truth.txt"
+"$C" predict "$tmp/m" --data fashion-mnist:test --limit $NT --json | classes > "$tmp/mf.txt"
+"$C" predict "$tmp/m8" --data fashion-mnist:test --limit $NT --json | classes > "$tmp/mq.txt"
+[ "$(wc -l < "$tmp/mq.txt")" = $NT ] || die "MobileNetV2 int8 predict"
 same=$(agree "$tmp/mf.txt" "$tmp/mq.txt")
 hf=$(agree "$tmp/mf.txt" "$tmp/truth.txt"); hq=$(agree "$tmp/mq.txt" "$tmp/truth.txt")
-echo "MobileNetV2 head: top-1 agreement $same/1000; test accuracy float $hf/1000, int8 $hq/1000"
+echo "MobileNetV2 head: top-1 agreement $same/$NT; test accuracy float $hf/$NT, int8 $hq/$NT"
 # the issue's target is 990 (99%); crest reaches 941 on this head so far
-at_least "$same" 930 "MobileNetV2 int8/float top-1 agreement (of 1000 test images)"
-awk -v f="$hf" -v q="$hq" 'BEGIN { exit !(q >= f - 10) }' || die "MobileNetV2: int8 accuracy $hq/1000 < float $hf/1000 - 1 point"
+at_least "$same" $((NT * 93 / 100)) "MobileNetV2 int8/float top-1 agreement (of $NT test images)"
+awk -v f="$hf" -v q="$hq" -v n="$NT" 'BEGIN { exit !(q >= f - n / 100) }' ||
+  die "MobileNetV2: int8 accuracy $hq/$NT < float $hf/$NT - 1 point"
 for b in 1 32; do
   tf=$("$C" bench "$tmp/m" --batch $b --threads 2 --iters 5 --json | jget ms_per_image_median)
   tq=$("$C" bench "$tmp/m8" --batch $b --threads 2 --iters 5 --json | jget ms_per_image_median)
