@@ -135,7 +135,8 @@ static int load_model(const char *path, const infer_opts *o, crest_model **m)
      * passes on a copy of the graph, which prepares its own weights. */
     if (o->layer || (o->shape.n > 1 && o->threads != 1))
         return CREST_OK;
-    return crest_model_inference_only(*m);
+    int rc = crest_model_inference_only(*m);
+    return rc == CREST_E_UNSUPPORTED ? CREST_OK : rc;   /* a custom model keeps its weights */
 }
 
 /* The forward pass, its output written to --out and its shape printed. */
