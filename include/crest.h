@@ -593,6 +593,50 @@ int crest_model_save_tflite(crest_model *m, const char *path);
  * crest_model_save. Sequential and functional models; crest_model_load
  * reads it back. */
 int crest_model_save_keras(crest_model *m, const char *path);
+/* ---- post-training int8 quantization (src/quant.c) --------------------- */
+
+/* How crest_quantize sets each activation's range from the calibration run. */
+typedef enum crest_calibration {
+    CREST_CALIB_MINMAX = 0,      /* the observed minimum and maximum */
+    CREST_CALIB_PERCENTILE,      /* ends clipped at a percentile of the values seen */
+} crest_calibration;
+
+typedef struct crest_quant_opts {
+    crest_calibration method;
+    double percentile;           /* CREST_CALIB_PERCENTILE: 0 = 99.99 (in (50, 100]) */
+    size_t samples;              /* calibration samples used (0: 500; at most the set's) */
+    int batch_size;              /* calibration passes (0: 32) */
+    bool float_head;             /* keep the last Dense layer (the classifier) float */
+} crest_quant_opts;
+
+/* Quantizes m in place for int8 inference, calibrated on real inputs (the
+ * first o->samples of calib, model inputs as crest_predict_dataset takes):
+ * every BatchNormalization that follows a Conv2D, DepthwiseConv2D,
+ * SeparableConv2D or Dense layer (linear, used once) is folded into it
+ * first (the BN layers leave the model; the conv gets a bias); then the
+ * kernels of convolutions, depthwise convolutions and Dense layers become
+ * per-output-channel symmetric int8 (real = scale[c] * q, q in
+ * [-127, 127]; the float weights are replaced by those values) and every
+ * tensor between them gets a per-tensor asymmetric uint8 scale and zero
+ * point (real = s * (q - z), 0 exact). Inference (predict, evaluate,
+ * infer, bench) then runs int8 kernels for Conv2D / DepthwiseConv2D /
+ * Dense (with bias and relu / relu6), Add, max / average and global
+ * average pooling, reshapes and relu; any other op runs in float between
+ * dequantize and quantize nodes. crest_model_save writes the int8 codes
+ * (1 byte per weight) and the scales; crest_model_load reads them back.
+ * A quantized model cannot be trained, nor saved as .h5 / .keras / ONNX
+ * (CREST_E_UNSUPPORTED). Errors name the bad calibration input. */
+int crest_quantize(crest_model *m, const crest_dataset *calib, const crest_quant_opts *o);
+/* Whether m is quantized (crest_quantize, or loaded from such a folder). */
+bool crest_model_quantized(const crest_model *m);
+/* What crest_quantize did (or a loaded model holds): batch norms folded
+ * (0 when loaded), kernels stored int8, activation ranges, and the op
+ * nodes of the inference graph that run int8 and float (after a build). */
+typedef struct crest_quant_info {
+    int folded_bn, int8_weights, ranges, int8_nodes, float_nodes;
+} crest_quant_info;
+int crest_quant_info_get(crest_model *m, crest_quant_info *out);
+
 /* A TF.js layers folder, a model.json path, a Keras .h5 file or a Keras 3
  * .keras file (libhdf5 and libzip read them in a child process, so a
  * damaged file fails the load instead of crashing). Refused (CREST_E_FORMAT,

@@ -487,7 +487,8 @@ int crest_model_prepend(crest_model *m, crest_layer *const *layers, int n,
     return rc ? cr_wrap(rc, "prepend to '%s'", m->name) : CREST_OK;
 }
 
-int cr_functional_bypass(crest_model *m, bool (*drop)(const crest_layer *l), int *n_dropped)
+int cr_functional_bypass(crest_model *m, bool (*drop)(const crest_layer *l, void *ctx), void *ctx,
+                         int *n_dropped)
 {
     fn_impl *f = impl_of(m);
     *n_dropped = 0;
@@ -500,7 +501,7 @@ int cr_functional_bypass(crest_model *m, bool (*drop)(const crest_layer *l), int
     memcpy(outs, f->outputs, (size_t)n_out * sizeof *outs);
     for (int i = 0; i < f->n; i++) {
         crest_sym *s = f->syms[i];
-        if (!s->layer || s->n_in != 1 || !drop(s->layer))
+        if (!s->layer || s->n_in != 1 || !drop(s->layer, ctx))
             continue;
         (*n_dropped)++;
         for (int j = i + 1; j < f->n; j++)   /* later uses read s's input instead */
@@ -519,9 +520,15 @@ int cr_functional_bypass(crest_model *m, bool (*drop)(const crest_layer *l), int
     return rc ? rc : cr_functional_prune(m);
 }
 
+static bool identity_augment(const crest_layer *l, void *ctx)
+{
+    (void)ctx;
+    return cr_layer_inference_identity_augment(l);
+}
+
 int crest_model_strip_augmentation(crest_model *m)
 {
-    int n = 0, rc = cr_functional_bypass(m, cr_layer_inference_identity_augment, &n);
+    int n = 0, rc = cr_functional_bypass(m, identity_augment, NULL, &n);
     return rc ? cr_wrap(rc, "taking the augmentation layers out of '%s'", m ? m->name : "")
               : n;
 }

@@ -259,6 +259,14 @@ void cr_graph_add_loss(cr_graph *g, cr_node *scalar)
 /* Buffers are 16-float aligned offsets into one arena. */
 static int64_t round16(int64_t n) { return (n + 15) & ~(int64_t)15; }
 
+/* Floats of arena a node's value takes: uint8 values (int8 graphs) pack
+ * four to a float. */
+static int64_t value_floats(const cr_node *n)
+{
+    int64_t cnt = cr_dims_count(&n->shape);
+    return round16(n->q8 ? (cnt + 3) / 4 : cnt);
+}
+
 typedef struct slot { int64_t off, size; bool busy; } slot;
 
 typedef struct planner {
@@ -350,7 +358,7 @@ int cr_graph_check_layout(const cr_graph *g, const int64_t *voff, const int64_t 
         const cr_node *n = g->nodes[i];
         if (n->kind == CR_NODE_PARAM)
             continue;
-        int64_t cnt = round16(cr_dims_count(&n->shape));
+        int64_t cnt = value_floats(n);
         int all = g->training ? 0 : i;
         if (voff[i] != -1)
             b[nb++] = (pbuf){ voff[i], cnt, all, value_death(g, n, consumed), i, 'v' };
@@ -446,7 +454,7 @@ static bool lay_out(cr_graph *g, planner *p, int64_t *voff, int64_t *aoff, int64
         vslot[i] = -1;
         if (n->kind == CR_NODE_PARAM)
             continue;
-        int64_t cnt = round16(cr_dims_count(&n->shape));
+        int64_t cnt = value_floats(n);
         int sid;
         if ((voff[i] = plan_take(p, cnt, &vslot[i], n->kind == CR_NODE_INPUT)) < 0)
             return false;

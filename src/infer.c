@@ -19,7 +19,8 @@ static int probe_graph(crest_model *m, crest_layer *l, cr_graph **gout, cr_node 
         return rc;
     }
     g->probe_out->keep = true;
-    if (!m->no_fuse && (rc = cr_graph_fuse_inference(g))) {
+    if ((!m->no_fuse && (rc = cr_graph_fuse_inference(g))) ||
+        (m->quant && (rc = cr_graph_quantize(g, m->quant)))) {
         cr_graph_free(g);
         return rc;
     }

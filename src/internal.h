@@ -80,6 +80,7 @@ bool cr_dims_eq(const cr_dims *a, const cr_dims *b);
 char *cr_dims_str(const cr_dims *s, char *buf, size_t size);
 
 typedef struct cJSON cJSON;
+typedef struct cr_quant cr_quant;   /* int8 quantization of a model (src/quant.c) */
 
 #define CR_MAX_IO 16              /* inputs / outputs of one model */
 
@@ -134,6 +135,7 @@ struct crest_node {
     const char *layer;            /* name of the layer that made it (errors) */
     int last_use;                 /* planning: id of last consumer */
     bool keep;                    /* inference plans never reuse its buffer */
+    bool q8;                      /* val holds uint8 (int8 graphs, src/quant_graph.c) */
 };
 
 struct crest_graph {
@@ -486,6 +488,9 @@ typedef struct cr_layer_def {
     /* optional: told when the layer is frozen / unfrozen (BatchNormalization
      * then stays in inference mode) */
     void (*set_trainable)(crest_layer *l, bool trainable);
+    /* optional: switches the layer's bias on (its weight is made, zero, at
+     * the next trace), so a batch norm can be folded into it (src/quant.c) */
+    void (*enable_bias)(crest_layer *l);
 } cr_layer_def;
 
 struct crest_layer {
@@ -638,6 +643,7 @@ struct crest_model {
     cJSON *nest_topo;             /* the topology read, when it nests models: the
                                      paths of a Keras 3 weights file (src/io/keras.c) */
     bool no_fuse;                 /* test hook: inference graphs stay unfused */
+    cr_quant *quant;              /* int8 quantized (src/quant.c), or NULL */
 };
 
 crest_model *cr_model_alloc(const cr_model_kind *kind, const char *name);
@@ -731,10 +737,11 @@ int cr_functional_set_outputs(crest_model *m, crest_sym **inputs, int n_inputs,
                               crest_sym **outputs, int n_outputs, bool build);
 /* After outputs are set: frees the tensors and layers no output needs, rebuilds. */
 int cr_functional_prune(crest_model *m);
-/* Takes out every single-input layer drop() selects: its uses read its
+/* Takes out every single-input layer drop(l, ctx) selects: its uses read its
  * input instead; then prunes (the layers are freed). *n_dropped: how many
  * applications were taken out. */
-int cr_functional_bypass(crest_model *m, bool (*drop)(const crest_layer *l), int *n_dropped);
+int cr_functional_bypass(crest_model *m, bool (*drop)(const crest_layer *l, void *ctx), void *ctx,
+                         int *n_dropped);
 /* Nested models (src/functional.c): a layer entry of class Sequential, Model
  * or Functional inside a model's layers is read by flattening it into the
  * outer model (its layers keep their names). */
@@ -752,6 +759,62 @@ void *cr_find_by_path(const char *path, void *(*find)(void *ctx, const char *nam
 /* The functional kind's trace and destroy (Sequential shares them). */
 cr_node *cr_functional_trace(crest_model *m, cr_graph *g);
 void cr_functional_destroy(crest_model *m);
+
+/* ---- int8 quantization (src/quant.c, src/quant_graph.c) --------------- */
+
+/* An activation's uint8 parameters: real = s * (q - z); lo, hi the range
+ * they cover (calibrated). Keyed by cr_graph_qkeys' names. */
+typedef struct cr_qact {
+    char key[160];
+    float lo, hi, s;
+    int32_t z;
+} cr_qact;
+
+/* A weight stored int8, per output channel (cr_kernel_channels; channel c
+ * is index % oc): real = scale[c] * q. */
+typedef struct cr_qweight {
+    char name[300];               /* "layer/kernel" */
+    int oc;
+    float *scale;                 /* [oc] */
+} cr_qweight;
+
+struct cr_quant {
+    cr_qact *act;
+    int n_act;
+    cr_qweight *w;
+    int n_w;
+    int method;                   /* crest_calibration */
+    double percentile;
+    int64_t samples;
+    bool float_head;
+    int folded_bn;
+    int int8_nodes, float_nodes;  /* of the last graph rewritten */
+};
+
+void cr_quant_free(cr_quant *q);
+/* The output channels of a kernel: its last axis, or for a depthwise kernel
+ * [kh, kw, c, dm] ("depthwise_kernel") c * dm, the last two. */
+int cr_kernel_channels(const cr_weight *w);
+const cr_qact *cr_quant_act(const cr_quant *q, const char *key);
+const cr_qweight *cr_quant_weight(const cr_quant *q, const cr_weight *w);
+/* The name of every node of g that calibration and the int8 rewrite share:
+ * "LAYER#k" (the k-th node LAYER made, in graph order), "input:k" for model
+ * input k, "#i" for nodes of no layer. keys: g->n entries. */
+void cr_graph_qkeys(const cr_graph *g, char (*keys)[160]);
+/* Rewrites the (fused) inference graph g of a quantized model: int8 nodes
+ * where q has ranges and weights for them, quantize / dequantize at the
+ * float boundaries. Pinned nodes (outputs, kept, probe) stay float. */
+int cr_graph_quantize(cr_graph *g, cr_quant *q);
+/* CREST_E_UNSUPPORTED naming the model when it is quantized: `what` (e.g.
+ * "saved as Keras .h5") needs its float weights. */
+int cr_quant_refuse(const crest_model *m, const char *what);
+/* Saving (src/io/tfjs.c): the shard of m's weights with the int8 ones as
+ * 1-byte codes (specs, one per weight, get their "quantization"), and the
+ * "crestQuantization" section of model.json. Loading: the section and the
+ * int8 specs of the manifest into m->quant. */
+int cr_quant_shard(const crest_model *m, cJSON *specs, unsigned char **bytes, size_t *len);
+cJSON *cr_quant_json(const crest_model *m);
+int cr_quant_from_json(crest_model *m, const cJSON *section, const cJSON *manifest);
 
 /* ---- optimizers -------------------------------------------------------- */
 

@@ -72,6 +72,7 @@ void crest_model_free(crest_model *m)
     cr_pool_free(m->pool);
     cr_free(m->meta_json);
     cJSON_Delete(m->nest_topo);
+    cr_quant_free(m->quant);
     if (m->kind && m->kind->destroy)
         m->kind->destroy(m);
     cr_free(m);
@@ -270,7 +271,8 @@ int cr_model_build(crest_model *m)
                        (long long)cr_dims_count(&m->in_shape));
     }
     if ((rc = cr_graph_check_batched(g)) ||
-        (!m->no_fuse && (rc = cr_graph_fuse_inference(g)))) {
+        (!m->no_fuse && (rc = cr_graph_fuse_inference(g))) ||
+        (m->quant && (rc = cr_graph_quantize(g, m->quant)))) {
         cr_graph_free(g);
         return cr_wrap(rc, "model '%s'", m->name);
     }
@@ -333,6 +335,8 @@ static int build_with_loss(crest_model *m, bool training, cr_traced *out)
         /* training graphs: only where no gradient flows (frozen layers) */
         if (!(rc = cr_graph_check_batched(t.g)) && !m->no_fuse)
             rc = cr_graph_fuse_inference(t.g);
+        if (!rc && m->quant)
+            rc = cr_graph_quantize(t.g, m->quant);
     }
     if (rc) {
         cr_graph_free(t.g);
@@ -348,6 +352,8 @@ int cr_model_build_train(crest_model *m)
         return CREST_OK;
     if (!m->compiled)
         return cr_fail(CREST_E_STATE, "model '%s' is not compiled", m->name);
+    if (m->quant)
+        return cr_quant_refuse(m, "trained (its weights are int8 codes)");
     return build_with_loss(m, true, &m->train);
 }
 

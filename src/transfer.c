@@ -77,6 +77,8 @@ int crest_model_cut(crest_model *m, const char *cut, crest_pooling pooling)
 {
     char def[128];
     crest_sym *in[CR_MAX_IO];
+    if (m && m->quant)   /* its kernels are int8 codes and its norms folded */
+        return cr_quant_refuse(m, "cut into a backbone to train on");
     int n_in = cr_functional_inputs(m, in), rc;
     if (!n_in)
         return cr_fail(CREST_E_ARG, "cut: '%s' is not a complete Sequential or functional model",

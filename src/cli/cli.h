@@ -332,7 +332,7 @@ typedef struct cli_entry {
     const struct cli_command *table;
 } cli_entry;
 extern const cli_command train_cmd, evaluate_cmd, predict_cmd, summary_cmd, infer_cmd,
-    bench_cmd, export_cmd;
+    bench_cmd, export_cmd, quantize_cmd;
 /* crest(1) in roff from the tables (src/cli/man.c): `crest help --man`. */
 void cli_man(FILE *f, const cli_entry *cmds, int n);
 
@@ -348,5 +348,6 @@ int cmd_summary(int argc, char **argv);
 int cmd_infer(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 #endif

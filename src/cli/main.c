@@ -16,6 +16,8 @@ static const cli_entry cmds[] = {
     { "bench", "forward-pass speed: ms per batch and per image", cmd_bench, &bench_cmd },
     { "export", "the model in another format (TF.js, Keras .h5 or .keras, ONNX)", cmd_export,
       &export_cmd },
+    { "quantize", "post-training int8 quantization, calibrated on real inputs", cmd_quantize,
+      &quantize_cmd },
 };
 
 static void usage(FILE *f)

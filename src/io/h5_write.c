@@ -223,6 +223,8 @@ int crest_model_save_h5(crest_model *m, const char *path)
 {
     if (!m || !path || !*path)
         return cr_fail(CREST_E_ARG, "save_h5: model or path is NULL");
+    if (m->quant)
+        return cr_quant_refuse(m, "saved as Keras .h5 (Keras has no int8 layers)");
     char *config = NULL, tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return cr_fail(CREST_E_ARG, "%s: path too long", path);

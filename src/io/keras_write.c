@@ -476,6 +476,8 @@ int crest_model_save_keras(crest_model *m, const char *path)
 {
     if (!m || !path || !*path)
         return cr_fail(CREST_E_ARG, "save_keras: model or path is NULL");
+    if (m->quant)
+        return cr_quant_refuse(m, "saved as Keras .keras (Keras has no int8 layers)");
     unsigned long mark = cr_json_mark();
     cJSON *top2 = NULL, *top = NULL, *md = NULL;
     char *config = NULL, *meta = NULL, *weights = NULL, *zip = NULL;

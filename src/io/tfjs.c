@@ -161,6 +161,9 @@ int crest_model_save_quantized(crest_model *m, const char *dir, crest_weight_qua
         return cr_fail(CREST_E_ARG, "save: model or folder is NULL");
     if ((int)q < (int)CREST_WQ_NONE || (int)q > (int)CREST_WQ_FLOAT16)
         return cr_fail(CREST_E_ARG, "save: unknown weight quantization %d", (int)q);
+    if (q != CREST_WQ_NONE && m->quant)
+        return cr_quant_refuse(m, "saved with TF.js' weight quantization (its kernels are int8 "
+                               "already)");
     int rc = cr_model_build(m);
     if (rc || (rc = cr_params_pack(m)) || (rc = cr_check_finite(m)) || (rc = acts_ok(m)) ||
         (rc = ensure_dir(dir)))
@@ -186,7 +189,13 @@ int crest_model_save_quantized(crest_model *m, const char *dir, crest_weight_qua
     }
     cr_json_put(root, "modelTopology", top);
     cJSON *specs = add_manifest(root, m);
-    if (q != CREST_WQ_NONE) {
+    if (m->quant) {   /* int8 kernels as 1-byte codes, the ranges beside */
+        if ((rc = cr_json_check(mark, "save")) ||
+            (rc = cr_quant_shard(m, specs, &codes, &total)))
+            goto out;
+        bin = (const char *)codes;
+        cr_json_put(root, "crestQuantization", cr_quant_json(m));
+    } else if (q != CREST_WQ_NONE) {
         if ((rc = cr_json_check(mark, "save")) || (rc = cr_tfjs_quantize(m, q, specs, &codes, &total)))
             goto out;
         bin = (const char *)codes;
@@ -262,6 +271,43 @@ static float half_to_float(uint16_t h)
     return s ? -v : v;
 }
 
+#define CR_MAX_SCALES 16384
+
+/* crest's int8 weights (crest quantize): "scales", one positive number per
+ * output channel (the shape's last axis); real = scale[c] * code. */
+static int int8_scales(const cJSON *q, const cr_dims *shape, const char *name,
+                       const cJSON **out)
+{
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(q, "scales"), *x;
+    int64_t oc = shape->ndim ? shape->d[shape->ndim - 1] : 1, n = cJSON_GetArraySize(sc);
+    if (!cJSON_IsArray(sc) ||
+        (n != oc && (shape->ndim < 2 || n != oc * shape->d[shape->ndim - 2])))
+        return cr_fail(CREST_E_FORMAT, "weight '%s': int8 quantization needs \"scales\", one "
+                       "per output channel (%lld)", name, (long long)oc);
+    cJSON_ArrayForEach(x, sc) if (!cJSON_IsNumber(x) || !(x->valuedouble > 0) ||
+                                  !(x->valuedouble < 1e30))
+        return cr_fail(CREST_E_FORMAT, "weight '%s': int8 scale %s is not a positive number",
+                       name, cJSON_IsNumber(x) ? "<= 0" : "not a number");
+    *out = sc;
+    return CREST_OK;
+}
+
+/* count int8 codes at p into w: code * scale[i % scales]. */
+static int decode_int8(const unsigned char *p, int64_t count, const cJSON *scales, cr_weight *w,
+                       const char *name)
+{
+    float sc[CR_MAX_SCALES];
+    int noc = cJSON_GetArraySize(scales), k = 0;
+    if (noc > CR_MAX_SCALES)
+        return cr_fail(CREST_E_UNSUPPORTED, "weight '%s': %d int8 channels (at most %d)", name,
+                       noc, CR_MAX_SCALES);
+    const cJSON *sj;
+    cJSON_ArrayForEach(sj, scales) sc[k++] = (float)sj->valuedouble;
+    for (int64_t i = 0; i < count; i++)
+        w->val[i] = (float)(int8_t)p[i] * sc[i % noc];
+    return CREST_OK;
+}
+
 /* Decodes one weight spec at bytes[*off..]; stores into w (or skips if NULL). */
 static int decode_weight(const cJSON *spec, const unsigned char *bytes, size_t len, size_t *off,
                          cr_weight *w, const char *name)
@@ -278,20 +324,23 @@ static int decode_weight(const cJSON *spec, const unsigned char *bytes, size_t l
     const cJSON *q = cJSON_GetObjectItemCaseSensitive(spec, "quantization");
     const char *qd = NULL;
     double qmin = 0, qscale = 1;
+    const cJSON *scales = NULL;   /* crest's int8: one per output channel (last axis) */
     if (q && !cJSON_IsNull(q)) {
         if ((rc = cr_json_str(q, "dtype", NULL, &qd)))
             return cr_wrap(rc, "weight '%s' quantization", name);
-        if (strcmp(qd, "float16") != 0 &&
+        if (!strcmp(qd, "int8") && (rc = int8_scales(q, &shape, name, &scales)))
+            return rc;
+        if (strcmp(qd, "float16") != 0 && !scales &&
             ((rc = cr_json_num(q, "min", -1e30, 1e30, CR_JSON_REQUIRED, &qmin)) ||
              (rc = cr_json_num(q, "scale", -1e30, 1e30, CR_JSON_REQUIRED, &qscale))))
             return cr_wrap(rc, "weight '%s' quantization", name);
-        if (strcmp(qd, "float16") != 0 && !(qscale > 0))
+        if (strcmp(qd, "float16") != 0 && !scales && !(qscale > 0))
             return cr_fail(CREST_E_FORMAT, "weight '%s': quantization scale %g is not positive "
                            "(every value would be the same)", name, qscale);
     }
     size_t esize;
     if (qd)
-        esize = strcmp(qd, "uint8") == 0 ? 1 : strcmp(qd, "uint16") == 0 || strcmp(qd, "float16") == 0 ? 2 : 0;
+        esize = strcmp(qd, "uint8") == 0 || scales ? 1 : strcmp(qd, "uint16") == 0 || strcmp(qd, "float16") == 0 ? 2 : 0;
     else
         esize = strcmp(dtype, "float32") == 0 || strcmp(dtype, "int32") == 0 ? 4 : 0;
     if (!esize)
@@ -309,7 +358,9 @@ static int decode_weight(const cJSON *spec, const unsigned char *bytes, size_t l
                            cr_dims_str(&w->shape, b, sizeof b));
         }
         const unsigned char *p = bytes + *off;
-        for (int64_t i = 0; i < count; i++, p += esize) {
+        if (scales && (rc = decode_int8(p, count, scales, w, name)))
+            return rc;
+        for (int64_t i = 0; i < count && !scales; i++, p += esize) {
             float v;
             if (qd && esize == 1) {
                 v = (float)(qmin + qscale * p[0]);
@@ -500,7 +551,9 @@ int crest_model_load(crest_model **out, const char *path)
                                                                           "userDefinedMetadata"),
                                          file)) ||
         (rc = cr_model_from_topology(topo, &m)) || (rc = cr_model_build(m)) ||
-        (rc = load_weights(m, cJSON_GetObjectItemCaseSensitive(root, "weightsManifest"), dir)))
+        (rc = load_weights(m, cJSON_GetObjectItemCaseSensitive(root, "weightsManifest"), dir)) ||
+        (rc = cr_quant_from_json(m, cJSON_GetObjectItemCaseSensitive(root, "crestQuantization"),
+                                 cJSON_GetObjectItemCaseSensitive(root, "weightsManifest"))))
         goto out;
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "userDefinedMetadata");
     if (meta && !(m->meta_json = cr_json_print(meta, false))) {

@@ -169,4 +169,129 @@ void cr_maxpool2d_backward(cr_pool *p, const cr_conv_geom *g, const float *x,
 void cr_avgpool2d(cr_pool *p, const cr_conv_geom *g, const float *x, float *y);
 void cr_avgpool2d_backward(cr_pool *p, const cr_conv_geom *g, const float *dy, float *dx);
 
+/* ---- int8 inference (q8*.c) ------------------------------------------------
+ *
+ * Number formats (those of ONNX QLinear*, TFLite and XNNPACK's "fp32
+ * requantization"):
+ * - Activations: uint8, per tensor: real = s * (q - z), z in [0, 255].
+ *   (TFLite's int8 activations are the same numbers shifted: q8 = q - 128,
+ *   z8 = z - 128.)
+ * - Weights: int8, symmetric, per output channel: real = s_w[c] * q, q in
+ *   [-127, 127] (-128 is not used).
+ * - Biases: int32 in units of s_in * s_w[c].
+ * - Accumulator: acc = bias[c] + sum over taps of (x - z_in) * w, in int32
+ *   (exact when taps * 255 * 127 plus the bias fits in 31 bits, about 66000
+ *   taps; beyond that it wraps, the same way at every level).
+ * - Requantization of acc to the output, exactly (so that every SIMD level
+ *   gives the same bytes):
+ *       f = (float)acc * m[c]           m[c] = (float)(s_in * s_w[c] / s_out)
+ *       f = min(max(f, lo - z_out), hi - z_out)    (max(a, b) = a > b ? a : b)
+ *       q = (int)nearbyint(f) + z_out   (round half to even)
+ *   one conversion, one multiply, no FMA, clamp then round. A fused
+ *   activation is the clamp: none lo = 0, hi = 255; relu lo = z_out; relu6
+ *   lo = z_out, hi = min(255, z_out + round(6 / s_out)).
+ * - Padding taps of a convolution read z_in (a real zero).
+ * - Quantize: q = clamp(nearbyint(x / s) + z, 0, 255) (x / s in float, as
+ *   ONNX QuantizeLinear; NaN gives 0). Dequantize: x = (float)(q - z) * s.
+ *
+ * Levels: the int8 kernels have their own SIMD levels (cr_q8_isa), chosen
+ * at run time like the float ones; every level gives the same bytes (the
+ * generic level is the definition). Packed weights do not depend on the
+ * level: pack once, run at any level. They are an in-memory layout only
+ * (save the int8 weights, not the packed bytes).
+ *
+ * Threads: work is split over outputs (pixels x channels); integer sums are
+ * exact, so results are bit-identical for any thread count. The kernels
+ * allocate nothing (conv2d takes its im2col scratch from the caller) and
+ * have no error paths: callers validate shapes, zero points (0..255) and
+ * 0 <= lo <= hi <= 255. Buffers need no particular alignment.
+ */
+
+typedef enum cr_q8_isa {
+    CR_Q8_GENERIC = 0,     /* portable C: the definition */
+    CR_Q8_AVX2 = 1,        /* AVX2: bytes widened to int16, vpmaddwd */
+    CR_Q8_AVXVNNI = 2,     /* AVX-VNNI: vpdpbusd on 256-bit vectors */
+    CR_Q8_AVX512VNNI = 3,  /* AVX-512 VNNI (with BW, VL): vpdpbusd on 512 bits */
+} cr_q8_isa;
+
+cr_q8_isa cr_q8_isa_best(void);            /* the best level this CPU supports */
+cr_q8_isa cr_q8_isa_current(void);         /* the level in use (default: best) */
+/* "generic", "avx2", "avxvnni", "avx512vnni" */
+const char *cr_q8_isa_name(cr_q8_isa isa);
+/* For tests and benchmarks: whether this CPU can run level `isa`. */
+bool cr_q8_isa_supported(cr_q8_isa isa);
+/* For tests and benchmarks: use `isa` from now on (the best level if this
+ * CPU cannot run it) and return the level in force. Call while no kernel
+ * runs. */
+cr_q8_isa cr_q8_isa_select(cr_q8_isa isa);
+
+/* How an int32 accumulator becomes an output byte (see above). */
+typedef struct cr_q8_req {
+    const float *m;        /* [oc] multipliers (or one, if per_tensor) */
+    bool per_tensor;       /* m[0] for every channel */
+    int32_t z_out;         /* output zero point */
+    int32_t lo, hi;        /* clamp of q, 0 <= lo <= hi <= 255 */
+} cr_q8_req;
+
+/* ---- int8 gemm: C[M,N] (uint8) = requant(A[M,K] (uint8, zero z_a) B[K,N]
+ * (int8) + bias). B is packed once (cr_q8_gemm_packed_bytes(K, N) bytes):
+ * from B [K][N] row-major (a Dense kernel, or a 1x1 convolution's [ci][co])
+ * and bias [N] (int32, or NULL for zeros); packing folds -z_a * (column sums
+ * of B) into the bias, so the kernels multiply raw bytes. */
+size_t cr_q8_gemm_packed_bytes(int K, int N);
+void cr_q8_gemm_pack(int K, int N, const int8_t *B, const int32_t *bias, int32_t z_a, void *Bp);
+/* A: M rows of K bytes, row stride lda >= K; C: row stride ldc >= N. */
+void cr_q8_gemm_packed(cr_pool *p, int M, int N, int K, const uint8_t *A, int lda,
+                       const void *Bp, uint8_t *C, int ldc, const cr_q8_req *rq);
+/* The same product, with the int32 accumulators out (for a float or int32
+ * consumer), C row stride ldc >= N. */
+void cr_q8_gemm_packed_i32(cr_pool *p, int M, int N, int K, const uint8_t *A, int lda,
+                           const void *Bp, int32_t *C, int ldc);
+
+/* ---- int8 Conv2D: x [n,h,w,c] uint8 (zero z_x), k [kh,kw,c,oc] int8
+ * (HWIO), bias [oc] int32 or NULL, y [n,oh,ow,oc] uint8. The kernel is
+ * packed once for its z_x (cr_q8_conv2d_packed_bytes(g) bytes); scratch:
+ * cr_q8_conv2d_scratch(g, n_threads) bytes (0 for 1x1 convolutions with
+ * stride 1 and no padding, which multiply x in place; otherwise about 1 MB
+ * at most, whatever the image size and thread count). */
+size_t cr_q8_conv2d_packed_bytes(const cr_conv_geom *g);
+void cr_q8_conv2d_pack(const cr_conv_geom *g, const int8_t *k, const int32_t *bias,
+                       int32_t z_x, void *kp);
+size_t cr_q8_conv2d_scratch(const cr_conv_geom *g, int n_threads);
+void cr_q8_conv2d(cr_pool *p, const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
+                  const void *kp, const cr_q8_req *rq, uint8_t *y, void *scratch);
+
+/* ---- int8 DepthwiseConv2D: k [kh,kw,c,dm] int8 (Keras layout), oc = c*dm,
+ * output channel ci*dm + j from input channel ci; bias [oc] int32 or NULL.
+ * Packed once (cr_q8_depthwise2d_packed_bytes(g) bytes). */
+size_t cr_q8_depthwise2d_packed_bytes(const cr_conv_geom *g);
+void cr_q8_depthwise2d_pack(const cr_conv_geom *g, const int8_t *k, const int32_t *bias,
+                            void *kp);
+void cr_q8_depthwise2d(cr_pool *p, const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
+                       const void *kp, const cr_q8_req *rq, uint8_t *y);
+
+/* ---- int8 elementwise add of n bytes, exactly:
+ *   f = (float)(a - z_a) * ma + (float)(b - z_b) * mb
+ * (ma = s_a / s_y, mb = s_b / s_y; two products, one sum, no FMA), then
+ * clamped, rounded and shifted by z_y with lo/hi as in the requantization.
+ * y may be a or b. */
+void cr_q8_add(cr_pool *p, int64_t n, const uint8_t *a, int32_t z_a, float ma,
+               const uint8_t *b, int32_t z_b, float mb, uint8_t *y, int32_t z_y,
+               int32_t lo, int32_t hi);
+
+/* ---- int8 pooling (oc == c). Max: on the bytes (input and output share
+ * s and z); a window with no valid cell gives 0. Average: acc = sum over
+ * the window's valid cells of (x - z_x) (int32), then f = (float)acc *
+ * (m / (float)count) (m = s_x / s_y; count the number of valid cells, as
+ * in cr_avgpool2d; f = 0 when there is none), then clamped, rounded and
+ * shifted by z_y as in the requantization. Global average pooling is
+ * average pooling with the whole image as the window. */
+void cr_q8_maxpool2d(cr_pool *p, const cr_conv_geom *g, const uint8_t *x, uint8_t *y);
+void cr_q8_avgpool2d(cr_pool *p, const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
+                     float m, uint8_t *y, int32_t z_y, int32_t lo, int32_t hi);
+
+/* ---- conversions of n values (see the number formats above) */
+void cr_q8_quantize(cr_pool *p, int64_t n, const float *x, float s, int32_t z, uint8_t *q);
+void cr_q8_dequantize(cr_pool *p, int64_t n, const uint8_t *q, float s, int32_t z, float *x);
+
 #endif

@@ -127,11 +127,14 @@ static int sep_save(const crest_layer *l, cJSON *cfg)
     return conv_save_kind(l, cfg, K_SEPARABLE);
 }
 
+static void conv_enable_bias(crest_layer *l) { ((conv_cfg *)l->cfg)->p.use_bias = true; }
+
 const cr_layer_def cr_conv2d_def = { .keras_class = "Conv2D", .default_name = "conv2d",
-    .cfg_size = sizeof(conv_cfg), .build = conv_build, .parse = conv_parse, .save = conv_save };
+    .cfg_size = sizeof(conv_cfg), .build = conv_build, .parse = conv_parse, .save = conv_save,
+    .enable_bias = conv_enable_bias };
 const cr_layer_def cr_depthwise_conv2d_def = { .keras_class = "DepthwiseConv2D",
     .default_name = "depthwise_conv2d", .cfg_size = sizeof(conv_cfg), .build = dw_build,
-    .parse = dw_parse, .save = dw_save };
+    .parse = dw_parse, .save = dw_save, .enable_bias = conv_enable_bias };
 const cr_layer_def cr_separable_conv2d_def = { .keras_class = "SeparableConv2D",
     .default_name = "separable_conv2d", .cfg_size = sizeof(conv_cfg), .build = sep_build,
-    .parse = sep_parse, .save = sep_save };
+    .parse = sep_parse, .save = sep_save, .enable_bias = conv_enable_bias };

@@ -65,9 +65,11 @@ static int dense_save(const crest_layer *l, cJSON *cfg)
     return CREST_OK;
 }
 
+static void dense_enable_bias(crest_layer *l) { ((dense_cfg *)l->cfg)->use_bias = true; }
+
 const cr_layer_def cr_dense_def = { .keras_class = "Dense", .default_name = "dense",
     .cfg_size = sizeof(dense_cfg), .build = dense_build, .parse = dense_parse,
-    .save = dense_save };
+    .save = dense_save, .enable_bias = dense_enable_bias };
 
 crest_layer *crest_dense_ex(const crest_dense_opts *o)
 {

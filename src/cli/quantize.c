@@ -1,0 +1,197 @@
+/* quantize.c - `crest quantize`: post-training int8 quantization of a model,
+ * calibrated on real inputs, saved as a folder every command runs. */
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct quant_opts {
+    const char *calibrate, *out, *method, *label;
+    long samples, threads;
+    double percentile;
+    bool float_head, json;
+    char delimiter;
+    const char *custom_layers;
+} quant_opts;
+
+enum { Q_SAMPLES = 1, Q_TABLE = 2 };
+
+#define T quant_opts
+static const cli_opt quantize_options[] = {
+    { CLI_STR_OPT(T, "--calibrate", calibrate), .arg = "SPEC",
+      .help = "real model inputs to calibrate the activation ranges on (required):\n"
+              "an image folder, IDX set or built-in name through the model's recorded\n"
+              "preprocessing, or a table through its feature spec" },
+    { CLI_STR_OPT(T, "--out", out), .arg = "DIR8",
+      .help = "the quantized model's folder (required), written atomically" },
+    { CLI_INT_OPT(T, "--samples", samples, 1, 1L << 30), .arg = "N",
+      .help = "calibration samples, spread evenly over SPEC (default 500)" },
+    { CLI_ENUM_OPT(T, "--method", method, "minmax|percentile"),
+      .help = "each activation's range: the minimum and maximum seen (default), or\n"
+              "clipped at a percentile of the values seen (outliers saturate)" },
+    { CLI_FLOAT_OPT(T, "--percentile", percentile, 50.001, 100), .arg = "P",
+      .help = "with --method percentile: the share of values kept in range\n"
+              "(default 99.99)" },
+    { CLI_FLAG_OPT(T, "--float-head", float_head),
+      .help = "keep the classifier (the last Dense layer) float32" },
+    { CLI_FLAG_OPT(T, "--json", json),
+      .help = "one JSON object: out, samples, folded_batch_norms, int8_weights,\n"
+              "int8_ops, float_ops, weights_bytes, float_weights_bytes" },
+    { CLI_CUSTOM_LAYERS_OPT(T, custom_layers) },
+    { CLI_INT_OPT(T, "--threads", threads, 1, 256), .arg = "T",
+      .help = "worker threads (default: the cores)" },
+    { CLI_STR_OPT(T, "--label", label), .arg = "COL", .modes = Q_TABLE,
+      .help = "the label column (default: the model's)",
+      .section = "tables (.csv, .arff, penguins), through the model's feature spec:" },
+    { CLI_CUSTOM_OPT(T, "--delimiter", delimiter, cli_delimiter), .arg = "C",
+      .modes = Q_TABLE, .help = "one character, or \\t (default ,)" },
+};
+#undef T
+
+static const cli_rule quantize_rules[] = {
+    { Q_TABLE, "is for tables (.csv, .arff, penguins), not", true },
+};
+
+const cli_command quantize_cmd = {
+    .name = "quantize", .usage = "crest quantize DIR --calibrate SPEC --out DIR8 [options]",
+    .about = "  Post-training int8 quantization: batch norms folded into the convolutions\n"
+             "  before them, kernels int8 per output channel (symmetric), activations\n"
+             "  uint8 per tensor (asymmetric, ranges calibrated on real inputs). DIR8\n"
+             "  holds 1 byte per kernel weight and runs everywhere DIR does (predict,\n"
+             "  evaluate, infer, bench, summary) with int8 kernels; it cannot be\n"
+             "  trained or exported to Keras formats.\n",
+    CLI_OPTS(quantize_options),
+    .max_pos = 1, .rules = quantize_rules, .n_rules = 1,
+};
+
+/* Bytes of the weight shards (weights.*.bin, group*.bin) of a TF.js folder;
+ * -1 if path is not a folder. */
+static long long shard_bytes(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    long long total = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 4 || strcmp(e->d_name + len - 4, ".bin") || strstr(e->d_name, ".tmp."))
+            continue;
+        char p[4096];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+        if (stat(p, &st) == 0)
+            total += st.st_size;
+    }
+    closedir(d);
+    return total;
+}
+
+static int check(const quant_opts *o, const cli_parsed *p)
+{
+    if (!p->n_pos)
+        return cli_usage("quantize", "needs a model");
+    if (!o->calibrate || !o->out)
+        return cli_usage("quantize", "needs --calibrate and --out");
+    if (o->percentile && (!o->method || strcmp(o->method, "percentile")))
+        return cli_usage("quantize", "--percentile needs --method percentile");
+    int rc = cli_check_modes(&quantize_cmd, p, cli_is_table(o->calibrate) ? Q_TABLE : Q_SAMPLES,
+                             o->calibrate);
+    return rc ? rc : cli_check_out_dir("quantize", o->out);
+}
+
+/* The calibration inputs as the model reads them; errors name SPEC. */
+static int load_calibration(crest_model *m, const quant_opts *o, crest_dataset **ds)
+{
+    int err = cli_is_table(o->calibrate)
+                  ? cli_table_dataset(m, o->calibrate, o->label, 0, o->delimiter, ds)
+                  : cli_load_for_model(m, "quantize", o->calibrate, ds);
+    if (err > 0)
+        return err;
+    if (!err && crest_dataset_size(*ds) == 0) {
+        fprintf(stderr, "crest quantize: --calibrate %s: no samples\n", o->calibrate);
+        return EXIT_INPUT;
+    }
+    if (err)
+        fprintf(stderr, "crest quantize: --calibrate %s: %s\n", o->calibrate, crest_last_error());
+    return err ? (err == CREST_E_NOMEM ? EXIT_RUN : EXIT_INPUT) : 0;
+}
+
+static void report(const quant_opts *o, crest_model *m, size_t samples, long long fbytes)
+{
+    crest_quant_info qi;
+    long long qbytes = shard_bytes(o->out);
+    crest_quant_info_get(m, &qi);
+    if (o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "out", o->out);
+        cJSON_AddNumberToObject(j, "samples", (double)samples);
+        cJSON_AddNumberToObject(j, "folded_batch_norms", qi.folded_bn);
+        cJSON_AddNumberToObject(j, "int8_weights", qi.int8_weights);
+        cJSON_AddNumberToObject(j, "int8_ops", qi.int8_nodes);
+        cJSON_AddNumberToObject(j, "float_ops", qi.float_nodes);
+        cJSON_AddNumberToObject(j, "weights_bytes", (double)qbytes);
+        cJSON_AddNumberToObject(j, "float_weights_bytes", (double)fbytes);
+        char *s = cJSON_PrintUnformatted(j);
+        if (s)
+            printf("%s\n", s);
+        cJSON_free(s);
+        cJSON_Delete(j);
+        return;
+    }
+    printf("calibrated on %zu samples of %s; %d batch norm%s folded; %d kernels int8\n", samples,
+           o->calibrate, qi.folded_bn, qi.folded_bn == 1 ? "" : "s", qi.int8_weights);
+    printf("inference: %d ops int8, %d float\n", qi.int8_nodes, qi.float_nodes);
+    printf("saved: %s (weights %lld bytes; float32: %lld bytes)\n", o->out, qbytes, fbytes);
+}
+
+int cmd_quantize(int argc, char **argv)
+{
+    quant_opts o = { 0 };
+    cli_parsed p;
+    int rc;
+    if (!cli_parse(&quantize_cmd, argc, argv, &o, &p, &rc))
+        return rc;
+    if ((rc = check(&o, &p)) != 0)
+        return rc;
+    crest_model *m = NULL;
+    crest_dataset *ds = NULL;
+    int err = crest_model_load(&m, p.pos[0]);
+    if (!err && o.threads)
+        err = crest_model_set_threads(m, (int)o.threads);
+    if (!err && crest_model_quantized(m)) {
+        fprintf(stderr, "crest quantize: %s is int8-quantized already\n", p.pos[0]);
+        crest_model_free(m);
+        return EXIT_INPUT;
+    }
+    if (err) {
+        crest_model_free(m);
+        return cli_fail("quantize", err);
+    }
+    long long fbytes = (long long)crest_model_param_count(m, false) * 4;
+    if ((rc = load_calibration(m, &o, &ds)) != 0) {
+        crest_model_free(m);
+        return rc;
+    }
+    crest_quant_opts qo = { .method = o.method && !strcmp(o.method, "percentile")
+                                          ? CREST_CALIB_PERCENTILE : CREST_CALIB_MINMAX,
+                            .percentile = o.percentile, .samples = (size_t)o.samples,
+                            .float_head = o.float_head };
+    size_t n = o.samples ? (size_t)o.samples : 500;
+    n = n < crest_dataset_size(ds) ? n : crest_dataset_size(ds);
+    err = crest_quantize(m, ds, &qo);
+    if (err) {
+        fprintf(stderr, "crest quantize: --calibrate %s: %s\n", o.calibrate, crest_last_error());
+        rc = err == CREST_E_NOMEM ? EXIT_RUN : EXIT_INPUT;
+    } else if ((err = crest_model_save(m, o.out))) {
+        rc = cli_fail("quantize", err);
+    } else {
+        report(&o, m, n, fbytes);
+    }
+    crest_dataset_free(ds);
+    crest_model_free(m);
+    return rc;
+}

@@ -1,0 +1,345 @@
+/* q8_avx2.c - the int8 inner loops for AVX2 and for AVX-VNNI, 8 int32
+ * lanes a vector. Built for plain x86-64 with per-function target
+ * attributes; each level is used only when the CPU has it. Same bytes as
+ * q8_generic.c: exact integer sums, then the same float operations.
+ *
+ * AVX2 has no u8 x s8 dot product that cannot saturate (vpmaddubsw adds two
+ * products of up to 255 * 127 into int16, which overflows), so A and B are
+ * widened to int16 and multiplied by vpmaddwd: each int32 lane gets two
+ * products of a column, the two lanes of a column are added at the end.
+ * AVX-VNNI's vpdpbusd (VEX encoded) adds four u8 x s8 products to an int32
+ * lane without saturation, as AVX-512 VNNI does on 16 lanes.
+ * Depthwise runs the AVX2 row loop at both levels.
+ */
+#include "q8.h"
+
+#ifdef CR_HAVE_X86_UKR
+#include <immintrin.h>
+
+#define T_AVX2 __attribute__((target("avx2")))
+#define T_VNNI __attribute__((target("avx2,avxvnni")))
+#define INLINE static inline __attribute__((always_inline))
+#ifdef __clang__
+#define UNROLL
+#else
+#define UNROLL _Pragma("GCC unroll 16")
+#endif
+
+#define MR_AVX2 4
+#define MR_VNNI 6
+
+INLINE T_AVX2 __m256i tail8(int n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+INLINE T_AVX2 int32_t load4(const uint8_t *p, int n)
+{
+    if (n == 4) {
+        int32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    return q8_load_upto4(p, n);
+}
+
+/* requant of 8 accumulators (kernels.h): cvt, mul, max, min, cvt, + z. */
+INLINE T_AVX2 __m256i requant8(__m256i acc, __m256 m, __m256 flo, __m256 fhi, __m256i z)
+{
+    __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), m);
+    f = _mm256_min_ps(_mm256_max_ps(f, flo), fhi);
+    return _mm256_add_epi32(_mm256_cvtps_epi32(f), z);
+}
+
+/* Stores the n <= 8 low bytes of 8 lanes holding 0..255. */
+INLINE T_AVX2 void store8(uint8_t *p, __m256i q, int n)
+{
+    __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    __m128i b = _mm_packus_epi16(w, w);
+    if (n == 8) {
+        _mm_storel_epi64((__m128i *)(void *)p, b);
+    } else {
+        uint8_t t[16];
+        _mm_storeu_si128((__m128i *)(void *)t, b);
+        q8_copy_small(p, t, n);
+    }
+}
+
+/* The multiplier of columns j0.. (n <= 8 of them). */
+INLINE T_AVX2 __m256 load_m(const cr_q8_req *rq, int j0, int n)
+{
+    if (rq->per_tensor)
+        return _mm256_set1_ps(rq->m[0]);
+    return n == 8 ? _mm256_loadu_ps(rq->m + j0) : _mm256_maskload_ps(rq->m + j0, tail8(n));
+}
+
+/* Stores rows x cols (<= 16) of a tile's accumulators (out: [rows][16],
+ * column order): int32 into c32, or requantized into c. Kept out of the
+ * K loops so that their accumulators stay in registers. */
+static T_AVX2 void store_tile(const int32_t *out, int rows, int cols, uint8_t *c, int32_t *c32,
+                              size_t ldc, const cr_q8_req *rq, int j0)
+{
+    __m256 flo = _mm256_set1_ps((float)(rq ? rq->lo - rq->z_out : 0));
+    __m256 fhi = _mm256_set1_ps((float)(rq ? rq->hi - rq->z_out : 0));
+    __m256i z = _mm256_set1_epi32(rq ? rq->z_out : 0);
+    for (int h = 0; h < 2 && 8 * h < cols; h++) {
+        int n = cols - 8 * h < 8 ? cols - 8 * h : 8;
+        __m256 m = c ? load_m(rq, j0 + 8 * h, n) : _mm256_setzero_ps();
+        for (int r = 0; r < rows; r++) {
+            __m256i v = _mm256_load_si256((const __m256i *)(const void *)(out + r * 16 + 8 * h));
+            if (c) {
+                store8(c + r * ldc + 8 * h, requant8(v, m, flo, fhi, z), n);
+            } else {
+                int32_t *p = c32 + r * ldc + 8 * h;
+                if (n == 8)
+                    _mm256_storeu_si256((__m256i *)(void *)p, v);
+                else
+                    _mm256_maskstore_epi32((int *)p, tail8(n), v);
+            }
+        }
+    }
+}
+
+/* ---- AVX2 gemm: mr 4, one panel, in two halves of 8 columns ------------- */
+
+INLINE T_AVX2 __m256i bcast_wide(int32_t v)
+{
+    __m128i a = _mm_cvtepu8_epi16(_mm_cvtsi32_si128(v));
+    return _mm256_broadcastq_epi64(a);
+}
+
+/* One group of 4 k (n < 4: the last, partial one) for all rows. */
+INLINE T_AVX2 void step_avx2(__m256i s[][2], const uint8_t *const *ar, int k, int n,
+                             const int8_t *w)
+{
+    __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)w));
+    __m256i b1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + 16)));
+    UNROLL
+    for (int r = 0; r < MR_AVX2; r++) {
+        __m256i av = bcast_wide(load4(ar[r] + k, n));
+        s[r][0] = _mm256_add_epi32(s[r][0], _mm256_madd_epi16(av, b0));
+        s[r][1] = _mm256_add_epi32(s[r][1], _mm256_madd_epi16(av, b1));
+    }
+}
+
+static T_AVX2 void gemm_avx2(int K, const uint8_t *a, size_t lda, const int8_t *bp, int rows,
+                             int cols, uint8_t *c, int32_t *c32, size_t ldc,
+                             const cr_q8_req *rq, int j0)
+{
+    const uint8_t *ar[MR_AVX2];
+    _Alignas(32) int32_t out[MR_AVX2 * 16];
+    UNROLL
+    for (int r = 0; r < MR_AVX2; r++)
+        ar[r] = a + (r < rows ? r : 0) * lda;
+    for (int h = 0; h < 2 && 8 * h < cols; h++) {
+        __m256i s[MR_AVX2][2];
+        UNROLL
+        for (int r = 0; r < MR_AVX2; r++)
+            s[r][0] = s[r][1] = _mm256_setzero_si256();
+        const int8_t *w = bp + 64 + 32 * h;
+        int k = 0;
+        for (; k + 4 <= K; k += 4, w += 64)
+            step_avx2(s, ar, k, 4, w);
+        if (k < K)
+            step_avx2(s, ar, k, K - k, w);
+        /* lanes (column, pair): s0 columns 0-3, s1 columns 4-7 of the half */
+        __m256i bias = _mm256_loadu_si256((const __m256i *)(const void *)(bp + 32 * h));
+        UNROLL
+        for (int r = 0; r < MR_AVX2; r++) {
+            __m256i t = _mm256_hadd_epi32(s[r][0], s[r][1]);
+            t = _mm256_permute4x64_epi64(t, _MM_SHUFFLE(3, 1, 2, 0));
+            _mm256_store_si256((__m256i *)(void *)(out + r * 16 + 8 * h),
+                               _mm256_add_epi32(t, bias));
+        }
+    }
+    store_tile(out, rows, cols, c, c32, ldc, rq, j0);
+}
+
+/* ---- AVX-VNNI gemm: mr 6, one panel (2 vectors of 8 columns) ------------ */
+
+INLINE T_VNNI void step_vnni(__m256i acc[][2], const uint8_t *const *ar, int k, int n,
+                             const int8_t *w)
+{
+    __m256i b0 = _mm256_loadu_si256((const __m256i *)(const void *)w);
+    __m256i b1 = _mm256_loadu_si256((const __m256i *)(const void *)(w + 32));
+    UNROLL
+    for (int r = 0; r < MR_VNNI; r++) {
+        __m256i av = _mm256_set1_epi32(load4(ar[r] + k, n));
+        acc[r][0] = _mm256_dpbusd_avx_epi32(acc[r][0], av, b0);
+        acc[r][1] = _mm256_dpbusd_avx_epi32(acc[r][1], av, b1);
+    }
+}
+
+static T_VNNI void gemm_avxvnni(int K, const uint8_t *a, size_t lda, const int8_t *bp,
+                                int rows, int cols, uint8_t *c, int32_t *c32, size_t ldc,
+                                const cr_q8_req *rq, int j0)
+{
+    const uint8_t *ar[MR_VNNI];
+    __m256i acc[MR_VNNI][2];
+    __m256i b0 = _mm256_loadu_si256((const __m256i *)(const void *)bp);
+    __m256i b1 = _mm256_loadu_si256((const __m256i *)(const void *)(bp + 32));
+    UNROLL
+    for (int r = 0; r < MR_VNNI; r++) {
+        ar[r] = a + (r < rows ? r : 0) * lda;
+        acc[r][0] = b0;
+        acc[r][1] = b1;
+    }
+    const int8_t *w = bp + 64;
+    int k = 0;
+    for (; k + 4 <= K; k += 4, w += 64)
+        step_vnni(acc, ar, k, 4, w);
+    if (k < K)
+        step_vnni(acc, ar, k, K - k, w);
+    _Alignas(32) int32_t out[MR_VNNI * 16];
+    UNROLL
+    for (int r = 0; r < MR_VNNI; r++) {
+        _mm256_store_si256((__m256i *)(void *)(out + r * 16), acc[r][0]);
+        _mm256_store_si256((__m256i *)(void *)(out + r * 16 + 8), acc[r][1]);
+    }
+    store_tile(out, rows, cols, c, c32, ldc, rq, j0);
+}
+
+/* ---- depthwise, depth multiplier 1 ----------------------------------------
+ * As q8_avx512.c's, 32 channels (half a packed block) a step: the input
+ * bytes of 4 taps interleaved, then a u8 x s8 dot product of 4 per lane:
+ * vpdpbusd with AVX-VNNI; with AVX2 two vpmaddwd, one on the even bytes and
+ * one on the odd ones (each product fits in int16, their pair sums in
+ * int32, so nothing saturates). */
+
+/* acc + the dot products of the 4 bytes of each lane, u8 (a) x s8 (b). */
+INLINE T_AVX2 __m256i dot4_avx2(__m256i acc, __m256i a, __m256i b)
+{
+    __m256i lo = _mm256_set1_epi16(0x00FF);
+    __m256i ae = _mm256_and_si256(a, lo), ao = _mm256_srli_epi16(a, 8);
+    __m256i be = _mm256_srai_epi16(_mm256_slli_epi16(b, 8), 8), bo = _mm256_srai_epi16(b, 8);
+    return _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(ae, be),
+                                                  _mm256_madd_epi16(ao, bo)));
+}
+
+INLINE T_VNNI __m256i dot4_vnni(__m256i acc, __m256i a, __m256i b)
+{
+    return _mm256_dpbusd_avx_epi32(acc, a, b);
+}
+
+/* 32 bytes at p, or its first n (then zeros). */
+INLINE T_AVX2 __m256i load32(const uint8_t *p, int n)
+{
+    if (n == 32)
+        return _mm256_loadu_si256((const __m256i *)(const void *)p);
+    uint8_t t[32] = { 0 };
+    q8_copy_small(t, p, n);
+    return _mm256_loadu_si256((const __m256i *)(const void *)t);
+}
+
+INLINE T_AVX2 void store32n(uint8_t *p, __m256i v, int n)
+{
+    uint8_t t[32];
+    _mm256_storeu_si256((__m256i *)(void *)t, v);
+    q8_copy_small(p, t, n);
+}
+
+#define VI __m256i
+#define VF __m256
+#define VB 32
+#define v_ld(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define v_st(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), v)
+#define v_ldn load32
+#define v_stn store32n
+#define v_unlo8 _mm256_unpacklo_epi8
+#define v_unhi8 _mm256_unpackhi_epi8
+#define v_unlo16 _mm256_unpacklo_epi16
+#define v_unhi16 _mm256_unpackhi_epi16
+#define v_ldf(p) _mm256_load_ps(p)
+#define v_set1f _mm256_set1_ps
+#define v_set1i _mm256_set1_epi32
+#define v_sub32 _mm256_sub_epi32
+#define v_mul32 _mm256_mullo_epi32
+#define v_req requant8
+#define v_pack(q0, q1, q2, q3) \
+    _mm256_packus_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3))
+
+#define DW_FEW_REGS            /* 16 vector registers: weights from memory */
+#define TARGET T_AVX2
+#define DW_ROW dw_row_avx2
+#define v_dot dot4_avx2
+#include "q8_dw_tmpl.h"
+#undef TARGET
+#undef DW_ROW
+#undef v_dot
+
+#define TARGET T_VNNI
+#define DW_ROW dw_row_avxvnni
+#define v_dot dot4_vnni
+#include "q8_dw_tmpl.h"
+
+/* ---- elementwise: 8 lanes, as q8_avx512.c's ------------------------------ */
+
+INLINE T_AVX2 __m256i load8u(const uint8_t *p)
+{
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p));
+}
+
+static T_AVX2 void add_avx2(int64_t n, const uint8_t *a, int32_t z_a, float ma,
+                            const uint8_t *b, int32_t z_b, float mb, uint8_t *y, int32_t z_y,
+                            int32_t lo, int32_t hi)
+{
+    __m256 flo = _mm256_set1_ps((float)(lo - z_y)), fhi = _mm256_set1_ps((float)(hi - z_y));
+    __m256 va = _mm256_set1_ps(ma), vb = _mm256_set1_ps(mb);
+    __m256i za = _mm256_set1_epi32(z_a), zb = _mm256_set1_epi32(z_b), zy = _mm256_set1_epi32(z_y);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(load8u(a + i), za)), va);
+        __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(load8u(b + i), zb)), vb);
+        __m256 f = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(u, v), flo), fhi);
+        store8(y + i, _mm256_add_epi32(_mm256_cvtps_epi32(f), zy), 8);
+    }
+    q8_add_generic(n - i, a + i, z_a, ma, b + i, z_b, mb, y + i, z_y, lo, hi);
+}
+
+static T_AVX2 void quantize_avx2(int64_t n, const float *x, float s, int32_t z, uint8_t *q)
+{
+    __m256 flo = _mm256_set1_ps((float)-z), fhi = _mm256_set1_ps((float)(255 - z));
+    __m256 vs = _mm256_set1_ps(s);
+    __m256i vz = _mm256_set1_epi32(z);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 f = _mm256_div_ps(_mm256_loadu_ps(x + i), vs);
+        f = _mm256_min_ps(_mm256_max_ps(f, flo), fhi);
+        store8(q + i, _mm256_add_epi32(_mm256_cvtps_epi32(f), vz), 8);
+    }
+    q8_quantize_generic(n - i, x + i, s, z, q + i);
+}
+
+static T_AVX2 void dequantize_avx2(int64_t n, const uint8_t *q, float s, int32_t z, float *x)
+{
+    __m256 vs = _mm256_set1_ps(s);
+    __m256i vz = _mm256_set1_epi32(z);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(load8u(q + i),
+                                                                                   vz)), vs));
+    q8_dequantize_generic(n - i, q + i, s, z, x + i);
+}
+
+const cr_q8_ukr cr_q8_ukr_avx2 = {
+    .isa = CR_Q8_AVX2,
+    .mr = MR_AVX2,
+    .nr = Q8_NR,
+    .gemm = gemm_avx2,
+    .add = add_avx2,
+    .quantize = quantize_avx2,
+    .dequantize = dequantize_avx2,
+    .dw_row = dw_row_avx2,
+};
+
+const cr_q8_ukr cr_q8_ukr_avxvnni = {
+    .isa = CR_Q8_AVXVNNI,
+    .mr = MR_VNNI,
+    .nr = Q8_NR,
+    .gemm = gemm_avxvnni,
+    .add = add_avx2,
+    .quantize = quantize_avx2,
+    .dequantize = dequantize_avx2,
+    .dw_row = dw_row_avxvnni,
+};
+#endif

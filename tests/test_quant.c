@@ -1,0 +1,311 @@
+/* test_quant.c - post-training int8 quantization (crest_quantize): batch
+ * norms folded, the int8 graph close to the float one, bit-identical after
+ * save and load and for 1 and 2 threads, the int8 codes on disk, and the
+ * refusals (training, Keras formats, bad calibration data). The accuracy
+ * figures on real data are tests/scripts/quantize.sh's. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+#define H 8
+#define W 8
+#define CIN 3
+#define CLASSES 4
+
+/* A small MobileNetV2-like block: conv + BN + relu6, depthwise + BN + relu,
+ * 1x1 conv + BN, a residual add, max and average pooling, global average
+ * pooling, a hidden Dense(relu) and the softmax classifier. */
+static const char *topology =
+    "{\"class_name\":\"Model\",\"config\":{\"name\":\"qnet\",\"layers\":["
+    "{\"class_name\":\"InputLayer\",\"name\":\"img\",\"config\":{\"name\":\"img\","
+    "\"batch_input_shape\":[null,8,8,3],\"dtype\":\"float32\"},\"inbound_nodes\":[]},"
+    "{\"class_name\":\"Conv2D\",\"name\":\"c1\",\"config\":{\"name\":\"c1\",\"filters\":8,"
+    "\"kernel_size\":[3,3],\"strides\":[1,1],\"padding\":\"same\",\"activation\":\"linear\","
+    "\"use_bias\":false},\"inbound_nodes\":[[[\"img\",0,0,{}]]]},"
+    "{\"class_name\":\"BatchNormalization\",\"name\":\"bn1\",\"config\":{\"name\":\"bn1\","
+    "\"epsilon\":0.001},\"inbound_nodes\":[[[\"c1\",0,0,{}]]]},"
+    "{\"class_name\":\"ReLU\",\"name\":\"r1\",\"config\":{\"name\":\"r1\",\"max_value\":6.0},"
+    "\"inbound_nodes\":[[[\"bn1\",0,0,{}]]]},"
+    "{\"class_name\":\"DepthwiseConv2D\",\"name\":\"dw\",\"config\":{\"name\":\"dw\","
+    "\"kernel_size\":[3,3],\"strides\":[1,1],\"padding\":\"same\",\"depth_multiplier\":1,"
+    "\"activation\":\"linear\",\"use_bias\":false},\"inbound_nodes\":[[[\"r1\",0,0,{}]]]},"
+    "{\"class_name\":\"BatchNormalization\",\"name\":\"bn2\",\"config\":{\"name\":\"bn2\","
+    "\"epsilon\":0.001},\"inbound_nodes\":[[[\"dw\",0,0,{}]]]},"
+    "{\"class_name\":\"ReLU\",\"name\":\"r2\",\"config\":{\"name\":\"r2\"},"
+    "\"inbound_nodes\":[[[\"bn2\",0,0,{}]]]},"
+    "{\"class_name\":\"Conv2D\",\"name\":\"pw\",\"config\":{\"name\":\"pw\",\"filters\":8,"
+    "\"kernel_size\":[1,1],\"padding\":\"valid\",\"activation\":\"linear\",\"use_bias\":true},"
+    "\"inbound_nodes\":[[[\"r2\",0,0,{}]]]},"
+    "{\"class_name\":\"BatchNormalization\",\"name\":\"bn3\",\"config\":{\"name\":\"bn3\","
+    "\"epsilon\":0.001},\"inbound_nodes\":[[[\"pw\",0,0,{}]]]},"
+    "{\"class_name\":\"Add\",\"name\":\"res\",\"config\":{\"name\":\"res\"},"
+    "\"inbound_nodes\":[[[\"bn3\",0,0,{}],[\"r1\",0,0,{}]]]},"
+    "{\"class_name\":\"MaxPooling2D\",\"name\":\"mp\",\"config\":{\"name\":\"mp\","
+    "\"pool_size\":[2,2]},\"inbound_nodes\":[[[\"res\",0,0,{}]]]},"
+    "{\"class_name\":\"AveragePooling2D\",\"name\":\"ap\",\"config\":{\"name\":\"ap\","
+    "\"pool_size\":[2,2]},\"inbound_nodes\":[[[\"mp\",0,0,{}]]]},"
+    "{\"class_name\":\"GlobalAveragePooling2D\",\"name\":\"gap\",\"config\":{\"name\":\"gap\"},"
+    "\"inbound_nodes\":[[[\"ap\",0,0,{}]]]},"
+    "{\"class_name\":\"Dense\",\"name\":\"hidden\",\"config\":{\"name\":\"hidden\",\"units\":16,"
+    "\"activation\":\"relu\"},\"inbound_nodes\":[[[\"gap\",0,0,{}]]]},"
+    "{\"class_name\":\"Dense\",\"name\":\"preds\",\"config\":{\"name\":\"preds\",\"units\":4,"
+    "\"activation\":\"softmax\"},\"inbound_nodes\":[[[\"hidden\",0,0,{}]]]}],"
+    "\"input_layers\":[[\"img\",0,0]],\"output_layers\":[[\"preds\",0,0]]}}";
+
+/* qnet with seeded weights and batch norms with non-trivial statistics. */
+static crest_model *qnet(void)
+{
+    cJSON *topo = cJSON_Parse(topology);
+    assert_non_null(topo);
+    crest_model *m = NULL;
+    int rc = cr_model_from_topology(topo, &m);
+    cJSON_Delete(topo);
+    if (rc)
+        fail_msg("%s", crest_last_error());
+    assert_int_equal(cr_model_build(m), CREST_OK);
+    cr_rng r;
+    cr_rng_seed(&r, 11);
+    const char *bns[] = { "bn1", "bn2", "bn3" };
+    for (int b = 0; b < 3; b++) {
+        char name[64];
+        const char *part[] = { "gamma", "beta", "moving_mean", "moving_variance" };
+        for (int k = 0; k < 4; k++) {
+            snprintf(name, sizeof name, "%s/%s", bns[b], part[k]);
+            cr_weight *w = cr_model_find_weight(m, name);
+            assert_non_null(w);
+            for (int64_t i = 0; i < w->size; i++) {
+                double u = cr_rng_uniform(&r);
+                w->val[i] = (float)(k == 0 ? 0.5 + u : k == 1 ? u - 0.5 : k == 2 ? 0.4 * (u - 0.5)
+                                                                                : 0.2 + u);
+            }
+            w->version++;
+        }
+    }
+    /* the classifier decisive enough that the top class is stable */
+    cr_weight *k = cr_model_find_weight(m, "preds/kernel");
+    for (int64_t i = 0; i < k->size; i++)
+        k->val[i] *= 4;
+    k->version++;
+    return m;
+}
+
+static float *images(size_t n, uint64_t seed)
+{
+    cr_rng r;
+    cr_rng_seed(&r, seed);
+    float *x = malloc(n * H * W * CIN * sizeof *x);
+    for (size_t i = 0; i < n * H * W * CIN; i++)
+        x[i] = (float)cr_rng_uniform(&r) * 2 - 1;
+    return x;
+}
+
+static crest_dataset *image_set(size_t n, uint64_t seed)
+{
+    float *x = images(n, seed);
+    int32_t *y = calloc(n, sizeof *y);
+    crest_dataset *d = NULL;
+    assert_int_equal(crest_dataset_new(&d, n, crest_shape(3, H, W, CIN), x, y, CLASSES),
+                     CREST_OK);
+    free(x);
+    free(y);
+    return d;
+}
+
+static int top(const float *p)
+{
+    int b = 0;
+    for (int k = 1; k < CLASSES; k++)
+        if (p[k] > p[b])
+            b = k;
+    return b;
+}
+
+static void test_quantize_close_and_reloads_bit_identical(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    crest_model *m = qnet();
+    float *x = images(N, 5);
+    float *pf = malloc(N * CLASSES * sizeof *pf), *pq = malloc(N * CLASSES * sizeof *pq);
+    float *pl = malloc(N * CLASSES * sizeof *pl), *p1 = malloc(N * CLASSES * sizeof *p1);
+    assert_int_equal(crest_predict(m, x, N, pf), CREST_OK);
+    size_t params = crest_model_param_count(m, false);
+
+    crest_dataset *cal = image_set(200, 9);
+    assert_int_equal(crest_quantize(m, cal, &(crest_quant_opts){ .samples = 200 }), CREST_OK);
+    assert_true(crest_model_quantized(m));
+    crest_quant_info qi;
+    assert_int_equal(crest_quant_info_get(m, &qi), CREST_OK);
+    assert_int_equal(qi.folded_bn, 3);
+    assert_int_equal(qi.int8_weights, 5);   /* c1, dw, pw, hidden, preds */
+    /* conv, depthwise, 1x1 conv, add, max pool, average pool, global pool,
+     * two Dense: all int8; the softmax stays float */
+    assert_int_equal(qi.int8_nodes, 9);
+    assert_int_equal(qi.float_nodes, 1);
+    assert_null(crest_model_find_layer(m, "bn1"));
+    assert_true(crest_model_param_count(m, false) < params);
+
+    assert_int_equal(crest_model_set_threads(m, 2), CREST_OK);
+    assert_int_equal(crest_predict(m, x, N, pq), CREST_OK);
+    int agree = 0;
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        agree += top(pf + i * CLASSES) == top(pq + i * CLASSES);
+        for (int k = 0; k < CLASSES; k++)
+            worst = fmax(worst, fabs(pf[i * CLASSES + k] - pq[i * CLASSES + k]));
+    }
+    print_message("int8 vs float: top-1 agreement %d/%d, max |dp| %.4f\n", agree, N, worst);
+    assert_true(agree >= N * 95 / 100);
+    assert_true(worst < 0.02);   /* seen: 0.004 */
+
+    /* one thread: the same bits */
+    assert_int_equal(crest_model_set_threads(m, 1), CREST_OK);
+    assert_int_equal(crest_predict(m, x, N, p1), CREST_OK);
+    assert_memory_equal(pq, p1, N * CLASSES * sizeof *pq);
+
+    /* saved: 1 byte per kernel weight; loaded: the same bits */
+    char dir[64];
+    tu_tmpdir(dir, sizeof dir);
+    assert_int_equal(crest_model_save(m, dir), CREST_OK);
+    crest_model *l = NULL;
+    if (crest_model_load(&l, dir))
+        fail_msg("%s", crest_last_error());
+    assert_true(crest_model_quantized(l));
+    assert_int_equal(crest_predict(l, x, N, pl), CREST_OK);
+    assert_memory_equal(pq, pl, N * CLASSES * sizeof *pq);
+    /* and saved again: the same files */
+    char dir2[64];
+    tu_tmpdir(dir2, sizeof dir2);
+    assert_int_equal(crest_model_save(l, dir2), CREST_OK);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "cmp -s %s/model.json %s/model.json", dir, dir2);
+    assert_int_equal(system(cmd), 0);
+
+    /* refusals: training, Keras formats, TF.js weight quantization, twice */
+    char path[128];
+    snprintf(path, sizeof path, "%s/m.h5", dir);
+    assert_int_equal(crest_model_save_h5(l, path), CREST_E_UNSUPPORTED);
+    assert_non_null(strstr(crest_last_error(), "int8-quantized"));
+    assert_non_null(strstr(crest_last_error(), "qnet"));
+    snprintf(path, sizeof path, "%s/m.keras", dir);
+    assert_int_equal(crest_model_save_keras(l, path), CREST_E_UNSUPPORTED);
+    assert_int_equal(crest_model_save_quantized(l, dir2, CREST_WQ_UINT8), CREST_E_UNSUPPORTED);
+    assert_int_equal(crest_quantize(l, cal, NULL), CREST_E_STATE);
+    assert_int_equal(crest_compile(l, &(crest_compile_opts){ .optimizer = crest_adam(1e-3f),
+                                                             .loss = CREST_SPARSE_CCE }),
+                     CREST_OK);
+    assert_int_equal(crest_fit(l, cal, &(crest_fit_opts){ .epochs = 1 }), CREST_E_UNSUPPORTED);
+    assert_non_null(strstr(crest_last_error(), "cannot be trained"));
+    /* evaluate runs the int8 graph (its loss graph is rewritten too) */
+    crest_metrics met;
+    assert_int_equal(crest_evaluate(l, cal, 0, &met), CREST_OK);
+    assert_int_equal((int)met.n, 200);
+
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir, dir2);
+    assert_int_equal(system(cmd), 0);
+    crest_model_free(l);
+    crest_dataset_free(cal);
+    crest_model_free(m);
+    free(x);
+    free(pf);
+    free(pq);
+    free(pl);
+    free(p1);
+}
+
+/* The shard holds int8 codes for the kernels (1 byte each) and float32 for
+ * the rest; the codes decode to the weights in memory. */
+static void test_int8_shard(void **state)
+{
+    (void)state;
+    crest_model *m = qnet();
+    crest_dataset *cal = image_set(64, 3);
+    assert_int_equal(crest_quantize(m, cal, &(crest_quant_opts){ .method = CREST_CALIB_PERCENTILE,
+                                                                 .percentile = 99.9 }),
+                     CREST_OK);
+    size_t kernels = 0, rest = 0;
+    for (int i = 0; i < m->n_weights; i++)
+        if (cr_quant_weight(m->quant, m->weights[i]))
+            kernels += (size_t)m->weights[i]->size;
+        else
+            rest += (size_t)m->weights[i]->size;
+    assert_int_equal(kernels, 3 * 3 * 3 * 8 + 3 * 3 * 8 + 8 * 8 + 8 * 16 + 16 * 4);
+    char dir[64];
+    tu_tmpdir(dir, sizeof dir);
+    assert_int_equal(crest_model_save(m, dir), CREST_OK);
+    char *text = NULL;
+    size_t len;
+    char path[128];
+    snprintf(path, sizeof path, "%s/model.json", dir);
+    assert_int_equal(cr_read_file(path, 0, &text, &len), CREST_OK);
+    assert_non_null(strstr(text, "\"crestQuantization\""));
+    assert_non_null(strstr(text, "\"calibration\":\"percentile\""));
+    assert_non_null(strstr(text, "\"dtype\":\"int8\""));
+    const char *sh = strstr(text, "weights.");
+    assert_non_null(sh);
+    char shard[64];
+    snprintf(shard, sizeof shard, "%.28s", sh);
+    assert_int_equal(tu_size(dir, shard), kernels + 4 * rest);
+    cr_free(text);
+    /* every kernel value is scale[c] * q, q in [-127, 127] */
+    const cr_qweight *qw = NULL;
+    for (int i = 0; i < m->n_weights; i++)
+        if ((qw = cr_quant_weight(m->quant, m->weights[i]))) {
+            const cr_weight *w = m->weights[i];
+            for (int64_t k = 0; k < w->size; k++) {
+                float q = w->val[k] / qw->scale[k % qw->oc];
+                assert_true(fabsf(q - nearbyintf(q)) < 1e-3f && fabsf(q) <= 127.001f);
+            }
+        }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    crest_dataset_free(cal);
+    crest_model_free(m);
+}
+
+/* Calibration data of the wrong shape, none, or bad options: errors that
+ * say so, and the model is left as it was. */
+static void test_bad_calibration(void **state)
+{
+    (void)state;
+    crest_model *m = qnet();
+    float x[10 * 5] = { 0 };
+    int32_t y[10] = { 0 };
+    crest_dataset *d = NULL;
+    assert_int_equal(crest_dataset_new(&d, 10, crest_shape(1, 5), x, y, 2), CREST_OK);
+    assert_int_equal(crest_quantize(m, d, NULL), CREST_E_SHAPE);
+    assert_non_null(strstr(crest_last_error(), "calibration samples are [5]"));
+    assert_false(crest_model_quantized(m));
+    crest_dataset_free(d);
+    crest_dataset *cal = image_set(8, 1);
+    assert_int_equal(crest_quantize(m, cal, &(crest_quant_opts){ .method = CREST_CALIB_PERCENTILE,
+                                                                 .percentile = 20 }),
+                     CREST_E_ARG);
+    assert_int_equal(crest_quantize(m, NULL, NULL), CREST_E_ARG);
+    assert_false(crest_model_quantized(m));
+    crest_dataset_free(cal);
+    crest_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quantize_close_and_reloads_bit_identical),
+        cmocka_unit_test(test_int8_shard),
+        cmocka_unit_test(test_bad_calibration),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
