@@ -506,13 +506,40 @@ static int same_params(tl *t, const cr_node *n, int k)
                          &n->shape, t->t[k].scale[0], (int32_t)t->t[k].zero[0]);
 }
 
+/* Whether only float ops read n (or it is a graph output): crest's int8
+ * graph then gives the Dense's output as float from its int32 sums, which a
+ * float FULLY_CONNECTED on the dequantized input computes alike (its
+ * weights are scale * q), with no 8-bit rounding of the logits. */
+static bool read_as_float(const tl *t, const cr_node *n)
+{
+    static const char *const int8_ops[] = { "conv2d", "depthwise2d", "matmul", "add",
+                                            "maxpool2d", "avgpool2d", "global_maxpool",
+                                            "global_avgpool", "reshape", "flatten",
+                                            "zero_pad2d" };
+    for (int i = n->id + 1; i < t->g->n; i++) {
+        const cr_node *c = t->g->nodes[i];
+        bool reads = false;
+        for (int j = 0; j < c->n_in; j++)
+            reads |= c->in[j] == n;
+        if (!reads)
+            continue;
+        const cr_act_def *a = cr_act_of(c);
+        if (a && (a->id == CREST_RELU || a->id == CREST_RELU6))
+            return false;
+        for (size_t k = 0; k < sizeof int8_ops / sizeof *int8_ops; k++)
+            if (!strcmp(c->op->name, int8_ops[k]))
+                return false;
+    }
+    return true;
+}
+
 /* A quantized model's Dense (int8 kernel, calibrated output) as an int8
  * FULLY_CONNECTED: 1, done; 0, it stays float; -1, an error. */
 static int matmul_int8(tl *t, const cr_node *n, const cr_node *last, const cr_node *bias, int fa)
 {
     const cr_qweight *qw = cr_quant_weight(t->q, n->in[1]->w);
     const cr_qact *po = cr_tl_qpar(t, last) ? cr_tl_qpar(t, last) : cr_tl_qpar(t, n);
-    if (!qw || !po)
+    if (!qw || !po || read_as_float(t, last))
         return 0;
     int in[3] = { cr_tl_val_q(t, n->in[0]), -1, -1 };
     if (in[0] < 0)
