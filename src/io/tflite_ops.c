@@ -261,9 +261,11 @@ static int relu_ex(tl *t, const cr_node *n, int x)
 /* ---- window ops ------------------------------------------------------------ */
 
 /* PAD x [1,h,w,c] by these zeros into a new tensor: its index or -1. */
-static int pad4(tl *t, const cr_node *n, int x, const int32_t *in_shape, int top, int bottom,
+static int pad4(tl *t, const cr_node *n, int x, const int32_t *shape_in, int top, int bottom,
                 int left, int right)
 {
+    int32_t in_shape[4];      /* shape_in may lie in t->t, which new tensors move */
+    memcpy(in_shape, shape_in, sizeof in_shape);
     int32_t *p = cr_tl_alloc(t, 8 * sizeof *p);
     if (!p)
         return -1;
@@ -683,7 +685,8 @@ static bool emit_spatial(tl *t, const cr_node *n, const char *op)
     int x = cr_tl_val(t, n->in[0]);
     if (x < 0)
         return false;
-    const int32_t *s = shape_of(t, x);
+    int32_t s[4];             /* a copy: new tensors move t->t */
+    memcpy(s, shape_of(t, x), sizeof s);
     if (!strcmp(op, "global_avgpool"))
         return set(t, n, reduce(t, n, TFL_MEAN, x, (int32_t[]){ 1, 2 }, 2, n->shape.ndim == 4));
     if (!strcmp(op, "global_maxpool")) {
@@ -772,7 +775,8 @@ static int emit_int8(tl *t, const cr_node *n)
     const cr_act_def *a = cr_act_of(n);
     if (x < 0 || t->t[x].type != TFL_INT8)
         return 0;
-    const int32_t *s = shape_of(t, x);
+    int32_t s[CR_MAX_DIMS];   /* a copy: new tensors move t->t */
+    memcpy(s, shape_of(t, x), sizeof s);
     if (!strcmp(op, "reshape") || !strcmp(op, "flatten"))
         return (y = same_params(t, n, x)) >= 0 &&
                set(t, n, cr_tl_reshape(t, x, shape_of(t, y), n->shape.ndim, y)) ? 1 : -1;
@@ -820,9 +824,9 @@ bool cr_tl_emit(tl *t, const cr_node *n)
     if (!strcmp(op, "scale"))
         return emit_scale(t, n);
     if (!strcmp(op, "flatten") || !strcmp(op, "reshape")) {
-        int y = fresh(t, n);
-        return set(t, n, y >= 0 ? cr_tl_reshape(t, cr_tl_val(t, n->in[0]), shape_of(t, y), n->shape.ndim, y)
-                                : -1);
+        int x = cr_tl_val(t, n->in[0]), y = fresh(t, n);   /* in this order: */
+        return set(t, n, x >= 0 && y >= 0                    /* tensors move t->t */
+                         ? cr_tl_reshape(t, x, shape_of(t, y), n->shape.ndim, y) : -1);
     }
     if (!strcmp(op, "concat"))
         return emit_concat(t, n);
