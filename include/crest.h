@@ -608,7 +608,10 @@ int crest_model_save_onnx(crest_model *m, const char *path);
  * (shape_signature -1; shapes say 1), other sizes as traced. A layer with no
  * TFLite form (DenseFeatures' feature columns, a padding SAME and VALID
  * cannot express on a pooling, ...) is CREST_E_UNSUPPORTED naming it;
- * nothing is written then. */
+ * nothing is written then. A quantized model (crest_quantize) is written
+ * int8 where crest runs it int8 (TFLite int8 = crest's uint8 - 128, kernels
+ * per output channel, int32 biases), with QUANTIZE / DEQUANTIZE where float
+ * ops meet int8 ones; its input and output stay float. */
 int crest_model_save_tflite(crest_model *m, const char *path);
 /* The model as a Keras 3 .keras file (model.save("m.keras")'s layout: a zip
  * of config.json in Keras 3's schema, metadata.json with crest's metadata

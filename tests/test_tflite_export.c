@@ -4,7 +4,9 @@
  * version, buffer 0 empty and weight data 16-aligned, inputs and outputs
  * with the batch dynamic in shape_signature, the operators (a batch norm
  * folded into the convolution before it, ReLU6 fused; alone, it is MUL +
- * ADD), two inputs kept by name; the same model gives the same bytes; bad
+ * ADD), two inputs kept by name, a quantized model's int8 operators and
+ * tensors (per-channel kernels, int32 biases, QUANTIZE / DEQUANTIZE at the
+ * float edges); the same model gives the same bytes; bad
  * arguments are refused, and every allocation failure is CREST_E_NOMEM
  * leaving no file (leaks show under ASan). A runtime that is not crest's
  * checks the files in tests/scripts/tflite_export.sh. */
@@ -90,10 +92,12 @@ static int64_t scalar(const fbr *f, const uint8_t *table, int id, int size, int6
 /* ---- TFLite's schema (schema.fbs): the tables and fields read here ---- */
 enum { MODEL_VERSION = 0, MODEL_OPCODES = 1, MODEL_SUBGRAPHS = 2, MODEL_BUFFERS = 4 };
 enum { SG_TENSORS = 0, SG_INPUTS = 1, SG_OUTPUTS = 2, SG_OPS = 3 };
-enum { T_SHAPE = 0, T_TYPE = 1, T_BUFFER = 2, T_NAME = 3, T_SIGNATURE = 7 };
+enum { T_SHAPE = 0, T_TYPE = 1, T_BUFFER = 2, T_NAME = 3, T_QUANT = 4, T_SIGNATURE = 7 };
+enum { Q_SCALE = 2, Q_ZERO = 3, Q_DIM = 6 };          /* QuantizationParameters */
+enum { INT8 = 9, INT32 = 2, FLOAT32 = 0 };            /* TensorType */
 enum { OP_OPCODE = 0, OP_INPUTS = 1, OP_OUTPUTS = 2, OP_OPT_TYPE = 3, OP_OPTS = 4 };
 enum { CONV_2D = 3, FULLY_CONNECTED = 9, MUL = 18, ADD = 0, RELU6 = 21, MEAN = 40,
-       SOFTMAX = 25, CONCATENATION = 2, TANH = 28 };
+       SOFTMAX = 25, CONCATENATION = 2, TANH = 28, QUANTIZE = 114, DEQUANTIZE = 6 };
 
 typedef struct tfl {
     fbr f;
@@ -298,6 +302,66 @@ static void test_same_bytes(void **state)
     crest_model_free(m);
 }
 
+/* Tensor k's type and the count and axis of its quantization parameters. */
+static int tensor_type(const tfl *t, int k, int *n_q, int *q_dim)
+{
+    const uint8_t *x = vtab(&t->f, t->tensors, (uint32_t)k), *q = obj(&t->f, x, T_QUANT);
+    *n_q = q ? (int)vlen(&t->f, obj(&t->f, q, Q_SCALE)) : 0;
+    *q_dim = q ? (int)scalar(&t->f, q, Q_DIM, 4, 0) : 0;
+    if (q)
+        assert_int_equal(vlen(&t->f, obj(&t->f, q, Q_ZERO)), (uint32_t)*n_q);
+    return (int)scalar(&t->f, x, T_TYPE, 1, 0);
+}
+
+/* conv_bn quantized (crest_quantize on random images): one QUANTIZE at the
+ * input, CONV_2D int8 (int8 per-channel filter on axis 0, int32 bias), MEAN
+ * int8, a DEQUANTIZE before the float Dense and softmax. */
+static void test_int8(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    char path[128];
+    snprintf(path, sizeof path, "%s/q.tflite", tu_fixture_dir);
+    crest_model *m = conv_bn();
+    float *x = malloc(N * 6 * 6 * 3 * sizeof *x);
+    assert_non_null(x);
+    for (int i = 0; i < N * 6 * 6 * 3; i++)
+        x[i] = (float)((i * 7919) % 1000) / 1000.0f;
+    crest_dataset *cal = NULL;
+    assert_int_equal(crest_dataset_new(&cal, N, crest_shape(3, 6, 6, 3), x, NULL, 0), CREST_OK);
+    assert_int_equal(crest_quantize(m, cal, &(crest_quant_opts){ .samples = N }), CREST_OK);
+    assert_int_equal(crest_model_save_tflite(m, path), CREST_OK);
+    tfl t;
+    open_tfl(&t, path);
+    assert_int_equal(count_op(&t, QUANTIZE), 1);
+    assert_int_equal(count_op(&t, DEQUANTIZE), 1);
+    assert_int_equal(count_op(&t, CONV_2D), 1);
+    assert_int_equal(count_op(&t, SOFTMAX), 1);
+    int n_q, q_dim;
+    for (uint32_t i = 0; i < vlen(&t.f, t.ops); i++) {
+        const uint8_t *op = vtab(&t.f, t.ops, i), *in = obj(&t.f, op, OP_INPUTS);
+        int code = op_code(&t, i), out = vint(&t.f, obj(&t.f, op, OP_OUTPUTS), 0);
+        /* the head's Dense, read by the softmax alone, is float (as crest
+         * gives it from its int32 sums) */
+        int want = code == SOFTMAX || code == DEQUANTIZE || code == FULLY_CONNECTED ? FLOAT32
+                                                                                  : INT8;
+        assert_int_equal(tensor_type(&t, out, &n_q, &q_dim), want);
+        if (code == CONV_2D) {
+            assert_int_equal(tensor_type(&t, vint(&t.f, in, 0), &n_q, &q_dim), INT8);
+            assert_int_equal(n_q, 1);                       /* per tensor */
+            assert_int_equal(tensor_type(&t, vint(&t.f, in, 1), &n_q, &q_dim), INT8);
+            assert_int_equal(n_q, 5);                       /* per output channel */
+            assert_int_equal(q_dim, 0);
+            assert_int_equal(tensor_type(&t, vint(&t.f, in, 2), &n_q, &q_dim), INT32);
+            assert_int_equal(n_q, 5);
+        }
+    }
+    free(t.raw);
+    free(x);
+    crest_dataset_free(cal);
+    crest_model_free(m);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -348,6 +412,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batchnorm_alone, tu_setup_dir, tu_teardown_dir),
         cmocka_unit_test_setup_teardown(test_two_inputs, tu_setup_dir, tu_teardown_dir),
         cmocka_unit_test_setup_teardown(test_same_bytes, tu_setup_dir, tu_teardown_dir),
+        cmocka_unit_test_setup_teardown(test_int8, tu_setup_dir, tu_teardown_dir),
         cmocka_unit_test_setup_teardown(test_bad_arguments, tu_setup_dir, tu_teardown_dir),
         cmocka_unit_test_setup_teardown(test_out_of_memory, tu_setup_dir, tu_teardown_dir),
     };

@@ -19,7 +19,8 @@ static const cli_opt export_options[] = {
               "model.weights.h5); onnx: an ONNX file (float32, opset 13; inputs and\n"
               "outputs NHWC as crest's, batch dynamic); tflite: a TFLite file (float32,\n"
               "builtin operators; batch norms folded into the convolutions before them,\n"
-              "NHWC, batch dynamic)" },
+              "NHWC, batch dynamic; a model crest quantize made: int8 inside, float\n"
+              "input and output)" },
     { CLI_STR_OPT(export_opts, "--out", out), .arg = "PATH",
       .help = "the folder (tfjs) or file (h5, keras, onnx, tflite) written, atomically" },
     { CLI_ENUM_OPT(export_opts, "--quantize", quantize, "uint8|uint16|float16"),

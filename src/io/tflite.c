@@ -221,8 +221,11 @@ static bool count_uses(tl *t, const cr_graph *g)
     t->outs = cr_tl_alloc(t, (size_t)g->n_outputs * sizeof *t->outs);
     if (t->err)
         return false;
+    t->other = cr_tl_alloc(t, (size_t)g->n * sizeof *t->other);
+    if (t->err)
+        return false;
     for (int i = 0; i < g->n; i++)
-        t->tensor[i] = -1;
+        t->tensor[i] = t->other[i] = -1;
     for (int i = 0; i < g->n; i++)
         for (int k = 0; k < g->nodes[i]->n_in; k++) {
             int id = g->nodes[i]->in[k]->id;
@@ -250,6 +253,12 @@ static int build_graph(tl *t, crest_model *m, cr_graph *g)
     t->g = g;
     if (!count_uses(t, g))
         return t->err;
+    if (m->quant) {     /* int8 where crest's int8 graph has it (tflite_int8.c) */
+        t->q = m->quant;
+        if (!(t->keys = cr_tl_alloc(t, (size_t)g->n * sizeof *t->keys)))
+            return t->err;
+        cr_graph_qkeys(g, t->keys);
+    }
     crest_sym *syms[CR_MAX_IO];
     int n_syms = cr_functional_inputs(m, syms);
     for (int k = 0; k < g->n_inputs && !t->err; k++) {

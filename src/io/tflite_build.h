@@ -126,6 +126,12 @@ typedef struct tl {
     void **mem;                       /* every allocation, freed together */
     int n_mem, cap_mem;
     int err;                          /* first error (message set) */
+    /* int8 export of a quantized model (tflite_int8.c): its record, each
+     * node's key in it (cr_graph_qkeys), and each node's value in the other
+     * type (float / int8) once a DEQUANTIZE or QUANTIZE made it (-1: none) */
+    const cr_quant *q;
+    char (*keys)[160];
+    int *other;
 } tl;
 
 /* ---- building blocks (tflite_model.c) ---- */
@@ -151,6 +157,24 @@ tl_opts cr_tl_opts(uint8_t type);
 void cr_tl_opt_i(tl_opts *o, int id, int32_t v);
 void cr_tl_opt_b(tl_opts *o, int id, int8_t v);
 void cr_tl_opt_f(tl_opts *o, int id, float v);
+
+/* ---- int8 tensors of a quantized model (tflite_int8.c) ---- */
+/* TFLite int8 is crest's uint8 shifted: q - 128, zero point z - 128, same
+ * scale. The calibrated parameters of node n's value, or NULL. */
+const cr_qact *cr_tl_qpar(const tl *t, const cr_node *n);
+/* An int8 tensor of crest shape s with scale sc and TFLite zero point z. */
+int cr_tl_qtensor(tl *t, const char *name, const cr_dims *s, float sc, int32_t z);
+/* n's value as int8: the tensor it is, or one QUANTIZE made from its float
+ * value with its calibrated parameters; -1 (no error) when it has none. */
+int cr_tl_val_q(tl *t, const cr_node *n);
+/* n's value as float: a DEQUANTIZE of int8 tensor k (made once). */
+int cr_tl_dequantized(tl *t, const cr_node *n, int k);
+/* The int8 filter and int32 bias (b: float values, or NULL for zeros) of
+ * conv2d / depthwise2d / matmul node n, its kernel quantized per output
+ * channel (qw), for input scale s_in, in TFLite's layouts; false on an
+ * error. */
+bool cr_tl_qconsts(tl *t, const cr_node *n, const cr_qweight *qw, float s_in, const float *b,
+                   int *filter, int *bias);
 
 /* ---- crest's ops as TFLite operators (tflite_ops.c) ---- */
 /* RESHAPE x to shape (shape[0], the batch, as -1) into out; out or -1. */

@@ -64,7 +64,8 @@ int cr_tl_val(tl *t, const cr_node *n)
     if (t->tensor[n->id] < 0 && !t->err)
         t->err = cr_fail(CREST_E_INTERNAL, "TFLite: node %d of layer '%s' used before it "
                          "was written", n->id, n->layer ? n->layer : "?");
-    return t->tensor[n->id];
+    int k = t->tensor[n->id];
+    return k >= 0 && t->t[k].type == TFL_INT8 ? cr_tl_dequantized(t, n, k) : k;
 }
 
 /* A new tensor of n's shape, named after it. */
@@ -260,9 +261,11 @@ static int relu_ex(tl *t, const cr_node *n, int x)
 /* ---- window ops ------------------------------------------------------------ */
 
 /* PAD x [1,h,w,c] by these zeros into a new tensor: its index or -1. */
-static int pad4(tl *t, const cr_node *n, int x, const int32_t *in_shape, int top, int bottom,
+static int pad4(tl *t, const cr_node *n, int x, const int32_t *shape_in, int top, int bottom,
                 int left, int right)
 {
+    int32_t in_shape[4];      /* shape_in may lie in t->t, which new tensors move */
+    memcpy(in_shape, shape_in, sizeof in_shape);
     int32_t *p = cr_tl_alloc(t, 8 * sizeof *p);
     if (!p)
         return -1;
@@ -273,8 +276,15 @@ static int pad4(tl *t, const cr_node *n, int x, const int32_t *in_shape, int top
     int32_t shape[4] = { 1, in_shape[1] + top + bottom, in_shape[2] + left + right, in_shape[3] };
     int y = cr_tl_tensor(t, cr_tl_str(t, "%s/pad_%d", n->layer ? n->layer : "v", t->n_t), shape,
                          4, true, TFL_FLOAT32);
+    bool int8 = x >= 0 && y >= 0 && t->t[x].type == TFL_INT8;
+    if (int8) {      /* int8: the input's parameters (the zeros pad with its zero point) */
+        t->t[y].type = TFL_INT8;
+        t->t[y].scale = t->t[x].scale;
+        t->t[y].zero = t->t[x].zero;
+        t->t[y].n_q = 1;
+    }
     tl_opts o = cr_tl_opts(TFL_OPT_PAD);
-    return cr_tl_op(t, TFL_PAD, 1, (int[]){ x, k }, 2, y, &o) ? y : -1;
+    return cr_tl_op(t, TFL_PAD, int8 ? 2 : 1, (int[]){ x, k }, 2, y, &o) ? y : -1;
 }
 
 /* TFLite's padding for geometry g, SAME or VALID, or -1 when it is neither
@@ -383,10 +393,85 @@ static const cr_node *fuse_after(tl *t, const cr_node *n, bool conv, int *act,
     return last;
 }
 
+/* x padded as geometry g asks when SAME and VALID cannot say it (explicit
+ * zeros, then VALID): *pad set; x, or -1 when no padding fits. */
+static int window_input(tl *t, const cr_node *n, const cr_conv_geom *g, int x, int *pad)
+{
+    int pb, pr;
+    *pad = padding_of(g, &pb, &pr);
+    if (*pad >= 0 || (!is_op(n, "conv2d") && !is_op(n, "depthwise2d")))
+        return *pad >= 0 ? x : -1;
+    int eh = (g->kh - 1) * g->dh + 1, ew = (g->kw - 1) * g->dw + 1;
+    pb = pb > 0 ? pb : 0;
+    pr = pr > 0 ? pr : 0;
+    int h = g->h + g->pt + pb, w = g->w + g->pl + pr;
+    if (h < eh || w < ew || (h - eh) / g->sh + 1 != g->oh || (w - ew) / g->sw + 1 != g->ow)
+        return -1;
+    *pad = TFL_PAD_VALID;
+    return pad4(t, n, x, (int32_t[]){ 1, g->h, g->w, g->c }, g->pt, pb, g->pl, pr);
+}
+
+/* The window operator of n: in = {x, filter, bias} (pools: x), fused
+ * activation fa; int8 ops take the versions TFLite gives their int8 forms. */
+static bool window_op(tl *t, const cr_node *n, const cr_conv_geom *g, int pad, int fa,
+                      const int *in, int y, bool int8)
+{
+    bool conv = is_op(n, "conv2d"), dw = is_op(n, "depthwise2d");
+    int code, version = int8 ? 2 : 1;
+    tl_opts o;
+    if (conv || dw) {
+        code = conv ? TFL_CONV_2D : TFL_DEPTHWISE_CONV_2D;
+        o = cr_tl_opts(conv ? TFL_OPT_CONV2D : TFL_OPT_DEPTHWISE_CONV2D);
+        if (dw)
+            cr_tl_opt_i(&o, 3, g->oc / g->c);                    /* depth_multiplier */
+        cr_tl_opt_b(&o, dw ? 4 : 3, (int8_t)fa);
+        cr_tl_opt_i(&o, dw ? 5 : 4, g->dw);                      /* dilation w, h */
+        cr_tl_opt_i(&o, dw ? 6 : 5, g->dh);
+        version = int8 ? 3 : dw && (g->dh > 1 || g->dw > 1) ? 2 : 1;
+    } else {
+        code = is_op(n, "maxpool2d") ? TFL_MAX_POOL_2D : TFL_AVERAGE_POOL_2D;
+        o = cr_tl_opts(TFL_OPT_POOL2D);
+        cr_tl_opt_i(&o, 3, g->kw);                               /* filter width, height */
+        cr_tl_opt_i(&o, 4, g->kh);
+        cr_tl_opt_b(&o, 5, (int8_t)fa);
+    }
+    cr_tl_opt_b(&o, 0, (int8_t)pad);
+    cr_tl_opt_i(&o, 1, g->sw);
+    cr_tl_opt_i(&o, 2, g->sh);
+    return cr_tl_op(t, code, version, in, conv || dw ? 3 : 1, y, &o);
+}
+
+/* A quantized model's convolution (its kernel int8, its output calibrated)
+ * or max pooling of an int8 value, as an int8 operator: 1, done; 0, n stays
+ * float; -1, an error. */
+static int window_int8(tl *t, const cr_node *n, const cr_node *last, const cr_conv_geom *g,
+                       int fa)
+{
+    bool conv = is_op(n, "conv2d") || is_op(n, "depthwise2d");
+    const cr_qweight *qw = conv ? cr_quant_weight(t->q, n->in[1]->w) : NULL;
+    const cr_qact *po = cr_tl_qpar(t, last) ? cr_tl_qpar(t, last) : cr_tl_qpar(t, n);
+    int in0 = t->tensor[n->in[0]->id];
+    if (conv ? !qw || !po : !is_op(n, "maxpool2d") || in0 < 0 || t->t[in0].type != TFL_INT8)
+        return 0;
+    int pad, x = cr_tl_val_q(t, n->in[0]);
+    if (x < 0)
+        return t->err ? -1 : 0;
+    if ((x = window_input(t, n, g, x, &pad)) < 0)
+        return 0;
+    int in[3] = { x, -1, -1 }, y;
+    if (conv && !cr_tl_qconsts(t, n, qw, t->t[x].scale[0], n->n_in == 3 ? n->in[2]->w->val : NULL,
+                               &in[1], &in[2]))
+        return -1;
+    const char *name = cr_tl_str(t, "%s/%s_%d", last->layer ? last->layer : "v", n->op->name, t->n_t);
+    y = conv ? cr_tl_qtensor(t, name, &last->shape, po->s, po->z - 128)
+             : cr_tl_qtensor(t, name, &n->shape, t->t[x].scale[0], (int32_t)t->t[x].zero[0]);
+    return window_op(t, n, g, pad, fa, in, y, true) && set(t, last, y) ? 1 : -1;
+}
+
 static bool emit_window(tl *t, const cr_node *n)
 {
     cr_conv_geom g;
-    int act, pb, pr;
+    int act;
     bool folded;
     if (!cr_window_parts(n, &g, &act, &folded))
         return cr_tl_fail_node(t, n, CREST_E_SHAPE, "a window op whose geometry is bad");
@@ -396,45 +481,17 @@ static bool emit_window(tl *t, const cr_node *n)
     if ((conv || dw) && !params_only(n, 1))
         return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "a kernel or bias that is not a weight");
     const cr_node *bn, *last = conv || dw ? fuse_after(t, n, true, &act, &bn) : n;
-    int x = cr_tl_val(t, n->in[0]), pad = padding_of(&g, &pb, &pr);
-    if (pad < 0 && (conv || dw)) {   /* explicit zeros, then VALID */
-        int eh = (g.kh - 1) * g.dh + 1, ew = (g.kw - 1) * g.dw + 1;
-        pb = pb > 0 ? pb : 0;
-        pr = pr > 0 ? pr : 0;
-        int h = g.h + g.pt + pb, w = g.w + g.pl + pr;
-        if (h >= eh && w >= ew && (h - eh) / g.sh + 1 == g.oh && (w - ew) / g.sw + 1 == g.ow) {
-            x = pad4(t, n, x, (int32_t[]){ 1, g.h, g.w, g.c }, g.pt, pb, g.pl, pr);
-            pad = TFL_PAD_VALID;
-        }
-    }
-    if (pad < 0)
-        return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "a padding TFLite's SAME and VALID "
-                               "cannot express");
-    int fa = fusable(act), y = fresh(t, fa >= 0 ? last : n), in[3], code, version = 1;
-    tl_opts o;
-    if (conv || dw) {
-        if (!conv_consts(t, n, bn, dw, &in[1], &in[2]))
-            return false;
-        code = conv ? TFL_CONV_2D : TFL_DEPTHWISE_CONV_2D;
-        o = cr_tl_opts(conv ? TFL_OPT_CONV2D : TFL_OPT_DEPTHWISE_CONV2D);
-        if (dw)
-            cr_tl_opt_i(&o, 3, g.oc / g.c);                      /* depth_multiplier */
-        cr_tl_opt_b(&o, dw ? 4 : 3, (int8_t)(fa >= 0 ? fa : TFL_ACT_NONE));
-        cr_tl_opt_i(&o, dw ? 5 : 4, g.dw);                       /* dilation w, h */
-        cr_tl_opt_i(&o, dw ? 6 : 5, g.dh);
-        version = dw && (g.dh > 1 || g.dw > 1) ? 2 : 1;
-    } else {
-        code = is_op(n, "maxpool2d") ? TFL_MAX_POOL_2D : TFL_AVERAGE_POOL_2D;
-        o = cr_tl_opts(TFL_OPT_POOL2D);
-        cr_tl_opt_i(&o, 3, g.kw);                                /* filter width, height */
-        cr_tl_opt_i(&o, 4, g.kh);
-        cr_tl_opt_b(&o, 5, (int8_t)(fa >= 0 ? fa : TFL_ACT_NONE));
-    }
-    cr_tl_opt_b(&o, 0, (int8_t)pad);
-    cr_tl_opt_i(&o, 1, g.sw);
-    cr_tl_opt_i(&o, 2, g.sh);
-    in[0] = x;
-    if (!cr_tl_op(t, code, version, in, conv || dw ? 3 : 1, y, &o))
+    int fa = fusable(act), pad, r;
+    if (t->q && !bn && fa >= 0 && (r = window_int8(t, n, last, &g, fa)) != 0)
+        return r > 0;
+    int x = window_input(t, n, &g, cr_tl_val(t, n->in[0]), &pad);
+    if (x < 0)
+        return t->err ? false : cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "a padding TFLite's "
+                                                "SAME and VALID cannot express");
+    int y = fresh(t, fa >= 0 ? last : n), in[3] = { x, -1, -1 };
+    if ((conv || dw) && !conv_consts(t, n, bn, dw, &in[1], &in[2]))
+        return false;
+    if (!window_op(t, n, &g, pad, fa >= 0 ? fa : TFL_ACT_NONE, in, y, false))
         return false;
     return set(t, last, fa >= 0 ? y : act_to(t, n, act, y));
 }
@@ -443,6 +500,61 @@ static bool emit_window(tl *t, const cr_node *n)
 
 /* The shape of tensor k (batch first). */
 static const int32_t *shape_of(const tl *t, int k) { return t->t[k].shape; }
+
+/* An int8 tensor like node n's value with the parameters of tensor k. */
+static int same_params(tl *t, const cr_node *n, int k)
+{
+    return cr_tl_qtensor(t, cr_tl_str(t, "%s/%s_%d", n->layer ? n->layer : "v", n->op->name, t->n_t),
+                         &n->shape, t->t[k].scale[0], (int32_t)t->t[k].zero[0]);
+}
+
+/* Whether only float ops read n (or it is a graph output): crest's int8
+ * graph then gives the Dense's output as float from its int32 sums, which a
+ * float FULLY_CONNECTED on the dequantized input computes alike (its
+ * weights are scale * q), with no 8-bit rounding of the logits. */
+static bool read_as_float(const tl *t, const cr_node *n)
+{
+    static const char *const int8_ops[] = { "conv2d", "depthwise2d", "matmul", "add",
+                                            "maxpool2d", "avgpool2d", "global_maxpool",
+                                            "global_avgpool", "reshape", "flatten",
+                                            "zero_pad2d" };
+    for (int i = n->id + 1; i < t->g->n; i++) {
+        const cr_node *c = t->g->nodes[i];
+        bool reads = false;
+        for (int j = 0; j < c->n_in; j++)
+            reads |= c->in[j] == n;
+        if (!reads)
+            continue;
+        const cr_act_def *a = cr_act_of(c);
+        if (a && (a->id == CREST_RELU || a->id == CREST_RELU6))
+            return false;
+        for (size_t k = 0; k < sizeof int8_ops / sizeof *int8_ops; k++)
+            if (!strcmp(c->op->name, int8_ops[k]))
+                return false;
+    }
+    return true;
+}
+
+/* A quantized model's Dense (int8 kernel, calibrated output) as an int8
+ * FULLY_CONNECTED: 1, done; 0, it stays float; -1, an error. */
+static int matmul_int8(tl *t, const cr_node *n, const cr_node *last, const cr_node *bias, int fa)
+{
+    const cr_qweight *qw = cr_quant_weight(t->q, n->in[1]->w);
+    const cr_qact *po = cr_tl_qpar(t, last) ? cr_tl_qpar(t, last) : cr_tl_qpar(t, n);
+    if (!qw || !po || read_as_float(t, last))
+        return 0;
+    int in[3] = { cr_tl_val_q(t, n->in[0]), -1, -1 };
+    if (in[0] < 0)
+        return t->err ? -1 : 0;
+    if (!cr_tl_qconsts(t, n, qw, t->t[in[0]].scale[0], bias ? bias->in[1]->w->val : NULL,
+                       &in[1], &in[2]))
+        return -1;
+    int y = cr_tl_qtensor(t, cr_tl_str(t, "%s/dense_%d", last->layer ? last->layer : "v", t->n_t),
+                          &last->shape, po->s, po->z - 128);
+    tl_opts o = cr_tl_opts(TFL_OPT_FULLY_CONNECTED);
+    cr_tl_opt_b(&o, 0, (int8_t)fa);
+    return cr_tl_op(t, TFL_FULLY_CONNECTED, 4, in, 3, y, &o) && set(t, last, y) ? 1 : -1;
+}
 
 /* x [..., k] @ w [k, units] (a weight): FULLY_CONNECTED with the bias add
  * and activation after it fused; x of rank > 2 through a RESHAPE to
@@ -453,8 +565,11 @@ static bool emit_matmul(tl *t, const cr_node *n)
     if (w->kind != CR_NODE_PARAM || !w->w || w->shape.ndim != 2)
         return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "a matrix product whose right "
                                "side is not a weight matrix");
-    int act = CREST_LINEAR;
+    int act = CREST_LINEAR, q;
     const cr_node *last = fuse_after(t, n, false, &act, &bias);
+    if (t->q && x->shape.ndim == 2 && fusable(act) >= 0 &&
+        (q = matmul_int8(t, n, last, bias, fusable(act))) != 0)
+        return q > 0;
     int32_t k = (int32_t)w->shape.d[0], units = (int32_t)w->shape.d[1];
     float *f = cr_tl_alloc(t, (size_t)k * (size_t)units * sizeof *f);
     if (!f)
@@ -570,7 +685,8 @@ static bool emit_spatial(tl *t, const cr_node *n, const char *op)
     int x = cr_tl_val(t, n->in[0]);
     if (x < 0)
         return false;
-    const int32_t *s = shape_of(t, x);
+    int32_t s[4];             /* a copy: new tensors move t->t */
+    memcpy(s, shape_of(t, x), sizeof s);
     if (!strcmp(op, "global_avgpool"))
         return set(t, n, reduce(t, n, TFL_MEAN, x, (int32_t[]){ 1, 2 }, 2, n->shape.ndim == 4));
     if (!strcmp(op, "global_maxpool")) {
@@ -610,7 +726,11 @@ static bool emit_spatial(tl *t, const cr_node *n, const char *op)
 /* n's value is its input's (dropout, a linear activation...). */
 static bool alias(tl *t, const cr_node *n)
 {
-    return set(t, n, cr_tl_val(t, n->in[0]));
+    const cr_node *x = n->in[0];
+    if (t->tensor[x->id] < 0)
+        return set(t, n, cr_tl_val(t, x));
+    t->other[n->id] = t->other[x->id];
+    return set(t, n, t->tensor[x->id]);
 }
 
 static bool emit_scale(tl *t, const cr_node *n)
@@ -625,10 +745,66 @@ static bool emit_scale(tl *t, const cr_node *n)
     return y == cr_tl_val(t, n->in[0]) ? alias(t, n) : set(t, n, y);
 }
 
+/* add of two calibrated values of n's shape as an int8 ADD. */
+static int add_int8(tl *t, const cr_node *n)
+{
+    const cr_qact *po = cr_tl_qpar(t, n);
+    if (!po || n->n_in != 2 || !cr_dims_eq(&n->in[0]->shape, &n->shape) ||
+        !cr_dims_eq(&n->in[1]->shape, &n->shape))
+        return 0;
+    int a = cr_tl_val_q(t, n->in[0]), b = a >= 0 ? cr_tl_val_q(t, n->in[1]) : -1;
+    if (a < 0 || b < 0)
+        return t->err ? -1 : 0;
+    int y = cr_tl_qtensor(t, cr_tl_str(t, "%s/add_%d", n->layer ? n->layer : "v", t->n_t),
+                          &n->shape, po->s, po->z - 128);
+    tl_opts o = cr_tl_opts(TFL_OPT_ADD);
+    return cr_tl_op(t, TFL_ADD, 2, (int[]){ a, b }, 2, y, &o) && set(t, n, y) ? 1 : -1;
+}
+
+/* The ops of a quantized model that run on an int8 value as crest's int8
+ * graph runs them (src/quant_graph.c): add; and, on an int8 input, reshape,
+ * flatten, relu, relu6, zero padding and max pooling (the output keeps the
+ * input's parameters) and global average pooling (MEAN, its own). 1: done,
+ * 0: n stays float, -1: an error. */
+static int emit_int8(tl *t, const cr_node *n)
+{
+    const char *op = n->op->name;
+    if (!strcmp(op, "add"))
+        return add_int8(t, n);
+    int x = n->n_in ? t->tensor[n->in[0]->id] : -1, y, top, bottom, left, right;
+    const cr_act_def *a = cr_act_of(n);
+    if (x < 0 || t->t[x].type != TFL_INT8)
+        return 0;
+    int32_t s[CR_MAX_DIMS];   /* a copy: new tensors move t->t */
+    memcpy(s, shape_of(t, x), sizeof s);
+    if (!strcmp(op, "reshape") || !strcmp(op, "flatten"))
+        return (y = same_params(t, n, x)) >= 0 &&
+               set(t, n, cr_tl_reshape(t, x, shape_of(t, y), n->shape.ndim, y)) ? 1 : -1;
+    if (a && (a->id == CREST_RELU || a->id == CREST_RELU6))
+        return (y = same_params(t, n, x)) >= 0 &&
+               cr_tl_op(t, a->id == CREST_RELU ? TFL_RELU : TFL_RELU6, 2, &x, 1, y, NULL) &&
+               set(t, n, y) ? 1 : -1;
+    if (cr_pad_parts(n, &top, &bottom, &left, &right))
+        return set(t, n, pad4(t, n, x, s, top, bottom, left, right)) ? 1 : -1;
+    const cr_qact *po = cr_tl_qpar(t, n);
+    if (!strcmp(op, "global_avgpool") && po && n->in[0]->shape.ndim == 4) {
+        int k = cr_tl_const_i32(t, cr_tl_str(t, "axes_%d", t->n_t), (int32_t[]){ 1, 2 }, 2);
+        tl_opts o = cr_tl_opts(TFL_OPT_REDUCER);
+        cr_tl_opt_b(&o, 0, n->shape.ndim == 4);
+        y = cr_tl_qtensor(t, cr_tl_str(t, "%s/mean_%d", n->layer ? n->layer : "v", t->n_t),
+                          &n->shape, po->s, po->z - 128);
+        return cr_tl_op(t, TFL_MEAN, 2, (int[]){ x, k }, 2, y, &o) && set(t, n, y) ? 1 : -1;
+    }
+    return 0;
+}
+
 bool cr_tl_emit(tl *t, const cr_node *n)
 {
     const char *op = n->op->name;
     const cr_act_def *a = cr_act_of(n);
+    int r;
+    if (t->q && (r = emit_int8(t, n)) != 0)
+        return r > 0;
     if (a)
         return set(t, n, act_to(t, n, a->id, cr_tl_val(t, n->in[0])));
     if (!strcmp(op, "conv2d") || !strcmp(op, "depthwise2d") || !strcmp(op, "maxpool2d") ||
@@ -648,9 +824,9 @@ bool cr_tl_emit(tl *t, const cr_node *n)
     if (!strcmp(op, "scale"))
         return emit_scale(t, n);
     if (!strcmp(op, "flatten") || !strcmp(op, "reshape")) {
-        int y = fresh(t, n);
-        return set(t, n, y >= 0 ? cr_tl_reshape(t, cr_tl_val(t, n->in[0]), shape_of(t, y), n->shape.ndim, y)
-                                : -1);
+        int x = cr_tl_val(t, n->in[0]), y = fresh(t, n);   /* in this order: */
+        return set(t, n, x >= 0 && y >= 0                    /* tensors move t->t */
+                         ? cr_tl_reshape(t, x, shape_of(t, y), n->shape.ndim, y) : -1);
     }
     if (!strcmp(op, "concat"))
         return emit_concat(t, n);

@@ -1,0 +1,120 @@
+/* tflite_int8.c - int8 tensors for the TFLite export of a quantized model
+ * (crest quantize; src/quant.c): the calibrated parameters of a node's
+ * value, int8 tensors with TFLite's quantization (per tensor for values,
+ * per output channel for kernels, int32 biases in units of s_in * s_w[c],
+ * as crest's int8 kernels use them), and the QUANTIZE / DEQUANTIZE
+ * operators between the float and int8 parts of the graph. TFLite's int8
+ * is crest's uint8 shifted by 128: the same scale, zero point z - 128. */
+#include "tflite_build.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+const cr_qact *cr_tl_qpar(const tl *t, const cr_node *n)
+{
+    return t->q && t->keys && t->keys[n->id][0] ? cr_quant_act(t->q, t->keys[n->id]) : NULL;
+}
+
+/* Per-tensor parameters of tensor k: scale sc, zero point z (TFLite's). */
+static bool quantize_params(tl *t, int k, float sc, int32_t z)
+{
+    float *s = cr_tl_alloc(t, sizeof *s);
+    int64_t *zp = cr_tl_alloc(t, sizeof *zp);
+    if (!s || !zp || k < 0)
+        return false;
+    *s = sc;
+    *zp = z;
+    t->t[k].type = TFL_INT8;
+    t->t[k].scale = s;
+    t->t[k].zero = zp;
+    t->t[k].n_q = 1;
+    return true;
+}
+
+int cr_tl_qtensor(tl *t, const char *name, const cr_dims *s, float sc, int32_t z)
+{
+    int k = cr_tl_tensor_dims(t, name, s);
+    return quantize_params(t, k, sc, z) ? k : -1;
+}
+
+int cr_tl_val_q(tl *t, const cr_node *n)
+{
+    int k = t->tensor[n->id];
+    if (k < 0 || t->err)
+        return -1;
+    if (t->t[k].type == TFL_INT8)
+        return k;
+    if (t->other[n->id] >= 0)
+        return t->other[n->id];
+    const cr_qact *p = cr_tl_qpar(t, n);
+    if (!p)
+        return -1;
+    int y = cr_tl_qtensor(t, cr_tl_str(t, "%s_int8", t->t[k].name), &n->shape, p->s, p->z - 128);
+    if (y < 0 || !cr_tl_op(t, TFL_QUANTIZE, 1, &k, 1, y, NULL))
+        return -1;
+    return t->other[n->id] = y;
+}
+
+int cr_tl_dequantized(tl *t, const cr_node *n, int k)
+{
+    if (t->other[n->id] >= 0)
+        return t->other[n->id];
+    int y = cr_tl_tensor_dims(t, cr_tl_str(t, "%s_float", t->t[k].name), &n->shape);
+    if (y < 0 || !cr_tl_op(t, TFL_DEQUANTIZE, 2, &k, 1, y, NULL))
+        return -1;
+    return t->other[n->id] = y;
+}
+
+/* A constant of TFLite type type with per-channel parameters along q_dim. */
+static int qconst(tl *t, const char *name, uint8_t type, const void *data, const int32_t *shape,
+                  int nd, const float *scale, int oc, int q_dim)
+{
+    int64_t *zero = cr_tl_alloc(t, (size_t)oc * sizeof *zero);
+    int k = zero ? cr_tl_const(t, name, type, data, shape, nd) : -1;
+    if (k < 0)
+        return -1;
+    t->t[k].scale = scale;
+    t->t[k].zero = zero;
+    t->t[k].n_q = oc;
+    t->t[k].q_dim = q_dim;
+    return k;
+}
+
+bool cr_tl_qconsts(tl *t, const cr_node *n, const cr_qweight *qw, float s_in, const float *b,
+                   int *filter, int *bias)
+{
+    const cr_dims *s = &n->in[1]->shape;
+    bool dw = !strcmp(n->op->name, "depthwise2d"), fc = !strcmp(n->op->name, "matmul");
+    int64_t kh = fc ? 1 : s->d[0], kw = fc ? 1 : s->d[1], c = s->d[fc ? 0 : 2],
+            m = s->d[fc ? 1 : 3], oc = dw ? c * m : m;
+    const float *w = n->in[1]->w->val;
+    int8_t *f = cr_tl_alloc(t, (size_t)(kh * kw * c * m));
+    int32_t *bq = cr_tl_alloc(t, (size_t)oc * sizeof *bq);
+    float *bs = cr_tl_alloc(t, (size_t)oc * sizeof *bs);
+    if (!f || !bq || !bs || qw->oc != oc)
+        return false;
+    for (int64_t o = 0; o < oc; o++) {
+        bs[o] = (float)((double)s_in * qw->scale[o]);
+        bq[o] = (int32_t)lrint(b ? b[o] / ((double)s_in * qw->scale[o]) : 0.0);
+    }
+    for (int64_t at = 0; at < kh * kw * c * m; at++) {   /* Keras [kh,kw,c,m] or [k,units] */
+        int64_t j = at % m, ci = at / m % c, x = at / m / c % kw, y = at / m / c / kw, o = dw ? ci * m + j : j;
+        long q = lrint(w[at] / qw->scale[o]);
+        int8_t v = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
+        f[dw ? at : ((j * kh + y) * kw + x) * c + ci] = v;
+    }
+    const char *base = n->layer ? n->layer : "kernel";
+    int32_t shape[4] = { (int32_t)oc, (int32_t)kh, (int32_t)kw, (int32_t)c };
+    if (dw) {
+        shape[0] = 1;
+        shape[3] = (int32_t)oc;
+    }
+    if (fc)
+        shape[1] = (int32_t)c;
+    *filter = qconst(t, cr_tl_str(t, "%s/kernel_int8_%d", base, t->n_t), TFL_INT8, f, shape,
+                     fc ? 2 : 4, qw->scale, (int)oc, dw ? 3 : 0);
+    *bias = qconst(t, cr_tl_str(t, "%s/bias_int32_%d", base, t->n_t), TFL_INT32, bq,
+                   (int32_t[]){ (int32_t)oc }, 1, bs, (int)oc, 0);
+    return *filter >= 0 && *bias >= 0;
+}
