@@ -953,6 +953,10 @@ static inline bool cr_dataset_lazy(const crest_dataset *d) { return d && !d->x; 
  * inputs into dst [b, stride], decoding or transforming lazy samples. */
 int cr_dataset_gather(const crest_dataset *d, const size_t *rows, size_t start, int64_t b,
                       float *dst);
+/* The same, lazy samples decoded over pool's threads (NULL: this one); the
+ * same bits and, on failure, the message of the lowest failing sample. */
+int cr_dataset_gather_on(const crest_dataset *d, const size_t *rows, size_t start, int64_t b,
+                         float *dst, cr_pool *pool);
 /* The samples rows[0..n) of d as a new data set (lazy stays lazy). */
 int cr_dataset_take(const crest_dataset *d, const size_t *rows, size_t n, crest_dataset **out);
 /* An empty data set of n samples of `shape` with labels (or none), no x:

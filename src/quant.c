@@ -307,7 +307,7 @@ static int calib_pass(crest_model *m, cr_graph *g, const crest_dataset *d, const
     cr_ctx ctx = { .pool = pool, .training = false };
     for (size_t s = 0; !rc && s < n; s += (size_t)bs) {
         int64_t b = (int64_t)(n - s < (size_t)bs ? n - s : (size_t)bs);
-        if ((rc = cr_graph_plan(g, b)) || (rc = cr_dataset_gather(d, rows, s, b, buf)))
+        if ((rc = cr_graph_plan(g, b)) || (rc = cr_dataset_gather_on(d, rows, s, b, buf, pool)))
             break;
         cr_graph_feed(g, buf, d->stride, NULL, 0, b);
         for (int i = 0; i < g->n; i++) {

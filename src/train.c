@@ -95,7 +95,7 @@ static void fill_targets(const crest_model *m, const crest_dataset *d, size_t r,
 
 /* Rows of d into the model inputs; a lazy set's are made for this pass. */
 static int feed_rows(cr_graph *g, const crest_dataset *d, const size_t *idx, size_t start,
-                     int64_t bs)
+                     int64_t bs, cr_pool *pool)
 {
     if (!cr_dataset_lazy(d)) {
         cr_graph_feed(g, d->x, d->stride, idx, start, bs);
@@ -105,7 +105,7 @@ static int feed_rows(cr_graph *g, const crest_dataset *d, const size_t *idx, siz
     if (!x)
         return cr_fail(CREST_E_NOMEM, "out of memory for a pass of %lld samples",
                        (long long)bs);
-    int rc = cr_dataset_gather(d, idx, start, bs, x);
+    int rc = cr_dataset_gather_on(d, idx, start, bs, x, pool);
     if (!rc)
         cr_graph_feed(g, x, d->stride, NULL, 0, bs);
     cr_free(x);
@@ -116,7 +116,10 @@ static int load_batch(crest_model *m, const crest_dataset *d, const size_t *idx,
                       int64_t bs, cr_graph *g, cr_node *labels, cr_node *sw, const float *cw)
 {
     int64_t K = m->out_size, tw = m->copts.loss == CREST_SPARSE_CCE ? 1 : K;
-    int rc = feed_rows(g, d, idx, start, bs);
+    cr_pool *pool;
+    int rc = cr_model_pool(m, &pool);
+    if (!rc)
+        rc = feed_rows(g, d, idx, start, bs, pool);
     if (rc)
         return rc;
     for (int64_t b = 0; b < bs; b++) {
@@ -693,7 +696,7 @@ static int predict_rows(crest_model *m, int k, const float *x, const crest_datas
             if ((rc = cr_run_passes(m, pool, k, x, n, bs, out, w)))
                 return rc < 0 ? rc : CREST_OK;
         }
-        if (d && (rc = feed_rows(g, d, NULL, s, b)))
+        if (d && (rc = feed_rows(g, d, NULL, s, b, pool)))
             return rc;
         if (!d)
             cr_graph_feed(g, x, per, NULL, s, b);

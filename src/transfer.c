@@ -261,10 +261,10 @@ static int cache_write(const char *dir, const char *path, uint64_t key, size_t n
 /* Samples [s, s + nb) of d as the model's inputs (resized etc. per o->input;
  * a lazy set's made by its own transform). */
 static int batch_to_input(const crest_dataset *d, size_t s, size_t nb,
-                          const crest_extract_opts *o, int64_t in_size, float *dst)
+                          const crest_extract_opts *o, int64_t in_size, float *dst, cr_pool *pool)
 {
     if (!o->input)
-        return cr_dataset_gather(d, NULL, s, (int64_t)nb, dst);
+        return cr_dataset_gather_on(d, NULL, s, (int64_t)nb, dst, pool);
     const cr_dims *sh = &d->shape;
     int rc = CREST_OK;
     for (size_t i = 0; i < nb && !rc; i++) {
@@ -332,12 +332,15 @@ static int run_backbone(crest_model *m, const crest_dataset *d, const crest_extr
     float *xa = resized ? cr_malloc(B * (size_t)in_size * sizeof(float)) : x;
     int rc = x && xa ? CREST_OK
                      : cr_fail(CREST_E_NOMEM, "out of memory for a batch of %zu inputs", B);
+    cr_pool *pool = NULL;
+    if (!rc)
+        rc = cr_model_pool(m, &pool);
     double t0 = cr_now();
     size_t total = d->n * (size_t)copies;
     for (int k = 0; k < copies && !rc; k++)
         for (size_t s = 0; s < d->n && !rc; s += B) {
             size_t nb = d->n - s < B ? d->n - s : B;
-            rc = batch_to_input(d, s, nb, o, d_size, x);
+            rc = batch_to_input(d, s, nb, o, d_size, x, pool);
             cr_rng ar;   /* copy k's draws for the batch at s */
             cr_rng_seed(&ar, o->augment_seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(k + 1)) ^
                                  ((uint64_t)(o->sample_offset + s) << 20));

@@ -607,6 +607,63 @@ static void test_folder_dataset(void **state)
     free(b);
 }
 
+/* A lazy folder decoded over 2 threads gives the serial decode's bits, and
+ * with two corrupt files the serial decode's error: the lower one's name. */
+static void test_gather_threads(void **state)
+{
+    (void)state;
+    char root[512], p[1024];
+    snprintf(root, sizeof root, "%s/par", tu_fixture_dir);
+    mk("par");
+    mk("par/a");
+    mk("par/b");
+    for (int i = 0; i < 9; i++) {
+        unsigned char *px = pattern(20 + i, 14, 3, 10 + i);
+        snprintf(p, sizeof p, "%s/%s/%d.%s", root, i < 5 ? "a" : "b", i, i % 2 ? "png" : "jpg");
+        if (i % 2)
+            write_png(p, 20 + i, 14, PNG_COLOR_TYPE_RGB, 8, px, NULL, 0, NULL, 0, false);
+        else
+            write_jpeg(p, 20 + i, 14, 3, px);
+        free(px);
+    }
+    crest_image_opts o = { .height = 12, .width = 16, .preprocess = CREST_PRE_RESCALE };
+    crest_dataset *d = NULL;
+    crest_folder_info info;
+    assert_int_equal(crest_image_source_open(&d, root, &o, &info), CREST_OK);
+    assert_int_equal(crest_dataset_size(d), 9);
+    size_t per = 12 * 16 * 3;
+    float *x1 = malloc(9 * per * sizeof *x1), *x2 = malloc(9 * per * sizeof *x2);
+    cr_pool *pool = cr_pool_new(2);
+    assert_true(x1 && x2 && pool);
+    assert_int_equal(cr_dataset_gather(d, NULL, 0, 9, x1), CREST_OK);
+    memset(x2, 0xff, 9 * per * sizeof *x2);
+    assert_int_equal(cr_dataset_gather_on(d, NULL, 0, 9, x2, pool), CREST_OK);
+    assert_memory_equal(x1, x2, 9 * per * sizeof *x1);
+    size_t rows[4] = { 8, 0, 5, 3 };   /* a row list, in its order */
+    assert_int_equal(cr_dataset_gather_on(d, rows, 1, 3, x2, pool), CREST_OK);
+    assert_memory_equal(x2, x1, per * sizeof *x1);
+    assert_memory_equal(x2 + 2 * per, x1 + 3 * per, per * sizeof *x1);
+    /* sample 2 (a/2.jpg, task 0) and 7 (b/7.png, task 1) corrupt */
+    snprintf(p, sizeof p, "%s/a/2.jpg", root);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    fputs("\xff\xd8\xff not a jpeg", f);
+    fclose(f);
+    tu_write(root, "b/7.png", "\x89PNG\r\n\x1a\n\0\0", 10);
+    char serial[512];
+    assert_int_not_equal(cr_dataset_gather(d, NULL, 0, 9, x1), CREST_OK);
+    snprintf(serial, sizeof serial, "%s", crest_last_error());
+    assert_non_null(strstr(serial, "2.jpg"));
+    assert_int_not_equal(cr_dataset_gather_on(d, NULL, 0, 9, x2, pool), CREST_OK);
+    assert_string_equal(crest_last_error(), serial);
+    assert_int_not_equal(cr_dataset_gather_on(d, NULL, 4, 5, x2, pool), CREST_OK);
+    assert_non_null(strstr(crest_last_error(), "7.png"));
+    cr_pool_free(pool);
+    free(x1);
+    free(x2);
+    crest_dataset_free(d);
+}
+
 /* Every allocation failure in decoding and loading is an error, not a leak. */
 static void test_out_of_memory(void **state)
 {
@@ -1019,6 +1076,7 @@ int main(void)
         cmocka_unit_test(test_crop_and_preprocess),
         cmocka_unit_test(test_to_input_crop_to_aspect),
         cmocka_unit_test(test_folder_dataset),
+        cmocka_unit_test(test_gather_threads),
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_large_images_scaled),
         cmocka_unit_test(test_folder_source),

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 static int ds_alloc(crest_dataset **out, size_t n, crest_dims shape, int n_classes, bool dense)
@@ -244,8 +245,47 @@ static int lazy_sample(const crest_dataset *d, size_t r, float *tmp, float *dst)
     return crest_image_to_input(&img, d->image, dst);
 }
 
-int cr_dataset_gather(const crest_dataset *d, const size_t *rows, size_t start, int64_t b,
-                      float *dst)
+/* Lazy samples are decoded over the pool's threads: task ith makes a
+ * contiguous run of the batch, in order, and stops at its first failure.
+ * The batch fails with the failure of the lowest sample, so the message is
+ * the one a serial decode gives, whatever the thread count. */
+#define GATHER_MAX_TASKS 64
+
+typedef struct {
+    const crest_dataset *d;
+    const size_t *rows;
+    size_t start;
+    int64_t b;
+    float *dst;
+    int rc[GATHER_MAX_TASKS];
+    int64_t failed_at[GATHER_MAX_TASKS];
+    char msg[GATHER_MAX_TASKS][256];
+} gather_job;
+
+static void gather_task(void *ctx, int ith, int nth)
+{
+    gather_job *j = ctx;
+    const crest_dataset *d = j->d;
+    int64_t lo, hi;
+    cr_split(j->b, ith, nth, &lo, &hi);
+    j->rc[ith] = CREST_OK;
+    float *tmp = d->raw ? cr_malloc((size_t)d->raw->stride * sizeof *tmp) : NULL;
+    if (d->raw && !tmp) {
+        j->rc[ith] = cr_fail(CREST_E_NOMEM, "out of memory");
+        j->failed_at[ith] = lo;
+    }
+    for (int64_t i = lo; i < hi && !j->rc[ith]; i++) {
+        size_t r = j->rows ? j->rows[j->start + (size_t)i] : j->start + (size_t)i;
+        j->rc[ith] = lazy_sample(d, r, tmp, j->dst + (size_t)i * (size_t)d->stride);
+        j->failed_at[ith] = i;
+    }
+    if (j->rc[ith])
+        snprintf(j->msg[ith], sizeof j->msg[ith], "%s", crest_last_error());
+    cr_free(tmp);
+}
+
+int cr_dataset_gather_on(const crest_dataset *d, const size_t *rows, size_t start, int64_t b,
+                         float *dst, cr_pool *pool)
 {
     size_t per = (size_t)d->stride;
     if (!cr_dataset_lazy(d)) {
@@ -257,15 +297,33 @@ int cr_dataset_gather(const crest_dataset *d, const size_t *rows, size_t start, 
     }
     if (!d->image || (!d->files && !d->raw))
         return cr_fail(CREST_E_INTERNAL, "data set: lazy samples without a source");
-    float *tmp = d->raw ? cr_malloc((size_t)d->raw->stride * sizeof *tmp) : NULL;
-    if (d->raw && !tmp)
-        return cr_fail(CREST_E_NOMEM, "out of memory");
-    int rc = CREST_OK;
-    for (int64_t i = 0; i < b && !rc; i++)
-        rc = lazy_sample(d, rows ? rows[start + (size_t)i] : start + (size_t)i, tmp,
-                         dst + (size_t)i * per);
-    cr_free(tmp);
+    if (b <= 0)
+        return CREST_OK;
+    gather_job *j = cr_malloc(sizeof *j);
+    if (!j)
+        return cr_fail(CREST_E_NOMEM, "out of memory for a pass of %lld samples", (long long)b);
+    *j = (gather_job){ .d = d, .rows = rows, .start = start, .b = b, .dst = dst };
+    int size = cr_pool_size(pool), nth = b < size ? (int)b : size;
+    if (nth > GATHER_MAX_TASKS)
+        nth = GATHER_MAX_TASKS;
+    if (nth > 1)
+        cr_pool_run(pool, nth, gather_task, j);
+    else
+        gather_task(j, 0, 1);
+    int rc = CREST_OK, first = -1;
+    for (int t = 0; t < nth; t++)
+        if (j->rc[t] && (first < 0 || j->failed_at[t] < j->failed_at[first]))
+            first = t;
+    if (first >= 0)
+        rc = cr_fail(j->rc[first], "%s", j->msg[first]);
+    cr_free(j);
     return rc;
+}
+
+int cr_dataset_gather(const crest_dataset *d, const size_t *rows, size_t start, int64_t b,
+                      float *dst)
+{
+    return cr_dataset_gather_on(d, rows, start, b, dst, NULL);
 }
 
 /* ---- IDX --------------------------------------------------------------- */
