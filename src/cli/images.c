@@ -54,8 +54,14 @@ static int check_classes(crest_model *m, const char *cmd, const char *spec,
 int cli_load_for_model(crest_model *m, const char *cmd, const char *spec, crest_dataset **out)
 {
     crest_image_opts io;
-    int rc = crest_model_image_opts(m, &io) != CREST_OK
-                 ? crest_dataset_load(out, spec)
+    int err = crest_model_image_opts(m, &io);
+    if (err && err != CREST_E_NOMEM && crest_is_image_folder(spec)) {   /* say why, not "missing" */
+        fprintf(stderr, "crest %s: %s: the model takes no image files (%s)\n", cmd, spec,
+                crest_last_error());
+        *out = NULL;
+        return EXIT_INPUT;
+    }
+    int rc = err ? crest_dataset_load(out, spec)
                  : cli_open_images(cmd, spec, &io, out);   /* every image source, one transform */
     if (rc)
         return cli_fail(cmd, rc);

@@ -78,6 +78,13 @@ rmdir "$tmp/f/empty"
 expect 2 "is a folder of images: .*--base MODEL" -- "$C" train --data "$tmp/f" --out "$tmp/x"
 grep -q "tools/setup.sh" "$tmp/err" && die "train on a folder claims a missing data set"
 [ -e "$tmp/x" ] && die "a refused run left $tmp/x"
+# a model that records no image preprocessing (a plain backbone) given a
+# folder: that reason, not a "missing data set"
+for cmd in "evaluate $tmp/bb --data" "quantize $tmp/bb --out $tmp/x8 --calibrate"; do
+  expect 3 "$tmp/f: the model takes no image files" -- "$C" $cmd "$tmp/f"
+  grep -q "tools/setup.sh" "$tmp/err" && die "$cmd a folder claims a missing data set"
+done
+[ -e "$tmp/x8" ] && die "a refused quantize left $tmp/x8"
 
 # --- predict: images, raw floats, and nothing else ------------------------------
 expect 0 '"input":"[^"]*cat/1.jpg"' -- "$C" predict "$tmp/m" "$tmp/f/cat/1.jpg" --json
