@@ -1102,7 +1102,16 @@ typedef struct crest_table_opts {
     char delimiter;               /* CSV field separator; default ',' */
     crest_rows rows;
     int holdout_every;            /* default 5 (a 20% hold-out) */
+    /* A range of the selected rows (counted in file order, those without a
+     * label included, as crest_table_count_rows counts them): skip_rows
+     * first ones left out, then at most max_rows (0: all the rest) read;
+     * a process's share of a table (crest_shard_range). */
+    size_t skip_rows, max_rows;
 } crest_table_opts;
+
+/* The data rows of a table that o selects (all, or its hold-out part), with
+ * or without a label; o's row range is not applied. */
+int crest_table_count_rows(const char *path, const crest_table_opts *o, size_t *n);
 
 int crest_features_parse(crest_features **out, const char *spec_json);
 int crest_features_load(crest_features **out, const char *spec_path);

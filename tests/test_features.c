@@ -450,6 +450,54 @@ static crest_model *train_penguins(crest_features *f, const char *path, double *
     return m;
 }
 
+/* A table read in shares (skip_rows, max_rows of crest_shard_range) is the
+ * whole table, row for row, for 1..4 shares; counts as the readers see. */
+static void test_row_shards(void **state)
+{
+    (void)state;
+    const char *p = penguins();
+    crest_features *f = NULL;
+    crest_table_opts tr = { .rows = CREST_ROWS_TRAIN, .holdout_every = 5 };
+    assert_int_equal(crest_features_infer(&f, p, "species", &tr), CREST_OK);
+    size_t n = 0, held = 0;
+    assert_int_equal(crest_table_count_rows(p, &tr, &n), CREST_OK);
+    crest_table_opts te = { .rows = CREST_ROWS_HOLDOUT, .holdout_every = 5 };
+    assert_int_equal(crest_table_count_rows(p, &te, &held), CREST_OK);
+    assert_int_equal(n, 276);
+    assert_int_equal(held, 68);
+    assert_int_not_equal(crest_table_count_rows("/nonexistent/x.csv", NULL, &n), CREST_OK);
+    crest_dataset *all = NULL;
+    assert_int_equal(crest_features_dataset(&all, f, p, &tr, true), CREST_OK);
+    size_t w = (size_t)crest_features_width(f);
+    for (int parts = 1; parts <= 4; parts++) {
+        size_t at = 0;
+        for (int k = 0; k < parts; k++) {
+            size_t first, count;
+            crest_shard_range(276, parts, k, &first, &count);
+            crest_table_opts part = tr;
+            part.skip_rows = first;
+            part.max_rows = count;
+            crest_dataset *d = NULL;
+            assert_int_equal(crest_features_dataset(&d, f, p, &part, true), CREST_OK);
+            assert_int_equal(crest_dataset_size(d), count);
+            assert_memory_equal(crest_dataset_x(d), crest_dataset_x(all) + at * w,
+                                count * w * sizeof(float));
+            assert_memory_equal(crest_dataset_labels(d), crest_dataset_labels(all) + at,
+                                count * sizeof(int32_t));
+            at += count;
+            crest_dataset_free(d);
+        }
+        assert_int_equal(at, crest_dataset_size(all));
+    }
+    crest_table_opts past = tr;   /* a range past the end: no rows, an error */
+    past.skip_rows = 276;
+    crest_dataset *none = NULL;
+    assert_int_not_equal(crest_features_dataset(&none, f, p, &past, true), CREST_OK);
+    assert_null(none);
+    crest_dataset_free(all);
+    crest_features_free(f);
+}
+
 static void test_penguins_inferred(void **state)
 {
     (void)state;
@@ -1177,6 +1225,7 @@ int main(void)
         cmocka_unit_test(test_save_load_out_of_memory),
         cmocka_unit_test(test_fuzz_tables),
         cmocka_unit_test(test_every_kind_penguins),
+        cmocka_unit_test(test_row_shards),
         cmocka_unit_test(test_absent_columns),
         cmocka_unit_test(test_overflowing_statistics),
         cmocka_unit_test(test_shared_spec_threads),

@@ -201,10 +201,30 @@ int cli_dist_gather_rows(const float *mine, size_t rows, size_t row_floats, int 
 #endif
 }
 
+static bool forced_parallel;
+
+void cli_dist_force_parallel(void) { forced_parallel = true; }
+
 bool cli_dist_head_parallel(void)
 {
     const char *e = getenv("CREST_MPI_HEAD");
-    return dist.size > 1 && e && !strcmp(e, "parallel");
+    return dist.size > 1 && (forced_parallel || (e && !strcmp(e, "parallel")));
+}
+
+void cli_dist_fit_opts(crest_fit_opts *fo, bool parallel)
+{
+    fo->micro_batch = 8;
+    if (parallel && dist.size > 1) {   /* else this rank computes every micro-shard */
+        fo->n_shards = dist.size;
+        fo->shard = dist.rank;
+        fo->allgather = cli_dist_allgather;
+    }
+    if (dist.rank > 0) {   /* rank 0 speaks and keeps the checkpoints */
+        fo->progress = NULL;
+        fo->checkpoint_dir = NULL;
+        fo->best_model_dir = NULL;
+        fo->on_epoch_end = NULL;
+    }
 }
 
 int cli_dist_allgather(void *user, float *rows, int n_rows, size_t row_floats)

@@ -58,6 +58,15 @@ int cli_dist_gather_rows(const float *mine, size_t rows, size_t row_floats, int 
  * alone (the default: faster for the heads crest trains, see the README),
  * as CREST_MPI_HEAD=parallel|rank0 asks. The same bits either way. */
 bool cli_dist_head_parallel(void);
+/* From now on the head trains data-parallel whatever CREST_MPI_HEAD says:
+ * fine-tuning follows, and every rank needs the head for it. */
+void cli_dist_force_parallel(void);
+
+/* fo set for micro-shard steps (micro_batch 8: the same steps in the plain
+ * build, so the same bits), spread over the ranks (each computes its part
+ * of every batch's micro-shards, exchanged by cli_dist_allgather) when
+ * parallel; ranks > 0 neither print progress nor keep checkpoints. */
+void cli_dist_fit_opts(crest_fit_opts *fo, bool parallel);
 
 /* crest_fit_opts.allgather: rows of a batch's micro-shards, rank k's
  * crest_shard_range(n_rows, N, k), filled in place on every rank. */

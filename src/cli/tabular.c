@@ -1,6 +1,7 @@
 /* tabular.c - `crest train` / `evaluate` on tables: feature columns, a
  * DenseFeatures layer and a Dense softmax head (way 4). */
 #include "cli.h"
+#include "dist.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -157,6 +158,67 @@ typedef struct table_run {
     crest_history *hist;
 } table_run;
 
+/* Every rank's rows (mine: this rank's, NULL if none) gathered in rank
+ * order, which is file order, into r->ds on every rank. */
+static int gather_table(table_run *r, const crest_dataset *mine)
+{
+    size_t rows = mine ? crest_dataset_size(mine) : 0, n = (size_t)cli_dist_sum((long)rows);
+    size_t w = (size_t)crest_features_width(r->f);
+    float *x = malloc((n ? n : 1) * w * sizeof *x), *ly = malloc((n ? n : 1) * sizeof *ly);
+    float *my = malloc((rows ? rows : 1) * sizeof *my);
+    int32_t *labels = malloc((n ? n : 1) * sizeof *labels);
+    int err = x && ly && my && labels ? EXIT_OK : EXIT_RUN;
+    if (err)
+        fprintf(stderr, "crest train: out of memory gathering %zu rows\n", n);
+    err = cli_dist_check("train", err);   /* all ranks gather, or none */
+    static const float none[1];
+    for (size_t i = 0; !err && i < rows; i++)   /* class ids: exact as floats */
+        my[i] = (float)crest_dataset_labels(mine)[i];
+    if (!err)
+        err = cli_dist_gather_rows(mine ? crest_dataset_x(mine) : none, rows, w, 1, x, n, true);
+    if (!err)
+        err = cli_dist_gather_rows(my, rows, 1, 1, ly, n, true);
+    for (size_t i = 0; !err && i < n; i++)
+        labels[i] = (int32_t)ly[i];
+    if (!err)
+        err = crest_dataset_new(&r->ds, n, crest_shape(1, (int64_t)w), x, labels,
+                                crest_features_classes(r->f));
+    free(x);
+    free(ly);
+    free(my);
+    free(labels);
+    return err;
+}
+
+/* The training rows through the spec. Under mpirun each rank reads its
+ * share of them (crest_shard_range of the selected rows, in file order),
+ * and the shares are gathered: a bad row ends every rank, named by its
+ * rank and line. */
+static int table_rows(table_run *r)
+{
+    int ranks = cli_dist_size();
+    if (ranks < 2)
+        return crest_features_dataset(&r->ds, r->f, r->path, &r->rows, true);
+    size_t total = 0, first = 0, count = 0;
+    crest_dataset *mine = NULL;
+    crest_table_opts part = r->rows;
+    int err = crest_table_count_rows(r->path, &r->rows, &total);
+    if (!err)
+        crest_shard_range(total, ranks, cli_dist_rank(), &first, &count);
+    part.skip_rows = first;
+    part.max_rows = count;
+    if (!err && count)   /* max_rows 0 would read them all */
+        err = crest_features_dataset(&mine, r->f, r->path, &part, true);
+    err = cli_dist_check("train", err);
+    if (!err)
+        err = gather_table(r, mine);
+    crest_dataset_free(mine);
+    if (!err)
+        fprintf(stderr, "rows: %zu with a label, read on %d ranks\n",
+                crest_dataset_size(r->ds), ranks);
+    return err;
+}
+
 /* Step 1: the spec, then the rows through it: training (unless streamed),
  * --val or the seeded, stratified --val-split, the held-out rows. */
 static int load_tables(table_run *r)
@@ -166,8 +228,10 @@ static int load_tables(table_run *r)
     crest_table_opts held = r->rows;
     held.rows = CREST_ROWS_HOLDOUT;
     int err = load_spec(o, r->path, &r->rows, &r->f);
+    if (cli_dist_size() > 1)   /* every rank goes on, or none */
+        err = cli_dist_check("train", err);
     if (!err && !o->chunk)   /* streaming (--chunk) never holds the whole table */
-        err = crest_features_dataset(&r->ds, r->f, r->path, &r->rows, true);
+        err = table_rows(r);
     if (!err && o->val)
         err = crest_features_dataset(&r->val, r->f, cli_table_path(o->val, buf, sizeof buf), NULL,
                                      true);
@@ -175,6 +239,8 @@ static int load_tables(table_run *r)
         err = cli_split_val(o, &r->ds, &r->val);
     if (!err && o->holdout)
         err = crest_features_dataset(&r->test, r->f, r->path, &held, true);
+    if (cli_dist_size() > 1)
+        err = cli_dist_check("train", err);
     return err;
 }
 
@@ -198,6 +264,9 @@ static int fit_table(table_run *r)
     }
     if (o->chunk)
         return crest_fit_table(r->m, r->f, r->path, &r->rows, &fo, (int)o->chunk);
+    /* micro-shards of 8 rows summed in order: the same bits over any number
+     * of ranks (each computes its part of every batch) and in the plain build */
+    cli_dist_fit_opts(&fo, true);
     float *cw = NULL;
     int err = cli_class_weight(o, r->m, r->ds, &cw);
     fo.class_weight = cw;
@@ -256,12 +325,18 @@ int cli_train_table(const train_opts *o)
         err = build_model(o, r.f, &r.m);
     if (!err)
         err = fit_table(&r);
-    if (!err && r.test)
+    bool many = cli_dist_size() > 1;   /* then rank 0 alone scores, saves, reports */
+    if (many)
+        err = cli_dist_check("train", err);
+    bool here = !err && cli_dist_rank() == 0;
+    if (here && r.test)
         err = score_holdout(&r);
-    if (!err)
+    if (here && !err)
         err = cli_save_trained(r.m, o, cli_keep_best(o));
-    if (!err)
+    if (here && !err)
         err = table_report(&r);
+    if (many)   /* the ranks end with rank 0's word */
+        err = cli_dist_check("train", err);
     free(r.hist);
     crest_model_free(r.m);
     crest_dataset_free(r.ds);

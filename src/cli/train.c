@@ -196,23 +196,23 @@ const cli_command train_cmd = {
 };
 
 /* Under mpirun with N > 1 ranks (src/cli/dist.c): what is spread over the
- * ranks is --base training of the head on frozen features; the rest would
- * run N times over, so it is refused, not done N times. */
+ * ranks is --base training (the head, --fine-tune) and tables; the rest
+ * would run N times over, so it is refused, not done N times. */
 static int check_ranks(const train_opts *o)
 {
     int n = cli_dist_size();
     if (n < 2)
         return 0;
-    const char *what = !o->base ? (cli_is_table(o->data) ? "tables" : "a head on the inputs "
-                                                                       "(no --base)")
-                       : o->fine_tune > 0 ? "--fine-tune"
+    bool table = cli_is_table(o->data);
+    const char *what = !o->base && !table ? "a head on the inputs (no --base)"
+                       : table && o->chunk ? "--chunk"
                        : o->resume ? "--resume"
                        : o->checkpoint ? "--checkpoint" : NULL;
     if (!what)
         return 0;
     return cli_usage("train", "%s is not spread over MPI ranks yet (here %d): run it as one "
-                     "process, or with --base and without --fine-tune, --resume, --checkpoint",
-                     what, n);
+                     "process, or with --base or a table, without --chunk, --resume, "
+                     "--checkpoint", what, n);
 }
 
 /* Options that mean nothing for this data are errors, not silently ignored. */

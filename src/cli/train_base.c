@@ -338,16 +338,7 @@ static int train_head(base_run *r)
     /* micro-shards of 8 rows, summed in order: the same bits from any number
      * of ranks (each computes its part of every batch), and from the plain
      * build, which takes the same steps */
-    fo.micro_batch = 8;
-    if (cli_dist_head_parallel()) {   /* else rank 0 computes every micro-shard */
-        fo.n_shards = cli_dist_size();
-        fo.shard = cli_dist_rank();
-        fo.allgather = cli_dist_allgather;
-    }
-    if (cli_dist_rank() > 0) {   /* rank 0 speaks and keeps the checkpoints */
-        fo.progress = NULL;
-        fo.checkpoint_dir = NULL;
-    }
+    cli_dist_fit_opts(&fo, cli_dist_head_parallel());
     if ((err = crest_fit(r->head, r->ft, &fo)))
         return err;
     fprintf(stderr, "head training: %.2f s (features: %.2f s)\n", now_s() - t0, r->t_feat);
@@ -381,8 +372,11 @@ static int fine_tune(base_run *r)
     fo.initial_epoch = 0;
     fo.validation_data = r->val;
     fo.class_weight = r->cw;
-    /* --augment: the model's own first layers draw at every step */
+    /* --augment: the model's own first layers draw at every step, per
+     * micro-shard; under mpirun every rank computes its part of each
+     * batch's micro-shards (the same bits as one process, as the head's) */
     fo.history = &r->hist[1];
+    cli_dist_fit_opts(&fo, cli_dist_size() > 1);
     if (!err)
         err = crest_fit(r->m, r->ds, &fo);   /* lazy: inputs made a batch at a time */
     if (!err)
@@ -401,6 +395,20 @@ static int prepend_augment(base_run *r)
     free(r->aug);   /* the layers are the model's now (or freed) */
     r->aug = NULL;
     r->n_aug = 0;
+    return err;
+}
+
+/* Steps 5 and 6: one model, with what predict needs to read images; then
+ * --fine-tune. */
+static int assemble(base_run *r)
+{
+    int err = crest_model_append(r->m, r->head);
+    if (!err && r->n_aug)
+        err = prepend_augment(r);
+    if (!err)
+        err = set_metadata(r->m, r->o, r->ds, &r->io, r->cut);
+    if (!err && r->o->fine_tune > 0)
+        err = fine_tune(r);
     return err;
 }
 
@@ -468,23 +476,23 @@ int cmd_train_base(const train_opts *o)
     err = r.hist ? load_backbone(&r) : CREST_E_NOMEM;
     if (!err)
         err = check_base_augment(&r);
+    /* fine-tuning over the ranks: each needs the head, so each trains it */
+    bool all_tune = o->fine_tune > 0 && cli_dist_size() > 1;
+    if (all_tune)
+        cli_dist_force_parallel();
     err = extract(&r, err);   /* every rank, whatever happened: it checks with the others */
     bool parallel = cli_dist_head_parallel();   /* else the head trains on rank 0 */
     if (!err && parallel)
         err = cli_dist_check("train", train_head(&r));
+    if (!err && all_tune)   /* every rank, its part of each step */
+        err = cli_dist_check("train", assemble(&r));
     bool solo = !err && cli_dist_size() > 1;   /* rank 0's part, the others waiting */
     if (solo && cli_dist_rank() > 0)   /* rank 0 alone writes the model and the report */
         goto out;
     if (!err && !parallel)
         err = train_head(&r);
-    if (!err)   /* step 5: one model, with what predict needs to read images */
-        err = crest_model_append(r.m, r.head);
-    if (!err && r.n_aug)
-        err = prepend_augment(&r);
-    if (!err)
-        err = set_metadata(r.m, o, r.ds, &r.io, r.cut);
-    if (!err && o->fine_tune > 0)
-        err = fine_tune(&r);
+    if (!err && !all_tune)
+        err = assemble(&r);
     if (!err)   /* --checkpoint best saves while fine-tuning only */
         err = cli_save_trained(r.m, o, o->fine_tune > 0 && cli_keep_best(o));
     if (!err)

@@ -80,6 +80,7 @@ typedef struct cr_rows {
     int lcol;                     /* label column, or -1 (no labels wanted) */
     long row;                     /* data rows read, selected or not */
     long skipped;                 /* selected rows without a label */
+    size_t selected;              /* selected rows met, in o's range or not */
 } cr_rows;
 
 /* Opens path; need_label: the spec's label column must be there. */

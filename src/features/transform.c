@@ -342,6 +342,24 @@ static bool row_selected(const crest_table_opts *o, long row)
 
 bool cr_features_row_selected(const crest_table_opts *o, long row) { return row_selected(o, row); }
 
+int crest_table_count_rows(const char *path, const crest_table_opts *o, size_t *n)
+{
+    if (!path || !n)
+        return cr_fail(CREST_E_ARG, "table_count_rows: NULL argument");
+    crest_table_opts d = o ? *o : (crest_table_opts){ 0 };
+    cr_table t;
+    const char **v;
+    *n = 0;
+    int rc = cr_table_open(&t, path, d.delimiter);
+    long row = 0;
+    while (!rc && (rc = cr_table_next(&t, &v)) == 1) {
+        *n += row_selected(&d, row++);
+        rc = CREST_OK;
+    }
+    cr_table_close(&t);
+    return rc < 0 ? rc : CREST_OK;
+}
+
 int cr_rows_open(cr_rows *r, const crest_features *fs, const char *path,
                  const crest_table_opts *o, bool need_label)
 {
@@ -387,6 +405,11 @@ int cr_rows_read(cr_rows *r, float *x, int32_t *y, size_t cap, size_t *n)
     while (*n < cap && (rc = cr_table_next(&r->t, &v)) == 1) {
         if (!row_selected(&r->o, r->row++))
             continue;
+        size_t at = r->selected++;   /* o's range: after skip_rows, max_rows of them */
+        if (at < r->o.skip_rows)
+            continue;
+        if (r->o.max_rows && at - r->o.skip_rows >= r->o.max_rows)
+            break;
         int cls = -1;
         if (r->lcol >= 0 && cr_is_missing(v[r->lcol])) {
             r->skipped++;

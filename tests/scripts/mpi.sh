@@ -9,7 +9,10 @@
 # build's; each rank caches its own share and a second run reads them all;
 # augmented copies drawn by shards are those of one process; a file that
 # does not decode on one rank ends the job with its rank and name, exit 3,
-# no model; what is not spread over ranks is refused once, exit 2.
+# no model; --fine-tune (data-parallel micro-shards) and a table (each
+# rank reading its share of the rows) give the same bytes for N = 1..4 and
+# the plain build, a bad row names its rank and line; what is not spread
+# over ranks is refused once, exit 2.
 . "$(dirname "$0")/common.bash"
 mpi_build() { case "$(ldd "$1" 2> /dev/null)" in *libmpi*) return 0;; esac; return 1; }
 if ! mpi_build "$C"; then
@@ -96,6 +99,52 @@ grep -q "^crest train: rank 2 of 3: .*$rel: bad JPEG" "$tmp/err" || { die "no me
 [ -e "$tmp/b" ] && die "a failed run left $tmp/b"
 echo "a bad file on rank 2: exit $rc in $(( $(date +%s) - start )) s: $(grep -m1 '^crest train: rank' "$tmp/err")"
 
+# --- --fine-tune: every rank its part of each step's micro-shards ---------------------
+# 45 images: 36 to train (batches of 32 and 4: micro-shards 8, 8, 8, 8 and 4),
+# 9 to validate; --augment's layers draw per micro-shard while fine-tuning
+ft=(--data "$tmp/img" --limit 45 --val-split 0.2 --augment flip,rotate=0.05 --augment-copies 1
+    --dropout 0.3 --epochs 1 --fine-tune 2 --fine-tune-epochs 1 --seed 5)
+for n in 1 2 3 4; do
+  run "$n" "${ft[@]}" --out "$tmp/f$n" > /dev/null 2> "$tmp/err" || { die "--fine-tune -np $n"; tail -3 "$tmp/err"; continue; }
+  grep -q "^fine-tuning the backbone's last 2 layers" "$tmp/err" || die "--fine-tune -np $n: no fine-tuning"
+  [ "$n" = 1 ] || cmp "$(weights "$tmp/f1")" "$(weights "$tmp/f$n")" || die "--fine-tune: -np $n weights differ from -np 1's"
+done
+if [ -x "$ROOT/build/crest" ] && ! mpi_build "$ROOT/build/crest"; then
+  "$ROOT/build/crest" train --base "$MNV2" --threads 1 "${ft[@]}" --out "$tmp/fp" > /dev/null 2>&1 ||
+    die "--fine-tune: the plain build's run"
+  cmp "$(weights "$tmp/f1")" "$(weights "$tmp/fp")" || die "--fine-tune: the plain build's weights differ"
+fi
+echo "--fine-tune 2, weights of -np 1, 2, 3, 4: $(cmp -s "$(weights "$tmp/f1")" "$(weights "$tmp/f4")" && echo the same bytes)"
+
+# --- a table: each rank reads its share of the rows --------------------------------
+# penguins: 344 rows, every 5th held out (--holdout 5), 276 of the rest read in
+# shares of 69..92 rows, 2 with no label skipped, then a seeded validation split
+csv="$CREST_DATA/penguins/penguins.csv"
+tab=(--data "$csv" --label species --holdout 5 --val-split 0.2 --dropout 0.3 --epochs 3 --seed 7)
+for n in 1 2 3 4; do
+  mpirun --allow-run-as-root --oversubscribe -np "$n" "$C" train --threads 1 "${tab[@]}" \
+    --out "$tmp/t$n" > "$tmp/out" 2> "$tmp/err" || { die "table -np $n"; tail -3 "$tmp/err"; continue; }
+  [ "$(grep -c '^saved: ' "$tmp/out")" = 1 ] || die "table -np $n: not one 'saved' line"
+  [ "$n" = 1 ] || grep -q "^rows: [0-9]* with a label, read on $n ranks" "$tmp/err" ||
+    die "table -np $n: no rows line of $n ranks"
+  [ "$n" = 1 ] || cmp "$(weights "$tmp/t1")" "$(weights "$tmp/t$n")" || die "table: -np $n weights differ from -np 1's"
+done
+if [ -x "$ROOT/build/crest" ] && ! mpi_build "$ROOT/build/crest"; then
+  "$ROOT/build/crest" train --threads 1 "${tab[@]}" --out "$tmp/tp" > /dev/null 2>&1 || die "table: the plain build's run"
+  cmp "$(weights "$tmp/t1")" "$(weights "$tmp/tp")" || die "table: the plain build's weights differ"
+fi
+echo "a table, weights of -np 1, 2, 3, 4: $(cmp -s "$(weights "$tmp/t1")" "$(weights "$tmp/t4")" && echo the same bytes)"
+# a row whose class the spec does not know, in the last rank's share: that rank
+# names itself and the line; exit 3 everywhere, no model
+sed -n '/^inferred/,$p' "$tmp/out" | sed -n '2,/^}/p' > "$tmp/spec.json"
+awk 'NR == 300 { sub(/^[A-Za-z]*/, "Gentu") } 1' "$csv" > "$tmp/bad.csv"
+mpirun --allow-run-as-root --oversubscribe -np 3 "$C" train --data "$tmp/bad.csv" --label species \
+  --columns "$tmp/spec.json" --epochs 1 --threads 1 --out "$tmp/tb" > /dev/null 2> "$tmp/err"; rc=$?
+[ "$rc" = 3 ] || die "a bad row: exit $rc, not 3"
+grep -q "^crest train: rank 2 of 3: $tmp/bad.csv line 300 .*class 'Gentu' is not one of" "$tmp/err" ||
+  { die "no message naming rank 2 and line 300"; head -3 "$tmp/err"; }
+[ -e "$tmp/tb" ] && die "a failed table run left $tmp/tb"
+
 # --- not spread over ranks: refused once (mpirun adds its own lines) -----------------
 refused() { local pat="$1"; shift
   mpirun --allow-run-as-root --oversubscribe -np 2 "$C" "$@" > /dev/null 2> "$tmp/err"; local rc=$?
@@ -103,7 +152,9 @@ refused() { local pat="$1"; shift
   [ "$(grep -c '^crest' "$tmp/err")" = 1 ] && grep -q -- "$pat" "$tmp/err" ||
     { die "$*: not one message '$pat'"; head -5 "$tmp/err"; }
 }
-refused "--fine-tune is not spread over MPI ranks" train --base "$MNV2" --data "$tmp/img" \
-  --fine-tune 2 --out "$tmp/x"
+refused "--checkpoint is not spread over MPI ranks" train --base "$MNV2" --data "$tmp/img" \
+  --checkpoint every --out "$tmp/x"
+refused "--chunk is not spread over MPI ranks" train --data "$csv" --label species \
+  --chunk 100 --out "$tmp/x"
 refused "only .crest train. runs" summary "$MNV2"
 exit $fail
