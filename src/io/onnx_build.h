@@ -72,6 +72,8 @@ int cr_ox_fail_node(ox *o, const cr_node *n, int code, const char *why);
 /* n's value in layout nchw (4-D values; others have one layout), made on
  * first use by a Transpose. */
 const char *cr_ox_val(ox *o, const cr_node *n, bool nchw);
+/* ONNX's pads [top, left, bottom, right] of a window's geometry. */
+void cr_ox_pads(const cr_conv_geom *g, int64_t pads[4]);
 /* The nodes computing op node n as float ops; false on an error (recorded). */
 bool cr_ox_emit_op(ox *o, const cr_node *n);
 

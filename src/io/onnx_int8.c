@@ -272,17 +272,6 @@ static const char *relu_to(ox *o, int act, const char *y, const cr_qact *p)
     return c ? c->output[0] : NULL;
 }
 
-static void pads_of(const cr_conv_geom *g, int64_t pads[4])
-{
-    int eh = (g->kh - 1) * g->dh + 1, ew = (g->kw - 1) * g->dw + 1;
-    int pb = (g->oh - 1) * g->sh + eh - g->h - g->pt;
-    int pr = (g->ow - 1) * g->sw + ew - g->w - g->pl;
-    pads[0] = g->pt;
-    pads[1] = g->pl;
-    pads[2] = pb > 0 ? pb : 0;
-    pads[3] = pr > 0 ? pr : 0;
-}
-
 /* conv2d / depthwise2d as crest's try_conv decides (src/quant_graph.c),
  * with the ReLU / ReLU6 that src/fuse.c puts into it. */
 static int conv_int8(ox *o, const cr_node *n, bool dw)
@@ -312,7 +301,7 @@ static int conv_int8(ox *o, const cr_node *n, bool dw)
     const char *in[3] = { qin(o, x, true), dq_conv_kernel(o, n, qw, dw),
                           dq_bias(o, base, qw, pi->s, n->n_in == 3 ? n->in[2]->w->val : NULL) };
     int64_t pads[4];
-    pads_of(&g, pads);
+    cr_ox_pads(&g, pads);
     Onnx__NodeProto *node = cr_ox_node(o, "Conv", in, 3, cr_ox_fresh(o, "conv"));
     if (dw)
         cr_ox_attr_i(o, node, "group", g.c);
