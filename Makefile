@@ -90,7 +90,7 @@ $(GEN)/onnx.pb-c.h: $(GEN)/onnx.pb-c.c
 $(GEN)/onnx.pb-c.o: $(GEN)/onnx.pb-c.c $(GEN)/onnx.pb-c.h
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/src/io/onnx.o $(BUILD)/src/io/onnx_ops.o $(BUILD)/src/io/onnx_proto.o: $(GEN)/onnx.pb-c.h
+$(BUILD)/src/io/onnx.o $(BUILD)/src/io/onnx_ops.o $(BUILD)/src/io/onnx_proto.o $(BUILD)/src/io/onnx_int8.o: $(GEN)/onnx.pb-c.h
 
 $(BUILD)/libcrest.a: $(LIBOBJ)
 	@rm -f $@

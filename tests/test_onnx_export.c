@@ -1,7 +1,8 @@
 /* test_onnx_export.c - crest_model_save_onnx from C: the file reads back
  * with the protobuf-c structs it was written with (opset, inputs, outputs,
  * dynamic batch, op types, NCHW inside), two-input functional models keep
- * both inputs, bad arguments are refused, and every allocation failure is
+ * both inputs, a quantized model is QDQ int8 (per-channel kernel codes,
+ * int32 biases, a float classifier output), bad arguments are refused, and every allocation failure is
  * CREST_E_NOMEM leaving no file (leaks show under ASan). Runtimes that are
  * not crest's check the files in tests/scripts/onnx_export.sh. */
 #include <setjmp.h>
@@ -108,6 +109,150 @@ static void test_two_inputs(void **state)
     crest_model_free(m);
 }
 
+/* [6,6,3] -> Conv2D 3x3 same -> BatchNormalization -> ReLU6 ->
+ * GlobalAveragePooling2D -> Dense(8, relu) -> Dense softmax, quantized
+ * (crest_quantize on made-up images: the norm folds into the conv). */
+static crest_model *conv_bn_int8(void)
+{
+    enum { N = 40 };
+    crest_model *m = NULL;
+    crest_layer *conv = NULL;
+    assert_int_equal(crest_sequential_new(&m, crest_shape(3, 6, 6, 3)), CREST_OK);
+    assert_int_equal(crest_layer_from_keras("Conv2D", "{\"filters\": 5, \"kernel_size\": [3, 3], "
+                                            "\"padding\": \"same\"}", &conv), CREST_OK);
+    assert_int_equal(crest_add(m, conv), CREST_OK);
+    assert_int_equal(crest_add(m, crest_batch_normalization(0, 0, true, true)), CREST_OK);
+    assert_int_equal(crest_add(m, crest_activation(CREST_RELU6)), CREST_OK);
+    assert_int_equal(crest_add(m, crest_global_pooling2d(false, false)), CREST_OK);
+    assert_int_equal(crest_add(m, crest_dense(8, CREST_RELU)), CREST_OK);
+    assert_int_equal(crest_add(m, crest_dense(4, CREST_SOFTMAX)), CREST_OK);
+    float *x = malloc(N * 6 * 6 * 3 * sizeof *x);
+    assert_non_null(x);
+    for (int i = 0; i < N * 6 * 6 * 3; i++)
+        x[i] = (float)((i * 7919) % 1000) / 1000.0f;
+    crest_dataset *cal = NULL;
+    assert_int_equal(crest_dataset_new(&cal, N, crest_shape(3, 6, 6, 3), x, NULL, 0), CREST_OK);
+    assert_int_equal(crest_quantize(m, cal, &(crest_quant_opts){ .samples = N }), CREST_OK);
+    crest_dataset_free(cal);
+    free(x);
+    return m;
+}
+
+static const Onnx__TensorProto *initializer(const Onnx__GraphProto *g, const char *name)
+{
+    for (size_t i = 0; i < g->n_initializer; i++)
+        if (!strcmp(g->initializer[i]->name, name))
+            return g->initializer[i];
+    return NULL;
+}
+
+static const Onnx__NodeProto *producer(const Onnx__GraphProto *g, const char *value)
+{
+    for (size_t i = 0; i < g->n_node; i++)
+        if (!strcmp(g->node[i]->output[0], value))
+            return g->node[i];
+    return NULL;
+}
+
+/* The DequantizeLinear feeding input k of node n: its initializer x's type,
+ * its scale's and zero point's element counts (and the zero points). */
+static const Onnx__TensorProto *dq_input(const Onnx__GraphProto *g, const Onnx__NodeProto *n,
+                                         int k, size_t *n_scale, const Onnx__TensorProto **zp)
+{
+    const Onnx__NodeProto *d = producer(g, n->input[k]);
+    assert_non_null(d);
+    assert_string_equal(d->op_type, "DequantizeLinear");
+    assert_int_equal(d->n_input, 3);
+    const Onnx__TensorProto *s = initializer(g, d->input[1]);
+    *zp = initializer(g, d->input[2]);
+    assert_non_null(s);
+    assert_non_null(*zp);
+    *n_scale = s->n_dims ? (size_t)s->dims[0] : 1;
+    assert_int_equal((*zp)->n_dims ? (size_t)(*zp)->dims[0] : 1, *n_scale);
+    return initializer(g, d->input[0]);   /* NULL: an activation */
+}
+
+/* The quantized model as QDQ: one Conv reading a dequantized input, its
+ * kernel uint8 codes (zero point 128) per output channel, its bias int32;
+ * the hidden Dense a Gemm whose output is quantized, the classifier a Gemm
+ * with a float output (only the softmax reads it); ReLU6 left to the
+ * QuantizeLinear (its zero point 0, 6 the top code). */
+static void test_int8_qdq(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/q.onnx", tu_fixture_dir);
+    crest_model *cm = conv_bn_int8();
+    assert_int_equal(crest_model_save_onnx(cm, path), CREST_OK);
+    Onnx__ModelProto *m = read_back(path);
+    const Onnx__GraphProto *g = m->graph;
+    assert_int_equal(count_op(m, "Conv"), 1);
+    assert_int_equal(count_op(m, "Gemm"), 2);
+    assert_int_equal(count_op(m, "BatchNormalization"), 0);   /* folded */
+    assert_int_equal(count_op(m, "Clip"), 0);
+    assert_int_equal(count_op(m, "MatMul"), 0);
+    assert_true(count_op(m, "QuantizeLinear") >= 4);   /* input, conv, pooling, dense */
+    for (size_t i = 0; i < g->n_node; i++) {
+        const Onnx__NodeProto *n = g->node[i];
+        size_t ns;
+        const Onnx__TensorProto *zp, *t;
+        if (!strcmp(n->op_type, "Conv") || !strcmp(n->op_type, "Gemm")) {
+            assert_int_equal(n->n_input, 3);
+            assert_null(dq_input(g, n, 0, &ns, &zp));          /* an activation: per tensor */
+            assert_int_equal(ns, 1);
+            assert_int_equal(zp->data_type, ONNX__TENSOR_PROTO__DATA_TYPE__UINT8);
+            t = dq_input(g, n, 1, &ns, &zp);
+            assert_non_null(t);
+            assert_int_equal(t->data_type, ONNX__TENSOR_PROTO__DATA_TYPE__UINT8);
+            assert_int_equal(zp->raw_data.data[0], 128);
+            size_t oc = !strcmp(n->op_type, "Conv") ? (size_t)t->dims[0] : (size_t)t->dims[1];
+            assert_int_equal(ns, oc);                            /* per output channel */
+            for (size_t k = 0; k < t->raw_data.len; k++)
+                assert_true(t->raw_data.data[k] >= 1);         /* codes -127..127 */
+            t = dq_input(g, n, 2, &ns, &zp);
+            assert_int_equal(t->data_type, ONNX__TENSOR_PROTO__DATA_TYPE__INT32);
+            assert_int_equal(ns, oc);
+        }
+    }
+    /* the classifier's Gemm feeds the Softmax directly (float out) */
+    const Onnx__NodeProto *sm = NULL;
+    for (size_t i = 0; i < g->n_node; i++)
+        if (!strcmp(g->node[i]->op_type, "Softmax"))
+            sm = g->node[i];
+    assert_non_null(sm);
+    assert_string_equal(producer(g, sm->input[0])->op_type, "Gemm");
+    onnx__model_proto__free_unpacked(m, NULL);
+    crest_model_free(cm);
+}
+
+/* A quantized model's export under failing allocations: CREST_E_NOMEM, no
+ * file, no leak. */
+static void test_int8_out_of_memory(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/q_oom.onnx", tu_fixture_dir);
+    crest_model *m = conv_bn_int8();
+    assert_int_equal(crest_model_save_onnx(m, path), CREST_OK);
+    assert_int_equal(remove(path), 0);
+    int rc = -1;
+    long k;
+    for (k = 0; k < 20000; k++) {
+        cr_alloc_fail_after(k);
+        rc = crest_model_save_onnx(m, path);
+        cr_alloc_fail_after(-1);
+        if (!rc)
+            break;
+        assert_int_equal(rc, CREST_E_NOMEM);
+        struct stat st;
+        assert_int_not_equal(stat(path, &st), 0);
+        assert_false(tu_has_tmp_file(tu_fixture_dir));
+    }
+    assert_int_equal(rc, CREST_OK);
+    assert_true(k > 10);
+    crest_model_free(m);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -156,6 +301,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cnn_reads_back, tu_setup_dir, tu_teardown_dir),
         cmocka_unit_test_setup_teardown(test_two_inputs, tu_setup_dir, tu_teardown_dir),
+        cmocka_unit_test_setup_teardown(test_int8_qdq, tu_setup_dir, tu_teardown_dir),
+        cmocka_unit_test_setup_teardown(test_int8_out_of_memory, tu_setup_dir, tu_teardown_dir),
         cmocka_unit_test_setup_teardown(test_bad_arguments, tu_setup_dir, tu_teardown_dir),
         cmocka_unit_test_setup_teardown(test_out_of_memory, tu_setup_dir, tu_teardown_dir),
     };

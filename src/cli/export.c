@@ -17,7 +17,10 @@ static const cli_opt export_options[] = {
               "with RandomCrop is refused); h5: a Keras 2.x HDF5 file (model.save's\n"
               "layout); keras: a Keras 3 .keras zip (config.json, metadata.json,\n"
               "model.weights.h5); onnx: an ONNX file (float32, opset 13; inputs and\n"
-              "outputs NHWC as crest's, batch dynamic); tflite: a TFLite file (float32,\n"
+              "outputs NHWC as crest's, batch dynamic; a model crest quantize made: QDQ\n"
+              "int8, QuantizeLinear / DequantizeLinear with the calibration's scales\n"
+              "around Conv, Gemm, Add..., which ONNX Runtime runs as its QLinear\n"
+              "kernels); tflite: a TFLite file (float32,\n"
               "builtin operators; batch norms folded into the convolutions before them,\n"
               "NHWC, batch dynamic; a model crest quantize made: int8 inside, float\n"
               "input and output)" },

@@ -1,4 +1,5 @@
-/* onnx.c - a model as an ONNX file (float32, opset 13), for ONNX Runtime and
+/* onnx.c - a model as an ONNX file (float32, opset 13; QDQ int8 for a quantized
+ * model), for ONNX Runtime and
  * the other runtimes that read ONNX.
  *
  * The message is built with the C structs protobuf-c generates at build
@@ -28,9 +29,13 @@
  * Spatial sizes are fixed at the traced input's; the batch is dynamic
  * ("batch"). Weights are written as raw little-endian float32.
  *
+ * A model crest quantize made is written as QDQ int8 where crest runs it
+ * int8 (src/io/onnx_int8.c).
+ *
  * This file writes the model: its inputs and outputs, the graph from the
  * traced ops, and the packed file; the building blocks are in
- * src/io/onnx_proto.c and the op-by-op mapping in src/io/onnx_ops.c. */
+ * src/io/onnx_proto.c, the op-by-op mapping in src/io/onnx_ops.c and the
+ * int8 ops of a quantized model in src/io/onnx_int8.c. */
 #include "onnx_build.h"
 #include "../functional_graph.h"
 
@@ -119,7 +124,8 @@ static int build_graph(ox *o, crest_model *m, cr_graph *g)
         if (n->kind == CR_NODE_INPUT && !o->name[n->id])
             return cr_fail(CREST_E_UNSUPPORTED, "model '%s': an input the model does not "
                            "declare cannot be exported to ONNX", m->name);
-        if (n->kind == CR_NODE_OP)
+        int r = n->kind == CR_NODE_OP && o->q ? cr_ox_emit_int8(o, n) : 0;
+        if (n->kind == CR_NODE_OP && !r)
             cr_ox_emit_op(o, n);
     }
     for (int k = 0; k < g->n_outputs && !o->err; k++) {
@@ -163,6 +169,8 @@ static int pack_model(crest_model *m, uint8_t **buf, size_t *len)
         o.name = cr_ox_alloc(&o, (size_t)g->n * sizeof *o.name);
         o.alt = cr_ox_alloc(&o, (size_t)g->n * sizeof *o.alt);
         o.nchw = cr_ox_alloc(&o, (size_t)g->n * sizeof *o.nchw);
+        if (!o.err && m->quant)      /* QDQ int8 where crest runs int8 (onnx_int8.c) */
+            cr_ox_int8_start(&o, g, m->quant);
         rc = o.err ? o.err : build_graph(&o, m, g);
     }
     if (!rc) {

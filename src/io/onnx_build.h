@@ -26,6 +26,19 @@ typedef struct ox {
     const cr_weight **w_done;
     char **w_name;
     int n_w, cap_w;
+    /* QDQ int8 export of a quantized model (onnx_int8.c): the traced graph,
+     * its record, each node's calibrated parameters as crest's int8 graph
+     * uses them (NULL: none), whether crest holds the value as uint8 (its
+     * ONNX value is then the DequantizeLinear of its QuantizeLinear),
+     * whether an earlier int8 op computed it (a fused activation, a Dense's
+     * bias add), and a value's QuantizeLinear -> DequantizeLinear made for
+     * an int8 op (by layout: [0] NHWC / other ranks, [1] NCHW) */
+    const cr_graph *gr;
+    const cr_quant *q;
+    const cr_qact **par;
+    bool *u8, *done;
+    char **qdq[2];
+    char *zp_u8[256];
 } ox;
 
 /* ---- building blocks (onnx_proto.c) ---- */
@@ -59,7 +72,16 @@ int cr_ox_fail_node(ox *o, const cr_node *n, int code, const char *why);
 /* n's value in layout nchw (4-D values; others have one layout), made on
  * first use by a Transpose. */
 const char *cr_ox_val(ox *o, const cr_node *n, bool nchw);
-/* The nodes computing op node n; false on an error (recorded). */
+/* ONNX's pads [top, left, bottom, right] of a window's geometry. */
+void cr_ox_pads(const cr_conv_geom *g, int64_t pads[4]);
+/* The nodes computing op node n as float ops; false on an error (recorded). */
 bool cr_ox_emit_op(ox *o, const cr_node *n);
+
+/* ---- QDQ int8 of a quantized model (onnx_int8.c) ---- */
+/* Sets up o for the int8 export of graph g with record q; false on an error. */
+bool cr_ox_int8_start(ox *o, const cr_graph *g, const cr_quant *q);
+/* Op node n as crest's int8 graph runs it: 1, done (or computed by an
+ * earlier int8 op); 0, n is a float op; -1, an error (recorded). */
+int cr_ox_emit_int8(ox *o, const cr_node *n);
 
 #endif

@@ -154,7 +154,7 @@ static bool emit_relu_ex(ox *o, const cr_node *n, const char *x, const char *out
 
 /* ---- window ops --------------------------------------------------------- */
 
-static void pads_of(const cr_conv_geom *g, int64_t pads[4])
+void cr_ox_pads(const cr_conv_geom *g, int64_t pads[4])
 {
     int eh = (g->kh - 1) * g->dh + 1, ew = (g->kw - 1) * g->dw + 1;
     int pb = (g->oh - 1) * g->sh + eh - g->h - g->pt;
@@ -213,7 +213,7 @@ static bool emit_window(ox *o, const cr_node *n)
         return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "a kernel or bias that is not a weight"),
                false;
     int64_t pads[4];
-    pads_of(&g, pads);
+    cr_ox_pads(&g, pads);
     const char *x = cr_ox_val(o, n->in[0], true);
     char *out = cr_ox_str(o, "v%d", n->id);
     char *y = act == CREST_LINEAR ? out : cr_ox_fresh(o, "pre");

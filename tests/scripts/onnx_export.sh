@@ -7,8 +7,10 @@
 # imports), a MobileNetV2 transfer model crest train made, the
 # Fashion-MNIST MLP, the custom-model, Lambda and expression heads of the
 # examples (through build/tests/crest_examples, which registers their C
-# code), and every layer golden case; the penguins model
-# (DenseFeatures) is refused with exit 3 naming the layer, nothing written.
+# code), and every layer golden case; the MLP and the transfer model
+# quantized (crest quantize: QDQ int8, within 1/256 of crest's int8
+# probabilities); the penguins model (DenseFeatures), float or quantized,
+# is refused with exit 3 naming the layer, nothing written.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 BUILD="${1:-${CREST_BUILD:-build}}"
@@ -55,7 +57,7 @@ verify() {
   "$C" infer "$model" --input "$x" --shape "$n,$shape" --out "$tmp/$name.ref" 2> "$tmp/err" ||
     { die "$name: crest infer: $(head -c 300 "$tmp/err")"; return; }
   local r
-  r="$(node "$ORT" "$out" "$x" "$n" "$tmp/$name.ref" 1e-5 2>&1)" ||
+  r="$(node "$ORT" "$out" "$x" "$n" "$tmp/$name.ref" "${TOL:-1e-5}" 2>&1)" ||
     { die "$name: ONNX Runtime disagrees with crest: $r"; return; }
   echo "ok $name: $(head -1 "$tmp/check" | sed 's/.*checker ok: //'); ort $r; $(stat -c %s "$out") bytes"
 }
@@ -107,15 +109,51 @@ for kind in custom lambda expr; do
   fi
 done
 
-# 4. feature columns are not exportable: a clear refusal, nothing written
+# 3c. int8: the MLP and the transfer model quantized (crest quantize) export
+#     as QDQ (QuantizeLinear / DequantizeLinear around Conv, Gemm, Add...,
+#     uint8 activations with the calibration's scales and zero points, the
+#     kernels' per-channel codes); ONNX Runtime fuses them into its QLinear
+#     kernels (QLinearConv, QGemm, QLinearAdd), whose requantization is
+#     crest's. Outputs (probabilities) within one step of an 8-bit
+#     probability (1/256) of crest's int8 model's; also with the head kept
+#     float (--float-head: float Gemm on the dequantized features). The files
+#     hold 1-byte kernels: under 35% of the float export's size.
+int8() {   # int8 NAME FLOAT_DIR FLOAT.onnx CALIBRATION N X [quantize options]
+  local name="$1" dir="$2" fl="$3" cal="$4" n="$5" x="$6"
+  shift 6
+  "$C" quantize "$dir" --calibrate "$cal" --samples 200 "$@" --out "$tmp/$name" > /dev/null 2> "$tmp/err" ||
+    { die "$name: quantize: $(tail -2 "$tmp/err")"; return; }
+  TOL=0.00390625 verify "$name" "$tmp/$name" "$n" "$x"
+  $PY -c "import onnx; m = onnx.load('$tmp/$name.onnx'); t = {n.op_type for n in m.graph.node}; assert {'QuantizeLinear', 'DequantizeLinear', 'Gemm'} <= t, t" 2> /dev/null ||
+    die "$name: no QDQ nodes in the int8 export"
+  local f q
+  f="$(stat -c %s "$fl" 2> /dev/null)"
+  q="$(stat -c %s "$tmp/$name.onnx" 2> /dev/null)"
+  [ -n "$f" ] && [ -n "$q" ] && [ "$((q * 100))" -lt "$((f * 35))" ] ||
+    die "$name: int8 file $q bytes, float $f: not under 35%"
+}
+[ -d "$tmp/mlp" ] && int8 mlp8 "$tmp/mlp" "$tmp/mlp.onnx" fashion-mnist 20 "$tmp/x784.f32"
+if [ -d "$tmp/tl" ]; then
+  int8 transfer_mnv2_int8 "$tmp/tl" "$tmp/transfer_mnv2.onnx" "$tmp/img" 3 "$tmp/x224.f32"
+  $PY -c "import onnx; m = onnx.load('$tmp/transfer_mnv2_int8.onnx'); print(sum(n.op_type == 'Conv' for n in m.graph.node))" \
+    2> /dev/null | grep -qx 52 || die "transfer_mnv2_int8: not 52 Conv nodes"
+  int8 transfer_mnv2_int8_fh "$tmp/tl" "$tmp/transfer_mnv2.onnx" "$tmp/img" 3 "$tmp/x224.f32" --float-head
+fi
+
+# 4. feature columns are not exportable: a clear refusal, nothing written,
+#    from the float model and from its quantized form
 if "$C" train --data penguins --label species --epochs 1 --out "$tmp/peng" > /dev/null 2> "$tmp/err"; then
-  "$C" export "$tmp/peng" --format onnx --out "$tmp/peng.onnx" > /dev/null 2> "$tmp/err"
-  rc=$?
-  [ "$rc" = 3 ] || die "penguins: export exited $rc, not 3"
-  grep -q "layer '.*': DenseFeatures .*cannot be exported to ONNX" "$tmp/err" ||
-    die "penguins: message does not name the DenseFeatures layer: $(head -c 300 "$tmp/err")"
-  [ -e "$tmp/peng.onnx" ] && die "penguins: a refused export left a file"
-  ls "$tmp" | grep -q 'peng.onnx.tmp' && die "penguins: a refused export left a temp file"
+  "$C" quantize "$tmp/peng" --calibrate penguins --out "$tmp/peng8" > /dev/null 2> "$tmp/err" ||
+    die "penguins: quantize: $(tail -2 "$tmp/err")"
+  for p in peng peng8; do
+    "$C" export "$tmp/$p" --format onnx --out "$tmp/$p.onnx" > /dev/null 2> "$tmp/err"
+    rc=$?
+    [ "$rc" = 3 ] || die "$p: export exited $rc, not 3"
+    grep -q "layer '.*': DenseFeatures .*cannot be exported to ONNX" "$tmp/err" ||
+      die "$p: message does not name the DenseFeatures layer: $(head -c 300 "$tmp/err")"
+    [ -e "$tmp/$p.onnx" ] && die "$p: a refused export left a file"
+    ls "$tmp" | grep -q "$p.onnx.tmp" && die "$p: a refused export left a temp file"
+  done
 else
   die "penguins training: $(tail -2 "$tmp/err")"
 fi
