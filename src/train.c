@@ -319,8 +319,31 @@ void crest_shard_range(size_t n, int parts, int k, size_t *first, size_t *count)
     *count = q + (i < r);
 }
 
-/* Floats per micro-shard row: the gradient, loss, hits, top-k hits, status. */
-static size_t micro_row(const crest_model *m) { return (size_t)m->params.n + 4; }
+/* The gradients of the trainable weights only (a fine-tuned backbone's
+ * frozen layers have none), in block order: what a micro-shard exchanges.
+ * dir > 0 packs grad into row; dir < 0 adds w * row into grad. Returns the
+ * floats packed. */
+static size_t trainable_grads(const crest_model *m, float *grad, float *row, int dir, float w)
+{
+    size_t off = 0, at = 0;
+    for (int i = 0; i < m->n_weights; i++) {
+        size_t n = (size_t)m->weights[i]->size;
+        if (cr_weight_trainable(m->weights[i])) {
+            if (dir > 0)
+                memcpy(row + at, grad + off, n * sizeof(float));
+            else if (dir < 0)
+                for (size_t k = 0; k < n; k++)
+                    grad[off + k] += w * row[at + k];
+            at += n;
+        }
+        off += n;
+    }
+    return at;
+}
+
+/* Floats per micro-shard row: the trainable gradient, loss, hits, top-k
+ * hits, status. */
+static size_t micro_row(const crest_model *m) { return trainable_grads(m, NULL, NULL, 0, 0) + 4; }
 
 /* Micro-shard j (rows [js, js + jb) of the batch at start) into row: its
  * gradient and loss, dropout drawn from the seed, epoch, step and shard. */
@@ -329,7 +352,7 @@ static int micro_run(cr_fit *f, const cr_ctx *ctx, int64_t s, int64_t j, size_t 
 {
     crest_model *m = f->m;
     cr_graph *g = m->train.g;
-    size_t P = (size_t)m->params.n;
+    size_t P = (size_t)m->params.n, T;
     cr_rng r;
     cr_rng_seed(&r, f->o->seed ^ 0x2545f4914f6cdd1dULL ^ ((uint64_t)f->epoch << 44) ^
                         ((uint64_t)s << 20) ^ (uint64_t)j);
@@ -349,11 +372,11 @@ static int micro_run(cr_fit *f, const cr_ctx *ctx, int64_t s, int64_t j, size_t 
     count_hits(m, f->train, f->idx, start + (size_t)js, jb, m->train.out->val, &hits, &topk);
     memset(m->params.grad, 0, P * sizeof(float));
     cr_graph_backward(g, m->train.loss, &c);
-    memcpy(row, m->params.grad, P * sizeof(float));
-    row[P] = m->train.loss->val[0];
-    row[P + 1] = (float)hits;
-    row[P + 2] = (float)topk;
-    row[P + 3] = 0;
+    T = trainable_grads(m, m->params.grad, row, 1, 0);
+    row[T] = m->train.loss->val[0];
+    row[T + 1] = (float)hits;
+    row[T + 2] = (float)topk;
+    row[T + 3] = 0;
     return CREST_OK;
 }
 
@@ -365,7 +388,7 @@ static int micro_step(cr_fit *f, cr_ctx *ctx, int64_t s, int64_t b, float *loss,
     crest_model *m = f->m;
     const crest_fit_opts *o = f->o;
     int64_t mb = o->micro_batch, nm = (b + mb - 1) / mb;
-    size_t P = (size_t)m->params.n, row = micro_row(m), first, count;
+    size_t P = (size_t)m->params.n, row = micro_row(m), T = row - 4, first, count;
     size_t start = (size_t)s * (size_t)f->bs;
     int shards = o->n_shards > 1 ? o->n_shards : 1;
     crest_shard_range((size_t)nm, shards, o->shard, &first, &count);
@@ -374,7 +397,7 @@ static int micro_step(cr_fit *f, cr_ctx *ctx, int64_t s, int64_t b, float *loss,
         rc = micro_run(f, ctx, s, (int64_t)j, start, (int64_t)j * mb,
                        b - (int64_t)j * mb < mb ? b - (int64_t)j * mb : mb, f->micro + j * row);
     for (size_t j = first; rc && j < first + count; j++)   /* the others fail with us */
-        f->micro[j * row + P + 3] = 1;
+        f->micro[j * row + T + 3] = 1;
     if (shards > 1 && o->allgather) {
         int grc = o->allgather(o->allgather_user, f->micro, (int)nm, row);
         if (grc && !rc)
@@ -382,7 +405,7 @@ static int micro_step(cr_fit *f, cr_ctx *ctx, int64_t s, int64_t b, float *loss,
                          (long long)s + 1);
     }
     for (int64_t j = 0; j < nm && !rc; j++)
-        if (f->micro[(size_t)j * row + P + 3] != 0)
+        if (f->micro[(size_t)j * row + T + 3] != 0)
             rc = cr_fail(CREST_E_STATE, "fit: micro-shard %lld of step %lld failed in "
                          "another process", (long long)j + 1, (long long)s + 1);
     if (rc)
@@ -390,14 +413,13 @@ static int micro_step(cr_fit *f, cr_ctx *ctx, int64_t s, int64_t b, float *loss,
     float *grad = m->params.grad, l = 0;
     memset(grad, 0, P * sizeof(float));
     for (int64_t j = 0; j < nm; j++) {   /* in shard order, whoever computed them */
-        const float *g = f->micro + (size_t)j * row;
+        float *g = f->micro + (size_t)j * row;
         int64_t jb = b - j * mb < mb ? b - j * mb : mb;
         float w = (float)jb / (float)b;
-        for (size_t i = 0; i < P; i++)
-            grad[i] += w * g[i];
-        l += w * g[P];
-        *hits += g[P + 1];
-        *topk += g[P + 2];
+        trainable_grads(m, grad, g, -1, w);
+        l += w * g[T];
+        *hits += g[T + 1];
+        *topk += g[T + 2];
     }
     if (!isfinite(*loss = l))
         return cr_fail(CREST_E_STATE, "fit: loss became %g at epoch %d step %lld (learning "
