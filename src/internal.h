@@ -112,6 +112,10 @@ typedef struct cr_op_def {
      * inputs once prepared (1) or still reads them (0); with build true, it
      * prepares them now: 1, 0, or a CREST_E_* code. NULL: reads them. */
     int (*prepare)(cr_node *n, bool build);
+    /* optional: floating-point or integer operations of one run at the
+     * planned shapes (a multiply-add counts two), for profiles; NULL: the
+     * profiler's own count (convolutions and matmul) or none */
+    double (*flops)(const cr_node *n);
     /* Gradient check: builds a small random instance whose inputs are
      * trainable variables; returns its output. tol: relative tolerance. */
     cr_node *(*example)(cr_graph *g, cr_rng *r);

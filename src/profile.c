@@ -23,9 +23,12 @@ static bool is_op(const cr_node *n, const cr_op_def *def)
     return n->kind == CR_NODE_OP && n->op == def;
 }
 
-/* Multiply-adds count two; ops other than convolutions and matmul: 0. */
+/* Multiply-adds count two; an op's own count (cr_op_def.flops), else
+ * convolutions and matmul, others 0. */
 static double node_flops(const cr_node *n)
 {
+    if (n->kind == CR_NODE_OP && n->op->flops)
+        return n->op->flops(n);
     double out = (double)cr_dims_count(&n->shape);
     const cr_dims *k = n->n_in > 1 ? &n->in[1]->shape : NULL;
     if (is_op(n, &cr_op_conv2d_def))

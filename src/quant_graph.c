@@ -278,8 +278,28 @@ static void q8_fwd(cr_node *n, const cr_ctx *c)
     }
 }
 
+/* Integer multiply-adds (two operations each) of the convolutions and
+ * Dense layers, for profiles; other int8 ops 0. */
+static double q8_flops(const cr_node *n)
+{
+    const q8_attr *a = n->attr;
+    cr_conv_geom geo;
+    double out = (double)cr_dims_count(&n->shape);
+    switch (a->kind) {
+    case Q_CONV:
+        return q8_geom((cr_node *)n, &geo) ? 2.0 * out * geo.kh * geo.kw * geo.c : 0;
+    case Q_DW:
+        return q8_geom((cr_node *)n, &geo) ? 2.0 * out * geo.kh * geo.kw : 0;
+    case Q_DENSE:
+    case Q_DENSE_F:
+        return 2.0 * out * (double)n->in[1]->shape.d[0];
+    default:
+        return 0;
+    }
+}
+
 #define Q8_OP(nm) { .name = nm, .arity = -1, .shape = q8_shape, .forward = q8_fwd, \
-                    .aux_size = q8_aux, .release = q8_release }
+                    .aux_size = q8_aux, .release = q8_release, .flops = q8_flops }
 static const cr_op_def q8_defs[] = {
     [Q_CONV] = Q8_OP("q8_conv2d"), [Q_DW] = Q8_OP("q8_depthwise2d"),
     [Q_DENSE] = Q8_OP("q8_dense"), [Q_DENSE_F] = Q8_OP("q8_dense_float_out"),

@@ -132,6 +132,19 @@ static int top(const float *p)
     return b;
 }
 
+/* The operations crest_model_profile counts over 2 samples. */
+static double profile_flops(crest_model *m, const float *x)
+{
+    crest_profile_entry *e = NULL;
+    int ne = 0;
+    assert_int_equal(crest_model_profile(m, x, 2, 1, &e, &ne), CREST_OK);
+    double f = 0;
+    for (int i = 0; i < ne; i++)
+        f += e[i].flops;
+    crest_free(e);
+    return f;
+}
+
 static void test_quantize_close_and_reloads_bit_identical(void **state)
 {
     (void)state;
@@ -143,9 +156,15 @@ static void test_quantize_close_and_reloads_bit_identical(void **state)
     assert_int_equal(crest_predict(m, x, N, pf), CREST_OK);
     size_t params = crest_model_param_count(m, false);
 
+    double flops_f = profile_flops(m, x), flops_q;
     crest_dataset *cal = image_set(200, 9);
     assert_int_equal(crest_quantize(m, cal, &(crest_quant_opts){ .samples = 200 }), CREST_OK);
     assert_true(crest_model_quantized(m));
+    /* the profile counts the int8 convolutions' and Dense layers' operations
+     * as the float ones' (all of them are int8 here) */
+    flops_q = profile_flops(m, x);
+    assert_true(flops_f > 0);
+    assert_true(flops_q == flops_f);
     crest_quant_info qi;
     assert_int_equal(crest_quant_info_get(m, &qi), CREST_OK);
     assert_int_equal(qi.folded_bn, 3);
