@@ -7,7 +7,7 @@
 # rounds interleaved, medians over rounds, ratios.
 #
 # usage: bench/finetune_race.sh [BUILD] [ROUNDS] [STEPS]
-#   env: FT_N="20 55" (layers unfrozen), FT_THREADS=2, FT_BATCH=32,
+#   env: FT_N="20 56" (layers unfrozen), FT_THREADS=2, FT_BATCH=32,
 #        FT_TORCH="channels_last nchw" (PyTorch memory formats raced; crest is
 #        compared with the faster), CREST_DATA (default data/)
 # Needs: make bench; Debian python3-torch and libopenblas0-pthread
@@ -19,10 +19,13 @@ cd "$ROOT"
 export CREST_DATA="${CREST_DATA:-$ROOT/data}"
 MODEL="$CREST_DATA/models/mobilenet_v2"
 PY=/usr/bin/python3     # Debian's python3 (python3-torch); a pyenv shim would not see it
-NS="${FT_N:-20 55}"; T="${FT_THREADS:-2}"; B="${FT_BATCH:-32}"
+NS="${FT_N:-20 56}"; T="${FT_THREADS:-2}"; B="${FT_BATCH:-32}"
 LAYOUTS="${FT_TORCH:-channels_last nchw}"
 [ -x "$BUILD/bench/bench_finetune" ] || make -s BUILD="$BUILD" "$BUILD/bench/bench_finetune"
 export OPENBLAS_NUM_THREADS="$T" OMP_NUM_THREADS="$T"
+# libgomp threads that spin while waiting lose their core on a loaded VM:
+# torch runs faster here with passive waits (override: OMP_WAIT_POLICY=ACTIVE)
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 
 out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
 field() { sed -n "s/.*\"$1\": \"\\{0,1\\}\\([^,\"}]*\\).*/\\1/p" "$2"; }
