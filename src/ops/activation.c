@@ -177,11 +177,11 @@ static void act_rows_bwd(void *ctx, int64_t lo, int64_t hi)
     switch (j->a->kernel) {
     case CR_ACT_RELU:
         for (int64_t i = lo; i < hi; i++)
-            dx[i] += dy[i] * (x[i] > 0 ? 1.0f : 0.0f);
+            dx[i] += dy[i] * (float)(x[i] > 0);
         break;
     case CR_ACT_RELU6:
         for (int64_t i = lo; i < hi; i++)
-            dx[i] += dy[i] * (x[i] > 0 && x[i] < 6 ? 1.0f : 0.0f);
+            dx[i] += dy[i] * (float)((x[i] > 0) & (x[i] < 6));
         break;
     default:
         for (int64_t i = lo; i < hi; i++)
