@@ -4,7 +4,9 @@
 # Dense(10, softmax), the backbone's last N layers trainable, batch 32, crest
 # (bench/bench_finetune.c, as `crest train --base --fine-tune N` runs it)
 # against PyTorch 1.13 on OpenBLAS (bench/torch_finetune.py), same threads,
-# rounds interleaved, medians over rounds, ratios.
+# rounds interleaved, medians over rounds, ratios: of the medians (crest_x)
+# and the median of each round's ratio (paired_x: both sides of a ratio ran
+# within the same minute, so a loaded machine's drift cancels better).
 #
 # usage: bench/finetune_race.sh [BUILD] [ROUNDS] [STEPS]
 #   env: FT_N="20 56" (layers unfrozen), FT_THREADS=2, FT_BATCH=32,
@@ -47,7 +49,7 @@ done
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo "load after: $(uptime)"
-printf '%-4s %-18s %12s %12s %10s\n' N first_trainable crest_ms torch_ms crest_x
+printf '%-4s %-18s %12s %12s %10s %10s\n' N first_trainable crest_ms torch_ms crest_x paired_x
 for n in $NS; do
   a=$(cat "$out/crest.$n."* | sed -n 's/.*"first_trainable": "\([^"]*\)".*/\1/p' | head -1)
   c=$(for f in "$out/crest.$n."*; do field ms_per_step "$f"; done | median)
@@ -56,8 +58,13 @@ for n in $NS; do
     b=$(cat "$out/torch_$l.$n."* | sed -n 's/.*"first_trainable": "\([^"]*\)".*/\1/p' | head -1)
     [ "$a" = "$b" ] || { echo "N=$n: crest trains from $a, torch from $b" >&2; exit 1; }
     p=$(for f in "$out/torch_$l.$n."*; do field ms_per_step "$f"; done | median)
-    printf '%-4s %-18s %12.1f %12.1f %9.2fx   torch %s, %s\n' "$n" "$a" "$c" "$p" \
-           "$(awk -v c="$c" -v p="$p" 'BEGIN { print p / c }')" "$l" \
+    # each round's torch / crest (the same minute's load on both), their median
+    pr=$(for r in $(seq 1 "$ROUNDS"); do
+           awk -v c="$(field ms_per_step "$out/crest.$n.$r")" \
+               -v p="$(field ms_per_step "$out/torch_$l.$n.$r")" 'BEGIN { print p / c }'
+         done | median)
+    printf '%-4s %-18s %12.1f %12.1f %9.2fx %9.2fx   torch %s, %s\n' "$n" "$a" "$c" "$p" \
+           "$(awk -v c="$c" -v p="$p" 'BEGIN { print p / c }')" "$pr" "$l" \
            "$(field blas "$out/torch_$l.$n.1")"
     best=$(awk -v b="$best" -v p="$p" 'BEGIN { print (b == "" || p < b) ? p : b }')
   done
