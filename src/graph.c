@@ -658,16 +658,19 @@ void cr_graph_backward(cr_graph *g, cr_node *loss, const cr_ctx *c)
     for (int i = 0; !zeroed && i < g->n; i++)
         zero_grad(g->nodes[i], NULL);
     if (loss->grad) {
-        zero_grad(loss, zeroed);
+        if (zeroed)
+            zero_grad(loss, zeroed);
         loss->grad[0] = 1.0f;
     }
     for (int i = loss->grad ? loss->id : -1; i >= 0; i--) {
         cr_node *n = g->nodes[i];
         if (n->kind != CR_NODE_OP || !n->grad || !n->op->backward)
             continue;
-        zero_grad(n, zeroed);   /* nothing wrote it: its gradient is zero */
-        for (int k = 0; k < n->n_in; k++)
-            zero_grad(n->in[k], zeroed);
+        if (zeroed) {
+            zero_grad(n, zeroed);   /* nothing wrote it: its gradient is zero */
+            for (int k = 0; k < n->n_in; k++)
+                zero_grad(n->in[k], zeroed);
+        }
         n->op->backward(n, c);
     }
     for (int i = 0; zeroed && i < g->n; i++)
