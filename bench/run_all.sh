@@ -2,7 +2,9 @@
 # All peer benchmarks in one run, with ratios:
 #   1. MLP training throughput, crest vs PyTorch (threads 1 and 2)
 #   2. MobileNetV2 forward ms/image at batch 1 and 32 with 2 threads:
-#      crest (`crest bench`) vs ONNX Runtime (onnxruntime-node) and PyTorch.
+#      crest (`crest bench`) vs ONNX Runtime (onnxruntime-node) and PyTorch;
+#   3. peak RSS of crest infer; 4. the fine-tuning race against PyTorch on
+#      OpenBLAS (bench/finetune_race.sh).
 # usage: bench/run_all.sh [BUILD]
 # needs: make all bench; tools/setup.sh --bench (python3-torch, onnxruntime-node)
 set -euo pipefail
@@ -43,3 +45,6 @@ done
 
 echo "== peak RSS of crest infer (issue 11 bound)"
 bash bench/infer_rss.sh "$BUILD" 5
+
+echo "== fine-tuning step, MobileNetV2 batch 32, crest vs PyTorch on OpenBLAS (issue 11)"
+bash bench/finetune_race.sh "$BUILD" 5

@@ -111,51 +111,54 @@ class KerasNet(torch.nn.Module):
         vals = {}
         out = None
         for lay in self.layers:
-            c, cfg, name = lay["class_name"], lay["config"], lay["config"]["name"]
             ins = [vals[n[0]] for n in lay["inbound_nodes"][0]] if lay["inbound_nodes"] else []
-            if c == "InputLayer":
-                y = x
-            elif c == "ZeroPadding2D":
-                (t, b), (l, r) = cfg["padding"]
-                y = F.pad(ins[0], (l, r, t, b))
-            elif c == "Conv2D":
-                y = self.conv(ins[0], cfg, name, 1)
-            elif c == "DepthwiseConv2D":
-                y = self.conv(ins[0], cfg, name, ins[0].shape[1])
-            elif c == "BatchNormalization":
-                y = F.batch_norm(ins[0], self.p(name, "moving_mean"), self.p(name, "moving_variance"),
-                                 self.p(name, "gamma"), self.p(name, "beta"), False, 0.0,
-                                 cfg["epsilon"])
-            elif c == "ReLU":
-                y = F.relu(ins[0])
-                if cfg.get("max_value") is not None:
-                    y = torch.clamp(y, max=float(cfg["max_value"]))
-            elif c == "Add":
-                y = ins[0]
-                for o in ins[1:]:
-                    y = y + o
-            elif c == "AveragePooling2D":
-                y = F.avg_pool2d(ins[0], cfg["pool_size"], cfg["strides"])
-            elif c == "GlobalAveragePooling2D":
-                y = ins[0].mean(dim=(2, 3))
-            elif c == "Flatten":
-                y = torch.flatten(ins[0].permute(0, 2, 3, 1), 1) if ins[0].dim() == 4 else ins[0]
-            elif c == "Dropout":
-                y = ins[0]
-            elif c == "Dense":
-                y = F.linear(ins[0], self.p(name, "w"), self.p(name, "b"))
-                act = cfg.get("activation", "linear")
-                if act == "relu":
-                    y = F.relu(y)
-                elif act == "softmax":
-                    y = F.softmax(y, dim=-1)
-                elif act != "linear":
-                    raise SystemExit(f"{name}: activation {act} not handled")
-            else:
-                raise SystemExit(f"layer {name}: class {c} not handled by this script")
-            vals[name] = y
-            out = y
+            out = vals[lay["config"]["name"]] = self.layer(lay, ins, x)
         return out
+
+    def layer(self, lay, ins, x):
+        """One Keras layer on its inputs ins (x: the network's input)."""
+        c, cfg, name = lay["class_name"], lay["config"], lay["config"]["name"]
+        if c == "InputLayer":
+            y = x
+        elif c == "ZeroPadding2D":
+            (t, b), (l, r) = cfg["padding"]
+            y = F.pad(ins[0], (l, r, t, b))
+        elif c == "Conv2D":
+            y = self.conv(ins[0], cfg, name, 1)
+        elif c == "DepthwiseConv2D":
+            y = self.conv(ins[0], cfg, name, ins[0].shape[1])
+        elif c == "BatchNormalization":
+            y = F.batch_norm(ins[0], self.p(name, "moving_mean"), self.p(name, "moving_variance"),
+                             self.p(name, "gamma"), self.p(name, "beta"), False, 0.0,
+                             cfg["epsilon"])
+        elif c == "ReLU":
+            y = F.relu(ins[0])
+            if cfg.get("max_value") is not None:
+                y = torch.clamp(y, max=float(cfg["max_value"]))
+        elif c == "Add":
+            y = ins[0]
+            for o in ins[1:]:
+                y = y + o
+        elif c == "AveragePooling2D":
+            y = F.avg_pool2d(ins[0], cfg["pool_size"], cfg["strides"])
+        elif c == "GlobalAveragePooling2D":
+            y = ins[0].mean(dim=(2, 3))
+        elif c == "Flatten":
+            y = torch.flatten(ins[0].permute(0, 2, 3, 1), 1) if ins[0].dim() == 4 else ins[0]
+        elif c == "Dropout":
+            y = ins[0]
+        elif c == "Dense":
+            y = F.linear(ins[0], self.p(name, "w"), self.p(name, "b"))
+            act = cfg.get("activation", "linear")
+            if act == "relu":
+                y = F.relu(y)
+            elif act == "softmax":
+                y = F.softmax(y, dim=-1)
+            elif act != "linear":
+                raise SystemExit(f"{name}: activation {act} not handled")
+        else:
+            raise SystemExit(f"layer {name}: class {c} not handled by this script")
+        return y
 
 
 def main():

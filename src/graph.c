@@ -635,21 +635,47 @@ void cr_graph_forward(cr_graph *g, const cr_ctx *c)
     }
 }
 
+/* Zeroes n's gradient buffer (values' gradients; parameters' are the
+ * optimizer's) unless zeroed[n] says it is done. */
+static void zero_grad(cr_node *n, bool *zeroed)
+{
+    if (n->kind == CR_NODE_PARAM || !n->grad || (zeroed && zeroed[n->id]))
+        return;
+    memset(n->grad, 0, (size_t)cr_dims_count(&n->shape) * sizeof(float));
+    if (zeroed)
+        zeroed[n->id] = true;
+}
+
+/* Every gradient buffer is zeroed before anything accumulates into it:
+ * just before the first backward op that writes it (its last consumer
+ * that runs), while that op's data is about to be in cache, rather than
+ * all in one pass over memory first; buffers nothing writes are zeroed at
+ * the end, so every one ends as before (out of memory for the flags: all
+ * zeroed first). */
 void cr_graph_backward(cr_graph *g, cr_node *loss, const cr_ctx *c)
 {
-    for (int i = 0; i < g->n; i++) {
-        cr_node *n = g->nodes[i];
-        if (n->kind != CR_NODE_PARAM && n->grad)
-            memset(n->grad, 0, (size_t)cr_dims_count(&n->shape) * sizeof(float));
+    bool *zeroed = cr_calloc((size_t)g->n + 1, sizeof *zeroed);
+    for (int i = 0; !zeroed && i < g->n; i++)
+        zero_grad(g->nodes[i], NULL);
+    if (loss->grad) {
+        if (zeroed)
+            zero_grad(loss, zeroed);
+        loss->grad[0] = 1.0f;
     }
-    if (!loss->grad)
-        return;
-    loss->grad[0] = 1.0f;
-    for (int i = loss->id; i >= 0; i--) {
+    for (int i = loss->grad ? loss->id : -1; i >= 0; i--) {
         cr_node *n = g->nodes[i];
-        if (n->kind == CR_NODE_OP && n->grad && n->op->backward)
-            n->op->backward(n, c);
+        if (n->kind != CR_NODE_OP || !n->grad || !n->op->backward)
+            continue;
+        if (zeroed) {
+            zero_grad(n, zeroed);   /* nothing wrote it: its gradient is zero */
+            for (int k = 0; k < n->n_in; k++)
+                zero_grad(n->in[k], zeroed);
+        }
+        n->op->backward(n, c);
     }
+    for (int i = 0; zeroed && i < g->n; i++)
+        zero_grad(g->nodes[i], zeroed);
+    cr_free(zeroed);
 }
 
 cr_node *cr_example_var(cr_graph *g, cr_rng *r, cr_dims shape, float lo, float hi, float gap)

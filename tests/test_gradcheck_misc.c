@@ -12,7 +12,10 @@
  *    rest by 1 / (1 - rate); Gaussian noise and dropout have the stated
  *    mean and spread; alpha dropout keeps zero mean and unit variance of a
  *    standard normal input and sets dropped units to A alpha' + B; the same
- *    seed gives the same draws; at inference the layers add no op.
+ *    seed gives the same draws; at inference the layers add no op;
+ *  - the backward passes fine-tuning leans on (BatchNorm in inference mode
+ *    over more channels than one block of its kernel, relu, relu6) give
+ *    the same bits on 1, 2 and 3 threads.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +25,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cjson/cJSON.h>
 
@@ -138,6 +142,17 @@ static cr_node *elu_neg(cr_graph *g, cr_rng *r)
     return cr_op_elu_alpha(g, cr_example_var(g, r, crest_shape(2, 3, 4), -3, 3, 0.05f), 2.5f);
 }
 
+/* BatchNorm in inference mode over 70 channels: a block of 64 and a tail. */
+static cr_node *bn_blocks(cr_graph *g, cr_rng *r)
+{
+    cr_dims c = crest_shape(1, 70);
+    return cr_op_batchnorm(g, var(g, r, crest_shape(3, 2, 3, 70)),
+                           cr_example_var(g, r, c, -0.5f, 0.5f, 0),
+                           cr_example_var(g, r, c, 0.5f, 1.5f, 0),
+                           cr_example_var(g, r, c, 0.5f, 1.5f, 0),
+                           cr_example_var(g, r, c, -1, 1, 0), 1e-3f, 0.99f, false);
+}
+
 static void test_variants(void **state)
 {
     (void)state;
@@ -151,6 +166,7 @@ static void test_variants(void **state)
         { "transpose rank 5", tp_5d }, { "spatial dropout", noise_spatial },
         { "gaussian noise", noise_gauss }, { "gaussian dropout", noise_gdrop },
         { "alpha dropout", noise_alpha }, { "elu alpha 2.5", elu_neg },
+        { "batchnorm inference 70 channels", bn_blocks },
     };
     int failures = 0;
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
@@ -296,12 +312,72 @@ static void test_noise_inference(void **state)
     }
 }
 
+/* ---- fine-tuning's backward passes: same bits on any thread count ------ */
+
+/* Gradients of x, gamma and beta (one array) of BatchNorm (inference mode,
+ * 200 channels: 3 blocks and a tail) followed by relu6 then relu, on a
+ * [1024, 200] input, on `threads` threads. */
+static float *bn_act_grads(int threads)
+{
+    cr_graph *g = cr_graph_new(NULL, true);
+    cr_rng r;
+    cr_rng_seed(&r, 77);
+    cr_dims c = crest_shape(1, 200);
+    cr_node *x = cr_example_var(g, &r, crest_shape(2, 1024, 200), -8, 8, 0);
+    cr_node *gm = cr_example_var(g, &r, c, 0.5f, 1.5f, 0);
+    cr_node *bt = cr_example_var(g, &r, c, -1, 1, 0);
+    cr_node *y = cr_op_batchnorm(g, x, cr_example_var(g, &r, c, -0.5f, 0.5f, 0),
+                                 cr_example_var(g, &r, c, 0.5f, 1.5f, 0), gm, bt, 1e-3f, 0.99f,
+                                 false);
+    y = crest_op_activate(g, crest_op_activate(g, y, CREST_RELU6), CREST_RELU);
+    cr_node *rn = cr_example_var(g, &r, y->shape, -1, 1, 0);
+    rn->w->trainable = false;
+    rn->needs_grad = false;
+    cr_node *l = crest_op_sum(g, crest_op_mul(g, y, rn), CR_AXIS_ALL, false);
+    for (int i = 0; i < g->n_own_w; i++)
+        g->own_w[i]->grad = cr_calloc((size_t)g->own_w[i]->size, sizeof(float));
+    assert_int_equal(cr_graph_status(g), 0);
+    assert_int_equal(cr_graph_plan(g, 1), 0);
+    cr_pool *p = cr_pool_new(threads);
+    cr_rng drop;
+    cr_rng_seed(&drop, 1);
+    cr_ctx ctx = { .pool = p, .rng = &drop, .training = true };
+    cr_graph_forward(g, &ctx);
+    cr_graph_backward(g, l, &ctx);
+    float *out = malloc((1024 * 200 + 400) * sizeof *out);
+    assert_non_null(out);
+    memcpy(out, x->w->grad, 1024 * 200 * sizeof *out);
+    memcpy(out + 1024 * 200, gm->w->grad, 200 * sizeof *out);
+    memcpy(out + 1024 * 200 + 200, bt->w->grad, 200 * sizeof *out);
+    cr_pool_free(p);
+    cr_graph_free(g);
+    return out;
+}
+
+static void test_bn_act_threads(void **state)
+{
+    (void)state;
+    float *one = bn_act_grads(1);
+    bool nonzero = false;
+    for (int i = 0; i < 1024 * 200 + 400; i++)
+        nonzero |= one[i] != 0;
+    assert_true(nonzero);
+    for (int t = 2; t <= 3; t++) {
+        float *more = bn_act_grads(t);
+        if (memcmp(one, more, (1024 * 200 + 400) * sizeof *one))
+            fail_msg("BatchNorm / relu6 / relu gradients on %d threads differ from 1 thread", t);
+        free(more);
+    }
+    free(one);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_variants),
         cmocka_unit_test(test_noise_training),
         cmocka_unit_test(test_noise_inference),
+        cmocka_unit_test(test_bn_act_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

