@@ -17,6 +17,34 @@ static inline bool tu_has_tmp_file(const char *dir)
     return found;
 }
 
+/* save(m, path) (an export to one file, in tu_fixture_dir) once, then with
+ * allocation k failing for k = 0, 1, ... until it succeeds: each failure
+ * must be CREST_E_NOMEM and leave neither the file nor a temp file. Leaks
+ * show under ASan. Returns the failed attempts. */
+static inline long tu_export_oom(crest_model *m, const char *path,
+                                 int (*save)(crest_model *, const char *))
+{
+    assert_int_equal(save(m, path), CREST_OK);   /* built once */
+    assert_int_equal(remove(path), 0);
+    int rc = -1;
+    long k;
+    for (k = 0; k < 20000; k++) {
+        cr_alloc_fail_after(k);
+        rc = save(m, path);
+        cr_alloc_fail_after(-1);
+        if (!rc)
+            break;
+        if (rc != CREST_E_NOMEM)
+            print_error("k %ld: %s\n", k, crest_last_error());
+        assert_int_equal(rc, CREST_E_NOMEM);
+        struct stat st;
+        assert_int_not_equal(stat(path, &st), 0);
+        assert_false(tu_has_tmp_file(tu_fixture_dir));
+    }
+    assert_int_equal(rc, CREST_OK);
+    return k;
+}
+
 /* m (compiled) is saved to dir, trained one more epoch on d, then saved with
  * allocation k failing for k = 0, 1, ... until the save succeeds: each
  * failure must be CREST_E_NOMEM, leave the first model.json as it was (and

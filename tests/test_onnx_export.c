@@ -233,23 +233,7 @@ static void test_int8_out_of_memory(void **state)
     char path[128];
     snprintf(path, sizeof path, "%s/q_oom.onnx", tu_fixture_dir);
     crest_model *m = conv_bn_int8();
-    assert_int_equal(crest_model_save_onnx(m, path), CREST_OK);
-    assert_int_equal(remove(path), 0);
-    int rc = -1;
-    long k;
-    for (k = 0; k < 20000; k++) {
-        cr_alloc_fail_after(k);
-        rc = crest_model_save_onnx(m, path);
-        cr_alloc_fail_after(-1);
-        if (!rc)
-            break;
-        assert_int_equal(rc, CREST_E_NOMEM);
-        struct stat st;
-        assert_int_not_equal(stat(path, &st), 0);
-        assert_false(tu_has_tmp_file(tu_fixture_dir));
-    }
-    assert_int_equal(rc, CREST_OK);
-    assert_true(k > 10);
+    assert_true(tu_export_oom(m, path, crest_model_save_onnx) > 10);
     crest_model_free(m);
 }
 
@@ -274,25 +258,7 @@ static void test_out_of_memory(void **state)
     char path[128];
     snprintf(path, sizeof path, "%s/oom.onnx", tu_fixture_dir);
     crest_model *m = small_cnn();
-    assert_int_equal(crest_model_save_onnx(m, path), CREST_OK);   /* built once */
-    assert_int_equal(remove(path), 0);
-    int rc = -1;
-    long k;
-    for (k = 0; k < 20000; k++) {
-        cr_alloc_fail_after(k);
-        rc = crest_model_save_onnx(m, path);
-        cr_alloc_fail_after(-1);
-        if (!rc)
-            break;
-        if (rc != CREST_E_NOMEM)
-            print_error("k %ld: %s\n", k, crest_last_error());
-        assert_int_equal(rc, CREST_E_NOMEM);
-        struct stat st;
-        assert_int_not_equal(stat(path, &st), 0);
-        assert_false(tu_has_tmp_file(tu_fixture_dir));
-    }
-    assert_int_equal(rc, CREST_OK);
-    assert_true(k > 10);
+    assert_true(tu_export_oom(m, path, crest_model_save_onnx) > 10);
     crest_model_free(m);
 }
 
