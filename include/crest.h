@@ -518,7 +518,10 @@ typedef struct crest_fit_opts {
      * take the same step. A process whose shard failed still takes part,
      * with a non-zero status, so the others fail too instead of waiting.
      * n_shards 0 or 1: this process computes every micro-shard and
-     * allgather is not called. Validation runs whole in every process. */
+     * allgather is not called. Validation is sharded the same way: this
+     * process evaluates its crest_shard_range of the validation passes and
+     * allgather brings the others' sums (rows of 7 floats), added in pass
+     * order. */
     int micro_batch;
     int n_shards, shard;
     int (*allgather)(void *user, float *rows, int n_rows, size_t row_floats);

@@ -174,7 +174,7 @@ static void count_hits(const crest_model *m, const crest_dataset *d, const size_
 /* ---- fit ---------------------------------------------------------------- */
 
 static int eval_range(crest_model *m, const crest_dataset *d, size_t start, size_t n, int bs,
-                      crest_metrics *out, float *probs);
+                      crest_metrics *out, float *probs, const crest_fit_opts *shards);
 
 static int fit_check(crest_model *m, const crest_dataset *train, const crest_fit_opts *o)
 {
@@ -466,7 +466,8 @@ static int fit_validate(cr_fit *f, double val[2])
     crest_metrics vm;
     const crest_dataset *vd = o->validation_data ? o->validation_data : f->train;
     int rc = eval_range(f->m, vd, o->validation_data ? 0 : f->n,
-                        o->validation_data ? vd->n : f->n_val, f->bs, &vm, NULL);
+                        o->validation_data ? vd->n : f->n_val, f->bs, &vm, NULL,
+                        o->micro_batch > 0 && o->n_shards > 1 && o->allgather ? o : NULL);
     val[0] = vm.loss;
     val[1] = vm.accuracy;
     return rc;
@@ -628,36 +629,87 @@ static int64_t pass_size(cr_graph *g, int64_t bs)
     return bs > 0 ? bs : cr_auto_batch(g);
 }
 
-/* Metrics over rows [start, start + n) of d; probs [n, K] written if not NULL.
- * bs 0: cache-sized passes. The loss is the mean over samples. */
-static int eval_range(crest_model *m, const crest_dataset *d, size_t start, size_t n, int bs,
-                      crest_metrics *out, float *probs)
+/* A pass's sums as exchanged between processes: loss, hits and top-k hits
+ * (doubles, their bytes in two floats each), then a status (0: it ran). */
+enum { PASS_ROW = 7 };
+
+static void pass_put(float *row, const double v[3], int status)
+{
+    memcpy(row, v, 3 * sizeof(double));
+    row[6] = (float)status;
+}
+
+/* Passes [p0, p1) of P rows over rows [start, start + n) of d, each pass's
+ * sums into its row of sums (probs: the outputs, if not NULL). */
+static int eval_passes(crest_model *m, const crest_dataset *d, size_t start, size_t n,
+                       int64_t P, size_t p0, size_t p1, float *sums, float *probs)
 {
     cr_pool *pool;
+    int rc = cr_model_pool(m, &pool);
+    cr_ctx ctx = { .pool = pool, .training = false };
+    for (size_t p = p0; p < p1 && !rc; p++) {
+        size_t s = p * (size_t)P;
+        int64_t b = (int64_t)(n - s < (size_t)P ? n - s : (size_t)P);
+        if ((rc = cr_graph_plan(m->eval.g, b)) ||
+            (rc = load_batch(m, d, NULL, start + s, b, m->eval.g, m->eval.label, m->eval.sw,
+                             NULL)))
+            break;
+        cr_graph_forward(m->eval.g, &ctx);
+        double v[3] = { (double)m->eval.loss->val[0] * (double)b, 0, 0 };
+        count_hits(m, d, NULL, start + s, b, m->eval.out->val, &v[1], &v[2]);
+        pass_put(sums + p * PASS_ROW, v, 0);
+        if (probs)
+            memcpy(probs + s * (size_t)m->out_size, m->eval.out->val,
+                   (size_t)(b * m->out_size) * sizeof(float));
+    }
+    return rc;
+}
+
+/* Metrics over rows [start, start + n) of d in passes of bs (0: cache-sized)
+ * rows, the loss the mean over samples; probs [n, K] written if not NULL.
+ * With shards (fit's
+ * micro-shard options), this process runs its crest_shard_range of the
+ * passes and the others' sums come by shards->allgather; the sums are
+ * added in pass order, so every process, and one alone, gets the same. */
+static int eval_range(crest_model *m, const crest_dataset *d, size_t start, size_t n, int bs,
+                      crest_metrics *out, float *probs, const crest_fit_opts *shards)
+{
     int rc = cr_model_build_eval(m);
-    if (!rc)
-        rc = cr_model_pool(m, &pool);
     if (rc)
         return rc;
     int64_t P = pass_size(m->eval.g, bs);
     if (P < 1)
         return cr_graph_status(m->eval.g) ? cr_graph_status(m->eval.g)
                                           : cr_fail(CREST_E_NOMEM, "evaluate: planning failed");
-    cr_ctx ctx = { .pool = pool, .training = false };
-    double loss = 0, hits = 0, topk = 0;
-    for (size_t s = 0; s < n; s += (size_t)P) {
-        int64_t b = (int64_t)(n - s < (size_t)P ? n - s : (size_t)P);
-        if ((rc = cr_graph_plan(m->eval.g, b)) ||
-            (rc = load_batch(m, d, NULL, start + s, b, m->eval.g, m->eval.label, m->eval.sw,
-                             NULL)))
-            return rc;
-        cr_graph_forward(m->eval.g, &ctx);
-        loss += (double)m->eval.loss->val[0] * (double)b;
-        count_hits(m, d, NULL, start + s, b, m->eval.out->val, &hits, &topk);
-        if (probs)
-            memcpy(probs + s * (size_t)m->out_size, m->eval.out->val,
-                   (size_t)(b * m->out_size) * sizeof(float));
+    size_t np = (n + (size_t)P - 1) / (size_t)P, p0 = 0, cnt = np;
+    float *sums = cr_malloc((np ? np : 1) * PASS_ROW * sizeof(float));
+    if (!sums)
+        return cr_fail(CREST_E_NOMEM, "evaluate: out of memory for %zu passes", np);
+    if (shards)
+        crest_shard_range(np, shards->n_shards, shards->shard, &p0, &cnt);
+    rc = eval_passes(m, d, start, n, P, p0, p0 + cnt, sums, probs);
+    if (shards) {   /* every process takes part, a failed one with its status set */
+        for (size_t p = p0; rc && p < p0 + cnt; p++)
+            pass_put(sums + p * PASS_ROW, (double[3]){ 0, 0, 0 }, 1);
+        int grc = shards->allgather(shards->allgather_user, sums, (int)np, PASS_ROW);
+        for (size_t p = 0; !rc && p < np; p++)
+            if (sums[p * PASS_ROW + 6] != 0)
+                rc = cr_fail(CREST_E_STATE, "evaluate: pass %zu failed in another process",
+                             p + 1);
+        if (!rc && grc)
+            rc = cr_fail(grc, "evaluate: exchanging the validation sums");
     }
+    double loss = 0, hits = 0, topk = 0;
+    for (size_t p = 0; !rc && p < np; p++) {   /* in pass order, whoever ran them */
+        double v[3];
+        memcpy(v, sums + p * PASS_ROW, sizeof v);
+        loss += v[0];
+        hits += v[1];
+        topk += v[2];
+    }
+    cr_free(sums);
+    if (rc)
+        return rc;
     *out = (crest_metrics){ .n = n };
     if (n) {
         out->loss = loss / (double)n;
@@ -681,7 +733,7 @@ int crest_evaluate_probs(crest_model *m, const crest_dataset *d, int batch_size,
         return rc;
     if (batch_size < 0 || batch_size > (1 << 20))
         return cr_fail(CREST_E_ARG, "evaluate: batch size %d", batch_size);
-    return eval_range(m, d, 0, d->n, batch_size, out, probs);
+    return eval_range(m, d, 0, d->n, batch_size, out, probs, NULL);
 }
 
 int crest_evaluate(crest_model *m, const crest_dataset *d, int batch_size, crest_metrics *out)

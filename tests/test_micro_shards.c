@@ -69,6 +69,7 @@ typedef struct proc {
     crest_model *m;
     int rc;
     char msg[256];        /* crest_last_error is per thread */
+    crest_history *h;     /* the run's history, validation metrics included */
 } proc;
 
 static int allgather(void *user, float *rows, int n_rows, size_t row_floats)
@@ -91,6 +92,7 @@ static void *run(void *arg)
     proc *p = arg;
     p->m = model();
     p->rc = crest_fit(p->m, p->d, &(crest_fit_opts){ .epochs = 3, .batch_size = 16, .seed = 5,
+                                                     .validation_split = 0.4, .history = p->h,
                                                      .micro_batch = 4, .n_shards = p->x->n,
                                                      .shard = p->k, .allgather = allgather,
                                                      .allgather_user = p });
@@ -98,9 +100,11 @@ static void *run(void *arg)
     return NULL;
 }
 
-/* N processes fit d; their weights (all the same) into w, or their codes. */
+/* N processes fit d; their weights (all the same) into w and their history
+ * (validation too: sharded over the processes, the same in all) into h, or
+ * their codes. */
 static void fit_in(int n, int fail_shard, const crest_dataset *d, float *w, int64_t nw,
-                   int *codes, char (*msgs)[256])
+                   int *codes, char (*msgs)[256], crest_history *h)
 {
     exchange x = { .n = n, .fail_shard = fail_shard,
                    .rows = calloc(4 * (size_t)(nw + 4), sizeof(float)) };
@@ -108,7 +112,8 @@ static void fit_in(int n, int fail_shard, const crest_dataset *d, float *w, int6
     proc p[8];
     pthread_t t[8];
     for (int k = 0; k < n; k++) {
-        p[k] = (proc){ .x = &x, .k = k, .d = d };
+        p[k] = (proc){ .x = &x, .k = k, .d = d, .h = calloc(1, sizeof(crest_history)) };
+        assert_non_null(p[k].h);
         assert_int_equal(pthread_create(&t[k], NULL, run, &p[k]), 0);
     }
     for (int k = 0; k < n; k++)
@@ -124,7 +129,12 @@ static void fit_in(int n, int fail_shard, const crest_dataset *d, float *w, int6
                 memcpy(w, p[k].m->params.val, (size_t)nw * sizeof *w);
             else   /* every process took the same steps */
                 assert_memory_equal(w, p[k].m->params.val, (size_t)nw * sizeof *w);
+            if (k == 0 && h)
+                *h = *p[k].h;
+            else if (h)   /* and saw the same validation metrics */
+                assert_memory_equal(h->val_loss, p[k].h->val_loss, sizeof h->val_loss);
         }
+        free(p[k].h);
         crest_model_free(p[k].m);
     }
     pthread_barrier_destroy(&x.bar);
@@ -141,15 +151,23 @@ static void test_same_bits_any_processes(void **state)
     crest_model_free(m);
     float *one = malloc((size_t)nw * sizeof *one), *w = malloc((size_t)nw * sizeof *w);
     int codes[8];
-    fit_in(1, -1, d, one, nw, codes, NULL);
+    crest_history *h1 = calloc(1, sizeof *h1), *hn = calloc(1, sizeof *hn);
+    assert_true(h1 && hn);
+    fit_in(1, -1, d, one, nw, codes, NULL, h1);
     assert_int_equal(codes[0], CREST_OK);
+    assert_int_equal(h1->epochs, 3);
+    assert_true(h1->val_loss[2] > 0 && h1->val_accuracy[2] > 0);   /* 30 samples: 2 passes */
     static const int ns[] = { 2, 3, 5 };   /* 5: more processes than a batch's 4 shards */
     for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
-        fit_in(ns[i], -1, d, w, nw, codes, NULL);
+        fit_in(ns[i], -1, d, w, nw, codes, NULL, hn);
         for (int k = 0; k < ns[i]; k++)
             assert_int_equal(codes[k], CREST_OK);
         assert_memory_equal(one, w, (size_t)nw * sizeof *w);
+        assert_memory_equal(h1->val_loss, hn->val_loss, sizeof h1->val_loss);
+        assert_memory_equal(h1->val_accuracy, hn->val_accuracy, sizeof h1->val_accuracy);
     }
+    free(h1);
+    free(hn);
     m = model();   /* and the runs trained: the weights moved from the initial ones */
     assert_int_equal(cr_params_pack(m), CREST_OK);
     assert_memory_not_equal(one, m->params.val, (size_t)nw * sizeof *w);
@@ -170,7 +188,7 @@ static void test_failed_shard_fails_all(void **state)
     float *w = malloc((size_t)nw * sizeof *w);
     int codes[8];
     char msgs[8][256];
-    fit_in(3, 1, d, w, nw, codes, msgs);   /* process 1 (shard 3 of 4) fails at step 1 */
+    fit_in(3, 1, d, w, nw, codes, msgs, NULL);   /* process 1 (shard 3 of 4) fails at step 1 */
     for (int k = 0; k < 3; k++) {
         assert_int_equal(codes[k], CREST_E_STATE);
         assert_non_null(strstr(msgs[k], "micro-shard 3 of step 1 failed in another process"));
