@@ -639,23 +639,27 @@ typedef struct crest_quant_opts {
     bool float_head;             /* keep the last Dense layer (the classifier) float */
 } crest_quant_opts;
 
-/* Quantizes m in place for int8 inference, calibrated on real inputs (the
- * first o->samples of calib, model inputs as crest_predict_dataset takes):
- * every BatchNormalization that follows a Conv2D, DepthwiseConv2D,
- * SeparableConv2D or Dense layer (linear, used once) is folded into it
- * first (the BN layers leave the model; the conv gets a bias); then the
- * kernels of convolutions, depthwise convolutions and Dense layers become
- * per-output-channel symmetric int8 (real = scale[c] * q, q in
- * [-127, 127]; the float weights are replaced by those values) and every
- * tensor between them gets a per-tensor asymmetric uint8 scale and zero
- * point (real = s * (q - z), 0 exact). Inference (predict, evaluate,
- * infer, bench) then runs int8 kernels for Conv2D / DepthwiseConv2D /
- * Dense (with bias and relu / relu6), Add, max / average and global
- * average pooling, reshapes and relu; any other op runs in float between
- * dequantize and quantize nodes. crest_model_save writes the int8 codes
- * (1 byte per weight) and the scales; crest_model_load reads them back.
- * A quantized model cannot be trained, nor saved as .h5 / .keras / ONNX
- * (CREST_E_UNSUPPORTED). Errors name the bad calibration input. */
+/* Quantizes m in place for int8 inference, calibrated on real inputs
+ * (o->samples of calib spread over it, model inputs as
+ * crest_predict_dataset takes): every BatchNormalization that follows a
+ * Conv2D, DepthwiseConv2D, SeparableConv2D or Dense layer (linear, used
+ * once) is folded into it first (the BN layers leave the model; the conv
+ * gets a bias); then the kernels of convolutions, depthwise convolutions
+ * and Dense layers become per-output-channel symmetric int8 (real =
+ * scale[c] * q, q in [-127, 127]; the float weights are replaced by those
+ * values) and every tensor between them gets a per-tensor asymmetric
+ * uint8 scale and zero point (real = s * (q - z), 0 exact); last, the
+ * int8 model runs 64 of the samples layer after layer and each kernel's
+ * bias takes back the gap between its int8 output's mean and the float
+ * model's (the float biases change). Inference (predict, evaluate, infer,
+ * bench) then runs int8 kernels for Conv2D / DepthwiseConv2D / Dense (with
+ * bias and relu / relu6), Add, max / average and global average pooling,
+ * reshapes and relu; any other op runs in float between dequantize and
+ * quantize nodes. crest_model_save writes the int8 codes (1 byte per
+ * weight) and the scales; crest_model_load reads them back. A quantized
+ * model cannot be trained, nor saved as .h5 / .keras
+ * (CREST_E_UNSUPPORTED); crest_model_save_onnx writes it as int8 QDQ. Errors
+ * name the bad calibration input. */
 int crest_quantize(crest_model *m, const crest_dataset *calib, const crest_quant_opts *o);
 /* Whether m is quantized (crest_quantize, or loaded from such a folder). */
 bool crest_model_quantized(const crest_model *m);

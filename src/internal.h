@@ -838,6 +838,14 @@ void cr_graph_qkeys(const cr_graph *g, char (*keys)[160]);
  * where q has ranges and weights for them, quantize / dequantize at the
  * float boundaries. Pinned nodes (outputs, kept, probe) stay float. */
 int cr_graph_quantize(cr_graph *g, cr_quant *q);
+/* An int8 convolution, depthwise or Dense node of a rewritten graph: the
+ * calibration key of the float value it stands for (the end of its fused
+ * chain), with *out its uint8 parameters (NULL: it gives float). NULL if n
+ * is not such a node. */
+const char *cr_q8_kernel_key(const cr_node *n, const cr_qact **out);
+/* Packs such a node's kernel again after its float bias changed: the same
+ * int32 biases a new rewrite would give. */
+int cr_q8_kernel_rebias(cr_node *n);
 /* CREST_E_UNSUPPORTED naming the model when it is quantized: `what` (e.g.
  * "saved as Keras .h5") needs its float weights. */
 int cr_quant_refuse(const crest_model *m, const char *what);

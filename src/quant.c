@@ -212,24 +212,38 @@ typedef struct tstat {
     uint64_t count;
     double *csum;                 /* per channel (last axis): sum of the values, or NULL */
     int64_t channels, rows;
+    double *fsum;                 /* the same over the first samples (biases fixed on them) */
+    int64_t frows;
 } tstat;
 
 /* Per-channel sums of a value of shape d (bias correction needs the mean
- * input of every int8 kernel); skipped (csum NULL) when out of memory. */
-static void channel_sums(tstat *t, const float *v, const cr_dims *d)
+ * input of every int8 kernel, and the mean output of each over the samples
+ * the int8 model is fixed on: first, also into fsum); skipped (csum NULL)
+ * when out of memory. */
+static void channel_sums(tstat *t, const float *v, const cr_dims *d, bool first)
 {
     int64_t c = d->ndim ? d->d[d->ndim - 1] : 1, n = cr_dims_count(d);
     if (!t->csum) {
-        if (c > (1 << 20) || !(t->csum = cr_calloc((size_t)c, sizeof *t->csum)))
+        if (c > (1 << 20) || !(t->csum = cr_calloc((size_t)c, sizeof *t->csum)) ||
+            !(t->fsum = cr_calloc((size_t)c, sizeof *t->fsum))) {
+            cr_free(t->csum);
+            t->csum = NULL;
             return;
+        }
         t->channels = c;
     }
     if (t->channels != c)
         return;
     for (int64_t r = 0; r < n; r += c)
-        for (int64_t k = 0; k < c; k++)
-            t->csum[k] += isfinite(v[r + k]) ? v[r + k] : 0;
+        for (int64_t k = 0; k < c; k++) {
+            double x = isfinite(v[r + k]) ? v[r + k] : 0;
+            t->csum[k] += x;
+            if (first)
+                t->fsum[k] += x;
+        }
     t->rows += n / c;
+    if (first)
+        t->frows += n / c;
 }
 
 static void observe(tstat *t, const float *v, int64_t n, int pass)
@@ -296,11 +310,51 @@ static void act_params(double lo, double hi, cr_qact *a)
     a->hi = (float)hi;
 }
 
-/* One pass over the first n samples of d through g (planned per batch),
- * node by node, each output observed right after its op ran (inference
- * plans reuse buffers). */
-static int calib_pass(crest_model *m, cr_graph *g, const crest_dataset *d, const size_t *rows,
-                      size_t n, int bs, tstat *st, int pass, float *buf)
+/* Samples the int8 model's biases are fixed on (section 4): the first
+ * whole batches of calibration holding at least FIX_SAMPLES, at most n. */
+#define FIX_SAMPLES 64
+
+static size_t fix_samples(size_t n, int bs)
+{
+    size_t k = ((size_t)FIX_SAMPLES + (size_t)bs - 1) / (size_t)bs * (size_t)bs;
+    return k < n ? k : n;
+}
+
+/* n sample rows of d spread over it (folders are sorted by class), in an
+ * order whose every prefix is spread too: step k is (k * p) mod n with p
+ * the odd number nearest n / golden ratio that is prime to n. */
+static size_t *spread_rows(const crest_dataset *d, size_t n)
+{
+    size_t *rows = cr_malloc((n ? n : 1) * sizeof *rows), p = (size_t)((double)n * 0.6180339887);
+    if (!rows)
+        return NULL;
+    p |= 1;
+    for (size_t a = p, b = n; n > 1;) {   /* gcd(p, n) == 1, else the next odd p */
+        while (b) {
+            size_t t = a % b;
+            a = b;
+            b = t;
+        }
+        if (a == 1)
+            break;
+        p += 2;
+        a = p;
+        b = n;
+    }
+    for (size_t k = 0; k < n; k++)
+        rows[k] = (size_t)((double)((k * p) % n) * (double)d->n / (double)n);
+    return rows;
+}
+
+/* Called after each node of a pass ran (its value is live only then); s:
+ * the batch's first sample. */
+typedef void (*node_seen)(void *ctx, int i, cr_node *nd, size_t s);
+
+/* One pass over the samples rows[0..n) of d through g (planned per batch),
+ * node by node, see called right after each op ran (inference plans reuse
+ * buffers). */
+static int run_nodes(crest_model *m, cr_graph *g, const crest_dataset *d, const size_t *rows,
+                     size_t n, int bs, float *buf, node_seen see, void *sctx)
 {
     cr_pool *pool;
     int rc = cr_model_pool(m, &pool);
@@ -314,14 +368,32 @@ static int calib_pass(crest_model *m, cr_graph *g, const crest_dataset *d, const
             cr_node *nd = g->nodes[i];
             if (nd->kind == CR_NODE_OP)
                 nd->op->forward(nd, &ctx);
-            if (nd->kind == CR_NODE_PARAM)
-                continue;
-            observe(&st[i], nd->val, cr_dims_count(&nd->shape), pass);
-            if (pass == 0)
-                channel_sums(&st[i], nd->val, &nd->shape);
+            if (nd->kind != CR_NODE_PARAM)
+                see(sctx, i, nd, s);
         }
     }
     return rc;
+}
+
+typedef struct calib_seen {
+    tstat *st;
+    int pass;
+    size_t first;                 /* samples fixing biases (batches wholly below) */
+} calib_seen;
+
+static void calib_see(void *ctx, int i, cr_node *nd, size_t s)
+{
+    calib_seen *c = ctx;
+    observe(&c->st[i], nd->val, cr_dims_count(&nd->shape), c->pass);
+    if (c->pass == 0)
+        channel_sums(&c->st[i], nd->val, &nd->shape, s < c->first);
+}
+
+static int calib_pass(crest_model *m, cr_graph *g, const crest_dataset *d, const size_t *rows,
+                      size_t n, int bs, tstat *st, int pass, float *buf)
+{
+    calib_seen c = { .st = st, .pass = pass, .first = fix_samples(n, bs) };
+    return run_nodes(m, g, d, rows, n, bs, buf, calib_see, &c);
 }
 
 static void tstats_free(tstat *st, int n)
@@ -329,6 +401,7 @@ static void tstats_free(tstat *st, int n)
     for (int i = 0; st && i < n; i++) {
         cr_free(st[i].hist);
         cr_free(st[i].csum);
+        cr_free(st[i].fsum);
     }
     cr_free(st);
 }
@@ -342,11 +415,9 @@ static int calibrate(crest_model *m, const crest_dataset *d, size_t n, int bs, i
     tstat *st = *stats = cr_calloc((size_t)g->n, sizeof *st);
     char (*keys)[160] = cr_malloc((size_t)g->n * sizeof *keys);
     float *buf = cr_malloc((size_t)bs * (size_t)d->stride * sizeof *buf);
-    size_t *rows = cr_malloc(n * sizeof *rows);   /* spread over the set (sorted folders) */
+    size_t *rows = spread_rows(d, n);
     int rc = st && keys && buf && rows ? CREST_OK
                                        : cr_fail(CREST_E_NOMEM, "quantize: out of memory");
-    for (size_t k = 0; !rc && k < n; k++)
-        rows[k] = (size_t)((double)k * (double)d->n / (double)n);
     if (!rc)
         rc = calib_pass(m, g, d, rows, n, bs, st, 0, buf);
     if (!rc && method == CREST_CALIB_PERCENTILE) {
@@ -438,13 +509,10 @@ static cr_qweight *add_scales(cr_quant *q, const cr_weight *w)
     return qw;
 }
 
-/* The bias of kernel node n (conv / depthwise: its third input; matmul: the
- * bias_add reading it alone), or NULL. */
-static cr_weight *bias_of(const cr_graph *g, const cr_node *n)
+/* n's one consumer in g, or NULL (none, or several). */
+static cr_node *sole_consumer(const cr_graph *g, const cr_node *n)
 {
-    if (!is_op(n, "matmul"))
-        return n->n_in == 3 && n->in[2]->kind == CR_NODE_PARAM ? n->in[2]->w : NULL;
-    const cr_node *c = NULL;
+    cr_node *c = NULL;
     for (int i = n->id + 1; i < g->n; i++)
         for (int j = 0; j < g->nodes[i]->n_in; j++)
             if (g->nodes[i]->in[j] == n) {
@@ -452,6 +520,16 @@ static cr_weight *bias_of(const cr_graph *g, const cr_node *n)
                     return NULL;
                 c = g->nodes[i];
             }
+    return c;
+}
+
+/* The bias of kernel node n (conv / depthwise: its third input; matmul: the
+ * bias_add reading it alone), or NULL. */
+static cr_weight *bias_of(const cr_graph *g, const cr_node *n)
+{
+    if (!is_op(n, "matmul"))
+        return n->n_in == 3 && n->in[2]->kind == CR_NODE_PARAM ? n->in[2]->w : NULL;
+    const cr_node *c = sole_consumer(g, n);
     return c && is_op(c, "bias_add") && c->in[1]->kind == CR_NODE_PARAM ? c->in[1]->w : NULL;
 }
 
@@ -524,6 +602,169 @@ static int quantize_weights(crest_model *m, cr_quant *q, const tstat *st)
     return CREST_OK;
 }
 
+/* ---- 4. biases fixed through the int8 model --------------------------- */
+
+/* Rounding the weights and every activation moves each layer's mean
+ * output, and each layer inherits the shifts of those above it (a global
+ * pooling keeps exactly that part of the error). So after the rewrite the
+ * int8 model runs the first fix_samples() calibration samples in one
+ * batch, node by node, and each int8 kernel in turn, as soon as it ran,
+ * takes back in its bias the gap between the mean of its int8 output and
+ * the float model's on the same samples (per channel, from calibration),
+ * divided by the share of its outputs the activation passes (the slope of
+ * the mean in the bias, at least FIX_MIN_SLOPE); it is packed again and
+ * runs again before the nodes below it read it. (Empirical bias correction
+ * after Nagel et al., 2019, one layer after the other through the quantized
+ * network, as in their sequential variant.) The float biases change, so a
+ * saved model gives the same int32 biases when loaded. */
+#define FIX_MIN_SLOPE 0.1
+
+typedef struct bfix {
+    char key[160];                /* the value's calibration key */
+    cr_weight *bias;
+    int act;                      /* CREST_LINEAR, CREST_RELU or CREST_RELU6 */
+    int64_t oc;
+    double *mean_f;               /* [oc] the float model's mean on the samples */
+} bfix;
+
+typedef struct bfix_set {
+    bfix *t;
+    int n;
+    double *sum, *lin;            /* scratch: [the widest oc] */
+} bfix_set;
+
+static void bfix_free(bfix_set *b)
+{
+    for (int i = 0; b->t && i < b->n; i++)
+        cr_free(b->t[i].mean_f);
+    cr_free(b->t);
+    cr_free(b->sum);
+    cr_free(b->lin);
+}
+
+/* Kernel node n of the float graph: the end of its fused chain (a matmul's
+ * bias_add and relu / relu6, as the rewrite folds them) and its activation. */
+static const cr_node *chain_end(const cr_graph *g, const cr_node *n, int *act)
+{
+    *act = CREST_LINEAR;
+    if (!is_op(n, "matmul")) {
+        cr_conv_geom geo;
+        bool folded;
+        cr_window_parts(n, &geo, act, &folded);
+        return n;
+    }
+    const cr_node *c = sole_consumer(g, n);
+    if (c && is_op(c, "bias_add"))
+        n = c;
+    const cr_act_def *ad;
+    if ((c = sole_consumer(g, n)) && c->n_in == 1 && (ad = cr_act_of(c)) &&
+        (ad->id == CREST_RELU || ad->id == CREST_RELU6)) {
+        *act = ad->id;
+        n = c;
+    }
+    return n;
+}
+
+/* One entry per int8 kernel of the float graph g with a bias and the
+ * calibration's channel means of its value. */
+static int bfix_table(const cr_graph *g, const tstat *st, const cr_node *head, bfix_set *b)
+{
+    char (*keys)[160] = cr_malloc((size_t)g->n * sizeof *keys);
+    b->t = cr_calloc((size_t)g->n + 1, sizeof *b->t);
+    int rc = keys && b->t ? CREST_OK : cr_fail(CREST_E_NOMEM, "quantize: out of memory");
+    int64_t widest = 1;
+    if (!rc)
+        cr_graph_qkeys(g, keys);
+    for (int i = 0; !rc && i < g->n; i++) {
+        const cr_node *n = g->nodes[i];
+        cr_weight *bias = n != head && int8_kernel(n) ? bias_of(g, n) : NULL;
+        int act;
+        const cr_node *end = bias ? chain_end(g, n, &act) : NULL;
+        const tstat *x = end ? &st[end->id] : NULL;
+        if (!x || !x->fsum || !x->frows || x->channels != bias->size || !keys[end->id][0])
+            continue;
+        bfix *f = &b->t[b->n++];
+        *f = (bfix){ .bias = bias, .act = act, .oc = x->channels };
+        snprintf(f->key, sizeof f->key, "%s", keys[end->id]);
+        if (!(f->mean_f = cr_malloc((size_t)f->oc * sizeof *f->mean_f)))
+            rc = cr_fail(CREST_E_NOMEM, "quantize: out of memory");
+        for (int64_t c = 0; !rc && c < f->oc; c++)
+            f->mean_f[c] = x->fsum[c] / (double)x->frows;
+        widest = f->oc > widest ? f->oc : widest;
+    }
+    if (!rc && (!(b->sum = cr_malloc((size_t)widest * sizeof *b->sum)) ||
+                !(b->lin = cr_malloc((size_t)widest * sizeof *b->lin))))
+        rc = cr_fail(CREST_E_NOMEM, "quantize: out of memory");
+    cr_free(keys);
+    return rc;
+}
+
+/* The entry of int8 node nd (its key, and its channels), or NULL. */
+static bfix *bfix_of(const bfix_set *b, const cr_node *nd, const cr_qact **out)
+{
+    const char *key = cr_q8_kernel_key(nd, out);
+    int64_t last = nd->shape.ndim ? nd->shape.d[nd->shape.ndim - 1] : 0;
+    for (int k = 0; key && k < b->n; k++)
+        if (!strcmp(b->t[k].key, key) && b->t[k].oc == last)
+            return &b->t[k];
+    return NULL;
+}
+
+/* Entry f's bias moved by its gap on int8 node nd's output (o: its uint8
+ * parameters, NULL: float); the node is packed again. */
+static int bfix_one(bfix_set *b, bfix *f, cr_node *nd, const cr_qact *o)
+{
+    int64_t n = cr_dims_count(&nd->shape), oc = f->oc, rows = n / oc;
+    const uint8_t *u = (const uint8_t *)nd->val;
+    double top = f->act == CREST_RELU6 ? 6.0 - (o ? o->s : 0) / 2 : INFINITY;
+    memset(b->sum, 0, (size_t)oc * sizeof *b->sum);
+    memset(b->lin, 0, (size_t)oc * sizeof *b->lin);
+    for (int64_t r = 0; r < rows * oc; r += oc)
+        for (int64_t c = 0; c < oc; c++) {
+            double v = o ? (double)o->s * (u[r + c] - o->z) : nd->val[r + c];
+            b->sum[c] += v;
+            b->lin[c] += f->act == CREST_LINEAR || (v > 0 && v < top);
+        }
+    for (int64_t c = 0; rows && c < oc; c++) {
+        double gap = b->sum[c] / (double)rows - f->mean_f[c];
+        double slope = b->lin[c] / (double)rows;
+        f->bias->val[c] -= (float)(gap / (slope > FIX_MIN_SLOPE ? slope : FIX_MIN_SLOPE));
+    }
+    f->bias->version++;
+    return cr_q8_kernel_rebias(nd);
+}
+
+/* The pass, on m already quantized; its graphs are built again after. */
+static int fix_biases(crest_model *m, const crest_dataset *d, size_t n, int bs, bfix_set *b)
+{
+    size_t nb = fix_samples(n, bs);
+    size_t *rows = spread_rows(d, n);   /* the calibration's order: its first nb */
+    float *buf = cr_malloc(nb * (size_t)d->stride * sizeof *buf);
+    int rc = rows && buf ? CREST_OK : cr_fail(CREST_E_NOMEM, "quantize: out of memory");
+    cr_pool *pool = NULL;
+    if (!rc && b->n && !(rc = cr_model_build(m)) && !(rc = cr_model_bind(m, &d->shape)) &&
+        !(rc = cr_model_pool(m, &pool)) && !(rc = cr_graph_plan(m->infer.g, (int64_t)nb)) &&
+        !(rc = cr_dataset_gather_on(d, rows, 0, (int64_t)nb, buf, pool))) {
+        cr_graph *g = m->infer.g;
+        cr_ctx ctx = { .pool = pool, .training = false };
+        cr_graph_feed(g, buf, d->stride, NULL, 0, (int64_t)nb);
+        for (int i = 0; !rc && i < g->n; i++) {
+            cr_node *nd = g->nodes[i];
+            if (nd->kind != CR_NODE_OP)
+                continue;
+            nd->op->forward(nd, &ctx);
+            const cr_qact *o = NULL;
+            bfix *f = bfix_of(b, nd, &o);
+            if (f && !(rc = bfix_one(b, f, nd, o)))
+                nd->op->forward(nd, &ctx);
+        }
+    }
+    cr_model_invalidate(m);
+    cr_free(buf);
+    cr_free(rows);
+    return rc;
+}
+
 /* ---- crest_quantize ---------------------------------------------------- */
 
 static int check_opts(const crest_quant_opts *o)
@@ -571,19 +812,24 @@ int crest_quantize(crest_model *m, const crest_dataset *calib, const crest_quant
                      .samples = (int64_t)n, .float_head = o.float_head };
     cr_model_drop_loss_graphs(m);
     tstat *st = NULL;
+    bfix_set bf = { 0 };
     if (!(rc = fold_batchnorms(m, &q->folded_bn)) && !(rc = cr_model_build(m)) &&
         !(rc = cr_model_bind(m, &calib->shape)) &&
-        !(rc = calibrate(m, calib, n, bs, o.method, pct, q, &st)))
-        rc = quantize_weights(m, q, st);
+        !(rc = calibrate(m, calib, n, bs, o.method, pct, q, &st)) &&
+        !(rc = quantize_weights(m, q, st)))
+        rc = bfix_table(m->infer.g, st, q->float_head ? head_matmul(m->infer.g) : NULL, &bf);
     if (m->infer.g)
         tstats_free(st, m->infer.g->n);
     if (rc) {
+        bfix_free(&bf);
         cr_quant_free(q);
         return rc;
     }
     m->quant = q;
     cr_model_invalidate(m);   /* the next build rewrites the graph to int8 */
-    return cr_model_build(m);
+    rc = fix_biases(m, calib, n, bs, &bf);
+    bfix_free(&bf);
+    return rc ? rc : cr_model_build(m);
 }
 
 int crest_quant_info_get(crest_model *m, crest_quant_info *out)

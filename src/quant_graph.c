@@ -19,7 +19,8 @@
  *
  * Arithmetic follows the int8 kernels' contract (src/kernels/kernels.h):
  * biases int32 in units of s_in * s_w[c], multipliers m[c] = s_in * s_w[c] /
- * s_out rounded once to float, and the kernels' exact requantization, so
+ * s_out computed in float (s_in * s_w[c] rounded, then / s_out rounded, as
+ * ONNX Runtime does), and the kernels' exact requantization, so
  * the result is the same for any thread count and SIMD level.
  */
 #include "internal.h"
@@ -135,6 +136,13 @@ typedef struct q8_attr {
     int32_t z_in, z_in2, z_out, lo, hi;
     float s, ma, mb;              /* quantize / dequantize: s; add: ma, mb; pools: m */
     int threads;                  /* conv scratch is sized for this many */
+    /* conv / depthwise / dense: the output's range (NULL: float), the
+     * calibration key of the value it computes, and what packing reads */
+    const cr_qact *out;
+    char key[160];
+    const cr_qweight *qw;
+    const cr_weight *bias;
+    float s_in, s_out;
 } q8_attr;
 
 static void q8_release(cr_node *n)
@@ -278,6 +286,17 @@ static void q8_fwd(cr_node *n, const cr_ctx *c)
     }
 }
 
+const char *cr_q8_kernel_key(const cr_node *n, const cr_qact **out)
+{
+    if (n->kind != CR_NODE_OP || n->op->forward != q8_fwd)
+        return NULL;
+    const q8_attr *a = n->attr;
+    if (a->kind != Q_CONV && a->kind != Q_DW && a->kind != Q_DENSE && a->kind != Q_DENSE_F)
+        return NULL;
+    *out = a->out;
+    return a->key;
+}
+
 /* Integer multiply-adds (two operations each) of the convolutions and
  * Dense layers, for profiles; other int8 ops 0. */
 static double q8_flops(const cr_node *n)
@@ -408,7 +427,10 @@ static int int8_parts(const cr_weight *w, const cr_qweight *qw, const cr_weight 
         double unit = (double)s_in * qw->scale[o];
         double v = bias ? nearbyint(bias->val[o] / unit) : 0;
         (*b)[o] = (int32_t)(v > 2147483647.0 ? 2147483647.0 : v < -2147483647.0 ? -2147483647.0 : v);
-        (*m)[o] = (float)(unit / s_out);
+        /* in float, rounded twice, as ONNX Runtime's QLinearConv / QGemm do
+         * (so an exported int8 model gives crest's codes there) */
+        float su = s_in * qw->scale[o];
+        (*m)[o] = su / s_out;
     }
     return CREST_OK;
 }
@@ -432,7 +454,9 @@ static int try_conv(rewrite *r, cr_node *n, bool depthwise)
         (act != CREST_LINEAR && act != CREST_RELU && act != CREST_RELU6))
         return CREST_OK;
     const cr_qact *pi = r->par[n->in[0]->id];
-    q8_attr a = { .oc = qw->oc, .z_in = pi->z, .z_out = po->z };
+    q8_attr a = { .oc = qw->oc, .z_in = pi->z, .z_out = po->z, .out = po, .qw = qw,
+                  .bias = bias, .s_in = pi->s, .s_out = po->s };
+    snprintf(a.key, sizeof a.key, "%s", r->keys[n->id]);
     clamp_of(act, po, &a.lo, &a.hi);
     int8_t *k = NULL;
     int32_t *b = NULL;
@@ -523,7 +547,9 @@ static int try_dense(rewrite *r, cr_node *n)
     const cr_weight *bias = len > 1 && is_op(chain[1], "bias_add") ? param_w(chain[1]->in[1]) : NULL;
     const cr_qact *po = r->par[end->id], *pi = r->par[n->in[0]->id];
     bool fout = float_consumers(r, end) || !po;
-    q8_attr a = { .oc = qw->oc, .z_in = pi->z, .z_out = fout ? 0 : po->z };
+    q8_attr a = { .oc = qw->oc, .z_in = pi->z, .z_out = fout ? 0 : po->z, .out = fout ? NULL : po,
+                  .qw = qw, .bias = bias, .s_in = pi->s, .s_out = fout ? 1.0f : po->s };
+    snprintf(a.key, sizeof a.key, "%s", r->keys[end->id]);
     if (fout) {   /* the clamp in float: lo 1 = relu, hi 6 = relu6 */
         a.lo = act != CREST_LINEAR;
         a.hi = act == CREST_RELU6 ? 6 : 0;
@@ -560,6 +586,31 @@ static int try_dense(rewrite *r, cr_node *n)
     }
     r->par[n->id] = fout ? NULL : po;
     return CREST_OK;
+}
+
+int cr_q8_kernel_rebias(cr_node *n)
+{
+    const cr_qact *o;
+    if (!cr_q8_kernel_key(n, &o))
+        return CREST_OK;
+    q8_attr *a = n->attr;
+    const cr_weight *w = param_w(n->in[1]);
+    int8_t *k = NULL;
+    int32_t *b = NULL;
+    float *m = NULL;
+    cr_conv_geom geo;
+    int rc = int8_parts(w, a->qw, a->bias, a->s_in, a->s_out, &k, &b, &m);
+    if (!rc && a->kind == Q_CONV && q8_geom(n, &geo))
+        cr_q8_conv2d_pack(&geo, k, b, a->z_in, a->packed);
+    else if (!rc && a->kind == Q_DW && q8_geom(n, &geo))
+        cr_q8_depthwise2d_pack(&geo, k, b, a->packed);
+    else if (!rc && (a->kind == Q_DENSE || a->kind == Q_DENSE_F))
+        cr_q8_gemm_pack((int)n->in[1]->shape.d[0], (int)n->in[1]->shape.d[1], k, b, a->z_in,
+                        a->packed);
+    cr_free(k);
+    cr_free(b);
+    cr_free(m);
+    return rc;
 }
 
 static int try_add(rewrite *r, cr_node *n)

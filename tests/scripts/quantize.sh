@@ -5,7 +5,7 @@
 # cached in $CREST_DATA/.cache/features, so only the first run extracts
 # them): the int8 model agrees with the float one on the top class of at
 # least 99% of held-out real inputs and loses at most 1 point of accuracy
-# (MobileNetV2, on 1,000 test images: 93% agreement for now, short of the
+# (MobileNetV2, on 1,000 test images: 95% agreement for now, short of the
 # issue's 99%); its folder is small (1 byte per kernel
 # weight) and runs in predict / evaluate / infer / bench / summary, the same
 # bits for 1 and 2 threads; training on it and Keras exports are refused;
@@ -116,8 +116,9 @@ labels $NT > "$tmp/truth.txt"
 same=$(agree "$tmp/mf.txt" "$tmp/mq.txt")
 hf=$(agree "$tmp/mf.txt" "$tmp/truth.txt"); hq=$(agree "$tmp/mq.txt" "$tmp/truth.txt")
 echo "MobileNetV2 head: top-1 agreement $same/$NT; test accuracy float $hf/$NT, int8 $hq/$NT"
-# the issue's target is 990 (99%); crest reaches 941 on this head so far
-at_least "$same" $((NT * 93 / 100)) "MobileNetV2 int8/float top-1 agreement (of $NT test images)"
+# the issue's target is 990 (99%); crest reaches 957-964 on this head with
+# the biases fixed through the int8 model (941 without: this floor fails then)
+at_least "$same" $((NT * 95 / 100)) "MobileNetV2 int8/float top-1 agreement (of $NT test images)"
 awk -v f="$hf" -v q="$hq" -v n="$NT" 'BEGIN { exit !(q >= f - n / 100) }' ||
   die "MobileNetV2: int8 accuracy $hq/$NT < float $hf/$NT - 1 point"
 for b in 1 32; do
