@@ -65,8 +65,13 @@ void cli_dist_force_parallel(void);
 /* fo set for micro-shard steps (micro_batch 8: the same steps in the plain
  * build, so the same bits), spread over the ranks (each computes its part
  * of every batch's micro-shards, exchanged by cli_dist_allgather) when
- * parallel; ranks > 0 neither print progress nor keep checkpoints. */
-void cli_dist_fit_opts(crest_fit_opts *fo, bool parallel);
+ * parallel; ranks > 0 neither print progress nor write checkpoints (rank 0
+ * does). With fo->resume, parallel: rank 0 reads the checkpoint and sends
+ * its bytes to every rank, which resumes from them (resume_bytes, valid
+ * until the next call or cli_dist_finalize): the ranks need not share a
+ * file system. Every rank calls it when parallel (a collective then);
+ * 0 or an exit code, reported. */
+int cli_dist_fit_opts(crest_fit_opts *fo, bool parallel);
 
 /* crest_fit_opts.allgather: rows of a batch's micro-shards, rank k's
  * crest_shard_range(n_rows, N, k), filled in place on every rank. */

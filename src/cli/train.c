@@ -195,24 +195,22 @@ const cli_command train_cmd = {
     .more = "  SPEC may also be a folder with one sub-folder of images per class.\n",
 };
 
-/* Under mpirun with N > 1 ranks (src/cli/dist.c): what is spread over the
- * ranks is --base training (the head, --fine-tune) and tables; the rest
- * would run N times over, so it is refused, not done N times. */
+/* Under mpirun with N > 1 ranks (src/cli/dist.c): --base training (the
+ * head, --fine-tune), a head on the inputs and tables are spread over the
+ * ranks, with --checkpoint and --resume; --chunk is not (see below), so it
+ * is refused, not done N times over. */
 static int check_ranks(const train_opts *o)
 {
     int n = cli_dist_size();
-    if (n < 2)
+    if (n < 2 || !o->chunk)
         return 0;
-    bool table = cli_is_table(o->data);
-    const char *what = !o->base && !table ? "a head on the inputs (no --base)"
-                       : table && o->chunk ? "--chunk"
-                       : o->resume ? "--resume"
-                       : o->checkpoint ? "--checkpoint" : NULL;
-    if (!what)
-        return 0;
-    return cli_usage("train", "%s is not spread over MPI ranks yet (here %d): run it as one "
-                     "process, or with --base or a table, without --chunk, --resume, "
-                     "--checkpoint", what, n);
+    /* Streaming has no global row order to cut into micro-shards: each step
+     * is a chunk's shuffled batch, drawn as the file is read; spread over
+     * ranks it would be another training, not the same one faster. */
+    return cli_usage("train", "--chunk is not spread over MPI ranks (here %d): it streams "
+                     "the table through one process, whose steps depend on the order the "
+                     "rows are read in; run it as one process, or drop --chunk for the "
+                     "rows to be read in shares and trained data-parallel", n);
 }
 
 /* Options that mean nothing for this data are errors, not silently ignored. */
@@ -328,8 +326,13 @@ static int fit_mlp(const train_opts *o, crest_model *m, const crest_dataset *ds,
     crest_fit_opts fo = cli_fit_opts(o, cli_checkpoint_dir(o, ck, sizeof ck), "fit");
     fo.validation_data = val;
     fo.history = hist;
+    /* micro-shards of 8 rows summed in order: the same bits over any number
+     * of ranks (each computes its part of every batch) and in the plain
+     * build, which takes the same steps */
+    int rc = cli_dist_fit_opts(&fo, true);
     float *cw = NULL;
-    int rc = cli_class_weight(o, m, ds, &cw);
+    if (!rc)
+        rc = cli_class_weight(o, m, ds, &cw);
     fo.class_weight = cw;
     if (!rc)
         rc = crest_fit(m, ds, &fo);
@@ -346,15 +349,23 @@ static int train_mlp(const train_opts *o)
     int err = hist ? load_mlp_data(o, &ds, &val) : CREST_E_NOMEM;
     if (!err)
         err = build_mlp(o, ds, &m);
+    bool many = cli_dist_size() > 1;   /* every rank reads the data and trains its part */
+    if (many)
+        err = cli_dist_check("train", err);
     if (!err)
         err = fit_mlp(o, m, ds, val, hist);
-    if (!err)
+    if (many)   /* then rank 0 alone saves and reports */
+        err = cli_dist_check("train", err);
+    bool here = !err && cli_dist_rank() == 0;
+    if (here)
         err = cli_save_trained(m, o, cli_keep_best(o));
-    if (!err && !(err = cli_saved_model(o, m, &saved)))
+    if (here && !err && !(err = cli_saved_model(o, m, &saved)))
         err = cli_train_report(&(cli_report){ .o = o, .kind = "a Dense head on the inputs",
             .n_phases = 1, .hist = { hist }, .phase = { "fit" }, .first = { (int)o->initial_epoch },
             .has_val = val != NULL, .scored = saved ? saved : m, .eval = val ? val : ds,
             .val_is_eval = val != NULL, .pics = val ? val : ds, .val_what = cli_val_what(o) });
+    if (many)   /* the ranks end with rank 0's word */
+        err = cli_dist_check("train", err);
     free(hist);
     crest_model_free(saved);
     crest_model_free(m);
