@@ -11,8 +11,15 @@
 # does not decode on one rank ends the job with its rank and name, exit 3,
 # no model; --fine-tune (data-parallel micro-shards) and a table (each
 # rank reading its share of the rows) give the same bytes for N = 1..4 and
-# the plain build, a bad row names its rank and line; what is not spread
-# over ranks is refused once, exit 2.
+# the plain build, a bad row names its rank and line; a head on the inputs
+# (fashion-mnist, no --base) gives the same bytes for N = 1..4 and the
+# plain build; runs killed under mpirun (rank 0 inside a checkpoint save)
+# and resumed on as many, more or fewer ranks, or by the plain build, give
+# the same bytes as runs never killed (the head on the inputs, a table,
+# --fine-tune), --checkpoint best saves as the plain build, a checkpoint
+# that cannot be written ends every rank; two "hosts" (network namespaces
+# joined by a veth pair, TCP between them) train and resume the same bytes;
+# --chunk, not spread over ranks, is refused once with its reason, exit 2.
 . "$(dirname "$0")/common.bash"
 mpi_build() { case "$(ldd "$1" 2> /dev/null)" in *libmpi*) return 0;; esac; return 1; }
 if ! mpi_build "$C"; then
@@ -203,6 +210,11 @@ if [ -n "$plain" ]; then
   { KILL_ON=write:fit.ckpt:2 LD_PRELOAD="$tmp/killshim.so" "$plain" train "${mlp[@]}" \
       --out "$tmp/rp4" > /dev/null 2>&1; } 2> /dev/null
   resumed rp4 4 "$tmp/h1" "${mlp[@]}"
+  # and the other way: a checkpoint of 3 ranks, resumed by the plain build
+  killed r3p 3 rename:fit.ckpt:2 "${mlp[@]}"
+  "$plain" train "${mlp[@]}" --resume "$tmp/r3p" > /dev/null 2> "$tmp/r3p.log" || die "r3p: the plain build's resume"
+  grep -q "^Resuming from .*fit.ckpt after epoch 1/5" "$tmp/r3p.log" || die "r3p: the plain build did not resume"
+  cmp "$(weights "$tmp/h1")" "$(weights "$tmp/r3p")" || die "r3p: resumed by the plain build, the weights differ"
 fi
 # a table (every rank its share of the rows): killed on 3 ranks inside its
 # 2nd checkpoint's write (a torn temp file), resumed on 2
@@ -217,7 +229,7 @@ mpi 2 "$C" train "${ft2[@]}" --out "$tmp/f2ref" > /dev/null 2>&1 || die "--fine-
 killed rf 2 rename:fine-tune.ckpt:2 "${ft2[@]}"
 resumed rf 3 "$tmp/f2ref" "${ft2[@]}"
 grep -q "^Resuming from .*fine-tune.ckpt after epoch 1/2" "$tmp/rf.log" || die "rf: fine-tuning not resumed after its epoch 1"
-echo "killed under mpirun and resumed: a head on the inputs (2 -> 2, 2 -> 3${plain:+, the plain build -> 4}), a table (3 -> 2), --fine-tune (2 -> 3): the same bytes as runs never killed"
+echo "killed under mpirun and resumed: a head on the inputs (2 -> 2, 2 -> 3${plain:+, the plain build -> 4, 3 -> the plain build}), a table (3 -> 2), --fine-tune (2 -> 3): the same bytes as runs never killed"
 
 # --checkpoint best: rank 0 saves the best epoch's model, as one process does
 mpi 3 "$C" train "${mlp[@]}" --lr 0.1 --checkpoint best --out "$tmp/b3" > /dev/null 2> "$tmp/b3.log" ||
@@ -237,6 +249,60 @@ timeout 120 mpirun --allow-run-as-root --oversubscribe -np 3 "$C" train "${mlp[@
 [ "$rc" = 3 ] || die "an unwritable checkpoint: exit $rc, not 3"
 grep -q "^crest train: .*checkpoint" "$tmp/err" || { die "an unwritable checkpoint: no message naming it"; head -3 "$tmp/err"; }
 echo "an unwritable checkpoint on rank 0: exit $rc in $(( $(date +%s) - start )) s: $(grep -m1 '^crest train' "$tmp/err")"
+
+# --- two hosts: network namespaces joined by a veth pair -----------------------
+# "crest-a" and "crest-b" are each a network namespace (ip netns) with a UTS
+# namespace of its own (its host name); Open MPI starts its daemon on
+# crest-b through an rsh agent that enters that namespace, and the ranks
+# talk over the veth (TCP only: no shared memory between them). Skipped
+# only without root or network namespaces.
+two_host_test() {
+  local sfx=$$ nsA nsB
+  nsA="crest_a$sfx" nsB="crest_b$sfx"
+  if [ "$(id -u)" != 0 ] || ! command -v ip > /dev/null || ! command -v unshare > /dev/null; then
+    echo "skipped: two hosts (network namespaces need root, ip and unshare)"; return; fi
+  if ! ip netns add "$nsA" 2> "$tmp/err"; then
+    echo "skipped: two hosts: no network namespaces here ($(head -1 "$tmp/err"))"; return; fi
+  trap 'ip netns del "'"$nsA"'" 2> /dev/null; ip netns del "'"$nsB"'" 2> /dev/null; rm -rf "$tmp"' EXIT
+  { ip netns add "$nsB" && ip link add "cra$sfx" type veth peer name "crb$sfx" &&
+    ip link set "cra$sfx" netns "$nsA" && ip link set "crb$sfx" netns "$nsB" &&
+    ip -n "$nsA" addr add 10.77.0.1/24 dev "cra$sfx" && ip -n "$nsB" addr add 10.77.0.2/24 dev "crb$sfx" &&
+    ip -n "$nsA" link set "cra$sfx" up && ip -n "$nsB" link set "crb$sfx" up &&
+    ip -n "$nsA" link set lo up && ip -n "$nsB" link set lo up; } 2> "$tmp/err" ||
+    { die "two hosts: cannot set up the veth pair: $(head -2 "$tmp/err")"; return; }
+  printf '#!/bin/sh\n# rsh agent: the command Open MPI sends to host $1, run in its namespace\nhost="$1"; shift\n[ "$host" = crest-b ] && ns=%s || ns=%s\nexec ip netns exec "$ns" unshare --uts /bin/sh -c "hostname $host && $*"\n' \
+    "$nsB" "$nsA" > "$tmp/agent.sh"
+  chmod +x "$tmp/agent.sh"
+  printf 'crest-a slots=2\ncrest-b slots=2\n' > "$tmp/hosts"
+  # on_two N MPIRUN-ARGS... PROGRAM...: N ranks spread over the hosts by node
+  # (rank 0 on crest-a), bounded in time
+  on_two() { local n="$1"; shift
+    timeout -k 10 150 ip netns exec "$nsA" unshare --uts /bin/sh -c 'hostname crest-a && exec "$@"' sh \
+      mpirun --allow-run-as-root --oversubscribe -np "$n" --hostfile "$tmp/hosts" --map-by node \
+      --mca plm_rsh_agent "$tmp/agent.sh" --mca oob_tcp_if_include 10.77.0.0/24 \
+      --mca btl_tcp_if_include 10.77.0.0/24 --mca btl tcp,self "$@"; }
+  local bytes0 bytes1 rc
+  bytes0=$(ip netns exec "$nsB" cat "/sys/class/net/crb$sfx/statistics/rx_bytes")
+  on_two 2 hostname > "$tmp/out" 2> "$tmp/err" || { die "two hosts: mpirun hostname: $(tail -3 "$tmp/err")"; return; }
+  [ "$(sort "$tmp/out" | tr '\n' ' ')" = "crest-a crest-b " ] || { die "two hosts: ranks ran on '$(tr '\n' ' ' < "$tmp/out")'"; return; }
+  # the head on the inputs, one rank on each host: the same bytes as one process
+  on_two 2 "$C" train "${mlp[@]}" --out "$tmp/n2" > /dev/null 2> "$tmp/err"; rc=$?
+  [ "$rc" = 0 ] || { die "two hosts: -np 2: exit $rc"; tail -3 "$tmp/err"; }
+  cmp "$(weights "$tmp/h1")" "$(weights "$tmp/n2")" || die "two hosts: -np 2 weights differ from -np 1's"
+  # killed there (rank 0, on crest-a, inside its 3rd checkpoint), resumed on
+  # 3 ranks (2 on crest-a): crest-b gets the checkpoint over the network
+  on_two 2 -x KILL_ON=rename:fit.ckpt:3 -x LD_PRELOAD="$tmp/killshim.so" -x ASAN_OPTIONS \
+    "$C" train "${mlp[@]}" --out "$tmp/n3" > /dev/null 2>&1; rc=$?
+  [ "$rc" != 0 ] && [ "$rc" != 124 ] || die "two hosts: not killed (exit $rc)"
+  on_two 3 "$C" train "${mlp[@]}" --resume "$tmp/n3" > /dev/null 2> "$tmp/err"; rc=$?
+  [ "$rc" = 0 ] || { die "two hosts: resumed on 3 ranks: exit $rc"; tail -3 "$tmp/err"; }
+  grep -q "^Resuming from .*fit.ckpt after epoch 2/5" "$tmp/err" || die "two hosts: not resumed after epoch 2"
+  cmp "$(weights "$tmp/h1")" "$(weights "$tmp/n3")" || die "two hosts: the resumed run's weights differ"
+  bytes1=$(ip netns exec "$nsB" cat "/sys/class/net/crb$sfx/statistics/rx_bytes")
+  [ $((bytes1 - bytes0)) -gt 1000000 ] || die "two hosts: only $((bytes1 - bytes0)) bytes reached crest-b"
+  echo "two hosts (network namespaces, TCP over a veth pair, $(( (bytes1 - bytes0) / 1000000 )) MB to crest-b): a head on the inputs on 2 ranks, killed and resumed on 3: the same bytes as one process"
+}
+two_host_test
 
 # --- not spread over ranks: refused once (mpirun adds its own lines) -----------------
 refused() { local pat="$1"; shift
