@@ -13,7 +13,9 @@
  *     are exchanged (MPI_Allgatherv, cli_dist_allgather) and every rank
  *     sums them in the same fixed order, so the weights are the same bits
  *     for any N, and the same as the plain build's;
- *   - rank 0 alone prints progress, writes the model and the report;
+ *   - rank 0 alone prints progress, writes the model and the report, and
+ *     the checkpoints; on --resume it reads the checkpoint and sends its
+ *     bytes to every rank, which resume from them (cli_dist_fit_opts);
  *   - a failure on any rank (a file that does not load) reaches every rank
  *     at the next check (cli_dist_check): the failing rank names itself and
  *     the file, all ranks exit with its code; nobody waits forever. */
