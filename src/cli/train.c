@@ -204,13 +204,16 @@ static int check_ranks(const train_opts *o)
     int n = cli_dist_size();
     if (n < 2 || !o->chunk)
         return 0;
-    /* Streaming has no global row order to cut into micro-shards: each step
-     * is a chunk's shuffled batch, drawn as the file is read; spread over
-     * ranks it would be another training, not the same one faster. */
-    return cli_usage("train", "--chunk is not spread over MPI ranks (here %d): it streams "
-                     "the table through one process, whose steps depend on the order the "
-                     "rows are read in; run it as one process, or drop --chunk for the "
-                     "rows to be read in shares and trained data-parallel", n);
+    /* Streaming trains on each chunk as it is read (shuffled within it):
+     * spread over ranks, every rank would still read and parse the whole
+     * file (each step's micro-shards draw on the whole chunk), which is
+     * what streaming costs, and a table's head is too small for its
+     * data-parallel steps to pay for their exchanges (README). */
+    return cli_usage("train", "--chunk is not spread over MPI ranks (here %d): streaming "
+                     "trains on each chunk as it is read, so every rank would still read "
+                     "and parse the whole file, and a table's head is too small for "
+                     "data-parallel steps to gain; run it as one process, or drop --chunk "
+                     "(each rank then reads its share of the rows)", n);
 }
 
 /* Options that mean nothing for this data are errors, not silently ignored. */

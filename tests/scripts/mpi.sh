@@ -311,7 +311,7 @@ refused() { local pat="$1"; shift
   [ "$(grep -c '^crest' "$tmp/err")" = 1 ] && grep -q -- "$pat" "$tmp/err" ||
     { die "$*: not one message '$pat'"; head -5 "$tmp/err"; }
 }
-refused "--chunk is not spread over MPI ranks (here 2): it streams the table through one process" \
+refused "--chunk is not spread over MPI ranks (here 2): streaming trains on each chunk as it is read" \
   train --data "$csv" --label species --chunk 100 --out "$tmp/x"
 refused "only .crest train. runs" summary "$MNV2"
 exit $fail
