@@ -526,6 +526,17 @@ typedef struct crest_fit_opts {
     int n_shards, shard;
     int (*allgather)(void *user, float *rows, int n_rows, size_t row_floats);
     void *allgather_user;
+    /* With resume: a checkpoint's bytes (a .ckpt file's whole content, as
+     * another process read it: under mpirun rank 0 reads it and sends it to
+     * every rank) to resume from, instead of the file in checkpoint_dir;
+     * checked as the file would be (checksum, fingerprint). checkpoint_dir
+     * may then be NULL: this process writes no checkpoint (another does).
+     * Sharded (n_shards > 1 with allgather), the processes also agree once
+     * the run has started and after every epoch's saves (checkpoint,
+     * best_model_dir, on_epoch_end), which only some of them may do: one
+     * failing there ends them all (a status row each, by allgather). */
+    const void *resume_bytes;
+    size_t resume_size;
 } crest_fit_opts;
 
 int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *o);

@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -299,32 +300,48 @@ static bool good_name(const char *s)
     return true;
 }
 
+/* The checkpoint in b (from file, or o->resume_bytes) restored into f. */
+static int resume_from(cr_fit *f, cr_buf *b, const char *what)
+{
+    int rc = restore(f, b);
+    if (rc)
+        return cr_wrap(rc, "fit: checkpoint %s", what);
+    cr_fit_progress(f->o, (crest_progress){ .kind = CREST_PROGRESS_RESUME, .epoch = f->epoch,
+                                            .epochs = f->epochs, .path = what });
+    return CREST_OK;
+}
+
 int cr_fit_checkpoint_open(cr_fit *f)
 {
     const crest_fit_opts *o = f->o;
     const char *name = o->checkpoint_name ? o->checkpoint_name : "fit";
-    if (!*o->checkpoint_dir || !good_name(name))
+    if ((o->checkpoint_dir && !*o->checkpoint_dir) || !good_name(name))
         return cr_fail(CREST_E_ARG, "fit: checkpoint folder '%s' / name '%s' (a name is "
-                       "letters, digits, '-', '_', '.')", o->checkpoint_dir, name);
-    size_t len = strlen(o->checkpoint_dir) + strlen(name) + 8;
-    if (!(f->ckpt = cr_malloc(len)))
-        return cr_fail(CREST_E_NOMEM, "fit: out of memory");
-    snprintf(f->ckpt, len, "%s/%s.ckpt", o->checkpoint_dir, name);
+                       "letters, digits, '-', '_', '.')", o->checkpoint_dir ? o->checkpoint_dir : "",
+                       name);
+    if (o->checkpoint_dir) {   /* this process writes the checkpoints */
+        size_t len = strlen(o->checkpoint_dir) + strlen(name) + 8;
+        if (!(f->ckpt = cr_malloc(len)))
+            return cr_fail(CREST_E_NOMEM, "fit: out of memory");
+        snprintf(f->ckpt, len, "%s/%s.ckpt", o->checkpoint_dir, name);
+    }
     int rc = fingerprint(f, &f->fingerprint);
-    if (rc)
+    if (rc || !o->resume)
         return rc;
+    cr_buf b = { 0 };
+    if (o->resume_bytes) {   /* read by another process: only read here */
+        b.p = (unsigned char *)(uintptr_t)o->resume_bytes;
+        b.len = o->resume_size;
+        return resume_from(f, &b, f->ckpt ? f->ckpt : name);
+    }
     struct stat st;
-    if (!o->resume || stat(f->ckpt, &st) != 0)
+    if (!f->ckpt || stat(f->ckpt, &st) != 0)
         return CREST_OK;
     char *text = NULL;
-    cr_buf b = { 0 };
     rc = cr_read_file(f->ckpt, CKPT_MAX, &text, &b.len);
     b.p = (unsigned char *)text;
-    if (!rc && (rc = restore(f, &b)))
-        rc = cr_wrap(rc, "fit: checkpoint %s", f->ckpt);
-    cr_free(b.p);
     if (!rc)
-        cr_fit_progress(o, (crest_progress){ .kind = CREST_PROGRESS_RESUME, .epoch = f->epoch,
-                                             .epochs = f->epochs, .path = f->ckpt });
+        rc = resume_from(f, &b, f->ckpt);
+    cr_free(b.p);
     return rc;
 }

@@ -931,9 +931,11 @@ static inline void cr_fit_progress(const crest_fit_opts *o, crest_progress e)
 }
 
 /* With o->checkpoint_dir: names the file, fingerprints the run and, with
- * o->resume and a checkpoint there, restores the run (weights, optimizer,
- * RNGs, row order, history, early stopping). CREST_E_STATE if the
- * checkpoint was made by another run (model, data or options differ). */
+ * o->resume and a checkpoint there (or o->resume_bytes, another process's
+ * read of it; then checkpoint_dir may be NULL: nothing written), restores
+ * the run (weights, optimizer, RNGs, row order, history, early stopping).
+ * CREST_E_STATE if the checkpoint was made by another run (model, data or
+ * options differ). */
 int cr_fit_checkpoint_open(cr_fit *f);
 /* Writes the run's state atomically (after an epoch). */
 int cr_fit_checkpoint_save(const cr_fit *f);

@@ -191,8 +191,8 @@ static int fit_check(crest_model *m, const crest_dataset *train, const crest_fit
     if (!(o->validation_split >= 0 && o->validation_split < 1))
         return cr_fail(CREST_E_ARG, "fit: validation_split %g is not in [0, 1)",
                        o->validation_split);
-    if (o->resume && !o->checkpoint_dir)
-        return cr_fail(CREST_E_ARG, "fit: resume needs a checkpoint_dir");
+    if (o->resume && !o->checkpoint_dir && !o->resume_bytes)
+        return cr_fail(CREST_E_ARG, "fit: resume needs a checkpoint_dir or resume_bytes");
     int rc = cr_model_build_train(m);
     if (!rc)
         rc = check_data(m, train, "fit");
@@ -251,7 +251,8 @@ static int fit_init(cr_fit *f, crest_model *m, const crest_dataset *train,
                                             f->has_val);
     f->best_monitor = cr_monitor_resolve(o->best_monitor, f->has_val);
     cr_plateau_init(&f->plateau, f->base_lr, cr_monitor_maximize(f->plateau_monitor));
-    return o->checkpoint_dir ? cr_fit_checkpoint_open(f) : CREST_OK;
+    return o->checkpoint_dir || (o->resume && o->resume_bytes) ? cr_fit_checkpoint_open(f)
+                                                                : CREST_OK;
 }
 
 /* The parameter block's values into buf (save) or back from it. */
@@ -473,6 +474,32 @@ static int fit_validate(cr_fit *f, double val[2])
     return rc;
 }
 
+/* Sharded (micro-shards over processes exchanged by allgather): whether
+ * every process got through what only some do (the start, with a
+ * checkpoint read or not; an epoch's saves), rc being this one's, so that
+ * none goes on into the next exchange alone. */
+static int fit_agree(const cr_fit *f, int rc, const char *what)
+{
+    const crest_fit_opts *o = f->o;
+    if (!(o->micro_batch > 0 && o->n_shards > 1 && o->allgather) || o->shard < 0 ||
+        o->shard >= o->n_shards)
+        return rc;
+    float st[256], *s = o->n_shards <= 256 ? st : cr_calloc((size_t)o->n_shards, sizeof *s);
+    if (!s)   /* cannot take part: the others would wait */
+        return cr_fail(CREST_E_NOMEM, "fit: out of memory for %d statuses", o->n_shards);
+    s[o->shard] = rc != 0;
+    int grc = o->allgather(o->allgather_user, s, o->n_shards, 1);
+    for (int k = 0; !rc && k < o->n_shards; k++)
+        if (s[k] != 0)
+            rc = cr_fail(CREST_E_STATE, "fit: %s failed in process %d of %d", what, k,
+                         o->n_shards);
+    if (!rc && grc)
+        rc = cr_fail(grc, "fit: exchanging statuses after %s", what);
+    if (s != st)
+        cr_free(s);
+    return rc;
+}
+
 /* The epoch's END event: its metrics, the validation's if any. */
 static void fit_report(const cr_fit *f, double loss, double acc, const double val[2])
 {
@@ -548,6 +575,21 @@ static int fit_save_best(cr_fit *f, int ep)
     return rc;
 }
 
+/* After the epoch just recorded: the best model, on_epoch_end, the
+ * checkpoint; then, sharded, every process's word on them. */
+static int fit_epoch_saves(cr_fit *f)
+{
+    const crest_fit_opts *o = f->o;
+    int rc = fit_save_best(f, f->epoch - 1);
+    if (!rc && o->on_epoch_end)
+        rc = o->on_epoch_end(f->m, f->epoch - 1, &f->hist, o->user);
+    if (!rc && f->ckpt)
+        rc = cr_fit_checkpoint_save(f);
+    char what[64];
+    snprintf(what, sizeof what, "the end of epoch %d", f->epoch);
+    return fit_agree(f, rc, what);
+}
+
 int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *o)
 {
     crest_fit_opts dflt = { 0 };
@@ -560,9 +602,8 @@ int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *
     cr_fit *f = cr_calloc(1, sizeof *f);
     if (!f)
         return cr_fail(CREST_E_NOMEM, "fit: out of memory");
-    if ((rc = fit_init(f, m, train, o)))
-        goto out;
-    if (o->n_augment > 0 && m->train.g->n_inputs != 1)
+    rc = fit_init(f, m, train, o);
+    if (!rc && o->n_augment > 0 && m->train.g->n_inputs != 1)
         rc = cr_fail(CREST_E_ARG, "fit: augmentation needs a model of one input, not %d",
                      m->train.g->n_inputs);
     if (o->n_augment > 0 && !rc)
@@ -580,7 +621,7 @@ int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *
     } else if (!rc && o->micro_batch < 0) {
         rc = cr_fail(CREST_E_ARG, "fit: micro_batch %d", o->micro_batch);
     }
-    if (rc)
+    if ((rc = fit_agree(f, rc, "starting")))
         goto out;
     cr_ctx ctx = { .pool = pool, .rng = &f->drop, .training = true };
     while (f->epoch < f->epochs && !f->stopped) {
@@ -598,10 +639,7 @@ int crest_fit(crest_model *m, const crest_dataset *train, const crest_fit_opts *
         if (f->stopped)
             cr_fit_progress(o, (crest_progress){ .kind = CREST_PROGRESS_EARLY_STOP,
                 .epoch = f->epoch - 1, .epochs = f->epochs, .best_epoch = f->best_epoch });
-        if ((rc = fit_save_best(f, f->epoch - 1)) ||
-            (o->on_epoch_end && (rc = o->on_epoch_end(m, f->epoch - 1, &f->hist, o->user))))
-            goto out;
-        if (f->ckpt && (rc = cr_fit_checkpoint_save(f)))
+        if ((rc = fit_epoch_saves(f)))
             goto out;
     }
     if (f->best && f->best_epoch >= 0)

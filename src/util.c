@@ -460,7 +460,11 @@ bool cr_make_dirs(const char *dir)
         }
         p[i] = c;
     }
-    return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+    if (stat(dir, &st) != 0)
+        return false;
+    if (!S_ISDIR(st.st_mode))
+        errno = ENOTDIR;   /* a file there: say so, not a stale errno */
+    return S_ISDIR(st.st_mode);
 }
 
 /* ---- hashing ----------------------------------------------------------- */

@@ -4,8 +4,10 @@
  * a shared buffer and a barrier (what MPI_Allgatherv does for the command).
  * The weights are the same bits for N = 1, 2, 3, 5 (dropout, a partial
  * last batch, more shards than a batch has); a failed shard fails every
- * process instead of leaving them waiting; crest_shard_range cuts
- * contiguous, balanced parts. */
+ * process instead of leaving them waiting, and so does a failure at an
+ * epoch's end in one (its saves); a checkpoint's bytes handed to every
+ * process resume the run on any number of them, the bits of one process
+ * never stopped; crest_shard_range cuts contiguous, balanced parts. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "blobs.h"
@@ -77,7 +80,7 @@ static int allgather(void *user, float *rows, int n_rows, size_t row_floats)
     proc *p = user;
     size_t f, c;
     crest_shard_range((size_t)n_rows, p->x->n, p->k, &f, &c);
-    if (p->k == p->x->fail_shard)
+    if (p->k == p->x->fail_shard && row_floats > 1)   /* micro-shard rows, not statuses */
         for (size_t j = f; j < f + c; j++)
             rows[j * row_floats + row_floats - 1] = 1;   /* the row's status */
     memcpy(p->x->rows + f * row_floats, rows + f * row_floats, c * row_floats * sizeof *rows);
@@ -87,15 +90,40 @@ static int allgather(void *user, float *rows, int n_rows, size_t row_floats)
     return CREST_OK;
 }
 
+/* What the runs of a test do besides fitting 3 epochs (zero: nothing). */
+static struct {
+    int epochs;
+    const char *ckdir;     /* process 0 writes checkpoints there */
+    const void *bytes;     /* every process resumes from these */
+    size_t n_bytes;
+    bool fail_end;         /* process 0's on_epoch_end fails */
+} extra;
+
+static int failing_end(crest_model *m, int epoch, const crest_history *h, void *user)
+{
+    (void)m;
+    (void)epoch;
+    (void)h;
+    (void)user;
+    return CREST_E_IO;
+}
+
 static void *run(void *arg)
 {
     proc *p = arg;
     p->m = model();
-    p->rc = crest_fit(p->m, p->d, &(crest_fit_opts){ .epochs = 3, .batch_size = 16, .seed = 5,
+    p->rc = crest_fit(p->m, p->d, &(crest_fit_opts){ .epochs = extra.epochs ? extra.epochs : 3,
+                                                     .batch_size = 16, .seed = 5,
                                                      .validation_split = 0.4, .history = p->h,
                                                      .micro_batch = 4, .n_shards = p->x->n,
                                                      .shard = p->k, .allgather = allgather,
-                                                     .allgather_user = p });
+                                                     .allgather_user = p,
+                                                     .checkpoint_dir = p->k ? NULL : extra.ckdir,
+                                                     .resume = extra.bytes != NULL,
+                                                     .resume_bytes = extra.bytes,
+                                                     .resume_size = extra.n_bytes,
+                                                     .on_epoch_end = extra.fail_end && !p->k
+                                                                         ? failing_end : NULL });
     snprintf(p->msg, sizeof p->msg, "%s", p->rc ? crest_last_error() : "");
     return NULL;
 }
@@ -197,6 +225,81 @@ static void test_failed_shard_fails_all(void **state)
     crest_dataset_free(d);
 }
 
+/* A checkpoint written by process 0 of 2 after epoch 1, its bytes handed
+ * to each of 3 processes (as the command's rank 0 broadcasts them): they
+ * resume and end with the bits of one process never stopped. */
+static void test_resume_bytes_any_processes(void **state)
+{
+    (void)state;
+    crest_dataset *d = tu_blobs(75, 3, 0.8f, 1.5f);
+    crest_model *m = model();
+    assert_int_equal(cr_params_pack(m), CREST_OK);
+    int64_t nw = m->params.n;
+    crest_model_free(m);
+    float *one = malloc((size_t)nw * sizeof *one), *w = malloc((size_t)nw * sizeof *w);
+    int codes[8];
+    fit_in(1, -1, d, one, nw, codes, NULL, NULL);
+    assert_int_equal(codes[0], CREST_OK);
+    char dir[] = "/tmp/crest_micro_ckXXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    extra.epochs = 1;   /* a run stopped after its first epoch's checkpoint */
+    extra.ckdir = dir;
+    fit_in(2, -1, d, w, nw, codes, NULL, NULL);
+    assert_true(codes[0] == CREST_OK && codes[1] == CREST_OK);
+    snprintf(path, sizeof path, "%s/fit.ckpt", dir);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static unsigned char bytes[1 << 16];
+    size_t n = fread(bytes, 1, sizeof bytes, f);
+    fclose(f);
+    assert_true(n > 0 && n < sizeof bytes);
+    extra.epochs = 3;
+    extra.bytes = bytes;
+    extra.n_bytes = n;
+    fit_in(3, -1, d, w, nw, codes, NULL, NULL);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(codes[k], CREST_OK);
+    assert_memory_equal(one, w, (size_t)nw * sizeof *w);
+    bytes[n / 2] ^= 1;   /* damaged: every process refuses it */
+    char msgs[8][256];
+    fit_in(2, -1, d, w, nw, codes, msgs, NULL);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(codes[k], CREST_E_FORMAT);
+        assert_non_null(strstr(msgs[k], "checksum"));
+    }
+    memset(&extra, 0, sizeof extra);
+    remove(path);
+    rmdir(dir);
+    free(one);
+    free(w);
+    crest_dataset_free(d);
+}
+
+/* What only process 0 does at an epoch's end (here its on_epoch_end)
+ * failing ends every process then, not at the next exchange. */
+static void test_epoch_end_failure_fails_all(void **state)
+{
+    (void)state;
+    crest_dataset *d = tu_blobs(40, 3, 0.8f, 1.5f);
+    crest_model *m = model();
+    assert_int_equal(cr_params_pack(m), CREST_OK);
+    int64_t nw = m->params.n;
+    crest_model_free(m);
+    float *w = malloc((size_t)nw * sizeof *w);
+    int codes[8];
+    char msgs[8][256];
+    extra.fail_end = true;
+    fit_in(3, -1, d, w, nw, codes, msgs, NULL);
+    memset(&extra, 0, sizeof extra);
+    assert_int_equal(codes[0], CREST_E_IO);
+    for (int k = 1; k < 3; k++) {
+        assert_int_equal(codes[k], CREST_E_STATE);
+        assert_non_null(strstr(msgs[k], "the end of epoch 1 failed in process 0 of 3"));
+    }
+    free(w);
+    crest_dataset_free(d);
+}
+
 static void test_bad_options(void **state)
 {
     (void)state;
@@ -216,6 +319,8 @@ int main(void)
         cmocka_unit_test(test_shard_range),
         cmocka_unit_test(test_same_bits_any_processes),
         cmocka_unit_test(test_failed_shard_fails_all),
+        cmocka_unit_test(test_resume_bytes_any_processes),
+        cmocka_unit_test(test_epoch_end_failure_fails_all),
         cmocka_unit_test(test_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #ifdef CREST_MPI
+#include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <mpi.h>
@@ -22,6 +23,15 @@ static struct {
     int rank, size;
     FILE *err;        /* where this rank's own failures go (NULL: stderr) */
 } dist = { false, 0, 1, NULL };
+
+#ifdef CREST_MPI
+/* The checkpoint a resumed data-parallel fit starts from, as rank 0 read
+ * it and sent it (kept until the next fit's, or the end). */
+static struct {
+    unsigned char *p;
+    size_t len;
+} resume_buf;
+#endif
 
 static FILE *err_out(void) { return dist.err ? dist.err : stderr; }
 
@@ -96,6 +106,9 @@ void cli_dist_finalize(void)
     if (dist.err)
         fclose(dist.err);
     dist.err = NULL;
+    free(resume_buf.p);
+    resume_buf.p = NULL;
+    resume_buf.len = 0;
 #endif
 }
 
@@ -211,20 +224,89 @@ bool cli_dist_head_parallel(void)
     return dist.size > 1 && (forced_parallel || (e && !strcmp(e, "parallel")));
 }
 
-void cli_dist_fit_opts(crest_fit_opts *fo, bool parallel)
+#ifdef CREST_MPI
+/* Bytes from rank 0 to every rank, in pieces MPI's int counts take. */
+static void bcast_bytes(unsigned char *p, size_t len)
+{
+    for (size_t at = 0; at < len; at += (size_t)1 << 30) {
+        size_t n = len - at < (size_t)1 << 30 ? len - at : (size_t)1 << 30;
+        MPI_Bcast(p + at, (int)n, MPI_BYTE, 0, MPI_COMM_WORLD);
+    }
+}
+
+/* Rank 0: path's bytes into resume_buf (none if there is no such file).
+ * 0 or an exit code, reported. */
+static int read_checkpoint(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return errno == ENOENT ? EXIT_OK
+                               : fail("cannot open checkpoint %s: %s", path, strerror(errno));
+    long end = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    size_t len = end > 0 ? (size_t)end : 0;
+    int rc = end < 0 ? fail("cannot read checkpoint %s: %s", path, strerror(errno)) : EXIT_OK;
+    if (!rc && len && !(resume_buf.p = malloc(len)))
+        rc = fail("out of memory for checkpoint %s (%zu bytes)", path, len);
+    rewind(f);
+    if (!rc && len && fread(resume_buf.p, 1, len, f) != len)
+        rc = fail("cannot read checkpoint %s: %s", path, ferror(f) ? strerror(errno)
+                                                                   : "shorter than it was");
+    fclose(f);
+    resume_buf.len = rc ? 0 : len;
+    return rc;
+}
+
+/* --resume, data-parallel: rank 0 reads the fit's checkpoint and every rank
+ * gets its bytes (the ranks need not share a file system); a fit resumes
+ * from them everywhere (crest_fit_opts.resume_bytes). */
+static int share_checkpoint(crest_fit_opts *fo)
+{
+    char path[4200];
+    int rc = EXIT_OK;
+    free(resume_buf.p);
+    resume_buf.p = NULL;
+    resume_buf.len = 0;
+    snprintf(path, sizeof path, "%s/%s.ckpt", fo->checkpoint_dir,
+             fo->checkpoint_name ? fo->checkpoint_name : "fit");
+    if (dist.rank == 0)
+        rc = read_checkpoint(path);
+    if ((rc = cli_dist_check("train", rc)))
+        return rc;
+    unsigned long long len = resume_buf.len;
+    MPI_Bcast(&len, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+    if (dist.rank > 0 && len && !(resume_buf.p = malloc((size_t)len)))
+        rc = fail("out of memory for checkpoint %s (%llu bytes)", path, len);
+    if ((rc = cli_dist_check("train", rc)))
+        return rc;
+    resume_buf.len = (size_t)len;
+    bcast_bytes(resume_buf.p, resume_buf.len);
+    fo->resume_bytes = resume_buf.p;   /* none: every rank starts afresh */
+    fo->resume_size = resume_buf.len;
+    return EXIT_OK;
+}
+#endif
+
+int cli_dist_fit_opts(crest_fit_opts *fo, bool parallel)
 {
     fo->micro_batch = 8;
     if (parallel && dist.size > 1) {   /* else this rank computes every micro-shard */
         fo->n_shards = dist.size;
         fo->shard = dist.rank;
         fo->allgather = cli_dist_allgather;
+#ifdef CREST_MPI
+        int rc = fo->resume && fo->checkpoint_dir ? share_checkpoint(fo) : EXIT_OK;
+        if (rc)
+            return rc;
+#endif
     }
     if (dist.rank > 0) {   /* rank 0 speaks and keeps the checkpoints */
         fo->progress = NULL;
         fo->checkpoint_dir = NULL;
         fo->best_model_dir = NULL;
         fo->on_epoch_end = NULL;
+        fo->resume = fo->resume && fo->resume_bytes;
     }
+    return EXIT_OK;
 }
 
 int cli_dist_allgather(void *user, float *rows, int n_rows, size_t row_floats)

@@ -13,7 +13,9 @@
  *     are exchanged (MPI_Allgatherv, cli_dist_allgather) and every rank
  *     sums them in the same fixed order, so the weights are the same bits
  *     for any N, and the same as the plain build's;
- *   - rank 0 alone prints progress, writes the model and the report;
+ *   - rank 0 alone prints progress, writes the model and the report, and
+ *     the checkpoints; on --resume it reads the checkpoint and sends its
+ *     bytes to every rank, which resume from them (cli_dist_fit_opts);
  *   - a failure on any rank (a file that does not load) reaches every rank
  *     at the next check (cli_dist_check): the failing rank names itself and
  *     the file, all ranks exit with its code; nobody waits forever. */
@@ -65,8 +67,13 @@ void cli_dist_force_parallel(void);
 /* fo set for micro-shard steps (micro_batch 8: the same steps in the plain
  * build, so the same bits), spread over the ranks (each computes its part
  * of every batch's micro-shards, exchanged by cli_dist_allgather) when
- * parallel; ranks > 0 neither print progress nor keep checkpoints. */
-void cli_dist_fit_opts(crest_fit_opts *fo, bool parallel);
+ * parallel; ranks > 0 neither print progress nor write checkpoints (rank 0
+ * does). With fo->resume, parallel: rank 0 reads the checkpoint and sends
+ * its bytes to every rank, which resumes from them (resume_bytes, valid
+ * until the next call or cli_dist_finalize): the ranks need not share a
+ * file system. Every rank calls it when parallel (a collective then);
+ * 0 or an exit code, reported. */
+int cli_dist_fit_opts(crest_fit_opts *fo, bool parallel);
 
 /* crest_fit_opts.allgather: rows of a batch's micro-shards, rank k's
  * crest_shard_range(n_rows, N, k), filled in place on every rank. */

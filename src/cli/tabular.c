@@ -266,9 +266,10 @@ static int fit_table(table_run *r)
         return crest_fit_table(r->m, r->f, r->path, &r->rows, &fo, (int)o->chunk);
     /* micro-shards of 8 rows summed in order: the same bits over any number
      * of ranks (each computes its part of every batch) and in the plain build */
-    cli_dist_fit_opts(&fo, true);
+    int err = cli_dist_fit_opts(&fo, true);
     float *cw = NULL;
-    int err = cli_class_weight(o, r->m, r->ds, &cw);
+    if (!err)
+        err = cli_class_weight(o, r->m, r->ds, &cw);
     fo.class_weight = cw;
     if (!err)
         err = crest_fit(r->m, r->ds, &fo);

@@ -195,24 +195,25 @@ const cli_command train_cmd = {
     .more = "  SPEC may also be a folder with one sub-folder of images per class.\n",
 };
 
-/* Under mpirun with N > 1 ranks (src/cli/dist.c): what is spread over the
- * ranks is --base training (the head, --fine-tune) and tables; the rest
- * would run N times over, so it is refused, not done N times. */
+/* Under mpirun with N > 1 ranks (src/cli/dist.c): --base training (the
+ * head, --fine-tune), a head on the inputs and tables are spread over the
+ * ranks, with --checkpoint and --resume; --chunk is not (see below), so it
+ * is refused, not done N times over. */
 static int check_ranks(const train_opts *o)
 {
     int n = cli_dist_size();
-    if (n < 2)
+    if (n < 2 || !o->chunk)
         return 0;
-    bool table = cli_is_table(o->data);
-    const char *what = !o->base && !table ? "a head on the inputs (no --base)"
-                       : table && o->chunk ? "--chunk"
-                       : o->resume ? "--resume"
-                       : o->checkpoint ? "--checkpoint" : NULL;
-    if (!what)
-        return 0;
-    return cli_usage("train", "%s is not spread over MPI ranks yet (here %d): run it as one "
-                     "process, or with --base or a table, without --chunk, --resume, "
-                     "--checkpoint", what, n);
+    /* Streaming trains on each chunk as it is read (shuffled within it):
+     * spread over ranks, every rank would still read and parse the whole
+     * file (each step's micro-shards draw on the whole chunk), which is
+     * what streaming costs, and a table's head is too small for its
+     * data-parallel steps to pay for their exchanges (README). */
+    return cli_usage("train", "--chunk is not spread over MPI ranks (here %d): streaming "
+                     "trains on each chunk as it is read, so every rank would still read "
+                     "and parse the whole file, and a table's head is too small for "
+                     "data-parallel steps to gain; run it as one process, or drop --chunk "
+                     "(each rank then reads its share of the rows)", n);
 }
 
 /* Options that mean nothing for this data are errors, not silently ignored. */
@@ -328,8 +329,16 @@ static int fit_mlp(const train_opts *o, crest_model *m, const crest_dataset *ds,
     crest_fit_opts fo = cli_fit_opts(o, cli_checkpoint_dir(o, ck, sizeof ck), "fit");
     fo.validation_data = val;
     fo.history = hist;
+    /* an MPI build takes micro-shards of 8 rows summed in order: the same
+     * bits over any number of ranks (each computes its part of every
+     * batch); the plain build keeps whole batches, about twice as fast for
+     * the small heads on raw inputs (small micro-shard matmuls) */
+    int rc = cli_dist_fit_opts(&fo, true);
+    if (!cli_dist_built())
+        fo.micro_batch = 0;
     float *cw = NULL;
-    int rc = cli_class_weight(o, m, ds, &cw);
+    if (!rc)
+        rc = cli_class_weight(o, m, ds, &cw);
     fo.class_weight = cw;
     if (!rc)
         rc = crest_fit(m, ds, &fo);
@@ -346,15 +355,23 @@ static int train_mlp(const train_opts *o)
     int err = hist ? load_mlp_data(o, &ds, &val) : CREST_E_NOMEM;
     if (!err)
         err = build_mlp(o, ds, &m);
+    bool many = cli_dist_size() > 1;   /* every rank reads the data and trains its part */
+    if (many)
+        err = cli_dist_check("train", err);
     if (!err)
         err = fit_mlp(o, m, ds, val, hist);
-    if (!err)
+    if (many)   /* then rank 0 alone saves and reports */
+        err = cli_dist_check("train", err);
+    bool here = !err && cli_dist_rank() == 0;
+    if (here)
         err = cli_save_trained(m, o, cli_keep_best(o));
-    if (!err && !(err = cli_saved_model(o, m, &saved)))
+    if (here && !err && !(err = cli_saved_model(o, m, &saved)))
         err = cli_train_report(&(cli_report){ .o = o, .kind = "a Dense head on the inputs",
             .n_phases = 1, .hist = { hist }, .phase = { "fit" }, .first = { (int)o->initial_epoch },
             .has_val = val != NULL, .scored = saved ? saved : m, .eval = val ? val : ds,
             .val_is_eval = val != NULL, .pics = val ? val : ds, .val_what = cli_val_what(o) });
+    if (many)   /* the ranks end with rank 0's word */
+        err = cli_dist_check("train", err);
     free(hist);
     crest_model_free(saved);
     crest_model_free(m);

@@ -338,8 +338,8 @@ static int train_head(base_run *r)
     /* micro-shards of 8 rows, summed in order: the same bits from any number
      * of ranks (each computes its part of every batch), and from the plain
      * build, which takes the same steps */
-    cli_dist_fit_opts(&fo, cli_dist_head_parallel());
-    if ((err = crest_fit(r->head, r->ft, &fo)))
+    if ((err = cli_dist_fit_opts(&fo, cli_dist_head_parallel())) ||
+        (err = crest_fit(r->head, r->ft, &fo)))
         return err;
     fprintf(stderr, "head training: %.2f s (features: %.2f s)\n", now_s() - t0, r->t_feat);
     return CREST_OK;
@@ -376,7 +376,8 @@ static int fine_tune(base_run *r)
      * micro-shard; under mpirun every rank computes its part of each
      * batch's micro-shards (the same bits as one process, as the head's) */
     fo.history = &r->hist[1];
-    cli_dist_fit_opts(&fo, cli_dist_size() > 1);
+    if (!err)
+        err = cli_dist_fit_opts(&fo, cli_dist_size() > 1);
     if (!err)
         err = crest_fit(r->m, r->ds, &fo);   /* lazy: inputs made a batch at a time */
     if (!err)
