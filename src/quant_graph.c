@@ -19,8 +19,7 @@
  *
  * Arithmetic follows the int8 kernels' contract (src/kernels/kernels.h):
  * biases int32 in units of s_in * s_w[c], multipliers m[c] = s_in * s_w[c] /
- * s_out computed in float (s_in * s_w[c] rounded, then / s_out rounded, as
- * ONNX Runtime does), and the kernels' exact requantization, so
+ * s_out rounded once to float, and the kernels' exact requantization, so
  * the result is the same for any thread count and SIMD level.
  */
 #include "internal.h"
@@ -427,10 +426,7 @@ static int int8_parts(const cr_weight *w, const cr_qweight *qw, const cr_weight 
         double unit = (double)s_in * qw->scale[o];
         double v = bias ? nearbyint(bias->val[o] / unit) : 0;
         (*b)[o] = (int32_t)(v > 2147483647.0 ? 2147483647.0 : v < -2147483647.0 ? -2147483647.0 : v);
-        /* in float, rounded twice, as ONNX Runtime's QLinearConv / QGemm do
-         * (so an exported int8 model gives crest's codes there) */
-        float su = s_in * qw->scale[o];
-        (*m)[o] = su / s_out;
+        (*m)[o] = (float)(unit / s_out);
     }
     return CREST_OK;
 }
