@@ -155,6 +155,72 @@ static T_AVX2 void gemm_avx2(int K, const uint8_t *a, size_t lda, const int8_t *
     store_tile(out, rows, cols, c, c32, ldc, rq, j0);
 }
 
+/* ---- AVX2 gemm on widened A: mr 4, one panel, in two halves -------------
+ * A arrives as int16 (the driver widens it once per block of rows), so a
+ * row's 4 k are one 8-byte broadcast from memory. Per group of 4 k and half
+ * panel: 2 vpmovsxbw of the weights (shared by the 4 rows), then per row 2
+ * vpmaddwd and 2 vpaddd: 128 multiply-adds for 18 vector operations (the
+ * byte kernel above: 30). Lanes as in gemm_avx2 (column, pair of k). */
+
+INLINE T_AVX2 __m256i bcast_w16(const int16_t *p)
+{
+    long long v;
+    memcpy(&v, p, sizeof v);
+    return _mm256_set1_epi64x(v);
+}
+
+/* acc (2 vectors) of one row += its 4 k (av) times the half panel (b0, b1). */
+#define ROW16(s0, s1, av)                                      \
+    do {                                                       \
+        __m256i av_ = (av);                                    \
+        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(av_, b0)); \
+        s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(av_, b1)); \
+    } while (0)
+
+/* One half panel (8 columns at w, 64 bytes a group of 4 k) for 4 rows:
+ * the raw accumulators into acc[2 * r], acc[2 * r + 1]. Named accumulators
+ * stored as they are: GCC 12 spills or copies them when the pairwise adds
+ * follow the loop in the same function. */
+static T_AVX2 __attribute__((noinline)) void half16_avx2(int k4, const int16_t *const *ar, const int8_t *w, __m256i *acc)
+{
+    __m256i s00 = _mm256_setzero_si256(), s01 = s00, s10 = s00, s11 = s00, s20 = s00,
+            s21 = s00, s30 = s00, s31 = s00;
+    const int16_t *a0 = ar[0], *a1 = ar[1], *a2 = ar[2], *a3 = ar[3];
+    for (int k = 0; k < k4; k += 4, w += 64) {
+        __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)w));
+        __m256i b1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + 16)));
+        ROW16(s00, s01, bcast_w16(a0 + k));
+        ROW16(s10, s11, bcast_w16(a1 + k));
+        ROW16(s20, s21, bcast_w16(a2 + k));
+        ROW16(s30, s31, bcast_w16(a3 + k));
+    }
+    acc[0] = s00, acc[1] = s01, acc[2] = s10, acc[3] = s11;
+    acc[4] = s20, acc[5] = s21, acc[6] = s30, acc[7] = s31;
+}
+
+static T_AVX2 void gemm16_avx2(int K, const int16_t *a, size_t lda, const int8_t *bp, int rows,
+                               int cols, uint8_t *c, int32_t *c32, size_t ldc,
+                               const cr_q8_req *rq, int j0)
+{
+    const int16_t *ar[MR_AVX2];
+    __m256i acc[2 * MR_AVX2];
+    _Alignas(32) int32_t out[MR_AVX2 * 16];
+    UNROLL
+    for (int r = 0; r < MR_AVX2; r++)
+        ar[r] = a + (r < rows ? r : 0) * lda;
+    for (int h = 0; h < 2 && 8 * h < cols; h++) {
+        half16_avx2(q8_k4(K), ar, bp + 64 + 32 * h, acc);
+        __m256i bias = _mm256_loadu_si256((const __m256i *)(const void *)(bp + 32 * h));
+        for (int r = 0; r < MR_AVX2; r++) {
+            __m256i t = _mm256_hadd_epi32(acc[2 * r], acc[2 * r + 1]);
+            t = _mm256_permute4x64_epi64(t, _MM_SHUFFLE(3, 1, 2, 0));
+            _mm256_store_si256((__m256i *)(void *)(out + r * 16 + 8 * h),
+                               _mm256_add_epi32(t, bias));
+        }
+    }
+    store_tile(out, rows, cols, c, c32, ldc, rq, j0);
+}
+
 /* ---- AVX-VNNI gemm: mr 6, one panel (2 vectors of 8 columns) ------------ */
 
 INLINE T_VNNI void step_vnni(__m256i acc[][2], const uint8_t *const *ar, int k, int n,
@@ -326,6 +392,7 @@ const cr_q8_ukr cr_q8_ukr_avx2 = {
     .mr = MR_AVX2,
     .nr = Q8_NR,
     .gemm = gemm_avx2,
+    .gemm16 = gemm16_avx2,
     .add = add_avx2,
     .quantize = quantize_avx2,
     .dequantize = dequantize_avx2,
