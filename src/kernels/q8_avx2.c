@@ -25,7 +25,7 @@
 #define UNROLL _Pragma("GCC unroll 16")
 #endif
 
-#define MR_AVX2 4
+#define MR_AVX2 6
 #define MR_VNNI 6
 
 INLINE T_AVX2 __m256i tail8(int n)
@@ -169,34 +169,35 @@ INLINE T_AVX2 __m256i bcast_w16(const int16_t *p)
     return _mm256_set1_epi64x(v);
 }
 
-/* acc (2 vectors) of one row += its 4 k (av) times the half panel (b0, b1). */
-#define ROW16(s0, s1, av)                                      \
-    do {                                                       \
-        __m256i av_ = (av);                                    \
-        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(av_, b0)); \
-        s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(av_, b1)); \
-    } while (0)
-
-/* One half panel (8 columns at w, 64 bytes a group of 4 k) for 4 rows:
- * the raw accumulators into acc[2 * r], acc[2 * r + 1]. Named accumulators
- * stored as they are: GCC 12 spills or copies them when the pairwise adds
- * follow the loop in the same function. */
-static T_AVX2 __attribute__((noinline)) void half16_avx2(int k4, const int16_t *const *ar, const int8_t *w, __m256i *acc)
-{
-    __m256i s00 = _mm256_setzero_si256(), s01 = s00, s10 = s00, s11 = s00, s20 = s00,
-            s21 = s00, s30 = s00, s31 = s00;
-    const int16_t *a0 = ar[0], *a1 = ar[1], *a2 = ar[2], *a3 = ar[3];
-    for (int k = 0; k < k4; k += 4, w += 64) {
-        __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)w));
-        __m256i b1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + 16)));
-        ROW16(s00, s01, bcast_w16(a0 + k));
-        ROW16(s10, s11, bcast_w16(a1 + k));
-        ROW16(s20, s21, bcast_w16(a2 + k));
-        ROW16(s30, s31, bcast_w16(a3 + k));
+/* One half panel (8 columns at w, 64 bytes a group of 4 k) for R rows:
+ * the raw accumulators of row r into acc[2 * r], acc[2 * r + 1]. Out of
+ * line and without the pairwise adds: inlined, or with them after the
+ * loop, GCC 12 spills or copies accumulators inside it. */
+#define HALF16(R)                                                                            \
+    static T_AVX2 __attribute__((noinline)) void half16_##R(int k4, const int16_t *const *ar, \
+                                                            const int8_t *w, __m256i *acc)  \
+    {                                                                                        \
+        __m256i s[R][2];                                                                     \
+        UNROLL                                                                               \
+        for (int r = 0; r < R; r++)                                                          \
+            s[r][0] = s[r][1] = _mm256_setzero_si256();                                      \
+        for (int k = 0; k < k4; k += 4, w += 64) {                                           \
+            __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)w)); \
+            __m256i b1 =                                                                     \
+                _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + 16))); \
+            UNROLL                                                                           \
+            for (int r = 0; r < R; r++) {                                                    \
+                __m256i av = bcast_w16(ar[r] + k);                                           \
+                s[r][0] = _mm256_add_epi32(s[r][0], _mm256_madd_epi16(av, b0));              \
+                s[r][1] = _mm256_add_epi32(s[r][1], _mm256_madd_epi16(av, b1));              \
+            }                                                                                \
+        }                                                                                    \
+        UNROLL                                                                               \
+        for (int r = 0; r < R; r++)                                                          \
+            acc[2 * r] = s[r][0], acc[2 * r + 1] = s[r][1];                                  \
     }
-    acc[0] = s00, acc[1] = s01, acc[2] = s10, acc[3] = s11;
-    acc[4] = s20, acc[5] = s21, acc[6] = s30, acc[7] = s31;
-}
+HALF16(6)
+HALF16(2)
 
 static T_AVX2 void gemm16_avx2(int K, const int16_t *a, size_t lda, const int8_t *bp, int rows,
                                int cols, uint8_t *c, int32_t *c32, size_t ldc,
@@ -209,9 +210,12 @@ static T_AVX2 void gemm16_avx2(int K, const int16_t *a, size_t lda, const int8_t
     for (int r = 0; r < MR_AVX2; r++)
         ar[r] = a + (r < rows ? r : 0) * lda;
     for (int h = 0; h < 2 && 8 * h < cols; h++) {
-        half16_avx2(q8_k4(K), ar, bp + 64 + 32 * h, acc);
+        if (rows <= 2)
+            half16_2(q8_k4(K), ar, bp + 64 + 32 * h, acc);
+        else
+            half16_6(q8_k4(K), ar, bp + 64 + 32 * h, acc);
         __m256i bias = _mm256_loadu_si256((const __m256i *)(const void *)(bp + 32 * h));
-        for (int r = 0; r < MR_AVX2; r++) {
+        for (int r = 0; r < rows; r++) {
             __m256i t = _mm256_hadd_epi32(acc[2 * r], acc[2 * r + 1]);
             t = _mm256_permute4x64_epi64(t, _MM_SHUFFLE(3, 1, 2, 0));
             _mm256_store_si256((__m256i *)(void *)(out + r * 16 + 8 * h),
