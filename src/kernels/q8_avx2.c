@@ -100,7 +100,10 @@ static T_AVX2 void store_tile(const int32_t *out, int rows, int cols, uint8_t *c
     }
 }
 
-/* ---- AVX2 gemm: mr 4, one panel, in two halves of 8 columns ------------- */
+/* ---- AVX2 gemm on bytes (K4 too large for the driver's int16 buffer):
+ * rows in groups of 4, one panel in two halves of 8 columns ------------- */
+
+#define MR_BYTES 4
 
 INLINE T_AVX2 __m256i bcast_wide(int32_t v)
 {
@@ -115,26 +118,26 @@ INLINE T_AVX2 void step_avx2(__m256i s[][2], const uint8_t *const *ar, int k, in
     __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)w));
     __m256i b1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + 16)));
     UNROLL
-    for (int r = 0; r < MR_AVX2; r++) {
+    for (int r = 0; r < MR_BYTES; r++) {
         __m256i av = bcast_wide(load4(ar[r] + k, n));
         s[r][0] = _mm256_add_epi32(s[r][0], _mm256_madd_epi16(av, b0));
         s[r][1] = _mm256_add_epi32(s[r][1], _mm256_madd_epi16(av, b1));
     }
 }
 
-static T_AVX2 void gemm_avx2(int K, const uint8_t *a, size_t lda, const int8_t *bp, int rows,
+static T_AVX2 void bytes4_avx2(int K, const uint8_t *a, size_t lda, const int8_t *bp, int rows,
                              int cols, uint8_t *c, int32_t *c32, size_t ldc,
                              const cr_q8_req *rq, int j0)
 {
-    const uint8_t *ar[MR_AVX2];
-    _Alignas(32) int32_t out[MR_AVX2 * 16];
+    const uint8_t *ar[MR_BYTES];
+    _Alignas(32) int32_t out[MR_BYTES * 16];
     UNROLL
-    for (int r = 0; r < MR_AVX2; r++)
+    for (int r = 0; r < MR_BYTES; r++)
         ar[r] = a + (r < rows ? r : 0) * lda;
     for (int h = 0; h < 2 && 8 * h < cols; h++) {
-        __m256i s[MR_AVX2][2];
+        __m256i s[MR_BYTES][2];
         UNROLL
-        for (int r = 0; r < MR_AVX2; r++)
+        for (int r = 0; r < MR_BYTES; r++)
             s[r][0] = s[r][1] = _mm256_setzero_si256();
         const int8_t *w = bp + 64 + 32 * h;
         int k = 0;
@@ -145,7 +148,7 @@ static T_AVX2 void gemm_avx2(int K, const uint8_t *a, size_t lda, const int8_t *
         /* lanes (column, pair): s0 columns 0-3, s1 columns 4-7 of the half */
         __m256i bias = _mm256_loadu_si256((const __m256i *)(const void *)(bp + 32 * h));
         UNROLL
-        for (int r = 0; r < MR_AVX2; r++) {
+        for (int r = 0; r < MR_BYTES; r++) {
             __m256i t = _mm256_hadd_epi32(s[r][0], s[r][1]);
             t = _mm256_permute4x64_epi64(t, _MM_SHUFFLE(3, 1, 2, 0));
             _mm256_store_si256((__m256i *)(void *)(out + r * 16 + 8 * h),
@@ -153,6 +156,17 @@ static T_AVX2 void gemm_avx2(int K, const uint8_t *a, size_t lda, const int8_t *
         }
     }
     store_tile(out, rows, cols, c, c32, ldc, rq, j0);
+}
+
+static T_AVX2 void gemm_avx2(int K, const uint8_t *a, size_t lda, const int8_t *bp, int rows,
+                             int cols, uint8_t *c, int32_t *c32, size_t ldc,
+                             const cr_q8_req *rq, int j0)
+{
+    for (int r = 0; r < rows; r += MR_BYTES) {
+        int n = rows - r < MR_BYTES ? rows - r : MR_BYTES;
+        bytes4_avx2(K, a + r * lda, lda, bp, n, cols, c ? c + r * ldc : NULL,
+                    c32 ? c32 + r * ldc : NULL, ldc, rq, j0);
+    }
 }
 
 /* ---- AVX2 gemm on widened A: mr 4, one panel, in two halves -------------
