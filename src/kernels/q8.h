@@ -3,7 +3,10 @@
  * q8_generic.c defines the portable loops (the definition of every result);
  * q8_avx2.c, q8_avxvnni.c and q8_avx512.c give the same bytes faster. The
  * drivers (q8_gemm.c, q8_conv.c, q8_pool.c) do the blocking and the thread
- * split and call the table of the selected level (q8_isa.c).
+ * split and call the table of the selected level (q8_isa.c). For AVX2 (no
+ * u8 x s8 dot product without saturation: vpmaddwd on int16) the gemm
+ * driver widens each block of rows of A to int16 once, on its stack, for
+ * all the column tiles it multiplies (gemm16).
  *
  * Packed gemm weights (cr_q8_gemm_pack; the same for every level): panels
  * of Q8_NR = 16 output columns, K padded to K4 = a multiple of 4 with zero
@@ -37,7 +40,7 @@
 #include <string.h>
 
 #define Q8_NR 16
-#define Q8_A16_ELEMS (1 << 15)   /* int16 of widened A on a driver's stack: 64 KB */
+#define Q8_A16_ELEMS (1 << 15)   /* int16 of widened A on the driver's stack: 64 KB */
 
 static inline int q8_k4(int K) { return (K + 3) & ~3; }
 
