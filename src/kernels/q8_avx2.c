@@ -100,6 +100,26 @@ static T_AVX2 void store_tile(const int32_t *out, int rows, int cols, uint8_t *c
     }
 }
 
+/* store_tile for 16 columns requantized into c: both halves of a row
+ * packed to one 16-byte store. */
+static T_AVX2 void store_full16(const int32_t *out, int rows, uint8_t *c, size_t ldc,
+                                const cr_q8_req *rq, int j0)
+{
+    __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));
+    __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));
+    __m256i z = _mm256_set1_epi32(rq->z_out);
+    __m256 m0 = load_m(rq, j0, 8), m1 = load_m(rq, j0 + 8, 8);
+    __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5);
+    for (int r = 0; r < rows; r++) {
+        const __m256i *v = (const __m256i *)(const void *)(out + r * 16);
+        /* per 128-bit lane: columns 0-3 | 8-11, then 4-7 | 12-15 */
+        __m256i w = _mm256_packs_epi32(requant8(_mm256_load_si256(v), m0, flo, fhi, z),
+                                       requant8(_mm256_load_si256(v + 1), m1, flo, fhi, z));
+        __m256i b = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w, w), order);
+        _mm_storeu_si128((__m128i *)(void *)(c + r * ldc), _mm256_castsi256_si128(b));
+    }
+}
+
 /* ---- AVX2 gemm on bytes (K4 too large for the driver's int16 buffer):
  * rows in groups of 4, one panel in two halves of 8 columns ------------- */
 
@@ -236,7 +256,10 @@ static T_AVX2 void gemm16_avx2(int K, const int16_t *a, size_t lda, const int8_t
                                _mm256_add_epi32(t, bias));
         }
     }
-    store_tile(out, rows, cols, c, c32, ldc, rq, j0);
+    if (c && cols == 16)
+        store_full16(out, rows, c, ldc, rq, j0);
+    else
+        store_tile(out, rows, cols, c, c32, ldc, rq, j0);
 }
 
 /* ---- AVX-VNNI gemm: mr 6, one panel (2 vectors of 8 columns) ------------ */
