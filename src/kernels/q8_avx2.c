@@ -323,6 +323,21 @@ INLINE T_AVX2 __m256i dot4_avx2(__m256i acc, __m256i a, __m256i b)
                                                   _mm256_madd_epi16(ao, bo)));
 }
 
+/* dot4_avx2 with b's even and odd bytes split (sign-extended to int16)
+ * beforehand: the same sums, 3 fewer operations per product of 4. */
+INLINE T_AVX2 void wsplit_avx2(__m256i b, __m256i *be, __m256i *bo)
+{
+    *be = _mm256_srai_epi16(_mm256_slli_epi16(b, 8), 8);
+    *bo = _mm256_srai_epi16(b, 8);
+}
+
+INLINE T_AVX2 __m256i dot4_split_avx2(__m256i acc, __m256i a, __m256i be, __m256i bo)
+{
+    __m256i ae = _mm256_and_si256(a, _mm256_set1_epi16(0x00FF)), ao = _mm256_srli_epi16(a, 8);
+    return _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(ae, be),
+                                                  _mm256_madd_epi16(ao, bo)));
+}
+
 INLINE T_VNNI __m256i dot4_vnni(__m256i acc, __m256i a, __m256i b)
 {
     return _mm256_dpbusd_avx_epi32(acc, a, b);
@@ -369,10 +384,14 @@ INLINE T_AVX2 void store32n(uint8_t *p, __m256i v, int n)
 #define TARGET T_AVX2
 #define DW_ROW dw_row_avx2
 #define v_dot dot4_avx2
+#define v_wsplit wsplit_avx2
+#define v_dot_split dot4_split_avx2
 #include "q8_dw_tmpl.h"
 #undef TARGET
 #undef DW_ROW
 #undef v_dot
+#undef v_wsplit
+#undef v_dot_split
 
 #define TARGET T_VNNI
 #define DW_ROW dw_row_avxvnni
