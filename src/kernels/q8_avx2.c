@@ -7,6 +7,8 @@
  * products of up to 255 * 127 into int16, which overflows), so A and B are
  * widened to int16 and multiplied by vpmaddwd: each int32 lane gets two
  * products of a column, the two lanes of a column are added at the end.
+ * A is widened once per block of rows by the gemm driver (gemm16), B in
+ * the loop; rows too long for the driver's buffer run on bytes (gemm).
  * AVX-VNNI's vpdpbusd (VEX encoded) adds four u8 x s8 products to an int32
  * lane without saturation, as AVX-512 VNNI does on 16 lanes.
  * Depthwise runs the AVX2 row loop at both levels.
@@ -189,12 +191,13 @@ static T_AVX2 void gemm_avx2(int K, const uint8_t *a, size_t lda, const int8_t *
     }
 }
 
-/* ---- AVX2 gemm on widened A: mr 4, one panel, in two halves -------------
+/* ---- AVX2 gemm on widened A: mr 6, one panel, in two halves -------------
  * A arrives as int16 (the driver widens it once per block of rows), so a
  * row's 4 k are one 8-byte broadcast from memory. Per group of 4 k and half
- * panel: 2 vpmovsxbw of the weights (shared by the 4 rows), then per row 2
- * vpmaddwd and 2 vpaddd: 128 multiply-adds for 18 vector operations (the
- * byte kernel above: 30). Lanes as in gemm_avx2 (column, pair of k). */
+ * panel: 2 vpmovsxbw of the weights (shared by the 6 rows), then per row 2
+ * vpmaddwd and 2 vpaddd: 192 multiply-adds for 26 vector operations (the
+ * byte kernel above: 128 for 30). Tiles of 1 or 2 rows run a 2-row loop.
+ * Lanes as in gemm_avx2 (column, pair of k). */
 
 INLINE T_AVX2 __m256i bcast_w16(const int16_t *p)
 {
