@@ -184,13 +184,21 @@ static bool next_run(run *r)
 
 /* ---- gemm ----------------------------------------------------------------- */
 
-static int gemm_case(int M, int N, int K, int lda, int ldc, bool half, bool i32)
+/* extreme: A 255 (a few 0), B -127 (a few 127), z_a 0: the sums reach
+ * -K * 255 * 127 (they wrap past about 66000 taps, kernels.h). */
+static int gemm_case_x(int M, int N, int K, int lda, int ldc, bool half, bool i32, bool extreme)
 {
     size_t asz = M > 0 ? (size_t)(M - 1) * lda + K : 0;
     uint8_t *A = bytes(asz, rnd() % 2 ? 0 : 2);
     int8_t *B = (int8_t *)bytes((size_t)K * N, 1);
     int32_t *bias = rnd() % 4 ? biases(N, 100000) : NULL;
-    int32_t z_a = irand(0, 255);
+    int32_t z_a = extreme ? 0 : irand(0, 255);
+    if (extreme) {
+        for (size_t i = 0; i < asz; i++)
+            A[i] = rnd() % 16 ? 255 : 0;
+        for (size_t i = 0; i < (size_t)K * N; i++)
+            B[i] = rnd() % 16 ? -127 : 127;
+    }
     req r = make_req(N, K, half);
     void *Bp = xmalloc(cr_q8_gemm_packed_bytes(K, N));
     cr_q8_gemm_pack(K, N, B, bias, z_a, Bp);
@@ -237,6 +245,11 @@ static int gemm_case(int M, int N, int K, int lda, int ldc, bool half, bool i32)
     return bad;
 }
 
+static int gemm_case(int M, int N, int K, int lda, int ldc, bool half, bool i32)
+{
+    return gemm_case_x(M, N, K, lda, ldc, half, i32, false);
+}
+
 static void test_gemm(void **state)
 {
     (void)state;
@@ -254,6 +267,28 @@ static void test_gemm(void **state)
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         bad += gemm_case(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][2], shapes[s][1],
                          false, s % 2);
+    assert_int_equal(bad, 0);
+}
+
+/* Long rows: around the largest K whose tile of rows the AVX2 driver
+ * widens to int16 on its stack (6 rows of K4 <= 32768 int16: K4 5460;
+ * beyond, the byte loop), several blocks of widened rows, and sums at and
+ * past the int32 range; random and extreme operands, rows and columns not
+ * multiples of the tile. */
+static void test_gemm_long(void **state)
+{
+    (void)state;
+    int bad = 0;
+    int shapes[][3] = { { 13, 17, 5457 }, { 7, 33, 5460 }, { 9, 16, 5461 }, { 2, 5, 5463 },
+                        { 20, 3, 1639 }, { 3, 18, 66001 }, { 6, 17, 90001 } };
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int x = 0; x < 2; x++) {
+            int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+            if (getenv("CREST_SANITIZED") && K > 10000 && x == 0)
+                continue;
+            bad += gemm_case_x(M, N, K, K + (int)s % 3, N + x, s % 3 == 1, x == 1 && s % 2,
+                               x == 1);
+        }
     assert_int_equal(bad, 0);
 }
 
@@ -673,6 +708,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_levels),
         cmocka_unit_test(test_gemm),
+        cmocka_unit_test(test_gemm_long),
         cmocka_unit_test(test_conv2d),
         cmocka_unit_test(test_depthwise),
         cmocka_unit_test(test_pooling),

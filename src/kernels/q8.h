@@ -3,7 +3,10 @@
  * q8_generic.c defines the portable loops (the definition of every result);
  * q8_avx2.c, q8_avxvnni.c and q8_avx512.c give the same bytes faster. The
  * drivers (q8_gemm.c, q8_conv.c, q8_pool.c) do the blocking and the thread
- * split and call the table of the selected level (q8_isa.c).
+ * split and call the table of the selected level (q8_isa.c). For AVX2 (no
+ * u8 x s8 dot product without saturation: vpmaddwd on int16) the gemm
+ * driver widens each block of rows of A to int16 once, on its stack, for
+ * all the column tiles it multiplies (gemm16).
  *
  * Packed gemm weights (cr_q8_gemm_pack; the same for every level): panels
  * of Q8_NR = 16 output columns, K padded to K4 = a multiple of 4 with zero
@@ -37,6 +40,7 @@
 #include <string.h>
 
 #define Q8_NR 16
+#define Q8_A16_ELEMS (1 << 15)   /* int16 of widened A on the driver's stack: 64 KB */
 
 static inline int q8_k4(int K) { return (K + 3) & ~3; }
 
@@ -78,6 +82,13 @@ typedef struct cr_q8_ukr {
      * is NULL, the int32 accumulators into c32; row stride ldc. */
     void (*gemm)(int K, const uint8_t *a, size_t lda, const int8_t *bp, int rows, int cols,
                  uint8_t *c, int32_t *c32, size_t ldc, const cr_q8_req *rq, int j0);
+
+    /* The same tile with A already widened to int16 (AVX2, NULL elsewhere):
+     * row r at a + r*lda, q8_k4(K) elements (zeros past K). The driver
+     * widens a block of rows once for all its column tiles and calls this
+     * when mr rows of q8_k4(K) fit its stack buffer (Q8_A16_ELEMS). */
+    void (*gemm16)(int K, const int16_t *a, size_t lda, const int8_t *bp, int rows, int cols,
+                   uint8_t *c, int32_t *c32, size_t ldc, const cr_q8_req *rq, int j0);
 
     /* The elementwise kernels of kernels.h on n elements. */
     void (*add)(int64_t n, const uint8_t *a, int32_t z_a, float ma, const uint8_t *b,

@@ -14,6 +14,9 @@
  *   v_stn(p, v, n)         the first n bytes
  *   v_unlo8 v_unhi8 v_unlo16 v_unhi16   unpack within 128-bit lanes
  *   v_dot(acc, a, b)       acc + per int32 lane the 4 products u8 (a) x s8 (b)
+ *   v_wsplit(b, e, o)      (optional, with DW_FEW_REGS) b's weights split once
+ *   v_dot_split(acc, a, e, o)  into two vectors for a cheaper v_dot, which the
+ *                          1 x 3 groups' cells then use (from memory)
  *   v_ldf(p) v_set1f(f) v_set1i(i) v_sub32(a, b) v_mul32(a, b)
  *   v_req(acc, m, flo, fhi, z)   the requantization (kernels.h)
  *   v_pack(q0, q1, q2, q3) the 4 quad-order vectors of bytes 0..255 as VB bytes
@@ -57,6 +60,14 @@ dw_cells(const int kwc, const int gcc, const cr_conv_geom *g, int oa, int ob, in
         for (int j = 0; j < 3; j++)
             for (int q = 0; q < 4; q++)
                 w[j][q] = v_ld(wb + 256 * j + 64 * q);
+#ifdef v_wsplit
+    const bool wsplit = kwc == 3 && gcc == 1;
+    VI we[3][4], wo[3][4];         /* 1 x 3 groups: the weights split once */
+    if (wsplit)
+        for (int j = 0; j < 3; j++)
+            for (int q = 0; q < 4; q++)
+                v_wsplit(v_ld(wb + 256 * j + 64 * q), &we[j][q], &wo[j][q]);
+#endif
     for (int ow = oa; ow < ob; ow++) {
         VI acc[4] = { acc0[0], acc0[1], acc0[2], acc0[3] };
         const uint8_t *qc = buf + (size_t)(ow * g->sw - g->pl - ix0) * GC * 4 * VB;
@@ -64,6 +75,12 @@ dw_cells(const int kwc, const int gcc, const cr_conv_geom *g, int oa, int ob, in
             const uint8_t *qp = qc + (size_t)j * g->dw * GC * 4 * VB;
             for (int gr = 0; gr < GC; gr++, qp += 4 * VB) {
                 for (int q = 0; q < 4; q++) {
+#ifdef v_wsplit
+                    if (wsplit) {
+                        acc[q] = v_dot_split(acc[q], v_ld(qp + q * VB), we[j][q], wo[j][q]);
+                        continue;
+                    }
+#endif
                     VI wv = wreg ? w[j][q] : v_ld(wb + 256 * (j * GC + gr) + 64 * q);
                     acc[q] = v_dot(acc[q], v_ld(qp + q * VB), wv);
                 }

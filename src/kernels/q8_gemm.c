@@ -39,10 +39,52 @@ void cr_q8_gemm_pack(int K, int N, const int8_t *B, const int32_t *bias, int32_t
     }
 }
 
+/* Rows of A (K bytes each) as int16 rows of q8_k4(K), zeros past K. */
+static void widen_rows(const uint8_t *A, size_t lda, int rows, int K, int16_t *d)
+{
+    int k4 = q8_k4(K);
+    for (int r = 0; r < rows; r++, A += lda, d += k4) {
+        for (int k = 0; k < K; k++)
+            d[k] = A[k];
+        for (int k = K; k < k4; k++)
+            d[k] = 0;
+    }
+}
+
+/* q8_gemm_serial with u->gemm16: blocks of rows widened once, then every
+ * column tile over them (the same tiles and sums as the byte path). */
+static __attribute__((noinline)) void gemm_serial16(const cr_q8_ukr *u, int M, int n0, int n1,
+                                                    int K, const uint8_t *A, size_t lda,
+                                                    const void *Bp, uint8_t *C, int32_t *C32,
+                                                    size_t ldc, const cr_q8_req *rq)
+{
+    _Alignas(64) int16_t a16[Q8_A16_ELEMS];
+    size_t ps = q8_panel_bytes(K), k4 = (size_t)q8_k4(K);
+    int rb = (int)(Q8_A16_ELEMS / (k4 > 0 ? k4 : 1)) / u->mr * u->mr;
+    for (int i0 = 0; i0 < M; i0 += rb) {
+        int mb = M - i0 < rb ? M - i0 : rb;
+        widen_rows(A + (size_t)i0 * lda, lda, mb, K, a16);
+        for (int j = n0; j < n1; j += u->nr) {
+            int cols = n1 - j < u->nr ? n1 - j : u->nr;
+            const int8_t *bp = (const int8_t *)Bp + (size_t)(j / Q8_NR) * ps;
+            for (int i = 0; i < mb; i += u->mr) {
+                int rows = mb - i < u->mr ? mb - i : u->mr;
+                size_t at = (size_t)(i0 + i) * ldc + j;
+                u->gemm16(K, a16 + (size_t)i * k4, k4, bp, rows, cols, C ? C + at : NULL,
+                          C32 ? C32 + at : NULL, ldc, rq, j);
+            }
+        }
+    }
+}
+
 void q8_gemm_serial(const cr_q8_ukr *u, int M, int n0, int n1, int K, const uint8_t *A,
                     size_t lda, const void *Bp, uint8_t *C, int32_t *C32, size_t ldc,
                     const cr_q8_req *rq)
 {
+    if (u->gemm16 && (size_t)u->mr * q8_k4(K) <= Q8_A16_ELEMS) {
+        gemm_serial16(u, M, n0, n1, K, A, lda, Bp, C, C32, ldc, rq);
+        return;
+    }
     size_t ps = q8_panel_bytes(K);
     for (int j = n0; j < n1; j += u->nr) {
         int cols = n1 - j < u->nr ? n1 - j : u->nr;
