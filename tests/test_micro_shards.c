@@ -205,15 +205,24 @@ static void test_same_bits_any_processes(void **state)
     crest_dataset_free(d);
 }
 
+/* The blobs set of the failure tests, and room for the model's weights
+ * (*nw of them). */
+static crest_dataset *blobs_and_room(float **w, int64_t *nw)
+{
+    crest_model *m = model();
+    assert_int_equal(cr_params_pack(m), CREST_OK);
+    *nw = m->params.n;
+    crest_model_free(m);
+    *w = malloc((size_t)*nw * sizeof **w);
+    return tu_blobs(40, 3, 0.8f, 1.5f);
+}
+
 static void test_failed_shard_fails_all(void **state)
 {
     (void)state;
-    crest_dataset *d = tu_blobs(40, 3, 0.8f, 1.5f);
-    crest_model *m = model();
-    assert_int_equal(cr_params_pack(m), CREST_OK);
-    int64_t nw = m->params.n;
-    crest_model_free(m);
-    float *w = malloc((size_t)nw * sizeof *w);
+    float *w;
+    int64_t nw;
+    crest_dataset *d = blobs_and_room(&w, &nw);
     int codes[8];
     char msgs[8][256];
     fit_in(3, 1, d, w, nw, codes, msgs, NULL);   /* process 1 (shard 3 of 4) fails at step 1 */
@@ -280,12 +289,9 @@ static void test_resume_bytes_any_processes(void **state)
 static void test_epoch_end_failure_fails_all(void **state)
 {
     (void)state;
-    crest_dataset *d = tu_blobs(40, 3, 0.8f, 1.5f);
-    crest_model *m = model();
-    assert_int_equal(cr_params_pack(m), CREST_OK);
-    int64_t nw = m->params.n;
-    crest_model_free(m);
-    float *w = malloc((size_t)nw * sizeof *w);
+    float *w;
+    int64_t nw;
+    crest_dataset *d = blobs_and_room(&w, &nw);
     int codes[8];
     char msgs[8][256];
     extra.fail_end = true;
