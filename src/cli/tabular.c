@@ -258,10 +258,8 @@ static int fit_table(table_run *r)
     fo.epochs = (int)(o->epochs ? o->epochs : 30);
     fo.validation_data = r->val;
     fo.history = r->hist;
-    if (o->chunk) {   /* streamed: no table in memory to split (see crest_fit_table) */
-        fo.validation_split = (float)o->val_split;
+    if (o->chunk)   /* streamed: rows for progress */
         fo.progress = cli_progress_rows;
-    }
     if (o->chunk)
         return crest_fit_table(r->m, r->f, r->path, &r->rows, &fo, (int)o->chunk);
     /* micro-shards of 8 rows summed in order: the same bits over any number
@@ -300,7 +298,7 @@ static int table_report(const table_run *r)
     if (!err)
         err = cli_train_report(&(cli_report){ .o = o, .kind = "feature columns and a Dense head",
             .n_phases = 1, .hist = { r->hist }, .phase = { "fit" },
-            .first = { (int)o->initial_epoch }, .has_val = r->val || (o->chunk && o->val_split > 0),
+            .first = { (int)o->initial_epoch }, .has_val = r->val != NULL,
             .scored = saved ? saved : r->m, .eval = ev, .val_is_eval = r->val != NULL,
             .eval_on = r->test ? "held-out" : NULL, .val_what = cli_val_what(o),
             .no_eval_why = "the table was streamed (--chunk) and there is no --val or --holdout data in memory" });
@@ -316,6 +314,10 @@ int cli_train_table(const train_opts *o)
     if (o->chunk && (o->resume || o->initial_epoch || o->checkpoint))
         return cli_usage("train", "--chunk streams the table: no --resume, --checkpoint nor "
                          "--initial-epoch");
+    if (o->chunk && (o->val_split > 0 || o->patience || o->class_weight || cli_schedule_of(o)))
+        return cli_usage("train", "--chunk streams the table: --val-split, --early-stop, "
+                         "--class-weight and --lr-schedule need it in memory (for validation "
+                         "use --val FILE or --holdout N)");
     table_run r = { .o = o, .path = cli_table_path(o->data, buf, sizeof buf),
                     .rows = { .delimiter = o->delimiter,
                               .rows = o->holdout ? CREST_ROWS_TRAIN : CREST_ROWS_ALL,
