@@ -81,10 +81,10 @@ done
 [ $? = 2 ] || die "--monitor without --checkpoint best or plateau: not a usage error"
 "$C" train "${PG[@]}" --chunk 64 --class-weight balanced --out "$tmp/s" > /dev/null 2>&1
 [ $? = 2 ] || die "--chunk with --class-weight: not a usage error"
-"$C" train "${PG[@]}" --chunk 64 --val-split 0.2 --out "$tmp/s" > /dev/null 2> "$tmp/err"
+"$C" train "${PG[@]}" --chunk 64 --val-split 0.2 --out "$tmp/cvs" > /dev/null 2> "$tmp/err"
 [ $? = 2 ] || die "--chunk with --val-split: not a usage error"
 grep -q "val-split.*need it in memory.*--holdout" "$tmp/err" || die "--chunk with --val-split: no reason given"
-[ -e "$tmp/s" ] && die "--chunk with --val-split: $tmp/s written"
+[ -e "$tmp/cvs" ] && die "--chunk with --val-split: $tmp/cvs written"
 
 # ---- ModelCheckpoint on val_accuracy ---------------------------------------------
 "$C" train "${PG[@]}" --epochs 6 --val-split 0.3 --checkpoint best --monitor val_accuracy \
