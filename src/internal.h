@@ -828,6 +828,10 @@ void cr_quant_free(cr_quant *q);
 /* The output channels of a kernel: its last axis, or for a depthwise kernel
  * [kh, kw, c, dm] ("depthwise_kernel") c * dm, the last two. */
 int cr_kernel_channels(const cr_weight *w);
+/* The weight a convolution's kernel input k stands for: a param, or a
+ * reshape of one (1-D layers view [k, a, b] kernels as [k, 1, a, b], the
+ * same values in the same order); NULL otherwise. */
+cr_weight *cr_kernel_weight(const cr_node *k);
 const cr_qact *cr_quant_act(const cr_quant *q, const char *key);
 const cr_qweight *cr_quant_weight(const cr_quant *q, const cr_weight *w);
 /* The name of every node of g that calibration and the int8 rewrite share:

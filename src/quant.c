@@ -85,6 +85,9 @@ static cr_node *fold_target(const cr_graph *g, cr_node *bn, cr_weight **kernel)
     cr_node *c = bn->in[0];
     if (c->kind != CR_NODE_OP || consumers_of(g, c) != 1 || !c->layer)
         return NULL;
+    if (!strcmp(c->op->name, "reshape") && c->in[0]->kind == CR_NODE_OP &&
+        c->in[0]->layer && !strcmp(c->in[0]->layer, c->layer) && consumers_of(g, c->in[0]) == 1)
+        c = c->in[0];   /* a 1-D layer's [b, t, 1, c] output viewed as [b, t, c]: per channel alike */
     cr_node *core = c;
     if (!strcmp(c->op->name, "bias_add") && c->in[0]->kind == CR_NODE_OP &&
         !strcmp(c->in[0]->op->name, "matmul") && consumers_of(g, c->in[0]) == 1)
@@ -94,13 +97,12 @@ static cr_node *fold_target(const cr_graph *g, cr_node *bn, cr_weight **kernel)
         return NULL;
     if (strcmp(op, "matmul") && !cr_conv_can_fold(core))
         return NULL;   /* a fused activation: the norm comes after it */
-    if (core->n_in < 2 || core->in[1]->kind != CR_NODE_PARAM || !core->in[1]->w ||
-        !core->in[1]->w->owner || core->in[1]->w->owner->def->enable_bias == NULL ||
-        strcmp(core->in[1]->w->owner->name, core->layer))
+    cr_weight *w = core->n_in >= 2 ? cr_kernel_weight(core->in[1]) : NULL;
+    if (!w || !w->owner || w->owner->def->enable_bias == NULL || strcmp(w->owner->name, core->layer))
         return NULL;
     if (count_nodes(g, core->layer, op) != 1)
         return NULL;   /* a layer applied twice */
-    *kernel = core->in[1]->w;
+    *kernel = w;
     return core;
 }
 
@@ -473,17 +475,20 @@ static const cr_node *head_matmul(const cr_graph *g)
  * left, relu / relu6 at most) and matmul by a [K, N] weight. */
 static cr_weight *int8_kernel(const cr_node *n)
 {
-    if (n->kind != CR_NODE_OP || n->n_in < 2 || n->in[1]->kind != CR_NODE_PARAM || !n->in[1]->w)
+    if (n->kind != CR_NODE_OP || n->n_in < 2 || !cr_kernel_weight(n->in[1]))
         return NULL;
     if (is_op(n, "matmul"))
-        return n->in[1]->shape.ndim == 2 ? n->in[1]->w : NULL;
+        return n->in[1]->kind == CR_NODE_PARAM && n->in[1]->shape.ndim == 2 ? n->in[1]->w
+                                                                            : NULL;
     cr_conv_geom geo;
     int act;
     bool folded;
     if ((!is_op(n, "conv2d") && !is_op(n, "depthwise2d")) ||
         !cr_window_parts(n, &geo, &act, &folded) || folded)
         return NULL;
-    return act == CREST_LINEAR || act == CREST_RELU || act == CREST_RELU6 ? n->in[1]->w : NULL;
+    return act == CREST_LINEAR || act == CREST_RELU || act == CREST_RELU6
+               ? cr_kernel_weight(n->in[1])
+               : NULL;
 }
 
 /* w's per-channel scales into q (NULL: q has them already, a shared weight). */
@@ -542,7 +547,7 @@ static void correct_bias(const cr_node *n, const cr_weight *w, const float *w0, 
 {
     int oc = cr_kernel_channels(w);
     bool dw = is_op(n, "depthwise2d");
-    int64_t dm = dw ? w->shape.d[3] : 1;
+    int64_t dm = dw ? w->shape.d[w->shape.ndim - 1] : 1;   /* [k, (1,) cin, dm] */
     double *shift = cr_calloc((size_t)oc, sizeof *shift);
     if (!shift || b->size != oc)
         goto out;

@@ -436,13 +436,20 @@ static const cr_weight *param_w(const cr_node *n)
     return n->kind == CR_NODE_PARAM ? n->w : NULL;
 }
 
+cr_weight *cr_kernel_weight(const cr_node *k)
+{
+    if (k->kind == CR_NODE_OP && !strcmp(k->op->name, "reshape") && k->n_in == 1)
+        k = k->in[0];   /* a 1-D layer's [k, a, b] kernel viewed as [k, 1, a, b] */
+    return k->kind == CR_NODE_PARAM ? k->w : NULL;
+}
+
 static int try_conv(rewrite *r, cr_node *n, bool depthwise)
 {
     cr_conv_geom geo;
     int act;
     bool folded;
     const cr_qact *po = r->par[n->id];
-    const cr_weight *w = n->n_in >= 2 ? param_w(n->in[1]) : NULL;
+    const cr_weight *w = n->n_in >= 2 ? cr_kernel_weight(n->in[1]) : NULL;
     const cr_weight *bias = n->n_in == 3 ? param_w(n->in[2]) : NULL;
     const cr_qweight *qw = cr_quant_weight(r->q, w);
     if (!po || !qw || (n->n_in == 3 && !bias) || n->n_in > 3 || !in_ok(r, n->in[0]) ||
@@ -590,7 +597,7 @@ int cr_q8_kernel_rebias(cr_node *n)
     if (!cr_q8_kernel_key(n, &o))
         return CREST_OK;
     q8_attr *a = n->attr;
-    const cr_weight *w = param_w(n->in[1]);
+    const cr_weight *w = cr_kernel_weight(n->in[1]);
     int8_t *k = NULL;
     int32_t *b = NULL;
     float *m = NULL;

@@ -296,15 +296,18 @@ static int sep1_save(const crest_layer *l, cJSON *cfg)
     return conv1_save_kind(l, cfg, K1_SEPARABLE);
 }
 
+/* crest quantize folds a batch norm into the layer before it (a bias then) */
+static void conv1_enable_bias(crest_layer *l) { ((conv1_cfg *)l->cfg)->p.use_bias = true; }
+
 const cr_layer_def cr_conv1d_def = { .keras_class = "Conv1D", .default_name = "conv1d",
     .cfg_size = sizeof(conv1_cfg), .build = conv1_build, .parse = conv1_parse,
-    .save = conv1_save };
+    .save = conv1_save, .enable_bias = conv1_enable_bias };
 const cr_layer_def cr_depthwise_conv1d_def = { .keras_class = "DepthwiseConv1D",
     .default_name = "depthwise_conv1d", .cfg_size = sizeof(conv1_cfg), .build = dw1_build,
-    .parse = dw1_parse, .save = dw1_save };
+    .parse = dw1_parse, .save = dw1_save, .enable_bias = conv1_enable_bias };
 const cr_layer_def cr_separable_conv1d_def = { .keras_class = "SeparableConv1D",
     .default_name = "separable_conv1d", .cfg_size = sizeof(conv1_cfg), .build = sep1_build,
-    .parse = sep1_parse, .save = sep1_save };
+    .parse = sep1_parse, .save = sep1_save, .enable_bias = conv1_enable_bias };
 
 /* ---- MaxPooling1D, AveragePooling1D ------------------------------------- */
 

@@ -13,7 +13,9 @@
 #      folder of uint8 [N, 300, 5] (each sample read as a 300 x 5 grey image:
 #      no resize, the default preprocessing x / 255), then evaluate / predict;
 #      predict on the IDX set equals predict on the same values / 255 as .f32;
-#   5. a sequence of the wrong length is bad input (exit 3).
+#   5. a sequence of the wrong length is bad input (exit 3);
+#   6. crest quantize makes the transferred model int8, its Conv1D kernels
+#      too (batch norms folded), close to the float model.
 if [ -n "${1:-}" ]; then export CREST_BUILD="$1"; fi   # or the build folder as $1
 . "$(dirname "$0")/common.bash"
 M="$ROOT/tests/golden/oned_cnn"
@@ -107,6 +109,26 @@ grep -q "cut after 'pool2'" "$tmp/tl.err" || die "train --base: not cut after po
 acc="$(node -e "console.log(JSON.parse(require('fs').readFileSync('$tmp/ev.json','utf8')).accuracy)")"
 echo "train --base --cut pool2 on [300, 5] sequences: test accuracy $acc"
 node -e "process.exit($acc >= 0.9 ? 0 : 1)" || die "test accuracy $acc < 0.9"
+# int8 (crest quantize): the Conv1D kernels (viewed [k, 1, in, filters])
+# quantize with the Dense, both batch norms fold into them; probabilities
+# within 0.02 of the float model's on the test set; evaluate runs it
+"$C" quantize "$tmp/tl" --calibrate "$tmp/seq" --samples 100 --out "$tmp/tl8" --json \
+  > "$tmp/q.json" 2> "$tmp/err" || die "quantize the 1-D model: $(tail -2 "$tmp/err")"
+node -e 'const q = JSON.parse(require("fs").readFileSync(process.argv[1]));
+  process.exit(q.folded_batch_norms === 2 && q.int8_weights === 3 ? 0 : 1)' "$tmp/q.json" ||
+  die "1-D int8: not 2 batch norms folded and 3 int8 kernels: $(cat "$tmp/q.json")"
+"$C" predict "$tmp/tl" --data "$tmp/seq" --json > "$tmp/pf.json" &&
+  "$C" predict "$tmp/tl8" --data "$tmp/seq" --json > "$tmp/pq.json" || die "1-D int8 predict"
+node - "$tmp/pf.json" "$tmp/pq.json" <<'JS' || die "1-D int8: probabilities more than 0.02 from the float model's"
+const fs = require('fs');
+const [f, q] = process.argv.slice(2).map((p) => JSON.parse(fs.readFileSync(p)).predictions);
+let d = 0;
+f.forEach((p, i) => p.probs.forEach((v, j) => { d = Math.max(d, Math.abs(v - q[i].probs[j])); }));
+console.log(`1-D int8 model: ${f.length} predictions, max |float - int8| ${d.toFixed(4)}`);
+process.exit(f.length === q.length && f.length > 0 && d < 0.02 ? 0 : 1);
+JS
+"$C" evaluate "$tmp/tl8" --data "$tmp/seq" > /dev/null || die "evaluate the 1-D int8 model"
+
 # the IDX set reaches the model unchanged: predict on it = predict on its bytes as .f32
 node - "$tmp/seq/t10k-images-idx3-ubyte" "$tmp/seq4.f32" <<'JS'
 const fs = require('fs');
