@@ -87,7 +87,7 @@ static cr_node *fold_target(const cr_graph *g, cr_node *bn, cr_weight **kernel)
         return NULL;
     if (!strcmp(c->op->name, "reshape") && c->in[0]->kind == CR_NODE_OP &&
         c->in[0]->layer && !strcmp(c->in[0]->layer, c->layer) && consumers_of(g, c->in[0]) == 1)
-        c = c->in[0];   /* a 1-D layer's [b, t, 1, c] output viewed as [b, t, c]: per channel alike */
+        c = c->in[0];   /* a 1-D layer's [b, t, 1, c] output seen as [b, t, c] */
     cr_node *core = c;
     if (!strcmp(c->op->name, "bias_add") && c->in[0]->kind == CR_NODE_OP &&
         !strcmp(c->in[0]->op->name, "matmul") && consumers_of(g, c->in[0]) == 1)
@@ -98,7 +98,8 @@ static cr_node *fold_target(const cr_graph *g, cr_node *bn, cr_weight **kernel)
     if (strcmp(op, "matmul") && !cr_conv_can_fold(core))
         return NULL;   /* a fused activation: the norm comes after it */
     cr_weight *w = core->n_in >= 2 ? cr_kernel_weight(core->in[1]) : NULL;
-    if (!w || !w->owner || w->owner->def->enable_bias == NULL || strcmp(w->owner->name, core->layer))
+    if (!w || !w->owner || w->owner->def->enable_bias == NULL ||
+        strcmp(w->owner->name, core->layer))
         return NULL;
     if (count_nodes(g, core->layer, op) != 1)
         return NULL;   /* a layer applied twice */
