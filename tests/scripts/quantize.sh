@@ -106,6 +106,12 @@ NT=1000 NCAL=200
   > "$tmp/q.json" 2> "$tmp/err" || die "quantize MobileNetV2: $(cat "$tmp/err")"
 cat "$tmp/q.json"
 [ "$(jget folded_batch_norms < "$tmp/q.json")" = 52 ] || die "MobileNetV2: 52 batch norms should fold"
+if [ -z "${CREST_SANITIZED:-}" ]; then   # quantizing (the bias fix included) on 1 thread: the same bytes
+  "$C" quantize "$tmp/m" --calibrate fashion-mnist:train --samples $NCAL --threads 1 --out "$tmp/m8t1" \
+    > /dev/null 2> "$tmp/err" || die "quantize MobileNetV2 on 1 thread: $(cat "$tmp/err")"
+  cmp -s "$tmp"/m8/weights.*.bin "$tmp"/m8t1/weights.*.bin && cmp -s "$tmp/m8/model.json" "$tmp/m8t1/model.json" ||
+    die "MobileNetV2: quantize on 1 thread and on the default threads differ"
+fi
 fb=$(stat -c %s "$tmp"/m/weights.*.bin); qb=$(stat -c %s "$tmp"/m8/weights.*.bin)
 echo "MobileNetV2 head model weights: int8 $qb bytes, float32 $fb bytes"
 at_least $((fb * 10 / qb)) 35 "MobileNetV2 float/int8 size ratio x10"
