@@ -470,54 +470,59 @@ static T_AVX2 void dw3_setup(int C, int32_t z_x, const uint8_t *kp, const cr_q8_
     }
 }
 
-/* Row r's 16 (or n) channels at column ix widened, z outside the image. */
-INLINE T_AVX2 __m256i dw3_wid(const uint8_t *r, int ix, int w, size_t C, int n, __m256i zw)
+/* The kernel rows' input rows at a block's first channel: a padding row is
+ * z bytes (step 0). */
+typedef struct dw3_rows {
+    const uint8_t *p[3];
+    size_t step[3];
+} dw3_rows;
+
+/* Row i's 16 (or n < 16: full false) channels at column ix widened; chk:
+ * z outside the image. */
+INLINE T_AVX2 __m256i dw3_wid(const bool full, const bool chk, const dw3_rows *r, int i, int ix,
+                              int w, int n, __m256i zw)
 {
-    if (!r || (unsigned)ix >= (unsigned)w)
+    if (chk && (unsigned)ix >= (unsigned)w)
         return zw;
-    r += (size_t)ix * C;
-    if (n == 16)
-        return _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)r));
+    const uint8_t *p = r->p[i] + (size_t)ix * r->step[i];
+    if (full)
+        return _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)p));
     uint8_t t[16] = { 0 };
-    q8_copy_small(t, r, n);
+    q8_copy_small(t, p, n);
     return _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)t));
 }
 
-INLINE T_AVX2 dw3_col dw3_load(const uint8_t *const *rp, int ix, int w, size_t C, int n,
-                               __m256i zw)
+INLINE T_AVX2 dw3_col dw3_load(const bool full, const bool chk, const dw3_rows *r, int ix, int w,
+                               int n, __m256i zw)
 {
-    __m256i r0 = dw3_wid(rp[0], ix, w, C, n, zw), r1 = dw3_wid(rp[1], ix, w, C, n, zw);
+    __m256i r0 = dw3_wid(full, chk, r, 0, ix, w, n, zw);
+    __m256i r1 = dw3_wid(full, chk, r, 1, ix, w, n, zw);
     dw3_col c = { { _mm256_unpacklo_epi16(r0, r1), _mm256_unpackhi_epi16(r0, r1) },
-                  dw3_wid(rp[2], ix, w, C, n, zw) };
+                  dw3_wid(full, chk, r, 2, ix, w, n, zw) };
     return c;
 }
 
-/* One output row of 16 (or n) channels at stride s: rp the kernel rows'
- * input rows at the block's first channel (NULL: padding), y the row's
- * output at that channel. */
-INLINE T_AVX2 void dw3_row(const int s, const cr_conv_geom *g, const uint8_t *const *rp,
-                           const dw3_blk *b, __m256i zw, const cr_q8_req *rq, uint8_t *y,
-                           int n)
+/* Output cells [oa, ob) of a row at stride s: c[0..2] the columns of cell
+ * oa (c[0], and c[1] at stride 1, loaded: the others are loaded here), a
+ * its first input column. */
+INLINE T_AVX2 void dw3_cells(const int s, const bool full, const bool chk, dw3_col *c, int a,
+                             int oa, int ob, const dw3_rows *r, int w, const dw3_blk *b,
+                             __m256i zw, __m256 flo, __m256 fhi, __m256i z, uint8_t *y, size_t C,
+                             int n)
 {
-    __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));
-    __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));
-    __m256i z = _mm256_set1_epi32(rq->z_out);
-    size_t C = (size_t)g->c;
-    int a = -g->pl, w = g->w;
-    dw3_col c0 = dw3_load(rp, a, w, C, n, zw), c1 = c0, c2;
-    if (s == 1)
-        c1 = dw3_load(rp, a + 1, w, C, n, zw);
-    for (int ow = 0; ow < g->ow; ow++, a += s) {
+    for (int ow = oa; ow < ob; ow++, a += s) {
         if (s == 2)
-            c1 = dw3_load(rp, a + 1, w, C, n, zw);
-        c2 = dw3_load(rp, a + 2, w, C, n, zw);
+            c[1] = dw3_load(full, chk, r, a + 1, w, n, zw);
+        c[2] = dw3_load(full, chk, r, a + 2, w, n, zw);
         __m256i q[2];
         for (int h = 0; h < 2; h++) {
-            __m256i p = h ? _mm256_unpackhi_epi16(c0.r2, c1.r2) : _mm256_unpacklo_epi16(c0.r2, c1.r2);
-            __m256i l = h ? _mm256_unpackhi_epi16(c2.r2, c2.r2) : _mm256_unpacklo_epi16(c2.r2, c2.r2);
-            __m256i s0 = _mm256_add_epi32(_mm256_madd_epi16(c0.a[h], b->w[0][h]),
-                                          _mm256_madd_epi16(c1.a[h], b->w[1][h]));
-            __m256i s1 = _mm256_add_epi32(_mm256_madd_epi16(c2.a[h], b->w[2][h]),
+            __m256i p = h ? _mm256_unpackhi_epi16(c[0].r2, c[1].r2)
+                          : _mm256_unpacklo_epi16(c[0].r2, c[1].r2);
+            __m256i l = h ? _mm256_unpackhi_epi16(c[2].r2, c[2].r2)
+                          : _mm256_unpacklo_epi16(c[2].r2, c[2].r2);
+            __m256i s0 = _mm256_add_epi32(_mm256_madd_epi16(c[0].a[h], b->w[0][h]),
+                                          _mm256_madd_epi16(c[1].a[h], b->w[1][h]));
+            __m256i s1 = _mm256_add_epi32(_mm256_madd_epi16(c[2].a[h], b->w[2][h]),
                                           _mm256_madd_epi16(p, b->w[3][h]));
             __m256i acc = _mm256_add_epi32(_mm256_add_epi32(b->acc0[h], s0),
                                            _mm256_add_epi32(s1, _mm256_madd_epi16(l, b->w[4][h])));
@@ -526,7 +531,7 @@ INLINE T_AVX2 void dw3_row(const int s, const cr_conv_geom *g, const uint8_t *co
         __m256i p16 = _mm256_packs_epi32(q[0], q[1]);
         __m128i v = _mm_packus_epi16(_mm256_castsi256_si128(p16), _mm256_extracti128_si256(p16, 1));
         uint8_t *yo = y + (size_t)ow * C;
-        if (n == 16) {
+        if (full) {
             _mm_storeu_si128((__m128i *)(void *)yo, v);
         } else {
             uint8_t t[16];
@@ -534,12 +539,31 @@ INLINE T_AVX2 void dw3_row(const int s, const cr_conv_geom *g, const uint8_t *co
             q8_copy_small(yo, t, n);
         }
         if (s == 1) {
-            c0 = c1;
-            c1 = c2;
+            c[0] = c[1];
+            c[1] = c[2];
         } else {
-            c0 = c2;
+            c[0] = c[2];
         }
     }
+}
+
+/* One output row of 16 (or n < 16: full false) channels at stride s: the
+ * cells with all 3 columns in the image without checks, the others with. */
+INLINE T_AVX2 void dw3_row(const int s, const bool full, const cr_conv_geom *g,
+                           const dw3_rows *r, const dw3_blk *b, __m256i zw, __m256 flo,
+                           __m256 fhi, __m256i z, uint8_t *y, int n)
+{
+    int w = g->w, pl = g->pl, ow = g->ow;
+    size_t C = (size_t)g->c;
+    int o1 = (pl + s - 1) / s, o2 = w - 3 + pl >= 0 ? (w - 3 + pl) / s + 1 : 0;
+    o1 = o1 < ow ? o1 : ow;
+    o2 = o2 < o1 ? o1 : o2 > ow ? ow : o2;
+    dw3_col c[3];
+    c[0] = dw3_load(full, true, r, -pl, w, n, zw);
+    c[1] = s == 1 ? dw3_load(full, true, r, 1 - pl, w, n, zw) : c[0];
+    dw3_cells(s, full, true, c, -pl, 0, o1, r, w, b, zw, flo, fhi, z, y, C, n);
+    dw3_cells(s, full, false, c, o1 * s - pl, o1, o2, r, w, b, zw, flo, fhi, z, y, C, n);
+    dw3_cells(s, full, true, c, o2 * s - pl, o2, ow, r, w, b, zw, flo, fhi, z, y, C, n);
 }
 
 /* Output rows [r0, r1) of n*oh: 3x3, dilation 1, stride 1 or 2 across
@@ -555,7 +579,11 @@ static T_AVX2 void dw_rows_avx2(const cr_conv_geom *g, const uint8_t *x, int32_t
     }
     int C = g->c;
     dw3_blk blk[DW3_CH / 16];
-    __m256i zw = _mm256_set1_epi16((int16_t)z_x);
+    __m256i zw = _mm256_set1_epi16((int16_t)z_x), z = _mm256_set1_epi32(rq->z_out);
+    __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));
+    __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));
+    uint8_t zb[16];
+    memset(zb, (int)z_x, sizeof zb);
     for (int cf = 0; cf < C; cf += DW3_CH) {
         int ct = C - cf < DW3_CH ? C : cf + DW3_CH;
         for (int c0 = cf; c0 < ct; c0 += 16)
@@ -565,15 +593,22 @@ static T_AVX2 void dw_rows_avx2(const cr_conv_geom *g, const uint8_t *x, int32_t
             const uint8_t *xn = x + (size_t)nn * g->h * g->w * C;
             uint8_t *yr = y + (size_t)row * g->ow * C;
             for (int c0 = cf; c0 < ct; c0 += 16) {
-                const uint8_t *rp[3];
-                for (int i = 0; i < 3; i++)
-                    rp[i] = by + i >= 0 && by + i < g->h ? xn + (size_t)(by + i) * g->w * C + c0
-                                                         : NULL;
+                dw3_rows r;
+                for (int i = 0; i < 3; i++) {
+                    bool in = by + i >= 0 && by + i < g->h;
+                    r.p[i] = in ? xn + (size_t)(by + i) * g->w * C + c0 : zb;
+                    r.step[i] = in ? (size_t)C : 0;
+                }
+                const dw3_blk *b = &blk[(c0 - cf) / 16];
                 int n = ct - c0 < 16 ? ct - c0 : 16;
-                if (g->sw == 1)
-                    dw3_row(1, g, rp, &blk[(c0 - cf) / 16], zw, rq, yr + c0, n);
+                if (g->sw == 1 && n == 16)
+                    dw3_row(1, true, g, &r, b, zw, flo, fhi, z, yr + c0, n);
+                else if (g->sw == 1)
+                    dw3_row(1, false, g, &r, b, zw, flo, fhi, z, yr + c0, n);
+                else if (n == 16)
+                    dw3_row(2, true, g, &r, b, zw, flo, fhi, z, yr + c0, n);
                 else
-                    dw3_row(2, g, rp, &blk[(c0 - cf) / 16], zw, rq, yr + c0, n);
+                    dw3_row(2, false, g, &r, b, zw, flo, fhi, z, yr + c0, n);
             }
         }
     }
