@@ -526,9 +526,12 @@ INLINE T_AVX2 void dw3_cells(const int s, const bool full, const bool chk, dw3_c
                                           _mm256_madd_epi16(p, b->w[3][h]));
             __m256i acc = _mm256_add_epi32(_mm256_add_epi32(b->acc0[h], s0),
                                            _mm256_add_epi32(s1, _mm256_madd_epi16(l, b->w[4][h])));
-            q[h] = requant8(acc, b->m[h], flo, fhi, z);
+            __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), b->m[h]);
+            q[h] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f, flo), fhi));
         }
-        __m256i p16 = _mm256_packs_epi32(q[0], q[1]);
+        /* requant8 with z added once to 16 lanes of int16 (q - z is within
+         * [lo - z, hi - z], so neither the pack nor the add saturates) */
+        __m256i p16 = _mm256_add_epi16(_mm256_packs_epi32(q[0], q[1]), z);
         __m128i v = _mm_packus_epi16(_mm256_castsi256_si128(p16), _mm256_extracti128_si256(p16, 1));
         uint8_t *yo = y + (size_t)ow * C;
         if (full) {
@@ -579,7 +582,7 @@ static T_AVX2 void dw_rows_avx2(const cr_conv_geom *g, const uint8_t *x, int32_t
     }
     int C = g->c;
     dw3_blk blk[DW3_CH / 16];
-    __m256i zw = _mm256_set1_epi16((int16_t)z_x), z = _mm256_set1_epi32(rq->z_out);
+    __m256i zw = _mm256_set1_epi16((int16_t)z_x), z = _mm256_set1_epi16((int16_t)rq->z_out);
     __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));
     __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));
     uint8_t zb[16];
