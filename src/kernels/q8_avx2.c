@@ -314,7 +314,8 @@ static T_VNNI void gemm_avxvnni(int K, const uint8_t *a, size_t lda, const int8_
  * bytes of 4 taps interleaved, then a u8 x s8 dot product of 4 per lane:
  * vpdpbusd with AVX-VNNI; with AVX2 two vpmaddwd, one on the even bytes and
  * one on the odd ones (each product fits in int16, their pair sums in
- * int32, so nothing saturates). */
+ * int32, so nothing saturates). AVX2 runs 3x3 kernels at stride 1 or 2
+ * across on a loop of its own (dw_rows_avx2, below), other shapes on this. */
 
 /* acc + the dot products of the 4 bytes of each lane, u8 (a) x s8 (b). */
 INLINE T_AVX2 __m256i dot4_avx2(__m256i acc, __m256i a, __m256i b)
@@ -504,7 +505,7 @@ INLINE T_AVX2 dw3_col dw3_load(const bool full, const bool chk, const dw3_rows *
 
 /* Output cells [oa, ob) of a row at stride s: c[0..2] the columns of cell
  * oa (c[0], and c[1] at stride 1, loaded: the others are loaded here), a
- * its first input column. */
+ * its first input column; z the output zero point as 16 int16. */
 INLINE T_AVX2 void dw3_cells(const int s, const bool full, const bool chk, dw3_col *c, int a,
                              int oa, int ob, const dw3_rows *r, int w, const dw3_blk *b,
                              __m256i zw, __m256 flo, __m256 fhi, __m256i z, uint8_t *y, size_t C,
