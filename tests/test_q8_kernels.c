@@ -500,6 +500,31 @@ static void test_depthwise(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* 3x3, dilation 1, stride 1 or 2 across (AVX2's own loop, 16 channels a
+ * step): widths 1-3 and wider, channels not a multiple of 16 and more than
+ * the 256 whose weights it sets up at once, padding on every side (up to
+ * wider than the kernel), any stride down. */
+static void test_depthwise_3x3(void **state)
+{
+    (void)state;
+    int bad = 0;
+    for (int t = 0; t < 120 && !bad; t++) {
+        cr_conv_geom g = { .n = irand(1, 2), .h = irand(1, 9), .w = t % 4 ? irand(1, 3)
+                                                                         : irand(4, 40),
+                           .kh = 3, .kw = 3, .sh = irand(1, 3), .sw = irand(1, 2), .dh = 1,
+                           .dw = 1, .pt = irand(0, 3), .pl = irand(0, 3) };
+        g.c = t % 5 == 0 ? irand(250, 300) : t % 5 == 1 ? 16 * irand(1, 4) : irand(1, 70);
+        g.oc = g.c;
+        int pb = irand(0, 3), pr = irand(0, 3);
+        if (g.h + g.pt + pb < 3 || g.w + g.pl + pr < 3)
+            continue;
+        g.oh = (g.h + g.pt + pb - 3) / g.sh + 1;
+        g.ow = (g.w + g.pl + pr - 3) / g.sw + 1;
+        bad += dw_case(&g);
+    }
+    assert_int_equal(bad, 0);
+}
+
 /* ---- pooling -------------------------------------------------------------- */
 
 static int pool_case(const cr_conv_geom *g, bool max)
@@ -711,6 +736,7 @@ int main(void)
         cmocka_unit_test(test_gemm_long),
         cmocka_unit_test(test_conv2d),
         cmocka_unit_test(test_depthwise),
+        cmocka_unit_test(test_depthwise_3x3),
         cmocka_unit_test(test_pooling),
         cmocka_unit_test(test_add),
         cmocka_unit_test(test_quantize),

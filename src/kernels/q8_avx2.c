@@ -314,7 +314,8 @@ static T_VNNI void gemm_avxvnni(int K, const uint8_t *a, size_t lda, const int8_
  * bytes of 4 taps interleaved, then a u8 x s8 dot product of 4 per lane:
  * vpdpbusd with AVX-VNNI; with AVX2 two vpmaddwd, one on the even bytes and
  * one on the odd ones (each product fits in int16, their pair sums in
- * int32, so nothing saturates). */
+ * int32, so nothing saturates). AVX2 runs 3x3 kernels at stride 1 or 2
+ * across on a loop of its own (dw_rows_avx2, below), other shapes on this. */
 
 /* acc + the dot products of the 4 bytes of each lane, u8 (a) x s8 (b). */
 INLINE T_AVX2 __m256i dot4_avx2(__m256i acc, __m256i a, __m256i b)
@@ -396,6 +397,227 @@ INLINE T_AVX2 void store32n(uint8_t *p, __m256i v, int n)
 #undef v_wsplit
 #undef v_dot_split
 
+/* ---- depthwise 3x3, dilation 1, stride 1 or 2 (AVX2 without VNNI) --------
+ * 16 channels a step, each input column widened to int16 once (for the 3
+ * cells that read it at stride 1), then vpmaddwd on pairs of taps: kernel
+ * rows 0 and 1 of each column (3 pairs), row 2 of columns 0 and 1, and row
+ * 2 of column 2 with a zero partner weight: 5 vpmaddwd per 8 channels for
+ * 9 taps, no per-tap widening. Products of u8 x s8 fit in int16 and their
+ * pairs in int32, so the sums are exact. Lanes: acc[0] holds channels 0-3
+ * and 8-11, acc[1] 4-7 and 12-15 (unpacking within 128-bit lanes), which
+ * packing back (32 -> 16 -> 8 bits) returns to channel order. The weights
+ * come from the shared packed layout (q8.h), rearranged per call. Padding
+ * reads z_x, and the accumulators start at bias - z_x * (sum of weights),
+ * as in the other levels. */
+
+#define DW3_CH 256                 /* channels whose weights are set up at once */
+
+typedef struct dw3_blk {
+    __m256i w[5][2];               /* int16 weight pairs: tap pair, half */
+    __m256i acc0[2];
+    __m256 m[2];
+} dw3_blk;
+
+typedef struct dw3_col {
+    __m256i a[2];                  /* kernel rows 0, 1 interleaved: halves */
+    __m256i r2;                    /* kernel row 2, 16 int16 */
+} dw3_col;
+
+/* Channel of lane k (0..7) of half h of a block of 16. */
+static inline int dw3_ch(int h, int k) { return (k & 3) + 4 * h + 8 * (k >> 2); }
+
+/* Two 16-byte pieces of the packed block as one vector: lanes 0-3 from
+ * quad-order vector h, lanes 4-7 from vector h + 2 (see dw3_ch). */
+INLINE T_AVX2 __m256i dw3_quads(const uint8_t *v, int h)
+{
+    return _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(v + 64 * h))),
+        _mm_loadu_si128((const __m128i *)(const void *)(v + 64 * (h + 2))), 1);
+}
+
+/* Block of channels c0.. (c0 a multiple of 16) from the packed kernel: its
+ * quad-order lanes 4 * (c0 % 64 / 16) + 0..3 of every vector. */
+static T_AVX2 void dw3_setup(int C, int32_t z_x, const uint8_t *kp, const cr_q8_req *rq, int c0,
+                             dw3_blk *b)
+{
+    const uint8_t *base = kp + (size_t)(c0 / 64) * q8_dw_block_bytes(3, 3) + 16 * (c0 % 64 / 16);
+    __m256i zx = _mm256_set1_epi32(z_x);
+    for (int h = 0; h < 2; h++) {
+        b->acc0[h] = _mm256_sub_epi32(dw3_quads(base, h),
+                                      _mm256_mullo_epi32(zx, dw3_quads(base + 256, h)));
+        __m256i e[3];
+        for (int j = 0; j < 3; j++) {
+            __m256i v = dw3_quads(base + 512 + 256 * j, h);   /* bytes r0 r1 r2 0 */
+            e[j] = _mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8);  /* r0, r2 */
+            __m256i o = _mm256_srai_epi16(v, 8);                   /* r1, 0 */
+            b->w[j][h] = _mm256_blend_epi16(e[j], _mm256_slli_epi32(o, 16), 0xAA);
+        }
+        b->w[3][h] = _mm256_blend_epi16(_mm256_srli_epi32(e[0], 16), e[1], 0xAA);
+        b->w[4][h] = _mm256_srli_epi32(e[2], 16);
+    }
+    if (rq->per_tensor) {
+        b->m[0] = b->m[1] = _mm256_set1_ps(rq->m[0]);
+    } else if (c0 + 16 <= C) {
+        __m256 lo = _mm256_loadu_ps(rq->m + c0), hi = _mm256_loadu_ps(rq->m + c0 + 8);
+        b->m[0] = _mm256_permute2f128_ps(lo, hi, 0x20);
+        b->m[1] = _mm256_permute2f128_ps(lo, hi, 0x31);
+    } else {
+        _Alignas(32) float m[2][8];
+        for (int h = 0; h < 2; h++)
+            for (int k = 0; k < 8; k++)
+                m[h][k] = c0 + dw3_ch(h, k) < C ? rq->m[c0 + dw3_ch(h, k)] : 0.0f;
+        b->m[0] = _mm256_load_ps(m[0]);
+        b->m[1] = _mm256_load_ps(m[1]);
+    }
+}
+
+/* The kernel rows' input rows at a block's first channel: a padding row is
+ * z bytes (step 0). */
+typedef struct dw3_rows {
+    const uint8_t *p[3];
+    size_t step[3];
+} dw3_rows;
+
+/* Row i's 16 (or n < 16: full false) channels at column ix widened; chk:
+ * z outside the image. */
+INLINE T_AVX2 __m256i dw3_wid(const bool full, const bool chk, const dw3_rows *r, int i, int ix,
+                              int w, int n, __m256i zw)
+{
+    if (chk && (unsigned)ix >= (unsigned)w)
+        return zw;
+    const uint8_t *p = r->p[i] + (size_t)ix * r->step[i];
+    if (full)
+        return _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)p));
+    uint8_t t[16] = { 0 };
+    q8_copy_small(t, p, n);
+    return _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)t));
+}
+
+INLINE T_AVX2 dw3_col dw3_load(const bool full, const bool chk, const dw3_rows *r, int ix, int w,
+                               int n, __m256i zw)
+{
+    __m256i r0 = dw3_wid(full, chk, r, 0, ix, w, n, zw);
+    __m256i r1 = dw3_wid(full, chk, r, 1, ix, w, n, zw);
+    dw3_col c = { { _mm256_unpacklo_epi16(r0, r1), _mm256_unpackhi_epi16(r0, r1) },
+                  dw3_wid(full, chk, r, 2, ix, w, n, zw) };
+    return c;
+}
+
+/* Output cells [oa, ob) of a row at stride s: c[0..2] the columns of cell
+ * oa (c[0], and c[1] at stride 1, loaded: the others are loaded here), a
+ * its first input column; z the output zero point as 16 int16. */
+INLINE T_AVX2 void dw3_cells(const int s, const bool full, const bool chk, dw3_col *c, int a,
+                             int oa, int ob, const dw3_rows *r, int w, const dw3_blk *b,
+                             __m256i zw, __m256 flo, __m256 fhi, __m256i z, uint8_t *y, size_t C,
+                             int n)
+{
+    for (int ow = oa; ow < ob; ow++, a += s) {
+        if (s == 2)
+            c[1] = dw3_load(full, chk, r, a + 1, w, n, zw);
+        c[2] = dw3_load(full, chk, r, a + 2, w, n, zw);
+        __m256i q[2];
+        for (int h = 0; h < 2; h++) {
+            __m256i p = h ? _mm256_unpackhi_epi16(c[0].r2, c[1].r2)
+                          : _mm256_unpacklo_epi16(c[0].r2, c[1].r2);
+            __m256i l = h ? _mm256_unpackhi_epi16(c[2].r2, c[2].r2)
+                          : _mm256_unpacklo_epi16(c[2].r2, c[2].r2);
+            __m256i s0 = _mm256_add_epi32(_mm256_madd_epi16(c[0].a[h], b->w[0][h]),
+                                          _mm256_madd_epi16(c[1].a[h], b->w[1][h]));
+            __m256i s1 = _mm256_add_epi32(_mm256_madd_epi16(c[2].a[h], b->w[2][h]),
+                                          _mm256_madd_epi16(p, b->w[3][h]));
+            __m256i acc = _mm256_add_epi32(_mm256_add_epi32(b->acc0[h], s0),
+                                           _mm256_add_epi32(s1, _mm256_madd_epi16(l, b->w[4][h])));
+            __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), b->m[h]);
+            q[h] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f, flo), fhi));
+        }
+        /* requant8 with z added once to 16 lanes of int16 (q - z is within
+         * [lo - z, hi - z], so neither the pack nor the add saturates) */
+        __m256i p16 = _mm256_add_epi16(_mm256_packs_epi32(q[0], q[1]), z);
+        __m128i v = _mm_packus_epi16(_mm256_castsi256_si128(p16), _mm256_extracti128_si256(p16, 1));
+        uint8_t *yo = y + (size_t)ow * C;
+        if (full) {
+            _mm_storeu_si128((__m128i *)(void *)yo, v);
+        } else {
+            uint8_t t[16];
+            _mm_storeu_si128((__m128i *)(void *)t, v);
+            q8_copy_small(yo, t, n);
+        }
+        if (s == 1) {
+            c[0] = c[1];
+            c[1] = c[2];
+        } else {
+            c[0] = c[2];
+        }
+    }
+}
+
+/* One output row of 16 (or n < 16: full false) channels at stride s: the
+ * cells with all 3 columns in the image without checks, the others with. */
+INLINE T_AVX2 void dw3_row(const int s, const bool full, const cr_conv_geom *g,
+                           const dw3_rows *r, const dw3_blk *b, __m256i zw, __m256 flo,
+                           __m256 fhi, __m256i z, uint8_t *y, int n)
+{
+    int w = g->w, pl = g->pl, ow = g->ow;
+    size_t C = (size_t)g->c;
+    int o1 = (pl + s - 1) / s, o2 = w - 3 + pl >= 0 ? (w - 3 + pl) / s + 1 : 0;
+    o1 = o1 < ow ? o1 : ow;
+    o2 = o2 < o1 ? o1 : o2 > ow ? ow : o2;
+    dw3_col c[3];
+    c[0] = dw3_load(full, true, r, -pl, w, n, zw);
+    c[1] = s == 1 ? dw3_load(full, true, r, 1 - pl, w, n, zw) : c[0];
+    dw3_cells(s, full, true, c, -pl, 0, o1, r, w, b, zw, flo, fhi, z, y, C, n);
+    dw3_cells(s, full, false, c, o1 * s - pl, o1, o2, r, w, b, zw, flo, fhi, z, y, C, n);
+    dw3_cells(s, full, true, c, o2 * s - pl, o2, ow, r, w, b, zw, flo, fhi, z, y, C, n);
+}
+
+/* Output rows [r0, r1) of n*oh: 3x3, dilation 1, stride 1 or 2 across
+ * (any down); other shapes go to the template's loop. Per DW3_CH channels
+ * the weights once, then per row every block of 16 channels. */
+static T_AVX2 void dw_rows_avx2(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
+                                const uint8_t *kp, const cr_q8_req *rq, uint8_t *y, int64_t r0,
+                                int64_t r1)
+{
+    if (g->kh != 3 || g->kw != 3 || g->dh != 1 || g->dw != 1 || (g->sw != 1 && g->sw != 2)) {
+        dw_row_avx2(g, x, z_x, kp, rq, y, r0, r1);
+        return;
+    }
+    int C = g->c;
+    dw3_blk blk[DW3_CH / 16];
+    __m256i zw = _mm256_set1_epi16((int16_t)z_x), z = _mm256_set1_epi16((int16_t)rq->z_out);
+    __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));
+    __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));
+    uint8_t zb[16];
+    memset(zb, (int)z_x, sizeof zb);
+    for (int cf = 0; cf < C; cf += DW3_CH) {
+        int ct = C - cf < DW3_CH ? C : cf + DW3_CH;
+        for (int c0 = cf; c0 < ct; c0 += 16)
+            dw3_setup(C, z_x, kp, rq, c0, &blk[(c0 - cf) / 16]);
+        for (int64_t row = r0; row < r1; row++) {
+            int oh = (int)(row % g->oh), nn = (int)(row / g->oh), by = oh * g->sh - g->pt;
+            const uint8_t *xn = x + (size_t)nn * g->h * g->w * C;
+            uint8_t *yr = y + (size_t)row * g->ow * C;
+            for (int c0 = cf; c0 < ct; c0 += 16) {
+                dw3_rows r;
+                for (int i = 0; i < 3; i++) {
+                    bool in = by + i >= 0 && by + i < g->h;
+                    r.p[i] = in ? xn + (size_t)(by + i) * g->w * C + c0 : zb;
+                    r.step[i] = in ? (size_t)C : 0;
+                }
+                const dw3_blk *b = &blk[(c0 - cf) / 16];
+                int n = ct - c0 < 16 ? ct - c0 : 16;
+                if (g->sw == 1 && n == 16)
+                    dw3_row(1, true, g, &r, b, zw, flo, fhi, z, yr + c0, n);
+                else if (g->sw == 1)
+                    dw3_row(1, false, g, &r, b, zw, flo, fhi, z, yr + c0, n);
+                else if (n == 16)
+                    dw3_row(2, true, g, &r, b, zw, flo, fhi, z, yr + c0, n);
+                else
+                    dw3_row(2, false, g, &r, b, zw, flo, fhi, z, yr + c0, n);
+            }
+        }
+    }
+}
+
 #define TARGET T_VNNI
 #define DW_ROW dw_row_avxvnni
 #define v_dot dot4_vnni
@@ -459,7 +681,7 @@ const cr_q8_ukr cr_q8_ukr_avx2 = {
     .add = add_avx2,
     .quantize = quantize_avx2,
     .dequantize = dequantize_avx2,
-    .dw_rows = dw_row_avx2,
+    .dw_rows = dw_rows_avx2,
 };
 
 const cr_q8_ukr cr_q8_ukr_avxvnni = {
