@@ -648,6 +648,8 @@ typedef struct crest_quant_opts {
     size_t samples;              /* calibration samples used (0: 500; at most the set's) */
     int batch_size;              /* calibration passes (0: 32) */
     bool float_head;             /* keep the last Dense layer (the classifier) float */
+    const char *const *keep_float;   /* layers whose kernels stay float (convolutions, */
+    int n_keep_float;                /* Dense), by name; NULL / 0: none */
 } crest_quant_opts;
 
 /* Quantizes m in place for int8 inference, calibrated on real inputs
@@ -657,13 +659,16 @@ typedef struct crest_quant_opts {
  * once) is folded into it first (the BN layers leave the model; the conv
  * gets a bias); then the kernels of convolutions, depthwise convolutions
  * and Dense layers become per-output-channel symmetric int8 (real =
- * scale[c] * q, q in [-127, 127]; the float weights are replaced by those
- * values) and every tensor between them gets a per-tensor asymmetric
+ * scale[c] * q, q in [-127, 127]; scale[c] the step of the grid the
+ * channel's weights lie on if they were quantized before, else max / 127;
+ * the float weights are replaced by those values) and every tensor between them gets a per-tensor asymmetric
  * uint8 scale and zero point (real = s * (q - z), 0 exact); last, the
  * int8 model runs 64 of the samples layer after layer and each kernel's
  * bias takes back the gap between its int8 output's mean and the float
- * model's (the float biases change). Inference (predict, evaluate, infer,
- * bench) then runs int8 kernels for Conv2D / DepthwiseConv2D / Dense (with
+ * model's (the float biases change). Layers named in o->keep_float (or the
+ * classifier, o->float_head) keep float kernels and run float (a name that
+ * is no layer with a kernel: CREST_E_ARG, m unchanged). Inference (predict,
+ * evaluate, infer, bench) then runs int8 kernels for Conv2D / DepthwiseConv2D / Dense (with
  * bias and relu / relu6), Add, max / average and global average pooling,
  * reshapes and relu; any other op runs in float between dequantize and
  * quantize nodes. crest_model_save writes the int8 codes (1 byte per

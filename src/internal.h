@@ -820,6 +820,8 @@ struct cr_quant {
     double percentile;
     int64_t samples;
     bool float_head;
+    char **keep;                  /* layers kept float by name (crest_quant_opts.keep_float) */
+    int n_keep;
     int folded_bn;
     int int8_nodes, float_nodes;  /* of the last graph rewritten */
 };

@@ -12,7 +12,9 @@
  *     pass); the range, widened to hold 0, gives s = (hi - lo) / 255 and
  *     z = round(-lo / s), so real 0 is a code (padding, relu);
  *  3. weights: the kernels the rewrite will run int8 become per-output-
- *     channel symmetric int8, scale[c] = max |w[.., c]| / 127; the float
+ *     channel symmetric int8, scale[c] = max |w[.., c]| / 127, or the step
+ *     of the grid channel c's weights already lie on (quantized before:
+ *     then they stay exact); the float
  *     weights are replaced by scale[c] * q, so the float model and the
  *     int8 one compute with the same weights (and the saved codes load back
  *     to exactly these values).
@@ -492,6 +494,36 @@ static cr_weight *int8_kernel(const cr_node *n)
                : NULL;
 }
 
+/* Weights that were quantized before (a TF.js model saved with uint8
+ * weights, a QAT-trained Keras model), scaled per channel by a folded norm,
+ * lie on a uniform grid through 0 with at most 255 codes per channel: the
+ * largest step g with every w = g * k (|k| <= 127) represents them exactly,
+ * where max / 127 would round each of them again. The channel's values are
+ * v[0], v[stride], ... below v + n; amax is their largest |v|. Returns g,
+ * or 0 when no such grid exists (to within GRID_TOL of a step). */
+#define GRID_TOL 1e-3
+
+static bool on_grid(const float *v, int64_t stride, int64_t n, double g)
+{
+    for (int64_t r = 0; r < n; r += stride) {
+        double k = v[r] / g;
+        if (fabs(k) > 127.0 + GRID_TOL || fabs(k - nearbyint(k)) > GRID_TOL)
+            return false;
+    }
+    return true;
+}
+
+static float grid_step(const float *v, int64_t stride, int64_t n, float amax)
+{
+    float lo = amax;   /* the smallest nonzero |v|: some multiple d of g */
+    for (int64_t r = 0; r < n; r += stride)
+        lo = v[r] != 0 && fabsf(v[r]) < lo ? fabsf(v[r]) : lo;
+    for (int d = 1; (double)amax * d <= 127.0 * lo * (1 + GRID_TOL); d++)
+        if (on_grid(v, stride, n, (double)lo / d))
+            return (float)((double)lo / d);
+    return 0;
+}
+
 /* w's per-channel scales into q (NULL: q has them already, a shared weight). */
 static cr_qweight *add_scales(cr_quant *q, const cr_weight *w)
 {
@@ -510,7 +542,8 @@ static cr_qweight *add_scales(cr_quant *q, const cr_weight *w)
         float mx = 0;
         for (int64_t r = o; r < w->size; r += oc)
             mx = fabsf(w->val[r]) > mx ? fabsf(w->val[r]) : mx;
-        qw->scale[o] = mx > 0 ? mx / 127.0f : 1.0f;
+        float g = mx > 0 ? grid_step(w->val + o, oc, w->size - o, mx) : 0;
+        qw->scale[o] = g > 0 ? g : mx > 0 ? mx / 127.0f : 1.0f;
     }
     return qw;
 }
@@ -595,12 +628,24 @@ static int quantize_weight(cr_quant *q, const cr_graph *g, const cr_node *n, cr_
     return CREST_OK;
 }
 
+/* Whether kernel node n stays float: the classifier under float_head, or a
+ * layer the caller named (its kernels then get no int8 scales, so the
+ * rewrite runs them float, also after a load). */
+static bool stays_float(const cr_quant *q, const cr_graph *g, const cr_node *n)
+{
+    if (q->float_head && n == head_matmul(g))
+        return true;
+    for (int i = 0; n->layer && i < q->n_keep; i++)
+        if (!strcmp(n->layer, q->keep[i]))
+            return true;
+    return false;
+}
+
 static int quantize_weights(crest_model *m, cr_quant *q, const tstat *st)
 {
     const cr_graph *g = m->infer.g;
-    const cr_node *head = q->float_head ? head_matmul(g) : NULL;
     for (int i = 0; i < g->n; i++) {
-        cr_weight *w = g->nodes[i] != head ? int8_kernel(g->nodes[i]) : NULL;
+        cr_weight *w = !stays_float(q, g, g->nodes[i]) ? int8_kernel(g->nodes[i]) : NULL;
         int rc = w ? quantize_weight(q, g, g->nodes[i], w, st) : CREST_OK;
         if (rc)
             return rc;
@@ -673,7 +718,7 @@ static const cr_node *chain_end(const cr_graph *g, const cr_node *n, int *act)
 
 /* One entry per int8 kernel of the float graph g with a bias and the
  * calibration's channel means of its value. */
-static int bfix_table(const cr_graph *g, const tstat *st, const cr_node *head, bfix_set *b)
+static int bfix_table(const cr_graph *g, const tstat *st, const cr_quant *q, bfix_set *b)
 {
     char (*keys)[160] = cr_malloc((size_t)g->n * sizeof *keys);
     b->t = cr_calloc((size_t)g->n + 1, sizeof *b->t);
@@ -683,7 +728,7 @@ static int bfix_table(const cr_graph *g, const tstat *st, const cr_node *head, b
         cr_graph_qkeys(g, keys);
     for (int i = 0; !rc && i < g->n; i++) {
         const cr_node *n = g->nodes[i];
-        cr_weight *bias = n != head && int8_kernel(n) ? bias_of(g, n) : NULL;
+        cr_weight *bias = !stays_float(q, g, n) && int8_kernel(n) ? bias_of(g, n) : NULL;
         int act;
         const cr_node *end = bias ? chain_end(g, n, &act) : NULL;
         const tstat *x = end ? &st[end->id] : NULL;
@@ -782,6 +827,36 @@ static int check_opts(const crest_quant_opts *o)
         return cr_fail(CREST_E_ARG, "quantize: percentile %g is not in (50, 100]", o->percentile);
     if (o->batch_size < 0 || o->batch_size > 4096)
         return cr_fail(CREST_E_ARG, "quantize: batch size %d", o->batch_size);
+    if (o->n_keep_float < 0 || (o->n_keep_float && !o->keep_float))
+        return cr_fail(CREST_E_ARG, "quantize: %d layers to keep float, none given",
+                       o->n_keep_float);
+    return CREST_OK;
+}
+
+/* The layers o keeps float, checked against m (each a layer with a kernel)
+ * and copied into q. */
+static int keep_layers(crest_model *m, const crest_quant_opts *o, cr_quant *q)
+{
+    if (!o->n_keep_float)
+        return CREST_OK;
+    if (!(q->keep = cr_calloc((size_t)o->n_keep_float, sizeof *q->keep)))
+        return cr_fail(CREST_E_NOMEM, "quantize: out of memory");
+    for (int i = 0; i < o->n_keep_float; i++) {
+        const char *name = o->keep_float[i];
+        char k[320], dk[320];
+        snprintf(k, sizeof k, "%s/kernel", name ? name : "");
+        snprintf(dk, sizeof dk, "%s/depthwise_kernel", name ? name : "");
+        if (!name || !crest_model_find_layer(m, name))
+            return cr_fail(CREST_E_ARG, "quantize: keep float: model '%s' has no layer '%s'",
+                           m->name, name ? name : "(null)");
+        if (!cr_model_find_weight(m, k) && !cr_model_find_weight(m, dk))
+            return cr_fail(CREST_E_ARG,
+                           "quantize: keep float: layer '%s' has no kernel (name a "
+                           "convolution or Dense layer)", name);
+        if (!(q->keep[q->n_keep] = cr_strdup(name)))
+            return cr_fail(CREST_E_NOMEM, "quantize: out of memory");
+        q->n_keep++;
+    }
     return CREST_OK;
 }
 
@@ -816,6 +891,10 @@ int crest_quantize(crest_model *m, const crest_dataset *calib, const crest_quant
         return cr_fail(CREST_E_NOMEM, "quantize: out of memory");
     *q = (cr_quant){ .method = o.method, .percentile = o.method == CREST_CALIB_PERCENTILE ? pct : 0,
                      .samples = (int64_t)n, .float_head = o.float_head };
+    if ((rc = keep_layers(m, &o, q))) {
+        cr_quant_free(q);
+        return rc;
+    }
     cr_model_drop_loss_graphs(m);
     tstat *st = NULL;
     bfix_set bf = { 0 };
@@ -823,7 +902,7 @@ int crest_quantize(crest_model *m, const crest_dataset *calib, const crest_quant
         !(rc = cr_model_bind(m, &calib->shape)) &&
         !(rc = calibrate(m, calib, n, bs, o.method, pct, q, &st)) &&
         !(rc = quantize_weights(m, q, st)))
-        rc = bfix_table(m->infer.g, st, q->float_head ? head_matmul(m->infer.g) : NULL, &bf);
+        rc = bfix_table(m->infer.g, st, q, &bf);
     if (m->infer.g)
         tstats_free(st, m->infer.g->n);
     if (rc) {

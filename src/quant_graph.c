@@ -37,6 +37,9 @@ void cr_quant_free(cr_quant *q)
         cr_free(q->w[i].scale);
     cr_free(q->w);
     cr_free(q->act);
+    for (int i = 0; i < q->n_keep; i++)
+        cr_free(q->keep[i]);
+    cr_free(q->keep);
     cr_free(q);
 }
 

@@ -72,6 +72,11 @@ cJSON *cr_quant_json(const crest_model *m)
         cJSON_AddNumberToObject(o, "percentile", q->percentile);
     cJSON_AddNumberToObject(o, "samples", (double)q->samples);
     cJSON_AddBoolToObject(o, "float_head", q->float_head);
+    if (q->n_keep) {
+        cJSON *k = cJSON_AddArrayToObject(o, "keep_float");
+        for (int i = 0; i < q->n_keep; i++)
+            cr_json_push(k, cJSON_CreateString(q->keep[i]));
+    }
     for (int i = 0; i < q->n_act; i++) {
         cJSON *a = cJSON_CreateArray();
         cr_json_push(a, float_json(q->act[i].s));
@@ -139,6 +144,30 @@ static int read_weight_scales(cr_quant *q, const cJSON *manifest)
     return CREST_OK;
 }
 
+/* The layers quantize kept float ("keep_float": names; informative, as
+ * their kernels have no int8 scales), so that a saved model saves again the
+ * same. */
+static int read_keep(cr_quant *q, const cJSON *keep)
+{
+    if (!keep)
+        return CREST_OK;
+    if (!cJSON_IsArray(keep))
+        return cr_fail(CREST_E_FORMAT, "crestQuantization: keep_float is not an array of names");
+    int n = cJSON_GetArraySize(keep);
+    if (!(q->keep = cr_calloc((size_t)n + 1, sizeof *q->keep)))
+        return cr_fail(CREST_E_NOMEM, "out of memory reading crestQuantization");
+    const cJSON *k;
+    cJSON_ArrayForEach(k, keep)
+    {
+        if (!cJSON_IsString(k))
+            return cr_fail(CREST_E_FORMAT, "crestQuantization: keep_float holds a non-string");
+        if (!(q->keep[q->n_keep] = cr_strdup(k->valuestring)))
+            return cr_fail(CREST_E_NOMEM, "out of memory reading crestQuantization");
+        q->n_keep++;
+    }
+    return CREST_OK;
+}
+
 int cr_quant_from_json(crest_model *m, const cJSON *section, const cJSON *manifest)
 {
     if (!section)
@@ -172,6 +201,8 @@ int cr_quant_from_json(crest_model *m, const cJSON *section, const cJSON *manife
             break;
         q->n_act++;
     }
+    if (!rc)
+        rc = read_keep(q, cJSON_GetObjectItemCaseSensitive(section, "keep_float"));
     if (!rc)
         rc = read_weight_scales(q, manifest);
     for (int i = 0; !rc && i < q->n_w; i++) {

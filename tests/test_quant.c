@@ -295,6 +295,117 @@ static void test_int8_shard(void **state)
     crest_model_free(m);
 }
 
+/* A kernel whose columns already lie on grids through 0 (weights quantized
+ * before, as TF.js uint8 models and QAT models give them) keeps exactly its
+ * values: the int8 scale is the grid's step, not max / 127. Columns off any
+ * grid are rounded to max / 127 as before. */
+static void test_grid_weights_kept(void **state)
+{
+    (void)state;
+    crest_model *m = qnet();
+    cr_weight *k = cr_model_find_weight(m, "hidden/kernel");   /* [8, 16] */
+    assert_non_null(k);
+    enum { OC = 16, ON_GRID = 12 };
+    assert_int_equal(k->size, 8 * OC);
+    cr_rng r;
+    cr_rng_seed(&r, 21);
+    for (int64_t i = 0; i < k->size; i++) {
+        int o = (int)(i % OC);
+        double u = cr_rng_uniform(&r);
+        if (o < ON_GRID) {
+            int q = (int)(u * 241) - 120;   /* |q| <= 120: max / 127 is not the step */
+            if (o == 0 && q > -3 && q < 3)
+                q = 5;   /* the smallest |q| is not the step */
+            k->val[i] = (float)(q * 0.01 * (1 + 0.37 * o));
+        } else {
+            k->val[i] = (float)(u - 0.5);
+        }
+    }
+    k->version++;
+    float *w0 = malloc((size_t)k->size * sizeof *w0);
+    memcpy(w0, k->val, (size_t)k->size * sizeof *w0);
+    crest_dataset *cal = image_set(64, 4);
+    assert_int_equal(crest_quantize(m, cal, NULL), CREST_OK);
+    const cr_qweight *qw = cr_quant_weight(m->quant, k);
+    assert_non_null(qw);
+    double moved = 0;
+    for (int64_t i = 0; i < k->size; i++) {
+        int o = (int)(i % OC);
+        double d = fabs((double)k->val[i] - w0[i]);
+        if (o < ON_GRID)
+            assert_true(d <= 1e-6 * fabs(w0[i]));
+        else
+            assert_true(d <= qw->scale[o] * 0.5001);
+        moved = o >= ON_GRID ? fmax(moved, d) : moved;
+    }
+    assert_true(moved > 0);   /* off the grid: rounded */
+    crest_dataset_free(cal);
+    crest_model_free(m);
+    free(w0);
+}
+
+/* Layers named to stay float keep float kernels (no int8 scales), also
+ * after a save and a load; names that are no layer, or a layer without a
+ * kernel, are refused and leave the model float. */
+static void test_keep_float(void **state)
+{
+    (void)state;
+    enum { N = 50 };
+    crest_model *m = qnet();
+    crest_dataset *cal = image_set(64, 6);
+    const char *bad[] = { "nope" }, *nokernel[] = { "c1", "res" }, *keep[] = { "c1", "hidden" };
+    assert_int_equal(crest_quantize(m, cal, &(crest_quant_opts){ .keep_float = bad,
+                                                                 .n_keep_float = 1 }),
+                     CREST_E_ARG);
+    assert_non_null(strstr(crest_last_error(), "no layer 'nope'"));
+    assert_int_equal(crest_quantize(m, cal, &(crest_quant_opts){ .keep_float = nokernel,
+                                                                 .n_keep_float = 2 }),
+                     CREST_E_ARG);
+    assert_non_null(strstr(crest_last_error(), "layer 'res' has no kernel"));
+    assert_int_equal(crest_quantize(m, cal, &(crest_quant_opts){ .n_keep_float = 1 }),
+                     CREST_E_ARG);
+    assert_false(crest_model_quantized(m));
+
+    assert_int_equal(crest_quantize(m, cal, &(crest_quant_opts){ .keep_float = keep,
+                                                                 .n_keep_float = 2 }),
+                     CREST_OK);
+    crest_quant_info qi;
+    assert_int_equal(crest_quant_info_get(m, &qi), CREST_OK);
+    assert_int_equal(qi.int8_weights, 3);   /* dw, pw, preds */
+    assert_null(cr_quant_weight(m->quant, cr_model_find_weight(m, "c1/kernel")));
+    assert_null(cr_quant_weight(m->quant, cr_model_find_weight(m, "hidden/kernel")));
+    assert_non_null(cr_quant_weight(m->quant, cr_model_find_weight(m, "dw/depthwise_kernel")));
+    assert_true(qi.float_nodes > 1);
+    float *x = images(N, 8), *p = malloc(N * CLASSES * sizeof *p), *pl = malloc(N * CLASSES * sizeof *pl);
+    assert_int_equal(crest_predict(m, x, N, p), CREST_OK);
+
+    char dir[64], path[128], *text = NULL;
+    size_t len;
+    tu_tmpdir(dir, sizeof dir);
+    assert_int_equal(crest_model_save(m, dir), CREST_OK);
+    snprintf(path, sizeof path, "%s/model.json", dir);
+    assert_int_equal(cr_read_file(path, 0, &text, &len), CREST_OK);
+    assert_non_null(strstr(text, "\"keep_float\":[\"c1\",\"hidden\"]"));
+    cr_free(text);
+    crest_model *l = NULL;
+    if (crest_model_load(&l, dir))
+        fail_msg("%s", crest_last_error());
+    crest_quant_info li;
+    assert_int_equal(crest_quant_info_get(l, &li), CREST_OK);
+    assert_int_equal(li.int8_weights, 3);
+    assert_int_equal(crest_predict(l, x, N, pl), CREST_OK);
+    assert_memory_equal(p, pl, N * CLASSES * sizeof *p);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    crest_model_free(l);
+    crest_dataset_free(cal);
+    crest_model_free(m);
+    free(x);
+    free(p);
+    free(pl);
+}
+
 /* Calibration data of the wrong shape, none, or bad options: errors that
  * say so, and the model is left as it was. */
 static void test_bad_calibration(void **state)
@@ -324,6 +435,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantize_close_and_reloads_bit_identical),
         cmocka_unit_test(test_int8_shard),
+        cmocka_unit_test(test_grid_weights_kept),
+        cmocka_unit_test(test_keep_float),
         cmocka_unit_test(test_bad_calibration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

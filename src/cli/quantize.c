@@ -1,10 +1,12 @@
 /* quantize.c - `crest quantize`: post-training int8 quantization of a model,
  * calibrated on real inputs, saved as a folder every command runs. */
+#define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -14,7 +16,7 @@ typedef struct quant_opts {
     double percentile;
     bool float_head, json;
     char delimiter;
-    const char *custom_layers;
+    const char *custom_layers, *keep_float;
 } quant_opts;
 
 enum { Q_SAMPLES = 1, Q_TABLE = 2 };
@@ -37,6 +39,9 @@ static const cli_opt quantize_options[] = {
               "(default 99.99)" },
     { CLI_FLAG_OPT(T, "--float-head", float_head),
       .help = "keep the classifier (the last Dense layer) float32" },
+    { CLI_STR_OPT(T, "--keep-float", keep_float), .arg = "LAYER[,LAYER...]",
+      .help = "keep these convolution or Dense layers float32 (e.g. the first\n"
+              "convolution, when inputs are not 8-bit pixels)" },
     { CLI_FLAG_OPT(T, "--json", json),
       .help = "one JSON object: out, samples, folded_batch_norms, int8_weights,\n"
               "int8_ops, float_ops, weights_bytes, float_weights_bytes" },
@@ -98,9 +103,23 @@ static int check(const quant_opts *o, const cli_parsed *p)
         return cli_usage("quantize", "needs --calibrate and --out");
     if (o->percentile && (!o->method || strcmp(o->method, "percentile")))
         return cli_usage("quantize", "--percentile needs --method percentile");
+    if (o->keep_float && (!o->keep_float[0] || strstr(o->keep_float, ",,") ||
+                          o->keep_float[0] == ',' ||
+                          o->keep_float[strlen(o->keep_float) - 1] == ','))
+        return cli_usage("quantize", "--keep-float needs layer names separated by commas");
     int rc = cli_check_modes(&quantize_cmd, p, cli_is_table(o->calibrate) ? Q_TABLE : Q_SAMPLES,
                              o->calibrate);
     return rc ? rc : cli_check_out_dir("quantize", o->out);
+}
+
+/* --keep-float's names, split in place into names (at most n); their count. */
+static int split_names(char *list, const char **names, int n)
+{
+    int k = 0;
+    for (char *save = NULL, *it = strtok_r(list, ",", &save); it && k < n;
+         it = strtok_r(NULL, ",", &save))
+        names[k++] = it;
+    return k;
 }
 
 /* The calibration inputs as the model reads them; errors name SPEC. */
@@ -176,14 +195,23 @@ int cmd_quantize(int argc, char **argv)
         crest_model_free(m);
         return rc;
     }
+    char *list = o.keep_float ? strdup(o.keep_float) : NULL;
+    const char **names = list ? calloc(strlen(list) / 2 + 1, sizeof *names) : NULL;
     crest_quant_opts qo = { .method = o.method && !strcmp(o.method, "percentile")
                                           ? CREST_CALIB_PERCENTILE : CREST_CALIB_MINMAX,
                             .percentile = o.percentile, .samples = (size_t)o.samples,
-                            .float_head = o.float_head };
+                            .float_head = o.float_head, .keep_float = names };
+    if (names)
+        qo.n_keep_float = split_names(list, names, (int)(strlen(o.keep_float) / 2 + 1));
     size_t n = o.samples ? (size_t)o.samples : 500;
     n = n < crest_dataset_size(ds) ? n : crest_dataset_size(ds);
-    err = crest_quantize(m, ds, &qo);
-    if (err) {
+    err = o.keep_float && !names ? CREST_E_NOMEM : crest_quantize(m, ds, &qo);
+    free(names);
+    free(list);
+    if (err && o.keep_float && strstr(crest_last_error(), "keep float")) {
+        fprintf(stderr, "crest quantize: --keep-float %s: %s\n", o.keep_float, crest_last_error());
+        rc = EXIT_INPUT;
+    } else if (err) {
         fprintf(stderr, "crest quantize: --calibrate %s: %s\n", o.calibrate, crest_last_error());
         rc = err == CREST_E_NOMEM ? EXIT_RUN : EXIT_INPUT;
     } else if ((err = crest_model_save(m, o.out))) {

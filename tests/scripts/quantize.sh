@@ -123,10 +123,27 @@ same=$(agree "$tmp/mf.txt" "$tmp/mq.txt")
 hf=$(agree "$tmp/mf.txt" "$tmp/truth.txt"); hq=$(agree "$tmp/mq.txt" "$tmp/truth.txt")
 echo "MobileNetV2 head: top-1 agreement $same/$NT; test accuracy float $hf/$NT, int8 $hq/$NT"
 # the issue's target is 990 (99%); crest reaches 957-964 on this head with
-# the biases fixed through the int8 model (941 without: this floor fails then)
+# the biases fixed through the int8 model (941 without: this floor fails then);
+# its weights are exact (TF.js uint8 grids), the rest is activation rounding
 at_least "$same" $((NT * 95 / 100)) "MobileNetV2 int8/float top-1 agreement (of $NT test images)"
 awk -v f="$hf" -v q="$hq" -v n="$NT" 'BEGIN { exit !(q >= f - n / 100) }' ||
   die "MobileNetV2: int8 accuracy $hq/$NT < float $hf/$NT - 1 point"
+# the first convolution kept float: the input (resized Fashion-MNIST
+# images, off the 8-bit grid) is not rounded; seen: 979 of 1,000 (957 without)
+"$C" quantize "$tmp/m" --calibrate fashion-mnist:train --samples $NCAL --keep-float Conv1 \
+  --out "$tmp/m8k" > /dev/null 2> "$tmp/err" || die "quantize --keep-float Conv1: $(cat "$tmp/err")"
+grep -q '"keep_float":\["Conv1"\]' "$tmp/m8k/model.json" || die "--keep-float not recorded in model.json"
+"$C" predict "$tmp/m8k" --data fashion-mnist:test --limit $NT --json | classes > "$tmp/mk.txt"
+same_k=$(agree "$tmp/mf.txt" "$tmp/mk.txt")
+echo "MobileNetV2 head, Conv1 float: top-1 agreement $same_k/$NT"
+at_least "$same_k" $((NT * 97 / 100)) "MobileNetV2 (Conv1 float) int8/float top-1 agreement (of $NT)"
+expect_fail 3 "has no layer 'nope'" "$C" quantize "$tmp/m" --calibrate fashion-mnist --samples 8 \
+  --keep-float Conv1,nope --out "$tmp/e8"
+expect_fail 3 "'block_2_add' has no kernel" "$C" quantize "$tmp/m" --calibrate fashion-mnist \
+  --samples 8 --keep-float block_2_add --out "$tmp/e8"
+expect_fail 2 "layer names separated by commas" "$C" quantize "$tmp/m" --calibrate fashion-mnist \
+  --keep-float Conv1,,x --out "$tmp/e8"
+[ -e "$tmp/e8" ] && die "a refused --keep-float left $tmp/e8"
 for b in 1 32; do
   tf=$("$C" bench "$tmp/m" --batch $b --threads 2 --iters 5 --json | jget ms_per_image_median)
   tq=$("$C" bench "$tmp/m8" --batch $b --threads 2 --iters 5 --json | jget ms_per_image_median)
