@@ -144,6 +144,24 @@ static const char *qdq(ox *o, const char *x, const cr_qact *p, const char *what)
     return d ? d->output[0] : NULL;
 }
 
+/* Crest's quantize node on float x (src/kernels/q8.h): x * (1 / s) in
+ * float, a Mul, then QuantizeLinear with scale 1 (round half to even, + z,
+ * saturated), and the DequantizeLinear of those codes with p. ONNX
+ * Runtime's QuantizeLinear with scale s divides: at ties (x / s half way
+ * between two codes, which inputs such as p / 127.5 - 1 hit often) its
+ * codes would be one apart from crest's. */
+static const char *quantized(ox *o, const char *x, const cr_qact *p, const char *what)
+{
+    const char *one = cr_ox_scalar_f32(o, 1.0f), *z = zero_u8(o, p->z), *s = cr_ox_scalar_f32(o, p->s);
+    const char *f = cr_ox_binary(o, "Mul", x, cr_ox_scalar_f32(o, 1.0f / p->s), cr_ox_fresh(o, "scaled"));
+    char *q = f && z ? cr_ox_str(o, "%s_q%d", what ? what : "v", o->tmp++) : NULL;
+    if (!q || !cr_ox_node(o, "QuantizeLinear", (const char *[]){ f, one, z }, 3, q))
+        return NULL;
+    Onnx__NodeProto *d = cr_ox_node(o, "DequantizeLinear", (const char *[]){ q, s, z }, 3,
+                                    cr_ox_str(o, "%s_dq%d", what ? what : "v", o->tmp++));
+    return d ? d->output[0] : NULL;
+}
+
 /* Node n's value is uint8 in crest with parameters p: y (its float value,
  * layout nchw) quantized and dequantized. */
 static bool set_u8(ox *o, const cr_node *n, const char *y, bool nchw, const cr_qact *p,
@@ -172,7 +190,7 @@ static const char *qin(ox *o, const cr_node *x, bool nchw)
         return o->name[x->id];
     if (!o->qdq[l][x->id]) {
         const char *v = cr_ox_val(o, x, l);
-        o->qdq[l][x->id] = v ? (char *)qdq(o, v, o->par[x->id], x->layer) : NULL;
+        o->qdq[l][x->id] = v ? (char *)quantized(o, v, o->par[x->id], x->layer) : NULL;
     }
     return o->qdq[l][x->id];
 }
