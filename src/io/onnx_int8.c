@@ -24,13 +24,15 @@
  *    (kernel per column, axis 1), its output uint8, or float (no Q) when
  *    only float ops read it (a classifier before its softmax), as crest's
  *    int32 sums times s_in * s_w[c];
- *  - add of two calibrated values: Add -> Q -> DQ;
+ *  - add of two calibrated values: Cast / Sub / Mul of each input's codes,
+ *    Add, Q with scale 1 -> DQ (add_int8);
  *  - max pooling, reshape, flatten, ReLU / ReLU6 and zero padding of a
  *    uint8 value keep its parameters; average pooling takes its own.
  * A value crest holds as uint8 is, in the file, the DequantizeLinear of its
  * QuantizeLinear: float ops read that, exactly crest's dequantized value;
- * an int8 op reading a float value reads it through a QuantizeLinear ->
- * DequantizeLinear with its calibrated parameters (crest's quantize node).
+ * an int8 op reading a float value reads it through Mul by 1 / s ->
+ * QuantizeLinear (scale 1) -> DequantizeLinear with its calibrated
+ * parameters (crest's quantize node; quantized()).
  * Activations are uint8 (zero points 0..255, as crest's). Kernels are
  * crest's per-channel symmetric int8 codes stored as uint8 + 128 with zero
  * point 128 (the same real values s_w[c] * q): ONNX Runtime's u8 x s8
@@ -40,14 +42,15 @@
  * its u8 x u8 kernels are exact on every CPU. Biases are int32 with zero
  * point 0 and scales s_in * s_w[c].
  *
- * Checked op by op (each fused ONNX Runtime kernel on its own inputs
- * against crest's formulas): QLinearAdd and most QLinearConv channels give
- * crest's codes to the bit. ORT computes a convolution's multiplier as
- * s_in * s_w / s_out in float (two roundings, crest: one), one ulp apart in
- * about a fifth of the channels, so a code now and then lands one apart
- * (5 of MobileNetV2's 3.6 million block_1_expand outputs on random input)
- * and the later layers carry that along. No scale written here can fix
- * that in general (the products' float grid skips some multipliers). */
+ * Checked layer by layer (every QuantizeLinear output of the file against
+ * crest's uint8 values, whole model and each fused kernel alone on crest's
+ * own inputs): QLinearConv and QGemm give crest's codes to the bit, their
+ * multiplier being crest's ((float)(s_in * s_w) / s_out in float:
+ * src/quant_graph.c computes it as ONNX Runtime does). Two fused forms
+ * round otherwise and are written as float ops (below): QLinearAdd, and
+ * QuantizeLinear of a float value (it divides by s, crest multiplies by
+ * 1 / s). One code apart in a million outputs is enough for MobileNetV2's
+ * later layers to move the probabilities by 0.004-0.009. */
 #include "onnx_build.h"
 
 #include <math.h>

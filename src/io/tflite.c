@@ -31,7 +31,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define TFL_SCHEMA_VERSION 3
@@ -166,18 +165,6 @@ static int opcodes(tl *t, int *codes, int *versions, uint32_t *opcode)
  * Model { version:uint, operator_codes, subgraphs, description, buffers } */
 static int serialize(tl *t, cr_fb *b, const char *name, const uint8_t **out, size_t *len)
 {
-    if (getenv("CREST_DEBUG_TFL_OUTS")) {
-        int n0 = t->n_t;
-        int *o2 = cr_tl_alloc(t, (size_t)(n0 + t->n_outs) * sizeof *o2), k = 0;
-        for (int i = 0; i < t->n_outs; i++) o2[k++] = t->outs[i];
-        for (int i = 0; i < n0; i++)
-            if (t->t[i].type == TFL_INT8 && t->t[i].buffer == 0) {
-                tl_tensor c = t->t[i];
-                int y = cr_tl_tensor(t, cr_tl_str(t, "dbg_%s", c.name), c.shape, c.ndim, c.batched, TFL_FLOAT32);
-                if (y >= 0 && cr_tl_op(t, TFL_DEQUANTIZE, 2, &i, 1, y, NULL)) o2[k++] = y;
-            }
-        t->outs = o2; t->n_outs = k;
-    }
     int n_ref = t->n_buf > t->n_t ? t->n_buf : t->n_t;
     n_ref = n_ref > t->n_op ? n_ref : t->n_op;
     cr_fb_ref *refs = cr_tl_alloc(t, (size_t)n_ref * sizeof *refs);
