@@ -121,11 +121,10 @@ for kind in custom lambda expr; do
 done
 
 # 3c. int8: the MLP and the transfer model quantized (crest quantize) export
-#     as QDQ (QuantizeLinear / DequantizeLinear around Conv, Gemm, Add...,
+#     as QDQ (QuantizeLinear / DequantizeLinear around Conv, Gemm...,
 #     uint8 activations with the calibration's scales and zero points, the
 #     kernels' per-channel codes); ONNX Runtime fuses them into its QLinear
-#     kernels (QLinearConv, QGemm, QLinearAdd), whose requantization is
-#     crest's; adds and quantizing a float value are float ops before a
+#     kernels (QLinearConv, QGemm), whose requantization is crest's; adds and quantizing a float value are float ops before a
 #     QuantizeLinear of scale 1 (src/io/onnx_int8.c: ORT's QLinearAdd and
 #     QuantizeLinear round otherwise). Outputs (probabilities) within one
 #     step of an 8-bit probability (1/256) of crest's int8 model's (measured:
