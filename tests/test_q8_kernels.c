@@ -670,7 +670,7 @@ static void test_quantize(void **state)
         }
         memset(want + n, GUARD, 16);
         for (int64_t i = 0; i < n; i++) {
-            float f = x[i] / s;
+            float f = x[i] * (1.0f / s);
             int q;
             if (isnan(f))
                 q = 0;

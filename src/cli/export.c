@@ -19,8 +19,9 @@ static const cli_opt export_options[] = {
               "model.weights.h5); onnx: an ONNX file (float32, opset 13; inputs and\n"
               "outputs NHWC as crest's, batch dynamic; a model crest quantize made: QDQ\n"
               "int8, QuantizeLinear / DequantizeLinear with the calibration's scales\n"
-              "around Conv, Gemm, Add..., which ONNX Runtime runs as its QLinear\n"
-              "kernels); tflite: a TFLite file (float32,\n"
+              "around Conv, Gemm, pooling..., which ONNX Runtime runs as its QLinear\n"
+              "kernels; adds and quantizing float values as float ops before a\n"
+              "QuantizeLinear of scale 1, rounding as crest); tflite: a TFLite file (float32,\n"
               "builtin operators; batch norms folded into the convolutions before them,\n"
               "NHWC, batch dynamic; a model crest quantize made: int8 inside, float\n"
               "input and output)" },

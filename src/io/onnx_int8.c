@@ -24,13 +24,15 @@
  *    (kernel per column, axis 1), its output uint8, or float (no Q) when
  *    only float ops read it (a classifier before its softmax), as crest's
  *    int32 sums times s_in * s_w[c];
- *  - add of two calibrated values: Add -> Q -> DQ;
+ *  - add of two calibrated values: Cast / Sub / Mul of each input's codes,
+ *    Add, Q with scale 1 -> DQ (add_int8);
  *  - max pooling, reshape, flatten, ReLU / ReLU6 and zero padding of a
  *    uint8 value keep its parameters; average pooling takes its own.
  * A value crest holds as uint8 is, in the file, the DequantizeLinear of its
  * QuantizeLinear: float ops read that, exactly crest's dequantized value;
- * an int8 op reading a float value reads it through a QuantizeLinear ->
- * DequantizeLinear with its calibrated parameters (crest's quantize node).
+ * an int8 op reading a float value reads it through Mul by 1 / s ->
+ * QuantizeLinear (scale 1) -> DequantizeLinear with its calibrated
+ * parameters (crest's quantize node; quantized()).
  * Activations are uint8 (zero points 0..255, as crest's). Kernels are
  * crest's per-channel symmetric int8 codes stored as uint8 + 128 with zero
  * point 128 (the same real values s_w[c] * q): ONNX Runtime's u8 x s8
@@ -40,14 +42,15 @@
  * its u8 x u8 kernels are exact on every CPU. Biases are int32 with zero
  * point 0 and scales s_in * s_w[c].
  *
- * Checked op by op (each fused ONNX Runtime kernel on its own inputs
- * against crest's formulas): QLinearAdd and most QLinearConv channels give
- * crest's codes to the bit. ORT computes a convolution's multiplier as
- * s_in * s_w / s_out in float (two roundings, crest: one), one ulp apart in
- * about a fifth of the channels, so a code now and then lands one apart
- * (5 of MobileNetV2's 3.6 million block_1_expand outputs on random input)
- * and the later layers carry that along. No scale written here can fix
- * that in general (the products' float grid skips some multipliers). */
+ * Checked layer by layer (every QuantizeLinear output of the file against
+ * crest's uint8 values, whole model and each fused kernel alone on crest's
+ * own inputs): QLinearConv and QGemm give crest's codes to the bit, their
+ * multiplier being crest's ((float)(s_in * s_w) / s_out in float:
+ * src/quant_graph.c computes it as ONNX Runtime does). Two fused forms
+ * round otherwise and are written as float ops (below): QLinearAdd, and
+ * QuantizeLinear of a float value (it divides by s, crest multiplies by
+ * 1 / s). One code apart in a million outputs is enough for MobileNetV2's
+ * later layers to move the probabilities by 0.004-0.009. */
 #include "onnx_build.h"
 
 #include <math.h>
@@ -144,6 +147,24 @@ static const char *qdq(ox *o, const char *x, const cr_qact *p, const char *what)
     return d ? d->output[0] : NULL;
 }
 
+/* Crest's quantize node on float x (src/kernels/q8.h): x * (1 / s) in
+ * float, a Mul, then QuantizeLinear with scale 1 (round half to even, + z,
+ * saturated), and the DequantizeLinear of those codes with p. ONNX
+ * Runtime's QuantizeLinear with scale s divides: at ties (x / s half way
+ * between two codes, which inputs such as p / 127.5 - 1 hit often) its
+ * codes would be one apart from crest's. */
+static const char *quantized(ox *o, const char *x, const cr_qact *p, const char *what)
+{
+    const char *one = cr_ox_scalar_f32(o, 1.0f), *z = zero_u8(o, p->z), *s = cr_ox_scalar_f32(o, p->s);
+    const char *f = cr_ox_binary(o, "Mul", x, cr_ox_scalar_f32(o, 1.0f / p->s), cr_ox_fresh(o, "scaled"));
+    char *q = f && z ? cr_ox_str(o, "%s_q%d", what ? what : "v", o->tmp++) : NULL;
+    if (!q || !cr_ox_node(o, "QuantizeLinear", (const char *[]){ f, one, z }, 3, q))
+        return NULL;
+    Onnx__NodeProto *d = cr_ox_node(o, "DequantizeLinear", (const char *[]){ q, s, z }, 3,
+                                    cr_ox_str(o, "%s_dq%d", what ? what : "v", o->tmp++));
+    return d ? d->output[0] : NULL;
+}
+
 /* Node n's value is uint8 in crest with parameters p: y (its float value,
  * layout nchw) quantized and dequantized. */
 static bool set_u8(ox *o, const cr_node *n, const char *y, bool nchw, const cr_qact *p,
@@ -172,7 +193,7 @@ static const char *qin(ox *o, const cr_node *x, bool nchw)
         return o->name[x->id];
     if (!o->qdq[l][x->id]) {
         const char *v = cr_ox_val(o, x, l);
-        o->qdq[l][x->id] = v ? (char *)qdq(o, v, o->par[x->id], x->layer) : NULL;
+        o->qdq[l][x->id] = v ? (char *)quantized(o, v, o->par[x->id], x->layer) : NULL;
     }
     return o->qdq[l][x->id];
 }
@@ -418,6 +439,40 @@ static int dense_int8(ox *o, const cr_node *n)
     return 1;
 }
 
+/* The uint8 codes behind x's DequantizeLinear (its input), or NULL. */
+static const char *codes_of(ox *o, const char *dq)
+{
+    for (size_t i = o->g->n_node; dq && i-- > 0;) {
+        const Onnx__NodeProto *d = o->g->node[i];
+        if (d->n_output == 1 && !strcmp(d->output[0], dq))
+            return !strcmp(d->op_type, "DequantizeLinear") ? d->input[0] : NULL;
+    }
+    return NULL;
+}
+
+/* (q - z) * m in float from uint8 codes q: Cast, Sub, Mul, one rounding
+ * (the Mul's), as crest's add computes each term. */
+static const char *term(ox *o, const char *q, int32_t z, float m)
+{
+    char *f = q ? cr_ox_fresh(o, "codes") : NULL;
+    Onnx__NodeProto *c = f ? cr_ox_node(o, "Cast", (const char *[]){ q }, 1, f) : NULL;
+    if (!c)
+        return NULL;
+    cr_ox_attr_i(o, c, "to", T_FLOAT);
+    const char *d = cr_ox_binary(o, "Sub", f, cr_ox_scalar_f32(o, (float)z), cr_ox_fresh(o, "sub"));
+    return cr_ox_binary(o, "Mul", d, cr_ox_scalar_f32(o, m), cr_ox_fresh(o, "mul"));
+}
+
+/* add of two uint8 values, as crest's (src/kernels/q8_generic.c): f = (a -
+ * z_a) m_a + (b - z_b) m_b in float with m = s / s_y rounded once (as
+ * src/quant_graph.c's try_add), then QuantizeLinear with scale 1 and zero
+ * point z_y: round half to even, + z_y, saturated, bit for bit crest's code;
+ * a DequantizeLinear with the output's own parameters reads it. Not
+ * DQ -> Add -> Q: ONNX Runtime fuses that into QLinearAdd, whose float
+ * formula folds the zero points into one constant, z_y - (m_a z_a + m_b z_b),
+ * and multiplies-adds the raw codes onto it: other roundings, a code one
+ * apart now and then (2 of 75,264 block_4_add outputs of MobileNetV2, three
+ * random images), which the 40 layers after it amplify. */
 static int add_int8(ox *o, const cr_node *n)
 {
     const cr_qact *po = o->par[n->id];
@@ -426,8 +481,24 @@ static int add_int8(ox *o, const cr_node *n)
         !cr_dims_eq(&b->shape, &n->shape))
         return 0;
     bool nchw = is4(n) && (o->nchw[a->id] || o->nchw[b->id]);
-    const char *y = cr_ox_binary(o, "Add", qin(o, a, nchw), qin(o, b, nchw), cr_ox_fresh(o, "add"));
-    return set_u8(o, n, y, nchw, po, NULL) ? 1 : -1;
+    const cr_qact *pa = o->par[a->id], *pb = o->par[b->id];
+    const char *u = term(o, codes_of(o, qin(o, a, nchw)), pa->z, (float)((double)pa->s / po->s));
+    const char *v = term(o, codes_of(o, qin(o, b, nchw)), pb->z, (float)((double)pb->s / po->s));
+    const char *f = u && v ? cr_ox_binary(o, "Add", u, v, cr_ox_fresh(o, "add")) : NULL;
+    const char *one = cr_ox_scalar_f32(o, 1.0f), *z = zero_u8(o, po->z), *s = cr_ox_scalar_f32(o, po->s);
+    char *q = f && z ? cr_ox_str(o, "%s_q%d", n->layer ? n->layer : "add", o->tmp++) : NULL;
+    if (!q || !cr_ox_node(o, "QuantizeLinear", (const char *[]){ f, one, z }, 3, q))
+        return -1;
+    Onnx__NodeProto *d = cr_ox_node(o, "DequantizeLinear", (const char *[]){ q, s, z }, 3,
+                                    cr_ox_str(o, "%s_dq%d", n->layer ? n->layer : "add", o->tmp++));
+    if (!d)
+        return -1;
+    o->name[n->id] = d->output[0];
+    o->alt[n->id] = NULL;
+    o->nchw[n->id] = nchw;
+    o->u8[n->id] = true;
+    o->par[n->id] = po;
+    return 1;
 }
 
 /* A float op on the dequantized input whose result crest holds as uint8

@@ -48,7 +48,9 @@ int cr_tl_val_q(tl *t, const cr_node *n)
     if (t->other[n->id] >= 0)
         return t->other[n->id];
     const cr_qact *p = cr_tl_qpar(t, n);
-    if (!p)
+    if (!p && n->kind == CR_NODE_OP && !strcmp(n->op->name, "zero_pad2d") && n->n_in == 1)
+        p = cr_tl_qpar(t, n->in[0]);   /* src/fuse.c moved it into the conv after it: */
+    if (!p)                            /* crest pads the quantized input with its zero point */
         return -1;
     int y = cr_tl_qtensor(t, cr_tl_str(t, "%s_int8", t->t[k].name), &n->shape, p->s, p->z - 128);
     if (y < 0 || !cr_tl_op(t, TFL_QUANTIZE, 1, &k, 1, y, NULL))

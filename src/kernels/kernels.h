@@ -184,15 +184,18 @@ void cr_avgpool2d_backward(cr_pool *p, const cr_conv_geom *g, const float *dy, f
  *   taps; beyond that it wraps, the same way at every level).
  * - Requantization of acc to the output, exactly (so that every SIMD level
  *   gives the same bytes):
- *       f = (float)acc * m[c]           m[c] = (float)(s_in * s_w[c] / s_out)
+ *       f = (float)acc * m[c]           m[c] = (float)(s_in * s_w[c]) / s_out
  *       f = min(max(f, lo - z_out), hi - z_out)    (max(a, b) = a > b ? a : b)
  *       q = (int)nearbyint(f) + z_out   (round half to even)
- *   one conversion, one multiply, no FMA, clamp then round. A fused
+ *   one conversion, one multiply, no FMA, clamp then round; m[c] in float
+ *   arithmetic (product, then quotient: two roundings, as ONNX Runtime and
+ *   XNNPACK compute it from the scales; src/quant_graph.c). A fused
  *   activation is the clamp: none lo = 0, hi = 255; relu lo = z_out; relu6
  *   lo = z_out, hi = min(255, z_out + round(6 / s_out)).
  * - Padding taps of a convolution read z_in (a real zero).
- * - Quantize: q = clamp(nearbyint(x / s) + z, 0, 255) (x / s in float, as
- *   ONNX QuantizeLinear; NaN gives 0). Dequantize: x = (float)(q - z) * s.
+ * - Quantize: q = clamp(nearbyint(x * r) + z, 0, 255), r = 1.0f / s (in
+ *   float, as XNNPACK's conversion in LiteRT; NaN gives 0). Dequantize:
+ *   x = (float)(q - z) * s.
  *
  * Levels: the int8 kernels have their own SIMD levels (cr_q8_isa), chosen
  * at run time like the float ones; every level gives the same bytes (the

@@ -119,6 +119,16 @@ static inline uint8_t q8_requant(int32_t acc, float m, float flo, float fhi, int
     return (uint8_t)((int32_t)lrintf(f) + z);
 }
 
+/* Quantize multiplies by the reciprocal of the scale, rounded to float once
+ * (XNNPACK's float -> int8 conversion, LiteRT's QUANTIZE, does the same;
+ * x / s differs from it at ties, which inputs such as p / 127.5 - 1 with
+ * s = 2 / 255 hit often). The ONNX export writes this Mul before a
+ * QuantizeLinear of scale 1 (ONNX Runtime's QuantizeLinear divides). */
+static inline float q8_inv_scale(float s)
+{
+    return 1.0f / s;
+}
+
 /* The multiplier of column j. */
 static inline float q8_m(const cr_q8_req *rq, int j)
 {

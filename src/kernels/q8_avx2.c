@@ -650,11 +650,11 @@ static T_AVX2 void add_avx2(int64_t n, const uint8_t *a, int32_t z_a, float ma,
 static T_AVX2 void quantize_avx2(int64_t n, const float *x, float s, int32_t z, uint8_t *q)
 {
     __m256 flo = _mm256_set1_ps((float)-z), fhi = _mm256_set1_ps((float)(255 - z));
-    __m256 vs = _mm256_set1_ps(s);
+    __m256 vr = _mm256_set1_ps(q8_inv_scale(s));
     __m256i vz = _mm256_set1_epi32(z);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 f = _mm256_div_ps(_mm256_loadu_ps(x + i), vs);
+        __m256 f = _mm256_mul_ps(_mm256_loadu_ps(x + i), vr);
         f = _mm256_min_ps(_mm256_max_ps(f, flo), fhi);
         store8(q + i, _mm256_add_epi32(_mm256_cvtps_epi32(f), vz), 8);
     }

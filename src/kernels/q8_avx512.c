@@ -283,11 +283,11 @@ static TARGET void add_avx512(int64_t n, const uint8_t *a, int32_t z_a, float ma
 static TARGET void quantize_avx512(int64_t n, const float *x, float s, int32_t z, uint8_t *q)
 {
     __m512 flo = _mm512_set1_ps((float)-z), fhi = _mm512_set1_ps((float)(255 - z));
-    __m512 vs = _mm512_set1_ps(s);
+    __m512 vr = _mm512_set1_ps(q8_inv_scale(s));
     __m512i vz = _mm512_set1_epi32(z);
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m512 f = _mm512_div_ps(_mm512_loadu_ps(x + i), vs);
+        __m512 f = _mm512_mul_ps(_mm512_loadu_ps(x + i), vr);
         f = _mm512_min_ps(_mm512_max_ps(f, flo), fhi);
         __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(f), vz);
         _mm_storeu_si128((__m128i *)(void *)(q + i), _mm512_cvtepi32_epi8(v));

@@ -85,12 +85,12 @@ void q8_add_generic(int64_t n, const uint8_t *a, int32_t z_a, float ma, const ui
     }
 }
 
-/* f = x / s; f = min(max(f, -z), 255 - z) (NaN gives -z); q = rint(f) + z. */
+/* f = x * (1 / s); f = min(max(f, -z), 255 - z) (NaN gives -z); q = rint(f) + z. */
 void q8_quantize_generic(int64_t n, const float *x, float s, int32_t z, uint8_t *q)
 {
-    float flo = (float)-z, fhi = (float)(255 - z);
+    float flo = (float)-z, fhi = (float)(255 - z), r = q8_inv_scale(s);
     for (int64_t i = 0; i < n; i++) {
-        float f = x[i] / s;
+        float f = x[i] * r;
         f = f > flo ? f : flo;
         f = f < fhi ? f : fhi;
         q[i] = (uint8_t)((int32_t)lrintf(f) + z);

@@ -37,6 +37,16 @@ rand_f32() {
   $PY -c "import numpy as np; np.random.seed($5); np.random.uniform($3, $4, $2).astype('<f4').tofile('$1')"
 }
 
+# fm224 FILE N: the first N Fashion-MNIST test images as 224x224x3 inputs in
+# [0, 1] (each pixel 8x8, grey in the 3 channels): real images
+fm224() {
+  $PY -c "
+import numpy as np
+b = np.frombuffer(open('$CREST_DATA/fashion-mnist/t10k-images-idx3-ubyte', 'rb').read()[16:16 + $2 * 784], np.uint8)
+x = b.reshape($2, 28, 28).repeat(8, 1).repeat(8, 2)[..., None].repeat(3, 3)
+(x / np.float32(255)).astype('<f4').tofile('$1')"
+}
+
 # verify NAME MODEL N X.f32 SHAPE: export MODEL, run it in LiteRT and Arm NN
 # on the N samples of X.f32 (each of SHAPE) and compare with crest infer.
 # With ALLOW_REFUSAL, a layer crest cannot export (exit 3 naming it, no
@@ -113,8 +123,10 @@ done
 # 3c. int8: the MLP and the transfer model quantized (crest quantize), as
 #     int8 TFLite inside (float input and output): LiteRT's probabilities
 #     within one step of TFLite's int8 softmax (1/256) of crest's int8
-#     model's for the MLP; MobileNetV2's 52 requantizations round apart
-#     (TFLite's fixed-point multipliers, crest's fp32 ones): within 0.02. Arm NN 20.08 cannot run per-channel int8 (its
+#     model's, MobileNetV2 on the 3 random inputs and 16 real images
+#     (LiteRT's XNNPACK gives crest's codes to the bit at every layer:
+#     measured 1.2e-7; one code apart anywhere in MobileNetV2 moves the
+#     probabilities by 0.001-0.009). Arm NN 20.08 cannot run per-channel int8 (its
 #     reference backend asserts on the bias type), so LiteRT alone. The
 #     files hold int8 kernels: under 35% of the float export's size.
 int8() {   # int8 NAME FLOAT_DIR FLOAT.tflite CALIBRATION N X SHAPE TOL
@@ -129,8 +141,14 @@ int8() {   # int8 NAME FLOAT_DIR FLOAT.tflite CALIBRATION N X SHAPE TOL
 }
 [ -d "$tmp/mlp" ] &&
   int8 mlp8 "$tmp/mlp" "$tmp/mlp.tflite" fashion-mnist 20 "$tmp/x784.f32" 784 0.00390625
-[ -d "$tmp/tl" ] && int8 transfer_mnv2_int8 "$tmp/tl" "$tmp/transfer_mnv2.tflite" "$tmp/img" \
-  3 "$tmp/x224.f32" 224,224,3 0.02
+if [ -d "$tmp/tl" ]; then
+  NR=16   # real images (4 under sanitizers)
+  [ -n "${CREST_SANITIZED:-}" ] && NR=4
+  fm224 "$tmp/fm.f32" $NR
+  cat "$tmp/x224.f32" "$tmp/fm.f32" > "$tmp/x_mix.f32"
+  int8 transfer_mnv2_int8 "$tmp/tl" "$tmp/transfer_mnv2.tflite" "$tmp/img" \
+    $((3 + NR)) "$tmp/x_mix.f32" 224,224,3 0.00390625
+fi
 
 # 4. feature columns are not exportable: a clear refusal, nothing written
 if "$C" train --data penguins --label species --epochs 1 --out "$tmp/peng" > /dev/null 2> "$tmp/err"; then
