@@ -116,8 +116,10 @@ fb=$(stat -c %s "$tmp"/m/weights.*.bin); qb=$(stat -c %s "$tmp"/m8/weights.*.bin
 echo "MobileNetV2 head model weights: int8 $qb bytes, float32 $fb bytes"
 at_least $((fb * 10 / qb)) 35 "MobileNetV2 float/int8 size ratio x10"
 labels $NT > "$tmp/truth.txt"
-"$C" predict "$tmp/m" --data fashion-mnist:test --limit $NT --json | classes > "$tmp/mf.txt"
-"$C" predict "$tmp/m8" --data fashion-mnist:test --limit $NT --json | classes > "$tmp/mq.txt"
+"$C" predict "$tmp/m" --data fashion-mnist:test --limit $NT --json > "$tmp/mf.json"
+"$C" predict "$tmp/m8" --data fashion-mnist:test --limit $NT --json > "$tmp/mq.json"
+classes < "$tmp/mf.json" > "$tmp/mf.txt"
+classes < "$tmp/mq.json" > "$tmp/mq.txt"
 [ "$(wc -l < "$tmp/mq.txt")" = $NT ] || die "MobileNetV2 int8 predict"
 same=$(agree "$tmp/mf.txt" "$tmp/mq.txt")
 hf=$(agree "$tmp/mf.txt" "$tmp/truth.txt"); hq=$(agree "$tmp/mq.txt" "$tmp/truth.txt")
@@ -129,14 +131,23 @@ at_least "$same" $((NT * 95 / 100)) "MobileNetV2 int8/float top-1 agreement (of 
 awk -v f="$hf" -v q="$hq" -v n="$NT" 'BEGIN { exit !(q >= f - n / 100) }' ||
   die "MobileNetV2: int8 accuracy $hq/$NT < float $hf/$NT - 1 point"
 # the first convolution kept float: the input (resized Fashion-MNIST
-# images, off the 8-bit grid) is not rounded; seen: 979 of 1,000 (957 without)
+# images, off the 8-bit grid) is not rounded; seen: 974 of 1,000 (962 without)
 "$C" quantize "$tmp/m" --calibrate fashion-mnist:train --samples $NCAL --keep-float Conv1 \
   --out "$tmp/m8k" > /dev/null 2> "$tmp/err" || die "quantize --keep-float Conv1: $(cat "$tmp/err")"
 grep -q '"keep_float":\["Conv1"\]' "$tmp/m8k/model.json" || die "--keep-float not recorded in model.json"
-"$C" predict "$tmp/m8k" --data fashion-mnist:test --limit $NT --json | classes > "$tmp/mk.txt"
+"$C" predict "$tmp/m8k" --data fashion-mnist:test --limit $NT --json > "$tmp/mk.json"
+classes < "$tmp/mk.json" > "$tmp/mk.txt"
 same_k=$(agree "$tmp/mf.txt" "$tmp/mk.txt")
-echo "MobileNetV2 head, Conv1 float: top-1 agreement $same_k/$NT"
-at_least "$same_k" $((NT * 97 / 100)) "MobileNetV2 (Conv1 float) int8/float top-1 agreement (of $NT)"
+l1() { python3 -c '
+import json, sys
+f, q = (json.load(open(a))["predictions"] for a in sys.argv[1:])
+print("%.4f" % (sum(sum(abs(x - y) for x, y in zip(a["probs"], b["probs"])) for a, b in zip(f, q)) / len(f)))
+' "$1" "$2"; }
+d_all=$(l1 "$tmp/mf.json" "$tmp/mq.json"); d_k=$(l1 "$tmp/mf.json" "$tmp/mk.json")
+echo "MobileNetV2 head, Conv1 float: top-1 agreement $same_k/$NT; mean L1 of probabilities $d_k (all int8: $d_all)"
+at_least "$same_k" $((NT * 96 / 100)) "MobileNetV2 (Conv1 float) int8/float top-1 agreement (of $NT)"
+awk -v a="$d_all" -v k="$d_k" 'BEGIN { exit !(k < 0.8 * a) }' ||   # seen: 0.040 against 0.060
+  die "--keep-float Conv1: mean L1 $d_k is not under 0.8 x all-int8's $d_all"
 expect_fail 3 "has no layer 'nope'" "$C" quantize "$tmp/m" --calibrate fashion-mnist --samples 8 \
   --keep-float Conv1,nope --out "$tmp/e8"
 expect_fail 3 "'block_2_add' has no kernel" "$C" quantize "$tmp/m" --calibrate fashion-mnist \

@@ -129,8 +129,8 @@ done
 #     probabilities by 0.001-0.009). Arm NN 20.08 cannot run per-channel int8 (its
 #     reference backend asserts on the bias type), so LiteRT alone. The
 #     files hold int8 kernels: under 35% of the float export's size.
-int8() {   # int8 NAME FLOAT_DIR FLOAT.tflite CALIBRATION N X SHAPE TOL
-  "$C" quantize "$2" --calibrate "$4" --samples 200 --out "$tmp/$1" > /dev/null 2> "$tmp/err" ||
+int8() {   # int8 NAME FLOAT_DIR FLOAT.tflite CALIBRATION N X SHAPE TOL [quantize options]
+  "$C" quantize "$2" --calibrate "$4" --samples 200 "${@:9}" --out "$tmp/$1" > /dev/null 2> "$tmp/err" ||
     { die "$1: quantize: $(tail -2 "$tmp/err")"; return; }
   TOL="$8" NO_ARMNN=1 verify "$1" "$tmp/$1" "$5" "$6" "$7"
   local f q
@@ -148,6 +148,10 @@ if [ -d "$tmp/tl" ]; then
   cat "$tmp/x224.f32" "$tmp/fm.f32" > "$tmp/x_mix.f32"
   int8 transfer_mnv2_int8 "$tmp/tl" "$tmp/transfer_mnv2.tflite" "$tmp/img" \
     $((3 + NR)) "$tmp/x_mix.f32" 224,224,3 0.00390625
+  # the first convolution kept float (quantize --keep-float): a float
+  # CONV_2D between the input and the first QUANTIZE
+  int8 transfer_mnv2_int8_kf "$tmp/tl" "$tmp/transfer_mnv2.tflite" "$tmp/img" \
+    $((3 + NR)) "$tmp/x_mix.f32" 224,224,3 0.00390625 --keep-float Conv1
 fi
 
 # 4. feature columns are not exportable: a clear refusal, nothing written
