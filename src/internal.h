@@ -834,6 +834,10 @@ int cr_kernel_channels(const cr_weight *w);
  * reshape of one (1-D layers view [k, a, b] kernels as [k, 1, a, b], the
  * same values in the same order); NULL otherwise. */
 cr_weight *cr_kernel_weight(const cr_node *k);
+/* Whether n is a ReLU / ReLU6 reading a convolution or depthwise one: in the
+ * graph crest calibrates (src/fuse.c) it is part of that node, so its
+ * quantization parameters are the convolution's. */
+bool cr_fused_act_of_window(const cr_node *n);
 const cr_qact *cr_quant_act(const cr_quant *q, const char *key);
 const cr_qweight *cr_quant_weight(const cr_quant *q, const cr_weight *w);
 /* The name of every node of g that calibration and the int8 rewrite share:

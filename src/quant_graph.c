@@ -452,6 +452,14 @@ static const cr_weight *param_w(const cr_node *n)
     return n->kind == CR_NODE_PARAM ? n->w : NULL;
 }
 
+bool cr_fused_act_of_window(const cr_node *n)
+{
+    const cr_act_def *a = n->kind == CR_NODE_OP && n->n_in == 1 ? cr_act_of(n) : NULL;
+    const cr_node *x = a ? n->in[0] : NULL;
+    return x && (a->id == CREST_RELU || a->id == CREST_RELU6) && x->kind == CR_NODE_OP &&
+           (!strcmp(x->op->name, "conv2d") || !strcmp(x->op->name, "depthwise2d"));
+}
+
 cr_weight *cr_kernel_weight(const cr_node *k)
 {
     if (k->kind == CR_NODE_OP && !strcmp(k->op->name, "reshape") && k->n_in == 1)

@@ -113,8 +113,12 @@ bool cr_ox_int8_start(ox *o, const cr_graph *g, const cr_quant *q)
     if (o->err)
         return false;
     cr_graph_qkeys(g, keys);
-    for (int i = 0; i < g->n; i++)
+    for (int i = 0; i < g->n; i++) {
+        const cr_node *n = g->nodes[i];
         o->par[i] = keys[i][0] ? cr_quant_act(q, keys[i]) : NULL;
+        if (!o->par[i] && cr_fused_act_of_window(n))
+            o->par[i] = o->par[n->in[0]->id];   /* a float conv's fused ReLU (--keep-float) */
+    }
     return true;
 }
 

@@ -13,7 +13,9 @@
 
 const cr_qact *cr_tl_qpar(const tl *t, const cr_node *n)
 {
-    return t->q && t->keys && t->keys[n->id][0] ? cr_quant_act(t->q, t->keys[n->id]) : NULL;
+    const cr_qact *p =
+        t->q && t->keys && t->keys[n->id][0] ? cr_quant_act(t->q, t->keys[n->id]) : NULL;
+    return p || !cr_fused_act_of_window(n) ? p : cr_tl_qpar(t, n->in[0]);
 }
 
 /* Per-tensor parameters of tensor k: scale sc, zero point z (TFLite's). */

@@ -156,17 +156,21 @@ if [ -d "$tmp/tl" ]; then
   int8 transfer_mnv2_int8 "$tmp/tl" "$tmp/transfer_mnv2.onnx" "$tmp/img" $((3 + NR)) "$tmp/x_mix.f32"
   $PY -c "import onnx; m = onnx.load('$tmp/transfer_mnv2_int8.onnx'); print(sum(n.op_type == 'Conv' for n in m.graph.node))" \
     2> /dev/null | grep -qx 52 || die "transfer_mnv2_int8: not 52 Conv nodes"
-  # the classifier and the first convolution kept float (--float-head,
-  # --keep-float): float Gemm and Conv inside the QDQ graph
-  int8 transfer_mnv2_int8_fh "$tmp/tl" "$tmp/transfer_mnv2.onnx" "$tmp/img" $((3 + NR)) "$tmp/x_mix.f32" \
-    --float-head --keep-float Conv1
+  int8 transfer_mnv2_int8_fh "$tmp/tl" "$tmp/transfer_mnv2.onnx" "$tmp/img" $((3 + NR)) "$tmp/x_mix.f32" --float-head
+  # the first convolution kept float (--keep-float): a float Conv, then the
+  # int8 graph from its quantized output. Its float sums, added in another
+  # order, round to the other uint8 code for a few values in 10,000, and the
+  # int8 layers carry that on: within 0.06, not one step (seen: 0.026-0.04)
+  TOL8=0.06 int8 transfer_mnv2_int8_kf "$tmp/tl" "$tmp/transfer_mnv2.onnx" "$tmp/img" $((3 + NR)) \
+    "$tmp/x_mix.f32" --keep-float Conv1
   $PY -c "
 import onnx
-m = onnx.load('$tmp/transfer_mnv2_int8_fh.onnx')
+m = onnx.load('$tmp/transfer_mnv2_int8_kf.onnx')
 made = {o for n in m.graph.node if n.op_type == 'DequantizeLinear' for o in n.output}
 conv = [n for n in m.graph.node if n.op_type == 'Conv']
 assert len(conv) == 52 and sum(n.input[1] not in made for n in conv) == 1, 'float Conv kernels'
-" 2> "$tmp/err" || die "transfer_mnv2_int8_fh: not exactly one Conv with a float kernel: $(tail -1 "$tmp/err")"
+assert [n.op_type for n in m.graph.node[:6]] == ['Transpose', 'Pad', 'Conv', 'Clip', 'Mul', 'QuantizeLinear']
+" 2> "$tmp/err" || die "transfer_mnv2_int8_kf: not one float Conv (Conv1) quantized after: $(tail -1 "$tmp/err")"
 fi
 
 # 4. feature columns are not exportable: a clear refusal, nothing written,
