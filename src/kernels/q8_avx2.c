@@ -102,26 +102,6 @@ static T_AVX2 void store_tile(const int32_t *out, int rows, int cols, uint8_t *c
     }
 }
 
-/* store_tile for 16 columns requantized into c: both halves of a row
- * packed to one 16-byte store. */
-static T_AVX2 void store_full16(const int32_t *out, int rows, uint8_t *c, size_t ldc,
-                                const cr_q8_req *rq, int j0)
-{
-    __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));
-    __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));
-    __m256i z = _mm256_set1_epi32(rq->z_out);
-    __m256 m0 = load_m(rq, j0, 8), m1 = load_m(rq, j0 + 8, 8);
-    __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5);
-    for (int r = 0; r < rows; r++) {
-        const __m256i *v = (const __m256i *)(const void *)(out + r * 16);
-        /* per 128-bit lane: columns 0-3 | 8-11, then 4-7 | 12-15 */
-        __m256i w = _mm256_packs_epi32(requant8(_mm256_load_si256(v), m0, flo, fhi, z),
-                                       requant8(_mm256_load_si256(v + 1), m1, flo, fhi, z));
-        __m256i b = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w, w), order);
-        _mm_storeu_si128((__m128i *)(void *)(c + r * ldc), _mm256_castsi256_si128(b));
-    }
-}
-
 /* ---- AVX2 gemm on bytes (K4 too large for the driver's int16 buffer):
  * rows in groups of 4, one panel in two halves of 8 columns ------------- */
 
@@ -236,6 +216,49 @@ INLINE T_AVX2 __m256i bcast_w16(const int16_t *p)
 HALF16(6)
 HALF16(2)
 
+/* A full tile row of 16 columns from the raw accumulators of its two
+ * halves (a: half 0, b: half 1, two vectors each), requantized into c.
+ * hadd leaves the columns of a half as 0 1 4 5 | 2 3 6 7, so the bias and
+ * the multipliers come in that order (bm, mm) and one unpack after the
+ * packs restores column order; z is added on int16 (q - z is within
+ * [lo - z, hi - z], nothing saturates), as in dw3_cells. */
+INLINE T_AVX2 void row16_req(const __m256i *a, const __m256i *b, const __m256i *bm,
+                             const __m256 *mm, __m256 flo, __m256 fhi, __m256i z16, uint8_t *c)
+{
+    __m256i t0 = _mm256_add_epi32(_mm256_hadd_epi32(a[0], a[1]), bm[0]);
+    __m256i t1 = _mm256_add_epi32(_mm256_hadd_epi32(b[0], b[1]), bm[1]);
+    __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(t0), mm[0]);
+    __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(t1), mm[1]);
+    __m256i q0 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f0, flo), fhi));
+    __m256i q1 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f1, flo), fhi));
+    /* int16 per 128-bit lane: 0 1 4 5 8 9 12 13 | 2 3 6 7 10 11 14 15 */
+    __m256i w = _mm256_add_epi16(_mm256_packs_epi32(q0, q1), z16);
+    __m256i u = _mm256_packus_epi16(w, w);
+    __m128i v = _mm_unpacklo_epi16(_mm256_castsi256_si128(u), _mm256_extracti128_si256(u, 1));
+    _mm_storeu_si128((__m128i *)(void *)c, v);
+}
+
+/* A tile of 16 columns requantized into c, the accumulators of the halves
+ * in acc (rows 2 r, 2 r + 1) and acc1. */
+static T_AVX2 void store16_req(const __m256i *acc, const __m256i *acc1, int rows,
+                               const int8_t *bp, uint8_t *c, size_t ldc, const cr_q8_req *rq,
+                               int j0)
+{
+    __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));
+    __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));
+    __m256i z16 = _mm256_set1_epi16((int16_t)rq->z_out);
+    __m256i bm[2];
+    __m256 mm[2];
+    for (int h = 0; h < 2; h++) {
+        __m256i bias = _mm256_loadu_si256((const __m256i *)(const void *)(bp + 32 * h));
+        bm[h] = _mm256_permute4x64_epi64(bias, _MM_SHUFFLE(3, 1, 2, 0));
+        mm[h] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(load_m(rq, j0 + 8 * h, 8)),
+                                                       _MM_SHUFFLE(3, 1, 2, 0)));
+    }
+    for (int r = 0; r < rows; r++)
+        row16_req(acc + 2 * r, acc1 + 2 * r, bm, mm, flo, fhi, z16, c + r * ldc);
+}
+
 static T_AVX2 void gemm16_avx2(int K, const int16_t *a, size_t lda, const int8_t *bp, int rows,
                                int cols, uint8_t *c, int32_t *c32, size_t ldc,
                                const cr_q8_req *rq, int j0)
@@ -246,6 +269,18 @@ static T_AVX2 void gemm16_avx2(int K, const int16_t *a, size_t lda, const int8_t
     UNROLL
     for (int r = 0; r < MR_AVX2; r++)
         ar[r] = a + (r < rows ? r : 0) * lda;
+    if (c && cols == 16) {
+        __m256i acc1[2 * MR_AVX2];
+        if (rows <= 2) {
+            half16_2(q8_k4(K), ar, bp + 64, acc);
+            half16_2(q8_k4(K), ar, bp + 96, acc1);
+        } else {
+            half16_6(q8_k4(K), ar, bp + 64, acc);
+            half16_6(q8_k4(K), ar, bp + 96, acc1);
+        }
+        store16_req(acc, acc1, rows, bp, c, ldc, rq, j0);
+        return;
+    }
     for (int h = 0; h < 2 && 8 * h < cols; h++) {
         if (rows <= 2)
             half16_2(q8_k4(K), ar, bp + 64 + 32 * h, acc);
@@ -259,10 +294,7 @@ static T_AVX2 void gemm16_avx2(int K, const int16_t *a, size_t lda, const int8_t
                                _mm256_add_epi32(t, bias));
         }
     }
-    if (c && cols == 16)
-        store_full16(out, rows, c, ldc, rq, j0);
-    else
-        store_tile(out, rows, cols, c, c32, ldc, rq, j0);
+    store_tile(out, rows, cols, c, c32, ldc, rq, j0);
 }
 
 /* ---- AVX-VNNI gemm: mr 6, one panel (2 vectors of 8 columns) ------------ */
