@@ -186,18 +186,25 @@ INLINE T_AVX2 __m256i bcast_w16(const int16_t *p)
     return _mm256_set1_epi64x(v);
 }
 
-/* One half panel (8 columns at w, 64 bytes a group of 4 k) for R rows:
- * the raw accumulators of row r into acc[2 * r], acc[2 * r + 1]. Out of
- * line and without the pairwise adds: inlined, or with them after the
- * loop, GCC 12 spills or copies accumulators inside it. */
+/* One half panel (8 columns: raw weights at w, 64 bytes a group of 4 k;
+ * their 8 int32 biases at bias) for R rows: row r's sums into t[r], in
+ * hadd order (columns 0 1 4 5 | 2 3 6 7). The accumulators start at the
+ * bias in the even lane of each column's pair (the sums wrap modulo 2^32,
+ * so where the bias is added does not matter). Out of line: inlined into
+ * the tile, GCC 12 spills or copies accumulators inside the loop. */
 #define HALF16(R)                                                                            \
     static T_AVX2 __attribute__((noinline)) void half16_##R(int k4, const int16_t *const *ar, \
-                                                            const int8_t *w, __m256i *acc)  \
+                                                            const int8_t *w,                 \
+                                                            const int8_t *bias, __m256i *t)  \
     {                                                                                        \
         __m256i s[R][2];                                                                     \
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)bias);                   \
+        __m256i i0 = _mm256_cvtepu32_epi64(b);                                               \
+        __m256i i1 = _mm256_cvtepu32_epi64(                                                  \
+            _mm_loadu_si128((const __m128i *)(const void *)(bias + 16)));                   \
         UNROLL                                                                               \
         for (int r = 0; r < R; r++)                                                          \
-            s[r][0] = s[r][1] = _mm256_setzero_si256();                                      \
+            s[r][0] = i0, s[r][1] = i1;                                                      \
         for (int k = 0; k < k4; k += 4, w += 64) {                                           \
             __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)w)); \
             __m256i b1 =                                                                     \
@@ -211,22 +218,18 @@ INLINE T_AVX2 __m256i bcast_w16(const int16_t *p)
         }                                                                                    \
         UNROLL                                                                               \
         for (int r = 0; r < R; r++)                                                          \
-            acc[2 * r] = s[r][0], acc[2 * r + 1] = s[r][1];                                  \
+            t[r] = _mm256_hadd_epi32(s[r][0], s[r][1]);                                      \
     }
 HALF16(6)
 HALF16(2)
 
-/* A full tile row of 16 columns from the raw accumulators of its two
- * halves (a: half 0, b: half 1, two vectors each), requantized into c.
- * hadd leaves the columns of a half as 0 1 4 5 | 2 3 6 7, so the bias and
- * the multipliers come in that order (bm, mm) and one unpack after the
- * packs restores column order; z is added on int16 (q - z is within
- * [lo - z, hi - z], nothing saturates), as in dw3_cells. */
-INLINE T_AVX2 void row16_req(const __m256i *a, const __m256i *b, const __m256i *bm,
-                             const __m256 *mm, __m256 flo, __m256 fhi, __m256i z16, uint8_t *c)
+/* A tile row of 16 columns from its halves' sums (hadd order, bias in),
+ * requantized into c: the multipliers come in hadd order (mm) and one
+ * unpack after the packs restores column order; z is added on int16 (q - z
+ * is within [lo - z, hi - z], nothing saturates), as in dw3_cells. */
+INLINE T_AVX2 void row16_req(__m256i t0, __m256i t1, const __m256 *mm, __m256 flo, __m256 fhi,
+                             __m256i z16, uint8_t *c)
 {
-    __m256i t0 = _mm256_add_epi32(_mm256_hadd_epi32(a[0], a[1]), bm[0]);
-    __m256i t1 = _mm256_add_epi32(_mm256_hadd_epi32(b[0], b[1]), bm[1]);
     __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(t0), mm[0]);
     __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(t1), mm[1]);
     __m256i q0 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f0, flo), fhi));
@@ -238,62 +241,38 @@ INLINE T_AVX2 void row16_req(const __m256i *a, const __m256i *b, const __m256i *
     _mm_storeu_si128((__m128i *)(void *)c, v);
 }
 
-/* A tile of 16 columns requantized into c, the accumulators of the halves
- * in acc (rows 2 r, 2 r + 1) and acc1. */
-static T_AVX2 void store16_req(const __m256i *acc, const __m256i *acc1, int rows,
-                               const int8_t *bp, uint8_t *c, size_t ldc, const cr_q8_req *rq,
-                               int j0)
-{
-    __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));
-    __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));
-    __m256i z16 = _mm256_set1_epi16((int16_t)rq->z_out);
-    __m256i bm[2];
-    __m256 mm[2];
-    for (int h = 0; h < 2; h++) {
-        __m256i bias = _mm256_loadu_si256((const __m256i *)(const void *)(bp + 32 * h));
-        bm[h] = _mm256_permute4x64_epi64(bias, _MM_SHUFFLE(3, 1, 2, 0));
-        mm[h] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(load_m(rq, j0 + 8 * h, 8)),
-                                                       _MM_SHUFFLE(3, 1, 2, 0)));
-    }
-    for (int r = 0; r < rows; r++)
-        row16_req(acc + 2 * r, acc1 + 2 * r, bm, mm, flo, fhi, z16, c + r * ldc);
-}
-
 static T_AVX2 void gemm16_avx2(int K, const int16_t *a, size_t lda, const int8_t *bp, int rows,
                                int cols, uint8_t *c, int32_t *c32, size_t ldc,
                                const cr_q8_req *rq, int j0)
 {
     const int16_t *ar[MR_AVX2];
-    __m256i acc[2 * MR_AVX2];
-    _Alignas(32) int32_t out[MR_AVX2 * 16];
+    __m256i t[2][MR_AVX2];
     UNROLL
     for (int r = 0; r < MR_AVX2; r++)
         ar[r] = a + (r < rows ? r : 0) * lda;
-    if (c && cols == 16) {
-        __m256i acc1[2 * MR_AVX2];
-        if (rows <= 2) {
-            half16_2(q8_k4(K), ar, bp + 64, acc);
-            half16_2(q8_k4(K), ar, bp + 96, acc1);
-        } else {
-            half16_6(q8_k4(K), ar, bp + 64, acc);
-            half16_6(q8_k4(K), ar, bp + 96, acc1);
-        }
-        store16_req(acc, acc1, rows, bp, c, ldc, rq, j0);
-        return;
-    }
     for (int h = 0; h < 2 && 8 * h < cols; h++) {
         if (rows <= 2)
-            half16_2(q8_k4(K), ar, bp + 64 + 32 * h, acc);
+            half16_2(q8_k4(K), ar, bp + 64 + 32 * h, bp + 32 * h, t[h]);
         else
-            half16_6(q8_k4(K), ar, bp + 64 + 32 * h, acc);
-        __m256i bias = _mm256_loadu_si256((const __m256i *)(const void *)(bp + 32 * h));
-        for (int r = 0; r < rows; r++) {
-            __m256i t = _mm256_hadd_epi32(acc[2 * r], acc[2 * r + 1]);
-            t = _mm256_permute4x64_epi64(t, _MM_SHUFFLE(3, 1, 2, 0));
-            _mm256_store_si256((__m256i *)(void *)(out + r * 16 + 8 * h),
-                               _mm256_add_epi32(t, bias));
-        }
+            half16_6(q8_k4(K), ar, bp + 64 + 32 * h, bp + 32 * h, t[h]);
     }
+    if (c && cols == 16) {
+        __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));
+        __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));
+        __m256i z16 = _mm256_set1_epi16((int16_t)rq->z_out);
+        __m256 mm[2];
+        for (int h = 0; h < 2; h++)
+            mm[h] = _mm256_castpd_ps(_mm256_permute4x64_pd(
+                _mm256_castps_pd(load_m(rq, j0 + 8 * h, 8)), _MM_SHUFFLE(3, 1, 2, 0)));
+        for (int r = 0; r < rows; r++)
+            row16_req(t[0][r], t[1][r], mm, flo, fhi, z16, c + r * ldc);
+        return;
+    }
+    _Alignas(32) int32_t out[MR_AVX2 * 16];
+    for (int h = 0; h < 2 && 8 * h < cols; h++)
+        for (int r = 0; r < rows; r++)
+            _mm256_store_si256((__m256i *)(void *)(out + r * 16 + 8 * h),
+                               _mm256_permute4x64_epi64(t[h][r], _MM_SHUFFLE(3, 1, 2, 0)));
     store_tile(out, rows, cols, c, c32, ldc, rq, j0);
 }
 
