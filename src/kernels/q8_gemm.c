@@ -13,7 +13,6 @@
 #define NB 256                     /* columns per chunk (a multiple of any nr) */
 #define CHUNK_MACS (1 << 20)       /* multiply-adds per chunk (aim) */
 #define SERIAL_MACS (1 << 18)      /* below this, one thread */
-#define SMALL_B_BYTES (16 << 10)   /* panels of a chunk that stay in L1 */
 
 size_t cr_q8_gemm_packed_bytes(int K, int N)
 {
@@ -52,28 +51,6 @@ static void widen_rows(const uint8_t *A, size_t lda, int rows, int K, int16_t *d
     }
 }
 
-/* gemm_serial16 when the chunk's panels are small (they stay in L1): per
- * row tile, its rows widened, then every column tile, so that the tile's
- * rows of C are written while in L1 (with the column tiles outside, small K
- * wrote each row of C once per tile, from L2). */
-static void gemm_rows16(const cr_q8_ukr *u, int M, int n0, int n1, int K, const uint8_t *A,
-                        size_t lda, const void *Bp, uint8_t *C, int32_t *C32, size_t ldc,
-                        const cr_q8_req *rq, int16_t *a16)
-{
-    size_t ps = q8_panel_bytes(K), k4 = (size_t)q8_k4(K);
-    for (int i = 0; i < M; i += u->mr) {
-        int rows = M - i < u->mr ? M - i : u->mr;
-        widen_rows(A + (size_t)i * lda, lda, rows, K, a16);
-        for (int j = n0; j < n1; j += u->nr) {
-            int cols = n1 - j < u->nr ? n1 - j : u->nr;
-            const int8_t *bp = (const int8_t *)Bp + (size_t)(j / Q8_NR) * ps;
-            size_t at = (size_t)i * ldc + j;
-            u->gemm16(K, a16, k4, bp, rows, cols, C ? C + at : NULL, C32 ? C32 + at : NULL, ldc,
-                      rq, j);
-        }
-    }
-}
-
 /* q8_gemm_serial with u->gemm16: blocks of rows widened once, then every
  * column tile over them (the same tiles and sums as the byte path). */
 static __attribute__((noinline)) void gemm_serial16(const cr_q8_ukr *u, int M, int n0, int n1,
@@ -84,10 +61,6 @@ static __attribute__((noinline)) void gemm_serial16(const cr_q8_ukr *u, int M, i
     _Alignas(64) int16_t a16[Q8_A16_ELEMS];
     size_t ps = q8_panel_bytes(K), k4 = (size_t)q8_k4(K);
     int rb = (int)(Q8_A16_ELEMS / (k4 > 0 ? k4 : 1)) / u->mr * u->mr;
-    if ((size_t)(n1 - n0 + Q8_NR - 1) / Q8_NR * ps <= SMALL_B_BYTES) {
-        gemm_rows16(u, M, n0, n1, K, A, lda, Bp, C, C32, ldc, rq, a16);
-        return;
-    }
     for (int i0 = 0; i0 < M; i0 += rb) {
         int mb = M - i0 < rb ? M - i0 : rb;
         widen_rows(A + (size_t)i0 * lda, lda, mb, K, a16);
@@ -108,7 +81,13 @@ void q8_gemm_serial(const cr_q8_ukr *u, int M, int n0, int n1, int K, const uint
                     size_t lda, const void *Bp, uint8_t *C, int32_t *C32, size_t ldc,
                     const cr_q8_req *rq)
 {
-    if (u->gemm16 && (size_t)u->mr * q8_k4(K) <= Q8_A16_ELEMS) {
+    int k4 = q8_k4(K);
+    if (u->gemm_small && k4 <= Q8_SMALL_K4 &&
+        (int64_t)(n1 - n0 + Q8_NR - 1) / Q8_NR * Q8_NR * k4 <= Q8_SMALL_ELEMS) {
+        u->gemm_small(M, n0, n1, K, A, lda, Bp, C, C32, ldc, rq);
+        return;
+    }
+    if (u->gemm16 && (size_t)u->mr * k4 <= Q8_A16_ELEMS) {
         gemm_serial16(u, M, n0, n1, K, A, lda, Bp, C, C32, ldc, rq);
         return;
     }
