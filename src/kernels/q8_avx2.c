@@ -366,6 +366,27 @@ static T_AVX2 void small_req16(const __m256i *acc, int rows, uint8_t *c, size_t 
     }
 }
 
+/* A row of K bytes as k4 int16 (zeros past K): 16 a step, the last 16
+ * overlapping the previous ones (never past the row). */
+INLINE T_AVX2 void small_widen(const uint8_t *s, int K, int k4, int16_t *d)
+{
+    int k = 0;
+    if (K >= 16) {
+        for (;; k += 16) {
+            int at = k + 16 <= K ? k : K - 16;
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + at));
+            _mm256_storeu_si256((__m256i *)(void *)(d + at), _mm256_cvtepu8_epi16(v));
+            if (at + 16 >= K)
+                break;
+        }
+        k = K;
+    }
+    for (; k < K; k++)
+        d[k] = s[k];
+    for (; k < k4; k++)
+        d[k] = 0;
+}
+
 static T_AVX2 void gemm_small_avx2(int M, int n0, int n1, int K, const uint8_t *A, size_t lda,
                                    const int8_t *Bp, uint8_t *C, int32_t *C32, size_t ldc,
                                    const cr_q8_req *rq)
@@ -380,13 +401,9 @@ static T_AVX2 void gemm_small_avx2(int M, int n0, int n1, int K, const uint8_t *
         int rows = M - i < MR_AVX2 ? M - i : MR_AVX2;
         const int16_t *ar[MR_AVX2];
         for (int r = 0; r < MR_AVX2; r++) {
-            const uint8_t *s = A + (size_t)(i + (r < rows ? r : 0)) * lda;
-            int16_t *d = a16 + r * k4;
-            for (int k = 0; k < K; k++)
-                d[k] = s[k];
-            for (int k = K; k < k4; k++)
-                d[k] = 0;
-            ar[r] = d;
+            ar[r] = a16 + (r < rows ? r : 0) * k4;
+            if (r < rows)
+                small_widen(A + (size_t)(i + r) * lda, K, k4, a16 + r * k4);
         }
         for (int p = 0; p < np; p++) {
             int j = n0 + p * Q8_NR, cols = n1 - j < Q8_NR ? n1 - j : Q8_NR;
