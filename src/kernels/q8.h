@@ -6,7 +6,8 @@
  * split and call the table of the selected level (q8_isa.c). For AVX2 (no
  * u8 x s8 dot product without saturation: vpmaddwd on int16) the gemm
  * driver widens each block of rows of A to int16 once, on its stack, for
- * all the column tiles it multiplies (gemm16).
+ * all the column tiles it multiplies (gemm16); short rows (K4 <= 64) go to
+ * gemm_small, which also re-lays the chunk's weights as int16 on its stack.
  *
  * Packed gemm weights (cr_q8_gemm_pack; the same for every level): panels
  * of Q8_NR = 16 output columns, K padded to K4 = a multiple of 4 with zero

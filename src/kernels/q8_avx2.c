@@ -8,7 +8,8 @@
  * widened to int16 and multiplied by vpmaddwd: each int32 lane gets two
  * products of a column, the two lanes of a column are added at the end.
  * A is widened once per block of rows by the gemm driver (gemm16), B in
- * the loop; rows too long for the driver's buffer run on bytes (gemm).
+ * the loop; rows too long for the driver's buffer run on bytes (gemm), and
+ * short rows (K4 <= 64) on B widened once per chunk (gemm_small).
  * AVX-VNNI's vpdpbusd (VEX encoded) adds four u8 x s8 products to an int32
  * lane without saturation, as AVX-512 VNNI does on 16 lanes.
  * Depthwise runs the AVX2 row loop at both levels.
