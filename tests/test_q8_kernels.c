@@ -292,6 +292,29 @@ static void test_gemm_long(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* Short rows (the AVX2 level's gemm_small, K4 <= 64, weights re-laid as
+ * int16 pairs): K around the groups of 4 and the limit, every row tail of
+ * a 6-row tile, partial panels of 16 columns, a second chunk of columns
+ * (N > 256), padded strides, int32 and uint8 outputs, and extreme operands
+ * at the largest K. */
+static void test_gemm_small(void **state)
+{
+    (void)state;
+    int ks[] = { 1, 2, 3, 4, 5, 15, 16, 17, 24, 27, 28, 31, 32, 33, 61, 63, 64, 65 };
+    int ms[] = { 1, 2, 3, 4, 5, 6, 7, 13, 38 };
+    int ns[] = { 1, 7, 8, 9, 16, 17, 24, 31, 32, 96, 300 };
+    int bad = 0, t = 0;
+    for (size_t a = 0; a < sizeof ks / sizeof *ks; a++)
+        for (size_t b = 0; b < sizeof ms / sizeof *ms; b++, t++) {
+            int K = ks[a], M = ms[b], N = ns[(a + 3 * b) % (sizeof ns / sizeof *ns)];
+            int lda = K + (t % 3 == 0 ? 5 : 0), ldc = N + (t % 4 == 1 ? 3 : 0);
+            bad += gemm_case_x(M, N, K, lda, ldc, t % 5 == 2, t % 6 == 5, false);
+        }
+    bad += gemm_case_x(19, 300, 64, 64, 300, false, false, true);
+    bad += gemm_case_x(20, 40, 61, 61, 41, true, true, true);
+    assert_int_equal(bad, 0);
+}
+
 /* ---- conv2d --------------------------------------------------------------- */
 
 /* A random geometry: sizes up to the limits, padding sometimes wider than
@@ -734,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_levels),
         cmocka_unit_test(test_gemm),
         cmocka_unit_test(test_gemm_long),
+        cmocka_unit_test(test_gemm_small),
         cmocka_unit_test(test_conv2d),
         cmocka_unit_test(test_depthwise),
         cmocka_unit_test(test_depthwise_3x3),

@@ -206,7 +206,8 @@ void cr_avgpool2d_backward(cr_pool *p, const cr_conv_geom *g, const float *dy, f
  * Threads: work is split over outputs (pixels x channels); integer sums are
  * exact, so results are bit-identical for any thread count. The kernels
  * allocate nothing (conv2d takes its im2col scratch from the caller; the
- * AVX2 level's gemm widens rows of A into a 64 KB buffer on the stack) and
+ * AVX2 level's gemm widens rows of A into a 64 KB buffer on the stack, or
+ * for rows of at most 64 k the weights into a 32 KB one) and
  * have no error paths: callers validate shapes, zero points (0..255) and
  * 0 <= lo <= hi <= 255. Buffers need no particular alignment.
  */

@@ -6,7 +6,8 @@
  * split and call the table of the selected level (q8_isa.c). For AVX2 (no
  * u8 x s8 dot product without saturation: vpmaddwd on int16) the gemm
  * driver widens each block of rows of A to int16 once, on its stack, for
- * all the column tiles it multiplies (gemm16).
+ * all the column tiles it multiplies (gemm16); short rows (K4 <= 64) go to
+ * gemm_small, which also re-lays the chunk's weights as int16 on its stack.
  *
  * Packed gemm weights (cr_q8_gemm_pack; the same for every level): panels
  * of Q8_NR = 16 output columns, K padded to K4 = a multiple of 4 with zero
@@ -41,6 +42,8 @@
 
 #define Q8_NR 16
 #define Q8_A16_ELEMS (1 << 15)   /* int16 of widened A on the driver's stack: 64 KB */
+#define Q8_SMALL_K4 64           /* gemm_small: rows of at most this many k */
+#define Q8_SMALL_ELEMS (1 << 14) /* gemm_small: int16 weights on its stack: 32 KB */
 
 static inline int q8_k4(int K) { return (K + 3) & ~3; }
 
@@ -89,6 +92,13 @@ typedef struct cr_q8_ukr {
      * when mr rows of q8_k4(K) fit its stack buffer (Q8_A16_ELEMS). */
     void (*gemm16)(int K, const int16_t *a, size_t lda, const int8_t *bp, int rows, int cols,
                    uint8_t *c, int32_t *c32, size_t ldc, const cr_q8_req *rq, int j0);
+
+    /* C[M, n0..n1) as q8_gemm_serial, for short rows (AVX2, NULL elsewhere):
+     * called when q8_k4(K) <= Q8_SMALL_K4 and the panels of [n0, n1) hold
+     * at most Q8_SMALL_ELEMS weights, which it re-lays on its stack. */
+    void (*gemm_small)(int M, int n0, int n1, int K, const uint8_t *A, size_t lda,
+                       const int8_t *Bp, uint8_t *C, int32_t *C32, size_t ldc,
+                       const cr_q8_req *rq);
 
     /* The elementwise kernels of kernels.h on n elements. */
     void (*add)(int64_t n, const uint8_t *a, int32_t z_a, float ma, const uint8_t *b,

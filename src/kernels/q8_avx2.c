@@ -8,7 +8,8 @@
  * widened to int16 and multiplied by vpmaddwd: each int32 lane gets two
  * products of a column, the two lanes of a column are added at the end.
  * A is widened once per block of rows by the gemm driver (gemm16), B in
- * the loop; rows too long for the driver's buffer run on bytes (gemm).
+ * the loop; rows too long for the driver's buffer run on bytes (gemm), and
+ * short rows (K4 <= 64) on B widened once per chunk (gemm_small).
  * AVX-VNNI's vpdpbusd (VEX encoded) adds four u8 x s8 products to an int32
  * lane without saturation, as AVX-512 VNNI does on 16 lanes.
  * Depthwise runs the AVX2 row loop at both levels.
@@ -102,26 +103,6 @@ static T_AVX2 void store_tile(const int32_t *out, int rows, int cols, uint8_t *c
     }
 }
 
-/* store_tile for 16 columns requantized into c: both halves of a row
- * packed to one 16-byte store. */
-static T_AVX2 void store_full16(const int32_t *out, int rows, uint8_t *c, size_t ldc,
-                                const cr_q8_req *rq, int j0)
-{
-    __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));
-    __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));
-    __m256i z = _mm256_set1_epi32(rq->z_out);
-    __m256 m0 = load_m(rq, j0, 8), m1 = load_m(rq, j0 + 8, 8);
-    __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5);
-    for (int r = 0; r < rows; r++) {
-        const __m256i *v = (const __m256i *)(const void *)(out + r * 16);
-        /* per 128-bit lane: columns 0-3 | 8-11, then 4-7 | 12-15 */
-        __m256i w = _mm256_packs_epi32(requant8(_mm256_load_si256(v), m0, flo, fhi, z),
-                                       requant8(_mm256_load_si256(v + 1), m1, flo, fhi, z));
-        __m256i b = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w, w), order);
-        _mm_storeu_si128((__m128i *)(void *)(c + r * ldc), _mm256_castsi256_si128(b));
-    }
-}
-
 /* ---- AVX2 gemm on bytes (K4 too large for the driver's int16 buffer):
  * rows in groups of 4, one panel in two halves of 8 columns ------------- */
 
@@ -206,18 +187,25 @@ INLINE T_AVX2 __m256i bcast_w16(const int16_t *p)
     return _mm256_set1_epi64x(v);
 }
 
-/* One half panel (8 columns at w, 64 bytes a group of 4 k) for R rows:
- * the raw accumulators of row r into acc[2 * r], acc[2 * r + 1]. Out of
- * line and without the pairwise adds: inlined, or with them after the
- * loop, GCC 12 spills or copies accumulators inside it. */
+/* One half panel (8 columns: raw weights at w, 64 bytes a group of 4 k;
+ * their 8 int32 biases at bias) for R rows: row r's sums into t[r], in
+ * hadd order (columns 0 1 4 5 | 2 3 6 7). The accumulators start at the
+ * bias in the even lane of each column's pair (the sums wrap modulo 2^32,
+ * so where the bias is added does not matter). Out of line: inlined into
+ * the tile, GCC 12 spills or copies accumulators inside the loop. */
 #define HALF16(R)                                                                            \
     static T_AVX2 __attribute__((noinline)) void half16_##R(int k4, const int16_t *const *ar, \
-                                                            const int8_t *w, __m256i *acc)  \
+                                                            const int8_t *w,                 \
+                                                            const int8_t *bias, __m256i *t)  \
     {                                                                                        \
         __m256i s[R][2];                                                                     \
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)bias);                   \
+        __m256i i0 = _mm256_cvtepu32_epi64(b);                                               \
+        __m256i i1 = _mm256_cvtepu32_epi64(                                                  \
+            _mm_loadu_si128((const __m128i *)(const void *)(bias + 16)));                   \
         UNROLL                                                                               \
         for (int r = 0; r < R; r++)                                                          \
-            s[r][0] = s[r][1] = _mm256_setzero_si256();                                      \
+            s[r][0] = i0, s[r][1] = i1;                                                      \
         for (int k = 0; k < k4; k += 4, w += 64) {                                           \
             __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)w)); \
             __m256i b1 =                                                                     \
@@ -231,38 +219,212 @@ INLINE T_AVX2 __m256i bcast_w16(const int16_t *p)
         }                                                                                    \
         UNROLL                                                                               \
         for (int r = 0; r < R; r++)                                                          \
-            acc[2 * r] = s[r][0], acc[2 * r + 1] = s[r][1];                                  \
+            t[r] = _mm256_hadd_epi32(s[r][0], s[r][1]);                                      \
     }
 HALF16(6)
 HALF16(2)
+
+/* A tile row of 16 columns from its halves' sums (hadd order, bias in),
+ * requantized into c: the multipliers come in hadd order (mm) and one
+ * unpack after the packs restores column order; z is added on int16 (q - z
+ * is within [lo - z, hi - z], nothing saturates), as in dw3_cells. */
+INLINE T_AVX2 void row16_req(__m256i t0, __m256i t1, const __m256 *mm, __m256 flo, __m256 fhi,
+                             __m256i z16, uint8_t *c)
+{
+    __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(t0), mm[0]);
+    __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(t1), mm[1]);
+    __m256i q0 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f0, flo), fhi));
+    __m256i q1 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f1, flo), fhi));
+    /* int16 per 128-bit lane: 0 1 4 5 8 9 12 13 | 2 3 6 7 10 11 14 15 */
+    __m256i w = _mm256_add_epi16(_mm256_packs_epi32(q0, q1), z16);
+    __m256i u = _mm256_packus_epi16(w, w);
+    __m128i v = _mm_unpacklo_epi16(_mm256_castsi256_si128(u), _mm256_extracti128_si256(u, 1));
+    _mm_storeu_si128((__m128i *)(void *)c, v);
+}
 
 static T_AVX2 void gemm16_avx2(int K, const int16_t *a, size_t lda, const int8_t *bp, int rows,
                                int cols, uint8_t *c, int32_t *c32, size_t ldc,
                                const cr_q8_req *rq, int j0)
 {
     const int16_t *ar[MR_AVX2];
-    __m256i acc[2 * MR_AVX2];
-    _Alignas(32) int32_t out[MR_AVX2 * 16];
+    __m256i t[2][MR_AVX2];
     UNROLL
     for (int r = 0; r < MR_AVX2; r++)
         ar[r] = a + (r < rows ? r : 0) * lda;
     for (int h = 0; h < 2 && 8 * h < cols; h++) {
         if (rows <= 2)
-            half16_2(q8_k4(K), ar, bp + 64 + 32 * h, acc);
+            half16_2(q8_k4(K), ar, bp + 64 + 32 * h, bp + 32 * h, t[h]);
         else
-            half16_6(q8_k4(K), ar, bp + 64 + 32 * h, acc);
-        __m256i bias = _mm256_loadu_si256((const __m256i *)(const void *)(bp + 32 * h));
-        for (int r = 0; r < rows; r++) {
-            __m256i t = _mm256_hadd_epi32(acc[2 * r], acc[2 * r + 1]);
-            t = _mm256_permute4x64_epi64(t, _MM_SHUFFLE(3, 1, 2, 0));
+            half16_6(q8_k4(K), ar, bp + 64 + 32 * h, bp + 32 * h, t[h]);
+    }
+    if (c && cols == 16) {
+        __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));
+        __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));
+        __m256i z16 = _mm256_set1_epi16((int16_t)rq->z_out);
+        __m256 mm[2];
+        for (int h = 0; h < 2; h++)
+            mm[h] = _mm256_castpd_ps(_mm256_permute4x64_pd(
+                _mm256_castps_pd(load_m(rq, j0 + 8 * h, 8)), _MM_SHUFFLE(3, 1, 2, 0)));
+        for (int r = 0; r < rows; r++)
+            row16_req(t[0][r], t[1][r], mm, flo, fhi, z16, c + r * ldc);
+        return;
+    }
+    _Alignas(32) int32_t out[MR_AVX2 * 16];
+    for (int h = 0; h < 2 && 8 * h < cols; h++)
+        for (int r = 0; r < rows; r++)
             _mm256_store_si256((__m256i *)(void *)(out + r * 16 + 8 * h),
-                               _mm256_add_epi32(t, bias));
+                               _mm256_permute4x64_epi64(t[h][r], _MM_SHUFFLE(3, 1, 2, 0)));
+    store_tile(out, rows, cols, c, c32, ldc, rq, j0);
+}
+
+/* ---- AVX2 gemm for short rows (K4 <= Q8_SMALL_K4) -----------------------
+ * With few k, the fixed work per tile (widening the weights, the pair sums,
+ * the requantization) weighs as much as the multiply-adds. So the chunk's
+ * panels are re-laid once on the stack as int16 pairs, w[k/2][16 columns]
+ * [2], and a row's pair of k is one 4-byte broadcast: each int32 lane is
+ * one column, the 16 columns two vectors, and a tile of 6 rows x 16
+ * columns runs in one loop with 12 accumulators, without widening or pair
+ * sums. */
+
+/* Panels [0, np) at bp (k4 k each) as int16 pairs at d (16 * k4 a panel):
+ * per group of 4 k, 4 columns a vector as int16 (32-bit units: column c's
+ * pair 0, pair 1, then c + 1's), the even units of two such vectors are
+ * pair 0 of 8 columns, the odd ones pair 1 (shufps, then the 64-bit units
+ * back in column order). */
+static T_AVX2 void small_relayout(int k4, const int8_t *bp, int np, int16_t *d)
+{
+    size_t ps = q8_panel_bytes(k4);
+    for (int p = 0; p < np; p++) {
+        const int8_t *w = bp + (size_t)p * ps + 64;
+        for (int g = 0; g < k4 / 4; g++, w += 64, d += 64) {
+            for (int h = 0; h < 2; h++) {
+                __m256 v0 = _mm256_castsi256_ps(_mm256_cvtepi8_epi16(
+                    _mm_loadu_si128((const __m128i *)(const void *)(w + 32 * h))));
+                __m256 v1 = _mm256_castsi256_ps(_mm256_cvtepi8_epi16(
+                    _mm_loadu_si128((const __m128i *)(const void *)(w + 32 * h + 16))));
+                __m256i e = _mm256_castps_si256(_mm256_shuffle_ps(v0, v1, 0x88));
+                __m256i o = _mm256_castps_si256(_mm256_shuffle_ps(v0, v1, 0xDD));
+                _mm256_store_si256((__m256i *)(void *)(d + 16 * h),
+                                   _mm256_permute4x64_epi64(e, _MM_SHUFFLE(3, 1, 2, 0)));
+                _mm256_store_si256((__m256i *)(void *)(d + 32 + 16 * h),
+                                   _mm256_permute4x64_epi64(o, _MM_SHUFFLE(3, 1, 2, 0)));
+            }
         }
     }
-    if (c && cols == 16)
-        store_full16(out, rows, c, ldc, rq, j0);
-    else
-        store_tile(out, rows, cols, c, c32, ldc, rq, j0);
+}
+
+/* R rows of one panel (int16 pairs at w, int32 biases at bias): row r's
+ * sums (columns 0-7, 8-15) into acc[2 r], acc[2 r + 1]. Out of line, as
+ * half16_R. */
+#define SMALL16(R)                                                                           \
+    static T_AVX2 __attribute__((noinline)) void small16_##R(                                \
+        int k4, const int16_t *const *ar, const int16_t *w, const int8_t *bias, __m256i *acc) \
+    {                                                                                        \
+        __m256i s[R][2];                                                                     \
+        __m256i i0 = _mm256_loadu_si256((const __m256i *)(const void *)bias);               \
+        __m256i i1 = _mm256_loadu_si256((const __m256i *)(const void *)(bias + 32));        \
+        UNROLL                                                                               \
+        for (int r = 0; r < R; r++)                                                          \
+            s[r][0] = i0, s[r][1] = i1;                                                      \
+        for (int k = 0; k < k4; k += 2, w += 32) {                                           \
+            __m256i w0 = _mm256_load_si256((const __m256i *)(const void *)w);               \
+            __m256i w1 = _mm256_load_si256((const __m256i *)(const void *)(w + 16));        \
+            UNROLL                                                                           \
+            for (int r = 0; r < R; r++) {                                                    \
+                int32_t v;                                                                   \
+                memcpy(&v, ar[r] + k, sizeof v);                                             \
+                __m256i av = _mm256_set1_epi32(v);                                           \
+                s[r][0] = _mm256_add_epi32(s[r][0], _mm256_madd_epi16(av, w0));              \
+                s[r][1] = _mm256_add_epi32(s[r][1], _mm256_madd_epi16(av, w1));              \
+            }                                                                                \
+        }                                                                                    \
+        UNROLL                                                                               \
+        for (int r = 0; r < R; r++)                                                          \
+            acc[2 * r] = s[r][0], acc[2 * r + 1] = s[r][1];                                  \
+    }
+SMALL16(6)
+SMALL16(2)
+
+/* Rows of a tile of 16 columns requantized into c (acc in column order);
+ * z added on int16 as in row16_req. */
+static T_AVX2 void small_req16(const __m256i *acc, int rows, uint8_t *c, size_t ldc,
+                               const cr_q8_req *rq, int j0)
+{
+    __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));
+    __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));
+    __m256i z16 = _mm256_set1_epi16((int16_t)rq->z_out);
+    __m256 m0 = load_m(rq, j0, 8), m1 = load_m(rq, j0 + 8, 8);
+    __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5);
+    for (int r = 0; r < rows; r++) {
+        __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[2 * r]), m0);
+        __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[2 * r + 1]), m1);
+        __m256i q0 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f0, flo), fhi));
+        __m256i q1 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f1, flo), fhi));
+        /* per 128-bit lane: columns 0-3 | 8-11, then 4-7 | 12-15 */
+        __m256i w = _mm256_add_epi16(_mm256_packs_epi32(q0, q1), z16);
+        __m256i b = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w, w), order);
+        _mm_storeu_si128((__m128i *)(void *)(c + r * ldc), _mm256_castsi256_si128(b));
+    }
+}
+
+/* A row of K bytes as k4 int16 (zeros past K): 16 a step, the last 16
+ * overlapping the previous ones (never past the row). */
+INLINE T_AVX2 void small_widen(const uint8_t *s, int K, int k4, int16_t *d)
+{
+    int k = 0;
+    if (K >= 16) {
+        for (;; k += 16) {
+            int at = k + 16 <= K ? k : K - 16;
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + at));
+            _mm256_storeu_si256((__m256i *)(void *)(d + at), _mm256_cvtepu8_epi16(v));
+            if (at + 16 >= K)
+                break;
+        }
+        k = K;
+    }
+    for (; k < K; k++)
+        d[k] = s[k];
+    for (; k < k4; k++)
+        d[k] = 0;
+}
+
+static T_AVX2 void gemm_small_avx2(int M, int n0, int n1, int K, const uint8_t *A, size_t lda,
+                                   const int8_t *Bp, uint8_t *C, int32_t *C32, size_t ldc,
+                                   const cr_q8_req *rq)
+{
+    _Alignas(32) int16_t wp[Q8_SMALL_ELEMS];
+    _Alignas(32) int16_t a16[MR_AVX2 * Q8_SMALL_K4];
+    _Alignas(32) int32_t out[MR_AVX2 * 16];
+    __m256i acc[2 * MR_AVX2];
+    int k4 = q8_k4(K), np = (n1 - n0 + Q8_NR - 1) / Q8_NR;
+    small_relayout(k4, Bp + (size_t)(n0 / Q8_NR) * q8_panel_bytes(K), np, wp);
+    for (int i = 0; i < M; i += MR_AVX2) {
+        int rows = M - i < MR_AVX2 ? M - i : MR_AVX2;
+        const int16_t *ar[MR_AVX2];
+        for (int r = 0; r < MR_AVX2; r++) {
+            ar[r] = a16 + (r < rows ? r : 0) * k4;
+            if (r < rows)
+                small_widen(A + (size_t)(i + r) * lda, K, k4, a16 + r * k4);
+        }
+        for (int p = 0; p < np; p++) {
+            int j = n0 + p * Q8_NR, cols = n1 - j < Q8_NR ? n1 - j : Q8_NR;
+            const int8_t *bias = Bp + (size_t)(j / Q8_NR) * q8_panel_bytes(K);
+            if (rows <= 2)
+                small16_2(k4, ar, wp + (size_t)p * 16 * k4, bias, acc);
+            else
+                small16_6(k4, ar, wp + (size_t)p * 16 * k4, bias, acc);
+            size_t at = (size_t)i * ldc + j;
+            if (C && cols == 16) {
+                small_req16(acc, rows, C + at, ldc, rq, j);
+                continue;
+            }
+            for (int r = 0; r < rows; r++) {
+                _mm256_store_si256((__m256i *)(void *)(out + r * 16), acc[2 * r]);
+                _mm256_store_si256((__m256i *)(void *)(out + r * 16 + 8), acc[2 * r + 1]);
+            }
+            store_tile(out, rows, cols, C ? C + at : NULL, C32 ? C32 + at : NULL, ldc, rq, j);
+        }
+    }
 }
 
 /* ---- AVX-VNNI gemm: mr 6, one panel (2 vectors of 8 columns) ------------ */
@@ -678,6 +840,7 @@ const cr_q8_ukr cr_q8_ukr_avx2 = {
     .nr = Q8_NR,
     .gemm = gemm_avx2,
     .gemm16 = gemm16_avx2,
+    .gemm_small = gemm_small_avx2,
     .add = add_avx2,
     .quantize = quantize_avx2,
     .dequantize = dequantize_avx2,

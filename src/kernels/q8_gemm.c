@@ -81,7 +81,13 @@ void q8_gemm_serial(const cr_q8_ukr *u, int M, int n0, int n1, int K, const uint
                     size_t lda, const void *Bp, uint8_t *C, int32_t *C32, size_t ldc,
                     const cr_q8_req *rq)
 {
-    if (u->gemm16 && (size_t)u->mr * q8_k4(K) <= Q8_A16_ELEMS) {
+    int k4 = q8_k4(K);
+    if (u->gemm_small && k4 <= Q8_SMALL_K4 &&
+        (int64_t)(n1 - n0 + Q8_NR - 1) / Q8_NR * Q8_NR * k4 <= Q8_SMALL_ELEMS) {
+        u->gemm_small(M, n0, n1, K, A, lda, Bp, C, C32, ldc, rq);
+        return;
+    }
+    if (u->gemm16 && (size_t)u->mr * k4 <= Q8_A16_ELEMS) {
         gemm_serial16(u, M, n0, n1, K, A, lda, Bp, C, C32, ldc, rq);
         return;
     }
