@@ -160,8 +160,9 @@ if [ -d "$tmp/tl" ]; then
   # the first convolution kept float (--keep-float): a float Conv, then the
   # int8 graph from its quantized output. Its float sums, added in another
   # order, round to the other uint8 code for a few values in 10,000, and the
-  # int8 layers carry that on: within 0.06, not one step (seen: 0.026-0.04)
-  TOL8=0.06 int8 transfer_mnv2_int8_kf "$tmp/tl" "$tmp/transfer_mnv2.onnx" "$tmp/img" $((3 + NR)) \
+  # int8 layers carry that on: within 0.04, not one step (seen: 0.0066 on
+  # these inputs, 0.026 on 3 other random ones)
+  TOL8=0.04 int8 transfer_mnv2_int8_kf "$tmp/tl" "$tmp/transfer_mnv2.onnx" "$tmp/img" $((3 + NR)) \
     "$tmp/x_mix.f32" --keep-float Conv1
   $PY -c "
 import onnx

@@ -151,9 +151,11 @@ if [ -d "$tmp/tl" ]; then
   # the first convolution kept float (quantize --keep-float): a float
   # CONV_2D, then the int8 graph from its quantized output; float sums in
   # another order round to the other code for a few values in 10,000, which
-  # the int8 layers carry on (onnx_export.sh): within 0.06 (seen: 0.019-0.04)
+  # the int8 layers carry on (onnx_export.sh): within 0.04 (seen: 0.015 here,
+  # 0.019 on 3
+  # other random inputs)
   int8 transfer_mnv2_int8_kf "$tmp/tl" "$tmp/transfer_mnv2.tflite" "$tmp/img" \
-    $((3 + NR)) "$tmp/x_mix.f32" 224,224,3 0.06 --keep-float Conv1
+    $((3 + NR)) "$tmp/x_mix.f32" 224,224,3 0.04 --keep-float Conv1
   $PY "$ROOT/tests/tflite/ops.py" "$tmp/transfer_mnv2_int8_kf.tflite" > "$tmp/ops" 2>&1
   [ "$(head -4 "$tmp/ops" | tr '\n' ' ')" = "PAD float32 CONV_2D float32 QUANTIZE float32 DEPTHWISE_CONV_2D int8 " ] ||
     die "transfer_mnv2_int8_kf: the graph does not start PAD, float CONV_2D, QUANTIZE, int8 DEPTHWISE_CONV_2D: $(head -4 "$tmp/ops" | tr '\n' ' ')"
