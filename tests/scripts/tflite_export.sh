@@ -152,8 +152,7 @@ if [ -d "$tmp/tl" ]; then
   # CONV_2D, then the int8 graph from its quantized output; float sums in
   # another order round to the other code for a few values in 10,000, which
   # the int8 layers carry on (onnx_export.sh): within 0.04 (seen: 0.015 here,
-  # 0.019 on 3
-  # other random inputs)
+  # 0.019 on 3 other random inputs)
   int8 transfer_mnv2_int8_kf "$tmp/tl" "$tmp/transfer_mnv2.tflite" "$tmp/img" \
     $((3 + NR)) "$tmp/x_mix.f32" 224,224,3 0.04 --keep-float Conv1
   $PY "$ROOT/tests/tflite/ops.py" "$tmp/transfer_mnv2_int8_kf.tflite" > "$tmp/ops" 2>&1
