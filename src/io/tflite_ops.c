@@ -556,6 +556,21 @@ static int matmul_int8(tl *t, const cr_node *n, const cr_node *last, const cr_no
     return cr_tl_op(t, TFL_FULLY_CONNECTED, 4, in, 3, y, &o) && set(t, last, y) ? 1 : -1;
 }
 
+/* x as a quantized model's int8 Dense reads it when its output stays float
+ * (read_as_float): x's uint8 codes, dequantized; a float x (from a layer
+ * kept float) is quantized first, as crest does. */
+static int codes_as_float(tl *t, const cr_node *x)
+{
+    int k = t->tensor[x->id];
+    if (k < 0 || t->t[k].type == TFL_INT8)
+        return cr_tl_val(t, x);
+    int q = cr_tl_val_q(t, x);
+    if (q < 0)
+        return t->err ? -1 : k;   /* no parameters: crest reads it float too */
+    int y = cr_tl_tensor_dims(t, cr_tl_str(t, "%s_codes_%d", t->t[k].name, t->n_t), &x->shape);
+    return y >= 0 && cr_tl_op(t, TFL_DEQUANTIZE, 2, &q, 1, y, NULL) ? y : -1;
+}
+
 /* x [..., k] @ w [k, units] (a weight): FULLY_CONNECTED with the bias add
  * and activation after it fused; x of rank > 2 through a RESHAPE to
  * [rows, k] and back. */
@@ -578,7 +593,7 @@ static bool emit_matmul(tl *t, const cr_node *n)
         for (int32_t j = 0; j < units; j++)
             f[(size_t)j * (size_t)k + (size_t)i] = w->w->val[(size_t)i * (size_t)units + (size_t)j];
     const char *base = n->layer ? n->layer : "dense";
-    int in[3] = { cr_tl_val(t, x),
+    int in[3] = { t->q && cr_quant_weight(t->q, w->w) ? codes_as_float(t, x) : cr_tl_val(t, x),
                   cr_tl_const(t, cr_tl_str(t, "%s/kernel_%d", base, t->n_t), TFL_FLOAT32, f,
                               (int32_t[]){ units, k }, 2),
                   bias ? cr_tl_val(t, bias->in[1]) : -1 };
