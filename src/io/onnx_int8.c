@@ -137,18 +137,25 @@ static char *zero_u8(ox *o, int32_t z)
     return o->zp_u8[zz];
 }
 
+/* x -> QuantizeLinear (scale qs, zero point z) -> DequantizeLinear (scale
+ * s, the same z): ONNX's Q is saturate(round_half_even(x / qs) + z). */
+static const char *q_dq(ox *o, const char *x, const char *qs, const char *s, const char *z,
+                        const char *what)
+{
+    char *q = x && qs && s && z ? cr_ox_str(o, "%s_q%d", what ? what : "v", o->tmp++) : NULL;
+    if (!q || !cr_ox_node(o, "QuantizeLinear", (const char *[]){ x, qs, z }, 3, q))
+        return NULL;
+    Onnx__NodeProto *d = cr_ox_node(o, "DequantizeLinear", (const char *[]){ q, s, z }, 3,
+                                    cr_ox_str(o, "%s_dq%d", what ? what : "v", o->tmp++));
+    return d ? d->output[0] : NULL;
+}
+
 /* x (float) -> QuantizeLinear -> DequantizeLinear with parameters p: the
  * float value crest's uint8 code of x stands for. */
 static const char *qdq(ox *o, const char *x, const cr_qact *p, const char *what)
 {
     const char *s = cr_ox_scalar_f32(o, p->s), *z = zero_u8(o, p->z);
-    /* ONNX's Q: saturate(round(x / s) + z), as crest's quantize */
-    char *q = z ? cr_ox_str(o, "%s_q%d", what ? what : "v", o->tmp++) : NULL;
-    if (!q || !cr_ox_node(o, "QuantizeLinear", (const char *[]){ x, s, z }, 3, q))
-        return NULL;
-    Onnx__NodeProto *d = cr_ox_node(o, "DequantizeLinear", (const char *[]){ q, s, z }, 3,
-                                    cr_ox_str(o, "%s_dq%d", what ? what : "v", o->tmp++));
-    return d ? d->output[0] : NULL;
+    return q_dq(o, x, s, s, z, what);
 }
 
 /* Crest's quantize node on float x (src/kernels/q8.h): x * (1 / s) in
@@ -161,12 +168,18 @@ static const char *quantized(ox *o, const char *x, const cr_qact *p, const char 
 {
     const char *one = cr_ox_scalar_f32(o, 1.0f), *z = zero_u8(o, p->z), *s = cr_ox_scalar_f32(o, p->s);
     const char *f = cr_ox_binary(o, "Mul", x, cr_ox_scalar_f32(o, 1.0f / p->s), cr_ox_fresh(o, "scaled"));
-    char *q = f && z ? cr_ox_str(o, "%s_q%d", what ? what : "v", o->tmp++) : NULL;
-    if (!q || !cr_ox_node(o, "QuantizeLinear", (const char *[]){ f, one, z }, 3, q))
-        return NULL;
-    Onnx__NodeProto *d = cr_ox_node(o, "DequantizeLinear", (const char *[]){ q, s, z }, 3,
-                                    cr_ox_str(o, "%s_dq%d", what ? what : "v", o->tmp++));
-    return d ? d->output[0] : NULL;
+    return q_dq(o, f, one, s, z, what);
+}
+
+/* n's value is uint8 in crest with parameters p; d is its dequantized form
+ * in the file, in layout nchw. */
+static void mark_u8(ox *o, const cr_node *n, const char *d, bool nchw, const cr_qact *p)
+{
+    o->name[n->id] = (char *)d;
+    o->alt[n->id] = NULL;
+    o->nchw[n->id] = nchw && is4(n);
+    o->u8[n->id] = true;
+    o->par[n->id] = p;
 }
 
 /* Node n's value is uint8 in crest with parameters p: y (its float value,
@@ -175,14 +188,9 @@ static bool set_u8(ox *o, const cr_node *n, const char *y, bool nchw, const cr_q
                    const char *layer)
 {
     const char *d = y ? qdq(o, y, p, layer ? layer : n->layer) : NULL;
-    if (!d)
-        return false;
-    o->name[n->id] = (char *)d;
-    o->alt[n->id] = NULL;
-    o->nchw[n->id] = nchw && is4(n);
-    o->u8[n->id] = true;
-    o->par[n->id] = p;
-    return true;
+    if (d)
+        mark_u8(o, n, d, nchw, p);
+    return d != NULL;
 }
 
 /* Whether an int8 op can read x: it is uint8, or a quantize can make it. */
@@ -490,18 +498,10 @@ static int add_int8(ox *o, const cr_node *n)
     const char *v = term(o, codes_of(o, qin(o, b, nchw)), pb->z, (float)((double)pb->s / po->s));
     const char *f = u && v ? cr_ox_binary(o, "Add", u, v, cr_ox_fresh(o, "add")) : NULL;
     const char *one = cr_ox_scalar_f32(o, 1.0f), *z = zero_u8(o, po->z), *s = cr_ox_scalar_f32(o, po->s);
-    char *q = f && z ? cr_ox_str(o, "%s_q%d", n->layer ? n->layer : "add", o->tmp++) : NULL;
-    if (!q || !cr_ox_node(o, "QuantizeLinear", (const char *[]){ f, one, z }, 3, q))
-        return -1;
-    Onnx__NodeProto *d = cr_ox_node(o, "DequantizeLinear", (const char *[]){ q, s, z }, 3,
-                                    cr_ox_str(o, "%s_dq%d", n->layer ? n->layer : "add", o->tmp++));
+    const char *d = q_dq(o, f, one, s, z, n->layer ? n->layer : "add");
     if (!d)
         return -1;
-    o->name[n->id] = d->output[0];
-    o->alt[n->id] = NULL;
-    o->nchw[n->id] = nchw;
-    o->u8[n->id] = true;
-    o->par[n->id] = po;
+    mark_u8(o, n, d, nchw, po);
     return 1;
 }
 
