@@ -69,7 +69,7 @@ FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_
 FUZZ_TIME ?= 60
 FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 
-.PHONY: all lib test asan clang bench demo setup clean fuzz fuzz-build fuzzers install
+.PHONY: all lib test asan clang bench demo setup clean fuzz fuzz-build fuzzers install print-ldlibs
 all: lib $(BUILD)/crest $(BUILD)/crest.1 $(BUILD)/tests/crest_examples $(TESTS) $(EXAMPLES)
 lib: $(BUILD)/libcrest.a $(BUILD)/libcrest.so
 
@@ -191,3 +191,8 @@ demo: setup all
 
 clean:
 	rm -rf build build-asan build-clang build-fuzz build-mpi
+
+# The link flags, for scripts that build a tool against libcrest.a
+# (tests/fuzz/make_seeds.sh).
+print-ldlibs:
+	@echo $(LDLIBS)

@@ -168,6 +168,25 @@ static int read_keep(cr_quant *q, const cJSON *keep)
     return CREST_OK;
 }
 
+/* The layers keep_float names are layers of m whose kernels have no int8
+ * scales (a hand-edited folder could say otherwise). */
+static int check_keep(crest_model *m, const cr_quant *q)
+{
+    for (int i = 0; i < q->n_keep; i++) {
+        const char *name = q->keep[i];
+        size_t len = strlen(name);
+        if (!crest_model_find_layer(m, name))
+            return cr_fail(CREST_E_FORMAT, "crestQuantization: keep_float names '%s', which is "
+                           "not a layer of model '%s'", name, m->name);
+        for (int j = 0; j < q->n_w; j++)
+            if (!strncmp(q->w[j].name, name, len) && q->w[j].name[len] == '/')
+                return cr_fail(CREST_E_FORMAT, "crestQuantization: layer '%s' is kept float "
+                               "(keep_float) but its weight '%s' has int8 scales", name,
+                               q->w[j].name);
+    }
+    return CREST_OK;
+}
+
 int cr_quant_from_json(crest_model *m, const cJSON *section, const cJSON *manifest)
 {
     if (!section)
@@ -205,6 +224,8 @@ int cr_quant_from_json(crest_model *m, const cJSON *section, const cJSON *manife
         rc = read_keep(q, cJSON_GetObjectItemCaseSensitive(section, "keep_float"));
     if (!rc)
         rc = read_weight_scales(q, manifest);
+    if (!rc)
+        rc = check_keep(m, q);
     for (int i = 0; !rc && i < q->n_w; i++) {
         cr_weight *w = cr_model_find_weight(m, q->w[i].name);
         if (!w || cr_kernel_channels(w) != q->w[i].oc)

@@ -347,6 +347,40 @@ static void test_grid_weights_kept(void **state)
 /* Layers named to stay float keep float kernels (no int8 scales), also
  * after a save and a load; names that are no layer, or a layer without a
  * kernel, are refused and leave the model float. */
+/* The saved folder dir (c1 and hidden kept float) with its keep_float list
+ * edited: loads that fail naming the fault, and a valid edit that loads. */
+static void keep_float_tampered(const char *dir)
+{
+    static const struct {
+        const char *to, *msg;
+    } edits[] = {
+        { "\"keep_float\":\"c1\"", "keep_float is not an array" },
+        { "\"keep_float\":[\"c1\",7]", "keep_float holds a non-string" },
+        { "\"keep_float\":[\"c1\",\"nope\"]", "'nope', which is not a layer" },
+        { "\"keep_float\":[\"c1\",\"pw\"]", "weight 'pw/kernel' has int8 scales" },
+        { "\"keep_float\":[\"c1\"]", NULL },
+    };
+    char *orig = tu_read(dir, "model.json");
+    for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
+        char *t = tu_replace(orig, "\"keep_float\":[\"c1\",\"hidden\"]", edits[i].to);
+        tu_write(dir, "model.json", t, strlen(t));
+        free(t);
+        crest_model *l = NULL;
+        int rc = crest_model_load(&l, dir);
+        if (!edits[i].msg) {
+            assert_int_equal(rc, CREST_OK);
+            crest_model_free(l);
+            continue;
+        }
+        assert_int_equal(rc, CREST_E_FORMAT);
+        assert_null(l);
+        if (!strstr(crest_last_error(), edits[i].msg))
+            fail_msg("edit %zu: %s", i, crest_last_error());
+    }
+    tu_write(dir, "model.json", orig, strlen(orig));
+    free(orig);
+}
+
 static void test_keep_float(void **state)
 {
     (void)state;
@@ -395,10 +429,11 @@ static void test_keep_float(void **state)
     assert_int_equal(li.int8_weights, 3);
     assert_int_equal(crest_predict(l, x, N, pl), CREST_OK);
     assert_memory_equal(p, pl, N * CLASSES * sizeof *p);
+    crest_model_free(l);
+    keep_float_tampered(dir);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
-    crest_model_free(l);
     crest_dataset_free(cal);
     crest_model_free(m);
     free(x);

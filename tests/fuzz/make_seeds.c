@@ -72,6 +72,51 @@ static void tfjs_seed(crest_model *m, const char *name)
     crest_model_free(m);
 }
 
+/* m quantized (crest_quantize) on n random inputs in [-1, 1), keeping the
+ * layers in keep (NULL-terminated) float, then saved as a seed. */
+static void quant_seed(crest_model *m, const char *name, const char *const *keep)
+{
+    crest_dims s = crest_model_input_shape(m);
+    size_t n = 16, len = 1;
+    for (int i = 0; i < s.ndim; i++)
+        len *= (size_t)s.d[i];
+    float *x = malloc(n * len * sizeof *x);
+    int32_t *y = calloc(n, sizeof *y);
+    if (!x || !y)
+        die("out of memory");
+    for (size_t i = 0; i < n * len; i++)
+        x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    crest_dataset *d = NULL;
+    int nk = 0;
+    while (keep && keep[nk])
+        nk++;
+    if (crest_dataset_new(&d, n, s, x, y, 2) ||
+        crest_quantize(m, d, &(crest_quant_opts){ .keep_float = keep, .n_keep_float = nk }))
+        die(name);
+    crest_dataset_free(d);
+    free(x);
+    free(y);
+    tfjs_seed(m, name);
+}
+
+/* Quantized models: their model.json carries crestQuantization (the
+ * activation ranges, keep_float) and the weights int8 codes with scales. */
+static void quant_seeds(void)
+{
+    crest_model *m = NULL;
+    if (crest_model_load(&m, "tests/golden/layers/conv_valid"))
+        die("conv_valid");
+    quant_seed(m, "quant_conv", NULL);
+
+    m = NULL;
+    if (crest_sequential_new(&m, crest_shape(1, 6)) ||
+        crest_add(m, crest_dense(5, CREST_RELU)) || crest_add(m, crest_dense(4, CREST_RELU)) ||
+        crest_add(m, crest_dense(3, CREST_SOFTMAX)))
+        die("mlp");
+    const char *keep[] = { crest_layer_name(crest_model_layer(m, 1)), NULL };
+    quant_seed(m, "quant_mlp_keep_float", keep);
+}
+
 static void tfjs_seeds(void)
 {
     crest_model *m = NULL;
@@ -108,6 +153,7 @@ static void tfjs_seeds(void)
         die("dense features");
     crest_features_free(f);
     tfjs_seed(m, "dense_features");
+    quant_seeds();
 }
 
 /* ---- images ------------------------------------------------------------ */

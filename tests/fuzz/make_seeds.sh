@@ -18,7 +18,7 @@ done
 
 # ---- TF.js: crest-saved models, and small golden models by TF.js -----------
 cc -std=c11 -Wall -Wextra -Werror -O1 -Iinclude -o "$BUILD/make_seeds" tests/fuzz/make_seeds.c \
-  "$BUILD/libcrest.a" -lcjson -ljpeg -lpng -lm -pthread
+  "$BUILD/libcrest.a" $(make -s --no-print-directory print-ldlibs)
 "$BUILD/make_seeds" "$C" "${CREST_DATA:-data}"
 for g in conv_valid dw_valid_dil sepconv bn_infer maxpool_same_s2 zeropad_tblr crop_tblr \
          activations quant_uint8 quant_float16 gap_keepdims relu_options rescaling \
