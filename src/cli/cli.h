@@ -272,6 +272,26 @@ int cli_load_for_model(crest_model *m, const char *cmd, const char *spec, crest_
  * belonging to K classes." (folders) on stderr. */
 int cli_open_images(const char *cmd, const char *spec, const crest_image_opts *io,
                     crest_dataset **out);
+/* --preprocess MODE (as crest_preprocess_parse reads it; the string is
+ * kept) and --image-size HxW (or N; into int[2], each in [1, 8192]): cli_opt
+ * parsers shared by train, predict, evaluate and quantize. */
+int cli_preprocess_opt(const char *cmd, const cli_opt *opt, const char *v, void *dst);
+int cli_image_size_opt(const char *cmd, const cli_opt *opt, const char *v, void *dst);
+/* How images become m's inputs for predict, evaluate and quantize: pre
+ * (--preprocess, or NULL) and hw (--image-size, or {0, 0}) replace those of
+ * the recorded image transform, or make one from m's input [H, W, 1|3] when
+ * none is recorded (a Keras model crest did not train); it is written into
+ * m's metadata, so the command and a model it saves use it. Exit code. */
+int cli_model_images(crest_model *m, const char *cmd, const char *pre, const int *hw);
+/* For an error about a model that records no image transform: "" unless its
+ * input is an image [H, W, 1|3], then a hint naming --preprocess. */
+const char *cli_images_hint(const crest_model *m);
+#define CLI_IMAGE_OPTS(T, pre, hw, md)                                                      \
+    { CLI_CUSTOM_OPT(T, "--preprocess", pre, cli_preprocess_opt), .arg = "MODE", .modes = md, \
+      .help = "none|rescale|tf|torch|caffe: how image pixels become inputs (default:\n"      \
+              "the model's recorded preprocessing; needed for a model that records none)" },  \
+    { CLI_CUSTOM_OPT(T, "--image-size", hw, cli_image_size_opt), .arg = "HxW", .modes = md,   \
+      .help = "the size images are resized to, for a model whose input size is unknown" }
 
 /* The model's K class names (src/cli/labels.c): recorded by train, a table
  * model's classes, else "0".."K-1"; NULL-terminated, NULL when out of memory. */

@@ -12,7 +12,8 @@ typedef struct eval_opts {
     bool json;
     long threads, holdout, limit;
     char delimiter;
-    const char *custom_layers;
+    const char *custom_layers, *preprocess;
+    int image_size[2];
 } eval_opts;
 
 enum { EVAL_SAMPLES = 1,   /* image folders, IDX sets, built-in names */
@@ -28,6 +29,7 @@ static const cli_opt evaluate_options[] = {
     { CLI_CUSTOM_LAYERS_OPT(T, custom_layers) },
     { CLI_INT_OPT(T, "--threads", threads, 1, 256), .arg = "T",
       .help = "worker threads (default: the cores)" },
+    CLI_IMAGE_OPTS(T, preprocess, image_size, EVAL_SAMPLES),
     { CLI_STR_OPT(T, "--label", label), .arg = "COL", .modes = EVAL_TABLE,
       .help = "the label column (checked against the model's)",
       .section = "tables (.csv, .arff, penguins), through the model's feature spec:" },
@@ -97,7 +99,9 @@ static int load_data(crest_model *m, const eval_opts *o, crest_dataset **ds)
 {
     int err = cli_is_table(o->data)
                   ? cli_table_dataset(m, o->data, o->label, o->holdout, o->delimiter, ds)
-                  : cli_load_for_model(m, "evaluate", o->data, ds);
+                  : cli_model_images(m, "evaluate", o->preprocess, o->image_size);
+    if (!err && !cli_is_table(o->data))
+        err = cli_load_for_model(m, "evaluate", o->data, ds);
     if (!err && o->limit > 0 && (size_t)o->limit < crest_dataset_size(*ds)) {
         crest_dataset *sl = NULL;
         err = crest_dataset_slice(*ds, 0, (size_t)o->limit, &sl);

@@ -12,7 +12,8 @@ typedef struct predict_opts {
     const char *data;
     long top, limit;   /* limit < 0: every sample */
     bool json;
-    const char *custom_layers;
+    const char *custom_layers, *preprocess;
+    int image_size[2];
 } predict_opts;
 
 #define T predict_opts
@@ -26,6 +27,7 @@ static const cli_opt predict_options[] = {
       .help = "the K most probable classes of each sample (default 1)" },
     { CLI_FLAG_OPT(T, "--json", json), .help = "{\"predictions\":[{\"input\",\"index\",\"class\","
                                                "\"probs\":[...]}]}: all probabilities" },
+    CLI_IMAGE_OPTS(T, preprocess, image_size, 0),
     { CLI_CUSTOM_LAYERS_OPT(T, custom_layers) },
 };
 #undef T
@@ -116,8 +118,8 @@ static int open_image_input(crest_model *m, const char *src, size_t per, crest_d
     crest_image_opts io;
     int err = crest_model_image_opts(m, &io);
     if (err && err != CREST_E_NOMEM) {   /* name the file, not only the model */
-        fprintf(stderr, "crest predict: %s: the model takes no image files (%s)\n", src,
-                crest_last_error());
+        fprintf(stderr, "crest predict: %s: the model takes no image files (%s)%s\n", src,
+                crest_last_error(), cli_images_hint(m));
         return EXIT_INPUT;
     }
     if (!err && (size_t)io.height * (size_t)io.width * (size_t)(io.channels ? io.channels : 3) != per) {
@@ -248,15 +250,17 @@ int cmd_predict(int argc, char **argv)
         return rc;
     predict_run r = { .o = &o };
     int err = crest_model_load(&r.m, p.pos[0]);
-    if (!err)
+    rc = err ? cli_fail("predict", err)
+             : cli_model_images(r.m, "predict", o.preprocess, o.image_size);
+    if (!rc)
         err = fix_unknown_size(r.m);
-    if (!err) {
+    if (!rc && !err) {
         r.K = (int)crest_model_output_size(r.m);
         r.per = (size_t)crest_dims_count(crest_model_feed_shape(r.m));
         if (!(r.names = cli_class_names(r.m, r.K)))
             err = CREST_E_NOMEM;
     }
-    rc = err ? cli_fail("predict", err) : EXIT_OK;
+    rc = rc ? rc : err ? cli_fail("predict", err) : EXIT_OK;
     r.root = !rc && o.json ? cJSON_CreateObject() : NULL;
     r.arr = r.root ? cJSON_AddArrayToObject(r.root, "predictions") : NULL;
     cJSON *labels = r.root ? cJSON_AddArrayToObject(r.root, "labels") : NULL;

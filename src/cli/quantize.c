@@ -16,7 +16,8 @@ typedef struct quant_opts {
     double percentile;
     bool float_head, json;
     char delimiter;
-    const char *custom_layers, *keep_float;
+    const char *custom_layers, *keep_float, *preprocess;
+    int image_size[2];
 } quant_opts;
 
 enum { Q_SAMPLES = 1, Q_TABLE = 2 };
@@ -48,6 +49,7 @@ static const cli_opt quantize_options[] = {
     { CLI_CUSTOM_LAYERS_OPT(T, custom_layers) },
     { CLI_INT_OPT(T, "--threads", threads, 1, 256), .arg = "T",
       .help = "worker threads (default: the cores)" },
+    CLI_IMAGE_OPTS(T, preprocess, image_size, Q_SAMPLES),
     { CLI_STR_OPT(T, "--label", label), .arg = "COL", .modes = Q_TABLE,
       .help = "the label column (default: the model's)",
       .section = "tables (.csv, .arff, penguins), through the model's feature spec:" },
@@ -127,7 +129,9 @@ static int load_calibration(crest_model *m, const quant_opts *o, crest_dataset *
 {
     int err = cli_is_table(o->calibrate)
                   ? cli_table_dataset(m, o->calibrate, o->label, 0, o->delimiter, ds)
-                  : cli_load_for_model(m, "quantize", o->calibrate, ds);
+                  : cli_model_images(m, "quantize", o->preprocess, o->image_size);
+    if (!err && !cli_is_table(o->calibrate))
+        err = cli_load_for_model(m, "quantize", o->calibrate, ds);
     if (err > 0)
         return err;
     if (!err && crest_dataset_size(*ds) == 0) {

@@ -37,36 +37,6 @@ static int parse_hidden(const char *cmd, const cli_opt *opt, const char *s, void
     }
 }
 
-/* --preprocess MODE, as the library reads it (rescale is also "x/255"). */
-static int parse_preprocess(const char *cmd, const cli_opt *opt, const char *v, void *dst)
-{
-    crest_preprocess pre;
-    if (crest_preprocess_parse(v, &pre)) {
-        fprintf(stderr, "crest %s: %s: %s\n", cmd, opt->name, crest_last_error());
-        return EXIT_INPUT;
-    }
-    *(const char **)dst = v;
-    return 0;
-}
-
-/* --image-size HxW (or one N for NxN): each side in [1, 8192]. */
-static int parse_image_size(const char *cmd, const cli_opt *opt, const char *v, void *dst)
-{
-    int *hw = dst, n = 0;
-    char tail;
-    int k = sscanf(v, "%dx%d%c%n", &hw[0], &hw[1], &tail, &n);
-    if (k == 1 && sscanf(v, "%d%c", &hw[0], &tail) == 1)
-        hw[1] = hw[0];
-    else if (k != 2)
-        hw[0] = 0;
-    if (hw[0] < 1 || hw[1] < 1 || hw[0] > 8192 || hw[1] > 8192) {
-        fprintf(stderr, "crest %s: %s '%s' is not HxW (two sizes in 1..8192, e.g. 224x224)\n",
-                cmd, opt->name, v);
-        return EXIT_INPUT;
-    }
-    return 0;
-}
-
 #define T train_opts
 static const cli_opt train_options[] = {
     { CLI_STR_OPT(T, "--data", data), .arg = "SPEC",
@@ -153,10 +123,10 @@ static const cli_opt train_options[] = {
     { CLI_STR_OPT(T, "--cache", cache), .arg = "DIR", .modes = TRAIN_BASE,
       .help = "cache backbone features on disk; reused when valid" },
     { CLI_CUSTOM_LAYERS_OPT(T, custom_layers), .modes = TRAIN_BASE },
-    { CLI_CUSTOM_OPT(T, "--preprocess", preprocess, parse_preprocess), .arg = "MODE",
+    { CLI_CUSTOM_OPT(T, "--preprocess", preprocess, cli_preprocess_opt), .arg = "MODE",
       .modes = TRAIN_BASE, .help = "none|rescale|tf|torch|caffe (default: the model's\n"
                                    "recorded preprocessing, else rescale = x/255)" },
-    { CLI_CUSTOM_OPT(T, "--image-size", image_size, parse_image_size), .arg = "HxW",
+    { CLI_CUSTOM_OPT(T, "--image-size", image_size, cli_image_size_opt), .arg = "HxW",
       .modes = TRAIN_BASE, .help = "the size images are resized to, for a backbone whose input\n"
                                    "size is unknown (None, fully convolutional; default 256x256,\n"
                                    "Keras' image_dataset_from_directory); a backbone of fixed\n"

@@ -2,7 +2,8 @@
 # Every command's option table against its parser and its --help. The
 # tables are read from the sources (src/cli/*.c: `cli_opt CMD_options[]`,
 # one CLI_<TYPE>_OPT(T, "--name", ...) entry each, CLI_CUSTOM_LAYERS_OPT
-# standing for --custom-layers); for each command:
+# standing for --custom-layers, CLI_IMAGE_OPTS for --preprocess and
+# --image-size); for each command:
 #   - `crest CMD --help` exits 0 and lists exactly the table's options, each
 #     with its value (enum options: their choices), int and float options
 #     with their range [lo, hi];
@@ -22,7 +23,7 @@
 # --help disagree anywhere.
 . "$(dirname "$0")/common.bash"
 checks=0
-CMDS="train evaluate predict summary infer bench export"
+CMDS="train evaluate predict summary infer bench export quantize"
 # exit codes of a bad value other than 3, kept from before the tables
 declare -A BAD_EXIT=([train --pooling]=2)
 
@@ -55,6 +56,7 @@ table_of() {
     $0 ~ "cli_opt " want "_options\\[\\] = \\{" { on = 1; next }
     on && /^};/ { on = 0 }
     on && /CLI_CUSTOM_LAYERS_OPT\(/ { print "CUSTOM", "--custom-layers", ""; next }
+    on && /CLI_IMAGE_OPTS\(/ { print "CUSTOM", "--preprocess", ""; print "CUSTOM", "--image-size", ""; next }
     on && match($0, /CLI_[A-Z]+_OPT\([A-Za-z_]+, "--[a-z0-9-]+"/) {
       s = substr($0, RSTART, RLENGTH); t = s; sub(/^CLI_/, "", t); sub(/_OPT.*/, "", t)
       n = s; sub(/^[^"]*"/, "", n); sub(/"$/, "", n)
