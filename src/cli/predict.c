@@ -74,14 +74,19 @@ static void print_row(cJSON *arr, const char *src, size_t i, const float *p, int
         return;
     }
     printf("%s[%zu]:", src, i);
-    bool used[4096] = { 0 };
-    for (int t = 0; t < top && t < K && K <= 4096; t++) {
+    /* the classes in order of (probability down, index up), any count */
+    int prev = -1;
+    for (int t = 0; t < top && t < K; t++) {
         int best = -1;
-        for (int k = 0; k < K; k++)
-            if (!used[k] && (best < 0 || p[k] > p[best]))
+        for (int k = 0; k < K; k++) {
+            bool after = prev < 0 || p[k] < p[prev] || (p[k] == p[prev] && k > prev);
+            if (after && (best < 0 || p[k] > p[best]))
                 best = k;
-        used[best] = true;
+        }
+        if (best < 0)
+            break;
         printf(" %s (%.4f)", names[best], p[best]);
+        prev = best;
     }
     printf("\n");
 }

@@ -80,5 +80,26 @@ has "$tmp/out" "^Chinstrap( +[0-9]+){3}$" "table confusion rows"
   || die "predict table"
 has "$tmp/out" '"(Adelie|Chinstrap|Gentoo)"' "table predict --json"
 
+# ---- many classes: --top K of a 5000-way classifier (a TF.js folder by hand) --------
+/usr/bin/python3 - "$tmp/big" <<'PY'
+import json, os, struct, sys
+d = sys.argv[1]; os.makedirs(d)
+K = 5000
+layers = [{"class_name": "Dense", "config": {"name": "d", "units": K, "activation": "softmax",
+           "batch_input_shape": [None, 1]}}]
+js = {"format": "layers-model", "modelTopology": {"class_name": "Sequential",
+      "config": {"name": "big", "layers": layers}},
+      "weightsManifest": [{"paths": ["w.bin"], "weights": [
+          {"name": "d/kernel", "shape": [1, K], "dtype": "float32"},
+          {"name": "d/bias", "shape": [K], "dtype": "float32"}]}]}
+json.dump(js, open(d + "/model.json", "w"))
+# logits k / 1000 for x = 1: class 4999 first, then 4998, 4997
+w = [k / 1000.0 for k in range(K)] + [0.0] * K
+open(d + "/w.bin", "wb").write(struct.pack("<%df" % (2 * K), *w))
+open(d + "/x.f32", "wb").write(struct.pack("<f", 1.0))
+PY
+"$C" predict "$tmp/big" "$tmp/big/x.f32" --top 3 > "$tmp/out" 2> "$tmp/err" || die "5000 classes: $(tail -1 "$tmp/err")"
+has "$tmp/out" '\[0\]: 4999 \([0-9.]+\) 4998 \([0-9.]+\) 4997 ' "5000-class predict --top 3"
+
 [ $fail = 0 ] && echo "class_names: ok"
 exit $fail
