@@ -145,6 +145,7 @@ struct crest_node {
     int last_use;                 /* planning: id of last consumer */
     bool keep;                    /* inference plans never reuse its buffer */
     bool q8;                      /* val holds uint8 (int8 graphs, src/quant_graph.c) */
+    bool q16;                     /* val holds int16 (int16-activation graphs) */
 };
 
 struct crest_graph {
@@ -796,7 +797,8 @@ void cr_functional_destroy(crest_model *m);
 /* ---- int8 quantization (src/quant.c, src/quant_graph.c) --------------- */
 
 /* An activation's uint8 parameters: real = s * (q - z); lo, hi the range
- * they cover (calibrated). Keyed by cr_graph_qkeys' names. */
+ * they cover (calibrated). With int16 activations (cr_quant.act16) z = 0
+ * and s = max(|lo|, |hi|) / 32767. Keyed by cr_graph_qkeys' names. */
 typedef struct cr_qact {
     char key[160];
     float lo, hi, s;
@@ -820,6 +822,7 @@ struct cr_quant {
     double percentile;
     int64_t samples;
     bool float_head;
+    bool act16;                   /* activations int16 (symmetric, z = 0), not uint8 */
     char **keep;                  /* layers kept float by name (crest_quant_opts.keep_float) */
     int n_keep;
     int folded_bn;
