@@ -862,6 +862,8 @@ int cr_q8_kernel_rebias(cr_node *n);
 /* CREST_E_UNSUPPORTED naming the model when it is quantized: `what` (e.g.
  * "saved as Keras .h5") needs its float weights. */
 int cr_quant_refuse(const crest_model *m, const char *what);
+/* The same when m's activations are int16 (no export writes them yet). */
+int cr_quant_refuse16(const crest_model *m, const char *what);
 /* Saving (src/io/tfjs.c): the shard of m's weights with the int8 ones as
  * 1-byte codes (specs, one per weight, get their "quantization"), and the
  * "crestQuantization" section of model.json. Loading: the section and the

@@ -97,6 +97,15 @@ int cr_quant_refuse(const crest_model *m, const char *what)
                    "cannot be %s; use the float model it was quantized from", m->name, what);
 }
 
+int cr_quant_refuse16(const crest_model *m, const char *what)
+{
+    if (!m || !m->quant || !m->quant->act16)
+        return CREST_OK;
+    return cr_fail(CREST_E_UNSUPPORTED, "model '%s' has int16 activations (crest quantize "
+                   "--activations int16): it cannot be %s yet; quantize it with the default "
+                   "uint8 activations to export it", m->name, what);
+}
+
 bool crest_model_quantized(const crest_model *m)
 {
     return m && m->quant;
