@@ -165,6 +165,7 @@ typedef struct q8_attr {
     int8_t *k16;
     int64_t *b64;
     int32_t *mult, *shift;
+    double *rs;
     cr_q16_add_par add16;
 } q8_attr;
 
@@ -180,6 +181,8 @@ static void q8_release(cr_node *n)
     cr_free(a->b64);
     cr_free(a->mult);
     cr_free(a->shift);
+    cr_free(a->rs);
+    a->rs = NULL;
     a->packed = a->m = a->orig_attr = NULL;
     a->k16 = NULL;
     a->b64 = NULL;
@@ -346,7 +349,7 @@ static void q16_dense_float(cr_node *n, const cr_ctx *c)
 static void q16_fwd(cr_node *n, const cr_ctx *c)
 {
     q8_attr *a = n->attr;
-    cr_q16_req rq = { .mult = a->mult, .shift = a->shift, .lo = a->lo, .hi = a->hi };
+    cr_q16_req rq = { .mult = a->mult, .shift = a->shift, .rs = a->rs, .lo = a->lo, .hi = a->hi };
     cr_conv_geom geo;
     int64_t cnt = cr_dims_count(&n->shape);
     switch (a->kind) {
@@ -575,7 +578,8 @@ static int q16_parts(const cr_weight *w, const cr_qweight *qw, const cr_weight *
     a->b64 = cr_malloc((size_t)oc * sizeof *a->b64);
     a->mult = cr_malloc((size_t)oc * sizeof *a->mult);
     a->shift = cr_malloc((size_t)oc * sizeof *a->shift);
-    if (!a->b64 || !a->mult || !a->shift)
+    a->rs = cr_malloc((size_t)oc * sizeof *a->rs);
+    if (!a->b64 || !a->mult || !a->shift || !a->rs)
         return cr_fail(CREST_E_NOMEM, "quantize: out of memory packing '%s'", w->name);
     for (int o = 0; o < oc; o++) {
         double unit = (double)s_in * qw->scale[o], lim = 4611686018427387904.0;
@@ -585,6 +589,7 @@ static int q16_parts(const cr_weight *w, const cr_qweight *qw, const cr_weight *
         cr_q16_multiplier((double)s_in * qw->scale[o] / s_out, &a->mult[o], &sh);
         a->shift[o] = sh;
     }
+    cr_q16_req_scales(oc, a->mult, a->shift, a->rs);
     return CREST_OK;
 }
 
@@ -597,6 +602,7 @@ static void attr_free(q8_attr *a)
     cr_free(a->b64);
     cr_free(a->mult);
     cr_free(a->shift);
+    cr_free(a->rs);
 }
 
 static const cr_weight *param_w(const cr_node *n)

@@ -6,7 +6,9 @@
  * and 2 threads and must match byte for byte; inputs are allocated to their
  * exact size (AddressSanitizer sees any read past them). Inputs include
  * the extremes -32768 and 32767, enough products per output to need the
- * int32 -> int64 flush, and more than one block of output channels. */
+ * int32 -> int64 flush, and more than one block of output channels. The
+ * convolutions and the gemm also run on both SIMD levels (generic C and
+ * the AVX2 build of the same loops). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -60,11 +62,21 @@ static int8_t *vals8(size_t n)
 }
 
 static cr_pool *pool2;
+static double *req_rs;   /* the last make_req's scales */
+
+/* Runs r = 0..3: threads 1 and 2 on the generic level, then on the best
+ * one (AVX2 here): every run must give the reference's bits. */
+static cr_pool *run_setup(int r)
+{
+    cr_q8_isa_select(r < 2 ? CR_Q8_GENERIC : cr_q8_isa_best());
+    return r % 2 ? pool2 : NULL;
+}
 
 static int setup(void **state)
 {
     (void)state;
     pool2 = cr_pool_new(2);
+    print_message("q16 levels: generic and %s\n", cr_q8_isa_name(cr_q8_isa_best()));
     return pool2 ? 0 : -1;
 }
 
@@ -72,6 +84,7 @@ static int teardown(void **state)
 {
     (void)state;
     cr_pool_free(pool2);
+    free(req_rs);
     return 0;
 }
 
@@ -143,13 +156,16 @@ static void make_req(int oc, int taps, cr_q16_req *rq, int32_t **mult, int32_t *
 {
     *mult = xmalloc((size_t)oc * sizeof **mult);
     *shift = xmalloc((size_t)oc * sizeof **shift);
+    free(req_rs);
+    req_rs = xmalloc((size_t)oc * sizeof *req_rs);
     for (int o = 0; o < oc; o++) {
         int s;
         double m = 1.0 / (127.0 * sqrt((double)taps) + 1) * (0.5 + irand(0, 1000) / 500.0);
         cr_q16_multiplier(m, &(*mult)[o], &s);
         (*shift)[o] = s;
     }
-    *rq = (cr_q16_req){ .mult = *mult, .shift = *shift, .lo = -32768, .hi = 32767 };
+    cr_q16_req_scales(oc, *mult, *shift, req_rs);
+    *rq = (cr_q16_req){ .mult = *mult, .shift = *shift, .rs = req_rs, .lo = -32768, .hi = 32767 };
     int k = irand(0, 2);
     if (k == 1)
         rq->lo = 0;
@@ -226,9 +242,9 @@ static void conv_case(const cr_conv_geom *g, bool dw)
     int32_t *mult, *shift;
     make_req(g->oc, g->kh * g->kw * (dw ? 1 : g->c), &rq, &mult, &shift);
     ref_conv(g, dw, x, k, b, &rq, want);
-    for (int th = 0; th < 2; th++) {
+    for (int th = 0; th < 4; th++) {
         memset(got, 0x5a, ny * 2 + 16);
-        (dw ? cr_q16_depthwise2d : cr_q16_conv2d)(th ? pool2 : NULL, g, x, k, b, &rq, got);
+        (dw ? cr_q16_depthwise2d : cr_q16_conv2d)(run_setup(th), g, x, k, b, &rq, got);
         assert_memory_equal(got, want, ny * 2);
         for (size_t i = ny * 2; i < ny * 2 + 16; i++)
             assert_int_equal(((uint8_t *)got)[i], 0x5a);
@@ -294,10 +310,10 @@ static void test_gemm(void **state)
                 w64[(size_t)r * N + o] = acc;
                 want[(size_t)r * N + o] = ref_requant(acc, &rq, o);
             }
-        for (int th = 0; th < 2; th++) {
-            cr_q16_gemm(th ? pool2 : NULL, M, N, K, A, B, b, &rq, got, NULL);
+        for (int th = 0; th < 4; th++) {
+            cr_q16_gemm(run_setup(th), M, N, K, A, B, b, &rq, got, NULL);
             assert_memory_equal(got, want, (size_t)M * N * 2);
-            cr_q16_gemm(th ? pool2 : NULL, M, N, K, A, B, b, NULL, NULL, g64);
+            cr_q16_gemm(run_setup(th), M, N, K, A, B, b, NULL, NULL, g64);
             assert_memory_equal(g64, w64, (size_t)M * N * 8);
         }
         free(A);

@@ -343,8 +343,14 @@ static inline int32_t cr_q16_scale(int64_t acc, int32_t mult, int shift)
 typedef struct cr_q16_req {
     const int32_t *mult;   /* [oc] */
     const int32_t *shift;  /* [oc] */
+    const double *rs;      /* [oc] cr_q16_req_scales of them */
     int32_t lo, hi;        /* clamp, -32768 <= lo <= hi <= 32767 */
 } cr_q16_req;
+
+/* rs[c] = r * 2^-t of channel c (exact): for |acc| < 2^31 the kernels
+ * compute floor(acc * rs[c] + 1/2) in double, which is exactly the
+ * requantization above (acc * r has at most 46 significant bits). */
+void cr_q16_req_scales(int oc, const int32_t *mult, const int32_t *shift, double *rs);
 
 static inline int16_t cr_q16_requant(int64_t acc, const cr_q16_req *rq, int c)
 {

@@ -1,6 +1,9 @@
 /* q16.c - int16 x int8 inference kernels (TFLite's "16x8" numbers, see
  * kernels.h), in plain C: the definition of every result.
  *
+ * The hot loops are q16_tmpl.h's, compiled twice: generic and for AVX2
+ * (chosen as the int8 kernels' level is, cr_q8_isa; integer arithmetic, so
+ * the same bits either way).
  * Convolutions, depthwise convolutions and the gemm share one inner loop:
  * per output pixel (or row of A) and block of at most Q16_OB output
  * channels, every input value times its row of weights into int32 partial
@@ -12,10 +15,18 @@
 #include "q8.h"
 
 #include <math.h>
+#ifdef CR_HAVE_X86_UKR
+#include <immintrin.h>
+#endif
 
 #define Q16_OB 256                 /* output channels per block (on the stack) */
 #define Q16_CHUNK_MACS (1 << 18)   /* work per chunk of rows, about */
 #define ELEM_CHUNK 65536
+#ifdef CR_HAVE_X86_UKR
+#define CR_Q16_AVX2(f) f##_avx2
+#else
+#define CR_Q16_AVX2(f) NULL
+#endif
 
 void cr_q16_multiplier(double m, int32_t *mult, int *shift)
 {
@@ -40,6 +51,14 @@ void cr_q16_multiplier(double m, int32_t *mult, int *shift)
     *shift = e;
 }
 
+void cr_q16_req_scales(int oc, const int32_t *mult, const int32_t *shift, double *rs)
+{
+    for (int c = 0; c < oc; c++) {
+        int32_t r = mult[c] < 0x7FFF0000 ? (int32_t)(((int64_t)mult[c] + (1 << 15)) >> 16) : 0x7FFF;
+        rs[c] = ldexp((double)r, shift[c] - 15);
+    }
+}
+
 /* ---- the shared inner loop ------------------------------------------------ */
 
 typedef struct acc_blk {
@@ -47,54 +66,6 @@ typedef struct acc_blk {
     int64_t a64[Q16_OB];
     int on, count;                 /* channels in the block; products in a32 */
 } acc_blk;
-
-static void acc_start(acc_blk *b, const int64_t *bias, int o0, int on)
-{
-    b->on = on;
-    b->count = 0;
-    for (int o = 0; o < on; o++) {
-        b->a32[o] = 0;
-        b->a64[o] = bias ? bias[o0 + o] : 0;
-    }
-}
-
-static void acc_flush(acc_blk *b)
-{
-    for (int o = 0; o < b->on; o++) {
-        b->a64[o] += b->a32[o];
-        b->a32[o] = 0;
-    }
-    b->count = 0;
-}
-
-/* len inputs x[0..len) times rows of weights w + i * ldw (on of them). */
-static void acc_run(acc_blk *b, const int16_t *x, int len, const int8_t *w, size_t ldw)
-{
-    int on = b->on;
-    int32_t *a = b->a32;
-    for (int i = 0; i < len; i++) {
-        int32_t xv = x[i];
-        if (!xv)
-            continue;
-        const int8_t *wr = w + (size_t)i * ldw;
-        for (int o = 0; o < on; o++)
-            a[o] += xv * (int32_t)wr[o];
-        if (++b->count == CR_Q16_FLUSH)
-            acc_flush(b);
-    }
-}
-
-static void acc_store(acc_blk *b, const cr_q16_req *rq, int o0, int16_t *y, int64_t *y64)
-{
-    acc_flush(b);
-    for (int o = 0; o < b->on; o++) {
-        if (y)
-            y[o] = cr_q16_requant(b->a64[o], rq, o0 + o);
-        else
-            y64[o] = b->a64[o];
-    }
-}
-
 /* Rows per chunk for `rows` rows of `per_row` multiply-adds. */
 static int64_t rows_per_chunk(cr_pool *p, int64_t rows, double per_row)
 {
@@ -118,62 +89,49 @@ typedef struct conv_job {
     bool depthwise;
 } conv_job;
 
-/* Output cell (row, ow) of a Conv2D, channels [o0, o0 + on). */
-static void conv_cell(const conv_job *j, acc_blk *b, int64_t row, int ow, int o0, int on)
-{
-    const cr_conv_geom *g = j->g;
-    int oh = (int)(row % g->oh), n = (int)(row / g->oh), i0, i1, t0, t1;
-    int by = oh * g->sh - g->pt, bx = ow * g->sw - g->pl;
-    cr_tap_range(by, g->dh, g->kh, g->h, &i0, &i1);
-    cr_tap_range(bx, g->dw, g->kw, g->w, &t0, &t1);
-    acc_start(b, j->bias, o0, on);
-    for (int i = i0; i < i1; i++)
-        for (int t = t0; t < t1; t++) {
-            const int16_t *x =
-                j->x + (((size_t)n * g->h + by + i * g->dh) * g->w + bx + t * g->dw) * g->c;
-            const int8_t *w = j->k + ((size_t)i * g->kw + t) * g->c * g->oc + o0;
-            acc_run(b, x, g->c, w, (size_t)g->oc);
-        }
-    acc_store(b, j->rq, o0, j->y + ((size_t)row * g->ow + ow) * g->oc + o0, NULL);
-}
+typedef struct gemm_job {
+    int M, N, K;
+    const int16_t *A;
+    const int8_t *B;
+    const int64_t *bias;
+    const cr_q16_req *rq;
+    int16_t *C;
+    int64_t *C64;
+    int64_t rpc;
+} gemm_job;
 
-/* The same for a depthwise convolution (channel o reads input o / dm). */
-static void dw_cell(const conv_job *j, acc_blk *b, int64_t row, int ow, int o0, int on)
-{
-    const cr_conv_geom *g = j->g;
-    int oh = (int)(row % g->oh), n = (int)(row / g->oh), i0, i1, t0, t1, dm = g->oc / g->c;
-    int by = oh * g->sh - g->pt, bx = ow * g->sw - g->pl;
-    cr_tap_range(by, g->dh, g->kh, g->h, &i0, &i1);
-    cr_tap_range(bx, g->dw, g->kw, g->w, &t0, &t1);
-    acc_start(b, j->bias, o0, on);
-    for (int i = i0; i < i1; i++)
-        for (int t = t0; t < t1; t++) {
-            const int16_t *x =
-                j->x + (((size_t)n * g->h + by + i * g->dh) * g->w + bx + t * g->dw) * g->c;
-            const int8_t *w = j->k + ((size_t)i * g->kw + t) * g->oc;
-            for (int o = 0; o < on; o++)
-                b->a32[o] += (int32_t)x[(o0 + o) / dm] * (int32_t)w[o0 + o];
-            if (++b->count == CR_Q16_FLUSH)
-                acc_flush(b);
-        }
-    acc_store(b, j->rq, o0, j->y + ((size_t)row * g->ow + ow) * g->oc + o0, NULL);
-}
+#define Q16_FN(f) f##_generic
+#include "q16_tmpl.h"
+#undef Q16_FN
 
-static void conv_chunk(void *ctx, int i, int nch)
+#ifdef CR_HAVE_X86_UKR
+#ifdef __clang__
+#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2")
+#endif
+#define Q16_FN(f) f##_avx2
+#define Q16_AVX2 1
+#include "q16_tmpl.h"
+#undef Q16_AVX2
+#undef Q16_FN
+#ifdef __clang__
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
+
+/* The level's copy of a hot loop (the int8 kernels' level: cr_q8_isa). */
+static cr_task_fn q16_level(cr_task_fn generic, cr_task_fn avx2)
 {
-    const conv_job *j = ctx;
-    acc_blk b;
-    int64_t lo = i * j->rpc, hi = lo + j->rpc < j->rows ? lo + j->rpc : j->rows;
-    (void)nch;
-    for (int64_t row = lo; row < hi; row++)
-        for (int ow = 0; ow < j->g->ow; ow++)
-            for (int o0 = 0; o0 < j->g->oc; o0 += Q16_OB) {
-                int on = j->g->oc - o0 < Q16_OB ? j->g->oc - o0 : Q16_OB;
-                if (j->depthwise)
-                    dw_cell(j, &b, row, ow, o0, on);
-                else
-                    conv_cell(j, &b, row, ow, o0, on);
-            }
+#ifdef CR_HAVE_X86_UKR
+    if (cr_q8_isa_current() >= CR_Q8_AVX2)
+        return avx2;
+#endif
+    (void)avx2;
+    return generic;
 }
 
 static void conv_run(cr_pool *p, conv_job *j)
@@ -184,7 +142,8 @@ static void conv_run(cr_pool *p, conv_job *j)
         return;
     double per_row = (double)g->ow * g->oc * g->kh * g->kw * (j->depthwise ? 1 : g->c);
     j->rpc = rows_per_chunk(p, j->rows, per_row);
-    cr_pool_chunks(p, (int)((j->rows + j->rpc - 1) / j->rpc), conv_chunk, j);
+    cr_pool_chunks(p, (int)((j->rows + j->rpc - 1) / j->rpc),
+                   q16_level(conv_chunk_generic, CR_Q16_AVX2(conv_chunk)), j);
 }
 
 void cr_q16_conv2d(cr_pool *p, const cr_conv_geom *g, const int16_t *x, const int8_t *k,
@@ -203,32 +162,6 @@ void cr_q16_depthwise2d(cr_pool *p, const cr_conv_geom *g, const int16_t *x, con
 
 /* ---- gemm ------------------------------------------------------------------ */
 
-typedef struct gemm_job {
-    int M, N, K;
-    const int16_t *A;
-    const int8_t *B;
-    const int64_t *bias;
-    const cr_q16_req *rq;
-    int16_t *C;
-    int64_t *C64;
-    int64_t rpc;
-} gemm_job;
-
-static void gemm_chunk(void *ctx, int i, int nch)
-{
-    const gemm_job *j = ctx;
-    acc_blk b;
-    int64_t lo = i * j->rpc, hi = lo + j->rpc < j->M ? lo + j->rpc : j->M;
-    (void)nch;
-    for (int64_t r = lo; r < hi; r++)
-        for (int o0 = 0; o0 < j->N; o0 += Q16_OB) {
-            int on = j->N - o0 < Q16_OB ? j->N - o0 : Q16_OB;
-            size_t at = (size_t)r * j->N + o0;
-            acc_start(&b, j->bias, o0, on);
-            acc_run(&b, j->A + (size_t)r * j->K, j->K, j->B + o0, (size_t)j->N);
-            acc_store(&b, j->rq, o0, j->C ? j->C + at : NULL, j->C64 ? j->C64 + at : NULL);
-        }
-}
 
 void cr_q16_gemm(cr_pool *p, int M, int N, int K, const int16_t *A, const int8_t *B,
                  const int64_t *bias, const cr_q16_req *rq, int16_t *C, int64_t *C64)
@@ -237,7 +170,8 @@ void cr_q16_gemm(cr_pool *p, int M, int N, int K, const int16_t *A, const int8_t
         return;
     gemm_job j = { .M = M, .N = N, .K = K, .A = A, .B = B, .bias = bias, .rq = rq, .C = C,
                    .C64 = C64, .rpc = rows_per_chunk(p, M, (double)N * K) };
-    cr_pool_chunks(p, (int)((M + j.rpc - 1) / j.rpc), gemm_chunk, &j);
+    cr_pool_chunks(p, (int)((M + j.rpc - 1) / j.rpc),
+                   q16_level(gemm_chunk_generic, CR_Q16_AVX2(gemm_chunk)), &j);
 }
 
 /* ---- add -------------------------------------------------------------------- */
