@@ -37,7 +37,30 @@ static void Q16_FN(acc_run)(acc_blk *b, const int16_t *x, int len, const int8_t 
         if (b->count + 4 > CR_Q16_FLUSH)
             Q16_FN(acc_flush)(b);
         const int8_t *w0 = w + (size_t)i * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
-        for (int o = 0; o < on; o++)
+        int o = 0;
+#ifdef Q16_AVX2
+        /* pairs of inputs against pairs of weights (bytes interleaved, then
+         * widened to int16): vpmaddwd sums two exact products per lane */
+        uint32_t p01 = (uint32_t)(uint16_t)x0 | (uint32_t)(uint16_t)x1 << 16;
+        uint32_t p23 = (uint32_t)(uint16_t)x2 | (uint32_t)(uint16_t)x3 << 16;
+        __m256i v01 = _mm256_set1_epi32((int32_t)p01), v23 = _mm256_set1_epi32((int32_t)p23);
+        for (; o + 16 <= on; o += 16) {
+            __m128i b0 = _mm_loadu_si128((const __m128i *)(w0 + o));
+            __m128i b1 = _mm_loadu_si128((const __m128i *)(w1 + o));
+            __m128i b2 = _mm_loadu_si128((const __m128i *)(w2 + o));
+            __m128i b3 = _mm_loadu_si128((const __m128i *)(w3 + o));
+            __m256i lo = _mm256_add_epi32(
+                _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_unpacklo_epi8(b0, b1)), v01),
+                _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_unpacklo_epi8(b2, b3)), v23));
+            __m256i hi = _mm256_add_epi32(
+                _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_unpackhi_epi8(b0, b1)), v01),
+                _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_unpackhi_epi8(b2, b3)), v23));
+            __m256i *d = (__m256i *)(a + o);
+            _mm256_storeu_si256(d, _mm256_add_epi32(_mm256_loadu_si256(d), lo));
+            _mm256_storeu_si256(d + 1, _mm256_add_epi32(_mm256_loadu_si256(d + 1), hi));
+        }
+#endif
+        for (; o < on; o++)
             a[o] += x0 * (int32_t)w0[o] + x1 * (int32_t)w1[o] + x2 * (int32_t)w2[o] +
                     x3 * (int32_t)w3[o];
         b->count += 4;
