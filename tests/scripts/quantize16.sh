@@ -24,10 +24,10 @@ f, q = (json.load(open(a))["predictions"] for a in sys.argv[1:])
 print("%.4f" % (sum(sum(abs(x - y) for x, y in zip(a["probs"], b["probs"])) for a, b in zip(f, q)) / len(f)))
 ' "$1" "$2"; }
 
-# under sanitizers 200 images and 50 calibration samples (the int16 kernels
-# are plain C loops there); floors in proportion
+# under sanitizers 100 images and 50 calibration samples (slow int16 loops
+# there): floor 98 (seen: 100; uint8 gets 95 of the first 100, 193 of 200)
 NT=1000 NCAL=200 FLOOR=985
-[ -n "${CREST_SANITIZED:-}" ] && NT=200 NCAL=50 FLOOR=194
+[ -n "${CREST_SANITIZED:-}" ] && NT=100 NCAL=50 FLOOR=98
 "$C" train --base "$MOB" --data fashion-mnist --limit 2000 --epochs 10 --seed 1 --cache "$CACHE" \
   --out "$tmp/m" > /dev/null 2> "$tmp/err" || { die "train the MobileNetV2 head: $(tail -2 "$tmp/err")"; exit 1; }
 "$C" quantize "$tmp/m" --calibrate fashion-mnist:train --samples $NCAL --activations int16 \
