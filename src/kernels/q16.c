@@ -149,6 +149,11 @@ static void conv_run(cr_pool *p, conv_job *j)
 void cr_q16_conv2d(cr_pool *p, const cr_conv_geom *g, const int16_t *x, const int8_t *k,
                    const int64_t *bias, const cr_q16_req *rq, int16_t *y)
 {
+    if (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 &&
+        g->oh == g->h && g->ow == g->w) {   /* 1x1: x is the [pixels, c] matrix */
+        cr_q16_gemm(p, g->n * g->h * g->w, g->oc, g->c, x, k, bias, rq, y, NULL);
+        return;
+    }
     conv_job j = { .g = g, .x = x, .k = k, .bias = bias, .rq = rq, .y = y };
     conv_run(p, &j);
 }

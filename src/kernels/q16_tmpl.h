@@ -193,18 +193,88 @@ static void Q16_FN(conv_chunk)(void *ctx, int i, int nch)
             }
 }
 
+/* Rows A[r * lda ..] (r < nr <= 4) against the weight rows w + k * ldw,
+ * into bs[r] (the same channels): each group of four weight rows is read
+ * (and on AVX2 interleaved and widened) once for all the rows; a group
+ * whose inputs are all 0 is skipped. Every block gets the same number of
+ * products, so the first one's count stands for all. */
+static void Q16_FN(acc_rows)(acc_blk *bs, int nr, const int16_t *A, size_t lda, int K,
+                             const int8_t *w, size_t ldw)
+{
+    int on = bs[0].on, i = 0;
+    for (; i < K; i += 4) {
+        int g = K - i < 4 ? K - i : 4;
+        int32_t x[4][4] = { { 0 } };
+        int any = 0;
+        for (int r = 0; r < nr; r++)
+            for (int q = 0; q < g; q++)
+                any |= x[r][q] = A[(size_t)r * lda + i + q];
+        if (!any)
+            continue;
+        if (bs[0].count + 4 > CR_Q16_FLUSH)
+            for (int r = 0; r < nr; r++)
+                Q16_FN(acc_flush)(&bs[r]);
+        const int8_t *w0 = w + (size_t)i * ldw, *w1 = g > 1 ? w0 + ldw : w0;
+        const int8_t *w2 = g > 2 ? w1 + ldw : w0, *w3 = g > 3 ? w2 + ldw : w0;
+        int o = 0;
+#ifdef Q16_AVX2
+        __m256i v01[4], v23[4];
+        for (int r = 0; r < nr; r++) {
+            v01[r] = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)x[r][0] |
+                                                 (uint32_t)(uint16_t)x[r][1] << 16));
+            v23[r] = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)x[r][2] |
+                                                 (uint32_t)(uint16_t)x[r][3] << 16));
+        }
+        for (; o + 16 <= on; o += 16) {
+            __m128i b0 = _mm_loadu_si128((const __m128i *)(w0 + o));
+            __m128i b1 = _mm_loadu_si128((const __m128i *)(w1 + o));
+            __m128i b2 = _mm_loadu_si128((const __m128i *)(w2 + o));
+            __m128i b3 = _mm_loadu_si128((const __m128i *)(w3 + o));
+            __m256i l01 = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(b0, b1));
+            __m256i h01 = _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(b0, b1));
+            __m256i l23 = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(b2, b3));
+            __m256i h23 = _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(b2, b3));
+            for (int r = 0; r < nr; r++) {
+                __m256i lo = _mm256_add_epi32(_mm256_madd_epi16(l01, v01[r]),
+                                              _mm256_madd_epi16(l23, v23[r]));
+                __m256i hi = _mm256_add_epi32(_mm256_madd_epi16(h01, v01[r]),
+                                              _mm256_madd_epi16(h23, v23[r]));
+                __m256i *d = (__m256i *)(bs[r].a32 + o);
+                _mm256_storeu_si256(d, _mm256_add_epi32(_mm256_loadu_si256(d), lo));
+                _mm256_storeu_si256(d + 1, _mm256_add_epi32(_mm256_loadu_si256(d + 1), hi));
+            }
+        }
+#endif
+        for (int r = 0; r < nr; r++) {
+            int32_t *a = bs[r].a32, x0 = x[r][0], x1 = x[r][1], x2 = x[r][2], x3 = x[r][3];
+            for (int oo = o; oo < on; oo++)
+                a[oo] += x0 * (int32_t)w0[oo] + x1 * (int32_t)w1[oo] + x2 * (int32_t)w2[oo] +
+                         x3 * (int32_t)w3[oo];
+        }
+        for (int r = 0; r < nr; r++)
+            bs[r].count += 4;
+    }
+}
+
 static void Q16_FN(gemm_chunk)(void *ctx, int i, int nch)
 {
     const gemm_job *j = ctx;
-    acc_blk b;
+    acc_blk b[4];
     int64_t lo = i * j->rpc, hi = lo + j->rpc < j->M ? lo + j->rpc : j->M;
     (void)nch;
-    for (int64_t r = lo; r < hi; r++)
+    for (int64_t r0 = lo; r0 < hi; r0 += 4) {
+        int nr = hi - r0 < 4 ? (int)(hi - r0) : 4;
         for (int o0 = 0; o0 < j->N; o0 += Q16_OB) {
             int on = j->N - o0 < Q16_OB ? j->N - o0 : Q16_OB;
-            size_t at = (size_t)r * j->N + o0;
-            Q16_FN(acc_start)(&b, j->bias, o0, on);
-            Q16_FN(acc_run)(&b, j->A + (size_t)r * j->K, j->K, j->B + o0, (size_t)j->N);
-            Q16_FN(acc_store)(&b, j->rq, o0, j->C ? j->C + at : NULL, j->C64 ? j->C64 + at : NULL);
+            for (int r = 0; r < nr; r++)
+                Q16_FN(acc_start)(&b[r], j->bias, o0, on);
+            Q16_FN(acc_rows)(b, nr, j->A + (size_t)r0 * j->K, (size_t)j->K, j->K, j->B + o0,
+                             (size_t)j->N);
+            for (int r = 0; r < nr; r++) {
+                size_t at = (size_t)(r0 + r) * j->N + o0;
+                Q16_FN(acc_store)(&b[r], j->rq, o0, j->C ? j->C + at : NULL,
+                                  j->C64 ? j->C64 + at : NULL);
+            }
         }
+    }
 }
