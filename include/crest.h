@@ -642,6 +642,13 @@ typedef enum crest_calibration {
     CREST_CALIB_PERCENTILE,      /* ends clipped at a percentile of the values seen */
 } crest_calibration;
 
+/* The activations' number type. */
+typedef enum crest_quant_act {
+    CREST_QACT_UINT8 = 0,        /* per-tensor asymmetric uint8 */
+    CREST_QACT_INT16,            /* per-tensor symmetric int16, zero point 0 (TFLite's
+                                    "16x8": int64 biases, fixed-point requantization) */
+} crest_quant_act;
+
 typedef struct crest_quant_opts {
     crest_calibration method;
     double percentile;           /* CREST_CALIB_PERCENTILE: 0 = 99.99 (in (50, 100]) */
@@ -650,6 +657,7 @@ typedef struct crest_quant_opts {
     bool float_head;             /* keep the last Dense layer (the classifier) float */
     const char *const *keep_float;   /* layers whose kernels stay float (convolutions, */
     int n_keep_float;                /* Dense), by name; NULL / 0: none */
+    crest_quant_act activations;     /* 0: uint8 */
 } crest_quant_opts;
 
 /* Quantizes m in place for int8 inference, calibrated on real inputs
@@ -662,7 +670,11 @@ typedef struct crest_quant_opts {
  * scale[c] * q, q in [-127, 127]; scale[c] the step of the grid the
  * channel's weights lie on if they were quantized before, else max / 127;
  * the float weights are replaced by those values) and every tensor between them gets a per-tensor asymmetric
- * uint8 scale and zero point (real = s * (q - z), 0 exact); last, the
+ * uint8 scale and zero point (real = s * (q - z), 0 exact), or with
+ * o->activations = CREST_QACT_INT16 a symmetric int16 scale (real = s * q,
+ * s = max(|min|, |max|) / 32767; biases int64, accumulators exact in int64,
+ * TFLite's 16x8 fixed-point requantization; average pooling keeps its
+ * input's scale, as TFLite's int16 AVERAGE_POOL_2D); last, the
  * int8 model runs 64 of the samples layer after layer and each kernel's
  * bias takes back the gap between its int8 output's mean and the float
  * model's (the float biases change). Layers named in o->keep_float (or the

@@ -260,11 +260,11 @@ void cr_graph_add_loss(cr_graph *g, cr_node *scalar)
 static int64_t round16(int64_t n) { return (n + 15) & ~(int64_t)15; }
 
 /* Floats of arena a node's value takes: uint8 values (int8 graphs) pack
- * four to a float. */
+ * four to a float, int16 values two. */
 static int64_t value_floats(const cr_node *n)
 {
     int64_t cnt = cr_dims_count(&n->shape);
-    return round16(n->q8 ? (cnt + 3) / 4 : cnt);
+    return round16(n->q8 ? (cnt + 3) / 4 : n->q16 ? (cnt + 1) / 2 : cnt);
 }
 
 typedef struct slot { int64_t off, size; bool busy; } slot;

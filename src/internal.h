@@ -145,6 +145,7 @@ struct crest_node {
     int last_use;                 /* planning: id of last consumer */
     bool keep;                    /* inference plans never reuse its buffer */
     bool q8;                      /* val holds uint8 (int8 graphs, src/quant_graph.c) */
+    bool q16;                     /* val holds int16 (int16-activation graphs) */
 };
 
 struct crest_graph {
@@ -796,7 +797,8 @@ void cr_functional_destroy(crest_model *m);
 /* ---- int8 quantization (src/quant.c, src/quant_graph.c) --------------- */
 
 /* An activation's uint8 parameters: real = s * (q - z); lo, hi the range
- * they cover (calibrated). Keyed by cr_graph_qkeys' names. */
+ * they cover (calibrated). With int16 activations (cr_quant.act16) z = 0
+ * and s = max(|lo|, |hi|) / 32767. Keyed by cr_graph_qkeys' names. */
 typedef struct cr_qact {
     char key[160];
     float lo, hi, s;
@@ -820,6 +822,7 @@ struct cr_quant {
     double percentile;
     int64_t samples;
     bool float_head;
+    bool act16;                   /* activations int16 (symmetric, z = 0), not uint8 */
     char **keep;                  /* layers kept float by name (crest_quant_opts.keep_float) */
     int n_keep;
     int folded_bn;
@@ -859,6 +862,8 @@ int cr_q8_kernel_rebias(cr_node *n);
 /* CREST_E_UNSUPPORTED naming the model when it is quantized: `what` (e.g.
  * "saved as Keras .h5") needs its float weights. */
 int cr_quant_refuse(const crest_model *m, const char *what);
+/* The same when m's activations are int16 (no export writes them yet). */
+int cr_quant_refuse16(const crest_model *m, const char *what);
 /* Saving (src/io/tfjs.c): the shard of m's weights with the int8 ones as
  * 1-byte codes (specs, one per weight, get their "quantization"), and the
  * "crestQuantization" section of model.json. Loading: the section and the

@@ -300,11 +300,21 @@ static void percentile_range(const tstat *t, double p, double *lo, double *hi)
     *hi = t->lo + (b + 1) * w;
 }
 
-/* uint8 parameters of a range: widened to hold 0 (exactly a code). */
-static void act_params(double lo, double hi, cr_qact *a)
+/* uint8 parameters of a range: widened to hold 0 (exactly a code); int16
+ * (i16): symmetric, s = max(|lo|, |hi|) / 32767, z = 0. */
+static void act_params(double lo, double hi, bool i16, cr_qact *a)
 {
     lo = lo < 0 ? lo : 0;
     hi = hi > 0 ? hi : 0;
+    if (i16) {
+        double m = -lo > hi ? -lo : hi;
+        m = m < 1e-6 ? 1e-6 : m;
+        a->s = (float)(m / 32767.0);
+        a->z = 0;
+        a->lo = (float)lo;
+        a->hi = (float)hi;
+        return;
+    }
     if (hi - lo < 1e-6)
         hi = lo + 1e-6;
     float s = (float)((hi - lo) / 255.0);
@@ -446,7 +456,7 @@ static int calibrate(crest_model *m, const crest_dataset *d, size_t n, int bs, i
             percentile_range(&st[i], pct, &lo, &hi);
         cr_qact *a = &q->act[q->n_act++];
         snprintf(a->key, sizeof a->key, "%s", keys[i]);
-        act_params(lo, hi, a);
+        act_params(lo, hi, q->act16, a);
     }
     cr_free(keys);
     cr_free(buf);
@@ -767,12 +777,15 @@ static int bfix_one(bfix_set *b, bfix *f, cr_node *nd, const cr_qact *o)
 {
     int64_t n = cr_dims_count(&nd->shape), oc = f->oc, rows = n / oc;
     const uint8_t *u = (const uint8_t *)nd->val;
+    const int16_t *u16 = nd->q16 ? (const int16_t *)nd->val : NULL;
     double top = f->act == CREST_RELU6 ? 6.0 - (o ? o->s : 0) / 2 : INFINITY;
     memset(b->sum, 0, (size_t)oc * sizeof *b->sum);
     memset(b->lin, 0, (size_t)oc * sizeof *b->lin);
     for (int64_t r = 0; r < rows * oc; r += oc)
         for (int64_t c = 0; c < oc; c++) {
-            double v = o ? (double)o->s * (u[r + c] - o->z) : nd->val[r + c];
+            double v = !o ? nd->val[r + c]
+                       : u16 ? (double)o->s * u16[r + c]
+                             : (double)o->s * (u[r + c] - o->z);
             b->sum[c] += v;
             b->lin[c] += f->act == CREST_LINEAR || (v > 0 && v < top);
         }
@@ -825,6 +838,8 @@ static int check_opts(const crest_quant_opts *o)
     if (o->method == CREST_CALIB_PERCENTILE && o->percentile != 0 &&
         !(o->percentile > 50 && o->percentile <= 100))
         return cr_fail(CREST_E_ARG, "quantize: percentile %g is not in (50, 100]", o->percentile);
+    if (o->activations != CREST_QACT_UINT8 && o->activations != CREST_QACT_INT16)
+        return cr_fail(CREST_E_ARG, "quantize: unknown activation type %d", (int)o->activations);
     if (o->batch_size < 0 || o->batch_size > 4096)
         return cr_fail(CREST_E_ARG, "quantize: batch size %d", o->batch_size);
     if (o->n_keep_float < 0 || (o->n_keep_float && !o->keep_float))
@@ -890,7 +905,8 @@ int crest_quantize(crest_model *m, const crest_dataset *calib, const crest_quant
     if (!q)
         return cr_fail(CREST_E_NOMEM, "quantize: out of memory");
     *q = (cr_quant){ .method = o.method, .percentile = o.method == CREST_CALIB_PERCENTILE ? pct : 0,
-                     .samples = (int64_t)n, .float_head = o.float_head };
+                     .samples = (int64_t)n, .float_head = o.float_head,
+                     .act16 = o.activations == CREST_QACT_INT16 };
     if ((rc = keep_layers(m, &o, q))) {
         cr_quant_free(q);
         return rc;

@@ -21,6 +21,11 @@
  * biases int32 in units of s_in * s_w[c], multipliers m[c] = s_in * s_w[c] /
  * s_out rounded once to float, and the kernels' exact requantization, so
  * the result is the same for any thread count and SIMD level.
+ *
+ * With int16 activations (q->act16) the same rewrite makes the same nodes
+ * with int16 values (n->q16, attribute i16) run by the q16 kernels: biases
+ * int64, fixed-point multipliers (TFLite's 16x8 scheme, kernels.h), the
+ * kernels' int8 codes unpacked; average pooling keeps its input's scale.
  */
 #include "internal.h"
 
@@ -92,6 +97,15 @@ int cr_quant_refuse(const crest_model *m, const char *what)
                    "cannot be %s; use the float model it was quantized from", m->name, what);
 }
 
+int cr_quant_refuse16(const crest_model *m, const char *what)
+{
+    if (!m || !m->quant || !m->quant->act16)
+        return CREST_OK;
+    return cr_fail(CREST_E_UNSUPPORTED, "model '%s' has int16 activations (crest quantize "
+                   "--activations int16): it cannot be %s yet; quantize it with the default "
+                   "uint8 activations to export it", m->name, what);
+}
+
 bool crest_model_quantized(const crest_model *m)
 {
     return m && m->quant;
@@ -145,6 +159,14 @@ typedef struct q8_attr {
     const cr_qweight *qw;
     const cr_weight *bias;
     float s_in, s_out;
+    /* int16 activations: the kernel's int8 codes (layout of the float
+     * kernel), int64 biases, fixed-point multipliers; add's parameters */
+    bool i16;
+    int8_t *k16;
+    int64_t *b64;
+    int32_t *mult, *shift;
+    double *rs;
+    cr_q16_add_par add16;
 } q8_attr;
 
 static void q8_release(cr_node *n)
@@ -155,7 +177,16 @@ static void q8_release(cr_node *n)
     cr_free(a->packed);
     cr_free(a->m);
     cr_free(a->orig_attr);
+    cr_free(a->k16);
+    cr_free(a->b64);
+    cr_free(a->mult);
+    cr_free(a->shift);
+    cr_free(a->rs);
+    a->rs = NULL;
     a->packed = a->m = a->orig_attr = NULL;
+    a->k16 = NULL;
+    a->b64 = NULL;
+    a->mult = a->shift = NULL;
 }
 
 static int same_shape(cr_node *n)
@@ -215,14 +246,22 @@ static int64_t q8_aux(const cr_node *n)
 {
     const q8_attr *a = n->attr;
     cr_conv_geom geo;
+    if (a->i16)   /* a float-out Dense: its int64 sums */
+        return a->kind == Q_DENSE_F ? 2 * cr_dims_count(&n->shape) : 0;
     if (a->kind != Q_CONV || !q8_geom((cr_node *)n, &geo))
         return 0;
     return (int64_t)(cr_q8_conv2d_scratch(&geo, a->threads) + 3) / 4;
 }
 
+static void q16_fwd(cr_node *n, const cr_ctx *c);
+
 static void q8_fwd(cr_node *n, const cr_ctx *c)
 {
     q8_attr *a = n->attr;
+    if (a->i16) {
+        q16_fwd(n, c);
+        return;
+    }
     cr_q8_req rq = req_of(a);
     cr_conv_geom geo;
     int64_t cnt = cr_dims_count(&n->shape);
@@ -284,6 +323,80 @@ static void q8_fwd(cr_node *n, const cr_ctx *c)
         break;
     case Q_DEQUANT:
         cr_q8_dequantize(c->pool, cnt, u8in(n, 0), a->s, a->z_in, n->val);
+        break;
+    }
+}
+
+static const int16_t *i16in(const cr_node *n, int i) { return (const int16_t *)n->in[i]->val; }
+static int16_t *i16out(const cr_node *n) { return (int16_t *)n->val; }
+
+/* A float-out Dense of int16 inputs: the int64 sums into aux, then
+ * acc * m[c] (in double, rounded to float once) and relu / relu6. */
+static void q16_dense_float(cr_node *n, const cr_ctx *c)
+{
+    q8_attr *a = n->attr;
+    int64_t cnt = cr_dims_count(&n->shape);
+    int K = (int)n->in[1]->shape.d[0], N = (int)n->in[1]->shape.d[1], M = (int)(cnt / N);
+    int64_t *acc = (int64_t *)n->aux;
+    cr_q16_gemm(c->pool, M, N, K, i16in(n, 0), a->k16, a->b64, NULL, NULL, acc);
+    float hi = a->hi == 6 ? 6.0f : INFINITY;
+    for (int64_t i = 0; i < cnt; i++) {
+        float f = (float)((double)acc[i] * a->m[i % N]);
+        n->val[i] = a->lo ? (f > 0 ? (f < hi ? f : hi) : 0.0f) : f;
+    }
+}
+
+static void q16_fwd(cr_node *n, const cr_ctx *c)
+{
+    q8_attr *a = n->attr;
+    cr_q16_req rq = { .mult = a->mult, .shift = a->shift, .rs = a->rs, .lo = a->lo, .hi = a->hi };
+    cr_conv_geom geo;
+    int64_t cnt = cr_dims_count(&n->shape);
+    switch (a->kind) {
+    case Q_CONV:
+    case Q_DW:
+        if (q8_geom(n, &geo))
+            (a->kind == Q_DW ? cr_q16_depthwise2d : cr_q16_conv2d)(c->pool, &geo, i16in(n, 0),
+                                                                  a->k16, a->b64, &rq, i16out(n));
+        break;
+    case Q_DENSE: {
+        int K = (int)n->in[1]->shape.d[0], N = (int)n->in[1]->shape.d[1];
+        cr_q16_gemm(c->pool, (int)(cnt / N), N, K, i16in(n, 0), a->k16, a->b64, &rq, i16out(n),
+                    NULL);
+        break;
+    }
+    case Q_DENSE_F:
+        q16_dense_float(n, c);
+        break;
+    case Q_ADD:
+        cr_q16_add(c->pool, cnt, i16in(n, 0), i16in(n, 1), &a->add16, i16out(n));
+        break;
+    case Q_MAXPOOL:
+    case Q_GMAX:
+        if (q8_geom(n, &geo))
+            cr_q16_maxpool2d(c->pool, &geo, i16in(n, 0), i16out(n));
+        break;
+    case Q_AVGPOOL:
+    case Q_GAVG:
+        if (q8_geom(n, &geo))
+            cr_q16_avgpool2d(c->pool, &geo, i16in(n, 0), a->lo, a->hi, i16out(n));
+        break;
+    case Q_COPY:
+        if (n->val != n->in[0]->val)
+            memcpy(n->val, n->in[0]->val, (size_t)cnt * sizeof(int16_t));
+        break;
+    case Q_RELU: {
+        const int16_t *x = i16in(n, 0);
+        int16_t *y = i16out(n);
+        for (int64_t i = 0; i < cnt; i++)
+            y[i] = (int16_t)(x[i] < a->lo ? a->lo : x[i] > a->hi ? a->hi : x[i]);
+        break;
+    }
+    case Q_QUANT:
+        cr_q16_quantize(c->pool, cnt, n->in[0]->val, a->s, i16out(n));
+        break;
+    case Q_DEQUANT:
+        cr_q16_dequantize(c->pool, cnt, i16in(n, 0), a->s, n->val);
         break;
     }
 }
@@ -380,8 +493,14 @@ static bool in_ok(const rewrite *r, const cr_node *x)
 }
 
 /* The clamp of an output with fused activation act (CREST_*). */
-static void clamp_of(int act, const cr_qact *o, int32_t *lo, int32_t *hi)
+static void clamp_of(const rewrite *r, int act, const cr_qact *o, int32_t *lo, int32_t *hi)
 {
+    if (r->q->act16) {   /* TFLite's range for int16: [-32768, 32767] */
+        *lo = act == CREST_RELU || act == CREST_RELU6 ? 0 : -32768;
+        double top = nearbyint(6.0 / o->s);
+        *hi = act == CREST_RELU6 && top < 32767 ? (int32_t)top : 32767;
+        return;
+    }
     *lo = act == CREST_RELU || act == CREST_RELU6 ? o->z : 0;
     *hi = 255;
     if (act == CREST_RELU6) {
@@ -403,9 +522,11 @@ static int become(rewrite *r, cr_node *n, int kind, q8_attr *a)
     na->orig = n->op;
     na->orig_attr = n->attr;
     na->threads = r->threads;
+    na->i16 = r->q->act16;
     n->op = &q8_defs[kind];
     n->attr = na;
-    n->q8 = true;
+    n->q8 = !na->i16;
+    n->q16 = na->i16;
     r->u8[n->id] = true;
     return CREST_OK;
 }
@@ -447,6 +568,43 @@ static int int8_parts(const cr_weight *w, const cr_qweight *qw, const cr_weight 
     return CREST_OK;
 }
 
+/* With int16 activations: a's int64 biases in units of s_in * scale[c]
+ * (kept within 2^62, so sums cannot overflow) and fixed-point multipliers
+ * of s_in * scale[c] / s_out (in double, as TFLite computes them). */
+static int q16_parts(const cr_weight *w, const cr_qweight *qw, const cr_weight *bias,
+                     float s_in, float s_out, q8_attr *a)
+{
+    int oc = qw->oc;
+    a->b64 = cr_malloc((size_t)oc * sizeof *a->b64);
+    a->mult = cr_malloc((size_t)oc * sizeof *a->mult);
+    a->shift = cr_malloc((size_t)oc * sizeof *a->shift);
+    a->rs = cr_malloc((size_t)oc * sizeof *a->rs);
+    if (!a->b64 || !a->mult || !a->shift || !a->rs)
+        return cr_fail(CREST_E_NOMEM, "quantize: out of memory packing '%s'", w->name);
+    for (int o = 0; o < oc; o++) {
+        double unit = (double)s_in * qw->scale[o], lim = 4611686018427387904.0;
+        double v = bias ? nearbyint(bias->val[o] / unit) : 0;
+        a->b64[o] = (int64_t)(v > lim ? lim : v < -lim ? -lim : v);
+        int sh;
+        cr_q16_multiplier((double)s_in * qw->scale[o] / s_out, &a->mult[o], &sh);
+        a->shift[o] = sh;
+    }
+    cr_q16_req_scales(oc, a->mult, a->shift, a->rs);
+    return CREST_OK;
+}
+
+/* What a failed rewrite of a node had allocated. */
+static void attr_free(q8_attr *a)
+{
+    cr_free(a->packed);
+    cr_free(a->m);
+    cr_free(a->k16);
+    cr_free(a->b64);
+    cr_free(a->mult);
+    cr_free(a->shift);
+    cr_free(a->rs);
+}
+
 static const cr_weight *param_w(const cr_node *n)
 {
     return n->kind == CR_NODE_PARAM ? n->w : NULL;
@@ -484,28 +642,29 @@ static int try_conv(rewrite *r, cr_node *n, bool depthwise)
     q8_attr a = { .oc = qw->oc, .z_in = pi->z, .z_out = po->z, .out = po, .qw = qw,
                   .bias = bias, .s_in = pi->s, .s_out = po->s };
     snprintf(a.key, sizeof a.key, "%s", r->keys[n->id]);
-    clamp_of(act, po, &a.lo, &a.hi);
+    clamp_of(r, act, po, &a.lo, &a.hi);
     int8_t *k = NULL;
     int32_t *b = NULL;
     int rc = int8_parts(w, qw, bias, pi->s, po->s, &k, &b, &a.m);
-    if (!rc) {
+    if (!rc && r->q->act16) {
+        rc = q16_parts(w, qw, bias, pi->s, po->s, &a);
+        a.k16 = k;
+        k = NULL;
+    } else if (!rc) {
         size_t bytes = depthwise ? cr_q8_depthwise2d_packed_bytes(&geo)
                                  : cr_q8_conv2d_packed_bytes(&geo);
         if (!(a.packed = cr_malloc(bytes + 1)))
             rc = cr_fail(CREST_E_NOMEM, "quantize: out of memory packing layer '%s'",
                          n->layer ? n->layer : "?");
-    }
-    if (!rc) {
-        if (depthwise)
+        else if (depthwise)
             cr_q8_depthwise2d_pack(&geo, k, b, a.packed);
         else
             cr_q8_conv2d_pack(&geo, k, b, a.z_in, a.packed);
+    }
+    if (!rc)
         rc = become(r, n, depthwise ? Q_DW : Q_CONV, &a);
-    }
-    if (rc) {
-        cr_free(a.packed);
-        cr_free(a.m);
-    }
+    if (rc)
+        attr_free(&a);
     cr_free(k);
     cr_free(b);
     return rc;
@@ -581,24 +740,28 @@ static int try_dense(rewrite *r, cr_node *n)
         a.lo = act != CREST_LINEAR;
         a.hi = act == CREST_RELU6 ? 6 : 0;
     } else {
-        clamp_of(act, po, &a.lo, &a.hi);
+        clamp_of(r, act, po, &a.lo, &a.hi);
     }
     int8_t *k = NULL;
     int32_t *b = NULL;
     int K = (int)n->in[1]->shape.d[0], N = (int)n->in[1]->shape.d[1];
     int rc = int8_parts(w, qw, bias, pi->s, fout ? 1.0f : po->s, &k, &b, &a.m);
-    if (!rc && !(a.packed = cr_malloc(cr_q8_gemm_packed_bytes(K, N) + 1)))
+    if (!rc && r->q->act16) {
+        rc = q16_parts(w, qw, bias, pi->s, fout ? 1.0f : po->s, &a);
+        a.k16 = k;
+        k = NULL;
+    } else if (!rc && !(a.packed = cr_malloc(cr_q8_gemm_packed_bytes(K, N) + 1))) {
         rc = cr_fail(CREST_E_NOMEM, "quantize: out of memory packing layer '%s'",
                      n->layer ? n->layer : "?");
-    if (!rc) {
+    } else if (!rc) {
         cr_q8_gemm_pack(K, N, k, b, a.z_in, a.packed);
-        rc = become(r, n, fout ? Q_DENSE_F : Q_DENSE, &a);
     }
+    if (!rc)
+        rc = become(r, n, fout ? Q_DENSE_F : Q_DENSE, &a);
     cr_free(k);
     cr_free(b);
     if (rc) {
-        cr_free(a.packed);
-        cr_free(a.m);
+        attr_free(&a);
         return rc;
     }
     for (int i = 1; i < len; i++)   /* the chain's end is now n */
@@ -608,7 +771,7 @@ static int try_dense(rewrite *r, cr_node *n)
             if (r->g->nodes[i]->in[j] == end)
                 r->g->nodes[i]->in[j] = n;
     if (fout) {
-        n->q8 = false;
+        n->q8 = n->q16 = false;
         r->u8[n->id] = false;
     }
     r->par[n->id] = fout ? NULL : po;
@@ -627,7 +790,16 @@ int cr_q8_kernel_rebias(cr_node *n)
     float *m = NULL;
     cr_conv_geom geo;
     int rc = int8_parts(w, a->qw, a->bias, a->s_in, a->s_out, &k, &b, &m);
-    if (!rc && a->kind == Q_CONV && q8_geom(n, &geo))
+    if (!rc && a->i16) {   /* the codes stay; new int64 biases */
+        q8_attr t = { 0 };
+        rc = q16_parts(w, a->qw, a->bias, a->s_in, a->s_out, &t);
+        if (!rc) {
+            int64_t *old = a->b64;
+            a->b64 = t.b64;
+            t.b64 = old;
+        }
+        attr_free(&t);
+    } else if (!rc && a->kind == Q_CONV && q8_geom(n, &geo))
         cr_q8_conv2d_pack(&geo, k, b, a->z_in, a->packed);
     else if (!rc && a->kind == Q_DW && q8_geom(n, &geo))
         cr_q8_depthwise2d_pack(&geo, k, b, a->packed);
@@ -649,6 +821,8 @@ static int try_add(rewrite *r, cr_node *n)
     const cr_qact *pa = r->par[n->in[0]->id], *pb = r->par[n->in[1]->id];
     q8_attr a = { .z_in = pa->z, .z_in2 = pb->z, .z_out = po->z, .lo = 0, .hi = 255,
                   .ma = (float)((double)pa->s / po->s), .mb = (float)((double)pb->s / po->s) };
+    if (r->q->act16)
+        cr_q16_add_params(pa->s, pb->s, po->s, &a.add16);
     return become(r, n, Q_ADD, &a);
 }
 
@@ -659,9 +833,13 @@ static int try_bytes(rewrite *r, cr_node *n, int kind)
     if (!r->u8[n->in[0]->id] || !pi)
         return CREST_OK;
     q8_attr a = { .z_in = pi->z, .z_out = pi->z, .lo = 0, .hi = 255 };
+    if (r->q->act16) {
+        a.lo = -32768;
+        a.hi = 32767;
+    }
     if (kind == Q_RELU) {
         const cr_act_def *ad = cr_act_of(n);
-        clamp_of(ad->id, pi, &a.lo, &a.hi);
+        clamp_of(r, ad->id, pi, &a.lo, &a.hi);
     }
     r->par[n->id] = pi;
     return become(r, n, kind, &a);
@@ -672,6 +850,8 @@ static int try_avg(rewrite *r, cr_node *n, int kind)
     const cr_qact *pi = r->par[n->in[0]->id], *po = r->par[n->id];
     if (!r->u8[n->in[0]->id] || !pi || !po)
         return CREST_OK;
+    if (r->q->act16)   /* TFLite's int16 average pool: the input's scale */
+        return try_bytes(r, n, kind);
     q8_attr a = { .z_in = pi->z, .z_out = po->z, .lo = 0, .hi = 255,
                   .ma = (float)((double)pi->s / po->s) };
     return become(r, n, kind, &a);
@@ -714,11 +894,13 @@ static cr_node *converter(const rewrite *r, cr_node *p, bool to_u8)
         return NULL;
     }
     const cr_qact *pp = r->par[p->id];
+    bool i16 = r->q->act16;
     *a = (q8_attr){ .kind = to_u8 ? Q_QUANT : Q_DEQUANT, .s = pp->s, .z_in = pp->z,
-                    .z_out = pp->z };
+                    .z_out = pp->z, .i16 = i16 };
     in[0] = p;
     *c = (cr_node){ .op = &q8_defs[a->kind], .kind = CR_NODE_OP, .n_in = 1, .in = in,
-                    .shape = p->shape, .attr = a, .layer = p->layer, .q8 = to_u8 };
+                    .shape = p->shape, .attr = a, .layer = p->layer, .q8 = to_u8 && !i16,
+                    .q16 = to_u8 && i16 };
     return c;
 }
 

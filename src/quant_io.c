@@ -65,7 +65,7 @@ cJSON *cr_quant_json(const crest_model *m)
     static const char *const methods[] = { "minmax", "percentile" };
     cJSON *o = cJSON_CreateObject(), *acts = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "version", 1);
-    cJSON_AddStringToObject(o, "activations_dtype", "uint8");
+    cJSON_AddStringToObject(o, "activations_dtype", q->act16 ? "int16" : "uint8");
     cJSON_AddStringToObject(o, "weights_dtype", "int8 per channel");
     cJSON_AddStringToObject(o, "calibration", methods[q->method == CREST_CALIB_PERCENTILE]);
     if (q->method == CREST_CALIB_PERCENTILE)
@@ -90,7 +90,7 @@ cJSON *cr_quant_json(const crest_model *m)
 }
 
 /* One "KEY": [s, z, lo, hi] entry. */
-static int read_act(const cJSON *a, cr_qact *out)
+static int read_act(const cJSON *a, bool i16, cr_qact *out)
 {
     double v[4];
     if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != 4)
@@ -101,10 +101,11 @@ static int read_act(const cJSON *a, cr_qact *out)
         v[k] = cJSON_IsNumber(x) ? x->valuedouble : NAN;
     }
     if (!(v[0] > 0 && v[0] < 1e30) || !(v[1] >= 0 && v[1] <= 255 && v[1] == floor(v[1])) ||
+        (i16 && v[1] != 0) ||
         !isfinite(v[2]) || !isfinite(v[3]) || strlen(a->string) >= sizeof out->key)
         return cr_fail(CREST_E_FORMAT, "crestQuantization: activation '%s': scale %g, zero "
-                       "point %g (a scale > 0 and an integer zero in [0, 255])", a->string,
-                       v[0], v[1]);
+                       "point %g (a scale > 0 and an integer zero in [0, 255], 0 for int16)",
+                       a->string, v[0], v[1]);
     *out = (cr_qact){ .s = (float)v[0], .z = (int32_t)v[1], .lo = (float)v[2],
                       .hi = (float)v[3] };
     snprintf(out->key, sizeof out->key, "%s", a->string);
@@ -192,15 +193,19 @@ int cr_quant_from_json(crest_model *m, const cJSON *section, const cJSON *manife
     if (!section)
         return CREST_OK;
     const cJSON *acts = cJSON_GetObjectItemCaseSensitive(section, "activations");
-    const char *method = NULL;
+    const char *method = NULL, *adt = NULL;
     double version, pct, samples;
     int rc;
     if ((rc = cr_json_num(section, "version", 1, 1, CR_JSON_REQUIRED, &version)))
         return cr_wrap(rc, "crestQuantization (this crest reads version 1)");
     if ((rc = cr_json_str(section, "calibration", "minmax", &method)) ||
         (rc = cr_json_num(section, "percentile", 0, 100, 0, &pct)) ||
-        (rc = cr_json_num(section, "samples", 0, 1e15, 0, &samples)))
+        (rc = cr_json_num(section, "samples", 0, 1e15, 0, &samples)) ||
+        (rc = cr_json_str(section, "activations_dtype", "uint8", &adt)))
         return cr_wrap(rc, "crestQuantization");
+    if (strcmp(adt, "uint8") && strcmp(adt, "int16"))
+        return cr_fail(CREST_E_FORMAT, "crestQuantization: activations_dtype '%s' (this crest "
+                       "reads uint8 and int16)", adt);
     if (!cJSON_IsObject(acts))
         return cr_fail(CREST_E_FORMAT, "crestQuantization: no activations object");
     cr_quant *q = cr_calloc(1, sizeof *q);
@@ -213,10 +218,11 @@ int cr_quant_from_json(crest_model *m, const cJSON *section, const cJSON *manife
     q->samples = (int64_t)samples;
     const cJSON *fh = cJSON_GetObjectItemCaseSensitive(section, "float_head");
     q->float_head = cJSON_IsTrue(fh);
+    q->act16 = !strcmp(adt, "int16");
     const cJSON *a;
     cJSON_ArrayForEach(a, acts)
     {
-        if ((rc = read_act(a, &q->act[q->n_act])))
+        if ((rc = read_act(a, q->act16, &q->act[q->n_act])))
             break;
         q->n_act++;
     }

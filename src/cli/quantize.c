@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 typedef struct quant_opts {
-    const char *calibrate, *out, *method, *label;
+    const char *calibrate, *out, *method, *label, *activations;
     long samples, threads;
     double percentile;
     bool float_head, json;
@@ -38,6 +38,9 @@ static const cli_opt quantize_options[] = {
     { CLI_FLOAT_OPT(T, "--percentile", percentile, 50.001, 100), .arg = "P",
       .help = "with --method percentile: the share of values kept in range\n"
               "(default 99.99)" },
+    { CLI_ENUM_OPT(T, "--activations", activations, "uint8|int16"),
+      .help = "the activations' type: per-tensor uint8 (default), or symmetric int16\n"
+              "with int8 weights (TFLite's 16x8: closer to float, slower)" },
     { CLI_FLAG_OPT(T, "--float-head", float_head),
       .help = "keep the classifier (the last Dense layer) float32" },
     { CLI_STR_OPT(T, "--keep-float", keep_float), .arg = "LAYER[,LAYER...]",
@@ -204,7 +207,9 @@ int cmd_quantize(int argc, char **argv)
     crest_quant_opts qo = { .method = o.method && !strcmp(o.method, "percentile")
                                           ? CREST_CALIB_PERCENTILE : CREST_CALIB_MINMAX,
                             .percentile = o.percentile, .samples = (size_t)o.samples,
-                            .float_head = o.float_head, .keep_float = names };
+                            .float_head = o.float_head, .keep_float = names,
+                            .activations = o.activations && !strcmp(o.activations, "int16")
+                                               ? CREST_QACT_INT16 : CREST_QACT_UINT8 };
     if (names)
         qo.n_keep_float = split_names(list, names, (int)(strlen(o.keep_float) / 2 + 1));
     size_t n = o.samples ? (size_t)o.samples : 500;

@@ -321,7 +321,10 @@ int crest_model_save_tflite(crest_model *m, const char *path)
 {
     if (!m || !path)
         return cr_fail(CREST_E_ARG, "save_tflite: NULL argument");
-    int rc = cr_model_build(m);
+    int rc = cr_quant_refuse16(m, "exported to TFLite");
+    if (rc)
+        return rc;
+    rc = cr_model_build(m);
     if (!rc)
         rc = cr_check_finite(m);
     cr_fb b = { 0 };

@@ -299,4 +299,103 @@ void cr_q8_avgpool2d(cr_pool *p, const cr_conv_geom *g, const uint8_t *x, int32_
 void cr_q8_quantize(cr_pool *p, int64_t n, const float *x, float s, int32_t z, uint8_t *q);
 void cr_q8_dequantize(cr_pool *p, int64_t n, const uint8_t *q, float s, int32_t z, float *x);
 
+/* ---- int16 x int8 inference (q16.c): TFLite's "16x8" numbers -----------
+ *
+ * - Activations: int16, per tensor, symmetric: real = s * q (zero point 0).
+ * - Weights: int8 per output channel, as the int8 kernels' (q in [-127, 127]).
+ * - Biases: int64 in units of s_in * s_w[c].
+ * - Accumulator: acc = bias[c] + sum of x * w, exact: int32 partial sums of
+ *   at most CR_Q16_FLUSH products (each |x * w| <= 32768 * 127 < 2^22, so a
+ *   partial stays below 2^30), added into int64.
+ * - Requantization as TFLite's reference int16 kernels, from a Q0.31
+ *   multiplier mult[c] and exponent shift[c] (cr_q16_multiplier):
+ *       r = mult rounded to 16 bits: (mult + 2^15) >> 16, or 0x7FFF when
+ *           mult >= 0x7FFF0000
+ *       t = 15 - shift;  v = (acc * r + 2^(t-1)) >> t   (arithmetic shift)
+ *       q = min(max(v, lo), hi)
+ *   acc is saturated to [-2^47, 2^47) first (TFLite assumes it there). A
+ *   fused relu is lo = 0, relu6 hi = min(32767, round(6 / s_out)); none:
+ *   [-32768, 32767].
+ * - Padding taps read 0.
+ * - Quantize: q = clamp(round(x / s), -32768, 32767) (x / s in float, round
+ *   half away from zero, NaN gives -32768), as TFLite's reference QUANTIZE;
+ *   dequantize: x = (float)q * s.
+ * Results do not depend on the thread count.
+ */
+#define CR_Q16_FLUSH 256
+
+/* TFLite's QuantizeMultiplier: m = mult * 2^(shift - 31), mult in [2^30,
+ * 2^31) (round half away from zero of the frexp fraction), with shift
+ * kept in [-31, 7] (smaller: mult = 0; larger: the largest multiplier). */
+void cr_q16_multiplier(double m, int32_t *mult, int *shift);
+
+/* The requantization above. */
+static inline int32_t cr_q16_scale(int64_t acc, int32_t mult, int shift)
+{
+    const int64_t lim = (int64_t)1 << 47;
+    int64_t r = mult < 0x7FFF0000 ? ((int64_t)mult + (1 << 15)) >> 16 : 0x7FFF;
+    int t = 15 - shift;
+    acc = acc < -lim ? -lim : acc > lim - 1 ? lim - 1 : acc;
+    int64_t v = (acc * r + ((int64_t)1 << (t - 1))) >> t;
+    return (int32_t)(v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : v);
+}
+
+typedef struct cr_q16_req {
+    const int32_t *mult;   /* [oc] */
+    const int32_t *shift;  /* [oc] */
+    const double *rs;      /* [oc] cr_q16_req_scales of them */
+    int32_t lo, hi;        /* clamp, -32768 <= lo <= hi <= 32767 */
+} cr_q16_req;
+
+/* rs[c] = r * 2^-t of channel c (exact): for |acc| < 2^31 the kernels
+ * compute floor(acc * rs[c] + 1/2) in double, which is exactly the
+ * requantization above (acc * r has at most 46 significant bits). */
+void cr_q16_req_scales(int oc, const int32_t *mult, const int32_t *shift, double *rs);
+
+static inline int16_t cr_q16_requant(int64_t acc, const cr_q16_req *rq, int c)
+{
+    int32_t v = cr_q16_scale(acc, rq->mult[c], rq->shift[c]);
+    return (int16_t)(v < rq->lo ? rq->lo : v > rq->hi ? rq->hi : v);
+}
+
+/* Conv2D: x [n,h,w,c] int16, k [kh,kw,c,oc] int8, bias [oc] int64 or NULL,
+ * y [n,oh,ow,oc] int16. Depthwise: k [kh,kw,c,dm] (oc = c*dm). No packing,
+ * no scratch. */
+void cr_q16_conv2d(cr_pool *p, const cr_conv_geom *g, const int16_t *x, const int8_t *k,
+                   const int64_t *bias, const cr_q16_req *rq, int16_t *y);
+void cr_q16_depthwise2d(cr_pool *p, const cr_conv_geom *g, const int16_t *x, const int8_t *k,
+                        const int64_t *bias, const cr_q16_req *rq, int16_t *y);
+/* C[M,N] = A[M,K] (int16) B[K,N] (int8) + bias: requantized into C, or
+ * when C is NULL the int64 accumulators into C64. */
+void cr_q16_gemm(cr_pool *p, int M, int N, int K, const int16_t *A, const int8_t *B,
+                 const int64_t *bias, const cr_q16_req *rq, int16_t *C, int64_t *C64);
+
+/* Add as TFLite's general-scale int16 ADD: with S = 2 max(s_a, s_b)
+ * (double), multipliers of s_a / S, s_b / S and S / (2^15 s_y)
+ * (cr_q16_multiplier, each < 1), per element
+ *     a' = H(a * 2^15, ma, sha), b' = H(b * 2^15, mb, shb)
+ *     y = clamp(H(a' + b', my, shy), lo, hi)
+ * where H(x, m, s) is gemmlowp's rounding doubling high multiply of x by m
+ * then its rounding right shift by -s. */
+typedef struct cr_q16_add_par {
+    int32_t ma, mb, my;
+    int32_t sha, shb, shy;   /* <= 0 */
+    int32_t lo, hi;
+} cr_q16_add_par;
+void cr_q16_add_params(float s_a, float s_b, float s_y, cr_q16_add_par *par);
+void cr_q16_add(cr_pool *p, int64_t n, const int16_t *a, const int16_t *b,
+                const cr_q16_add_par *par, int16_t *y);
+
+/* Pooling (oc == c); input and output share the scale. Max: the largest
+ * value of the window's valid cells (-32768 if none). Average: the sum s
+ * of the valid cells (int64) over their count n, rounded half away from
+ * zero ((s + n/2) / n, or (s - n/2) / n for s <= 0, C division), as
+ * TFLite's int16 AVERAGE_POOL_2D; then clamped to [lo, hi]. */
+void cr_q16_maxpool2d(cr_pool *p, const cr_conv_geom *g, const int16_t *x, int16_t *y);
+void cr_q16_avgpool2d(cr_pool *p, const cr_conv_geom *g, const int16_t *x, int32_t lo,
+                      int32_t hi, int16_t *y);
+
+void cr_q16_quantize(cr_pool *p, int64_t n, const float *x, float s, int16_t *q);
+void cr_q16_dequantize(cr_pool *p, int64_t n, const int16_t *q, float s, float *x);
+
 #endif

@@ -1,0 +1,377 @@
+/* q16.c - int16 x int8 inference kernels (TFLite's "16x8" numbers, see
+ * kernels.h), in plain C: the definition of every result.
+ *
+ * The hot loops are q16_tmpl.h's, compiled twice: generic and for AVX2
+ * (chosen as the int8 kernels' level is, cr_q8_isa; integer arithmetic, so
+ * the same bits either way).
+ * Convolutions, depthwise convolutions and the gemm share one inner loop:
+ * per output pixel (or row of A) and block of at most Q16_OB output
+ * channels, every input value times its row of weights into int32 partial
+ * sums (channels innermost, which the compiler vectorizes), moved into the
+ * int64 accumulators every CR_Q16_FLUSH products, so nothing can overflow.
+ * Zero inputs (padding, relu) are skipped. Threads take chunks of output
+ * rows; each output is computed the same way wherever it falls.
+ */
+#include "q8.h"
+
+#include <math.h>
+#ifdef CR_HAVE_X86_UKR
+#include <immintrin.h>
+#endif
+
+#define Q16_OB 256                 /* output channels per block (on the stack) */
+#define Q16_CHUNK_MACS (1 << 18)   /* work per chunk of rows, about */
+#define ELEM_CHUNK 65536
+#ifdef CR_HAVE_X86_UKR
+#define CR_Q16_AVX2(f) f##_avx2
+#else
+#define CR_Q16_AVX2(f) NULL
+#endif
+
+void cr_q16_multiplier(double m, int32_t *mult, int *shift)
+{
+    *mult = 0;
+    *shift = 0;
+    if (!(m > 0) || !isfinite(m))
+        return;
+    int e;
+    double f = frexp(m, &e);
+    int64_t q = (int64_t)round(f * 2147483648.0);
+    if (q == ((int64_t)1 << 31)) {
+        q /= 2;
+        e++;
+    }
+    if (e < -31)
+        return;
+    if (e > 7) {
+        q = INT32_MAX;
+        e = 7;
+    }
+    *mult = (int32_t)q;
+    *shift = e;
+}
+
+void cr_q16_req_scales(int oc, const int32_t *mult, const int32_t *shift, double *rs)
+{
+    for (int c = 0; c < oc; c++) {
+        int32_t r = mult[c] < 0x7FFF0000 ? (int32_t)(((int64_t)mult[c] + (1 << 15)) >> 16) : 0x7FFF;
+        rs[c] = ldexp((double)r, shift[c] - 15);
+    }
+}
+
+/* ---- the shared inner loop ------------------------------------------------ */
+
+typedef struct acc_blk {
+    int32_t a32[Q16_OB];
+    int64_t a64[Q16_OB];
+    int on, count;                 /* channels in the block; products in a32 */
+} acc_blk;
+/* Rows per chunk for `rows` rows of `per_row` multiply-adds. */
+static int64_t rows_per_chunk(cr_pool *p, int64_t rows, double per_row)
+{
+    int64_t rpc = (int64_t)(Q16_CHUNK_MACS / (per_row + 1));
+    rpc = rpc < 1 ? 1 : rpc;
+    while (rpc > 1 && (rows + rpc - 1) / rpc < 4 * (int64_t)cr_pool_size(p))
+        rpc /= 2;
+    return rpc;
+}
+
+/* ---- convolutions ----------------------------------------------------------- */
+
+typedef struct conv_job {
+    const cr_conv_geom *g;
+    const int16_t *x;
+    const int8_t *k;
+    const int64_t *bias;
+    const cr_q16_req *rq;
+    int16_t *y;
+    int64_t rpc, rows;
+    bool depthwise;
+} conv_job;
+
+typedef struct gemm_job {
+    int M, N, K;
+    const int16_t *A;
+    const int8_t *B;
+    const int64_t *bias;
+    const cr_q16_req *rq;
+    int16_t *C;
+    int64_t *C64;
+    int64_t rpc;
+} gemm_job;
+
+#define Q16_FN(f) f##_generic
+#include "q16_tmpl.h"
+#undef Q16_FN
+
+#ifdef CR_HAVE_X86_UKR
+#ifdef __clang__
+#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2")
+#endif
+#define Q16_FN(f) f##_avx2
+#define Q16_AVX2 1
+#include "q16_tmpl.h"
+#undef Q16_AVX2
+#undef Q16_FN
+#ifdef __clang__
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
+
+/* The level's copy of a hot loop (the int8 kernels' level: cr_q8_isa). */
+static cr_task_fn q16_level(cr_task_fn generic, cr_task_fn avx2)
+{
+#ifdef CR_HAVE_X86_UKR
+    if (cr_q8_isa_current() >= CR_Q8_AVX2)
+        return avx2;
+#endif
+    (void)avx2;
+    return generic;
+}
+
+static void conv_run(cr_pool *p, conv_job *j)
+{
+    const cr_conv_geom *g = j->g;
+    j->rows = (int64_t)g->n * g->oh;
+    if (j->rows <= 0 || g->ow <= 0 || g->oc <= 0)
+        return;
+    double per_row = (double)g->ow * g->oc * g->kh * g->kw * (j->depthwise ? 1 : g->c);
+    j->rpc = rows_per_chunk(p, j->rows, per_row);
+    cr_pool_chunks(p, (int)((j->rows + j->rpc - 1) / j->rpc),
+                   q16_level(conv_chunk_generic, CR_Q16_AVX2(conv_chunk)), j);
+}
+
+void cr_q16_conv2d(cr_pool *p, const cr_conv_geom *g, const int16_t *x, const int8_t *k,
+                   const int64_t *bias, const cr_q16_req *rq, int16_t *y)
+{
+    if (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 &&
+        g->oh == g->h && g->ow == g->w) {   /* 1x1: x is the [pixels, c] matrix */
+        cr_q16_gemm(p, g->n * g->h * g->w, g->oc, g->c, x, k, bias, rq, y, NULL);
+        return;
+    }
+    conv_job j = { .g = g, .x = x, .k = k, .bias = bias, .rq = rq, .y = y };
+    conv_run(p, &j);
+}
+
+void cr_q16_depthwise2d(cr_pool *p, const cr_conv_geom *g, const int16_t *x, const int8_t *k,
+                        const int64_t *bias, const cr_q16_req *rq, int16_t *y)
+{
+    conv_job j = { .g = g, .x = x, .k = k, .bias = bias, .rq = rq, .y = y, .depthwise = true };
+    conv_run(p, &j);
+}
+
+/* ---- gemm ------------------------------------------------------------------ */
+
+
+void cr_q16_gemm(cr_pool *p, int M, int N, int K, const int16_t *A, const int8_t *B,
+                 const int64_t *bias, const cr_q16_req *rq, int16_t *C, int64_t *C64)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    gemm_job j = { .M = M, .N = N, .K = K, .A = A, .B = B, .bias = bias, .rq = rq, .C = C,
+                   .C64 = C64, .rpc = rows_per_chunk(p, M, (double)N * K) };
+    cr_pool_chunks(p, (int)((M + j.rpc - 1) / j.rpc),
+                   q16_level(gemm_chunk_generic, CR_Q16_AVX2(gemm_chunk)), &j);
+}
+
+/* ---- add -------------------------------------------------------------------- */
+
+/* gemmlowp's SaturatingRoundingDoublingHighMul. */
+static int32_t srdhm(int32_t a, int32_t b)
+{
+    if (a == INT32_MIN && b == INT32_MIN)
+        return INT32_MAX;
+    int64_t ab = (int64_t)a * b;
+    int64_t nudge = ab >= 0 ? (1 << 30) : 1 - (1 << 30);
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+/* gemmlowp's RoundingDivideByPOT (e in [0, 31]). */
+static int32_t rdpot(int32_t x, int e)
+{
+    int64_t mask = ((int64_t)1 << e) - 1, rem = (int64_t)x & mask;
+    int64_t threshold = (mask >> 1) + (x < 0);
+    return (int32_t)(((int64_t)x >> e) + (rem > threshold));
+}
+
+static int32_t mul_small(int32_t x, int32_t m, int32_t sh)
+{
+    return rdpot(srdhm(x, m), -sh);
+}
+
+/* A multiplier below 1 (shift <= 0); one that is not saturates at 1. */
+static void small_multiplier(double m, int32_t *mult, int32_t *shift)
+{
+    int s;
+    cr_q16_multiplier(m, mult, &s);
+    if (s > 0) {
+        *mult = INT32_MAX;
+        s = 0;
+    }
+    *shift = s;
+}
+
+void cr_q16_add_params(float s_a, float s_b, float s_y, cr_q16_add_par *par)
+{
+    double twice = 2.0 * (double)(s_a > s_b ? s_a : s_b);
+    small_multiplier((double)s_a / twice, &par->ma, &par->sha);
+    small_multiplier((double)s_b / twice, &par->mb, &par->shb);
+    small_multiplier(twice / (32768.0 * (double)s_y), &par->my, &par->shy);
+    par->lo = -32768;
+    par->hi = 32767;
+}
+
+typedef struct elem_job {
+    int64_t n;
+    const int16_t *a, *b;
+    const float *x;
+    int16_t *y;
+    float *fy;
+    float s;
+    const cr_q16_add_par *par;
+} elem_job;
+
+static void add_task(void *ctx, int ith, int nth)
+{
+    const elem_job *j = ctx;
+    const cr_q16_add_par *p = j->par;
+    int64_t lo, hi;
+    cr_split(j->n, ith, nth, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++) {
+        int32_t a = mul_small(j->a[i] * 32768, p->ma, p->sha);
+        int32_t b = mul_small(j->b[i] * 32768, p->mb, p->shb);
+        int32_t v = mul_small(a + b, p->my, p->shy);
+        j->y[i] = (int16_t)(v < p->lo ? p->lo : v > p->hi ? p->hi : v);
+    }
+}
+
+static void elem_run(cr_pool *p, elem_job *j, cr_task_fn fn)
+{
+    if (j->n <= 0)
+        return;
+    int64_t chunks = (j->n + ELEM_CHUNK - 1) / ELEM_CHUNK;
+    cr_pool_run(p, cr_tasks(p, chunks, (double)j->n, ELEM_CHUNK), fn, j);
+}
+
+void cr_q16_add(cr_pool *p, int64_t n, const int16_t *a, const int16_t *b,
+                const cr_q16_add_par *par, int16_t *y)
+{
+    elem_job j = { .n = n, .a = a, .b = b, .y = y, .par = par };
+    elem_run(p, &j, add_task);
+}
+
+/* ---- conversions ---------------------------------------------------------- */
+
+static void quantize_task(void *ctx, int ith, int nth)
+{
+    const elem_job *j = ctx;
+    int64_t lo, hi;
+    cr_split(j->n, ith, nth, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++) {
+        float f = j->x[i] / j->s;
+        f = f > -32768.0f ? f : -32768.0f;
+        f = f < 32767.0f ? f : 32767.0f;
+        j->y[i] = (int16_t)roundf(f);
+    }
+}
+
+void cr_q16_quantize(cr_pool *p, int64_t n, const float *x, float s, int16_t *q)
+{
+    elem_job j = { .n = n, .x = x, .s = s, .y = q };
+    elem_run(p, &j, quantize_task);
+}
+
+static void dequantize_task(void *ctx, int ith, int nth)
+{
+    const elem_job *j = ctx;
+    int64_t lo, hi;
+    cr_split(j->n, ith, nth, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++)
+        j->fy[i] = (float)j->a[i] * j->s;
+}
+
+void cr_q16_dequantize(cr_pool *p, int64_t n, const int16_t *q, float s, float *x)
+{
+    elem_job j = { .n = n, .a = q, .s = s, .fy = x };
+    elem_run(p, &j, dequantize_task);
+}
+
+/* ---- pooling ---------------------------------------------------------------- */
+
+typedef struct pool_job {
+    const cr_conv_geom *g;
+    const int16_t *x;
+    int16_t *y;
+    bool max;
+    int32_t lo, hi;
+} pool_job;
+
+/* Output cell (row, ow), channels [c0, c0 + nc), nc <= Q16_OB. */
+static void pool_cell(const pool_job *j, int64_t row, int ow, int c0, int nc)
+{
+    const cr_conv_geom *g = j->g;
+    int oh = (int)(row % g->oh), n = (int)(row / g->oh), i0, i1, t0, t1;
+    int by = oh * g->sh - g->pt, bx = ow * g->sw - g->pl;
+    int64_t acc[Q16_OB];
+    cr_tap_range(by, 1, g->kh, g->h, &i0, &i1);
+    cr_tap_range(bx, 1, g->kw, g->w, &t0, &t1);
+    int64_t count = (int64_t)(i1 - i0) * (t1 - t0);
+    int16_t *y = j->y + ((size_t)row * g->ow + ow) * g->c + c0;
+    for (int c = 0; c < nc; c++)
+        acc[c] = j->max ? -32768 : 0;
+    for (int i = i0; i < i1; i++)
+        for (int t = t0; t < t1; t++) {
+            const int16_t *x =
+                j->x + (((size_t)n * g->h + by + i) * g->w + bx + t) * g->c + c0;
+            if (j->max)
+                for (int c = 0; c < nc; c++)
+                    acc[c] = x[c] > acc[c] ? x[c] : acc[c];
+            else
+                for (int c = 0; c < nc; c++)
+                    acc[c] += x[c];
+        }
+    for (int c = 0; c < nc; c++) {
+        int64_t v = acc[c];
+        if (!j->max)
+            v = count <= 0 ? 0 : v > 0 ? (v + count / 2) / count : (v - count / 2) / count;
+        y[c] = (int16_t)(v < j->lo ? j->lo : v > j->hi ? j->hi : v);
+    }
+}
+
+static void pool_task(void *ctx, int ith, int nth)
+{
+    const pool_job *j = ctx;
+    int64_t lo, hi;
+    cr_split((int64_t)j->g->n * j->g->oh, ith, nth, &lo, &hi);
+    for (int64_t row = lo; row < hi; row++)
+        for (int ow = 0; ow < j->g->ow; ow++)
+            for (int c0 = 0; c0 < j->g->c; c0 += Q16_OB)
+                pool_cell(j, row, ow, c0, j->g->c - c0 < Q16_OB ? j->g->c - c0 : Q16_OB);
+}
+
+static void pool_run(cr_pool *p, pool_job *j)
+{
+    const cr_conv_geom *g = j->g;
+    int64_t rows = (int64_t)g->n * g->oh;
+    double work = (double)rows * g->ow * g->c * g->kh * g->kw;
+    if (rows > 0)
+        cr_pool_run(p, cr_tasks(p, rows, work, ELEM_CHUNK), pool_task, j);
+}
+
+void cr_q16_maxpool2d(cr_pool *p, const cr_conv_geom *g, const int16_t *x, int16_t *y)
+{
+    pool_job j = { .g = g, .x = x, .y = y, .max = true, .lo = -32768, .hi = 32767 };
+    pool_run(p, &j);
+}
+
+void cr_q16_avgpool2d(cr_pool *p, const cr_conv_geom *g, const int16_t *x, int32_t lo,
+                      int32_t hi, int16_t *y)
+{
+    pool_job j = { .g = g, .x = x, .y = y, .lo = lo, .hi = hi };
+    pool_run(p, &j);
+}

@@ -1,0 +1,280 @@
+/* q16_tmpl.h - the int16 kernels' hot loops, included by q16.c once per
+ * SIMD level with Q16_FN(name) naming that level's copy (the generic one,
+ * and one compiled for AVX2). The loops are plain C on integers: each copy
+ * gives the same bits, the compiler only vectorizes them differently. */
+
+static void Q16_FN(acc_start)(acc_blk *b, const int64_t *bias, int o0, int on)
+{
+    b->on = on;
+    b->count = 0;
+    for (int o = 0; o < on; o++) {
+        b->a32[o] = 0;
+        b->a64[o] = bias ? bias[o0 + o] : 0;
+    }
+}
+
+static void Q16_FN(acc_flush)(acc_blk *b)
+{
+    for (int o = 0; o < b->on; o++) {
+        b->a64[o] += b->a32[o];
+        b->a32[o] = 0;
+    }
+    b->count = 0;
+}
+
+/* len inputs x[0..len) times rows of weights w + i * ldw (on of them):
+ * four inputs at a time (skipped when all are 0), then one at a time; the
+ * partial sums are flushed before they could hold more than CR_Q16_FLUSH
+ * products. */
+static void Q16_FN(acc_run)(acc_blk *b, const int16_t *x, int len, const int8_t *w, size_t ldw)
+{
+    int on = b->on, i = 0;
+    int32_t *a = b->a32;
+    for (; i + 4 <= len; i += 4) {
+        int32_t x0 = x[i], x1 = x[i + 1], x2 = x[i + 2], x3 = x[i + 3];
+        if (!(x0 | x1 | x2 | x3))
+            continue;
+        if (b->count + 4 > CR_Q16_FLUSH)
+            Q16_FN(acc_flush)(b);
+        const int8_t *w0 = w + (size_t)i * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
+        int o = 0;
+#ifdef Q16_AVX2
+        /* pairs of inputs against pairs of weights (bytes interleaved, then
+         * widened to int16): vpmaddwd sums two exact products per lane */
+        uint32_t p01 = (uint32_t)(uint16_t)x0 | (uint32_t)(uint16_t)x1 << 16;
+        uint32_t p23 = (uint32_t)(uint16_t)x2 | (uint32_t)(uint16_t)x3 << 16;
+        __m256i v01 = _mm256_set1_epi32((int32_t)p01), v23 = _mm256_set1_epi32((int32_t)p23);
+        for (; o + 16 <= on; o += 16) {
+            __m128i b0 = _mm_loadu_si128((const __m128i *)(w0 + o));
+            __m128i b1 = _mm_loadu_si128((const __m128i *)(w1 + o));
+            __m128i b2 = _mm_loadu_si128((const __m128i *)(w2 + o));
+            __m128i b3 = _mm_loadu_si128((const __m128i *)(w3 + o));
+            __m256i lo = _mm256_add_epi32(
+                _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_unpacklo_epi8(b0, b1)), v01),
+                _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_unpacklo_epi8(b2, b3)), v23));
+            __m256i hi = _mm256_add_epi32(
+                _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_unpackhi_epi8(b0, b1)), v01),
+                _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_unpackhi_epi8(b2, b3)), v23));
+            __m256i *d = (__m256i *)(a + o);
+            _mm256_storeu_si256(d, _mm256_add_epi32(_mm256_loadu_si256(d), lo));
+            _mm256_storeu_si256(d + 1, _mm256_add_epi32(_mm256_loadu_si256(d + 1), hi));
+        }
+#endif
+        for (; o < on; o++)
+            a[o] += x0 * (int32_t)w0[o] + x1 * (int32_t)w1[o] + x2 * (int32_t)w2[o] +
+                    x3 * (int32_t)w3[o];
+        b->count += 4;
+    }
+    for (; i < len; i++) {
+        int32_t xv = x[i];
+        if (!xv)
+            continue;
+        if (b->count + 1 > CR_Q16_FLUSH)
+            Q16_FN(acc_flush)(b);
+        const int8_t *wr = w + (size_t)i * ldw;
+        for (int o = 0; o < on; o++)
+            a[o] += xv * (int32_t)wr[o];
+        b->count++;
+    }
+}
+
+/* The block's sums requantized into y (or as they are into y64). Sums that
+ * fit in int32 (all of them, in practice) take the exact double form of
+ * the requantization (cr_q16_req_scales), which vectorizes. */
+static void Q16_FN(acc_store)(acc_blk *b, const cr_q16_req *rq, int o0, int16_t *y,
+                              int64_t *y64)
+{
+    int on = b->on;
+    int32_t *restrict s32 = b->a32;
+    int64_t *restrict s64 = b->a64;
+    int small = 1;
+    for (int o = 0; o < on; o++) {
+        int64_t v = s64[o] + s32[o];
+        s64[o] = v;
+        s32[o] = (int32_t)v;
+        small &= s32[o] == v;
+    }
+    if (!y) {
+        memcpy(y64, s64, (size_t)on * sizeof *y64);
+        return;
+    }
+    if (!small) {
+        for (int o = 0; o < on; o++)
+            y[o] = cr_q16_requant(s64[o], rq, o0 + o);
+        return;
+    }
+    const double *restrict rs = rq->rs + o0;
+    int16_t *restrict yo = y;
+    double lo = rq->lo, hi = rq->hi;
+    int o = 0;
+#ifdef Q16_AVX2
+    /* four at a time: the same double operations (no NaN can occur) */
+    const __m256d vlo = _mm256_set1_pd(lo), vhi = _mm256_set1_pd(hi), half = _mm256_set1_pd(0.5);
+    for (; o + 4 <= on; o += 4) {
+        __m256d f = _mm256_cvtepi32_pd(_mm_loadu_si128((const __m128i *)(s32 + o)));
+        f = _mm256_floor_pd(_mm256_add_pd(_mm256_mul_pd(f, _mm256_loadu_pd(rs + o)), half));
+        f = _mm256_min_pd(_mm256_max_pd(f, vlo), vhi);
+        __m128i q = _mm256_cvttpd_epi32(f);
+        _mm_storel_epi64((__m128i *)(yo + o), _mm_packs_epi32(q, q));
+    }
+#endif
+    for (; o < on; o++) {
+        double f = floor((double)s32[o] * rs[o] + 0.5);
+        f = f < lo ? lo : f;
+        f = f > hi ? hi : f;
+        yo[o] = (int16_t)f;
+    }
+}
+
+/* Output cell (row, ow) of a Conv2D, channels [o0, o0 + on). */
+static void Q16_FN(conv_cell)(const conv_job *j, acc_blk *b, int64_t row, int ow, int o0, int on)
+{
+    const cr_conv_geom *g = j->g;
+    int oh = (int)(row % g->oh), n = (int)(row / g->oh), i0, i1, t0, t1;
+    int by = oh * g->sh - g->pt, bx = ow * g->sw - g->pl;
+    cr_tap_range(by, g->dh, g->kh, g->h, &i0, &i1);
+    cr_tap_range(bx, g->dw, g->kw, g->w, &t0, &t1);
+    Q16_FN(acc_start)(b, j->bias, o0, on);
+    for (int i = i0; i < i1; i++)
+        for (int t = t0; t < t1; t++) {
+            const int16_t *x =
+                j->x + (((size_t)n * g->h + by + i * g->dh) * g->w + bx + t * g->dw) * g->c;
+            const int8_t *w = j->k + ((size_t)i * g->kw + t) * g->c * g->oc + o0;
+            Q16_FN(acc_run)(b, x, g->c, w, (size_t)g->oc);
+        }
+    Q16_FN(acc_store)(b, j->rq, o0, j->y + ((size_t)row * g->ow + ow) * g->oc + o0, NULL);
+}
+
+/* The same for a depthwise convolution (channel o reads input o / dm): one
+ * product per channel and tap. */
+static void Q16_FN(dw_cell)(const conv_job *j, acc_blk *b, int64_t row, int ow, int o0, int on)
+{
+    const cr_conv_geom *g = j->g;
+    int oh = (int)(row % g->oh), n = (int)(row / g->oh), i0, i1, t0, t1, dm = g->oc / g->c;
+    int by = oh * g->sh - g->pt, bx = ow * g->sw - g->pl;
+    int32_t *a = b->a32;
+    cr_tap_range(by, g->dh, g->kh, g->h, &i0, &i1);
+    cr_tap_range(bx, g->dw, g->kw, g->w, &t0, &t1);
+    Q16_FN(acc_start)(b, j->bias, o0, on);
+    for (int i = i0; i < i1; i++)
+        for (int t = t0; t < t1; t++) {
+            const int16_t *x =
+                j->x + (((size_t)n * g->h + by + i * g->dh) * g->w + bx + t * g->dw) * g->c;
+            const int8_t *w = j->k + ((size_t)i * g->kw + t) * g->oc + o0;
+            if (b->count + 1 > CR_Q16_FLUSH)
+                Q16_FN(acc_flush)(b);
+            if (dm == 1) {
+                x += o0;
+                for (int o = 0; o < on; o++)
+                    a[o] += (int32_t)x[o] * (int32_t)w[o];
+            } else {
+                for (int o = 0; o < on; o++)
+                    a[o] += (int32_t)x[(o0 + o) / dm] * (int32_t)w[o];
+            }
+            b->count++;
+        }
+    Q16_FN(acc_store)(b, j->rq, o0, j->y + ((size_t)row * g->ow + ow) * g->oc + o0, NULL);
+}
+
+static void Q16_FN(conv_chunk)(void *ctx, int i, int nch)
+{
+    const conv_job *j = ctx;
+    acc_blk b;
+    int64_t lo = i * j->rpc, hi = lo + j->rpc < j->rows ? lo + j->rpc : j->rows;
+    (void)nch;
+    for (int64_t row = lo; row < hi; row++)
+        for (int ow = 0; ow < j->g->ow; ow++)
+            for (int o0 = 0; o0 < j->g->oc; o0 += Q16_OB) {
+                int on = j->g->oc - o0 < Q16_OB ? j->g->oc - o0 : Q16_OB;
+                if (j->depthwise)
+                    Q16_FN(dw_cell)(j, &b, row, ow, o0, on);
+                else
+                    Q16_FN(conv_cell)(j, &b, row, ow, o0, on);
+            }
+}
+
+/* Rows A[r * lda ..] (r < nr <= 4) against the weight rows w + k * ldw,
+ * into bs[r] (the same channels): each group of four weight rows is read
+ * (and on AVX2 interleaved and widened) once for all the rows; a group
+ * whose inputs are all 0 is skipped. Every block gets the same number of
+ * products, so the first one's count stands for all. */
+static void Q16_FN(acc_rows)(acc_blk *bs, int nr, const int16_t *A, size_t lda, int K,
+                             const int8_t *w, size_t ldw)
+{
+    int on = bs[0].on, i = 0;
+    for (; i < K; i += 4) {
+        int g = K - i < 4 ? K - i : 4;
+        int32_t x[4][4] = { { 0 } };
+        int any = 0;
+        for (int r = 0; r < nr; r++)
+            for (int q = 0; q < g; q++)
+                any |= x[r][q] = A[(size_t)r * lda + i + q];
+        if (!any)
+            continue;
+        if (bs[0].count + 4 > CR_Q16_FLUSH)
+            for (int r = 0; r < nr; r++)
+                Q16_FN(acc_flush)(&bs[r]);
+        const int8_t *w0 = w + (size_t)i * ldw, *w1 = g > 1 ? w0 + ldw : w0;
+        const int8_t *w2 = g > 2 ? w1 + ldw : w0, *w3 = g > 3 ? w2 + ldw : w0;
+        int o = 0;
+#ifdef Q16_AVX2
+        __m256i v01[4], v23[4];
+        for (int r = 0; r < nr; r++) {
+            v01[r] = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)x[r][0] |
+                                                 (uint32_t)(uint16_t)x[r][1] << 16));
+            v23[r] = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)x[r][2] |
+                                                 (uint32_t)(uint16_t)x[r][3] << 16));
+        }
+        for (; o + 16 <= on; o += 16) {
+            __m128i b0 = _mm_loadu_si128((const __m128i *)(w0 + o));
+            __m128i b1 = _mm_loadu_si128((const __m128i *)(w1 + o));
+            __m128i b2 = _mm_loadu_si128((const __m128i *)(w2 + o));
+            __m128i b3 = _mm_loadu_si128((const __m128i *)(w3 + o));
+            __m256i l01 = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(b0, b1));
+            __m256i h01 = _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(b0, b1));
+            __m256i l23 = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(b2, b3));
+            __m256i h23 = _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(b2, b3));
+            for (int r = 0; r < nr; r++) {
+                __m256i lo = _mm256_add_epi32(_mm256_madd_epi16(l01, v01[r]),
+                                              _mm256_madd_epi16(l23, v23[r]));
+                __m256i hi = _mm256_add_epi32(_mm256_madd_epi16(h01, v01[r]),
+                                              _mm256_madd_epi16(h23, v23[r]));
+                __m256i *d = (__m256i *)(bs[r].a32 + o);
+                _mm256_storeu_si256(d, _mm256_add_epi32(_mm256_loadu_si256(d), lo));
+                _mm256_storeu_si256(d + 1, _mm256_add_epi32(_mm256_loadu_si256(d + 1), hi));
+            }
+        }
+#endif
+        for (int r = 0; r < nr; r++) {
+            int32_t *a = bs[r].a32, x0 = x[r][0], x1 = x[r][1], x2 = x[r][2], x3 = x[r][3];
+            for (int oo = o; oo < on; oo++)
+                a[oo] += x0 * (int32_t)w0[oo] + x1 * (int32_t)w1[oo] + x2 * (int32_t)w2[oo] +
+                         x3 * (int32_t)w3[oo];
+        }
+        for (int r = 0; r < nr; r++)
+            bs[r].count += 4;
+    }
+}
+
+static void Q16_FN(gemm_chunk)(void *ctx, int i, int nch)
+{
+    const gemm_job *j = ctx;
+    acc_blk b[4];
+    int64_t lo = i * j->rpc, hi = lo + j->rpc < j->M ? lo + j->rpc : j->M;
+    (void)nch;
+    for (int64_t r0 = lo; r0 < hi; r0 += 4) {
+        int nr = hi - r0 < 4 ? (int)(hi - r0) : 4;
+        for (int o0 = 0; o0 < j->N; o0 += Q16_OB) {
+            int on = j->N - o0 < Q16_OB ? j->N - o0 : Q16_OB;
+            for (int r = 0; r < nr; r++)
+                Q16_FN(acc_start)(&b[r], j->bias, o0, on);
+            Q16_FN(acc_rows)(b, nr, j->A + (size_t)r0 * j->K, (size_t)j->K, j->K, j->B + o0,
+                             (size_t)j->N);
+            for (int r = 0; r < nr; r++) {
+                size_t at = (size_t)(r0 + r) * j->N + o0;
+                Q16_FN(acc_store)(&b[r], j->rq, o0, j->C ? j->C + at : NULL,
+                                  j->C64 ? j->C64 + at : NULL);
+            }
+        }
+    }
+}

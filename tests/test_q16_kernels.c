@@ -1,0 +1,482 @@
+/* test_q16_kernels.c - the int16 x int8 kernels (TFLite's 16x8 numbers)
+ * against naive references written here from kernels.h's definitions:
+ * int64 sums, and each rounding spelled out in long double arithmetic
+ * (exact for these magnitudes) rather than with shifts, so that the
+ * kernels' integer tricks are checked, not repeated. Every case runs on 1
+ * and 2 threads and must match byte for byte; inputs are allocated to their
+ * exact size (AddressSanitizer sees any read past them). Inputs include
+ * the extremes -32768 and 32767, enough products per output to need the
+ * int32 -> int64 flush, and more than one block of output channels. The
+ * convolutions and the gemm also run on both SIMD levels (generic C and
+ * the AVX2 build of the same loops). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 32);
+}
+
+static int irand(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - lo + 1)); }
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    assert_non_null(p);
+    return p;
+}
+
+/* n int16: mostly moderate, some zeros (skipped by the kernels), some
+ * extremes. */
+static int16_t *vals16(size_t n)
+{
+    int16_t *v = xmalloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        int r = irand(0, 15);
+        v[i] = (int16_t)(r == 0 ? 0 : r == 1 ? -32768 : r == 2 ? 32767 : irand(-32768, 32767));
+    }
+    return v;
+}
+
+static int8_t *vals8(size_t n)
+{
+    int8_t *v = xmalloc(n + 1);
+    for (size_t i = 0; i < n; i++)
+        v[i] = (int8_t)(irand(0, 7) ? irand(-127, 127) : (irand(0, 1) ? 127 : -127));
+    return v;
+}
+
+static cr_pool *pool2;
+static double *req_rs;   /* the last make_req's scales */
+
+/* Runs r = 0..3: threads 1 and 2 on the generic level, then on the best
+ * one (AVX2 here): every run must give the reference's bits. */
+static cr_pool *run_setup(int r)
+{
+    cr_q8_isa_select(r < 2 ? CR_Q8_GENERIC : cr_q8_isa_best());
+    return r % 2 ? pool2 : NULL;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    pool2 = cr_pool_new(2);
+    print_message("q16 levels: generic and %s\n", cr_q8_isa_name(cr_q8_isa_best()));
+    return pool2 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    cr_pool_free(pool2);
+    free(req_rs);
+    return 0;
+}
+
+/* ---- the fixed-point facts ------------------------------------------------ */
+
+/* floor(v + 1/2): v = acc * round16(mult) / 2^(15 - shift), in long double
+ * (acc * r < 2^63: exact). */
+static int32_t ref_scale(int64_t acc, int32_t mult, int shift)
+{
+    const int64_t lim = (int64_t)1 << 47;
+    acc = acc < -lim ? -lim : acc > lim - 1 ? lim - 1 : acc;
+    long double r = mult >= 0x7FFF0000 ? 32767.0L : floorl(((long double)mult + 32768.0L) / 65536.0L);
+    long double v = floorl((long double)acc * r / ldexpl(1.0L, 15 - shift) + 0.5L);
+    return (int32_t)(v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : v);
+}
+
+static void test_multiplier(void **state)
+{
+    (void)state;
+    int32_t m;
+    int s;
+    cr_q16_multiplier(0.5, &m, &s);
+    assert_int_equal(m, 1 << 30);
+    assert_int_equal(s, 0);
+    cr_q16_multiplier(1.0, &m, &s);
+    assert_int_equal(m, 1 << 30);
+    assert_int_equal(s, 1);
+    cr_q16_multiplier(0.75, &m, &s);
+    assert_int_equal(m, 0x60000000);
+    assert_int_equal(s, 0);
+    /* the fraction rounds up to 1: the next exponent */
+    cr_q16_multiplier(1.0 - 1e-12, &m, &s);
+    assert_int_equal(m, 1 << 30);
+    assert_int_equal(s, 1);
+    cr_q16_multiplier(1e-12, &m, &s);   /* 2^-39.9: below 2^-31, 0 */
+    assert_int_equal(m, 0);
+    cr_q16_multiplier(0, &m, &s);
+    assert_int_equal(m, 0);
+    for (int t = 0; t < 1000; t++) {
+        double x = ldexp(1.0 + rnd() / 4294967296.0, irand(-30, 5));
+        cr_q16_multiplier(x, &m, &s);
+        assert_true(m >= (1 << 30));
+        assert_true(fabs(ldexp((double)m, s - 31) / x - 1) < 1e-9);
+    }
+    /* TFLite's rounding of the product: half up (toward +infinity) */
+    cr_q16_multiplier(0.5, &m, &s);
+    assert_int_equal(cr_q16_scale(3, m, s), 2);
+    assert_int_equal(cr_q16_scale(-3, m, s), -1);
+    assert_int_equal(cr_q16_scale(5, m, s), 3);
+    assert_int_equal(cr_q16_scale(-5, m, s), -2);
+    for (int t = 0; t < 100000; t++) {
+        int64_t acc = (int64_t)(int32_t)rnd() * ((int64_t)1 << irand(0, 17)) + irand(-5, 5);
+        int32_t mult = irand(0, 7) ? (int32_t)(0x40000000u + rnd() % 0x40000000u)
+                                   : 0x7FFF0000 + irand(0, 0xFFFE);
+        int sh = irand(-31, 7);
+        assert_int_equal(cr_q16_scale(acc, mult, sh), ref_scale(acc, mult, sh));
+    }
+}
+
+static int16_t ref_requant(int64_t acc, const cr_q16_req *rq, int c)
+{
+    int32_t v = ref_scale(acc, rq->mult[c], rq->shift[c]);
+    return (int16_t)(v < rq->lo ? rq->lo : v > rq->hi ? rq->hi : v);
+}
+
+/* Per-channel multipliers of s_in * s_w / s_out for a sum of `taps`
+ * products, so outputs spread over the int16 range; the clamp random. */
+static void make_req(int oc, int taps, cr_q16_req *rq, int32_t **mult, int32_t **shift)
+{
+    *mult = xmalloc((size_t)oc * sizeof **mult);
+    *shift = xmalloc((size_t)oc * sizeof **shift);
+    free(req_rs);
+    req_rs = xmalloc((size_t)oc * sizeof *req_rs);
+    for (int o = 0; o < oc; o++) {
+        int s;
+        double m = 1.0 / (127.0 * sqrt((double)taps) + 1) * (0.5 + irand(0, 1000) / 500.0);
+        cr_q16_multiplier(m, &(*mult)[o], &s);
+        (*shift)[o] = s;
+    }
+    cr_q16_req_scales(oc, *mult, *shift, req_rs);
+    *rq = (cr_q16_req){ .mult = *mult, .shift = *shift, .rs = req_rs, .lo = -32768, .hi = 32767 };
+    int k = irand(0, 2);
+    if (k == 1)
+        rq->lo = 0;
+    if (k == 2) {
+        rq->lo = 0;
+        rq->hi = irand(100, 30000);
+    }
+}
+
+static int64_t *biases(int oc)
+{
+    int64_t *b = xmalloc((size_t)oc * sizeof *b);
+    for (int o = 0; o < oc; o++)
+        b[o] = (int64_t)(int32_t)rnd() * irand(0, 64);
+    return b;
+}
+
+/* ---- convolutions ------------------------------------------------------------ */
+
+static cr_conv_geom rand_geom(int max_hw, int max_c, int max_k, int max_s, int max_d)
+{
+    for (;;) {
+        cr_conv_geom g = { .n = irand(1, 2), .h = irand(1, max_hw), .w = irand(1, max_hw),
+                           .c = irand(1, max_c), .kh = irand(1, max_k), .kw = irand(1, max_k),
+                           .sh = irand(1, max_s), .sw = irand(1, max_s), .dh = irand(1, max_d),
+                           .dw = irand(1, max_d) };
+        g.pt = irand(0, g.kh);
+        g.pl = irand(0, g.kw);
+        int pb = irand(0, g.kh), pr = irand(0, g.kw);
+        int eh = g.h + g.pt + pb - g.dh * (g.kh - 1) - 1, ew = g.w + g.pl + pr - g.dw * (g.kw - 1) - 1;
+        g.oh = eh / g.sh + 1;
+        g.ow = ew / g.sw + 1;
+        if (eh >= 0 && ew >= 0)
+            return g;
+    }
+}
+
+/* The reference convolution (depthwise: channel o reads input o / dm). */
+static void ref_conv(const cr_conv_geom *g, bool dw, const int16_t *x, const int8_t *k,
+                     const int64_t *b, const cr_q16_req *rq, int16_t *y)
+{
+    int dm = dw ? g->oc / g->c : 1;
+    for (int n = 0; n < g->n; n++)
+        for (int oh = 0; oh < g->oh; oh++)
+            for (int ow = 0; ow < g->ow; ow++)
+                for (int o = 0; o < g->oc; o++) {
+                    int64_t acc = b ? b[o] : 0;
+                    for (int i = 0; i < g->kh; i++)
+                        for (int j = 0; j < g->kw; j++) {
+                            int iy = oh * g->sh - g->pt + i * g->dh;
+                            int ix = ow * g->sw - g->pl + j * g->dw;
+                            if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
+                                continue;
+                            const int16_t *xp = x + (((size_t)n * g->h + iy) * g->w + ix) * g->c;
+                            if (dw)
+                                acc += (int64_t)xp[o / dm] * k[((size_t)i * g->kw + j) * g->oc + o];
+                            else
+                                for (int c = 0; c < g->c; c++)
+                                    acc += (int64_t)xp[c] *
+                                           k[(((size_t)i * g->kw + j) * g->c + c) * g->oc + o];
+                        }
+                    y[(((size_t)n * g->oh + oh) * g->ow + ow) * g->oc + o] = ref_requant(acc, rq, o);
+                }
+}
+
+static void conv_case(const cr_conv_geom *g, bool dw)
+{
+    size_t nx = (size_t)g->n * g->h * g->w * g->c, ny = (size_t)g->n * g->oh * g->ow * g->oc;
+    size_t nk = (size_t)g->kh * g->kw * (dw ? (size_t)g->oc : (size_t)g->c * g->oc);
+    int16_t *x = vals16(nx), *want = xmalloc(ny * 2), *got = xmalloc(ny * 2 + 16);
+    int8_t *k = vals8(nk);
+    int64_t *b = irand(0, 3) ? biases(g->oc) : NULL;
+    cr_q16_req rq;
+    int32_t *mult, *shift;
+    make_req(g->oc, g->kh * g->kw * (dw ? 1 : g->c), &rq, &mult, &shift);
+    ref_conv(g, dw, x, k, b, &rq, want);
+    for (int th = 0; th < 4; th++) {
+        memset(got, 0x5a, ny * 2 + 16);
+        (dw ? cr_q16_depthwise2d : cr_q16_conv2d)(run_setup(th), g, x, k, b, &rq, got);
+        assert_memory_equal(got, want, ny * 2);
+        for (size_t i = ny * 2; i < ny * 2 + 16; i++)
+            assert_int_equal(((uint8_t *)got)[i], 0x5a);
+    }
+    free(x);
+    free(want);
+    free(got);
+    free(k);
+    free(b);
+    free(mult);
+    free(shift);
+}
+
+static void test_conv2d(void **state)
+{
+    (void)state;
+    for (int t = 0; t < 60; t++) {
+        cr_conv_geom g = rand_geom(8, t % 5 ? 12 : 70, 3, 2, 2);
+        g.oc = t % 7 ? irand(1, 20) : irand(250, 300);   /* two blocks of channels */
+        conv_case(&g, false);
+    }
+    /* a 1x1 convolution with long rows: products past the int32 flush */
+    cr_conv_geom pw = { .n = 1, .h = 3, .w = 4, .c = 700, .oh = 3, .ow = 4, .oc = 9, .kh = 1,
+                        .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1 };
+    conv_case(&pw, false);
+}
+
+static void test_depthwise(void **state)
+{
+    (void)state;
+    for (int t = 0; t < 60; t++) {
+        cr_conv_geom g = rand_geom(t % 5 ? 9 : 24, t % 3 ? 30 : 300, t % 4 ? 3 : 5, 3, 2);
+        g.oc = g.c * (t % 4 ? 1 : irand(2, 3));
+        conv_case(&g, true);
+    }
+    /* a 17x17 window: more taps than one int32 partial holds */
+    cr_conv_geom big = { .n = 1, .h = 17, .w = 17, .c = 5, .oh = 1, .ow = 1, .oc = 5, .kh = 17,
+                         .kw = 17, .sh = 1, .sw = 1, .dh = 1, .dw = 1 };
+    conv_case(&big, true);
+}
+
+/* ---- gemm ---------------------------------------------------------------- */
+
+static void test_gemm(void **state)
+{
+    (void)state;
+    for (int t = 0; t < 40; t++) {
+        int M = irand(1, 9), N = t % 5 ? irand(1, 40) : irand(257, 300);
+        int K = t % 3 ? irand(1, 50) : irand(500, 1300);
+        int16_t *A = vals16((size_t)M * K), *want = xmalloc((size_t)M * N * 2);
+        int16_t *got = xmalloc((size_t)M * N * 2);
+        int8_t *B = vals8((size_t)K * N);
+        int64_t *b = t % 4 ? biases(N) : NULL, *w64 = xmalloc((size_t)M * N * 8);
+        int64_t *g64 = xmalloc((size_t)M * N * 8);
+        cr_q16_req rq;
+        int32_t *mult, *shift;
+        make_req(N, K, &rq, &mult, &shift);
+        for (int r = 0; r < M; r++)
+            for (int o = 0; o < N; o++) {
+                int64_t acc = b ? b[o] : 0;
+                for (int k = 0; k < K; k++)
+                    acc += (int64_t)A[(size_t)r * K + k] * B[(size_t)k * N + o];
+                w64[(size_t)r * N + o] = acc;
+                want[(size_t)r * N + o] = ref_requant(acc, &rq, o);
+            }
+        for (int th = 0; th < 4; th++) {
+            cr_q16_gemm(run_setup(th), M, N, K, A, B, b, &rq, got, NULL);
+            assert_memory_equal(got, want, (size_t)M * N * 2);
+            cr_q16_gemm(run_setup(th), M, N, K, A, B, b, NULL, NULL, g64);
+            assert_memory_equal(g64, w64, (size_t)M * N * 8);
+        }
+        free(A);
+        free(want);
+        free(got);
+        free(B);
+        free(b);
+        free(w64);
+        free(g64);
+        free(mult);
+        free(shift);
+    }
+}
+
+/* ---- add ------------------------------------------------------------------ */
+
+/* gemmlowp's doubling high multiply: x = a * b / 2^31 rounded half up;
+ * then the division by 2^e rounded half away from zero. */
+static int32_t ref_mul_small(int32_t x, int32_t m, int32_t sh)
+{
+    long double h = floorl((long double)x * m / 2147483648.0L + 0.5L);
+    long double q = h / ldexpl(1.0L, -sh);
+    return (int32_t)(q >= 0 ? floorl(q + 0.5L) : -floorl(-q + 0.5L));
+}
+
+static void test_add(void **state)
+{
+    (void)state;
+    for (int t = 0; t < 50; t++) {
+        float sa = ldexpf(1.0f + irand(0, 1000) / 1000.0f, irand(-12, -4));
+        float sb = t % 5 ? ldexpf(1.0f + irand(0, 1000) / 1000.0f, irand(-12, -4)) : sa;
+        float sy = (sa > sb ? sa : sb) * (0.5f + irand(0, 1000) / 500.0f);
+        cr_q16_add_par p;
+        cr_q16_add_params(sa, sb, sy, &p);
+        assert_true(p.sha <= 0 && p.shb <= 0 && p.shy <= 0);
+        /* the multipliers are TFLite's: of s / 2max and 2max / (2^15 s_y) */
+        double twice = 2.0 * (sa > sb ? sa : sb);
+        assert_true(fabs(ldexp(p.ma, p.sha - 31) / (sa / twice) - 1) < 1e-9);
+        assert_true(fabs(ldexp(p.my, p.shy - 31) / (twice / 32768.0 / sy) - 1) < 1e-9);
+        if (t % 3 == 0)
+            p.lo = 0;
+        int64_t n = irand(1, 3000);
+        int16_t *a = vals16((size_t)n), *b = vals16((size_t)n);
+        int16_t *want = xmalloc((size_t)n * 2), *got = xmalloc((size_t)n * 2);
+        for (int64_t i = 0; i < n; i++) {
+            int32_t u = ref_mul_small(a[i] * 32768, p.ma, p.sha);
+            int32_t v = ref_mul_small(b[i] * 32768, p.mb, p.shb);
+            int32_t y = ref_mul_small(u + v, p.my, p.shy);
+            want[i] = (int16_t)(y < p.lo ? p.lo : y > p.hi ? p.hi : y);
+            /* and within one code of the real sum */
+            double real = (a[i] * (double)sa + b[i] * (double)sb) / sy;
+            if (real > p.lo + 1 && real < p.hi - 1)
+                assert_true(fabs(want[i] - real) <= 1.01);
+        }
+        for (int th = 0; th < 2; th++) {
+            cr_q16_add(th ? pool2 : NULL, n, a, b, &p, got);
+            assert_memory_equal(got, want, (size_t)n * 2);
+        }
+        free(a);
+        free(b);
+        free(want);
+        free(got);
+    }
+}
+
+/* ---- pooling and conversions ------------------------------------------------- */
+
+static void test_pooling(void **state)
+{
+    (void)state;
+    for (int t = 0; t < 60; t++) {
+        cr_conv_geom g = rand_geom(t % 4 ? 9 : 30, t % 2 ? 20 : 300, 3, 3, 1);
+        g.dh = g.dw = 1;
+        g.oh = (g.h + 2 * g.pt - g.kh) / g.sh + 1;
+        g.ow = (g.w + 2 * g.pl - g.kw) / g.sw + 1;
+        if (g.oh < 1 || g.ow < 1)
+            continue;
+        g.oc = g.c;
+        bool max = t % 2;
+        int32_t lo = t % 3 ? -32768 : 0, hi = 32767;
+        size_t nx = (size_t)g.n * g.h * g.w * g.c, ny = (size_t)g.n * g.oh * g.ow * g.c;
+        int16_t *x = vals16(nx), *want = xmalloc(ny * 2), *got = xmalloc(ny * 2);
+        for (int n = 0; n < g.n; n++)
+            for (int oh = 0; oh < g.oh; oh++)
+                for (int ow = 0; ow < g.ow; ow++)
+                    for (int c = 0; c < g.c; c++) {
+                        long double s = 0;
+                        int cnt = 0, m = -32768;
+                        for (int i = 0; i < g.kh; i++)
+                            for (int j = 0; j < g.kw; j++) {
+                                int iy = oh * g.sh - g.pt + i, ix = ow * g.sw - g.pl + j;
+                                if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w)
+                                    continue;
+                                int v = x[(((size_t)n * g.h + iy) * g.w + ix) * g.c + c];
+                                s += v;
+                                m = v > m ? v : m;
+                                cnt++;
+                            }
+                        /* the mean rounded half away from zero */
+                        long double q = cnt ? s / cnt : 0;
+                        long double r = q >= 0 ? floorl(q + 0.5L) : -floorl(-q + 0.5L);
+                        int v = (int)r;   /* max: unclamped */
+                        want[(((size_t)n * g.oh + oh) * g.ow + ow) * g.c + c] =
+                            (int16_t)(max ? m : v < lo ? lo : v > hi ? hi : v);
+                    }
+        for (int th = 0; th < 2; th++) {
+            if (max)
+                cr_q16_maxpool2d(th ? pool2 : NULL, &g, x, got);
+            else
+                cr_q16_avgpool2d(th ? pool2 : NULL, &g, x, lo, hi, got);
+            if (memcmp(got, want, ny * 2))
+                fail_msg("%s pool n %d h %d w %d c %d k %dx%d s %d,%d p %d,%d -> %dx%d, %d threads",
+                         max ? "max" : "avg", g.n, g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw, g.pt,
+                         g.pl, g.oh, g.ow, th + 1);
+        }
+        free(x);
+        free(want);
+        free(got);
+    }
+}
+
+static void test_quantize(void **state)
+{
+    (void)state;
+    float x[] = { 0.0f, 0.5f, -0.5f, 1.5f, -1.5f, 2.49f, 1e9f, -1e9f, NAN, 32766.5f, -32767.5f };
+    int16_t want[] = { 0, 1, -1, 2, -2, 2, 32767, -32768, -32768, 32767, -32768 };
+    int16_t q[11];
+    float back[11];
+    /* s = 0.5: x / s = 2x; halves round away from zero */
+    float xs[11];
+    for (int i = 0; i < 11; i++)
+        xs[i] = x[i] * 0.5f;
+    cr_q16_quantize(NULL, 11, xs, 0.5f, q);
+    assert_memory_equal(q, want, sizeof want);
+    cr_q16_dequantize(NULL, 11, q, 0.25f, back);
+    for (int i = 0; i < 11; i++)
+        assert_true(back[i] == (float)q[i] * 0.25f);
+    /* many values, both thread counts: round(x / s) */
+    enum { N = 100000 };
+    float *v = xmalloc(N * sizeof *v);
+    int16_t *a = xmalloc(N * 2), *b = xmalloc(N * 2);
+    for (int i = 0; i < N; i++)
+        v[i] = (float)irand(-40000, 40000) / 7.0f;
+    cr_q16_quantize(NULL, N, v, 0.3f, a);
+    cr_q16_quantize(pool2, N, v, 0.3f, b);
+    assert_memory_equal(a, b, N * 2);
+    for (int i = 0; i < N; i++) {
+        float f = v[i] / 0.3f;
+        long r = lroundf(f);
+        assert_int_equal(a[i], r < -32768 ? -32768 : r > 32767 ? 32767 : r);
+    }
+    free(v);
+    free(a);
+    free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_multiplier), cmocka_unit_test(test_conv2d),
+        cmocka_unit_test(test_depthwise),  cmocka_unit_test(test_gemm),
+        cmocka_unit_test(test_add),        cmocka_unit_test(test_pooling),
+        cmocka_unit_test(test_quantize),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
