@@ -93,6 +93,10 @@ typedef struct cr_q8_ukr {
     void (*gemm16)(int K, const int16_t *a, size_t lda, const int8_t *bp, int rows, int cols,
                    uint8_t *c, int32_t *c32, size_t ldc, const cr_q8_req *rq, int j0);
 
+    /* rows rows of A (K bytes each, stride lda) as int16 rows of q8_k4(K),
+     * zeros past K, for gemm16 (AVX2, NULL elsewhere). */
+    void (*widen)(const uint8_t *A, size_t lda, int rows, int K, int16_t *d);
+
     /* C[M, n0..n1) as q8_gemm_serial, for short rows (AVX2, NULL elsewhere):
      * called when q8_k4(K) <= Q8_SMALL_K4 and the panels of [n0, n1) hold
      * at most Q8_SMALL_ELEMS weights, which it re-lays on its stack. */

@@ -242,6 +242,28 @@ INLINE T_AVX2 void row16_req(__m256i t0, __m256i t1, const __m256 *mm, __m256 fl
     _mm_storeu_si128((__m128i *)(void *)c, v);
 }
 
+/* A last panel of 8 columns (N = 24, 40, ...): rows of the first half's
+ * sums (hadd order: 0 1 4 5 | 2 3 6 7) requantized into c, 8 bytes a row:
+ * after the packs each 128-bit lane holds its 4 columns twice, and one
+ * unpack of 16-bit units puts the 8 bytes in column order. */
+static T_AVX2 void row8_req_rows(const __m256i *t, int rows, uint8_t *c, size_t ldc,
+                                 const cr_q8_req *rq, int j0)
+{
+    __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));
+    __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));
+    __m256i z16 = _mm256_set1_epi16((int16_t)rq->z_out);
+    __m256 m = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(load_m(rq, j0, 8)),
+                                                      _MM_SHUFFLE(3, 1, 2, 0)));
+    for (int r = 0; r < rows; r++) {
+        __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(t[r]), m);
+        __m256i q = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f, flo), fhi));
+        __m256i w = _mm256_add_epi16(_mm256_packs_epi32(q, q), z16);
+        __m256i u = _mm256_packus_epi16(w, w);
+        __m128i v = _mm_unpacklo_epi16(_mm256_castsi256_si128(u), _mm256_extracti128_si256(u, 1));
+        _mm_storel_epi64((__m128i *)(void *)(c + r * ldc), v);
+    }
+}
+
 static T_AVX2 void gemm16_avx2(int K, const int16_t *a, size_t lda, const int8_t *bp, int rows,
                                int cols, uint8_t *c, int32_t *c32, size_t ldc,
                                const cr_q8_req *rq, int j0)
@@ -267,6 +289,10 @@ static T_AVX2 void gemm16_avx2(int K, const int16_t *a, size_t lda, const int8_t
                 _mm256_castps_pd(load_m(rq, j0 + 8 * h, 8)), _MM_SHUFFLE(3, 1, 2, 0)));
         for (int r = 0; r < rows; r++)
             row16_req(t[0][r], t[1][r], mm, flo, fhi, z16, c + r * ldc);
+        return;
+    }
+    if (c && cols == 8) {
+        row8_req_rows(t[0], rows, c, ldc, rq, j0);
         return;
     }
     _Alignas(32) int32_t out[MR_AVX2 * 16];
@@ -386,6 +412,13 @@ INLINE T_AVX2 void small_widen(const uint8_t *s, int K, int k4, int16_t *d)
         d[k] = s[k];
     for (; k < k4; k++)
         d[k] = 0;
+}
+
+static T_AVX2 void widen_avx2(const uint8_t *A, size_t lda, int rows, int K, int16_t *d)
+{
+    int k4 = q8_k4(K);
+    for (int r = 0; r < rows; r++, A += lda, d += k4)
+        small_widen(A, K, k4, d);
 }
 
 static T_AVX2 void gemm_small_avx2(int M, int n0, int n1, int K, const uint8_t *A, size_t lda,
@@ -840,6 +873,7 @@ const cr_q8_ukr cr_q8_ukr_avx2 = {
     .nr = Q8_NR,
     .gemm = gemm_avx2,
     .gemm16 = gemm16_avx2,
+    .widen = widen_avx2,
     .gemm_small = gemm_small_avx2,
     .add = add_avx2,
     .quantize = quantize_avx2,
