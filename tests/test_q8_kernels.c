@@ -436,6 +436,32 @@ static void test_conv2d(void **state)
                            .pl = 1 };
     assert_true(cr_q8_conv2d_scratch(&tiles, 2) < (size_t)2 * 32 * 32 * 576);
     bad += conv_case(&tiles);
+    /* short patches (AVX2's conv_small: rows of the patch matrix gathered
+     * as int16, runs of up to 16 bytes loaded whole when 16 bytes fit in
+     * x): MobileNet's first layer with "same" padding (bottom and right),
+     * two images, chunks of several blocks of gathered rows; runs of 5,
+     * 15, 16 and 18 bytes; dilation; the last pixels' runs at the end of
+     * x; as many columns as fit (16 panels of K4 64) and one panel more */
+    cr_conv_geom shorts[] = {
+        { .n = 2, .h = 48, .w = 48, .c = 3, .oh = 24, .ow = 24, .oc = 32, .kh = 3, .kw = 3,
+          .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pt = 0, .pl = 0 },
+        { .n = 1, .h = 13, .w = 11, .c = 1, .oh = 11, .ow = 9, .oc = 20, .kh = 5, .kw = 5,
+          .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1 },
+        { .n = 2, .h = 6, .w = 7, .c = 5, .oh = 6, .ow = 7, .oc = 9, .kh = 3, .kw = 3,
+          .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1 },
+        { .n = 1, .h = 9, .w = 9, .c = 8, .oh = 4, .ow = 8, .oc = 17, .kh = 2, .kw = 2,
+          .sh = 2, .sw = 1, .dh = 1, .dw = 1, .pt = 0, .pl = 0 },
+        { .n = 1, .h = 7, .w = 8, .c = 6, .oh = 7, .ow = 8, .oc = 24, .kh = 3, .kw = 3,
+          .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1 },
+        { .n = 1, .h = 10, .w = 10, .c = 2, .oh = 6, .ow = 6, .oc = 31, .kh = 3, .kw = 3,
+          .sh = 1, .sw = 1, .dh = 2, .dw = 2, .pt = 0, .pl = 0 },
+        { .n = 1, .h = 5, .w = 5, .c = 7, .oh = 3, .ow = 3, .oc = 256, .kh = 3, .kw = 3,
+          .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 0, .pl = 0 },
+        { .n = 1, .h = 5, .w = 5, .c = 7, .oh = 3, .ow = 3, .oc = 257, .kh = 3, .kw = 3,
+          .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 0, .pl = 0 },
+    };
+    for (size_t i = 0; i < sizeof shorts / sizeof *shorts; i++)
+        bad += conv_case(&shorts[i]);
     assert_int_equal(bad, 0);
 }
 

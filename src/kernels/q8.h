@@ -104,6 +104,14 @@ typedef struct cr_q8_ukr {
                        const int8_t *Bp, uint8_t *C, int32_t *C32, size_t ldc,
                        const cr_q8_req *rq);
 
+    /* Conv2D output pixels [p0, p0 + M) into y (row 0 of the output), for
+     * short patches (AVX2, NULL elsewhere): called when gemm_small would
+     * take the whole of the im2col gemm (q8_k4(K) <= Q8_SMALL_K4, all oc
+     * columns' panels within Q8_SMALL_ELEMS), which it does without the
+     * byte patch matrix. */
+    void (*conv_small)(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const void *kp,
+                       const cr_q8_req *rq, uint8_t *y, int64_t p0, int M);
+
     /* The elementwise kernels of kernels.h on n elements. */
     void (*add)(int64_t n, const uint8_t *a, int32_t z_a, float ma, const uint8_t *b,
                 int32_t z_b, float mb, uint8_t *y, int32_t z_y, int32_t lo, int32_t hi);

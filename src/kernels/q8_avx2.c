@@ -194,7 +194,7 @@ INLINE T_AVX2 __m256i bcast_w16(const int16_t *p)
  * so where the bias is added does not matter). Out of line: inlined into
  * the tile, GCC 12 spills or copies accumulators inside the loop. */
 #define HALF16(R)                                                                            \
-    static T_AVX2 __attribute__((noinline)) void half16_##R(int k4, const int16_t *const *ar, \
+    static T_AVX2 __attribute__((noinline, aligned(64))) void half16_##R(int k4, const int16_t *const *ar, \
                                                             const int8_t *w,                 \
                                                             const int8_t *bias, __m256i *t)  \
     {                                                                                        \
@@ -343,7 +343,7 @@ static T_AVX2 void small_relayout(int k4, const int8_t *bp, int np, int16_t *d)
  * sums (columns 0-7, 8-15) into acc[2 r], acc[2 r + 1]. Out of line, as
  * half16_R. */
 #define SMALL16(R)                                                                           \
-    static T_AVX2 __attribute__((noinline)) void small16_##R(                                \
+    static T_AVX2 __attribute__((noinline, aligned(64))) void small16_##R(                                \
         int k4, const int16_t *const *ar, const int16_t *w, const int8_t *bias, __m256i *acc) \
     {                                                                                        \
         __m256i s[R][2];                                                                     \
@@ -421,14 +421,42 @@ static T_AVX2 void widen_avx2(const uint8_t *A, size_t lda, int rows, int K, int
         small_widen(A, K, k4, d);
 }
 
+/* One tile of rows (row r's int16 at ar[r], k4 of them) times the chunk's
+ * re-laid panels wp (np of them, columns n0..n1): requantized into c (or
+ * int32 into c32), row stride ldc, c and c32 at the tile's row 0, column
+ * 0 of the matrix. */
+INLINE T_AVX2 void small_tile(const int16_t *const *ar, int rows, int k4, const int16_t *wp,
+                              int n0, int n1, int K, const int8_t *Bp, uint8_t *c, int32_t *c32,
+                              size_t ldc, const cr_q8_req *rq)
+{
+    _Alignas(32) int32_t out[MR_AVX2 * 16];
+    __m256i acc[2 * MR_AVX2];
+    int np = (n1 - n0 + Q8_NR - 1) / Q8_NR;
+    for (int p = 0; p < np; p++) {
+        int j = n0 + p * Q8_NR, cols = n1 - j < Q8_NR ? n1 - j : Q8_NR;
+        const int8_t *bias = Bp + (size_t)(j / Q8_NR) * q8_panel_bytes(K);
+        if (rows <= 2)
+            small16_2(k4, ar, wp + (size_t)p * 16 * k4, bias, acc);
+        else
+            small16_6(k4, ar, wp + (size_t)p * 16 * k4, bias, acc);
+        if (c && cols == 16) {
+            small_req16(acc, rows, c + j, ldc, rq, j);
+            continue;
+        }
+        for (int r = 0; r < rows; r++) {
+            _mm256_store_si256((__m256i *)(void *)(out + r * 16), acc[2 * r]);
+            _mm256_store_si256((__m256i *)(void *)(out + r * 16 + 8), acc[2 * r + 1]);
+        }
+        store_tile(out, rows, cols, c ? c + j : NULL, c32 ? c32 + j : NULL, ldc, rq, j);
+    }
+}
+
 static T_AVX2 void gemm_small_avx2(int M, int n0, int n1, int K, const uint8_t *A, size_t lda,
                                    const int8_t *Bp, uint8_t *C, int32_t *C32, size_t ldc,
                                    const cr_q8_req *rq)
 {
     _Alignas(32) int16_t wp[Q8_SMALL_ELEMS];
     _Alignas(32) int16_t a16[MR_AVX2 * Q8_SMALL_K4];
-    _Alignas(32) int32_t out[MR_AVX2 * 16];
-    __m256i acc[2 * MR_AVX2];
     int k4 = q8_k4(K), np = (n1 - n0 + Q8_NR - 1) / Q8_NR;
     small_relayout(k4, Bp + (size_t)(n0 / Q8_NR) * q8_panel_bytes(K), np, wp);
     for (int i = 0; i < M; i += MR_AVX2) {
@@ -439,23 +467,97 @@ static T_AVX2 void gemm_small_avx2(int M, int n0, int n1, int K, const uint8_t *
             if (r < rows)
                 small_widen(A + (size_t)(i + r) * lda, K, k4, a16 + r * k4);
         }
-        for (int p = 0; p < np; p++) {
-            int j = n0 + p * Q8_NR, cols = n1 - j < Q8_NR ? n1 - j : Q8_NR;
-            const int8_t *bias = Bp + (size_t)(j / Q8_NR) * q8_panel_bytes(K);
-            if (rows <= 2)
-                small16_2(k4, ar, wp + (size_t)p * 16 * k4, bias, acc);
-            else
-                small16_6(k4, ar, wp + (size_t)p * 16 * k4, bias, acc);
-            size_t at = (size_t)i * ldc + j;
-            if (C && cols == 16) {
-                small_req16(acc, rows, C + at, ldc, rq, j);
-                continue;
+        small_tile(ar, rows, k4, wp, n0, n1, K, Bp, C ? C + (size_t)i * ldc : NULL,
+                   C32 ? C32 + (size_t)i * ldc : NULL, ldc, rq);
+    }
+}
+
+/* ---- AVX2 convolution with short patches (q8_k4(K) <= Q8_SMALL_K4) -------
+ * As im2col then gemm_small, without the byte patch matrix: each tile's
+ * rows of the patch matrix ([kh][kw][c], padding taps z_x, zeros past K)
+ * are gathered straight into int16. A kernel row whose taps are all in
+ * the image and adjacent is one run of kw * c <= 16 bytes: one 16-byte
+ * load (when 16 bytes from its start are inside x), widened and stored
+ * as 16 int16, the bytes past the run overwritten by the next run or
+ * zeroed past K; rows are CS_LD int16 apart, room for the last run's
+ * 16. CS_ROWS rows are gathered before they are multiplied, so that the
+ * overlapping stores are done when the tiles read the rows (loads across
+ * two recent stores wait for them). */
+#define CS_LD (Q8_SMALL_K4 + 16)
+#define CS_ROWS (16 * MR_AVX2)     /* rows gathered before their tiles run */
+
+/* Row of the patch matrix for output pixel (n, oh, ow) into d. */
+static T_AVX2 void conv_small_row(const cr_conv_geom *g, const uint8_t *x, const uint8_t *xend,
+                                  int32_t z_x, int n, int oh, int ow, int K, int k4, int16_t *d)
+{
+    int c = g->c, run = g->kw * c, bx = ow * g->sw - g->pl, by = oh * g->sh - g->pt;
+    bool cols_in = bx >= 0 && bx + (g->kw - 1) * g->dw < g->w;
+    if (cols_in && g->dw == 1 && run <= 16 && by >= 0 && by + (g->kh - 1) * g->dh < g->h) {
+        size_t rs = (size_t)g->dh * g->w * c;     /* all in: one run a kernel row */
+        const uint8_t *p = x + (((size_t)n * g->h + by) * g->w + bx) * c;
+        if (xend - (p + (g->kh - 1) * rs) >= 16) {
+            for (int i = 0; i < g->kh; i++, p += rs)
+                _mm256_storeu_si256((__m256i *)(void *)(d + i * run),
+                                    _mm256_cvtepu8_epi16(_mm_loadu_si128(
+                                        (const __m128i *)(const void *)p)));
+            for (int k = K; k < k4; k++)
+                d[k] = 0;
+            return;
+        }
+    }
+    int16_t *o = d;
+    for (int i = 0; i < g->kh; i++, o += run) {
+        int iy = by + i * g->dh;
+        if (iy < 0 || iy >= g->h) {
+            for (int t = 0; t < run; t++)
+                o[t] = (int16_t)z_x;
+            continue;
+        }
+        const uint8_t *xr = x + ((size_t)n * g->h + iy) * g->w * c;
+        if (cols_in && g->dw == 1 && run <= 16 && xend - (xr + (size_t)bx * c) >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(xr + (size_t)bx * c));
+            _mm256_storeu_si256((__m256i *)(void *)o, _mm256_cvtepu8_epi16(v));
+            continue;
+        }
+        for (int j = 0; j < g->kw; j++) {
+            int ix = bx + j * g->dw;
+            bool in = ix >= 0 && ix < g->w;
+            for (int t = 0; t < c; t++)
+                o[j * c + t] = (int16_t)(in ? xr[(size_t)ix * c + t] : z_x);
+        }
+    }
+    for (int k = K; k < k4; k++)
+        d[k] = 0;
+}
+
+static T_AVX2 void conv_small_avx2(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
+                                   const void *kp, const cr_q8_req *rq, uint8_t *y, int64_t p0,
+                                   int M)
+{
+    _Alignas(32) int16_t wp[Q8_SMALL_ELEMS];
+    _Alignas(32) int16_t a16[CS_ROWS * CS_LD];
+    int K = g->kh * g->kw * g->c, k4 = q8_k4(K), N = g->oc, np = (N + Q8_NR - 1) / Q8_NR;
+    const uint8_t *xend = x + (size_t)g->n * g->h * g->w * g->c;
+    small_relayout(k4, kp, np, wp);
+    int ow = (int)(p0 % g->ow), oh = (int)(p0 / g->ow % g->oh);
+    int n = (int)(p0 / ((int64_t)g->ow * g->oh));
+    for (int i0 = 0; i0 < M; i0 += CS_ROWS) {
+        int mb = M - i0 < CS_ROWS ? M - i0 : CS_ROWS;
+        for (int r = 0; r < mb; r++) {
+            conv_small_row(g, x, xend, z_x, n, oh, ow, K, k4, a16 + r * CS_LD);
+            if (++ow == g->ow) {
+                ow = 0;
+                if (++oh == g->oh)
+                    oh = 0, n++;
             }
-            for (int r = 0; r < rows; r++) {
-                _mm256_store_si256((__m256i *)(void *)(out + r * 16), acc[2 * r]);
-                _mm256_store_si256((__m256i *)(void *)(out + r * 16 + 8), acc[2 * r + 1]);
-            }
-            store_tile(out, rows, cols, C ? C + at : NULL, C32 ? C32 + at : NULL, ldc, rq, j);
+        }
+        for (int i = 0; i < mb; i += MR_AVX2) {
+            int rows = mb - i < MR_AVX2 ? mb - i : MR_AVX2;
+            const int16_t *ar[MR_AVX2];
+            for (int r = 0; r < MR_AVX2; r++)
+                ar[r] = a16 + (i + (r < rows ? r : 0)) * CS_LD;
+            small_tile(ar, rows, k4, wp, 0, N, K, kp, y + (p0 + i0 + i) * N, NULL, (size_t)N,
+                       rq);
         }
     }
 }
@@ -875,6 +977,7 @@ const cr_q8_ukr cr_q8_ukr_avx2 = {
     .gemm16 = gemm16_avx2,
     .widen = widen_avx2,
     .gemm_small = gemm_small_avx2,
+    .conv_small = conv_small_avx2,
     .add = add_avx2,
     .quantize = quantize_avx2,
     .dequantize = dequantize_avx2,

@@ -140,6 +140,14 @@ static void im2col(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, int64_t
     }
 }
 
+/* Whether the level's conv_small takes this convolution (q8.h). */
+static bool small_conv(const cr_q8_ukr *u, const cr_conv_geom *g)
+{
+    int k4 = q8_k4(patch_len(g));
+    return u->conv_small && k4 <= Q8_SMALL_K4 &&
+           (int64_t)(g->oc + Q8_NR - 1) / Q8_NR * Q8_NR * k4 <= Q8_SMALL_ELEMS;
+}
+
 typedef struct conv_job {
     const cr_q8_ukr *u;
     const cr_conv_geom *g;
@@ -157,8 +165,12 @@ static void conv_chunk(void *ctx, int i, int n)
     const conv_job *j = ctx;
     int K = patch_len(j->g), k4 = q8_k4(K), oc = j->g->oc;
     int lo = i * j->mb, hi = lo + j->mb < j->rows ? lo + j->mb : j->rows;
-    uint8_t *col = j->col + (size_t)lo * k4;
     (void)n;
+    if (!j->col) {                    /* conv_small: the whole gemm, no patch matrix */
+        j->u->conv_small(j->g, j->x, j->z_x, j->kp, j->rq, j->y, j->r0 + lo, hi - lo);
+        return;
+    }
+    uint8_t *col = j->col + (size_t)lo * k4;
     im2col(j->g, j->x, j->z_x, j->r0 + lo, hi - lo, col);
     q8_gemm_serial(j->u, hi - lo, 0, oc, K, col, (size_t)k4, j->kp,
                    j->y + (j->r0 + lo) * oc, NULL, (size_t)oc, j->rq);
@@ -180,6 +192,10 @@ void cr_q8_conv2d(cr_pool *p, const cr_conv_geom *g, const uint8_t *x, int32_t z
         p = NULL;
     conv_job j = { .u = cr_q8_ukr_get(), .g = g, .x = x, .z_x = z_x, .kp = kp, .rq = rq,
                    .y = y, .col = scratch };
+    if (small_conv(j.u, g)) {
+        j.col = NULL;
+        T = P < INT32_MAX ? (int)P : INT32_MAX;
+    }
     for (int64_t r0 = 0; r0 < P; r0 += T) {
         j.r0 = r0;
         j.rows = (int)(P - r0 < T ? P - r0 : T);
