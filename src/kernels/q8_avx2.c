@@ -339,12 +339,31 @@ static T_AVX2 void small_relayout(int k4, const int8_t *bp, int np, int16_t *d)
     }
 }
 
-/* R rows of one panel (int16 pairs at w, int32 biases at bias): row r's
- * sums (columns 0-7, 8-15) into acc[2 r], acc[2 r + 1]. Out of line, as
- * half16_R. */
+/* One row of a tile of 16 columns (its sums s0: columns 0-7, s1: 8-15)
+ * requantized into c: z added on int16 as in row16_req. */
+INLINE T_AVX2 void small_req_row(__m256i s0, __m256i s1, __m256 m0, __m256 m1, __m256 flo,
+                                 __m256 fhi, __m256i z16, uint8_t *c)
+{
+    __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5);
+    __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(s0), m0);
+    __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(s1), m1);
+    __m256i q0 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f0, flo), fhi));
+    __m256i q1 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f1, flo), fhi));
+    /* per 128-bit lane: columns 0-3 | 8-11, then 4-7 | 12-15 */
+    __m256i w = _mm256_add_epi16(_mm256_packs_epi32(q0, q1), z16);
+    __m256i b = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w, w), order);
+    _mm_storeu_si128((__m128i *)(void *)c, _mm256_castsi256_si128(b));
+}
+
+/* R rows (rows <= R of them real) of one panel (int16 pairs at w, int32
+ * biases at bias): with c, 16 columns requantized into c (row stride
+ * ldc, multipliers from column j0) straight from the accumulators;
+ * otherwise row r's sums (columns 0-7, 8-15) into acc[2 r], acc[2 r + 1].
+ * Out of line, as half16_R. */
 #define SMALL16(R)                                                                           \
-    static T_AVX2 __attribute__((noinline, aligned(64))) void small16_##R(                                \
-        int k4, const int16_t *const *ar, const int16_t *w, const int8_t *bias, __m256i *acc) \
+    static T_AVX2 __attribute__((noinline, aligned(64))) void small16_##R(                   \
+        int k4, const int16_t *const *ar, const int16_t *w, const int8_t *bias, __m256i *acc, \
+        int rows, uint8_t *c, size_t ldc, const cr_q8_req *rq, int j0)                       \
     {                                                                                        \
         __m256i s[R][2];                                                                     \
         __m256i i0 = _mm256_loadu_si256((const __m256i *)(const void *)bias);               \
@@ -364,34 +383,23 @@ static T_AVX2 void small_relayout(int k4, const int8_t *bp, int np, int16_t *d)
                 s[r][1] = _mm256_add_epi32(s[r][1], _mm256_madd_epi16(av, w1));              \
             }                                                                                \
         }                                                                                    \
+        if (!c) {                                                                            \
+            UNROLL                                                                           \
+            for (int r = 0; r < R; r++)                                                      \
+                acc[2 * r] = s[r][0], acc[2 * r + 1] = s[r][1];                              \
+            return;                                                                          \
+        }                                                                                    \
+        __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));                           \
+        __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));                           \
+        __m256i z16 = _mm256_set1_epi16((int16_t)rq->z_out);                                 \
+        __m256 m0 = load_m(rq, j0, 8), m1 = load_m(rq, j0 + 8, 8);                           \
         UNROLL                                                                               \
         for (int r = 0; r < R; r++)                                                          \
-            acc[2 * r] = s[r][0], acc[2 * r + 1] = s[r][1];                                  \
+            if (r < rows)                                                                    \
+                small_req_row(s[r][0], s[r][1], m0, m1, flo, fhi, z16, c + r * ldc);         \
     }
 SMALL16(6)
 SMALL16(2)
-
-/* Rows of a tile of 16 columns requantized into c (acc in column order);
- * z added on int16 as in row16_req. */
-static T_AVX2 void small_req16(const __m256i *acc, int rows, uint8_t *c, size_t ldc,
-                               const cr_q8_req *rq, int j0)
-{
-    __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));
-    __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));
-    __m256i z16 = _mm256_set1_epi16((int16_t)rq->z_out);
-    __m256 m0 = load_m(rq, j0, 8), m1 = load_m(rq, j0 + 8, 8);
-    __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5);
-    for (int r = 0; r < rows; r++) {
-        __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[2 * r]), m0);
-        __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[2 * r + 1]), m1);
-        __m256i q0 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f0, flo), fhi));
-        __m256i q1 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f1, flo), fhi));
-        /* per 128-bit lane: columns 0-3 | 8-11, then 4-7 | 12-15 */
-        __m256i w = _mm256_add_epi16(_mm256_packs_epi32(q0, q1), z16);
-        __m256i b = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w, w), order);
-        _mm_storeu_si128((__m128i *)(void *)(c + r * ldc), _mm256_castsi256_si128(b));
-    }
-}
 
 /* A row of K bytes as k4 int16 (zeros past K): 16 a step, the last 16
  * overlapping the previous ones (never past the row). */
@@ -435,14 +443,13 @@ INLINE T_AVX2 void small_tile(const int16_t *const *ar, int rows, int k4, const 
     for (int p = 0; p < np; p++) {
         int j = n0 + p * Q8_NR, cols = n1 - j < Q8_NR ? n1 - j : Q8_NR;
         const int8_t *bias = Bp + (size_t)(j / Q8_NR) * q8_panel_bytes(K);
+        uint8_t *cq = c && cols == 16 ? c + j : NULL;   /* requantized in the loop's function */
         if (rows <= 2)
-            small16_2(k4, ar, wp + (size_t)p * 16 * k4, bias, acc);
+            small16_2(k4, ar, wp + (size_t)p * 16 * k4, bias, acc, rows, cq, ldc, rq, j);
         else
-            small16_6(k4, ar, wp + (size_t)p * 16 * k4, bias, acc);
-        if (c && cols == 16) {
-            small_req16(acc, rows, c + j, ldc, rq, j);
+            small16_6(k4, ar, wp + (size_t)p * 16 * k4, bias, acc, rows, cq, ldc, rq, j);
+        if (cq)
             continue;
-        }
         for (int r = 0; r < rows; r++) {
             _mm256_store_si256((__m256i *)(void *)(out + r * 16), acc[2 * r]);
             _mm256_store_si256((__m256i *)(void *)(out + r * 16 + 8), acc[2 * r + 1]);
