@@ -855,23 +855,19 @@ INLINE T_AVX2 void dw3_cells(const int s, const bool full, const bool chk, dw3_c
     }
 }
 
-/* One output row of 16 (or n < 16: full false) channels at stride s: the
- * cells with all 3 columns in the image without checks, the others with. */
+/* One output row of 16 (or n < 16: full false) channels at stride s, in
+ * one loop that checks every column against the image (the checks are
+ * predicted; splitting the row into edge and inner cells cost more, in
+ * the loop exits, than it saved, at widths 7 to 28). */
 INLINE T_AVX2 void dw3_row(const int s, const bool full, const cr_conv_geom *g,
                            const dw3_rows *r, const dw3_blk *b, __m256i zw, __m256 flo,
                            __m256 fhi, __m256i z, uint8_t *y, int n)
 {
-    int w = g->w, pl = g->pl, ow = g->ow;
-    size_t C = (size_t)g->c;
-    int o1 = (pl + s - 1) / s, o2 = w - 3 + pl >= 0 ? (w - 3 + pl) / s + 1 : 0;
-    o1 = o1 < ow ? o1 : ow;
-    o2 = o2 < o1 ? o1 : o2 > ow ? ow : o2;
+    int w = g->w, pl = g->pl;
     dw3_col c[3];
     c[0] = dw3_load(full, true, r, -pl, w, n, zw);
     c[1] = s == 1 ? dw3_load(full, true, r, 1 - pl, w, n, zw) : c[0];
-    dw3_cells(s, full, true, c, -pl, 0, o1, r, w, b, zw, flo, fhi, z, y, C, n);
-    dw3_cells(s, full, false, c, o1 * s - pl, o1, o2, r, w, b, zw, flo, fhi, z, y, C, n);
-    dw3_cells(s, full, true, c, o2 * s - pl, o2, ow, r, w, b, zw, flo, fhi, z, y, C, n);
+    dw3_cells(s, full, true, c, -pl, 0, g->ow, r, w, b, zw, flo, fhi, z, y, (size_t)g->c, n);
 }
 
 /* Output rows [r0, r1) of n*oh: 3x3, dilation 1, stride 1 or 2 across
