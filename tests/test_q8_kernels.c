@@ -559,7 +559,7 @@ static void test_depthwise(void **state)
 /* 3x3, dilation 1, stride 1 or 2 across (AVX2's own loop, 16 channels a
  * step): widths 1-3 and wider, channels not a multiple of 16 and more than
  * the 256 whose weights it sets up at once, padding on every side (up to
- * wider than the kernel), any stride down. */
+ * wider than the kernel), any stride down; rows split by channels. */
 static void test_depthwise_3x3(void **state)
 {
     (void)state;
@@ -578,6 +578,21 @@ static void test_depthwise_3x3(void **state)
         g.ow = (g.w + g.pl + pr - 3) / g.sw + 1;
         bad += dw_case(&g);
     }
+    /* few rows with enough work for 2 threads, which AVX2 splits by
+     * channels too: channels a multiple of 16 or not, parts wider than the
+     * 256 channels set up at once, stride 2 */
+    cr_conv_geom few[] = {
+        { .n = 1, .h = 7, .w = 7, .c = 960, .oh = 7, .ow = 7, .oc = 960, .kh = 3, .kw = 3,
+          .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1 },
+        { .n = 1, .h = 7, .w = 7, .c = 1000, .oh = 7, .ow = 7, .oc = 1000, .kh = 3, .kw = 3,
+          .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1 },
+        { .n = 1, .h = 5, .w = 5, .c = 2000, .oh = 5, .ow = 5, .oc = 2000, .kh = 3, .kw = 3,
+          .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1 },
+        { .n = 1, .h = 11, .w = 11, .c = 1300, .oh = 6, .ow = 6, .oc = 1300, .kh = 3, .kw = 3,
+          .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pt = 1, .pl = 1 },
+    };
+    for (size_t i = 0; i < sizeof few / sizeof *few; i++)
+        bad += dw_case(&few[i]);
     assert_int_equal(bad, 0);
 }
 

@@ -57,6 +57,13 @@ static inline size_t q8_dw_block_bytes(int kh, int kw)
     return 512 + (size_t)256 * kw * q8_dw_gc(kh);
 }
 
+/* Depthwise 3x3, dilation 1, stride 1 or 2 across, depth multiplier 1. */
+static inline bool q8_dw3_shape(const cr_conv_geom *g)
+{
+    return g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 && (g->sw == 1 || g->sw == 2) &&
+           g->oc == g->c;
+}
+
 /* The quad-order index (0..63) of channel cc (0..63) of a block. */
 static inline int q8_dw_lane(int cc) { return (cc & 12) * 4 + (cc >> 4) * 4 + (cc & 3); }
 
@@ -121,6 +128,12 @@ typedef struct cr_q8_ukr {
     /* Depthwise, depth multiplier 1: output rows [r0, r1) of n*oh. */
     void (*dw_rows)(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const uint8_t *kp,
                     const cr_q8_req *rq, uint8_t *y, int64_t r0, int64_t r1);
+
+    /* The same for a shape q8_dw3_shape takes, channels [c0, c1) only (c0
+     * a multiple of 16), so that threads can split few rows by channels
+     * (AVX2, NULL elsewhere). */
+    void (*dw3_rows)(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const uint8_t *kp,
+                     const cr_q8_req *rq, uint8_t *y, int64_t r0, int64_t r1, int c0, int c1);
 } cr_q8_ukr;
 
 extern const cr_q8_ukr cr_q8_ukr_generic;

@@ -870,17 +870,13 @@ INLINE T_AVX2 void dw3_row(const int s, const bool full, const cr_conv_geom *g,
     dw3_cells(s, full, true, c, -pl, 0, g->ow, r, w, b, zw, flo, fhi, z, y, (size_t)g->c, n);
 }
 
-/* Output rows [r0, r1) of n*oh: 3x3, dilation 1, stride 1 or 2 across
- * (any down); other shapes go to the template's loop. Per DW3_CH channels
- * the weights once, then per row every block of 16 channels. */
-static T_AVX2 void dw_rows_avx2(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
-                                const uint8_t *kp, const cr_q8_req *rq, uint8_t *y, int64_t r0,
-                                int64_t r1)
+/* Output rows [r0, r1) of n*oh, channels [c_lo, c_hi) (c_lo a multiple
+ * of 16): 3x3, dilation 1, stride 1 or 2 across (any down). Per DW3_CH
+ * channels the weights once, then per row every block of 16 channels. */
+static T_AVX2 void dw3_rows_avx2(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
+                                 const uint8_t *kp, const cr_q8_req *rq, uint8_t *y, int64_t r0,
+                                 int64_t r1, int c_lo, int c_hi)
 {
-    if (g->kh != 3 || g->kw != 3 || g->dh != 1 || g->dw != 1 || (g->sw != 1 && g->sw != 2)) {
-        dw_row_avx2(g, x, z_x, kp, rq, y, r0, r1);
-        return;
-    }
     int C = g->c;
     dw3_blk blk[DW3_CH / 16];
     __m256i zw = _mm256_set1_epi16((int16_t)z_x), z = _mm256_set1_epi16((int16_t)rq->z_out);
@@ -888,8 +884,8 @@ static T_AVX2 void dw_rows_avx2(const cr_conv_geom *g, const uint8_t *x, int32_t
     __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));
     uint8_t zb[16];
     memset(zb, (int)z_x, sizeof zb);
-    for (int cf = 0; cf < C; cf += DW3_CH) {
-        int ct = C - cf < DW3_CH ? C : cf + DW3_CH;
+    for (int cf = c_lo; cf < c_hi; cf += DW3_CH) {
+        int ct = c_hi - cf < DW3_CH ? c_hi : cf + DW3_CH;
         for (int c0 = cf; c0 < ct; c0 += 16)
             dw3_setup(C, z_x, kp, rq, c0, &blk[(c0 - cf) / 16]);
         for (int64_t row = r0; row < r1; row++) {
@@ -916,6 +912,18 @@ static T_AVX2 void dw_rows_avx2(const cr_conv_geom *g, const uint8_t *x, int32_t
             }
         }
     }
+}
+
+/* Output rows [r0, r1) of n*oh: the shapes q8_dw3_shape takes on the loop
+ * above, others on the template's. */
+static T_AVX2 void dw_rows_avx2(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
+                                const uint8_t *kp, const cr_q8_req *rq, uint8_t *y, int64_t r0,
+                                int64_t r1)
+{
+    if (q8_dw3_shape(g))
+        dw3_rows_avx2(g, x, z_x, kp, rq, y, r0, r1, 0, g->c);
+    else
+        dw_row_avx2(g, x, z_x, kp, rq, y, r0, r1);
 }
 
 #define TARGET T_VNNI
@@ -985,6 +993,7 @@ const cr_q8_ukr cr_q8_ukr_avx2 = {
     .quantize = quantize_avx2,
     .dequantize = dequantize_avx2,
     .dw_rows = dw_rows_avx2,
+    .dw3_rows = dw3_rows_avx2,
 };
 
 const cr_q8_ukr cr_q8_ukr_avxvnni = {
