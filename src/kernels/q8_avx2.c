@@ -425,8 +425,20 @@ INLINE T_AVX2 void small_widen(const uint8_t *s, int K, int k4, int16_t *d)
 static T_AVX2 void widen_avx2(const uint8_t *A, size_t lda, int rows, int K, int16_t *d)
 {
     int k4 = q8_k4(K);
-    for (int r = 0; r < rows; r++, A += lda, d += k4)
-        small_widen(A, K, k4, d);
+    for (int r = 0; r < rows; r++, A += lda, d += k4) {
+        int k = 0;
+        for (; k + 32 <= K; k += 32) {          /* then the rest as small_widen does */
+            __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(A + k));
+            _mm256_storeu_si256((__m256i *)(void *)(d + k),
+                                _mm256_cvtepu8_epi16(_mm256_castsi256_si128(v)));
+            _mm256_storeu_si256((__m256i *)(void *)(d + k + 16),
+                                _mm256_cvtepu8_epi16(_mm256_extracti128_si256(v, 1)));
+        }
+        if (K - k >= 16 || k == 0)
+            small_widen(A + k, K - k, k4 - k, d + k);
+        else                                    /* fewer than 16 left: overlap back */
+            small_widen(A + K - 16, 16, k4 - (K - 16), d + K - 16);
+    }
 }
 
 /* One tile of rows (row r's int16 at ar[r], k4 of them) times the chunk's
