@@ -267,6 +267,13 @@ static void test_gemm(void **state)
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         bad += gemm_case(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][2], shapes[s][1],
                          false, s % 2);
+    /* a last panel of 8 columns (AVX2 stores it on its own), uint8 out:
+     * every row tail of a 6-row tile, per-tensor and per-channel */
+    int eights[][3] = { { 13, 24, 96 }, { 5, 40, 144 }, { 1, 8, 70 }, { 2, 24, 65 },
+                        { 4, 56, 200 }, { 6, 8, 68 }, { 3, 24, 100 } };
+    for (size_t s = 0; s < sizeof eights / sizeof *eights; s++)
+        bad += gemm_case(eights[s][0], eights[s][1], eights[s][2], eights[s][2] + (int)s % 2,
+                         eights[s][1] + (int)s % 3, s % 2 == 1, false);
     assert_int_equal(bad, 0);
 }
 
@@ -429,6 +436,32 @@ static void test_conv2d(void **state)
                            .pl = 1 };
     assert_true(cr_q8_conv2d_scratch(&tiles, 2) < (size_t)2 * 32 * 32 * 576);
     bad += conv_case(&tiles);
+    /* short patches (AVX2's conv_small: rows of the patch matrix gathered
+     * as int16, runs of up to 16 bytes loaded whole when 16 bytes fit in
+     * x): MobileNet's first layer with "same" padding (bottom and right),
+     * two images, chunks of several blocks of gathered rows; runs of 5,
+     * 15, 16 and 18 bytes; dilation; the last pixels' runs at the end of
+     * x; as many columns as fit (16 panels of K4 64) and one panel more */
+    cr_conv_geom shorts[] = {
+        { .n = 2, .h = 48, .w = 48, .c = 3, .oh = 24, .ow = 24, .oc = 32, .kh = 3, .kw = 3,
+          .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pt = 0, .pl = 0 },
+        { .n = 1, .h = 13, .w = 11, .c = 1, .oh = 11, .ow = 9, .oc = 20, .kh = 5, .kw = 5,
+          .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1 },
+        { .n = 2, .h = 6, .w = 7, .c = 5, .oh = 6, .ow = 7, .oc = 9, .kh = 3, .kw = 3,
+          .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1 },
+        { .n = 1, .h = 9, .w = 9, .c = 8, .oh = 4, .ow = 8, .oc = 17, .kh = 2, .kw = 2,
+          .sh = 2, .sw = 1, .dh = 1, .dw = 1, .pt = 0, .pl = 0 },
+        { .n = 1, .h = 7, .w = 8, .c = 6, .oh = 7, .ow = 8, .oc = 24, .kh = 3, .kw = 3,
+          .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1 },
+        { .n = 1, .h = 10, .w = 10, .c = 2, .oh = 6, .ow = 6, .oc = 31, .kh = 3, .kw = 3,
+          .sh = 1, .sw = 1, .dh = 2, .dw = 2, .pt = 0, .pl = 0 },
+        { .n = 1, .h = 5, .w = 5, .c = 7, .oh = 3, .ow = 3, .oc = 256, .kh = 3, .kw = 3,
+          .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 0, .pl = 0 },
+        { .n = 1, .h = 5, .w = 5, .c = 7, .oh = 3, .ow = 3, .oc = 257, .kh = 3, .kw = 3,
+          .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 0, .pl = 0 },
+    };
+    for (size_t i = 0; i < sizeof shorts / sizeof *shorts; i++)
+        bad += conv_case(&shorts[i]);
     assert_int_equal(bad, 0);
 }
 
@@ -526,7 +559,7 @@ static void test_depthwise(void **state)
 /* 3x3, dilation 1, stride 1 or 2 across (AVX2's own loop, 16 channels a
  * step): widths 1-3 and wider, channels not a multiple of 16 and more than
  * the 256 whose weights it sets up at once, padding on every side (up to
- * wider than the kernel), any stride down. */
+ * wider than the kernel), any stride down; rows split by channels. */
 static void test_depthwise_3x3(void **state)
 {
     (void)state;
@@ -545,6 +578,21 @@ static void test_depthwise_3x3(void **state)
         g.ow = (g.w + g.pl + pr - 3) / g.sw + 1;
         bad += dw_case(&g);
     }
+    /* few rows with enough work for 2 threads, which AVX2 splits by
+     * channels too: channels a multiple of 16 or not, parts wider than the
+     * 256 channels set up at once, stride 2 */
+    cr_conv_geom few[] = {
+        { .n = 1, .h = 7, .w = 7, .c = 960, .oh = 7, .ow = 7, .oc = 960, .kh = 3, .kw = 3,
+          .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1 },
+        { .n = 1, .h = 7, .w = 7, .c = 1000, .oh = 7, .ow = 7, .oc = 1000, .kh = 3, .kw = 3,
+          .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1 },
+        { .n = 1, .h = 5, .w = 5, .c = 2000, .oh = 5, .ow = 5, .oc = 2000, .kh = 3, .kw = 3,
+          .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1 },
+        { .n = 1, .h = 11, .w = 11, .c = 1300, .oh = 6, .ow = 6, .oc = 1300, .kh = 3, .kw = 3,
+          .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pt = 1, .pl = 1 },
+    };
+    for (size_t i = 0; i < sizeof few / sizeof *few; i++)
+        bad += dw_case(&few[i]);
     assert_int_equal(bad, 0);
 }
 

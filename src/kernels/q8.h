@@ -57,6 +57,13 @@ static inline size_t q8_dw_block_bytes(int kh, int kw)
     return 512 + (size_t)256 * kw * q8_dw_gc(kh);
 }
 
+/* Depthwise 3x3, dilation 1, stride 1 or 2 across, depth multiplier 1. */
+static inline bool q8_dw3_shape(const cr_conv_geom *g)
+{
+    return g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 && (g->sw == 1 || g->sw == 2) &&
+           g->oc == g->c;
+}
+
 /* The quad-order index (0..63) of channel cc (0..63) of a block. */
 static inline int q8_dw_lane(int cc) { return (cc & 12) * 4 + (cc >> 4) * 4 + (cc & 3); }
 
@@ -93,12 +100,24 @@ typedef struct cr_q8_ukr {
     void (*gemm16)(int K, const int16_t *a, size_t lda, const int8_t *bp, int rows, int cols,
                    uint8_t *c, int32_t *c32, size_t ldc, const cr_q8_req *rq, int j0);
 
+    /* rows rows of A (K bytes each, stride lda) as int16 rows of q8_k4(K),
+     * zeros past K, for gemm16 (AVX2, NULL elsewhere). */
+    void (*widen)(const uint8_t *A, size_t lda, int rows, int K, int16_t *d);
+
     /* C[M, n0..n1) as q8_gemm_serial, for short rows (AVX2, NULL elsewhere):
      * called when q8_k4(K) <= Q8_SMALL_K4 and the panels of [n0, n1) hold
      * at most Q8_SMALL_ELEMS weights, which it re-lays on its stack. */
     void (*gemm_small)(int M, int n0, int n1, int K, const uint8_t *A, size_t lda,
                        const int8_t *Bp, uint8_t *C, int32_t *C32, size_t ldc,
                        const cr_q8_req *rq);
+
+    /* Conv2D output pixels [p0, p0 + M) into y (row 0 of the output), for
+     * short patches (AVX2, NULL elsewhere): called when gemm_small would
+     * take the whole of the im2col gemm (q8_k4(K) <= Q8_SMALL_K4, all oc
+     * columns' panels within Q8_SMALL_ELEMS), which it does without the
+     * byte patch matrix. */
+    void (*conv_small)(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const void *kp,
+                       const cr_q8_req *rq, uint8_t *y, int64_t p0, int M);
 
     /* The elementwise kernels of kernels.h on n elements. */
     void (*add)(int64_t n, const uint8_t *a, int32_t z_a, float ma, const uint8_t *b,
@@ -109,6 +128,12 @@ typedef struct cr_q8_ukr {
     /* Depthwise, depth multiplier 1: output rows [r0, r1) of n*oh. */
     void (*dw_rows)(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const uint8_t *kp,
                     const cr_q8_req *rq, uint8_t *y, int64_t r0, int64_t r1);
+
+    /* The same for a shape q8_dw3_shape takes, channels [c0, c1) only (c0
+     * a multiple of 16), so that threads can split few rows by channels
+     * (AVX2, NULL elsewhere). */
+    void (*dw3_rows)(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, const uint8_t *kp,
+                     const cr_q8_req *rq, uint8_t *y, int64_t r0, int64_t r1, int c0, int c1);
 } cr_q8_ukr;
 
 extern const cr_q8_ukr cr_q8_ukr_generic;

@@ -9,7 +9,9 @@
  * products of a column, the two lanes of a column are added at the end.
  * A is widened once per block of rows by the gemm driver (gemm16), B in
  * the loop; rows too long for the driver's buffer run on bytes (gemm), and
- * short rows (K4 <= 64) on B widened once per chunk (gemm_small).
+ * short rows (K4 <= 64) on B widened once per chunk (gemm_small), which
+ * convolutions with such short patches feed straight from the image
+ * (conv_small: no byte im2col).
  * AVX-VNNI's vpdpbusd (VEX encoded) adds four u8 x s8 products to an int32
  * lane without saturation, as AVX-512 VNNI does on 16 lanes.
  * Depthwise runs the AVX2 row loop at both levels.
@@ -192,11 +194,12 @@ INLINE T_AVX2 __m256i bcast_w16(const int16_t *p)
  * hadd order (columns 0 1 4 5 | 2 3 6 7). The accumulators start at the
  * bias in the even lane of each column's pair (the sums wrap modulo 2^32,
  * so where the bias is added does not matter). Out of line: inlined into
- * the tile, GCC 12 spills or copies accumulators inside the loop. */
+ * the tile, GCC 12 spills or copies accumulators inside the loop. Aligned
+ * to 64 bytes, as small16_R: where the loop falls in the code swung the
+ * speed by 4%. */
 #define HALF16(R)                                                                            \
-    static T_AVX2 __attribute__((noinline)) void half16_##R(int k4, const int16_t *const *ar, \
-                                                            const int8_t *w,                 \
-                                                            const int8_t *bias, __m256i *t)  \
+    static T_AVX2 __attribute__((noinline, aligned(64))) void half16_##R(                    \
+        int k4, const int16_t *const *ar, const int8_t *w, const int8_t *bias, __m256i *t)   \
     {                                                                                        \
         __m256i s[R][2];                                                                     \
         __m128i b = _mm_loadu_si128((const __m128i *)(const void *)bias);                   \
@@ -242,6 +245,28 @@ INLINE T_AVX2 void row16_req(__m256i t0, __m256i t1, const __m256 *mm, __m256 fl
     _mm_storeu_si128((__m128i *)(void *)c, v);
 }
 
+/* A last panel of 8 columns (N = 24, 40, ...): rows of the first half's
+ * sums (hadd order: 0 1 4 5 | 2 3 6 7) requantized into c, 8 bytes a row:
+ * after the packs each 128-bit lane holds its 4 columns twice, and one
+ * unpack of 16-bit units puts the 8 bytes in column order. */
+static T_AVX2 void row8_req_rows(const __m256i *t, int rows, uint8_t *c, size_t ldc,
+                                 const cr_q8_req *rq, int j0)
+{
+    __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));
+    __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));
+    __m256i z16 = _mm256_set1_epi16((int16_t)rq->z_out);
+    __m256 m = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(load_m(rq, j0, 8)),
+                                                      _MM_SHUFFLE(3, 1, 2, 0)));
+    for (int r = 0; r < rows; r++) {
+        __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(t[r]), m);
+        __m256i q = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f, flo), fhi));
+        __m256i w = _mm256_add_epi16(_mm256_packs_epi32(q, q), z16);
+        __m256i u = _mm256_packus_epi16(w, w);
+        __m128i v = _mm_unpacklo_epi16(_mm256_castsi256_si128(u), _mm256_extracti128_si256(u, 1));
+        _mm_storel_epi64((__m128i *)(void *)(c + r * ldc), v);
+    }
+}
+
 static T_AVX2 void gemm16_avx2(int K, const int16_t *a, size_t lda, const int8_t *bp, int rows,
                                int cols, uint8_t *c, int32_t *c32, size_t ldc,
                                const cr_q8_req *rq, int j0)
@@ -267,6 +292,10 @@ static T_AVX2 void gemm16_avx2(int K, const int16_t *a, size_t lda, const int8_t
                 _mm256_castps_pd(load_m(rq, j0 + 8 * h, 8)), _MM_SHUFFLE(3, 1, 2, 0)));
         for (int r = 0; r < rows; r++)
             row16_req(t[0][r], t[1][r], mm, flo, fhi, z16, c + r * ldc);
+        return;
+    }
+    if (c && cols == 8) {
+        row8_req_rows(t[0], rows, c, ldc, rq, j0);
         return;
     }
     _Alignas(32) int32_t out[MR_AVX2 * 16];
@@ -313,12 +342,31 @@ static T_AVX2 void small_relayout(int k4, const int8_t *bp, int np, int16_t *d)
     }
 }
 
-/* R rows of one panel (int16 pairs at w, int32 biases at bias): row r's
- * sums (columns 0-7, 8-15) into acc[2 r], acc[2 r + 1]. Out of line, as
- * half16_R. */
+/* One row of a tile of 16 columns (its sums s0: columns 0-7, s1: 8-15)
+ * requantized into c: z added on int16 as in row16_req. */
+INLINE T_AVX2 void small_req_row(__m256i s0, __m256i s1, __m256 m0, __m256 m1, __m256 flo,
+                                 __m256 fhi, __m256i z16, uint8_t *c)
+{
+    __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5);
+    __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(s0), m0);
+    __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(s1), m1);
+    __m256i q0 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f0, flo), fhi));
+    __m256i q1 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f1, flo), fhi));
+    /* per 128-bit lane: columns 0-3 | 8-11, then 4-7 | 12-15 */
+    __m256i w = _mm256_add_epi16(_mm256_packs_epi32(q0, q1), z16);
+    __m256i b = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w, w), order);
+    _mm_storeu_si128((__m128i *)(void *)c, _mm256_castsi256_si128(b));
+}
+
+/* R rows (rows <= R of them real) of one panel (int16 pairs at w, int32
+ * biases at bias): with c, 16 columns requantized into c (row stride
+ * ldc, multipliers from column j0) straight from the accumulators;
+ * otherwise row r's sums (columns 0-7, 8-15) into acc[2 r], acc[2 r + 1].
+ * Out of line, as half16_R. */
 #define SMALL16(R)                                                                           \
-    static T_AVX2 __attribute__((noinline)) void small16_##R(                                \
-        int k4, const int16_t *const *ar, const int16_t *w, const int8_t *bias, __m256i *acc) \
+    static T_AVX2 __attribute__((noinline, aligned(64))) void small16_##R(                   \
+        int k4, const int16_t *const *ar, const int16_t *w, const int8_t *bias, __m256i *acc, \
+        int rows, uint8_t *c, size_t ldc, const cr_q8_req *rq, int j0)                       \
     {                                                                                        \
         __m256i s[R][2];                                                                     \
         __m256i i0 = _mm256_loadu_si256((const __m256i *)(const void *)bias);               \
@@ -338,34 +386,23 @@ static T_AVX2 void small_relayout(int k4, const int8_t *bp, int np, int16_t *d)
                 s[r][1] = _mm256_add_epi32(s[r][1], _mm256_madd_epi16(av, w1));              \
             }                                                                                \
         }                                                                                    \
+        if (!c) {                                                                            \
+            UNROLL                                                                           \
+            for (int r = 0; r < R; r++)                                                      \
+                acc[2 * r] = s[r][0], acc[2 * r + 1] = s[r][1];                              \
+            return;                                                                          \
+        }                                                                                    \
+        __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));                           \
+        __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));                           \
+        __m256i z16 = _mm256_set1_epi16((int16_t)rq->z_out);                                 \
+        __m256 m0 = load_m(rq, j0, 8), m1 = load_m(rq, j0 + 8, 8);                           \
         UNROLL                                                                               \
         for (int r = 0; r < R; r++)                                                          \
-            acc[2 * r] = s[r][0], acc[2 * r + 1] = s[r][1];                                  \
+            if (r < rows)                                                                    \
+                small_req_row(s[r][0], s[r][1], m0, m1, flo, fhi, z16, c + r * ldc);         \
     }
 SMALL16(6)
 SMALL16(2)
-
-/* Rows of a tile of 16 columns requantized into c (acc in column order);
- * z added on int16 as in row16_req. */
-static T_AVX2 void small_req16(const __m256i *acc, int rows, uint8_t *c, size_t ldc,
-                               const cr_q8_req *rq, int j0)
-{
-    __m256 flo = _mm256_set1_ps((float)(rq->lo - rq->z_out));
-    __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));
-    __m256i z16 = _mm256_set1_epi16((int16_t)rq->z_out);
-    __m256 m0 = load_m(rq, j0, 8), m1 = load_m(rq, j0 + 8, 8);
-    __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5);
-    for (int r = 0; r < rows; r++) {
-        __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[2 * r]), m0);
-        __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[2 * r + 1]), m1);
-        __m256i q0 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f0, flo), fhi));
-        __m256i q1 = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f1, flo), fhi));
-        /* per 128-bit lane: columns 0-3 | 8-11, then 4-7 | 12-15 */
-        __m256i w = _mm256_add_epi16(_mm256_packs_epi32(q0, q1), z16);
-        __m256i b = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w, w), order);
-        _mm_storeu_si128((__m128i *)(void *)(c + r * ldc), _mm256_castsi256_si128(b));
-    }
-}
 
 /* A row of K bytes as k4 int16 (zeros past K): 16 a step, the last 16
  * overlapping the previous ones (never past the row). */
@@ -388,14 +425,60 @@ INLINE T_AVX2 void small_widen(const uint8_t *s, int K, int k4, int16_t *d)
         d[k] = 0;
 }
 
+static T_AVX2 void widen_avx2(const uint8_t *A, size_t lda, int rows, int K, int16_t *d)
+{
+    int k4 = q8_k4(K);
+    for (int r = 0; r < rows; r++, A += lda, d += k4) {
+        int k = 0;
+        for (; k + 32 <= K; k += 32) {          /* then the rest as small_widen does */
+            __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(A + k));
+            _mm256_storeu_si256((__m256i *)(void *)(d + k),
+                                _mm256_cvtepu8_epi16(_mm256_castsi256_si128(v)));
+            _mm256_storeu_si256((__m256i *)(void *)(d + k + 16),
+                                _mm256_cvtepu8_epi16(_mm256_extracti128_si256(v, 1)));
+        }
+        if (K - k >= 16 || k == 0)
+            small_widen(A + k, K - k, k4 - k, d + k);
+        else                                    /* fewer than 16 left: overlap back */
+            small_widen(A + K - 16, 16, k4 - (K - 16), d + K - 16);
+    }
+}
+
+/* One tile of rows (row r's int16 at ar[r], k4 of them) times the chunk's
+ * re-laid panels wp (np of them, columns n0..n1): requantized into c (or
+ * int32 into c32), row stride ldc, c and c32 at the tile's row 0, column
+ * 0 of the matrix. */
+INLINE T_AVX2 void small_tile(const int16_t *const *ar, int rows, int k4, const int16_t *wp,
+                              int n0, int n1, int K, const int8_t *Bp, uint8_t *c, int32_t *c32,
+                              size_t ldc, const cr_q8_req *rq)
+{
+    _Alignas(32) int32_t out[MR_AVX2 * 16];
+    __m256i acc[2 * MR_AVX2];
+    int np = (n1 - n0 + Q8_NR - 1) / Q8_NR;
+    for (int p = 0; p < np; p++) {
+        int j = n0 + p * Q8_NR, cols = n1 - j < Q8_NR ? n1 - j : Q8_NR;
+        const int8_t *bias = Bp + (size_t)(j / Q8_NR) * q8_panel_bytes(K);
+        uint8_t *cq = c && cols == 16 ? c + j : NULL;   /* requantized in the loop's function */
+        if (rows <= 2)
+            small16_2(k4, ar, wp + (size_t)p * 16 * k4, bias, acc, rows, cq, ldc, rq, j);
+        else
+            small16_6(k4, ar, wp + (size_t)p * 16 * k4, bias, acc, rows, cq, ldc, rq, j);
+        if (cq)
+            continue;
+        for (int r = 0; r < rows; r++) {
+            _mm256_store_si256((__m256i *)(void *)(out + r * 16), acc[2 * r]);
+            _mm256_store_si256((__m256i *)(void *)(out + r * 16 + 8), acc[2 * r + 1]);
+        }
+        store_tile(out, rows, cols, c ? c + j : NULL, c32 ? c32 + j : NULL, ldc, rq, j);
+    }
+}
+
 static T_AVX2 void gemm_small_avx2(int M, int n0, int n1, int K, const uint8_t *A, size_t lda,
                                    const int8_t *Bp, uint8_t *C, int32_t *C32, size_t ldc,
                                    const cr_q8_req *rq)
 {
     _Alignas(32) int16_t wp[Q8_SMALL_ELEMS];
     _Alignas(32) int16_t a16[MR_AVX2 * Q8_SMALL_K4];
-    _Alignas(32) int32_t out[MR_AVX2 * 16];
-    __m256i acc[2 * MR_AVX2];
     int k4 = q8_k4(K), np = (n1 - n0 + Q8_NR - 1) / Q8_NR;
     small_relayout(k4, Bp + (size_t)(n0 / Q8_NR) * q8_panel_bytes(K), np, wp);
     for (int i = 0; i < M; i += MR_AVX2) {
@@ -406,23 +489,97 @@ static T_AVX2 void gemm_small_avx2(int M, int n0, int n1, int K, const uint8_t *
             if (r < rows)
                 small_widen(A + (size_t)(i + r) * lda, K, k4, a16 + r * k4);
         }
-        for (int p = 0; p < np; p++) {
-            int j = n0 + p * Q8_NR, cols = n1 - j < Q8_NR ? n1 - j : Q8_NR;
-            const int8_t *bias = Bp + (size_t)(j / Q8_NR) * q8_panel_bytes(K);
-            if (rows <= 2)
-                small16_2(k4, ar, wp + (size_t)p * 16 * k4, bias, acc);
-            else
-                small16_6(k4, ar, wp + (size_t)p * 16 * k4, bias, acc);
-            size_t at = (size_t)i * ldc + j;
-            if (C && cols == 16) {
-                small_req16(acc, rows, C + at, ldc, rq, j);
-                continue;
+        small_tile(ar, rows, k4, wp, n0, n1, K, Bp, C ? C + (size_t)i * ldc : NULL,
+                   C32 ? C32 + (size_t)i * ldc : NULL, ldc, rq);
+    }
+}
+
+/* ---- AVX2 convolution with short patches (q8_k4(K) <= Q8_SMALL_K4) -------
+ * As im2col then gemm_small, without the byte patch matrix: each tile's
+ * rows of the patch matrix ([kh][kw][c], padding taps z_x, zeros past K)
+ * are gathered straight into int16. A kernel row whose taps are all in
+ * the image and adjacent is one run of kw * c <= 16 bytes: one 16-byte
+ * load (when 16 bytes from its start are inside x), widened and stored
+ * as 16 int16, the bytes past the run overwritten by the next run or
+ * zeroed past K; rows are CS_LD int16 apart, room for the last run's
+ * 16. CS_ROWS rows are gathered before they are multiplied, so that the
+ * overlapping stores are done when the tiles read the rows (loads across
+ * two recent stores wait for them). */
+#define CS_LD (Q8_SMALL_K4 + 16)
+#define CS_ROWS (16 * MR_AVX2)     /* rows gathered before their tiles run */
+
+/* Row of the patch matrix for output pixel (n, oh, ow) into d. */
+static T_AVX2 void conv_small_row(const cr_conv_geom *g, const uint8_t *x, const uint8_t *xend,
+                                  int32_t z_x, int n, int oh, int ow, int K, int k4, int16_t *d)
+{
+    int c = g->c, run = g->kw * c, bx = ow * g->sw - g->pl, by = oh * g->sh - g->pt;
+    bool cols_in = bx >= 0 && bx + (g->kw - 1) * g->dw < g->w;
+    if (cols_in && g->dw == 1 && run <= 16 && by >= 0 && by + (g->kh - 1) * g->dh < g->h) {
+        size_t rs = (size_t)g->dh * g->w * c;     /* all in: one run a kernel row */
+        const uint8_t *p = x + (((size_t)n * g->h + by) * g->w + bx) * c;
+        if (xend - (p + (g->kh - 1) * rs) >= 16) {
+            for (int i = 0; i < g->kh; i++, p += rs)
+                _mm256_storeu_si256((__m256i *)(void *)(d + i * run),
+                                    _mm256_cvtepu8_epi16(_mm_loadu_si128(
+                                        (const __m128i *)(const void *)p)));
+            for (int k = K; k < k4; k++)
+                d[k] = 0;
+            return;
+        }
+    }
+    int16_t *o = d;
+    for (int i = 0; i < g->kh; i++, o += run) {
+        int iy = by + i * g->dh;
+        if (iy < 0 || iy >= g->h) {
+            for (int t = 0; t < run; t++)
+                o[t] = (int16_t)z_x;
+            continue;
+        }
+        const uint8_t *xr = x + ((size_t)n * g->h + iy) * g->w * c;
+        if (cols_in && g->dw == 1 && run <= 16 && xend - (xr + (size_t)bx * c) >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(xr + (size_t)bx * c));
+            _mm256_storeu_si256((__m256i *)(void *)o, _mm256_cvtepu8_epi16(v));
+            continue;
+        }
+        for (int j = 0; j < g->kw; j++) {
+            int ix = bx + j * g->dw;
+            bool in = ix >= 0 && ix < g->w;
+            for (int t = 0; t < c; t++)
+                o[j * c + t] = (int16_t)(in ? xr[(size_t)ix * c + t] : z_x);
+        }
+    }
+    for (int k = K; k < k4; k++)
+        d[k] = 0;
+}
+
+static T_AVX2 void conv_small_avx2(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
+                                   const void *kp, const cr_q8_req *rq, uint8_t *y, int64_t p0,
+                                   int M)
+{
+    _Alignas(32) int16_t wp[Q8_SMALL_ELEMS];
+    _Alignas(32) int16_t a16[CS_ROWS * CS_LD];
+    int K = g->kh * g->kw * g->c, k4 = q8_k4(K), N = g->oc, np = (N + Q8_NR - 1) / Q8_NR;
+    const uint8_t *xend = x + (size_t)g->n * g->h * g->w * g->c;
+    small_relayout(k4, kp, np, wp);
+    int ow = (int)(p0 % g->ow), oh = (int)(p0 / g->ow % g->oh);
+    int n = (int)(p0 / ((int64_t)g->ow * g->oh));
+    for (int i0 = 0; i0 < M; i0 += CS_ROWS) {
+        int mb = M - i0 < CS_ROWS ? M - i0 : CS_ROWS;
+        for (int r = 0; r < mb; r++) {
+            conv_small_row(g, x, xend, z_x, n, oh, ow, K, k4, a16 + r * CS_LD);
+            if (++ow == g->ow) {
+                ow = 0;
+                if (++oh == g->oh)
+                    oh = 0, n++;
             }
-            for (int r = 0; r < rows; r++) {
-                _mm256_store_si256((__m256i *)(void *)(out + r * 16), acc[2 * r]);
-                _mm256_store_si256((__m256i *)(void *)(out + r * 16 + 8), acc[2 * r + 1]);
-            }
-            store_tile(out, rows, cols, C ? C + at : NULL, C32 ? C32 + at : NULL, ldc, rq, j);
+        }
+        for (int i = 0; i < mb; i += MR_AVX2) {
+            int rows = mb - i < MR_AVX2 ? mb - i : MR_AVX2;
+            const int16_t *ar[MR_AVX2];
+            for (int r = 0; r < MR_AVX2; r++)
+                ar[r] = a16 + (i + (r < rows ? r : 0)) * CS_LD;
+            small_tile(ar, rows, k4, wp, 0, N, K, kp, y + (p0 + i0 + i) * N, NULL, (size_t)N,
+                       rq);
         }
     }
 }
@@ -713,36 +870,28 @@ INLINE T_AVX2 void dw3_cells(const int s, const bool full, const bool chk, dw3_c
     }
 }
 
-/* One output row of 16 (or n < 16: full false) channels at stride s: the
- * cells with all 3 columns in the image without checks, the others with. */
+/* One output row of 16 (or n < 16: full false) channels at stride s, in
+ * one loop that checks every column against the image (the checks are
+ * predicted; splitting the row into edge and inner cells cost more, in
+ * the loop exits, than it saved, at widths 7 to 28). */
 INLINE T_AVX2 void dw3_row(const int s, const bool full, const cr_conv_geom *g,
                            const dw3_rows *r, const dw3_blk *b, __m256i zw, __m256 flo,
                            __m256 fhi, __m256i z, uint8_t *y, int n)
 {
-    int w = g->w, pl = g->pl, ow = g->ow;
-    size_t C = (size_t)g->c;
-    int o1 = (pl + s - 1) / s, o2 = w - 3 + pl >= 0 ? (w - 3 + pl) / s + 1 : 0;
-    o1 = o1 < ow ? o1 : ow;
-    o2 = o2 < o1 ? o1 : o2 > ow ? ow : o2;
+    int w = g->w, pl = g->pl;
     dw3_col c[3];
     c[0] = dw3_load(full, true, r, -pl, w, n, zw);
     c[1] = s == 1 ? dw3_load(full, true, r, 1 - pl, w, n, zw) : c[0];
-    dw3_cells(s, full, true, c, -pl, 0, o1, r, w, b, zw, flo, fhi, z, y, C, n);
-    dw3_cells(s, full, false, c, o1 * s - pl, o1, o2, r, w, b, zw, flo, fhi, z, y, C, n);
-    dw3_cells(s, full, true, c, o2 * s - pl, o2, ow, r, w, b, zw, flo, fhi, z, y, C, n);
+    dw3_cells(s, full, true, c, -pl, 0, g->ow, r, w, b, zw, flo, fhi, z, y, (size_t)g->c, n);
 }
 
-/* Output rows [r0, r1) of n*oh: 3x3, dilation 1, stride 1 or 2 across
- * (any down); other shapes go to the template's loop. Per DW3_CH channels
- * the weights once, then per row every block of 16 channels. */
-static T_AVX2 void dw_rows_avx2(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
-                                const uint8_t *kp, const cr_q8_req *rq, uint8_t *y, int64_t r0,
-                                int64_t r1)
+/* Output rows [r0, r1) of n*oh, channels [c_lo, c_hi) (c_lo a multiple
+ * of 16): 3x3, dilation 1, stride 1 or 2 across (any down). Per DW3_CH
+ * channels the weights once, then per row every block of 16 channels. */
+static T_AVX2 void dw3_rows_avx2(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
+                                 const uint8_t *kp, const cr_q8_req *rq, uint8_t *y, int64_t r0,
+                                 int64_t r1, int c_lo, int c_hi)
 {
-    if (g->kh != 3 || g->kw != 3 || g->dh != 1 || g->dw != 1 || (g->sw != 1 && g->sw != 2)) {
-        dw_row_avx2(g, x, z_x, kp, rq, y, r0, r1);
-        return;
-    }
     int C = g->c;
     dw3_blk blk[DW3_CH / 16];
     __m256i zw = _mm256_set1_epi16((int16_t)z_x), z = _mm256_set1_epi16((int16_t)rq->z_out);
@@ -750,8 +899,8 @@ static T_AVX2 void dw_rows_avx2(const cr_conv_geom *g, const uint8_t *x, int32_t
     __m256 fhi = _mm256_set1_ps((float)(rq->hi - rq->z_out));
     uint8_t zb[16];
     memset(zb, (int)z_x, sizeof zb);
-    for (int cf = 0; cf < C; cf += DW3_CH) {
-        int ct = C - cf < DW3_CH ? C : cf + DW3_CH;
+    for (int cf = c_lo; cf < c_hi; cf += DW3_CH) {
+        int ct = c_hi - cf < DW3_CH ? c_hi : cf + DW3_CH;
         for (int c0 = cf; c0 < ct; c0 += 16)
             dw3_setup(C, z_x, kp, rq, c0, &blk[(c0 - cf) / 16]);
         for (int64_t row = r0; row < r1; row++) {
@@ -778,6 +927,18 @@ static T_AVX2 void dw_rows_avx2(const cr_conv_geom *g, const uint8_t *x, int32_t
             }
         }
     }
+}
+
+/* Output rows [r0, r1) of n*oh: the shapes q8_dw3_shape takes on the loop
+ * above, others on the template's. */
+static T_AVX2 void dw_rows_avx2(const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
+                                const uint8_t *kp, const cr_q8_req *rq, uint8_t *y, int64_t r0,
+                                int64_t r1)
+{
+    if (q8_dw3_shape(g))
+        dw3_rows_avx2(g, x, z_x, kp, rq, y, r0, r1, 0, g->c);
+    else
+        dw_row_avx2(g, x, z_x, kp, rq, y, r0, r1);
 }
 
 #define TARGET T_VNNI
@@ -840,11 +1001,14 @@ const cr_q8_ukr cr_q8_ukr_avx2 = {
     .nr = Q8_NR,
     .gemm = gemm_avx2,
     .gemm16 = gemm16_avx2,
+    .widen = widen_avx2,
     .gemm_small = gemm_small_avx2,
+    .conv_small = conv_small_avx2,
     .add = add_avx2,
     .quantize = quantize_avx2,
     .dequantize = dequantize_avx2,
     .dw_rows = dw_rows_avx2,
+    .dw3_rows = dw3_rows_avx2,
 };
 
 const cr_q8_ukr cr_q8_ukr_avxvnni = {

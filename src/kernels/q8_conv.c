@@ -8,8 +8,10 @@
  *    chunks of a tile's pixels, gather their rows of the patch matrix (the
  *    padding taps as z_x, the bytes past K as 0: their weights are 0) into
  *    their own part of the scratch and multiply them at once.
- * Depthwise: threads claim chunks of output rows (n, oh); depth multiplier
- * 1 runs the level's vector row loop, others the plain one.
+ * Depthwise: threads claim chunks of output rows (n, oh), and for the
+ * shapes of the level's dw3_rows, of channels when the rows are few;
+ * depth multiplier 1 runs the level's vector row loop, others the plain
+ * one.
  */
 #include "q8.h"
 
@@ -140,6 +142,14 @@ static void im2col(const cr_conv_geom *g, const uint8_t *x, int32_t z_x, int64_t
     }
 }
 
+/* Whether the level's conv_small takes this convolution (q8.h). */
+static bool small_conv(const cr_q8_ukr *u, const cr_conv_geom *g)
+{
+    int k4 = q8_k4(patch_len(g));
+    return u->conv_small && k4 <= Q8_SMALL_K4 &&
+           (int64_t)(g->oc + Q8_NR - 1) / Q8_NR * Q8_NR * k4 <= Q8_SMALL_ELEMS;
+}
+
 typedef struct conv_job {
     const cr_q8_ukr *u;
     const cr_conv_geom *g;
@@ -157,8 +167,12 @@ static void conv_chunk(void *ctx, int i, int n)
     const conv_job *j = ctx;
     int K = patch_len(j->g), k4 = q8_k4(K), oc = j->g->oc;
     int lo = i * j->mb, hi = lo + j->mb < j->rows ? lo + j->mb : j->rows;
-    uint8_t *col = j->col + (size_t)lo * k4;
     (void)n;
+    if (!j->col) {                    /* conv_small: the whole gemm, no patch matrix */
+        j->u->conv_small(j->g, j->x, j->z_x, j->kp, j->rq, j->y, j->r0 + lo, hi - lo);
+        return;
+    }
+    uint8_t *col = j->col + (size_t)lo * k4;
     im2col(j->g, j->x, j->z_x, j->r0 + lo, hi - lo, col);
     q8_gemm_serial(j->u, hi - lo, 0, oc, K, col, (size_t)k4, j->kp,
                    j->y + (j->r0 + lo) * oc, NULL, (size_t)oc, j->rq);
@@ -180,6 +194,10 @@ void cr_q8_conv2d(cr_pool *p, const cr_conv_geom *g, const uint8_t *x, int32_t z
         p = NULL;
     conv_job j = { .u = cr_q8_ukr_get(), .g = g, .x = x, .z_x = z_x, .kp = kp, .rq = rq,
                    .y = y, .col = scratch };
+    if (small_conv(j.u, g)) {
+        j.col = NULL;
+        T = P < INT32_MAX ? (int)P : INT32_MAX;
+    }
     for (int64_t r0 = 0; r0 < P; r0 += T) {
         j.r0 = r0;
         j.rows = (int)(P - r0 < T ? P - r0 : T);
@@ -223,14 +241,21 @@ typedef struct dw_job {
     const cr_q8_req *rq;
     uint8_t *y;
     int64_t rows_per_chunk, rows;
+    int ch_per_chunk, n_ch_chunks; /* dw3_rows: chunks of channels too */
 } dw_job;
 
 static void dw_chunk(void *ctx, int i, int n)
 {
     const dw_job *j = ctx;
-    int64_t lo = i * j->rows_per_chunk, hi = lo + j->rows_per_chunk;
+    int64_t lo = i / j->n_ch_chunks * j->rows_per_chunk, hi = lo + j->rows_per_chunk;
     (void)n;
     hi = hi < j->rows ? hi : j->rows;
+    if (j->n_ch_chunks > 1 || j->ch_per_chunk > 0) {
+        int c0 = i % j->n_ch_chunks * j->ch_per_chunk, c1 = c0 + j->ch_per_chunk;
+        j->u->dw3_rows(j->g, j->x, j->z_x, j->kp, j->rq, j->y, lo, hi, c0,
+                       c1 < j->g->c ? c1 : j->g->c);
+        return;
+    }
     if (j->g->oc == j->g->c) {
         j->u->dw_rows(j->g, j->x, j->z_x, j->kp, j->rq, j->y, lo, hi);
         return;
@@ -238,6 +263,21 @@ static void dw_chunk(void *ctx, int i, int n)
     for (int64_t row = lo; row < hi; row++)
         for (int ow = 0; ow < j->g->ow; ow++)
             q8_dw_cell(j->g, j->x, j->z_x, j->kp, j->rq, j->y, row, ow, 0, j->g->oc);
+}
+
+/* Channels per chunk for dw3_rows (a multiple of 16, at least 32): with
+ * several threads and fewer than 4 chunks of rows a thread, the rows'
+ * channels in as many parts as make up 4 chunks a thread (a thread splitting
+ * few rows by rows would set up every channel's weights for each of them;
+ * by channels, each channel's once). */
+static int dw_ch_per_chunk(int C, int64_t row_chunks, int64_t nth)
+{
+    int64_t blocks = (C + 15) / 16, parts = 1;
+    if (nth > 1 && row_chunks < 4 * nth)
+        parts = (4 * nth + row_chunks - 1) / row_chunks;
+    if (parts > blocks / 2)
+        parts = blocks / 2 > 1 ? blocks / 2 : 1;
+    return (int)((blocks + parts - 1) / parts * 16);
 }
 
 void cr_q8_depthwise2d(cr_pool *p, const cr_conv_geom *g, const uint8_t *x, int32_t z_x,
@@ -252,9 +292,15 @@ void cr_q8_depthwise2d(cr_pool *p, const cr_conv_geom *g, const uint8_t *x, int3
     int64_t rpc = (int64_t)(DW_CHUNK_MACS / per_row);
     int64_t nth = cr_pool_size(p);
     rpc = rpc < 1 ? 1 : rpc;
-    while (rpc > 1 && (rows + rpc - 1) / rpc < 4 * nth)
-        rpc /= 2;
     dw_job j = { .u = cr_q8_ukr_get(), .g = g, .x = x, .z_x = z_x, .kp = kp, .rq = rq, .y = y,
-                 .rows_per_chunk = rpc, .rows = rows };
-    cr_pool_chunks(p, (int)((rows + rpc - 1) / rpc), dw_chunk, &j);
+                 .rows = rows, .n_ch_chunks = 1 };
+    if (j.u->dw3_rows && q8_dw3_shape(g)) {
+        j.ch_per_chunk = dw_ch_per_chunk(g->c, (rows + rpc - 1) / rpc, nth);
+        j.n_ch_chunks = (g->c + j.ch_per_chunk - 1) / j.ch_per_chunk;
+    } else {
+        while (rpc > 1 && (rows + rpc - 1) / rpc < 4 * nth)
+            rpc /= 2;
+    }
+    j.rows_per_chunk = rpc;
+    cr_pool_chunks(p, (int)((rows + rpc - 1) / rpc * j.n_ch_chunks), dw_chunk, &j);
 }

@@ -39,7 +39,8 @@ void cr_q8_gemm_pack(int K, int N, const int8_t *B, const int32_t *bias, int32_t
     }
 }
 
-/* Rows of A (K bytes each) as int16 rows of q8_k4(K), zeros past K. */
+/* Rows of A (K bytes each) as int16 rows of q8_k4(K), zeros past K (the
+ * level's vector form when it has one). */
 static void widen_rows(const uint8_t *A, size_t lda, int rows, int K, int16_t *d)
 {
     int k4 = q8_k4(K);
@@ -63,7 +64,7 @@ static __attribute__((noinline)) void gemm_serial16(const cr_q8_ukr *u, int M, i
     int rb = (int)(Q8_A16_ELEMS / (k4 > 0 ? k4 : 1)) / u->mr * u->mr;
     for (int i0 = 0; i0 < M; i0 += rb) {
         int mb = M - i0 < rb ? M - i0 : rb;
-        widen_rows(A + (size_t)i0 * lda, lda, mb, K, a16);
+        (u->widen ? u->widen : widen_rows)(A + (size_t)i0 * lda, lda, mb, K, a16);
         for (int j = n0; j < n1; j += u->nr) {
             int cols = n1 - j < u->nr ? n1 - j : u->nr;
             const int8_t *bp = (const int8_t *)Bp + (size_t)(j / Q8_NR) * ps;
