@@ -444,6 +444,12 @@ bool cr_concat_axis(const cr_node *n, int *axis);
 bool cr_reduce_parts(const cr_node *n, int *axis, bool *keepdims);
 bool cr_scale_parts(const cr_node *n, float *mul, float *add);
 bool cr_relu_ex_parts(const cr_node *n, float *max_value, float *slope, float *threshold);
+/* transpose: its permutation (batch first, k axes); upsample2d: bilinear
+ * (TF.js' arithmetic, no half-pixel centers) or nearest; resize (Keras'
+ * Resizing, half-pixel centers): nearest or bilinear. */
+bool cr_transpose_parts(const cr_node *n, int perm[CR_MAX_DIMS], int *k);
+bool cr_upsample2d_parts(const cr_node *n, bool *bilinear);
+bool cr_resize_parts(const cr_node *n, bool *nearest);
 /* Folds batch norms into the convolutions feeding them, zero padding into
  * the convolutions it feeds, and fuses relu / relu6 into conv epilogues (in training graphs only where no gradient
  * flows); drops the nodes that became dead. Kept nodes, outputs and the

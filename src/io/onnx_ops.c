@@ -55,6 +55,30 @@ static const char *weight_name(ox *o, const cr_node *p)
 
 static bool is4(const cr_node *n) { return n->shape.ndim == 4; }
 
+/* The weight under a kernel: k itself, or the weight a chain of reshapes
+ * views (1-D layers see [k, c, m] as [k, 1, c, m]: the same floats); NULL
+ * when k is computed otherwise. */
+static const cr_node *kernel_param(const cr_node *k)
+{
+    while (k && k->kind == CR_NODE_OP && k->op && !strcmp(k->op->name, "reshape") &&
+           k->n_in == 1)
+        k = k->in[0];
+    return k && k->kind == CR_NODE_PARAM && k->w ? k : NULL;
+}
+
+/* A reshape of a weight as an initializer of the reshaped shape (made on
+ * first use: a convolution reads the weight's values itself). */
+static const char *reshaped_weight(ox *o, const cr_node *n)
+{
+    const cr_weight *w = kernel_param(n)->w;
+    int64_t dims[CR_MAX_DIMS];
+    for (int i = 0; i < n->shape.ndim; i++)
+        dims[i] = n->shape.d[i];
+    return o->name[n->id] = cr_ox_init(o, cr_ox_fresh(o, w->name ? w->name : "param"),
+                                       ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, w->val,
+                                       (size_t)w->size * sizeof(float), dims, n->shape.ndim);
+}
+
 /* n's value in layout nchw (4-D values; others have one layout). */
 const char *cr_ox_val(ox *o, const cr_node *n, bool nchw)
 {
@@ -62,6 +86,8 @@ const char *cr_ox_val(ox *o, const cr_node *n, bool nchw)
         return NULL;
     if (n->kind == CR_NODE_PARAM && !o->name[n->id])
         o->name[n->id] = (char *)weight_name(o, n);
+    if (n->kind == CR_NODE_OP && !o->name[n->id] && kernel_param(n) && !reshaped_weight(o, n))
+        return NULL;
     if (!is4(n) || o->nchw[n->id] == nchw)
         return o->name[n->id];
     if (!o->alt[n->id]) {
@@ -170,10 +196,11 @@ void cr_ox_pads(const cr_conv_geom *g, int64_t pads[4])
  * input channel ci, as in ONNX's groups of dm. */
 static char *conv_weight(ox *o, const cr_node *n, bool depthwise)
 {
-    const cr_node *k = n->in[1];
+    const cr_node *k = n->in[1], *p = kernel_param(k);
     const cr_dims *s = &k->shape;
-    const char *base = k->w && k->w->owner ? k->w->owner->name : "kernel";
-    char *name = cr_ox_str(o, "%s/%s_oihw", base, k->w && k->w->name ? k->w->name : "kernel");
+    const cr_weight *kw_ = p ? p->w : NULL;
+    const char *base = kw_ && kw_->owner ? kw_->owner->name : "kernel";
+    char *name = cr_ox_str(o, "%s/%s_oihw", base, kw_ && kw_->name ? kw_->name : "kernel");
     for (size_t i = 0; name && i < o->g->n_initializer; i++)
         if (!strcmp(o->g->initializer[i]->name, name))
             return name;      /* a layer applied twice: one weight */
@@ -182,7 +209,7 @@ static char *conv_weight(ox *o, const cr_node *n, bool depthwise)
     float *w = cr_ox_alloc(o, (size_t)(kh * kw * c * m) * sizeof *w);
     if (!w)
         return NULL;
-    const float *src = k->val ? k->val : k->w ? k->w->val : NULL;
+    const float *src = k->kind == CR_NODE_PARAM && k->val ? k->val : kw_ ? kw_->val : NULL;
     if (!src)
         return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "a kernel that is not a weight"), NULL;
     for (int64_t y = 0; y < kh; y++)
@@ -208,7 +235,7 @@ static bool emit_window(ox *o, const cr_node *n)
         return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "a folded batch norm"), false;
     const char *op = n->op->name;
     bool conv = !strcmp(op, "conv2d"), dw = !strcmp(op, "depthwise2d");
-    if ((conv || dw) && (n->in[1]->kind != CR_NODE_PARAM || (n->n_in == 3 &&
+    if ((conv || dw) && (!kernel_param(n->in[1]) || (n->n_in == 3 &&
                                                              n->in[2]->kind != CR_NODE_PARAM)))
         return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "a kernel or bias that is not a weight"),
                false;
@@ -384,6 +411,48 @@ static bool flat_same(const ox *o, const cr_node *x)
     return is4(x) && o->nchw[x->id] && x->shape.d[1] == 1 && x->shape.d[2] == 1;
 }
 
+/* Resize of x (NCHW) to oh x ow: the sizes [n, c, oh, ow] from x's shape
+ * (the batch is dynamic). bilinear or nearest, source coordinates as
+ * TF.js' upsampling (asymmetric: o * in / out) or, half_pixel, as
+ * tf.image.resize ((o + 0.5) * in / out - 0.5; nearest: floor((o + 0.5) *
+ * in / out)). */
+static bool emit_resize(ox *o, const cr_node *n, bool bilinear, bool half_pixel)
+{
+    const char *x = cr_ox_val(o, n->in[0], true);
+    const char *sh = cr_ox_unary(o, "Shape", x, cr_ox_fresh(o, "shape"));
+    char *nc = cr_ox_fresh(o, "nc");
+    if (!sh || !cr_ox_node(o, "Slice", (const char *[]){ sh, cr_ox_const_i64(o, "starts", (int64_t[]){ 0 }, 1),
+                                         cr_ox_const_i64(o, "ends", (int64_t[]){ 2 }, 1) }, 3, nc))
+        return false;
+    const char *hw = cr_ox_const_i64(o, "hw", (int64_t[]){ n->shape.d[1], n->shape.d[2] }, 2);
+    Onnx__NodeProto *c = cr_ox_node(o, "Concat", (const char *[]){ nc, hw }, 2, cr_ox_fresh(o, "sizes"));
+    cr_ox_attr_i(o, c, "axis", 0);
+    if (!c)
+        return false;
+    Onnx__NodeProto *r = cr_ox_node(o, "Resize", (const char *[]){ x, "", "", c->output[0] }, 4,
+                                    out_of(o, n, true));
+    cr_ox_attr_s(o, r, "mode", bilinear ? "linear" : "nearest");
+    cr_ox_attr_s(o, r, "coordinate_transformation_mode",
+                 !half_pixel ? "asymmetric" : bilinear ? "half_pixel" : "tf_half_pixel_for_nn");
+    if (!bilinear)
+        cr_ox_attr_s(o, r, "nearest_mode", "floor");
+    return r;
+}
+
+/* Keras' Permute: a Transpose of the NHWC value (batch first). */
+static bool emit_transpose(ox *o, const cr_node *n)
+{
+    int perm[CR_MAX_DIMS], k;
+    int64_t p[CR_MAX_DIMS];
+    cr_transpose_parts(n, perm, &k);
+    for (int i = 0; i < k; i++)
+        p[i] = perm[i];
+    const char *x = cr_ox_val(o, n->in[0], false);
+    Onnx__NodeProto *t = cr_ox_node(o, "Transpose", &x, 1, out_of(o, n, false));
+    cr_ox_attr_ints(o, t, "perm", p, k);
+    return t;
+}
+
 bool cr_ox_emit_op(ox *o, const cr_node *n)
 {
     const char *op = n->op->name;
@@ -433,6 +502,15 @@ bool cr_ox_emit_op(ox *o, const cr_node *n)
         cr_ox_attr_i(o, f, "axis", 1);
         return f;
     }
+    if (!strcmp(op, "reshape") && kernel_param(n))
+        return true;       /* a weight viewed in another shape: made where used */
+    if (!strcmp(op, "transpose"))
+        return emit_transpose(o, n);
+    bool flag;
+    if (cr_upsample2d_parts(n, &flag))
+        return emit_resize(o, n, flag, false);
+    if (cr_resize_parts(n, &flag))
+        return emit_resize(o, n, !flag, true);
     if (!strcmp(op, "reshape")) {
         int64_t shape[CR_MAX_DIMS] = { 0 };    /* 0: the input's batch */
         for (int i = 1; i < n->shape.ndim; i++)

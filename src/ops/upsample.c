@@ -355,6 +355,14 @@ static void up_bwd(cr_node *n, const cr_ctx *c)
     cr_parallel_rows(c, n->shape.d[0], j.oh * j.ow * j.c * 4, up_bwd_images, &j);
 }
 
+bool cr_upsample2d_parts(const cr_node *n, bool *bilinear)
+{
+    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_upsample2d_def)
+        return false;
+    *bilinear = ((const up_attr *)n->attr)->bilinear;
+    return true;
+}
+
 cr_node *cr_op_upsample2d(cr_graph *g, cr_node *x, int sh, int sw, bool bilinear)
 {
     up_attr a = { sh, sw, bilinear };
