@@ -55,12 +55,36 @@ static int weight_tensor(tl *t, const cr_node *p)
     return k;
 }
 
+/* The weight under a kernel: k itself, or the weight a chain of reshapes
+ * views (1-D layers see [k, c, m] as [k, 1, c, m]: the same floats); NULL
+ * when k is computed otherwise. */
+static const cr_node *kernel_param(const cr_node *k)
+{
+    while (k && k->kind == CR_NODE_OP && k->op && !strcmp(k->op->name, "reshape") &&
+           k->n_in == 1)
+        k = k->in[0];
+    return k && k->kind == CR_NODE_PARAM && k->w ? k : NULL;
+}
+
+/* A reshape of a weight as a constant tensor of the reshaped shape. */
+static int reshaped_weight(tl *t, const cr_node *n)
+{
+    const cr_weight *w = kernel_param(n)->w;
+    int32_t shape[CR_MAX_DIMS];
+    for (int i = 0; i < n->shape.ndim; i++)
+        shape[i] = (int32_t)n->shape.d[i];
+    return cr_tl_const(t, cr_tl_str(t, "%s_%d", w->name ? w->name : "param", t->n_t), TFL_FLOAT32,
+                       w->val, shape, n->shape.ndim);
+}
+
 int cr_tl_val(tl *t, const cr_node *n)
 {
     if (t->err)
         return -1;
     if (t->tensor[n->id] < 0 && n->kind == CR_NODE_PARAM)
         t->tensor[n->id] = weight_tensor(t, n);
+    if (t->tensor[n->id] < 0 && n->kind == CR_NODE_OP && kernel_param(n))
+        t->tensor[n->id] = reshaped_weight(t, n);
     if (t->tensor[n->id] < 0 && !t->err)
         t->err = cr_fail(CREST_E_INTERNAL, "TFLite: node %d of layer '%s' used before it "
                          "was written", n->id, n->layer ? n->layer : "?");
@@ -313,7 +337,7 @@ static bool conv_consts(tl *t, const cr_node *n, const cr_node *bn, bool dw, int
 {
     const cr_dims *s = &n->in[1]->shape;
     int64_t kh = s->d[0], kw = s->d[1], c = s->d[2], m = s->d[3], oc = dw ? c * m : m;
-    const float *src = n->in[1]->w->val, *b = n->n_in == 3 ? n->in[2]->w->val : NULL;
+    const float *src = kernel_param(n->in[1])->w->val, *b = n->n_in == 3 ? n->in[2]->w->val : NULL;
     float *f = cr_tl_alloc(t, (size_t)(kh * kw * c * m) * sizeof *f);
     float *fb = cr_tl_alloc(t, (size_t)oc * sizeof *fb);
     double *sc = cr_tl_alloc(t, (size_t)oc * sizeof *sc);
@@ -478,7 +502,7 @@ static bool emit_window(tl *t, const cr_node *n)
     if (folded)
         return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "a folded batch norm");
     bool conv = is_op(n, "conv2d"), dw = is_op(n, "depthwise2d");
-    if ((conv || dw) && !params_only(n, 1))
+    if ((conv || dw) && (!kernel_param(n->in[1]) || !params_only(n, 2)))
         return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "a kernel or bias that is not a weight");
     const cr_node *bn, *last = conv || dw ? fuse_after(t, n, true, &act, &bn) : n;
     int fa = fusable(act), pad, r;
@@ -813,6 +837,41 @@ static int emit_int8(tl *t, const cr_node *n)
     return 0;
 }
 
+/* Keras' Permute: TRANSPOSE (batch first). */
+static bool emit_transpose(tl *t, const cr_node *n)
+{
+    int perm[CR_MAX_DIMS], k;
+    cr_transpose_parts(n, perm, &k);
+    int32_t *p = cr_tl_alloc(t, (size_t)k * sizeof *p);
+    if (!p)
+        return false;
+    for (int i = 0; i < k; i++)
+        p[i] = perm[i];
+    int x = cr_tl_val(t, n->in[0]);
+    int kp = cr_tl_const_i32(t, cr_tl_str(t, "perm_%d", t->n_t), p, k), y = fresh(t, n);
+    tl_opts o = cr_tl_opts(TFL_OPT_TRANSPOSE);
+    return cr_tl_op(t, TFL_TRANSPOSE, 1, (int[]){ x, kp }, 2, y, &o) && set(t, n, y);
+}
+
+/* UpSampling2D (TF.js' coordinates: o * in / out) and Resizing
+ * (tf.image.resize: half-pixel centers) as RESIZE_BILINEAR or
+ * RESIZE_NEAREST_NEIGHBOR, align_corners false. */
+static bool emit_resize(tl *t, const cr_node *n, bool bilinear, bool half_pixel)
+{
+    int32_t *hw = cr_tl_alloc(t, 2 * sizeof *hw);
+    if (!hw)
+        return false;
+    hw[0] = (int32_t)n->shape.d[1];
+    hw[1] = (int32_t)n->shape.d[2];
+    int x = cr_tl_val(t, n->in[0]);
+    int ks = cr_tl_const_i32(t, cr_tl_str(t, "size_%d", t->n_t), hw, 2), y = fresh(t, n);
+    tl_opts o = cr_tl_opts(bilinear ? TFL_OPT_RESIZE_BILINEAR : TFL_OPT_RESIZE_NEAREST_NEIGHBOR);
+    cr_tl_opt_b(&o, bilinear ? 2 : 0, 0);                       /* align_corners */
+    cr_tl_opt_b(&o, bilinear ? 3 : 1, half_pixel);             /* half_pixel_centers */
+    return cr_tl_op(t, bilinear ? TFL_RESIZE_BILINEAR : TFL_RESIZE_NEAREST_NEIGHBOR,
+                    half_pixel ? 3 : 1, (int[]){ x, ks }, 2, y, &o) && set(t, n, y);
+}
+
 bool cr_tl_emit(tl *t, const cr_node *n)
 {
     const char *op = n->op->name;
@@ -838,6 +897,15 @@ bool cr_tl_emit(tl *t, const cr_node *n)
         return set(t, n, relu_ex(t, n, cr_tl_val(t, n->in[0])));
     if (!strcmp(op, "scale"))
         return emit_scale(t, n);
+    if (!strcmp(op, "reshape") && kernel_param(n))
+        return true;       /* a weight viewed in another shape: made where used */
+    if (!strcmp(op, "transpose"))
+        return emit_transpose(t, n);
+    bool flag;
+    if (cr_upsample2d_parts(n, &flag))
+        return emit_resize(t, n, flag, false);
+    if (cr_resize_parts(n, &flag))
+        return emit_resize(t, n, !flag, true);
     if (!strcmp(op, "flatten") || !strcmp(op, "reshape")) {
         int x = cr_tl_val(t, n->in[0]), y = fresh(t, n);   /* in this order: */
         return set(t, n, x >= 0 && y >= 0                    /* tensors move t->t */
