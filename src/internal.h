@@ -447,6 +447,15 @@ bool cr_relu_ex_parts(const cr_node *n, float *max_value, float *slope, float *t
 /* transpose: its permutation (batch first, k axes); upsample2d: bilinear
  * (TF.js' arithmetic, no half-pixel centers) or nearest; resize (Keras'
  * Resizing, half-pixel centers): nearest or bilinear. */
+/* conv2d_transpose: strides and the top / left padding of the convolution
+ * it is the gradient of; softmax_axis: its axis (non-negative) and whether
+ * log-softmax; elu_alpha: alpha; layernorm: trailing axes, eps, gamma and
+ * beta (or NULL); normalize: eps and whether inverted. */
+bool cr_tconv_parts(const cr_node *n, int *sh, int *sw, int *pt, int *pl);
+bool cr_softmax_axis_parts(const cr_node *n, int *axis, bool *log);
+bool cr_elu_alpha_parts(const cr_node *n, float *alpha);
+bool cr_layernorm_parts(const cr_node *n, int *axes, float *eps, cr_node **gamma, cr_node **beta);
+bool cr_normalize_parts(const cr_node *n, float *eps, bool *invert);
 bool cr_transpose_parts(const cr_node *n, int perm[CR_MAX_DIMS], int *k);
 bool cr_upsample2d_parts(const cr_node *n, bool *bilinear);
 bool cr_resize_parts(const cr_node *n, bool *nearest);

@@ -130,6 +130,13 @@ static bool emit_act(ox *o, const cr_node *n, int act, const char *x, bool nchw,
     case CREST_SWISH:
         t = cr_ox_unary(o, "Sigmoid", x, cr_ox_fresh(o, "sig"));
         return cr_ox_binary(o, "Mul", x, t, out);
+    case CREST_HARD_SILU: {      /* x * relu6(x + 3) / 6 */
+        t = cr_ox_binary(o, "Add", x, cr_ox_scalar_f32(o, 3), cr_ox_fresh(o, "hs"));
+        t = cr_ox_node(o, "Clip", (const char *[]){ t, cr_ox_scalar_f32(o, 0), cr_ox_scalar_f32(o, 6) }, 3,
+                       cr_ox_fresh(o, "hs")) ? o->g->node[o->g->n_node - 1]->output[0] : NULL;
+        t = t ? cr_ox_binary(o, "Mul", x, t, cr_ox_fresh(o, "hs")) : NULL;
+        return t && cr_ox_binary(o, "Div", t, cr_ox_scalar_f32(o, 6), out);
+    }
     case CREST_HARD_SIGMOID: case CREST_HARD_SIGMOID_KERAS3: {   /* Keras 2's; Keras 3's */
         Onnx__NodeProto *h = cr_ox_node(o, "HardSigmoid", &x, 1, out);
         cr_ox_attr_f(o, h, "alpha", act == CREST_HARD_SIGMOID ? 0.2f : 1.0f / 6.0f);
@@ -439,6 +446,149 @@ static bool emit_resize(ox *o, const cr_node *n, bool bilinear, bool half_pixel)
     return r;
 }
 
+/* Conv2DTranspose: ConvTranspose of the NCHW value, Keras' kernel [kh, kw,
+ * oc, c] as ONNX's [c, oc, kh, kw]; crest's output size by the end pads,
+ * or output_padding where it is longer than the gradient's span. */
+static bool emit_tconv(ox *o, const cr_node *n)
+{
+    const cr_node *k = n->in[1];
+    if (k->kind != CR_NODE_PARAM || !k->w)
+        return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "a kernel that is not a weight"), false;
+    int sh, sw, pt, pl;
+    cr_tconv_parts(n, &sh, &sw, &pt, &pl);
+    int64_t kh = k->shape.d[0], kw = k->shape.d[1], oc = k->shape.d[2], c = k->shape.d[3];
+    int64_t eb = (n->in[0]->shape.d[1] - 1) * sh + kh - pt - n->shape.d[1];
+    int64_t er = (n->in[0]->shape.d[2] - 1) * sw + kw - pl - n->shape.d[2];
+    float *w = cr_ox_alloc(o, (size_t)(kh * kw * oc * c) * sizeof *w);
+    if (!w)
+        return false;
+    for (int64_t y = 0; y < kh; y++)
+        for (int64_t x = 0; x < kw; x++)
+            for (int64_t j = 0; j < oc; j++)
+                for (int64_t i = 0; i < c; i++)
+                    w[((i * oc + j) * kh + y) * kw + x] = k->w->val[((y * kw + x) * oc + j) * c + i];
+    const char *in[2] = { cr_ox_val(o, n->in[0], true),
+                          cr_ox_init(o, cr_ox_fresh(o, "tconv_kernel"), ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT,
+                                     w, (size_t)(kh * kw * oc * c) * sizeof *w,
+                                     (int64_t[]){ c, oc, kh, kw }, 4) };
+    Onnx__NodeProto *t = cr_ox_node(o, "ConvTranspose", in, 2, out_of(o, n, true));
+    cr_ox_attr_ints(o, t, "kernel_shape", (int64_t[]){ kh, kw }, 2);
+    cr_ox_attr_ints(o, t, "strides", (int64_t[]){ sh, sw }, 2);
+    cr_ox_attr_ints(o, t, "pads", (int64_t[]){ pt, pl, eb > 0 ? eb : 0, er > 0 ? er : 0 }, 4);
+    if (eb < 0 || er < 0)
+        cr_ox_attr_ints(o, t, "output_padding", (int64_t[]){ eb < 0 ? -eb : 0, er < 0 ? -er : 0 }, 2);
+    return t;
+}
+
+/* Softmax or LogSoftmax over one axis (opset 13: that axis alone), in the
+ * input's layout. */
+static bool emit_softmax_axis(ox *o, const cr_node *n)
+{
+    int axis;
+    bool lg;
+    cr_softmax_axis_parts(n, &axis, &lg);
+    const cr_node *x = n->in[0];
+    bool nchw = is4(x) && o->nchw[x->id];
+    const char *xv = cr_ox_val(o, x, nchw);
+    Onnx__NodeProto *s = cr_ox_node(o, lg ? "LogSoftmax" : "Softmax", &xv, 1, out_of(o, n, nchw));
+    cr_ox_attr_i(o, s, "axis", nchw ? (int[]){ 0, 2, 3, 1 }[axis] : axis);
+    return s;
+}
+
+/* A weight's values as an initializer over n's trailing axes from `from`
+ * (a per-feature factor broadcasting over the leading ones). */
+static const char *trailing_const(ox *o, const cr_node *n, int from, const float *v, int64_t count)
+{
+    int64_t dims[CR_MAX_DIMS];
+    int nd = 0;
+    for (int i = from; i < n->shape.ndim; i++)
+        dims[nd++] = n->shape.d[i];
+    return cr_ox_const_f32(o, "w", v, count, dims, nd);
+}
+
+/* LayerNormalization over the trailing axes (opset 13 has no operator):
+ * d = x - mean, y = d / sqrt(mean(d^2) + eps) * gamma + beta, on the NHWC
+ * value. */
+static bool emit_layernorm(ox *o, const cr_node *n)
+{
+    int axes;
+    float eps;
+    cr_node *gamma, *beta;
+    cr_layernorm_parts(n, &axes, &eps, &gamma, &beta);
+    if ((gamma && (gamma->kind != CR_NODE_PARAM || !gamma->w)) ||
+        (beta && (beta->kind != CR_NODE_PARAM || !beta->w)))
+        return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "a gamma or beta that is not a weight"), false;
+    int r = n->shape.ndim, from = r - axes;
+    int64_t ax[CR_MAX_DIMS];
+    for (int i = 0; i < axes; i++)
+        ax[i] = from + i;
+    const char *x = cr_ox_val(o, n->in[0], false);
+    Onnx__NodeProto *m = cr_ox_node(o, "ReduceMean", &x, 1, cr_ox_fresh(o, "ln_mean"));
+    cr_ox_attr_ints(o, m, "axes", ax, axes);
+    const char *d = m ? cr_ox_binary(o, "Sub", x, m->output[0], cr_ox_fresh(o, "ln_d")) : NULL;
+    const char *sq = d ? cr_ox_binary(o, "Mul", d, d, cr_ox_fresh(o, "ln_sq")) : NULL;
+    Onnx__NodeProto *v = sq ? cr_ox_node(o, "ReduceMean", &sq, 1, cr_ox_fresh(o, "ln_var")) : NULL;
+    cr_ox_attr_ints(o, v, "axes", ax, axes);
+    if (!v)
+        return false;
+    const char *sd = cr_ox_binary(o, "Add", v->output[0], cr_ox_scalar_f32(o, eps), cr_ox_fresh(o, "ln_v"));
+    sd = cr_ox_unary(o, "Sqrt", sd, cr_ox_fresh(o, "ln_sd"));
+    const char *y = cr_ox_binary(o, "Div", d, sd, gamma || beta ? cr_ox_fresh(o, "ln_h") : out_of(o, n, false));
+    if (gamma)
+        y = cr_ox_binary(o, "Mul", y, trailing_const(o, n, from, gamma->w->val, gamma->w->size),
+                         beta ? cr_ox_fresh(o, "ln_g") : out_of(o, n, false));
+    if (beta)
+        y = cr_ox_binary(o, "Add", y, trailing_const(o, n, from, beta->w->val, beta->w->size),
+                         out_of(o, n, false));
+    return y;
+}
+
+/* Keras' Normalization: (x - mean) / max(sqrt(var), eps), or inverted x *
+ * den + mean, the denominators computed here as crest does (float). */
+static bool emit_normalize(ox *o, const cr_node *n)
+{
+    float eps;
+    bool inv;
+    cr_normalize_parts(n, &eps, &inv);
+    const cr_node *mean = n->in[1], *var = n->in[2];
+    if (mean->kind != CR_NODE_PARAM || !mean->w || var->kind != CR_NODE_PARAM || !var->w)
+        return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "statistics that are not weights"), false;
+    int64_t m = mean->w->size;
+    float *den = cr_ox_alloc(o, (size_t)m * sizeof *den);
+    if (!den)
+        return false;
+    for (int64_t i = 0; i < m; i++) {
+        float s = sqrtf(var->w->val[i] > 0 ? var->w->val[i] : 0);
+        den[i] = s > eps ? s : eps;
+    }
+    int from = n->shape.ndim;     /* the trailing axes m covers (none: a scalar) */
+    for (int64_t t = 1, i = n->shape.ndim - 1; m > 1 && i >= 1; i--) {
+        t *= n->shape.d[i];
+        if (t == m) {
+            from = (int)i;
+            break;
+        }
+    }
+    const char *x = cr_ox_val(o, n->in[0], false);
+    const char *mv = trailing_const(o, n, from, mean->w->val, m);
+    const char *dv = trailing_const(o, n, from, den, m);
+    if (inv) {
+        const char *t = cr_ox_binary(o, "Mul", x, dv, cr_ox_fresh(o, "nz"));
+        return cr_ox_binary(o, "Add", t, mv, out_of(o, n, false));
+    }
+    const char *t = cr_ox_binary(o, "Sub", x, mv, cr_ox_fresh(o, "nz"));
+    return cr_ox_binary(o, "Div", t, dv, out_of(o, n, false));
+}
+
+/* RepeatVector: [b, F] -> [b, times, F] by Unsqueeze and Tile. */
+static bool emit_repeat(ox *o, const cr_node *n)
+{
+    const char *u = cr_ox_binary(o, "Unsqueeze", cr_ox_val(o, n->in[0], false),
+                                 cr_ox_const_i64(o, "axes", (int64_t[]){ 1 }, 1), cr_ox_fresh(o, "rep"));
+    return cr_ox_binary(o, "Tile", u, cr_ox_const_i64(o, "repeats", (int64_t[]){ 1, n->shape.d[1], 1 }, 3),
+                        out_of(o, n, false));
+}
+
 /* Keras' Permute: a Transpose of the NHWC value (batch first). */
 static bool emit_transpose(ox *o, const cr_node *n)
 {
@@ -506,6 +656,27 @@ bool cr_ox_emit_op(ox *o, const cr_node *n)
         return true;       /* a weight viewed in another shape: made where used */
     if (!strcmp(op, "transpose"))
         return emit_transpose(o, n);
+    if (!strcmp(op, "conv2d_transpose"))
+        return emit_tconv(o, n);
+    if (!strcmp(op, "softmax_axis"))
+        return emit_softmax_axis(o, n);
+    if (!strcmp(op, "layernorm"))
+        return emit_layernorm(o, n);
+    if (!strcmp(op, "normalize"))
+        return emit_normalize(o, n);
+    if (!strcmp(op, "repeat"))
+        return emit_repeat(o, n);
+    if (!strcmp(op, "maximum") || !strcmp(op, "minimum"))
+        return emit_elementwise(o, n, op[1] == 'a' ? "Max" : "Min");
+    float alpha;
+    if (cr_elu_alpha_parts(n, &alpha)) {
+        const cr_node *x = n->in[0];
+        bool nchw = is4(x) && o->nchw[x->id];
+        const char *xv = cr_ox_val(o, x, nchw);
+        Onnx__NodeProto *e = cr_ox_node(o, "Elu", &xv, 1, out_of(o, n, nchw));
+        cr_ox_attr_f(o, e, "alpha", alpha);
+        return e;
+    }
     bool flag;
     if (cr_upsample2d_parts(n, &flag))
         return emit_resize(o, n, flag, false);

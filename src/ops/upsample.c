@@ -205,6 +205,19 @@ static void tconv_bwd(cr_node *n, const cr_ctx *c)
                          tconv_dk_rows, &j);
 }
 
+bool cr_tconv_parts(const cr_node *n, int *sh, int *sw, int *pt, int *pl)
+{
+    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_conv2d_transpose_def)
+        return false;
+    tconv_geom g;
+    tconv_geometry(n, &g);
+    *sh = g.sh;
+    *sw = g.sw;
+    *pt = g.pt;
+    *pl = g.pl;
+    return true;
+}
+
 cr_node *cr_op_conv2d_transpose(cr_graph *g, cr_node *x, cr_node *k, int sh, int sw, bool same)
 {
     tconv_attr a = { sh, sw, same };
