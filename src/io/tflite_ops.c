@@ -853,6 +853,199 @@ static bool emit_transpose(tl *t, const cr_node *n)
     return cr_tl_op(t, TFL_TRANSPOSE, 1, (int[]){ x, kp }, 2, y, &o) && set(t, n, y);
 }
 
+/* TRANSPOSE x by perm into a new tensor of shape `shape`. */
+static int transpose_to(tl *t, const cr_node *n, int x, const int *perm, const int32_t *shape, int r)
+{
+    int32_t *p = cr_tl_alloc(t, (size_t)r * sizeof *p);
+    if (!p || x < 0)
+        return -1;
+    for (int i = 0; i < r; i++)
+        p[i] = perm[i];
+    int kp = cr_tl_const_i32(t, cr_tl_str(t, "perm_%d", t->n_t), p, r);
+    int y = cr_tl_tensor(t, cr_tl_str(t, "%s/transpose_%d", n->layer ? n->layer : "v", t->n_t),
+                         shape, r, true, TFL_FLOAT32);
+    tl_opts o = cr_tl_opts(TFL_OPT_TRANSPOSE);
+    return cr_tl_op(t, TFL_TRANSPOSE, 1, (int[]){ x, kp }, 2, y, &o) ? y : -1;
+}
+
+/* Softmax over one axis: TRANSPOSE that axis last, SOFTMAX (or
+ * LOG_SOFTMAX), TRANSPOSE back. */
+static bool emit_softmax_axis(tl *t, const cr_node *n)
+{
+    int axis, r = n->shape.ndim, perm[CR_MAX_DIMS], back[CR_MAX_DIMS];
+    bool lg;
+    cr_softmax_axis_parts(n, &axis, &lg);
+    int32_t shape[CR_MAX_DIMS];
+    for (int i = 0, k = 0; i < r; i++)
+        if (i != axis)
+            perm[k++] = i;
+    perm[r - 1] = axis;
+    for (int i = 0; i < r; i++) {
+        back[perm[i]] = i;
+        shape[i] = i == 0 ? 1 : (int32_t)n->shape.d[perm[i]];
+    }
+    int x = transpose_to(t, n, cr_tl_val(t, n->in[0]), perm, shape, r);
+    int y = cr_tl_tensor(t, cr_tl_str(t, "%s/softmax_%d", n->layer ? n->layer : "v", t->n_t),
+                         shape, r, true, TFL_FLOAT32);
+    tl_opts o = cr_tl_opts(lg ? TFL_OPT_LOG_SOFTMAX : TFL_OPT_SOFTMAX);
+    if (!lg)
+        cr_tl_opt_f(&o, 0, 1.0f);                    /* beta */
+    if (x < 0 || !cr_tl_op(t, lg ? TFL_LOG_SOFTMAX : TFL_SOFTMAX, 1, &x, 1, y, &o))
+        return false;
+    int32_t out[CR_MAX_DIMS];
+    for (int i = 0; i < r; i++)
+        out[i] = i == 0 ? 1 : (int32_t)n->shape.d[i];
+    return set(t, n, transpose_to(t, n, y, back, out, r));
+}
+
+/* A weight's values (count of them) as a constant over n's trailing axes
+ * from `from` (none: shape [1]), broadcasting over the leading ones. */
+static int trailing_const(tl *t, const cr_node *n, int from, const float *v, int64_t count)
+{
+    int32_t shape[CR_MAX_DIMS];
+    int nd = 0;
+    for (int i = from; i < n->shape.ndim; i++)
+        shape[nd++] = (int32_t)n->shape.d[i];
+    if (!nd)
+        shape[nd++] = 1;
+    float *c = cr_tl_alloc(t, (size_t)count * sizeof *c);
+    if (!c)
+        return -1;
+    memcpy(c, v, (size_t)count * sizeof *c);
+    return cr_tl_const(t, cr_tl_str(t, "%s/const_%d", n->layer ? n->layer : "v", t->n_t),
+                       TFL_FLOAT32, c, shape, nd);
+}
+
+/* LayerNormalization: d = x - MEAN(x), h = d * RSQRT(MEAN(d d) + eps) (as
+ * crest: 1 / sqrt, then a product), y = h gamma + beta. */
+static bool emit_layernorm(tl *t, const cr_node *n)
+{
+    int axes;
+    float eps;
+    cr_node *gamma, *beta;
+    cr_layernorm_parts(n, &axes, &eps, &gamma, &beta);
+    if ((gamma && (gamma->kind != CR_NODE_PARAM || !gamma->w)) ||
+        (beta && (beta->kind != CR_NODE_PARAM || !beta->w)))
+        return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "a gamma or beta that is not a weight");
+    int r = n->shape.ndim, from = r - axes;
+    int32_t ax[CR_MAX_DIMS];
+    for (int i = 0; i < axes; i++)
+        ax[i] = from + i;
+    int x = cr_tl_val(t, n->in[0]);
+    int m = reduce(t, n, TFL_MEAN, x, ax, axes, true);
+    int d = bin(t, TFL_SUB, x, m, fresh(t, n));
+    int v = reduce(t, n, TFL_MEAN, bin(t, TFL_MUL, d, d, fresh(t, n)), ax, axes, true);
+    v = bin(t, TFL_ADD, v, cr_tl_scalar(t, eps), fresh(t, n));
+    int y = bin(t, TFL_MUL, d, un(t, TFL_RSQRT, v, fresh(t, n)), fresh(t, n));
+    if (gamma)
+        y = bin(t, TFL_MUL, y, trailing_const(t, n, from, gamma->w->val, gamma->w->size), fresh(t, n));
+    if (beta)
+        y = bin(t, TFL_ADD, y, trailing_const(t, n, from, beta->w->val, beta->w->size), fresh(t, n));
+    return set(t, n, y);
+}
+
+/* Normalization: (x - mean) / max(sqrt(var), eps), or inverted x * den +
+ * mean, the denominators computed here as crest does (float). */
+static bool emit_normalize(tl *t, const cr_node *n)
+{
+    float eps;
+    bool inv;
+    cr_normalize_parts(n, &eps, &inv);
+    if (!params_only(n, 1))
+        return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "statistics that are not weights");
+    const cr_weight *mw = n->in[1]->w, *vw = n->in[2]->w;
+    float *den = cr_tl_alloc(t, (size_t)mw->size * sizeof *den);
+    if (!den)
+        return false;
+    for (int64_t i = 0; i < mw->size; i++) {
+        float s = sqrtf(vw->val[i] > 0 ? vw->val[i] : 0);
+        den[i] = s > eps ? s : eps;
+    }
+    int from = n->shape.ndim;     /* the trailing axes the statistics cover */
+    for (int64_t c = 1, i = n->shape.ndim - 1; mw->size > 1 && i >= 1; i--) {
+        c *= n->shape.d[i];
+        if (c == mw->size) {
+            from = (int)i;
+            break;
+        }
+    }
+    int x = cr_tl_val(t, n->in[0]);
+    int mv = trailing_const(t, n, from, mw->val, mw->size), dv = trailing_const(t, n, from, den, mw->size);
+    if (inv)
+        return set(t, n, bin(t, TFL_ADD, bin(t, TFL_MUL, x, dv, fresh(t, n)), mv, fresh(t, n)));
+    return set(t, n, bin(t, TFL_DIV, bin(t, TFL_SUB, x, mv, fresh(t, n)), dv, fresh(t, n)));
+}
+
+/* RepeatVector: [b, F] as [b, 1, F], then times copies concatenated. */
+static bool emit_repeat(tl *t, const cr_node *n)
+{
+    int times = (int)n->shape.d[1];
+    int32_t f = (int32_t)n->shape.d[2], s1[3] = { 1, 1, f };
+    int x = cr_tl_val(t, n->in[0]);
+    int one = cr_tl_tensor(t, cr_tl_str(t, "%s/row_%d", n->layer ? n->layer : "v", t->n_t), s1, 3,
+                           true, TFL_FLOAT32);
+    x = x >= 0 && one >= 0 ? cr_tl_reshape(t, x, s1, 3, one) : -1;
+    int *in = cr_tl_alloc(t, (size_t)times * sizeof *in);
+    if (!in || x < 0)
+        return false;
+    for (int i = 0; i < times; i++)
+        in[i] = x;
+    tl_opts o = cr_tl_opts(TFL_OPT_CONCATENATION);
+    cr_tl_opt_i(&o, 0, 1);
+    int y = fresh(t, n);
+    return cr_tl_op(t, TFL_CONCATENATION, 1, in, times, y, &o) && set(t, n, y);
+}
+
+/* ELU with alpha: relu(x) + alpha min(ELU(x), 0). */
+static int elu_alpha(tl *t, const cr_node *n, int x, float alpha)
+{
+    int b = bin(t, TFL_MINIMUM, un(t, TFL_ELU, x, fresh(t, n)), cr_tl_scalar(t, 0), fresh(t, n));
+    b = bin(t, TFL_MUL, b, cr_tl_scalar(t, alpha), fresh(t, n));
+    return bin(t, TFL_ADD, un(t, TFL_RELU, x, fresh(t, n)), b, fresh(t, n));
+}
+
+/* Conv2DTranspose: TRANSPOSE_CONV, Keras' kernel [kh, kw, oc, c] as
+ * TFLite's [oc, kh, kw, c], SAME or VALID by the output's size, the
+ * output shape a constant [1, oh, ow, oc]: computing its batch from the
+ * input's (SHAPE, as TensorFlow's converter does) makes the output a
+ * dynamic tensor, which LiteRT's compiled models refuse as an output. */
+static bool emit_tconv(tl *t, const cr_node *n)
+{
+    const cr_node *k = n->in[1];
+    if (k->kind != CR_NODE_PARAM || !k->w)
+        return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "a kernel that is not a weight");
+    int sh, sw, pt, pl;
+    cr_tconv_parts(n, &sh, &sw, &pt, &pl);
+    int32_t kh = (int32_t)k->shape.d[0], kw = (int32_t)k->shape.d[1], oc = (int32_t)k->shape.d[2],
+            c = (int32_t)k->shape.d[3];
+    /* SAME: outputs h s (TensorFlow's padding, crest's); VALID: (h - 1) s + k */
+    bool same = n->shape.d[1] == n->in[0]->shape.d[1] * sh && n->shape.d[2] == n->in[0]->shape.d[2] * sw;
+    float *w = cr_tl_alloc(t, (size_t)kh * kw * oc * c * sizeof *w);
+    int32_t *hw = cr_tl_alloc(t, 4 * sizeof *hw);
+    if (!w || !hw)
+        return false;
+    for (int32_t y = 0; y < kh; y++)
+        for (int32_t x = 0; x < kw; x++)
+            for (int32_t j = 0; j < oc; j++)
+                for (int32_t i = 0; i < c; i++)
+                    w[(((size_t)j * kh + y) * kw + x) * c + i] = k->w->val[(((size_t)y * kw + x) * oc + j) * c + i];
+    hw[0] = 1;
+    hw[1] = (int32_t)n->shape.d[1];
+    hw[2] = (int32_t)n->shape.d[2];
+    hw[3] = oc;
+    const char *base = n->layer ? n->layer : "tconv";
+    int x = cr_tl_val(t, n->in[0]);
+    int os = cr_tl_const_i32(t, cr_tl_str(t, "%s/output_shape_%d", base, t->n_t), hw, 4);
+    int kt = cr_tl_const(t, cr_tl_str(t, "%s/kernel_%d", base, t->n_t), TFL_FLOAT32, w,
+                         (int32_t[]){ oc, kh, kw, c }, 4);
+    tl_opts o = cr_tl_opts(TFL_OPT_TRANSPOSE_CONV);
+    cr_tl_opt_b(&o, 0, same ? TFL_PAD_SAME : TFL_PAD_VALID);
+    cr_tl_opt_i(&o, 1, sw);
+    cr_tl_opt_i(&o, 2, sh);
+    int y = fresh(t, n);
+    return cr_tl_op(t, TFL_TRANSPOSE_CONV, 1, (int[]){ os, kt, x }, 3, y, &o) && set(t, n, y);
+}
+
 /* UpSampling2D (TF.js' coordinates: o * in / out) and Resizing
  * (tf.image.resize: half-pixel centers) as RESIZE_BILINEAR or
  * RESIZE_NEAREST_NEIGHBOR, align_corners false. */
@@ -901,6 +1094,22 @@ bool cr_tl_emit(tl *t, const cr_node *n)
         return true;       /* a weight viewed in another shape: made where used */
     if (!strcmp(op, "transpose"))
         return emit_transpose(t, n);
+    if (!strcmp(op, "conv2d_transpose"))
+        return emit_tconv(t, n);
+    if (!strcmp(op, "softmax_axis"))
+        return emit_softmax_axis(t, n);
+    if (!strcmp(op, "layernorm"))
+        return emit_layernorm(t, n);
+    if (!strcmp(op, "normalize"))
+        return emit_normalize(t, n);
+    if (!strcmp(op, "repeat"))
+        return emit_repeat(t, n);
+    if (!strcmp(op, "maximum") || !strcmp(op, "minimum"))
+        return set(t, n, bin(t, op[1] == 'a' ? TFL_MAXIMUM : TFL_MINIMUM, cr_tl_val(t, n->in[0]),
+                             cr_tl_val(t, n->in[1]), fresh(t, n)));
+    float alpha;
+    if (cr_elu_alpha_parts(n, &alpha))
+        return set(t, n, elu_alpha(t, n, cr_tl_val(t, n->in[0]), alpha));
     bool flag;
     if (cr_upsample2d_parts(n, &flag))
         return emit_resize(t, n, flag, false);
