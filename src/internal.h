@@ -451,6 +451,11 @@ bool cr_relu_ex_parts(const cr_node *n, float *max_value, float *slope, float *t
  * it is the gradient of; softmax_axis: its axis (non-negative) and whether
  * log-softmax; elu_alpha: alpha; layernorm: trailing axes, eps, gamma and
  * beta (or NULL); normalize: eps and whether inverted. */
+/* batch_dot: the summed axes of x and y; l2_normalize: axis and eps;
+ * channel_affine: the channels and their scales and offsets. */
+bool cr_batch_dot_parts(const cr_node *n, int *ax, int *ay);
+bool cr_l2_normalize_parts(const cr_node *n, int *axis, float *eps);
+bool cr_channel_affine_parts(const cr_node *n, int *count, const float **scale, const float **offset);
 bool cr_tconv_parts(const cr_node *n, int *sh, int *sw, int *pt, int *pl);
 bool cr_softmax_axis_parts(const cr_node *n, int *axis, bool *log);
 bool cr_elu_alpha_parts(const cr_node *n, float *alpha);

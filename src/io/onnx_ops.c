@@ -422,7 +422,7 @@ static bool flat_same(const ox *o, const cr_node *x)
  * (the batch is dynamic). bilinear or nearest, source coordinates as
  * TF.js' upsampling (asymmetric: o * in / out) or, half_pixel, as
  * tf.image.resize ((o + 0.5) * in / out - 0.5; nearest: floor((o + 0.5) *
- * in / out)). */
+ * in / out), that coordinate rounded half up). */
 static bool emit_resize(ox *o, const cr_node *n, bool bilinear, bool half_pixel)
 {
     const char *x = cr_ox_val(o, n->in[0], true);
@@ -439,10 +439,9 @@ static bool emit_resize(ox *o, const cr_node *n, bool bilinear, bool half_pixel)
     Onnx__NodeProto *r = cr_ox_node(o, "Resize", (const char *[]){ x, "", "", c->output[0] }, 4,
                                     out_of(o, n, true));
     cr_ox_attr_s(o, r, "mode", bilinear ? "linear" : "nearest");
-    cr_ox_attr_s(o, r, "coordinate_transformation_mode",
-                 !half_pixel ? "asymmetric" : bilinear ? "half_pixel" : "tf_half_pixel_for_nn");
-    if (!bilinear)
-        cr_ox_attr_s(o, r, "nearest_mode", "floor");
+    cr_ox_attr_s(o, r, "coordinate_transformation_mode", half_pixel ? "half_pixel" : "asymmetric");
+    if (!bilinear)     /* half-pixel: floor(s + 0.5) of s = (o + 0.5) * in / out - 0.5 */
+        cr_ox_attr_s(o, r, "nearest_mode", half_pixel ? "round_prefer_ceil" : "floor");
     return r;
 }
 
@@ -580,6 +579,64 @@ static bool emit_normalize(ox *o, const cr_node *n)
     return cr_ox_binary(o, "Div", t, dv, out_of(o, n, false));
 }
 
+/* Dot's l2_normalize: x / sqrt(max(sum x^2, eps)) over one axis. */
+static bool emit_l2_normalize(ox *o, const cr_node *n)
+{
+    int axis;
+    float eps;
+    cr_l2_normalize_parts(n, &axis, &eps);
+    const char *x = cr_ox_val(o, n->in[0], false);
+    Onnx__NodeProto *s = cr_ox_node(o, "ReduceSumSquare", &x, 1, cr_ox_fresh(o, "l2"));
+    cr_ox_attr_ints(o, s, "axes", (int64_t[]){ axis }, 1);
+    if (!s)
+        return false;
+    const char *m = cr_ox_binary(o, "Max", s->output[0], cr_ox_scalar_f32(o, eps), cr_ox_fresh(o, "l2"));
+    m = cr_ox_unary(o, "Sqrt", m, cr_ox_fresh(o, "l2"));
+    return cr_ox_binary(o, "Div", x, m, out_of(o, n, false));
+}
+
+/* v (NHWC, shape s) with axis ax moved last (last) or first after the
+ * batch (!last), as [batch, others, K] or [batch, K, others]. */
+static const char *dot_side(ox *o, const cr_node *v, int ax, bool last)
+{
+    const cr_dims *s = &v->shape;
+    int64_t perm[CR_MAX_DIMS], rest = 1;
+    int k = 1;
+    perm[0] = 0;
+    if (!last)
+        perm[k++] = ax;
+    for (int i = 1; i < s->ndim; i++)
+        if (i != ax) {
+            perm[k++] = i;
+            rest *= s->d[i];
+        }
+    if (last)
+        perm[k++] = ax;
+    const char *x = cr_ox_val(o, v, false);
+    Onnx__NodeProto *t = cr_ox_node(o, "Transpose", &x, 1, cr_ox_fresh(o, "dot_t"));
+    cr_ox_attr_ints(o, t, "perm", perm, s->ndim);
+    if (!t)
+        return NULL;
+    int64_t shape[3] = { 0, last ? rest : s->d[ax], last ? s->d[ax] : rest };
+    return cr_ox_binary(o, "Reshape", t->output[0], cr_ox_const_i64(o, "shape", shape, 3),
+                        cr_ox_fresh(o, "dot_r"));
+}
+
+/* Keras' batch_dot: x as [batch, M, K], y as [batch, K, N], MatMul, then
+ * the output's shape (x's other axes, then y's). */
+static bool emit_batch_dot(ox *o, const cr_node *n)
+{
+    int ax, ay;
+    cr_batch_dot_parts(n, &ax, &ay);
+    const char *a = dot_side(o, n->in[0], ax, true), *b = a ? dot_side(o, n->in[1], ay, false) : NULL;
+    const char *p = b ? cr_ox_binary(o, "MatMul", a, b, cr_ox_fresh(o, "dot")) : NULL;
+    int64_t shape[CR_MAX_DIMS] = { 0 };
+    for (int i = 1; i < n->shape.ndim; i++)
+        shape[i] = n->shape.d[i];
+    return p && cr_ox_binary(o, "Reshape", p, cr_ox_const_i64(o, "shape", shape, n->shape.ndim),
+                             out_of(o, n, false));
+}
+
 /* RepeatVector: [b, F] -> [b, times, F] by Unsqueeze and Tile. */
 static bool emit_repeat(ox *o, const cr_node *n)
 {
@@ -666,6 +723,19 @@ bool cr_ox_emit_op(ox *o, const cr_node *n)
         return emit_normalize(o, n);
     if (!strcmp(op, "repeat"))
         return emit_repeat(o, n);
+    if (!strcmp(op, "l2_normalize"))
+        return emit_l2_normalize(o, n);
+    if (!strcmp(op, "batch_dot"))
+        return emit_batch_dot(o, n);
+    int count;
+    const float *scale, *offset;
+    if (cr_channel_affine_parts(n, &count, &scale, &offset)) {   /* per channel: the last axis */
+        int64_t c = count;
+        const char *x = cr_ox_val(o, n->in[0], false);
+        const char *t = cr_ox_binary(o, "Mul", x, cr_ox_const_f32(o, "scale", scale, c, &c, 1),
+                                     cr_ox_fresh(o, "aff"));
+        return cr_ox_binary(o, "Add", t, cr_ox_const_f32(o, "offset", offset, c, &c, 1), out_of(o, n, false));
+    }
     if (!strcmp(op, "maximum") || !strcmp(op, "minimum"))
         return emit_elementwise(o, n, op[1] == 'a' ? "Max" : "Min");
     float alpha;

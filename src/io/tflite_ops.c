@@ -1107,6 +1107,14 @@ bool cr_tl_emit(tl *t, const cr_node *n)
     if (!strcmp(op, "maximum") || !strcmp(op, "minimum"))
         return set(t, n, bin(t, op[1] == 'a' ? TFL_MAXIMUM : TFL_MINIMUM, cr_tl_val(t, n->in[0]),
                              cr_tl_val(t, n->in[1]), fresh(t, n)));
+    int count;
+    const float *scale, *offset;
+    if (cr_channel_affine_parts(n, &count, &scale, &offset)) {   /* per channel: the last axis */
+        int k = n->shape.ndim - 1;
+        int x = cr_tl_val(t, n->in[0]);
+        x = bin(t, TFL_MUL, x, trailing_const(t, n, k, scale, count), fresh(t, n));
+        return set(t, n, bin(t, TFL_ADD, x, trailing_const(t, n, k, offset, count), fresh(t, n)));
+    }
     float alpha;
     if (cr_elu_alpha_parts(n, &alpha))
         return set(t, n, elu_alpha(t, n, cr_tl_val(t, n->in[0]), alpha));
