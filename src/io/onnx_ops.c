@@ -660,6 +660,56 @@ static bool emit_transpose(ox *o, const cr_node *n)
     return t;
 }
 
+/* The ops of Keras layers beyond convolutions, pooling and Dense: 1, done;
+ * 0, an error (recorded); -1, not one of them. */
+static int emit_layer_op(ox *o, const cr_node *n)
+{
+    const char *op = n->op->name;
+    if (!strcmp(op, "transpose"))
+        return (int)emit_transpose(o, n);
+    if (!strcmp(op, "conv2d_transpose"))
+        return (int)emit_tconv(o, n);
+    if (!strcmp(op, "softmax_axis"))
+        return (int)emit_softmax_axis(o, n);
+    if (!strcmp(op, "layernorm"))
+        return (int)emit_layernorm(o, n);
+    if (!strcmp(op, "normalize"))
+        return (int)emit_normalize(o, n);
+    if (!strcmp(op, "repeat"))
+        return (int)emit_repeat(o, n);
+    if (!strcmp(op, "l2_normalize"))
+        return (int)emit_l2_normalize(o, n);
+    if (!strcmp(op, "batch_dot"))
+        return (int)emit_batch_dot(o, n);
+    int count;
+    const float *scale, *offset;
+    if (cr_channel_affine_parts(n, &count, &scale, &offset)) {   /* per channel: the last axis */
+        int64_t c = count;
+        const char *x = cr_ox_val(o, n->in[0], false);
+        const char *t = cr_ox_binary(o, "Mul", x, cr_ox_const_f32(o, "scale", scale, c, &c, 1),
+                                     cr_ox_fresh(o, "aff"));
+        return cr_ox_binary(o, "Add", t, cr_ox_const_f32(o, "offset", offset, c, &c, 1),
+                            out_of(o, n, false)) != NULL;
+    }
+    if (!strcmp(op, "maximum") || !strcmp(op, "minimum"))
+        return (int)emit_elementwise(o, n, op[1] == 'a' ? "Max" : "Min");
+    float alpha;
+    if (cr_elu_alpha_parts(n, &alpha)) {
+        const cr_node *x = n->in[0];
+        bool nchw = is4(x) && o->nchw[x->id];
+        const char *xv = cr_ox_val(o, x, nchw);
+        Onnx__NodeProto *e = cr_ox_node(o, "Elu", &xv, 1, out_of(o, n, nchw));
+        cr_ox_attr_f(o, e, "alpha", alpha);
+        return e != NULL;
+    }
+    bool flag;
+    if (cr_upsample2d_parts(n, &flag))
+        return (int)emit_resize(o, n, flag, false);
+    if (cr_resize_parts(n, &flag))
+        return (int)emit_resize(o, n, !flag, true);
+    return -1;
+}
+
 bool cr_ox_emit_op(ox *o, const cr_node *n)
 {
     const char *op = n->op->name;
@@ -711,47 +761,9 @@ bool cr_ox_emit_op(ox *o, const cr_node *n)
     }
     if (!strcmp(op, "reshape") && kernel_param(n))
         return true;       /* a weight viewed in another shape: made where used */
-    if (!strcmp(op, "transpose"))
-        return emit_transpose(o, n);
-    if (!strcmp(op, "conv2d_transpose"))
-        return emit_tconv(o, n);
-    if (!strcmp(op, "softmax_axis"))
-        return emit_softmax_axis(o, n);
-    if (!strcmp(op, "layernorm"))
-        return emit_layernorm(o, n);
-    if (!strcmp(op, "normalize"))
-        return emit_normalize(o, n);
-    if (!strcmp(op, "repeat"))
-        return emit_repeat(o, n);
-    if (!strcmp(op, "l2_normalize"))
-        return emit_l2_normalize(o, n);
-    if (!strcmp(op, "batch_dot"))
-        return emit_batch_dot(o, n);
-    int count;
-    const float *scale, *offset;
-    if (cr_channel_affine_parts(n, &count, &scale, &offset)) {   /* per channel: the last axis */
-        int64_t c = count;
-        const char *x = cr_ox_val(o, n->in[0], false);
-        const char *t = cr_ox_binary(o, "Mul", x, cr_ox_const_f32(o, "scale", scale, c, &c, 1),
-                                     cr_ox_fresh(o, "aff"));
-        return cr_ox_binary(o, "Add", t, cr_ox_const_f32(o, "offset", offset, c, &c, 1), out_of(o, n, false));
-    }
-    if (!strcmp(op, "maximum") || !strcmp(op, "minimum"))
-        return emit_elementwise(o, n, op[1] == 'a' ? "Max" : "Min");
-    float alpha;
-    if (cr_elu_alpha_parts(n, &alpha)) {
-        const cr_node *x = n->in[0];
-        bool nchw = is4(x) && o->nchw[x->id];
-        const char *xv = cr_ox_val(o, x, nchw);
-        Onnx__NodeProto *e = cr_ox_node(o, "Elu", &xv, 1, out_of(o, n, nchw));
-        cr_ox_attr_f(o, e, "alpha", alpha);
-        return e;
-    }
-    bool flag;
-    if (cr_upsample2d_parts(n, &flag))
-        return emit_resize(o, n, flag, false);
-    if (cr_resize_parts(n, &flag))
-        return emit_resize(o, n, !flag, true);
+    int r = emit_layer_op(o, n);
+    if (r >= 0)
+        return r;
     if (!strcmp(op, "reshape")) {
         int64_t shape[CR_MAX_DIMS] = { 0 };    /* 0: the input's batch */
         for (int i = 1; i < n->shape.ndim; i++)
