@@ -976,6 +976,75 @@ static bool emit_normalize(tl *t, const cr_node *n)
     return set(t, n, bin(t, TFL_DIV, bin(t, TFL_SUB, x, mv, fresh(t, n)), dv, fresh(t, n)));
 }
 
+/* Dot's l2_normalize: x / SQRT(MAXIMUM(SUM(x x), eps)) over one axis. */
+static bool emit_l2_normalize(tl *t, const cr_node *n)
+{
+    int axis, r = n->shape.ndim;
+    float eps;
+    cr_l2_normalize_parts(n, &axis, &eps);
+    int32_t ax = axis, shape[CR_MAX_DIMS];     /* n's shape, the summed axis 1 */
+    for (int i = 0; i < r; i++)
+        shape[i] = i == 0 ? 1 : i == axis ? 1 : (int32_t)n->shape.d[i];
+    const char *base = n->layer ? n->layer : "v";
+    int x = cr_tl_val(t, n->in[0]);
+    int k = cr_tl_const_i32(t, cr_tl_str(t, "axes_%d", t->n_t), &ax, 1);
+    int s = cr_tl_tensor(t, cr_tl_str(t, "%s/l2_sum_%d", base, t->n_t), shape, r, true, TFL_FLOAT32);
+    tl_opts o = cr_tl_opts(TFL_OPT_REDUCER);
+    cr_tl_opt_b(&o, 0, 1);
+    if (s < 0 || !cr_tl_op(t, TFL_SUM, 1, (int[]){ bin(t, TFL_MUL, x, x, fresh(t, n)), k }, 2, s, &o))
+        return false;
+    s = bin(t, TFL_MAXIMUM, s, cr_tl_scalar(t, eps),
+            cr_tl_tensor(t, cr_tl_str(t, "%s/l2_max_%d", base, t->n_t), shape, r, true, TFL_FLOAT32));
+    s = un(t, TFL_SQRT, s, cr_tl_tensor(t, cr_tl_str(t, "%s/l2_norm_%d", base, t->n_t), shape, r, true,
+                                        TFL_FLOAT32));
+    return set(t, n, bin(t, TFL_DIV, x, s, fresh(t, n)));
+}
+
+/* One side of batch_dot: v with axis ax moved last (last) or first after
+ * the batch, reshaped to [1, others, K] or [1, K, others]. */
+static int dot_side(tl *t, const cr_node *n, const cr_node *v, int ax, bool last)
+{
+    const cr_dims *s = &v->shape;
+    int perm[CR_MAX_DIMS], k = 1;
+    int32_t shape[CR_MAX_DIMS], rest = 1;
+    perm[0] = 0;
+    if (!last)
+        perm[k++] = ax;
+    for (int i = 1; i < s->ndim; i++)
+        if (i != ax) {
+            perm[k++] = i;
+            rest *= (int32_t)s->d[i];
+        }
+    if (last)
+        perm[k++] = ax;
+    for (int i = 0; i < s->ndim; i++)
+        shape[i] = i == 0 ? 1 : (int32_t)s->d[perm[i]];
+    int x = transpose_to(t, n, cr_tl_val(t, v), perm, shape, s->ndim);
+    const int32_t flat[3] = { 1, last ? rest : (int32_t)s->d[ax], last ? (int32_t)s->d[ax] : rest };
+    int y = cr_tl_tensor(t, cr_tl_str(t, "%s/dot_%d", n->layer ? n->layer : "v", t->n_t), flat, 3,
+                         true, TFL_FLOAT32);
+    return x >= 0 && y >= 0 ? cr_tl_reshape(t, x, flat, 3, y) : -1;
+}
+
+/* Keras' batch_dot: BATCH_MATMUL of [batch, M, K] and [batch, K, N], then
+ * the output's shape. */
+static bool emit_batch_dot(tl *t, const cr_node *n)
+{
+    int ax, ay;
+    cr_batch_dot_parts(n, &ax, &ay);
+    int a = dot_side(t, n, n->in[0], ax, true), b = a >= 0 ? dot_side(t, n, n->in[1], ay, false) : -1;
+    if (b < 0)
+        return false;
+    const int32_t mn[3] = { 1, t->t[a].shape[1], t->t[b].shape[2] };
+    int p = cr_tl_tensor(t, cr_tl_str(t, "%s/matmul_%d", n->layer ? n->layer : "v", t->n_t), mn, 3,
+                         true, TFL_FLOAT32);
+    tl_opts o = cr_tl_opts(TFL_OPT_BATCH_MATMUL);
+    if (p < 0 || !cr_tl_op(t, TFL_BATCH_MATMUL, 1, (int[]){ a, b }, 2, p, &o))
+        return false;
+    int y = fresh(t, n);
+    return set(t, n, y >= 0 ? cr_tl_reshape(t, p, shape_of(t, y), n->shape.ndim, y) : -1);
+}
+
 /* RepeatVector: [b, F] as [b, 1, F], then times copies concatenated. */
 static bool emit_repeat(tl *t, const cr_node *n)
 {
@@ -1104,6 +1173,10 @@ bool cr_tl_emit(tl *t, const cr_node *n)
         return emit_normalize(t, n);
     if (!strcmp(op, "repeat"))
         return emit_repeat(t, n);
+    if (!strcmp(op, "l2_normalize"))
+        return emit_l2_normalize(t, n);
+    if (!strcmp(op, "batch_dot"))
+        return emit_batch_dot(t, n);
     if (!strcmp(op, "maximum") || !strcmp(op, "minimum"))
         return set(t, n, bin(t, op[1] == 'a' ? TFL_MAXIMUM : TFL_MINIMUM, cr_tl_val(t, n->in[0]),
                              cr_tl_val(t, n->in[1]), fresh(t, n)));

@@ -21,7 +21,9 @@ import numpy as np
 import pyarmnn as ann
 
 # What Arm NN 20.08 says of an operator or layer it has no implementation of
-UNSUPPORTED = re.compile(r"not supported|unsupported|Operator .* not|is not implemented", re.I)
+# (an operator code newer than its schema, BATCH_MATMUL's: "out of range")
+UNSUPPORTED = re.compile(r"not supported|unsupported|Operator .* not|is not implemented|"
+                         r"Operator code .* is out of range", re.I)
 
 
 def _table(b, pos):
