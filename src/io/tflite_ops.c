@@ -1074,10 +1074,15 @@ static int elu_alpha(tl *t, const cr_node *n, int x, float alpha)
 }
 
 /* Conv2DTranspose: TRANSPOSE_CONV, Keras' kernel [kh, kw, oc, c] as
- * TFLite's [oc, kh, kw, c], SAME or VALID by the output's size, the
- * output shape a constant [1, oh, ow, oc]: computing its batch from the
- * input's (SHAPE, as TensorFlow's converter does) makes the output a
- * dynamic tensor, which LiteRT's compiled models refuse as an output. */
+ * TFLite's [oc, kh, kw, c]. Where crest's output drops cells of the full
+ * span (h - 1) s + k (its 'same' padding), the full span is computed
+ * (VALID) and a STRIDED_SLICE cuts crest's window out of it: Arm NN 20.08
+ * pads an odd SAME total on the other side. Otherwise VALID when the
+ * output is the span, SAME (padding nothing) when it is longer (k < s: the
+ * cells past the span are zeros). The output shape is a constant [1, oh, ow, oc]: computing its
+ * batch from the input's shape (SHAPE, as TensorFlow's converter does)
+ * makes the output a dynamic tensor, which LiteRT's compiled models refuse
+ * as an output. */
 static bool emit_tconv(tl *t, const cr_node *n)
 {
     const cr_node *k = n->in[1];
@@ -1087,8 +1092,10 @@ static bool emit_tconv(tl *t, const cr_node *n)
     cr_tconv_parts(n, &sh, &sw, &pt, &pl);
     int32_t kh = (int32_t)k->shape.d[0], kw = (int32_t)k->shape.d[1], oc = (int32_t)k->shape.d[2],
             c = (int32_t)k->shape.d[3];
-    /* SAME: outputs h s (TensorFlow's padding, crest's); VALID: (h - 1) s + k */
-    bool same = n->shape.d[1] == n->in[0]->shape.d[1] * sh && n->shape.d[2] == n->in[0]->shape.d[2] * sw;
+    int32_t oh = (int32_t)n->shape.d[1], ow = (int32_t)n->shape.d[2];
+    int32_t th = ((int32_t)n->in[0]->shape.d[1] - 1) * sh + kh - oh;
+    int32_t tw = ((int32_t)n->in[0]->shape.d[2] - 1) * sw + kw - ow;
+    bool cut = th > 0 || tw > 0;
     float *w = cr_tl_alloc(t, (size_t)kh * kw * oc * c * sizeof *w);
     int32_t *hw = cr_tl_alloc(t, 4 * sizeof *hw);
     if (!w || !hw)
@@ -1099,8 +1106,8 @@ static bool emit_tconv(tl *t, const cr_node *n)
                 for (int32_t i = 0; i < c; i++)
                     w[(((size_t)j * kh + y) * kw + x) * c + i] = k->w->val[(((size_t)y * kw + x) * oc + j) * c + i];
     hw[0] = 1;
-    hw[1] = (int32_t)n->shape.d[1];
-    hw[2] = (int32_t)n->shape.d[2];
+    hw[1] = cut && th > 0 ? oh + th : oh;
+    hw[2] = cut && tw > 0 ? ow + tw : ow;
     hw[3] = oc;
     const char *base = n->layer ? n->layer : "tconv";
     int x = cr_tl_val(t, n->in[0]);
@@ -1108,11 +1115,23 @@ static bool emit_tconv(tl *t, const cr_node *n)
     int kt = cr_tl_const(t, cr_tl_str(t, "%s/kernel_%d", base, t->n_t), TFL_FLOAT32, w,
                          (int32_t[]){ oc, kh, kw, c }, 4);
     tl_opts o = cr_tl_opts(TFL_OPT_TRANSPOSE_CONV);
-    cr_tl_opt_b(&o, 0, same ? TFL_PAD_SAME : TFL_PAD_VALID);
+    cr_tl_opt_b(&o, 0, cut || (th == 0 && tw == 0) ? TFL_PAD_VALID : TFL_PAD_SAME);
     cr_tl_opt_i(&o, 1, sw);
     cr_tl_opt_i(&o, 2, sh);
-    int y = fresh(t, n);
-    return cr_tl_op(t, TFL_TRANSPOSE_CONV, 1, (int[]){ os, kt, x }, 3, y, &o) && set(t, n, y);
+    int y = cut ? cr_tl_tensor(t, cr_tl_str(t, "%s/span_%d", base, t->n_t), hw, 4, true, TFL_FLOAT32)
+                : fresh(t, n);
+    if (y < 0 || !cr_tl_op(t, TFL_TRANSPOSE_CONV, 1, (int[]){ os, kt, x }, 3, y, &o))
+        return false;
+    if (!cut)
+        return set(t, n, y);
+    int b = cr_tl_const_i32(t, cr_tl_str(t, "begin_%d", t->n_t), (int32_t[]){ 0, pt, pl, 0 }, 4);
+    int e = cr_tl_const_i32(t, cr_tl_str(t, "end_%d", t->n_t), (int32_t[]){ 0, pt + oh, pl + ow, 0 }, 4);
+    int st = cr_tl_const_i32(t, cr_tl_str(t, "strides_%d", t->n_t), (int32_t[]){ 1, 1, 1, 1 }, 4);
+    tl_opts so = cr_tl_opts(TFL_OPT_STRIDED_SLICE);
+    cr_tl_opt_i(&so, 0, 9);       /* begin_mask / end_mask 9: batch and channels whole */
+    cr_tl_opt_i(&so, 1, 9);
+    int z = fresh(t, n);
+    return cr_tl_op(t, TFL_STRIDED_SLICE, 1, (int[]){ y, b, e, st }, 4, z, &so) && set(t, n, z);
 }
 
 /* UpSampling2D (TF.js' coordinates: o * in / out) and Resizing
