@@ -454,6 +454,13 @@ bool cr_relu_ex_parts(const cr_node *n, float *max_value, float *slope, float *t
 /* batch_dot: the summed axes of x and y; l2_normalize: axis and eps;
  * channel_affine: the channels and their scales and offsets. */
 bool cr_batch_dot_parts(const cr_node *n, int *ax, int *ay);
+/* 3-D ops (src/ops/vol.c, NDHWC): the window of conv3d, conv3d_transpose
+ * (that of the convolution from its output back to its input) and 3-D
+ * pooling: taps, strides, dilation, zeros before; zero_pad3d / crop3d:
+ * before and after per axis (depth, height, width); upsample3d: sizes. */
+bool cr_vol_window_parts(const cr_node *n, int k[3], int s[3], int dil[3], int before[3]);
+bool cr_vol_amounts(const cr_node *n, int amounts[6]);
+bool cr_upsample3d_parts(const cr_node *n, int size[3]);
 bool cr_l2_normalize_parts(const cr_node *n, int *axis, float *eps);
 bool cr_channel_affine_parts(const cr_node *n, int *count, const float **scale, const float **offset);
 bool cr_tconv_parts(const cr_node *n, int *sh, int *sw, int *pt, int *pl);

@@ -130,13 +130,14 @@ static bool emit_act(ox *o, const cr_node *n, int act, const char *x, bool nchw,
     case CREST_SWISH:
         t = cr_ox_unary(o, "Sigmoid", x, cr_ox_fresh(o, "sig"));
         return cr_ox_binary(o, "Mul", x, t, out);
-    case CREST_HARD_SILU: {      /* x * relu6(x + 3) / 6 */
+    case CREST_HARD_SILU:        /* x * relu6(x + 3) / 6 */
         t = cr_ox_binary(o, "Add", x, cr_ox_scalar_f32(o, 3), cr_ox_fresh(o, "hs"));
-        t = cr_ox_node(o, "Clip", (const char *[]){ t, cr_ox_scalar_f32(o, 0), cr_ox_scalar_f32(o, 6) }, 3,
-                       cr_ox_fresh(o, "hs")) ? o->g->node[o->g->n_node - 1]->output[0] : NULL;
-        t = t ? cr_ox_binary(o, "Mul", x, t, cr_ox_fresh(o, "hs")) : NULL;
-        return t && cr_ox_binary(o, "Div", t, cr_ox_scalar_f32(o, 6), out);
-    }
+        u = cr_ox_fresh(o, "hs");
+        if (!t || !cr_ox_node(o, "Clip", (const char *[]){ t, cr_ox_scalar_f32(o, 0), cr_ox_scalar_f32(o, 6) },
+                              3, u))
+            return false;
+        t = cr_ox_binary(o, "Mul", x, u, cr_ox_fresh(o, "hs"));
+        return cr_ox_binary(o, "Div", t, cr_ox_scalar_f32(o, 6), out);
     case CREST_HARD_SIGMOID: case CREST_HARD_SIGMOID_KERAS3: {   /* Keras 2's; Keras 3's */
         Onnx__NodeProto *h = cr_ox_node(o, "HardSigmoid", &x, 1, out);
         cr_ox_attr_f(o, h, "alpha", act == CREST_HARD_SIGMOID ? 0.2f : 1.0f / 6.0f);
@@ -205,9 +206,9 @@ static char *conv_weight(ox *o, const cr_node *n, bool depthwise)
 {
     const cr_node *k = n->in[1], *p = kernel_param(k);
     const cr_dims *s = &k->shape;
-    const cr_weight *kw_ = p ? p->w : NULL;
-    const char *base = kw_ && kw_->owner ? kw_->owner->name : "kernel";
-    char *name = cr_ox_str(o, "%s/%s_oihw", base, kw_ && kw_->name ? kw_->name : "kernel");
+    const cr_weight *wt = p ? p->w : NULL;
+    const char *base = wt && wt->owner ? wt->owner->name : "kernel";
+    char *name = cr_ox_str(o, "%s/%s_oihw", base, wt && wt->name ? wt->name : "kernel");
     for (size_t i = 0; name && i < o->g->n_initializer; i++)
         if (!strcmp(o->g->initializer[i]->name, name))
             return name;      /* a layer applied twice: one weight */
@@ -216,7 +217,7 @@ static char *conv_weight(ox *o, const cr_node *n, bool depthwise)
     float *w = cr_ox_alloc(o, (size_t)(kh * kw * c * m) * sizeof *w);
     if (!w)
         return NULL;
-    const float *src = k->kind == CR_NODE_PARAM && k->val ? k->val : kw_ ? kw_->val : NULL;
+    const float *src = k->kind == CR_NODE_PARAM && k->val ? k->val : wt ? wt->val : NULL;
     if (!src)
         return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "a kernel that is not a weight"), NULL;
     for (int64_t y = 0; y < kh; y++)
@@ -660,6 +661,125 @@ static bool emit_transpose(ox *o, const cr_node *n)
     return t;
 }
 
+/* ---- 3-D ops: NDHWC values, the windows on their NCDHW transpose ------- */
+
+static const char *to_ncdhw(ox *o, const cr_node *x)
+{
+    const char *v = cr_ox_val(o, x, false);
+    Onnx__NodeProto *t = cr_ox_node(o, "Transpose", &v, 1, cr_ox_fresh(o, "ncdhw"));
+    cr_ox_attr_ints(o, t, "perm", (int64_t[]){ 0, 4, 1, 2, 3 }, 5);
+    return t ? t->output[0] : NULL;
+}
+
+static bool from_ncdhw(ox *o, const cr_node *n, const char *y)
+{
+    Onnx__NodeProto *t = y ? cr_ox_node(o, "Transpose", &y, 1, out_of(o, n, false)) : NULL;
+    cr_ox_attr_ints(o, t, "perm", (int64_t[]){ 0, 2, 3, 4, 1 }, 5);
+    return t;
+}
+
+/* Keras' 3-D kernel [kd, kh, kw, a, b] as ONNX's [b, a, kd, kh, kw]
+ * (conv3d: a input channels, b filters; transposed: a filters, b input
+ * channels, ONNX's [c, filters, ...]). */
+static const char *vol_kernel(ox *o, const cr_node *k)
+{
+    const int64_t *d = k->shape.d;
+    int64_t taps = d[0] * d[1] * d[2], a = d[3], b = d[4];
+    float *w = cr_ox_alloc(o, (size_t)(taps * a * b) * sizeof *w);
+    if (!w)
+        return NULL;
+    for (int64_t t = 0; t < taps; t++)
+        for (int64_t i = 0; i < a; i++)
+            for (int64_t j = 0; j < b; j++)
+                w[(j * a + i) * taps + t] = k->w->val[(t * a + i) * b + j];
+    return cr_ox_init(o, cr_ox_fresh(o, "kernel3d"), ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, w,
+                      (size_t)(taps * a * b) * sizeof *w, (int64_t[]){ b, a, d[0], d[1], d[2] }, 5);
+}
+
+/* Conv3D, Conv3DTranspose, MaxPooling3D, AveragePooling3D: Conv,
+ * ConvTranspose (end pads or output_padding give crest's size, as in 2-D),
+ * MaxPool, AveragePool (count_include_pad 0: crest averages the cells
+ * inside). */
+static bool emit_vol_window(ox *o, const cr_node *n)
+{
+    int k[3], s[3], dil[3], pb[3];
+    cr_vol_window_parts(n, k, s, dil, pb);
+    const char *op = n->op->name;
+    bool conv = !strcmp(op, "conv3d"), tconv = !strcmp(op, "conv3d_transpose");
+    if ((conv || tconv) && (n->in[1]->kind != CR_NODE_PARAM || !n->in[1]->w ||
+                            (n->n_in == 3 && (n->in[2]->kind != CR_NODE_PARAM || !n->in[2]->w))))
+        return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "a kernel or bias that is not a weight"), false;
+    int64_t pads[6], outpad[3] = { 0, 0, 0 }, ks[3], ss[3], ds[3];
+    bool extra = false;
+    for (int i = 0; i < 3; i++) {
+        int64_t in = n->in[0]->shape.d[i + 1], out = n->shape.d[i + 1], ek = (int64_t)(k[i] - 1) * dil[i] + 1;
+        int64_t end = tconv ? (in - 1) * s[i] + k[i] - pb[i] - out : (out - 1) * s[i] + ek - in - pb[i];
+        pads[i] = pb[i];
+        pads[i + 3] = end > 0 ? end : 0;
+        outpad[i] = tconv && end < 0 ? -end : 0;
+        extra |= outpad[i] != 0;
+        ks[i] = k[i];
+        ss[i] = s[i];
+        ds[i] = dil[i];
+    }
+    const char *x = to_ncdhw(o, n->in[0]), *y = cr_ox_fresh(o, "vol");
+    Onnx__NodeProto *node;
+    if (conv || tconv) {
+        const char *in[3] = { x, vol_kernel(o, n->in[1]), n->n_in == 3 ? cr_ox_val(o, n->in[2], false) : "" };
+        node = cr_ox_node(o, conv ? "Conv" : "ConvTranspose", in, n->n_in == 3 ? 3 : 2, y);
+        if (conv)
+            cr_ox_attr_ints(o, node, "dilations", ds, 3);
+        if (extra)
+            cr_ox_attr_ints(o, node, "output_padding", outpad, 3);
+    } else {
+        node = x ? cr_ox_node(o, !strcmp(op, "maxpool3d") ? "MaxPool" : "AveragePool", &x, 1, y) : NULL;
+    }
+    cr_ox_attr_ints(o, node, "kernel_shape", ks, 3);
+    cr_ox_attr_ints(o, node, "strides", ss, 3);
+    cr_ox_attr_ints(o, node, "pads", pads, 6);
+    return node && from_ncdhw(o, n, y);
+}
+
+/* Global 3-D pooling, 3-D zero padding (Pad), cropping (Slice) and
+ * nearest upsampling (Resize by the integer factors). */
+static bool emit_vol_other(ox *o, const cr_node *n)
+{
+    const char *op = n->op->name;
+    int a[6];
+    if (!strcmp(op, "global_avgpool3d") || !strcmp(op, "global_maxpool3d")) {
+        const char *x = to_ncdhw(o, n->in[0]);
+        const char *t = x ? cr_ox_unary(o, op[7] == 'a' ? "GlobalAveragePool" : "GlobalMaxPool", x,
+                                        cr_ox_fresh(o, "gpool")) : NULL;
+        if (n->shape.ndim == 5)
+            return from_ncdhw(o, n, t);
+        Onnx__NodeProto *f = t ? cr_ox_node(o, "Flatten", &t, 1, out_of(o, n, false)) : NULL;
+        cr_ox_attr_i(o, f, "axis", 1);
+        return f;
+    }
+    const char *x = cr_ox_val(o, n->in[0], false);
+    if (cr_vol_amounts(n, a) && !strcmp(op, "zero_pad3d"))
+        return cr_ox_binary(o, "Pad", x, cr_ox_const_i64(o, "pads", (int64_t[]){ 0, a[0], a[2], a[4], 0,
+                                                                           0, a[1], a[3], a[5], 0 }, 10),
+                            out_of(o, n, false));
+    if (cr_vol_amounts(n, a)) {
+        const int64_t *d = n->in[0]->shape.d;
+        return cr_ox_node(o, "Slice", (const char *[]){ x, cr_ox_const_i64(o, "starts", (int64_t[]){ a[0], a[2], a[4] }, 3),
+                                         cr_ox_const_i64(o, "ends", (int64_t[]){ d[1] - a[1], d[2] - a[3], d[3] - a[5] }, 3),
+                                         cr_ox_const_i64(o, "axes", (int64_t[]){ 1, 2, 3 }, 3) }, 4,
+                          out_of(o, n, false));
+    }
+    int sz[3];
+    cr_upsample3d_parts(n, sz);
+    const float sc[5] = { 1, (float)sz[0], (float)sz[1], (float)sz[2], 1 };
+    Onnx__NodeProto *r = cr_ox_node(o, "Resize", (const char *[]){ x, "", cr_ox_const_f32(o, "scales", sc, 5,
+                                                                                   (int64_t[]){ 5 }, 1) },
+                                    3, out_of(o, n, false));
+    cr_ox_attr_s(o, r, "mode", "nearest");
+    cr_ox_attr_s(o, r, "coordinate_transformation_mode", "asymmetric");
+    cr_ox_attr_s(o, r, "nearest_mode", "floor");
+    return r;
+}
+
 /* The ops of Keras layers beyond convolutions, pooling and Dense: 1, done;
  * 0, an error (recorded); -1, not one of them. */
 static int emit_layer_op(ox *o, const cr_node *n)
@@ -679,6 +799,12 @@ static int emit_layer_op(ox *o, const cr_node *n)
         return (int)emit_repeat(o, n);
     if (!strcmp(op, "l2_normalize"))
         return (int)emit_l2_normalize(o, n);
+    int k[3], st[3], dl[3], pb[3];
+    if (cr_vol_window_parts(n, k, st, dl, pb))
+        return (int)emit_vol_window(o, n);
+    if (!strcmp(op, "global_avgpool3d") || !strcmp(op, "global_maxpool3d") || !strcmp(op, "zero_pad3d") ||
+        !strcmp(op, "crop3d") || !strcmp(op, "upsample3d"))
+        return (int)emit_vol_other(o, n);
     if (!strcmp(op, "batch_dot"))
         return (int)emit_batch_dot(o, n);
     int count;

@@ -935,8 +935,17 @@ static bool emit_layernorm(tl *t, const cr_node *n)
     int m = reduce(t, n, TFL_MEAN, x, ax, axes, true);
     int d = bin(t, TFL_SUB, x, m, fresh(t, n));
     int v = reduce(t, n, TFL_MEAN, bin(t, TFL_MUL, d, d, fresh(t, n)), ax, axes, true);
-    v = bin(t, TFL_ADD, v, cr_tl_scalar(t, eps), fresh(t, n));
-    int y = bin(t, TFL_MUL, d, un(t, TFL_RSQRT, v, fresh(t, n)), fresh(t, n));
+    for (int i = from; i < r && m >= 0 && v >= 0; i++)     /* the means' shapes: kept axes 1 */
+        t->t[m].shape[i] = t->t[v].shape[i] = 1;
+    int32_t rs[CR_MAX_DIMS];
+    for (int i = 0; i < r; i++)
+        rs[i] = i == 0 || i >= from ? 1 : (int32_t)n->shape.d[i];
+    const char *base = n->layer ? n->layer : "v";
+    v = bin(t, TFL_ADD, v, cr_tl_scalar(t, eps),
+            cr_tl_tensor(t, cr_tl_str(t, "%s/ln_var_%d", base, t->n_t), rs, r, true, TFL_FLOAT32));
+    v = un(t, TFL_RSQRT, v, cr_tl_tensor(t, cr_tl_str(t, "%s/ln_rstd_%d", base, t->n_t), rs, r, true,
+                                         TFL_FLOAT32));
+    int y = bin(t, TFL_MUL, d, v, fresh(t, n));
     if (gamma)
         y = bin(t, TFL_MUL, y, trailing_const(t, n, from, gamma->w->val, gamma->w->size), fresh(t, n));
     if (beta)
@@ -1134,6 +1143,41 @@ static bool emit_tconv(tl *t, const cr_node *n)
     return cr_tl_op(t, TFL_STRIDED_SLICE, 1, (int[]){ y, b, e, st }, 4, z, &so) && set(t, n, z);
 }
 
+/* The 3-D ops TFLite's builtins take on NDHWC values: global pooling (MEAN
+ * / REDUCE_MAX over depth, height and width), zero padding (PAD) and
+ * cropping (STRIDED_SLICE); 3-D windows and upsampling have none. */
+static bool emit_vol(tl *t, const cr_node *n, const char *op)
+{
+    int a[6], x = cr_tl_val(t, n->in[0]);
+    if (!strcmp(op, "global_avgpool3d") || !strcmp(op, "global_maxpool3d"))
+        return set(t, n, reduce(t, n, op[7] == 'a' ? TFL_MEAN : TFL_REDUCE_MAX, x,
+                                (int32_t[]){ 1, 2, 3 }, 3, n->shape.ndim == 5));
+    if (!cr_vol_amounts(n, a))
+        return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "an op with no TFLite mapping");
+    if (!strcmp(op, "zero_pad3d")) {
+        int32_t *p = cr_tl_alloc(t, 10 * sizeof *p);
+        if (!p)
+            return false;
+        const int32_t pads[10] = { 0, 0, a[0], a[1], a[2], a[3], a[4], a[5], 0, 0 };
+        memcpy(p, pads, sizeof pads);
+        int k = cr_tl_const(t, cr_tl_str(t, "paddings_%d", t->n_t), TFL_INT32, p, (int32_t[]){ 5, 2 }, 2);
+        tl_opts o = cr_tl_opts(TFL_OPT_PAD);
+        int y = fresh(t, n);
+        return cr_tl_op(t, TFL_PAD, 1, (int[]){ x, k }, 2, y, &o) && set(t, n, y);
+    }
+    const int64_t *d = n->in[0]->shape.d;
+    int b = cr_tl_const_i32(t, cr_tl_str(t, "begin_%d", t->n_t), (int32_t[]){ 0, a[0], a[2], a[4], 0 }, 5);
+    int e = cr_tl_const_i32(t, cr_tl_str(t, "end_%d", t->n_t),
+                            (int32_t[]){ 0, (int32_t)d[1] - a[1], (int32_t)d[2] - a[3], (int32_t)d[3] - a[5], 0 },
+                            5);
+    int st = cr_tl_const_i32(t, cr_tl_str(t, "strides_%d", t->n_t), (int32_t[]){ 1, 1, 1, 1, 1 }, 5);
+    tl_opts o = cr_tl_opts(TFL_OPT_STRIDED_SLICE);
+    cr_tl_opt_i(&o, 0, 17);       /* begin_mask / end_mask 17: batch and channels whole */
+    cr_tl_opt_i(&o, 1, 17);
+    int y = fresh(t, n);
+    return cr_tl_op(t, TFL_STRIDED_SLICE, 1, (int[]){ x, b, e, st }, 4, y, &o) && set(t, n, y);
+}
+
 /* UpSampling2D (TF.js' coordinates: o * in / out) and Resizing
  * (tf.image.resize: half-pixel centers) as RESIZE_BILINEAR or
  * RESIZE_NEAREST_NEIGHBOR, align_corners false. */
@@ -1151,6 +1195,52 @@ static bool emit_resize(tl *t, const cr_node *n, bool bilinear, bool half_pixel)
     cr_tl_opt_b(&o, bilinear ? 3 : 1, half_pixel);             /* half_pixel_centers */
     return cr_tl_op(t, bilinear ? TFL_RESIZE_BILINEAR : TFL_RESIZE_NEAREST_NEIGHBOR,
                     half_pixel ? 3 : 1, (int[]){ x, ks }, 2, y, &o) && set(t, n, y);
+}
+
+/* The ops of Keras layers beyond convolutions, pooling and Dense: 1, done;
+ * 0, an error (recorded); -1, not one of them. */
+static int emit_layer(tl *t, const cr_node *n)
+{
+    const char *op = n->op->name;
+    if (!strcmp(op, "transpose"))
+        return (int)emit_transpose(t, n);
+    if (!strcmp(op, "conv2d_transpose"))
+        return (int)emit_tconv(t, n);
+    if (!strcmp(op, "softmax_axis"))
+        return (int)emit_softmax_axis(t, n);
+    if (!strcmp(op, "layernorm"))
+        return (int)emit_layernorm(t, n);
+    if (!strcmp(op, "normalize"))
+        return (int)emit_normalize(t, n);
+    if (!strcmp(op, "repeat"))
+        return (int)emit_repeat(t, n);
+    if (!strcmp(op, "l2_normalize"))
+        return (int)emit_l2_normalize(t, n);
+    if (!strcmp(op, "global_avgpool3d") || !strcmp(op, "global_maxpool3d") || !strcmp(op, "zero_pad3d") ||
+        !strcmp(op, "crop3d"))
+        return (int)emit_vol(t, n, op);
+    if (!strcmp(op, "batch_dot"))
+        return (int)emit_batch_dot(t, n);
+    if (!strcmp(op, "maximum") || !strcmp(op, "minimum"))
+        return (int)set(t, n, bin(t, op[1] == 'a' ? TFL_MAXIMUM : TFL_MINIMUM, cr_tl_val(t, n->in[0]),
+                                  cr_tl_val(t, n->in[1]), fresh(t, n)));
+    int count;
+    const float *scale, *offset;
+    if (cr_channel_affine_parts(n, &count, &scale, &offset)) {   /* per channel: the last axis */
+        int k = n->shape.ndim - 1;
+        int x = cr_tl_val(t, n->in[0]);
+        x = bin(t, TFL_MUL, x, trailing_const(t, n, k, scale, count), fresh(t, n));
+        return (int)set(t, n, bin(t, TFL_ADD, x, trailing_const(t, n, k, offset, count), fresh(t, n)));
+    }
+    float alpha;
+    if (cr_elu_alpha_parts(n, &alpha))
+        return (int)set(t, n, elu_alpha(t, n, cr_tl_val(t, n->in[0]), alpha));
+    bool flag;
+    if (cr_upsample2d_parts(n, &flag))
+        return (int)emit_resize(t, n, flag, false);
+    if (cr_resize_parts(n, &flag))
+        return (int)emit_resize(t, n, !flag, true);
+    return -1;
 }
 
 bool cr_tl_emit(tl *t, const cr_node *n)
@@ -1180,41 +1270,8 @@ bool cr_tl_emit(tl *t, const cr_node *n)
         return emit_scale(t, n);
     if (!strcmp(op, "reshape") && kernel_param(n))
         return true;       /* a weight viewed in another shape: made where used */
-    if (!strcmp(op, "transpose"))
-        return emit_transpose(t, n);
-    if (!strcmp(op, "conv2d_transpose"))
-        return emit_tconv(t, n);
-    if (!strcmp(op, "softmax_axis"))
-        return emit_softmax_axis(t, n);
-    if (!strcmp(op, "layernorm"))
-        return emit_layernorm(t, n);
-    if (!strcmp(op, "normalize"))
-        return emit_normalize(t, n);
-    if (!strcmp(op, "repeat"))
-        return emit_repeat(t, n);
-    if (!strcmp(op, "l2_normalize"))
-        return emit_l2_normalize(t, n);
-    if (!strcmp(op, "batch_dot"))
-        return emit_batch_dot(t, n);
-    if (!strcmp(op, "maximum") || !strcmp(op, "minimum"))
-        return set(t, n, bin(t, op[1] == 'a' ? TFL_MAXIMUM : TFL_MINIMUM, cr_tl_val(t, n->in[0]),
-                             cr_tl_val(t, n->in[1]), fresh(t, n)));
-    int count;
-    const float *scale, *offset;
-    if (cr_channel_affine_parts(n, &count, &scale, &offset)) {   /* per channel: the last axis */
-        int k = n->shape.ndim - 1;
-        int x = cr_tl_val(t, n->in[0]);
-        x = bin(t, TFL_MUL, x, trailing_const(t, n, k, scale, count), fresh(t, n));
-        return set(t, n, bin(t, TFL_ADD, x, trailing_const(t, n, k, offset, count), fresh(t, n)));
-    }
-    float alpha;
-    if (cr_elu_alpha_parts(n, &alpha))
-        return set(t, n, elu_alpha(t, n, cr_tl_val(t, n->in[0]), alpha));
-    bool flag;
-    if (cr_upsample2d_parts(n, &flag))
-        return emit_resize(t, n, flag, false);
-    if (cr_resize_parts(n, &flag))
-        return emit_resize(t, n, !flag, true);
+    if ((r = emit_layer(t, n)) >= 0)
+        return r > 0;
     if (!strcmp(op, "flatten") || !strcmp(op, "reshape")) {
         int x = cr_tl_val(t, n->in[0]), y = fresh(t, n);   /* in this order: */
         return set(t, n, x >= 0 && y >= 0                    /* tensors move t->t */

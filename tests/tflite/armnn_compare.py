@@ -11,7 +11,8 @@ usage: armnn_compare.py MODEL.tflite X.f32 N REF.f32 [TOL]
 Prints one JSON line: {"max_abs_diff", "scale", "n", "ok"}; exit 1 when
 the outputs disagree or Arm NN refuses the file (its message on stderr),
 3 when Arm NN 20.08 says it does not support an operator or layer of it,
-or the file resizes with half-pixel centers (which Arm NN 20.08 ignores)."""
+or the file resizes with half-pixel centers (which Arm NN 20.08 ignores)
+or holds a tensor of rank above 4 (which it cannot run)."""
 import json
 import sys
 
@@ -78,12 +79,30 @@ def half_pixel_resize(path):
     return False
 
 
+def max_rank(path):
+    """The largest rank of the file's tensors (SubGraph.tensors 0,
+    Tensor.shape 0). Arm NN 20.08 takes tensors of rank 4 at most: its MEAN
+    asserts on more and its PAD computes garbage."""
+    b = open(path, "rb").read()
+    rank = 0
+    for sg in _vector(b, _table(b, _deref(b, 0))(2)):
+        ts = _table(b, sg)(0)
+        for tensor in _vector(b, ts) if ts else []:
+            sh = _table(b, tensor)(0)
+            if sh:
+                rank = max(rank, int.from_bytes(b[_deref(b, sh):_deref(b, sh) + 4], "little"))
+    return rank
+
+
 def main():
     if len(sys.argv) < 5:
         print(__doc__, file=sys.stderr)
         return 2
     model, xf, n, reff = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     tol = float(sys.argv[5]) if len(sys.argv) > 5 else 1e-5
+    if max_rank(model) > 4:
+        raise RuntimeError("tensors of rank above 4 are not supported (Arm NN 20.08 takes rank "
+                           "4 at most)")
     if half_pixel_resize(model):
         raise RuntimeError("RESIZE with half_pixel_centers is not supported (Arm NN 20.08 "
                            "ignores the flag)")
