@@ -185,8 +185,8 @@ fi
 #    is refused by crest (exit 3 naming the layer, no file); none disagrees.
 #    At least 109 agree in both and 136 in LiteRT (all but the 16 with 3-D
 #    windows or upsampling; Arm NN 20.08 lacks ELU, RSQRT, SUM,
-#    BATCH_MATMUL..., ignores half_pixel_centers and takes rank 4 at most,
-#    which armnn_compare.py reports)
+#    BATCH_MATMUL..., ignores half_pixel_centers and runs no operator on
+#    rank 5, which armnn_compare.py reports)
 n_ok=0
 n_refused=0
 n_armnn=0
