@@ -445,6 +445,33 @@ bool cr_concat_axis(const cr_node *n, int *axis);
 bool cr_reduce_parts(const cr_node *n, int *axis, bool *keepdims);
 bool cr_scale_parts(const cr_node *n, float *mul, float *add);
 bool cr_relu_ex_parts(const cr_node *n, float *max_value, float *slope, float *threshold);
+/* transpose: its permutation (batch first, k axes); upsample2d: bilinear
+ * (TF.js' arithmetic, no half-pixel centers) or nearest; resize (Keras'
+ * Resizing, half-pixel centers): nearest or bilinear. */
+/* conv2d_transpose: strides and the top / left padding of the convolution
+ * it is the gradient of; softmax_axis: its axis (non-negative) and whether
+ * log-softmax; elu_alpha: alpha; layernorm: trailing axes, eps, gamma and
+ * beta (or NULL); normalize: eps and whether inverted. */
+/* batch_dot: the summed axes of x and y; l2_normalize: axis and eps;
+ * channel_affine: the channels and their scales and offsets. */
+bool cr_batch_dot_parts(const cr_node *n, int *ax, int *ay);
+/* 3-D ops (src/ops/vol.c, NDHWC): the window of conv3d, conv3d_transpose
+ * (that of the convolution from its output back to its input) and 3-D
+ * pooling: taps, strides, dilation, zeros before; zero_pad3d / crop3d:
+ * before and after per axis (depth, height, width); upsample3d: sizes. */
+bool cr_vol_window_parts(const cr_node *n, int k[3], int s[3], int dil[3], int before[3]);
+bool cr_vol_amounts(const cr_node *n, int amounts[6]);
+bool cr_upsample3d_parts(const cr_node *n, int size[3]);
+bool cr_l2_normalize_parts(const cr_node *n, int *axis, float *eps);
+bool cr_channel_affine_parts(const cr_node *n, int *count, const float **scale, const float **offset);
+bool cr_tconv_parts(const cr_node *n, int *sh, int *sw, int *pt, int *pl);
+bool cr_softmax_axis_parts(const cr_node *n, int *axis, bool *log);
+bool cr_elu_alpha_parts(const cr_node *n, float *alpha);
+bool cr_layernorm_parts(const cr_node *n, int *axes, float *eps, cr_node **gamma, cr_node **beta);
+bool cr_normalize_parts(const cr_node *n, float *eps, bool *invert);
+bool cr_transpose_parts(const cr_node *n, int perm[CR_MAX_DIMS], int *k);
+bool cr_upsample2d_parts(const cr_node *n, bool *bilinear);
+bool cr_resize_parts(const cr_node *n, bool *nearest);
 /* Folds batch norms into the convolutions feeding them, zero padding into
  * the convolutions it feeds, and fuses relu / relu6 into conv epilogues (in training graphs only where no gradient
  * flows); drops the nodes that became dead. Kept nodes, outputs and the

@@ -52,6 +52,7 @@ Onnx__NodeProto *cr_ox_node(ox *o, const char *op_type, const char *const *in, i
                             const char *out);
 void cr_ox_attr_i(ox *o, Onnx__NodeProto *n, const char *name, int64_t v);
 void cr_ox_attr_f(ox *o, Onnx__NodeProto *n, const char *name, float v);
+void cr_ox_attr_s(ox *o, Onnx__NodeProto *n, const char *name, const char *v);   /* v static */
 void cr_ox_attr_ints(ox *o, Onnx__NodeProto *n, const char *name, const int64_t *v, int k);
 /* An initializer: raw little-endian data (not copied: it must outlive the
  * packing); its name. */

@@ -55,6 +55,30 @@ static const char *weight_name(ox *o, const cr_node *p)
 
 static bool is4(const cr_node *n) { return n->shape.ndim == 4; }
 
+/* The weight under a kernel: k itself, or the weight a chain of reshapes
+ * views (1-D layers see [k, c, m] as [k, 1, c, m]: the same floats); NULL
+ * when k is computed otherwise. */
+static const cr_node *kernel_param(const cr_node *k)
+{
+    while (k && k->kind == CR_NODE_OP && k->op && !strcmp(k->op->name, "reshape") &&
+           k->n_in == 1)
+        k = k->in[0];
+    return k && k->kind == CR_NODE_PARAM && k->w ? k : NULL;
+}
+
+/* A reshape of a weight as an initializer of the reshaped shape (made on
+ * first use: a convolution reads the weight's values itself). */
+static const char *reshaped_weight(ox *o, const cr_node *n)
+{
+    const cr_weight *w = kernel_param(n)->w;
+    int64_t dims[CR_MAX_DIMS];
+    for (int i = 0; i < n->shape.ndim; i++)
+        dims[i] = n->shape.d[i];
+    return o->name[n->id] = cr_ox_init(o, cr_ox_fresh(o, w->name ? w->name : "param"),
+                                       ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, w->val,
+                                       (size_t)w->size * sizeof(float), dims, n->shape.ndim);
+}
+
 /* n's value in layout nchw (4-D values; others have one layout). */
 const char *cr_ox_val(ox *o, const cr_node *n, bool nchw)
 {
@@ -62,6 +86,8 @@ const char *cr_ox_val(ox *o, const cr_node *n, bool nchw)
         return NULL;
     if (n->kind == CR_NODE_PARAM && !o->name[n->id])
         o->name[n->id] = (char *)weight_name(o, n);
+    if (n->kind == CR_NODE_OP && !o->name[n->id] && kernel_param(n) && !reshaped_weight(o, n))
+        return NULL;
     if (!is4(n) || o->nchw[n->id] == nchw)
         return o->name[n->id];
     if (!o->alt[n->id]) {
@@ -104,6 +130,14 @@ static bool emit_act(ox *o, const cr_node *n, int act, const char *x, bool nchw,
     case CREST_SWISH:
         t = cr_ox_unary(o, "Sigmoid", x, cr_ox_fresh(o, "sig"));
         return cr_ox_binary(o, "Mul", x, t, out);
+    case CREST_HARD_SILU:        /* x * relu6(x + 3) / 6 */
+        t = cr_ox_binary(o, "Add", x, cr_ox_scalar_f32(o, 3), cr_ox_fresh(o, "hs"));
+        u = cr_ox_fresh(o, "hs");
+        if (!t || !cr_ox_node(o, "Clip", (const char *[]){ t, cr_ox_scalar_f32(o, 0), cr_ox_scalar_f32(o, 6) },
+                              3, u))
+            return false;
+        t = cr_ox_binary(o, "Mul", x, u, cr_ox_fresh(o, "hs"));
+        return cr_ox_binary(o, "Div", t, cr_ox_scalar_f32(o, 6), out);
     case CREST_HARD_SIGMOID: case CREST_HARD_SIGMOID_KERAS3: {   /* Keras 2's; Keras 3's */
         Onnx__NodeProto *h = cr_ox_node(o, "HardSigmoid", &x, 1, out);
         cr_ox_attr_f(o, h, "alpha", act == CREST_HARD_SIGMOID ? 0.2f : 1.0f / 6.0f);
@@ -170,10 +204,11 @@ void cr_ox_pads(const cr_conv_geom *g, int64_t pads[4])
  * input channel ci, as in ONNX's groups of dm. */
 static char *conv_weight(ox *o, const cr_node *n, bool depthwise)
 {
-    const cr_node *k = n->in[1];
+    const cr_node *k = n->in[1], *p = kernel_param(k);
     const cr_dims *s = &k->shape;
-    const char *base = k->w && k->w->owner ? k->w->owner->name : "kernel";
-    char *name = cr_ox_str(o, "%s/%s_oihw", base, k->w && k->w->name ? k->w->name : "kernel");
+    const cr_weight *wt = p ? p->w : NULL;
+    const char *base = wt && wt->owner ? wt->owner->name : "kernel";
+    char *name = cr_ox_str(o, "%s/%s_oihw", base, wt && wt->name ? wt->name : "kernel");
     for (size_t i = 0; name && i < o->g->n_initializer; i++)
         if (!strcmp(o->g->initializer[i]->name, name))
             return name;      /* a layer applied twice: one weight */
@@ -182,7 +217,7 @@ static char *conv_weight(ox *o, const cr_node *n, bool depthwise)
     float *w = cr_ox_alloc(o, (size_t)(kh * kw * c * m) * sizeof *w);
     if (!w)
         return NULL;
-    const float *src = k->val ? k->val : k->w ? k->w->val : NULL;
+    const float *src = k->kind == CR_NODE_PARAM && k->val ? k->val : wt ? wt->val : NULL;
     if (!src)
         return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "a kernel that is not a weight"), NULL;
     for (int64_t y = 0; y < kh; y++)
@@ -208,7 +243,7 @@ static bool emit_window(ox *o, const cr_node *n)
         return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "a folded batch norm"), false;
     const char *op = n->op->name;
     bool conv = !strcmp(op, "conv2d"), dw = !strcmp(op, "depthwise2d");
-    if ((conv || dw) && (n->in[1]->kind != CR_NODE_PARAM || (n->n_in == 3 &&
+    if ((conv || dw) && (!kernel_param(n->in[1]) || (n->n_in == 3 &&
                                                              n->in[2]->kind != CR_NODE_PARAM)))
         return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "a kernel or bias that is not a weight"),
                false;
@@ -384,6 +419,423 @@ static bool flat_same(const ox *o, const cr_node *x)
     return is4(x) && o->nchw[x->id] && x->shape.d[1] == 1 && x->shape.d[2] == 1;
 }
 
+/* Resize of x (NCHW) to oh x ow: the sizes [n, c, oh, ow] from x's shape
+ * (the batch is dynamic). bilinear or nearest, source coordinates as
+ * TF.js' upsampling (asymmetric: o * in / out) or, half_pixel, as
+ * tf.image.resize ((o + 0.5) * in / out - 0.5; nearest: floor((o + 0.5) *
+ * in / out), that coordinate rounded half up). */
+static bool emit_resize(ox *o, const cr_node *n, bool bilinear, bool half_pixel)
+{
+    const char *x = cr_ox_val(o, n->in[0], true);
+    const char *sh = cr_ox_unary(o, "Shape", x, cr_ox_fresh(o, "shape"));
+    char *nc = cr_ox_fresh(o, "nc");
+    if (!sh || !cr_ox_node(o, "Slice", (const char *[]){ sh, cr_ox_const_i64(o, "starts", (int64_t[]){ 0 }, 1),
+                                         cr_ox_const_i64(o, "ends", (int64_t[]){ 2 }, 1) }, 3, nc))
+        return false;
+    const char *hw = cr_ox_const_i64(o, "hw", (int64_t[]){ n->shape.d[1], n->shape.d[2] }, 2);
+    Onnx__NodeProto *c = cr_ox_node(o, "Concat", (const char *[]){ nc, hw }, 2, cr_ox_fresh(o, "sizes"));
+    cr_ox_attr_i(o, c, "axis", 0);
+    if (!c)
+        return false;
+    Onnx__NodeProto *r = cr_ox_node(o, "Resize", (const char *[]){ x, "", "", c->output[0] }, 4,
+                                    out_of(o, n, true));
+    cr_ox_attr_s(o, r, "mode", bilinear ? "linear" : "nearest");
+    cr_ox_attr_s(o, r, "coordinate_transformation_mode", half_pixel ? "half_pixel" : "asymmetric");
+    if (!bilinear)     /* half-pixel: floor(s + 0.5) of s = (o + 0.5) * in / out - 0.5 */
+        cr_ox_attr_s(o, r, "nearest_mode", half_pixel ? "round_prefer_ceil" : "floor");
+    return r;
+}
+
+/* Conv2DTranspose: ConvTranspose of the NCHW value, Keras' kernel [kh, kw,
+ * oc, c] as ONNX's [c, oc, kh, kw]; crest's output size by the end pads,
+ * or output_padding where it is longer than the gradient's span. */
+static bool emit_tconv(ox *o, const cr_node *n)
+{
+    const cr_node *k = n->in[1];
+    if (k->kind != CR_NODE_PARAM || !k->w)
+        return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "a kernel that is not a weight"), false;
+    int sh, sw, pt, pl;
+    cr_tconv_parts(n, &sh, &sw, &pt, &pl);
+    int64_t kh = k->shape.d[0], kw = k->shape.d[1], oc = k->shape.d[2], c = k->shape.d[3];
+    int64_t eb = (n->in[0]->shape.d[1] - 1) * sh + kh - pt - n->shape.d[1];
+    int64_t er = (n->in[0]->shape.d[2] - 1) * sw + kw - pl - n->shape.d[2];
+    float *w = cr_ox_alloc(o, (size_t)(kh * kw * oc * c) * sizeof *w);
+    if (!w)
+        return false;
+    for (int64_t y = 0; y < kh; y++)
+        for (int64_t x = 0; x < kw; x++)
+            for (int64_t j = 0; j < oc; j++)
+                for (int64_t i = 0; i < c; i++)
+                    w[((i * oc + j) * kh + y) * kw + x] = k->w->val[((y * kw + x) * oc + j) * c + i];
+    const char *in[2] = { cr_ox_val(o, n->in[0], true),
+                          cr_ox_init(o, cr_ox_fresh(o, "tconv_kernel"), ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT,
+                                     w, (size_t)(kh * kw * oc * c) * sizeof *w,
+                                     (int64_t[]){ c, oc, kh, kw }, 4) };
+    Onnx__NodeProto *t = cr_ox_node(o, "ConvTranspose", in, 2, out_of(o, n, true));
+    cr_ox_attr_ints(o, t, "kernel_shape", (int64_t[]){ kh, kw }, 2);
+    cr_ox_attr_ints(o, t, "strides", (int64_t[]){ sh, sw }, 2);
+    cr_ox_attr_ints(o, t, "pads", (int64_t[]){ pt, pl, eb > 0 ? eb : 0, er > 0 ? er : 0 }, 4);
+    if (eb < 0 || er < 0)
+        cr_ox_attr_ints(o, t, "output_padding", (int64_t[]){ eb < 0 ? -eb : 0, er < 0 ? -er : 0 }, 2);
+    return t;
+}
+
+/* Softmax or LogSoftmax over one axis (opset 13: that axis alone), in the
+ * input's layout. */
+static bool emit_softmax_axis(ox *o, const cr_node *n)
+{
+    int axis;
+    bool lg;
+    cr_softmax_axis_parts(n, &axis, &lg);
+    const cr_node *x = n->in[0];
+    bool nchw = is4(x) && o->nchw[x->id];
+    const char *xv = cr_ox_val(o, x, nchw);
+    Onnx__NodeProto *s = cr_ox_node(o, lg ? "LogSoftmax" : "Softmax", &xv, 1, out_of(o, n, nchw));
+    cr_ox_attr_i(o, s, "axis", nchw ? (int[]){ 0, 2, 3, 1 }[axis] : axis);
+    return s;
+}
+
+/* A weight's values as an initializer over n's trailing axes from `from`
+ * (a per-feature factor broadcasting over the leading ones). */
+static const char *trailing_const(ox *o, const cr_node *n, int from, const float *v, int64_t count)
+{
+    int64_t dims[CR_MAX_DIMS];
+    int nd = 0;
+    for (int i = from; i < n->shape.ndim; i++)
+        dims[nd++] = n->shape.d[i];
+    return cr_ox_const_f32(o, "w", v, count, dims, nd);
+}
+
+/* LayerNormalization over the trailing axes (opset 13 has no operator):
+ * d = x - mean, y = d / sqrt(mean(d^2) + eps) * gamma + beta, on the NHWC
+ * value. */
+static bool emit_layernorm(ox *o, const cr_node *n)
+{
+    int axes;
+    float eps;
+    cr_node *gamma, *beta;
+    cr_layernorm_parts(n, &axes, &eps, &gamma, &beta);
+    if ((gamma && (gamma->kind != CR_NODE_PARAM || !gamma->w)) ||
+        (beta && (beta->kind != CR_NODE_PARAM || !beta->w)))
+        return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "a gamma or beta that is not a weight"), false;
+    int r = n->shape.ndim, from = r - axes;
+    int64_t ax[CR_MAX_DIMS];
+    for (int i = 0; i < axes; i++)
+        ax[i] = from + i;
+    const char *x = cr_ox_val(o, n->in[0], false);
+    Onnx__NodeProto *m = cr_ox_node(o, "ReduceMean", &x, 1, cr_ox_fresh(o, "ln_mean"));
+    cr_ox_attr_ints(o, m, "axes", ax, axes);
+    const char *d = m ? cr_ox_binary(o, "Sub", x, m->output[0], cr_ox_fresh(o, "ln_d")) : NULL;
+    const char *sq = d ? cr_ox_binary(o, "Mul", d, d, cr_ox_fresh(o, "ln_sq")) : NULL;
+    Onnx__NodeProto *v = sq ? cr_ox_node(o, "ReduceMean", &sq, 1, cr_ox_fresh(o, "ln_var")) : NULL;
+    cr_ox_attr_ints(o, v, "axes", ax, axes);
+    if (!v)
+        return false;
+    const char *sd = cr_ox_binary(o, "Add", v->output[0], cr_ox_scalar_f32(o, eps), cr_ox_fresh(o, "ln_v"));
+    sd = cr_ox_unary(o, "Sqrt", sd, cr_ox_fresh(o, "ln_sd"));
+    const char *y = cr_ox_binary(o, "Div", d, sd, gamma || beta ? cr_ox_fresh(o, "ln_h") : out_of(o, n, false));
+    if (gamma)
+        y = cr_ox_binary(o, "Mul", y, trailing_const(o, n, from, gamma->w->val, gamma->w->size),
+                         beta ? cr_ox_fresh(o, "ln_g") : out_of(o, n, false));
+    if (beta)
+        y = cr_ox_binary(o, "Add", y, trailing_const(o, n, from, beta->w->val, beta->w->size),
+                         out_of(o, n, false));
+    return y;
+}
+
+/* Keras' Normalization: (x - mean) / max(sqrt(var), eps), or inverted x *
+ * den + mean, the denominators computed here as crest does (float). */
+static bool emit_normalize(ox *o, const cr_node *n)
+{
+    float eps;
+    bool inv;
+    cr_normalize_parts(n, &eps, &inv);
+    const cr_node *mean = n->in[1], *var = n->in[2];
+    if (mean->kind != CR_NODE_PARAM || !mean->w || var->kind != CR_NODE_PARAM || !var->w)
+        return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "statistics that are not weights"), false;
+    int64_t m = mean->w->size;
+    float *den = cr_ox_alloc(o, (size_t)m * sizeof *den);
+    if (!den)
+        return false;
+    for (int64_t i = 0; i < m; i++) {
+        float s = sqrtf(var->w->val[i] > 0 ? var->w->val[i] : 0);
+        den[i] = s > eps ? s : eps;
+    }
+    int from = n->shape.ndim;     /* the trailing axes m covers (none: a scalar) */
+    for (int64_t t = 1, i = n->shape.ndim - 1; m > 1 && i >= 1; i--) {
+        t *= n->shape.d[i];
+        if (t == m) {
+            from = (int)i;
+            break;
+        }
+    }
+    const char *x = cr_ox_val(o, n->in[0], false);
+    const char *mv = trailing_const(o, n, from, mean->w->val, m);
+    const char *dv = trailing_const(o, n, from, den, m);
+    if (inv) {
+        const char *t = cr_ox_binary(o, "Mul", x, dv, cr_ox_fresh(o, "nz"));
+        return cr_ox_binary(o, "Add", t, mv, out_of(o, n, false));
+    }
+    const char *t = cr_ox_binary(o, "Sub", x, mv, cr_ox_fresh(o, "nz"));
+    return cr_ox_binary(o, "Div", t, dv, out_of(o, n, false));
+}
+
+/* Dot's l2_normalize: x / sqrt(max(sum x^2, eps)) over one axis. */
+static bool emit_l2_normalize(ox *o, const cr_node *n)
+{
+    int axis;
+    float eps;
+    cr_l2_normalize_parts(n, &axis, &eps);
+    const char *x = cr_ox_val(o, n->in[0], false);
+    Onnx__NodeProto *s = cr_ox_node(o, "ReduceSumSquare", &x, 1, cr_ox_fresh(o, "l2"));
+    cr_ox_attr_ints(o, s, "axes", (int64_t[]){ axis }, 1);
+    if (!s)
+        return false;
+    const char *m = cr_ox_binary(o, "Max", s->output[0], cr_ox_scalar_f32(o, eps), cr_ox_fresh(o, "l2"));
+    m = cr_ox_unary(o, "Sqrt", m, cr_ox_fresh(o, "l2"));
+    return cr_ox_binary(o, "Div", x, m, out_of(o, n, false));
+}
+
+/* v (NHWC, shape s) with axis ax moved last (last) or first after the
+ * batch (!last), as [batch, others, K] or [batch, K, others]. */
+static const char *dot_side(ox *o, const cr_node *v, int ax, bool last)
+{
+    const cr_dims *s = &v->shape;
+    int64_t perm[CR_MAX_DIMS], rest = 1;
+    int k = 1;
+    perm[0] = 0;
+    if (!last)
+        perm[k++] = ax;
+    for (int i = 1; i < s->ndim; i++)
+        if (i != ax) {
+            perm[k++] = i;
+            rest *= s->d[i];
+        }
+    if (last)
+        perm[k++] = ax;
+    const char *x = cr_ox_val(o, v, false);
+    Onnx__NodeProto *t = cr_ox_node(o, "Transpose", &x, 1, cr_ox_fresh(o, "dot_t"));
+    cr_ox_attr_ints(o, t, "perm", perm, s->ndim);
+    if (!t)
+        return NULL;
+    int64_t shape[3] = { 0, last ? rest : s->d[ax], last ? s->d[ax] : rest };
+    return cr_ox_binary(o, "Reshape", t->output[0], cr_ox_const_i64(o, "shape", shape, 3),
+                        cr_ox_fresh(o, "dot_r"));
+}
+
+/* Keras' batch_dot: x as [batch, M, K], y as [batch, K, N], MatMul, then
+ * the output's shape (x's other axes, then y's). */
+static bool emit_batch_dot(ox *o, const cr_node *n)
+{
+    int ax, ay;
+    cr_batch_dot_parts(n, &ax, &ay);
+    const char *a = dot_side(o, n->in[0], ax, true), *b = a ? dot_side(o, n->in[1], ay, false) : NULL;
+    const char *p = b ? cr_ox_binary(o, "MatMul", a, b, cr_ox_fresh(o, "dot")) : NULL;
+    int64_t shape[CR_MAX_DIMS] = { 0 };
+    for (int i = 1; i < n->shape.ndim; i++)
+        shape[i] = n->shape.d[i];
+    return p && cr_ox_binary(o, "Reshape", p, cr_ox_const_i64(o, "shape", shape, n->shape.ndim),
+                             out_of(o, n, false));
+}
+
+/* RepeatVector: [b, F] -> [b, times, F] by Unsqueeze and Tile. */
+static bool emit_repeat(ox *o, const cr_node *n)
+{
+    const char *u = cr_ox_binary(o, "Unsqueeze", cr_ox_val(o, n->in[0], false),
+                                 cr_ox_const_i64(o, "axes", (int64_t[]){ 1 }, 1), cr_ox_fresh(o, "rep"));
+    return cr_ox_binary(o, "Tile", u, cr_ox_const_i64(o, "repeats", (int64_t[]){ 1, n->shape.d[1], 1 }, 3),
+                        out_of(o, n, false));
+}
+
+/* Keras' Permute: a Transpose of the NHWC value (batch first). */
+static bool emit_transpose(ox *o, const cr_node *n)
+{
+    int perm[CR_MAX_DIMS], k;
+    int64_t p[CR_MAX_DIMS];
+    cr_transpose_parts(n, perm, &k);
+    for (int i = 0; i < k; i++)
+        p[i] = perm[i];
+    const char *x = cr_ox_val(o, n->in[0], false);
+    Onnx__NodeProto *t = cr_ox_node(o, "Transpose", &x, 1, out_of(o, n, false));
+    cr_ox_attr_ints(o, t, "perm", p, k);
+    return t;
+}
+
+/* ---- 3-D ops: NDHWC values, the windows on their NCDHW transpose ------- */
+
+static const char *to_ncdhw(ox *o, const cr_node *x)
+{
+    const char *v = cr_ox_val(o, x, false);
+    Onnx__NodeProto *t = cr_ox_node(o, "Transpose", &v, 1, cr_ox_fresh(o, "ncdhw"));
+    cr_ox_attr_ints(o, t, "perm", (int64_t[]){ 0, 4, 1, 2, 3 }, 5);
+    return t ? t->output[0] : NULL;
+}
+
+static bool from_ncdhw(ox *o, const cr_node *n, const char *y)
+{
+    Onnx__NodeProto *t = y ? cr_ox_node(o, "Transpose", &y, 1, out_of(o, n, false)) : NULL;
+    cr_ox_attr_ints(o, t, "perm", (int64_t[]){ 0, 2, 3, 4, 1 }, 5);
+    return t;
+}
+
+/* Keras' 3-D kernel [kd, kh, kw, a, b] as ONNX's [b, a, kd, kh, kw]
+ * (conv3d: a input channels, b filters; transposed: a filters, b input
+ * channels, ONNX's [c, filters, ...]). */
+static const char *vol_kernel(ox *o, const cr_node *k)
+{
+    const int64_t *d = k->shape.d;
+    int64_t taps = d[0] * d[1] * d[2], a = d[3], b = d[4];
+    float *w = cr_ox_alloc(o, (size_t)(taps * a * b) * sizeof *w);
+    if (!w)
+        return NULL;
+    for (int64_t t = 0; t < taps; t++)
+        for (int64_t i = 0; i < a; i++)
+            for (int64_t j = 0; j < b; j++)
+                w[(j * a + i) * taps + t] = k->w->val[(t * a + i) * b + j];
+    return cr_ox_init(o, cr_ox_fresh(o, "kernel3d"), ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, w,
+                      (size_t)(taps * a * b) * sizeof *w, (int64_t[]){ b, a, d[0], d[1], d[2] }, 5);
+}
+
+/* Conv3D, Conv3DTranspose, MaxPooling3D, AveragePooling3D: Conv,
+ * ConvTranspose (end pads or output_padding give crest's size, as in 2-D),
+ * MaxPool, AveragePool (count_include_pad 0: crest averages the cells
+ * inside). */
+static bool emit_vol_window(ox *o, const cr_node *n)
+{
+    int k[3], s[3], dil[3], pb[3];
+    cr_vol_window_parts(n, k, s, dil, pb);
+    const char *op = n->op->name;
+    bool conv = !strcmp(op, "conv3d"), tconv = !strcmp(op, "conv3d_transpose");
+    if ((conv || tconv) && (n->in[1]->kind != CR_NODE_PARAM || !n->in[1]->w ||
+                            (n->n_in == 3 && (n->in[2]->kind != CR_NODE_PARAM || !n->in[2]->w))))
+        return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "a kernel or bias that is not a weight"), false;
+    int64_t pads[6], outpad[3] = { 0, 0, 0 }, ks[3], ss[3], ds[3];
+    bool extra = false;
+    for (int i = 0; i < 3; i++) {
+        int64_t in = n->in[0]->shape.d[i + 1], out = n->shape.d[i + 1], ek = (int64_t)(k[i] - 1) * dil[i] + 1;
+        int64_t end = tconv ? (in - 1) * s[i] + k[i] - pb[i] - out : (out - 1) * s[i] + ek - in - pb[i];
+        pads[i] = pb[i];
+        pads[i + 3] = end > 0 ? end : 0;
+        outpad[i] = tconv && end < 0 ? -end : 0;
+        extra |= outpad[i] != 0;
+        ks[i] = k[i];
+        ss[i] = s[i];
+        ds[i] = dil[i];
+    }
+    const char *x = to_ncdhw(o, n->in[0]), *y = cr_ox_fresh(o, "vol");
+    Onnx__NodeProto *node;
+    if (conv || tconv) {
+        const char *in[3] = { x, vol_kernel(o, n->in[1]), n->n_in == 3 ? cr_ox_val(o, n->in[2], false) : "" };
+        node = cr_ox_node(o, conv ? "Conv" : "ConvTranspose", in, n->n_in == 3 ? 3 : 2, y);
+        if (conv)
+            cr_ox_attr_ints(o, node, "dilations", ds, 3);
+        if (extra)
+            cr_ox_attr_ints(o, node, "output_padding", outpad, 3);
+    } else {
+        node = x ? cr_ox_node(o, !strcmp(op, "maxpool3d") ? "MaxPool" : "AveragePool", &x, 1, y) : NULL;
+    }
+    cr_ox_attr_ints(o, node, "kernel_shape", ks, 3);
+    cr_ox_attr_ints(o, node, "strides", ss, 3);
+    cr_ox_attr_ints(o, node, "pads", pads, 6);
+    return node && from_ncdhw(o, n, y);
+}
+
+/* Global 3-D pooling, 3-D zero padding (Pad), cropping (Slice) and
+ * nearest upsampling (Resize by the integer factors). */
+static bool emit_vol_other(ox *o, const cr_node *n)
+{
+    const char *op = n->op->name;
+    int a[6];
+    if (!strcmp(op, "global_avgpool3d") || !strcmp(op, "global_maxpool3d")) {
+        const char *x = to_ncdhw(o, n->in[0]);
+        const char *t = x ? cr_ox_unary(o, op[7] == 'a' ? "GlobalAveragePool" : "GlobalMaxPool", x,
+                                        cr_ox_fresh(o, "gpool")) : NULL;
+        if (n->shape.ndim == 5)
+            return from_ncdhw(o, n, t);
+        Onnx__NodeProto *f = t ? cr_ox_node(o, "Flatten", &t, 1, out_of(o, n, false)) : NULL;
+        cr_ox_attr_i(o, f, "axis", 1);
+        return f;
+    }
+    const char *x = cr_ox_val(o, n->in[0], false);
+    if (cr_vol_amounts(n, a) && !strcmp(op, "zero_pad3d"))
+        return cr_ox_binary(o, "Pad", x, cr_ox_const_i64(o, "pads", (int64_t[]){ 0, a[0], a[2], a[4], 0,
+                                                                           0, a[1], a[3], a[5], 0 }, 10),
+                            out_of(o, n, false));
+    if (cr_vol_amounts(n, a)) {
+        const int64_t *d = n->in[0]->shape.d;
+        return cr_ox_node(o, "Slice", (const char *[]){ x, cr_ox_const_i64(o, "starts", (int64_t[]){ a[0], a[2], a[4] }, 3),
+                                         cr_ox_const_i64(o, "ends", (int64_t[]){ d[1] - a[1], d[2] - a[3], d[3] - a[5] }, 3),
+                                         cr_ox_const_i64(o, "axes", (int64_t[]){ 1, 2, 3 }, 3) }, 4,
+                          out_of(o, n, false));
+    }
+    int sz[3];
+    cr_upsample3d_parts(n, sz);
+    const float sc[5] = { 1, (float)sz[0], (float)sz[1], (float)sz[2], 1 };
+    Onnx__NodeProto *r = cr_ox_node(o, "Resize", (const char *[]){ x, "", cr_ox_const_f32(o, "scales", sc, 5,
+                                                                                   (int64_t[]){ 5 }, 1) },
+                                    3, out_of(o, n, false));
+    cr_ox_attr_s(o, r, "mode", "nearest");
+    cr_ox_attr_s(o, r, "coordinate_transformation_mode", "asymmetric");
+    cr_ox_attr_s(o, r, "nearest_mode", "floor");
+    return r;
+}
+
+/* The ops of Keras layers beyond convolutions, pooling and Dense: 1, done;
+ * 0, an error (recorded); -1, not one of them. */
+static int emit_layer_op(ox *o, const cr_node *n)
+{
+    const char *op = n->op->name;
+    if (!strcmp(op, "transpose"))
+        return (int)emit_transpose(o, n);
+    if (!strcmp(op, "conv2d_transpose"))
+        return (int)emit_tconv(o, n);
+    if (!strcmp(op, "softmax_axis"))
+        return (int)emit_softmax_axis(o, n);
+    if (!strcmp(op, "layernorm"))
+        return (int)emit_layernorm(o, n);
+    if (!strcmp(op, "normalize"))
+        return (int)emit_normalize(o, n);
+    if (!strcmp(op, "repeat"))
+        return (int)emit_repeat(o, n);
+    if (!strcmp(op, "l2_normalize"))
+        return (int)emit_l2_normalize(o, n);
+    int k[3], st[3], dl[3], pb[3];
+    if (cr_vol_window_parts(n, k, st, dl, pb))
+        return (int)emit_vol_window(o, n);
+    if (!strcmp(op, "global_avgpool3d") || !strcmp(op, "global_maxpool3d") || !strcmp(op, "zero_pad3d") ||
+        !strcmp(op, "crop3d") || !strcmp(op, "upsample3d"))
+        return (int)emit_vol_other(o, n);
+    if (!strcmp(op, "batch_dot"))
+        return (int)emit_batch_dot(o, n);
+    int count;
+    const float *scale, *offset;
+    if (cr_channel_affine_parts(n, &count, &scale, &offset)) {   /* per channel: the last axis */
+        int64_t c = count;
+        const char *x = cr_ox_val(o, n->in[0], false);
+        const char *t = cr_ox_binary(o, "Mul", x, cr_ox_const_f32(o, "scale", scale, c, &c, 1),
+                                     cr_ox_fresh(o, "aff"));
+        return cr_ox_binary(o, "Add", t, cr_ox_const_f32(o, "offset", offset, c, &c, 1),
+                            out_of(o, n, false)) != NULL;
+    }
+    if (!strcmp(op, "maximum") || !strcmp(op, "minimum"))
+        return (int)emit_elementwise(o, n, op[1] == 'a' ? "Max" : "Min");
+    float alpha;
+    if (cr_elu_alpha_parts(n, &alpha)) {
+        const cr_node *x = n->in[0];
+        bool nchw = is4(x) && o->nchw[x->id];
+        const char *xv = cr_ox_val(o, x, nchw);
+        Onnx__NodeProto *e = cr_ox_node(o, "Elu", &xv, 1, out_of(o, n, nchw));
+        cr_ox_attr_f(o, e, "alpha", alpha);
+        return e != NULL;
+    }
+    bool flag;
+    if (cr_upsample2d_parts(n, &flag))
+        return (int)emit_resize(o, n, flag, false);
+    if (cr_resize_parts(n, &flag))
+        return (int)emit_resize(o, n, !flag, true);
+    return -1;
+}
+
 bool cr_ox_emit_op(ox *o, const cr_node *n)
 {
     const char *op = n->op->name;
@@ -433,6 +885,11 @@ bool cr_ox_emit_op(ox *o, const cr_node *n)
         cr_ox_attr_i(o, f, "axis", 1);
         return f;
     }
+    if (!strcmp(op, "reshape") && kernel_param(n))
+        return true;       /* a weight viewed in another shape: made where used */
+    int r = emit_layer_op(o, n);
+    if (r >= 0)
+        return r;
     if (!strcmp(op, "reshape")) {
         int64_t shape[CR_MAX_DIMS] = { 0 };    /* 0: the input's batch */
         for (int i = 1; i < n->shape.ndim; i++)

@@ -125,6 +125,16 @@ void cr_ox_attr_i(ox *o, Onnx__NodeProto *n, const char *name, int64_t v)
     }
 }
 
+void cr_ox_attr_s(ox *o, Onnx__NodeProto *n, const char *name, const char *v)
+{
+    Onnx__AttributeProto *a = cr_ox_attr(o, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+    if (a) {
+        a->has_s = true;
+        a->s.data = (uint8_t *)v;
+        a->s.len = strlen(v);
+    }
+}
+
 void cr_ox_attr_f(ox *o, Onnx__NodeProto *n, const char *name, float v)
 {
     Onnx__AttributeProto *a = cr_ox_attr(o, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);

@@ -30,7 +30,9 @@ enum {
     TFL_STRIDED_SLICE = 45, TFL_EXP = 47, TFL_LOG_SOFTMAX = 50, TFL_MAXIMUM = 55, TFL_MINIMUM = 57, TFL_NEG = 59,
     TFL_GREATER = 61, TFL_SLICE = 65, TFL_LOG = 73, TFL_SUM = 74, TFL_LEAKY_RELU = 98,
     TFL_ABS = 101, TFL_ELU = 111, TFL_QUANTIZE = 114, TFL_HARD_SWISH = 117,
-    TFL_SELECT_V2 = 123, TFL_PLACEHOLDER_FOR_GREATER_OP_CODES = 127, TFL_GELU = 150,
+    TFL_SELECT_V2 = 123, TFL_RESIZE_BILINEAR = 23, TFL_TRANSPOSE = 39, TFL_RESIZE_NEAREST_NEIGHBOR = 97,
+    TFL_TRANSPOSE_CONV = 67, TFL_RSQRT = 76, TFL_SQRT = 75,
+    TFL_BATCH_MATMUL = 126, TFL_REDUCE_MAX = 82, TFL_PLACEHOLDER_FOR_GREATER_OP_CODES = 127, TFL_GELU = 150,
 };
 
 /* union BuiltinOptions: the index of each options table (0: none) */
@@ -41,7 +43,9 @@ enum {
     TFL_OPT_REDUCER = 27, TFL_OPT_SUB = 28, TFL_OPT_DIV = 29, TFL_OPT_STRIDED_SLICE = 32,
     TFL_OPT_EXP = 33,
     TFL_OPT_LOG_SOFTMAX = 36, TFL_OPT_MAXIMUM_MINIMUM = 39, TFL_OPT_NEG = 42,
-    TFL_OPT_GREATER = 44, TFL_OPT_SLICE = 48, TFL_OPT_LEAKY_RELU = 75, TFL_OPT_ABS = 78,
+    TFL_OPT_GREATER = 44, TFL_OPT_RESIZE_BILINEAR = 15, TFL_OPT_TRANSPOSE = 26,
+    TFL_OPT_RESIZE_NEAREST_NEIGHBOR = 74, TFL_OPT_TRANSPOSE_CONV = 49,
+    TFL_OPT_BATCH_MATMUL = 101, TFL_OPT_SLICE = 48, TFL_OPT_LEAKY_RELU = 75, TFL_OPT_ABS = 78,
 };
 
 /* enum Padding : byte; enum ActivationFunctionType : byte */
@@ -59,6 +63,11 @@ enum { TFL_ACT_NONE = 0, TFL_ACT_RELU = 1, TFL_ACT_RELU6 = 3, TFL_ACT_TANH = 4 }
  *   SoftmaxOptions: beta; ConcatenationOptions: axis, fused_activation_function
  *   AddOptions, SubOptions, MulOptions, DivOptions: fused_activation_function
  *   ReshapeOptions: new_shape; ReducerOptions: keep_dims; LeakyReluOptions: alpha
+ *   ResizeBilinearOptions: new_height, new_width (both unused), align_corners,
+ *     half_pixel_centers
+ *   TransposeConvOptions: padding, stride_w, stride_h; BatchMatMulOptions:
+ *     adj_x, adj_y; ResizeNearestNeighborOptions: align_corners,
+ *     half_pixel_centers
  *   StridedSliceOptions: begin_mask, end_mask, ellipsis_mask, new_axis_mask,
  *     shrink_axis_mask */
 

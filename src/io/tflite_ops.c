@@ -55,12 +55,36 @@ static int weight_tensor(tl *t, const cr_node *p)
     return k;
 }
 
+/* The weight under a kernel: k itself, or the weight a chain of reshapes
+ * views (1-D layers see [k, c, m] as [k, 1, c, m]: the same floats); NULL
+ * when k is computed otherwise. */
+static const cr_node *kernel_param(const cr_node *k)
+{
+    while (k && k->kind == CR_NODE_OP && k->op && !strcmp(k->op->name, "reshape") &&
+           k->n_in == 1)
+        k = k->in[0];
+    return k && k->kind == CR_NODE_PARAM && k->w ? k : NULL;
+}
+
+/* A reshape of a weight as a constant tensor of the reshaped shape. */
+static int reshaped_weight(tl *t, const cr_node *n)
+{
+    const cr_weight *w = kernel_param(n)->w;
+    int32_t shape[CR_MAX_DIMS];
+    for (int i = 0; i < n->shape.ndim; i++)
+        shape[i] = (int32_t)n->shape.d[i];
+    return cr_tl_const(t, cr_tl_str(t, "%s_%d", w->name ? w->name : "param", t->n_t), TFL_FLOAT32,
+                       w->val, shape, n->shape.ndim);
+}
+
 int cr_tl_val(tl *t, const cr_node *n)
 {
     if (t->err)
         return -1;
     if (t->tensor[n->id] < 0 && n->kind == CR_NODE_PARAM)
         t->tensor[n->id] = weight_tensor(t, n);
+    if (t->tensor[n->id] < 0 && n->kind == CR_NODE_OP && kernel_param(n))
+        t->tensor[n->id] = reshaped_weight(t, n);
     if (t->tensor[n->id] < 0 && !t->err)
         t->err = cr_fail(CREST_E_INTERNAL, "TFLite: node %d of layer '%s' used before it "
                          "was written", n->id, n->layer ? n->layer : "?");
@@ -313,7 +337,7 @@ static bool conv_consts(tl *t, const cr_node *n, const cr_node *bn, bool dw, int
 {
     const cr_dims *s = &n->in[1]->shape;
     int64_t kh = s->d[0], kw = s->d[1], c = s->d[2], m = s->d[3], oc = dw ? c * m : m;
-    const float *src = n->in[1]->w->val, *b = n->n_in == 3 ? n->in[2]->w->val : NULL;
+    const float *src = kernel_param(n->in[1])->w->val, *b = n->n_in == 3 ? n->in[2]->w->val : NULL;
     float *f = cr_tl_alloc(t, (size_t)(kh * kw * c * m) * sizeof *f);
     float *fb = cr_tl_alloc(t, (size_t)oc * sizeof *fb);
     double *sc = cr_tl_alloc(t, (size_t)oc * sizeof *sc);
@@ -478,7 +502,7 @@ static bool emit_window(tl *t, const cr_node *n)
     if (folded)
         return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "a folded batch norm");
     bool conv = is_op(n, "conv2d"), dw = is_op(n, "depthwise2d");
-    if ((conv || dw) && !params_only(n, 1))
+    if ((conv || dw) && (!kernel_param(n->in[1]) || !params_only(n, 2)))
         return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "a kernel or bias that is not a weight");
     const cr_node *bn, *last = conv || dw ? fuse_after(t, n, true, &act, &bn) : n;
     int fa = fusable(act), pad, r;
@@ -813,6 +837,412 @@ static int emit_int8(tl *t, const cr_node *n)
     return 0;
 }
 
+/* Keras' Permute: TRANSPOSE (batch first). */
+static bool emit_transpose(tl *t, const cr_node *n)
+{
+    int perm[CR_MAX_DIMS], k;
+    cr_transpose_parts(n, perm, &k);
+    int32_t *p = cr_tl_alloc(t, (size_t)k * sizeof *p);
+    if (!p)
+        return false;
+    for (int i = 0; i < k; i++)
+        p[i] = perm[i];
+    int x = cr_tl_val(t, n->in[0]);
+    int kp = cr_tl_const_i32(t, cr_tl_str(t, "perm_%d", t->n_t), p, k), y = fresh(t, n);
+    tl_opts o = cr_tl_opts(TFL_OPT_TRANSPOSE);
+    return cr_tl_op(t, TFL_TRANSPOSE, 1, (int[]){ x, kp }, 2, y, &o) && set(t, n, y);
+}
+
+/* TRANSPOSE x by perm into a new tensor of shape `shape`. */
+static int transpose_to(tl *t, const cr_node *n, int x, const int *perm, const int32_t *shape, int r)
+{
+    int32_t *p = cr_tl_alloc(t, (size_t)r * sizeof *p);
+    if (!p || x < 0)
+        return -1;
+    for (int i = 0; i < r; i++)
+        p[i] = perm[i];
+    int kp = cr_tl_const_i32(t, cr_tl_str(t, "perm_%d", t->n_t), p, r);
+    int y = cr_tl_tensor(t, cr_tl_str(t, "%s/transpose_%d", n->layer ? n->layer : "v", t->n_t),
+                         shape, r, true, TFL_FLOAT32);
+    tl_opts o = cr_tl_opts(TFL_OPT_TRANSPOSE);
+    return cr_tl_op(t, TFL_TRANSPOSE, 1, (int[]){ x, kp }, 2, y, &o) ? y : -1;
+}
+
+/* Softmax over one axis: TRANSPOSE that axis last, SOFTMAX (or
+ * LOG_SOFTMAX), TRANSPOSE back. */
+static bool emit_softmax_axis(tl *t, const cr_node *n)
+{
+    int axis, r = n->shape.ndim, perm[CR_MAX_DIMS], back[CR_MAX_DIMS];
+    bool lg;
+    cr_softmax_axis_parts(n, &axis, &lg);
+    int32_t shape[CR_MAX_DIMS];
+    for (int i = 0, k = 0; i < r; i++)
+        if (i != axis)
+            perm[k++] = i;
+    perm[r - 1] = axis;
+    for (int i = 0; i < r; i++) {
+        back[perm[i]] = i;
+        shape[i] = i == 0 ? 1 : (int32_t)n->shape.d[perm[i]];
+    }
+    int x = transpose_to(t, n, cr_tl_val(t, n->in[0]), perm, shape, r);
+    int y = cr_tl_tensor(t, cr_tl_str(t, "%s/softmax_%d", n->layer ? n->layer : "v", t->n_t),
+                         shape, r, true, TFL_FLOAT32);
+    tl_opts o = cr_tl_opts(lg ? TFL_OPT_LOG_SOFTMAX : TFL_OPT_SOFTMAX);
+    if (!lg)
+        cr_tl_opt_f(&o, 0, 1.0f);                    /* beta */
+    if (x < 0 || !cr_tl_op(t, lg ? TFL_LOG_SOFTMAX : TFL_SOFTMAX, 1, &x, 1, y, &o))
+        return false;
+    int32_t out[CR_MAX_DIMS];
+    for (int i = 0; i < r; i++)
+        out[i] = i == 0 ? 1 : (int32_t)n->shape.d[i];
+    return set(t, n, transpose_to(t, n, y, back, out, r));
+}
+
+/* A weight's values (count of them) as a constant over n's trailing axes
+ * from `from` (none: shape [1]), broadcasting over the leading ones. */
+static int trailing_const(tl *t, const cr_node *n, int from, const float *v, int64_t count)
+{
+    int32_t shape[CR_MAX_DIMS];
+    int nd = 0;
+    for (int i = from; i < n->shape.ndim; i++)
+        shape[nd++] = (int32_t)n->shape.d[i];
+    if (!nd)
+        shape[nd++] = 1;
+    float *c = cr_tl_alloc(t, (size_t)count * sizeof *c);
+    if (!c)
+        return -1;
+    memcpy(c, v, (size_t)count * sizeof *c);
+    return cr_tl_const(t, cr_tl_str(t, "%s/const_%d", n->layer ? n->layer : "v", t->n_t),
+                       TFL_FLOAT32, c, shape, nd);
+}
+
+/* LayerNormalization: d = x - MEAN(x), h = d * RSQRT(MEAN(d d) + eps) (as
+ * crest: 1 / sqrt, then a product), y = h gamma + beta. */
+static bool emit_layernorm(tl *t, const cr_node *n)
+{
+    int axes;
+    float eps;
+    cr_node *gamma, *beta;
+    cr_layernorm_parts(n, &axes, &eps, &gamma, &beta);
+    if ((gamma && (gamma->kind != CR_NODE_PARAM || !gamma->w)) ||
+        (beta && (beta->kind != CR_NODE_PARAM || !beta->w)))
+        return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "a gamma or beta that is not a weight");
+    int r = n->shape.ndim, from = r - axes;
+    int32_t ax[CR_MAX_DIMS];
+    for (int i = 0; i < axes; i++)
+        ax[i] = from + i;
+    int x = cr_tl_val(t, n->in[0]);
+    int m = reduce(t, n, TFL_MEAN, x, ax, axes, true);
+    int d = bin(t, TFL_SUB, x, m, fresh(t, n));
+    int v = reduce(t, n, TFL_MEAN, bin(t, TFL_MUL, d, d, fresh(t, n)), ax, axes, true);
+    for (int i = from; i < r && m >= 0 && v >= 0; i++)     /* the means' shapes: kept axes 1 */
+        t->t[m].shape[i] = t->t[v].shape[i] = 1;
+    int32_t rs[CR_MAX_DIMS];
+    for (int i = 0; i < r; i++)
+        rs[i] = i == 0 || i >= from ? 1 : (int32_t)n->shape.d[i];
+    const char *base = n->layer ? n->layer : "v";
+    v = bin(t, TFL_ADD, v, cr_tl_scalar(t, eps),
+            cr_tl_tensor(t, cr_tl_str(t, "%s/ln_var_%d", base, t->n_t), rs, r, true, TFL_FLOAT32));
+    v = un(t, TFL_RSQRT, v, cr_tl_tensor(t, cr_tl_str(t, "%s/ln_rstd_%d", base, t->n_t), rs, r, true,
+                                         TFL_FLOAT32));
+    int y = bin(t, TFL_MUL, d, v, fresh(t, n));
+    if (gamma)
+        y = bin(t, TFL_MUL, y, trailing_const(t, n, from, gamma->w->val, gamma->w->size), fresh(t, n));
+    if (beta)
+        y = bin(t, TFL_ADD, y, trailing_const(t, n, from, beta->w->val, beta->w->size), fresh(t, n));
+    return set(t, n, y);
+}
+
+/* Normalization: (x - mean) / max(sqrt(var), eps), or inverted x * den +
+ * mean, the denominators computed here as crest does (float). */
+static bool emit_normalize(tl *t, const cr_node *n)
+{
+    float eps;
+    bool inv;
+    cr_normalize_parts(n, &eps, &inv);
+    if (!params_only(n, 1))
+        return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "statistics that are not weights");
+    const cr_weight *mw = n->in[1]->w, *vw = n->in[2]->w;
+    float *den = cr_tl_alloc(t, (size_t)mw->size * sizeof *den);
+    if (!den)
+        return false;
+    for (int64_t i = 0; i < mw->size; i++) {
+        float s = sqrtf(vw->val[i] > 0 ? vw->val[i] : 0);
+        den[i] = s > eps ? s : eps;
+    }
+    int from = n->shape.ndim;     /* the trailing axes the statistics cover */
+    for (int64_t c = 1, i = n->shape.ndim - 1; mw->size > 1 && i >= 1; i--) {
+        c *= n->shape.d[i];
+        if (c == mw->size) {
+            from = (int)i;
+            break;
+        }
+    }
+    int x = cr_tl_val(t, n->in[0]);
+    int mv = trailing_const(t, n, from, mw->val, mw->size), dv = trailing_const(t, n, from, den, mw->size);
+    if (inv)
+        return set(t, n, bin(t, TFL_ADD, bin(t, TFL_MUL, x, dv, fresh(t, n)), mv, fresh(t, n)));
+    return set(t, n, bin(t, TFL_DIV, bin(t, TFL_SUB, x, mv, fresh(t, n)), dv, fresh(t, n)));
+}
+
+/* Dot's l2_normalize: x / SQRT(MAXIMUM(SUM(x x), eps)) over one axis. */
+static bool emit_l2_normalize(tl *t, const cr_node *n)
+{
+    int axis, r = n->shape.ndim;
+    float eps;
+    cr_l2_normalize_parts(n, &axis, &eps);
+    int32_t ax = axis, shape[CR_MAX_DIMS];     /* n's shape, the summed axis 1 */
+    for (int i = 0; i < r; i++)
+        shape[i] = i == 0 ? 1 : i == axis ? 1 : (int32_t)n->shape.d[i];
+    const char *base = n->layer ? n->layer : "v";
+    int x = cr_tl_val(t, n->in[0]);
+    int k = cr_tl_const_i32(t, cr_tl_str(t, "axes_%d", t->n_t), &ax, 1);
+    int s = cr_tl_tensor(t, cr_tl_str(t, "%s/l2_sum_%d", base, t->n_t), shape, r, true, TFL_FLOAT32);
+    tl_opts o = cr_tl_opts(TFL_OPT_REDUCER);
+    cr_tl_opt_b(&o, 0, 1);
+    if (s < 0 || !cr_tl_op(t, TFL_SUM, 1, (int[]){ bin(t, TFL_MUL, x, x, fresh(t, n)), k }, 2, s, &o))
+        return false;
+    s = bin(t, TFL_MAXIMUM, s, cr_tl_scalar(t, eps),
+            cr_tl_tensor(t, cr_tl_str(t, "%s/l2_max_%d", base, t->n_t), shape, r, true, TFL_FLOAT32));
+    s = un(t, TFL_SQRT, s, cr_tl_tensor(t, cr_tl_str(t, "%s/l2_norm_%d", base, t->n_t), shape, r, true,
+                                        TFL_FLOAT32));
+    return set(t, n, bin(t, TFL_DIV, x, s, fresh(t, n)));
+}
+
+/* One side of batch_dot: v with axis ax moved last (last) or first after
+ * the batch, reshaped to [1, others, K] or [1, K, others]. */
+static int dot_side(tl *t, const cr_node *n, const cr_node *v, int ax, bool last)
+{
+    const cr_dims *s = &v->shape;
+    int perm[CR_MAX_DIMS], k = 1;
+    int32_t shape[CR_MAX_DIMS], rest = 1;
+    perm[0] = 0;
+    if (!last)
+        perm[k++] = ax;
+    for (int i = 1; i < s->ndim; i++)
+        if (i != ax) {
+            perm[k++] = i;
+            rest *= (int32_t)s->d[i];
+        }
+    if (last)
+        perm[k++] = ax;
+    for (int i = 0; i < s->ndim; i++)
+        shape[i] = i == 0 ? 1 : (int32_t)s->d[perm[i]];
+    int x = transpose_to(t, n, cr_tl_val(t, v), perm, shape, s->ndim);
+    const int32_t flat[3] = { 1, last ? rest : (int32_t)s->d[ax], last ? (int32_t)s->d[ax] : rest };
+    int y = cr_tl_tensor(t, cr_tl_str(t, "%s/dot_%d", n->layer ? n->layer : "v", t->n_t), flat, 3,
+                         true, TFL_FLOAT32);
+    return x >= 0 && y >= 0 ? cr_tl_reshape(t, x, flat, 3, y) : -1;
+}
+
+/* Keras' batch_dot: BATCH_MATMUL of [batch, M, K] and [batch, K, N], then
+ * the output's shape. */
+static bool emit_batch_dot(tl *t, const cr_node *n)
+{
+    int ax, ay;
+    cr_batch_dot_parts(n, &ax, &ay);
+    int a = dot_side(t, n, n->in[0], ax, true), b = a >= 0 ? dot_side(t, n, n->in[1], ay, false) : -1;
+    if (b < 0)
+        return false;
+    const int32_t mn[3] = { 1, t->t[a].shape[1], t->t[b].shape[2] };
+    int p = cr_tl_tensor(t, cr_tl_str(t, "%s/matmul_%d", n->layer ? n->layer : "v", t->n_t), mn, 3,
+                         true, TFL_FLOAT32);
+    tl_opts o = cr_tl_opts(TFL_OPT_BATCH_MATMUL);
+    if (p < 0 || !cr_tl_op(t, TFL_BATCH_MATMUL, 1, (int[]){ a, b }, 2, p, &o))
+        return false;
+    int y = fresh(t, n);
+    return set(t, n, y >= 0 ? cr_tl_reshape(t, p, shape_of(t, y), n->shape.ndim, y) : -1);
+}
+
+/* RepeatVector: [b, F] as [b, 1, F], then times copies concatenated. */
+static bool emit_repeat(tl *t, const cr_node *n)
+{
+    int times = (int)n->shape.d[1];
+    int32_t f = (int32_t)n->shape.d[2], s1[3] = { 1, 1, f };
+    int x = cr_tl_val(t, n->in[0]);
+    int one = cr_tl_tensor(t, cr_tl_str(t, "%s/row_%d", n->layer ? n->layer : "v", t->n_t), s1, 3,
+                           true, TFL_FLOAT32);
+    x = x >= 0 && one >= 0 ? cr_tl_reshape(t, x, s1, 3, one) : -1;
+    int *in = cr_tl_alloc(t, (size_t)times * sizeof *in);
+    if (!in || x < 0)
+        return false;
+    for (int i = 0; i < times; i++)
+        in[i] = x;
+    tl_opts o = cr_tl_opts(TFL_OPT_CONCATENATION);
+    cr_tl_opt_i(&o, 0, 1);
+    int y = fresh(t, n);
+    return cr_tl_op(t, TFL_CONCATENATION, 1, in, times, y, &o) && set(t, n, y);
+}
+
+/* ELU with alpha: relu(x) + alpha min(ELU(x), 0). */
+static int elu_alpha(tl *t, const cr_node *n, int x, float alpha)
+{
+    int b = bin(t, TFL_MINIMUM, un(t, TFL_ELU, x, fresh(t, n)), cr_tl_scalar(t, 0), fresh(t, n));
+    b = bin(t, TFL_MUL, b, cr_tl_scalar(t, alpha), fresh(t, n));
+    return bin(t, TFL_ADD, un(t, TFL_RELU, x, fresh(t, n)), b, fresh(t, n));
+}
+
+/* Conv2DTranspose: TRANSPOSE_CONV, Keras' kernel [kh, kw, oc, c] as
+ * TFLite's [oc, kh, kw, c]. Where crest's output drops cells of the full
+ * span (h - 1) s + k (its 'same' padding), the full span is computed
+ * (VALID) and a STRIDED_SLICE cuts crest's window out of it: Arm NN 20.08
+ * pads an odd SAME total on the other side. Otherwise VALID when the
+ * output is the span, SAME (padding nothing) when it is longer (k < s: the
+ * cells past the span are zeros). The output shape is a constant [1, oh, ow, oc]: computing its
+ * batch from the input's shape (SHAPE, as TensorFlow's converter does)
+ * makes the output a dynamic tensor, which LiteRT's compiled models refuse
+ * as an output. */
+static bool emit_tconv(tl *t, const cr_node *n)
+{
+    const cr_node *k = n->in[1];
+    if (k->kind != CR_NODE_PARAM || !k->w)
+        return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "a kernel that is not a weight");
+    int sh, sw, pt, pl;
+    cr_tconv_parts(n, &sh, &sw, &pt, &pl);
+    int32_t kh = (int32_t)k->shape.d[0], kw = (int32_t)k->shape.d[1], oc = (int32_t)k->shape.d[2],
+            c = (int32_t)k->shape.d[3];
+    int32_t oh = (int32_t)n->shape.d[1], ow = (int32_t)n->shape.d[2];
+    int32_t th = ((int32_t)n->in[0]->shape.d[1] - 1) * sh + kh - oh;
+    int32_t tw = ((int32_t)n->in[0]->shape.d[2] - 1) * sw + kw - ow;
+    bool cut = th > 0 || tw > 0;
+    float *w = cr_tl_alloc(t, (size_t)kh * kw * oc * c * sizeof *w);
+    int32_t *hw = cr_tl_alloc(t, 4 * sizeof *hw);
+    if (!w || !hw)
+        return false;
+    for (int32_t y = 0; y < kh; y++)
+        for (int32_t x = 0; x < kw; x++)
+            for (int32_t j = 0; j < oc; j++)
+                for (int32_t i = 0; i < c; i++)
+                    w[(((size_t)j * kh + y) * kw + x) * c + i] = k->w->val[(((size_t)y * kw + x) * oc + j) * c + i];
+    hw[0] = 1;
+    hw[1] = cut && th > 0 ? oh + th : oh;
+    hw[2] = cut && tw > 0 ? ow + tw : ow;
+    hw[3] = oc;
+    const char *base = n->layer ? n->layer : "tconv";
+    int x = cr_tl_val(t, n->in[0]);
+    int os = cr_tl_const_i32(t, cr_tl_str(t, "%s/output_shape_%d", base, t->n_t), hw, 4);
+    int kt = cr_tl_const(t, cr_tl_str(t, "%s/kernel_%d", base, t->n_t), TFL_FLOAT32, w,
+                         (int32_t[]){ oc, kh, kw, c }, 4);
+    tl_opts o = cr_tl_opts(TFL_OPT_TRANSPOSE_CONV);
+    cr_tl_opt_b(&o, 0, cut || (th == 0 && tw == 0) ? TFL_PAD_VALID : TFL_PAD_SAME);
+    cr_tl_opt_i(&o, 1, sw);
+    cr_tl_opt_i(&o, 2, sh);
+    int y = cut ? cr_tl_tensor(t, cr_tl_str(t, "%s/span_%d", base, t->n_t), hw, 4, true, TFL_FLOAT32)
+                : fresh(t, n);
+    if (y < 0 || !cr_tl_op(t, TFL_TRANSPOSE_CONV, 1, (int[]){ os, kt, x }, 3, y, &o))
+        return false;
+    if (!cut)
+        return set(t, n, y);
+    int b = cr_tl_const_i32(t, cr_tl_str(t, "begin_%d", t->n_t), (int32_t[]){ 0, pt, pl, 0 }, 4);
+    int e = cr_tl_const_i32(t, cr_tl_str(t, "end_%d", t->n_t), (int32_t[]){ 0, pt + oh, pl + ow, 0 }, 4);
+    int st = cr_tl_const_i32(t, cr_tl_str(t, "strides_%d", t->n_t), (int32_t[]){ 1, 1, 1, 1 }, 4);
+    tl_opts so = cr_tl_opts(TFL_OPT_STRIDED_SLICE);
+    cr_tl_opt_i(&so, 0, 9);       /* begin_mask / end_mask 9: batch and channels whole */
+    cr_tl_opt_i(&so, 1, 9);
+    int z = fresh(t, n);
+    return cr_tl_op(t, TFL_STRIDED_SLICE, 1, (int[]){ y, b, e, st }, 4, z, &so) && set(t, n, z);
+}
+
+/* The 3-D ops TFLite's builtins take on NDHWC values: global pooling (MEAN
+ * / REDUCE_MAX over depth, height and width), zero padding (PAD) and
+ * cropping (STRIDED_SLICE); 3-D windows and upsampling have none. */
+static bool emit_vol(tl *t, const cr_node *n, const char *op)
+{
+    int a[6], x = cr_tl_val(t, n->in[0]);
+    if (!strcmp(op, "global_avgpool3d") || !strcmp(op, "global_maxpool3d"))
+        return set(t, n, reduce(t, n, op[7] == 'a' ? TFL_MEAN : TFL_REDUCE_MAX, x,
+                                (int32_t[]){ 1, 2, 3 }, 3, n->shape.ndim == 5));
+    if (!cr_vol_amounts(n, a))
+        return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "an op with no TFLite mapping");
+    if (!strcmp(op, "zero_pad3d")) {
+        int32_t *p = cr_tl_alloc(t, 10 * sizeof *p);
+        if (!p)
+            return false;
+        const int32_t pads[10] = { 0, 0, a[0], a[1], a[2], a[3], a[4], a[5], 0, 0 };
+        memcpy(p, pads, sizeof pads);
+        int k = cr_tl_const(t, cr_tl_str(t, "paddings_%d", t->n_t), TFL_INT32, p, (int32_t[]){ 5, 2 }, 2);
+        tl_opts o = cr_tl_opts(TFL_OPT_PAD);
+        int y = fresh(t, n);
+        return cr_tl_op(t, TFL_PAD, 1, (int[]){ x, k }, 2, y, &o) && set(t, n, y);
+    }
+    const int64_t *d = n->in[0]->shape.d;
+    int b = cr_tl_const_i32(t, cr_tl_str(t, "begin_%d", t->n_t), (int32_t[]){ 0, a[0], a[2], a[4], 0 }, 5);
+    int e = cr_tl_const_i32(t, cr_tl_str(t, "end_%d", t->n_t),
+                            (int32_t[]){ 0, (int32_t)d[1] - a[1], (int32_t)d[2] - a[3], (int32_t)d[3] - a[5], 0 },
+                            5);
+    int st = cr_tl_const_i32(t, cr_tl_str(t, "strides_%d", t->n_t), (int32_t[]){ 1, 1, 1, 1, 1 }, 5);
+    tl_opts o = cr_tl_opts(TFL_OPT_STRIDED_SLICE);
+    cr_tl_opt_i(&o, 0, 17);       /* begin_mask / end_mask 17: batch and channels whole */
+    cr_tl_opt_i(&o, 1, 17);
+    int y = fresh(t, n);
+    return cr_tl_op(t, TFL_STRIDED_SLICE, 1, (int[]){ x, b, e, st }, 4, y, &o) && set(t, n, y);
+}
+
+/* UpSampling2D (TF.js' coordinates: o * in / out) and Resizing
+ * (tf.image.resize: half-pixel centers) as RESIZE_BILINEAR or
+ * RESIZE_NEAREST_NEIGHBOR, align_corners false. */
+static bool emit_resize(tl *t, const cr_node *n, bool bilinear, bool half_pixel)
+{
+    int32_t *hw = cr_tl_alloc(t, 2 * sizeof *hw);
+    if (!hw)
+        return false;
+    hw[0] = (int32_t)n->shape.d[1];
+    hw[1] = (int32_t)n->shape.d[2];
+    int x = cr_tl_val(t, n->in[0]);
+    int ks = cr_tl_const_i32(t, cr_tl_str(t, "size_%d", t->n_t), hw, 2), y = fresh(t, n);
+    tl_opts o = cr_tl_opts(bilinear ? TFL_OPT_RESIZE_BILINEAR : TFL_OPT_RESIZE_NEAREST_NEIGHBOR);
+    cr_tl_opt_b(&o, bilinear ? 2 : 0, 0);                       /* align_corners */
+    cr_tl_opt_b(&o, bilinear ? 3 : 1, half_pixel);             /* half_pixel_centers */
+    return cr_tl_op(t, bilinear ? TFL_RESIZE_BILINEAR : TFL_RESIZE_NEAREST_NEIGHBOR,
+                    half_pixel ? 3 : 1, (int[]){ x, ks }, 2, y, &o) && set(t, n, y);
+}
+
+/* The ops of Keras layers beyond convolutions, pooling and Dense: 1, done;
+ * 0, an error (recorded); -1, not one of them. */
+static int emit_layer(tl *t, const cr_node *n)
+{
+    const char *op = n->op->name;
+    if (!strcmp(op, "transpose"))
+        return (int)emit_transpose(t, n);
+    if (!strcmp(op, "conv2d_transpose"))
+        return (int)emit_tconv(t, n);
+    if (!strcmp(op, "softmax_axis"))
+        return (int)emit_softmax_axis(t, n);
+    if (!strcmp(op, "layernorm"))
+        return (int)emit_layernorm(t, n);
+    if (!strcmp(op, "normalize"))
+        return (int)emit_normalize(t, n);
+    if (!strcmp(op, "repeat"))
+        return (int)emit_repeat(t, n);
+    if (!strcmp(op, "l2_normalize"))
+        return (int)emit_l2_normalize(t, n);
+    if (!strcmp(op, "global_avgpool3d") || !strcmp(op, "global_maxpool3d") || !strcmp(op, "zero_pad3d") ||
+        !strcmp(op, "crop3d"))
+        return (int)emit_vol(t, n, op);
+    if (!strcmp(op, "batch_dot"))
+        return (int)emit_batch_dot(t, n);
+    if (!strcmp(op, "maximum") || !strcmp(op, "minimum"))
+        return (int)set(t, n, bin(t, op[1] == 'a' ? TFL_MAXIMUM : TFL_MINIMUM, cr_tl_val(t, n->in[0]),
+                                  cr_tl_val(t, n->in[1]), fresh(t, n)));
+    int count;
+    const float *scale, *offset;
+    if (cr_channel_affine_parts(n, &count, &scale, &offset)) {   /* per channel: the last axis */
+        int k = n->shape.ndim - 1;
+        int x = cr_tl_val(t, n->in[0]);
+        x = bin(t, TFL_MUL, x, trailing_const(t, n, k, scale, count), fresh(t, n));
+        return (int)set(t, n, bin(t, TFL_ADD, x, trailing_const(t, n, k, offset, count), fresh(t, n)));
+    }
+    float alpha;
+    if (cr_elu_alpha_parts(n, &alpha))
+        return (int)set(t, n, elu_alpha(t, n, cr_tl_val(t, n->in[0]), alpha));
+    bool flag;
+    if (cr_upsample2d_parts(n, &flag))
+        return (int)emit_resize(t, n, flag, false);
+    if (cr_resize_parts(n, &flag))
+        return (int)emit_resize(t, n, !flag, true);
+    return -1;
+}
+
 bool cr_tl_emit(tl *t, const cr_node *n)
 {
     const char *op = n->op->name;
@@ -838,6 +1268,10 @@ bool cr_tl_emit(tl *t, const cr_node *n)
         return set(t, n, relu_ex(t, n, cr_tl_val(t, n->in[0])));
     if (!strcmp(op, "scale"))
         return emit_scale(t, n);
+    if (!strcmp(op, "reshape") && kernel_param(n))
+        return true;       /* a weight viewed in another shape: made where used */
+    if ((r = emit_layer(t, n)) >= 0)
+        return r > 0;
     if (!strcmp(op, "flatten") || !strcmp(op, "reshape")) {
         int x = cr_tl_val(t, n->in[0]), y = fresh(t, n);   /* in this order: */
         return set(t, n, x >= 0 && y >= 0                    /* tensors move t->t */

@@ -477,6 +477,14 @@ static cr_node *elux_ex(cr_graph *g, cr_rng *r)
 const cr_op_def cr_op_elu_alpha_def = { .name = "elu_alpha", .arity = 1, .shape = same_shape,
     .forward = elux_fwd, .backward = elux_bwd, .example = elux_ex, .gc_tol = 2e-3 };
 
+bool cr_elu_alpha_parts(const cr_node *n, float *alpha)
+{
+    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_elu_alpha_def)
+        return false;
+    *alpha = ((const elu_attr *)n->attr)->alpha;
+    return true;
+}
+
 cr_node *cr_op_elu_alpha(cr_graph *g, cr_node *x, float alpha)
 {
     if (alpha == 1)
@@ -566,6 +574,16 @@ static cr_node *smax_ex(cr_graph *g, cr_rng *r)
 const cr_op_def cr_op_softmax_axis_def = { .name = "softmax_axis", .arity = 1,
     .shape = smax_shape, .forward = smax_fwd, .backward = smax_bwd, .example = smax_ex,
     .gc_tol = 2e-3 };
+
+bool cr_softmax_axis_parts(const cr_node *n, int *axis, bool *log)
+{
+    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_softmax_axis_def)
+        return false;
+    const smax_attr *a = n->attr;
+    *axis = a->axis < 0 ? a->axis + n->shape.ndim : a->axis;
+    *log = a->log;
+    return true;
+}
 
 cr_node *cr_op_softmax_axis(cr_graph *g, cr_node *x, int axis, bool log)
 {

@@ -48,6 +48,17 @@ const cr_op_def cr_op_channel_affine_def = { .name = "channel_affine", .arity = 
     .shape = affine_shape, .forward = affine_fwd, .backward = affine_bwd, .example = affine_ex,
     .gc_tol = 2e-3 };
 
+bool cr_channel_affine_parts(const cr_node *n, int *count, const float **scale, const float **offset)
+{
+    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_channel_affine_def)
+        return false;
+    const affine_attr *a = n->attr;
+    *count = a->n;
+    *scale = a->v;
+    *offset = a->v + a->n;
+    return true;
+}
+
 cr_node *cr_op_channel_affine(cr_graph *g, cr_node *x, const float *scale, const float *offset,
                               int n)
 {

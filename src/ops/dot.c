@@ -123,6 +123,15 @@ static cr_node *dot_ex(cr_graph *g, cr_rng *r)
 const cr_op_def cr_op_batch_dot_def = { .name = "batch_dot", .arity = 2, .shape = dot_shape,
     .forward = dot_fwd, .backward = dot_bwd, .example = dot_ex, .gc_tol = 2e-3 };
 
+bool cr_batch_dot_parts(const cr_node *n, int *ax, int *ay)
+{
+    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_batch_dot_def)
+        return false;
+    *ax = ((const dot_attr *)n->attr)->ax;
+    *ay = ((const dot_attr *)n->attr)->ay;
+    return true;
+}
+
 cr_node *cr_op_batch_dot(cr_graph *g, cr_node *x, cr_node *y, int ax, int ay)
 {
     return cr_op(g, &cr_op_batch_dot_def, (cr_node *[]){ x, y }, 2, &(dot_attr){ ax, ay },
@@ -205,6 +214,15 @@ static cr_node *l2n_ex(cr_graph *g, cr_rng *r)
 const cr_op_def cr_op_l2_normalize_def = { .name = "l2_normalize", .arity = 1,
     .shape = l2n_shape, .forward = l2n_fwd, .backward = l2n_bwd, .example = l2n_ex,
     .gc_tol = 2e-3 };
+
+bool cr_l2_normalize_parts(const cr_node *n, int *axis, float *eps)
+{
+    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_l2_normalize_def)
+        return false;
+    *axis = ((const l2n_attr *)n->attr)->axis;
+    *eps = ((const l2n_attr *)n->attr)->eps;
+    return true;
+}
 
 cr_node *cr_op_l2_normalize(cr_graph *g, cr_node *x, int axis, float eps)
 {

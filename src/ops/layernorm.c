@@ -140,6 +140,18 @@ cr_node *cr_op_layernorm(cr_graph *g, cr_node *x, cr_node *gamma, cr_node *beta,
                  &(ln_attr){ axes, eps, gamma != NULL, beta != NULL }, sizeof(ln_attr));
 }
 
+bool cr_layernorm_parts(const cr_node *n, int *axes, float *eps, cr_node **gamma, cr_node **beta)
+{
+    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_layernorm_def)
+        return false;
+    const ln_attr *a = n->attr;
+    *axes = a->axes;
+    *eps = a->eps;
+    *gamma = a->gamma ? n->in[1] : NULL;
+    *beta = a->beta ? n->in[a->gamma ? 2 : 1] : NULL;
+    return true;
+}
+
 /* ---- normalize: fixed mean and variance -------------------------------- */
 
 typedef struct nz_attr { float eps; bool invert; } nz_attr;
@@ -208,6 +220,16 @@ static cr_node *nz_ex(cr_graph *g, cr_rng *r)
 
 const cr_op_def cr_op_normalize_def = { .name = "normalize", .arity = 3, .shape = nz_shape,
     .forward = nz_fwd, .backward = nz_bwd, .example = nz_ex, .gc_tol = 2e-3 };
+
+bool cr_normalize_parts(const cr_node *n, float *eps, bool *invert)
+{
+    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_normalize_def)
+        return false;
+    const nz_attr *a = n->attr;
+    *eps = a->eps;
+    *invert = a->invert;
+    return true;
+}
 
 cr_node *cr_op_normalize(cr_graph *g, cr_node *x, cr_node *mean, cr_node *var, float eps,
                          bool invert)

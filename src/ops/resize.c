@@ -101,6 +101,14 @@ static cr_node *rs_ex(cr_graph *g, cr_rng *r)
 const cr_op_def cr_op_resize_def = { .name = "resize", .arity = 1, .shape = rs_shape,
     .forward = rs_fwd, .backward = rs_bwd, .example = rs_ex, .gc_tol = 2e-3 };
 
+bool cr_resize_parts(const cr_node *n, bool *nearest)
+{
+    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_resize_def)
+        return false;
+    *nearest = ((const rs_attr *)n->attr)->nearest;
+    return true;
+}
+
 cr_node *cr_op_resize(cr_graph *g, cr_node *x, int oh, int ow, bool nearest)
 {
     return cr_op(g, &cr_op_resize_def, &x, 1, &(rs_attr){ oh, ow, nearest }, sizeof(rs_attr));

@@ -78,6 +78,16 @@ static cr_node *perm_ex(cr_graph *g, cr_rng *r)
 const cr_op_def cr_op_transpose_def = { .name = "transpose", .arity = 1, .shape = perm_shape,
     .forward = perm_fwd, .backward = perm_bwd, .example = perm_ex, .gc_tol = 2e-3 };
 
+bool cr_transpose_parts(const cr_node *n, int perm[CR_MAX_DIMS], int *k)
+{
+    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_transpose_def)
+        return false;
+    const perm_attr *a = n->attr;
+    memcpy(perm, a->perm, (size_t)a->n * sizeof *perm);
+    *k = a->n;
+    return true;
+}
+
 cr_node *cr_op_transpose(cr_graph *g, cr_node *x, const int *perm, int n)
 {
     perm_attr a = { .n = n };

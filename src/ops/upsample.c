@@ -205,6 +205,19 @@ static void tconv_bwd(cr_node *n, const cr_ctx *c)
                          tconv_dk_rows, &j);
 }
 
+bool cr_tconv_parts(const cr_node *n, int *sh, int *sw, int *pt, int *pl)
+{
+    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_conv2d_transpose_def)
+        return false;
+    tconv_geom g;
+    tconv_geometry(n, &g);
+    *sh = g.sh;
+    *sw = g.sw;
+    *pt = g.pt;
+    *pl = g.pl;
+    return true;
+}
+
 cr_node *cr_op_conv2d_transpose(cr_graph *g, cr_node *x, cr_node *k, int sh, int sw, bool same)
 {
     tconv_attr a = { sh, sw, same };
@@ -353,6 +366,14 @@ static void up_bwd(cr_node *n, const cr_ctx *c)
         return;
     up_job j = up_job_of(n);
     cr_parallel_rows(c, n->shape.d[0], j.oh * j.ow * j.c * 4, up_bwd_images, &j);
+}
+
+bool cr_upsample2d_parts(const cr_node *n, bool *bilinear)
+{
+    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_upsample2d_def)
+        return false;
+    *bilinear = ((const up_attr *)n->attr)->bilinear;
+    return true;
 }
 
 cr_node *cr_op_upsample2d(cr_graph *g, cr_node *x, int sh, int sw, bool bilinear)

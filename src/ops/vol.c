@@ -672,3 +672,40 @@ cr_node *cr_op_crop3d(cr_graph *g, cr_node *x, const int amounts[6])
 {
     return pad_op(g, &cr_op_crop3d_def, x, amounts);
 }
+
+/* ---- views for exporters -------------------------------------------------- */
+
+bool cr_vol_window_parts(const cr_node *n, int k[3], int s[3], int dil[3], int before[3])
+{
+    if (!n || n->kind != CR_NODE_OP)
+        return false;
+    geom_fn f = n->op == &cr_op_conv3d_def ? conv_geom
+                : n->op == &cr_op_conv3d_transpose_def ? tconv_geom
+                : n->op == &cr_op_maxpool3d_def || n->op == &cr_op_avgpool3d_def ? pool_geom : NULL;
+    cr_vol_geom g;
+    if (!f || f(n, &g))
+        return false;
+    for (int i = 0; i < 3; i++) {
+        k[i] = g.k[i];
+        s[i] = g.s[i];
+        dil[i] = g.dil[i];
+        before[i] = g.p[i];
+    }
+    return true;
+}
+
+bool cr_vol_amounts(const cr_node *n, int amounts[6])
+{
+    if (!n || n->kind != CR_NODE_OP || (n->op != &cr_op_zero_pad3d_def && n->op != &cr_op_crop3d_def))
+        return false;
+    memcpy(amounts, ((const pad_attr *)n->attr)->amt, 6 * sizeof *amounts);
+    return true;
+}
+
+bool cr_upsample3d_parts(const cr_node *n, int size[3])
+{
+    if (!n || n->kind != CR_NODE_OP || n->op != &cr_op_upsample3d_def)
+        return false;
+    memcpy(size, ((const up_attr *)n->attr)->size, 3 * sizeof *size);
+    return true;
+}

@@ -182,7 +182,11 @@ fi
 
 # 5. the layer golden cases: every one exports and agrees in LiteRT and
 #    Arm NN, or in LiteRT where it holds an operator Arm NN 20.08 lacks, or
-#    is refused by crest (exit 3 naming the layer, no file); none disagrees
+#    is refused by crest (exit 3 naming the layer, no file); none disagrees.
+#    At least 109 agree in both and 136 in LiteRT (all but the 16 with 3-D
+#    windows or upsampling; Arm NN 20.08 lacks ELU, RSQRT, SUM,
+#    BATCH_MATMUL..., ignores half_pixel_centers and runs no operator on
+#    rank 5, which armnn_compare.py reports)
 n_ok=0
 n_refused=0
 n_armnn=0
@@ -199,10 +203,10 @@ done < "$GOLD/cases.txt"
 echo "golden layer cases exported and agreeing in LiteRT and Arm NN: $n_ok of" \
      "$(grep -c . "$GOLD/cases.txt"); in LiteRT only (operators Arm NN 20.08 lacks):" \
      "$n_armnn; refused by crest: $n_refused"
-[ "$n_ok" -ge "${TFLITE_GOLDEN_MIN:-62}" ] ||
-  die "only $n_ok golden cases export and agree in both (at least ${TFLITE_GOLDEN_MIN:-62} did)"
-[ "$((n_ok + n_armnn))" -ge 67 ] ||
-  die "only $((n_ok + n_armnn)) golden cases export and agree in LiteRT (at least 67 did)"
+[ "$n_ok" -ge "${TFLITE_GOLDEN_MIN:-109}" ] ||
+  die "only $n_ok golden cases export and agree in both (at least ${TFLITE_GOLDEN_MIN:-109} did)"
+[ "$((n_ok + n_armnn))" -ge 136 ] ||
+  die "only $((n_ok + n_armnn)) golden cases export and agree in LiteRT (at least 136 did)"
 
 # 6. refusals of the command line
 "$C" export "$MNV2" --format tflite --out "$tmp/no/such/dir/m.tflite" > /dev/null 2> "$tmp/err"
