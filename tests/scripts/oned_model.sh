@@ -129,6 +129,28 @@ process.exit(f.length === q.length && f.length > 0 && d < 0.02 ? 0 : 1);
 JS
 "$C" evaluate "$tmp/tl8" --data "$tmp/seq" > /dev/null || die "evaluate the 1-D int8 model"
 
+# exports of the transferred model, float and int8: ONNX Runtime and LiteRT
+# run them on 4 test sequences as crest does (float within 1e-5, int8
+# within one output quantization step, 1/256)
+node - "$tmp/seq/t10k-images-idx3-ubyte" "$tmp/x4.f32" <<'JS'
+const fs = require('fs');
+const b = fs.readFileSync(process.argv[2]).subarray(16, 16 + 4 * 1500);
+fs.writeFileSync(process.argv[3], Buffer.from(Float32Array.from(b, (v) => v / 255).buffer));
+JS
+for m in tl tl8; do
+  tol=1e-5; [ $m = tl8 ] && tol=0.00390625
+  "$C" infer "$tmp/$m" --input "$tmp/x4.f32" --shape 4,300,5 --out "$tmp/$m.ref" 2> /dev/null ||
+    { die "$m: crest infer"; continue; }
+  "$C" export "$tmp/$m" --format onnx --out "$tmp/$m.onnx" > /dev/null 2> "$tmp/err" &&
+    r=$(node "$ROOT/tests/onnx/ort_compare.js" "$tmp/$m.onnx" "$tmp/x4.f32" 4 "$tmp/$m.ref" $tol 2>&1) ||
+    die "1-D $m: ONNX export or ONNX Runtime: $(tail -1 "$tmp/err") $r"
+  echo "1-D $m ONNX: $r"
+  "$C" export "$tmp/$m" --format tflite --out "$tmp/$m.tflite" > /dev/null 2> "$tmp/err" &&
+    r=$(node "$ROOT/tests/tflite/litert_compare.mjs" "$tmp/$m.tflite" "$tmp/x4.f32" 4 "$tmp/$m.ref" $tol 2> "$tmp/lerr") ||
+    die "1-D $m: TFLite export or LiteRT: $(tail -1 "$tmp/err") $r $(tail -2 "$tmp/lerr")"
+  echo "1-D $m TFLite: $r"
+done
+
 # the IDX set reaches the model unchanged: predict on it = predict on its bytes as .f32
 node - "$tmp/seq/t10k-images-idx3-ubyte" "$tmp/seq4.f32" <<'JS'
 const fs = require('fs');
