@@ -100,6 +100,27 @@ typedef struct gemm_job {
     int64_t rpc;
 } gemm_job;
 
+/* The input window of output cell (row, ow): its image n, top-left corner
+ * (by, bx) and the taps [i0, i1) x [t0, t1) that fall inside the input. */
+typedef struct cell_win {
+    int n, by, bx, i0, i1, t0, t1;
+} cell_win;
+
+static inline cell_win cell_window(const cr_conv_geom *g, int64_t row, int ow)
+{
+    cell_win c = { .n = (int)(row / g->oh), .by = (int)(row % g->oh) * g->sh - g->pt,
+                   .bx = ow * g->sw - g->pl };
+    cr_tap_range(c.by, g->dh, g->kh, g->h, &c.i0, &c.i1);
+    cr_tap_range(c.bx, g->dw, g->kw, g->w, &c.t0, &c.t1);
+    return c;
+}
+
+/* Offset of tap (i, t) of window c's input pixel (its first channel). */
+static inline size_t cell_tap(const cr_conv_geom *g, const cell_win *c, int i, int t)
+{
+    return (((size_t)c->n * g->h + c->by + i * g->dh) * g->w + c->bx + t * g->dw) * g->c;
+}
+
 #define Q16_FN(f) f##_generic
 #include "q16_tmpl.h"
 #undef Q16_FN

@@ -130,15 +130,11 @@ static void Q16_FN(acc_store)(acc_blk *b, const cr_q16_req *rq, int o0, int16_t 
 static void Q16_FN(conv_cell)(const conv_job *j, acc_blk *b, int64_t row, int ow, int o0, int on)
 {
     const cr_conv_geom *g = j->g;
-    int oh = (int)(row % g->oh), n = (int)(row / g->oh), i0, i1, t0, t1;
-    int by = oh * g->sh - g->pt, bx = ow * g->sw - g->pl;
-    cr_tap_range(by, g->dh, g->kh, g->h, &i0, &i1);
-    cr_tap_range(bx, g->dw, g->kw, g->w, &t0, &t1);
+    cell_win c = cell_window(g, row, ow);
     Q16_FN(acc_start)(b, j->bias, o0, on);
-    for (int i = i0; i < i1; i++)
-        for (int t = t0; t < t1; t++) {
-            const int16_t *x =
-                j->x + (((size_t)n * g->h + by + i * g->dh) * g->w + bx + t * g->dw) * g->c;
+    for (int i = c.i0; i < c.i1; i++)
+        for (int t = c.t0; t < c.t1; t++) {
+            const int16_t *x = j->x + cell_tap(g, &c, i, t);
             const int8_t *w = j->k + ((size_t)i * g->kw + t) * g->c * g->oc + o0;
             Q16_FN(acc_run)(b, x, g->c, w, (size_t)g->oc);
         }
@@ -150,16 +146,13 @@ static void Q16_FN(conv_cell)(const conv_job *j, acc_blk *b, int64_t row, int ow
 static void Q16_FN(dw_cell)(const conv_job *j, acc_blk *b, int64_t row, int ow, int o0, int on)
 {
     const cr_conv_geom *g = j->g;
-    int oh = (int)(row % g->oh), n = (int)(row / g->oh), i0, i1, t0, t1, dm = g->oc / g->c;
-    int by = oh * g->sh - g->pt, bx = ow * g->sw - g->pl;
+    int dm = g->oc / g->c;
+    cell_win c = cell_window(g, row, ow);
     int32_t *a = b->a32;
-    cr_tap_range(by, g->dh, g->kh, g->h, &i0, &i1);
-    cr_tap_range(bx, g->dw, g->kw, g->w, &t0, &t1);
     Q16_FN(acc_start)(b, j->bias, o0, on);
-    for (int i = i0; i < i1; i++)
-        for (int t = t0; t < t1; t++) {
-            const int16_t *x =
-                j->x + (((size_t)n * g->h + by + i * g->dh) * g->w + bx + t * g->dw) * g->c;
+    for (int i = c.i0; i < c.i1; i++)
+        for (int t = c.t0; t < c.t1; t++) {
+            const int16_t *x = j->x + cell_tap(g, &c, i, t);
             const int8_t *w = j->k + ((size_t)i * g->kw + t) * g->oc + o0;
             if (b->count + 1 > CR_Q16_FLUSH)
                 Q16_FN(acc_flush)(b);
