@@ -272,7 +272,7 @@ static const char *dq_conv_kernel(ox *o, const cr_node *n, const cr_qweight *qw,
     uint8_t *w = cr_ox_alloc(o, (size_t)(kh * kw * c * m));
     if (!w || qw->oc != oc)
         return NULL;
-    const float *src = k->w->val;
+    const float *src = cr_kernel_weight(k)->val;
     for (int64_t at = 0; at < kh * kw * c * m; at++) {
         int64_t j = at % m, ci = at / m % c, x = at / m / c % kw, y = at / m / c / kw;
         int64_t oo = dw ? ci * m + j : j, ii = dw ? 0 : ci;
@@ -314,8 +314,8 @@ static int conv_int8(ox *o, const cr_node *n, bool dw)
     bool folded;
     const cr_node *x = n->in[0], *c;
     const cr_qact *po = o->par[n->id];
-    const cr_weight *w = n->n_in >= 2 && n->in[1]->kind == CR_NODE_PARAM ? n->in[1]->w : NULL;
-    const cr_qweight *qw = cr_quant_weight(o->q, w);
+    const cr_weight *w = n->n_in >= 2 ? cr_kernel_weight(n->in[1]) : NULL;   /* 1-D: a reshape */
+    const cr_qweight *qw = w ? cr_quant_weight(o->q, w) : NULL;
     if (!po || !qw || n->n_in > 3 || (n->n_in == 3 && n->in[2]->kind != CR_NODE_PARAM) ||
         !in_ok(o, x) || !cr_window_parts(n, &g, &act, &folded) || folded)
         return 0;

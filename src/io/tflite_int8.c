@@ -92,7 +92,7 @@ bool cr_tl_qconsts(tl *t, const cr_node *n, const cr_qweight *qw, float s_in, co
     bool dw = !strcmp(n->op->name, "depthwise2d"), fc = !strcmp(n->op->name, "matmul");
     int64_t kh = fc ? 1 : s->d[0], kw = fc ? 1 : s->d[1], c = s->d[fc ? 0 : 2],
             m = s->d[fc ? 1 : 3], oc = dw ? c * m : m;
-    const float *w = n->in[1]->w->val;
+    const float *w = cr_kernel_weight(n->in[1])->val;   /* 1-D: a reshape of it */
     int8_t *f = cr_tl_alloc(t, (size_t)(kh * kw * c * m));
     int32_t *bq = cr_tl_alloc(t, (size_t)oc * sizeof *bq);
     float *bs = cr_tl_alloc(t, (size_t)oc * sizeof *bs);

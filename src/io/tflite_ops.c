@@ -472,7 +472,8 @@ static int window_int8(tl *t, const cr_node *n, const cr_node *last, const cr_co
                        int fa)
 {
     bool conv = is_op(n, "conv2d") || is_op(n, "depthwise2d");
-    const cr_qweight *qw = conv ? cr_quant_weight(t->q, n->in[1]->w) : NULL;
+    const cr_weight *kw = conv ? cr_kernel_weight(n->in[1]) : NULL;   /* 1-D: a reshape */
+    const cr_qweight *qw = kw ? cr_quant_weight(t->q, kw) : NULL;
     const cr_qact *po = cr_tl_qpar(t, last) ? cr_tl_qpar(t, last) : cr_tl_qpar(t, n);
     int in0 = t->tensor[n->in[0]->id];
     if (conv ? !qw || !po : !is_op(n, "maxpool2d") || in0 < 0 || t->t[in0].type != TFL_INT8)

@@ -130,15 +130,16 @@ JS
 "$C" evaluate "$tmp/tl8" --data "$tmp/seq" > /dev/null || die "evaluate the 1-D int8 model"
 
 # exports of the transferred model, float and int8: ONNX Runtime and LiteRT
-# run them on 4 test sequences as crest does (float within 1e-5, int8
-# within one output quantization step, 1/256)
+# run them on 4 test sequences as crest does (float within 1e-5; int8 within
+# 1e-4: the Conv1D kernels, reshaped views of their weights, export as int8
+# as crest runs them, not float, which was 4.3e-4 off)
 node - "$tmp/seq/t10k-images-idx3-ubyte" "$tmp/x4.f32" <<'JS'
 const fs = require('fs');
 const b = fs.readFileSync(process.argv[2]).subarray(16, 16 + 4 * 1500);
 fs.writeFileSync(process.argv[3], Buffer.from(Float32Array.from(b, (v) => v / 255).buffer));
 JS
 for m in tl tl8; do
-  tol=1e-5; [ $m = tl8 ] && tol=0.00390625
+  tol=1e-5; [ $m = tl8 ] && tol=1e-4
   "$C" infer "$tmp/$m" --input "$tmp/x4.f32" --shape 4,300,5 --out "$tmp/$m.ref" 2> /dev/null ||
     { die "$m: crest infer"; continue; }
   "$C" export "$tmp/$m" --format onnx --out "$tmp/$m.onnx" > /dev/null 2> "$tmp/err" &&
