@@ -70,7 +70,7 @@ async function main() {
     const t = new Tensor(x.slice(i * per, (i + 1) * per), [1, ...dims]);
     const out = await m.run(t);
     const r = await out[0].moveTo('wasm');
-    y.push(...r.toTypedArray());
+    for (const v of r.toTypedArray()) y.push(v);   // no spread: outputs of 100k+ values
     t.delete();
     r.delete();
     for (const o of out) if (!o.deleted) o.delete();
