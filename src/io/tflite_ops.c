@@ -106,15 +106,19 @@ static bool set(tl *t, const cr_node *n, int k)
     return k >= 0 && !t->err;
 }
 
+/* Whether n is an output of the graph. */
+static bool is_output(const tl *t, const cr_node *n)
+{
+    for (int k = 0; k < t->g->n_outputs; k++)
+        if (t->g->outputs[k] == n)
+            return true;
+    return false;
+}
+
 /* The one consumer of n, if n has exactly one and is not a graph output. */
 static const cr_node *sole_user(const tl *t, const cr_node *n)
 {
-    if (t->uses[n->id] != 1)
-        return NULL;
-    for (int k = 0; k < t->g->n_outputs; k++)
-        if (t->g->outputs[k] == n)
-            return NULL;
-    return t->g->nodes[t->user[n->id]];
+    return t->uses[n->id] == 1 && !is_output(t, n) ? t->g->nodes[t->user[n->id]] : NULL;
 }
 
 static bool is_op(const cr_node *n, const char *name)
@@ -472,6 +476,8 @@ static int window_int8(tl *t, const cr_node *n, const cr_node *last, const cr_co
                        int fa)
 {
     bool conv = is_op(n, "conv2d") || is_op(n, "depthwise2d");
+    if (is_output(t, n) || is_output(t, last))
+        return 0;   /* crest runs a model output's op float (src/quant_graph.c) */
     const cr_weight *kw = conv ? cr_kernel_weight(n->in[1]) : NULL;   /* 1-D: a reshape */
     const cr_qweight *qw = kw ? cr_quant_weight(t->q, kw) : NULL;
     const cr_qact *po = cr_tl_qpar(t, last) ? cr_tl_qpar(t, last) : cr_tl_qpar(t, n);
@@ -809,6 +815,8 @@ static int add_int8(tl *t, const cr_node *n)
 static int emit_int8(tl *t, const cr_node *n)
 {
     const char *op = n->op->name;
+    if (is_output(t, n))
+        return 0;   /* crest runs a model output's op float */
     if (!strcmp(op, "add"))
         return add_int8(t, n);
     int x = n->n_in ? t->tensor[n->in[0]->id] : -1, y, top, bottom, left, right;

@@ -176,6 +176,19 @@ assert [n.op_type for n in m.graph.node[:6]] == ['Transpose', 'Pad', 'Conv', 'Cl
 " 2> "$tmp/err" || die "transfer_mnv2_int8_kf: not one float Conv (Conv1) quantized after: $(tail -1 "$tmp/err")"
 fi
 
+# 3d. int8 with a convolution as the model's output (tflite_export.sh 3d):
+#     the esrgan-slim x2 upscaler quantized at 48x48, run at 64x64 on noise
+ESR="$CREST_DATA/upscalerjs/esrgan-slim/models/x2"
+mkdir -p "$tmp/photos/a" "$tmp/photos/b"
+cp "$CREST_DATA/images/flower.jpg" "$tmp/photos/a/"; cp "$CREST_DATA/images/china.jpg" "$tmp/photos/b/"
+rand_f32 "$tmp/x64.f32" $((64 * 64 * 3)) 0 1 5
+if "$C" quantize "$ESR" --calibrate "$tmp/photos" --preprocess rescale --image-size 48x48 \
+     --out "$tmp/esr8" > /dev/null 2> "$tmp/err"; then
+  verify esrgan_int8 "$tmp/esr8" 1 "$tmp/x64.f32" 64,64,3
+else
+  die "esrgan: quantize: $(tail -2 "$tmp/err")"
+fi
+
 # 4. feature columns are not exportable: a clear refusal, nothing written,
 #    from the float model and from its quantized form
 if "$C" train --data penguins --label species --epochs 1 --out "$tmp/peng" > /dev/null 2> "$tmp/err"; then

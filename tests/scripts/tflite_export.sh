@@ -167,6 +167,29 @@ if [ -d "$tmp/tl" ]; then
     die "transfer_mnv2_int8_kf: the graph does not start PAD, float CONV_2D, QUANTIZE, int8 DEPTHWISE_CONV_2D: $(head -4 "$tmp/ops" | tr '\n' ' ')"
 fi
 
+# 3d. int8 with a convolution as the model's output: the esrgan-slim x2
+#     upscaler (Keras, input [None, None, None, 3]) quantized at 48x48 on two
+#     photos, run at 64x64 on uniform noise, which leaves the calibrated
+#     ranges: crest runs a model output's op float (src/quant_graph.c), so
+#     the export's last CONV_2D is float too, not an int8 one clamped to the
+#     calibrated range (that was 0.021 off); ONNX Runtime checks the same
+ESR="$CREST_DATA/upscalerjs/esrgan-slim/models/x2"
+if [ -f "$ESR/model.json" ]; then
+  mkdir -p "$tmp/photos/a" "$tmp/photos/b"
+  cp "$CREST_DATA/images/flower.jpg" "$tmp/photos/a/"; cp "$CREST_DATA/images/china.jpg" "$tmp/photos/b/"
+  rand_f32 "$tmp/x64.f32" $((64 * 64 * 3)) 0 1 5
+  if "$C" quantize "$ESR" --calibrate "$tmp/photos" --preprocess rescale --image-size 48x48        --out "$tmp/esr8" > /dev/null 2> "$tmp/err"; then
+    TOL=1e-5 NO_ARMNN=1 verify esrgan_int8 "$tmp/esr8" 1 "$tmp/x64.f32" 64,64,3
+    $PY "$ROOT/tests/tflite/ops.py" "$tmp/esrgan_int8.tflite" > "$tmp/ops" 2>&1
+    [ "$(tail -1 "$tmp/ops")" = "CONV_2D float32" ] ||
+      die "esrgan_int8: the output convolution is not float: $(tail -2 "$tmp/ops" | tr '\n' ' ')"
+  else
+    die "esrgan: quantize: $(tail -2 "$tmp/err")"
+  fi
+else
+  die "$ESR missing (bash tools/setup.sh)"
+fi
+
 # 4. feature columns are not exportable: a clear refusal, nothing written
 if "$C" train --data penguins --label species --epochs 1 --out "$tmp/peng" > /dev/null 2> "$tmp/err"; then
   "$C" export "$tmp/peng" --format tflite --out "$tmp/peng.tflite" > /dev/null 2> "$tmp/err"
