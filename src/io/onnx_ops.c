@@ -55,22 +55,11 @@ static const char *weight_name(ox *o, const cr_node *p)
 
 static bool is4(const cr_node *n) { return n->shape.ndim == 4; }
 
-/* The weight under a kernel: k itself, or the weight a chain of reshapes
- * views (1-D layers see [k, c, m] as [k, 1, c, m]: the same floats); NULL
- * when k is computed otherwise. */
-static const cr_node *kernel_param(const cr_node *k)
-{
-    while (k && k->kind == CR_NODE_OP && k->op && !strcmp(k->op->name, "reshape") &&
-           k->n_in == 1)
-        k = k->in[0];
-    return k && k->kind == CR_NODE_PARAM && k->w ? k : NULL;
-}
-
 /* A reshape of a weight as an initializer of the reshaped shape (made on
  * first use: a convolution reads the weight's values itself). */
 static const char *reshaped_weight(ox *o, const cr_node *n)
 {
-    const cr_weight *w = kernel_param(n)->w;
+    const cr_weight *w = cr_kernel_weight(n);
     int64_t dims[CR_MAX_DIMS];
     for (int i = 0; i < n->shape.ndim; i++)
         dims[i] = n->shape.d[i];
@@ -86,7 +75,7 @@ const char *cr_ox_val(ox *o, const cr_node *n, bool nchw)
         return NULL;
     if (n->kind == CR_NODE_PARAM && !o->name[n->id])
         o->name[n->id] = (char *)weight_name(o, n);
-    if (n->kind == CR_NODE_OP && !o->name[n->id] && kernel_param(n) && !reshaped_weight(o, n))
+    if (n->kind == CR_NODE_OP && !o->name[n->id] && cr_kernel_weight(n) && !reshaped_weight(o, n))
         return NULL;
     if (!is4(n) || o->nchw[n->id] == nchw)
         return o->name[n->id];
@@ -204,9 +193,9 @@ void cr_ox_pads(const cr_conv_geom *g, int64_t pads[4])
  * input channel ci, as in ONNX's groups of dm. */
 static char *conv_weight(ox *o, const cr_node *n, bool depthwise)
 {
-    const cr_node *k = n->in[1], *p = kernel_param(k);
+    const cr_node *k = n->in[1];
     const cr_dims *s = &k->shape;
-    const cr_weight *wt = p ? p->w : NULL;
+    const cr_weight *wt = cr_kernel_weight(k);
     const char *base = wt && wt->owner ? wt->owner->name : "kernel";
     char *name = cr_ox_str(o, "%s/%s_oihw", base, wt && wt->name ? wt->name : "kernel");
     for (size_t i = 0; name && i < o->g->n_initializer; i++)
@@ -243,7 +232,7 @@ static bool emit_window(ox *o, const cr_node *n)
         return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "a folded batch norm"), false;
     const char *op = n->op->name;
     bool conv = !strcmp(op, "conv2d"), dw = !strcmp(op, "depthwise2d");
-    if ((conv || dw) && (!kernel_param(n->in[1]) || (n->n_in == 3 &&
+    if ((conv || dw) && (!cr_kernel_weight(n->in[1]) || (n->n_in == 3 &&
                                                              n->in[2]->kind != CR_NODE_PARAM)))
         return cr_ox_fail_node(o, n, CREST_E_UNSUPPORTED, "a kernel or bias that is not a weight"),
                false;
@@ -885,7 +874,7 @@ bool cr_ox_emit_op(ox *o, const cr_node *n)
         cr_ox_attr_i(o, f, "axis", 1);
         return f;
     }
-    if (!strcmp(op, "reshape") && kernel_param(n))
+    if (!strcmp(op, "reshape") && cr_kernel_weight(n))
         return true;       /* a weight viewed in another shape: made where used */
     int r = emit_layer_op(o, n);
     if (r >= 0)

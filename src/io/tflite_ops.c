@@ -55,21 +55,10 @@ static int weight_tensor(tl *t, const cr_node *p)
     return k;
 }
 
-/* The weight under a kernel: k itself, or the weight a chain of reshapes
- * views (1-D layers see [k, c, m] as [k, 1, c, m]: the same floats); NULL
- * when k is computed otherwise. */
-static const cr_node *kernel_param(const cr_node *k)
-{
-    while (k && k->kind == CR_NODE_OP && k->op && !strcmp(k->op->name, "reshape") &&
-           k->n_in == 1)
-        k = k->in[0];
-    return k && k->kind == CR_NODE_PARAM && k->w ? k : NULL;
-}
-
 /* A reshape of a weight as a constant tensor of the reshaped shape. */
 static int reshaped_weight(tl *t, const cr_node *n)
 {
-    const cr_weight *w = kernel_param(n)->w;
+    const cr_weight *w = cr_kernel_weight(n);
     int32_t shape[CR_MAX_DIMS];
     for (int i = 0; i < n->shape.ndim; i++)
         shape[i] = (int32_t)n->shape.d[i];
@@ -83,7 +72,7 @@ int cr_tl_val(tl *t, const cr_node *n)
         return -1;
     if (t->tensor[n->id] < 0 && n->kind == CR_NODE_PARAM)
         t->tensor[n->id] = weight_tensor(t, n);
-    if (t->tensor[n->id] < 0 && n->kind == CR_NODE_OP && kernel_param(n))
+    if (t->tensor[n->id] < 0 && n->kind == CR_NODE_OP && cr_kernel_weight(n))
         t->tensor[n->id] = reshaped_weight(t, n);
     if (t->tensor[n->id] < 0 && !t->err)
         t->err = cr_fail(CREST_E_INTERNAL, "TFLite: node %d of layer '%s' used before it "
@@ -341,7 +330,7 @@ static bool conv_consts(tl *t, const cr_node *n, const cr_node *bn, bool dw, int
 {
     const cr_dims *s = &n->in[1]->shape;
     int64_t kh = s->d[0], kw = s->d[1], c = s->d[2], m = s->d[3], oc = dw ? c * m : m;
-    const float *src = kernel_param(n->in[1])->w->val, *b = n->n_in == 3 ? n->in[2]->w->val : NULL;
+    const float *src = cr_kernel_weight(n->in[1])->val, *b = n->n_in == 3 ? n->in[2]->w->val : NULL;
     float *f = cr_tl_alloc(t, (size_t)(kh * kw * c * m) * sizeof *f);
     float *fb = cr_tl_alloc(t, (size_t)oc * sizeof *fb);
     double *sc = cr_tl_alloc(t, (size_t)oc * sizeof *sc);
@@ -509,7 +498,7 @@ static bool emit_window(tl *t, const cr_node *n)
     if (folded)
         return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "a folded batch norm");
     bool conv = is_op(n, "conv2d"), dw = is_op(n, "depthwise2d");
-    if ((conv || dw) && (!kernel_param(n->in[1]) || !params_only(n, 2)))
+    if ((conv || dw) && (!cr_kernel_weight(n->in[1]) || !params_only(n, 2)))
         return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "a kernel or bias that is not a weight");
     const cr_node *bn, *last = conv || dw ? fuse_after(t, n, true, &act, &bn) : n;
     int fa = fusable(act), pad, r;
@@ -1277,7 +1266,7 @@ bool cr_tl_emit(tl *t, const cr_node *n)
         return set(t, n, relu_ex(t, n, cr_tl_val(t, n->in[0])));
     if (!strcmp(op, "scale"))
         return emit_scale(t, n);
-    if (!strcmp(op, "reshape") && kernel_param(n))
+    if (!strcmp(op, "reshape") && cr_kernel_weight(n))
         return true;       /* a weight viewed in another shape: made where used */
     if ((r = emit_layer(t, n)) >= 0)
         return r > 0;
