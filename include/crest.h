@@ -694,8 +694,11 @@ bool crest_model_quantized(const crest_model *m);
 /* What crest_quantize did (or a loaded model holds): batch norms folded
  * (0 when loaded), kernels stored int8, activation ranges, and the op
  * nodes of the inference graph that run int8 and float (after a build). */
+/* int8_nodes counts the ops that run integer (on int16 activations when
+ * activations is CREST_QACT_INT16); int8_weights the kernels stored int8. */
 typedef struct crest_quant_info {
     int folded_bn, int8_weights, ranges, int8_nodes, float_nodes;
+    crest_quant_act activations;
 } crest_quant_info;
 int crest_quant_info_get(crest_model *m, crest_quant_info *out);
 

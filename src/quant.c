@@ -946,6 +946,7 @@ int crest_quant_info_get(crest_model *m, crest_quant_info *out)
     const cr_quant *q = m->quant;
     *out = (crest_quant_info){ .folded_bn = q->folded_bn, .int8_weights = q->n_w,
                                .ranges = q->n_act, .int8_nodes = q->int8_nodes,
-                               .float_nodes = q->float_nodes };
+                               .float_nodes = q->float_nodes,
+                               .activations = q->act16 ? CREST_QACT_INT16 : CREST_QACT_UINT8 };
     return CREST_OK;
 }

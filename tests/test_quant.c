@@ -168,6 +168,7 @@ static void test_quantize_close_and_reloads_bit_identical(void **state)
     crest_quant_info qi;
     assert_int_equal(crest_quant_info_get(m, &qi), CREST_OK);
     assert_int_equal(qi.folded_bn, 3);
+    assert_int_equal(qi.activations, CREST_QACT_UINT8);
     assert_int_equal(qi.int8_weights, 5);   /* c1, dw, pw, hidden, preds */
     /* conv, depthwise, 1x1 conv, add, max pool, average pool, global pool,
      * two Dense: all int8; the softmax stays float */
@@ -304,6 +305,7 @@ static void test_int16_activations(void **state)
     assert_int_equal(crest_quant_info_get(m, &qi), CREST_OK);
     assert_int_equal(qi.int8_nodes, 9);   /* as with uint8: every op but the softmax */
     assert_int_equal(qi.float_nodes, 1);
+    assert_int_equal(qi.activations, CREST_QACT_INT16);
     assert_true(m->quant->act16);
     for (int i = 0; i < m->quant->n_act; i++)
         assert_int_equal(m->quant->act[i].z, 0);

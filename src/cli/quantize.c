@@ -48,7 +48,7 @@ static const cli_opt quantize_options[] = {
               "convolution, when inputs are not 8-bit pixels)" },
     { CLI_FLAG_OPT(T, "--json", json),
       .help = "one JSON object: out, samples, folded_batch_norms, int8_weights,\n"
-              "int8_ops, float_ops, weights_bytes, float_weights_bytes" },
+              "activations, int8_ops (ops run integer), float_ops, weights_bytes, float_weights_bytes" },
     { CLI_CUSTOM_LAYERS_OPT(T, custom_layers) },
     { CLI_INT_OPT(T, "--threads", threads, 1, 256), .arg = "T",
       .help = "worker threads (default: the cores)" },
@@ -151,12 +151,14 @@ static void report(const quant_opts *o, crest_model *m, size_t samples, long lon
     crest_quant_info qi;
     long long qbytes = shard_bytes(o->out);
     crest_quant_info_get(m, &qi);
+    const char *act = qi.activations == CREST_QACT_INT16 ? "int16" : "uint8";
     if (o->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "out", o->out);
         cJSON_AddNumberToObject(j, "samples", (double)samples);
         cJSON_AddNumberToObject(j, "folded_batch_norms", qi.folded_bn);
         cJSON_AddNumberToObject(j, "int8_weights", qi.int8_weights);
+        cJSON_AddStringToObject(j, "activations", act);
         cJSON_AddNumberToObject(j, "int8_ops", qi.int8_nodes);
         cJSON_AddNumberToObject(j, "float_ops", qi.float_nodes);
         cJSON_AddNumberToObject(j, "weights_bytes", (double)qbytes);
@@ -170,7 +172,8 @@ static void report(const quant_opts *o, crest_model *m, size_t samples, long lon
     }
     printf("calibrated on %zu samples of %s; %d batch norm%s folded; %d kernels int8\n", samples,
            o->calibrate, qi.folded_bn, qi.folded_bn == 1 ? "" : "s", qi.int8_weights);
-    printf("inference: %d ops int8, %d float\n", qi.int8_nodes, qi.float_nodes);
+    printf("inference: %d ops integer (%s activations), %d float\n", qi.int8_nodes, act,
+           qi.float_nodes);
     printf("saved: %s (weights %lld bytes; float32: %lld bytes)\n", o->out, qbytes, fbytes);
 }
 

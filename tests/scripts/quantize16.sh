@@ -33,6 +33,7 @@ NT=1000 NCAL=200 FLOOR=985
 "$C" quantize "$tmp/m" --calibrate fashion-mnist:train --samples $NCAL --activations int16 \
   --out "$tmp/m16" --json > "$tmp/q.json" 2> "$tmp/err" || die "quantize --activations int16: $(cat "$tmp/err")"
 cat "$tmp/q.json"
+[ "$(jget activations < "$tmp/q.json")" = int16 ] || die "quantize --json: activations is not int16"
 [ "$(jget float_ops < "$tmp/q.json")" = 1 ] || die "int16: every op but the softmax should run integer"
 grep -q '"activations_dtype":"int16"' "$tmp/m16/model.json" || die "int16 not recorded in model.json"
 "$C" predict "$tmp/m" --data fashion-mnist:test --limit $NT --json > "$tmp/mf.json"
@@ -59,8 +60,9 @@ cmp -s "$tmp/y1.f32" "$tmp/y2.f32" || die "int16 infer: 1 and 2 threads (or batc
 "$C" evaluate "$tmp/m16" --data fashion-mnist:test --limit 50 --json > /dev/null || die "evaluate int16"
 "$C" bench "$tmp/m16" --iters 2 --json > /dev/null || die "bench int16"
 # a uint8 folder still loads (no activations_dtype: uint8) and runs uint8
-"$C" quantize "$tmp/m" --calibrate fashion-mnist:train --samples 16 --out "$tmp/m8" > /dev/null 2>&1 ||
+"$C" quantize "$tmp/m" --calibrate fashion-mnist:train --samples 16 --out "$tmp/m8" > "$tmp/q8.txt" 2>&1 ||
   die "quantize uint8"
+grep -q "ops integer (uint8 activations)" "$tmp/q8.txt" || die "quantize: the summary does not name uint8 activations"
 grep -q '"activations_dtype":"uint8"' "$tmp/m8/model.json" || die "uint8 not recorded"
 sed -i 's/"activations_dtype":"uint8",//' "$tmp/m8/model.json"
 "$C" infer "$tmp/m8" --input "$tmp/x.f32" --shape 3,224,224,3 --out "$tmp/y8.f32" 2> "$tmp/err" ||
