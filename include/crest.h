@@ -172,6 +172,10 @@ void crest_model_free(crest_model *m);
 
 /* Number of classes / width of the model's output (0 before it is built). */
 int64_t crest_model_output_size(const crest_model *m);
+/* The output's shape without the batch (Keras' model.output_shape[1:]):
+ * rank 0 before the model is built, CREST_DIM_NONE where it follows an
+ * unknown input dimension not yet set by crest_model_set_input_shape. */
+crest_dims crest_model_output_shape(const crest_model *m);
 /* The input shape as declared (Keras' model.input_shape without the batch):
  * CREST_DIM_NONE where it is unknown. Several inputs: [total values]. */
 crest_dims crest_model_input_shape(const crest_model *m);

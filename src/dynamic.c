@@ -63,6 +63,7 @@ int cr_model_set_declared(crest_model *m)
 {
     m->dynamic = cr_dims_unknown(&m->in_shape);
     m->out_dynamic = false;
+    m->out_none = 0;
     if (!m->dynamic) {
         m->feed = m->in_shape;
         m->fed = true;
@@ -161,6 +162,10 @@ int cr_model_build_dynamic(crest_model *m, cr_graph **gout, cr_node **out)
             }
     }
     m->out_dynamic = !cr_dims_eq(&o->shape, &o2->shape);
+    m->out_none = 0;
+    for (int k = 1; k < o->shape.ndim && k < o2->shape.ndim && k < 32; k++)
+        if (o->shape.d[k] != o2->shape.d[k])
+            m->out_none |= 1u << k;
     /* back to the data's shape, if one was given */
     m->feed = fed ? feed : placeholder(&m->in_shape, tries[t]);
     m->fed = fed;

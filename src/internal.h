@@ -661,6 +661,7 @@ struct crest_model {
     bool dynamic;                 /* in_shape has a CREST_DIM_NONE */
     bool fed;                     /* feed holds the data's shape */
     bool out_dynamic;             /* output 0 follows an unknown dimension */
+    unsigned out_none;            /* bit k: output 0's dimension k (0: batch) does */
     cr_dims feed;                 /* the sample shape graphs are traced / planned at */
     crest_layer **layers;
     int n_layers, cap_layers;

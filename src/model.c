@@ -452,6 +452,20 @@ int64_t crest_model_output_size(const crest_model *m)
     return m ? m->out_size : 0;
 }
 
+crest_dims crest_model_output_shape(const crest_model *m)
+{
+    crest_dims d = { 0 };
+    if (!m || !m->infer.out || m->infer.out->shape.ndim < 1)
+        return d;
+    const cr_dims *s = &m->infer.out->shape;
+    d.ndim = s->ndim - 1;
+    for (int i = 1; i < s->ndim; i++) {
+        bool none = !m->fed && i < 32 && (m->out_none >> i & 1u);
+        d.d[i - 1] = none ? CREST_DIM_NONE : s->d[i];
+    }
+    return d;
+}
+
 crest_dims crest_model_input_shape(const crest_model *m)
 {
     crest_dims d = { 0 };

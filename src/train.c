@@ -48,12 +48,30 @@ int crest_compile(crest_model *m, const crest_compile_opts *o)
 
 /* ---- batches ----------------------------------------------------------- */
 
+/* Class labels score a vector of class scores per sample (or [1, 1, K]),
+ * not an image or a sequence (Keras' sparse cross-entropy refuses the
+ * shapes too). */
+static int check_class_output(const crest_model *m, const char *what)
+{
+    crest_dims o = crest_model_output_shape(m);
+    for (int i = 0; i + 1 < o.ndim; i++)
+        if (o.d[i] != 1) {
+            char a[96];
+            return cr_fail(CREST_E_SHAPE,
+                           "%s: model '%s' outputs %s per sample, not one score per class; "
+                           "class labels need a vector",
+                           what, m->name, cr_dims_str(&o, a, sizeof a));
+        }
+    return CREST_OK;
+}
+
 static int check_data(crest_model *m, const crest_dataset *d, const char *what)
 {
+    int rc = CREST_OK;
     if (!d)
         return cr_fail(CREST_E_ARG, "%s: data set is NULL", what);
     if (m->dynamic) {   /* unknown input dimensions: planned at the data's shape */
-        int rc = cr_model_bind(m, &d->shape);
+        rc = cr_model_bind(m, &d->shape);
         if (rc)
             return cr_wrap(rc, "%s", what);
     } else if (!cr_dims_eq(&d->shape, &m->in_shape) &&
@@ -64,6 +82,8 @@ static int check_data(crest_model *m, const crest_dataset *d, const char *what)
                        cr_dims_str(&m->in_shape, b, sizeof b));
     }
     int64_t K = m->out_size;
+    if (d->labels && !d->y && (rc = check_class_output(m, what)))
+        return rc;
     if (m->copts.loss == CREST_SPARSE_CCE) {
         if (!d->labels)
             return cr_fail(CREST_E_ARG, "%s: the loss needs integer labels", what);

@@ -76,6 +76,11 @@ static void test_two_sizes_one_process(void **state)
     assert_int_equal(in.d[2], 3);
     assert_int_equal(crest_dims_count(in), -1);
     assert_int_equal(crest_model_output_size(m), 0);   /* follows the unknown size */
+    crest_dims os = crest_model_output_shape(m);
+    assert_int_equal(os.ndim, 3);
+    assert_int_equal(os.d[0], CREST_DIM_NONE);
+    assert_int_equal(os.d[1], CREST_DIM_NONE);
+    assert_int_equal(os.d[2], 3);
     float *y = NULL;
     crest_dims od;
     /* no shape yet: a raw call is an error saying what to do */
@@ -85,6 +90,8 @@ static void test_two_sizes_one_process(void **state)
     for (int round = 0; round < 3; round++) {
         assert_int_equal(crest_model_set_input_shape(m, crest_shape(3, 9, 13, 3)), CREST_OK);
         assert_int_equal(crest_model_output_size(m), 28 * 44 * 3);
+        os = crest_model_output_shape(m);
+        assert_true(os.ndim == 3 && os.d[0] == 28 && os.d[1] == 44 && os.d[2] == 3);
         assert_int_equal(crest_infer(m, NULL, xa, 1, 0, &y, &od), CREST_OK);
         assert_int_equal(od.d[0], 28);
         assert_int_equal(od.d[1], 44);
@@ -218,6 +225,25 @@ static void test_cut_pool_head(void **state)
     free(fb);
 }
 
+/* class labels against an image output (the upscaler of the golden
+ * model): a named shape error before any pass, at any data size (it
+ * overflowed the CLI's score buffer, sized before the data's shape). */
+static void test_labels_need_vector_output(void **state)
+{
+    (void)state;
+    crest_model *m = load("float");
+    assert_int_equal(crest_compile(m, &(crest_compile_opts){ .optimizer = crest_adam(0.01f) }),
+                     CREST_OK);
+    crest_dataset *te = images(9, 13, 2);
+    crest_metrics met;
+    assert_int_equal(crest_evaluate(m, te, 0, &met), CREST_E_SHAPE);
+    assert_non_null(strstr(crest_last_error(), "outputs [28,44,3] per sample"));
+    assert_int_equal(crest_fit(m, te, &(crest_fit_opts){ .epochs = 1, .batch_size = 4 }),
+                     CREST_E_SHAPE);
+    crest_dataset_free(te);
+    crest_model_free(m);
+}
+
 static void test_sequence_lengths(void **state)
 {
     (void)state;
@@ -313,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_two_sizes_one_process),
         cmocka_unit_test(test_quantized),
         cmocka_unit_test(test_cut_pool_head),
+        cmocka_unit_test(test_labels_need_vector_output),
         cmocka_unit_test(test_sequence_lengths),
         cmocka_unit_test(test_replan_cost_deep),
     };

@@ -310,6 +310,10 @@ typedef struct cli_scores {
 } cli_scores;
 /* One pass over ds: 0, a library error (< 0) or an exit code (> 0, printed).
  * ds needs integer labels. */
+/* EXIT_OK when m's output per sample is a vector of class scores (or
+ * [1, 1, K]); else EXIT_INPUT, the shape printed (after dir, if not
+ * NULL) and crest infer named. */
+int cli_class_output(crest_model *m, const char *cmd, const char *dir);
 int cli_score(crest_model *m, const crest_dataset *ds, bool keep_probs, cli_scores *s);
 /* Class k's precision, recall, F1 and support (true samples). */
 void cli_class_scores(const cli_scores *s, int k, double *p, double *r, double *f1,

@@ -259,6 +259,8 @@ int cmd_predict(int argc, char **argv)
              : cli_model_images(r.m, "predict", o.preprocess, o.image_size);
     if (!rc)
         err = fix_unknown_size(r.m);
+    if (!rc && !err)
+        rc = cli_class_output(r.m, "predict", p.pos[0]);
     if (!rc && !err) {
         r.K = (int)crest_model_output_size(r.m);
         r.per = (size_t)crest_dims_count(crest_model_feed_shape(r.m));

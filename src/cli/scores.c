@@ -3,12 +3,41 @@
  * the training report (one implementation for both). */
 #include "cli.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+
+int cli_class_output(crest_model *m, const char *cmd, const char *dir)
+{
+    crest_dims o = crest_model_output_shape(m);
+    bool vector = true;
+    for (int i = 0; i + 1 < o.ndim; i++)
+        vector = vector && o.d[i] == 1;
+    if (vector)
+        return EXIT_OK;
+    char s[160] = "";
+    for (int i = 0, n = 0; i < o.ndim && n < (int)sizeof s - 24; i++)
+        n += o.d[i] == CREST_DIM_NONE ? snprintf(s + n, sizeof s - (size_t)n, "%sNone", i ? ", " : "")
+                                      : snprintf(s + n, sizeof s - (size_t)n, "%s%lld", i ? ", " : "",
+                                                 (long long)o.d[i]);
+    fprintf(stderr, "crest %s: %s%sthe model's output per sample is [%s], not class "
+                    "probabilities; crest infer writes raw outputs\n", cmd, dir ? dir : "",
+            dir ? ": " : "", s);
+    return EXIT_INPUT;
+}
 
 int cli_score(crest_model *m, const crest_dataset *ds, bool keep_probs, cli_scores *s)
 {
     *s = (cli_scores){ 0 };
     s->n = crest_dataset_size(ds);
+    /* an input of unknown size: the output's size follows the data's */
+    if (crest_dims_count(crest_model_input_shape(m)) < 0) {
+        int err = crest_model_set_input_shape(m, crest_dataset_sample_shape(ds));
+        if (err)
+            return err;
+    }
+    int rc = cli_class_output(m, "evaluate", NULL);
+    if (rc)
+        return rc;
     s->K = (int)crest_model_output_size(m);
     size_t K = (size_t)s->K;
     float *probs = malloc((s->n ? s->n : 1) * K * sizeof *probs);

@@ -98,6 +98,14 @@ expect_fail 3 "'bogus' is not none" "$C" predict "$M" "$IMG/flower.jpg" --prepro
 expect_fail 3 "takes 224x224 images only" "$C" predict "$M" "$IMG/flower.jpg" --preprocess tf --image-size 100x100
 expect_fail 3 "unknown \(None\): give --image-size" \
   "$C" predict "$ROOT/tests/golden/dynamic/float" "$IMG/flower.jpg" --preprocess rescale
+# an image-to-image model (the golden upscaler: [None, None, 3] in and out)
+# has no class probabilities: predict and evaluate say so (evaluate wrote
+# past its score buffer, sized before the data's shape)
+D="$ROOT/tests/golden/dynamic/float"
+expect_fail 3 "output per sample is \[56, 36, 3\], not class probabilities; crest infer" \
+  "$C" predict "$D" "$IMG/flower.jpg" --preprocess rescale --image-size 16x11
+expect_fail 3 "output per sample is \[56, 36, 3\], not class probabilities" \
+  "$C" evaluate "$D" --data "$tmp/set" --preprocess rescale --image-size 16x11
 "$C" train --data penguins --label species --out "$tmp/peng" --epochs 1 > /dev/null 2> "$tmp/err" || die "train penguins: $(tail -2 "$tmp/err")"
 expect_fail 3 "not an image" "$C" predict "$tmp/peng" "$IMG/flower.jpg" --preprocess rescale
 expect_fail 2 "is for" "$C" evaluate "$tmp/peng" --data penguins --label species --preprocess rescale
