@@ -189,6 +189,22 @@ else
   die "esrgan: quantize: $(tail -2 "$tmp/err")"
 fi
 
+# 3e. the other pretrained backbone, nsfwjs' InceptionV3 (Keras functional:
+#     Concatenate, 3x3 average pooling over SAME padding, max pooling; 299x299;
+#     its float export is in 1.), quantized on two photos (--preprocess tf),
+#     on noise in [-1, 1] (tflite_export.sh 3e): ONNX Runtime within 1e-5
+#     (seen 6e-8)
+if [ -f "$INCV3/model.json" ]; then
+  rand_f32 "$tmp/x299n.f32" $((2 * 299 * 299 * 3)) -1 1 7
+  if "$C" quantize "$INCV3" --calibrate "$tmp/photos" --preprocess tf --out "$tmp/inc8" > /dev/null 2> "$tmp/err"; then
+    verify inception_v3_int8 "$tmp/inc8" 2 "$tmp/x299n.f32" 299,299,3
+  else
+    die "inception_v3: quantize: $(tail -2 "$tmp/err")"
+  fi
+else
+  die "$INCV3 missing (bash tools/setup.sh)"
+fi
+
 # 4. feature columns are not exportable: a clear refusal, nothing written,
 #    from the float model and from its quantized form
 if "$C" train --data penguins --label species --epochs 1 --out "$tmp/peng" > /dev/null 2> "$tmp/err"; then

@@ -190,6 +190,23 @@ else
   die "$ESR missing (bash tools/setup.sh)"
 fi
 
+# 3e. the other pretrained backbone, nsfwjs' InceptionV3 (Keras functional:
+#     Concatenate, 3x3 average pooling over SAME padding, max pooling; 299x299),
+#     float and quantized on two photos (--preprocess tf), on noise in [-1, 1]:
+#     LiteRT within 1e-5 (float) and one step of the int8 softmax (seen 3.9e-4)
+INC="$CREST_DATA/models/inception_v3"
+if [ -f "$INC/model.json" ]; then
+  rand_f32 "$tmp/x299n.f32" $((2 * 299 * 299 * 3)) -1 1 7
+  NO_ARMNN=1 verify inception_v3 "$INC" 2 "$tmp/x299n.f32" 299,299,3
+  if "$C" quantize "$INC" --calibrate "$tmp/photos" --preprocess tf --out "$tmp/inc8" > /dev/null 2> "$tmp/err"; then
+    TOL=0.00390625 NO_ARMNN=1 verify inception_v3_int8 "$tmp/inc8" 2 "$tmp/x299n.f32" 299,299,3
+  else
+    die "inception_v3: quantize: $(tail -2 "$tmp/err")"
+  fi
+else
+  die "$INC missing (bash tools/setup.sh)"
+fi
+
 # 4. feature columns are not exportable: a clear refusal, nothing written
 if "$C" train --data penguins --label species --epochs 1 --out "$tmp/peng" > /dev/null 2> "$tmp/err"; then
   "$C" export "$tmp/peng" --format tflite --out "$tmp/peng.tflite" > /dev/null 2> "$tmp/err"
