@@ -50,20 +50,20 @@ print(int((a.argmax(1) == b.argmax(1)).sum()))"
 check() {
   local name="$1" d="$2" n="$3" x="$4" shape="$5" k="$6" tol="$7" out="$tmp/$1.tflite" l r
   "$C" export "$d" --format tflite --out "$out" > /dev/null 2> "$tmp/err" ||
-    { die "$name: export: $(head -c 300 "$tmp/err")"; return; }
+    { die "$name: export: $(head -c 300 "$tmp/err")"; return 1; }
   (cd "$ROOT/tests/tflite" && $PY q16_params.py "$out" "$d") > "$tmp/par" 2>&1 ||
-    { die "$name: $(tail -1 "$tmp/par")"; return; }
+    { die "$name: $(tail -1 "$tmp/par")"; return 1; }
   "$C" infer "$d" --input "$x" --shape "$n,$shape" --out "$tmp/$name.ref" 2> "$tmp/err" ||
-    { die "$name: crest infer: $(head -c 300 "$tmp/err")"; return; }
+    { die "$name: crest infer: $(head -c 300 "$tmp/err")"; return 1; }
   l="$(node "$LITERT" "$out" "$x" "$n" "$tmp/$name.ref" "$tol" "$tmp/$name.lrt" 2> "$tmp/err")" ||
-    { die "$name: LiteRT is not within $tol of crest: $l $(grep -v '^INFO\|^WARN' "$tmp/err" | head -c 300)"; return; }
+    { die "$name: LiteRT is not within $tol of crest: $l $(grep -v '^INFO\|^WARN' "$tmp/err" | head -c 300)"; return 1; }
   local same; same=$(top1 "$tmp/$name.ref" "$tmp/$name.lrt" "$k")
-  [ "$same" = "$n" ] || die "$name: LiteRT's top class is crest's on $same of $n inputs"
+  [ "$same" = "$n" ] || { die "$name: LiteRT's top class is crest's on $same of $n inputs"; return 1; }
   r="$($PY "$ROOT/tests/tflite/armnn_compare.py" "$out" "$x" "$n" "$tmp/$name.ref" $STEP 2> "$tmp/err")"
   case $? in
     0) r="armnn $r" ;;
     3) r="Arm NN: unsupported ($(grep -v Skipped "$tmp/err" | grep -o 'Unsupported data type[^.]*' | head -1))" ;;
-    *) die "$name: Arm NN disagrees with crest: $r $(grep -v Skipped "$tmp/err" | head -c 300)" ;;
+    *) die "$name: Arm NN disagrees with crest: $r $(grep -v Skipped "$tmp/err" | head -c 300)"; return 1 ;;
   esac
   echo "ok $name: $(cat "$tmp/par"); litert $l, top-1 $same/$n; $r; $(stat -c %s "$out") bytes"
 }
@@ -87,11 +87,16 @@ if "$C" train --data fashion-mnist --hidden 16 --epochs 1 --limit 2000 --seed 1 
       --out "$tmp/mlp_$a" > /dev/null 2> "$tmp/err" || die "mlp: quantize $a: $(tail -2 "$tmp/err")"
   done
   fm "$tmp/x784.f32" $NM 28
-  check mlp16 "$tmp/mlp_int16" $NM "$tmp/x784.f32" 784 10 $(awk -v s=$STEP 'BEGIN { print 2 * s }')
-  $PY "$ROOT/tests/tflite/ops.py" "$tmp/mlp16.tflite" > "$tmp/ops" 2>&1
-  [ "$(tr '\n' ' ' < "$tmp/ops")" = "RESHAPE float32 QUANTIZE float32 FULLY_CONNECTED int16 DEQUANTIZE int16 FULLY_CONNECTED float32 SOFTMAX float32 " ] ||
-    die "mlp16: operators $(tr '\n' ' ' < "$tmp/ops")"
-  size mlp16 "$tmp/mlp_uint8"
+  check mlp16 "$tmp/mlp_int16" $NM "$tmp/x784.f32" 784 10 $(awk -v s=$STEP 'BEGIN { print 2 * s }') && {
+    $PY "$ROOT/tests/tflite/ops.py" "$tmp/mlp16.tflite" > "$tmp/ops" 2>&1
+    [ "$(tr '\n' ' ' < "$tmp/ops")" = "RESHAPE float32 QUANTIZE float32 FULLY_CONNECTED int16 DEQUANTIZE int16 FULLY_CONNECTED float32 SOFTMAX float32 " ] ||
+      die "mlp16: operators $(tr '\n' ' ' < "$tmp/ops")"
+    size mlp16 "$tmp/mlp_uint8"
+    # the comparison sees a wrong bias: the same file with its biases doubled
+    (cd "$ROOT/tests/tflite" && $PY q16_params.py "$tmp/mlp16.tflite" - --biases-times 2 "$tmp/bad.tflite") &&
+      [ -s "$tmp/bad.tflite" ] || die "mlp16: could not write the doubled-bias copy"
+    node "$LITERT" "$tmp/bad.tflite" "$tmp/x784.f32" $NM "$tmp/mlp16.ref" "$(awk -v s=$STEP 'BEGIN { print 2 * s }')" \
+      > /dev/null 2>&1 && die "mlp16: LiteRT agrees with crest on a file with doubled biases"; }
 else
   die "MLP training: $(tail -2 "$tmp/err")"
 fi
@@ -104,11 +109,11 @@ if "$C" train --base "$MOB" --data fashion-mnist --limit 2000 --epochs 10 --seed
       --out "$tmp/m_$a" > /dev/null 2> "$tmp/err" || die "mobilenet: quantize $a: $(tail -2 "$tmp/err")"
   done
   fm "$tmp/x224.f32" $NR 224
-  check mnv2_head16 "$tmp/m_int16" $NR "$tmp/x224.f32" 224,224,3 10 $STEP
-  $PY "$ROOT/tests/tflite/ops.py" "$tmp/mnv2_head16.tflite" > "$tmp/ops" 2>&1
-  [ "$(grep -c int16 "$tmp/ops")" -ge 60 ] && [ "$(grep -c float32 "$tmp/ops")" -le 5 ] ||
-    die "mnv2_head16: not int16 throughout: $(sort "$tmp/ops" | uniq -c | tr '\n' ' ')"
-  size mnv2_head16 "$tmp/m_uint8"
+  check mnv2_head16 "$tmp/m_int16" $NR "$tmp/x224.f32" 224,224,3 10 $STEP && {
+    $PY "$ROOT/tests/tflite/ops.py" "$tmp/mnv2_head16.tflite" > "$tmp/ops" 2>&1
+    [ "$(grep -c int16 "$tmp/ops")" -ge 60 ] && [ "$(grep -c float32 "$tmp/ops")" -le 5 ] ||
+      die "mnv2_head16: not int16 throughout: $(sort "$tmp/ops" | uniq -c | tr '\n' ' ')"
+    size mnv2_head16 "$tmp/m_uint8"; }
   expect_fail 3 "int16 activations.*ONNX" "$C" export "$tmp/m_int16" --format onnx --out "$tmp/x.onnx"
 else
   die "train the MobileNetV2 head: $(tail -2 "$tmp/err")"

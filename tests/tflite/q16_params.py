@@ -7,7 +7,10 @@ CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED on an int16 input has int8
 per-channel weights and an int64 bias whose scales are input scale x weight
 scale; every ADD on int16 sets pot_scale_int16 false (TFLite's general-scale
 int16 ADD, as crest runs it). Prints the counts; exit 1 on the first
-mismatch."""
+mismatch.
+
+q16_params.py M.tflite DIR16 --biases-times F OUT.tflite: a copy of M whose
+int64 biases are multiplied by F (the tests' proof that a wrong bias shows)."""
 import json
 import struct
 import sys
@@ -52,6 +55,19 @@ def check_weighted(buf, ts, op, name):
         fail("%s: bias scales are not input x weight scales" % name)
 
 
+def scale_biases(path, factor, out):
+    buf = bytearray(open(path, "rb").read())
+    model = Table(bytes(buf), struct.unpack_from("<I", buf, 0)[0])
+    bufs = model.tables(4)
+    for t in model.tables(2)[0].tables(0):
+        b = t.scalar(2, "I")
+        if t.scalar(1, "b") == INT64 and b:
+            at, n = bufs[b]._vector(0)
+            v = np.frombuffer(bytes(buf[at:at + n]), "<i8") * int(factor)
+            buf[at:at + n] = v.astype("<i8").tobytes()
+    open(out, "wb").write(bytes(buf))
+
+
 def main(path, folder):
     buf = open(path, "rb").read()
     scales = {np.float32(v[0]) for v in
@@ -89,4 +105,7 @@ def main(path, folder):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    if len(sys.argv) == 6 and sys.argv[3] == "--biases-times":
+        scale_biases(sys.argv[1], sys.argv[4], sys.argv[5])
+    else:
+        main(sys.argv[1], sys.argv[2])
