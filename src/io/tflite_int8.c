@@ -74,8 +74,9 @@ int cr_tl_val_q(tl *t, const cr_node *n)
         p = cr_tl_qpar(t, n->in[0]);   /* src/fuse.c moved it into the conv after it: */
     if (!p)                            /* crest pads the quantized input with its zero point */
         return -1;
-    int y = cr_tl_qtensor(t, cr_tl_str(t, "%s_%s", t->t[k].name, cr_tl_qver(t, 8, 16) == 8 ?
-                                       "int8" : "int16"), &n->shape, p->s, cr_tl_zero(t, p));
+    int y = cr_tl_qtensor(t, cr_tl_str(t, "%s_%s", t->t[k].name,
+                                       t->qtype == TFL_INT16 ? "int16" : "int8"),
+                          &n->shape, p->s, cr_tl_zero(t, p));
     if (y < 0 || !cr_tl_op(t, TFL_QUANTIZE, cr_tl_qver(t, 1, 2), &k, 1, y, NULL))
         return -1;
     return t->other[n->id] = y;
