@@ -510,7 +510,7 @@ static bool emit_window(tl *t, const cr_node *n)
     bool conv = is_op(n, "conv2d"), dw = is_op(n, "depthwise2d");
     if ((conv || dw) && (!cr_kernel_weight(n->in[1]) || !params_only(n, 2)))
         return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "a kernel or bias that is not a weight");
-    const cr_node *bn, *last = conv || dw ? fuse_after(t, n, true, &act, &bn) : n;
+    const cr_node *bn = NULL, *last = conv || dw ? fuse_after(t, n, true, &act, &bn) : n;
     int fa = fusable(act), pad, r;
     if (t->q && !bn && fa >= 0 && (r = window_int8(t, n, last, &g, fa)) != 0)
         return r > 0;
