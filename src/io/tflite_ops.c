@@ -818,34 +818,41 @@ static int add_int8(tl *t, const cr_node *n)
            ? 1 : -1;
 }
 
+/* A pool (code: MAX_POOL_2D or AVERAGE_POOL_2D) over the whole image of
+ * int8 tensor x (shape s) keeping its parameters, RESHAPE'd to [batch, c]
+ * when n drops the spatial axes: crest's int8 global max pooling, and its
+ * int16 global average pooling (TFLite's int16 average pool, crest's q16 one). */
+static int whole_pool_int8(tl *t, const cr_node *n, int code, int x, const int32_t *s)
+{
+    tl_opts o = whole_pool(s);
+    int y = same_quant(t, cr_tl_tensor(t, cr_tl_str(t, "%s/pool_%d", n->layer ? n->layer : "v", t->n_t),
+                                       (int32_t[]){ 1, 1, 1, s[3] }, 4, true, TFL_FLOAT32), x);
+    if (!cr_tl_op(t, code, cr_tl_qver(t, 2, 3), &x, 1, y, &o))
+        return -1;
+    int z = n->shape.ndim == 4 ? y : same_params(t, n, y);
+    return z == y ? y : cr_tl_reshape(t, y, shape_of(t, z), 2, z);
+}
+
 /* Global average pooling of int8 tensor x (shape s) as crest's int8 graph
  * runs it: MEAN to its calibrated parameters po; with int16 activations
- * AVERAGE_POOL_2D over the whole image keeping x's scale (TFLite's int16
- * average pool, crest's q16 one), RESHAPE'd to [batch, c] if n is 2-D. */
+ * AVERAGE_POOL_2D keeping x's scale (whole_pool_int8). */
 static int gavg_int8(tl *t, const cr_node *n, int x, const int32_t *s, const cr_qact *po)
 {
-    const char *base = n->layer ? n->layer : "v";
-    if (t->qtype == TFL_INT16) {
-        tl_opts o = whole_pool(s);
-        int y = same_quant(t, cr_tl_tensor(t, cr_tl_str(t, "%s/avgpool_%d", base, t->n_t),
-                                           (int32_t[]){ 1, 1, 1, s[3] }, 4, true, TFL_FLOAT32), x);
-        if (!cr_tl_op(t, TFL_AVERAGE_POOL_2D, 3, &x, 1, y, &o))
-            return -1;
-        int z = n->shape.ndim == 4 ? y : same_params(t, n, y);
-        return z == y ? y : cr_tl_reshape(t, y, shape_of(t, z), 2, z);
-    }
+    if (t->qtype == TFL_INT16)
+        return whole_pool_int8(t, n, TFL_AVERAGE_POOL_2D, x, s);
     int k = cr_tl_const_i32(t, cr_tl_str(t, "axes_%d", t->n_t), (int32_t[]){ 1, 2 }, 2);
     tl_opts o = cr_tl_opts(TFL_OPT_REDUCER);
     cr_tl_opt_b(&o, 0, n->shape.ndim == 4);
-    int y = cr_tl_qtensor(t, cr_tl_str(t, "%s/mean_%d", base, t->n_t), &n->shape, po->s,
-                          cr_tl_zero(t, po));
+    int y = cr_tl_qtensor(t, cr_tl_str(t, "%s/mean_%d", n->layer ? n->layer : "v", t->n_t),
+                          &n->shape, po->s, cr_tl_zero(t, po));
     return cr_tl_op(t, TFL_MEAN, 2, (int[]){ x, k }, 2, y, &o) ? y : -1;
 }
 
 /* The ops of a quantized model that run on an int8 value as crest's int8
  * graph runs them (src/quant_graph.c): add; and, on an int8 input, reshape,
- * flatten, relu, relu6, zero padding and max pooling (the output keeps the
- * input's parameters) and global average pooling (gavg_int8). 1: done,
+ * flatten, relu, relu6, zero padding, max pooling and global max pooling
+ * (the output keeps the input's parameters) and global average pooling
+ * (gavg_int8). 1: done,
  * 0: n stays float, -1: an error. */
 static int emit_int8(tl *t, const cr_node *n)
 {
@@ -873,6 +880,8 @@ static int emit_int8(tl *t, const cr_node *n)
     const cr_qact *po = cr_tl_qpar(t, n);
     if (!strcmp(op, "global_avgpool") && po && n->in[0]->shape.ndim == 4)
         return set(t, n, gavg_int8(t, n, x, s, po)) ? 1 : -1;
+    if (!strcmp(op, "global_maxpool") && n->in[0]->shape.ndim == 4)
+        return set(t, n, whole_pool_int8(t, n, TFL_MAX_POOL_2D, x, s)) ? 1 : -1;
     return 0;
 }
 
