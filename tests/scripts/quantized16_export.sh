@@ -6,15 +6,17 @@
 # int64 in units of input x weight scale, ADD the general-scale int16 one)
 # and LiteRT.js runs it with the same top class as crest's int16 model on
 # real Fashion-MNIST images, its probabilities within one int16 step
-# (1/32768) of crest's for the MobileNetV2 head model of quantize16.sh
-# (seen: 1.2e-7: LiteRT gives crest's int16 codes at every convolution,
-# ADD and pooling) and within four for an MLP (seen: 3.7e-5, 4.9e-5 with
-# the sanitizers' sizes): LiteRT's int16 FULLY_CONNECTED requantizes with
-# the full 31-bit multiplier where crest's q16 gemm (as TFLite's reference
-# int64 rescaling) rounds it to 16 bits, so about one hidden code in 17 is
-# one step apart (190 of 3,200 on 200 images; none with the 31-bit form). Arm NN 20.08 has no int64 tensors: the file is reported
-# unsupported there (exit 3 of its runner), never wrong. The ONNX export
-# still refuses such a model.
+# (1/32768) of crest's for the MobileNetV2 head model of quantize16.sh and
+# the same backbone with global max pooling (seen: 1.2e-7, 1.8e-7: float
+# rounding only, LiteRT's convolutions, ADDs and poolings round as crest's)
+# and within four for an MLP (seen: 3.7e-5, 4.9e-5 with the sanitizers'
+# sizes): LiteRT's int16 FULLY_CONNECTED requantizes with the full 31-bit
+# multiplier where crest's q16 gemm (as TFLite's reference int64
+# rescaling) rounds it to 16 bits, so about one hidden code in 17 is one
+# step apart (190 of 3,200 on 200 images; none with the 31-bit form). Arm
+# NN 20.08 has no int64 tensors: the file is reported unsupported there
+# (exit 3 of its runner), never wrong. The ONNX export still refuses such
+# a model.
 . "$(dirname "$0")/common.bash"
 [ -f "$CREST_DATA/fashion-mnist/t10k-images-idx3-ubyte" ] || { echo "FAIL: no fashion-mnist: run tools/setup.sh"; exit 1; }
 PY=/usr/bin/python3
@@ -117,6 +119,18 @@ if "$C" train --base "$MOB" --data fashion-mnist --limit 2000 --epochs 10 --seed
   expect_fail 3 "int16 activations.*ONNX" "$C" export "$tmp/m_int16" --format onnx --out "$tmp/x.onnx"
 else
   die "train the MobileNetV2 head: $(tail -2 "$tmp/err")"
+fi
+
+# 3. the same backbone with global max pooling (MAX_POOL_2D over the image, int16)
+if "$C" train --base "$MOB" --data fashion-mnist --limit 2000 --epochs 3 --seed 1 --pooling max \
+     --cache "$CACHE" --out "$tmp/mx" > /dev/null 2> "$tmp/err" &&
+   "$C" quantize "$tmp/mx" --calibrate fashion-mnist:train --samples $NS --activations int16 \
+     --out "$tmp/mx_int16" > /dev/null 2> "$tmp/err"; then
+  check mnv2_max16 "$tmp/mx_int16" $NR "$tmp/x224.f32" 224,224,3 10 $STEP &&
+    { $PY "$ROOT/tests/tflite/ops.py" "$tmp/mnv2_max16.tflite" | grep -q "^MAX_POOL_2D int16" ||
+        die "mnv2_max16: no int16 MAX_POOL_2D"; }
+else
+  die "the max-pooling head: $(tail -2 "$tmp/err")"
 fi
 
 [ "$fail" = 0 ] && echo "quantized16_export: ok"
