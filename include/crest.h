@@ -629,7 +629,11 @@ int crest_model_save_onnx(crest_model *m, const char *path);
  * nothing is written then. A quantized model (crest_quantize) is written
  * int8 where crest runs it int8 (TFLite int8 = crest's uint8 - 128, kernels
  * per output channel, int32 biases), with QUANTIZE / DEQUANTIZE where float
- * ops meet int8 ones; its input and output stay float. */
+ * ops meet int8 ones; its input and output stay float. One quantized with
+ * int16 activations (CREST_QACT_INT16) is written as TFLite's 16x8: int16
+ * tensors (crest's scales, zero point 0), the same int8 kernels, int64
+ * biases, ADD with pot_scale_int16 false, global average pooling as
+ * AVERAGE_POOL_2D (the input's scale). */
 int crest_model_save_tflite(crest_model *m, const char *path);
 /* The model as a Keras 3 .keras file (model.save("m.keras")'s layout: a zip
  * of config.json in Keras 3's schema, metadata.json with crest's metadata
@@ -690,7 +694,9 @@ typedef struct crest_quant_opts {
  * quantize nodes. crest_model_save writes the int8 codes (1 byte per
  * weight) and the scales; crest_model_load reads them back. A quantized
  * model cannot be trained, nor saved as .h5 / .keras
- * (CREST_E_UNSUPPORTED); crest_model_save_onnx writes it as int8 QDQ. Errors
+ * (CREST_E_UNSUPPORTED); crest_model_save_onnx writes it as int8 QDQ
+ * (int16 activations: refused for now) and crest_model_save_tflite as int8
+ * or, with int16 activations, TFLite's 16x8. Errors
  * name the bad calibration input. */
 int crest_quantize(crest_model *m, const crest_dataset *calib, const crest_quant_opts *o);
 /* Whether m is quantized (crest_quantize, or loaded from such a folder). */

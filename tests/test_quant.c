@@ -347,8 +347,9 @@ static void test_int16_activations(void **state)
     snprintf(path, sizeof path, "%s/m.onnx", dir);
     assert_int_equal(crest_model_save_onnx(l, path), CREST_E_UNSUPPORTED);
     assert_non_null(strstr(crest_last_error(), "int16 activations"));
-    snprintf(path, sizeof path, "%s/m.tflite", dir);
-    assert_int_equal(crest_model_save_tflite(l, path), CREST_E_UNSUPPORTED);
+    snprintf(path, sizeof path, "%s/m.tflite", dir);   /* TFLite's 16x8 (quantized16_export.sh) */
+    if (crest_model_save_tflite(l, path))
+        fail_msg("%s", crest_last_error());
     /* a zero point in an int16 section is refused on load */
     snprintf(cmd, sizeof cmd, "sed -i 's/\\(\"activations\":{\"[^\"]*\":\\[[^,]*,\\)0/\\17/' "
              "%s/model.json && grep -q '\"activations\":{\"[^\"]*\":\\[[^,]*,7' %s/model.json",

@@ -94,10 +94,11 @@ enum { MODEL_VERSION = 0, MODEL_OPCODES = 1, MODEL_SUBGRAPHS = 2, MODEL_BUFFERS 
 enum { SG_TENSORS = 0, SG_INPUTS = 1, SG_OUTPUTS = 2, SG_OPS = 3 };
 enum { T_SHAPE = 0, T_TYPE = 1, T_BUFFER = 2, T_NAME = 3, T_QUANT = 4, T_SIGNATURE = 7 };
 enum { Q_SCALE = 2, Q_ZERO = 3, Q_DIM = 6 };          /* QuantizationParameters */
-enum { INT8 = 9, INT32 = 2, FLOAT32 = 0 };            /* TensorType */
+enum { INT8 = 9, INT32 = 2, FLOAT32 = 0, INT16 = 7, INT64 = 4 };   /* TensorType */
 enum { OP_OPCODE = 0, OP_INPUTS = 1, OP_OUTPUTS = 2, OP_OPT_TYPE = 3, OP_OPTS = 4 };
 enum { CONV_2D = 3, FULLY_CONNECTED = 9, MUL = 18, ADD = 0, RELU6 = 21, MEAN = 40,
-       SOFTMAX = 25, CONCATENATION = 2, TANH = 28, QUANTIZE = 114, DEQUANTIZE = 6 };
+       SOFTMAX = 25, CONCATENATION = 2, TANH = 28, QUANTIZE = 114, DEQUANTIZE = 6,
+       AVERAGE_POOL_2D = 1, RESHAPE = 22 };
 
 typedef struct tfl {
     fbr f;
@@ -362,6 +363,65 @@ static void test_int8(void **state)
     crest_model_free(m);
 }
 
+/* [6,6,3] -> Conv2D same -> ReLU6 -> AveragePooling2D 2x2 -> global
+ * average pooling -> Dense softmax, quantized with int16 activations:
+ * TFLite's 16x8: CONV_2D on int16 (int8 per-channel filter, int64 bias),
+ * both poolings AVERAGE_POOL_2D on int16 keeping the input's scale (the
+ * global one then RESHAPE'd to [1, 5]), a DEQUANTIZE before the float
+ * Dense and softmax (numbers: tests/scripts/quantized16_export.sh). */
+static void test_int16(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    char path[128];
+    snprintf(path, sizeof path, "%s/q16.tflite", tu_fixture_dir);
+    crest_model *m = NULL;
+    assert_int_equal(crest_sequential_new(&m, crest_shape(3, 6, 6, 3)), CREST_OK);
+    assert_int_equal(crest_add(m, keras("Conv2D", "{\"filters\": 5, \"kernel_size\": [3, 3], "
+                                        "\"padding\": \"same\"}")), CREST_OK);
+    assert_int_equal(crest_add(m, crest_activation(CREST_RELU6)), CREST_OK);
+    assert_int_equal(crest_add(m, keras("AveragePooling2D", "{\"pool_size\": [2, 2]}")), CREST_OK);
+    assert_int_equal(crest_add(m, crest_global_pooling2d(false, false)), CREST_OK);
+    assert_int_equal(crest_add(m, crest_dense(4, CREST_SOFTMAX)), CREST_OK);
+    float *x = malloc(N * 6 * 6 * 3 * sizeof *x);
+    assert_non_null(x);
+    for (int i = 0; i < N * 6 * 6 * 3; i++)
+        x[i] = (float)((i * 7919) % 1000) / 1000.0f;
+    crest_dataset *cal = NULL;
+    assert_int_equal(crest_dataset_new(&cal, N, crest_shape(3, 6, 6, 3), x, NULL, 0), CREST_OK);
+    assert_int_equal(crest_quantize(m, cal, &(crest_quant_opts){ .samples = N,
+                                                                 .activations = CREST_QACT_INT16 }),
+                     CREST_OK);
+    assert_int_equal(crest_model_save_tflite(m, path), CREST_OK);
+    tfl t;
+    open_tfl(&t, path);
+    assert_int_equal(count_op(&t, QUANTIZE), 1);
+    assert_int_equal(count_op(&t, CONV_2D), 1);
+    assert_int_equal(count_op(&t, AVERAGE_POOL_2D), 2);
+    assert_int_equal(count_op(&t, MEAN), 0);
+    assert_int_equal(count_op(&t, RESHAPE), 1);
+    assert_int_equal(count_op(&t, DEQUANTIZE), 1);
+    int n_q, q_dim;
+    for (uint32_t i = 0; i < vlen(&t.f, t.ops); i++) {
+        const uint8_t *op = vtab(&t.f, t.ops, i), *in = obj(&t.f, op, OP_INPUTS);
+        int code = op_code(&t, i), out = vint(&t.f, obj(&t.f, op, OP_OUTPUTS), 0);
+        int want = code == SOFTMAX || code == DEQUANTIZE || code == FULLY_CONNECTED ? FLOAT32
+                                                                                  : INT16;
+        assert_int_equal(tensor_type(&t, out, &n_q, &q_dim), want);
+        if (code == CONV_2D) {
+            assert_int_equal(tensor_type(&t, vint(&t.f, in, 0), &n_q, &q_dim), INT16);
+            assert_int_equal(tensor_type(&t, vint(&t.f, in, 1), &n_q, &q_dim), INT8);
+            assert_int_equal(n_q, 5);
+            assert_int_equal(tensor_type(&t, vint(&t.f, in, 2), &n_q, &q_dim), INT64);
+            assert_int_equal(n_q, 5);
+        }
+    }
+    free(t.raw);
+    free(x);
+    crest_dataset_free(cal);
+    crest_model_free(m);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -395,6 +455,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_inputs, tu_setup_dir, tu_teardown_dir),
         cmocka_unit_test_setup_teardown(test_same_bytes, tu_setup_dir, tu_teardown_dir),
         cmocka_unit_test_setup_teardown(test_int8, tu_setup_dir, tu_teardown_dir),
+        cmocka_unit_test_setup_teardown(test_int16, tu_setup_dir, tu_teardown_dir),
         cmocka_unit_test_setup_teardown(test_bad_arguments, tu_setup_dir, tu_teardown_dir),
         cmocka_unit_test_setup_teardown(test_out_of_memory, tu_setup_dir, tu_teardown_dir),
     };

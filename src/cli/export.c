@@ -24,7 +24,8 @@ static const cli_opt export_options[] = {
               "QuantizeLinear of scale 1, rounding as crest); tflite: a TFLite file (float32,\n"
               "builtin operators; batch norms folded into the convolutions before them,\n"
               "NHWC, batch dynamic; a model crest quantize made: int8 inside, float\n"
-              "input and output)" },
+              "input and output; with --activations int16, TFLite's 16x8: int16\n"
+              "values, int8 kernels, int64 biases; ONNX refuses those for now)" },
     { CLI_STR_OPT(export_opts, "--out", out), .arg = "PATH",
       .help = "the folder (tfjs) or file (h5, keras, onnx, tflite) written, atomically" },
     { CLI_ENUM_OPT(export_opts, "--quantize", quantize, "uint8|uint16|float16"),

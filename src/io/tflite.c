@@ -42,7 +42,8 @@ static cr_fb_ref write_buffer(cr_fb *b, const tl_buffer *x)
 {
     cr_fb_ref data = 0;
     if (x->count) {
-        size_t size = x->type == TFL_INT8 || x->type == TFL_UINT8 ? 1 : 4;
+        size_t size = x->type == TFL_INT8 || x->type == TFL_UINT8 ? 1
+                      : x->type == TFL_INT16 ? 2 : x->type == TFL_INT64 ? 8 : 4;
         uint8_t *p;
         data = cr_fb_vec(b, 1, x->count * size, 16, &p);
         for (size_t i = 0; data && i < x->count; i++) {
@@ -50,6 +51,12 @@ static cr_fb_ref write_buffer(cr_fb *b, const tl_buffer *x)
                 cr_fb_put_f32(p + 4 * i, ((const float *)x->data)[i]);
             else if (x->type == TFL_INT32)
                 cr_fb_put_u32(p + 4 * i, (uint32_t)((const int32_t *)x->data)[i]);
+            else if (x->type == TFL_INT16)
+                for (int k = 0; k < 2; k++)
+                    p[2 * i + (size_t)k] = (uint8_t)((uint16_t)((const int16_t *)x->data)[i] >> (8 * k));
+            else if (x->type == TFL_INT64)
+                for (int k = 0; k < 8; k++)   /* little-endian */
+                    p[8 * i + (size_t)k] = (uint8_t)((uint64_t)((const int64_t *)x->data)[i] >> (8 * k));
             else
                 p[i] = ((const uint8_t *)x->data)[i];
         }
@@ -103,8 +110,8 @@ static cr_fb_ref write_opts(cr_fb *b, const tl_opts *o)
     cr_fb_start(b);
     for (int i = 0; i < o->n_f; i++) {
         const tl_field *f = &o->f[i];
-        if (f->kind == 'b')
-            cr_fb_add_u8(b, f->id, (uint8_t)f->i, 0);
+        if (f->kind == 'b' || f->kind == 'B')
+            cr_fb_add_u8(b, f->id, (uint8_t)f->i, f->kind == 'B');
         else if (f->kind == 'i')
             cr_fb_add_i32(b, f->id, f->i, 0);
         else
@@ -255,6 +262,8 @@ static int build_graph(tl *t, crest_model *m, cr_graph *g)
         return t->err;
     if (m->quant) {     /* int8 where crest's int8 graph has it (tflite_int8.c) */
         t->q = m->quant;
+        t->qtype = m->quant->act16 ? TFL_INT16 : TFL_INT8;
+        t->zoff = m->quant->act16 ? 0 : 128;
         if (!(t->keys = cr_tl_alloc(t, (size_t)g->n * sizeof *t->keys)))
             return t->err;
         cr_graph_qkeys(g, t->keys);
@@ -321,10 +330,7 @@ int crest_model_save_tflite(crest_model *m, const char *path)
 {
     if (!m || !path)
         return cr_fail(CREST_E_ARG, "save_tflite: NULL argument");
-    int rc = cr_quant_refuse16(m, "exported to TFLite");
-    if (rc)
-        return rc;
-    rc = cr_model_build(m);
+    int rc = cr_model_build(m);
     if (!rc)
         rc = cr_check_finite(m);
     cr_fb b = { 0 };

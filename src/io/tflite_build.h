@@ -19,7 +19,8 @@
 #include <stdint.h>
 
 /* enum TensorType : byte */
-enum { TFL_FLOAT32 = 0, TFL_INT32 = 2, TFL_UINT8 = 3, TFL_INT64 = 4, TFL_BOOL = 6, TFL_INT8 = 9 };
+enum { TFL_FLOAT32 = 0, TFL_INT32 = 2, TFL_UINT8 = 3, TFL_INT64 = 4, TFL_BOOL = 6, TFL_INT16 = 7,
+       TFL_INT8 = 9 };
 
 /* enum BuiltinOperator (codes above 126 go in OperatorCode.builtin_code only) */
 enum {
@@ -61,7 +62,9 @@ enum { TFL_ACT_NONE = 0, TFL_ACT_RELU = 1, TFL_ACT_RELU6 = 3, TFL_ACT_TANH = 4 }
  *     fused_activation_function
  *   FullyConnectedOptions: fused_activation_function, weights_format
  *   SoftmaxOptions: beta; ConcatenationOptions: axis, fused_activation_function
- *   AddOptions, SubOptions, MulOptions, DivOptions: fused_activation_function
+ *   AddOptions, SubOptions, MulOptions, DivOptions: fused_activation_function;
+ *     AddOptions then pot_scale_int16 (bool, default true: int16 scales powers
+ *     of two; false: the general-scale int16 ADD, op version 3)
  *   ReshapeOptions: new_shape; ReducerOptions: keep_dims; LeakyReluOptions: alpha
  *   ResizeBilinearOptions: new_height, new_width (both unused), align_corners,
  *     half_pixel_centers
@@ -73,7 +76,8 @@ enum { TFL_ACT_NONE = 0, TFL_ACT_RELU = 1, TFL_ACT_RELU6 = 3, TFL_ACT_TANH = 4 }
 
 /* One scalar field of an options table. */
 typedef struct tl_field {
-    uint8_t id, kind;                 /* kind: 'b' byte, 'i' int32, 'f' float */
+    uint8_t id, kind;                 /* kind: 'b' byte, 'B' byte of default 1, 'i' int32,
+                                         'f' float */
     int32_t i;
     float f;
 } tl_field;
@@ -105,7 +109,8 @@ typedef struct tl_tensor {
 typedef struct tl_buffer {
     const void *data;                 /* not copied: valid until the file is packed */
     size_t count;                     /* elements */
-    uint8_t type;                     /* TFL_FLOAT32 / TFL_INT32: 4 bytes each; TFL_INT8: 1 */
+    uint8_t type;                     /* TFL_FLOAT32 / TFL_INT32: 4 bytes each; TFL_INT8: 1;
+                                         TFL_INT16: 2; TFL_INT64: 8 */
 } tl_buffer;
 
 typedef struct tl_op {
@@ -141,6 +146,10 @@ typedef struct tl {
     const cr_quant *q;
     char (*keys)[160];
     int *other;
+    /* the activations' TFLite type: TFL_INT8 (crest's uint8 minus zoff =
+     * 128) or, for int16 activations (TFLite's 16x8), TFL_INT16 (zoff 0) */
+    uint8_t qtype;
+    int32_t zoff;
 } tl;
 
 /* ---- building blocks (tflite_model.c) ---- */
@@ -165,12 +174,21 @@ bool cr_tl_op(tl *t, int code, int version, const int *in, int n_in, int out,
 tl_opts cr_tl_opts(uint8_t type);
 void cr_tl_opt_i(tl_opts *o, int id, int32_t v);
 void cr_tl_opt_b(tl_opts *o, int id, int8_t v);
+void cr_tl_opt_b1(tl_opts *o, int id, int8_t v);      /* a bool of schema default true */
 void cr_tl_opt_f(tl_opts *o, int id, float v);
 
-/* ---- int8 tensors of a quantized model (tflite_int8.c) ---- */
+/* ---- int8 / int16 tensors of a quantized model (tflite_int8.c) ---- */
 /* TFLite int8 is crest's uint8 shifted: q - 128, zero point z - 128, same
- * scale. The calibrated parameters of node n's value, or NULL. */
+ * scale; int16 activations are crest's as they are (zero point 0). "int8"
+ * below means t->qtype. The calibrated parameters of node n's value, or
+ * NULL. */
 const cr_qact *cr_tl_qpar(const tl *t, const cr_node *n);
+/* Whether tensor k is a quantized activation (of type t->qtype). */
+bool cr_tl_isq(const tl *t, int k);
+/* TFLite's zero point for crest's parameters p. */
+int32_t cr_tl_zero(const tl *t, const cr_qact *p);
+/* An op's version: v8 with int8 activations, v16 with int16 ones. */
+int cr_tl_qver(const tl *t, int v8, int v16);
 /* An int8 tensor of crest shape s with scale sc and TFLite zero point z. */
 int cr_tl_qtensor(tl *t, const char *name, const cr_dims *s, float sc, int32_t z);
 /* n's value as int8: the tensor it is, or one QUANTIZE made from its float
@@ -178,7 +196,8 @@ int cr_tl_qtensor(tl *t, const char *name, const cr_dims *s, float sc, int32_t z
 int cr_tl_val_q(tl *t, const cr_node *n);
 /* n's value as float: a DEQUANTIZE of int8 tensor k (made once). */
 int cr_tl_dequantized(tl *t, const cr_node *n, int k);
-/* The int8 filter and int32 bias (b: float values, or NULL for zeros) of
+/* The int8 filter and int32 bias (int64 with int16 activations, as crest's
+ * 16x8 kernels hold them; b: float values, or NULL for zeros) of
  * conv2d / depthwise2d / matmul node n, its kernel quantized per output
  * channel (qw), for input scale s_in, in TFLite's layouts; false on an
  * error. */

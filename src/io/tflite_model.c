@@ -125,6 +125,7 @@ static void opt(tl_opts *o, int id, uint8_t kind, int32_t i, float f)
 
 void cr_tl_opt_i(tl_opts *o, int id, int32_t v) { opt(o, id, 'i', v, 0); }
 void cr_tl_opt_b(tl_opts *o, int id, int8_t v) { opt(o, id, 'b', v, 0); }
+void cr_tl_opt_b1(tl_opts *o, int id, int8_t v) { opt(o, id, 'B', v, 0); }
 void cr_tl_opt_f(tl_opts *o, int id, float v) { opt(o, id, 'f', 0, v); }
 
 bool cr_tl_op(tl *t, int code, int version, const int *in, int n_in, int out, const tl_opts *o)

@@ -78,7 +78,7 @@ int cr_tl_val(tl *t, const cr_node *n)
         t->err = cr_fail(CREST_E_INTERNAL, "TFLite: node %d of layer '%s' used before it "
                          "was written", n->id, n->layer ? n->layer : "?");
     int k = t->tensor[n->id];
-    return k >= 0 && t->t[k].type == TFL_INT8 ? cr_tl_dequantized(t, n, k) : k;
+    return cr_tl_isq(t, k) ? cr_tl_dequantized(t, n, k) : k;
 }
 
 /* A new tensor of n's shape, named after it. */
@@ -277,6 +277,18 @@ static int relu_ex(tl *t, const cr_node *n, int x)
 
 /* ---- window ops ------------------------------------------------------------ */
 
+/* Tensor y takes the (per-tensor) quantization of tensor k; returns y. */
+static int same_quant(tl *t, int y, int k)
+{
+    if (y >= 0 && k >= 0) {
+        t->t[y].type = t->t[k].type;
+        t->t[y].scale = t->t[k].scale;
+        t->t[y].zero = t->t[k].zero;
+        t->t[y].n_q = 1;
+    }
+    return y;
+}
+
 /* PAD x [1,h,w,c] by these zeros into a new tensor: its index or -1. */
 static int pad4(tl *t, const cr_node *n, int x, const int32_t *shape_in, int top, int bottom,
                 int left, int right)
@@ -293,15 +305,11 @@ static int pad4(tl *t, const cr_node *n, int x, const int32_t *shape_in, int top
     int32_t shape[4] = { 1, in_shape[1] + top + bottom, in_shape[2] + left + right, in_shape[3] };
     int y = cr_tl_tensor(t, cr_tl_str(t, "%s/pad_%d", n->layer ? n->layer : "v", t->n_t), shape,
                          4, true, TFL_FLOAT32);
-    bool int8 = x >= 0 && y >= 0 && t->t[x].type == TFL_INT8;
-    if (int8) {      /* int8: the input's parameters (the zeros pad with its zero point) */
-        t->t[y].type = TFL_INT8;
-        t->t[y].scale = t->t[x].scale;
-        t->t[y].zero = t->t[x].zero;
-        t->t[y].n_q = 1;
-    }
+    bool int8 = cr_tl_isq(t, x);
+    if (int8)        /* int8: the input's parameters (the zeros pad with its zero point) */
+        same_quant(t, y, x);
     tl_opts o = cr_tl_opts(TFL_OPT_PAD);
-    return cr_tl_op(t, TFL_PAD, int8 ? 2 : 1, (int[]){ x, k }, 2, y, &o) ? y : -1;
+    return cr_tl_op(t, TFL_PAD, int8 ? cr_tl_qver(t, 2, 3) : 1, (int[]){ x, k }, 2, y, &o) ? y : -1;
 }
 
 /* TFLite's padding for geometry g, SAME or VALID, or -1 when it is neither
@@ -434,7 +442,7 @@ static bool window_op(tl *t, const cr_node *n, const cr_conv_geom *g, int pad, i
                       const int *in, int y, bool int8)
 {
     bool conv = is_op(n, "conv2d"), dw = is_op(n, "depthwise2d");
-    int code, version = int8 ? 2 : 1;
+    int code, version = int8 ? cr_tl_qver(t, 2, 3) : 1;
     tl_opts o;
     if (conv || dw) {
         code = conv ? TFL_CONV_2D : TFL_DEPTHWISE_CONV_2D;
@@ -444,7 +452,7 @@ static bool window_op(tl *t, const cr_node *n, const cr_conv_geom *g, int pad, i
         cr_tl_opt_b(&o, dw ? 4 : 3, (int8_t)fa);
         cr_tl_opt_i(&o, dw ? 5 : 4, g->dw);                      /* dilation w, h */
         cr_tl_opt_i(&o, dw ? 6 : 5, g->dh);
-        version = int8 ? 3 : dw && (g->dh > 1 || g->dw > 1) ? 2 : 1;
+        version = int8 ? cr_tl_qver(t, 3, dw ? 5 : 4) : dw && (g->dh > 1 || g->dw > 1) ? 2 : 1;
     } else {
         code = is_op(n, "maxpool2d") ? TFL_MAX_POOL_2D : TFL_AVERAGE_POOL_2D;
         o = cr_tl_opts(TFL_OPT_POOL2D);
@@ -459,8 +467,9 @@ static bool window_op(tl *t, const cr_node *n, const cr_conv_geom *g, int pad, i
 }
 
 /* A quantized model's convolution (its kernel int8, its output calibrated)
- * or max pooling of an int8 value, as an int8 operator: 1, done; 0, n stays
- * float; -1, an error. */
+ * or max pooling of an int8 value (with int16 activations average pooling
+ * too: crest's keeps the input's scale, as TFLite's int16 one), as an int8
+ * operator: 1, done; 0, n stays float; -1, an error. */
 static int window_int8(tl *t, const cr_node *n, const cr_node *last, const cr_conv_geom *g,
                        int fa)
 {
@@ -471,7 +480,8 @@ static int window_int8(tl *t, const cr_node *n, const cr_node *last, const cr_co
     const cr_qweight *qw = kw ? cr_quant_weight(t->q, kw) : NULL;
     const cr_qact *po = cr_tl_qpar(t, last) ? cr_tl_qpar(t, last) : cr_tl_qpar(t, n);
     int in0 = t->tensor[n->in[0]->id];
-    if (conv ? !qw || !po : !is_op(n, "maxpool2d") || in0 < 0 || t->t[in0].type != TFL_INT8)
+    bool pool = is_op(n, "maxpool2d") || (is_op(n, "avgpool2d") && t->qtype == TFL_INT16);
+    if (conv ? !qw || !po : !pool || !cr_tl_isq(t, in0))
         return 0;
     int pad, x = cr_tl_val_q(t, n->in[0]);
     if (x < 0)
@@ -483,7 +493,7 @@ static int window_int8(tl *t, const cr_node *n, const cr_node *last, const cr_co
                                &in[1], &in[2]))
         return -1;
     const char *name = cr_tl_str(t, "%s/%s_%d", last->layer ? last->layer : "v", n->op->name, t->n_t);
-    y = conv ? cr_tl_qtensor(t, name, &last->shape, po->s, po->z - 128)
+    y = conv ? cr_tl_qtensor(t, name, &last->shape, po->s, cr_tl_zero(t, po))
              : cr_tl_qtensor(t, name, &n->shape, t->t[x].scale[0], (int32_t)t->t[x].zero[0]);
     return window_op(t, n, g, pad, fa, in, y, true) && set(t, last, y) ? 1 : -1;
 }
@@ -500,7 +510,7 @@ static bool emit_window(tl *t, const cr_node *n)
     bool conv = is_op(n, "conv2d"), dw = is_op(n, "depthwise2d");
     if ((conv || dw) && (!cr_kernel_weight(n->in[1]) || !params_only(n, 2)))
         return cr_tl_fail_node(t, n, CREST_E_UNSUPPORTED, "a kernel or bias that is not a weight");
-    const cr_node *bn, *last = conv || dw ? fuse_after(t, n, true, &act, &bn) : n;
+    const cr_node *bn = NULL, *last = conv || dw ? fuse_after(t, n, true, &act, &bn) : n;
     int fa = fusable(act), pad, r;
     if (t->q && !bn && fa >= 0 && (r = window_int8(t, n, last, &g, fa)) != 0)
         return r > 0;
@@ -570,10 +580,11 @@ static int matmul_int8(tl *t, const cr_node *n, const cr_node *last, const cr_no
                        &in[1], &in[2]))
         return -1;
     int y = cr_tl_qtensor(t, cr_tl_str(t, "%s/dense_%d", last->layer ? last->layer : "v", t->n_t),
-                          &last->shape, po->s, po->z - 128);
+                          &last->shape, po->s, cr_tl_zero(t, po));
     tl_opts o = cr_tl_opts(TFL_OPT_FULLY_CONNECTED);
     cr_tl_opt_b(&o, 0, (int8_t)fa);
-    return cr_tl_op(t, TFL_FULLY_CONNECTED, 4, in, 3, y, &o) && set(t, last, y) ? 1 : -1;
+    return cr_tl_op(t, TFL_FULLY_CONNECTED, cr_tl_qver(t, 4, 7), in, 3, y, &o) && set(t, last, y)
+           ? 1 : -1;
 }
 
 /* x as a quantized model's int8 Dense reads it when its output stays float
@@ -582,13 +593,13 @@ static int matmul_int8(tl *t, const cr_node *n, const cr_node *last, const cr_no
 static int codes_as_float(tl *t, const cr_node *x)
 {
     int k = t->tensor[x->id];
-    if (k < 0 || t->t[k].type == TFL_INT8)
+    if (k < 0 || cr_tl_isq(t, k))
         return cr_tl_val(t, x);
     int q = cr_tl_val_q(t, x);
     if (q < 0)
         return t->err ? -1 : k;   /* no parameters: crest reads it float too */
     int y = cr_tl_tensor_dims(t, cr_tl_str(t, "%s_codes_%d", t->t[k].name, t->n_t), &x->shape);
-    return y >= 0 && cr_tl_op(t, TFL_DEQUANTIZE, 2, &q, 1, y, NULL) ? y : -1;
+    return y >= 0 && cr_tl_op(t, TFL_DEQUANTIZE, cr_tl_qver(t, 2, 3), &q, 1, y, NULL) ? y : -1;
 }
 
 /* x [..., k] @ w [k, units] (a weight): FULLY_CONNECTED with the bias add
@@ -712,6 +723,18 @@ static bool emit_reduce(tl *t, const cr_node *n, bool mean)
                             keep));
 }
 
+/* The options of a pool over the whole of an image of NHWC shape s. */
+static tl_opts whole_pool(const int32_t *s)
+{
+    tl_opts o = cr_tl_opts(TFL_OPT_POOL2D);
+    cr_tl_opt_b(&o, 0, TFL_PAD_VALID);
+    cr_tl_opt_i(&o, 1, 1);
+    cr_tl_opt_i(&o, 2, 1);
+    cr_tl_opt_i(&o, 3, s[2]);
+    cr_tl_opt_i(&o, 4, s[1]);
+    return o;
+}
+
 /* Global pooling: MEAN over height and width (as TensorFlow's converter
  * writes GlobalAveragePooling2D), MAX_POOL_2D over the whole image; zero
  * padding: PAD; cropping: STRIDED_SLICE. */
@@ -725,12 +748,7 @@ static bool emit_spatial(tl *t, const cr_node *n, const char *op)
     if (!strcmp(op, "global_avgpool"))
         return set(t, n, reduce(t, n, TFL_MEAN, x, (int32_t[]){ 1, 2 }, 2, n->shape.ndim == 4));
     if (!strcmp(op, "global_maxpool")) {
-        tl_opts o = cr_tl_opts(TFL_OPT_POOL2D);
-        cr_tl_opt_b(&o, 0, TFL_PAD_VALID);
-        cr_tl_opt_i(&o, 1, 1);
-        cr_tl_opt_i(&o, 2, 1);
-        cr_tl_opt_i(&o, 3, s[2]);
-        cr_tl_opt_i(&o, 4, s[1]);
+        tl_opts o = whole_pool(s);
         int y = n->shape.ndim == 4 ? fresh(t, n)
                 : cr_tl_tensor(t, cr_tl_str(t, "%s/gmax_%d", n->layer ? n->layer : "v", t->n_t),
                                (int32_t[]){ 1, 1, 1, s[3] }, 4, true, TFL_FLOAT32);
@@ -780,7 +798,8 @@ static bool emit_scale(tl *t, const cr_node *n)
     return y == cr_tl_val(t, n->in[0]) ? alias(t, n) : set(t, n, y);
 }
 
-/* add of two calibrated values of n's shape as an int8 ADD. */
+/* add of two calibrated values of n's shape as an int8 ADD (int16: the
+ * general-scale int16 ADD crest runs, pot_scale_int16 false). */
 static int add_int8(tl *t, const cr_node *n)
 {
     const cr_qact *po = cr_tl_qpar(t, n);
@@ -791,15 +810,49 @@ static int add_int8(tl *t, const cr_node *n)
     if (a < 0 || b < 0)
         return t->err ? -1 : 0;
     int y = cr_tl_qtensor(t, cr_tl_str(t, "%s/add_%d", n->layer ? n->layer : "v", t->n_t),
-                          &n->shape, po->s, po->z - 128);
+                          &n->shape, po->s, cr_tl_zero(t, po));
     tl_opts o = cr_tl_opts(TFL_OPT_ADD);
-    return cr_tl_op(t, TFL_ADD, 2, (int[]){ a, b }, 2, y, &o) && set(t, n, y) ? 1 : -1;
+    if (t->qtype == TFL_INT16)
+        cr_tl_opt_b1(&o, 1, 0);   /* pot_scale_int16 */
+    return cr_tl_op(t, TFL_ADD, cr_tl_qver(t, 2, 3), (int[]){ a, b }, 2, y, &o) && set(t, n, y)
+           ? 1 : -1;
+}
+
+/* A pool (code: MAX_POOL_2D or AVERAGE_POOL_2D) over the whole image of
+ * int8 tensor x (shape s) keeping its parameters, RESHAPE'd to [batch, c]
+ * when n drops the spatial axes: crest's int8 global max pooling, and its
+ * int16 global average pooling (TFLite's int16 average pool, crest's q16 one). */
+static int whole_pool_int8(tl *t, const cr_node *n, int code, int x, const int32_t *s)
+{
+    tl_opts o = whole_pool(s);
+    int y = same_quant(t, cr_tl_tensor(t, cr_tl_str(t, "%s/pool_%d", n->layer ? n->layer : "v", t->n_t),
+                                       (int32_t[]){ 1, 1, 1, s[3] }, 4, true, TFL_FLOAT32), x);
+    if (!cr_tl_op(t, code, cr_tl_qver(t, 2, 3), &x, 1, y, &o))
+        return -1;
+    int z = n->shape.ndim == 4 ? y : same_params(t, n, y);
+    return z == y ? y : cr_tl_reshape(t, y, shape_of(t, z), 2, z);
+}
+
+/* Global average pooling of int8 tensor x (shape s) as crest's int8 graph
+ * runs it: MEAN to its calibrated parameters po; with int16 activations
+ * AVERAGE_POOL_2D keeping x's scale (whole_pool_int8). */
+static int gavg_int8(tl *t, const cr_node *n, int x, const int32_t *s, const cr_qact *po)
+{
+    if (t->qtype == TFL_INT16)
+        return whole_pool_int8(t, n, TFL_AVERAGE_POOL_2D, x, s);
+    int k = cr_tl_const_i32(t, cr_tl_str(t, "axes_%d", t->n_t), (int32_t[]){ 1, 2 }, 2);
+    tl_opts o = cr_tl_opts(TFL_OPT_REDUCER);
+    cr_tl_opt_b(&o, 0, n->shape.ndim == 4);
+    int y = cr_tl_qtensor(t, cr_tl_str(t, "%s/mean_%d", n->layer ? n->layer : "v", t->n_t),
+                          &n->shape, po->s, cr_tl_zero(t, po));
+    return cr_tl_op(t, TFL_MEAN, 2, (int[]){ x, k }, 2, y, &o) ? y : -1;
 }
 
 /* The ops of a quantized model that run on an int8 value as crest's int8
  * graph runs them (src/quant_graph.c): add; and, on an int8 input, reshape,
- * flatten, relu, relu6, zero padding and max pooling (the output keeps the
- * input's parameters) and global average pooling (MEAN, its own). 1: done,
+ * flatten, relu, relu6, zero padding, max pooling and global max pooling
+ * (the output keeps the input's parameters) and global average pooling
+ * (gavg_int8). 1: done,
  * 0: n stays float, -1: an error. */
 static int emit_int8(tl *t, const cr_node *n)
 {
@@ -810,7 +863,7 @@ static int emit_int8(tl *t, const cr_node *n)
         return add_int8(t, n);
     int x = n->n_in ? t->tensor[n->in[0]->id] : -1, y, top, bottom, left, right;
     const cr_act_def *a = cr_act_of(n);
-    if (x < 0 || t->t[x].type != TFL_INT8)
+    if (!cr_tl_isq(t, x))
         return 0;
     int32_t s[CR_MAX_DIMS];   /* a copy: new tensors move t->t */
     memcpy(s, shape_of(t, x), sizeof s);
@@ -819,19 +872,16 @@ static int emit_int8(tl *t, const cr_node *n)
                set(t, n, cr_tl_reshape(t, x, shape_of(t, y), n->shape.ndim, y)) ? 1 : -1;
     if (a && (a->id == CREST_RELU || a->id == CREST_RELU6))
         return (y = same_params(t, n, x)) >= 0 &&
-               cr_tl_op(t, a->id == CREST_RELU ? TFL_RELU : TFL_RELU6, 2, &x, 1, y, NULL) &&
+               cr_tl_op(t, a->id == CREST_RELU ? TFL_RELU : TFL_RELU6, cr_tl_qver(t, 2, 3), &x, 1,
+                        y, NULL) &&
                set(t, n, y) ? 1 : -1;
     if (cr_pad_parts(n, &top, &bottom, &left, &right))
         return set(t, n, pad4(t, n, x, s, top, bottom, left, right)) ? 1 : -1;
     const cr_qact *po = cr_tl_qpar(t, n);
-    if (!strcmp(op, "global_avgpool") && po && n->in[0]->shape.ndim == 4) {
-        int k = cr_tl_const_i32(t, cr_tl_str(t, "axes_%d", t->n_t), (int32_t[]){ 1, 2 }, 2);
-        tl_opts o = cr_tl_opts(TFL_OPT_REDUCER);
-        cr_tl_opt_b(&o, 0, n->shape.ndim == 4);
-        y = cr_tl_qtensor(t, cr_tl_str(t, "%s/mean_%d", n->layer ? n->layer : "v", t->n_t),
-                          &n->shape, po->s, po->z - 128);
-        return cr_tl_op(t, TFL_MEAN, 2, (int[]){ x, k }, 2, y, &o) && set(t, n, y) ? 1 : -1;
-    }
+    if (!strcmp(op, "global_avgpool") && po && n->in[0]->shape.ndim == 4)
+        return set(t, n, gavg_int8(t, n, x, s, po)) ? 1 : -1;
+    if (!strcmp(op, "global_maxpool") && n->in[0]->shape.ndim == 4)
+        return set(t, n, whole_pool_int8(t, n, TFL_MAX_POOL_2D, x, s)) ? 1 : -1;
     return 0;
 }
 

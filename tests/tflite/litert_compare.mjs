@@ -2,11 +2,12 @@
 // WebAssembly, its CPU path XNNPACK) runs a TFLite model crest exported on
 // raw float32 inputs and compares its output 0 with crest's.
 //
-// usage: node tests/tflite/litert_compare.mjs MODEL.tflite X.f32 N REF.f32 [TOL]
+// usage: node tests/tflite/litert_compare.mjs MODEL.tflite X.f32 N REF.f32 [TOL [OUT.f32]]
 //   X.f32: N samples of the model's input (NHWC, as crest infer takes);
 //   REF.f32: crest's outputs for them. LiteRT's compiled models keep the
 //   shapes the file states (batch 1), so the samples run one at a time.
 //   Passes when max |litert - crest| <= TOL (default 1e-5) * max(1, max |crest|).
+//   OUT.f32: LiteRT's outputs are written there too (float32).
 // Prints one JSON line: {"max_abs_diff", "scale", "n", "ok"}; exit 1 when
 // the outputs disagree or LiteRT refuses the model (its message on stderr).
 // The package is found in tools/node_modules, or in CREST_LITERT (its folder).
@@ -51,9 +52,9 @@ async function load() {
 }
 
 async function main() {
-  const [model, xf, ns, reff, tols] = process.argv.slice(2);
+  const [model, xf, ns, reff, tols, outf] = process.argv.slice(2);
   if (!reff) {
-    console.error('usage: node tests/tflite/litert_compare.mjs MODEL.tflite X.f32 N REF.f32 [TOL]');
+    console.error('usage: node tests/tflite/litert_compare.mjs MODEL.tflite X.f32 N REF.f32 [TOL [OUT.f32]]');
     process.exit(2);
   }
   const n = parseInt(ns, 10), tol = tols ? parseFloat(tols) : 1e-5;
@@ -75,6 +76,7 @@ async function main() {
     r.delete();
     for (const o of out) if (!o.deleted) o.delete();
   }
+  if (outf) fs.writeFileSync(outf, Buffer.from(new Float32Array(y).buffer));
   if (y.length !== ref.length) throw new Error(`LiteRT gives ${y.length} values, crest ${ref.length}`);
   let d = 0, scale = 1;
   for (let i = 0; i < y.length; i++) {

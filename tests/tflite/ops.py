@@ -7,9 +7,9 @@ import sys
 
 NAMES = {0: "ADD", 1: "AVERAGE_POOL_2D", 2: "CONCATENATION", 3: "CONV_2D",
          4: "DEPTHWISE_CONV_2D", 6: "DEQUANTIZE", 9: "FULLY_CONNECTED",
-         17: "MAX_POOL_2D", 22: "RESHAPE", 25: "SOFTMAX", 34: "PAD", 39: "TRANSPOSE",
+         17: "MAX_POOL_2D", 19: "RELU", 21: "RELU6", 22: "RESHAPE", 25: "SOFTMAX", 34: "PAD", 39: "TRANSPOSE",
          40: "MEAN", 114: "QUANTIZE"}
-TYPES = {0: "float32", 2: "int32", 3: "uint8", 9: "int8"}
+TYPES = {0: "float32", 2: "int32", 3: "uint8", 4: "int64", 7: "int16", 9: "int8"}
 
 
 class Table:
