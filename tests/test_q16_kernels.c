@@ -249,6 +249,18 @@ static void conv_case(const cr_conv_geom *g, bool dw)
         for (size_t i = ny * 2; i < ny * 2 + 16; i++)
             assert_int_equal(((uint8_t *)got)[i], 0x5a);
     }
+    if (!dw) {   /* the packed path (im2col on the int8 gemm's tiles) */
+        void *kp = xmalloc(cr_q16_conv2d_packed_bytes(g));
+        cr_q16_conv2d_pack(g, k, kp);
+        for (int th = 0; th < 4; th++) {
+            memset(got, 0x5a, ny * 2 + 16);
+            cr_q16_conv2d_packed(run_setup(th), g, x, kp, b, &rq, got);
+            assert_memory_equal(got, want, ny * 2);
+            for (size_t i = ny * 2; i < ny * 2 + 16; i++)
+                assert_int_equal(((uint8_t *)got)[i], 0x5a);
+        }
+        free(kp);
+    }
     free(x);
     free(want);
     free(got);
@@ -270,6 +282,17 @@ static void test_conv2d(void **state)
     cr_conv_geom pw = { .n = 1, .h = 3, .w = 4, .c = 700, .oh = 3, .ow = 4, .oc = 9, .kh = 1,
                         .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1 };
     conv_case(&pw, false);
+    /* enough work for chunks on both threads: a 3x3 stride-2 stem (K 27),
+     * and a 1x1 and a 3x3 with K past one int32 block of the packed path */
+    cr_conv_geom stem = { .n = 2, .h = 23, .w = 21, .c = 3, .oh = 12, .ow = 11, .oc = 32,
+                          .kh = 3, .kw = 3, .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pt = 1, .pl = 1 };
+    conv_case(&stem, false);
+    cr_conv_geom pw2 = { .n = 2, .h = 7, .w = 9, .c = 576, .oh = 7, .ow = 9, .oc = 40, .kh = 1,
+                         .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1 };
+    conv_case(&pw2, false);
+    cr_conv_geom c3 = { .n = 1, .h = 6, .w = 7, .c = 70, .oh = 6, .ow = 7, .oc = 270, .kh = 3,
+                        .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1 };
+    conv_case(&c3, false);
 }
 
 static void test_depthwise(void **state)
@@ -288,44 +311,73 @@ static void test_depthwise(void **state)
 
 /* ---- gemm ---------------------------------------------------------------- */
 
+/* C = A B (+ bias) on every level and thread count, unpacked and packed:
+ * requantized, and the int64 sums. extreme: A all -32768 and B all -127,
+ * the largest products (a packed int32 block of more than 512 of them
+ * would overflow). */
+static void gemm_case(int M, int N, int K, bool with_bias, bool extreme)
+{
+    int16_t *A = vals16((size_t)M * K), *want = xmalloc((size_t)M * N * 2);
+    int16_t *got = xmalloc((size_t)M * N * 2);
+    int8_t *B = vals8((size_t)K * N);
+    int64_t *b = with_bias ? biases(N) : NULL, *w64 = xmalloc((size_t)M * N * 8);
+    int64_t *g64 = xmalloc((size_t)M * N * 8);
+    void *Bp = xmalloc(cr_q16_gemm_packed_bytes(K, N));
+    cr_q16_req rq;
+    int32_t *mult, *shift;
+    for (size_t i = 0; extreme && i < (size_t)M * K; i++)
+        A[i] = -32768;
+    for (size_t i = 0; extreme && i < (size_t)K * N; i++)
+        B[i] = -127;
+    make_req(N, K, &rq, &mult, &shift);
+    cr_q16_gemm_pack(K, N, B, Bp);
+    for (int r = 0; r < M; r++)
+        for (int o = 0; o < N; o++) {
+            int64_t acc = b ? b[o] : 0;
+            for (int k = 0; k < K; k++)
+                acc += (int64_t)A[(size_t)r * K + k] * B[(size_t)k * N + o];
+            w64[(size_t)r * N + o] = acc;
+            want[(size_t)r * N + o] = ref_requant(acc, &rq, o);
+        }
+    for (int th = 0; th < 4; th++) {
+        cr_q16_gemm(run_setup(th), M, N, K, A, B, b, &rq, got, NULL);
+        assert_memory_equal(got, want, (size_t)M * N * 2);
+        cr_q16_gemm(run_setup(th), M, N, K, A, B, b, NULL, NULL, g64);
+        assert_memory_equal(g64, w64, (size_t)M * N * 8);
+        memset(got, 0, (size_t)M * N * 2);
+        cr_q16_gemm_packed(run_setup(th), M, N, K, A, Bp, b, &rq, got, NULL);
+        assert_memory_equal(got, want, (size_t)M * N * 2);
+        memset(g64, 0, (size_t)M * N * 8);
+        cr_q16_gemm_packed(run_setup(th), M, N, K, A, Bp, b, NULL, NULL, g64);
+        assert_memory_equal(g64, w64, (size_t)M * N * 8);
+    }
+    free(A);
+    free(want);
+    free(got);
+    free(B);
+    free(b);
+    free(w64);
+    free(g64);
+    free(Bp);
+    free(mult);
+    free(shift);
+}
+
 static void test_gemm(void **state)
 {
     (void)state;
     for (int t = 0; t < 40; t++) {
         int M = irand(1, 9), N = t % 5 ? irand(1, 40) : irand(257, 300);
         int K = t % 3 ? irand(1, 50) : irand(500, 1300);
-        int16_t *A = vals16((size_t)M * K), *want = xmalloc((size_t)M * N * 2);
-        int16_t *got = xmalloc((size_t)M * N * 2);
-        int8_t *B = vals8((size_t)K * N);
-        int64_t *b = t % 4 ? biases(N) : NULL, *w64 = xmalloc((size_t)M * N * 8);
-        int64_t *g64 = xmalloc((size_t)M * N * 8);
-        cr_q16_req rq;
-        int32_t *mult, *shift;
-        make_req(N, K, &rq, &mult, &shift);
-        for (int r = 0; r < M; r++)
-            for (int o = 0; o < N; o++) {
-                int64_t acc = b ? b[o] : 0;
-                for (int k = 0; k < K; k++)
-                    acc += (int64_t)A[(size_t)r * K + k] * B[(size_t)k * N + o];
-                w64[(size_t)r * N + o] = acc;
-                want[(size_t)r * N + o] = ref_requant(acc, &rq, o);
-            }
-        for (int th = 0; th < 4; th++) {
-            cr_q16_gemm(run_setup(th), M, N, K, A, B, b, &rq, got, NULL);
-            assert_memory_equal(got, want, (size_t)M * N * 2);
-            cr_q16_gemm(run_setup(th), M, N, K, A, B, b, NULL, NULL, g64);
-            assert_memory_equal(g64, w64, (size_t)M * N * 8);
-        }
-        free(A);
-        free(want);
-        free(got);
-        free(B);
-        free(b);
-        free(w64);
-        free(g64);
-        free(mult);
-        free(shift);
+        gemm_case(M, N, K, t % 4, false);
     }
+    /* chunks on both threads (more rows than one block of the packed path,
+     * columns past one chunk); K at and past one int32 block */
+    gemm_case(150, 270, 96, true, false);
+    gemm_case(100, 40, 512, true, false);
+    gemm_case(60, 24, 513, false, false);
+    gemm_case(7, 33, 1300, true, true);
+    gemm_case(53, 17, 512, false, true);
 }
 
 /* ---- add ------------------------------------------------------------------ */

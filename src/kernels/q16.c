@@ -121,6 +121,36 @@ static inline size_t cell_tap(const cr_conv_geom *g, const cell_win *c, int i, i
     return (((size_t)c->n * g->h + c->by + i * g->dh) * g->w + c->bx + t * g->dw) * g->c;
 }
 
+/* ---- packed gemm: the int8 kernels' panels and tiles ---------------------
+ * Weights as the int8 gemm's panels (q8.h, biases 0), one packed matrix per
+ * block of at most PK_KB k: a tile (cr_q8_ukr.gemm16 on AVX2) sums at most
+ * PK_KB products exactly in int32 (PK_KB * 32768 * 127 < 2^31), the
+ * driver adds the blocks' sums into int64. */
+#define PK_KB 512
+#define PK_NB 256                  /* columns per chunk */
+#define PK_RB 48                   /* rows per block (on the stack) */
+#define PK_SERIAL_MACS (1 << 18)   /* below this, one thread */
+
+typedef void (*pk_tile_fn)(int K, const int16_t *a, size_t lda, const int8_t *bp, int rows,
+                           int cols, uint8_t *c, int32_t *c32, size_t ldc, const cr_q8_req *rq,
+                           int j0);
+
+typedef struct pk_job {
+    int64_t M;                     /* rows: of A, or output pixels */
+    int N, K, ncb, mb, mr;
+    const int16_t *A;              /* gemm: A [M, K] */
+    const cr_conv_geom *g;         /* convolution (A: x's patches) */
+    const int16_t *x;
+    const int8_t *Bp;
+    const int64_t *bias;
+    const cr_q16_req *rq;
+    int16_t *C;
+    int64_t *C64;
+    pk_tile_fn tile;
+} pk_job;
+
+static int pk_blocks(int K) { return K <= 0 ? 1 : (K + PK_KB - 1) / PK_KB; }
+
 #define Q16_FN(f) f##_generic
 #include "q16_tmpl.h"
 #undef Q16_FN
@@ -395,4 +425,97 @@ void cr_q16_avgpool2d(cr_pool *p, const cr_conv_geom *g, const int16_t *x, int32
 {
     pool_job j = { .g = g, .x = x, .y = y, .lo = lo, .hi = hi };
     pool_run(p, &j);
+}
+
+/* ---- packed gemm and convolutions ---------------------------------------- */
+
+/* The generic tile: rows x cols int32 sums of a's rows (q8_k4(K) int16,
+ * zeros past K) and the panel's columns into c32 (the panel's biases are
+ * 0; c and rq unused). */
+static void pk_tile_generic(int K, const int16_t *a, size_t lda, const int8_t *bp, int rows,
+                            int cols, uint8_t *c, int32_t *c32, size_t ldc, const cr_q8_req *rq,
+                            int j0)
+{
+    int k4 = q8_k4(K);
+    (void)c, (void)rq, (void)j0;
+    for (int r = 0; r < rows; r++)
+        for (int col = 0; col < cols; col++) {
+            int32_t s = 0;
+            for (int k = 0; k < k4; k++)
+                s += (int32_t)a[(size_t)r * lda + k] * bp[64 + (k / 4) * 64 + col * 4 + k % 4];
+            c32[(size_t)r * ldc + col] = s;
+        }
+}
+
+size_t cr_q16_gemm_packed_bytes(int K, int N)
+{
+    size_t n = 0;
+    for (int b = 0; b < pk_blocks(K); b++)
+        n += cr_q8_gemm_packed_bytes(K - b * PK_KB < PK_KB ? K - b * PK_KB : PK_KB, N);
+    return n;
+}
+
+void cr_q16_gemm_pack(int K, int N, const int8_t *B, void *Bp)
+{
+    int8_t *d = Bp;
+    for (int b = 0; b < pk_blocks(K); b++) {
+        int kb = K - b * PK_KB < PK_KB ? K - b * PK_KB : PK_KB;
+        cr_q8_gemm_pack(kb, N, B + (size_t)b * PK_KB * N, NULL, 0, d);
+        d += cr_q8_gemm_packed_bytes(kb, N);
+    }
+}
+
+static void pk_run(cr_pool *p, pk_job *j)
+{
+    if (j->M <= 0 || j->N <= 0)
+        return;
+    const cr_q8_ukr *u = &cr_q8_ukr_generic;
+    j->tile = pk_tile_generic;
+#ifdef CR_HAVE_X86_UKR
+    if (cr_q8_isa_current() >= CR_Q8_AVX2) {   /* the AVX2 tile (the levels above have it) */
+        u = &cr_q8_ukr_avx2;
+        j->tile = u->gemm16;
+    }
+#endif
+    j->mr = u->mr;
+    double macs = (double)j->M * j->N * (j->K > 0 ? j->K : 1);
+    if (macs < PK_SERIAL_MACS)
+        p = NULL;
+    j->ncb = (j->N + PK_NB - 1) / PK_NB;
+    int nbw = j->N < PK_NB ? j->N : PK_NB;
+    j->mb = q8_rows_per_chunk(u, j->M, (double)nbw * (j->K > 0 ? j->K : 1), j->ncb,
+                              cr_pool_size(p));
+    cr_pool_chunks(p, (int)((j->M + j->mb - 1) / j->mb) * j->ncb,
+                   q16_level(pk_chunk_generic, CR_Q16_AVX2(pk_chunk)), j);
+}
+
+void cr_q16_gemm_packed(cr_pool *p, int M, int N, int K, const int16_t *A, const void *Bp,
+                        const int64_t *bias, const cr_q16_req *rq, int16_t *C, int64_t *C64)
+{
+    pk_job j = { .M = M, .N = N, .K = K, .A = A, .Bp = Bp, .bias = bias, .rq = rq, .C = C,
+                 .C64 = C64 };
+    pk_run(p, &j);
+}
+
+size_t cr_q16_conv2d_packed_bytes(const cr_conv_geom *g)
+{
+    return cr_q16_gemm_packed_bytes(g->kh * g->kw * g->c, g->oc);
+}
+
+void cr_q16_conv2d_pack(const cr_conv_geom *g, const int8_t *k, void *kp)
+{
+    cr_q16_gemm_pack(g->kh * g->kw * g->c, g->oc, k, kp);
+}
+
+void cr_q16_conv2d_packed(cr_pool *p, const cr_conv_geom *g, const int16_t *x, const void *kp,
+                          const int64_t *bias, const cr_q16_req *rq, int16_t *y)
+{
+    pk_job j = { .M = (int64_t)g->n * g->oh * g->ow, .N = g->oc, .K = g->kh * g->kw * g->c,
+                 .Bp = kp, .bias = bias, .rq = rq, .C = y };
+    if (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 &&
+        g->oh == g->h && g->ow == g->w)
+        j.A = x;   /* 1x1: x is the [pixels, c] matrix */
+    else
+        j.g = g, j.x = x;
+    pk_run(p, &j);
 }

@@ -78,29 +78,29 @@ static void Q16_FN(acc_run)(acc_blk *b, const int16_t *x, int len, const int8_t 
     }
 }
 
-/* The block's sums requantized into y (or as they are into y64). Sums that
- * fit in int32 (all of them, in practice) take the exact double form of
- * the requantization (cr_q16_req_scales), which vectorizes. */
-static void Q16_FN(acc_store)(acc_blk *b, const cr_q16_req *rq, int o0, int16_t *y,
-                              int64_t *y64)
+/* Sums of on channels [o0, o0 + on) (on <= Q16_OB): s32[o] plus s64[o]
+ * and bias[o0 + o] where given, requantized into y (or as they are into
+ * y64). Sums that fit in int32 (all of them, in practice) take the exact
+ * double form of the requantization (cr_q16_req_scales), which vectorizes. */
+static void Q16_FN(store_sums)(const int32_t *s32, const int64_t *s64, const int64_t *bias,
+                               const cr_q16_req *rq, int o0, int on, int16_t *y, int64_t *y64)
 {
-    int on = b->on;
-    int32_t *restrict s32 = b->a32;
-    int64_t *restrict s64 = b->a64;
+    int64_t v64[Q16_OB];
+    int32_t v32[Q16_OB];
     int small = 1;
     for (int o = 0; o < on; o++) {
-        int64_t v = s64[o] + s32[o];
-        s64[o] = v;
-        s32[o] = (int32_t)v;
-        small &= s32[o] == v;
+        int64_t v = (s64 ? s64[o] : 0) + (bias ? bias[o0 + o] : 0) + s32[o];
+        v64[o] = v;
+        v32[o] = (int32_t)v;
+        small &= v32[o] == v;
     }
     if (!y) {
-        memcpy(y64, s64, (size_t)on * sizeof *y64);
+        memcpy(y64, v64, (size_t)on * sizeof *y64);
         return;
     }
     if (!small) {
         for (int o = 0; o < on; o++)
-            y[o] = cr_q16_requant(s64[o], rq, o0 + o);
+            y[o] = cr_q16_requant(v64[o], rq, o0 + o);
         return;
     }
     const double *restrict rs = rq->rs + o0;
@@ -111,7 +111,7 @@ static void Q16_FN(acc_store)(acc_blk *b, const cr_q16_req *rq, int o0, int16_t 
     /* four at a time: the same double operations (no NaN can occur) */
     const __m256d vlo = _mm256_set1_pd(lo), vhi = _mm256_set1_pd(hi), half = _mm256_set1_pd(0.5);
     for (; o + 4 <= on; o += 4) {
-        __m256d f = _mm256_cvtepi32_pd(_mm_loadu_si128((const __m128i *)(s32 + o)));
+        __m256d f = _mm256_cvtepi32_pd(_mm_loadu_si128((const __m128i *)(v32 + o)));
         f = _mm256_floor_pd(_mm256_add_pd(_mm256_mul_pd(f, _mm256_loadu_pd(rs + o)), half));
         f = _mm256_min_pd(_mm256_max_pd(f, vlo), vhi);
         __m128i q = _mm256_cvttpd_epi32(f);
@@ -119,11 +119,18 @@ static void Q16_FN(acc_store)(acc_blk *b, const cr_q16_req *rq, int o0, int16_t 
     }
 #endif
     for (; o < on; o++) {
-        double f = floor((double)s32[o] * rs[o] + 0.5);
+        double f = floor((double)v32[o] * rs[o] + 0.5);
         f = f < lo ? lo : f;
         f = f > hi ? hi : f;
         yo[o] = (int16_t)f;
     }
+}
+
+/* The block's sums requantized into y (or as they are into y64). */
+static void Q16_FN(acc_store)(acc_blk *b, const cr_q16_req *rq, int o0, int16_t *y,
+                              int64_t *y64)
+{
+    Q16_FN(store_sums)(b->a32, b->a64, NULL, rq, o0, b->on, y, y64);
 }
 
 /* Output cell (row, ow) of a Conv2D, channels [o0, o0 + on). */
@@ -268,6 +275,80 @@ static void Q16_FN(gemm_chunk)(void *ctx, int i, int nch)
                 Q16_FN(acc_store)(&b[r], j->rq, o0, j->C ? j->C + at : NULL,
                                   j->C64 ? j->C64 + at : NULL);
             }
+        }
+    }
+}
+
+/* ---- packed gemm and im2col convolutions (q16.c's pk_job) ------------- */
+
+/* Rows [r0, r0 + nr) of the job's A, columns [k0, k0 + kb), as int16 rows
+ * of q8_k4(kb) at d (zeros past kb); for a convolution, rows are output
+ * pixels and A their patches (taps outside the input read 0). */
+static void Q16_FN(pk_gather)(const pk_job *j, int64_t r0, int nr, int k0, int kb, int16_t *d)
+{
+    int k4 = q8_k4(kb);
+    for (int r = 0; r < nr; r++, d += k4) {
+        if (!j->g) {
+            memcpy(d, j->A + (size_t)(r0 + r) * j->K + k0, (size_t)kb * sizeof *d);
+        } else {
+            const cr_conv_geom *g = j->g;
+            int64_t p = r0 + r;
+            cell_win c = cell_window(g, p / g->ow, (int)(p % g->ow));
+            for (int tap = k0 / g->c; tap * g->c < k0 + kb; tap++) {
+                int i = tap / g->kw, t = tap % g->kw, base = tap * g->c;
+                int cs = (k0 > base ? k0 : base) - base;
+                int ce = (k0 + kb < base + g->c ? k0 + kb : base + g->c) - base;
+                int16_t *dst = d + base + cs - k0;
+                if (i >= c.i0 && i < c.i1 && t >= c.t0 && t < c.t1)
+                    memcpy(dst, j->x + cell_tap(g, &c, i, t) + cs, (size_t)(ce - cs) * sizeof *d);
+                else
+                    memset(dst, 0, (size_t)(ce - cs) * sizeof *d);
+            }
+        }
+        for (int k = kb; k < k4; k++)
+            d[k] = 0;
+    }
+}
+
+/* Chunk i: rows [m0, m1) by columns [n0, n1) (at most PK_NB), in blocks of
+ * PK_RB rows: per block of at most PK_KB k, the rows gathered once as
+ * int16, every panel of the chunk's columns against them (the level's
+ * tile: exact int32 sums of at most PK_KB products, which cannot
+ * overflow), the blocks' sums added into int64, then requantized. */
+static void Q16_FN(pk_chunk)(void *ctx, int i, int nch)
+{
+    const pk_job *j = ctx;
+    _Alignas(64) int16_t a16[PK_RB * PK_KB];
+    _Alignas(64) int32_t c32[PK_RB * PK_NB];
+    _Alignas(64) int64_t s64[PK_RB * PK_NB];
+    int64_t m0 = (int64_t)(i / j->ncb) * j->mb, m1 = m0 + j->mb < j->M ? m0 + j->mb : j->M;
+    int n0 = (i % j->ncb) * PK_NB, n1 = n0 + PK_NB < j->N ? n0 + PK_NB : j->N, nb = n1 - n0;
+    int nkb = pk_blocks(j->K);
+    (void)nch;
+    for (int64_t i0 = m0; i0 < m1; i0 += PK_RB) {
+        int mb = m1 - i0 < PK_RB ? (int)(m1 - i0) : PK_RB;
+        const int8_t *bp = j->Bp;
+        for (int b = 0; b < nkb; b++) {
+            int k0 = b * PK_KB, kb = j->K - k0 < PK_KB ? j->K - k0 : PK_KB;
+            size_t k4 = (size_t)q8_k4(kb), ps = q8_panel_bytes(kb);
+            Q16_FN(pk_gather)(j, i0, mb, k0, kb, a16);
+            for (int c0 = n0; c0 < n1; c0 += Q8_NR) {
+                int cols = n1 - c0 < Q8_NR ? n1 - c0 : Q8_NR;
+                const int8_t *pp = bp + (size_t)(c0 / Q8_NR) * ps;
+                for (int r = 0; r < mb; r += j->mr)
+                    j->tile(kb, a16 + r * k4, k4, pp, mb - r < j->mr ? mb - r : j->mr, cols,
+                            NULL, c32 + r * PK_NB + (c0 - n0), PK_NB, NULL, c0);
+            }
+            if (b < nkb - 1)   /* all but the last block into int64 */
+                for (int r = 0; r < mb; r++)
+                    for (int o = 0; o < nb; o++)
+                        s64[r * PK_NB + o] = (b ? s64[r * PK_NB + o] : 0) + c32[r * PK_NB + o];
+            bp += cr_q8_gemm_packed_bytes(kb, j->N);
+        }
+        for (int r = 0; r < mb; r++) {
+            size_t at = (size_t)(i0 + r) * j->N + n0;
+            Q16_FN(store_sums)(c32 + r * PK_NB, nkb > 1 ? s64 + r * PK_NB : NULL, j->bias, j->rq,
+                               n0, nb, j->C ? j->C + at : NULL, j->C64 ? j->C64 + at : NULL);
         }
     }
 }
