@@ -307,6 +307,18 @@ static void test_depthwise(void **state)
     cr_conv_geom big = { .n = 1, .h = 17, .w = 17, .c = 5, .oh = 1, .ow = 1, .oc = 5, .kh = 17,
                          .kw = 17, .sh = 1, .sw = 1, .dh = 1, .dw = 1 };
     conv_case(&big, true);
+    /* rows for both threads on the AVX2 pairs-of-taps loop: 3x3 at stride
+     * 1 and 2 over channels with and without a tail of 16, and 5x5 (an odd
+     * number of taps, the last one unpaired) */
+    cr_conv_geom d1 = { .n = 2, .h = 14, .w = 13, .c = 40, .oh = 14, .ow = 13, .oc = 40, .kh = 3,
+                        .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1 };
+    conv_case(&d1, true);
+    cr_conv_geom d2 = { .n = 1, .h = 15, .w = 16, .c = 96, .oh = 7, .ow = 8, .oc = 96, .kh = 3,
+                        .kw = 3, .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pt = 0, .pl = 0 };
+    conv_case(&d2, true);
+    cr_conv_geom d5 = { .n = 1, .h = 9, .w = 11, .c = 37, .oh = 9, .ow = 11, .oc = 37, .kh = 5,
+                        .kw = 5, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 2, .pl = 2 };
+    conv_case(&d5, true);
 }
 
 /* ---- gemm ---------------------------------------------------------------- */

@@ -87,7 +87,12 @@ typedef struct conv_job {
     int16_t *y;
     int64_t rpc, rows;
     bool depthwise;
+    const int16_t *wp;             /* depthwise on pairs of taps: dw_pairs */
+    int tp;                        /* its pairs of taps */
 } conv_job;
+
+#define DW_TAPS 32                 /* depthwise on pairs: taps at most */
+#define DW_PAIRS_ELEMS (1 << 15)   /* its weights (int16, on the stack) at most */
 
 typedef struct gemm_job {
     int M, N, K;
@@ -209,10 +214,47 @@ void cr_q16_conv2d(cr_pool *p, const cr_conv_geom *g, const int16_t *x, const in
     conv_run(p, &j);
 }
 
+/* Depthwise weights k [taps, c] (depth multiplier 1) for dw16_cell: per
+ * block of 16 channels and pair of taps (a, b), 32 int16 in the lane order
+ * of unpacking two taps' inputs: channels 0-3 and 8-11 (the low unpack),
+ * then 4-7 and 12-15, each as (weight of a, weight of b); zeros past the
+ * taps and channels. */
+static void dw_pairs(const cr_conv_geom *g, const int8_t *k, int tp, int16_t *wp)
+{
+    int T = g->kh * g->kw;
+    for (int c0 = 0; c0 < g->c; c0 += 16)
+        for (int pr = 0; pr < tp; pr++, wp += 32)
+            for (int h = 0; h < 2; h++)
+                for (int l = 0; l < 8; l++) {
+                    int ch = c0 + (l < 4 ? l : l + 4) + 4 * h;
+                    for (int q = 0; q < 2; q++) {
+                        int tap = 2 * pr + q;
+                        wp[16 * h + 2 * l + q] =
+                            ch < g->c && tap < T ? k[(size_t)tap * g->c + ch] : 0;
+                    }
+                }
+}
+
 void cr_q16_depthwise2d(cr_pool *p, const cr_conv_geom *g, const int16_t *x, const int8_t *k,
                         const int64_t *bias, const cr_q16_req *rq, int16_t *y)
 {
     conv_job j = { .g = g, .x = x, .k = k, .bias = bias, .rq = rq, .y = y, .depthwise = true };
+#ifdef CR_HAVE_X86_UKR
+    int T = g->kh * g->kw;
+    j.tp = (T + 1) / 2;
+    if (cr_q8_isa_current() >= CR_Q8_AVX2 && g->oc == g->c && T <= DW_TAPS &&
+        (int64_t)(g->c + 15) / 16 * j.tp * 32 <= DW_PAIRS_ELEMS) {
+        _Alignas(32) int16_t wp[DW_PAIRS_ELEMS];
+        j.rows = (int64_t)g->n * g->oh;
+        if (j.rows <= 0 || g->ow <= 0 || g->oc <= 0)
+            return;
+        dw_pairs(g, k, j.tp, wp);
+        j.wp = wp;
+        j.rpc = rows_per_chunk(p, j.rows, (double)g->ow * g->oc * T);
+        cr_pool_chunks(p, (int)((j.rows + j.rpc - 1) / j.rpc), dw16_chunk_avx2, &j);
+        return;
+    }
+#endif
     conv_run(p, &j);
 }
 

@@ -95,7 +95,8 @@ static void Q16_FN(store_sums)(const int32_t *s32, const int64_t *s64, const int
         small &= v32[o] == v;
     }
     if (!y) {
-        memcpy(y64, v64, (size_t)on * sizeof *y64);
+        if (y64)
+            memcpy(y64, v64, (size_t)on * sizeof *y64);
         return;
     }
     if (!small) {
@@ -352,3 +353,64 @@ static void Q16_FN(pk_chunk)(void *ctx, int i, int nch)
         }
     }
 }
+
+#ifdef Q16_AVX2
+/* ---- depthwise, depth multiplier 1, on pairs of taps (AVX2) -------------
+ * 16 channels at a time: the int16 inputs of two taps interleaved (unpack
+ * within 128-bit lanes) against the pair's weights laid out the same way
+ * (q16.c's dw_pairs), so one vpmaddwd adds both taps' exact products per
+ * int32 lane; at most DW_TAPS products a sum, so nothing overflows. */
+
+/* Channels [c0, c0 + n) of tap pointer p (NULL: outside the input), zeros
+ * past n. */
+static inline __m256i Q16_FN(dw_ld)(const int16_t *p, int c0, int n)
+{
+    if (!p)
+        return _mm256_setzero_si256();
+    if (n == 16)
+        return _mm256_loadu_si256((const __m256i *)(p + c0));
+    int16_t t[16] = { 0 };
+    memcpy(t, p + c0, (size_t)n * sizeof *t);
+    return _mm256_loadu_si256((const __m256i *)t);
+}
+
+static void Q16_FN(dw16_cell)(const conv_job *j, int64_t row, int ow)
+{
+    const cr_conv_geom *g = j->g;
+    cell_win c = cell_window(g, row, ow);
+    const int16_t *xp[DW_TAPS + 1];
+    int T = g->kh * g->kw;
+    for (int i = 0; i < g->kh; i++)
+        for (int t = 0; t < g->kw; t++)
+            xp[i * g->kw + t] = i >= c.i0 && i < c.i1 && t >= c.t0 && t < c.t1
+                                    ? j->x + cell_tap(g, &c, i, t) : NULL;
+    xp[T] = NULL;   /* the odd tap's partner */
+    int16_t *y = j->y + ((size_t)row * g->ow + ow) * g->oc;
+    const int16_t *w = j->wp;
+    for (int c0 = 0; c0 < g->oc; c0 += 16) {
+        int n = g->oc - c0 < 16 ? g->oc - c0 : 16;
+        __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+        for (int p = 0; p < j->tp; p++, w += 32) {
+            __m256i xa = Q16_FN(dw_ld)(xp[2 * p], c0, n), xb = Q16_FN(dw_ld)(xp[2 * p + 1], c0, n);
+            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb),
+                                                         _mm256_load_si256((const __m256i *)w)));
+            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb),
+                                                         _mm256_load_si256((const __m256i *)(w + 16))));
+        }
+        _Alignas(32) int32_t s[16];   /* lanes: channels 0-3 8-11 | 4-7 12-15 */
+        _mm256_store_si256((__m256i *)s, _mm256_permute2x128_si256(a0, a1, 0x20));
+        _mm256_store_si256((__m256i *)(s + 8), _mm256_permute2x128_si256(a0, a1, 0x31));
+        Q16_FN(store_sums)(s, NULL, j->bias, j->rq, c0, n, y + c0, NULL);
+    }
+}
+
+static void Q16_FN(dw16_chunk)(void *ctx, int i, int nch)
+{
+    const conv_job *j = ctx;
+    int64_t lo = i * j->rpc, hi = lo + j->rpc < j->rows ? lo + j->rpc : j->rows;
+    (void)nch;
+    for (int64_t row = lo; row < hi; row++)
+        for (int ow = 0; ow < j->g->ow; ow++)
+            Q16_FN(dw16_cell)(j, row, ow);
+}
+#endif
