@@ -175,11 +175,17 @@ static void make_req(int oc, int taps, cr_q16_req *rq, int32_t **mult, int32_t *
     }
 }
 
+/* Biases of one of three kinds: small (the packed and depthwise paths
+ * add them in int32), up to 2^37 (int64 sums), or all near 2^31 (too close
+ * for int32 with any sizeable sum). */
 static int64_t *biases(int oc)
 {
     int64_t *b = xmalloc((size_t)oc * sizeof *b);
+    int kind = irand(0, 2);
     for (int o = 0; o < oc; o++)
-        b[o] = (int64_t)(int32_t)rnd() * irand(0, 64);
+        b[o] = kind == 0   ? irand(-(1 << 24), 1 << 24)
+               : kind == 1 ? (int64_t)(int32_t)rnd() * irand(0, 64)
+                           : (int64_t)INT32_MAX - irand(0, 1 << 20);
     return b;
 }
 

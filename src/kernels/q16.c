@@ -89,6 +89,7 @@ typedef struct conv_job {
     bool depthwise;
     const int16_t *wp;             /* depthwise on pairs of taps: dw_pairs */
     int tp;                        /* its pairs of taps */
+    const int32_t *b32;            /* the biases as int32 when sums cannot overflow */
 } conv_job;
 
 #define DW_TAPS 32                 /* depthwise on pairs: taps at most */
@@ -151,8 +152,26 @@ typedef struct pk_job {
     const cr_q16_req *rq;
     int16_t *C;
     int64_t *C64;
+    const int32_t *b32;            /* bias as int32 when sums and it cannot overflow */
     pk_tile_fn tile;
 } pk_job;
+
+#define B32_MAX 4096               /* channels at most for int32 biases (on the stack) */
+
+/* bias [n] as int32 into b32 when each sum of at most `products` products
+ * (|x w| <= 32768 * 127) plus its bias fits in int32: then true. */
+static bool bias32(const int64_t *bias, int n, int64_t products, int32_t *b32)
+{
+    int64_t lim = INT32_MAX - products * 32768 * 127;
+    if (!bias || n > B32_MAX || lim < 0)
+        return false;
+    for (int o = 0; o < n; o++) {
+        if (bias[o] > lim || bias[o] < -lim)
+            return false;
+        b32[o] = (int32_t)bias[o];
+    }
+    return true;
+}
 
 static int pk_blocks(int K) { return K <= 0 ? 1 : (K + PK_KB - 1) / PK_KB; }
 
@@ -248,8 +267,10 @@ void cr_q16_depthwise2d(cr_pool *p, const cr_conv_geom *g, const int16_t *x, con
         j.rows = (int64_t)g->n * g->oh;
         if (j.rows <= 0 || g->ow <= 0 || g->oc <= 0)
             return;
+        _Alignas(32) int32_t b32[B32_MAX];
         dw_pairs(g, k, j.tp, wp);
         j.wp = wp;
+        j.b32 = bias32(bias, g->oc, T, b32) ? b32 : NULL;
         j.rpc = rows_per_chunk(p, j.rows, (double)g->ow * g->oc * T);
         cr_pool_chunks(p, (int)((j.rows + j.rpc - 1) / j.rpc), dw16_chunk_avx2, &j);
         return;
@@ -520,6 +541,9 @@ static void pk_run(cr_pool *p, pk_job *j)
     }
 #endif
     j->mr = u->mr;
+    _Alignas(32) int32_t b32[B32_MAX];
+    if (j->C && pk_blocks(j->K) == 1 && bias32(j->bias, j->N, j->K, b32))
+        j->b32 = b32;
     double macs = (double)j->M * j->N * (j->K > 0 ? j->K : 1);
     if (macs < PK_SERIAL_MACS)
         p = NULL;

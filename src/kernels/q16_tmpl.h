@@ -127,6 +127,39 @@ static void Q16_FN(store_sums)(const int32_t *s32, const int64_t *s64, const int
     }
 }
 
+/* on int32 sums s32[o] (plus b32[o0 + o] if given; the caller has made
+ * sure that cannot overflow) of channels o0.. requantized into y: the
+ * double form of store_sums, eight at a time. */
+static void Q16_FN(store32)(const int32_t *s32, const int32_t *b32, const cr_q16_req *rq, int o0,
+                            int on, int16_t *y)
+{
+    const double *restrict rs = rq->rs + o0;
+    double lo = rq->lo, hi = rq->hi;
+    int o = 0;
+#ifdef Q16_AVX2
+    const __m256d vlo = _mm256_set1_pd(lo), vhi = _mm256_set1_pd(hi), half = _mm256_set1_pd(0.5);
+    for (; o + 8 <= on; o += 8) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(s32 + o));
+        if (b32)
+            v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)(b32 + o0 + o)));
+        __m256d f0 = _mm256_cvtepi32_pd(_mm256_castsi256_si128(v));
+        __m256d f1 = _mm256_cvtepi32_pd(_mm256_extracti128_si256(v, 1));
+        f0 = _mm256_floor_pd(_mm256_add_pd(_mm256_mul_pd(f0, _mm256_loadu_pd(rs + o)), half));
+        f1 = _mm256_floor_pd(_mm256_add_pd(_mm256_mul_pd(f1, _mm256_loadu_pd(rs + o + 4)), half));
+        f0 = _mm256_min_pd(_mm256_max_pd(f0, vlo), vhi);
+        f1 = _mm256_min_pd(_mm256_max_pd(f1, vlo), vhi);
+        __m128i q = _mm_packs_epi32(_mm256_cvttpd_epi32(f0), _mm256_cvttpd_epi32(f1));
+        _mm_storeu_si128((__m128i *)(y + o), q);
+    }
+#endif
+    for (; o < on; o++) {
+        double f = floor((double)(s32[o] + (b32 ? b32[o0 + o] : 0)) * rs[o] + 0.5);
+        f = f < lo ? lo : f;
+        f = f > hi ? hi : f;
+        y[o] = (int16_t)f;
+    }
+}
+
 /* The block's sums requantized into y (or as they are into y64). */
 static void Q16_FN(acc_store)(acc_blk *b, const cr_q16_req *rq, int o0, int16_t *y,
                               int64_t *y64)
@@ -300,10 +333,14 @@ static void Q16_FN(pk_gather)(const pk_job *j, int64_t r0, int nr, int k0, int k
                 int cs = (k0 > base ? k0 : base) - base;
                 int ce = (k0 + kb < base + g->c ? k0 + kb : base + g->c) - base;
                 int16_t *dst = d + base + cs - k0;
-                if (i >= c.i0 && i < c.i1 && t >= c.t0 && t < c.t1)
-                    memcpy(dst, j->x + cell_tap(g, &c, i, t) + cs, (size_t)(ce - cs) * sizeof *d);
-                else
-                    memset(dst, 0, (size_t)(ce - cs) * sizeof *d);
+                const int16_t *src = i >= c.i0 && i < c.i1 && t >= c.t0 && t < c.t1
+                                         ? j->x + cell_tap(g, &c, i, t) + cs : NULL;
+                if (ce - cs > 16)
+                    src ? memcpy(dst, src, (size_t)(ce - cs) * sizeof *d)
+                        : memset(dst, 0, (size_t)(ce - cs) * sizeof *d);
+                else   /* few channels (a stem's 3): no library call */
+                    for (int q = 0; q < ce - cs; q++)
+                        dst[q] = src ? src[q] : 0;
             }
         }
         for (int k = kb; k < k4; k++)
@@ -348,8 +385,12 @@ static void Q16_FN(pk_chunk)(void *ctx, int i, int nch)
         }
         for (int r = 0; r < mb; r++) {
             size_t at = (size_t)(i0 + r) * j->N + n0;
-            Q16_FN(store_sums)(c32 + r * PK_NB, nkb > 1 ? s64 + r * PK_NB : NULL, j->bias, j->rq,
-                               n0, nb, j->C ? j->C + at : NULL, j->C64 ? j->C64 + at : NULL);
+            if (j->C && nkb == 1 && (j->b32 || !j->bias))
+                Q16_FN(store32)(c32 + r * PK_NB, j->b32, j->rq, n0, nb, j->C + at);
+            else
+                Q16_FN(store_sums)(c32 + r * PK_NB, nkb > 1 ? s64 + r * PK_NB : NULL, j->bias,
+                                   j->rq, n0, nb, j->C ? j->C + at : NULL,
+                                   j->C64 ? j->C64 + at : NULL);
         }
     }
 }
@@ -400,7 +441,10 @@ static void Q16_FN(dw16_cell)(const conv_job *j, int64_t row, int ow)
         _Alignas(32) int32_t s[16];   /* lanes: channels 0-3 8-11 | 4-7 12-15 */
         _mm256_store_si256((__m256i *)s, _mm256_permute2x128_si256(a0, a1, 0x20));
         _mm256_store_si256((__m256i *)(s + 8), _mm256_permute2x128_si256(a0, a1, 0x31));
-        Q16_FN(store_sums)(s, NULL, j->bias, j->rq, c0, n, y + c0, NULL);
+        if (j->b32 || !j->bias)
+            Q16_FN(store32)(s, j->b32, j->rq, c0, n, y + c0);
+        else
+            Q16_FN(store_sums)(s, NULL, j->bias, j->rq, c0, n, y + c0, NULL);
     }
 }
 
