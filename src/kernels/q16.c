@@ -90,6 +90,7 @@ typedef struct conv_job {
     const int16_t *wp;             /* depthwise on pairs of taps: dw_pairs */
     int tp;                        /* its pairs of taps */
     const int32_t *b32;            /* the biases as int32 when sums cannot overflow */
+    const int16_t *zero;           /* depthwise on pairs: zeros for taps outside */
 } conv_job;
 
 #define DW_TAPS 32                 /* depthwise on pairs: taps at most */
@@ -263,13 +264,14 @@ void cr_q16_depthwise2d(cr_pool *p, const cr_conv_geom *g, const int16_t *x, con
     j.tp = (T + 1) / 2;
     if (cr_q8_isa_current() >= CR_Q8_AVX2 && g->oc == g->c && T <= DW_TAPS &&
         (int64_t)(g->c + 15) / 16 * j.tp * 32 <= DW_PAIRS_ELEMS) {
-        _Alignas(32) int16_t wp[DW_PAIRS_ELEMS];
+        _Alignas(32) int16_t wp[DW_PAIRS_ELEMS], zero[DW_PAIRS_ELEMS / 2 + 16] = { 0 };
         j.rows = (int64_t)g->n * g->oh;
         if (j.rows <= 0 || g->ow <= 0 || g->oc <= 0)
             return;
         _Alignas(32) int32_t b32[B32_MAX];
         dw_pairs(g, k, j.tp, wp);
         j.wp = wp;
+        j.zero = zero;
         j.b32 = bias32(bias, g->oc, T, b32) ? b32 : NULL;
         j.rpc = rows_per_chunk(p, j.rows, (double)g->ow * g->oc * T);
         cr_pool_chunks(p, (int)((j.rows + j.rpc - 1) / j.rpc), dw16_chunk_avx2, &j);

@@ -402,45 +402,62 @@ static void Q16_FN(pk_chunk)(void *ctx, int i, int nch)
  * (q16.c's dw_pairs), so one vpmaddwd adds both taps' exact products per
  * int32 lane; at most DW_TAPS products a sum, so nothing overflows. */
 
-/* Channels [c0, c0 + n) of tap pointer p (NULL: outside the input), zeros
- * past n. */
-static inline __m256i Q16_FN(dw_ld)(const int16_t *p, int c0, int n)
+/* Sums of 16 channels c0.. of one output pixel, tap t's input at xp[t]
+ * (xp[T] and taps outside the input: j->zero). */
+static inline void Q16_FN(dw16_sums)(const conv_job *j, const int16_t *const *xp, int c0,
+                                     const int16_t *w, int32_t *s)
 {
-    if (!p)
-        return _mm256_setzero_si256();
-    if (n == 16)
-        return _mm256_loadu_si256((const __m256i *)(p + c0));
-    int16_t t[16] = { 0 };
-    memcpy(t, p + c0, (size_t)n * sizeof *t);
-    return _mm256_loadu_si256((const __m256i *)t);
+    __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+    for (int p = 0; p < j->tp; p++, w += 32) {
+        __m256i xa = _mm256_loadu_si256((const __m256i *)(xp[2 * p] + c0));
+        __m256i xb = _mm256_loadu_si256((const __m256i *)(xp[2 * p + 1] + c0));
+        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb),
+                                                     _mm256_load_si256((const __m256i *)w)));
+        a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb),
+                                                     _mm256_load_si256((const __m256i *)(w + 16))));
+    }
+    /* lanes: channels 0-3 8-11 | 4-7 12-15 */
+    _mm256_store_si256((__m256i *)s, _mm256_permute2x128_si256(a0, a1, 0x20));
+    _mm256_store_si256((__m256i *)(s + 8), _mm256_permute2x128_si256(a0, a1, 0x31));
 }
 
-static void Q16_FN(dw16_cell)(const conv_job *j, int64_t row, int ow)
+/* The taps [t0, t1) of output column ow inside the input. */
+static inline void Q16_FN(dw16_cols)(const cr_conv_geom *g, int ow, int *t0, int *t1)
+{
+    int bx = ow * g->sw - g->pl;
+    if (g->dw == 1) {   /* no division */
+        *t0 = bx < 0 ? (-bx < g->kw ? -bx : g->kw) : 0;
+        *t1 = g->w - bx < g->kw ? g->w - bx : g->kw;
+        *t1 = *t1 < *t0 ? *t0 : *t1;
+    } else {
+        cr_tap_range(bx, g->dw, g->kw, g->w, t0, t1);
+    }
+}
+
+/* Output pixel (row, ow) from its tap pointers xp, into y. */
+static void Q16_FN(dw16_cell)(const conv_job *j, const int16_t *const *xp, int16_t *y)
 {
     const cr_conv_geom *g = j->g;
-    cell_win c = cell_window(g, row, ow);
-    const int16_t *xp[DW_TAPS + 1];
-    int T = g->kh * g->kw;
-    for (int i = 0; i < g->kh; i++)
-        for (int t = 0; t < g->kw; t++)
-            xp[i * g->kw + t] = i >= c.i0 && i < c.i1 && t >= c.t0 && t < c.t1
-                                    ? j->x + cell_tap(g, &c, i, t) : NULL;
-    xp[T] = NULL;   /* the odd tap's partner */
-    int16_t *y = j->y + ((size_t)row * g->ow + ow) * g->oc;
     const int16_t *w = j->wp;
-    for (int c0 = 0; c0 < g->oc; c0 += 16) {
-        int n = g->oc - c0 < 16 ? g->oc - c0 : 16;
-        __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
-        for (int p = 0; p < j->tp; p++, w += 32) {
-            __m256i xa = Q16_FN(dw_ld)(xp[2 * p], c0, n), xb = Q16_FN(dw_ld)(xp[2 * p + 1], c0, n);
-            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb),
-                                                         _mm256_load_si256((const __m256i *)w)));
-            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb),
-                                                         _mm256_load_si256((const __m256i *)(w + 16))));
+    _Alignas(32) int32_t s[16];
+    int c0 = 0;
+    for (; c0 + 16 <= g->oc; c0 += 16, w += 32 * j->tp) {
+        Q16_FN(dw16_sums)(j, xp, c0, w, s);
+        if (j->b32 || !j->bias)
+            Q16_FN(store32)(s, j->b32, j->rq, c0, 16, y + c0);
+        else
+            Q16_FN(store_sums)(s, NULL, j->bias, j->rq, c0, 16, y + c0, NULL);
+    }
+    if (c0 < g->oc) {   /* the last channels: their inputs copied, zeros past them */
+        int n = g->oc - c0, T = g->kh * g->kw;
+        _Alignas(32) int16_t xt[DW_TAPS + 1][16];
+        const int16_t *xq[DW_TAPS + 1];
+        for (int t = 0; t <= T; t++) {
+            memset(xt[t], 0, sizeof xt[t]);
+            memcpy(xt[t], xp[t] + c0, (size_t)n * sizeof **xt);
+            xq[t] = xt[t];
         }
-        _Alignas(32) int32_t s[16];   /* lanes: channels 0-3 8-11 | 4-7 12-15 */
-        _mm256_store_si256((__m256i *)s, _mm256_permute2x128_si256(a0, a1, 0x20));
-        _mm256_store_si256((__m256i *)(s + 8), _mm256_permute2x128_si256(a0, a1, 0x31));
+        Q16_FN(dw16_sums)(j, xq, 0, w, s);
         if (j->b32 || !j->bias)
             Q16_FN(store32)(s, j->b32, j->rq, c0, n, y + c0);
         else
@@ -448,13 +465,39 @@ static void Q16_FN(dw16_cell)(const conv_job *j, int64_t row, int ow)
     }
 }
 
+/* Rows of outputs: the tap pointers (j->zero outside the input) set per
+ * pixel, or moved along from the last one when both have every column of
+ * taps inside. */
 static void Q16_FN(dw16_chunk)(void *ctx, int i, int nch)
 {
     const conv_job *j = ctx;
+    const cr_conv_geom *g = j->g;
     int64_t lo = i * j->rpc, hi = lo + j->rpc < j->rows ? lo + j->rpc : j->rows;
+    int T = g->kh * g->kw;
+    const int16_t *xp[DW_TAPS + 1];
     (void)nch;
-    for (int64_t row = lo; row < hi; row++)
-        for (int ow = 0; ow < j->g->ow; ow++)
-            Q16_FN(dw16_cell)(j, row, ow);
+    for (int64_t row = lo; row < hi; row++) {
+        cell_win c = cell_window(g, row, 0);
+        bool inside = false;
+        for (int ow = 0; ow < g->ow; ow++) {
+            int t0, t1, bx = ow * g->sw - g->pl;
+            Q16_FN(dw16_cols)(g, ow, &t0, &t1);
+            bool all = t0 == 0 && t1 == g->kw;
+            if (all && inside) {
+                for (int t = 0; t < T; t++)
+                    xp[t] = xp[t] == j->zero ? xp[t] : xp[t] + (ptrdiff_t)g->sw * g->c;
+            } else {
+                for (int a = 0; a < g->kh; a++) {
+                    const int16_t *xr = j->x + ((size_t)c.n * g->h + c.by + a * g->dh) * g->w * g->c;
+                    for (int t = 0; t < g->kw; t++)
+                        xp[a * g->kw + t] = a >= c.i0 && a < c.i1 && t >= t0 && t < t1
+                                                ? xr + (ptrdiff_t)(bx + t * g->dw) * g->c : j->zero;
+                }
+                xp[T] = j->zero;   /* the odd tap's partner */
+            }
+            inside = all;
+            Q16_FN(dw16_cell)(j, xp, j->y + ((size_t)row * g->ow + ow) * g->oc);
+        }
+    }
 }
 #endif
