@@ -438,8 +438,8 @@ static void test_add(void **state)
             if (real > p.lo + 1 && real < p.hi - 1)
                 assert_true(fabs(want[i] - real) <= 1.01);
         }
-        for (int th = 0; th < 2; th++) {
-            cr_q16_add(th ? pool2 : NULL, n, a, b, &p, got);
+        for (int th = 0; th < 4; th++) {
+            cr_q16_add(run_setup(th), n, a, b, &p, got);
             assert_memory_equal(got, want, (size_t)n * 2);
         }
         free(a);
@@ -508,18 +508,25 @@ static void test_pooling(void **state)
 static void test_quantize(void **state)
 {
     (void)state;
-    float x[] = { 0.0f, 0.5f, -0.5f, 1.5f, -1.5f, 2.49f, 1e9f, -1e9f, NAN, 32766.5f, -32767.5f };
-    int16_t want[] = { 0, 1, -1, 2, -2, 2, 32767, -32768, -32768, 32767, -32768 };
-    int16_t q[11];
-    float back[11];
-    /* s = 0.5: x / s = 2x; halves round away from zero */
-    float xs[11];
-    for (int i = 0; i < 11; i++)
+    float x[] = { 0.0f, 0.5f, -0.5f, 1.5f, -1.5f, 2.49f, 1e9f, -1e9f, NAN, 32766.5f, -32767.5f,
+                  0.49999997f, -0.49999997f, 8388607.5f, -2.5f, 2.5f, -0.0f, 100.5f };
+    int16_t want[] = { 0, 1, -1, 2, -2, 2, 32767, -32768, -32768, 32767, -32768,
+                       0, 0, 32767, -3, 3, 0, 101 };
+    enum { NX = sizeof x / sizeof *x };
+    int16_t q[NX];
+    float back[NX];
+    /* s = 0.5: x / s = 2x; halves round away from zero; both levels (the
+     * first 16 values on AVX2's vector loop) */
+    float xs[NX];
+    for (int i = 0; i < NX; i++)
         xs[i] = x[i] * 0.5f;
-    cr_q16_quantize(NULL, 11, xs, 0.5f, q);
-    assert_memory_equal(q, want, sizeof want);
-    cr_q16_dequantize(NULL, 11, q, 0.25f, back);
-    for (int i = 0; i < 11; i++)
+    for (int th = 0; th < 4; th++) {
+        memset(q, 0x5a, sizeof q);
+        cr_q16_quantize(run_setup(th), NX, xs, 0.5f, q);
+        assert_memory_equal(q, want, sizeof want);
+    }
+    cr_q16_dequantize(NULL, NX, q, 0.25f, back);
+    for (int i = 0; i < NX; i++)
         assert_true(back[i] == (float)q[i] * 0.25f);
     /* many values, both thread counts: round(x / s) */
     enum { N = 100000 };
@@ -527,9 +534,11 @@ static void test_quantize(void **state)
     int16_t *a = xmalloc(N * 2), *b = xmalloc(N * 2);
     for (int i = 0; i < N; i++)
         v[i] = (float)irand(-40000, 40000) / 7.0f;
-    cr_q16_quantize(NULL, N, v, 0.3f, a);
-    cr_q16_quantize(pool2, N, v, 0.3f, b);
-    assert_memory_equal(a, b, N * 2);
+    cr_q16_quantize(run_setup(0), N, v, 0.3f, a);
+    for (int th = 1; th < 4; th++) {
+        cr_q16_quantize(run_setup(th), N, v, 0.3f, b);
+        assert_memory_equal(a, b, N * 2);
+    }
     for (int i = 0; i < N; i++) {
         float f = v[i] / 0.3f;
         long r = lroundf(f);

@@ -1,16 +1,26 @@
 /* q16.c - int16 x int8 inference kernels (TFLite's "16x8" numbers, see
- * kernels.h), in plain C: the definition of every result.
+ * kernels.h).
  *
- * The hot loops are q16_tmpl.h's, compiled twice: generic and for AVX2
- * (chosen as the int8 kernels' level is, cr_q8_isa; integer arithmetic, so
- * the same bits either way).
- * Convolutions, depthwise convolutions and the gemm share one inner loop:
- * per output pixel (or row of A) and block of at most Q16_OB output
- * channels, every input value times its row of weights into int32 partial
- * sums (channels innermost, which the compiler vectorizes), moved into the
- * int64 accumulators every CR_Q16_FLUSH products, so nothing can overflow.
- * Zero inputs (padding, relu) are skipped. Threads take chunks of output
- * rows; each output is computed the same way wherever it falls.
+ * The reference loops are q16_tmpl.h's, compiled twice: generic and for
+ * AVX2 (chosen as the int8 kernels' level is, cr_q8_isa; integer
+ * arithmetic, so the same bits either way). Convolutions, depthwise
+ * convolutions and the gemm share one inner loop: per output pixel (or row
+ * of A) and block of at most Q16_OB output channels, every input value
+ * times its row of weights into int32 partial sums (channels innermost,
+ * which the compiler vectorizes), moved into the int64 accumulators every
+ * CR_Q16_FLUSH products, so nothing can overflow. Zero inputs (padding,
+ * relu) are skipped. Threads take chunks of output rows; each output is
+ * computed the same way wherever it falls.
+ *
+ * The fast paths give the same bits: Conv2D and Dense on packed weights
+ * (cr_q16_gemm_pack: the int8 gemm's panels, one packed matrix per block
+ * of PK_KB k) run the int8 kernels' driver design (chunks of rows by
+ * columns, q8_rows_per_chunk) and their AVX2 tile (cr_q8_ukr.gemm16, which
+ * takes int16 rows of A: the activations as they are, or im2col patches
+ * gathered per block of rows), exact int32 sums per block added into int64;
+ * depthwise at multiplier 1 on AVX2 pairs taps for vpmaddwd (dw16_*). When
+ * biases and sums fit in int32 both requantize from int32 eight channels at
+ * a time (store32).
  */
 #include "q8.h"
 
@@ -352,13 +362,98 @@ typedef struct elem_job {
     const cr_q16_add_par *par;
 } elem_job;
 
+#ifdef CR_HAVE_X86_UKR
+#define T_AVX2 __attribute__((target("avx2")))
+
+/* srdhm of 4 int32 (the low halves of x's 64-bit lanes) by m: the exact
+ * product, the nudge by its sign, the division by 2^31 rounded toward zero
+ * (adding 2^31 - 1 to negatives), then bits 31..62 of the 64-bit lanes,
+ * which are the int32 result (a logical shift does). */
+static inline T_AVX2 __m256i srdhm4(__m256i x, __m256i m)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i p = _mm256_mul_epi32(x, m);
+    __m256i neg = _mm256_cmpgt_epi64(zero, p);
+    p = _mm256_add_epi64(p, _mm256_blendv_epi8(_mm256_set1_epi64x(1 << 30),
+                                               _mm256_set1_epi64x(1 - (1 << 30)), neg));
+    p = _mm256_add_epi64(p, _mm256_and_si256(_mm256_cmpgt_epi64(zero, p),
+                                             _mm256_set1_epi64x(((int64_t)1 << 31) - 1)));
+    return _mm256_srli_epi64(p, 31);
+}
+
+/* mul_small on 8 int32 lanes (m >= 0, sh in [-31, 0]; x never INT32_MIN
+ * with m INT32_MIN, so srdhm's saturation cannot occur). */
+static inline T_AVX2 __m256i mul_small8(__m256i x, int32_t m, int32_t sh)
+{
+    __m256i vm = _mm256_set1_epi32(m);
+    __m256i ev = srdhm4(x, vm), od = srdhm4(_mm256_srli_epi64(x, 32), vm);
+    __m256i h = _mm256_blend_epi32(ev, _mm256_slli_epi64(od, 32), 0xAA);
+    int e = -sh;
+    __m256i mask = _mm256_set1_epi32((int32_t)(((int64_t)1 << e) - 1));
+    __m256i rem = _mm256_and_si256(h, mask);
+    __m256i thr = _mm256_sub_epi32(_mm256_srli_epi32(mask, 1),
+                                   _mm256_cmpgt_epi32(_mm256_setzero_si256(), h));
+    __m256i q = _mm256_sra_epi32(h, _mm_cvtsi32_si128(e));
+    return _mm256_sub_epi32(q, _mm256_cmpgt_epi32(rem, thr));
+}
+
+/* add_task's loop on [lo, hi) eight at a time; returns where it stopped. */
+static T_AVX2 int64_t add_avx2(const elem_job *j, int64_t lo, int64_t hi)
+{
+    const cr_q16_add_par *p = j->par;
+    __m256i vlo = _mm256_set1_epi32(p->lo), vhi = _mm256_set1_epi32(p->hi);
+    int64_t i = lo;
+    for (; i + 8 <= hi; i += 8) {
+        __m256i a = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(j->a + i)));
+        __m256i b = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(j->b + i)));
+        a = mul_small8(_mm256_slli_epi32(a, 15), p->ma, p->sha);
+        b = mul_small8(_mm256_slli_epi32(b, 15), p->mb, p->shb);
+        __m256i v = mul_small8(_mm256_add_epi32(a, b), p->my, p->shy);
+        v = _mm256_min_epi32(_mm256_max_epi32(v, vlo), vhi);
+        __m128i y = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        _mm_storeu_si128((__m128i *)(j->y + i), y);
+    }
+    return i;
+}
+
+/* quantize_task's loop the same way: x / s, clamped (NaN: the lower bound,
+ * as max_ps returns its second operand), rounded half away from zero as
+ * trunc(f) + sign(f) when |f - trunc(f)| >= 1/2 (both exact). */
+static T_AVX2 int64_t quantize_avx2(const elem_job *j, int64_t lo, int64_t hi)
+{
+    const __m256 s = _mm256_set1_ps(j->s), flo = _mm256_set1_ps(-32768.0f);
+    const __m256 fhi = _mm256_set1_ps(32767.0f), half = _mm256_set1_ps(0.5f);
+    const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    int64_t i = lo;
+    for (; i + 8 <= hi; i += 8) {
+        __m256 f = _mm256_div_ps(_mm256_loadu_ps(j->x + i), s);
+        f = _mm256_min_ps(_mm256_max_ps(f, flo), fhi);
+        __m256 t = _mm256_round_ps(f, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        __m256 d = _mm256_andnot_ps(sign, _mm256_sub_ps(f, t));
+        __m256 up = _mm256_and_ps(_mm256_cmp_ps(d, half, _CMP_GE_OQ),
+                                  _mm256_or_ps(one, _mm256_and_ps(sign, f)));
+        __m256i q = _mm256_cvttps_epi32(_mm256_add_ps(t, up));
+        __m128i y = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        _mm_storeu_si128((__m128i *)(j->y + i), y);
+    }
+    return i;
+}
+#endif
+
+/* Where the level's vector loop (fn) leaves [lo, hi) to the plain one. */
+#ifdef CR_HAVE_X86_UKR
+#define ELEM_VEC(fn, j, lo, hi) (cr_q8_isa_current() >= CR_Q8_AVX2 ? fn((j), (lo), (hi)) : (lo))
+#else
+#define ELEM_VEC(fn, j, lo, hi) (lo)
+#endif
+
 static void add_task(void *ctx, int ith, int nth)
 {
     const elem_job *j = ctx;
     const cr_q16_add_par *p = j->par;
     int64_t lo, hi;
     cr_split(j->n, ith, nth, &lo, &hi);
-    for (int64_t i = lo; i < hi; i++) {
+    for (int64_t i = ELEM_VEC(add_avx2, j, lo, hi); i < hi; i++) {
         int32_t a = mul_small(j->a[i] * 32768, p->ma, p->sha);
         int32_t b = mul_small(j->b[i] * 32768, p->mb, p->shb);
         int32_t v = mul_small(a + b, p->my, p->shy);
@@ -388,7 +483,7 @@ static void quantize_task(void *ctx, int ith, int nth)
     const elem_job *j = ctx;
     int64_t lo, hi;
     cr_split(j->n, ith, nth, &lo, &hi);
-    for (int64_t i = lo; i < hi; i++) {
+    for (int64_t i = ELEM_VEC(quantize_avx2, j, lo, hi); i < hi; i++) {
         float f = j->x[i] / j->s;
         f = f > -32768.0f ? f : -32768.0f;
         f = f < 32767.0f ? f : 32767.0f;
