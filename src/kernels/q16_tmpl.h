@@ -369,12 +369,16 @@ static void Q16_FN(pk_chunk)(void *ctx, int i, int nch)
         for (int b = 0; b < nkb; b++) {
             int k0 = b * PK_KB, kb = j->K - k0 < PK_KB ? j->K - k0 : PK_KB;
             size_t k4 = (size_t)q8_k4(kb), ps = q8_panel_bytes(kb);
-            Q16_FN(pk_gather)(j, i0, mb, k0, kb, a16);
+            const int16_t *a = a16;
+            if (!j->g && nkb == 1 && j->K % 4 == 0)   /* rows of A as they are */
+                a = j->A + (size_t)i0 * j->K;
+            else
+                Q16_FN(pk_gather)(j, i0, mb, k0, kb, a16);
             for (int c0 = n0; c0 < n1; c0 += Q8_NR) {
                 int cols = n1 - c0 < Q8_NR ? n1 - c0 : Q8_NR;
                 const int8_t *pp = bp + (size_t)(c0 / Q8_NR) * ps;
                 for (int r = 0; r < mb; r += j->mr)
-                    j->tile(kb, a16 + r * k4, k4, pp, mb - r < j->mr ? mb - r : j->mr, cols,
+                    j->tile(kb, a + r * k4, k4, pp, mb - r < j->mr ? mb - r : j->mr, cols,
                             NULL, c32 + r * PK_NB + (c0 - n0), PK_NB, NULL, c0);
             }
             if (b < nkb - 1)   /* all but the last block into int64 */
