@@ -315,12 +315,73 @@ static void Q16_FN(gemm_chunk)(void *ctx, int i, int nch)
 
 /* ---- packed gemm and im2col convolutions (q16.c's pk_job) ------------- */
 
+/* The taps [t0, t1) of output column ow inside the input. */
+static inline void Q16_FN(tap_cols)(const cr_conv_geom *g, int ow, int *t0, int *t1)
+{
+    int bx = ow * g->sw - g->pl;
+    if (g->dw == 1) {   /* no division */
+        *t0 = bx < 0 ? (-bx < g->kw ? -bx : g->kw) : 0;
+        *t1 = g->w - bx < g->kw ? g->w - bx : g->kw;
+        *t1 = *t1 < *t0 ? *t0 : *t1;
+    } else {
+        cr_tap_range(bx, g->dw, g->kw, g->w, t0, t1);
+    }
+}
+
+/* n int16 from s (NULL: zeros) to d, short runs without a library call. */
+static inline void Q16_FN(copy16)(int16_t *d, const int16_t *s, int n)
+{
+    if (n > 32)
+        s ? memcpy(d, s, (size_t)n * sizeof *d) : memset(d, 0, (size_t)n * sizeof *d);
+    else
+        for (int q = 0; q < n; q++)
+            d[q] = s ? s[q] : 0;
+}
+
+/* pk_gather of whole patches (dilation 1 across): per kernel row, the
+ * taps inside the input are one run of the input row; the window's row
+ * part is found once per output row. */
+static void Q16_FN(pk_patches)(const pk_job *j, int64_t r0, int nr, int16_t *d)
+{
+    const cr_conv_geom *g = j->g;
+    int k4 = q8_k4(j->K), kwc = g->kw * g->c;
+    int64_t row = r0 / g->ow;
+    int ow = (int)(r0 % g->ow);
+    cell_win c = cell_window(g, row, 0);
+    for (int r = 0; r < nr; r++, d += k4) {
+        int t0, t1, bx = ow * g->sw - g->pl;
+        Q16_FN(tap_cols)(g, ow, &t0, &t1);
+        for (int i = 0; i < g->kh; i++) {
+            int16_t *dr = d + (size_t)i * kwc;
+            if (i < c.i0 || i >= c.i1 || t1 == t0) {
+                Q16_FN(copy16)(dr, NULL, kwc);
+                continue;
+            }
+            const int16_t *src =
+                j->x + (((size_t)c.n * g->h + c.by + i * g->dh) * g->w + bx + t0) * g->c;
+            Q16_FN(copy16)(dr, NULL, t0 * g->c);
+            Q16_FN(copy16)(dr + t0 * g->c, src, (t1 - t0) * g->c);
+            Q16_FN(copy16)(dr + t1 * g->c, NULL, (g->kw - t1) * g->c);
+        }
+        for (int k = j->K; k < k4; k++)
+            d[k] = 0;
+        if (++ow == g->ow) {
+            ow = 0;
+            c = cell_window(g, ++row, 0);
+        }
+    }
+}
+
 /* Rows [r0, r0 + nr) of the job's A, columns [k0, k0 + kb), as int16 rows
  * of q8_k4(kb) at d (zeros past kb); for a convolution, rows are output
  * pixels and A their patches (taps outside the input read 0). */
 static void Q16_FN(pk_gather)(const pk_job *j, int64_t r0, int nr, int k0, int kb, int16_t *d)
 {
     int k4 = q8_k4(kb);
+    if (j->g && k0 == 0 && kb == j->K && j->g->dw == 1) {
+        Q16_FN(pk_patches)(j, r0, nr, d);
+        return;
+    }
     for (int r = 0; r < nr; r++, d += k4) {
         if (!j->g) {
             memcpy(d, j->A + (size_t)(r0 + r) * j->K + k0, (size_t)kb * sizeof *d);
@@ -425,19 +486,6 @@ static inline void Q16_FN(dw16_sums)(const conv_job *j, const int16_t *const *xp
     _mm256_store_si256((__m256i *)(s + 8), _mm256_permute2x128_si256(a0, a1, 0x31));
 }
 
-/* The taps [t0, t1) of output column ow inside the input. */
-static inline void Q16_FN(dw16_cols)(const cr_conv_geom *g, int ow, int *t0, int *t1)
-{
-    int bx = ow * g->sw - g->pl;
-    if (g->dw == 1) {   /* no division */
-        *t0 = bx < 0 ? (-bx < g->kw ? -bx : g->kw) : 0;
-        *t1 = g->w - bx < g->kw ? g->w - bx : g->kw;
-        *t1 = *t1 < *t0 ? *t0 : *t1;
-    } else {
-        cr_tap_range(bx, g->dw, g->kw, g->w, t0, t1);
-    }
-}
-
 /* Output pixel (row, ow) from its tap pointers xp, into y. */
 static void Q16_FN(dw16_cell)(const conv_job *j, const int16_t *const *xp, int16_t *y)
 {
@@ -485,7 +533,7 @@ static void Q16_FN(dw16_chunk)(void *ctx, int i, int nch)
         bool inside = false;
         for (int ow = 0; ow < g->ow; ow++) {
             int t0, t1, bx = ow * g->sw - g->pl;
-            Q16_FN(dw16_cols)(g, ow, &t0, &t1);
+            Q16_FN(tap_cols)(g, ow, &t0, &t1);
             bool all = t0 == 0 && t1 == g->kw;
             if (all && inside) {
                 for (int t = 0; t < T; t++)
