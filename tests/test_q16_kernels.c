@@ -8,7 +8,10 @@
  * the extremes -32768 and 32767, enough products per output to need the
  * int32 -> int64 flush, and more than one block of output channels. The
  * convolutions and the gemm also run on both SIMD levels (generic C and
- * the AVX2 build of the same loops). */
+ * the AVX2 build of the same loops), and so do the fast paths: Conv2D and
+ * the gemm on packed weights (K past one int32 block, the largest
+ * products), depthwise on pairs of taps, biases added in int32 or int64,
+ * add and quantize eight at a time. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
