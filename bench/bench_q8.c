@@ -7,17 +7,19 @@
  * fp32: cr_conv2d_ep on a packed kernel (1x1: cr_gemm_packed on x in
  * place) and cr_depthwise2d_act, with relu6 where the network has it; int8:
  * cr_q8_conv2d and cr_q8_depthwise2d (per-channel multipliers, relu6 as the
- * clamp). Rounds (default 7) interleave everything: in each round every
- * layer runs fp32 then int8, on 1 then 2 threads, each timed as the best of
+ * clamp); int16 (TFLite's 16x8): cr_q16_conv2d_packed and cr_q16_depthwise2d
+ * (int64 biases, per-channel fixed-point multipliers, a relu6 clamp). Rounds (default 7) interleave everything: in each round every
+ * layer runs fp32, int8 then int16, on 1 then 2 threads, each timed as the best of
  * a burst of about 20 ms (1 thread: the thread's CPU time, so that other
  * processes on a shared machine count less; 2 threads: wall time); the
  * table gives the median over rounds, as GOP/s
- * (a multiply-add is 2 operations) and the int8 speed-up. The total weighs
+ * (a multiply-add is 2 operations) and the int8 and int16 speed-ups. The total weighs
  * each shape by how often the network has it (adds and pooling are not
  * included: they are a few percent of the time). `only`: the layers whose
  * name contains it (for profiling one shape).
  */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +107,12 @@ typedef struct bufs {
     void *qkp, *qscratch;
     float *m;
     cr_q8_req rq;
+    int16_t *x16, *y16;
+    int8_t *k16;               /* depthwise: raw; otherwise packed */
+    int64_t *b64;
+    int32_t *mult, *shift;
+    double *rs;
+    cr_q16_req rq16;
 } bufs;
 
 /* Keras 'same' padding: total max(0, (out-1)*s + k - in), the extra at the
@@ -123,6 +131,42 @@ static cr_conv_geom geom(const layer *l, int batch)
     pad = pad < 0 ? 0 : pad;
     g.pt = g.pl = pad / 2;
     return g;
+}
+
+/* The int16 operands: inputs over the int16 range (a quarter of them 0,
+ * as after a relu), the int8 kernel, biases and multipliers of about
+ * 1 / (127 sqrt(taps)) so that outputs spread. */
+static void setup16(bufs *b, const layer *l, const int8_t *qk)
+{
+    cr_conv_geom *g = &b->g;
+    size_t xs = (size_t)g->n * g->h * g->w * g->c, ys = (size_t)g->n * g->oh * g->ow * g->oc;
+    size_t ks = (size_t)g->kh * g->kw * (l->dw ? 1 : g->c) * g->oc;
+    int taps = g->kh * g->kw * (l->dw ? 1 : g->c);
+    b->x16 = xalloc(xs * 2);
+    b->y16 = xalloc(ys * 2);
+    b->b64 = xalloc((size_t)g->oc * 8);
+    b->mult = xalloc((size_t)g->oc * 4);
+    b->shift = xalloc((size_t)g->oc * 4);
+    b->rs = xalloc((size_t)g->oc * 8);
+    for (size_t i = 0; i < xs; i++)
+        b->x16[i] = rnd() % 4 ? (int16_t)(rnd() % 65536 - 32768) : 0;
+    for (int i = 0; i < g->oc; i++) {
+        int sh;
+        b->b64[i] = (int64_t)(rnd() % 2000001) - 1000000;
+        cr_q16_multiplier(1.0 / (127.0 * sqrt((double)taps)) * (1 + 0.01 * (i % 13)),
+                          &b->mult[i], &sh);
+        b->shift[i] = sh;
+    }
+    cr_q16_req_scales(g->oc, b->mult, b->shift, b->rs);
+    b->rq16 = (cr_q16_req){ .mult = b->mult, .shift = b->shift, .rs = b->rs, .lo = 0,
+                            .hi = 20000 };
+    if (l->dw) {
+        b->k16 = xalloc(ks);
+        memcpy(b->k16, qk, ks);
+    } else {
+        b->k16 = xalloc(cr_q16_conv2d_packed_bytes(g));
+        cr_q16_conv2d_pack(g, qk, b->k16);
+    }
 }
 
 static void setup(bufs *b, const layer *l, int batch)
@@ -166,13 +210,20 @@ static void setup(bufs *b, const layer *l, int batch)
         cr_q8_conv2d_pack(g, qk, qb, 128, b->qkp);
         b->qscratch = xalloc(cr_q8_conv2d_scratch(g, 2));
     }
+    setup16(b, l, qk);
     free(qk);
     free(qb);
 }
 
-static void run(cr_pool *p, const layer *l, bufs *b, bool q8)
+/* q: 0 fp32, 1 int8, 2 int16. */
+static void run(cr_pool *p, const layer *l, bufs *b, int q)
 {
-    if (q8 && l->dw)
+    bool q8 = q == 1;
+    if (q == 2 && l->dw)
+        cr_q16_depthwise2d(p, &b->g, b->x16, b->k16, b->b64, &b->rq16, b->y16);
+    else if (q == 2)
+        cr_q16_conv2d_packed(p, &b->g, b->x16, b->k16, b->b64, &b->rq16, b->y16);
+    else if (q8 && l->dw)
         cr_q8_depthwise2d(p, &b->g, b->qx, 128, b->qkp, &b->rq, b->qy);
     else if (q8)
         cr_q8_conv2d(p, &b->g, b->qx, 128, b->qkp, &b->rq, b->qy, b->qscratch);
@@ -185,14 +236,14 @@ static void run(cr_pool *p, const layer *l, bufs *b, bool q8)
 /* Best time of a burst of about 20 ms: on one thread the thread's CPU
  * time (what it ran, whatever else the machine runs), on a pool the wall
  * time. */
-static double burst(cr_pool *p, const layer *l, bufs *b, bool q8)
+static double burst(cr_pool *p, const layer *l, bufs *b, int q)
 {
     clockid_t id = p ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID;
     double best = 1e30, t_end = now() + 0.02;
     int it = 0;
     do {
         double t0 = clock_s(id);
-        run(p, l, b, q8);
+        run(p, l, b, q);
         double t = clock_s(id) - t0;
         best = t < best ? t : best;
         it++;
@@ -242,41 +293,46 @@ int main(int argc, char **argv)
     static bufs b[N_LAYERS];
     for (int i = 0; i < N_LAYERS; i++)
         setup(&b[i], &net[i], batch);
-    /* t[layer][threads][q8][round] */
-    double *t = calloc((size_t)N_LAYERS * 4 * rounds, sizeof *t);
+    /* t[layer][threads][fp32 / int8 / int16][round] */
+    double *t = calloc((size_t)N_LAYERS * 6 * rounds, sizeof *t);
     if (!t)
         return 1;
-#define T(i, th, q, r) t[(((size_t)(i) * 2 + (th)) * 2 + (q)) * rounds + (r)]
+#define T(i, th, q, r) t[(((size_t)(i) * 2 + (th)) * 3 + (q)) * rounds + (r)]
     for (int r = 0; r < rounds; r++)
         for (int i = 0; i < N_LAYERS; i++)
             for (int th = 0; th < 2 && (!only || strstr(net[i].name, only)); th++)
-                for (int q = 0; q < 2; q++)
+                for (int q = 0; q < 3; q++)
                     T(i, th, q, r) = burst(pools[th], &net[i], &b[i], q);
-    printf("int8 level %s, fp32 level %s, batch %d, %d rounds (medians); GOP/s, "
-           "int8 speed-up over fp32 (1t: thread CPU time, 2t: wall time)\n", cr_q8_isa_name(isa), cr_isa_name(cr_isa_current()), batch,
-           rounds);
-    printf("%-28s %3s %8s | %8s %8s %6s | %8s %8s %6s\n", "layer", "n", "MMAC", "fp32 1t",
-           "int8 1t", "x", "fp32 2t", "int8 2t", "x");
-    double tot[2][2] = { { 0, 0 }, { 0, 0 } }, macs = 0;
+    printf("int8 level %s, fp32 level %s, batch %d, %d rounds (medians); GOP/s, int8 and "
+           "int16 speed-ups over fp32 (1t: thread CPU time, 2t: wall time)\n",
+           cr_q8_isa_name(isa), cr_isa_name(cr_isa_current()), batch, rounds);
+    printf("%-26s %2s %7s |%6s %6s %6s %5s %5s |%6s %6s %6s %5s %5s\n", "layer", "n", "MMAC",
+           "fp32", "int8", "int16", "x8", "x16", "fp32", "int8", "int16", "x8", "x16");
+    double tot[2][3] = { { 0, 0, 0 }, { 0, 0, 0 } }, macs = 0;
     for (int i = 0; i < N_LAYERS; i++) {
         if (only && !strstr(net[i].name, only))
             continue;
-        double med[2][2];
+        double med[2][3];
         for (int th = 0; th < 2; th++)
-            for (int q = 0; q < 2; q++) {
+            for (int q = 0; q < 3; q++) {
                 med[th][q] = median(&T(i, th, q, 0), rounds);
                 tot[th][q] += net[i].count * med[th][q];
             }
         macs += net[i].count * b[i].macs;
-        printf("%-28s %3d %8.2f | %8.1f %8.1f %6.2f | %8.1f %8.1f %6.2f\n", net[i].name,
-               net[i].count, b[i].macs / 1e6, 2e-9 * b[i].macs / med[0][0],
-               2e-9 * b[i].macs / med[0][1], med[0][0] / med[0][1], 2e-9 * b[i].macs / med[1][0],
-               2e-9 * b[i].macs / med[1][1], med[1][0] / med[1][1]);
+        printf("%-26.26s %2d %7.2f", net[i].name, net[i].count, b[i].macs / 1e6);
+        for (int th = 0; th < 2; th++)
+            printf(" |%6.1f %6.1f %6.1f %5.2f %5.2f", 2e-9 * b[i].macs / med[th][0],
+                   2e-9 * b[i].macs / med[th][1], 2e-9 * b[i].macs / med[th][2],
+                   med[th][0] / med[th][1], med[th][0] / med[th][2]);
+        printf("\n");
     }
-    if (macs > 0)
-        printf("%-28s %3s %8.2f | %8.2f %8.2f %6.2f | %8.2f %8.2f %6.2f  (ms per batch)\n",
-               "total (convolutions)", "", macs / 1e6, 1e3 * tot[0][0], 1e3 * tot[0][1],
-               tot[0][0] / tot[0][1], 1e3 * tot[1][0], 1e3 * tot[1][1], tot[1][0] / tot[1][1]);
+    if (macs > 0) {
+        printf("%-26s %2s %7.2f", "total (convs), ms/batch", "", macs / 1e6);
+        for (int th = 0; th < 2; th++)
+            printf(" |%6.2f %6.2f %6.2f %5.2f %5.2f", 1e3 * tot[th][0], 1e3 * tot[th][1],
+                   1e3 * tot[th][2], tot[th][0] / tot[th][1], tot[th][0] / tot[th][2]);
+        printf("\n");
+    }
     cr_pool_free(pools[1]);
     free(t);
     return 0;

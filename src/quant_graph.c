@@ -338,7 +338,7 @@ static void q16_dense_float(cr_node *n, const cr_ctx *c)
     int64_t cnt = cr_dims_count(&n->shape);
     int K = (int)n->in[1]->shape.d[0], N = (int)n->in[1]->shape.d[1], M = (int)(cnt / N);
     int64_t *acc = (int64_t *)n->aux;
-    cr_q16_gemm(c->pool, M, N, K, i16in(n, 0), a->k16, a->b64, NULL, NULL, acc);
+    cr_q16_gemm_packed(c->pool, M, N, K, i16in(n, 0), a->packed, a->b64, NULL, NULL, acc);
     float hi = a->hi == 6 ? 6.0f : INFINITY;
     for (int64_t i = 0; i < cnt; i++) {
         float f = (float)((double)acc[i] * a->m[i % N]);
@@ -355,14 +355,15 @@ static void q16_fwd(cr_node *n, const cr_ctx *c)
     switch (a->kind) {
     case Q_CONV:
     case Q_DW:
-        if (q8_geom(n, &geo))
-            (a->kind == Q_DW ? cr_q16_depthwise2d : cr_q16_conv2d)(c->pool, &geo, i16in(n, 0),
-                                                                  a->k16, a->b64, &rq, i16out(n));
+        if (q8_geom(n, &geo) && a->kind == Q_DW)
+            cr_q16_depthwise2d(c->pool, &geo, i16in(n, 0), a->k16, a->b64, &rq, i16out(n));
+        else if (q8_geom(n, &geo))
+            cr_q16_conv2d_packed(c->pool, &geo, i16in(n, 0), a->packed, a->b64, &rq, i16out(n));
         break;
     case Q_DENSE: {
         int K = (int)n->in[1]->shape.d[0], N = (int)n->in[1]->shape.d[1];
-        cr_q16_gemm(c->pool, (int)(cnt / N), N, K, i16in(n, 0), a->k16, a->b64, &rq, i16out(n),
-                    NULL);
+        cr_q16_gemm_packed(c->pool, (int)(cnt / N), N, K, i16in(n, 0), a->packed, a->b64, &rq,
+                           i16out(n), NULL);
         break;
     }
     case Q_DENSE_F:
@@ -593,6 +594,17 @@ static int q16_parts(const cr_weight *w, const cr_qweight *qw, const cr_weight *
     return CREST_OK;
 }
 
+/* a's int16 codes k16 [K, N] packed for cr_q16_gemm_packed (a convolution's
+ * kernel: K = kh * kw * c). */
+static int q16_pack(q8_attr *a, int K, int N, const cr_node *n)
+{
+    if (!(a->packed = cr_malloc(cr_q16_gemm_packed_bytes(K, N) + 1)))
+        return cr_fail(CREST_E_NOMEM, "quantize: out of memory packing layer '%s'",
+                       n->layer ? n->layer : "?");
+    cr_q16_gemm_pack(K, N, a->k16, a->packed);
+    return CREST_OK;
+}
+
 /* What a failed rewrite of a node had allocated. */
 static void attr_free(q8_attr *a)
 {
@@ -650,6 +662,8 @@ static int try_conv(rewrite *r, cr_node *n, bool depthwise)
         rc = q16_parts(w, qw, bias, pi->s, po->s, &a);
         a.k16 = k;
         k = NULL;
+        if (!rc && !depthwise)
+            rc = q16_pack(&a, geo.kh * geo.kw * geo.c, geo.oc, n);
     } else if (!rc) {
         size_t bytes = depthwise ? cr_q8_depthwise2d_packed_bytes(&geo)
                                  : cr_q8_conv2d_packed_bytes(&geo);
@@ -750,6 +764,8 @@ static int try_dense(rewrite *r, cr_node *n)
         rc = q16_parts(w, qw, bias, pi->s, fout ? 1.0f : po->s, &a);
         a.k16 = k;
         k = NULL;
+        if (!rc)
+            rc = q16_pack(&a, K, N, n);
     } else if (!rc && !(a.packed = cr_malloc(cr_q8_gemm_packed_bytes(K, N) + 1))) {
         rc = cr_fail(CREST_E_NOMEM, "quantize: out of memory packing layer '%s'",
                      n->layer ? n->layer : "?");

@@ -8,7 +8,10 @@
  * the extremes -32768 and 32767, enough products per output to need the
  * int32 -> int64 flush, and more than one block of output channels. The
  * convolutions and the gemm also run on both SIMD levels (generic C and
- * the AVX2 build of the same loops). */
+ * the AVX2 build of the same loops), and so do the fast paths: Conv2D and
+ * the gemm on packed weights (K past one int32 block, the largest
+ * products), depthwise on pairs of taps, biases added in int32 or int64,
+ * add and quantize eight at a time. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -175,11 +178,17 @@ static void make_req(int oc, int taps, cr_q16_req *rq, int32_t **mult, int32_t *
     }
 }
 
+/* Biases of one of three kinds: small (the packed and depthwise paths
+ * add them in int32), up to 2^37 (int64 sums), or all near 2^31 (too close
+ * for int32 with any sizeable sum). */
 static int64_t *biases(int oc)
 {
     int64_t *b = xmalloc((size_t)oc * sizeof *b);
+    int kind = irand(0, 2);
     for (int o = 0; o < oc; o++)
-        b[o] = (int64_t)(int32_t)rnd() * irand(0, 64);
+        b[o] = kind == 0   ? irand(-(1 << 24), 1 << 24)
+               : kind == 1 ? (int64_t)(int32_t)rnd() * irand(0, 64)
+                           : (int64_t)INT32_MAX - irand(0, 1 << 20);
     return b;
 }
 
@@ -249,6 +258,18 @@ static void conv_case(const cr_conv_geom *g, bool dw)
         for (size_t i = ny * 2; i < ny * 2 + 16; i++)
             assert_int_equal(((uint8_t *)got)[i], 0x5a);
     }
+    if (!dw) {   /* the packed path (im2col on the int8 gemm's tiles) */
+        void *kp = xmalloc(cr_q16_conv2d_packed_bytes(g));
+        cr_q16_conv2d_pack(g, k, kp);
+        for (int th = 0; th < 4; th++) {
+            memset(got, 0x5a, ny * 2 + 16);
+            cr_q16_conv2d_packed(run_setup(th), g, x, kp, b, &rq, got);
+            assert_memory_equal(got, want, ny * 2);
+            for (size_t i = ny * 2; i < ny * 2 + 16; i++)
+                assert_int_equal(((uint8_t *)got)[i], 0x5a);
+        }
+        free(kp);
+    }
     free(x);
     free(want);
     free(got);
@@ -270,6 +291,17 @@ static void test_conv2d(void **state)
     cr_conv_geom pw = { .n = 1, .h = 3, .w = 4, .c = 700, .oh = 3, .ow = 4, .oc = 9, .kh = 1,
                         .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1 };
     conv_case(&pw, false);
+    /* enough work for chunks on both threads: a 3x3 stride-2 stem (K 27),
+     * and a 1x1 and a 3x3 with K past one int32 block of the packed path */
+    cr_conv_geom stem = { .n = 2, .h = 23, .w = 21, .c = 3, .oh = 12, .ow = 11, .oc = 32,
+                          .kh = 3, .kw = 3, .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pt = 1, .pl = 1 };
+    conv_case(&stem, false);
+    cr_conv_geom pw2 = { .n = 2, .h = 7, .w = 9, .c = 576, .oh = 7, .ow = 9, .oc = 40, .kh = 1,
+                         .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1 };
+    conv_case(&pw2, false);
+    cr_conv_geom c3 = { .n = 1, .h = 6, .w = 7, .c = 70, .oh = 6, .ow = 7, .oc = 270, .kh = 3,
+                        .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1 };
+    conv_case(&c3, false);
 }
 
 static void test_depthwise(void **state)
@@ -284,9 +316,73 @@ static void test_depthwise(void **state)
     cr_conv_geom big = { .n = 1, .h = 17, .w = 17, .c = 5, .oh = 1, .ow = 1, .oc = 5, .kh = 17,
                          .kw = 17, .sh = 1, .sw = 1, .dh = 1, .dw = 1 };
     conv_case(&big, true);
+    /* rows for both threads on the AVX2 pairs-of-taps loop: 3x3 at stride
+     * 1 and 2 over channels with and without a tail of 16, and 5x5 (an odd
+     * number of taps, the last one unpaired) */
+    cr_conv_geom d1 = { .n = 2, .h = 14, .w = 13, .c = 40, .oh = 14, .ow = 13, .oc = 40, .kh = 3,
+                        .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1 };
+    conv_case(&d1, true);
+    cr_conv_geom d2 = { .n = 1, .h = 15, .w = 16, .c = 96, .oh = 7, .ow = 8, .oc = 96, .kh = 3,
+                        .kw = 3, .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pt = 0, .pl = 0 };
+    conv_case(&d2, true);
+    cr_conv_geom d5 = { .n = 1, .h = 9, .w = 11, .c = 37, .oh = 9, .ow = 11, .oc = 37, .kh = 5,
+                        .kw = 5, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 2, .pl = 2 };
+    conv_case(&d5, true);
 }
 
 /* ---- gemm ---------------------------------------------------------------- */
+
+/* C = A B (+ bias) on every level and thread count, unpacked and packed:
+ * requantized, and the int64 sums. extreme: A all -32768 and B all -127,
+ * the largest products (a packed int32 block of more than 512 of them
+ * would overflow). */
+static void gemm_case(int M, int N, int K, bool with_bias, bool extreme)
+{
+    int16_t *A = vals16((size_t)M * K), *want = xmalloc((size_t)M * N * 2);
+    int16_t *got = xmalloc((size_t)M * N * 2);
+    int8_t *B = vals8((size_t)K * N);
+    int64_t *b = with_bias ? biases(N) : NULL, *w64 = xmalloc((size_t)M * N * 8);
+    int64_t *g64 = xmalloc((size_t)M * N * 8);
+    void *Bp = xmalloc(cr_q16_gemm_packed_bytes(K, N));
+    cr_q16_req rq;
+    int32_t *mult, *shift;
+    for (size_t i = 0; extreme && i < (size_t)M * K; i++)
+        A[i] = -32768;
+    for (size_t i = 0; extreme && i < (size_t)K * N; i++)
+        B[i] = -127;
+    make_req(N, K, &rq, &mult, &shift);
+    cr_q16_gemm_pack(K, N, B, Bp);
+    for (int r = 0; r < M; r++)
+        for (int o = 0; o < N; o++) {
+            int64_t acc = b ? b[o] : 0;
+            for (int k = 0; k < K; k++)
+                acc += (int64_t)A[(size_t)r * K + k] * B[(size_t)k * N + o];
+            w64[(size_t)r * N + o] = acc;
+            want[(size_t)r * N + o] = ref_requant(acc, &rq, o);
+        }
+    for (int th = 0; th < 4; th++) {
+        cr_q16_gemm(run_setup(th), M, N, K, A, B, b, &rq, got, NULL);
+        assert_memory_equal(got, want, (size_t)M * N * 2);
+        cr_q16_gemm(run_setup(th), M, N, K, A, B, b, NULL, NULL, g64);
+        assert_memory_equal(g64, w64, (size_t)M * N * 8);
+        memset(got, 0, (size_t)M * N * 2);
+        cr_q16_gemm_packed(run_setup(th), M, N, K, A, Bp, b, &rq, got, NULL);
+        assert_memory_equal(got, want, (size_t)M * N * 2);
+        memset(g64, 0, (size_t)M * N * 8);
+        cr_q16_gemm_packed(run_setup(th), M, N, K, A, Bp, b, NULL, NULL, g64);
+        assert_memory_equal(g64, w64, (size_t)M * N * 8);
+    }
+    free(A);
+    free(want);
+    free(got);
+    free(B);
+    free(b);
+    free(w64);
+    free(g64);
+    free(Bp);
+    free(mult);
+    free(shift);
+}
 
 static void test_gemm(void **state)
 {
@@ -294,38 +390,15 @@ static void test_gemm(void **state)
     for (int t = 0; t < 40; t++) {
         int M = irand(1, 9), N = t % 5 ? irand(1, 40) : irand(257, 300);
         int K = t % 3 ? irand(1, 50) : irand(500, 1300);
-        int16_t *A = vals16((size_t)M * K), *want = xmalloc((size_t)M * N * 2);
-        int16_t *got = xmalloc((size_t)M * N * 2);
-        int8_t *B = vals8((size_t)K * N);
-        int64_t *b = t % 4 ? biases(N) : NULL, *w64 = xmalloc((size_t)M * N * 8);
-        int64_t *g64 = xmalloc((size_t)M * N * 8);
-        cr_q16_req rq;
-        int32_t *mult, *shift;
-        make_req(N, K, &rq, &mult, &shift);
-        for (int r = 0; r < M; r++)
-            for (int o = 0; o < N; o++) {
-                int64_t acc = b ? b[o] : 0;
-                for (int k = 0; k < K; k++)
-                    acc += (int64_t)A[(size_t)r * K + k] * B[(size_t)k * N + o];
-                w64[(size_t)r * N + o] = acc;
-                want[(size_t)r * N + o] = ref_requant(acc, &rq, o);
-            }
-        for (int th = 0; th < 4; th++) {
-            cr_q16_gemm(run_setup(th), M, N, K, A, B, b, &rq, got, NULL);
-            assert_memory_equal(got, want, (size_t)M * N * 2);
-            cr_q16_gemm(run_setup(th), M, N, K, A, B, b, NULL, NULL, g64);
-            assert_memory_equal(g64, w64, (size_t)M * N * 8);
-        }
-        free(A);
-        free(want);
-        free(got);
-        free(B);
-        free(b);
-        free(w64);
-        free(g64);
-        free(mult);
-        free(shift);
+        gemm_case(M, N, K, t % 4, false);
     }
+    /* chunks on both threads (more rows than one block of the packed path,
+     * columns past one chunk); K at and past one int32 block */
+    gemm_case(150, 270, 96, true, false);
+    gemm_case(100, 40, 512, true, false);
+    gemm_case(60, 24, 513, false, false);
+    gemm_case(7, 33, 1300, true, true);
+    gemm_case(53, 17, 512, false, true);
 }
 
 /* ---- add ------------------------------------------------------------------ */
@@ -368,8 +441,8 @@ static void test_add(void **state)
             if (real > p.lo + 1 && real < p.hi - 1)
                 assert_true(fabs(want[i] - real) <= 1.01);
         }
-        for (int th = 0; th < 2; th++) {
-            cr_q16_add(th ? pool2 : NULL, n, a, b, &p, got);
+        for (int th = 0; th < 4; th++) {
+            cr_q16_add(run_setup(th), n, a, b, &p, got);
             assert_memory_equal(got, want, (size_t)n * 2);
         }
         free(a);
@@ -438,18 +511,25 @@ static void test_pooling(void **state)
 static void test_quantize(void **state)
 {
     (void)state;
-    float x[] = { 0.0f, 0.5f, -0.5f, 1.5f, -1.5f, 2.49f, 1e9f, -1e9f, NAN, 32766.5f, -32767.5f };
-    int16_t want[] = { 0, 1, -1, 2, -2, 2, 32767, -32768, -32768, 32767, -32768 };
-    int16_t q[11];
-    float back[11];
-    /* s = 0.5: x / s = 2x; halves round away from zero */
-    float xs[11];
-    for (int i = 0; i < 11; i++)
+    float x[] = { 0.0f, 0.5f, -0.5f, 1.5f, -1.5f, 2.49f, 1e9f, -1e9f, NAN, 32766.5f, -32767.5f,
+                  0.49999997f, -0.49999997f, 8388607.5f, -2.5f, 2.5f, -0.0f, 100.5f };
+    int16_t want[] = { 0, 1, -1, 2, -2, 2, 32767, -32768, -32768, 32767, -32768,
+                       0, 0, 32767, -3, 3, 0, 101 };
+    enum { NX = sizeof x / sizeof *x };
+    int16_t q[NX];
+    float back[NX];
+    /* s = 0.5: x / s = 2x; halves round away from zero; both levels (the
+     * first 16 values on AVX2's vector loop) */
+    float xs[NX];
+    for (int i = 0; i < NX; i++)
         xs[i] = x[i] * 0.5f;
-    cr_q16_quantize(NULL, 11, xs, 0.5f, q);
-    assert_memory_equal(q, want, sizeof want);
-    cr_q16_dequantize(NULL, 11, q, 0.25f, back);
-    for (int i = 0; i < 11; i++)
+    for (int th = 0; th < 4; th++) {
+        memset(q, 0x5a, sizeof q);
+        cr_q16_quantize(run_setup(th), NX, xs, 0.5f, q);
+        assert_memory_equal(q, want, sizeof want);
+    }
+    cr_q16_dequantize(NULL, NX, q, 0.25f, back);
+    for (int i = 0; i < NX; i++)
         assert_true(back[i] == (float)q[i] * 0.25f);
     /* many values, both thread counts: round(x / s) */
     enum { N = 100000 };
@@ -457,9 +537,11 @@ static void test_quantize(void **state)
     int16_t *a = xmalloc(N * 2), *b = xmalloc(N * 2);
     for (int i = 0; i < N; i++)
         v[i] = (float)irand(-40000, 40000) / 7.0f;
-    cr_q16_quantize(NULL, N, v, 0.3f, a);
-    cr_q16_quantize(pool2, N, v, 0.3f, b);
-    assert_memory_equal(a, b, N * 2);
+    cr_q16_quantize(run_setup(0), N, v, 0.3f, a);
+    for (int th = 1; th < 4; th++) {
+        cr_q16_quantize(run_setup(th), N, v, 0.3f, b);
+        assert_memory_equal(a, b, N * 2);
+    }
     for (int i = 0; i < N; i++) {
         float f = v[i] / 0.3f;
         long r = lroundf(f);

@@ -370,6 +370,19 @@ void cr_q16_depthwise2d(cr_pool *p, const cr_conv_geom *g, const int16_t *x, con
 void cr_q16_gemm(cr_pool *p, int M, int N, int K, const int16_t *A, const int8_t *B,
                  const int64_t *bias, const cr_q16_req *rq, int16_t *C, int64_t *C64);
 
+/* The same on packed weights (the fast path; the results above, bit for
+ * bit): cr_q16_gemm_pack lays out B [K, N] into cr_q16_gemm_packed_bytes
+ * at Bp; a convolution's kernel [kh, kw, c, oc] is B with K = kh * kw * c
+ * (cr_q16_conv2d_pack). Scratch is on the stack. */
+size_t cr_q16_gemm_packed_bytes(int K, int N);
+void cr_q16_gemm_pack(int K, int N, const int8_t *B, void *Bp);
+void cr_q16_gemm_packed(cr_pool *p, int M, int N, int K, const int16_t *A, const void *Bp,
+                        const int64_t *bias, const cr_q16_req *rq, int16_t *C, int64_t *C64);
+size_t cr_q16_conv2d_packed_bytes(const cr_conv_geom *g);
+void cr_q16_conv2d_pack(const cr_conv_geom *g, const int8_t *k, void *kp);
+void cr_q16_conv2d_packed(cr_pool *p, const cr_conv_geom *g, const int16_t *x, const void *kp,
+                          const int64_t *bias, const cr_q16_req *rq, int16_t *y);
+
 /* Add as TFLite's general-scale int16 ADD: with S = 2 max(s_a, s_b)
  * (double), multipliers of s_a / S, s_b / S and S / (2^15 s_y)
  * (cr_q16_multiplier, each < 1), per element

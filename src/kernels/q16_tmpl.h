@@ -78,29 +78,30 @@ static void Q16_FN(acc_run)(acc_blk *b, const int16_t *x, int len, const int8_t 
     }
 }
 
-/* The block's sums requantized into y (or as they are into y64). Sums that
- * fit in int32 (all of them, in practice) take the exact double form of
- * the requantization (cr_q16_req_scales), which vectorizes. */
-static void Q16_FN(acc_store)(acc_blk *b, const cr_q16_req *rq, int o0, int16_t *y,
-                              int64_t *y64)
+/* Sums of on channels [o0, o0 + on) (on <= Q16_OB): s32[o] plus s64[o]
+ * and bias[o0 + o] where given, requantized into y (or as they are into
+ * y64). Sums that fit in int32 (all of them, in practice) take the exact
+ * double form of the requantization (cr_q16_req_scales), which vectorizes. */
+static void Q16_FN(store_sums)(const int32_t *s32, const int64_t *s64, const int64_t *bias,
+                               const cr_q16_req *rq, int o0, int on, int16_t *y, int64_t *y64)
 {
-    int on = b->on;
-    int32_t *restrict s32 = b->a32;
-    int64_t *restrict s64 = b->a64;
+    int64_t v64[Q16_OB];
+    int32_t v32[Q16_OB];
     int small = 1;
     for (int o = 0; o < on; o++) {
-        int64_t v = s64[o] + s32[o];
-        s64[o] = v;
-        s32[o] = (int32_t)v;
-        small &= s32[o] == v;
+        int64_t v = (s64 ? s64[o] : 0) + (bias ? bias[o0 + o] : 0) + s32[o];
+        v64[o] = v;
+        v32[o] = (int32_t)v;
+        small &= v32[o] == v;
     }
     if (!y) {
-        memcpy(y64, s64, (size_t)on * sizeof *y64);
+        if (y64)
+            memcpy(y64, v64, (size_t)on * sizeof *y64);
         return;
     }
     if (!small) {
         for (int o = 0; o < on; o++)
-            y[o] = cr_q16_requant(s64[o], rq, o0 + o);
+            y[o] = cr_q16_requant(v64[o], rq, o0 + o);
         return;
     }
     const double *restrict rs = rq->rs + o0;
@@ -111,7 +112,7 @@ static void Q16_FN(acc_store)(acc_blk *b, const cr_q16_req *rq, int o0, int16_t 
     /* four at a time: the same double operations (no NaN can occur) */
     const __m256d vlo = _mm256_set1_pd(lo), vhi = _mm256_set1_pd(hi), half = _mm256_set1_pd(0.5);
     for (; o + 4 <= on; o += 4) {
-        __m256d f = _mm256_cvtepi32_pd(_mm_loadu_si128((const __m128i *)(s32 + o)));
+        __m256d f = _mm256_cvtepi32_pd(_mm_loadu_si128((const __m128i *)(v32 + o)));
         f = _mm256_floor_pd(_mm256_add_pd(_mm256_mul_pd(f, _mm256_loadu_pd(rs + o)), half));
         f = _mm256_min_pd(_mm256_max_pd(f, vlo), vhi);
         __m128i q = _mm256_cvttpd_epi32(f);
@@ -119,11 +120,51 @@ static void Q16_FN(acc_store)(acc_blk *b, const cr_q16_req *rq, int o0, int16_t 
     }
 #endif
     for (; o < on; o++) {
-        double f = floor((double)s32[o] * rs[o] + 0.5);
+        double f = floor((double)v32[o] * rs[o] + 0.5);
         f = f < lo ? lo : f;
         f = f > hi ? hi : f;
         yo[o] = (int16_t)f;
     }
+}
+
+/* on int32 sums s32[o] (plus b32[o0 + o] if given; the caller has made
+ * sure that cannot overflow) of channels o0.. requantized into y: the
+ * double form of store_sums, eight at a time. */
+static void Q16_FN(store32)(const int32_t *s32, const int32_t *b32, const cr_q16_req *rq, int o0,
+                            int on, int16_t *y)
+{
+    const double *restrict rs = rq->rs + o0;
+    double lo = rq->lo, hi = rq->hi;
+    int o = 0;
+#ifdef Q16_AVX2
+    const __m256d vlo = _mm256_set1_pd(lo), vhi = _mm256_set1_pd(hi), half = _mm256_set1_pd(0.5);
+    for (; o + 8 <= on; o += 8) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(s32 + o));
+        if (b32)
+            v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)(b32 + o0 + o)));
+        __m256d f0 = _mm256_cvtepi32_pd(_mm256_castsi256_si128(v));
+        __m256d f1 = _mm256_cvtepi32_pd(_mm256_extracti128_si256(v, 1));
+        f0 = _mm256_floor_pd(_mm256_add_pd(_mm256_mul_pd(f0, _mm256_loadu_pd(rs + o)), half));
+        f1 = _mm256_floor_pd(_mm256_add_pd(_mm256_mul_pd(f1, _mm256_loadu_pd(rs + o + 4)), half));
+        f0 = _mm256_min_pd(_mm256_max_pd(f0, vlo), vhi);
+        f1 = _mm256_min_pd(_mm256_max_pd(f1, vlo), vhi);
+        __m128i q = _mm_packs_epi32(_mm256_cvttpd_epi32(f0), _mm256_cvttpd_epi32(f1));
+        _mm_storeu_si128((__m128i *)(y + o), q);
+    }
+#endif
+    for (; o < on; o++) {
+        double f = floor((double)(s32[o] + (b32 ? b32[o0 + o] : 0)) * rs[o] + 0.5);
+        f = f < lo ? lo : f;
+        f = f > hi ? hi : f;
+        y[o] = (int16_t)f;
+    }
+}
+
+/* The block's sums requantized into y (or as they are into y64). */
+static void Q16_FN(acc_store)(acc_blk *b, const cr_q16_req *rq, int o0, int16_t *y,
+                              int64_t *y64)
+{
+    Q16_FN(store_sums)(b->a32, b->a64, NULL, rq, o0, b->on, y, y64);
 }
 
 /* Output cell (row, ow) of a Conv2D, channels [o0, o0 + on). */
@@ -271,3 +312,244 @@ static void Q16_FN(gemm_chunk)(void *ctx, int i, int nch)
         }
     }
 }
+
+/* ---- packed gemm and im2col convolutions (q16.c's pk_job) ------------- */
+
+/* The taps [t0, t1) of output column ow inside the input. */
+static inline void Q16_FN(tap_cols)(const cr_conv_geom *g, int ow, int *t0, int *t1)
+{
+    int bx = ow * g->sw - g->pl;
+    if (g->dw == 1) {   /* no division */
+        *t0 = bx < 0 ? (-bx < g->kw ? -bx : g->kw) : 0;
+        *t1 = g->w - bx < g->kw ? g->w - bx : g->kw;
+        *t1 = *t1 < *t0 ? *t0 : *t1;
+    } else {
+        cr_tap_range(bx, g->dw, g->kw, g->w, t0, t1);
+    }
+}
+
+/* n int16 from s (NULL: zeros) to d, short runs without a library call. */
+static inline void Q16_FN(copy16)(int16_t *d, const int16_t *s, int n)
+{
+    if (n > 32)
+        s ? memcpy(d, s, (size_t)n * sizeof *d) : memset(d, 0, (size_t)n * sizeof *d);
+    else
+        for (int q = 0; q < n; q++)
+            d[q] = s ? s[q] : 0;
+}
+
+/* pk_gather of whole patches (dilation 1 across): per kernel row, the
+ * taps inside the input are one run of the input row; the window's row
+ * part is found once per output row. */
+static void Q16_FN(pk_patches)(const pk_job *j, int64_t r0, int nr, int16_t *d)
+{
+    const cr_conv_geom *g = j->g;
+    int k4 = q8_k4(j->K), kwc = g->kw * g->c;
+    int64_t row = r0 / g->ow;
+    int ow = (int)(r0 % g->ow);
+    cell_win c = cell_window(g, row, 0);
+    for (int r = 0; r < nr; r++, d += k4) {
+        int t0, t1, bx = ow * g->sw - g->pl;
+        Q16_FN(tap_cols)(g, ow, &t0, &t1);
+        for (int i = 0; i < g->kh; i++) {
+            int16_t *dr = d + (size_t)i * kwc;
+            if (i < c.i0 || i >= c.i1 || t1 == t0) {
+                Q16_FN(copy16)(dr, NULL, kwc);
+                continue;
+            }
+            const int16_t *src =
+                j->x + (((size_t)c.n * g->h + c.by + i * g->dh) * g->w + bx + t0) * g->c;
+            Q16_FN(copy16)(dr, NULL, t0 * g->c);
+            Q16_FN(copy16)(dr + t0 * g->c, src, (t1 - t0) * g->c);
+            Q16_FN(copy16)(dr + t1 * g->c, NULL, (g->kw - t1) * g->c);
+        }
+        for (int k = j->K; k < k4; k++)
+            d[k] = 0;
+        if (++ow == g->ow) {
+            ow = 0;
+            c = cell_window(g, ++row, 0);
+        }
+    }
+}
+
+/* Rows [r0, r0 + nr) of the job's A, columns [k0, k0 + kb), as int16 rows
+ * of q8_k4(kb) at d (zeros past kb); for a convolution, rows are output
+ * pixels and A their patches (taps outside the input read 0). */
+static void Q16_FN(pk_gather)(const pk_job *j, int64_t r0, int nr, int k0, int kb, int16_t *d)
+{
+    int k4 = q8_k4(kb);
+    if (j->g && k0 == 0 && kb == j->K && j->g->dw == 1) {
+        Q16_FN(pk_patches)(j, r0, nr, d);
+        return;
+    }
+    for (int r = 0; r < nr; r++, d += k4) {
+        if (!j->g) {
+            memcpy(d, j->A + (size_t)(r0 + r) * j->K + k0, (size_t)kb * sizeof *d);
+        } else {
+            const cr_conv_geom *g = j->g;
+            int64_t p = r0 + r;
+            cell_win c = cell_window(g, p / g->ow, (int)(p % g->ow));
+            for (int tap = k0 / g->c; tap * g->c < k0 + kb; tap++) {
+                int i = tap / g->kw, t = tap % g->kw, base = tap * g->c;
+                int cs = (k0 > base ? k0 : base) - base;
+                int ce = (k0 + kb < base + g->c ? k0 + kb : base + g->c) - base;
+                int16_t *dst = d + base + cs - k0;
+                const int16_t *src = i >= c.i0 && i < c.i1 && t >= c.t0 && t < c.t1
+                                         ? j->x + cell_tap(g, &c, i, t) + cs : NULL;
+                if (ce - cs > 16)
+                    src ? memcpy(dst, src, (size_t)(ce - cs) * sizeof *d)
+                        : memset(dst, 0, (size_t)(ce - cs) * sizeof *d);
+                else   /* few channels (a stem's 3): no library call */
+                    for (int q = 0; q < ce - cs; q++)
+                        dst[q] = src ? src[q] : 0;
+            }
+        }
+        for (int k = kb; k < k4; k++)
+            d[k] = 0;
+    }
+}
+
+/* Chunk i: rows [m0, m1) by columns [n0, n1) (at most PK_NB), in blocks of
+ * PK_RB rows: per block of at most PK_KB k, the rows gathered once as
+ * int16, every panel of the chunk's columns against them (the level's
+ * tile: exact int32 sums of at most PK_KB products, which cannot
+ * overflow), the blocks' sums added into int64, then requantized. */
+static void Q16_FN(pk_chunk)(void *ctx, int i, int nch)
+{
+    const pk_job *j = ctx;
+    _Alignas(64) int16_t a16[PK_RB * PK_KB];
+    _Alignas(64) int32_t c32[PK_RB * PK_NB];
+    _Alignas(64) int64_t s64[PK_RB * PK_NB];
+    int64_t m0 = (int64_t)(i / j->ncb) * j->mb, m1 = m0 + j->mb < j->M ? m0 + j->mb : j->M;
+    int n0 = (i % j->ncb) * PK_NB, n1 = n0 + PK_NB < j->N ? n0 + PK_NB : j->N, nb = n1 - n0;
+    int nkb = pk_blocks(j->K);
+    (void)nch;
+    for (int64_t i0 = m0; i0 < m1; i0 += PK_RB) {
+        int mb = m1 - i0 < PK_RB ? (int)(m1 - i0) : PK_RB;
+        const int8_t *bp = j->Bp;
+        for (int b = 0; b < nkb; b++) {
+            int k0 = b * PK_KB, kb = j->K - k0 < PK_KB ? j->K - k0 : PK_KB;
+            size_t k4 = (size_t)q8_k4(kb), ps = q8_panel_bytes(kb);
+            const int16_t *a = a16;
+            if (!j->g && nkb == 1 && j->K % 4 == 0)   /* rows of A as they are */
+                a = j->A + (size_t)i0 * j->K;
+            else
+                Q16_FN(pk_gather)(j, i0, mb, k0, kb, a16);
+            for (int c0 = n0; c0 < n1; c0 += Q8_NR) {
+                int cols = n1 - c0 < Q8_NR ? n1 - c0 : Q8_NR;
+                const int8_t *pp = bp + (size_t)(c0 / Q8_NR) * ps;
+                for (int r = 0; r < mb; r += j->mr)
+                    j->tile(kb, a + r * k4, k4, pp, mb - r < j->mr ? mb - r : j->mr, cols,
+                            NULL, c32 + r * PK_NB + (c0 - n0), PK_NB, NULL, c0);
+            }
+            if (b < nkb - 1)   /* all but the last block into int64 */
+                for (int r = 0; r < mb; r++)
+                    for (int o = 0; o < nb; o++)
+                        s64[r * PK_NB + o] = (b ? s64[r * PK_NB + o] : 0) + c32[r * PK_NB + o];
+            bp += cr_q8_gemm_packed_bytes(kb, j->N);
+        }
+        for (int r = 0; r < mb; r++) {
+            size_t at = (size_t)(i0 + r) * j->N + n0;
+            if (j->C && nkb == 1 && (j->b32 || !j->bias))
+                Q16_FN(store32)(c32 + r * PK_NB, j->b32, j->rq, n0, nb, j->C + at);
+            else
+                Q16_FN(store_sums)(c32 + r * PK_NB, nkb > 1 ? s64 + r * PK_NB : NULL, j->bias,
+                                   j->rq, n0, nb, j->C ? j->C + at : NULL,
+                                   j->C64 ? j->C64 + at : NULL);
+        }
+    }
+}
+
+#ifdef Q16_AVX2
+/* ---- depthwise, depth multiplier 1, on pairs of taps (AVX2) -------------
+ * 16 channels at a time: the int16 inputs of two taps interleaved (unpack
+ * within 128-bit lanes) against the pair's weights laid out the same way
+ * (q16.c's dw_pairs), so one vpmaddwd adds both taps' exact products per
+ * int32 lane; at most DW_TAPS products a sum, so nothing overflows. */
+
+/* Sums of 16 channels c0.. of one output pixel, tap t's input at xp[t]
+ * (xp[T] and taps outside the input: j->zero). */
+static inline void Q16_FN(dw16_sums)(const conv_job *j, const int16_t *const *xp, int c0,
+                                     const int16_t *w, int32_t *s)
+{
+    __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+    for (int p = 0; p < j->tp; p++, w += 32) {
+        __m256i xa = _mm256_loadu_si256((const __m256i *)(xp[2 * p] + c0));
+        __m256i xb = _mm256_loadu_si256((const __m256i *)(xp[2 * p + 1] + c0));
+        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb),
+                                                     _mm256_load_si256((const __m256i *)w)));
+        a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb),
+                                                     _mm256_load_si256((const __m256i *)(w + 16))));
+    }
+    /* lanes: channels 0-3 8-11 | 4-7 12-15 */
+    _mm256_store_si256((__m256i *)s, _mm256_permute2x128_si256(a0, a1, 0x20));
+    _mm256_store_si256((__m256i *)(s + 8), _mm256_permute2x128_si256(a0, a1, 0x31));
+}
+
+/* Output pixel (row, ow) from its tap pointers xp, into y. */
+static void Q16_FN(dw16_cell)(const conv_job *j, const int16_t *const *xp, int16_t *y)
+{
+    const cr_conv_geom *g = j->g;
+    const int16_t *w = j->wp;
+    _Alignas(32) int32_t s[16];
+    int c0 = 0;
+    for (; c0 + 16 <= g->oc; c0 += 16, w += 32 * j->tp) {
+        Q16_FN(dw16_sums)(j, xp, c0, w, s);
+        if (j->b32 || !j->bias)
+            Q16_FN(store32)(s, j->b32, j->rq, c0, 16, y + c0);
+        else
+            Q16_FN(store_sums)(s, NULL, j->bias, j->rq, c0, 16, y + c0, NULL);
+    }
+    if (c0 < g->oc) {   /* the last channels: their inputs copied, zeros past them */
+        int n = g->oc - c0, T = g->kh * g->kw;
+        _Alignas(32) int16_t xt[DW_TAPS + 1][16];
+        const int16_t *xq[DW_TAPS + 1];
+        for (int t = 0; t <= T; t++) {
+            memset(xt[t], 0, sizeof xt[t]);
+            memcpy(xt[t], xp[t] + c0, (size_t)n * sizeof **xt);
+            xq[t] = xt[t];
+        }
+        Q16_FN(dw16_sums)(j, xq, 0, w, s);
+        if (j->b32 || !j->bias)
+            Q16_FN(store32)(s, j->b32, j->rq, c0, n, y + c0);
+        else
+            Q16_FN(store_sums)(s, NULL, j->bias, j->rq, c0, n, y + c0, NULL);
+    }
+}
+
+/* Rows of outputs: the tap pointers (j->zero outside the input) set per
+ * pixel, or moved along from the last one when both have every column of
+ * taps inside. */
+static void Q16_FN(dw16_chunk)(void *ctx, int i, int nch)
+{
+    const conv_job *j = ctx;
+    const cr_conv_geom *g = j->g;
+    int64_t lo = i * j->rpc, hi = lo + j->rpc < j->rows ? lo + j->rpc : j->rows;
+    int T = g->kh * g->kw;
+    const int16_t *xp[DW_TAPS + 1];
+    (void)nch;
+    for (int64_t row = lo; row < hi; row++) {
+        cell_win c = cell_window(g, row, 0);
+        bool inside = false;
+        for (int ow = 0; ow < g->ow; ow++) {
+            int t0, t1, bx = ow * g->sw - g->pl;
+            Q16_FN(tap_cols)(g, ow, &t0, &t1);
+            bool all = t0 == 0 && t1 == g->kw;
+            if (all && inside) {
+                for (int t = 0; t < T; t++)
+                    xp[t] = xp[t] == j->zero ? xp[t] : xp[t] + (ptrdiff_t)g->sw * g->c;
+            } else {
+                for (int a = 0; a < g->kh; a++) {
+                    const int16_t *xr = j->x + ((size_t)c.n * g->h + c.by + a * g->dh) * g->w * g->c;
+                    for (int t = 0; t < g->kw; t++)
+                        xp[a * g->kw + t] = a >= c.i0 && a < c.i1 && t >= t0 && t < t1
+                                                ? xr + (ptrdiff_t)(bx + t * g->dw) * g->c : j->zero;
+                }
+                xp[T] = j->zero;   /* the odd tap's partner */
+            }
+            inside = all;
+            Q16_FN(dw16_cell)(j, xp, j->y + ((size_t)row * g->ow + ow) * g->oc);
+        }
+    }
+}
+#endif
