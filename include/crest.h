@@ -204,7 +204,11 @@ size_t crest_model_param_count(const crest_model *m, bool trainable_only);
 char *crest_model_summary(crest_model *m, bool json);
 void crest_free(void *p);
 
-/* Threads used by this model's kernels (default: the number of cores). */
+/* Threads used by this model's kernels (default: the number of cores).
+ * The calling thread runs a share of the work: the kernels keep tiles on
+ * the stack, up to about 250 KB, so call crest from a thread with at least
+ * 1 MB of stack (a main thread has 8 MB on Linux; crest's own workers are
+ * made with 2 MB whatever the C library's default, musl's being 128 KB). */
 int crest_model_set_threads(crest_model *m, int n_threads);
 /* Threads the model's kernels use (starts the pool if needed). */
 int crest_model_threads(crest_model *m);

@@ -31,6 +31,7 @@
 #include "kernels.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
 #if defined(__x86_64__) || defined(__i386__)
@@ -41,6 +42,7 @@
 #define WAIT_SPINS 4096           /* caller: polls for joined workers, then sleeps */
 #define CLOSED (1 << 30)          /* state bit: the job takes no more workers */
 #define STALL_NS 500000L          /* a joined worker this late was descheduled... */
+#define WORKER_STACK ((size_t)2 << 20)   /* bytes: see start_worker */
 #define SERIAL_JOBS 128           /* ...so run this many jobs on the caller alone */
 
 struct cr_pool {
@@ -190,7 +192,18 @@ static int start_worker(cr_pool *p, int id)
         return -1;
     a->p = p;
     a->id = id;
-    if (pthread_create(&p->th[id], NULL, worker, a) != 0) {
+    /* the kernels keep tiles and panels on the stack (the int16 gemm up to
+     * about 200 KB a worker): a stack of at least WORKER_STACK, whatever
+     * the C library's default (musl's is 128 KB, glibc's 8 MB) */
+    pthread_attr_t at;
+    size_t sz = 0;
+    bool attr = pthread_attr_init(&at) == 0;
+    if (attr && pthread_attr_getstacksize(&at, &sz) == 0 && sz < WORKER_STACK)
+        pthread_attr_setstacksize(&at, WORKER_STACK);
+    int rc = pthread_create(&p->th[id], attr ? &at : NULL, worker, a);
+    if (attr)
+        pthread_attr_destroy(&at);
+    if (rc != 0) {
         free(a);
         return -1;
     }
