@@ -302,6 +302,13 @@ static void test_conv2d(void **state)
     cr_conv_geom c3 = { .n = 1, .h = 6, .w = 7, .c = 70, .oh = 6, .ow = 7, .oc = 270, .kh = 3,
                         .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1 };
     conv_case(&c3, false);
+    /* short patches and 1x1 with short rows, past one tile of rows */
+    cr_conv_geom s3 = { .n = 1, .h = 9, .w = 10, .c = 3, .oh = 9, .ow = 10, .oc = 35, .kh = 3,
+                        .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1 };
+    conv_case(&s3, false);
+    cr_conv_geom s1 = { .n = 2, .h = 8, .w = 7, .c = 24, .oh = 8, .ow = 7, .oc = 144, .kh = 1,
+                        .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1 };
+    conv_case(&s1, false);
 }
 
 static void test_depthwise(void **state)
@@ -399,6 +406,16 @@ static void test_gemm(void **state)
     gemm_case(60, 24, 513, false, false);
     gemm_case(7, 33, 1300, true, true);
     gemm_case(53, 17, 512, false, true);
+    /* short rows (the AVX2 tiles requantizing from their registers): K of
+     * MobileNetV2's narrow layers, K not a multiple of 4 (rows gathered),
+     * columns and rows past whole tiles, the largest products */
+    gemm_case(150, 96, 16, true, false);
+    gemm_case(61, 37, 24, true, false);
+    gemm_case(97, 270, 32, false, false);
+    gemm_case(43, 50, 29, true, false);
+    gemm_case(29, 21, 30, true, false);
+    gemm_case(13, 19, 7, false, false);
+    gemm_case(50, 33, 32, false, true);
 }
 
 /* ---- add ------------------------------------------------------------------ */
