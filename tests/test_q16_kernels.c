@@ -10,7 +10,8 @@
  * convolutions and the gemm also run on both SIMD levels (generic C and
  * the AVX2 build of the same loops), and so do the fast paths: Conv2D and
  * the gemm on packed weights (K past one int32 block, the largest
- * products), depthwise on pairs of taps, biases added in int32 or int64,
+ * products; short rows on the tile that requantizes from its registers),
+ * depthwise on pairs of taps, biases added in int32 or int64,
  * add and quantize eight at a time. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -18,9 +18,11 @@
  * columns, q8_rows_per_chunk) and their AVX2 tile (cr_q8_ukr.gemm16, which
  * takes int16 rows of A: the activations as they are, or im2col patches
  * gathered per block of rows), exact int32 sums per block added into int64;
- * depthwise at multiplier 1 on AVX2 pairs taps for vpmaddwd (dw16_*). When
- * biases and sums fit in int32 both requantize from int32 eight channels at
- * a time (store32).
+ * rows of at most SK_K4 k run on AVX2 an int16 tile of their own that
+ * requantizes from its registers (sk_*, on weights packed again as int16
+ * pairs after the panels); depthwise at multiplier 1 on AVX2 pairs taps
+ * for vpmaddwd (dw16_*). When biases and sums fit in int32 they requantize
+ * from int32 eight channels at a time (store32's double operations).
  */
 #include "q8.h"
 
