@@ -10,7 +10,8 @@
  * convolutions and the gemm also run on both SIMD levels (generic C and
  * the AVX2 build of the same loops), and so do the fast paths: Conv2D and
  * the gemm on packed weights (K past one int32 block, the largest
- * products), depthwise on pairs of taps, biases added in int32 or int64,
+ * products; short rows on the tile that requantizes from its registers),
+ * depthwise on pairs of taps, biases added in int32 or int64,
  * add and quantize eight at a time. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -302,6 +303,13 @@ static void test_conv2d(void **state)
     cr_conv_geom c3 = { .n = 1, .h = 6, .w = 7, .c = 70, .oh = 6, .ow = 7, .oc = 270, .kh = 3,
                         .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1 };
     conv_case(&c3, false);
+    /* short patches and 1x1 with short rows, past one tile of rows */
+    cr_conv_geom s3 = { .n = 1, .h = 9, .w = 10, .c = 3, .oh = 9, .ow = 10, .oc = 35, .kh = 3,
+                        .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pl = 1 };
+    conv_case(&s3, false);
+    cr_conv_geom s1 = { .n = 2, .h = 8, .w = 7, .c = 24, .oh = 8, .ow = 7, .oc = 144, .kh = 1,
+                        .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1 };
+    conv_case(&s1, false);
 }
 
 static void test_depthwise(void **state)
@@ -399,6 +407,16 @@ static void test_gemm(void **state)
     gemm_case(60, 24, 513, false, false);
     gemm_case(7, 33, 1300, true, true);
     gemm_case(53, 17, 512, false, true);
+    /* short rows (the AVX2 tiles requantizing from their registers): K of
+     * MobileNetV2's narrow layers, K not a multiple of 4 (rows gathered),
+     * columns and rows past whole tiles, the largest products */
+    gemm_case(150, 96, 16, true, false);
+    gemm_case(61, 37, 24, true, false);
+    gemm_case(97, 270, 32, false, false);
+    gemm_case(43, 50, 29, true, false);
+    gemm_case(29, 21, 30, true, false);
+    gemm_case(13, 19, 7, false, false);
+    gemm_case(50, 33, 32, false, true);
 }
 
 /* ---- add ------------------------------------------------------------------ */

@@ -18,9 +18,11 @@
  * columns, q8_rows_per_chunk) and their AVX2 tile (cr_q8_ukr.gemm16, which
  * takes int16 rows of A: the activations as they are, or im2col patches
  * gathered per block of rows), exact int32 sums per block added into int64;
- * depthwise at multiplier 1 on AVX2 pairs taps for vpmaddwd (dw16_*). When
- * biases and sums fit in int32 both requantize from int32 eight channels at
- * a time (store32).
+ * rows of at most SK_K4 k run on AVX2 an int16 tile of their own that
+ * requantizes from its registers (sk_*, on weights packed again as int16
+ * pairs after the panels); depthwise at multiplier 1 on AVX2 pairs taps
+ * for vpmaddwd (dw16_*). When biases and sums fit in int32 they requantize
+ * from int32 eight channels at a time (store32's double operations).
  */
 #include "q8.h"
 
@@ -147,6 +149,9 @@ static inline size_t cell_tap(const cr_conv_geom *g, const cell_win *c, int i, i
 #define PK_NB 256                  /* columns per chunk */
 #define PK_RB 48                   /* rows per block (on the stack) */
 #define PK_SERIAL_MACS (1 << 18)   /* below this, one thread */
+#define SK_K4 32                   /* short rows (sk_chunk): q8_k4(K) at most (at 64
+                                      the int8 tile was faster) */
+#define SK_MR 6                    /* its tiles' rows */
 
 typedef void (*pk_tile_fn)(int K, const int16_t *a, size_t lda, const int8_t *bp, int rows,
                            int cols, uint8_t *c, int32_t *c32, size_t ldc, const cr_q8_req *rq,
@@ -185,6 +190,30 @@ static bool bias32(const int64_t *bias, int n, int64_t products, int32_t *b32)
 }
 
 static int pk_blocks(int K) { return K <= 0 ? 1 : (K + PK_KB - 1) / PK_KB; }
+
+/* Short rows (q8_k4(K) <= SK_K4): after the panels, their weights again as
+ * int16 pairs for sk_chunk, per panel of Q8_NR columns and pair of k, the
+ * columns' two weights (zeros past K and N). */
+static size_t sk_pairs_bytes(int K, int N)
+{
+    return q8_k4(K) <= SK_K4 ? (size_t)(N + Q8_NR - 1) / Q8_NR * Q8_NR * q8_k4(K) * 2 : 0;
+}
+
+static const int16_t *sk_pairs(const void *Bp, int K, int N)
+{
+    return (const int16_t *)((const char *)Bp + cr_q8_gemm_packed_bytes(K, N));
+}
+
+static void sk_pack(int K, int N, const int8_t *B, int16_t *wp)
+{
+    int k4 = q8_k4(K);
+    for (int c0 = 0; c0 < N; c0 += Q8_NR)
+        for (int k = 0; k < k4; k += 2, wp += 2 * Q8_NR)
+            for (int col = 0; col < Q8_NR; col++)
+                for (int q = 0; q < 2; q++)
+                    wp[2 * col + q] =
+                        c0 + col < N && k + q < K ? B[(size_t)(k + q) * N + c0 + col] : 0;
+}
 
 #define Q16_FN(f) f##_generic
 #include "q16_tmpl.h"
@@ -612,7 +641,7 @@ size_t cr_q16_gemm_packed_bytes(int K, int N)
     size_t n = 0;
     for (int b = 0; b < pk_blocks(K); b++)
         n += cr_q8_gemm_packed_bytes(K - b * PK_KB < PK_KB ? K - b * PK_KB : PK_KB, N);
-    return n;
+    return n + sk_pairs_bytes(K, N);
 }
 
 void cr_q16_gemm_pack(int K, int N, const int8_t *B, void *Bp)
@@ -623,6 +652,8 @@ void cr_q16_gemm_pack(int K, int N, const int8_t *B, void *Bp)
         cr_q8_gemm_pack(kb, N, B + (size_t)b * PK_KB * N, NULL, 0, d);
         d += cr_q8_gemm_packed_bytes(kb, N);
     }
+    if (sk_pairs_bytes(K, N))   /* one block: d is at an even offset past the panels */
+        sk_pack(K, N, B, (int16_t *)(void *)d);
 }
 
 static void pk_run(cr_pool *p, pk_job *j)
@@ -648,8 +679,12 @@ static void pk_run(cr_pool *p, pk_job *j)
     int nbw = j->N < PK_NB ? j->N : PK_NB;
     j->mb = q8_rows_per_chunk(u, j->M, (double)nbw * (j->K > 0 ? j->K : 1), j->ncb,
                               cr_pool_size(p));
-    cr_pool_chunks(p, (int)((j->M + j->mb - 1) / j->mb) * j->ncb,
-                   q16_level(pk_chunk_generic, CR_Q16_AVX2(pk_chunk)), j);
+    cr_task_fn fn = q16_level(pk_chunk_generic, CR_Q16_AVX2(pk_chunk));
+#ifdef CR_HAVE_X86_UKR
+    if (fn == pk_chunk_avx2 && j->C && q8_k4(j->K) <= SK_K4 && (j->b32 || !j->bias))
+        fn = sk_chunk_avx2;   /* short rows: requantized from the registers */
+#endif
+    cr_pool_chunks(p, (int)((j->M + j->mb - 1) / j->mb) * j->ncb, fn, j);
 }
 
 void cr_q16_gemm_packed(cr_pool *p, int M, int N, int K, const int16_t *A, const void *Bp,

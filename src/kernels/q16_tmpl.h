@@ -553,3 +553,106 @@ static void Q16_FN(dw16_chunk)(void *ctx, int i, int nch)
     }
 }
 #endif
+
+#ifdef Q16_AVX2
+/* ---- packed gemm with short rows (q8_k4(K) <= SK_K4, AVX2) --------------
+ * With few k the requantization weighs as much as the multiply-adds, so it
+ * runs on the accumulators, never through memory: the panels are also
+ * packed as int16 pairs (sk_pairs: w[k / 2][16 columns][2], zeros past N), a
+ * row's pair of k is one 4-byte broadcast against them (vpmaddwd: each
+ * int32 lane one column's exact sum), and a tile of SK_MR rows by 16
+ * columns keeps its 12 sums in registers, started at the int32 biases,
+ * then requantized by store32's double operations. At most SK_K4 products
+ * a sum: with bias32's check nothing overflows. */
+
+/* 8 int32 sums of channels o0.. requantized (store32's operations). */
+static inline __m128i Q16_FN(sk_req8)(__m256i v, const double *rs, __m256d vlo, __m256d vhi)
+{
+    const __m256d half = _mm256_set1_pd(0.5);
+    __m256d f0 = _mm256_cvtepi32_pd(_mm256_castsi256_si128(v));
+    __m256d f1 = _mm256_cvtepi32_pd(_mm256_extracti128_si256(v, 1));
+    f0 = _mm256_floor_pd(_mm256_add_pd(_mm256_mul_pd(f0, _mm256_loadu_pd(rs)), half));
+    f1 = _mm256_floor_pd(_mm256_add_pd(_mm256_mul_pd(f1, _mm256_loadu_pd(rs + 4)), half));
+    f0 = _mm256_min_pd(_mm256_max_pd(f0, vlo), vhi);
+    f1 = _mm256_min_pd(_mm256_max_pd(f1, vlo), vhi);
+    return _mm_packs_epi32(_mm256_cvttpd_epi32(f0), _mm256_cvttpd_epi32(f1));
+}
+
+/* rows <= SK_MR rows (row r's k4 int16 at ar[r]) by one panel (pairs at w,
+ * 16 int32 biases at b, scales at rs) into y (row stride ldy), cols <= 16
+ * columns of it. Out of line, so that the sums stay in registers. */
+static __attribute__((noinline)) void Q16_FN(sk_tile)(int k4, const int16_t *const *ar,
+                                                      const int16_t *w, const int32_t *b,
+                                                      const double *rs, const cr_q16_req *rq,
+                                                      int rows, int cols, int16_t *y, size_t ldy)
+{
+    __m256i s[SK_MR][2];
+    __m256i b0 = _mm256_loadu_si256((const __m256i *)b);
+    __m256i b1 = _mm256_loadu_si256((const __m256i *)(b + 8));
+    for (int r = 0; r < SK_MR; r++)
+        s[r][0] = b0, s[r][1] = b1;
+    for (int k = 0; k < k4; k += 2, w += 32) {
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)w);
+        __m256i w1 = _mm256_loadu_si256((const __m256i *)(w + 16));
+        for (int r = 0; r < SK_MR; r++) {
+            int32_t v;
+            memcpy(&v, ar[r] + k, sizeof v);
+            __m256i av = _mm256_set1_epi32(v);
+            s[r][0] = _mm256_add_epi32(s[r][0], _mm256_madd_epi16(av, w0));
+            s[r][1] = _mm256_add_epi32(s[r][1], _mm256_madd_epi16(av, w1));
+        }
+    }
+    const __m256d vlo = _mm256_set1_pd(rq->lo), vhi = _mm256_set1_pd(rq->hi);
+    for (int r = 0; r < rows; r++, y += ldy) {
+        __m128i q0 = Q16_FN(sk_req8)(s[r][0], rs, vlo, vhi);
+        __m128i q1 = Q16_FN(sk_req8)(s[r][1], rs + 8, vlo, vhi);
+        if (cols == 16) {
+            _mm_storeu_si128((__m128i *)y, q0);
+            _mm_storeu_si128((__m128i *)(y + 8), q1);
+        } else {
+            _Alignas(16) int16_t t[16];
+            _mm_store_si128((__m128i *)t, q0);
+            _mm_store_si128((__m128i *)(t + 8), q1);
+            memcpy(y, t, (size_t)cols * sizeof *y);
+        }
+    }
+}
+
+/* pk_chunk's chunk i with short rows: requantized into j->C. */
+static void Q16_FN(sk_chunk)(void *ctx, int i, int nch)
+{
+    const pk_job *j = ctx;
+    _Alignas(32) int16_t a16[PK_RB * SK_K4];
+    _Alignas(32) int32_t b16[PK_NB];
+    _Alignas(32) double rs[PK_NB];
+    int64_t m0 = (int64_t)(i / j->ncb) * j->mb, m1 = m0 + j->mb < j->M ? m0 + j->mb : j->M;
+    int n0 = (i % j->ncb) * PK_NB, n1 = n0 + PK_NB < j->N ? n0 + PK_NB : j->N;
+    int k4 = q8_k4(j->K), np = (n1 - n0 + Q8_NR - 1) / Q8_NR;
+    const int16_t *wp = sk_pairs(j->Bp, j->K, j->N) + (size_t)n0 * k4;
+    (void)nch;
+    for (int o = 0; o < np * Q8_NR; o++) {   /* zeros past N */
+        b16[o] = n0 + o < n1 && j->b32 ? j->b32[n0 + o] : 0;
+        rs[o] = n0 + o < n1 ? j->rq->rs[n0 + o] : 0;
+    }
+    for (int64_t i0 = m0; i0 < m1; i0 += PK_RB) {
+        int mb = m1 - i0 < PK_RB ? (int)(m1 - i0) : PK_RB;
+        const int16_t *a = a16;
+        if (!j->g && j->K > 0 && j->K % 4 == 0)   /* rows of A as they are */
+            a = j->A + (size_t)i0 * j->K;
+        else
+            Q16_FN(pk_gather)(j, i0, mb, 0, j->K, a16);
+        for (int p = 0; p < np; p++) {
+            int c0 = n0 + p * Q8_NR, cols = n1 - c0 < Q8_NR ? n1 - c0 : Q8_NR;
+            for (int r = 0; r < mb; r += SK_MR) {
+                int rows = mb - r < SK_MR ? mb - r : SK_MR;
+                const int16_t *ar[SK_MR];
+                for (int q = 0; q < SK_MR; q++)
+                    ar[q] = a + (size_t)(r + (q < rows ? q : 0)) * k4;
+                Q16_FN(sk_tile)(k4, ar, wp + (size_t)p * Q8_NR * k4, b16 + p * Q8_NR,
+                                rs + p * Q8_NR, j->rq, rows, cols,
+                                j->C + (size_t)(i0 + r) * j->N + c0, (size_t)j->N);
+            }
+        }
+    }
+}
+#endif
