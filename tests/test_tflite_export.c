@@ -314,26 +314,36 @@ static int tensor_type(const tfl *t, int k, int *n_q, int *q_dim)
     return (int)scalar(&t->f, x, T_TYPE, 1, 0);
 }
 
-/* conv_bn quantized (crest_quantize on random images): one QUANTIZE at the
- * input, CONV_2D int8 (int8 per-channel filter on axis 0, int32 bias), MEAN
- * int8, a DEQUANTIZE before the float Dense and softmax. */
-static void test_int8(void **state)
+/* m quantized on N deterministic [6,6,3] samples with activations act,
+ * written to path and opened as t (free t->raw). */
+static void quantize_save_open(crest_model *m, crest_quant_act act, const char *path, tfl *t)
 {
-    (void)state;
     enum { N = 40 };
-    char path[128];
-    snprintf(path, sizeof path, "%s/q.tflite", tu_fixture_dir);
-    crest_model *m = conv_bn();
     float *x = malloc(N * 6 * 6 * 3 * sizeof *x);
     assert_non_null(x);
     for (int i = 0; i < N * 6 * 6 * 3; i++)
         x[i] = (float)((i * 7919) % 1000) / 1000.0f;
     crest_dataset *cal = NULL;
     assert_int_equal(crest_dataset_new(&cal, N, crest_shape(3, 6, 6, 3), x, NULL, 0), CREST_OK);
-    assert_int_equal(crest_quantize(m, cal, &(crest_quant_opts){ .samples = N }), CREST_OK);
+    assert_int_equal(crest_quantize(m, cal, &(crest_quant_opts){ .samples = N, .activations = act }),
+                     CREST_OK);
     assert_int_equal(crest_model_save_tflite(m, path), CREST_OK);
+    open_tfl(t, path);
+    crest_dataset_free(cal);
+    free(x);
+}
+
+/* conv_bn quantized (crest_quantize on random images): one QUANTIZE at the
+ * input, CONV_2D int8 (int8 per-channel filter on axis 0, int32 bias), MEAN
+ * int8, a DEQUANTIZE before the float Dense and softmax. */
+static void test_int8(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/q.tflite", tu_fixture_dir);
+    crest_model *m = conv_bn();
     tfl t;
-    open_tfl(&t, path);
+    quantize_save_open(m, CREST_QACT_UINT8, path, &t);
     assert_int_equal(count_op(&t, QUANTIZE), 1);
     assert_int_equal(count_op(&t, DEQUANTIZE), 1);
     assert_int_equal(count_op(&t, CONV_2D), 1);
@@ -358,8 +368,6 @@ static void test_int8(void **state)
         }
     }
     free(t.raw);
-    free(x);
-    crest_dataset_free(cal);
     crest_model_free(m);
 }
 
@@ -372,7 +380,6 @@ static void test_int8(void **state)
 static void test_int16(void **state)
 {
     (void)state;
-    enum { N = 40 };
     char path[128];
     snprintf(path, sizeof path, "%s/q16.tflite", tu_fixture_dir);
     crest_model *m = NULL;
@@ -383,18 +390,8 @@ static void test_int16(void **state)
     assert_int_equal(crest_add(m, keras("AveragePooling2D", "{\"pool_size\": [2, 2]}")), CREST_OK);
     assert_int_equal(crest_add(m, crest_global_pooling2d(false, false)), CREST_OK);
     assert_int_equal(crest_add(m, crest_dense(4, CREST_SOFTMAX)), CREST_OK);
-    float *x = malloc(N * 6 * 6 * 3 * sizeof *x);
-    assert_non_null(x);
-    for (int i = 0; i < N * 6 * 6 * 3; i++)
-        x[i] = (float)((i * 7919) % 1000) / 1000.0f;
-    crest_dataset *cal = NULL;
-    assert_int_equal(crest_dataset_new(&cal, N, crest_shape(3, 6, 6, 3), x, NULL, 0), CREST_OK);
-    assert_int_equal(crest_quantize(m, cal, &(crest_quant_opts){ .samples = N,
-                                                                 .activations = CREST_QACT_INT16 }),
-                     CREST_OK);
-    assert_int_equal(crest_model_save_tflite(m, path), CREST_OK);
     tfl t;
-    open_tfl(&t, path);
+    quantize_save_open(m, CREST_QACT_INT16, path, &t);
     assert_int_equal(count_op(&t, QUANTIZE), 1);
     assert_int_equal(count_op(&t, CONV_2D), 1);
     assert_int_equal(count_op(&t, AVERAGE_POOL_2D), 2);
@@ -417,8 +414,6 @@ static void test_int16(void **state)
         }
     }
     free(t.raw);
-    free(x);
-    crest_dataset_free(cal);
     crest_model_free(m);
 }
 
