@@ -64,12 +64,12 @@ CLIPART := $(filter-out $(BUILD)/src/cli/crest.o,$(CLIOBJ))
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
-HDRS    := $(wildcard include/*.h src/*.h src/*/*.h tests/*.h)
+HDRS    := $(wildcard include/*.h src/*.h src/*/*.h tests/*.h tests/emu/*.h)
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_TIME ?= 60
 FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 
-.PHONY: all lib test asan clang bench demo setup clean fuzz fuzz-build fuzzers install print-ldlibs
+.PHONY: all lib test asan emu clang bench demo setup clean fuzz fuzz-build fuzzers install print-ldlibs
 all: lib $(BUILD)/crest $(BUILD)/crest.1 $(BUILD)/tests/crest_examples $(TESTS) $(EXAMPLES)
 lib: $(BUILD)/libcrest.a $(BUILD)/libcrest.so
 
@@ -165,6 +165,19 @@ asan:
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all
 	CREST_SANITIZED=1 bash tests/run.sh build-asan
 
+# The AVX-512 VNNI, AVX-VNNI and AVX-512 kernels on any x86-64 CPU: built
+# with their intrinsics in portable C (tests/emu/x86_emu.h over Debian
+# libsimde-dev) and under ASan+UBSan into build-emu/, where every level
+# reports itself supported; tests/emu/run.sh checks each level
+# against the generic loops and whole int8 and float models against the
+# native build. Slow, so only the kernel tests and the command are built.
+EMU_FLAGS := -DCR_X86_EMULATED -Itests/emu -Wno-psabi
+emu: all
+	$(MAKE) BUILD=build-emu OPT="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all $(EMU_FLAGS)" \
+	    build-emu/crest build-emu/tests/test_q8_kernels build-emu/tests/test_kernels
+	bash tests/emu/run.sh $(BUILD) build-emu
+
 # gcc and clang must both build cleanly.
 clang:
 	$(MAKE) CC=clang BUILD=build-clang all
@@ -190,7 +203,7 @@ demo: setup all
 	$(BUILD)/examples/way3_pretrained
 
 clean:
-	rm -rf build build-asan build-clang build-fuzz build-mpi
+	rm -rf build build-asan build-clang build-emu build-fuzz build-mpi
 
 # The link flags, for scripts that build a tool against libcrest.a
 # (tests/fuzz/make_seeds.sh).

@@ -212,6 +212,12 @@ void crest_free(void *p);
 int crest_model_set_threads(crest_model *m, int n_threads);
 /* Threads the model's kernels use (starts the pool if needed). */
 int crest_model_threads(crest_model *m);
+/* The instruction-set levels the kernels run at in this process, chosen
+ * at first use from what the CPU has: "float32 avx512, int8 avx512vnni,
+ * int16 avx2" (float32: avx512, avx2 or generic; int8: avx512vnni,
+ * avxvnni, avx2 or generic; int16: avx2 or generic). The string is the
+ * calling thread's, valid until its next call. */
+const char *crest_kernels(void);
 
 /* ---- functional models (Keras' functional API) ------------------------- */
 

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crest.h"
 #include "kernels/kernels.h"
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -795,8 +796,14 @@ static void test_levels(void **state)
         assert_int_equal(got, cr_q8_isa_supported((cr_q8_isa)lv) ? (cr_q8_isa)lv : best);
         print_message("q8 level %s: %s\n", cr_q8_isa_name((cr_q8_isa)lv),
                       cr_q8_isa_supported((cr_q8_isa)lv) ? "tested" : "not on this CPU");
+        /* crest_kernels names the levels in force (int16 follows int8's) */
+        char want[80];
+        snprintf(want, sizeof want, "float32 %s, int8 %s, int16 %s", cr_isa_name(cr_isa_current()),
+                 cr_q8_isa_name(got), got >= CR_Q8_AVX2 ? "avx2" : "generic");
+        assert_string_equal(crest_kernels(), want);
     }
     cr_q8_isa_select(best);
+    assert_non_null(strstr(crest_kernels(), cr_q8_isa_name(best)));
 }
 
 int main(void)

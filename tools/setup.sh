@@ -22,8 +22,10 @@ set -Eeuo pipefail
 # (Arm NN's TfLite parser and reference CPU backend) runs the TFLite files
 # crest exports in tests/scripts/tflite_export.sh. libopenmpi-dev (with
 # openmpi-bin: mpicc, mpirun) builds the optional MPI command (make MPI=1),
-# which CI builds and tests (tests/scripts/mpi.sh).
-CREST_APT_PACKAGES="build-essential clang cmake groff-base man-db pkgconf libclang-rt-14-dev libcjson-dev libcmocka-dev libhdf5-dev libjpeg62-turbo-dev libpng-dev libzip-dev locales nodejs npm python3-h5py python3-sklearn protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx libcairo2-dev chromium libxml2-utils python3-pyarmnn libopenmpi-dev openmpi-bin"
+# which CI builds and tests (tests/scripts/mpi.sh). libsimde-dev (SIMDe's
+# intrinsics in portable C) lets `make emu` run the AVX-512 and VNNI kernels
+# on CPUs without them (tests/emu/).
+CREST_APT_PACKAGES="build-essential clang cmake groff-base man-db pkgconf libclang-rt-14-dev libcjson-dev libcmocka-dev libhdf5-dev libjpeg62-turbo-dev libpng-dev libzip-dev locales nodejs npm python3-h5py python3-sklearn protobuf-c-compiler libprotobuf-c-dev libonnx-dev python3-onnx libcairo2-dev chromium libxml2-utils python3-pyarmnn libopenmpi-dev openmpi-bin libsimde-dev"
 # Extra Debian packages for the benchmarks only (--bench). libopenblas0-pthread
 # becomes the libblas.so.3 alternative (its priority beats the reference
 # BLAS's in auto mode), so Debian's torch runs on OpenBLAS, as the fine-tuning

@@ -25,7 +25,7 @@ static const cli_opt bench_options[] = {
               "batch, share of the whole and GFLOP/s per layer and per layer kind" },
     { CLI_FLAG_OPT(T, "--json", json),
       .help = "{\"ms_per_image_median\", \"ms_per_image_min\", \"batch\", \"threads\",\n"
-              "\"iters\"[, \"profile\": [...]]}" },
+              "\"iters\", \"kernels\"[, \"profile\": [...]]}" },
     { CLI_CUSTOM_LAYERS_OPT(T, custom_layers) },
 };
 #undef T
@@ -203,13 +203,14 @@ static void report(const char *model, const bench_opts *o, const double *t, int 
     if (o->json)
         printf("{\"ms_per_image_median\": %.4f, \"ms_per_image_min\": %.4f, "
                "\"ms_per_batch_median\": %.4f, \"ms_per_batch_min\": %.4f, \"batch\": %ld, "
-               "\"threads\": %d, \"iters\": %ld", med / (double)batch, mn / (double)batch,
-               med, mn, batch, nth, iters);
+               "\"threads\": %d, \"iters\": %ld, \"kernels\": \"%s\"", med / (double)batch,
+               mn / (double)batch, med, mn, batch, nth, iters, crest_kernels());
     else
         printf("%s: batch %ld, threads %d, %ld iterations\n"
+               "  kernels: %s\n"
                "  per batch: median %.2f ms, min %.2f ms\n"
-               "  per image: median %.3f ms, min %.3f ms\n", model, batch, nth, iters, med, mn,
-               med / (double)batch, mn / (double)batch);
+               "  per image: median %.3f ms, min %.3f ms\n", model, batch, nth, iters,
+               crest_kernels(), med, mn, med / (double)batch, mn / (double)batch);
 }
 
 int cmd_bench(int argc, char **argv)

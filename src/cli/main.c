@@ -43,7 +43,7 @@ int crest_cli_main(int argc, char **argv)
         return EXIT_OK;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("crest %s\n", CREST_VERSION);
+        printf("crest %s\nkernels: %s\n", CREST_VERSION, crest_kernels());
         return EXIT_OK;
     }
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)

@@ -1,6 +1,10 @@
 /* isa.c - which SIMD level the kernels use: the best one the CPU supports,
  * unless a test or benchmark asks for a lower one. */
 #include "ukr.h"
+#include "q8.h"
+
+#include "crest.h"
+#include <stdio.h>
 
 /* -1 until first use; otherwise the cr_isa in force. Written only by
  * cr_isa_select (documented as not concurrent with kernels), read with
@@ -9,7 +13,9 @@ static int selected = -1;
 
 cr_isa cr_isa_best(void)
 {
-#ifdef CR_HAVE_X86_UKR
+#if defined(CR_HAVE_X86_UKR) && defined(CR_X86_EMULATED)
+    return CR_ISA_AVX512; /* tests only (make emu): every level runs emulated */
+#elif defined(CR_HAVE_X86_UKR)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f"))
         return CR_ISA_AVX512;
@@ -56,4 +62,13 @@ const cr_ukr *cr_ukr_get(void)
 #endif
     default: return &cr_ukr_generic;
     }
+}
+
+const char *crest_kernels(void)
+{
+    static _Thread_local char buf[80];
+    cr_q8_isa q = cr_q8_isa_current();
+    snprintf(buf, sizeof buf, "float32 %s, int8 %s, int16 %s", cr_isa_name(cr_isa_current()),
+             cr_q8_isa_name(q), q >= CR_Q8_AVX2 ? "avx2" : "generic");
+    return buf;
 }

@@ -10,9 +10,17 @@
 #include "q8.h"
 
 #ifdef CR_HAVE_X86_UKR
+#ifdef CR_X86_EMULATED
+#include "x86_emu.h" /* tests only (make emu): the intrinsics in portable C */
+#else
 #include <immintrin.h>
+#endif
 
+#ifdef CR_X86_EMULATED
+#define TARGET
+#else
 #define TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+#endif
 #define INLINE static inline __attribute__((always_inline)) TARGET
 #ifdef __clang__
 #define UNROLL

@@ -14,7 +14,9 @@ bool cr_q8_isa_supported(cr_q8_isa isa)
 {
     if (isa == CR_Q8_GENERIC)
         return true;
-#ifdef CR_HAVE_X86_UKR
+#if defined(CR_HAVE_X86_UKR) && defined(CR_X86_EMULATED)
+    return isa == CR_Q8_AVX2 || isa == CR_Q8_AVXVNNI || isa == CR_Q8_AVX512VNNI; /* make emu */
+#elif defined(CR_HAVE_X86_UKR)
     __builtin_cpu_init();
     bool avx2 = __builtin_cpu_supports("avx2");
     switch (isa) {

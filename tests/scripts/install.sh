@@ -22,7 +22,7 @@ STAGE="$tmp/stage"
 P="$STAGE$PREFIX"
 make -C "$ROOT" -s BUILD="$BUILD" DESTDIR="$STAGE" PREFIX="$PREFIX" install > "$tmp/make.log" 2>&1 \
   || { cat "$tmp/make.log"; bad "make install"; exit 1; }
-VERSION="$("$ROOT/$BUILD/crest" --version | sed 's/^crest //')"
+VERSION="$("$ROOT/$BUILD/crest" --version | sed -n 's/^crest //p')"
 MAJOR="${VERSION%%.*}"
 echo "installed crest $VERSION under DESTDIR=$STAGE PREFIX=$PREFIX"
 
