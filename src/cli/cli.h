@@ -142,6 +142,21 @@ int cli_check_out_dir(const char *cmd, const char *dir);
 /* The same for the folder option opt (e.g. "--report"). */
 int cli_check_dir_opt(const char *cmd, const char *opt, const char *dir);
 int cli_check_out_file(const char *cmd, const char *path);
+
+/* --shape N,D1,D2,...: N samples of shape [D1, D2, ...] (crest infer's
+ * --input and quantize's --calibrate X.f32). cli_shape_opt is its cli_opt
+ * parser: positive integers, 1 to CREST_MAX_DIMS - 1 dimensions after N, at
+ * most 2^40 values in all. */
+typedef struct cli_shape {
+    const char *text;       /* as given; NULL if not given */
+    size_t n;
+    crest_dims d;
+} cli_shape;
+int cli_shape_opt(const char *cmd, const cli_opt *o, const char *s, void *dst);
+/* The file at path: exactly want little-endian float32 values, malloc'd;
+ * NULL with *rc set (message printed) if it cannot be read or its size
+ * differs. */
+float *cli_read_f32(const char *cmd, const char *path, size_t want, int *rc);
 /* Writes path atomically: a temporary file, fsync, rename, its folder
  * synced (devices and pipes are written in place). 0, or -1 with err set
  * ("path: why"). */

@@ -243,3 +243,63 @@ int cli_write_file(const char *cmd, const char *path, const void *data, size_t l
     fprintf(stderr, "crest %s: %s\n", cmd, err);
     return EXIT_RUN;
 }
+
+int cli_shape_opt(const char *cmd, const cli_opt *o, const char *s, void *dst)
+{
+    cli_shape *sh = dst;
+    long v[CREST_MAX_DIMS + 1];
+    int k = 0;
+    double total = 1;
+    const char *p = s;
+    while (*p && k <= CREST_MAX_DIMS) {
+        char *end;
+        errno = 0;
+        v[k] = strtol(p, &end, 10);
+        if (errno || end == p || v[k] < 1 || v[k] > (1L << 24) || (*end && *end != ','))
+            break;
+        total *= (double)v[k++];
+        p = *end ? end + 1 : end;
+    }
+    if (*p || k < 2 || k > CREST_MAX_DIMS) {
+        fprintf(stderr, "crest %s: %s '%s' is not N,D1,D2,... of positive integers\n", cmd,
+                o->name, s);
+        return EXIT_INPUT;
+    }
+    if (total > 0x1p40) {
+        fprintf(stderr, "crest %s: %s '%s': %.3g values, more than 2^40\n", cmd, o->name, s, total);
+        return EXIT_INPUT;
+    }
+    sh->text = s;
+    sh->n = (size_t)v[0];
+    sh->d.ndim = k - 1;
+    for (int i = 1; i < k; i++)
+        sh->d.d[i - 1] = v[i];
+    return 0;
+}
+
+float *cli_read_f32(const char *cmd, const char *path, size_t want, int *rc)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "crest %s: %s: %s\n", cmd, path, strerror(errno));
+        *rc = EXIT_INPUT;
+        return NULL;
+    }
+    float *x = malloc(want ? want * sizeof(float) : 1);
+    size_t got = x ? fread(x, sizeof(float), want, f) : 0;
+    int extra = fgetc(f);
+    fclose(f);
+    if (!x) {
+        fprintf(stderr, "crest %s: %s: out of memory for %zu float32 values\n", cmd, path, want);
+        *rc = EXIT_RUN;
+        return NULL;
+    }
+    if (got != want || extra != EOF) {
+        fprintf(stderr, "crest %s: %s: expected exactly %zu float32 values (%zu bytes)\n", cmd,
+                path, want, want * sizeof(float));
+        free(x);
+        *rc = EXIT_INPUT;
+        return NULL;
+    }
+    return x;
+}

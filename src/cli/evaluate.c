@@ -41,6 +41,7 @@ static const cli_opt evaluate_options[] = {
 #undef T
 
 static const cli_rule evaluate_rules[] = {
+    { EVAL_SAMPLES, "is for images and IDX sets, not", true },
     { EVAL_TABLE, "is for tables (.csv, .arff, penguins), not", true },
 };
 
@@ -50,7 +51,7 @@ const cli_command evaluate_cmd = {
              "  Image sources (folders, IDX sets) go through the model's recorded image\n"
              "  preprocessing, decoded in passes.\n",
     CLI_OPTS(evaluate_options),
-    .max_pos = 1, .rules = evaluate_rules, .n_rules = 1,
+    .max_pos = 1, .rules = evaluate_rules, .n_rules = (int)(sizeof evaluate_rules / sizeof evaluate_rules[0]),
 };
 
 typedef cli_scores scores;

@@ -6,54 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* --shape N,D1,D2,...: the samples and the shape of one. */
-typedef struct infer_shape {
-    const char *text;
-    size_t n;
-    crest_dims d;
-} infer_shape;
-
 typedef struct infer_opts {
     const char *input, *layer, *out;
-    infer_shape shape;
+    cli_shape shape;
     long threads, batch;
     const char *custom_layers;
 } infer_opts;
-
-/* "N,H,W,C" -> n and the per-sample shape (a cli_opt parser). */
-static int parse_shape(const char *cmd, const cli_opt *o, const char *s, void *dst)
-{
-    infer_shape *sh = dst;
-    long v[CREST_MAX_DIMS + 1];
-    int k = 0;
-    const char *p = s;
-    while (*p && k <= CREST_MAX_DIMS) {
-        char *end;
-        errno = 0;
-        v[k] = strtol(p, &end, 10);
-        if (errno || end == p || v[k] < 1 || v[k] > (1L << 24) || (*end && *end != ','))
-            break;
-        k++;
-        p = *end ? end + 1 : end;
-    }
-    if (*p || k < 2 || k > CREST_MAX_DIMS) {
-        fprintf(stderr, "crest %s: %s '%s' is not N,D1,D2,... of positive integers\n", cmd,
-                o->name, s);
-        return EXIT_INPUT;
-    }
-    sh->text = s;
-    sh->n = (size_t)v[0];
-    sh->d.ndim = k - 1;
-    for (int i = 1; i < k; i++)
-        sh->d.d[i - 1] = v[i];
-    return 0;
-}
 
 #define T infer_opts
 static const cli_opt infer_options[] = {
     { CLI_STR_OPT(T, "--input", input), .arg = "X.f32",
       .help = "raw little-endian float32, row-major (NHWC for images)" },
-    { CLI_CUSTOM_OPT(T, "--shape", shape, parse_shape), .arg = "N,H,W,C",
+    { CLI_CUSTOM_OPT(T, "--shape", shape, cli_shape_opt), .arg = "N,H,W,C",
       .help = "its shape: N samples of the model's input (any rank)" },
     { CLI_STR_OPT(T, "--layer", layer), .arg = "NAME", .help = "stop at that layer's output" },
     { CLI_STR_OPT(T, "--out", out), .arg = "Y.f32", .help = "the output, float32 as the input" },
@@ -75,28 +39,6 @@ const cli_command infer_cmd = {
     CLI_OPTS(infer_options),
     .max_pos = 1,
 };
-
-static float *read_f32(const char *path, size_t want, int *rc)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "crest infer: %s: %s\n", path, strerror(errno));
-        *rc = EXIT_INPUT;
-        return NULL;
-    }
-    float *x = malloc(want ? want * sizeof(float) : 1);
-    size_t got = x ? fread(x, sizeof(float), want, f) : 0;
-    int extra = fgetc(f);
-    fclose(f);
-    if (!x || got != want || extra != EOF) {
-        fprintf(stderr, "crest infer: %s: expected exactly %zu float32 values (%zu bytes)\n",
-                path, want, want * sizeof(float));
-        free(x);
-        *rc = EXIT_INPUT;
-        return NULL;
-    }
-    return x;
-}
 
 /* MODEL, --input, --shape and --out given; --out writable. */
 static bool parse_infer(int argc, char **argv, infer_opts *o, const char **model, int *rc)
@@ -168,7 +110,7 @@ int cmd_infer(int argc, char **argv)
     crest_model *m = NULL;
     float *x = NULL;
     int err = load_model(model, &o, &m);
-    if (!err && !(x = read_f32(o.input, o.shape.n * (size_t)crest_dims_count(o.shape.d), &rc)))
+    if (!err && !(x = cli_read_f32("infer", o.input, o.shape.n * (size_t)crest_dims_count(o.shape.d), &rc)))
         err = rc;
     if (!err)
         err = run(m, &o, x);

@@ -18,16 +18,20 @@ typedef struct quant_opts {
     char delimiter;
     const char *custom_layers, *keep_float, *preprocess;
     int image_size[2];
+    cli_shape shape;
 } quant_opts;
 
-enum { Q_SAMPLES = 1, Q_TABLE = 2 };
+enum { Q_SAMPLES = 1,   /* image folders and files, IDX sets, built-in names */
+       Q_TABLE = 2,     /* .csv, .arff, penguins: through the model's feature spec */
+       Q_TENSOR = 4 };  /* X.f32 with --shape: the model's inputs as they are */
 
 #define T quant_opts
 static const cli_opt quantize_options[] = {
     { CLI_STR_OPT(T, "--calibrate", calibrate), .arg = "SPEC",
       .help = "real model inputs to calibrate the activation ranges on (required):\n"
               "an image folder, IDX set or built-in name through the model's recorded\n"
-              "preprocessing, or a table through its feature spec" },
+              "preprocessing, a table through its feature spec, or raw float32\n"
+              "inputs X.f32 with --shape" },
     { CLI_STR_OPT(T, "--out", out), .arg = "DIR8",
       .help = "the quantized model's folder (required), written atomically" },
     { CLI_INT_OPT(T, "--samples", samples, 1, 1L << 30), .arg = "N",
@@ -58,12 +62,24 @@ static const cli_opt quantize_options[] = {
       .section = "tables (.csv, .arff, penguins), through the model's feature spec:" },
     { CLI_CUSTOM_OPT(T, "--delimiter", delimiter, cli_delimiter), .arg = "C",
       .modes = Q_TABLE, .help = "one character, or \\t (default ,)" },
+    { CLI_CUSTOM_OPT(T, "--shape", shape, cli_shape_opt), .arg = "N,D1,D2,...", .modes = Q_TENSOR,
+      .help = "X.f32's shape: N samples of the model's input (as crest infer reads\n"
+              "them: little-endian, row-major, already preprocessed)",
+      .section = "raw float32 inputs (--calibrate X.f32), for models of any input:" },
 };
 #undef T
 
 static const cli_rule quantize_rules[] = {
+    { Q_SAMPLES, "is for images and IDX sets, not", true },
+    { Q_TENSOR, "is for raw float32 inputs (--calibrate X.f32), not", true },
     { Q_TABLE, "is for tables (.csv, .arff, penguins), not", true },
 };
+
+static bool is_f32(const char *spec)
+{
+    size_t n = strlen(spec);
+    return n > 4 && !strcmp(spec + n - 4, ".f32");
+}
 
 const cli_command quantize_cmd = {
     .name = "quantize", .usage = "crest quantize DIR --calibrate SPEC --out DIR8 [options]",
@@ -74,7 +90,7 @@ const cli_command quantize_cmd = {
              "  evaluate, infer, bench, summary) with int8 kernels; it cannot be\n"
              "  trained or exported to Keras formats.\n",
     CLI_OPTS(quantize_options),
-    .max_pos = 1, .rules = quantize_rules, .n_rules = 1,
+    .max_pos = 1, .rules = quantize_rules, .n_rules = (int)(sizeof quantize_rules / sizeof quantize_rules[0]),
 };
 
 /* Bytes of the weight shards (weights.*.bin, group*.bin) of a TF.js folder;
@@ -112,8 +128,10 @@ static int check(const quant_opts *o, const cli_parsed *p)
                           o->keep_float[0] == ',' ||
                           o->keep_float[strlen(o->keep_float) - 1] == ','))
         return cli_usage("quantize", "--keep-float needs layer names separated by commas");
-    int rc = cli_check_modes(&quantize_cmd, p, cli_is_table(o->calibrate) ? Q_TABLE : Q_SAMPLES,
-                             o->calibrate);
+    unsigned mode = is_f32(o->calibrate) ? Q_TENSOR : cli_is_table(o->calibrate) ? Q_TABLE : Q_SAMPLES;
+    int rc = cli_check_modes(&quantize_cmd, p, mode, o->calibrate);
+    if (!rc && mode == Q_TENSOR && !o->shape.text)
+        rc = cli_usage("quantize", "--calibrate %s needs --shape N,D1,D2,...", o->calibrate);
     return rc ? rc : cli_check_out_dir("quantize", o->out);
 }
 
@@ -127,9 +145,39 @@ static int split_names(char *list, const char **names, int n)
     return k;
 }
 
+/* --calibrate X.f32 --shape N,...: N samples the model takes as they are
+ * (an input with unknown dimensions takes the shape's, as in crest infer). */
+static int tensor_calibration(crest_model *m, const quant_opts *o, crest_dataset **ds)
+{
+    crest_dims want = crest_model_input_shape(m);
+    int64_t per = crest_dims_count(o->shape.d);
+    if (crest_dims_count(want) < 0) {
+        int err = crest_model_set_input_shape(m, o->shape.d);
+        if (err) {
+            fprintf(stderr, "crest quantize: --shape %s: %s\n", o->shape.text, crest_last_error());
+            return err == CREST_E_NOMEM ? EXIT_RUN : EXIT_INPUT;
+        }
+    } else if (crest_dims_count(want) != per) {
+        fprintf(stderr, "crest quantize: --shape %s does not fit the model's input of %lld values "
+                        "per sample\n", o->shape.text, (long long)crest_dims_count(want));
+        return EXIT_INPUT;
+    }
+    int rc = 0;
+    float *x = cli_read_f32("quantize", o->calibrate, o->shape.n * (size_t)per, &rc);
+    if (!x)
+        return rc;
+    int err = crest_dataset_new(ds, o->shape.n, o->shape.d, x, NULL, 0);
+    free(x);
+    if (err)
+        fprintf(stderr, "crest quantize: --calibrate %s: %s\n", o->calibrate, crest_last_error());
+    return err ? (err == CREST_E_NOMEM ? EXIT_RUN : EXIT_INPUT) : 0;
+}
+
 /* The calibration inputs as the model reads them; errors name SPEC. */
 static int load_calibration(crest_model *m, const quant_opts *o, crest_dataset **ds)
 {
+    if (is_f32(o->calibrate))
+        return tensor_calibration(m, o, ds);
     int err = cli_is_table(o->calibrate)
                   ? cli_table_dataset(m, o->calibrate, o->label, 0, o->delimiter, ds)
                   : cli_model_images(m, "quantize", o->preprocess, o->image_size);
