@@ -60,6 +60,8 @@ typedef struct crest_dims {
 crest_dims crest_shape(int ndim, ...);      /* crest_shape(3, 28, 28, 1) */
 int64_t crest_dims_count(crest_dims s);     /* product of the dims; -1 if one is
                                                CREST_DIM_NONE */
+/* "[None,224,224,3]" into buf (size bytes, truncated to fit); returns buf. */
+char *crest_dims_str(crest_dims s, char *buf, size_t size);
 
 /* ---- activations and initializers -------------------------------------- */
 

@@ -280,12 +280,21 @@ bool cr_dims_eq(const cr_dims *a, const cr_dims *b)
 char *cr_dims_str(const cr_dims *s, char *buf, size_t size)
 {
     size_t k = 0;
+    if (!size)
+        return buf;
     k += snprintf(buf + k, size - k, "[");
     for (int i = 0; i < s->ndim && k < size; i++)
-        k += snprintf(buf + k, size - k, i ? ",%lld" : "%lld", (long long)s->d[i]);
+        k += s->d[i] == CREST_DIM_NONE ? snprintf(buf + k, size - k, i ? ",None" : "None")
+                                       : snprintf(buf + k, size - k, i ? ",%lld" : "%lld",
+                                                  (long long)s->d[i]);
     if (k < size)
         snprintf(buf + k, size - k, "]");
     return buf;
+}
+
+char *crest_dims_str(crest_dims s, char *buf, size_t size)
+{
+    return cr_dims_str(&s, buf, size);
 }
 
 /* ---- files ------------------------------------------------------------- */

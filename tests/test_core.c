@@ -35,6 +35,21 @@ static crest_model *mlp(uint64_t seed, int threads, crest_optimizer *opt, float 
     return m;
 }
 
+/* crest_dims_str: Keras' None for unknown dimensions, truncation to fit. */
+static void test_dims_str(void **state)
+{
+    (void)state;
+    char b[64];
+    crest_dims d = crest_shape(4, (int64_t)CREST_DIM_NONE, 224, 224, 3);
+    assert_string_equal(crest_dims_str(d, b, sizeof b), "[None,224,224,3]");
+    assert_string_equal(crest_dims_str(crest_shape(1, 10), b, sizeof b), "[10]");
+    assert_string_equal(crest_dims_str(crest_shape(0), b, sizeof b), "[]");
+    assert_string_equal(crest_dims_str(d, b, 8), "[None,2");
+    b[0] = 'x';
+    assert_ptr_equal(crest_dims_str(d, b, 0), b);
+    assert_int_equal(b[0], 'x');
+}
+
 static void test_fit_learns_and_is_deterministic(void **state)
 {
     (void)state;
@@ -478,6 +493,7 @@ static void test_out_of_memory(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dims_str),
         cmocka_unit_test(test_fit_learns_and_is_deterministic),
         cmocka_unit_test(test_optimizers_train),
         cmocka_unit_test(test_adam_first_step_is_lr),

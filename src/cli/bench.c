@@ -146,10 +146,9 @@ static int fix_unknown_size(crest_model *m)
     for (int i = 0; i < in.ndim; i++)
         if (in.d[i] == CREST_DIM_NONE)
             in.d[i] = 224;
-    fprintf(stderr, "crest bench: the model's input has unknown dimensions; samples of [");
-    for (int i = 0; i < in.ndim; i++)
-        fprintf(stderr, i ? ",%lld" : "%lld", (long long)in.d[i]);
-    fprintf(stderr, "]\n");
+    char s[160];
+    fprintf(stderr, "crest bench: the model's input has unknown dimensions; samples of %s\n",
+            crest_dims_str(in, s, sizeof s));
     return crest_model_set_input_shape(m, in);
 }
 

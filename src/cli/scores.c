@@ -14,14 +14,10 @@ int cli_class_output(crest_model *m, const char *cmd, const char *dir)
         vector = vector && o.d[i] == 1;
     if (vector)
         return EXIT_OK;
-    char s[160] = "";
-    for (int i = 0, n = 0; i < o.ndim && n < (int)sizeof s - 24; i++)
-        n += o.d[i] == CREST_DIM_NONE ? snprintf(s + n, sizeof s - (size_t)n, "%sNone", i ? ", " : "")
-                                      : snprintf(s + n, sizeof s - (size_t)n, "%s%lld", i ? ", " : "",
-                                                 (long long)o.d[i]);
-    fprintf(stderr, "crest %s: %s%sthe model's output per sample is [%s], not class "
+    char s[160];
+    fprintf(stderr, "crest %s: %s%sthe model's output per sample is %s, not class "
                     "probabilities; crest infer writes raw outputs\n", cmd, dir ? dir : "",
-            dir ? ": " : "", s);
+            dir ? ": " : "", crest_dims_str(o, s, sizeof s));
     return EXIT_INPUT;
 }
 

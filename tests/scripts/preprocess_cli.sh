@@ -102,9 +102,9 @@ expect_fail 3 "unknown \(None\): give --image-size" \
 # has no class probabilities: predict and evaluate say so (evaluate wrote
 # past its score buffer, sized before the data's shape)
 D="$ROOT/tests/golden/dynamic/float"
-expect_fail 3 "output per sample is \[56, 36, 3\], not class probabilities; crest infer" \
+expect_fail 3 "output per sample is \[56,36,3\], not class probabilities; crest infer" \
   "$C" predict "$D" "$IMG/flower.jpg" --preprocess rescale --image-size 16x11
-expect_fail 3 "output per sample is \[56, 36, 3\], not class probabilities" \
+expect_fail 3 "output per sample is \[56,36,3\], not class probabilities" \
   "$C" evaluate "$D" --data "$tmp/set" --preprocess rescale --image-size 16x11
 "$C" train --data penguins --label species --out "$tmp/peng" --epochs 1 > /dev/null 2> "$tmp/err" || die "train penguins: $(tail -2 "$tmp/err")"
 expect_fail 3 "not an image" "$C" predict "$tmp/peng" "$IMG/flower.jpg" --preprocess rescale
