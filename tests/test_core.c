@@ -40,7 +40,7 @@ static void test_dims_str(void **state)
 {
     (void)state;
     char b[64];
-    crest_dims d = crest_shape(4, (int64_t)CREST_DIM_NONE, 224, 224, 3);
+    crest_dims d = crest_shape(4, CREST_DIM_NONE, 224, 224, 3);
     assert_string_equal(crest_dims_str(d, b, sizeof b), "[None,224,224,3]");
     assert_string_equal(crest_dims_str(crest_shape(1, 10), b, sizeof b), "[10]");
     assert_string_equal(crest_dims_str(crest_shape(0), b, sizeof b), "[]");
