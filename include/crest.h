@@ -218,7 +218,14 @@ int crest_model_threads(crest_model *m);
  * at first use from what the CPU has: "float32 avx512, int8 avx512vnni,
  * int16 avx2" (float32: avx512, avx2 or generic; int8: avx512vnni,
  * avxvnni, avx2 or generic; int16: avx2 or generic). The string is the
- * calling thread's, valid until its next call. */
+ * calling thread's, valid until its next call.
+ * The environment variable CREST_ISA, read at first use, caps them:
+ * generic, avx2, avxvnni, avx512 or avx512vnni, in any case (each kind takes
+ * its highest level at or under it; another value caps nothing, and the
+ * string above then ends "(CREST_ISA names no level: ignored)"). int8 and int16
+ * results are the same bits at every level; float32 ones may differ in the
+ * last bits between levels, so CREST_ISA=avx2 gives the same float32 bits on
+ * an AVX-512 machine as on an AVX2 one. */
 const char *crest_kernels(void);
 
 /* ---- functional models (Keras' functional API) ------------------------- */

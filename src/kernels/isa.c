@@ -5,13 +5,32 @@
 
 #include "crest.h"
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 /* -1 until first use; otherwise the cr_isa in force. Written only by
  * cr_isa_select (documented as not concurrent with kernels), read with
  * relaxed atomics so that racing first uses are harmless. */
 static int selected = -1;
 
-cr_isa cr_isa_best(void)
+int cr_isa_cap(void)
+{
+    static const char *const names[] = { "generic", "avx2", "avxvnni", "avx512", "avx512vnni" };
+    static int cap = -1;
+    int c = __atomic_load_n(&cap, __ATOMIC_RELAXED);
+    if (c < 0) {
+        const char *e = getenv("CREST_ISA");
+        c = 4;
+        for (int i = 0; e && i < 5; i++)
+            if (!strcasecmp(e, names[i]))
+                c = i;
+        __atomic_store_n(&cap, c, __ATOMIC_RELAXED);
+    }
+    return c;
+}
+
+static cr_isa hw_best(void)
 {
 #if defined(CR_HAVE_X86_UKR) && defined(CR_X86_EMULATED)
     return CR_ISA_AVX512; /* tests only (make emu): every level runs emulated */
@@ -23,6 +42,14 @@ cr_isa cr_isa_best(void)
         return CR_ISA_AVX2;
 #endif
     return CR_ISA_GENERIC;
+}
+
+cr_isa cr_isa_best(void)
+{
+    int cap = cr_isa_cap();
+    cr_isa top = cap >= 3 ? CR_ISA_AVX512 : cap >= 1 ? CR_ISA_AVX2 : CR_ISA_GENERIC;
+    cr_isa hw = hw_best();
+    return hw < top ? hw : top;
 }
 
 cr_isa cr_isa_current(void)
@@ -66,9 +93,13 @@ const cr_ukr *cr_ukr_get(void)
 
 const char *crest_kernels(void)
 {
-    static _Thread_local char buf[80];
+    static _Thread_local char buf[128];
     cr_q8_isa q = cr_q8_isa_current();
-    snprintf(buf, sizeof buf, "float32 %s, int8 %s, int16 %s", cr_isa_name(cr_isa_current()),
-             cr_q8_isa_name(q), q >= CR_Q8_AVX2 ? "avx2" : "generic");
+    const char *e = getenv("CREST_ISA");
+    int n = snprintf(buf, sizeof buf, "float32 %s, int8 %s, int16 %s", cr_isa_name(cr_isa_current()),
+                     cr_q8_isa_name(q), q >= CR_Q8_AVX2 ? "avx2" : "generic");
+    if (e && *e && cr_isa_cap() == 4 && strcasecmp(e, "avx512vnni") && n > 0 &&
+        (size_t)n < sizeof buf)
+        snprintf(buf + n, sizeof buf - (size_t)n, " (CREST_ISA names no level: ignored)");
     return buf;
 }

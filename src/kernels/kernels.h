@@ -45,7 +45,13 @@
  * bits (the generic level does not fuse multiply-adds). */
 typedef enum cr_isa { CR_ISA_GENERIC = 0, CR_ISA_AVX2 = 1, CR_ISA_AVX512 = 2 } cr_isa;
 
-cr_isa cr_isa_best(void);              /* the best level this CPU supports */
+/* The environment variable CREST_ISA caps the levels both kinds of kernels
+ * choose: generic < avx2 < avxvnni < avx512 < avx512vnni (float32 takes the
+ * highest of generic, avx2, avx512 at or under it; int8 of generic, avx2,
+ * avxvnni, avx512vnni). Its rank in that list, read once; 4 when it is
+ * unset or names no level. */
+int cr_isa_cap(void);
+cr_isa cr_isa_best(void);              /* the best level this CPU supports, capped */
 cr_isa cr_isa_current(void);           /* the level in use (default: best) */
 const char *cr_isa_name(cr_isa isa);   /* "generic", "avx2", "avx512" */
 /* For tests and benchmarks: use `isa` (lowered to cr_isa_best() if needed)
@@ -219,7 +225,7 @@ typedef enum cr_q8_isa {
     CR_Q8_AVX512VNNI = 3,  /* AVX-512 VNNI (with BW, VL): vpdpbusd on 512 bits */
 } cr_q8_isa;
 
-cr_q8_isa cr_q8_isa_best(void);            /* the best level this CPU supports */
+cr_q8_isa cr_q8_isa_best(void);            /* the best level this CPU supports, capped */
 cr_q8_isa cr_q8_isa_current(void);         /* the level in use (default: best) */
 /* "generic", "avx2", "avxvnni", "avx512vnni" */
 const char *cr_q8_isa_name(cr_q8_isa isa);

@@ -44,7 +44,9 @@ bool cr_q8_isa_supported(cr_q8_isa isa)
 
 cr_q8_isa cr_q8_isa_best(void)
 {
-    for (int i = CR_Q8_AVX512VNNI; i > CR_Q8_GENERIC; i--)
+    static const cr_q8_isa top[] = { CR_Q8_GENERIC, CR_Q8_AVX2, CR_Q8_AVXVNNI, CR_Q8_AVXVNNI,
+                                     CR_Q8_AVX512VNNI };   /* by CREST_ISA (cr_isa_cap) */
+    for (int i = top[cr_isa_cap()]; i > CR_Q8_GENERIC; i--)
         if (cr_q8_isa_supported((cr_q8_isa)i))
             return (cr_q8_isa)i;
     return CR_Q8_GENERIC;

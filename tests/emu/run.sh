@@ -7,7 +7,8 @@
 #   2. the kernel tests run every level against the plain loops
 #      (test_q8_kernels: exact; test_kernels: double references);
 #   3. whole models: int8 MobileNetV2 and InceptionV3 and an int8 MLP give
-#      NATIVE's bytes, at 1 and 2 threads; float32 ones (MobileNetV2 head,
+#      NATIVE's bytes, at 1 and 2 threads (MobileNetV2 also at the AVX-VNNI
+#      and AVX2 levels, by CREST_ISA); float32 ones (MobileNetV2 head,
 #      MLP) within 1e-5; an MLP trained in EMU ends at NATIVE's loss.
 # Prints "emulated levels: N passed, N failed"; exits 1 on any failure.
 . "$(dirname "$0")/../scripts/common.bash"
@@ -82,6 +83,16 @@ fi
 if infer_both mnv2_int8_gap "$tmp/h8" "$tmp/x224.f32" 3,224,224,3 --layer global_average_pooling2d; then
   check "MobileNetV2 head int8, pooled features: the native bytes" same "$tmp/mnv2_int8_gap.n" "$tmp/mnv2_int8_gap.e2"
 fi
+# the lower int8 levels, emulated too, chosen by CREST_ISA
+for lv in avxvnni avx2; do
+  CREST_ISA=$lv "$E" --version | grep -q "int8 $lv," || bad "CREST_ISA=$lv: $(CREST_ISA=$lv "$E" --version | tail -1)"
+  if CREST_ISA=$lv "$E" infer "$tmp/h8" --input "$tmp/x224.f32" --shape 3,224,224,3 --out "$tmp/mnv2_$lv" \
+       2> "$tmp/err"; then
+    check "MobileNetV2 head int8 at the $lv level: the native bytes" same "$tmp/mnv2_int8.n" "$tmp/mnv2_$lv"
+  else
+    bad "CREST_ISA=$lv infer: $(tail -2 "$tmp/err")"
+  fi
+done
 "$C" predict "$tmp/h8" --data fashion-mnist:test --limit 3 --json > "$tmp/p8n.json" 2> /dev/null &&
   "$E" predict "$tmp/h8" --data fashion-mnist:test --limit 3 --json > "$tmp/p8e.json" 2> /dev/null &&
   check "MobileNetV2 head int8: predict on 3 test images, the native output" same "$tmp/p8n.json" "$tmp/p8e.json" ||
