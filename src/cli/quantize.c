@@ -218,8 +218,9 @@ static void report(const quant_opts *o, crest_model *m, size_t samples, long lon
         cJSON_Delete(j);
         return;
     }
-    printf("calibrated on %zu samples of %s; %d batch norm%s folded; %d kernels int8\n", samples,
-           o->calibrate, qi.folded_bn, qi.folded_bn == 1 ? "" : "s", qi.int8_weights);
+    printf("calibrated on %zu sample%s of %s; %d batch norm%s folded; %d kernel%s int8\n", samples,
+           samples == 1 ? "" : "s", o->calibrate, qi.folded_bn, qi.folded_bn == 1 ? "" : "s",
+           qi.int8_weights, qi.int8_weights == 1 ? "" : "s");
     printf("inference: %d ops integer (%s activations), %d float\n", qi.int8_nodes, act,
            qi.float_nodes);
     printf("saved: %s (weights %lld bytes; float32: %lld bytes)\n", o->out, qbytes, fbytes);
