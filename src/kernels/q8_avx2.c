@@ -19,19 +19,10 @@
 #include "q8.h"
 
 #ifdef CR_HAVE_X86_UKR
-#ifdef CR_X86_EMULATED
-#include "x86_emu.h" /* tests only (make emu): the intrinsics in portable C */
-#else
-#include <immintrin.h>
-#endif
+#include "simd_x86.h"
 
-#ifdef CR_X86_EMULATED
-#define T_AVX2
-#define T_VNNI
-#else
-#define T_AVX2 __attribute__((target("avx2")))
-#define T_VNNI __attribute__((target("avx2,avxvnni")))
-#endif
+#define T_AVX2 CR_TARGET("avx2")
+#define T_VNNI CR_TARGET("avx2,avxvnni")
 #define INLINE static inline __attribute__((always_inline))
 #ifdef __clang__
 #define UNROLL

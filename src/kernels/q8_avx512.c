@@ -10,17 +10,9 @@
 #include "q8.h"
 
 #ifdef CR_HAVE_X86_UKR
-#ifdef CR_X86_EMULATED
-#include "x86_emu.h" /* tests only (make emu): the intrinsics in portable C */
-#else
-#include <immintrin.h>
-#endif
+#include "simd_x86.h"
 
-#ifdef CR_X86_EMULATED
-#define TARGET
-#else
-#define TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
-#endif
+#define TARGET CR_TARGET("avx512f,avx512bw,avx512vl,avx512vnni")
 #define INLINE static inline __attribute__((always_inline)) TARGET
 #ifdef __clang__
 #define UNROLL

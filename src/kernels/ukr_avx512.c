@@ -4,19 +4,11 @@
 #include "ukr.h"
 
 #ifdef CR_HAVE_X86_UKR
-#ifdef CR_X86_EMULATED
-#include "x86_emu.h" /* tests only (make emu): the intrinsics in portable C */
-#else
-#include <immintrin.h>
-#endif
+#include "simd_x86.h"
 #include <math.h>
 #include <stdint.h>
 
-#ifdef CR_X86_EMULATED
-#define TARGET
-#else
-#define TARGET __attribute__((target("avx512f")))
-#endif
+#define TARGET CR_TARGET("avx512f")
 #define V __m512
 #define VW 16
 #define VM __mmask16

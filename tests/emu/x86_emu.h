@@ -31,56 +31,35 @@
 #define EMU_UNPACK(arr, v) memcpy(arr, &(v), sizeof arr)
 #define EMU_PACK(v, arr) memcpy(&(v), arr, sizeof arr)
 
-static inline simde__m512 crest_emu_mm512_cvtepi32_ps(simde__m512i a)
+/* A conversion of 16 lanes: out type OT from in type IT, each lane by EXPR
+ * of x (the input lane). */
+#define EMU_CONVERT16(name, RT, OT, AT, IT, EXPR)                                    \
+    static inline RT name(AT a)                                                      \
+    {                                                                                \
+        IT in[16];                                                                   \
+        OT r[16];                                                                    \
+        RT o;                                                                        \
+        EMU_UNPACK(in, a);                                                           \
+        for (int i = 0; i < 16; i++) {                                               \
+            IT x = in[i];                                                            \
+            r[i] = (EXPR);                                                           \
+        }                                                                            \
+        EMU_PACK(o, r);                                                              \
+        return o;                                                                    \
+    }
+
+/* vcvtps2dq: out of range (or NaN) gives INT32_MIN. */
+static inline int32_t emu_cvt_round(float x)
 {
-    int32_t x[16];
-    float r[16];
-    simde__m512 o;
-    EMU_UNPACK(x, a);
-    for (int i = 0; i < 16; i++)
-        r[i] = (float)x[i];
-    EMU_PACK(o, r);
-    return o;
+    return (isnan(x) || x >= 2147483648.0f || x < -2147483648.0f) ? INT32_MIN
+                                                                   : (int32_t)nearbyintf(x);
 }
 
-static inline simde__m512i crest_emu_mm512_cvtps_epi32(simde__m512 a)
-{
-    float x[16];
-    int32_t r[16];
-    simde__m512i o;
-    EMU_UNPACK(x, a);
-    for (int i = 0; i < 16; i++)
-        r[i] = (isnan(x[i]) || x[i] >= 2147483648.0f || x[i] < -2147483648.0f)
-                   ? INT32_MIN
-                   : (int32_t)nearbyintf(x[i]);
-    EMU_PACK(o, r);
-    return o;
-}
-
-static inline simde__m512i crest_emu_mm512_cvtepu8_epi32(simde__m128i a)
-{
-    uint8_t x[16];
-    int32_t r[16];
-    simde__m512i o;
-    EMU_UNPACK(x, a);
-    for (int i = 0; i < 16; i++)
-        r[i] = x[i];
-    EMU_PACK(o, r);
-    return o;
-}
-
+EMU_CONVERT16(crest_emu_mm512_cvtepi32_ps, simde__m512, float, simde__m512i, int32_t, (float)x)
+EMU_CONVERT16(crest_emu_mm512_cvtps_epi32, simde__m512i, int32_t, simde__m512, float, emu_cvt_round(x))
+EMU_CONVERT16(crest_emu_mm512_cvtepu8_epi32, simde__m512i, int32_t, simde__m128i, uint8_t, x)
 /* vpmovdb: the low byte of each lane. */
-static inline simde__m128i crest_emu_mm512_cvtepi32_epi8(simde__m512i a)
-{
-    uint32_t x[16];
-    uint8_t r[16];
-    simde__m128i o;
-    EMU_UNPACK(x, a);
-    for (int i = 0; i < 16; i++)
-        r[i] = (uint8_t)x[i];
-    EMU_PACK(o, r);
-    return o;
-}
+EMU_CONVERT16(crest_emu_mm512_cvtepi32_epi8, simde__m128i, uint8_t, simde__m512i, uint32_t, (uint8_t)x)
 
 /* Masked loads and stores: lane i of `bytes`-byte lanes moves only when bit
  * i of the mask is set; unselected lanes load as zero. */
@@ -199,41 +178,32 @@ static inline simde__m256 crest_emu_mm256_maskload_ps(const float *p, simde__m25
 #endif
 /* vpdpbusd: each int32 lane plus four u8 x s8 products, wrapping as the
  * instruction does (SIMDe's adds in int, which UBSan rightly flags). */
-static inline void emu_dpbusd(int32_t *acc, const uint8_t *a, const int8_t *b, int lanes)
+static inline void emu_dpbusd(void *acc, const void *a, const void *b, int lanes)
 {
+    uint8_t x[64];
+    int8_t y[64];
+    memcpy(x, a, (size_t)lanes * 4);
+    memcpy(y, b, (size_t)lanes * 4);
     for (int i = 0; i < lanes; i++) {
-        uint32_t v = (uint32_t)acc[i];
+        uint32_t v;
+        memcpy(&v, (char *)acc + 4 * i, 4);
         for (int j = 0; j < 4; j++)
-            v += (uint32_t)((int32_t)a[4 * i + j] * (int32_t)b[4 * i + j]);
-        acc[i] = (int32_t)v;
+            v += (uint32_t)((int32_t)x[4 * i + j] * (int32_t)y[4 * i + j]);
+        memcpy((char *)acc + 4 * i, &v, 4);
     }
 }
 
 static inline simde__m512i crest_emu_mm512_dpbusd_epi32(simde__m512i s, simde__m512i a,
                                                         simde__m512i b)
 {
-    int32_t acc[16];
-    uint8_t x[64];
-    int8_t y[64];
-    EMU_UNPACK(acc, s);
-    EMU_UNPACK(x, a);
-    EMU_UNPACK(y, b);
-    emu_dpbusd(acc, x, y, 16);
-    EMU_PACK(s, acc);
+    emu_dpbusd(&s, &a, &b, 16);
     return s;
 }
 
 static inline simde__m256i crest_emu_mm256_dpbusd_epi32(simde__m256i s, simde__m256i a,
                                                         simde__m256i b)
 {
-    int32_t acc[8];
-    uint8_t x[32];
-    int8_t y[32];
-    EMU_UNPACK(acc, s);
-    EMU_UNPACK(x, a);
-    EMU_UNPACK(y, b);
-    emu_dpbusd(acc, x, y, 8);
-    EMU_PACK(s, acc);
+    emu_dpbusd(&s, &a, &b, 8);
     return s;
 }
 #undef _mm512_dpbusd_epi32
