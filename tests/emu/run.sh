@@ -9,7 +9,9 @@
 #   3. whole models: int8 MobileNetV2 and InceptionV3 and an int8 MLP give
 #      NATIVE's bytes, at 1 and 2 threads (MobileNetV2 also at the AVX-VNNI
 #      and AVX2 levels, by CREST_ISA); float32 ones (MobileNetV2 head,
-#      MLP) within 1e-5; an MLP trained in EMU ends at NATIVE's loss.
+#      MLP) within 1e-5, and, capped at avx2 (CREST_ISA) where NATIVE's
+#      float32 level is avx2, NATIVE's bytes; an MLP trained in EMU ends at
+#      NATIVE's loss.
 # Prints "emulated levels: N passed, N failed"; exits 1 on any failure.
 . "$(dirname "$0")/../scripts/common.bash"
 NATIVE="${1:-build}"
@@ -35,6 +37,7 @@ done
 
 # 1. the levels
 "$E" --version > "$tmp/v.txt"
+"$C" --version > "$tmp/nv.txt"
 check "the emulated build runs float32 avx512 and int8 avx512vnni ($(sed -n 2p "$tmp/v.txt"))" \
   grep -q "^kernels: float32 avx512, int8 avx512vnni" "$tmp/v.txt"
 
@@ -101,6 +104,12 @@ rand_f32 "$tmp/x224b.f32" $((1 * 224 * 224 * 3)) 0 1 6
 if infer_both mnv2_float "$tmp/h" "$tmp/x224b.f32" 1,224,224,3; then
   check "MobileNetV2 head float32: within 1e-5 of native (1 thread)" near "$tmp/mnv2_float.n" "$tmp/mnv2_float.e1"
   check "MobileNetV2 head float32: 1 and 2 threads the same" same "$tmp/mnv2_float.e1" "$tmp/mnv2_float.e2"
+  # an AVX-512 machine capped at avx2 gives an AVX2 machine's float32 bits
+  if [ "$(sed -n 's/^kernels: float32 \([a-z0-9]*\),.*/\1/p' "$tmp/nv.txt")" = avx2 ]; then
+    CREST_ISA=avx2 "$E" infer "$tmp/h" --input "$tmp/x224b.f32" --shape 1,224,224,3 --out "$tmp/mnv2_avx2" 2> /dev/null &&
+      check "MobileNetV2 head float32 at CREST_ISA=avx2: the native AVX2 bytes" same "$tmp/mnv2_float.n" "$tmp/mnv2_avx2" ||
+      bad "CREST_ISA=avx2 float32 infer"
+  fi
 fi
 
 # InceptionV3 int8 (Concatenate, 1x7 / 7x1 / 5x5 convolutions, SAME average
