@@ -10,20 +10,32 @@
  * relaxed atomics so that racing first uses are harmless. */
 static int selected = -1;
 
-int cr_isa_cap(void)
+/* CREST_ISA's rank, read once: 0-4, or 5 when it is set but names no level. */
+static int cap_read(void)
 {
     static const char *const names[] = { "generic", "avx2", "avxvnni", "avx512", "avx512vnni" };
     static int cap = -1;
     int c = __atomic_load_n(&cap, __ATOMIC_RELAXED);
     if (c < 0) {
         const char *e = getenv("CREST_ISA");
-        c = 4;
+        c = e && *e ? 5 : 4;
         for (int i = 0; e && i < 5; i++)
             if (!strcasecmp(e, names[i]))
                 c = i;
         __atomic_store_n(&cap, c, __ATOMIC_RELAXED);
     }
     return c;
+}
+
+int cr_isa_cap(void)
+{
+    int c = cap_read();
+    return c > 4 ? 4 : c;
+}
+
+bool cr_isa_cap_ignored(void)
+{
+    return cap_read() > 4;
 }
 
 static cr_isa hw_best(void)

@@ -51,6 +51,7 @@ typedef enum cr_isa { CR_ISA_GENERIC = 0, CR_ISA_AVX2 = 1, CR_ISA_AVX512 = 2 } c
  * avxvnni, avx512vnni). Its rank in that list, read once; 4 when it is
  * unset or names no level. */
 int cr_isa_cap(void);
+bool cr_isa_cap_ignored(void);         /* CREST_ISA is set but names no level */
 cr_isa cr_isa_best(void);              /* the best level this CPU supports, capped */
 cr_isa cr_isa_current(void);           /* the level in use (default: best) */
 const char *cr_isa_name(cr_isa isa);   /* "generic", "avx2", "avx512" */
